@@ -1,0 +1,17 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: {
+    index: 'src/index.ts',
+    'testing/index': 'src/testing/index.ts',
+    // The sandbox worker runs in a worker_threads Worker; it must be its own file.
+    'sandbox-worker': 'src/sandbox/worker.ts',
+  },
+  format: ['esm'],
+  target: 'node20',
+  platform: 'node',
+  dts: { entry: { index: 'src/index.ts', 'testing/index': 'src/testing/index.ts' } },
+  sourcemap: true,
+  clean: true,
+  splitting: true,
+});
