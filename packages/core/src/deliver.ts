@@ -1,0 +1,285 @@
+/**
+ * Delivering one claimed batch for one destination: run each pipe's transform over its events
+ * (per-event attribution: an input with no output is `filtered`), batch the outputs up to the
+ * destination's `max_batch_size`, run `send()`, classify each event's outcome, and build the
+ * records (redacted) the store writes back.
+ */
+import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
+import { toPipesError } from './errors.js';
+import { recordExchange, recordLogs } from './record.js';
+import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from './sandbox/types.js';
+import type { Redactor } from './secrets/redact.js';
+import type {
+  DeliveryAttempt,
+  DeliveryError,
+  DeliveryStatus,
+  Destination,
+  Pipe,
+  RecordedExchange,
+} from './schemas.js';
+import type { ClaimedDelivery, DeliveryOutcome } from './store.js';
+
+/** Resolves profiles for a transform call (the `profiles` argument). */
+export type ProfilesResolver = (input: {
+  pipe: Pipe;
+  events: SandboxEvent[];
+}) => unknown | Promise<unknown>;
+
+export interface DeliverDeps {
+  sandbox: Sandbox;
+  now: () => number;
+  random?: () => number;
+  profiles?: ProfilesResolver;
+}
+
+export interface DeliverInput {
+  destination: Destination;
+  /** The pipe version to run for each claimed delivery's pipe (pinned replays included). */
+  pipeFor: (delivery: ClaimedDelivery) => Pipe;
+  secrets: Record<string, string>;
+  redact: Redactor;
+  claimed: ClaimedDelivery[];
+}
+
+/** Per delivery: what it carries into send(), or why it carries nothing. */
+interface Work {
+  delivery: ClaimedDelivery;
+  pipe: Pipe;
+  outputs: SandboxEvent[];
+  /** Set when the transform failed for this event. */
+  transformError: DeliveryError | null;
+  logs: ConsoleLine[];
+  verdicts: EventVerdict[];
+  exchange: RecordedExchange | null;
+  exchanges: RecordedExchange[];
+  testMode: boolean;
+  retryAfterMs: number | null;
+}
+
+/** Runs transforms and sends for a claimed batch; returns one outcome per claimed delivery. */
+export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Promise<DeliveryOutcome[]> {
+  const startedAt = deps.now();
+  const { destination, redact } = input;
+
+  // 1. Transform, grouped by pipe version (one sandbox call per group).
+  const groups = new Map<string, { pipe: Pipe; deliveries: ClaimedDelivery[] }>();
+  for (const delivery of input.claimed) {
+    const pipe = input.pipeFor(delivery);
+    const key = `${pipe.id}@${pipe.version}`;
+    const group = groups.get(key) ?? { pipe, deliveries: [] };
+    group.deliveries.push(delivery);
+    groups.set(key, group);
+  }
+  const work: Work[] = [];
+  for (const { pipe, deliveries } of groups.values()) {
+    work.push(...(await transformGroup(deps, pipe, deliveries, input.secrets)));
+  }
+
+  // 2. Send, in batches of at most max_batch_size outputs.
+  const sendable = work.filter((w) => w.transformError === null && w.outputs.length > 0);
+  const slots = sendable.flatMap((w) => w.outputs.map((output) => ({ work: w, output })));
+  const code: CodeRef = {
+    kind: 'send',
+    owner: destination.id,
+    version: destination.version,
+    code: destination.send,
+  };
+  for (let start = 0; start < slots.length; start += destination.max_batch_size) {
+    const batch = slots.slice(start, start + destination.max_batch_size);
+    let run: SendRun;
+    try {
+      run = await deps.sandbox.send({ code, events: batch.map((s) => s.output), secrets: input.secrets });
+    } catch (err) {
+      // The sandbox contract says send() never rejects; if it does, treat it as a crashed worker.
+      const error = toPipesError(err);
+      run = { error: { code: 'WORKER_CRASHED', message: error.message }, exchanges: [], logs: [], durationMs: 0 };
+    }
+    const classification = classifySend(run, batch.length, deps.now());
+    const logs = recordLogs(run.logs, redact);
+    // Record per delivery, with the batch cut down to that delivery's rows.
+    const indicesByWork = new Map<Work, number[]>();
+    batch.forEach((slot, i) => {
+      indicesByWork.set(slot.work, [...(indicesByWork.get(slot.work) ?? []), i]);
+    });
+    for (const [w, indices] of indicesByWork) {
+      const exchanges = run.exchanges.map((ex) => recordExchange(ex, batch.length, indices, redact));
+      w.exchanges.push(...exchanges);
+      w.exchange = exchanges.length > 0 ? exchanges[exchanges.length - 1]! : w.exchange;
+      for (const i of indices) w.verdicts.push(classification.events[i]!);
+      w.logs.push(...logs);
+      w.testMode ||= classification.testMode;
+      if (classification.retryAfterMs !== null) {
+        w.retryAfterMs = Math.max(w.retryAfterMs ?? 0, classification.retryAfterMs);
+      }
+    }
+  }
+
+  // 3. Outcomes.
+  const finishedAt = deps.now();
+  return work.map((w) => outcomeFor(deps, destination, w, startedAt, finishedAt, redact));
+}
+
+async function transformGroup(
+  deps: DeliverDeps,
+  pipe: Pipe,
+  deliveries: ClaimedDelivery[],
+  secrets: Record<string, string>,
+): Promise<Work[]> {
+  const events: SandboxEvent[] = deliveries.map((d) => ({
+    event_type: d.event.event_type,
+    event_time: d.event.event_time,
+    event_payload: d.event.event_payload,
+    event_id: d.event_id,
+  }));
+  const blank = (delivery: ClaimedDelivery): Work => ({
+    delivery,
+    pipe,
+    outputs: [],
+    transformError: null,
+    logs: [],
+    verdicts: [],
+    exchange: null,
+    exchanges: [],
+    testMode: false,
+    retryAfterMs: null,
+  });
+
+  if (pipe.transform === null) {
+    // Pass-through: the event goes out as it came in.
+    return deliveries.map((delivery, i) => {
+      const { event_id: _eventId, ...output } = events[i]!;
+      return { ...blank(delivery), outputs: [output] };
+    });
+  }
+
+  try {
+    const profiles = deps.profiles ? await deps.profiles({ pipe, events }) : {};
+    const run = await deps.sandbox.transform({
+      code: { kind: 'transform', owner: pipe.id, version: pipe.version, code: pipe.transform },
+      events,
+      profiles: profiles ?? {},
+      secrets,
+    });
+    return deliveries.map((delivery, i) => {
+      const result = run.results[i];
+      const work = { ...blank(delivery), logs: [...run.logs] };
+      if (!result) {
+        work.transformError = {
+          code: 'INVALID_OUTPUT',
+          message: 'the sandbox returned no result for this event',
+          retryable: true,
+          stage: 'transform',
+        };
+      } else if (result.ok) {
+        work.outputs = result.outputs;
+      } else {
+        const failure = result.error;
+        work.transformError = {
+          code: failure.code,
+          message: failure.message,
+          retryable: failure.code === 'WORKER_CRASHED',
+          stage: 'transform',
+          ...(failure.line === undefined ? {} : { line: failure.line }),
+          ...(failure.column === undefined ? {} : { column: failure.column }),
+        };
+      }
+      return work;
+    });
+  } catch (err) {
+    const error = toPipesError(err);
+    const details = (error.details ?? {}) as { line?: number; column?: number };
+    const retryable = error.code === 'WORKER_CRASHED' || error.retryable;
+    return deliveries.map((delivery) => ({
+      ...blank(delivery),
+      transformError: {
+        code: error.code,
+        message: error.message,
+        retryable,
+        stage: 'transform' as const,
+        ...(details.line === undefined ? {} : { line: details.line }),
+        ...(details.column === undefined ? {} : { column: details.column }),
+      },
+    }));
+  }
+}
+
+function outcomeFor(
+  deps: DeliverDeps,
+  destination: Destination,
+  w: Work,
+  startedAt: number,
+  finishedAt: number,
+  redact: Redactor,
+): DeliveryOutcome {
+  const attemptNumber = w.delivery.attempt_count + 1;
+  let status: DeliveryStatus;
+  let error: DeliveryError | null = null;
+
+  if (w.transformError) {
+    error = w.transformError;
+    status = error.retryable ? 'retrying' : 'failed';
+  } else if (w.outputs.length === 0) {
+    status = 'filtered';
+  } else {
+    // Worst verdict over this delivery's outputs: failed > retry > delivered.
+    const failed = w.verdicts.find((v) => v.verdict === 'failed');
+    const retry = w.verdicts.find((v) => v.verdict === 'retry');
+    if (failed) {
+      status = 'failed';
+      error = failed.error;
+    } else if (retry) {
+      status = 'retrying';
+      error = retry.error;
+    } else {
+      status = 'delivered';
+    }
+  }
+
+  let nextAttemptAt: string | null = null;
+  if (status === 'retrying') {
+    const policy = destination.retry;
+    const age = finishedAt - Date.parse(w.delivery.created_at);
+    const delay = Math.max(backoffDelayMs(policy, attemptNumber, deps.random), w.retryAfterMs ?? 0);
+    if (attemptNumber >= policy.max_attempts || age + delay > policy.max_age_seconds * 1000) {
+      status = 'dead';
+    } else {
+      nextAttemptAt = new Date(finishedAt + delay).toISOString();
+    }
+  }
+
+  const output = w.outputs.length > 0 ? redact(w.outputs) : null;
+  const safeError = error ? redact(error) : null;
+  const attempt: DeliveryAttempt | null =
+    status === 'filtered'
+      ? null
+      : {
+          number: attemptNumber,
+          status,
+          started_at: new Date(startedAt).toISOString(),
+          duration_ms: finishedAt - startedAt,
+          pipe_version: w.pipe.version,
+          destination_version: destination.version,
+          request: w.exchange?.request ?? null,
+          response: w.exchange?.response ?? null,
+          error: safeError,
+          exchanges: w.exchanges,
+          logs: recordLogs(w.logs, redact),
+        };
+
+  return {
+    id: w.delivery.id,
+    status: status as DeliveryOutcome['status'],
+    pipe_version: w.pipe.version,
+    destination_version: destination.version,
+    test_mode: w.testMode,
+    next_attempt_at: nextAttemptAt,
+    delivered_at: status === 'delivered' ? new Date(finishedAt).toISOString() : null,
+    detail: {
+      output,
+      request: w.exchange?.request ?? null,
+      response: w.exchange?.response ?? null,
+      error: safeError,
+    },
+    attempt,
+  };
+}

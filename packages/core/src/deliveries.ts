@@ -1,0 +1,235 @@
+/**
+ * Reading delivery records, and replaying them.
+ */
+import type { ConfigCache } from './config.js';
+import { PipesError } from './errors.js';
+import type { PipesRegistry } from './registries/pipes.js';
+import type { SecretResolver } from './registries/secrets.js';
+import type { Sandbox, SandboxEvent } from './sandbox/types.js';
+import { createRedactor } from './secrets/redact.js';
+import type { Delivery, DeliveryError, DeliveryStatus, Page } from './schemas.js';
+import type { DeliveryRow, Store } from './store.js';
+
+export interface ListDeliveriesOptions {
+  status?: DeliveryStatus | DeliveryStatus[];
+  /** The sender's event id. */
+  event_id?: string;
+  /** ISO time: created at or after. */
+  since?: string;
+  /** ISO time: created before. */
+  until?: string;
+  /** `next_cursor` of the previous page. */
+  cursor?: string;
+  /** 1..1000, default 50. */
+  limit?: number;
+}
+
+export interface ReplayOptions {
+  /** Only these deliveries. */
+  ids?: string[];
+  /** Which statuses to replay; default `['failed', 'dead']`. */
+  statuses?: DeliveryStatus[];
+  since?: string;
+  until?: string;
+  /** Run this pipe version instead of the current one. */
+  pipe_version?: number;
+  /** Run the transform and show what would be sent, without sending or changing anything. */
+  dry_run?: boolean;
+  /** Most deliveries to replay in one call; default 1000. */
+  limit?: number;
+}
+
+export interface ReplayResult {
+  dry_run: boolean;
+  /** Deliveries re-queued (or, in a dry run, that would be). */
+  count: number;
+  ids: string[];
+  /** Dry run only: what the transform produced per delivery. */
+  preview?: Array<{ id: string; event_id: string; output: unknown[] | null; error: DeliveryError | null }>;
+}
+
+/**
+ * @example
+ * ```ts
+ * const page = await pipes.deliveries.list(pipe.id, { status: 'failed', limit: 50 });
+ * const record = await pipes.deliveries.get(page.data[0].id);
+ * await pipes.deliveries.replay(pipe.id, { statuses: ['dead'] });
+ * ```
+ */
+export interface DeliveriesApi {
+  /** A pipe's deliveries, newest first. */
+  list(pipeId: string, options?: ListDeliveriesOptions): Promise<Page<Delivery>>;
+  /** One delivery record with all its attempts. Throws `NOT_FOUND`. */
+  get(id: string): Promise<Delivery>;
+  /** Re-queues failed or dead deliveries (or previews them with `dry_run`). */
+  replay(pipeId: string, options?: ReplayOptions): Promise<ReplayResult>;
+  /** Deliveries per destination, pipe and status: the buffer's depth. */
+  stats(): Promise<
+    Array<{ destination_id: string; pipe_id: string; status: DeliveryStatus; count: number; oldest_created_at: string | null }>
+  >;
+}
+
+export interface DeliveriesDeps {
+  store: Store;
+  config: ConfigCache;
+  pipes: PipesRegistry;
+  sandbox: Sandbox;
+  resolveSecrets: SecretResolver;
+  now: () => number;
+  onRequeued: (destinationIds: string[]) => void;
+}
+
+export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
+  const present = async (row: DeliveryRow, attempts?: Delivery['attempts']): Promise<Delivery> => {
+    const config = await deps.config.current();
+    const delivery: Delivery = {
+      id: row.id,
+      pipe_id: row.pipe_id,
+      pipe_version: row.pipe_version,
+      destination_id: row.destination_id,
+      destination_version: row.destination_version,
+      destination: config.destinations.get(row.destination_id)?.name ?? row.destination_id,
+      source_id: row.source_id,
+      event_id: row.event_id,
+      event_type: row.event_type,
+      status: row.status,
+      output: row.detail.output,
+      request: (row.detail.request as Delivery['request']) ?? null,
+      response: (row.detail.response as Delivery['response']) ?? null,
+      error: (row.detail.error as Delivery['error']) ?? null,
+      test_mode: row.test_mode,
+      attempt_count: row.attempt_count,
+      next_attempt_at: row.next_attempt_at,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+      delivered_at: row.delivered_at,
+    };
+    if (attempts) delivery.attempts = attempts;
+    return delivery;
+  };
+
+  const pageOf = async (pipeId: string, options: ListDeliveriesOptions & { limit: number }) => {
+    const rows = await deps.store.listDeliveries({
+      pipeId,
+      status: options.status,
+      eventId: options.event_id,
+      since: options.since,
+      until: options.until,
+      cursor: options.cursor,
+      limit: options.limit + 1,
+    });
+    return rows;
+  };
+
+  return {
+    async list(pipeId, options = {}) {
+      await deps.pipes.get(pipeId);
+      const limit = Math.min(Math.max(options.limit ?? 50, 1), 1000);
+      const rows = await pageOf(pipeId, { ...options, limit });
+      const page = rows.slice(0, limit);
+      return {
+        data: await Promise.all(page.map((row) => present(row))),
+        next_cursor: rows.length > limit ? (page[page.length - 1]?.id ?? null) : null,
+      };
+    },
+
+    async get(id) {
+      const found = await deps.store.getDelivery({ id });
+      if (!found) throw new PipesError({ code: 'NOT_FOUND', message: `delivery ${id} does not exist` });
+      return present(found.row, found.attempts);
+    },
+
+    async replay(pipeId, options = {}) {
+      const pipe = await deps.pipes.get(pipeId);
+      const statuses = options.statuses ?? ['failed', 'dead'];
+      const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
+      const version = options.pipe_version ?? null;
+      const runPipe = version === null ? pipe : await deps.pipes.getVersion(pipeId, version);
+
+      if (!options.dry_run) {
+        const ids = await deps.store.requeueDeliveries({
+          pipeId,
+          ids: options.ids,
+          statuses,
+          since: options.since,
+          until: options.until,
+          pinnedPipeVersion: version,
+          now: new Date(deps.now()).toISOString(),
+          limit,
+        });
+        if (ids.length > 0) deps.onRequeued([pipe.destination_id]);
+        return { dry_run: false, count: ids.length, ids };
+      }
+
+      // Dry run: find the same deliveries, run the transform, send nothing, change nothing.
+      const rows: DeliveryRow[] = [];
+      let cursor: string | undefined;
+      while (rows.length < limit) {
+        const batch = await deps.store.listDeliveries({
+          pipeId,
+          status: statuses,
+          since: options.since,
+          until: options.until,
+          cursor,
+          limit: Math.min(500, limit - rows.length),
+        });
+        rows.push(...batch.filter((r) => !options.ids || options.ids.includes(r.id)));
+        if (batch.length === 0) break;
+        cursor = batch[batch.length - 1]!.id;
+      }
+      const destination = (await deps.config.current()).destinations.get(pipe.destination_id);
+      const secrets = await deps.resolveSecrets(destination?.secret_ids ?? []);
+      const redact = createRedactor(secrets);
+      const events = await Promise.all(rows.map((r) => eventOf(deps.store, r)));
+      const preview: NonNullable<ReplayResult['preview']> = [];
+      if (runPipe.transform === null) {
+        rows.forEach((row, i) => {
+          const { event_id: _id, ...output } = events[i]!;
+          preview.push({ id: row.id, event_id: row.event_id, output: redact([output]), error: null });
+        });
+      } else if (rows.length > 0) {
+        const run = await deps.sandbox.transform({
+          code: { kind: 'transform', owner: runPipe.id, version: runPipe.version, code: runPipe.transform },
+          events,
+          profiles: {},
+          secrets,
+        });
+        rows.forEach((row, i) => {
+          const result = run.results[i];
+          preview.push({
+            id: row.id,
+            event_id: row.event_id,
+            output: result?.ok ? redact(result.outputs) : null,
+            error:
+              result && !result.ok
+                ? redact({
+                    code: result.error.code,
+                    message: result.error.message,
+                    retryable: false,
+                    stage: 'transform' as const,
+                  })
+                : null,
+          });
+        });
+      }
+      return { dry_run: true, count: rows.length, ids: rows.map((r) => r.id), preview };
+    },
+
+    stats() {
+      return deps.store.deliveryStats();
+    },
+  };
+}
+
+async function eventOf(store: Store, row: DeliveryRow): Promise<SandboxEvent> {
+  const event = await store.getEvent({ id: row.event_ref });
+  if (!event) {
+    throw new PipesError({ code: 'NOT_FOUND', message: `event ${row.event_ref} of delivery ${row.id} was pruned` });
+  }
+  return {
+    event_type: event.event_type,
+    event_time: event.event_time,
+    event_payload: event.event_payload,
+    event_id: event.event_id,
+  };
+}

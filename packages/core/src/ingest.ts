@@ -1,0 +1,154 @@
+/**
+ * Ingest: validate incoming events against their event types, then append the valid ones and one
+ * pending delivery per enabled pipe on the source in ONE store transaction. An event that fails
+ * validation gets its own error; its valid siblings are still stored.
+ */
+import type { ConfigCache } from './config.js';
+import { PipesError } from './errors.js';
+import { newId } from './ids.js';
+import { incomingEventSchema } from './schemas.js';
+import type { NewEvent, Store } from './store.js';
+import { type FieldIssue, zodIssues } from './validation.js';
+
+/** What happened to one event of an ingest call. */
+export type IngestEventResult =
+  | { index: number; status: 'accepted'; id: string; event_id: string }
+  | { index: number; status: 'duplicate'; id: string; event_id: string }
+  | {
+      index: number;
+      status: 'rejected';
+      error: { code: 'VALIDATION_FAILED' | 'UNKNOWN_EVENT_TYPE'; message: string; issues: FieldIssue[] };
+    };
+
+/**
+ * The answer to an ingest call.
+ *
+ * @example
+ * ```ts
+ * const result = await pipes.ingest('web', [{ event_type: 'purchase', event_time: new Date().toISOString(), event_payload: {...} }]);
+ * result.accepted; // 1
+ * ```
+ */
+export interface IngestResult {
+  source_id: string;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  /** One entry per event, in the order given. */
+  results: IngestEventResult[];
+}
+
+export interface IngestDeps {
+  store: Store;
+  config: ConfigCache;
+  now: () => number;
+  /** Told which destinations have new work. */
+  onDeliveriesCreated: (destinationIds: string[]) => void;
+}
+
+export function createIngest(deps: IngestDeps) {
+  return async function ingest(sourceSlug: string, events: unknown): Promise<IngestResult> {
+    const config = await deps.config.current();
+    const source = config.sourcesBySlug.get(sourceSlug);
+    if (!source) {
+      throw new PipesError({ code: 'UNKNOWN_SOURCE', message: `no source with slug "${sourceSlug}"` });
+    }
+    if (!source.enabled) {
+      throw new PipesError({ code: 'SOURCE_DISABLED', message: `source "${sourceSlug}" is disabled` });
+    }
+    const list = Array.isArray(events) ? events : [events];
+    const now = deps.now();
+
+    const results: Array<IngestEventResult | null> = new Array(list.length).fill(null);
+    const valid: Array<{ index: number; event: NewEvent }> = [];
+    list.forEach((raw, index) => {
+      const parsed = incomingEventSchema.safeParse(raw);
+      if (!parsed.success) {
+        const issues = zodIssues(parsed.error);
+        results[index] = {
+          index,
+          status: 'rejected',
+          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues },
+        };
+        return;
+      }
+      const event = parsed.data;
+      const type = config.eventTypes.get(event.event_type);
+      if (!type) {
+        const message = `event_type "${event.event_type}" is not defined; create it first (known: ${
+          [...config.eventTypes.keys()].join(', ') || 'none'
+        })`;
+        results[index] = {
+          index,
+          status: 'rejected',
+          error: { code: 'UNKNOWN_EVENT_TYPE', message, issues: [{ path: 'event_type', message }] },
+        };
+        return;
+      }
+      const issues = type.validate(event.event_payload);
+      if (issues) {
+        results[index] = {
+          index,
+          status: 'rejected',
+          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues },
+        };
+        return;
+      }
+      const id = newId('event', now);
+      valid.push({
+        index,
+        event: {
+          id,
+          event_id: event.event_id ?? id,
+          sender_event_id: event.event_id !== undefined,
+          event_type: event.event_type,
+          event_time: event.event_time,
+          event_payload: event.event_payload,
+        },
+      });
+    });
+
+    const pipes = config.enabledPipesBySource.get(source.id) ?? [];
+    if (valid.length > 0) {
+      const deliveryIds: string[] = [];
+      for (let i = 0; i < valid.length * pipes.length; i++) deliveryIds.push(newId('delivery', now));
+      const stored = await deps.store.appendEvents({
+        sourceId: source.id,
+        events: valid.map((v) => v.event),
+        pipes: pipes.map((p) => ({ pipe_id: p.id, destination_id: p.destination_id })),
+        deliveryIds,
+        dedupSince:
+          source.dedup_window_seconds > 0
+            ? new Date(now - source.dedup_window_seconds * 1000).toISOString()
+            : null,
+        now: new Date(now).toISOString(),
+      });
+      stored.forEach((outcome, i) => {
+        const { index, event } = valid[i]!;
+        results[index] = outcome.duplicate
+          ? { index, status: 'duplicate', id: outcome.id, event_id: event.event_id }
+          : { index, status: 'accepted', id: event.id, event_id: event.event_id };
+      });
+      if (pipes.length > 0 && stored.some((s) => !s.duplicate)) {
+        deps.onDeliveriesCreated([...new Set(pipes.map((p) => p.destination_id))]);
+      }
+    }
+
+    const final = results as IngestEventResult[];
+    return {
+      source_id: source.id,
+      accepted: final.filter((r) => r.status === 'accepted').length,
+      duplicates: final.filter((r) => r.status === 'duplicate').length,
+      rejected: final.filter((r) => r.status === 'rejected').length,
+      results: final,
+    };
+  };
+}
+
+function summarize(issues: FieldIssue[]): string {
+  const head = issues
+    .slice(0, 3)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ');
+  return issues.length > 3 ? `${head} (and ${issues.length - 3} more)` : head;
+}

@@ -1,0 +1,83 @@
+import { PipesError } from '../errors.js';
+import type { Sandbox } from '../sandbox/types.js';
+import {
+  type Destination,
+  type DestinationInput,
+  destinationInputSchema,
+  destinationSchema,
+} from '../schemas.js';
+import type { EntityRecord } from '../store.js';
+import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+import { ensureUnused } from './sources.js';
+
+/**
+ * Event destinations: a `send()` function, the secrets bound to it, and how it is batched, rate
+ * limited and retried. New destinations start disabled.
+ *
+ * @example
+ * ```ts
+ * const meta = await pipes.destinations.create({ name: 'meta-capi-prod', send: sendSource, max_batch_size: 1000 });
+ * await pipes.destinations.bindSecrets(meta.id, [tokenSecret.id]);
+ * await pipes.destinations.toggle(meta.id);
+ * ```
+ */
+export interface DestinationsRegistry extends Registry<Destination, DestinationInput> {
+  /** Replaces the set of bound secrets. */
+  bindSecrets(id: string, secretIds: string[], context?: ActorContext): Promise<Destination>;
+  /** Flips `enabled`, or sets it when `enabled` is given. */
+  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Destination>;
+  /** Finds a destination by name; null when absent. */
+  findByName(name: string): Promise<Destination | null>;
+}
+
+export function presentDestination(record: EntityRecord): Destination {
+  return destinationSchema.parse({
+    ...record.data,
+    id: record.id,
+    version: record.version,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  });
+}
+
+export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox): DestinationsRegistry {
+  const base = createRegistry(deps, {
+    kind: 'destination',
+    idKind: 'destination',
+    label: 'destination',
+    inputSchema: destinationInputSchema,
+    uniqueKey: (data) => data.name,
+    present: presentDestination,
+    async check(data, existing) {
+      const unknown: string[] = [];
+      for (const secretId of new Set(data.secret_ids)) {
+        if (!(await deps.store.getEntity({ kind: 'secret', id: secretId }))) unknown.push(secretId);
+      }
+      if (unknown.length > 0) {
+        throw new PipesError({
+          code: 'VALIDATION_FAILED',
+          message: `secret_ids: ${unknown.join(', ')} do not exist`,
+          details: { issues: unknown.map((id) => ({ path: 'secret_ids', message: `secret ${id} does not exist` })) },
+        });
+      }
+      if (!existing || existing.send !== data.send) await sandbox.compile({ kind: 'send', code: data.send });
+    },
+  });
+  return {
+    ...base,
+    bindSecrets(id, secretIds, context) {
+      return base.write(id, (data) => ({ ...data, secret_ids: [...new Set(secretIds)] }), 'bind_secrets', context);
+    },
+    toggle(id, enabled, context) {
+      return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
+    },
+    async findByName(name) {
+      const record = await deps.store.findEntity({ kind: 'destination', uniqueKey: name });
+      return record ? presentDestination(record) : null;
+    },
+    async delete(id, context) {
+      await ensureUnused(deps, 'destination_id', id, 'destination');
+      return base.delete(id, context);
+    },
+  };
+}

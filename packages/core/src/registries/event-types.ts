@@ -1,0 +1,55 @@
+import { type EventType, type EventTypeInput, eventTypeInputSchema, eventTypeSchema } from '../schemas.js';
+import type { EntityRecord } from '../store.js';
+import type { PayloadValidator } from '../validation.js';
+import { createRegistry, type Registry, type RegistryDeps } from './registry.js';
+
+/**
+ * Event types: `purchase`, `add_to_cart`, `lead`... each with a JSON Schema for `event_payload`.
+ *
+ * @example
+ * ```ts
+ * await pipes.eventTypes.create({
+ *   name: 'purchase',
+ *   schema: { type: 'object', required: ['order_id'], properties: { order_id: { type: 'string' } } },
+ * });
+ * ```
+ */
+export interface EventTypesRegistry extends Registry<EventType, EventTypeInput> {
+  /** Finds an event type by name; null when absent. */
+  findByName(name: string): Promise<EventType | null>;
+}
+
+export function presentEventType(record: EntityRecord): EventType {
+  return eventTypeSchema.parse({
+    ...record.data,
+    id: record.id,
+    version: record.version,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  });
+}
+
+export function createEventTypesRegistry(
+  deps: RegistryDeps,
+  compileSchema: (schema: Record<string, unknown>) => PayloadValidator,
+): EventTypesRegistry {
+  const base = createRegistry(deps, {
+    kind: 'event_type',
+    idKind: 'event_type',
+    label: 'event type',
+    inputSchema: eventTypeInputSchema,
+    uniqueKey: (data) => data.name,
+    present: presentEventType,
+    async check(data) {
+      // Throws VALIDATION_FAILED when the schema itself is not valid JSON Schema.
+      compileSchema(data.schema);
+    },
+  });
+  return {
+    ...base,
+    async findByName(name) {
+      const record = await deps.store.findEntity({ kind: 'event_type', uniqueKey: name });
+      return record ? presentEventType(record) : null;
+    },
+  };
+}

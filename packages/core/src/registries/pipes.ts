@@ -1,0 +1,88 @@
+import { PipesError } from '../errors.js';
+import type { Sandbox } from '../sandbox/types.js';
+import { type Pipe, type PipeInput, pipeInputSchema, pipeSchema } from '../schemas.js';
+import type { EntityRecord } from '../store.js';
+import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+
+/**
+ * Pipes connect a source to a destination through a transform. New pipes start disabled.
+ *
+ * @example
+ * ```ts
+ * const pipe = await pipes.pipes.create({
+ *   name: 'purchase-to-meta', source_id: web.id, destination_id: meta.id, transform: transformSource,
+ * });
+ * await pipes.pipes.toggle(pipe.id);
+ * ```
+ */
+export interface PipesRegistry extends Registry<Pipe, PipeInput> {
+  /** Flips `enabled`, or sets it when `enabled` is given. */
+  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Pipe>;
+  /** Finds a pipe by name; null when absent. */
+  findByName(name: string): Promise<Pipe | null>;
+  /** One version of a pipe as it was (for replays through a chosen version). */
+  getVersion(id: string, version: number): Promise<Pipe>;
+}
+
+export function presentPipe(record: EntityRecord): Pipe {
+  return pipeSchema.parse({
+    ...record.data,
+    id: record.id,
+    version: record.version,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  });
+}
+
+export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): PipesRegistry {
+  const base = createRegistry(deps, {
+    kind: 'pipe',
+    idKind: 'pipe',
+    label: 'pipe',
+    inputSchema: pipeInputSchema,
+    uniqueKey: (data) => data.name,
+    present: presentPipe,
+    async check(data, existing) {
+      const issues: Array<{ path: string; message: string }> = [];
+      if (!(await deps.store.getEntity({ kind: 'source', id: data.source_id }))) {
+        issues.push({ path: 'source_id', message: `source ${data.source_id} does not exist` });
+      }
+      if (!(await deps.store.getEntity({ kind: 'destination', id: data.destination_id }))) {
+        issues.push({ path: 'destination_id', message: `destination ${data.destination_id} does not exist` });
+      }
+      if (issues.length > 0) {
+        throw new PipesError({
+          code: 'VALIDATION_FAILED',
+          message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+          details: { issues },
+        });
+      }
+      if (data.transform !== null && (!existing || existing.transform !== data.transform)) {
+        await sandbox.compile({ kind: 'transform', code: data.transform });
+      }
+    },
+  });
+  return {
+    ...base,
+    toggle(id, enabled, context) {
+      return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
+    },
+    async findByName(name) {
+      const record = await deps.store.findEntity({ kind: 'pipe', uniqueKey: name });
+      return record ? presentPipe(record) : null;
+    },
+    async getVersion(id, version) {
+      const snapshot = await deps.store.getEntityVersion({ kind: 'pipe', id, version });
+      if (!snapshot) throw new PipesError({ code: 'NOT_FOUND', message: `pipe ${id} has no version ${version}` });
+      return presentPipe({
+        kind: 'pipe',
+        id,
+        unique_key: null,
+        version,
+        data: snapshot.data,
+        created_at: snapshot.created_at,
+        updated_at: snapshot.created_at,
+      });
+    },
+  };
+}

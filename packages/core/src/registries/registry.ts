@@ -1,0 +1,250 @@
+/**
+ * The generic part of every registry (sources, event types, secrets, destinations, pipes): create,
+ * get, list, update (a patch), delete, versions and revert, with validation, unique keys, version
+ * snapshots and an audit entry on every write. Each concrete registry adds its own checks through
+ * {@link RegistrySpec} hooks.
+ */
+import type { z } from 'zod';
+import { PipesError } from '../errors.js';
+import { type IdKind, newId } from '../ids.js';
+import type { EntityKind, EntityRecord, NewAuditEntry, Store } from '../store.js';
+import { parseOrThrow } from '../validation.js';
+
+/** Who is making a change, for the audit trail. */
+export interface ActorContext {
+  /** The API key's name or id, a CLI user, or a service name. */
+  actor?: string | null;
+  /** Correlates an audit entry with an HTTP request. */
+  requestId?: string | null;
+}
+
+export interface ListOptions {
+  /** Return items after this id (ids sort by creation time). */
+  cursor?: string;
+  /** 1..1000, default 100. */
+  limit?: number;
+}
+
+export interface RegistryDeps {
+  store: Store;
+  now: () => number;
+  /** Called after every successful write so caches refresh. */
+  onChange: () => void;
+}
+
+/** How one entity kind differs from the others. */
+export interface RegistrySpec<Entity extends { id: string }, Input, Data extends Record<string, unknown>> {
+  kind: EntityKind;
+  idKind: IdKind;
+  /** What a create or a patched update must satisfy. */
+  inputSchema: z.ZodType<Data, Input>;
+  /** The unique key of an entity (slug, name, key), or null. */
+  uniqueKey: (data: Data) => string | null;
+  /** A human name for messages: "source", "event type"... */
+  label: string;
+  /** Checks that need the store (references exist, code compiles). Throws PipesError. */
+  check?: (data: Data, existing: Entity | null) => Promise<void>;
+  /** Fields callers may not write through create/update (e.g. derived ones). */
+  readonlyFields?: string[];
+  /** Turns stored data into the public object. */
+  present: (record: EntityRecord) => Entity;
+}
+
+export interface Versioned<Entity> {
+  version: number;
+  created_at: string;
+  actor: string | null;
+  data: Entity;
+}
+
+/**
+ * The operations every registry has.
+ *
+ * @example
+ * ```ts
+ * const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+ * await pipes.sources.update(source.id, { name: 'Website' });
+ * ```
+ */
+export interface Registry<Entity, Input> {
+  create(input: Input, context?: ActorContext): Promise<Entity>;
+  /** Throws `NOT_FOUND` when absent. */
+  get(id: string): Promise<Entity>;
+  list(options?: ListOptions): Promise<{ data: Entity[]; next_cursor: string | null }>;
+  /** Applies a patch (fields not given keep their values). */
+  update(id: string, patch: Partial<Input>, context?: ActorContext): Promise<Entity>;
+  delete(id: string, context?: ActorContext): Promise<void>;
+  /** Every version, oldest first. */
+  versions(id: string): Promise<Array<Versioned<Entity>>>;
+  /** Makes a new version equal to an old one. */
+  revert(id: string, version: number, context?: ActorContext): Promise<Entity>;
+}
+
+export function createRegistry<Entity extends { id: string; version: number }, Input, Data extends Record<string, unknown>>(
+  deps: RegistryDeps,
+  spec: RegistrySpec<Entity, Input, Data>,
+): Registry<Entity, Input> & {
+  /** Internal: writes already-validated data (used by specialised operations such as toggle). */
+  write(id: string, mutate: (data: Data) => Data, action: string, context?: ActorContext): Promise<Entity>;
+  /** Internal: inserts already-validated data, optionally under a chosen id. */
+  insert(data: Data, context?: ActorContext, id?: string): Promise<Entity>;
+  load(id: string): Promise<EntityRecord>;
+} {
+  const { store } = deps;
+  const iso = () => new Date(deps.now()).toISOString();
+
+  const load = async (id: string): Promise<EntityRecord> => {
+    const record = await store.getEntity({ kind: spec.kind, id });
+    if (!record) throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
+    return record;
+  };
+
+  const audit = (
+    action: string,
+    id: string,
+    before: Record<string, unknown> | null,
+    after: Record<string, unknown> | null,
+    context: ActorContext | undefined,
+  ): NewAuditEntry => ({
+    id: newId('audit', deps.now()),
+    actor: context?.actor ?? null,
+    action,
+    entity_kind: spec.kind,
+    entity_id: id,
+    before,
+    after,
+    request_id: context?.requestId ?? null,
+    created_at: iso(),
+  });
+
+  const stripReadonly = (input: unknown): unknown => {
+    if (!spec.readonlyFields || input === null || typeof input !== 'object') return input;
+    const copy: Record<string, unknown> = { ...(input as Record<string, unknown>) };
+    for (const field of spec.readonlyFields) delete copy[field];
+    return copy;
+  };
+
+  const writeData = async (
+    record: EntityRecord,
+    data: Data,
+    action: string,
+    context: ActorContext | undefined,
+  ): Promise<Entity> => {
+    const existing = spec.present(record);
+    await spec.check?.(data, existing);
+    const next: EntityRecord = {
+      ...record,
+      unique_key: spec.uniqueKey(data),
+      data: data as Record<string, unknown>,
+      updated_at: iso(),
+    };
+    await store.updateEntity({
+      entity: next,
+      expectedVersion: record.version,
+      actor: context?.actor ?? null,
+      audit: audit(action, record.id, record.data, next.data, context),
+    });
+    deps.onChange();
+    return spec.present({ ...next, version: record.version + 1 });
+  };
+
+  const insert = async (data: Data, context?: ActorContext, id?: string): Promise<Entity> => {
+    await spec.check?.(data, null);
+    const now = iso();
+    const record: EntityRecord = {
+      kind: spec.kind,
+      id: id ?? newId(spec.idKind, deps.now()),
+      unique_key: spec.uniqueKey(data),
+      version: 1,
+      data,
+      created_at: now,
+      updated_at: now,
+    };
+    await store.insertEntity({
+      entity: record,
+      actor: context?.actor ?? null,
+      audit: audit('create', record.id, null, data, context),
+    });
+    deps.onChange();
+    return spec.present(record);
+  };
+
+  return {
+    async create(input, context) {
+      return insert(parseOrThrow(spec.inputSchema, stripReadonly(input), spec.label), context);
+    },
+
+    async get(id) {
+      return spec.present(await load(id));
+    },
+
+    async list(options = {}) {
+      const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+      const records = await store.listEntities({ kind: spec.kind, after: options.cursor, limit: limit + 1 });
+      const page = records.slice(0, limit);
+      return {
+        data: page.map(spec.present),
+        next_cursor: records.length > limit ? (page[page.length - 1]?.id ?? null) : null,
+      };
+    },
+
+    async update(id, patch, context) {
+      const record = await load(id);
+      const merged = { ...record.data, ...(stripReadonly(patch) as Record<string, unknown>) };
+      const data = parseOrThrow(spec.inputSchema, merged, spec.label);
+      return writeData(record, data, 'update', context);
+    },
+
+    async delete(id, context) {
+      const record = await load(id);
+      const deleted = await store.deleteEntity({
+        kind: spec.kind,
+        id,
+        audit: audit('delete', id, record.data, null, context),
+      });
+      if (!deleted) throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
+      deps.onChange();
+    },
+
+    async versions(id) {
+      await load(id);
+      const versions = await store.listEntityVersions({ kind: spec.kind, id });
+      return versions.map((v) => ({
+        version: v.version,
+        created_at: v.created_at,
+        actor: v.actor,
+        data: spec.present({
+          kind: spec.kind,
+          id,
+          unique_key: null,
+          version: v.version,
+          data: v.data,
+          created_at: v.created_at,
+          updated_at: v.created_at,
+        }),
+      }));
+    },
+
+    async revert(id, version, context) {
+      const record = await load(id);
+      const snapshot = await store.getEntityVersion({ kind: spec.kind, id, version });
+      if (!snapshot) {
+        throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} has no version ${version}` });
+      }
+      // Secrets' value metadata and other readonly fields keep their current values on revert.
+      const restored: Record<string, unknown> = { ...snapshot.data };
+      for (const field of spec.readonlyFields ?? []) restored[field] = record.data[field];
+      const data = parseOrThrow(spec.inputSchema, restored, spec.label);
+      return writeData(record, data, `revert:${version}`, context);
+    },
+
+    insert,
+
+    async write(id, mutate, action, context) {
+      const record = await load(id);
+      return writeData(record, mutate(record.data as Data), action, context);
+    },
+
+    load,
+  };
+}

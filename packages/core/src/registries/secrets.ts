@@ -1,0 +1,153 @@
+import { z } from 'zod';
+import { PipesError } from '../errors.js';
+import { newId } from '../ids.js';
+import { type Secret, type SecretInput, secretInputSchema, secretKeySchema, secretSchema } from '../schemas.js';
+import type { Vault } from '../secrets/vault.js';
+import type { EntityRecord } from '../store.js';
+import { parseOrThrow } from '../validation.js';
+import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+
+/** What is stored for a secret besides its encrypted value. */
+const secretDataSchema = z.object({
+  key: secretKeySchema,
+  description: z.string().max(2000).optional(),
+  value_version: z.number().int().positive(),
+  value_updated_at: z.string(),
+});
+
+/**
+ * Secrets: named values (`META_ACCESS_TOKEN`) encrypted at rest, bound to destinations. A value is
+ * written, never read back; `updateValue` rotates it and the next delivery uses the new one.
+ *
+ * @example
+ * ```ts
+ * const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: process.env.META_TOKEN! });
+ * await pipes.secrets.updateValue(token.id, newToken);
+ * ```
+ */
+export interface SecretsRegistry extends Omit<Registry<Secret, SecretInput>, 'update'> {
+  /** Updates key or description. The value is changed only through {@link updateValue}. */
+  update(id: string, patch: { key?: string; description?: string }, context?: ActorContext): Promise<Secret>;
+  /** Rotates the value. */
+  updateValue(id: string, value: string, context?: ActorContext): Promise<Secret>;
+  /** Finds a secret by key; null when absent. */
+  findByKey(key: string): Promise<Secret | null>;
+}
+
+export function presentSecret(record: EntityRecord): Secret {
+  return secretSchema.parse({
+    ...record.data,
+    id: record.id,
+    version: record.version,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  });
+}
+
+/** Decrypted values of a set of secrets, keyed by secret key. Internal to the engine. */
+export type SecretResolver = (secretIds: string[]) => Promise<Record<string, string>>;
+
+export function createSecretsRegistry(
+  deps: RegistryDeps,
+  vault: Vault,
+): { registry: SecretsRegistry; resolve: SecretResolver } {
+  const base = createRegistry(deps, {
+    kind: 'secret',
+    idKind: 'secret',
+    label: 'secret',
+    inputSchema: secretDataSchema,
+    uniqueKey: (data) => data.key,
+    readonlyFields: ['value_version', 'value_updated_at'],
+    present: presentSecret,
+  });
+
+  // Decrypted values cached by (id, value_version): rotation bumps the version and misses the cache.
+  const plaintext = new Map<string, { version: number; value: string }>();
+
+  const resolve: SecretResolver = async (secretIds) => {
+    const out: Record<string, string> = {};
+    if (secretIds.length === 0) return out;
+    const records = await Promise.all(secretIds.map((id) => deps.store.getEntity({ kind: 'secret', id })));
+    const need = records.filter(
+      (r): r is EntityRecord => r !== null && plaintext.get(r.id)?.version !== r.data.value_version,
+    );
+    if (need.length > 0) {
+      const sealed = await deps.store.getSecretValues({ secretIds: need.map((r) => r.id) });
+      for (const record of need) {
+        const value = sealed.get(record.id);
+        if (value === undefined) continue;
+        plaintext.set(record.id, {
+          version: record.data.value_version as number,
+          value: vault.decrypt(record.id, value),
+        });
+      }
+    }
+    for (const record of records) {
+      if (!record) continue;
+      const value = plaintext.get(record.id);
+      if (value) out[record.data.key as string] = value.value;
+    }
+    return out;
+  };
+
+  const registry: SecretsRegistry = {
+    ...base,
+    async create(input, context) {
+      const parsed = parseOrThrow(secretInputSchema, input, 'secret');
+      const existing = await deps.store.findEntity({ kind: 'secret', uniqueKey: parsed.key });
+      if (existing) {
+        throw new PipesError({ code: 'CONFLICT', message: `a secret with key ${parsed.key} already exists` });
+      }
+      const id = newId('secret', deps.now());
+      const now = new Date(deps.now()).toISOString();
+      // The value goes first: a value without its entity is harmless, an entity without a value is not.
+      await deps.store.putSecretValue({ secretId: id, ciphertext: vault.encrypt(id, parsed.value), now });
+      const data: z.infer<typeof secretDataSchema> = { key: parsed.key, value_version: 1, value_updated_at: now };
+      if (parsed.description !== undefined) data.description = parsed.description;
+      return base.insert(data, context, id);
+    },
+    update(id, patch, context) {
+      return base.update(id, patch as never, context);
+    },
+    async updateValue(id, value, context) {
+      const parsed = parseOrThrow(z.string().min(1).max(64 * 1024), value, 'secret value');
+      await base.load(id);
+      const now = new Date(deps.now()).toISOString();
+      await deps.store.putSecretValue({ secretId: id, ciphertext: vault.encrypt(id, parsed), now });
+      return base.write(
+        id,
+        (data) => ({ ...data, value_version: data.value_version + 1, value_updated_at: now }),
+        'rotate',
+        context,
+      );
+    },
+    async findByKey(key) {
+      const record = await deps.store.findEntity({ kind: 'secret', uniqueKey: key });
+      return record ? presentSecret(record) : null;
+    },
+    async delete(id, context) {
+      for (const kind of ['destination', 'source'] as const) {
+        let after: string | undefined;
+        for (;;) {
+          const page = await deps.store.listEntities({ kind, after, limit: 500 });
+          const user = page.find((e) =>
+            kind === 'destination'
+              ? (e.data.secret_ids as string[]).includes(id)
+              : (e.data.auth as { secret_id?: string }).secret_id === id,
+          );
+          if (user) {
+            throw new PipesError({
+              code: 'CONFLICT',
+              message: `secret ${id} is used by ${kind} ${user.id} (${String(user.data.name)}); unbind it first`,
+            });
+          }
+          if (page.length < 500) break;
+          after = page[page.length - 1]?.id;
+        }
+      }
+      await base.delete(id, context);
+      plaintext.delete(id);
+    },
+  };
+  return { registry, resolve };
+}

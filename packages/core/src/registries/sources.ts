@@ -1,0 +1,89 @@
+import { PipesError } from '../errors.js';
+import { type Source, type SourceInput, sourceInputSchema, sourceSchema } from '../schemas.js';
+import type { EntityRecord } from '../store.js';
+import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+
+/**
+ * Sources: where events come in (`POST /collect/:slug`).
+ *
+ * @example
+ * ```ts
+ * const web = await pipes.sources.create({ name: 'Web', slug: 'web' });
+ * ```
+ */
+export interface SourcesRegistry extends Registry<Source, SourceInput> {
+  /** Finds a source by its slug; null when absent. */
+  findBySlug(slug: string): Promise<Source | null>;
+  /** Flips `enabled`, or sets it when `enabled` is given. */
+  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Source>;
+}
+
+export function presentSource(record: EntityRecord): Source {
+  return sourceSchema.parse({
+    ...record.data,
+    id: record.id,
+    version: record.version,
+    created_at: record.created_at,
+    updated_at: record.updated_at,
+  });
+}
+
+export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
+  const base = createRegistry(deps, {
+    kind: 'source',
+    idKind: 'source',
+    label: 'source',
+    inputSchema: sourceInputSchema,
+    uniqueKey: (data) => data.slug,
+    present: presentSource,
+    async check(data) {
+      if (data.auth.type !== 'none') {
+        const secret = await deps.store.getEntity({ kind: 'secret', id: data.auth.secret_id });
+        if (!secret) {
+          throw new PipesError({
+            code: 'VALIDATION_FAILED',
+            message: `auth.secret_id: secret ${data.auth.secret_id} does not exist`,
+            details: { issues: [{ path: 'auth.secret_id', message: 'secret does not exist' }] },
+          });
+        }
+      }
+    },
+  });
+
+  return {
+    ...base,
+    async findBySlug(slug) {
+      const record = await deps.store.findEntity({ kind: 'source', uniqueKey: slug });
+      return record ? presentSource(record) : null;
+    },
+    toggle(id, enabled, context) {
+      return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
+    },
+    async delete(id, context) {
+      await ensureUnused(deps, 'source_id', id, 'source');
+      return base.delete(id, context);
+    },
+  };
+}
+
+/** Refuses to delete an entity a pipe still points at. */
+export async function ensureUnused(
+  deps: RegistryDeps,
+  field: 'source_id' | 'destination_id',
+  id: string,
+  label: string,
+): Promise<void> {
+  let after: string | undefined;
+  for (;;) {
+    const pipes = await deps.store.listEntities({ kind: 'pipe', after, limit: 500 });
+    const user = pipes.find((p) => p.data[field] === id);
+    if (user) {
+      throw new PipesError({
+        code: 'CONFLICT',
+        message: `${label} ${id} is used by pipe ${user.id} (${String(user.data.name)}); delete the pipe first`,
+      });
+    }
+    if (pipes.length < 500) return;
+    after = pipes[pipes.length - 1]?.id;
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The storage contract. Core never imports a database driver: `@openpipes/store-sqlite` and
+ * `@openpipes/store-postgres` implement this interface, and both run the same conformance suite
+ * (`runStoreConformance` in `@openpipes/core/testing`).
+ *
+ * Conventions for every method:
+ * - One object argument; times are passed in (`now`) so the engine's clock is the only clock.
+ * - Times are ISO 8601 strings in UTC (`new Date().toISOString()`), which sort as text.
+ * - Each method is atomic: it either applies whole or not at all.
+ * - JSON columns round-trip exactly (`JSON.parse(JSON.stringify(x))`).
+ */
+import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
+
+/** Kinds of configuration entity the store keeps as versioned JSON documents. */
+export type EntityKind =
+  | 'source'
+  | 'event_type'
+  | 'secret'
+  | 'destination'
+  | 'pipe'
+  | 'api_key'
+  | 'alert_channel';
+
+/**
+ * A configuration entity: a JSON document with a version. `unique_key` (slug, name, key...) is
+ * unique per kind when not null.
+ */
+export interface EntityRecord {
+  kind: EntityKind;
+  id: string;
+  unique_key: string | null;
+  version: number;
+  data: Record<string, unknown>;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An immutable snapshot written with every entity write. */
+export interface EntityVersionRecord {
+  kind: EntityKind;
+  id: string;
+  version: number;
+  data: Record<string, unknown>;
+  actor: string | null;
+  created_at: string;
+}
+
+/** A new event to append. */
+export interface NewEvent {
+  id: string;
+  event_id: string;
+  /** True when `event_id` came from the sender (only those are deduplicated). */
+  sender_event_id: boolean;
+  event_type: string;
+  event_time: string;
+  event_payload: Record<string, unknown>;
+}
+
+/** The row behind a delivery record. `detail` holds the latest attempt's request/response/error. */
+export interface DeliveryRow {
+  id: string;
+  event_ref: string;
+  source_id: string;
+  pipe_id: string;
+  destination_id: string;
+  event_id: string;
+  event_type: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  pipe_version: number | null;
+  destination_version: number | null;
+  /** Replay through a chosen pipe version: run this version instead of the current one. */
+  pinned_pipe_version: number | null;
+  test_mode: boolean;
+  next_attempt_at: string | null;
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+  delivered_at: string | null;
+  /** `{ output, request, response, error }` of the latest attempt (already redacted). */
+  detail: DeliveryDetail;
+}
+
+export interface DeliveryDetail {
+  output: unknown[] | null;
+  request: unknown | null;
+  response: unknown | null;
+  error: unknown | null;
+}
+
+/** A claimed delivery with the event it carries. */
+export interface ClaimedDelivery extends DeliveryRow {
+  event: { event_type: string; event_time: string; event_payload: Record<string, unknown> };
+}
+
+/** What the dispatcher writes back for one claimed delivery. */
+export interface DeliveryOutcome {
+  id: string;
+  status: Exclude<DeliveryStatus, 'pending' | 'sending'>;
+  pipe_version: number | null;
+  destination_version: number | null;
+  test_mode: boolean;
+  /** When to try again (`retrying` only). */
+  next_attempt_at: string | null;
+  delivered_at: string | null;
+  detail: DeliveryDetail;
+  /** The attempt to append to the record; null when nothing was attempted (e.g. `filtered`). */
+  attempt: DeliveryAttempt | null;
+}
+
+export interface ListDeliveriesQuery {
+  pipeId?: string;
+  destinationId?: string;
+  status?: DeliveryStatus | DeliveryStatus[];
+  eventId?: string;
+  /** created_at >= since */
+  since?: string;
+  /** created_at < until */
+  until?: string;
+  /** Return rows with id < cursor (ids sort by creation time). */
+  cursor?: string;
+  /** 1..1000 */
+  limit: number;
+}
+
+export interface RequeueQuery {
+  pipeId: string;
+  /** Only these deliveries (still subject to `statuses`). */
+  ids?: string[];
+  /** Which statuses may be re-queued; defaults to `['failed', 'dead']`. */
+  statuses?: DeliveryStatus[];
+  since?: string;
+  until?: string;
+  /** Run this pipe version instead of the current one. */
+  pinnedPipeVersion?: number | null;
+  now: string;
+  /** Most rows to re-queue in this call. */
+  limit: number;
+}
+
+/** Backlog per destination and status, for the buffer-depth view. */
+export interface DeliveryStatsRow {
+  destination_id: string;
+  pipe_id: string;
+  status: DeliveryStatus;
+  count: number;
+  oldest_created_at: string | null;
+}
+
+export interface ListAuditQuery {
+  entityKind?: string;
+  entityId?: string;
+  actor?: string;
+  since?: string;
+  until?: string;
+  /** Return entries with id < cursor (newest first). */
+  cursor?: string;
+  limit: number;
+}
+
+/** An audit entry to write in the same transaction as an entity change. */
+export type NewAuditEntry = AuditEntry;
+
+/**
+ * Storage for OpenPipes. Implementations: `sqliteStore()`, `postgresStore()`.
+ *
+ * Concurrency: any number of engines (processes) may share one store. Methods MUST be safe to
+ * call concurrently; `claimDeliveries` MUST NOT hand the same delivery to two owners while a lease
+ * is live (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+ */
+export interface Store {
+  /** A short name for logs and benchmarks, e.g. `sqlite` or `postgres`. */
+  readonly dialect: string;
+
+  /**
+   * Creates or upgrades the schema. MUST be idempotent and safe when several processes call it at
+   * once (only one applies each migration).
+   */
+  migrate(): Promise<void>;
+
+  /** Releases connections. Further calls reject. Idempotent. */
+  close(): Promise<void>;
+
+  // --- configuration entities ----------------------------------------------------------------
+
+  /**
+   * Inserts an entity at version 1 and its first version snapshot, plus `audit` if given, in one
+   * transaction. MUST throw `PipesError('CONFLICT')` when `(kind, unique_key)` is taken.
+   */
+  insertEntity(input: { entity: EntityRecord; actor: string | null; audit?: NewAuditEntry }): Promise<void>;
+
+  /**
+   * Replaces an entity's data and unique key, sets `version = expectedVersion + 1`, and appends a
+   * version snapshot (and `audit`), in one transaction. MUST throw `PipesError('CONFLICT')` when the
+   * stored version is not `expectedVersion` (a concurrent write won) or the new unique key is taken,
+   * and `PipesError('NOT_FOUND')` when the entity does not exist.
+   */
+  updateEntity(input: {
+    entity: EntityRecord;
+    expectedVersion: number;
+    actor: string | null;
+    audit?: NewAuditEntry;
+  }): Promise<void>;
+
+  /** Deletes an entity (its version history stays). Returns false when it did not exist. */
+  deleteEntity(input: { kind: EntityKind; id: string; audit?: NewAuditEntry }): Promise<boolean>;
+
+  /** Null when absent. */
+  getEntity(input: { kind: EntityKind; id: string }): Promise<EntityRecord | null>;
+
+  /** Finds by unique key. Null when absent. */
+  findEntity(input: { kind: EntityKind; uniqueKey: string }): Promise<EntityRecord | null>;
+
+  /** All entities of a kind, oldest first, `limit` after the id `after`. */
+  listEntities(input: { kind: EntityKind; after?: string; limit: number }): Promise<EntityRecord[]>;
+
+  /** Version snapshots of one entity, oldest first. */
+  listEntityVersions(input: { kind: EntityKind; id: string }): Promise<EntityVersionRecord[]>;
+
+  /** One snapshot; null when absent. */
+  getEntityVersion(input: { kind: EntityKind; id: string; version: number }): Promise<EntityVersionRecord | null>;
+
+  /**
+   * A number that changes whenever any entity is inserted, updated or deleted (by any process).
+   * Engines use it to know when their cached configuration is stale.
+   */
+  configRevision(): Promise<number>;
+
+  // --- secret values ---------------------------------------------------------------------------
+
+  /** Stores (or replaces) the encrypted value of a secret. */
+  putSecretValue(input: { secretId: string; ciphertext: string; now: string }): Promise<void>;
+
+  /** Encrypted values by secret id; ids without a value are absent from the map. */
+  getSecretValues(input: { secretIds: string[] }): Promise<Map<string, string>>;
+
+  // --- events and deliveries -------------------------------------------------------------------
+
+  /**
+   * Appends events and, for each event that is not a duplicate, one `pending` delivery per pipe in
+   * `pipes`, in ONE transaction: when it resolves, the events are durable.
+   *
+   * Deduplication: an event whose `sender_event_id` is true and whose `event_id` was already
+   * received on this source at or after `dedupSince` (or earlier in the same call) is not stored;
+   * its result is `{ duplicate: true, id: <the original's id> }`. `dedupSince` null disables it.
+   *
+   * @returns one result per input event, in order.
+   */
+  appendEvents(input: {
+    sourceId: string;
+    events: NewEvent[];
+    pipes: Array<{ pipe_id: string; destination_id: string }>;
+    /** Delivery ids to use, `events.length * pipes.length`, event-major. */
+    deliveryIds: string[];
+    dedupSince: string | null;
+    now: string;
+  }): Promise<Array<{ duplicate: boolean; id: string }>>;
+
+  /**
+   * Claims up to `limit` deliveries for one destination and marks them `sending` with a lease:
+   * `pending` ones, `retrying` ones whose `next_attempt_at <= now`, and `sending` ones whose lease
+   * expired (their owner died). Only deliveries of `pipeIds` are claimed. Oldest first.
+   * Concurrent callers MUST get disjoint sets.
+   */
+  claimDeliveries(input: {
+    destinationId: string;
+    pipeIds: string[];
+    owner: string;
+    limit: number;
+    leaseMs: number;
+    now: string;
+  }): Promise<ClaimedDelivery[]>;
+
+  /**
+   * Writes outcomes for deliveries this owner holds, appending each attempt to the record, and
+   * clears their leases. An outcome for a delivery whose lease this owner no longer holds is NOT
+   * applied (another worker has it) and its id is returned in `lost`.
+   */
+  completeDeliveries(input: { owner: string; outcomes: DeliveryOutcome[]; now: string }): Promise<{
+    applied: string[];
+    lost: string[];
+  }>;
+
+  /** Gives claimed deliveries back (`pending`, lease cleared) without an attempt. */
+  releaseDeliveries(input: { owner: string; ids: string[]; now: string }): Promise<void>;
+
+  /** One stored event by our id (`evt_`); null when absent (or pruned). */
+  getEvent(input: { id: string }): Promise<StoredEvent | null>;
+
+  /** Delivery rows, newest first. */
+  listDeliveries(input: ListDeliveriesQuery): Promise<DeliveryRow[]>;
+
+  /** One delivery with all its attempts (oldest first); null when absent. */
+  getDelivery(input: { id: string }): Promise<{ row: DeliveryRow; attempts: DeliveryAttempt[] } | null>;
+
+  /** Re-queues matching deliveries as `pending` (for replay). Returns the ids re-queued. */
+  requeueDeliveries(input: RequeueQuery): Promise<string[]>;
+
+  /** The earliest `next_attempt_at` among `retrying` deliveries of a destination; null if none. */
+  nextRetryAt(input: { destinationId: string }): Promise<string | null>;
+
+  /** Counts by destination, pipe and status (all statuses). */
+  deliveryStats(): Promise<DeliveryStatsRow[]>;
+
+  /**
+   * Deletes up to `limit` events received before `before`, with their deliveries and attempts, and
+   * deliveries created before `before`. Returns how many rows of each went.
+   */
+  prune(input: { before: string; limit: number }): Promise<{ events: number; deliveries: number }>;
+
+  // --- audit -----------------------------------------------------------------------------------
+
+  /** Appends an audit entry on its own (entity writes take theirs as an argument). */
+  appendAudit(input: { entry: NewAuditEntry }): Promise<void>;
+
+  /** Audit entries, newest first. */
+  listAudit(input: ListAuditQuery): Promise<AuditEntry[]>;
+
+  // --- small shared state (circuit breakers, alert incidents) --------------------------------
+
+  /** A JSON value by key; null when absent. */
+  getState(input: { key: string }): Promise<unknown | null>;
+  /** Sets a JSON value by key (null deletes it). */
+  setState(input: { key: string; value: unknown | null; now: string }): Promise<void>;
+
+  // --- wake-ups ------------------------------------------------------------------------------
+
+  /**
+   * Optional: subscribe to "deliveries are ready for this destination" signals from other
+   * processes (PostgreSQL `LISTEN/NOTIFY`). `appendEvents` and `requeueDeliveries` send them.
+   * Returns an unsubscribe function. Stores without cross-process signals omit it.
+   */
+  subscribe?(listener: (destinationIds: string[]) => void): Promise<() => Promise<void>>;
+}
