@@ -14,4 +14,10 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
+  // The vetted modules sandboxed code may import, bundled for QuickJS into dist/modules/.
+  async onSuccess() {
+    // @ts-expect-error plain ESM build script without type declarations
+    const { buildModuleBundles } = await import('./src/modules/build-modules.mjs');
+    await buildModuleBundles('dist/modules');
+  },
 });

@@ -1,0 +1,644 @@
+/**
+ * One warm QuickJS context for one piece of user code (one CodeRef), inside a sandbox worker.
+ *
+ * Each context gets its own WASM module instance with its own `WebAssembly.Memory` whose maximum is
+ * the memory limit: `setMemoryLimit` does not cap bytes in the emscripten builds, the WASM memory
+ * does (SANDBOX.md). One module per context also means an engine bug is contained to one owner's
+ * code, and the heap high-water mark (`memory.buffer.byteLength`) tells when to recycle.
+ */
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type QuickJSContext,
+  type QuickJSDeferredPromise,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  RELEASE_SYNC,
+} from 'quickjs-emscripten';
+import { PRELUDE_SOURCE } from './guest/prelude.js';
+import { hostFunctions } from './host-functions.js';
+import { safeJsonParse } from './output.js';
+import type { CodeRef, ConsoleLine, SandboxFailure, SandboxLimits } from './types.js';
+
+/** Where vetted module sources come from (bundled at build time, read on first import). */
+export interface ModuleProvider {
+  /** The CommonJS source of a vetted module, or undefined when the name is not vetted. */
+  source(name: string): string | undefined;
+  /** ESM facade for `import x from 'name'`, or undefined when the name is not vetted. */
+  esmFacade(name: string): string | undefined;
+  names(): string[];
+}
+
+/** Async host work a send() call does (fetch); provided by the worker per call. */
+export interface SendHost {
+  fetch(requestJson: string): Promise<string>;
+}
+
+type Deadline =
+  | { mode: 'none' }
+  | { mode: 'event'; cpuMs: number; checkedAt: number }
+  | { mode: 'wall'; at: number };
+
+const FAILURE_CODES = new Set<SandboxFailure['code']>([
+  'USER_CODE_ERROR',
+  'COMPILE_ERROR',
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'STACK_OVERFLOW',
+  'OUTPUT_TOO_LARGE',
+  'INVALID_OUTPUT',
+  'WORKER_CRASHED',
+]);
+
+/** Reads line/column of the first frame in user code from a QuickJS stack or message. */
+export function locate(text: string | undefined, filename: string): { line?: number; column?: number } {
+  if (!text) return {};
+  const m = new RegExp(`${filename.replace('.', '\\.')}:(\\d+)(?::(\\d+))?`).exec(text);
+  if (!m) return {};
+  const out: { line?: number; column?: number } = { line: Number(m[1]) };
+  if (m[2] !== undefined) out.column = Number(m[2]);
+  return out;
+}
+
+/** Turns the guest error description into a SandboxFailure, with location in user code. */
+export function toFailure(info: unknown, filename: string): SandboxFailure {
+  const raw = (info ?? {}) as { code?: unknown; message?: unknown; stack?: unknown };
+  const code = FAILURE_CODES.has(raw.code as SandboxFailure['code'])
+    ? (raw.code as SandboxFailure['code'])
+    : 'USER_CODE_ERROR';
+  const message = typeof raw.message === 'string' ? raw.message : 'unknown error';
+  const stack = typeof raw.stack === 'string' ? raw.stack : undefined;
+  const failure: SandboxFailure = { code, message, ...locate(stack ?? message, filename) };
+  if (stack) failure.stack = stack;
+  return failure;
+}
+
+function describeDumped(dumped: unknown): { name: string; message: string; stack?: string } {
+  if (dumped && typeof dumped === 'object') {
+    const d = dumped as { name?: unknown; message?: unknown; stack?: unknown };
+    const out: { name: string; message: string; stack?: string } = {
+      name: typeof d.name === 'string' ? d.name : 'Error',
+      message: typeof d.message === 'string' ? d.message : String(dumped),
+    };
+    if (typeof d.stack === 'string') out.stack = d.stack;
+    return out;
+  }
+  return { name: 'Error', message: `uncaught ${String(dumped)}` };
+}
+
+/** Classifies an error that escaped the harness (interrupts cannot be caught inside the guest). */
+export function classifyEscaped(
+  name: string,
+  message: string,
+): 'TIMEOUT' | 'OUT_OF_MEMORY' | 'STACK_OVERFLOW' | undefined {
+  if (/interrupted/i.test(message)) return 'TIMEOUT';
+  if (/out of memory/i.test(message)) return 'OUT_OF_MEMORY';
+  if (/stack overflow|call stack/i.test(message) && (name === 'InternalError' || name === 'RangeError')) {
+    return 'STACK_OVERFLOW';
+  }
+  return undefined;
+}
+
+export class GuestCodeError extends Error {
+  constructor(readonly failure: SandboxFailure) {
+    super(failure.message);
+  }
+}
+
+// The lib settings have no DOM types; this is the slice of the WebAssembly API used here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum: number }) => WasmMemory;
+  compile(bytes: Uint8Array): Promise<object>;
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+let compiledWasm: object | undefined;
+async function wasmModule(): Promise<object> {
+  if (!compiledWasm) {
+    // Compile the QuickJS WASM once per worker; each context then only instantiates it.
+    const { readFile } = await import('node:fs/promises');
+    const { createRequire } = await import('node:module');
+    const require = createRequire(import.meta.url);
+    const path = require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
+    compiledWasm = await wasm.compile(await readFile(path));
+  }
+  return compiledWasm;
+}
+
+export interface TransformSlice {
+  /** Raw per-event entries for events [start, start + parts.length). */
+  parts: Array<{ o?: unknown; e?: unknown }>;
+  logs: ConsoleLine[];
+  /** Set when an uncatchable stop hit event `index`; the context is then unusable. */
+  stopped?: { index: number; failure: SandboxFailure };
+  /** Set when the call failed in a way no event can be blamed for. */
+  fatal?: SandboxFailure;
+}
+
+export class GuestContext {
+  uses = 0;
+  /** A broken context is disposed instead of being reused. */
+  broken = false;
+  busy = false;
+  private deadline: Deadline = { mode: 'none' };
+  private readonly handles: QuickJSHandle[] = [];
+  private sendHost: SendHost | undefined;
+  private readonly pending = new Set<QuickJSDeferredPromise>();
+  readonly filename: string;
+
+  private constructor(
+    readonly key: string,
+    readonly kind: CodeRef['kind'],
+    private readonly memory: WasmMemory,
+    private readonly runtime: QuickJSRuntime,
+    private readonly ctx: QuickJSContext,
+    private readonly harness: QuickJSHandle,
+    private readonly state: QuickJSHandle,
+    private entryFn: QuickJSHandle | undefined,
+  ) {
+    this.filename = `${kind}.js`;
+  }
+
+  /** Bytes of WASM memory this context's module has grown to (its heap high-water mark). */
+  heapBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * Creates a context and evaluates the user code in it (its top level runs, under the CPU limit).
+   * Rejects with {@link GuestCodeError} (`COMPILE_ERROR`) when the code does not parse, throws at
+   * top level, or does not define the function for its kind.
+   */
+  static async create(input: {
+    key: string;
+    kind: CodeRef['kind'];
+    code: string;
+    limits: SandboxLimits;
+    modules: ModuleProvider;
+  }): Promise<GuestContext> {
+    const { limits } = input;
+    const memory = new wasm.Memory({ initial: 256, maximum: limits.memoryBytes / 65536 });
+    const module = await newQuickJSWASMModuleFromVariant(
+      newVariant(RELEASE_SYNC, { wasmModule: (await wasmModule()) as never, wasmMemory: memory as never }),
+    );
+    const runtime = module.newRuntime();
+    runtime.setMaxStackSize(limits.stackBytes);
+    // The byte count is wrong in emscripten builds (see SANDBOX.md); the WASM memory is the real
+    // cap. Keep QuickJS's own limit off so it does not fail early on miscounted allocations.
+    runtime.setMemoryLimit(-1);
+    runtime.setModuleLoader(
+      (name) => {
+        const facade = input.modules.esmFacade(name);
+        if (facade === undefined) return { error: new Error(moduleRefusal(name, input.modules)) };
+        return facade;
+      },
+      (_base, requested) => requested,
+    );
+    const ctx = runtime.newContext();
+    let guest: GuestContext | undefined;
+    try {
+      guest = GuestContext.init(input, memory, runtime, ctx);
+      return guest;
+    } catch (err) {
+      if (guest) guest.dispose();
+      else
+        safeDispose(
+          () => ctx.dispose(),
+          () => runtime.dispose(),
+        );
+      throw err;
+    }
+  }
+
+  private static init(
+    input: {
+      key: string;
+      kind: CodeRef['kind'];
+      code: string;
+      limits: SandboxLimits;
+      modules: ModuleProvider;
+    },
+    memory: WasmMemory,
+    runtime: QuickJSRuntime,
+    ctx: QuickJSContext,
+  ): GuestContext {
+    const filename = `${input.kind}.js`;
+    // Host bridge: three functions, handed to the prelude and then unreachable from user code.
+    const bridge = ctx.newObject();
+    const callFn = ctx.newFunction('call', (nameH, argsH) => {
+      const name = ctx.getString(nameH);
+      const fn = Object.hasOwn(hostFunctions, name) ? hostFunctions[name] : undefined;
+      if (!fn) throw new Error(`unknown host function ${name}`);
+      const args = JSON.parse(ctx.getString(argsH)) as unknown[];
+      const result = fn(...args);
+      return result === undefined ? ctx.undefined : ctx.newString(JSON.stringify(result));
+    });
+    const moduleFn = ctx.newFunction('module', (nameH) => {
+      const name = ctx.getString(nameH);
+      const src = input.modules.source(name);
+      if (src === undefined) throw new Error(moduleRefusal(name, input.modules));
+      return ctx.newString(src);
+    });
+    let guest: GuestContext | undefined;
+    const fetchFn = ctx.newFunction('fetch', (reqH) => {
+      const requestJson = ctx.getString(reqH);
+      const self = guest;
+      if (!self?.sendHost) throw new Error('fetch is not available here');
+      return self.startFetch(self.sendHost, requestJson);
+    });
+    ctx.setProp(bridge, 'call', callFn);
+    ctx.setProp(bridge, 'module', moduleFn);
+    ctx.setProp(bridge, 'fetch', fetchFn);
+    callFn.dispose();
+    moduleFn.dispose();
+    fetchFn.dispose();
+
+    const preludeFn = ctx.unwrapResult(ctx.evalCode(PRELUDE_SOURCE, 'prelude.js'));
+    const kindH = ctx.newString(input.kind);
+    const namesH = ctx.newString(JSON.stringify(input.modules.names()));
+    const harnessResult = ctx.callFunction(preludeFn, ctx.undefined, bridge, kindH, namesH);
+    preludeFn.dispose();
+    kindH.dispose();
+    namesH.dispose();
+    bridge.dispose();
+    const harness = ctx.unwrapResult(harnessResult);
+    const state = ctx.getProp(harness, 'state');
+    guest = new GuestContext(input.key, input.kind, memory, runtime, ctx, harness, state, undefined);
+    runtime.setInterruptHandler(() => guest?.shouldInterrupt() ?? false);
+
+    // Evaluate the user code; its top level runs under the per-call CPU limit.
+    const name = input.kind;
+    const isModule = /^\s*(import\s*[\w{*'"]|export\s)/m.test(input.code);
+    const source = `${input.code}\n;try{globalThis.__openpipes_entry=${name}}catch(e){}`;
+    guest.deadline = { mode: 'wall', at: now() + input.limits.transformCpuMs };
+    const evaluated = ctx.evalCode(source, filename, isModule ? { type: 'module' } : { type: 'global' });
+    guest.deadline = { mode: 'none' };
+    if (evaluated.error) {
+      const failure = guest.failureFromHandle(evaluated.error, 'COMPILE_ERROR');
+      evaluated.error.dispose();
+      guest.dispose();
+      throw new GuestCodeError(failure);
+    }
+    let namespace: QuickJSHandle | undefined = evaluated.value;
+    if (isModule) {
+      runtime.executePendingJobs();
+      const state = ctx.getPromiseState(namespace);
+      if (state.type === 'rejected') {
+        const failure = guest.failureFromHandle(state.error, 'COMPILE_ERROR');
+        state.error.dispose();
+        namespace.dispose();
+        guest.dispose();
+        throw new GuestCodeError(failure);
+      }
+      if (state.type === 'fulfilled') {
+        if (!state.notAPromise) {
+          namespace.dispose();
+          namespace = state.value;
+        }
+      }
+    }
+    let entry: QuickJSHandle | undefined;
+    if (isModule && namespace && ctx.typeof(namespace) === 'object') {
+      for (const key of [name, 'default']) {
+        const h = ctx.getProp(namespace, key);
+        if (ctx.typeof(h) === 'function') {
+          entry = h;
+          break;
+        }
+        h.dispose();
+      }
+    }
+    namespace?.dispose();
+    if (!entry) {
+      const entryGetter = ctx.getProp(harness, 'entry');
+      const nameH = ctx.newString(name);
+      const found = ctx.unwrapResult(ctx.callFunction(entryGetter, harness, nameH));
+      entryGetter.dispose();
+      nameH.dispose();
+      if (ctx.typeof(found) === 'function') entry = found;
+      else found.dispose();
+    }
+    if (!entry) {
+      guest.dispose();
+      throw new GuestCodeError({
+        code: 'COMPILE_ERROR',
+        message: `the code does not define a function named ${name} (write \`function ${name}(...) { ... }\`)`,
+      });
+    }
+    guest.entryFn = entry;
+    return guest;
+  }
+
+  private shouldInterrupt(): boolean {
+    const d = this.deadline;
+    if (d.mode === 'none') return false;
+    const t = now();
+    if (d.mode === 'wall') return t > d.at;
+    // The guest stamps each event's start time (state.t, its Date.now()); reading it costs a
+    // boundary crossing, so read it a few times per limit period, not on every handler call.
+    if (t - d.checkedAt < Math.min(25, d.cpuMs / 8)) return false;
+    d.checkedAt = t;
+    const h = this.ctx.getProp(this.state, 't');
+    const startedAt = this.ctx.typeof(h) === 'number' ? this.ctx.getNumber(h) : 0;
+    h.dispose();
+    return Date.now() - startedAt > d.cpuMs;
+  }
+
+  private readProgress(): number {
+    const h = this.ctx.getProp(this.state, 'i');
+    const i = this.ctx.typeof(h) === 'number' ? this.ctx.getNumber(h) : -1;
+    h.dispose();
+    return i;
+  }
+
+  private failureFromHandle(handle: QuickJSHandle, fallback: SandboxFailure['code']): SandboxFailure {
+    let dumped: unknown;
+    try {
+      dumped = this.ctx.dump(handle);
+    } catch {
+      dumped = { name: 'Error', message: 'unknown error' };
+    }
+    const d = describeDumped(dumped);
+    const escaped = classifyEscaped(d.name, d.message);
+    const message = escaped === 'TIMEOUT' ? 'CPU time limit exceeded' : `${d.name}: ${d.message}`;
+    const failure: SandboxFailure = {
+      code: escaped ?? fallback,
+      message,
+      ...locate(d.stack ?? d.message, this.filename),
+    };
+    if (d.stack) failure.stack = d.stack;
+    if (failure.line === undefined && d.name === 'SyntaxError') {
+      // QuickJS puts the location of a syntax error in the stack as "at file:line:col".
+      Object.assign(failure, locate(d.stack, this.filename));
+    }
+    return failure;
+  }
+
+  private callHarness(method: string, args: QuickJSHandle[]): QuickJSHandle | { error: QuickJSHandle } {
+    const fn = this.ctx.getProp(this.harness, method);
+    try {
+      const r = this.ctx.callFunction(fn, this.harness, args);
+      if (r.error) return { error: r.error };
+      return r.value;
+    } finally {
+      fn.dispose();
+    }
+  }
+
+  private resetCall(limits: SandboxLimits): void {
+    const lim = this.ctx.newNumber(limits.consoleBytes);
+    const r = this.callHarness('reset', [lim]);
+    lim.dispose();
+    if ('error' in r) {
+      r.error.dispose();
+      throw new Error('sandbox harness reset failed');
+    }
+    r.dispose();
+  }
+
+  /** Collected per-event parts and logs (valid also after an interrupt stopped the loop). */
+  private collect(): { parts: Array<{ o?: unknown; e?: unknown }>; logs: ConsoleLine[] } {
+    const r = this.callHarness('collect', []);
+    if ('error' in r) {
+      const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
+      r.error.dispose();
+      throw new GuestCodeError(failure);
+    }
+    const text = this.ctx.getString(r);
+    r.dispose();
+    return safeJsonParse(text) as { parts: Array<{ o?: unknown; e?: unknown }>; logs: ConsoleLine[] };
+  }
+
+  /**
+   * Runs the transform once per event from `start`. The user function gets a fresh CPU budget per
+   * event. Stops early (with `stopped`) when an uncatchable interrupt or engine failure hit an event.
+   */
+  runTransform(input: {
+    eventsJson: string;
+    count: number;
+    profilesJson: string | undefined;
+    secretsJson: string;
+    start: number;
+    limits: SandboxLimits;
+  }): TransformSlice {
+    const { ctx } = this;
+    this.uses++;
+    this.resetCall(input.limits);
+    const args = [
+      this.entryFn!,
+      ctx.newString(input.eventsJson),
+      input.profilesJson === undefined ? ctx.undefined : ctx.newString(input.profilesJson),
+      ctx.newString(input.secretsJson),
+      ctx.newNumber(input.start),
+      ctx.newNumber(input.limits.outputBytes),
+    ];
+    this.deadline = { mode: 'event', cpuMs: input.limits.transformCpuMs, checkedAt: now() };
+    let r: QuickJSHandle | { error: QuickJSHandle };
+    try {
+      r = this.callHarness('transform', args);
+    } finally {
+      this.deadline = { mode: 'none' };
+      for (const h of args.slice(1)) if (h.alive && h !== ctx.undefined) h.dispose();
+    }
+    if (!('error' in r)) {
+      r.dispose();
+      const { parts, logs } = this.collect();
+      return { parts, logs };
+    }
+    // Something escaped the per-event try/catch: an interrupt (CPU limit), or a failure while
+    // parsing the input. Blame the event that was running, if one was.
+    this.broken = true;
+    const failure = this.failureFromHandle(r.error, 'USER_CODE_ERROR');
+    r.error.dispose();
+    const index = this.readProgress();
+    if (index < input.start || index >= input.count) {
+      let logs: ConsoleLine[] = [];
+      try {
+        logs = this.collect().logs;
+      } catch {
+        // the context is beyond reading; the failure says why
+      }
+      return { parts: [], logs, fatal: failure };
+    }
+    if (failure.code === 'TIMEOUT') {
+      failure.message = `CPU time limit of ${input.limits.transformCpuMs} ms exceeded`;
+    }
+    const { parts, logs } = this.collect();
+    return { parts, logs, stopped: { index, failure } };
+  }
+
+  private startFetch(host: SendHost, requestJson: string): QuickJSHandle {
+    const { ctx, runtime } = this;
+    const deferred = ctx.newPromise();
+    this.pending.add(deferred);
+    host.fetch(requestJson).then(
+      (responseJson) => {
+        if (!ctx.alive || !this.pending.has(deferred)) return;
+        const h = ctx.newString(responseJson);
+        deferred.resolve(h);
+        h.dispose();
+        this.pending.delete(deferred);
+        deferred.dispose();
+        runtime.executePendingJobs();
+      },
+      (err: Error) => {
+        if (!ctx.alive || !this.pending.has(deferred)) return;
+        const h = ctx.newError({ name: 'TypeError', message: `fetch failed: ${err.message}` });
+        deferred.reject(h);
+        h.dispose();
+        this.pending.delete(deferred);
+        deferred.dispose();
+        runtime.executePendingJobs();
+      },
+    );
+    // The caller (QuickJS) takes its own reference; the deferred keeps ours until it settles.
+    return deferred.handle.dup();
+  }
+
+  /**
+   * Runs `send()`. Resolves to what it returned (parsed safely) or a failure; the wall-clock limit
+   * covers awaiting promises, so a promise that never settles ends in TIMEOUT.
+   */
+  async runSend(input: {
+    eventsJson: string;
+    secretsJson: string;
+    limits: SandboxLimits;
+    host: SendHost;
+  }): Promise<{ value?: unknown; error?: SandboxFailure; logs: ConsoleLine[] }> {
+    const { ctx, runtime } = this;
+    this.uses++;
+    this.resetCall(input.limits);
+    this.sendHost = input.host;
+    const deadlineAt = now() + input.limits.sendWallMs;
+    this.deadline = { mode: 'wall', at: deadlineAt };
+    const args = [
+      this.entryFn!,
+      ctx.newString(input.eventsJson),
+      ctx.newString(input.secretsJson),
+      ctx.newNumber(input.limits.outputBytes),
+    ];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const r = this.callHarness('send', args);
+      for (const h of args.slice(1)) h.dispose();
+      if ('error' in r) {
+        const failure = this.failureFromHandle(r.error, 'USER_CODE_ERROR');
+        r.error.dispose();
+        this.broken = true;
+        return { error: failure, logs: this.readLogs() };
+      }
+      const settled = ctx.resolvePromise(r);
+      r.dispose();
+      const jobs = runtime.executePendingJobs();
+      if (jobs.error) {
+        const failure = this.failureFromHandle(jobs.error, 'USER_CODE_ERROR');
+        jobs.error.dispose();
+        this.broken = true;
+        return { error: failure, logs: this.readLogs() };
+      }
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadlineAt - now()));
+      });
+      const outcome = await Promise.race([settled, timeout]);
+      if (outcome === 'timeout') {
+        this.broken = true;
+        // A promise left pending is resolved by nothing now; the context is thrown away.
+        settled.then((res) => {
+          if (ctx.alive) {
+            if (res.error) res.error.dispose();
+            else res.value.dispose();
+          }
+        });
+        return {
+          error: { code: 'TIMEOUT', message: `send() did not finish within ${input.limits.sendWallMs} ms` },
+          logs: this.readLogs(),
+        };
+      }
+      if (outcome.error) {
+        const failure = this.failureFromHandle(outcome.error, 'USER_CODE_ERROR');
+        outcome.error.dispose();
+        this.broken = true;
+        if (failure.code === 'TIMEOUT') {
+          failure.message = `send() did not finish within ${input.limits.sendWallMs} ms`;
+        }
+        return { error: failure, logs: this.readLogs() };
+      }
+      const text = ctx.getString(outcome.value);
+      outcome.value.dispose();
+      const parsed = safeJsonParse(text) as { o?: unknown; e?: unknown };
+      const logs = this.readLogs();
+      if (parsed.e !== undefined) {
+        this.broken = true;
+        return { error: toFailure(parsed.e, this.filename), logs };
+      }
+      return { value: parsed.o, logs };
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.deadline = { mode: 'none' };
+      this.sendHost = undefined;
+      this.dropPending();
+    }
+  }
+
+  private readLogs(): ConsoleLine[] {
+    if (!this.ctx.alive) return [];
+    const saved = this.deadline;
+    this.deadline = { mode: 'none' };
+    try {
+      const r = this.callHarness('logs', []);
+      if ('error' in r) {
+        r.error.dispose();
+        return [];
+      }
+      const text = this.ctx.getString(r);
+      r.dispose();
+      return safeJsonParse(text) as ConsoleLine[];
+    } catch {
+      return [];
+    } finally {
+      this.deadline = saved;
+    }
+  }
+
+  private dropPending(): void {
+    for (const d of this.pending) {
+      if (this.ctx.alive) d.dispose();
+    }
+    this.pending.clear();
+  }
+
+  dispose(): void {
+    this.dropPending();
+    const ctx = this.ctx;
+    const runtime = this.runtime;
+    safeDispose(
+      () => this.entryFn?.alive && this.entryFn.dispose(),
+      () => this.state.alive && this.state.dispose(),
+      () => this.harness.alive && this.harness.dispose(),
+      () => {
+        for (const h of this.handles) if (h.alive) h.dispose();
+      },
+      () => ctx.alive && ctx.dispose(),
+      () => runtime.alive && runtime.dispose(),
+    );
+  }
+}
+
+function safeDispose(...steps: Array<() => unknown>): void {
+  for (const step of steps) {
+    try {
+      step();
+    } catch {
+      // A module whose engine failed cannot be disposed cleanly; it is dropped for GC instead.
+    }
+  }
+}
+
+function moduleRefusal(name: string, modules: ModuleProvider): string {
+  return `module "${name}" is not available in the sandbox (available: ${modules.names().join(', ')})`;
+}
+
+const now = () => performance.now();

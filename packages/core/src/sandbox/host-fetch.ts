@@ -1,0 +1,213 @@
+/**
+ * The host side of `fetch` inside `send()`. Runs in the sandbox worker: undici's own `fetch` over the
+ * egress guard's dispatcher, redirects followed by hand so every hop is checked again, a timeout per
+ * fetch, a cap on the response body, and every exchange captured raw for the delivery record.
+ */
+
+import type { Dispatcher } from 'undici';
+import { fetch as undiciFetch } from 'undici';
+import type { CapturedExchange } from './types.js';
+
+/** What guest code passed to `fetch(url, init)`, already reduced to plain data by the guest. */
+export interface GuestFetchRequest {
+  url: string;
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** What the guest receives to build its Response. */
+export interface GuestFetchResponse {
+  url: string;
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: string;
+  redirected: boolean;
+}
+
+/** A raw response from whichever transport ran the request (undici or a substituted fetch). */
+export interface RawResponse {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: string;
+  truncated: boolean;
+}
+
+/** Sends one request without following redirects. */
+export type Transport = (
+  req: GuestFetchRequest,
+  signal: AbortSignal,
+  maxBytes: number,
+) => Promise<RawResponse>;
+
+export class FetchFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const MAX_REDIRECTS = 5;
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Reads at most `maxBytes` of a body stream; reports whether more was there. */
+export async function readCapped(
+  body: ReadableStream<Uint8Array> | null,
+  maxBytes: number,
+): Promise<{ text: string; truncated: boolean }> {
+  if (!body) return { text: '', truncated: false };
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  let truncated = false;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (size + value.byteLength > maxBytes) {
+      chunks.push(value.subarray(0, maxBytes - size));
+      size = maxBytes;
+      truncated = true;
+      await reader.cancel().catch(() => {});
+      break;
+    }
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  return { text: Buffer.concat(chunks).toString('utf8'), truncated };
+}
+
+/** The production transport: undici fetch through the guard, never following redirects itself. */
+export function undiciTransport(dispatcher: Dispatcher): Transport {
+  return async (req, signal, maxBytes) => {
+    const res = await undiciFetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body,
+      redirect: 'manual',
+      dispatcher,
+      signal,
+    });
+    const { text, truncated } = await readCapped(res.body as ReadableStream<Uint8Array> | null, maxBytes);
+    return {
+      status: res.status,
+      statusText: res.statusText,
+      headers: [...res.headers.entries()],
+      body: text,
+      truncated,
+    };
+  };
+}
+
+function classify(err: unknown, signal: AbortSignal, timeoutMs: number): FetchFailure {
+  if (err instanceof FetchFailure) return err;
+  const seen = new Set<unknown>();
+  let cur: unknown = err;
+  while (cur && typeof cur === 'object' && !seen.has(cur)) {
+    seen.add(cur);
+    const code = (cur as { code?: unknown }).code;
+    if (code === 'EGRESS_DENIED') return new FetchFailure('EGRESS_DENIED', (cur as Error).message);
+    if (code === 'DNS' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+      return new FetchFailure('DNS', (cur as Error).message);
+    }
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  if (signal.aborted) return new FetchFailure('TIMEOUT', `fetch timed out after ${timeoutMs} ms`);
+  const message =
+    err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+  return new FetchFailure('CONNECTION', message);
+}
+
+/**
+ * Runs one guest `fetch`: validates the URL, sends through `transport`, follows up to 5 redirects by
+ * hand, and pushes one captured exchange per hop onto `exchanges`.
+ * Rejects with a {@link FetchFailure} whose `code` is what the record shows.
+ */
+export async function performGuestFetch(
+  request: GuestFetchRequest,
+  transport: Transport,
+  limits: { fetchTimeoutMs: number; responseBytes: number },
+  exchanges: CapturedExchange[],
+  callSignal?: AbortSignal,
+): Promise<GuestFetchResponse> {
+  let req = { ...request };
+  for (let hop = 0; ; hop++) {
+    let parsed: URL;
+    try {
+      parsed = new URL(req.url);
+    } catch {
+      throw new FetchFailure('INVALID_URL', `fetch: invalid URL ${JSON.stringify(req.url)}`);
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new FetchFailure(
+        'EGRESS_DENIED',
+        `fetch: only http: and https: URLs are allowed, got ${parsed.protocol}`,
+      );
+    }
+    req.url = parsed.href;
+    const startedAt = new Date();
+    const t0 = performance.now();
+    const timeout = AbortSignal.timeout(limits.fetchTimeoutMs);
+    const signal = callSignal ? AbortSignal.any([timeout, callSignal]) : timeout;
+    const exchange: CapturedExchange = {
+      request: { url: req.url, method: req.method, headers: { ...req.headers } },
+      startedAt: startedAt.toISOString(),
+      durationMs: 0,
+    };
+    if (req.body !== undefined) exchange.request.body = req.body;
+    exchanges.push(exchange);
+    let raw: RawResponse;
+    try {
+      raw = await transport(req, signal, limits.responseBytes);
+    } catch (err) {
+      const failure = classify(err, signal, limits.fetchTimeoutMs);
+      exchange.error = { code: failure.code, message: failure.message };
+      exchange.durationMs = performance.now() - t0;
+      throw failure;
+    }
+    exchange.durationMs = performance.now() - t0;
+    exchange.response = { status: raw.status, headers: Object.fromEntries(raw.headers), body: raw.body };
+    if (raw.truncated) {
+      exchange.response.truncated = true;
+      exchange.error = {
+        code: 'RESPONSE_TOO_LARGE',
+        message: `response body exceeds ${limits.responseBytes} bytes`,
+      };
+      throw new FetchFailure(
+        'RESPONSE_TOO_LARGE',
+        `fetch: response body exceeds ${limits.responseBytes} bytes`,
+      );
+    }
+    const location = raw.headers.find(([k]) => k.toLowerCase() === 'location')?.[1];
+    if (!REDIRECT_STATUSES.has(raw.status) || location === undefined) {
+      return {
+        url: req.url,
+        status: raw.status,
+        statusText: raw.statusText,
+        headers: raw.headers,
+        body: raw.body,
+        redirected: hop > 0,
+      };
+    }
+    if (hop >= MAX_REDIRECTS)
+      throw new FetchFailure('CONNECTION', `fetch: more than ${MAX_REDIRECTS} redirects`);
+    const next = new URL(location, req.url).href;
+    const toGet = raw.status === 303 || ((raw.status === 301 || raw.status === 302) && req.method === 'POST');
+    const headers = { ...req.headers };
+    if (new URL(next).origin !== parsed.origin) {
+      // Credentials stay with the origin they were meant for.
+      for (const k of Object.keys(headers)) {
+        if (/^(authorization|cookie|proxy-authorization)$/i.test(k)) delete headers[k];
+      }
+    }
+    if (toGet) {
+      for (const k of Object.keys(headers)) if (/^content-/i.test(k)) delete headers[k];
+      req = { url: next, method: 'GET', headers };
+    } else {
+      req = { ...req, url: next, headers };
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Reading what guest code returns. Guest output is hostile data: it is parsed so that keys able to
+ * reach a prototype (`__proto__`, `constructor`, `prototype`) never exist on host objects, and
+ * transform output is validated into {@link SandboxEvent}s with errors that name the exact path.
+ */
+import type { SandboxEvent } from './types.js';
+
+const DANGEROUS_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+// A JSON text can only produce a dangerous key if it spells one, directly or through a \u escape.
+const MAY_HAVE_DANGEROUS_KEY = /__proto__|constructor|prototype|\\u/;
+
+/** Removes prototype-reaching keys, in place, from a freshly parsed JSON value. */
+function stripDangerousKeys(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = stripDangerousKeys(value[i]);
+    return value;
+  }
+  const obj = value as Record<string, unknown>;
+  for (const key of Object.keys(obj)) {
+    if (DANGEROUS_KEYS.has(key)) delete obj[key];
+    else obj[key] = stripDangerousKeys(obj[key]);
+  }
+  return obj;
+}
+
+/**
+ * `JSON.parse` for text produced by guest code. `JSON.parse` already defines `__proto__` as an own
+ * key rather than setting the prototype, but a later `Object.assign` or spread would; so such keys
+ * are removed outright.
+ *
+ * @example
+ * ```ts
+ * safeJsonParse('{"__proto__":{"admin":true},"a":1}'); // { a: 1 }
+ * ```
+ */
+export function safeJsonParse(text: string): unknown {
+  const value: unknown = JSON.parse(text);
+  return MAY_HAVE_DANGEROUS_KEY.test(text) ? stripDangerousKeys(value) : value;
+}
+
+/** Removes dangerous keys from any plain value produced by a decoder other than JSON.parse. */
+export function sanitizeValue(value: unknown): unknown {
+  return stripDangerousKeys(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/** A failed validation: what is wrong, and where (`output[2].event_payload`). */
+export class OutputValidationError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+/**
+ * Validates what one transform call returned. Accepts an array of events, a single event (treated
+ * as `[event]`), or `null`/`undefined` (treated as `[]`, filtered). Keeps `event_type`, `event_time`,
+ * `event_payload` and a string `event_id`; other top-level keys are dropped.
+ */
+export function validateTransformOutput(value: unknown): SandboxEvent[] {
+  if (value === null || value === undefined) return [];
+  const list = Array.isArray(value) ? value : [value];
+  const out: SandboxEvent[] = new Array(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i] as Record<string, unknown> | null;
+    const at = Array.isArray(value) ? `output[${i}]` : 'output';
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+      throw new OutputValidationError(at, `expected an event object, got ${describe(item)}`);
+    }
+    const { event_type, event_time, event_payload, event_id } = item;
+    if (typeof event_type !== 'string') {
+      throw new OutputValidationError(`${at}.event_type`, `expected string, got ${describe(event_type)}`);
+    }
+    if (typeof event_time !== 'string') {
+      throw new OutputValidationError(`${at}.event_time`, `expected string, got ${describe(event_time)}`);
+    }
+    if (event_payload === null || typeof event_payload !== 'object' || Array.isArray(event_payload)) {
+      throw new OutputValidationError(
+        `${at}.event_payload`,
+        `expected object, got ${describe(event_payload)}`,
+      );
+    }
+    const event: SandboxEvent = {
+      event_type,
+      event_time,
+      event_payload: event_payload as Record<string, unknown>,
+    };
+    if (typeof event_id === 'string') event.event_id = event_id;
+    out[i] = event;
+  }
+  return out;
+}

@@ -1,0 +1,391 @@
+/**
+ * `createSandbox()`: a pool of worker threads, each running QuickJS contexts for user code. The pool
+ * routes calls, proxies a substituted `fetch` to the main thread, replaces crashed workers and
+ * retries their in-flight calls once, and terminates a worker that stops answering.
+ */
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { PipesError } from '../errors.js';
+import { readCapped } from './host-fetch.js';
+import { resolveLimits } from './limits.js';
+import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
+import type { CodeRef, FetchLike, Sandbox, SandboxFailure, SandboxLimits, SendRun } from './types.js';
+
+/** Where the sandbox reports what it does to its own machinery (not user console output). */
+export interface SandboxLogger {
+  warn(message: string, data?: Record<string, unknown>): void;
+  error?(message: string, data?: Record<string, unknown>): void;
+}
+
+export interface SandboxOptions {
+  /** Worker threads in the pool. Default: one per core (`os.availableParallelism()`). */
+  workers?: number;
+  /** Overrides of {@link defaultSandboxLimits}. */
+  limits?: Partial<SandboxLimits>;
+  /**
+   * Egress: `allow` lists hosts (`host`, `host:port`) or ranges (`127.0.0.0/8`) that `fetch` inside
+   * `send()` may reach even though they are not public. Operator configuration only.
+   */
+  egress?: { allow?: string[] };
+  /** Calls a warm context serves before it is recycled. Default 1000. */
+  contextMaxUses?: number;
+  /** Warm contexts kept per worker. Default 32. */
+  maxWarmContexts?: number;
+  /** Recycle a context once its heap grew past this share of `memoryBytes`. Default 0.5. */
+  recycleHeapRatio?: number;
+  logger?: SandboxLogger;
+}
+
+/** Pool-level numbers, for benchmarks and health checks. */
+export interface SandboxStats {
+  workers: number;
+  workerRestarts: number;
+  perWorker: WorkerStats[];
+}
+
+type CallKind = 'transform' | 'send' | 'compile';
+
+interface PendingCall {
+  kind: CallKind;
+  message: ToWorker & { id: number };
+  attempt: number;
+  fetch?: FetchLike;
+  settle: (msg: FromWorker) => void;
+  timer?: NodeJS.Timeout;
+  slot?: WorkerSlot;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  index: number;
+  inflight: Map<number, PendingCall>;
+  warm: Set<string>;
+  dead: boolean;
+  ready: Promise<void>;
+}
+
+/** Finds dist/sandbox-worker.js from the built package or from source (vitest). */
+function resolveWorkerFile(): string {
+  const candidates = [
+    new URL('./sandbox-worker.js', import.meta.url),
+    new URL('../sandbox-worker.js', import.meta.url),
+    new URL('../../dist/sandbox-worker.js', import.meta.url),
+  ];
+  for (const c of candidates) {
+    const path = fileURLToPath(c);
+    if (existsSync(path)) return path;
+  }
+  throw new PipesError({
+    code: 'INTERNAL',
+    message: 'sandbox worker not found: build @openpipes/core first (dist/sandbox-worker.js)',
+  });
+}
+
+/** Internal hook for tests (killing a worker mid-call); not exported from the package. */
+export const sandboxInternals: unique symbol = Symbol('openpipes.sandbox.internals');
+
+const crashFailure = (message: string): SandboxFailure => ({ code: 'WORKER_CRASHED', message });
+
+function toPipesError(failure: SandboxFailure): PipesError {
+  const details: Record<string, unknown> = {};
+  if (failure.line !== undefined) details.line = failure.line;
+  if (failure.column !== undefined) details.column = failure.column;
+  return new PipesError({
+    code: failure.code,
+    message: failure.message,
+    details: Object.keys(details).length ? details : undefined,
+    retryable: failure.code === 'WORKER_CRASHED',
+  });
+}
+
+/**
+ * Creates the sandbox that runs transforms and `send()` functions.
+ *
+ * @example
+ * ```ts
+ * const sandbox = createSandbox({ workers: 2, egress: { allow: ['127.0.0.1'] } });
+ * const run = await sandbox.transform({
+ *   code: { kind: 'transform', owner: 'pip_1', version: 1, code: 'function transform({ events }) { return events; }' },
+ *   events: [{ event_type: 'purchase', event_time: '2026-01-01T00:00:00Z', event_payload: {} }],
+ *   profiles: undefined,
+ *   secrets: {},
+ * });
+ * await sandbox.close();
+ * ```
+ */
+export function createSandbox(options: SandboxOptions = {}): Sandbox & {
+  stats(): Promise<SandboxStats>;
+  [sandboxInternals]: { workers(): Worker[] };
+} {
+  const limits = resolveLimits(options.limits);
+  const size = Math.max(1, Math.floor(options.workers ?? availableParallelism()));
+  const config: WorkerConfig = {
+    limits,
+    egressAllow: [...(options.egress?.allow ?? [])],
+    contextMaxUses: options.contextMaxUses ?? 1000,
+    maxWarmContexts: options.maxWarmContexts ?? 32,
+    recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),
+  };
+  const workerFile = resolveWorkerFile();
+  const slots: Array<WorkerSlot | undefined> = new Array(size);
+  let nextId = 1;
+  let closed = false;
+  let restarts = 0;
+  // A worker's WASM heaps live outside V8's heap; these limits bound the JS side of the worker.
+  const resourceLimits = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 64, stackSizeMb: 4 };
+
+  function spawn(index: number): WorkerSlot {
+    const worker = new Worker(workerFile, { workerData: config, resourceLimits });
+    worker.unref();
+    let markReady: () => void = () => {};
+    const slot: WorkerSlot = {
+      worker,
+      index,
+      inflight: new Map(),
+      warm: new Set(),
+      dead: false,
+      ready: new Promise<void>((r) => {
+        markReady = r;
+      }),
+    };
+    worker.on('message', (msg: FromWorker) => {
+      if (msg.type === 'ready') {
+        markReady();
+        return;
+      }
+      if (msg.type === 'fetch') {
+        void proxyFetch(slot, msg);
+        return;
+      }
+      const call = slot.inflight.get(msg.id);
+      if (!call) return;
+      slot.inflight.delete(msg.id);
+      if (call.timer) clearTimeout(call.timer);
+      call.settle(msg);
+    });
+    worker.on('error', (err) => {
+      options.logger?.warn('sandbox worker failed', { worker: index, error: err.message });
+    });
+    worker.on('exit', (code) => {
+      slot.dead = true;
+      markReady();
+      if (slots[index] === slot) slots[index] = undefined;
+      if (closed) return;
+      restarts++;
+      options.logger?.warn('sandbox worker exited; replacing it', { worker: index, code });
+      const victims = [...slot.inflight.values()];
+      slot.inflight.clear();
+      for (const call of victims) {
+        if (call.timer) clearTimeout(call.timer);
+        if (call.attempt === 0) {
+          call.attempt++;
+          dispatch(call);
+        } else {
+          call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
+        }
+      }
+    });
+    slots[index] = slot;
+    return slot;
+  }
+
+  function crashResult(
+    call: PendingCall,
+    message: string,
+    code: SandboxFailure['code'] = 'WORKER_CRASHED',
+  ): FromWorker {
+    const failure: SandboxFailure = { ...crashFailure(message), code };
+    if (call.kind === 'transform') return { type: 'transform-result', id: call.message.id, failure };
+    if (call.kind === 'compile') return { type: 'compile-result', id: call.message.id, failure };
+    return {
+      type: 'send-result',
+      id: call.message.id,
+      run: { error: failure, exchanges: [], logs: [], durationMs: 0 },
+    };
+  }
+
+  function slotAt(index: number): WorkerSlot {
+    const existing = slots[index];
+    return existing && !existing.dead ? existing : spawn(index);
+  }
+
+  function pick(key: string | undefined): WorkerSlot {
+    let best: WorkerSlot | undefined;
+    for (let i = 0; i < size; i++) {
+      const slot = slotAt(i);
+      // Prefer an idle worker that already has this code warm; otherwise the least busy one.
+      if (key && slot.warm.has(key) && slot.inflight.size === 0) return slot;
+      if (!best || slot.inflight.size < best.inflight.size) best = slot;
+    }
+    return best!;
+  }
+
+  /** Upper bound after which a silent worker is presumed hung and terminated. */
+  function backstopMs(call: PendingCall): number {
+    const m = call.message;
+    if (m.type === 'send') return limits.sendWallMs + 5_000;
+    if (m.type === 'transform') return limits.transformCpuMs * (m.count + 2) + 10_000;
+    return limits.transformCpuMs * 2 + 10_000;
+  }
+
+  function dispatch(call: PendingCall): void {
+    const m = call.message;
+    const key = m.type === 'transform' || m.type === 'send' ? codeKey(m.code) : undefined;
+    const slot = pick(key);
+    if (key) slot.warm.add(key);
+    call.slot = slot;
+    slot.inflight.set(m.id, call);
+    call.timer = setTimeout(() => {
+      if (!slot.inflight.has(m.id)) return;
+      slot.inflight.delete(m.id);
+      options.logger?.warn('sandbox worker did not answer in time; terminating it', { worker: slot.index });
+      call.settle(crashResult(call, 'the sandbox stopped answering; the call was abandoned', 'TIMEOUT'));
+      void slot.worker.terminate();
+    }, backstopMs(call));
+    call.timer.unref();
+    slot.worker.postMessage(m);
+  }
+
+  function run<T extends FromWorker>(kind: CallKind, message: ToWorker & { id: number }, fetch?: FetchLike) {
+    if (closed) {
+      return Promise.reject(new PipesError({ code: 'ENGINE_STOPPED', message: 'the sandbox is closed' }));
+    }
+    return new Promise<T>((resolve) => {
+      const call: PendingCall = { kind, message, attempt: 0, settle: (msg) => resolve(msg as T) };
+      if (fetch) call.fetch = fetch;
+      dispatch(call);
+    });
+  }
+
+  async function proxyFetch(slot: WorkerSlot, msg: Extract<FromWorker, { type: 'fetch' }>): Promise<void> {
+    const call = slot.inflight.get(msg.id);
+    const reply = (body: Extract<ToWorker, { type: 'fetch-result' }>) => {
+      if (!slot.dead) slot.worker.postMessage(body);
+    };
+    if (!call?.fetch) {
+      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: 'no fetch for this call' } });
+      return;
+    }
+    try {
+      const init: RequestInit = {
+        method: msg.request.method,
+        headers: msg.request.headers,
+        redirect: 'manual',
+      };
+      if (msg.request.body !== undefined) init.body = msg.request.body;
+      const res = await call.fetch(msg.request.url, init);
+      const { text, truncated } = await readCapped(
+        res.body as ReadableStream<Uint8Array> | null,
+        msg.maxBytes,
+      );
+      const response: GuestFetchResponseRaw = {
+        status: res.status,
+        statusText: res.statusText,
+        headers: [...res.headers.entries()],
+        body: text,
+        truncated,
+      };
+      reply({ type: 'fetch-result', fetchId: msg.fetchId, response });
+    } catch (err) {
+      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: (err as Error).message } });
+    }
+  }
+
+  for (let i = 0; i < size; i++) spawn(i);
+
+  return {
+    [sandboxInternals]: {
+      workers: () => slots.filter((s): s is WorkerSlot => s !== undefined && !s.dead).map((s) => s.worker),
+    },
+
+    async compile({ kind, code }) {
+      const msg = await run<Extract<FromWorker, { type: 'compile-result' }>>('compile', {
+        type: 'compile',
+        id: nextId++,
+        kind,
+        code,
+      });
+      if (msg.failure)
+        throw toPipesError(
+          msg.failure.code === 'WORKER_CRASHED' ? msg.failure : { ...msg.failure, code: 'COMPILE_ERROR' },
+        );
+    },
+
+    async transform({ code, events, profiles, secrets }) {
+      if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
+      const msg = await run<Extract<FromWorker, { type: 'transform-result' }>>('transform', {
+        type: 'transform',
+        id: nextId++,
+        code,
+        eventsJson: JSON.stringify(events),
+        count: events.length,
+        profilesJson: profiles === undefined ? undefined : JSON.stringify(profiles),
+        secretsJson: JSON.stringify(secrets ?? {}),
+      });
+      if (msg.failure || !msg.run) throw toPipesError(msg.failure ?? crashFailure('no result'));
+      return msg.run;
+    },
+
+    async send({ code, events, secrets, options: sendOptions }): Promise<SendRun> {
+      try {
+        const msg = await run<Extract<FromWorker, { type: 'send-result' }>>(
+          'send',
+          {
+            type: 'send',
+            id: nextId++,
+            code,
+            eventsJson: JSON.stringify(events),
+            secretsJson: JSON.stringify(secrets ?? {}),
+            proxyFetch: sendOptions?.fetch !== undefined,
+          },
+          sendOptions?.fetch,
+        );
+        return msg.run;
+      } catch (err) {
+        const failure: SandboxFailure =
+          err instanceof PipesError && err.code === 'ENGINE_STOPPED'
+            ? { code: 'WORKER_CRASHED', message: err.message }
+            : crashFailure(err instanceof Error ? err.message : String(err));
+        return { error: failure, exchanges: [], logs: [], durationMs: 0 };
+      }
+    },
+
+    async stats() {
+      const perWorker = await Promise.all(
+        Array.from({ length: size }, (_, _i) =>
+          run<Extract<FromWorker, { type: 'stats-result' }>>('compile', { type: 'stats', id: nextId++ }).then(
+            (m) => m.stats,
+            () => ({ warmContexts: 0, contextsCreated: 0, heapBytes: 0 }),
+          ),
+        ),
+      );
+      return { workers: size, workerRestarts: restarts, perWorker };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      const live = slots.filter((s): s is WorkerSlot => s !== undefined);
+      // Let in-flight calls finish (each is bounded by its own limit and the backstop).
+      await Promise.all(
+        live.map(
+          (slot) =>
+            new Promise<void>((resolve) => {
+              const check = () => {
+                if (slot.inflight.size === 0 || slot.dead) resolve();
+                else setTimeout(check, 10).unref();
+              };
+              check();
+            }),
+        ),
+      );
+      await Promise.all(live.map((slot) => slot.worker.terminate()));
+    },
+  };
+}
+
+function codeKey(code: CodeRef): string {
+  return `${code.kind}\u0000${code.owner}\u0000${code.version}`;
+}

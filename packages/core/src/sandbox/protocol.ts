@@ -1,0 +1,65 @@
+/**
+ * Messages between the pool (main thread) and a sandbox worker. Everything here crosses a thread
+ * boundary by structured clone, so it is plain data.
+ */
+import type { GuestFetchRequest, GuestFetchResponse } from './host-fetch.js';
+import type { CodeRef, SandboxFailure, SandboxLimits, SendRun, TransformRun } from './types.js';
+
+export interface WorkerConfig {
+  limits: SandboxLimits;
+  egressAllow: string[];
+  contextMaxUses: number;
+  /** Recycle a context once its WASM heap has grown past this many bytes. */
+  recycleHeapBytes: number;
+  /** Warm contexts kept per worker (least recently used are disposed first). */
+  maxWarmContexts: number;
+}
+
+export type ToWorker =
+  | {
+      type: 'transform';
+      id: number;
+      code: CodeRef;
+      /** The input batch as one JSON text: serialised once on the main thread. */
+      eventsJson: string;
+      count: number;
+      profilesJson: string | undefined;
+      secretsJson: string;
+    }
+  | {
+      type: 'send';
+      id: number;
+      code: CodeRef;
+      eventsJson: string;
+      secretsJson: string;
+      /** When true, fetches are proxied to the main thread (a substituted `options.fetch`). */
+      proxyFetch: boolean;
+    }
+  | { type: 'compile'; id: number; kind: CodeRef['kind']; code: string }
+  | { type: 'fetch-result'; fetchId: number; response?: GuestFetchResponseRaw; error?: { message: string } }
+  | { type: 'stats'; id: number };
+
+/** A response from a proxied fetch, before redirect handling in the worker. */
+export interface GuestFetchResponseRaw {
+  status: number;
+  statusText: string;
+  headers: Array<[string, string]>;
+  body: string;
+  truncated: boolean;
+}
+
+export interface WorkerStats {
+  warmContexts: number;
+  contextsCreated: number;
+  heapBytes: number;
+}
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'transform-result'; id: number; run?: TransformRun; failure?: SandboxFailure }
+  | { type: 'send-result'; id: number; run: SendRun }
+  | { type: 'compile-result'; id: number; failure?: SandboxFailure }
+  | { type: 'fetch'; id: number; fetchId: number; request: GuestFetchRequest; maxBytes: number }
+  | { type: 'stats-result'; id: number; stats: WorkerStats };
+
+export type { GuestFetchResponse };

@@ -1,0 +1,358 @@
+/**
+ * The sandbox worker: runs in a `worker_threads` Worker, owns QuickJS contexts, and answers the
+ * pool's messages. Built by tsup as `dist/sandbox-worker.js`.
+ */
+import { readFileSync } from 'node:fs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { createEgressGuard } from './egress.js';
+import { GuestCodeError, GuestContext, type ModuleProvider, toFailure } from './guest-context.js';
+import {
+  FetchFailure,
+  type GuestFetchRequest,
+  performGuestFetch,
+  type Transport,
+  undiciTransport,
+} from './host-fetch.js';
+import { OutputValidationError, validateTransformOutput } from './output.js';
+import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig } from './protocol.js';
+import type {
+  CapturedExchange,
+  CodeRef,
+  ConsoleLine,
+  SandboxFailure,
+  SendRun,
+  TransformRun,
+} from './types.js';
+
+const port = parentPort;
+if (!port) throw new Error('sandbox-worker must run in a worker thread');
+const config = workerData as WorkerConfig;
+const { limits } = config;
+
+// ---- vetted modules ---------------------------------------------------------------------------
+interface ManifestEntry {
+  file: string;
+  version: string;
+  exports: string[];
+  package: string;
+}
+const modulesDir = new URL('./modules/', import.meta.url);
+let manifest: Record<string, ManifestEntry> | undefined;
+function loadManifest(): Record<string, ManifestEntry> {
+  if (!manifest) {
+    try {
+      manifest = JSON.parse(readFileSync(new URL('manifest.json', modulesDir), 'utf8')) as Record<
+        string,
+        ManifestEntry
+      >;
+    } catch {
+      manifest = {};
+    }
+  }
+  return manifest;
+}
+const HOST_BACKED: Record<string, string[]> = {
+  '@openpipes/crypto': ['sha256Hex', 'hmacSha256Hex'],
+  '@openpipes/jwt': ['sign', 'verify', 'decode'],
+  '@openpipes/phone': ['toE164'],
+  crypto: ['createHash', 'createHmac', 'randomUUID', 'getRandomValues'],
+};
+const sources = new Map<string, string>();
+const canonical = (name: string) => (name.startsWith('node:') ? name.slice(5) : name);
+const modules: ModuleProvider = {
+  names: () => [...Object.keys(loadManifest()), ...Object.keys(HOST_BACKED)].sort(),
+  source(name) {
+    const entry = loadManifest()[canonical(name)];
+    if (!entry) return undefined;
+    let src = sources.get(entry.file);
+    if (src === undefined) {
+      src = readFileSync(new URL(entry.file, modulesDir), 'utf8');
+      sources.set(entry.file, src);
+    }
+    return src;
+  },
+  esmFacade(name) {
+    const key = canonical(name);
+    const exports = loadManifest()[key]?.exports ?? HOST_BACKED[key];
+    if (!exports) return undefined;
+    const named = exports.filter((e) => e !== 'default' && /^[A-Za-z_$][\w$]*$/.test(e));
+    return [
+      `const m = globalThis.__openpipes_require(${JSON.stringify(key)});`,
+      `export default (m && m.__esModule && 'default' in m) ? m.default : m;`,
+      named.length ? `export const { ${named.join(', ')} } = m;` : '',
+    ].join('\n');
+  },
+};
+
+// ---- warm contexts ------------------------------------------------------------------------------
+const idle = new Map<string, GuestContext[]>();
+let idleCount = 0;
+let contextsCreated = 0;
+const lru: string[] = [];
+
+const codeKey = (code: CodeRef) => `${code.kind}\u0000${code.owner}\u0000${code.version}`;
+
+async function acquire(code: CodeRef): Promise<GuestContext> {
+  const key = codeKey(code);
+  const list = idle.get(key);
+  const ctx = list?.pop();
+  if (ctx) {
+    idleCount--;
+    if (list!.length === 0) idle.delete(key);
+    ctx.busy = true;
+    return ctx;
+  }
+  contextsCreated++;
+  const created = await GuestContext.create({ key, kind: code.kind, code: code.code, limits, modules });
+  created.busy = true;
+  return created;
+}
+
+function release(ctx: GuestContext): void {
+  ctx.busy = false;
+  if (ctx.broken || ctx.uses >= config.contextMaxUses || ctx.heapBytes() > config.recycleHeapBytes) {
+    ctx.dispose();
+    return;
+  }
+  const list = idle.get(ctx.key) ?? [];
+  list.push(ctx);
+  idle.set(ctx.key, list);
+  idleCount++;
+  const at = lru.indexOf(ctx.key);
+  if (at >= 0) lru.splice(at, 1);
+  lru.push(ctx.key);
+  while (idleCount > config.maxWarmContexts && lru.length > 0) {
+    const oldest = lru.shift()!;
+    const victims = idle.get(oldest) ?? [];
+    idle.delete(oldest);
+    idleCount -= victims.length;
+    for (const v of victims) v.dispose();
+  }
+}
+
+function post(msg: FromWorker): void {
+  port!.postMessage(msg);
+}
+
+// ---- transform ----------------------------------------------------------------------------------
+function eventFailure(part: { o?: unknown; e?: unknown }, filename: string): SandboxFailure | undefined {
+  if (part.e !== undefined) return toFailure(part.e, filename);
+  return undefined;
+}
+
+async function runTransform(msg: Extract<ToWorker, { type: 'transform' }>): Promise<void> {
+  const started = performance.now();
+  const results: TransformRun['results'] = new Array(msg.count);
+  const logs: ConsoleLine[] = [];
+  let start = 0;
+  const filename = `${msg.code.kind}.js`;
+  while (start < msg.count) {
+    let ctx: GuestContext;
+    try {
+      ctx = await acquire(msg.code);
+    } catch (err) {
+      const failure = err instanceof GuestCodeError ? err.failure : internalFailure(err);
+      if (start === 0) {
+        post({ type: 'transform-result', id: msg.id, failure });
+        return;
+      }
+      for (let i = start; i < msg.count; i++) results[i] = { ok: false, error: failure };
+      break;
+    }
+    let slice: ReturnType<GuestContext['runTransform']>;
+    try {
+      slice = ctx.runTransform({
+        eventsJson: msg.eventsJson,
+        count: msg.count,
+        profilesJson: msg.profilesJson,
+        secretsJson: msg.secretsJson,
+        start,
+        limits,
+      });
+    } catch (err) {
+      ctx.broken = true;
+      release(ctx);
+      post({ type: 'transform-result', id: msg.id, failure: internalFailure(err) });
+      return;
+    }
+    let failed = false;
+    for (let j = 0; j < slice.parts.length; j++) {
+      const part = slice.parts[j]!;
+      const index = start + j;
+      const failure = eventFailure(part, filename);
+      if (failure) {
+        failed = true;
+        results[index] = { ok: false, error: failure };
+        continue;
+      }
+      try {
+        results[index] = { ok: true, outputs: validateTransformOutput(part.o) };
+      } catch (err) {
+        failed = true;
+        const message = err instanceof OutputValidationError ? err.message : String(err);
+        results[index] = { ok: false, error: { code: 'INVALID_OUTPUT', message } };
+      }
+    }
+    logs.push(...slice.logs);
+    // Any error in user code may have left the context in a bad state: start the next call fresh.
+    if (failed) ctx.broken = true;
+    release(ctx);
+    if (slice.fatal) {
+      post({ type: 'transform-result', id: msg.id, failure: slice.fatal });
+      return;
+    }
+    if (!slice.stopped) break;
+    results[slice.stopped.index] = { ok: false, error: slice.stopped.failure };
+    start = slice.stopped.index + 1;
+  }
+  const run: TransformRun = { results, logs, durationMs: performance.now() - started };
+  post({ type: 'transform-result', id: msg.id, run });
+}
+
+// ---- send ---------------------------------------------------------------------------------------
+let guard: ReturnType<typeof createEgressGuard> | undefined;
+function guardedTransport(): Transport {
+  guard ??= createEgressGuard({ allow: config.egressAllow, connectTimeoutMs: limits.fetchTimeoutMs });
+  return undiciTransport(guard.dispatcher);
+}
+
+let nextFetchId = 1;
+const proxied = new Map<
+  number,
+  { resolve: (r: GuestFetchResponseRaw) => void; reject: (e: Error) => void }
+>();
+
+function proxyTransport(callId: number): Transport {
+  return (req, signal, maxBytes) =>
+    new Promise<GuestFetchResponseRaw>((resolve, reject) => {
+      const fetchId = nextFetchId++;
+      proxied.set(fetchId, { resolve, reject });
+      signal.addEventListener('abort', () => {
+        if (proxied.delete(fetchId)) reject(new FetchFailure('TIMEOUT', 'fetch aborted'));
+      });
+      post({ type: 'fetch', id: callId, fetchId, request: req, maxBytes });
+    });
+}
+
+function semaphore(max: number) {
+  let active = 0;
+  const queue: Array<() => void> = [];
+  return async <T>(task: () => Promise<T>): Promise<T> => {
+    if (active >= max) await new Promise<void>((r) => queue.push(r));
+    active++;
+    try {
+      return await task();
+    } finally {
+      active--;
+      queue.shift()?.();
+    }
+  };
+}
+
+async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> {
+  const started = performance.now();
+  const exchanges: CapturedExchange[] = [];
+  const finish = (run: Omit<SendRun, 'durationMs' | 'exchanges'>) =>
+    post({
+      type: 'send-result',
+      id: msg.id,
+      run: { ...run, exchanges, durationMs: performance.now() - started },
+    });
+  let ctx: GuestContext;
+  try {
+    ctx = await acquire(msg.code);
+  } catch (err) {
+    finish({ error: err instanceof GuestCodeError ? err.failure : internalFailure(err), logs: [] });
+    return;
+  }
+  const transport = msg.proxyFetch ? proxyTransport(msg.id) : guardedTransport();
+  const limit = semaphore(limits.fetchConcurrency);
+  const abort = new AbortController();
+  try {
+    const result = await ctx.runSend({
+      eventsJson: msg.eventsJson,
+      secretsJson: msg.secretsJson,
+      limits,
+      host: {
+        fetch: (requestJson) =>
+          limit(async () => {
+            const request = JSON.parse(requestJson) as GuestFetchRequest;
+            const response = await performGuestFetch(request, transport, limits, exchanges, abort.signal);
+            return JSON.stringify(response);
+          }),
+      },
+    });
+    finish(result);
+  } catch (err) {
+    ctx.broken = true;
+    finish({ error: internalFailure(err), logs: [] });
+  } finally {
+    abort.abort();
+    release(ctx);
+  }
+}
+
+// ---- compile ------------------------------------------------------------------------------------
+async function runCompile(msg: Extract<ToWorker, { type: 'compile' }>): Promise<void> {
+  try {
+    const ctx = await GuestContext.create({
+      key: `compile\u0000${msg.id}`,
+      kind: msg.kind,
+      code: msg.code,
+      limits,
+      modules,
+    });
+    ctx.dispose();
+    post({ type: 'compile-result', id: msg.id });
+  } catch (err) {
+    const failure: SandboxFailure =
+      err instanceof GuestCodeError ? { ...err.failure, code: 'COMPILE_ERROR' } : internalFailure(err);
+    post({ type: 'compile-result', id: msg.id, failure });
+  }
+}
+
+function internalFailure(err: unknown): SandboxFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/out of memory|memory access out of bounds|Aborted\(/i.test(message)) {
+    return { code: 'OUT_OF_MEMORY', message: `the sandbox ran out of memory: ${message}` };
+  }
+  return { code: 'WORKER_CRASHED', message: `sandbox failure: ${message}` };
+}
+
+// Transforms are synchronous inside QuickJS; run them one at a time in arrival order so a long
+// batch cannot interleave with another's context state. Sends interleave freely (they await I/O).
+let transformQueue: Promise<void> = Promise.resolve();
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'transform':
+      transformQueue = transformQueue.then(() => runTransform(msg)).catch(() => {});
+      break;
+    case 'send':
+      void runSend(msg);
+      break;
+    case 'compile':
+      transformQueue = transformQueue.then(() => runCompile(msg)).catch(() => {});
+      break;
+    case 'fetch-result': {
+      const waiter = proxied.get(msg.fetchId);
+      if (!waiter) break;
+      proxied.delete(msg.fetchId);
+      if (msg.response) waiter.resolve(msg.response);
+      else waiter.reject(new FetchFailure('CONNECTION', msg.error?.message ?? 'fetch failed'));
+      break;
+    }
+    case 'stats': {
+      let heapBytes = 0;
+      for (const list of idle.values()) for (const c of list) heapBytes += c.heapBytes();
+      post({
+        type: 'stats-result',
+        id: msg.id,
+        stats: { warmContexts: idleCount, contextsCreated, heapBytes },
+      });
+      break;
+    }
+  }
+});
+
+post({ type: 'ready' });

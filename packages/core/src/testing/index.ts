@@ -1,0 +1,6 @@
+/**
+ * `@openpipes/core/testing`: helpers for testing user code and stores.
+ */
+
+export { type RunSendInput, type RunSendResult, runSend } from './run-send.js';
+export { closeTestSandbox, type RunTransformInput, runTransform, type TestEvent } from './run-transform.js';
