@@ -212,6 +212,9 @@ function outcomeFor(
   redact: Redactor,
 ): DeliveryOutcome {
   const attemptNumber = w.delivery.attempt_count + 1;
+  // A replay starts a fresh retry budget: count attempts and age from the re-queue.
+  const budgetAttempt = attemptNumber - w.delivery.attempts_before_replay;
+  const budgetStart = Date.parse(w.delivery.replayed_at ?? w.delivery.created_at);
   let status: DeliveryStatus;
   let error: DeliveryError | null = null;
 
@@ -238,9 +241,9 @@ function outcomeFor(
   let nextAttemptAt: string | null = null;
   if (status === 'retrying') {
     const policy = destination.retry;
-    const age = finishedAt - Date.parse(w.delivery.created_at);
-    const delay = Math.max(backoffDelayMs(policy, attemptNumber, deps.random), w.retryAfterMs ?? 0);
-    if (attemptNumber >= policy.max_attempts || age + delay > policy.max_age_seconds * 1000) {
+    const age = finishedAt - budgetStart;
+    const delay = Math.max(backoffDelayMs(policy, budgetAttempt, deps.random), w.retryAfterMs ?? 0);
+    if (budgetAttempt >= policy.max_attempts || age + delay > policy.max_age_seconds * 1000) {
       status = 'dead';
     } else {
       nextAttemptAt = new Date(finishedAt + delay).toISOString();

@@ -71,6 +71,10 @@ export interface DeliveryRow {
   destination_version: number | null;
   /** Replay through a chosen pipe version: run this version instead of the current one. */
   pinned_pipe_version: number | null;
+  /** When the delivery was last re-queued by a replay; retry budgets count from here. */
+  replayed_at: string | null;
+  /** `attempt_count` when the delivery was last re-queued (0 if never). */
+  attempts_before_replay: number;
   test_mode: boolean;
   next_attempt_at: string | null;
   lease_owner: string | null;
@@ -294,7 +298,10 @@ export interface Store {
   /** One delivery with all its attempts (oldest first); null when absent. */
   getDelivery(input: { id: string }): Promise<{ row: DeliveryRow; attempts: DeliveryAttempt[] } | null>;
 
-  /** Re-queues matching deliveries as `pending` (for replay). Returns the ids re-queued. */
+  /**
+   * Re-queues matching deliveries as `pending` (for replay), setting `replayed_at = now` and
+   * `attempts_before_replay = attempt_count` so they get a fresh retry budget. Returns the ids.
+   */
   requeueDeliveries(input: RequeueQuery): Promise<string[]>;
 
   /** The earliest `next_attempt_at` among `retrying` deliveries of a destination; null if none. */

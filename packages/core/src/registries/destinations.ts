@@ -64,7 +64,7 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
     },
   });
   return {
-    ...base,
+    ...base.api,
     bindSecrets(id, secretIds, context) {
       return base.write(id, (data) => ({ ...data, secret_ids: [...new Set(secretIds)] }), 'bind_secrets', context);
     },
@@ -77,7 +77,7 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
     },
     async delete(id, context) {
       await ensureUnused(deps, 'destination_id', id, 'destination');
-      return base.delete(id, context);
+      return base.api.delete(id, context);
     },
   };
 }

@@ -46,7 +46,7 @@ export function createEventTypesRegistry(
     },
   });
   return {
-    ...base,
+    ...base.api,
     async findByName(name) {
       const record = await deps.store.findEntity({ kind: 'event_type', uniqueKey: name });
       return record ? presentEventType(record) : null;

@@ -63,7 +63,7 @@ export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): Pipes
     },
   });
   return {
-    ...base,
+    ...base.api,
     toggle(id, enabled, context) {
       return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
     },

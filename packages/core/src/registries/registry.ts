@@ -80,16 +80,21 @@ export interface Registry<Entity, Input> {
   revert(id: string, version: number, context?: ActorContext): Promise<Entity>;
 }
 
+/** A registry's public API, and the internals concrete registries build their extras on. */
+export interface RegistryParts<Entity, Input, Data> {
+  api: Registry<Entity, Input>;
+  /** Writes data derived from the stored data (toggle, bind secrets, rotate). */
+  write(id: string, mutate: (data: Data) => Data, action: string, context?: ActorContext): Promise<Entity>;
+  /** Inserts already-validated data, optionally under a chosen id. */
+  insert(data: Data, context?: ActorContext, id?: string): Promise<Entity>;
+  /** The stored record; throws NOT_FOUND. */
+  load(id: string): Promise<EntityRecord>;
+}
+
 export function createRegistry<Entity extends { id: string; version: number }, Input, Data extends Record<string, unknown>>(
   deps: RegistryDeps,
   spec: RegistrySpec<Entity, Input, Data>,
-): Registry<Entity, Input> & {
-  /** Internal: writes already-validated data (used by specialised operations such as toggle). */
-  write(id: string, mutate: (data: Data) => Data, action: string, context?: ActorContext): Promise<Entity>;
-  /** Internal: inserts already-validated data, optionally under a chosen id. */
-  insert(data: Data, context?: ActorContext, id?: string): Promise<Entity>;
-  load(id: string): Promise<EntityRecord>;
-} {
+): RegistryParts<Entity, Input, Data> {
   const { store } = deps;
   const iso = () => new Date(deps.now()).toISOString();
 
@@ -169,7 +174,7 @@ export function createRegistry<Entity extends { id: string; version: number }, I
     return spec.present(record);
   };
 
-  return {
+  const api: Registry<Entity, Input> = {
     async create(input, context) {
       return insert(parseOrThrow(spec.inputSchema, stripReadonly(input), spec.label), context);
     },
@@ -238,13 +243,15 @@ export function createRegistry<Entity extends { id: string; version: number }, I
       return writeData(record, data, `revert:${version}`, context);
     },
 
-    insert,
+  };
 
+  return {
+    api,
+    insert,
+    load,
     async write(id, mutate, action, context) {
       const record = await load(id);
       return writeData(record, mutate(record.data as Data), action, context);
     },
-
-    load,
   };
 }

@@ -91,7 +91,7 @@ export function createSecretsRegistry(
   };
 
   const registry: SecretsRegistry = {
-    ...base,
+    ...base.api,
     async create(input, context) {
       const parsed = parseOrThrow(secretInputSchema, input, 'secret');
       const existing = await deps.store.findEntity({ kind: 'secret', uniqueKey: parsed.key });
@@ -107,7 +107,7 @@ export function createSecretsRegistry(
       return base.insert(data, context, id);
     },
     update(id, patch, context) {
-      return base.update(id, patch as never, context);
+      return base.api.update(id, patch as never, context);
     },
     async updateValue(id, value, context) {
       const parsed = parseOrThrow(z.string().min(1).max(64 * 1024), value, 'secret value');
@@ -145,7 +145,7 @@ export function createSecretsRegistry(
           after = page[page.length - 1]?.id;
         }
       }
-      await base.delete(id, context);
+      await base.api.delete(id, context);
       plaintext.delete(id);
     },
   };

@@ -51,7 +51,7 @@ export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
   });
 
   return {
-    ...base,
+    ...base.api,
     async findBySlug(slug) {
       const record = await deps.store.findEntity({ kind: 'source', uniqueKey: slug });
       return record ? presentSource(record) : null;
@@ -61,7 +61,7 @@ export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
     },
     async delete(id, context) {
       await ensureUnused(deps, 'source_id', id, 'source');
-      return base.delete(id, context);
+      return base.api.delete(id, context);
     },
   };
 }

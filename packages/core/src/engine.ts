@@ -1,0 +1,226 @@
+/**
+ * `createPipes()`: the engine. It wires the registries, ingest, the dispatcher and the sandbox onto
+ * one store. Embed it in your Node backend, or run it through `openpipes serve`.
+ */
+import { createConfigCache } from './config.js';
+import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
+import type { ProfilesResolver } from './deliver.js';
+import { createDispatcher, type BreakerState, type DispatcherOptions } from './dispatcher.js';
+import { PipesError } from './errors.js';
+import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
+import { createIngest, type IngestResult } from './ingest.js';
+import { createDefaultLogger, type Logger } from './logger.js';
+import { createDestinationsRegistry, type DestinationsRegistry } from './registries/destinations.js';
+import { createEventTypesRegistry, type EventTypesRegistry } from './registries/event-types.js';
+import { createPipesRegistry, type PipesRegistry } from './registries/pipes.js';
+import type { RegistryDeps } from './registries/registry.js';
+import { createSecretsRegistry, type SecretsRegistry } from './registries/secrets.js';
+import { createSourcesRegistry, type SourcesRegistry } from './registries/sources.js';
+import { createSandbox, type SandboxOptions } from './sandbox/index.js';
+import type { Sandbox } from './sandbox/types.js';
+import { createVault } from './secrets/vault.js';
+import type { Store } from './store.js';
+import { createSchemaCompiler } from './validation.js';
+
+export type Role = 'ingest' | 'dispatch';
+
+export interface PipesOptions {
+  /** Where everything is kept: `sqliteStore({ filename })` or `postgresStore({ pool })`. */
+  store: Store;
+  /** Encrypts secret values at rest (AES-256-GCM). At least 16 characters; keep it out of the database. */
+  secretKey: string;
+  /** Supplies the `profiles` argument of transforms. Default: `{}`. */
+  profiles?: ProfilesResolver;
+  /** A sandbox to share, or options for the one the engine creates (and closes on `stop()`). */
+  sandbox?: Sandbox | SandboxOptions;
+  /**
+   * Hosts or ranges `send()` may reach although the egress guard refuses them (internal
+   * destinations, local stand-ins): `host`, `host:port` or CIDR. Merged into the sandbox options.
+   */
+  egressAllow?: string[];
+  /** What this process does. Default both. Many processes can share one PostgreSQL store. */
+  roles?: Role[];
+  dispatcher?: DispatcherOptions;
+  logger?: Logger;
+  /** The engine's clock (ms since epoch). Tests may pass their own. */
+  clock?: () => number;
+}
+
+/** Engine status: what runs, the buffer, the breakers. */
+export interface PipesStatus {
+  running: boolean;
+  roles: Role[];
+  owner: string;
+  breakers: Record<string, BreakerState>;
+}
+
+/**
+ * The engine.
+ *
+ * @example
+ * ```ts
+ * import { createPipes } from '@openpipes/core';
+ * import { sqliteStore } from '@openpipes/store-sqlite';
+ *
+ * const pipes = createPipes({ store: sqliteStore({ filename: './openpipes.db' }), secretKey: process.env.OPENPIPES_SECRET_KEY! });
+ * await pipes.start();
+ * await pipes.ingest('web', { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { order_id: 'ord_1' } });
+ * ```
+ */
+export interface Pipes {
+  readonly sources: SourcesRegistry;
+  readonly eventTypes: EventTypesRegistry;
+  readonly secrets: SecretsRegistry;
+  readonly destinations: DestinationsRegistry;
+  readonly pipes: PipesRegistry;
+  readonly deliveries: DeliveriesApi;
+  /** The store this engine runs on. */
+  readonly store: Store;
+  /** The sandbox user code runs in. */
+  readonly sandbox: Sandbox;
+  /**
+   * Validates and stores events for the source with this slug. Resolves once the accepted events
+   * and their pending deliveries are durable. Throws `UNKNOWN_SOURCE` / `SOURCE_DISABLED`; invalid
+   * events are reported per event and do not stop their valid siblings.
+   */
+  ingest(sourceSlug: string, events: unknown): Promise<IngestResult>;
+  /** Migrates the store and starts dispatching (when this process has the `dispatch` role). */
+  start(): Promise<void>;
+  /**
+   * Stops claiming new work, lets in-flight deliveries finish and be recorded (up to `graceMs`,
+   * default 30 s), then closes the sandbox and, unless `closeStore: false`, the store.
+   */
+  stop(options?: { graceMs?: number; closeStore?: boolean }): Promise<void>;
+  /** Subscribes to engine events; returns the unsubscribe function. */
+  on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
+  status(): PipesStatus;
+}
+
+export function createPipes(options: PipesOptions): Pipes {
+  const { store } = options;
+  const now = options.clock ?? Date.now;
+  const logger = options.logger ?? createDefaultLogger();
+  const roles: Role[] = options.roles ?? ['ingest', 'dispatch'];
+  const vault = createVault(options.secretKey);
+
+  const ownsSandbox = !isSandbox(options.sandbox);
+  const sandbox: Sandbox = isSandbox(options.sandbox)
+    ? options.sandbox
+    : createSandbox({
+        ...options.sandbox,
+        egress: {
+          ...options.sandbox?.egress,
+          allow: [...(options.sandbox?.egress?.allow ?? []), ...(options.egressAllow ?? [])],
+        },
+      });
+
+  const compileSchema = createSchemaCompiler();
+  const config = createConfigCache(store, compileSchema, { now });
+  const events = createEngineEvents((err) => logger.error('an engine event listener threw', { error: String(err) }));
+
+  // Every public operation waits for the schema to exist; `start()` is only needed to dispatch.
+  let migrated: Promise<void> | null = null;
+  const ready = () => {
+    migrated ??= store.migrate().catch((err) => {
+      migrated = null;
+      throw err;
+    });
+    return migrated;
+  };
+  let stopped = false;
+  const guard = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => {
+    return async (...args: A): Promise<R> => {
+      if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });
+      await ready();
+      return fn(...args);
+    };
+  };
+
+  let dispatcherNotify: (ids: string[]) => void = () => {};
+  const registryDeps: RegistryDeps = { store, now, onChange: () => config.invalidate() };
+  const sources = createSourcesRegistry(registryDeps);
+  const eventTypes = createEventTypesRegistry(registryDeps, compileSchema);
+  const { registry: secrets, resolve: resolveSecrets } = createSecretsRegistry(registryDeps, vault);
+  const destinations = createDestinationsRegistry(registryDeps, sandbox);
+  const pipesRegistry = createPipesRegistry(registryDeps, sandbox);
+  const deliveries = createDeliveriesApi({
+    store,
+    config,
+    pipes: pipesRegistry,
+    sandbox,
+    resolveSecrets,
+    now,
+    onRequeued: (ids) => dispatcherNotify(ids),
+  });
+  const ingest = createIngest({ store, config, now, onDeliveriesCreated: (ids) => dispatcherNotify(ids) });
+
+  const dispatcher = createDispatcher({
+    store,
+    config,
+    sandbox,
+    resolveSecrets,
+    events,
+    logger,
+    now,
+    profiles: options.profiles,
+    options: options.dispatcher ?? {},
+  });
+
+  let running = false;
+  let unsubscribe: (() => Promise<void>) | null = null;
+
+  return {
+    sources: guardAll(sources, guard),
+    eventTypes: guardAll(eventTypes, guard),
+    secrets: guardAll(secrets, guard),
+    destinations: guardAll(destinations, guard),
+    pipes: guardAll(pipesRegistry, guard),
+    deliveries: guardAll(deliveries, guard),
+    store,
+    sandbox,
+    ingest: guard(ingest),
+    on: events.on,
+
+    async start() {
+      if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });
+      if (running) return;
+      await ready();
+      running = true;
+      if (roles.includes('dispatch')) {
+        dispatcherNotify = (ids) => dispatcher.notify(ids);
+        dispatcher.start();
+        if (store.subscribe) unsubscribe = await store.subscribe((ids) => dispatcher.notify(ids));
+      }
+    },
+
+    async stop(stopOptions = {}) {
+      if (stopped) return;
+      stopped = true;
+      running = false;
+      await dispatcher.stop(stopOptions.graceMs ?? 30_000);
+      if (unsubscribe) await unsubscribe().catch(() => {});
+      if (ownsSandbox) await sandbox.close();
+      if (stopOptions.closeStore !== false) await store.close();
+    },
+
+    status() {
+      return { running, roles, owner: dispatcher.owner, breakers: dispatcher.breakers() };
+    },
+  };
+}
+
+function isSandbox(value: Sandbox | SandboxOptions | undefined): value is Sandbox {
+  return value !== undefined && typeof (value as Sandbox).transform === 'function';
+}
+
+/** Wraps every async method of an API object so it waits for migrations and refuses after stop. */
+function guardAll<T extends object>(
+  api: T,
+  guard: <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => (...args: A) => Promise<R>,
+): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(api)) {
+    out[key] = typeof value === 'function' ? guard(value as (...args: unknown[]) => Promise<unknown>) : value;
+  }
+  return out as T;
+}

@@ -1,0 +1,44 @@
+/**
+ * `@openpipes/core`: the OpenPipes engine.
+ *
+ * @example
+ * ```ts
+ * import { createPipes } from '@openpipes/core';
+ * import { sqliteStore } from '@openpipes/store-sqlite';
+ *
+ * const pipes = createPipes({ store: sqliteStore({ filename: './openpipes.db' }), secretKey });
+ * await pipes.start();
+ * ```
+ */
+export { backoffDelayMs, classifySend, isRetryableStatus, parseRetryAfter } from './classify.js';
+export type { DeliveriesApi, ListDeliveriesOptions, ReplayOptions, ReplayResult } from './deliveries.js';
+export type { ProfilesResolver } from './deliver.js';
+export type { BreakerState, DispatcherOptions } from './dispatcher.js';
+export { createPipes, type Pipes, type PipesOptions, type PipesStatus, type Role } from './engine.js';
+export {
+  errorCodes,
+  httpStatusByCode,
+  httpStatusForCode,
+  isPipesError,
+  PipesError,
+  type PipesErrorCode,
+  type PipesErrorOptions,
+  toPipesError,
+} from './errors.js';
+export type { EngineEventMap, EngineEventName } from './events.js';
+export { idPrefixes, idTime, isId, newId } from './ids.js';
+export type { IngestEventResult, IngestResult } from './ingest.js';
+export { createDefaultLogger, type Logger, silentLogger } from './logger.js';
+export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';
+export type { DestinationsRegistry } from './registries/destinations.js';
+export type { EventTypesRegistry } from './registries/event-types.js';
+export type { PipesRegistry } from './registries/pipes.js';
+export type { ActorContext, ListOptions, Registry, Versioned } from './registries/registry.js';
+export type { SecretsRegistry } from './registries/secrets.js';
+export type { SourcesRegistry } from './registries/sources.js';
+export * from './sandbox/index.js';
+export * from './schemas.js';
+export { createRedactor, isSensitiveName, type Redactor } from './secrets/redact.js';
+export { createVault, type Vault } from './secrets/vault.js';
+export type * from './store.js';
+export { createSchemaCompiler, type FieldIssue, formatPath, parseOrThrow } from './validation.js';

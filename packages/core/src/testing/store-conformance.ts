@@ -1,0 +1,636 @@
+/**
+ * The store conformance suite: every `Store` implementation runs these cases. A store's own test
+ * file wires it up in a few lines:
+ *
+ * ```ts
+ * import { runStoreConformance } from '@openpipes/core/testing';
+ * runStoreConformance({ name: 'sqlite', createStore: async () => sqliteStore({ filename: tmpFile() }) });
+ * ```
+ *
+ * Each case gets a fresh, migrated store and closes it afterwards.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isPipesError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { AuditEntry, DeliveryAttempt } from '../schemas.js';
+import type { ClaimedDelivery, DeliveryOutcome, EntityRecord, NewEvent, Store } from '../store.js';
+
+export interface StoreConformanceOptions {
+  name: string;
+  /** A new, empty store (not yet migrated). */
+  createStore: () => Promise<Store>;
+  /** Called after each case, after the store was closed (drop the schema, delete the file). */
+  cleanup?: () => Promise<void>;
+}
+
+const t0 = Date.parse('2026-05-04T10:00:00.000Z');
+const at = (ms: number) => new Date(t0 + ms).toISOString();
+
+function entity(kind: EntityRecord['kind'], uniqueKey: string | null, data: Record<string, unknown> = {}): EntityRecord {
+  return {
+    kind,
+    id: newId(kind === 'event_type' ? 'event_type' : kind === 'alert_channel' ? 'alert_channel' : kind, t0),
+    unique_key: uniqueKey,
+    version: 1,
+    data: { name: uniqueKey, ...data },
+    created_at: at(0),
+    updated_at: at(0),
+  };
+}
+
+function newEvent(eventId?: string, payload: Record<string, unknown> = { value: 1 }): NewEvent {
+  const id = newId('event', t0);
+  return {
+    id,
+    event_id: eventId ?? id,
+    sender_event_id: eventId !== undefined,
+    event_type: 'purchase',
+    event_time: at(0),
+    event_payload: payload,
+  };
+}
+
+function attempt(number: number, status: DeliveryAttempt['status']): DeliveryAttempt {
+  return {
+    number,
+    status,
+    started_at: at(0),
+    duration_ms: 12,
+    pipe_version: 1,
+    destination_version: 2,
+    request: { url: 'https://graph.example/v1/events', method: 'POST', headers: {}, payload: { data: [{ a: 1 }] } },
+    response: { status: status === 'delivered' ? 200 : 500, body: { ok: status === 'delivered' } },
+    error: null,
+    exchanges: [],
+    logs: [],
+  };
+}
+
+function outcome(delivery: ClaimedDelivery, status: DeliveryOutcome['status'], extra: Partial<DeliveryOutcome> = {}) {
+  const result: DeliveryOutcome = {
+    id: delivery.id,
+    status,
+    pipe_version: 1,
+    destination_version: 2,
+    test_mode: false,
+    next_attempt_at: null,
+    delivered_at: status === 'delivered' ? at(1000) : null,
+    detail: { output: [{ event_type: 'purchase' }], request: { url: 'u' }, response: { status: 200 }, error: null },
+    attempt: status === 'filtered' ? null : attempt(delivery.attempt_count + 1, status),
+    ...extra,
+  };
+  return result;
+}
+
+async function expectCode(promise: Promise<unknown>, code: string) {
+  const error = await promise.then(
+    () => null,
+    (err: unknown) => err,
+  );
+  expect(error, `expected a PipesError ${code}`).not.toBeNull();
+  expect(isPipesError(error) ? error.code : error).toBe(code);
+}
+
+export function runStoreConformance(options: StoreConformanceOptions): void {
+  describe(`store conformance: ${options.name}`, () => {
+    let store: Store;
+
+    beforeEach(async () => {
+      store = await options.createStore();
+      await store.migrate();
+    });
+    afterEach(async () => {
+      await store.close();
+      await options.cleanup?.();
+    });
+
+    // Sets up a source with two pipes and appends events; returns ids.
+    async function seed(count: number, pipes = 2) {
+      const sourceId = newId('source', t0);
+      const pipeRefs = Array.from({ length: pipes }, () => ({
+        pipe_id: newId('pipe', t0),
+        destination_id: newId('destination', t0),
+      }));
+      const events = Array.from({ length: count }, (_, i) => newEvent(`ord_${i}`));
+      const deliveryIds = Array.from({ length: count * pipes }, () => newId('delivery', t0));
+      const results = await store.appendEvents({
+        sourceId,
+        events,
+        pipes: pipeRefs,
+        deliveryIds,
+        dedupSince: at(-86_400_000),
+        now: at(0),
+      });
+      return { sourceId, pipeRefs, events, deliveryIds, results };
+    }
+
+    describe('migrations', () => {
+      it('can run again on a migrated store without changing anything', async () => {
+        await store.insertEntity({ entity: entity('source', 'web'), actor: null });
+        await store.migrate();
+        expect(await store.findEntity({ kind: 'source', uniqueKey: 'web' })).not.toBeNull();
+      });
+    });
+
+    describe('entities', () => {
+      it('inserts, gets, finds by unique key and lists in id order', async () => {
+        const a = entity('source', 'a', { slug: 'a' });
+        const b = entity('source', 'b', { slug: 'b' });
+        await store.insertEntity({ entity: a, actor: 'alice' });
+        await store.insertEntity({ entity: b, actor: null });
+        expect(await store.getEntity({ kind: 'source', id: a.id })).toEqual(a);
+        expect(await store.getEntity({ kind: 'pipe', id: a.id })).toBeNull();
+        expect((await store.findEntity({ kind: 'source', uniqueKey: 'b' }))?.id).toBe(b.id);
+        expect(await store.findEntity({ kind: 'source', uniqueKey: 'zzz' })).toBeNull();
+        expect((await store.listEntities({ kind: 'source', limit: 10 })).map((e) => e.id)).toEqual([a.id, b.id]);
+        expect((await store.listEntities({ kind: 'source', limit: 10, after: a.id })).map((e) => e.id)).toEqual([b.id]);
+        expect(await store.listEntities({ kind: 'source', limit: 1 })).toHaveLength(1);
+      });
+
+      it('refuses a second entity with the same unique key of the same kind, but not of another kind', async () => {
+        await store.insertEntity({ entity: entity('source', 'web'), actor: null });
+        await expectCode(store.insertEntity({ entity: entity('source', 'web'), actor: null }), 'CONFLICT');
+        await store.insertEntity({ entity: entity('pipe', 'web'), actor: null });
+        await store.insertEntity({ entity: entity('pipe', null), actor: null });
+        await store.insertEntity({ entity: entity('pipe', null), actor: null });
+        expect(await store.listEntities({ kind: 'pipe', limit: 10 })).toHaveLength(3);
+      });
+
+      it('updates with optimistic versions and keeps every version', async () => {
+        const e = entity('pipe', 'p1', { transform: 'v1' });
+        await store.insertEntity({ entity: e, actor: 'alice' });
+        const rev0 = await store.configRevision();
+        await store.updateEntity({
+          entity: { ...e, data: { name: 'p1', transform: 'v2' }, updated_at: at(5) },
+          expectedVersion: 1,
+          actor: 'bob',
+        });
+        expect(await store.configRevision()).toBeGreaterThan(rev0);
+        const stored = await store.getEntity({ kind: 'pipe', id: e.id });
+        expect(stored?.version).toBe(2);
+        expect(stored?.data.transform).toBe('v2');
+        expect(stored?.updated_at).toBe(at(5));
+        await expectCode(
+          store.updateEntity({ entity: { ...e, data: { transform: 'stale' } }, expectedVersion: 1, actor: null }),
+          'CONFLICT',
+        );
+        await expectCode(
+          store.updateEntity({ entity: entity('pipe', 'ghost'), expectedVersion: 1, actor: null }),
+          'NOT_FOUND',
+        );
+        const versions = await store.listEntityVersions({ kind: 'pipe', id: e.id });
+        expect(versions.map((v) => [v.version, v.data.transform, v.actor])).toEqual([
+          [1, 'v1', 'alice'],
+          [2, 'v2', 'bob'],
+        ]);
+        expect((await store.getEntityVersion({ kind: 'pipe', id: e.id, version: 1 }))?.data.transform).toBe('v1');
+        expect(await store.getEntityVersion({ kind: 'pipe', id: e.id, version: 9 })).toBeNull();
+      });
+
+      it('refuses an update that takes a unique key already in use', async () => {
+        const a = entity('destination', 'meta');
+        const b = entity('destination', 'tiktok');
+        await store.insertEntity({ entity: a, actor: null });
+        await store.insertEntity({ entity: b, actor: null });
+        await expectCode(
+          store.updateEntity({ entity: { ...b, unique_key: 'meta' }, expectedVersion: 1, actor: null }),
+          'CONFLICT',
+        );
+        expect((await store.getEntity({ kind: 'destination', id: b.id }))?.unique_key).toBe('tiktok');
+      });
+
+      it('deletes an entity but keeps its version history, and frees its unique key', async () => {
+        const e = entity('source', 'web');
+        await store.insertEntity({ entity: e, actor: null });
+        expect(await store.deleteEntity({ kind: 'source', id: e.id })).toBe(true);
+        expect(await store.deleteEntity({ kind: 'source', id: e.id })).toBe(false);
+        expect(await store.getEntity({ kind: 'source', id: e.id })).toBeNull();
+        expect(await store.listEntityVersions({ kind: 'source', id: e.id })).toHaveLength(1);
+        await store.insertEntity({ entity: entity('source', 'web'), actor: null });
+      });
+
+      it('writes the audit entry in the same call as the entity change', async () => {
+        const e = entity('source', 'web');
+        const audit: AuditEntry = {
+          id: newId('audit', t0),
+          actor: 'key_ops',
+          action: 'create',
+          entity_kind: 'source',
+          entity_id: e.id,
+          before: null,
+          after: e.data,
+          request_id: 'req-1',
+          created_at: at(0),
+        };
+        await store.insertEntity({ entity: e, actor: 'key_ops', audit });
+        // A failed write leaves no audit entry behind.
+        await store
+          .insertEntity({ entity: entity('source', 'web'), actor: null, audit: { ...audit, id: newId('audit', t0) } })
+          .catch(() => {});
+        expect(await store.listAudit({ limit: 10 })).toEqual([audit]);
+      });
+    });
+
+    describe('secret values', () => {
+      it('stores, replaces and returns encrypted values by secret id', async () => {
+        await store.putSecretValue({ secretId: 'sec_a', ciphertext: 'v1.one', now: at(0) });
+        await store.putSecretValue({ secretId: 'sec_b', ciphertext: 'v1.two', now: at(0) });
+        await store.putSecretValue({ secretId: 'sec_a', ciphertext: 'v1.three', now: at(1) });
+        const values = await store.getSecretValues({ secretIds: ['sec_a', 'sec_b', 'sec_missing'] });
+        expect(Object.fromEntries(values)).toEqual({ sec_a: 'v1.three', sec_b: 'v1.two' });
+        expect((await store.getSecretValues({ secretIds: [] })).size).toBe(0);
+      });
+    });
+
+    describe('events and deliveries', () => {
+      it('appends events with one pending delivery per pipe, in one call', async () => {
+        const { events, pipeRefs, results, deliveryIds } = await seed(3);
+        expect(results).toEqual(events.map((e) => ({ duplicate: false, id: e.id })));
+        const rows = await store.listDeliveries({ pipeId: pipeRefs[0]!.pipe_id, limit: 10 });
+        expect(rows).toHaveLength(3);
+        expect(rows.every((r) => r.status === 'pending' && r.attempt_count === 0)).toBe(true);
+        // newest first
+        expect(rows.map((r) => r.id)).toEqual([deliveryIds[4], deliveryIds[2], deliveryIds[0]]);
+        const stored = await store.getEvent({ id: events[1]!.id });
+        expect(stored).toMatchObject({ event_id: 'ord_1', event_type: 'purchase', event_payload: { value: 1 } });
+      });
+
+      it('deduplicates sender event ids within the window and within one call', async () => {
+        const { sourceId, pipeRefs, events } = await seed(1, 1);
+        const again = newEvent('ord_0');
+        const twiceInCall = [newEvent('ord_new'), newEvent('ord_new')];
+        const generated = newEvent();
+        const results = await store.appendEvents({
+          sourceId,
+          events: [again, ...twiceInCall, generated],
+          pipes: pipeRefs,
+          deliveryIds: Array.from({ length: 4 }, () => newId('delivery', t0)),
+          dedupSince: at(-1000),
+          now: at(10),
+        });
+        expect(results).toEqual([
+          { duplicate: true, id: events[0]!.id },
+          { duplicate: false, id: twiceInCall[0]!.id },
+          { duplicate: true, id: twiceInCall[0]!.id },
+          { duplicate: false, id: generated.id },
+        ]);
+        expect(await store.listDeliveries({ pipeId: pipeRefs[0]!.pipe_id, limit: 10 })).toHaveLength(3);
+        // Outside the window (or with dedup off) the same id is a new event.
+        const later = await store.appendEvents({
+          sourceId,
+          events: [newEvent('ord_0')],
+          pipes: pipeRefs,
+          deliveryIds: [newId('delivery', t0)],
+          dedupSince: at(5),
+          now: at(100_000),
+        });
+        expect(later[0]?.duplicate).toBe(false);
+        const off = await store.appendEvents({
+          sourceId,
+          events: [newEvent('ord_0')],
+          pipes: pipeRefs,
+          deliveryIds: [newId('delivery', t0)],
+          dedupSince: null,
+          now: at(100_001),
+        });
+        expect(off[0]?.duplicate).toBe(false);
+      });
+
+      it('claims due deliveries once, oldest first, only for the given pipes', async () => {
+        const { pipeRefs } = await seed(5);
+        const [p1, p2] = pipeRefs;
+        const other = await store.claimDeliveries({
+          destinationId: p1!.destination_id,
+          pipeIds: [p2!.pipe_id],
+          owner: 'w0',
+          limit: 10,
+          leaseMs: 1000,
+          now: at(1),
+        });
+        expect(other).toEqual([]);
+        const [a, b] = await Promise.all([
+          store.claimDeliveries({
+            destinationId: p1!.destination_id,
+            pipeIds: [p1!.pipe_id],
+            owner: 'w1',
+            limit: 3,
+            leaseMs: 60_000,
+            now: at(1),
+          }),
+          store.claimDeliveries({
+            destinationId: p1!.destination_id,
+            pipeIds: [p1!.pipe_id],
+            owner: 'w2',
+            limit: 3,
+            leaseMs: 60_000,
+            now: at(1),
+          }),
+        ]);
+        const ids = [...a, ...b].map((d) => d.id);
+        expect(new Set(ids).size).toBe(5);
+        expect(ids).toHaveLength(5);
+        for (const d of [...a, ...b]) {
+          expect(d.status).toBe('sending');
+          expect(d.event.event_type).toBe('purchase');
+          expect(d.event.event_payload).toEqual({ value: 1 });
+          expect(d.lease_expires_at).toBe(at(60_001));
+        }
+        const none = await store.claimDeliveries({
+          destinationId: p1!.destination_id,
+          pipeIds: [p1!.pipe_id],
+          owner: 'w3',
+          limit: 10,
+          leaseMs: 60_000,
+          now: at(2),
+        });
+        expect(none).toEqual([]);
+      });
+
+      it('hands a delivery whose lease expired to another worker, and refuses the old owner', async () => {
+        const { pipeRefs } = await seed(1, 1);
+        const p = pipeRefs[0]!;
+        const [first] = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'dead-worker',
+          limit: 10,
+          leaseMs: 1000,
+          now: at(0),
+        });
+        expect(first).toBeDefined();
+        const early = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w2',
+          limit: 10,
+          leaseMs: 1000,
+          now: at(999),
+        });
+        expect(early).toEqual([]);
+        const [taken] = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w2',
+          limit: 10,
+          leaseMs: 1000,
+          now: at(1000),
+        });
+        expect(taken?.id).toBe(first!.id);
+        const stale = await store.completeDeliveries({
+          owner: 'dead-worker',
+          outcomes: [outcome(first!, 'delivered')],
+          now: at(1001),
+        });
+        expect(stale).toEqual({ applied: [], lost: [first!.id] });
+        const fresh = await store.completeDeliveries({
+          owner: 'w2',
+          outcomes: [outcome(taken!, 'delivered')],
+          now: at(1002),
+        });
+        expect(fresh).toEqual({ applied: [taken!.id], lost: [] });
+      });
+
+      it('records outcomes and attempts, and retries only when due', async () => {
+        const { pipeRefs } = await seed(3, 1);
+        const p = pipeRefs[0]!;
+        const claim = (owner: string, now: string) =>
+          store.claimDeliveries({
+            destinationId: p.destination_id,
+            pipeIds: [p.pipe_id],
+            owner,
+            limit: 10,
+            leaseMs: 60_000,
+            now,
+          });
+        const claimed = await claim('w1', at(0));
+        const [d1, d2, d3] = claimed;
+        await store.completeDeliveries({
+          owner: 'w1',
+          outcomes: [
+            outcome(d1!, 'delivered', { test_mode: true }),
+            outcome(d2!, 'retrying', { next_attempt_at: at(5000) }),
+            outcome(d3!, 'filtered'),
+          ],
+          now: at(100),
+        });
+        const one = await store.getDelivery({ id: d1!.id });
+        expect(one?.row).toMatchObject({
+          status: 'delivered',
+          attempt_count: 1,
+          pipe_version: 1,
+          destination_version: 2,
+          test_mode: true,
+          delivered_at: at(1000),
+          next_attempt_at: null,
+          lease_owner: null,
+        });
+        expect(one?.row.detail.output).toEqual([{ event_type: 'purchase' }]);
+        expect(one?.attempts).toEqual([attempt(1, 'delivered')]);
+        const filtered = await store.getDelivery({ id: d3!.id });
+        expect(filtered?.row.status).toBe('filtered');
+        expect(filtered?.row.attempt_count).toBe(0);
+        expect(filtered?.attempts).toEqual([]);
+
+        expect(await store.nextRetryAt({ destinationId: p.destination_id })).toBe(at(5000));
+        expect(await claim('w2', at(4999))).toEqual([]);
+        const [retry] = await claim('w2', at(5000));
+        expect(retry?.id).toBe(d2!.id);
+        expect(retry?.attempt_count).toBe(1);
+        await store.completeDeliveries({ owner: 'w2', outcomes: [outcome(retry!, 'dead')], now: at(6000) });
+        const dead = await store.getDelivery({ id: d2!.id });
+        expect(dead?.row.status).toBe('dead');
+        expect(dead?.attempts.map((a) => a.number)).toEqual([1, 2]);
+        expect(await store.nextRetryAt({ destinationId: p.destination_id })).toBeNull();
+      });
+
+      it('gives released deliveries back as pending without an attempt', async () => {
+        const { pipeRefs } = await seed(2, 1);
+        const p = pipeRefs[0]!;
+        const claimed = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w1',
+          limit: 10,
+          leaseMs: 60_000,
+          now: at(0),
+        });
+        await store.releaseDeliveries({ owner: 'w2', ids: claimed.map((c) => c.id), now: at(1) });
+        expect((await store.listDeliveries({ pipeId: p.pipe_id, status: 'sending', limit: 10 })).length).toBe(2);
+        await store.releaseDeliveries({ owner: 'w1', ids: claimed.map((c) => c.id), now: at(1) });
+        const rows = await store.listDeliveries({ pipeId: p.pipe_id, limit: 10 });
+        expect(rows.every((r) => r.status === 'pending' && r.attempt_count === 0 && r.lease_owner === null)).toBe(true);
+      });
+
+      it('lists deliveries with filters and cursor pagination, newest first', async () => {
+        const { pipeRefs } = await seed(7, 1);
+        const p = pipeRefs[0]!;
+        const claimed = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w',
+          limit: 2,
+          leaseMs: 60_000,
+          now: at(0),
+        });
+        await store.completeDeliveries({
+          owner: 'w',
+          outcomes: claimed.map((c) => outcome(c, 'failed')),
+          now: at(1),
+        });
+        const all: string[] = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const page = await store.listDeliveries({ pipeId: p.pipe_id, limit: 3, cursor });
+          all.push(...page.map((r) => r.id));
+          if (page.length < 3) break;
+          cursor = page[page.length - 1]!.id;
+        }
+        expect(all).toHaveLength(7);
+        expect([...all].sort().reverse()).toEqual(all);
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, status: 'failed', limit: 10 })).toHaveLength(2);
+        expect(
+          await store.listDeliveries({ pipeId: p.pipe_id, status: ['failed', 'pending'], limit: 10 }),
+        ).toHaveLength(7);
+        const byEvent = await store.listDeliveries({ pipeId: p.pipe_id, eventId: 'ord_3', limit: 10 });
+        expect(byEvent.map((r) => r.event_id)).toEqual(['ord_3']);
+        expect(await store.listDeliveries({ destinationId: p.destination_id, limit: 10 })).toHaveLength(7);
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, since: at(1), limit: 10 })).toHaveLength(0);
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, until: at(1), limit: 10 })).toHaveLength(7);
+      });
+
+      it('re-queues failed and dead deliveries for replay with a fresh retry budget', async () => {
+        const { pipeRefs } = await seed(4, 1);
+        const p = pipeRefs[0]!;
+        const claimed = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w',
+          limit: 10,
+          leaseMs: 60_000,
+          now: at(0),
+        });
+        const [a, b, c, d] = claimed;
+        await store.completeDeliveries({
+          owner: 'w',
+          outcomes: [outcome(a!, 'failed'), outcome(b!, 'dead'), outcome(c!, 'delivered'), outcome(d!, 'dead')],
+          now: at(1),
+        });
+        const onlyB = await store.requeueDeliveries({
+          pipeId: p.pipe_id,
+          ids: [b!.id, c!.id],
+          now: at(2),
+          limit: 100,
+        });
+        expect(onlyB).toEqual([b!.id]);
+        const rest = await store.requeueDeliveries({
+          pipeId: p.pipe_id,
+          statuses: ['dead'],
+          pinnedPipeVersion: 3,
+          now: at(3),
+          limit: 100,
+        });
+        expect(rest).toEqual([d!.id]);
+        const replayed = await store.getDelivery({ id: d!.id });
+        expect(replayed?.row).toMatchObject({
+          status: 'pending',
+          pinned_pipe_version: 3,
+          replayed_at: at(3),
+          attempts_before_replay: 1,
+          attempt_count: 1,
+        });
+        const again = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w2',
+          limit: 10,
+          leaseMs: 60_000,
+          now: at(4),
+        });
+        expect(again.map((x) => x.id).sort()).toEqual([b!.id, d!.id].sort());
+      });
+
+      it('counts deliveries by destination, pipe and status', async () => {
+        const { pipeRefs } = await seed(3, 2);
+        const stats = await store.deliveryStats();
+        expect(stats).toHaveLength(2);
+        for (const row of stats) {
+          expect(row.status).toBe('pending');
+          expect(row.count).toBe(3);
+          expect(row.oldest_created_at).toBe(at(0));
+          expect(pipeRefs.map((r) => r.pipe_id)).toContain(row.pipe_id);
+        }
+      });
+
+      it('prunes events received before a time with their deliveries and attempts', async () => {
+        const { pipeRefs, events, sourceId } = await seed(3, 1);
+        const p = pipeRefs[0]!;
+        const claimed = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w',
+          limit: 1,
+          leaseMs: 60_000,
+          now: at(0),
+        });
+        await store.completeDeliveries({ owner: 'w', outcomes: [outcome(claimed[0]!, 'delivered')], now: at(1) });
+        const recent = newEvent('recent');
+        await store.appendEvents({
+          sourceId,
+          events: [recent],
+          pipes: pipeRefs,
+          deliveryIds: [newId('delivery', t0)],
+          dedupSince: null,
+          now: at(10_000),
+        });
+        const first = await store.prune({ before: at(5000), limit: 2 });
+        expect(first).toEqual({ events: 2, deliveries: 2 });
+        const second = await store.prune({ before: at(5000), limit: 2 });
+        expect(second).toEqual({ events: 1, deliveries: 1 });
+        expect(await store.getEvent({ id: events[0]!.id })).toBeNull();
+        expect(await store.getEvent({ id: recent.id })).not.toBeNull();
+        expect(await store.getDelivery({ id: claimed[0]!.id })).toBeNull();
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, limit: 10 })).toHaveLength(1);
+      });
+    });
+
+    describe('audit', () => {
+      it('lists audit entries newest first with filters and a cursor', async () => {
+        const entries: AuditEntry[] = ['alice', 'bob', 'alice'].map((actor, i) => ({
+          id: newId('audit', t0 + i),
+          actor,
+          action: i === 0 ? 'create' : 'update',
+          entity_kind: i === 2 ? 'pipe' : 'source',
+          entity_id: i === 2 ? 'pip_1' : 'src_1',
+          before: i === 0 ? null : { name: 'a' },
+          after: { name: 'b' },
+          request_id: null,
+          created_at: at(i * 1000),
+        }));
+        for (const entry of entries) await store.appendAudit({ entry });
+        expect((await store.listAudit({ limit: 10 })).map((e) => e.id)).toEqual(entries.map((e) => e.id).reverse());
+        expect((await store.listAudit({ actor: 'alice', limit: 10 })).map((e) => e.id)).toEqual([
+          entries[2]!.id,
+          entries[0]!.id,
+        ]);
+        expect(await store.listAudit({ entityKind: 'pipe', entityId: 'pip_1', limit: 10 })).toEqual([entries[2]]);
+        expect((await store.listAudit({ since: at(1000), until: at(2000), limit: 10 })).map((e) => e.id)).toEqual([
+          entries[1]!.id,
+        ]);
+        expect((await store.listAudit({ cursor: entries[1]!.id, limit: 10 })).map((e) => e.id)).toEqual([
+          entries[0]!.id,
+        ]);
+      });
+    });
+
+    describe('state', () => {
+      it('sets, replaces, reads and deletes JSON values', async () => {
+        expect(await store.getState({ key: 'breaker:dst_1' })).toBeNull();
+        await store.setState({ key: 'breaker:dst_1', value: { open: true, n: 3 }, now: at(0) });
+        await store.setState({ key: 'breaker:dst_1', value: { open: false, n: 0 }, now: at(1) });
+        expect(await store.getState({ key: 'breaker:dst_1' })).toEqual({ open: false, n: 0 });
+        await store.setState({ key: 'breaker:dst_1', value: null, now: at(2) });
+        expect(await store.getState({ key: 'breaker:dst_1' })).toBeNull();
+      });
+    });
+  });
+}

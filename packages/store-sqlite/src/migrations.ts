@@ -1,0 +1,124 @@
+/**
+ * The SQLite schema, as numbered migrations. A migration never changes once released; new ones are
+ * appended. They run in `BEGIN IMMEDIATE` transactions, so two processes opening the same file at
+ * once apply each migration once.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('config_revision', '0');
+
+CREATE TABLE entities (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  unique_key TEXT,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE UNIQUE INDEX entities_unique_key ON entities (kind, unique_key) WHERE unique_key IS NOT NULL;
+CREATE INDEX entities_kind ON entities (kind, id);
+
+CREATE TABLE entity_versions (
+  id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  actor TEXT,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (id, version)
+);
+
+CREATE TABLE secret_values (
+  secret_id TEXT PRIMARY KEY,
+  ciphertext TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE events (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  sender_event_id INTEGER NOT NULL,
+  event_type TEXT NOT NULL,
+  event_time TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  received_at TEXT NOT NULL
+);
+CREATE INDEX events_dedup ON events (source_id, event_id, received_at) WHERE sender_event_id = 1;
+CREATE INDEX events_received_at ON events (received_at);
+
+-- due_at: when the delivery may be claimed. pending: when created; retrying: the next attempt;
+-- sending: when the lease expires. NULL for final statuses.
+CREATE TABLE deliveries (
+  id TEXT PRIMARY KEY,
+  event_ref TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  pipe_id TEXT NOT NULL,
+  destination_id TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  status TEXT NOT NULL,
+  attempt_count INTEGER NOT NULL DEFAULT 0,
+  pipe_version INTEGER,
+  destination_version INTEGER,
+  pinned_pipe_version INTEGER,
+  replayed_at TEXT,
+  attempts_before_replay INTEGER NOT NULL DEFAULT 0,
+  test_mode INTEGER NOT NULL DEFAULT 0,
+  due_at TEXT,
+  lease_owner TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  delivered_at TEXT,
+  detail TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (destination_id, due_at) WHERE due_at IS NOT NULL;
+CREATE INDEX deliveries_pipe ON deliveries (pipe_id, id);
+CREATE INDEX deliveries_pipe_status ON deliveries (pipe_id, status, id);
+CREATE INDEX deliveries_event_id ON deliveries (event_id);
+CREATE INDEX deliveries_event_ref ON deliveries (event_ref);
+CREATE INDEX deliveries_created_at ON deliveries (created_at);
+
+CREATE TABLE delivery_attempts (
+  delivery_id TEXT NOT NULL,
+  number INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (delivery_id, number)
+);
+
+CREATE TABLE audit (
+  id TEXT PRIMARY KEY,
+  actor TEXT,
+  action TEXT NOT NULL,
+  entity_kind TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  before TEXT,
+  after TEXT,
+  request_id TEXT,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX audit_entity ON audit (entity_kind, entity_id, id);
+CREATE INDEX audit_actor ON audit (actor, id);
+
+CREATE TABLE state (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`,
+  },
+];

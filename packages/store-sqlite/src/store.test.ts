@@ -1,0 +1,18 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runStoreConformance } from '@openpipes/core/testing';
+import { sqliteStore } from './index.js';
+
+let dir: string | undefined;
+
+runStoreConformance({
+  name: 'sqlite (a real file)',
+  createStore: async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-sqlite-'));
+    return sqliteStore({ filename: join(dir, 'test.db') });
+  },
+  cleanup: async () => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  },
+});
