@@ -15,6 +15,7 @@ import {
   type QuickJSRuntime,
   RELEASE_SYNC,
 } from 'quickjs-emscripten';
+import { BjsonReader, BjsonUnsupported, encodeBjson } from './bjson.js';
 import { PRELUDE_SOURCE } from './guest/prelude.js';
 import { hostFunctions } from './host-functions.js';
 import { safeJsonParse } from './output.js';
@@ -128,9 +129,32 @@ async function wasmModule(): Promise<object> {
   return compiledWasm;
 }
 
+/** One event's raw result from the guest: its output, or its error; `size` = encoded bytes. */
+export interface EventEntry {
+  o?: unknown;
+  e?: unknown;
+  tooLarge?: number;
+}
+
+/** The input batch: QuickJS binary form (fast path) or JSON text. */
+export interface TransformInput {
+  bjson?: Uint8Array;
+  json?: string;
+}
+
+/** Whether this engine reads and writes the bjson layout `bjson.ts` implements (checked once). */
+let bjsonUsable = true;
+let bjsonChecked = false;
+
+/** Reads the guest's results array, measuring each entry's encoded size against the limit. */
+function readEntries(bytes: Uint8Array, outputLimit: number): EventEntry[] {
+  const reader = new BjsonReader(bytes);
+  return reader.entries(outputLimit);
+}
+
 export interface TransformSlice {
   /** Raw per-event entries for events [start, start + parts.length). */
-  parts: Array<{ o?: unknown; e?: unknown }>;
+  parts: EventEntry[];
   logs: ConsoleLine[];
   /** Set when an uncatchable stop hit event `index`; the context is then unusable. */
   stopped?: { index: number; failure: SandboxFailure };
@@ -267,6 +291,10 @@ export class GuestContext {
     const harness = ctx.unwrapResult(harnessResult);
     const state = ctx.getProp(harness, 'state');
     guest = new GuestContext(input.key, input.kind, memory, runtime, ctx, harness, state, undefined);
+    if (!bjsonChecked) {
+      bjsonChecked = true;
+      bjsonUsable = guest.checkBjson();
+    }
     runtime.setInterruptHandler(() => guest?.shouldInterrupt() ?? false);
 
     // Evaluate the user code; its top level runs under the per-call CPU limit.
@@ -347,13 +375,6 @@ export class GuestContext {
     return Date.now() - startedAt > d.cpuMs;
   }
 
-  private readProgress(): number {
-    const h = this.ctx.getProp(this.state, 'i');
-    const i = this.ctx.typeof(h) === 'number' ? this.ctx.getNumber(h) : -1;
-    h.dispose();
-    return i;
-  }
-
   private failureFromHandle(handle: QuickJSHandle, fallback: SandboxFailure['code']): SandboxFailure {
     let dumped: unknown;
     try {
@@ -399,17 +420,71 @@ export class GuestContext {
     r.dispose();
   }
 
-  /** Collected per-event parts and logs (valid also after an interrupt stopped the loop). */
-  private collect(): { parts: Array<{ o?: unknown; e?: unknown }>; logs: ConsoleLine[] } {
-    const r = this.callHarness('collect', []);
-    if ('error' in r) {
-      const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
-      r.error.dispose();
-      throw new GuestCodeError(failure);
+  /** The guest's captured console lines of the current call. */
+  private readLogs(): ConsoleLine[] {
+    if (!this.ctx.alive) return [];
+    const saved = this.deadline;
+    this.deadline = { mode: 'none' };
+    try {
+      const r = this.callHarness('logs', []);
+      if ('error' in r) {
+        r.error.dispose();
+        return [];
+      }
+      const text = this.ctx.getString(r);
+      r.dispose();
+      return safeJsonParse(text) as ConsoleLine[];
+    } catch {
+      return [];
+    } finally {
+      this.deadline = saved;
     }
-    const text = this.ctx.getString(r);
-    r.dispose();
-    return safeJsonParse(text) as { parts: Array<{ o?: unknown; e?: unknown }>; logs: ConsoleLine[] };
+  }
+
+  /**
+   * Reads state.results (one entry per event run so far) out of the guest: one binary copy when
+   * the outputs are plain data, JSON text otherwise (getters, toJSON, Map, cycles...).
+   */
+  private readResults(outputLimit: number): EventEntry[] {
+    const { ctx } = this;
+    const results = ctx.getProp(this.state, 'results');
+    try {
+      if (bjsonUsable) {
+        let bytes: Uint8Array | undefined;
+        try {
+          const encoded = ctx.encodeBinaryJSON(results);
+          try {
+            const view = ctx.getArrayBuffer(encoded);
+            bytes = new Uint8Array(view.value); // copy out of the WASM heap
+            view.dispose();
+          } finally {
+            encoded.dispose();
+          }
+        } catch {
+          bytes = undefined;
+        }
+        if (bytes) {
+          try {
+            return readEntries(bytes, outputLimit);
+          } catch (err) {
+            if (!(err instanceof BjsonUnsupported)) throw err;
+          }
+        }
+      }
+      const limit = ctx.newNumber(outputLimit);
+      const r = this.callHarness('resultsJson', [limit]);
+      limit.dispose();
+      if ('error' in r) {
+        const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
+        r.error.dispose();
+        throw new GuestCodeError(failure);
+      }
+      const text = ctx.getString(r);
+      r.dispose();
+      return safeJsonParse(text) as EventEntry[];
+    } finally {
+      results.dispose();
+    }
   }
 
   /**
@@ -417,7 +492,7 @@ export class GuestContext {
    * event. Stops early (with `stopped`) when an uncatchable interrupt or engine failure hit an event.
    */
   runTransform(input: {
-    eventsJson: string;
+    events: TransformInput;
     count: number;
     profilesJson: string | undefined;
     secretsJson: string;
@@ -427,13 +502,33 @@ export class GuestContext {
     const { ctx } = this;
     this.uses++;
     this.resetCall(input.limits);
+    let eventsHandle: QuickJSHandle;
+    if (input.events.bjson && bjsonUsable) {
+      const b = input.events.bjson;
+      const buffer = ctx.newArrayBuffer(
+        b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer,
+      );
+      eventsHandle = ctx.decodeBinaryJSON(buffer);
+      buffer.dispose();
+    } else {
+      const text = input.events.json ?? JSON.stringify(new BjsonReader(input.events.bjson!).value());
+      const jsonH = ctx.newString(text);
+      const r = this.callHarness('parse', [jsonH]);
+      jsonH.dispose();
+      if ('error' in r) {
+        const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
+        r.error.dispose();
+        this.broken = true;
+        return { parts: [], logs: [], fatal: failure };
+      }
+      eventsHandle = r;
+    }
     const args = [
       this.entryFn!,
-      ctx.newString(input.eventsJson),
+      eventsHandle,
       input.profilesJson === undefined ? ctx.undefined : ctx.newString(input.profilesJson),
       ctx.newString(input.secretsJson),
       ctx.newNumber(input.start),
-      ctx.newNumber(input.limits.outputBytes),
     ];
     this.deadline = { mode: 'event', cpuMs: input.limits.transformCpuMs, checkedAt: now() };
     let r: QuickJSHandle | { error: QuickJSHandle };
@@ -445,29 +540,75 @@ export class GuestContext {
     }
     if (!('error' in r)) {
       r.dispose();
-      const { parts, logs } = this.collect();
-      return { parts, logs };
+      return { parts: this.readResults(input.limits.outputBytes), logs: this.readLogs() };
     }
     // Something escaped the per-event try/catch: an interrupt (CPU limit), or a failure while
-    // parsing the input. Blame the event that was running, if one was.
+    // reading the input. Blame the event that was running, if one was.
     this.broken = true;
     const failure = this.failureFromHandle(r.error, 'USER_CODE_ERROR');
     r.error.dispose();
     const index = this.readProgress();
     if (index < input.start || index >= input.count) {
-      let logs: ConsoleLine[] = [];
-      try {
-        logs = this.collect().logs;
-      } catch {
-        // the context is beyond reading; the failure says why
-      }
-      return { parts: [], logs, fatal: failure };
+      return { parts: [], logs: this.readLogs(), fatal: failure };
     }
     if (failure.code === 'TIMEOUT') {
       failure.message = `CPU time limit of ${input.limits.transformCpuMs} ms exceeded`;
     }
-    const { parts, logs } = this.collect();
-    return { parts, logs, stopped: { index, failure } };
+    return {
+      parts: this.readResults(input.limits.outputBytes),
+      logs: this.readLogs(),
+      stopped: { index, failure },
+    };
+  }
+
+  /**
+   * Start-up check that the engine speaks the bjson layout bjson.ts writes and reads: a sample
+   * goes in, is compared as JSON text, and comes back out. On any difference, JSON text is used.
+   */
+  private checkBjson(): boolean {
+    const { ctx } = this;
+    const sample = {
+      s: 'latin1 \u00e9',
+      w: 'wide \u20ac \ud83d\ude00',
+      n: [0, 1, -1, 63, 64, -65, 2147483647, -2147483648, 2147483648, 1.5, -0.25],
+      b: [true, false, null],
+      o: { '0': 'index key', '12': 'x', nested: { deep: [{}] }, '': 'empty' },
+    };
+    try {
+      const buffer = ctx.newArrayBuffer(encodeBjson(sample).slice().buffer);
+      const decoded = ctx.decodeBinaryJSON(buffer);
+      buffer.dispose();
+      const r = this.callHarness('json', [decoded]);
+      if ('error' in r) {
+        r.error.dispose();
+        decoded.dispose();
+        return false;
+      }
+      const text = ctx.getString(r);
+      r.dispose();
+      const encoded = ctx.encodeBinaryJSON(decoded);
+      decoded.dispose();
+      const view = ctx.getArrayBuffer(encoded);
+      const back = new BjsonReader(new Uint8Array(view.value)).value();
+      view.dispose();
+      encoded.dispose();
+      const expected = JSON.stringify(sample);
+      return text === expected && JSON.stringify(back) === expected;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Whether the binary fast path is in use (false when the start-up check failed). */
+  static bjsonInUse(): boolean {
+    return bjsonUsable;
+  }
+
+  private readProgress(): number {
+    const h = this.ctx.getProp(this.state, 'i');
+    const i = this.ctx.typeof(h) === 'number' ? this.ctx.getNumber(h) : -1;
+    h.dispose();
+    return i;
   }
 
   private startFetch(host: SendHost, requestJson: string): QuickJSHandle {
@@ -580,26 +721,6 @@ export class GuestContext {
       this.deadline = { mode: 'none' };
       this.sendHost = undefined;
       this.dropPending();
-    }
-  }
-
-  private readLogs(): ConsoleLine[] {
-    if (!this.ctx.alive) return [];
-    const saved = this.deadline;
-    this.deadline = { mode: 'none' };
-    try {
-      const r = this.callHarness('logs', []);
-      if ('error' in r) {
-        r.error.dispose();
-        return [];
-      }
-      const text = this.ctx.getString(r);
-      r.dispose();
-      return safeJsonParse(text) as ConsoleLine[];
-    } catch {
-      return [];
-    } finally {
-      this.deadline = saved;
     }
   }
 

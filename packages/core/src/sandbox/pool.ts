@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PipesError } from '../errors.js';
+import { encodeBjson } from './bjson.js';
 import { readCapped } from './host-fetch.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
@@ -245,6 +246,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
       void slot.worker.terminate();
     }, backstopMs(call));
     call.timer.unref();
+    // Bytes are copied, not transferred: a retry after a crash sends the same message again.
     slot.worker.postMessage(m);
   }
 
@@ -319,7 +321,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
         type: 'transform',
         id: nextId++,
         code,
-        eventsJson: JSON.stringify(events),
+        eventsBjson: encodeBjson(events),
         count: events.length,
         profilesJson: profiles === undefined ? undefined : JSON.stringify(profiles),
         secretsJson: JSON.stringify(secrets ?? {}),

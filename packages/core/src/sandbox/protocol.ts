@@ -20,8 +20,8 @@ export type ToWorker =
       type: 'transform';
       id: number;
       code: CodeRef;
-      /** The input batch as one JSON text: serialised once on the main thread. */
-      eventsJson: string;
+      /** The input batch in QuickJS's binary form, encoded once on the main thread (transferred). */
+      eventsBjson: Uint8Array;
       count: number;
       profilesJson: string | undefined;
       secretsJson: string;

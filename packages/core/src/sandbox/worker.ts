@@ -5,7 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createEgressGuard } from './egress.js';
-import { GuestCodeError, GuestContext, type ModuleProvider, toFailure } from './guest-context.js';
+import {
+  type EventEntry,
+  GuestCodeError,
+  GuestContext,
+  type ModuleProvider,
+  toFailure,
+} from './guest-context.js';
 import {
   FetchFailure,
   type GuestFetchRequest,
@@ -135,7 +141,13 @@ function post(msg: FromWorker): void {
 }
 
 // ---- transform ----------------------------------------------------------------------------------
-function eventFailure(part: { o?: unknown; e?: unknown }, filename: string): SandboxFailure | undefined {
+function eventFailure(part: EventEntry, filename: string): SandboxFailure | undefined {
+  if (part.tooLarge !== undefined) {
+    return {
+      code: 'OUTPUT_TOO_LARGE',
+      message: `output is ${part.tooLarge} bytes, more than the limit of ${limits.outputBytes}`,
+    };
+  }
   if (part.e !== undefined) return toFailure(part.e, filename);
   return undefined;
 }
@@ -162,7 +174,7 @@ async function runTransform(msg: Extract<ToWorker, { type: 'transform' }>): Prom
     let slice: ReturnType<GuestContext['runTransform']>;
     try {
       slice = ctx.runTransform({
-        eventsJson: msg.eventsJson,
+        events: { bjson: msg.eventsBjson },
         count: msg.count,
         profilesJson: msg.profilesJson,
         secretsJson: msg.secretsJson,

@@ -29,7 +29,7 @@ export const PRELUDE_SOURCE = String.raw`
 
   // Progress and captured output of the current call. The host reads state.i from its interrupt
   // handler; user code cannot reach this object.
-  var state = { i: -1, t: Date.now(), logs: [], logBytes: 0, logLimit: 16384, dropped: false, parts: [] };
+  var state = { i: -1, t: Date.now(), logs: [], logBytes: 0, logLimit: 16384, dropped: false, results: [] };
 
   function define(obj, name, value) {
     Object.defineProperty(obj, name, { value: value, writable: true, configurable: true, enumerable: false });
@@ -413,7 +413,7 @@ export const PRELUDE_SOURCE = String.raw`
     state.logBytes = 0;
     state.dropped = false;
     state.logLimit = logLimit;
-    state.parts = [];
+    state.results = [];
     state.t = Date.now();
   }
 
@@ -430,13 +430,13 @@ export const PRELUDE_SOURCE = String.raw`
       }
       return typeof f === 'function' ? f : undefined;
     },
-    // Runs fn once per input event, from index start. Returns nothing; collect() gets the result,
-    // also after an interrupt stopped the loop midway.
-    transform: function (fn, input, profilesJson, secretsJson, start, outputLimit) {
-      var events = JSONparse(input);
+    // Runs fn once per input event, from index start, keeping one entry per event in
+    // state.results: { o: output } or { e: error }. The host reads state.results afterwards (also
+    // after an interrupt stopped the loop midway) with one binary copy, not JSON.
+    transform: function (fn, events, profilesJson, secretsJson, start) {
       var profiles = profilesJson === undefined ? undefined : JSONparse(profilesJson);
       var secrets = JSONparse(secretsJson);
-      var parts = state.parts;
+      var results = state.results;
       for (var i = start; i < events.length; i++) {
         state.i = i;
         state.t = Date.now();
@@ -444,16 +444,27 @@ export const PRELUDE_SOURCE = String.raw`
         try {
           r = fn({ events: [events[i]], profiles: profiles, secrets: secrets });
         } catch (e) {
-          parts.push(errorPart(e));
+          results.push({ e: errorInfo(e) });
           continue;
         }
         if (r && typeof r.then === 'function') {
-          parts.push(errorPart(new TypeError('transform returned a Promise; transform must be synchronous'), 'INVALID_OUTPUT'));
+          results.push({ e: errorInfo(new TypeError('transform returned a Promise; transform must be synchronous'), 'INVALID_OUTPUT') });
           continue;
         }
+        results.push({ o: r });
+      }
+      state.i = -2;
+    },
+    // The JSON fallback for outputs the binary form cannot carry (getters, toJSON, Map, ...).
+    resultsJson: function (outputLimit) {
+      var parts = [];
+      var results = state.results;
+      for (var i = 0; i < results.length; i++) {
+        var entry = results[i];
+        if (entry.e) { parts.push('{"e":' + JSONstringify(entry.e) + '}'); continue; }
         var s;
         try {
-          s = JSONstringify(r === undefined ? null : r);
+          s = JSONstringify(entry.o === undefined ? null : entry.o);
         } catch (e) {
           var oom = e instanceof InternalError && /out of memory/i.test(e.message);
           parts.push(oom ? errorPart(e) : errorPart(new TypeError('output is not JSON-serializable: ' + e.message), 'INVALID_OUTPUT'));
@@ -465,13 +476,11 @@ export const PRELUDE_SOURCE = String.raw`
         }
         parts.push('{"o":' + s + '}');
       }
-      state.i = -2;
+      return '[' + parts.join(',') + ']';
     },
-    collect: function () {
-      var out = '{"parts":[' + state.parts.join(',') + '],"logs":' + JSONstringify(state.logs) + '}';
-      state.parts = [];
-      return out;
-    },
+    // Test hook for the start-up check of the binary format: JSON text of any value.
+    json: function (v) { return JSONstringify(v); },
+    parse: function (text) { return JSONparse(text); },
     logs: function () { return JSONstringify(state.logs); },
     send: function (fn, eventsJson, secretsJson, outputLimit) {
       state.i = 0;

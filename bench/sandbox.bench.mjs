@@ -1,0 +1,197 @@
+// Sandbox throughput: the brief's Meta transform over batches of 1000 events, through the sandbox
+// (one worker, then the whole pool) and, in the same run, the same function in plain V8 on the same
+// JSON input (JSON.parse + transform + JSON.stringify, which is what the data really goes through).
+// Also: cold start of a context that imports the module set, warm-context memory, and per-call
+// overhead for a batch of one. Prints JSON lines.
+import { availableParallelism } from 'node:os';
+import { createSandbox } from '../packages/core/dist/index.js';
+
+const out = (metric, value, unit, extra = {}) =>
+  console.log(
+    JSON.stringify({ bench: 'sandbox', metric, value: Math.round(value * 100) / 100, unit, ...extra }),
+  );
+
+// The brief's second Meta transform, verbatim.
+const META = `function transform({ events, profiles, secrets }) {
+return events
+.filter(e => e.event_type === 'purchase')
+.map(e => ({
+event_type: 'purchase',
+event_time: e.event_time,
+event_payload: {
+event_name: 'Purchase',
+event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
+user_data: {
+em: e.event_payload.hashed_email,
+ph: e.event_payload.hashed_phone,
+fbp: e.event_payload.fbp,
+fbc: e.event_payload.fbc,
+client_ip_address: e.event_payload.ip,
+client_user_agent: e.event_payload.ua,
+},
+custom_data: {
+currency: e.event_payload.currency,
+value: e.event_payload.revenue,
+},
+event_id: e.event_payload.order_id,
+action_source: 'website',
+},
+}));
+}`;
+
+const hex = (seed) => {
+  let s = '';
+  let x = seed * 2654435761;
+  while (s.length < 64) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    s += x.toString(16).padStart(8, '0');
+  }
+  return s.slice(0, 64);
+};
+const makeEvents = (n) =>
+  Array.from({ length: n }, (_, i) => ({
+    event_id: `evt_${String(i).padStart(6, '0')}`,
+    event_type: 'purchase',
+    event_time: new Date(Date.UTC(2026, 4, 4, 10, 0, i % 60)).toISOString(),
+    event_payload: {
+      hashed_email: hex(i + 1),
+      hashed_phone: hex(i + 7),
+      fbp: `fb.1.1714816462.${100000 + i}`,
+      fbc: `fb.1.1714816462.IwAR${i}`,
+      ip: `203.0.113.${i % 250}`,
+      ua: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4)',
+      currency: 'EUR',
+      revenue: 19.9 + (i % 100),
+      order_id: `ord_${70000 + i}`,
+    },
+  }));
+
+const BATCH = 1000;
+const events = makeEvents(BATCH);
+const inputJson = JSON.stringify(events);
+const payloadBytes = JSON.stringify(events[0].event_payload).length;
+
+// ---- plain V8 baseline -------------------------------------------------------------------------
+// biome-ignore lint/security/noGlobalEval: the benchmark compiles the user's transform for V8
+const v8Transform = (0, eval)(`(${META})`);
+function v8Batch() {
+  const evs = JSON.parse(inputJson);
+  const outputs = evs.map((e) => v8Transform({ events: [e], profiles: undefined, secrets: {} }));
+  return JSON.stringify(outputs).length;
+}
+for (let i = 0; i < 200; i++) v8Batch();
+const v8Rounds = 300;
+const t = performance.now();
+for (let i = 0; i < v8Rounds; i++) v8Batch();
+const v8Ms = (performance.now() - t) / v8Rounds;
+out('v8_meta_transform', (BATCH / v8Ms) * 1000, 'events/s', {
+  batch: BATCH,
+  ms_per_batch: v8Ms,
+  payload_bytes: payloadBytes,
+});
+
+// ---- sandbox, single worker --------------------------------------------------------------------
+async function throughput(workers, rounds, concurrency) {
+  const sandbox = createSandbox({ workers });
+  const code = { kind: 'transform', owner: 'pip_bench', version: 1, code: META };
+  const call = () => sandbox.transform({ code, events, profiles: undefined, secrets: {} });
+  // Warm every worker (and the WASM tier-up).
+  for (let i = 0; i < 30 * workers; i++) await Promise.all(Array.from({ length: concurrency }, call));
+  const t0 = performance.now();
+  let done = 0;
+  async function lane() {
+    while (done < rounds) {
+      done++;
+      const run = await call();
+      if (run.results.length !== BATCH || !run.results[0].ok) throw new Error('bad result');
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  const ms = (performance.now() - t0) / rounds;
+  await sandbox.close();
+  return ms;
+}
+const singleMs = await throughput(1, 150, 1);
+out('sandbox_meta_transform_1_worker_sequential', (BATCH / singleMs) * 1000, 'events/s', {
+  batch: BATCH,
+  ms_per_batch: singleMs,
+  ratio_to_v8: v8Ms / singleMs,
+  note: 'one batch at a time: main-thread encode + worker + result transfer, end to end',
+});
+const pipelinedMs = await throughput(1, 150, 2);
+out('sandbox_meta_transform_1_worker_pipelined', (BATCH / pipelinedMs) * 1000, 'events/s', {
+  batch: BATCH,
+  ms_per_batch: pipelinedMs,
+  ratio_to_v8: v8Ms / pipelinedMs,
+  note: 'one worker thread, two batches in flight (main thread encodes the next while the worker runs)',
+});
+const poolSize = availableParallelism();
+const poolMs = await throughput(poolSize, 300, poolSize * 2);
+out('sandbox_meta_transform_pool', (BATCH / poolMs) * 1000, 'events/s', {
+  batch: BATCH,
+  workers: poolSize,
+  ms_per_batch: poolMs,
+  ratio_to_v8_single_thread: v8Ms / poolMs,
+});
+
+// ---- per-call overhead, batch of 1 ------------------------------------------------------------
+{
+  const sandbox = createSandbox({ workers: 1 });
+  const code = { kind: 'transform', owner: 'pip_one', version: 1, code: META };
+  const one = [events[0]];
+  for (let i = 0; i < 200; i++)
+    await sandbox.transform({ code, events: one, profiles: undefined, secrets: {} });
+  const n = 1000;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++)
+    await sandbox.transform({ code, events: one, profiles: undefined, secrets: {} });
+  out('per_call_overhead_batch_of_1', ((performance.now() - t0) / n) * 1000, 'us');
+  await sandbox.close();
+}
+
+// ---- cold start with the module set, warm-context memory ---------------------------------------
+{
+  const sandbox = createSandbox({ workers: 1 });
+  const withModules = `import _ from 'lodash-es'; import { format } from 'date-fns'; import { z } from 'zod';
+import { v4 } from 'uuid'; import { parsePhoneNumberFromString } from 'libphonenumber-js';
+const Schema = z.object({ order_id: z.string() });
+function transform({ events }) { return events.map((e) => ({ ...e, event_payload: { ...Schema.parse(e.event_payload), d: format(new Date(e.event_time), 'yyyy-MM-dd'), id: v4(), k: _.camelCase('a b'), p: parsePhoneNumberFromString('+420601123456')?.number } })); }`;
+  const plain = 'function transform({ events }) { return events; }';
+  await sandbox.transform({
+    code: { kind: 'transform', owner: 'warmup', version: 1, code: plain },
+    events: [events[0]],
+    profiles: undefined,
+    secrets: {},
+  });
+  let v = 0;
+  const cold = async (code) => {
+    v++;
+    const t0 = performance.now();
+    const run = await sandbox.transform({
+      code: { kind: 'transform', owner: `cold_${v}`, version: v, code },
+      events: [events[0]],
+      profiles: undefined,
+      secrets: {},
+    });
+    if (!run.results[0].ok) throw new Error(JSON.stringify(run.results[0]));
+    return performance.now() - t0;
+  };
+  const coldPlain = [];
+  const coldModules = [];
+  for (let i = 0; i < 5; i++) coldPlain.push(await cold(plain));
+  for (let i = 0; i < 5; i++) coldModules.push(await cold(withModules));
+  const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  out('cold_start_context', median(coldPlain), 'ms', {
+    note: 'new WASM instance + context + prelude + user code, batch of 1',
+  });
+  out('cold_start_context_with_modules', median(coldModules), 'ms', {
+    modules: 'lodash-es, date-fns, zod, uuid, libphonenumber-js',
+  });
+  const stats = await sandbox.stats();
+  const w = stats.perWorker[0];
+  out('warm_context_memory', w.heapBytes / w.warmContexts / 1024 / 1024, 'MiB', {
+    contexts: w.warmContexts,
+    note: 'WASM heap high-water mark per warm context (includes the ones with modules)',
+  });
+  await sandbox.close();
+}
