@@ -128,7 +128,11 @@ export function classifySend(run: SendRun, count: number, now: number): SendClas
       const verdict = byExchange(mainExchange, 1)[0]!;
       events = all(count, {
         verdict: verdict.verdict,
-        error: { ...error, retryable: verdict.verdict === 'retry', message: `${failure.message} (${verdict.error?.message})` },
+        error: {
+          ...error,
+          retryable: verdict.verdict === 'retry',
+          message: `${failure.message} (${verdict.error?.message})`,
+        },
       });
     } else {
       events = all(count, { verdict: sandboxRetryable ? 'retry' : 'failed', error });
@@ -156,7 +160,8 @@ export function classifySend(run: SendRun, count: number, now: number): SendClas
             })
           : verdicts;
       testMode = parsed.data.test_mode ?? false;
-      if (parsed.data.retry_after_seconds !== undefined) retryAfterMs = parsed.data.retry_after_seconds * 1000;
+      if (parsed.data.retry_after_seconds !== undefined)
+        retryAfterMs = parsed.data.retry_after_seconds * 1000;
     }
   } else if (mainExchange) {
     events = byExchange(mainExchange, count);
@@ -182,7 +187,11 @@ function isStructured(value: unknown): boolean {
  * backoff with "equal jitter" (half fixed, half random), so the first retry comes within seconds,
  * later ones minutes and then hours apart, and many failing deliveries do not retry in lockstep.
  */
-export function backoffDelayMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const exponential = policy.initial_delay_ms * policy.multiplier ** Math.max(0, attempt - 1);
   const capped = Math.min(policy.max_delay_ms, exponential);
   return Math.round(capped / 2 + (random() * capped) / 2);

@@ -8,7 +8,6 @@ import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { toPipesError } from './errors.js';
 import { recordExchange, recordLogs } from './record.js';
 import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from './sandbox/types.js';
-import type { Redactor } from './secrets/redact.js';
 import type {
   DeliveryAttempt,
   DeliveryError,
@@ -17,13 +16,11 @@ import type {
   Pipe,
   RecordedExchange,
 } from './schemas.js';
+import type { Redactor } from './secrets/redact.js';
 import type { ClaimedDelivery, DeliveryOutcome } from './store.js';
 
 /** Resolves profiles for a transform call (the `profiles` argument). */
-export type ProfilesResolver = (input: {
-  pipe: Pipe;
-  events: SandboxEvent[];
-}) => unknown | Promise<unknown>;
+export type ProfilesResolver = (input: { pipe: Pipe; events: SandboxEvent[] }) => unknown | Promise<unknown>;
 
 export interface DeliverDeps {
   sandbox: Sandbox;
@@ -92,7 +89,12 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
     } catch (err) {
       // The sandbox contract says send() never rejects; if it does, treat it as a crashed worker.
       const error = toPipesError(err);
-      run = { error: { code: 'WORKER_CRASHED', message: error.message }, exchanges: [], logs: [], durationMs: 0 };
+      run = {
+        error: { code: 'WORKER_CRASHED', message: error.message },
+        exchanges: [],
+        logs: [],
+        durationMs: 0,
+      };
     }
     const classification = classifySend(run, batch.length, deps.now());
     const logs = recordLogs(run.logs, redact);

@@ -6,8 +6,8 @@ import { PipesError } from './errors.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { SecretResolver } from './registries/secrets.js';
 import type { Sandbox, SandboxEvent } from './sandbox/types.js';
-import { createRedactor } from './secrets/redact.js';
 import type { Delivery, DeliveryError, DeliveryStatus, Page } from './schemas.js';
+import { createRedactor } from './secrets/redact.js';
 import type { DeliveryRow, Store } from './store.js';
 
 export interface ListDeliveriesOptions {
@@ -65,7 +65,13 @@ export interface DeliveriesApi {
   replay(pipeId: string, options?: ReplayOptions): Promise<ReplayResult>;
   /** Deliveries per destination, pipe and status: the buffer's depth. */
   stats(): Promise<
-    Array<{ destination_id: string; pipe_id: string; status: DeliveryStatus; count: number; oldest_created_at: string | null }>
+    Array<{
+      destination_id: string;
+      pipe_id: string;
+      status: DeliveryStatus;
+      count: number;
+      oldest_created_at: string | null;
+    }>
   >;
 }
 
@@ -224,7 +230,10 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
 async function eventOf(store: Store, row: DeliveryRow): Promise<SandboxEvent> {
   const event = await store.getEvent({ id: row.event_ref });
   if (!event) {
-    throw new PipesError({ code: 'NOT_FOUND', message: `event ${row.event_ref} of delivery ${row.id} was pruned` });
+    throw new PipesError({
+      code: 'NOT_FOUND',
+      message: `event ${row.event_ref} of delivery ${row.id} was pruned`,
+    });
   }
   return {
     event_type: event.event_type,

@@ -15,11 +15,11 @@ import type { ConfigCache, ConfigSnapshot } from './config.js';
 import { type DeliverDeps, deliverBatch } from './deliver.js';
 import type { EngineEvents } from './events.js';
 import type { Logger } from './logger.js';
-import type { SecretResolver } from './registries/secrets.js';
-import { createRedactor } from './secrets/redact.js';
-import type { Destination, Pipe } from './schemas.js';
-import type { ClaimedDelivery, DeliveryOutcome, Store } from './store.js';
 import { presentPipe } from './registries/pipes.js';
+import type { SecretResolver } from './registries/secrets.js';
+import type { Destination, Pipe } from './schemas.js';
+import { createRedactor } from './secrets/redact.js';
+import type { ClaimedDelivery, DeliveryOutcome, Store } from './store.js';
 
 export interface DispatcherOptions {
   /** How long a claim is held before another worker may take it over, ms. Default 120 000. */
@@ -134,7 +134,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       });
     lanes.set(destinationId, lane);
     lane.done = runLane(lane, sleep)
-      .catch((err) => deps.logger.error('dispatcher lane crashed', { destination_id: destinationId, error: String(err) }))
+      .catch((err) =>
+        deps.logger.error('dispatcher lane crashed', { destination_id: destinationId, error: String(err) }),
+      )
       .finally(() => {
         lanes.delete(destinationId);
       });
@@ -191,7 +193,10 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           now: new Date(now).toISOString(),
         });
       } catch (err) {
-        deps.logger.error('claiming deliveries failed', { destination_id: destination.id, error: String(err) });
+        deps.logger.error('claiming deliveries failed', {
+          destination_id: destination.id,
+          error: String(err),
+        });
         await sleep(pollIntervalMs);
         continue;
       }
@@ -269,7 +274,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       // An engine fault (store, secrets): keep the deliveries, try again after a backoff.
       const message = err instanceof Error ? err.message : String(err);
       deps.logger.error('delivering a batch failed', { destination_id: destination.id, error: message });
-      const retryAt = new Date(deps.now() + Math.min(60_000, 1000 * 2 ** lane.breaker.failures)).toISOString();
+      const retryAt = new Date(
+        deps.now() + Math.min(60_000, 1000 * 2 ** lane.breaker.failures),
+      ).toISOString();
       outcomes = claimed.map((delivery) => ({
         id: delivery.id,
         status: 'retrying',
@@ -384,9 +391,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       ]);
       clearTimeout(timer);
       if (timedOut) {
-        deps.logger.warn('stopped before in-flight deliveries finished; their leases will expire and they will be retried', {
-          grace_ms: graceMs,
-        });
+        deps.logger.warn(
+          'stopped before in-flight deliveries finished; their leases will expire and they will be retried',
+          {
+            grace_ms: graceMs,
+          },
+        );
       }
     },
     notify(destinationIds) {
@@ -405,7 +415,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         out[id] = {
           state: lane.breaker.state,
           consecutive_failures: lane.breaker.failures,
-          paused_until: lane.breaker.state === 'open' ? new Date(lane.breaker.pausedUntil).toISOString() : null,
+          paused_until:
+            lane.breaker.state === 'open' ? new Date(lane.breaker.pausedUntil).toISOString() : null,
         };
       }
       return out;

@@ -3,9 +3,9 @@
  * one store. Embed it in your Node backend, or run it through `openpipes serve`.
  */
 import { createConfigCache } from './config.js';
-import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
 import type { ProfilesResolver } from './deliver.js';
-import { createDispatcher, type BreakerState, type DispatcherOptions } from './dispatcher.js';
+import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
+import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatcher.js';
 import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
 import { createIngest, type IngestResult } from './ingest.js';
@@ -116,7 +116,9 @@ export function createPipes(options: PipesOptions): Pipes {
 
   const compileSchema = createSchemaCompiler();
   const config = createConfigCache(store, compileSchema, { now });
-  const events = createEngineEvents((err) => logger.error('an engine event listener threw', { error: String(err) }));
+  const events = createEngineEvents((err) =>
+    logger.error('an engine event listener threw', { error: String(err) }),
+  );
 
   // Every public operation waits for the schema to exist; `start()` is only needed to dispatch.
   let migrated: Promise<void> | null = null;

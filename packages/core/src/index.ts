@@ -11,8 +11,8 @@
  * ```
  */
 export { backoffDelayMs, classifySend, isRetryableStatus, parseRetryAfter } from './classify.js';
-export type { DeliveriesApi, ListDeliveriesOptions, ReplayOptions, ReplayResult } from './deliveries.js';
 export type { ProfilesResolver } from './deliver.js';
+export type { DeliveriesApi, ListDeliveriesOptions, ReplayOptions, ReplayResult } from './deliveries.js';
 export type { BreakerState, DispatcherOptions } from './dispatcher.js';
 export { createPipes, type Pipes, type PipesOptions, type PipesStatus, type Role } from './engine.js';
 export {

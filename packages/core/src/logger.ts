@@ -13,7 +13,9 @@ export interface Logger {
 /** Writes `warn` and `error` as JSON lines to stderr; drops `debug` and `info`. */
 export function createDefaultLogger(): Logger {
   const write = (level: string, message: string, fields?: Record<string, unknown>) => {
-    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`,
+    );
   };
   return {
     debug() {},

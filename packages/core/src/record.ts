@@ -4,9 +4,10 @@
  * down to the rows of the event the record is about, sizes are bounded, and secret values are
  * replaced with `[secret:KEY]`.
  */
-import type { Redactor } from './secrets/redact.js';
+
 import type { CapturedExchange, ConsoleLine } from './sandbox/types.js';
 import type { RecordedExchange } from './schemas.js';
+import type { Redactor } from './secrets/redact.js';
 
 /** Bodies larger than this are kept as truncated text in the record. */
 const maxRecordedBodyChars = 64 * 1024;

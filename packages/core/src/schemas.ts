@@ -89,7 +89,10 @@ export const secretKeySchema = z
 
 export const secretInputSchema = z.object({
   key: secretKeySchema,
-  value: z.string().min(1).max(64 * 1024),
+  value: z
+    .string()
+    .min(1)
+    .max(64 * 1024),
   description: z.string().max(2000).optional(),
 });
 export type SecretInput = z.input<typeof secretInputSchema>;

@@ -223,7 +223,11 @@ export interface Store {
   listEntityVersions(input: { kind: EntityKind; id: string }): Promise<EntityVersionRecord[]>;
 
   /** One snapshot; null when absent. */
-  getEntityVersion(input: { kind: EntityKind; id: string; version: number }): Promise<EntityVersionRecord | null>;
+  getEntityVersion(input: {
+    kind: EntityKind;
+    id: string;
+    version: number;
+  }): Promise<EntityVersionRecord | null>;
 
   /**
    * A number that changes whenever any entity is inserted, updated or deleted (by any process).

@@ -339,7 +339,12 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
 
     async listEntityVersions({ kind, id }) {
       return all(
-        qb.selectFrom('entity_versions').selectAll().where('id', '=', id).where('kind', '=', kind).orderBy('version'),
+        qb
+          .selectFrom('entity_versions')
+          .selectAll()
+          .where('id', '=', id)
+          .where('kind', '=', kind)
+          .orderBy('version'),
       ).map(toVersion);
     },
 
@@ -373,7 +378,10 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
       const out = new Map<string, string>();
       if (secretIds.length === 0) return out;
       for (const row of all(
-        qb.selectFrom('secret_values').select(['secret_id', 'ciphertext']).where('secret_id', 'in', secretIds),
+        qb
+          .selectFrom('secret_values')
+          .select(['secret_id', 'ciphertext'])
+          .where('secret_id', 'in', secretIds),
       )) {
         out.set(row.secret_id, row.ciphertext);
       }
@@ -465,7 +473,13 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
         );
         return rows.map(
           (row): ClaimedDelivery => ({
-            ...toDelivery({ ...row, status: 'sending', lease_owner: owner, due_at: leaseUntil, updated_at: now }),
+            ...toDelivery({
+              ...row,
+              status: 'sending',
+              lease_owner: owner,
+              due_at: leaseUntil,
+              updated_at: now,
+            }),
             event: {
               event_type: row.event_type,
               event_time: row.event_time,
@@ -636,13 +650,18 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     async prune({ before, limit }) {
       return tx(() => {
         const eventIds = all(
-          qb.selectFrom('events').select('id').where('received_at', '<', before).orderBy('received_at').limit(limit),
+          qb
+            .selectFrom('events')
+            .select('id')
+            .where('received_at', '<', before)
+            .orderBy('received_at')
+            .limit(limit),
         ).map((r) => r.id);
         let deliveries = 0;
         if (eventIds.length > 0) {
-          const deliveryIds = all(qb.selectFrom('deliveries').select('id').where('event_ref', 'in', eventIds)).map(
-            (r) => r.id,
-          );
+          const deliveryIds = all(
+            qb.selectFrom('deliveries').select('id').where('event_ref', 'in', eventIds),
+          ).map((r) => r.id);
           if (deliveryIds.length > 0) {
             run(qb.deleteFrom('delivery_attempts').where('delivery_id', 'in', deliveryIds));
             deliveries = run(qb.deleteFrom('deliveries').where('id', 'in', deliveryIds));

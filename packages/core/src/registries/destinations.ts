@@ -57,7 +57,9 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
         throw new PipesError({
           code: 'VALIDATION_FAILED',
           message: `secret_ids: ${unknown.join(', ')} do not exist`,
-          details: { issues: unknown.map((id) => ({ path: 'secret_ids', message: `secret ${id} does not exist` })) },
+          details: {
+            issues: unknown.map((id) => ({ path: 'secret_ids', message: `secret ${id} does not exist` })),
+          },
         });
       }
       if (!existing || existing.send !== data.send) await sandbox.compile({ kind: 'send', code: data.send });
@@ -66,7 +68,12 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
   return {
     ...base.api,
     bindSecrets(id, secretIds, context) {
-      return base.write(id, (data) => ({ ...data, secret_ids: [...new Set(secretIds)] }), 'bind_secrets', context);
+      return base.write(
+        id,
+        (data) => ({ ...data, secret_ids: [...new Set(secretIds)] }),
+        'bind_secrets',
+        context,
+      );
     },
     toggle(id, enabled, context) {
       return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);

@@ -73,7 +73,8 @@ export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): Pipes
     },
     async getVersion(id, version) {
       const snapshot = await deps.store.getEntityVersion({ kind: 'pipe', id, version });
-      if (!snapshot) throw new PipesError({ code: 'NOT_FOUND', message: `pipe ${id} has no version ${version}` });
+      if (!snapshot)
+        throw new PipesError({ code: 'NOT_FOUND', message: `pipe ${id} has no version ${version}` });
       return presentPipe({
         kind: 'pipe',
         id,

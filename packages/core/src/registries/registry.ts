@@ -91,10 +91,11 @@ export interface RegistryParts<Entity, Input, Data> {
   load(id: string): Promise<EntityRecord>;
 }
 
-export function createRegistry<Entity extends { id: string; version: number }, Input, Data extends Record<string, unknown>>(
-  deps: RegistryDeps,
-  spec: RegistrySpec<Entity, Input, Data>,
-): RegistryParts<Entity, Input, Data> {
+export function createRegistry<
+  Entity extends { id: string; version: number },
+  Input,
+  Data extends Record<string, unknown>,
+>(deps: RegistryDeps, spec: RegistrySpec<Entity, Input, Data>): RegistryParts<Entity, Input, Data> {
   const { store } = deps;
   const iso = () => new Date(deps.now()).toISOString();
 
@@ -207,7 +208,8 @@ export function createRegistry<Entity extends { id: string; version: number }, I
         id,
         audit: audit('delete', id, record.data, null, context),
       });
-      if (!deleted) throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
+      if (!deleted)
+        throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
       deps.onChange();
     },
 
@@ -242,7 +244,6 @@ export function createRegistry<Entity extends { id: string; version: number }, I
       const data = parseOrThrow(spec.inputSchema, restored, spec.label);
       return writeData(record, data, `revert:${version}`, context);
     },
-
   };
 
   return {

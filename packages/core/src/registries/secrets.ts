@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { PipesError } from '../errors.js';
 import { newId } from '../ids.js';
-import { type Secret, type SecretInput, secretInputSchema, secretKeySchema, secretSchema } from '../schemas.js';
+import {
+  type Secret,
+  type SecretInput,
+  secretInputSchema,
+  secretKeySchema,
+  secretSchema,
+} from '../schemas.js';
 import type { Vault } from '../secrets/vault.js';
 import type { EntityRecord } from '../store.js';
 import { parseOrThrow } from '../validation.js';
@@ -102,7 +108,11 @@ export function createSecretsRegistry(
       const now = new Date(deps.now()).toISOString();
       // The value goes first: a value without its entity is harmless, an entity without a value is not.
       await deps.store.putSecretValue({ secretId: id, ciphertext: vault.encrypt(id, parsed.value), now });
-      const data: z.infer<typeof secretDataSchema> = { key: parsed.key, value_version: 1, value_updated_at: now };
+      const data: z.infer<typeof secretDataSchema> = {
+        key: parsed.key,
+        value_version: 1,
+        value_updated_at: now,
+      };
       if (parsed.description !== undefined) data.description = parsed.description;
       return base.insert(data, context, id);
     },
@@ -110,7 +120,14 @@ export function createSecretsRegistry(
       return base.api.update(id, patch as never, context);
     },
     async updateValue(id, value, context) {
-      const parsed = parseOrThrow(z.string().min(1).max(64 * 1024), value, 'secret value');
+      const parsed = parseOrThrow(
+        z
+          .string()
+          .min(1)
+          .max(64 * 1024),
+        value,
+        'secret value',
+      );
       await base.load(id);
       const now = new Date(deps.now()).toISOString();
       await deps.store.putSecretValue({ secretId: id, ciphertext: vault.encrypt(id, parsed), now });

@@ -41,22 +41,31 @@ const marker = /^\[secret:[A-Za-z0-9_]+\]$/;
  * ```
  */
 export function createRedactor(secrets: Record<string, string>): Redactor {
-  // Longest values first, so a secret that contains another is replaced whole.
-  const needles: Array<[string, string]> = [];
+  // Each secret is searched as written, URL-encoded and base64-encoded. Long values (tokens) are
+  // replaced wherever they appear. Short ones (pixel or account ids) only where they stand alone,
+  // not inside a longer run of letters and digits: "123456789" must not mangle "fb.1.1234567890".
+  const patterns: Array<{ pattern: RegExp; replacement: string; length: number }> = [];
   for (const [key, value] of Object.entries(secrets)) {
     if (!value) continue;
     const replacement = `[secret:${key}]`;
     const forms = new Set([value, encodeURIComponent(value), Buffer.from(value).toString('base64')]);
-    for (const form of forms) needles.push([form, replacement]);
+    for (const form of forms) {
+      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const bounded = form.length < 16;
+      const source = bounded ? `(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])` : escaped;
+      patterns.push({ pattern: new RegExp(source, 'g'), replacement, length: form.length });
+    }
   }
-  needles.sort((a, b) => b[0].length - a[0].length);
+  // Longest first, so a secret that contains another is replaced whole.
+  patterns.sort((a, b) => b.length - a.length);
   const exactNumbers = new Map<string, string>();
   for (const [key, value] of Object.entries(secrets)) exactNumbers.set(value, `[secret:${key}]`);
 
   const redactString = (text: string): string => {
     let out = text;
-    for (const [needle, replacement] of needles) {
-      if (out.includes(needle)) out = out.split(needle).join(replacement);
+    for (const { pattern, replacement } of patterns) {
+      pattern.lastIndex = 0;
+      out = out.replace(pattern, replacement);
     }
     return maskQueryParams(out);
   };
@@ -87,8 +96,11 @@ export function createRedactor(secrets: Record<string, string>): Redactor {
 /** Masks credential-named query parameters in anything that looks like a URL or a query string. */
 function maskQueryParams(text: string): string {
   if (!text.includes('=')) return text;
-  return text.replace(/([?&])([A-Za-z_-]+)=([^&#\s"]*)/g, (whole, sep: string, name: string, value: string) => {
-    if (!isSensitiveName(name) || value === '' || /^(%5B|\[)secret(%3A|:)/i.test(value)) return whole;
-    return `${sep}${name}=[redacted]`;
-  });
+  return text.replace(
+    /([?&])([A-Za-z_-]+)=([^&#\s"]*)/g,
+    (whole, sep: string, name: string, value: string) => {
+      if (!isSensitiveName(name) || value === '' || /^(%5B|\[)secret(%3A|:)/i.test(value)) return whole;
+      return `${sep}${name}=[redacted]`;
+    },
+  );
 }

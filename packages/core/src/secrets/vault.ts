@@ -36,18 +36,25 @@ export function createVault(secretKey: string): Vault {
       cipher.setAAD(Buffer.from(secretId));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
       const tag = cipher.getAuthTag();
-      return ['v1', iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join('.');
+      return ['v1', iv.toString('base64url'), tag.toString('base64url'), body.toString('base64url')].join(
+        '.',
+      );
     },
     decrypt(secretId, sealed) {
       const [version, iv, tag, body] = sealed.split('.');
       if (version !== 'v1' || !iv || !tag || body === undefined) {
-        throw new PipesError({ code: 'SECRET_DECRYPT_FAILED', message: `secret ${secretId} has an unknown format` });
+        throw new PipesError({
+          code: 'SECRET_DECRYPT_FAILED',
+          message: `secret ${secretId} has an unknown format`,
+        });
       }
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
         decipher.setAAD(Buffer.from(secretId));
         decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
+          'utf8',
+        );
       } catch (cause) {
         throw new PipesError({
           code: 'SECRET_DECRYPT_FAILED',

@@ -2,7 +2,29 @@
  * `@openpipes/core/testing`: helpers for testing user code and stores.
  */
 
+export {
+  briefGoogleTransform,
+  briefMetaSend,
+  briefMetaTransform,
+  briefTikTokTransform,
+  purchaseEvent,
+  purchaseSchema,
+} from './brief.js';
+export {
+  type EngineConformanceOptions,
+  metaLikeAnswer,
+  runEngineConformance,
+  settled,
+  setupBriefFlow,
+  testSecretKey,
+  waitFor,
+} from './engine-conformance.js';
 export { type RunSendInput, type RunSendResult, runSend } from './run-send.js';
 export { closeTestSandbox, type RunTransformInput, runTransform, type TestEvent } from './run-transform.js';
-export { type StoreConformanceOptions, runStoreConformance } from './store-conformance.js';
-export { type RecordedTestRequest, startTestServer, type TestResponse, type TestServer } from './test-server.js';
+export { runStoreConformance, type StoreConformanceOptions } from './store-conformance.js';
+export {
+  type RecordedTestRequest,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+} from './test-server.js';

@@ -26,7 +26,11 @@ export interface StoreConformanceOptions {
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
 const at = (ms: number) => new Date(t0 + ms).toISOString();
 
-function entity(kind: EntityRecord['kind'], uniqueKey: string | null, data: Record<string, unknown> = {}): EntityRecord {
+function entity(
+  kind: EntityRecord['kind'],
+  uniqueKey: string | null,
+  data: Record<string, unknown> = {},
+): EntityRecord {
   return {
     kind,
     id: newId(kind === 'event_type' ? 'event_type' : kind === 'alert_channel' ? 'alert_channel' : kind, t0),
@@ -58,7 +62,12 @@ function attempt(number: number, status: DeliveryAttempt['status']): DeliveryAtt
     duration_ms: 12,
     pipe_version: 1,
     destination_version: 2,
-    request: { url: 'https://graph.example/v1/events', method: 'POST', headers: {}, payload: { data: [{ a: 1 }] } },
+    request: {
+      url: 'https://graph.example/v1/events',
+      method: 'POST',
+      headers: {},
+      payload: { data: [{ a: 1 }] },
+    },
     response: { status: status === 'delivered' ? 200 : 500, body: { ok: status === 'delivered' } },
     error: null,
     exchanges: [],
@@ -66,7 +75,11 @@ function attempt(number: number, status: DeliveryAttempt['status']): DeliveryAtt
   };
 }
 
-function outcome(delivery: ClaimedDelivery, status: DeliveryOutcome['status'], extra: Partial<DeliveryOutcome> = {}) {
+function outcome(
+  delivery: ClaimedDelivery,
+  status: DeliveryOutcome['status'],
+  extra: Partial<DeliveryOutcome> = {},
+) {
   const result: DeliveryOutcome = {
     id: delivery.id,
     status,
@@ -75,7 +88,12 @@ function outcome(delivery: ClaimedDelivery, status: DeliveryOutcome['status'], e
     test_mode: false,
     next_attempt_at: null,
     delivered_at: status === 'delivered' ? at(1000) : null,
-    detail: { output: [{ event_type: 'purchase' }], request: { url: 'u' }, response: { status: 200 }, error: null },
+    detail: {
+      output: [{ event_type: 'purchase' }],
+      request: { url: 'u' },
+      response: { status: 200 },
+      error: null,
+    },
     attempt: status === 'filtered' ? null : attempt(delivery.attempt_count + 1, status),
     ...extra,
   };
@@ -142,8 +160,13 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.getEntity({ kind: 'pipe', id: a.id })).toBeNull();
         expect((await store.findEntity({ kind: 'source', uniqueKey: 'b' }))?.id).toBe(b.id);
         expect(await store.findEntity({ kind: 'source', uniqueKey: 'zzz' })).toBeNull();
-        expect((await store.listEntities({ kind: 'source', limit: 10 })).map((e) => e.id)).toEqual([a.id, b.id]);
-        expect((await store.listEntities({ kind: 'source', limit: 10, after: a.id })).map((e) => e.id)).toEqual([b.id]);
+        expect((await store.listEntities({ kind: 'source', limit: 10 })).map((e) => e.id)).toEqual([
+          a.id,
+          b.id,
+        ]);
+        expect(
+          (await store.listEntities({ kind: 'source', limit: 10, after: a.id })).map((e) => e.id),
+        ).toEqual([b.id]);
         expect(await store.listEntities({ kind: 'source', limit: 1 })).toHaveLength(1);
       });
 
@@ -171,7 +194,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(stored?.data.transform).toBe('v2');
         expect(stored?.updated_at).toBe(at(5));
         await expectCode(
-          store.updateEntity({ entity: { ...e, data: { transform: 'stale' } }, expectedVersion: 1, actor: null }),
+          store.updateEntity({
+            entity: { ...e, data: { transform: 'stale' } },
+            expectedVersion: 1,
+            actor: null,
+          }),
           'CONFLICT',
         );
         await expectCode(
@@ -183,7 +210,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           [1, 'v1', 'alice'],
           [2, 'v2', 'bob'],
         ]);
-        expect((await store.getEntityVersion({ kind: 'pipe', id: e.id, version: 1 }))?.data.transform).toBe('v1');
+        expect((await store.getEntityVersion({ kind: 'pipe', id: e.id, version: 1 }))?.data.transform).toBe(
+          'v1',
+        );
         expect(await store.getEntityVersion({ kind: 'pipe', id: e.id, version: 9 })).toBeNull();
       });
 
@@ -225,7 +254,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         await store.insertEntity({ entity: e, actor: 'key_ops', audit });
         // A failed write leaves no audit entry behind.
         await store
-          .insertEntity({ entity: entity('source', 'web'), actor: null, audit: { ...audit, id: newId('audit', t0) } })
+          .insertEntity({
+            entity: entity('source', 'web'),
+            actor: null,
+            audit: { ...audit, id: newId('audit', t0) },
+          })
           .catch(() => {});
         expect(await store.listAudit({ limit: 10 })).toEqual([audit]);
       });
@@ -252,7 +285,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         // newest first
         expect(rows.map((r) => r.id)).toEqual([deliveryIds[4], deliveryIds[2], deliveryIds[0]]);
         const stored = await store.getEvent({ id: events[1]!.id });
-        expect(stored).toMatchObject({ event_id: 'ord_1', event_type: 'purchase', event_payload: { value: 1 } });
+        expect(stored).toMatchObject({
+          event_id: 'ord_1',
+          event_type: 'purchase',
+          event_payload: { value: 1 },
+        });
       });
 
       it('deduplicates sender event ids within the window and within one call', async () => {
@@ -455,10 +492,14 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           now: at(0),
         });
         await store.releaseDeliveries({ owner: 'w2', ids: claimed.map((c) => c.id), now: at(1) });
-        expect((await store.listDeliveries({ pipeId: p.pipe_id, status: 'sending', limit: 10 })).length).toBe(2);
+        expect((await store.listDeliveries({ pipeId: p.pipe_id, status: 'sending', limit: 10 })).length).toBe(
+          2,
+        );
         await store.releaseDeliveries({ owner: 'w1', ids: claimed.map((c) => c.id), now: at(1) });
         const rows = await store.listDeliveries({ pipeId: p.pipe_id, limit: 10 });
-        expect(rows.every((r) => r.status === 'pending' && r.attempt_count === 0 && r.lease_owner === null)).toBe(true);
+        expect(
+          rows.every((r) => r.status === 'pending' && r.attempt_count === 0 && r.lease_owner === null),
+        ).toBe(true);
       });
 
       it('lists deliveries with filters and cursor pagination, newest first', async () => {
@@ -487,7 +528,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
         expect(all).toHaveLength(7);
         expect([...all].sort().reverse()).toEqual(all);
-        expect(await store.listDeliveries({ pipeId: p.pipe_id, status: 'failed', limit: 10 })).toHaveLength(2);
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, status: 'failed', limit: 10 })).toHaveLength(
+          2,
+        );
         expect(
           await store.listDeliveries({ pipeId: p.pipe_id, status: ['failed', 'pending'], limit: 10 }),
         ).toHaveLength(7);
@@ -512,7 +555,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const [a, b, c, d] = claimed;
         await store.completeDeliveries({
           owner: 'w',
-          outcomes: [outcome(a!, 'failed'), outcome(b!, 'dead'), outcome(c!, 'delivered'), outcome(d!, 'dead')],
+          outcomes: [
+            outcome(a!, 'failed'),
+            outcome(b!, 'dead'),
+            outcome(c!, 'delivered'),
+            outcome(d!, 'dead'),
+          ],
           now: at(1),
         });
         const onlyB = await store.requeueDeliveries({
@@ -572,7 +620,11 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           leaseMs: 60_000,
           now: at(0),
         });
-        await store.completeDeliveries({ owner: 'w', outcomes: [outcome(claimed[0]!, 'delivered')], now: at(1) });
+        await store.completeDeliveries({
+          owner: 'w',
+          outcomes: [outcome(claimed[0]!, 'delivered')],
+          now: at(1),
+        });
         const recent = newEvent('recent');
         await store.appendEvents({
           sourceId,
@@ -607,15 +659,19 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           created_at: at(i * 1000),
         }));
         for (const entry of entries) await store.appendAudit({ entry });
-        expect((await store.listAudit({ limit: 10 })).map((e) => e.id)).toEqual(entries.map((e) => e.id).reverse());
+        expect((await store.listAudit({ limit: 10 })).map((e) => e.id)).toEqual(
+          entries.map((e) => e.id).reverse(),
+        );
         expect((await store.listAudit({ actor: 'alice', limit: 10 })).map((e) => e.id)).toEqual([
           entries[2]!.id,
           entries[0]!.id,
         ]);
-        expect(await store.listAudit({ entityKind: 'pipe', entityId: 'pip_1', limit: 10 })).toEqual([entries[2]]);
-        expect((await store.listAudit({ since: at(1000), until: at(2000), limit: 10 })).map((e) => e.id)).toEqual([
-          entries[1]!.id,
+        expect(await store.listAudit({ entityKind: 'pipe', entityId: 'pip_1', limit: 10 })).toEqual([
+          entries[2],
         ]);
+        expect(
+          (await store.listAudit({ since: at(1000), until: at(2000), limit: 10 })).map((e) => e.id),
+        ).toEqual([entries[1]!.id]);
         expect((await store.listAudit({ cursor: entries[1]!.id, limit: 10 })).map((e) => e.id)).toEqual([
           entries[0]!.id,
         ]);

@@ -73,7 +73,8 @@ export async function startTestServer(
         if (answer.delayMs) await new Promise((r) => setTimeout(r, answer.delayMs));
         if (res.destroyed) return;
         const isText = typeof answer.body === 'string';
-        const body = answer.body === undefined ? '' : isText ? (answer.body as string) : JSON.stringify(answer.body);
+        const body =
+          answer.body === undefined ? '' : isText ? (answer.body as string) : JSON.stringify(answer.body);
         res.writeHead(answer.status ?? 200, {
           'content-type': isText ? 'text/plain' : 'application/json',
           ...answer.headers,

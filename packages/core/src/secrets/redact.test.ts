@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { createRedactor } from './redact.js';
+
+const token = 'EAAB+long/token=with?special&chars-123';
+const redact = createRedactor({ META_ACCESS_TOKEN: token, META_PIXEL_ID: '123456789' });
+
+describe('createRedactor', () => {
+  it('replaces a secret in URLs, headers and bodies, as written and URL-encoded', () => {
+    const out = redact({
+      url: `https://graph.example/v19.0/123456789/events?access_token=${encodeURIComponent(token)}`,
+      headers: { authorization: `Bearer ${token}`, 'x-other': 'fine' },
+      payload: { access_token: token, nested: [{ note: `token is ${token}.` }] },
+    });
+    expect(out).toEqual({
+      url: 'https://graph.example/v19.0/[secret:META_PIXEL_ID]/events?access_token=[secret:META_ACCESS_TOKEN]',
+      headers: { authorization: 'Bearer [secret:META_ACCESS_TOKEN]', 'x-other': 'fine' },
+      payload: { access_token: '[secret:META_ACCESS_TOKEN]', nested: [{ note: 'token is [secret:META_ACCESS_TOKEN].' }] },
+    });
+  });
+
+  it('replaces the base64 form (Basic auth) and a number equal to a secret', () => {
+    const b64 = Buffer.from(token).toString('base64');
+    expect(redact({ h: `Basic ${b64}`, id: 123456789 })).toEqual({
+      h: 'Basic [secret:META_ACCESS_TOKEN]',
+      id: '[secret:META_PIXEL_ID]',
+    });
+  });
+
+  it('does not mangle a longer run of digits that merely contains a short secret', () => {
+    expect(redact({ fbp: 'fb.1.1714816462.1234567890', n: 1234567890 })).toEqual({
+      fbp: 'fb.1.1714816462.1234567890',
+      n: 1234567890,
+    });
+  });
+
+  it('masks credential-named fields, headers and query parameters even when the value is not a known secret', () => {
+    expect(
+      redact({
+        headers: { Authorization: 'Bearer hard-coded', 'access-token': 'tt-abc', accept: 'json' },
+        body: { client_secret: 'cs', refresh_token: 'rt', name: 'x' },
+        url: 'https://api.example/collect?api_secret=s3cr3t&measurement_id=G-1',
+      }),
+    ).toEqual({
+      headers: { Authorization: '[redacted]', 'access-token': '[redacted]', accept: 'json' },
+      body: { client_secret: '[redacted]', refresh_token: '[redacted]', name: 'x' },
+      url: 'https://api.example/collect?api_secret=[redacted]&measurement_id=G-1',
+    });
+  });
+
+  it('leaves values without secrets untouched and handles no secrets at all', () => {
+    const plain = { a: [1, 'two', { three: null }], b: true };
+    expect(createRedactor({})(plain)).toEqual(plain);
+    expect(redact('nothing here')).toBe('nothing here');
+  });
+});

@@ -1,0 +1,343 @@
+/**
+ * End-to-end engine scenarios that every store runs: the brief's operator flow, a destination that
+ * answers 400 or 500, malformed events, and a restart with pending deliveries. Real components: the
+ * store under test, the QuickJS sandbox, and an HTTP server on 127.0.0.1 that answers like Meta.
+ *
+ * ```ts
+ * runEngineConformance({ name: 'sqlite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }) });
+ * ```
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
+import { silentLogger } from '../logger.js';
+import type { Delivery, DeliveryStatus } from '../schemas.js';
+import type { Store } from '../store.js';
+import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from './brief.js';
+import {
+  type RecordedTestRequest,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+} from './test-server.js';
+
+export interface EngineConformanceOptions {
+  name: string;
+  /** Opens the database called `db` (the same name opens the same data again). Not migrated. */
+  openStore: (db: string) => Promise<Store>;
+  /** Everything the store has written for `db`, as text (to prove no secret value is in it). */
+  rawDump?: (db: string) => Promise<string>;
+  /** Drops every database this suite created. */
+  cleanup?: () => Promise<void>;
+}
+
+export const testSecretKey = 'test-secret-key-0123456789abcdef';
+const accessToken = 'EAAB-super-secret-access-token-7f3a9c';
+const pixelId = '998877665544';
+
+/** Polls until `check` returns a truthy value or the timeout passes. */
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A stand-in for Meta's Conversions API: checks the token, answers `events_received`. */
+export function metaLikeAnswer(request: RecordedTestRequest): TestResponse {
+  const body = request.json as { data?: unknown[]; access_token?: string } | undefined;
+  if (body?.access_token !== accessToken) {
+    return {
+      status: 400,
+      body: {
+        error: {
+          message: 'Invalid OAuth access token.',
+          type: 'OAuthException',
+          code: 190,
+          fbtrace_id: 'T1',
+        },
+      },
+    };
+  }
+  return {
+    status: 200,
+    body: { events_received: body.data?.length ?? 0, messages: [], fbtrace_id: 'AbC123xyz' },
+  };
+}
+
+/** The brief's operator flow through the engine API: source, event types, secrets, destination, pipe. */
+export async function setupBriefFlow(
+  pipes: Pipes,
+  meta: TestServer,
+  destination: { retry?: Record<string, number>; max_batch_size?: number } = {},
+) {
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
+  await pipes.eventTypes.create({ name: 'add_to_cart', schema: { type: 'object' } });
+  const token = await pipes.secrets.create({
+    key: 'META_ACCESS_TOKEN',
+    value: accessToken,
+    description: 'Meta CAPI pixel token',
+  });
+  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: pixelId });
+  const dest = await pipes.destinations.create({
+    name: 'meta-capi-prod',
+    send: briefMetaSend(meta.url),
+    max_batch_size: destination.max_batch_size ?? 1000,
+    ...(destination.retry ? { retry: { ...destination.retry } } : {}),
+  });
+  await pipes.destinations.bindSecrets(dest.id, [token.id, pixel.id]);
+  const pipe = await pipes.pipes.create({
+    name: 'purchase-to-meta',
+    source_id: source.id,
+    destination_id: dest.id,
+    transform: briefMetaTransform,
+  });
+  expect(pipe.enabled).toBe(false);
+  expect((await pipes.pipes.toggle(pipe.id)).enabled).toBe(true);
+  expect((await pipes.destinations.toggle(dest.id)).enabled).toBe(true);
+  return { source, destination: dest, pipe, secrets: { token, pixel } };
+}
+
+const finalStatuses: DeliveryStatus[] = ['delivered', 'filtered', 'failed', 'dead'];
+
+/** Waits until `count` deliveries of a pipe are in a final status; returns them. */
+export async function settled(
+  pipes: Pipes,
+  pipeId: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<Delivery[]> {
+  return waitFor(
+    async () => {
+      const page = await pipes.deliveries.list(pipeId, { limit: 1000 });
+      const done = page.data.filter((d) => finalStatuses.includes(d.status));
+      return done.length >= count ? page.data : null;
+    },
+    timeoutMs,
+    `${count} settled deliveries`,
+  );
+}
+
+export function runEngineConformance(options: EngineConformanceOptions): void {
+  describe(`engine on ${options.name}`, () => {
+    const open: Pipes[] = [];
+    const servers: TestServer[] = [];
+    let counter = 0;
+    const dbName = () => `engine_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+
+    const engine = async (db: string, extra: Partial<PipesOptions> = {}, egress: string[] = []) => {
+      const pipes = createPipes({
+        store: await options.openStore(db),
+        secretKey: testSecretKey,
+        logger: silentLogger,
+        sandbox: { workers: 1 },
+        egressAllow: egress,
+        dispatcher: { pollIntervalMs: 50 },
+        ...extra,
+      });
+      open.push(pipes);
+      return pipes;
+    };
+    const server = async (handler: Parameters<typeof startTestServer>[0]) => {
+      const s = await startTestServer(handler);
+      servers.push(s);
+      return s;
+    };
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(servers.splice(0).map((s) => s.close()));
+      await options.cleanup?.();
+    });
+
+    it("runs the brief's operator flow: three purchases delivered, an add_to_cart filtered, no secret stored", async () => {
+      const meta = await server(metaLikeAnswer);
+      const db = dbName();
+      const pipes = await engine(db, {}, [meta.host]);
+      const { pipe, destination } = await setupBriefFlow(pipes, meta);
+      await pipes.start();
+
+      const result = await pipes.ingest('web', [
+        purchaseEvent('ord_70213'),
+        purchaseEvent('ord_70214'),
+        { event_type: 'add_to_cart', event_time: new Date().toISOString(), event_payload: { sku: 'A-1' } },
+        purchaseEvent('ord_70215'),
+      ]);
+      expect(result).toMatchObject({ accepted: 4, rejected: 0, duplicates: 0 });
+
+      const deliveries = await settled(pipes, pipe.id, 4);
+      const delivered = deliveries.filter((d) => d.status === 'delivered');
+      expect(delivered.map((d) => d.event_id).sort()).toEqual(['ord_70213', 'ord_70214', 'ord_70215']);
+      expect(deliveries.filter((d) => d.status === 'filtered')).toHaveLength(1);
+
+      const record = await pipes.deliveries.get(delivered.find((d) => d.event_id === 'ord_70213')!.id);
+      expect(record).toMatchObject({
+        pipe_id: pipe.id,
+        pipe_version: 2,
+        destination_id: destination.id,
+        destination: 'meta-capi-prod',
+        event_id: 'ord_70213',
+        status: 'delivered',
+        attempt_count: 1,
+        request: {
+          url: `${meta.url}/v19.0/[secret:META_PIXEL_ID]/events`,
+          method: 'POST',
+          payload: {
+            data: [{ event_name: 'Purchase', event_id: 'ord_70213', action_source: 'website' }],
+            access_token: '[secret:META_ACCESS_TOKEN]',
+          },
+        },
+        response: { status: 200, body: { fbtrace_id: 'AbC123xyz', messages: [] } },
+        error: null,
+      });
+      expect(record.delivered_at).not.toBeNull();
+      expect(record.attempts).toHaveLength(1);
+      // The request really carried the token and pixel (the record shows them redacted).
+      expect(meta.requests.length).toBeGreaterThanOrEqual(1);
+      const sent = meta.requests.flatMap((r) => (r.json as { data: Array<{ event_id: string }> }).data);
+      expect(sent.map((e) => e.event_id).sort()).toEqual(['ord_70213', 'ord_70214', 'ord_70215']);
+      expect(meta.requests[0]!.url).toBe(`/v19.0/${pixelId}/events`);
+
+      // No secret value anywhere the engine can show, nor in the raw store.
+      const everything = JSON.stringify([
+        await Promise.all(deliveries.map((d) => pipes.deliveries.get(d.id))),
+        await pipes.secrets.list(),
+        await pipes.destinations.versions(destination.id),
+        await pipes.store.listAudit({ limit: 1000 }),
+      ]);
+      expect(everything).not.toContain(accessToken);
+      expect(everything).not.toContain(pixelId);
+      if (options.rawDump) {
+        const raw = await options.rawDump(db);
+        expect(raw.length).toBeGreaterThan(0);
+        expect(raw).toContain('ord_70213');
+        expect(raw).not.toContain(accessToken);
+        expect(raw).not.toContain(pixelId);
+      }
+    });
+
+    it('records a 400 with its Meta error as failed and does not retry it', async () => {
+      const meta = await server(() => ({
+        status: 400,
+        body: {
+          error: {
+            message: 'Invalid parameter',
+            type: 'OAuthException',
+            code: 100,
+            error_subcode: 2804003,
+            error_user_msg: 'Event Timestamp Too Old',
+            fbtrace_id: 'Ab1',
+          },
+        },
+      }));
+      const pipes = await engine(dbName(), {}, [meta.host]);
+      const { pipe } = await setupBriefFlow(pipes, meta, { retry: { initial_delay_ms: 10 } });
+      await pipes.start();
+      await pipes.ingest('web', purchaseEvent('ord_400'));
+      const [delivery] = await settled(pipes, pipe.id, 1);
+      expect(delivery?.status).toBe('failed');
+      expect(delivery?.error).toMatchObject({ code: 'HTTP_400', retryable: false, stage: 'response' });
+      expect(delivery?.error?.message).toContain('Event Timestamp Too Old');
+      expect(delivery?.response).toMatchObject({ status: 400, body: { error: { code: 100 } } });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(meta.requests).toHaveLength(1);
+      expect((await pipes.deliveries.get(delivery!.id)).attempt_count).toBe(1);
+    });
+
+    it('retries a 500 and delivers when the destination answers 200', async () => {
+      let calls = 0;
+      const meta = await server((request) => {
+        calls++;
+        return calls === 1
+          ? { status: 500, body: { error: { message: 'Service unavailable', code: 2 } } }
+          : metaLikeAnswer(request);
+      });
+      const pipes = await engine(dbName(), {}, [meta.host]);
+      const { pipe } = await setupBriefFlow(pipes, meta, { retry: { initial_delay_ms: 20, multiplier: 1 } });
+      await pipes.start();
+      await pipes.ingest('web', purchaseEvent('ord_500'));
+      const [delivery] = await settled(pipes, pipe.id, 1);
+      expect(delivery?.status).toBe('delivered');
+      const record = await pipes.deliveries.get(delivery!.id);
+      expect(record.attempt_count).toBe(2);
+      expect(record.attempts?.map((a) => [a.status, a.response?.status])).toEqual([
+        ['retrying', 500],
+        ['delivered', 200],
+      ]);
+      expect(record.attempts?.[0]?.error).toMatchObject({ code: 'HTTP_500', retryable: true });
+    });
+
+    it('rejects malformed events one by one, stores their valid siblings, and stores nothing for them', async () => {
+      const meta = await server(metaLikeAnswer);
+      const pipes = await engine(dbName(), {}, [meta.host]);
+      const { pipe } = await setupBriefFlow(pipes, meta);
+      const result = await pipes.ingest('web', [
+        purchaseEvent('ord_ok_1'),
+        { event_type: 'purchase', event_time: 'yesterday', event_payload: { order_id: 'x' } },
+        { event_type: 'refund', event_time: new Date().toISOString(), event_payload: {} },
+        purchaseEvent('ord_bad', { currency: 'euro', revenue: -1 }),
+        'not an event',
+        purchaseEvent('ord_ok_2'),
+      ]);
+      expect(result.accepted).toBe(2);
+      expect(result.rejected).toBe(4);
+      expect(result.results.map((r) => r.status)).toEqual([
+        'accepted',
+        'rejected',
+        'rejected',
+        'rejected',
+        'rejected',
+        'accepted',
+      ]);
+      const [, badTime, unknownType, badPayload] = result.results;
+      expect(badTime).toMatchObject({
+        error: { code: 'VALIDATION_FAILED', issues: [{ path: 'event_time' }] },
+      });
+      expect(unknownType).toMatchObject({ error: { code: 'UNKNOWN_EVENT_TYPE' } });
+      expect(badPayload?.status === 'rejected' && badPayload.error.issues.map((i) => i.path).sort()).toEqual([
+        'event_payload.currency',
+        'event_payload.revenue',
+      ]);
+      const stored = await pipes.deliveries.list(pipe.id);
+      expect(stored.data.map((d) => d.event_id).sort()).toEqual(['ord_ok_1', 'ord_ok_2']);
+      await expect(pipes.ingest('nope', [purchaseEvent('x')])).rejects.toMatchObject({
+        code: 'UNKNOWN_SOURCE',
+      });
+    });
+
+    it('delivers after a restart what was accepted before it', async () => {
+      const meta = await server(metaLikeAnswer);
+      const db = dbName();
+      const first = await engine(db, { roles: ['ingest'] }, [meta.host]);
+      const { pipe } = await setupBriefFlow(first, meta);
+      await first.start();
+      const ids = Array.from({ length: 25 }, (_, i) => `ord_restart_${i}`);
+      await first.ingest(
+        'web',
+        ids.map((id) => purchaseEvent(id)),
+      );
+      expect((await first.deliveries.list(pipe.id, { status: 'pending', limit: 100 })).data).toHaveLength(25);
+      await first.stop();
+      expect(meta.requests).toHaveLength(0);
+
+      const second = await engine(db, {}, [meta.host]);
+      await second.start();
+      const deliveries = await settled(second, pipe.id, 25);
+      expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+      expect(deliveries.map((d) => d.event_id).sort()).toEqual([...ids].sort());
+    });
+  });
+}
