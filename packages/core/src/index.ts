@@ -41,4 +41,5 @@ export * from './schemas.js';
 export { createRedactor, isSensitiveName, type Redactor } from './secrets/redact.js';
 export { createVault, type Vault } from './secrets/vault.js';
 export type * from './store.js';
+export type { DestinationDefinition, DestinationTemplate } from './templates.js';
 export { createSchemaCompiler, type FieldIssue, formatPath, parseOrThrow } from './validation.js';
