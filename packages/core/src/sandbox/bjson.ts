@@ -23,7 +23,8 @@ const TAG_ARRAY = 9;
 const TAG_DATE = 0x11;
 
 const DANGEROUS_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
-const NOT_LATIN1 = /[^\u0000-\u00ff]/;
+// Any UTF-16 code unit above 0xFF means the string must be written in its wide form.
+const NOT_LATIN1 = /[\u0100-\uffff]/;
 
 class Writer {
   buf = new Uint8Array(64 * 1024);

@@ -713,7 +713,10 @@ export class GuestContext {
       const logs = this.readLogs();
       if (parsed.e !== undefined) {
         this.broken = true;
-        return { error: toFailure(parsed.e, this.filename), logs };
+        const failure = toFailure(parsed.e, this.filename);
+        if (failure.code === 'TIMEOUT')
+          failure.message = `send() did not finish within ${input.limits.sendWallMs} ms`;
+        return { error: failure, logs };
       }
       return { value: parsed.o, logs };
     } finally {

@@ -142,10 +142,14 @@ export async function performGuestFetch(
       throw new FetchFailure('INVALID_URL', `fetch: invalid URL ${JSON.stringify(req.url)}`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      throw new FetchFailure(
-        'EGRESS_DENIED',
-        `fetch: only http: and https: URLs are allowed, got ${parsed.protocol}`,
-      );
+      const message = `fetch: only http: and https: URLs are allowed, got ${parsed.protocol}`;
+      exchanges.push({
+        request: { url: parsed.href, method: req.method, headers: { ...req.headers } },
+        error: { code: 'EGRESS_DENIED', message },
+        startedAt: new Date().toISOString(),
+        durationMs: 0,
+      });
+      throw new FetchFailure('EGRESS_DENIED', message);
     }
     req.url = parsed.href;
     const startedAt = new Date();

@@ -54,7 +54,7 @@ function hash(algorithm: unknown, data: unknown, encoding: unknown, key?: unknow
     throw new Error(`unsupported digest encoding "${enc}" (use hex, base64 or base64url)`);
   }
   const parts = Array.isArray(data) ? data : [data];
-  const h = key === undefined ? createHash(alg) : createHmac(alg, str(key, 'key'));
+  const h = key === undefined || key === null ? createHash(alg) : createHmac(alg, str(key, 'key'));
   for (const part of parts) h.update(str(part, 'data'));
   return h.digest(enc);
 }

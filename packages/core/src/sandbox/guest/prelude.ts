@@ -396,7 +396,8 @@ export const PRELUDE_SOURCE = String.raw`
         if (typeof e.stack === 'string') info.stack = e.stack.slice(0, 4000);
       } else info.message = 'uncaught ' + fmt(e);
       if (!code) {
-        if (e instanceof InternalError && /out of memory/i.test(e.message)) info.code = 'OUT_OF_MEMORY';
+        if (e instanceof InternalError && /^interrupted$/i.test(e.message)) info.code = 'TIMEOUT';
+        else if (e instanceof InternalError && /out of memory/i.test(e.message)) info.code = 'OUT_OF_MEMORY';
         else if ((e instanceof InternalError || e instanceof RangeError) && /stack overflow|call stack/i.test(e.message)) info.code = 'STACK_OVERFLOW';
       }
     } catch (x) {

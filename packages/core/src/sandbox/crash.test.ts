@@ -1,0 +1,57 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { createSandbox, sandboxInternals } from './pool.js';
+import type { SandboxEvent } from './types.js';
+
+const sandbox = createSandbox({ workers: 2, limits: { transformCpuMs: 3_000 } });
+afterAll(() => sandbox.close());
+
+const ev: SandboxEvent = { event_type: 't', event_time: '2026-01-01T00:00:00Z', event_payload: {} };
+// Busy for ~400 ms per event: long enough to kill the worker in the middle of the call.
+const slow = `function transform({ events }) { const end = Date.now() + 400; while (Date.now() < end) {} return events; }`;
+
+describe('worker crashes', () => {
+  it('replaces a worker killed mid-call and retries the call on a fresh one', async () => {
+    const call = sandbox.transform({
+      code: { kind: 'transform', owner: 'pip_crash', version: 1, code: slow },
+      events: [ev, ev],
+      profiles: undefined,
+      secrets: {},
+    });
+    await new Promise((r) => setTimeout(r, 250));
+    const workers = sandbox[sandboxInternals].workers();
+    expect(workers.length).toBe(2);
+    // Kill every worker: whichever ran the call is gone.
+    await Promise.all(workers.map((w) => w.terminate()));
+    const run = await call;
+    expect(run.results.map((r) => r.ok)).toEqual([true, true]);
+    const stats = await sandbox.stats();
+    expect(stats.workerRestarts).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reports WORKER_CRASHED when the retry dies too', async () => {
+    const call = sandbox.transform({
+      code: { kind: 'transform', owner: 'pip_crash2', version: 1, code: slow },
+      events: [ev, ev, ev],
+      profiles: undefined,
+      secrets: {},
+    });
+    for (let i = 0; i < 2; i++) {
+      await new Promise((r) => setTimeout(r, 300));
+      await Promise.all(sandbox[sandboxInternals].workers().map((w) => w.terminate()));
+    }
+    await expect(call).rejects.toMatchObject({ code: 'WORKER_CRASHED' });
+    // And the pool serves again afterwards.
+    const ok = await sandbox.transform({
+      code: {
+        kind: 'transform',
+        owner: 'pip_after',
+        version: 1,
+        code: 'function transform({ events }) { return events; }',
+      },
+      events: [ev],
+      profiles: undefined,
+      secrets: {},
+    });
+    expect(ok.results[0]!.ok).toBe(true);
+  });
+});

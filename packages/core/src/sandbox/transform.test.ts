@@ -1,0 +1,405 @@
+import { createHash } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { PipesError } from '../errors.js';
+import { createSandbox } from './pool.js';
+import type { CodeRef, SandboxEvent } from './types.js';
+
+const sandbox = createSandbox({ workers: 1, limits: { transformCpuMs: 500 } });
+afterAll(() => sandbox.close());
+
+let version = 0;
+const ref = (source: string): CodeRef => ({
+  kind: 'transform',
+  owner: `pip_t${++version}`,
+  version: 1,
+  code: source,
+});
+const run = (source: string, events: SandboxEvent[], secrets: Record<string, string> = {}) =>
+  sandbox.transform({ code: ref(source), events, profiles: undefined, secrets });
+
+const purchase = (order: string, extra: Record<string, unknown> = {}): SandboxEvent => ({
+  event_id: `evt_${order}`,
+  event_type: 'purchase',
+  event_time: '2026-05-04T10:14:22.481Z',
+  event_payload: {
+    hashed_email: 'a'.repeat(64),
+    hashed_phone: 'b'.repeat(64),
+    fbp: 'fb.1.1714816462.1234',
+    fbc: 'fb.1.1714816462.IwAR1',
+    ttp: 'ttp-1',
+    ttclid: 'ttclid-1',
+    gclid: 'gclid-1',
+    ip: '203.0.113.7',
+    ua: 'Mozilla/5.0',
+    page_url: 'https://shop.example/checkout',
+    currency: 'EUR',
+    revenue: 49.9,
+    order_id: order,
+    ...extra,
+  },
+});
+const pageView: SandboxEvent = {
+  event_type: 'page_view',
+  event_time: '2026-05-04T10:14:22.481Z',
+  event_payload: {},
+};
+
+// The brief's transforms, verbatim.
+const BRIEF_META = `function transform({ events, profiles, secrets }) {
+return events
+.filter(e => e.event_type === 'purchase')
+.map(e => ({
+event_type: 'purchase',
+event_time: e.event_time,
+event_payload: {
+event_name: 'Purchase',
+event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
+user_data: {
+em: e.event_payload.hashed_email,
+ph: e.event_payload.hashed_phone,
+fbp: e.event_payload.fbp,
+fbc: e.event_payload.fbc,
+client_ip_address: e.event_payload.ip,
+client_user_agent: e.event_payload.ua,
+},
+custom_data: {
+currency: e.event_payload.currency,
+value: e.event_payload.revenue,
+},
+event_id: e.event_payload.order_id,
+action_source: 'website',
+},
+}));
+}`;
+
+const BRIEF_TIKTOK = `// Verify against TikTok Events API v1.3 before going to production.
+function transform({ events, profiles, secrets }) {
+return events
+.filter(e => e.event_type === 'purchase')
+.map(e => ({
+event_type: 'purchase',
+event_time: e.event_time,
+event_payload: {
+event: 'CompletePayment',
+event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
+event_id: e.event_payload.order_id,
+user: {
+email: e.event_payload.hashed_email,
+phone_number: e.event_payload.hashed_phone,
+ttp: e.event_payload.ttp,
+ttclid: e.event_payload.ttclid,
+ip: e.event_payload.ip,
+user_agent: e.event_payload.ua,
+},
+properties: {
+currency: e.event_payload.currency,
+value: e.event_payload.revenue,
+order_id: e.event_payload.order_id,
+},
+page: {
+url: e.event_payload.page_url,
+},
+},
+}));
+}`;
+
+const BRIEF_GOOGLE = `// Verify against Google Ads API uploadClickConversions before going to production.
+function transform({ events, profiles, secrets }) {
+return events
+.filter(e => e.event_type === 'purchase')
+.map(e => ({
+event_type: 'purchase',
+event_time: e.event_time,
+event_payload: {
+conversion_action: secrets.GOOGLE_ADS_CONVERSION_ACTION,
+conversion_date_time: new Date(e.event_time)
+.toISOString()
+.replace('T', ' ')
+.replace('Z', '+00:00'),
+conversion_value: e.event_payload.revenue,
+currency_code: e.event_payload.currency,
+order_id: e.event_payload.order_id,
+gclid: e.event_payload.gclid,
+user_identifiers: [
+{ hashed_email: e.event_payload.hashed_email },
+{ hashed_phone_number: e.event_payload.hashed_phone },
+],
+},
+}));
+}`;
+
+describe("the brief's transforms run unchanged", () => {
+  it('Meta: maps purchases and filters other events, one result per input', async () => {
+    const r = await run(BRIEF_META, [purchase('ord_1'), pageView, purchase('ord_2')]);
+    expect(r.results).toHaveLength(3);
+    expect(r.results[1]).toEqual({ ok: true, outputs: [] });
+    const first = r.results[0]!;
+    expect(first.ok && first.outputs[0]).toEqual({
+      event_type: 'purchase',
+      event_time: '2026-05-04T10:14:22.481Z',
+      event_payload: {
+        event_name: 'Purchase',
+        event_time: 1777889662,
+        user_data: {
+          em: 'a'.repeat(64),
+          ph: 'b'.repeat(64),
+          fbp: 'fb.1.1714816462.1234',
+          fbc: 'fb.1.1714816462.IwAR1',
+          client_ip_address: '203.0.113.7',
+          client_user_agent: 'Mozilla/5.0',
+        },
+        custom_data: { currency: 'EUR', value: 49.9 },
+        event_id: 'ord_1',
+        action_source: 'website',
+      },
+    });
+    const third = r.results[2]!;
+    expect(third.ok && third.outputs[0]?.event_payload.event_id).toBe('ord_2');
+  });
+
+  it('TikTok: maps to CompletePayment', async () => {
+    const r = await run(BRIEF_TIKTOK, [purchase('ord_9')]);
+    const out = r.results[0]!;
+    expect(out.ok && out.outputs[0]?.event_payload).toMatchObject({
+      event: 'CompletePayment',
+      event_id: 'ord_9',
+      user: { email: 'a'.repeat(64), ttclid: 'ttclid-1' },
+      page: { url: 'https://shop.example/checkout' },
+    });
+  });
+
+  it('Google: reads its bound secret and formats the conversion time', async () => {
+    const r = await run(BRIEF_GOOGLE, [purchase('ord_5')], {
+      GOOGLE_ADS_CONVERSION_ACTION: 'customers/1/conversionActions/2',
+    });
+    const out = r.results[0]!;
+    expect(out.ok && out.outputs[0]?.event_payload).toMatchObject({
+      conversion_action: 'customers/1/conversionActions/2',
+      conversion_date_time: '2026-05-04 10:14:22.481+00:00',
+      user_identifiers: [{ hashed_email: 'a'.repeat(64) }, { hashed_phone_number: 'b'.repeat(64) }],
+    });
+  });
+});
+
+describe('transform semantics', () => {
+  it('calls transform once per event so outputs are attributed to their input', async () => {
+    const fanOut = `function transform({ events }) {
+      const e = events[0];
+      if (events.length !== 1) throw new Error('expected one event per call');
+      return Array.from({ length: e.event_payload.n }, (_, k) => ({ ...e, event_payload: { k } }));
+    }`;
+    const mk = (n: number): SandboxEvent => ({ event_type: 't', event_time: 'x', event_payload: { n } });
+    const r = await run(fanOut, [mk(2), mk(0), mk(1)]);
+    expect(r.results.map((x) => (x.ok ? x.outputs.length : -1))).toEqual([2, 0, 1]);
+  });
+
+  it('isolates a throwing event and reports its line', async () => {
+    const code = `function transform({ events }) {
+  const e = events[0];
+  if (e.event_payload.order_id === 'bad') {
+    throw new Error('cannot map ' + e.event_payload.order_id);
+  }
+  return [e];
+}`;
+    const r = await run(code, [purchase('ok1'), purchase('bad'), purchase('ok2')]);
+    expect(r.results[0]!.ok).toBe(true);
+    expect(r.results[1]).toMatchObject({
+      ok: false,
+      error: { code: 'USER_CODE_ERROR', message: 'Error: cannot map bad', line: 4 },
+    });
+    expect(r.results[2]!.ok).toBe(true);
+  });
+
+  it('says what is wrong with an invalid output and where', async () => {
+    const code = `function transform({ events }) {
+      return [events[0], events[0], { event_type: 'x', event_time: 't', event_payload: 'nope' }];
+    }`;
+    const r = await run(code, [purchase('o')]);
+    expect(r.results[0]).toMatchObject({
+      ok: false,
+      error: { code: 'INVALID_OUTPUT', message: 'output[2].event_payload: expected object, got string' },
+    });
+    const r2 = await run(
+      "function transform() { return [{ event_type: 1, event_time: 't', event_payload: {} }]; }",
+      [purchase('o')],
+    );
+    expect(r2.results[0]).toMatchObject({
+      error: { message: 'output[0].event_type: expected string, got number' },
+    });
+  });
+
+  it('treats undefined/null as filtered and a single object as one output', async () => {
+    const r = await run(
+      "function transform({ events }) { const e = events[0]; return e.event_payload.order_id === 'a' ? undefined : e; }",
+      [purchase('a'), purchase('b')],
+    );
+    expect(r.results[0]).toEqual({ ok: true, outputs: [] });
+    expect(r.results[1]!.ok && r.results[1]!.outputs).toHaveLength(1);
+  });
+
+  it('keeps event_id and drops other top-level keys', async () => {
+    const r = await run(
+      "function transform({ events }) { return [{ ...events[0], extra: 1, event_id: 'new_id' }]; }",
+      [purchase('a')],
+    );
+    expect(r.results[0]!.ok && Object.keys(r.results[0]!.outputs[0]!).sort()).toEqual([
+      'event_id',
+      'event_payload',
+      'event_time',
+      'event_type',
+    ]);
+  });
+
+  it('serialises outputs like JSON (Dates, undefined, NaN); class instances by their own data', async () => {
+    const code = `function transform({ events }) {
+      const e = events[0];
+      return [{ ...e, event_payload: { d: new Date(0), u: new URL('https://a.example/x?y=1'), skip: undefined, nan: NaN, list: [undefined, 1] } }];
+    }`;
+    const r = await run(code, [purchase('a')]);
+    expect(r.results[0]!.ok && r.results[0]!.outputs[0]!.event_payload).toEqual({
+      d: '1970-01-01T00:00:00.000Z',
+      // Documented difference from JSON.stringify: a toJSON inherited from a class is not called.
+      u: {},
+      nan: null,
+      list: [null, 1],
+    });
+  });
+
+  it('accepts export default and module.exports forms', async () => {
+    const esm = await run('export default function (input) { return input.events; }', [purchase('a')]);
+    expect(esm.results[0]!.ok).toBe(true);
+    const cjs = await run('module.exports = function ({ events }) { return events; };', [purchase('a')]);
+    expect(cjs.results[0]!.ok).toBe(true);
+    const named = await run('export function transform({ events }) { return events; }', [purchase('a')]);
+    expect(named.results[0]!.ok).toBe(true);
+  });
+
+  it('captures console output into the run', async () => {
+    const r = await run(
+      "function transform({ events }) { console.log('seen', events[0].event_payload.order_id, { a: 1 }); console.warn('w'); return []; }",
+      [purchase('z')],
+    );
+    expect(r.logs).toEqual([
+      { level: 'log', message: 'seen z {"a":1}' },
+      { level: 'warn', message: 'w' },
+    ]);
+  });
+
+  it('provides the expected globals', async () => {
+    const code = `function transform({ events }) {
+      const u = new URL('https://shop.example/p?q=1#h');
+      u.searchParams.set('q', 'two words');
+      const bytes = new TextEncoder().encode('žluť');
+      const clone = structuredClone({ a: [1, { b: 2 }], d: new Date(5) });
+      return [{ ...events[0], event_payload: {
+        url: u.href, host: u.hostname,
+        len: bytes.length, back: new TextDecoder().decode(bytes),
+        b64: btoa('hello'), raw: atob('aGVsbG8='),
+        clone: clone.a[1].b, cloneDate: clone.d.getTime(),
+        uuid: /^[0-9a-f-]{36}$/.test(crypto.randomUUID()),
+        sha: openpipes.sha256Hex('a@b.c'),
+        shas: openpipes.sha256Hex(['a', 'b']),
+        hmac: openpipes.hmacSha256Hex('k', 'v'),
+        phone: openpipes.phoneE164('601 123 456', 'CZ'),
+        badPhone: openpipes.phoneE164('12', 'CZ'),
+        sp: new URLSearchParams({ a: '1', b: 'x y' }).toString(),
+      } }];
+    }`;
+    const r = await run(code, [purchase('g')]);
+    const out = r.results[0]!;
+    if (!out.ok) throw new Error(out.error.message);
+    expect(out.outputs[0]!.event_payload).toEqual({
+      url: 'https://shop.example/p?q=two+words#h',
+      host: 'shop.example',
+      len: 6,
+      back: 'žluť',
+      b64: 'aGVsbG8=',
+      raw: 'hello',
+      clone: 2,
+      cloneDate: 5,
+      uuid: true,
+      sha: createHash('sha256').update('a@b.c').digest('hex'),
+      shas: [
+        'ca978112ca1bbdcafac231b39a23dc4da786eff8147c4e72b9807785afee48bb',
+        '3e23e8160039594a33894f6564e1b1348bbd7a0088d42c4acb73eeaed59c009d',
+      ],
+      hmac: expect.stringMatching(/^[0-9a-f]{64}$/),
+      phone: '+420601123456',
+      badPhone: null,
+      sp: 'a=1&b=x+y',
+    });
+  });
+
+  it('signs and verifies JWTs on the host (HS256 and RS256)', async () => {
+    const { generateKeyPairSync } = await import('node:crypto');
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const code = `function transform({ events, secrets }) {
+      const hs = openpipes.jwtSign({ sub: 'u1' }, secrets.HS, { expiresIn: 60 });
+      const rs = openpipes.jwtSign({ sub: 'u2' }, secrets.PRIV, { alg: 'RS256', kid: 'k1' });
+      let tampered = 'verified';
+      try { openpipes.jwtVerify(hs.slice(0, -2) + 'xx', secrets.HS); } catch (e) { tampered = e.message; }
+      return [{ ...events[0], event_payload: {
+        hs: openpipes.jwtVerify(hs, secrets.HS).sub,
+        rs: openpipes.jwtVerify(rs, secrets.PUB, { algorithms: ['RS256'] }).sub,
+        header: JSON.parse(atob(rs.split('.')[0])),
+        decoded: openpipes.jwtDecode(hs).sub,
+        tampered,
+      } }];
+    }`;
+    const r = await run(code, [purchase('j')], {
+      HS: 'secret-key',
+      PRIV: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      PUB: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    });
+    const out = r.results[0]!;
+    if (!out.ok) throw new Error(out.error.message);
+    expect(out.outputs[0]!.event_payload).toEqual({
+      hs: 'u1',
+      rs: 'u2',
+      header: { alg: 'RS256', typ: 'JWT', kid: 'k1' },
+      decoded: 'u1',
+      tampered: 'jwtVerify: signature does not match',
+    });
+  });
+});
+
+describe('compile at save time', () => {
+  it('rejects a syntax error with line and column', async () => {
+    const err = await sandbox
+      .compile({
+        kind: 'transform',
+        code: 'function transform({ events }) {\n  return events.map(e => {\n    e.x = ;\n  });\n}',
+      })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PipesError);
+    expect(err).toMatchObject({ code: 'COMPILE_ERROR', details: { line: 3, column: expect.any(Number) } });
+  });
+
+  it('rejects code that does not define the function', async () => {
+    await expect(sandbox.compile({ kind: 'transform', code: 'const x = 1;' })).rejects.toMatchObject({
+      code: 'COMPILE_ERROR',
+      message: expect.stringMatching(/does not define a function named transform/),
+    });
+    await expect(sandbox.compile({ kind: 'send', code: 'function transform() {}' })).rejects.toMatchObject({
+      code: 'COMPILE_ERROR',
+    });
+  });
+
+  it('rejects top-level code that throws, and imports of modules that are not vetted', async () => {
+    await expect(
+      sandbox.compile({ kind: 'transform', code: "throw new Error('boom');\nfunction transform() {}" }),
+    ).rejects.toMatchObject({
+      code: 'COMPILE_ERROR',
+      details: { line: 1 },
+    });
+    await expect(
+      sandbox.compile({ kind: 'transform', code: "import fs from 'fs';\nexport function transform() {}" }),
+    ).rejects.toThrow(/module "fs" is not available in the sandbox/);
+  });
+
+  it('accepts the brief code', async () => {
+    await expect(sandbox.compile({ kind: 'transform', code: BRIEF_META })).resolves.toBeUndefined();
+    await expect(sandbox.compile({ kind: 'transform', code: BRIEF_TIKTOK })).resolves.toBeUndefined();
+    await expect(sandbox.compile({ kind: 'transform', code: BRIEF_GOOGLE })).resolves.toBeUndefined();
+  });
+});
