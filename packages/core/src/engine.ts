@@ -2,6 +2,7 @@
  * `createPipes()`: the engine. It wires the registries, ingest, the dispatcher and the sandbox onto
  * one store. Embed it in your Node backend, or run it through `openpipes serve`.
  */
+import { type CollectCredentials, createCollectAuthenticator } from './collect-auth.js';
 import { createConfigCache } from './config.js';
 import type { ProfilesResolver } from './deliver.js';
 import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
@@ -16,8 +17,10 @@ import { createPipesRegistry, type PipesRegistry } from './registries/pipes.js';
 import type { RegistryDeps } from './registries/registry.js';
 import { createSecretsRegistry, type SecretsRegistry } from './registries/secrets.js';
 import { createSourcesRegistry, type SourcesRegistry } from './registries/sources.js';
+import { createRetention, type RetentionOptions } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
+import type { Source } from './schemas.js';
 import { createVault } from './secrets/vault.js';
 import type { Store } from './store.js';
 import { createSchemaCompiler } from './validation.js';
@@ -41,6 +44,8 @@ export interface PipesOptions {
   /** What this process does. Default both. Many processes can share one PostgreSQL store. */
   roles?: Role[];
   dispatcher?: DispatcherOptions;
+  /** How long events and delivery records are kept (default 30 days), pruned in the background. */
+  retention?: RetentionOptions;
   logger?: Logger;
   /** The engine's clock (ms since epoch). Tests may pass their own. */
   clock?: () => number;
@@ -84,6 +89,12 @@ export interface Pipes {
    * events are reported per event and do not stop their valid siblings.
    */
   ingest(sourceSlug: string, events: unknown): Promise<IngestResult>;
+  /**
+   * Checks a collect request's credentials against its source's `auth` (none, bearer token, or HMAC
+   * signature with a timestamp). Resolves with the source; throws `UNKNOWN_SOURCE`,
+   * `SOURCE_DISABLED` or `UNAUTHORIZED`. Replayed HMAC signatures are refused per process.
+   */
+  authenticateCollect(credentials: CollectCredentials): Promise<Source>;
   /** Migrates the store and starts dispatching (when this process has the `dispatch` role). */
   start(): Promise<void>;
   /**
@@ -94,6 +105,8 @@ export interface Pipes {
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;
+  /** Prunes events and deliveries older than the retention period now (it also runs in the background). */
+  prune(): Promise<{ events: number; deliveries: number }>;
 }
 
 export function createPipes(options: PipesOptions): Pipes {
@@ -155,6 +168,7 @@ export function createPipes(options: PipesOptions): Pipes {
     onRequeued: (ids) => dispatcherNotify(ids),
   });
   const ingest = createIngest({ store, config, now, onDeliveriesCreated: (ids) => dispatcherNotify(ids) });
+  const authenticateCollect = createCollectAuthenticator({ config, resolveSecrets, now });
 
   const dispatcher = createDispatcher({
     store,
@@ -167,6 +181,8 @@ export function createPipes(options: PipesOptions): Pipes {
     profiles: options.profiles,
     options: options.dispatcher ?? {},
   });
+
+  const retention = createRetention({ store, now, logger, options: options.retention ?? {} });
 
   let running = false;
   let unsubscribe: (() => Promise<void>) | null = null;
@@ -181,6 +197,7 @@ export function createPipes(options: PipesOptions): Pipes {
     store,
     sandbox,
     ingest: guard(ingest),
+    authenticateCollect: guard(authenticateCollect),
     on: events.on,
 
     async start() {
@@ -192,6 +209,7 @@ export function createPipes(options: PipesOptions): Pipes {
         dispatcherNotify = (ids) => dispatcher.notify(ids);
         dispatcher.start();
         if (store.subscribe) unsubscribe = await store.subscribe((ids) => dispatcher.notify(ids));
+        retention.start();
       }
     },
 
@@ -199,11 +217,13 @@ export function createPipes(options: PipesOptions): Pipes {
       if (stopped) return;
       stopped = true;
       running = false;
-      await dispatcher.stop(stopOptions.graceMs ?? 30_000);
+      await Promise.all([dispatcher.stop(stopOptions.graceMs ?? 30_000), retention.stop()]);
       if (unsubscribe) await unsubscribe().catch(() => {});
       if (ownsSandbox) await sandbox.close();
       if (stopOptions.closeStore !== false) await store.close();
     },
+
+    prune: guard(() => retention.runOnce()),
 
     status() {
       return { running, roles, owner: dispatcher.owner, breakers: dispatcher.breakers() };

@@ -11,6 +11,7 @@
  * ```
  */
 export { backoffDelayMs, classifySend, isRetryableStatus, parseRetryAfter } from './classify.js';
+export type { CollectCredentials } from './collect-auth.js';
 export type { ProfilesResolver } from './deliver.js';
 export type { DeliveriesApi, ListDeliveriesOptions, ReplayOptions, ReplayResult } from './deliveries.js';
 export type { BreakerState, DispatcherOptions } from './dispatcher.js';
@@ -36,6 +37,7 @@ export type { PipesRegistry } from './registries/pipes.js';
 export type { ActorContext, ListOptions, Registry, Versioned } from './registries/registry.js';
 export type { SecretsRegistry } from './registries/secrets.js';
 export type { SourcesRegistry } from './registries/sources.js';
+export type { RetentionOptions } from './retention.js';
 export * from './sandbox/index.js';
 export * from './schemas.js';
 export { createRedactor, isSensitiveName, type Redactor } from './secrets/redact.js';

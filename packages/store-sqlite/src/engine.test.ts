@@ -1,16 +1,20 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEngineConformance } from '@openpipes/core/testing';
+import { runEngineConformance, runEngineReliability } from '@openpipes/core/testing';
 import { afterAll } from 'vitest';
 import { sqliteStore } from './index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'openpipes-engine-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+const openStore = async (db: string) => sqliteStore({ filename: join(dir, `${db}.db`) });
+
+runEngineReliability({ name: 'SQLite', openStore });
+
 runEngineConformance({
   name: 'SQLite',
-  openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }),
+  openStore,
   // The database file and its write-ahead log, byte for byte.
   rawDump: async (db) =>
     ['', '-wal']

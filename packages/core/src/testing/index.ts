@@ -19,6 +19,7 @@ export {
   testSecretKey,
   waitFor,
 } from './engine-conformance.js';
+export { runEngineReliability } from './engine-reliability.js';
 export { type RunSendInput, type RunSendResult, runSend } from './run-send.js';
 export { closeTestSandbox, type RunTransformInput, runTransform, type TestEvent } from './run-transform.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store-conformance.js';

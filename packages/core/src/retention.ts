@@ -1,0 +1,76 @@
+/**
+ * Retention: events and delivery records older than the retention period are deleted in the
+ * background, in small batches with a pause between them, so pruning never holds the store for
+ * long and ingest keeps flowing.
+ */
+import type { Logger } from './logger.js';
+import type { Store } from './store.js';
+
+export interface RetentionOptions {
+  /** Keep events and delivery records this many days. Default 30. 0 disables pruning. */
+  days?: number;
+  /** How often pruning runs, ms. Default 60 000. */
+  intervalMs?: number;
+  /** Events deleted per batch (with their deliveries). Default 500. */
+  batchSize?: number;
+}
+
+export interface Retention {
+  start(): void;
+  stop(): Promise<void>;
+  /** Prunes everything older than the retention period now; returns what went. */
+  runOnce(): Promise<{ events: number; deliveries: number }>;
+}
+
+export function createRetention(deps: {
+  store: Store;
+  now: () => number;
+  logger: Logger;
+  options: RetentionOptions;
+}): Retention {
+  const days = deps.options.days ?? 30;
+  const intervalMs = deps.options.intervalMs ?? 60_000;
+  const batchSize = deps.options.batchSize ?? 500;
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<unknown> | null = null;
+  let stopped = false;
+
+  const runOnce = async () => {
+    const total = { events: 0, deliveries: 0 };
+    if (days <= 0) return total;
+    const before = new Date(deps.now() - days * 86_400_000).toISOString();
+    while (!stopped) {
+      const pruned = await deps.store.prune({ before, limit: batchSize });
+      total.events += pruned.events;
+      total.deliveries += pruned.deliveries;
+      if (pruned.events < batchSize) break;
+      // Let ingest and dispatch have the store between batches.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    if (total.events > 0) deps.logger.info('pruned old events and deliveries', { ...total, before });
+    return total;
+  };
+
+  const tick = () => {
+    if (running || stopped) return;
+    running = runOnce()
+      .catch((err) => deps.logger.error('pruning failed', { error: String(err) }))
+      .finally(() => {
+        running = null;
+      });
+  };
+
+  return {
+    start() {
+      if (days <= 0 || timer) return;
+      timer = setInterval(tick, intervalMs);
+      timer.unref();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      await running;
+    },
+    runOnce,
+  };
+}
