@@ -240,11 +240,10 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       const preview = await pipes.deliveries.replay(pipe.id, { dry_run: true });
       expect(preview.dry_run).toBe(true);
       expect(preview.count).toBe(2);
-      expect(
-        preview.preview
-          ?.map((p) => (p.output?.[0] as { event_payload: { event_id: string } }).event_payload.event_id)
-          .sort(),
-      ).toEqual(['ord_dead_1', 'ord_dead_2']);
+      const previewed = (preview.preview ?? []).map(
+        (p) => (p.output?.[0] as { event_payload: { event_id: string } } | undefined)?.event_payload.event_id,
+      );
+      expect(previewed.sort()).toEqual(['ord_dead_1', 'ord_dead_2']);
       await new Promise((r) => setTimeout(r, 200));
       expect(platform.requests.length).toBe(before);
       expect((await pipes.deliveries.list(pipe.id)).data.every((d) => d.status === 'dead')).toBe(true);
