@@ -341,6 +341,16 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
           destination_id: destination.id,
           destination: destination.name,
         });
+        // The outage is over: what waits on backoff goes now, so the backlog drains at once.
+        void deps.store
+          .expediteRetries({ destinationId: destination.id, now: new Date(deps.now()).toISOString() })
+          .then(() => lane.wake())
+          .catch((err) =>
+            deps.logger.warn('could not expedite retries', {
+              destination_id: destination.id,
+              error: String(err),
+            }),
+          );
       }
       if (delivered || breaker.state === 'half-open') {
         breaker.state = 'closed';

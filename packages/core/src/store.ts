@@ -308,6 +308,13 @@ export interface Store {
    */
   requeueDeliveries(input: RequeueQuery): Promise<string[]>;
 
+  /**
+   * Makes every `retrying` delivery of a destination due now (its `next_attempt_at = now`). Called
+   * when a destination's circuit breaker closes after an outage, so the backlog drains at once
+   * instead of waiting out each delivery's backoff. Returns how many were moved.
+   */
+  expediteRetries(input: { destinationId: string; now: string }): Promise<number>;
+
   /** The earliest `next_attempt_at` among `retrying` deliveries of a destination; null if none. */
   nextRetryAt(input: { destinationId: string }): Promise<string | null>;
 

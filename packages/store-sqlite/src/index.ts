@@ -611,6 +611,17 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
       });
     },
 
+    async expediteRetries({ destinationId, now }) {
+      return run(
+        qb
+          .updateTable('deliveries')
+          .set({ due_at: now })
+          .where('destination_id', '=', destinationId)
+          .where('status', '=', 'retrying')
+          .where('due_at', '>', now),
+      );
+    },
+
     async nextRetryAt({ destinationId }) {
       const row = first(
         qb

@@ -480,6 +480,38 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.nextRetryAt({ destinationId: p.destination_id })).toBeNull();
       });
 
+      it('makes the retrying deliveries of one destination due now when asked to expedite them', async () => {
+        const { pipeRefs } = await seed(2, 2);
+        const [p1, p2] = pipeRefs;
+        for (const p of [p1!, p2!]) {
+          const claimed = await store.claimDeliveries({
+            destinationId: p.destination_id,
+            pipeIds: [p.pipe_id],
+            owner: 'w',
+            limit: 10,
+            leaseMs: 60_000,
+            now: at(0),
+          });
+          await store.completeDeliveries({
+            owner: 'w',
+            outcomes: claimed.map((c) => outcome(c, 'retrying', { next_attempt_at: at(3_600_000) })),
+            now: at(1),
+          });
+        }
+        expect(await store.expediteRetries({ destinationId: p1!.destination_id, now: at(10) })).toBe(2);
+        expect(await store.nextRetryAt({ destinationId: p1!.destination_id })).toBe(at(10));
+        expect(await store.nextRetryAt({ destinationId: p2!.destination_id })).toBe(at(3_600_000));
+        const due = await store.claimDeliveries({
+          destinationId: p1!.destination_id,
+          pipeIds: [p1!.pipe_id],
+          owner: 'w2',
+          limit: 10,
+          leaseMs: 60_000,
+          now: at(10),
+        });
+        expect(due).toHaveLength(2);
+      });
+
       it('gives released deliveries back as pending without an attempt', async () => {
         const { pipeRefs } = await seed(2, 1);
         const p = pipeRefs[0]!;
