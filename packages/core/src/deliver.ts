@@ -6,7 +6,7 @@
  */
 import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { toPipesError } from './errors.js';
-import { recordExchange, recordLogs } from './record.js';
+import { parseExchange, recordExchange, recordLogs } from './record.js';
 import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from './sandbox/types.js';
 import type {
   DeliveryAttempt,
@@ -101,10 +101,13 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
     // Record per delivery, with the batch cut down to that delivery's rows.
     const indicesByWork = new Map<Work, number[]>();
     batch.forEach((slot, i) => {
-      indicesByWork.set(slot.work, [...(indicesByWork.get(slot.work) ?? []), i]);
+      const indices = indicesByWork.get(slot.work);
+      if (indices) indices.push(i);
+      else indicesByWork.set(slot.work, [i]);
     });
+    const parsed = run.exchanges.map(parseExchange);
     for (const [w, indices] of indicesByWork) {
-      const exchanges = run.exchanges.map((ex) => recordExchange(ex, batch.length, indices, redact));
+      const exchanges = parsed.map((ex) => recordExchange(ex, batch.length, indices, redact));
       w.exchanges.push(...exchanges);
       w.exchange = exchanges.length > 0 ? exchanges[exchanges.length - 1]! : w.exchange;
       for (const i of indices) w.verdicts.push(classification.events[i]!);

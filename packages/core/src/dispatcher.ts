@@ -310,11 +310,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       return;
     }
     updateBreaker(lane, destination, outcomes);
+    const byId = new Map(claimed.map((c) => [c.id, c]));
     deps.events.emit('deliveries', {
       destination_id: destination.id,
       destination: destination.name,
       outcomes: outcomes.map((o) => {
-        const delivery = claimed.find((c) => c.id === o.id)!;
+        const delivery = byId.get(o.id)!;
         return {
           id: o.id,
           pipe_id: delivery.pipe_id,

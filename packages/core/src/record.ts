@@ -56,24 +56,41 @@ function boundedJson(value: unknown): unknown {
   return `${text.slice(0, maxRecordedBodyChars)}… [truncated ${text.length - maxRecordedBodyChars} chars]`;
 }
 
+/** A captured exchange with its bodies parsed once, to be cut per event with {@link recordExchange}. */
+export interface ParsedExchange {
+  exchange: CapturedExchange;
+  requestPayload: unknown;
+  responseBody: unknown;
+}
+
+/** Parses an exchange's bodies once per batch (not once per event: a batch has up to thousands). */
+export function parseExchange(exchange: CapturedExchange): ParsedExchange {
+  return {
+    exchange,
+    requestPayload: parseBody(exchange.request.body),
+    responseBody: exchange.response ? parseBody(exchange.response.body) : undefined,
+  };
+}
+
 /** A captured exchange as a record shows it, for the events at `indices` of a batch. */
 export function recordExchange(
-  exchange: CapturedExchange,
+  parsed: ParsedExchange,
   batchSize: number,
   indices: number[],
   redact: Redactor,
 ): RecordedExchange {
+  const { exchange } = parsed;
   const request = {
     url: exchange.request.url,
     method: exchange.request.method,
     headers: exchange.request.headers,
-    payload: boundedJson(sliceBatch(parseBody(exchange.request.body), batchSize, indices)),
+    payload: boundedJson(sliceBatch(parsed.requestPayload, batchSize, indices)),
   };
   const response = exchange.response
     ? {
         status: exchange.response.status,
         headers: exchange.response.headers,
-        body: boundedJson(sliceBatch(parseBody(exchange.response.body), batchSize, indices)),
+        body: boundedJson(sliceBatch(parsed.responseBody, batchSize, indices)),
       }
     : null;
   return redact({
