@@ -1,0 +1,46 @@
+import { runEngineConformance, runEngineReliability } from '@openpipes/core/testing';
+import { describe, it } from 'vitest';
+import { dropSchemas, postgresAvailable, postgresUrl, query } from '../test/postgres.js';
+import { postgresStore } from './index.js';
+
+// Each engine database is a schema of its own; the same name opens the same data again.
+const created = new Set<string>();
+const schemaOf = (db: string) => `opt_${db}`.slice(0, 48);
+const openStore = async (db: string) => {
+  created.add(schemaOf(db));
+  return postgresStore({ connectionString: postgresUrl, schema: schemaOf(db), poolSize: 4 });
+};
+const cleanup = async () => {
+  await dropSchemas(created);
+  created.clear();
+};
+
+if (await postgresAvailable()) {
+  runEngineReliability({ name: 'PostgreSQL', openStore, cleanup });
+
+  runEngineConformance({
+    name: 'PostgreSQL',
+    openStore,
+    cleanup,
+    // Every row of every table of the schema, as PostgreSQL prints it.
+    rawDump: async (db) => {
+      const tables = await query<{ table_name: string }>(
+        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+        [schemaOf(db)],
+      );
+      const parts = await Promise.all(
+        tables.map(async ({ table_name }) => {
+          const rows = await query<{ row: string }>(
+            `SELECT t::text AS row FROM "${schemaOf(db)}"."${table_name}" t`,
+          );
+          return rows.map((r) => r.row).join('\n');
+        }),
+      );
+      return parts.join('\n');
+    },
+  });
+} else {
+  describe.skip('engine on PostgreSQL (skipped: no PostgreSQL, see the message above)', () => {
+    it('needs PostgreSQL', () => {});
+  });
+}

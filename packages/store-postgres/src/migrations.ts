@@ -1,0 +1,156 @@
+/**
+ * The PostgreSQL schema, as numbered migrations. A migration never changes once released; new ones
+ * are appended. `migrate()` runs each pending one in its own transaction, holding a transaction
+ * advisory lock keyed on the schema name, with `search_path` set to that schema: the SQL below names
+ * its tables without a schema.
+ *
+ * Choices, and why:
+ * - Times are `timestamptz` (8 bytes, range-indexable, readable when you query the tables
+ *   yourself). The store writes the engine's ISO strings, which have millisecond precision, so they
+ *   come back identical although PostgreSQL keeps microseconds.
+ * - Configuration (entities, versions, audit, state) is `jsonb`: small documents an operator may
+ *   want to query with containment operators.
+ * - Event payloads, delivery details and attempts are `json`, not `jsonb`: they carry bytes from
+ *   outside (senders, destinations' answers), are written once and read whole, never queried inside
+ *   by the store. `json` keeps them byte for byte (key order included, so a transform sees the
+ *   sender's key order on both stores), costs less to write, and accepts `\u0000` escapes, which
+ *   `jsonb` rejects: one odd byte in a destination's answer must not make a delivery unrecordable.
+ *   The `->` / `->>` operators work on both.
+ * - Ids are `text COLLATE "C"`: ULIDs compare bytewise, the same order as JavaScript's sort.
+ * - Deliveries carry `due_at`, the one column claims read: pending → when created, retrying → the
+ *   next attempt, sending → when the lease expires, NULL once final. A partial index over the
+ *   non-NULL rows stays as small as the live backlog however long the history grows.
+ * - No foreign keys between the history tables: every write path already keeps them consistent in
+ *   one transaction, and pruning deletes children first; FK checks would tax the hottest writes.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: `
+CREATE TABLE meta (
+  key text PRIMARY KEY,
+  value bigint NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('config_revision', 0);
+
+CREATE TABLE entities (
+  id text COLLATE "C" PRIMARY KEY,
+  kind text NOT NULL,
+  unique_key text,
+  version integer NOT NULL,
+  data jsonb NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX entities_unique_key ON entities (kind, unique_key) WHERE unique_key IS NOT NULL;
+CREATE INDEX entities_kind ON entities (kind, id);
+
+CREATE TABLE entity_versions (
+  id text COLLATE "C" NOT NULL,
+  kind text NOT NULL,
+  version integer NOT NULL,
+  data jsonb NOT NULL,
+  actor text,
+  created_at timestamptz NOT NULL,
+  PRIMARY KEY (id, version)
+);
+
+CREATE TABLE secret_values (
+  secret_id text COLLATE "C" PRIMARY KEY,
+  ciphertext text NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+
+CREATE TABLE events (
+  id text COLLATE "C" PRIMARY KEY,
+  source_id text COLLATE "C" NOT NULL,
+  event_id text NOT NULL,
+  sender_event_id boolean NOT NULL,
+  event_type text NOT NULL,
+  event_time timestamptz NOT NULL,
+  payload json NOT NULL,
+  received_at timestamptz NOT NULL
+);
+CREATE INDEX events_received_at ON events (received_at);
+
+-- The latest stored event per (source, sender event id). Deduplication upserts here, so two
+-- processes receiving the same event_id at the same moment cannot both store it.
+CREATE TABLE event_dedup (
+  source_id text COLLATE "C" NOT NULL,
+  event_id text NOT NULL,
+  event_ref text COLLATE "C" NOT NULL,
+  received_at timestamptz NOT NULL,
+  PRIMARY KEY (source_id, event_id)
+);
+
+CREATE TABLE deliveries (
+  id text COLLATE "C" PRIMARY KEY,
+  event_ref text COLLATE "C" NOT NULL,
+  source_id text COLLATE "C" NOT NULL,
+  pipe_id text COLLATE "C" NOT NULL,
+  destination_id text COLLATE "C" NOT NULL,
+  event_id text NOT NULL,
+  event_type text NOT NULL,
+  status text NOT NULL
+    CHECK (status IN ('pending', 'sending', 'retrying', 'delivered', 'filtered', 'failed', 'dead')),
+  attempt_count integer NOT NULL DEFAULT 0,
+  pipe_version integer,
+  destination_version integer,
+  pinned_pipe_version integer,
+  replayed_at timestamptz,
+  attempts_before_replay integer NOT NULL DEFAULT 0,
+  test_mode boolean NOT NULL DEFAULT false,
+  due_at timestamptz,
+  lease_owner text,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  delivered_at timestamptz,
+  detail json NOT NULL
+);
+-- Claims and nextRetryAt: only live rows (due_at NOT NULL) are in it.
+CREATE INDEX deliveries_due ON deliveries (destination_id, due_at, id) WHERE due_at IS NOT NULL;
+-- Delivery history: a pipe's newest first; by status; by time window; by the sender's event id.
+CREATE INDEX deliveries_pipe ON deliveries (pipe_id, id);
+CREATE INDEX deliveries_pipe_status ON deliveries (pipe_id, status, id);
+CREATE INDEX deliveries_pipe_created ON deliveries (pipe_id, created_at);
+CREATE INDEX deliveries_event_id ON deliveries (event_id);
+-- Pruning finds an event's deliveries.
+CREATE INDEX deliveries_event_ref ON deliveries (event_ref);
+
+CREATE TABLE delivery_attempts (
+  delivery_id text COLLATE "C" NOT NULL,
+  number integer NOT NULL,
+  data json NOT NULL,
+  PRIMARY KEY (delivery_id, number)
+);
+
+CREATE TABLE audit (
+  id text COLLATE "C" PRIMARY KEY,
+  actor text,
+  action text NOT NULL,
+  entity_kind text NOT NULL,
+  entity_id text COLLATE "C" NOT NULL,
+  before jsonb,
+  after jsonb,
+  request_id text,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX audit_entity ON audit (entity_kind, entity_id, id);
+CREATE INDEX audit_actor ON audit (actor, id);
+CREATE INDEX audit_created_at ON audit (created_at);
+
+CREATE TABLE state (
+  key text PRIMARY KEY,
+  value jsonb NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+`,
+  },
+];

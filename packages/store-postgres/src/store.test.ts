@@ -1,0 +1,23 @@
+import { runStoreConformance } from '@openpipes/core/testing';
+import { describe, it } from 'vitest';
+import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from '../test/postgres.js';
+import { postgresStore } from './index.js';
+
+let schema: string | undefined;
+
+if (await postgresAvailable()) {
+  runStoreConformance({
+    name: 'postgres (a schema of its own per case)',
+    createStore: async () => {
+      schema = testSchema('store');
+      return postgresStore({ connectionString: postgresUrl, schema, poolSize: 4 });
+    },
+    cleanup: async () => {
+      if (schema) await dropSchemas([schema]);
+    },
+  });
+} else {
+  describe.skip('store conformance: postgres (skipped: no PostgreSQL, see the message above)', () => {
+    it('needs PostgreSQL', () => {});
+  });
+}
