@@ -1,0 +1,120 @@
+import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import { z } from 'zod';
+import {
+  baseUrlSchema,
+  defined,
+  destinationNameSchema,
+  eventNamesSchema,
+  mergeEventNames,
+} from '../settings.js';
+import { ga4SendSource, ga4TransformSource } from './sources.js';
+
+/** Events per `send()` call; `send()` splits them into requests of at most 25 per client id. */
+export const GA4_MAX_BATCH_SIZE = 100;
+
+/** Canonical event type -> GA4 recommended event. */
+export const ga4EventNames: Readonly<Record<string, string>> = Object.freeze({
+  purchase: 'purchase',
+  add_to_cart: 'add_to_cart',
+  lead: 'generate_lead',
+  page_view: 'page_view',
+  view_content: 'view_item',
+  begin_checkout: 'begin_checkout',
+  add_payment_info: 'add_payment_info',
+  complete_registration: 'sign_up',
+  search: 'search',
+  add_to_wishlist: 'add_to_wishlist',
+});
+
+/** Settings of the `ga4` template. */
+export const ga4SettingsSchema = z.object({
+  name: destinationNameSchema('ga4'),
+  /** The web data stream's measurement id. */
+  measurement_id: z.string().regex(/^G-[A-Z0-9]{4,20}$/, 'measurement_id looks like "G-ABC123XYZ9"'),
+  base_url: baseUrlSchema('https://www.google-analytics.com'),
+  /** Send to /debug/mp/collect: GA4 validates and records nothing; deliveries are test mode. */
+  validate_only: z.boolean().default(false),
+  event_names: eventNamesSchema,
+  max_batch_size: z.number().int().min(1).max(GA4_MAX_BATCH_SIZE).default(25),
+});
+export type Ga4Settings = z.input<typeof ga4SettingsSchema>;
+
+/** Options of {@link ga4}: the template's settings in camelCase. */
+export interface Ga4Options {
+  measurementId: string;
+  /** Default `https://www.google-analytics.com`. */
+  baseUrl?: string;
+  validateOnly?: boolean;
+  /** Overrides of {@link ga4EventNames}; `null` stops sending that event type. */
+  eventNames?: Record<string, string | null>;
+  /** Default 25. */
+  maxBatchSize?: number;
+  /** Default `ga4`. */
+  name?: string;
+}
+
+function createGa4(settings: unknown): DestinationDefinition {
+  const s = parseOrThrow(ga4SettingsSchema, settings, 'ga4 settings');
+  const sourceSettings = {
+    measurement_id: s.measurement_id,
+    base_url: s.base_url,
+    validate_only: s.validate_only,
+    event_names: mergeEventNames(ga4EventNames, s.event_names),
+  };
+  return {
+    destination: {
+      name: s.name,
+      description: `GA4 Measurement Protocol, ${s.measurement_id}${s.validate_only ? ' (validate only)' : ''}`,
+      send: ga4SendSource(sourceSettings),
+      max_batch_size: s.max_batch_size,
+      template: { name: 'ga4', settings: defined({ ...s }) },
+    },
+    transform: ga4TransformSource(sourceSettings),
+    requiredSecrets: [
+      {
+        key: 'GA4_API_SECRET',
+        description: 'Measurement Protocol API secret (Admin > Data streams > stream > Measurement Protocol)',
+      },
+    ],
+  };
+}
+
+/**
+ * The `ga4` template: GA4 Measurement Protocol.
+ *
+ * @example
+ * ```ts
+ * const definition = ga4Template.create({ measurement_id: 'G-ABC123XYZ9' });
+ * ```
+ */
+export const ga4Template: DestinationTemplate = {
+  name: 'ga4',
+  description:
+    'GA4 Measurement Protocol: events grouped per client_id, 25 per request, debug endpoint as test mode',
+  create: createGa4,
+};
+
+/**
+ * A GA4 Measurement Protocol destination.
+ *
+ * @example
+ * ```ts
+ * import { ga4 } from '@openpipes/destinations';
+ *
+ * const analytics = ga4({ measurementId: 'G-ABC123XYZ9' });
+ * const secret = await pipes.secrets.create({ key: 'GA4_API_SECRET', value: process.env.GA4_API_SECRET! });
+ * const destination = await pipes.destinations.create({ ...analytics.destination, secret_ids: [secret.id] });
+ * ```
+ */
+export function ga4(options: Ga4Options): DestinationDefinition {
+  return createGa4(
+    defined({
+      name: options.name,
+      measurement_id: options.measurementId,
+      base_url: options.baseUrl,
+      validate_only: options.validateOnly,
+      event_names: options.eventNames,
+      max_batch_size: options.maxBatchSize,
+    }),
+  );
+}

@@ -1,0 +1,42 @@
+/**
+ * `@openpipes/destinations`: prebuilt destinations. Each template turns settings into an ordinary
+ * destination (a readable `send()` source, batch size, the secrets it reads) plus a default
+ * transform from the canonical event; users own and may edit both.
+ */
+export type { CanonicalContent, CanonicalEventPayload, CanonicalEventType } from './canonical.js';
+export {
+  GA4_MAX_BATCH_SIZE,
+  type Ga4Options,
+  type Ga4Settings,
+  ga4,
+  ga4EventNames,
+  ga4SettingsSchema,
+  ga4Template,
+} from './ga4/ga4.js';
+export {
+  GOOGLE_ADS_MAX_BATCH_SIZE,
+  type GoogleAdsClickConversionsOptions,
+  type GoogleAdsSettings,
+  googleAdsClickConversions,
+  googleAdsSettingsSchema,
+  googleAdsTemplate,
+} from './google-ads/google-ads.js';
+export {
+  META_MAX_BATCH_SIZE,
+  type MetaCapiOptions,
+  type MetaCapiSettings,
+  metaCapi,
+  metaCapiSettingsSchema,
+  metaCapiTemplate,
+  metaEventNames,
+} from './meta/meta.js';
+export { findTemplate, templates } from './templates.js';
+export {
+  TIKTOK_MAX_BATCH_SIZE,
+  type TikTokEventsOptions,
+  type TikTokEventsSettings,
+  tiktokEventNames,
+  tiktokEvents,
+  tiktokEventsSettingsSchema,
+  tiktokEventsTemplate,
+} from './tiktok/tiktok.js';

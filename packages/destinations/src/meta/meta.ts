@@ -1,0 +1,159 @@
+import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import { z } from 'zod';
+import {
+  baseUrlSchema,
+  defaultCountrySchema,
+  defined,
+  destinationNameSchema,
+  eventNamesSchema,
+  mergeEventNames,
+  testEventCodeSchema,
+} from '../settings.js';
+import { metaSendSource, metaTransformSource } from './sources.js';
+
+/** Meta accepts at most this many events per request. */
+export const META_MAX_BATCH_SIZE = 1000;
+
+/** Canonical event type -> Meta standard event. */
+export const metaEventNames: Readonly<Record<string, string>> = Object.freeze({
+  purchase: 'Purchase',
+  add_to_cart: 'AddToCart',
+  lead: 'Lead',
+  page_view: 'PageView',
+  view_content: 'ViewContent',
+  begin_checkout: 'InitiateCheckout',
+  add_payment_info: 'AddPaymentInfo',
+  complete_registration: 'CompleteRegistration',
+  search: 'Search',
+  subscribe: 'Subscribe',
+  add_to_wishlist: 'AddToWishlist',
+  contact: 'Contact',
+});
+
+/** Settings of the `meta-capi` template (snake_case, as the admin API takes them). */
+export const metaCapiSettingsSchema = z.object({
+  name: destinationNameSchema('meta-capi'),
+  /** The dataset / pixel id. */
+  pixel_id: z.string().regex(/^\d{5,20}$/, 'pixel_id must be the numeric pixel (dataset) id'),
+  /** Graph API version: v25.0 (supported until 2028-07) and v26.0 are current. */
+  api_version: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'api_version looks like "v26.0"')
+    .default('v26.0'),
+  /** From Events Manager > Test events. When set, every delivery is recorded as test mode. */
+  test_event_code: testEventCodeSchema,
+  base_url: baseUrlSchema('https://graph.facebook.com'),
+  /** Used when an event does not say (`website`, `app`, `physical_store`, `system_generated`, ...). */
+  action_source: z
+    .enum([
+      'website',
+      'app',
+      'email',
+      'phone_call',
+      'chat',
+      'physical_store',
+      'system_generated',
+      'business_messaging',
+      'other',
+    ])
+    .default('website'),
+  default_country: defaultCountrySchema,
+  event_names: eventNamesSchema,
+  max_batch_size: z.number().int().min(1).max(META_MAX_BATCH_SIZE).default(META_MAX_BATCH_SIZE),
+});
+export type MetaCapiSettings = z.input<typeof metaCapiSettingsSchema>;
+
+/**
+ * Options of {@link metaCapi}: the template's settings in camelCase.
+ */
+export interface MetaCapiOptions {
+  pixelId: string;
+  /** Default `v26.0`. */
+  apiVersion?: string;
+  testEventCode?: string;
+  /** Default `https://graph.facebook.com`. */
+  baseUrl?: string;
+  actionSource?: MetaCapiSettings['action_source'];
+  /** ISO alpha-2 country that completes national phone numbers before hashing. */
+  defaultCountry?: string;
+  /** Overrides of {@link metaEventNames}; `null` stops sending that event type. */
+  eventNames?: Record<string, string | null>;
+  /** Default 1000 (Meta's limit). */
+  maxBatchSize?: number;
+  /** Name of the destination to create. Default `meta-capi`. */
+  name?: string;
+}
+
+function createMeta(settings: unknown): DestinationDefinition {
+  const s = parseOrThrow(metaCapiSettingsSchema, settings, 'meta-capi settings');
+  const sourceSettings = {
+    pixel_id: s.pixel_id,
+    api_version: s.api_version,
+    base_url: s.base_url,
+    test_event_code: s.test_event_code,
+    action_source: s.action_source,
+    default_country: s.default_country,
+    max_events_per_request: META_MAX_BATCH_SIZE,
+    event_names: mergeEventNames(metaEventNames, s.event_names),
+  };
+  return {
+    destination: {
+      name: s.name,
+      description: `Meta Conversions API, pixel ${s.pixel_id}${s.test_event_code ? ' (test events)' : ''}`,
+      send: metaSendSource(sourceSettings),
+      max_batch_size: s.max_batch_size,
+      template: { name: 'meta-capi', settings: defined({ ...s }) },
+    },
+    transform: metaTransformSource(sourceSettings),
+    requiredSecrets: [
+      {
+        key: 'META_ACCESS_TOKEN',
+        description: 'Conversions API access token (Events Manager > Settings > Generate access token)',
+      },
+    ],
+  };
+}
+
+/**
+ * The `meta-capi` template: Meta Conversions API.
+ *
+ * @example
+ * ```ts
+ * const definition = metaCapiTemplate.create({ pixel_id: '123456789012345', api_version: 'v26.0' });
+ * ```
+ */
+export const metaCapiTemplate: DestinationTemplate = {
+  name: 'meta-capi',
+  description:
+    'Meta Conversions API: batches of up to 1000, token in the body, 7-day rule, Meta error codes classified',
+  create: createMeta,
+};
+
+/**
+ * A Meta Conversions API destination: `send()` source, default transform and required secrets.
+ *
+ * @example
+ * ```ts
+ * import { metaCapi } from '@openpipes/destinations';
+ *
+ * const meta = metaCapi({ pixelId: '123456789012345', apiVersion: 'v26.0', testEventCode: 'TEST12345' });
+ * const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: process.env.META_TOKEN! });
+ * const destination = await pipes.destinations.create({ ...meta.destination, secret_ids: [token.id] });
+ * await pipes.pipes.create({ name: 'web-to-meta', source_id: web.id, destination_id: destination.id, transform: meta.transform });
+ * ```
+ */
+export function metaCapi(options: MetaCapiOptions): DestinationDefinition {
+  return createMeta(
+    defined({
+      name: options.name,
+      pixel_id: options.pixelId,
+      api_version: options.apiVersion,
+      test_event_code: options.testEventCode,
+      base_url: options.baseUrl,
+      action_source: options.actionSource,
+      default_country: options.defaultCountry,
+      event_names: options.eventNames,
+      max_batch_size: options.maxBatchSize,
+    }),
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * zod pieces the templates' settings share. Settings are snake_case (they arrive as JSON through
+ * `POST /api/event-destinations {"template", "settings"}`); the factories take camelCase options and
+ * translate.
+ */
+import { z } from 'zod';
+
+/**
+ * An http(s) base URL without a trailing slash. Defaults to the platform's; point it at a staging
+ * proxy or a local stand-in in tests.
+ */
+export function baseUrlSchema(defaultUrl: string) {
+  return z
+    .url({ protocol: /^https?$/, error: 'base_url must be an http(s) URL' })
+    .refine((value) => !new URL(value).search && !new URL(value).hash, {
+      message: 'base_url must not have a query or fragment',
+    })
+    .transform((value) => value.replace(/\/+$/, ''))
+    .default(defaultUrl);
+}
+
+/** ISO 3166-1 alpha-2 country used to complete national phone numbers before hashing. */
+export const defaultCountrySchema = z
+  .string()
+  .regex(/^[A-Za-z]{2}$/, 'default_country must be an ISO 3166-1 alpha-2 code such as "US"')
+  .transform((value) => value.toUpperCase())
+  .optional();
+
+/** Canonical event type -> the platform's event name; merged over the template's defaults. */
+export const eventNamesSchema = z
+  .record(
+    z.string().regex(/^[A-Za-z0-9_.:-]+$/, 'event types are letters, digits, "_", ".", ":" or "-"'),
+    z.string().trim().min(1).max(100).nullable(),
+  )
+  .optional();
+
+/** A destination name for the created destination (the API caller may override it). */
+export const destinationNameSchema = (fallback: string) =>
+  z.string().trim().min(1).max(200).default(fallback);
+
+/** A test code as the platforms issue them (Events Manager / TikTok Events Manager "Test events"). */
+export const testEventCodeSchema = z.string().trim().min(1).max(100).optional();
+
+/** Merges overrides over defaults; an override of `null` removes the mapping (events are filtered). */
+export function mergeEventNames(
+  defaults: Record<string, string>,
+  overrides: Record<string, string | null> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = { ...defaults };
+  for (const [eventType, name] of Object.entries(overrides ?? {})) {
+    if (name === null) delete out[eventType];
+    else out[eventType] = name;
+  }
+  return out;
+}
+
+/** Drops undefined fields so generated sources show only what was set. */
+export function defined<T extends Record<string, unknown>>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,135 @@
+/**
+ * A real engine for end-to-end template tests: SQLite in a temp directory, the QuickJS sandbox, the
+ * dispatcher, and egress allowed only to the local platform stand-in.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createPipes,
+  type Delivery,
+  type DestinationDefinition,
+  type DispatcherOptions,
+  type Pipes,
+  type RetryPolicy,
+  silentLogger,
+} from '@openpipes/core';
+import { testSecretKey, waitFor } from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+
+export interface TestEngine {
+  pipes: Pipes;
+  close(): Promise<void>;
+}
+
+/** Starts an engine whose `send()` may reach only `allow` (the stand-in's `host:port`). */
+export async function startEngine(allow: string[], dispatcher: DispatcherOptions = {}): Promise<TestEngine> {
+  const dir = mkdtempSync(join(tmpdir(), 'openpipes-destinations-'));
+  const pipes = createPipes({
+    store: sqliteStore({ filename: join(dir, 'test.db') }),
+    secretKey: testSecretKey,
+    logger: silentLogger,
+    sandbox: { workers: 1 },
+    egressAllow: allow,
+    dispatcher: { pollIntervalMs: 25, ...dispatcher },
+  });
+  await pipes.start();
+  return {
+    pipes,
+    async close() {
+      await pipes.stop({ graceMs: 2000 }).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface WireOptions {
+  /** The pipe's transform; default the template's. `null` passes events through. */
+  transform?: string | null;
+  retry?: Partial<RetryPolicy>;
+  /** Secrets bound to the destination (the template's required ones and any extra). */
+  secrets: Record<string, string>;
+}
+
+/**
+ * Source `web` (event types purchase, add_to_cart, lead), the secrets, the template's destination
+ * and a pipe, all enabled.
+ */
+export async function wireTemplate(pipes: Pipes, definition: DestinationDefinition, options: WireOptions) {
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  for (const name of ['purchase', 'add_to_cart', 'lead']) await pipes.eventTypes.create({ name });
+  const secretIds: string[] = [];
+  for (const [key, value] of Object.entries(options.secrets)) {
+    secretIds.push((await pipes.secrets.create({ key, value })).id);
+  }
+  const destination = await pipes.destinations.create({
+    ...definition.destination,
+    secret_ids: secretIds,
+    ...(options.retry ? { retry: { ...options.retry } } : {}),
+  });
+  const pipe = await pipes.pipes.create({
+    name: `web-to-${definition.destination.name}`,
+    source_id: source.id,
+    destination_id: destination.id,
+    transform: options.transform === undefined ? definition.transform : options.transform,
+  });
+  await pipes.pipes.toggle(pipe.id, true);
+  await pipes.destinations.toggle(destination.id, true);
+  return { source, destination, pipe };
+}
+
+const finalStatuses = new Set(['delivered', 'filtered', 'failed', 'dead']);
+
+/** Every delivery of a pipe (all pages). */
+export async function allDeliveries(pipes: Pipes, pipeId: string): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await pipes.deliveries.list(pipeId, { limit: 1000, ...(cursor ? { cursor } : {}) });
+    out.push(...page.data);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return out;
+}
+
+/** Waits for deliveries matching `check` (for non-final statuses such as `retrying`). */
+export async function recordsWhere(
+  pipes: Pipes,
+  pipeId: string,
+  check: (deliveries: Delivery[]) => boolean,
+  timeoutMs = 30_000,
+): Promise<Delivery[]> {
+  return waitFor(
+    async () => {
+      const all = await allDeliveries(pipes, pipeId);
+      return check(all) ? all : null;
+    },
+    timeoutMs,
+    'deliveries',
+  );
+}
+
+/**
+ * Waits until `count` deliveries are final (delivered, filtered, failed, dead). With `full`, returns
+ * them as `deliveries.get` shows them (attempts included); large batches skip that.
+ */
+export async function finalRecords(pipes: Pipes, pipeId: string, count: number, full = count <= 50) {
+  const list = await recordsWhere(
+    pipes,
+    pipeId,
+    (all) => all.filter((d) => finalStatuses.has(d.status)).length >= count,
+    60_000,
+  );
+  return full ? Promise.all(list.map((d) => pipes.deliveries.get(d.id))) : list;
+}
+
+/** Fails the test when any of `values` appears anywhere in `records`. */
+export function secretsIn(records: unknown, values: string[]): string[] {
+  const text = JSON.stringify(records);
+  return values.filter((value) => text.includes(value));
+}
+
+/** Deliveries by the sender's event id. */
+export function byEventId(records: Delivery[]): Map<string, Delivery> {
+  return new Map(records.map((d) => [d.event_id, d]));
+}

@@ -1,0 +1,145 @@
+import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import { z } from 'zod';
+import {
+  baseUrlSchema,
+  defaultCountrySchema,
+  defined,
+  destinationNameSchema,
+  eventNamesSchema,
+  mergeEventNames,
+  testEventCodeSchema,
+} from '../settings.js';
+import { tiktokSendSource, tiktokTransformSource } from './sources.js';
+
+/** TikTok accepts at most this many events per request. */
+export const TIKTOK_MAX_BATCH_SIZE = 1000;
+
+/** Canonical event type -> TikTok standard event. */
+export const tiktokEventNames: Readonly<Record<string, string>> = Object.freeze({
+  purchase: 'CompletePayment',
+  add_to_cart: 'AddToCart',
+  lead: 'SubmitForm',
+  view_content: 'ViewContent',
+  begin_checkout: 'InitiateCheckout',
+  add_payment_info: 'AddPaymentInfo',
+  complete_registration: 'CompleteRegistration',
+  search: 'Search',
+  subscribe: 'Subscribe',
+  add_to_wishlist: 'AddToWishlist',
+  contact: 'Contact',
+});
+
+/** Settings of the `tiktok-events` template. */
+export const tiktokEventsSettingsSchema = z.object({
+  name: destinationNameSchema('tiktok-events'),
+  /** The pixel code (`event_source: web`), or the app / offline / CRM event set id. */
+  pixel_code: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{4,64}$/, 'pixel_code is the pixel code from TikTok Events Manager'),
+  api_version: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'api_version looks like "v1.3"')
+    .default('v1.3'),
+  event_source: z.enum(['web', 'app', 'offline', 'crm']).default('web'),
+  /** From TikTok Events Manager > Test events. When set, every delivery is recorded as test mode. */
+  test_event_code: testEventCodeSchema,
+  base_url: baseUrlSchema('https://business-api.tiktok.com'),
+  default_country: defaultCountrySchema,
+  event_names: eventNamesSchema,
+  max_batch_size: z.number().int().min(1).max(TIKTOK_MAX_BATCH_SIZE).default(TIKTOK_MAX_BATCH_SIZE),
+});
+export type TikTokEventsSettings = z.input<typeof tiktokEventsSettingsSchema>;
+
+/** Options of {@link tiktokEvents}: the template's settings in camelCase. */
+export interface TikTokEventsOptions {
+  pixelCode: string;
+  /** Default `v1.3`. */
+  apiVersion?: string;
+  /** Default `web`. */
+  eventSource?: TikTokEventsSettings['event_source'];
+  testEventCode?: string;
+  /** Default `https://business-api.tiktok.com`. */
+  baseUrl?: string;
+  defaultCountry?: string;
+  /** Overrides of {@link tiktokEventNames}; `null` stops sending that event type. */
+  eventNames?: Record<string, string | null>;
+  /** Default 1000 (TikTok's limit). */
+  maxBatchSize?: number;
+  /** Default `tiktok-events`. */
+  name?: string;
+}
+
+function createTikTok(settings: unknown): DestinationDefinition {
+  const s = parseOrThrow(tiktokEventsSettingsSchema, settings, 'tiktok-events settings');
+  const sourceSettings = {
+    pixel_code: s.pixel_code,
+    api_version: s.api_version,
+    base_url: s.base_url,
+    event_source: s.event_source,
+    test_event_code: s.test_event_code,
+    default_country: s.default_country,
+    max_events_per_request: TIKTOK_MAX_BATCH_SIZE,
+    event_names: mergeEventNames(tiktokEventNames, s.event_names),
+  };
+  return {
+    destination: {
+      name: s.name,
+      description: `TikTok Events API ${s.api_version}, ${s.event_source} ${s.pixel_code}${s.test_event_code ? ' (test events)' : ''}`,
+      send: tiktokSendSource(sourceSettings),
+      max_batch_size: s.max_batch_size,
+      template: { name: 'tiktok-events', settings: defined({ ...s }) },
+    },
+    transform: tiktokTransformSource(sourceSettings),
+    requiredSecrets: [
+      {
+        key: 'TIKTOK_ACCESS_TOKEN',
+        description:
+          'Events API access token (TikTok Events Manager > pixel > Settings > Generate Access Token)',
+      },
+    ],
+  };
+}
+
+/**
+ * The `tiktok-events` template: TikTok Events API v1.3.
+ *
+ * @example
+ * ```ts
+ * const definition = tiktokEventsTemplate.create({ pixel_code: 'C4ABCDEFGH1234567890' });
+ * ```
+ */
+export const tiktokEventsTemplate: DestinationTemplate = {
+  name: 'tiktok-events',
+  description:
+    'TikTok Events API v1.3: Access-Token header, batches of up to 1000, code != 0 under HTTP 200 classified',
+  create: createTikTok,
+};
+
+/**
+ * A TikTok Events API v1.3 destination.
+ *
+ * @example
+ * ```ts
+ * import { tiktokEvents } from '@openpipes/destinations';
+ *
+ * const tiktok = tiktokEvents({ pixelCode: 'C4ABCDEFGH1234567890', testEventCode: 'TEST31104' });
+ * const token = await pipes.secrets.create({ key: 'TIKTOK_ACCESS_TOKEN', value: process.env.TIKTOK_TOKEN! });
+ * const destination = await pipes.destinations.create({ ...tiktok.destination, secret_ids: [token.id] });
+ * ```
+ */
+export function tiktokEvents(options: TikTokEventsOptions): DestinationDefinition {
+  return createTikTok(
+    defined({
+      name: options.name,
+      pixel_code: options.pixelCode,
+      api_version: options.apiVersion,
+      event_source: options.eventSource,
+      test_event_code: options.testEventCode,
+      base_url: options.baseUrl,
+      default_country: options.defaultCountry,
+      event_names: options.eventNames,
+      max_batch_size: options.maxBatchSize,
+    }),
+  );
+}
