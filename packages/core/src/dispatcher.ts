@@ -216,6 +216,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       ? new PQueue({
           concurrency: destination.concurrency,
           ...rateWindow(destination.rate_limit_per_second),
+          // A sliding window: never more than the rate in ANY one-second span, not just per
+          // fixed second (which lets twice the rate through across a boundary).
+          strict: true,
         })
       : new PQueue({ concurrency: destination.concurrency });
 

@@ -178,6 +178,59 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       expect(hanging.requests.length).toBeGreaterThan(0);
     }, 60_000);
 
+    it('holds each destination to its own concurrency and rate limit', async () => {
+      let active = 0;
+      let peak = 0;
+      const slow = await server(async () => {
+        active++;
+        peak = Math.max(peak, active);
+        await new Promise((r) => setTimeout(r, 100));
+        active--;
+        return { status: 200, body: {} };
+      });
+      const limited = await server(() => ({ status: 200, body: {} }));
+      const pipes = await engine({}, [slow.host, limited.host]);
+      const src = await pipes.sources.create({ name: 'Web', slug: 'web' });
+      await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
+      const made = [];
+      for (const [name, url, settings] of [
+        ['two-at-a-time', slow.url, { concurrency: 2 }],
+        ['five-per-second', limited.url, { concurrency: 4, rate_limit_per_second: 5 }],
+      ] as const) {
+        const dest = await pipes.destinations.create({
+          name,
+          send: plainSend(url),
+          max_batch_size: 1,
+          ...settings,
+        });
+        const pipe = await pipes.pipes.create({
+          name: `to-${name}`,
+          source_id: src.id,
+          destination_id: dest.id,
+          transform: briefMetaTransform,
+        });
+        await pipes.pipes.toggle(pipe.id, true);
+        await pipes.destinations.toggle(dest.id, true);
+        made.push(pipe);
+      }
+      await pipes.ingest(
+        'web',
+        Array.from({ length: 12 }, (_, i) => purchaseEvent(`ord_limit_${i}`)),
+      );
+      await pipes.start();
+      await settled(pipes, made[0]!.id, 12, 20_000);
+      const rateLimited = await settled(pipes, made[1]!.id, 12, 20_000);
+      expect(peak).toBe(2);
+      expect(limited.requests).toHaveLength(12);
+      // No one-second window holds more than five send() calls to the rate-limited destination
+      // (the limiter governs when a call starts; the request leaves a few ms later).
+      const starts = await Promise.all(
+        rateLimited.map(async (d) => Date.parse((await pipes.deliveries.get(d.id)).attempts![0]!.started_at)),
+      );
+      starts.sort((a, b) => a - b);
+      for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(995);
+    }, 40_000);
+
     it('fails only the rows the platform rejected in a batch', async () => {
       const platform = await server((request) => {
         const rows = (request.json as { data: unknown[] }).data;

@@ -14,6 +14,8 @@ export interface RecordedTestRequest {
   text: string;
   /** Parsed JSON body, or undefined when the body is not JSON. */
   json: unknown;
+  /** When the request arrived (ms since the epoch). */
+  receivedAt: number;
 }
 
 export interface TestResponse {
@@ -50,6 +52,7 @@ export async function startTestServer(
   const requests: RecordedTestRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
   const server: Server = createServer((req, res) => {
+    const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', async () => {
@@ -66,6 +69,7 @@ export async function startTestServer(
         headers: req.headers,
         text,
         json,
+        receivedAt,
       };
       requests.push(recorded);
       try {
