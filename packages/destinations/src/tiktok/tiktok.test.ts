@@ -1,0 +1,205 @@
+import {
+  briefTikTokTransform,
+  purchaseEvent,
+  runSend,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  byEventId,
+  finalRecords,
+  secretsIn,
+  startEngine,
+  type TestEngine,
+  wireTemplate,
+} from '../testing/engine.js';
+import { tiktokAnswer, tiktokPlatform } from '../testing/platforms.js';
+import { tiktokEvents, tiktokEventsTemplate } from './tiktok.js';
+
+const token = 'tt-access-token-3b9d7c51e0a24f68';
+const pixelCode = 'C4ABCDEFGH1234567890';
+
+let server: TestServer;
+let engine: TestEngine | undefined;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+async function setup(options: Partial<Parameters<typeof tiktokEvents>[0]> = {}, transform?: string | null) {
+  const platform = tiktokPlatform({ pixelCode, token });
+  server.handle(platform.handler);
+  server.requests.length = 0;
+  engine = await startEngine([server.host]);
+  const definition = tiktokEvents({ pixelCode, baseUrl: server.url, ...options });
+  const wired = await wireTemplate(engine.pipes, definition, {
+    secrets: { TIKTOK_ACCESS_TOKEN: token },
+    transform,
+    retry: { max_attempts: 1 },
+  });
+  return { platform, pipes: engine.pipes, ...wired };
+}
+
+const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
+  purchaseEvent(orderId, {
+    hashed_email: undefined,
+    hashed_phone: undefined,
+    email: 'John_Smith@gmail.com',
+    phone: '+1 (650) 555-1212',
+    external_id: 'customer-42',
+    contents: [{ id: 'SKU-1', quantity: 1, price: 129.9, name: 'Shoe' }],
+    ...overrides,
+  });
+
+describe('tiktok-events template', () => {
+  it('delivers with the Access-Token header, the v1.3 body shape and hashed user fields; no secret in the record', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+
+    expect(platform.violations).toEqual([]);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
+    const request = server.requests[0]!;
+    expect(request.url).toBe('/open_api/v1.3/event/track/');
+    expect(request.headers['access-token']).toBe(token);
+    expect(request.json).toMatchObject({ event_source: 'web', event_source_id: pixelCode });
+    expect(platform.accepted[0]).toMatchObject({
+      event: 'CompletePayment',
+      event_id: 'ord_1',
+      user: {
+        email: '62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f',
+        // SHA-256 of the E.164 form "+16505551212".
+        phone: '1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8',
+        ttp: 'ttp-cookie',
+        ttclid: 'E.C.P.abc',
+        ip: '203.0.113.7',
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+      },
+      properties: {
+        currency: 'EUR',
+        value: 129.9,
+        order_id: 'ord_1',
+        contents: [{ content_id: 'SKU-1', content_name: 'Shoe', price: 129.9, quantity: 1 }],
+      },
+      page: { url: 'https://shop.example/checkout/thank-you' },
+    });
+    expect((platform.accepted[0]!.user as { external_id: string }).external_id).toMatch(/^[0-9a-f]{64}$/);
+    expect(record!.request!.headers['access-token']).toBe('[secret:TIKTOK_ACCESS_TOKEN]');
+    expect(secretsIn(record, [token, 'John_Smith'])).toEqual([]);
+  });
+
+  it("runs the brief's TikTok transform unchanged in front of send() (phone_number becomes v1.3 phone)", async () => {
+    const { platform, pipes, pipe } = await setup({}, briefTikTokTransform);
+    await pipes.ingest('web', [purchaseEvent('ord_b1'), purchaseEvent('ord_b2')]);
+    const records = await finalRecords(pipes, pipe.id, 2);
+    expect(platform.violations).toEqual([]);
+    expect(records.map((r) => r.status)).toEqual(['delivered', 'delivered']);
+    expect(platform.accepted[0]!.user).toMatchObject({ email: 'a'.repeat(64), phone: 'b'.repeat(64) });
+  });
+
+  it('splits 2500 events into 3 requests of at most 1000', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest(
+      'web',
+      Array.from({ length: 2500 }, (_, i) => canonicalPurchase(`ord_split_${i}`)),
+    );
+    const records = await finalRecords(pipes, pipe.id, 2500);
+    expect(platform.violations).toEqual([]);
+    expect(records.filter((r) => r.status === 'delivered')).toHaveLength(2500);
+    expect(server.requests.map((r) => (r.json as { data: unknown[] }).data.length).sort()).toEqual([
+      1000, 1000, 500,
+    ]);
+  });
+
+  it('records code 40001 under HTTP 200 as failed and 40100 as retryable', async () => {
+    const { platform, pipes, pipe } = await setup();
+    platform.answerNext(tiktokAnswer(40001, 'No permission to operate pixel'));
+    await pipes.ingest('web', [canonicalPurchase('ord_denied')]);
+    await finalRecords(pipes, pipe.id, 1);
+    platform.answerNext(tiktokAnswer(40100, 'Requests made too frequently'));
+    await pipes.ingest('web', [canonicalPurchase('ord_busy')]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    expect(records.get('ord_denied')).toMatchObject({
+      status: 'failed',
+      error: { code: 'TIKTOK_40001', retryable: false, message: expect.stringContaining('No permission') },
+      response: { status: 200, body: { code: 40001 } },
+    });
+    // max_attempts is 1 here: a retryable verdict ends as dead.
+    expect(records.get('ord_busy')).toMatchObject({
+      status: 'dead',
+      error: { code: 'TIKTOK_40100', retryable: true },
+    });
+  });
+
+  it('marks deliveries made with a test_event_code as test mode', async () => {
+    const { platform, pipes, pipe } = await setup({ testEventCode: 'TEST31104' });
+    await pipes.ingest('web', [canonicalPurchase('ord_test')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: true });
+    expect(platform.testCodes).toEqual(['TEST31104']);
+  });
+});
+
+describe('tiktok-events send() classification of code under HTTP 200', () => {
+  const send = () => tiktokEvents({ pixelCode, baseUrl: server.url }).destination.send;
+  const outcomeFor = async (code: number, status = 200) => {
+    server.handle(() => tiktokAnswer(code, `code ${code}`, status));
+    const { value } = await runSend(send(), {
+      events: [
+        {
+          event_type: 'purchase',
+          event_time: new Date().toISOString(),
+          event_payload: { event: 'CompletePayment', event_time: Math.floor(Date.now() / 1000), user: {} },
+        },
+      ],
+      secrets: { TIKTOK_ACCESS_TOKEN: token },
+      fetch: globalThis.fetch,
+    });
+    return value as { outcome: string; code?: string };
+  };
+
+  it('treats 0 and 20001 (partial success) as delivered', async () => {
+    expect(await outcomeFor(0)).toMatchObject({ outcome: 'delivered' });
+    expect(await outcomeFor(20001)).toMatchObject({ outcome: 'delivered' });
+  });
+
+  it.each([40100, 40132, 50000, 50002, 51001, 51999, 60001, 61000])('retries code %i', async (code) => {
+    expect(await outcomeFor(code)).toMatchObject({ outcome: 'retry', code: `TIKTOK_${code}` });
+  });
+
+  it.each([40000, 40001, 40002, 40061, 40062, 40102, 40104, 40105])('never retries code %i', async (code) => {
+    expect(await outcomeFor(code)).toMatchObject({ outcome: 'failed', code: `TIKTOK_${code}` });
+  });
+
+  it('lets the body code decide over the HTTP status, and the status decide without a code', async () => {
+    expect(await outcomeFor(40002, 400)).toMatchObject({ outcome: 'failed', code: 'TIKTOK_40002' });
+    server.handle(() => ({ status: 502, body: '<html>Bad Gateway</html>' }));
+    const { value } = await runSend(send(), {
+      events: [{ event_type: 'x', event_time: new Date().toISOString(), event_payload: { event: 'X' } }],
+      secrets: { TIKTOK_ACCESS_TOKEN: token },
+      fetch: globalThis.fetch,
+    });
+    expect(value).toMatchObject({ outcome: 'retry', code: 'HTTP_502' });
+  });
+});
+
+describe('tiktok-events settings', () => {
+  it('rejects a bad pixel code and an event_source TikTok does not know', () => {
+    expect(() => tiktokEventsTemplate.create({ pixel_code: '!' })).toThrowError(/pixel_code/);
+    expect(() => tiktokEventsTemplate.create({ pixel_code: pixelCode, event_source: 'tv' })).toThrowError(
+      /event_source/,
+    );
+  });
+
+  it('defaults to business-api.tiktok.com v1.3 and batches of 1000', () => {
+    const { destination } = tiktokEventsTemplate.create({ pixel_code: pixelCode });
+    expect(destination.send).toContain('"base_url": "https://business-api.tiktok.com"');
+    expect(destination.send).toContain('"api_version": "v1.3"');
+    expect(destination.max_batch_size).toBe(1000);
+  });
+});
