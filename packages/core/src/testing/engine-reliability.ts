@@ -223,12 +223,13 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       expect(peak).toBe(2);
       expect(limited.requests).toHaveLength(12);
       // No one-second window holds more than five send() calls to the rate-limited destination
-      // (the limiter governs when a call starts; the request leaves a few ms later).
+      // (the limiter governs when a call starts; timers may fire a little early or late, hence the
+      // slack — a fixed-window limiter lets ten calls through within ~0.6 s here).
       const starts = await Promise.all(
         rateLimited.map(async (d) => Date.parse((await pipes.deliveries.get(d.id)).attempts![0]!.started_at)),
       );
       starts.sort((a, b) => a - b);
-      for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(995);
+      for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(950);
     }, 40_000);
 
     it('fails only the rows the platform rejected in a batch', async () => {
