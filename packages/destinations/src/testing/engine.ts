@@ -9,6 +9,7 @@ import {
   createPipes,
   type Delivery,
   type DestinationDefinition,
+  type DestinationInput,
   type DispatcherOptions,
   type Pipes,
   type RetryPolicy,
@@ -47,6 +48,8 @@ export interface WireOptions {
   /** The pipe's transform; default the template's. `null` passes events through. */
   transform?: string | null;
   retry?: Partial<RetryPolicy>;
+  /** Destination fields to override (concurrency, max_batch_size, ...). */
+  destination?: Partial<Omit<DestinationInput, 'name' | 'send'>>;
   /** Secrets bound to the destination (the template's required ones and any extra). */
   secrets: Record<string, string>;
 }
@@ -66,6 +69,7 @@ export async function wireTemplate(pipes: Pipes, definition: DestinationDefiniti
     ...definition.destination,
     secret_ids: secretIds,
     ...(options.retry ? { retry: { ...options.retry } } : {}),
+    ...options.destination,
   });
   const pipe = await pipes.pipes.create({
     name: `web-to-${definition.destination.name}`,

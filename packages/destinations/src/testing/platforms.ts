@@ -247,6 +247,8 @@ export interface GoogleAdsPlatform extends Base {
   failRows: (index: number, conversion: Json) => { name: string; message: string } | null;
   /** Seconds each issued token lives. */
   expiresIn: number;
+  /** When false, every upload is answered 401 whatever token it carries. */
+  acceptTokens: boolean;
 }
 
 /** Google's request-level error body. */
@@ -334,7 +336,7 @@ export function googleAdsPlatform(options: {
     const body = request.json;
     const rows = isObject(body) && Array.isArray(body.conversions) ? body.conversions.length : 0;
     const validateOnly = isObject(body) && body.validateOnly === true;
-    if (!valid.has(bearer)) {
+    if (!platform.acceptTokens || !valid.has(bearer)) {
       uploads.push({ token: bearer, rows, validateOnly, unauthenticated: true });
       return googleAdsError(
         401,
@@ -443,6 +445,7 @@ export function googleAdsPlatform(options: {
     uploads,
     accepted,
     expiresIn: 3599,
+    acceptTokens: true,
     failRows: () => null,
     revokeTokens: () => valid.clear(),
     answerNext: (...a) => script.queue.push(...a),

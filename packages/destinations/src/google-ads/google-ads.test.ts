@@ -1,0 +1,337 @@
+import { createHash } from 'node:crypto';
+import {
+  briefGoogleTransform,
+  purchaseEvent,
+  runSend,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+} from '@openpipes/core/testing';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  byEventId,
+  finalRecords,
+  secretsIn,
+  startEngine,
+  type TestEngine,
+  type WireOptions,
+  wireTemplate,
+} from '../testing/engine.js';
+import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
+import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
+
+const credentials: GoogleCredentials = {
+  clientId: '1234567890-abcdefg.apps.googleusercontent.com',
+  clientSecret: 'GOCSPX-client-secret-8c1d2e3f',
+  refreshToken: '1//0g-refresh-token-4a5b6c7d8e9f',
+  developerToken: 'dev-token-ABCDEFGHIJKLMNOP',
+};
+const secrets = {
+  GOOGLE_ADS_CLIENT_ID: credentials.clientId,
+  GOOGLE_ADS_CLIENT_SECRET: credentials.clientSecret,
+  GOOGLE_ADS_REFRESH_TOKEN: credentials.refreshToken,
+  GOOGLE_ADS_DEVELOPER_TOKEN: credentials.developerToken,
+};
+const customerId = '1234567890';
+const loginCustomerId = '1112223333';
+
+let server: TestServer;
+let engine: TestEngine | undefined;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(() => server.close());
+afterEach(async () => {
+  await engine?.close();
+  engine = undefined;
+});
+
+const options = (extra: Partial<Parameters<typeof googleAdsClickConversions>[0]> = {}) => ({
+  customerId: '123-456-7890',
+  loginCustomerId: '111-222-3333',
+  conversionActions: { purchase: '987654321', lead: '987654322' },
+  baseUrl: server.url,
+  tokenUrl: `${server.url}/token`,
+  ...extra,
+});
+
+async function setup(
+  extra: Partial<Parameters<typeof googleAdsClickConversions>[0]> = {},
+  wire: Partial<WireOptions> = {},
+) {
+  const platform = googleAdsPlatform({ customerId, loginCustomerId, credentials });
+  server.handle(platform.handler);
+  server.requests.length = 0;
+  engine = await startEngine([server.host], { maxClaim: 2000 });
+  const definition = googleAdsClickConversions(options(extra));
+  const wired = await wireTemplate(engine.pipes, definition, {
+    secrets,
+    retry: { max_attempts: 1 },
+    ...wire,
+  });
+  return { platform, pipes: engine.pipes, ...wired };
+}
+
+const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
+  purchaseEvent(orderId, {
+    hashed_email: undefined,
+    hashed_phone: undefined,
+    email: 'John.Smith@Gmail.com ',
+    phone: '+1 (650) 555-1212',
+    gclid: `gclid-${orderId}`,
+    ...overrides,
+  });
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const everySecret = () => [...Object.values(credentials)];
+
+describe('google-ads-click-conversions template', () => {
+  it('uploads with a refreshed access token, developer-token and login-customer-id; partialFailure always true; no secret in the record', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+
+    expect(platform.violations).toEqual([]);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
+    expect(platform.issued).toHaveLength(1);
+    const upload = server.requests.find((r) => r.url.endsWith(':uploadClickConversions'))!;
+    expect(upload.url).toBe(`/v26/customers/${customerId}:uploadClickConversions`);
+    expect(upload.headers).toMatchObject({
+      authorization: `Bearer ${platform.issued[0]}`,
+      'developer-token': credentials.developerToken,
+      'login-customer-id': loginCustomerId,
+    });
+    expect(upload.json).toMatchObject({ partialFailure: true });
+    expect((upload.json as { validateOnly?: boolean }).validateOnly).toBeUndefined();
+    expect(platform.accepted[0]).toMatchObject({
+      gclid: 'gclid-ord_1',
+      conversionAction: `customers/${customerId}/conversionActions/987654321`,
+      conversionValue: 129.9,
+      currencyCode: 'EUR',
+      orderId: 'ord_1',
+      userIdentifiers: [
+        // Google's rule drops the dots of a gmail.com local part: "johnsmith@gmail.com".
+        { hashedEmail: sha256('johnsmith@gmail.com') },
+        // SHA-256 of "+16505551212".
+        { hashedPhoneNumber: '1e231c66011e7a2d867a9cfae267a6aff103cf4913640b6e71a99850fc0ffbc8' },
+      ],
+    });
+    expect(platform.accepted[0]!.conversionDateTime).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\+00:00$/);
+
+    // The token exchange is on the record too, redacted.
+    const exchanges = record!.attempts![0]!.exchanges;
+    expect(exchanges.map((e) => e.request.url)).toEqual([
+      `${server.url}/token`,
+      `${server.url}/v26/customers/${customerId}:uploadClickConversions`,
+    ]);
+    expect(secretsIn(record, [...everySecret(), ...platform.issued, 'John.Smith'])).toEqual([]);
+  });
+
+  it("runs the brief's Google transform unchanged in front of send()", async () => {
+    const { platform, pipes, pipe } = await setup(
+      {},
+      { transform: briefGoogleTransform, secrets: { ...secrets, GOOGLE_ADS_CONVERSION_ACTION: '987654321' } },
+    );
+    await pipes.ingest('web', [purchaseEvent('ord_b1'), purchaseEvent('ord_b2')]);
+    const records = await finalRecords(pipes, pipe.id, 2);
+    expect(platform.violations).toEqual([]);
+    expect(records.map((r) => r.status)).toEqual(['delivered', 'delivered']);
+    // The brief writes snake_case names and milliseconds; send() makes them what the REST API takes.
+    expect(platform.accepted[0]).toMatchObject({
+      conversionAction: `customers/${customerId}/conversionActions/987654321`,
+      userIdentifiers: [{ hashedEmail: 'a'.repeat(64) }, { hashedPhoneNumber: 'b'.repeat(64) }],
+    });
+  });
+
+  it("maps partial failure rows 3 and 7 of 10 to their events: eight delivered, two failed with the platform's message", async () => {
+    const { platform, pipes, pipe } = await setup();
+    const messages: Record<number, { name: string; message: string }> = {
+      3: {
+        name: 'CLICK_NOT_FOUND',
+        message: 'The click associated with the given identifier or iOS URL parameter was not found.',
+      },
+      7: {
+        name: 'CLICK_CONVERSION_ALREADY_EXISTS',
+        message: 'This conversion has already been uploaded for the given click.',
+      },
+    };
+    platform.failRows = (index) => messages[index] ?? null;
+    await pipes.ingest(
+      'web',
+      Array.from({ length: 10 }, (_, i) => canonicalPurchase(`ord_pf_${i}`)),
+    );
+    const records = byEventId(await finalRecords(pipes, pipe.id, 10));
+
+    expect(platform.violations).toEqual([]);
+    expect(server.requests.filter((r) => r.url.endsWith(':uploadClickConversions'))).toHaveLength(1);
+    const sent = (server.requests.at(-1)!.json as { conversions: Array<{ orderId: string }> }).conversions;
+    const failedIds = [sent[3]!.orderId, sent[7]!.orderId];
+    expect([...records.values()].filter((r) => r.status === 'delivered')).toHaveLength(8);
+    expect(records.get(failedIds[0]!)).toMatchObject({
+      status: 'failed',
+      error: { code: 'GOOGLE_ADS_CLICK_NOT_FOUND', message: messages[3]!.message, retryable: false },
+    });
+    expect(records.get(failedIds[1]!)).toMatchObject({
+      status: 'failed',
+      error: { code: 'GOOGLE_ADS_CLICK_CONVERSION_ALREADY_EXISTS', message: messages[7]!.message },
+    });
+    // A record shows its own row of the request and of the results.
+    const failed = records.get(failedIds[0]!)!;
+    expect((failed.request!.payload as { conversions: unknown[] }).conversions).toEqual([
+      expect.objectContaining({ orderId: failedIds[0] }),
+    ]);
+    expect((failed.response!.body as { results: unknown[] }).results).toEqual([{}]);
+  });
+
+  it('caches the access token across batches: 2500 events, 2 uploads of at most 2000, 1 token request', async () => {
+    const { platform, pipes, pipe } = await setup({}, { destination: { concurrency: 1 } });
+    await pipes.ingest(
+      'web',
+      Array.from({ length: 2500 }, (_, i) => canonicalPurchase(`ord_split_${i}`)),
+    );
+    const records = await finalRecords(pipes, pipe.id, 2500);
+    expect(platform.violations).toEqual([]);
+    expect(records.filter((r) => r.status === 'delivered')).toHaveLength(2500);
+    expect(platform.uploads.map((u) => u.rows)).toEqual([2000, 500]);
+    expect(platform.issued).toHaveLength(1);
+
+    await pipes.ingest('web', [canonicalPurchase('ord_later')]);
+    await finalRecords(pipes, pipe.id, 2501, false);
+    expect(platform.uploads).toHaveLength(3);
+    expect(platform.issued).toHaveLength(1);
+  });
+
+  it('refreshes the token once on 401 and uploads again', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest('web', [canonicalPurchase('ord_first')]);
+    await finalRecords(pipes, pipe.id, 1);
+    platform.revokeTokens();
+    await pipes.ingest('web', [canonicalPurchase('ord_second')]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+
+    expect(records.get('ord_second')).toMatchObject({ status: 'delivered', attempt_count: 1 });
+    expect(platform.issued).toHaveLength(2);
+    expect(platform.uploads.map((u) => [u.token, u.unauthenticated])).toEqual([
+      [platform.issued[0], false],
+      [platform.issued[0], true],
+      [platform.issued[1], false],
+    ]);
+    const exchanges = records.get('ord_second')!.attempts![0]!.exchanges;
+    expect(exchanges.map((e) => e.response?.status)).toEqual([401, 200, 200]);
+    expect(secretsIn([...records.values()], [...everySecret(), ...platform.issued])).toEqual([]);
+  });
+
+  it('fails as UNAUTHENTICATED, not retried, when the refreshed token is refused too', async () => {
+    const { platform, pipes, pipe } = await setup();
+    platform.acceptTokens = false;
+    await pipes.ingest('web', [canonicalPurchase('ord_denied')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({
+      status: 'failed',
+      error: { code: 'GOOGLE_ADS_UNAUTHENTICATED', retryable: false },
+    });
+    expect(platform.issued).toHaveLength(2);
+    expect(platform.uploads).toHaveLength(2);
+  });
+
+  it('sends validateOnly in test mode and records the deliveries as test mode', async () => {
+    const { platform, pipes, pipe } = await setup({ validateOnly: true });
+    await pipes.ingest('web', [canonicalPurchase('ord_validate')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: true });
+    expect(platform.uploads).toEqual([expect.objectContaining({ validateOnly: true })]);
+  });
+});
+
+describe('google-ads-click-conversions send() classification', () => {
+  const run = async (answer?: TestResponse, tokenAnswer?: TestResponse) => {
+    const platform = googleAdsPlatform({ customerId, loginCustomerId, credentials });
+    if (answer) platform.answerNext(answer);
+    server.handle((request) =>
+      tokenAnswer && request.url === '/token' ? tokenAnswer : platform.handler(request),
+    );
+    const { value } = await runSend(googleAdsClickConversions(options()).destination.send, {
+      events: [
+        {
+          event_type: 'purchase',
+          event_time: new Date().toISOString(),
+          event_payload: {
+            gclid: 'g1',
+            conversionAction: '987654321',
+            conversionDateTime: new Date().toISOString(),
+          },
+        },
+      ],
+      secrets,
+      fetch: globalThis.fetch,
+    });
+    return value as { outcome: string; code?: string; message?: string };
+  };
+
+  it.each([
+    [500, 'INTERNAL', { internalError: 'INTERNAL_ERROR' }],
+    [503, 'UNAVAILABLE', { internalError: 'TRANSIENT_ERROR' }],
+    [429, 'RESOURCE_EXHAUSTED', { quotaError: 'RESOURCE_EXHAUSTED' }],
+    [504, 'DEADLINE_EXCEEDED', { internalError: 'DEADLINE_EXCEEDED' }],
+    [400, 'INVALID_ARGUMENT', { internalError: 'TRANSIENT_ERROR' }],
+  ])('retries HTTP %i %s', async (status, grpc, errorCode) => {
+    const value = await run(googleAdsError(status, grpc, 'try again later', errorCode));
+    expect(value).toMatchObject({ outcome: 'retry' });
+  });
+
+  it.each([
+    [400, 'INVALID_ARGUMENT', { fieldError: 'REQUIRED' }, 'GOOGLE_ADS_REQUIRED'],
+    [
+      403,
+      'PERMISSION_DENIED',
+      { authorizationError: 'USER_PERMISSION_DENIED' },
+      'GOOGLE_ADS_USER_PERMISSION_DENIED',
+    ],
+    [400, 'INVALID_ARGUMENT', undefined, 'GOOGLE_ADS_INVALID_ARGUMENT'],
+  ])('never retries HTTP %i %s', async (status, grpc, errorCode, code) => {
+    const value = await run(googleAdsError(status, grpc, 'request is wrong', errorCode));
+    expect(value).toMatchObject({ outcome: 'failed', code });
+    expect(value.message).toContain('request is wrong');
+  });
+
+  it('fails on a refused refresh token (invalid_grant) and retries when the token endpoint is down', async () => {
+    expect(
+      await run(undefined, {
+        status: 400,
+        body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' },
+      }),
+    ).toMatchObject({ outcome: 'failed', code: 'GOOGLE_OAUTH_INVALID_GRANT' });
+    expect(await run(undefined, { status: 503, body: 'unavailable' })).toMatchObject({
+      outcome: 'retry',
+      code: 'GOOGLE_OAUTH_HTTP_503',
+    });
+  });
+});
+
+describe('google-ads-click-conversions settings', () => {
+  it('rejects a malformed customer id and an empty conversion action map', () => {
+    expect(() =>
+      googleAdsTemplate.create({ customer_id: '12-34', conversion_actions: { purchase: '1' } }),
+    ).toThrowError(/customer_id/);
+    expect(() =>
+      googleAdsTemplate.create({ customer_id: '1234567890', conversion_actions: {} }),
+    ).toThrowError(/conversion_actions/);
+    expect(() =>
+      googleAdsTemplate.create({
+        customer_id: '1234567890',
+        conversion_actions: { purchase: '1' },
+        max_batch_size: 2001,
+      }),
+    ).toThrowError(/max_batch_size/);
+  });
+
+  it('asks for the four OAuth and developer secrets and batches of 2000', () => {
+    const definition = googleAdsTemplate.create({
+      customer_id: '123-456-7890',
+      conversion_actions: { purchase: '1' },
+    });
+    expect(definition.requiredSecrets.map((s) => s.key)).toEqual(Object.keys(secrets));
+    expect(definition.destination.max_batch_size).toBe(2000);
+    expect(definition.destination.send).toContain('"token_url": "https://oauth2.googleapis.com/token"');
+  });
+});
