@@ -1,0 +1,130 @@
+import { PipesError } from '@openpipes/core';
+import { runSend, runTransform } from '@openpipes/core/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  findTemplate,
+  ga4,
+  googleAdsClickConversions,
+  metaCapi,
+  metaCapiTemplate,
+  templates,
+  tiktokEvents,
+} from './index.js';
+import { startEngine, type TestEngine } from './testing/engine.js';
+
+const minimalSettings: Record<string, Record<string, unknown>> = {
+  'meta-capi': { pixel_id: '123456789012345' },
+  'tiktok-events': { pixel_code: 'C4ABCDEFGH1234567890' },
+  'google-ads-click-conversions': {
+    customer_id: '123-456-7890',
+    conversion_actions: { purchase: '987654321' },
+  },
+  ga4: { measurement_id: 'G-ABC123XYZ9' },
+};
+
+let engine: TestEngine | undefined;
+afterAll(() => engine?.close());
+
+describe('templates', () => {
+  it('exports the four templates by the names the admin API uses', () => {
+    expect(templates.map((t) => t.name)).toEqual([
+      'meta-capi',
+      'tiktok-events',
+      'google-ads-click-conversions',
+      'ga4',
+    ]);
+    expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
+    expect(findTemplate('nope')).toBeNull();
+  });
+
+  it('creates, for every template, a destination and a pipe whose code compiles in the sandbox', async () => {
+    engine = await startEngine([]);
+    const { pipes } = engine;
+    const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+    for (const template of templates) {
+      const definition = template.create(minimalSettings[template.name]);
+      // Every secret send() reads is listed in requiredSecrets, and nothing more.
+      const read = [...definition.destination.send.matchAll(/secrets\.([A-Z0-9_]+)/g)].map((m) => m[1]);
+      const required = definition.requiredSecrets.map((s) => s.key);
+      expect(new Set(read)).toEqual(new Set(required));
+
+      const destination = await pipes.destinations.create(definition.destination);
+      expect(destination).toMatchObject({
+        name: template.name,
+        template: { name: template.name, settings: expect.any(Object) },
+        enabled: false,
+      });
+      await pipes.pipes.create({
+        name: `web-to-${template.name}`,
+        source_id: source.id,
+        destination_id: destination.id,
+        transform: definition.transform,
+      });
+    }
+  });
+
+  it('reports bad settings as VALIDATION_FAILED with the field paths', () => {
+    for (const template of templates) {
+      let error: unknown;
+      try {
+        template.create({ base_url: 'ftp://example.com', max_batch_size: 0 });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(PipesError);
+      expect((error as PipesError).code).toBe('VALIDATION_FAILED');
+      const paths = ((error as PipesError).details as { issues: Array<{ path: string }> }).issues.map(
+        (i) => i.path,
+      );
+      expect(paths).toEqual(expect.arrayContaining(['base_url', 'max_batch_size']));
+    }
+  });
+
+  it('the factories make the same definition as the templates', () => {
+    expect(metaCapi({ pixelId: '123456789012345' })).toEqual(
+      metaCapiTemplate.create(minimalSettings['meta-capi']),
+    );
+    expect(tiktokEvents({ pixelCode: 'C4ABCDEFGH1234567890' })).toEqual(
+      findTemplate('tiktok-events')!.create(minimalSettings['tiktok-events']),
+    );
+    expect(
+      googleAdsClickConversions({ customerId: '123-456-7890', conversionActions: { purchase: '987654321' } }),
+    ).toEqual(
+      findTemplate('google-ads-click-conversions')!.create(minimalSettings['google-ads-click-conversions']),
+    );
+    expect(ga4({ measurementId: 'G-ABC123XYZ9' })).toEqual(findTemplate('ga4')!.create(minimalSettings.ga4));
+  });
+
+  it('default transforms map the canonical event types and filter the others; settings can rename or drop', async () => {
+    const definition = metaCapi({
+      pixelId: '123456789012345',
+      eventNames: { lead: null, signup: 'CompleteRegistration' },
+    });
+    const at = new Date().toISOString();
+    const out = await runTransform(definition.transform, {
+      events: ['purchase', 'add_to_cart', 'lead', 'signup', 'unknown'].map((eventType) => ({
+        event_type: eventType,
+        event_time: at,
+        event_payload: { email: 'a@b.example', user_agent: 'UA' },
+      })),
+    });
+    expect(out.map((o) => o.event_payload.event_name)).toEqual([
+      'Purchase',
+      'AddToCart',
+      'CompleteRegistration',
+    ]);
+  });
+
+  it('a send() whose secret is not bound says which secret to bind', async () => {
+    for (const template of templates) {
+      const definition = template.create(minimalSettings[template.name]);
+      const missing = definition.requiredSecrets[0]!.key;
+      await expect(
+        runSend(definition.destination.send, {
+          events: [{ event_type: 'purchase', event_time: new Date().toISOString(), event_payload: {} }],
+          secrets: {},
+        }),
+      ).rejects.toThrowError(new RegExp(`bind a secret named ${missing}`));
+    }
+  });
+});
