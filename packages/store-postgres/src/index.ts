@@ -516,7 +516,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
               sender_event_id: event.sender_event_id,
               event_type: event.event_type,
               event_time: event.event_time,
-              payload: event.event_payload,
+              // Text, cast to json in SQL: json_to_recordset would unescape a nested value
+              // and refuse a \u0000 in it, while a json cast keeps the escape as written.
+              payload: JSON.stringify(event.event_payload),
             });
             pipes.forEach((pipe, p) => {
               newDeliveries.push({
@@ -533,9 +535,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
             await sql`
               WITH inserted AS (
                 INSERT INTO ${T('events')} (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
-                SELECT e.id, ${sourceId}, e.event_id, e.sender_event_id, e.event_type, e.event_time, e.payload, ${now}::timestamptz
+                SELECT e.id, ${sourceId}, e.event_id, e.sender_event_id, e.event_type, e.event_time, e.payload::json, ${now}::timestamptz
                 FROM json_to_recordset(${JSON.stringify(newEvents)}::json)
-                  AS e(id text, event_id text, sender_event_id boolean, event_type text, event_time timestamptz, payload json)
+                  AS e(id text, event_id text, sender_event_id boolean, event_type text, event_time timestamptz, payload text)
                 RETURNING 1
               )
               INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
@@ -611,27 +613,27 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           test_mode: o.test_mode,
           due_at: o.status === 'retrying' ? o.next_attempt_at : null,
           delivered_at: o.delivered_at,
-          detail: o.detail,
+          detail: JSON.stringify(o.detail),
         }));
         const attempts = sorted
           .filter((o) => o.attempt)
-          .map((o) => ({ delivery_id: o.id, number: o.attempt!.number, data: o.attempt }));
+          .map((o) => ({ delivery_id: o.id, number: o.attempt!.number, data: JSON.stringify(o.attempt) }));
         // One statement: the fenced update, then the attempts of the rows it really updated.
         const { rows } = await sql<{ id: string }>`
           WITH updated AS (
             UPDATE ${T('deliveries')} d
             SET status = o.status, attempt_count = d.attempt_count + o.attempted, pipe_version = o.pipe_version,
               destination_version = o.destination_version, test_mode = o.test_mode, due_at = o.due_at,
-              lease_owner = NULL, updated_at = ${now}::timestamptz, delivered_at = o.delivered_at, detail = o.detail
+              lease_owner = NULL, updated_at = ${now}::timestamptz, delivered_at = o.delivered_at, detail = o.detail::json
             FROM json_to_recordset(${JSON.stringify(updates)}::json) AS o(id text, status text, attempted integer,
               pipe_version integer, destination_version integer, test_mode boolean, due_at timestamptz,
-              delivered_at timestamptz, detail json)
+              delivered_at timestamptz, detail text)
             WHERE d.id = o.id AND d.status = 'sending' AND d.lease_owner = ${owner}
             RETURNING d.id
           ), recorded AS (
             INSERT INTO ${T('delivery_attempts')} (delivery_id, number, data)
-            SELECT a.delivery_id, a.number, a.data
-            FROM json_to_recordset(${JSON.stringify(attempts)}::json) AS a(delivery_id text, number integer, data json)
+            SELECT a.delivery_id, a.number, a.data::json
+            FROM json_to_recordset(${JSON.stringify(attempts)}::json) AS a(delivery_id text, number integer, data text)
             JOIN updated u ON u.id = a.delivery_id
             ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data
           )
