@@ -128,3 +128,11 @@ describe('templates', () => {
     }
   });
 });
+
+describe('templates over the admin API', () => {
+  it('plugs into a handler that takes DestinationTemplate[]', () => {
+    // The HTTP package's option type: a mutable array of the core contract.
+    const accept = (list: import('@openpipes/core').DestinationTemplate[]) => list.length;
+    expect(accept(templates)).toBe(4);
+  });
+});

@@ -16,12 +16,12 @@ import { tiktokEventsTemplate } from './tiktok/tiktok.js';
  * // POST /api/event-destinations {"template": "meta-capi", "settings": {"pixel_id": "123456789012345"}}
  * ```
  */
-export const templates: readonly DestinationTemplate[] = Object.freeze([
+export const templates: DestinationTemplate[] = [
   metaCapiTemplate,
   tiktokEventsTemplate,
   googleAdsTemplate,
   ga4Template,
-]);
+];
 
 /**
  * The template with this name, or null.
