@@ -34,6 +34,8 @@ export const errorCodes = [
   'ENGINE_STOPPED',
   'RATE_LIMITED',
   'INTERNAL',
+  'METHOD_NOT_ALLOWED',
+  'NESTING_TOO_DEEP',
 ] as const;
 
 export type PipesErrorCode = (typeof errorCodes)[number];
@@ -123,6 +125,8 @@ export const httpStatusByCode: Record<PipesErrorCode, number> = {
   ENGINE_STOPPED: 503,
   RATE_LIMITED: 429,
   INTERNAL: 500,
+  METHOD_NOT_ALLOWED: 405,
+  NESTING_TOO_DEEP: 400,
 };
 
 /** The HTTP status for an error code (500 for anything unmapped). */
