@@ -1,0 +1,96 @@
+/**
+ * Bearer API keys for the admin API: keys given in the options (compared by digest in constant
+ * time), then the `authenticate` hook (where keys stored hashed in a database plug in).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { PipesError } from '@openpipes/core';
+
+/** `read` may call GET routes; `write` may call every route. */
+export type ApiScope = 'read' | 'write';
+
+/**
+ * An API key given in the options.
+ *
+ * @example
+ * ```ts
+ * createHandler(pipes, { apiKeys: [{ name: 'ci', token: process.env.OPENPIPES_API_KEY!, scope: 'write' }] });
+ * ```
+ */
+export interface ApiKey {
+  /** Shown in the audit trail as the actor of every change made with this key. */
+  name: string;
+  /** The bearer token; at least 16 characters. */
+  token: string;
+  scope: ApiScope;
+}
+
+/** Who is calling: the actor recorded in the audit trail, and what the key may do. */
+export interface ApiPrincipal {
+  actor: string;
+  scope: ApiScope;
+}
+
+/**
+ * Resolves a bearer token that is not one of `apiKeys`: return the principal, or null to refuse.
+ *
+ * @example
+ * ```ts
+ * const authenticate: Authenticate = async (token) => {
+ *   const key = await db.findApiKeyByHash(sha256(token));
+ *   return key ? { actor: key.name, scope: key.scope } : null;
+ * };
+ * ```
+ */
+export type Authenticate = (
+  token: string,
+  request: Request,
+) => Promise<ApiPrincipal | null> | ApiPrincipal | null;
+
+const digest = (text: string) => createHash('sha256').update(text).digest();
+
+/** Returns the function that turns an `Authorization` header into a principal, or throws 401. */
+export function createApiAuthenticator(keys: ApiKey[], hook: Authenticate | undefined) {
+  for (const key of keys) {
+    if (typeof key.token !== 'string' || key.token.length < 16) {
+      throw new PipesError({
+        code: 'VALIDATION_FAILED',
+        message: `API key "${key.name}": the token must be at least 16 characters`,
+      });
+    }
+    if (key.scope !== 'read' && key.scope !== 'write') {
+      throw new PipesError({
+        code: 'VALIDATION_FAILED',
+        message: `API key "${key.name}": scope must be "read" or "write"`,
+      });
+    }
+  }
+  const known = keys.map((key) => ({
+    hash: digest(key.token),
+    principal: { actor: key.name, scope: key.scope },
+  }));
+
+  return async (request: Request): Promise<ApiPrincipal> => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
+    if (!match) {
+      throw new PipesError({
+        code: 'UNAUTHORIZED',
+        message: 'send an API key: Authorization: Bearer <key>',
+        details: { auth: 'bearer' },
+      });
+    }
+    const token = match[1]!;
+    const hash = digest(token);
+    let found: ApiPrincipal | null = null;
+    // Compare with every key so the time taken does not say which one (or whether one) matched.
+    for (const key of known) if (timingSafeEqual(hash, key.hash)) found = key.principal;
+    found ??= (await hook?.(token, request)) ?? null;
+    if (!found) {
+      throw new PipesError({
+        code: 'UNAUTHORIZED',
+        message: 'the API key is not valid',
+        details: { auth: 'bearer', reason: 'invalid_token' },
+      });
+    }
+    return found;
+  };
+}

@@ -1,0 +1,215 @@
+/**
+ * `POST /collect/:slug` and its CORS preflight. The order of checks is chosen so that a refused
+ * request costs little and stores nothing: media type, size (streamed, never buffered past the
+ * limit), the source's auth, the origin, JSON syntax and depth, event count; only then ingest.
+ */
+import { type IngestResult, isPipesError, type Pipes, PipesError, type Source } from '@openpipes/core';
+import { checkMediaType, readBody } from './body.js';
+import { decodeUtf8, parseJson } from './json.js';
+import { json, type Route } from './route.js';
+import { collectBodySchema, collectResultSchema } from './schemas.js';
+
+/** Limits of `POST /collect/:slug`. */
+export interface CollectLimits {
+  /** Largest body accepted, bytes. Default 1 MiB (413 past it). */
+  maxBodyBytes?: number;
+  /** Most events in one request. Default 1000 (413 past it). */
+  maxEvents?: number;
+  /** Deepest nesting of objects and arrays in the body. Default 32 (400 past it). */
+  maxDepth?: number;
+}
+
+export const collectDefaults: Required<CollectLimits> = {
+  maxBodyBytes: 1024 * 1024,
+  maxEvents: 1000,
+  maxDepth: 32,
+};
+
+/** Request headers a browser may send to collect (answered in preflights). */
+const allowedHeaders =
+  'content-type, authorization, x-openpipes-timestamp, x-openpipes-signature, x-request-id';
+
+/** Thrown inside the collect route: an error answer that carries the CORS headers already decided. */
+export class CollectError extends Error {
+  override readonly name = 'CollectError';
+  constructor(
+    readonly error: PipesError,
+    readonly headers: Record<string, string>,
+  ) {
+    super(error.message);
+  }
+}
+
+export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Route[] {
+  return [
+    {
+      method: 'POST',
+      path: '/collect/{slug}',
+      summary:
+        'Send events to a source: one event, an array, or {"events": [...]}, as application/json or text/plain (navigator.sendBeacon).',
+      tag: 'Collect',
+      access: 'collect',
+      body: { schema: collectBodySchema, required: true, mediaTypes: ['application/json', 'text/plain'] },
+      responses: {
+        202: {
+          description: 'At least one event was accepted. One result per event.',
+          schema: collectResultSchema,
+        },
+        200: {
+          description: 'Nothing new: every event was a duplicate of one already received.',
+          schema: collectResultSchema,
+        },
+      },
+      async handle(context) {
+        const { request, params } = context;
+        const slug = params.slug!;
+        let cors: Record<string, string> = {};
+        try {
+          checkMediaType(request, ['application/json', 'text/plain']);
+          const raw = await readBody(request, limits.maxBodyBytes);
+          const source = await pipes.authenticateCollect({
+            slug,
+            authorization: request.headers.get('authorization'),
+            timestamp: request.headers.get('x-openpipes-timestamp'),
+            signature: request.headers.get('x-openpipes-signature'),
+            rawBody: raw,
+          });
+          cors = corsHeaders(source, request.headers.get('origin'));
+          const events = unwrapEvents(parseJson(decodeUtf8(raw), limits.maxDepth));
+          if (events.length === 0) {
+            throw new PipesError({
+              code: 'VALIDATION_FAILED',
+              message: 'the body holds no events',
+              details: { issues: [{ path: '(root)', message: 'at least one event is needed' }] },
+            });
+          }
+          if (events.length > limits.maxEvents) {
+            throw new PipesError({
+              code: 'TOO_MANY_EVENTS',
+              message: `${events.length} events in one request; at most ${limits.maxEvents} are accepted`,
+              details: { max_events: limits.maxEvents, events: events.length },
+            });
+          }
+          const result = await pipes.ingest(slug, events);
+          return answer(result, cors);
+        } catch (err) {
+          throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
+        }
+      },
+    },
+    {
+      method: 'OPTIONS',
+      path: '/collect/{slug}',
+      summary: "CORS preflight: allowed when the Origin is in the source's allowed_origins.",
+      tag: 'Collect',
+      access: 'public',
+      responses: { 204: { description: 'The origin may send.' } },
+      async handle({ request, params }) {
+        const source = await pipes.sources.findBySlug(params.slug!);
+        if (!source) {
+          throw new PipesError({ code: 'UNKNOWN_SOURCE', message: `no source with slug "${params.slug}"` });
+        }
+        const origin = request.headers.get('origin');
+        const headers = corsHeaders(source, origin);
+        return new Response(null, {
+          status: 204,
+          headers: {
+            ...headers,
+            allow: 'POST, OPTIONS',
+            ...(origin
+              ? {
+                  'access-control-allow-methods': 'POST, OPTIONS',
+                  'access-control-allow-headers': allowedHeaders,
+                  'access-control-max-age': '600',
+                }
+              : {}),
+          },
+        });
+      },
+    },
+  ];
+}
+
+/**
+ * CORS headers for an allowed origin; throws `FORBIDDEN` for a browser origin the source does not
+ * allow. No Origin (server-to-server) needs no CORS.
+ */
+function corsHeaders(source: Source, origin: string | null): Record<string, string> {
+  if (origin === null) return {};
+  if (!originAllowed(source, origin)) {
+    throw new PipesError({
+      code: 'FORBIDDEN',
+      message: `origin ${origin.slice(0, 200)} may not send to source "${source.slug}"; add it to the source's allowed_origins`,
+      details: { origin: origin.slice(0, 200) },
+    });
+  }
+  // The origin is echoed (not `*`) so credentialed beacons work; no cookies are ever read.
+  return {
+    'access-control-allow-origin': origin,
+    'access-control-allow-credentials': 'true',
+    'access-control-expose-headers': 'x-request-id',
+    vary: 'Origin',
+  };
+}
+
+/**
+ * `allowed_origins` entries are exact origins (`https://shop.example`), `*`, or a wildcard
+ * subdomain (`https://*.shop.example`). An empty list lets any origin send to a source without
+ * auth (public beacons), and none to a source with a token or signature (the secret must not be in
+ * a browser).
+ */
+export function originAllowed(source: Pick<Source, 'allowed_origins' | 'auth'>, origin: string): boolean {
+  const wanted = normalizeOrigin(origin);
+  if (source.allowed_origins.length === 0) return source.auth.type === 'none';
+  return source.allowed_origins.some((entry) => {
+    if (entry === '*') return true;
+    const allowed = normalizeOrigin(entry);
+    const star = allowed.indexOf('://*.');
+    if (star === -1) return allowed === wanted;
+    const scheme = allowed.slice(0, star + 3);
+    const suffix = allowed.slice(star + 4);
+    return (
+      wanted.startsWith(scheme) && wanted.endsWith(suffix) && wanted.length > scheme.length + suffix.length
+    );
+  });
+}
+
+function normalizeOrigin(origin: string): string {
+  return origin.trim().toLowerCase().replace(/\/+$/, '');
+}
+
+function unwrapEvents(body: unknown): unknown[] {
+  if (Array.isArray(body)) return body;
+  if (body !== null && typeof body === 'object') {
+    const record = body as Record<string, unknown>;
+    if (Array.isArray(record.events) && !('event_type' in record)) return record.events;
+    return [body];
+  }
+  throw new PipesError({
+    code: 'VALIDATION_FAILED',
+    message: 'the body must be an event object, an array of events, or {"events": [...]}',
+    details: { issues: [{ path: '(root)', message: 'expected an object or an array' }] },
+  });
+}
+
+/**
+ * 202 when anything was accepted; 200 when nothing new was stored but nothing was wrong (all
+ * duplicates); 400 `VALIDATION_FAILED` with the per-event results when every event was refused.
+ */
+function answer(result: IngestResult, cors: Record<string, string>): Response {
+  if (result.accepted > 0) return json(202, result, cors);
+  if (result.rejected === 0) return json(200, result, cors);
+  throw new PipesError({
+    code: 'VALIDATION_FAILED',
+    message: `no event was accepted (${result.rejected} rejected, ${result.duplicates} duplicates); details.results says why, per event`,
+    details: result,
+  });
+}
+
+function toInternal(err: unknown): PipesError {
+  return new PipesError({
+    code: 'INTERNAL',
+    message: err instanceof Error ? err.message : String(err),
+    cause: err,
+  });
+}

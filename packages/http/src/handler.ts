@@ -1,0 +1,303 @@
+/**
+ * `createHandler()`: the whole HTTP surface of OpenPipes as one fetch-standard function
+ * `(Request) => Promise<Response>`. Framework adapters only convert requests and responses.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type DestinationTemplate,
+  httpStatusForCode,
+  type Logger,
+  type Pipes,
+  PipesError,
+  parseOrThrow,
+  silentLogger,
+  toPipesError,
+} from '@openpipes/core';
+import { adminRoutes } from './admin.js';
+import { type ApiKey, type Authenticate, createApiAuthenticator } from './api-keys.js';
+import { checkMediaType, readBody } from './body.js';
+import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './collect.js';
+import { decodeUtf8, parseJson } from './json.js';
+import { buildOpenApiDocument } from './openapi.js';
+import { json, type Route, type RouteContext } from './route.js';
+import { createRouter } from './router.js';
+
+/** The package version, shown in the OpenAPI document. */
+const version = '0.1.0';
+
+/** Limits of the admin API's request bodies. */
+export interface ApiLimits {
+  /** Largest body, bytes. Default 2 MiB (code fields may hold up to 512 KiB each). */
+  maxBodyBytes?: number;
+  /** Deepest nesting of objects and arrays. Default 64 (JSON Schemas of event types nest). */
+  maxDepth?: number;
+}
+
+export interface HandlerOptions {
+  /**
+   * The path the handler is served under, e.g. `/openpipes`: requests outside it answer 404. Adapters
+   * that know their mount point (Express, Fastify) pass it per request instead. Default `''`.
+   */
+  basePath?: string;
+  /** Admin API keys. With neither `apiKeys` nor `authenticate`, every `/api` request answers 401. */
+  apiKeys?: ApiKey[];
+  /** Resolves bearer tokens that are not in `apiKeys` (for example keys stored hashed in a database). */
+  authenticate?: Authenticate;
+  /** Destination templates `POST /api/event-destinations {"template": ...}` may use. */
+  templates?: DestinationTemplate[];
+  /** Limits of `POST /collect/:slug`. */
+  collect?: CollectLimits;
+  /** Limits of admin API bodies. */
+  api?: ApiLimits;
+  /** Where 5xx answers are logged (error) and 4xx ones (debug). Default: silent. Never logs bodies. */
+  logger?: Logger;
+}
+
+/** Per-request information an adapter passes along. */
+export interface RequestContext {
+  /** The prefix the framework mounted the handler under (overrides `basePath`). */
+  basePath?: string;
+}
+
+/**
+ * A fetch-standard handler. It also answers whether a path is one of its routes, so framework
+ * adapters can pass other requests on to the host application.
+ */
+export interface OpenPipesHandler {
+  (request: Request, context?: RequestContext): Promise<Response>;
+  /**
+   * True when the handler answers `pathname` (with the base path): everything under a non-empty
+   * base path; at the root, its routes and the `/api/` and `/collect/` trees.
+   */
+  matches(pathname: string, context?: RequestContext): boolean;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
+
+/**
+ * Creates the handler for the collect endpoint, the admin REST API, `/openapi.json` and `/healthz`.
+ *
+ * @example
+ * ```ts
+ * import { createServer } from 'node:http';
+ * import { createHandler } from '@openpipes/http';
+ * import { toNodeListener } from '@openpipes/http/node';
+ *
+ * const handler = createHandler(pipes, {
+ *   apiKeys: [{ name: 'ops', token: process.env.OPENPIPES_API_KEY!, scope: 'write' }],
+ * });
+ * createServer(toNodeListener(handler)).listen(8080);
+ * // or, in any fetch runtime: export default { fetch: handler };
+ * ```
+ */
+export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenPipesHandler {
+  const logger = options.logger ?? silentLogger;
+  const collectLimits = { ...collectDefaults, ...options.collect };
+  const apiLimits = { maxBodyBytes: 2 * 1024 * 1024, maxDepth: 64, ...options.api };
+  const authenticateApi = createApiAuthenticator(options.apiKeys ?? [], options.authenticate);
+  const defaultBase = normalizeBase(options.basePath);
+
+  const documents = new Map<string, unknown>();
+  const publicRoutes: Route[] = [
+    {
+      method: 'GET',
+      path: '/openapi.json',
+      summary: 'This OpenAPI 3.1 document.',
+      tag: 'Meta',
+      access: 'public',
+      responses: { 200: { description: 'The document.' } },
+      async handle({ url }) {
+        const base = url.pathname.slice(0, -'/openapi.json'.length);
+        let document = documents.get(base);
+        if (!document) {
+          document = buildOpenApiDocument(routes, { basePath: base, version });
+          documents.set(base, document);
+        }
+        return json(200, document);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/healthz',
+      summary: 'Liveness and store reachability.',
+      tag: 'Meta',
+      access: 'public',
+      responses: { 200: { description: 'Healthy.' } },
+      async handle() {
+        await pipes.sources.list({ limit: 1 });
+        return json(200, { status: 'ok', running: pipes.status().running });
+      },
+    },
+  ];
+  const routes: Route[] = [
+    ...collectRoutes(pipes, collectLimits),
+    ...publicRoutes,
+    ...adminRoutes(pipes, { templates: options.templates ?? [] }),
+  ];
+  const router = createRouter(routes);
+
+  const relativePath = (pathname: string, context?: RequestContext): string | null => {
+    const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
+    if (base && pathname !== base && !pathname.startsWith(`${base}/`)) return null;
+    const path = pathname.slice(base.length);
+    return path.length > 1 ? path.replace(/\/+$/, '') : '/';
+  };
+
+  const handle = async (request: Request, context?: RequestContext): Promise<Response> => {
+    const given = request.headers.get('x-request-id');
+    const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
+    const url = new URL(request.url);
+    const sensitive: string[] = [];
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    let route: Route | undefined;
+    let response: Response;
+    try {
+      const path = relativePath(url.pathname, context);
+      const found = path === null ? ({ kind: 'none' } as const) : router.match(method, path);
+      if (found.kind === 'none') {
+        throw new PipesError({
+          code: 'NOT_FOUND',
+          message: `no route for ${request.method} ${url.pathname}`,
+        });
+      }
+      if (found.kind === 'method') {
+        throw new PipesError({
+          code: 'METHOD_NOT_ALLOWED',
+          message: `${request.method} is not allowed on ${url.pathname}; use ${found.allowed.join(', ')}`,
+          details: { allowed: found.allowed },
+        });
+      }
+      route = found.route;
+      let actor: string | null = null;
+      if (route.access === 'read' || route.access === 'write') {
+        const principal = await authenticateApi(request);
+        if (route.access === 'write' && principal.scope !== 'write') {
+          throw new PipesError({
+            code: 'FORBIDDEN',
+            message: `the API key "${principal.actor}" is read-only; ${request.method} needs a key with the write scope`,
+          });
+        }
+        actor = principal.actor;
+      }
+      let body: Promise<Record<string, unknown>> | undefined;
+      const routeContext: RouteContext = {
+        request,
+        url,
+        params: found.params,
+        requestId,
+        actor: { actor, requestId },
+        sensitive,
+        body: () => {
+          body ??= readJsonObject(request, apiLimits);
+          return body;
+        },
+        query: (schema) => parseOrThrow(schema, Object.fromEntries(url.searchParams), 'query'),
+      };
+      response = await route.handle(routeContext);
+    } catch (err) {
+      const collect = err instanceof CollectError;
+      const error = collect ? err.error : toPipesError(err);
+      const headers = collect ? { ...err.headers } : {};
+      const status = httpStatusForCode(error.code);
+      if (error.code === 'UNAUTHORIZED')
+        headers['www-authenticate'] = challenge(error, route?.access === 'collect');
+      if (error.code === 'METHOD_NOT_ALLOWED') {
+        headers.allow = ((error.details as { allowed: string[] }).allowed ?? []).join(', ');
+      }
+      const payload = {
+        error:
+          error.code === 'INTERNAL'
+            ? {
+                code: error.code,
+                message: `internal error; the server log has it under request id ${requestId}`,
+              }
+            : error.toJSON(),
+      };
+      const fields = {
+        request_id: requestId,
+        method: request.method,
+        path: url.pathname,
+        status,
+        code: error.code,
+        message: scrub(error.message, sensitive),
+      };
+      if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
+      else logger.debug('OpenPipes HTTP request refused', fields);
+      response = new Response(scrub(JSON.stringify(payload), sensitive), {
+        status,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+      });
+    }
+    response.headers.set('x-request-id', requestId);
+    if (request.method === 'HEAD') {
+      return new Response(null, { status: response.status, headers: response.headers });
+    }
+    return response;
+  };
+
+  const handler = handle as OpenPipesHandler;
+  handler.matches = (pathname, context) => {
+    const path = relativePath(pathname, context);
+    if (path === null) return false;
+    // Under a prefix, everything is ours (unknown paths answer 404 in our format); at the root,
+    // only our routes and the /api and /collect trees are.
+    const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
+    return (
+      base !== '' ||
+      path.startsWith('/api/') ||
+      path.startsWith('/collect/') ||
+      router.match('GET', path).kind !== 'none'
+    );
+  };
+  return handler;
+}
+
+function normalizeBase(base: string | undefined): string {
+  if (!base || base === '/') return '';
+  return `/${base.replace(/^\/+|\/+$/g, '')}`;
+}
+
+/** Reads an admin API body: `{}` when empty, else a JSON object. */
+async function readJsonObject(
+  request: Request,
+  limits: { maxBodyBytes: number; maxDepth: number },
+): Promise<Record<string, unknown>> {
+  // Read first: a bodiless PUT (`/toggle`) may come without any Content-Type, and that is fine.
+  const raw = await readBody(request, limits.maxBodyBytes);
+  if (raw.byteLength === 0) return {};
+  checkMediaType(request, ['application/json']);
+  const value = parseJson(decodeUtf8(raw), limits.maxDepth);
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: 'the body must be a JSON object',
+      details: { issues: [{ path: '(root)', message: 'expected an object' }] },
+    });
+  }
+  return value as Record<string, unknown>;
+}
+
+function challenge(error: PipesError, collect: boolean): string {
+  const details = (error.details ?? {}) as { auth?: string; reason?: string };
+  if (collect) {
+    return details.auth === 'hmac'
+      ? 'OpenPipes-HMAC-SHA256 realm="openpipes-collect"'
+      : 'Bearer realm="openpipes-collect"';
+  }
+  return details.reason === 'invalid_token'
+    ? 'Bearer realm="openpipes", error="invalid_token"'
+    : 'Bearer realm="openpipes"';
+}
+
+/** Replaces every occurrence of a sensitive value (4 characters or more) with `[redacted]`. */
+function scrub(text: string, sensitive: string[]): string {
+  let out = text;
+  for (const value of sensitive) {
+    if (value.length < 4) continue;
+    out = out.split(value).join('[redacted]');
+    // In JSON the value may appear escaped.
+    const escaped = JSON.stringify(value).slice(1, -1);
+    if (escaped !== value) out = out.split(escaped).join('[redacted]');
+  }
+  return out;
+}

@@ -1,0 +1,38 @@
+/**
+ * `@openpipes/http`: OpenPipes over HTTP. `createHandler(pipes, options)` returns one fetch-standard
+ * `(Request) => Promise<Response>` serving `POST /collect/:slug`, the admin REST API under `/api`,
+ * `GET /openapi.json` and `GET /healthz`. Adapters: `@openpipes/http/node`, `@openpipes/http/express`,
+ * `@openpipes/http/fastify`.
+ *
+ * @example
+ * ```ts
+ * import { createHandler } from '@openpipes/http';
+ *
+ * const handler = createHandler(pipes, { apiKeys: [{ name: 'ops', token, scope: 'write' }] });
+ * const response = await handler(new Request('http://localhost/healthz'));
+ * ```
+ */
+export type { ApiKey, ApiPrincipal, ApiScope, Authenticate } from './api-keys.js';
+export { type CollectLimits, originAllowed } from './collect.js';
+export {
+  type ApiLimits,
+  createHandler,
+  type HandlerOptions,
+  type OpenPipesHandler,
+  type RequestContext,
+} from './handler.js';
+export { buildOpenApiDocument } from './openapi.js';
+export type { Route, RouteAccess, RouteContext } from './route.js';
+export {
+  bindSecretsBodySchema,
+  collectBodySchema,
+  collectResultSchema,
+  deliveriesQuerySchema,
+  errorBodySchema,
+  listQuerySchema,
+  replayBodySchema,
+  revertBodySchema,
+  secretValueBodySchema,
+  templateDestinationBodySchema,
+  toggleBodySchema,
+} from './schemas.js';

@@ -1,0 +1,55 @@
+/**
+ * What a route is: method, path, who may call it, what it takes and answers (for validation and
+ * for the OpenAPI document), and the function that answers.
+ */
+import type { ActorContext } from '@openpipes/core';
+import type { z } from 'zod';
+import type { Method } from './router.js';
+
+/**
+ * Who may call a route: anyone, a collect sender (the source's own auth), or an API key with the
+ * read or write scope.
+ */
+export type RouteAccess = 'public' | 'collect' | 'read' | 'write';
+
+/** A schema for the OpenAPI document: a named component, or an inline zod schema. */
+export type DocSchema = string | z.ZodType;
+
+export interface RouteContext {
+  request: Request;
+  url: URL;
+  params: Record<string, string>;
+  requestId: string;
+  /** Pass to every engine mutation: the API key's name and the request id, for the audit trail. */
+  actor: ActorContext;
+  /**
+   * Strings that must not appear in an error answer or a log line (a secret value being written).
+   * Routes that read such values add them here.
+   */
+  sensitive: string[];
+  /** The JSON body as an object (`{}` when empty); `VALIDATION_FAILED` when it is not an object. */
+  body(): Promise<Record<string, unknown>>;
+  /** The query string validated with `schema`. */
+  query<T>(schema: z.ZodType<T>): T;
+}
+
+export interface Route {
+  method: Method;
+  /** OpenAPI-style path relative to the handler's base path: `/api/pipes/{id}/toggle`. */
+  path: string;
+  summary: string;
+  tag: string;
+  access: RouteAccess;
+  body?: { schema: DocSchema; required?: boolean; mediaTypes?: string[] };
+  query?: z.ZodObject;
+  responses: Record<number, { description: string; schema?: DocSchema }>;
+  handle(context: RouteContext): Promise<Response>;
+}
+
+/** A JSON answer. */
+export function json(status: number, body: unknown, headers?: Record<string, string>): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}

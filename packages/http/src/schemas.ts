@@ -1,0 +1,140 @@
+/**
+ * Request and response schemas that exist only over HTTP (toggles, rotations, query strings, the
+ * collect answer). Entity bodies use core's schemas (`sourceInputSchema`, ...). The handler
+ * validates with these, and the OpenAPI document is generated from them: one source of truth.
+ */
+import {
+  deliveryStatuses,
+  deliveryStatusSchema,
+  errorCodes,
+  incomingEventSchema,
+  secretInputSchema,
+} from '@openpipes/core';
+import { z } from 'zod';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/** `PUT /api/{sources,event-destinations,pipes}/:id/toggle`: flips `enabled`, or sets it. */
+export const toggleBodySchema = z.object({
+  enabled: z.boolean().optional().describe('Set this state; without it, the state flips.'),
+});
+
+/** `PUT /api/event-destinations/:id/secrets`: replaces the bound secrets. */
+export const bindSecretsBodySchema = z
+  .object({
+    secretIds: z.array(z.string().min(1)).max(100).optional().describe('Ids of the secrets to bind.'),
+    secret_ids: z.array(z.string().min(1)).max(100).optional().describe('Same as `secretIds`.'),
+  })
+  .refine((body) => body.secretIds !== undefined || body.secret_ids !== undefined, {
+    message: 'give secretIds, the list of secret ids to bind (an empty list unbinds all)',
+    path: ['secretIds'],
+  });
+
+/** `PUT /api/secrets/:id/value`: rotates a secret's value. */
+export const secretValueBodySchema = secretInputSchema.pick({ value: true });
+
+/** `POST /api/{collection}/:id/revert`. */
+export const revertBodySchema = z.object({
+  version: z.number().int().positive().describe('The version to make current again.'),
+});
+
+/** `POST /api/pipes/:id/replay`: which deliveries to re-queue (core `ReplayOptions`). */
+export const replayBodySchema = z.object({
+  ids: z.array(z.string()).max(10_000).optional().describe('Only these deliveries.'),
+  statuses: z.array(deliveryStatusSchema).optional().describe('Statuses to replay; default failed and dead.'),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  pipe_version: z.number().int().positive().optional().describe('Run this pipe version instead.'),
+  dry_run: z.boolean().optional().describe('Run the transform and show the output; send nothing.'),
+  limit: z.number().int().min(1).max(10_000).optional(),
+});
+
+const limitParam = z.coerce.number().int().min(1).max(1000).optional();
+
+/** Query of every list: `?limit=100&cursor=<next_cursor>`. */
+export const listQuerySchema = z.object({
+  limit: limitParam.describe('1..1000, default 100.'),
+  cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
+});
+
+/** Query of `GET /api/pipes/:id/deliveries`. */
+export const deliveriesQuerySchema = z.object({
+  status: z
+    .string()
+    .transform((value, ctx) => {
+      const list = value.split(',').map((s) => s.trim());
+      const unknown = list.filter((s) => !(deliveryStatuses as readonly string[]).includes(s));
+      if (unknown.length > 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown status ${unknown.join(', ')}; use ${deliveryStatuses.join(', ')}`,
+        });
+        return z.NEVER;
+      }
+      return list as Array<(typeof deliveryStatuses)[number]>;
+    })
+    .optional()
+    .describe(`One status or several, comma-separated: ${deliveryStatuses.join(', ')}.`),
+  event_id: z.string().min(1).optional().describe("The sender's event id."),
+  since: isoTime.optional().describe('Created at or after (ISO 8601).'),
+  until: isoTime.optional().describe('Created before (ISO 8601).'),
+  limit: limitParam.describe('1..1000, default 50.'),
+  cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
+});
+
+/** `POST /api/event-destinations` from a template (the other fields override the template's). */
+export const templateDestinationBodySchema = z.looseObject({
+  template: z.string().min(1).describe('Template name, e.g. `meta-capi`.'),
+  settings: z.record(z.string(), z.unknown()).default({}).describe("The template's settings."),
+  name: z.string().optional().describe("Destination name; default the template's."),
+});
+
+/** What `POST /collect/:slug` takes: one event, an array of events, or `{ "events": [...] }`. */
+export const collectBodySchema = z.union([
+  incomingEventSchema,
+  z.array(incomingEventSchema),
+  z.object({ events: z.array(incomingEventSchema) }),
+]);
+
+const fieldIssueSchema = z.object({ path: z.string(), message: z.string() });
+
+/** The answer of `POST /collect/:slug`: counts, and one result per event in the order sent. */
+export const collectResultSchema = z.object({
+  source_id: z.string(),
+  accepted: z.number().int(),
+  duplicates: z.number().int(),
+  rejected: z.number().int(),
+  results: z.array(
+    z.union([
+      z.object({
+        index: z.number().int(),
+        status: z.enum(['accepted', 'duplicate']),
+        id: z.string().describe('Our id of the stored event (`evt_…`).'),
+        event_id: z.string(),
+      }),
+      z.object({
+        index: z.number().int(),
+        status: z.literal('rejected'),
+        error: z.object({
+          code: z.enum(['VALIDATION_FAILED', 'UNKNOWN_EVENT_TYPE']),
+          message: z.string(),
+          issues: z.array(fieldIssueSchema),
+        }),
+      }),
+    ]),
+  ),
+});
+
+/** Every error answer: `{"error": {"code": "UPPER_SNAKE", "message": "...", "details": ...}}`. */
+export const errorBodySchema = z.object({
+  error: z.object({
+    code: z.enum(errorCodes),
+    message: z.string(),
+    details: z.unknown().optional(),
+  }),
+});
+
+/** A page of a list. */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
+}

@@ -1,0 +1,123 @@
+/**
+ * Test fixtures: a real engine on a SQLite file, and the handler served by each adapter on a real
+ * server at 127.0.0.1, port 0, under the prefix `/openpipes`.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipes, type Logger, type Pipes } from '@openpipes/core';
+import { startTestServer, type TestServer, testSecretKey } from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import Database from 'better-sqlite3';
+import express from 'express';
+import Fastify from 'fastify';
+import { openPipesExpress } from '../src/express.js';
+import { openPipesFastify } from '../src/fastify.js';
+import { createHandler, type HandlerOptions } from '../src/index.js';
+import { toNodeListener } from '../src/node.js';
+
+export type AdapterName = 'node' | 'express' | 'fastify';
+export const adapters: AdapterName[] = ['node', 'express', 'fastify'];
+
+export const prefix = '/openpipes';
+export const writeKey = { name: 'ops', token: 'op_write_0123456789abcdef', scope: 'write' as const };
+export const readKey = { name: 'dashboard', token: 'op_read_0123456789abcdef', scope: 'read' as const };
+
+/** Every log line anything wrote (engine and HTTP), to prove no secret value reaches a log. */
+export function captureLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    lines.push(JSON.stringify({ level, message, ...fields }));
+  };
+  return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+export interface Fixture {
+  /** `http://127.0.0.1:<port>/openpipes` */
+  base: string;
+  /** `http://127.0.0.1:<port>` */
+  origin: string;
+  pipes: Pipes;
+  meta: TestServer;
+  logger: ReturnType<typeof captureLogger>;
+  /** Events and deliveries stored so far, read from the SQLite file itself. */
+  stored(): { events: number; deliveries: number };
+  close(): Promise<void>;
+}
+
+/** Starts an engine, a Meta stand-in, and the handler on the given adapter. */
+export async function startFixture(adapter: AdapterName, extra: HandlerOptions = {}): Promise<Fixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'openpipes-http-'));
+  const filename = join(dir, 'openpipes.db');
+  const meta = await startTestServer();
+  const logger = captureLogger();
+  const pipes = createPipes({
+    store: sqliteStore({ filename }),
+    secretKey: testSecretKey,
+    logger,
+    sandbox: { workers: 1 },
+    egressAllow: [meta.host],
+    dispatcher: { pollIntervalMs: 50 },
+  });
+  await pipes.start();
+  const handler = createHandler(pipes, { apiKeys: [writeKey, readKey], logger, ...extra });
+
+  let server: Server;
+  let closeServer: () => Promise<void>;
+  if (adapter === 'fastify') {
+    const app = Fastify();
+    app.get('/host-route', async () => ({ host: true }));
+    await app.register(openPipesFastify(handler), { prefix });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    server = app.server;
+    closeServer = () => app.close();
+  } else {
+    let listener: Parameters<typeof createServer>[1];
+    if (adapter === 'express') {
+      const app = express();
+      app.get('/host-route', (_req, res) => {
+        res.json({ host: true });
+      });
+      app.use(prefix, openPipesExpress(handler));
+      listener = app;
+    } else {
+      listener = toNodeListener(handler, {
+        basePath: prefix,
+        fallback: (_req, res) => {
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ host: true }));
+        },
+      });
+    }
+    server = createServer(listener);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    closeServer = () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
+  }
+  const { port } = server.address() as AddressInfo;
+  const origin = `http://127.0.0.1:${port}`;
+  const reader = new Database(filename, { readonly: true, fileMustExist: true });
+  const count = (table: string) =>
+    (reader.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+
+  return {
+    base: `${origin}${prefix}`,
+    origin,
+    pipes,
+    meta,
+    logger,
+    stored: () => ({ events: count('events'), deliveries: count('deliveries') }),
+    async close() {
+      await closeServer();
+      reader.close();
+      await pipes.stop({ graceMs: 2000 });
+      await meta.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
