@@ -10,7 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
-import type { Delivery, DeliveryStatus } from '../schemas.js';
+import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
 import type { Store } from '../store.js';
 import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from './brief.js';
 import {
@@ -113,7 +113,7 @@ export async function setupBriefFlow(
 
 const finalStatuses: DeliveryStatus[] = ['delivered', 'filtered', 'failed', 'dead'];
 
-/** Waits until `count` deliveries of a pipe are in a final status; returns them. */
+/** Waits until `count` deliveries of a pipe are in a final status; returns them (all pages). */
 export async function settled(
   pipes: Pipes,
   pipeId: string,
@@ -122,9 +122,19 @@ export async function settled(
 ): Promise<Delivery[]> {
   return waitFor(
     async () => {
-      const page = await pipes.deliveries.list(pipeId, { limit: 1000 });
-      const done = page.data.filter((d) => finalStatuses.includes(d.status));
-      return done.length >= count ? page.data : null;
+      // A page holds at most 1000 deliveries: read them all, or a count above 1000 never settles.
+      const all: Delivery[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Page<Delivery> = await pipes.deliveries.list(pipeId, {
+          limit: 1000,
+          ...(cursor ? { cursor } : {}),
+        });
+        all.push(...page.data);
+        cursor = page.next_cursor;
+      } while (cursor);
+      const done = all.filter((d) => finalStatuses.includes(d.status));
+      return done.length >= count ? all : null;
     },
     timeoutMs,
     `${count} settled deliveries`,
