@@ -9,10 +9,24 @@ import {
 } from '../settings.js';
 import { ga4SendSource, ga4TransformSource } from './sources.js';
 
-/** Events per `send()` call; `send()` splits them into requests of at most 25 per client id. */
+/**
+ * Most events per `send()` call; `send()` splits them into requests of at most 25 per client id.
+ *
+ * @example
+ * ```ts
+ * ga4({ measurementId: 'G-ABC123XYZ9', maxBatchSize: GA4_MAX_BATCH_SIZE });
+ * ```
+ */
 export const GA4_MAX_BATCH_SIZE = 100;
 
-/** Canonical event type -> GA4 recommended event. */
+/**
+ * Canonical event type -> GA4 recommended event; `eventNames` overrides it per destination.
+ *
+ * @example
+ * ```ts
+ * ga4EventNames.lead; // 'generate_lead'
+ * ```
+ */
 export const ga4EventNames: Readonly<Record<string, string>> = Object.freeze({
   purchase: 'purchase',
   add_to_cart: 'add_to_cart',
@@ -26,7 +40,14 @@ export const ga4EventNames: Readonly<Record<string, string>> = Object.freeze({
   add_to_wishlist: 'add_to_wishlist',
 });
 
-/** Settings of the `ga4` template. */
+/**
+ * Settings of the `ga4` template.
+ *
+ * @example
+ * ```ts
+ * ga4SettingsSchema.parse({ measurement_id: 'G-ABC123XYZ9', validate_only: true });
+ * ```
+ */
 export const ga4SettingsSchema = z.object({
   name: destinationNameSchema('ga4'),
   /** The web data stream's measurement id. */

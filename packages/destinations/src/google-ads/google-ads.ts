@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { baseUrlSchema, defaultCountrySchema, defined, destinationNameSchema } from '../settings.js';
 import { googleAdsSendSource, googleAdsTransformSource } from './sources.js';
 
-/** Google Ads accepts at most this many conversions per uploadClickConversions request. */
+/**
+ * Google Ads accepts at most this many conversions per uploadClickConversions request.
+ *
+ * @example
+ * ```ts
+ * createPipes({ store, secretKey, dispatcher: { maxClaim: GOOGLE_ADS_MAX_BATCH_SIZE } });
+ * ```
+ */
 export const GOOGLE_ADS_MAX_BATCH_SIZE = 2000;
 
 const customerId = (what: string) =>
@@ -15,7 +22,14 @@ const customerId = (what: string) =>
 
 const consentValue = z.enum(['GRANTED', 'DENIED', 'UNSPECIFIED']);
 
-/** Settings of the `google-ads-click-conversions` template. */
+/**
+ * Settings of the `google-ads-click-conversions` template.
+ *
+ * @example
+ * ```ts
+ * googleAdsSettingsSchema.parse({ customer_id: '123-456-7890', conversion_actions: { purchase: '987654321' } });
+ * ```
+ */
 export const googleAdsSettingsSchema = z.object({
   name: destinationNameSchema('google-ads-click-conversions'),
   /** The Google Ads account the conversions belong to. */

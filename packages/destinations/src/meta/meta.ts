@@ -11,10 +11,24 @@ import {
 } from '../settings.js';
 import { metaSendSource, metaTransformSource } from './sources.js';
 
-/** Meta accepts at most this many events per request. */
+/**
+ * Meta accepts at most this many events per request.
+ *
+ * @example
+ * ```ts
+ * metaCapi({ pixelId, maxBatchSize: Math.min(500, META_MAX_BATCH_SIZE) });
+ * ```
+ */
 export const META_MAX_BATCH_SIZE = 1000;
 
-/** Canonical event type -> Meta standard event. */
+/**
+ * Canonical event type -> Meta standard event; `eventNames` overrides it per destination.
+ *
+ * @example
+ * ```ts
+ * metaEventNames.purchase; // 'Purchase'
+ * ```
+ */
 export const metaEventNames: Readonly<Record<string, string>> = Object.freeze({
   purchase: 'Purchase',
   add_to_cart: 'AddToCart',
@@ -30,7 +44,14 @@ export const metaEventNames: Readonly<Record<string, string>> = Object.freeze({
   contact: 'Contact',
 });
 
-/** Settings of the `meta-capi` template (snake_case, as the admin API takes them). */
+/**
+ * Settings of the `meta-capi` template (snake_case, as the admin API takes them).
+ *
+ * @example
+ * ```ts
+ * const settings = metaCapiSettingsSchema.parse({ pixel_id: '123456789012345' }); // api_version 'v26.0', ...
+ * ```
+ */
 export const metaCapiSettingsSchema = z.object({
   name: destinationNameSchema('meta-capi'),
   /** The dataset / pixel id. */

@@ -11,10 +11,24 @@ import {
 } from '../settings.js';
 import { tiktokSendSource, tiktokTransformSource } from './sources.js';
 
-/** TikTok accepts at most this many events per request. */
+/**
+ * TikTok accepts at most this many events per request.
+ *
+ * @example
+ * ```ts
+ * tiktokEvents({ pixelCode, maxBatchSize: TIKTOK_MAX_BATCH_SIZE });
+ * ```
+ */
 export const TIKTOK_MAX_BATCH_SIZE = 1000;
 
-/** Canonical event type -> TikTok standard event. */
+/**
+ * Canonical event type -> TikTok standard event; `eventNames` overrides it per destination.
+ *
+ * @example
+ * ```ts
+ * tiktokEventNames.purchase; // 'CompletePayment'
+ * ```
+ */
 export const tiktokEventNames: Readonly<Record<string, string>> = Object.freeze({
   purchase: 'CompletePayment',
   add_to_cart: 'AddToCart',
@@ -29,7 +43,14 @@ export const tiktokEventNames: Readonly<Record<string, string>> = Object.freeze(
   contact: 'Contact',
 });
 
-/** Settings of the `tiktok-events` template. */
+/**
+ * Settings of the `tiktok-events` template.
+ *
+ * @example
+ * ```ts
+ * const settings = tiktokEventsSettingsSchema.parse({ pixel_code: 'C4ABCDEFGH1234567890' }); // event_source 'web'
+ * ```
+ */
 export const tiktokEventsSettingsSchema = z.object({
   name: destinationNameSchema('tiktok-events'),
   /** The pixel code (`event_source: web`), or the app / offline / CRM event set id. */
