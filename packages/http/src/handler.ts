@@ -219,7 +219,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         path: url.pathname,
         status,
         code: error.code,
-        message: scrub(error.message, sensitive),
+        error: scrub(error.message, sensitive),
       };
       if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
       else logger.debug('OpenPipes HTTP request refused', fields);

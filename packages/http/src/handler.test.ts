@@ -1,0 +1,147 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipes, type Pipes } from '@openpipes/core';
+import { testSecretKey } from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler } from './handler.js';
+
+// The handler as a plain fetch function (what Bun, Deno or a service worker would call): no server.
+describe('createHandler as a fetch handler', () => {
+  let dir: string;
+  let pipes: Pipes;
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-handler-'));
+    pipes = createPipes({
+      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
+      secretKey: testSecretKey,
+    });
+  });
+  afterAll(async () => {
+    await pipes.stop({ graceMs: 500 });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const key = { name: 'ops', token: 'fetch-handler-token-0123', scope: 'write' as const };
+
+  it('serves under its basePath and answers 404 outside it', async () => {
+    const handler = createHandler(pipes, { basePath: '/pipes/', apiKeys: [key] });
+    const health = await handler(new Request('http://localhost/pipes/healthz'));
+    expect(health.status).toBe(200);
+    expect(await health.json()).toEqual({ status: 'ok', running: false });
+    const outside = await handler(new Request('http://localhost/healthz'));
+    expect(outside.status).toBe(404);
+    expect((await outside.json()).error.code).toBe('NOT_FOUND');
+    // A prefix given per request (what the Express and Fastify adapters pass) wins.
+    expect((await handler(new Request('http://localhost/x/healthz'), { basePath: '/x' })).status).toBe(200);
+    const doc = await (await handler(new Request('http://localhost/pipes/openapi.json'))).json();
+    expect(doc.servers).toEqual([{ url: '/pipes' }]);
+  });
+
+  it('says which paths it answers, so adapters can pass the others on', () => {
+    const atRoot = createHandler(pipes, { apiKeys: [key] });
+    expect(atRoot.matches('/api/sources')).toBe(true);
+    expect(atRoot.matches('/api/anything/else')).toBe(true);
+    expect(atRoot.matches('/collect/web')).toBe(true);
+    expect(atRoot.matches('/openapi.json')).toBe(true);
+    expect(atRoot.matches('/shop/cart')).toBe(false);
+    const prefixed = createHandler(pipes, { basePath: '/pipes', apiKeys: [key] });
+    expect(prefixed.matches('/pipes/whatever')).toBe(true);
+    expect(prefixed.matches('/api/sources')).toBe(false);
+  });
+
+  it('answers HEAD like GET, without a body', async () => {
+    const handler = createHandler(pipes, { apiKeys: [key] });
+    const head = await handler(new Request('http://localhost/healthz', { method: 'HEAD' }));
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('application/json');
+    expect(await head.text()).toBe('');
+  });
+
+  it('answers 401 to every /api request when no key is configured', async () => {
+    const handler = createHandler(pipes);
+    const answer = await handler(
+      new Request('http://localhost/api/sources', {
+        headers: { authorization: 'Bearer anything-at-all-123' },
+      }),
+    );
+    expect(answer.status).toBe(401);
+  });
+
+  it('resolves other tokens through the authenticate hook and records its actor', async () => {
+    const seen: string[] = [];
+    const handler = createHandler(pipes, {
+      apiKeys: [key],
+      authenticate: (token) => {
+        seen.push(token);
+        return token === 'db-stored-key-abcdef' ? { actor: 'key_01HX (ci)', scope: 'write' } : null;
+      },
+    });
+    const request = (token: string) =>
+      new Request('http://localhost/api/sources', {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'x-request-id': 'hook-1',
+        },
+        body: JSON.stringify({ name: 'Hooked', slug: 'hooked' }),
+      });
+    const created = await handler(request('db-stored-key-abcdef'));
+    expect(created.status).toBe(201);
+    const source = await created.json();
+    const [entry] = await pipes.store.listAudit({ entityId: source.id, limit: 1 });
+    expect(entry).toMatchObject({ actor: 'key_01HX (ci)', request_id: 'hook-1', action: 'create' });
+    expect((await handler(request('unknown-token-000000'))).status).toBe(401);
+    // Keys from the options are checked first, without asking the hook.
+    await handler(
+      new Request('http://localhost/api/sources', { headers: { authorization: `Bearer ${key.token}` } }),
+    );
+    expect(seen).toEqual(['db-stored-key-abcdef', 'unknown-token-000000']);
+  });
+
+  it('hides the message of an unexpected error from the caller and logs it with the request id', async () => {
+    const logged: Array<Record<string, unknown>> = [];
+    const handler = createHandler(pipes, {
+      authenticate: () => {
+        throw new Error('key store unreachable at 10.0.0.7');
+      },
+      logger: {
+        debug() {},
+        info() {},
+        warn() {},
+        error: (message, fields) => logged.push({ message, ...fields }),
+      },
+    });
+    const answer = await handler(
+      new Request('http://localhost/api/sources', {
+        headers: { authorization: 'Bearer some-token-value-123', 'x-request-id': 'boom-1' },
+      }),
+    );
+    expect(answer.status).toBe(500);
+    const body = await answer.json();
+    expect(body.error.code).toBe('INTERNAL');
+    expect(body.error.message).not.toContain('10.0.0.7');
+    expect(body.error.message).toContain('boom-1');
+    expect(logged).toEqual([
+      expect.objectContaining({ request_id: 'boom-1', status: 500, code: 'INTERNAL' }),
+    ]);
+    expect(logged[0]).toMatchObject({
+      message: 'OpenPipes HTTP request failed',
+      error: 'key store unreachable at 10.0.0.7',
+    });
+  });
+
+  it('refuses API keys shorter than 16 characters or without a valid scope', () => {
+    expect(() =>
+      createHandler(pipes, { apiKeys: [{ name: 'weak', token: 'short', scope: 'write' }] }),
+    ).toThrow(/at least 16 characters/);
+    expect(() =>
+      createHandler(pipes, {
+        apiKeys: [{ name: 'odd', token: 'long-enough-token-123', scope: 'admin' as 'write' }],
+      }),
+    ).toThrow(/scope/);
+  });
+});
