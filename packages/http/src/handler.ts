@@ -122,9 +122,17 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       summary: 'Liveness and store reachability.',
       tag: 'Meta',
       access: 'public',
-      responses: { 200: { description: 'Healthy.' } },
+      responses: {
+        200: { description: 'Healthy.' },
+        503: { description: 'The engine is stopped or its store does not answer.' },
+      },
       async handle() {
-        await pipes.sources.list({ limit: 1 });
+        try {
+          await pipes.sources.list({ limit: 1 });
+        } catch (err) {
+          // Load balancers read the status only; the code says why without internals.
+          return json(503, { status: 'unavailable', code: toPipesError(err).code });
+        }
         return json(200, { status: 'ok', running: pipes.status().running });
       },
     },

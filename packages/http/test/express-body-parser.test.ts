@@ -1,0 +1,59 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { purchaseEvent } from '@openpipes/core/testing';
+import express from 'express';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openPipesExpress } from '../src/express.js';
+import { createHandler } from '../src/index.js';
+import { startFixture, writeKey } from './servers.js';
+
+// The documented fallback: mounted after express.json(), the middleware re-serialises the parsed
+// body (HMAC signatures then cannot match; everything else works).
+let fixture: Awaited<ReturnType<typeof startFixture>>;
+let base: string;
+let close: () => Promise<void>;
+
+beforeAll(async () => {
+  fixture = await startFixture('node');
+  const app = express();
+  app.use(express.json());
+  app.use('/pipes', openPipesExpress(createHandler(fixture.pipes, { apiKeys: [writeKey] })));
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pipes`;
+  close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+});
+afterAll(async () => {
+  await close();
+  await fixture.close();
+});
+
+it('works behind express.json() with the body it already parsed', async () => {
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${writeKey.token}` };
+  const source = await fetch(`${base}/api/sources`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ name: 'Parsed', slug: 'parsed' }),
+  });
+  expect(source.status).toBe(201);
+  await fixture.pipes.eventTypes.create({ name: 'purchase', schema: {} });
+  const collected = await fetch(`${base}/collect/parsed`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify([purchaseEvent('ord_parsed')]),
+  });
+  expect(collected.status).toBe(202);
+  const answer = (await collected.json()) as { results: Array<{ event_id: string }> };
+  expect(answer.results[0]?.event_id).toBe('ord_parsed');
+  // text/plain beacons are not touched by express.json(): the raw stream is read.
+  const beacon = await fetch(`${base}/collect/parsed`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: JSON.stringify(purchaseEvent('ord_beacon')),
+  });
+  expect(beacon.status).toBe(202);
+});
