@@ -5,18 +5,25 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { PipesError } from '@openpipes/core';
 
-/** `read` may call GET routes; `write` may call every route. */
+/**
+ * `read` may call GET routes; `write` may call every route.
+ *
+ * @example
+ * ```ts
+ * const scope: ApiScope = request.method === 'GET' ? 'read' : 'write';
+ * ```
+ */
 export type ApiScope = 'read' | 'write';
 
 /**
- * An API key given in the options.
+ * An API key given in the handler's options (keys kept in a database go through `authenticate`).
  *
  * @example
  * ```ts
  * createHandler(pipes, { apiKeys: [{ name: 'ci', token: process.env.OPENPIPES_API_KEY!, scope: 'write' }] });
  * ```
  */
-export interface ApiKey {
+export interface StaticApiKey {
   /** Shown in the audit trail as the actor of every change made with this key. */
   name: string;
   /** The bearer token; at least 16 characters. */
@@ -24,7 +31,14 @@ export interface ApiKey {
   scope: ApiScope;
 }
 
-/** Who is calling: the actor recorded in the audit trail, and what the key may do. */
+/**
+ * Who is calling: the actor recorded in the audit trail, and what the key may do.
+ *
+ * @example
+ * ```ts
+ * const principal: ApiPrincipal = { actor: 'ci (key_01HX…)', scope: 'write' };
+ * ```
+ */
 export interface ApiPrincipal {
   actor: string;
   scope: ApiScope;
@@ -49,7 +63,7 @@ export type Authenticate = (
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /** Returns the function that turns an `Authorization` header into a principal, or throws 401. */
-export function createApiAuthenticator(keys: ApiKey[], hook: Authenticate | undefined) {
+export function createApiAuthenticator(keys: StaticApiKey[], hook: Authenticate | undefined) {
   for (const key of keys) {
     if (typeof key.token !== 'string' || key.token.length < 16) {
       throw new PipesError({

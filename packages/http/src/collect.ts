@@ -9,7 +9,14 @@ import { decodeUtf8, parseJson } from './json.js';
 import { json, type Route } from './route.js';
 import { collectBodySchema, collectResultSchema } from './schemas.js';
 
-/** Limits of `POST /collect/:slug`. */
+/**
+ * Limits of `POST /collect/:slug`.
+ *
+ * @example
+ * ```ts
+ * createHandler(pipes, { collect: { maxBodyBytes: 256 * 1024, maxEvents: 100, maxDepth: 16 } });
+ * ```
+ */
 export interface CollectLimits {
   /** Largest body accepted, bytes. Default 1 MiB (413 past it). */
   maxBodyBytes?: number;

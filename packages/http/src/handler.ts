@@ -14,7 +14,7 @@ import {
   toPipesError,
 } from '@openpipes/core';
 import { adminRoutes } from './admin.js';
-import { type ApiKey, type Authenticate, createApiAuthenticator } from './api-keys.js';
+import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
 import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './collect.js';
 import { decodeUtf8, parseJson } from './json.js';
@@ -25,7 +25,14 @@ import { createRouter } from './router.js';
 /** The package version, shown in the OpenAPI document. */
 const version = '0.1.0';
 
-/** Limits of the admin API's request bodies. */
+/**
+ * Limits of the admin API's request bodies.
+ *
+ * @example
+ * ```ts
+ * createHandler(pipes, { apiKeys, api: { maxBodyBytes: 4 * 1024 * 1024 } });
+ * ```
+ */
 export interface ApiLimits {
   /** Largest body, bytes. Default 2 MiB (code fields may hold up to 512 KiB each). */
   maxBodyBytes?: number;
@@ -33,6 +40,21 @@ export interface ApiLimits {
   maxDepth?: number;
 }
 
+/**
+ * Options of {@link createHandler}.
+ *
+ * @example
+ * ```ts
+ * const options: HandlerOptions = {
+ *   basePath: '/openpipes',
+ *   apiKeys: [{ name: 'ops', token: process.env.OPENPIPES_API_KEY!, scope: 'write' }],
+ *   authenticate: async (token) => lookUpKeyInYourDatabase(token), // { actor, scope } | null
+ *   templates: [metaCapiTemplate],
+ *   collect: { maxBodyBytes: 512 * 1024, maxEvents: 500 },
+ *   logger: console,
+ * };
+ * ```
+ */
 export interface HandlerOptions {
   /**
    * The path the handler is served under, e.g. `/openpipes`: requests outside it answer 404. Adapters
@@ -40,7 +62,7 @@ export interface HandlerOptions {
    */
   basePath?: string;
   /** Admin API keys. With neither `apiKeys` nor `authenticate`, every `/api` request answers 401. */
-  apiKeys?: ApiKey[];
+  apiKeys?: StaticApiKey[];
   /** Resolves bearer tokens that are not in `apiKeys` (for example keys stored hashed in a database). */
   authenticate?: Authenticate;
   /** Destination templates `POST /api/event-destinations {"template": ...}` may use. */
@@ -53,7 +75,15 @@ export interface HandlerOptions {
   logger?: Logger;
 }
 
-/** Per-request information an adapter passes along. */
+/**
+ * Per-request information an adapter passes along.
+ *
+ * @example
+ * ```ts
+ * // Express: the handler sees the full URL and is told where it was mounted.
+ * handler(request, { basePath: req.baseUrl });
+ * ```
+ */
 export interface RequestContext {
   /** The prefix the framework mounted the handler under (overrides `basePath`). */
   basePath?: string;
@@ -62,6 +92,12 @@ export interface RequestContext {
 /**
  * A fetch-standard handler. It also answers whether a path is one of its routes, so framework
  * adapters can pass other requests on to the host application.
+ *
+ * @example
+ * ```ts
+ * const response = await handler(new Request('http://localhost/collect/web', { method: 'POST', body }));
+ * if (!handler.matches(url.pathname)) return next();
+ * ```
  */
 export interface OpenPipesHandler {
   (request: Request, context?: RequestContext): Promise<Response>;

@@ -2,7 +2,7 @@
  * `@openpipes/http`: OpenPipes over HTTP. `createHandler(pipes, options)` returns one fetch-standard
  * `(Request) => Promise<Response>` serving `POST /collect/:slug`, the admin REST API under `/api`,
  * `GET /openapi.json` and `GET /healthz`. Adapters: `@openpipes/http/node`, `@openpipes/http/express`,
- * `@openpipes/http/fastify`.
+ * `@openpipes/http/fastify`. The schemas that validate HTTP-only bodies are exported for clients.
  *
  * @example
  * ```ts
@@ -12,8 +12,8 @@
  * const response = await handler(new Request('http://localhost/healthz'));
  * ```
  */
-export type { ApiKey, ApiPrincipal, ApiScope, Authenticate } from './api-keys.js';
-export { type CollectLimits, originAllowed } from './collect.js';
+export type { ApiPrincipal, ApiScope, Authenticate, StaticApiKey } from './api-keys.js';
+export type { CollectLimits } from './collect.js';
 export {
   type ApiLimits,
   createHandler,
@@ -21,8 +21,6 @@ export {
   type OpenPipesHandler,
   type RequestContext,
 } from './handler.js';
-export { buildOpenApiDocument } from './openapi.js';
-export type { Route, RouteAccess, RouteContext } from './route.js';
 export {
   bindSecretsBodySchema,
   collectBodySchema,

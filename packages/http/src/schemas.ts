@@ -14,12 +14,26 @@ import { z } from 'zod';
 
 const isoTime = z.iso.datetime({ offset: true });
 
-/** `PUT /api/{sources,event-destinations,pipes}/:id/toggle`: flips `enabled`, or sets it. */
+/**
+ * `PUT /api/{sources,event-destinations,pipes}/:id/toggle`: flips `enabled`, or sets it.
+ *
+ * @example
+ * ```ts
+ * toggleBodySchema.parse({ enabled: true });
+ * ```
+ */
 export const toggleBodySchema = z.object({
   enabled: z.boolean().optional().describe('Set this state; without it, the state flips.'),
 });
 
-/** `PUT /api/event-destinations/:id/secrets`: replaces the bound secrets. */
+/**
+ * `PUT /api/event-destinations/:id/secrets`: replaces the bound secrets.
+ *
+ * @example
+ * ```ts
+ * bindSecretsBodySchema.parse({ secretIds: ['sec_01J...'] });
+ * ```
+ */
 export const bindSecretsBodySchema = z
   .object({
     secretIds: z.array(z.string().min(1)).max(100).optional().describe('Ids of the secrets to bind.'),
@@ -30,15 +44,36 @@ export const bindSecretsBodySchema = z
     path: ['secretIds'],
   });
 
-/** `PUT /api/secrets/:id/value`: rotates a secret's value. */
+/**
+ * `PUT /api/secrets/:id/value`: rotates a secret's value.
+ *
+ * @example
+ * ```ts
+ * secretValueBodySchema.parse({ value: process.env.NEW_META_TOKEN });
+ * ```
+ */
 export const secretValueBodySchema = secretInputSchema.pick({ value: true });
 
-/** `POST /api/{collection}/:id/revert`. */
+/**
+ * `POST /api/{collection}/:id/revert`.
+ *
+ * @example
+ * ```ts
+ * revertBodySchema.parse({ version: 3 });
+ * ```
+ */
 export const revertBodySchema = z.object({
   version: z.number().int().positive().describe('The version to make current again.'),
 });
 
-/** `POST /api/pipes/:id/replay`: which deliveries to re-queue (core `ReplayOptions`). */
+/**
+ * `POST /api/pipes/:id/replay`: which deliveries to re-queue (core `ReplayOptions`).
+ *
+ * @example
+ * ```ts
+ * replayBodySchema.parse({ statuses: ['dead'], dry_run: true });
+ * ```
+ */
 export const replayBodySchema = z.object({
   ids: z.array(z.string()).max(10_000).optional().describe('Only these deliveries.'),
   statuses: z.array(deliveryStatusSchema).optional().describe('Statuses to replay; default failed and dead.'),
@@ -51,13 +86,27 @@ export const replayBodySchema = z.object({
 
 const limitParam = z.coerce.number().int().min(1).max(1000).optional();
 
-/** Query of every list: `?limit=100&cursor=<next_cursor>`. */
+/**
+ * Query of every list: `?limit=100&cursor=<next_cursor>`.
+ *
+ * @example
+ * ```ts
+ * listQuerySchema.parse({ limit: '50' }); // { limit: 50 }
+ * ```
+ */
 export const listQuerySchema = z.object({
   limit: limitParam.describe('1..1000, default 100.'),
   cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
 });
 
-/** Query of `GET /api/pipes/:id/deliveries`. */
+/**
+ * Query of `GET /api/pipes/:id/deliveries`.
+ *
+ * @example
+ * ```ts
+ * deliveriesQuerySchema.parse({ status: 'failed,dead', limit: '20' }); // { status: ['failed', 'dead'], limit: 20 }
+ * ```
+ */
 export const deliveriesQuerySchema = z.object({
   status: z
     .string()
@@ -82,14 +131,28 @@ export const deliveriesQuerySchema = z.object({
   cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
 });
 
-/** `POST /api/event-destinations` from a template (the other fields override the template's). */
+/**
+ * `POST /api/event-destinations` from a template (the other fields override the template's).
+ *
+ * @example
+ * ```ts
+ * templateDestinationBodySchema.parse({ template: 'meta-capi', settings: { pixel_id: '123' }, name: 'meta-capi-prod' });
+ * ```
+ */
 export const templateDestinationBodySchema = z.looseObject({
   template: z.string().min(1).describe('Template name, e.g. `meta-capi`.'),
   settings: z.record(z.string(), z.unknown()).default({}).describe("The template's settings."),
   name: z.string().optional().describe("Destination name; default the template's."),
 });
 
-/** What `POST /collect/:slug` takes: one event, an array of events, or `{ "events": [...] }`. */
+/**
+ * What `POST /collect/:slug` takes: one event, an array of events, or `{ "events": [...] }`.
+ *
+ * @example
+ * ```ts
+ * collectBodySchema.parse({ events: [{ event_type: 'purchase', event_time: 1714816462, event_payload: {} }] });
+ * ```
+ */
 export const collectBodySchema = z.union([
   incomingEventSchema,
   z.array(incomingEventSchema),
@@ -98,7 +161,15 @@ export const collectBodySchema = z.union([
 
 const fieldIssueSchema = z.object({ path: z.string(), message: z.string() });
 
-/** The answer of `POST /collect/:slug`: counts, and one result per event in the order sent. */
+/**
+ * The answer of `POST /collect/:slug`: counts, and one result per event in the order sent.
+ *
+ * @example
+ * ```ts
+ * const answer = collectResultSchema.parse(await response.json());
+ * answer.results.filter((r) => r.status === 'rejected');
+ * ```
+ */
 export const collectResultSchema = z.object({
   source_id: z.string(),
   accepted: z.number().int(),
@@ -125,7 +196,15 @@ export const collectResultSchema = z.object({
   ),
 });
 
-/** Every error answer: `{"error": {"code": "UPPER_SNAKE", "message": "...", "details": ...}}`. */
+/**
+ * Every error answer: `{"error": {"code": "UPPER_SNAKE", "message": "...", "details": ...}}`.
+ *
+ * @example
+ * ```ts
+ * const { error } = errorBodySchema.parse(await response.json());
+ * if (error.code === 'CONFLICT') { ... }
+ * ```
+ */
 export const errorBodySchema = z.object({
   error: z.object({
     code: z.enum(errorCodes),
