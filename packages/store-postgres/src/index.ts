@@ -603,38 +603,50 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     completeDeliveries: ({ owner, outcomes, now }) =>
       guard(async () => {
         if (outcomes.length === 0) return { applied: [], lost: [] };
-        const sorted = [...outcomes].sort((a, b) => compare(a.id, b.id));
-        const updates = sorted.map((o) => ({
-          id: o.id,
-          status: o.status,
-          attempted: o.attempt ? 1 : 0,
-          pipe_version: o.pipe_version,
-          destination_version: o.destination_version,
-          test_mode: o.test_mode,
-          due_at: o.status === 'retrying' ? o.next_attempt_at : null,
-          delivered_at: o.delivered_at,
-          detail: JSON.stringify(o.detail),
-        }));
-        const attempts = sorted
-          .filter((o) => o.attempt)
-          .map((o) => ({ delivery_id: o.id, number: o.attempt!.number, data: JSON.stringify(o.attempt) }));
-        // One statement: the fenced update, then the attempts of the rows it really updated.
+        // Outcomes travel as one jsonb object keyed by delivery id, read with `m -> d.id`: no join
+        // for the planner to get wrong (with the statistics of a young table it would rescan a
+        // json_to_recordset once per row), and the rows are reached by primary key. JSON values are
+        // nested as text (`detail`, `data`) because jsonb refuses \u0000 and `json` keeps it.
+        const outcomeById: Record<string, unknown> = {};
+        const attemptById: Record<string, unknown> = {};
+        for (const o of outcomes) {
+          outcomeById[o.id] = {
+            status: o.status,
+            attempted: o.attempt ? 1 : 0,
+            pipe_version: o.pipe_version,
+            destination_version: o.destination_version,
+            test_mode: o.test_mode,
+            due_at: o.status === 'retrying' ? o.next_attempt_at : null,
+            delivered_at: o.delivered_at,
+            detail: JSON.stringify(o.detail),
+          };
+          if (o.attempt) attemptById[o.id] = { number: o.attempt.number, data: JSON.stringify(o.attempt) };
+        }
+        const ids = outcomes.map((o) => o.id).sort(compare);
+        // One statement: the update fenced by lease owner, then the attempts of the rows it updated.
         const { rows } = await sql<{ id: string }>`
-          WITH updated AS (
+          WITH input AS (
+            SELECT ${JSON.stringify(outcomeById)}::jsonb AS o, ${JSON.stringify(attemptById)}::jsonb AS a
+          ), updated AS (
             UPDATE ${T('deliveries')} d
-            SET status = o.status, attempt_count = d.attempt_count + o.attempted, pipe_version = o.pipe_version,
-              destination_version = o.destination_version, test_mode = o.test_mode, due_at = o.due_at,
-              lease_owner = NULL, updated_at = ${now}::timestamptz, delivered_at = o.delivered_at, detail = o.detail::json
-            FROM json_to_recordset(${JSON.stringify(updates)}::json) AS o(id text, status text, attempted integer,
-              pipe_version integer, destination_version integer, test_mode boolean, due_at timestamptz,
-              delivered_at timestamptz, detail text)
-            WHERE d.id = o.id AND d.status = 'sending' AND d.lease_owner = ${owner}
+            SET status = i.o -> d.id ->> 'status',
+              attempt_count = d.attempt_count + (i.o -> d.id ->> 'attempted')::integer,
+              pipe_version = (i.o -> d.id ->> 'pipe_version')::integer,
+              destination_version = (i.o -> d.id ->> 'destination_version')::integer,
+              test_mode = (i.o -> d.id ->> 'test_mode')::boolean,
+              due_at = (i.o -> d.id ->> 'due_at')::timestamptz,
+              lease_owner = NULL,
+              updated_at = ${now}::timestamptz,
+              delivered_at = (i.o -> d.id ->> 'delivered_at')::timestamptz,
+              detail = (i.o -> d.id ->> 'detail')::json
+            FROM input i
+            WHERE d.id = ANY(${ids}::text[]) AND d.status = 'sending' AND d.lease_owner = ${owner}
             RETURNING d.id
           ), recorded AS (
             INSERT INTO ${T('delivery_attempts')} (delivery_id, number, data)
-            SELECT a.delivery_id, a.number, a.data::json
-            FROM json_to_recordset(${JSON.stringify(attempts)}::json) AS a(delivery_id text, number integer, data text)
-            JOIN updated u ON u.id = a.delivery_id
+            SELECT u.id, (i.a -> u.id ->> 'number')::integer, (i.a -> u.id ->> 'data')::json
+            FROM updated u, input i
+            WHERE i.a ? u.id
             ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data
           )
           SELECT id FROM updated
@@ -699,10 +711,23 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           query.status === undefined ? [] : Array.isArray(query.status) ? query.status : [query.status];
         const page = (extra: RawBuilder<unknown>[]) => {
           const all = [...filters, ...extra];
+          const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
+          if (!(query.since && query.until)) {
+            return sql`
+              SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
+              WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
+            `;
+          }
+          // A closed time window: find it through (pipe_id, created_at), then take its newest. The
+          // planner would rather walk the id index backwards from now, assuming matching rows are
+          // spread evenly, and read every row newer than the window first. Sorting on an
+          // expression (id || '') keeps it from doing that; the sort is bounded by the window.
           return sql`
             SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
-            WHERE ${all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`}
-            ORDER BY d.id DESC LIMIT ${query.limit}
+            WHERE d.id IN (
+              SELECT id FROM ${T('deliveries')} WHERE ${where} ORDER BY id || '' DESC LIMIT ${query.limit}
+            )
+            ORDER BY d.id DESC
           `;
         };
         // Several statuses: one newest-first index scan per status, merged. A single

@@ -119,7 +119,7 @@ CREATE INDEX deliveries_due ON deliveries (destination_id, due_at, id) WHERE due
 -- Delivery history: a pipe's newest first; by status; by time window; by the sender's event id.
 CREATE INDEX deliveries_pipe ON deliveries (pipe_id, id);
 CREATE INDEX deliveries_pipe_status ON deliveries (pipe_id, status, id);
-CREATE INDEX deliveries_pipe_created ON deliveries (pipe_id, created_at);
+CREATE INDEX deliveries_pipe_created ON deliveries (pipe_id, created_at) INCLUDE (id);
 CREATE INDEX deliveries_event_id ON deliveries (event_id);
 -- Pruning finds an event's deliveries.
 CREATE INDEX deliveries_event_ref ON deliveries (event_ref);
