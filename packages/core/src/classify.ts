@@ -17,6 +17,8 @@ export type Verdict = 'delivered' | 'failed' | 'retry';
 export interface EventVerdict {
   verdict: Verdict;
   error: DeliveryError | null;
+  /** False when send() reported that it did not put this event in any request. */
+  sent?: boolean;
 }
 
 export interface SendClassification {
@@ -102,7 +104,11 @@ function fromResult(result: SendResult, count: number): EventVerdict[] | string 
   if (!result.events || result.events.length !== count) {
     return `send() returned outcome "partial" with ${result.events?.length ?? 'no'} events; it was given ${count}`;
   }
-  return result.events.map((e) => toVerdict(e.outcome, e.message, e.code));
+  return result.events.map((e) =>
+    e.sent === false
+      ? { ...toVerdict(e.outcome, e.message, e.code), sent: false }
+      : toVerdict(e.outcome, e.message, e.code),
+  );
 }
 
 /** Classifies one `send()` run over `count` events. */

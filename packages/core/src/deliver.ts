@@ -98,25 +98,34 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
     }
     const classification = classifySend(run, batch.length, deps.now());
     const logs = recordLogs(run.logs, redact);
-    // Record per delivery, with the batch cut down to that delivery's rows.
+    // Rows of the request belong to the events send() actually sent, in order; an event it
+    // refused before sending (sent: false) has no row and its record shows no request.
+    const rows: Array<number | null> = [];
+    let sentCount = 0;
+    for (const verdict of classification.events) rows.push(verdict.sent === false ? null : sentCount++);
     const indicesByWork = new Map<Work, number[]>();
     batch.forEach((slot, i) => {
-      const indices = indicesByWork.get(slot.work);
-      if (indices) indices.push(i);
-      else indicesByWork.set(slot.work, [i]);
+      const indices = indicesByWork.get(slot.work) ?? [];
+      const row = rows[i];
+      if (row !== null && row !== undefined) indices.push(row);
+      indicesByWork.set(slot.work, indices);
     });
     const parsed = run.exchanges.map(parseExchange);
     for (const [w, indices] of indicesByWork) {
-      const exchanges = parsed.map((ex) => recordExchange(ex, batch.length, indices, redact));
-      w.exchanges.push(...exchanges);
-      w.exchange = exchanges.length > 0 ? exchanges[exchanges.length - 1]! : w.exchange;
-      for (const i of indices) w.verdicts.push(classification.events[i]!);
+      if (indices.length > 0) {
+        const exchanges = parsed.map((ex) => recordExchange(ex, sentCount, indices, redact));
+        w.exchanges.push(...exchanges);
+        w.exchange = exchanges.length > 0 ? exchanges[exchanges.length - 1]! : w.exchange;
+      }
       w.logs.push(...logs);
       w.testMode ||= classification.testMode;
       if (classification.retryAfterMs !== null) {
         w.retryAfterMs = Math.max(w.retryAfterMs ?? 0, classification.retryAfterMs);
       }
     }
+    batch.forEach((slot, i) => {
+      slot.work.verdicts.push(classification.events[i]!);
+    });
   }
 
   // 3. Outcomes.

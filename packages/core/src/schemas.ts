@@ -352,6 +352,11 @@ export const sendResultSchema = z.object({
         outcome: z.enum(['delivered', 'failed', 'retry']),
         message: z.string().optional(),
         code: z.union([z.string(), z.number()]).optional(),
+        /**
+         * False when `send()` refused the event before sending it (e.g. too old): its record then
+         * shows no request, and the request's rows are matched to the events that were sent.
+         */
+        sent: z.boolean().optional(),
       }),
     )
     .optional(),
