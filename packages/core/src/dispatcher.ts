@@ -26,7 +26,7 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** Longest sleep of an idle lane, ms. Default 1000. */
   pollIntervalMs?: number;
-  /** Most deliveries claimed at once per lane (also bounded by `max_batch_size`). Default 1000. */
+  /** Most deliveries claimed at once per lane (also bounded by `max_batch_size`). Default 2000 (Google Ads batches). */
   maxClaim?: number;
   /** Consecutive failed batches that open a destination's circuit breaker. Default 5. */
   breakerThreshold?: number;
@@ -79,7 +79,7 @@ interface Lane {
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const leaseMs = deps.options.leaseMs ?? 120_000;
   const pollIntervalMs = deps.options.pollIntervalMs ?? 1000;
-  const maxClaim = deps.options.maxClaim ?? 1000;
+  const maxClaim = deps.options.maxClaim ?? 2000;
   const breakerThreshold = deps.options.breakerThreshold ?? 5;
   const breakerInitialPauseMs = deps.options.breakerInitialPauseMs ?? 5000;
   const breakerMaxPauseMs = deps.options.breakerMaxPauseMs ?? 300_000;

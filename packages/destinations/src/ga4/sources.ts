@@ -118,7 +118,7 @@ async function send({ events, secrets }) {
     const p = e.event_payload;
     const why = refusal(p, nowMicros);
     if (why) {
-      outcomes[i] = { outcome: 'failed', code: why.code, message: why.message };
+      outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
       return;
     }
     const key = JSON.stringify([p.client_id, p.user_id || null, p.consent || null]);

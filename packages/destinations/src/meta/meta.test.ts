@@ -136,6 +136,12 @@ describe('meta-capi template', () => {
     expect(records.get('ord_old')!.error!.message).toMatch(/more than 7 days ago/);
     expect(server.requests).toHaveLength(1);
     expect(platform.accepted.map((e) => e.event_id)).toEqual(['ord_new_1', 'ord_new_2']);
+    // Each record shows its own row of the request; the refused event shows no request at all.
+    for (const id of ['ord_new_1', 'ord_new_2']) {
+      const rows = (records.get(id)!.request!.payload as { data: Array<{ event_id: string }> }).data;
+      expect(rows.map((r) => r.event_id)).toEqual([id]);
+    }
+    expect(records.get('ord_old')!.request).toBeNull();
   });
 
   it('records a throttled request (code 17) as retryable and an expired token (190) as failed', async () => {

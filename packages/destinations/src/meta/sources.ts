@@ -208,7 +208,8 @@ async function send({ events, secrets }) {
     if (!row.action_source) row.action_source = SETTINGS.action_source;
     if (row.user_data) row.user_data = Object.assign({}, row.user_data);
     const why = refusal(row, now);
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message };
+    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
+    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
     else {
       rows.push(row);
       from.push(i);
