@@ -1,9 +1,11 @@
 /**
  * Reading delivery records, and replaying them.
  */
+import { auditEntry } from './audit.js';
 import type { ConfigCache } from './config.js';
 import { PipesError } from './errors.js';
 import type { PipesRegistry } from './registries/pipes.js';
+import type { ActorContext } from './registries/registry.js';
 import type { SecretResolver } from './registries/secrets.js';
 import type { Sandbox, SandboxEvent } from './sandbox/types.js';
 import type { Delivery, DeliveryError, DeliveryStatus, Page } from './schemas.js';
@@ -61,8 +63,11 @@ export interface DeliveriesApi {
   list(pipeId: string, options?: ListDeliveriesOptions): Promise<Page<Delivery>>;
   /** One delivery record with all its attempts. Throws `NOT_FOUND`. */
   get(id: string): Promise<Delivery>;
-  /** Re-queues failed or dead deliveries (or previews them with `dry_run`). */
-  replay(pipeId: string, options?: ReplayOptions): Promise<ReplayResult>;
+  /**
+   * Re-queues failed or dead deliveries (or previews them with `dry_run`). A real replay is
+   * recorded in the audit trail (action `replay` on the pipe) with `context`'s actor.
+   */
+  replay(pipeId: string, options?: ReplayOptions, context?: ActorContext): Promise<ReplayResult>;
   /** Deliveries per destination, pipe and status: the buffer's depth. */
   stats(): Promise<
     Array<{
@@ -145,7 +150,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       return present(found.row, found.attempts);
     },
 
-    async replay(pipeId, options = {}) {
+    async replay(pipeId, options = {}, context) {
       const pipe = await deps.pipes.get(pipeId);
       const statuses = options.statuses ?? ['failed', 'dead'];
       const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
@@ -164,6 +169,28 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
           limit,
         });
         if (ids.length > 0) deps.onRequeued([pipe.destination_id]);
+        // Not in the requeue's transaction (the store has no such method); written right after it.
+        await deps.store.appendAudit({
+          entry: auditEntry({
+            action: 'replay',
+            entityKind: 'pipe',
+            entityId: pipeId,
+            before: null,
+            after: {
+              count: ids.length,
+              // Enough to find them again; a large replay is described by its filters.
+              ids: ids.slice(0, 100),
+              ids_truncated: ids.length > 100,
+              statuses,
+              since: options.since ?? null,
+              until: options.until ?? null,
+              pipe_version: version,
+              requested_ids: options.ids ? options.ids.length : null,
+            },
+            context,
+            now: deps.now(),
+          }),
+        });
         return { dry_run: false, count: ids.length, ids };
       }
 
