@@ -2,6 +2,8 @@
  * `createPipes()`: the engine. It wires the registries, ingest, the dispatcher and the sandbox onto
  * one store. Embed it in your Node backend, or run it through `openpipes serve`.
  */
+import { type Alerts, type AlertsApi, type AlertsOptions, createAlerts } from './alerts/index.js';
+import { type AuditApi, createAuditApi } from './audit.js';
 import { type CollectCredentials, createCollectAuthenticator } from './collect-auth.js';
 import { createConfigCache } from './config.js';
 import type { ProfilesResolver } from './deliver.js';
@@ -11,6 +13,7 @@ import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
 import { createIngest, type IngestResult } from './ingest.js';
 import { createDefaultLogger, type Logger } from './logger.js';
+import { type ApiKeysApi, createApiKeysApi } from './registries/api-keys.js';
 import { createDestinationsRegistry, type DestinationsRegistry } from './registries/destinations.js';
 import { createEventTypesRegistry, type EventTypesRegistry } from './registries/event-types.js';
 import { createPipesRegistry, type PipesRegistry } from './registries/pipes.js';
@@ -47,6 +50,13 @@ export interface PipesOptions {
   /** How long events and delivery records are kept (default 30 days), pruned in the background. */
   retention?: RetentionOptions;
   logger?: Logger;
+  /**
+   * Where this instance's admin API is reachable from outside (`https://pipes.example.com`). Alerts
+   * then link their example delivery record: `${publicBaseUrl}/api/event-deliveries/<id>`.
+   */
+  publicBaseUrl?: string;
+  /** Sending alerts: timeout, queue size, flush interval. Channels are configured with `pipes.alerts.channels`. */
+  alerts?: AlertsOptions;
   /** The engine's clock (ms since epoch). Tests may pass their own. */
   clock?: () => number;
 }
@@ -79,6 +89,12 @@ export interface Pipes {
   readonly destinations: DestinationsRegistry;
   readonly pipes: PipesRegistry;
   readonly deliveries: DeliveriesApi;
+  /** Admin API keys: create (token shown once), list, get, revoke, verify. */
+  readonly apiKeys: ApiKeysApi;
+  /** The audit trail of every change: who, what, before and after, when, which request. */
+  readonly audit: AuditApi;
+  /** Failure alerts to Slack, Teams or a generic webhook. */
+  readonly alerts: AlertsApi;
   /** The store this engine runs on. */
   readonly store: Store;
   /** The sandbox user code runs in. */
@@ -117,14 +133,15 @@ export function createPipes(options: PipesOptions): Pipes {
   const vault = createVault(options.secretKey);
 
   const ownsSandbox = !isSandbox(options.sandbox);
+  const egressAllow = [
+    ...(isSandbox(options.sandbox) ? [] : (options.sandbox?.egress?.allow ?? [])),
+    ...(options.egressAllow ?? []),
+  ];
   const sandbox: Sandbox = isSandbox(options.sandbox)
     ? options.sandbox
     : createSandbox({
         ...options.sandbox,
-        egress: {
-          ...options.sandbox?.egress,
-          allow: [...(options.sandbox?.egress?.allow ?? []), ...(options.egressAllow ?? [])],
-        },
+        egress: { ...options.sandbox?.egress, allow: egressAllow },
       });
 
   const compileSchema = createSchemaCompiler();
@@ -184,16 +201,43 @@ export function createPipes(options: PipesOptions): Pipes {
 
   const retention = createRetention({ store, now, logger, options: options.retention ?? {} });
 
+  const apiKeys = createApiKeysApi(registryDeps);
+  const audit = createAuditApi({ store });
+  const alerts: Alerts = createAlerts({
+    registry: registryDeps,
+    store,
+    config,
+    secrets,
+    resolveSecrets,
+    events,
+    logger,
+    now,
+    publicBaseUrl: options.publicBaseUrl ?? null,
+    egressAllow,
+    options: options.alerts ?? {},
+  });
+  // A secret an alert channel posts to may not be deleted from under it.
+  const secretsApi: SecretsRegistry = {
+    ...secrets,
+    async delete(id, context) {
+      await alerts.ensureSecretUnused(id);
+      return secrets.delete(id, context);
+    },
+  };
+
   let running = false;
   let unsubscribe: (() => Promise<void>) | null = null;
 
   return {
     sources: guardAll(sources, guard),
     eventTypes: guardAll(eventTypes, guard),
-    secrets: guardAll(secrets, guard),
+    secrets: guardAll(secretsApi, guard),
     destinations: guardAll(destinations, guard),
     pipes: guardAll(pipesRegistry, guard),
     deliveries: guardAll(deliveries, guard),
+    apiKeys: guardAll(apiKeys, guard),
+    audit: guardAll(audit, guard),
+    alerts: { channels: guardAll(alerts.api.channels, guard) },
     store,
     sandbox,
     ingest: guard(ingest),
@@ -205,6 +249,7 @@ export function createPipes(options: PipesOptions): Pipes {
       if (running) return;
       await ready();
       running = true;
+      alerts.start();
       if (roles.includes('dispatch')) {
         dispatcherNotify = (ids) => dispatcher.notify(ids);
         dispatcher.start();
@@ -217,7 +262,12 @@ export function createPipes(options: PipesOptions): Pipes {
       if (stopped) return;
       stopped = true;
       running = false;
-      await Promise.all([dispatcher.stop(stopOptions.graceMs ?? 30_000), retention.stop()]);
+      const graceMs = stopOptions.graceMs ?? 30_000;
+      await Promise.all([dispatcher.stop(graceMs), retention.stop()]);
+      // Alerts about the last batches still go out, but a dead channel never holds up a stop for long.
+      await alerts
+        .stop(Math.min(graceMs, 5000))
+        .catch((err) => logger.warn('stopping alerts failed', { error: String(err) }));
       if (unsubscribe) await unsubscribe().catch(() => {});
       if (ownsSandbox) await sandbox.close();
       if (stopOptions.closeStore !== false) await store.close();

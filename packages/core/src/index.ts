@@ -10,6 +10,18 @@
  * await pipes.start();
  * ```
  */
+export {
+  type AlertChannelsApi,
+  type AlertsApi,
+  type AlertsOptions,
+  formatAlert,
+  toSlack,
+  toTeams,
+  toWebhook,
+  type WebhookAlertBody,
+} from './alerts/index.js';
+export * from './alerts/schemas.js';
+export { type AuditApi, type AuditQuery, auditQuerySchema } from './audit.js';
 export { backoffDelayMs, classifySend, isRetryableStatus, parseRetryAfter } from './classify.js';
 export type { CollectCredentials } from './collect-auth.js';
 export type { ProfilesResolver } from './deliver.js';
@@ -31,6 +43,17 @@ export { idPrefixes, idTime, isId, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { createDefaultLogger, type Logger, silentLogger } from './logger.js';
 export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';
+export {
+  type ApiKey,
+  type ApiKeyInput,
+  type ApiKeyScope,
+  type ApiKeysApi,
+  apiKeyInputSchema,
+  apiKeySchema,
+  apiKeyScopes,
+  type CreatedApiKey,
+  type VerifiedApiKey,
+} from './registries/api-keys.js';
 export type { DestinationsRegistry } from './registries/destinations.js';
 export type { EventTypesRegistry } from './registries/event-types.js';
 export type { PipesRegistry } from './registries/pipes.js';
