@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEngineConformance, runEngineReliability } from '@openpipes/core/testing';
+import { runEngineAlerts, runEngineConformance, runEngineReliability } from '@openpipes/core/testing';
 import { afterAll } from 'vitest';
 import { sqliteStore } from './index.js';
 
@@ -10,16 +10,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const openStore = async (db: string) => sqliteStore({ filename: join(dir, `${db}.db`) });
 
+// The database file and its write-ahead log, byte for byte.
+const rawDump = async (db: string) =>
+  ['', '-wal']
+    .map((suffix) => join(dir, `${db}.db${suffix}`))
+    .filter((file) => existsSync(file))
+    .map((file) => readFileSync(file).toString('latin1'))
+    .join('\n');
+
 runEngineReliability({ name: 'SQLite', openStore });
 
-runEngineConformance({
-  name: 'SQLite',
-  openStore,
-  // The database file and its write-ahead log, byte for byte.
-  rawDump: async (db) =>
-    ['', '-wal']
-      .map((suffix) => join(dir, `${db}.db${suffix}`))
-      .filter((file) => existsSync(file))
-      .map((file) => readFileSync(file).toString('latin1'))
-      .join('\n'),
-});
+runEngineAlerts({ name: 'SQLite', openStore, rawDump });
+
+runEngineConformance({ name: 'SQLite', openStore, rawDump });

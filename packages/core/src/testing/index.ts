@@ -11,6 +11,13 @@ export {
   purchaseSchema,
 } from './brief.js';
 export {
+  checkSlackMessage,
+  checkTeamsMessage,
+  runEngineAlerts,
+  slackStandIn,
+  teamsStandIn,
+} from './engine-alerts.js';
+export {
   type EngineConformanceOptions,
   metaLikeAnswer,
   runEngineConformance,
