@@ -269,6 +269,23 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       ? new PipesError({ code: 'CONFLICT', message, cause: err })
       : err;
 
+  /**
+   * A CTE body that moves the running totals of final statuses by the rows of `rows` (a CTE with
+   * destination_id, pipe_id and the status column), up (+1) or down (-1). Groups are written in
+   * one order, so two statements never wait for each other in a cycle; the slot (backend pid % 16)
+   * spreads concurrent writers over different rows.
+   */
+  const moveTotals = (rows: string, statusColumn: string, sign: 1 | -1) => sql`
+    INSERT INTO ${T('delivery_totals')} AS t (destination_id, pipe_id, status, slot, count)
+    SELECT destination_id, pipe_id, ${sql.ref(statusColumn)}, pg_backend_pid() % 16,
+      ${sql.raw(sign === 1 ? '' : '-')}count(*)
+    FROM ${sql.table(rows)}
+    WHERE ${sql.ref(statusColumn)} IN ('delivered', 'filtered', 'failed', 'dead')
+    GROUP BY 1, 2, 3
+    ORDER BY 1, 2, 3
+    ON CONFLICT (destination_id, pipe_id, status, slot) DO UPDATE SET count = t.count + excluded.count
+  `;
+
   const insertAudit = async (trx: Transaction<Record<string, never>>, entry: AuditEntry | undefined) => {
     if (!entry) return;
     await sql`
@@ -641,7 +658,9 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
               detail = (i.o -> d.id ->> 'detail')::json
             FROM input i
             WHERE d.id = ANY(${ids}::text[]) AND d.status = 'sending' AND d.lease_owner = ${owner}
-            RETURNING d.id
+            RETURNING d.id, d.destination_id, d.pipe_id, d.status
+          ), totals AS (
+            ${moveTotals('updated', 'status', 1)}
           ), recorded AS (
             INSERT INTO ${T('delivery_attempts')} (delivery_id, number, data)
             SELECT u.id, (i.a -> u.id ->> 'number')::integer, (i.a -> u.id ->> 'data')::json
@@ -766,7 +785,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         // second re-checks the status after the first commits and finds them pending.
         const { rows } = await sql<{ id: string; destination_id: string }>`
           WITH found AS (
-            SELECT id FROM ${T('deliveries')}
+            SELECT id, status AS was FROM ${T('deliveries')}
             WHERE pipe_id = ${pipeId} AND status = ANY(${allowed}::text[])
               ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
               ${since ? sql`AND created_at >= ${since}::timestamptz` : sql``}
@@ -774,14 +793,18 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
             ORDER BY id
             LIMIT ${limit}
             FOR UPDATE
+          ), requeued AS (
+            UPDATE ${T('deliveries')} d
+            SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,
+              pinned_pipe_version = ${pinnedPipeVersion ?? null}::integer, replayed_at = ${now}::timestamptz,
+              attempts_before_replay = d.attempt_count, updated_at = ${now}::timestamptz
+            FROM found
+            WHERE d.id = found.id
+            RETURNING d.id, d.destination_id, d.pipe_id, found.was
+          ), totals AS (
+            ${moveTotals('requeued', 'was', -1)}
           )
-          UPDATE ${T('deliveries')} d
-          SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,
-            pinned_pipe_version = ${pinnedPipeVersion ?? null}::integer, replayed_at = ${now}::timestamptz,
-            attempts_before_replay = d.attempt_count, updated_at = ${now}::timestamptz
-          FROM found
-          WHERE d.id = found.id
-          RETURNING d.id, d.destination_id
+          SELECT id, destination_id FROM requeued
         `.execute(db);
         wake(new Set(rows.map((r) => r.destination_id)));
         return rows.map((r) => r.id).sort(compare);
@@ -810,6 +833,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
     deliveryStats: () =>
       guard(async () => {
+        // Live statuses (pending, sending, retrying) are exactly the rows with due_at set: counted
+        // through the partial index, so the cost follows the backlog, not the history. Final
+        // statuses come from the running totals, each with its oldest row found through the
+        // (pipe_id, status, id) index: milliseconds at any history size.
         const { rows } = await sql<{
           destination_id: string;
           pipe_id: string;
@@ -817,9 +844,22 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
           count: string;
           oldest_created_at: Date | string | null;
         }>`
-          SELECT destination_id, pipe_id, status, count(*) AS count, min(created_at) AS oldest_created_at
-          FROM ${T('deliveries')}
-          GROUP BY destination_id, pipe_id, status
+          SELECT destination_id, pipe_id, status, count, oldest_created_at FROM (
+            SELECT destination_id, pipe_id, status, count(*) AS count, min(created_at) AS oldest_created_at
+            FROM ${T('deliveries')}
+            WHERE due_at IS NOT NULL
+            GROUP BY destination_id, pipe_id, status
+            UNION ALL
+            SELECT g.destination_id, g.pipe_id, g.status, g.count,
+              (SELECT d.created_at FROM ${T('deliveries')} d
+               WHERE d.pipe_id = g.pipe_id AND d.status = g.status AND d.destination_id = g.destination_id
+               ORDER BY d.id LIMIT 1)
+            FROM (
+              SELECT destination_id, pipe_id, status, sum(count) AS count FROM ${T('delivery_totals')}
+              GROUP BY destination_id, pipe_id, status
+              HAVING sum(count) > 0
+            ) g
+          ) stats
           ORDER BY destination_id, pipe_id, status
         `.execute(db);
         return rows.map((r) => ({
@@ -835,7 +875,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       guard(async () => {
         if (limit <= 0) return { events: 0, deliveries: 0 };
         // One statement: pick the oldest events (SKIP LOCKED, so two pruners share the work), then
-        // delete their attempts, deliveries, dedup rows and the events themselves.
+        // delete their attempts, deliveries, dedup rows and the events themselves, and take the
+        // deleted deliveries off the running totals.
         const { rows } = await sql<{ events: string; deliveries: string }>`
           WITH ev AS (
             SELECT id, source_id, event_id FROM ${T('events')}
@@ -844,7 +885,10 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
             LIMIT ${limit}
             FOR UPDATE SKIP LOCKED
           ), dl AS (
-            DELETE FROM ${T('deliveries')} d USING ev WHERE d.event_ref = ev.id RETURNING d.id
+            DELETE FROM ${T('deliveries')} d USING ev WHERE d.event_ref = ev.id
+            RETURNING d.id, d.destination_id, d.pipe_id, d.status
+          ), totals AS (
+            ${moveTotals('dl', 'status', -1)}
           ), da AS (
             DELETE FROM ${T('delivery_attempts')} a USING dl WHERE a.delivery_id = dl.id
           ), dd AS (

@@ -124,6 +124,19 @@ CREATE INDEX deliveries_event_id ON deliveries (event_id);
 -- Pruning finds an event's deliveries.
 CREATE INDEX deliveries_event_ref ON deliveries (event_ref);
 
+-- Running totals of the final statuses (delivered, filtered, failed, dead) per destination and
+-- pipe, so stats() does not count the whole history. Every statement that moves a delivery into or
+-- out of a final status (complete, replay, prune) moves these in the same statement. 16 slots per
+-- group spread concurrent writers; readers sum them.
+CREATE TABLE delivery_totals (
+  destination_id text COLLATE "C" NOT NULL,
+  pipe_id text COLLATE "C" NOT NULL,
+  status text NOT NULL,
+  slot smallint NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (destination_id, pipe_id, status, slot)
+);
+
 CREATE TABLE delivery_attempts (
   delivery_id text COLLATE "C" NOT NULL,
   number integer NOT NULL,

@@ -641,6 +641,145 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
       });
 
+      it('counts final statuses too, and keeps the counts right through replay and pruning', async () => {
+        const { pipeRefs, sourceId } = await seed(5, 1);
+        const p = pipeRefs[0]!;
+        const claimed = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w',
+          limit: 4,
+          leaseMs: 60_000,
+          now: at(0),
+        });
+        const [a, b, c, d] = claimed;
+        await store.completeDeliveries({
+          owner: 'w',
+          outcomes: [
+            outcome(a!, 'delivered'),
+            outcome(b!, 'delivered'),
+            outcome(c!, 'failed'),
+            outcome(d!, 'retrying', { next_attempt_at: at(60_000) }),
+          ],
+          now: at(1),
+        });
+        // A stale owner's outcome changes nothing, counts included.
+        await store.completeDeliveries({
+          owner: 'someone-else',
+          outcomes: [outcome(d!, 'dead')],
+          now: at(2),
+        });
+        const counts = async () =>
+          Object.fromEntries(
+            (await store.deliveryStats())
+              .filter((r) => r.pipe_id === p.pipe_id)
+              .map((r) => [r.status, [r.count, r.oldest_created_at]]),
+          );
+        expect(await counts()).toEqual({
+          delivered: [2, at(0)],
+          failed: [1, at(0)],
+          retrying: [1, at(0)],
+          pending: [1, at(0)],
+        });
+        await store.requeueDeliveries({ pipeId: p.pipe_id, now: at(3), limit: 10 });
+        expect(await counts()).toEqual({ delivered: [2, at(0)], retrying: [1, at(0)], pending: [2, at(0)] });
+        await store.appendEvents({
+          sourceId,
+          events: [newEvent('later')],
+          pipes: pipeRefs,
+          deliveryIds: [newId('delivery', t0)],
+          dedupSince: null,
+          now: at(10_000),
+        });
+        await store.prune({ before: at(5000), limit: 100 });
+        expect(await counts()).toEqual({ pending: [1, at(10_000)] });
+      });
+
+      it('lists deliveries inside a closed time window, newest first, with a status and a cursor', async () => {
+        const { sourceId, pipeRefs } = await seed(0, 1);
+        const p = pipeRefs[0]!;
+        // Six events one second apart; ids and times both increase.
+        const ids: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const deliveryId = newId('delivery', t0 + i * 1000);
+          ids.push(deliveryId);
+          await store.appendEvents({
+            sourceId,
+            events: [newEvent(`win_${i}`)],
+            pipes: pipeRefs,
+            deliveryIds: [deliveryId],
+            dedupSince: null,
+            now: at(i * 1000),
+          });
+        }
+        const window = { pipeId: p.pipe_id, since: at(1000), until: at(5000) };
+        expect((await store.listDeliveries({ ...window, limit: 10 })).map((r) => r.id)).toEqual([
+          ids[4],
+          ids[3],
+          ids[2],
+          ids[1],
+        ]);
+        expect((await store.listDeliveries({ ...window, limit: 2 })).map((r) => r.id)).toEqual([
+          ids[4],
+          ids[3],
+        ]);
+        expect(
+          (await store.listDeliveries({ ...window, cursor: ids[3], limit: 10 })).map((r) => r.id),
+        ).toEqual([ids[2], ids[1]]);
+        expect(await store.listDeliveries({ ...window, status: 'failed', limit: 10 })).toEqual([]);
+        expect(
+          (await store.listDeliveries({ ...window, status: ['failed', 'pending'], limit: 3 })).map(
+            (r) => r.id,
+          ),
+        ).toEqual([ids[4], ids[3], ids[2]]);
+      });
+
+      it('returns event payloads and delivery details exactly: key order, unicode, escapes, numbers', async () => {
+        const payload = {
+          z: 1,
+          a: { y: [3, 2, 1], q: 'quote " back \\ slash' },
+          e: 'émoji 🎯 ☃',
+          n: -0.5,
+          big: 1e21,
+        };
+        const { pipeRefs, sourceId } = await seed(0, 1);
+        const p = pipeRefs[0]!;
+        const event = newEvent('json', payload);
+        await store.appendEvents({
+          sourceId,
+          events: [event],
+          pipes: pipeRefs,
+          deliveryIds: [newId('delivery', t0)],
+          dedupSince: null,
+          now: at(0),
+        });
+        expect(JSON.stringify((await store.getEvent({ id: event.id }))?.event_payload)).toBe(
+          JSON.stringify(payload),
+        );
+        const [claimed] = await store.claimDeliveries({
+          destinationId: p.destination_id,
+          pipeIds: [p.pipe_id],
+          owner: 'w',
+          limit: 1,
+          leaseMs: 60_000,
+          now: at(0),
+        });
+        expect(JSON.stringify(claimed?.event.event_payload)).toBe(JSON.stringify(payload));
+        const detail = {
+          output: [payload],
+          request: { url: 'u', payload },
+          response: { body: payload },
+          error: null,
+        };
+        await store.completeDeliveries({
+          owner: 'w',
+          outcomes: [outcome(claimed!, 'delivered', { detail })],
+          now: at(1),
+        });
+        const record = await store.getDelivery({ id: claimed!.id });
+        expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
+      });
+
       it('prunes events received before a time with their deliveries and attempts', async () => {
         const { pipeRefs, events, sourceId } = await seed(3, 1);
         const p = pipeRefs[0]!;
