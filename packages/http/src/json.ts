@@ -33,7 +33,7 @@ export function parseJson(text: string, maxDepth: number): unknown {
     const { position, reason } = locateSyntaxError(text);
     throw syntaxError(text, position, reason);
   }
-  const deep = tooDeep(value, maxDepth, 1, []);
+  const deep = tooDeep(value, maxDepth, 1);
   if (deep) {
     throw new PipesError({
       code: 'NESTING_TOO_DEEP',
@@ -71,16 +71,22 @@ function syntaxError(text: string, position: number, reason: string): PipesError
   });
 }
 
-/** The path of the first container deeper than `max`, or null. Recursion stops at `max + 1`. */
-function tooDeep(value: unknown, max: number, depth: number, path: PropertyKey[]): PropertyKey[] | null {
+/**
+ * The path of the first container deeper than `max`, or null. Recursion stops at `max + 1`; the
+ * path is built only on the way back from a hit, so valid bodies allocate nothing here.
+ */
+function tooDeep(value: unknown, max: number, depth: number): PropertyKey[] | null {
   if (value === null || typeof value !== 'object') return null;
-  if (depth > max) return path;
+  if (depth > max) return [];
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
       if (item !== null && typeof item === 'object') {
-        const found = tooDeep(item, max, depth + 1, [...path, i]);
-        if (found) return found;
+        const found = tooDeep(item, max, depth + 1);
+        if (found) {
+          found.unshift(i);
+          return found;
+        }
       }
     }
     return null;
@@ -88,8 +94,11 @@ function tooDeep(value: unknown, max: number, depth: number, path: PropertyKey[]
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
     if (item !== null && typeof item === 'object') {
-      const found = tooDeep(item, max, depth + 1, [...path, key]);
-      if (found) return found;
+      const found = tooDeep(item, max, depth + 1);
+      if (found) {
+        found.unshift(key);
+        return found;
+      }
     }
   }
   return null;
