@@ -1,8 +1,9 @@
 // Sandbox throughput: the brief's Meta transform over batches of 1000 events, through the sandbox
-// (one worker, then the whole pool) and, in the same run, the same function in plain V8 on the same
-// JSON input (JSON.parse + transform + JSON.stringify, which is what the data really goes through).
-// Also: cold start of a context that imports the module set, warm-context memory, and per-call
-// overhead for a batch of one. Prints JSON lines.
+// (one worker sequential and pipelined, the whole pool, and the per-event path) and, interleaved in
+// the same run, the same function in plain V8 on the same JSON input (JSON.parse + transform +
+// JSON.stringify, which is what the data really goes through); each line carries the V8 numbers of
+// its own rounds and the ratio. Also: cold start of a context that imports the module set,
+// warm-context memory, and per-call overhead for a batch of one. Prints JSON lines.
 import { availableParallelism } from 'node:os';
 import { createSandbox } from '../packages/core/dist/index.js';
 
@@ -72,66 +73,144 @@ const inputJson = JSON.stringify(events);
 const payloadBytes = JSON.stringify(events[0].event_payload).length;
 
 // ---- plain V8 baseline -------------------------------------------------------------------------
+// The same function on the same data in plain V8: JSON.parse of the batch, one call over the whole
+// batch, JSON.stringify of the outputs. (Calling it once per event in V8 costs about the same; that
+// variant is printed too.) The sandbox gets the events as objects, like the engine hands them over.
 const v8Transform = new Function(`${META}; return transform;`)();
 function v8Batch() {
+  const evs = JSON.parse(inputJson);
+  return JSON.stringify(v8Transform({ events: evs, profiles: undefined, secrets: {} })).length;
+}
+function v8PerEvent() {
   const evs = JSON.parse(inputJson);
   const outputs = evs.map((e) => v8Transform({ events: [e], profiles: undefined, secrets: {} }));
   return JSON.stringify(outputs).length;
 }
-for (let i = 0; i < 200; i++) v8Batch();
-const v8Rounds = 300;
-const t = performance.now();
-for (let i = 0; i < v8Rounds; i++) v8Batch();
-const v8Ms = (performance.now() - t) / v8Rounds;
-out('v8_meta_transform', (BATCH / v8Ms) * 1000, 'events/s', {
-  batch: BATCH,
-  ms_per_batch: v8Ms,
-  payload_bytes: payloadBytes,
-});
+function timeV8(fn, rounds) {
+  const t = performance.now();
+  for (let i = 0; i < rounds; i++) fn();
+  return (performance.now() - t) / rounds;
+}
+for (let i = 0; i < 200; i++) {
+  v8Batch();
+  v8PerEvent();
+}
 
-// ---- sandbox, single worker --------------------------------------------------------------------
-async function throughput(workers, rounds, concurrency) {
-  const sandbox = createSandbox({ workers });
-  const code = { kind: 'transform', owner: 'pip_bench', version: 1, code: META };
+// ---- sandbox throughput, interleaved with the V8 baseline --------------------------------------
+// The machine is shared and noisy: each sandbox setup is measured in several rounds, each round
+// right after a V8 round, and the ratio is taken per round (median reported), so that load that
+// comes and goes hits both sides of a ratio alike.
+async function openSetup(workers, options = {}) {
+  const sandbox = createSandbox({ workers, ...options });
+  const code = {
+    kind: 'transform',
+    owner: `pip_bench_${workers}_${options.batchTransforms}`,
+    version: 1,
+    code: META,
+  };
   const call = () => sandbox.transform({ code, events, profiles: undefined, secrets: {} });
+  const check = (run) => {
+    if (run.results.length !== BATCH || !run.results[0].ok || run.results[0].outputs.length !== 1) {
+      throw new Error(`bad result: ${JSON.stringify(run.results[0])}`);
+    }
+    return run;
+  };
   // Warm every worker (and the WASM tier-up).
-  for (let i = 0; i < 30 * workers; i++) await Promise.all(Array.from({ length: concurrency }, call));
+  for (let i = 0; i < 20 * workers; i++) await Promise.all(Array.from({ length: workers * 2 }, call));
+  const path = check(await call()).path;
+  return { sandbox, call, check, path };
+}
+async function timeSandbox(setup, batches, concurrency) {
   const t0 = performance.now();
-  let done = 0;
+  let started = 0;
   async function lane() {
-    while (done < rounds) {
-      done++;
-      const run = await call();
-      if (run.results.length !== BATCH || !run.results[0].ok) throw new Error('bad result');
+    while (started < batches) {
+      started++;
+      setup.check(await setup.call());
     }
   }
   await Promise.all(Array.from({ length: concurrency }, lane));
-  const ms = (performance.now() - t0) / rounds;
-  await sandbox.close();
-  return ms;
+  return (performance.now() - t0) / batches;
 }
-const singleMs = await throughput(1, 150, 1);
-out('sandbox_meta_transform_1_worker_sequential', (BATCH / singleMs) * 1000, 'events/s', {
-  batch: BATCH,
-  ms_per_batch: singleMs,
-  ratio_to_v8: v8Ms / singleMs,
-  note: 'one batch at a time: main-thread encode + worker + result transfer, end to end',
-});
-const pipelinedMs = await throughput(1, 150, 2);
-out('sandbox_meta_transform_1_worker_pipelined', (BATCH / pipelinedMs) * 1000, 'events/s', {
-  batch: BATCH,
-  ms_per_batch: pipelinedMs,
-  ratio_to_v8: v8Ms / pipelinedMs,
-  note: 'one worker thread, two batches in flight (main thread encodes the next while the worker runs)',
-});
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+async function measure(metric, setup, { batches, concurrency, rounds, workers, note }) {
+  const ratios = [];
+  const v8s = [];
+  const sbs = [];
+  for (let r = 0; r < rounds; r++) {
+    const v8Ms = timeV8(v8Batch, 60);
+    const sbMs = await timeSandbox(setup, batches, concurrency);
+    v8s.push(v8Ms);
+    sbs.push(sbMs);
+    ratios.push(v8Ms / sbMs);
+  }
+  const sbMs = median(sbs);
+  const v8Ms = median(v8s);
+  out(metric, (BATCH / sbMs) * 1000, 'events/s', {
+    batch: BATCH,
+    workers,
+    in_flight: concurrency,
+    path: setup.path,
+    ms_per_batch: sbMs,
+    v8_events_per_s: Math.round((BATCH / v8Ms) * 1000),
+    v8_ms_per_batch: v8Ms,
+    ratio_to_v8: median(ratios),
+    ratio_min: Math.min(...ratios),
+    ratio_max: Math.max(...ratios),
+    rounds,
+    note,
+  });
+}
+
+{
+  const v8Ms = timeV8(v8Batch, 300);
+  const v8EachMs = timeV8(v8PerEvent, 300);
+  out('v8_meta_transform', (BATCH / v8Ms) * 1000, 'events/s', {
+    batch: BATCH,
+    ms_per_batch: v8Ms,
+    per_event_calls_ms_per_batch: v8EachMs,
+    payload_bytes: payloadBytes,
+    input_json_bytes: inputJson.length,
+    note: 'JSON.parse + one transform call over the batch + JSON.stringify; per_event_calls_* calls it once per event',
+  });
+}
+
 const poolSize = availableParallelism();
-const poolMs = await throughput(poolSize, 300, poolSize * 2);
-out('sandbox_meta_transform_pool', (BATCH / poolMs) * 1000, 'events/s', {
-  batch: BATCH,
-  workers: poolSize,
-  ms_per_batch: poolMs,
-  ratio_to_v8_single_thread: v8Ms / poolMs,
-});
+const setups = [
+  [
+    'sandbox_meta_transform_1_worker_sequential',
+    1,
+    {},
+    1,
+    'one batch at a time, end to end: main-thread encode, worker, main-thread decode',
+  ],
+  [
+    'sandbox_meta_transform_1_worker_pipelined',
+    1,
+    {},
+    2,
+    'one worker thread, two batches in flight (the main thread encodes/decodes one while the worker runs the other)',
+  ],
+  [
+    'sandbox_meta_transform_pool',
+    poolSize,
+    {},
+    poolSize * 2,
+    'every worker busy, two batches in flight per worker; ratio against single-threaded V8',
+  ],
+  [
+    'sandbox_meta_transform_1_worker_sequential_per_event_path',
+    1,
+    { batchTransforms: false },
+    1,
+    'batch fast path off: transform called once per event (the path for code the fast path cannot trace)',
+  ],
+];
+for (const [metric, workers, options, concurrency, note] of setups) {
+  const setup = await openSetup(workers, options);
+  await measure(metric, setup, { batches: 40, concurrency, rounds: 7, workers, note });
+  await setup.sandbox.close();
+}
 
 // ---- per-call overhead, batch of 1 ------------------------------------------------------------
 {

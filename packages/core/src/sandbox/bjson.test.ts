@@ -32,4 +32,46 @@ describe('bjson host codec', () => {
     expect(() => new BjsonReader(new Uint8Array([5, 0, 0x0a, 1, 1])).value()).toThrow(BjsonUnsupported);
     expect(() => new BjsonReader(new Uint8Array([9, 0])).value()).toThrow(BjsonUnsupported);
   });
+
+  // QuickJS writes an object it already wrote as a reference (tag 0x13) to its pre-order index.
+  // [ {a: 1}, <ref 1> ] as the guest encodes it:
+  const shared = new Uint8Array([5, 1, 2, 0x61, 9, 2, 8, 1, 2, 5, 2, 0x13, 1]);
+
+  it('reads an object written twice as two independent copies', () => {
+    const scan = new BjsonReader(shared).scan();
+    expect(scan).toEqual({ ok: true, refs: true });
+    const value = new BjsonReader(shared, { refs: true }).read() as Array<{ a: number }>;
+    expect(value).toEqual([{ a: 1 }, { a: 1 }]);
+    expect(value[0]).not.toBe(value[1]);
+    // Without being told to expect references, the reader refuses them.
+    expect(() => new BjsonReader(shared).read()).toThrow(BjsonUnsupported);
+  });
+
+  it('refuses cycles', () => {
+    // [ {a: <ref 1>} ]: the object contains itself.
+    const cycle = new Uint8Array([5, 1, 2, 0x61, 9, 1, 8, 1, 2, 0x13, 1]);
+    expect(new BjsonReader(cycle).scan().ok).toBe(false);
+    expect(() => new BjsonReader(cycle, { refs: true }).read()).toThrow(BjsonUnsupported);
+  });
+
+  it('refuses references that expand past the limit (a tiny output standing for a huge one)', () => {
+    // [ ["x" * 100], [<ref 1>, <ref 1>], [<ref 2>, <ref 2>], ... ]: each level doubles.
+    const levels = 40;
+    const bytes = [5, 0, 9, levels + 1, 9, 1, 7, 200, 1, ...Array(100).fill(0x78)];
+    for (let i = 0; i < levels; i++) bytes.push(9, 2, 0x13, i + 1, 0x13, i + 1);
+    const started = performance.now();
+    expect(new BjsonReader(new Uint8Array(bytes)).scan().ok).toBe(false);
+    expect(() => new BjsonReader(new Uint8Array(bytes), { refs: true }).read()).toThrow(/expand past/);
+    expect(performance.now() - started).toBeLessThan(100);
+  });
+
+  it('counts references written out against the per-event output limit', () => {
+    // entries: [ {o: ["x" * 100]}, {o: [<ref 2>, <ref 2>, <ref 2>]} ]
+    const bytes = [5, 1, 2, 0x6f, 9, 2, 8, 1, 2, 9, 1, 7, 200, 1, ...Array(100).fill(0x78)];
+    bytes.push(8, 1, 2, 9, 3, 0x13, 2, 0x13, 2, 0x13, 2);
+    const entries = new BjsonReader(new Uint8Array(bytes), { refs: true }).entries(250);
+    expect(entries[0]).toEqual({ o: ['x'.repeat(100)] });
+    expect(entries[1]).toEqual({ tooLarge: expect.any(Number) });
+    expect((entries[1] as { tooLarge: number }).tooLarge).toBeGreaterThan(300);
+  });
 });

@@ -21,13 +21,14 @@ const TAG_STRING = 7;
 const TAG_OBJECT = 8;
 const TAG_ARRAY = 9;
 const TAG_DATE = 0x11;
+const TAG_OBJECT_REFERENCE = 0x13;
 
 const DANGEROUS_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // Any UTF-16 code unit above 0xFF means the string must be written in its wide form.
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
 class Writer {
-  buf = new Uint8Array(64 * 1024);
+  buf: Buffer = Buffer.allocUnsafe(64 * 1024);
   pos = 0;
   private readonly f64 = new Float64Array(1);
   private readonly f64b = new Uint8Array(this.f64.buffer);
@@ -36,7 +37,7 @@ class Writer {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(size);
+    const next = Buffer.allocUnsafe(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
   }
@@ -60,25 +61,46 @@ class Writer {
     this.pos += 8;
   }
   str(s: string): void {
-    if (!NOT_LATIN1.test(s)) {
-      this.leb(s.length << 1);
-      this.ensure(s.length);
-      const { buf } = this;
-      let p = this.pos;
-      for (let i = 0; i < s.length; i++) buf[p++] = s.charCodeAt(i);
-      this.pos = p;
-    } else {
-      this.leb((s.length << 1) | 1);
-      this.ensure(s.length * 2);
-      const { buf } = this;
-      let p = this.pos;
-      for (let i = 0; i < s.length; i++) {
-        const c = s.charCodeAt(i);
-        buf[p++] = c & 0xff;
-        buf[p++] = c >> 8;
+    const len = s.length;
+    if (len >= 16) {
+      // Long strings: one native check and one native copy.
+      if (NOT_LATIN1.test(s)) {
+        this.wide(s);
+        return;
       }
-      this.pos = p;
+      this.leb(len << 1);
+      this.ensure(len);
+      this.pos += this.buf.write(s, this.pos, len, 'latin1');
+      return;
     }
+    // Short ones: Latin-1 (one byte per character) unless a character needs more, in one pass.
+    this.leb(len << 1);
+    this.ensure(len);
+    const { buf } = this;
+    const at = this.pos;
+    let p = at;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0xff) {
+        this.pos = at - lebSize(len << 1);
+        this.wide(s);
+        return;
+      }
+      buf[p++] = c;
+    }
+    this.pos = p;
+  }
+  private wide(s: string): void {
+    this.leb((s.length << 1) | 1);
+    this.ensure(s.length * 2);
+    const { buf } = this;
+    let p = this.pos;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      buf[p++] = c & 0xff;
+      buf[p++] = c >> 8;
+    }
+    this.pos = p;
   }
 }
 
@@ -138,15 +160,20 @@ export function encodeBjson(value: unknown): Uint8Array {
           return;
         }
         const obj = v as Record<string, unknown>;
-        const keys = Object.keys(obj).filter((k) => {
-          const x = obj[k];
-          return x !== undefined && typeof x !== 'function' && typeof x !== 'symbol';
-        });
+        const keys = Object.keys(obj);
+        let count = 0;
+        for (let i = 0; i < keys.length; i++) {
+          const x = obj[keys[i]!];
+          if (x !== undefined && typeof x !== 'function' && typeof x !== 'symbol') count++;
+        }
         body.byte(TAG_OBJECT);
-        body.leb(keys.length);
-        for (const k of keys) {
+        body.leb(count);
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i]!;
+          const x = obj[k];
+          if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
           atom(k);
-          write(obj[k]);
+          write(x);
         }
         return;
       }
@@ -167,21 +194,59 @@ export function encodeBjson(value: unknown): Uint8Array {
   return out;
 }
 
+function lebSize(n: number): number {
+  let size = 1;
+  for (let v = n >>> 7; v > 0; v >>>= 7) size++;
+  return size;
+}
+
 /** The guest output held a value JSON cannot represent (or a format this reader does not know). */
 export class BjsonUnsupported extends Error {}
+
+export interface BjsonReaderOptions {
+  /**
+   * Whether the bytes may hold object references (QuickJS writes an object it already wrote as a
+   * reference to it). The worker's {@link BjsonReader.scan} says so. Without it, a reference is
+   * refused; with it, each value is measured before it is built.
+   */
+  refs?: boolean;
+  /**
+   * Upper bound, in bytes, on what the references may add when written out (a small output could
+   * otherwise stand for a huge one). Default 64 MiB.
+   */
+  expandLimit?: number;
+}
 
 /**
  * Reads bjson produced by the guest into plain host data with JSON semantics: no prototype keys
  * (`__proto__`, `constructor`, `prototype` are dropped), `undefined` properties omitted, non-finite
- * numbers become `null`, Dates become ISO strings.
+ * numbers become `null`, Dates become ISO strings, and an object written twice (a reference) is
+ * read twice, into two independent copies, as `JSON.stringify` would write it twice; a reference
+ * to an object still being read (a cycle) is refused.
  */
 export class BjsonReader {
   pos = 0;
   private readonly atoms: string[] = [''];
   private readonly view: DataView;
+  private readonly buf: Buffer;
+  private readonly refs: boolean;
+  private readonly expandLimit: number;
+  // Objects in the order QuickJS numbers them (pre-order), for references: where each one starts
+  // and how many bytes it takes with its own references written out (-1 while being measured).
+  private readonly objStart: number[] = [];
+  private readonly objSize: number[] = [];
+  private lastObj = 0;
+  private expanded = 0;
+  private sawRef = false;
 
-  constructor(private readonly bytes: Uint8Array) {
+  constructor(
+    private readonly bytes: Uint8Array,
+    options: BjsonReaderOptions = {},
+  ) {
+    this.refs = options.refs ?? false;
+    this.expandLimit = options.expandLimit ?? 64 * 1024 * 1024;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes[0] !== VERSION) throw new BjsonUnsupported(`unknown bjson version ${bytes[0]}`);
     this.pos = 1;
     const count = this.leb();
@@ -192,7 +257,8 @@ export class BjsonReader {
     let result = 0;
     let shift = 0;
     for (;;) {
-      const b = this.bytes[this.pos++]!;
+      const b = this.bytes[this.pos++];
+      if (b === undefined) throw new BjsonUnsupported('truncated');
       result |= (b & 0x7f) << shift;
       if (b < 0x80) return result >>> 0;
       shift += 7;
@@ -203,19 +269,22 @@ export class BjsonReader {
   private string(): string {
     const header = this.leb();
     const len = header >>> 1;
-    const { bytes } = this;
     const start = this.pos;
     if ((header & 1) === 0) {
       this.pos += len;
-      if (len < 32) {
+      if (this.pos > this.bytes.length) throw new BjsonUnsupported('truncated');
+      if (len < 8) {
+        // Below ~8 characters building the string in JS beats the native call.
+        const { bytes } = this;
         let s = '';
         for (let i = start; i < start + len; i++) s += String.fromCharCode(bytes[i]!);
         return s;
       }
-      return Buffer.from(bytes.buffer, bytes.byteOffset + start, len).toString('latin1');
+      return this.buf.toString('latin1', start, start + len);
     }
     this.pos += len * 2;
-    return Buffer.from(bytes.buffer, bytes.byteOffset + start, len * 2).toString('utf16le');
+    if (this.pos > this.bytes.length) throw new BjsonUnsupported('truncated');
+    return this.buf.toString('utf16le', start, start + len * 2);
   }
 
   private key(): string {
@@ -226,7 +295,112 @@ export class BjsonReader {
     return name;
   }
 
-  /** Reads one value. `undefined` is returned for an `undefined` slot (callers decide JSON's rule). */
+  /** Numbers an object whose tag is at `at` (QuickJS numbers objects in the order it writes them). */
+  private open(at: number): number {
+    if (at <= this.lastObj) throw new BjsonUnsupported('object measured twice');
+    this.lastObj = at;
+    this.objSize.push(-1);
+    return this.objStart.push(at) - 1;
+  }
+
+  /**
+   * Walks one value without building it and returns its size in bytes with references written
+   * out; numbers the objects for references and refuses cycles, tags {@link value} cannot read,
+   * and references that expand past the limit.
+   */
+  private measure(): number {
+    const at = this.pos;
+    const tag = this.bytes[this.pos++];
+    switch (tag) {
+      case TAG_NULL:
+      case TAG_UNDEFINED:
+      case TAG_FALSE:
+      case TAG_TRUE:
+        return 1;
+      case TAG_INT32:
+        this.leb();
+        return this.pos - at;
+      case TAG_FLOAT64:
+        this.pos += 8;
+        if (this.pos > this.bytes.length) throw new BjsonUnsupported('truncated');
+        return 9;
+      case TAG_STRING: {
+        const header = this.leb();
+        this.pos += (header & 1) === 0 ? header >>> 1 : (header >>> 1) * 2;
+        if (this.pos > this.bytes.length) throw new BjsonUnsupported('truncated');
+        return this.pos - at;
+      }
+      case TAG_OBJECT: {
+        const idx = this.open(at);
+        const count = this.leb();
+        let size = this.pos - at;
+        for (let i = 0; i < count; i++) {
+          const k = this.pos;
+          this.key();
+          size += this.pos - k + this.measure();
+        }
+        this.objSize[idx] = size;
+        return size;
+      }
+      case TAG_ARRAY: {
+        const idx = this.open(at);
+        const len = this.leb();
+        let size = this.pos - at;
+        for (let i = 0; i < len; i++) size += this.measure();
+        this.objSize[idx] = size;
+        return size;
+      }
+      case TAG_DATE: {
+        const idx = this.open(at);
+        const size = 1 + this.measure();
+        this.objSize[idx] = size;
+        return size;
+      }
+      case TAG_OBJECT_REFERENCE: {
+        const size = this.objSize[this.leb()];
+        if (size === undefined || size < 0)
+          throw new BjsonUnsupported('circular or unknown object reference');
+        this.sawRef = true;
+        this.expanded += size;
+        if (this.expanded > this.expandLimit) {
+          throw new BjsonUnsupported(`object references expand past ${this.expandLimit} bytes`);
+        }
+        return size;
+      }
+      default:
+        throw new BjsonUnsupported(`output holds a value that is not JSON data (bjson tag ${tag})`);
+    }
+  }
+
+  /**
+   * Checks that the whole buffer is one value this reader can decode, and whether it holds object
+   * references (pass that on as {@link BjsonReaderOptions.refs}). The worker checks the guest's
+   * bytes this way (cheap: nothing is built) before the main thread decodes them.
+   */
+  scan(): { ok: boolean; refs: boolean } {
+    try {
+      this.measure();
+      return { ok: this.pos === this.bytes.length, refs: this.sawRef };
+    } catch (err) {
+      if (err instanceof BjsonUnsupported || err instanceof RangeError) return { ok: false, refs: false };
+      throw err;
+    }
+  }
+
+  /** Reads one whole value (measured first when it may hold references). */
+  read(): unknown {
+    if (this.refs) {
+      const at = this.pos;
+      this.measure();
+      this.pos = at;
+    }
+    return this.value();
+  }
+
+  /**
+   * Reads one value. `undefined` is returned for an `undefined` slot (callers decide JSON's rule).
+   * A reference is only followed to an object {@link measure} has already walked.
+   */
   value(): unknown {
     const tag = this.bytes[this.pos++];
     switch (tag) {
@@ -273,9 +447,92 @@ export class BjsonReader {
         const d = new Date(typeof t === 'number' ? t : Number.NaN);
         return Number.isNaN(d.getTime()) ? null : d.toISOString();
       }
+      case TAG_OBJECT_REFERENCE: {
+        const idx = this.leb();
+        if (!this.refs || !((this.objSize[idx] ?? -1) >= 0)) {
+          throw new BjsonUnsupported('unexpected object reference');
+        }
+        const back = this.pos;
+        this.pos = this.objStart[idx]!;
+        const v = this.value();
+        this.pos = back;
+        return v;
+      }
       default:
         throw new BjsonUnsupported(`output holds a value that is not JSON data (bjson tag ${tag})`);
     }
+  }
+
+  /** Reads an array header (numbering the array for references when they may occur). */
+  private arrayHeader(what: string): number {
+    const at = this.pos;
+    if (this.bytes[this.pos++] !== TAG_ARRAY) throw new BjsonUnsupported(`expected ${what}`);
+    if (this.refs) this.open(at);
+    return this.leb();
+  }
+
+  /**
+   * Reads the batch fast path's result, `[inputIndexOfEachOutput, outputs]`, into one list of
+   * outputs per input (`count` inputs; an input with no output was filtered). An input whose outputs
+   * take more than `outputLimit` bytes is reported by size instead, as {@link entries} does.
+   */
+  batch(count: number, outputLimit: number): Array<{ o: unknown[] } | { tooLarge: number }> {
+    if (this.arrayHeader('the batch result') !== 2) throw new BjsonUnsupported('expected the batch result');
+    const n = this.arrayHeader('input indices');
+    const sources = new Array<number>(n);
+    for (let k = 0; k < n; k++) {
+      const src = this.value();
+      if (typeof src !== 'number' || !Number.isInteger(src) || src < 0 || src >= count) {
+        throw new BjsonUnsupported('bad input index in the batch result');
+      }
+      sources[k] = src;
+    }
+    if (this.arrayHeader('the outputs') !== n) throw new BjsonUnsupported('bad batch outputs');
+    const sizes = new Array<number>(count).fill(0);
+    const lengths = new Array<number>(count).fill(0);
+    const groups: unknown[][] = new Array(count);
+    if (this.refs) {
+      // Measure everything first, then build only what is within the limit.
+      const starts = new Array<number>(n);
+      for (let k = 0; k < n; k++) {
+        starts[k] = this.pos;
+        sizes[sources[k]!]! += this.measure();
+        lengths[sources[k]!]!++;
+      }
+      const end = this.pos;
+      for (let k = 0; k < n; k++) {
+        const src = sources[k]!;
+        if (sizes[src]! + 4 + lebSize(lengths[src]!) > outputLimit) continue;
+        this.pos = starts[k]!;
+        const v = this.value();
+        const group = groups[src];
+        if (group === undefined) groups[src] = [v === undefined ? null : v];
+        else group.push(v === undefined ? null : v);
+      }
+      this.pos = end;
+    } else {
+      for (let k = 0; k < n; k++) {
+        const start = this.pos;
+        const v = this.value();
+        const src = sources[k]!;
+        sizes[src]! += this.pos - start;
+        lengths[src]!++;
+        const group = groups[src];
+        if (group === undefined) groups[src] = [v === undefined ? null : v];
+        else group.push(v === undefined ? null : v);
+      }
+    }
+    const out: Array<{ o: unknown[] } | { tooLarge: number }> = new Array(count);
+    for (let i = 0; i < count; i++) {
+      if (lengths[i] === 0) {
+        out[i] = { o: [] };
+        continue;
+      }
+      // The size the same outputs have per event, as the entry `{ o: [...] }`.
+      const size = sizes[i]! + 4 + lebSize(lengths[i]!);
+      out[i] = size > outputLimit ? { tooLarge: size } : { o: groups[i]! };
+    }
+    return out;
   }
 
   /**
@@ -283,11 +540,22 @@ export class BjsonReader {
    * entry whose encoded size exceeds `outputLimit` is replaced by `{ tooLarge: size }`.
    */
   entries(outputLimit: number): Array<{ o?: unknown; e?: unknown; tooLarge?: number }> {
-    if (this.bytes[this.pos++] !== TAG_ARRAY) throw new BjsonUnsupported('expected the results array');
-    const len = this.leb();
+    const len = this.arrayHeader('the results array');
     const out: Array<{ o?: unknown; e?: unknown; tooLarge?: number }> = new Array(len);
     for (let i = 0; i < len; i++) {
       const start = this.pos;
+      if (this.refs) {
+        const size = this.measure();
+        if (size > outputLimit) {
+          out[i] = { tooLarge: size };
+          continue;
+        }
+        const end = this.pos;
+        this.pos = start;
+        out[i] = (this.value() as { o?: unknown; e?: unknown } | null) ?? {};
+        this.pos = end;
+        continue;
+      }
       const entry = this.value() as { o?: unknown; e?: unknown } | null;
       const size = this.pos - start;
       out[i] = size > outputLimit ? { tooLarge: size } : (entry ?? {});

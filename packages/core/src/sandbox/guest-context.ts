@@ -15,10 +15,12 @@ import {
   type QuickJSRuntime,
   RELEASE_SYNC,
 } from 'quickjs-emscripten';
-import { BjsonReader, BjsonUnsupported, encodeBjson } from './bjson.js';
+import { BjsonReader, encodeBjson } from './bjson.js';
+import { locate, toFailure } from './failure.js';
 import { PRELUDE_SOURCE } from './guest/prelude.js';
 import { hostFunctions } from './host-functions.js';
 import { safeJsonParse } from './output.js';
+import type { ResultSegment } from './results.js';
 import type { CodeRef, ConsoleLine, SandboxFailure, SandboxLimits } from './types.js';
 
 /** Where vetted module sources come from (bundled at build time, read on first import). */
@@ -39,40 +41,6 @@ type Deadline =
   | { mode: 'none' }
   | { mode: 'event'; cpuMs: number; checkedAt: number }
   | { mode: 'wall'; at: number };
-
-const FAILURE_CODES = new Set<SandboxFailure['code']>([
-  'USER_CODE_ERROR',
-  'COMPILE_ERROR',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'STACK_OVERFLOW',
-  'OUTPUT_TOO_LARGE',
-  'INVALID_OUTPUT',
-  'WORKER_CRASHED',
-]);
-
-/** Reads line/column of the first frame in user code from a QuickJS stack or message. */
-export function locate(text: string | undefined, filename: string): { line?: number; column?: number } {
-  if (!text) return {};
-  const m = new RegExp(`${filename.replace('.', '\\.')}:(\\d+)(?::(\\d+))?`).exec(text);
-  if (!m) return {};
-  const out: { line?: number; column?: number } = { line: Number(m[1]) };
-  if (m[2] !== undefined) out.column = Number(m[2]);
-  return out;
-}
-
-/** Turns the guest error description into a SandboxFailure, with location in user code. */
-export function toFailure(info: unknown, filename: string): SandboxFailure {
-  const raw = (info ?? {}) as { code?: unknown; message?: unknown; stack?: unknown };
-  const code = FAILURE_CODES.has(raw.code as SandboxFailure['code'])
-    ? (raw.code as SandboxFailure['code'])
-    : 'USER_CODE_ERROR';
-  const message = typeof raw.message === 'string' ? raw.message : 'unknown error';
-  const stack = typeof raw.stack === 'string' ? raw.stack : undefined;
-  const failure: SandboxFailure = { code, message, ...locate(stack ?? message, filename) };
-  if (stack) failure.stack = stack;
-  return failure;
-}
 
 function describeDumped(dumped: unknown): { name: string; message: string; stack?: string } {
   if (dumped && typeof dumped === 'object') {
@@ -129,13 +97,6 @@ async function wasmModule(): Promise<object> {
   return compiledWasm;
 }
 
-/** One event's raw result from the guest: its output, or its error; `size` = encoded bytes. */
-export interface EventEntry {
-  o?: unknown;
-  e?: unknown;
-  tooLarge?: number;
-}
-
 /** The input batch: QuickJS binary form (fast path) or JSON text. */
 export interface TransformInput {
   bjson?: Uint8Array;
@@ -146,21 +107,27 @@ export interface TransformInput {
 let bjsonUsable = true;
 let bjsonChecked = false;
 
-/** Reads the guest's results array, measuring each entry's encoded size against the limit. */
-function readEntries(bytes: Uint8Array, outputLimit: number): EventEntry[] {
-  const reader = new BjsonReader(bytes);
-  return reader.entries(outputLimit);
-}
-
 export interface TransformSlice {
-  /** Raw per-event entries for events [start, start + parts.length). */
-  parts: EventEntry[];
+  /** Results of events [start, start + entries) as the guest wrote them (decoded on the main thread). */
+  segment?: ResultSegment;
+  /** How many events the guest recorded an error for (the context is then recycled). */
+  errors: number;
   logs: ConsoleLine[];
   /** Set when an uncatchable stop hit event `index`; the context is then unusable. */
   stopped?: { index: number; failure: SandboxFailure };
   /** Set when the call failed in a way no event can be blamed for. */
   fatal?: SandboxFailure;
 }
+
+/**
+ * Outcome of one call over the whole batch: its results, or why the batch has to run per event
+ * (`taint`: the code used the batch in a way outputs cannot be traced through; `untraceable`: it
+ * returned something other than a tracked array; `unencodable`: the outputs cannot cross as bjson;
+ * `error`: something threw; `interrupted`: CPU limit, or an uncatchable engine failure).
+ */
+export type BatchOutcome =
+  | { outcome: 'ok'; segment: ResultSegment; logs: ConsoleLine[] }
+  | { outcome: 'taint' | 'untraceable' | 'unencodable' | 'error' | 'interrupted' };
 
 export class GuestContext {
   uses = 0;
@@ -441,50 +408,131 @@ export class GuestContext {
     }
   }
 
+  /** Copies state.results out of the guest in QuickJS's binary form, or undefined if it cannot. */
+  private resultBytes(expandLimit: number): { bytes: Uint8Array; refs: boolean } | undefined {
+    if (!bjsonUsable) return undefined;
+    const { ctx } = this;
+    const results = ctx.getProp(this.state, 'results');
+    try {
+      const encoded = ctx.encodeBinaryJSON(results);
+      try {
+        const view = ctx.getArrayBuffer(encoded);
+        // Copied out of the WASM heap into a buffer of its own, which is transferred, not copied,
+        // to the main thread.
+        const bytes = new Uint8Array(view.value);
+        view.dispose();
+        // Only hand over what the main thread can decode (plain JSON data, Dates, no cycles).
+        const { ok, refs } = new BjsonReader(bytes, { expandLimit }).scan();
+        return ok ? { bytes, refs } : undefined;
+      } finally {
+        encoded.dispose();
+      }
+    } catch {
+      return undefined;
+    } finally {
+      results.dispose();
+    }
+  }
+
   /**
    * Reads state.results (one entry per event run so far) out of the guest: one binary copy when
    * the outputs are plain data, JSON text otherwise (getters, toJSON, Map, cycles...).
    */
-  private readResults(outputLimit: number): EventEntry[] {
+  private readResults(start: number, limits: SandboxLimits): ResultSegment {
+    const outputLimit = limits.outputBytes;
+    const read = this.resultBytes(limits.memoryBytes);
+    if (read) return { kind: 'entries', start, bytes: read.bytes, refs: read.refs };
     const { ctx } = this;
-    const results = ctx.getProp(this.state, 'results');
-    try {
-      if (bjsonUsable) {
-        let bytes: Uint8Array | undefined;
-        try {
-          const encoded = ctx.encodeBinaryJSON(results);
-          try {
-            const view = ctx.getArrayBuffer(encoded);
-            bytes = new Uint8Array(view.value); // copy out of the WASM heap
-            view.dispose();
-          } finally {
-            encoded.dispose();
-          }
-        } catch {
-          bytes = undefined;
-        }
-        if (bytes) {
-          try {
-            return readEntries(bytes, outputLimit);
-          } catch (err) {
-            if (!(err instanceof BjsonUnsupported)) throw err;
-          }
-        }
-      }
-      const limit = ctx.newNumber(outputLimit);
-      const r = this.callHarness('resultsJson', [limit]);
-      limit.dispose();
-      if ('error' in r) {
-        const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
-        r.error.dispose();
-        throw new GuestCodeError(failure);
-      }
-      const text = ctx.getString(r);
-      r.dispose();
-      return safeJsonParse(text) as EventEntry[];
-    } finally {
-      results.dispose();
+    const limit = ctx.newNumber(outputLimit);
+    const r = this.callHarness('resultsJson', [limit]);
+    limit.dispose();
+    if ('error' in r) {
+      const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
+      r.error.dispose();
+      throw new GuestCodeError(failure);
     }
+    const text = ctx.getString(r);
+    r.dispose();
+    return { kind: 'entries-json', start, text };
+  }
+
+  private readErrors(): number {
+    const h = this.ctx.getProp(this.state, 'errors');
+    const n = this.ctx.typeof(h) === 'number' ? this.ctx.getNumber(h) : 0;
+    h.dispose();
+    return n;
+  }
+
+  /** Copies the input batch into the guest (one binary copy, or JSON text when bjson is off). */
+  private readInput(input: TransformInput): QuickJSHandle | { error: QuickJSHandle } {
+    const { ctx } = this;
+    if (input.bjson && bjsonUsable) {
+      const b = input.bjson;
+      const buffer = ctx.newArrayBuffer(
+        b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer,
+      );
+      const events = ctx.decodeBinaryJSON(buffer);
+      buffer.dispose();
+      return events;
+    }
+    const text = input.json ?? JSON.stringify(new BjsonReader(input.bjson!).value());
+    const jsonH = ctx.newString(text);
+    const r = this.callHarness('parse', [jsonH]);
+    jsonH.dispose();
+    return r;
+  }
+
+  /**
+   * Calls the transform once with the whole batch, through tracked arrays that record which input
+   * every output came from (the prelude's `transformBatch`). The call gets one event's CPU budget.
+   * Anything but `ok` leaves the context unfit for reuse: the caller reruns the batch per event in
+   * a fresh one, and drops this attempt's console output.
+   */
+  runTransformBatch(input: {
+    events: TransformInput;
+    profilesJson: string | undefined;
+    secretsJson: string;
+    limits: SandboxLimits;
+  }): BatchOutcome {
+    const { ctx } = this;
+    this.uses++;
+    this.resetCall(input.limits);
+    const events = this.readInput(input.events);
+    if ('error' in events) {
+      events.error.dispose();
+      return { outcome: 'interrupted' };
+    }
+    const args = [
+      this.entryFn!,
+      events,
+      input.profilesJson === undefined ? ctx.undefined : ctx.newString(input.profilesJson),
+      ctx.newString(input.secretsJson),
+    ];
+    this.deadline = { mode: 'event', cpuMs: input.limits.transformCpuMs, checkedAt: now() };
+    let r: QuickJSHandle | { error: QuickJSHandle };
+    try {
+      r = this.callHarness('transformBatch', args);
+    } finally {
+      this.deadline = { mode: 'none' };
+      for (const h of args.slice(1)) if (h.alive && h !== ctx.undefined) h.dispose();
+    }
+    if ('error' in r) {
+      // An interrupt (CPU limit) or an engine failure escaped the harness.
+      r.error.dispose();
+      return { outcome: 'interrupted' };
+    }
+    const outcome = ctx.typeof(r) === 'string' ? ctx.getString(r) : 'error';
+    r.dispose();
+    if (outcome !== 'ok') {
+      return { outcome: outcome === 'taint' || outcome === 'untraceable' ? outcome : 'error' };
+    }
+    const read = this.resultBytes(input.limits.memoryBytes);
+    if (!read) return { outcome: 'unencodable' };
+    return {
+      outcome: 'ok',
+      segment: { kind: 'batch', bytes: read.bytes, refs: read.refs },
+      logs: this.readLogs(),
+    };
   }
 
   /**
@@ -502,26 +550,12 @@ export class GuestContext {
     const { ctx } = this;
     this.uses++;
     this.resetCall(input.limits);
-    let eventsHandle: QuickJSHandle;
-    if (input.events.bjson && bjsonUsable) {
-      const b = input.events.bjson;
-      const buffer = ctx.newArrayBuffer(
-        b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer,
-      );
-      eventsHandle = ctx.decodeBinaryJSON(buffer);
-      buffer.dispose();
-    } else {
-      const text = input.events.json ?? JSON.stringify(new BjsonReader(input.events.bjson!).value());
-      const jsonH = ctx.newString(text);
-      const r = this.callHarness('parse', [jsonH]);
-      jsonH.dispose();
-      if ('error' in r) {
-        const failure = this.failureFromHandle(r.error, 'OUT_OF_MEMORY');
-        r.error.dispose();
-        this.broken = true;
-        return { parts: [], logs: [], fatal: failure };
-      }
-      eventsHandle = r;
+    const eventsHandle = this.readInput(input.events);
+    if ('error' in eventsHandle) {
+      const failure = this.failureFromHandle(eventsHandle.error, 'OUT_OF_MEMORY');
+      eventsHandle.error.dispose();
+      this.broken = true;
+      return { errors: 0, logs: [], fatal: failure };
     }
     const args = [
       this.entryFn!,
@@ -540,7 +574,11 @@ export class GuestContext {
     }
     if (!('error' in r)) {
       r.dispose();
-      return { parts: this.readResults(input.limits.outputBytes), logs: this.readLogs() };
+      return {
+        segment: this.readResults(input.start, input.limits),
+        errors: this.readErrors(),
+        logs: this.readLogs(),
+      };
     }
     // Something escaped the per-event try/catch: an interrupt (CPU limit), or a failure while
     // reading the input. Blame the event that was running, if one was.
@@ -549,13 +587,14 @@ export class GuestContext {
     r.error.dispose();
     const index = this.readProgress();
     if (index < input.start || index >= input.count) {
-      return { parts: [], logs: this.readLogs(), fatal: failure };
+      return { errors: 0, logs: this.readLogs(), fatal: failure };
     }
     if (failure.code === 'TIMEOUT') {
       failure.message = `CPU time limit of ${input.limits.transformCpuMs} ms exceeded`;
     }
     return {
-      parts: this.readResults(input.limits.outputBytes),
+      segment: this.readResults(input.start, input.limits),
+      errors: this.readErrors(),
       logs: this.readLogs(),
       stopped: { index, failure },
     };

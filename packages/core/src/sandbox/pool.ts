@@ -12,6 +12,7 @@ import { encodeBjson } from './bjson.js';
 import { readCapped } from './host-fetch.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
+import { assembleTransformRun } from './results.js';
 import type { CodeRef, FetchLike, Sandbox, SandboxFailure, SandboxLimits, SendRun } from './types.js';
 
 /** Where the sandbox reports what it does to its own machinery (not user console output). */
@@ -36,6 +37,12 @@ export interface SandboxOptions {
   maxWarmContexts?: number;
   /** Recycle a context once its heap grew past this share of `memoryBytes`. Default 0.5. */
   recycleHeapRatio?: number;
+  /**
+   * Try one transform call over the whole batch, with outputs traced to their inputs, before
+   * calling the transform once per event (docs/sandbox.md, "Transform semantics"). Default true;
+   * false always runs per event.
+   */
+  batchTransforms?: boolean;
   logger?: SandboxLogger;
 }
 
@@ -128,6 +135,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     contextMaxUses: options.contextMaxUses ?? 1000,
     maxWarmContexts: options.maxWarmContexts ?? 32,
     recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),
+    batchTransforms: options.batchTransforms ?? true,
   };
   const workerFile = resolveWorkerFile();
   const slots: Array<WorkerSlot | undefined> = new Array(size);
@@ -326,8 +334,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
         profilesJson: profiles === undefined ? undefined : JSON.stringify(profiles),
         secretsJson: JSON.stringify(secrets ?? {}),
       });
-      if (msg.failure || !msg.run) throw toPipesError(msg.failure ?? crashFailure('no result'));
-      return msg.run;
+      if (msg.failure || !msg.payload) throw toPipesError(msg.failure ?? crashFailure('no result'));
+      return assembleTransformRun(msg.payload, limits, `${code.kind}.js`);
     },
 
     async send({ code, events, secrets, options: sendOptions }): Promise<SendRun> {
@@ -359,7 +367,14 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
         Array.from({ length: size }, (_, _i) =>
           run<Extract<FromWorker, { type: 'stats-result' }>>('compile', { type: 'stats', id: nextId++ }).then(
             (m) => m.stats,
-            () => ({ warmContexts: 0, contextsCreated: 0, heapBytes: 0 }),
+            () => ({
+              warmContexts: 0,
+              contextsCreated: 0,
+              heapBytes: 0,
+              batchRuns: 0,
+              batchFallbacks: {},
+              perEventRuns: 0,
+            }),
           ),
         ),
       );

@@ -3,7 +3,8 @@
  * boundary by structured clone, so it is plain data.
  */
 import type { GuestFetchRequest, GuestFetchResponse } from './host-fetch.js';
-import type { CodeRef, SandboxFailure, SandboxLimits, SendRun, TransformRun } from './types.js';
+import type { TransformPayload } from './results.js';
+import type { CodeRef, SandboxFailure, SandboxLimits, SendRun } from './types.js';
 
 export interface WorkerConfig {
   limits: SandboxLimits;
@@ -13,6 +14,8 @@ export interface WorkerConfig {
   recycleHeapBytes: number;
   /** Warm contexts kept per worker (least recently used are disposed first). */
   maxWarmContexts: number;
+  /** Try one call over the whole batch before calling the transform once per event. */
+  batchTransforms: boolean;
 }
 
 export type ToWorker =
@@ -52,11 +55,17 @@ export interface WorkerStats {
   warmContexts: number;
   contextsCreated: number;
   heapBytes: number;
+  /** Transform calls that ran as one call over the batch. */
+  batchRuns: number;
+  /** Batch attempts that had to be rerun per event, by reason. */
+  batchFallbacks: Record<string, number>;
+  /** Transform calls that ran per event. */
+  perEventRuns: number;
 }
 
 export type FromWorker =
   | { type: 'ready' }
-  | { type: 'transform-result'; id: number; run?: TransformRun; failure?: SandboxFailure }
+  | { type: 'transform-result'; id: number; payload?: TransformPayload; failure?: SandboxFailure }
   | { type: 'send-result'; id: number; run: SendRun }
   | { type: 'compile-result'; id: number; failure?: SandboxFailure }
   | { type: 'fetch'; id: number; fetchId: number; request: GuestFetchRequest; maxBytes: number }

@@ -82,13 +82,18 @@ export interface SandboxFailure extends CodeLocation {
 /** Result of running a transform over a batch of input events. */
 export interface TransformRun {
   /**
-   * One entry per input event, in input order. The transform is called once per input event
-   * (with `events: [event]`) inside one sandbox call, so every output is attributed to its input.
-   * `outputs: []` means the transform filtered the event out.
+   * One entry per input event, in input order: the outputs the transform produces when called with
+   * `events: [event]`, so every output is attributed to its input. `outputs: []` means the
+   * transform filtered the event out.
    */
   results: Array<{ ok: true; outputs: SandboxEvent[] } | { ok: false; error: SandboxFailure }>;
   logs: ConsoleLine[];
   durationMs: number;
+  /**
+   * How the call ran: `batch` when one call over the whole batch could trace every output to its
+   * input (see docs/sandbox.md, "Transform semantics"), `per-event` otherwise.
+   */
+  path?: 'batch' | 'per-event';
 }
 
 /** One HTTP exchange made by `fetch` inside `send()`, captured raw (the engine redacts secrets). */

@@ -6,11 +6,11 @@ import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { createEgressGuard } from './egress.js';
 import {
-  type EventEntry,
+  type BatchOutcome,
   GuestCodeError,
   GuestContext,
   type ModuleProvider,
-  toFailure,
+  type TransformSlice,
 } from './guest-context.js';
 import {
   FetchFailure,
@@ -19,16 +19,9 @@ import {
   type Transport,
   undiciTransport,
 } from './host-fetch.js';
-import { OutputValidationError, validateTransformOutput } from './output.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig } from './protocol.js';
-import type {
-  CapturedExchange,
-  CodeRef,
-  ConsoleLine,
-  SandboxFailure,
-  SendRun,
-  TransformRun,
-} from './types.js';
+import type { ResultSegment, TransformPayload } from './results.js';
+import type { CapturedExchange, CodeRef, ConsoleLine, SandboxFailure, SendRun } from './types.js';
 
 const port = parentPort;
 if (!port) throw new Error('sandbox-worker must run in a worker thread');
@@ -141,23 +134,94 @@ function post(msg: FromWorker): void {
 }
 
 // ---- transform ----------------------------------------------------------------------------------
-function eventFailure(part: EventEntry, filename: string): SandboxFailure | undefined {
-  if (part.tooLarge !== undefined) {
-    return {
-      code: 'OUTPUT_TOO_LARGE',
-      message: `output is ${part.tooLarge} bytes, more than the limit of ${limits.outputBytes}`,
-    };
+// Which code versions run per event directly: the batch path cannot trace them (remembered for
+// good), or their batch attempts keep failing. Bounded; the oldest entries are forgotten first.
+const batchMemory = new Map<string, { perEvent: boolean; errorStreak: number }>();
+const BATCH_MEMORY_MAX = 10_000;
+const BATCH_ERROR_STREAK = 3;
+let batchRuns = 0;
+let perEventRuns = 0;
+const batchFallbacks: Record<string, number> = {};
+
+function rememberBatch(key: string, outcome: BatchOutcome['outcome']): void {
+  let entry = batchMemory.get(key);
+  if (!entry) {
+    if (batchMemory.size >= BATCH_MEMORY_MAX) batchMemory.delete(batchMemory.keys().next().value!);
+    entry = { perEvent: false, errorStreak: 0 };
+    batchMemory.set(key, entry);
   }
-  if (part.e !== undefined) return toFailure(part.e, filename);
-  return undefined;
+  if (outcome === 'ok') {
+    entry.errorStreak = 0;
+    return;
+  }
+  batchFallbacks[outcome] = (batchFallbacks[outcome] ?? 0) + 1;
+  // What the code does with `events`, what it returns and what its outputs hold do not change
+  // from batch to batch; a slow batch (CPU limit) would be slow again. A throw may be one bad
+  // event: only a streak of them sends the code per event.
+  if (outcome === 'error') entry.errorStreak++;
+  if (outcome !== 'error' || entry.errorStreak >= BATCH_ERROR_STREAK) entry.perEvent = true;
 }
 
-async function runTransform(msg: Extract<ToWorker, { type: 'transform' }>): Promise<void> {
+type TransformMsg = Extract<ToWorker, { type: 'transform' }>;
+
+function postTransform(msg: TransformMsg, payload: TransformPayload): void {
+  const transfer: ArrayBuffer[] = [];
+  for (const seg of payload.segments)
+    if (seg.kind !== 'entries-json') transfer.push(seg.bytes.buffer as ArrayBuffer);
+  port!.postMessage({ type: 'transform-result', id: msg.id, payload } satisfies FromWorker, transfer);
+}
+
+/** One call over the whole batch. Resolves to true when it produced the results. */
+async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
+  const key = codeKey(msg.code);
+  let ctx: GuestContext;
+  try {
+    ctx = await acquire(msg.code);
+  } catch {
+    return false; // the per-event path reports the failure
+  }
+  let result: BatchOutcome;
+  try {
+    result = ctx.runTransformBatch({
+      events: { bjson: msg.eventsBjson },
+      profilesJson: msg.profilesJson,
+      secretsJson: msg.secretsJson,
+      limits,
+    });
+  } catch {
+    result = { outcome: 'interrupted' };
+  }
+  rememberBatch(key, result.outcome);
+  if (result.outcome !== 'ok') {
+    // The attempt may have changed the context's state (and the input objects in it): the batch
+    // runs again per event in another context, and this attempt's console output is dropped.
+    ctx.broken = true;
+    release(ctx);
+    return false;
+  }
+  release(ctx);
+  batchRuns++;
+  postTransform(msg, {
+    count: msg.count,
+    segments: [result.segment],
+    failures: [],
+    logs: result.logs,
+    durationMs: performance.now() - started,
+    path: 'batch',
+  });
+  return true;
+}
+
+async function runTransform(msg: TransformMsg): Promise<void> {
   const started = performance.now();
-  const results: TransformRun['results'] = new Array(msg.count);
+  if (config.batchTransforms && msg.count > 1 && !batchMemory.get(codeKey(msg.code))?.perEvent) {
+    if (await tryBatch(msg, started)) return;
+  }
+  perEventRuns++;
+  const segments: ResultSegment[] = [];
+  const failures: TransformPayload['failures'] = [];
   const logs: ConsoleLine[] = [];
   let start = 0;
-  const filename = `${msg.code.kind}.js`;
   while (start < msg.count) {
     let ctx: GuestContext;
     try {
@@ -168,10 +232,10 @@ async function runTransform(msg: Extract<ToWorker, { type: 'transform' }>): Prom
         post({ type: 'transform-result', id: msg.id, failure });
         return;
       }
-      for (let i = start; i < msg.count; i++) results[i] = { ok: false, error: failure };
+      for (let i = start; i < msg.count; i++) failures.push([i, failure]);
       break;
     }
-    let slice: ReturnType<GuestContext['runTransform']>;
+    let slice: TransformSlice;
     try {
       slice = ctx.runTransform({
         events: { bjson: msg.eventsBjson },
@@ -187,38 +251,27 @@ async function runTransform(msg: Extract<ToWorker, { type: 'transform' }>): Prom
       post({ type: 'transform-result', id: msg.id, failure: internalFailure(err) });
       return;
     }
-    let failed = false;
-    for (let j = 0; j < slice.parts.length; j++) {
-      const part = slice.parts[j]!;
-      const index = start + j;
-      const failure = eventFailure(part, filename);
-      if (failure) {
-        failed = true;
-        results[index] = { ok: false, error: failure };
-        continue;
-      }
-      try {
-        results[index] = { ok: true, outputs: validateTransformOutput(part.o) };
-      } catch (err) {
-        failed = true;
-        const message = err instanceof OutputValidationError ? err.message : String(err);
-        results[index] = { ok: false, error: { code: 'INVALID_OUTPUT', message } };
-      }
-    }
+    if (slice.segment) segments.push(slice.segment);
     logs.push(...slice.logs);
     // Any error in user code may have left the context in a bad state: start the next call fresh.
-    if (failed) ctx.broken = true;
+    if (slice.errors > 0) ctx.broken = true;
     release(ctx);
     if (slice.fatal) {
       post({ type: 'transform-result', id: msg.id, failure: slice.fatal });
       return;
     }
     if (!slice.stopped) break;
-    results[slice.stopped.index] = { ok: false, error: slice.stopped.failure };
+    failures.push([slice.stopped.index, slice.stopped.failure]);
     start = slice.stopped.index + 1;
   }
-  const run: TransformRun = { results, logs, durationMs: performance.now() - started };
-  post({ type: 'transform-result', id: msg.id, run });
+  postTransform(msg, {
+    count: msg.count,
+    segments,
+    failures,
+    logs,
+    durationMs: performance.now() - started,
+    path: 'per-event',
+  });
 }
 
 // ---- send ---------------------------------------------------------------------------------------
@@ -360,7 +413,14 @@ port.on('message', (msg: ToWorker) => {
       post({
         type: 'stats-result',
         id: msg.id,
-        stats: { warmContexts: idleCount, contextsCreated, heapBytes },
+        stats: {
+          warmContexts: idleCount,
+          contextsCreated,
+          heapBytes,
+          batchRuns,
+          batchFallbacks: { ...batchFallbacks },
+          perEventRuns,
+        },
       });
       break;
     }

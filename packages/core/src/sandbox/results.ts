@@ -1,0 +1,94 @@
+/**
+ * Turning what a sandbox worker sent back for a transform call into a {@link TransformRun}, on the
+ * main thread. The worker does not decode the guest's output: it transfers the bytes QuickJS wrote
+ * (one `ArrayBuffer`, no copy) and they are read here, straight into the objects the engine keeps.
+ * Decoding in the worker and posting objects cost a decode there plus a structured clone on both
+ * sides; see docs/sandbox.md for the measurements.
+ */
+import { BjsonReader } from './bjson.js';
+import { toFailure } from './failure.js';
+import { OutputValidationError, safeJsonParse, validateTransformOutput } from './output.js';
+import type { ConsoleLine, SandboxFailure, SandboxLimits, TransformRun } from './types.js';
+
+/** One piece of a transform call's results, as the worker sends it. */
+export type ResultSegment =
+  /** Per-event path: bjson of `[{ o } | { e }, ...]` for the events from `start`. */
+  | { kind: 'entries'; start: number; bytes: Uint8Array; refs: boolean }
+  /** Per-event path, when the outputs cannot cross as bjson: the same entries as JSON text. */
+  | { kind: 'entries-json'; start: number; text: string }
+  /**
+   * Batch fast path: bjson of `[inputIndexOfEachOutput, outputs]` for the whole batch. `refs`: the
+   * bytes hold object references (an object that appears twice is written once).
+   */
+  | { kind: 'batch'; bytes: Uint8Array; refs: boolean };
+
+/** What a worker sends back for a transform call that produced results. */
+export interface TransformPayload {
+  count: number;
+  segments: ResultSegment[];
+  /** Events stopped by something no guest code could catch (CPU limit, a context that failed). */
+  failures: Array<[index: number, failure: SandboxFailure]>;
+  logs: ConsoleLine[];
+  durationMs: number;
+  path: NonNullable<TransformRun['path']>;
+}
+
+type Entry = { o?: unknown; e?: unknown; tooLarge?: number };
+
+function entryResult(entry: Entry, outputLimit: number, filename: string): TransformRun['results'][number] {
+  if (entry.tooLarge !== undefined) {
+    return {
+      ok: false,
+      error: {
+        code: 'OUTPUT_TOO_LARGE',
+        message: `output is ${entry.tooLarge} bytes, more than the limit of ${outputLimit}`,
+      },
+    };
+  }
+  if (entry.e !== undefined) return { ok: false, error: toFailure(entry.e, filename) };
+  try {
+    return { ok: true, outputs: validateTransformOutput(entry.o) };
+  } catch (err) {
+    const message = err instanceof OutputValidationError ? err.message : String(err);
+    return { ok: false, error: { code: 'INVALID_OUTPUT', message } };
+  }
+}
+
+/** Decodes and validates a worker's transform payload into the run the engine sees. */
+export function assembleTransformRun(
+  payload: TransformPayload,
+  limits: Pick<SandboxLimits, 'outputBytes' | 'memoryBytes'>,
+  filename = 'transform.js',
+): TransformRun {
+  const outputLimit = limits.outputBytes;
+  const expandLimit = limits.memoryBytes;
+  const results: TransformRun['results'] = new Array(payload.count);
+  for (const segment of payload.segments) {
+    let entries: Entry[];
+    let start = 0;
+    if (segment.kind === 'batch') {
+      entries = new BjsonReader(segment.bytes, { refs: segment.refs, expandLimit }).batch(
+        payload.count,
+        outputLimit,
+      );
+    } else if (segment.kind === 'entries') {
+      entries = new BjsonReader(segment.bytes, { refs: segment.refs, expandLimit }).entries(outputLimit);
+      start = segment.start;
+    } else {
+      entries = safeJsonParse(segment.text) as Entry[];
+      start = segment.start;
+    }
+    for (let j = 0; j < entries.length; j++) {
+      results[start + j] = entryResult(entries[j] ?? {}, outputLimit, filename);
+    }
+  }
+  for (const [index, error] of payload.failures) results[index] = { ok: false, error };
+  for (let i = 0; i < results.length; i++) {
+    // Cannot happen when the worker accounted for every event; never hand the engine a hole.
+    results[i] ??= {
+      ok: false,
+      error: { code: 'WORKER_CRASHED', message: 'the sandbox returned no result for this event' },
+    };
+  }
+  return { results, logs: payload.logs, durationMs: payload.durationMs, path: payload.path };
+}
