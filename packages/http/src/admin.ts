@@ -1,10 +1,12 @@
 /**
  * The admin REST API under `/api`: one set of routes per collection (sources, event types,
- * secrets, event destinations, pipes), plus deliveries, replay and stats. Every mutation passes the
- * API key's name and the request id to the engine for the audit trail.
+ * secrets, event destinations, pipes, alert channels), plus deliveries, replay, stats, the audit
+ * trail and API keys. Every mutation passes the API key's name and the request id to the engine
+ * for the audit trail.
  */
 import {
   type ActorContext,
+  alertChannelDeliverySchema,
   type DestinationTemplate,
   deliverySchema,
   type Pipes,
@@ -14,6 +16,7 @@ import {
 import { z } from 'zod';
 import { json, type Route, type RouteContext } from './route.js';
 import {
+  auditQueryParamsSchema,
   bindSecretsBodySchema,
   deliveriesQuerySchema,
   listQuerySchema,
@@ -49,7 +52,7 @@ interface Collection {
   /** Replaces the generic create (templates for destinations, values for secrets). */
   create?: (context: RouteContext, body: Record<string, unknown>) => Promise<Response>;
   /** Checks a patch before it is applied. */
-  checkPatch?: (body: Record<string, unknown>) => void;
+  checkPatch?: (body: Record<string, unknown>, context: RouteContext) => void;
 }
 
 const idParam = '{id}';
@@ -114,6 +117,22 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
       },
     },
     { path: 'pipes', entity: 'Pipe', label: 'pipe', tag: 'Pipes', registry: pipes.pipes, toggle: true },
+    {
+      path: 'alert-channels',
+      entity: 'AlertChannel',
+      label: 'alert channel',
+      tag: 'Alerts',
+      registry: pipes.alerts.channels,
+      toggle: true,
+      // The webhook URL is a secret: never echoed in an error or a log line.
+      async create(context, body) {
+        if (typeof body.url === 'string') context.sensitive.push(body.url);
+        return json(201, await pipes.alerts.channels.create(body as never, context.actor));
+      },
+      checkPatch(body, context) {
+        if (typeof body.url === 'string') context.sensitive.push(body.url);
+      },
+    },
   ];
 
   const routes: Route[] = collections.flatMap((c) => collectionRoutes(c));
@@ -199,7 +218,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
       },
       async handle(context) {
         const body = parseOrThrow(replayBodySchema, await context.body(), 'replay options');
-        return json(200, await pipes.deliveries.replay(context.params.id!, body));
+        return json(200, await pipes.deliveries.replay(context.params.id!, body, context.actor));
       },
     },
     {
@@ -238,6 +257,81 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
       },
       async handle() {
         return json(200, { deliveries: await pipes.deliveries.stats(), engine: pipes.status() });
+      },
+    },
+    {
+      method: 'POST',
+      path: `/api/alert-channels/${idParam}/test`,
+      summary: 'Send a sample alert to a channel now; answers what the channel answered.',
+      tag: 'Alerts',
+      access: 'write',
+      responses: {
+        200: {
+          description: 'The outcome (a failed send is an answer, not an error).',
+          schema: alertChannelDeliverySchema,
+        },
+      },
+      async handle(context) {
+        return json(200, await pipes.alerts.channels.test(context.params.id!, context.actor));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/audit',
+      summary: 'The audit trail, newest first: who changed what, before and after, through which request.',
+      tag: 'Audit',
+      access: 'read',
+      query: auditQueryParamsSchema,
+      responses: { 200: { description: 'A page of audit entries.', schema: 'AuditEntryPage' } },
+      async handle(context) {
+        return json(200, await pipes.audit.list(context.query(auditQueryParamsSchema)));
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/api-keys',
+      summary:
+        'Create an API key. The answer carries its token, once: it is not stored and cannot be shown again.',
+      tag: 'API keys',
+      access: 'write',
+      body: { schema: 'ApiKeyInput', required: true },
+      responses: { 201: { description: 'The key and its token.', schema: 'ApiKeyCreated' } },
+      async handle(context) {
+        return json(201, await pipes.apiKeys.create((await context.body()) as never, context.actor));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/api-keys',
+      summary: 'List API keys (revoked ones included), oldest first. Never a token.',
+      tag: 'API keys',
+      access: 'read',
+      query: listQuerySchema,
+      responses: { 200: { description: 'A page of keys.', schema: 'ApiKeyPage' } },
+      async handle(context) {
+        return json(200, await pipes.apiKeys.list(context.query(listQuerySchema)));
+      },
+    },
+    {
+      method: 'GET',
+      path: `/api/api-keys/${idParam}`,
+      summary: 'Get an API key.',
+      tag: 'API keys',
+      access: 'read',
+      responses: { 200: { description: 'The key.', schema: 'ApiKey' } },
+      async handle(context) {
+        return json(200, await pipes.apiKeys.get(context.params.id!));
+      },
+    },
+    {
+      method: 'DELETE',
+      path: `/api/api-keys/${idParam}`,
+      summary: 'Revoke an API key (every process refuses it from the next request); answers the revoked key.',
+      tag: 'API keys',
+      access: 'write',
+      responses: { 200: { description: 'The key, with `revoked_at`.', schema: 'ApiKey' } },
+      async handle(context) {
+        return json(200, await pipes.apiKeys.revoke(context.params.id!, context.actor));
       },
     },
   );
@@ -303,7 +397,7 @@ function collectionRoutes(c: Collection): Route[] {
       responses: { 200: { description: `The ${c.label}.`, schema: c.entity } },
       async handle(context) {
         const body = await context.body();
-        c.checkPatch?.(body);
+        c.checkPatch?.(body, context);
         return json(200, await c.registry.update(context.params.id!, body as never, context.actor));
       },
     },

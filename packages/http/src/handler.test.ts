@@ -69,7 +69,7 @@ describe('createHandler as a fetch handler', () => {
     expect(await head.text()).toBe('');
   });
 
-  it('answers 401 to every /api request when no key is configured', async () => {
+  it('answers 401 to a token that is neither configured nor stored', async () => {
     const handler = createHandler(pipes);
     const answer = await handler(
       new Request('http://localhost/api/sources', {

@@ -61,9 +61,12 @@ export interface HandlerOptions {
    * that know their mount point (Express, Fastify) pass it per request instead. Default `''`.
    */
   basePath?: string;
-  /** Admin API keys. With neither `apiKeys` nor `authenticate`, every `/api` request answers 401. */
+  /** Admin API keys given in code (checked first, by digest, in constant time). */
   apiKeys?: StaticApiKey[];
-  /** Resolves bearer tokens that are not in `apiKeys` (for example keys stored hashed in a database). */
+  /**
+   * Resolves bearer tokens that are not in `apiKeys`. Default: the API keys stored in the
+   * database (`pipes.apiKeys.verify`), created with `POST /api/api-keys` or the CLI.
+   */
   authenticate?: Authenticate;
   /** Destination templates `POST /api/event-destinations {"template": ...}` may use. */
   templates?: DestinationTemplate[];
@@ -130,7 +133,13 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   const logger = options.logger ?? silentLogger;
   const collectLimits = { ...collectDefaults, ...options.collect };
   const apiLimits = { maxBodyBytes: 2 * 1024 * 1024, maxDepth: 64, ...options.api };
-  const authenticateApi = createApiAuthenticator(options.apiKeys ?? [], options.authenticate);
+  // Tokens that are not in `apiKeys` go to the hook, or by default to the keys stored in the
+  // database (`pipes.apiKeys`, created with the CLI or `POST /api/api-keys`).
+  const storedKeys: Authenticate = async (token) => {
+    const key = await pipes.apiKeys.verify(token);
+    return key ? { actor: key.name, scope: key.scope } : null;
+  };
+  const authenticateApi = createApiAuthenticator(options.apiKeys ?? [], options.authenticate ?? storedKeys);
   const defaultBase = normalizeBase(options.basePath);
 
   const documents = new Map<string, unknown>();

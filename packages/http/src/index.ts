@@ -22,6 +22,7 @@ export {
   type RequestContext,
 } from './handler.js';
 export {
+  auditQueryParamsSchema,
   bindSecretsBodySchema,
   collectBodySchema,
   collectResultSchema,

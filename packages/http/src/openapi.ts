@@ -3,6 +3,12 @@
  * and the engine validate with (`z.toJSONSchema`), so the document cannot drift from the code.
  */
 import {
+  alertChannelConfigSchema,
+  alertChannelInputSchema,
+  alertChannelSchema,
+  apiKeyInputSchema,
+  apiKeySchema,
+  auditEntrySchema,
   deliverySchema,
   destinationInputSchema,
   destinationSchema,
@@ -30,8 +36,14 @@ function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-/** Entities: the returned shape, what create takes, what PATCH takes. */
-const entities: Array<{ name: string; entity: z.ZodType; input: z.ZodType; patch: z.ZodType }> = [
+/** Entities: the returned shape, what create and PATCH take, and what a version holds when it differs. */
+const entities: Array<{
+  name: string;
+  entity: z.ZodType;
+  input: z.ZodType;
+  patch: z.ZodType;
+  version?: string;
+}> = [
   { name: 'Source', entity: sourceSchema, input: sourceInputSchema, patch: sourceInputSchema.partial() },
   {
     name: 'EventType',
@@ -52,6 +64,13 @@ const entities: Array<{ name: string; entity: z.ZodType; input: z.ZodType; patch
     patch: destinationInputSchema.partial(),
   },
   { name: 'Pipe', entity: pipeSchema, input: pipeInputSchema, patch: pipeInputSchema.partial() },
+  {
+    name: 'AlertChannel',
+    entity: alertChannelSchema,
+    input: alertChannelInputSchema,
+    patch: alertChannelInputSchema.partial(),
+    version: 'AlertChannelConfig',
+  },
 ];
 
 function components(): Record<string, JsonSchema> {
@@ -60,14 +79,7 @@ function components(): Record<string, JsonSchema> {
     out[e.name] = toJsonSchema(e.entity, 'output');
     out[`${e.name}Input`] = toJsonSchema(e.input, 'input');
     out[`${e.name}Patch`] = toJsonSchema(e.patch, 'input');
-    out[`${e.name}Page`] = {
-      type: 'object',
-      required: ['data', 'next_cursor'],
-      properties: {
-        data: { type: 'array', items: ref(e.name) },
-        next_cursor: { type: ['string', 'null'], description: 'Pass back as `cursor` for the next page.' },
-      },
-    };
+    out[`${e.name}Page`] = page(e.name);
     out[`${e.name}Versions`] = {
       type: 'object',
       required: ['data'],
@@ -84,7 +96,7 @@ function components(): Record<string, JsonSchema> {
                 type: ['string', 'null'],
                 description: 'The API key (or user) that made this version.',
               },
-              data: ref(e.name),
+              data: ref(e.version ?? e.name),
             },
           },
         },
@@ -112,9 +124,36 @@ function components(): Record<string, JsonSchema> {
       },
     ],
   };
+  out.AlertChannelConfig = toJsonSchema(alertChannelConfigSchema, 'output');
+  out.ApiKey = toJsonSchema(apiKeySchema, 'output');
+  out.ApiKeyInput = toJsonSchema(apiKeyInputSchema, 'input');
+  out.ApiKeyCreated = {
+    allOf: [
+      ref('ApiKey'),
+      {
+        type: 'object',
+        required: ['token'],
+        properties: { token: { type: 'string', description: 'The bearer token. Shown this once.' } },
+      },
+    ],
+  };
+  out.ApiKeyPage = page('ApiKey');
+  out.AuditEntry = toJsonSchema(auditEntrySchema, 'output');
+  out.AuditEntryPage = page('AuditEntry');
   out.Delivery = toJsonSchema(deliverySchema, 'output');
   out.Error = toJsonSchema(errorBodySchema, 'output');
   return out;
+}
+
+function page(item: string): JsonSchema {
+  return {
+    type: 'object',
+    required: ['data', 'next_cursor'],
+    properties: {
+      data: { type: 'array', items: ref(item) },
+      next_cursor: { type: ['string', 'null'], description: 'Pass back as `cursor` for the next page.' },
+    },
+  };
 }
 
 function docSchema(schema: DocSchema, io: 'input' | 'output'): JsonSchema {
@@ -207,7 +246,7 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
 function operationId(route: Route): string {
   const words = route.path
     .replace(/\{(\w+)\}/g, 'by-$1')
-    .split(/[/-]/)
+    .split(/[/.-]/)
     .filter(Boolean);
   return [route.method.toLowerCase(), ...words.map((w) => w[0]!.toUpperCase() + w.slice(1))].join('');
 }

@@ -4,6 +4,7 @@
  * validates with these, and the OpenAPI document is generated from them: one source of truth.
  */
 import {
+  auditQuerySchema,
   deliveryStatuses,
   deliveryStatusSchema,
   errorCodes,
@@ -129,6 +130,18 @@ export const deliveriesQuerySchema = z.object({
   until: isoTime.optional().describe('Created before (ISO 8601).'),
   limit: limitParam.describe('1..1000, default 50.'),
   cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
+});
+
+/**
+ * Query of `GET /api/audit`: core's `auditQuerySchema`, with `limit` read from the query string.
+ *
+ * @example
+ * ```ts
+ * auditQueryParamsSchema.parse({ entity_kind: 'pipe', actor: 'ops', limit: '20' });
+ * ```
+ */
+export const auditQueryParamsSchema = auditQuerySchema.extend({
+  limit: limitParam.describe('1..1000, default 100.'),
 });
 
 /**

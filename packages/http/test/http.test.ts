@@ -832,6 +832,11 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     );
     expect(doc.paths['/api/sources'].post.security).toEqual([{ apiKey: [] }]);
     expect(doc.paths['/collect/{slug}'].post.requestBody.content).toHaveProperty('text/plain');
+    const operationIds = Object.values(doc.paths).flatMap((item) =>
+      Object.values(item as Record<string, { operationId: string }>).map((op) => op.operationId),
+    );
+    expect(new Set(operationIds).size).toBe(operationIds.length);
+    expect(operationIds.every((id) => /^[a-z]+[A-Za-z]*$/.test(id))).toBe(true);
     const statusParam = doc.paths['/api/pipes/{id}/deliveries'].get.parameters.find(
       (p: { name: string }) => p.name === 'status',
     );
@@ -845,6 +850,83 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     const host = await fetch(`${f.origin}/host-route`);
     expect(await host.json()).toEqual({ host: true });
     expectError(await call(f, 'GET', '/not-a-route'), 404, 'NOT_FOUND');
+  });
+
+  it('creates an API key in the database, serves requests with it, and refuses it once revoked', async () => {
+    const created = await call(f, 'POST', '/api/api-keys', { body: { name: 'ci-reader', scope: 'read' } });
+    expect(created.status).toBe(201);
+    const { token, id } = created.json as { token: string; id: string };
+    expect(token).toMatch(/^opk_/);
+    const listed = await call(f, 'GET', '/api/api-keys');
+    expect(listed.json.data.map((k: { name: string }) => k.name)).toContain('ci-reader');
+    expect(listed.text).not.toContain(token);
+    expect((await call(f, 'GET', `/api/api-keys/${id}`)).text).not.toContain(token);
+    expect((await call(f, 'GET', '/api/sources', { key: token })).status).toBe(200);
+    const write = await call(f, 'POST', '/api/sources', {
+      key: token,
+      body: { name: 'No', slug: 'no-write' },
+    });
+    expectError(write, 403, 'FORBIDDEN');
+    expect(write.json.error.message).toContain('ci-reader');
+    const revoked = await call(f, 'DELETE', `/api/api-keys/${id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.json.revoked_at).toEqual(expect.any(String));
+    expectError(await call(f, 'GET', '/api/sources', { key: token }), 401, 'UNAUTHORIZED');
+    expectError(
+      await call(f, 'POST', '/api/api-keys', { body: { name: 'x', scope: 'admin' } }),
+      400,
+      'VALIDATION_FAILED',
+    );
+  });
+
+  it('reads the audit trail with filters and a cursor', async () => {
+    const source = await call(f, 'POST', '/api/sources', { body: { name: 'Trail', slug: 'trail' } });
+    await call(f, 'PATCH', `/api/sources/${source.json.id}`, { body: { name: 'Trail 2' } });
+    await call(f, 'PUT', `/api/sources/${source.json.id}/toggle`);
+    const page = await call(f, 'GET', `/api/audit?entity_id=${source.json.id}&actor=ops&limit=2`, {
+      key: readKey.token,
+    });
+    expect(page.status).toBe(200);
+    expect(page.json.data.map((e: { action: string }) => e.action)).toEqual(['toggle', 'update']);
+    const rest = await call(
+      f,
+      'GET',
+      `/api/audit?entity_id=${source.json.id}&cursor=${page.json.next_cursor}`,
+    );
+    expect(rest.json.data.map((e: { action: string }) => e.action)).toEqual(['create']);
+    expect(rest.json.next_cursor).toBeNull();
+    expectError(await call(f, 'GET', '/api/audit?since=yesterday'), 400, 'VALIDATION_FAILED');
+  });
+
+  it('manages an alert channel without ever showing its URL, and tests it', async () => {
+    const url = `${f.meta.url}/hooks/slack/T000-secret-path`;
+    const created = await call(f, 'POST', '/api/alert-channels', {
+      body: { name: 'ops-slack', type: 'slack', url },
+    });
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({ name: 'ops-slack', type: 'slack', enabled: true });
+    const id = created.json.id as string;
+    const tested = await call(f, 'POST', `/api/alert-channels/${id}/test`);
+    expect(tested.status).toBe(200);
+    expect(tested.json).toMatchObject({ ok: true, status: 200 });
+    expect(f.meta.requests.some((r) => r.url === '/hooks/slack/T000-secret-path')).toBe(true);
+    const toggled = await call(f, 'PUT', `/api/alert-channels/${id}/toggle`);
+    expect(toggled.json.enabled).toBe(false);
+    const answers = [
+      created,
+      tested,
+      toggled,
+      await call(f, 'GET', '/api/alert-channels'),
+      await call(f, 'GET', `/api/alert-channels/${id}/versions`),
+      await call(f, 'PATCH', `/api/alert-channels/${id}`, {
+        body: { url: `${url}-rotated`, cooldown_seconds: -5 },
+      }),
+      await call(f, 'POST', '/api/alert-channels', { body: { name: 'ops-slack', type: 'slack', url } }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([201, 200, 200, 200, 200, 400, 409]);
+    for (const answer of answers) expect(answer.text).not.toContain('T000-secret-path');
+    expect(f.logger.lines.join('\n')).not.toContain('T000-secret-path');
+    expect((await call(f, 'DELETE', `/api/alert-channels/${id}`)).status).toBe(204);
   });
 
   it('rotates a secret value with PUT /api/secrets/:id/value and refuses a missing value', async () => {
