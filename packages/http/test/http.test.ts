@@ -847,6 +847,9 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     const health = await call(f, 'GET', '/healthz', { key: null });
     expect(health.status).toBe(200);
     expect(health.json).toEqual({ status: 'ok', running: true });
+    const head = await fetch(`${f.base}/healthz`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
     const host = await fetch(`${f.origin}/host-route`);
     expect(await host.json()).toEqual({ host: true });
     expectError(await call(f, 'GET', '/not-a-route'), 404, 'NOT_FOUND');
