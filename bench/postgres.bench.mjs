@@ -210,8 +210,10 @@ async function endToEnd(dispatchers) {
   const deadline = Date.now() + 300_000;
   let delivered = 0;
   while (Date.now() < deadline) {
+    // The store's running totals: a count(*) over the deliveries every 100 ms would itself be a
+    // good share of PostgreSQL's CPU in this measurement.
     const { rows } = await admin.query(
-      `SELECT count(*)::int AS n FROM "${schema}".deliveries WHERE status = 'delivered'`,
+      `SELECT coalesce(sum(count), 0)::int AS n FROM "${schema}".delivery_totals WHERE status = 'delivered'`,
     );
     delivered = rows[0].n;
     if (delivered >= events) break;
@@ -334,6 +336,12 @@ async function history() {
       params,
     );
   }
+  // Rows loaded behind the store's back: give it the running totals it keeps for final statuses.
+  await admin.query(
+    `INSERT INTO "${schema}".delivery_totals (destination_id, pipe_id, status, slot, count)
+     SELECT destination_id, pipe_id, status, 0, count(*) FROM "${schema}".deliveries
+     WHERE status IN ('delivered', 'filtered', 'failed', 'dead') GROUP BY 1, 2, 3`,
+  );
   const loadSeconds = (performance.now() - loadStart) / 1000;
   const analyzeStart = performance.now();
   await admin.query(

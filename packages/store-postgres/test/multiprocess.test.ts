@@ -233,6 +233,12 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
     for (let i = 0; i < total; i++) expect(sink.received.has(`ord_${i}`)).toBe(true);
     expect(await count(`status <> 'delivered'`)).toBe(0);
     expect(await count('true')).toBe(total);
+    // The running totals behind stats() agree, after three processes completed concurrently.
+    const statsStore = postgresStore({ connectionString: postgresUrl, schema, poolSize: 1 });
+    cleanups.push(() => statsStore.close());
+    expect(await statsStore.deliveryStats()).toEqual([
+      expect.objectContaining({ pipe_id: pipe.id, status: 'delivered', count: total }),
+    ]);
     // Duplicates: only events of the killed worker's in-flight batches, each sent at most twice,
     // both times with the same event_id (the platforms deduplicate on it).
     const inFlightEventIds = new Set(inFlight.map((r) => r.event_id));
