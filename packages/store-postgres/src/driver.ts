@@ -26,7 +26,16 @@ export interface PgPoolClient {
   removeAllListeners(event?: string): unknown;
 }
 
-/** A connection pool (`pg.Pool`). */
+/**
+ * A connection pool (`pg.Pool`, or anything shaped like it).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * const pool: PgPool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 20 });
+ * const store = postgresStore({ pool });
+ * ```
+ */
 export interface PgPool {
   connect(): Promise<PgPoolClient>;
   end(): Promise<void>;

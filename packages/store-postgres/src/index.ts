@@ -37,8 +37,16 @@ import { createListener, type Listener } from './listen.js';
 import { migrations } from './migrations.js';
 
 export type { PgNotification, PgPool, PgPoolClient, PgQueryResult } from './driver.js';
-export { migrations } from './migrations.js';
+export { type Migration, migrations } from './migrations.js';
 
+/**
+ * Where the store connects and how.
+ *
+ * @example
+ * ```ts
+ * const options: PostgresStoreOptions = { connectionString: 'postgres://openpipes@db/app', schema: 'openpipes', poolSize: 5 };
+ * ```
+ */
 export interface PostgresStoreOptions {
   /**
    * A `pg.Pool` (or a factory for one, called on first use). The store never ends a pool it was
@@ -66,7 +74,15 @@ export interface PostgresStoreOptions {
   onListenError?: (error: Error) => void;
 }
 
-/** The PostgreSQL store: a {@link Store} with `subscribe()`, plus the schema it lives in. */
+/**
+ * The PostgreSQL store: a {@link Store} with `subscribe()`, plus the schema it lives in.
+ *
+ * @example
+ * ```ts
+ * const store: PostgresStore = postgresStore({ connectionString: process.env.DATABASE_URL });
+ * const unsubscribe = await store.subscribe((destinationIds) => console.log('work for', destinationIds));
+ * ```
+ */
 export interface PostgresStore extends Store {
   readonly dialect: 'postgres';
   readonly schema: string;
@@ -1071,7 +1087,7 @@ function jsonParam(value: unknown): string | null {
  * A `timestamptz` as the ISO string the engine wrote. pg parses it to a Date by default (ms
  * precision, which is all the engine writes); a pool with its own type parsers may hand back text.
  */
-export function iso(value: Date | string): string {
+function iso(value: Date | string): string {
   if (value instanceof Date) return value.toISOString();
   // PostgreSQL text output: "2026-05-04 10:00:00.123+00" (or another offset, "+05:30").
   const normalized = value

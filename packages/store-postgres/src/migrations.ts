@@ -23,6 +23,16 @@
  * - No foreign keys between the history tables: every write path already keeps them consistent in
  *   one transaction, and pruning deletes children first; FK checks would tax the hottest writes.
  */
+/**
+ * One schema step. Exported so teams that manage schemas with their own tooling can read the SQL
+ * (it names tables without a schema: run it with `search_path` set to yours).
+ *
+ * @example
+ * ```ts
+ * import { migrations } from '@openpipes/store-postgres';
+ * for (const m of migrations) console.log(m.version, m.name);
+ * ```
+ */
 export interface Migration {
   version: number;
   name: string;
