@@ -3,7 +3,16 @@
  * in for several processes) on one schema, LISTEN/NOTIFY wake-ups and their reconnection, exact
  * JSON and time round trips, and pool ownership.
  */
-import { newId, type Store } from '@openpipes/core';
+import { createPipes, newId, type Pipes, type Store, silentLogger } from '@openpipes/core';
+import {
+  metaLikeAnswer,
+  purchaseEvent,
+  settled,
+  setupBriefFlow,
+  startTestServer,
+  type TestServer,
+  testSecretKey,
+} from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from '../test/postgres.js';
@@ -176,6 +185,42 @@ describe.skipIf(!available)('postgres store across processes', () => {
     await seed(store, 1);
     await new Promise((r) => setTimeout(r, 200));
     expect(woken).toEqual([]);
+  });
+
+  it('wakes an idle dispatcher in another process through NOTIFY long before its poll tick', async () => {
+    const schema = testSchema('idle');
+    schemas.push(schema);
+    const meta: TestServer = await startTestServer(metaLikeAnswer);
+    const engines: Pipes[] = [];
+    try {
+      const engine = (roles: Array<'ingest' | 'dispatch'>, pollIntervalMs: number) => {
+        const pipes = createPipes({
+          store: postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 }),
+          secretKey: testSecretKey,
+          logger: silentLogger,
+          roles,
+          sandbox: { workers: 1 },
+          egressAllow: [meta.host],
+          dispatcher: { pollIntervalMs },
+        });
+        engines.push(pipes);
+        return pipes;
+      };
+      const ingest = engine(['ingest'], 1000);
+      const { pipe } = await setupBriefFlow(ingest, meta);
+      // A dispatcher that would poll once a minute: only a notification can wake it in time.
+      const dispatch = engine(['dispatch'], 60_000);
+      await dispatch.start();
+      await new Promise((r) => setTimeout(r, 300)); // its lane is up, found nothing, sleeps
+      const started = Date.now();
+      await ingest.ingest('web', [purchaseEvent('ord_wake')]);
+      const [delivery] = await settled(dispatch, pipe.id, 1, 5000);
+      expect(delivery?.status).toBe('delivered');
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      await Promise.all(engines.map((e) => e.stop({ graceMs: 1000 })));
+      await meta.close();
+    }
   });
 
   it('listens again after its connection is killed, and wakes the destinations it knew', async () => {
