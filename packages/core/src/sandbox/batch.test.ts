@@ -5,14 +5,16 @@ import {
   briefTikTokTransform,
   purchaseEvent,
 } from '../testing/brief.js';
-import { createSandbox } from './pool.js';
+import { chunkSize, createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent, TransformRun } from './types.js';
 
 // The same code through the batch fast path and through the per-event path must give the same
 // results: the per-event path is the contract, the fast path an optimisation of it.
-const fast = createSandbox({ workers: 1, limits: { transformCpuMs: 300 } });
+const fast = createSandbox({ workers: 1, limits: { transformCpuMs: 300 }, transformChunkEvents: 0 });
 const perEvent = createSandbox({ workers: 1, limits: { transformCpuMs: 300 }, batchTransforms: false });
-afterAll(() => Promise.all([fast.close(), perEvent.close()]));
+// Splits batches into chunks of 4 events, spread over two workers.
+const chunked = createSandbox({ workers: 2, limits: { transformCpuMs: 300 }, transformChunkEvents: 4 });
+afterAll(() => Promise.all([fast.close(), perEvent.close(), chunked.close()]));
 
 let version = 0;
 const ref = (code: string): CodeRef => ({ kind: 'transform', owner: `pip_b${++version}`, version: 1, code });
@@ -269,5 +271,49 @@ describe('fallback to per-event', () => {
     });
     expect(run.path).toBe('per-event');
     expect(counts(run)).toEqual([1]);
+  });
+});
+
+describe('large batches cross in chunks', () => {
+  it('splits into chunks of about the target size, never leaving a short tail', () => {
+    expect(chunkSize(1000, 250)).toBe(250);
+    expect(chunkSize(1100, 250)).toBe(275);
+    expect(chunkSize(300, 250)).toBe(300);
+    expect(chunkSize(400, 250)).toBe(200);
+    expect(chunkSize(1000, 0)).toBe(1000);
+  });
+
+  it('gives the same results, logs in order, and isolates a failing event in any chunk', async () => {
+    const code = `function transform({ events }) {
+  return events
+    .filter((e) => e.event_type === 'purchase')
+    .map((e) => {
+      console.log('map ' + e.event_payload.n);
+      if (e.event_payload.n === 6) throw new Error('bad ' + e.event_payload.n);
+      return { ...e, event_payload: { n: e.event_payload.n } };
+    });
+}`;
+    const events = Array.from({ length: 11 }, (_, n) => ev(n));
+    const c = ref(code);
+    const [a, b] = await Promise.all([
+      chunked.transform({ code: c, events, profiles: undefined, secrets: {} }),
+      perEvent.transform({ code: c, events, profiles: undefined, secrets: {} }),
+    ]);
+    expect(a.results).toEqual(b.results);
+    expect(a.logs).toEqual(b.logs);
+    expect(a.results[6]).toMatchObject({ ok: false, error: { message: 'Error: bad 6', line: 6 } });
+    // The chunk holding event 6 ran per event; the whole run reports per-event.
+    expect(a.path).toBe('per-event');
+  });
+
+  it('runs a clean batch on the fast path in every chunk', async () => {
+    const events = mixed(13);
+    const c = ref(briefMetaTransform);
+    const [a, b] = await Promise.all([
+      chunked.transform({ code: c, events, profiles: undefined, secrets: {} }),
+      perEvent.transform({ code: c, events, profiles: undefined, secrets: {} }),
+    ]);
+    expect(a.path).toBe('batch');
+    expect(a.results).toEqual(b.results);
   });
 });

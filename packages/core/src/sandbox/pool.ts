@@ -13,7 +13,16 @@ import { readCapped } from './host-fetch.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';
-import type { CodeRef, FetchLike, Sandbox, SandboxFailure, SandboxLimits, SendRun } from './types.js';
+import type {
+  CodeRef,
+  FetchLike,
+  Sandbox,
+  SandboxEvent,
+  SandboxFailure,
+  SandboxLimits,
+  SendRun,
+  TransformRun,
+} from './types.js';
 
 /** Where the sandbox reports what it does to its own machinery (not user console output). */
 export interface SandboxLogger {
@@ -38,6 +47,11 @@ export interface SandboxOptions {
   /** Recycle a context once its heap grew past this share of `memoryBytes`. Default 0.5. */
   recycleHeapRatio?: number;
   /**
+   * Events per chunk when a transform batch is split so that encoding, the worker and decoding
+   * overlap (docs/sandbox.md, "Performance"). Default {@link DEFAULT_CHUNK_EVENTS}; 0 never splits.
+   */
+  transformChunkEvents?: number;
+  /**
    * Try one transform call over the whole batch, with outputs traced to their inputs, before
    * calling the transform once per event (docs/sandbox.md, "Transform semantics"). Default true;
    * false always runs per event.
@@ -60,6 +74,8 @@ interface PendingCall {
   message: ToWorker & { id: number };
   attempt: number;
   fetch?: FetchLike;
+  /** A transform's input, to encode it again for a retry (the first encoding is transferred). */
+  events?: SandboxEvent[];
   settle: (msg: FromWorker) => void;
   timer?: NodeJS.Timeout;
   slot?: WorkerSlot;
@@ -137,6 +153,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),
     batchTransforms: options.batchTransforms ?? true,
   };
+  const chunkEvents = Math.max(0, Math.floor(options.transformChunkEvents ?? DEFAULT_CHUNK_EVENTS));
   const workerFile = resolveWorkerFile();
   const slots: Array<WorkerSlot | undefined> = new Array(size);
   let nextId = 1;
@@ -254,17 +271,26 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
       void slot.worker.terminate();
     }, backstopMs(call));
     call.timer.unref();
-    // Bytes are copied, not transferred: a retry after a crash sends the same message again.
-    slot.worker.postMessage(m);
+    if (m.type === 'transform') {
+      // The batch's bytes are handed over, not copied; a retry after a crash encodes them again.
+      if (m.eventsBjson.byteLength === 0 && call.events) m.eventsBjson = encodeBjson(call.events);
+      slot.worker.postMessage(m, [m.eventsBjson.buffer as ArrayBuffer]);
+    } else slot.worker.postMessage(m);
   }
 
-  function run<T extends FromWorker>(kind: CallKind, message: ToWorker & { id: number }, fetch?: FetchLike) {
+  function run<T extends FromWorker>(
+    kind: CallKind,
+    message: ToWorker & { id: number },
+    fetch?: FetchLike,
+    events?: SandboxEvent[],
+  ) {
     if (closed) {
       return Promise.reject(new PipesError({ code: 'ENGINE_STOPPED', message: 'the sandbox is closed' }));
     }
     return new Promise<T>((resolve) => {
       const call: PendingCall = { kind, message, attempt: 0, settle: (msg) => resolve(msg as T) };
       if (fetch) call.fetch = fetch;
+      if (events) call.events = events;
       dispatch(call);
     });
   }
@@ -325,17 +351,47 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
 
     async transform({ code, events, profiles, secrets }) {
       if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
-      const msg = await run<Extract<FromWorker, { type: 'transform-result' }>>('transform', {
-        type: 'transform',
-        id: nextId++,
-        code,
-        eventsBjson: encodeBjson(events),
-        count: events.length,
-        profilesJson: profiles === undefined ? undefined : JSON.stringify(profiles),
-        secretsJson: JSON.stringify(secrets ?? {}),
-      });
-      if (msg.failure || !msg.payload) throw toPipesError(msg.failure ?? crashFailure('no result'));
-      return assembleTransformRun(msg.payload, limits, `${code.kind}.js`);
+      const profilesJson = profiles === undefined ? undefined : JSON.stringify(profiles);
+      const secretsJson = JSON.stringify(secrets ?? {});
+      const filename = `${code.kind}.js`;
+      // A large batch crosses in chunks, each its own call: the worker starts on the first while
+      // this thread encodes the next, and this thread decodes each chunk's results as they come
+      // back while the worker runs the next one (docs/sandbox.md, "Performance").
+      const size = chunkSize(events.length, chunkEvents);
+      const parts: Array<Promise<TransformRun>> = [];
+      for (let start = 0; start < events.length; start += size) {
+        const part = size >= events.length ? events : events.slice(start, start + size);
+        const call = run<Extract<FromWorker, { type: 'transform-result' }>>(
+          'transform',
+          {
+            type: 'transform',
+            id: nextId++,
+            code,
+            eventsBjson: encodeBjson(part),
+            count: part.length,
+            profilesJson,
+            secretsJson,
+          },
+          undefined,
+          part,
+        ).then((msg) => {
+          if (msg.failure || !msg.payload) throw toPipesError(msg.failure ?? crashFailure('no result'));
+          return assembleTransformRun(msg.payload, limits, filename);
+        });
+        // Settled below; keep an early rejection from being reported as unhandled meanwhile.
+        call.catch(() => {});
+        parts.push(call);
+      }
+      const runs = await Promise.all(parts);
+      if (runs.length === 1) return runs[0]!;
+      const merged: TransformRun = { results: [], logs: [], durationMs: 0, path: 'batch' };
+      for (const r of runs) {
+        for (const x of r.results) merged.results.push(x);
+        for (const line of r.logs) merged.logs.push(line);
+        merged.durationMs += r.durationMs;
+        if (r.path !== 'batch') merged.path = 'per-event';
+      }
+      return merged;
     },
 
     async send({ code, events, secrets, options: sendOptions }): Promise<SendRun> {
@@ -405,4 +461,17 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
 
 function codeKey(code: CodeRef): string {
   return `${code.kind}\u0000${code.owner}\u0000${code.version}`;
+}
+
+/** Default events per chunk of a transform batch (see `SandboxOptions.transformChunkEvents`). */
+export const DEFAULT_CHUNK_EVENTS = 250;
+
+/**
+ * Chunk size for a batch of `count` events: chunks of about `target` events, never one smaller
+ * than half of that (a short tail joins the chunks before it).
+ */
+export function chunkSize(count: number, target: number): number {
+  if (target <= 0 || count < target * 1.5) return count;
+  const chunks = Math.round(count / target);
+  return Math.ceil(count / chunks);
 }

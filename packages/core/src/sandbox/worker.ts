@@ -164,6 +164,22 @@ function rememberBatch(key: string, outcome: BatchOutcome['outcome']): void {
 
 type TransformMsg = Extract<ToWorker, { type: 'transform' }>;
 
+// Contexts whose past inputs and outputs are still to be freed: done once the worker has nothing
+// queued (setImmediate runs after the messages already received), so freeing is off the path of
+// the next call; chunks of one batch queued back to back run first.
+const dirty = new Set<GuestContext>();
+let cleanupScheduled = false;
+function deferCleanup(ctx: GuestContext): void {
+  dirty.add(ctx);
+  if (cleanupScheduled) return;
+  cleanupScheduled = true;
+  setImmediate(() => {
+    cleanupScheduled = false;
+    for (const c of dirty) c.cleanup();
+    dirty.clear();
+  });
+}
+
 function postTransform(msg: TransformMsg, payload: TransformPayload): void {
   const transfer: ArrayBuffer[] = [];
   for (const seg of payload.segments)
@@ -199,7 +215,6 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
     release(ctx);
     return false;
   }
-  release(ctx);
   batchRuns++;
   postTransform(msg, {
     count: msg.count,
@@ -209,6 +224,8 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
     durationMs: performance.now() - started,
     path: 'batch',
   });
+  release(ctx);
+  deferCleanup(ctx);
   return true;
 }
 
@@ -221,6 +238,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
   const segments: ResultSegment[] = [];
   const failures: TransformPayload['failures'] = [];
   const logs: ConsoleLine[] = [];
+  const used: GuestContext[] = [];
   let start = 0;
   while (start < msg.count) {
     let ctx: GuestContext;
@@ -251,6 +269,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
       post({ type: 'transform-result', id: msg.id, failure: internalFailure(err) });
       return;
     }
+    used.push(ctx);
     if (slice.segment) segments.push(slice.segment);
     logs.push(...slice.logs);
     // Any error in user code may have left the context in a bad state: start the next call fresh.
@@ -272,6 +291,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
     durationMs: performance.now() - started,
     path: 'per-event',
   });
+  for (const ctx of used) deferCleanup(ctx);
 }
 
 // ---- send ---------------------------------------------------------------------------------------

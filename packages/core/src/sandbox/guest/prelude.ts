@@ -29,7 +29,7 @@ export const PRELUDE_SOURCE = String.raw`
 
   // Progress and captured output of the current call. The host reads state.i from its interrupt
   // handler; user code cannot reach this object.
-  var state = { i: -1, t: Date.now(), logs: [], logBytes: 0, logLimit: 16384, dropped: false, results: [], errors: 0 };
+  var state = { i: -1, t: Date.now(), logs: [], logBytes: 0, logLimit: 16384, dropped: false, results: [], trash: [], errors: 0 };
 
   function define(obj, name, value) {
     Object.defineProperty(obj, name, { value: value, writable: true, configurable: true, enumerable: false });
@@ -424,10 +424,10 @@ export const PRELUDE_SOURCE = String.raw`
     getOwnPropertyDescriptor: taint, defineProperty: taint, getPrototypeOf: taint,
     setPrototypeOf: taint, preventExtensions: taint, isExtensible: taint,
   };
-  function track(a, s) {
+  function track(a, s, distinct) {
     var p = Proxy.revocable(a, TRACKED_HANDLER);
     batch.revokes.push(p.revoke);
-    batch.recs.set(p.proxy, { a: a, s: s });
+    batch.recs.set(p.proxy, { a: a, s: s, distinct: distinct === true });
     return p.proxy;
   }
   function tracked(self) {
@@ -440,6 +440,15 @@ export const PRELUDE_SOURCE = String.raw`
   function callable(cb) {
     if (typeof cb !== 'function') throw new TypeError(String(cb) + ' is not a function');
   }
+  // A callback written as a one-parameter arrow ('e => ...', '(e) => ...') cannot see the index
+  // or array arguments, nor 'this': the engine's own filter/map can call it with whatever they
+  // pass, which saves the loop below (the methods were captured before user code ran).
+  var nativeFilter = Array.prototype.filter, nativeMap = Array.prototype.map;
+  var fnSource = Function.prototype.toString;
+  var ONE_PARAM_ARROW = /^(?:async\s*)?(?:[A-Za-z_$][\w$]*|\(\s*[A-Za-z_$][\w$]*\s*\))\s*=>/;
+  function oneParamArrow(cb) {
+    try { return ONE_PARAM_ARROW.test(fnSource.call(cb)); } catch (e) { return false; }
+  }
   // The loops below call cb directly when there is no thisArg: for a sloppy-mode callback that is
   // the same 'this' (the global object) as cb.call(undefined, ...), and it is cheaper in QuickJS.
   TRACKED.filter = function filter(cb, thisArg) {
@@ -447,6 +456,19 @@ export const PRELUDE_SOURCE = String.raw`
     callable(cb);
     batch.depth++;
     try {
+      if (r.distinct && thisArg === undefined && oneParamArrow(cb)) {
+        // The elements are distinct objects (the input batch): each kept one is found again by
+        // identity, in order, to know its input.
+        out = nativeFilter.call(a, cb);
+        if (!Array.isArray(out)) taint();
+        if (out.length === n) return track(out, s, true); // nothing filtered out
+        for (var j = 0, m = out.length, at = 0; j < m; j++, at++) {
+          while (at < n && a[at] !== out[j]) at++;
+          if (at === n) taint();
+          os.push(s[at]);
+        }
+        return track(out, os, true);
+      }
       for (var k = 0; k < n; k++) {
         var src = s[k], v = a[k];
         if (src === prev) gi++; else { prev = src; gi = 0; }
@@ -462,6 +484,11 @@ export const PRELUDE_SOURCE = String.raw`
     callable(cb);
     batch.depth++;
     try {
+      if (thisArg === undefined && oneParamArrow(cb)) {
+        out = nativeMap.call(a, cb);
+        if (!Array.isArray(out) || out.length !== n) taint();
+        return track(out, s);
+      }
       for (var k = 0; k < n; k++) {
         var src = s[k];
         if (src === prev) gi++; else { prev = src; gi = 0; }
@@ -541,7 +568,7 @@ export const PRELUDE_SOURCE = String.raw`
     state.t = Date.now();
     var r, rec, outcome;
     try {
-      r = fn({ events: track(events, s), profiles: profiles, secrets: secrets });
+      r = fn({ events: track(events, s, true), profiles: profiles, secrets: secrets });
       rec = b.recs.get(r);
       outcome = b.tainted ? 'taint' : rec === undefined ? 'untraceable' : 'ok';
     } catch (e) {
@@ -582,6 +609,10 @@ export const PRELUDE_SOURCE = String.raw`
     state.logBytes = 0;
     state.dropped = false;
     state.logLimit = logLimit;
+    // The previous calls' results are freed by clear(), which the host runs when it is idle;
+    // keep a few, not an unbounded pile.
+    if (state.trash.length >= 4) state.trash = [];
+    if (state.results.length) state.trash.push(state.results);
     state.results = [];
     state.errors = 0;
     state.t = Date.now();
@@ -590,6 +621,8 @@ export const PRELUDE_SOURCE = String.raw`
   return {
     state: state,
     reset: reset,
+    // Drops past calls' results (freeing them is not free: the host does it when idle).
+    clear: function () { state.trash = []; state.results = []; },
     entry: function (name) {
       var f = g.__openpipes_entry;
       var me = userModule.exports;
