@@ -24,6 +24,33 @@ export * from './alerts/schemas.js';
 export { type AuditApi, type AuditQuery, auditQuerySchema } from './audit.js';
 export { backoffDelayMs, classifySend, isRetryableStatus, parseRetryAfter } from './classify.js';
 export type { CollectCredentials } from './collect-auth.js';
+export {
+  buildConfigDocument,
+  type ConfigAction,
+  type ConfigChange,
+  type ConfigDocument,
+  type ConfigDocumentInput,
+  type ConfigEntityKind,
+  type ConfigImportOptions,
+  type ConfigImportResult,
+  type ConfigProgress,
+  type ConfigSnapshot,
+  type ConfigTransferApi,
+  configActions,
+  configAlertChannelSchema,
+  configChangeSchema,
+  configDestinationSchema,
+  configDocumentSchema,
+  configDocumentVersion,
+  configEntityKinds,
+  configImportResultSchema,
+  configPipeSchema,
+  configSecretSchema,
+  configSourceSchema,
+  type MissingSecret,
+  missingSecretSchema,
+  planConfigImport,
+} from './config-transfer.js';
 export type { ProfilesResolver } from './deliver.js';
 export type { DeliveriesApi, ListDeliveriesOptions, ReplayOptions, ReplayResult } from './deliveries.js';
 export type { BreakerState, DispatcherOptions } from './dispatcher.js';
@@ -39,7 +66,7 @@ export {
   toPipesError,
 } from './errors.js';
 export type { EngineEventMap, EngineEventName } from './events.js';
-export { idPrefixes, idTime, isId, newId } from './ids.js';
+export { idAtTime, idPrefixes, idTime, isId, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { createDefaultLogger, type Logger, silentLogger } from './logger.js';
 export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';

@@ -8,6 +8,9 @@
  * - Times are ISO 8601 strings in UTC (`new Date().toISOString()`), which sort as text.
  * - Each method is atomic: it either applies whole or not at all.
  * - JSON columns round-trip exactly (`JSON.parse(JSON.stringify(x))`).
+ * - Event and delivery ids are ULIDs the engine makes at receipt (`newId('event', now)`), so the
+ *   time in an id is its `received_at` / `created_at`: stores may answer time ranges with id
+ *   ranges (`idAtTime`) instead of keeping a time index.
  */
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
 

@@ -15,6 +15,7 @@ import {
   type DeliveryStatus,
   type EntityRecord,
   type EntityVersionRecord,
+  idAtTime,
   PipesError,
   type Store,
   type StoredEvent,
@@ -566,8 +567,9 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
         q = q.where('status', 'in', statuses);
       }
       if (query.eventId) q = q.where('event_id', '=', query.eventId);
-      if (query.since) q = q.where('created_at', '>=', query.since);
-      if (query.until) q = q.where('created_at', '<', query.until);
+      // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
+      if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
+      if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
       if (query.cursor) q = q.where('id', '<', query.cursor);
       return all(q.orderBy('id', 'desc').limit(query.limit)).map(toDelivery);
     },
@@ -589,8 +591,8 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
           .where('pipe_id', '=', pipeId)
           .where('status', 'in', statuses ?? ['failed', 'dead']);
         if (ids) q = q.where('id', 'in', ids.length > 0 ? ids : ['']);
-        if (since) q = q.where('created_at', '>=', since);
-        if (until) q = q.where('created_at', '<', until);
+        if (since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(since)));
+        if (until) q = q.where('id', '<', idAtTime('delivery', Date.parse(until)));
         const found = all(q.orderBy('id').limit(limit)).map((r) => r.id);
         if (found.length === 0) return [];
         run(
@@ -660,12 +662,13 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
 
     async prune({ before, limit }) {
       return tx(() => {
+        // Event ids are ULIDs made on receipt: "received before" is "id below the first id at that time".
         const eventIds = all(
           qb
             .selectFrom('events')
             .select('id')
-            .where('received_at', '<', before)
-            .orderBy('received_at')
+            .where('id', '<', idAtTime('event', Date.parse(before)))
+            .orderBy('id')
             .limit(limit),
         ).map((r) => r.id);
         let deliveries = 0;

@@ -59,7 +59,7 @@ CREATE TABLE events (
   received_at TEXT NOT NULL
 );
 CREATE INDEX events_dedup ON events (source_id, event_id, received_at) WHERE sender_event_id = 1;
-CREATE INDEX events_received_at ON events (received_at);
+-- Ids are ULIDs in creation order, so time ranges and pruning use the primary key, not a time index.
 
 -- due_at: when the delivery may be claimed. pending: when created; retrying: the next attempt;
 -- sending: when the lease expires. NULL for final statuses.
@@ -91,7 +91,6 @@ CREATE INDEX deliveries_pipe ON deliveries (pipe_id, id);
 CREATE INDEX deliveries_pipe_status ON deliveries (pipe_id, status, id);
 CREATE INDEX deliveries_event_id ON deliveries (event_id);
 CREATE INDEX deliveries_event_ref ON deliveries (event_ref);
-CREATE INDEX deliveries_created_at ON deliveries (created_at);
 
 CREATE TABLE delivery_attempts (
   delivery_id TEXT NOT NULL,

@@ -42,8 +42,13 @@ function entity(
   };
 }
 
-function newEvent(eventId?: string, payload: Record<string, unknown> = { value: 1 }): NewEvent {
-  const id = newId('event', t0);
+function newEvent(
+  eventId?: string,
+  payload: Record<string, unknown> = { value: 1 },
+  receivedAt = t0,
+): NewEvent {
+  // As the engine does: the id is made when the event is received.
+  const id = newId('event', receivedAt);
   return {
     id,
     event_id: eventId ?? id,
@@ -685,9 +690,9 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await counts()).toEqual({ delivered: [2, at(0)], retrying: [1, at(0)], pending: [2, at(0)] });
         await store.appendEvents({
           sourceId,
-          events: [newEvent('later')],
+          events: [newEvent('later', { value: 1 }, t0 + 10_000)],
           pipes: pipeRefs,
-          deliveryIds: [newId('delivery', t0)],
+          deliveryIds: [newId('delivery', t0 + 10_000)],
           dedupSince: null,
           now: at(10_000),
         });
@@ -705,7 +710,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           ids.push(deliveryId);
           await store.appendEvents({
             sourceId,
-            events: [newEvent(`win_${i}`)],
+            events: [newEvent(`win_${i}`, { value: 1 }, t0 + i * 1000)],
             pipes: pipeRefs,
             deliveryIds: [deliveryId],
             dedupSince: null,
@@ -796,12 +801,12 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           outcomes: [outcome(claimed[0]!, 'delivered')],
           now: at(1),
         });
-        const recent = newEvent('recent');
+        const recent = newEvent('recent', { value: 1 }, t0 + 10_000);
         await store.appendEvents({
           sourceId,
           events: [recent],
           pipes: pipeRefs,
-          deliveryIds: [newId('delivery', t0)],
+          deliveryIds: [newId('delivery', t0 + 10_000)],
           dedupSince: null,
           now: at(10_000),
         });
