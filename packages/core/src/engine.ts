@@ -6,6 +6,7 @@ import { type Alerts, type AlertsApi, type AlertsOptions, createAlerts } from '.
 import { type AuditApi, createAuditApi } from './audit.js';
 import { type CollectCredentials, createCollectAuthenticator } from './collect-auth.js';
 import { createConfigCache } from './config.js';
+import { type ConfigTransferApi, createConfigTransfer } from './config-transfer.js';
 import type { ProfilesResolver } from './deliver.js';
 import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
 import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatcher.js';
@@ -95,6 +96,11 @@ export interface Pipes {
   readonly audit: AuditApi;
   /** Failure alerts to Slack, Teams or a generic webhook. */
   readonly alerts: AlertsApi;
+  /**
+   * Export the configuration as one document and import it elsewhere (staging → production):
+   * matched by slug, name and key; secret names travel, values never do; imports are idempotent.
+   */
+  readonly config: ConfigTransferApi;
   /** The store this engine runs on. */
   readonly store: Store;
   /** The sandbox user code runs in. */
@@ -225,6 +231,18 @@ export function createPipes(options: PipesOptions): Pipes {
     },
   };
 
+  const configTransfer = createConfigTransfer({
+    sources,
+    eventTypes,
+    secrets: secretsApi,
+    destinations,
+    pipes: pipesRegistry,
+    channels: alerts.api.channels,
+    sandbox,
+    compileSchema,
+    now,
+  });
+
   let running = false;
   let unsubscribe: (() => Promise<void>) | null = null;
 
@@ -238,6 +256,7 @@ export function createPipes(options: PipesOptions): Pipes {
     apiKeys: guardAll(apiKeys, guard),
     audit: guardAll(audit, guard),
     alerts: { channels: guardAll(alerts.api.channels, guard) },
+    config: guardAll(configTransfer, guard),
     store,
     sandbox,
     ingest: guard(ingest),

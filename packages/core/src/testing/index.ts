@@ -17,6 +17,7 @@ export {
   slackStandIn,
   teamsStandIn,
 } from './engine-alerts.js';
+export { runEngineConfigTransfer } from './engine-config-transfer.js';
 export {
   type EngineConformanceOptions,
   metaLikeAnswer,
