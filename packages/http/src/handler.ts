@@ -185,7 +185,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   const routes: Route[] = [
     ...collectRoutes(pipes, collectLimits),
     ...publicRoutes,
-    ...adminRoutes(pipes, { templates: options.templates ?? [] }),
+    ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),
   ];
   const router = createRouter(routes);
 

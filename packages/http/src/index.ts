@@ -26,6 +26,7 @@ export {
   bindSecretsBodySchema,
   collectBodySchema,
   collectResultSchema,
+  configImportQuerySchema,
   deliveriesQuerySchema,
   errorBodySchema,
   listQuerySchema,

@@ -28,8 +28,25 @@ export function toFetchRequest(req: IncomingMessage, url = req.url ?? '/', parse
   return new Request(new URL(url, `http://${safeHost(req.headers.host)}`), init);
 }
 
-/** Writes a fetch `Response` to a node response. Bodies are small JSON documents. */
+/**
+ * Writes a fetch `Response` to a node response. Bodies are small JSON documents, written whole;
+ * progress streams (`application/x-ndjson`) are written line by line as they come.
+ */
 export async function writeFetchResponse(res: ServerResponse, response: Response): Promise<void> {
+  const type = response.headers.get('content-type') ?? '';
+  if (response.body && type.startsWith('application/x-ndjson')) {
+    res.statusCode = response.status;
+    response.headers.forEach((value, key) => {
+      res.setHeader(key, value);
+    });
+    res.flushHeaders();
+    for await (const chunk of response.body) {
+      if (res.destroyed) continue; // the client left; let the work finish and drop its lines
+      res.write(chunk);
+    }
+    res.end();
+    return;
+  }
   const body = Buffer.from(await response.arrayBuffer());
   res.statusCode = response.status;
   response.headers.forEach((value, key) => {

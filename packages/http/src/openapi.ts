@@ -9,6 +9,8 @@ import {
   apiKeyInputSchema,
   apiKeySchema,
   auditEntrySchema,
+  configDocumentSchema,
+  configImportResultSchema,
   deliverySchema,
   destinationInputSchema,
   destinationSchema,
@@ -141,6 +143,9 @@ function components(): Record<string, JsonSchema> {
   out.AuditEntry = toJsonSchema(auditEntrySchema, 'output');
   out.AuditEntryPage = page('AuditEntry');
   out.Delivery = toJsonSchema(deliverySchema, 'output');
+  out.ConfigDocument = toJsonSchema(configDocumentSchema, 'output');
+  out.ConfigDocumentInput = toJsonSchema(configDocumentSchema, 'input');
+  out.ConfigImportResult = toJsonSchema(configImportResultSchema, 'output');
   out.Error = toJsonSchema(errorBodySchema, 'output');
   return out;
 }

@@ -172,6 +172,22 @@ export const collectBodySchema = z.union([
   z.object({ events: z.array(incomingEventSchema) }),
 ]);
 
+/**
+ * Query of `POST /api/config/import`: `?dry_run=true` plans and checks without writing.
+ *
+ * @example
+ * ```ts
+ * configImportQuerySchema.parse({ dry_run: 'true' }); // { dry_run: true }
+ * ```
+ */
+export const configImportQuerySchema = z.object({
+  dry_run: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((value) => value === 'true' || value === '1')
+    .describe('`true`: plan and check only; write nothing.'),
+});
+
 const fieldIssueSchema = z.object({ path: z.string(), message: z.string() });
 
 /**
