@@ -248,6 +248,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }
     })().finally(() => {
       flushing = null;
+      // Ids added between the loop's last check and here would otherwise wait for the next wake.
+      if (pendingWake.size > 0 && !closed) wake([]);
     });
   };
 
