@@ -27,6 +27,8 @@ describe('parseWellFormedEvent (the ingest fast path)', () => {
     { ...base, event_time: 1714817662481 },
     { ...base, event_id: '' },
     { ...base, event_id: 7 },
+    { ...base, event_id: 'ord\u00001' },
+    { ...base, event_type: 'purch\u0000ase' },
     { ...base, event_type: '' },
     { ...base, event_type: 'x'.repeat(101) },
     { ...base, event_payload: [] },

@@ -191,6 +191,7 @@ export function parseWellFormedEvent(raw: unknown): IncomingEventData | null {
   ) {
     return null;
   }
+  if (event_type.includes('\u0000') || (event_id as string | undefined)?.includes('\u0000')) return null;
   if (
     event_payload === null ||
     typeof event_payload !== 'object' ||

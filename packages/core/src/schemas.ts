@@ -201,12 +201,14 @@ const eventTime = z.union([isoTime, z.number().positive()]).transform((value, ct
 });
 
 /** An event as senders post it. */
+const noNul = (value: string) => !value.includes('\u0000');
+
 export const incomingEventSchema = z.object({
-  event_type: z.string().min(1).max(100),
+  event_type: z.string().min(1).max(100).refine(noNul, 'must not contain NUL characters'),
   event_time: eventTime,
   event_payload: z.record(z.string(), z.unknown()),
   /** The sender's id (order id, client UUID): what platforms deduplicate on. Generated when absent. */
-  event_id: z.string().min(1).max(256).optional(),
+  event_id: z.string().min(1).max(256).refine(noNul, 'must not contain NUL characters').optional(),
 });
 export type IncomingEvent = z.input<typeof incomingEventSchema>;
 
