@@ -14,7 +14,10 @@ describe('createRedactor', () => {
     expect(out).toEqual({
       url: 'https://graph.example/v19.0/[secret:META_PIXEL_ID]/events?access_token=[secret:META_ACCESS_TOKEN]',
       headers: { authorization: 'Bearer [secret:META_ACCESS_TOKEN]', 'x-other': 'fine' },
-      payload: { access_token: '[secret:META_ACCESS_TOKEN]', nested: [{ note: 'token is [secret:META_ACCESS_TOKEN].' }] },
+      payload: {
+        access_token: '[secret:META_ACCESS_TOKEN]',
+        nested: [{ note: 'token is [secret:META_ACCESS_TOKEN].' }],
+      },
     });
   });
 

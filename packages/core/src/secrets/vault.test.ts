@@ -15,7 +15,9 @@ describe('createVault', () => {
   it('refuses a ciphertext moved to another secret or read with another key', () => {
     const sealed = vault.encrypt('sec_1', 'value');
     expect(() => vault.decrypt('sec_2', sealed)).toThrow(/cannot be decrypted/);
-    expect(() => createVault('another-long-secret-key!!').decrypt('sec_1', sealed)).toThrow(/SECRET|decrypted/);
+    expect(() => createVault('another-long-secret-key!!').decrypt('sec_1', sealed)).toThrow(
+      /SECRET|decrypted/,
+    );
   });
 
   it('refuses a short key', () => {
