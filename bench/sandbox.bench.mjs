@@ -97,14 +97,16 @@ for (let i = 0; i < 200; i++) {
 }
 
 // ---- sandbox throughput, interleaved with the V8 baseline --------------------------------------
-// The machine is shared and noisy: each sandbox setup is measured in several rounds, each round
-// right after a V8 round, and the ratio is taken per round (median reported), so that load that
-// comes and goes hits both sides of a ratio alike.
+// The machine is shared and noisy (and a pipeline of threads suffers more from other load than one
+// thread does). So every setup stays open and the run goes in short rounds: a V8 block, then a
+// block of each setup, and the ratio is taken per round and per setup; the median and the 90th
+// percentile of those ratios are reported, with the CPU time the process spent per batch (all
+// threads: main, worker, GC) against V8's, which load changes much less than wall time.
 async function openSetup(workers, options = {}) {
   const sandbox = createSandbox({ workers, ...options });
   const code = {
     kind: 'transform',
-    owner: `pip_bench_${workers}_${options.batchTransforms}`,
+    owner: `pip_bench_${workers}_${options.batchTransforms}_${options.transformChunkEvents}`,
     version: 1,
     code: META,
   };
@@ -120,7 +122,12 @@ async function openSetup(workers, options = {}) {
   const path = check(await call()).path;
   return { sandbox, call, check, path };
 }
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 async function timeSandbox(setup, batches, concurrency) {
+  const c0 = cpuMs();
   const t0 = performance.now();
   let started = 0;
   async function lane() {
@@ -130,37 +137,10 @@ async function timeSandbox(setup, batches, concurrency) {
     }
   }
   await Promise.all(Array.from({ length: concurrency }, lane));
-  return (performance.now() - t0) / batches;
+  return { ms: (performance.now() - t0) / batches, cpu: (cpuMs() - c0) / batches };
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-async function measure(metric, setup, { batches, concurrency, rounds, workers, note }) {
-  const ratios = [];
-  const v8s = [];
-  const sbs = [];
-  for (let r = 0; r < rounds; r++) {
-    const v8Ms = timeV8(v8Batch, 60);
-    const sbMs = await timeSandbox(setup, batches, concurrency);
-    v8s.push(v8Ms);
-    sbs.push(sbMs);
-    ratios.push(v8Ms / sbMs);
-  }
-  const sbMs = median(sbs);
-  const v8Ms = median(v8s);
-  out(metric, (BATCH / sbMs) * 1000, 'events/s', {
-    batch: BATCH,
-    workers,
-    in_flight: concurrency,
-    path: setup.path,
-    ms_per_batch: sbMs,
-    v8_events_per_s: Math.round((BATCH / v8Ms) * 1000),
-    v8_ms_per_batch: v8Ms,
-    ratio_to_v8: median(ratios),
-    ratio_min: Math.min(...ratios),
-    ratio_max: Math.max(...ratios),
-    rounds,
-    note,
-  });
-}
+const quantile = (xs, q) => [...xs].sort((a, b) => a - b)[Math.floor(q * (xs.length - 1))];
+const median = (xs) => quantile(xs, 0.5);
 
 {
   const v8Ms = timeV8(v8Batch, 300);
@@ -176,41 +156,79 @@ async function measure(metric, setup, { batches, concurrency, rounds, workers, n
 }
 
 const poolSize = availableParallelism();
-const setups = [
-  [
-    'sandbox_meta_transform_1_worker_sequential',
-    1,
-    {},
-    1,
-    'one batch at a time, end to end: main-thread encode, worker, main-thread decode',
-  ],
-  [
-    'sandbox_meta_transform_1_worker_pipelined',
-    1,
-    {},
-    2,
-    'one worker thread, two batches in flight (the main thread encodes/decodes one while the worker runs the other)',
-  ],
-  [
-    'sandbox_meta_transform_pool',
-    poolSize,
-    {},
-    poolSize * 2,
-    'every worker busy, two batches in flight per worker; ratio against single-threaded V8',
-  ],
-  [
-    'sandbox_meta_transform_1_worker_sequential_per_event_path',
-    1,
-    { batchTransforms: false },
-    1,
-    'batch fast path off: transform called once per event (the path for code the fast path cannot trace)',
-  ],
+const specs = [
+  {
+    metric: 'sandbox_meta_transform_1_worker_sequential',
+    workers: 1,
+    options: {},
+    concurrency: 1,
+    note: 'one batch at a time, end to end: main-thread encode, worker, main-thread decode, overlapped chunk by chunk',
+  },
+  {
+    metric: 'sandbox_meta_transform_1_worker_pipelined',
+    workers: 1,
+    options: {},
+    concurrency: 2,
+    note: 'one worker thread, two batches in flight',
+  },
+  {
+    metric: 'sandbox_meta_transform_pool',
+    workers: poolSize,
+    options: {},
+    concurrency: poolSize * 2,
+    note: 'every worker busy, two batches in flight per worker; ratio against single-threaded V8',
+  },
+  {
+    metric: 'sandbox_meta_transform_1_worker_sequential_unchunked',
+    workers: 1,
+    options: { transformChunkEvents: 0 },
+    concurrency: 1,
+    note: 'as sequential, but the batch crosses in one piece (no overlap of encode, worker and decode)',
+  },
+  {
+    metric: 'sandbox_meta_transform_1_worker_sequential_per_event_path',
+    workers: 1,
+    options: { batchTransforms: false },
+    concurrency: 1,
+    note: 'batch fast path off: transform called once per event (the path for code the fast path cannot trace)',
+  },
 ];
-for (const [metric, workers, options, concurrency, note] of setups) {
-  const setup = await openSetup(workers, options);
-  await measure(metric, setup, { batches: 40, concurrency, rounds: 7, workers, note });
-  await setup.sandbox.close();
+const setups = [];
+for (const spec of specs) setups.push({ spec, ...(await openSetup(spec.workers, spec.options)), rounds: [] });
+const ROUNDS = 20;
+for (let r = 0; r < ROUNDS; r++) {
+  for (const setup of setups) {
+    const c0 = cpuMs();
+    const v8Ms = timeV8(v8Batch, 10);
+    const v8Cpu = (cpuMs() - c0) / 10;
+    const sb = await timeSandbox(setup, 6 * setup.spec.concurrency, setup.spec.concurrency);
+    setup.rounds.push({ v8Ms, v8Cpu, ms: sb.ms, cpu: sb.cpu, ratio: v8Ms / sb.ms, cpuRatio: v8Cpu / sb.cpu });
+  }
 }
+for (const setup of setups) {
+  const { metric, workers, concurrency, note } = setup.spec;
+  const rs = setup.rounds;
+  const ms = median(rs.map((x) => x.ms));
+  const v8Ms = median(rs.map((x) => x.v8Ms));
+  const ratios = rs.map((x) => x.ratio);
+  out(metric, (BATCH / ms) * 1000, 'events/s', {
+    batch: BATCH,
+    workers,
+    in_flight: concurrency,
+    path: setup.path,
+    ms_per_batch: ms,
+    v8_events_per_s: Math.round((BATCH / v8Ms) * 1000),
+    v8_ms_per_batch: v8Ms,
+    ratio_to_v8: median(ratios),
+    ratio_p90: quantile(ratios, 0.9),
+    cpu_ms_per_batch: median(rs.map((x) => x.cpu)),
+    v8_cpu_ms_per_batch: median(rs.map((x) => x.v8Cpu)),
+    cpu_ratio_to_v8: median(rs.map((x) => x.cpuRatio)),
+    rounds: ROUNDS,
+    note,
+  });
+}
+await Promise.all(setups.map((s) => s.sandbox.close()));
 
 // ---- per-call overhead, batch of 1 ------------------------------------------------------------
 {

@@ -5,7 +5,7 @@ import {
   briefTikTokTransform,
   purchaseEvent,
 } from '../testing/brief.js';
-import { chunkSize, createSandbox } from './pool.js';
+import { chunkPlan, createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent, TransformRun } from './types.js';
 
 // The same code through the batch fast path and through the per-event path must give the same
@@ -156,6 +156,17 @@ describe('fallback to per-event', () => {
     ],
     ['spread', 'return [...events];'],
     ['JSON.stringify(events)', 'return JSON.parse(JSON.stringify(events));'],
+    // Outputs the host cannot read in binary form: the call comes back as text, per event.
+    [
+      'a typed array in the output',
+      'return events.map((e) => ({ ...e, event_payload: { b: new Uint8Array(2) } }));',
+    ],
+    ['a BigInt in the output', 'return events.map((e) => ({ ...e, event_payload: { big: 1n } }));'],
+    [
+      'a cycle in the output',
+      'return events.map((e) => { const p = {}; p.self = p; return { ...e, event_payload: p }; });',
+    ],
+    ['a Map in the output', 'return events.map((e) => ({ ...e, event_payload: { m: new Map([[1, 2]]) } }));'],
   ])('%s: reruns per event, results identical', async (_name, body) => {
     const code = `function transform({ events }) { ${body} }`;
     const run = await same(code, [ev(0), ev(1), ev(2)]);
@@ -275,12 +286,18 @@ describe('fallback to per-event', () => {
 });
 
 describe('large batches cross in chunks', () => {
-  it('splits into chunks of about the target size, never leaving a short tail', () => {
-    expect(chunkSize(1000, 250)).toBe(250);
-    expect(chunkSize(1100, 250)).toBe(275);
-    expect(chunkSize(300, 250)).toBe(300);
-    expect(chunkSize(400, 250)).toBe(200);
-    expect(chunkSize(1000, 0)).toBe(1000);
+  it('cuts chunks of about the target size, the first and last half as big', () => {
+    expect(chunkPlan(1000, 250)).toEqual([166, 334, 334, 166]);
+    expect(chunkPlan(10_000, 250).reduce((a, b) => a + b, 0)).toBe(10_000);
+    expect(chunkPlan(500, 250)).toEqual([250, 250]);
+    expect(chunkPlan(300, 250)).toEqual([300]);
+    expect(chunkPlan(400, 250)).toEqual([200, 200]);
+    expect(chunkPlan(1000, 0)).toEqual([1000]);
+    for (const n of [375, 600, 749, 751, 1234, 5000]) {
+      const plan = chunkPlan(n, 250);
+      expect(plan.reduce((a, b) => a + b, 0)).toBe(n);
+      expect(Math.min(...plan)).toBeGreaterThanOrEqual(100);
+    }
   });
 
   it('gives the same results, logs in order, and isolates a failing event in any chunk', async () => {

@@ -412,8 +412,12 @@ export class GuestContext {
     }
   }
 
-  /** Copies state.results out of the guest in QuickJS's binary form, or undefined if it cannot. */
-  private resultBytes(expandLimit: number): { bytes: Uint8Array; refs: boolean } | undefined {
+  /**
+   * Copies state.results out of the guest in QuickJS's binary form, or undefined if it cannot.
+   * The bytes are not checked here: the main thread reads them, and when they hold something it
+   * cannot read (not JSON data, a cycle) it asks for the call again with text results.
+   */
+  private resultBytes(): Uint8Array | undefined {
     if (!bjsonUsable) return undefined;
     const { ctx } = this;
     const results = ctx.getProp(this.state, 'results');
@@ -425,9 +429,7 @@ export class GuestContext {
         // to the main thread.
         const bytes = new Uint8Array(view.value);
         view.dispose();
-        // Only hand over what the main thread can decode (plain JSON data, Dates, no cycles).
-        const { ok, refs } = new BjsonReader(bytes, { expandLimit }).scan();
-        return ok ? { bytes, refs } : undefined;
+        return bytes;
       } finally {
         encoded.dispose();
       }
@@ -440,12 +442,12 @@ export class GuestContext {
 
   /**
    * Reads state.results (one entry per event run so far) out of the guest: one binary copy when
-   * the outputs are plain data, JSON text otherwise (getters, toJSON, Map, cycles...).
+   * the outputs are plain data, JSON text otherwise (getters, toJSON, Map, cycles...) or when asked.
    */
-  private readResults(start: number, limits: SandboxLimits): ResultSegment {
+  private readResults(start: number, limits: SandboxLimits, asText: boolean): ResultSegment {
     const outputLimit = limits.outputBytes;
-    const read = this.resultBytes(limits.memoryBytes);
-    if (read) return { kind: 'entries', start, bytes: read.bytes, refs: read.refs };
+    const bytes = asText ? undefined : this.resultBytes();
+    if (bytes) return { kind: 'entries', start, bytes };
     const { ctx } = this;
     const limit = ctx.newNumber(outputLimit);
     const r = this.callHarness('resultsJson', [limit]);
@@ -532,13 +534,9 @@ export class GuestContext {
     if (outcome !== 'ok') {
       return { outcome: outcome === 'taint' || outcome === 'untraceable' ? outcome : 'error' };
     }
-    const read = this.resultBytes(input.limits.memoryBytes);
-    if (!read) return { outcome: 'unencodable' };
-    return {
-      outcome: 'ok',
-      segment: { kind: 'batch', bytes: read.bytes, refs: read.refs },
-      logs: this.readLogs(),
-    };
+    const bytes = this.resultBytes();
+    if (!bytes) return { outcome: 'unencodable' };
+    return { outcome: 'ok', segment: { kind: 'batch', bytes }, logs: this.readLogs() };
   }
 
   /**
@@ -552,6 +550,8 @@ export class GuestContext {
     secretsJson: string;
     start: number;
     limits: SandboxLimits;
+    /** Return results as JSON text (the main thread could not read the binary form). */
+    textResults?: boolean;
   }): TransformSlice {
     const { ctx } = this;
     this.uses++;
@@ -582,7 +582,7 @@ export class GuestContext {
     if (!('error' in r)) {
       r.dispose();
       return {
-        segment: this.readResults(input.start, input.limits),
+        segment: this.readResults(input.start, input.limits, input.textResults === true),
         errors: this.readErrors(),
         logs: this.readLogs(),
       };
@@ -600,7 +600,7 @@ export class GuestContext {
       failure.message = `CPU time limit of ${input.limits.transformCpuMs} ms exceeded`;
     }
     return {
-      segment: this.readResults(input.start, input.limits),
+      segment: this.readResults(input.start, input.limits, input.textResults === true),
       errors: this.readErrors(),
       logs: this.readLogs(),
       stopped: { index, failure },

@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PipesError } from '../errors.js';
-import { encodeBjson } from './bjson.js';
+import { BjsonUnsupported, encodeBjson } from './bjson.js';
 import { readCapped } from './host-fetch.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
@@ -357,26 +357,36 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
       // A large batch crosses in chunks, each its own call: the worker starts on the first while
       // this thread encodes the next, and this thread decodes each chunk's results as they come
       // back while the worker runs the next one (docs/sandbox.md, "Performance").
-      const size = chunkSize(events.length, chunkEvents);
+      const plan = chunkPlan(events.length, chunkEvents);
       const parts: Array<Promise<TransformRun>> = [];
-      for (let start = 0; start < events.length; start += size) {
+      let start = 0;
+      for (const size of plan) {
         const part = size >= events.length ? events : events.slice(start, start + size);
-        const call = run<Extract<FromWorker, { type: 'transform-result' }>>(
-          'transform',
-          {
-            type: 'transform',
-            id: nextId++,
-            code,
-            eventsBjson: encodeBjson(part),
-            count: part.length,
-            profilesJson,
-            secretsJson,
-          },
-          undefined,
-          part,
-        ).then((msg) => {
-          if (msg.failure || !msg.payload) throw toPipesError(msg.failure ?? crashFailure('no result'));
-          return assembleTransformRun(msg.payload, limits, filename);
+        start += size;
+        const once = (textResults: boolean) =>
+          run<Extract<FromWorker, { type: 'transform-result' }>>(
+            'transform',
+            {
+              type: 'transform',
+              id: nextId++,
+              code,
+              eventsBjson: encodeBjson(part),
+              count: part.length,
+              profilesJson,
+              secretsJson,
+              ...(textResults ? { textResults } : {}),
+            },
+            undefined,
+            part,
+          ).then((msg) => {
+            if (msg.failure || !msg.payload) throw toPipesError(msg.failure ?? crashFailure('no result'));
+            return assembleTransformRun(msg.payload, limits, filename);
+          });
+        // Results this thread cannot read in binary form (not JSON data, a cycle) are asked for
+        // again as text; the worker then keeps to text for this code.
+        const call = once(false).catch((err: unknown) => {
+          if (err instanceof BjsonUnsupported) return once(true);
+          throw err;
         });
         // Settled below; keep an early rejection from being reported as unhandled meanwhile.
         call.catch(() => {});
@@ -467,11 +477,28 @@ function codeKey(code: CodeRef): string {
 export const DEFAULT_CHUNK_EVENTS = 250;
 
 /**
- * Chunk size for a batch of `count` events: chunks of about `target` events, never one smaller
- * than half of that (a short tail joins the chunks before it).
+ * How a batch of `count` events is cut into chunks of about `target` events (sizes, in order).
+ * Only the first chunk's encoding and the last chunk's decoding cannot overlap with the worker,
+ * so with three chunks or more those two are half the size of the others. Never a chunk smaller
+ * than half the target; below 1.5 x the target, one chunk.
  */
-export function chunkSize(count: number, target: number): number {
-  if (target <= 0 || count < target * 1.5) return count;
+export function chunkPlan(count: number, target: number): number[] {
+  if (target <= 0 || count < target * 1.5) return [count];
   const chunks = Math.round(count / target);
-  return Math.ceil(count / chunks);
+  if (chunks < 3) {
+    const first = Math.ceil(count / chunks);
+    return chunks === 1 ? [count] : [first, count - first];
+  }
+  // chunks - 1 full-size slots: the two ends share one.
+  const unit = count / (chunks - 1);
+  const edge = Math.max(Math.floor(unit / 2), 1);
+  const sizes = [edge];
+  let left = count - 2 * edge;
+  for (let i = chunks - 2; i > 0; i--) {
+    const size = Math.ceil(left / i);
+    sizes.push(size);
+    left -= size;
+  }
+  sizes.push(edge);
+  return sizes;
 }

@@ -28,6 +28,11 @@ export type ToWorker =
       count: number;
       profilesJson: string | undefined;
       secretsJson: string;
+      /**
+       * Results as JSON text, per event: the main thread could not read this code's binary
+       * results (values that are not JSON data, cycles). The worker remembers it for the code.
+       */
+      textResults?: boolean;
     }
   | {
       type: 'send';

@@ -5,7 +5,7 @@
  * Decoding in the worker and posting objects cost a decode there plus a structured clone on both
  * sides; see docs/sandbox.md for the measurements.
  */
-import { BjsonReader } from './bjson.js';
+import { BjsonReader, BjsonReferences } from './bjson.js';
 import { toFailure } from './failure.js';
 import { OutputValidationError, safeJsonParse, validateTransformOutput } from './output.js';
 import type { ConsoleLine, SandboxFailure, SandboxLimits, TransformRun } from './types.js';
@@ -13,14 +13,11 @@ import type { ConsoleLine, SandboxFailure, SandboxLimits, TransformRun } from '.
 /** One piece of a transform call's results, as the worker sends it. */
 export type ResultSegment =
   /** Per-event path: bjson of `[{ o } | { e }, ...]` for the events from `start`. */
-  | { kind: 'entries'; start: number; bytes: Uint8Array; refs: boolean }
+  | { kind: 'entries'; start: number; bytes: Uint8Array }
   /** Per-event path, when the outputs cannot cross as bjson: the same entries as JSON text. */
   | { kind: 'entries-json'; start: number; text: string }
-  /**
-   * Batch fast path: bjson of `[inputIndexOfEachOutput, outputs]` for the whole batch. `refs`: the
-   * bytes hold object references (an object that appears twice is written once).
-   */
-  | { kind: 'batch'; bytes: Uint8Array; refs: boolean };
+  /** Batch fast path: bjson of `[inputIndexOfEachOutput, outputs]` for the whole batch. */
+  | { kind: 'batch'; bytes: Uint8Array };
 
 /** What a worker sends back for a transform call that produced results. */
 export interface TransformPayload {
@@ -54,7 +51,25 @@ function entryResult(entry: Entry, outputLimit: number, filename: string): Trans
   }
 }
 
-/** Decodes and validates a worker's transform payload into the run the engine sees. */
+/**
+ * Reads the guest's bytes on the assumption that no object in them is written twice (the common
+ * case, read in one pass); when one is, reads them again in the mode that measures before it
+ * builds. Throws {@link BjsonUnsupported} for what the reader cannot take (values that are not
+ * JSON data, cycles): the caller then asks the worker for text results.
+ */
+function readBinary<T>(read: (refs: boolean) => T): T {
+  try {
+    return read(false);
+  } catch (err) {
+    if (!(err instanceof BjsonReferences)) throw err;
+    return read(true);
+  }
+}
+
+/**
+ * Decodes and validates a worker's transform payload into the run the engine sees. Throws
+ * {@link BjsonUnsupported} when the binary results cannot be read (see readBinary).
+ */
 export function assembleTransformRun(
   payload: TransformPayload,
   limits: Pick<SandboxLimits, 'outputBytes' | 'memoryBytes'>,
@@ -67,12 +82,13 @@ export function assembleTransformRun(
     let entries: Entry[];
     let start = 0;
     if (segment.kind === 'batch') {
-      entries = new BjsonReader(segment.bytes, { refs: segment.refs, expandLimit }).batch(
-        payload.count,
-        outputLimit,
+      const { bytes } = segment;
+      entries = readBinary((refs) =>
+        new BjsonReader(bytes, { refs, expandLimit }).batch(payload.count, outputLimit),
       );
     } else if (segment.kind === 'entries') {
-      entries = new BjsonReader(segment.bytes, { refs: segment.refs, expandLimit }).entries(outputLimit);
+      const { bytes } = segment;
+      entries = readBinary((refs) => new BjsonReader(bytes, { refs, expandLimit }).entries(outputLimit));
       start = segment.start;
     } else {
       entries = safeJsonParse(segment.text) as Entry[];

@@ -136,20 +136,25 @@ function post(msg: FromWorker): void {
 // ---- transform ----------------------------------------------------------------------------------
 // Which code versions run per event directly: the batch path cannot trace them (remembered for
 // good), or their batch attempts keep failing. Bounded; the oldest entries are forgotten first.
-const batchMemory = new Map<string, { perEvent: boolean; errorStreak: number }>();
+const batchMemory = new Map<string, { perEvent: boolean; errorStreak: number; text: boolean }>();
 const BATCH_MEMORY_MAX = 10_000;
 const BATCH_ERROR_STREAK = 3;
 let batchRuns = 0;
 let perEventRuns = 0;
 const batchFallbacks: Record<string, number> = {};
 
-function rememberBatch(key: string, outcome: BatchOutcome['outcome']): void {
+function memoryOf(key: string) {
   let entry = batchMemory.get(key);
   if (!entry) {
     if (batchMemory.size >= BATCH_MEMORY_MAX) batchMemory.delete(batchMemory.keys().next().value!);
-    entry = { perEvent: false, errorStreak: 0 };
+    entry = { perEvent: false, errorStreak: 0, text: false };
     batchMemory.set(key, entry);
   }
+  return entry;
+}
+
+function rememberBatch(key: string, outcome: BatchOutcome['outcome']): void {
+  const entry = memoryOf(key);
   if (outcome === 'ok') {
     entry.errorStreak = 0;
     return;
@@ -231,9 +236,19 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
 
 async function runTransform(msg: TransformMsg): Promise<void> {
   const started = performance.now();
-  if (config.batchTransforms && msg.count > 1 && !batchMemory.get(codeKey(msg.code))?.perEvent) {
+  const key = codeKey(msg.code);
+  if (msg.textResults) {
+    // The main thread could not read this code's binary results: per event, as text, from now on.
+    const memory = memoryOf(key);
+    if (!memory.text) batchFallbacks.unencodable = (batchFallbacks.unencodable ?? 0) + 1;
+    memory.perEvent = true;
+    memory.text = true;
+  }
+  const memory = batchMemory.get(key);
+  if (config.batchTransforms && msg.count > 1 && !memory?.perEvent) {
     if (await tryBatch(msg, started)) return;
   }
+  const textResults = memory?.text === true;
   perEventRuns++;
   const segments: ResultSegment[] = [];
   const failures: TransformPayload['failures'] = [];
@@ -262,6 +277,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
         secretsJson: msg.secretsJson,
         start,
         limits,
+        textResults,
       });
     } catch (err) {
       ctx.broken = true;
