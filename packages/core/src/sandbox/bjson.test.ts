@@ -21,6 +21,14 @@ describe('bjson host codec', () => {
     expect(decoded).toEqual({ nan: null, d: '1970-01-01T00:00:00.000Z', a: [null] });
   });
 
+  it('reuses its buffers between encodings, also when a toJSON encodes from inside one', () => {
+    const inner = { toJSON: () => new BjsonReader(encodeBjson({ x: 'inner' })).value() };
+    const first = encodeBjson({ a: inner, s: 'x'.repeat(100_000) });
+    const second = encodeBjson({ b: 2 });
+    expect(new BjsonReader(first).value()).toEqual({ a: { x: 'inner' }, s: 'x'.repeat(100_000) });
+    expect(new BjsonReader(second).value()).toEqual({ b: 2 });
+  });
+
   it('drops prototype-reaching keys when reading', () => {
     const evil = JSON.parse('{"__proto__":{"x":1},"constructor":{"prototype":{"y":1}},"ok":true}');
     const decoded = new BjsonReader(encodeBjson(evil)).value() as Record<string, unknown>;

@@ -53,10 +53,14 @@ const latin1Write =
 const NOT_LATIN1 = /[\u0100-\uffff]/;
 
 class Writer {
-  buf: Buffer = Buffer.allocUnsafe(64 * 1024);
+  buf: Buffer;
   pos = 0;
   private readonly f64 = new Float64Array(1);
   private readonly f64b = new Uint8Array(this.f64.buffer);
+
+  constructor(size: number) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
 
   ensure(n: number): void {
     if (this.pos + n <= this.buf.length) return;
@@ -129,12 +133,29 @@ class Writer {
   }
 }
 
+// The writers of the last encoding, kept for the next one (their buffers have grown to the size
+// batches need); the result is always copied out into a buffer of its own.
+let spare: { body: Writer; head: Writer } | undefined;
+
 /**
  * Encodes JSON data (the result of `JSON.parse`, or objects of that shape) as QuickJS bjson.
  * `undefined` properties and functions are skipped the way `JSON.stringify` skips them.
  */
 export function encodeBjson(value: unknown): Uint8Array {
-  const body = new Writer();
+  // A toJSON that encodes from inside an encoding gets writers of its own.
+  const writers = spare ?? { body: new Writer(64 * 1024), head: new Writer(1024) };
+  spare = undefined;
+  try {
+    return encodeWith(value, writers.body, writers.head);
+  } finally {
+    writers.body.pos = 0;
+    writers.head.pos = 0;
+    // Do not keep a buffer grown by one outsized batch for ever.
+    if (writers.body.buf.length <= 4 * 1024 * 1024) spare = writers;
+  }
+}
+
+function encodeWith(value: unknown, body: Writer, head: Writer): Uint8Array {
   const atoms = new Map<string, number>();
   const atomList: string[] = [];
   const atom = (key: string) => {
@@ -209,7 +230,6 @@ export function encodeBjson(value: unknown): Uint8Array {
     }
   };
   write(value);
-  const head = new Writer();
   head.byte(VERSION);
   head.leb(atomList.length);
   for (const a of atomList) head.str(a);

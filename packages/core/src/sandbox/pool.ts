@@ -239,12 +239,17 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
 
   function pick(key: string | undefined): WorkerSlot {
     let best: WorkerSlot | undefined;
+    let bestWarm: WorkerSlot | undefined;
     for (let i = 0; i < size; i++) {
       const slot = slotAt(i);
-      // Prefer an idle worker that already has this code warm; otherwise the least busy one.
-      if (key && slot.warm.has(key) && slot.inflight.size === 0) return slot;
       if (!best || slot.inflight.size < best.inflight.size) best = slot;
+      if (key && slot.warm.has(key) && (!bestWarm || slot.inflight.size < bestWarm.inflight.size)) {
+        bestWarm = slot;
+      }
     }
+    // A worker that has this code warm, unless it is well behind the least busy one: a new
+    // context costs milliseconds to tens of them, a queued call or chunk about one.
+    if (bestWarm && bestWarm.inflight.size <= best!.inflight.size + WARM_SLACK) return bestWarm;
     return best!;
   }
 
@@ -472,6 +477,9 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
 function codeKey(code: CodeRef): string {
   return `${code.kind}\u0000${code.owner}\u0000${code.version}`;
 }
+
+/** Calls a worker with the code warm may have queued beyond the least busy worker and still get the next. */
+const WARM_SLACK = 2;
 
 /** Default events per chunk of a transform batch (see `SandboxOptions.transformChunkEvents`). */
 export const DEFAULT_CHUNK_EVENTS = 250;
