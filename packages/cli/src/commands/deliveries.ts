@@ -1,0 +1,153 @@
+/**
+ * `openpipes deliveries list|get` and `openpipes replay`: delivery records and re-queuing, on top of
+ * the same admin API `openpipes api` calls.
+ */
+import type { Delivery, Page } from '@openpipes/core';
+import type { Command } from 'commander';
+import { type CommandContext, resolveId } from '../context.js';
+import { usage } from '../errors.js';
+import { printJson, println, table } from '../io.js';
+
+const collect = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value.split(',').filter(Boolean),
+];
+
+export function registerDeliveries(program: Command, ctx: CommandContext): void {
+  const deliveries = program.command('deliveries').summary("a pipe's delivery records");
+
+  deliveries
+    .command('list')
+    .description("A pipe's delivery records, newest first.")
+    .argument('<pipe>', 'pipe id (pip_...) or name')
+    .option(
+      '--status <statuses>',
+      'pending, sending, delivered, filtered, retrying, failed, dead (comma-separated)',
+    )
+    .option('--event-id <id>', "only this sender's event id")
+    .option('--since <time>', 'created at or after (ISO 8601)')
+    .option('--until <time>', 'created before (ISO 8601)')
+    .option('--limit <n>', 'most records (1..1000)', '50')
+    .option('--json', 'print JSON (the page, with next_cursor)')
+    .action(
+      async (
+        pipe: string,
+        options: {
+          status?: string;
+          eventId?: string;
+          since?: string;
+          until?: string;
+          limit: string;
+          json?: boolean;
+        },
+      ) => {
+        const id = await resolveId(ctx, 'pipes', pipe);
+        const { body } = await ctx.client().request<Page<Delivery>>('GET', `/api/pipes/${id}/deliveries`, {
+          query: {
+            status: options.status,
+            event_id: options.eventId,
+            since: options.since,
+            until: options.until,
+            limit: options.limit,
+          },
+        });
+        if (options.json) {
+          printJson(ctx.io, body);
+          return;
+        }
+        table(
+          ctx.io,
+          ['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'CREATED', 'ERROR'],
+          body.data.map((d) => [
+            d.id,
+            d.event_id,
+            d.status,
+            d.attempt_count,
+            d.created_at,
+            d.error ? `${d.error.code}: ${d.error.message}`.slice(0, 120) : '',
+          ]),
+        );
+      },
+    );
+
+  deliveries
+    .command('get')
+    .description('One delivery record with every attempt, as JSON.')
+    .argument('<id>', 'delivery id (evd_...)')
+    .action(async (id: string) => {
+      const { body } = await ctx.client().request<Delivery>('GET', `/api/event-deliveries/${id}`);
+      printJson(ctx.io, body);
+    });
+
+  program
+    .command('replay')
+    .summary('re-queue failed or dead deliveries of a pipe')
+    .description(
+      'Re-queue deliveries of a pipe (default: failed and dead ones). --dry-run shows what the transform would send.',
+    )
+    .argument('<pipe>', 'pipe id (pip_...) or name')
+    .option('--dry-run', 'run the transform and show the output; send and change nothing')
+    .option(
+      '--status <status>',
+      'statuses to replay (repeat or comma-separate); default failed,dead',
+      collect,
+    )
+    .option('--id <id>', 'only these deliveries (repeat or comma-separate)', collect)
+    .option('--since <time>', 'created at or after (ISO 8601)')
+    .option('--until <time>', 'created before (ISO 8601)')
+    .option('--pipe-version <n>', 'run this version of the pipe instead of the current one')
+    .option('--limit <n>', 'most deliveries (default 1000)')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        pipe: string,
+        options: {
+          dryRun?: boolean;
+          status?: string[];
+          id?: string[];
+          since?: string;
+          until?: string;
+          pipeVersion?: string;
+          limit?: string;
+          json?: boolean;
+        },
+      ) => {
+        const number = (value: string | undefined, flag: string) => {
+          if (value === undefined) return undefined;
+          if (!/^\d+$/.test(value)) throw usage(`${flag} is a number`);
+          return Number(value);
+        };
+        const id = await resolveId(ctx, 'pipes', pipe);
+        const { body } = await ctx
+          .client()
+          .request<{ dry_run: boolean; count: number; ids: string[]; preview?: unknown[] }>(
+            'POST',
+            `/api/pipes/${id}/replay`,
+            {
+              body: {
+                dry_run: options.dryRun,
+                statuses: options.status,
+                ids: options.id,
+                since: options.since,
+                until: options.until,
+                pipe_version: number(options.pipeVersion, '--pipe-version'),
+                limit: number(options.limit, '--limit'),
+              },
+            },
+          );
+        if (options.json) {
+          printJson(ctx.io, body);
+          return;
+        }
+        if (body.dry_run) {
+          println(
+            ctx.io,
+            `Dry run: ${body.count} deliveries would be replayed; nothing was sent or changed.`,
+          );
+          if (body.preview?.length) printJson(ctx.io, body.preview);
+        } else {
+          println(ctx.io, `Re-queued ${body.count} deliveries.`);
+        }
+      },
+    );
+}

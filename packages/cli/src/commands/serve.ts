@@ -1,0 +1,150 @@
+/**
+ * `openpipes serve` (options from flags or the environment) and `openpipes keygen`.
+ */
+import type { Role } from '@openpipes/core';
+import type { Command } from 'commander';
+import type { CommandContext } from '../context.js';
+import { usage } from '../errors.js';
+import { println } from '../io.js';
+import { newAdminToken, newSecretKey } from '../serve/credentials.js';
+import { type LogFormat, type LogLevel, logLevels } from '../serve/logger.js';
+import { runServe, type ServeSettings } from '../serve/server.js';
+
+interface ServeOptions {
+  port?: string;
+  host?: string;
+  db?: string;
+  postgres?: string;
+  postgresSchema?: string;
+  demo?: boolean;
+  egressAllow?: string[];
+  publicUrl?: string;
+  roles?: string;
+  graceMs?: string;
+  logFormat?: string;
+  logLevel?: string;
+  workers?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+const integer = (value: string | undefined, name: string, min: number, max: number): number | undefined => {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw usage(`${name} must be a whole number from ${min} to ${max}`);
+  return n;
+};
+
+/** Flags win over the environment, which wins over the defaults. */
+export function serveSettings(
+  options: ServeOptions,
+  env: Record<string, string | undefined>,
+  tty: boolean,
+): ServeSettings {
+  const postgres = options.postgres ?? (options.db ? undefined : env.OPENPIPES_POSTGRES_URL);
+  if (options.db && options.postgres) throw usage('give --db or --postgres, not both');
+  const roles = (options.roles ?? env.OPENPIPES_ROLES ?? 'ingest,dispatch').split(',').map((r) => r.trim());
+  for (const role of roles) {
+    if (role !== 'ingest' && role !== 'dispatch')
+      throw usage(`unknown role ${role}; use ingest, dispatch or both`);
+  }
+  const format = (options.logFormat ?? env.OPENPIPES_LOG_FORMAT ?? (tty ? 'human' : 'json')) as LogFormat;
+  if (format !== 'json' && format !== 'human') throw usage('--log-format is json or human');
+  const level = (options.logLevel ?? env.OPENPIPES_LOG_LEVEL ?? 'info') as LogLevel;
+  if (!logLevels.includes(level)) throw usage(`--log-level is one of ${logLevels.join(', ')}`);
+  const egressAllow = [
+    ...(env.OPENPIPES_EGRESS_ALLOW ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ...(options.egressAllow ?? []),
+  ];
+  const publicUrl = options.publicUrl ?? env.OPENPIPES_PUBLIC_URL;
+  const workers = integer(options.workers ?? env.OPENPIPES_SANDBOX_WORKERS, '--workers', 1, 64);
+  return {
+    host: options.host ?? env.OPENPIPES_HOST ?? '127.0.0.1',
+    port: integer(options.port ?? env.PORT, '--port', 0, 65535) ?? 8787,
+    database: postgres
+      ? {
+          kind: 'postgres',
+          connectionString: postgres,
+          schema: options.postgresSchema ?? env.OPENPIPES_POSTGRES_SCHEMA,
+        }
+      : { kind: 'sqlite', filename: options.db ?? env.OPENPIPES_DB ?? './openpipes.db' },
+    egressAllow,
+    ...(publicUrl ? { publicUrl } : {}),
+    roles: [...new Set(roles)] as Role[],
+    graceMs: integer(options.graceMs ?? env.OPENPIPES_GRACE_MS, '--grace-ms', 0, 3_600_000) ?? 25_000,
+    log: { format, level },
+    demo: Boolean(options.demo),
+    ...(workers ? { workers } : {}),
+  };
+}
+
+export function registerServe(program: Command, ctx: CommandContext): void {
+  program
+    .command('serve')
+    .summary('run OpenPipes: collect endpoint, admin API and delivery, in one process')
+    .description(
+      'Runs the engine, the collect endpoint and the admin API. SQLite by default (one file); --postgres ' +
+        'for many processes on one database. On a first start without OPENPIPES_SECRET_KEY and ' +
+        'OPENPIPES_ADMIN_TOKEN it generates both and keeps them beside the database (mode 0600). ' +
+        'SIGTERM/SIGINT: stops accepting, finishes in-flight deliveries within the grace period, exits 0.',
+    )
+    .option('--port <port>', 'port to listen on; 0 picks a free one (env PORT)', undefined)
+    .option('--host <host>', 'address to listen on (env OPENPIPES_HOST)', undefined)
+    .option('--db <file>', 'SQLite database file (env OPENPIPES_DB; default ./openpipes.db)')
+    .option('--postgres <url>', 'PostgreSQL connection string instead of SQLite (env OPENPIPES_POSTGRES_URL)')
+    .option(
+      '--postgres-schema <name>',
+      'the schema of the tables (env OPENPIPES_POSTGRES_SCHEMA; default openpipes)',
+    )
+    .option('--demo', 'set up the demo (a source, the brief Meta pipe, a local stand-in for Meta) if absent')
+    .option(
+      '--egress-allow <entry>',
+      'host, host:port or CIDR send() may reach although private (repeatable; env OPENPIPES_EGRESS_ALLOW, comma-separated)',
+      collect,
+    )
+    .option(
+      '--public-url <url>',
+      'where this server is reached from outside, for links in alerts (env OPENPIPES_PUBLIC_URL)',
+    )
+    .option('--roles <roles>', 'ingest, dispatch or ingest,dispatch (env OPENPIPES_ROLES)')
+    .option(
+      '--grace-ms <ms>',
+      'how long a stop waits for in-flight deliveries (env OPENPIPES_GRACE_MS; default 25000)',
+    )
+    .option('--log-format <format>', 'json or human (env OPENPIPES_LOG_FORMAT; default human on a terminal)')
+    .option('--log-level <level>', 'debug, info, warn or error (env OPENPIPES_LOG_LEVEL; default info)')
+    .option('--workers <n>', 'sandbox worker threads (env OPENPIPES_SANDBOX_WORKERS; default one per core)')
+    .addHelpText(
+      'after',
+      `
+Environment:
+  OPENPIPES_SECRET_KEY    encrypts secret values at rest (generated beside a new SQLite database if unset)
+  OPENPIPES_ADMIN_TOKEN   the admin API token (generated beside the SQLite database if unset)
+  OPENPIPES_EGRESS_ALLOW  e.g. "10.0.0.5:8443,capi-proxy.internal,192.168.10.0/24"
+
+Examples:
+  openpipes serve
+  openpipes serve --port 8080 --host 0.0.0.0 --db /var/lib/openpipes/openpipes.db
+  OPENPIPES_SECRET_KEY=... OPENPIPES_ADMIN_TOKEN=... openpipes serve --postgres postgres://openpipes@db/openpipes`,
+    )
+    .action(async (options: ServeOptions) => {
+      const settings = serveSettings(options, ctx.io.env, Boolean(ctx.io.stderr.isTTY));
+      ctx.setExitCode(await runServe(settings, ctx.io));
+    });
+
+  program
+    .command('keygen')
+    .summary('print a new secret key and admin token (for --postgres deployments)')
+    .description(
+      'Prints export lines for a new OPENPIPES_SECRET_KEY and OPENPIPES_ADMIN_TOKEN. Give every process ' +
+        'of a deployment the same values; keep them in your secret manager.',
+    )
+    .action(() => {
+      println(ctx.io, `export OPENPIPES_SECRET_KEY=${newSecretKey()}`);
+      println(ctx.io, `export OPENPIPES_ADMIN_TOKEN=${newAdminToken()}`);
+    });
+}

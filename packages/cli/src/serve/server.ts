@@ -1,0 +1,346 @@
+/**
+ * `openpipes serve`: the engine, the collect endpoint and the admin API in one process, on a SQLite
+ * file (default) or PostgreSQL. Stops gracefully: on SIGTERM or SIGINT it stops accepting
+ * connections, lets requests in flight finish (an event answered 202 is already stored), lets
+ * in-flight deliveries finish and be recorded within the grace period, and exits 0. Whatever was
+ * not delivered yet stays in the store and is delivered after the next start.
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { createPipes, type Logger, type Pipes, type Role, type Store } from '@openpipes/core';
+import { templates } from '@openpipes/destinations';
+import { createHandler } from '@openpipes/http';
+import { toNodeListener } from '@openpipes/http/node';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { CliError, exitCodes } from '../errors.js';
+import { type Io, println } from '../io.js';
+import { type Credentials, postgresCredentials, sqliteCredentials } from './credentials.js';
+import { demoNames, demoSink, demoSinkPath, ensureDemo } from './demo.js';
+import { createCliLogger, type LogFormat, type LogLevel } from './logger.js';
+
+export interface ServeSettings {
+  host: string;
+  /** 0 picks a free port (printed). */
+  port: number;
+  database:
+    | { kind: 'sqlite'; filename: string }
+    | { kind: 'postgres'; connectionString: string; schema?: string };
+  /** Extra `host`, `host:port` or CIDR entries `send()` and alert channels may reach. */
+  egressAllow: string[];
+  publicUrl?: string;
+  roles: Role[];
+  /** How long a stop waits for in-flight deliveries, ms. */
+  graceMs: number;
+  log: { format: LogFormat; level: LogLevel };
+  demo: boolean;
+  /** Sandbox worker threads (default: one per core). */
+  workers?: number;
+}
+
+/** The body size the admin API accepts here: config documents carry every transform and send(). */
+const maxAdminBodyBytes = 16 * 1024 * 1024;
+
+/** Runs the server until a signal stops it; resolves with the exit code. */
+export async function runServe(settings: ServeSettings, io: Io): Promise<number> {
+  const logger = createCliLogger({ ...settings.log, write: (line) => io.stderr.write(line) });
+
+  // Credentials first: nothing is created if they are wrong.
+  let credentials: Credentials;
+  let store: Store;
+  let databaseLabel: string;
+  if (settings.database.kind === 'sqlite') {
+    const filename = resolve(settings.database.filename);
+    mkdirSync(dirname(filename), { recursive: true });
+    const existed = existsSync(filename) && statSync(filename).size > 0;
+    credentials = sqliteCredentials(io.env, filename, existed);
+    store = sqliteStore({ filename });
+    databaseLabel = `SQLite ${filename}`;
+  } else {
+    credentials = postgresCredentials(io.env);
+    const { postgresStore } = await import('@openpipes/store-postgres');
+    store = postgresStore({
+      connectionString: settings.database.connectionString,
+      applicationName: 'openpipes-serve',
+    });
+    databaseLabel = `PostgreSQL ${redactUrl(settings.database.connectionString)} (schema ${settings.database.schema ?? 'openpipes'})`;
+  }
+  for (const warning of credentials.warnings) logger.warn(warning);
+
+  // Listen before the engine exists: the demo's stand-in is this very server, and with --port 0
+  // its address is known only now. Requests in the meantime are told to retry.
+  let serve: ((req: IncomingMessage, res: ServerResponse) => void) | null = null;
+  const server = createServer((req, res) => {
+    if (serve) return serve(req, res);
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });
+    res.end(
+      JSON.stringify({
+        error: { code: 'ENGINE_STOPPED', message: 'OpenPipes is starting; retry in a moment' },
+      }),
+    );
+  });
+  await listen(server, settings.host, settings.port);
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${urlHost(settings.host)}:${port}`;
+  const loopback = `${sinkHost(settings.host)}:${port}`;
+  const sinkBase = `http://${loopback}${demoSinkPath}`;
+
+  let pipes: Pipes;
+  try {
+    pipes = createPipes({
+      store,
+      secretKey: credentials.secretKey.value,
+      egressAllow: [...settings.egressAllow, ...(settings.demo ? [loopback] : [])],
+      publicBaseUrl: settings.publicUrl,
+      roles: settings.roles,
+      logger,
+      ...(settings.workers ? { sandbox: { workers: settings.workers } } : {}),
+    });
+    await pipes.start();
+  } catch (err) {
+    server.close();
+    await store.close().catch(() => {});
+    throw new CliError(
+      `the engine did not start: ${(err as Error).message}`,
+      exitCodes.failure,
+      databaseHint(settings),
+    );
+  }
+
+  let demo: { pipeId: string; created: boolean } | null = null;
+  if (settings.demo) demo = await ensureDemo(pipes, sinkBase, logger);
+
+  const handler = createHandler(pipes, {
+    apiKeys: [{ name: 'admin', token: credentials.adminToken.value, scope: 'write' }],
+    templates,
+    logger,
+    api: { maxBodyBytes: maxAdminBodyBytes },
+  });
+  const sink = demoSink(logger);
+  const listener = toNodeListener(handler, {
+    fallback: (req, res) => {
+      const path = (req.url ?? '/').split('?')[0]!;
+      if (settings.demo && (path === demoSinkPath || path.startsWith(`${demoSinkPath}/`)))
+        return sink(req, res);
+      res.writeHead(path === '/' ? 200 : 404, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify(
+          path === '/'
+            ? {
+                name: 'OpenPipes',
+                api: '/api',
+                openapi: '/openapi.json',
+                health: '/healthz',
+                collect: '/collect/<slug>',
+              }
+            : { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path}` } },
+        ),
+      );
+    },
+  });
+  serve = (req, res) => {
+    const started = Date.now();
+    res.on('finish', () => {
+      logger.debug('http', {
+        method: req.method,
+        path: (req.url ?? '/').split('?')[0],
+        status: res.statusCode,
+        ms: Date.now() - started,
+      });
+    });
+    listener(req, res);
+  };
+
+  logger.info('listening', { url, database: databaseLabel, roles: settings.roles.join(',') });
+  printBanner(io, { settings, url, databaseLabel, credentials, demo });
+
+  const exitCode = await untilSignal(logger, async (signal) => {
+    logger.info('stopping: no new connections; finishing in-flight deliveries', {
+      signal,
+      grace_ms: settings.graceMs,
+    });
+    const deadline = Date.now() + settings.graceMs;
+    const closed = new Promise<void>((done) => server.close(() => done()));
+    server.closeIdleConnections();
+    // Requests in flight get a moment to be answered (an accepted event is stored before its 202).
+    await Promise.race([closed, sleep(Math.min(5000, settings.graceMs))]);
+    server.closeAllConnections();
+    await pipes.stop({ graceMs: Math.max(0, deadline - Date.now()) });
+    logger.info('stopped');
+  });
+  return exitCode;
+}
+
+/** Waits for SIGTERM or SIGINT, runs the stop, resolves 0 (or 1 if it failed). A second signal exits at once. */
+function untilSignal(logger: Logger, stop: (signal: string) => Promise<void>): Promise<number> {
+  return new Promise((resolveCode) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        logger.warn('second signal: exiting now; deliveries in flight will be retried after the next start', {
+          signal,
+        });
+        process.exit(exitCodes.failure);
+      }
+      stopping = true;
+      stop(signal).then(
+        () => resolveCode(exitCodes.ok),
+        (err: unknown) => {
+          logger.error('stopping failed', { error: String(err) });
+          resolveCode(exitCodes.failure);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+function listen(server: ReturnType<typeof createServer>, host: string, port: number): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') {
+        reject(
+          new CliError(
+            `port ${port} on ${host} is already in use (is another openpipes serve running?)`,
+            exitCodes.failure,
+            'stop it, or pass another port: openpipes serve --port 8788',
+          ),
+        );
+      } else if (err.code === 'EACCES') {
+        reject(
+          new CliError(
+            `not allowed to listen on ${host}:${port}`,
+            exitCodes.failure,
+            'use a port above 1024',
+          ),
+        );
+      } else {
+        reject(new CliError(`cannot listen on ${host}:${port}: ${err.message}`, exitCodes.failure));
+      }
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolveListen();
+    });
+  });
+}
+
+const wildcard = (host: string) => host === '0.0.0.0' || host === '::' || host === '';
+
+/** The host to print in URLs: a wildcard address is reached through loopback. */
+function urlHost(host: string): string {
+  if (wildcard(host)) return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** Where the server reaches itself (the demo sink). */
+function sinkHost(host: string): string {
+  if (wildcard(host) || host === 'localhost') return '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function redactUrl(connectionString: string): string {
+  try {
+    const parsed = new URL(connectionString);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(connection string)';
+  }
+}
+
+function databaseHint(settings: ServeSettings): string | undefined {
+  if (settings.database.kind === 'postgres') {
+    return 'check that PostgreSQL is reachable at --postgres / OPENPIPES_POSTGRES_URL and that the role may create the schema';
+  }
+  return `check that ${settings.database.filename} is a writable OpenPipes SQLite file and that OPENPIPES_SECRET_KEY (if set) is its key`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Quotes a path for a POSIX shell. */
+const shellQuote = (value: string) =>
+  /^[A-Za-z0-9_./:@-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+
+function printBanner(
+  io: Io,
+  input: {
+    settings: ServeSettings;
+    url: string;
+    databaseLabel: string;
+    credentials: Credentials;
+    demo: { pipeId: string; created: boolean } | null;
+  },
+): void {
+  const { url, credentials, demo } = input;
+  const out = (line = '') => println(io, line);
+  out(`OpenPipes is listening on ${url}`);
+  out(`  database    ${input.databaseLabel}`);
+  out(`  admin API   ${url}/api  (reference: ${url}/openapi.json)`);
+  out(`  collect     ${url}/collect/<source slug>`);
+  out();
+  const generated = [credentials.secretKey, credentials.adminToken].filter((c) => c.source === 'generated');
+  if (generated.length > 0) {
+    out('First start: generated, and stored beside the database with mode 0600:');
+    if (credentials.secretKey.source === 'generated') {
+      out(
+        `  ${credentials.secretKey.file}   the secret key: encrypts secret values at rest; back it up with the database`,
+      );
+    }
+    if (credentials.adminToken.source === 'generated') {
+      out(`  ${credentials.adminToken.file}  the admin token for the API and the CLI`);
+    }
+    out();
+  }
+  const tokenExport = credentials.adminToken.file
+    ? `export OPENPIPES_TOKEN="$(cat ${shellQuote(credentials.adminToken.file)})"`
+    : 'export OPENPIPES_TOKEN=<the OPENPIPES_ADMIN_TOKEN this server was started with>';
+  out('Use the CLI from another shell:');
+  out(`  export OPENPIPES_URL=${url}`);
+  out(`  ${tokenExport}`);
+  out('  openpipes api GET /api/pipes');
+  if (!demo) {
+    out();
+    out('Stop with Ctrl-C (or SIGTERM): in-flight deliveries finish first.');
+    return;
+  }
+  const orderId = `ord_${Math.floor(10000 + Math.random() * 89999)}`;
+  const event = {
+    event_type: 'purchase',
+    event_time: new Date().toISOString(),
+    event_id: orderId,
+    event_payload: {
+      order_id: orderId,
+      revenue: 129.9,
+      currency: 'EUR',
+      hashed_email: 'a'.repeat(64),
+      fbp: 'fb.1.1714816462.1234567890',
+      ip: '203.0.113.7',
+      ua: 'Mozilla/5.0',
+    },
+  };
+  const auth = credentials.adminToken.file
+    ? `"authorization: Bearer $(cat ${shellQuote(credentials.adminToken.file)})"`
+    : '"authorization: Bearer $OPENPIPES_ADMIN_TOKEN"';
+  out();
+  out(
+    `Demo ${demo.created ? 'set up' : 'ready (reused)'}: source "${demoNames.source}" -> pipe "${demoNames.pipe}" ` +
+      `(the brief's Meta transform) -> destination "${demoNames.destination}" (the brief's send(), aimed at a ` +
+      `local stand-in for Meta at ${url}${demoSinkPath}). Nothing leaves this machine.`,
+  );
+  out();
+  out(`Collect URL: ${url}/collect/${demoNames.source}`);
+  out();
+  out('1. Send a purchase:');
+  out(
+    `curl -sS -X POST ${url}/collect/${demoNames.source} -H 'content-type: application/json' --data '${JSON.stringify(event)}'`,
+  );
+  out();
+  out("2. See that event's delivery records (JSON, with their status):");
+  out(`curl -sS '${url}/api/pipes/${demo.pipeId}/deliveries?event_id=${orderId}' -H ${auth}`);
+  out();
+  out('Stop with Ctrl-C: in-flight deliveries finish first; the demo is kept for the next start.');
+}

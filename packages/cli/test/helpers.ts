@@ -1,0 +1,228 @@
+/**
+ * Test support: the real `openpipes` binary (bin/openpipes.js → dist/cli.js), spawned as child
+ * processes. `startServe` runs `openpipes serve` on a free port and a temporary SQLite file;
+ * `openpipes(...)` runs one CLI command against it. Every process started here is killed by
+ * `stopAll()` (call it in `afterEach`/`afterAll`).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const bin = fileURLToPath(new URL('../bin/openpipes.js', import.meta.url));
+
+const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+/** A temporary directory, removed by `stopAll()`. */
+export function tempDir(tag: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `openpipes-cli-${tag}-`));
+  dirs.add(dir);
+  return dir;
+}
+
+/** The environment of a child: this one without any OPENPIPES_ settings, plus `env`. */
+function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('OPENPIPES_') && key !== 'PORT') base[key] = value;
+  }
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) delete base[key];
+    else base[key] = value;
+  }
+  return base;
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout parsed as JSON. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests read JSON answers field by field
+  json<T = any>(): T;
+}
+
+/**
+ * Runs `openpipes <args>` and resolves when it exits (asynchronously, so servers in this process,
+ * such as the Meta stand-in, keep answering meanwhile).
+ */
+export function openpipes(
+  args: string[],
+  options: {
+    env?: Record<string, string | undefined>;
+    stdin?: string;
+    cwd?: string;
+    timeoutMs?: number;
+  } = {},
+): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], {
+      env: childEnv(options.env ?? {}),
+      cwd: options.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`openpipes ${args.join(' ')} did not finish in time\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      children.delete(child);
+      resolve({
+        code,
+        stdout,
+        stderr,
+        json() {
+          try {
+            return JSON.parse(stdout);
+          } catch {
+            throw new Error(`openpipes ${args.join(' ')} printed no JSON:\n${stdout}\n${stderr}`);
+          }
+        },
+      });
+    });
+    child.stdin!.end(options.stdin ?? '');
+  });
+}
+
+export interface ServeProcess {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  /** The admin token (from the file beside the database, or the env it was given). */
+  token: string;
+  /** OPENPIPES_URL and OPENPIPES_TOKEN for CLI commands against this server. */
+  env: Record<string, string>;
+  database: string;
+  process: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Sends a signal and resolves with the exit code and how long the exit took. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; ms: number }>;
+}
+
+/** Starts `openpipes serve --port 0` and waits until it listens. */
+export async function startServe(
+  options: {
+    database?: string;
+    /** Run on PostgreSQL (`--postgres <url>`) instead of a SQLite file. */
+    postgres?: string;
+    args?: string[];
+    env?: Record<string, string | undefined>;
+    cwd?: string;
+  } = {},
+): Promise<ServeProcess> {
+  const database = options.database ?? join(tempDir('serve'), 'openpipes.db');
+  const store = options.postgres ? ['--postgres', options.postgres] : ['--db', database];
+  const args = [
+    'serve',
+    '--port',
+    '0',
+    ...store,
+    '--log-format',
+    'json',
+    '--workers',
+    '1',
+    ...(options.args ?? []),
+  ];
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: childEnv(options.env ?? {}),
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => {
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    });
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`openpipes serve did not start:\n${stdout}\n${stderr}`)),
+      30_000,
+    );
+    child.stdout!.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /OpenPipes is listening on (http:\/\/\S+)/.exec(stdout);
+      // The banner is complete when its last line is out.
+      if (match && /Stop with Ctrl-C/.test(stdout)) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`openpipes serve exited with ${code}:\n${stdout}\n${stderr}`));
+    });
+  });
+  const token = options.env?.OPENPIPES_ADMIN_TOKEN ?? readFileSync(`${database}.admin-token`, 'utf8').trim();
+  return {
+    url,
+    token,
+    env: { OPENPIPES_URL: url, OPENPIPES_TOKEN: token },
+    database,
+    process: child,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    async stop(signal = 'SIGTERM') {
+      const started = Date.now();
+      if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
+      child.kill(signal);
+      const code = await exited;
+      return { code, ms: Date.now() - started };
+    },
+  };
+}
+
+/** Kills every process started here and removes the temporary directories. */
+export async function stopAll(): Promise<void> {
+  await Promise.all(
+    [...children].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+  children.clear();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  dirs.clear();
+}
+
+/** Polls until `check` returns a truthy value. */
+export async function eventually<T>(
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
