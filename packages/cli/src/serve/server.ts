@@ -301,7 +301,7 @@ function printBanner(
   out('Use the CLI from another shell:');
   out(`  export OPENPIPES_URL=${url}`);
   out(`  ${tokenExport}`);
-  out('  openpipes api GET /api/pipes');
+  out('  npx openpipes api GET /api/pipes');
   if (!demo) {
     out();
     out('Stop with Ctrl-C (or SIGTERM): in-flight deliveries finish first.');

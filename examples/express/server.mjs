@@ -1,0 +1,62 @@
+// @ts-check
+// Runs the Express example. `node server.mjs` serves on PORT (default 3000); `--smoke` serves on a
+// free loopback port, checks the mounted routes and the shop's own, and exits (CI runs this).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from './app.mjs';
+
+const smoke = process.argv.includes('--smoke');
+const dir = smoke ? mkdtempSync(join(tmpdir(), 'openpipes-express-')) : '.';
+const apiKey = process.env.OPENPIPES_API_KEY ?? 'example-admin-key-change-me';
+const { app, pipes } = await createApp({
+  filename: join(dir, 'shop-openpipes.db'),
+  secretKey: process.env.OPENPIPES_SECRET_KEY ?? 'example-secret-key-change-me-0123',
+  apiKey,
+});
+const server = app.listen(smoke ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1');
+await new Promise((resolve) => server.once('listening', resolve));
+const address = server.address();
+const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+
+if (!smoke) {
+  console.log(
+    `Shop on ${base}; OpenPipes under ${base}/openpipes (collect: POST ${base}/openpipes/collect/web)`,
+  );
+} else {
+  try {
+    const json = { 'content-type': 'application/json' };
+    // A browser beacon through the mounted collect endpoint...
+    const collected = await fetch(`${base}/openpipes/collect/web`, {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({
+        event_type: 'purchase',
+        event_time: Date.now(),
+        event_payload: { order_id: 'web_1' },
+      }),
+    });
+    if (collected.status !== 202) throw new Error(`collect answered ${collected.status}`);
+    // ...the shop's own route sending server-side...
+    const checkout = await fetch(`${base}/checkout`, {
+      method: 'POST',
+      headers: json,
+      body: '{"order_id":"ord_1","total":42}',
+    });
+    if (!(/** @type {{ tracked: boolean }} */ (await checkout.json()).tracked))
+      throw new Error('checkout did not track the purchase');
+    // ...the admin API with the shop's key, and the shop's routes untouched.
+    const sources = await fetch(`${base}/openpipes/api/sources`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    const page = /** @type {{ data: Array<{ slug: string }> }} */ (await sources.json());
+    if (page.data[0]?.slug !== 'web') throw new Error('admin API did not list the source');
+    if ((await fetch(`${base}/health`)).status !== 200) throw new Error('the host route is gone');
+    console.log('express example: collect 202, checkout tracked, admin API and host routes answer');
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    await pipes.stop({ graceMs: 1000 });
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
