@@ -380,7 +380,7 @@ export class GuestContext {
 
   private resetCall(limits: SandboxLimits): void {
     // Past inputs wait for cleanup() (when the worker is idle), up to a few calls' worth.
-    if (this.garbage.length >= 4) for (const h of this.garbage.splice(0)) if (h.alive) h.dispose();
+    if (this.garbage.length >= 8) for (const h of this.garbage.splice(0)) if (h.alive) h.dispose();
     const lim = this.ctx.newNumber(limits.consoleBytes);
     const r = this.callHarness('reset', [lim]);
     lim.dispose();

@@ -368,6 +368,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
       for (const size of plan) {
         const part = size >= events.length ? events : events.slice(start, start + size);
         start += size;
+        const more = start < events.length;
         const once = (textResults: boolean) =>
           run<Extract<FromWorker, { type: 'transform-result' }>>(
             'transform',
@@ -380,6 +381,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
               profilesJson,
               secretsJson,
               ...(textResults ? { textResults } : {}),
+              ...(more ? { more } : {}),
             },
             undefined,
             part,

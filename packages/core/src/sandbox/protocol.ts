@@ -33,6 +33,8 @@ export type ToWorker =
        * results (values that are not JSON data, cycles). The worker remembers it for the code.
        */
       textResults?: boolean;
+      /** More chunks of the same batch follow: leave freeing memory until the last one. */
+      more?: boolean;
     }
   | {
       type: 'send';

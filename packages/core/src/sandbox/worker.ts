@@ -174,9 +174,10 @@ type TransformMsg = Extract<ToWorker, { type: 'transform' }>;
 // the next call; chunks of one batch queued back to back run first.
 const dirty = new Set<GuestContext>();
 let cleanupScheduled = false;
-function deferCleanup(ctx: GuestContext): void {
+function deferCleanup(ctx: GuestContext, more = false): void {
   dirty.add(ctx);
-  if (cleanupScheduled) return;
+  // The next chunk of the same batch is on its way: it frees nothing before it runs either.
+  if (cleanupScheduled || more) return;
   cleanupScheduled = true;
   setImmediate(() => {
     cleanupScheduled = false;
@@ -230,7 +231,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
     path: 'batch',
   });
   release(ctx);
-  deferCleanup(ctx);
+  deferCleanup(ctx, msg.more === true);
   return true;
 }
 
@@ -307,7 +308,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
     durationMs: performance.now() - started,
     path: 'per-event',
   });
-  for (const ctx of used) deferCleanup(ctx);
+  for (const ctx of used) deferCleanup(ctx, msg.more === true);
 }
 
 // ---- send ---------------------------------------------------------------------------------------

@@ -611,7 +611,7 @@ export const PRELUDE_SOURCE = String.raw`
     state.logLimit = logLimit;
     // The previous calls' results are freed by clear(), which the host runs when it is idle;
     // keep a few, not an unbounded pile.
-    if (state.trash.length >= 4) state.trash = [];
+    if (state.trash.length >= 8) state.trash = [];
     if (state.results.length) state.trash.push(state.results);
     state.results = [];
     state.errors = 0;
