@@ -26,19 +26,29 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .option('--value-stdin', 'read the value from stdin')
     .option('--description <text>', 'what the secret is for')
     .option('--json', 'print the secret (metadata) as JSON')
+    .option('-q, --quiet', 'print only the new id (for shell variables)')
     .addHelpText(
       'after',
       `\nExample:\n  printf '%s' "$META_TOKEN" | openpipes secrets create --key META_ACCESS_TOKEN --value-stdin --description "Meta CAPI pixel token"`,
     )
-    .action(async (options: { key: string; valueStdin?: boolean; description?: string; json?: boolean }) => {
-      if (!options.valueStdin) throw noValueFlag();
-      const value = await readValueFromStdin(ctx.io, `value of ${options.key}`);
-      const { body } = await ctx.client().request<Secret>('POST', '/api/secrets', {
-        body: { key: options.key, value, description: options.description },
-      });
-      if (options.json) printJson(ctx.io, body);
-      else println(ctx.io, `Created secret ${body.key}: ${body.id}`);
-    });
+    .action(
+      async (options: {
+        key: string;
+        valueStdin?: boolean;
+        description?: string;
+        json?: boolean;
+        quiet?: boolean;
+      }) => {
+        if (!options.valueStdin) throw noValueFlag();
+        const value = await readValueFromStdin(ctx.io, `value of ${options.key}`);
+        const { body } = await ctx.client().request<Secret>('POST', '/api/secrets', {
+          body: { key: options.key, value, description: options.description },
+        });
+        if (options.json) printJson(ctx.io, body);
+        else if (options.quiet) println(ctx.io, body.id);
+        else println(ctx.io, `Created secret ${body.key}: ${body.id}`);
+      },
+    );
 
   secrets
     .command('update-value')

@@ -205,7 +205,7 @@ function listen(server: ReturnType<typeof createServer>, host: string, port: num
           new CliError(
             `port ${port} on ${host} is already in use (is another openpipes serve running?)`,
             exitCodes.failure,
-            'stop it, or pass another port: openpipes serve --port 8788',
+            `stop it, or pass another port: openpipes serve --port ${port === 0 ? 8788 : port + 1}`,
           ),
         );
       } else if (err.code === 'EACCES') {
