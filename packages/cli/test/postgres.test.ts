@@ -124,7 +124,16 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
       env: ingest.env,
       stdin: JSON.stringify(doc),
     });
-    expect(imported.json().summary).toMatchObject({ create: 4 });
+    expect(imported.json()).toMatchObject({ summary: { create: 4 } });
+    // The configuration is in the schema given, not the default one.
+    const client = new pg.Client({ connectionString: postgresUrl });
+    await client.connect();
+    const { rows } = await client.query(
+      'SELECT count(*)::int AS n FROM "' + schema + '".entities WHERE kind = $1',
+      ['pipe'],
+    );
+    await client.end();
+    expect(rows[0].n).toBe(1);
 
     const response = await fetch(`${ingest.url}/collect/web`, {
       method: 'POST',

@@ -63,6 +63,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     store = postgresStore({
       connectionString: settings.database.connectionString,
       applicationName: 'openpipes-serve',
+      ...(settings.database.schema ? { schema: settings.database.schema } : {}),
     });
     databaseLabel = `PostgreSQL ${redactUrl(settings.database.connectionString)} (schema ${settings.database.schema ?? 'openpipes'})`;
   }
