@@ -129,7 +129,7 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
     const client = new pg.Client({ connectionString: postgresUrl });
     await client.connect();
     const { rows } = await client.query(
-      'SELECT count(*)::int AS n FROM "' + schema + '".entities WHERE kind = $1',
+      `SELECT count(*)::int AS n FROM "${schema}".entities WHERE kind = $1`,
       ['pipe'],
     );
     await client.end();
