@@ -137,7 +137,7 @@ export class GuestContext {
   private deadline: Deadline = { mode: 'none' };
   private readonly handles: QuickJSHandle[] = [];
   private sendHost: SendHost | undefined;
-  /** Past transform calls' inputs, freed by {@link cleanup}. */
+  /** Past transform calls' inputs, freed by {@link cleanupStep}. */
   private readonly garbage: QuickJSHandle[] = [];
   private readonly pending = new Set<QuickJSDeferredPromise>();
   readonly filename: string;
@@ -379,7 +379,7 @@ export class GuestContext {
   }
 
   private resetCall(limits: SandboxLimits): void {
-    // Past inputs wait for cleanup() (when the worker is idle), up to a few calls' worth.
+    // Past inputs wait for cleanupStep() (when the worker is idle), up to a few calls' worth.
     if (this.garbage.length >= 8) for (const h of this.garbage.splice(0)) if (h.alive) h.dispose();
     const lim = this.ctx.newNumber(limits.consoleBytes);
     const r = this.callHarness('reset', [lim]);
@@ -521,7 +521,7 @@ export class GuestContext {
     } finally {
       this.deadline = { mode: 'none' };
       for (const h of args.slice(2)) if (h.alive && h !== ctx.undefined) h.dispose();
-      // Freeing the batch is left to cleanup(), after the results went out.
+      // Freeing the batch is left to cleanupStep(), after the results went out.
       this.garbage.push(events);
     }
     if ('error' in r) {
@@ -774,17 +774,27 @@ export class GuestContext {
   }
 
   /**
-   * Frees past transform calls' inputs and results. Freeing a batch of objects takes most of a
-   * millisecond per 1000 events, so the worker does it when it is idle (after replying, while the
-   * main thread decodes), not before it starts the next call. Also run by dispose.
+   * Frees some of past transform calls' inputs and results: one call's input, or one call's
+   * outputs. Freeing a batch of objects takes most of a millisecond per 1000 events, so the
+   * worker does it in steps when it is idle, not before it starts the next call. Returns whether
+   * more is left. Also done by dispose, and (all of it) by the next call when too much piled up.
    */
-  cleanup(): void {
-    if (this.busy) return; // a call is running: its end schedules another cleanup
-    for (const h of this.garbage.splice(0)) if (h.alive) h.dispose();
-    if (!this.ctx.alive || this.broken) return;
-    const r = this.callHarness('clear', []);
-    if ('error' in r) r.error.dispose();
-    else r.dispose();
+  cleanupStep(): boolean {
+    if (this.busy) return false; // a call is running: its end schedules cleanup again
+    const h = this.garbage.pop();
+    if (h) {
+      if (h.alive) h.dispose();
+      return true;
+    }
+    if (!this.ctx.alive || this.broken) return false;
+    const r = this.callHarness('clearSome', []);
+    if ('error' in r) {
+      r.error.dispose();
+      return false;
+    }
+    const more = this.ctx.typeof(r) === 'boolean' && this.ctx.dump(r) === true;
+    r.dispose();
+    return more;
   }
 
   private dropPending(): void {

@@ -169,21 +169,38 @@ function rememberBatch(key: string, outcome: BatchOutcome['outcome']): void {
 
 type TransformMsg = Extract<ToWorker, { type: 'transform' }>;
 
-// Contexts whose past inputs and outputs are still to be freed: done once the worker has nothing
-// queued (setImmediate runs after the messages already received), so freeing is off the path of
-// the next call; chunks of one batch queued back to back run first.
+// Contexts whose past inputs and outputs are still to be freed. Freeing is done in small steps
+// (one call's input or outputs each) while the worker has nothing else to do: no transform
+// message waiting or running, and no more chunks of a batch on their way. A step that has started
+// delays a call that arrives meanwhile by a fraction of a millisecond at most.
 const dirty = new Set<GuestContext>();
 let cleanupScheduled = false;
-function deferCleanup(ctx: GuestContext, more = false): void {
+let transformsPending = 0;
+// Until when more chunks of the last batch are expected (a chunk sent to another worker, or a
+// caller that went away, must not hold freeing back for long).
+let chunksExpectedUntil = 0;
+function deferCleanup(ctx: GuestContext): void {
   dirty.add(ctx);
-  // The next chunk of the same batch is on its way: it frees nothing before it runs either.
-  if (cleanupScheduled || more) return;
+  scheduleCleanup();
+}
+function scheduleCleanup(): void {
+  if (cleanupScheduled || dirty.size === 0) return;
   cleanupScheduled = true;
-  setImmediate(() => {
-    cleanupScheduled = false;
-    for (const c of dirty) c.cleanup();
-    dirty.clear();
-  });
+  setImmediate(cleanupStep);
+}
+function cleanupStep(): void {
+  cleanupScheduled = false;
+  if (transformsPending > 0) return; // the end of that work schedules it again
+  const wait = chunksExpectedUntil - performance.now();
+  if (wait > 0) {
+    cleanupScheduled = true;
+    setTimeout(cleanupStep, Math.ceil(wait)).unref();
+    return;
+  }
+  const ctx = dirty.values().next().value;
+  if (!ctx) return;
+  if (!ctx.cleanupStep()) dirty.delete(ctx);
+  scheduleCleanup();
 }
 
 function postTransform(msg: TransformMsg, payload: TransformPayload): void {
@@ -231,7 +248,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
     path: 'batch',
   });
   release(ctx);
-  deferCleanup(ctx, msg.more === true);
+  deferCleanup(ctx);
   return true;
 }
 
@@ -308,7 +325,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
     durationMs: performance.now() - started,
     path: 'per-event',
   });
-  for (const ctx of used) deferCleanup(ctx, msg.more === true);
+  for (const ctx of used) deferCleanup(ctx);
 }
 
 // ---- send ---------------------------------------------------------------------------------------
@@ -428,7 +445,15 @@ let transformQueue: Promise<void> = Promise.resolve();
 port.on('message', (msg: ToWorker) => {
   switch (msg.type) {
     case 'transform':
-      transformQueue = transformQueue.then(() => runTransform(msg)).catch(() => {});
+      transformsPending++;
+      transformQueue = transformQueue
+        .then(() => runTransform(msg))
+        .catch(() => {})
+        .then(() => {
+          transformsPending--;
+          chunksExpectedUntil = msg.more === true ? performance.now() + 5 : 0;
+          scheduleCleanup();
+        });
       break;
     case 'send':
       void runSend(msg);

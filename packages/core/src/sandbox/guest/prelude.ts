@@ -621,8 +621,13 @@ export const PRELUDE_SOURCE = String.raw`
   return {
     state: state,
     reset: reset,
-    // Drops past calls' results (freeing them is not free: the host does it when idle).
-    clear: function () { state.trash = []; state.results = []; },
+    // Drops past calls' results, one call's worth at a time (freeing them is not free: the host
+    // does it in small steps when idle). Returns whether more is left.
+    clearSome: function () {
+      if (state.trash.length) state.trash.pop();
+      else state.results = [];
+      return state.trash.length > 0;
+    },
     entry: function (name) {
       var f = g.__openpipes_entry;
       var me = userModule.exports;
