@@ -166,6 +166,23 @@ describe('openpipes config export | config import', () => {
     expect(fromProduction).toEqual(fromStaging);
   });
 
+  it('shows progress on stderr for a long import, and keeps stdout for the plan', async () => {
+    const many = {
+      format: 'openpipes-config',
+      version: 1,
+      event_types: Array.from({ length: 60 }, (_, i) => ({
+        name: `custom_${i}`,
+        schema: { type: 'object' },
+      })),
+    };
+    writeFileSync(join(dir, 'many.json'), JSON.stringify(many));
+    const result = await on(production, ['config', 'import', 'many.json']);
+    expect(result.stderr).toContain('import: checking code and schemas 0/60');
+    expect(result.stderr).toContain('import: applying 60/60');
+    expect(result.stdout).toContain('60 created, 0 updated, 0 unchanged, 0 skipped.');
+    expect(result.stdout).not.toContain('applying');
+  });
+
   it('refuses a document with code that does not compile, names it, and writes nothing', async () => {
     const doc = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     doc.pipes[0].name = 'broken-pipe';
