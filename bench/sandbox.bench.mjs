@@ -5,7 +5,8 @@
 // its own rounds and the ratio. Also: cold start of a context that imports the module set,
 // warm-context memory, and per-call overhead for a batch of one. Prints JSON lines.
 import { availableParallelism } from 'node:os';
-import { createSandbox } from '../packages/core/dist/index.js';
+import { createSandbox } from '@openpipes/core';
+import { briefMetaTransform } from '@openpipes/core/testing';
 
 const out = (metric, value, unit, extra = {}) =>
   console.log(
@@ -13,32 +14,6 @@ const out = (metric, value, unit, extra = {}) =>
   );
 
 // The brief's second Meta transform, verbatim.
-const META = `function transform({ events, profiles, secrets }) {
-return events
-.filter(e => e.event_type === 'purchase')
-.map(e => ({
-event_type: 'purchase',
-event_time: e.event_time,
-event_payload: {
-event_name: 'Purchase',
-event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
-user_data: {
-em: e.event_payload.hashed_email,
-ph: e.event_payload.hashed_phone,
-fbp: e.event_payload.fbp,
-fbc: e.event_payload.fbc,
-client_ip_address: e.event_payload.ip,
-client_user_agent: e.event_payload.ua,
-},
-custom_data: {
-currency: e.event_payload.currency,
-value: e.event_payload.revenue,
-},
-event_id: e.event_payload.order_id,
-action_source: 'website',
-},
-}));
-}`;
 
 const hex = (seed) => {
   let s = '';
@@ -76,7 +51,7 @@ const payloadBytes = JSON.stringify(events[0].event_payload).length;
 // The same function on the same data in plain V8: JSON.parse of the batch, one call over the whole
 // batch, JSON.stringify of the outputs. (Calling it once per event in V8 costs about the same; that
 // variant is printed too.) The sandbox gets the events as objects, like the engine hands them over.
-const v8Transform = new Function(`${META}; return transform;`)();
+const v8Transform = new Function(`${briefMetaTransform}; return transform;`)();
 function v8Batch() {
   const evs = JSON.parse(inputJson);
   return JSON.stringify(v8Transform({ events: evs, profiles: undefined, secrets: {} })).length;
@@ -108,7 +83,7 @@ async function openSetup(workers, options = {}) {
     kind: 'transform',
     owner: `pip_bench_${workers}_${options.batchTransforms}_${options.transformChunkEvents}`,
     version: 1,
-    code: META,
+    code: briefMetaTransform,
   };
   const call = () => sandbox.transform({ code, events, profiles: undefined, secrets: {} });
   const check = (run) => {
@@ -233,7 +208,7 @@ await Promise.all(setups.map((s) => s.sandbox.close()));
 // ---- per-call overhead, batch of 1 ------------------------------------------------------------
 {
   const sandbox = createSandbox({ workers: 1 });
-  const code = { kind: 'transform', owner: 'pip_one', version: 1, code: META };
+  const code = { kind: 'transform', owner: 'pip_one', version: 1, code: briefMetaTransform };
   const one = [events[0]];
   for (let i = 0; i < 200; i++)
     await sandbox.transform({ code, events: one, profiles: undefined, secrets: {} });

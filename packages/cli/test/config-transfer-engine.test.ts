@@ -3,7 +3,7 @@
  * by default, SQLite. (A store package can run the same scenarios with the same few lines.)
  */
 import { join } from 'node:path';
-import { runEngineConfigTransfer } from '@openpipes/core/testing';
+import { runEngineConfigTransfer } from '@openpipes/core/conformance';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll } from 'vitest';
 import { stopAll, tempDir } from './helpers.js';

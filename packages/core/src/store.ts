@@ -1,7 +1,7 @@
 /**
  * The storage contract. Core never imports a database driver: `@openpipes/store-sqlite` and
  * `@openpipes/store-postgres` implement this interface, and both run the same conformance suite
- * (`runStoreConformance` in `@openpipes/core/testing`).
+ * (`runStoreConformance` in `@openpipes/core/conformance`).
  *
  * Conventions for every method:
  * - One object argument; times are passed in (`now`) so the engine's clock is the only clock.

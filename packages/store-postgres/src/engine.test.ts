@@ -1,4 +1,4 @@
-import { runEngineConformance, runEngineReliability } from '@openpipes/core/testing';
+import { runEngineConformance, runEngineReliability } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { dropSchemas, postgresAvailable, postgresUrl, query } from '../test/postgres.js';
 import { postgresStore } from './index.js';

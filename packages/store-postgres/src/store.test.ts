@@ -1,4 +1,4 @@
-import { runStoreConformance } from '@openpipes/core/testing';
+import { runStoreConformance } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from '../test/postgres.js';
 import { postgresStore } from './index.js';

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEngineAlerts, runEngineConformance, runEngineReliability } from '@openpipes/core/testing';
+import { runEngineAlerts, runEngineConformance, runEngineReliability } from '@openpipes/core/conformance';
 import { afterAll } from 'vitest';
 import { sqliteStore } from './index.js';
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoreConformance } from '@openpipes/core/testing';
+import { runStoreConformance } from '@openpipes/core/conformance';
 import { sqliteStore } from './index.js';
 
 let dir: string | undefined;

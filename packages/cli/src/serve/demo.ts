@@ -7,6 +7,8 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigDocumentInput, Logger, Pipes } from '@openpipes/core';
+// The brief's Meta transform and send(), verbatim (only send()'s base URL differs): one copy, in core.
+import { briefMetaSend, briefMetaTransform } from '@openpipes/core/testing';
 
 /** The path the demo's stand-in for Meta's Conversions API answers under. */
 export const demoSinkPath = '/demo-sink';
@@ -17,52 +19,6 @@ export const demoNames = {
   destination: 'meta-capi-demo',
   pipe: 'purchase-to-meta',
 } as const;
-
-/** The brief's Meta transform, verbatim. */
-export const briefMetaTransform = `function transform({ events, profiles, secrets }) {
-return events
-.filter(e => e.event_type === 'purchase')
-.map(e => ({
-event_type: 'purchase',
-event_time: e.event_time,
-event_payload: {
-event_name: 'Purchase',
-event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
-user_data: {
-em: e.event_payload.hashed_email,
-ph: e.event_payload.hashed_phone,
-fbp: e.event_payload.fbp,
-fbc: e.event_payload.fbc,
-client_ip_address: e.event_payload.ip,
-client_user_agent: e.event_payload.ua,
-},
-custom_data: {
-currency: e.event_payload.currency,
-value: e.event_payload.revenue,
-},
-event_id: e.event_payload.order_id,
-action_source: 'website',
-},
-}));
-}`;
-
-/** The brief's Meta `send()`, verbatim but for the base URL (`https://graph.facebook.com` there). */
-export function briefMetaSend(baseUrl: string): string {
-  return `async function send({ events, secrets }) {
-const res = await fetch(
-\`${baseUrl}/v19.0/\${secrets.META_PIXEL_ID}/events\`,
-{
-method: 'POST',
-headers: { 'Content-Type': 'application/json' },
-body: JSON.stringify({
-data: events.map(e => e.event_payload),
-access_token: secrets.META_ACCESS_TOKEN,
-}),
-}
-);
-return res.json();
-}`;
-}
 
 /** The purchase schema the demo's event type checks. */
 const purchaseSchema = {

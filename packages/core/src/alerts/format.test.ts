@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSlackMessage, checkTeamsMessage } from '../testing/engine-alerts.js';
+import { checkSlackMessage, checkTeamsMessage } from '../testing/stand-ins.js';
 import { toSlack, toTeams, toWebhook } from './format.js';
 import { deliveryUrl, noticeAlert, recoveryAlert, testAlert } from './message.js';
 

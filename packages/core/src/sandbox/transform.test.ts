@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipesError } from '../errors.js';
+import { briefGoogleTransform, briefMetaTransform, briefTikTokTransform } from '../testing/brief.js';
 import { createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent } from './types.js';
 
@@ -45,92 +46,10 @@ const pageView: SandboxEvent = {
 };
 
 // The brief's transforms, verbatim.
-const BRIEF_META = `function transform({ events, profiles, secrets }) {
-return events
-.filter(e => e.event_type === 'purchase')
-.map(e => ({
-event_type: 'purchase',
-event_time: e.event_time,
-event_payload: {
-event_name: 'Purchase',
-event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
-user_data: {
-em: e.event_payload.hashed_email,
-ph: e.event_payload.hashed_phone,
-fbp: e.event_payload.fbp,
-fbc: e.event_payload.fbc,
-client_ip_address: e.event_payload.ip,
-client_user_agent: e.event_payload.ua,
-},
-custom_data: {
-currency: e.event_payload.currency,
-value: e.event_payload.revenue,
-},
-event_id: e.event_payload.order_id,
-action_source: 'website',
-},
-}));
-}`;
-
-const BRIEF_TIKTOK = `// Verify against TikTok Events API v1.3 before going to production.
-function transform({ events, profiles, secrets }) {
-return events
-.filter(e => e.event_type === 'purchase')
-.map(e => ({
-event_type: 'purchase',
-event_time: e.event_time,
-event_payload: {
-event: 'CompletePayment',
-event_time: Math.floor(new Date(e.event_time).getTime() / 1000),
-event_id: e.event_payload.order_id,
-user: {
-email: e.event_payload.hashed_email,
-phone_number: e.event_payload.hashed_phone,
-ttp: e.event_payload.ttp,
-ttclid: e.event_payload.ttclid,
-ip: e.event_payload.ip,
-user_agent: e.event_payload.ua,
-},
-properties: {
-currency: e.event_payload.currency,
-value: e.event_payload.revenue,
-order_id: e.event_payload.order_id,
-},
-page: {
-url: e.event_payload.page_url,
-},
-},
-}));
-}`;
-
-const BRIEF_GOOGLE = `// Verify against Google Ads API uploadClickConversions before going to production.
-function transform({ events, profiles, secrets }) {
-return events
-.filter(e => e.event_type === 'purchase')
-.map(e => ({
-event_type: 'purchase',
-event_time: e.event_time,
-event_payload: {
-conversion_action: secrets.GOOGLE_ADS_CONVERSION_ACTION,
-conversion_date_time: new Date(e.event_time)
-.toISOString()
-.replace('T', ' ')
-.replace('Z', '+00:00'),
-conversion_value: e.event_payload.revenue,
-currency_code: e.event_payload.currency,
-order_id: e.event_payload.order_id,
-gclid: e.event_payload.gclid,
-user_identifiers: [
-{ hashed_email: e.event_payload.hashed_email },
-{ hashed_phone_number: e.event_payload.hashed_phone },
-],
-},
-}));
-}`;
 
 describe("the brief's transforms run unchanged", () => {
   it('Meta: maps purchases and filters other events, one result per input', async () => {
-    const r = await run(BRIEF_META, [purchase('ord_1'), pageView, purchase('ord_2')]);
+    const r = await run(briefMetaTransform, [purchase('ord_1'), pageView, purchase('ord_2')]);
     expect(r.results).toHaveLength(3);
     expect(r.results[1]).toEqual({ ok: true, outputs: [] });
     const first = r.results[0]!;
@@ -158,7 +77,7 @@ describe("the brief's transforms run unchanged", () => {
   });
 
   it('TikTok: maps to CompletePayment', async () => {
-    const r = await run(BRIEF_TIKTOK, [purchase('ord_9')]);
+    const r = await run(briefTikTokTransform, [purchase('ord_9')]);
     const out = r.results[0]!;
     expect(out.ok && out.outputs[0]?.event_payload).toMatchObject({
       event: 'CompletePayment',
@@ -169,7 +88,7 @@ describe("the brief's transforms run unchanged", () => {
   });
 
   it('Google: reads its bound secret and formats the conversion time', async () => {
-    const r = await run(BRIEF_GOOGLE, [purchase('ord_5')], {
+    const r = await run(briefGoogleTransform, [purchase('ord_5')], {
       GOOGLE_ADS_CONVERSION_ACTION: 'customers/1/conversionActions/2',
     });
     const out = r.results[0]!;
@@ -398,8 +317,8 @@ describe('compile at save time', () => {
   });
 
   it('accepts the brief code', async () => {
-    await expect(sandbox.compile({ kind: 'transform', code: BRIEF_META })).resolves.toBeUndefined();
-    await expect(sandbox.compile({ kind: 'transform', code: BRIEF_TIKTOK })).resolves.toBeUndefined();
-    await expect(sandbox.compile({ kind: 'transform', code: BRIEF_GOOGLE })).resolves.toBeUndefined();
+    await expect(sandbox.compile({ kind: 'transform', code: briefMetaTransform })).resolves.toBeUndefined();
+    await expect(sandbox.compile({ kind: 'transform', code: briefTikTokTransform })).resolves.toBeUndefined();
+    await expect(sandbox.compile({ kind: 'transform', code: briefGoogleTransform })).resolves.toBeUndefined();
   });
 });

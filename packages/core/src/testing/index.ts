@@ -1,7 +1,14 @@
 /**
- * `@openpipes/core/testing`: helpers for testing user code and stores.
+ * `@openpipes/core/testing`: helpers for testing transforms, `send()` functions and apps that embed
+ * OpenPipes. Nothing here imports a test framework, so it loads in any process. The store and engine
+ * conformance suites (vitest) are in `@openpipes/core/conformance`.
+ *
+ * @example
+ * ```ts
+ * import { runTransform } from '@openpipes/core/testing';
+ * const out = await runTransform(transformSource, { events: [purchase] });
+ * ```
  */
-
 export {
   briefGoogleTransform,
   briefMetaSend,
@@ -11,26 +18,17 @@ export {
   purchaseSchema,
 } from './brief.js';
 export {
-  checkSlackMessage,
-  checkTeamsMessage,
-  runEngineAlerts,
-  slackStandIn,
-  teamsStandIn,
-} from './engine-alerts.js';
-export { runEngineConfigTransfer } from './engine-config-transfer.js';
-export {
-  type EngineConformanceOptions,
+  briefAccessToken,
+  briefPixelId,
   metaLikeAnswer,
-  runEngineConformance,
   settled,
   setupBriefFlow,
   testSecretKey,
   waitFor,
-} from './engine-conformance.js';
-export { runEngineReliability } from './engine-reliability.js';
+} from './helpers.js';
 export { type RunSendInput, type RunSendResult, runSend } from './run-send.js';
 export { closeTestSandbox, type RunTransformInput, runTransform, type TestEvent } from './run-transform.js';
-export { runStoreConformance, type StoreConformanceOptions } from './store-conformance.js';
+export { checkSlackMessage, checkTeamsMessage, slackStandIn, teamsStandIn } from './stand-ins.js';
 export {
   type RecordedTestRequest,
   startTestServer,

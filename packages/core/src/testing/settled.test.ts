@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Pipes } from '../engine.js';
 import type { Delivery } from '../schemas.js';
-import { settled } from './engine-conformance.js';
+import { settled } from './helpers.js';
 
 /** A `pipes` whose only used part, `deliveries.list`, pages like the real one (at most 1000 a page). */
 function fakePipes(deliveries: Array<Pick<Delivery, 'id' | 'status'>>): Pipes {

@@ -3,7 +3,7 @@
  * file wires it up in a few lines:
  *
  * ```ts
- * import { runStoreConformance } from '@openpipes/core/testing';
+ * import { runStoreConformance } from '@openpipes/core/conformance';
  * runStoreConformance({ name: 'sqlite', createStore: async () => sqliteStore({ filename: tmpFile() }) });
  * ```
  *

@@ -12,13 +12,16 @@ import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
 import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
 import type { Store } from '../store.js';
-import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from './brief.js';
+import { purchaseEvent } from '../testing/brief.js';
 import {
-  type RecordedTestRequest,
-  startTestServer,
-  type TestResponse,
-  type TestServer,
-} from './test-server.js';
+  briefAccessToken as accessToken,
+  metaLikeAnswer,
+  briefPixelId as pixelId,
+  settled,
+  setupBriefFlow,
+  testSecretKey,
+} from '../testing/helpers.js';
+import { startTestServer, type TestServer } from '../testing/test-server.js';
 
 export interface EngineConformanceOptions {
   name: string;
@@ -28,117 +31,6 @@ export interface EngineConformanceOptions {
   rawDump?: (db: string) => Promise<string>;
   /** Drops every database this suite created. */
   cleanup?: () => Promise<void>;
-}
-
-export const testSecretKey = 'test-secret-key-0123456789abcdef';
-const accessToken = 'EAAB-super-secret-access-token-7f3a9c';
-const pixelId = '998877665544';
-
-/** Polls until `check` returns a truthy value or the timeout passes. */
-export async function waitFor<T>(
-  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-      last = value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-/** A stand-in for Meta's Conversions API: checks the token, answers `events_received`. */
-export function metaLikeAnswer(request: RecordedTestRequest): TestResponse {
-  const body = request.json as { data?: unknown[]; access_token?: string } | undefined;
-  if (body?.access_token !== accessToken) {
-    return {
-      status: 400,
-      body: {
-        error: {
-          message: 'Invalid OAuth access token.',
-          type: 'OAuthException',
-          code: 190,
-          fbtrace_id: 'T1',
-        },
-      },
-    };
-  }
-  return {
-    status: 200,
-    body: { events_received: body.data?.length ?? 0, messages: [], fbtrace_id: 'AbC123xyz' },
-  };
-}
-
-/** The brief's operator flow through the engine API: source, event types, secrets, destination, pipe. */
-export async function setupBriefFlow(
-  pipes: Pipes,
-  meta: TestServer,
-  destination: { retry?: Record<string, number>; max_batch_size?: number } = {},
-) {
-  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-  await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
-  await pipes.eventTypes.create({ name: 'add_to_cart', schema: { type: 'object' } });
-  const token = await pipes.secrets.create({
-    key: 'META_ACCESS_TOKEN',
-    value: accessToken,
-    description: 'Meta CAPI pixel token',
-  });
-  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: pixelId });
-  const dest = await pipes.destinations.create({
-    name: 'meta-capi-prod',
-    send: briefMetaSend(meta.url),
-    max_batch_size: destination.max_batch_size ?? 1000,
-    ...(destination.retry ? { retry: { ...destination.retry } } : {}),
-  });
-  await pipes.destinations.bindSecrets(dest.id, [token.id, pixel.id]);
-  const pipe = await pipes.pipes.create({
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: dest.id,
-    transform: briefMetaTransform,
-  });
-  expect(pipe.enabled).toBe(false);
-  expect((await pipes.pipes.toggle(pipe.id)).enabled).toBe(true);
-  expect((await pipes.destinations.toggle(dest.id)).enabled).toBe(true);
-  return { source, destination: dest, pipe, secrets: { token, pixel } };
-}
-
-const finalStatuses: DeliveryStatus[] = ['delivered', 'filtered', 'failed', 'dead'];
-
-/** Waits until `count` deliveries of a pipe are in a final status; returns them (all pages). */
-export async function settled(
-  pipes: Pipes,
-  pipeId: string,
-  count: number,
-  timeoutMs = 15_000,
-): Promise<Delivery[]> {
-  return waitFor(
-    async () => {
-      // A page holds at most 1000 deliveries: read them all, or a count above 1000 never settles.
-      const all: Delivery[] = [];
-      let cursor: string | null = null;
-      do {
-        const page: Page<Delivery> = await pipes.deliveries.list(pipeId, {
-          limit: 1000,
-          ...(cursor ? { cursor } : {}),
-        });
-        all.push(...page.data);
-        cursor = page.next_cursor;
-      } while (cursor);
-      const done = all.filter((d) => finalStatuses.includes(d.status));
-      return done.length >= count ? all : null;
-    },
-    timeoutMs,
-    `${count} settled deliveries`,
-  );
 }
 
 export function runEngineConformance(options: EngineConformanceOptions): void {

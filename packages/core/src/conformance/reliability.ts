@@ -12,10 +12,10 @@ import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import type { EngineEventMap } from '../events.js';
 import { silentLogger } from '../logger.js';
 import type { Delivery } from '../schemas.js';
-import { briefMetaTransform, purchaseEvent, purchaseSchema } from './brief.js';
-import type { EngineConformanceOptions } from './engine-conformance.js';
-import { settled, testSecretKey, waitFor } from './engine-conformance.js';
-import { startTestServer, type TestServer } from './test-server.js';
+import { briefMetaTransform, purchaseEvent, purchaseSchema } from '../testing/brief.js';
+import { settled, testSecretKey, waitFor } from '../testing/helpers.js';
+import { startTestServer, type TestServer } from '../testing/test-server.js';
+import type { EngineConformanceOptions } from './engine.js';
 
 /** A send() that posts the batch and leaves the verdict to the HTTP status. */
 const plainSend = (url: string) => `async function send({ events }) {

@@ -12,9 +12,10 @@ import type { ConfigProgress } from '../config-transfer.js';
 import { createPipes, type Pipes } from '../engine.js';
 import { isPipesError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from './brief.js';
-import { type EngineConformanceOptions, settled, testSecretKey } from './engine-conformance.js';
-import { startTestServer, type TestServer } from './test-server.js';
+import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from '../testing/brief.js';
+import { settled, testSecretKey } from '../testing/helpers.js';
+import { startTestServer, type TestServer } from '../testing/test-server.js';
+import type { EngineConformanceOptions } from './engine.js';
 
 const token = 'EAAB-config-transfer-token-51c0';
 const pixel = '112233445566';

@@ -1,0 +1,16 @@
+/**
+ * `@openpipes/core/conformance`: the suites every store runs (vitest), so that SQLite, PostgreSQL
+ * and any store you write behave the same. Each store's test file wires them up in a few lines:
+ *
+ * @example
+ * ```ts
+ * import { runEngineConformance, runStoreConformance } from '@openpipes/core/conformance';
+ * runStoreConformance({ name: 'my-store', createStore: async () => myStore() });
+ * runEngineConformance({ name: 'my-store', openStore: async (db) => myStore({ database: db }) });
+ * ```
+ */
+export { runEngineAlerts } from './alerts.js';
+export { runEngineConfigTransfer } from './config-transfer.js';
+export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
+export { runEngineReliability } from './reliability.js';
+export { runStoreConformance, type StoreConformanceOptions } from './store.js';

@@ -1,0 +1,124 @@
+/**
+ * Helpers for tests that run a real engine: a polling `waitFor`, `settled` deliveries, the brief's
+ * operator flow set up through the engine API, and a Meta stand-in's answer. No test framework is
+ * imported here, so `@openpipes/core/testing` loads anywhere (an app, a CLI, a script).
+ */
+import type { Pipes } from '../engine.js';
+import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
+import { briefMetaSend, briefMetaTransform, purchaseSchema } from './brief.js';
+import type { RecordedTestRequest, TestResponse, TestServer } from './test-server.js';
+
+export const testSecretKey = 'test-secret-key-0123456789abcdef';
+/** The Meta access token `setupBriefFlow` stores as a secret (tests check it never leaks). */
+export const briefAccessToken = 'EAAB-super-secret-access-token-7f3a9c';
+/** The Meta pixel id `setupBriefFlow` stores as a secret. */
+export const briefPixelId = '998877665544';
+
+/** Polls until `check` returns a truthy value or the timeout passes. */
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false> | T | null | undefined | false,
+  timeoutMs = 15_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${String(last)})`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A stand-in for Meta's Conversions API: checks the token, answers `events_received`. */
+export function metaLikeAnswer(request: RecordedTestRequest): TestResponse {
+  const body = request.json as { data?: unknown[]; access_token?: string } | undefined;
+  if (body?.access_token !== briefAccessToken) {
+    return {
+      status: 400,
+      body: {
+        error: {
+          message: 'Invalid OAuth access token.',
+          type: 'OAuthException',
+          code: 190,
+          fbtrace_id: 'T1',
+        },
+      },
+    };
+  }
+  return {
+    status: 200,
+    body: { events_received: body.data?.length ?? 0, messages: [], fbtrace_id: 'AbC123xyz' },
+  };
+}
+
+/** The brief's operator flow through the engine API: source, event types, secrets, destination, pipe. */
+export async function setupBriefFlow(
+  pipes: Pipes,
+  meta: TestServer,
+  destination: { retry?: Record<string, number>; max_batch_size?: number } = {},
+) {
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
+  await pipes.eventTypes.create({ name: 'add_to_cart', schema: { type: 'object' } });
+  const token = await pipes.secrets.create({
+    key: 'META_ACCESS_TOKEN',
+    value: briefAccessToken,
+    description: 'Meta CAPI pixel token',
+  });
+  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: briefPixelId });
+  const dest = await pipes.destinations.create({
+    name: 'meta-capi-prod',
+    send: briefMetaSend(meta.url),
+    max_batch_size: destination.max_batch_size ?? 1000,
+    ...(destination.retry ? { retry: { ...destination.retry } } : {}),
+  });
+  await pipes.destinations.bindSecrets(dest.id, [token.id, pixel.id]);
+  const pipe = await pipes.pipes.create({
+    name: 'purchase-to-meta',
+    source_id: source.id,
+    destination_id: dest.id,
+    transform: briefMetaTransform,
+  });
+  // The brief's flow: new pipes and destinations start disabled; toggling turns them on.
+  if (pipe.enabled || dest.enabled) throw new Error('a new pipe or destination must start disabled');
+  const pipeOn = await pipes.pipes.toggle(pipe.id);
+  const destinationOn = await pipes.destinations.toggle(dest.id);
+  if (!pipeOn.enabled || !destinationOn.enabled) throw new Error('toggle must enable a disabled entity');
+  return { source, destination: dest, pipe, secrets: { token, pixel } };
+}
+
+const finalStatuses: DeliveryStatus[] = ['delivered', 'filtered', 'failed', 'dead'];
+
+/** Waits until `count` deliveries of a pipe are in a final status; returns them (all pages). */
+export async function settled(
+  pipes: Pipes,
+  pipeId: string,
+  count: number,
+  timeoutMs = 15_000,
+): Promise<Delivery[]> {
+  return waitFor(
+    async () => {
+      // A page holds at most 1000 deliveries: read them all, or a count above 1000 never settles.
+      const all: Delivery[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Page<Delivery> = await pipes.deliveries.list(pipeId, {
+          limit: 1000,
+          ...(cursor ? { cursor } : {}),
+        });
+        all.push(...page.data);
+        cursor = page.next_cursor;
+      } while (cursor);
+      const done = all.filter((d) => finalStatuses.includes(d.status));
+      return done.length >= count ? all : null;
+    },
+    timeoutMs,
+    `${count} settled deliveries`,
+  );
+}
