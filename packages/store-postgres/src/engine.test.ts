@@ -1,4 +1,9 @@
-import { runEngineConformance, runEngineReliability } from '@openpipes/core/conformance';
+import {
+  runEngineAlerts,
+  runEngineConfigTransfer,
+  runEngineConformance,
+  runEngineReliability,
+} from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { dropSchemas, postgresAvailable, postgresUrl, query } from '../test/postgres.js';
 import { postgresStore } from './index.js';
@@ -15,30 +20,28 @@ const cleanup = async () => {
   created.clear();
 };
 
+// Every row of every table of the schema, as PostgreSQL prints it.
+const rawDump = async (db: string) => {
+  const tables = await query<{ table_name: string }>(
+    'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
+    [schemaOf(db)],
+  );
+  const parts = await Promise.all(
+    tables.map(async ({ table_name }) => {
+      const rows = await query<{ row: string }>(
+        `SELECT t::text AS row FROM "${schemaOf(db)}"."${table_name}" t`,
+      );
+      return rows.map((r) => r.row).join('\n');
+    }),
+  );
+  return parts.join('\n');
+};
+
 if (await postgresAvailable()) {
   runEngineReliability({ name: 'PostgreSQL', openStore, cleanup });
-
-  runEngineConformance({
-    name: 'PostgreSQL',
-    openStore,
-    cleanup,
-    // Every row of every table of the schema, as PostgreSQL prints it.
-    rawDump: async (db) => {
-      const tables = await query<{ table_name: string }>(
-        'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
-        [schemaOf(db)],
-      );
-      const parts = await Promise.all(
-        tables.map(async ({ table_name }) => {
-          const rows = await query<{ row: string }>(
-            `SELECT t::text AS row FROM "${schemaOf(db)}"."${table_name}" t`,
-          );
-          return rows.map((r) => r.row).join('\n');
-        }),
-      );
-      return parts.join('\n');
-    },
-  });
+  runEngineAlerts({ name: 'PostgreSQL', openStore, cleanup, rawDump });
+  runEngineConfigTransfer({ name: 'PostgreSQL', openStore, cleanup });
+  runEngineConformance({ name: 'PostgreSQL', openStore, cleanup, rawDump });
 } else {
   describe.skip('engine on PostgreSQL (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

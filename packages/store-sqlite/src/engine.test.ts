@@ -1,7 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runEngineAlerts, runEngineConformance, runEngineReliability } from '@openpipes/core/conformance';
+import {
+  runEngineAlerts,
+  runEngineConfigTransfer,
+  runEngineConformance,
+  runEngineReliability,
+} from '@openpipes/core/conformance';
 import { afterAll } from 'vitest';
 import { sqliteStore } from './index.js';
 
@@ -23,3 +28,5 @@ runEngineReliability({ name: 'SQLite', openStore });
 runEngineAlerts({ name: 'SQLite', openStore, rawDump });
 
 runEngineConformance({ name: 'SQLite', openStore, rawDump });
+
+runEngineConfigTransfer({ name: 'SQLite', openStore });
