@@ -22,7 +22,11 @@ import { createRedactor } from './secrets/redact.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from './store.js';
 
 export interface DispatcherOptions {
-  /** How long a claim is held before another worker may take it over, ms. Default 120 000. */
+  /**
+   * How long a claim is held before another worker may take it over, ms. A worker renews the
+   * leases of a batch it is still working on every third of this, so it only bounds how soon a
+   * DEAD worker's batch is picked up again. Default 30 000.
+   */
   leaseMs?: number;
   /** Longest sleep of an idle lane, ms. Default 1000. */
   pollIntervalMs?: number;
@@ -77,7 +81,7 @@ interface Lane {
 }
 
 export function createDispatcher(deps: DispatcherDeps): Dispatcher {
-  const leaseMs = deps.options.leaseMs ?? 120_000;
+  const leaseMs = deps.options.leaseMs ?? 30_000;
   const pollIntervalMs = deps.options.pollIntervalMs ?? 1000;
   const maxClaim = deps.options.maxClaim ?? 2000;
   const breakerThreshold = deps.options.breakerThreshold ?? 5;
@@ -264,6 +268,23 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     claimed: ClaimedDelivery[],
   ) => {
     let outcomes: DeliveryOutcome[];
+    // Keep the leases while this batch is worked on (a slow transform or send), so that no other
+    // worker takes it over and sends it twice; a dead worker stops renewing and loses them.
+    const ids = claimed.map((c) => c.id);
+    const renew = setInterval(
+      () => {
+        deps.store
+          .extendLeases({ owner, ids, until: new Date(deps.now() + leaseMs).toISOString() })
+          .catch((err) =>
+            deps.logger.warn('could not renew leases', {
+              destination_id: destination.id,
+              error: String(err),
+            }),
+          );
+      },
+      Math.max(100, Math.floor(leaseMs / 3)),
+    );
+    renew.unref();
     try {
       const secrets = await deps.resolveSecrets(destination.secret_ids);
       outcomes = await deliverBatch(deps, {
@@ -295,6 +316,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         attempt: null,
       }));
     }
+    clearInterval(renew);
     try {
       const { lost } = await deps.store.completeDeliveries({
         owner,

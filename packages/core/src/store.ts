@@ -293,6 +293,12 @@ export interface Store {
     lost: string[];
   }>;
 
+  /**
+   * Extends the leases this owner holds on `ids` to `until` (a worker still busy with a long batch
+   * keeps it). Leases this owner no longer holds are not touched. Returns how many were extended.
+   */
+  extendLeases(input: { owner: string; ids: string[]; until: string }): Promise<number>;
+
   /** Gives claimed deliveries back (`pending`, lease cleared) without an attempt. */
   releaseDeliveries(input: { owner: string; ids: string[]; now: string }): Promise<void>;
 

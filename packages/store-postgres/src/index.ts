@@ -709,6 +709,16 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         };
       }),
 
+    extendLeases: ({ owner, ids, until }) =>
+      guard(async () => {
+        if (ids.length === 0) return 0;
+        const result = await sql`
+          UPDATE ${T('deliveries')} SET due_at = ${until}::timestamptz
+          WHERE id = ANY(${ids}::text[]) AND status = 'sending' AND lease_owner = ${owner}
+        `.execute(db);
+        return Number(result.numAffectedRows ?? 0);
+      }),
+
     releaseDeliveries: ({ owner, ids, now }) =>
       guard(async () => {
         if (ids.length === 0) return;

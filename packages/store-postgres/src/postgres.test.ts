@@ -4,7 +4,15 @@
  * JSON and time round trips, and pool ownership.
  */
 import { createPipes, newId, type Pipes, type Store, silentLogger } from '@openpipes/core';
-import { metaLikeAnswer, purchaseEvent, settled, setupBriefFlow, startTestServer, type TestServer, testSecretKey } from '@openpipes/core/testing';
+import {
+  metaLikeAnswer,
+  purchaseEvent,
+  settled,
+  setupBriefFlow,
+  startTestServer,
+  type TestServer,
+  testSecretKey,
+} from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from '../test/postgres.js';

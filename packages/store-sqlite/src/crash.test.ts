@@ -3,7 +3,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, silentLogger } from '@openpipes/core';
-import { purchaseEvent, settled, setupBriefFlow, startTestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
+import {
+  purchaseEvent,
+  settled,
+  setupBriefFlow,
+  startTestServer,
+  testSecretKey,
+  waitFor,
+} from '@openpipes/core/testing';
 import { afterAll, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
 

@@ -531,6 +531,18 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
       return { applied, lost };
     },
 
+    async extendLeases({ owner, ids, until }) {
+      if (ids.length === 0) return 0;
+      return run(
+        qb
+          .updateTable('deliveries')
+          .set({ due_at: until })
+          .where('id', 'in', ids)
+          .where('status', '=', 'sending')
+          .where('lease_owner', '=', owner),
+      );
+    },
+
     async releaseDeliveries({ owner, ids, now }) {
       if (ids.length === 0) return;
       run(

@@ -52,9 +52,9 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
     let counter = 0;
     const dbName = () => `reliability_${process.pid}_${Date.now().toString(36)}_${counter++}`;
 
-    const engine = async (extra: Partial<PipesOptions> = {}, egress: string[] = []) => {
+    const engine = async (extra: Partial<PipesOptions> = {}, egress: string[] = [], db = dbName()) => {
       const pipes = createPipes({
-        store: await options.openStore(dbName()),
+        store: await options.openStore(db),
         secretKey: testSecretKey,
         logger: silentLogger,
         sandbox: { workers: 2 },
@@ -231,6 +231,28 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       starts.sort((a, b) => a - b);
       for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(950);
     }, 40_000);
+
+    it('renews the leases of a batch slower than its lease, so no other worker sends it again', async () => {
+      const platform = await server(async () => {
+        await new Promise((r) => setTimeout(r, 1500));
+        return { status: 200, body: {} };
+      });
+      const db = dbName();
+      const fast = { pollIntervalMs: 50, leaseMs: 300 };
+      const first = await engine({ dispatcher: fast }, [platform.host], db);
+      const { pipe } = (await setup(first, [{ name: 'slow', send: plainSend(platform.url) }]))[0]!;
+      await first.ingest('web', purchaseEvent('ord_slow_1'));
+      await first.start();
+      await waitFor(() => platform.requests.length === 1, 10_000, 'the first worker to send');
+      // A second worker on the same store, polling while the first one's batch takes 5 leases.
+      const second = await engine({ dispatcher: fast }, [platform.host], db);
+      await second.start();
+      const [delivery] = await settled(first, pipe.id, 1);
+      expect(delivery?.status).toBe('delivered');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(platform.requests).toHaveLength(1);
+      expect((await first.deliveries.get(delivery!.id)).attempt_count).toBe(1);
+    });
 
     it('fails only the rows the platform rejected in a batch', async () => {
       const platform = await server((request) => {

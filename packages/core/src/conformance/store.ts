@@ -517,6 +517,31 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(due).toHaveLength(2);
       });
 
+      it('extends only the leases its owner holds, so a long batch is not taken over', async () => {
+        const { pipeRefs } = await seed(2, 1);
+        const p = pipeRefs[0]!;
+        const claim = (owner: string, now: string) =>
+          store.claimDeliveries({
+            destinationId: p.destination_id,
+            pipeIds: [p.pipe_id],
+            owner,
+            limit: 10,
+            leaseMs: 1000,
+            now,
+          });
+        const held = await claim('w1', at(0));
+        expect(held).toHaveLength(2);
+        const ids = held.map((d) => d.id);
+        expect(await store.extendLeases({ owner: 'w2', ids, until: at(60_000) })).toBe(0);
+        expect(await store.extendLeases({ owner: 'w1', ids, until: at(60_000) })).toBe(2);
+        // Past the first lease, but within the extended one: nobody else may take them.
+        expect(await claim('w2', at(5000))).toEqual([]);
+        const row = await store.getDelivery({ id: ids[0]! });
+        expect(row?.row.lease_expires_at).toBe(at(60_000));
+        expect(await claim('w2', at(60_000))).toHaveLength(2);
+        expect(await store.extendLeases({ owner: 'w1', ids, until: at(120_000) })).toBe(0);
+      });
+
       it('gives released deliveries back as pending without an attempt', async () => {
         const { pipeRefs } = await seed(2, 1);
         const p = pipeRefs[0]!;
