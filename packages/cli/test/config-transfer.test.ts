@@ -5,7 +5,14 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema, startTestServer, type TestServer } from '@openpipes/core/testing';
+import {
+  briefMetaSend,
+  briefMetaTransform,
+  purchaseEvent,
+  purchaseSchema,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,

@@ -3,7 +3,13 @@
  * dispatching (the deployment docs/deployment.md describes). Without PostgreSQL this file skips
  * with a message; under CI=true a missing PostgreSQL fails it, as in @openpipes/store-postgres.
  */
-import { briefMetaSend, briefMetaTransform, purchaseEvent, startTestServer, type TestServer } from '@openpipes/core/testing';
+import {
+  briefMetaSend,
+  briefMetaTransform,
+  purchaseEvent,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, openpipes, startServe, stopAll } from './helpers.js';

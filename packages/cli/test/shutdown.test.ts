@@ -5,7 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { briefMetaSend, briefMetaTransform, purchaseEvent, startTestServer, type TestServer } from '@openpipes/core/testing';
+import {
+  briefMetaSend,
+  briefMetaTransform,
+  purchaseEvent,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, openpipes, startServe, stopAll, tempDir } from './helpers.js';
 

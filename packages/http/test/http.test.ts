@@ -5,7 +5,14 @@
  */
 
 import { type DestinationTemplate, PipesError } from '@openpipes/core';
-import { briefMetaSend, briefMetaTransform, metaLikeAnswer, purchaseEvent, purchaseSchema, waitFor } from '@openpipes/core/testing';
+import {
+  briefMetaSend,
+  briefMetaTransform,
+  metaLikeAnswer,
+  purchaseEvent,
+  purchaseSchema,
+  waitFor,
+} from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, call, collect, postUnfinished, sign } from './client.js';
 import { adapters, type Fixture, prefix, readKey, startFixture } from './servers.js';

@@ -10,7 +10,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
-import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
 import type { Store } from '../store.js';
 import { purchaseEvent } from '../testing/brief.js';
 import {

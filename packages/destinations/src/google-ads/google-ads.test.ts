@@ -1,5 +1,12 @@
 import { createHash } from 'node:crypto';
-import { briefGoogleTransform, purchaseEvent, runSend, startTestServer, type TestResponse, type TestServer } from '@openpipes/core/testing';
+import {
+  briefGoogleTransform,
+  purchaseEvent,
+  runSend,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+} from '@openpipes/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   byEventId,

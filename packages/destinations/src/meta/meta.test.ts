@@ -1,4 +1,10 @@
-import { briefMetaTransform, purchaseEvent, runSend, startTestServer, type TestServer } from '@openpipes/core/testing';
+import {
+  briefMetaTransform,
+  purchaseEvent,
+  runSend,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   byEventId,

@@ -1,4 +1,10 @@
-import { briefTikTokTransform, purchaseEvent, runSend, startTestServer, type TestServer } from '@openpipes/core/testing';
+import {
+  briefTikTokTransform,
+  purchaseEvent,
+  runSend,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   byEventId,
