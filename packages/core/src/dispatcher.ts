@@ -36,7 +36,10 @@ export interface DispatcherOptions {
   breakerThreshold?: number;
   /** First pause when the breaker opens, ms; doubles per failed probe. Default 5000. */
   breakerInitialPauseMs?: number;
-  /** Longest breaker pause, ms. Default 300 000. */
+  /**
+   * Longest breaker pause, ms: after an outage the destination is found healthy again within this
+   * (a probe is one batch, so probing often costs the destination next to nothing). Default 30 000.
+   */
   breakerMaxPauseMs?: number;
 }
 
@@ -86,7 +89,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   const maxClaim = deps.options.maxClaim ?? 2000;
   const breakerThreshold = deps.options.breakerThreshold ?? 5;
   const breakerInitialPauseMs = deps.options.breakerInitialPauseMs ?? 5000;
-  const breakerMaxPauseMs = deps.options.breakerMaxPauseMs ?? 300_000;
+  const breakerMaxPauseMs = deps.options.breakerMaxPauseMs ?? 30_000;
   const owner = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 10)}`;
 
   const lanes = new Map<string, Lane>();
