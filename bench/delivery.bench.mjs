@@ -4,9 +4,8 @@
 //   npm run bench -- delivery            (BENCH_OUTAGE_SECONDS=60 by default)
 import { join } from 'node:path';
 import { createPipes, silentLogger } from '@openpipes/core';
-import { briefMetaSend, briefMetaTransform } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
-import { purchase, report, startSink, tempDir } from './lib.mjs';
+import { purchase, report, setupBriefFlow, startSink, tempDir } from './lib.mjs';
 
 const dir = tempDir('openpipes-bench-delivery-');
 const outageSeconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
@@ -20,28 +19,7 @@ async function engineWith(sink, name) {
     egressAllow: [sink.host],
     dispatcher: { pollIntervalMs: 200 },
   });
-  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-  await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object', required: ['order_id'] } });
-  const token = await pipes.secrets.create({
-    key: 'META_ACCESS_TOKEN',
-    value: 'EAAB-bench-token-0123456789',
-  });
-  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: '123456789012' });
-  const destination = await pipes.destinations.create({
-    name: 'meta-capi-prod',
-    send: briefMetaSend(sink.url),
-    max_batch_size: 500,
-    concurrency: 2,
-  });
-  await pipes.destinations.bindSecrets(destination.id, [token.id, pixel.id]);
-  const pipe = await pipes.pipes.create({
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: destination.id,
-    transform: briefMetaTransform,
-  });
-  await pipes.pipes.toggle(pipe.id, true);
-  await pipes.destinations.toggle(destination.id, true);
+  await setupBriefFlow(pipes, sink.url);
   return pipes;
 }
 

@@ -18,10 +18,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createPipes, silentLogger } from '@openpipes/core';
-import { briefMetaSend, briefMetaTransform } from '@openpipes/core/testing';
 import { postgresStore } from '@openpipes/store-postgres';
 import pg from 'pg';
-import { purchase, report, startSink } from './lib.mjs';
+import { purchase, report, setupBriefFlow, startSink } from './lib.mjs';
 
 const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const events = Number(process.env.OPENPIPES_BENCH_PG_EVENTS ?? 30_000);
@@ -155,27 +154,7 @@ async function endToEnd(dispatchers) {
     sandbox: { workers: 1 },
     egressAllow: [sink.host],
   });
-  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-  await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object', required: ['order_id'] } });
-  const token = await pipes.secrets.create({
-    key: 'META_ACCESS_TOKEN',
-    value: 'EAAB-bench-token-0123456789',
-  });
-  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: '123456789012' });
-  const destination = await pipes.destinations.create({
-    name: 'meta-capi-prod',
-    send: briefMetaSend(sink.url),
-    max_batch_size: 500,
-    concurrency: 2,
-  });
-  await pipes.destinations.bindSecrets(destination.id, [token.id, pixel.id]);
-  const pipe = await pipes.pipes.create({
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: destination.id,
-    transform: briefMetaTransform,
-  });
-  await pipes.pipes.toggle(pipe.id, true);
+  const { destination } = await setupBriefFlow(pipes, sink.url, { enable: false });
 
   // Ingest first, two calls of 500 in flight.
   const ingestStart = performance.now();
