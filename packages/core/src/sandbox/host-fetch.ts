@@ -154,8 +154,18 @@ export async function performGuestFetch(
     req.url = parsed.href;
     const startedAt = new Date();
     const t0 = performance.now();
-    const timeout = AbortSignal.timeout(limits.fetchTimeoutMs);
-    const signal = callSignal ? AbortSignal.any([timeout, callSignal]) : timeout;
+    // A controller and a timer, not AbortSignal.timeout() inside AbortSignal.any(): Node holds the
+    // sources of `any` weakly, so an otherwise unreferenced timeout signal can be collected before
+    // it fires and the fetch would never time out.
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new DOMException('fetch timed out', 'TimeoutError')),
+      limits.fetchTimeoutMs,
+    );
+    const onCallAbort = () => controller.abort(callSignal?.reason);
+    if (callSignal?.aborted) onCallAbort();
+    else callSignal?.addEventListener('abort', onCallAbort, { once: true });
+    const signal = controller.signal;
     const exchange: CapturedExchange = {
       request: { url: req.url, method: req.method, headers: { ...req.headers } },
       startedAt: startedAt.toISOString(),
@@ -171,6 +181,9 @@ export async function performGuestFetch(
       exchange.error = { code: failure.code, message: failure.message };
       exchange.durationMs = performance.now() - t0;
       throw failure;
+    } finally {
+      clearTimeout(timer);
+      callSignal?.removeEventListener('abort', onCallAbort);
     }
     exchange.durationMs = performance.now() - t0;
     exchange.response = { status: raw.status, headers: Object.fromEntries(raw.headers), body: raw.body };
