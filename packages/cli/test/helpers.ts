@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from '@openpipes/core/testing';
 
 export const bin = fileURLToPath(new URL('../bin/openpipes.js', import.meta.url));
 
@@ -208,21 +209,6 @@ export async function stopAll(): Promise<void> {
   dirs.clear();
 }
 
-/** Polls until `check` returns a truthy value. */
-export async function eventually<T>(
-  check: () => Promise<T | null | undefined | false>,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Polls until `check` gives a value: core's `waitFor`, with the CLI tests' longer default. */
+export const eventually = <T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000) =>
+  waitFor(check, timeoutMs);

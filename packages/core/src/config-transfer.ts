@@ -776,32 +776,26 @@ async function write(
   data: Record<string, unknown>,
   context: ActorContext | undefined,
 ): Promise<string> {
-  const create = step.action === 'create';
   const id = step.id!;
-  switch (step.kind) {
-    case 'secret':
-      return (await deps.secrets.update(id, data as { description?: string }, context)).id;
-    case 'event_type':
-      return create
-        ? (await deps.eventTypes.create(data as never, context)).id
-        : (await deps.eventTypes.update(id, data as never, context)).id;
-    case 'source':
-      return create
-        ? (await deps.sources.create(data as never, context)).id
-        : (await deps.sources.update(id, data as never, context)).id;
-    case 'destination':
-      return create
-        ? (await deps.destinations.create(data as never, context)).id
-        : (await deps.destinations.update(id, data as never, context)).id;
-    case 'pipe':
-      return create
-        ? (await deps.pipes.create(data as never, context)).id
-        : (await deps.pipes.update(id, data as never, context)).id;
-    case 'alert_channel':
-      return create
-        ? (await deps.channels.create(data as never, context)).id
-        : (await deps.channels.update(id, data as never, context)).id;
-  }
+  // Secrets travel by name only: an import can change a description, never create a value.
+  if (step.kind === 'secret')
+    return (await deps.secrets.update(id, data as { description?: string }, context)).id;
+  const registries = {
+    event_type: deps.eventTypes,
+    source: deps.sources,
+    destination: deps.destinations,
+    pipe: deps.pipes,
+    alert_channel: deps.channels,
+  };
+  const registry = registries[step.kind] as {
+    create(input: unknown, context?: ActorContext): Promise<{ id: string }>;
+    update(id: string, patch: unknown, context?: ActorContext): Promise<{ id: string }>;
+  };
+  const written =
+    step.action === 'create'
+      ? await registry.create(data, context)
+      : await registry.update(id, data, context);
+  return written.id;
 }
 
 /** Names the entity an error is about, keeping its code and details. */

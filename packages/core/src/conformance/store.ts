@@ -127,6 +127,22 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       await options.cleanup?.();
     });
 
+    /** Claims a pipe's due deliveries (10 at most, a one-minute lease unless said otherwise). */
+    const claimFor = (
+      p: { pipe_id: string; destination_id: string },
+      owner: string,
+      now: string,
+      options: { limit?: number; leaseMs?: number } = {},
+    ) =>
+      store.claimDeliveries({
+        destinationId: p.destination_id,
+        pipeIds: [p.pipe_id],
+        owner,
+        limit: options.limit ?? 10,
+        leaseMs: options.leaseMs ?? 60_000,
+        now,
+      });
+
     // Sets up a source with two pipes and appends events; returns ids.
     async function seed(count: number, pipes = 2) {
       const sourceId = newId('source', t0);
@@ -351,22 +367,8 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         });
         expect(other).toEqual([]);
         const [a, b] = await Promise.all([
-          store.claimDeliveries({
-            destinationId: p1!.destination_id,
-            pipeIds: [p1!.pipe_id],
-            owner: 'w1',
-            limit: 3,
-            leaseMs: 60_000,
-            now: at(1),
-          }),
-          store.claimDeliveries({
-            destinationId: p1!.destination_id,
-            pipeIds: [p1!.pipe_id],
-            owner: 'w2',
-            limit: 3,
-            leaseMs: 60_000,
-            now: at(1),
-          }),
+          claimFor(p1!, 'w1', at(1), { limit: 3 }),
+          claimFor(p1!, 'w2', at(1), { limit: 3 }),
         ]);
         const ids = [...a, ...b].map((d) => d.id);
         expect(new Set(ids).size).toBe(5);
@@ -377,46 +379,18 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           expect(d.event.event_payload).toEqual({ value: 1 });
           expect(d.lease_expires_at).toBe(at(60_001));
         }
-        const none = await store.claimDeliveries({
-          destinationId: p1!.destination_id,
-          pipeIds: [p1!.pipe_id],
-          owner: 'w3',
-          limit: 10,
-          leaseMs: 60_000,
-          now: at(2),
-        });
+        const none = await claimFor(p1!, 'w3', at(2));
         expect(none).toEqual([]);
       });
 
       it('hands a delivery whose lease expired to another worker, and refuses the old owner', async () => {
         const { pipeRefs } = await seed(1, 1);
         const p = pipeRefs[0]!;
-        const [first] = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'dead-worker',
-          limit: 10,
-          leaseMs: 1000,
-          now: at(0),
-        });
+        const [first] = await claimFor(p, 'dead-worker', at(0), { leaseMs: 1000 });
         expect(first).toBeDefined();
-        const early = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w2',
-          limit: 10,
-          leaseMs: 1000,
-          now: at(999),
-        });
+        const early = await claimFor(p, 'w2', at(999), { leaseMs: 1000 });
         expect(early).toEqual([]);
-        const [taken] = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w2',
-          limit: 10,
-          leaseMs: 1000,
-          now: at(1000),
-        });
+        const [taken] = await claimFor(p, 'w2', at(1000), { leaseMs: 1000 });
         expect(taken?.id).toBe(first!.id);
         const stale = await store.completeDeliveries({
           owner: 'dead-worker',
@@ -435,15 +409,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       it('records outcomes and attempts, and retries only when due', async () => {
         const { pipeRefs } = await seed(3, 1);
         const p = pipeRefs[0]!;
-        const claim = (owner: string, now: string) =>
-          store.claimDeliveries({
-            destinationId: p.destination_id,
-            pipeIds: [p.pipe_id],
-            owner,
-            limit: 10,
-            leaseMs: 60_000,
-            now,
-          });
+        const claim = (owner: string, now: string) => claimFor(p, owner, now);
         const claimed = await claim('w1', at(0));
         const [d1, d2, d3] = claimed;
         await store.completeDeliveries({
@@ -489,14 +455,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         const { pipeRefs } = await seed(2, 2);
         const [p1, p2] = pipeRefs;
         for (const p of [p1!, p2!]) {
-          const claimed = await store.claimDeliveries({
-            destinationId: p.destination_id,
-            pipeIds: [p.pipe_id],
-            owner: 'w',
-            limit: 10,
-            leaseMs: 60_000,
-            now: at(0),
-          });
+          const claimed = await claimFor(p, 'w', at(0));
           await store.completeDeliveries({
             owner: 'w',
             outcomes: claimed.map((c) => outcome(c, 'retrying', { next_attempt_at: at(3_600_000) })),
@@ -506,29 +465,14 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.expediteRetries({ destinationId: p1!.destination_id, now: at(10) })).toBe(2);
         expect(await store.nextRetryAt({ destinationId: p1!.destination_id })).toBe(at(10));
         expect(await store.nextRetryAt({ destinationId: p2!.destination_id })).toBe(at(3_600_000));
-        const due = await store.claimDeliveries({
-          destinationId: p1!.destination_id,
-          pipeIds: [p1!.pipe_id],
-          owner: 'w2',
-          limit: 10,
-          leaseMs: 60_000,
-          now: at(10),
-        });
+        const due = await claimFor(p1!, 'w2', at(10));
         expect(due).toHaveLength(2);
       });
 
       it('extends only the leases its owner holds, so a long batch is not taken over', async () => {
         const { pipeRefs } = await seed(2, 1);
         const p = pipeRefs[0]!;
-        const claim = (owner: string, now: string) =>
-          store.claimDeliveries({
-            destinationId: p.destination_id,
-            pipeIds: [p.pipe_id],
-            owner,
-            limit: 10,
-            leaseMs: 1000,
-            now,
-          });
+        const claim = (owner: string, now: string) => claimFor(p, owner, now, { leaseMs: 1000 });
         const held = await claim('w1', at(0));
         expect(held).toHaveLength(2);
         const ids = held.map((d) => d.id);
@@ -545,14 +489,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       it('gives released deliveries back as pending without an attempt', async () => {
         const { pipeRefs } = await seed(2, 1);
         const p = pipeRefs[0]!;
-        const claimed = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w1',
-          limit: 10,
-          leaseMs: 60_000,
-          now: at(0),
-        });
+        const claimed = await claimFor(p, 'w1', at(0));
         await store.releaseDeliveries({ owner: 'w2', ids: claimed.map((c) => c.id), now: at(1) });
         expect((await store.listDeliveries({ pipeId: p.pipe_id, status: 'sending', limit: 10 })).length).toBe(
           2,
@@ -567,14 +504,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       it('lists deliveries with filters and cursor pagination, newest first', async () => {
         const { pipeRefs } = await seed(7, 1);
         const p = pipeRefs[0]!;
-        const claimed = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w',
-          limit: 2,
-          leaseMs: 60_000,
-          now: at(0),
-        });
+        const claimed = await claimFor(p, 'w', at(0), { limit: 2 });
         await store.completeDeliveries({
           owner: 'w',
           outcomes: claimed.map((c) => outcome(c, 'failed')),
@@ -606,14 +536,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       it('re-queues failed and dead deliveries for replay with a fresh retry budget', async () => {
         const { pipeRefs } = await seed(4, 1);
         const p = pipeRefs[0]!;
-        const claimed = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w',
-          limit: 10,
-          leaseMs: 60_000,
-          now: at(0),
-        });
+        const claimed = await claimFor(p, 'w', at(0));
         const [a, b, c, d] = claimed;
         await store.completeDeliveries({
           owner: 'w',
@@ -648,14 +571,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
           attempts_before_replay: 1,
           attempt_count: 1,
         });
-        const again = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w2',
-          limit: 10,
-          leaseMs: 60_000,
-          now: at(4),
-        });
+        const again = await claimFor(p, 'w2', at(4));
         expect(again.map((x) => x.id).sort()).toEqual([b!.id, d!.id].sort());
       });
 
@@ -674,14 +590,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       it('counts final statuses too, and keeps the counts right through replay and pruning', async () => {
         const { pipeRefs, sourceId } = await seed(5, 1);
         const p = pipeRefs[0]!;
-        const claimed = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w',
-          limit: 4,
-          leaseMs: 60_000,
-          now: at(0),
-        });
+        const claimed = await claimFor(p, 'w', at(0), { limit: 4 });
         const [a, b, c, d] = claimed;
         await store.completeDeliveries({
           owner: 'w',
@@ -786,14 +695,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(JSON.stringify((await store.getEvent({ id: event.id }))?.event_payload)).toBe(
           JSON.stringify(payload),
         );
-        const [claimed] = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w',
-          limit: 1,
-          leaseMs: 60_000,
-          now: at(0),
-        });
+        const [claimed] = await claimFor(p, 'w', at(0), { limit: 1 });
         expect(JSON.stringify(claimed?.event.event_payload)).toBe(JSON.stringify(payload));
         const detail = {
           output: [payload],
@@ -813,14 +715,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
       it('prunes events received before a time with their deliveries and attempts', async () => {
         const { pipeRefs, events, sourceId } = await seed(3, 1);
         const p = pipeRefs[0]!;
-        const claimed = await store.claimDeliveries({
-          destinationId: p.destination_id,
-          pipeIds: [p.pipe_id],
-          owner: 'w',
-          limit: 1,
-          leaseMs: 60_000,
-          now: at(0),
-        });
+        const claimed = await claimFor(p, 'w', at(0), { limit: 1 });
         await store.completeDeliveries({
           owner: 'w',
           outcomes: [outcome(claimed[0]!, 'delivered')],
