@@ -89,7 +89,11 @@ describe('meta-capi template', () => {
       payload: { access_token: '[secret:META_ACCESS_TOKEN]', data: [{ event_id: 'ord_1' }] },
     });
     expect(record!.response).toMatchObject({ status: 200, body: { events_received: 1 } });
-    expect(secretsIn(record, [token, 'John_Smith', '650'])).toEqual([]);
+    // The raw personal data in every form a send() could leak it: as given and normalised. (Not a
+    // bare '650': hashes, ids and timestamps contain such digit runs by chance.)
+    expect(
+      secretsIn(record, [token, 'John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212']),
+    ).toEqual([]);
   });
 
   it("runs the brief's Meta transform unchanged in front of send()", async () => {
