@@ -4,22 +4,27 @@
  */
 import type { Request as ExpressRequest, Response as ExpressResponse, NextFunction } from 'express';
 import type { OpenPipesHandler } from './handler.js';
-import { toFetchRequest, writeFetchResponse } from './node-bridge.js';
+import { callHandler, failResponse, requestPath, writeFetchResponse } from './node-bridge.js';
 
 /**
  * Express middleware serving the handler. Mount it before body parsers such as `express.json()`
  * (the collect endpoint needs the raw body: size limits, text/plain beacons, HMAC signatures);
- * after one, it falls back to the parsed body.
+ * after one, it falls back to the parsed body. Every method and target node's parser accepts is
+ * answered here (TRACE and other methods no route takes: 405 or 404); errors never reach `next`.
+ * Serve the app with `hardenServer(createServer(app))` from `@openpipes/http/node` rather than
+ * `app.listen()`, for timeouts and connection caps.
  *
  * @example
  * ```ts
+ * import { createServer } from 'node:http';
  * import express from 'express';
  * import { createHandler } from '@openpipes/http';
  * import { openPipesExpress } from '@openpipes/http/express';
+ * import { hardenServer } from '@openpipes/http/node';
  *
  * const app = express();
  * app.use('/openpipes', openPipesExpress(createHandler(pipes, { apiKeys })));
- * app.listen(8080);
+ * hardenServer(createServer(app)).listen(8080);
  * ```
  */
 export function openPipesExpress(
@@ -27,14 +32,13 @@ export function openPipesExpress(
 ): (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => void {
   return (req, res, next) => {
     // Express strips the mount path from req.url; the handler sees the full URL and the prefix.
-    const context = { basePath: req.baseUrl };
-    const pathname = req.originalUrl.split('?')[0]!;
-    if (!handler.matches(pathname, context)) {
+    const basePath = req.baseUrl;
+    if (!handler.matches(requestPath(req.originalUrl), { basePath })) {
       next();
       return;
     }
-    handler(toFetchRequest(req, req.originalUrl, req.body), context)
+    void callHandler(handler, req, res, { url: req.originalUrl, parsedBody: req.body, basePath })
       .then((response) => writeFetchResponse(res, response))
-      .catch(next);
+      .catch((err: unknown) => failResponse(res, err));
   };
 }

@@ -5,10 +5,13 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenPipesHandler } from './handler.js';
-import { toFetchRequest } from './node-bridge.js';
+import { callHandler } from './node-bridge.js';
 
 /**
- * A Fastify plugin serving the handler.
+ * A Fastify plugin serving the handler. Every method Fastify routes reaches the handler (TRACE and
+ * others no route takes: 405 or 404); under a prefix, so do the methods Fastify does not route
+ * (PROPFIND, SEARCH, ...), through the prefix's not-found handler. Give Fastify its timeouts and
+ * connection caps: see docs/security.md (`serverFactory` with `hardenServer`).
  *
  * @example
  * ```ts
@@ -26,9 +29,9 @@ export function openPipesFastify(handler: OpenPipesHandler): (fastify: FastifyIn
     fastify.removeAllContentTypeParsers();
     // Leave every body unread: the handler streams it with its own limits.
     fastify.addContentTypeParser('*', (_request, _payload, done) => done(null));
-    const context = { basePath: fastify.prefix };
+    const basePath = fastify.prefix;
     const route = async (request: FastifyRequest, reply: FastifyReply) => {
-      const response = await handler(toFetchRequest(request.raw, request.raw.url), context);
+      const response = await callHandler(handler, request.raw, reply.raw, { url: request.raw.url, basePath });
       reply.code(response.status);
       response.headers.forEach((value, key) => {
         reply.header(key, value);
@@ -37,5 +40,9 @@ export function openPipesFastify(handler: OpenPipesHandler): (fastify: FastifyIn
     };
     fastify.all('/', route);
     fastify.all('/*', route);
+    // Methods outside Fastify's list (WebDAV's and the like) find no route and end in the
+    // not-found handler of the prefix they were sent under: answer them too. At the root that
+    // handler is the host application's, so it is left alone there.
+    if (basePath !== '') fastify.setNotFoundHandler(route);
   };
 }

@@ -143,6 +143,61 @@ describe('createHandler as a fetch handler', () => {
     });
   });
 
+  it('routes on context.method for methods a Request cannot carry: 405 with Allow, or 404', async () => {
+    const handler = createHandler(pipes, { apiKeys: [key] });
+    // What an adapter passes for `TRACE /collect/web`: a bodiless GET naming the real method.
+    const trace = await handler(new Request('http://localhost/collect/web'), { method: 'TRACE' });
+    expect(trace.status).toBe(405);
+    expect(trace.headers.get('allow')).toContain('POST');
+    expect((await read(trace)).error.message).toContain('TRACE is not allowed on /collect/web');
+    // Even where GET has a route, the real method is what is routed.
+    const onHealth = await handler(new Request('http://localhost/healthz'), { method: 'CONNECT' });
+    expect(onHealth.status).toBe(405);
+    expect(onHealth.headers.get('allow')).toBe('GET');
+    const nowhere = await handler(new Request('http://localhost/nowhere'), { method: 'TRACK' });
+    expect(nowhere.status).toBe(404);
+    expect((await read(nowhere)).error.message).toBe('no route for TRACK /nowhere');
+  });
+
+  it('logs a request whose client went away as the client closing (debug), not as a failure', async () => {
+    const logged: Array<Record<string, unknown>> = [];
+    const log = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+      logged.push({ level, message, ...fields });
+    const handler = createHandler(pipes, {
+      logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },
+    });
+    await pipes.sources.create({ name: 'Abandoned', slug: 'abandoned' });
+    // A body that fails half way because its client left, as the node adapters' bodies do.
+    const controller = new AbortController();
+    const body = new ReadableStream<Uint8Array>({
+      start(stream) {
+        stream.enqueue(new TextEncoder().encode('[{"event_type":'));
+      },
+      pull(stream) {
+        controller.abort();
+        stream.error(new Error('aborted'));
+      },
+    });
+    await handler(
+      new Request('http://localhost/collect/abandoned', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': 'gone-1' },
+        body,
+        duplex: 'half',
+        signal: controller.signal,
+      } as RequestInit),
+    );
+    expect(logged).toEqual([
+      expect.objectContaining({
+        level: 'debug',
+        message: 'OpenPipes HTTP request abandoned: the client closed the connection',
+        request_id: 'gone-1',
+        status: 499,
+        code: 'CLIENT_CLOSED',
+      }),
+    ]);
+  });
+
   it('refuses API keys shorter than 16 characters or without a valid scope', () => {
     expect(() =>
       createHandler(pipes, { apiKeys: [{ name: 'weak', token: 'short', scope: 'write' }] }),

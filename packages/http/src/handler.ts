@@ -74,7 +74,10 @@ export interface HandlerOptions {
   collect?: CollectLimits;
   /** Limits of admin API bodies. */
   api?: ApiLimits;
-  /** Where 5xx answers are logged (error) and 4xx ones (debug). Default: silent. Never logs bodies. */
+  /**
+   * Where 5xx answers are logged (error), 4xx ones (debug) and requests the client abandoned half
+   * way (debug, `code: "CLIENT_CLOSED"`, `status: 499`). Default: silent. Never logs bodies.
+   */
   logger?: Logger;
 }
 
@@ -90,6 +93,13 @@ export interface HandlerOptions {
 export interface RequestContext {
   /** The prefix the framework mounted the handler under (overrides `basePath`). */
   basePath?: string;
+  /**
+   * The request's real method when `request.method` cannot carry it: fetch's `Request` refuses
+   * CONNECT, TRACE and TRACK, so the adapters pass such a request as a bodiless GET and name its
+   * method here. No route takes these methods: the handler answers 405 (with `Allow`) where the
+   * path exists and 404 where it does not, as for any method a path does not take.
+   */
+  method?: string;
 }
 
 /**
@@ -196,12 +206,13 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     return path.length > 1 ? path.replace(/\/+$/, '') : '/';
   };
 
-  const handle = async (request: Request, context?: RequestContext): Promise<Response> => {
+  const answer = async (request: Request, context?: RequestContext): Promise<Response> => {
     const given = request.headers.get('x-request-id');
     const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
     const url = new URL(request.url);
     const sensitive: string[] = [];
-    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    const requestMethod = context?.method ?? request.method;
+    const method = requestMethod === 'HEAD' ? 'GET' : requestMethod;
     let route: Route | undefined;
     let response: Response;
     try {
@@ -210,13 +221,13 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       if (found.kind === 'none') {
         throw new PipesError({
           code: 'NOT_FOUND',
-          message: `no route for ${request.method} ${url.pathname}`,
+          message: `no route for ${requestMethod} ${url.pathname}`,
         });
       }
       if (found.kind === 'method') {
         throw new PipesError({
           code: 'METHOD_NOT_ALLOWED',
-          message: `${request.method} is not allowed on ${url.pathname}; use ${found.allowed.join(', ')}`,
+          message: `${requestMethod} is not allowed on ${url.pathname}; use ${found.allowed.join(', ')}`,
           details: { allowed: found.allowed },
         });
       }
@@ -268,13 +279,21 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       };
       const fields = {
         request_id: requestId,
-        method: request.method,
+        method: requestMethod,
         path: url.pathname,
         status,
         code: error.code,
         error: scrub(error.message, sensitive),
       };
-      if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
+      if (request.signal.aborted) {
+        // The client went away mid-request (its body stopped half way): its doing, not ours. The
+        // answer below reaches nobody; the log says what happened, in nginx's 499 wording.
+        logger.debug('OpenPipes HTTP request abandoned: the client closed the connection', {
+          ...fields,
+          status: 499,
+          code: 'CLIENT_CLOSED',
+        });
+      } else if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
       else logger.debug('OpenPipes HTTP request refused', fields);
       response = new Response(scrub(JSON.stringify(payload), sensitive), {
         status,
@@ -282,10 +301,31 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       });
     }
     response.headers.set('x-request-id', requestId);
-    if (request.method === 'HEAD') {
+    if (requestMethod === 'HEAD') {
       return new Response(null, { status: response.status, headers: response.headers });
     }
     return response;
+  };
+
+  // Errors are answered inside `answer`; this is the net under it, so that nothing a request does
+  // can reject the promise an adapter waits on.
+  const handle = async (request: Request, context?: RequestContext): Promise<Response> => {
+    try {
+      return await answer(request, context);
+    } catch (err) {
+      logger.error('OpenPipes HTTP request failed', {
+        method: context?.method ?? request.method,
+        status: 500,
+        code: 'INTERNAL',
+        error: toPipesError(err).message,
+      });
+      return new Response(
+        JSON.stringify({
+          error: { code: 'INTERNAL', message: 'internal error while answering the request' },
+        }),
+        { status: 500, headers: { 'content-type': 'application/json; charset=utf-8' } },
+      );
+    }
   };
 
   const handler = handle as OpenPipesHandler;

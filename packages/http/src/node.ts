@@ -1,30 +1,36 @@
 /**
- * `@openpipes/http/node`: the handler as a node:http request listener.
+ * `@openpipes/http/node`: the handler as a node:http request listener, and the limits a node:http
+ * server facing the internet needs (`hardenServer`).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OpenPipesHandler } from './handler.js';
-import { toFetchRequest, writeFetchResponse } from './node-bridge.js';
+import { callHandler, failResponse, requestPath, writeFetchResponse } from './node-bridge.js';
+
+export { hardenServer, type ServerLimits, serverLimitDefaults } from './server-limits.js';
 
 export interface NodeListenerOptions {
   /** The prefix this listener is reached under (overrides the handler's `basePath`). */
   basePath?: string;
   /**
    * Called for requests that are not OpenPipes routes, so the listener can share a server with
-   * other routes. Without it they answer 404 in OpenPipes' error format.
+   * other routes. Without it they answer 404 in OpenPipes' error format. If it throws, the request
+   * is answered 500 (or its connection closed, if the answer had begun).
    */
   fallback?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 /**
- * A node:http request listener that serves the handler.
+ * A node:http request listener that serves the handler. Every request node's parser accepts gets
+ * an answer, whatever its method or target; nothing a request does can throw out of the listener.
+ * Pair it with {@link hardenServer} on the server it listens on.
  *
  * @example
  * ```ts
  * import { createServer } from 'node:http';
  * import { createHandler } from '@openpipes/http';
- * import { toNodeListener } from '@openpipes/http/node';
+ * import { hardenServer, toNodeListener } from '@openpipes/http/node';
  *
- * createServer(toNodeListener(createHandler(pipes, { apiKeys }))).listen(8080);
+ * hardenServer(createServer(toNodeListener(createHandler(pipes, { apiKeys })))).listen(8080);
  * ```
  */
 export function toNodeListener(
@@ -33,17 +39,16 @@ export function toNodeListener(
 ): (req: IncomingMessage, res: ServerResponse) => void {
   const context = options.basePath === undefined ? undefined : { basePath: options.basePath };
   return (req, res) => {
-    const pathname = (req.url ?? '/').split('?')[0]!;
-    if (options.fallback && !handler.matches(pathname, context)) {
-      options.fallback(req, res);
+    if (options.fallback && !handler.matches(requestPath(req.url), context)) {
+      try {
+        options.fallback(req, res);
+      } catch (err) {
+        failResponse(res, err);
+      }
       return;
     }
-    handler(toFetchRequest(req), context)
+    void callHandler(handler, req, res, { basePath: options.basePath })
       .then((response) => writeFetchResponse(res, response))
-      .catch((err: unknown) => {
-        // The handler answers every error itself; this is a failure to write the answer.
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { code: 'INTERNAL', message: String(err) } }));
-      });
+      .catch((err: unknown) => failResponse(res, err));
   };
 }

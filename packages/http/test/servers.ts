@@ -1,6 +1,7 @@
 /**
  * Test fixtures: a real engine on a SQLite file, and the handler served by each adapter on a real
- * server at 127.0.0.1, port 0, under the prefix `/openpipes`.
+ * server at 127.0.0.1, port 0, under the prefix `/openpipes`. Every server is set up as the docs
+ * recommend: hardened with `hardenServer` (Fastify: in its `serverFactory`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -16,7 +17,7 @@ import Fastify from 'fastify';
 import { openPipesExpress } from '../src/express.js';
 import { openPipesFastify } from '../src/fastify.js';
 import { createHandler, type HandlerOptions } from '../src/index.js';
-import { toNodeListener } from '../src/node.js';
+import { hardenServer, type ServerLimits, toNodeListener } from '../src/node.js';
 
 export type AdapterName = 'node' | 'express' | 'fastify';
 export const adapters: AdapterName[] = ['node', 'express', 'fastify'];
@@ -42,13 +43,22 @@ export interface Fixture {
   pipes: Pipes;
   meta: TestServer;
   logger: ReturnType<typeof captureLogger>;
+  /** The node:http server the adapter listens on. */
+  server: Server;
   /** Events and deliveries stored so far, read from the SQLite file itself. */
   stored(): { events: number; deliveries: number };
   close(): Promise<void>;
 }
 
-/** Starts an engine, a Meta stand-in, and the handler on the given adapter. */
-export async function startFixture(adapter: AdapterName, extra: HandlerOptions = {}): Promise<Fixture> {
+/**
+ * Starts an engine, a Meta stand-in, and the handler on the given adapter, on a server hardened
+ * with `limits` (timeouts are checked every 50 ms, so tests that lower them need not wait long).
+ */
+export async function startFixture(
+  adapter: AdapterName,
+  extra: HandlerOptions = {},
+  limits: ServerLimits = {},
+): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'openpipes-http-'));
   const filename = join(dir, 'openpipes.db');
   const meta = await startTestServer();
@@ -63,11 +73,16 @@ export async function startFixture(adapter: AdapterName, extra: HandlerOptions =
   });
   await pipes.start();
   const handler = createHandler(pipes, { apiKeys: [writeKey, readKey], logger, ...extra });
+  const serverLimits: ServerLimits = { timeoutCheckIntervalMs: 50, logger, ...limits };
 
   let server: Server;
   let closeServer: () => Promise<void>;
   if (adapter === 'fastify') {
-    const app = Fastify();
+    // Fastify answers malformed requests itself; the rest of the hardening is the same.
+    const app = Fastify({
+      serverFactory: (listener) =>
+        hardenServer(createServer(listener), { ...serverLimits, answerClientErrors: false }),
+    });
     app.get('/host-route', async () => ({ host: true }));
     await app.register(openPipesFastify(handler), { prefix });
     await app.listen({ host: '127.0.0.1', port: 0 });
@@ -91,7 +106,7 @@ export async function startFixture(adapter: AdapterName, extra: HandlerOptions =
         },
       });
     }
-    server = createServer(listener);
+    server = hardenServer(createServer(listener), serverLimits);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     closeServer = () =>
       new Promise<void>((resolve) => {
@@ -111,6 +126,7 @@ export async function startFixture(adapter: AdapterName, extra: HandlerOptions =
     pipes,
     meta,
     logger,
+    server,
     stored: () => ({ events: count('events'), deliveries: count('deliveries') }),
     async close() {
       await closeServer();
