@@ -2,6 +2,7 @@
  * `openpipes serve` (options from flags or the environment) and `openpipes keygen`.
  */
 import type { Role } from '@openpipes/core';
+import { serverLimitDefaults } from '@openpipes/http/node';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { usage } from '../errors.js';
@@ -24,6 +25,11 @@ interface ServeOptions {
   logFormat?: string;
   logLevel?: string;
   workers?: string;
+  headersTimeoutMs?: string;
+  requestTimeoutMs?: string;
+  keepAliveTimeoutMs?: string;
+  maxConnections?: string;
+  maxConnectionsPerAddress?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -62,6 +68,7 @@ export function serveSettings(
   ];
   const publicUrl = options.publicUrl ?? env.OPENPIPES_PUBLIC_URL;
   const workers = integer(options.workers ?? env.OPENPIPES_SANDBOX_WORKERS, '--workers', 1, 64);
+  const http = httpLimits(options, env);
   return {
     host: options.host ?? env.OPENPIPES_HOST ?? '127.0.0.1',
     port: integer(options.port ?? env.PORT, '--port', 0, 65535) ?? 8787,
@@ -79,7 +86,52 @@ export function serveSettings(
     log: { format, level },
     demo: Boolean(options.demo),
     ...(workers ? { workers } : {}),
+    http,
   };
+}
+
+const hour = 3_600_000;
+
+/** The HTTP server's timeouts and connection caps; unset ones keep hardenServer's defaults. */
+function httpLimits(options: ServeOptions, env: Record<string, string | undefined>): ServeSettings['http'] {
+  const limits: ServeSettings['http'] = {
+    headersTimeoutMs: integer(
+      options.headersTimeoutMs ?? env.OPENPIPES_HEADERS_TIMEOUT_MS,
+      '--headers-timeout-ms',
+      1,
+      hour,
+    ),
+    requestTimeoutMs: integer(
+      options.requestTimeoutMs ?? env.OPENPIPES_REQUEST_TIMEOUT_MS,
+      '--request-timeout-ms',
+      1,
+      hour,
+    ),
+    keepAliveTimeoutMs: integer(
+      options.keepAliveTimeoutMs ?? env.OPENPIPES_KEEP_ALIVE_TIMEOUT_MS,
+      '--keep-alive-timeout-ms',
+      0,
+      hour,
+    ),
+    maxConnections: integer(
+      options.maxConnections ?? env.OPENPIPES_MAX_CONNECTIONS,
+      '--max-connections',
+      1,
+      1_000_000,
+    ),
+    maxConnectionsPerAddress: integer(
+      options.maxConnectionsPerAddress ?? env.OPENPIPES_MAX_CONNECTIONS_PER_ADDRESS,
+      '--max-connections-per-address',
+      0,
+      1_000_000,
+    ),
+  };
+  const headers = limits.headersTimeoutMs ?? serverLimitDefaults.headersTimeoutMs;
+  const request = limits.requestTimeoutMs ?? serverLimitDefaults.requestTimeoutMs;
+  if (headers > request) {
+    throw usage(`--headers-timeout-ms (${headers}) must not exceed --request-timeout-ms (${request})`);
+  }
+  return limits;
 }
 
 export function registerServe(program: Command, ctx: CommandContext): void {
@@ -118,6 +170,26 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option('--log-format <format>', 'json or human (env OPENPIPES_LOG_FORMAT; default human on a terminal)')
     .option('--log-level <level>', 'debug, info, warn or error (env OPENPIPES_LOG_LEVEL; default info)')
     .option('--workers <n>', 'sandbox worker threads (env OPENPIPES_SANDBOX_WORKERS; default one per core)')
+    .option(
+      '--headers-timeout-ms <ms>',
+      'time a client has to send its request headers (env OPENPIPES_HEADERS_TIMEOUT_MS; default 10000)',
+    )
+    .option(
+      '--request-timeout-ms <ms>',
+      'time a client has to send its whole request (env OPENPIPES_REQUEST_TIMEOUT_MS; default 30000)',
+    )
+    .option(
+      '--keep-alive-timeout-ms <ms>',
+      'how long an idle connection stays open (env OPENPIPES_KEEP_ALIVE_TIMEOUT_MS; default 5000)',
+    )
+    .option(
+      '--max-connections <n>',
+      'connections open at once, all clients (env OPENPIPES_MAX_CONNECTIONS; default 1024)',
+    )
+    .option(
+      '--max-connections-per-address <n>',
+      'connections open at once from one client address, 0 for no cap: use 0 behind a reverse proxy (env OPENPIPES_MAX_CONNECTIONS_PER_ADDRESS; default 64)',
+    )
     .addHelpText(
       'after',
       `

@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { createPipes, type Logger, type Pipes, type Role, type Store } from '@openpipes/core';
 import { templates } from '@openpipes/destinations';
 import { createHandler } from '@openpipes/http';
-import { toNodeListener } from '@openpipes/http/node';
+import { hardenServer, type ServerLimits, toNodeListener } from '@openpipes/http/node';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { CliError, exitCodes } from '../errors.js';
 import { type Io, println } from '../io.js';
@@ -37,6 +37,15 @@ export interface ServeSettings {
   demo: boolean;
   /** Sandbox worker threads (default: one per core). */
   workers?: number;
+  /** Timeouts and connection caps of the HTTP server (`hardenServer`; its defaults where unset). */
+  http: Pick<
+    ServerLimits,
+    | 'headersTimeoutMs'
+    | 'requestTimeoutMs'
+    | 'keepAliveTimeoutMs'
+    | 'maxConnections'
+    | 'maxConnectionsPerAddress'
+  >;
 }
 
 /** The body size the admin API accepts here: config documents carry every transform and send(). */
@@ -81,6 +90,8 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
       }),
     );
   });
+  // Before listen(): the timeout checks start with it.
+  hardenServer(server, { ...settings.http, logger });
   await listen(server, settings.host, settings.port);
   const { port } = server.address() as AddressInfo;
   const url = `http://${urlHost(settings.host)}:${port}`;
@@ -124,10 +135,16 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
       const path = (req.url ?? '/').split('?')[0]!;
       if (settings.demo && (path === demoSinkPath || path.startsWith(`${demoSinkPath}/`)))
         return sink(req, res);
-      res.writeHead(path === '/' ? 200 : 404, { 'content-type': 'application/json' });
+      const index = path === '/';
+      const readable = req.method === 'GET' || req.method === 'HEAD';
+      const status = !index ? 404 : readable ? 200 : 405;
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        ...(status === 405 ? { allow: 'GET' } : {}),
+      });
       res.end(
         JSON.stringify(
-          path === '/'
+          status === 200
             ? {
                 name: 'OpenPipes',
                 api: '/api',
@@ -135,7 +152,14 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
                 health: '/healthz',
                 collect: '/collect/<slug>',
               }
-            : { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path}` } },
+            : status === 405
+              ? {
+                  error: {
+                    code: 'METHOD_NOT_ALLOWED',
+                    message: `${req.method} is not allowed on /; use GET`,
+                  },
+                }
+              : { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path.slice(0, 200)}` } },
         ),
       );
     },
