@@ -30,6 +30,9 @@ describe('hardenServer', () => {
     ).toThrow(/headersTimeoutMs must not exceed requestTimeoutMs/);
     expect(() => hardenServer(createServer(), { maxConnectionsPerAddress: -1 })).toThrow(RangeError);
     expect(() => hardenServer(createServer(), { keepAliveTimeoutMs: 1.5 })).toThrow(RangeError);
+    expect(() => hardenServer(createServer(), { maxConnections: 0 })).toThrow(/at least 1/);
+    const once = hardenServer(createServer());
+    expect(() => hardenServer(once)).toThrow(/hardened already/);
   });
 
   it("keeps a host's own CONNECT listener, and leaves malformed requests to Fastify when told", () => {

@@ -34,7 +34,7 @@ export interface ServerLimits {
    * a load balancer that reuses connections, set it above the balancer's idle timeout (AWS ALB: 60 s).
    */
   keepAliveTimeoutMs?: number;
-  /** Connections open at once in the whole server; Node closes any beyond at once. Default 1024. */
+  /** Connections open at once in the whole server (at least 1); Node closes any beyond at once. Default 1024. */
   maxConnections?: number;
   /**
    * Connections open at once from one client address (IPv6: one /64, which one host usually holds);
@@ -77,6 +77,9 @@ export const serverLimitDefaults = {
   timeoutCheckIntervalMs: 1_000,
 } as const;
 
+/** Servers hardened already: a second call would count every connection twice. */
+const hardened = new WeakSet<Server>();
+
 /** How long a refused connection may take to read our answer and close before it is destroyed. */
 const lingerMs = 2_000;
 
@@ -97,15 +100,21 @@ const lingerMs = 2_000;
  * ```
  */
 export function hardenServer<S extends Server>(server: S, limits: ServerLimits = {}): S {
+  if (hardened.has(server)) throw new Error('hardenServer: this server is hardened already');
   const settings = { ...serverLimitDefaults, ...definedOnly(limits) };
   for (const [name, value] of Object.entries(settings)) {
     if (typeof value === 'number' && !(Number.isInteger(value) && value >= 0)) {
       throw new RangeError(`hardenServer: ${name} must be a whole number >= 0 (got ${value})`);
     }
   }
+  if (settings.maxConnections < 1) {
+    // Node versions disagree on what 0 means (no cap, or no connection at all).
+    throw new RangeError('hardenServer: maxConnections must be at least 1');
+  }
   if (settings.requestTimeoutMs > 0 && settings.headersTimeoutMs > settings.requestTimeoutMs) {
     throw new RangeError('hardenServer: headersTimeoutMs must not exceed requestTimeoutMs');
   }
+  hardened.add(server);
   const logger = limits.logger;
   server.headersTimeout = settings.headersTimeoutMs;
   server.requestTimeout = settings.requestTimeoutMs;
@@ -169,7 +178,6 @@ export function hardenServer<S extends Server>(server: S, limits: ServerLimits =
 function capPerAddress(server: Server, cap: number, logger: Logger | undefined): void {
   const open = new Map<string, number>();
   server.prependListener('connection', (socket: Socket) => {
-    socket.on('error', () => {}); // a refused socket may fail its one write; nothing to do then
     const key = clientKey(socket.remoteAddress);
     if (key === null) {
       socket.destroy(); // gone before we saw it
@@ -177,6 +185,7 @@ function capPerAddress(server: Server, cap: number, logger: Logger | undefined):
     }
     const count = open.get(key) ?? 0;
     if (count >= cap) {
+      socket.on('error', () => {}); // its one write may fail if the client is gone; nothing to do then
       logger?.debug('OpenPipes HTTP refused a connection: too many from one address', {
         address: key,
         open: count,

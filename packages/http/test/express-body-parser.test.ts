@@ -17,6 +17,14 @@ beforeAll(async () => {
   fixture = await startFixture('node');
   const app = express();
   app.use(express.json());
+  // A parser that leaves what JSON cannot say (json-bigint and the like): a BigInt.
+  app.use('/pipes/collect/bigint', (req, _res, next) => {
+    req.on('data', () => {});
+    req.on('end', () => {
+      req.body = { value: 10n };
+      next();
+    });
+  });
   app.use('/pipes', openPipesExpress(createHandler(fixture.pipes, { apiKeys: [writeKey] })));
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -56,4 +64,17 @@ it('works behind express.json() with the body it already parsed', async () => {
     body: JSON.stringify(purchaseEvent('ord_beacon')),
   });
   expect(beacon.status).toBe(202);
+});
+
+it('answers 400 when the body a parser left cannot be written back as JSON, and keeps serving', async () => {
+  const answer = await fetch(`${base}/collect/bigint`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: '{"value": 10}',
+  });
+  expect(answer.status).toBe(400);
+  const body = (await answer.json()) as { error: { code: string; message: string } };
+  expect(body.error.code).toBe('VALIDATION_FAILED');
+  expect(body.error.message).toContain('the request could not be read');
+  expect((await fetch(`${base}/healthz`)).status).toBe(200);
 });

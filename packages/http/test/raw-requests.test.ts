@@ -1,7 +1,7 @@
 /**
  * Raw-socket tests: every method node's parser accepts and a table of malformed requests, sent byte
  * for byte to each adapter on a real server. Each gets a complete HTTP answer with the status the
- * docs give (docs/security.md, "Malformed requests"), and the server keeps serving afterwards.
+ * docs give (docs/security.md, "What a request gets"), and the server keeps serving afterwards.
  * Issue 12's reproductions are named regression tests below the tables.
  */
 import { METHODS } from 'node:http';
