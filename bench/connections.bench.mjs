@@ -5,7 +5,8 @@
 // lo), opens 64 connections that declare a 1000-byte body and never send it; then it also keeps
 // opening more, which are refused. Meanwhile a client at 127.0.0.1 calls GET /healthz one request
 // at a time, on a keep-alive connection and on a new connection per request. Three phases: no
-// attacker (baseline), cap held, cap held plus the flood of refused connections. Prints JSON lines.
+// attacker (baseline), cap held, cap held plus the flood of refused connections, and again with
+// the attacker gone (after_release). Prints JSON lines.
 import { fork } from 'node:child_process';
 import { Agent, createServer, request } from 'node:http';
 import { connect } from 'node:net';
@@ -79,6 +80,8 @@ async function main() {
       served: floodCounts.served,
     });
     for (const socket of held) socket.destroy();
+    // The same client again with the attacker gone: the first baseline may still carry warm-up.
+    await measure('after_release', port, extra);
   } finally {
     await new Promise((resolve) => {
       child.once('exit', resolve);
@@ -104,9 +107,10 @@ function healthz(port, agent) {
 }
 
 async function warmUp(port) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  for (let i = 0; i < 300; i++) await healthz(port, agent);
-  agent.destroy();
+  for (const agent of [new Agent({ keepAlive: true, maxSockets: 1 }), new Agent({ keepAlive: false })]) {
+    for (let i = 0; i < 1000; i++) await healthz(port, agent);
+    agent.destroy();
+  }
 }
 
 async function measure(phase, port, extra) {
