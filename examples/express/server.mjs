@@ -2,8 +2,10 @@
 // Runs the Express example. `node server.mjs` serves on PORT (default 3000); `--smoke` serves on a
 // free loopback port, checks the mounted routes and the shop's own, and exits (CI runs this).
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hardenServer } from '@openpipes/http/node';
 import { createApp } from './app.mjs';
 
 const smoke = process.argv.includes('--smoke');
@@ -14,7 +16,10 @@ const { app, pipes } = await createApp({
   secretKey: process.env.OPENPIPES_SECRET_KEY ?? 'example-secret-key-change-me-0123',
   apiKey,
 });
-const server = app.listen(smoke ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1');
+// Timeouts and connection caps (docs/security.md): a client that holds connections open without
+// sending cannot starve the shop or OpenPipes. Hardened before listen() so its checks run every second.
+const server = hardenServer(createServer(app));
+server.listen(smoke ? 0 : Number(process.env.PORT ?? 3000), '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 const address = server.address();
 const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;

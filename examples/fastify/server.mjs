@@ -3,11 +3,13 @@
 // reads raw bodies there; the app's own routes keep Fastify's parsers). `node server.mjs` serves on
 // PORT (default 3000); `--smoke` serves on a free loopback port, checks the routes and exits.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes } from '@openpipes/core';
 import { createHandler } from '@openpipes/http';
 import { openPipesFastify } from '@openpipes/http/fastify';
+import { hardenServer } from '@openpipes/http/node';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import Fastify from 'fastify';
 
@@ -23,7 +25,10 @@ const pipes = createPipes({
 await pipes.start();
 if (!(await pipes.sources.findBySlug('app'))) await pipes.sources.create({ name: 'App', slug: 'app' });
 
-const app = Fastify();
+// Timeouts and connection caps (docs/security.md); Fastify keeps answering malformed requests itself.
+const app = Fastify({
+  serverFactory: (handle) => hardenServer(createServer(handle), { answerClientErrors: false }),
+});
 app.get('/health', async () => ({ ok: true }));
 // The app's own JSON route, parsed by Fastify as usual.
 app.post('/echo', async (request) => ({ received: request.body }));
