@@ -159,11 +159,9 @@ async function transformGroup(
   });
 
   if (pipe.transform === null) {
-    // Pass-through: the event goes out as it came in.
-    return deliveries.map((delivery, i) => {
-      const { event_id: _eventId, ...output } = events[i]!;
-      return { ...blank(delivery), outputs: [output] };
-    });
+    // Pass-through: the event goes out exactly as a transform sees it, `event_id` included — the
+    // platforms deduplicate on it, and at-least-once delivery re-sends after a crash.
+    return deliveries.map((delivery, i) => ({ ...blank(delivery), outputs: [events[i]!] }));
   }
 
   try {

@@ -216,9 +216,9 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       const events = await Promise.all(rows.map((r) => eventOf(deps.store, r)));
       const preview: NonNullable<ReplayResult['preview']> = [];
       if (runPipe.transform === null) {
+        // Pass-through previews what delivery sends: the event as it came in, event_id included.
         rows.forEach((row, i) => {
-          const { event_id: _id, ...output } = events[i]!;
-          preview.push({ id: row.id, event_id: row.event_id, output: redact([output]), error: null });
+          preview.push({ id: row.id, event_id: row.event_id, output: redact([events[i]!]), error: null });
         });
       } else if (rows.length > 0) {
         const run = await deps.sandbox.transform({

@@ -181,6 +181,69 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       expect(record.attempts?.[0]?.error).toMatchObject({ code: 'HTTP_500', retryable: true });
     });
 
+    it('keeps event_id on the output of a pass-through pipe (transform: null), the same on every re-send', async () => {
+      // Issue 12: the pass-through branch dropped event_id, so the platforms could not deduplicate
+      // the re-sends that at-least-once delivery makes. The stand-in fails the first request that
+      // carries an event, so each event is sent twice, as after a crash.
+      const seen = new Map<string, number>();
+      const platform = await server((request) => {
+        const data = (request.json as { data: Array<{ event_id?: unknown }> }).data;
+        const ids = data.map((e) => String(e.event_id));
+        const fresh = ids.some((id) => !seen.has(id));
+        for (const id of ids) seen.set(id, (seen.get(id) ?? 0) + 1);
+        return fresh ? { status: 503, body: { error: 'busy' } } : { status: 200, body: { ok: true } };
+      });
+      const pipes = await engine(dbName(), {}, [platform.host]);
+      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+      await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
+      const destination = await pipes.destinations.create({
+        name: 'as-is',
+        send: `async function send({ events }) {
+          await fetch(${JSON.stringify(`${platform.url}/events`)}, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ data: events }),
+          });
+        }`,
+        retry: { initial_delay_ms: 20, multiplier: 1 },
+      });
+      const pipe = await pipes.pipes.create({
+        name: 'pass-through',
+        source_id: source.id,
+        destination_id: destination.id,
+        transform: null,
+      });
+      await pipes.pipes.toggle(pipe.id);
+      await pipes.destinations.toggle(destination.id);
+      await pipes.start();
+
+      const time = '2026-05-04T10:14:22.481Z';
+      await pipes.ingest('web', [
+        { event_type: 'purchase', event_id: 'ord_pt_1', event_time: time, event_payload: { value: 1 } },
+        { event_type: 'purchase', event_time: time, event_payload: { value: 2 } },
+      ]);
+      const deliveries = await settled(pipes, pipe.id, 2);
+      expect(deliveries.map((d) => d.status)).toEqual(['delivered', 'delivered']);
+      const ids = deliveries.map((d) => d.event_id).sort();
+      // The sender's id, and the generated evt_ id for the event that came without one.
+      expect(ids[0]).toMatch(/^evt_/);
+      expect(ids[1]).toBe('ord_pt_1');
+      // Every request carried each event's id; each event went out twice with the same id.
+      expect([...seen.entries()].sort()).toEqual(ids.map((id) => [id, 2]));
+      for (const delivery of deliveries) {
+        const record = await pipes.deliveries.get(delivery.id);
+        expect(record.output).toEqual([
+          expect.objectContaining({ event_id: delivery.event_id, event_type: 'purchase', event_time: time }),
+        ]);
+        expect(record.attempts?.map((a) => a.status)).toEqual(['retrying', 'delivered']);
+      }
+      // A dry-run replay shows what would be sent: the same event_id.
+      const preview = await pipes.deliveries.replay(pipe.id, { statuses: ['delivered'], dry_run: true });
+      expect(
+        preview.preview?.map((p) => (p.output as Array<{ event_id?: string }>)[0]?.event_id).sort(),
+      ).toEqual(ids);
+    });
+
     it('rejects malformed events one by one, stores their valid siblings, and stores nothing for them', async () => {
       const meta = await server(metaLikeAnswer);
       const pipes = await engine(dbName(), {}, [meta.host]);
