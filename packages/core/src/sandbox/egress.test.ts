@@ -148,6 +148,122 @@ describe('egress guard decisions (no packet leaves)', () => {
   });
 });
 
+// Every IPv6 form that carries an IPv4 address, written for one IPv4 (dotted quad).
+function embeddings(v4: string): Array<[string, string]> {
+  const o = v4.split('.').map(Number) as [number, number, number, number];
+  const h = (a: number, b: number) => (((a & 0xff) << 8) | (b & 0xff)).toString(16);
+  return [
+    ['IPv4-compatible', `::${v4}`],
+    ['IPv4-compatible, hex', `::${h(o[0], o[1])}:${h(o[2], o[3])}`],
+    ['IPv4-mapped', `::ffff:${v4}`],
+    ['IPv4-mapped, hex', `::ffff:${h(o[0], o[1])}:${h(o[2], o[3])}`],
+    ['IPv4-translated', `::ffff:0:${v4}`],
+    ['NAT64', `64:ff9b::${v4}`],
+    ['local-use NAT64', `64:ff9b:1::${v4}`],
+    ['6to4', `2002:${h(o[0], o[1])}:${h(o[2], o[3])}::1`],
+    // Teredo: server 65.54.227.120, the client's IPv4 bit-inverted in the last 32 bits.
+    ['Teredo client', `2001:0:4136:e378:8000:63bf:${h(~o[0], ~o[1])}:${h(~o[2], ~o[3])}`],
+    ['Teredo server', `2001:0:${h(o[0], o[1])}:${h(o[2], o[3])}:8000:63bf:a2b3:c4d5`],
+  ];
+}
+
+describe('egress guard: IPv6 forms of IPv4 and non-unicast IPv6 (issue 12, the class)', () => {
+  const nonPublicV4 = [
+    '127.0.0.1',
+    '127.8.9.10',
+    '10.0.0.1',
+    '172.16.0.1',
+    '192.168.1.1',
+    '169.254.169.254',
+    '100.64.0.1',
+    '0.0.0.0',
+    '224.0.0.251',
+    '255.255.255.255',
+    '198.18.0.1',
+  ];
+  const cases = nonPublicV4.flatMap((v4) =>
+    embeddings(v4).map(([form, v6]) => [`${form} of ${v4}`, v6, v4] as const),
+  );
+
+  it('refuses [::7f00:1] (IPv4-compatible IPv6 for 127.0.0.1) before connecting', async () => {
+    const rec = recordingConnector();
+    const guard = createEgressGuard({ resolve: noDns, connector: rec.connector });
+    // The URL parser writes `[::127.0.0.1]` as `[::7f00:1]`; both are the one address.
+    for (const url of ['http://[::7f00:1]/', 'http://[::127.0.0.1]:8080/']) {
+      const err = await connectTo(guard, url);
+      expect(err).toBeInstanceOf(EgressDeniedError);
+      expect(err?.message).toContain('127.0.0.1');
+      expect(err?.message).toContain('loopback');
+    }
+    expect(rec.calls).toEqual([]);
+  });
+
+  it.each(cases)('refuses the %s as a literal and as a DNS answer', async (_name, v6, v4) => {
+    const rec = recordingConnector();
+    const literal = createEgressGuard({ resolve: noDns, connector: rec.connector });
+    const err = await connectTo(literal, `http://[${v6}]/`);
+    expect(err).toBeInstanceOf(EgressDeniedError);
+    // The IPv4-compatible form of 0.0.0.0 is `::` itself, refused as unspecified.
+    if (!v6.startsWith('64:ff9b:1:')) expect(err?.message).toMatch(v4 === '0.0.0.0' ? /0\.0\.0\.0|::/ : v4);
+    const resolve: EgressResolver = async () => [{ address: v6, family: 6 }];
+    const dns = createEgressGuard({ resolve, connector: rec.connector });
+    expect(await connectTo(dns, 'https://embedded.attacker.test/')).toBeInstanceOf(EgressDeniedError);
+    expect(rec.calls).toEqual([]);
+  });
+
+  it.each([
+    ['multicast', 'ff02::1'],
+    ['link-local', 'fe80::1'],
+    ['deprecated site-local', 'fec0::1'],
+    ['unique-local', 'fc00::1'],
+    ['discard-only', '100::1'],
+    ['documentation', '2001:db8::1'],
+    ['benchmarking', '2001:2::1'],
+    ['ORCHIDv2', '2001:20::1'],
+    ['IETF protocol assignments', '2001:1ff::1'],
+    ['segment routing', '5f00::1'],
+    ['new documentation range', '3fff::1'],
+    ['unassigned ::/8 space', '::1:0:0:1'],
+    ['unassigned 4000::/3', '4000::1'],
+    ['unassigned e000::/4', 'e000::1'],
+    ['loopback', '::1'],
+    ['unspecified', '::'],
+  ])('refuses non-unicast IPv6: %s (%s)', async (_name, v6) => {
+    const rec = recordingConnector();
+    const guard = createEgressGuard({ resolve: noDns, connector: rec.connector });
+    expect(guard.checkAddress(v6).allowed).toBe(false);
+    expect(await connectTo(guard, `http://[${v6}]/`)).toBeInstanceOf(EgressDeniedError);
+    expect(rec.calls).toEqual([]);
+  });
+
+  it('judges well-known NAT64 by the IPv4 it carries and refuses the other transition forms of a public IPv4', async () => {
+    const rec = recordingConnector();
+    const guard = createEgressGuard({ resolve: noDns, connector: rec.connector });
+    const publicForms = new Map(embeddings('93.184.216.34'));
+    // What DNS64 answers for a public host on an IPv6-only network: allowed (the recording
+    // connector opens nothing).
+    await connectTo(guard, `http://[${publicForms.get('NAT64')}]/`);
+    expect(rec.calls).toEqual(['64:ff9b::5db8:d822']);
+    for (const form of ['IPv4-compatible', 'IPv4-translated', 'local-use NAT64', '6to4', 'Teredo client']) {
+      const decision = guard.checkAddress(publicForms.get(form)!);
+      expect({ form, ...decision }).toMatchObject({ form, allowed: false });
+    }
+    expect(guard.checkAddress('2606:4700::1111').allowed).toBe(true);
+  });
+
+  it('does not stretch an IPv4 allow-list entry to IPv6 forms other than IPv4-mapped', () => {
+    const guard = createEgressGuard({ allow: ['127.0.0.0/8'], resolve: noDns });
+    expect(guard.checkAddress('127.0.0.1').allowed).toBe(true);
+    expect(guard.checkAddress('::ffff:127.0.0.1').allowed).toBe(true);
+    // Through NAT64 or 6to4, "127.0.0.1" is some other machine's loopback.
+    expect(guard.checkAddress('::7f00:1').allowed).toBe(false);
+    expect(guard.checkAddress('64:ff9b::7f00:1').allowed).toBe(false);
+    expect(guard.checkAddress('2002:7f00:1::1').allowed).toBe(false);
+    const explicit = createEgressGuard({ allow: ['64:ff9b::/96'], resolve: noDns });
+    expect(explicit.checkAddress('64:ff9b::a00:1').allowed).toBe(true);
+  });
+});
+
 describe('egress guard with undici fetch against loopback', () => {
   let server: Server;
   let port: number;

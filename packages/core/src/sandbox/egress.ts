@@ -74,10 +74,19 @@ export function parseIpLiteral(text: string): ipaddr.IPv4 | ipaddr.IPv6 | undefi
   const unzoned = bare.includes('%') ? bare.slice(0, bare.indexOf('%')) : bare;
   if (!ipaddr.isValid(unzoned)) return undefined;
   try {
-    return ipaddr.process(unzoned);
+    return ipaddr.process(unzoned.includes(':') ? canonicalIPv6(unzoned) : unzoned);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * IPv6 text as sockets and URLs read it. ipaddr.js reads the deprecated `::a.b.c.d` as if it were
+ * `::ffff:a.b.c.d`, a different address; the WHATWG URL parser writes every dotted tail as hex.
+ */
+function canonicalIPv6(text: string): string {
+  if (!text.includes('.')) return text;
+  return new URL(`http://[${text}]/`).hostname.slice(1, -1);
 }
 
 function parseAllowEntry(entry: string): AllowEntry {
@@ -113,13 +122,107 @@ function inRange(ip: ipaddr.IPv4 | ipaddr.IPv6, range: [ipaddr.IPv4 | ipaddr.IPv
   return ip.kind() === range[0].kind() && ip.match(range as [ipaddr.IPv4, number]);
 }
 
+/** An IPv6 form that carries an IPv4 address, and what a connection to it would really reach. */
+interface EmbeddedIPv4 {
+  /** The form's name, for refusal messages. */
+  form: string;
+  /** The IPv4 addresses it carries (Teredo carries two: server and client); empty if unknowable. */
+  v4: ipaddr.IPv4[];
+  /**
+   * Whether the form is judged by its IPv4 alone. Only the well-known NAT64 prefix is: on an
+   * IPv6-only host behind DNS64, every public IPv4 destination has that form. Every other form is
+   * deprecated, local-use or relayed through hosts nobody vetted, and is refused outright.
+   */
+  judgedByIPv4: boolean;
+}
+
+const v4At = (bytes: number[], at: number, flip = 0) =>
+  new ipaddr.IPv4(bytes.slice(at, at + 4).map((b) => (b ^ flip) & 0xff));
+
 /**
- * Whether an address is on the public internet. Everything ipaddr.js does not call plain `unicast`
- * is refused: loopback, private, link-local (cloud metadata 169.254.169.254), CGNAT, multicast,
- * unspecified, unique-local, reserved, NAT64/6to4/Teredo forms that embed another address.
+ * The IPv4 inside an IPv6 address, for every form that embeds one (IPv4-mapped is unwrapped earlier
+ * by {@link parseIpLiteral}, since a socket to `::ffff:a.b.c.d` IS a socket to `a.b.c.d`).
+ */
+function embeddedIPv4(ip: ipaddr.IPv6): EmbeddedIPv4 | undefined {
+  const b = ip.toByteArray();
+  const zero = (from: number, to: number) => b.slice(from, to).every((x) => x === 0);
+  const parts = ip.parts;
+  // ::a.b.c.d (RFC 4291 "IPv4-compatible", deprecated); :: and ::1 are judged as themselves.
+  if (zero(0, 12) && !(zero(12, 15) && b[15]! <= 1)) {
+    return { form: 'IPv4-compatible', v4: [v4At(b, 12)], judgedByIPv4: false };
+  }
+  // ::ffff:0:a.b.c.d (RFC 6145 "IPv4-translated").
+  if (zero(0, 8) && parts[4] === 0xffff && parts[5] === 0) {
+    return { form: 'IPv4-translated', v4: [v4At(b, 12)], judgedByIPv4: false };
+  }
+  // 64:ff9b::a.b.c.d (RFC 6052 well-known NAT64 prefix).
+  if (parts[0] === 0x64 && parts[1] === 0xff9b && zero(4, 12)) {
+    return { form: 'NAT64', v4: [v4At(b, 12)], judgedByIPv4: true };
+  }
+  // 64:ff9b:1::/48 (RFC 8215 local-use NAT64): the IPv4's place depends on the operator's prefix.
+  if (parts[0] === 0x64 && parts[1] === 0xff9b && parts[2] === 1) {
+    return { form: 'local-use NAT64', v4: [], judgedByIPv4: false };
+  }
+  // 2002:aabb:ccdd::/48 (RFC 3056 6to4).
+  if (parts[0] === 0x2002) return { form: '6to4', v4: [v4At(b, 2)], judgedByIPv4: false };
+  // 2001:0:server::client (RFC 4380 Teredo): the client's IPv4 is stored bit-inverted.
+  if (parts[0] === 0x2001 && parts[1] === 0) {
+    return { form: 'Teredo', v4: [v4At(b, 4), v4At(b, 12, 0xff)], judgedByIPv4: false };
+  }
+  return undefined;
+}
+
+/** 2000::/3, the only IPv6 space IANA hands out as global unicast. */
+const globalUnicast = ipaddr.parseCIDR('2000::/3') as [ipaddr.IPv6, number];
+
+/** Public or not, and if not, why, in words an operator understands. */
+function judge(ip: ipaddr.IPv4 | ipaddr.IPv6): { public: boolean; why: string } {
+  if (ip.kind() === 'ipv4') {
+    const range = ip.range();
+    return { public: range === 'unicast', why: describeRange(range) };
+  }
+  const v6 = ip as ipaddr.IPv6;
+  const embedded = embeddedIPv4(v6);
+  if (embedded) {
+    const inner = embedded.v4.map((v4) => ({ v4, ...judge(v4) }));
+    const privateInner = inner.find((x) => !x.public);
+    if (privateInner) {
+      return {
+        public: false,
+        why: `the ${embedded.form} form of ${privateInner.v4.toString()} (${privateInner.why})`,
+      };
+    }
+    if (embedded.judgedByIPv4 && inner.length > 0) return { public: true, why: 'public' };
+    return {
+      public: false,
+      why: `in the ${embedded.form} range (an IPv6 transition form that is never public)`,
+    };
+  }
+  const range = v6.range();
+  if (range !== 'unicast') return { public: false, why: describeRange(range) };
+  // ipaddr.js calls anything it has no name for "unicast"; outside 2000::/3 that is unassigned or
+  // reserved space (::/8, 4000::/3, ...), never a host on the internet.
+  if (!v6.match(globalUnicast)) return { public: false, why: 'outside the global unicast range 2000::/3' };
+  return { public: true, why: 'public' };
+}
+
+/**
+ * Whether an address is on the public internet. IPv4: everything ipaddr.js does not call plain
+ * `unicast` is refused: loopback, private, link-local (cloud metadata 169.254.169.254), CGNAT,
+ * multicast, unspecified, broadcast, reserved. IPv6: only global unicast (2000::/3) outside every
+ * special range; IPv4-mapped addresses are unwrapped first (see {@link parseIpLiteral}); a NAT64
+ * address (`64:ff9b::/96`) is as public as the IPv4 it carries; every other form that carries an
+ * IPv4 (IPv4-compatible `::a.b.c.d`, IPv4-translated, local-use NAT64 `64:ff9b:1::/48`, 6to4
+ * `2002::/16`, Teredo `2001::/32`) is refused.
+ *
+ * @example
+ * ```ts
+ * isPublicAddress(parseIpLiteral('[::7f00:1]')!); // false: IPv4-compatible form of 127.0.0.1
+ * isPublicAddress(parseIpLiteral('2606:4700::1111')!); // true
+ * ```
  */
 export function isPublicAddress(ip: ipaddr.IPv4 | ipaddr.IPv6): boolean {
-  return ip.range() === 'unicast';
+  return judge(ip).public;
 }
 
 const defaultResolver: EgressResolver = async (hostname) => {
@@ -154,10 +257,11 @@ export function createEgressGuard(options: EgressGuardOptions = {}): EgressGuard
       (e) => e.kind === 'cidr' && inRange(ip, e.range) && (e.port === undefined || e.port === port),
     );
     if (allowed) return { allowed: true };
-    if (isPublicAddress(ip)) return { allowed: true };
+    const verdict = judge(ip);
+    if (verdict.public) return { allowed: true };
     return {
       allowed: false,
-      reason: `address ${ip.toString()} is ${describeRange(ip)}, which sandboxed code may not reach`,
+      reason: `address ${ip.toString()} is ${verdict.why}, which sandboxed code may not reach`,
     };
   }
 
@@ -215,8 +319,7 @@ export function createEgressGuard(options: EgressGuardOptions = {}): EgressGuard
   };
 }
 
-function describeRange(ip: ipaddr.IPv4 | ipaddr.IPv6): string {
-  const range = ip.range();
+function describeRange(range: string): string {
   const words: Record<string, string> = {
     loopback: 'loopback',
     private: 'a private address',
