@@ -14,7 +14,17 @@ export interface GuestFetchRequest {
   method: string;
   headers: Record<string, string>;
   body?: string;
+  /**
+   * The guest's `redirect` option. `follow` (the default): up to 5 hops, each checked by the guard
+   * like the first request; `manual`: the 3xx answer is returned as it is; `error`: a redirect
+   * rejects the fetch. The transport itself never follows a redirect, whatever the mode.
+   */
+  redirect?: RedirectMode;
 }
+
+/** What `fetch(url, { redirect })` may ask for, as in the Fetch standard. */
+export type RedirectMode = 'follow' | 'manual' | 'error';
+const REDIRECT_MODES: ReadonlySet<string> = new Set<RedirectMode>(['follow', 'manual', 'error']);
 
 /** What the guest receives to build its Response. */
 export interface GuestFetchResponse {
@@ -122,9 +132,9 @@ function classify(err: unknown, signal: AbortSignal, timeoutMs: number): FetchFa
 }
 
 /**
- * Runs one guest `fetch`: validates the URL, sends through `transport`, follows up to 5 redirects by
- * hand, and pushes one captured exchange per hop onto `exchanges`.
- * Rejects with a {@link FetchFailure} whose `code` is what the record shows.
+ * Runs one guest `fetch`: validates the URL, sends through `transport`, handles redirects as the
+ * request's `redirect` mode says (following at most 5 by hand), and pushes one captured exchange per
+ * hop onto `exchanges`. Rejects with a {@link FetchFailure} whose `code` is what the record shows.
  */
 export async function performGuestFetch(
   request: GuestFetchRequest,
@@ -133,7 +143,15 @@ export async function performGuestFetch(
   exchanges: CapturedExchange[],
   callSignal?: AbortSignal,
 ): Promise<GuestFetchResponse> {
-  let req = { ...request };
+  const mode = request.redirect ?? 'follow';
+  if (!REDIRECT_MODES.has(mode)) {
+    throw new FetchFailure(
+      'INVALID_REQUEST',
+      `fetch: redirect must be "follow", "manual" or "error", got ${JSON.stringify(mode)}`,
+    );
+  }
+  const { redirect: _mode, ...plain } = request;
+  let req: GuestFetchRequest = plain;
   for (let hop = 0; ; hop++) {
     let parsed: URL;
     try {
@@ -199,7 +217,7 @@ export async function performGuestFetch(
       );
     }
     const location = raw.headers.find(([k]) => k.toLowerCase() === 'location')?.[1];
-    if (!REDIRECT_STATUSES.has(raw.status) || location === undefined) {
+    if (!REDIRECT_STATUSES.has(raw.status) || location === undefined || mode === 'manual') {
       return {
         url: req.url,
         status: raw.status,
@@ -209,9 +227,21 @@ export async function performGuestFetch(
         redirected: hop > 0,
       };
     }
+    if (mode === 'error') {
+      // The exchange stays as it came back (the 3xx decides the record); only the call rejects.
+      throw new FetchFailure(
+        'REDIRECT',
+        `fetch: ${req.url} answered ${raw.status} (Location: ${location}) and redirect is "error"`,
+      );
+    }
     if (hop >= MAX_REDIRECTS)
       throw new FetchFailure('CONNECTION', `fetch: more than ${MAX_REDIRECTS} redirects`);
-    const next = new URL(location, req.url).href;
+    let next: string;
+    try {
+      next = new URL(location, req.url).href;
+    } catch {
+      throw new FetchFailure('INVALID_URL', `fetch: redirect to an invalid URL ${JSON.stringify(location)}`);
+    }
     const toGet = raw.status === 303 || ((raw.status === 301 || raw.status === 302) && req.method === 'POST');
     const headers = { ...req.headers };
     if (new URL(next).origin !== parsed.origin) {

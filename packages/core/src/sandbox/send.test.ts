@@ -202,6 +202,69 @@ describe('send()', () => {
     expect(allowed.exchanges.map((e) => e.response?.status)).toEqual([302, 200]);
   });
 
+  it("honours fetch(url, { redirect: 'manual' }): the 3xx comes back as it is, nothing is followed", async () => {
+    const forbiddenBefore = forbidden.hits.length;
+    const run = await sandbox.send({
+      code: ref(`async function send() {
+        const r = await fetch(${JSON.stringify(`http://127.0.0.1:${graph.port}/redirect-loopback`)}, { redirect: 'manual' });
+        return { status: r.status, location: r.headers.get('location'), redirected: r.redirected, url: r.url };
+      }`),
+      events: [],
+      secrets: {},
+    });
+    expect(run.error).toBeUndefined();
+    expect(run.value).toEqual({
+      status: 307,
+      location: `http://127.0.0.1:${forbidden.port}/internal`,
+      redirected: false,
+      url: `http://127.0.0.1:${graph.port}/redirect-loopback`,
+    });
+    expect(run.exchanges.map((e) => e.response?.status)).toEqual([307]);
+    expect(forbidden.hits).toHaveLength(forbiddenBefore);
+  });
+
+  it("honours fetch(url, { redirect: 'error' }): a redirect rejects the fetch, nothing is followed", async () => {
+    const hitsBefore = graph.hits.length;
+    const run = await sandbox.send({
+      code: ref(`async function send() {
+        try {
+          await fetch(${JSON.stringify(`http://127.0.0.1:${graph.port}/redirect-same`)}, { redirect: 'error' });
+          return { outcome: 'delivered' };
+        } catch (e) {
+          return { outcome: 'failed', message: e.name + ': ' + e.message };
+        }
+      }`),
+      events: [],
+      secrets: {},
+    });
+    expect(run.value).toMatchObject({
+      outcome: 'failed',
+      message: expect.stringMatching(/^TypeError: .*redirect/),
+    });
+    expect(run.exchanges.map((e) => e.response?.status)).toEqual([302]);
+    expect(graph.hits.length - hitsBefore).toBe(1);
+  });
+
+  it("follows redirects by default and with redirect: 'follow', and refuses an unknown mode", async () => {
+    const follow = (mode: string | undefined) =>
+      sandbox.send({
+        code: ref(`async function send() {
+          const r = await fetch(${JSON.stringify(`http://127.0.0.1:${graph.port}/redirect-same`)}${mode ? `, { redirect: ${JSON.stringify(mode)} }` : ''});
+          return { status: r.status, redirected: r.redirected };
+        }`),
+        events: [],
+        secrets: {},
+      });
+    for (const mode of [undefined, 'follow']) {
+      const run = await follow(mode);
+      expect(run.value).toEqual({ status: 200, redirected: true });
+      expect(run.exchanges.map((e) => e.response?.status)).toEqual([302, 200]);
+    }
+    const bad = await follow('sideways');
+    expect(bad.error?.message).toMatch(/redirect must be 'follow', 'manual' or 'error'/);
+    expect(bad.exchanges).toEqual([]);
+  });
+
   it('refuses non-http schemes', async () => {
     const run = await sandbox.send({ code: ref(fetchOnce('file:///etc/passwd')), events: [], secrets: {} });
     expect(run.exchanges[0]?.error?.code).toBe('EGRESS_DENIED');

@@ -378,7 +378,11 @@ export const PRELUDE_SOURCE = String.raw`
           if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) body = new TextDecoder().decode(body);
           else body = String(body);
         }
-        var req = { url: url, method: String(init.method || 'GET').toUpperCase(), headers: headers };
+        var redirect = init.redirect === undefined ? 'follow' : String(init.redirect);
+        if (redirect !== 'follow' && redirect !== 'manual' && redirect !== 'error') {
+          throw new TypeError("fetch: redirect must be 'follow', 'manual' or 'error', got '" + redirect + "'");
+        }
+        var req = { url: url, method: String(init.method || 'GET').toUpperCase(), headers: headers, redirect: redirect };
         if (body !== undefined && body !== null) req.body = body;
         return hostFetch(JSONstringify(req)).then(function (s) { return new Response(JSONparse(s)); });
       } catch (e) {
