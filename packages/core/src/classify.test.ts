@@ -55,6 +55,31 @@ describe('classifySend without a structured result', () => {
     });
   });
 
+  it.each([
+    ['TLS', 'TLS failure: certificate has expired (CERT_HAS_EXPIRED)', 'retry'],
+    ['DNS', 'could not resolve a.test: temporary DNS failure (EAI_AGAIN): x', 'retry'],
+    ['DNS_NOT_FOUND', 'could not resolve a.test: the name does not exist (ENOTFOUND)', 'failed'],
+    ['CONNECTION', 'connect ECONNREFUSED', 'retry'],
+    ['TIMEOUT', 'fetch timed out after 10000 ms', 'retry'],
+  ])('classifies a %s fetch failure (documented in docs/concepts.md)', (code, message, verdict) => {
+    const failed = exchange(null);
+    failed.error = { code, message };
+    expect(classifySend(run({ exchanges: [failed] }), 1, now).events[0]).toMatchObject({
+      verdict,
+      error: { code, message, retryable: verdict === 'retry', stage: 'send' },
+    });
+    // The same failure, uncaught by send(): the record names the failure, not "user code threw".
+    const threw = {
+      code: 'USER_CODE_ERROR' as const,
+      message: `TypeError: fetch failed: ${message}`,
+      line: 2,
+    };
+    expect(classifySend(run({ error: threw, exchanges: [failed] }), 1, now).events[0]).toMatchObject({
+      verdict,
+      error: { code, message: threw.message, retryable: verdict === 'retry', line: 2 },
+    });
+  });
+
   it('judges a send() that threw by the exchange it was handling', () => {
     const threw = { code: 'USER_CODE_ERROR' as const, message: 'bad status', line: 7 };
     expect(classifySend(run({ error: threw, exchanges: [exchange(503)] }), 1, now).events[0]).toMatchObject({

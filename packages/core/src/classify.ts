@@ -36,9 +36,20 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 425 || status === 429 || status >= 500;
 }
 
-/** Network-level fetch failures worth retrying (everything except a refused or oversized exchange). */
+/**
+ * Network-level fetch failures that are never retried: a refused address, an oversized answer, a
+ * request the sandbox would not send, a host name that does not exist (docs/concepts.md lists why).
+ * Everything else (timeouts, resets, refused connections, temporary DNS failures, TLS failures) is.
+ */
+const PERMANENT_NETWORK_ERRORS = new Set([
+  'EGRESS_DENIED',
+  'RESPONSE_TOO_LARGE',
+  'INVALID_REQUEST',
+  'DNS_NOT_FOUND',
+]);
+
 function isRetryableNetworkError(code: string): boolean {
-  return code !== 'EGRESS_DENIED' && code !== 'RESPONSE_TOO_LARGE' && code !== 'INVALID_REQUEST';
+  return !PERMANENT_NETWORK_ERRORS.has(code);
 }
 
 /** `Retry-After` in seconds or as an HTTP date, as milliseconds from `now`; null when absent/invalid. */
@@ -132,12 +143,21 @@ export function classifySend(run: SendRun, count: number, now: number): SendClas
     if (!sandboxRetryable && mainExchange && (mainExchange.error || !isSuccess(mainExchange))) {
       // The code threw while handling a failed exchange: that exchange says whether to retry.
       const verdict = byExchange(mainExchange, 1)[0]!;
+      const network = mainExchange.error;
+      // A fetch that failed below HTTP (TLS, DNS, a reset) and was not caught: the record says what
+      // failed (`TLS`, `DNS_NOT_FOUND`, ...), not that user code threw.
+      const message = network
+        ? failure.message.includes(network.message)
+          ? failure.message
+          : `${network.message} (send() threw: ${failure.message})`
+        : `${failure.message} (${verdict.error?.message})`;
       events = all(count, {
         verdict: verdict.verdict,
         error: {
           ...error,
+          ...(network ? { code: network.code } : {}),
           retryable: verdict.verdict === 'retry',
-          message: `${failure.message} (${verdict.error?.message})`,
+          message,
         },
       });
     } else {

@@ -2,6 +2,7 @@ import {
   runEngineAlerts,
   runEngineConfigTransfer,
   runEngineConformance,
+  runEngineDestinationFaults,
   runEngineReliability,
 } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
@@ -42,6 +43,7 @@ if (await postgresAvailable()) {
   runEngineAlerts({ name: 'PostgreSQL', openStore, cleanup, rawDump });
   runEngineConfigTransfer({ name: 'PostgreSQL', openStore, cleanup });
   runEngineConformance({ name: 'PostgreSQL', openStore, cleanup, rawDump });
+  runEngineDestinationFaults({ name: 'PostgreSQL', openStore, cleanup });
 } else {
   describe.skip('engine on PostgreSQL (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

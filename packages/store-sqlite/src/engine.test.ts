@@ -5,6 +5,7 @@ import {
   runEngineAlerts,
   runEngineConfigTransfer,
   runEngineConformance,
+  runEngineDestinationFaults,
   runEngineReliability,
 } from '@openpipes/core/conformance';
 import { afterAll } from 'vitest';
@@ -30,3 +31,5 @@ runEngineAlerts({ name: 'SQLite', openStore, rawDump });
 runEngineConformance({ name: 'SQLite', openStore, rawDump });
 
 runEngineConfigTransfer({ name: 'SQLite', openStore });
+
+runEngineDestinationFaults({ name: 'SQLite', openStore });

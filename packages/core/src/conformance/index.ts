@@ -11,6 +11,7 @@
  */
 export { runEngineAlerts } from './alerts.js';
 export { runEngineConfigTransfer } from './config-transfer.js';
+export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 export { runEngineReliability } from './reliability.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store.js';

@@ -45,6 +45,37 @@ export class EgressDeniedError extends Error {
   }
 }
 
+/**
+ * A host name that did not resolve. `DNS_NOT_FOUND`: the name does not exist or has no address
+ * (ENOTFOUND, ENODATA, an empty answer): a configuration error that waiting does not fix. `DNS`:
+ * the resolver failed (EAI_AGAIN, SERVFAIL, a timeout, anything else): worth trying again.
+ */
+export class EgressDnsError extends Error {
+  override readonly name = 'EgressDnsError';
+  constructor(
+    readonly code: 'DNS' | 'DNS_NOT_FOUND',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+const NOT_FOUND_CODES = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NONAME', 'EAI_NODATA']);
+
+function dnsError(host: string, err: unknown): EgressDnsError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const message = err instanceof Error ? err.message : String(err);
+  const tag = typeof code === 'string' ? ` (${code})` : '';
+  if (typeof code === 'string' && NOT_FOUND_CODES.has(code)) {
+    return new EgressDnsError('DNS_NOT_FOUND', `could not resolve ${host}: the name does not exist${tag}`, {
+      cause: err,
+    });
+  }
+  const what = code === 'EAI_AGAIN' ? 'temporary DNS failure' : 'DNS lookup failed';
+  return new EgressDnsError('DNS', `could not resolve ${host}: ${what}${tag}: ${message}`, { cause: err });
+}
+
 export interface EgressDecision {
   allowed: boolean;
   /** For refusals: why, in words an operator understands. */
@@ -277,15 +308,10 @@ export function createEgressGuard(options: EgressGuardOptions = {}): EgressGuard
     try {
       answers = await resolve(host);
     } catch (err) {
-      const e = new Error(`could not resolve ${host}: ${(err as Error).message}`, { cause: err });
-      (e as Error & { code: string }).code = 'DNS';
-      throw e;
+      throw dnsError(host, err);
     }
-    if (answers.length === 0) {
-      const e = new Error(`could not resolve ${host}: no addresses`);
-      (e as Error & { code: string }).code = 'DNS';
-      throw e;
-    }
+    if (answers.length === 0)
+      throw new EgressDnsError('DNS_NOT_FOUND', `could not resolve ${host}: no addresses`);
     if (allowedByName(host, port)) return answers[0]!;
     // Every answer must be public: otherwise an attacker-controlled zone could mix a private
     // address in and win whenever the client happens to pick it.

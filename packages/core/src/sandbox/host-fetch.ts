@@ -112,6 +112,9 @@ export function undiciTransport(dispatcher: Dispatcher): Transport {
   };
 }
 
+/** Node's and OpenSSL's codes for a TLS handshake or certificate failure. */
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_)|CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|^EPROTO$/;
+
 function classify(err: unknown, signal: AbortSignal, timeoutMs: number): FetchFailure {
   if (err instanceof FetchFailure) return err;
   const seen = new Set<unknown>();
@@ -119,9 +122,12 @@ function classify(err: unknown, signal: AbortSignal, timeoutMs: number): FetchFa
   while (cur && typeof cur === 'object' && !seen.has(cur)) {
     seen.add(cur);
     const code = (cur as { code?: unknown }).code;
-    if (code === 'EGRESS_DENIED') return new FetchFailure('EGRESS_DENIED', (cur as Error).message);
-    if (code === 'DNS' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-      return new FetchFailure('DNS', (cur as Error).message);
+    const message = (cur as Error).message;
+    if (code === 'EGRESS_DENIED') return new FetchFailure('EGRESS_DENIED', message);
+    if (code === 'DNS' || code === 'EAI_AGAIN') return new FetchFailure('DNS', message);
+    if (code === 'DNS_NOT_FOUND' || code === 'ENOTFOUND') return new FetchFailure('DNS_NOT_FOUND', message);
+    if (typeof code === 'string' && TLS_CODE.test(code)) {
+      return new FetchFailure('TLS', `TLS failure: ${message} (${code})`);
     }
     cur = (cur as { cause?: unknown }).cause;
   }

@@ -10,7 +10,13 @@ export type {
   EgressResolver,
   ResolvedAddress,
 } from './egress.js';
-export { createEgressGuard, EgressDeniedError, isPublicAddress, parseIpLiteral } from './egress.js';
+export {
+  createEgressGuard,
+  EgressDeniedError,
+  EgressDnsError,
+  isPublicAddress,
+  parseIpLiteral,
+} from './egress.js';
 export { defaultSandboxLimits } from './limits.js';
 export type { SandboxLogger, SandboxOptions, SandboxStats } from './pool.js';
 export { createSandbox } from './pool.js';

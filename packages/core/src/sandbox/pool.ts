@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
+import { resolve as resolvePath } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { PipesError } from '../errors.js';
 import { BjsonUnsupported, encodeBjson } from './bjson.js';
@@ -39,7 +40,16 @@ export interface SandboxOptions {
    * Egress: `allow` lists hosts (`host`, `host:port`) or ranges (`127.0.0.0/8`) that `fetch` inside
    * `send()` may reach even though they are not public. Operator configuration only.
    */
-  egress?: { allow?: string[] };
+  egress?: {
+    allow?: string[];
+    /**
+     * The ES module (a path or a `file:`/`data:` URL) whose default export is the guard's
+     * {@link EgressResolver}, imported in every worker (the guard runs there, so a function cannot be
+     * passed). For split-horizon DNS or service discovery, and for tests that simulate DNS answers
+     * and failures without a lookup. Default: the system resolver. Every answer is still checked.
+     */
+    resolver?: string | URL;
+  };
   /** Calls a warm context serves before it is recycled. Default 1000. */
   contextMaxUses?: number;
   /** Warm contexts kept per worker. Default 32. */
@@ -107,6 +117,12 @@ function resolveWorkerFile(): string {
   });
 }
 
+/** A module specifier the worker can import: URLs as they are, paths as file URLs. */
+function moduleUrl(specifier: string | URL): string {
+  if (specifier instanceof URL) return specifier.href;
+  return /^(file|data):/.test(specifier) ? specifier : pathToFileURL(resolvePath(specifier)).href;
+}
+
 /** Internal hook for tests (killing a worker mid-call); not exported from the package. */
 export const sandboxInternals: unique symbol = Symbol('openpipes.sandbox.internals');
 
@@ -148,6 +164,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
   const config: WorkerConfig = {
     limits,
     egressAllow: [...(options.egress?.allow ?? [])],
+    ...(options.egress?.resolver === undefined ? {} : { egressResolver: moduleUrl(options.egress.resolver) }),
     contextMaxUses: options.contextMaxUses ?? 1000,
     maxWarmContexts: options.maxWarmContexts ?? 32,
     recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),

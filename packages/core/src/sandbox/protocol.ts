@@ -9,6 +9,8 @@ import type { CodeRef, SandboxFailure, SandboxLimits, SendRun } from './types.js
 export interface WorkerConfig {
   limits: SandboxLimits;
   egressAllow: string[];
+  /** URL of the module whose default export resolves host names for the egress guard. */
+  egressResolver?: string;
   contextMaxUses: number;
   /** Recycle a context once its WASM heap has grown past this many bytes. */
   recycleHeapBytes: number;

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { createEgressGuard } from './egress.js';
+import { createEgressGuard, type EgressResolver } from './egress.js';
 import {
   type BatchOutcome,
   GuestCodeError,
@@ -331,8 +331,26 @@ async function runTransform(msg: TransformMsg): Promise<void> {
 // ---- send ---------------------------------------------------------------------------------------
 let guard: ReturnType<typeof createEgressGuard> | undefined;
 function guardedTransport(): Transport {
-  guard ??= createEgressGuard({ allow: config.egressAllow, connectTimeoutMs: limits.fetchTimeoutMs });
+  guard ??= createEgressGuard({
+    allow: config.egressAllow,
+    connectTimeoutMs: limits.fetchTimeoutMs,
+    ...(config.egressResolver === undefined ? {} : { resolve: moduleResolver(config.egressResolver) }),
+  });
   return undiciTransport(guard.dispatcher);
+}
+
+/** The operator's resolver module (SandboxOptions.egress.resolver), imported on first use. */
+function moduleResolver(url: string): EgressResolver {
+  let loaded: Promise<EgressResolver> | undefined;
+  return async (hostname) => {
+    loaded ??= import(url).then((mod: { default?: unknown }) => {
+      if (typeof mod.default !== 'function') {
+        throw new Error(`egress resolver module ${url} has no default export function`);
+      }
+      return mod.default as EgressResolver;
+    });
+    return (await loaded)(hostname);
+  };
 }
 
 let nextFetchId = 1;

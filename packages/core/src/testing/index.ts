@@ -34,4 +34,6 @@ export {
   startTestServer,
   type TestResponse,
   type TestServer,
+  type TestServerOptions,
 } from './test-server.js';
+export { expiredTls, selfSignedTls } from './tls.js';

@@ -1,8 +1,10 @@
 /**
  * A real HTTP server on 127.0.0.1, port 0, for tests that stand in for an ad platform. It records
  * every request (method, path, headers, parsed body) and answers with whatever the handler says.
+ * With `tls`, it is an HTTPS server (for tests of certificate failures).
  */
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface RecordedTestRequest {
@@ -27,8 +29,13 @@ export interface TestResponse {
   delayMs?: number;
 }
 
+export interface TestServerOptions {
+  /** Serve HTTPS with this key and certificate (PEM), e.g. `selfSignedTls` from `./tls.js`. */
+  tls?: { key: string; cert: string };
+}
+
 export interface TestServer {
-  /** `http://127.0.0.1:<port>` */
+  /** `http://127.0.0.1:<port>` (`https://` with `tls`) */
   url: string;
   /** `127.0.0.1:<port>`, for `egressAllow`. */
   host: string;
@@ -47,11 +54,12 @@ export interface TestServer {
  */
 export async function startTestServer(
   handler: (request: RecordedTestRequest) => TestResponse | Promise<TestResponse> = () => ({ status: 200 }),
+  options: TestServerOptions = {},
 ): Promise<TestServer> {
   let current = handler;
   const requests: RecordedTestRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
-  const server: Server = createServer((req, res) => {
+  const listener: RequestListener = (req, res) => {
     const receivedAt = Date.now();
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -89,7 +97,10 @@ export async function startTestServer(
         res.end(`test handler threw: ${String(err)}`);
       }
     });
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
+  // A client that refuses the certificate drops the handshake; that is the point, not an error.
+  server.on('tlsClientError', () => {});
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -97,7 +108,7 @@ export async function startTestServer(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     host: `127.0.0.1:${port}`,
     requests,
     handle(next) {

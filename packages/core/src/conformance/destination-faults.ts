@@ -1,0 +1,195 @@
+/**
+ * A destination that fails below HTTP: its TLS certificate is refused (self-signed, expired) or its
+ * host name does not resolve (the name does not exist, or the resolver fails for a while). Each
+ * delivery record must show a clear, classified error, and no event may be lost: every accepted
+ * event has its delivery, ending delivered, or retried and then dead/failed (and replayable).
+ * Real store, real sandbox; the HTTPS stand-ins listen on 127.0.0.1 and DNS answers come from a
+ * resolver module (`sandbox.egress.resolver`), so no lookup of any outside name is made.
+ *
+ * ```ts
+ * runEngineDestinationFaults({ name: 'sqlite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }) });
+ * ```
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
+import { silentLogger } from '../logger.js';
+import type { Delivery } from '../schemas.js';
+import { settled, testSecretKey } from '../testing/helpers.js';
+import { startTestServer, type TestServer, type TestServerOptions } from '../testing/test-server.js';
+import { expiredTls, selfSignedTls } from '../testing/tls.js';
+import type { EngineConformanceOptions } from './engine.js';
+
+const postSend = (url: string) => `async function send({ events }) {
+  const res = await fetch(${JSON.stringify(url)}, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data: events }),
+  });
+  return res.json();
+}`;
+
+// DNS as the sandbox sees it: "gone.platform.test" does not exist; "flaky.platform.test" fails
+// temporarily on its first lookup in a worker, then resolves to the loopback stand-in.
+const RESOLVER_MODULE = `
+let flakyLookups = 0;
+export default async function resolve(hostname) {
+  const fail = (code) => Object.assign(new Error('getaddrinfo ' + code + ' ' + hostname), { code, hostname });
+  if (hostname === 'flaky.platform.test') {
+    flakyLookups++;
+    if (flakyLookups === 1) throw fail('EAI_AGAIN');
+    return [{ address: '127.0.0.1', family: 4 }];
+  }
+  throw fail('ENOTFOUND');
+}
+`;
+
+export function runEngineDestinationFaults(options: EngineConformanceOptions): void {
+  describe(`destination TLS and DNS failures on ${options.name}`, () => {
+    const open: Pipes[] = [];
+    const servers: TestServer[] = [];
+    let counter = 0;
+    const dbName = () => `faults_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+    const dir = mkdtempSync(join(tmpdir(), 'openpipes-resolver-'));
+    const resolverFile = join(dir, 'resolver.mjs');
+    writeFileSync(resolverFile, RESOLVER_MODULE);
+
+    const engine = async (egress: string[], extra: Partial<PipesOptions> = {}) => {
+      const pipes = createPipes({
+        store: await options.openStore(dbName()),
+        secretKey: testSecretKey,
+        logger: silentLogger,
+        // One worker, so the resolver module's "first lookup fails" happens exactly once.
+        sandbox: { workers: 1, egress: { resolver: resolverFile } },
+        egressAllow: egress,
+        dispatcher: { pollIntervalMs: 50 },
+        ...extra,
+      });
+      open.push(pipes);
+      return pipes;
+    };
+    const server = async (serverOptions: TestServerOptions = {}) => {
+      const s = await startTestServer(() => ({ body: { ok: true } }), serverOptions);
+      servers.push(s);
+      return s;
+    };
+    /** Source, event type, a destination posting to `url`, a pipe; all enabled. */
+    const flow = async (pipes: Pipes, url: string, retry: Record<string, number>) => {
+      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+      await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
+      const destination = await pipes.destinations.create({ name: 'platform', send: postSend(url), retry });
+      const pipe = await pipes.pipes.create({
+        name: 'to-platform',
+        source_id: source.id,
+        destination_id: destination.id,
+        transform: null,
+      });
+      await pipes.pipes.toggle(pipe.id);
+      await pipes.destinations.toggle(destination.id);
+      await pipes.start();
+      return pipe;
+    };
+    const ingest = async (pipes: Pipes, ids: string[]) => {
+      const result = await pipes.ingest(
+        'web',
+        ids.map((id) => ({
+          event_type: 'purchase',
+          event_id: id,
+          event_time: '2026-05-04T10:14:22.481Z',
+          event_payload: { order_id: id },
+        })),
+      );
+      expect(result.accepted).toBe(ids.length);
+    };
+    const records = (pipes: Pipes, deliveries: Delivery[]) =>
+      Promise.all(deliveries.map((d) => pipes.deliveries.get(d.id)));
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(servers.splice(0).map((s) => s.close()));
+      await options.cleanup?.();
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it.each([
+      ['self-signed', selfSignedTls, /self-signed certificate.*DEPTH_ZERO_SELF_SIGNED_CERT/],
+      ['expired', expiredTls, /certificate has expired.*CERT_HAS_EXPIRED/],
+    ] as const)(
+      'records a TLS failure (%s certificate) as a retryable TLS error on every attempt, sending nothing',
+      async (_name, tls, words) => {
+        const platform = await server({ tls });
+        const pipes = await engine([platform.host]);
+        const pipe = await flow(pipes, `${platform.url}/events`, {
+          initial_delay_ms: 10,
+          multiplier: 1,
+          max_attempts: 2,
+        });
+        const ids = ['ord_tls_1', 'ord_tls_2'];
+        await ingest(pipes, ids);
+
+        const deliveries = await settled(pipes, pipe.id, ids.length);
+        expect(deliveries.map((d) => d.event_id).sort()).toEqual(ids);
+        for (const record of await records(pipes, deliveries)) {
+          // Retried (a certificate is fixed on the platform's side), then dead: kept for a replay.
+          expect(record.status).toBe('dead');
+          expect(record.attempts?.map((a) => a.status)).toEqual(['retrying', 'dead']);
+          for (const attempt of record.attempts ?? []) {
+            expect(attempt.error).toMatchObject({ code: 'TLS', retryable: true, stage: 'send' });
+            expect(attempt.error?.message).toMatch(words);
+            expect(attempt.exchanges[0]?.error?.code).toBe('TLS');
+            expect(attempt.response).toBeNull();
+          }
+        }
+        // No request ever went over a connection whose certificate was refused.
+        expect(platform.requests).toHaveLength(0);
+      },
+    );
+
+    it('records a host name that does not exist as DNS_NOT_FOUND, failed at once and replayable', async () => {
+      const pipes = await engine([]);
+      const pipe = await flow(pipes, 'https://gone.platform.test/events', {
+        initial_delay_ms: 10,
+        multiplier: 1,
+      });
+      const ids = ['ord_nx_1', 'ord_nx_2', 'ord_nx_3'];
+      await ingest(pipes, ids);
+
+      const deliveries = await settled(pipes, pipe.id, ids.length);
+      expect(deliveries.map((d) => d.event_id).sort()).toEqual(ids);
+      for (const record of await records(pipes, deliveries)) {
+        expect(record.status).toBe('failed');
+        expect(record.attempt_count).toBe(1);
+        expect(record.error).toMatchObject({ code: 'DNS_NOT_FOUND', retryable: false, stage: 'send' });
+        expect(record.error?.message).toContain(
+          'could not resolve gone.platform.test: the name does not exist (ENOTFOUND)',
+        );
+      }
+      // Nothing lost: a replay finds every one of them.
+      const preview = await pipes.deliveries.replay(pipe.id, { dry_run: true });
+      expect(preview.preview?.map((p) => p.event_id).sort()).toEqual(ids);
+    });
+
+    it('retries a temporary DNS failure (EAI_AGAIN) and delivers once the name resolves', async () => {
+      const platform = await server();
+      const port = new URL(platform.url).port;
+      const pipes = await engine([`flaky.platform.test:${port}`]);
+      const pipe = await flow(pipes, `http://flaky.platform.test:${port}/events`, {
+        initial_delay_ms: 10,
+        multiplier: 1,
+      });
+      await ingest(pipes, ['ord_dns_1']);
+
+      const [delivery] = await settled(pipes, pipe.id, 1);
+      const record = await pipes.deliveries.get(delivery!.id);
+      expect(record.status).toBe('delivered');
+      expect(record.attempts?.map((a) => a.status)).toEqual(['retrying', 'delivered']);
+      expect(record.attempts?.[0]?.error).toMatchObject({ code: 'DNS', retryable: true, stage: 'send' });
+      expect(record.attempts?.[0]?.error?.message).toContain('temporary DNS failure (EAI_AGAIN)');
+      expect(
+        platform.requests.map((r) => (r.json as { data: Array<{ event_id: string }> }).data[0]?.event_id),
+      ).toEqual(['ord_dns_1']);
+    });
+  });
+}
