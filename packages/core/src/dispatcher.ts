@@ -153,7 +153,18 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     let appliedConcurrency = 0;
     let appliedRate = -1;
     while (running) {
-      const config = await deps.config.current();
+      let config: ConfigSnapshot;
+      try {
+        config = await deps.config.current();
+      } catch (err) {
+        // The store is down or restarting: the lane waits and tries again; it must not end.
+        deps.logger.error('dispatcher could not load configuration', {
+          destination_id: lane.destinationId,
+          error: String(err),
+        });
+        await sleep(pollIntervalMs);
+        continue;
+      }
       const destination = config.destinations.get(lane.destinationId);
       if (!destination?.enabled) break;
       // Settings may change while the lane runs: apply the current ones.

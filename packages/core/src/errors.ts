@@ -36,6 +36,8 @@ export const errorCodes = [
   'INTERNAL',
   'METHOD_NOT_ALLOWED',
   'NESTING_TOO_DEEP',
+  'STORE_UNAVAILABLE',
+  'STORAGE_FULL',
 ] as const;
 
 export type PipesErrorCode = (typeof errorCodes)[number];
@@ -127,6 +129,10 @@ export const httpStatusByCode: Record<PipesErrorCode, number> = {
   INTERNAL: 500,
   METHOD_NOT_ALLOWED: 405,
   NESTING_TOO_DEEP: 400,
+  /** The store does not answer (database restarting, down, unreachable): retry shortly. */
+  STORE_UNAVAILABLE: 503,
+  /** The store's disk is full: nothing was stored; retry once space is freed. */
+  STORAGE_FULL: 507,
 };
 
 /** The HTTP status for an error code (500 for anything unmapped). */

@@ -57,3 +57,49 @@ export function sqlState(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;
 }
+
+/** SQLSTATEs that mean "the server is not (yet, or any more) there", not "this query is wrong". */
+const unavailableStates: Record<string, string> = {
+  '57P01': 'the server is shutting down',
+  '57P02': 'the server crashed',
+  '57P03': 'the server is starting up or shutting down',
+  '53300': 'too many connections',
+};
+
+/** Node socket errors of a connection that could not be made or was lost. */
+const socketCodes: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host name not found',
+  EAI_AGAIN: 'host name lookup failed',
+};
+
+/**
+ * Why the database is unreachable, in words without host names or ports (the reason may reach a
+ * public client in a 503), or undefined when `error` is not about reaching the database. Class 08
+ * SQLSTATEs are connection exceptions; node-postgres reports a dropped socket only in words.
+ */
+export function unavailableReason(error: unknown): string | undefined {
+  const seen = new Set<unknown>();
+  for (
+    let cur = error;
+    cur && typeof cur === 'object' && !seen.has(cur);
+    cur = (cur as { cause?: unknown }).cause
+  ) {
+    seen.add(cur);
+    const code = sqlState(cur);
+    if (code && unavailableStates[code]) return unavailableStates[code];
+    if (code?.startsWith('08')) return 'connection failure';
+    if (code && socketCodes[code]) return socketCodes[code];
+    const message = (cur as Error).message ?? '';
+    if (/Connection terminated|connection error and is not queryable|Client was closed/i.test(message)) {
+      return 'connection lost';
+    }
+    if (/timeout exceeded when trying to connect/i.test(message)) return 'connection timed out';
+  }
+  return undefined;
+}

@@ -32,7 +32,7 @@ import {
 } from '@openpipes/core';
 import { Kysely, PostgresDialect, type RawBuilder, sql, type Transaction } from 'kysely';
 import pg from 'pg';
-import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState } from './driver.js';
+import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
 import { createListener, type Listener } from './listen.js';
 import { migrations } from './migrations.js';
 
@@ -209,13 +209,28 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     return resolvedPool;
   };
 
+  // node-postgres emits 'error' on a client whose server went away (restart, crash); the pool
+  // listens only while a client is idle. A client checked out for a query or a transaction would
+  // throw it as an uncaught exception and take the process down. The query in flight is rejected
+  // anyway (and mapped to STORE_UNAVAILABLE by `guard`), and the pool drops the broken client on
+  // release, so the event itself needs no action: a listener that keeps it from crashing the host.
+  const shielded = new WeakSet<PgPoolClient>();
+  const connectShielded = async (pool: PgPool): Promise<PgPoolClient> => {
+    const client = await pool.connect();
+    if (!shielded.has(client)) {
+      shielded.add(client);
+      client.on('error', () => {});
+    }
+    return client;
+  };
+
   const db = new Kysely<Record<string, never>>({
     dialect: new PostgresDialect({
       pool: async () => {
         const pool = await getPool();
         // kysely ends its pool on destroy(); only ours may be ended.
         return {
-          connect: () => pool.connect() as never,
+          connect: () => connectShielded(pool) as never,
           end: async () => {
             if (ownPool) await ownPool.end();
           },
@@ -267,6 +282,17 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         throw new PipesError({
           code: 'VALIDATION_FAILED',
           message: 'a value contains a NUL character (\\u0000), which PostgreSQL cannot store in this field',
+          cause: err,
+        });
+      }
+      const unavailable = unavailableReason(err);
+      if (unavailable !== undefined) {
+        // Restarts and outages are expected: the caller gets a clear, retryable error (HTTP 503),
+        // and the pool drops broken connections and connects afresh on the next call.
+        throw new PipesError({
+          code: 'STORE_UNAVAILABLE',
+          message: `the PostgreSQL store is unavailable (${unavailable}); try again shortly`,
+          retryable: true,
           cause: err,
         });
       }
@@ -1015,7 +1041,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         listener ??= createListener({
           channel,
           connect: async () => {
-            if (options.pool && !options.listenConnectionString) return (await getPool()).connect();
+            if (options.pool && !options.listenConnectionString) return connectShielded(await getPool());
             // Our own pool stays whole for queries: LISTEN gets a connection of its own.
             const client = new pg.Client({
               connectionString: options.listenConnectionString ?? options.connectionString,
