@@ -329,10 +329,11 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
         return { pipes, channels, elapsed, logger, paths, hanging };
       };
 
-      const baseline = await run(false);
       const alerted = await run(true);
-      // Generous: two cores shared with other suites. A blocking alert path would take 30 × 800 ms.
-      expect(alerted.elapsed).toBeLessThan(baseline.elapsed * 3 + 3000);
+      // A delivery path that waited on the hanging channel would take 30 × 800 ms = 24 s; this
+      // bound is far from both that and a normal run, whatever else the machine is doing (it was
+      // 3 × a baseline run + 3 s, which a lucky fast baseline made tight).
+      expect(alerted.elapsed).toBeLessThan(15_000);
 
       const { pipes, channels, logger, paths } = alerted;
       const closedHealth = await waitFor(async () => {
@@ -356,10 +357,10 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
       expect(everything).not.toContain(paths.closed);
       expect(everything).not.toContain(paths.hanging);
 
-      // Stopping does not wait out a channel that hangs.
+      // Stopping does not wait out a channel that hangs (it would hold the stop for 60 s).
       const stopStarted = Date.now();
       await pipes.stop({ graceMs: 1000 });
-      expect(Date.now() - stopStarted).toBeLessThan(6000);
+      expect(Date.now() - stopStarted).toBeLessThan(20_000);
     });
 
     it('records every mutation in the audit trail with its actor, and no secret value anywhere', async () => {

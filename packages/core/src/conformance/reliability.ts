@@ -155,7 +155,12 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
     }, 60_000);
 
     it('keeps delivering to a healthy destination while another one hangs', async () => {
-      const hanging = await server(() => ({ status: 200, body: {}, delayMs: 30_000 }));
+      let hangingAnswered = 0;
+      const hanging = await server(async () => {
+        await new Promise((r) => setTimeout(r, 30_000));
+        hangingAnswered++;
+        return { status: 200, body: {} };
+      });
       const healthy = await server(() => ({ status: 200, body: { events_received: 10 } }));
       const pipes = await engine({}, [hanging.host, healthy.host]);
       const [slow, fast] = await setup(pipes, [
@@ -163,15 +168,14 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
         { name: 'healthy', send: plainSend(healthy.url) },
       ]);
       await pipes.start();
-      const started = Date.now();
       await pipes.ingest(
         'web',
         Array.from({ length: 200 }, (_, i) => purchaseEvent(`ord_hang_${i}`)),
       );
       const delivered = await settled(pipes, fast!.pipe.id, 200, 20_000);
-      const elapsed = Date.now() - started;
       expect(delivered.every((d) => d.status === 'delivered')).toBe(true);
-      expect(elapsed).toBeLessThan(15_000);
+      // All of it while the hanging destination had answered nothing: nothing waited on it.
+      expect(hangingAnswered).toBe(0);
       // The hanging destination is still waiting on its first batches; nothing of it is final.
       const stuck = await pipes.deliveries.list(slow!.pipe.id, { limit: 1000 });
       expect(stuck.data.filter((d) => d.status === 'delivered')).toHaveLength(0);
@@ -222,34 +226,37 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       const rateLimited = await settled(pipes, made[1]!.id, 12, 20_000);
       expect(peak).toBe(2);
       expect(limited.requests).toHaveLength(12);
-      // No one-second window holds more than five send() calls to the rate-limited destination
-      // (the limiter governs when a call starts; timers may fire a little early or late, hence the
-      // slack — a fixed-window limiter lets ten calls through within ~0.6 s here).
+      // No one-second window holds more than five send() calls to the rate-limited destination.
+      // The limiter governs when a call starts; the record's started_at is taken a little later,
+      // after the secrets are read, and that lag varies with the machine's load, hence 800 ms and
+      // not 1000: a fixed-window limiter lets ten calls through within ~0.6 s here.
       const starts = await Promise.all(
         rateLimited.map(async (d) => Date.parse((await pipes.deliveries.get(d.id)).attempts![0]!.started_at)),
       );
       starts.sort((a, b) => a - b);
-      for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(950);
+      for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(800);
     }, 40_000);
 
     it('renews the leases of a batch slower than its lease, so no other worker sends it again', async () => {
       const platform = await server(async () => {
-        await new Promise((r) => setTimeout(r, 1500));
+        await new Promise((r) => setTimeout(r, 3500));
         return { status: 200, body: {} };
       });
       const db = dbName();
-      const fast = { pollIntervalMs: 50, leaseMs: 300 };
+      // Renewals run every leaseMs / 3; with a 300 ms lease, a 200 ms stall of a busy machine let
+      // the lease lapse and the second worker send again. 1 s leases tolerate ~650 ms stalls.
+      const fast = { pollIntervalMs: 50, leaseMs: 1000 };
       const first = await engine({ dispatcher: fast }, [platform.host], db);
       const { pipe } = (await setup(first, [{ name: 'slow', send: plainSend(platform.url) }]))[0]!;
       await first.ingest('web', purchaseEvent('ord_slow_1'));
       await first.start();
       await waitFor(() => platform.requests.length === 1, 10_000, 'the first worker to send');
-      // A second worker on the same store, polling while the first one's batch takes 5 leases.
+      // A second worker on the same store, polling while the first one's batch takes 3.5 leases.
       const second = await engine({ dispatcher: fast }, [platform.host], db);
       await second.start();
       const [delivery] = await settled(first, pipe.id, 1);
       expect(delivery?.status).toBe('delivered');
-      await new Promise((r) => setTimeout(r, 500));
+      // A takeover would have sent during the 3.5 s the first batch took; `delivered` is final.
       expect(platform.requests).toHaveLength(1);
       expect((await first.deliveries.get(delivery!.id)).attempt_count).toBe(1);
     });
@@ -320,7 +327,7 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
         (p) => (p.output?.[0] as { event_payload: { event_id: string } } | undefined)?.event_payload.event_id,
       );
       expect(previewed.sort()).toEqual(['ord_dead_1', 'ord_dead_2']);
-      await new Promise((r) => setTimeout(r, 200));
+      // The dry run sent nothing and re-queued nothing: still `dead`, which no dispatcher claims.
       expect(platform.requests.length).toBe(before);
       expect((await pipes.deliveries.list(pipe.id)).data.every((d) => d.status === 'dead')).toBe(true);
 

@@ -55,7 +55,9 @@ describe('stop conditions', () => {
     expect(run.results[0]!.ok).toBe(true);
     expect(run.results[1]).toMatchObject({ ok: false, error: { code: 'TIMEOUT', line: 1 } });
     expect(run.results[2]!.ok).toBe(true);
-    expect(elapsed).toBeLessThan(2_000);
+    // Unstopped, the loop never ends; stopped, it costs ~200 ms plus a fresh context. The bound only
+    // tells the two apart, so it leaves room for a busy machine (2 s failed at load 18 on 2 cores).
+    expect(elapsed).toBeLessThan(15_000);
     await expectPoolStillServes();
   });
 
@@ -101,7 +103,8 @@ describe('stop conditions', () => {
       secrets: {},
     });
     expect(run.error).toMatchObject({ code: 'TIMEOUT' });
-    expect(performance.now() - started).toBeLessThan(2_000);
+    // Never settling, it would wait forever; the 600 ms wall limit ends it (bound: see above).
+    expect(performance.now() - started).toBeLessThan(15_000);
     await expectPoolStillServes();
   });
 
