@@ -62,12 +62,14 @@ describe('stop conditions', () => {
   });
 
   it('gives each event its own CPU budget', async () => {
-    // 3 events x ~120 ms each: more than the 200 ms limit in total, within it per call.
+    // 6 events x ~50 ms each: more than the 200 ms limit in total, well within it per call (the
+    // limit is wall-clock; 120 ms per event left too little room on a busy machine).
     const busy = code(
       'transform',
-      'function transform({ events }) { const end = Date.now() + 120; while (Date.now() < end) {} return events; }',
+      'function transform({ events }) { return events.map((e) => { const end = Date.now() + 50; while (Date.now() < end) {} return e; }); }',
     );
-    const run = await sandbox.transform({ code: busy, events: events(3), profiles: undefined, secrets: {} });
+    const run = await sandbox.transform({ code: busy, events: events(6), profiles: undefined, secrets: {} });
+    expect(run.path).toBe('per-event');
     expect(run.results.every((r) => r.ok)).toBe(true);
   });
 
@@ -143,10 +145,12 @@ describe('stop conditions', () => {
   });
 
   it('bounds a console flood and says it truncated', async () => {
+    // 5,000 lines are 25 times the 2 KiB kept, and far inside the 200 ms CPU limit even on a busy
+    // machine (100,000 lines ran into that wall-clock limit under load and failed as TIMEOUT).
     const run = await sandbox.transform({
       code: code(
         'transform',
-        "function transform({ events }) { for (let i = 0; i < 100000; i++) console.log('line', i); return events; }",
+        "function transform({ events }) { for (let i = 0; i < 5000; i++) console.log('line', i); return events; }",
       ),
       events: events(1),
       profiles: undefined,
