@@ -7,7 +7,7 @@
  * API keys keep only a hash outside the data, alert channels keep their URL as a secret.
  */
 import { z } from 'zod';
-import { newId } from './ids.js';
+import { cursorSchema, newId } from './ids.js';
 import type { ActorContext } from './registries/registry.js';
 import type { AuditEntry, Page } from './schemas.js';
 import type { NewAuditEntry, Store } from './store.js';
@@ -16,7 +16,7 @@ import { parseOrThrow } from './validation.js';
 const isoTime = z.iso.datetime({ offset: true });
 
 /** What `audit.list` filters on; the HTTP layer maps `GET /api/audit?...` onto it one to one. */
-export const auditQuerySchema = z.object({
+export const auditQuerySchema = z.strictObject({
   /** `source`, `event_type`, `secret`, `destination`, `pipe`, `api_key`, `alert_channel`. */
   entity_kind: z.string().min(1).max(64).optional(),
   entity_id: z.string().min(1).max(128).optional(),
@@ -27,7 +27,7 @@ export const auditQuerySchema = z.object({
   /** Entries before this time (ISO 8601). */
   until: isoTime.optional(),
   /** `next_cursor` of the previous page. */
-  cursor: z.string().min(1).max(64).optional(),
+  cursor: cursorSchema('audit').optional(),
   /** 1..1000, default 100. */
   limit: z.number().int().min(1).max(1000).default(100),
 });

@@ -17,6 +17,7 @@ import type { AlertChannelsApi } from './alerts/channels.js';
 import { channelSecretKey } from './alerts/channels.js';
 import {
   type AlertChannelConfig,
+  type AlertChannelHealth,
   alertChannelDataSchema,
   alertChannelTypes,
   alertTriggerKinds,
@@ -57,9 +58,9 @@ const secretRef = secretKeySchema;
 export const configSourceSchema = sourceInputSchema.omit({ auth: true }).extend({
   auth: z
     .discriminatedUnion('type', [
-      z.object({ type: z.literal('none') }),
-      z.object({ type: z.literal('bearer'), secret: secretRef }),
-      z.object({
+      z.strictObject({ type: z.literal('none') }),
+      z.strictObject({ type: z.literal('bearer'), secret: secretRef }),
+      z.strictObject({
         type: z.literal('hmac'),
         secret: secretRef,
         tolerance_seconds: z.number().int().min(1).max(3600).default(300),
@@ -99,7 +100,7 @@ export const configAlertChannelSchema = alertChannelDataSchema
   });
 
 /** A secret: its key and description. Never its value. */
-export const configSecretSchema = z.object({
+export const configSecretSchema = z.strictObject({
   key: secretRef,
   description: z.string().max(2000).optional(),
 });
@@ -121,7 +122,7 @@ export const configSecretSchema = z.object({
  * }
  * ```
  */
-export const configDocumentSchema = z.object({
+export const configDocumentSchema = z.strictObject({
   format: z.literal('openpipes-config', {
     error: 'format must be "openpipes-config" (a document written by `openpipes config export`)',
   }),
@@ -355,7 +356,16 @@ export function buildConfigDocument(snapshot: ConfigSnapshot, exportedAt: string
       .sort(by((p) => p.name)),
     alert_channels: snapshot.channels
       .map((c) => {
-        const { id, version: _v, created_at: _c, updated_at: _u, url_secret_id, pipe_ids, ...rest } = c;
+        // Only the configuration: a channel listed with its health (last delivery, failure
+        // counts) must not carry it into the document, which is strict about its fields.
+        const { id, version: _v, created_at: _c, updated_at: _u, url_secret_id, pipe_ids, ...withHealth } = c;
+        const {
+          last_delivery: _last,
+          consecutive_failures: _failures,
+          failure_count: _count,
+          dropped_count: _dropped,
+          ...rest
+        } = withHealth as typeof withHealth & Partial<AlertChannelHealth>;
         const key = keyOf(url_secret_id);
         return {
           ...rest,

@@ -1,16 +1,64 @@
 /**
  * Reading delivery records, and replaying them.
  */
+import { z } from 'zod';
 import { auditEntry } from './audit.js';
 import type { ConfigCache } from './config.js';
 import { PipesError } from './errors.js';
+import { cursorSchema, isId } from './ids.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { ActorContext } from './registries/registry.js';
 import type { SecretResolver } from './registries/secrets.js';
 import type { Sandbox, SandboxEvent } from './sandbox/types.js';
-import type { Delivery, DeliveryError, DeliveryStatus, Page } from './schemas.js';
+import {
+  type Delivery,
+  type DeliveryError,
+  type DeliveryStatus,
+  deliveryStatusSchema,
+  type Page,
+} from './schemas.js';
 import { createRedactor } from './secrets/redact.js';
 import type { DeliveryRow, Store } from './store.js';
+import { parseOrThrow } from './validation.js';
+
+const isoTime = z.iso.datetime({ offset: true });
+
+/**
+ * What `deliveries.list` takes, checked the same way from code as over HTTP (a cursor that is not
+ * a delivery id, or text a store cannot take, is refused instead of reaching a query).
+ *
+ * @example
+ * ```ts
+ * listDeliveriesOptionsSchema.parse({ status: ['failed', 'dead'], limit: 20 });
+ * ```
+ */
+export const listDeliveriesOptionsSchema = z.strictObject({
+  status: z.union([deliveryStatusSchema, z.array(deliveryStatusSchema)]).optional(),
+  event_id: z.string().min(1).max(256).optional(),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  cursor: cursorSchema('delivery').optional(),
+  /** Clamped to 1..1000. */
+  limit: z.number().int().optional(),
+});
+
+/**
+ * What `deliveries.replay` (and `POST /api/pipes/:id/replay`) takes.
+ *
+ * @example
+ * ```ts
+ * replayOptionsSchema.parse({ statuses: ['dead'], dry_run: true });
+ * ```
+ */
+export const replayOptionsSchema = z.strictObject({
+  ids: z.array(z.string()).max(10_000).optional().describe('Only these deliveries.'),
+  statuses: z.array(deliveryStatusSchema).optional().describe('Statuses to replay; default failed and dead.'),
+  since: isoTime.optional(),
+  until: isoTime.optional(),
+  pipe_version: z.number().int().positive().optional().describe('Run this pipe version instead.'),
+  dry_run: z.boolean().optional().describe('Run the transform and show the output; send nothing.'),
+  limit: z.number().int().min(1).max(10_000).optional(),
+});
 
 export interface ListDeliveriesOptions {
   status?: DeliveryStatus | DeliveryStatus[];
@@ -133,7 +181,8 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
   };
 
   return {
-    async list(pipeId, options = {}) {
+    async list(pipeId, given = {}) {
+      const options = parseOrThrow(listDeliveriesOptionsSchema, given, 'delivery list options');
       await deps.pipes.get(pipeId);
       const limit = Math.min(Math.max(options.limit ?? 50, 1), 1000);
       const rows = await pageOf(pipeId, { ...options, limit });
@@ -145,12 +194,14 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
     },
 
     async get(id) {
-      const found = await deps.store.getDelivery({ id });
+      // Not an id of a delivery: cannot exist (and text a store cannot take never reaches it).
+      const found = isId('delivery', id) ? await deps.store.getDelivery({ id }) : null;
       if (!found) throw new PipesError({ code: 'NOT_FOUND', message: `delivery ${id} does not exist` });
       return present(found.row, found.attempts);
     },
 
-    async replay(pipeId, options = {}, context) {
+    async replay(pipeId, given = {}, context) {
+      const options = parseOrThrow(replayOptionsSchema, given, 'replay options');
       const pipe = await deps.pipes.get(pipeId);
       const statuses = options.statuses ?? ['failed', 'dead'];
       const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);

@@ -1,4 +1,5 @@
 import { randomFillSync } from 'node:crypto';
+import { z } from 'zod';
 
 /** Id prefixes, one per kind of thing. Ids are `prefix_` + a ULID, so they sort by creation time. */
 export const idPrefixes = {
@@ -68,9 +69,47 @@ export function newId(kind: IdKind, now: number = Date.now()): string {
   return `${idPrefixes[kind]}_${nextUlid(now)}`;
 }
 
+/**
+ * The pattern of an id of `kind` (for JSON Schemas and OpenAPI parameters).
+ *
+ * @example
+ * ```ts
+ * idPattern('pipe'); // '^pip_[0-9A-HJKMNP-TV-Z]{26}$'
+ * ```
+ */
+export function idPattern(kind: IdKind): string {
+  return `^${idPrefixes[kind]}_[0-9A-HJKMNP-TV-Z]{26}$`;
+}
+
+const idPatterns = new Map<IdKind, RegExp>();
+
 /** True when `id` looks like an id of `kind`. */
 export function isId(kind: IdKind, id: string): boolean {
-  return new RegExp(`^${idPrefixes[kind]}_[0-9A-HJKMNP-TV-Z]{26}$`).test(id);
+  let pattern = idPatterns.get(kind);
+  if (!pattern) {
+    pattern = new RegExp(idPattern(kind));
+    idPatterns.set(kind, pattern);
+  }
+  return pattern.test(id);
+}
+
+/**
+ * A list's `cursor`: the `next_cursor` a previous page gave, which is the id of that page's last
+ * item. Anything else (garbage, another list's id) is refused with the field's path, instead of
+ * answering a page that starts at an arbitrary place.
+ *
+ * @example
+ * ```ts
+ * cursorSchema('delivery').parse(page.next_cursor);
+ * ```
+ */
+export function cursorSchema(kind: IdKind) {
+  return z
+    .string()
+    .regex(
+      new RegExp(idPattern(kind)),
+      `not a cursor of this list: pass back the next_cursor of the previous page (an ${idPrefixes[kind]}_… id)`,
+    );
 }
 
 /** The smallest id of `kind` created at or after `time` (for time-range cursors over ids). */

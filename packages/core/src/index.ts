@@ -52,7 +52,14 @@ export {
   planConfigImport,
 } from './config-transfer.js';
 export type { ProfilesResolver } from './deliver.js';
-export type { DeliveriesApi, ListDeliveriesOptions, ReplayOptions, ReplayResult } from './deliveries.js';
+export {
+  type DeliveriesApi,
+  type ListDeliveriesOptions,
+  listDeliveriesOptionsSchema,
+  type ReplayOptions,
+  type ReplayResult,
+  replayOptionsSchema,
+} from './deliveries.js';
 export type { BreakerState, DispatcherOptions } from './dispatcher.js';
 export { createPipes, type Pipes, type PipesOptions, type PipesStatus, type Role } from './engine.js';
 export {
@@ -66,8 +73,9 @@ export {
   toPipesError,
 } from './errors.js';
 export type { EngineEventMap, EngineEventName } from './events.js';
-export { idAtTime, idPrefixes, idTime, isId, newId } from './ids.js';
+export { cursorSchema, type IdKind, idAtTime, idPattern, idPrefixes, idTime, isId, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
+export { findUnstorableJson, jsonIssueMessages, maxJsonDepth } from './json-value.js';
 export { createDefaultLogger, type Logger, silentLogger } from './logger.js';
 export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';
 export {

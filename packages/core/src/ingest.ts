@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import type { ConfigCache } from './config.js';
 import { PipesError } from './errors.js';
 import { newId } from './ids.js';
+import { findUnstorableJson } from './json-value.js';
 import { incomingEventSchema } from './schemas.js';
 import type { NewEvent, Store } from './store.js';
 import { type FieldIssue, zodIssues } from './validation.js';
@@ -64,6 +65,17 @@ export function createIngest(deps: IngestDeps) {
     const results: Array<IngestEventResult | null> = new Array(list.length).fill(null);
     const valid: Array<{ index: number; event: NewEvent }> = [];
     list.forEach((raw, index) => {
+      // Text and numbers no store keeps as given (NUL, lone surrogates, Infinity) are refused here
+      // too, not only by the HTTP parser: embedders call ingest with objects of their own.
+      const unstorable = findUnstorableJson(raw);
+      if (unstorable) {
+        results[index] = {
+          index,
+          status: 'rejected',
+          error: { code: 'VALIDATION_FAILED', message: summarize([unstorable]), issues: [unstorable] },
+        };
+        return;
+      }
       const fast = parseWellFormedEvent(raw);
       const parsed = fast ? { success: true as const, data: fast } : incomingEventSchema.safeParse(raw);
       if (!parsed.success) {
@@ -184,6 +196,8 @@ function inRange(m: RegExpExecArray): boolean {
 export function parseWellFormedEvent(raw: unknown): IncomingEventData | null {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null;
   const { event_type, event_time, event_payload, event_id } = raw as Record<string, unknown>;
+  // Any other key is an error the schema words (events are strict objects).
+  if (Object.keys(raw).length !== (event_id === undefined ? 3 : 4)) return null;
   if (typeof event_type !== 'string' || event_type.length === 0 || event_type.length > 100) return null;
   if (
     event_id !== undefined &&

@@ -1,7 +1,9 @@
 /**
  * The domain model: zod schemas with inferred types. JSON field names are snake_case, as in the
- * brief's delivery record. `*Input` schemas validate what callers write; the entity schemas describe
- * what OpenPipes returns. The HTTP package builds its OpenAPI document from these same schemas.
+ * brief's delivery record. `*Input` schemas validate what callers write and are strict: an unknown
+ * key (a typo such as `enbled`) is refused by name instead of being dropped. The entity schemas
+ * describe what OpenPipes returns. The HTTP package builds its OpenAPI document from these same
+ * schemas.
  */
 import { z } from 'zod';
 
@@ -20,14 +22,14 @@ const entityBase = {
 // Sources
 
 export const sourceAuthSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('none') }),
   /** `Authorization: Bearer <token>`; the token is the value of the secret `secret_id`. */
-  z.object({ type: z.literal('bearer'), secret_id: z.string() }),
+  z.strictObject({ type: z.literal('bearer'), secret_id: z.string() }),
   /**
    * `X-OpenPipes-Timestamp: <unix seconds>` and `X-OpenPipes-Signature: sha256=<hex>` where the
    * signature is HMAC-SHA256(secret, `${timestamp}.${body}`).
    */
-  z.object({
+  z.strictObject({
     type: z.literal('hmac'),
     secret_id: z.string(),
     tolerance_seconds: z.number().int().min(1).max(3600).default(300),
@@ -35,7 +37,7 @@ export const sourceAuthSchema = z.discriminatedUnion('type', [
 ]);
 export type SourceAuth = z.infer<typeof sourceAuthSchema>;
 
-export const sourceInputSchema = z.object({
+export const sourceInputSchema = z.strictObject({
   name,
   slug: z
     .string()
@@ -57,13 +59,15 @@ export const sourceInputSchema = z.object({
 });
 export type SourceInput = z.input<typeof sourceInputSchema>;
 
-export const sourceSchema = sourceInputSchema.extend({ id: z.string(), ...entityBase });
+// Entities are read back from the store: not strict, so data written by an older version never
+// makes a read fail.
+export const sourceSchema = z.object({ ...sourceInputSchema.shape, id: z.string(), ...entityBase });
 export type Source = z.infer<typeof sourceSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Event types
 
-export const eventTypeInputSchema = z.object({
+export const eventTypeInputSchema = z.strictObject({
   name: z
     .string()
     .min(1)
@@ -75,7 +79,7 @@ export const eventTypeInputSchema = z.object({
 });
 export type EventTypeInput = z.input<typeof eventTypeInputSchema>;
 
-export const eventTypeSchema = eventTypeInputSchema.extend({ id: z.string(), ...entityBase });
+export const eventTypeSchema = z.object({ ...eventTypeInputSchema.shape, id: z.string(), ...entityBase });
 export type EventType = z.infer<typeof eventTypeSchema>;
 
 // ---------------------------------------------------------------------------------------------
@@ -87,7 +91,7 @@ export const secretKeySchema = z
   .max(128)
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'key must be an identifier such as META_ACCESS_TOKEN');
 
-export const secretInputSchema = z.object({
+export const secretInputSchema = z.strictObject({
   key: secretKeySchema,
   value: z
     .string()
@@ -112,7 +116,7 @@ export type Secret = z.infer<typeof secretSchema>;
 // ---------------------------------------------------------------------------------------------
 // Destinations
 
-export const retryPolicySchema = z.object({
+export const retryPolicySchema = z.strictObject({
   /** Attempts in all, the first included. After the last one the delivery is `dead`. */
   max_attempts: z.number().int().min(1).max(100).default(10),
   /** A delivery older than this is not retried again (it goes `dead`). */
@@ -133,7 +137,7 @@ export const retryPolicySchema = z.object({
 });
 export type RetryPolicy = z.infer<typeof retryPolicySchema>;
 
-export const destinationInputSchema = z.object({
+export const destinationInputSchema = z.strictObject({
   name,
   description: z.string().max(2000).optional(),
   /** Source of `async function send({ events, secrets }) { ... }`. */
@@ -148,28 +152,31 @@ export const destinationInputSchema = z.object({
   rate_limit_per_second: z.number().min(0).max(10_000).default(0),
   retry: retryPolicySchema.default(retryPolicySchema.parse({})),
   /** Template this destination was made from, and its settings (informational). */
-  template: z.object({ name: z.string(), settings: z.record(z.string(), z.unknown()) }).optional(),
+  template: z.strictObject({ name: z.string(), settings: z.record(z.string(), z.unknown()) }).optional(),
 });
 export type DestinationInput = z.input<typeof destinationInputSchema>;
 
-export const destinationSchema = destinationInputSchema.extend({ id: z.string(), ...entityBase });
+export const destinationSchema = z.object({ ...destinationInputSchema.shape, id: z.string(), ...entityBase });
 export type Destination = z.infer<typeof destinationSchema>;
 
 // ---------------------------------------------------------------------------------------------
 // Pipes
 
-export const pipeInputSchema = z.object({
+export const pipeInputSchema = z.strictObject({
   name,
   description: z.string().max(2000).optional(),
   source_id: z.string(),
   destination_id: z.string(),
   /** Source of `function transform({ events, profiles, secrets }) { ... }`; null = pass-through. */
-  transform: code.nullable().default(null),
+  transform: code
+    .min(1, 'give the source of a transform function, or null to pass events through unchanged')
+    .nullable()
+    .default(null),
   enabled: z.boolean().default(false),
 });
 export type PipeInput = z.input<typeof pipeInputSchema>;
 
-export const pipeSchema = pipeInputSchema.extend({ id: z.string(), ...entityBase });
+export const pipeSchema = z.object({ ...pipeInputSchema.shape, id: z.string(), ...entityBase });
 export type Pipe = z.infer<typeof pipeSchema>;
 
 // ---------------------------------------------------------------------------------------------
@@ -200,10 +207,10 @@ const eventTime = z.union([isoTime, z.number().positive()]).transform((value, ct
   return date.toISOString();
 });
 
-/** An event as senders post it. */
+/** An event as senders post it. Strict: a misspelt `event_id` must not silently lose deduplication. */
 const noNul = (value: string) => !value.includes('\u0000');
 
-export const incomingEventSchema = z.object({
+export const incomingEventSchema = z.strictObject({
   event_type: z.string().min(1).max(100).refine(noNul, 'must not contain NUL characters'),
   event_time: eventTime,
   event_payload: z.record(z.string(), z.unknown()),

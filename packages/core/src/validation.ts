@@ -6,6 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import type { z } from 'zod';
 import { PipesError } from './errors.js';
+import { findUnstorableJson } from './json-value.js';
 
 /** One problem with an input, at a path such as `events[3].event_time`. */
 export interface FieldIssue {
@@ -23,24 +24,48 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out;
 }
 
-/** zod issues as {@link FieldIssue}s. */
+/**
+ * zod issues as {@link FieldIssue}s. An unknown key (strict objects) is reported at its own path,
+ * one issue per key, so the answer names it.
+ */
 export function zodIssues(error: z.ZodError, prefix: ReadonlyArray<PropertyKey> = []): FieldIssue[] {
-  return error.issues.map((issue) => ({
-    path: formatPath([...prefix, ...issue.path]) || '(root)',
-    message: issue.message,
-  }));
+  return error.issues.flatMap((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({
+        path: formatPath([...prefix, ...issue.path, key]),
+        message: 'unknown field (not part of this object; check its spelling)',
+      }));
+    }
+    return [{ path: formatPath([...prefix, ...issue.path]) || '(root)', message: issue.message }];
+  });
 }
 
-/** Parses with a zod schema or throws `VALIDATION_FAILED` listing every field at fault. */
+/**
+ * Parses an input with a zod schema or throws `VALIDATION_FAILED` listing every field at fault.
+ * The input is first checked to be JSON OpenPipes keeps as given on every store (no NUL, no lone
+ * surrogate, finite numbers, ...: see {@link findUnstorableJson}); that problem is then the one
+ * reported, with its path.
+ *
+ * @example
+ * ```ts
+ * const { version } = parseOrThrow(z.object({ version: z.number().int() }), body, 'revert');
+ * ```
+ */
 export function parseOrThrow<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const unstorable = findUnstorableJson(value);
+  if (unstorable) throw validationFailed([unstorable], what);
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = zodIssues(result.error);
+  throw validationFailed(zodIssues(result.error), what);
+}
+
+/** `VALIDATION_FAILED` with the issues, summarised (the first three) in the message. */
+function validationFailed(issues: FieldIssue[], what: string): PipesError {
   const summary = issues
     .slice(0, 3)
     .map((i) => `${i.path}: ${i.message}`)
     .join('; ');
-  throw new PipesError({
+  return new PipesError({
     code: 'VALIDATION_FAILED',
     message: `invalid ${what}: ${summary}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''}`,
     details: { issues },

@@ -290,13 +290,7 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
     },
 
     async toggle(id, enabled, context) {
-      const channel = await base.write(
-        id,
-        (data) => ({ ...data, enabled: enabled ?? !data.enabled }),
-        'toggle',
-        context,
-      );
-      return withHealth(channel);
+      return withHealth(await base.toggle(id, enabled, context));
     },
 
     async test(id, context) {

@@ -27,7 +27,7 @@ export const alertChannelTypes = ['slack', 'teams', 'webhook'] as const;
 export type AlertChannelType = (typeof alertChannelTypes)[number];
 
 /** When the share of failed deliveries of a pipe over a sliding window opens a `failure_rate` alert. */
-export const failureRateSchema = z.object({
+export const failureRateSchema = z.strictObject({
   /** Failed share that alerts, 0 < threshold <= 1. */
   threshold: z.number().gt(0).max(1).default(0.25),
   /** The sliding window, seconds. */
@@ -38,7 +38,7 @@ export const failureRateSchema = z.object({
 export type FailureRate = z.infer<typeof failureRateSchema>;
 
 /** A channel as it is stored and versioned: the URL itself is a secret, referenced by id. */
-export const alertChannelDataSchema = z.object({
+export const alertChannelDataSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
   description: z.string().max(2000).optional(),
   type: z.enum(alertChannelTypes),
@@ -98,7 +98,9 @@ export const alertChannelHealthSchema = z.object({
 export type AlertChannelHealth = z.infer<typeof alertChannelHealthSchema>;
 
 /** A channel's configuration as OpenPipes returns it (versions show this shape). */
-export const alertChannelConfigSchema = alertChannelDataSchema.extend({
+// Read back from the store: not strict, so data written by an older version never makes a read fail.
+export const alertChannelConfigSchema = z.object({
+  ...alertChannelDataSchema.shape,
   id: z.string(),
   version: z.number().int().positive(),
   created_at: isoTime,

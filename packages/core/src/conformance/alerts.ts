@@ -379,8 +379,11 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
       expect1('create', 'source', source.id);
       await pipes.sources.update(source.id, { name: 'Website' }, as('alice'));
       expect1('update', 'source', source.id);
+      // A source starts enabled: setting it enabled again writes nothing, disabling it does.
       await pipes.sources.toggle(source.id, true, as('alice'));
+      await pipes.sources.toggle(source.id, false, as('alice'));
       expect1('toggle', 'source', source.id);
+      await pipes.sources.toggle(source.id, true, as('alice'));
       const type = await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema }, as('alice'));
       expect1('create', 'event_type', type.id);
       await pipes.eventTypes.update(type.id, { description: 'Orders' }, as('alice'));
@@ -472,6 +475,14 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
         expect(found!.request_id).toMatch(/^req_\d+$/);
       }
       expect(trail.every((entry) => entry.actor !== null)).toBe(true);
+      // Setting the state a source already had wrote no version and no audit entry.
+      expect(trail.filter((e) => e.action === 'toggle' && e.entity_id === source.id)).toHaveLength(2);
+      expect((await pipes.sources.versions(source.id)).map((v) => v.data.enabled)).toEqual([
+        true,
+        true,
+        false,
+        true,
+      ]);
       const replayEntry = trail.find((entry) => entry.action === 'replay')!;
       expect(replayEntry.after).toMatchObject({ count: 1, ids: replay.ids, statuses: ['failed', 'dead'] });
 

@@ -8,7 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { auditEntry } from '../audit.js';
 import { PipesError } from '../errors.js';
-import { newId } from '../ids.js';
+import { cursorSchema, isId, newId } from '../ids.js';
 import type { Page } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
 import { parseOrThrow } from '../validation.js';
@@ -20,7 +20,7 @@ export const apiKeyScopes = ['read', 'write'] as const;
 /** `read` may call GET routes; `write` may call every route. */
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
-export const apiKeyInputSchema = z.object({
+export const apiKeyInputSchema = z.strictObject({
   /** Unique among keys that are not revoked; recorded as the actor of every change made with the key. */
   name: z.string().trim().min(1).max(200),
   scope: z.enum(apiKeyScopes),
@@ -101,8 +101,9 @@ export function createApiKeysApi(deps: RegistryDeps): ApiKeysApi {
   const { store } = deps;
   const iso = () => new Date(deps.now()).toISOString();
 
+  const listOptionsSchema = z.object({ cursor: cursorSchema('api_key').optional() });
   const load = async (id: string) => {
-    const record = await store.getEntity({ kind: 'api_key', id });
+    const record = isId('api_key', id) ? await store.getEntity({ kind: 'api_key', id }) : null;
     if (!record) throw new PipesError({ code: 'NOT_FOUND', message: `API key ${id} does not exist` });
     return record;
   };
@@ -170,6 +171,7 @@ export function createApiKeysApi(deps: RegistryDeps): ApiKeysApi {
     },
 
     async list(options = {}) {
+      parseOrThrow(listOptionsSchema, { cursor: options.cursor }, 'API key list options');
       const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
       const records = await store.listEntities({ kind: 'api_key', after: options.cursor, limit: limit + 1 });
       const page = records.slice(0, limit);

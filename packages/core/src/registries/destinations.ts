@@ -1,4 +1,5 @@
 import { PipesError } from '../errors.js';
+import { isStorableText } from '../json-value.js';
 import type { Sandbox } from '../sandbox/types.js';
 import {
   type Destination,
@@ -76,9 +77,10 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
       );
     },
     toggle(id, enabled, context) {
-      return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
+      return base.toggle(id, enabled, context);
     },
     async findByName(name) {
+      if (!isStorableText(name)) return null;
       const record = await deps.store.findEntity({ kind: 'destination', uniqueKey: name });
       return record ? presentDestination(record) : null;
     },

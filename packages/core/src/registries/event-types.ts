@@ -1,3 +1,4 @@
+import { isStorableText } from '../json-value.js';
 import { type EventType, type EventTypeInput, eventTypeInputSchema, eventTypeSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
 import type { PayloadValidator } from '../validation.js';
@@ -48,6 +49,7 @@ export function createEventTypesRegistry(
   return {
     ...base.api,
     async findByName(name) {
+      if (!isStorableText(name)) return null;
       const record = await deps.store.findEntity({ kind: 'event_type', uniqueKey: name });
       return record ? presentEventType(record) : null;
     },

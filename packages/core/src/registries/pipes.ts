@@ -1,4 +1,5 @@
 import { PipesError } from '../errors.js';
+import { isStorableText } from '../json-value.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { type Pipe, type PipeInput, pipeInputSchema, pipeSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
@@ -65,9 +66,10 @@ export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): Pipes
   return {
     ...base.api,
     toggle(id, enabled, context) {
-      return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
+      return base.toggle(id, enabled, context);
     },
     async findByName(name) {
+      if (!isStorableText(name)) return null;
       const record = await deps.store.findEntity({ kind: 'pipe', uniqueKey: name });
       return record ? presentPipe(record) : null;
     },

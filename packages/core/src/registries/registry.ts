@@ -4,9 +4,9 @@
  * snapshots and an audit entry on every write. Each concrete registry adds its own checks through
  * {@link RegistrySpec} hooks.
  */
-import type { z } from 'zod';
+import { z } from 'zod';
 import { PipesError } from '../errors.js';
-import { type IdKind, newId } from '../ids.js';
+import { cursorSchema, type IdKind, isId, newId } from '../ids.js';
 import type { EntityKind, EntityRecord, NewAuditEntry, Store } from '../store.js';
 import { parseOrThrow } from '../validation.js';
 
@@ -19,9 +19,12 @@ export interface ActorContext {
 }
 
 export interface ListOptions {
-  /** Return items after this id (ids sort by creation time). */
+  /**
+   * The `next_cursor` of the previous page (the id of its last item; items after it come next).
+   * Anything else is refused with `VALIDATION_FAILED` (path `cursor`).
+   */
   cursor?: string;
-  /** 1..1000, default 100. */
+  /** 1..1000 (clamped), default 100. */
   limit?: number;
 }
 
@@ -85,6 +88,11 @@ export interface RegistryParts<Entity, Input, Data> {
   api: Registry<Entity, Input>;
   /** Writes data derived from the stored data (toggle, bind secrets, rotate). */
   write(id: string, mutate: (data: Data) => Data, action: string, context?: ActorContext): Promise<Entity>;
+  /**
+   * Sets `enabled` (flips it when `enabled` is undefined). Setting the state it already has writes
+   * nothing (no new version, no audit entry): `PUT .../toggle {"enabled": true}` is idempotent.
+   */
+  toggle(id: string, enabled: boolean | undefined, context?: ActorContext): Promise<Entity>;
   /** Inserts already-validated data, optionally under a chosen id. */
   insert(data: Data, context?: ActorContext, id?: string): Promise<Entity>;
   /** The stored record; throws NOT_FOUND. */
@@ -100,10 +108,13 @@ export function createRegistry<
   const iso = () => new Date(deps.now()).toISOString();
 
   const load = async (id: string): Promise<EntityRecord> => {
-    const record = await store.getEntity({ kind: spec.kind, id });
+    // Something that is not an id of this kind cannot exist: answered without asking the store,
+    // which also keeps text a store cannot take (a NUL) away from its queries.
+    const record = isId(spec.idKind, id) ? await store.getEntity({ kind: spec.kind, id }) : null;
     if (!record) throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
     return record;
   };
+  const listOptionsSchema = z.object({ cursor: cursorSchema(spec.idKind).optional() });
 
   const audit = (
     action: string,
@@ -185,6 +196,7 @@ export function createRegistry<
     },
 
     async list(options = {}) {
+      parseOrThrow(listOptionsSchema, { cursor: options.cursor }, `${spec.label} list options`);
       const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
       const records = await store.listEntities({ kind: spec.kind, after: options.cursor, limit: limit + 1 });
       const page = records.slice(0, limit);
@@ -253,6 +265,13 @@ export function createRegistry<
     async write(id, mutate, action, context) {
       const record = await load(id);
       return writeData(record, mutate(record.data as Data), action, context);
+    },
+    async toggle(id, enabled, context) {
+      const record = await load(id);
+      const current = record.data.enabled === true;
+      if (enabled !== undefined && enabled === current) return spec.present(record);
+      const next = { ...record.data, enabled: !current } as unknown as Data;
+      return writeData(record, next, 'toggle', context);
     },
   };
 }

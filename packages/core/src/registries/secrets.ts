@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PipesError } from '../errors.js';
 import { newId } from '../ids.js';
+import { isStorableText } from '../json-value.js';
 import {
   type Secret,
   type SecretInput,
@@ -139,6 +140,7 @@ export function createSecretsRegistry(
       );
     },
     async findByKey(key) {
+      if (!isStorableText(key)) return null;
       const record = await deps.store.findEntity({ kind: 'secret', uniqueKey: key });
       return record ? presentSecret(record) : null;
     },

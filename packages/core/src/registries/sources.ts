@@ -1,4 +1,5 @@
 import { PipesError } from '../errors.js';
+import { isStorableText } from '../json-value.js';
 import { type Source, type SourceInput, sourceInputSchema, sourceSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
 import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
@@ -53,11 +54,12 @@ export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
   return {
     ...base.api,
     async findBySlug(slug) {
+      if (!isStorableText(slug)) return null;
       const record = await deps.store.findEntity({ kind: 'source', uniqueKey: slug });
       return record ? presentSource(record) : null;
     },
     toggle(id, enabled, context) {
-      return base.write(id, (data) => ({ ...data, enabled: enabled ?? !data.enabled }), 'toggle', context);
+      return base.toggle(id, enabled, context);
     },
     async delete(id, context) {
       await ensureUnused(deps, 'source_id', id, 'source');
