@@ -246,6 +246,24 @@ describe('exit codes and errors that say what to do', () => {
     expect(missing.stderr).toContain('404 NOT_FOUND');
   });
 
+  it('admin body limit: serve takes the documented 2 MiB, and 16 MiB for a configuration import', async () => {
+    const post = (path: string, body: unknown, bytes: number) => {
+      const text = JSON.stringify(body);
+      return fetch(`${serve.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${serve.token}`, 'content-type': 'application/json' },
+        body: `${text.slice(0, -1)}${' '.repeat(bytes - text.length)}}`,
+      });
+    };
+    const big = await post('/api/sources', { name: 'Big', slug: 'big' }, 2 * 1024 * 1024 + 1);
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { details: unknown } }).error.details).toEqual({
+      max_bytes: 2 * 1024 * 1024,
+    });
+    const doc = { format: 'openpipes-config', version: 1 };
+    expect((await post('/api/config/import?dry_run=true', doc, 3 * 1024 * 1024)).status).toBe(200);
+  });
+
   it('usage errors: exit 2 and nothing sent', async () => {
     const both = await openpipes(['api', 'POST', '/api/sources', '--json', '{}', '--file', 'x.json'], {
       env: serve.env,

@@ -10,6 +10,7 @@ import {
   type ConfigProgress,
   type DestinationTemplate,
   deliverySchema,
+  type IdKind,
   type Logger,
   type Pipes,
   PipesError,
@@ -48,6 +49,8 @@ interface CrudRegistry {
 interface Collection {
   /** Path segment: `/api/<path>`. */
   path: string;
+  /** The kind of its ids (list cursors are ids of this kind). */
+  idKind: IdKind;
   /** The OpenAPI component names: entity, create body, patch body. */
   entity: string;
   label: string;
@@ -68,11 +71,14 @@ export interface AdminOptions {
   logger?: Logger;
 }
 
+const apiKeyListQuery = listQuerySchema('api_key');
+
 /** Every admin route. */
 export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
   const collections: Collection[] = [
     {
       path: 'sources',
+      idKind: 'source',
       entity: 'Source',
       label: 'source',
       tag: 'Sources',
@@ -81,6 +87,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     },
     {
       path: 'event-types',
+      idKind: 'event_type',
       entity: 'EventType',
       label: 'event type',
       tag: 'Event types',
@@ -89,6 +96,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     },
     {
       path: 'secrets',
+      idKind: 'secret',
       entity: 'Secret',
       label: 'secret',
       tag: 'Secrets',
@@ -112,20 +120,31 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     },
     {
       path: 'event-destinations',
+      idKind: 'destination',
       entity: 'Destination',
       label: 'event destination',
       tag: 'Event destinations',
       registry: pipes.destinations,
       toggle: true,
       async create(context, body) {
-        if (!('template' in body))
+        // A template's name is a string; a destination's own `template` field is an object.
+        if (typeof body.template !== 'string')
           return json(201, await pipes.destinations.create(body as never, context.actor));
         return createFromTemplate(pipes, options.templates, context, body);
       },
     },
-    { path: 'pipes', entity: 'Pipe', label: 'pipe', tag: 'Pipes', registry: pipes.pipes, toggle: true },
+    {
+      path: 'pipes',
+      idKind: 'pipe',
+      entity: 'Pipe',
+      label: 'pipe',
+      tag: 'Pipes',
+      registry: pipes.pipes,
+      toggle: true,
+    },
     {
       path: 'alert-channels',
+      idKind: 'alert_channel',
       entity: 'AlertChannel',
       label: 'alert channel',
       tag: 'Alerts',
@@ -170,6 +189,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
       responses: { 200: { description: 'The destination.', schema: 'Destination' } },
       async handle(context) {
         const body = parseOrThrow(bindSecretsBodySchema, await context.body(), 'secret binding');
+        // The schema took exactly one of the two spellings.
         const ids = body.secretIds ?? body.secret_ids ?? [];
         return json(200, await pipes.destinations.bindSecrets(context.params.id!, ids, context.actor));
       },
@@ -303,7 +323,13 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
         '`{"progress": {...}}` come first and the document last, as `{"result": {...}}`.',
       tag: 'Config',
       access: 'read',
-      responses: { 200: { description: 'The configuration document.', schema: 'ConfigDocument' } },
+      responses: {
+        200: {
+          description: 'The configuration document (or, streamed, progress lines and then it).',
+          schema: 'ConfigDocument',
+          mediaTypes: { 'application/x-ndjson': 'ConfigExportLine' },
+        },
+      },
       async handle(context) {
         if (wantsProgress(context.request)) {
           return progressStream(options.logger, context.requestId, (onProgress) =>
@@ -324,8 +350,14 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
       tag: 'Config',
       access: 'write',
       query: configImportQuerySchema,
-      body: { schema: 'ConfigDocumentInput', required: true },
-      responses: { 200: { description: 'The plan, applied or not.', schema: 'ConfigImportResult' } },
+      body: { schema: 'ConfigDocumentInput', required: true, large: true },
+      responses: {
+        200: {
+          description: 'The plan, applied or not (or, streamed, progress lines and then it).',
+          schema: 'ConfigImportResult',
+          mediaTypes: { 'application/x-ndjson': 'ConfigImportLine' },
+        },
+      },
       async handle(context) {
         const { dry_run: dryRun } = context.query(configImportQuerySchema);
         const doc = await context.body();
@@ -356,10 +388,10 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
       summary: 'List API keys (revoked ones included), oldest first. Never a token.',
       tag: 'API keys',
       access: 'read',
-      query: listQuerySchema,
+      query: apiKeyListQuery,
       responses: { 200: { description: 'A page of keys.', schema: 'ApiKeyPage' } },
       async handle(context) {
-        return json(200, await pipes.apiKeys.list(context.query(listQuerySchema)));
+        return json(200, await pipes.apiKeys.list(context.query(apiKeyListQuery)));
       },
     },
     {
@@ -447,6 +479,7 @@ function progressStream(
 function collectionRoutes(c: Collection): Route[] {
   const base = `/api/${c.path}`;
   const item = `${base}/${idParam}`;
+  const listQuery = listQuerySchema(c.idKind);
   const routes: Route[] = [
     {
       method: 'POST',
@@ -476,10 +509,10 @@ function collectionRoutes(c: Collection): Route[] {
       summary: `List ${c.label}s, oldest first.`,
       tag: c.tag,
       access: 'read',
-      query: listQuerySchema,
+      query: listQuery,
       responses: { 200: { description: `A page of ${c.label}s.`, schema: `${c.entity}Page` } },
       async handle(context) {
-        return json(200, await c.registry.list(context.query(listQuerySchema)));
+        return json(200, await c.registry.list(context.query(listQuery)));
       },
     },
     {

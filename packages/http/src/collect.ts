@@ -56,6 +56,7 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
         'Send events to a source: one event, an array, or {"events": [...]}, as application/json or text/plain (navigator.sendBeacon).',
       tag: 'Collect',
       access: 'collect',
+      ignoresUnknownQuery: true,
       body: { schema: collectBodySchema, required: true, mediaTypes: ['application/json', 'text/plain'] },
       responses: {
         202: {
@@ -67,6 +68,8 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
           schema: collectResultSchema,
         },
       },
+      // The source's auth (401), its allowed origins and whether it is enabled (403).
+      errors: [401, 403],
       async handle(context) {
         const { request, params } = context;
         const slug = params.slug!;
@@ -110,7 +113,9 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       summary: "CORS preflight: allowed when the Origin is in the source's allowed_origins.",
       tag: 'Collect',
       access: 'public',
+      ignoresUnknownQuery: true,
       responses: { 204: { description: 'The origin may send.' } },
+      errors: [403],
       async handle({ request, params }) {
         const source = await pipes.sources.findBySlug(params.slug!);
         if (!source) {
@@ -189,7 +194,23 @@ function unwrapEvents(body: unknown): unknown[] {
   if (Array.isArray(body)) return body;
   if (body !== null && typeof body === 'object') {
     const record = body as Record<string, unknown>;
-    if (Array.isArray(record.events) && !('event_type' in record)) return record.events;
+    if (Array.isArray(record.events) && !('event_type' in record)) {
+      // The wrapper is strict like everything else: a key beside `events` would be lost.
+      const extra = Object.keys(record).filter((key) => key !== 'events');
+      if (extra.length > 0) {
+        throw new PipesError({
+          code: 'VALIDATION_FAILED',
+          message: `${extra.slice(0, 5).join(', ')}: unknown field beside "events"; put fields in each event's event_payload`,
+          details: {
+            issues: extra.map((key) => ({
+              path: key,
+              message: 'unknown field (not part of {"events": [...]})',
+            })),
+          },
+        });
+      }
+      return record.events;
+    }
     return [body];
   }
   throw new PipesError({

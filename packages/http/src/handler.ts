@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type DestinationTemplate,
+  errorCodes,
   httpStatusForCode,
   type Logger,
   type Pipes,
@@ -13,6 +14,7 @@ import {
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
+import { z } from 'zod';
 import { adminRoutes } from './admin.js';
 import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
@@ -36,6 +38,11 @@ const version = '0.1.0';
 export interface ApiLimits {
   /** Largest body, bytes. Default 2 MiB (code fields may hold up to 512 KiB each). */
   maxBodyBytes?: number;
+  /**
+   * Largest body of `POST /api/config/import`, bytes. Default 16 MiB: a configuration document
+   * carries every transform and `send()` (up to 512 KiB each) of an instance.
+   */
+  maxConfigBodyBytes?: number;
   /** Deepest nesting of objects and arrays. Default 64 (JSON Schemas of event types nest). */
   maxDepth?: number;
 }
@@ -142,7 +149,12 @@ const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenPipesHandler {
   const logger = options.logger ?? silentLogger;
   const collectLimits = { ...collectDefaults, ...options.collect };
-  const apiLimits = { maxBodyBytes: 2 * 1024 * 1024, maxDepth: 64, ...options.api };
+  const apiLimits = {
+    maxBodyBytes: 2 * 1024 * 1024,
+    maxConfigBodyBytes: 16 * 1024 * 1024,
+    maxDepth: 64,
+    ...options.api,
+  };
   // Tokens that are not in `apiKeys` go to the hook, or by default to the keys stored in the
   // database (`pipes.apiKeys`, created with the CLI or `POST /api/api-keys`).
   const storedKeys: Authenticate = async (token) => {
@@ -160,7 +172,10 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       summary: 'This OpenAPI 3.1 document.',
       tag: 'Meta',
       access: 'public',
-      responses: { 200: { description: 'The document.' } },
+      ignoresUnknownQuery: true,
+      responses: {
+        200: { description: 'The document.', schema: z.looseObject({ openapi: z.literal('3.1.0') }) },
+      },
       async handle({ url }) {
         const base = url.pathname.slice(0, -'/openapi.json'.length);
         let document = documents.get(base);
@@ -177,9 +192,16 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       summary: 'Liveness and store reachability.',
       tag: 'Meta',
       access: 'public',
+      ignoresUnknownQuery: true,
       responses: {
-        200: { description: 'Healthy.' },
-        503: { description: 'The engine is stopped or its store does not answer.' },
+        200: {
+          description: 'Healthy.',
+          schema: z.strictObject({ status: z.literal('ok'), running: z.boolean() }),
+        },
+        503: {
+          description: 'The engine is stopped or its store does not answer.',
+          schema: z.strictObject({ status: z.literal('unavailable'), code: z.enum(errorCodes) }),
+        },
       },
       async handle() {
         try {
@@ -243,7 +265,12 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         }
         actor = principal.actor;
       }
+      const query = readQuery(url, route);
       let body: Promise<Record<string, unknown>> | undefined;
+      const bodyLimits = {
+        maxBodyBytes: route.body?.large ? apiLimits.maxConfigBodyBytes : apiLimits.maxBodyBytes,
+        maxDepth: apiLimits.maxDepth,
+      };
       const routeContext: RouteContext = {
         request,
         url,
@@ -252,10 +279,10 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         actor: { actor, requestId },
         sensitive,
         body: () => {
-          body ??= readJsonObject(request, apiLimits);
+          body ??= readJsonObject(request, bodyLimits);
           return body;
         },
-        query: (schema) => parseOrThrow(schema, Object.fromEntries(url.searchParams), 'query'),
+        query: (schema) => parseOrThrow(schema, query, 'query'),
       };
       response = await route.handle(routeContext);
     } catch (err) {
@@ -343,6 +370,41 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     );
   };
   return handler;
+}
+
+/**
+ * The query string as an object: a parameter given empty (`?status=`) counts as not given; one
+ * given twice, or (on admin routes) one the route does not take, is refused by name.
+ */
+function readQuery(url: URL, route: Route): Record<string, string> {
+  const query: Record<string, string> = {};
+  const known = route.query ? Object.keys(route.query.shape) : [];
+  const unknown = new Set<string>();
+  const repeated = new Set<string>();
+  for (const [name, value] of url.searchParams) {
+    if (!known.includes(name)) {
+      if (!route.ignoresUnknownQuery) unknown.add(name);
+      continue;
+    }
+    if (value === '') continue;
+    if (name in query) repeated.add(name);
+    query[name] = value;
+  }
+  const issues = [
+    ...[...unknown].map((name) => ({
+      path: name,
+      message: `unknown query parameter; ${known.length > 0 ? `this route takes ${known.join(', ')}` : 'this route takes none'}`,
+    })),
+    ...[...repeated].map((name) => ({ path: name, message: 'given more than once; give it once' })),
+  ];
+  if (issues.length > 0) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: `invalid query: ${issues.map((i) => `${i.path.slice(0, 100)}: ${i.message}`).join('; ')}`,
+      details: { issues },
+    });
+  }
+  return query;
 }
 
 function normalizeBase(base: string | undefined): string {

@@ -37,6 +37,30 @@ describe('parseJson', () => {
     expect(error.details).toMatchObject({ position, reason });
   });
 
+  it.each([
+    ['{"a":1e400}', 'a'],
+    ['{"a":[0,-1E+999]}', 'a[1]'],
+    ['{"a":1.5e0309}', 'a'],
+    [`{"a":${'9'.repeat(400)}}`, 'a'],
+    ['{"a":"x\\uD800"}', 'a'],
+    ['{"a":"\\udfff"}', 'a'],
+    ['{"a":{"\\udbff\\ud800":1}}', 'a.\udbff\ud800'],
+    ['["\\u0000"]', '[0]'],
+  ])('refuses %s with VALIDATION_FAILED at its path', (text, path) => {
+    const error = refusal(text);
+    expect(error.code).toBe('VALIDATION_FAILED');
+    expect(error.details).toMatchObject({ issues: [{ path }] });
+  });
+
+  it('keeps surrogate pairs, tiny numbers, -0 and big integers (as JSON.parse reads them)', () => {
+    expect(parseJson('{"e":"\\ud83d\\ude00","t":1e-400,"z":-0,"b":12345678901234567890}', 32)).toEqual({
+      e: '\ud83d\ude00',
+      t: 0,
+      z: -0,
+      b: 12345678901234567000,
+    });
+  });
+
   it('never quotes the input in its message (a body may hold a secret)', () => {
     const error = refusal('{"key":"K","value":"sk-live-secret-value-123","x":}');
     expect(error.message).not.toContain('sk-live');

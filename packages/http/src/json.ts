@@ -1,10 +1,11 @@
 /**
  * Parsing request bodies: JSON with a nesting limit, errors that say where (line, column, position)
- * without quoting the input back (a body may carry a secret value), and no NUL characters (no
- * store keeps them faithfully: PostgreSQL's jsonb refuses `\u0000`).
+ * without quoting the input back (a body may carry a secret value), and only JSON every store keeps
+ * as given (core's `findUnstorableJson`): no NUL, no lone surrogate (`\ud800`), no number that does
+ * not fit a double (`1e400`).
  */
 import { isUtf8 } from 'node:buffer';
-import { formatPath, PipesError } from '@openpipes/core';
+import { findUnstorableJson, formatPath, PipesError } from '@openpipes/core';
 
 /**
  * Decodes a UTF-8 body (a leading byte order mark is dropped).
@@ -19,9 +20,17 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
+ * Only these can make parsed JSON text unstorable: an escaped NUL or surrogate (raw ones cannot
+ * pass the UTF-8 check), or a number long or large enough to overflow a double. Text without any
+ * of them skips the walk over the parsed value.
+ */
+const mayBeUnstorable = /\\u(?:0000|[dD][89a-fA-F])|[eE]\+?[0-9]{3}|[0-9]{309}/;
+
+/**
  * Parses JSON text. Throws `INVALID_JSON` (with `details.position`, `line`, `column`) for a syntax
  * error or a NUL byte, `NESTING_TOO_DEEP` when objects and arrays nest deeper than `maxDepth`, and
- * `VALIDATION_FAILED` (with the field path) for a string that contains `\u0000`.
+ * `VALIDATION_FAILED` (with the field's path in `details.issues`) for a string or key with
+ * `\u0000` or a lone surrogate, or a number that does not fit a double.
  */
 export function parseJson(text: string, maxDepth: number): unknown {
   const nul = text.indexOf('\0');
@@ -41,15 +50,13 @@ export function parseJson(text: string, maxDepth: number): unknown {
       details: { max_depth: maxDepth, path: formatPath(deep) || '(root)' },
     });
   }
-  // Cheap test first: only a body with the escape can hold a NUL character after parsing.
-  if (text.includes('\\u0000')) {
-    const path = findNul(value, []);
-    if (path) {
-      const where = formatPath(path) || '(root)';
+  if (mayBeUnstorable.test(text)) {
+    const issue = findUnstorableJson(value);
+    if (issue) {
       throw new PipesError({
         code: 'VALIDATION_FAILED',
-        message: `${where}: the NUL character \\u0000 is not allowed`,
-        details: { issues: [{ path: where, message: 'the NUL character \\u0000 is not allowed' }] },
+        message: `${issue.path}: ${issue.message}`,
+        details: { issues: [issue] },
       });
     }
   }
@@ -100,24 +107,6 @@ function tooDeep(value: unknown, max: number, depth: number): PropertyKey[] | nu
         return found;
       }
     }
-  }
-  return null;
-}
-
-function findNul(value: unknown, path: PropertyKey[]): PropertyKey[] | null {
-  if (typeof value === 'string') return value.includes('\0') ? path : null;
-  if (value === null || typeof value !== 'object') return null;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const found = findNul(value[i], [...path, i]);
-      if (found) return found;
-    }
-    return null;
-  }
-  for (const [key, item] of Object.entries(value)) {
-    if (key.includes('\0')) return [...path, key];
-    const found = findNul(item, [...path, key]);
-    if (found) return found;
   }
   return null;
 }

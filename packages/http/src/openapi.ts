@@ -1,6 +1,8 @@
 /**
  * The OpenAPI 3.1 document, generated from the route table and the same zod schemas the handler
  * and the engine validate with (`z.toJSONSchema`), so the document cannot drift from the code.
+ * Every status an operation can answer is listed (no `default`), and a test checks every answer
+ * the suites see against it (test/openapi-check.ts).
  */
 import {
   alertChannelConfigSchema,
@@ -10,6 +12,7 @@ import {
   apiKeySchema,
   auditEntrySchema,
   configDocumentSchema,
+  configEntityKinds,
   configImportResultSchema,
   deliverySchema,
   destinationInputSchema,
@@ -30,13 +33,64 @@ import { errorBodySchema, templateDestinationBodySchema } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
+/**
+ * Text OpenPipes accepts: no NUL and no lone surrogate (with the `u` flag JSON Schema patterns use,
+ * a surrogate pair is one code point outside the range, so only lone surrogates match it).
+ */
+export const textPattern = '^[^\\u0000\\uD800-\\uDFFF]*$';
+
 /** Converts a zod schema to JSON Schema (draft 2020-12, what OpenAPI 3.1 uses). */
 function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
-  return rest;
+  return io === 'input' ? acceptedOnly(rest) : rest;
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+// Keywords whose value is a schema, a list of schemas, or a map of schemas (JSON Schema 2020-12).
+const schemaKeywords = new Set([
+  'additionalProperties',
+  'items',
+  'not',
+  'propertyNames',
+  'contains',
+  'if',
+  'then',
+  'else',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+]);
+const schemaListKeywords = new Set(['anyOf', 'oneOf', 'allOf', 'prefixItems']);
+const schemaMapKeywords = new Set(['properties', 'patternProperties', '$defs', 'dependentSchemas']);
+
+/**
+ * Narrows a request schema to what the server accepts beyond zod's words: every free string
+ * (no pattern, format, enum or const of its own) gets {@link textPattern}, and every "any value"
+ * (`{}`) becomes `JsonValue`, which says the same for nested text and keys.
+ */
+function acceptedOnly(schema: JsonSchema): JsonSchema {
+  if (Object.keys(schema).length === 0 || (Object.keys(schema).length === 1 && 'description' in schema)) {
+    return { ...schema, ...ref('JsonValue') };
+  }
+  const out: JsonSchema = {};
+  for (const [key, value] of Object.entries(schema)) {
+    if (schemaKeywords.has(key) && value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      out[key] = acceptedOnly(value as JsonSchema);
+    } else if (schemaListKeywords.has(key) && Array.isArray(value)) {
+      out[key] = value.map((item) => acceptedOnly(item as JsonSchema));
+    } else if (schemaMapKeywords.has(key) && value !== null && typeof value === 'object') {
+      out[key] = Object.fromEntries(
+        Object.entries(value as Record<string, JsonSchema>).map(([name, item]) => [name, acceptedOnly(item)]),
+      );
+    } else {
+      out[key] = value;
+    }
+  }
+  const types = Array.isArray(out.type) ? out.type : [out.type];
+  const free = !('pattern' in out || 'format' in out || 'enum' in out || 'const' in out);
+  if (types.includes('string') && free) out.pattern = textPattern;
+  return out;
+}
 
 /** Entities: the returned shape, what create and PATCH take, and what a version holds when it differs. */
 const entities: Array<{
@@ -57,7 +111,7 @@ const entities: Array<{
     name: 'Secret',
     entity: secretSchema,
     input: secretInputSchema,
-    patch: z.object({ key: secretKeySchema.optional(), description: z.string().max(2000).optional() }),
+    patch: z.strictObject({ key: secretKeySchema.optional(), description: z.string().max(2000).optional() }),
   },
   {
     name: 'Destination',
@@ -69,14 +123,74 @@ const entities: Array<{
   {
     name: 'AlertChannel',
     entity: alertChannelSchema,
-    input: alertChannelInputSchema,
-    patch: alertChannelInputSchema.partial(),
+    // The webhook is `url` or `url_secret_id`, exactly one of them (the engine refuses both or none).
+    input: alertChannelInputSchema.meta({ oneOf: [{ required: ['url'] }, { required: ['url_secret_id'] }] }),
+    patch: alertChannelInputSchema.partial().meta({ not: { required: ['url', 'url_secret_id'] } }),
     version: 'AlertChannelConfig',
   },
 ];
 
+/** `POST /api/event-destinations` from a template answers these too. */
+const destinationCreatedSchema = destinationSchema.extend({
+  default_transform: z
+    .string()
+    .optional()
+    .describe('From a template: a transform for the pipe, to start from.'),
+  required_secrets: z
+    .array(z.object({ key: z.string(), description: z.string() }))
+    .optional()
+    .describe('From a template: the secret keys its `send()` reads.'),
+});
+
+const configProgressSchema = z.object({
+  phase: z.enum(['read', 'check', 'apply']),
+  done: z.number().int(),
+  total: z.number().int(),
+  kind: z.enum(configEntityKinds).optional(),
+  name: z.string().optional(),
+});
+
+/** One line of a streamed (NDJSON) answer: progress, then the result or an error. */
+function progressLine(result: string): JsonSchema {
+  return {
+    oneOf: [
+      {
+        type: 'object',
+        required: ['progress'],
+        additionalProperties: false,
+        properties: { progress: toJsonSchema(configProgressSchema, 'output') },
+      },
+      {
+        type: 'object',
+        required: ['result'],
+        additionalProperties: false,
+        properties: { result: ref(result) },
+      },
+      {
+        type: 'object',
+        required: ['error'],
+        additionalProperties: false,
+        properties: { error: (toJsonSchema(errorBodySchema, 'output').properties as JsonSchema).error },
+      },
+    ],
+  };
+}
+
 function components(): Record<string, JsonSchema> {
   const out: Record<string, JsonSchema> = {};
+  out.JsonValue = {
+    description: 'Any JSON value whose text (values and keys) has no NUL and no lone surrogate.',
+    anyOf: [
+      { type: ['null', 'boolean', 'number'] },
+      { type: 'string', pattern: textPattern },
+      { type: 'array', items: ref('JsonValue') },
+      {
+        type: 'object',
+        propertyNames: { type: 'string', pattern: textPattern },
+        additionalProperties: ref('JsonValue'),
+      },
+    ],
+  };
   for (const e of entities) {
     out[e.name] = toJsonSchema(e.entity, 'output');
     out[`${e.name}Input`] = toJsonSchema(e.input, 'input');
@@ -85,12 +199,14 @@ function components(): Record<string, JsonSchema> {
     out[`${e.name}Versions`] = {
       type: 'object',
       required: ['data'],
+      additionalProperties: false,
       properties: {
         data: {
           type: 'array',
           items: {
             type: 'object',
             required: ['version', 'created_at', 'actor', 'data'],
+            additionalProperties: false,
             properties: {
               version: { type: 'integer' },
               created_at: { type: 'string', format: 'date-time' },
@@ -107,38 +223,14 @@ function components(): Record<string, JsonSchema> {
   }
   out.DestinationFromTemplate = toJsonSchema(templateDestinationBodySchema, 'input');
   out.DestinationCreate = { oneOf: [ref('DestinationInput'), ref('DestinationFromTemplate')] };
-  out.DestinationCreated = {
-    allOf: [
-      ref('Destination'),
-      {
-        type: 'object',
-        description: 'Created from a template, the answer also has these.',
-        properties: {
-          default_transform: { type: 'string', description: 'A transform for the pipe, to start from.' },
-          required_secrets: {
-            type: 'array',
-            items: {
-              type: 'object',
-              properties: { key: { type: 'string' }, description: { type: 'string' } },
-            },
-          },
-        },
-      },
-    ],
-  };
+  out.DestinationCreated = toJsonSchema(destinationCreatedSchema, 'output');
   out.AlertChannelConfig = toJsonSchema(alertChannelConfigSchema, 'output');
   out.ApiKey = toJsonSchema(apiKeySchema, 'output');
   out.ApiKeyInput = toJsonSchema(apiKeyInputSchema, 'input');
-  out.ApiKeyCreated = {
-    allOf: [
-      ref('ApiKey'),
-      {
-        type: 'object',
-        required: ['token'],
-        properties: { token: { type: 'string', description: 'The bearer token. Shown this once.' } },
-      },
-    ],
-  };
+  out.ApiKeyCreated = toJsonSchema(
+    apiKeySchema.extend({ token: z.string().describe('The bearer token. Shown this once.') }),
+    'output',
+  );
   out.ApiKeyPage = page('ApiKey');
   out.AuditEntry = toJsonSchema(auditEntrySchema, 'output');
   out.AuditEntryPage = page('AuditEntry');
@@ -146,6 +238,8 @@ function components(): Record<string, JsonSchema> {
   out.ConfigDocument = toJsonSchema(configDocumentSchema, 'output');
   out.ConfigDocumentInput = toJsonSchema(configDocumentSchema, 'input');
   out.ConfigImportResult = toJsonSchema(configImportResultSchema, 'output');
+  out.ConfigExportLine = progressLine('ConfigDocument');
+  out.ConfigImportLine = progressLine('ConfigImportResult');
   out.Error = toJsonSchema(errorBodySchema, 'output');
   return out;
 }
@@ -154,6 +248,7 @@ function page(item: string): JsonSchema {
   return {
     type: 'object',
     required: ['data', 'next_cursor'],
+    additionalProperties: false,
     properties: {
       data: { type: 'array', items: ref(item) },
       next_cursor: { type: ['string', 'null'], description: 'Pass back as `cursor` for the next page.' },
@@ -163,6 +258,48 @@ function page(item: string): JsonSchema {
 
 function docSchema(schema: DocSchema, io: 'input' | 'output'): JsonSchema {
   return typeof schema === 'string' ? ref(schema) : toJsonSchema(schema, io);
+}
+
+/** What each error status means, for the document. */
+const errorDescriptions: Record<number, string> = {
+  400: 'The request is wrong: `VALIDATION_FAILED` (`details.issues[]` has each `path` and `message`), `INVALID_JSON`, `NESTING_TOO_DEEP`, `COMPILE_ERROR`, `UNKNOWN_EVENT_TYPE`.',
+  401: "No API key, an unknown or revoked one (`UNAUTHORIZED`), or a collect request failing its source's auth; with `WWW-Authenticate`.",
+  403: 'A read-only key writing, a browser origin the source does not allow (`FORBIDDEN`), or a disabled source (`SOURCE_DISABLED`).',
+  404: 'No such id, or no source with that slug (`NOT_FOUND`, `UNKNOWN_SOURCE`).',
+  409: 'A duplicate name, slug or key; something still in use; a concurrent write won (`CONFLICT`).',
+  413: 'The body is over the size limit (`PAYLOAD_TOO_LARGE`), or holds too many events (`TOO_MANY_EVENTS`).',
+  415: 'A Content-Type other than the accepted ones, or a charset other than UTF-8 (`UNSUPPORTED_MEDIA_TYPE`).',
+  422: 'User code failed while the request ran it (`USER_CODE_ERROR`, `OUT_OF_MEMORY`, `STACK_OVERFLOW`, `OUTPUT_TOO_LARGE`, `INVALID_OUTPUT`).',
+  500: 'An unexpected error (`INTERNAL`): the message names the request id; the server log has the rest.',
+  503: 'The engine was stopped, or its store does not answer (`ENGINE_STOPPED`).',
+};
+
+/**
+ * The error statuses a route can answer, from its shape: who may call it, its path parameters,
+ * query and body, plus the ones it declares. Every route can fail unexpectedly (500) or find the
+ * engine stopped (503).
+ */
+export function errorStatuses(route: Route): number[] {
+  const statuses = new Set<number>([500, 503, ...(route.errors ?? [])]);
+  const admin = route.access === 'read' || route.access === 'write';
+  if (admin) {
+    statuses.add(401);
+    // Admin routes refuse query parameters they do not take.
+    if (!route.ignoresUnknownQuery) statuses.add(400);
+  }
+  if (route.access === 'write') {
+    statuses.add(403);
+    statuses.add(409);
+  }
+  if (route.query) statuses.add(400);
+  if (route.path.includes('{')) statuses.add(404);
+  if (route.body) {
+    statuses.add(400);
+    statuses.add(413);
+    statuses.add(415);
+  }
+  for (const status of Object.keys(route.responses)) statuses.delete(Number(status));
+  return [...statuses].sort((a, b) => a - b);
 }
 
 /**
@@ -193,29 +330,31 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
         });
       }
     }
+    const responses: Record<string, unknown> = {};
+    for (const [status, response] of Object.entries(route.responses)) {
+      const content: Record<string, unknown> = {};
+      if (response.schema) content['application/json'] = { schema: docSchema(response.schema, 'output') };
+      for (const [mediaType, schema] of Object.entries(response.mediaTypes ?? {})) {
+        content[mediaType] = { schema: docSchema(schema, 'output') };
+      }
+      responses[status] = {
+        description: response.description,
+        ...(Object.keys(content).length > 0 ? { content } : {}),
+      };
+    }
+    for (const status of errorStatuses(route)) {
+      responses[status] = {
+        description: errorDescriptions[status] ?? 'An error.',
+        content: { 'application/json': { schema: ref('Error') } },
+      };
+    }
     const operation: Record<string, unknown> = {
       operationId: operationId(route),
       summary: route.summary,
       tags: [route.tag],
       security: route.access === 'read' || route.access === 'write' ? [{ apiKey: [] }] : [],
       ...(parameters.length > 0 ? { parameters } : {}),
-      responses: {
-        ...Object.fromEntries(
-          Object.entries(route.responses).map(([status, response]) => [
-            status,
-            {
-              description: response.description,
-              ...(response.schema
-                ? { content: { 'application/json': { schema: docSchema(response.schema, 'output') } } }
-                : {}),
-            },
-          ]),
-        ),
-        default: {
-          description: 'An error: `{"error": {"code", "message", "details"}}`.',
-          content: { 'application/json': { schema: ref('Error') } },
-        },
-      },
+      responses,
     };
     if (route.access === 'write') operation['x-openpipes-scope'] = 'write';
     if (route.body) {
@@ -235,9 +374,19 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
     info: {
       title: 'OpenPipes',
       version: options.version,
-      description:
-        'Collect endpoint and admin REST API of OpenPipes. Admin routes need `Authorization: Bearer <API key>`; ' +
-        'keys have the read or write scope. Errors are `{"error": {"code", "message", "details"}}`.',
+      description: [
+        'Collect endpoint and admin REST API of OpenPipes. Admin routes need `Authorization: Bearer <API key>`;',
+        'keys have the read or write scope. Errors are `{"error": {"code", "message", "details"}}`; every',
+        'status an operation answers is listed under it.',
+        '',
+        'What every request body and query string must hold (400 `VALIDATION_FAILED` with the path',
+        'otherwise): text, keys included, without NUL (`\\u0000`) or lone surrogates (`\\ud800`); numbers',
+        'that fit a double (`1e400` does not; `-0` is taken as `0`; integers past 2^53 are rounded, so send',
+        'exact ids as strings); objects with only the fields their schema lists (`additionalProperties:',
+        'false`: an unknown field is refused by name). Admin routes refuse query parameters they do not',
+        'take, and a parameter given twice; a parameter given empty (`?status=`) counts as not given.',
+        'Collect and `/healthz` ignore parameters they do not take (tags and load balancers add their own).',
+      ].join('\n'),
     },
     servers: [{ url: options.basePath || '/' }],
     components: {

@@ -29,9 +29,15 @@ export interface RouteContext {
   sensitive: string[];
   /** The JSON body as an object (`{}` when empty); `VALIDATION_FAILED` when it is not an object. */
   body(): Promise<Record<string, unknown>>;
-  /** The query string validated with `schema`. */
+  /**
+   * The query string validated with `schema`. A parameter given empty (`?status=`) counts as not
+   * given; the same parameter twice is refused.
+   */
   query<T>(schema: z.ZodType<T>): T;
 }
+
+/** A query string schema: strict, so an unknown parameter is refused by name. */
+export type QuerySchema = z.ZodObject<z.ZodRawShape, z.core.$strict>;
 
 export interface Route {
   method: Method;
@@ -40,9 +46,31 @@ export interface Route {
   summary: string;
   tag: string;
   access: RouteAccess;
-  body?: { schema: DocSchema; required?: boolean; mediaTypes?: string[] };
-  query?: z.ZodObject;
-  responses: Record<number, { description: string; schema?: DocSchema }>;
+  body?: {
+    schema: DocSchema;
+    required?: boolean;
+    mediaTypes?: string[];
+    /** Configuration documents: the larger admin limit (`api.maxConfigBodyBytes`) applies. */
+    large?: boolean;
+  };
+  /**
+   * The query parameters the route takes. Admin routes refuse any other parameter (400, naming
+   * it); a route without `query` takes none.
+   */
+  query?: QuerySchema;
+  /**
+   * True for routes called by browsers, tags and load balancers, which add parameters of their
+   * own (cache busters such as `?_=1714816462`) and cannot act on a 400: unknown parameters are
+   * ignored there (collect, `/healthz`).
+   */
+  ignoresUnknownQuery?: boolean;
+  /** Success answers; the error answers each route can give are derived from its shape (openapi.ts). */
+  responses: Record<
+    number,
+    { description: string; schema?: DocSchema; mediaTypes?: Record<string, DocSchema> }
+  >;
+  /** Error statuses this route answers besides the ones every route of its shape has (openapi.ts). */
+  errors?: number[];
   handle(context: RouteContext): Promise<Response>;
 }
 

@@ -2,13 +2,18 @@
  * Request and response schemas that exist only over HTTP (toggles, rotations, query strings, the
  * collect answer). Entity bodies use core's schemas (`sourceInputSchema`, ...). The handler
  * validates with these, and the OpenAPI document is generated from them: one source of truth.
+ * Bodies are strict objects: an unknown key (`{"enbled": false}`) is a 400 naming it, never
+ * ignored.
  */
 import {
   auditQuerySchema,
+  cursorSchema,
   deliveryStatuses,
-  deliveryStatusSchema,
+  destinationInputSchema,
   errorCodes,
+  type IdKind,
   incomingEventSchema,
+  replayOptionsSchema,
   secretInputSchema,
 } from '@openpipes/core';
 import { z } from 'zod';
@@ -23,8 +28,11 @@ const isoTime = z.iso.datetime({ offset: true });
  * toggleBodySchema.parse({ enabled: true });
  * ```
  */
-export const toggleBodySchema = z.object({
-  enabled: z.boolean().optional().describe('Set this state; without it, the state flips.'),
+export const toggleBodySchema = z.strictObject({
+  enabled: z
+    .boolean()
+    .optional()
+    .describe('Set this state (setting the state it has changes nothing); without it, the state flips.'),
 });
 
 /**
@@ -36,14 +44,17 @@ export const toggleBodySchema = z.object({
  * ```
  */
 export const bindSecretsBodySchema = z
-  .object({
+  .strictObject({
     secretIds: z.array(z.string().min(1)).max(100).optional().describe('Ids of the secrets to bind.'),
     secret_ids: z.array(z.string().min(1)).max(100).optional().describe('Same as `secretIds`.'),
   })
-  .refine((body) => body.secretIds !== undefined || body.secret_ids !== undefined, {
-    message: 'give secretIds, the list of secret ids to bind (an empty list unbinds all)',
+  .refine((body) => (body.secretIds === undefined) !== (body.secret_ids === undefined), {
+    message:
+      'give secretIds (or secret_ids, not both): the list of secret ids to bind (an empty list unbinds all)',
     path: ['secretIds'],
-  });
+  })
+  // The refinement, for the OpenAPI document (zod cannot express it in JSON Schema).
+  .meta({ oneOf: [{ required: ['secretIds'] }, { required: ['secret_ids'] }] });
 
 /**
  * `PUT /api/secrets/:id/value`: rotates a secret's value.
@@ -63,7 +74,7 @@ export const secretValueBodySchema = secretInputSchema.pick({ value: true });
  * revertBodySchema.parse({ version: 3 });
  * ```
  */
-export const revertBodySchema = z.object({
+export const revertBodySchema = z.strictObject({
   version: z.number().int().positive().describe('The version to make current again.'),
 });
 
@@ -75,30 +86,35 @@ export const revertBodySchema = z.object({
  * replayBodySchema.parse({ statuses: ['dead'], dry_run: true });
  * ```
  */
-export const replayBodySchema = z.object({
-  ids: z.array(z.string()).max(10_000).optional().describe('Only these deliveries.'),
-  statuses: z.array(deliveryStatusSchema).optional().describe('Statuses to replay; default failed and dead.'),
-  since: isoTime.optional(),
-  until: isoTime.optional(),
-  pipe_version: z.number().int().positive().optional().describe('Run this pipe version instead.'),
-  dry_run: z.boolean().optional().describe('Run the transform and show the output; send nothing.'),
-  limit: z.number().int().min(1).max(10_000).optional(),
-});
-
-const limitParam = z.coerce.number().int().min(1).max(1000).optional();
+export const replayBodySchema = replayOptionsSchema;
 
 /**
- * Query of every list: `?limit=100&cursor=<next_cursor>`.
+ * `limit` of a list: decimal digits only, 1..1000 (`0x10`, `1e3`, `16.0` and ` 16` are refused:
+ * a number written some other way is a client bug worth hearing about).
+ */
+const limitParam = z
+  .string()
+  .regex(/^(?:[1-9][0-9]{0,2}|1000)$/, 'limit must be a whole number from 1 to 1000, in decimal digits')
+  .transform(Number)
+  .optional();
+
+/**
+ * Query of a list of `kind`: `?limit=100&cursor=<next_cursor>`. The cursor must be an id of that
+ * kind (what `next_cursor` gives); anything else is a 400, not a page from an arbitrary place.
  *
  * @example
  * ```ts
- * listQuerySchema.parse({ limit: '50' }); // { limit: 50 }
+ * listQuerySchema('source').parse({ limit: '50' }); // { limit: 50 }
  * ```
  */
-export const listQuerySchema = z.object({
-  limit: limitParam.describe('1..1000, default 100.'),
-  cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
-});
+export function listQuerySchema(kind: IdKind) {
+  return z.strictObject({
+    limit: limitParam.describe('1..1000, default 100.'),
+    cursor: cursorSchema(kind).optional().describe('`next_cursor` of the previous page.'),
+  });
+}
+
+const statusPattern = `^(?:${deliveryStatuses.join('|')})(?:,(?:${deliveryStatuses.join('|')}))*$`;
 
 /**
  * Query of `GET /api/pipes/:id/deliveries`.
@@ -108,28 +124,21 @@ export const listQuerySchema = z.object({
  * deliveriesQuerySchema.parse({ status: 'failed,dead', limit: '20' }); // { status: ['failed', 'dead'], limit: 20 }
  * ```
  */
-export const deliveriesQuerySchema = z.object({
+export const deliveriesQuerySchema = z.strictObject({
   status: z
     .string()
-    .transform((value, ctx) => {
-      const list = value.split(',').map((s) => s.trim());
-      const unknown = list.filter((s) => !(deliveryStatuses as readonly string[]).includes(s));
-      if (unknown.length > 0) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `unknown status ${unknown.join(', ')}; use ${deliveryStatuses.join(', ')}`,
-        });
-        return z.NEVER;
-      }
-      return list as Array<(typeof deliveryStatuses)[number]>;
-    })
+    .regex(
+      new RegExp(statusPattern),
+      `status must be one status or several, comma-separated, of: ${deliveryStatuses.join(', ')}`,
+    )
+    .transform((value) => value.split(',') as Array<(typeof deliveryStatuses)[number]>)
     .optional()
     .describe(`One status or several, comma-separated: ${deliveryStatuses.join(', ')}.`),
-  event_id: z.string().min(1).optional().describe("The sender's event id."),
+  event_id: z.string().min(1).max(256).optional().describe("The sender's event id."),
   since: isoTime.optional().describe('Created at or after (ISO 8601).'),
   until: isoTime.optional().describe('Created before (ISO 8601).'),
   limit: limitParam.describe('1..1000, default 50.'),
-  cursor: z.string().min(1).optional().describe('`next_cursor` of the previous page.'),
+  cursor: cursorSchema('delivery').optional().describe('`next_cursor` of the previous page.'),
 });
 
 /**
@@ -152,11 +161,22 @@ export const auditQueryParamsSchema = auditQuerySchema.extend({
  * templateDestinationBodySchema.parse({ template: 'meta-capi', settings: { pixel_id: '123' }, name: 'meta-capi-prod' });
  * ```
  */
-export const templateDestinationBodySchema = z.looseObject({
-  template: z.string().min(1).describe('Template name, e.g. `meta-capi`.'),
-  settings: z.record(z.string(), z.unknown()).default({}).describe("The template's settings."),
-  name: z.string().optional().describe("Destination name; default the template's."),
-});
+export const templateDestinationBodySchema = z
+  .strictObject(
+    // Every destination field may override the template's; none has a default here, or the
+    // default would override what the template chose.
+    Object.fromEntries(
+      Object.entries(destinationInputSchema.omit({ template: true }).shape).map(([key, field]) => [
+        key,
+        (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional(),
+      ]),
+    ),
+  )
+  .extend({
+    template: z.string().min(1).describe('Template name, e.g. `meta-capi`.'),
+    settings: z.record(z.string(), z.unknown()).default({}).describe("The template's settings."),
+    name: z.string().optional().describe("Destination name; default the template's."),
+  });
 
 /**
  * What `POST /collect/:slug` takes: one event, an array of events, or `{ "events": [...] }`.
@@ -169,7 +189,7 @@ export const templateDestinationBodySchema = z.looseObject({
 export const collectBodySchema = z.union([
   incomingEventSchema,
   z.array(incomingEventSchema),
-  z.object({ events: z.array(incomingEventSchema) }),
+  z.strictObject({ events: z.array(incomingEventSchema) }),
 ]);
 
 /**
@@ -180,7 +200,7 @@ export const collectBodySchema = z.union([
  * configImportQuerySchema.parse({ dry_run: 'true' }); // { dry_run: true }
  * ```
  */
-export const configImportQuerySchema = z.object({
+export const configImportQuerySchema = z.strictObject({
   dry_run: z
     .enum(['true', 'false', '1', '0'])
     .optional()

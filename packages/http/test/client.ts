@@ -1,8 +1,11 @@
 /**
- * A small HTTP client for the tests: real requests over loopback, answers parsed as JSON.
+ * A small HTTP client for the tests: real requests over loopback, answers parsed as JSON, and every
+ * answer checked against the server's OpenAPI document (test/openapi-check.ts): an undocumented
+ * status or a body that does not validate fails the test that saw it.
  */
 import { createHmac } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
+import { checkerFor } from './openapi-check.js';
 import { type Fixture, writeKey } from './servers.js';
 
 export interface Answer {
@@ -34,6 +37,30 @@ async function toAnswer(response: Response): Promise<Answer> {
   return { status: response.status, headers: response.headers, text, json };
 }
 
+/** Throws when the answer is not one the OpenAPI document allows for `method path`. */
+export async function checkAnswer(
+  f: Pick<Fixture, 'base'>,
+  method: string,
+  path: string,
+  answer: Answer,
+): Promise<Answer> {
+  (await checkerFor(f.base)).check(method, path, answer);
+  return answer;
+}
+
+/**
+ * `fetch(<base><path>)` as is (no API key, no body handling), with the answer checked against the
+ * document.
+ */
+export async function checkedFetch(
+  f: Pick<Fixture, 'base'>,
+  path: string,
+  init: RequestInit = {},
+): Promise<Answer> {
+  const answer = await toAnswer(await fetch(`${f.base}${path}`, init));
+  return checkAnswer(f, init.method ?? 'GET', path, answer);
+}
+
 /** Calls `<base><path>` with an API key. */
 export async function call(
   f: Fixture,
@@ -50,7 +77,12 @@ export async function call(
     headers['content-type'] ??= 'application/json';
   }
   if (options.raw !== undefined) body = options.raw;
-  return toAnswer(await fetch(`${f.base}${path}`, { method, headers, body }));
+  return checkAnswer(
+    f,
+    method,
+    path,
+    await toAnswer(await fetch(`${f.base}${path}`, { method, headers, body })),
+  );
 }
 
 /** Posts to `/collect/<slug>` (no API key; JSON unless a content type is given). */
@@ -61,13 +93,14 @@ export async function collect(
   headers: Record<string, string> = {},
 ): Promise<Answer> {
   const raw = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
-  return toAnswer(
+  const answer = await toAnswer(
     await fetch(`${f.base}/collect/${slug}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: raw,
     }),
   );
+  return checkAnswer(f, 'POST', `/collect/${slug}`, answer);
 }
 
 /** The HMAC headers for a body: HMAC-SHA256(secret, `${timestamp}.${body}`). */

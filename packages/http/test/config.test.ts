@@ -9,6 +9,7 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { toNodeListener } from '../src/node.js';
+import { checkedFetch } from './client.js';
 
 const writeKey = { name: 'deploy', token: 'config-write-token-0123456789', scope: 'write' as const };
 const readKey = { name: 'dashboard', token: 'config-read-token-0123456789', scope: 'read' as const };
@@ -62,7 +63,7 @@ describe('config export and import over HTTP', () => {
     body?: unknown,
     accept = 'application/json',
   ) =>
-    fetch(`${base}${path}`, {
+    checkedFetch({ base }, path, {
       method,
       headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json', accept },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -82,14 +83,14 @@ describe('config export and import over HTTP', () => {
 
     const dry = await call('POST', '/api/config/import?dry_run=true', writeKey, doc);
     expect(dry.status).toBe(200);
-    const plan = (await dry.json()) as Json;
+    const plan = dry.json as Json;
     expect(plan).toMatchObject({ dry_run: true, summary: { create: 4, missing: 1 } });
     expect(plan.missing_secrets).toEqual([{ key: 'META_ACCESS_TOKEN', needed_by: ['destination meta'] }]);
     expect((await production.sources.list()).data).toEqual([]);
 
-    const applied = await (await call('POST', '/api/config/import', writeKey, doc)).json();
+    const applied = (await call('POST', '/api/config/import', writeKey, doc)).json;
     expect(applied).toMatchObject({ dry_run: false, summary: { create: 4 } });
-    const again = (await (await call('POST', '/api/config/import', writeKey, doc)).json()) as Json;
+    const again = (await call('POST', '/api/config/import', writeKey, doc)).json as Json;
     expect(again.summary).toEqual({ create: 0, update: 0, unchanged: 4, skip: 0, missing: 1 });
 
     const audit = await production.audit.list({ actor: 'deploy', entity_kind: 'pipe' });
@@ -106,7 +107,7 @@ describe('config export and import over HTTP', () => {
       'application/x-ndjson',
     );
     expect(response.headers.get('content-type')).toMatch(/^application\/x-ndjson/);
-    const lines = (await response.text())
+    const lines = response.text
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line));
@@ -121,7 +122,7 @@ describe('config export and import over HTTP', () => {
       { ...doc, pipes: [{ ...doc.pipes[0], name: 'broken', transform: 'function transform( {' }] },
       'application/x-ndjson',
     );
-    const last = JSON.parse((await failing.text()).trim().split('\n').at(-1)!);
+    const last = JSON.parse(failing.text.trim().split('\n').at(-1)!);
     expect(last.error).toMatchObject({ code: 'COMPILE_ERROR' });
     expect(last.error.message).toMatch(/^pipe broken: /);
   });
@@ -132,7 +133,7 @@ describe('config export and import over HTTP', () => {
       version: 9,
     });
     expect(bad.status).toBe(400);
-    expect(((await bad.json()) as Json).error).toMatchObject({ code: 'VALIDATION_FAILED' });
+    expect((bad.json as Json).error).toMatchObject({ code: 'VALIDATION_FAILED' });
     const forbidden = await call('POST', '/api/config/import', readKey, await staging.config.export());
     expect(forbidden.status).toBe(403);
     expect((await call('GET', '/api/config/export', readKey)).status).toBe(200);

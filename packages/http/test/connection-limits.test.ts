@@ -23,7 +23,7 @@ describe.each(adapters)('connection limits through %s', (adapter) => {
     f = await startFixture(
       adapter,
       {},
-      { maxConnectionsPerAddress: cap, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 },
+      { limits: { maxConnectionsPerAddress: cap, headersTimeoutMs: 60_000, requestTimeoutMs: 60_000 } },
     );
     port = (f.server.address() as AddressInfo).port;
     await f.pipes.sources.create({ name: 'Web', slug: 'web' });

@@ -5,6 +5,7 @@ import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openPipesExpress } from '../src/express.js';
 import { createHandler } from '../src/index.js';
+import { checkedFetch } from './client.js';
 import { startFixture, writeKey } from './servers.js';
 
 // The documented fallback: mounted after express.json(), the middleware re-serialises the parsed
@@ -42,23 +43,23 @@ afterAll(async () => {
 
 it('works behind express.json() with the body it already parsed', async () => {
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${writeKey.token}` };
-  const source = await fetch(`${base}/api/sources`, {
+  const source = await checkedFetch({ base }, '/api/sources', {
     method: 'POST',
     headers,
     body: JSON.stringify({ name: 'Parsed', slug: 'parsed' }),
   });
   expect(source.status).toBe(201);
   await fixture.pipes.eventTypes.create({ name: 'purchase', schema: {} });
-  const collected = await fetch(`${base}/collect/parsed`, {
+  const collected = await checkedFetch({ base }, '/collect/parsed', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify([purchaseEvent('ord_parsed')]),
   });
   expect(collected.status).toBe(202);
-  const answer = (await collected.json()) as { results: Array<{ event_id: string }> };
+  const answer = collected.json as { results: Array<{ event_id: string }> };
   expect(answer.results[0]?.event_id).toBe('ord_parsed');
   // text/plain beacons are not touched by express.json(): the raw stream is read.
-  const beacon = await fetch(`${base}/collect/parsed`, {
+  const beacon = await checkedFetch({ base }, '/collect/parsed', {
     method: 'POST',
     headers: { 'content-type': 'text/plain' },
     body: JSON.stringify(purchaseEvent('ord_beacon')),

@@ -4,7 +4,6 @@
  * local stand-in for Meta.
  */
 
-import { type DestinationTemplate, PipesError } from '@openpipes/core';
 import {
   briefMetaSend,
   briefMetaTransform,
@@ -14,8 +13,9 @@ import {
   waitFor,
 } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Answer, call, collect, postUnfinished, sign } from './client.js';
+import { type Answer, call, checkAnswer, checkedFetch, collect, postUnfinished, sign } from './client.js';
 import { adapters, type Fixture, prefix, readKey, startFixture } from './servers.js';
+import { echoTemplate } from './templates.js';
 
 const accessToken = 'EAAB-super-secret-access-token-7f3a9c';
 const pixelId = '998877665544';
@@ -23,35 +23,10 @@ const collectToken = 'collect-bearer-token-5a1f0e9d';
 const hmacKey = 'hmac-signing-key-91c2d7b3e4';
 const rotatedToken = 'EAAB-rotated-secret-token-c0ffee42';
 
-/** A tiny template, to show the handler only needs the `DestinationTemplate` contract. */
-const echoTemplate: DestinationTemplate = {
-  name: 'echo',
-  description: 'Posts events to a URL (test template)',
-  create(settings) {
-    const url = (settings as { url?: unknown }).url;
-    if (typeof url !== 'string') {
-      throw new PipesError({
-        code: 'VALIDATION_FAILED',
-        message: 'settings.url: required',
-        details: { issues: [{ path: 'settings.url', message: 'required' }] },
-      });
-    }
-    return {
-      destination: {
-        name: 'echo-destination',
-        send: `async function send({ events, secrets }) { const r = await fetch(${JSON.stringify(url)}, { method: 'POST', body: JSON.stringify(events) }); return r.json(); }`,
-        template: { name: 'echo', settings: { url } },
-      },
-      transform: 'function transform({ events }) { return events; }',
-      requiredSecrets: [{ key: 'ECHO_TOKEN', description: 'Token for the echo endpoint' }],
-    };
-  },
-};
-
 /** Events and deliveries, read through the engine and from the SQLite file. */
 async function storedCounts(f: Fixture) {
   const stats = await f.pipes.deliveries.stats();
-  return { engine: stats.reduce((sum, row) => sum + row.count, 0), ...f.stored() };
+  return { engine: stats.reduce((sum, row) => sum + row.count, 0), ...(await f.stored()) };
 }
 
 function expectError(answer: Answer, status: number, code: string) {
@@ -546,18 +521,11 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
       ],
       [
         'no content type',
-        async () => {
-          const response = await fetch(`${f.base}/collect/shop`, {
+        () =>
+          checkedFetch(f, '/collect/shop', {
             method: 'POST',
             body: new Blob([JSON.stringify(purchaseEvent('x'))]),
-          });
-          return {
-            status: response.status,
-            headers: response.headers,
-            text: '',
-            json: await response.json(),
-          };
-        },
+          }),
         415,
         'UNSUPPORTED_MEDIA_TYPE',
       ],
@@ -680,7 +648,12 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
 
     it('refuses a body over the limit while it is still arriving (never buffered whole)', async () => {
       const before = await storedCounts(f);
-      const answer = await postUnfinished(`${f.base}/collect/shop`, Buffer.alloc(1536 * 1024, 0x20));
+      const answer = await checkAnswer(
+        f,
+        'POST',
+        '/collect/shop',
+        await postUnfinished(`${f.base}/collect/shop`, Buffer.alloc(1536 * 1024, 0x20)),
+      );
       expectError(answer, 413, 'PAYLOAD_TOO_LARGE');
       expect(await storedCounts(f)).toEqual(before);
     });
@@ -721,7 +694,7 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
 
   it('answers CORS preflights for allowed origins and refuses the others', async () => {
     const preflight = (slug: string, origin: string) =>
-      fetch(`${f.base}/collect/${slug}`, {
+      checkedFetch(f, `/collect/${slug}`, {
         method: 'OPTIONS',
         headers: {
           origin,
@@ -847,9 +820,9 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     const health = await call(f, 'GET', '/healthz', { key: null });
     expect(health.status).toBe(200);
     expect(health.json).toEqual({ status: 'ok', running: true });
-    const head = await fetch(`${f.base}/healthz`, { method: 'HEAD' });
+    const head = await checkedFetch(f, '/healthz', { method: 'HEAD' });
     expect(head.status).toBe(200);
-    expect(await head.text()).toBe('');
+    expect(head.text).toBe('');
     const host = await fetch(`${f.origin}/host-route`);
     expect(await host.json()).toEqual({ host: true });
     expectError(await call(f, 'GET', '/not-a-route'), 404, 'NOT_FOUND');

@@ -301,7 +301,7 @@ describe.each(adapters)('raw requests through %s', (adapter) => {
 
   it('regression (issue 12): a client that leaves half way through its body is logged as its doing, not as a 500', async () => {
     const before = f.logger.lines.length;
-    const storedBefore = f.stored().events;
+    const storedBefore = (await f.stored()).events;
     const received = new Promise<void>((resolve) => f.server.once('request', () => resolve()));
     const socket = await openRaw(port);
     const closed = untilClosed(socket);
@@ -325,7 +325,7 @@ describe.each(adapters)('raw requests through %s', (adapter) => {
     });
     const errors = f.logger.lines.slice(before).filter((l) => l.includes('"level":"error"'));
     expect(errors).toEqual([]);
-    expect(f.stored().events).toBe(storedBefore);
+    expect((await f.stored()).events).toBe(storedBefore);
     await expectStillServing();
   });
 });

@@ -1,7 +1,8 @@
 /**
- * Test fixtures: a real engine on a SQLite file, and the handler served by each adapter on a real
- * server at 127.0.0.1, port 0, under the prefix `/openpipes`. Every server is set up as the docs
- * recommend: hardened with `hardenServer` (Fastify: in its `serverFactory`).
+ * Test fixtures: a real engine on a SQLite file (or on the test PostgreSQL, in a schema of its own),
+ * and the handler served by each adapter on a real server at 127.0.0.1, port 0, under the prefix
+ * `/openpipes`. Every server is set up as the docs recommend: hardened with `hardenServer` (Fastify:
+ * in its `serverFactory`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -10,17 +11,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Logger, type Pipes } from '@openpipes/core';
 import { startTestServer, type TestServer, testSecretKey } from '@openpipes/core/testing';
+import { postgresStore } from '@openpipes/store-postgres';
 import { sqliteStore } from '@openpipes/store-sqlite';
-import Database from 'better-sqlite3';
+import BetterSqlite from 'better-sqlite3';
 import express from 'express';
 import Fastify from 'fastify';
 import { openPipesExpress } from '../src/express.js';
 import { openPipesFastify } from '../src/fastify.js';
 import { createHandler, type HandlerOptions } from '../src/index.js';
 import { hardenServer, type ServerLimits, toNodeListener } from '../src/node.js';
+import { postgresUrl, query, testSchema } from './postgres.js';
 
 export type AdapterName = 'node' | 'express' | 'fastify';
 export const adapters: AdapterName[] = ['node', 'express', 'fastify'];
+
+/** The stores a fixture can run on. */
+export type StoreName = 'sqlite' | 'postgres';
 
 export const prefix = '/openpipes';
 export const writeKey = { name: 'ops', token: 'op_write_0123456789abcdef', scope: 'write' as const };
@@ -43,28 +49,64 @@ export interface Fixture {
   pipes: Pipes;
   meta: TestServer;
   logger: ReturnType<typeof captureLogger>;
+  store: StoreName;
   /** The node:http server the adapter listens on. */
   server: Server;
-  /** Events and deliveries stored so far, read from the SQLite file itself. */
-  stored(): { events: number; deliveries: number };
+  /** Events and deliveries stored so far, read from the database itself (not through the engine). */
+  stored(): Promise<{ events: number; deliveries: number }>;
   close(): Promise<void>;
 }
 
+/** Where a fixture keeps its data, and how to count rows behind the engine's back. */
+interface Database {
+  store: Parameters<typeof createPipes>[0]['store'];
+  count(table: string): Promise<number>;
+  drop(): Promise<void>;
+}
+
+function openDatabase(store: StoreName): Database {
+  if (store === 'postgres') {
+    const schema = testSchema('http');
+    return {
+      store: postgresStore({ connectionString: postgresUrl, schema, poolSize: 4 }),
+      count: async (table) =>
+        Number((await query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}"."${table}"`))[0]!.n),
+      drop: async () => {
+        await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      },
+    };
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'openpipes-http-'));
+  const filename = join(dir, 'openpipes.db');
+  let reader: BetterSqlite.Database | null = null;
+  return {
+    store: sqliteStore({ filename }),
+    count: async (table) => {
+      reader ??= new BetterSqlite(filename, { readonly: true, fileMustExist: true });
+      return (reader.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+    },
+    drop: async () => {
+      reader?.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 /**
- * Starts an engine, a Meta stand-in, and the handler on the given adapter, on a server hardened
- * with `limits` (timeouts are checked every 50 ms, so tests that lower them need not wait long).
+ * Starts an engine (on SQLite unless `store` says otherwise), a Meta stand-in, and the handler on
+ * the given adapter, on a server hardened with `limits` (timeouts are checked every 50 ms, so tests
+ * that lower them need not wait long).
  */
 export async function startFixture(
   adapter: AdapterName,
   extra: HandlerOptions = {},
-  limits: ServerLimits = {},
+  { store = 'sqlite', limits = {} }: { store?: StoreName; limits?: ServerLimits } = {},
 ): Promise<Fixture> {
-  const dir = mkdtempSync(join(tmpdir(), 'openpipes-http-'));
-  const filename = join(dir, 'openpipes.db');
+  const database = openDatabase(store);
   const meta = await startTestServer();
   const logger = captureLogger();
   const pipes = createPipes({
-    store: sqliteStore({ filename }),
+    store: database.store,
     secretKey: testSecretKey,
     logger,
     sandbox: { workers: 1 },
@@ -116,9 +158,6 @@ export async function startFixture(
   }
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
-  const reader = new Database(filename, { readonly: true, fileMustExist: true });
-  const count = (table: string) =>
-    (reader.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
 
   return {
     base: `${origin}${prefix}`,
@@ -126,14 +165,17 @@ export async function startFixture(
     pipes,
     meta,
     logger,
+    store,
     server,
-    stored: () => ({ events: count('events'), deliveries: count('deliveries') }),
+    stored: async () => ({
+      events: await database.count('events'),
+      deliveries: await database.count('deliveries'),
+    }),
     async close() {
       await closeServer();
-      reader.close();
       await pipes.stop({ graceMs: 2000 });
       await meta.close();
-      rmSync(dir, { recursive: true, force: true });
+      await database.drop();
     },
   };
 }

@@ -48,9 +48,6 @@ export interface ServeSettings {
   >;
 }
 
-/** The body size the admin API accepts here: config documents carry every transform and send(). */
-const maxAdminBodyBytes = 16 * 1024 * 1024;
-
 /** Runs the server until a signal stops it; resolves with the exit code. */
 export async function runServe(settings: ServeSettings, io: Io): Promise<number> {
   const logger = createCliLogger({ ...settings.log, write: (line) => io.stderr.write(line) });
@@ -127,7 +124,6 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     apiKeys: [{ name: 'admin', token: credentials.adminToken.value, scope: 'write' }],
     templates,
     logger,
-    api: { maxBodyBytes: maxAdminBodyBytes },
   });
   const sink = demoSink(logger);
   const listener = toNodeListener(handler, {
