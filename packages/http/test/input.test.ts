@@ -241,6 +241,11 @@ describe.each(stores)('bad input that used to get through, on %s', (store) => {
       await call(f, 'PATCH', `/api/sources/${sourceId}`, { body: { auth: { type: 'none', secret: 'x' } } }),
       'auth.secret',
     );
+    const secret = await f.pipes.secrets.create({ key: 'PATCHED', value: 'patched-secret-value' });
+    const patchSecret = (body: unknown) => call(f, 'PATCH', `/api/secrets/${secret.id}`, { body });
+    expectInvalidAt(await patchSecret({ value_version: 9 }), 'value_version');
+    expectInvalidAt(await patchSecret({ descripton: 'x' }), 'descripton');
+    expect((await f.pipes.secrets.get(secret.id)).version).toBe(1);
     expectInvalidAt(
       await collect(f, 'web', { ...purchaseEvent('ord_typo'), eventId: 'ord_typo' }),
       'eventId',

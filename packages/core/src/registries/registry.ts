@@ -47,7 +47,7 @@ export interface RegistrySpec<Entity extends { id: string }, Input, Data extends
   label: string;
   /** Checks that need the store (references exist, code compiles). Throws PipesError. */
   check?: (data: Data, existing: Entity | null) => Promise<void>;
-  /** Fields callers may not write through create/update (e.g. derived ones). */
+  /** Fields callers may not write through create/update (e.g. derived ones): refused by name. */
   readonlyFields?: string[];
   /** Turns stored data into the public object. */
   present: (record: EntityRecord) => Entity;
@@ -134,11 +134,18 @@ export function createRegistry<
     created_at: iso(),
   });
 
-  const stripReadonly = (input: unknown): unknown => {
+  // Like an unknown field, a derived one in an input is refused by name, not silently dropped.
+  const refuseReadonly = (input: unknown): unknown => {
     if (!spec.readonlyFields || input === null || typeof input !== 'object') return input;
-    const copy: Record<string, unknown> = { ...(input as Record<string, unknown>) };
-    for (const field of spec.readonlyFields) delete copy[field];
-    return copy;
+    const given = spec.readonlyFields.filter((field) => field in (input as Record<string, unknown>));
+    if (given.length > 0) {
+      throw new PipesError({
+        code: 'VALIDATION_FAILED',
+        message: `invalid ${spec.label}: ${given.join(', ')}: read-only (OpenPipes sets it)`,
+        details: { issues: given.map((path) => ({ path, message: 'read-only (OpenPipes sets it)' })) },
+      });
+    }
+    return input;
   };
 
   const writeData = async (
@@ -188,7 +195,7 @@ export function createRegistry<
 
   const api: Registry<Entity, Input> = {
     async create(input, context) {
-      return insert(parseOrThrow(spec.inputSchema, stripReadonly(input), spec.label), context);
+      return insert(parseOrThrow(spec.inputSchema, refuseReadonly(input), spec.label), context);
     },
 
     async get(id) {
@@ -208,7 +215,7 @@ export function createRegistry<
 
     async update(id, patch, context) {
       const record = await load(id);
-      const merged = { ...record.data, ...(stripReadonly(patch) as Record<string, unknown>) };
+      const merged = { ...record.data, ...(refuseReadonly(patch) as Record<string, unknown>) };
       const data = parseOrThrow(spec.inputSchema, merged, spec.label);
       return writeData(record, data, 'update', context);
     },

@@ -15,7 +15,7 @@ import { parseOrThrow } from '../validation.js';
 import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
 
 /** What is stored for a secret besides its encrypted value. */
-const secretDataSchema = z.object({
+const secretDataSchema = z.strictObject({
   key: secretKeySchema,
   description: z.string().max(2000).optional(),
   value_version: z.number().int().positive(),

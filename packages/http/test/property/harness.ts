@@ -172,11 +172,7 @@ export function runPropertySuite(store: StoreName, document: Schema): void {
     };
 
     /** The arbitrary of one operation's requests. */
-    const requests = (
-      method: string,
-      template: string,
-      operation: Schema,
-    ): fc.Arbitrary<GeneratedRequest> => {
+    const requests = (template: string, operation: Schema): fc.Arbitrary<GeneratedRequest> => {
       const context: SchemaContext = { document: checker.document, hint };
       const collection = /^\/api\/([a-z-]+)\/\{id\}/.exec(template)?.[1];
       const kind = template.startsWith('/collect/')
@@ -280,7 +276,7 @@ export function runPropertySuite(store: StoreName, document: Schema): void {
         seen.set(name, statuses);
         await fc
           .assert(
-            fc.asyncProperty(requests(method, template, operation), async (request) => {
+            fc.asyncProperty(requests(template, operation), async (request) => {
               const { path, answer } = await send(method, request);
               statuses.add(answer.status);
               expect(
