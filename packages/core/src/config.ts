@@ -89,12 +89,21 @@ export function createConfigCache(
     return next;
   };
 
+  // Bumped by every invalidate(): a load that began before a local write must not become the
+  // snapshot (nor restart the staleness clock) once it ends, or the write would go unseen here for
+  // up to maxStalenessMs (a pipe just enabled would get no deliveries from the next ingest).
+  let generation = 0;
+
   const refresh = async (): Promise<ConfigSnapshot> => {
+    const started = generation;
     const revision = await store.configRevision();
-    checkedAt = options.now();
-    if (snapshot && snapshot.revision === revision) return snapshot;
-    snapshot = await load(revision);
-    return snapshot;
+    const readAt = options.now();
+    const next = snapshot && snapshot.revision === revision ? snapshot : await load(revision);
+    if (started === generation) {
+      snapshot = next;
+      checkedAt = readAt;
+    }
+    return next;
   };
 
   return {
@@ -110,6 +119,7 @@ export function createConfigCache(
     },
     invalidate() {
       // A load already under way may have read the revision before the write: start a new one.
+      generation++;
       checkedAt = 0;
       loading = null;
     },
