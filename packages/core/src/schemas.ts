@@ -8,7 +8,12 @@
 import { z } from 'zod';
 
 const isoTime = z.iso.datetime({ offset: true });
-const name = z.string().trim().min(1).max(200);
+/**
+ * A display name: trimmed, 1..200 characters. "Not blank" is also a pattern so the OpenAPI
+ * document says it (a name of spaces trims to nothing and is refused).
+ */
+export const nameSchema = z.string().regex(/\S/, 'must not be blank').trim().max(200);
+const name = nameSchema;
 const code = z.string().max(512 * 1024, 'code is larger than 512 KiB');
 
 /** Fields every stored entity has. */

@@ -39,6 +39,18 @@ type JsonSchema = Record<string, unknown>;
  */
 export const textPattern = '^[^\\u0000\\uD800-\\uDFFF]*$';
 
+/** The characters {@link textPattern} keeps out, for strings that have a pattern of their own. */
+const forbiddenText = '[\\u0000\\uD800-\\uDFFF]';
+
+/**
+ * True when a pattern can only match ASCII: anchored at both ends, made of ASCII literals and
+ * classes (no `.`, negated class or `\S`-like escape). It already keeps NUL and surrogates out.
+ */
+const asciiOnly = (pattern: string) =>
+  pattern.startsWith('^') &&
+  pattern.endsWith('$') &&
+  !/[.]|\[\^|\\[SWDsBpPu]|[^\x20-\x7e]/.test(pattern.replace(/\\[.]/g, ''));
+
 /** Converts a zod schema to JSON Schema (draft 2020-12, what OpenAPI 3.1 uses). */
 function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
@@ -64,9 +76,10 @@ const schemaListKeywords = new Set(['anyOf', 'oneOf', 'allOf', 'prefixItems']);
 const schemaMapKeywords = new Set(['properties', 'patternProperties', '$defs', 'dependentSchemas']);
 
 /**
- * Narrows a request schema to what the server accepts beyond zod's words: every free string
- * (no pattern, format, enum or const of its own) gets {@link textPattern}, and every "any value"
- * (`{}`) becomes `JsonValue`, which says the same for nested text and keys.
+ * Narrows a request schema to what the server accepts beyond zod's words: every free string gets
+ * {@link textPattern} (one with a pattern of its own that could match other text gets a `not`
+ * that says the same), and every "any value" (`{}`) becomes `JsonValue`, which says it for nested
+ * text and keys.
  */
 function acceptedOnly(schema: JsonSchema): JsonSchema {
   if (Object.keys(schema).length === 0 || (Object.keys(schema).length === 1 && 'description' in schema)) {
@@ -87,8 +100,10 @@ function acceptedOnly(schema: JsonSchema): JsonSchema {
     }
   }
   const types = Array.isArray(out.type) ? out.type : [out.type];
-  const free = !('pattern' in out || 'format' in out || 'enum' in out || 'const' in out);
-  if (types.includes('string') && free) out.pattern = textPattern;
+  if (types.includes('string') && !('format' in out || 'enum' in out || 'const' in out)) {
+    if (!('pattern' in out)) out.pattern = textPattern;
+    else if (!asciiOnly(out.pattern as string)) out.not = { pattern: forbiddenText };
+  }
   return out;
 }
 

@@ -396,6 +396,13 @@ describe.each(stores)('bad input that used to get through, on %s', (store) => {
         'url',
       );
       await bothRefuse('POST', '/api/alert-channels', '/api/alert-channels', base, 'url');
+      await bothRefuse(
+        'POST',
+        '/api/alert-channels',
+        '/api/alert-channels',
+        { ...base, url: 'ftp://hooks.example/x' },
+        'url',
+      );
       const one = { ...base, url_secret_id: secret.id };
       expect(checker.requestErrors('POST', '/api/alert-channels', one)).toEqual([]);
       const channel = await call(f, 'POST', '/api/alert-channels', { body: one });
@@ -409,9 +416,23 @@ describe.each(stores)('bad input that used to get through, on %s', (store) => {
       );
     });
 
+    it('a blank name (it trims to nothing): refused by both', async () => {
+      await bothRefuse('POST', '/api/sources', '/api/sources', { name: '   ', slug: 'blank' }, 'name');
+      await bothRefuse('POST', '/api/api-keys', '/api/api-keys', { name: ' \t', scope: 'read' }, 'name');
+      expect(checker.requestErrors('POST', '/api/sources', { name: ' Web ', slug: 'blank' })).toEqual([]);
+    });
+
     it('NUL and lone surrogates in strings: refused by both', async () => {
       await bothRefuse('POST', '/api/sources', '/api/sources', { name: 'a\u0000', slug: 'nul' }, 'name');
       await bothRefuse('POST', '/api/secrets', '/api/secrets', { key: 'K', value: 'v\u0000' }, 'value');
+      // A string with a pattern of its own (a name must not be blank) still refuses them.
+      await bothRefuse(
+        'POST',
+        '/api/pipes',
+        '/api/pipes',
+        { name: 'p\ud800', source_id: sourceId, destination_id: sourceId },
+        'name',
+      );
       await bothRefuse(
         'POST',
         '/api/event-types',

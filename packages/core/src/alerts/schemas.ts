@@ -3,6 +3,7 @@
  * and the channel-neutral {@link Alert} every channel type formats in its own way.
  */
 import { z } from 'zod';
+import { nameSchema } from '../schemas.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -39,7 +40,7 @@ export type FailureRate = z.infer<typeof failureRateSchema>;
 
 /** A channel as it is stored and versioned: the URL itself is a secret, referenced by id. */
 export const alertChannelDataSchema = z.strictObject({
-  name: z.string().trim().min(1).max(200),
+  name: nameSchema,
   description: z.string().max(2000).optional(),
   type: z.enum(alertChannelTypes),
   /** The secret whose value is the webhook URL. */
@@ -70,7 +71,11 @@ export type AlertChannelData = z.infer<typeof alertChannelDataSchema>;
 export const alertChannelInputSchema = alertChannelDataSchema.extend({
   url_secret_id: z.string().min(1).optional(),
   /** The webhook URL (http or https). Stored encrypted as a secret; never returned or logged. */
-  url: z.string().optional(),
+  url: z
+    .string()
+    .max(4096)
+    .regex(/^[hH][tT][tT][pP][sS]?:\/\//, 'must be an http or https URL')
+    .optional(),
 });
 export type AlertChannelInput = z.input<typeof alertChannelInputSchema>;
 

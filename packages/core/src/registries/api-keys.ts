@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { auditEntry } from '../audit.js';
 import { PipesError } from '../errors.js';
 import { cursorSchema, isId, newId } from '../ids.js';
-import type { Page } from '../schemas.js';
+import { nameSchema, type Page } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
 import { parseOrThrow } from '../validation.js';
 import type { ActorContext, ListOptions, RegistryDeps } from './registry.js';
@@ -22,7 +22,7 @@ export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 export const apiKeyInputSchema = z.strictObject({
   /** Unique among keys that are not revoked; recorded as the actor of every change made with the key. */
-  name: z.string().trim().min(1).max(200),
+  name: nameSchema,
   scope: z.enum(apiKeyScopes),
   description: z.string().max(2000).optional(),
 });
