@@ -400,7 +400,7 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
         'exact ids as strings); objects with only the fields their schema lists (`additionalProperties:',
         'false`: an unknown field is refused by name). Admin routes refuse query parameters they do not',
         'take, and a parameter given twice; a parameter given empty (`?status=`) counts as not given.',
-        'Collect and `/healthz` ignore parameters they do not take (tags and load balancers add their own).',
+        'Collect, `/healthz` and `/openapi.json` ignore parameters they do not take (tags and load balancers add their own).',
       ].join('\n'),
     },
     servers: [{ url: options.basePath || '/' }],

@@ -61,7 +61,7 @@ export interface Route {
   /**
    * True for routes called by browsers, tags and load balancers, which add parameters of their
    * own (cache busters such as `?_=1714816462`) and cannot act on a 400: unknown parameters are
-   * ignored there (collect, `/healthz`).
+   * ignored there (collect, `/healthz`, `/openapi.json`).
    */
   ignoresUnknownQuery?: boolean;
   /** Success answers; the error answers each route can give are derived from its shape (openapi.ts). */
