@@ -110,7 +110,7 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
       if (row !== null && row !== undefined) indices.push(row);
       indicesByWork.set(slot.work, indices);
     });
-    const parsed = run.exchanges.map(parseExchange);
+    const parsed = run.exchanges.map((exchange) => parseExchange(exchange, redact));
     for (const [w, indices] of indicesByWork) {
       if (indices.length > 0) {
         const exchanges = parsed.map((ex) => recordExchange(ex, sentCount, indices, redact));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseBody, parseExchange, recordExchange, sliceBatch } from './record.js';
+import { parseBody, parseExchange, recordExchange, recordLogs, sliceBatch } from './record.js';
 import { createRedactor } from './secrets/redact.js';
 
 describe('sliceBatch', () => {
@@ -59,5 +59,59 @@ describe('recordExchange', () => {
       started_at: '2026-05-04T10:00:00.000Z',
       duration_ms: 12,
     });
+  });
+});
+
+describe('cuts', () => {
+  const token = 'EAAB-secret-token-value-0123456789';
+  const redact = createRedactor({ META_ACCESS_TOKEN: token });
+
+  it('redacts a body over 64 KiB before cutting it, and the end of a body the sandbox already cut', () => {
+    for (const inside of [1, 3, 4, 10, token.length - 1]) {
+      const body = `${'.'.repeat(64 * 1024 - inside)}${token}${'.'.repeat(100)}`;
+      const parsed = parseExchange(
+        {
+          request: { url: 'https://graph.example/', method: 'POST', headers: {}, body },
+          // Capped by the sandbox's responseBytes, right inside the token.
+          response: { status: 200, headers: {}, body: `answer ${token.slice(0, 12)}`, truncated: true },
+          startedAt: '2026-05-04T10:00:00.000Z',
+          durationMs: 1,
+        },
+        redact,
+      );
+      const recorded = recordExchange(parsed, 1, [0], redact);
+      // Redacted first: the marker is whole, wherever the cut falls after it.
+      expect(recorded.request.payload).toMatch(
+        /^\.+\[secret:META_ACCESS_TOKEN\]\.*… \[truncated \d+ chars\]$/,
+      );
+      expect(recorded.response?.body).toBe('answer [secret:META_ACCESS_TOKEN]');
+      expect(JSON.stringify(recorded)).not.toContain(token.slice(0, 4));
+    }
+  });
+
+  it('keeps 4 KiB of console output, each line redacted before the cut, and redacts a line the sandbox cut', () => {
+    for (const inside of [1, 4, token.length - 1]) {
+      const logs = recordLogs(
+        [
+          { level: 'info', message: 'x'.repeat(100) },
+          { level: 'info', message: `${'.'.repeat(4096 - 100 - inside)}${token} and more` },
+          { level: 'info', message: 'not kept' },
+        ],
+        redact,
+      );
+      expect(logs[1]!.message).toMatch(
+        /^\.+\[secret:META_ACCESS_TOKEN\]( and more|.*… \[truncated \d+ chars\])$/,
+      );
+      expect(logs[2]).toEqual({ level: 'warn', message: '[1 more console lines not kept]' });
+    }
+    // The sandbox cut this line at its own limit and said so on the next line.
+    const cut = recordLogs(
+      [
+        { level: 'info', message: `sending ${token.slice(0, 9)}` },
+        { level: 'warn', message: '[console output truncated: limit of 16384 bytes reached]' },
+      ],
+      redact,
+    );
+    expect(cut[0]!.message).toBe('sending [secret:META_ACCESS_TOKEN]');
   });
 });

@@ -7,15 +7,21 @@
 
 import type { CapturedExchange, ConsoleLine } from './sandbox/types.js';
 import type { RecordedExchange } from './schemas.js';
-import type { Redactor } from './secrets/redact.js';
+import { createRedactor, type Redactor } from './secrets/redact.js';
 
 /** Bodies larger than this are kept as truncated text in the record. */
 const maxRecordedBodyChars = 64 * 1024;
 /** Console output kept per delivery attempt. */
 const maxRecordedLogChars = 4 * 1024;
 
-/** Parses JSON text safely (no prototype keys); returns the text itself when it is not JSON. */
-export function parseBody(text: string | undefined): unknown {
+/** For callers without secrets: still cuts through a redactor, so every cut looks the same. */
+const noSecrets = createRedactor({});
+
+/**
+ * Parses JSON text safely (no prototype keys); returns the text itself when it is not JSON, redacted
+ * and cut to {@link maxRecordedBodyChars} when longer (a secret's piece at the cut is redacted too).
+ */
+export function parseBody(text: string | undefined, redact: Redactor = noSecrets): unknown {
   if (text === undefined || text === '') return undefined;
   const first = text.trimStart()[0];
   if (first === '{' || first === '[') {
@@ -25,9 +31,7 @@ export function parseBody(text: string | undefined): unknown {
       // not JSON after all
     }
   }
-  return text.length > maxRecordedBodyChars
-    ? `${text.slice(0, maxRecordedBodyChars)}… [truncated ${text.length - maxRecordedBodyChars} chars]`
-    : text;
+  return text.length > maxRecordedBodyChars ? redact.cut(text, maxRecordedBodyChars) : text;
 }
 
 /** A JSON.parse reviver that drops keys able to reach prototypes. */
@@ -49,11 +53,14 @@ export function sliceBatch(value: unknown, batchSize: number, indices: number[])
   return out;
 }
 
-function boundedJson(value: unknown): unknown {
-  if (value === undefined) return undefined;
+/** The value, or (when its JSON is too long) its redacted JSON text cut to the limit. */
+function boundedJson(value: unknown, redact: Redactor): unknown {
+  // Text bodies were bounded (and redacted) when parsed; their JSON form is not cut again.
+  if (value === undefined || typeof value === 'string') return value;
   const text = JSON.stringify(value);
   if (text === undefined || text.length <= maxRecordedBodyChars) return value;
-  return `${text.slice(0, maxRecordedBodyChars)}… [truncated ${text.length - maxRecordedBodyChars} chars]`;
+  // Redacted as a value first (credential-named fields, numbers), then as text, then cut.
+  return redact.cut(JSON.stringify(redact(value)), maxRecordedBodyChars);
 }
 
 /** A captured exchange with its bodies parsed once, to be cut per event with {@link recordExchange}. */
@@ -63,13 +70,20 @@ export interface ParsedExchange {
   responseBody: unknown;
 }
 
-/** Parses an exchange's bodies once per batch (not once per event: a batch has up to thousands). */
-export function parseExchange(exchange: CapturedExchange): ParsedExchange {
-  return {
-    exchange,
-    requestPayload: parseBody(exchange.request.body),
-    responseBody: exchange.response ? parseBody(exchange.response.body) : undefined,
-  };
+/**
+ * Parses an exchange's bodies once per batch (not once per event: a batch has up to thousands).
+ * Text that is not JSON is redacted and cut here; a response body the sandbox already cut at its
+ * size limit has a secret's piece at its end redacted.
+ */
+export function parseExchange(exchange: CapturedExchange, redact: Redactor = noSecrets): ParsedExchange {
+  const response = exchange.response;
+  let responseBody: unknown;
+  if (response) {
+    responseBody = response.truncated
+      ? parseBody(redact.cutEnd(response.body), redact)
+      : parseBody(response.body, redact);
+  }
+  return { exchange, requestPayload: parseBody(exchange.request.body, redact), responseBody };
 }
 
 /** A captured exchange as a record shows it, for the events at `indices` of a batch. */
@@ -84,13 +98,13 @@ export function recordExchange(
     url: exchange.request.url,
     method: exchange.request.method,
     headers: exchange.request.headers,
-    payload: boundedJson(sliceBatch(parsed.requestPayload, batchSize, indices)),
+    payload: boundedJson(sliceBatch(parsed.requestPayload, batchSize, indices), redact),
   };
   const response = exchange.response
     ? {
         status: exchange.response.status,
         headers: exchange.response.headers,
-        body: boundedJson(sliceBatch(parsed.responseBody, batchSize, indices)),
+        body: boundedJson(sliceBatch(parsed.responseBody, batchSize, indices), redact),
       }
     : null;
   return redact({
@@ -102,18 +116,29 @@ export function recordExchange(
   });
 }
 
-/** Console lines for one delivery's attempt, bounded. */
+/** The line the sandbox adds after the line it cut at its console limit. */
+const consoleCutMarker = '[console output truncated';
+
+/**
+ * Console lines for one delivery's attempt, redacted and bounded to {@link maxRecordedLogChars}: a
+ * line is redacted whole before it is cut, and a line the sandbox already cut (the one before its
+ * "console output truncated" line) has a secret's piece at its end redacted.
+ */
 export function recordLogs(lines: ConsoleLine[], redact: Redactor): ConsoleLine[] {
   const out: ConsoleLine[] = [];
   let used = 0;
-  for (const line of lines) {
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
     if (used >= maxRecordedLogChars) {
-      out.push({ level: 'warn', message: `[${lines.length - out.length} more console lines not kept]` });
+      out.push({ level: 'warn', message: `[${lines.length - i} more console lines not kept]` });
       break;
     }
-    const message = line.message.slice(0, maxRecordedLogChars - used);
+    const cutBefore = lines[i + 1]?.message.startsWith(consoleCutMarker) === true;
+    let message = cutBefore ? redact.cutEnd(line.message) : redact.text(line.message);
+    if (used + message.length > maxRecordedLogChars)
+      message = redact.cut(message, maxRecordedLogChars - used);
     used += message.length;
     out.push({ level: line.level, message });
   }
-  return redact(out);
+  return out;
 }

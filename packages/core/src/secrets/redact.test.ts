@@ -44,7 +44,7 @@ describe('createRedactor', () => {
         url: 'https://api.example/collect?api_secret=s3cr3t&measurement_id=G-1',
       }),
     ).toEqual({
-      headers: { Authorization: '[redacted]', 'access-token': '[redacted]', accept: 'json' },
+      headers: { Authorization: 'Bearer [redacted]', 'access-token': '[redacted]', accept: 'json' },
       body: { client_secret: '[redacted]', refresh_token: '[redacted]', name: 'x' },
       url: 'https://api.example/collect?api_secret=[redacted]&measurement_id=G-1',
     });

@@ -1,12 +1,45 @@
 /**
- * Replaces secret values with `[secret:KEY]` in anything OpenPipes records or logs. Values are found
- * as written, URL-encoded and base64-encoded (Basic auth), inside any string of a JSON-like value;
- * a number equal to a secret value is replaced too. Headers, query parameters and body fields whose
- * names say they hold credentials are masked even when their value is not a known secret, because a
- * token pasted into code is still a token.
+ * Replaces secret values with `[secret:KEY]` in anything OpenPipes records or logs. A value is
+ * found in every form the platform's libraries give it (see {@link secretForms}), inside any string
+ * of a JSON-like value; a number equal to a secret value is replaced too. Headers, query parameters
+ * and body fields whose names say they hold credentials, and header values that start with `Basic `
+ * or `Bearer `, are replaced whole even when their value is not a known secret, because a token
+ * pasted into code is still a token.
+ *
+ * Text is cut only through {@link Redactor.cut}: the whole text is redacted first, and a piece of a
+ * secret left at the end of the kept part (a prefix of any of its forms, {@link CUT_FLOOR}
+ * characters or more) is replaced too. Every cut ends the kept text with {@link CUT_MARK}, and the
+ * redactor treats any `…` in a text as a cut, so text cut elsewhere (an error message that quotes
+ * the first 500 characters of a response) is covered as well.
  */
+import { type SecretForm, secretForms } from './forms.js';
 
-export type Redactor = <T>(value: T) => T;
+/** Replaces secret values in a JSON-like value; also redacts and cuts text. */
+export interface Redactor {
+  <T>(value: T): T;
+  /** Redacts one text. */
+  text(text: string): string;
+  /**
+   * Redacts `text`, then keeps at most `max` characters of it (a `[secret:KEY]` marker is never
+   * split) followed by `… [truncated N chars]`; a prefix of a secret's form at the cut is replaced.
+   */
+  cut(text: string, max: number): string;
+  /** Redacts text that was already cut (at its end) before it reached us, such as a capped body. */
+  cutEnd(text: string): string;
+}
+
+/**
+ * A prefix of a secret's form this long or longer, left at a cut, is replaced. Shorter ones are
+ * kept: three characters of a value are not a credential, and replacing them would mangle ordinary
+ * text that happens to end like the start of a pixel id.
+ */
+export const CUT_FLOOR = 4;
+/** What every cut leaves after the kept text. */
+export const CUT_MARK = '…';
+/** At most this many `…` in one text are examined as cuts (each costs a short scan). */
+const MAX_MARKS_PER_TEXT = 64;
+/** Values shorter than this are replaced only where they stand alone (see the docs). */
+const SHORT_VALUE = 16;
 
 const sensitiveNames = new Set([
   'authorization',
@@ -26,71 +59,192 @@ const sensitiveNames = new Set([
   'password',
 ]);
 
+/** Authorization schemes kept in front of a replaced credential, so a record still says which was used. */
+const knownSchemes = new Set(['basic', 'bearer', 'digest', 'oauth', 'token', 'bot', 'apikey', 'dpop']);
+
 /** True when a header, query parameter or field name is one that carries credentials. */
 export function isSensitiveName(name: string): boolean {
   return sensitiveNames.has(name.toLowerCase());
 }
 
 const marker = /^\[secret:[A-Za-z0-9_]+\]$/;
+const anyMarker = /\[secret:[A-Za-z0-9_]+\]/;
+const credentialValue = /^(basic|bearer)\s/i;
+
+interface Needle {
+  form: SecretForm;
+  key: string;
+  /** Only where it stands alone (not inside a longer run of letters and digits). */
+  bounded: boolean;
+}
+
+/** The secrets to look for: `{ KEY: value }`, or `[key, value]` pairs (one key may have several values). */
+export type RedactorSecrets = Record<string, string> | ReadonlyArray<readonly [key: string, value: string]>;
 
 /**
  * @example
  * ```ts
  * const redact = createRedactor({ META_ACCESS_TOKEN: 'EAAB...' });
  * redact({ url: 'https://x/?access_token=EAAB...' }); // { url: 'https://x/?access_token=[secret:META_ACCESS_TOKEN]' }
+ * redact.cut(longText, 4096); // redacted, at most 4096 characters, then "… [truncated N chars]"
  * ```
  */
-export function createRedactor(secrets: Record<string, string>): Redactor {
-  // Each secret is searched as written, URL-encoded and base64-encoded. Long values (tokens) are
-  // replaced wherever they appear. Short ones (pixel or account ids) only where they stand alone,
-  // not inside a longer run of letters and digits: "123456789" must not mangle "fb.1.1234567890".
-  const patterns: Array<{ pattern: RegExp; replacement: string; length: number }> = [];
-  for (const [key, value] of Object.entries(secrets)) {
+export function createRedactor(secrets: RedactorSecrets): Redactor {
+  const pairs = Array.isArray(secrets)
+    ? (secrets as ReadonlyArray<readonly [string, string]>)
+    : Object.entries(secrets as Record<string, string>);
+  const needles: Needle[] = [];
+  const exactNumbers = new Map<string, string>();
+  for (const [key, value] of pairs) {
     if (!value) continue;
-    const replacement = `[secret:${key}]`;
-    const forms = new Set([value, encodeURIComponent(value), Buffer.from(value).toString('base64')]);
-    for (const form of forms) {
-      const escaped = form.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-      const bounded = form.length < 16;
-      const source = bounded ? `(?<![A-Za-z0-9])${escaped}(?![A-Za-z0-9])` : escaped;
-      patterns.push({ pattern: new RegExp(source, 'g'), replacement, length: form.length });
+    exactNumbers.set(value, `[secret:${key}]`);
+    const short = value.length < SHORT_VALUE;
+    for (const form of secretForms(value)) {
+      // A base64 run sits inside longer base64 text by nature; it is long enough not to occur by chance.
+      needles.push({ form, key, bounded: short && form.embedded !== true });
     }
   }
-  // Longest first, so a secret that contains another is replaced whole.
-  patterns.sort((a, b) => b.length - a.length);
-  const exactNumbers = new Map<string, string>();
-  for (const [key, value] of Object.entries(secrets)) exactNumbers.set(value, `[secret:${key}]`);
-
-  const redactString = (text: string): string => {
-    let out = text;
-    for (const { pattern, replacement } of patterns) {
-      pattern.lastIndex = 0;
-      out = out.replace(pattern, replacement);
+  // Longest first: at one position the first alternative that matches wins, so a secret that
+  // contains another is replaced whole.
+  needles.sort((a, b) => b.form.text.length - a.form.text.length);
+  const pattern = needles.length > 0 ? new RegExp(needles.map(alternative).join('|'), 'g') : null;
+  const replacer = (...args: unknown[]): string => {
+    for (let i = 1; i <= needles.length; i++) {
+      if (args[i] !== undefined) return `[secret:${needles[i - 1]!.key}]`;
     }
+    return '[secret]';
+  };
+  const tails = tailIndex(needles);
+  // Most strings of a record (currencies, event names, numbers as text) are shorter than any form.
+  const shortest = needles.reduce((min, n) => Math.min(min, n.form.text.length), Number.POSITIVE_INFINITY);
+
+  const redactText = (text: string): string => {
+    if (text === '') return text;
+    let out = pattern && text.length >= shortest ? text.replace(pattern, replacer) : text;
+    if (tails.size > 0 && out.includes(CUT_MARK)) out = redactAtMarks(out, tails);
     return maskQueryParams(out);
   };
 
-  const walk = (value: unknown, key: string | null): unknown => {
+  const maskWhole = (value: string): string => {
+    if (marker.test(value)) return value;
+    const scheme = /^([A-Za-z][A-Za-z0-9._-]*)\s+\S/.exec(value)?.[1];
+    const found = anyMarker.exec(redactText(value))?.[0] ?? '[redacted]';
+    return scheme && knownSchemes.has(scheme.toLowerCase()) ? `${scheme} ${found}` : found;
+  };
+
+  const walk = (value: unknown, key: string | null, inHeaders: boolean): unknown => {
     if (typeof value === 'string') {
-      if (key !== null && isSensitiveName(key) && !marker.test(value)) {
-        const redacted = redactString(value);
-        return redacted === value ? '[redacted]' : redacted;
+      if (key !== null && (isSensitiveName(key) || (inHeaders && credentialValue.test(value)))) {
+        return maskWhole(value);
       }
-      return redactString(value);
+      return redactText(value);
     }
     if (typeof value === 'number' || typeof value === 'bigint') {
       return exactNumbers.get(String(value)) ?? value;
     }
-    if (Array.isArray(value)) return value.map((item) => walk(item, null));
+    if (Array.isArray(value)) return value.map((item) => walk(item, null, false));
     if (value !== null && typeof value === 'object') {
+      const headers = key !== null && key.toLowerCase() === 'headers';
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[redactString(k)] = walk(v, k);
+      for (const [k, v] of Object.entries(value)) out[redactText(k)] = walk(v, k, headers);
       return out;
     }
     return value;
   };
 
-  return <T>(value: T): T => walk(value, null) as T;
+  const redactor = (<T>(value: T): T => walk(value, null, false) as T) as Redactor;
+  redactor.text = redactText;
+  redactor.cut = (text, max) => {
+    const full = redactText(text);
+    if (full.length <= max) return full;
+    let end = Math.max(0, max);
+    // Never split a marker or a surrogate pair.
+    const open = full.lastIndexOf('[secret:', end);
+    if (open >= 0) {
+      const close = full.indexOf(']', open);
+      if (close >= end && close - open <= 80) end = close + 1;
+    }
+    const code = full.charCodeAt(end - 1);
+    if (code >= 0xd800 && code <= 0xdbff) end--;
+    if (end >= full.length) return full;
+    const kept = redactTailAt(full.slice(0, end), end, tails);
+    return `${kept}${CUT_MARK} [truncated ${full.length - end} chars]`;
+  };
+  redactor.cutEnd = (text) => {
+    const full = redactText(text);
+    // A body cut inside a multi-byte character ends with U+FFFD: the secret's prefix is before it.
+    const end = full.endsWith('\ufffd') ? full.length - 1 : full.length;
+    return redactTailAt(full.slice(0, end), end, tails) + full.slice(end);
+  };
+  return redactor;
+}
+
+function escapeRegex(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+}
+
+/** One alternative of the combined pattern, with exactly one capturing group. */
+function alternative({ form, bounded }: Needle): string {
+  const body = `${form.lead ? `${form.lead}?` : ''}${escapeRegex(form.text)}${form.trail ? `${form.trail}?` : ''}`;
+  return bounded ? `(?<![A-Za-z0-9])(${body})(?![A-Za-z0-9])` : `(${body})`;
+}
+
+/** Needles by their first {@link CUT_FLOOR} characters, for the prefix check at a cut. */
+type TailIndex = Map<string, Needle[]> & { maxLength?: number };
+
+function tailIndex(needles: Needle[]): TailIndex {
+  const index: TailIndex = new Map();
+  let maxLength = 0;
+  for (const needle of needles) {
+    const text = needle.form.text;
+    if (text.length < CUT_FLOOR) continue;
+    const head = text.slice(0, CUT_FLOOR);
+    const list = index.get(head) ?? [];
+    list.push(needle);
+    index.set(head, list);
+    maxLength = Math.max(maxLength, text.length);
+  }
+  index.maxLength = maxLength;
+  return index;
+}
+
+const isAlnum = (code: number) =>
+  (code >= 48 && code <= 57) || (code >= 65 && code <= 90) || (code >= 97 && code <= 122);
+
+/**
+ * Replaces the longest piece of `text` ending at `end` that is a prefix of a secret's form
+ * ({@link CUT_FLOOR} characters or more). `text` ends at `end` (the caller appends what follows).
+ */
+function redactTailAt(text: string, end: number, index: TailIndex): string {
+  if (index.size === 0 || end < CUT_FLOOR) return text;
+  const from = Math.max(0, end - (index.maxLength ?? 0));
+  for (let start = from; start <= end - CUT_FLOOR; start++) {
+    const candidates = index.get(text.slice(start, start + CUT_FLOOR));
+    if (!candidates) continue;
+    const piece = text.slice(start, end);
+    for (const needle of candidates) {
+      if (!needle.form.text.startsWith(piece)) continue;
+      if (needle.bounded && start > 0 && isAlnum(text.charCodeAt(start - 1))) continue;
+      return `${text.slice(0, start)}[secret:${needle.key}]${text.slice(end)}`;
+    }
+  }
+  return text;
+}
+
+/** Treats every `…` in `text` as a cut: a secret's prefix just before it is replaced. */
+function redactAtMarks(text: string, index: TailIndex): string {
+  const marks: number[] = [];
+  for (let at = text.indexOf(CUT_MARK); at >= 0 && marks.length < MAX_MARKS_PER_TEXT; ) {
+    marks.push(at);
+    at = text.indexOf(CUT_MARK, at + 1);
+  }
+  // From the last to the first, so that a replacement does not move the marks still to examine.
+  let out = text;
+  for (let i = marks.length - 1; i >= 0; i--) {
+    const at = marks[i]!;
+    out = redactTailAt(out.slice(0, at), at, index) + out.slice(at);
+  }
+  return out;
 }
 
 /** Masks credential-named query parameters in anything that looks like a URL or a query string. */
