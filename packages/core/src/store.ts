@@ -48,6 +48,18 @@ export interface EntityVersionRecord {
   created_at: string;
 }
 
+/** A secret value that was replaced or whose secret was deleted, kept (encrypted) only to redact. */
+export interface RetiredSecretValue {
+  /** Opaque, assigned by the store. */
+  id: string;
+  secret_id: string;
+  /** The secret's key when the value was retired. */
+  key: string;
+  /** As the vault wrote it (bound to `secret_id`). */
+  ciphertext: string;
+  retired_at: string;
+}
+
 /** A new event to append. */
 export interface NewEvent {
   id: string;
@@ -245,6 +257,24 @@ export interface Store {
 
   /** Encrypted values by secret id; ids without a value are absent from the map. */
   getSecretValues(input: { secretIds: string[] }): Promise<Map<string, string>>;
+
+  /**
+   * Copies the secret's current encrypted value into the retired values, retired at `now`, under
+   * `key` (the secret's key, so that a retired value is still shown as `[secret:KEY]` once the
+   * secret is gone). The current value stays in place. Called before a value is replaced and before
+   * a secret is deleted: retired values are only used to redact, until retention destroys them.
+   * Returns false (and retires nothing) when the secret has no value. Two calls retire two rows.
+   */
+  retireSecretValue(input: { secretId: string; key: string; now: string }): Promise<boolean>;
+
+  /** Retired values, oldest first; with `retiredBefore`, only those retired before that time. */
+  listRetiredSecretValues(input: { retiredBefore?: string }): Promise<RetiredSecretValue[]>;
+
+  /**
+   * Deletes one retired value and appends `audit`, in one transaction. Returns false, and appends
+   * nothing, when it was already gone (another process destroyed it first).
+   */
+  destroyRetiredSecretValue(input: { id: string; audit: NewAuditEntry }): Promise<boolean>;
 
   // --- events and deliveries -------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ import pg from 'pg';
 import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
 import { createListener, type Listener } from './listen.js';
 import { migrations } from './migrations.js';
+import { secretValueMethods } from './secret-values.js';
 
 export type { PgNotification, PgPool, PgPoolClient, PgQueryResult } from './driver.js';
 export { type Migration, migrations } from './migrations.js';
@@ -496,24 +497,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
         return Number(rows[0]?.value ?? 0);
       }),
 
-    putSecretValue: ({ secretId, ciphertext, now }) =>
-      guard(async () => {
-        await sql`
-          INSERT INTO ${T('secret_values')} (secret_id, ciphertext, updated_at) VALUES (${secretId}, ${ciphertext}, ${now})
-          ON CONFLICT (secret_id) DO UPDATE SET ciphertext = excluded.ciphertext, updated_at = excluded.updated_at
-        `.execute(db);
-      }),
-
-    getSecretValues: ({ secretIds }) =>
-      guard(async () => {
-        const out = new Map<string, string>();
-        if (secretIds.length === 0) return out;
-        const { rows } = await sql<{ secret_id: string; ciphertext: string }>`
-          SELECT secret_id, ciphertext FROM ${T('secret_values')} WHERE secret_id = ANY(${secretIds}::text[])
-        `.execute(db);
-        for (const row of rows) out.set(row.secret_id, row.ciphertext);
-        return out;
-      }),
+    ...secretValueMethods({ db, T, guard, tx, insertAudit, iso }),
 
     appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now }) =>
       guard(async () => {

@@ -176,4 +176,20 @@ CREATE TABLE state (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'retired secret values',
+    sql: `
+-- Values that were replaced (rotation) or whose secret was deleted: kept encrypted, used only to
+-- redact, destroyed by retention once the history that could hold them is gone.
+CREATE TABLE retired_secret_values (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  secret_id text COLLATE "C" NOT NULL,
+  key text NOT NULL,
+  ciphertext text NOT NULL,
+  retired_at timestamptz NOT NULL
+);
+CREATE INDEX retired_secret_values_retired_at ON retired_secret_values (retired_at);
+`,
+  },
 ];

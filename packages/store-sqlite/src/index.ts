@@ -31,6 +31,7 @@ import {
   sql,
 } from 'kysely';
 import { migrations } from './migrations.js';
+import { secretValueMethods } from './secret-values.js';
 import type { DB } from './tables.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
@@ -366,28 +367,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
       return Number(row?.value ?? 0);
     },
 
-    async putSecretValue({ secretId, ciphertext, now }) {
-      run(
-        qb
-          .insertInto('secret_values')
-          .values({ secret_id: secretId, ciphertext, updated_at: now })
-          .onConflict((oc) => oc.column('secret_id').doUpdateSet({ ciphertext, updated_at: now })),
-      );
-    },
-
-    async getSecretValues({ secretIds }) {
-      const out = new Map<string, string>();
-      if (secretIds.length === 0) return out;
-      for (const row of all(
-        qb
-          .selectFrom('secret_values')
-          .select(['secret_id', 'ciphertext'])
-          .where('secret_id', 'in', secretIds),
-      )) {
-        out.set(row.secret_id, row.ciphertext);
-      }
-      return out;
-    },
+    ...secretValueMethods({ qb, all, run, tx, insertAudit }),
 
     async appendEvents({ sourceId, events, pipes, deliveryIds, dedupSince, now }) {
       if (deliveryIds.length !== events.length * pipes.length) {

@@ -120,4 +120,20 @@ CREATE TABLE state (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'retired secret values',
+    sql: `
+-- Values that were replaced (rotation) or whose secret was deleted: kept encrypted, used only to
+-- redact, destroyed by retention once the history that could hold them is gone.
+CREATE TABLE retired_secret_values (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  secret_id TEXT NOT NULL,
+  key TEXT NOT NULL,
+  ciphertext TEXT NOT NULL,
+  retired_at TEXT NOT NULL
+);
+CREATE INDEX retired_secret_values_retired_at ON retired_secret_values (retired_at);
+`,
+  },
 ];

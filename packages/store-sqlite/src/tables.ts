@@ -19,6 +19,13 @@ export interface DB {
     created_at: string;
   };
   secret_values: { secret_id: string; ciphertext: string; updated_at: string };
+  retired_secret_values: {
+    id: number;
+    secret_id: string;
+    key: string;
+    ciphertext: string;
+    retired_at: string;
+  };
   events: {
     id: string;
     source_id: string;

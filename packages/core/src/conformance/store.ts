@@ -294,6 +294,60 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(Object.fromEntries(values)).toEqual({ sec_a: 'v1.three', sec_b: 'v1.two' });
         expect((await store.getSecretValues({ secretIds: [] })).size).toBe(0);
       });
+
+      it('retires a copy of the current value, oldest first, and keeps it after the secret is deleted', async () => {
+        const secret = entity('secret', 'META_ACCESS_TOKEN');
+        await store.insertEntity({ entity: secret, actor: null });
+        expect(
+          await store.retireSecretValue({ secretId: secret.id, key: 'META_ACCESS_TOKEN', now: at(0) }),
+        ).toBe(false);
+        await store.putSecretValue({ secretId: secret.id, ciphertext: 'v1.old', now: at(0) });
+        expect(
+          await store.retireSecretValue({ secretId: secret.id, key: 'META_ACCESS_TOKEN', now: at(5) }),
+        ).toBe(true);
+        await store.putSecretValue({ secretId: secret.id, ciphertext: 'v1.middle', now: at(5) });
+        await store.retireSecretValue({ secretId: secret.id, key: 'META_ACCESS_TOKEN', now: at(9) });
+        // The current value is untouched by retiring it.
+        expect(Object.fromEntries(await store.getSecretValues({ secretIds: [secret.id] }))).toEqual({
+          [secret.id]: 'v1.middle',
+        });
+        await store.deleteEntity({ kind: 'secret', id: secret.id });
+        expect((await store.getSecretValues({ secretIds: [secret.id] })).size).toBe(0);
+
+        const retired = await store.listRetiredSecretValues({});
+        expect(retired.map(({ id: _id, ...rest }) => rest)).toEqual([
+          { secret_id: secret.id, key: 'META_ACCESS_TOKEN', ciphertext: 'v1.old', retired_at: at(5) },
+          { secret_id: secret.id, key: 'META_ACCESS_TOKEN', ciphertext: 'v1.middle', retired_at: at(9) },
+        ]);
+        expect(new Set(retired.map((r) => r.id)).size).toBe(2);
+        const before = await store.listRetiredSecretValues({ retiredBefore: at(9) });
+        expect(before.map((r) => r.ciphertext)).toEqual(['v1.old']);
+      });
+
+      it('destroys a retired value together with its audit entry, once', async () => {
+        await store.putSecretValue({ secretId: 'sec_r', ciphertext: 'v1.gone', now: at(0) });
+        await store.retireSecretValue({ secretId: 'sec_r', key: 'K', now: at(1) });
+        const [row] = await store.listRetiredSecretValues({});
+        const audit: AuditEntry = {
+          id: newId('audit', t0),
+          actor: 'retention',
+          action: 'destroy_retired_value',
+          entity_kind: 'secret',
+          entity_id: 'sec_r',
+          before: { key: 'K', retired_at: at(1) },
+          after: null,
+          request_id: null,
+          created_at: at(2),
+        };
+        expect(await store.destroyRetiredSecretValue({ id: row!.id, audit })).toBe(true);
+        expect(await store.listRetiredSecretValues({})).toEqual([]);
+        expect(await store.listAudit({ limit: 10 })).toEqual([audit]);
+        // Again (another process got there first), and ids that never existed: nothing, no entry.
+        const again = { ...audit, id: newId('audit', t0 + 1) };
+        expect(await store.destroyRetiredSecretValue({ id: row!.id, audit: again })).toBe(false);
+        expect(await store.destroyRetiredSecretValue({ id: 'not-an-id', audit: again })).toBe(false);
+        expect(await store.listAudit({ limit: 10 })).toEqual([audit]);
+      });
     });
 
     describe('events and deliveries', () => {
