@@ -17,7 +17,7 @@ import {
   deliveryStatusSchema,
   type Page,
 } from './schemas.js';
-import { createRedactor } from './secrets/redact.js';
+import { createRedactor, type Redactor } from './secrets/redact.js';
 import type { DeliveryRow, Store } from './store.js';
 import { parseOrThrow } from './validation.js';
 
@@ -134,6 +134,8 @@ export interface DeliveriesDeps {
   pipes: PipesRegistry;
   sandbox: Sandbox;
   resolveSecrets: SecretResolver;
+  /** The redactor for a destination's current secret values (cached, with retired values); default createRedactor. */
+  redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
   now: () => number;
   onRequeued: (destinationIds: string[]) => void;
 }
@@ -263,7 +265,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       }
       const destination = (await deps.config.current()).destinations.get(pipe.destination_id);
       const secrets = await deps.resolveSecrets(destination?.secret_ids ?? []);
-      const redact = createRedactor(secrets);
+      const redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
       const events = await Promise.all(rows.map((r) => eventOf(deps.store, r)));
       const preview: NonNullable<ReplayResult['preview']> = [];
       if (runPipe.transform === null) {

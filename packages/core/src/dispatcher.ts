@@ -18,7 +18,7 @@ import type { Logger } from './logger.js';
 import { presentPipe } from './registries/pipes.js';
 import type { SecretResolver } from './registries/secrets.js';
 import type { Destination, Pipe } from './schemas.js';
-import { createRedactor } from './secrets/redact.js';
+import { createRedactor, type Redactor } from './secrets/redact.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from './store.js';
 
 export interface DispatcherOptions {
@@ -47,6 +47,8 @@ export interface DispatcherDeps extends DeliverDeps {
   store: Store;
   config: ConfigCache;
   resolveSecrets: SecretResolver;
+  /** The redactor for a destination's current secret values (cached, with retired values); default createRedactor. */
+  redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
   events: EngineEvents;
   logger: Logger;
   options: DispatcherOptions;
@@ -299,18 +301,21 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       Math.max(100, Math.floor(leaseMs / 3)),
     );
     renew.unref();
+    let redact: Redactor | null = null;
     try {
       const secrets = await deps.resolveSecrets(destination.secret_ids);
+      redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
       outcomes = await deliverBatch(deps, {
         destination,
         pipeFor: await pipeFor(config, claimed),
         secrets,
-        redact: createRedactor(secrets),
+        redact,
         claimed,
       });
     } catch (err) {
       // An engine fault (store, secrets): keep the deliveries, try again after a backoff.
-      const message = err instanceof Error ? err.message : String(err);
+      const raw = err instanceof Error ? err.message : String(err);
+      const message = redact ? redact.text(raw) : raw;
       deps.logger.error('delivering a batch failed', { destination_id: destination.id, error: message });
       const retryAt = new Date(
         deps.now() + Math.min(60_000, 1000 * 2 ** lane.breaker.failures),

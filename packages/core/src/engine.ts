@@ -21,10 +21,11 @@ import { createPipesRegistry, type PipesRegistry } from './registries/pipes.js';
 import type { RegistryDeps } from './registries/registry.js';
 import { createSecretsRegistry, type SecretsRegistry } from './registries/secrets.js';
 import { createSourcesRegistry, type SourcesRegistry } from './registries/sources.js';
-import { createRetention, type RetentionOptions } from './retention.js';
+import { createRetention, type PruneResult, type RetentionOptions } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
 import type { Source } from './schemas.js';
+import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
 import type { Store } from './store.js';
 import { createSchemaCompiler } from './validation.js';
@@ -127,8 +128,11 @@ export interface Pipes {
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;
-  /** Prunes events and deliveries older than the retention period now (it also runs in the background). */
-  prune(): Promise<{ events: number; deliveries: number }>;
+  /**
+   * Prunes events and deliveries older than the retention period now, and destroys secret values
+   * retired longer ago than that (it also runs in the background).
+   */
+  prune(): Promise<PruneResult>;
 }
 
 export function createPipes(options: PipesOptions): Pipes {
@@ -178,7 +182,23 @@ export function createPipes(options: PipesOptions): Pipes {
   const registryDeps: RegistryDeps = { store, now, onChange: () => config.invalidate() };
   const sources = createSourcesRegistry(registryDeps);
   const eventTypes = createEventTypesRegistry(registryDeps, compileSchema);
-  const { registry: secrets, resolve: resolveSecrets } = createSecretsRegistry(registryDeps, vault);
+  // Redactors include every retired value; a rotation retires the sandbox contexts that saw the old
+  // value before `updateValue` resolves (docs/security.md, "Rotation").
+  const redaction = createRedactionSource({ store, vault, now, onError: (m, d) => logger.warn(m, d) });
+  const { registry: secrets, resolve: resolveSecrets } = createSecretsRegistry(registryDeps, vault, {
+    async onValuesRetired({ secretId, values }) {
+      redaction.invalidate();
+      try {
+        await sandbox.retire?.({ values });
+      } catch (err) {
+        // Those contexts are never called again anyway (they are kept under the values they saw).
+        logger.warn('could not retire sandbox contexts after a secret value changed', {
+          secret_id: secretId,
+          error: String(err),
+        });
+      }
+    },
+  });
   const destinations = createDestinationsRegistry(registryDeps, sandbox);
   const pipesRegistry = createPipesRegistry(registryDeps, sandbox);
   const deliveries = createDeliveriesApi({
@@ -187,6 +207,7 @@ export function createPipes(options: PipesOptions): Pipes {
     pipes: pipesRegistry,
     sandbox,
     resolveSecrets,
+    redactorFor: redaction.redactorFor,
     now,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
@@ -198,6 +219,7 @@ export function createPipes(options: PipesOptions): Pipes {
     config,
     sandbox,
     resolveSecrets,
+    redactorFor: redaction.redactorFor,
     events,
     logger,
     now,
@@ -215,6 +237,7 @@ export function createPipes(options: PipesOptions): Pipes {
     config,
     secrets,
     resolveSecrets,
+    redactorFor: redaction.redactorFor,
     events,
     logger,
     now,

@@ -95,10 +95,17 @@ export type { PipesRegistry } from './registries/pipes.js';
 export type { ActorContext, ListOptions, Registry, Versioned } from './registries/registry.js';
 export type { SecretsRegistry } from './registries/secrets.js';
 export type { SourcesRegistry } from './registries/sources.js';
-export type { RetentionOptions } from './retention.js';
+export type { PruneResult, RetentionOptions } from './retention.js';
 export * from './sandbox/index.js';
 export * from './schemas.js';
-export { createRedactor, isSensitiveName, type Redactor } from './secrets/redact.js';
+export { type SecretForm, secretForms } from './secrets/forms.js';
+export {
+  CUT_FLOOR,
+  createRedactor,
+  isSensitiveName,
+  type Redactor,
+  type RedactorSecrets,
+} from './secrets/redact.js';
 export { createVault, type Vault } from './secrets/vault.js';
 export type * from './store.js';
 export type { DestinationDefinition, DestinationTemplate } from './templates.js';

@@ -1,8 +1,12 @@
 /**
  * Retention: events and delivery records older than the retention period are deleted in the
  * background, in small batches with a pause between them, so pruning never holds the store for
- * long and ingest keeps flowing.
+ * long and ingest keeps flowing. Retired secret values (kept, encrypted, only to redact) are
+ * destroyed once they were retired longer ago than the retention period: by then every delivery
+ * record from before the rotation is gone, and no sandbox context holds the value. Each destruction
+ * is in the audit trail (`destroy_retired_value`, without the value).
  */
+import { auditEntry } from './audit.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store.js';
 
@@ -15,11 +19,19 @@ export interface RetentionOptions {
   batchSize?: number;
 }
 
+/** What one pruning pass removed. */
+export interface PruneResult {
+  events: number;
+  deliveries: number;
+  /** Retired secret values destroyed. */
+  secretValues: number;
+}
+
 export interface Retention {
   start(): void;
   stop(): Promise<void>;
   /** Prunes everything older than the retention period now; returns what went. */
-  runOnce(): Promise<{ events: number; deliveries: number }>;
+  runOnce(): Promise<PruneResult>;
 }
 
 export function createRetention(deps: {
@@ -35,8 +47,8 @@ export function createRetention(deps: {
   let running: Promise<unknown> | null = null;
   let stopped = false;
 
-  const runOnce = async () => {
-    const total = { events: 0, deliveries: 0 };
+  const runOnce = async (): Promise<PruneResult> => {
+    const total = { events: 0, deliveries: 0, secretValues: 0 };
     if (days <= 0) return total;
     const before = new Date(deps.now() - days * 86_400_000).toISOString();
     while (!stopped) {
@@ -47,8 +59,29 @@ export function createRetention(deps: {
       // Let ingest and dispatch have the store between batches.
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    if (total.events > 0) deps.logger.info('pruned old events and deliveries', { ...total, before });
+    if (!stopped) total.secretValues = await destroyRetiredValues(before);
+    if (total.events > 0 || total.secretValues > 0) {
+      deps.logger.info('pruned old events, deliveries and retired secret values', { ...total, before });
+    }
     return total;
+  };
+
+  const destroyRetiredValues = async (before: string): Promise<number> => {
+    let destroyed = 0;
+    for (const row of await deps.store.listRetiredSecretValues({ retiredBefore: before })) {
+      if (stopped) break;
+      const audit = auditEntry({
+        action: 'destroy_retired_value',
+        entityKind: 'secret',
+        entityId: row.secret_id,
+        before: { key: row.key, retired_at: row.retired_at },
+        after: null,
+        context: { actor: 'retention' },
+        now: deps.now(),
+      });
+      if (await deps.store.destroyRetiredSecretValue({ id: row.id, audit })) destroyed++;
+    }
+    return destroyed;
   };
 
   const tick = () => {

@@ -9,6 +9,7 @@ import type { Logger } from '../logger.js';
 import type { RegistryDeps } from '../registries/registry.js';
 import type { SecretResolver, SecretsRegistry } from '../registries/secrets.js';
 import { createEgressGuard } from '../sandbox/egress.js';
+import type { Redactor } from '../secrets/redact.js';
 import type { Store } from '../store.js';
 import { type AlertChannelsApi, createAlertChannels } from './channels.js';
 import { createAlertMonitor } from './monitor.js';
@@ -41,6 +42,8 @@ export interface AlertsDeps {
   config: ConfigCache;
   secrets: SecretsRegistry;
   resolveSecrets: SecretResolver;
+  /** The redactor for a destination's current secret values (cached, with retired values). */
+  redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
   events: EngineEvents;
   logger: Logger;
   now: () => number;
@@ -97,6 +100,7 @@ export function createAlerts(deps: AlertsDeps): Alerts {
     channels: () => channels.enabled(),
     sender,
     resolveSecrets: deps.resolveSecrets,
+    ...(deps.redactorFor ? { redactorFor: deps.redactorFor } : {}),
     logger: deps.logger,
     now: deps.now,
     publicBaseUrl: deps.publicBaseUrl,

@@ -39,6 +39,8 @@ export interface AlertMonitorDeps {
   channels: () => Promise<AlertChannelConfig[]>;
   sender: AlertSender;
   resolveSecrets: SecretResolver;
+  /** The redactor for a destination's current secret values (cached, with retired values); default createRedactor. */
+  redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
   logger: Logger;
   now: () => number;
   publicBaseUrl: string | null;
@@ -267,7 +269,10 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     let redactor = redactors.get(destinationId);
     if (!redactor) {
       const secretIds = config.destinations.get(destinationId)?.secret_ids ?? [];
-      redactor = deps.resolveSecrets(secretIds).then(createRedactor, () => createRedactor({}));
+      redactor = deps
+        .resolveSecrets(secretIds)
+        .then((secrets) => (deps.redactorFor ? deps.redactorFor(secrets) : createRedactor(secrets)))
+        .catch(() => createRedactor({}));
       redactors.set(destinationId, redactor);
     }
     return redactor;

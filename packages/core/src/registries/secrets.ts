@@ -24,7 +24,9 @@ const secretDataSchema = z.strictObject({
 
 /**
  * Secrets: named values (`META_ACCESS_TOKEN`) encrypted at rest, bound to destinations. A value is
- * written, never read back; `updateValue` rotates it and the next delivery uses the new one.
+ * written, never read back; `updateValue` rotates it and the next delivery uses the new one. A
+ * replaced value (and the last value of a deleted secret) is kept encrypted as a retired value, used
+ * only to redact, until retention destroys it (docs/security.md, "Rotation").
  *
  * @example
  * ```ts
@@ -35,7 +37,11 @@ const secretDataSchema = z.strictObject({
 export interface SecretsRegistry extends Omit<Registry<Secret, SecretInput>, 'update'> {
   /** Updates key or description. The value is changed only through {@link updateValue}. */
   update(id: string, patch: { key?: string; description?: string }, context?: ActorContext): Promise<Secret>;
-  /** Rotates the value. */
+  /**
+   * Rotates the value. When it resolves, no sandbox context of this process that was given the old
+   * value is called again (none of any process is: contexts are keyed by the values they were
+   * given), and the old value is kept only to redact.
+   */
   updateValue(id: string, value: string, context?: ActorContext): Promise<Secret>;
   /** Finds a secret by key; null when absent. */
   findByKey(key: string): Promise<Secret | null>;
@@ -54,9 +60,20 @@ export function presentSecret(record: EntityRecord): Secret {
 /** Decrypted values of a set of secrets, keyed by secret key. Internal to the engine. */
 export type SecretResolver = (secretIds: string[]) => Promise<Record<string, string>>;
 
+/** What the engine does when a value stops being current (rotated, or its secret deleted). */
+export interface SecretHooks {
+  /**
+   * Called after the store holds the new state and before `updateValue` / `delete` resolve, with
+   * the value(s) no longer current: the engine retires the sandbox contexts that were given them
+   * and reads the retired values again for redaction. Must not throw.
+   */
+  onValuesRetired?(input: { secretId: string; values: string[] }): Promise<void>;
+}
+
 export function createSecretsRegistry(
   deps: RegistryDeps,
   vault: Vault,
+  hooks: SecretHooks = {},
 ): { registry: SecretsRegistry; resolve: SecretResolver } {
   const base = createRegistry(deps, {
     kind: 'secret',
@@ -97,6 +114,21 @@ export function createSecretsRegistry(
     return out;
   };
 
+  /**
+   * Keeps the current value as a retired value (encrypted, for redaction only) before it is
+   * replaced or its secret deleted; returns it decrypted, for the sandbox to retire its contexts.
+   */
+  const retireCurrent = async (record: EntityRecord, now: string): Promise<string | undefined> => {
+    const sealed = (await deps.store.getSecretValues({ secretIds: [record.id] })).get(record.id);
+    if (sealed === undefined) return undefined;
+    await deps.store.retireSecretValue({ secretId: record.id, key: record.data.key as string, now });
+    try {
+      return vault.decrypt(record.id, sealed);
+    } catch {
+      return undefined; // written under another key: no context can have been given it by us
+    }
+  };
+
   const registry: SecretsRegistry = {
     ...base.api,
     async create(input, context) {
@@ -129,15 +161,21 @@ export function createSecretsRegistry(
         value,
         'secret value',
       );
-      await base.load(id);
+      const record = await base.load(id);
       const now = new Date(deps.now()).toISOString();
+      // Retired first: a crash between the two steps leaves an extra retired copy, never a value
+      // that was replaced without being kept for redaction.
+      const old = await retireCurrent(record, now);
       await deps.store.putSecretValue({ secretId: id, ciphertext: vault.encrypt(id, parsed), now });
-      return base.write(
+      const secret = await base.write(
         id,
         (data) => ({ ...data, value_version: data.value_version + 1, value_updated_at: now }),
         'rotate',
         context,
       );
+      plaintext.delete(id);
+      if (old !== undefined && old !== parsed) await hooks.onValuesRetired?.({ secretId: id, values: [old] });
+      return secret;
     },
     async findByKey(key) {
       if (!isStorableText(key)) return null;
@@ -164,8 +202,11 @@ export function createSecretsRegistry(
           after = page[page.length - 1]?.id;
         }
       }
+      const record = await base.load(id);
+      const old = await retireCurrent(record, new Date(deps.now()).toISOString());
       await base.api.delete(id, context);
       plaintext.delete(id);
+      if (old !== undefined) await hooks.onValuesRetired?.({ secretId: id, values: [old] });
     },
   };
   return { registry, resolve };

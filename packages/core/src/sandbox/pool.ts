@@ -14,6 +14,7 @@ import { readCapped } from './host-fetch.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';
+import { newDigestKey, secretDigest } from './secret-digest.js';
 import type {
   CodeRef,
   FetchLike,
@@ -156,6 +157,7 @@ function toPipesError(failure: SandboxFailure): PipesError {
  * ```
  */
 export function createSandbox(options: SandboxOptions = {}): Sandbox & {
+  retire(input: { values: string[] }): Promise<void>;
   stats(): Promise<SandboxStats>;
   [sandboxInternals]: { workers(): Worker[] };
 } {
@@ -169,6 +171,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     maxWarmContexts: options.maxWarmContexts ?? 32,
     recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),
     batchTransforms: options.batchTransforms ?? true,
+    secretDigestKey: newDigestKey(),
   };
   const chunkEvents = Math.max(0, Math.floor(options.transformChunkEvents ?? DEFAULT_CHUNK_EVENTS));
   const workerFile = resolveWorkerFile();
@@ -278,10 +281,10 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     return limits.transformCpuMs * 2 + 10_000;
   }
 
-  function dispatch(call: PendingCall): void {
+  function dispatch(call: PendingCall, to?: WorkerSlot): void {
     const m = call.message;
     const key = m.type === 'transform' || m.type === 'send' ? codeKey(m.code) : undefined;
-    const slot = pick(key);
+    const slot = to ?? pick(key);
     if (key) slot.warm.add(key);
     call.slot = slot;
     slot.inflight.set(m.id, call);
@@ -450,6 +453,23 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
             : crashFailure(err instanceof Error ? err.message : String(err));
         return { error: failure, exchanges: [], logs: [], durationMs: 0 };
       }
+    },
+
+    async retire({ values }) {
+      if (values.length === 0 || closed) return;
+      const digests = values.map((value) => secretDigest(config.secretDigestKey, value));
+      const live = slots.filter((s): s is WorkerSlot => s !== undefined && !s.dead);
+      // Every live worker, each answering after it disposed of its contexts. A worker that dies
+      // first (its contexts die with it) or stops answering (it is terminated) settles it too.
+      await Promise.all(
+        live.map(
+          (slot) =>
+            new Promise<void>((resolve) => {
+              const message: ToWorker & { id: number } = { type: 'retire', id: nextId++, digests };
+              dispatch({ kind: 'compile', message, attempt: 1, settle: () => resolve() }, slot);
+            }),
+        ),
+      );
     },
 
     async stats() {

@@ -18,6 +18,8 @@ export interface WorkerConfig {
   maxWarmContexts: number;
   /** Try one call over the whole batch before calling the transform once per event. */
   batchTransforms: boolean;
+  /** Key of the digests of secret values that warm contexts are kept under (see secret-digest.ts). */
+  secretDigestKey: string;
 }
 
 export type ToWorker =
@@ -49,7 +51,9 @@ export type ToWorker =
     }
   | { type: 'compile'; id: number; kind: CodeRef['kind']; code: string }
   | { type: 'fetch-result'; fetchId: number; response?: GuestFetchResponseRaw; error?: { message: string } }
-  | { type: 'stats'; id: number };
+  | { type: 'stats'; id: number }
+  /** Dispose of every warm context given a value with one of these digests; none is used again. */
+  | { type: 'retire'; id: number; digests: string[] };
 
 /** A response from a proxied fetch, before redirect handling in the worker. */
 export interface GuestFetchResponseRaw {
@@ -78,6 +82,7 @@ export type FromWorker =
   | { type: 'send-result'; id: number; run: SendRun }
   | { type: 'compile-result'; id: number; failure?: SandboxFailure }
   | { type: 'fetch'; id: number; fetchId: number; request: GuestFetchRequest; maxBytes: number }
-  | { type: 'stats-result'; id: number; stats: WorkerStats };
+  | { type: 'stats-result'; id: number; stats: WorkerStats }
+  | { type: 'retire-result'; id: number; retired: number };
 
 export type { GuestFetchResponse };

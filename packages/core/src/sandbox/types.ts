@@ -151,6 +151,13 @@ export interface Sandbox {
     secrets: Record<string, string>;
     options?: SendOptions;
   }): Promise<SendRun>;
+  /**
+   * Retires every warm context that was given any of `values` as a secret: none is called again;
+   * idle ones are disposed now, busy ones when their call ends. Resolves when every worker has done
+   * so. Optional: a sandbox that keeps contexts under the secrets they were given (as
+   * `createSandbox` does) never calls such a context with other values anyway.
+   */
+  retire?(input: { values: string[] }): Promise<void>;
   /** Stops the workers. In-flight calls finish first (up to their limits). */
   close(): Promise<void>;
 }

@@ -21,6 +21,7 @@ import {
 } from './host-fetch.js';
 import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig } from './protocol.js';
 import type { ResultSegment, TransformPayload } from './results.js';
+import { secretDigest } from './secret-digest.js';
 import type { CapturedExchange, CodeRef, ConsoleLine, SandboxFailure, SendRun } from './types.js';
 
 const port = parentPort;
@@ -91,8 +92,10 @@ const lru: string[] = [];
 
 const codeKey = (code: CodeRef) => `${code.kind}\u0000${code.owner}\u0000${code.version}`;
 
-async function acquire(code: CodeRef): Promise<GuestContext> {
-  const key = codeKey(code);
+async function acquire(code: CodeRef, secretsJson: string): Promise<GuestContext> {
+  // Kept under the secrets it is given too: after a rotation no context that saw the old value
+  // (and may hold it in a module-level variable) is called again.
+  const key = `${codeKey(code)}\u0000${secretSet(secretsJson)}`;
   const list = idle.get(key);
   const ctx = list?.pop();
   if (ctx) {
@@ -103,13 +106,19 @@ async function acquire(code: CodeRef): Promise<GuestContext> {
   }
   contextsCreated++;
   const created = await GuestContext.create({ key, kind: code.kind, code: code.code, limits, modules });
+  bornAt.set(created, ++contextSeq);
   created.busy = true;
   return created;
 }
 
 function release(ctx: GuestContext): void {
   ctx.busy = false;
-  if (ctx.broken || ctx.uses >= config.contextMaxUses || ctx.heapBytes() > config.recycleHeapBytes) {
+  if (
+    ctx.broken ||
+    isRetired(ctx) ||
+    ctx.uses >= config.contextMaxUses ||
+    ctx.heapBytes() > config.recycleHeapBytes
+  ) {
     ctx.dispose();
     return;
   }
@@ -127,6 +136,69 @@ function release(ctx: GuestContext): void {
     idleCount -= victims.length;
     for (const v of victims) v.dispose();
   }
+}
+
+// ---- secret sets (rotation) ---------------------------------------------------------------------
+// The digest of each set of secrets contexts were given, with the digests of its values, so that
+// retiring a value finds every set (and context) that had it. Bounded: a set forgotten here is
+// still never reused with other values (the key says which values a context saw).
+const SECRET_SETS_MAX = 10_000;
+const setValues = new Map<string, Set<string>>();
+// Set digest → the context number current when a value of it was retired: contexts born up to
+// then are retired. Later ones (a call that carried the old value after the rotation, or the value
+// made current again) are not.
+const retiredSets = new Map<string, number>();
+const bornAt = new WeakMap<GuestContext, number>();
+let contextSeq = 0;
+let lastSecretsJson: string | undefined;
+let lastSet = '';
+
+function secretSet(secretsJson: string): string {
+  if (secretsJson === lastSecretsJson) return lastSet;
+  const set = secretDigest(config.secretDigestKey, secretsJson);
+  if (!setValues.has(set)) {
+    if (setValues.size >= SECRET_SETS_MAX) setValues.delete(setValues.keys().next().value!);
+    const values = new Set<string>();
+    try {
+      for (const value of Object.values(JSON.parse(secretsJson) as Record<string, unknown>)) {
+        if (typeof value === 'string') values.add(secretDigest(config.secretDigestKey, value));
+      }
+    } catch {
+      // Not an object of strings: nothing to retire by value; the key still separates it.
+    }
+    setValues.set(set, values);
+  }
+  lastSecretsJson = secretsJson;
+  lastSet = set;
+  return set;
+}
+
+const setOfKey = (key: string) => key.slice(key.lastIndexOf('\u0000') + 1);
+const isRetired = (ctx: GuestContext) =>
+  (retiredSets.get(setOfKey(ctx.key)) ?? -1) >= (bornAt.get(ctx) ?? Number.POSITIVE_INFINITY);
+
+/** Disposes idle contexts given any value of `digests`; busy ones go when released. */
+function retire(digests: string[]): number {
+  const wanted = new Set(digests);
+  const now = new Set<string>();
+  for (const [set, values] of setValues) {
+    if (![...values].some((v) => wanted.has(v))) continue;
+    retiredSets.delete(set);
+    if (retiredSets.size >= SECRET_SETS_MAX) retiredSets.delete(retiredSets.keys().next().value!);
+    retiredSets.set(set, contextSeq);
+    now.add(set);
+  }
+  let retired = 0;
+  for (const [key, list] of idle) {
+    if (!now.has(setOfKey(key))) continue;
+    idle.delete(key);
+    idleCount -= list.length;
+    retired += list.length;
+    const at = lru.indexOf(key);
+    if (at >= 0) lru.splice(at, 1);
+    for (const ctx of list) ctx.dispose();
+  }
+  return retired;
 }
 
 function post(msg: FromWorker): void {
@@ -215,7 +287,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
   const key = codeKey(msg.code);
   let ctx: GuestContext;
   try {
-    ctx = await acquire(msg.code);
+    ctx = await acquire(msg.code, msg.secretsJson);
   } catch {
     return false; // the per-event path reports the failure
   }
@@ -276,7 +348,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
   while (start < msg.count) {
     let ctx: GuestContext;
     try {
-      ctx = await acquire(msg.code);
+      ctx = await acquire(msg.code, msg.secretsJson);
     } catch (err) {
       const failure = err instanceof GuestCodeError ? err.failure : internalFailure(err);
       if (start === 0) {
@@ -397,7 +469,7 @@ async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> 
     });
   let ctx: GuestContext;
   try {
-    ctx = await acquire(msg.code);
+    ctx = await acquire(msg.code, msg.secretsJson);
   } catch (err) {
     finish({ error: err instanceof GuestCodeError ? err.failure : internalFailure(err), logs: [] });
     return;
@@ -487,6 +559,9 @@ port.on('message', (msg: ToWorker) => {
       else waiter.reject(new FetchFailure('CONNECTION', msg.error?.message ?? 'fetch failed'));
       break;
     }
+    case 'retire':
+      post({ type: 'retire-result', id: msg.id, retired: retire(msg.digests) });
+      break;
     case 'stats': {
       let heapBytes = 0;
       for (const list of idle.values()) for (const c of list) heapBytes += c.heapBytes();
