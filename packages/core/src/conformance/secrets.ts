@@ -15,6 +15,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import type { Logger } from '../logger.js';
+import { createSandbox } from '../sandbox/pool.js';
+import type { Sandbox } from '../sandbox/types.js';
 import type { Delivery } from '../schemas.js';
 import { CUT_FLOOR } from '../secrets/redact.js';
 import type { Store } from '../store.js';
@@ -276,6 +278,65 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
       expect(stopped.some((f) => f.text.includes('body_cut'))).toBe(true);
       for (const file of stopped) expectNothingOf(`${file.name} (stopped)`, file.text, values, cuts);
     }, 300_000);
+
+    it('updateValue resolves after the sandbox disposed of the contexts that were given the old value', async () => {
+      const server = await startTestServer(() => ({ status: 200, body: { ok: true } }));
+      servers.push(server);
+      const sandbox = createSandbox({ workers: 1, egress: { allow: [server.host] } });
+      const retired: string[][] = [];
+      let retireDone = false;
+      const watched: Sandbox = {
+        compile: (input) => sandbox.compile(input),
+        transform: (input) => sandbox.transform(input),
+        send: (input) => sandbox.send(input),
+        close: async () => {},
+        async retire(input) {
+          retired.push(input.values);
+          await sandbox.retire(input);
+          retireDone = true;
+        },
+      };
+      try {
+        const lines: string[] = [];
+        const pipes = await engine(dbName(), lines, server.host, { sandbox: watched });
+        const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+        await pipes.eventTypes.create({ name: 'leak', schema: { type: 'object' } });
+        const token = await pipes.secrets.create({ key: 'TOKEN', value: 'tok-in-process-old-77aa11' });
+        const destination = await pipes.destinations.create({
+          name: 'in-process',
+          send: `async function send({ secrets }) { await fetch(${JSON.stringify(server.url)}, { method: 'POST', body: secrets.TOKEN }); }`,
+        });
+        await pipes.destinations.bindSecrets(destination.id, [token.id]);
+        const pipe = await pipes.pipes.create({
+          name: 'p',
+          source_id: source.id,
+          destination_id: destination.id,
+        });
+        await pipes.pipes.toggle(pipe.id);
+        await pipes.destinations.toggle(destination.id);
+        await pipes.start();
+        await pipes.ingest('web', [leak('before')]);
+        await settled(pipes, pipe.id, 1);
+        const warmBefore = (await sandbox.stats()).perWorker[0]!.warmContexts;
+        expect(warmBefore).toBeGreaterThanOrEqual(1);
+
+        await pipes.secrets.updateValue(token.id, 'tok-in-process-new-88bb22');
+        expect(retired).toEqual([['tok-in-process-old-77aa11']]);
+        expect(retireDone).toBe(true);
+        expect((await sandbox.stats()).perWorker[0]!.warmContexts).toBe(warmBefore - 1);
+        // The same value again retires nothing.
+        await pipes.secrets.updateValue(token.id, 'tok-in-process-new-88bb22');
+        expect(retired).toHaveLength(1);
+        expect(await pipes.store.listRetiredSecretValues({})).toHaveLength(1);
+        expectNothingOf('the logs', lines.join('\n'), {
+          OLD: 'tok-in-process-old-77aa11',
+          NEW: 'tok-in-process-new-88bb22',
+        });
+        await pipes.stop({ graceMs: 2000 });
+      } finally {
+        await sandbox.close();
+      }
+    }, 60_000);
 
     it("sends the new value once another process's updateValue resolved, though send() cached the old one; the old one is kept encrypted, then destroyed (audited)", async () => {
       const OLD = 'EAABqX7kZ2w9Lm4Pold31f2e3d4c5b6a';

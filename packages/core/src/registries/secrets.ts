@@ -118,15 +118,22 @@ export function createSecretsRegistry(
    * Keeps the current value as a retired value (encrypted, for redaction only) before it is
    * replaced or its secret deleted; returns it decrypted, for the sandbox to retire its contexts.
    */
-  const retireCurrent = async (record: EntityRecord, now: string): Promise<string | undefined> => {
+  const retireCurrent = async (
+    record: EntityRecord,
+    now: string,
+    next?: string,
+  ): Promise<string | undefined> => {
     const sealed = (await deps.store.getSecretValues({ secretIds: [record.id] })).get(record.id);
     if (sealed === undefined) return undefined;
-    await deps.store.retireSecretValue({ secretId: record.id, key: record.data.key as string, now });
+    let old: string | undefined;
     try {
-      return vault.decrypt(record.id, sealed);
+      old = vault.decrypt(record.id, sealed);
     } catch {
-      return undefined; // written under another key: no context can have been given it by us
+      old = undefined; // written under another key: no context can have been given it by us
     }
+    if (old !== undefined && old === next) return undefined; // the same value again: nothing retires
+    await deps.store.retireSecretValue({ secretId: record.id, key: record.data.key as string, now });
+    return old;
   };
 
   const registry: SecretsRegistry = {
@@ -165,7 +172,7 @@ export function createSecretsRegistry(
       const now = new Date(deps.now()).toISOString();
       // Retired first: a crash between the two steps leaves an extra retired copy, never a value
       // that was replaced without being kept for redaction.
-      const old = await retireCurrent(record, now);
+      const old = await retireCurrent(record, now, parsed);
       await deps.store.putSecretValue({ secretId: id, ciphertext: vault.encrypt(id, parsed), now });
       const secret = await base.write(
         id,
@@ -174,7 +181,7 @@ export function createSecretsRegistry(
         context,
       );
       plaintext.delete(id);
-      if (old !== undefined && old !== parsed) await hooks.onValuesRetired?.({ secretId: id, values: [old] });
+      if (old !== undefined) await hooks.onValuesRetired?.({ secretId: id, values: [old] });
       return secret;
     },
     async findByKey(key) {
