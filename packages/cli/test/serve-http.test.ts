@@ -144,7 +144,7 @@ describe('openpipes serve against hostile HTTP', () => {
     );
     const answer = await ended;
     expect(answer.status).toBe(408);
-    expect(JSON.parse(answer.body).error.code).toBe('TIMEOUT');
+    expect(JSON.parse(answer.body).error.code).toBe('REQUEST_TIMEOUT');
     await expectAlive(quick);
   });
 

@@ -38,6 +38,8 @@ export const errorCodes = [
   'NESTING_TOO_DEEP',
   'STORE_UNAVAILABLE',
   'STORAGE_FULL',
+  'REQUEST_TIMEOUT',
+  'HEADERS_TOO_LARGE',
 ] as const;
 
 export type PipesErrorCode = (typeof errorCodes)[number];
@@ -133,6 +135,10 @@ export const httpStatusByCode: Record<PipesErrorCode, number> = {
   STORE_UNAVAILABLE: 503,
   /** The store's disk is full: nothing was stored; retry once space is freed. */
   STORAGE_FULL: 507,
+  /** The client did not send its request (headers or body) within the server's time limit. */
+  REQUEST_TIMEOUT: 408,
+  /** The request's headers are larger than the server accepts. */
+  HEADERS_TOO_LARGE: 431,
 };
 
 /** The HTTP status for an error code (500 for anything unmapped). */

@@ -244,11 +244,11 @@ function clientErrorAnswer(
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return {
         status: 408,
-        code: 'TIMEOUT',
+        code: 'REQUEST_TIMEOUT',
         message: `the request did not arrive in time (headers within ${settings.headersTimeoutMs} ms, the whole request within ${settings.requestTimeoutMs} ms)`,
       };
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'PAYLOAD_TOO_LARGE', message: 'the request headers are too large' };
+      return { status: 431, code: 'HEADERS_TOO_LARGE', message: 'the request headers are too large' };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'the chunk extensions are too large' };
     default:

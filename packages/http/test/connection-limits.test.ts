@@ -82,7 +82,7 @@ describe.each(adapters)('connection limits through %s', (adapter) => {
     const ended = await Promise.all(stalled.map((s) => s.closed));
     for (const end of ended) {
       expect(end.answer?.status).toBe(408);
-      if (adapter !== 'fastify') expect(end.answer?.json.error.code).toBe('TIMEOUT');
+      if (adapter !== 'fastify') expect(end.answer?.json.error.code).toBe('REQUEST_TIMEOUT');
     }
 
     // Their places are free again: the address is served (once the server has seen them close).

@@ -170,12 +170,12 @@ const malformedCases: Case[] = [
   {
     name: 'headers of 32 KiB',
     bytes: request(`GET ${healthz} HTTP/1.1`, [`X-Big: ${'a'.repeat(32 * 1024)}`]),
-    ...parserRefusal(431, 'PAYLOAD_TOO_LARGE'),
+    ...parserRefusal(431, 'HEADERS_TOO_LARGE'),
   },
   {
     name: 'a target of 32 KiB',
     bytes: request(`GET /openpipes/${'a'.repeat(32 * 1024)} HTTP/1.1`),
-    ...parserRefusal(431, 'PAYLOAD_TOO_LARGE'),
+    ...parserRefusal(431, 'HEADERS_TOO_LARGE'),
   },
   {
     name: 'the HTTP/2 preface',
