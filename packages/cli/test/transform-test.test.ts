@@ -51,7 +51,43 @@ describe('openpipes transform test', () => {
     expect(result.stderr).toContain('3 events in, 2 out (1 filtered out)');
   });
 
-  it('passes --secret values to the transform', async () => {
+  it('passes --secret values to the transform and prints them as [secret:KEY] unless --show-secrets', async () => {
+    const secretLog = file(
+      'google-logged.js',
+      [
+        'function transform({ events, secrets }) {',
+        "  console.log('action', secrets.GOOGLE_ADS_CONVERSION_ACTION);",
+        '  return events.map((e) => ({',
+        '    event_type: e.event_type,',
+        '    event_time: e.event_time,',
+        '    event_payload: { conversion_action: secrets.GOOGLE_ADS_CONVERSION_ACTION },',
+        '  }));',
+        '}',
+      ].join('\n'),
+    );
+    const run = (extra: string[]) =>
+      openpipes(
+        [
+          'transform',
+          'test',
+          secretLog,
+          '--events',
+          'purchases.json',
+          '--secret',
+          'GOOGLE_ADS_CONVERSION_ACTION=customers/1/conversionActions/2',
+          ...extra,
+        ],
+        { cwd: dir },
+      );
+    for (const extra of [['--json'], []]) {
+      const hidden = await run(extra);
+      expect(hidden.code).toBe(0);
+      expect(hidden.stdout + hidden.stderr).not.toContain('customers/1/conversionActions/2');
+      expect(hidden.stdout + hidden.stderr).not.toContain(
+        encodeURIComponent('customers/1/conversionActions/2'),
+      );
+      expect(hidden.stdout).toContain('[secret:GOOGLE_ADS_CONVERSION_ACTION]');
+    }
     const result = await openpipes(
       [
         'transform',
@@ -62,6 +98,7 @@ describe('openpipes transform test', () => {
         '--secret',
         'GOOGLE_ADS_CONVERSION_ACTION=customers/1/conversionActions/2',
         '--json',
+        '--show-secrets',
       ],
       { cwd: dir },
     );

@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import {
+  createRedactor,
   createSandbox,
   incomingEventSchema,
   parseOrThrow,
@@ -22,6 +23,7 @@ interface TransformTestOptions {
   secret?: string[];
   profiles?: string;
   json?: boolean;
+  showSecrets?: boolean;
 }
 
 const collectSecret = (value: string, previous: string[] = []) => [...previous, value];
@@ -90,6 +92,10 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
     .argument('<file>', 'JavaScript file defining function transform({ events, profiles, secrets })')
     .requiredOption('--events <file>', 'fixture events: a JSON array (or one event, or {"events": [...]})')
     .option('--secret <KEY=VALUE>', 'a secret the transform reads (repeatable)', collectSecret)
+    .option(
+      '--show-secrets',
+      'print --secret values as they are; by default they are shown as [secret:KEY], as delivery records show them',
+    )
     .option('--profiles <file>', 'a JSON file passed as `profiles`')
     .option('--json', 'print {ok, outputs, results} as JSON (errors included)')
     .addHelpText(
@@ -100,6 +106,8 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
       const code = readTextFile(file);
       const events = fixtureEvents(await readJsonFile(ctx.io, options.events), options.events);
       const secrets = parseSecrets(options.secret);
+      // What is printed may land in a CI log: secret values are shown as records show them.
+      const redact = options.showSecrets ? <T>(value: T): T => value : createRedactor(secrets);
       const profiles = options.profiles ? await readJsonFile(ctx.io, options.profiles) : {};
       // One worker, no network: a transform never fetches; the sandbox refuses it anyway.
       const sandbox = createSandbox({ workers: 1, egress: { allow: [] } });
@@ -121,21 +129,21 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
             line: details.line,
             column: details.column,
           };
-          return report(ctx, { file, code, failure, where: '', json: options.json });
+          return report(ctx, { file, code, failure: redact(failure), where: '', json: options.json });
         }
-        for (const line of run.logs) note(ctx.io, `console.${line.level}: ${line.message}`);
+        for (const line of run.logs) note(ctx.io, redact(`console.${line.level}: ${line.message}`));
         const failed = run.results.findIndex((r) => !r.ok);
         if (failed >= 0) {
           const result = run.results[failed] as { ok: false; error: SandboxFailure };
           const where = `event ${failed}, event_id ${events[failed]?.event_id}`;
-          return report(ctx, { file, code, failure: result.error, where, json: options.json });
+          return report(ctx, { file, code, failure: redact(result.error), where, json: options.json });
         }
         const outputs = run.results.flatMap((r) => (r.ok ? r.outputs : []));
         const filtered = run.results.filter((r) => r.ok && r.outputs.length === 0).length;
         if (options.json) {
           printJson(ctx.io, {
             ok: true,
-            outputs,
+            outputs: redact(outputs),
             results: run.results.map((r, i) => ({
               index: i,
               event_id: events[i]?.event_id,
@@ -144,7 +152,7 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
           });
           return;
         }
-        printJson(ctx.io, outputs);
+        printJson(ctx.io, redact(outputs));
         note(
           ctx.io,
           `${events.length} event${events.length === 1 ? '' : 's'} in, ${outputs.length} out` +
