@@ -9,7 +9,7 @@ import { createConfigCache } from './config.js';
 import { type ConfigTransferApi, createConfigTransfer } from './config-transfer.js';
 import type { ProfilesResolver } from './deliver.js';
 import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
-import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatcher.js';
+import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatch/dispatcher.js';
 import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
 import { createIngest, type IngestResult } from './ingest.js';
@@ -219,6 +219,7 @@ export function createPipes(options: PipesOptions): Pipes {
     config,
     sandbox,
     resolveSecrets,
+    getPipeVersion: (id, version) => pipesRegistry.getVersion(id, version),
     redactorFor: redaction.redactorFor,
     events,
     logger,

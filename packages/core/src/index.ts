@@ -60,7 +60,7 @@ export {
   type ReplayResult,
   replayOptionsSchema,
 } from './deliveries.js';
-export type { BreakerState, DispatcherOptions } from './dispatcher.js';
+export type { BreakerState, DispatcherOptions } from './dispatch/dispatcher.js';
 export { createPipes, type Pipes, type PipesOptions, type PipesStatus, type Role } from './engine.js';
 export {
   errorCodes,

@@ -1,0 +1,149 @@
+/**
+ * One claimed batch: keep its leases while it is worked on, run it through `deliverBatch`, record
+ * the outcomes, move the breaker and tell the engine's listeners.
+ */
+import type { ConfigSnapshot } from '../config.js';
+import { deliverBatch } from '../deliver.js';
+import type { Destination } from '../schemas.js';
+import { createRedactor, type Redactor } from '../secrets/redact.js';
+import type { ClaimedDelivery, DeliveryOutcome } from '../store.js';
+import { engineFaultDelayMs, leaseRenewalMs } from './backoff.js';
+import { judgeBatch, recordBatch } from './breaker.js';
+import type { DispatchContext, LaneState } from './context.js';
+
+export async function processBatch(
+  ctx: DispatchContext,
+  lane: LaneState,
+  destination: Destination,
+  config: ConfigSnapshot,
+  claimed: ClaimedDelivery[],
+): Promise<void> {
+  const { deps, owner } = ctx;
+  // Keep the leases while this batch is worked on (a slow transform or send), so that no other
+  // worker takes it over and sends it twice; a dead worker stops renewing and loses them.
+  const ids = claimed.map((c) => c.id);
+  const renew = setInterval(() => {
+    deps.store
+      .extendLeases({ owner, ids, until: new Date(deps.now() + ctx.settings.leaseMs).toISOString() })
+      .catch((err) =>
+        deps.logger.warn('could not renew leases', { destination_id: destination.id, error: String(err) }),
+      );
+  }, leaseRenewalMs(ctx.settings.leaseMs));
+  renew.unref();
+  let outcomes: DeliveryOutcome[];
+  let redact: Redactor | null = null;
+  try {
+    const secrets = await deps.resolveSecrets(destination.secret_ids);
+    redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
+    outcomes = await deliverBatch(deps, {
+      destination,
+      pipeFor: await ctx.pinned.resolver(config, claimed),
+      secrets,
+      redact,
+      claimed,
+    });
+  } catch (err) {
+    // An engine fault (store, secrets): keep the deliveries, try again after a backoff.
+    const raw = err instanceof Error ? err.message : String(err);
+    const message = redact ? redact.text(raw) : raw;
+    deps.logger.error('delivering a batch failed', { destination_id: destination.id, error: message });
+    const retryAt = new Date(deps.now() + engineFaultDelayMs(lane.breaker.failures)).toISOString();
+    outcomes = claimed.map((delivery) => engineFaultOutcome(delivery, destination, retryAt, message));
+  } finally {
+    clearInterval(renew);
+  }
+  try {
+    const { lost } = await deps.store.completeDeliveries({
+      owner,
+      outcomes,
+      now: new Date(deps.now()).toISOString(),
+    });
+    if (lost.length > 0) {
+      deps.logger.warn('lost leases before recording; another worker will deliver these again', {
+        destination_id: destination.id,
+        count: lost.length,
+      });
+    }
+  } catch (err) {
+    // The leases will expire and the deliveries will be claimed again (at-least-once).
+    deps.logger.error('recording outcomes failed', { destination_id: destination.id, error: String(err) });
+    return;
+  }
+  moveBreaker(ctx, lane, destination, outcomes);
+  const byId = new Map(claimed.map((c) => [c.id, c]));
+  deps.events.emit('deliveries', {
+    destination_id: destination.id,
+    destination: destination.name,
+    outcomes: outcomes.map((o) => {
+      const delivery = byId.get(o.id)!;
+      return {
+        id: o.id,
+        pipe_id: delivery.pipe_id,
+        event_id: delivery.event_id,
+        status: o.status,
+        error: (o.detail.error as { code: string; message: string } | null) ?? null,
+      };
+    }),
+  });
+}
+
+function engineFaultOutcome(
+  delivery: ClaimedDelivery,
+  destination: Destination,
+  retryAt: string,
+  message: string,
+): DeliveryOutcome {
+  return {
+    id: delivery.id,
+    status: 'retrying',
+    pipe_version: delivery.pipe_version,
+    destination_version: destination.version,
+    test_mode: false,
+    next_attempt_at: retryAt,
+    delivered_at: null,
+    detail: { ...delivery.detail, error: { code: 'INTERNAL', message, retryable: true, stage: 'engine' } },
+    attempt: null,
+  };
+}
+
+function moveBreaker(
+  ctx: DispatchContext,
+  lane: LaneState,
+  destination: Destination,
+  outcomes: DeliveryOutcome[],
+): void {
+  const { deps } = ctx;
+  const { breaker, transition } = recordBatch(
+    lane.breaker,
+    judgeBatch(outcomes),
+    deps.now(),
+    ctx.settings.breaker,
+  );
+  lane.breaker = breaker;
+  if (transition.kind === 'resumed') {
+    deps.events.emit('destination-resumed', {
+      destination_id: destination.id,
+      destination: destination.name,
+    });
+    // The outage is over: what waits on backoff goes now, so the backlog drains at once.
+    void deps.store
+      .expediteRetries({ destinationId: destination.id, now: new Date(deps.now()).toISOString() })
+      .then(() => lane.wake())
+      .catch((err) =>
+        deps.logger.warn('could not expedite retries', {
+          destination_id: destination.id,
+          error: String(err),
+        }),
+      );
+  } else if (transition.kind === 'paused') {
+    const error = outcomes.find((o) => o.detail.error)?.detail.error as { message?: string } | undefined;
+    deps.events.emit('destination-paused', {
+      destination_id: destination.id,
+      destination: destination.name,
+      consecutive_failures: transition.failures,
+      paused_until: new Date(transition.pausedUntil).toISOString(),
+      reason: error?.message ?? 'consecutive failures',
+      reopened: transition.reopened,
+    });
+  }
+}

@@ -1,0 +1,153 @@
+/**
+ * One lane per enabled destination: a loop that asks `nextLaneStep` what to do and does it —
+ * claim a batch and hand it to the lane's queue (the destination's concurrency and rate limit),
+ * sleep until woken, or end when the destination is disabled.
+ */
+import PQueue from 'p-queue';
+import type { ConfigSnapshot } from '../config.js';
+import type { Destination } from '../schemas.js';
+import type { ClaimedDelivery } from '../store.js';
+import { idleWaitMs } from './backoff.js';
+import { processBatch } from './batch.js';
+import { closedBreaker } from './breaker.js';
+import type { DispatchContext, LaneState } from './context.js';
+import { nextLaneStep, rateWindow } from './lane-step.js';
+
+export interface Lane extends LaneState {
+  /** Settles when the lane has ended and its batches are recorded. */
+  done: Promise<void>;
+}
+
+/** Starts a lane; `onEnd` runs when it ends (so that a new one may start). */
+export function startLane(ctx: DispatchContext, destinationId: string, onEnd: () => void): Lane {
+  let wakeUp: (() => void) | null = null;
+  const lane: Lane = {
+    destinationId,
+    breaker: closedBreaker(ctx.settings.breaker),
+    wake: () => wakeUp?.(),
+    done: Promise.resolve(),
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done() {
+        clearTimeout(timer);
+        if (wakeUp === done) wakeUp = null;
+        resolve();
+      }
+      wakeUp = done;
+    });
+  lane.done = runLane(ctx, lane, sleep)
+    .catch((err) =>
+      ctx.deps.logger.error('dispatcher lane crashed', { destination_id: destinationId, error: String(err) }),
+    )
+    .finally(onEnd);
+  return lane;
+}
+
+async function runLane(ctx: DispatchContext, lane: Lane, sleep: (ms: number) => Promise<void>) {
+  const { deps, settings } = ctx;
+  let queue = new PQueue({ concurrency: 1 });
+  let appliedConcurrency = 0;
+  let appliedRate = -1;
+  while (ctx.isRunning()) {
+    let config: ConfigSnapshot;
+    try {
+      config = await deps.config.current();
+    } catch (err) {
+      // The store is down or restarting: the lane waits and tries again; it must not end.
+      deps.logger.error('dispatcher could not load configuration', {
+        destination_id: lane.destinationId,
+        error: String(err),
+      });
+      await sleep(settings.pollIntervalMs);
+      continue;
+    }
+    const destination = config.destinations.get(lane.destinationId);
+    // Settings may change while the lane runs: apply the current ones.
+    if (destination?.enabled && destination.concurrency !== appliedConcurrency) {
+      queue.concurrency = destination.concurrency;
+      appliedConcurrency = destination.concurrency;
+    }
+    if (destination?.enabled && destination.rate_limit_per_second !== appliedRate) {
+      await queue.onIdle();
+      queue = makeQueue(destination);
+      appliedConcurrency = destination.concurrency;
+      appliedRate = destination.rate_limit_per_second;
+    }
+    const { step, breaker } = nextLaneStep({
+      config,
+      destinationId: lane.destinationId,
+      breaker: lane.breaker,
+      now: deps.now(),
+      inFlight: queue.pending + queue.size,
+      pollIntervalMs: settings.pollIntervalMs,
+      maxClaim: settings.maxClaim,
+    });
+    lane.breaker = breaker;
+    if (step.kind === 'stop') break;
+    if (step.kind === 'sleep') {
+      await sleep(step.ms);
+      continue;
+    }
+    if (step.kind === 'wait-for-room') {
+      await Promise.race([once(queue, 'next'), sleep(settings.pollIntervalMs)]);
+      continue;
+    }
+    // In flight from the claim until its batch is recorded, so `idle()` never sees a gap between.
+    const end = ctx.activity.begin();
+    const claimed = await claim(ctx, destination!, step.pipeIds, step.limit);
+    if (claimed === 'failed') {
+      end();
+      await sleep(settings.pollIntervalMs);
+      continue;
+    }
+    if (claimed.length === 0) {
+      end();
+      const next = await deps.store.nextRetryAt({ destinationId: lane.destinationId }).catch(() => null);
+      await sleep(idleWaitMs(next ? Date.parse(next) : null, deps.now(), settings.pollIntervalMs));
+      continue;
+    }
+    void queue.add(() => processBatch(ctx, lane, destination!, config, claimed).finally(end));
+  }
+  await queue.onIdle();
+}
+
+/** Claims one batch; 'failed' when the store refused (logged). */
+async function claim(
+  ctx: DispatchContext,
+  destination: Destination,
+  pipeIds: string[],
+  limit: number,
+): Promise<ClaimedDelivery[] | 'failed'> {
+  const { deps } = ctx;
+  try {
+    return await deps.store.claimDeliveries({
+      destinationId: destination.id,
+      pipeIds,
+      owner: ctx.owner,
+      limit,
+      leaseMs: ctx.settings.leaseMs,
+      now: new Date(deps.now()).toISOString(),
+    });
+  } catch (err) {
+    deps.logger.error('claiming deliveries failed', { destination_id: destination.id, error: String(err) });
+    return 'failed';
+  }
+}
+
+function makeQueue(destination: Destination): PQueue {
+  return destination.rate_limit_per_second > 0
+    ? new PQueue({
+        concurrency: destination.concurrency,
+        ...rateWindow(destination.rate_limit_per_second),
+        // A sliding window: never more than the rate in ANY one-second span, not just per
+        // fixed second (which lets twice the rate through across a boundary).
+        strict: true,
+      })
+    : new PQueue({ concurrency: destination.concurrency });
+}
+
+function once(queue: PQueue, event: 'next'): Promise<void> {
+  return new Promise((resolve) => queue.once(event, () => resolve()));
+}
