@@ -80,7 +80,7 @@ export function admit(breaker: Breaker, now: number): { breaker: Breaker; waitMs
  * ```
  */
 export function judgeBatch(
-  outcomes: ReadonlyArray<Pick<DeliveryOutcome, 'status' | 'detail'>>,
+  outcomes: ReadonlyArray<{ status: DeliveryOutcome['status']; detail: { error?: unknown } }>,
 ): BatchVerdict {
   return {
     delivered: outcomes.some((o) => o.status === 'delivered'),
