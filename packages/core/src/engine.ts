@@ -6,7 +6,7 @@ import { type Alerts, type AlertsApi, type AlertsOptions, createAlerts } from '.
 import { type AuditApi, createAuditApi } from './audit.js';
 import { type CollectCredentials, createCollectAuthenticator } from './collect-auth.js';
 import { createConfigCache } from './config.js';
-import { type ConfigTransferApi, createConfigTransfer } from './config-transfer.js';
+import { type ConfigTransferApi, createConfigTransfer } from './config-transfer/index.js';
 import type { ProfilesResolver } from './deliver.js';
 import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
 import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatch/dispatcher.js';

@@ -50,7 +50,7 @@ export {
   type MissingSecret,
   missingSecretSchema,
   planConfigImport,
-} from './config-transfer.js';
+} from './config-transfer/index.js';
 export type { ProfilesResolver } from './deliver.js';
 export {
   type DeliveriesApi,

@@ -8,7 +8,7 @@
  * ```
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ConfigProgress } from '../config-transfer.js';
+import type { ConfigProgress } from '../config-transfer/index.js';
 import { createPipes, type Pipes } from '../engine.js';
 import { isPipesError } from '../errors.js';
 import { silentLogger } from '../logger.js';

@@ -1,14 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { AlertChannelConfig } from './alerts/schemas.js';
+import type { AlertChannelConfig } from '../alerts/schemas.js';
+import { isPipesError } from '../errors.js';
+import type { Destination, EventType, Pipe, Secret, Source } from '../schemas.js';
 import {
   buildConfigDocument,
   type ConfigDocument,
   type ConfigSnapshot,
   configDocumentSchema,
   planConfigImport,
-} from './config-transfer.js';
-import { isPipesError } from './errors.js';
-import type { Destination, EventType, Pipe, Secret, Source } from './schemas.js';
+} from './index.js';
 
 const at = '2026-05-04T10:00:00.000Z';
 const base = { version: 1, created_at: at, updated_at: at };

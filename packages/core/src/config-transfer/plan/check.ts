@@ -1,0 +1,67 @@
+import { PipesError } from '../../errors.js';
+import type { FieldIssue } from '../../validation.js';
+import type { ConfigDocument, ConfigSnapshot } from '../document.js';
+
+/** Refuses duplicate keys and references to nothing, listing every problem at once. */
+export function checkDocument(doc: ConfigDocument, target: ConfigSnapshot): void {
+  const issues: FieldIssue[] = [];
+  const unique = (list: Array<{ key: string }>, field: string) => {
+    const seen = new Set<string>();
+    list.forEach(({ key }, i) => {
+      if (seen.has(key)) issues.push({ path: `${field}[${i}]`, message: `${key} appears twice` });
+      seen.add(key);
+    });
+  };
+  unique(doc.secrets, 'secrets');
+  unique(
+    doc.event_types.map((e) => ({ key: e.name })),
+    'event_types',
+  );
+  unique(
+    doc.sources.map((s) => ({ key: s.slug })),
+    'sources',
+  );
+  unique(
+    doc.destinations.map((d) => ({ key: d.name })),
+    'destinations',
+  );
+  unique(
+    doc.pipes.map((p) => ({ key: p.name })),
+    'pipes',
+  );
+  unique(
+    doc.alert_channels.map((c) => ({ key: c.name })),
+    'alert_channels',
+  );
+
+  const sources = new Set([...doc.sources.map((s) => s.slug), ...target.sources.map((s) => s.slug)]);
+  const destinations = new Set([
+    ...doc.destinations.map((d) => d.name),
+    ...target.destinations.map((d) => d.name),
+  ]);
+  const pipes = new Set([...doc.pipes.map((p) => p.name), ...target.pipes.map((p) => p.name)]);
+  doc.pipes.forEach((p, i) => {
+    if (!sources.has(p.source)) {
+      issues.push({ path: `pipes[${i}].source`, message: `no source with slug ${p.source}` });
+    }
+    if (!destinations.has(p.destination)) {
+      issues.push({ path: `pipes[${i}].destination`, message: `no destination named ${p.destination}` });
+    }
+  });
+  doc.alert_channels.forEach((c, i) => {
+    for (const name of c.pipes) {
+      if (!pipes.has(name))
+        issues.push({ path: `alert_channels[${i}].pipes`, message: `no pipe named ${name}` });
+    }
+  });
+  if (issues.length > 0) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: `invalid config document: ${issues
+        .slice(0, 3)
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')}${issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''}`,
+      details: { issues },
+    });
+  }
+}
