@@ -76,181 +76,65 @@ export interface PassWork {
 /** How long a healthy pipe's closed incident is trusted before the store is asked again. */
 const quietRecheckMs = 1000;
 
+/** What the evaluations of one pass share: its time, channels and configuration, and the state I/O. */
+interface Pass {
+  now: number;
+  channels: AlertChannelConfig[];
+  config: ConfigSnapshot;
+  memory: MonitorMemory;
+  publicBaseUrl: string | null;
+  readState(key: string): Promise<SubjectState>;
+  writeState(key: string, state: SubjectState): Promise<void>;
+  /** Remembers when a channel's folded counts about a subject are due. */
+  trackDue(key: string, state: SubjectState, channel: AlertChannelConfig, subject: Subject): void;
+  send(channel: AlertChannelConfig, alert: Alert): void;
+  /** The redactor of a destination's secrets, once per pass: alerts carry errors, and errors may echo a token. */
+  redactor(destinationId: string): Promise<Redactor>;
+  cleanExample(destinationId: string, example: AlertExample | null): Promise<AlertExample | null>;
+}
+
 export function createEvaluator(deps: EvaluateDeps, memory: MonitorMemory) {
-  const readState = async (key: string): Promise<SubjectState> =>
-    toSubjectState(await deps.store.getState({ key }));
-  const writeState = (key: string, state: SubjectState, now: number) =>
-    deps.store.setState({ key, value: state, now: new Date(now).toISOString() });
-  const trackDue = (key: string, state: SubjectState, channel: AlertChannelConfig, subject: Subject) => {
-    const at = nextFlushAt(state, channel.cooldown_seconds * 1000);
-    if (at === null) memory.due.delete(key);
-    else memory.due.set(key, { at, channelId: channel.id, subject });
-  };
-  const send = (channel: AlertChannelConfig, alert: Alert) =>
-    deps.sender.enqueue(
-      { id: channel.id, name: channel.name, type: channel.type, url_secret_id: channel.url_secret_id },
-      alert,
-    );
-
-  /** A redactor per destination and pass: alerts carry errors, and errors may echo a token. */
-  const redactors = new Map<string, Promise<Redactor>>();
-  const redactorFor = (config: ConfigSnapshot, destinationId: string) => {
-    let redactor = redactors.get(destinationId);
-    if (!redactor) {
-      const secretIds = config.destinations.get(destinationId)?.secret_ids ?? [];
-      redactor = deps
-        .resolveSecrets(secretIds)
-        .then((secrets) => (deps.redactorFor ? deps.redactorFor(secrets) : createRedactor(secrets)))
-        .catch(() => createRedactor({}));
-      redactors.set(destinationId, redactor);
-    }
-    return redactor;
-  };
-  const cleanExample = async (
-    config: ConfigSnapshot,
-    destinationId: string,
-    example: AlertExample | null,
-  ) => {
-    if (!example?.error) return example;
-    const redact = await redactorFor(config, destinationId);
-    return { delivery_id: example.delivery_id, error: redact(example.error) };
-  };
-
-  const handlePipe = async (
-    pipeId: string,
-    tally: PipeTally,
-    channels: AlertChannelConfig[],
-    config: ConfigSnapshot,
-    now: number,
-  ) => {
-    const watching = channelsForPipe(channels, pipeId);
-    if (watching.length === 0) return;
-    const subjects = pipeSubjects(config, pipeId, { id: tally.destination_id, name: tally.destination });
-    const examples = {
-      firstFailure: await cleanExample(config, tally.destination_id, tally.firstFailure),
-      lastFailure: await cleanExample(config, tally.destination_id, tally.lastFailure),
-      firstDead: await cleanExample(config, tally.destination_id, tally.firstDead),
+  const openPass = (channels: AlertChannelConfig[], config: ConfigSnapshot, now: number): Pass => {
+    const redactors = new Map<string, Promise<Redactor>>();
+    const redactor = (destinationId: string) => {
+      let found = redactors.get(destinationId);
+      if (!found) {
+        const secretIds = config.destinations.get(destinationId)?.secret_ids ?? [];
+        found = deps
+          .resolveSecrets(secretIds)
+          .then((secrets) => (deps.redactorFor ? deps.redactorFor(secrets) : createRedactor(secrets)))
+          .catch(() => createRedactor({}));
+        redactors.set(destinationId, found);
+      }
+      return found;
     };
-    const subject: Subject = { type: 'pipe', id: pipeId };
-    for (const channel of watching) {
-      const key = incidentKey(channel.id, subject);
-      if (tally.failures > 0) {
-        const rate = rateOf(memory.rates.get(pipeId), channel.failure_rate, now);
-        const triggers = pipeTriggers(channel, tally, examples, rate);
-        if (triggers.length === 0) continue;
-        const cooldownMs = channel.cooldown_seconds * 1000;
-        const { state, send: notices } = applyFailures(
-          await readState(key),
-          triggers,
-          tally.failures,
-          now,
-          cooldownMs,
-        );
-        await writeState(key, state, now);
-        memory.quietUntil.delete(key);
-        trackDue(key, state, channel, subject);
-        for (const notice of notices) {
-          const extras = notice.kind === 'failure_rate' ? { failureRate: rate } : {};
-          send(channel, noticeAlert(notice, subjects, deps.publicBaseUrl, now, extras));
-        }
-      } else if (tally.delivered > 0) {
-        if ((memory.quietUntil.get(key) ?? 0) > now) continue;
-        const { state, recovery, changed } = applyRecovery(await readState(key));
-        if (changed) await writeState(key, state, now);
-        if (state.incident === null) memory.quietUntil.set(key, now + quietRecheckMs);
-        if (recovery) {
-          const example = { delivery_id: tally.firstDelivered, error: null };
-          send(
-            channel,
-            recoveryAlert('pipe_recovered', recovery, subjects, example, deps.publicBaseUrl, now),
-          );
-        }
-      }
-    }
-  };
-
-  const handleDestination = async (
-    signal: DestinationSignal,
-    channels: AlertChannelConfig[],
-    config: ConfigSnapshot,
-    now: number,
-  ) => {
-    const destinationId = signal.payload.destination_id;
-    const watching = channelsForDestination(channels, config, destinationId);
-    if (watching.length === 0) return;
-    const last = memory.lastFailures.get(destinationId);
-    const subjects = destinationSubjects(
+    return {
+      now,
+      channels,
       config,
-      { id: destinationId, name: signal.payload.destination },
-      last?.pipe_id ?? null,
-    );
-    const subject: Subject = { type: 'destination', id: destinationId };
-    for (const channel of watching) {
-      const key = incidentKey(channel.id, subject);
-      if (signal.type === 'resumed') {
-        const { state, recovery, changed } = applyRecovery(await readState(key));
-        if (changed) await writeState(key, state, now);
-        if (recovery) {
-          send(
-            channel,
-            recoveryAlert('destination_resumed', recovery, subjects, null, deps.publicBaseUrl, now),
-          );
-        }
-        continue;
-      }
-      const example =
-        (await cleanExample(config, destinationId, last?.example ?? null)) ??
-        ({
-          delivery_id: null,
-          error: (await redactorFor(config, destinationId))({
-            code: 'DESTINATION_PAUSED',
-            message: signal.payload.reason,
-          }),
-        } satisfies AlertExample);
-      const { state, send: notices } = applyFailures(
-        await readState(key),
-        [{ kind: 'destination_paused', count: 1, example }],
-        1,
-        now,
-        channel.cooldown_seconds * 1000,
-      );
-      await writeState(key, state, now);
-      trackDue(key, state, channel, subject);
-      for (const notice of notices) {
-        send(
-          channel,
-          noticeAlert(notice, subjects, deps.publicBaseUrl, now, {
-            pausedUntil: signal.payload.paused_until,
-            consecutiveFailures: signal.payload.consecutive_failures,
-          }),
+      memory,
+      publicBaseUrl: deps.publicBaseUrl,
+      readState: async (key) => toSubjectState(await deps.store.getState({ key })),
+      writeState: (key, state) =>
+        deps.store.setState({ key, value: state, now: new Date(now).toISOString() }),
+      trackDue(key, state, channel, subject) {
+        const at = nextFlushAt(state, channel.cooldown_seconds * 1000);
+        if (at === null) memory.due.delete(key);
+        else memory.due.set(key, { at, channelId: channel.id, subject });
+      },
+      send(channel, alert) {
+        deps.sender.enqueue(
+          { id: channel.id, name: channel.name, type: channel.type, url_secret_id: channel.url_secret_id },
+          alert,
         );
-      }
-    }
-  };
-
-  const handleFlush = async (
-    key: string,
-    item: DueFlush,
-    channels: AlertChannelConfig[],
-    config: ConfigSnapshot,
-    now: number,
-  ) => {
-    const channel = channels.find((c) => c.id === item.channelId);
-    if (!channel) return;
-    const { state, send: notices } = applyFlush(await readState(key), now, channel.cooldown_seconds * 1000);
-    if (notices.length > 0) await writeState(key, state, now);
-    trackDue(key, state, channel, item.subject);
-    const subjects =
-      item.subject.type === 'pipe'
-        ? pipeSubjects(config, item.subject.id)
-        : destinationSubjects(config, { id: item.subject.id }, null);
-    for (const notice of notices) {
-      const extras =
-        notice.kind === 'failure_rate'
-          ? { failureRate: rateOf(memory.rates.get(item.subject.id), channel.failure_rate, now) }
-          : {};
-      send(channel, noticeAlert(notice, subjects, deps.publicBaseUrl, now, extras));
-    }
+      },
+      redactor,
+      async cleanExample(destinationId, example) {
+        if (!example?.error) return example;
+        const redact = await redactor(destinationId);
+        return { delivery_id: example.delivery_id, error: redact(example.error) };
+      },
+    };
   };
 
   /** Evaluates one pass's work; a subject that fails is logged and the others go on. */
@@ -258,8 +142,7 @@ export function createEvaluator(deps: EvaluateDeps, memory: MonitorMemory) {
     if (work.pipes.size === 0 && work.destinations.length === 0 && work.flushes.length === 0) return;
     const channels = await deps.channels();
     if (channels.length === 0) return;
-    const config = await deps.config.current();
-    redactors.clear();
+    const pass = openPass(channels, await deps.config.current(), now);
     const guarded = async (what: string, fn: () => Promise<void>) => {
       try {
         await fn();
@@ -267,15 +150,136 @@ export function createEvaluator(deps: EvaluateDeps, memory: MonitorMemory) {
         deps.logger.warn('could not evaluate an alert', { subject: what, error: String(err) });
       }
     };
-    for (const [pipeId, tally] of work.pipes)
-      await guarded(pipeId, () => handlePipe(pipeId, tally, channels, config, now));
+    for (const [pipeId, tally] of work.pipes) await guarded(pipeId, () => evaluatePipe(pass, pipeId, tally));
     for (const signal of work.destinations) {
-      await guarded(signal.payload.destination_id, () => handleDestination(signal, channels, config, now));
+      await guarded(signal.payload.destination_id, () => evaluateDestination(pass, signal));
     }
-    for (const [key, item] of work.flushes)
-      await guarded(key, () => handleFlush(key, item, channels, config, now));
-    redactors.clear();
+    for (const [key, item] of work.flushes) await guarded(key, () => evaluateFlush(pass, key, item));
   };
 
   return { runPass };
+}
+
+async function evaluatePipe(pass: Pass, pipeId: string, tally: PipeTally): Promise<void> {
+  const watching = channelsForPipe(pass.channels, pipeId);
+  if (watching.length === 0) return;
+  const subjects = pipeSubjects(pass.config, pipeId, { id: tally.destination_id, name: tally.destination });
+  const examples = {
+    firstFailure: await pass.cleanExample(tally.destination_id, tally.firstFailure),
+    lastFailure: await pass.cleanExample(tally.destination_id, tally.lastFailure),
+    firstDead: await pass.cleanExample(tally.destination_id, tally.firstDead),
+  };
+  const subject: Subject = { type: 'pipe', id: pipeId };
+  for (const channel of watching) {
+    const key = incidentKey(channel.id, subject);
+    if (tally.failures > 0) {
+      const rate = rateOf(pass.memory.rates.get(pipeId), channel.failure_rate, pass.now);
+      const triggers = pipeTriggers(channel, tally, examples, rate);
+      if (triggers.length === 0) continue;
+      const cooldownMs = channel.cooldown_seconds * 1000;
+      const { state, send: notices } = applyFailures(
+        await pass.readState(key),
+        triggers,
+        tally.failures,
+        pass.now,
+        cooldownMs,
+      );
+      await pass.writeState(key, state);
+      pass.memory.quietUntil.delete(key);
+      pass.trackDue(key, state, channel, subject);
+      for (const notice of notices) {
+        const extras = notice.kind === 'failure_rate' ? { failureRate: rate } : {};
+        pass.send(channel, noticeAlert(notice, subjects, pass.publicBaseUrl, pass.now, extras));
+      }
+    } else if (tally.delivered > 0) {
+      if ((pass.memory.quietUntil.get(key) ?? 0) > pass.now) continue;
+      const { state, recovery, changed } = applyRecovery(await pass.readState(key));
+      if (changed) await pass.writeState(key, state);
+      if (state.incident === null) pass.memory.quietUntil.set(key, pass.now + quietRecheckMs);
+      if (recovery) {
+        const example = { delivery_id: tally.firstDelivered, error: null };
+        pass.send(
+          channel,
+          recoveryAlert('pipe_recovered', recovery, subjects, example, pass.publicBaseUrl, pass.now),
+        );
+      }
+    }
+  }
+}
+
+async function evaluateDestination(pass: Pass, signal: DestinationSignal): Promise<void> {
+  const destinationId = signal.payload.destination_id;
+  const watching = channelsForDestination(pass.channels, pass.config, destinationId);
+  if (watching.length === 0) return;
+  const last = pass.memory.lastFailures.get(destinationId);
+  const subjects = destinationSubjects(
+    pass.config,
+    { id: destinationId, name: signal.payload.destination },
+    last?.pipe_id ?? null,
+  );
+  const subject: Subject = { type: 'destination', id: destinationId };
+  for (const channel of watching) {
+    const key = incidentKey(channel.id, subject);
+    if (signal.type === 'resumed') {
+      const { state, recovery, changed } = applyRecovery(await pass.readState(key));
+      if (changed) await pass.writeState(key, state);
+      if (recovery) {
+        pass.send(
+          channel,
+          recoveryAlert('destination_resumed', recovery, subjects, null, pass.publicBaseUrl, pass.now),
+        );
+      }
+      continue;
+    }
+    const example =
+      (await pass.cleanExample(destinationId, last?.example ?? null)) ??
+      ({
+        delivery_id: null,
+        error: (await pass.redactor(destinationId))({
+          code: 'DESTINATION_PAUSED',
+          message: signal.payload.reason,
+        }),
+      } satisfies AlertExample);
+    const { state, send: notices } = applyFailures(
+      await pass.readState(key),
+      [{ kind: 'destination_paused', count: 1, example }],
+      1,
+      pass.now,
+      channel.cooldown_seconds * 1000,
+    );
+    await pass.writeState(key, state);
+    pass.trackDue(key, state, channel, subject);
+    for (const notice of notices) {
+      pass.send(
+        channel,
+        noticeAlert(notice, subjects, pass.publicBaseUrl, pass.now, {
+          pausedUntil: signal.payload.paused_until,
+          consecutiveFailures: signal.payload.consecutive_failures,
+        }),
+      );
+    }
+  }
+}
+
+async function evaluateFlush(pass: Pass, key: string, item: DueFlush): Promise<void> {
+  const channel = pass.channels.find((c) => c.id === item.channelId);
+  if (!channel) return;
+  const { state, send: notices } = applyFlush(
+    await pass.readState(key),
+    pass.now,
+    channel.cooldown_seconds * 1000,
+  );
+  if (notices.length > 0) await pass.writeState(key, state);
+  pass.trackDue(key, state, channel, item.subject);
+  const subjects =
+    item.subject.type === 'pipe'
+      ? pipeSubjects(pass.config, item.subject.id)
+      : destinationSubjects(pass.config, { id: item.subject.id }, null);
+  for (const notice of notices) {
+    const extras =
+      notice.kind === 'failure_rate'
+        ? { failureRate: rateOf(pass.memory.rates.get(item.subject.id), channel.failure_rate, pass.now) }
+        : {};
+    pass.send(channel, noticeAlert(notice, subjects, pass.publicBaseUrl, pass.now, extras));
+  }
 }
