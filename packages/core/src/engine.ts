@@ -129,6 +129,12 @@ export interface Pipes {
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;
   /**
+   * Resolves when nothing is in flight: no delivery batch being claimed, sent or recorded, and no
+   * alert waiting to be evaluated or sent. Retries due later are not waited for. Tests await this
+   * instead of sleeping to show that nothing more happened.
+   */
+  idle(): Promise<void>;
+  /**
    * Prunes events and deliveries older than the retention period now, and destroys secret values
    * retired longer ago than that (it also runs in the background).
    */
@@ -320,6 +326,12 @@ export function createPipes(options: PipesOptions): Pipes {
 
     status() {
       return { running, roles, owner: dispatcher.owner, breakers: dispatcher.breakers() };
+    },
+
+    async idle() {
+      // The dispatcher's batches emit what the alert monitor evaluates: first one, then the other.
+      await dispatcher.idle();
+      await alerts.idle();
     },
   };
 }

@@ -71,7 +71,7 @@ async function runLane(ctx: DispatchContext, lane: Lane, sleep: (ms: number) => 
     }
     if (destination?.enabled && destination.rate_limit_per_second !== appliedRate) {
       await queue.onIdle();
-      queue = makeQueue(destination);
+      queue = laneQueue(destination);
       appliedConcurrency = destination.concurrency;
       appliedRate = destination.rate_limit_per_second;
     }
@@ -136,7 +136,8 @@ async function claim(
   }
 }
 
-function makeQueue(destination: Destination): PQueue {
+/** The queue a lane runs its batches on: the destination's concurrency and rate limit. */
+export function laneQueue(destination: Pick<Destination, 'concurrency' | 'rate_limit_per_second'>): PQueue {
   return destination.rate_limit_per_second > 0
     ? new PQueue({
         concurrency: destination.concurrency,
