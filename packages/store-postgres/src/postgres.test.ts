@@ -207,9 +207,23 @@ describe.skipIf(!available)('postgres store across processes', () => {
     const meta: TestServer = await startTestServer(metaLikeAnswer);
     const engines: Pipes[] = [];
     try {
+      let claims = 0;
       const engine = (roles: Array<'ingest' | 'dispatch'>, pollIntervalMs: number) => {
+        const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 });
+        // Counts the dispatcher's claims, so the test knows when its lane has looked and gone to sleep.
+        const counted = new Proxy(store, {
+          get(target, key, receiver) {
+            if (key === 'claimDeliveries') {
+              return (...args: Parameters<typeof store.claimDeliveries>) => {
+                claims++;
+                return target.claimDeliveries(...args);
+              };
+            }
+            return Reflect.get(target, key, receiver);
+          },
+        });
         const pipes = createPipes({
-          store: postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 }),
+          store: counted,
           secretKey: testSecretKey,
           logger: silentLogger,
           roles,
@@ -225,7 +239,9 @@ describe.skipIf(!available)('postgres store across processes', () => {
       // A dispatcher that would poll once a minute: only a notification can wake it in time.
       const dispatch = engine(['dispatch'], 60_000);
       await dispatch.start();
-      await new Promise((r) => setTimeout(r, 300)); // its lane is up, found nothing, sleeps
+      // Its lane is up, claimed, found nothing and sleeps (its claim is recorded when idle).
+      await waitUntil(() => claims > 0);
+      await dispatch.idle();
       await ingest.ingest('web', [purchaseEvent('ord_wake')]);
       // Without the notification it would sleep until its next poll, 60 s away: half of that is a
       // bound no busy machine reaches (a 3 s bound on the elapsed time was load-dependent).

@@ -112,6 +112,7 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       return out;
     }
 
+    // Real time, slow (~10 s): Retry-After is honoured on the wall clock by a real platform stand-in.
     it('honours 429 Retry-After until the destination recovers: every event delivered, none dead', async () => {
       const recoversAt = Date.now() + 10_000;
       const platform = await server(() =>
@@ -154,6 +155,7 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       expect(platform.requests.length).toBeLessThanOrEqual(2 * 12);
     }, 60_000);
 
+    // Real time: a destination that really hangs (30 s) beside one that answers.
     it('keeps delivering to a healthy destination while another one hangs', async () => {
       let hangingAnswered = 0;
       const hanging = await server(async () => {
@@ -192,7 +194,11 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
         active--;
         return { status: 200, body: {} };
       });
-      const limited = await server(() => ({ status: 200, body: {} }));
+      const arrivals: number[] = [];
+      const limited = await server(() => {
+        arrivals.push(Date.now());
+        return { status: 200, body: {} };
+      });
       const pipes = await engine({}, [slow.host, limited.host]);
       const src = await pipes.sources.create({ name: 'Web', slug: 'web' });
       await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
@@ -221,22 +227,21 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
         'web',
         Array.from({ length: 12 }, (_, i) => purchaseEvent(`ord_limit_${i}`)),
       );
+      const started = Date.now();
       await pipes.start();
       await settled(pipes, made[0]!.id, 12, 20_000);
-      const rateLimited = await settled(pipes, made[1]!.id, 12, 20_000);
+      await settled(pipes, made[1]!.id, 12, 20_000);
       expect(peak).toBe(2);
       expect(limited.requests).toHaveLength(12);
-      // No one-second window holds more than five send() calls to the rate-limited destination.
-      // The limiter governs when a call starts; the record's started_at is taken a little later,
-      // after the secrets are read, and that lag varies with the machine's load, hence 800 ms and
-      // not 1000: a fixed-window limiter lets ten calls through within ~0.6 s here.
-      const starts = await Promise.all(
-        rateLimited.map(async (d) => Date.parse((await pipes.deliveries.get(d.id)).attempts![0]!.started_at)),
-      );
-      starts.sort((a, b) => a - b);
-      for (let i = 5; i < starts.length; i++) expect(starts[i]! - starts[i - 5]!).toBeGreaterThanOrEqual(800);
+      // The limit is wired in: at five per second in any one-second span, the 11th and 12th calls
+      // cannot start before two seconds after the first could. Only a lower bound, which no load
+      // can break (a loaded machine only makes calls later); the exact sliding window is checked
+      // on fake timers in dispatch/lane.test.ts. (Timers may fire a millisecond early: 1990.)
+      expect(Math.max(...arrivals) - started).toBeGreaterThanOrEqual(1990);
     }, 40_000);
 
+    // Real time, slow (~4 s): leases are renewed by a timer in this process and checked by the
+    // store's clock in another engine, which fake timers cannot reach.
     it('renews the leases of a batch slower than its lease, so no other worker sends it again', async () => {
       const platform = await server(async () => {
         await new Promise((r) => setTimeout(r, 3500));
@@ -421,7 +426,9 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       up = true;
       const deliveries = await settled(pipes, pipe.id, 6, 20_000);
       expect(deliveries.every((d: Delivery) => d.status === 'delivered')).toBe(true);
-      await waitFor(() => events.some((e) => e.name === 'resumed'), 5000, 'breaker to close');
+      // The batch that delivered after the outage closed the breaker before it was recorded.
+      await pipes.idle();
+      expect(events.filter((e) => e.name === 'resumed').length).toBeGreaterThanOrEqual(1);
       expect(pipes.status().breakers[paused.destination_id]?.state).toBe('closed');
     }, 40_000);
 
