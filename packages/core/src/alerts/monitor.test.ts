@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ConfigSnapshot } from '../config.js';
 import type { EngineEventMap } from '../events.js';
 import type { Destination, Pipe } from '../schemas.js';
-import { type AlertMonitor, createAlertMonitor } from './monitor.js';
+import { type AlertMonitor, type AlertMonitorDeps, createAlertMonitor } from './monitor.js';
 import { type Alert, type AlertChannelConfig, alertChannelDataSchema } from './schemas.js';
 
 const token = 'tok_live_5a9c';
@@ -18,7 +18,7 @@ const config = {
   destinations: new Map([['dst_1', { id: 'dst_1', name: 'meta', secret_ids: ['sec_tok'] } as Destination]]),
 } as ConfigSnapshot;
 
-function setup(channelFields: Record<string, unknown> = {}) {
+function setup(channelFields: Record<string, unknown> = {}, store?: AlertMonitorDeps['store']) {
   const state = new Map<string, unknown>();
   const sent: Alert[] = [];
   const warnings: string[] = [];
@@ -34,7 +34,7 @@ function setup(channelFields: Record<string, unknown> = {}) {
     version: 1,
   } as AlertChannelConfig;
   const monitor = createAlertMonitor({
-    store: {
+    store: store ?? {
       async getState({ key }) {
         return state.get(key) ?? null;
       },
@@ -191,34 +191,16 @@ describe('alert monitor on the engine clock', () => {
   });
 
   it('logs a subject it cannot evaluate and goes on with the others', async () => {
-    const { monitor, sent, warnings } = setup();
-    const broken = createAlertMonitor({
-      store: {
+    const { monitor, sent } = setup();
+    const { monitor: broken, warnings } = setup(
+      {},
+      {
         getState: async () => {
           throw new Error('store down');
         },
         setState: async () => {},
       },
-      config: { current: async () => config, invalidate() {} },
-      channels: async () => [
-        {
-          ...alertChannelDataSchema.parse({ name: 'x', type: 'slack', url_secret_id: 's' }),
-          id: 'a',
-          version: 1,
-        } as AlertChannelConfig,
-      ],
-      sender: { enqueue: () => true },
-      resolveSecrets: async () => ({}),
-      logger: {
-        debug() {},
-        info() {},
-        warn: (m) => void warnings.push(m),
-        error: (m) => void warnings.push(m),
-      },
-      now: () => Date.now(),
-      publicBaseUrl: null,
-      flushIntervalMs: 1000,
-    });
+    );
     broken.onDeliveries(batch([failed('evd_1')]));
     await broken.idle();
     expect(warnings).toEqual(['could not evaluate an alert']);

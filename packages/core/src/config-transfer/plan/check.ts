@@ -5,32 +5,35 @@ import type { ConfigDocument, ConfigSnapshot } from '../document.js';
 /** Refuses duplicate keys and references to nothing, listing every problem at once. */
 export function checkDocument(doc: ConfigDocument, target: ConfigSnapshot): void {
   const issues: FieldIssue[] = [];
-  const unique = (list: Array<{ key: string }>, field: string) => {
+  const unique = (keys: string[], field: string) => {
     const seen = new Set<string>();
-    list.forEach(({ key }, i) => {
+    keys.forEach((key, i) => {
       if (seen.has(key)) issues.push({ path: `${field}[${i}]`, message: `${key} appears twice` });
       seen.add(key);
     });
   };
-  unique(doc.secrets, 'secrets');
   unique(
-    doc.event_types.map((e) => ({ key: e.name })),
+    doc.secrets.map((s) => s.key),
+    'secrets',
+  );
+  unique(
+    doc.event_types.map((e) => e.name),
     'event_types',
   );
   unique(
-    doc.sources.map((s) => ({ key: s.slug })),
+    doc.sources.map((s) => s.slug),
     'sources',
   );
   unique(
-    doc.destinations.map((d) => ({ key: d.name })),
+    doc.destinations.map((d) => d.name),
     'destinations',
   );
   unique(
-    doc.pipes.map((p) => ({ key: p.name })),
+    doc.pipes.map((p) => p.name),
     'pipes',
   );
   unique(
-    doc.alert_channels.map((c) => ({ key: c.name })),
+    doc.alert_channels.map((c) => c.name),
     'alert_channels',
   );
 
