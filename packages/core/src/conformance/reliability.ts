@@ -3,6 +3,10 @@
  * a healthy one, per-row partial failures, replay (and dry-run replay) of dead deliveries, collect
  * side dedup, the circuit breaker, retention. Real store, real sandbox, loopback HTTP stand-ins.
  *
+ * `runEngineReliability` is one long function because it is a suite: a list of end-to-end cases
+ * around one set of fixtures. Cases that show "nothing more happened" await `pipes.idle()`; the few
+ * that must run on the wall clock (Retry-After, a hanging destination, lease renewal) say so.
+ *
  * ```ts
  * runEngineReliability({ name: 'sqlite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }) });
  * ```
