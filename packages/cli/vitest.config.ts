@@ -1,12 +1,8 @@
-import { defineConfig } from 'vitest/config';
+import { packageTests } from '../../vitest.base.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // Every test spawns real `openpipes` processes and servers: one file at a time on small machines.
-    fileParallelism: false,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-  },
+export default packageTests({
+  // Every test spawns real `openpipes` processes and servers: one file at a time on small machines.
+  fileParallelism: false,
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
 });

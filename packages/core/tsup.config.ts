@@ -1,25 +1,18 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
-export default defineConfig({
+const publicEntries = {
+  index: 'src/index.ts',
+  'testing/index': 'src/testing/index.ts',
+  'conformance/index': 'src/conformance/index.ts',
+};
+
+export default packageBuild({
   entry: {
-    index: 'src/index.ts',
-    'testing/index': 'src/testing/index.ts',
-    'conformance/index': 'src/conformance/index.ts',
+    ...publicEntries,
     // The sandbox worker runs in a worker_threads Worker; it must be its own file.
     'sandbox-worker': 'src/sandbox/worker.ts',
   },
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
-  dts: {
-    entry: {
-      index: 'src/index.ts',
-      'testing/index': 'src/testing/index.ts',
-      'conformance/index': 'src/conformance/index.ts',
-    },
-  },
-  sourcemap: true,
-  clean: true,
+  dts: { entry: publicEntries },
   splitting: true,
   // The vetted modules sandboxed code may import, bundled for QuickJS into dist/modules/.
   async onSuccess() {

@@ -1,6 +1,6 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
-export default defineConfig({
+export default packageBuild({
   // One entry per public subpath; the framework adapters are separate files so importing the
   // handler never loads Express or Fastify.
   entry: {
@@ -9,11 +9,5 @@ export default defineConfig({
     express: 'src/express.ts',
     fastify: 'src/fastify.ts',
   },
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
-  dts: true,
-  sourcemap: true,
-  clean: true,
   splitting: true,
 });

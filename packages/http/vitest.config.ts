@@ -1,10 +1,3 @@
-import { defineConfig } from 'vitest/config';
+import { packageTests } from '../../vitest.base.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    pool: 'forks',
-  },
-});
+export default packageTests();

@@ -1,13 +1,7 @@
-import { defineConfig } from 'vitest/config';
+import { packageTests } from '../../vitest.base.js';
 
-export default defineConfig({
-  test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
-    pool: 'forks',
-    // One file at a time: the multi-process test runs five processes on two cores and its leases
-    // must not expire under a live worker because another suite is using the CPU.
-    fileParallelism: false,
-  },
+export default packageTests({
+  // One file at a time: the multi-process test runs five processes on two cores and its leases
+  // must not expire under a live worker because another suite is using the CPU.
+  fileParallelism: false,
 });
