@@ -1,0 +1,45 @@
+function transform({ events }) {
+  return events.flatMap((e) => {
+    const name = SETTINGS.event_names[e.event_type];
+    if (!name) return []; // not mapped: recorded as "filtered"
+    const p = e.event_payload;
+    const contents = Array.isArray(p.contents) ? p.contents : [];
+    const seconds = toUnixSeconds(e.event_time);
+    return [
+      {
+        event_type: e.event_type,
+        event_time: e.event_time,
+        event_payload: compact({
+          // Request-level fields: send() groups events that share them into one request.
+          client_id: p.client_id,
+          user_id: p.user_id,
+          consent: p.consent,
+          timestamp_micros: seconds === undefined ? undefined : seconds * 1000000,
+          name: name,
+          params: compact({
+            transaction_id: p.order_id,
+            value: p.value !== undefined ? p.value : p.revenue,
+            currency: p.currency,
+            items:
+              contents.length > 0
+                ? contents.map((c) =>
+                    compact({
+                      item_id: String(c.id),
+                      item_name: c.name,
+                      item_category: c.category,
+                      price: c.price,
+                      quantity: c.quantity,
+                    }),
+                  )
+                : undefined,
+            search_term: p.search_string,
+            page_location: p.page_url,
+            session_id: p.session_id,
+            // Without engagement time GA4 does not count the session as active.
+            engagement_time_msec: 1,
+          }),
+        }),
+      },
+    ];
+  });
+}

@@ -1,0 +1,59 @@
+function transform({ events }) {
+  return events.flatMap((e) => {
+    const eventName = SETTINGS.event_names[e.event_type];
+    if (!eventName) return []; // not mapped: recorded as "filtered"
+    const p = e.event_payload;
+    const contents = Array.isArray(p.contents) ? p.contents : [];
+
+    const user_data = compact({
+      em: p.email !== undefined ? p.email : p.hashed_email,
+      ph: p.phone !== undefined ? p.phone : p.hashed_phone,
+      fn: p.first_name,
+      ln: p.last_name,
+      ct: p.city,
+      st: p.state,
+      zp: p.zip,
+      country: p.country,
+      ge: p.gender,
+      db: p.date_of_birth,
+      external_id: p.external_id,
+      client_ip_address: p.ip,
+      client_user_agent: p.user_agent !== undefined ? p.user_agent : p.ua,
+      fbc: p.fbc,
+      fbp: p.fbp,
+    });
+    hashInPlace(userDataFields([user_data]));
+
+    const custom_data = compact({
+      value: p.value !== undefined ? p.value : p.revenue,
+      currency: p.currency,
+      order_id: p.order_id,
+      content_ids: contents.length > 0 ? contents.map((c) => String(c.id)) : undefined,
+      contents:
+        contents.length > 0
+          ? contents.map((c) => compact({ id: String(c.id), quantity: c.quantity, item_price: c.price }))
+          : undefined,
+      content_type: contents.length > 0 ? 'product' : undefined,
+      num_items: contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
+      content_name: p.content_name,
+      search_string: p.search_string,
+    });
+
+    return [
+      {
+        event_type: e.event_type,
+        event_time: e.event_time,
+        event_payload: compact({
+          event_name: eventName,
+          event_time: toUnixSeconds(e.event_time),
+          // Meta deduplicates against the browser pixel on event_name + event_id (48 h).
+          event_id: e.event_id || p.order_id,
+          action_source: SETTINGS.action_source,
+          event_source_url: p.page_url,
+          user_data: user_data,
+          custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
+        }),
+      },
+    ];
+  });
+}

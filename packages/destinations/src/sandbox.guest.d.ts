@@ -1,0 +1,41 @@
+/**
+ * The sandbox globals the destinations' guest code (the .js files of this package) uses, for the
+ * type checker only (src/<platform>/tsconfig.guest.json): what the QuickJS prelude of
+ * @openpipes/core installs (docs/sandbox.md lists all of it). Not part of the Node build.
+ */
+
+declare const openpipes: {
+  /** SHA-256 hex of a string, or of each string of an array with ONE host call. */
+  sha256Hex<T extends string | string[]>(value: T): T;
+  /** E.164 ('+16505551212') of a phone number, or null when it is not a valid number. */
+  phoneE164(raw: string, country?: string): string | null;
+};
+
+interface GuestResponse {
+  readonly status: number;
+  readonly ok: boolean;
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+/** fetch in send() contexts: the host applies the egress rules. */
+declare function fetch(
+  url: string,
+  init?: { method?: string; headers?: Record<string, string>; body?: string },
+): Promise<GuestResponse>;
+
+declare const console: {
+  log(...args: unknown[]): void;
+  info(...args: unknown[]): void;
+  warn(...args: unknown[]): void;
+  error(...args: unknown[]): void;
+  debug(...args: unknown[]): void;
+};
+
+declare class URLSearchParams {
+  constructor(init?: string | Record<string, string> | [string, string][]);
+  append(name: string, value: string): void;
+  get(name: string): string | null;
+  set(name: string, value: string): void;
+  toString(): string;
+}
