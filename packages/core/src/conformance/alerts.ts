@@ -1,4 +1,6 @@
 /**
+ * long-file: one scenario suite every store runs; the scenarios share the stand-in servers and the engine
+ *
  * Operator safety-net scenarios every store runs: failure alerts to Slack, Teams and a generic
  * webhook (stand-ins on 127.0.0.1 that check the documented message formats), noise control and
  * recovery, a dead alert channel next to live deliveries, the audit trail with actors, versions and

@@ -1,4 +1,6 @@
 /**
+ * long-file: the Store contract's executable spec: one case list every adapter runs, grouped by concern
+ *
  * The store conformance suite: every `Store` implementation runs these cases. A store's own test
  * file wires it up in a few lines:
  *

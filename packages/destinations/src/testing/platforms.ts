@@ -1,4 +1,6 @@
 /**
+ * long-file: four platform stand-ins sharing one request checker; split per platform with the template helper
+ *
  * Local stand-ins for the ad platforms, for tests only (not exported from the package). Each checks
  * requests the way the platform documents them (../../../shared/CONTRACTS.md): endpoint, auth,
  * required fields, hash format, batch size. A request that breaks the contract is answered with the
