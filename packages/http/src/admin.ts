@@ -1,4 +1,6 @@
 /**
+ * long-file: the admin routes are being declared per resource (issue 13, HTTP routes); marker until then
+ *
  * The admin REST API under `/api`: one set of routes per collection (sources, event types,
  * secrets, event destinations, pipes, alert channels), plus deliveries, replay, stats, the audit
  * trail and API keys. Every mutation passes the API key's name and the request id to the engine

@@ -1,4 +1,6 @@
 /**
+ * long-file: one suite over three adapters; to be split with the typed routes (issue 13); marker until then
+ *
  * The shared HTTP suite: the same behaviour through node:http, Express and Fastify, each on a real
  * server at 127.0.0.1:0 under `/openpipes`, on a real engine (SQLite file, QuickJS sandbox) with a
  * local stand-in for Meta.

@@ -1,4 +1,6 @@
 /**
+ * long-file: store-postgres is being split by concern (issue 13, stores); marker until then
+ *
  * `@openpipes/store-postgres`: the store for many processes (or machines) on one PostgreSQL.
  *
  * PostgreSQL does the coordination, with its own mechanisms:

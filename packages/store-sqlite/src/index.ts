@@ -1,4 +1,6 @@
 /**
+ * long-file: store-sqlite is being split by concern (issue 13, stores); marker until then
+ *
  * `@openpipes/store-sqlite`: the embedded default store, one SQLite file in WAL mode.
  *
  * better-sqlite3 is synchronous, so every store method runs its statements in one synchronous

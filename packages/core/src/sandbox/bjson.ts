@@ -1,4 +1,6 @@
 /**
+ * long-file: the codec: writer and reader of one binary format, kept side by side so they stay mirrors
+ *
  * QuickJS's binary object format ("bjson", what `JS_WriteObject`/`JS_ReadObject` speak), written
  * and read on the host. Why: inside QuickJS, `JSON.parse` of a 1000-event batch costs ~10 ms and
  * `JSON.stringify` of the output ~8 ms, more than the transform itself; reading and writing this

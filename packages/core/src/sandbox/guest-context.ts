@@ -1,4 +1,6 @@
 /**
+ * long-file: being split with the sandbox package (issue 13, sandbox); marker until then
+ *
  * One warm QuickJS context for one piece of user code (one CodeRef), inside a sandbox worker.
  *
  * Each context gets its own WASM module instance with its own `WebAssembly.Memory` whose maximum is

@@ -1,4 +1,6 @@
 /**
+ * long-file: being split with the sandbox package (issue 13, sandbox); marker until then
+ *
  * `createSandbox()`: a pool of worker threads, each running QuickJS contexts for user code. The pool
  * routes calls, proxies a substituted `fetch` to the main thread, replaces crashed workers and
  * retries their in-flight calls once, and terminates a worker that stops answering.

@@ -1,4 +1,6 @@
 /**
+ * long-file: being split with the sandbox package (issue 13, sandbox); marker until then
+ *
  * The sandbox worker: runs in a `worker_threads` Worker, owns QuickJS contexts, and answers the
  * pool's messages. Built by tsup as `dist/sandbox-worker.js`.
  */
