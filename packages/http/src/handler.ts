@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import {
   type DestinationTemplate,
-  errorCodes,
   httpStatusForCode,
   type Logger,
   type Pipes,
@@ -14,15 +13,15 @@ import {
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
-import { z } from 'zod';
-import { adminRoutes } from './admin.js';
 import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
-import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './collect.js';
+
 import { decodeUtf8, parseJson } from './json.js';
-import { buildOpenApiDocument } from './openapi.js';
-import { json, type Route, type RouteContext } from './route.js';
+import type { Route, RouteContext } from './route.js';
 import { createRouter } from './router.js';
+import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
+import { adminRoutes } from './routes/index.js';
+import { metaRoutes } from './routes/meta.js';
 
 /** The package version, shown in the OpenAPI document. */
 const version = '0.1.0';
@@ -164,59 +163,9 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   const authenticateApi = createApiAuthenticator(options.apiKeys ?? [], options.authenticate ?? storedKeys);
   const defaultBase = normalizeBase(options.basePath);
 
-  const documents = new Map<string, unknown>();
-  const publicRoutes: Route[] = [
-    {
-      method: 'GET',
-      path: '/openapi.json',
-      summary: 'This OpenAPI 3.1 document.',
-      tag: 'Meta',
-      access: 'public',
-      ignoresUnknownQuery: true,
-      responses: {
-        200: { description: 'The document.', schema: z.looseObject({ openapi: z.literal('3.1.0') }) },
-      },
-      async handle({ url }) {
-        const base = url.pathname.slice(0, -'/openapi.json'.length);
-        let document = documents.get(base);
-        if (!document) {
-          document = buildOpenApiDocument(routes, { basePath: base, version });
-          documents.set(base, document);
-        }
-        return json(200, document);
-      },
-    },
-    {
-      method: 'GET',
-      path: '/healthz',
-      summary: 'Liveness and store reachability.',
-      tag: 'Meta',
-      access: 'public',
-      ignoresUnknownQuery: true,
-      responses: {
-        200: {
-          description: 'Healthy.',
-          schema: z.strictObject({ status: z.literal('ok'), running: z.boolean() }),
-        },
-        503: {
-          description: 'The engine is stopped or its store does not answer.',
-          schema: z.strictObject({ status: z.literal('unavailable'), code: z.enum(errorCodes) }),
-        },
-      },
-      async handle() {
-        try {
-          await pipes.sources.list({ limit: 1 });
-        } catch (err) {
-          // Load balancers read the status only; the code says why without internals.
-          return json(503, { status: 'unavailable', code: toPipesError(err).code });
-        }
-        return json(200, { status: 'ok', running: pipes.status().running });
-      },
-    },
-  ];
   const routes: Route[] = [
     ...collectRoutes(pipes, collectLimits),
-    ...publicRoutes,
+    ...metaRoutes(pipes, () => routes, version),
     ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),
   ];
   const router = createRouter(routes);

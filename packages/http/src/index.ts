@@ -13,7 +13,6 @@
  * ```
  */
 export type { ApiPrincipal, ApiScope, Authenticate, StaticApiKey } from './api-keys.js';
-export type { CollectLimits } from './collect.js';
 export {
   type ApiLimits,
   createHandler,
@@ -21,6 +20,7 @@ export {
   type OpenPipesHandler,
   type RequestContext,
 } from './handler.js';
+export type { CollectLimits } from './routes/collect.js';
 export {
   auditQueryParamsSchema,
   bindSecretsBodySchema,

@@ -4,10 +4,10 @@
  * limit), the source's auth, the origin, JSON syntax and depth, event count; only then ingest.
  */
 import { type IngestResult, isPipesError, type Pipes, PipesError, type Source } from '@openpipes/core';
-import { checkMediaType, readBody } from './body.js';
-import { decodeUtf8, parseJson } from './json.js';
-import { json, type Route } from './route.js';
-import { collectBodySchema, collectResultSchema } from './schemas.js';
+import { checkMediaType, readBody } from '../body.js';
+import { decodeUtf8, parseJson } from '../json.js';
+import { json, type Route } from '../route.js';
+import { collectBodySchema, collectResultSchema } from '../schemas.js';
 
 /**
  * Limits of `POST /collect/:slug`.
