@@ -13,11 +13,11 @@ import {
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
+import { z } from 'zod';
 import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
-
 import { decodeUtf8, parseJson } from './json.js';
-import type { Route, RouteContext } from './route.js';
+import { type BodySpec, type JsonObject, json, type Reply, type ResponsesSpec, type Route } from './route.js';
 import { createRouter } from './router.js';
 import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
@@ -214,26 +214,24 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         }
         actor = principal.actor;
       }
-      const query = readQuery(url, route);
-      let body: Promise<Record<string, unknown>> | undefined;
+      const query = parseOrThrow(route.query ?? noQuery, readQuery(url, route), 'query');
       const bodyLimits = {
         maxBodyBytes: route.body?.large ? apiLimits.maxConfigBodyBytes : apiLimits.maxBodyBytes,
         maxDepth: apiLimits.maxDepth,
       };
-      const routeContext: RouteContext = {
-        request,
-        url,
-        params: found.params,
-        requestId,
-        actor: { actor, requestId },
-        sensitive,
-        body: () => {
-          body ??= readJsonObject(request, bodyLimits);
-          return body;
-        },
-        query: (schema) => parseOrThrow(schema, query, 'query'),
-      };
-      response = await route.handle(routeContext);
+      const body = route.body ? await readRouteBody(request, route.body, bodyLimits, sensitive) : undefined;
+      response = toResponse(
+        await route.handle({
+          request,
+          url,
+          params: found.params,
+          requestId,
+          actor: { actor, requestId },
+          sensitive,
+          query,
+          body,
+        }),
+      );
     } catch (err) {
       const collect = err instanceof CollectError;
       const error = collect ? err.error : toPipesError(err);
@@ -361,24 +359,56 @@ function normalizeBase(base: string | undefined): string {
   return `/${base.replace(/^\/+|\/+$/g, '')}`;
 }
 
+/** A route without a query schema takes no parameters (`readQuery` refused or dropped them). */
+const noQuery = z.strictObject({});
+
+/**
+ * Reads an admin API body (`{}` when empty, else a JSON object), notes its sensitive values, and
+ * parses it with the route's schema.
+ */
+async function readRouteBody(
+  request: Request,
+  spec: BodySpec<z.ZodType>,
+  limits: { maxBodyBytes: number; maxDepth: number },
+  sensitive: string[],
+): Promise<unknown> {
+  const body = await readJsonObject(request, limits);
+  for (const field of spec.sensitive ?? []) {
+    const value = body[field];
+    if (typeof value === 'string') sensitive.push(value);
+  }
+  return spec.parse ? spec.parse(body) : parseOrThrow(spec.schema, body, spec.label);
+}
+
 /** Reads an admin API body: `{}` when empty, else a JSON object. */
 async function readJsonObject(
   request: Request,
   limits: { maxBodyBytes: number; maxDepth: number },
-): Promise<Record<string, unknown>> {
+): Promise<JsonObject> {
   // Read first: a bodiless PUT (`/toggle`) may come without any Content-Type, and that is fine.
   const raw = await readBody(request, limits.maxBodyBytes);
   if (raw.byteLength === 0) return {};
   checkMediaType(request, ['application/json']);
   const value = parseJson(decodeUtf8(raw), limits.maxDepth);
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+  if (!isJsonObject(value)) {
     throw new PipesError({
       code: 'VALIDATION_FAILED',
       message: 'the body must be a JSON object',
       details: { issues: [{ path: '(root)', message: 'expected an object' }] },
     });
   }
-  return value as Record<string, unknown>;
+  return value;
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A route's reply as a Response: JSON when it has a body, nothing (204) when it has none. */
+function toResponse(reply: Reply<ResponsesSpec>): Response {
+  if (reply instanceof Response) return reply;
+  if (reply.body === undefined) return new Response(null, { status: reply.status, headers: reply.headers });
+  return json(reply.status, reply.body, reply.headers);
 }
 
 function challenge(error: PipesError, collect: boolean): string {

@@ -4,34 +4,21 @@
  * Every status an operation can answer is listed (no `default`), and a test checks every answer
  * the suites see against it (test/openapi-check.ts).
  */
-import {
-  alertChannelConfigSchema,
-  alertChannelInputSchema,
-  alertChannelSchema,
-  apiKeyInputSchema,
-  apiKeySchema,
-  auditEntrySchema,
-  configDocumentSchema,
-  configEntityKinds,
-  configImportResultSchema,
-  deliverySchema,
-  destinationInputSchema,
-  destinationSchema,
-  eventTypeInputSchema,
-  eventTypeSchema,
-  pipeInputSchema,
-  pipeSchema,
-  secretInputSchema,
-  secretKeySchema,
-  secretSchema,
-  sourceInputSchema,
-  sourceSchema,
-} from '@openpipes/core';
 import { z } from 'zod';
-import type { DocSchema, Route } from './route.js';
-import { errorBodySchema, templateDestinationBodySchema } from './schemas.js';
+import { componentNames, responseComponent } from './components.js';
+import { noBody, type Route } from './route.js';
+import { errorBodySchema } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
+
+/** The OpenAPI 3.1 document `GET /openapi.json` serves (a type, so that it is a JSON object to TypeScript). */
+export type OpenApiDocument = {
+  openapi: '3.1.0';
+  info: { title: string; version: string; description: string };
+  servers: Array<{ url: string }>;
+  components: { securitySchemes: Record<string, unknown>; schemas: Record<string, JsonSchema> };
+  paths: Record<string, Record<string, unknown>>;
+};
 
 /**
  * Text OpenPipes accepts: no NUL and no lone surrogate (with the `u` flag JSON Schema patterns use,
@@ -107,172 +94,71 @@ function acceptedOnly(schema: JsonSchema): JsonSchema {
   return out;
 }
 
-/** Entities: the returned shape, what create and PATCH take, and what a version holds when it differs. */
-const entities: Array<{
-  name: string;
-  entity: z.ZodType;
-  input: z.ZodType;
-  patch: z.ZodType;
-  version?: string;
-}> = [
-  { name: 'Source', entity: sourceSchema, input: sourceInputSchema, patch: sourceInputSchema.partial() },
-  {
-    name: 'EventType',
-    entity: eventTypeSchema,
-    input: eventTypeInputSchema,
-    patch: eventTypeInputSchema.partial(),
-  },
-  {
-    name: 'Secret',
-    entity: secretSchema,
-    input: secretInputSchema,
-    patch: z.strictObject({ key: secretKeySchema.optional(), description: z.string().max(2000).optional() }),
-  },
-  {
-    name: 'Destination',
-    entity: destinationSchema,
-    input: destinationInputSchema,
-    patch: destinationInputSchema.partial(),
-  },
-  { name: 'Pipe', entity: pipeSchema, input: pipeInputSchema, patch: pipeInputSchema.partial() },
-  {
-    name: 'AlertChannel',
-    entity: alertChannelSchema,
-    // The webhook is `url` or `url_secret_id`, exactly one of them (the engine refuses both or none).
-    input: alertChannelInputSchema.meta({ oneOf: [{ required: ['url'] }, { required: ['url_secret_id'] }] }),
-    patch: alertChannelInputSchema.partial().meta({ not: { required: ['url', 'url_secret_id'] } }),
-    version: 'AlertChannelConfig',
-  },
-];
+const errorSchema = responseComponent('Error', errorBodySchema);
 
-/** `POST /api/event-destinations` from a template answers these too. */
-const destinationCreatedSchema = destinationSchema.extend({
-  default_transform: z
-    .string()
-    .optional()
-    .describe('From a template: a transform for the pipe, to start from.'),
-  required_secrets: z
-    .array(z.object({ key: z.string(), description: z.string() }))
-    .optional()
-    .describe('From a template: the secret keys its `send()` reads.'),
-});
-
-const configProgressSchema = z.object({
-  phase: z.enum(['read', 'check', 'apply']),
-  done: z.number().int(),
-  total: z.number().int(),
-  kind: z.enum(configEntityKinds).optional(),
-  name: z.string().optional(),
-});
-
-/** One line of a streamed (NDJSON) answer: progress, then the result or an error. */
-function progressLine(result: string): JsonSchema {
-  return {
-    oneOf: [
-      {
-        type: 'object',
-        required: ['progress'],
-        additionalProperties: false,
-        properties: { progress: toJsonSchema(configProgressSchema, 'output') },
-      },
-      {
-        type: 'object',
-        required: ['result'],
-        additionalProperties: false,
-        properties: { result: ref(result) },
-      },
-      {
-        type: 'object',
-        required: ['error'],
-        additionalProperties: false,
-        properties: { error: (toJsonSchema(errorBodySchema, 'output').properties as JsonSchema).error },
-      },
-    ],
-  };
-}
-
-function components(): Record<string, JsonSchema> {
-  const out: Record<string, JsonSchema> = {};
-  out.JsonValue = {
-    description: 'Any JSON value whose text (values and keys) has no NUL and no lone surrogate.',
-    anyOf: [
-      { type: ['null', 'boolean', 'number'] },
-      { type: 'string', pattern: textPattern },
-      { type: 'array', items: ref('JsonValue') },
-      {
-        type: 'object',
-        propertyNames: { type: 'string', pattern: textPattern },
-        additionalProperties: ref('JsonValue'),
-      },
-    ],
-  };
-  for (const e of entities) {
-    out[e.name] = toJsonSchema(e.entity, 'output');
-    out[`${e.name}Input`] = toJsonSchema(e.input, 'input');
-    out[`${e.name}Patch`] = toJsonSchema(e.patch, 'input');
-    out[`${e.name}Page`] = page(e.name);
-    out[`${e.name}Versions`] = {
+/** Any JSON value the server accepts: what `{}` (any value) becomes in what requests take. */
+const jsonValue: JsonSchema = {
+  description: 'Any JSON value whose text (values and keys) has no NUL and no lone surrogate.',
+  anyOf: [
+    { type: ['null', 'boolean', 'number'] },
+    { type: 'string', pattern: textPattern },
+    { type: 'array', items: ref('JsonValue') },
+    {
       type: 'object',
-      required: ['data'],
-      additionalProperties: false,
-      properties: {
-        data: {
-          type: 'array',
-          items: {
-            type: 'object',
-            required: ['version', 'created_at', 'actor', 'data'],
-            additionalProperties: false,
-            properties: {
-              version: { type: 'integer' },
-              created_at: { type: 'string', format: 'date-time' },
-              actor: {
-                type: ['string', 'null'],
-                description: 'The API key (or user) that made this version.',
-              },
-              data: ref(e.version ?? e.name),
-            },
-          },
-        },
-      },
-    };
-  }
-  out.DestinationFromTemplate = toJsonSchema(templateDestinationBodySchema, 'input');
-  out.DestinationCreate = { oneOf: [ref('DestinationInput'), ref('DestinationFromTemplate')] };
-  out.DestinationCreated = toJsonSchema(destinationCreatedSchema, 'output');
-  out.AlertChannelConfig = toJsonSchema(alertChannelConfigSchema, 'output');
-  out.ApiKey = toJsonSchema(apiKeySchema, 'output');
-  out.ApiKeyInput = toJsonSchema(apiKeyInputSchema, 'input');
-  out.ApiKeyCreated = toJsonSchema(
-    apiKeySchema.extend({ token: z.string().describe('The bearer token. Shown this once.') }),
-    'output',
-  );
-  out.ApiKeyPage = page('ApiKey');
-  out.AuditEntry = toJsonSchema(auditEntrySchema, 'output');
-  out.AuditEntryPage = page('AuditEntry');
-  out.Delivery = toJsonSchema(deliverySchema, 'output');
-  out.ConfigDocument = toJsonSchema(configDocumentSchema, 'output');
-  out.ConfigDocumentInput = toJsonSchema(configDocumentSchema, 'input');
-  out.ConfigImportResult = toJsonSchema(configImportResultSchema, 'output');
-  out.ConfigExportLine = progressLine('ConfigDocument');
-  out.ConfigImportLine = progressLine('ConfigImportResult');
-  out.Error = toJsonSchema(errorBodySchema, 'output');
-  return out;
-}
+      propertyNames: { type: 'string', pattern: textPattern },
+      additionalProperties: ref('JsonValue'),
+    },
+  ],
+};
 
-function page(item: string): JsonSchema {
+/**
+ * The JSON Schemas of one direction (what requests take, or what answers hold): every schema the
+ * routes use, converted together so that a named one (components.ts) is a `$ref` wherever it
+ * appears, and the unnamed ones are written where they are used.
+ */
+function convert(io: 'input' | 'output', used: Set<z.ZodType>) {
+  const registry = z.registry<{ id: string }>();
+  const unnamed = new Map<z.ZodType, string>();
+  for (const [schema, id] of componentNames[io]) registry.add(schema, { id });
+  for (const schema of used) {
+    if (registry.has(schema)) continue;
+    const id = `unnamed-${unnamed.size}`;
+    unnamed.set(schema, id);
+    registry.add(schema, { id });
+  }
+  const converted = z.toJSONSchema(registry, {
+    io,
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  }).schemas as Record<string, JsonSchema>;
+  const finished: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(converted)) {
+    const { $schema: _dialect, $id: _id, ...rest } = schema;
+    finished[id] = io === 'input' ? acceptedOnly(rest) : rest;
+  }
+  // An unnamed schema is written out wherever it is used, inside named ones too.
+  const unnamedRef = /^#\/components\/schemas\/(unnamed-\d+)$/;
+  const inline = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(inline);
+    if (value === null || typeof value !== 'object') return value;
+    const { $ref, ...rest } = value as JsonSchema;
+    const target = typeof $ref === 'string' ? unnamedRef.exec($ref)?.[1] : undefined;
+    const out = Object.fromEntries(Object.entries(rest).map(([key, item]) => [key, inline(item)]));
+    if (target) return { ...(inline(finished[target]) as JsonSchema), ...out };
+    return $ref === undefined ? out : { $ref, ...out };
+  };
+  const components: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(finished)) {
+    if (!id.startsWith('unnamed-')) components[id] = inline(schema) as JsonSchema;
+  }
   return {
-    type: 'object',
-    required: ['data', 'next_cursor'],
-    additionalProperties: false,
-    properties: {
-      data: { type: 'array', items: ref(item) },
-      next_cursor: { type: ['string', 'null'], description: 'Pass back as `cursor` for the next page.' },
+    components,
+    /** The schema to write for `schema`: a `$ref` to its name, or the schema itself. */
+    schemaOf(schema: z.ZodType): JsonSchema {
+      const id = unnamed.get(schema);
+      return id ? (inline(finished[id]) as JsonSchema) : ref(registry.get(schema)!.id);
     },
   };
-}
-
-function docSchema(schema: DocSchema, io: 'input' | 'output'): JsonSchema {
-  return typeof schema === 'string' ? ref(schema) : toJsonSchema(schema, io);
 }
 
 /** What each error status means, for the document. */
@@ -308,7 +194,7 @@ export function errorStatuses(route: Route): number[] {
   }
   if (route.query) statuses.add(400);
   if (route.path.includes('{')) statuses.add(404);
-  if (route.body) {
+  if (route.body || route.rawBody) {
     statuses.add(400);
     statuses.add(413);
     statuses.add(415);
@@ -325,7 +211,21 @@ export function errorStatuses(route: Route): number[] {
  * const doc = buildOpenApiDocument(routes, { basePath: '/openpipes', version: '0.1.0' });
  * ```
  */
-export function buildOpenApiDocument(routes: Route[], options: { basePath: string; version: string }) {
+export function buildOpenApiDocument(
+  routes: Route[],
+  options: { basePath: string; version: string },
+): OpenApiDocument {
+  const used = { input: new Set<z.ZodType>(), output: new Set<z.ZodType>([errorSchema]) };
+  for (const route of routes) {
+    if (route.body) used.input.add(route.body.schema);
+    if (route.rawBody) used.input.add(route.rawBody.schema);
+    for (const response of Object.values(route.responses)) {
+      if (response.schema !== noBody) used.output.add(response.schema);
+      for (const schema of Object.values(response.mediaTypes ?? {})) used.output.add(schema);
+    }
+  }
+  const input = convert('input', used.input);
+  const output = convert('output', used.output);
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const parameters: unknown[] = [];
@@ -348,9 +248,11 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
     const responses: Record<string, unknown> = {};
     for (const [status, response] of Object.entries(route.responses)) {
       const content: Record<string, unknown> = {};
-      if (response.schema) content['application/json'] = { schema: docSchema(response.schema, 'output') };
+      if (response.schema !== noBody) {
+        content['application/json'] = { schema: output.schemaOf(response.schema) };
+      }
       for (const [mediaType, schema] of Object.entries(response.mediaTypes ?? {})) {
-        content[mediaType] = { schema: docSchema(schema, 'output') };
+        content[mediaType] = { schema: output.schemaOf(schema) };
       }
       responses[status] = {
         description: response.description,
@@ -373,12 +275,16 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
     };
     if (route.access === 'write') operation['x-openpipes-scope'] = 'write';
     if (route.body) {
-      const schema = docSchema(route.body.schema, 'input');
       operation.requestBody = {
         required: route.body.required ?? false,
-        content: Object.fromEntries(
-          (route.body.mediaTypes ?? ['application/json']).map((t) => [t, { schema }]),
-        ),
+        content: { 'application/json': { schema: input.schemaOf(route.body.schema) } },
+      };
+    }
+    if (route.rawBody) {
+      const schema = input.schemaOf(route.rawBody.schema);
+      operation.requestBody = {
+        required: true,
+        content: Object.fromEntries(route.rawBody.mediaTypes.map((type) => [type, { schema }])),
       };
     }
     paths[route.path] ??= {};
@@ -406,7 +312,7 @@ export function buildOpenApiDocument(routes: Route[], options: { basePath: strin
     servers: [{ url: options.basePath || '/' }],
     components: {
       securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An OpenPipes API key.' } },
-      schemas: components(),
+      schemas: { JsonValue: jsonValue, ...input.components, ...output.components },
     },
     paths,
   };

@@ -17,6 +17,7 @@ import {
   secretInputSchema,
 } from '@openpipes/core';
 import { z } from 'zod';
+import { patchSchema } from './components.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
@@ -161,22 +162,15 @@ export const auditQueryParamsSchema = auditQuerySchema.extend({
  * templateDestinationBodySchema.parse({ template: 'meta-capi', settings: { pixel_id: '123' }, name: 'meta-capi-prod' });
  * ```
  */
-export const templateDestinationBodySchema = z
-  .strictObject(
-    // Every destination field may override the template's; none has a default here, or the
-    // default would override what the template chose.
-    Object.fromEntries(
-      Object.entries(destinationInputSchema.omit({ template: true }).shape).map(([key, field]) => [
-        key,
-        (field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field).optional(),
-      ]),
-    ),
-  )
-  .extend({
-    template: z.string().min(1).describe('Template name, e.g. `meta-capi`.'),
-    settings: z.record(z.string(), z.unknown()).default({}).describe("The template's settings."),
-    name: z.string().optional().describe("Destination name; default the template's."),
-  });
+export const templateDestinationBodySchema = patchSchema(
+  // Every destination field may override the template's; none has a default here, or the
+  // default would override what the template chose.
+  destinationInputSchema.omit({ template: true }),
+).extend({
+  template: z.string().min(1).describe('Template name, e.g. `meta-capi`.'),
+  settings: z.record(z.string(), z.unknown()).default({}).describe("The template's settings."),
+  name: z.string().optional().describe("Destination name; default the template's."),
+});
 
 /**
  * What `POST /collect/:slug` takes: one event, an array of events, or `{ "events": [...] }`.
@@ -261,8 +255,3 @@ export const errorBodySchema = z.object({
     details: z.unknown().optional(),
   }),
 });
-
-/** A page of a list. */
-export function pageSchema<T extends z.ZodType>(item: T) {
-  return z.object({ data: z.array(item), next_cursor: z.string().nullable() });
-}

@@ -1,30 +1,40 @@
 /** `/api/alert-channels`: where failure alerts go (Slack, Teams, a webhook). */
-import { alertChannelDeliverySchema, type Pipes } from '@openpipes/core';
-import { json, type Route } from '../route.js';
-import { collectionRoutes, idParam } from './collections.js';
+import {
+  alertChannelConfigSchema,
+  alertChannelDeliverySchema,
+  alertChannelInputSchema,
+  alertChannelSchema,
+  type Pipes,
+} from '@openpipes/core';
+import { patchSchema, responseComponent } from '../components.js';
+import { defineRoute, type Route, reply } from '../route.js';
+import { collectionRoutes, collectionSchemas } from './collections.js';
+
+export const alertChannelSchemas = collectionSchemas('AlertChannel', {
+  entity: alertChannelSchema,
+  // The webhook is `url` or `url_secret_id`, exactly one of them (the engine refuses both or none).
+  input: alertChannelInputSchema.meta({ oneOf: [{ required: ['url'] }, { required: ['url_secret_id'] }] }),
+  patch: patchSchema(alertChannelInputSchema).meta({ not: { required: ['url', 'url_secret_id'] } }),
+  version: responseComponent('AlertChannelConfig', alertChannelConfigSchema),
+});
 
 export function alertRoutes(pipes: Pipes): Route[] {
+  const channels = pipes.alerts.channels;
   return [
     ...collectionRoutes({
       path: 'alert-channels',
       idKind: 'alert_channel',
-      entity: 'AlertChannel',
       label: 'alert channel',
       tag: 'Alerts',
-      registry: pipes.alerts.channels,
-      toggle: true,
+      schemas: alertChannelSchemas,
+      registry: channels,
+      toggle: (id, enabled, actor) => channels.toggle(id, enabled, actor),
       // The webhook URL is a secret: never echoed in an error or a log line.
-      async create(context, body) {
-        if (typeof body.url === 'string') context.sensitive.push(body.url);
-        return json(201, await pipes.alerts.channels.create(body as never, context.actor));
-      },
-      checkPatch(body, context) {
-        if (typeof body.url === 'string') context.sensitive.push(body.url);
-      },
+      sensitive: ['url'],
     }),
-    {
+    defineRoute({
       method: 'POST',
-      path: `/api/alert-channels/${idParam}/test`,
+      path: '/api/alert-channels/{id}/test',
       summary: 'Send a sample alert to a channel now; answers what the channel answered.',
       tag: 'Alerts',
       access: 'write',
@@ -34,9 +44,9 @@ export function alertRoutes(pipes: Pipes): Route[] {
           schema: alertChannelDeliverySchema,
         },
       },
-      async handle(context) {
-        return json(200, await pipes.alerts.channels.test(context.params.id!, context.actor));
+      async handle({ params, actor }) {
+        return reply(200, await channels.test(params.id, actor));
       },
-    },
+    }),
   ];
 }

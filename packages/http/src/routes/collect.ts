@@ -6,7 +6,7 @@
 import { type IngestResult, isPipesError, type Pipes, PipesError, type Source } from '@openpipes/core';
 import { checkMediaType, readBody } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
-import { json, type Route } from '../route.js';
+import { defineRoute, noBody, type Route, reply } from '../route.js';
 import { collectBodySchema, collectResultSchema } from '../schemas.js';
 
 /**
@@ -49,7 +49,7 @@ export class CollectError extends Error {
 
 export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Route[] {
   return [
-    {
+    defineRoute({
       method: 'POST',
       path: '/collect/{slug}',
       summary:
@@ -57,7 +57,7 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       tag: 'Collect',
       access: 'collect',
       ignoresUnknownQuery: true,
-      body: { schema: collectBodySchema, required: true, mediaTypes: ['application/json', 'text/plain'] },
+      rawBody: { schema: collectBodySchema, mediaTypes: ['application/json', 'text/plain'] },
       responses: {
         202: {
           description: 'At least one event was accepted. One result per event.',
@@ -70,9 +70,8 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
       // The source's auth (401), its allowed origins and whether it is enabled (403).
       errors: [401, 403],
-      async handle(context) {
-        const { request, params } = context;
-        const slug = params.slug!;
+      async handle({ request, params }) {
+        const slug = params.slug;
         let cors: Record<string, string> = {};
         try {
           checkMediaType(request, ['application/json', 'text/plain']);
@@ -106,39 +105,36 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
           throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
         }
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'OPTIONS',
       path: '/collect/{slug}',
       summary: "CORS preflight: allowed when the Origin is in the source's allowed_origins.",
       tag: 'Collect',
       access: 'public',
       ignoresUnknownQuery: true,
-      responses: { 204: { description: 'The origin may send.' } },
+      responses: { 204: { description: 'The origin may send.', schema: noBody } },
       errors: [403],
       async handle({ request, params }) {
-        const source = await pipes.sources.findBySlug(params.slug!);
+        const source = await pipes.sources.findBySlug(params.slug);
         if (!source) {
           throw new PipesError({ code: 'UNKNOWN_SOURCE', message: `no source with slug "${params.slug}"` });
         }
         const origin = request.headers.get('origin');
         const headers = corsHeaders(source, origin);
-        return new Response(null, {
-          status: 204,
-          headers: {
-            ...headers,
-            allow: 'POST, OPTIONS',
-            ...(origin
-              ? {
-                  'access-control-allow-methods': 'POST, OPTIONS',
-                  'access-control-allow-headers': allowedHeaders,
-                  'access-control-max-age': '600',
-                }
-              : {}),
-          },
+        return reply(204, undefined, {
+          ...headers,
+          allow: 'POST, OPTIONS',
+          ...(origin
+            ? {
+                'access-control-allow-methods': 'POST, OPTIONS',
+                'access-control-allow-headers': allowedHeaders,
+                'access-control-max-age': '600',
+              }
+            : {}),
         });
       },
-    },
+    }),
   ];
 }
 
@@ -224,9 +220,9 @@ function unwrapEvents(body: unknown): unknown[] {
  * 202 when anything was accepted; 200 when nothing new was stored but nothing was wrong (all
  * duplicates); 400 `VALIDATION_FAILED` with the per-event results when every event was refused.
  */
-function answer(result: IngestResult, cors: Record<string, string>): Response {
-  if (result.accepted > 0) return json(202, result, cors);
-  if (result.rejected === 0) return json(200, result, cors);
+function answer(result: IngestResult, cors: Record<string, string>) {
+  if (result.accepted > 0) return reply(202, result, cors);
+  if (result.rejected === 0) return reply(200, result, cors);
   throw new PipesError({
     code: 'VALIDATION_FAILED',
     message: `no event was accepted (${result.rejected} rejected, ${result.duplicates} duplicates); details.results says why, per event`,

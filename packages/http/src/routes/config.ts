@@ -2,13 +2,47 @@
  * `/api/config/export` and `/api/config/import`: the configuration as one document, moved between
  * instances; optionally streamed as progress lines (NDJSON) for large instances.
  */
-import { type ConfigProgress, type Logger, type Pipes, silentLogger, toPipesError } from '@openpipes/core';
-import { json, type Route } from '../route.js';
-import { configImportQuerySchema } from '../schemas.js';
+import {
+  type ConfigProgress,
+  configDocumentSchema,
+  configEntityKinds,
+  configImportResultSchema,
+  type Logger,
+  type Pipes,
+  silentLogger,
+  toPipesError,
+} from '@openpipes/core';
+import { z } from 'zod';
+import { requestComponent, responseComponent } from '../components.js';
+import { defineRoute, type Route, reply } from '../route.js';
+import { configImportQuerySchema, errorBodySchema } from '../schemas.js';
+
+const configDocument = responseComponent('ConfigDocument', configDocumentSchema);
+const configDocumentInput = requestComponent('ConfigDocumentInput', configDocumentSchema);
+const configImportResult = responseComponent('ConfigImportResult', configImportResultSchema);
+
+const configProgressSchema = z.object({
+  phase: z.enum(['read', 'check', 'apply']),
+  done: z.number().int(),
+  total: z.number().int(),
+  kind: z.enum(configEntityKinds).optional(),
+  name: z.string().optional(),
+});
+
+/** One line of a streamed (NDJSON) answer: progress, then the result or an error. */
+const progressLine = (result: z.ZodType) =>
+  z.xor([
+    z.strictObject({ progress: configProgressSchema }),
+    z.strictObject({ result }),
+    z.strictObject({ error: errorBodySchema.shape.error }),
+  ]);
+
+const exportLine = responseComponent('ConfigExportLine', progressLine(configDocument));
+const importLine = responseComponent('ConfigImportLine', progressLine(configImportResult));
 
 export function configRoutes(pipes: Pipes, logger: Logger | undefined): Route[] {
   return [
-    {
+    defineRoute({
       method: 'GET',
       path: '/api/config/export',
       summary:
@@ -20,20 +54,18 @@ export function configRoutes(pipes: Pipes, logger: Logger | undefined): Route[] 
       responses: {
         200: {
           description: 'The configuration document (or, streamed, progress lines and then it).',
-          schema: 'ConfigDocument',
-          mediaTypes: { 'application/x-ndjson': 'ConfigExportLine' },
+          schema: configDocument,
+          mediaTypes: { 'application/x-ndjson': exportLine },
         },
       },
-      async handle(context) {
-        if (wantsProgress(context.request)) {
-          return progressStream(logger, context.requestId, (onProgress) =>
-            pipes.config.export({ onProgress }),
-          );
+      async handle({ request, requestId }) {
+        if (wantsProgress(request)) {
+          return progressStream(logger, requestId, (onProgress) => pipes.config.export({ onProgress }));
         }
-        return json(200, await pipes.config.export());
+        return reply(200, await pipes.config.export());
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/config/import',
       summary:
@@ -44,25 +76,21 @@ export function configRoutes(pipes: Pipes, logger: Logger | undefined): Route[] 
       tag: 'Config',
       access: 'write',
       query: configImportQuerySchema,
-      body: { schema: 'ConfigDocumentInput', required: true, large: true },
+      body: { schema: configDocumentInput, label: 'config document', required: true, large: true },
       responses: {
         200: {
           description: 'The plan, applied or not (or, streamed, progress lines and then it).',
-          schema: 'ConfigImportResult',
-          mediaTypes: { 'application/x-ndjson': 'ConfigImportLine' },
+          schema: configImportResult,
+          mediaTypes: { 'application/x-ndjson': importLine },
         },
       },
-      async handle(context) {
-        const { dry_run: dryRun } = context.query(configImportQuerySchema);
-        const doc = await context.body();
+      async handle({ request, requestId, query, body, actor }) {
         const run = (onProgress?: (p: ConfigProgress) => void) =>
-          pipes.config.import(doc, { dryRun, context: context.actor, onProgress });
-        if (wantsProgress(context.request)) {
-          return progressStream(logger, context.requestId, run);
-        }
-        return json(200, await run());
+          pipes.config.import(body, { dryRun: query.dry_run, context: actor, onProgress });
+        if (wantsProgress(request)) return progressStream(logger, requestId, run);
+        return reply(200, await run());
       },
-    },
+    }),
   ];
 }
 

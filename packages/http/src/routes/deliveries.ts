@@ -1,85 +1,93 @@
 /** Delivery records of a pipe, replay, one record with its attempts, and the buffer's depth. */
-import { deliverySchema, type Pipes, parseOrThrow } from '@openpipes/core';
+import { deliverySchema, type Pipes } from '@openpipes/core';
 import { z } from 'zod';
-import { json, type Route } from '../route.js';
-import { deliveriesQuerySchema, pageSchema, replayBodySchema } from '../schemas.js';
-import { idParam } from './collections.js';
+import { pageSchema, responseComponent } from '../components.js';
+import { defineRoute, type Route, reply } from '../route.js';
+import { deliveriesQuerySchema, replayBodySchema } from '../schemas.js';
+
+const delivery = responseComponent('Delivery', deliverySchema);
+
+const replayResultSchema = z.object({
+  dry_run: z.boolean(),
+  count: z.number().int(),
+  ids: z.array(z.string()),
+  preview: z.array(z.unknown()).optional(),
+});
+
+const statsSchema = z.object({
+  deliveries: z.array(
+    z.object({
+      destination_id: z.string(),
+      pipe_id: z.string(),
+      status: z.string(),
+      count: z.number().int(),
+      oldest_created_at: z.string().nullable(),
+    }),
+  ),
+  engine: z.object({
+    running: z.boolean(),
+    roles: z.array(z.string()),
+    owner: z.string(),
+    breakers: z
+      .record(
+        z.string(),
+        z.object({
+          state: z.enum(['closed', 'open', 'half-open']),
+          consecutive_failures: z.number().int(),
+          paused_until: z.string().nullable(),
+        }),
+      )
+      .describe('Circuit breaker of each destination with one, by destination id.'),
+  }),
+});
 
 export function deliveryRoutes(pipes: Pipes): Route[] {
   return [
-    {
+    defineRoute({
       method: 'GET',
-      path: `/api/pipes/${idParam}/deliveries`,
+      path: '/api/pipes/{id}/deliveries',
       summary: "A pipe's delivery records, newest first.",
       tag: 'Deliveries',
       access: 'read',
       query: deliveriesQuerySchema,
-      responses: { 200: { description: 'A page of delivery records.', schema: pageSchema(deliverySchema) } },
-      async handle(context) {
-        const query = context.query(deliveriesQuerySchema);
-        return json(200, await pipes.deliveries.list(context.params.id!, query));
+      responses: { 200: { description: 'A page of delivery records.', schema: pageSchema(delivery) } },
+      async handle({ params, query }) {
+        return reply(200, await pipes.deliveries.list(params.id, query));
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'POST',
-      path: `/api/pipes/${idParam}/replay`,
+      path: '/api/pipes/{id}/replay',
       summary: 'Re-queue failed or dead deliveries of a pipe (or preview them with dry_run).',
       tag: 'Deliveries',
       access: 'write',
-      body: { schema: replayBodySchema },
-      responses: {
-        200: {
-          description: 'What was re-queued.',
-          schema: z.object({
-            dry_run: z.boolean(),
-            count: z.number().int(),
-            ids: z.array(z.string()),
-            preview: z.array(z.unknown()).optional(),
-          }),
-        },
+      body: { schema: replayBodySchema, label: 'replay options' },
+      responses: { 200: { description: 'What was re-queued.', schema: replayResultSchema } },
+      async handle({ params, body, actor }) {
+        return reply(200, await pipes.deliveries.replay(params.id, body, actor));
       },
-      async handle(context) {
-        const body = parseOrThrow(replayBodySchema, await context.body(), 'replay options');
-        return json(200, await pipes.deliveries.replay(context.params.id!, body, context.actor));
-      },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
-      path: `/api/event-deliveries/${idParam}`,
+      path: '/api/event-deliveries/{id}',
       summary: 'One delivery record with every attempt.',
       tag: 'Deliveries',
       access: 'read',
-      responses: { 200: { description: 'The delivery record.', schema: 'Delivery' } },
-      async handle(context) {
-        return json(200, await pipes.deliveries.get(context.params.id!));
+      responses: { 200: { description: 'The delivery record.', schema: delivery } },
+      async handle({ params }) {
+        return reply(200, await pipes.deliveries.get(params.id));
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       path: '/api/stats',
       summary: 'Buffer depth: deliveries per destination, pipe and status; and the engine status.',
       tag: 'Deliveries',
       access: 'read',
-      responses: {
-        200: {
-          description: 'Counts and engine status.',
-          schema: z.object({
-            deliveries: z.array(
-              z.object({
-                destination_id: z.string(),
-                pipe_id: z.string(),
-                status: z.string(),
-                count: z.number().int(),
-                oldest_created_at: z.string().nullable(),
-              }),
-            ),
-            engine: z.object({ running: z.boolean(), roles: z.array(z.string()), owner: z.string() }).loose(),
-          }),
-        },
-      },
+      responses: { 200: { description: 'Counts and engine status.', schema: statsSchema } },
       async handle() {
-        return json(200, { deliveries: await pipes.deliveries.stats(), engine: pipes.status() });
+        return reply(200, { deliveries: await pipes.deliveries.stats(), engine: pipes.status() });
       },
-    },
+    }),
   ];
 }

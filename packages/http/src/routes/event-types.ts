@@ -1,16 +1,20 @@
 /** `/api/event-types`: the events a source may send, each with its JSON Schema. */
-import type { Pipes } from '@openpipes/core';
+import { eventTypeInputSchema, eventTypeSchema, type Pipes } from '@openpipes/core';
 import type { Route } from '../route.js';
-import { collectionRoutes } from './collections.js';
+import { collectionRoutes, collectionSchemas } from './collections.js';
+
+export const eventTypeSchemas = collectionSchemas('EventType', {
+  entity: eventTypeSchema,
+  input: eventTypeInputSchema,
+});
 
 export function eventTypeRoutes(pipes: Pipes): Route[] {
   return collectionRoutes({
     path: 'event-types',
     idKind: 'event_type',
-    entity: 'EventType',
     label: 'event type',
     tag: 'Event types',
+    schemas: eventTypeSchemas,
     registry: pipes.eventTypes,
-    toggle: false,
   });
 }

@@ -1,17 +1,17 @@
 /** `/openapi.json` and `/healthz`: public, for tools and load balancers. */
 import { errorCodes, type Pipes, toPipesError } from '@openpipes/core';
 import { z } from 'zod';
-import { buildOpenApiDocument } from '../openapi.js';
-import { json, type Route } from '../route.js';
+import { buildOpenApiDocument, type OpenApiDocument } from '../openapi.js';
+import { defineRoute, type Route, reply } from '../route.js';
 
 /**
  * The meta routes. `routes` gives every route the handler serves (these included), for the
  * document, which is built once per base path it is served under.
  */
 export function metaRoutes(pipes: Pipes, routes: () => Route[], version: string): Route[] {
-  const documents = new Map<string, unknown>();
+  const documents = new Map<string, OpenApiDocument>();
   return [
-    {
+    defineRoute({
       method: 'GET',
       path: '/openapi.json',
       summary: 'This OpenAPI 3.1 document.',
@@ -28,10 +28,10 @@ export function metaRoutes(pipes: Pipes, routes: () => Route[], version: string)
           document = buildOpenApiDocument(routes(), { basePath: base, version });
           documents.set(base, document);
         }
-        return json(200, document);
+        return reply(200, document);
       },
-    },
-    {
+    }),
+    defineRoute({
       method: 'GET',
       path: '/healthz',
       summary: 'Liveness and store reachability.',
@@ -53,10 +53,10 @@ export function metaRoutes(pipes: Pipes, routes: () => Route[], version: string)
           await pipes.sources.list({ limit: 1 });
         } catch (err) {
           // Load balancers read the status only; the code says why without internals.
-          return json(503, { status: 'unavailable', code: toPipesError(err).code });
+          return reply(503, { status: 'unavailable' as const, code: toPipesError(err).code });
         }
-        return json(200, { status: 'ok', running: pipes.status().running });
+        return reply(200, { status: 'ok' as const, running: pipes.status().running });
       },
-    },
+    }),
   ];
 }

@@ -1,49 +1,46 @@
 /** `/api/secrets`: values `send()` reads; never returned, never logged. */
-import { type Pipes, PipesError, parseOrThrow } from '@openpipes/core';
-import { json, type Route } from '../route.js';
+import { type Pipes, secretInputSchema, secretKeySchema, secretSchema } from '@openpipes/core';
+import { z } from 'zod';
+import { defineRoute, type Route, reply } from '../route.js';
 import { secretValueBodySchema } from '../schemas.js';
-import { collectionRoutes, idParam } from './collections.js';
+import { collectionRoutes, collectionSchemas } from './collections.js';
+
+export const secretSchemas = collectionSchemas('Secret', {
+  entity: secretSchema,
+  input: secretInputSchema,
+  patch: z.strictObject({
+    key: secretKeySchema.optional(),
+    description: z.string().max(2000).optional(),
+    // Named so that the refusal says where a value is changed.
+    value: z
+      .never({ error: 'a secret value is rotated with PUT /api/secrets/{id}/value, not PATCH' })
+      .optional()
+      .describe('Not here: a secret value is rotated with `PUT /api/secrets/{id}/value`.'),
+  }),
+});
 
 export function secretRoutes(pipes: Pipes): Route[] {
   return [
     ...collectionRoutes({
       path: 'secrets',
       idKind: 'secret',
-      entity: 'Secret',
       label: 'secret',
       tag: 'Secrets',
+      schemas: secretSchemas,
       registry: pipes.secrets,
-      toggle: false,
-      async create(context, body) {
-        if (typeof body.value === 'string') context.sensitive.push(body.value);
-        return json(201, await pipes.secrets.create(body as never, context.actor));
-      },
-      checkPatch(body) {
-        if ('value' in body) {
-          throw new PipesError({
-            code: 'VALIDATION_FAILED',
-            message: 'value: a secret value is rotated with PUT /api/secrets/{id}/value, not PATCH',
-            details: {
-              issues: [{ path: 'value', message: 'rotate the value with PUT /api/secrets/{id}/value' }],
-            },
-          });
-        }
-      },
+      sensitive: ['value'],
     }),
-    {
+    defineRoute({
       method: 'PUT',
-      path: `/api/secrets/${idParam}/value`,
+      path: '/api/secrets/{id}/value',
       summary: 'Rotate a secret value (the next delivery uses it). The value is never returned.',
       tag: 'Secrets',
       access: 'write',
-      body: { schema: secretValueBodySchema, required: true },
-      responses: { 200: { description: 'The secret (metadata only).', schema: 'Secret' } },
-      async handle(context) {
-        const body = await context.body();
-        if (typeof body.value === 'string') context.sensitive.push(body.value);
-        const { value } = parseOrThrow(secretValueBodySchema, body, 'secret value');
-        return json(200, await pipes.secrets.updateValue(context.params.id!, value, context.actor));
+      body: { schema: secretValueBodySchema, label: 'secret value', required: true, sensitive: ['value'] },
+      responses: { 200: { description: 'The secret (metadata only).', schema: secretSchemas.entity } },
+      async handle({ params, body, actor }) {
+        return reply(200, await pipes.secrets.updateValue(params.id, body.value, actor));
       },
-    },
+    }),
   ];
 }

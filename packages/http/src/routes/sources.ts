@@ -1,16 +1,18 @@
 /** `/api/sources`: where events come in. */
-import type { Pipes } from '@openpipes/core';
+import { type Pipes, sourceInputSchema, sourceSchema } from '@openpipes/core';
 import type { Route } from '../route.js';
-import { collectionRoutes } from './collections.js';
+import { collectionRoutes, collectionSchemas } from './collections.js';
+
+export const sourceSchemas = collectionSchemas('Source', { entity: sourceSchema, input: sourceInputSchema });
 
 export function sourceRoutes(pipes: Pipes): Route[] {
   return collectionRoutes({
     path: 'sources',
     idKind: 'source',
-    entity: 'Source',
     label: 'source',
     tag: 'Sources',
+    schemas: sourceSchemas,
     registry: pipes.sources,
-    toggle: true,
+    toggle: (id, enabled, actor) => pipes.sources.toggle(id, enabled, actor),
   });
 }
