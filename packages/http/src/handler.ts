@@ -13,7 +13,7 @@ import {
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
 import { decodeUtf8, parseJson } from './json.js';
@@ -214,7 +214,8 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         }
         actor = principal.actor;
       }
-      const query = parseOrThrow(route.query ?? noQuery, readQuery(url, route), 'query');
+      const rawQuery = readQuery(url, route);
+      const query = route.query ? parseOrThrow(route.query, rawQuery, 'query') : rawQuery;
       const bodyLimits = {
         maxBodyBytes: route.body?.large ? apiLimits.maxConfigBodyBytes : apiLimits.maxBodyBytes,
         maxDepth: apiLimits.maxDepth,
@@ -358,9 +359,6 @@ function normalizeBase(base: string | undefined): string {
   if (!base || base === '/') return '';
   return `/${base.replace(/^\/+|\/+$/g, '')}`;
 }
-
-/** A route without a query schema takes no parameters (`readQuery` refused or dropped them). */
-const noQuery = z.strictObject({});
 
 /**
  * Reads an admin API body (`{}` when empty, else a JSON object), notes its sensitive values, and

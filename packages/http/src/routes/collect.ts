@@ -189,10 +189,9 @@ function normalizeOrigin(origin: string): string {
 function unwrapEvents(body: unknown): unknown[] {
   if (Array.isArray(body)) return body;
   if (body !== null && typeof body === 'object') {
-    const record = body as Record<string, unknown>;
-    if (Array.isArray(record.events) && !('event_type' in record)) {
+    if ('events' in body && Array.isArray(body.events) && !('event_type' in body)) {
       // The wrapper is strict like everything else: a key beside `events` would be lost.
-      const extra = Object.keys(record).filter((key) => key !== 'events');
+      const extra = Object.keys(body).filter((key) => key !== 'events');
       if (extra.length > 0) {
         throw new PipesError({
           code: 'VALIDATION_FAILED',
@@ -205,7 +204,7 @@ function unwrapEvents(body: unknown): unknown[] {
           },
         });
       }
-      return record.events;
+      return body.events;
     }
     return [body];
   }
