@@ -6,6 +6,7 @@
  */
 import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { toPipesError } from './errors.js';
+import type { EngineObserver } from './observer.js';
 import { parseExchange, recordExchange, recordLogs } from './record.js';
 import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from './sandbox/types.js';
 import type {
@@ -27,6 +28,8 @@ export interface DeliverDeps {
   now: () => number;
   random?: () => number;
   profiles?: ProfilesResolver;
+  /** Told each transform's and send's duration (metrics). */
+  observer?: EngineObserver;
 }
 
 export interface DeliverInput {
@@ -96,6 +99,7 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
         durationMs: 0,
       };
     }
+    deps.observer?.sent?.({ destination: destination.name, seconds: run.durationMs / 1000, ok: !run.error });
     const classification = classifySend(run, batch.length, deps.now());
     const logs = recordLogs(run.logs, redact);
     // Rows of the request belong to the events send() actually sent, in order; an event it
@@ -172,6 +176,7 @@ async function transformGroup(
       profiles: profiles ?? {},
       secrets,
     });
+    deps.observer?.transformed?.({ pipe: pipe.name, seconds: run.durationMs / 1000, ok: true });
     return deliveries.map((delivery, i) => {
       const result = run.results[i];
       const work = { ...blank(delivery), logs: [...run.logs] };
@@ -198,6 +203,7 @@ async function transformGroup(
       return work;
     });
   } catch (err) {
+    deps.observer?.transformed?.({ pipe: pipe.name, seconds: 0, ok: false });
     const error = toPipesError(err);
     const details = (error.details ?? {}) as { line?: number; column?: number };
     const retryable = error.code === 'WORKER_CRASHED' || error.retryable;

@@ -14,6 +14,7 @@ import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
 import { createIngest, type IngestResult } from './ingest.js';
 import { createDefaultLogger, type Logger } from './logger.js';
+import { createObservers, type EngineObserver } from './observer.js';
 import { type ApiKeysApi, createApiKeysApi } from './registries/api-keys.js';
 import { createDestinationsRegistry, type DestinationsRegistry } from './registries/destinations.js';
 import { createEventTypesRegistry, type EventTypesRegistry } from './registries/event-types.js';
@@ -66,6 +67,10 @@ export interface PipesOptions {
 /** Engine status: what runs, the buffer, the breakers. */
 export interface PipesStatus {
   running: boolean;
+  /** True while the store's migrations run (readiness probes answer "not ready"). */
+  migrating: boolean;
+  /** True once `stop()` was called: the engine is draining or stopped. */
+  stopping: boolean;
   roles: Role[];
   owner: string;
   breakers: Record<string, BreakerState>;
@@ -125,6 +130,11 @@ export interface Pipes {
    * default 30 s), then closes the sandbox and, unless `closeStore: false`, the store.
    */
   stop(options?: { graceMs?: number; closeStore?: boolean }): Promise<void>;
+  /**
+   * Adds an observer of the engine's work (what metrics count); returns the function that removes
+   * it. `createHandler(pipes, { metrics: {} })` adds one for `GET /metrics`.
+   */
+  observe(observer: EngineObserver): () => void;
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;
@@ -165,14 +175,28 @@ export function createPipes(options: PipesOptions): Pipes {
   const events = createEngineEvents((err) =>
     logger.error('an engine event listener threw', { error: String(err) }),
   );
+  const observers = createObservers();
+  const { observer } = observers;
+  events.on('destination-paused', (e) => observer.breaker({ destination: e.destination, paused: true }));
+  events.on('destination-resumed', (e) => observer.breaker({ destination: e.destination, paused: false }));
 
   // Every public operation waits for the schema to exist; `start()` is only needed to dispatch.
   let migrated: Promise<void> | null = null;
+  let migrating = false;
   const ready = () => {
-    migrated ??= store.migrate().catch((err) => {
-      migrated = null;
-      throw err;
-    });
+    if (!migrated) {
+      migrating = true;
+      migrated = store.migrate().then(
+        () => {
+          migrating = false;
+        },
+        (err) => {
+          migrating = false;
+          migrated = null;
+          throw err;
+        },
+      );
+    }
     return migrated;
   };
   let stopped = false;
@@ -217,7 +241,13 @@ export function createPipes(options: PipesOptions): Pipes {
     now,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
-  const ingest = createIngest({ store, config, now, onDeliveriesCreated: (ids) => dispatcherNotify(ids) });
+  const ingest = createIngest({
+    store,
+    config,
+    now,
+    observer,
+    onDeliveriesCreated: (ids) => dispatcherNotify(ids),
+  });
   const authenticateCollect = createCollectAuthenticator({ config, resolveSecrets, now });
 
   const dispatcher = createDispatcher({
@@ -228,6 +258,7 @@ export function createPipes(options: PipesOptions): Pipes {
     getPipeVersion: (id, version) => pipesRegistry.getVersion(id, version),
     redactorFor: redaction.redactorFor,
     events,
+    observer,
     logger,
     now,
     profiles: options.profiles,
@@ -292,6 +323,7 @@ export function createPipes(options: PipesOptions): Pipes {
     ingest: guard(ingest),
     authenticateCollect: guard(authenticateCollect),
     on: events.on,
+    observe: observers.add,
 
     async start() {
       if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });
@@ -325,7 +357,14 @@ export function createPipes(options: PipesOptions): Pipes {
     prune: guard(() => retention.runOnce()),
 
     status() {
-      return { running, roles, owner: dispatcher.owner, breakers: dispatcher.breakers() };
+      return {
+        running,
+        migrating,
+        stopping: stopped,
+        roles,
+        owner: dispatcher.owner,
+        breakers: dispatcher.breakers(),
+      };
     },
 
     async idle() {

@@ -77,6 +77,7 @@ export { cursorSchema, type IdKind, idAtTime, idPattern, idPrefixes, idTime, isI
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { findUnstorableJson, jsonIssueMessages, maxJsonDepth } from './json-value.js';
 export { createDefaultLogger, type Logger, silentLogger } from './logger.js';
+export type { EngineObserver, EventRejectReason } from './observer.js';
 export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';
 export {
   type ApiKey,

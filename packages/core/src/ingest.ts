@@ -9,6 +9,7 @@ import type { ConfigCache } from './config.js';
 import { PipesError } from './errors.js';
 import { newId } from './ids.js';
 import { findUnstorableJson } from './json-value.js';
+import type { EngineObserver, EventRejectReason } from './observer.js';
 import { incomingEventSchema } from './schemas.js';
 import type { NewEvent, Store } from './store.js';
 import { type FieldIssue, zodIssues } from './validation.js';
@@ -47,6 +48,8 @@ export interface IngestDeps {
   now: () => number;
   /** Told which destinations have new work. */
   onDeliveriesCreated: (destinationIds: string[]) => void;
+  /** Told what each call accepted and refused (metrics). */
+  observer?: EngineObserver;
 }
 
 export function createIngest(deps: IngestDeps) {
@@ -150,13 +153,28 @@ export function createIngest(deps: IngestDeps) {
     }
 
     const final = results as IngestEventResult[];
-    return {
+    const result = {
       source_id: source.id,
       accepted: final.filter((r) => r.status === 'accepted').length,
       duplicates: final.filter((r) => r.status === 'duplicate').length,
       rejected: final.filter((r) => r.status === 'rejected').length,
       results: final,
     };
+    if (deps.observer?.ingested) {
+      const rejected: Partial<Record<EventRejectReason, number>> = {};
+      for (const r of final) {
+        if (r.status !== 'rejected') continue;
+        const reason = r.error.code.toLowerCase() as EventRejectReason;
+        rejected[reason] = (rejected[reason] ?? 0) + 1;
+      }
+      deps.observer.ingested({
+        source: source.slug,
+        accepted: result.accepted,
+        duplicates: result.duplicates,
+        rejected,
+      });
+    }
+    return result;
   };
 }
 

@@ -361,6 +361,14 @@ export interface Store {
   deliveryStats(): Promise<DeliveryStatsRow[]>;
 
   /**
+   * The live backlog per destination: deliveries not final yet (`pending`, `retrying`, and
+   * `sending`, claimed and in flight). Destinations with none are absent. Metrics scrapes call it:
+   * it MUST cost in proportion to the backlog, not the history (a count over the index of live
+   * rows, the one claims use), and MUST NOT take locks that hold up claims or ingest.
+   */
+  backlog(): Promise<Array<{ destination_id: string; count: number }>>;
+
+  /**
    * Deletes up to `limit` events received before `before`, with their deliveries and attempts, and
    * deliveries created before `before`. Returns how many rows of each went.
    */

@@ -34,6 +34,7 @@ import {
 } from '@openpipes/core';
 import { Kysely, PostgresDialect, type RawBuilder, sql, type Transaction } from 'kysely';
 import pg from 'pg';
+import { backlogMethod } from './backlog.js';
 import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
 import { createListener, type Listener } from './listen.js';
 import { migrations } from './migrations.js';
@@ -500,6 +501,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
       }),
 
     ...secretValueMethods({ db, T, guard, tx, insertAudit, iso }),
+    ...backlogMethod({ db, T, guard }),
 
     appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now }) =>
       guard(async () => {

@@ -32,6 +32,7 @@ import {
   SqliteQueryCompiler,
   sql,
 } from 'kysely';
+import { backlogMethod } from './backlog.js';
 import { migrations } from './migrations.js';
 import { secretValueMethods } from './secret-values.js';
 import type { DB } from './tables.js';
@@ -370,6 +371,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     },
 
     ...secretValueMethods({ qb, all, run, tx, insertAudit }),
+    ...backlogMethod({ qb, all }),
 
     async appendEvents({ sourceId, events, pipes, deliveryIds, dedupSince, now }) {
       if (deliveryIds.length !== events.length * pipes.length) {

@@ -643,6 +643,27 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         }
       });
 
+      it('counts the live backlog per destination: pending, retrying and in flight, not final ones', async () => {
+        const { pipeRefs } = await seed(4, 2);
+        const [p, q] = pipeRefs as [(typeof pipeRefs)[number], (typeof pipeRefs)[number]];
+        const before = Object.fromEntries((await store.backlog()).map((r) => [r.destination_id, r.count]));
+        expect(before[p.destination_id]).toBe(4);
+        const [a, b, c] = await claimFor(p, 'w', at(0), { limit: 3 });
+        await store.completeDeliveries({
+          owner: 'w',
+          outcomes: [outcome(a!, 'delivered'), outcome(b!, 'retrying', { next_attempt_at: at(60_000) })],
+          now: at(1),
+        });
+        // c is still claimed (sending): in flight counts; the delivered one does not.
+        expect(c).toBeDefined();
+        const after = Object.fromEntries((await store.backlog()).map((r) => [r.destination_id, r.count]));
+        expect(after[p.destination_id]).toBe(3);
+        if (q.destination_id !== p.destination_id) expect(after[q.destination_id]).toBe(4);
+        await store.completeDeliveries({ owner: 'w', outcomes: [outcome(c!, 'dead')], now: at(2) });
+        const last = Object.fromEntries((await store.backlog()).map((r) => [r.destination_id, r.count]));
+        expect(last[p.destination_id]).toBe(2);
+      });
+
       it('counts final statuses too, and keeps the counts right through replay and pruning', async () => {
         const { pipeRefs, sourceId } = await seed(5, 1);
         const p = pipeRefs[0]!;

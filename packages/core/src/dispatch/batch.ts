@@ -4,7 +4,7 @@
  */
 import type { ConfigSnapshot } from '../config.js';
 import { deliverBatch } from '../deliver.js';
-import type { Destination } from '../schemas.js';
+import type { Destination, Pipe } from '../schemas.js';
 import { createRedactor, type Redactor } from '../secrets/redact.js';
 import type { ClaimedDelivery, DeliveryOutcome } from '../store.js';
 import { engineFaultDelayMs, leaseRenewalMs } from './backoff.js';
@@ -32,12 +32,14 @@ export async function processBatch(
   renew.unref();
   let outcomes: DeliveryOutcome[];
   let redact: Redactor | null = null;
+  let pipeOf: ((delivery: ClaimedDelivery) => Pipe) | null = null;
   try {
     const secrets = await deps.resolveSecrets(destination.secret_ids);
     redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
+    pipeOf = await ctx.pinned.resolver(config, claimed);
     outcomes = await deliverBatch(deps, {
       destination,
-      pipeFor: await ctx.pinned.resolver(config, claimed),
+      pipeFor: pipeOf,
       secrets,
       redact,
       claimed,
@@ -52,6 +54,7 @@ export async function processBatch(
   } finally {
     clearInterval(renew);
   }
+  let recorded = outcomes;
   try {
     const { lost } = await deps.store.completeDeliveries({
       owner,
@@ -63,6 +66,7 @@ export async function processBatch(
         destination_id: destination.id,
         count: lost.length,
       });
+      recorded = outcomes.filter((o) => !lost.includes(o.id));
     }
   } catch (err) {
     // The leases will expire and the deliveries will be claimed again (at-least-once).
@@ -71,6 +75,15 @@ export async function processBatch(
   }
   moveBreaker(ctx, lane, destination, outcomes);
   const byId = new Map(claimed.map((c) => [c.id, c]));
+  deps.observer?.recorded?.({
+    destination: destination.name,
+    outcomes: recorded.map((o) => ({
+      // An engine fault before the pipes were known: the current pipe's name.
+      pipe: (pipeOf?.(byId.get(o.id)!) ?? config.pipes.get(byId.get(o.id)!.pipe_id))?.name ?? '',
+      status: o.status,
+      attempted: o.attempt !== null,
+    })),
+  });
   deps.events.emit('deliveries', {
     destination_id: destination.id,
     destination: destination.name,
