@@ -17,6 +17,9 @@ import type { z } from 'zod';
 import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
 import { decodeUtf8, parseJson } from './json.js';
+import { createMetrics, type MetricsOptions } from './metrics/index.js';
+import { metricsRoute } from './metrics/route.js';
+import { type ProbeOptions, probeRoutes } from './probes.js';
 import { type BodySpec, type JsonObject, json, type Reply, type ResponsesSpec, type Route } from './route.js';
 import { createRouter } from './router.js';
 import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
@@ -85,6 +88,16 @@ export interface HandlerOptions {
    * way (debug, `code: "CLIENT_CLOSED"`, `status: 499`). Default: silent. Never logs bodies.
    */
   logger?: Logger;
+  /**
+   * Serve `GET /metrics` (Prometheus text, docs/observability.md). Off by default. It answers API
+   * keys of either scope, or anyone with `public: true` (a scraper inside a private network).
+   */
+  metrics?: MetricsOptions & { public?: boolean };
+  /**
+   * Serve `GET /livez` (liveness: the process answers) and `GET /readyz` (readiness: migrated, the
+   * store answers, not draining). Off by default; `/healthz` is always there.
+   */
+  probes?: boolean | ProbeOptions;
 }
 
 /**
@@ -130,7 +143,8 @@ export interface OpenPipesHandler {
 const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /**
- * Creates the handler for the collect endpoint, the admin REST API, `/openapi.json` and `/healthz`.
+ * Creates the handler for the collect endpoint, the admin REST API, `/openapi.json` and `/healthz`
+ * (and, when asked, `/metrics`, `/livez` and `/readyz`).
  *
  * @example
  * ```ts
@@ -163,9 +177,15 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   const authenticateApi = createApiAuthenticator(options.apiKeys ?? [], options.authenticate ?? storedKeys);
   const defaultBase = normalizeBase(options.basePath);
 
+  const metrics = options.metrics ? createMetrics(pipes, options.metrics) : null;
+  const observability: Route[] = [
+    ...(metrics ? [metricsRoute(metrics, options.metrics?.public ? 'public' : 'read')] : []),
+    ...(options.probes ? probeRoutes(pipes, options.probes === true ? {} : options.probes) : []),
+  ];
   const routes: Route[] = [
     ...collectRoutes(pipes, collectLimits),
     ...metaRoutes(pipes, () => routes, version),
+    ...observability,
     ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),
   ];
   const router = createRouter(routes);
@@ -181,6 +201,8 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     const given = request.headers.get('x-request-id');
     const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
     const url = new URL(request.url);
+    const started = performance.now();
+    let errorCode: string | null = null;
     const sensitive: string[] = [];
     const requestMethod = context?.method ?? request.method;
     const method = requestMethod === 'HEAD' ? 'GET' : requestMethod;
@@ -238,6 +260,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       const error = collect ? err.error : toPipesError(err);
       const headers = collect ? { ...err.headers } : {};
       const status = httpStatusForCode(error.code);
+      errorCode = error.code;
       if (error.code === 'UNAUTHORIZED')
         headers['www-authenticate'] = challenge(error, route?.access === 'collect');
       if (error.code === 'METHOD_NOT_ALLOWED') {
@@ -276,6 +299,13 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       });
     }
     response.headers.set('x-request-id', requestId);
+    if (metrics && route?.access === 'collect' && method === 'POST') {
+      metrics.collectAnswered({
+        seconds: (performance.now() - started) / 1000,
+        status: response.status,
+        code: errorCode,
+      });
+    }
     if (requestMethod === 'HEAD') {
       return new Response(null, { status: response.status, headers: response.headers });
     }

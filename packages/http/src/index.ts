@@ -1,7 +1,7 @@
 /**
  * `@openpipes/http`: OpenPipes over HTTP. `createHandler(pipes, options)` returns one fetch-standard
  * `(Request) => Promise<Response>` serving `POST /collect/:slug`, the admin REST API under `/api`,
- * `GET /openapi.json` and `GET /healthz`. Adapters: `@openpipes/http/node`, `@openpipes/http/express`,
+ * `GET /openapi.json` and `GET /healthz` (and, opted in, `GET /metrics`, `/livez`, `/readyz`). Adapters: `@openpipes/http/node`, `@openpipes/http/express`,
  * `@openpipes/http/fastify`. The schemas that validate HTTP-only bodies are exported for clients.
  *
  * @example
@@ -21,6 +21,8 @@ export {
   type RequestContext,
 } from './handler.js';
 export type { CollectLimits } from './routes/collect.js';
+export { createMetrics, type MetricsOptions, type PipesMetrics } from './metrics/index.js';
+export type { ProbeOptions } from './probes.js';
 export {
   auditQueryParamsSchema,
   bindSecretsBodySchema,
