@@ -30,6 +30,7 @@ interface ServeOptions {
   keepAliveTimeoutMs?: string;
   maxConnections?: string;
   maxConnectionsPerAddress?: string;
+  metricsPublic?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -85,6 +86,8 @@ export function serveSettings(
     graceMs: integer(options.graceMs ?? env.OPENPIPES_GRACE_MS, '--grace-ms', 0, 3_600_000) ?? 25_000,
     log: { format, level },
     demo: Boolean(options.demo),
+    metricsPublic:
+      Boolean(options.metricsPublic) || ['1', 'true'].includes(env.OPENPIPES_METRICS_PUBLIC ?? ''),
     ...(workers ? { workers } : {}),
     http,
   };
@@ -169,6 +172,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     )
     .option('--log-format <format>', 'json or human (env OPENPIPES_LOG_FORMAT; default human on a terminal)')
     .option('--log-level <level>', 'debug, info, warn or error (env OPENPIPES_LOG_LEVEL; default info)')
+    .option(
+      '--metrics-public',
+      'answer GET /metrics without a token, for a scraper inside a private network (env OPENPIPES_METRICS_PUBLIC=1); by default it takes the admin token or an API key',
+    )
     .option('--workers <n>', 'sandbox worker threads (env OPENPIPES_SANDBOX_WORKERS; default one per core)')
     .option(
       '--headers-timeout-ms <ms>',

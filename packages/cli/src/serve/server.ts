@@ -35,6 +35,8 @@ export interface ServeSettings {
   graceMs: number;
   log: { format: LogFormat; level: LogLevel };
   demo: boolean;
+  /** `GET /metrics` answers anyone (a scraper in a private network), not only API keys. */
+  metricsPublic: boolean;
   /** Sandbox worker threads (default: one per core). */
   workers?: number;
   /** Timeouts and connection caps of the HTTP server (`hardenServer`; its defaults where unset). */
@@ -120,10 +122,14 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   let demo: { pipeId: string; created: boolean } | null = null;
   if (settings.demo) demo = await ensureDemo(pipes, sinkBase, logger);
 
+  // From the first signal on, /readyz answers 503 so that load balancers stop sending traffic.
+  let draining = false;
   const handler = createHandler(pipes, {
     apiKeys: [{ name: 'admin', token: credentials.adminToken.value, scope: 'write' }],
     templates,
     logger,
+    metrics: { public: settings.metricsPublic },
+    probes: { draining: () => draining },
   });
   const sink = demoSink(logger);
   const listener = toNodeListener(handler, {
@@ -146,6 +152,9 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
                 api: '/api',
                 openapi: '/openapi.json',
                 health: '/healthz',
+                liveness: '/livez',
+                readiness: '/readyz',
+                metrics: '/metrics',
                 collect: '/collect/<slug>',
               }
             : status === 405
@@ -177,6 +186,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   printBanner(io, { settings, url, databaseLabel, credentials, demo });
 
   const exitCode = await untilSignal(logger, async (signal) => {
+    draining = true;
     logger.info('stopping: no new connections; finishing in-flight deliveries', {
       signal,
       grace_ms: settings.graceMs,
@@ -302,6 +312,9 @@ function printBanner(
   out(`  database    ${input.databaseLabel}`);
   out(`  admin API   ${url}/api  (reference: ${url}/openapi.json)`);
   out(`  collect     ${url}/collect/<source slug>`);
+  out(
+    `  metrics     ${url}/metrics  (${input.settings.metricsPublic ? 'public' : 'admin token or an API key'}); probes ${url}/livez, ${url}/readyz`,
+  );
   out();
   const generated = [credentials.secretKey, credentials.adminToken].filter((c) => c.source === 'generated');
   if (generated.length > 0) {
