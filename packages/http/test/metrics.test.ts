@@ -21,6 +21,7 @@ import {
 } from '@openpipes/core/testing';
 import { postgresStore } from '@openpipes/store-postgres';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type HandlerOptions } from '../src/index.js';
 import { toNodeListener } from '../src/node.js';
@@ -291,13 +292,21 @@ describe('probes and opt-in paths', () => {
       secretKey: testSecretKey,
     });
     const plain = await serve(pipes, {});
-    const open = await serve(pipes, { metrics: { public: true } });
+    // The embedder's registry: its own metrics and ours on one endpoint.
+    const registry = new Registry();
+    new Counter({ name: 'app_orders_total', help: 'Orders of the host app.', registers: [registry] }).inc(2);
+    const open = await serve(pipes, { metrics: { public: true, registry } });
     try {
       for (const path of ['/metrics', '/livez', '/readyz']) {
         expect((await fetch(`${plain.url}${path}`)).status, path).toBe(404);
       }
       const m = parsePrometheusText(await (await fetch(`${open.url}/metrics`)).text());
       expect(m.types.get('openpipes_events_ingested_total')).toBe('counter');
+      expect(m.value('app_orders_total')).toBe(2);
+      // A second handler on the same registry is refused by name, not silently doubled.
+      expect(() => createHandler(pipes, { metrics: { registry } })).toThrow(
+        /openpipes_events_ingested_total/,
+      );
     } finally {
       await plain.close();
       await open.close();
