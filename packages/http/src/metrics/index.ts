@@ -174,11 +174,21 @@ export function createMetrics(pipes: Pipes, options: MetricsOptions = {}): Pipes
       sendDuration.observe({ destination: o.destination }, o.seconds);
     },
     recorded(o) {
-      for (const outcome of o.outcomes) {
-        if (outcome.attempted) attempts.inc({ destination: o.destination, outcome: outcome.status });
-        if (finalStatuses.has(outcome.status)) {
-          deliveries.inc({ pipe: outcome.pipe, destination: o.destination, status: outcome.status });
-        }
+      // A batch holds up to thousands of outcomes of a few kinds: count them first, then add each
+      // kind once (prom-client hashes the labels of every call).
+      const byAttempt = new Map<string, number>();
+      const byFinal = new Map<string, { pipe: string; status: string; count: number }>();
+      for (const { pipe, status, attempted } of o.outcomes) {
+        if (attempted) byAttempt.set(status, (byAttempt.get(status) ?? 0) + 1);
+        if (!finalStatuses.has(status)) continue;
+        const key = `${pipe}\u0000${status}`;
+        const entry = byFinal.get(key);
+        if (entry) entry.count++;
+        else byFinal.set(key, { pipe, status, count: 1 });
+      }
+      for (const [outcome, count] of byAttempt) attempts.inc({ destination: o.destination, outcome }, count);
+      for (const { pipe, status, count } of byFinal.values()) {
+        deliveries.inc({ pipe, destination: o.destination, status }, count);
       }
     },
     breaker(o) {
