@@ -10,7 +10,14 @@
  */
 import type { DeliveryStatus } from './schemas.js';
 
-/** Why one event of an ingest call was refused (lowercase error codes). */
+/**
+ * Why one event of an ingest call was refused (lowercase error codes).
+ *
+ * @example
+ * ```ts
+ * const reason: EventRejectReason = 'validation_failed';
+ * ```
+ */
 export type EventRejectReason = 'validation_failed' | 'unknown_event_type';
 
 /**

@@ -25,6 +25,7 @@ import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type HandlerOptions } from '../src/index.js';
 import { toNodeListener } from '../src/node.js';
+import { checkedFetch } from './client.js';
 import { postgresAvailable, postgresUrl, query, testSchema } from './postgres.js';
 import { type Exposition, parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
@@ -51,13 +52,15 @@ async function serve(pipes: Pipes, options: HandlerOptions): Promise<Served> {
   };
 }
 
+/** `GET <path>`, the answer checked against the server's OpenAPI document. */
+const get = (s: Served, path: string, token: string | null = null) =>
+  checkedFetch({ base: s.url }, path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+
 async function scrape(s: Served, token: string | null = readKey.token): Promise<Exposition> {
-  const response = await fetch(`${s.url}/metrics`, {
-    headers: token ? { authorization: `Bearer ${token}` } : {},
-  });
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  return parsePrometheusText(await response.text());
+  const answer = await get(s, '/metrics', token);
+  expect(answer.status).toBe(200);
+  expect(answer.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+  return parsePrometheusText(answer.text);
 }
 
 const collect = (s: Served, slug: string, events: unknown) =>
@@ -270,10 +273,8 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
 
   it('answers API keys of either scope, and refuses anyone else', async () => {
     await scrape(s, writeKey.token);
-    const anonymous = await fetch(`${s.url}/metrics`);
-    expect(anonymous.status).toBe(401);
-    const wrong = await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer nope-nope-nope' } });
-    expect(wrong.status).toBe(401);
+    expect((await get(s, '/metrics')).status).toBe(401);
+    expect((await get(s, '/metrics', 'nope-nope-nope')).status).toBe(401);
   });
 
   it('lists /metrics, /livez and /readyz in the OpenAPI document', async () => {
@@ -300,7 +301,7 @@ describe('probes and opt-in paths', () => {
       for (const path of ['/metrics', '/livez', '/readyz']) {
         expect((await fetch(`${plain.url}${path}`)).status, path).toBe(404);
       }
-      const m = parsePrometheusText(await (await fetch(`${open.url}/metrics`)).text());
+      const m = await scrape(open, null);
       expect(m.types.get('openpipes_events_ingested_total')).toBe('counter');
       expect(m.value('app_orders_total')).toBe(2);
       // A second handler on the same registry is refused by name, not silently doubled.
@@ -330,8 +331,8 @@ describe('probes and opt-in paths', () => {
     let draining = false;
     const s = await serve(pipes, { probes: { draining: () => draining } });
     const probe = async (path: string) => {
-      const response = await fetch(`${s.url}${path}`);
-      return { status: response.status, body: await response.json() };
+      const answer = await get(s, path);
+      return { status: answer.status, body: answer.json };
     };
     try {
       expect(await probe('/readyz')).toEqual({ status: 200, body: { status: 'ok' } });

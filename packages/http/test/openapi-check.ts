@@ -212,7 +212,10 @@ export function createOpenApiChecker(document: Json): OpenApiChecker {
         mediaType,
         'schema',
       );
-      if (mediaType === 'application/x-ndjson') {
+      if (mediaType === 'text/plain') {
+        // A text answer (GET /metrics): the document's schema is a string.
+        validate(base, answer.text, givenMethod, fullPath, answer);
+      } else if (mediaType === 'application/x-ndjson') {
         for (const line of answer.text.split('\n').filter(Boolean)) {
           validate(base, parse(line, givenMethod, fullPath, answer), givenMethod, fullPath, answer);
         }
