@@ -4,7 +4,7 @@
 # read as correct; build it with `docker build -t openpipes .` where Docker runs.
 
 # --- build: compile the packages, then keep only what the CLI needs at run time -------------------
-FROM node:22-bookworm-slim AS build
+FROM node:20-bookworm-slim AS build
 WORKDIR /src
 # better-sqlite3 downloads a prebuilt binary; the tools build it from source where none matches.
 RUN apt-get update \
@@ -26,7 +26,7 @@ RUN rm -rf node_modules packages/*/node_modules \
   && cp -r package.json node_modules /out/
 
 # --- runtime: Node's slim image, no build tools, not root ------------------------------------------
-FROM node:22-bookworm-slim
+FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     OPENPIPES_HOST=0.0.0.0 \
     PORT=8080 \

@@ -20,9 +20,9 @@ export {
   type OpenPipesHandler,
   type RequestContext,
 } from './handler.js';
-export type { CollectLimits } from './routes/collect.js';
 export { createMetrics, type MetricsOptions, type PipesMetrics } from './metrics/index.js';
 export type { ProbeOptions } from './probes.js';
+export type { CollectLimits } from './routes/collect.js';
 export {
   auditQueryParamsSchema,
   bindSecretsBodySchema,

@@ -78,7 +78,8 @@ export function probeRoutes(pipes: Pipes, options: ProbeOptions): Route[] {
             }),
           ]);
         } catch (err) {
-          const code = (err as { code?: unknown }).code === 'TIMEOUT' ? ('TIMEOUT' as const) : toPipesError(err).code;
+          const code =
+            (err as { code?: unknown }).code === 'TIMEOUT' ? ('TIMEOUT' as const) : toPipesError(err).code;
           return unavailable('store', code);
         } finally {
           clearTimeout(timer);
