@@ -26,6 +26,8 @@ const statsSchema = z.object({
   ),
   engine: z.object({
     running: z.boolean(),
+    migrating: z.boolean().describe("True while the store's migrations run."),
+    stopping: z.boolean().describe('True once the engine was asked to stop (draining or stopped).'),
     roles: z.array(z.string()),
     owner: z.string(),
     breakers: z
