@@ -25,7 +25,7 @@ import { createSourcesRegistry, type SourcesRegistry } from './registries/source
 import { createRetention, type PruneResult, type RetentionOptions } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
 import type { Sandbox } from './sandbox/types.js';
-import type { Source } from './schemas.js';
+import type { IncomingEvent, Source } from './schemas.js';
 import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
 import type { Store } from './store.js';
@@ -115,8 +115,12 @@ export interface Pipes {
    * Validates and stores events for the source with this slug. Resolves once the accepted events
    * and their pending deliveries are durable. Throws `UNKNOWN_SOURCE` / `SOURCE_DISABLED`; invalid
    * events are reported per event and do not stop their valid siblings.
+   *
+   * The type says what a valid event looks like; every event is still checked at run time (against
+   * the schema and its event type), so input that crossed a trust boundary (a parsed request body)
+   * may be passed as it is: what is wrong with it comes back as a `rejected` result, never stored.
    */
-  ingest(sourceSlug: string, events: unknown): Promise<IngestResult>;
+  ingest(sourceSlug: string, events: IncomingEvent | readonly IncomingEvent[]): Promise<IngestResult>;
   /**
    * Checks a collect request's credentials against its source's `auth` (none, bearer token, or HMAC
    * signature with a timestamp). Resolves with the source; throws `UNKNOWN_SOURCE`,

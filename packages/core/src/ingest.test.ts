@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Pipes } from './engine.js';
 import { parseWellFormedEvent } from './ingest.js';
 import { incomingEventSchema } from './schemas.js';
 
@@ -57,5 +58,16 @@ describe('parseWellFormedEvent (the ingest fast path)', () => {
     expect(parseWellFormedEvent({ ...base, event_time: '2026-05-04T12:14:22+02:00' })?.event_time).toBe(
       '2026-05-04T10:14:22.000Z',
     );
+  });
+});
+
+describe('Pipes.ingest', () => {
+  it('is typed as one IncomingEvent or a list of them, so a misspelt field fails to compile', () => {
+    type Events = Parameters<Pipes['ingest']>[1];
+    const one: Events = { event_type: 'purchase', event_time: 1714817662, event_payload: {} };
+    const many: Events = [base, { ...base, event_id: 'ord_1' }];
+    // @ts-expect-error `event_ids` is not a field of an event (deduplication would be lost silently)
+    const misspelt: Events = { ...base, event_ids: 'ord_1' };
+    expect([one, many, misspelt]).toHaveLength(3);
   });
 });

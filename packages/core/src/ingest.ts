@@ -53,6 +53,8 @@ export interface IngestDeps {
 }
 
 export function createIngest(deps: IngestDeps) {
+  // `unknown`, not `IncomingEvent[]`: the engine's typed `ingest` and the collect endpoint's parsed
+  // bodies both land here, and every event is validated below whatever its static type said.
   return async function ingest(sourceSlug: string, events: unknown): Promise<IngestResult> {
     const config = await deps.config.current();
     const source = config.sourcesBySlug.get(sourceSlug);

@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
+import type { IncomingEvent } from '../schemas.js';
 import type { Store } from '../store.js';
 import { purchaseEvent } from '../testing/brief.js';
 import {
@@ -254,7 +255,8 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
         { event_type: 'purchase', event_time: 'yesterday', event_payload: { order_id: 'x' } },
         { event_type: 'refund', event_time: new Date().toISOString(), event_payload: {} },
         purchaseEvent('ord_bad', { currency: 'euro', revenue: -1 }),
-        'not an event',
+        // What an untyped caller (a parsed request body) may pass: checked at run time all the same.
+        'not an event' as unknown as IncomingEvent,
         purchaseEvent('ord_ok_2'),
       ]);
       expect(result.accepted).toBe(2);
