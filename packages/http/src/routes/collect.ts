@@ -3,7 +3,14 @@
  * request costs little and stores nothing: media type, size (streamed, never buffered past the
  * limit), the source's auth, the origin, JSON syntax and depth, event count; only then ingest.
  */
-import { type IncomingEvent, type IngestResult, isPipesError, type Pipes, PipesError, type Source } from '@openpipes/core';
+import {
+  type IncomingEvent,
+  type IngestResult,
+  isPipesError,
+  type Pipes,
+  PipesError,
+  type Source,
+} from '@openpipes/core';
 import { checkMediaType, readBody } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, noBody, type Route, reply } from '../route.js';
