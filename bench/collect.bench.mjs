@@ -85,7 +85,7 @@ async function serveEngine(filename) {
     source_id: source.id,
     destination_id: destination.id,
   });
-  await pipes.pipes.toggle(pipe.id, true);
+  await pipes.pipes.enable(pipe.id);
   await pipes.start(); // roles: ['ingest']: no dispatcher
   const server = createServer({ keepAliveTimeout: 60_000 }, toNodeListener(createHandler(pipes)));
   return { server, close: () => pipes.stop({ graceMs: 1000 }) };

@@ -35,7 +35,7 @@ async function engine() {
     send: 'async function send({ events }) { return { outcome: "delivered" }; }',
   });
   const pipe = await pipes.pipes.create({ name: 'p', source_id: source.id, destination_id: destination.id });
-  await pipes.pipes.toggle(pipe.id, true);
+  await pipes.pipes.enable(pipe.id);
   return {
     async round(batches) {
       for (const batch of batches) {

@@ -102,7 +102,7 @@ export async function setupBriefFlow(pipes, sinkUrl, { enable = true } = {}) {
     destination_id: destination.id,
     transform: briefMetaTransform,
   });
-  await pipes.pipes.toggle(pipe.id, true);
-  if (enable) await pipes.destinations.toggle(destination.id, true);
+  await pipes.pipes.enable(pipe.id);
+  if (enable) await pipes.destinations.enable(destination.id);
   return { source, destination, pipe };
 }

@@ -185,7 +185,7 @@ async function endToEnd(dispatchers) {
   await Promise.all(procs.map((p) => p.ready));
   await sleep(500);
   const before = cpuSnapshot(procs.map((p) => p.proc.pid));
-  await pipes.destinations.toggle(destination.id, true);
+  await pipes.destinations.enable(destination.id);
   const deadline = Date.now() + 300_000;
   let delivered = 0;
   while (Date.now() < deadline) {

@@ -54,8 +54,8 @@ try {
     destination_id: destination.id,
     transform: briefMetaTransform,
   });
-  await pipes.pipes.toggle(pipe.id);
-  await pipes.destinations.toggle(destination.id);
+  await pipes.pipes.enable(pipe.id);
+  await pipes.destinations.enable(destination.id);
   await pipes.start();
 
   // 4. One purchase in...

@@ -60,6 +60,19 @@ describe('openpipes alerts and audit', () => {
     slack.handle(slackStandIn);
   });
 
+  it('enable and disable set the state and can be repeated; toggle flips it', async () => {
+    const state = async (args: string[]) => (await cli(['alerts', ...args, 'ops-slack'])).stdout;
+    expect(await state(['disable'])).toBe('Alert channel ops-slack is now disabled\n');
+    expect(await state(['disable'])).toBe('Alert channel ops-slack is now disabled\n');
+    expect(await state(['enable'])).toBe('Alert channel ops-slack is now enabled\n');
+    expect(await state(['enable'])).toBe('Alert channel ops-slack is now enabled\n');
+    expect(await state(['toggle'])).toBe('Alert channel ops-slack is now disabled\n');
+    expect(await state(['toggle'])).toBe('Alert channel ops-slack is now enabled\n');
+    // A repeated enable or disable wrote nothing: one version per actual change.
+    const versions = (await cli(['api', 'GET', '/api/alert-channels'])).json().data;
+    expect(versions.find((c: { name: string }) => c.name === 'ops-slack').version).toBe(5);
+  });
+
   it('updates and deletes channels; every change is in the audit trail with its actor', async () => {
     const key = (await cli(['keys', 'create', '--name', 'oncall', '--scope', 'write', '--json'])).json();
     const asOncall = { OPENPIPES_URL: serve.url, OPENPIPES_TOKEN: key.token };

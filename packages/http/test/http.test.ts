@@ -67,7 +67,7 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
         source_id: source.id,
         destination_id: sink.id,
       });
-      await pipes.pipes.toggle(pipe.id, true);
+      await pipes.pipes.enable(pipe.id);
     }
   });
 

@@ -58,7 +58,7 @@ describe.each(stores)('bad input that used to get through, on %s', (store) => {
       source_id: source.id,
       destination_id: sink.id,
     });
-    await pipes.pipes.toggle(pipe.id, true);
+    await pipes.pipes.enable(pipe.id);
     pipeId = pipe.id;
     // Deliveries to page through (the destination stays disabled: nothing is sent).
     expect(

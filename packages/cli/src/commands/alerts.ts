@@ -1,5 +1,5 @@
 /**
- * `openpipes alerts create|list|update|toggle|test|delete`: Slack, Teams and webhook alert channels.
+ * `openpipes alerts create|list|update|enable|disable|toggle|test|delete`: Slack, Teams and webhook alert channels.
  * A channel's URL is a credential: read from stdin (`--url-stdin`), never printed.
  */
 import type { AlertChannel, AlertSendResult } from '@openpipes/core';
@@ -139,17 +139,32 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
         table(ctx.io, ['ID', 'NAME', 'TYPE', 'ENABLED', 'PIPES', 'LAST MESSAGE'], all.map(describeChannel));
     });
 
-  alerts
-    .command('toggle')
-    .description('Turn an alert channel on or off.')
-    .argument('<channel>', 'channel id (alc_...) or name')
-    .option('--json', 'print JSON')
-    .action(async (channel: string, options: { json?: boolean }) => {
-      const id = await resolveId(ctx, 'alert-channels', channel);
-      const { body } = await ctx.client().request<AlertChannel>('PUT', `/api/alert-channels/${id}/toggle`);
-      if (options.json) printJson(ctx.io, body);
-      else println(ctx.io, `Alert channel ${body.name} is now ${body.enabled ? 'enabled' : 'disabled'}`);
-    });
+  // `enable` and `disable` send {"enabled": ...}, so running one twice (a retried script) is safe;
+  // `toggle` flips whatever the state is now and stays for scripts written against it.
+  const setters = [
+    ['enable', 'Turn an alert channel on (again: no change).', true],
+    ['disable', 'Turn an alert channel off (again: no change).', false],
+    [
+      'toggle',
+      'Flip an alert channel on or off (prefer enable/disable: a retried flip undoes itself).',
+      undefined,
+    ],
+  ] as const;
+  for (const [name, description, enabled] of setters) {
+    alerts
+      .command(name)
+      .description(description)
+      .argument('<channel>', 'channel id (alc_...) or name')
+      .option('--json', 'print JSON')
+      .action(async (channel: string, options: { json?: boolean }) => {
+        const id = await resolveId(ctx, 'alert-channels', channel);
+        const { body } = await ctx.client().request<AlertChannel>('PUT', `/api/alert-channels/${id}/toggle`, {
+          body: enabled === undefined ? undefined : { enabled },
+        });
+        if (options.json) printJson(ctx.io, body);
+        else println(ctx.io, `Alert channel ${body.name} is now ${body.enabled ? 'enabled' : 'disabled'}`);
+      });
+  }
 
   alerts
     .command('test')

@@ -30,7 +30,7 @@ Examples:
   openpipes api GET /api/pipes
   openpipes api POST /api/event-destinations --file ./meta-capi-destination.json
   openpipes api PUT /api/event-destinations/dst_.../secrets --json '{"secretIds":["sec_..."]}'
-  openpipes api PUT /api/pipes/pip_.../toggle
+  openpipes api PUT /api/pipes/pip_.../toggle --json '{"enabled": true}'
   openpipes api POST /api/pipes/pip_.../revert --json '{"version": 3}'
   DST=$(openpipes api POST /api/event-destinations --file ./meta-capi-destination.json --field id)`,
     )

@@ -15,6 +15,8 @@ import {
   createRegistry,
   type ListOptions,
   type RegistryDeps,
+  type Switchable,
+  switchable,
   type Versioned,
 } from '../registries/registry.js';
 import type { SecretResolver, SecretsRegistry } from '../registries/secrets.js';
@@ -43,7 +45,7 @@ import { type AlertSender, type AlertTarget, channelHealthKey, toHealth } from '
  * await pipes.alerts.channels.update(slack.id, { pipe_ids: [pipe.id], cooldown_seconds: 600 });
  * ```
  */
-export interface AlertChannelsApi {
+export interface AlertChannelsApi extends Switchable<AlertChannel> {
   /** Creates a channel from `url` (stored as a new secret) or `url_secret_id` (an existing secret). */
   create(input: AlertChannelInput, context?: ActorContext): Promise<AlertChannel>;
   /** A channel with its health (`last_delivery`, failure counts). Throws `NOT_FOUND`. */
@@ -58,8 +60,6 @@ export interface AlertChannelsApi {
   versions(id: string): Promise<Array<Versioned<AlertChannelConfig>>>;
   /** Makes a new version equal to an old one. The URL secret's value is not rolled back. */
   revert(id: string, version: number, context?: ActorContext): Promise<AlertChannel>;
-  /** Flips `enabled`, or sets it when `enabled` is given. */
-  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<AlertChannel>;
   /** Sends a sample alert now and resolves with what the channel answered (never throws for a failed send). */
   test(id: string, context?: ActorContext): Promise<AlertSendResult>;
 }
@@ -289,9 +289,7 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
       return withHealth(await base.api.revert(id, version, context));
     },
 
-    async toggle(id, enabled, context) {
-      return withHealth(await base.toggle(id, enabled, context));
-    },
+    ...switchable(async (id, enabled, context) => withHealth(await base.toggle(id, enabled, context))),
 
     async test(id, context) {
       const channel = await base.api.get(id);

@@ -124,8 +124,8 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
         source_id: source.id,
         destination_id: dest.id,
       });
-      await pipes.pipes.toggle(pipe.id, true);
-      await pipes.destinations.toggle(dest.id, true);
+      await pipes.pipes.enable(pipe.id);
+      await pipes.destinations.enable(dest.id);
       return { source, destination: dest, pipe, token };
     }
 
@@ -388,11 +388,17 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
       expect1('create', 'source', source.id);
       await pipes.sources.update(source.id, { name: 'Website' }, as('alice'));
       expect1('update', 'source', source.id);
-      // A source starts enabled: setting it enabled again writes nothing, disabling it does.
-      await pipes.sources.toggle(source.id, true, as('alice'));
-      await pipes.sources.toggle(source.id, false, as('alice'));
+      // A source starts enabled: enabling it again writes nothing, disabling it does; a retried
+      // enable or disable (a client that timed out and tried again) changes nothing more.
+      expect((await pipes.sources.enable(source.id, as('alice'))).version).toBe(2);
+      await pipes.sources.disable(source.id, as('alice'));
       expect1('toggle', 'source', source.id);
-      await pipes.sources.toggle(source.id, true, as('alice'));
+      expect(await pipes.sources.disable(source.id, as('alice'))).toMatchObject({
+        enabled: false,
+        version: 3,
+      });
+      await pipes.sources.enable(source.id, as('alice'));
+      expect(await pipes.sources.enable(source.id, as('alice'))).toMatchObject({ enabled: true, version: 4 });
       const type = await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema }, as('alice'));
       expect1('create', 'event_type', type.id);
       await pipes.eventTypes.update(type.id, { description: 'Orders' }, as('alice'));
@@ -420,18 +426,18 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
       expect1('bind_secrets', 'destination', dest.id);
       await pipes.destinations.update(dest.id, { max_batch_size: 50 }, as('alice'));
       expect1('update', 'destination', dest.id);
-      await pipes.destinations.toggle(dest.id, true, as('alice'));
+      await pipes.destinations.enable(dest.id, as('alice'));
       expect1('toggle', 'destination', dest.id);
       await pipes.destinations.revert(dest.id, 3, as('carol'));
       expect1('revert:3', 'destination', dest.id, 'carol');
-      await pipes.destinations.toggle(dest.id, true, as('alice'));
+      await pipes.destinations.enable(dest.id, as('alice'));
       expect1('toggle', 'destination', dest.id);
       const pipe = await pipes.pipes.create(
         { name: 'purchase-to-platform', source_id: source.id, destination_id: dest.id },
         as('alice'),
       );
       expect1('create', 'pipe', pipe.id);
-      await pipes.pipes.toggle(pipe.id, true, as('alice'));
+      await pipes.pipes.enable(pipe.id, as('alice'));
       expect1('toggle', 'pipe', pipe.id);
       await pipes.pipes.update(pipe.id, { description: 'v3' }, as('alice'));
       expect1('update', 'pipe', pipe.id);
@@ -456,7 +462,7 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
       );
       expect1('update', 'alert_channel', channel.id);
       expect1('rotate', 'secret', channel.url_secret_id);
-      await pipes.alerts.channels.toggle(channel.id, false, as('alice'));
+      await pipes.alerts.channels.disable(channel.id, as('alice'));
       expect1('toggle', 'alert_channel', channel.id);
       expect((await pipes.alerts.channels.test(channel.id, as('alice'))).ok).toBe(true);
       expect1('test', 'alert_channel', channel.id);

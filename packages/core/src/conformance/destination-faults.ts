@@ -86,8 +86,8 @@ export function runEngineDestinationFaults(options: EngineConformanceOptions): v
         destination_id: destination.id,
         transform: null,
       });
-      await pipes.pipes.toggle(pipe.id);
-      await pipes.destinations.toggle(destination.id);
+      await pipes.pipes.enable(pipe.id);
+      await pipes.destinations.enable(destination.id);
       await pipes.start();
       return pipe;
     };

@@ -215,8 +215,8 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
         destination_id: destination.id,
         transform: null,
       });
-      await pipes.pipes.toggle(pipe.id);
-      await pipes.destinations.toggle(destination.id);
+      await pipes.pipes.enable(pipe.id);
+      await pipes.destinations.enable(destination.id);
       await pipes.start();
 
       const time = '2026-05-04T10:14:22.481Z';

@@ -109,8 +109,8 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
           destination_id: dest.id,
           transform: briefMetaTransform,
         });
-        await pipes.pipes.toggle(pipe.id, true);
-        await pipes.destinations.toggle(dest.id, true);
+        await pipes.pipes.enable(pipe.id);
+        await pipes.destinations.enable(dest.id);
         out.push({ destination: dest, pipe });
       }
       return out;
@@ -223,8 +223,8 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
           destination_id: dest.id,
           transform: briefMetaTransform,
         });
-        await pipes.pipes.toggle(pipe.id, true);
-        await pipes.destinations.toggle(dest.id, true);
+        await pipes.pipes.enable(pipe.id);
+        await pipes.destinations.enable(dest.id);
         made.push(pipe);
       }
       await pipes.ingest(

@@ -172,8 +172,8 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
         destination_id: destination.id,
         transform,
       });
-      await pipes.pipes.toggle(pipe.id);
-      await pipes.destinations.toggle(destination.id);
+      await pipes.pipes.enable(pipe.id);
+      await pipes.destinations.enable(destination.id);
       return { pipe, destination, secretIds: created };
     };
 
@@ -312,8 +312,8 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
           source_id: source.id,
           destination_id: destination.id,
         });
-        await pipes.pipes.toggle(pipe.id);
-        await pipes.destinations.toggle(destination.id);
+        await pipes.pipes.enable(pipe.id);
+        await pipes.destinations.enable(destination.id);
         await pipes.start();
         await pipes.ingest('web', [leak('before')]);
         await settled(pipes, pipe.id, 1);
@@ -379,8 +379,8 @@ async function send({ events, secrets }) {
         source_id: source.id,
         destination_id: destination.id,
       });
-      await pipes.pipes.toggle(pipe.id);
-      await pipes.destinations.toggle(destination.id);
+      await pipes.pipes.enable(pipe.id);
+      await pipes.destinations.enable(destination.id);
       await pipes.start();
 
       await pipes.ingest('web', [leak('before')]);

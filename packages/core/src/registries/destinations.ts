@@ -8,7 +8,14 @@ import {
   destinationSchema,
 } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
-import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+import {
+  type ActorContext,
+  createRegistry,
+  type Registry,
+  type RegistryDeps,
+  type Switchable,
+  switchable,
+} from './registry.js';
 import { ensureUnused } from './sources.js';
 
 /**
@@ -19,14 +26,14 @@ import { ensureUnused } from './sources.js';
  * ```ts
  * const meta = await pipes.destinations.create({ name: 'meta-capi-prod', send: sendSource, max_batch_size: 1000 });
  * await pipes.destinations.bindSecrets(meta.id, [tokenSecret.id]);
- * await pipes.destinations.toggle(meta.id);
+ * await pipes.destinations.enable(meta.id);
  * ```
  */
-export interface DestinationsRegistry extends Registry<Destination, DestinationInput> {
+export interface DestinationsRegistry
+  extends Registry<Destination, DestinationInput>,
+    Switchable<Destination> {
   /** Replaces the set of bound secrets. */
   bindSecrets(id: string, secretIds: string[], context?: ActorContext): Promise<Destination>;
-  /** Flips `enabled`, or sets it when `enabled` is given. */
-  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Destination>;
   /** Finds a destination by name; null when absent. */
   findByName(name: string): Promise<Destination | null>;
 }
@@ -76,9 +83,7 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
         context,
       );
     },
-    toggle(id, enabled, context) {
-      return base.toggle(id, enabled, context);
-    },
+    ...switchable(base.toggle),
     async findByName(name) {
       if (!isStorableText(name)) return null;
       const record = await deps.store.findEntity({ kind: 'destination', uniqueKey: name });

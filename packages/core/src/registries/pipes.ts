@@ -3,7 +3,7 @@ import { isStorableText } from '../json-value.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { type Pipe, type PipeInput, pipeInputSchema, pipeSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
-import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+import { createRegistry, type Registry, type RegistryDeps, type Switchable, switchable } from './registry.js';
 
 /**
  * Pipes connect a source to a destination through a transform. New pipes start disabled.
@@ -13,12 +13,10 @@ import { type ActorContext, createRegistry, type Registry, type RegistryDeps } f
  * const pipe = await pipes.pipes.create({
  *   name: 'purchase-to-meta', source_id: web.id, destination_id: meta.id, transform: transformSource,
  * });
- * await pipes.pipes.toggle(pipe.id);
+ * await pipes.pipes.enable(pipe.id);
  * ```
  */
-export interface PipesRegistry extends Registry<Pipe, PipeInput> {
-  /** Flips `enabled`, or sets it when `enabled` is given. */
-  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Pipe>;
+export interface PipesRegistry extends Registry<Pipe, PipeInput>, Switchable<Pipe> {
   /** Finds a pipe by name; null when absent. */
   findByName(name: string): Promise<Pipe | null>;
   /** One version of a pipe as it was (for replays through a chosen version). */
@@ -65,9 +63,7 @@ export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): Pipes
   });
   return {
     ...base.api,
-    toggle(id, enabled, context) {
-      return base.toggle(id, enabled, context);
-    },
+    ...switchable(base.toggle),
     async findByName(name) {
       if (!isStorableText(name)) return null;
       const record = await deps.store.findEntity({ kind: 'pipe', uniqueKey: name });

@@ -83,6 +83,43 @@ export interface Registry<Entity, Input> {
   revert(id: string, version: number, context?: ActorContext): Promise<Entity>;
 }
 
+/**
+ * Turning an entity with an `enabled` flag (source, destination, pipe, alert channel) on and off.
+ *
+ * @example
+ * ```ts
+ * await pipes.pipes.enable(pipe.id); // safe to retry: enabling an enabled pipe changes nothing
+ * await pipes.destinations.disable(meta.id, { actor: 'ops' });
+ * ```
+ */
+export interface Switchable<Entity> {
+  /**
+   * Sets `enabled: true`. Idempotent: when the entity is already enabled it writes nothing (no new
+   * version, no audit entry) and resolves with it as it is. Throws `NOT_FOUND`.
+   */
+  enable(id: string, context?: ActorContext): Promise<Entity>;
+  /** Sets `enabled: false`, idempotently like {@link Switchable.enable}. Throws `NOT_FOUND`. */
+  disable(id: string, context?: ActorContext): Promise<Entity>;
+  /**
+   * Sets `enabled` when given (idempotent), flips it when not (a retried flip undoes itself).
+   *
+   * @deprecated Use `enable(id)` / `disable(id)`; `toggle` stays for the bodiless
+   * `PUT .../toggle` route and is removed in a later major version.
+   */
+  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Entity>;
+}
+
+/** The {@link Switchable} methods, built on a registry's `toggle` (wrapped, e.g. to add health). */
+export function switchable<Entity>(
+  toggle: (id: string, enabled: boolean | undefined, context?: ActorContext) => Promise<Entity>,
+): Switchable<Entity> {
+  return {
+    enable: (id, context) => toggle(id, true, context),
+    disable: (id, context) => toggle(id, false, context),
+    toggle: (id, enabled, context) => toggle(id, enabled, context),
+  };
+}
+
 /** A registry's public API, and the internals concrete registries build their extras on. */
 export interface RegistryParts<Entity, Input, Data> {
   api: Registry<Entity, Input>;

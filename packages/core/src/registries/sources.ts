@@ -2,7 +2,14 @@ import { PipesError } from '../errors.js';
 import { isStorableText } from '../json-value.js';
 import { type Source, type SourceInput, sourceInputSchema, sourceSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
-import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
+import {
+  type ActorContext,
+  createRegistry,
+  type Registry,
+  type RegistryDeps,
+  type Switchable,
+  switchable,
+} from './registry.js';
 
 /**
  * Sources: where events come in (`POST /collect/:slug`).
@@ -12,11 +19,9 @@ import { type ActorContext, createRegistry, type Registry, type RegistryDeps } f
  * const web = await pipes.sources.create({ name: 'Web', slug: 'web' });
  * ```
  */
-export interface SourcesRegistry extends Registry<Source, SourceInput> {
+export interface SourcesRegistry extends Registry<Source, SourceInput>, Switchable<Source> {
   /** Finds a source by its slug; null when absent. */
   findBySlug(slug: string): Promise<Source | null>;
-  /** Flips `enabled`, or sets it when `enabled` is given. */
-  toggle(id: string, enabled?: boolean, context?: ActorContext): Promise<Source>;
 }
 
 export function presentSource(record: EntityRecord): Source {
@@ -58,9 +63,7 @@ export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
       const record = await deps.store.findEntity({ kind: 'source', uniqueKey: slug });
       return record ? presentSource(record) : null;
     },
-    toggle(id, enabled, context) {
-      return base.toggle(id, enabled, context);
-    },
+    ...switchable(base.toggle),
     async delete(id, context) {
       await ensureUnused(deps, 'source_id', id, 'source');
       return base.api.delete(id, context);

@@ -85,11 +85,11 @@ export async function setupBriefFlow(
     destination_id: dest.id,
     transform: briefMetaTransform,
   });
-  // The brief's flow: new pipes and destinations start disabled; toggling turns them on.
+  // The brief's flow: new pipes and destinations start disabled; `enable` turns them on.
   if (pipe.enabled || dest.enabled) throw new Error('a new pipe or destination must start disabled');
-  const pipeOn = await pipes.pipes.toggle(pipe.id);
-  const destinationOn = await pipes.destinations.toggle(dest.id);
-  if (!pipeOn.enabled || !destinationOn.enabled) throw new Error('toggle must enable a disabled entity');
+  const pipeOn = await pipes.pipes.enable(pipe.id);
+  const destinationOn = await pipes.destinations.enable(dest.id);
+  if (!pipeOn.enabled || !destinationOn.enabled) throw new Error('enable must enable a disabled entity');
   return { source, destination: dest, pipe, secrets: { token, pixel } };
 }
 

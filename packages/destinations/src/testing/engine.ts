@@ -77,8 +77,8 @@ export async function wireTemplate(pipes: Pipes, definition: DestinationDefiniti
     destination_id: destination.id,
     transform: options.transform === undefined ? definition.transform : options.transform,
   });
-  await pipes.pipes.toggle(pipe.id, true);
-  await pipes.destinations.toggle(destination.id, true);
+  await pipes.pipes.enable(pipe.id);
+  await pipes.destinations.enable(destination.id);
   return { source, destination, pipe };
 }
 

@@ -106,7 +106,7 @@ export function runPropertySuite(store: StoreName, document: Schema): void {
       });
       const sink = await pipes.destinations.create({ name: 'sink', send: briefMetaSend(f.meta.url) });
       const pipe = await pipes.pipes.create({ name: 'web-pipe', source_id: web.id, destination_id: sink.id });
-      await pipes.pipes.toggle(pipe.id, true);
+      await pipes.pipes.enable(pipe.id);
       const channel = await pipes.alerts.channels.create({
         name: 'ops',
         type: 'webhook',
