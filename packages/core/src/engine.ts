@@ -13,8 +13,8 @@ import { type BreakerState, createDispatcher, type DispatcherOptions } from './d
 import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
 import { createIngest, type IngestResult } from './ingest.js';
-import { createDefaultLogger, type Logger } from './logger.js';
 import { createObservers, type EngineObserver } from './observer.js';
+import { adaptLogger, createDefaultLogger, type Logger } from './logger.js';
 import { type ApiKeysApi, createApiKeysApi } from './registries/api-keys.js';
 import { createDestinationsRegistry, type DestinationsRegistry } from './registries/destinations.js';
 import { createEventTypesRegistry, type EventTypesRegistry } from './registries/event-types.js';
@@ -52,6 +52,10 @@ export interface PipesOptions {
   dispatcher?: DispatcherOptions;
   /** How long events and delivery records are kept (default 30 days), pruned in the background. */
   retention?: RetentionOptions;
+  /**
+   * pino, winston, `console`, or your own with pino's signature `(fields, message)` (see
+   * {@link Logger}). Default: warnings and errors as JSON lines on stderr.
+   */
   logger?: Logger;
   /**
    * Where this instance's admin API is reachable from outside (`https://pipes.example.com`). Alerts
@@ -158,7 +162,7 @@ export interface Pipes {
 export function createPipes(options: PipesOptions): Pipes {
   const { store } = options;
   const now = options.clock ?? Date.now;
-  const logger = options.logger ?? createDefaultLogger();
+  const logger = adaptLogger(options.logger ?? createDefaultLogger());
   const roles: Role[] = options.roles ?? ['ingest', 'dispatch'];
   const vault = createVault(options.secretKey);
 

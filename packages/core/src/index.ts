@@ -76,8 +76,8 @@ export type { EngineEventMap, EngineEventName } from './events.js';
 export { cursorSchema, type IdKind, idAtTime, idPattern, idPrefixes, idTime, isId, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { findUnstorableJson, jsonIssueMessages, maxJsonDepth } from './json-value.js';
-export { createDefaultLogger, type Logger, silentLogger } from './logger.js';
 export type { EngineObserver, EventRejectReason } from './observer.js';
+export { adaptLogger, createDefaultLogger, type LogFields, type Logger, silentLogger } from './logger.js';
 export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';
 export {
   type ApiKey,

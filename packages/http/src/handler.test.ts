@@ -121,7 +121,7 @@ describe('createHandler as a fetch handler', () => {
         debug() {},
         info() {},
         warn() {},
-        error: (message, fields) => logged.push({ message, ...fields }),
+        error: (fields: Record<string, unknown>, message?: string) => logged.push({ message, ...fields }),
       },
     });
     const answer = await handler(
@@ -161,7 +161,7 @@ describe('createHandler as a fetch handler', () => {
 
   it('logs a request whose client went away as the client closing (debug), not as a failure', async () => {
     const logged: Array<Record<string, unknown>> = [];
-    const log = (level: string) => (message: string, fields?: Record<string, unknown>) =>
+    const log = (level: string) => (fields: Record<string, unknown>, message?: string) =>
       logged.push({ level, message, ...fields });
     const handler = createHandler(pipes, {
       logger: { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') },

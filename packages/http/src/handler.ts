@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  adaptLogger,
   type DestinationTemplate,
   httpStatusForCode,
   type Logger,
@@ -160,7 +161,7 @@ const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
  * ```
  */
 export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenPipesHandler {
-  const logger = options.logger ?? silentLogger;
+  const logger = adaptLogger(options.logger ?? silentLogger);
   const collectLimits = { ...collectDefaults, ...options.collect };
   const apiLimits = {
     maxBodyBytes: 2 * 1024 * 1024,

@@ -7,7 +7,7 @@
 import { type Server, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '@openpipes/core';
+import { adaptLogger, type Logger } from '@openpipes/core';
 
 /**
  * The limits {@link hardenServer} sets. Every duration is in milliseconds.
@@ -115,7 +115,7 @@ export function hardenServer<S extends Server>(server: S, limits: ServerLimits =
     throw new RangeError('hardenServer: headersTimeoutMs must not exceed requestTimeoutMs');
   }
   hardened.add(server);
-  const logger = limits.logger;
+  const logger = limits.logger && adaptLogger(limits.logger);
   server.headersTimeout = settings.headersTimeoutMs;
   server.requestTimeout = settings.requestTimeoutMs;
   server.keepAliveTimeout = settings.keepAliveTimeoutMs;

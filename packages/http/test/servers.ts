@@ -35,7 +35,7 @@ export const readKey = { name: 'dashboard', token: 'op_read_0123456789abcdef', s
 /** Every log line anything wrote (engine and HTTP), to prove no secret value reaches a log. */
 export function captureLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+  const write = (level: string) => (fields: Record<string, unknown>, message?: string) => {
     lines.push(JSON.stringify({ level, message, ...fields }));
   };
   return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };

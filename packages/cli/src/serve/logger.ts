@@ -2,7 +2,7 @@
  * The server's logger: JSON lines (for log collectors) or short human lines (for a terminal), on
  * stderr. It writes only what it is given; the engine and the HTTP layer never give it secret values.
  */
-import type { Logger } from '@openpipes/core';
+import { adaptLogger, type LogFields, type Logger } from '@openpipes/core';
 
 export const logLevels = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof logLevels)[number];
@@ -21,22 +21,25 @@ export function createCliLogger(options: {
   write: (line: string) => void;
 }): Logger {
   const threshold = logLevels.indexOf(options.level);
-  const emit = (level: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
-    if (logLevels.indexOf(level) < threshold) return;
-    const time = new Date().toISOString();
-    if (options.format === 'json') {
-      options.write(`${JSON.stringify({ time, level, message, ...fields })}\n`);
-      return;
-    }
-    const extra = Object.entries(fields ?? {})
-      .map(
-        ([key, value]) =>
-          `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`,
-      )
-      .join(' ');
-    options.write(
-      `${time.slice(11, 19)} ${level.toUpperCase().padEnd(5)} ${message}${extra ? `  ${extra}` : ''}\n`,
-    );
-  };
-  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') };
+  // pino's form, (fields, message); `adaptLogger` lets the CLI's own calls put the message first.
+  const emit =
+    (level: LogLevel) =>
+    (fields: LogFields, message = '') => {
+      if (logLevels.indexOf(level) < threshold) return;
+      const time = new Date().toISOString();
+      if (options.format === 'json') {
+        options.write(`${JSON.stringify({ time, level, message, ...fields })}\n`);
+        return;
+      }
+      const extra = Object.entries(fields ?? {})
+        .map(
+          ([key, value]) =>
+            `${key}=${typeof value === 'string' && !/\s/.test(value) ? value : JSON.stringify(value)}`,
+        )
+        .join(' ');
+      options.write(
+        `${time.slice(11, 19)} ${level.toUpperCase().padEnd(5)} ${message}${extra ? `  ${extra}` : ''}\n`,
+      );
+    };
+  return adaptLogger({ debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') });
 }

@@ -64,7 +64,7 @@ const randomPath = () => `/services/T0AB12CD/B0EF34GH/${randomBytes(18).toString
 
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
-  const write = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+  const write = (level: string) => (fields: Record<string, unknown>, message?: string) => {
     lines.push(JSON.stringify({ level, message, ...fields }));
   };
   return { lines, debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };

@@ -72,7 +72,7 @@ function nodeForm(value: string, form: string): string {
 
 /** A logger that keeps every line, as the host's logger would write it. */
 function capturingLogger(lines: string[]): Logger {
-  const keep = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+  const keep = (level: string) => (fields: Record<string, unknown>, message?: string) => {
     lines.push(JSON.stringify({ level, message, ...fields }));
   };
   return { debug: keep('debug'), info: keep('info'), warn: keep('warn'), error: keep('error') };
