@@ -55,7 +55,7 @@ async function serveEngine(filename) {
   const { createPipes, silentLogger } = await import('../packages/core/dist/index.js');
   const { sqliteStore } = await import('../packages/store-sqlite/dist/index.js');
   const { createHandler } = await import('../packages/http/dist/index.js');
-  const { toNodeListener } = await import('../packages/http/dist/node.js');
+  const { createNodeListener } = await import('../packages/http/dist/node.js');
   const pipes = createPipes({
     store: sqliteStore({ filename }),
     secretKey: 'bench-secret-key-0123456789abcdef',
@@ -87,8 +87,8 @@ async function serveEngine(filename) {
   });
   await pipes.pipes.enable(pipe.id);
   await pipes.start(); // roles: ['ingest']: no dispatcher
-  const server = createServer({ keepAliveTimeout: 60_000 }, toNodeListener(createHandler(pipes)));
-  return { server, close: () => pipes.stop({ graceMs: 1000 }) };
+  const server = createServer({ keepAliveTimeout: 60_000 }, createNodeListener(createHandler(pipes)));
+  return { server, close: () => pipes.stop({ graceMs: 1000 }).then(() => pipes.store.close()) };
 }
 
 async function serveBaseline(filename) {

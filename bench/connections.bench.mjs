@@ -25,7 +25,9 @@ async function serve(filename) {
   const { createPipes, silentLogger } = await import('../packages/core/dist/index.js');
   const { sqliteStore } = await import('../packages/store-sqlite/dist/index.js');
   const { createHandler } = await import('../packages/http/dist/index.js');
-  const { hardenServer, serverLimitDefaults, toNodeListener } = await import('../packages/http/dist/node.js');
+  const { hardenServer, serverLimitDefaults, createNodeListener } = await import(
+    '../packages/http/dist/node.js'
+  );
   const pipes = createPipes({
     store: sqliteStore({ filename }),
     secretKey: 'bench-secret-key-0123456789abcdef',
@@ -35,7 +37,7 @@ async function serve(filename) {
   });
   await pipes.sources.create({ name: 'Web', slug: 'web' });
   await pipes.start();
-  const server = hardenServer(createServer(toNodeListener(createHandler(pipes))));
+  const server = hardenServer(createServer(createNodeListener(createHandler(pipes))));
   server.listen(0, '127.0.0.1', () =>
     process.send({ port: server.address().port, cap: serverLimitDefaults.maxConnectionsPerAddress }),
   );
@@ -44,6 +46,7 @@ async function serve(filename) {
     server.closeAllConnections();
     server.close();
     await pipes.stop({ graceMs: 1000 });
+    await pipes.store.close();
     process.exit(0);
   });
 }

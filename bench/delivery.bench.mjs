@@ -53,6 +53,7 @@ async function backlog(pipes) {
   });
   globalThis.normalRate = total / seconds;
   await pipes.stop();
+  await pipes.store.close();
   await sink.close();
 }
 
@@ -104,5 +105,6 @@ async function backlog(pipes) {
     ratio_to_normal: Math.round((drainRate / globalThis.normalRate) * 100) / 100,
   });
   await pipes.stop();
+  await pipes.store.close();
   await sink.close();
 }

@@ -43,7 +43,7 @@ async function engine() {
         if (result.accepted !== batchSize) throw new Error(`accepted ${result.accepted}`);
       }
     },
-    stop: () => pipes.stop(),
+    stop: () => pipes.stop().then(() => pipes.store.close()),
   };
 }
 

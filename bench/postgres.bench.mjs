@@ -231,6 +231,7 @@ async function endToEnd(dispatchers) {
     procs.map((p) => new Promise((r) => (p.proc.exitCode !== null ? r() : p.proc.on('exit', r)))),
   );
   await pipes.stop();
+  await pipes.store.close();
   await sink.close();
   await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
 }

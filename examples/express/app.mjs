@@ -5,7 +5,7 @@
 
 import { createPipes } from '@openpipes/core';
 import { createHandler } from '@openpipes/http';
-import { openPipesExpress } from '@openpipes/http/express';
+import { createExpressMiddleware } from '@openpipes/http/express';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import express from 'express';
 
@@ -30,7 +30,7 @@ export async function createApp(options) {
   // Mount OpenPipes before any body parser: the collect endpoint reads the raw body itself.
   app.use(
     '/openpipes',
-    openPipesExpress(
+    createExpressMiddleware(
       createHandler(pipes, { apiKeys: [{ name: 'shop-admin', token: options.apiKey, scope: 'write' }] }),
     ),
   );

@@ -62,6 +62,7 @@ if (!smoke) {
     server.closeAllConnections();
     server.close();
     await pipes.stop({ graceMs: 1000 });
+    await pipes.store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

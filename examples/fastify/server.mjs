@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes } from '@openpipes/core';
 import { createHandler } from '@openpipes/http';
-import { openPipesFastify } from '@openpipes/http/fastify';
+import { createFastifyPlugin } from '@openpipes/http/fastify';
 import { hardenServer } from '@openpipes/http/node';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import Fastify from 'fastify';
@@ -33,7 +33,9 @@ app.get('/health', async () => ({ ok: true }));
 // The app's own JSON route, parsed by Fastify as usual.
 app.post('/echo', async (request) => ({ received: request.body }));
 await app.register(
-  openPipesFastify(createHandler(pipes, { apiKeys: [{ name: 'app-admin', token: apiKey, scope: 'write' }] })),
+  createFastifyPlugin(
+    createHandler(pipes, { apiKeys: [{ name: 'app-admin', token: apiKey, scope: 'write' }] }),
+  ),
   {
     prefix: '/openpipes',
   },
@@ -75,6 +77,7 @@ if (!smoke) {
   } finally {
     await app.close();
     await pipes.stop({ graceMs: 1000 });
+    await pipes.store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -79,6 +79,7 @@ try {
   }
 } finally {
   await pipes.stop();
+  await pipes.store.close();
   sink.close();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -34,7 +34,7 @@ import { createSchemaCompiler } from './validation.js';
 export type Role = 'ingest' | 'dispatch';
 
 export interface PipesOptions {
-  /** Where everything is kept: `sqliteStore({ filename })` or `postgresStore({ pool })`. */
+  /** Where everything is kept: `sqliteStore({ filename })` or `postgresStore({ pool })`. `stop()` leaves it open. */
   store: Store;
   /** Encrypts secret values at rest (AES-256-GCM). At least 16 characters; keep it out of the database. */
   secretKey: string;
@@ -47,6 +47,13 @@ export interface PipesOptions {
    * destinations, local stand-ins): `host`, `host:port` or CIDR. Merged into the sandbox options.
    */
   egressAllow?: string[];
+  /**
+   * Whether the engine migrates the store's schema itself, on `start()` or its first API call.
+   * Default `true`. With `false`, nothing changes the schema unless you call `pipes.migrate()` (or
+   * another process does), and until the schema is current every call
+   * fails with `MIGRATION_REQUIRED`: for deployments that migrate in a release step.
+   */
+  autoMigrate?: boolean;
   /** What this process does. Default both. Many processes can share one PostgreSQL store. */
   roles?: Role[];
   dispatcher?: DispatcherOptions;
@@ -131,13 +138,29 @@ export interface Pipes {
    * `SOURCE_DISABLED` or `UNAUTHORIZED`. Replayed HMAC signatures are refused per process.
    */
   authenticateCollect(credentials: CollectCredentials): Promise<Source>;
-  /** Migrates the store and starts dispatching (when this process has the `dispatch` role). */
+  /**
+   * Migrates the store (unless `autoMigrate: false`: then it checks the schema is current) and
+   * starts dispatching (when this process has the `dispatch` role).
+   */
   start(): Promise<void>;
   /**
-   * Stops claiming new work, lets in-flight deliveries finish and be recorded (up to `graceMs`,
-   * default 30 s), then closes the sandbox and, unless `closeStore: false`, the store.
+   * Applies the store's pending migrations now. Idempotent, and safe while other processes do the
+   * same. Needed only with `autoMigrate: false`; otherwise the first call migrates.
+   *
+   * @example
+   * ```ts
+   * const pipes = createPipes({ store, secretKey, autoMigrate: false });
+   * await pipes.migrate(); // in the release step, or before start()
+   * ```
    */
-  stop(options?: { graceMs?: number; closeStore?: boolean }): Promise<void>;
+  migrate(): Promise<void>;
+  /**
+   * Stops claiming new work, lets in-flight deliveries finish and be recorded (up to `graceMs`,
+   * default 30 s), then closes the sandbox if the engine made it. The store stays open: you made
+   * it, you close it (`await store.close()` after `stop()`), so it can outlive the engine or be
+   * shared with another one.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
   /**
    * Adds an observer of the engine's work (what metrics count); returns the function that removes
    * it. `createHandler(pipes, { metrics: {} })` adds one for `GET /metrics`.
@@ -189,12 +212,14 @@ export function createPipes(options: PipesOptions): Pipes {
   events.on('destination-resumed', (e) => observer.breaker({ destination: e.destination, paused: false }));
 
   // Every public operation waits for the schema to exist; `start()` is only needed to dispatch.
+  // Without autoMigrate it only checks (and checks again next time while the schema is behind).
+  const autoMigrate = options.autoMigrate ?? true;
   let migrated: Promise<void> | null = null;
   let migrating = false;
   const ready = () => {
     if (!migrated) {
-      migrating = true;
-      migrated = store.migrate().then(
+      migrating = autoMigrate;
+      migrated = (autoMigrate ? store.migrate() : ensureMigrated(store)).then(
         () => {
           migrating = false;
         },
@@ -358,11 +383,22 @@ export function createPipes(options: PipesOptions): Pipes {
         .stop(Math.min(graceMs, 5000))
         .catch((err) => logger.warn('stopping alerts failed', { error: String(err) }));
       if (unsubscribe) await unsubscribe().catch(() => {});
+      // The sandbox is closed only when the engine made it; the store never is (the caller made it).
       if (ownsSandbox) await sandbox.close();
-      if (stopOptions.closeStore !== false) await store.close();
     },
 
     prune: guard(() => retention.runOnce()),
+
+    async migrate() {
+      if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });
+      migrating = true;
+      try {
+        await store.migrate();
+      } finally {
+        migrating = false;
+      }
+      migrated = Promise.resolve();
+    },
 
     status() {
       return {
@@ -381,6 +417,18 @@ export function createPipes(options: PipesOptions): Pipes {
       await alerts.idle();
     },
   };
+}
+
+/** Throws `MIGRATION_REQUIRED` unless every migration the store knows is applied. */
+async function ensureMigrated(store: Store): Promise<void> {
+  const { applied, latest } = await store.migrationStatus();
+  if (applied >= latest) return;
+  throw new PipesError({
+    code: 'MIGRATION_REQUIRED',
+    message: `the store's schema is at migration ${applied} of ${latest}, and this engine has autoMigrate: false: run pipes.migrate() first`,
+    details: { applied, latest },
+    retryable: true,
+  });
 }
 
 function isSandbox(value: Sandbox | SandboxOptions | undefined): value is Sandbox {

@@ -40,6 +40,7 @@ export const errorCodes = [
   'STORAGE_FULL',
   'REQUEST_TIMEOUT',
   'HEADERS_TOO_LARGE',
+  'MIGRATION_REQUIRED',
 ] as const;
 
 export type PipesErrorCode = (typeof errorCodes)[number];
@@ -139,6 +140,8 @@ export const httpStatusByCode: Record<PipesErrorCode, number> = {
   REQUEST_TIMEOUT: 408,
   /** The request's headers are larger than the server accepts. */
   HEADERS_TOO_LARGE: 431,
+  /** `autoMigrate: false` and the store's schema is behind: run `pipes.migrate()` first. */
+  MIGRATION_REQUIRED: 503,
 };
 
 /** The HTTP status for an error code (500 for anything unmapped). */

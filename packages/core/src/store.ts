@@ -198,6 +198,13 @@ export interface Store {
    */
   migrate(): Promise<void>;
 
+  /**
+   * How far the schema is migrated: `applied` is the highest migration applied (0 on an empty
+   * database), `latest` the highest this store's code knows. MUST NOT change anything (no schema,
+   * no table is created), so an engine with `autoMigrate: false` can check without migrating.
+   */
+  migrationStatus(): Promise<{ applied: number; latest: number }>;
+
   /** Releases connections. Further calls reject. Idempotent. */
   close(): Promise<void>;
 

@@ -19,15 +19,15 @@ import { callHandler, failResponse, requestPath, writeFetchResponse } from './no
  * import { createServer } from 'node:http';
  * import express from 'express';
  * import { createHandler } from '@openpipes/http';
- * import { openPipesExpress } from '@openpipes/http/express';
+ * import { createExpressMiddleware } from '@openpipes/http/express';
  * import { hardenServer } from '@openpipes/http/node';
  *
  * const app = express();
- * app.use('/openpipes', openPipesExpress(createHandler(pipes, { apiKeys })));
+ * app.use('/openpipes', createExpressMiddleware(createHandler(pipes, { apiKeys })));
  * hardenServer(createServer(app)).listen(8080);
  * ```
  */
-export function openPipesExpress(
+export function createExpressMiddleware(
   handler: OpenPipesHandler,
 ): (req: ExpressRequest, res: ExpressResponse, next: NextFunction) => void {
   return (req, res, next) => {

@@ -17,14 +17,14 @@ import { callHandler } from './node-bridge.js';
  * ```ts
  * import Fastify from 'fastify';
  * import { createHandler } from '@openpipes/http';
- * import { openPipesFastify } from '@openpipes/http/fastify';
+ * import { createFastifyPlugin } from '@openpipes/http/fastify';
  *
  * const app = Fastify();
- * await app.register(openPipesFastify(createHandler(pipes, { apiKeys })), { prefix: '/openpipes' });
+ * await app.register(createFastifyPlugin(createHandler(pipes, { apiKeys })), { prefix: '/openpipes' });
  * await app.listen({ port: 8080 });
  * ```
  */
-export function openPipesFastify(handler: OpenPipesHandler): (fastify: FastifyInstance) => Promise<void> {
+export function createFastifyPlugin(handler: OpenPipesHandler): (fastify: FastifyInstance) => Promise<void> {
   return async (fastify) => {
     fastify.removeAllContentTypeParsers();
     // Leave every body unread: the handler streams it with its own limits.

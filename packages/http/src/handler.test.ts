@@ -30,6 +30,7 @@ describe('createHandler as a fetch handler', () => {
   });
   afterAll(async () => {
     await pipes.stop({ graceMs: 500 });
+    await pipes.store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

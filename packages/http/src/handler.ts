@@ -151,12 +151,12 @@ const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
  * ```ts
  * import { createServer } from 'node:http';
  * import { createHandler } from '@openpipes/http';
- * import { toNodeListener } from '@openpipes/http/node';
+ * import { createNodeListener } from '@openpipes/http/node';
  *
  * const handler = createHandler(pipes, {
  *   apiKeys: [{ name: 'ops', token: process.env.OPENPIPES_API_KEY!, scope: 'write' }],
  * });
- * createServer(toNodeListener(handler)).listen(8080);
+ * createServer(createNodeListener(handler)).listen(8080);
  * // or, in any fetch runtime: export default { fetch: handler };
  * ```
  */

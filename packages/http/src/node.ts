@@ -28,12 +28,12 @@ export interface NodeListenerOptions {
  * ```ts
  * import { createServer } from 'node:http';
  * import { createHandler } from '@openpipes/http';
- * import { hardenServer, toNodeListener } from '@openpipes/http/node';
+ * import { hardenServer, createNodeListener } from '@openpipes/http/node';
  *
- * hardenServer(createServer(toNodeListener(createHandler(pipes, { apiKeys })))).listen(8080);
+ * hardenServer(createServer(createNodeListener(createHandler(pipes, { apiKeys })))).listen(8080);
  * ```
  */
-export function toNodeListener(
+export function createNodeListener(
   handler: OpenPipesHandler,
   options: NodeListenerOptions = {},
 ): (req: IncomingMessage, res: ServerResponse) => void {

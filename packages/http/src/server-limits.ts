@@ -93,9 +93,9 @@ const lingerMs = 2_000;
  * @example
  * ```ts
  * import { createServer } from 'node:http';
- * import { hardenServer, toNodeListener } from '@openpipes/http/node';
+ * import { hardenServer, createNodeListener } from '@openpipes/http/node';
  *
- * const server = hardenServer(createServer(toNodeListener(handler)), { maxConnectionsPerAddress: 64 });
+ * const server = hardenServer(createServer(createNodeListener(handler)), { maxConnectionsPerAddress: 64 });
  * server.listen(8080);
  * ```
  */

@@ -10,10 +10,10 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openPipesExpress } from '../src/express.js';
-import { openPipesFastify } from '../src/fastify.js';
+import { createExpressMiddleware } from '../src/express.js';
+import { createFastifyPlugin } from '../src/fastify.js';
 import type { OpenPipesHandler, RequestContext } from '../src/handler.js';
-import { toNodeListener } from '../src/node.js';
+import { createNodeListener } from '../src/node.js';
 import { exchange, openRaw, untilClosed } from './raw.js';
 import { type AdapterName, adapters } from './servers.js';
 
@@ -37,18 +37,18 @@ async function serve(adapter: AdapterName, respond: Respond): Promise<number> {
   let server: Server;
   if (adapter === 'fastify') {
     const app = Fastify();
-    await app.register(openPipesFastify(handler), { prefix: '/op' });
+    await app.register(createFastifyPlugin(handler), { prefix: '/op' });
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = app.server;
     stops.push(() => app.close());
   } else {
     if (adapter === 'express') {
       const app = express();
-      app.use('/op', openPipesExpress(handler));
+      app.use('/op', createExpressMiddleware(handler));
       server = createServer(app);
     } else {
       server = createServer(
-        toNodeListener(handler, {
+        createNodeListener(handler, {
           fallback: () => {
             throw new Error('host route failed');
           },

@@ -8,7 +8,7 @@ import { briefMetaTransform, testSecretKey } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
-import { toNodeListener } from '../src/node.js';
+import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 
 const writeKey = { name: 'deploy', token: 'config-write-token-0123456789', scope: 'write' as const };
@@ -46,13 +46,14 @@ describe('config export and import over HTTP', () => {
       transform: briefMetaTransform,
     });
     const handler = createHandler(production, { apiKeys: [writeKey, readKey] });
-    server = createServer(toNodeListener(handler));
+    server = createServer(createNodeListener(handler));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));
     await Promise.all([staging.stop({ graceMs: 500 }), production.stop({ graceMs: 500 })]);
+    await Promise.all([staging.store.close(), production.store.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
 

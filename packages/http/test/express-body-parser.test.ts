@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { purchaseEvent } from '@openpipes/core/testing';
 import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { openPipesExpress } from '../src/express.js';
+import { createExpressMiddleware } from '../src/express.js';
 import { createHandler } from '../src/index.js';
 import { checkedFetch } from './client.js';
 import { startFixture, writeKey } from './servers.js';
@@ -26,7 +26,7 @@ beforeAll(async () => {
       next();
     });
   });
-  app.use('/pipes', openPipesExpress(createHandler(fixture.pipes, { apiKeys: [writeKey] })));
+  app.use('/pipes', createExpressMiddleware(createHandler(fixture.pipes, { apiKeys: [writeKey] })));
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pipes`;

@@ -23,7 +23,7 @@ beforeAll(async () => {
     store: sqliteStore({ filename: join(dir, 'doc.db') }),
     secretKey: testSecretKey,
   });
-  stop = () => pipes.stop({ graceMs: 0 });
+  stop = () => pipes.stop({ graceMs: 0 }).then(() => pipes.store.close());
   const handler = createHandler(pipes, {
     apiKeys: [{ name: 'ops', token: 'op_write_0123456789abcdef', scope: 'write' }],
   });

@@ -262,6 +262,7 @@ export async function localDocument(): Promise<Json> {
     return (await (await handler(new Request('http://localhost/openapi.json'))).json()) as Json;
   } finally {
     await pipes.stop({ graceMs: 0 });
+    await pipes.store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -16,10 +16,10 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import BetterSqlite from 'better-sqlite3';
 import express from 'express';
 import Fastify from 'fastify';
-import { openPipesExpress } from '../src/express.js';
-import { openPipesFastify } from '../src/fastify.js';
+import { createExpressMiddleware } from '../src/express.js';
+import { createFastifyPlugin } from '../src/fastify.js';
 import { createHandler, type HandlerOptions } from '../src/index.js';
-import { hardenServer, type ServerLimits, toNodeListener } from '../src/node.js';
+import { createNodeListener, hardenServer, type ServerLimits } from '../src/node.js';
 import { postgresUrl, query, testSchema } from './postgres.js';
 
 export type AdapterName = 'node' | 'express' | 'fastify';
@@ -126,7 +126,7 @@ export async function startFixture(
         hardenServer(createServer(listener), { ...serverLimits, answerClientErrors: false }),
     });
     app.get('/host-route', async () => ({ host: true }));
-    await app.register(openPipesFastify(handler), { prefix });
+    await app.register(createFastifyPlugin(handler), { prefix });
     await app.listen({ host: '127.0.0.1', port: 0 });
     server = app.server;
     closeServer = () => app.close();
@@ -137,10 +137,10 @@ export async function startFixture(
       app.get('/host-route', (_req, res) => {
         res.json({ host: true });
       });
-      app.use(prefix, openPipesExpress(handler));
+      app.use(prefix, createExpressMiddleware(handler));
       listener = app;
     } else {
-      listener = toNodeListener(handler, {
+      listener = createNodeListener(handler, {
         basePath: prefix,
         fallback: (_req, res) => {
           res.setHeader('content-type', 'application/json');
@@ -174,6 +174,7 @@ export async function startFixture(
     async close() {
       await closeServer();
       await pipes.stop({ graceMs: 2000 });
+      await pipes.store.close();
       await meta.close();
       await database.drop();
     },

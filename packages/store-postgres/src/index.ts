@@ -359,6 +359,8 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
 
     migrate: () => guard(() => runMigrations(db, schema, T)),
 
+    migrationStatus: () => guard(() => readMigrationStatus(db, schema, T)),
+
     async close() {
       if (closed) return;
       closed = true;
@@ -1047,23 +1049,32 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
   return store;
 }
 
+/** The highest applied migration (0 when the schema or its migrations table is missing); reads only. */
+async function readMigrationStatus(
+  db: Kysely<Record<string, never>>,
+  schema: string,
+  T: (name: string) => RawBuilder<unknown>,
+): Promise<{ applied: number; latest: number }> {
+  const latest = migrations[migrations.length - 1]!.version;
+  const { rows: exists } = await sql<{ table: string | null }>`
+    SELECT to_regclass(${`${schema}.openpipes_migrations`})::text AS table
+  `.execute(db);
+  if (!exists[0]?.table) return { applied: 0, latest };
+  const { rows } = await sql<{ version: number | null }>`
+    SELECT max(version) AS version FROM ${T('openpipes_migrations')}
+  `.execute(db);
+  return { applied: rows[0]?.version ?? 0, latest };
+}
+
 /** Runs pending migrations, each in a transaction holding the schema's advisory lock. */
 async function runMigrations(
   db: Kysely<Record<string, never>>,
   schema: string,
   T: (name: string) => RawBuilder<unknown>,
 ): Promise<void> {
-  const latest = migrations[migrations.length - 1]!.version;
   // Fast path, no lock: every process calls migrate() at start, and usually nothing is pending.
-  const { rows: exists } = await sql<{ table: string | null }>`
-    SELECT to_regclass(${`${schema}.openpipes_migrations`})::text AS table
-  `.execute(db);
-  if (exists[0]?.table) {
-    const { rows } = await sql<{ version: number | null }>`
-      SELECT max(version) AS version FROM ${T('openpipes_migrations')}
-    `.execute(db);
-    if ((rows[0]?.version ?? 0) >= latest) return;
-  }
+  const { applied, latest } = await readMigrationStatus(db, schema, T);
+  if (applied >= latest) return;
   for (const migration of migrations) {
     await db.transaction().execute(async (trx) => {
       // Held until commit: a second process waits here, then finds the migration applied.

@@ -248,7 +248,7 @@ describe.skipIf(!available)('postgres store across processes', () => {
       const [delivery] = await settled(dispatch, pipe.id, 1, 30_000);
       expect(delivery?.status).toBe('delivered');
     } finally {
-      await Promise.all(engines.map((e) => e.stop({ graceMs: 1000 })));
+      await Promise.all(engines.map((e) => e.stop({ graceMs: 1000 }).then(() => e.store.close())));
       await meta.close();
     }
   }, 45_000);

@@ -61,6 +61,7 @@ if (mode === 'dispatch') {
   say({ ready: true, owner: pipes.status().owner, pid: process.pid });
   process.on('SIGTERM', async () => {
     await pipes.stop({ graceMs: 10_000 });
+    await pipes.store.close();
     say({ done: true });
     process.exit(0);
   });
@@ -88,6 +89,7 @@ if (mode === 'dispatch') {
   );
   const seconds = (performance.now() - started) / 1000;
   await pipes.stop();
+  await pipes.store.close();
   say({ done: true, accepted, seconds });
   process.exit(0);
 } else {

@@ -160,6 +160,7 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
     });
     const { pipe } = await setupBriefFlow(setup, sink as unknown as TestServer, { max_batch_size: 100 });
     await setup.stop();
+    await setup.store.close();
 
     const common = { OP_SCHEMA: schema, OP_SINK_HOST: sink.host, OP_LEASE_MS: String(leaseMs) };
     const dispatchers = [1, 2, 3].map((n) =>

@@ -55,8 +55,10 @@ describe.runIf(runnable)('slow: PostgreSQL restarted mid-run (a private cluster)
   const logger: Logger = {
     debug() {},
     info() {},
-    warn: (message, fields) => logs.push({ level: 'warn', message, fields }),
-    error: (message, fields) => logs.push({ level: 'error', message, fields }),
+    warn: (fields: Record<string, unknown>, message?: string) =>
+      logs.push({ level: 'warn', message: message ?? '', fields }),
+    error: (fields: Record<string, unknown>, message?: string) =>
+      logs.push({ level: 'error', message: message ?? '', fields }),
   };
 
   beforeAll(async () => {
@@ -81,6 +83,7 @@ describe.runIf(runnable)('slow: PostgreSQL restarted mid-run (a private cluster)
 
   afterAll(async () => {
     await pipes?.stop({ graceMs: 2000 }).catch(() => {});
+    await pipes?.store.close().catch(() => {});
     await meta?.close();
     await cluster?.destroy();
   });

@@ -47,6 +47,7 @@ it('after kill -9 mid-batch and a restart, every accepted event is delivered; on
       expect(result.accepted).toBe(100);
     }
     await setup.stop();
+    await setup.store.close();
 
     // A dispatcher process delivers, and is killed with SIGKILL while a batch is in flight.
     const child = fork(
@@ -83,6 +84,7 @@ it('after kill -9 mid-batch and a restart, every accepted event is delivered; on
     await restarted.start();
     const deliveries = await settled(restarted, pipe.id, 600, 60_000);
     await restarted.stop();
+    await restarted.store.close();
 
     expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
     expect(new Set(deliveries.map((d) => d.event_id))).toEqual(new Set(ids));

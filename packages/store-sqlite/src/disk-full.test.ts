@@ -57,8 +57,10 @@ describe.runIf(mounted || inCi)('SQLite disk full', () => {
     const logger: Logger = {
       debug() {},
       info() {},
-      warn: (message, fields) => logs.push({ message, fields }),
-      error: (message, fields) => logs.push({ message, fields }),
+      warn: (fields: Record<string, unknown>, message?: string) =>
+        logs.push({ message: message ?? '', fields }),
+      error: (fields: Record<string, unknown>, message?: string) =>
+        logs.push({ message: message ?? '', fields }),
     };
     // The Meta stand-in holds its first request until the disk is full, so that the dispatcher
     // has an outcome to record while nothing can be written.
@@ -161,6 +163,7 @@ describe.runIf(mounted || inCi)('SQLite disk full', () => {
     } finally {
       release();
       await pipes.stop({ graceMs: 2000 });
+      await pipes.store.close();
       await meta.close();
     }
     // The file is intact.

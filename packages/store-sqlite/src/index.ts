@@ -216,6 +216,20 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
       }
     },
 
+    async migrationStatus() {
+      const database = db();
+      const latest = migrations[migrations.length - 1]!.version;
+      // Read only: an empty database has no migrations table yet, and this must not create it.
+      const table = database
+        .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'openpipes_migrations'")
+        .get();
+      if (!table) return { applied: 0, latest };
+      const row = database.prepare('SELECT max(version) AS version FROM openpipes_migrations').get() as {
+        version: number | null;
+      };
+      return { applied: row.version ?? 0, latest };
+    },
+
     async close() {
       if (closed) return;
       closed = true;

@@ -12,7 +12,7 @@ import { dirname, resolve } from 'node:path';
 import { createPipes, type Logger, type Pipes, type Role, type Store } from '@openpipes/core';
 import { templates } from '@openpipes/destinations';
 import { createHandler } from '@openpipes/http';
-import { hardenServer, type ServerLimits, toNodeListener } from '@openpipes/http/node';
+import { createNodeListener, hardenServer, type ServerLimits } from '@openpipes/http/node';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { CliError, exitCodes } from '../errors.js';
 import { type Io, println } from '../io.js';
@@ -132,7 +132,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     probes: { draining: () => draining },
   });
   const sink = demoSink(logger);
-  const listener = toNodeListener(handler, {
+  const listener = createNodeListener(handler, {
     fallback: (req, res) => {
       const path = (req.url ?? '/').split('?')[0]!;
       if (settings.demo && (path === demoSinkPath || path.startsWith(`${demoSinkPath}/`)))
@@ -198,6 +198,8 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     await Promise.race([closed, sleep(Math.min(5000, settings.graceMs))]);
     server.closeAllConnections();
     await pipes.stop({ graceMs: Math.max(0, deadline - Date.now()) });
+    // The engine leaves the store open: this server made it, so it closes it.
+    await store.close();
     logger.info('stopped');
   });
   return exitCode;

@@ -21,7 +21,7 @@ import { isPipesError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditEntry } from '../schemas.js';
 import { purchaseEvent, purchaseSchema } from '../testing/brief.js';
-import { settled, testSecretKey, waitFor } from '../testing/helpers.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import { checkSlackMessage, checkTeamsMessage, slackStandIn, teamsStandIn } from '../testing/stand-ins.js';
 import {
   type RecordedTestRequest,
@@ -98,7 +98,7 @@ export function runEngineAlerts(options: EngineConformanceOptions): void {
     };
 
     afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
       await Promise.all(servers.splice(0).map((s) => s.close()));
       await options.cleanup?.();
     });

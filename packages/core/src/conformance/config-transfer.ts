@@ -13,7 +13,7 @@ import { createPipes, type Pipes } from '../engine.js';
 import { isPipesError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from '../testing/brief.js';
-import { settled, testSecretKey } from '../testing/helpers.js';
+import { settled, stopAndClose, testSecretKey } from '../testing/helpers.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 
@@ -88,7 +88,7 @@ export function runEngineConfigTransfer(options: EngineConformanceOptions): void
     };
 
     afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
       await Promise.all(servers.splice(0).map((s) => s.close()));
       await options.cleanup?.();
     });

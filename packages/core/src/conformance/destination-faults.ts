@@ -17,7 +17,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
 import type { Delivery } from '../schemas.js';
-import { settled, testSecretKey } from '../testing/helpers.js';
+import { settled, stopAndClose, testSecretKey } from '../testing/helpers.js';
 import { startTestServer, type TestServer, type TestServerOptions } from '../testing/test-server.js';
 import { expiredTls, selfSignedTls } from '../testing/tls.js';
 import type { EngineConformanceOptions } from './engine.js';
@@ -107,7 +107,7 @@ export function runEngineDestinationFaults(options: EngineConformanceOptions): v
       Promise.all(deliveries.map((d) => pipes.deliveries.get(d.id)));
 
     afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
       await Promise.all(servers.splice(0).map((s) => s.close()));
       await options.cleanup?.();
     });

@@ -19,6 +19,7 @@ import {
   briefPixelId as pixelId,
   settled,
   setupBriefFlow,
+  stopAndClose,
   testSecretKey,
 } from '../testing/helpers.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
@@ -60,7 +61,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
     };
 
     afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
       await Promise.all(servers.splice(0).map((s) => s.close()));
       await options.cleanup?.();
     });
@@ -305,6 +306,53 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       const deliveries = await settled(second, pipe.id, 25);
       expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
       expect(deliveries.map((d) => d.event_id).sort()).toEqual([...ids].sort());
+    });
+
+    it('with autoMigrate: false, changes no schema and refuses calls with MIGRATION_REQUIRED until migrate()', async () => {
+      const db = dbName();
+      const pipes = await engine(db, { autoMigrate: false });
+      const required = { code: 'MIGRATION_REQUIRED', retryable: true };
+      await expect(pipes.sources.list()).rejects.toMatchObject(required);
+      await expect(pipes.ingest('web', purchaseEvent('ord_early'))).rejects.toMatchObject(required);
+      await expect(pipes.start()).rejects.toMatchObject(required);
+      const before = await pipes.store.migrationStatus();
+      expect(before.applied).toBe(0);
+      expect(before.latest).toBeGreaterThan(0);
+
+      await pipes.migrate();
+      expect(await pipes.store.migrationStatus()).toEqual({ applied: before.latest, latest: before.latest });
+      await pipes.sources.create({ name: 'Web', slug: 'web' });
+      await pipes.migrate(); // idempotent
+      // Another process (a store of its own) sees a current schema and goes ahead without migrating.
+      const other = await engine(db, { autoMigrate: false });
+      expect((await other.sources.list()).data.map((s) => s.slug)).toEqual(['web']);
+      await other.start();
+    });
+
+    it('leaves the store open on stop(): the caller made it, and another engine can go on with it', async () => {
+      const meta = await server(metaLikeAnswer);
+      const store = await options.openStore(dbName());
+      const make = () =>
+        createPipes({
+          store,
+          secretKey: testSecretKey,
+          logger: silentLogger,
+          sandbox: { workers: 1 },
+          egressAllow: [meta.host],
+          dispatcher: { pollIntervalMs: 50 },
+        });
+      const first = make();
+      const { pipe } = await setupBriefFlow(first, meta);
+      await first.ingest('web', purchaseEvent('ord_before_stop'));
+      await first.stop({ graceMs: 2000 });
+      await expect(first.sources.list()).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });
+
+      // The very same store object still answers, directly and through a new engine.
+      expect(await store.getEntity({ kind: 'pipe', id: pipe.id })).toMatchObject({ id: pipe.id });
+      const second = make();
+      open.push(second);
+      await second.start();
+      expect((await settled(second, pipe.id, 1))[0]?.status).toBe('delivered');
     });
   });
 }

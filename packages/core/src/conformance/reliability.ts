@@ -17,7 +17,7 @@ import type { EngineEventMap } from '../events.js';
 import { silentLogger } from '../logger.js';
 import type { Delivery } from '../schemas.js';
 import { briefMetaTransform, purchaseEvent, purchaseSchema } from '../testing/brief.js';
-import { settled, testSecretKey, waitFor } from '../testing/helpers.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 
@@ -77,7 +77,7 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
 
     afterEach(async () => {
       await Promise.all(servers.splice(0).map((s) => s.close()));
-      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
       await options.cleanup?.();
     });
 

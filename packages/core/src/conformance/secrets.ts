@@ -20,7 +20,7 @@ import type { Sandbox } from '../sandbox/types.js';
 import type { Delivery } from '../schemas.js';
 import { CUT_FLOOR } from '../secrets/redact.js';
 import type { Store } from '../store.js';
-import { settled, testSecretKey, waitFor } from '../testing/helpers.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import { foundPieces, piecesOf } from '../testing/leaks.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import { leakSend, leakTransform } from './secrets-code.js';
@@ -144,7 +144,7 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
     };
 
     afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 2000 }).catch(() => {})));
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
       await Promise.all(servers.splice(0).map((s) => s.close()));
       await options.cleanup?.();
     });

@@ -2,14 +2,7 @@ import { PipesError } from '../errors.js';
 import { isStorableText } from '../json-value.js';
 import { type Source, type SourceInput, sourceInputSchema, sourceSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
-import {
-  type ActorContext,
-  createRegistry,
-  type Registry,
-  type RegistryDeps,
-  type Switchable,
-  switchable,
-} from './registry.js';
+import { createRegistry, type Registry, type RegistryDeps, type Switchable, switchable } from './registry.js';
 
 /**
  * Sources: where events come in (`POST /collect/:slug`).

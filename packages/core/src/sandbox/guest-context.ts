@@ -5,7 +5,7 @@
  *
  * Each context gets its own WASM module instance with its own `WebAssembly.Memory` whose maximum is
  * the memory limit: `setMemoryLimit` does not cap bytes in the emscripten builds, the WASM memory
- * does (SANDBOX.md). One module per context also means an engine bug is contained to one owner's
+ * does (docs/sandbox.md). One module per context also means an engine bug is contained to one owner's
  * code, and the heap high-water mark (`memory.buffer.byteLength`) tells when to recycle.
  */
 import {
@@ -181,7 +181,7 @@ export class GuestContext {
     );
     const runtime = module.newRuntime();
     runtime.setMaxStackSize(limits.stackBytes);
-    // The byte count is wrong in emscripten builds (see SANDBOX.md); the WASM memory is the real
+    // The byte count is wrong in emscripten builds (see docs/sandbox.md); the WASM memory is the real
     // cap. Keep QuickJS's own limit off so it does not fail early on miscounted allocations.
     runtime.setMemoryLimit(-1);
     runtime.setModuleLoader(

@@ -24,7 +24,7 @@ export const defaultSandboxLimits: Readonly<SandboxLimits> = Object.freeze({
 
 /** The QuickJS build needs 16 MiB of WASM memory to start; a smaller cap cannot work. */
 export const MIN_MEMORY_BYTES = 16 * 1024 * 1024;
-/** The guest stack must stay well inside the worker's 4 MiB native stack (see SANDBOX.md). */
+/** The guest stack must stay well inside the worker's 4 MiB native stack (see docs/sandbox.md). */
 export const MAX_STACK_BYTES = 2 * 1024 * 1024;
 
 /** Merges overrides onto the defaults and clamps values the engine cannot honour. */

@@ -122,3 +122,20 @@ export async function settled(
     `${count} settled deliveries`,
   );
 }
+
+/**
+ * Stops an engine, then closes the store it ran on, even when stopping failed: `stop()` leaves the
+ * store open (whoever made a store closes it), and a test made both.
+ *
+ * @example
+ * ```ts
+ * afterEach(() => stopAndClose(pipes, { graceMs: 2000 }));
+ * ```
+ */
+export async function stopAndClose(pipes: Pipes, options: { graceMs?: number } = {}): Promise<void> {
+  try {
+    await pipes.stop(options);
+  } finally {
+    await pipes.store.close();
+  }
+}

@@ -23,6 +23,7 @@ export {
   metaLikeAnswer,
   settled,
   setupBriefFlow,
+  stopAndClose,
   testSecretKey,
   waitFor,
 } from './helpers.js';

@@ -39,6 +39,7 @@ export async function startEngine(allow: string[], dispatcher: DispatcherOptions
     pipes,
     async close() {
       await pipes.stop({ graceMs: 2000 }).catch(() => {});
+      await pipes.store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
