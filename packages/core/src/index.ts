@@ -9,6 +9,10 @@
  * const pipes = createPipes({ store: sqliteStore({ filename: './openpipes.db' }), secretKey });
  * await pipes.start();
  * ```
+ *
+ * One barrel: what an embedder, a store or an HTTP layer uses. Helpers only the engine itself
+ * uses (the send classifier, the retry schedule, the record codec, the vault, the schema compiler,
+ * the config import planner, id parsing) are not exported; see CHANGELOG.md.
  */
 export {
   type AlertChannelsApi,
@@ -22,10 +26,8 @@ export {
 } from './alerts/index.js';
 export * from './alerts/schemas.js';
 export { type AuditApi, type AuditQuery, auditQuerySchema } from './audit.js';
-export { backoffDelayMs, classifySend, isRetryableStatus, parseRetryAfter } from './classify.js';
 export type { CollectCredentials } from './collect-auth.js';
 export {
-  buildConfigDocument,
   type ConfigAction,
   type ConfigChange,
   type ConfigDocument,
@@ -49,7 +51,6 @@ export {
   configSourceSchema,
   type MissingSecret,
   missingSecretSchema,
-  planConfigImport,
 } from './config-transfer/index.js';
 export type { ProfilesResolver } from './deliver.js';
 export {
@@ -73,12 +74,11 @@ export {
   toPipesError,
 } from './errors.js';
 export type { EngineEventMap, EngineEventName } from './events.js';
-export { cursorSchema, type IdKind, idAtTime, idPattern, idPrefixes, idTime, isId, newId } from './ids.js';
+export { cursorSchema, type IdKind, idAtTime, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
-export { findUnstorableJson, jsonIssueMessages, maxJsonDepth } from './json-value.js';
+export { findUnstorableJson } from './json-value.js';
+export { adaptLogger, type LogFields, type Logger, silentLogger } from './logger.js';
 export type { EngineObserver, EventRejectReason } from './observer.js';
-export { adaptLogger, createDefaultLogger, type LogFields, type Logger, silentLogger } from './logger.js';
-export { dropPrototypeKeys, parseBody, sliceBatch } from './record.js';
 export {
   type ApiKey,
   type ApiKeyInput,
@@ -100,14 +100,7 @@ export type { PruneResult, RetentionOptions } from './retention.js';
 export * from './sandbox/index.js';
 export * from './schemas.js';
 export { type SecretForm, secretForms } from './secrets/forms.js';
-export {
-  CUT_FLOOR,
-  createRedactor,
-  isSensitiveName,
-  type Redactor,
-  type RedactorSecrets,
-} from './secrets/redact.js';
-export { createVault, type Vault } from './secrets/vault.js';
+export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from './secrets/redact.js';
 export type * from './store.js';
 export type { DestinationDefinition, DestinationTemplate } from './templates.js';
-export { createSchemaCompiler, type FieldIssue, formatPath, parseOrThrow } from './validation.js';
+export { type FieldIssue, formatPath, parseOrThrow } from './validation.js';
