@@ -30,7 +30,7 @@ const loadEngine = async () => ({
 // --- collect: a server per variant, in a child process ------------------------------------------
 
 async function serveCollect(filename, withMetrics) {
-  const { createPipes, silentLogger, sqliteStore, createHandler, toNodeListener } = await loadEngine();
+  const { createPipes, silentLogger, sqliteStore, createHandler, createNodeListener } = await loadEngine();
   const pipes = createPipes({
     store: sqliteStore({ filename }),
     secretKey: 'bench-secret-key-0123456789abcdef',
@@ -41,8 +41,14 @@ async function serveCollect(filename, withMetrics) {
   await setupBriefFlow(pipes, 'http://127.0.0.1:9/');
   await pipes.start(); // roles: ['ingest']: no dispatcher
   const handler = createHandler(pipes, withMetrics ? { metrics: { public: true } } : {});
-  const server = createServer({ keepAliveTimeout: 60_000 }, toNodeListener(handler));
-  return { server, close: () => pipes.stop({ graceMs: 1000 }) };
+  const server = createServer({ keepAliveTimeout: 60_000 }, createNodeListener(handler));
+  return {
+    server,
+    close: async () => {
+      await pipes.stop({ graceMs: 1000 });
+      await pipes.store.close();
+    },
+  };
 }
 
 async function startCollectServer(filename, metrics) {
@@ -156,6 +162,7 @@ async function endToEnd(dir, round, withMetrics) {
     }
   }
   await pipes.stop();
+  await pipes.store.close();
   await sink.close();
   return {
     eventsPerSecond: endToEndEvents / seconds,

@@ -13,8 +13,8 @@ import { type BreakerState, createDispatcher, type DispatcherOptions } from './d
 import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
 import { createIngest, type IngestResult } from './ingest.js';
-import { createObservers, type EngineObserver } from './observer.js';
 import { adaptLogger, createDefaultLogger, type Logger } from './logger.js';
+import { createObservers, type EngineObserver } from './observer.js';
 import { type ApiKeysApi, createApiKeysApi } from './registries/api-keys.js';
 import { createDestinationsRegistry, type DestinationsRegistry } from './registries/destinations.js';
 import { createEventTypesRegistry, type EventTypesRegistry } from './registries/event-types.js';

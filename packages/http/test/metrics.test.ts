@@ -24,7 +24,7 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type HandlerOptions } from '../src/index.js';
-import { toNodeListener } from '../src/node.js';
+import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { postgresAvailable, postgresUrl, query, testSchema } from './postgres.js';
 import { type Exposition, parsePrometheusText } from './prometheus-text.js';
@@ -38,7 +38,7 @@ interface Served {
 
 async function serve(pipes: Pipes, options: HandlerOptions): Promise<Served> {
   const handler = createHandler(pipes, { apiKeys: [writeKey, readKey], ...options });
-  const server: Server = createServer(toNodeListener(handler));
+  const server: Server = createServer(createNodeListener(handler));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
@@ -137,8 +137,8 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
       destination_id: sink.id,
       transform: null,
     });
-    await pipes.pipes.toggle(downPipe.id);
-    await pipes.destinations.toggle(sink.id);
+    await pipes.pipes.disable(downPipe.id);
+    await pipes.destinations.disable(sink.id);
 
     // 1. One request: an accepted purchase, an invalid one, an unknown event type.
     const first = await collect(s, 'web', [
@@ -186,6 +186,7 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
   afterAll(async () => {
     await s?.close();
     await s?.pipes.stop({ graceMs: 2000 });
+    await s?.pipes.store.close();
     await meta?.close();
     await down?.close();
     rmSync(dir, { recursive: true, force: true });
@@ -312,6 +313,7 @@ describe('probes and opt-in paths', () => {
       await plain.close();
       await open.close();
       await pipes.stop();
+      await pipes.store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -350,6 +352,8 @@ describe('probes and opt-in paths', () => {
       expect((await probe('/readyz')).body).toMatchObject({ reason: 'stopped' });
     } finally {
       await s.close();
+      await pipes.stop();
+      await inner.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -404,6 +408,7 @@ describe.skipIf(!(await postgresAvailable()))('the backlog gauge on PostgreSQL',
       for (const e of engines) {
         await e.close();
         await e.pipes.stop();
+        await e.pipes.store.close();
       }
       await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     }

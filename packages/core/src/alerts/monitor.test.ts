@@ -49,8 +49,9 @@ function setup(channelFields: Record<string, unknown> = {}, store?: AlertMonitor
     logger: {
       debug() {},
       info() {},
-      warn: (m) => void warnings.push(m),
-      error: (m) => void warnings.push(m),
+      // Either form of the Logger contract: keep the message.
+      warn: (a, b) => void warnings.push(typeof a === 'string' ? a : String(b)),
+      error: (a, b) => void warnings.push(typeof a === 'string' ? a : String(b)),
     },
     now: () => Date.now(),
     publicBaseUrl: null,
