@@ -137,8 +137,8 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
       destination_id: sink.id,
       transform: null,
     });
-    await pipes.pipes.disable(downPipe.id);
-    await pipes.destinations.disable(sink.id);
+    await pipes.pipes.enable(downPipe.id);
+    await pipes.destinations.enable(sink.id);
 
     // 1. One request: an accepted purchase, an invalid one, an unknown event type.
     const first = await collect(s, 'web', [
