@@ -5,14 +5,14 @@
  */
 import type { Store } from '@openpipes/core';
 import { sql } from 'kysely';
-import type { PostgresKit } from './secret-values.js';
+import type { PgContext } from './connection.js';
 
 /** The store's `backlog` method. */
 export function backlogMethod({
   db,
   T,
   guard,
-}: Pick<PostgresKit, 'db' | 'T' | 'guard'>): Pick<Store, 'backlog'> {
+}: Pick<PgContext, 'db' | 'T' | 'guard'>): Pick<Store, 'backlog'> {
   return {
     backlog: () =>
       guard(async () => {

@@ -3,22 +3,10 @@
  * value replaced by a rotation, or the last value of a deleted secret) that are kept, encrypted,
  * only to redact until retention destroys them.
  */
-import type { AuditEntry, Store } from '@openpipes/core';
-import { type Kysely, sql, type Transaction } from 'kysely';
-
-type Db = Kysely<Record<string, never>>;
-type Trx = Transaction<Record<string, never>>;
-
-/** What the store's closure lends this module. */
-export interface PostgresKit {
-  db: Db;
-  /** A table of the store's schema, for the `sql` tag. */
-  T: (name: string) => ReturnType<typeof sql.table>;
-  guard: <R>(fn: () => Promise<R>) => Promise<R>;
-  tx: <R>(fn: (trx: Trx) => Promise<R>) => Promise<R>;
-  insertAudit: (trx: Trx, entry: AuditEntry | undefined) => Promise<void>;
-  iso: (value: Date | string) => string;
-}
+import type { Store } from '@openpipes/core';
+import { sql } from 'kysely';
+import type { PgContext } from './connection.js';
+import { iso } from './rows.js';
 
 type SecretValueMethods = Pick<
   Store,
@@ -30,7 +18,7 @@ type SecretValueMethods = Pick<
 >;
 
 /** The store's secret value methods. */
-export function secretValueMethods({ db, T, guard, tx, insertAudit, iso }: PostgresKit): SecretValueMethods {
+export function secretValueMethods({ db, T, guard, tx, insertAudit }: PgContext): SecretValueMethods {
   return {
     putSecretValue: ({ secretId, ciphertext, now }) =>
       guard(async () => {

@@ -4,10 +4,10 @@
  * backlog is long, however long the history.
  */
 import type { Store } from '@openpipes/core';
-import type { SqliteKit } from './secret-values.js';
+import type { SqliteContext } from './connection.js';
 
 /** The store's `backlog` method. */
-export function backlogMethod({ qb, all }: Pick<SqliteKit, 'qb' | 'all'>): Pick<Store, 'backlog'> {
+export function backlogMethod({ qb, all }: Pick<SqliteContext, 'qb' | 'all'>): Pick<Store, 'backlog'> {
   return {
     async backlog() {
       return all(

@@ -3,18 +3,8 @@
  * value replaced by a rotation, or the last value of a deleted secret) that are kept, encrypted,
  * only to redact until retention destroys them.
  */
-import type { AuditEntry, Store } from '@openpipes/core';
-import type { CompiledQuery, Kysely } from 'kysely';
-import type { DB } from './tables.js';
-
-/** What the store's closure lends this module: its query builder and statement runners. */
-export interface SqliteKit {
-  qb: Kysely<DB>;
-  all<R>(query: { compile(): CompiledQuery<R> }): R[];
-  run(query: { compile(): CompiledQuery<unknown> }): number;
-  tx<T>(fn: () => T): T;
-  insertAudit(entry: AuditEntry | undefined): void;
-}
+import type { Store } from '@openpipes/core';
+import type { SqliteContext } from './connection.js';
 
 type SecretValueMethods = Pick<
   Store,
@@ -26,7 +16,7 @@ type SecretValueMethods = Pick<
 >;
 
 /** The store's secret value methods. */
-export function secretValueMethods({ qb, all, run, tx, insertAudit }: SqliteKit): SecretValueMethods {
+export function secretValueMethods({ qb, all, run, tx, insertAudit }: SqliteContext): SecretValueMethods {
   return {
     async putSecretValue({ secretId, ciphertext, now }) {
       run(

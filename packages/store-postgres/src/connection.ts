@@ -1,0 +1,163 @@
+/**
+ * The PostgreSQL connection: the pool (the caller's, never ended by the store, or its own), the
+ * kysely instance on it, and the helpers every module of the store shares through {@link PgContext}:
+ * `guard` (open check and error mapping), `tx` (deadlock-retrying transactions) and `T` (a table
+ * of the store's schema).
+ */
+import { type AuditEntry, PipesError } from '@openpipes/core';
+import { Kysely, PostgresDialect, type RawBuilder, sql, type Transaction } from 'kysely';
+import pg from 'pg';
+import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
+
+type Db = Kysely<Record<string, never>>;
+type Trx = Transaction<Record<string, never>>;
+
+/** What the store's assembly lends each of its modules. */
+export interface PgContext {
+  db: Db;
+  /** A table of the store's schema, for the `sql` tag. */
+  T: (name: string) => RawBuilder<unknown>;
+  /** Checks the store is open and turns driver errors into the engine's errors. */
+  guard: <R>(fn: () => Promise<R>) => Promise<R>;
+  /** A transaction, retried when PostgreSQL picked it as a deadlock victim. */
+  tx: <R>(fn: (trx: Trx) => Promise<R>) => Promise<R>;
+  /** Writes an audit entry inside a transaction. */
+  insertAudit: (trx: Trx, entry: AuditEntry | undefined) => Promise<void>;
+  /** Announces work for these destinations after commit (see `wake-ups.ts`). */
+  wake: (destinationIds: Iterable<string>) => void;
+}
+
+/** How the store reaches PostgreSQL. */
+export interface ConnectionOptions {
+  pool?: PgPool | (() => PgPool | Promise<PgPool>);
+  connectionString?: string;
+  poolSize?: number;
+  applicationName: string;
+}
+
+/** The pool, kysely on it, and the open/closed state every method checks. */
+export interface Connection {
+  db: Db;
+  getPool: () => Promise<PgPool>;
+  /** A pool client that cannot crash the process with an 'error' event. */
+  connectShielded: (pool: PgPool) => Promise<PgPoolClient>;
+  guard: PgContext['guard'];
+  tx: PgContext['tx'];
+  isClosed: () => boolean;
+  /** Refuses every later call; the caller then drains its work and calls `db.destroy()`. */
+  markClosed: () => void;
+}
+
+/** Opens (lazily) the store's connection to PostgreSQL. */
+export function createConnection(options: ConnectionOptions): Connection {
+  // The pool: the caller's (never ended by us) or our own.
+  let ownPool: pg.Pool | null = null;
+  let resolvedPool: Promise<PgPool> | null = null;
+  const getPool = (): Promise<PgPool> => {
+    resolvedPool ??= (async () => {
+      if (options.pool) return typeof options.pool === 'function' ? await options.pool() : options.pool;
+      ownPool = new pg.Pool({
+        connectionString: options.connectionString,
+        max: options.poolSize ?? 10,
+        application_name: options.applicationName,
+        keepAlive: true,
+      });
+      // An idle client that errors (server restart, network) must not crash the process; the
+      // pool drops it and the next query connects afresh.
+      ownPool.on('error', () => {});
+      return ownPool as unknown as PgPool;
+    })();
+    return resolvedPool;
+  };
+
+  // node-postgres emits 'error' on a client whose server went away (restart, crash); the pool
+  // listens only while a client is idle. A client checked out for a query or a transaction would
+  // throw it as an uncaught exception and take the process down. The query in flight is rejected
+  // anyway (and mapped to STORE_UNAVAILABLE by `guard`), and the pool drops the broken client on
+  // release, so the event itself needs no action: a listener that keeps it from crashing the host.
+  const shielded = new WeakSet<PgPoolClient>();
+  const connectShielded = async (pool: PgPool): Promise<PgPoolClient> => {
+    const client = await pool.connect();
+    if (!shielded.has(client)) {
+      shielded.add(client);
+      client.on('error', () => {});
+    }
+    return client;
+  };
+
+  const db = new Kysely<Record<string, never>>({
+    dialect: new PostgresDialect({
+      pool: async () => {
+        const pool = await getPool();
+        // kysely ends its pool on destroy(); only ours may be ended.
+        return {
+          connect: () => connectShielded(pool) as never,
+          end: async () => {
+            if (ownPool) await ownPool.end();
+          },
+        };
+      },
+    }),
+  });
+
+  let closed = false;
+
+  const guard = async <R>(fn: () => Promise<R>): Promise<R> => {
+    if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the PostgreSQL store is closed' });
+    try {
+      return await fn();
+    } catch (err) {
+      const state = sqlState(err);
+      if (state === pgErrorCodes.untranslatableCharacter || state === pgErrorCodes.invalidByteSequence) {
+        throw new PipesError({
+          code: 'VALIDATION_FAILED',
+          message: 'a value contains a NUL character (\\u0000), which PostgreSQL cannot store in this field',
+          cause: err,
+        });
+      }
+      const unavailable = unavailableReason(err);
+      if (unavailable !== undefined) {
+        // Restarts and outages are expected: the caller gets a clear, retryable error (HTTP 503),
+        // and the pool drops broken connections and connects afresh on the next call.
+        throw new PipesError({
+          code: 'STORE_UNAVAILABLE',
+          message: `the PostgreSQL store is unavailable (${unavailable}); try again shortly`,
+          retryable: true,
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  };
+
+  const tx = async <R>(fn: (trx: Trx) => Promise<R>): Promise<R> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await db.transaction().execute(fn);
+      } catch (err) {
+        const state = sqlState(err);
+        const retryable =
+          state === pgErrorCodes.deadlockDetected || state === pgErrorCodes.serializationFailure;
+        if (!retryable || attempt >= 3) throw err;
+      }
+    }
+  };
+
+  return {
+    db,
+    getPool,
+    connectShielded,
+    guard,
+    tx,
+    isClosed: () => closed,
+    markClosed: () => {
+      closed = true;
+    },
+  };
+}
+
+/** A table of `schema`, for the `sql` tag. */
+export const schemaTable =
+  (schema: string) =>
+  (name: string): RawBuilder<unknown> =>
+    sql.table(`${schema}.${name}`);

@@ -1,0 +1,149 @@
+/**
+ * The delivery history on PostgreSQL: listing and reading delivery records, re-queueing them for a
+ * replay, and the buffer statistics (live rows counted, final ones from the running totals).
+ */
+import type { DeliveryAttempt, DeliveryStatus, Store } from '@openpipes/core';
+import { type RawBuilder, sql } from 'kysely';
+import type { PgContext } from './connection.js';
+import { moveTotals } from './delivery-totals.js';
+import { compare, type DeliveryDbRow, deliveryColumns, isoOrNull, toDelivery } from './rows.js';
+
+type DeliveryMethods = Pick<Store, 'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'>;
+
+/** The store's delivery history methods. */
+export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMethods {
+  return {
+    listDeliveries: (query) =>
+      guard(async () => {
+        const filters: RawBuilder<unknown>[] = [];
+        if (query.pipeId) filters.push(sql`pipe_id = ${query.pipeId}`);
+        if (query.destinationId) filters.push(sql`destination_id = ${query.destinationId}`);
+        if (query.eventId) filters.push(sql`event_id = ${query.eventId}`);
+        if (query.since) filters.push(sql`created_at >= ${query.since}::timestamptz`);
+        if (query.until) filters.push(sql`created_at < ${query.until}::timestamptz`);
+        if (query.cursor) filters.push(sql`id < ${query.cursor}`);
+        const statuses =
+          query.status === undefined ? [] : Array.isArray(query.status) ? query.status : [query.status];
+        const page = (extra: RawBuilder<unknown>[]) => {
+          const all = [...filters, ...extra];
+          const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
+          if (!(query.since && query.until)) {
+            return sql`
+              SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
+              WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
+            `;
+          }
+          // A closed time window: find it through (pipe_id, created_at), then take its newest. The
+          // planner would rather walk the id index backwards from now, assuming matching rows are
+          // spread evenly, and read every row newer than the window first. Sorting on an
+          // expression (id || '') keeps it from doing that; the sort is bounded by the window.
+          return sql`
+            SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
+            WHERE d.id IN (
+              SELECT id FROM ${T('deliveries')} WHERE ${where} ORDER BY id || '' DESC LIMIT ${query.limit}
+            )
+            ORDER BY d.id DESC
+          `;
+        };
+        // Several statuses: one newest-first index scan per status, merged. A single
+        // `status IN (...)` would sort every matching row of the pipe to find the newest 50.
+        const statement =
+          statuses.length <= 1
+            ? page(statuses.length === 1 ? [sql`status = ${statuses[0]}`] : [])
+            : sql`
+                SELECT * FROM (${sql.join(
+                  statuses.map((s) => sql`(${page([sql`status = ${s}`])})`),
+                  sql` UNION ALL `,
+                )}) AS d ORDER BY d.id DESC LIMIT ${query.limit}
+              `;
+        const { rows } = await statement.execute(db);
+        return (rows as DeliveryDbRow[]).map(toDelivery);
+      }),
+
+    getDelivery: ({ id }) =>
+      guard(async () => {
+        const { rows } = await sql<DeliveryDbRow>`
+          SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d WHERE d.id = ${id}
+        `.execute(db);
+        const row = rows[0];
+        if (!row) return null;
+        const { rows: attempts } = await sql<{ data: string }>`
+          SELECT data::text AS data FROM ${T('delivery_attempts')} WHERE delivery_id = ${id} ORDER BY number
+        `.execute(db);
+        return { row: toDelivery(row), attempts: attempts.map((a) => JSON.parse(a.data) as DeliveryAttempt) };
+      }),
+
+    requeueDeliveries: ({ pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit }) =>
+      guard(async () => {
+        const allowed = statuses ?? ['failed', 'dead'];
+        if ((ids && ids.length === 0) || allowed.length === 0 || limit <= 0) return [];
+        // FOR UPDATE (waiting): two replays of the same rows at once re-queue them once; the
+        // second re-checks the status after the first commits and finds them pending.
+        const { rows } = await sql<{ id: string; destination_id: string }>`
+          WITH found AS (
+            SELECT id, status AS was FROM ${T('deliveries')}
+            WHERE pipe_id = ${pipeId} AND status = ANY(${allowed}::text[])
+              ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
+              ${since ? sql`AND created_at >= ${since}::timestamptz` : sql``}
+              ${until ? sql`AND created_at < ${until}::timestamptz` : sql``}
+            ORDER BY id
+            LIMIT ${limit}
+            FOR UPDATE
+          ), requeued AS (
+            UPDATE ${T('deliveries')} d
+            SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,
+              pinned_pipe_version = ${pinnedPipeVersion ?? null}::integer, replayed_at = ${now}::timestamptz,
+              attempts_before_replay = d.attempt_count, updated_at = ${now}::timestamptz
+            FROM found
+            WHERE d.id = found.id
+            RETURNING d.id, d.destination_id, d.pipe_id, found.was
+          ), totals AS (
+            ${moveTotals(T, 'requeued', 'was', -1)}
+          )
+          SELECT id, destination_id FROM requeued
+        `.execute(db);
+        wake(new Set(rows.map((r) => r.destination_id)));
+        return rows.map((r) => r.id).sort(compare);
+      }),
+
+    deliveryStats: () =>
+      guard(async () => {
+        // Live statuses (pending, sending, retrying) are exactly the rows with due_at set: counted
+        // through the partial index, so the cost follows the backlog, not the history. Final
+        // statuses come from the running totals, each with its oldest row found through the
+        // (pipe_id, status, id) index: milliseconds at any history size.
+        const { rows } = await sql<{
+          destination_id: string;
+          pipe_id: string;
+          status: DeliveryStatus;
+          count: string;
+          oldest_created_at: Date | string | null;
+        }>`
+          SELECT destination_id, pipe_id, status, count, oldest_created_at FROM (
+            SELECT destination_id, pipe_id, status, count(*) AS count, min(created_at) AS oldest_created_at
+            FROM ${T('deliveries')}
+            WHERE due_at IS NOT NULL
+            GROUP BY destination_id, pipe_id, status
+            UNION ALL
+            SELECT g.destination_id, g.pipe_id, g.status, g.count,
+              (SELECT d.created_at FROM ${T('deliveries')} d
+               WHERE d.pipe_id = g.pipe_id AND d.status = g.status AND d.destination_id = g.destination_id
+               ORDER BY d.id LIMIT 1)
+            FROM (
+              SELECT destination_id, pipe_id, status, sum(count) AS count FROM ${T('delivery_totals')}
+              GROUP BY destination_id, pipe_id, status
+              HAVING sum(count) > 0
+            ) g
+          ) stats
+          ORDER BY destination_id, pipe_id, status
+        `.execute(db);
+        return rows.map((r) => ({
+          destination_id: r.destination_id,
+          pipe_id: r.pipe_id,
+          status: r.status,
+          count: Number(r.count),
+          oldest_created_at: isoOrNull(r.oldest_created_at),
+        }));
+      }),
+  };
+}

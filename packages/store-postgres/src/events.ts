@@ -1,0 +1,154 @@
+/**
+ * Events on PostgreSQL: ingest (`appendEvents`: dedup through `event_dedup`, the events and one
+ * pending delivery per pipe, in one transaction) and reading one event back.
+ */
+import { PipesError, type Store, type StoredEvent } from '@openpipes/core';
+import { sql } from 'kysely';
+import type { PgContext } from './connection.js';
+import { emptyDetail, iso } from './rows.js';
+
+type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
+
+/** The store's event methods. */
+export function eventMethods({ db, T, guard, tx, wake }: PgContext): EventMethods {
+  return {
+    appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now }) =>
+      guard(async () => {
+        if (deliveryIds.length !== events.length * pipes.length) {
+          throw new PipesError({
+            code: 'INTERNAL',
+            message: `appendEvents needs ${events.length * pipes.length} delivery ids, got ${deliveryIds.length}`,
+          });
+        }
+        if (events.length === 0) return [];
+        const results = await tx(async (trx) => {
+          // Within the call: the first of several events with one sender id wins (when deduplicating).
+          const duplicateOf = new Map<number, string>();
+          const firstByEventId = new Map<string, string>();
+          // The row each sender id leaves in event_dedup (the last stored one of this call).
+          const dedupRows = new Map<string, string>();
+          events.forEach((event, i) => {
+            if (!event.sender_event_id) return;
+            if (dedupSince !== null) {
+              const first = firstByEventId.get(event.event_id);
+              if (first) {
+                duplicateOf.set(i, first);
+                return;
+              }
+              firstByEventId.set(event.event_id, event.id);
+            }
+            dedupRows.set(event.event_id, event.id);
+          });
+
+          if (dedupRows.size > 0) {
+            // Sorted, so two calls sharing ids lock the rows in one order (no deadlock). A row
+            // inside the window is a duplicate: the upsert leaves it (locked) and returns nothing.
+            const keys = [...dedupRows.entries()]
+              .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+              .map(([event_id, event_ref]) => ({ event_id, event_ref }));
+            const { rows: stored } = await sql<{ event_id: string }>`
+              INSERT INTO ${T('event_dedup')} AS x (source_id, event_id, event_ref, received_at)
+              SELECT ${sourceId}, k.event_id, k.event_ref, ${now}::timestamptz
+              FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k(event_id text, event_ref text)
+              ON CONFLICT (source_id, event_id) DO UPDATE
+                SET event_ref = excluded.event_ref, received_at = excluded.received_at
+                WHERE ${dedupSince === null ? sql`TRUE` : sql`x.received_at < ${dedupSince}::timestamptz`}
+              RETURNING x.event_id
+            `.execute(trx);
+            if (stored.length < keys.length) {
+              const fresh = new Set(stored.map((r) => r.event_id));
+              const seen = keys.filter((k) => !fresh.has(k.event_id)).map((k) => k.event_id);
+              const { rows: originals } = await sql<{ event_id: string; event_ref: string }>`
+                SELECT event_id, event_ref FROM ${T('event_dedup')}
+                WHERE source_id = ${sourceId} AND event_id = ANY(${seen}::text[])
+              `.execute(trx);
+              const originalOf = new Map(originals.map((r) => [r.event_id, r.event_ref]));
+              events.forEach((event, i) => {
+                const original = event.sender_event_id ? originalOf.get(event.event_id) : undefined;
+                if (original && !duplicateOf.has(i)) duplicateOf.set(i, original);
+              });
+            }
+          }
+
+          const newEvents: unknown[] = [];
+          const newDeliveries: unknown[] = [];
+          events.forEach((event, i) => {
+            if (duplicateOf.has(i)) return;
+            newEvents.push({
+              id: event.id,
+              event_id: event.event_id,
+              sender_event_id: event.sender_event_id,
+              event_type: event.event_type,
+              event_time: event.event_time,
+              // Text, cast to json in SQL: json_to_recordset would unescape a nested value
+              // and refuse a \u0000 in it, while a json cast keeps the escape as written.
+              payload: JSON.stringify(event.event_payload),
+            });
+            pipes.forEach((pipe, p) => {
+              newDeliveries.push({
+                id: deliveryIds[i * pipes.length + p],
+                event_ref: event.id,
+                pipe_id: pipe.pipe_id,
+                destination_id: pipe.destination_id,
+                event_id: event.event_id,
+                event_type: event.event_type,
+              });
+            });
+          });
+          if (newEvents.length > 0) {
+            await sql`
+              WITH inserted AS (
+                INSERT INTO ${T('events')} (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
+                SELECT e.id, ${sourceId}, e.event_id, e.sender_event_id, e.event_type, e.event_time, e.payload::json, ${now}::timestamptz
+                FROM json_to_recordset(${JSON.stringify(newEvents)}::json)
+                  AS e(id text, event_id text, sender_event_id boolean, event_type text, event_time timestamptz, payload text)
+                RETURNING 1
+              )
+              INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
+                status, attempt_count, test_mode, due_at, created_at, updated_at, detail)
+              SELECT d.id, d.event_ref, ${sourceId}, d.pipe_id, d.destination_id, d.event_id, d.event_type,
+                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetail}::json
+              FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
+                AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text)
+            `.execute(trx);
+          }
+          return events.map((event, i) => {
+            const original = duplicateOf.get(i);
+            return original ? { duplicate: true, id: original } : { duplicate: false, id: event.id };
+          });
+        });
+        if (pipes.length > 0 && results.some((r) => !r.duplicate)) {
+          wake(pipes.map((p) => p.destination_id));
+        }
+        return results;
+      }),
+
+    getEvent: ({ id }) =>
+      guard(async () => {
+        const { rows } = await sql<{
+          id: string;
+          source_id: string;
+          event_id: string;
+          event_type: string;
+          event_time: Date | string;
+          payload: string;
+          received_at: Date | string;
+        }>`
+          SELECT id, source_id, event_id, event_type, event_time, payload::text AS payload, received_at
+          FROM ${T('events')} WHERE id = ${id}
+        `.execute(db);
+        const row = rows[0];
+        if (!row) return null;
+        const event: StoredEvent = {
+          id: row.id,
+          source_id: row.source_id,
+          event_id: row.event_id,
+          event_type: row.event_type,
+          event_time: iso(row.event_time),
+          event_payload: JSON.parse(row.payload),
+          received_at: iso(row.received_at),
+        };
+        return event;
+      }),
+  };
+}

@@ -1,0 +1,41 @@
+/** Retention on PostgreSQL: deleting the oldest events with their deliveries, attempts and dedup rows. */
+import type { Store } from '@openpipes/core';
+import { sql } from 'kysely';
+import type { PgContext } from './connection.js';
+import { moveTotals } from './delivery-totals.js';
+
+/** The store's `prune`. */
+export function pruneMethods({ db, T, guard }: PgContext): Pick<Store, 'prune'> {
+  return {
+    prune: ({ before, limit }) =>
+      guard(async () => {
+        if (limit <= 0) return { events: 0, deliveries: 0 };
+        // One statement: pick the oldest events (SKIP LOCKED, so two pruners share the work), then
+        // delete their attempts, deliveries, dedup rows and the events themselves, and take the
+        // deleted deliveries off the running totals.
+        const { rows } = await sql<{ events: string; deliveries: string }>`
+          WITH ev AS (
+            SELECT id, source_id, event_id FROM ${T('events')}
+            WHERE received_at < ${before}::timestamptz
+            ORDER BY received_at, id
+            LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED
+          ), dl AS (
+            DELETE FROM ${T('deliveries')} d USING ev WHERE d.event_ref = ev.id
+            RETURNING d.id, d.destination_id, d.pipe_id, d.status
+          ), totals AS (
+            ${moveTotals(T, 'dl', 'status', -1)}
+          ), da AS (
+            DELETE FROM ${T('delivery_attempts')} a USING dl WHERE a.delivery_id = dl.id
+          ), dd AS (
+            DELETE FROM ${T('event_dedup')} x USING ev
+            WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id
+          ), de AS (
+            DELETE FROM ${T('events')} e USING ev WHERE e.id = ev.id RETURNING e.id
+          )
+          SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dl) AS deliveries
+        `.execute(db);
+        return { events: Number(rows[0]?.events ?? 0), deliveries: Number(rows[0]?.deliveries ?? 0) };
+      }),
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Delivery claims on SQLite: dispatchers claim due deliveries (one `BEGIN IMMEDIATE` transaction
+ * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
+ * and bring retries forward.
+ */
+import type { ClaimedDelivery, Store } from '@openpipes/core';
+import type { SqliteContext } from './connection.js';
+import { toDelivery } from './rows.js';
+
+type ClaimMethods = Pick<
+  Store,
+  | 'claimDeliveries'
+  | 'completeDeliveries'
+  | 'extendLeases'
+  | 'releaseDeliveries'
+  | 'expediteRetries'
+  | 'nextRetryAt'
+>;
+
+/** The store's claim methods. */
+export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext): ClaimMethods {
+  return {
+    async claimDeliveries({ destinationId, pipeIds, owner, limit, leaseMs, now }) {
+      if (pipeIds.length === 0 || limit <= 0) return [];
+      const leaseUntil = new Date(Date.parse(now) + leaseMs).toISOString();
+      return tx(() => {
+        const rows = all(
+          qb
+            .selectFrom('deliveries as d')
+            .innerJoin('events as e', 'e.id', 'd.event_ref')
+            .selectAll('d')
+            .select(['e.event_time', 'e.payload'])
+            .where('d.destination_id', '=', destinationId)
+            .where('d.due_at', 'is not', null)
+            .where('d.due_at', '<=', now)
+            .where('d.pipe_id', 'in', pipeIds)
+            .orderBy('d.due_at')
+            .orderBy('d.id')
+            .limit(limit),
+        );
+        if (rows.length === 0) return [];
+        const ids = rows.map((r) => r.id);
+        run(
+          qb
+            .updateTable('deliveries')
+            .set({ status: 'sending', lease_owner: owner, due_at: leaseUntil, updated_at: now })
+            .where('id', 'in', ids),
+        );
+        return rows.map(
+          (row): ClaimedDelivery => ({
+            ...toDelivery({
+              ...row,
+              status: 'sending',
+              lease_owner: owner,
+              due_at: leaseUntil,
+              updated_at: now,
+            }),
+            event: {
+              event_type: row.event_type,
+              event_time: row.event_time,
+              event_payload: JSON.parse(row.payload),
+            },
+          }),
+        );
+      });
+    },
+
+    async completeDeliveries({ owner, outcomes, now }) {
+      const applied: string[] = [];
+      const lost: string[] = [];
+      const update = prepare(
+        `UPDATE deliveries SET status = ?, attempt_count = attempt_count + ?, pipe_version = ?, destination_version = ?,
+           test_mode = ?, due_at = ?, lease_owner = NULL, updated_at = ?, delivered_at = ?, detail = ?
+         WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
+      );
+      const insertAttempt = prepare(
+        `INSERT INTO delivery_attempts (delivery_id, number, data) VALUES (?, ?, ?)
+         ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data`,
+      );
+      tx(() => {
+        for (const outcome of outcomes) {
+          const changed = update.run(
+            outcome.status,
+            outcome.attempt ? 1 : 0,
+            outcome.pipe_version,
+            outcome.destination_version,
+            outcome.test_mode ? 1 : 0,
+            outcome.status === 'retrying' ? outcome.next_attempt_at : null,
+            now,
+            outcome.delivered_at,
+            JSON.stringify(outcome.detail),
+            outcome.id,
+            owner,
+          ).changes;
+          if (changed === 0) {
+            lost.push(outcome.id);
+            continue;
+          }
+          applied.push(outcome.id);
+          if (outcome.attempt) {
+            insertAttempt.run(outcome.id, outcome.attempt.number, JSON.stringify(outcome.attempt));
+          }
+        }
+      });
+      return { applied, lost };
+    },
+
+    async extendLeases({ owner, ids, until }) {
+      if (ids.length === 0) return 0;
+      return run(
+        qb
+          .updateTable('deliveries')
+          .set({ due_at: until })
+          .where('id', 'in', ids)
+          .where('status', '=', 'sending')
+          .where('lease_owner', '=', owner),
+      );
+    },
+
+    async releaseDeliveries({ owner, ids, now }) {
+      if (ids.length === 0) return;
+      run(
+        qb
+          .updateTable('deliveries')
+          .set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now })
+          .where('id', 'in', ids)
+          .where('status', '=', 'sending')
+          .where('lease_owner', '=', owner),
+      );
+    },
+
+    async expediteRetries({ destinationId, now }) {
+      return run(
+        qb
+          .updateTable('deliveries')
+          .set({ due_at: now })
+          .where('destination_id', '=', destinationId)
+          .where('status', '=', 'retrying')
+          .where('due_at', '>', now),
+      );
+    },
+
+    async nextRetryAt({ destinationId }) {
+      const row = first(
+        qb
+          .selectFrom('deliveries')
+          .select((eb) => eb.fn.min('due_at').as('due'))
+          .where('destination_id', '=', destinationId)
+          .where('due_at', 'is not', null)
+          .where('status', '=', 'retrying'),
+      );
+      return (row?.due as string | null | undefined) ?? null;
+    },
+  };
+}

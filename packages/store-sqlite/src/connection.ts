@@ -1,0 +1,126 @@
+/**
+ * The SQLite connection: the database handle (opened on first use), kysely as a query compiler
+ * only, the prepared-statement cache, and the runners every module of the store shares through
+ * {@link SqliteContext}.
+ */
+import { type AuditEntry, PipesError } from '@openpipes/core';
+import Database from 'better-sqlite3';
+import {
+  type CompiledQuery,
+  DummyDriver,
+  Kysely,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+} from 'kysely';
+import type { DB } from './tables.js';
+
+/** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
+export interface SqliteDatabase {
+  prepare(source: string): {
+    run(...params: unknown[]): { changes: number };
+    all(...params: unknown[]): unknown[];
+    get(...params: unknown[]): unknown;
+  };
+  exec(source: string): unknown;
+  pragma(source: string, options?: { simple?: boolean }): unknown;
+  transaction<F extends (...args: never[]) => unknown>(fn: F): F & { immediate: F };
+  close(): unknown;
+  readonly open: boolean;
+}
+
+/** How the store opens its database. */
+export interface ConnectionOptions {
+  filename?: string;
+  database?: SqliteDatabase | (() => SqliteDatabase);
+  synchronous?: 'NORMAL' | 'FULL';
+  busyTimeoutMs?: number;
+}
+
+type Statement = ReturnType<SqliteDatabase['prepare']>;
+
+/** What the store's assembly lends each of its modules: its query builder and statement runners. */
+export interface SqliteContext {
+  /** The open database (throws ENGINE_STOPPED once the store is closed). */
+  db: () => SqliteDatabase;
+  /** kysely, as a query compiler only: it never holds a connection. */
+  qb: Kysely<DB>;
+  /** A prepared statement for `text`, cached (the cache is bounded). */
+  prepare: (text: string) => Statement;
+  all<R>(query: { compile(): CompiledQuery<R> }): R[];
+  first<R>(query: { compile(): CompiledQuery<R> }): R | undefined;
+  run(query: { compile(): CompiledQuery<unknown> }): number;
+  /** Runs `fn` in a BEGIN IMMEDIATE transaction. */
+  tx<T>(fn: () => T): T;
+  /** Writes an audit entry (inside the caller's transaction). */
+  insertAudit(entry: AuditEntry | undefined): void;
+}
+
+/** The connection, and its `close()`. */
+export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => void };
+
+/** Opens (lazily) the store's database. */
+export function createConnection(options: ConnectionOptions): Connection {
+  let handle: SqliteDatabase | null = null;
+  let closed = false;
+  const db = (): SqliteDatabase => {
+    if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the SQLite store is closed' });
+    if (handle) return handle;
+    const opened =
+      typeof options.database === 'function'
+        ? options.database()
+        : (options.database ??
+          (new Database(options.filename ?? './openpipes.db') as unknown as SqliteDatabase));
+    opened.pragma('journal_mode = WAL');
+    opened.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+    opened.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    handle = opened;
+    return opened;
+  };
+
+  // kysely compiles queries; better-sqlite3 runs them.
+  const qb = new Kysely<DB>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (k) => new SqliteIntrospector(k),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+  const statements = new Map<string, Statement>();
+  const prepare = (text: string) => {
+    let statement = statements.get(text);
+    if (!statement) {
+      // IN (...) lists of every length make distinct statements; keep the cache bounded.
+      if (statements.size >= 1000) statements.clear();
+      statement = db().prepare(text);
+      statements.set(text, statement);
+    }
+    return statement;
+  };
+  return {
+    db,
+    qb,
+    prepare,
+    all: <R>(query: { compile(): CompiledQuery<R> }): R[] => {
+      const compiled = query.compile();
+      return prepare(compiled.sql).all(...compiled.parameters) as R[];
+    },
+    first: <R>(query: { compile(): CompiledQuery<R> }): R | undefined => {
+      const compiled = query.compile();
+      return prepare(compiled.sql).get(...compiled.parameters) as R | undefined;
+    },
+    run: (query: { compile(): CompiledQuery<unknown> }): number => {
+      const compiled = query.compile();
+      return prepare(compiled.sql).run(...compiled.parameters).changes;
+    },
+    tx: <T>(fn: () => T): T => db().transaction(fn).immediate(),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      statements.clear();
+      if (handle?.open) handle.close();
+      handle = null;
+    },
+  };
+}

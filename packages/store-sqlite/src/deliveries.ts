@@ -1,0 +1,94 @@
+/**
+ * The delivery history on SQLite: listing and reading delivery records, re-queueing them for a
+ * replay, and the buffer statistics.
+ */
+import { type DeliveryAttempt, type DeliveryStatus, idAtTime, type Store } from '@openpipes/core';
+import { sql } from 'kysely';
+import type { SqliteContext } from './connection.js';
+import { toDelivery } from './rows.js';
+
+type DeliveryMethods = Pick<Store, 'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'>;
+
+/** The store's delivery history methods. */
+export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): DeliveryMethods {
+  return {
+    async listDeliveries(query) {
+      let q = qb.selectFrom('deliveries').selectAll();
+      if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
+      if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
+      if (query.status !== undefined) {
+        const statuses = Array.isArray(query.status) ? query.status : [query.status];
+        q = q.where('status', 'in', statuses);
+      }
+      if (query.eventId) q = q.where('event_id', '=', query.eventId);
+      // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
+      if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
+      if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
+      if (query.cursor) q = q.where('id', '<', query.cursor);
+      return all(q.orderBy('id', 'desc').limit(query.limit)).map(toDelivery);
+    },
+
+    async getDelivery({ id }) {
+      const row = first(qb.selectFrom('deliveries').selectAll().where('id', '=', id));
+      if (!row) return null;
+      const attempts = all(
+        qb.selectFrom('delivery_attempts').select('data').where('delivery_id', '=', id).orderBy('number'),
+      ).map((a) => JSON.parse(a.data) as DeliveryAttempt);
+      return { row: toDelivery(row), attempts };
+    },
+
+    async requeueDeliveries({ pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit }) {
+      return tx(() => {
+        let q = qb
+          .selectFrom('deliveries')
+          .select('id')
+          .where('pipe_id', '=', pipeId)
+          .where('status', 'in', statuses ?? ['failed', 'dead']);
+        if (ids) q = q.where('id', 'in', ids.length > 0 ? ids : ['']);
+        if (since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(since)));
+        if (until) q = q.where('id', '<', idAtTime('delivery', Date.parse(until)));
+        const found = all(q.orderBy('id').limit(limit)).map((r) => r.id);
+        if (found.length === 0) return [];
+        run(
+          qb
+            .updateTable('deliveries')
+            .set({
+              status: 'pending',
+              due_at: now,
+              lease_owner: null,
+              pinned_pipe_version: pinnedPipeVersion ?? null,
+              replayed_at: now,
+              attempts_before_replay: sql<number>`attempt_count`,
+              updated_at: now,
+            })
+            .where('id', 'in', found),
+        );
+        return found;
+      });
+    },
+
+    async deliveryStats() {
+      return all(
+        qb
+          .selectFrom('deliveries')
+          .select((eb) => [
+            'destination_id',
+            'pipe_id',
+            'status',
+            eb.fn.countAll<number>().as('count'),
+            eb.fn.min('created_at').as('oldest_created_at'),
+          ])
+          .groupBy(['destination_id', 'pipe_id', 'status'])
+          .orderBy('destination_id')
+          .orderBy('pipe_id')
+          .orderBy('status'),
+      ).map((r) => ({
+        destination_id: r.destination_id,
+        pipe_id: r.pipe_id,
+        status: r.status as DeliveryStatus,
+        count: Number(r.count),
+        oldest_created_at: (r.oldest_created_at as string | null) ?? null,
+      }));
+    },
+  };
+}

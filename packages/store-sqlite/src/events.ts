@@ -1,0 +1,86 @@
+/**
+ * Events on SQLite: ingest (`appendEvents`: dedup, the events and one pending delivery per pipe, in
+ * one transaction, through prepared statements) and reading one event back.
+ */
+import { PipesError, type Store, type StoredEvent } from '@openpipes/core';
+import type { SqliteContext } from './connection.js';
+import { emptyDetail } from './rows.js';
+
+type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
+
+/** The store's event methods. */
+export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMethods {
+  return {
+    async appendEvents({ sourceId, events, pipes, deliveryIds, dedupSince, now }) {
+      if (deliveryIds.length !== events.length * pipes.length) {
+        throw new PipesError({
+          code: 'INTERNAL',
+          message: `appendEvents needs ${events.length * pipes.length} delivery ids, got ${deliveryIds.length}`,
+        });
+      }
+      const insertEvent = prepare(
+        'INSERT INTO events (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      const insertDelivery = prepare(
+        `INSERT INTO deliveries (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type, status, attempt_count, test_mode, due_at, created_at, updated_at, detail)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`,
+      );
+      const findDuplicate = prepare(
+        'SELECT id FROM events WHERE source_id = ? AND event_id = ? AND sender_event_id = 1 AND received_at >= ? LIMIT 1',
+      );
+      return tx(() => {
+        const seen = new Map<string, string>();
+        return events.map((event, i) => {
+          if (dedupSince !== null && event.sender_event_id) {
+            const earlier =
+              seen.get(event.event_id) ??
+              (findDuplicate.get(sourceId, event.event_id, dedupSince) as { id: string } | undefined)?.id;
+            if (earlier) return { duplicate: true, id: earlier };
+            seen.set(event.event_id, event.id);
+          }
+          insertEvent.run(
+            event.id,
+            sourceId,
+            event.event_id,
+            event.sender_event_id ? 1 : 0,
+            event.event_type,
+            event.event_time,
+            JSON.stringify(event.event_payload),
+            now,
+          );
+          pipes.forEach((pipe, p) => {
+            insertDelivery.run(
+              deliveryIds[i * pipes.length + p],
+              event.id,
+              sourceId,
+              pipe.pipe_id,
+              pipe.destination_id,
+              event.event_id,
+              event.event_type,
+              now,
+              now,
+              now,
+              emptyDetail,
+            );
+          });
+          return { duplicate: false, id: event.id };
+        });
+      });
+    },
+
+    async getEvent({ id }) {
+      const row = first(qb.selectFrom('events').selectAll().where('id', '=', id));
+      if (!row) return null;
+      const event: StoredEvent = {
+        id: row.id,
+        source_id: row.source_id,
+        event_id: row.event_id,
+        event_type: row.event_type,
+        event_time: row.event_time,
+        event_payload: JSON.parse(row.payload),
+        received_at: row.received_at,
+      };
+      return event;
+    },
+  };
+}

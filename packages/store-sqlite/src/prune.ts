@@ -1,0 +1,34 @@
+/** Retention on SQLite: deleting the oldest events with their deliveries and attempts. */
+import { idAtTime, type Store } from '@openpipes/core';
+import type { SqliteContext } from './connection.js';
+
+/** The store's `prune`. */
+export function pruneMethods({ qb, all, run, tx }: SqliteContext): Pick<Store, 'prune'> {
+  return {
+    async prune({ before, limit }) {
+      return tx(() => {
+        // Event ids are ULIDs made on receipt: "received before" is "id below the first id at that time".
+        const eventIds = all(
+          qb
+            .selectFrom('events')
+            .select('id')
+            .where('id', '<', idAtTime('event', Date.parse(before)))
+            .orderBy('id')
+            .limit(limit),
+        ).map((r) => r.id);
+        let deliveries = 0;
+        if (eventIds.length > 0) {
+          const deliveryIds = all(
+            qb.selectFrom('deliveries').select('id').where('event_ref', 'in', eventIds),
+          ).map((r) => r.id);
+          if (deliveryIds.length > 0) {
+            run(qb.deleteFrom('delivery_attempts').where('delivery_id', 'in', deliveryIds));
+            deliveries = run(qb.deleteFrom('deliveries').where('id', 'in', deliveryIds));
+          }
+          run(qb.deleteFrom('events').where('id', 'in', eventIds));
+        }
+        return { events: eventIds.length, deliveries };
+      });
+    },
+  };
+}
