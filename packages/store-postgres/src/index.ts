@@ -10,8 +10,8 @@
  * - ingest deduplicates through a primary key (`event_dedup`), exact even between processes;
  * - new or re-queued work is announced with `NOTIFY`, and `subscribe()` `LISTEN`s on a dedicated
  *   connection (reconnecting if it drops), so idle dispatchers sleep instead of polling;
- * - `migrate()` applies versioned migrations under a transaction advisory lock, so any number of
- *   processes may start at once.
+ * - `migrate()` applies versioned migrations under an advisory lock, so any number of processes
+ *   may start at once (one applies what is pending, the others wait and find it applied).
  *
  * kysely builds and runs the SQL (its `sql` tag: parameters, identifiers, transactions) on a
  * `pg` pool. Batches travel as one JSON parameter expanded by `json_to_recordset`, so a batch of a

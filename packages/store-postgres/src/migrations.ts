@@ -1,8 +1,8 @@
 /**
  * The PostgreSQL schema, as numbered migrations. A migration never changes once released; new ones
- * are appended. `migrate()` runs each pending one in its own transaction, holding a transaction
- * advisory lock keyed on the schema name, with `search_path` set to that schema: the SQL below names
- * its tables without a schema.
+ * are appended. `migrate()` (`migrate.ts`) runs each pending one in its own transaction, holding an
+ * advisory lock keyed on the schema name for the whole run, with `search_path` set to that schema:
+ * the SQL below names its tables without a schema.
  *
  * Choices, and why:
  * - Times are `timestamptz` (8 bytes, range-indexable, readable when you query the tables
