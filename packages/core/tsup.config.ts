@@ -4,6 +4,7 @@ const publicEntries = {
   index: 'src/index.ts',
   'testing/index': 'src/testing/index.ts',
   'conformance/index': 'src/conformance/index.ts',
+  'store-kit/index': 'src/store-kit/index.ts',
 };
 
 export default packageBuild({

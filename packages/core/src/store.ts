@@ -11,6 +11,8 @@
  * - Event and delivery ids are ULIDs the engine makes at receipt (`newId('event', now)`), so the
  *   time in an id is its `received_at` / `created_at`: stores may answer time ranges with id
  *   ranges (`idAtTime`) instead of keeping a time index.
+ * - What every store decides alike is written once in `@openpipes/core/store-kit`: row mapping,
+ *   the errors named below (with the same messages) and the argument checks.
  */
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
 
@@ -220,7 +222,8 @@ export interface Store {
    * Replaces an entity's data and unique key, sets `version = expectedVersion + 1`, and appends a
    * version snapshot (and `audit`), in one transaction. MUST throw `PipesError('CONFLICT')` when the
    * stored version is not `expectedVersion` (a concurrent write won) or the new unique key is taken,
-   * and `PipesError('NOT_FOUND')` when the entity does not exist.
+   * and `PipesError('NOT_FOUND')` when the entity does not exist (`staleEntityError` and
+   * `entityTakenError` in the store kit).
    */
   updateEntity(input: {
     entity: EntityRecord;
@@ -229,7 +232,12 @@ export interface Store {
     audit?: NewAuditEntry;
   }): Promise<void>;
 
-  /** Deletes an entity (its version history stays). Returns false when it did not exist. */
+  /**
+   * Deletes an entity (its version history stays), appends `audit` and changes the config revision,
+   * in one transaction. Deleting a `secret` MUST also delete its current value in that transaction
+   * (`getSecretValues` no longer returns it), so no value outlives its secret; its retired values
+   * stay until `destroyRetiredSecretValue`. Returns false, and writes nothing, when it did not exist.
+   */
   deleteEntity(input: { kind: EntityKind; id: string; audit?: NewAuditEntry }): Promise<boolean>;
 
   /** Null when absent. */
@@ -279,7 +287,8 @@ export interface Store {
 
   /**
    * Deletes one retired value and appends `audit`, in one transaction. Returns false, and appends
-   * nothing, when it was already gone (another process destroyed it first).
+   * nothing, when it was already gone (another process destroyed it first) or `id` is not one the
+   * store could have made.
    */
   destroyRetiredSecretValue(input: { id: string; audit: NewAuditEntry }): Promise<boolean>;
 
@@ -288,6 +297,9 @@ export interface Store {
   /**
    * Appends events and, for each event that is not a duplicate, one `pending` delivery per pipe in
    * `pipes`, in ONE transaction: when it resolves, the events are durable.
+   *
+   * MUST reject with `PipesError('INTERNAL')`, storing nothing, when `deliveryIds` does not hold
+   * exactly `events.length * pipes.length` ids (`checkDeliveryIds` in the store kit).
    *
    * Deduplication: an event whose `sender_event_id` is true and whose `event_id` was already
    * received on this source at or after `dedupSince` (or earlier in the same call) is not stored;
@@ -309,7 +321,7 @@ export interface Store {
    * Claims up to `limit` deliveries for one destination and marks them `sending` with a lease:
    * `pending` ones, `retrying` ones whose `next_attempt_at <= now`, and `sending` ones whose lease
    * expired (their owner died). Only deliveries of `pipeIds` are claimed. Oldest first.
-   * Concurrent callers MUST get disjoint sets.
+   * Concurrent callers MUST get disjoint sets. Returns `[]` when `pipeIds` is empty or `limit < 1`.
    */
   claimDeliveries(input: {
     destinationId: string;
@@ -342,7 +354,7 @@ export interface Store {
   /** One stored event by our id (`evt_`); null when absent (or pruned). */
   getEvent(input: { id: string }): Promise<StoredEvent | null>;
 
-  /** Delivery rows, newest first. */
+  /** Delivery rows, newest first. A `status` list that is empty matches no row. */
   listDeliveries(input: ListDeliveriesQuery): Promise<DeliveryRow[]>;
 
   /** One delivery with all its attempts (oldest first); null when absent. */
@@ -350,7 +362,9 @@ export interface Store {
 
   /**
    * Re-queues matching deliveries as `pending` (for replay), setting `replayed_at = now` and
-   * `attempts_before_replay = attempt_count` so they get a fresh retry budget. Returns the ids.
+   * `attempts_before_replay = attempt_count` so they get a fresh retry budget. Returns the ids, in
+   * id order. Re-queues nothing when `ids` or `statuses` is an empty list or `limit < 1`
+   * (`requeuesNothing` in the store kit).
    */
   requeueDeliveries(input: RequeueQuery): Promise<string[]>;
 
@@ -377,7 +391,8 @@ export interface Store {
 
   /**
    * Deletes up to `limit` events received before `before`, with their deliveries and attempts, and
-   * deliveries created before `before`. Returns how many rows of each went.
+   * deliveries created before `before`. Returns how many rows of each went. `limit < 1` deletes
+   * nothing.
    */
   prune(input: { before: string; limit: number }): Promise<{ events: number; deliveries: number }>;
 
@@ -400,7 +415,8 @@ export interface Store {
 
   /**
    * Optional: subscribe to "deliveries are ready for this destination" signals from other
-   * processes (PostgreSQL `LISTEN/NOTIFY`). `appendEvents` and `requeueDeliveries` send them.
+   * processes (PostgreSQL `LISTEN/NOTIFY`). Sent after commit by every call that makes deliveries
+   * due: `appendEvents`, `requeueDeliveries`, `releaseDeliveries` and `expediteRetries`.
    * Returns an unsubscribe function. Stores without cross-process signals omit it.
    */
   subscribe?(listener: (destinationIds: string[]) => void): Promise<() => Promise<void>>;

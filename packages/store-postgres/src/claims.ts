@@ -3,11 +3,19 @@
  * lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases, and
  * bring retries forward.
  */
-import type { ClaimedDelivery, Store } from '@openpipes/core';
+import type { Store } from '@openpipes/core';
+import {
+  compareIds,
+  type DeliveryRowText,
+  isoTime,
+  isoTimeOrNull,
+  leaseUntil,
+  toClaimedDelivery,
+} from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
-import { compare, type DeliveryDbRow, deliveryColumns, iso, isoOrNull, toDelivery } from './rows.js';
+import { deliveryColumns } from './rows.js';
 
 type ClaimMethods = Pick<
   Store,
@@ -25,11 +33,11 @@ export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
     claimDeliveries: ({ destinationId, pipeIds, owner, limit, leaseMs, now }) =>
       guard(async () => {
         if (pipeIds.length === 0 || limit <= 0) return [];
-        const leaseUntil = new Date(Date.parse(now) + leaseMs).toISOString();
+        const until = leaseUntil(now, leaseMs);
         // SKIP LOCKED: rows another claimer is taking right now are passed over, not waited for;
         // the lock is held until commit, when they are `sending` and no longer due.
         const { rows } = await sql<
-          DeliveryDbRow & { was_due: Date | string; e_event_time: Date | string; e_payload: string }
+          DeliveryRowText & { was_due: Date | string; e_event_time: Date | string; e_payload: string }
         >`
           WITH picked AS (
             SELECT d.id, d.due_at AS was_due, e.event_time AS e_event_time, e.payload::text AS e_payload
@@ -43,24 +51,15 @@ export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
             FOR UPDATE OF d SKIP LOCKED
           )
           UPDATE ${T('deliveries')} d
-          SET status = 'sending', lease_owner = ${owner}, due_at = ${leaseUntil}::timestamptz, updated_at = ${now}::timestamptz
+          SET status = 'sending', lease_owner = ${owner}, due_at = ${until}::timestamptz, updated_at = ${now}::timestamptz
           FROM picked
           WHERE d.id = picked.id
           RETURNING ${deliveryColumns('d')}, picked.was_due, picked.e_event_time, picked.e_payload
         `.execute(db);
         return rows
-          .map((row) => ({ row, due: iso(row.was_due) }))
-          .sort((a, b) => compare(a.due, b.due) || compare(a.row.id, b.row.id))
-          .map(
-            ({ row }): ClaimedDelivery => ({
-              ...toDelivery(row),
-              event: {
-                event_type: row.event_type,
-                event_time: iso(row.e_event_time),
-                event_payload: JSON.parse(row.e_payload),
-              },
-            }),
-          );
+          .map((row) => ({ row, due: isoTime(row.was_due) }))
+          .sort((a, b) => compareIds(a.due, b.due) || compareIds(a.row.id, b.row.id))
+          .map(({ row }) => toClaimedDelivery(row, { event_time: row.e_event_time, payload: row.e_payload }));
       }),
 
     completeDeliveries: ({ owner, outcomes, now }) =>
@@ -90,7 +89,7 @@ export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
           details.push(JSON.stringify(o.detail));
           attempts.push(o.attempt ? JSON.stringify(o.attempt) : null);
         });
-        const ids = outcomes.map((o) => o.id).sort(compare);
+        const ids = outcomes.map((o) => o.id).sort(compareIds);
         // Each `(SELECT … FROM input)` is an InitPlan: evaluated once, then read per row.
         const o = sql`(SELECT o FROM input)`;
         // One statement: the update fenced by lease owner, the running totals, and the attempts of
@@ -171,7 +170,7 @@ export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
           SELECT min(due_at) AS due FROM ${T('deliveries')}
           WHERE destination_id = ${destinationId} AND due_at IS NOT NULL AND status = 'retrying'
         `.execute(db);
-        return isoOrNull(rows[0]?.due ?? null);
+        return isoTimeOrNull(rows[0]?.due ?? null);
       }),
   };
 }

@@ -3,10 +3,19 @@
  * replay, and the buffer statistics (live rows counted, final ones from the running totals).
  */
 import type { DeliveryAttempt, DeliveryStatus, Store } from '@openpipes/core';
+import {
+  compareIds,
+  type DeliveryRowText,
+  defaultRequeueStatuses,
+  isoTimeOrNull,
+  requeuesNothing,
+  statusFilter,
+  toDeliveryRow,
+} from '@openpipes/core/store-kit';
 import { type RawBuilder, sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
-import { compare, type DeliveryDbRow, deliveryColumns, isoOrNull, toDelivery } from './rows.js';
+import { deliveryColumns } from './rows.js';
 
 type DeliveryMethods = Pick<Store, 'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'>;
 
@@ -22,8 +31,8 @@ export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMeth
         if (query.since) filters.push(sql`created_at >= ${query.since}::timestamptz`);
         if (query.until) filters.push(sql`created_at < ${query.until}::timestamptz`);
         if (query.cursor) filters.push(sql`id < ${query.cursor}`);
-        const statuses =
-          query.status === undefined ? [] : Array.isArray(query.status) ? query.status : [query.status];
+        const statuses = statusFilter(query) ?? [];
+        if (query.status !== undefined && statuses.length === 0) return [];
         const page = (extra: RawBuilder<unknown>[]) => {
           const all = [...filters, ...extra];
           const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
@@ -57,12 +66,12 @@ export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMeth
                 )}) AS d ORDER BY d.id DESC LIMIT ${query.limit}
               `;
         const { rows } = await statement.execute(db);
-        return (rows as DeliveryDbRow[]).map(toDelivery);
+        return (rows as DeliveryRowText[]).map(toDeliveryRow);
       }),
 
     getDelivery: ({ id }) =>
       guard(async () => {
-        const { rows } = await sql<DeliveryDbRow>`
+        const { rows } = await sql<DeliveryRowText>`
           SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d WHERE d.id = ${id}
         `.execute(db);
         const row = rows[0];
@@ -70,13 +79,17 @@ export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMeth
         const { rows: attempts } = await sql<{ data: string }>`
           SELECT data::text AS data FROM ${T('delivery_attempts')} WHERE delivery_id = ${id} ORDER BY number
         `.execute(db);
-        return { row: toDelivery(row), attempts: attempts.map((a) => JSON.parse(a.data) as DeliveryAttempt) };
+        return {
+          row: toDeliveryRow(row),
+          attempts: attempts.map((a) => JSON.parse(a.data) as DeliveryAttempt),
+        };
       }),
 
-    requeueDeliveries: ({ pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit }) =>
+    requeueDeliveries: (query) =>
       guard(async () => {
-        const allowed = statuses ?? ['failed', 'dead'];
-        if ((ids && ids.length === 0) || allowed.length === 0 || limit <= 0) return [];
+        const { pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit } = query;
+        if (requeuesNothing(query)) return [];
+        const allowed = statuses ?? defaultRequeueStatuses;
         // FOR UPDATE (waiting): two replays of the same rows at once re-queue them once; the
         // second re-checks the status after the first commits and finds them pending.
         const { rows } = await sql<{ id: string; destination_id: string }>`
@@ -103,7 +116,7 @@ export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMeth
           SELECT id, destination_id FROM requeued
         `.execute(db);
         wake(new Set(rows.map((r) => r.destination_id)));
-        return rows.map((r) => r.id).sort(compare);
+        return rows.map((r) => r.id).sort(compareIds);
       }),
 
     deliveryStats: () =>
@@ -142,7 +155,7 @@ export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMeth
           pipe_id: r.pipe_id,
           status: r.status,
           count: Number(r.count),
-          oldest_created_at: isoOrNull(r.oldest_created_at),
+          oldest_created_at: isoTimeOrNull(r.oldest_created_at),
         }));
       }),
   };

@@ -2,10 +2,15 @@
  * Events on PostgreSQL: ingest (`appendEvents`: dedup through `event_dedup`, the events and one
  * pending delivery per pipe, in one transaction) and reading one event back.
  */
-import { PipesError, type Store, type StoredEvent } from '@openpipes/core';
+import type { Store } from '@openpipes/core';
+import {
+  checkDeliveryIds,
+  type EventRowText,
+  emptyDetailJson,
+  toStoredEvent,
+} from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
-import { emptyDetail, iso } from './rows.js';
 
 type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
 
@@ -14,12 +19,7 @@ export function eventMethods({ db, T, guard, tx, wake }: PgContext): EventMethod
   return {
     appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now }) =>
       guard(async () => {
-        if (deliveryIds.length !== events.length * pipes.length) {
-          throw new PipesError({
-            code: 'INTERNAL',
-            message: `appendEvents needs ${events.length * pipes.length} delivery ids, got ${deliveryIds.length}`,
-          });
-        }
+        checkDeliveryIds({ events, pipes, deliveryIds });
         if (events.length === 0) return [];
         const results = await tx(async (trx) => {
           // Within the call: the first of several events with one sender id wins (when deduplicating).
@@ -107,7 +107,7 @@ export function eventMethods({ db, T, guard, tx, wake }: PgContext): EventMethod
               INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
                 status, attempt_count, test_mode, due_at, created_at, updated_at, detail)
               SELECT d.id, d.event_ref, ${sourceId}, d.pipe_id, d.destination_id, d.event_id, d.event_type,
-                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetail}::json
+                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailJson}::json
               FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
                 AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text)
             `.execute(trx);
@@ -125,30 +125,11 @@ export function eventMethods({ db, T, guard, tx, wake }: PgContext): EventMethod
 
     getEvent: ({ id }) =>
       guard(async () => {
-        const { rows } = await sql<{
-          id: string;
-          source_id: string;
-          event_id: string;
-          event_type: string;
-          event_time: Date | string;
-          payload: string;
-          received_at: Date | string;
-        }>`
+        const { rows } = await sql<EventRowText>`
           SELECT id, source_id, event_id, event_type, event_time, payload::text AS payload, received_at
           FROM ${T('events')} WHERE id = ${id}
         `.execute(db);
-        const row = rows[0];
-        if (!row) return null;
-        const event: StoredEvent = {
-          id: row.id,
-          source_id: row.source_id,
-          event_id: row.event_id,
-          event_type: row.event_type,
-          event_time: iso(row.event_time),
-          event_payload: JSON.parse(row.payload),
-          received_at: iso(row.received_at),
-        };
-        return event;
+        return rows[0] ? toStoredEvent(rows[0]) : null;
       }),
   };
 }

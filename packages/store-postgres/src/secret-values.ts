@@ -4,9 +4,9 @@
  * only to redact until retention destroys them.
  */
 import type { Store } from '@openpipes/core';
+import { isoTime } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
-import { iso } from './rows.js';
 
 type SecretValueMethods = Pick<
   Store,
@@ -62,7 +62,7 @@ export function secretValueMethods({ db, T, guard, tx, insertAudit }: PgContext)
           ${retiredBefore === undefined ? sql`` : sql`WHERE retired_at < ${retiredBefore}::timestamptz`}
           ORDER BY retired_at, id
         `.execute(db);
-        return rows.map((row) => ({ ...row, retired_at: iso(row.retired_at) }));
+        return rows.map((row) => ({ ...row, retired_at: isoTime(row.retired_at) }));
       }),
 
     destroyRetiredSecretValue: ({ id, audit }) =>

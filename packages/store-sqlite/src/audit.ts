@@ -1,5 +1,6 @@
 /** The audit log on SQLite. */
 import type { AuditEntry, Store } from '@openpipes/core';
+import { jsonOrNull, toAuditEntry } from '@openpipes/core/store-kit';
 import type { Kysely } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import type { DB } from './tables.js';
@@ -15,8 +16,8 @@ export function auditWriter(qb: Kysely<DB>, run: SqliteContext['run']) {
         action: entry.action,
         entity_kind: entry.entity_kind,
         entity_id: entry.entity_id,
-        before: entry.before === null ? null : JSON.stringify(entry.before),
-        after: entry.after === null ? null : JSON.stringify(entry.after),
+        before: jsonOrNull(entry.before),
+        after: jsonOrNull(entry.after),
         request_id: entry.request_id,
         created_at: entry.created_at,
       }),
@@ -43,19 +44,7 @@ export function auditMethods({
       if (query.since) q = q.where('created_at', '>=', query.since);
       if (query.until) q = q.where('created_at', '<', query.until);
       if (query.cursor) q = q.where('id', '<', query.cursor);
-      return all(q.orderBy('id', 'desc').limit(query.limit)).map(
-        (row): AuditEntry => ({
-          id: row.id,
-          actor: row.actor,
-          action: row.action,
-          entity_kind: row.entity_kind,
-          entity_id: row.entity_id,
-          before: row.before === null ? null : JSON.parse(row.before),
-          after: row.after === null ? null : JSON.parse(row.after),
-          request_id: row.request_id,
-          created_at: row.created_at,
-        }),
-      );
+      return all(q.orderBy('id', 'desc').limit(query.limit)).map(toAuditEntry);
     },
   };
 }

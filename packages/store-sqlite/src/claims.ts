@@ -3,9 +3,9 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
-import type { ClaimedDelivery, Store } from '@openpipes/core';
+import type { Store } from '@openpipes/core';
+import { leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
-import { toDelivery } from './rows.js';
 
 type ClaimMethods = Pick<
   Store,
@@ -22,7 +22,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
   return {
     async claimDeliveries({ destinationId, pipeIds, owner, limit, leaseMs, now }) {
       if (pipeIds.length === 0 || limit <= 0) return [];
-      const leaseUntil = new Date(Date.parse(now) + leaseMs).toISOString();
+      const until = leaseUntil(now, leaseMs);
       return tx(() => {
         const rows = all(
           qb
@@ -43,24 +43,14 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
         run(
           qb
             .updateTable('deliveries')
-            .set({ status: 'sending', lease_owner: owner, due_at: leaseUntil, updated_at: now })
+            .set({ status: 'sending', lease_owner: owner, due_at: until, updated_at: now })
             .where('id', 'in', ids),
         );
-        return rows.map(
-          (row): ClaimedDelivery => ({
-            ...toDelivery({
-              ...row,
-              status: 'sending',
-              lease_owner: owner,
-              due_at: leaseUntil,
-              updated_at: now,
-            }),
-            event: {
-              event_type: row.event_type,
-              event_time: row.event_time,
-              event_payload: JSON.parse(row.payload),
-            },
-          }),
+        return rows.map((row) =>
+          toClaimedDelivery(
+            { ...row, status: 'sending', lease_owner: owner, due_at: until, updated_at: now },
+            row,
+          ),
         );
       });
     },

@@ -3,9 +3,14 @@
  * replay, and the buffer statistics.
  */
 import { type DeliveryAttempt, type DeliveryStatus, idAtTime, type Store } from '@openpipes/core';
+import {
+  defaultRequeueStatuses,
+  requeuesNothing,
+  statusFilter,
+  toDeliveryRow,
+} from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
-import { toDelivery } from './rows.js';
 
 type DeliveryMethods = Pick<Store, 'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'>;
 
@@ -16,16 +21,15 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
       let q = qb.selectFrom('deliveries').selectAll();
       if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
       if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
-      if (query.status !== undefined) {
-        const statuses = Array.isArray(query.status) ? query.status : [query.status];
-        q = q.where('status', 'in', statuses);
-      }
+      const statuses = statusFilter(query);
+      if (statuses?.length === 0) return [];
+      if (statuses) q = q.where('status', 'in', statuses);
       if (query.eventId) q = q.where('event_id', '=', query.eventId);
       // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
       if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
       if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
       if (query.cursor) q = q.where('id', '<', query.cursor);
-      return all(q.orderBy('id', 'desc').limit(query.limit)).map(toDelivery);
+      return all(q.orderBy('id', 'desc').limit(query.limit)).map(toDeliveryRow);
     },
 
     async getDelivery({ id }) {
@@ -34,17 +38,19 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
       const attempts = all(
         qb.selectFrom('delivery_attempts').select('data').where('delivery_id', '=', id).orderBy('number'),
       ).map((a) => JSON.parse(a.data) as DeliveryAttempt);
-      return { row: toDelivery(row), attempts };
+      return { row: toDeliveryRow(row), attempts };
     },
 
-    async requeueDeliveries({ pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit }) {
+    async requeueDeliveries(query) {
+      const { pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit } = query;
+      if (requeuesNothing(query)) return [];
       return tx(() => {
         let q = qb
           .selectFrom('deliveries')
           .select('id')
           .where('pipe_id', '=', pipeId)
-          .where('status', 'in', statuses ?? ['failed', 'dead']);
-        if (ids) q = q.where('id', 'in', ids.length > 0 ? ids : ['']);
+          .where('status', 'in', statuses ?? [...defaultRequeueStatuses]);
+        if (ids) q = q.where('id', 'in', ids);
         if (since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(since)));
         if (until) q = q.where('id', '<', idAtTime('delivery', Date.parse(until)));
         const found = all(q.orderBy('id').limit(limit)).map((r) => r.id);

@@ -3,10 +3,15 @@
  * alert rules: one `entities` table keyed by kind), their version history, and the configuration
  * revision every write bumps.
  */
-import { PipesError, type Store } from '@openpipes/core';
+import type { AuditEntry, EntityRecord, Store } from '@openpipes/core';
+import {
+  entityTakenError,
+  staleEntityError,
+  toEntityRecord,
+  toEntityVersionRecord,
+} from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
-import { toEntity, toVersion } from './rows.js';
 
 type EntityMethods = Pick<
   Store,
@@ -34,94 +39,69 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
         .where('key', '=', 'config_revision'),
     );
 
+  /** What every entity write does besides the row itself: a version snapshot, audit, revision. */
+  const recordWrite = (entity: EntityRecord, version: number, actor: string | null, audit?: AuditEntry) => {
+    run(
+      qb.insertInto('entity_versions').values({
+        id: entity.id,
+        kind: entity.kind,
+        version,
+        data: JSON.stringify(entity.data),
+        actor,
+        created_at: entity.updated_at,
+      }),
+    );
+    insertAudit(audit);
+    bumpRevision();
+  };
+  /** Runs an entity write, turning a unique violation into the contract's CONFLICT. */
+  const write = (entity: EntityRecord, fn: () => void) => {
+    try {
+      tx(fn);
+    } catch (err) {
+      throw isUniqueViolation(err) ? entityTakenError(entity, err) : err;
+    }
+  };
+
   return {
     async insertEntity({ entity, actor, audit }) {
-      try {
-        tx(() => {
-          run(
-            qb.insertInto('entities').values({
-              id: entity.id,
-              kind: entity.kind,
-              unique_key: entity.unique_key,
-              version: 1,
-              data: JSON.stringify(entity.data),
-              created_at: entity.created_at,
-              updated_at: entity.updated_at,
-            }),
-          );
-          run(
-            qb.insertInto('entity_versions').values({
-              id: entity.id,
-              kind: entity.kind,
-              version: 1,
-              data: JSON.stringify(entity.data),
-              actor,
-              created_at: entity.updated_at,
-            }),
-          );
-          insertAudit(audit);
-          bumpRevision();
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw new PipesError({
-            code: 'CONFLICT',
-            message: `a ${entity.kind.replace('_', ' ')} with ${entity.unique_key === null ? `id ${entity.id}` : `"${entity.unique_key}"`} already exists`,
-            cause: err,
-          });
-        }
-        throw err;
-      }
+      write(entity, () => {
+        run(
+          qb.insertInto('entities').values({
+            id: entity.id,
+            kind: entity.kind,
+            unique_key: entity.unique_key,
+            version: 1,
+            data: JSON.stringify(entity.data),
+            created_at: entity.created_at,
+            updated_at: entity.updated_at,
+          }),
+        );
+        recordWrite(entity, 1, actor, audit);
+      });
     },
 
     async updateEntity({ entity, expectedVersion, actor, audit }) {
-      try {
-        tx(() => {
-          const changed = run(
-            qb
-              .updateTable('entities')
-              .set({
-                unique_key: entity.unique_key,
-                version: expectedVersion + 1,
-                data: JSON.stringify(entity.data),
-                updated_at: entity.updated_at,
-              })
-              .where('id', '=', entity.id)
-              .where('kind', '=', entity.kind)
-              .where('version', '=', expectedVersion),
-          );
-          if (changed === 0) {
-            const exists = first(qb.selectFrom('entities').select('version').where('id', '=', entity.id));
-            throw exists
-              ? new PipesError({
-                  code: 'CONFLICT',
-                  message: `${entity.kind} ${entity.id} was changed concurrently (now version ${exists.version}); retry`,
-                })
-              : new PipesError({ code: 'NOT_FOUND', message: `${entity.kind} ${entity.id} does not exist` });
-          }
-          run(
-            qb.insertInto('entity_versions').values({
-              id: entity.id,
-              kind: entity.kind,
+      write(entity, () => {
+        const changed = run(
+          qb
+            .updateTable('entities')
+            .set({
+              unique_key: entity.unique_key,
               version: expectedVersion + 1,
               data: JSON.stringify(entity.data),
-              actor,
-              created_at: entity.updated_at,
-            }),
-          );
-          insertAudit(audit);
-          bumpRevision();
-        });
-      } catch (err) {
-        if (isUniqueViolation(err)) {
-          throw new PipesError({
-            code: 'CONFLICT',
-            message: `a ${entity.kind.replace('_', ' ')} with "${entity.unique_key}" already exists`,
-            cause: err,
-          });
+              updated_at: entity.updated_at,
+            })
+            .where('id', '=', entity.id)
+            .where('kind', '=', entity.kind)
+            .where('version', '=', expectedVersion),
+        );
+        if (changed === 0) {
+          const current = first(qb.selectFrom('entities').select('version').where('id', '=', entity.id));
+          throw staleEntityError(entity, current?.version ?? null);
         }
-        throw err;
-      }
+        recordWrite(entity, expectedVersion + 1, actor, audit);
+      });
     },
 
     async deleteEntity({ kind, id, audit }) {
@@ -137,20 +117,20 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
 
     async getEntity({ kind, id }) {
       const row = first(qb.selectFrom('entities').selectAll().where('id', '=', id).where('kind', '=', kind));
-      return row ? toEntity(row) : null;
+      return row ? toEntityRecord(row) : null;
     },
 
     async findEntity({ kind, uniqueKey }) {
       const row = first(
         qb.selectFrom('entities').selectAll().where('kind', '=', kind).where('unique_key', '=', uniqueKey),
       );
-      return row ? toEntity(row) : null;
+      return row ? toEntityRecord(row) : null;
     },
 
     async listEntities({ kind, after, limit }) {
       let query = qb.selectFrom('entities').selectAll().where('kind', '=', kind);
       if (after) query = query.where('id', '>', after);
-      return all(query.orderBy('id').limit(limit)).map(toEntity);
+      return all(query.orderBy('id').limit(limit)).map(toEntityRecord);
     },
 
     async listEntityVersions({ kind, id }) {
@@ -161,7 +141,7 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
           .where('id', '=', id)
           .where('kind', '=', kind)
           .orderBy('version'),
-      ).map(toVersion);
+      ).map(toEntityVersionRecord);
     },
 
     async getEntityVersion({ kind, id, version }) {
@@ -173,7 +153,7 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
           .where('kind', '=', kind)
           .where('version', '=', version),
       );
-      return row ? toVersion(row) : null;
+      return row ? toEntityVersionRecord(row) : null;
     },
 
     async configRevision() {

@@ -2,9 +2,9 @@
  * Events on SQLite: ingest (`appendEvents`: dedup, the events and one pending delivery per pipe, in
  * one transaction, through prepared statements) and reading one event back.
  */
-import { PipesError, type Store, type StoredEvent } from '@openpipes/core';
+import type { Store } from '@openpipes/core';
+import { checkDeliveryIds, emptyDetailJson, toStoredEvent } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
-import { emptyDetail } from './rows.js';
 
 type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
 
@@ -12,12 +12,7 @@ type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
 export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMethods {
   return {
     async appendEvents({ sourceId, events, pipes, deliveryIds, dedupSince, now }) {
-      if (deliveryIds.length !== events.length * pipes.length) {
-        throw new PipesError({
-          code: 'INTERNAL',
-          message: `appendEvents needs ${events.length * pipes.length} delivery ids, got ${deliveryIds.length}`,
-        });
-      }
+      checkDeliveryIds({ events, pipes, deliveryIds });
       const insertEvent = prepare(
         'INSERT INTO events (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       );
@@ -60,7 +55,7 @@ export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMe
               now,
               now,
               now,
-              emptyDetail,
+              emptyDetailJson,
             );
           });
           return { duplicate: false, id: event.id };
@@ -70,17 +65,7 @@ export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMe
 
     async getEvent({ id }) {
       const row = first(qb.selectFrom('events').selectAll().where('id', '=', id));
-      if (!row) return null;
-      const event: StoredEvent = {
-        id: row.id,
-        source_id: row.source_id,
-        event_id: row.event_id,
-        event_type: row.event_type,
-        event_time: row.event_time,
-        event_payload: JSON.parse(row.payload),
-        received_at: row.received_at,
-      };
-      return event;
+      return row ? toStoredEvent(row) : null;
     },
   };
 }

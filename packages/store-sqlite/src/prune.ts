@@ -6,6 +6,7 @@ import type { SqliteContext } from './connection.js';
 export function pruneMethods({ qb, all, run, tx }: SqliteContext): Pick<Store, 'prune'> {
   return {
     async prune({ before, limit }) {
+      if (limit <= 0) return { events: 0, deliveries: 0 };
       return tx(() => {
         // Event ids are ULIDs made on receipt: "received before" is "id below the first id at that time".
         const eventIds = all(

@@ -145,6 +145,16 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         now,
       });
 
+    /** Arguments for claiming a pipe's due deliveries at t0. */
+    const claimArgs = (p: { pipe_id: string; destination_id: string }) => ({
+      destinationId: p.destination_id,
+      pipeIds: [p.pipe_id],
+      owner: 'w0',
+      limit: 10,
+      leaseMs: 60_000,
+      now: at(0),
+    });
+
     // Sets up a source with two pipes and appends events; returns ids.
     async function seed(count: number, pipes = 2) {
       const sourceId = newId('source', t0);
@@ -259,6 +269,26 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(await store.getEntity({ kind: 'source', id: e.id })).toBeNull();
         expect(await store.listEntityVersions({ kind: 'source', id: e.id })).toHaveLength(1);
         await store.insertEntity({ entity: entity('source', 'web'), actor: null });
+      });
+
+      it("deletes a secret together with its current value, and no other secret's value", async () => {
+        const gone = entity('secret', 'GONE_TOKEN');
+        const kept = entity('secret', 'KEPT_TOKEN');
+        await store.insertEntity({ entity: gone, actor: null });
+        await store.insertEntity({ entity: kept, actor: null });
+        await store.putSecretValue({ secretId: gone.id, ciphertext: 'v1.gone', now: at(0) });
+        await store.putSecretValue({ secretId: kept.id, ciphertext: 'v1.kept', now: at(0) });
+        await store.retireSecretValue({ secretId: gone.id, key: 'GONE_TOKEN', now: at(1) });
+        expect(await store.deleteEntity({ kind: 'secret', id: gone.id })).toBe(true);
+        expect(Object.fromEntries(await store.getSecretValues({ secretIds: [gone.id, kept.id] }))).toEqual({
+          [kept.id]: 'v1.kept',
+        });
+        // Retired values stay (to redact) until retention destroys them.
+        expect((await store.listRetiredSecretValues({})).map((r) => r.ciphertext)).toEqual(['v1.gone']);
+        // Deleting an entity of another kind with the same id touches no secret value.
+        await store.putSecretValue({ secretId: gone.id, ciphertext: 'v1.again', now: at(2) });
+        expect(await store.deleteEntity({ kind: 'source', id: gone.id })).toBe(false);
+        expect((await store.getSecretValues({ secretIds: [gone.id] })).get(gone.id)).toBe('v1.again');
       });
 
       it('writes the audit entry in the same call as the entity change', async () => {
@@ -555,6 +585,49 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
         expect(
           rows.every((r) => r.status === 'pending' && r.attempt_count === 0 && r.lease_owner === null),
         ).toBe(true);
+      });
+
+      it('refuses delivery ids that do not match events times pipes, storing nothing', async () => {
+        const sourceId = newId('source', t0);
+        const pipes = [{ pipe_id: newId('pipe', t0), destination_id: newId('destination', t0) }];
+        await expectCode(
+          store.appendEvents({
+            sourceId,
+            events: [newEvent('ord_a'), newEvent('ord_b')],
+            pipes,
+            deliveryIds: [newId('delivery', t0)],
+            dedupSince: null,
+            now: at(0),
+          }),
+          'INTERNAL',
+        );
+        expect(await store.listDeliveries({ pipeId: pipes[0]!.pipe_id, limit: 10 })).toEqual([]);
+      });
+
+      it('matches nothing with an empty list or a limit below 1', async () => {
+        const { pipeRefs } = await seed(2, 1);
+        const p = pipeRefs[0]!;
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, status: [], limit: 10 })).toEqual([]);
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, limit: 10 })).toHaveLength(2);
+        expect(await store.claimDeliveries({ ...claimArgs(p), pipeIds: [] })).toEqual([]);
+        expect(await store.claimDeliveries({ ...claimArgs(p), limit: 0 })).toEqual([]);
+        const claimed = await claimFor(p, 'w1', at(0));
+        await store.completeDeliveries({
+          owner: 'w1',
+          outcomes: claimed.map((c) => outcome(c, 'dead')),
+          now: at(1),
+        });
+        const requeue = { pipeId: p.pipe_id, now: at(2), limit: 10 };
+        expect(await store.requeueDeliveries({ ...requeue, ids: [] })).toEqual([]);
+        expect(await store.requeueDeliveries({ ...requeue, statuses: [] })).toEqual([]);
+        expect(await store.requeueDeliveries({ ...requeue, limit: 0 })).toEqual([]);
+        expect(await store.requeueDeliveries({ ...requeue, limit: -1 })).toEqual([]);
+        expect(await store.prune({ before: at(86_400_000), limit: 0 })).toEqual({ events: 0, deliveries: 0 });
+        expect(await store.prune({ before: at(86_400_000), limit: -1 })).toEqual({
+          events: 0,
+          deliveries: 0,
+        });
+        expect(await store.listDeliveries({ pipeId: p.pipe_id, status: 'dead', limit: 10 })).toHaveLength(2);
       });
 
       it('lists deliveries with filters and cursor pagination, newest first', async () => {

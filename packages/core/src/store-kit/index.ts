@@ -1,0 +1,12 @@
+/**
+ * `@openpipes/core/store-kit`: what every store implementation needs and would otherwise write
+ * again: row mapping, the contract's errors and argument checks, and the one table declaration
+ * both stores type their SQL with. For store authors; applications never import it.
+ *
+ * @example
+ * ```ts
+ * import { checkDeliveryIds, toDeliveryRow } from '@openpipes/core/store-kit';
+ * ```
+ */
+export * from './rows.js';
+export * from './rules.js';

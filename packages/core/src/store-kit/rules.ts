@@ -1,0 +1,115 @@
+/**
+ * What every store decides the same way, written once: the errors the `Store` contract names
+ * (with the same messages on every store) and the argument checks it asks for.
+ */
+import { PipesError } from '../errors.js';
+import type { DeliveryStatus } from '../schemas.js';
+import type { EntityRecord, ListDeliveriesQuery, RequeueQuery } from '../store.js';
+
+/**
+ * The CONFLICT for an entity whose id or `(kind, unique_key)` is taken (the store saw a unique
+ * violation).
+ *
+ * @example
+ * ```ts
+ * throw entityTakenError(entity, err); // a source with "web" already exists
+ * ```
+ */
+export function entityTakenError(entity: EntityRecord, cause: unknown): PipesError {
+  const what = entity.unique_key === null ? `id ${entity.id}` : `"${entity.unique_key}"`;
+  return new PipesError({
+    code: 'CONFLICT',
+    message: `a ${entity.kind.replace('_', ' ')} with ${what} already exists`,
+    cause,
+  });
+}
+
+/**
+ * Why `updateEntity` changed nothing: CONFLICT when the entity exists at another version (a
+ * concurrent write won), NOT_FOUND when it does not exist.
+ *
+ * @example
+ * ```ts
+ * throw staleEntityError(entity, current?.version ?? null);
+ * ```
+ */
+export function staleEntityError(entity: Pick<EntityRecord, 'kind' | 'id'>, currentVersion: number | null) {
+  return currentVersion !== null
+    ? new PipesError({
+        code: 'CONFLICT',
+        message: `${entity.kind} ${entity.id} was changed concurrently (now version ${currentVersion}); retry`,
+      })
+    : new PipesError({ code: 'NOT_FOUND', message: `${entity.kind} ${entity.id} does not exist` });
+}
+
+/**
+ * `appendEvents` needs one delivery id per event and pipe; anything else is the engine's bug, and
+ * nothing is stored.
+ *
+ * @example
+ * ```ts
+ * checkDeliveryIds({ events, pipes, deliveryIds }); // throws INTERNAL on a mismatch
+ * ```
+ */
+export function checkDeliveryIds(input: {
+  events: readonly unknown[];
+  pipes: readonly unknown[];
+  deliveryIds: readonly string[];
+}): void {
+  const needed = input.events.length * input.pipes.length;
+  if (input.deliveryIds.length !== needed) {
+    throw new PipesError({
+      code: 'INTERNAL',
+      message: `appendEvents needs ${needed} delivery ids, got ${input.deliveryIds.length}`,
+    });
+  }
+}
+
+/**
+ * The statuses a `listDeliveries` query asks for, as a list; null when it names none (any status).
+ * An empty list matches no delivery.
+ *
+ * @example
+ * ```ts
+ * statusFilter({ status: 'failed' }); // ['failed']
+ * statusFilter({}); // null
+ * ```
+ */
+export function statusFilter(query: Pick<ListDeliveriesQuery, 'status'>): DeliveryStatus[] | null {
+  return query.status === undefined ? null : Array.isArray(query.status) ? query.status : [query.status];
+}
+
+/**
+ * True when a `requeueDeliveries` call can match nothing (an empty `ids` or `statuses` list, or a
+ * `limit` below 1): the store answers `[]` without a query.
+ *
+ * @example
+ * ```ts
+ * if (requeuesNothing(query)) return [];
+ * ```
+ */
+export function requeuesNothing(query: Pick<RequeueQuery, 'ids' | 'statuses' | 'limit'>): boolean {
+  return query.ids?.length === 0 || query.statuses?.length === 0 || query.limit <= 0;
+}
+
+/**
+ * The statuses `requeueDeliveries` may re-queue when the caller names none.
+ *
+ * @example
+ * ```ts
+ * const allowed = statuses ?? defaultRequeueStatuses;
+ * ```
+ */
+export const defaultRequeueStatuses: readonly DeliveryStatus[] = ['failed', 'dead'];
+
+/**
+ * The lease expiry of deliveries claimed at `now` for `leaseMs`.
+ *
+ * @example
+ * ```ts
+ * leaseUntil('2026-05-04T10:00:00.000Z', 60_000); // '2026-05-04T10:01:00.000Z'
+ * ```
+ */
+export function leaseUntil(now: string, leaseMs: number): string {
+  return new Date(Date.parse(now) + leaseMs).toISOString();
+}

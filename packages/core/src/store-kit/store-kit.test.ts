@@ -1,0 +1,126 @@
+import { describe, expect, it } from 'vitest';
+import { isPipesError } from '../errors.js';
+import {
+  checkDeliveryIds,
+  compareIds,
+  entityTakenError,
+  isoTime,
+  requeuesNothing,
+  staleEntityError,
+  statusFilter,
+  toDeliveryRow,
+} from './index.js';
+
+describe('isoTime', () => {
+  it("returns the engine's ISO text as is, and reads a Date and PostgreSQL's text output", () => {
+    expect(isoTime('2026-05-04T10:00:00.123Z')).toBe('2026-05-04T10:00:00.123Z');
+    expect(isoTime(new Date('2026-05-04T10:00:00.123Z'))).toBe('2026-05-04T10:00:00.123Z');
+    expect(isoTime('2026-05-04 10:00:00.123+00')).toBe('2026-05-04T10:00:00.123Z');
+    expect(isoTime('2026-05-04 15:30:00.123456+05:30')).toBe('2026-05-04T10:00:00.123Z');
+    expect(isoTime('2026-05-04 10:00:00+00')).toBe('2026-05-04T10:00:00.000Z');
+  });
+
+  it('refuses text that is not a time, with INTERNAL', () => {
+    for (const bad of ['', 'yesterday', '2026-05-04T10:00:00.123Y', 'x'.repeat(24)]) {
+      let error: unknown;
+      try {
+        isoTime(bad);
+      } catch (err) {
+        error = err;
+      }
+      expect(isPipesError(error) && error.code, bad).toBe('INTERNAL');
+    }
+  });
+});
+
+describe('toDeliveryRow', () => {
+  const row = {
+    id: 'evd_1',
+    event_ref: 'evt_1',
+    source_id: 'src_1',
+    pipe_id: 'pip_1',
+    destination_id: 'dst_1',
+    event_id: 'ord_1',
+    event_type: 'purchase',
+    status: 'retrying',
+    attempt_count: 1,
+    pipe_version: 1,
+    destination_version: 1,
+    pinned_pipe_version: null,
+    replayed_at: null,
+    attempts_before_replay: 0,
+    test_mode: 1,
+    due_at: '2026-05-04T10:01:00.000Z',
+    lease_owner: null,
+    created_at: '2026-05-04T10:00:00.000Z',
+    updated_at: new Date('2026-05-04T10:00:30.000Z'),
+    delivered_at: null,
+    detail: '{"output":null,"request":null,"response":null,"error":"timeout"}',
+  };
+
+  it('reads due_at as the next attempt of a retrying delivery and the lease of a sending one', () => {
+    expect(toDeliveryRow(row)).toMatchObject({
+      next_attempt_at: '2026-05-04T10:01:00.000Z',
+      lease_expires_at: null,
+      test_mode: true,
+      updated_at: '2026-05-04T10:00:30.000Z',
+      detail: { error: 'timeout' },
+    });
+    expect(toDeliveryRow({ ...row, status: 'sending', test_mode: false })).toMatchObject({
+      next_attempt_at: null,
+      lease_expires_at: '2026-05-04T10:01:00.000Z',
+      test_mode: false,
+    });
+    expect(toDeliveryRow({ ...row, test_mode: 0 }).test_mode).toBe(false);
+  });
+});
+
+describe("the contract's errors and checks", () => {
+  const entity = {
+    kind: 'event_type' as const,
+    id: 'ety_1',
+    unique_key: 'purchase',
+    version: 1,
+    data: {},
+    created_at: '',
+    updated_at: '',
+  };
+
+  it('names the taken key, or the id when the entity has none', () => {
+    expect(entityTakenError(entity, null).message).toBe('a event type with "purchase" already exists');
+    expect(entityTakenError({ ...entity, unique_key: null }, null).message).toBe(
+      'a event type with id ety_1 already exists',
+    );
+    expect(entityTakenError(entity, null).code).toBe('CONFLICT');
+  });
+
+  it('tells a concurrent write from a missing entity', () => {
+    expect(staleEntityError(entity, 3)).toMatchObject({ code: 'CONFLICT' });
+    expect(staleEntityError(entity, 3).message).toContain('now version 3');
+    expect(staleEntityError(entity, null)).toMatchObject({ code: 'NOT_FOUND' });
+  });
+
+  it('refuses delivery ids that are not one per event and pipe', () => {
+    expect(() => checkDeliveryIds({ events: [1, 2], pipes: [1], deliveryIds: ['a', 'b'] })).not.toThrow();
+    expect(() => checkDeliveryIds({ events: [], pipes: [1], deliveryIds: [] })).not.toThrow();
+    for (const deliveryIds of [['a'], ['a', 'b', 'c'], []]) {
+      expect(() => checkDeliveryIds({ events: [1, 2], pipes: [1], deliveryIds })).toThrow(
+        /appendEvents needs 2 delivery ids/,
+      );
+    }
+  });
+
+  it('reads status filters and empty re-queues', () => {
+    expect(statusFilter({})).toBeNull();
+    expect(statusFilter({ status: 'dead' })).toEqual(['dead']);
+    expect(statusFilter({ status: [] })).toEqual([]);
+    expect(requeuesNothing({ limit: 10 })).toBe(false);
+    expect(requeuesNothing({ ids: [], limit: 10 })).toBe(true);
+    expect(requeuesNothing({ statuses: [], limit: 10 })).toBe(true);
+    expect(requeuesNothing({ limit: 0 })).toBe(true);
+  });
+
+  it('orders ids bytewise', () => {
+    expect(['evd_b', 'evd_B', 'evd_a'].sort(compareIds)).toEqual(['evd_B', 'evd_a', 'evd_b']);
+  });
+});
