@@ -3,11 +3,9 @@
  * lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases, and
  * bring retries forward.
  */
-import type { Store } from '@openpipes/core';
 import {
+  type ClaimMethods,
   compareIds,
-  type DeliveryRowText,
-  isoTime,
   isoTimeOrNull,
   leaseUntil,
   toClaimedDelivery,
@@ -15,20 +13,18 @@ import {
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
-import { deliveryColumns } from './rows.js';
-
-type ClaimMethods = Pick<
-  Store,
-  | 'claimDeliveries'
-  | 'completeDeliveries'
-  | 'extendLeases'
-  | 'releaseDeliveries'
-  | 'expediteRetries'
-  | 'nextRetryAt'
->;
+import { anyOf, deliveryColumnsBut } from './rows.js';
 
 /** The store's claim methods. */
-export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
+export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods {
+  /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
+  const held = (owner: string, ids: readonly string[]) =>
+    q()
+      .updateTable('deliveries')
+      .where('id', '=', anyOf(ids))
+      .where('status', '=', 'sending')
+      .where('lease_owner', '=', owner);
+
   return {
     claimDeliveries: ({ destinationId, pipeIds, owner, limit, leaseMs, now }) =>
       guard(async () => {
@@ -36,28 +32,41 @@ export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
         const until = leaseUntil(now, leaseMs);
         // SKIP LOCKED: rows another claimer is taking right now are passed over, not waited for;
         // the lock is held until commit, when they are `sending` and no longer due.
-        const { rows } = await sql<
-          DeliveryRowText & { was_due: Date | string; e_event_time: Date | string; e_payload: string }
-        >`
-          WITH picked AS (
-            SELECT d.id, d.due_at AS was_due, e.event_time AS e_event_time, e.payload::text AS e_payload
-            FROM ${T('deliveries')} d
-            JOIN ${T('events')} e ON e.id = d.event_ref
-            WHERE d.destination_id = ${destinationId}
-              AND d.due_at IS NOT NULL AND d.due_at <= ${now}::timestamptz
-              AND d.pipe_id = ANY(${pipeIds}::text[])
-            ORDER BY d.due_at, d.id
-            LIMIT ${limit}
-            FOR UPDATE OF d SKIP LOCKED
+        const rows = await q()
+          .with('picked', (w) =>
+            w
+              .selectFrom('deliveries as d')
+              .innerJoin('events as e', 'e.id', 'd.event_ref')
+              .select((eb) => [
+                'd.id',
+                'd.due_at as was_due',
+                'e.event_time as e_event_time',
+                eb.cast<string>('e.payload', 'text').as('e_payload'),
+              ])
+              .where('d.destination_id', '=', destinationId)
+              .where('d.due_at', 'is not', null)
+              .where('d.due_at', '<=', now)
+              .where('d.pipe_id', '=', anyOf(pipeIds))
+              .orderBy('d.due_at')
+              .orderBy('d.id')
+              .limit(limit)
+              .forUpdate('d')
+              .skipLocked(),
           )
-          UPDATE ${T('deliveries')} d
-          SET status = 'sending', lease_owner = ${owner}, due_at = ${until}::timestamptz, updated_at = ${now}::timestamptz
-          FROM picked
-          WHERE d.id = picked.id
-          RETURNING ${deliveryColumns('d')}, picked.was_due, picked.e_event_time, picked.e_payload
-        `.execute(db);
+          .updateTable('deliveries as d')
+          .set({ status: 'sending', lease_owner: owner, due_at: until, updated_at: now })
+          .from('picked')
+          .whereRef('d.id', '=', 'picked.id')
+          .returning((eb) => [
+            ...deliveryColumnsBut('detail').map((c) => `d.${c}` as const),
+            eb.cast<string>('d.detail', 'text').as('detail'),
+            'picked.was_due',
+            'picked.e_event_time',
+            'picked.e_payload',
+          ])
+          .execute();
         return rows
-          .map((row) => ({ row, due: isoTime(row.was_due) }))
+          .map((row) => ({ row, due: isoTimeOrNull(row.was_due) ?? '' }))
           .sort((a, b) => compareIds(a.due, b.due) || compareIds(a.row.id, b.row.id))
           .map(({ row }) => toClaimedDelivery(row, { event_time: row.e_event_time, payload: row.e_payload }));
       }),
@@ -133,44 +142,45 @@ export function claimMethods({ db, T, guard, wake }: PgContext): ClaimMethods {
     extendLeases: ({ owner, ids, until }) =>
       guard(async () => {
         if (ids.length === 0) return 0;
-        const result = await sql`
-          UPDATE ${T('deliveries')} SET due_at = ${until}::timestamptz
-          WHERE id = ANY(${ids}::text[]) AND status = 'sending' AND lease_owner = ${owner}
-        `.execute(db);
-        return Number(result.numAffectedRows ?? 0);
+        const result = await held(owner, ids).set({ due_at: until }).executeTakeFirst();
+        return Number(result.numUpdatedRows);
       }),
 
     releaseDeliveries: ({ owner, ids, now }) =>
       guard(async () => {
         if (ids.length === 0) return;
-        const { rows } = await sql<{ destination_id: string }>`
-          UPDATE ${T('deliveries')}
-          SET status = 'pending', lease_owner = NULL, due_at = ${now}::timestamptz, updated_at = ${now}::timestamptz
-          WHERE id = ANY(${ids}::text[]) AND status = 'sending' AND lease_owner = ${owner}
-          RETURNING destination_id
-        `.execute(db);
+        const rows = await held(owner, ids)
+          .set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now })
+          .returning('destination_id')
+          .execute();
         wake(new Set(rows.map((r) => r.destination_id)));
       }),
 
     expediteRetries: ({ destinationId, now }) =>
       guard(async () => {
-        const result = await sql`
-          UPDATE ${T('deliveries')} SET due_at = ${now}::timestamptz
-          WHERE destination_id = ${destinationId} AND status = 'retrying'
-            AND due_at IS NOT NULL AND due_at > ${now}::timestamptz
-        `.execute(db);
-        const moved = Number(result.numAffectedRows ?? 0);
+        const result = await q()
+          .updateTable('deliveries')
+          .set({ due_at: now })
+          .where('destination_id', '=', destinationId)
+          .where('status', '=', 'retrying')
+          .where('due_at', 'is not', null)
+          .where('due_at', '>', now)
+          .executeTakeFirst();
+        const moved = Number(result.numUpdatedRows);
         if (moved > 0) wake([destinationId]);
         return moved;
       }),
 
     nextRetryAt: ({ destinationId }) =>
       guard(async () => {
-        const { rows } = await sql<{ due: Date | string | null }>`
-          SELECT min(due_at) AS due FROM ${T('deliveries')}
-          WHERE destination_id = ${destinationId} AND due_at IS NOT NULL AND status = 'retrying'
-        `.execute(db);
-        return isoTimeOrNull(rows[0]?.due ?? null);
+        const row = await q()
+          .selectFrom('deliveries')
+          .select((eb) => eb.fn.min('due_at').as('due'))
+          .where('destination_id', '=', destinationId)
+          .where('due_at', 'is not', null)
+          .where('status', '=', 'retrying')
+          .executeTakeFirst();
+        return isoTimeOrNull(row?.due ?? null);
       }),
   };
 }

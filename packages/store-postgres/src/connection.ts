@@ -5,18 +5,24 @@
  * of the store's schema).
  */
 import { type AuditEntry, PipesError } from '@openpipes/core';
-import { Kysely, PostgresDialect, type RawBuilder, sql, type Transaction } from 'kysely';
+import type { PostgresTables } from '@openpipes/core/store-kit';
+import { Kysely, PostgresDialect, type QueryCreator, type RawBuilder, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
 
-type Db = Kysely<Record<string, never>>;
-type Trx = Transaction<Record<string, never>>;
+type Db = Kysely<PostgresTables>;
+type Trx = Transaction<PostgresTables>;
+
+/** A table of the store's schema (only declared ones: a misspelt table is a compile error). */
+export type TableName = keyof PostgresTables & string;
 
 /** What the store's assembly lends each of its modules. */
 export interface PgContext {
   db: Db;
+  /** The query builder on the store's schema: on the pool, or inside `trx`. */
+  q: (trx?: Trx) => QueryCreator<PostgresTables>;
   /** A table of the store's schema, for the `sql` tag. */
-  T: (name: string) => RawBuilder<unknown>;
+  T: (name: TableName) => RawBuilder<unknown>;
   /** Checks the store is open and turns driver errors into the engine's errors. */
   guard: <R>(fn: () => Promise<R>) => Promise<R>;
   /** A transaction, retried when PostgreSQL picked it as a deadlock victim. */
@@ -85,7 +91,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     return client;
   };
 
-  const db = new Kysely<Record<string, never>>({
+  const db = new Kysely<PostgresTables>({
     dialect: new PostgresDialect({
       pool: async () => {
         const pool = await getPool();
@@ -159,5 +165,5 @@ export function createConnection(options: ConnectionOptions): Connection {
 /** A table of `schema`, for the `sql` tag. */
 export const schemaTable =
   (schema: string) =>
-  (name: string): RawBuilder<unknown> =>
+  (name: TableName): RawBuilder<unknown> =>
     sql.table(`${schema}.${name}`);

@@ -2,9 +2,10 @@
  * The delivery history on PostgreSQL: listing and reading delivery records, re-queueing them for a
  * replay, and the buffer statistics (live rows counted, final ones from the running totals).
  */
-import type { DeliveryAttempt, DeliveryStatus, Store } from '@openpipes/core';
+import type { DeliveryAttempt, DeliveryStatus } from '@openpipes/core';
 import {
   compareIds,
+  type DeliveryMethods,
   type DeliveryRowText,
   defaultRequeueStatuses,
   isoTimeOrNull,
@@ -15,12 +16,10 @@ import {
 import { type RawBuilder, sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
-import { deliveryColumns } from './rows.js';
-
-type DeliveryMethods = Pick<Store, 'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'>;
+import { deliveryColumns, deliveryColumnsBut } from './rows.js';
 
 /** The store's delivery history methods. */
-export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMethods {
+export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryMethods {
   return {
     listDeliveries: (query) =>
       guard(async () => {
@@ -71,14 +70,18 @@ export function deliveryMethods({ db, T, guard, wake }: PgContext): DeliveryMeth
 
     getDelivery: ({ id }) =>
       guard(async () => {
-        const { rows } = await sql<DeliveryRowText>`
-          SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d WHERE d.id = ${id}
-        `.execute(db);
-        const row = rows[0];
+        const row = await q()
+          .selectFrom('deliveries')
+          .select((eb) => [...deliveryColumnsBut('detail'), eb.cast<string>('detail', 'text').as('detail')])
+          .where('id', '=', id)
+          .executeTakeFirst();
         if (!row) return null;
-        const { rows: attempts } = await sql<{ data: string }>`
-          SELECT data::text AS data FROM ${T('delivery_attempts')} WHERE delivery_id = ${id} ORDER BY number
-        `.execute(db);
+        const attempts = await q()
+          .selectFrom('delivery_attempts')
+          .select((eb) => eb.cast<string>('data', 'text').as('data'))
+          .where('delivery_id', '=', id)
+          .orderBy('number')
+          .execute();
         return {
           row: toDeliveryRow(row),
           attempts: attempts.map((a) => JSON.parse(a.data) as DeliveryAttempt),

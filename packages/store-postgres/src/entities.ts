@@ -3,56 +3,58 @@
  * keys, alert rules: one `entities` table keyed by kind), their version history, and the
  * configuration revision every write bumps.
  */
-import type { AuditEntry, EntityRecord, Store } from '@openpipes/core';
+import type { AuditEntry, EntityRecord } from '@openpipes/core';
 import {
-  type EntityRowText,
-  type EntityVersionRowText,
+  type EntityMethods,
   entityTakenError,
+  type PostgresTables,
   staleEntityError,
   toEntityRecord,
   toEntityVersionRecord,
 } from '@openpipes/core/store-kit';
-import { sql, type Transaction } from 'kysely';
+import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
 import { pgErrorCodes, sqlState } from './driver.js';
 
-type EntityMethods = Pick<
-  Store,
-  | 'insertEntity'
-  | 'updateEntity'
-  | 'deleteEntity'
-  | 'getEntity'
-  | 'findEntity'
-  | 'listEntities'
-  | 'listEntityVersions'
-  | 'getEntityVersion'
-  | 'configRevision'
->;
+type Trx = Transaction<PostgresTables>;
 
-const entityColumns = sql.raw('kind, id, unique_key, version, data::text AS data, created_at, updated_at');
+/** `data` as JSON text, which the kit's mappers parse (not a value parsed by pg's type parsers). */
+const dataText = (eb: ExpressionBuilder<PostgresTables, 'entities' | 'entity_versions'>) =>
+  eb.cast<string>('data', 'text').as('data');
 
 /** The store's entity methods. */
-export function entityMethods({ db, T, guard, tx, insertAudit }: PgContext): EntityMethods {
-  const bumpRevision = (trx: Transaction<Record<string, never>>) =>
-    sql`UPDATE ${T('meta')} SET value = value + 1 WHERE key = 'config_revision'`.execute(trx);
+export function entityMethods({ q, guard, tx, insertAudit }: PgContext): EntityMethods {
+  const bumpRevision = (trx: Trx) =>
+    q(trx)
+      .updateTable('meta')
+      .set({ value: sql<string>`value + 1` })
+      .where('key', '=', 'config_revision')
+      .execute();
 
   /** What every entity write does besides the row itself: a version snapshot, audit, revision. */
   const recordWrite = async (
-    trx: Transaction<Record<string, never>>,
+    trx: Trx,
     entity: EntityRecord,
     version: number,
     actor: string | null,
     audit: AuditEntry | undefined,
   ) => {
-    await sql`
-      INSERT INTO ${T('entity_versions')} (id, kind, version, data, actor, created_at)
-      VALUES (${entity.id}, ${entity.kind}, ${version}, ${JSON.stringify(entity.data)}::jsonb, ${actor}, ${entity.updated_at})
-    `.execute(trx);
+    await q(trx)
+      .insertInto('entity_versions')
+      .values({
+        id: entity.id,
+        kind: entity.kind,
+        version,
+        data: JSON.stringify(entity.data),
+        actor,
+        created_at: entity.updated_at,
+      })
+      .execute();
     await insertAudit(trx, audit);
     await bumpRevision(trx);
   };
   /** Runs an entity write in a transaction, turning a unique violation into the contract's CONFLICT. */
-  const write = (entity: EntityRecord, fn: (trx: Transaction<Record<string, never>>) => Promise<void>) =>
+  const write = (entity: EntityRecord, fn: (trx: Trx) => Promise<void>) =>
     guard(async () => {
       try {
         await tx(fn);
@@ -61,30 +63,52 @@ export function entityMethods({ db, T, guard, tx, insertAudit }: PgContext): Ent
       }
     });
 
+  const selectEntities = () =>
+    q()
+      .selectFrom('entities')
+      .select(['kind', 'id', 'unique_key', 'version', 'created_at', 'updated_at', dataText]);
+  const selectVersions = () =>
+    q().selectFrom('entity_versions').select(['kind', 'id', 'version', 'actor', 'created_at', dataText]);
+
   return {
     insertEntity: ({ entity, actor, audit }) =>
       write(entity, async (trx) => {
-        await sql`
-          INSERT INTO ${T('entities')} (id, kind, unique_key, version, data, created_at, updated_at)
-          VALUES (${entity.id}, ${entity.kind}, ${entity.unique_key}, 1, ${JSON.stringify(entity.data)}::jsonb,
-            ${entity.created_at}, ${entity.updated_at})
-        `.execute(trx);
+        await q(trx)
+          .insertInto('entities')
+          .values({
+            id: entity.id,
+            kind: entity.kind,
+            unique_key: entity.unique_key,
+            version: 1,
+            data: JSON.stringify(entity.data),
+            created_at: entity.created_at,
+            updated_at: entity.updated_at,
+          })
+          .execute();
         await recordWrite(trx, entity, 1, actor, audit);
       }),
 
     updateEntity: ({ entity, expectedVersion, actor, audit }) =>
       write(entity, async (trx) => {
-        const changed = await sql`
-          UPDATE ${T('entities')}
-          SET unique_key = ${entity.unique_key}, version = ${expectedVersion + 1},
-            data = ${JSON.stringify(entity.data)}::jsonb, updated_at = ${entity.updated_at}
-          WHERE id = ${entity.id} AND kind = ${entity.kind} AND version = ${expectedVersion}
-        `.execute(trx);
-        if (Number(changed.numAffectedRows ?? 0) === 0) {
-          const { rows } = await sql<{ version: number }>`
-            SELECT version FROM ${T('entities')} WHERE id = ${entity.id}
-          `.execute(trx);
-          throw staleEntityError(entity, rows[0]?.version ?? null);
+        const changed = await q(trx)
+          .updateTable('entities')
+          .set({
+            unique_key: entity.unique_key,
+            version: expectedVersion + 1,
+            data: JSON.stringify(entity.data),
+            updated_at: entity.updated_at,
+          })
+          .where('id', '=', entity.id)
+          .where('kind', '=', entity.kind)
+          .where('version', '=', expectedVersion)
+          .executeTakeFirst();
+        if (Number(changed.numUpdatedRows) === 0) {
+          const current = await q(trx)
+            .selectFrom('entities')
+            .select('version')
+            .where('id', '=', entity.id)
+            .executeTakeFirst();
+          throw staleEntityError(entity, current?.version ?? null);
         }
         await recordWrite(trx, entity, expectedVersion + 1, actor, audit);
       }),
@@ -92,13 +116,15 @@ export function entityMethods({ db, T, guard, tx, insertAudit }: PgContext): Ent
     deleteEntity: ({ kind, id, audit }) =>
       guard(() =>
         tx(async (trx) => {
-          const deleted = await sql`DELETE FROM ${T('entities')} WHERE id = ${id} AND kind = ${kind}`.execute(
-            trx,
-          );
-          if (Number(deleted.numAffectedRows ?? 0) === 0) return false;
-          if (kind === 'secret') {
-            await sql`DELETE FROM ${T('secret_values')} WHERE secret_id = ${id}`.execute(trx);
-          }
+          const deleted = await q(trx)
+            .deleteFrom('entities')
+            .where('id', '=', id)
+            .where('kind', '=', kind)
+            .executeTakeFirst();
+          if (Number(deleted.numDeletedRows) === 0) return false;
+          // The contract: a secret's value goes with it (retired values stay, to redact).
+          if (kind === 'secret')
+            await q(trx).deleteFrom('secret_values').where('secret_id', '=', id).execute();
           await insertAudit(trx, audit);
           await bumpRevision(trx);
           return true;
@@ -107,54 +133,54 @@ export function entityMethods({ db, T, guard, tx, insertAudit }: PgContext): Ent
 
     getEntity: ({ kind, id }) =>
       guard(async () => {
-        const { rows } = await sql<EntityRowText>`
-          SELECT ${entityColumns} FROM ${T('entities')} WHERE id = ${id} AND kind = ${kind}
-        `.execute(db);
-        return rows[0] ? toEntityRecord(rows[0]) : null;
+        const row = await selectEntities().where('id', '=', id).where('kind', '=', kind).executeTakeFirst();
+        return row ? toEntityRecord(row) : null;
       }),
 
     findEntity: ({ kind, uniqueKey }) =>
       guard(async () => {
-        const { rows } = await sql<EntityRowText>`
-          SELECT ${entityColumns} FROM ${T('entities')} WHERE kind = ${kind} AND unique_key = ${uniqueKey}
-        `.execute(db);
-        return rows[0] ? toEntityRecord(rows[0]) : null;
+        const row = await selectEntities()
+          .where('kind', '=', kind)
+          .where('unique_key', '=', uniqueKey)
+          .executeTakeFirst();
+        return row ? toEntityRecord(row) : null;
       }),
 
     listEntities: ({ kind, after, limit }) =>
       guard(async () => {
-        const { rows } = await sql<EntityRowText>`
-          SELECT ${entityColumns} FROM ${T('entities')}
-          WHERE kind = ${kind} ${after ? sql`AND id > ${after}` : sql``}
-          ORDER BY id LIMIT ${limit}
-        `.execute(db);
-        return rows.map(toEntityRecord);
+        let query = selectEntities().where('kind', '=', kind);
+        if (after) query = query.where('id', '>', after);
+        return (await query.orderBy('id').limit(limit).execute()).map(toEntityRecord);
       }),
 
     listEntityVersions: ({ kind, id }) =>
       guard(async () => {
-        const { rows } = await sql<EntityVersionRowText>`
-          SELECT kind, id, version, data::text AS data, actor, created_at FROM ${T('entity_versions')}
-          WHERE id = ${id} AND kind = ${kind} ORDER BY version
-        `.execute(db);
+        const rows = await selectVersions()
+          .where('id', '=', id)
+          .where('kind', '=', kind)
+          .orderBy('version')
+          .execute();
         return rows.map(toEntityVersionRecord);
       }),
 
     getEntityVersion: ({ kind, id, version }) =>
       guard(async () => {
-        const { rows } = await sql<EntityVersionRowText>`
-          SELECT kind, id, version, data::text AS data, actor, created_at FROM ${T('entity_versions')}
-          WHERE id = ${id} AND kind = ${kind} AND version = ${version}
-        `.execute(db);
-        return rows[0] ? toEntityVersionRecord(rows[0]) : null;
+        const row = await selectVersions()
+          .where('id', '=', id)
+          .where('kind', '=', kind)
+          .where('version', '=', version)
+          .executeTakeFirst();
+        return row ? toEntityVersionRecord(row) : null;
       }),
 
     configRevision: () =>
       guard(async () => {
-        const { rows } = await sql<{ value: string }>`
-          SELECT value FROM ${T('meta')} WHERE key = 'config_revision'
-        `.execute(db);
-        return Number(rows[0]?.value ?? 0);
+        const row = await q()
+          .selectFrom('meta')
+          .select('value')
+          .where('key', '=', 'config_revision')
+          .executeTakeFirst();
+        return Number(row?.value ?? 0);
       }),
   };
 }

@@ -2,20 +2,17 @@
  * Events on PostgreSQL: ingest (`appendEvents`: dedup through `event_dedup`, the events and one
  * pending delivery per pipe, in one transaction) and reading one event back.
  */
-import type { Store } from '@openpipes/core';
 import {
   checkDeliveryIds,
-  type EventRowText,
+  type EventMethods,
   emptyDetailJson,
   toStoredEvent,
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
 
-type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
-
 /** The store's event methods. */
-export function eventMethods({ db, T, guard, tx, wake }: PgContext): EventMethods {
+export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods {
   return {
     appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now }) =>
       guard(async () => {
@@ -125,11 +122,20 @@ export function eventMethods({ db, T, guard, tx, wake }: PgContext): EventMethod
 
     getEvent: ({ id }) =>
       guard(async () => {
-        const { rows } = await sql<EventRowText>`
-          SELECT id, source_id, event_id, event_type, event_time, payload::text AS payload, received_at
-          FROM ${T('events')} WHERE id = ${id}
-        `.execute(db);
-        return rows[0] ? toStoredEvent(rows[0]) : null;
+        const row = await q()
+          .selectFrom('events')
+          .select((eb) => [
+            'id',
+            'source_id',
+            'event_id',
+            'event_type',
+            'event_time',
+            eb.cast<string>('payload', 'text').as('payload'),
+            'received_at',
+          ])
+          .where('id', '=', id)
+          .executeTakeFirst();
+        return row ? toStoredEvent(row) : null;
       }),
   };
 }

@@ -13,15 +13,21 @@
  * - `migrate()` applies versioned migrations under an advisory lock, so any number of processes
  *   may start at once (one applies what is pending, the others wait and find it applied).
  *
- * kysely builds and runs the SQL (its `sql` tag: parameters, identifiers, transactions) on a
- * `pg` pool. Batches travel as one JSON parameter expanded by `json_to_recordset`, so a batch of a
- * thousand rows is one statement and one round trip.
+ * kysely builds and runs the SQL on a `pg` pool, typed by the table declaration both stores share
+ * (`PostgresTables` in `@openpipes/core/store-kit`): a misspelt table or column, or a value of the
+ * wrong type, is a compile error. The set-based statements the benchmarks tuned (ingest, outcomes,
+ * the history listing, replays, stats, pruning) stay `sql` text, because they are written around
+ * PostgreSQL itself (`json_to_recordset`, InitPlans, a UNION of per-status index scans); there only
+ * the table names (`T`) and the row types are checked, and the conformance suite covers the rest.
+ * Batches travel as one JSON parameter expanded by `json_to_recordset`, so a batch of a thousand
+ * rows is one statement and one round trip.
  *
  * One module per concern: `connection.ts` (pool, kysely, error mapping), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `delivery-totals.ts`,
  * `prune.ts`, `audit.ts`, `state.ts`, `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
- * + `migrate.ts`, and `rows.ts` (row mapping). This file only assembles them.
+ * + `migrate.ts`, and `rows.ts` (columns as the kit's row mappers read them). This file only
+ * assembles them.
  */
 import { PipesError, type Store } from '@openpipes/core';
 import { auditMethods, insertAudit } from './audit.js';
@@ -142,12 +148,15 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     listenConnectionString: options.listenConnectionString,
     onListenError: options.onListenError,
   });
+  const onSchema = db.withSchema(schema);
+  const q: PgContext['q'] = (trx) => (trx ? trx.withSchema(schema) : onSchema);
   const context: PgContext = {
     db,
+    q,
     T,
     guard,
     tx,
-    insertAudit: (trx, entry) => insertAudit(trx, T, entry),
+    insertAudit: (trx, entry) => insertAudit(q, trx, entry),
     wake: notifier.wake,
   };
 

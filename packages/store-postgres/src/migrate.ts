@@ -1,11 +1,12 @@
 /** Applies the migrations of `migrations.ts` to the store's schema, safely from many processes at once. */
+import type { PostgresTables } from '@openpipes/core/store-kit';
 import { type Kysely, sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { migrations } from './migrations.js';
 
 /** The highest applied migration (0 when the schema or its migrations table is missing); reads only. */
 export async function readMigrationStatus(
-  db: Kysely<Record<string, never>>,
+  db: Kysely<PostgresTables>,
   schema: string,
   T: PgContext['T'],
 ): Promise<{ applied: number; latest: number }> {
@@ -22,7 +23,7 @@ export async function readMigrationStatus(
 
 /** Runs pending migrations under the schema's advisory lock, each in a transaction of its own. */
 export async function runMigrations(
-  db: Kysely<Record<string, never>>,
+  db: Kysely<PostgresTables>,
   schema: string,
   T: PgContext['T'],
 ): Promise<void> {

@@ -1,11 +1,11 @@
 /** Retention on PostgreSQL: deleting the oldest events with their deliveries, attempts and dedup rows. */
-import type { Store } from '@openpipes/core';
+import type { PruneMethods } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
 
 /** The store's `prune`. */
-export function pruneMethods({ db, T, guard }: PgContext): Pick<Store, 'prune'> {
+export function pruneMethods({ db, T, guard }: PgContext): PruneMethods {
   return {
     prune: ({ before, limit }) =>
       guard(async () => {

@@ -13,3 +13,12 @@ export const deliveryColumns = (alias: string) =>
       .map((c) => (c === 'detail' ? `${alias}.detail::text AS detail` : `${alias}.${c}`))
       .join(', '),
   );
+
+/** `= ANY($1::text[])`: one array parameter for a list of ids, whatever its length. */
+export const anyOf = (ids: readonly string[]) => sql<string>`ANY(${ids}::text[])`;
+
+/** The columns of `deliveries` but `except` (selected another way), for the query builder. */
+export const deliveryColumnsBut = <E extends DeliveryColumn>(except: E) =>
+  deliveryColumnNames.filter((c): c is Exclude<DeliveryColumn, E> => c !== except);
+
+type DeliveryColumn = (typeof deliveryColumnNames)[number];

@@ -1,36 +1,19 @@
 /** The audit log on SQLite. */
-import type { AuditEntry, Store } from '@openpipes/core';
-import { jsonOrNull, toAuditEntry } from '@openpipes/core/store-kit';
+import type { AuditEntry } from '@openpipes/core';
+import { type AuditMethods, type SqliteTables, toAuditEntry, toAuditRow } from '@openpipes/core/store-kit';
 import type { Kysely } from 'kysely';
 import type { SqliteContext } from './connection.js';
-import type { DB } from './tables.js';
 
 /** A writer of audit entries, for use inside the caller's transaction. */
-export function auditWriter(qb: Kysely<DB>, run: SqliteContext['run']) {
+export function auditWriter(qb: Kysely<SqliteTables>, run: SqliteContext['run']) {
   return (entry: AuditEntry | undefined) => {
     if (!entry) return;
-    run(
-      qb.insertInto('audit').values({
-        id: entry.id,
-        actor: entry.actor,
-        action: entry.action,
-        entity_kind: entry.entity_kind,
-        entity_id: entry.entity_id,
-        before: jsonOrNull(entry.before),
-        after: jsonOrNull(entry.after),
-        request_id: entry.request_id,
-        created_at: entry.created_at,
-      }),
-    );
+    run(qb.insertInto('audit').values(toAuditRow(entry)));
   };
 }
 
 /** The store's audit methods. */
-export function auditMethods({
-  qb,
-  all,
-  insertAudit,
-}: SqliteContext): Pick<Store, 'appendAudit' | 'listAudit'> {
+export function auditMethods({ qb, all, insertAudit }: SqliteContext): AuditMethods {
   return {
     async appendAudit({ entry }) {
       insertAudit(entry);

@@ -3,22 +3,70 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
-import type { Store } from '@openpipes/core';
-import { leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
+import {
+  type ClaimMethods,
+  leaseUntil,
+  type SqliteTables,
+  toClaimedDelivery,
+} from '@openpipes/core/store-kit';
+import { type Insertable, sql, type Updateable } from 'kysely';
 import type { SqliteContext } from './connection.js';
+import { compileWithPlaceholders } from './prepared.js';
 
-type ClaimMethods = Pick<
-  Store,
-  | 'claimDeliveries'
-  | 'completeDeliveries'
-  | 'extendLeases'
-  | 'releaseDeliveries'
-  | 'expediteRetries'
-  | 'nextRetryAt'
->;
+type OutcomeUpdate = Required<
+  Pick<
+    Updateable<SqliteTables['deliveries']>,
+    | 'id'
+    | 'status'
+    | 'pipe_version'
+    | 'destination_version'
+    | 'test_mode'
+    | 'due_at'
+    | 'updated_at'
+    | 'delivered_at'
+    | 'detail'
+  >
+> & { owner: string; attempted: number };
 
 /** The store's claim methods. */
 export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext): ClaimMethods {
+  // Outcomes' statements, built once (see prepared.ts): fenced by the lease owner.
+  const recordOutcome = compileWithPlaceholders<OutcomeUpdate>((p) =>
+    qb
+      .updateTable('deliveries')
+      .set({
+        status: p('status'),
+        attempt_count: sql<number>`attempt_count + ${p('attempted')}`,
+        pipe_version: p('pipe_version'),
+        destination_version: p('destination_version'),
+        test_mode: p('test_mode'),
+        due_at: p('due_at'),
+        lease_owner: null,
+        updated_at: p('updated_at'),
+        delivered_at: p('delivered_at'),
+        detail: p('detail'),
+      })
+      .where('id', '=', p('id'))
+      .where('status', '=', 'sending')
+      .where('lease_owner', '=', p('owner')),
+  );
+  const recordAttempt = compileWithPlaceholders<Insertable<SqliteTables['delivery_attempts']>>((p) =>
+    qb
+      .insertInto('delivery_attempts')
+      .values({ delivery_id: p('delivery_id'), number: p('number'), data: p('data') })
+      .onConflict((oc) =>
+        oc.columns(['delivery_id', 'number']).doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })),
+      ),
+  );
+
+  /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
+  const held = (owner: string, ids: readonly string[]) =>
+    qb
+      .updateTable('deliveries')
+      .where('id', 'in', ids)
+      .where('status', '=', 'sending')
+      .where('lease_owner', '=', owner);
+
   return {
     async claimDeliveries({ destinationId, pipeIds, owner, limit, leaseMs, now }) {
       if (pipeIds.length === 0 || limit <= 0) return [];
@@ -58,29 +106,24 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
     async completeDeliveries({ owner, outcomes, now }) {
       const applied: string[] = [];
       const lost: string[] = [];
-      const update = prepare(
-        `UPDATE deliveries SET status = ?, attempt_count = attempt_count + ?, pipe_version = ?, destination_version = ?,
-           test_mode = ?, due_at = ?, lease_owner = NULL, updated_at = ?, delivered_at = ?, detail = ?
-         WHERE id = ? AND status = 'sending' AND lease_owner = ?`,
-      );
-      const insertAttempt = prepare(
-        `INSERT INTO delivery_attempts (delivery_id, number, data) VALUES (?, ?, ?)
-         ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data`,
-      );
+      const update = prepare(recordOutcome.sql);
+      const insertAttempt = prepare(recordAttempt.sql);
       tx(() => {
         for (const outcome of outcomes) {
           const changed = update.run(
-            outcome.status,
-            outcome.attempt ? 1 : 0,
-            outcome.pipe_version,
-            outcome.destination_version,
-            outcome.test_mode ? 1 : 0,
-            outcome.status === 'retrying' ? outcome.next_attempt_at : null,
-            now,
-            outcome.delivered_at,
-            JSON.stringify(outcome.detail),
-            outcome.id,
-            owner,
+            ...recordOutcome.parameters({
+              id: outcome.id,
+              owner,
+              status: outcome.status,
+              attempted: outcome.attempt ? 1 : 0,
+              pipe_version: outcome.pipe_version,
+              destination_version: outcome.destination_version,
+              test_mode: outcome.test_mode ? 1 : 0,
+              due_at: outcome.status === 'retrying' ? outcome.next_attempt_at : null,
+              updated_at: now,
+              delivered_at: outcome.delivered_at,
+              detail: JSON.stringify(outcome.detail),
+            }),
           ).changes;
           if (changed === 0) {
             lost.push(outcome.id);
@@ -88,7 +131,13 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
           }
           applied.push(outcome.id);
           if (outcome.attempt) {
-            insertAttempt.run(outcome.id, outcome.attempt.number, JSON.stringify(outcome.attempt));
+            insertAttempt.run(
+              ...recordAttempt.parameters({
+                delivery_id: outcome.id,
+                number: outcome.attempt.number,
+                data: JSON.stringify(outcome.attempt),
+              }),
+            );
           }
         }
       });
@@ -97,26 +146,12 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
 
     async extendLeases({ owner, ids, until }) {
       if (ids.length === 0) return 0;
-      return run(
-        qb
-          .updateTable('deliveries')
-          .set({ due_at: until })
-          .where('id', 'in', ids)
-          .where('status', '=', 'sending')
-          .where('lease_owner', '=', owner),
-      );
+      return run(held(owner, ids).set({ due_at: until }));
     },
 
     async releaseDeliveries({ owner, ids, now }) {
       if (ids.length === 0) return;
-      run(
-        qb
-          .updateTable('deliveries')
-          .set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now })
-          .where('id', 'in', ids)
-          .where('status', '=', 'sending')
-          .where('lease_owner', '=', owner),
-      );
+      run(held(owner, ids).set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now }));
     },
 
     async expediteRetries({ destinationId, now }) {

@@ -4,6 +4,7 @@
  * {@link SqliteContext}.
  */
 import { type AuditEntry, PipesError } from '@openpipes/core';
+import type { SqliteTables } from '@openpipes/core/store-kit';
 import Database from 'better-sqlite3';
 import {
   type CompiledQuery,
@@ -13,7 +14,6 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import type { DB } from './tables.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
 export interface SqliteDatabase {
@@ -44,7 +44,7 @@ export interface SqliteContext {
   /** The open database (throws ENGINE_STOPPED once the store is closed). */
   db: () => SqliteDatabase;
   /** kysely, as a query compiler only: it never holds a connection. */
-  qb: Kysely<DB>;
+  qb: Kysely<SqliteTables>;
   /** A prepared statement for `text`, cached (the cache is bounded). */
   prepare: (text: string) => Statement;
   all<R>(query: { compile(): CompiledQuery<R> }): R[];
@@ -79,7 +79,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   };
 
   // kysely compiles queries; better-sqlite3 runs them.
-  const qb = new Kysely<DB>({
+  const qb = new Kysely<SqliteTables>({
     dialect: {
       createAdapter: () => new SqliteAdapter(),
       createDriver: () => new DummyDriver(),

@@ -2,8 +2,9 @@
  * The delivery history on SQLite: listing and reading delivery records, re-queueing them for a
  * replay, and the buffer statistics.
  */
-import { type DeliveryAttempt, type DeliveryStatus, idAtTime, type Store } from '@openpipes/core';
+import { type DeliveryAttempt, type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
+  type DeliveryMethods,
   defaultRequeueStatuses,
   requeuesNothing,
   statusFilter,
@@ -11,8 +12,6 @@ import {
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
-
-type DeliveryMethods = Pick<Store, 'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'>;
 
 /** The store's delivery history methods. */
 export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): DeliveryMethods {

@@ -3,8 +3,9 @@
  * alert rules: one `entities` table keyed by kind), their version history, and the configuration
  * revision every write bumps.
  */
-import type { AuditEntry, EntityRecord, Store } from '@openpipes/core';
+import type { AuditEntry, EntityRecord } from '@openpipes/core';
 import {
+  type EntityMethods,
   entityTakenError,
   staleEntityError,
   toEntityRecord,
@@ -12,19 +13,6 @@ import {
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
-
-type EntityMethods = Pick<
-  Store,
-  | 'insertEntity'
-  | 'updateEntity'
-  | 'deleteEntity'
-  | 'getEntity'
-  | 'findEntity'
-  | 'listEntities'
-  | 'listEntityVersions'
-  | 'getEntityVersion'
-  | 'configRevision'
->;
 
 const isUniqueViolation = (err: unknown) =>
   err instanceof Error && /UNIQUE constraint failed/.test(err.message);

@@ -1,9 +1,10 @@
 /** Retention on SQLite: deleting the oldest events with their deliveries and attempts. */
-import { idAtTime, type Store } from '@openpipes/core';
+import { idAtTime } from '@openpipes/core';
+import type { PruneMethods } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 
 /** The store's `prune`. */
-export function pruneMethods({ qb, all, run, tx }: SqliteContext): Pick<Store, 'prune'> {
+export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods {
   return {
     async prune({ before, limit }) {
       if (limit <= 0) return { events: 0, deliveries: 0 };

@@ -3,17 +3,8 @@
  * value replaced by a rotation, or the last value of a deleted secret) that are kept, encrypted,
  * only to redact until retention destroys them.
  */
-import type { Store } from '@openpipes/core';
+import type { SecretValueMethods } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
-
-type SecretValueMethods = Pick<
-  Store,
-  | 'putSecretValue'
-  | 'getSecretValues'
-  | 'retireSecretValue'
-  | 'listRetiredSecretValues'
-  | 'destroyRetiredSecretValue'
->;
 
 /** The store's secret value methods. */
 export function secretValueMethods({ qb, all, run, tx, insertAudit }: SqliteContext): SecretValueMethods {

@@ -1,9 +1,9 @@
 /** Small engine state documents (cursors, alert state) on SQLite, keyed by name. */
-import type { Store } from '@openpipes/core';
+import type { StateMethods } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 
 /** The store's state methods. */
-export function stateMethods({ qb, first, run }: SqliteContext): Pick<Store, 'getState' | 'setState'> {
+export function stateMethods({ qb, first, run }: SqliteContext): StateMethods {
   return {
     async getState({ key }) {
       const row = first(qb.selectFrom('state').select('value').where('key', '=', key));

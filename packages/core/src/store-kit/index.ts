@@ -8,5 +8,8 @@
  * import { checkDeliveryIds, toDeliveryRow } from '@openpipes/core/store-kit';
  * ```
  */
+
+export * from './methods.js';
 export * from './rows.js';
 export * from './rules.js';
+export * from './tables.js';

@@ -12,12 +12,13 @@ import type {
   EntityRecord,
   EntityVersionRecord,
 } from '../store.js';
+import type { RowTextColumns, Selected, StoreTables } from './tables.js';
 
 /** A time as a driver returns it: ISO text (SQLite), a `Date` or PostgreSQL's text output (`pg`). */
-export type TimeValue = Date | string;
+export type TimeValue = RowTextColumns['time'];
 
 /** A boolean as a driver returns it: `true`/`false` (PostgreSQL) or `1`/`0` (SQLite). */
-export type FlagValue = boolean | number;
+export type FlagValue = RowTextColumns['flag'];
 
 /**
  * A stored time as the ISO string the engine wrote (the engine writes millisecond precision, so
@@ -82,6 +83,28 @@ export function jsonOrNull(value: unknown): string | null {
 }
 
 /**
+ * An audit entry as the `audit` row to insert (before/after as JSON text).
+ *
+ * @example
+ * ```ts
+ * qb.insertInto('audit').values(toAuditRow(entry));
+ * ```
+ */
+export function toAuditRow(entry: AuditEntry) {
+  return {
+    id: entry.id,
+    actor: entry.actor,
+    action: entry.action,
+    entity_kind: entry.entity_kind,
+    entity_id: entry.entity_id,
+    before: jsonOrNull(entry.before),
+    after: jsonOrNull(entry.after),
+    request_id: entry.request_id,
+    created_at: entry.created_at,
+  };
+}
+
+/**
  * The `detail` of a delivery that has had no attempt yet, as stored.
  *
  * @example
@@ -92,15 +115,7 @@ export function jsonOrNull(value: unknown): string | null {
 export const emptyDetailJson = JSON.stringify({ output: null, request: null, response: null, error: null });
 
 /** An `entities` row, JSON as text. */
-export interface EntityRowText {
-  kind: string;
-  id: string;
-  unique_key: string | null;
-  version: number;
-  data: string;
-  created_at: TimeValue;
-  updated_at: TimeValue;
-}
+export type EntityRowText = Selected<StoreTables<RowTextColumns>['entities']>;
 
 /**
  * An `entities` row as an {@link EntityRecord}.
@@ -123,14 +138,7 @@ export function toEntityRecord(row: EntityRowText): EntityRecord {
 }
 
 /** An `entity_versions` row, JSON as text. */
-export interface EntityVersionRowText {
-  kind: string;
-  id: string;
-  version: number;
-  data: string;
-  actor: string | null;
-  created_at: TimeValue;
-}
+export type EntityVersionRowText = Selected<StoreTables<RowTextColumns>['entity_versions']>;
 
 /**
  * An `entity_versions` row as an {@link EntityVersionRecord}.
@@ -155,29 +163,7 @@ export function toEntityVersionRecord(row: EntityVersionRowText): EntityVersionR
  * A `deliveries` row, JSON as text. `due_at` is the one column claims read: the creation time
  * while pending, the next attempt while retrying, the lease expiry while sending, null once final.
  */
-export interface DeliveryRowText {
-  id: string;
-  event_ref: string;
-  source_id: string;
-  pipe_id: string;
-  destination_id: string;
-  event_id: string;
-  event_type: string;
-  status: string;
-  attempt_count: number;
-  pipe_version: number | null;
-  destination_version: number | null;
-  pinned_pipe_version: number | null;
-  replayed_at: TimeValue | null;
-  attempts_before_replay: number;
-  test_mode: FlagValue;
-  due_at: TimeValue | null;
-  lease_owner: string | null;
-  created_at: TimeValue;
-  updated_at: TimeValue;
-  delivered_at: TimeValue | null;
-  detail: string;
-}
+export type DeliveryRowText = Selected<StoreTables<RowTextColumns>['deliveries']>;
 
 /** The columns of {@link DeliveryRowText}, in table order (for stores that name them in SQL). */
 export const deliveryColumnNames = [
@@ -265,15 +251,7 @@ export function toClaimedDelivery(
 }
 
 /** An `events` row, payload as text. */
-export interface EventRowText {
-  id: string;
-  source_id: string;
-  event_id: string;
-  event_type: string;
-  event_time: TimeValue;
-  payload: string;
-  received_at: TimeValue;
-}
+export type EventRowText = Omit<Selected<StoreTables<RowTextColumns>['events']>, 'sender_event_id'>;
 
 /**
  * An `events` row as a {@link StoredEvent}.
@@ -296,17 +274,7 @@ export function toStoredEvent(row: EventRowText): StoredEvent {
 }
 
 /** An `audit` row, JSON as text. */
-export interface AuditRowText {
-  id: string;
-  actor: string | null;
-  action: string;
-  entity_kind: string;
-  entity_id: string;
-  before: string | null;
-  after: string | null;
-  request_id: string | null;
-  created_at: TimeValue;
-}
+export type AuditRowText = Selected<StoreTables<RowTextColumns>['audit']>;
 
 /**
  * An `audit` row as an {@link AuditEntry}.

@@ -1,0 +1,58 @@
+/**
+ * The `Store` contract's methods grouped by concern, one group per module of a store (a store's
+ * `entities.ts` returns {@link EntityMethods}, and so on), so the groups are named once.
+ */
+import type { Store } from '../store.js';
+
+/** Configuration entities, their versions and the config revision (`entities.ts`). */
+export type EntityMethods = Pick<
+  Store,
+  | 'insertEntity'
+  | 'updateEntity'
+  | 'deleteEntity'
+  | 'getEntity'
+  | 'findEntity'
+  | 'listEntities'
+  | 'listEntityVersions'
+  | 'getEntityVersion'
+  | 'configRevision'
+>;
+
+/** Current and retired secret values (`secret-values.ts`). */
+export type SecretValueMethods = Pick<
+  Store,
+  | 'putSecretValue'
+  | 'getSecretValues'
+  | 'retireSecretValue'
+  | 'listRetiredSecretValues'
+  | 'destroyRetiredSecretValue'
+>;
+
+/** Ingest and reading an event back (`events.ts`). */
+export type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
+
+/** Claims, outcomes, leases and retries (`claims.ts`). */
+export type ClaimMethods = Pick<
+  Store,
+  | 'claimDeliveries'
+  | 'completeDeliveries'
+  | 'extendLeases'
+  | 'releaseDeliveries'
+  | 'expediteRetries'
+  | 'nextRetryAt'
+>;
+
+/** The delivery history: listing, reading, replays and stats (`deliveries.ts`). */
+export type DeliveryMethods = Pick<
+  Store,
+  'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'
+>;
+
+/** Retention (`prune.ts`). */
+export type PruneMethods = Pick<Store, 'prune'>;
+
+/** The audit log (`audit.ts`). */
+export type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit'>;
+
+/** Small shared state documents (`state.ts`). */
+export type StateMethods = Pick<Store, 'getState' | 'setState'>;
