@@ -9,8 +9,11 @@ import {
   entityTakenError,
   type PostgresTables,
   staleEntityError,
+  toEntityChanges,
   toEntityRecord,
+  toEntityRow,
   toEntityVersionRecord,
+  toEntityVersionRow,
 } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
@@ -41,14 +44,7 @@ export function entityMethods({ q, guard, tx, insertAudit }: PgContext): EntityM
   ) => {
     await q(trx)
       .insertInto('entity_versions')
-      .values({
-        id: entity.id,
-        kind: entity.kind,
-        version,
-        data: JSON.stringify(entity.data),
-        actor,
-        created_at: entity.updated_at,
-      })
+      .values(toEntityVersionRow(entity, version, actor))
       .execute();
     await insertAudit(trx, audit);
     await bumpRevision(trx);
@@ -73,18 +69,7 @@ export function entityMethods({ q, guard, tx, insertAudit }: PgContext): EntityM
   return {
     insertEntity: ({ entity, actor, audit }) =>
       write(entity, async (trx) => {
-        await q(trx)
-          .insertInto('entities')
-          .values({
-            id: entity.id,
-            kind: entity.kind,
-            unique_key: entity.unique_key,
-            version: 1,
-            data: JSON.stringify(entity.data),
-            created_at: entity.created_at,
-            updated_at: entity.updated_at,
-          })
-          .execute();
+        await q(trx).insertInto('entities').values(toEntityRow(entity, 1)).execute();
         await recordWrite(trx, entity, 1, actor, audit);
       }),
 
@@ -92,12 +77,7 @@ export function entityMethods({ q, guard, tx, insertAudit }: PgContext): EntityM
       write(entity, async (trx) => {
         const changed = await q(trx)
           .updateTable('entities')
-          .set({
-            unique_key: entity.unique_key,
-            version: expectedVersion + 1,
-            data: JSON.stringify(entity.data),
-            updated_at: entity.updated_at,
-          })
+          .set(toEntityChanges(entity, expectedVersion + 1))
           .where('id', '=', entity.id)
           .where('kind', '=', entity.kind)
           .where('version', '=', expectedVersion)

@@ -3,62 +3,23 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
-import {
-  type ClaimMethods,
-  leaseUntil,
-  type SqliteTables,
-  toClaimedDelivery,
-} from '@openpipes/core/store-kit';
-import { type Insertable, sql, type Updateable } from 'kysely';
+import { type ClaimMethods, leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
-import { compileWithPlaceholders } from './prepared.js';
+import { columnsOf } from './prepared.js';
 
-type OutcomeUpdate = Required<
-  Pick<
-    Updateable<SqliteTables['deliveries']>,
-    | 'id'
-    | 'status'
-    | 'pipe_version'
-    | 'destination_version'
-    | 'test_mode'
-    | 'due_at'
-    | 'updated_at'
-    | 'delivered_at'
-    | 'detail'
-  >
-> & { owner: string; attempted: number };
+const D = columnsOf('deliveries');
+const A = columnsOf('delivery_attempts');
+// Outcomes' statements: raw and positional for speed (see prepared.ts), columns checked; fenced by
+// the lease owner.
+const recordOutcomeSql = `UPDATE deliveries SET ${D('status')} = ?, ${D('attempt_count')} = ${D('attempt_count')} + ?,
+    ${D('pipe_version')} = ?, ${D('destination_version')} = ?, ${D('test_mode')} = ?, ${D('due_at')} = ?,
+    ${D('lease_owner')} = NULL, ${D('updated_at')} = ?, ${D('delivered_at')} = ?, ${D('detail')} = ?
+  WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?`;
+const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'number', 'data')}) VALUES (?, ?, ?)
+  ON CONFLICT (${A('delivery_id', 'number')}) DO UPDATE SET ${A('data')} = excluded.data`;
 
 /** The store's claim methods. */
 export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext): ClaimMethods {
-  // Outcomes' statements, built once (see prepared.ts): fenced by the lease owner.
-  const recordOutcome = compileWithPlaceholders<OutcomeUpdate>((p) =>
-    qb
-      .updateTable('deliveries')
-      .set({
-        status: p('status'),
-        attempt_count: sql<number>`attempt_count + ${p('attempted')}`,
-        pipe_version: p('pipe_version'),
-        destination_version: p('destination_version'),
-        test_mode: p('test_mode'),
-        due_at: p('due_at'),
-        lease_owner: null,
-        updated_at: p('updated_at'),
-        delivered_at: p('delivered_at'),
-        detail: p('detail'),
-      })
-      .where('id', '=', p('id'))
-      .where('status', '=', 'sending')
-      .where('lease_owner', '=', p('owner')),
-  );
-  const recordAttempt = compileWithPlaceholders<Insertable<SqliteTables['delivery_attempts']>>((p) =>
-    qb
-      .insertInto('delivery_attempts')
-      .values({ delivery_id: p('delivery_id'), number: p('number'), data: p('data') })
-      .onConflict((oc) =>
-        oc.columns(['delivery_id', 'number']).doUpdateSet((eb) => ({ data: eb.ref('excluded.data') })),
-      ),
-  );
-
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
   const held = (owner: string, ids: readonly string[]) =>
     qb
@@ -106,24 +67,22 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
     async completeDeliveries({ owner, outcomes, now }) {
       const applied: string[] = [];
       const lost: string[] = [];
-      const update = prepare(recordOutcome.sql);
-      const insertAttempt = prepare(recordAttempt.sql);
+      const update = prepare(recordOutcomeSql);
+      const insertAttempt = prepare(recordAttemptSql);
       tx(() => {
         for (const outcome of outcomes) {
           const changed = update.run(
-            ...recordOutcome.parameters({
-              id: outcome.id,
-              owner,
-              status: outcome.status,
-              attempted: outcome.attempt ? 1 : 0,
-              pipe_version: outcome.pipe_version,
-              destination_version: outcome.destination_version,
-              test_mode: outcome.test_mode ? 1 : 0,
-              due_at: outcome.status === 'retrying' ? outcome.next_attempt_at : null,
-              updated_at: now,
-              delivered_at: outcome.delivered_at,
-              detail: JSON.stringify(outcome.detail),
-            }),
+            outcome.status,
+            outcome.attempt ? 1 : 0,
+            outcome.pipe_version,
+            outcome.destination_version,
+            outcome.test_mode ? 1 : 0,
+            outcome.status === 'retrying' ? outcome.next_attempt_at : null,
+            now,
+            outcome.delivered_at,
+            JSON.stringify(outcome.detail),
+            outcome.id,
+            owner,
           ).changes;
           if (changed === 0) {
             lost.push(outcome.id);
@@ -131,13 +90,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
           }
           applied.push(outcome.id);
           if (outcome.attempt) {
-            insertAttempt.run(
-              ...recordAttempt.parameters({
-                delivery_id: outcome.id,
-                number: outcome.attempt.number,
-                data: JSON.stringify(outcome.attempt),
-              }),
-            );
+            insertAttempt.run(outcome.id, outcome.attempt.number, JSON.stringify(outcome.attempt));
           }
         }
       });

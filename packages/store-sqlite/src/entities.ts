@@ -8,8 +8,11 @@ import {
   type EntityMethods,
   entityTakenError,
   staleEntityError,
+  toEntityChanges,
   toEntityRecord,
+  toEntityRow,
   toEntityVersionRecord,
+  toEntityVersionRow,
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
@@ -29,16 +32,7 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
 
   /** What every entity write does besides the row itself: a version snapshot, audit, revision. */
   const recordWrite = (entity: EntityRecord, version: number, actor: string | null, audit?: AuditEntry) => {
-    run(
-      qb.insertInto('entity_versions').values({
-        id: entity.id,
-        kind: entity.kind,
-        version,
-        data: JSON.stringify(entity.data),
-        actor,
-        created_at: entity.updated_at,
-      }),
-    );
+    run(qb.insertInto('entity_versions').values(toEntityVersionRow(entity, version, actor)));
     insertAudit(audit);
     bumpRevision();
   };
@@ -54,17 +48,7 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
   return {
     async insertEntity({ entity, actor, audit }) {
       write(entity, () => {
-        run(
-          qb.insertInto('entities').values({
-            id: entity.id,
-            kind: entity.kind,
-            unique_key: entity.unique_key,
-            version: 1,
-            data: JSON.stringify(entity.data),
-            created_at: entity.created_at,
-            updated_at: entity.updated_at,
-          }),
-        );
+        run(qb.insertInto('entities').values(toEntityRow(entity, 1)));
         recordWrite(entity, 1, actor, audit);
       });
     },
@@ -74,12 +58,7 @@ export function entityMethods({ qb, all, first, run, tx, insertAudit }: SqliteCo
         const changed = run(
           qb
             .updateTable('entities')
-            .set({
-              unique_key: entity.unique_key,
-              version: expectedVersion + 1,
-              data: JSON.stringify(entity.data),
-              updated_at: entity.updated_at,
-            })
+            .set(toEntityChanges(entity, expectedVersion + 1))
             .where('id', '=', entity.id)
             .where('kind', '=', entity.kind)
             .where('version', '=', expectedVersion),

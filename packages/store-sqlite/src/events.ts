@@ -6,112 +6,63 @@ import {
   checkDeliveryIds,
   type EventMethods,
   emptyDetailJson,
-  type SqliteTables,
   toStoredEvent,
 } from '@openpipes/core/store-kit';
-import type { Insertable } from 'kysely';
 import type { SqliteContext } from './connection.js';
-import { compileWithPlaceholders } from './prepared.js';
+import { columnsOf } from './prepared.js';
 
-type EventInsert = Insertable<SqliteTables['events']>;
-type DeliveryInsert = Pick<
-  Insertable<SqliteTables['deliveries']>,
-  'id' | 'event_ref' | 'source_id' | 'pipe_id' | 'destination_id' | 'event_id' | 'event_type' | 'due_at'
-> & { now: string };
+const E = columnsOf('events');
+const D = columnsOf('deliveries');
+// Ingest's statements: raw and positional for speed (see prepared.ts), columns checked.
+const insertEventSql = `INSERT INTO events (${E('id', 'source_id', 'event_id', 'sender_event_id', 'event_type', 'event_time', 'payload', 'received_at')})
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
+const insertDeliverySql = `INSERT INTO deliveries (${D('id', 'event_ref', 'source_id', 'pipe_id', 'destination_id', 'event_id', 'event_type', 'status', 'attempt_count', 'test_mode', 'due_at', 'created_at', 'updated_at', 'detail')})
+  VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`;
+// sender_event_id = 1 is a literal so that SQLite may use the partial index events_dedup.
+const findDuplicateSql = `SELECT ${E('id')} FROM events
+  WHERE ${E('source_id')} = ? AND ${E('event_id')} = ? AND ${E('sender_event_id')} = 1 AND ${E('received_at')} >= ? LIMIT 1`;
 
 /** The store's event methods. */
 export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMethods {
-  // Ingest's statements, built once (see prepared.ts).
-  const insertEvent = compileWithPlaceholders<EventInsert>((p) =>
-    qb.insertInto('events').values({
-      id: p('id'),
-      source_id: p('source_id'),
-      event_id: p('event_id'),
-      sender_event_id: p('sender_event_id'),
-      event_type: p('event_type'),
-      event_time: p('event_time'),
-      payload: p('payload'),
-      received_at: p('received_at'),
-    }),
-  );
-  const insertDelivery = compileWithPlaceholders<DeliveryInsert>((p) =>
-    qb.insertInto('deliveries').values({
-      id: p('id'),
-      event_ref: p('event_ref'),
-      source_id: p('source_id'),
-      pipe_id: p('pipe_id'),
-      destination_id: p('destination_id'),
-      event_id: p('event_id'),
-      event_type: p('event_type'),
-      status: 'pending',
-      attempt_count: 0,
-      test_mode: 0,
-      due_at: p('due_at'),
-      created_at: p('now'),
-      updated_at: p('now'),
-      detail: emptyDetailJson,
-    }),
-  );
-  const findDuplicate = compileWithPlaceholders<{ source_id: string; event_id: string; since: string }>((p) =>
-    qb
-      .selectFrom('events')
-      .select('id')
-      .where('source_id', '=', p('source_id'))
-      .where('event_id', '=', p('event_id'))
-      .where('sender_event_id', '=', 1)
-      .where('received_at', '>=', p('since'))
-      .limit(1),
-  );
-
   return {
     async appendEvents({ sourceId, events, pipes, deliveryIds, dedupSince, now }) {
       checkDeliveryIds({ events, pipes, deliveryIds });
-      const eventStatement = prepare(insertEvent.sql);
-      const deliveryStatement = prepare(insertDelivery.sql);
-      const duplicateStatement = prepare(findDuplicate.sql);
+      const insertEvent = prepare(insertEventSql);
+      const insertDelivery = prepare(insertDeliverySql);
+      const findDuplicate = prepare(findDuplicateSql);
       return tx(() => {
         const seen = new Map<string, string>();
         return events.map((event, i) => {
           if (dedupSince !== null && event.sender_event_id) {
             const earlier =
               seen.get(event.event_id) ??
-              (
-                duplicateStatement.get(
-                  ...findDuplicate.parameters({
-                    source_id: sourceId,
-                    event_id: event.event_id,
-                    since: dedupSince,
-                  }),
-                ) as { id: string } | undefined
-              )?.id;
+              (findDuplicate.get(sourceId, event.event_id, dedupSince) as { id: string } | undefined)?.id;
             if (earlier) return { duplicate: true, id: earlier };
             seen.set(event.event_id, event.id);
           }
-          eventStatement.run(
-            ...insertEvent.parameters({
-              id: event.id,
-              source_id: sourceId,
-              event_id: event.event_id,
-              sender_event_id: event.sender_event_id ? 1 : 0,
-              event_type: event.event_type,
-              event_time: event.event_time,
-              payload: JSON.stringify(event.event_payload),
-              received_at: now,
-            }),
+          insertEvent.run(
+            event.id,
+            sourceId,
+            event.event_id,
+            event.sender_event_id ? 1 : 0,
+            event.event_type,
+            event.event_time,
+            JSON.stringify(event.event_payload),
+            now,
           );
           pipes.forEach((pipe, p) => {
-            deliveryStatement.run(
-              ...insertDelivery.parameters({
-                id: deliveryIds[i * pipes.length + p]!,
-                event_ref: event.id,
-                source_id: sourceId,
-                pipe_id: pipe.pipe_id,
-                destination_id: pipe.destination_id,
-                event_id: event.event_id,
-                event_type: event.event_type,
-                due_at: now,
-                now,
-              }),
+            insertDelivery.run(
+              deliveryIds[i * pipes.length + p],
+              event.id,
+              sourceId,
+              pipe.pipe_id,
+              pipe.destination_id,
+              event.event_id,
+              event.event_type,
+              now,
+              now,
+              now,
+              emptyDetailJson,
             );
           });
           return { duplicate: false, id: event.id };

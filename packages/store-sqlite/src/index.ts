@@ -6,13 +6,14 @@
  * on the same file waits on the lock (`busy_timeout`). kysely builds the SQL, typed by the table
  * declaration both stores share (`SqliteTables` in `@openpipes/core/store-kit`), and better-sqlite3
  * runs it as cached prepared statements; kysely never holds a connection of its own. Ingest and
- * outcomes build their statements once with placeholders (`prepared.ts`), not once per row.
+ * outcomes keep positional SQL text for speed, its columns checked by `columnsOf` (`prepared.ts`).
  *
  * One module per concern: `connection.ts` (handle, statement cache, transactions), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `prune.ts`, `audit.ts`,
- * `state.ts`, `migrations.ts` + `migrate.ts`, `prepared.ts` (statements for the hot paths) and
- * `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles them.
+ * `state.ts`, `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
+ * and `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles
+ * them.
  */
 import type { Store } from '@openpipes/core';
 import { auditMethods, auditWriter } from './audit.js';

@@ -83,6 +83,58 @@ export function jsonOrNull(value: unknown): string | null {
 }
 
 /**
+ * An entity as the `entities` row to insert at `version` (data as JSON text).
+ *
+ * @example
+ * ```ts
+ * qb.insertInto('entities').values(toEntityRow(entity, 1));
+ * ```
+ */
+export function toEntityRow(entity: EntityRecord, version: number) {
+  return {
+    id: entity.id,
+    kind: entity.kind,
+    unique_key: entity.unique_key,
+    version,
+    data: JSON.stringify(entity.data),
+    created_at: entity.created_at,
+    updated_at: entity.updated_at,
+  };
+}
+
+/**
+ * What an update of an entity to `version` writes (its id, kind and creation time stay).
+ *
+ * @example
+ * ```ts
+ * qb.updateTable('entities').set(toEntityChanges(entity, 3)).where('id', '=', entity.id);
+ * ```
+ */
+export function toEntityChanges(entity: EntityRecord, version: number) {
+  const { id: _id, kind: _kind, created_at: _created, ...changes } = toEntityRow(entity, version);
+  return changes;
+}
+
+/**
+ * The `entity_versions` snapshot every entity write appends (data as JSON text).
+ *
+ * @example
+ * ```ts
+ * qb.insertInto('entity_versions').values(toEntityVersionRow(entity, 2, 'alice'));
+ * ```
+ */
+export function toEntityVersionRow(entity: EntityRecord, version: number, actor: string | null) {
+  return {
+    id: entity.id,
+    kind: entity.kind,
+    version,
+    data: JSON.stringify(entity.data),
+    actor,
+    created_at: entity.updated_at,
+  };
+}
+
+/**
  * An audit entry as the `audit` row to insert (before/after as JSON text).
  *
  * @example

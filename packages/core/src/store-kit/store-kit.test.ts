@@ -9,6 +9,8 @@ import {
   staleEntityError,
   statusFilter,
   toDeliveryRow,
+  toEntityChanges,
+  toEntityRow,
 } from './index.js';
 
 describe('isoTime', () => {
@@ -118,6 +120,17 @@ describe("the contract's errors and checks", () => {
     expect(requeuesNothing({ ids: [], limit: 10 })).toBe(true);
     expect(requeuesNothing({ statuses: [], limit: 10 })).toBe(true);
     expect(requeuesNothing({ limit: 0 })).toBe(true);
+  });
+
+  it('writes an entity as its row, and an update as all but id, kind and creation time', () => {
+    const data = { ...entity, data: { a: 1 } };
+    expect(toEntityRow(data, 1)).toEqual({ ...data, version: 1, data: '{"a":1}' });
+    expect(toEntityChanges(data, 4)).toEqual({
+      unique_key: 'purchase',
+      version: 4,
+      data: '{"a":1}',
+      updated_at: '',
+    });
   });
 
   it('orders ids bytewise', () => {
