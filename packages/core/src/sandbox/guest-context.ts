@@ -42,7 +42,28 @@ export interface SendHost {
 type Deadline =
   | { mode: 'none' }
   | { mode: 'event'; cpuMs: number; checkedAt: number }
-  | { mode: 'wall'; at: number };
+  | { mode: 'wall'; at: number }
+  /**
+   * A send() call: `cpuMs` of guest code in all, and `wallMs` from `startedAt`, not counting the
+   * time other calls' guest code held this worker (`othersAtStart`: the worker's guest time then).
+   */
+  | { mode: 'send'; cpuMs: number; wallMs: number; startedAt: number; othersAtStart: number };
+
+/**
+ * Where guest code running is reported (the worker shares it with the pool, see activity.ts), and
+ * this worker's total time in guest code, so a call's wall-clock limit can leave out the time
+ * other calls' code kept the thread busy.
+ */
+export interface GuestMeter {
+  enter(callId: number): void;
+  leave(): void;
+}
+let meter: GuestMeter = { enter() {}, leave() {} };
+let workerGuestMs = 0;
+/** Installs the worker's {@link GuestMeter}. */
+export function setGuestMeter(m: GuestMeter): void {
+  meter = m;
+}
 
 function describeDumped(dumped: unknown): { name: string; message: string; stack?: string } {
   if (dumped && typeof dumped === 'object') {
@@ -135,6 +156,11 @@ export class GuestContext {
   uses = 0;
   /** A broken context is disposed instead of being reused. */
   broken = false;
+  /**
+   * Set when an uncatchable stop (CPU or wall limit, out of memory, stack overflow, an engine
+   * failure) hit this context's code: it is abandoned, never freed (see {@link dispose}).
+   */
+  unclean = false;
   busy = false;
   private deadline: Deadline = { mode: 'none' };
   private readonly handles: QuickJSHandle[] = [];
@@ -143,6 +169,14 @@ export class GuestContext {
   private readonly garbage: QuickJSHandle[] = [];
   private readonly pending = new Set<QuickJSDeferredPromise>();
   readonly filename: string;
+  /** The pool's id of the call this context is serving (reported while its code runs). */
+  callId = 0;
+  /** Time the current call's guest code has run, in ms (its CPU time, on this thread). */
+  private callGuestMs = 0;
+  private segmentStart = 0;
+  private depth = 0;
+  /** Set once disposed or abandoned: no continuation may touch the engine again. */
+  private gone = false;
 
   private constructor(
     readonly key: string,
@@ -155,6 +189,38 @@ export class GuestContext {
     private entryFn: QuickJSHandle | undefined,
   ) {
     this.filename = `${kind}.js`;
+  }
+
+  /** Runs guest code (anything that may run bytecode), metered and reported as this call's. */
+  private guest<T>(run: () => T): T {
+    if (this.depth++ === 0) {
+      this.segmentStart = now();
+      meter.enter(this.callId);
+    }
+    try {
+      return run();
+    } finally {
+      if (--this.depth === 0) {
+        const spent = now() - this.segmentStart;
+        this.callGuestMs += spent;
+        workerGuestMs += spent;
+        meter.leave();
+      }
+    }
+  }
+
+  /** Guest time of this call so far, the running segment included. */
+  private guestMsNow(): number {
+    return this.callGuestMs + (this.depth > 0 ? now() - this.segmentStart : 0);
+  }
+
+  /**
+   * Wall-clock time of the current send() call so far, less the time other calls' guest code held
+   * the thread meanwhile (it could not run then: that wait is not its own).
+   */
+  private sendElapsed(d: Extract<Deadline, { mode: 'send' }>): number {
+    const others = workerGuestMs - d.othersAtStart - this.callGuestMs;
+    return now() - d.startedAt - Math.max(0, others);
   }
 
   /** Bytes of WASM memory this context's module has grown to (its heap high-water mark). */
@@ -173,6 +239,8 @@ export class GuestContext {
     code: string;
     limits: SandboxLimits;
     modules: ModuleProvider;
+    /** The call whose code the top level runs for (reported while it runs). */
+    callId?: number;
   }): Promise<GuestContext> {
     const { limits } = input;
     const memory = new wasm.Memory({ initial: 256, maximum: limits.memoryBytes / 65536 });
@@ -215,6 +283,7 @@ export class GuestContext {
       code: string;
       limits: SandboxLimits;
       modules: ModuleProvider;
+      callId?: number;
     },
     memory: WasmMemory,
     runtime: QuickJSRuntime,
@@ -262,6 +331,7 @@ export class GuestContext {
     const harness = ctx.unwrapResult(harnessResult);
     const state = ctx.getProp(harness, 'state');
     guest = new GuestContext(input.key, input.kind, memory, runtime, ctx, harness, state, undefined);
+    guest.callId = input.callId ?? 0;
     if (!bjsonChecked) {
       bjsonChecked = true;
       bjsonUsable = guest.checkBjson();
@@ -273,7 +343,10 @@ export class GuestContext {
     const isModule = /^\s*(import\s*[\w{*'"]|export\s)/m.test(input.code);
     const source = `${input.code}\n;try{globalThis.__openpipes_entry=${name}}catch(e){}`;
     guest.deadline = { mode: 'wall', at: now() + input.limits.transformCpuMs };
-    const evaluated = ctx.evalCode(source, filename, isModule ? { type: 'module' } : { type: 'global' });
+    const self = guest;
+    const evaluated = self.guest(() =>
+      ctx.evalCode(source, filename, isModule ? { type: 'module' } : { type: 'global' }),
+    );
     guest.deadline = { mode: 'none' };
     if (evaluated.error) {
       const failure = guest.failureFromHandle(evaluated.error, 'COMPILE_ERROR');
@@ -283,7 +356,7 @@ export class GuestContext {
     }
     let namespace: QuickJSHandle | undefined = evaluated.value;
     if (isModule) {
-      runtime.executePendingJobs();
+      self.guest(() => runtime.executePendingJobs());
       const state = ctx.getPromiseState(namespace);
       if (state.type === 'rejected') {
         const failure = guest.failureFromHandle(state.error, 'COMPILE_ERROR');
@@ -336,6 +409,7 @@ export class GuestContext {
     if (d.mode === 'none') return false;
     const t = now();
     if (d.mode === 'wall') return t > d.at;
+    if (d.mode === 'send') return this.guestMsNow() > d.cpuMs || this.sendElapsed(d) > d.wallMs;
     // The guest stamps each event's start time (state.t, its Date.now()); reading it costs a
     // boundary crossing, so read it a few times per limit period, not on every handler call.
     if (t - d.checkedAt < Math.min(25, d.cpuMs / 8)) return false;
@@ -355,6 +429,7 @@ export class GuestContext {
     }
     const d = describeDumped(dumped);
     const escaped = classifyEscaped(d.name, d.message);
+    if (escaped) this.unclean = true;
     const message = escaped === 'TIMEOUT' ? 'CPU time limit exceeded' : `${d.name}: ${d.message}`;
     const failure: SandboxFailure = {
       code: escaped ?? fallback,
@@ -372,7 +447,7 @@ export class GuestContext {
   private callHarness(method: string, args: QuickJSHandle[]): QuickJSHandle | { error: QuickJSHandle } {
     const fn = this.ctx.getProp(this.harness, method);
     try {
-      const r = this.ctx.callFunction(fn, this.harness, args);
+      const r = this.guest(() => this.ctx.callFunction(fn, this.harness, args));
       if (r.error) return { error: r.error };
       return r.value;
     } finally {
@@ -468,6 +543,9 @@ export class GuestContext {
     const h = this.ctx.getProp(this.state, 'errors');
     const n = this.ctx.typeof(h) === 'number' ? this.ctx.getNumber(h) : 0;
     h.dispose();
+    const severe = this.ctx.getProp(this.state, 'severe');
+    if (this.ctx.typeof(severe) === 'boolean') this.unclean = true;
+    severe.dispose();
     return n;
   }
 
@@ -665,22 +743,22 @@ export class GuestContext {
     this.pending.add(deferred);
     host.fetch(requestJson).then(
       (responseJson) => {
-        if (!ctx.alive || !this.pending.has(deferred)) return;
+        if (this.gone || !ctx.alive || !this.pending.has(deferred)) return;
         const h = ctx.newString(responseJson);
-        deferred.resolve(h);
+        this.guest(() => deferred.resolve(h));
         h.dispose();
         this.pending.delete(deferred);
         deferred.dispose();
-        runtime.executePendingJobs();
+        this.guest(() => runtime.executePendingJobs());
       },
       (err: Error) => {
-        if (!ctx.alive || !this.pending.has(deferred)) return;
+        if (this.gone || !ctx.alive || !this.pending.has(deferred)) return;
         const h = ctx.newError({ name: 'TypeError', message: `fetch failed: ${err.message}` });
-        deferred.reject(h);
+        this.guest(() => deferred.reject(h));
         h.dispose();
         this.pending.delete(deferred);
         deferred.dispose();
-        runtime.executePendingJobs();
+        this.guest(() => runtime.executePendingJobs());
       },
     );
     // The caller (QuickJS) takes its own reference; the deferred keeps ours until it settles.
@@ -701,8 +779,15 @@ export class GuestContext {
     this.uses++;
     this.resetCall(input.limits);
     this.sendHost = input.host;
-    const deadlineAt = now() + input.limits.sendWallMs;
-    this.deadline = { mode: 'wall', at: deadlineAt };
+    this.callGuestMs = 0;
+    const deadline: Extract<Deadline, { mode: 'send' }> = {
+      mode: 'send',
+      cpuMs: Math.min(input.limits.sendCpuMs, input.limits.sendWallMs),
+      wallMs: input.limits.sendWallMs,
+      startedAt: now(),
+      othersAtStart: workerGuestMs,
+    };
+    this.deadline = deadline;
     const args = [
       this.entryFn!,
       ctx.newString(input.eventsJson),
@@ -719,30 +804,38 @@ export class GuestContext {
         this.broken = true;
         return { error: failure, logs: this.readLogs() };
       }
-      const settled = ctx.resolvePromise(r);
+      const settled = this.guest(() => ctx.resolvePromise(r));
       r.dispose();
-      const jobs = runtime.executePendingJobs();
+      const jobs = this.guest(() => runtime.executePendingJobs());
       if (jobs.error) {
         const failure = this.failureFromHandle(jobs.error, 'USER_CODE_ERROR');
         jobs.error.dispose();
         this.broken = true;
         return { error: failure, logs: this.readLogs() };
       }
+      // Ends a promise that never settles. Time other calls' code held the thread is not this
+      // call's: when the timer fires early by that measure, it waits for the rest.
       const timeout = new Promise<'timeout'>((resolve) => {
-        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadlineAt - now()));
+        const arm = () => {
+          const left = deadline.wallMs - this.sendElapsed(deadline);
+          if (left <= 0) resolve('timeout');
+          else timer = setTimeout(arm, Math.ceil(left));
+        };
+        arm();
       });
       const outcome = await Promise.race([settled, timeout]);
       if (outcome === 'timeout') {
         this.broken = true;
+        this.unclean = true;
         // A promise left pending is resolved by nothing now; the context is thrown away.
         settled.then((res) => {
-          if (ctx.alive) {
+          if (!this.gone && ctx.alive) {
             if (res.error) res.error.dispose();
             else res.value.dispose();
           }
         });
         return {
-          error: { code: 'TIMEOUT', message: `send() did not finish within ${input.limits.sendWallMs} ms` },
+          error: { code: 'TIMEOUT', message: this.sendTimeoutMessage(deadline) },
           logs: this.readLogs(),
         };
       }
@@ -751,7 +844,7 @@ export class GuestContext {
         outcome.error.dispose();
         this.broken = true;
         if (failure.code === 'TIMEOUT') {
-          failure.message = `send() did not finish within ${input.limits.sendWallMs} ms`;
+          failure.message = this.sendTimeoutMessage(deadline);
         }
         return { error: failure, logs: this.readLogs() };
       }
@@ -762,8 +855,8 @@ export class GuestContext {
       if (parsed.e !== undefined) {
         this.broken = true;
         const failure = toFailure(parsed.e, this.filename);
-        if (failure.code === 'TIMEOUT')
-          failure.message = `send() did not finish within ${input.limits.sendWallMs} ms`;
+        if (failure.code !== 'USER_CODE_ERROR' && failure.code !== 'INVALID_OUTPUT') this.unclean = true;
+        if (failure.code === 'TIMEOUT') failure.message = this.sendTimeoutMessage(deadline);
         return { error: failure, logs };
       }
       return { value: parsed.o, logs };
@@ -775,6 +868,14 @@ export class GuestContext {
     }
   }
 
+  /** Which of send()'s limits stopped it. */
+  private sendTimeoutMessage(d: Extract<Deadline, { mode: 'send' }>): string {
+    if (this.guestMsNow() >= d.cpuMs) {
+      return `send() ran JavaScript for more than its CPU time limit of ${d.cpuMs} ms`;
+    }
+    return `send() did not finish within ${d.wallMs} ms`;
+  }
+
   /**
    * Frees some of past transform calls' inputs and results: one call's input, or one call's
    * outputs. Freeing a batch of objects takes most of a millisecond per 1000 events, so the
@@ -782,13 +883,13 @@ export class GuestContext {
    * more is left. Also done by dispose, and (all of it) by the next call when too much piled up.
    */
   cleanupStep(): boolean {
-    if (this.busy) return false; // a call is running: its end schedules cleanup again
+    if (this.busy || this.gone) return false; // a call is running: its end schedules cleanup again
     const h = this.garbage.pop();
     if (h) {
       if (h.alive) h.dispose();
       return true;
     }
-    if (!this.ctx.alive || this.broken) return false;
+    if (this.gone || !this.ctx.alive || this.broken) return false;
     const r = this.callHarness('clearSome', []);
     if ('error' in r) {
       r.error.dispose();
@@ -806,8 +907,25 @@ export class GuestContext {
     this.pending.clear();
   }
 
+  /**
+   * Frees the context, or abandons it when its engine was stopped in a way that may have left the
+   * heap inconsistent ({@link unclean}). Freeing such a runtime is what made QuickJS abort
+   * (`Assertion failed: list_empty(&rt->gc_obj_list)` in JS_FreeRuntime, seen after out-of-memory
+   * stops): an allocation that failed, or an interrupt, mid-operation can leave objects no
+   * reference count accounts for. Each context has a WASM module and memory of its own, so
+   * abandoning it loses nothing: the garbage collector takes the module with its heap.
+   */
   dispose(): void {
+    if (this.gone) return;
+    if (this.unclean) {
+      this.gone = true;
+      this.pending.clear();
+      this.garbage.length = 0;
+      this.handles.length = 0;
+      return;
+    }
     this.dropPending();
+    this.gone = true;
     const ctx = this.ctx;
     const runtime = this.runtime;
     safeDispose(

@@ -13,6 +13,7 @@ import type { SandboxLimits } from './types.js';
 export const defaultSandboxLimits: Readonly<SandboxLimits> = Object.freeze({
   transformCpuMs: 1_000,
   sendWallMs: 15_000,
+  sendCpuMs: 5_000,
   memoryBytes: 64 * 1024 * 1024,
   stackBytes: 1024 * 1024,
   outputBytes: 1024 * 1024,

@@ -1,24 +1,20 @@
 /**
- * long-file: being split with the sandbox package (issue 13, sandbox); marker until then
- *
- * `createSandbox()`: a pool of worker threads, each running QuickJS contexts for user code. The pool
- * routes calls, proxies a substituted `fetch` to the main thread, replaces crashed workers and
- * retries their in-flight calls once, and terminates a worker that stops answering.
+ * `createSandbox()`: the sandbox's public face. Calls are encoded here and handed to the worker
+ * pool (worker-pool.ts), which shares the workers fairly among code owners, blames a stuck or dead
+ * worker on the call whose code it was running, and re-runs the other calls elsewhere.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { PipesError } from '../errors.js';
 import { BjsonUnsupported, encodeBjson } from './bjson.js';
-import { readCapped } from './host-fetch.js';
 import { resolveLimits } from './limits.js';
-import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';
 import { newDigestKey, secretDigest } from './secret-digest.js';
 import type {
-  CodeRef,
   FetchLike,
   Sandbox,
   SandboxEvent,
@@ -27,6 +23,7 @@ import type {
   SendRun,
   TransformRun,
 } from './types.js';
+import { type CallKind, createWorkerPool } from './worker-pool.js';
 
 /** Where the sandbox reports what it does to its own machinery (not user console output). */
 export interface SandboxLogger {
@@ -70,37 +67,23 @@ export interface SandboxOptions {
    * false always runs per event.
    */
   batchTransforms?: boolean;
+  /**
+   * How long one call's code may keep a worker busy before the worker is quarantined: its other
+   * not yet started calls move to other workers and a spare takes its place (docs/sandbox.md,
+   * "Sharing the pool"). The code itself runs on until its own limit. Default 500 ms.
+   */
+  stallMs?: number;
   logger?: SandboxLogger;
 }
+
+/** Default {@link SandboxOptions.stallMs}. */
+export const DEFAULT_STALL_MS = 500;
 
 /** Pool-level numbers, for benchmarks and health checks. */
 export interface SandboxStats {
   workers: number;
   workerRestarts: number;
   perWorker: WorkerStats[];
-}
-
-type CallKind = 'transform' | 'send' | 'compile';
-
-interface PendingCall {
-  kind: CallKind;
-  message: ToWorker & { id: number };
-  attempt: number;
-  fetch?: FetchLike;
-  /** A transform's input, to encode it again for a retry (the first encoding is transferred). */
-  events?: SandboxEvent[];
-  settle: (msg: FromWorker) => void;
-  timer?: NodeJS.Timeout;
-  slot?: WorkerSlot;
-}
-
-interface WorkerSlot {
-  worker: Worker;
-  index: number;
-  inflight: Map<number, PendingCall>;
-  warm: Set<string>;
-  dead: boolean;
-  ready: Promise<void>;
 }
 
 /** Finds dist/sandbox-worker.js from the built package or from source (vitest). */
@@ -161,11 +144,11 @@ function toPipesError(failure: SandboxFailure): PipesError {
 export function createSandbox(options: SandboxOptions = {}): Sandbox & {
   retire(input: { values: string[] }): Promise<void>;
   stats(): Promise<SandboxStats>;
-  [sandboxInternals]: { workers(): Worker[] };
+  [sandboxInternals]: { workers(): Worker[]; busyWorkers(): Worker[] };
 } {
   const limits = resolveLimits(options.limits);
   const size = Math.max(1, Math.floor(options.workers ?? availableParallelism()));
-  const config: WorkerConfig = {
+  const config: Omit<WorkerConfig, 'activity'> = {
     limits,
     egressAllow: [...(options.egress?.allow ?? [])],
     ...(options.egress?.resolver === undefined ? {} : { egressResolver: moduleUrl(options.egress.resolver) }),
@@ -176,197 +159,33 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     secretDigestKey: newDigestKey(),
   };
   const chunkEvents = Math.max(0, Math.floor(options.transformChunkEvents ?? DEFAULT_CHUNK_EVENTS));
-  const workerFile = resolveWorkerFile();
-  const slots: Array<WorkerSlot | undefined> = new Array(size);
-  let nextId = 1;
-  let closed = false;
-  let restarts = 0;
-  // A worker's WASM heaps live outside V8's heap; these limits bound the JS side of the worker.
-  const resourceLimits = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 64, stackSizeMb: 4 };
-
-  function spawn(index: number): WorkerSlot {
-    const worker = new Worker(workerFile, { workerData: config, resourceLimits });
-    worker.unref();
-    let markReady: () => void = () => {};
-    const slot: WorkerSlot = {
-      worker,
-      index,
-      inflight: new Map(),
-      warm: new Set(),
-      dead: false,
-      ready: new Promise<void>((r) => {
-        markReady = r;
-      }),
-    };
-    worker.on('message', (msg: FromWorker) => {
-      if (msg.type === 'ready') {
-        markReady();
-        return;
-      }
-      if (msg.type === 'fetch') {
-        void proxyFetch(slot, msg);
-        return;
-      }
-      const call = slot.inflight.get(msg.id);
-      if (!call) return;
-      slot.inflight.delete(msg.id);
-      if (call.timer) clearTimeout(call.timer);
-      call.settle(msg);
-    });
-    worker.on('error', (err) => {
-      options.logger?.warn('sandbox worker failed', { worker: index, error: err.message });
-    });
-    worker.on('exit', (code) => {
-      slot.dead = true;
-      markReady();
-      if (slots[index] === slot) slots[index] = undefined;
-      if (closed) return;
-      restarts++;
-      options.logger?.warn('sandbox worker exited; replacing it', { worker: index, code });
-      const victims = [...slot.inflight.values()];
-      slot.inflight.clear();
-      for (const call of victims) {
-        if (call.timer) clearTimeout(call.timer);
-        if (call.attempt === 0) {
-          call.attempt++;
-          dispatch(call);
-        } else {
-          call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
-        }
-      }
-    });
-    slots[index] = slot;
-    return slot;
-  }
-
-  function crashResult(
-    call: PendingCall,
-    message: string,
-    code: SandboxFailure['code'] = 'WORKER_CRASHED',
-  ): FromWorker {
-    const failure: SandboxFailure = { ...crashFailure(message), code };
-    if (call.kind === 'transform') return { type: 'transform-result', id: call.message.id, failure };
-    if (call.kind === 'compile') return { type: 'compile-result', id: call.message.id, failure };
-    return {
-      type: 'send-result',
-      id: call.message.id,
-      run: { error: failure, exchanges: [], logs: [], durationMs: 0 },
-    };
-  }
-
-  function slotAt(index: number): WorkerSlot {
-    const existing = slots[index];
-    return existing && !existing.dead ? existing : spawn(index);
-  }
-
-  function pick(key: string | undefined): WorkerSlot {
-    let best: WorkerSlot | undefined;
-    let bestWarm: WorkerSlot | undefined;
-    for (let i = 0; i < size; i++) {
-      const slot = slotAt(i);
-      if (!best || slot.inflight.size < best.inflight.size) best = slot;
-      if (key && slot.warm.has(key) && (!bestWarm || slot.inflight.size < bestWarm.inflight.size)) {
-        bestWarm = slot;
-      }
-    }
-    // A worker that has this code warm, unless it is well behind the least busy one: a new
-    // context costs milliseconds to tens of them, a queued call or chunk about one.
-    if (bestWarm && bestWarm.inflight.size <= best!.inflight.size + WARM_SLACK) return bestWarm;
-    return best!;
-  }
-
-  /** Upper bound after which a silent worker is presumed hung and terminated. */
-  function backstopMs(call: PendingCall): number {
-    const m = call.message;
-    if (m.type === 'send') return limits.sendWallMs + 5_000;
-    if (m.type === 'transform') return limits.transformCpuMs * (m.count + 2) + 10_000;
-    return limits.transformCpuMs * 2 + 10_000;
-  }
-
-  function dispatch(call: PendingCall, to?: WorkerSlot): void {
-    const m = call.message;
-    const key = m.type === 'transform' || m.type === 'send' ? codeKey(m.code) : undefined;
-    const slot = to ?? pick(key);
-    if (key) slot.warm.add(key);
-    call.slot = slot;
-    slot.inflight.set(m.id, call);
-    call.timer = setTimeout(() => {
-      if (!slot.inflight.has(m.id)) return;
-      slot.inflight.delete(m.id);
-      options.logger?.warn('sandbox worker did not answer in time; terminating it', { worker: slot.index });
-      call.settle(crashResult(call, 'the sandbox stopped answering; the call was abandoned', 'TIMEOUT'));
-      void slot.worker.terminate();
-    }, backstopMs(call));
-    call.timer.unref();
-    if (m.type === 'transform') {
-      // The batch's bytes are handed over, not copied; a retry after a crash encodes them again.
-      if (m.eventsBjson.byteLength === 0 && call.events) m.eventsBjson = encodeBjson(call.events);
-      slot.worker.postMessage(m, [m.eventsBjson.buffer as ArrayBuffer]);
-    } else slot.worker.postMessage(m);
-  }
-
-  function run<T extends FromWorker>(
+  const pool = createWorkerPool({
+    size,
+    workerFile: resolveWorkerFile(),
+    config,
+    limits,
+    stallMs: Math.max(1, options.stallMs ?? DEFAULT_STALL_MS),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
+  const nextId = () => pool.nextId();
+  const run = <T extends FromWorker>(
     kind: CallKind,
+    owner: string,
     message: ToWorker & { id: number },
     fetch?: FetchLike,
     events?: SandboxEvent[],
-  ) {
-    if (closed) {
-      return Promise.reject(new PipesError({ code: 'ENGINE_STOPPED', message: 'the sandbox is closed' }));
-    }
-    return new Promise<T>((resolve) => {
-      const call: PendingCall = { kind, message, attempt: 0, settle: (msg) => resolve(msg as T) };
-      if (fetch) call.fetch = fetch;
-      if (events) call.events = events;
-      dispatch(call);
-    });
-  }
-
-  async function proxyFetch(slot: WorkerSlot, msg: Extract<FromWorker, { type: 'fetch' }>): Promise<void> {
-    const call = slot.inflight.get(msg.id);
-    const reply = (body: Extract<ToWorker, { type: 'fetch-result' }>) => {
-      if (!slot.dead) slot.worker.postMessage(body);
-    };
-    if (!call?.fetch) {
-      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: 'no fetch for this call' } });
-      return;
-    }
-    try {
-      const init: RequestInit = {
-        method: msg.request.method,
-        headers: msg.request.headers,
-        redirect: 'manual',
-      };
-      if (msg.request.body !== undefined) init.body = msg.request.body;
-      const res = await call.fetch(msg.request.url, init);
-      const { text, truncated } = await readCapped(
-        res.body as ReadableStream<Uint8Array> | null,
-        msg.maxBytes,
-      );
-      const response: GuestFetchResponseRaw = {
-        status: res.status,
-        statusText: res.statusText,
-        headers: [...res.headers.entries()],
-        body: text,
-        truncated,
-      };
-      reply({ type: 'fetch-result', fetchId: msg.fetchId, response });
-    } catch (err) {
-      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: (err as Error).message } });
-    }
-  }
-
-  for (let i = 0; i < size; i++) spawn(i);
+  ) => pool.run<T>(kind, owner, message, fetch, events);
 
   return {
     [sandboxInternals]: {
-      workers: () => slots.filter((s): s is WorkerSlot => s !== undefined && !s.dead).map((s) => s.worker),
+      workers: () => pool.workers(),
+      busyWorkers: () => pool.busyWorkers(),
     },
 
     async compile({ kind, code }) {
-      const msg = await run<Extract<FromWorker, { type: 'compile-result' }>>('compile', {
+      const msg = await run<Extract<FromWorker, { type: 'compile-result' }>>('compile', 'compile', {
         type: 'compile',
-        id: nextId++,
+        id: nextId(),
         kind,
         code,
       });
@@ -394,9 +213,10 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
         const once = (textResults: boolean) =>
           run<Extract<FromWorker, { type: 'transform-result' }>>(
             'transform',
+            `transform:${code.owner}`,
             {
               type: 'transform',
-              id: nextId++,
+              id: nextId(),
               code,
               eventsBjson: encodeBjson(part),
               count: part.length,
@@ -437,9 +257,10 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
       try {
         const msg = await run<Extract<FromWorker, { type: 'send-result' }>>(
           'send',
+          `send:${code.owner}`,
           {
             type: 'send',
-            id: nextId++,
+            id: nextId(),
             code,
             eventsJson: JSON.stringify(events),
             secretsJson: JSON.stringify(secrets ?? {}),
@@ -458,69 +279,34 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     },
 
     async retire({ values }) {
-      if (values.length === 0 || closed) return;
+      if (values.length === 0) return;
       const digests = values.map((value) => secretDigest(config.secretDigestKey, value));
-      const live = slots.filter((s): s is WorkerSlot => s !== undefined && !s.dead);
       // Every live worker, each answering after it disposed of its contexts. A worker that dies
-      // first (its contexts die with it) or stops answering (it is terminated) settles it too.
-      await Promise.all(
-        live.map(
-          (slot) =>
-            new Promise<void>((resolve) => {
-              const message: ToWorker & { id: number } = { type: 'retire', id: nextId++, digests };
-              dispatch({ kind: 'compile', message, attempt: 1, settle: () => resolve() }, slot);
-            }),
-        ),
-      );
+      // first (its contexts die with it) settles it too. A quarantined worker's contexts die with
+      // it once its calls are done; it serves no new call meanwhile.
+      await Promise.all(pool.broadcast((id) => ({ type: 'retire', id, digests })));
     },
 
     async stats() {
+      const empty = {
+        warmContexts: 0,
+        contextsCreated: 0,
+        heapBytes: 0,
+        batchRuns: 0,
+        batchFallbacks: {},
+        perEventRuns: 0,
+      };
       const perWorker = await Promise.all(
-        Array.from({ length: size }, (_, _i) =>
-          run<Extract<FromWorker, { type: 'stats-result' }>>('compile', { type: 'stats', id: nextId++ }).then(
-            (m) => m.stats,
-            () => ({
-              warmContexts: 0,
-              contextsCreated: 0,
-              heapBytes: 0,
-              batchRuns: 0,
-              batchFallbacks: {},
-              perEventRuns: 0,
-            }),
-          ),
-        ),
+        pool
+          .broadcast((id) => ({ type: 'stats', id }))
+          .map((p) => p.then((m) => (m?.type === 'stats-result' ? m.stats : empty))),
       );
-      return { workers: size, workerRestarts: restarts, perWorker };
+      return { workers: size, workerRestarts: pool.restarts(), perWorker };
     },
 
-    async close() {
-      if (closed) return;
-      closed = true;
-      const live = slots.filter((s): s is WorkerSlot => s !== undefined);
-      // Let in-flight calls finish (each is bounded by its own limit and the backstop).
-      await Promise.all(
-        live.map(
-          (slot) =>
-            new Promise<void>((resolve) => {
-              const check = () => {
-                if (slot.inflight.size === 0 || slot.dead) resolve();
-                else setTimeout(check, 10).unref();
-              };
-              check();
-            }),
-        ),
-      );
-      await Promise.all(live.map((slot) => slot.worker.terminate()));
-    },
+    close: () => pool.close(),
   };
 }
-
-function codeKey(code: CodeRef): string {
-  return `${code.kind}\u0000${code.owner}\u0000${code.version}`;
-}
-
-/** Calls a worker with the code warm may have queued beyond the least busy worker and still get the next. */
-const WARM_SLACK = 2;
 
 /** Default events per chunk of a transform batch (see `SandboxOptions.transformChunkEvents`). */
 export const DEFAULT_CHUNK_EVENTS = 250;

@@ -2,6 +2,7 @@
  * Messages between the pool (main thread) and a sandbox worker. Everything here crosses a thread
  * boundary by structured clone, so it is plain data.
  */
+import type { ActivityBuffers } from './activity.js';
 import type { GuestFetchRequest, GuestFetchResponse } from './host-fetch.js';
 import type { TransformPayload } from './results.js';
 import type { CodeRef, SandboxFailure, SandboxLimits, SendRun } from './types.js';
@@ -20,6 +21,8 @@ export interface WorkerConfig {
   batchTransforms: boolean;
   /** Key of the digests of secret values that warm contexts are kept under (see secret-digest.ts). */
   secretDigestKey: string;
+  /** Memory shared with the pool: which call runs guest code, which calls started (activity.ts). */
+  activity: ActivityBuffers;
 }
 
 export type ToWorker =
@@ -78,6 +81,8 @@ export interface WorkerStats {
 
 export type FromWorker =
   | { type: 'ready' }
+  /** The worker started a call (the pool hands it the next one only then, see worker-pool.ts). */
+  | { type: 'started'; id: number }
   | { type: 'transform-result'; id: number; payload?: TransformPayload; failure?: SandboxFailure }
   | { type: 'send-result'; id: number; run: SendRun }
   | { type: 'compile-result'; id: number; failure?: SandboxFailure }

@@ -29,6 +29,11 @@ export interface SandboxLimits {
   transformCpuMs: number;
   /** Wall-clock time per `send()` call including network, ms. */
   sendWallMs: number;
+  /**
+   * Time one `send()` call may spend running JavaScript (not awaiting), ms; the call's code holds
+   * its worker thread meanwhile. Never more than `sendWallMs`.
+   */
+  sendCpuMs: number;
   /** WASM memory cap per QuickJS module, bytes. */
   memoryBytes: number;
   /** Guest stack, bytes. */

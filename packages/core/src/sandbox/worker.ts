@@ -6,12 +6,14 @@
  */
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { activityViews } from './activity.js';
 import { createEgressGuard, type EgressResolver } from './egress.js';
 import {
   type BatchOutcome,
   GuestCodeError,
   GuestContext,
   type ModuleProvider,
+  setGuestMeter,
   type TransformSlice,
 } from './guest-context.js';
 import {
@@ -30,6 +32,15 @@ const port = parentPort;
 if (!port) throw new Error('sandbox-worker must run in a worker thread');
 const config = workerData as WorkerConfig;
 const { limits } = config;
+// What guest code runs now, shared with the pool (attribution when this thread is stuck or dies).
+const activity = activityViews(config.activity);
+/** Starts call `id` unless the pool took it back; tells the pool it did. */
+function begin(id: number): boolean {
+  if (!activity.start(id)) return false;
+  port!.postMessage({ type: 'started', id } satisfies FromWorker);
+  return true;
+}
+setGuestMeter({ enter: activity.enter, leave: activity.leave });
 
 // ---- vetted modules ---------------------------------------------------------------------------
 interface ManifestEntry {
@@ -94,7 +105,7 @@ const lru: string[] = [];
 
 const codeKey = (code: CodeRef) => `${code.kind}\u0000${code.owner}\u0000${code.version}`;
 
-async function acquire(code: CodeRef, secretsJson: string): Promise<GuestContext> {
+async function acquire(code: CodeRef, secretsJson: string, callId: number): Promise<GuestContext> {
   // Kept under the secrets it is given too: after a rotation no context that saw the old value
   // (and may hold it in a module-level variable) is called again.
   const key = `${codeKey(code)}\u0000${secretSet(secretsJson)}`;
@@ -104,10 +115,18 @@ async function acquire(code: CodeRef, secretsJson: string): Promise<GuestContext
     idleCount--;
     if (list!.length === 0) idle.delete(key);
     ctx.busy = true;
+    ctx.callId = callId;
     return ctx;
   }
   contextsCreated++;
-  const created = await GuestContext.create({ key, kind: code.kind, code: code.code, limits, modules });
+  const created = await GuestContext.create({
+    key,
+    kind: code.kind,
+    code: code.code,
+    limits,
+    modules,
+    callId,
+  });
   bornAt.set(created, ++contextSeq);
   created.busy = true;
   return created;
@@ -289,7 +308,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
   const key = codeKey(msg.code);
   let ctx: GuestContext;
   try {
-    ctx = await acquire(msg.code, msg.secretsJson);
+    ctx = await acquire(msg.code, msg.secretsJson, msg.id);
   } catch {
     return false; // the per-event path reports the failure
   }
@@ -304,6 +323,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
   } catch {
     result = { outcome: 'interrupted' };
   }
+  if (result.outcome === 'interrupted') ctx.unclean = true;
   rememberBatch(key, result.outcome);
   if (result.outcome !== 'ok') {
     // The attempt may have changed the context's state (and the input objects in it): the batch
@@ -350,7 +370,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
   while (start < msg.count) {
     let ctx: GuestContext;
     try {
-      ctx = await acquire(msg.code, msg.secretsJson);
+      ctx = await acquire(msg.code, msg.secretsJson, msg.id);
     } catch (err) {
       const failure = err instanceof GuestCodeError ? err.failure : internalFailure(err);
       if (start === 0) {
@@ -373,11 +393,13 @@ async function runTransform(msg: TransformMsg): Promise<void> {
       });
     } catch (err) {
       ctx.broken = true;
+      ctx.unclean = true;
       release(ctx);
       post({ type: 'transform-result', id: msg.id, failure: internalFailure(err) });
       return;
     }
     used.push(ctx);
+    if (slice.stopped || slice.fatal) ctx.unclean = true;
     if (slice.segment) segments.push(slice.segment);
     logs.push(...slice.logs);
     // Any error in user code may have left the context in a bad state: start the next call fresh.
@@ -471,7 +493,7 @@ async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> 
     });
   let ctx: GuestContext;
   try {
-    ctx = await acquire(msg.code, msg.secretsJson);
+    ctx = await acquire(msg.code, msg.secretsJson, msg.id);
   } catch (err) {
     finish({ error: err instanceof GuestCodeError ? err.failure : internalFailure(err), logs: [] });
     return;
@@ -487,6 +509,8 @@ async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> 
       host: {
         fetch: (requestJson) =>
           limit(async () => {
+            // Taken back by the pool (this worker was stuck): it runs elsewhere; reach nothing.
+            if (!activity.reachOut(msg.id)) throw new Error('the call moved to another sandbox worker');
             const request = JSON.parse(requestJson) as GuestFetchRequest;
             const response = await performGuestFetch(request, transport, limits, exchanges, abort.signal);
             return JSON.stringify(response);
@@ -496,6 +520,7 @@ async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> 
     finish(result);
   } catch (err) {
     ctx.broken = true;
+    ctx.unclean = true;
     finish({ error: internalFailure(err), logs: [] });
   } finally {
     abort.abort();
@@ -512,6 +537,7 @@ async function runCompile(msg: Extract<ToWorker, { type: 'compile' }>): Promise<
       code: msg.code,
       limits,
       modules,
+      callId: msg.id,
     });
     ctx.dispose();
     post({ type: 'compile-result', id: msg.id });
@@ -539,7 +565,8 @@ port.on('message', (msg: ToWorker) => {
     case 'transform':
       transformsPending++;
       transformQueue = transformQueue
-        .then(() => runTransform(msg))
+        // A call the pool took back before it started (it runs elsewhere) is skipped.
+        .then(() => (begin(msg.id) ? runTransform(msg) : undefined))
         .catch(() => {})
         .then(() => {
           transformsPending--;
@@ -548,10 +575,12 @@ port.on('message', (msg: ToWorker) => {
         });
       break;
     case 'send':
-      void runSend(msg);
+      if (begin(msg.id)) void runSend(msg);
       break;
     case 'compile':
-      transformQueue = transformQueue.then(() => runCompile(msg)).catch(() => {});
+      transformQueue = transformQueue
+        .then(() => (begin(msg.id) ? runCompile(msg) : undefined))
+        .catch(() => {});
       break;
     case 'fetch-result': {
       const waiter = proxied.get(msg.fetchId);

@@ -277,7 +277,7 @@ function transformBatch(fn, events, profilesJson, secretsJson) {
   var b = { tainted: false, depth: 0, recs: new Map(), revokes: [poison.revoke], poison: poison.proxy };
   batch = b;
   state.i = -3;
-  state.t = Date.now();
+  state.t = dateNow();
   var r, rec, outcome;
   try {
     r = fn({ events: track(events, s, true), profiles: profiles, secrets: secrets });

@@ -16,14 +16,16 @@ function call(name, args) {
 
 // Progress and captured output of the current call. The host reads state.i from its interrupt
 // handler; user code cannot reach this object.
+// Captured before user code runs: a guest that replaces Date.now cannot move its own CPU clock.
+var dateNow = Date.now;
 /**
  * results: one { o: output } or { e: error } per event after a per-event call, or [input index of
  * each output, outputs] after a batch call; trash: earlier calls' results, freed when idle.
- * @type {{ i: number, t: number, logs: { level: string, message: string }[], logBytes: number, logLimit: number, dropped: boolean, results: any[], trash: any[][], errors: number }}
+ * @type {{ i: number, t: number, logs: { level: string, message: string }[], logBytes: number, logLimit: number, dropped: boolean, results: any[], trash: any[][], errors: number, severe?: boolean }}
  */
 var state = {
   i: -1,
-  t: Date.now(),
+  t: dateNow(),
   logs: [],
   logBytes: 0,
   logLimit: 16384,

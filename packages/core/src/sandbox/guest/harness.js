@@ -42,7 +42,7 @@ function reset(logLimit) {
   if (state.results.length) state.trash.push(state.results);
   state.results = [];
   state.errors = 0;
-  state.t = Date.now();
+  state.t = dateNow();
 }
 
 var harness = {
@@ -75,13 +75,16 @@ var harness = {
     var results = state.results;
     for (var i = start; i < events.length; i++) {
       state.i = i;
-      state.t = Date.now();
+      state.t = dateNow();
       var r;
       try {
         r = fn({ events: [events[i]], profiles: profiles, secrets: secrets });
       } catch (e) {
         state.errors++;
-        results.push({ e: errorInfo(e) });
+        var info = errorInfo(e);
+        // Out of memory or stack overflow caught here: the host abandons the engine, never frees it.
+        if (info.code !== 'USER_CODE_ERROR') state.severe = true;
+        results.push({ e: info });
         continue;
       }
       if (r && typeof r.then === 'function') {

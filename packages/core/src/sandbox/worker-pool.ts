@@ -1,0 +1,457 @@
+/**
+ * The worker threads behind the sandbox, and how calls reach them (docs/sandbox.md, "Sharing the
+ * pool"): calls wait in a fair queue per code owner; a watchdog reads from shared memory which
+ * call's code each worker is running, so a stuck or dead worker is blamed on that call only, and
+ * the other calls on it (bystanders) run again elsewhere without being charged. A worker stuck in
+ * one call's code is quarantined — it takes no new work, its not yet started calls move, and a
+ * hot spare takes its place — and terminated if the code runs past its limit.
+ */
+import { Worker } from 'node:worker_threads';
+import { PipesError } from '../errors.js';
+import { type ActivityViews, activityViews, newActivityBuffers } from './activity.js';
+import { encodeBjson } from './bjson.js';
+import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
+import { readCapped } from './host-fetch.js';
+import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig } from './protocol.js';
+import type { FetchLike, SandboxEvent, SandboxFailure, SandboxLimits } from './types.js';
+
+export type CallKind = 'transform' | 'send' | 'compile';
+
+interface PendingCall {
+  kind: CallKind;
+  /** Whose code it is: `transform:<pipe>`, `send:<destination>`, or `compile`. */
+  owner: string;
+  message: ToWorker & { id: number };
+  /** Worker deaths blamed on this call so far (a second one ends it as WORKER_CRASHED). */
+  strikes: number;
+  /** Times it was moved off a worker it merely shared with a stuck or dead call. */
+  moves: number;
+  fetch?: FetchLike;
+  /** A transform's input, to encode it again for a retry (the first encoding is transferred). */
+  events?: SandboxEvent[];
+  settle: (msg: FromWorker) => void;
+  timer?: NodeJS.Timeout;
+  slot?: WorkerSlot;
+}
+
+interface WorkerSlot {
+  worker: Worker;
+  index: number;
+  activity: ActivityViews;
+  inflight: Map<number, PendingCall>;
+  /** Owners whose code is warm here. */
+  warm: Set<string>;
+  dead: boolean;
+  /** Started up: calls wait in the queue until then, so start-up time is nobody's limit. */
+  ready: boolean;
+  /** Stuck in one call's code: no new work; terminated once its calls are done. */
+  quarantined: boolean;
+  /** Calls a pool-internal message (stats, retire) waits on. */
+  internal: Map<number, (msg: FromWorker | undefined) => void>;
+}
+
+export interface WorkerPoolOptions {
+  size: number;
+  workerFile: string;
+  config: Omit<WorkerConfig, 'activity'>;
+  limits: SandboxLimits;
+  /** How long one call's code may hold a worker before the worker is quarantined. */
+  stallMs: number;
+  logger?: {
+    warn(message: string, data?: Record<string, unknown>): void;
+  };
+}
+
+/** A bystander moved more often than this is presumed to be the cause after all. */
+const MAX_MOVES = 5;
+/** How often the watchdog looks at busy workers. */
+const WATCH_MS = 50;
+/** A worker whose current call's code has run this long gets no new call until it stops. */
+const BUSY_MS = 50;
+
+const crashFailure = (message: string, code: SandboxFailure['code'] = 'WORKER_CRASHED'): SandboxFailure => ({
+  code,
+  message,
+});
+
+export function createWorkerPool(options: WorkerPoolOptions) {
+  const { size, limits, logger } = options;
+  // A worker's WASM heaps live outside V8's heap; these limits bound the JS side of the worker.
+  const resourceLimits = { maxOldGenerationSizeMb: 512, maxYoungGenerationSizeMb: 64, stackSizeMb: 4 };
+  const slots: WorkerSlot[] = [];
+  const queue = createFairQueue<PendingCall>();
+  let nextId = 1;
+  let nextIndex = 0;
+  let closed = false;
+  let restarts = 0;
+  let watchdog: NodeJS.Timeout | undefined;
+
+  const live = () => slots.filter((s) => !s.dead);
+  const serving = () => live().filter((s) => !s.quarantined);
+
+  function spawn(): WorkerSlot {
+    const buffers = newActivityBuffers();
+    const worker = new Worker(options.workerFile, {
+      workerData: { ...options.config, activity: buffers } satisfies WorkerConfig,
+      resourceLimits,
+    });
+    worker.unref();
+    const slot: WorkerSlot = {
+      worker,
+      index: nextIndex++,
+      activity: activityViews(buffers),
+      inflight: new Map(),
+      warm: new Set(),
+      dead: false,
+      ready: false,
+      quarantined: false,
+      internal: new Map(),
+    };
+    worker.on('message', (msg: FromWorker) => onMessage(slot, msg));
+    worker.on('error', (err) => {
+      logger?.warn('sandbox worker failed', { worker: slot.index, error: err.message });
+    });
+    worker.on('exit', (code) => onExit(slot, code));
+    slots.push(slot);
+    return slot;
+  }
+
+  function onMessage(slot: WorkerSlot, msg: FromWorker): void {
+    if (msg.type === 'ready' || msg.type === 'started') {
+      slot.ready = true;
+      pump();
+      return;
+    }
+    if (msg.type === 'fetch') {
+      void proxyFetch(slot, msg);
+      return;
+    }
+    const internal = slot.internal.get(msg.id);
+    if (internal) {
+      slot.internal.delete(msg.id);
+      internal(msg);
+      return;
+    }
+    const call = slot.inflight.get(msg.id);
+    if (!call) return;
+    finish(slot, call);
+    call.settle(msg);
+    afterChange(slot);
+  }
+
+  /** Takes a call off its worker (it answered, failed, or moves elsewhere). */
+  function finish(slot: WorkerSlot, call: PendingCall): void {
+    slot.inflight.delete(call.message.id);
+    slot.activity.release(call.message.id);
+    if (call.timer) clearTimeout(call.timer);
+    call.timer = undefined;
+    call.slot = undefined;
+  }
+
+  function afterChange(slot: WorkerSlot): void {
+    if (slot.quarantined && !slot.dead && slot.inflight.size === 0) {
+      // Its spare took its place; a thread that ran hostile code is not trusted with more.
+      slot.dead = true;
+      void slot.worker.terminate();
+    }
+    pump();
+  }
+
+  function onExit(slot: WorkerSlot, code: number): void {
+    const culprit = guiltyCall(slot);
+    slot.dead = true;
+    const at = slots.indexOf(slot);
+    if (at >= 0) slots.splice(at, 1);
+    for (const done of slot.internal.values()) done(undefined);
+    slot.internal.clear();
+    if (closed) return;
+    const victims = [...slot.inflight.values()];
+    for (const call of victims) finish(slot, call);
+    if (victims.length > 0 || !slot.quarantined) {
+      restarts++;
+      logger?.warn('sandbox worker exited; replacing it', { worker: slot.index, code });
+    }
+    while (serving().length < size) spawn();
+    for (const call of victims) {
+      // The call whose code was running when the worker died is charged; the others only shared
+      // the worker with it, unless nobody's code was running (then nobody can be told apart).
+      if (culprit === undefined || call.message.id === culprit) {
+        if (call.strikes++ === 0) queue.push(call, true);
+        else call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
+      } else moveElsewhere(call);
+    }
+    pump();
+  }
+
+  /** The call whose guest code the worker is (or was, when it died) running. */
+  function guiltyCall(slot: WorkerSlot): number | undefined {
+    return slot.activity.running()?.id;
+  }
+
+  function moveElsewhere(call: PendingCall): void {
+    if (++call.moves > MAX_MOVES) {
+      call.settle(crashResult(call, 'the sandbox worker running this call kept failing'));
+      return;
+    }
+    queue.push(call, true);
+  }
+
+  function crashResult(
+    call: PendingCall,
+    message: string,
+    code: SandboxFailure['code'] = 'WORKER_CRASHED',
+  ): FromWorker {
+    const failure = crashFailure(message, code);
+    if (call.kind === 'transform') return { type: 'transform-result', id: call.message.id, failure };
+    if (call.kind === 'compile') return { type: 'compile-result', id: call.message.id, failure };
+    return {
+      type: 'send-result',
+      id: call.message.id,
+      run: { error: failure, exchanges: [], logs: [], durationMs: 0 },
+    };
+  }
+
+  /** How long one call's code may run in one go before the worker is presumed stuck. */
+  function codeLimitMs(call: PendingCall): number {
+    const m = call.message;
+    if (m.type === 'send') return Math.min(limits.sendCpuMs, limits.sendWallMs) + 5_000;
+    // A per-event run is one stretch of guest code over the whole batch, each event its own budget.
+    if (m.type === 'transform') return limits.transformCpuMs * (m.count + 2) + 5_000;
+    return limits.transformCpuMs * 2 + 5_000;
+  }
+
+  /** Upper bound after which a call whose worker runs nobody's code is presumed lost. */
+  function backstopMs(call: PendingCall): number {
+    const m = call.message;
+    if (m.type === 'send') return limits.sendWallMs + 5_000;
+    return codeLimitMs(call) + 5_000;
+  }
+
+  function watch(): void {
+    for (const slot of live()) {
+      const running = slot.activity.running();
+      if (!running) continue;
+      const call = slot.inflight.get(running.id);
+      if (call && running.forMs > codeLimitMs(call)) {
+        logger?.warn('sandbox code ran past its limit; terminating its worker', { worker: slot.index });
+        finish(slot, call);
+        call.settle(crashResult(call, 'the code ran past its limit and its worker was stopped', 'TIMEOUT'));
+        slot.quarantined = true;
+        void slot.worker.terminate();
+        continue;
+      }
+      const others = slot.inflight.size > (call ? 1 : 0);
+      if (!slot.quarantined && running.forMs > options.stallMs && (others || queue.size > 0)) {
+        quarantine(slot, running.id);
+      }
+    }
+    if (queue.size > 0) pump();
+    if (live().every((s) => s.inflight.size === 0) && queue.size === 0) stopWatch();
+  }
+
+  /** One call's code holds this worker: the rest of its work and all new work go elsewhere. */
+  function quarantine(slot: WorkerSlot, runningId: number): void {
+    // At most as many quarantined workers as serving ones: beyond that, only the work moves.
+    if (live().length < 2 * size) {
+      slot.quarantined = true;
+      logger?.warn('sandbox worker busy with one call; a spare takes its place', { worker: slot.index });
+      spawn();
+    }
+    for (const call of [...slot.inflight.values()]) {
+      if (call.message.id === runningId) continue;
+      // Not started, or started but not yet reached outside: it runs on another worker instead
+      // (this one drops it). One that has fetched finishes here once the stuck code stops; the
+      // time it waited is not counted against its limit.
+      if (slot.activity.withdraw(call.message.id)) {
+        finish(slot, call);
+        queue.push(call, true);
+      }
+    }
+    pump();
+  }
+
+  function startWatch(): void {
+    if (watchdog) return;
+    watchdog = setInterval(watch, WATCH_MS);
+    watchdog.unref();
+  }
+  function stopWatch(): void {
+    if (watchdog) clearInterval(watchdog);
+    watchdog = undefined;
+  }
+
+  /**
+   * Whether a worker takes another call now. Never while a call it was given has not started: a
+   * call waits in the fair queue, not behind another owner's call that may hold the worker (it
+   * cannot be taken back once started). Nor while some call's code has held it for a while.
+   */
+  function accepting(s: WorkerSlot): boolean {
+    if (!s.ready || s.quarantined || s.dead || s.inflight.size >= CALLS_PER_WORKER) return false;
+    for (const id of s.inflight.keys()) if (s.activity.waiting(id)) return false;
+    const running = s.activity.running();
+    return !running || running.forMs < BUSY_MS;
+  }
+
+  function pump(): void {
+    if (closed) return;
+    for (;;) {
+      const current = live();
+      const view: ShareWorker[] = current.map((s) => ({
+        accepting: accepting(s),
+        inflight: s.inflight.size,
+        warm: s.warm,
+      }));
+      const runningOwners = new Set<string>();
+      for (const s of current) for (const c of s.inflight.values()) runningOwners.add(c.owner);
+      const next = queue.next(
+        view,
+        (owner) => {
+          const on = new Set<number>();
+          current.forEach((s, i) => {
+            for (const c of s.inflight.values()) if (c.owner === owner) on.add(i);
+          });
+          return on;
+        },
+        runningOwners,
+      );
+      if (!next) return;
+      send(current[next.worker]!, next.call);
+    }
+  }
+
+  function send(slot: WorkerSlot, call: PendingCall): void {
+    const m = call.message;
+    slot.warm.add(call.owner);
+    call.slot = slot;
+    slot.inflight.set(m.id, call);
+    slot.activity.queue(m.id);
+    armBackstop(slot, call, backstopMs(call));
+    startWatch();
+    if (m.type === 'transform') {
+      // The batch's bytes are handed over, not copied; a retry encodes them again.
+      if (m.eventsBjson.byteLength === 0 && call.events) m.eventsBjson = encodeBjson(call.events);
+      slot.worker.postMessage(m, [m.eventsBjson.buffer as ArrayBuffer]);
+    } else slot.worker.postMessage(m);
+  }
+
+  function armBackstop(slot: WorkerSlot, call: PendingCall, ms: number): void {
+    call.timer = setTimeout(() => {
+      if (slot.inflight.get(call.message.id) !== call) return;
+      // Some call's code holds the worker: the watchdog deals with that; this one waits.
+      if (slot.activity.running()) {
+        armBackstop(slot, call, 1_000);
+        return;
+      }
+      logger?.warn('sandbox worker did not answer in time; terminating it', { worker: slot.index });
+      finish(slot, call);
+      call.settle(crashResult(call, 'the sandbox stopped answering; the call was abandoned', 'TIMEOUT'));
+      // Its other calls are bystanders: moved by the exit handler (nobody's code was running).
+      for (const other of [...slot.inflight.values()]) {
+        finish(slot, other);
+        moveElsewhere(other);
+      }
+      slot.quarantined = true;
+      void slot.worker.terminate();
+    }, ms);
+    call.timer.unref();
+  }
+
+  async function proxyFetch(slot: WorkerSlot, msg: Extract<FromWorker, { type: 'fetch' }>): Promise<void> {
+    const call = slot.inflight.get(msg.id);
+    const reply = (body: Extract<ToWorker, { type: 'fetch-result' }>) => {
+      if (!slot.dead) slot.worker.postMessage(body);
+    };
+    if (!call?.fetch) {
+      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: 'no fetch for this call' } });
+      return;
+    }
+    try {
+      const init: RequestInit = {
+        method: msg.request.method,
+        headers: msg.request.headers,
+        redirect: 'manual',
+      };
+      if (msg.request.body !== undefined) init.body = msg.request.body;
+      const res = await call.fetch(msg.request.url, init);
+      const { text, truncated } = await readCapped(
+        res.body as ReadableStream<Uint8Array> | null,
+        msg.maxBytes,
+      );
+      const response: GuestFetchResponseRaw = {
+        status: res.status,
+        statusText: res.statusText,
+        headers: [...res.headers.entries()],
+        body: text,
+        truncated,
+      };
+      reply({ type: 'fetch-result', fetchId: msg.fetchId, response });
+    } catch (err) {
+      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: (err as Error).message } });
+    }
+  }
+
+  for (let i = 0; i < size; i++) spawn();
+
+  return {
+    nextId: () => nextId++,
+    /** Queues a call for its owner's share of the pool; resolves to the worker's answer. */
+    run<T extends FromWorker>(
+      kind: CallKind,
+      owner: string,
+      message: ToWorker & { id: number },
+      fetch?: FetchLike,
+      events?: SandboxEvent[],
+    ): Promise<T> {
+      if (closed) {
+        return Promise.reject(new PipesError({ code: 'ENGINE_STOPPED', message: 'the sandbox is closed' }));
+      }
+      return new Promise<T>((resolve) => {
+        const call: PendingCall = {
+          kind,
+          owner,
+          message,
+          strikes: 0,
+          moves: 0,
+          settle: (msg) => resolve(msg as T),
+        };
+        if (fetch) call.fetch = fetch;
+        if (events) call.events = events;
+        queue.push(call);
+        pump();
+      });
+    },
+    /** Sends a pool-internal message to every serving worker; each resolves with its answer. */
+    broadcast(make: (id: number) => ToWorker & { id: number }): Array<Promise<FromWorker | undefined>> {
+      return serving().map(
+        (slot) =>
+          new Promise<FromWorker | undefined>((resolve) => {
+            const message = make(nextId++);
+            slot.internal.set(message.id, resolve);
+            slot.worker.postMessage(message);
+          }),
+      );
+    },
+    workers: () => live().map((s) => s.worker),
+    /** Workers running some call's guest code right now (tests kill them mid-call). */
+    busyWorkers: () =>
+      live()
+        .filter((s) => s.activity.running() !== undefined)
+        .map((s) => s.worker),
+    restarts: () => restarts,
+    size: () => serving().length,
+    async close(): Promise<void> {
+      if (closed) return;
+      // Let queued and in-flight calls finish (each is bounded by its own limit and the backstop).
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (queue.size === 0 && live().every((s) => s.inflight.size === 0)) resolve();
+          else setTimeout(check, 10).unref();
+        };
+        check();
+      });
+      closed = true;
+      stopWatch();
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+    },
+  };
+}
