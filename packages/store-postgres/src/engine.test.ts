@@ -3,6 +3,7 @@ import {
   runEngineConfigTransfer,
   runEngineConformance,
   runEngineDestinationFaults,
+  runEngineNeighbours,
   runEngineReliability,
 } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
@@ -44,6 +45,7 @@ if (await postgresAvailable()) {
   runEngineConfigTransfer({ name: 'PostgreSQL', openStore, cleanup });
   runEngineConformance({ name: 'PostgreSQL', openStore, cleanup, rawDump });
   runEngineDestinationFaults({ name: 'PostgreSQL', openStore, cleanup });
+  runEngineNeighbours({ name: 'PostgreSQL', openStore, cleanup });
 } else {
   describe.skip('engine on PostgreSQL (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

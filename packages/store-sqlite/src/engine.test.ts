@@ -6,6 +6,7 @@ import {
   runEngineConfigTransfer,
   runEngineConformance,
   runEngineDestinationFaults,
+  runEngineNeighbours,
   runEngineReliability,
 } from '@openpipes/core/conformance';
 import { afterAll } from 'vitest';
@@ -33,3 +34,5 @@ runEngineConformance({ name: 'SQLite', openStore, rawDump });
 runEngineConfigTransfer({ name: 'SQLite', openStore });
 
 runEngineDestinationFaults({ name: 'SQLite', openStore });
+
+runEngineNeighbours({ name: 'SQLite', openStore });

@@ -14,5 +14,6 @@ export { runEngineConfigTransfer } from './config-transfer.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 export { runEngineReliability } from './reliability.js';
+export { runEngineNeighbours } from './neighbours.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store.js';

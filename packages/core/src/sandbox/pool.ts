@@ -144,7 +144,11 @@ function toPipesError(failure: SandboxFailure): PipesError {
 export function createSandbox(options: SandboxOptions = {}): Sandbox & {
   retire(input: { values: string[] }): Promise<void>;
   stats(): Promise<SandboxStats>;
-  [sandboxInternals]: { workers(): Worker[]; busyWorkers(): Worker[] };
+  /**
+   * `busyWorkers(owner?)`: workers running guest code now (of `owner`: `send:<destination id>` or
+   * `transform:<pipe id>`), for tests that kill a worker mid-call.
+   */
+  [sandboxInternals]: { workers(): Worker[]; busyWorkers(owner?: string): Worker[] };
 } {
   const limits = resolveLimits(options.limits);
   const size = Math.max(1, Math.floor(options.workers ?? availableParallelism()));
@@ -179,7 +183,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
   return {
     [sandboxInternals]: {
       workers: () => pool.workers(),
-      busyWorkers: () => pool.busyWorkers(),
+      busyWorkers: (owner) => pool.busyWorkers(owner),
     },
 
     async compile({ kind, code }) {

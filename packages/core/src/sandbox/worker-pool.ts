@@ -433,9 +433,13 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     },
     workers: () => live().map((s) => s.worker),
     /** Workers running some call's guest code right now (tests kill them mid-call). */
-    busyWorkers: () =>
+    busyWorkers: (owner?: string) =>
       live()
-        .filter((s) => s.activity.running() !== undefined)
+        .filter((s) => {
+          const running = s.activity.running();
+          if (!running) return false;
+          return owner === undefined || s.inflight.get(running.id)?.owner === owner;
+        })
         .map((s) => s.worker),
     restarts: () => restarts,
     size: () => serving().length,
