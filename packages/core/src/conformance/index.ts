@@ -13,7 +13,7 @@ export { runEngineAlerts } from './alerts.js';
 export { runEngineConfigTransfer } from './config-transfer.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
-export { runEngineReliability } from './reliability.js';
 export { runEngineNeighbours } from './neighbours.js';
+export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store.js';

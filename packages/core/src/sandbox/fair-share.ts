@@ -13,8 +13,10 @@
 
 /** What the scheduler needs to know about one worker. */
 export interface ShareWorker {
-  /** Takes new calls (alive, not quarantined) and has room for one more. */
+  /** Takes a new call now. */
   accepting: boolean;
+  /** Counts towards the pool's size (alive, started, not quarantined), accepting now or not. */
+  serving: boolean;
   /** Calls in flight on it. */
   inflight: number;
   /** Code owners whose code this worker has warm (preferred when it is as free as another). */
@@ -91,11 +93,10 @@ export function createFairQueue<C extends { owner: string }>(): FairQueue<C> {
     },
     next(workers, placement, runningOwners) {
       if (size === 0) return undefined;
-      const accepting = workers.filter((w) => w.accepting).length;
-      if (accepting === 0) return undefined;
+      if (!workers.some((w) => w.accepting)) return undefined;
       const active = new Set(runningOwners);
       for (const owner of queues.keys()) active.add(owner);
-      const share = Math.max(1, Math.floor(workers.filter((w) => w.accepting).length / active.size));
+      const share = Math.max(1, Math.floor(workers.filter((w) => w.serving).length / active.size));
       const waiting = [...queues.keys()]
         .map((owner) => ({ owner, on: placement(owner) }))
         .sort(

@@ -298,6 +298,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       const current = live();
       const view: ShareWorker[] = current.map((s) => ({
         accepting: accepting(s),
+        serving: s.ready && !s.quarantined,
         inflight: s.inflight.size,
         warm: s.warm,
       }));
