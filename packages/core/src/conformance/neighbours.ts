@@ -80,7 +80,8 @@ const EVENTS = 4;
 const BENIGN = 4;
 
 export function runEngineNeighbours(options: EngineConformanceOptions): void {
-  describe(`hostile neighbours on ${options.name}`, () => {
+  // Generous time-outs: each case takes seconds, but a loaded CI machine may stretch them.
+  describe(`hostile neighbours on ${options.name}`, { timeout: 180_000 }, () => {
     const open: Pipes[] = [];
     const servers: TestServer[] = [];
     let counter = 0;
@@ -90,7 +91,7 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
       await Promise.all(open.splice(0).map((p) => p.stop({ graceMs: 5_000 }).catch(() => {})));
       await Promise.all(servers.splice(0).map((s) => s.close()));
       await options.cleanup?.();
-    });
+    }, 60_000);
 
     /**
      * An engine with four benign pipes (each to its own destination) from one source, plus the

@@ -22,7 +22,10 @@ export const CallState = { free: 0, queued: 1, started: 2, withdrawn: 3, io: 4 }
 export interface ActivityBuffers {
   /** Int32: [0] id of the call running guest code now (0: none). */
   current: SharedArrayBuffer;
-  /** Float64: [0] when that guest code started running (epoch ms, `performance` clock). */
+  /**
+   * Float64: [0] when that guest code started running, [1] the worker's last heartbeat (its event
+   * loop turns); epoch ms, `performance` clock.
+   */
   since: SharedArrayBuffer;
   /** Int32 × CALL_SLOTS: {@link CallState} of each call handed to the worker. */
   calls: SharedArrayBuffer;
@@ -31,7 +34,7 @@ export interface ActivityBuffers {
 export function newActivityBuffers(): ActivityBuffers {
   return {
     current: new SharedArrayBuffer(4),
-    since: new SharedArrayBuffer(8),
+    since: new SharedArrayBuffer(16),
     calls: new SharedArrayBuffer(4 * CALL_SLOTS),
   };
 }
@@ -50,6 +53,14 @@ export function activityViews(buffers: ActivityBuffers) {
     enter(id: number): void {
       since[0] = sharedNow();
       Atomics.store(current, 0, id);
+    },
+    /** Worker: its event loop turns (called on a timer). */
+    beat(): void {
+      since[1] = sharedNow();
+    },
+    /** Pool: how long ago the worker's event loop last turned. */
+    silentForMs(): number {
+      return sharedNow() - since[1]!;
     },
     /** Worker: guest code stopped running (returned, awaits, or was interrupted). */
     leave(): void {

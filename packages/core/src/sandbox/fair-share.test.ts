@@ -60,3 +60,19 @@ describe('fair share of the workers', () => {
     expect(q.drain()).toEqual([{ owner: 'a', n: 1 }]);
   });
 });
+
+describe('fair share by time used', () => {
+  it('serves the owner that used the workers least first', () => {
+    const q = createFairQueue<Call>();
+    q.push({ owner: 'hostile', n: 0 });
+    q.push({ owner: 'clean', n: 0 });
+    const used = (o: string) => (o === 'hostile' ? 5_000 : 3);
+    const next = q.next(
+      [{ accepting: true, serving: true, inflight: 0, warm: new Set() }],
+      () => new Set(),
+      new Set(),
+      used,
+    );
+    expect(next?.call.owner).toBe('clean');
+  });
+});

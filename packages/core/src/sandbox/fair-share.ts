@@ -3,8 +3,10 @@
  * for `send()` (docs/sandbox.md, "Sharing the pool"). Pure: the pool tells it which workers can
  * take work and where each owner's calls run; it says which queued call goes to which worker next.
  *
- * - Calls wait in one queue per owner; owners with queued calls take turns, the owner on the
- *   fewest workers first, then the one served longest ago.
+ * - Calls wait in one queue per owner; owners with queued calls take turns: the owner on the
+ *   fewest workers first, then the one that used the least worker time lately (so a pipe whose
+ *   calls take milliseconds goes ahead of one whose calls run into their limits), then the one
+ *   served longest ago.
  * - An owner may run on at most max(1, floor(workers / active owners)) workers at once (an active
  *   owner has calls queued or running). A hostile or slow owner thus holds its share, no more.
  * - An idle pool may be borrowed: an owner at its share takes another worker when no other owner
@@ -39,6 +41,8 @@ export interface FairQueue<C extends { owner: string }> {
     workers: readonly ShareWorker[],
     placement: (owner: string) => ReadonlySet<number>,
     runningOwners: ReadonlySet<string>,
+    /** Worker time the owner used lately (ms, decaying); 0 when not given. */
+    usage?: (owner: string) => number,
   ): { call: C; worker: number } | undefined;
   /** Every waiting call, removing them (the pool is closing). */
   drain(): C[];
@@ -91,16 +95,19 @@ export function createFairQueue<C extends { owner: string }>(): FairQueue<C> {
     get size() {
       return size;
     },
-    next(workers, placement, runningOwners) {
+    next(workers, placement, runningOwners, usage = () => 0) {
       if (size === 0) return undefined;
       if (!workers.some((w) => w.accepting)) return undefined;
       const active = new Set(runningOwners);
       for (const owner of queues.keys()) active.add(owner);
       const share = Math.max(1, Math.floor(workers.filter((w) => w.serving).length / active.size));
       const waiting = [...queues.keys()]
-        .map((owner) => ({ owner, on: placement(owner) }))
+        .map((owner) => ({ owner, on: placement(owner), used: usage(owner) }))
         .sort(
-          (a, b) => a.on.size - b.on.size || (lastServed.get(a.owner) ?? 0) - (lastServed.get(b.owner) ?? 0),
+          (a, b) =>
+            a.on.size - b.on.size ||
+            a.used - b.used ||
+            (lastServed.get(a.owner) ?? 0) - (lastServed.get(b.owner) ?? 0),
         );
       const all = workers.map((_, i) => i);
       for (const { owner, on } of waiting) {

@@ -32,6 +32,8 @@ interface PendingCall {
   settle: (msg: FromWorker) => void;
   timer?: NodeJS.Timeout;
   slot?: WorkerSlot;
+  /** When it was handed to its current worker. */
+  sentAt?: number;
 }
 
 interface WorkerSlot {
@@ -64,8 +66,12 @@ export interface WorkerPoolOptions {
 
 /** A bystander moved more often than this is presumed to be the cause after all. */
 const MAX_MOVES = 5;
+/** How fast an owner's past worker time stops counting against it. */
+const USAGE_HALF_LIFE_MS = 30_000;
 /** How often the watchdog looks at busy workers. */
 const WATCH_MS = 50;
+/** A worker whose event loop has not turned for this long, running nobody's code, is hung. */
+const HUNG_MS = 5_000;
 /** A worker whose current call's code has run this long gets no new call until it stops. */
 const BUSY_MS = 50;
 
@@ -139,8 +145,22 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     afterChange(slot);
   }
 
+  // Worker time each owner used lately, halving every USAGE_HALF_LIFE_MS: who goes first.
+  const usage = new Map<string, { ms: number; at: number }>();
+  function used(owner: string, now: number): number {
+    const u = usage.get(owner);
+    return u ? u.ms * 2 ** (-(now - u.at) / USAGE_HALF_LIFE_MS) : 0;
+  }
+  function charge(owner: string, ms: number): void {
+    const now = performance.now();
+    if (usage.size > 10_000 && !usage.has(owner)) usage.delete(usage.keys().next().value!);
+    usage.set(owner, { ms: used(owner, now) + ms, at: now });
+  }
+
   /** Takes a call off its worker (it answered, failed, or moves elsewhere). */
   function finish(slot: WorkerSlot, call: PendingCall): void {
+    if (call.sentAt !== undefined) charge(call.owner, performance.now() - call.sentAt);
+    call.sentAt = undefined;
     slot.inflight.delete(call.message.id);
     slot.activity.release(call.message.id);
     if (call.timer) clearTimeout(call.timer);
@@ -302,8 +322,16 @@ export function createWorkerPool(options: WorkerPoolOptions) {
         inflight: s.inflight.size,
         warm: s.warm,
       }));
+      const now = performance.now();
       const runningOwners = new Set<string>();
-      for (const s of current) for (const c of s.inflight.values()) runningOwners.add(c.owner);
+      // Lately used, plus what its calls running now have used so far.
+      const running = new Map<string, number>();
+      for (const s of current) {
+        for (const c of s.inflight.values()) {
+          runningOwners.add(c.owner);
+          running.set(c.owner, (running.get(c.owner) ?? 0) + now - (c.sentAt ?? now));
+        }
+      }
       const next = queue.next(
         view,
         (owner) => {
@@ -314,6 +342,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
           return on;
         },
         runningOwners,
+        (owner) => used(owner, now) + (running.get(owner) ?? 0),
       );
       if (!next) return;
       send(current[next.worker]!, next.call);
@@ -325,6 +354,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     slot.warm.add(call.owner);
     call.slot = slot;
     slot.inflight.set(m.id, call);
+    call.sentAt = performance.now();
     slot.activity.queue(m.id);
     armBackstop(slot, call, backstopMs(call));
     startWatch();
@@ -338,8 +368,9 @@ export function createWorkerPool(options: WorkerPoolOptions) {
   function armBackstop(slot: WorkerSlot, call: PendingCall, ms: number): void {
     call.timer = setTimeout(() => {
       if (slot.inflight.get(call.message.id) !== call) return;
-      // Some call's code holds the worker: the watchdog deals with that; this one waits.
-      if (slot.activity.running()) {
+      // Some call's code holds the worker (the watchdog deals with that), or the worker's event
+      // loop still turns (a loaded machine; the call's own limit in the worker settles it): wait.
+      if (slot.activity.running() || slot.activity.silentForMs() < HUNG_MS) {
         armBackstop(slot, call, 1_000);
         return;
       }

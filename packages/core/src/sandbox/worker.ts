@@ -41,6 +41,9 @@ function begin(id: number): boolean {
   return true;
 }
 setGuestMeter({ enter: activity.enter, leave: activity.leave });
+// A heartbeat the pool reads: a worker whose loop turns settles its calls itself (each has a limit).
+activity.beat();
+setInterval(activity.beat, 100).unref();
 
 // ---- vetted modules ---------------------------------------------------------------------------
 interface ManifestEntry {
