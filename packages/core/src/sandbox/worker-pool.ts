@@ -351,6 +351,9 @@ export function createWorkerPool(options: WorkerPoolOptions) {
 
   function send(slot: WorkerSlot, call: PendingCall): void {
     const m = call.message;
+    // A new id for every hand-over: an answer from a worker the call was taken back from (it may
+    // still finish its copy) is then never mistaken for the answer of this run.
+    m.id = nextId++;
     slot.warm.add(call.owner);
     call.slot = slot;
     slot.inflight.set(m.id, call);
