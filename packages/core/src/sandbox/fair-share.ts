@@ -43,6 +43,8 @@ export interface FairQueue<C extends { owner: string }> {
     runningOwners: ReadonlySet<string>,
     /** Worker time the owner used lately (ms, decaying); 0 when not given. */
     usage?: (owner: string) => number,
+    /** Whether worker `i` may take this owner's call (isolation of suspect code); default yes. */
+    fits?: (worker: number, owner: string) => boolean,
   ): { call: C; worker: number } | undefined;
   /** Every waiting call, removing them (the pool is closing). */
   drain(): C[];
@@ -57,11 +59,16 @@ export function createFairQueue<C extends { owner: string }>(): FairQueue<C> {
   let size = 0;
   let tick = 0;
 
-  function leastBusy(workers: readonly ShareWorker[], among: Iterable<number>, owner: string): number {
+  function leastBusy(
+    workers: readonly ShareWorker[],
+    among: Iterable<number>,
+    owner: string,
+    fits: (worker: number, owner: string) => boolean,
+  ): number {
     let best = -1;
     for (const i of among) {
       const w = workers[i]!;
-      if (!w.accepting) continue;
+      if (!w.accepting || !fits(i, owner)) continue;
       const b = best < 0 ? undefined : workers[best]!;
       // The least busy; among equals, one that has this owner's code warm.
       if (
@@ -95,7 +102,7 @@ export function createFairQueue<C extends { owner: string }>(): FairQueue<C> {
     get size() {
       return size;
     },
-    next(workers, placement, runningOwners, usage = () => 0) {
+    next(workers, placement, runningOwners, usage = () => 0, fits = () => true) {
       if (size === 0) return undefined;
       if (!workers.some((w) => w.accepting)) return undefined;
       const active = new Set(runningOwners);
@@ -115,7 +122,7 @@ export function createFairQueue<C extends { owner: string }>(): FairQueue<C> {
         // At its share: only workers it already uses, unless nobody else waits (borrowing).
         const alone = waiting.length === 1;
         const candidates = on.size < share || alone ? all : on;
-        const worker = leastBusy(workers, candidates, owner);
+        const worker = leastBusy(workers, candidates, owner, fits);
         if (worker < 0) continue;
         const q = queues.get(owner)!;
         const call = q.shift()!;

@@ -256,7 +256,11 @@ describe('transform semantics', () => {
       const hs = openpipes.jwtSign({ sub: 'u1' }, secrets.HS, { expiresIn: 60 });
       const rs = openpipes.jwtSign({ sub: 'u2' }, secrets.PRIV, { alg: 'RS256', kid: 'k1' });
       let tampered = 'verified';
-      try { openpipes.jwtVerify(hs.slice(0, -2) + 'xx', secrets.HS); } catch (e) { tampered = e.message; }
+      // Change the signature's first character (6 whole bits): the last ones carry padding bits,
+      // and a changed last character can decode to the same bytes (a flake that hit by chance).
+      const sig = hs.split('.')[2];
+      const bad = hs.slice(0, hs.length - sig.length) + (sig[0] === 'A' ? 'B' : 'A') + sig.slice(1);
+      try { openpipes.jwtVerify(bad, secrets.HS); } catch (e) { tampered = e.message; }
       return [{ ...events[0], event_payload: {
         hs: openpipes.jwtVerify(hs, secrets.HS).sub,
         rs: openpipes.jwtVerify(rs, secrets.PUB, { algorithms: ['RS256'] }).sub,

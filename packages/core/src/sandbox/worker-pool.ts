@@ -66,6 +66,14 @@ export interface WorkerPoolOptions {
 
 /** A bystander moved more often than this is presumed to be the cause after all. */
 const MAX_MOVES = 5;
+/** Failures that make an owner's code suspect for {@link SUSPECT_MS}. */
+const SEVERE = new Set<SandboxFailure['code']>([
+  'TIMEOUT',
+  'OUT_OF_MEMORY',
+  'STACK_OVERFLOW',
+  'WORKER_CRASHED',
+]);
+const SUSPECT_MS = 60_000;
 /** How fast an owner's past worker time stops counting against it. */
 const USAGE_HALF_LIFE_MS = 30_000;
 /** How often the watchdog looks at busy workers. */
@@ -141,8 +149,27 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     const call = slot.inflight.get(msg.id);
     if (!call) return;
     finish(slot, call);
+    noteAnswer(call, msg);
     call.settle(msg);
     afterChange(slot);
+  }
+
+  // Owners whose code lately ran into a limit, held a worker or died with it, until when. Their
+  // calls run on workers of their own, and together they leave one serving worker to the others:
+  // a call awaiting a fetch cannot move, so it must not share a worker with code that may spin.
+  const suspects = new Map<string, number>();
+  const isSuspect = (owner: string, now: number) => (suspects.get(owner) ?? 0) > now;
+  function suspect(owner: string): void {
+    if (suspects.size > 10_000 && !suspects.has(owner)) suspects.delete(suspects.keys().next().value!);
+    suspects.set(owner, performance.now() + SUSPECT_MS);
+  }
+  function noteAnswer(call: PendingCall, msg: FromWorker): void {
+    let codes: Array<SandboxFailure['code'] | undefined> = [];
+    if (msg.type === 'send-result') codes = [msg.run.error?.code];
+    else if (msg.type === 'transform-result') {
+      codes = [msg.failure?.code, ...(msg.payload?.failures ?? []).map(([, f]) => f.code)];
+    }
+    if (codes.some((c) => c !== undefined && SEVERE.has(c))) suspect(call.owner);
   }
 
   // Worker time each owner used lately, halving every USAGE_HALF_LIFE_MS: who goes first.
@@ -196,6 +223,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       // The call whose code was running when the worker died is charged; the others only shared
       // the worker with it, unless nobody's code was running (then nobody can be told apart).
       if (culprit === undefined || call.message.id === culprit) {
+        suspect(call.owner);
         if (call.strikes++ === 0) queue.push(call, true);
         else call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
       } else moveElsewhere(call);
@@ -252,6 +280,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       const running = slot.activity.running();
       if (!running) continue;
       const call = slot.inflight.get(running.id);
+      if (call && running.forMs > options.stallMs) suspect(call.owner);
       if (call && running.forMs > codeLimitMs(call)) {
         logger?.warn('sandbox code ran past its limit; terminating its worker', { worker: slot.index });
         finish(slot, call);
@@ -312,6 +341,26 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     return !running || running.forMs < BUSY_MS;
   }
 
+  /**
+   * Isolation of suspect code: a suspect owner's call goes only to a worker with no other owner's
+   * calls, and suspects together use at most all serving workers but one; an innocent owner's call
+   * never joins a worker running a suspect's call.
+   */
+  function fits(current: WorkerSlot[], i: number, owner: string, now: number): boolean {
+    const slot = current[i]!;
+    const owners = new Set([...slot.inflight.values()].map((c) => c.owner));
+    if (!isSuspect(owner, now)) return ![...owners].some((o) => isSuspect(o, now));
+    if ([...owners].some((o) => o !== owner)) return false;
+    if (owners.has(owner)) return true;
+    const serving = current.filter((s) => s.ready && !s.quarantined);
+    const suspectWorkers = serving.filter((s) =>
+      [...s.inflight.values()].some((c) => isSuspect(c.owner, now)),
+    );
+    // One serving worker always stays free of suspect code (when there are two or more), so that
+    // an innocent call arriving later finds one at once.
+    return suspectWorkers.length < Math.max(1, serving.length - 1);
+  }
+
   function pump(): void {
     if (closed) return;
     for (;;) {
@@ -343,6 +392,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
         },
         runningOwners,
         (owner) => used(owner, now) + (running.get(owner) ?? 0),
+        (i, owner) => fits(current, i, owner, now),
       );
       if (!next) return;
       send(current[next.worker]!, next.call);
