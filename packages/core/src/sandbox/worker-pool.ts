@@ -11,8 +11,8 @@ import { PipesError } from '../errors.js';
 import { type ActivityViews, activityViews, newActivityBuffers } from './activity.js';
 import { encodeBjson } from './bjson.js';
 import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
-import { readCapped } from './host-fetch.js';
-import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig } from './protocol.js';
+import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
+import { answerFetch } from './proxy-fetch.js';
 import type { FetchLike, SandboxEvent, SandboxFailure, SandboxLimits } from './types.js';
 
 export type CallKind = 'transform' | 'send' | 'compile';
@@ -46,6 +46,11 @@ interface WorkerSlot {
   dead: boolean;
   /** Started up: calls wait in the queue until then, so start-up time is nobody's limit. */
   ready: boolean;
+  /**
+   * Some call's code held it past stallMs: it takes no new call until its calls are done (one
+   * awaiting a fetch cannot move; it must get its turn between stuck stretches).
+   */
+  sheltered: boolean;
   /** Stuck in one call's code: no new work; terminated once its calls are done. */
   quarantined: boolean;
   /** Calls a pool-internal message (stats, retire) waits on. */
@@ -118,6 +123,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       warm: new Set(),
       dead: false,
       ready: false,
+      sheltered: false,
       quarantined: false,
       internal: new Map(),
     };
@@ -280,7 +286,10 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       const running = slot.activity.running();
       if (!running) continue;
       const call = slot.inflight.get(running.id);
-      if (call && running.forMs > options.stallMs) suspect(call.owner);
+      if (running.forMs > options.stallMs) {
+        slot.sheltered = true;
+        if (call) suspect(call.owner);
+      }
       if (call && running.forMs > codeLimitMs(call)) {
         logger?.warn('sandbox code ran past its limit; terminating its worker', { worker: slot.index });
         finish(slot, call);
@@ -336,6 +345,10 @@ export function createWorkerPool(options: WorkerPoolOptions) {
    */
   function accepting(s: WorkerSlot): boolean {
     if (!s.ready || s.quarantined || s.dead || s.inflight.size >= CALLS_PER_WORKER) return false;
+    if (s.sheltered) {
+      if (s.inflight.size > 0) return false;
+      s.sheltered = false;
+    }
     for (const id of s.inflight.keys()) if (s.activity.waiting(id)) return false;
     const running = s.activity.running();
     return !running || running.forMs < BUSY_MS;
@@ -441,38 +454,10 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     call.timer.unref();
   }
 
-  async function proxyFetch(slot: WorkerSlot, msg: Extract<FromWorker, { type: 'fetch' }>): Promise<void> {
-    const call = slot.inflight.get(msg.id);
-    const reply = (body: Extract<ToWorker, { type: 'fetch-result' }>) => {
+  function proxyFetch(slot: WorkerSlot, msg: Extract<FromWorker, { type: 'fetch' }>): Promise<void> {
+    return answerFetch(slot.inflight.get(msg.id)?.fetch, msg, (body) => {
       if (!slot.dead) slot.worker.postMessage(body);
-    };
-    if (!call?.fetch) {
-      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: 'no fetch for this call' } });
-      return;
-    }
-    try {
-      const init: RequestInit = {
-        method: msg.request.method,
-        headers: msg.request.headers,
-        redirect: 'manual',
-      };
-      if (msg.request.body !== undefined) init.body = msg.request.body;
-      const res = await call.fetch(msg.request.url, init);
-      const { text, truncated } = await readCapped(
-        res.body as ReadableStream<Uint8Array> | null,
-        msg.maxBytes,
-      );
-      const response: GuestFetchResponseRaw = {
-        status: res.status,
-        statusText: res.statusText,
-        headers: [...res.headers.entries()],
-        body: text,
-        truncated,
-      };
-      reply({ type: 'fetch-result', fetchId: msg.fetchId, response });
-    } catch (err) {
-      reply({ type: 'fetch-result', fetchId: msg.fetchId, error: { message: (err as Error).message } });
-    }
+    });
   }
 
   for (let i = 0; i < size; i++) spawn();
