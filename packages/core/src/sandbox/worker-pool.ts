@@ -1,4 +1,7 @@
 /**
+ * long-file: the queue, the workers and the watchdog's attribution change the same state together
+ * (which call runs where, since when); split apart, each part would reach into the others.
+ *
  * The worker threads behind the sandbox, and how calls reach them (docs/sandbox.md, "Sharing the
  * pool"): calls wait in a fair queue per code owner; a watchdog reads from shared memory which
  * call's code each worker is running, so a stuck or dead worker is blamed on that call only, and
