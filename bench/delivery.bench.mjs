@@ -1,11 +1,11 @@
-// End-to-end delivery on SQLite, ingest → transform (the brief's Meta transform) → send (the brief's
+// End-to-end delivery on SQLite, ingest → transform (the Meta example transform) → send (the Meta example's
 // Meta send) → a loopback sink that answers at once; and how fast the backlog drains after the
 // destination was down for a while under steady ingest.
 //   npm run bench -- delivery            (BENCH_OUTAGE_SECONDS=60 by default)
 import { join } from 'node:path';
 import { createPipes, silentLogger } from '@openpipes/core';
 import { sqliteStore } from '@openpipes/store-sqlite';
-import { purchase, report, setupBriefFlow, startSink, tempDir } from './lib.mjs';
+import { purchase, report, setupMetaExample, startSink, tempDir } from './lib.mjs';
 
 const dir = tempDir('openpipes-bench-delivery-');
 const outageSeconds = Number(process.env.BENCH_OUTAGE_SECONDS ?? 60);
@@ -19,7 +19,7 @@ async function engineWith(sink, name) {
     egressAllow: [sink.host],
     dispatcher: { pollIntervalMs: 200 },
   });
-  await setupBriefFlow(pipes, sink.url);
+  await setupMetaExample(pipes, sink.url);
   return pipes;
 }
 

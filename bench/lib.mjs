@@ -1,11 +1,11 @@
 // Shared helpers for the benchmarks: JSON-line output, temp dirs, a loopback sink, test events,
-// and the brief's operator flow set up on an engine.
+// and the operator flow set up on an engine.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { briefMetaSend, briefMetaTransform } from '@openpipes/core/testing';
+import { metaExampleSend, metaExampleTransform } from '@openpipes/core/testing';
 
 /** Prints one JSON line: {"bench": ..., "metric": ..., "value": ..., "unit": ..., ...extra}. */
 export function report(bench, metric, value, unit, extra = {}) {
@@ -76,12 +76,12 @@ export function purchase(i) {
 }
 
 /**
- * The brief's flow on an engine: a `web` source, a purchase event type, the Meta secrets, the
- * brief's Meta `send()` aimed at `sinkUrl` (batches of 500), and the brief's Meta transform on an
+ * The example flow on an engine: a `web` source, a purchase event type, the Meta secrets, the
+ * Meta example `send()` aimed at `sinkUrl` (batches of 500), and the Meta example transform on an
  * enabled pipe. The destination is left disabled unless `enable` is set (the PostgreSQL bench turns
  * it on once its dispatchers run).
  */
-export async function setupBriefFlow(pipes, sinkUrl, { enable = true } = {}) {
+export async function setupMetaExample(pipes, sinkUrl, { enable = true } = {}) {
   const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
   await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object', required: ['order_id'] } });
   const token = await pipes.secrets.create({
@@ -91,7 +91,7 @@ export async function setupBriefFlow(pipes, sinkUrl, { enable = true } = {}) {
   const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: '123456789012' });
   const destination = await pipes.destinations.create({
     name: 'meta-capi-prod',
-    send: briefMetaSend(sinkUrl),
+    send: metaExampleSend(sinkUrl),
     max_batch_size: 500,
     concurrency: 2,
   });
@@ -100,7 +100,7 @@ export async function setupBriefFlow(pipes, sinkUrl, { enable = true } = {}) {
     name: 'purchase-to-meta',
     source_id: source.id,
     destination_id: destination.id,
-    transform: briefMetaTransform,
+    transform: metaExampleTransform,
   });
   await pipes.pipes.enable(pipe.id);
   if (enable) await pipes.destinations.enable(destination.id);

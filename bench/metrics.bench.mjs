@@ -11,7 +11,7 @@ import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { purchase, report, setupBriefFlow, startSink, tempDir } from './lib.mjs';
+import { purchase, report, setupMetaExample, startSink, tempDir } from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const rounds = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 5));
@@ -38,7 +38,7 @@ async function serveCollect(filename, withMetrics) {
     logger: silentLogger,
     sandbox: { workers: 1 },
   });
-  await setupBriefFlow(pipes, 'http://127.0.0.1:9/');
+  await setupMetaExample(pipes, 'http://127.0.0.1:9/');
   await pipes.start(); // roles: ['ingest']: no dispatcher
   const handler = createHandler(pipes, withMetrics ? { metrics: { public: true } } : {});
   const server = createServer({ keepAliveTimeout: 60_000 }, createNodeListener(handler));
@@ -141,7 +141,7 @@ async function endToEnd(dir, round, withMetrics) {
     dispatcher: { pollIntervalMs: 200 },
   });
   const metrics = withMetrics ? createMetrics(pipes) : null;
-  await setupBriefFlow(pipes, sink.url);
+  await setupMetaExample(pipes, sink.url);
   await pipes.start();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();

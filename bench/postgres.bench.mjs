@@ -3,8 +3,8 @@
 // A. End to end with 1, 2 and 4 dispatcher PROCESSES on one PostgreSQL: events are ingested FIRST
 //    (into a disabled destination, so deliveries wait as pending), the dispatchers start and warm
 //    up, the destination is enabled, and the clock runs from the sink's first request until every
-//    delivery is recorded as delivered. Each event goes through the brief's Meta transform and the
-//    brief's Meta send() to a loopback sink that answers at once, in batches of 500. During the
+//    delivery is recorded as delivered. Each event goes through the Meta example transform and the
+//    Meta example send() to a loopback sink that answers at once, in batches of 500. During the
 //    drain the CPU time of the dispatcher processes, of PostgreSQL's processes and of this process
 //    (the sink) is sampled from /proc, to say where throughput flattens on this machine.
 // B. Delivery-history queries on 1,000,000 delivery records (bulk-loaded with generate_series):
@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createPipes, silentLogger } from '@openpipes/core';
 import { postgresStore } from '@openpipes/store-postgres';
 import pg from 'pg';
-import { purchase, report, setupBriefFlow, startSink } from './lib.mjs';
+import { purchase, report, setupMetaExample, startSink } from './lib.mjs';
 
 const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const events = Number(process.env.OPENPIPES_BENCH_PG_EVENTS ?? 30_000);
@@ -154,7 +154,7 @@ async function endToEnd(dispatchers) {
     sandbox: { workers: 1 },
     egressAllow: [sink.host],
   });
-  const { destination } = await setupBriefFlow(pipes, sink.url, { enable: false });
+  const { destination } = await setupMetaExample(pipes, sink.url, { enable: false });
 
   // Ingest first, two calls of 500 in flight.
   const ingestStart = performance.now();

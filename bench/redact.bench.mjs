@@ -1,4 +1,4 @@
-// Redaction on the delivery hot path: what one delivery record costs to redact (the brief's Meta
+// Redaction on the delivery hot path: what one delivery record costs to redact (the Meta example
 // exchange with its two bound secrets), a 64 KiB response body, and building a redactor.
 //   npm run bench -- redact
 import { createRedactor } from '@openpipes/core';

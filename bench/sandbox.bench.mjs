@@ -1,4 +1,4 @@
-// Sandbox throughput: the brief's Meta transform over batches of 1000 events, through the sandbox
+// Sandbox throughput: the Meta example transform over batches of 1000 events, through the sandbox
 // (one worker sequential and pipelined, the whole pool, and the per-event path) and, interleaved in
 // the same run, the same function in plain V8 on the same JSON input (JSON.parse + transform +
 // JSON.stringify, which is what the data really goes through); each line carries the V8 numbers of
@@ -6,14 +6,14 @@
 // warm-context memory, and per-call overhead for a batch of one. Prints JSON lines.
 import { availableParallelism } from 'node:os';
 import { createSandbox } from '@openpipes/core';
-import { briefMetaTransform } from '@openpipes/core/testing';
+import { metaExampleTransform } from '@openpipes/core/testing';
 
 const out = (metric, value, unit, extra = {}) =>
   console.log(
     JSON.stringify({ bench: 'sandbox', metric, value: Math.round(value * 100) / 100, unit, ...extra }),
   );
 
-// The brief's second Meta transform, verbatim.
+// The second Meta example transform, verbatim.
 
 const hex = (seed) => {
   let s = '';
@@ -51,7 +51,7 @@ const payloadBytes = JSON.stringify(events[0].event_payload).length;
 // The same function on the same data in plain V8: JSON.parse of the batch, one call over the whole
 // batch, JSON.stringify of the outputs. (Calling it once per event in V8 costs about the same; that
 // variant is printed too.) The sandbox gets the events as objects, like the engine hands them over.
-const v8Transform = new Function(`${briefMetaTransform}; return transform;`)();
+const v8Transform = new Function(`${metaExampleTransform}; return transform;`)();
 function v8Batch() {
   const evs = JSON.parse(inputJson);
   return JSON.stringify(v8Transform({ events: evs, profiles: undefined, secrets: {} })).length;
@@ -83,7 +83,7 @@ async function openSetup(workers, options = {}) {
     kind: 'transform',
     owner: `pip_bench_${workers}_${options.batchTransforms}_${options.transformChunkEvents}`,
     version: 1,
-    code: briefMetaTransform,
+    code: metaExampleTransform,
   };
   const call = () => sandbox.transform({ code, events, profiles: undefined, secrets: {} });
   const check = (run) => {
@@ -208,7 +208,7 @@ await Promise.all(setups.map((s) => s.sandbox.close()));
 // ---- per-call overhead, batch of 1 ------------------------------------------------------------
 {
   const sandbox = createSandbox({ workers: 1 });
-  const code = { kind: 'transform', owner: 'pip_one', version: 1, code: briefMetaTransform };
+  const code = { kind: 'transform', owner: 'pip_one', version: 1, code: metaExampleTransform };
   const one = [events[0]];
   for (let i = 0; i < 200; i++)
     await sandbox.transform({ code, events: one, profiles: undefined, secrets: {} });

@@ -1,12 +1,12 @@
 // The smallest complete OpenPipes: embed the engine in a script, send one purchase through the
-// brief's Meta transform and send() to a local stand-in for Meta, and print the delivery record.
+// Meta example transform and send() to a local stand-in for Meta, and print the delivery record.
 // Runs offline: the "Meta" here is an HTTP server on 127.0.0.1 that this script starts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes } from '@openpipes/core';
-import { briefMetaSend, briefMetaTransform, purchaseEvent, waitFor } from '@openpipes/core/testing';
+import { metaExampleSend, metaExampleTransform, purchaseEvent, waitFor } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 
 const quiet = process.argv.includes('--quiet');
@@ -37,14 +37,14 @@ const pipes = createPipes({
 });
 
 try {
-  // 3. The brief's operator flow.
+  // 3. The operator flow.
   const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
   await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object', required: ['order_id'] } });
   const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: 'EAAB-demo-token' });
   const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: '123456789' });
   const destination = await pipes.destinations.create({
     name: 'meta-capi-prod',
-    send: briefMetaSend(sinkUrl),
+    send: metaExampleSend(sinkUrl),
     max_batch_size: 1000,
   });
   await pipes.destinations.bindSecrets(destination.id, [token.id, pixel.id]);
@@ -52,7 +52,7 @@ try {
     name: 'purchase-to-meta',
     source_id: source.id,
     destination_id: destination.id,
-    transform: briefMetaTransform,
+    transform: metaExampleTransform,
   });
   await pipes.pipes.enable(pipe.id);
   await pipes.destinations.enable(destination.id);

@@ -1,4 +1,4 @@
-// The pipe transform under test: purchases to Meta's Conversions API (the product brief's), plus
+// The pipe transform under test: purchases to Meta's Conversions API (the Meta example), plus
 // one rule of our own: orders without a value are not sent. This file is what the pipe runs; it
 // is read as text, never imported (the sandbox calls `transform`).
 // biome-ignore lint/correctness/noUnusedVariables: the sandbox calls it

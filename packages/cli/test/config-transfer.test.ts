@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  briefMetaSend,
-  briefMetaTransform,
+  metaExampleSend,
+  metaExampleTransform,
   purchaseEvent,
   purchaseSchema,
   startTestServer,
@@ -87,7 +87,7 @@ describe('openpipes config export | config import', () => {
         '--json',
         JSON.stringify({
           name: 'meta-capi-prod',
-          send: briefMetaSend(meta.url),
+          send: metaExampleSend(meta.url),
           secret_ids: secretIds,
           enabled: true,
         }),
@@ -103,7 +103,7 @@ describe('openpipes config export | config import', () => {
         name: 'purchase-to-meta',
         source_id: source.id,
         destination_id: destination.id,
-        transform: briefMetaTransform,
+        transform: metaExampleTransform,
         enabled: true,
       }),
     ]);

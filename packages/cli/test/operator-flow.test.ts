@@ -1,13 +1,13 @@
 /**
- * The brief's operator flow, driven only through `openpipes` processes against a real
+ * The operator flow, driven only through `openpipes` processes against a real
  * `openpipes serve` (a child process on a free port and a temporary SQLite file), with a stand-in
  * for Meta on 127.0.0.1 that the egress guard lets through because OPENPIPES_EGRESS_ALLOW says so.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  briefMetaSend,
-  briefMetaTransform,
+  metaExampleSend,
+  metaExampleTransform,
   purchaseEvent,
   purchaseSchema,
   startTestServer,
@@ -28,7 +28,7 @@ const firstToken = 'EAAB-operator-flow-token-1f2e3d';
 const rotatedToken = 'EAAB-rotated-token-9a8b7c';
 const pixelId = '123456789';
 
-describe("the brief's operator flow through the CLI", () => {
+describe('the operator flow through the CLI', () => {
   let meta: TestServer;
   let serve: ServeProcess;
   let dir: string;
@@ -94,7 +94,7 @@ describe("the brief's operator flow through the CLI", () => {
 
     writeFileSync(
       join(dir, 'meta-capi-destination.json'),
-      JSON.stringify({ name: 'meta-capi-prod', send: briefMetaSend(meta.url), max_batch_size: 1000 }),
+      JSON.stringify({ name: 'meta-capi-prod', send: metaExampleSend(meta.url), max_batch_size: 1000 }),
     );
     const destination = (
       await run(['api', 'POST', '/api/event-destinations', '--file', './meta-capi-destination.json'])
@@ -118,7 +118,7 @@ describe("the brief's operator flow through the CLI", () => {
         name: 'purchase-to-meta',
         source_id: (await run(['api', 'GET', '/api/sources'])).json().data[0].id,
         destination_id: destination.id,
-        transform: briefMetaTransform,
+        transform: metaExampleTransform,
       }),
     );
     const pipe = (await run(['api', 'POST', '/api/pipes', '--file', './purchase-to-meta.json'])).json();
@@ -179,7 +179,7 @@ describe("the brief's operator flow through the CLI", () => {
     expect(delivered.attempt_count).toBe(1);
   });
 
-  it('shows versions and reverts a pipe in one command, as the brief does', async () => {
+  it('shows versions and reverts a pipe in one command, as the docs show', async () => {
     const pipes = (await run(['api', 'GET', '/api/pipes'])).json();
     const pipeId = pipes.data[0].id;
     const versions = (await run(['api', 'GET', `/api/pipes/${pipeId}/versions`])).json();

@@ -4,8 +4,8 @@
  * with a message; under CI=true a missing PostgreSQL fails it, as in @openpipes/store-postgres.
  */
 import {
-  briefMetaSend,
-  briefMetaTransform,
+  metaExampleSend,
+  metaExampleTransform,
   purchaseEvent,
   startTestServer,
   type TestServer,
@@ -105,7 +105,7 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
       destinations: [
         {
           name: 'meta',
-          send: briefMetaSend(meta.url),
+          send: metaExampleSend(meta.url),
           secrets: ['META_ACCESS_TOKEN', 'META_PIXEL_ID'],
           enabled: true,
         },
@@ -115,7 +115,7 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
           name: 'purchases',
           source: 'web',
           destination: 'meta',
-          transform: briefMetaTransform,
+          transform: metaExampleTransform,
           enabled: true,
         },
       ],

@@ -6,8 +6,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  briefMetaSend,
-  briefMetaTransform,
+  metaExampleSend,
+  metaExampleTransform,
   purchaseEvent,
   startTestServer,
   type TestServer,
@@ -49,7 +49,7 @@ describe('openpipes serve on SIGTERM', () => {
         destinations: [
           {
             name: 'slow-meta',
-            send: briefMetaSend(meta.url),
+            send: metaExampleSend(meta.url),
             secrets: ['META_ACCESS_TOKEN', 'META_PIXEL_ID'],
             max_batch_size: 5,
             concurrency: 1,
@@ -61,7 +61,7 @@ describe('openpipes serve on SIGTERM', () => {
             name: 'purchases',
             source: 'web',
             destination: 'slow-meta',
-            transform: briefMetaTransform,
+            transform: metaExampleTransform,
             enabled: true,
           },
         ],

@@ -3,7 +3,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { briefGoogleTransform, briefMetaTransform, purchaseEvent } from '@openpipes/core/testing';
+import { googleExampleTransform, metaExampleTransform, purchaseEvent } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openpipes, stopAll, tempDir } from './helpers.js';
 
@@ -28,9 +28,9 @@ describe('openpipes transform test', () => {
   });
   afterAll(() => stopAll());
 
-  it("prints the output events of the brief's Meta transform; the add_to_cart is filtered out", async () => {
+  it('prints the output events of the Meta example transform; the add_to_cart is filtered out', async () => {
     const result = await openpipes(
-      ['transform', 'test', file('meta.js', briefMetaTransform), '--events', 'purchases.json'],
+      ['transform', 'test', file('meta.js', metaExampleTransform), '--events', 'purchases.json'],
       {
         cwd: dir,
         env: { OPENPIPES_URL: 'http://127.0.0.1:9' }, // never used: the command runs offline
@@ -92,7 +92,7 @@ describe('openpipes transform test', () => {
       [
         'transform',
         'test',
-        file('google.js', briefGoogleTransform),
+        file('google.js', googleExampleTransform),
         '--events',
         'purchases.json',
         '--secret',

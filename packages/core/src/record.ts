@@ -1,6 +1,6 @@
 /**
  * Shaping what a delivery record shows: captured HTTP exchanges become `{ url, method, headers,
- * payload }` / `{ status, body }` with JSON parsed (as the brief shows them), a batch request is cut
+ * payload }` / `{ status, body }` with JSON parsed (as the docs show them), a batch request is cut
  * down to the rows of the event the record is about, sizes are bounded, and secret values are
  * replaced with `[secret:KEY]`.
  */

@@ -1,6 +1,6 @@
 /**
  * The domain model: zod schemas with inferred types. JSON field names are snake_case, as in the
- * brief's delivery record. `*Input` schemas validate what callers write and are strict: an unknown
+ * documented delivery record. `*Input` schemas validate what callers write and are strict: an unknown
  * key (a typo such as `enbled`) is refused by name instead of being dropped. The entity schemas
  * describe what OpenPipes returns. The HTTP package builds its OpenAPI document from these same
  * schemas.
@@ -309,14 +309,14 @@ export const deliveryAttemptSchema = z.object({
 });
 export type DeliveryAttempt = z.infer<typeof deliveryAttemptSchema>;
 
-/** The delivery record: the brief's shape plus versions, attempts and timestamps. */
+/** The delivery record: the documented shape plus versions, attempts and timestamps. */
 export const deliverySchema = z.object({
   id: z.string(),
   pipe_id: z.string(),
   pipe_version: z.number().int().nullable(),
   destination_id: z.string(),
   destination_version: z.number().int().nullable(),
-  /** The destination's name, as in the brief's record. */
+  /** The destination's name, as in the documented record. */
   destination: z.string(),
   source_id: z.string(),
   /** The sender's event id (or the generated `evt_` id). */

@@ -30,7 +30,7 @@ export interface CanonicalContent {
 
 /**
  * `event_payload` of a canonical event. Personal data may be sent raw (the transform normalises
- * and hashes it) or already hashed (64 hex SHA-256 passes through). The brief's field names
+ * and hashes it) or already hashed (64 hex SHA-256 passes through). The example transforms' field names
  * (`revenue`, `hashed_email`, `hashed_phone`, `ua`) are accepted as aliases.
  *
  * @example
@@ -52,7 +52,7 @@ export interface CanonicalContent {
 export interface CanonicalEventPayload {
   order_id?: string;
   value?: number;
-  /** Alias of `value` (the brief's name). */
+  /** Alias of `value` (the example transforms' name). */
   revenue?: number;
   /** ISO 4217, e.g. `EUR`. */
   currency?: string;
@@ -81,7 +81,7 @@ export interface CanonicalEventPayload {
 
   ip?: string;
   user_agent?: string;
-  /** Alias of `user_agent` (the brief's name). */
+  /** Alias of `user_agent` (the example transforms' name). */
   ua?: string;
   page_url?: string;
   referrer_url?: string;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { briefMetaTransform, testSecretKey } from '@openpipes/core/testing';
+import { metaExampleTransform, testSecretKey } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
@@ -43,7 +43,7 @@ describe('config export and import over HTTP', () => {
       name: 'purchase-to-meta',
       source_id: web.id,
       destination_id: meta.id,
-      transform: briefMetaTransform,
+      transform: metaExampleTransform,
     });
     const handler = createHandler(production, { apiKeys: [writeKey, readKey] });
     server = createServer(createNodeListener(handler));

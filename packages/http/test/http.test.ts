@@ -7,8 +7,8 @@
  */
 
 import {
-  briefMetaSend,
-  briefMetaTransform,
+  metaExampleSend,
+  metaExampleTransform,
   metaLikeAnswer,
   purchaseEvent,
   purchaseSchema,
@@ -49,7 +49,7 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     await pipes.eventTypes.create({ name: 'add_to_cart', schema: { type: 'object' } });
     const token = await pipes.secrets.create({ key: 'COLLECT_TOKEN', value: collectToken });
     const signing = await pipes.secrets.create({ key: 'COLLECT_HMAC_KEY', value: hmacKey });
-    const sink = await pipes.destinations.create({ name: 'sink', send: briefMetaSend(f.meta.url) });
+    const sink = await pipes.destinations.create({ name: 'sink', send: metaExampleSend(f.meta.url) });
     const sources = [
       { name: 'Shop', slug: 'shop', allowed_origins: ['https://shop.example', 'https://*.brand.example'] },
       { name: 'Beacon', slug: 'beacon' },
@@ -75,7 +75,7 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     await f?.close();
   });
 
-  it("runs the brief's operator flow purely over HTTP and reads the delivery record", async () => {
+  it('runs the operator flow purely over HTTP and reads the delivery record', async () => {
     const flow = await startFixture(adapter);
     try {
       flow.meta.handle(metaLikeAnswer);
@@ -101,7 +101,7 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
       expect(pixel.status).toBe(201);
 
       const destination = await call(flow, 'POST', '/api/event-destinations', {
-        body: { name: 'meta-capi-prod', send: briefMetaSend(flow.meta.url), max_batch_size: 1000 },
+        body: { name: 'meta-capi-prod', send: metaExampleSend(flow.meta.url), max_batch_size: 1000 },
       });
       expect(destination.status).toBe(201);
       expect(destination.json).toMatchObject({
@@ -122,7 +122,7 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
           name: 'purchase-to-meta',
           source_id: source.json.id,
           destination_id: dst,
-          transform: briefMetaTransform,
+          transform: metaExampleTransform,
         },
       });
       expect(pipe.status).toBe(201);

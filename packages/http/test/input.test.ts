@@ -6,7 +6,7 @@
  * asked.
  */
 import { isPipesError } from '@openpipes/core';
-import { briefMetaSend, purchaseEvent, purchaseSchema } from '@openpipes/core/testing';
+import { metaExampleSend, purchaseEvent, purchaseSchema } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, call, checkedFetch, collect } from './client.js';
 import { checkerFor, type OpenApiChecker } from './openapi-check.js';
@@ -52,7 +52,7 @@ describe.each(stores)('bad input that used to get through, on %s', (store) => {
     await pipes.eventTypes.create({ name: 'any', schema: { type: 'object' } });
     const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
     sourceId = source.id;
-    const sink = await pipes.destinations.create({ name: 'sink', send: briefMetaSend(f.meta.url) });
+    const sink = await pipes.destinations.create({ name: 'sink', send: metaExampleSend(f.meta.url) });
     const pipe = await pipes.pipes.create({
       name: 'web-pipe',
       source_id: source.id,
@@ -445,7 +445,7 @@ describe.each(stores)('bad input that used to get through, on %s', (store) => {
     it("a destination's own template field is a destination, not a template request: accepted by both", async () => {
       const body = {
         name: 'own-template',
-        send: briefMetaSend(f.meta.url),
+        send: metaExampleSend(f.meta.url),
         template: { name: 'x', settings: {} },
       };
       expect(checker.requestErrors('POST', '/api/event-destinations', body)).toEqual([]);

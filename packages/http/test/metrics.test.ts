@@ -13,7 +13,7 @@ import { createPipes, type Pipes, type Store } from '@openpipes/core';
 import {
   metaLikeAnswer,
   settled,
-  setupBriefFlow,
+  setupMetaExample,
   startTestServer,
   type TestServer,
   testSecretKey,
@@ -115,7 +115,7 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
     await pipes.start();
     s = await serve(pipes, { metrics: {}, probes: true });
 
-    const flow = await setupBriefFlow(pipes, meta, {
+    const flow = await setupMetaExample(pipes, meta, {
       max_batch_size: 1,
       retry: { max_attempts: 2, initial_delay_ms: 1, multiplier: 1 },
     });
@@ -379,7 +379,7 @@ describe.skipIf(!(await postgresAvailable()))('the backlog gauge on PostgreSQL',
     try {
       const first = open();
       const meta = await startTestServer();
-      await setupBriefFlow(first, meta);
+      await setupMetaExample(first, meta);
       await meta.close();
       const idle = await first.destinations.create({ name: 'idle-sink', send: 'async function send() {}' });
       expect(idle.enabled).toBe(false);

@@ -8,7 +8,7 @@ import {
   metaLikeAnswer,
   purchaseEvent,
   settled,
-  setupBriefFlow,
+  setupMetaExample,
   startTestServer,
   type TestServer,
   testSecretKey,
@@ -235,7 +235,7 @@ describe.skipIf(!available)('postgres store across processes', () => {
         return pipes;
       };
       const ingest = engine(['ingest'], 1000);
-      const { pipe } = await setupBriefFlow(ingest, meta);
+      const { pipe } = await setupMetaExample(ingest, meta);
       // A dispatcher that would poll once a minute: only a notification can wake it in time.
       const dispatch = engine(['dispatch'], 60_000);
       await dispatch.start();

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createPipes, silentLogger } from '@openpipes/core';
-import { setupBriefFlow, type TestServer, testSecretKey } from '@openpipes/core/testing';
+import { setupMetaExample, type TestServer, testSecretKey } from '@openpipes/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrations, postgresStore } from '../src/index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './postgres.js';
@@ -150,7 +150,7 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
     const sink = await startSink(100);
     cleanups.push(sink.close);
 
-    // The brief's flow, set up once: Meta destination (batches of 100), purchase pipe, secrets.
+    // The example flow, set up once: Meta destination (batches of 100), purchase pipe, secrets.
     const setup = createPipes({
       store: postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 }),
       secretKey: testSecretKey,
@@ -158,7 +158,7 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
       roles: ['ingest'],
       sandbox: { workers: 1 },
     });
-    const { pipe } = await setupBriefFlow(setup, sink as unknown as TestServer, { max_batch_size: 100 });
+    const { pipe } = await setupMetaExample(setup, sink as unknown as TestServer, { max_batch_size: 100 });
     await setup.stop();
     await setup.store.close();
 

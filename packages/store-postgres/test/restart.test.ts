@@ -19,7 +19,7 @@ import {
 import {
   metaLikeAnswer,
   purchaseEvent,
-  setupBriefFlow,
+  setupMetaExample,
   startTestServer,
   type TestServer,
   testSecretKey,
@@ -89,7 +89,7 @@ describe.runIf(runnable)('slow: PostgreSQL restarted mid-run (a private cluster)
   });
 
   it('loses no accepted event across fast and immediate restarts and a stop; errors are clear 503s', async () => {
-    const { pipe } = await setupBriefFlow(pipes, meta, { retry: { initial_delay_ms: 50, multiplier: 1 } });
+    const { pipe } = await setupMetaExample(pipes, meta, { retry: { initial_delay_ms: 50, multiplier: 1 } });
     await pipes.start();
 
     // A producer that ingests 5 events every 20 ms and keeps what each call answered.

@@ -6,7 +6,7 @@ import { createPipes, silentLogger } from '@openpipes/core';
 import {
   purchaseEvent,
   settled,
-  setupBriefFlow,
+  setupMetaExample,
   startTestServer,
   testSecretKey,
   waitFor,
@@ -37,7 +37,7 @@ it('after kill -9 mid-batch and a restart, every accepted event is delivered; on
       secretKey: testSecretKey,
       logger: silentLogger,
     });
-    const { pipe } = await setupBriefFlow(setup, meta, { max_batch_size: 50 });
+    const { pipe } = await setupMetaExample(setup, meta, { max_batch_size: 50 });
     const ids = Array.from({ length: 600 }, (_, i) => `ord_crash_${i}`);
     for (let i = 0; i < ids.length; i += 100) {
       const result = await setup.ingest(

@@ -15,7 +15,7 @@ import {
   metaLikeAnswer,
   purchaseEvent,
   settled,
-  setupBriefFlow,
+  setupMetaExample,
   startTestServer,
   testSecretKey,
   waitFor,
@@ -82,7 +82,9 @@ describe.runIf(mounted || inCi)('SQLite disk full', () => {
       dispatcher: { pollIntervalMs: 50, leaseMs: 2000 },
     });
     try {
-      const { pipe } = await setupBriefFlow(pipes, meta, { retry: { initial_delay_ms: 50, multiplier: 1 } });
+      const { pipe } = await setupMetaExample(pipes, meta, {
+        retry: { initial_delay_ms: 50, multiplier: 1 },
+      });
       await pipes.start();
       // Take all but ~4 MiB of the disk.
       const { bavail, bsize } = statfsSync(dir);

@@ -1,6 +1,6 @@
 /**
  * `openpipes api METHOD PATH [--json BODY | --file FILE]`: any admin API call, the answer printed
- * as JSON. Every `mpcli api ...` line of the brief works with `openpipes` in its place.
+ * as JSON. Every `mpcli api ...` line of docs/operator-flow works with `openpipes` in its place.
  */
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';

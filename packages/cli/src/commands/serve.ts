@@ -155,7 +155,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       '--postgres-schema <name>',
       'the schema of the tables (env OPENPIPES_POSTGRES_SCHEMA; default openpipes)',
     )
-    .option('--demo', 'set up the demo (a source, the brief Meta pipe, a local stand-in for Meta) if absent')
+    .option(
+      '--demo',
+      'set up the demo (a source, the Meta example pipe, a local stand-in for Meta) if absent',
+    )
     .option(
       '--egress-allow <entry>',
       'host, host:port or CIDR send() may reach although private (repeatable; env OPENPIPES_EGRESS_ALLOW, comma-separated)',

@@ -1,14 +1,14 @@
 /**
- * `openpipes serve --demo`: the brief's operator flow, set up on an empty database so a new user
+ * `openpipes serve --demo`: the operator flow, set up on an empty database so a new user
  * can send an event and read its delivery record within a minute, offline. A web source, a
- * purchase event type, the brief's Meta transform and `send()`, aimed at a stand-in for Meta that
+ * purchase event type, the Meta example transform and `send()`, aimed at a stand-in for Meta that
  * the same server answers under `/demo-sink`. Set up through the config import, so a restart
  * reuses what is there.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigDocumentInput, Logger, Pipes } from '@openpipes/core';
-// The brief's Meta transform and send(), verbatim (only send()'s base URL differs): one copy, in core.
-import { briefMetaSend, briefMetaTransform } from '@openpipes/core/testing';
+// The Meta example transform and send(), verbatim (only send()'s base URL differs): one copy, in core.
+import { metaExampleSend, metaExampleTransform } from '@openpipes/core/testing';
 
 /** The path the demo's stand-in for Meta's Conversions API answers under. */
 export const demoSinkPath = '/demo-sink';
@@ -45,8 +45,8 @@ export function demoConfig(sinkBaseUrl: string): ConfigDocumentInput {
     destinations: [
       {
         name: demoNames.destination,
-        description: `The brief's Meta send(), aimed at the local stand-in ${sinkBaseUrl}`,
-        send: briefMetaSend(sinkBaseUrl),
+        description: `The Meta example send(), aimed at the local stand-in ${sinkBaseUrl}`,
+        send: metaExampleSend(sinkBaseUrl),
         secrets: ['META_ACCESS_TOKEN', 'META_PIXEL_ID'],
         max_batch_size: 1000,
         enabled: true,
@@ -57,7 +57,7 @@ export function demoConfig(sinkBaseUrl: string): ConfigDocumentInput {
         name: demoNames.pipe,
         source: demoNames.source,
         destination: demoNames.destination,
-        transform: briefMetaTransform,
+        transform: metaExampleTransform,
         enabled: true,
       },
     ],
@@ -96,7 +96,7 @@ export async function ensureDemo(
     });
   } else {
     const destination = await pipes.destinations.findByName(demoNames.destination);
-    const send = briefMetaSend(sinkBaseUrl);
+    const send = metaExampleSend(sinkBaseUrl);
     if (destination?.send.includes(`${demoSinkPath}/v19.0/`) && destination.send !== send) {
       await pipes.destinations.update(destination.id, { send }, context);
       logger.info('demo destination now points at this server', { url: sinkBaseUrl });

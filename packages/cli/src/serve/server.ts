@@ -364,7 +364,7 @@ function printBanner(
   out();
   out(
     `Demo ${demo.created ? 'set up' : 'ready (reused)'}: source "${demoNames.source}" -> pipe "${demoNames.pipe}" ` +
-      `(the brief's Meta transform) -> destination "${demoNames.destination}" (the brief's send(), aimed at a ` +
+      `(the Meta example transform) -> destination "${demoNames.destination}" (the example send(), aimed at a ` +
       `local stand-in for Meta at ${url}${demoSinkPath}). Nothing leaves this machine.`,
   );
   out();

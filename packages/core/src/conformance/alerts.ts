@@ -20,8 +20,8 @@ import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { isPipesError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { AuditEntry } from '../schemas.js';
-import { purchaseEvent, purchaseSchema } from '../testing/brief.js';
 import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
+import { purchaseEvent, purchaseSchema } from '../testing/meta-example.js';
 import { checkSlackMessage, checkTeamsMessage, slackStandIn, teamsStandIn } from '../testing/stand-ins.js';
 import {
   type RecordedTestRequest,

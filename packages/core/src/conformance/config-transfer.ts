@@ -12,8 +12,13 @@ import type { ConfigProgress } from '../config-transfer/index.js';
 import { createPipes, type Pipes } from '../engine.js';
 import { isPipesError } from '../errors.js';
 import { silentLogger } from '../logger.js';
-import { briefMetaSend, briefMetaTransform, purchaseEvent, purchaseSchema } from '../testing/brief.js';
 import { settled, stopAndClose, testSecretKey } from '../testing/helpers.js';
+import {
+  metaExampleSend,
+  metaExampleTransform,
+  purchaseEvent,
+  purchaseSchema,
+} from '../testing/meta-example.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 
@@ -52,7 +57,7 @@ export function runEngineConfigTransfer(options: EngineConformanceOptions): void
       return server;
     };
 
-    /** Staging: the brief's flow, a source with a bearer token, and an alert channel. */
+    /** Staging: the example flow, a source with a bearer token, and an alert channel. */
     const staging = async (meta: TestServer) => {
       const pipes = await engine([meta.host]);
       const web = await pipes.sources.create({ name: 'Web', slug: 'web' });
@@ -65,7 +70,7 @@ export function runEngineConfigTransfer(options: EngineConformanceOptions): void
       const metaPixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: pixel });
       const destination = await pipes.destinations.create({
         name: 'meta-capi-prod',
-        send: briefMetaSend(meta.url),
+        send: metaExampleSend(meta.url),
         max_batch_size: 1000,
         secret_ids: [metaToken.id, metaPixel.id],
         enabled: true,
@@ -74,7 +79,7 @@ export function runEngineConfigTransfer(options: EngineConformanceOptions): void
         name: 'purchase-to-meta',
         source_id: web.id,
         destination_id: destination.id,
-        transform: briefMetaTransform,
+        transform: metaExampleTransform,
         enabled: true,
       });
       await pipes.alerts.channels.create({

@@ -1,5 +1,5 @@
 /**
- * End-to-end engine scenarios that every store runs: the brief's operator flow, a destination that
+ * End-to-end engine scenarios that every store runs: the operator flow, a destination that
  * answers 400 or 500, malformed events, and a restart with pending deliveries. Real components: the
  * store under test, the QuickJS sandbox, and an HTTP server on 127.0.0.1 that answers like Meta.
  *
@@ -12,16 +12,16 @@ import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
 import type { IncomingEvent } from '../schemas.js';
 import type { Store } from '../store.js';
-import { purchaseEvent } from '../testing/brief.js';
 import {
-  briefAccessToken as accessToken,
+  exampleAccessToken as accessToken,
   metaLikeAnswer,
-  briefPixelId as pixelId,
+  examplePixelId as pixelId,
   settled,
-  setupBriefFlow,
+  setupMetaExample,
   stopAndClose,
   testSecretKey,
 } from '../testing/helpers.js';
+import { purchaseEvent } from '../testing/meta-example.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 
 export interface EngineConformanceOptions {
@@ -66,11 +66,11 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       await options.cleanup?.();
     });
 
-    it("runs the brief's operator flow: three purchases delivered, an add_to_cart filtered, no secret stored", async () => {
+    it('runs the operator flow: three purchases delivered, an add_to_cart filtered, no secret stored', async () => {
       const meta = await server(metaLikeAnswer);
       const db = dbName();
       const pipes = await engine(db, {}, [meta.host]);
-      const { pipe, destination } = await setupBriefFlow(pipes, meta);
+      const { pipe, destination } = await setupMetaExample(pipes, meta);
       await pipes.start();
 
       const result = await pipes.ingest('web', [
@@ -147,7 +147,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
         },
       }));
       const pipes = await engine(dbName(), {}, [meta.host]);
-      const { pipe } = await setupBriefFlow(pipes, meta, { retry: { initial_delay_ms: 10 } });
+      const { pipe } = await setupMetaExample(pipes, meta, { retry: { initial_delay_ms: 10 } });
       await pipes.start();
       await pipes.ingest('web', purchaseEvent('ord_400'));
       const [delivery] = await settled(pipes, pipe.id, 1);
@@ -170,7 +170,9 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
           : metaLikeAnswer(request);
       });
       const pipes = await engine(dbName(), {}, [meta.host]);
-      const { pipe } = await setupBriefFlow(pipes, meta, { retry: { initial_delay_ms: 20, multiplier: 1 } });
+      const { pipe } = await setupMetaExample(pipes, meta, {
+        retry: { initial_delay_ms: 20, multiplier: 1 },
+      });
       await pipes.start();
       await pipes.ingest('web', purchaseEvent('ord_500'));
       const [delivery] = await settled(pipes, pipe.id, 1);
@@ -250,7 +252,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
     it('rejects malformed events one by one, stores their valid siblings, and stores nothing for them', async () => {
       const meta = await server(metaLikeAnswer);
       const pipes = await engine(dbName(), {}, [meta.host]);
-      const { pipe } = await setupBriefFlow(pipes, meta);
+      const { pipe } = await setupMetaExample(pipes, meta);
       const result = await pipes.ingest('web', [
         purchaseEvent('ord_ok_1'),
         { event_type: 'purchase', event_time: 'yesterday', event_payload: { order_id: 'x' } },
@@ -290,7 +292,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       const meta = await server(metaLikeAnswer);
       const db = dbName();
       const first = await engine(db, { roles: ['ingest'] }, [meta.host]);
-      const { pipe } = await setupBriefFlow(first, meta);
+      const { pipe } = await setupMetaExample(first, meta);
       await first.start();
       const ids = Array.from({ length: 25 }, (_, i) => `ord_restart_${i}`);
       await first.ingest(
@@ -342,7 +344,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
           dispatcher: { pollIntervalMs: 50 },
         });
       const first = make();
-      const { pipe } = await setupBriefFlow(first, meta);
+      const { pipe } = await setupMetaExample(first, meta);
       await first.ingest('web', purchaseEvent('ord_before_stop'));
       await first.stop({ graceMs: 2000 });
       await expect(first.sources.list()).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });

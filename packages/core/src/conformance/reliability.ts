@@ -16,8 +16,8 @@ import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import type { EngineEventMap } from '../events.js';
 import { silentLogger } from '../logger.js';
 import type { Delivery } from '../schemas.js';
-import { briefMetaTransform, purchaseEvent, purchaseSchema } from '../testing/brief.js';
 import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
+import { metaExampleTransform, purchaseEvent, purchaseSchema } from '../testing/meta-example.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 
@@ -107,7 +107,7 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
           name: `${source.slug}-to-${d.name}`,
           source_id: src.id,
           destination_id: dest.id,
-          transform: briefMetaTransform,
+          transform: metaExampleTransform,
         });
         await pipes.pipes.enable(pipe.id);
         await pipes.destinations.enable(dest.id);
@@ -221,7 +221,7 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
           name: `to-${name}`,
           source_id: src.id,
           destination_id: dest.id,
-          transform: briefMetaTransform,
+          transform: metaExampleTransform,
         });
         await pipes.pipes.enable(pipe.id);
         await pipes.destinations.enable(dest.id);

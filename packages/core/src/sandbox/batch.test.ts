@@ -1,10 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  briefGoogleTransform,
-  briefMetaTransform,
-  briefTikTokTransform,
+  googleExampleTransform,
+  metaExampleTransform,
   purchaseEvent,
-} from '../testing/brief.js';
+  tiktokExampleTransform,
+} from '../testing/meta-example.js';
 import { chunkPlan, createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent, TransformRun } from './types.js';
 
@@ -54,11 +54,11 @@ const mixed = (count: number) =>
   );
 const counts = (run: TransformRun) => run.results.map((r) => (r.ok ? r.outputs.length : -1));
 
-describe("the brief's transforms on the fast path", () => {
+describe('the example transforms on the fast path', () => {
   it.each([
-    ['Meta', briefMetaTransform],
-    ['TikTok', briefTikTokTransform],
-    ['Google', briefGoogleTransform],
+    ['Meta', metaExampleTransform],
+    ['TikTok', tiktokExampleTransform],
+    ['Google', googleExampleTransform],
   ])('%s: one call over the batch, outputs identical to per-event', async (_name, code) => {
     const events = mixed(30);
     const run = await same(code, events, { GOOGLE_ADS_CONVERSION_ACTION: 'customers/1/conversionActions/2' });
@@ -275,7 +275,7 @@ describe('fallback to per-event', () => {
 
   it('a batch of one always runs per event', async () => {
     const run = await fast.transform({
-      code: ref(briefMetaTransform),
+      code: ref(metaExampleTransform),
       events: [ev(0)],
       profiles: undefined,
       secrets: {},
@@ -325,7 +325,7 @@ describe('large batches cross in chunks', () => {
 
   it('runs a clean batch on the fast path in every chunk', async () => {
     const events = mixed(13);
-    const c = ref(briefMetaTransform);
+    const c = ref(metaExampleTransform);
     const [a, b] = await Promise.all([
       chunked.transform({ code: c, events, profiles: undefined, secrets: {} }),
       perEvent.transform({ code: c, events, profiles: undefined, secrets: {} }),

@@ -80,8 +80,8 @@ const payload = (id: string): SandboxEvent => ({
 const fetchOnce = (url: string) =>
   `async function send() { const r = await fetch(${JSON.stringify(url)}); return { status: r.status, body: await r.text() }; }`;
 
-// The brief's send(), verbatim except for the base URL (a local stand-in for graph.facebook.com).
-const briefSend = (base: string) => `async function send({ events, secrets }) {
+// The example send(), verbatim except for the base URL (a local stand-in for graph.facebook.com).
+const exampleSend = (base: string) => `async function send({ events, secrets }) {
 const res = await fetch(
 \`${base}/v19.0/\${secrets.META_PIXEL_ID}/events\`,
 {
@@ -97,9 +97,9 @@ return res.json();
 }`;
 
 describe('send()', () => {
-  it("runs the brief's Meta send() against an allowed local server and captures the exchange", async () => {
+  it('runs the Meta example send() against an allowed local server and captures the exchange', async () => {
     const run = await sandbox.send({
-      code: ref(briefSend(`http://127.0.0.1:${graph.port}`)),
+      code: ref(exampleSend(`http://127.0.0.1:${graph.port}`)),
       events: [payload('ord_1'), payload('ord_2')],
       secrets: { META_PIXEL_ID: '123456789', META_ACCESS_TOKEN: 'tok_secret' },
     });
@@ -305,7 +305,7 @@ describe('send()', () => {
   it('calls a substituted fetch on the main thread (for msw)', async () => {
     const seen: string[] = [];
     const run = await sandbox.send({
-      code: ref(briefSend('https://graph.facebook.com')),
+      code: ref(exampleSend('https://graph.facebook.com')),
       events: [payload('m1')],
       secrets: { META_PIXEL_ID: '42', META_ACCESS_TOKEN: 't' },
       options: {

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PipesError } from '../errors.js';
-import { briefGoogleTransform, briefMetaTransform, briefTikTokTransform } from '../testing/brief.js';
+import {
+  googleExampleTransform,
+  metaExampleTransform,
+  tiktokExampleTransform,
+} from '../testing/meta-example.js';
 import { createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent } from './types.js';
 
@@ -45,11 +49,11 @@ const pageView: SandboxEvent = {
   event_payload: {},
 };
 
-// The brief's transforms, verbatim.
+// The example transforms, verbatim.
 
-describe("the brief's transforms run unchanged", () => {
+describe('the example transforms run unchanged', () => {
   it('Meta: maps purchases and filters other events, one result per input', async () => {
-    const r = await run(briefMetaTransform, [purchase('ord_1'), pageView, purchase('ord_2')]);
+    const r = await run(metaExampleTransform, [purchase('ord_1'), pageView, purchase('ord_2')]);
     expect(r.results).toHaveLength(3);
     expect(r.results[1]).toEqual({ ok: true, outputs: [] });
     const first = r.results[0]!;
@@ -77,7 +81,7 @@ describe("the brief's transforms run unchanged", () => {
   });
 
   it('TikTok: maps to CompletePayment', async () => {
-    const r = await run(briefTikTokTransform, [purchase('ord_9')]);
+    const r = await run(tiktokExampleTransform, [purchase('ord_9')]);
     const out = r.results[0]!;
     expect(out.ok && out.outputs[0]?.event_payload).toMatchObject({
       event: 'CompletePayment',
@@ -88,7 +92,7 @@ describe("the brief's transforms run unchanged", () => {
   });
 
   it('Google: reads its bound secret and formats the conversion time', async () => {
-    const r = await run(briefGoogleTransform, [purchase('ord_5')], {
+    const r = await run(googleExampleTransform, [purchase('ord_5')], {
       GOOGLE_ADS_CONVERSION_ACTION: 'customers/1/conversionActions/2',
     });
     const out = r.results[0]!;
@@ -320,9 +324,13 @@ describe('compile at save time', () => {
     ).rejects.toThrow(/module "fs" is not available in the sandbox/);
   });
 
-  it('accepts the brief code', async () => {
-    await expect(sandbox.compile({ kind: 'transform', code: briefMetaTransform })).resolves.toBeUndefined();
-    await expect(sandbox.compile({ kind: 'transform', code: briefTikTokTransform })).resolves.toBeUndefined();
-    await expect(sandbox.compile({ kind: 'transform', code: briefGoogleTransform })).resolves.toBeUndefined();
+  it('accepts the example code', async () => {
+    await expect(sandbox.compile({ kind: 'transform', code: metaExampleTransform })).resolves.toBeUndefined();
+    await expect(
+      sandbox.compile({ kind: 'transform', code: tiktokExampleTransform }),
+    ).resolves.toBeUndefined();
+    await expect(
+      sandbox.compile({ kind: 'transform', code: googleExampleTransform }),
+    ).resolves.toBeUndefined();
   });
 });

@@ -1,18 +1,18 @@
 /**
- * Helpers for tests that run a real engine: a polling `waitFor`, `settled` deliveries, the brief's
+ * Helpers for tests that run a real engine: a polling `waitFor`, `settled` deliveries, the Meta example's
  * operator flow set up through the engine API, and a Meta stand-in's answer. No test framework is
  * imported here, so `@openpipes/core/testing` loads anywhere (an app, a CLI, a script).
  */
 import type { Pipes } from '../engine.js';
 import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
-import { briefMetaSend, briefMetaTransform, purchaseSchema } from './brief.js';
+import { metaExampleSend, metaExampleTransform, purchaseSchema } from './meta-example.js';
 import type { RecordedTestRequest, TestResponse, TestServer } from './test-server.js';
 
 export const testSecretKey = 'test-secret-key-0123456789abcdef';
-/** The Meta access token `setupBriefFlow` stores as a secret (tests check it never leaks). */
-export const briefAccessToken = 'EAAB-super-secret-access-token-7f3a9c';
-/** The Meta pixel id `setupBriefFlow` stores as a secret. */
-export const briefPixelId = '998877665544';
+/** The Meta access token `setupMetaExample` stores as a secret (tests check it never leaks). */
+export const exampleAccessToken = 'EAAB-super-secret-access-token-7f3a9c';
+/** The Meta pixel id `setupMetaExample` stores as a secret. */
+export const examplePixelId = '998877665544';
 
 /** Polls until `check` returns a truthy value or the timeout passes. */
 export async function waitFor<T>(
@@ -38,7 +38,7 @@ export async function waitFor<T>(
 /** A stand-in for Meta's Conversions API: checks the token, answers `events_received`. */
 export function metaLikeAnswer(request: RecordedTestRequest): TestResponse {
   const body = request.json as { data?: unknown[]; access_token?: string } | undefined;
-  if (body?.access_token !== briefAccessToken) {
+  if (body?.access_token !== exampleAccessToken) {
     return {
       status: 400,
       body: {
@@ -57,8 +57,8 @@ export function metaLikeAnswer(request: RecordedTestRequest): TestResponse {
   };
 }
 
-/** The brief's operator flow through the engine API: source, event types, secrets, destination, pipe. */
-export async function setupBriefFlow(
+/** The operator flow through the engine API: source, event types, secrets, destination, pipe. */
+export async function setupMetaExample(
   pipes: Pipes,
   meta: TestServer,
   destination: { retry?: Record<string, number>; max_batch_size?: number } = {},
@@ -68,13 +68,13 @@ export async function setupBriefFlow(
   await pipes.eventTypes.create({ name: 'add_to_cart', schema: { type: 'object' } });
   const token = await pipes.secrets.create({
     key: 'META_ACCESS_TOKEN',
-    value: briefAccessToken,
+    value: exampleAccessToken,
     description: 'Meta CAPI pixel token',
   });
-  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: briefPixelId });
+  const pixel = await pipes.secrets.create({ key: 'META_PIXEL_ID', value: examplePixelId });
   const dest = await pipes.destinations.create({
     name: 'meta-capi-prod',
-    send: briefMetaSend(meta.url),
+    send: metaExampleSend(meta.url),
     max_batch_size: destination.max_batch_size ?? 1000,
     ...(destination.retry ? { retry: { ...destination.retry } } : {}),
   });
@@ -83,9 +83,9 @@ export async function setupBriefFlow(
     name: 'purchase-to-meta',
     source_id: source.id,
     destination_id: dest.id,
-    transform: briefMetaTransform,
+    transform: metaExampleTransform,
   });
-  // The brief's flow: new pipes and destinations start disabled; `enable` turns them on.
+  // The example flow: new pipes and destinations start disabled; `enable` turns them on.
   if (pipe.enabled || dest.enabled) throw new Error('a new pipe or destination must start disabled');
   const pipeOn = await pipes.pipes.enable(pipe.id);
   const destinationOn = await pipes.destinations.enable(dest.id);

@@ -9,24 +9,25 @@
  * const out = await runTransform(transformSource, { events: [purchase] });
  * ```
  */
+
 export {
-  briefGoogleTransform,
-  briefMetaSend,
-  briefMetaTransform,
-  briefTikTokTransform,
-  purchaseEvent,
-  purchaseSchema,
-} from './brief.js';
-export {
-  briefAccessToken,
-  briefPixelId,
+  exampleAccessToken,
+  examplePixelId,
   metaLikeAnswer,
   settled,
-  setupBriefFlow,
+  setupMetaExample,
   stopAndClose,
   testSecretKey,
   waitFor,
 } from './helpers.js';
+export {
+  googleExampleTransform,
+  metaExampleSend,
+  metaExampleTransform,
+  purchaseEvent,
+  purchaseSchema,
+  tiktokExampleTransform,
+} from './meta-example.js';
 export { type RunSendInput, type RunSendResult, runSend } from './run-send.js';
 export { closeTestSandbox, type RunTransformInput, runTransform, type TestEvent } from './run-transform.js';
 export { checkSlackMessage, checkTeamsMessage, slackStandIn, teamsStandIn } from './stand-ins.js';

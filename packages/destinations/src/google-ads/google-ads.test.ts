@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
-  briefGoogleTransform,
+  googleExampleTransform,
   purchaseEvent,
   runSend,
   startTestServer,
@@ -127,16 +127,19 @@ describe('google-ads-click-conversions template', () => {
     expect(secretsIn(record, [...everySecret(), ...platform.issued, 'John.Smith'])).toEqual([]);
   });
 
-  it("runs the brief's Google transform unchanged in front of send()", async () => {
+  it('runs the Google example transform unchanged in front of send()', async () => {
     const { platform, pipes, pipe } = await setup(
       {},
-      { transform: briefGoogleTransform, secrets: { ...secrets, GOOGLE_ADS_CONVERSION_ACTION: '987654321' } },
+      {
+        transform: googleExampleTransform,
+        secrets: { ...secrets, GOOGLE_ADS_CONVERSION_ACTION: '987654321' },
+      },
     );
     await pipes.ingest('web', [purchaseEvent('ord_b1'), purchaseEvent('ord_b2')]);
     const records = await finalRecords(pipes, pipe.id, 2);
     expect(platform.violations).toEqual([]);
     expect(records.map((r) => r.status)).toEqual(['delivered', 'delivered']);
-    // The brief writes snake_case names and milliseconds; send() makes them what the REST API takes.
+    // The Google example writes snake_case names and milliseconds; send() makes them what the REST API takes.
     expect(platform.accepted[0]).toMatchObject({
       conversionAction: `customers/${customerId}/conversionActions/987654321`,
       userIdentifiers: [{ hashedEmail: 'a'.repeat(64) }, { hashedPhoneNumber: 'b'.repeat(64) }],

@@ -1,5 +1,5 @@
 import {
-  briefMetaTransform,
+  metaExampleTransform,
   purchaseEvent,
   runSend,
   startTestServer,
@@ -96,8 +96,8 @@ describe('meta-capi template', () => {
     ).toEqual([]);
   });
 
-  it("runs the brief's Meta transform unchanged in front of send()", async () => {
-    const { platform, pipes, pipe } = await setup({}, briefMetaTransform);
+  it('runs the Meta example transform unchanged in front of send()', async () => {
+    const { platform, pipes, pipe } = await setup({}, metaExampleTransform);
     await pipes.ingest('web', [purchaseEvent('ord_b1'), purchaseEvent('ord_b2')]);
     const records = await finalRecords(pipes, pipe.id, 2);
     expect(platform.violations).toEqual([]);

@@ -34,7 +34,7 @@ function prepare(payload) {
   const row = Object.assign({}, payload);
   row.event_time = toUnixSeconds(row.event_time);
   row.user = Object.assign({}, row.user);
-  // v1.2 transforms (the product brief's among them) say phone_number; v1.3 says phone.
+  // v1.2 transforms (the TikTok example among them) say phone_number; v1.3 says phone.
   if (row.user.phone === undefined && row.user.phone_number !== undefined)
     row.user.phone = row.user.phone_number;
   delete row.user.phone_number;

@@ -1,9 +1,9 @@
 import {
-  briefTikTokTransform,
   purchaseEvent,
   runSend,
   startTestServer,
   type TestServer,
+  tiktokExampleTransform,
 } from '@openpipes/core/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -93,8 +93,8 @@ describe('tiktok-events template', () => {
     expect(secretsIn(record, [token, 'John_Smith'])).toEqual([]);
   });
 
-  it("runs the brief's TikTok transform unchanged in front of send() (phone_number becomes v1.3 phone)", async () => {
-    const { platform, pipes, pipe } = await setup({}, briefTikTokTransform);
+  it('runs the TikTok example transform unchanged in front of send() (phone_number becomes v1.3 phone)', async () => {
+    const { platform, pipes, pipe } = await setup({}, tiktokExampleTransform);
     await pipes.ingest('web', [purchaseEvent('ord_b1'), purchaseEvent('ord_b2')]);
     const records = await finalRecords(pipes, pipe.id, 2);
     expect(platform.violations).toEqual([]);

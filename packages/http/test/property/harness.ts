@@ -13,7 +13,7 @@
  * operations x 100 runs, two requests per run); it prints the time it took. Nothing asserts on it:
  * speed is measured in benchmarks, not in tests.
  */
-import { briefMetaSend, purchaseEvent } from '@openpipes/core/testing';
+import { metaExampleSend, purchaseEvent } from '@openpipes/core/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkerFor, type OpenApiChecker } from '../openapi-check.js';
@@ -104,7 +104,7 @@ export function runPropertySuite(store: StoreName, document: Schema): void {
         slug: 'backend',
         auth: { type: 'bearer', secret_id: token.id },
       });
-      const sink = await pipes.destinations.create({ name: 'sink', send: briefMetaSend(f.meta.url) });
+      const sink = await pipes.destinations.create({ name: 'sink', send: metaExampleSend(f.meta.url) });
       const pipe = await pipes.pipes.create({ name: 'web-pipe', source_id: web.id, destination_id: sink.id });
       await pipes.pipes.enable(pipe.id);
       const channel = await pipes.alerts.channels.create({

@@ -1,10 +1,10 @@
 /**
- * The product brief's transforms and `send()`, verbatim, so tests prove they run unchanged. Only the
- * Meta send's base URL is swapped for a local stand-in (`briefMetaSend(baseUrl)`).
+ * The example transforms and `send()` our docs show, verbatim, so tests prove they run unchanged. Only the
+ * Meta send's base URL is swapped for a local stand-in (`metaExampleSend(baseUrl)`).
  */
 
-/** The brief's Meta transform (the one with `client_ip_address`). */
-export const briefMetaTransform = `function transform({ events, profiles, secrets }) {
+/** The Meta example transform (the one with `client_ip_address`). */
+export const metaExampleTransform = `function transform({ events, profiles, secrets }) {
 return events
 .filter(e => e.event_type === 'purchase')
 .map(e => ({
@@ -31,8 +31,8 @@ action_source: 'website',
 }));
 }`;
 
-/** The brief's TikTok Events API v1.3 transform. */
-export const briefTikTokTransform = `// Verify against TikTok Events API v1.3 before going to production.
+/** The TikTok example Events API v1.3 transform. */
+export const tiktokExampleTransform = `// Verify against TikTok Events API v1.3 before going to production.
 function transform({ events, profiles, secrets }) {
 return events
 .filter(e => e.event_type === 'purchase')
@@ -63,8 +63,8 @@ url: e.event_payload.page_url,
 }));
 }`;
 
-/** The brief's Google Ads uploadClickConversions transform. */
-export const briefGoogleTransform = `// Verify against Google Ads API uploadClickConversions before going to production.
+/** The Google example Ads uploadClickConversions transform. */
+export const googleExampleTransform = `// Verify against Google Ads API uploadClickConversions before going to production.
 function transform({ events, profiles, secrets }) {
 return events
 .filter(e => e.event_type === 'purchase')
@@ -89,8 +89,8 @@ user_identifiers: [
 }));
 }`;
 
-/** The brief's Meta `send()`, with `https://graph.facebook.com` replaced by `baseUrl`. */
-export function briefMetaSend(baseUrl = 'https://graph.facebook.com'): string {
+/** The Meta example `send()`, with `https://graph.facebook.com` replaced by `baseUrl`. */
+export function metaExampleSend(baseUrl = 'https://graph.facebook.com'): string {
   return `async function send({ events, secrets }) {
 const res = await fetch(
 \`${baseUrl}/v19.0/\${secrets.META_PIXEL_ID}/events\`,
@@ -107,7 +107,7 @@ return res.json();
 }`;
 }
 
-/** A purchase as a website would collect it, with the fields the brief's transforms read. */
+/** A purchase as a website would collect it, with the fields the example transforms read. */
 export function purchaseEvent(orderId: string, overrides: Record<string, unknown> = {}) {
   return {
     event_type: 'purchase',
