@@ -197,8 +197,6 @@ export function createPipes(options: PipesOptions): Pipes {
   const sandbox: Sandbox = isSandbox(options.sandbox)
     ? options.sandbox
     : createSandbox({
-        // The sandbox reports its own machinery (a worker replaced, a spare started) to the engine's logger.
-        logger,
         ...options.sandbox,
         egress: { ...options.sandbox?.egress, allow: egressAllow },
       });

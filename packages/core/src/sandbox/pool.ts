@@ -3,14 +3,12 @@
  * pool (worker-pool.ts), which shares the workers fairly among code owners, blames a stuck or dead
  * worker on the call whose code it was running, and re-runs the other calls elsewhere.
  */
-
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { PipesError } from '../errors.js';
-import { adaptLogger, type Logger } from '../logger.js';
 import { BjsonUnsupported, encodeBjson } from './bjson.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
@@ -27,11 +25,11 @@ import type {
 } from './types.js';
 import { type CallKind, createWorkerPool } from './worker-pool.js';
 
-/**
- * Where the sandbox reports what it does to its own machinery (not user console output): the
- * engine's `Logger` (pino's `(fields, message)`, or string-first; see `adaptLogger`).
- */
-export type SandboxLogger = Logger;
+/** Where the sandbox reports what it does to its own machinery (not user console output). */
+export interface SandboxLogger {
+  warn(message: string, data?: Record<string, unknown>): void;
+  error?(message: string, data?: Record<string, unknown>): void;
+}
 
 export interface SandboxOptions {
   /** Worker threads in the pool. Default: one per core (`os.availableParallelism()`). */
@@ -171,7 +169,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     config,
     limits,
     stallMs: Math.max(1, options.stallMs ?? DEFAULT_STALL_MS),
-    ...(options.logger ? { logger: adaptLogger(options.logger) } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
   });
   const nextId = () => pool.nextId();
   const run = <T extends FromWorker>(

@@ -67,7 +67,6 @@ export interface WorkerPoolOptions {
   limits: SandboxLimits;
   /** How long one call's code may hold a worker before the worker is quarantined. */
   stallMs: number;
-  /** Adapted (`adaptLogger`): called string-first, whatever the host's logger takes. */
   logger?: {
     warn(message: string, data?: Record<string, unknown>): void;
   };
