@@ -5,8 +5,8 @@
 // its own rounds and the ratio. Also: cold start of a context that imports the module set,
 // warm-context memory, and per-call overhead for a batch of one. Prints JSON lines.
 import { availableParallelism } from 'node:os';
-import { createSandbox } from '@openpipes/core';
 import { metaExampleTransform } from '@openpipes/core/testing';
+import { createSandbox } from '@openpipes/sandbox';
 
 const out = (metric, value, unit, extra = {}) =>
   console.log(

@@ -8,17 +8,6 @@ const publicEntries = {
 };
 
 export default packageBuild({
-  entry: {
-    ...publicEntries,
-    // The sandbox worker runs in a worker_threads Worker; it must be its own file.
-    'sandbox-worker': 'src/sandbox/worker.ts',
-  },
-  dts: { entry: publicEntries },
+  entry: publicEntries,
   splitting: true,
-  // The vetted modules sandboxed code may import, bundled for QuickJS into dist/modules/.
-  async onSuccess() {
-    // @ts-expect-error plain ESM build script without type declarations
-    const { buildModuleBundles } = await import('./src/modules/build-modules.mjs');
-    await buildModuleBundles('dist/modules');
-  },
 });

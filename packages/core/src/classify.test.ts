@@ -1,6 +1,6 @@
+import type { CapturedExchange, SendRun } from '@openpipes/sandbox';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, classifySend, parseRetryAfter } from './classify.js';
-import type { CapturedExchange, SendRun } from './sandbox/types.js';
 import { retryPolicySchema } from './schemas.js';
 
 const now = Date.parse('2026-05-04T10:00:00.000Z');

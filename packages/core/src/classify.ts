@@ -8,7 +8,7 @@
  * 3. A `send()` that threw is classified by the exchange it was handling (a `throw` after a 503 is
  *    retryable), else as a permanent user-code error; sandbox timeouts and crashes are retryable.
  */
-import type { CapturedExchange, SendRun } from './sandbox/types.js';
+import type { CapturedExchange, SendRun } from '@openpipes/sandbox';
 import { type DeliveryError, type RetryPolicy, type SendResult, sendResultSchema } from './schemas.js';
 import { formatPath } from './validation.js';
 

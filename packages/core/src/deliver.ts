@@ -4,11 +4,12 @@
  * destination's `max_batch_size`, run `send()`, classify each event's outcome, and build the
  * records (redacted) the store writes back.
  */
+
+import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from '@openpipes/sandbox';
 import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { toPipesError } from './errors.js';
 import type { EngineObserver } from './observer.js';
 import { parseExchange, recordExchange, recordLogs } from './record.js';
-import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from './sandbox/types.js';
 import type {
   DeliveryAttempt,
   DeliveryError,

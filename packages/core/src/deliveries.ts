@@ -1,6 +1,8 @@
 /**
  * Reading delivery records, and replaying them.
  */
+
+import type { Sandbox, SandboxEvent } from '@openpipes/sandbox';
 import { z } from 'zod';
 import { auditEntry } from './audit.js';
 import type { ConfigCache } from './config.js';
@@ -9,7 +11,6 @@ import { cursorSchema, isId } from './ids.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { ActorContext } from './registries/registry.js';
 import type { SecretResolver } from './registries/secrets.js';
-import type { Sandbox, SandboxEvent } from './sandbox/types.js';
 import {
   type Delivery,
   type DeliveryError,

@@ -2,6 +2,8 @@
  * `createPipes()`: the engine. It wires the registries, ingest, the dispatcher and the sandbox onto
  * one store. Embed it in your Node backend, or run it through `openpipes serve`.
  */
+
+import type { Sandbox } from '@openpipes/sandbox';
 import { type Alerts, type AlertsApi, type AlertsOptions, createAlerts } from './alerts/index.js';
 import { type AuditApi, createAuditApi } from './audit.js';
 import { type CollectCredentials, createCollectAuthenticator } from './collect-auth.js';
@@ -24,7 +26,6 @@ import { createSecretsRegistry, type SecretsRegistry } from './registries/secret
 import { createSourcesRegistry, type SourcesRegistry } from './registries/sources.js';
 import { createRetention, type PruneResult, type RetentionOptions } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
-import type { Sandbox } from './sandbox/types.js';
 import type { IncomingEvent, Source } from './schemas.js';
 import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';

@@ -93,9 +93,35 @@ export function isPipesError(value: unknown): value is PipesError {
   );
 }
 
-/** Normalises anything thrown into a {@link PipesError}; unknown errors become `INTERNAL`. */
+/**
+ * A `SandboxError` from `@openpipes/sandbox` (recognised by name, so core need not load the
+ * sandbox here): its codes are a subset of ours, with the same meaning.
+ */
+function isSandboxError(
+  value: unknown,
+): value is Error & { code: PipesErrorCode; details?: unknown; retryable?: boolean } {
+  return (
+    value instanceof Error &&
+    value.name === 'SandboxError' &&
+    (errorCodes as readonly string[]).includes((value as { code?: unknown }).code as string)
+  );
+}
+
+/**
+ * Normalises anything thrown into a {@link PipesError}: a sandbox's error keeps its code, details
+ * and retryability; unknown errors become `INTERNAL`.
+ */
 export function toPipesError(value: unknown): PipesError {
   if (isPipesError(value)) return value;
+  if (isSandboxError(value)) {
+    return new PipesError({
+      code: value.code,
+      message: value.message,
+      details: value.details,
+      retryable: value.retryable === true,
+      cause: value,
+    });
+  }
   const message = value instanceof Error ? value.message : String(value);
   return new PipesError({ code: 'INTERNAL', message, cause: value });
 }

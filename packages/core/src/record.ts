@@ -5,7 +5,7 @@
  * replaced with `[secret:KEY]`.
  */
 
-import type { CapturedExchange, ConsoleLine } from './sandbox/types.js';
+import type { CapturedExchange, ConsoleLine } from '@openpipes/sandbox';
 import type { RecordedExchange } from './schemas.js';
 import { createRedactor, type Redactor } from './secrets/redact.js';
 

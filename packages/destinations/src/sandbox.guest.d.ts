@@ -1,7 +1,7 @@
 /**
  * The sandbox globals the destinations' guest code (the .js files of this package) uses, for the
  * type checker only (src/<platform>/tsconfig.guest.json): what the QuickJS prelude of
- * @openpipes/core installs (docs/sandbox.md lists all of it). Not part of the Node build.
+ * @openpipes/sandbox installs (docs/sandbox.md lists all of it). Not part of the Node build.
  */
 
 declare const openpipes: {

@@ -3,12 +3,13 @@
  * outcomes and circuit-breaker changes into alerts with noise control, and the sender that posts
  * them through the egress guard without ever touching the delivery path.
  */
+
+import { createEgressGuard } from '@openpipes/sandbox';
 import type { ConfigCache } from '../config.js';
 import type { EngineEvents } from '../events.js';
 import type { Logger } from '../logger.js';
 import type { RegistryDeps } from '../registries/registry.js';
 import type { SecretResolver, SecretsRegistry } from '../registries/secrets.js';
-import { createEgressGuard } from '../sandbox/egress.js';
 import type { Redactor } from '../secrets/redact.js';
 import type { Store } from '../store.js';
 import { type AlertChannelsApi, createAlertChannels } from './channels.js';

@@ -1,6 +1,6 @@
+import { createEgressGuard, type EgressGuard } from '@openpipes/sandbox';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Logger } from '../logger.js';
-import { createEgressGuard, type EgressGuard } from '../sandbox/egress.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import { testAlert } from './message.js';
 import {

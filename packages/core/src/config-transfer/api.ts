@@ -3,6 +3,8 @@
  * everything that can fail before the first write, then writes through the registries, so every
  * write is validated, versioned and audited like any other.
  */
+
+import type { Sandbox } from '@openpipes/sandbox';
 import type { AlertChannelsApi } from '../alerts/channels.js';
 import { PipesError } from '../errors.js';
 import type { DestinationsRegistry } from '../registries/destinations.js';
@@ -11,7 +13,6 @@ import type { PipesRegistry } from '../registries/pipes.js';
 import type { ActorContext } from '../registries/registry.js';
 import type { SecretsRegistry } from '../registries/secrets.js';
 import type { SourcesRegistry } from '../registries/sources.js';
-import type { Sandbox } from '../sandbox/types.js';
 import type { Page } from '../schemas.js';
 import { parseOrThrow } from '../validation.js';
 import {

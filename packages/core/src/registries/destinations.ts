@@ -1,6 +1,6 @@
+import type { Sandbox } from '@openpipes/sandbox';
 import { PipesError } from '../errors.js';
 import { isStorableText } from '../json-value.js';
-import type { Sandbox } from '../sandbox/types.js';
 import {
   type Destination,
   type DestinationInput,

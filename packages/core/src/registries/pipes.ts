@@ -1,6 +1,6 @@
+import type { Sandbox } from '@openpipes/sandbox';
 import { PipesError } from '../errors.js';
 import { isStorableText } from '../json-value.js';
-import type { Sandbox } from '../sandbox/types.js';
 import { type Pipe, type PipeInput, pipeInputSchema, pipeSchema } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
 import { createRegistry, type Registry, type RegistryDeps, type Switchable, switchable } from './registry.js';

@@ -3,7 +3,7 @@
  * uses. Pass `fetch` to answer requests from a test (msw's handlers patch the main thread's
  * `globalThis.fetch`, so `fetch: globalThis.fetch` routes sandboxed requests through them).
  */
-import type { CapturedExchange, ConsoleLine, FetchLike, SandboxEvent } from '../sandbox/types.js';
+import type { CapturedExchange, ConsoleLine, FetchLike, SandboxEvent } from '@openpipes/sandbox';
 import { failureToError, nextTestOwner, type TestEvent, testSandbox } from './run-transform.js';
 
 export interface RunSendInput {

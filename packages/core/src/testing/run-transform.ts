@@ -2,9 +2,10 @@
  * `runTransform(code, { events })`: runs a pipe transform in the very sandbox production uses, so a
  * vitest test with fixture events checks exactly what the dispatcher would deliver.
  */
+
+import type { SandboxEvent, SandboxFailure } from '@openpipes/sandbox';
 import { PipesError } from '../errors.js';
-import { createSandbox } from '../sandbox/pool.js';
-import type { SandboxEvent, SandboxFailure } from '../sandbox/types.js';
+import { createSandbox } from '../sandbox/index.js';
 
 /** An input event as a test writes it: `event_id` may be left out. */
 export type TestEvent = Omit<SandboxEvent, 'event_id'> & { event_id?: string };

@@ -3,18 +3,10 @@
  * {@link SandboxFailure} with the location in user code. Pure functions: used in the worker and,
  * when a transform's results are decoded, on the main thread.
  */
+import { failureCodes } from './errors.js';
 import type { SandboxFailure } from './types.js';
 
-const FAILURE_CODES = new Set<SandboxFailure['code']>([
-  'USER_CODE_ERROR',
-  'COMPILE_ERROR',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'STACK_OVERFLOW',
-  'OUTPUT_TOO_LARGE',
-  'INVALID_OUTPUT',
-  'WORKER_CRASHED',
-]);
+const FAILURE_CODES = new Set<SandboxFailure['code']>(failureCodes);
 
 /** Reads line/column of the first frame in user code from a QuickJS stack or message. */
 export function locate(text: string | undefined, filename: string): { line?: number; column?: number } {

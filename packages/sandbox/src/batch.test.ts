@@ -1,10 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  googleExampleTransform,
-  metaExampleTransform,
-  purchaseEvent,
-  tiktokExampleTransform,
-} from '../testing/meta-example.js';
 import { chunkPlan, createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent, TransformRun } from './types.js';
 
@@ -46,28 +40,7 @@ const ev = (n: number, extra: Record<string, unknown> = {}): SandboxEvent => ({
   event_time: `2026-05-04T10:14:${String(n % 60).padStart(2, '0')}.000Z`,
   event_payload: { n, order_id: `ord_${n}`, ...extra },
 });
-const mixed = (count: number) =>
-  Array.from({ length: count }, (_, i) =>
-    i % 3 === 1
-      ? { event_type: 'page_view', event_time: '2026-05-04T10:14:23Z', event_payload: { url: '/x' } }
-      : (purchaseEvent(`ord_${i}`, { revenue: i + 0.5 }) as SandboxEvent),
-  );
 const counts = (run: TransformRun) => run.results.map((r) => (r.ok ? r.outputs.length : -1));
-
-describe('the example transforms on the fast path', () => {
-  it.each([
-    ['Meta', metaExampleTransform],
-    ['TikTok', tiktokExampleTransform],
-    ['Google', googleExampleTransform],
-  ])('%s: one call over the batch, outputs identical to per-event', async (_name, code) => {
-    const events = mixed(30);
-    const run = await same(code, events, { GOOGLE_ADS_CONVERSION_ACTION: 'customers/1/conversionActions/2' });
-    expect(run.path).toBe('batch');
-    expect(counts(run)).toEqual(events.map((e) => (e.event_type === 'purchase' ? 1 : 0)));
-    const third = run.results[3]!;
-    expect(third.ok && JSON.stringify(third.outputs[0])).toContain('ord_3');
-  });
-});
 
 describe('attribution through tracked arrays', () => {
   it('filter keeps indices, map and flatMap attribute to the element the callback got', async () => {
@@ -275,7 +248,7 @@ describe('fallback to per-event', () => {
 
   it('a batch of one always runs per event', async () => {
     const run = await fast.transform({
-      code: ref(metaExampleTransform),
+      code: ref('function transform({ events }) { return events; }'),
       events: [ev(0)],
       profiles: undefined,
       secrets: {},
@@ -321,16 +294,5 @@ describe('large batches cross in chunks', () => {
     expect(a.results[6]).toMatchObject({ ok: false, error: { message: 'Error: bad 6', line: 6 } });
     // The chunk holding event 6 ran per event; the whole run reports per-event.
     expect(a.path).toBe('per-event');
-  });
-
-  it('runs a clean batch on the fast path in every chunk', async () => {
-    const events = mixed(13);
-    const c = ref(metaExampleTransform);
-    const [a, b] = await Promise.all([
-      chunked.transform({ code: c, events, profiles: undefined, secrets: {} }),
-      perEvent.transform({ code: c, events, profiles: undefined, secrets: {} }),
-    ]);
-    expect(a.path).toBe('batch');
-    expect(a.results).toEqual(b.results);
   });
 });

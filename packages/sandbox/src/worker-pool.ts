@@ -10,9 +10,9 @@
  * hot spare takes its place — and terminated if the code runs past its limit.
  */
 import { Worker } from 'node:worker_threads';
-import { PipesError } from '../errors.js';
 import { type ActivityViews, activityViews, newActivityBuffers } from './activity.js';
 import { encodeBjson } from './bjson.js';
+import { SandboxError } from './errors.js';
 import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { answerFetch } from './proxy-fetch.js';
@@ -476,7 +476,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       events?: SandboxEvent[],
     ): Promise<T> {
       if (closed) {
-        return Promise.reject(new PipesError({ code: 'ENGINE_STOPPED', message: 'the sandbox is closed' }));
+        return Promise.reject(new SandboxError({ code: 'ENGINE_STOPPED', message: 'the sandbox is closed' }));
       }
       return new Promise<T>((resolve) => {
         const call: PendingCall = {
