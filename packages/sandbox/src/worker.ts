@@ -7,15 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { activityViews } from './activity.js';
+import { createGuestContext } from './context/create.js';
+import { GuestCodeError } from './context/failures.js';
+import type { GuestContext } from './context/guest-context.js';
+import type { ModuleProvider } from './context/host-bridge.js';
+import { setGuestMeter } from './context/meter.js';
+import type { BatchOutcome, TransformSlice } from './context/transform-call.js';
 import { createEgressGuard, type EgressResolver } from './egress.js';
-import {
-  type BatchOutcome,
-  GuestCodeError,
-  GuestContext,
-  type ModuleProvider,
-  setGuestMeter,
-  type TransformSlice,
-} from './guest-context.js';
 import {
   FetchFailure,
   type GuestFetchRequest,
@@ -122,7 +120,7 @@ async function acquire(code: CodeRef, secretsJson: string, callId: number): Prom
     return ctx;
   }
   contextsCreated++;
-  const created = await GuestContext.create({
+  const created = await createGuestContext({
     key,
     kind: code.kind,
     code: code.code,
@@ -534,7 +532,7 @@ async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> 
 // ---- compile ------------------------------------------------------------------------------------
 async function runCompile(msg: Extract<ToWorker, { type: 'compile' }>): Promise<void> {
   try {
-    const ctx = await GuestContext.create({
+    const ctx = await createGuestContext({
       key: `compile\u0000${msg.id}`,
       kind: msg.kind,
       code: msg.code,

@@ -4,7 +4,7 @@
  * and QuickJS's own globals. Not part of the Node build.
  */
 
-/** The three host functions the worker hands to the prelude (guest-context.ts builds them). */
+/** The three host functions the worker hands to the prelude (context/host-bridge.ts builds them). */
 interface PreludeHost {
   /** Calls host function `name` with JSON `args`; the JSON result, or undefined. Throws what it throws. */
   call(name: string, argsJson: string): string | undefined;
