@@ -198,6 +198,9 @@ export function createPipes(options: PipesOptions): Pipes {
   const sandbox: Sandbox = isSandbox(options.sandbox)
     ? options.sandbox
     : createSandbox({
+        // The sandbox reports its own machinery (a worker replaced, a spare started, code past its
+        // limit) to the engine's logger, unless its options name another.
+        logger,
         ...options.sandbox,
         egress: { ...options.sandbox?.egress, allow: egressAllow },
       });

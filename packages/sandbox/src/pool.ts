@@ -25,10 +25,15 @@ import type {
 } from './types.js';
 import { type CallKind, createWorkerPool } from './worker-pool.js';
 
-/** Where the sandbox reports what it does to its own machinery (not user console output). */
+/**
+ * Where the sandbox reports what it does to its own machinery (a worker replaced, a spare started,
+ * code past its limit; never user console output): pino's signature, `(fields, message)`, so a
+ * pino logger keeps the fields (`worker`, `code`). `@openpipes/core` passes the engine's logger,
+ * which also fits winston and `console`.
+ */
 export interface SandboxLogger {
-  warn(message: string, data?: Record<string, unknown>): void;
-  error?(message: string, data?: Record<string, unknown>): void;
+  warn(fields: Record<string, unknown>, message: string): void;
+  error?(fields: Record<string, unknown>, message: string): void;
 }
 
 export interface SandboxOptions {

@@ -14,6 +14,7 @@ import { type ActivityViews, activityViews, newActivityBuffers } from './activit
 import { encodeBjson } from './bjson.js';
 import { SandboxError } from './errors.js';
 import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
+import type { SandboxLogger } from './pool.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { answerFetch } from './proxy-fetch.js';
 import type { FetchLike, SandboxEvent, SandboxFailure, SandboxLimits } from './types.js';
@@ -67,9 +68,7 @@ export interface WorkerPoolOptions {
   limits: SandboxLimits;
   /** How long one call's code may hold a worker before the worker is quarantined. */
   stallMs: number;
-  logger?: {
-    warn(message: string, data?: Record<string, unknown>): void;
-  };
+  logger?: SandboxLogger;
 }
 
 /** A bystander moved more often than this is presumed to be the cause after all. */
@@ -132,7 +131,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     };
     worker.on('message', (msg: FromWorker) => onMessage(slot, msg));
     worker.on('error', (err) => {
-      logger?.warn('sandbox worker failed', { worker: slot.index, error: err.message });
+      logger?.warn({ worker: slot.index, error: err.message }, 'sandbox worker failed');
     });
     worker.on('exit', (code) => onExit(slot, code));
     slots.push(slot);
@@ -225,7 +224,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     for (const call of victims) finish(slot, call);
     if (victims.length > 0 || !slot.quarantined) {
       restarts++;
-      logger?.warn('sandbox worker exited; replacing it', { worker: slot.index, code });
+      logger?.warn({ worker: slot.index, code }, 'sandbox worker exited; replacing it');
     }
     while (serving().length < size) spawn();
     for (const call of victims) {
@@ -294,7 +293,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
         if (call) suspect(call.owner);
       }
       if (call && running.forMs > codeLimitMs(call)) {
-        logger?.warn('sandbox code ran past its limit; terminating its worker', { worker: slot.index });
+        logger?.warn({ worker: slot.index }, 'sandbox code ran past its limit; terminating its worker');
         finish(slot, call);
         call.settle(crashResult(call, 'the code ran past its limit and its worker was stopped', 'TIMEOUT'));
         slot.quarantined = true;
@@ -315,7 +314,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     // At most as many quarantined workers as serving ones: beyond that, only the work moves.
     if (live().length < 2 * size) {
       slot.quarantined = true;
-      logger?.warn('sandbox worker busy with one call; a spare takes its place', { worker: slot.index });
+      logger?.warn({ worker: slot.index }, 'sandbox worker busy with one call; a spare takes its place');
       spawn();
     }
     for (const call of [...slot.inflight.values()]) {
@@ -443,7 +442,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
         armBackstop(slot, call, 1_000);
         return;
       }
-      logger?.warn('sandbox worker did not answer in time; terminating it', { worker: slot.index });
+      logger?.warn({ worker: slot.index }, 'sandbox worker did not answer in time; terminating it');
       finish(slot, call);
       call.settle(crashResult(call, 'the sandbox stopped answering; the call was abandoned', 'TIMEOUT'));
       // Its other calls are bystanders: moved by the exit handler (nobody's code was running).

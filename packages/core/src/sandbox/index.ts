@@ -6,6 +6,7 @@
  */
 import { createSandbox as createBareSandbox, isSandboxError, type SandboxOptions } from '@openpipes/sandbox';
 import { toPipesError } from '../errors.js';
+import { adaptLogger, type Logger } from '../logger.js';
 
 export type {
   CapturedExchange,
@@ -40,7 +41,8 @@ export {
 
 /**
  * Creates the sandbox that runs transforms and `send()` functions: `@openpipes/sandbox`'s
- * `createSandbox`, with `compile()` and `transform()` rejecting with a {@link PipesError}.
+ * `createSandbox`, with `compile()` and `transform()` rejecting with a {@link PipesError}, and its
+ * `logger` called like the engine's (any {@link Logger}: pino, winston, console).
  *
  * @example
  * ```ts
@@ -50,7 +52,9 @@ export {
  * ```
  */
 export function createSandbox(options: SandboxOptions = {}): ReturnType<typeof createBareSandbox> {
-  const sandbox = createBareSandbox(options);
+  // The sandbox calls pino's form; adapted, winston and console get theirs (logger.ts).
+  const logger = options.logger && adaptLogger(options.logger as Logger);
+  const sandbox = createBareSandbox(logger ? { ...options, logger } : options);
   const rethrow = (err: unknown): never => {
     throw isSandboxError(err) ? toPipesError(err) : err;
   };

@@ -19,12 +19,7 @@ import type { CodeRef, ConsoleLine, SandboxFailure, SandboxLimits } from '../typ
 import { failureFromDumped } from './failures.js';
 import { enterGuest, leaveGuest, now } from './meter.js';
 import { runSend, type SendHost, type SendOutcome, sendElapsed } from './send-call.js';
-import {
-  type BatchOutcome,
-  runTransform,
-  runTransformBatch,
-  type TransformSlice,
-} from './transform-call.js';
+import { type BatchOutcome, runTransform, runTransformBatch, type TransformSlice } from './transform-call.js';
 import type { WasmMemory } from './wasm.js';
 
 /** The limit in force while the context's code runs (checked by the interrupt handler). */
