@@ -9,7 +9,17 @@ const ev: SandboxEvent = { event_type: 't', event_time: '2026-01-01T00:00:00Z', 
 // Busy for ~400 ms per event: long enough to kill the worker in the middle of the call.
 const slow = `function transform({ events }) { const end = Date.now() + 400; while (Date.now() < end) {} return events; }`;
 
-describe('worker crashes', () => {
+/** Resolves once `check()` holds, looking again every 10 ms (a condition, not a time). */
+async function until<T>(check: () => T | undefined | false): Promise<T> {
+  for (;;) {
+    const value = check();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+// Each test starts workers again after killing them: generous time-outs for a loaded machine.
+describe('worker crashes', { timeout: 90_000 }, () => {
   it('replaces a worker killed mid-call and retries the call on a fresh one', async () => {
     const call = sandbox.transform({
       code: { kind: 'transform', owner: 'pip_crash', version: 1, code: slow },
@@ -17,10 +27,12 @@ describe('worker crashes', () => {
       profiles: undefined,
       secrets: {},
     });
-    await new Promise((r) => setTimeout(r, 250));
+    // Mid-call: its code is running on one of the two workers.
+    await until(() => sandbox[sandboxInternals].busyWorkers('transform:pip_crash').length === 1);
     const workers = sandbox[sandboxInternals].workers();
     expect(workers.length).toBe(2);
-    // Kill every worker: whichever ran the call is gone.
+    // Kill every worker: the one running the call, and the one its retry could be handed to while
+    // that one is being terminated too (it never starts the call there, so it is not charged).
     await Promise.all(workers.map((w) => w.terminate()));
     const run = await call;
     expect(run.results.map((r) => r.ok)).toEqual([true, true]);
@@ -40,14 +52,14 @@ describe('worker crashes', () => {
       () => null,
       (err: unknown) => err,
     );
-    // Kill the worker while the call's code runs there, twice (a worker that dies while nobody's
-    // code runs, or while another call's does, is not charged to this call).
+    // Kill the worker while this call's code runs there, twice (a worker that dies while nobody's
+    // code runs, or while another call's does, is not charged to this call; so only workers
+    // running this owner's code are killed, never one still busy with another test's call).
     for (let i = 0; i < 2; i++) {
-      let busy = sandbox[sandboxInternals].busyWorkers();
-      while (busy.length === 0) {
-        await new Promise((r) => setTimeout(r, 20));
-        busy = sandbox[sandboxInternals].busyWorkers();
-      }
+      const busy = await until(() => {
+        const running = sandbox[sandboxInternals].busyWorkers('transform:pip_crash2');
+        return running.length > 0 && running;
+      });
       await Promise.all(busy.map((w) => w.terminate()));
     }
     expect(await outcome).toMatchObject({ code: 'WORKER_CRASHED' });

@@ -221,6 +221,9 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     slot.internal.clear();
     if (closed) return;
     const victims = [...slot.inflight.values()];
+    // A call the worker never started ran no code there: it cannot be what killed it. (Say a call
+    // was handed to a worker already being terminated: it moves on uncharged.)
+    const unstarted = new Set(victims.filter((call) => slot.activity.waiting(call.message.id)));
     for (const call of victims) finish(slot, call);
     if (victims.length > 0 || !slot.quarantined) {
       restarts++;
@@ -229,8 +232,9 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     while (serving().length < size) spawn();
     for (const call of victims) {
       // The call whose code was running when the worker died is charged; the others only shared
-      // the worker with it, unless nobody's code was running (then nobody can be told apart).
-      if (culprit === undefined || call.message.id === culprit) {
+      // the worker with it, unless nobody's code was running (then the started ones cannot be
+      // told apart).
+      if (!unstarted.has(call) && (culprit === undefined || call.message.id === culprit)) {
         suspect(call.owner);
         if (call.strikes++ === 0) queue.push(call, true);
         else call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
