@@ -7,12 +7,10 @@
  * runEngineConfigTransfer({ name: 'SQLite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }) });
  * ```
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfigProgress } from '../config-transfer/index.js';
-import { createPipes, type Pipes } from '../engine.js';
 import { isPipesError } from '../errors.js';
-import { silentLogger } from '../logger.js';
-import { settled, stopAndClose, testSecretKey } from '../testing/helpers.js';
+import { settled } from '../testing/helpers.js';
 import {
   metaExampleSend,
   metaExampleTransform,
@@ -21,29 +19,15 @@ import {
 } from '../testing/meta-example.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness } from './harness.js';
 
 const token = 'EAAB-config-transfer-token-51c0';
 const pixel = '112233445566';
 
 export function runEngineConfigTransfer(options: EngineConformanceOptions): void {
   describe(`config transfer on ${options.name}`, () => {
-    const open: Pipes[] = [];
-    const servers: TestServer[] = [];
-    let counter = 0;
-    const dbName = () => `config_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
-    const engine = async (egress: string[] = []) => {
-      const pipes = createPipes({
-        store: await options.openStore(dbName()),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        sandbox: { workers: 1 },
-        egressAllow: egress,
-        dispatcher: { pollIntervalMs: 50 },
-      });
-      open.push(pipes);
-      return pipes;
-    };
+    const h = engineHarness(options, { prefix: 'config' });
+    const engine = (egress: string[] = []) => h.engine(h.dbName(), { egressAllow: egress });
 
     const metaStandIn = async () => {
       const server = await startTestServer((request) => {
@@ -53,8 +37,7 @@ export function runEngineConfigTransfer(options: EngineConformanceOptions): void
         }
         return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'cfg' } };
       });
-      servers.push(server);
-      return server;
+      return h.track(server);
     };
 
     /** Staging: the example flow, a source with a bearer token, and an alert channel. */
@@ -91,12 +74,6 @@ export function runEngineConfigTransfer(options: EngineConformanceOptions): void
       });
       return pipes;
     };
-
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await Promise.all(servers.splice(0).map((s) => s.close()));
-      await options.cleanup?.();
-    });
 
     it('imports an export into an empty instance that then delivers the same way; a second import changes nothing', async () => {
       const meta = await metaStandIn();

@@ -13,23 +13,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
-import { silentLogger } from '../logger.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { Pipes, PipesOptions } from '../engine.js';
 import type { Delivery } from '../schemas.js';
-import { settled, stopAndClose, testSecretKey } from '../testing/helpers.js';
-import { startTestServer, type TestServer, type TestServerOptions } from '../testing/test-server.js';
+import { settled } from '../testing/helpers.js';
+import { startTestServer, type TestServerOptions } from '../testing/test-server.js';
 import { expiredTls, selfSignedTls } from '../testing/tls.js';
 import type { EngineConformanceOptions } from './engine.js';
-
-const postSend = (url: string) => `async function send({ events }) {
-  const res = await fetch(${JSON.stringify(url)}, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ data: events }),
-  });
-  return res.json();
-}`;
+import { engineHarness, postSend } from './harness.js';
 
 // DNS as the sandbox sees it: "gone.platform.test" does not exist; "flaky.platform.test" fails
 // temporarily on its first lookup in a worker, then resolves to the loopback stand-in.
@@ -48,33 +39,19 @@ export default async function resolve(hostname) {
 
 export function runEngineDestinationFaults(options: EngineConformanceOptions): void {
   describe(`destination TLS and DNS failures on ${options.name}`, () => {
-    const open: Pipes[] = [];
-    const servers: TestServer[] = [];
-    let counter = 0;
-    const dbName = () => `faults_${process.pid}_${Date.now().toString(36)}_${counter++}`;
     const dir = mkdtempSync(join(tmpdir(), 'openpipes-resolver-'));
     const resolverFile = join(dir, 'resolver.mjs');
     writeFileSync(resolverFile, RESOLVER_MODULE);
 
-    const engine = async (egress: string[], extra: Partial<PipesOptions> = {}) => {
-      const pipes = createPipes({
-        store: await options.openStore(dbName()),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        // One worker, so the resolver module's "first lookup fails" happens exactly once.
-        sandbox: { workers: 1, egress: { resolver: resolverFile } },
-        egressAllow: egress,
-        dispatcher: { pollIntervalMs: 50 },
-        ...extra,
-      });
-      open.push(pipes);
-      return pipes;
-    };
-    const server = async (serverOptions: TestServerOptions = {}) => {
-      const s = await startTestServer(() => ({ body: { ok: true } }), serverOptions);
-      servers.push(s);
-      return s;
-    };
+    // One worker, so the resolver module's "first lookup fails" happens exactly once.
+    const h = engineHarness(options, {
+      prefix: 'faults',
+      defaults: { sandbox: { workers: 1, egress: { resolver: resolverFile } } },
+    });
+    const engine = (egress: string[], extra: Partial<PipesOptions> = {}) =>
+      h.engine(h.dbName(), { egressAllow: egress, ...extra });
+    const server = async (serverOptions: TestServerOptions = {}) =>
+      h.track(await startTestServer(() => ({ body: { ok: true } }), serverOptions));
     /** Source, event type, a destination posting to `url`, a pipe; all enabled. */
     const flow = async (pipes: Pipes, url: string, retry: Record<string, number>) => {
       const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
@@ -106,11 +83,6 @@ export function runEngineDestinationFaults(options: EngineConformanceOptions): v
     const records = (pipes: Pipes, deliveries: Delivery[]) =>
       Promise.all(deliveries.map((d) => pipes.deliveries.get(d.id)));
 
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await Promise.all(servers.splice(0).map((s) => s.close()));
-      await options.cleanup?.();
-    });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
     it.each([

@@ -7,8 +7,8 @@
  * runEngineConformance({ name: 'sqlite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }) });
  * ```
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
+import { describe, expect, it } from 'vitest';
+import { createPipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
 import type { IncomingEvent } from '../schemas.js';
 import type { Store } from '../store.js';
@@ -18,11 +18,10 @@ import {
   examplePixelId as pixelId,
   settled,
   setupMetaExample,
-  stopAndClose,
   testSecretKey,
 } from '../testing/helpers.js';
 import { purchaseEvent } from '../testing/meta-example.js';
-import { startTestServer, type TestServer } from '../testing/test-server.js';
+import { engineHarness } from './harness.js';
 
 export interface EngineConformanceOptions {
   name: string;
@@ -36,35 +35,10 @@ export interface EngineConformanceOptions {
 
 export function runEngineConformance(options: EngineConformanceOptions): void {
   describe(`engine on ${options.name}`, () => {
-    const open: Pipes[] = [];
-    const servers: TestServer[] = [];
-    let counter = 0;
-    const dbName = () => `engine_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
-    const engine = async (db: string, extra: Partial<PipesOptions> = {}, egress: string[] = []) => {
-      const pipes = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        sandbox: { workers: 1 },
-        egressAllow: egress,
-        dispatcher: { pollIntervalMs: 50 },
-        ...extra,
-      });
-      open.push(pipes);
-      return pipes;
-    };
-    const server = async (handler: Parameters<typeof startTestServer>[0]) => {
-      const s = await startTestServer(handler);
-      servers.push(s);
-      return s;
-    };
-
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await Promise.all(servers.splice(0).map((s) => s.close()));
-      await options.cleanup?.();
-    });
+    const h = engineHarness(options, { prefix: 'engine' });
+    const { dbName, server } = h;
+    const engine = (db: string, extra: Partial<PipesOptions> = {}, egress: string[] = []) =>
+      h.engine(db, { egressAllow: egress, ...extra });
 
     it('runs the operator flow: three purchases delivered, an add_to_cart filtered, no secret stored', async () => {
       const meta = await server(metaLikeAnswer);
@@ -352,7 +326,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       // The very same store object still answers, directly and through a new engine.
       expect(await store.getEntity({ kind: 'pipe', id: pipe.id })).toMatchObject({ id: pipe.id });
       const second = make();
-      open.push(second);
+      h.trackEngine(second);
       await second.start();
       expect((await settled(second, pipe.id, 1))[0]?.status).toBe('delivered');
     });

@@ -9,11 +9,11 @@
  * runEngineConformance({ name: 'my-store', openStore: async (db) => myStore({ database: db }) });
  * ```
  */
-export { runEngineAlerts } from './alerts.js';
+export { runEngineAlerts } from './alerts/index.js';
 export { runEngineConfigTransfer } from './config-transfer.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 export { runEngineNeighbours } from './neighbours.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
-export { runStoreConformance, type StoreConformanceOptions } from './store.js';
+export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';

@@ -18,15 +18,7 @@ import type { Delivery } from '../schemas.js';
 import { settled, testSecretKey } from '../testing/helpers.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
-
-const postSend = (url: string) => `async function send({ events }) {
-  const res = await fetch(${JSON.stringify(url)}, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ data: events }),
-  });
-  return res.json();
-}`;
+import { postSend } from './harness.js';
 
 /** Hostile `send()` bodies, what each must end with, and whether its error is retried. */
 const hostileSends: Array<[name: string, code: string, error: string]> = [

@@ -11,15 +11,14 @@
  * runEngineReliability({ name: 'sqlite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }) });
  * ```
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
+import { describe, expect, it } from 'vitest';
+import type { Pipes, PipesOptions } from '../engine.js';
 import type { EngineEventMap } from '../events.js';
-import { silentLogger } from '../logger.js';
 import type { Delivery } from '../schemas.js';
-import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
+import { settled, waitFor } from '../testing/helpers.js';
 import { metaExampleTransform, purchaseEvent, purchaseSchema } from '../testing/meta-example.js';
-import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness } from './harness.js';
 
 /** A send() that posts the batch and leaves the verdict to the HTTP status. */
 const plainSend = (url: string) => `async function send({ events }) {
@@ -51,35 +50,15 @@ const partialSend = (url: string) => `async function send({ events }) {
 
 export function runEngineReliability(options: EngineConformanceOptions): void {
   describe(`reliable delivery on ${options.name}`, () => {
-    const open: Pipes[] = [];
-    const servers: TestServer[] = [];
-    let counter = 0;
-    const dbName = () => `reliability_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
-    const engine = async (extra: Partial<PipesOptions> = {}, egress: string[] = [], db = dbName()) => {
-      const pipes = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        sandbox: { workers: 2 },
-        egressAllow: egress,
-        dispatcher: { pollIntervalMs: 50 },
-        ...extra,
-      });
-      open.push(pipes);
-      return pipes;
-    };
-    const server = async (handler: Parameters<typeof startTestServer>[0]) => {
-      const s = await startTestServer(handler);
-      servers.push(s);
-      return s;
-    };
-
-    afterEach(async () => {
-      await Promise.all(servers.splice(0).map((s) => s.close()));
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await options.cleanup?.();
+    // The servers close first, so a send still in flight fails at once instead of using the grace.
+    const h = engineHarness(options, {
+      prefix: 'reliability',
+      defaults: { sandbox: { workers: 2 } },
+      serversFirst: true,
     });
+    const { dbName, server } = h;
+    const engine = (extra: Partial<PipesOptions> = {}, egress: string[] = [], db = dbName()) =>
+      h.engine(db, { egressAllow: egress, ...extra });
 
     /** A source `web`, the purchase type, and one enabled pipe + destination per send code. */
     async function setup(

@@ -12,17 +12,18 @@
  * runEngineSecrets({ name: 'sqlite', openStore, storedBytes: async (db) => [{ name: 'db', text: readFileSync(file, 'latin1') }] });
  * ```
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
+import { describe, expect, it } from 'vitest';
+import type { Pipes, PipesOptions } from '../engine.js';
 import type { Logger } from '../logger.js';
 import { createSandbox } from '../sandbox/pool.js';
 import type { Sandbox } from '../sandbox/types.js';
 import type { Delivery } from '../schemas.js';
 import { CUT_FLOOR } from '../secrets/redact.js';
 import type { Store } from '../store.js';
-import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
+import { settled, waitFor } from '../testing/helpers.js';
 import { foundPieces, piecesOf } from '../testing/leaks.js';
-import { startTestServer, type TestServer } from '../testing/test-server.js';
+import { startTestServer } from '../testing/test-server.js';
+import { engineHarness } from './harness.js';
 import { leakSend, leakTransform } from './secrets-code.js';
 
 export interface EngineSecretsOptions {
@@ -124,30 +125,10 @@ async function settledCount(pipes: Pipes, pipeId: string, count: number, timeout
 
 export function runEngineSecrets(options: EngineSecretsOptions): void {
   describe(`secrets on ${options.name}`, () => {
-    const open: Pipes[] = [];
-    const servers: TestServer[] = [];
-    let counter = 0;
-    const dbName = () => `secrets_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
-    const engine = async (db: string, lines: string[], egress: string, extra: Partial<PipesOptions> = {}) => {
-      const pipes = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: capturingLogger(lines),
-        sandbox: { workers: 1 },
-        egressAllow: [egress],
-        dispatcher: { pollIntervalMs: 20 },
-        ...extra,
-      });
-      open.push(pipes);
-      return pipes;
-    };
-
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await Promise.all(servers.splice(0).map((s) => s.close()));
-      await options.cleanup?.();
-    });
+    const h = engineHarness(options, { prefix: 'secrets', defaults: { dispatcher: { pollIntervalMs: 20 } } });
+    const { dbName } = h;
+    const engine = (db: string, lines: string[], egress: string, extra: Partial<PipesOptions> = {}) =>
+      h.engine(db, { logger: capturingLogger(lines), egressAllow: [egress], ...extra });
 
     const setup = async (pipes: Pipes, send: string, transform: string | null) => {
       const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
@@ -194,7 +175,7 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
           body: { echo_url: request.url, echo_headers: request.headers, echo_body: request.text },
         };
       });
-      servers.push(server);
+      h.track(server);
       const db = dbName();
       const lines: string[] = [];
       const pipes = await engine(db, lines, server.host);
@@ -281,7 +262,7 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
 
     it('updateValue resolves after the sandbox disposed of the contexts that were given the old value', async () => {
       const server = await startTestServer(() => ({ status: 200, body: { ok: true } }));
-      servers.push(server);
+      h.track(server);
       const sandbox = createSandbox({ workers: 1, egress: { allow: [server.host] } });
       const retired: string[][] = [];
       let retireDone = false;
@@ -348,7 +329,7 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
         first ??= token;
         return { status: 200, body: { ok: true, note: `token ${first} was seen first` } };
       });
-      servers.push(server);
+      h.track(server);
       let now = Date.parse('2026-05-04T10:00:00.000Z');
       const db = dbName();
       const lines: string[] = [];

@@ -1,0 +1,197 @@
+/** Store conformance: listing, counting and replaying deliveries. */
+import { describe, expect, it } from 'vitest';
+import { newId } from '../../ids.js';
+import { at, newEvent, outcome, type StoreCases, t0 } from './fixtures.js';
+
+export function deliveryQueryCases(t: StoreCases): void {
+  const { claimFor, seed } = t;
+  describe('events and deliveries', () => {
+    it('lists deliveries with filters and cursor pagination, newest first', async () => {
+      const { pipeRefs } = await seed(7, 1);
+      const p = pipeRefs[0]!;
+      const claimed = await claimFor(p, 'w', at(0), { limit: 2 });
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: claimed.map((c) => outcome(c, 'failed')),
+        now: at(1),
+      });
+      const all: string[] = [];
+      let cursor: string | undefined;
+      for (;;) {
+        const page = await t.store.listDeliveries({ pipeId: p.pipe_id, limit: 3, cursor });
+        all.push(...page.map((r) => r.id));
+        if (page.length < 3) break;
+        cursor = page[page.length - 1]!.id;
+      }
+      expect(all).toHaveLength(7);
+      expect([...all].sort().reverse()).toEqual(all);
+      expect(await t.store.listDeliveries({ pipeId: p.pipe_id, status: 'failed', limit: 10 })).toHaveLength(
+        2,
+      );
+      expect(
+        await t.store.listDeliveries({ pipeId: p.pipe_id, status: ['failed', 'pending'], limit: 10 }),
+      ).toHaveLength(7);
+      const byEvent = await t.store.listDeliveries({ pipeId: p.pipe_id, eventId: 'ord_3', limit: 10 });
+      expect(byEvent.map((r) => r.event_id)).toEqual(['ord_3']);
+      expect(await t.store.listDeliveries({ destinationId: p.destination_id, limit: 10 })).toHaveLength(7);
+      expect(await t.store.listDeliveries({ pipeId: p.pipe_id, since: at(1), limit: 10 })).toHaveLength(0);
+      expect(await t.store.listDeliveries({ pipeId: p.pipe_id, until: at(1), limit: 10 })).toHaveLength(7);
+    });
+
+    it('re-queues failed and dead deliveries for replay with a fresh retry budget', async () => {
+      const { pipeRefs } = await seed(4, 1);
+      const p = pipeRefs[0]!;
+      const claimed = await claimFor(p, 'w', at(0));
+      const [a, b, c, d] = claimed;
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [outcome(a!, 'failed'), outcome(b!, 'dead'), outcome(c!, 'delivered'), outcome(d!, 'dead')],
+        now: at(1),
+      });
+      const onlyB = await t.store.requeueDeliveries({
+        pipeId: p.pipe_id,
+        ids: [b!.id, c!.id],
+        now: at(2),
+        limit: 100,
+      });
+      expect(onlyB).toEqual([b!.id]);
+      const rest = await t.store.requeueDeliveries({
+        pipeId: p.pipe_id,
+        statuses: ['dead'],
+        pinnedPipeVersion: 3,
+        now: at(3),
+        limit: 100,
+      });
+      expect(rest).toEqual([d!.id]);
+      const replayed = await t.store.getDelivery({ id: d!.id });
+      expect(replayed?.row).toMatchObject({
+        status: 'pending',
+        pinned_pipe_version: 3,
+        replayed_at: at(3),
+        attempts_before_replay: 1,
+        attempt_count: 1,
+      });
+      const again = await claimFor(p, 'w2', at(4));
+      expect(again.map((x) => x.id).sort()).toEqual([b!.id, d!.id].sort());
+    });
+
+    it('counts deliveries by destination, pipe and status', async () => {
+      const { pipeRefs } = await seed(3, 2);
+      const stats = await t.store.deliveryStats();
+      expect(stats).toHaveLength(2);
+      for (const row of stats) {
+        expect(row.status).toBe('pending');
+        expect(row.count).toBe(3);
+        expect(row.oldest_created_at).toBe(at(0));
+        expect(pipeRefs.map((r) => r.pipe_id)).toContain(row.pipe_id);
+      }
+    });
+
+    it('counts the live backlog per destination: pending, retrying and in flight, not final ones', async () => {
+      const { pipeRefs } = await seed(4, 2);
+      const [p, q] = pipeRefs as [(typeof pipeRefs)[number], (typeof pipeRefs)[number]];
+      const before = Object.fromEntries((await t.store.backlog()).map((r) => [r.destination_id, r.count]));
+      expect(before[p.destination_id]).toBe(4);
+      const [a, b, c] = await claimFor(p, 'w', at(0), { limit: 3 });
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [outcome(a!, 'delivered'), outcome(b!, 'retrying', { next_attempt_at: at(60_000) })],
+        now: at(1),
+      });
+      // c is still claimed (sending): in flight counts; the delivered one does not.
+      expect(c).toBeDefined();
+      const after = Object.fromEntries((await t.store.backlog()).map((r) => [r.destination_id, r.count]));
+      expect(after[p.destination_id]).toBe(3);
+      if (q.destination_id !== p.destination_id) expect(after[q.destination_id]).toBe(4);
+      await t.store.completeDeliveries({ owner: 'w', outcomes: [outcome(c!, 'dead')], now: at(2) });
+      const last = Object.fromEntries((await t.store.backlog()).map((r) => [r.destination_id, r.count]));
+      expect(last[p.destination_id]).toBe(2);
+    });
+
+    it('counts final statuses too, and keeps the counts right through replay and pruning', async () => {
+      const { pipeRefs, sourceId } = await seed(5, 1);
+      const p = pipeRefs[0]!;
+      const claimed = await claimFor(p, 'w', at(0), { limit: 4 });
+      const [a, b, c, d] = claimed;
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [
+          outcome(a!, 'delivered'),
+          outcome(b!, 'delivered'),
+          outcome(c!, 'failed'),
+          outcome(d!, 'retrying', { next_attempt_at: at(60_000) }),
+        ],
+        now: at(1),
+      });
+      // A stale owner's outcome changes nothing, counts included.
+      await t.store.completeDeliveries({
+        owner: 'someone-else',
+        outcomes: [outcome(d!, 'dead')],
+        now: at(2),
+      });
+      const counts = async () =>
+        Object.fromEntries(
+          (await t.store.deliveryStats())
+            .filter((r) => r.pipe_id === p.pipe_id)
+            .map((r) => [r.status, [r.count, r.oldest_created_at]]),
+        );
+      expect(await counts()).toEqual({
+        delivered: [2, at(0)],
+        failed: [1, at(0)],
+        retrying: [1, at(0)],
+        pending: [1, at(0)],
+      });
+      await t.store.requeueDeliveries({ pipeId: p.pipe_id, now: at(3), limit: 10 });
+      expect(await counts()).toEqual({ delivered: [2, at(0)], retrying: [1, at(0)], pending: [2, at(0)] });
+      await t.store.appendEvents({
+        sourceId,
+        events: [newEvent('later', { value: 1 }, t0 + 10_000)],
+        pipes: pipeRefs,
+        deliveryIds: [newId('delivery', t0 + 10_000)],
+        dedupSince: null,
+        now: at(10_000),
+      });
+      await t.store.prune({ before: at(5000), limit: 100 });
+      expect(await counts()).toEqual({ pending: [1, at(10_000)] });
+    });
+
+    it('lists deliveries inside a closed time window, newest first, with a status and a cursor', async () => {
+      const { sourceId, pipeRefs } = await seed(0, 1);
+      const p = pipeRefs[0]!;
+      // Six events one second apart; ids and times both increase.
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const deliveryId = newId('delivery', t0 + i * 1000);
+        ids.push(deliveryId);
+        await t.store.appendEvents({
+          sourceId,
+          events: [newEvent(`win_${i}`, { value: 1 }, t0 + i * 1000)],
+          pipes: pipeRefs,
+          deliveryIds: [deliveryId],
+          dedupSince: null,
+          now: at(i * 1000),
+        });
+      }
+      const window = { pipeId: p.pipe_id, since: at(1000), until: at(5000) };
+      expect((await t.store.listDeliveries({ ...window, limit: 10 })).map((r) => r.id)).toEqual([
+        ids[4],
+        ids[3],
+        ids[2],
+        ids[1],
+      ]);
+      expect((await t.store.listDeliveries({ ...window, limit: 2 })).map((r) => r.id)).toEqual([
+        ids[4],
+        ids[3],
+      ]);
+      expect(
+        (await t.store.listDeliveries({ ...window, cursor: ids[3], limit: 10 })).map((r) => r.id),
+      ).toEqual([ids[2], ids[1]]);
+      expect(await t.store.listDeliveries({ ...window, status: 'failed', limit: 10 })).toEqual([]);
+      expect(
+        (await t.store.listDeliveries({ ...window, status: ['failed', 'pending'], limit: 3 })).map(
+          (r) => r.id,
+        ),
+      ).toEqual([ids[4], ids[3], ids[2]]);
+    });
+  });
+}
