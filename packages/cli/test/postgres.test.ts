@@ -10,38 +10,9 @@ import {
   startTestServer,
   type TestServer,
 } from '@openpipes/core/testing';
-import pg from 'pg';
+import { dropSchemas, postgresAvailable, postgresUrl, query } from '@openpipes/store-postgres/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, openpipes, startServe, stopAll } from './helpers.js';
-
-const postgresUrl = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const inCi = !['', '0', 'false', undefined].includes(process.env.CI);
-
-async function postgresAvailable(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return true;
-  } catch (err) {
-    const why = `${postgresUrl.replace(/\/\/[^@/]*@/, '//…@')} does not answer (${(err as Error).message})`;
-    if (inCi) throw new Error(`PostgreSQL is required when CI is set, but ${why}`);
-    console.warn(`\n[@openpipes/cli] SKIPPING the openpipes serve --postgres test: ${why}.\n`);
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 const available = await postgresAvailable();
 
@@ -59,7 +30,7 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
   afterAll(async () => {
     await stopAll();
     await meta.close();
-    await dropSchema(schema);
+    await dropSchemas([schema]);
   });
 
   it('refuses to start without a shared secret key and admin token, and says how to make them', async () => {
@@ -126,14 +97,11 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
     });
     expect(imported.json()).toMatchObject({ summary: { create: 4 } });
     // The configuration is in the schema given, not the default one.
-    const client = new pg.Client({ connectionString: postgresUrl });
-    await client.connect();
-    const { rows } = await client.query(
+    const rows = await query<{ n: number }>(
       `SELECT count(*)::int AS n FROM "${schema}".entities WHERE kind = $1`,
       ['pipe'],
     );
-    await client.end();
-    expect(rows[0].n).toBe(1);
+    expect(rows[0]?.n).toBe(1);
 
     const response = await fetch(`${ingest.url}/collect/web`, {
       method: 'POST',

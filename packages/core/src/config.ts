@@ -3,10 +3,7 @@
  * and the dispatcher read on every call. It reloads when the store's config revision changes, so a
  * change made by another process is seen by the next call here.
  */
-import { presentDestination } from './registries/destinations.js';
-import { presentEventType } from './registries/event-types.js';
-import { presentPipe } from './registries/pipes.js';
-import { presentSource } from './registries/sources.js';
+import { presentDestination, presentEventType, presentPipe, presentSource } from './registries/present.js';
 import type { Destination, EventType, Pipe, Source } from './schemas.js';
 import type { EntityKind, EntityRecord, Store } from './store.js';
 import type { PayloadValidator } from './validation.js';

@@ -7,10 +7,10 @@
  */
 import { isPipesError } from '@openpipes/core';
 import { metaExampleSend, purchaseEvent, purchaseSchema } from '@openpipes/core/testing';
+import { postgresAvailable } from '@openpipes/store-postgres/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, call, checkedFetch, collect } from './client.js';
 import { checkerFor, type OpenApiChecker } from './openapi-check.js';
-import { postgresAvailable } from './postgres.js';
 import { type Fixture, type StoreName, startFixture } from './servers.js';
 import { echoTemplate } from './templates.js';
 

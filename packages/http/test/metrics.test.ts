@@ -20,13 +20,13 @@ import {
   waitFor,
 } from '@openpipes/core/testing';
 import { postgresStore } from '@openpipes/store-postgres';
+import { postgresAvailable, postgresUrl, query, testSchema } from '@openpipes/store-postgres/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { Counter, Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type HandlerOptions } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { postgresAvailable, postgresUrl, query, testSchema } from './postgres.js';
 import { type Exposition, parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
 

@@ -2,9 +2,10 @@
  * The property suite (test/property/harness.ts) on PostgreSQL. Without PostgreSQL it skips with a
  * message; under CI=true a missing PostgreSQL fails it.
  */
+
+import { postgresAvailable } from '@openpipes/store-postgres/testing';
 import { describe, it } from 'vitest';
 import { localDocument } from './openapi-check.js';
-import { postgresAvailable } from './postgres.js';
 import { runPropertySuite } from './property/harness.js';
 
 if (await postgresAvailable()) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { createPipes, type Logger, type Pipes } from '@openpipes/core';
 import { startTestServer, type TestServer, testSecretKey } from '@openpipes/core/testing';
 import { postgresStore } from '@openpipes/store-postgres';
+import { postgresUrl, query, testSchema } from '@openpipes/store-postgres/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import BetterSqlite from 'better-sqlite3';
 import express from 'express';
@@ -20,7 +21,6 @@ import { createExpressMiddleware } from '../src/express.js';
 import { createFastifyPlugin } from '../src/fastify.js';
 import { createHandler, type HandlerOptions } from '../src/index.js';
 import { createNodeListener, hardenServer, type ServerLimits } from '../src/node.js';
-import { postgresUrl, query, testSchema } from './postgres.js';
 
 export type AdapterName = 'node' | 'express' | 'fastify';
 export const adapters: AdapterName[] = ['node', 'express', 'fastify'];

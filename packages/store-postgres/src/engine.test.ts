@@ -1,14 +1,7 @@
-import {
-  runEngineAlerts,
-  runEngineConfigTransfer,
-  runEngineConformance,
-  runEngineDestinationFaults,
-  runEngineNeighbours,
-  runEngineReliability,
-} from '@openpipes/core/conformance';
+import { runEngineSuites } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
-import { dropSchemas, postgresAvailable, postgresUrl, query } from '../test/postgres.js';
 import { postgresStore } from './index.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query } from './testing.js';
 
 // Each engine database is a schema of its own; the same name opens the same data again.
 const created = new Set<string>();
@@ -40,12 +33,7 @@ const rawDump = async (db: string) => {
 };
 
 if (await postgresAvailable()) {
-  runEngineReliability({ name: 'PostgreSQL', openStore, cleanup });
-  runEngineAlerts({ name: 'PostgreSQL', openStore, cleanup, rawDump });
-  runEngineConfigTransfer({ name: 'PostgreSQL', openStore, cleanup });
-  runEngineConformance({ name: 'PostgreSQL', openStore, cleanup, rawDump });
-  runEngineDestinationFaults({ name: 'PostgreSQL', openStore, cleanup });
-  runEngineNeighbours({ name: 'PostgreSQL', openStore, cleanup });
+  runEngineSuites({ name: 'PostgreSQL', openStore, cleanup, rawDump });
 } else {
   describe.skip('engine on PostgreSQL (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

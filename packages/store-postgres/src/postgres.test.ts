@@ -15,9 +15,9 @@ import {
 } from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from '../test/postgres.js';
 import { type PostgresStore, postgresStore } from './index.js';
 import { migrations } from './migrations.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
 
 const available = await postgresAvailable();
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');

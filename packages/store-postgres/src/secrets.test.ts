@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { runEngineSecrets } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
-import { dropSchemas, postgresAvailable, postgresUrl } from '../test/postgres.js';
 import { postgresStore } from './index.js';
+import { dropSchemas, postgresAvailable, postgresUrl } from './testing.js';
 
 const run = promisify(execFile);
 const created = new Set<string>();

@@ -1,7 +1,7 @@
 import { runStoreConformance } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
-import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from '../test/postgres.js';
 import { postgresStore } from './index.js';
+import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
 
 let schema: string | undefined;
 

@@ -13,7 +13,7 @@ import { createPipes, silentLogger } from '@openpipes/core';
 import { setupMetaExample, type TestServer, testSecretKey } from '@openpipes/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrations, postgresStore } from '../src/index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './postgres.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from '../src/testing.js';
 
 const available = await postgresAvailable();
 const childScript = fileURLToPath(new URL('./child.mjs', import.meta.url));

@@ -1,14 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  runEngineAlerts,
-  runEngineConfigTransfer,
-  runEngineConformance,
-  runEngineDestinationFaults,
-  runEngineNeighbours,
-  runEngineReliability,
-} from '@openpipes/core/conformance';
+import { runEngineSuites } from '@openpipes/core/conformance';
 import { afterAll } from 'vitest';
 import { sqliteStore } from './index.js';
 
@@ -25,14 +18,5 @@ const rawDump = async (db: string) =>
     .map((file) => readFileSync(file).toString('latin1'))
     .join('\n');
 
-runEngineReliability({ name: 'SQLite', openStore });
-
-runEngineAlerts({ name: 'SQLite', openStore, rawDump });
-
-runEngineConformance({ name: 'SQLite', openStore, rawDump });
-
-runEngineConfigTransfer({ name: 'SQLite', openStore });
-
-runEngineDestinationFaults({ name: 'SQLite', openStore });
-
-runEngineNeighbours({ name: 'SQLite', openStore });
+// The options go to every suite; the engine and alerts suites read `rawDump`.
+runEngineSuites({ name: 'SQLite', openStore, rawDump });

@@ -20,7 +20,7 @@ import { settled } from '../testing/helpers.js';
 import { startTestServer, type TestServerOptions } from '../testing/test-server.js';
 import { expiredTls, selfSignedTls } from '../testing/tls.js';
 import type { EngineConformanceOptions } from './engine.js';
-import { engineHarness, postSend } from './harness.js';
+import { engineHarness, orderEvents, passThroughPipe, postSend } from './harness.js';
 
 // DNS as the sandbox sees it: "gone.platform.test" does not exist; "flaky.platform.test" fails
 // temporarily on its first lookup in a worker, then resolves to the loopback stand-in.
@@ -54,30 +54,12 @@ export function runEngineDestinationFaults(options: EngineConformanceOptions): v
       h.track(await startTestServer(() => ({ body: { ok: true } }), serverOptions));
     /** Source, event type, a destination posting to `url`, a pipe; all enabled. */
     const flow = async (pipes: Pipes, url: string, retry: Record<string, number>) => {
-      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-      await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
-      const destination = await pipes.destinations.create({ name: 'platform', send: postSend(url), retry });
-      const pipe = await pipes.pipes.create({
-        name: 'to-platform',
-        source_id: source.id,
-        destination_id: destination.id,
-        transform: null,
-      });
-      await pipes.pipes.enable(pipe.id);
-      await pipes.destinations.enable(destination.id);
+      const { pipe } = await passThroughPipe(pipes, { name: 'platform', send: postSend(url), retry });
       await pipes.start();
       return pipe;
     };
     const ingest = async (pipes: Pipes, ids: string[]) => {
-      const result = await pipes.ingest(
-        'web',
-        ids.map((id) => ({
-          event_type: 'purchase',
-          event_id: id,
-          event_time: '2026-05-04T10:14:22.481Z',
-          event_payload: { order_id: id },
-        })),
-      );
+      const result = await pipes.ingest('web', orderEvents(ids));
       expect(result.accepted).toBe(ids.length);
     };
     const records = (pipes: Pipes, deliveries: Delivery[]) =>

@@ -21,7 +21,7 @@ import {
   testSecretKey,
 } from '../testing/helpers.js';
 import { purchaseEvent } from '../testing/meta-example.js';
-import { engineHarness } from './harness.js';
+import { engineHarness, passThroughPipe } from './harness.js';
 
 export interface EngineConformanceOptions {
   name: string;
@@ -173,9 +173,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
         return fresh ? { status: 503, body: { error: 'busy' } } : { status: 200, body: { ok: true } };
       });
       const pipes = await engine(dbName(), {}, [platform.host]);
-      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-      await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
-      const destination = await pipes.destinations.create({
+      const { pipe } = await passThroughPipe(pipes, {
         name: 'as-is',
         send: `async function send({ events }) {
           await fetch(${JSON.stringify(`${platform.url}/events`)}, {
@@ -186,14 +184,6 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
         }`,
         retry: { initial_delay_ms: 20, multiplier: 1 },
       });
-      const pipe = await pipes.pipes.create({
-        name: 'pass-through',
-        source_id: source.id,
-        destination_id: destination.id,
-        transform: null,
-      });
-      await pipes.pipes.enable(pipe.id);
-      await pipes.destinations.enable(destination.id);
       await pipes.start();
 
       const time = '2026-05-04T10:14:22.481Z';

@@ -7,6 +7,7 @@
 import { afterEach } from 'vitest';
 import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import { silentLogger } from '../logger.js';
+import type { IncomingEvent } from '../schemas.js';
 import { stopAndClose, testSecretKey } from '../testing/helpers.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
@@ -89,3 +90,31 @@ export const postSend = (url: string) => `async function send({ events }) {
   });
   return res.json();
 }`;
+
+/** Source `web`, the purchase type, `destination`, and a pass-through pipe (`transform: null`) to it; all enabled. */
+export async function passThroughPipe(
+  pipes: Pipes,
+  destination: { name: string; send: string; retry?: Record<string, number> },
+) {
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
+  const created = await pipes.destinations.create(destination);
+  const pipe = await pipes.pipes.create({
+    name: 'pass-through',
+    source_id: source.id,
+    destination_id: created.id,
+    transform: null,
+  });
+  await pipes.pipes.enable(pipe.id);
+  await pipes.destinations.enable(created.id);
+  return { source, destination: created, pipe };
+}
+
+/** Purchase events with these ids (and order ids), at one fixed time. */
+export const orderEvents = (ids: string[]): IncomingEvent[] =>
+  ids.map((id) => ({
+    event_type: 'purchase',
+    event_id: id,
+    event_time: '2026-05-04T10:14:22.481Z',
+    event_payload: { order_id: id },
+  }));

@@ -4,9 +4,9 @@
  *
  * @example
  * ```ts
- * import { runEngineConformance, runStoreConformance } from '@openpipes/core/conformance';
+ * import { runEngineSuites, runStoreConformance } from '@openpipes/core/conformance';
  * runStoreConformance({ name: 'my-store', createStore: async () => myStore() });
- * runEngineConformance({ name: 'my-store', openStore: async (db) => myStore({ database: db }) });
+ * runEngineSuites({ name: 'my-store', openStore: async (db) => myStore({ database: db }) });
  * ```
  */
 export { runEngineAlerts } from './alerts/index.js';
@@ -17,3 +17,4 @@ export { runEngineNeighbours } from './neighbours.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';
+export { runEngineSuites } from './suites.js';

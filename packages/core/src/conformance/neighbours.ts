@@ -18,7 +18,7 @@ import type { Delivery } from '../schemas.js';
 import { settled, testSecretKey } from '../testing/helpers.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
-import { postSend } from './harness.js';
+import { orderEvents, postSend } from './harness.js';
 
 /** Hostile `send()` bodies, what each must end with, and whether its error is retried. */
 const hostileSends: Array<[name: string, code: string, error: string]> = [
@@ -136,15 +136,7 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
       const hostilePipe = await add(pipes, source.id, destinations);
       await pipes.start();
       const ids = Array.from({ length: EVENTS }, (_, i) => `ord_${counter}_${i}`);
-      const result = await pipes.ingest(
-        'web',
-        ids.map((id) => ({
-          event_type: 'purchase',
-          event_id: id,
-          event_time: '2026-05-04T10:14:22.481Z',
-          event_payload: { order_id: id },
-        })),
-      );
+      const result = await pipes.ingest('web', orderEvents(ids));
       expect(result.accepted).toBe(EVENTS);
       return { pipes, benign, hostilePipe, platform, ids };
     };

@@ -1,13 +1,7 @@
 import type { Sandbox } from '@openpipes/sandbox';
 import { PipesError } from '../errors.js';
-import { isStorableText } from '../json-value.js';
-import {
-  type Destination,
-  type DestinationInput,
-  destinationInputSchema,
-  destinationSchema,
-} from '../schemas.js';
-import type { EntityRecord } from '../store.js';
+import { type Destination, type DestinationInput, destinationInputSchema } from '../schemas.js';
+import { presentDestination } from './present.js';
 import {
   type ActorContext,
   createRegistry,
@@ -38,20 +32,9 @@ export interface DestinationsRegistry
   findByName(name: string): Promise<Destination | null>;
 }
 
-export function presentDestination(record: EntityRecord): Destination {
-  return destinationSchema.parse({
-    ...record.data,
-    id: record.id,
-    version: record.version,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-  });
-}
-
 export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox): DestinationsRegistry {
   const base = createRegistry(deps, {
     kind: 'destination',
-    idKind: 'destination',
     label: 'destination',
     inputSchema: destinationInputSchema,
     uniqueKey: (data) => data.name,
@@ -84,11 +67,7 @@ export function createDestinationsRegistry(deps: RegistryDeps, sandbox: Sandbox)
       );
     },
     ...switchable(base.toggle),
-    async findByName(name) {
-      if (!isStorableText(name)) return null;
-      const record = await deps.store.findEntity({ kind: 'destination', uniqueKey: name });
-      return record ? presentDestination(record) : null;
-    },
+    findByName: base.findByKey,
     async delete(id, context) {
       await ensureUnused(deps, 'destination_id', id, 'destination');
       return base.api.delete(id, context);

@@ -1,7 +1,6 @@
-import { isStorableText } from '../json-value.js';
-import { type EventType, type EventTypeInput, eventTypeInputSchema, eventTypeSchema } from '../schemas.js';
-import type { EntityRecord } from '../store.js';
+import { type EventType, type EventTypeInput, eventTypeInputSchema } from '../schemas.js';
 import type { PayloadValidator } from '../validation.js';
+import { presentEventType } from './present.js';
 import { createRegistry, type Registry, type RegistryDeps } from './registry.js';
 
 /**
@@ -20,23 +19,12 @@ export interface EventTypesRegistry extends Registry<EventType, EventTypeInput> 
   findByName(name: string): Promise<EventType | null>;
 }
 
-export function presentEventType(record: EntityRecord): EventType {
-  return eventTypeSchema.parse({
-    ...record.data,
-    id: record.id,
-    version: record.version,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-  });
-}
-
 export function createEventTypesRegistry(
   deps: RegistryDeps,
   compileSchema: (schema: Record<string, unknown>) => PayloadValidator,
 ): EventTypesRegistry {
   const base = createRegistry(deps, {
     kind: 'event_type',
-    idKind: 'event_type',
     label: 'event type',
     inputSchema: eventTypeInputSchema,
     uniqueKey: (data) => data.name,
@@ -48,10 +36,6 @@ export function createEventTypesRegistry(
   });
   return {
     ...base.api,
-    async findByName(name) {
-      if (!isStorableText(name)) return null;
-      const record = await deps.store.findEntity({ kind: 'event_type', uniqueKey: name });
-      return record ? presentEventType(record) : null;
-    },
+    findByName: base.findByKey,
   };
 }

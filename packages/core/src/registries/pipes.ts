@@ -1,8 +1,7 @@
 import type { Sandbox } from '@openpipes/sandbox';
 import { PipesError } from '../errors.js';
-import { isStorableText } from '../json-value.js';
-import { type Pipe, type PipeInput, pipeInputSchema, pipeSchema } from '../schemas.js';
-import type { EntityRecord } from '../store.js';
+import { type Pipe, type PipeInput, pipeInputSchema } from '../schemas.js';
+import { presentPipe } from './present.js';
 import { createRegistry, type Registry, type RegistryDeps, type Switchable, switchable } from './registry.js';
 
 /**
@@ -23,20 +22,9 @@ export interface PipesRegistry extends Registry<Pipe, PipeInput>, Switchable<Pip
   getVersion(id: string, version: number): Promise<Pipe>;
 }
 
-export function presentPipe(record: EntityRecord): Pipe {
-  return pipeSchema.parse({
-    ...record.data,
-    id: record.id,
-    version: record.version,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-  });
-}
-
 export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): PipesRegistry {
   const base = createRegistry(deps, {
     kind: 'pipe',
-    idKind: 'pipe',
     label: 'pipe',
     inputSchema: pipeInputSchema,
     uniqueKey: (data) => data.name,
@@ -64,11 +52,7 @@ export function createPipesRegistry(deps: RegistryDeps, sandbox: Sandbox): Pipes
   return {
     ...base.api,
     ...switchable(base.toggle),
-    async findByName(name) {
-      if (!isStorableText(name)) return null;
-      const record = await deps.store.findEntity({ kind: 'pipe', uniqueKey: name });
-      return record ? presentPipe(record) : null;
-    },
+    findByName: base.findByKey,
     async getVersion(id, version) {
       const snapshot = await deps.store.getEntityVersion({ kind: 'pipe', id, version });
       if (!snapshot)

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { PipesError } from '../errors.js';
 import { cursorSchema, type IdKind, isId, newId } from '../ids.js';
+import { isStorableText } from '../json-value.js';
 import type { EntityKind, EntityRecord, NewAuditEntry, Store } from '../store.js';
 import { parseOrThrow } from '../validation.js';
 
@@ -38,7 +39,8 @@ export interface RegistryDeps {
 /** How one entity kind differs from the others. */
 export interface RegistrySpec<Entity extends { id: string }, Input, Data extends Record<string, unknown>> {
   kind: EntityKind;
-  idKind: IdKind;
+  /** The kind its ids are made with; the entity kind unless said otherwise. */
+  idKind?: IdKind;
   /** What a create or a patched update must satisfy. */
   inputSchema: z.ZodType<Data, Input>;
   /** The unique key of an entity (slug, name, key), or null. */
@@ -134,6 +136,20 @@ export interface RegistryParts<Entity, Input, Data> {
   insert(data: Data, context?: ActorContext, id?: string): Promise<Entity>;
   /** The stored record; throws NOT_FOUND. */
   load(id: string): Promise<EntityRecord>;
+  /** The entity with this unique key (slug, name, key), or null; text a store cannot take is absent. */
+  findByKey(key: string): Promise<Entity | null>;
+}
+
+/** The public object of an entity: its data with the record's id, version and times, checked by `schema`. */
+export function presenter<Entity>(schema: z.ZodType<Entity>): (record: EntityRecord) => Entity {
+  return (record) =>
+    schema.parse({
+      ...record.data,
+      id: record.id,
+      version: record.version,
+      created_at: record.created_at,
+      updated_at: record.updated_at,
+    });
 }
 
 export function createRegistry<
@@ -142,16 +158,17 @@ export function createRegistry<
   Data extends Record<string, unknown>,
 >(deps: RegistryDeps, spec: RegistrySpec<Entity, Input, Data>): RegistryParts<Entity, Input, Data> {
   const { store } = deps;
+  const idKind = spec.idKind ?? spec.kind;
   const iso = () => new Date(deps.now()).toISOString();
 
   const load = async (id: string): Promise<EntityRecord> => {
     // Something that is not an id of this kind cannot exist: answered without asking the store,
     // which also keeps text a store cannot take (a NUL) away from its queries.
-    const record = isId(spec.idKind, id) ? await store.getEntity({ kind: spec.kind, id }) : null;
+    const record = isId(idKind, id) ? await store.getEntity({ kind: spec.kind, id }) : null;
     if (!record) throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
     return record;
   };
-  const listOptionsSchema = z.object({ cursor: cursorSchema(spec.idKind).optional() });
+  const listOptionsSchema = z.object({ cursor: cursorSchema(idKind).optional() });
 
   const audit = (
     action: string,
@@ -214,7 +231,7 @@ export function createRegistry<
     const now = iso();
     const record: EntityRecord = {
       kind: spec.kind,
-      id: id ?? newId(spec.idKind, deps.now()),
+      id: id ?? newId(idKind, deps.now()),
       unique_key: spec.uniqueKey(data),
       version: 1,
       data,
@@ -306,6 +323,11 @@ export function createRegistry<
     api,
     insert,
     load,
+    async findByKey(key) {
+      if (!isStorableText(key)) return null;
+      const record = await store.findEntity({ kind: spec.kind, uniqueKey: key });
+      return record ? spec.present(record) : null;
+    },
     async write(id, mutate, action, context) {
       const record = await load(id);
       return writeData(record, mutate(record.data as Data), action, context);

@@ -1,17 +1,11 @@
 import { z } from 'zod';
 import { PipesError } from '../errors.js';
 import { newId } from '../ids.js';
-import { isStorableText } from '../json-value.js';
-import {
-  type Secret,
-  type SecretInput,
-  secretInputSchema,
-  secretKeySchema,
-  secretSchema,
-} from '../schemas.js';
+import { type Secret, type SecretInput, secretInputSchema, secretKeySchema } from '../schemas.js';
 import type { Vault } from '../secrets/vault.js';
 import type { EntityRecord } from '../store.js';
 import { parseOrThrow } from '../validation.js';
+import { presentSecret } from './present.js';
 import { type ActorContext, createRegistry, type Registry, type RegistryDeps } from './registry.js';
 
 /** What is stored for a secret besides its encrypted value. */
@@ -47,16 +41,6 @@ export interface SecretsRegistry extends Omit<Registry<Secret, SecretInput>, 'up
   findByKey(key: string): Promise<Secret | null>;
 }
 
-export function presentSecret(record: EntityRecord): Secret {
-  return secretSchema.parse({
-    ...record.data,
-    id: record.id,
-    version: record.version,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-  });
-}
-
 /** Decrypted values of a set of secrets, keyed by secret key. Internal to the engine. */
 export type SecretResolver = (secretIds: string[]) => Promise<Record<string, string>>;
 
@@ -77,7 +61,6 @@ export function createSecretsRegistry(
 ): { registry: SecretsRegistry; resolve: SecretResolver } {
   const base = createRegistry(deps, {
     kind: 'secret',
-    idKind: 'secret',
     label: 'secret',
     inputSchema: secretDataSchema,
     uniqueKey: (data) => data.key,
@@ -184,11 +167,7 @@ export function createSecretsRegistry(
       if (old !== undefined) await hooks.onValuesRetired?.({ secretId: id, values: [old] });
       return secret;
     },
-    async findByKey(key) {
-      if (!isStorableText(key)) return null;
-      const record = await deps.store.findEntity({ kind: 'secret', uniqueKey: key });
-      return record ? presentSecret(record) : null;
-    },
+    findByKey: base.findByKey,
     async delete(id, context) {
       for (const kind of ['destination', 'source'] as const) {
         let after: string | undefined;

@@ -1,7 +1,6 @@
 import { PipesError } from '../errors.js';
-import { isStorableText } from '../json-value.js';
-import { type Source, type SourceInput, sourceInputSchema, sourceSchema } from '../schemas.js';
-import type { EntityRecord } from '../store.js';
+import { type Source, type SourceInput, sourceInputSchema } from '../schemas.js';
+import { presentSource } from './present.js';
 import { createRegistry, type Registry, type RegistryDeps, type Switchable, switchable } from './registry.js';
 
 /**
@@ -17,20 +16,9 @@ export interface SourcesRegistry extends Registry<Source, SourceInput>, Switchab
   findBySlug(slug: string): Promise<Source | null>;
 }
 
-export function presentSource(record: EntityRecord): Source {
-  return sourceSchema.parse({
-    ...record.data,
-    id: record.id,
-    version: record.version,
-    created_at: record.created_at,
-    updated_at: record.updated_at,
-  });
-}
-
 export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
   const base = createRegistry(deps, {
     kind: 'source',
-    idKind: 'source',
     label: 'source',
     inputSchema: sourceInputSchema,
     uniqueKey: (data) => data.slug,
@@ -51,11 +39,7 @@ export function createSourcesRegistry(deps: RegistryDeps): SourcesRegistry {
 
   return {
     ...base.api,
-    async findBySlug(slug) {
-      if (!isStorableText(slug)) return null;
-      const record = await deps.store.findEntity({ kind: 'source', uniqueKey: slug });
-      return record ? presentSource(record) : null;
-    },
+    findBySlug: base.findByKey,
     ...switchable(base.toggle),
     async delete(id, context) {
       await ensureUnused(deps, 'source_id', id, 'source');

@@ -1,40 +1,20 @@
-import { purchaseEvent, runSend, startTestServer, type TestServer } from '@openpipes/core/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  finalRecords,
-  secretsIn,
-  startEngine,
-  type TestEngine,
-  wireTemplate,
-} from '../testing/engine.js';
+import { purchaseEvent, runSend } from '@openpipes/core/testing';
+import { describe, expect, it } from 'vitest';
+import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { ga4Platform } from '../testing/platforms.js';
 import { ga4, ga4Template } from './ga4.js';
 
 const apiSecret = 'ga4-api-secret-Zx81Qw93Lp';
 const measurementId = 'G-ABC123XYZ9';
 
-let server: TestServer;
-let engine: TestEngine | undefined;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
-afterEach(async () => {
-  await engine?.close();
-  engine = undefined;
-});
+const bed = platformBed();
 
 async function setup(options: Partial<Parameters<typeof ga4>[0]> = {}) {
   const platform = ga4Platform({ measurementId, apiSecret });
-  server.handle(platform.handler);
-  server.requests.length = 0;
-  engine = await startEngine([server.host]);
-  const wired = await wireTemplate(engine.pipes, ga4({ measurementId, baseUrl: server.url, ...options }), {
+  return bed.wire(platform, ga4({ measurementId, baseUrl: bed.server.url, ...options }), {
     secrets: { GA4_API_SECRET: apiSecret },
     retry: { max_attempts: 1 },
   });
-  return { platform, pipes: engine.pipes, ...wired };
 }
 
 const purchase = (orderId: string, clientId: string | undefined) =>
@@ -105,20 +85,20 @@ describe('ga4 template', () => {
   });
 
   it('retries a 5xx and fails a 4xx', async () => {
-    const send = ga4({ measurementId, baseUrl: server.url }).destination.send;
+    const send = ga4({ measurementId, baseUrl: bed.server.url }).destination.send;
     const event = {
       event_type: 'purchase',
       event_time: new Date().toISOString(),
       event_payload: { client_id: 'c.1', name: 'purchase', params: {} },
     };
-    server.handle(() => ({ status: 503, body: 'unavailable' }));
+    bed.server.handle(() => ({ status: 503, body: 'unavailable' }));
     const retry = await runSend(send, {
       events: [event],
       secrets: { GA4_API_SECRET: apiSecret },
       fetch: globalThis.fetch,
     });
     expect(retry.value).toMatchObject({ outcome: 'retry', code: 'HTTP_503' });
-    server.handle(() => ({ status: 400, body: 'bad request' }));
+    bed.server.handle(() => ({ status: 400, body: 'bad request' }));
     const failed = await runSend(send, {
       events: [event],
       secrets: { GA4_API_SECRET: apiSecret },

@@ -1,22 +1,7 @@
 import { createHash } from 'node:crypto';
-import {
-  googleExampleTransform,
-  purchaseEvent,
-  runSend,
-  startTestServer,
-  type TestResponse,
-  type TestServer,
-} from '@openpipes/core/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  finalRecords,
-  secretsIn,
-  startEngine,
-  type TestEngine,
-  type WireOptions,
-  wireTemplate,
-} from '../testing/engine.js';
+import { googleExampleTransform, purchaseEvent, runSend, type TestResponse } from '@openpipes/core/testing';
+import { describe, expect, it } from 'vitest';
+import { byEventId, finalRecords, platformBed, secretsIn, type WireOptions } from '../testing/engine.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
 import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
 
@@ -35,23 +20,14 @@ const secrets = {
 const customerId = '1234567890';
 const loginCustomerId = '1112223333';
 
-let server: TestServer;
-let engine: TestEngine | undefined;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
-afterEach(async () => {
-  await engine?.close();
-  engine = undefined;
-});
+const bed = platformBed();
 
 const options = (extra: Partial<Parameters<typeof googleAdsClickConversions>[0]> = {}) => ({
   customerId: '123-456-7890',
   loginCustomerId: '111-222-3333',
   conversionActions: { purchase: '987654321', lead: '987654322' },
-  baseUrl: server.url,
-  tokenUrl: `${server.url}/token`,
+  baseUrl: bed.server.url,
+  tokenUrl: `${bed.server.url}/token`,
   ...extra,
 });
 
@@ -60,16 +36,17 @@ async function setup(
   wire: Partial<WireOptions> = {},
 ) {
   const platform = googleAdsPlatform({ customerId, loginCustomerId, credentials });
-  server.handle(platform.handler);
-  server.requests.length = 0;
-  engine = await startEngine([server.host], { maxClaim: 2000 });
   const definition = googleAdsClickConversions(options(extra));
-  const wired = await wireTemplate(engine.pipes, definition, {
-    secrets,
-    retry: { max_attempts: 1 },
-    ...wire,
-  });
-  return { platform, pipes: engine.pipes, ...wired };
+  return bed.wire(
+    platform,
+    definition,
+    {
+      secrets,
+      retry: { max_attempts: 1 },
+      ...wire,
+    },
+    { maxClaim: 2000 },
+  );
 }
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
@@ -94,7 +71,7 @@ describe('google-ads-click-conversions template', () => {
     expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     expect(platform.issued).toHaveLength(1);
-    const upload = server.requests.find((r) => r.url.endsWith(':uploadClickConversions'))!;
+    const upload = bed.server.requests.find((r) => r.url.endsWith(':uploadClickConversions'))!;
     expect(upload.url).toBe(`/v26/customers/${customerId}:uploadClickConversions`);
     expect(upload.headers).toMatchObject({
       authorization: `Bearer ${platform.issued[0]}`,
@@ -121,8 +98,8 @@ describe('google-ads-click-conversions template', () => {
     // The token exchange is on the record too, redacted.
     const exchanges = record!.attempts![0]!.exchanges;
     expect(exchanges.map((e) => e.request.url)).toEqual([
-      `${server.url}/token`,
-      `${server.url}/v26/customers/${customerId}:uploadClickConversions`,
+      `${bed.server.url}/token`,
+      `${bed.server.url}/v26/customers/${customerId}:uploadClickConversions`,
     ]);
     expect(secretsIn(record, [...everySecret(), ...platform.issued, 'John.Smith'])).toEqual([]);
   });
@@ -166,8 +143,9 @@ describe('google-ads-click-conversions template', () => {
     const records = byEventId(await finalRecords(pipes, pipe.id, 10));
 
     expect(platform.violations).toEqual([]);
-    expect(server.requests.filter((r) => r.url.endsWith(':uploadClickConversions'))).toHaveLength(1);
-    const sent = (server.requests.at(-1)!.json as { conversions: Array<{ orderId: string }> }).conversions;
+    expect(bed.server.requests.filter((r) => r.url.endsWith(':uploadClickConversions'))).toHaveLength(1);
+    const sent = (bed.server.requests.at(-1)!.json as { conversions: Array<{ orderId: string }> })
+      .conversions;
     const failedIds = [sent[3]!.orderId, sent[7]!.orderId];
     expect([...records.values()].filter((r) => r.status === 'delivered')).toHaveLength(8);
     expect(records.get(failedIds[0]!)).toMatchObject({
@@ -250,7 +228,7 @@ describe('google-ads-click-conversions send() classification', () => {
   const run = async (answer?: TestResponse, tokenAnswer?: TestResponse) => {
     const platform = googleAdsPlatform({ customerId, loginCustomerId, credentials });
     if (answer) platform.answerNext(answer);
-    server.handle((request) =>
+    bed.server.handle((request) =>
       tokenAnswer && request.url === '/token' ? tokenAnswer : platform.handler(request),
     );
     const { value } = await runSend(googleAdsClickConversions(options()).destination.send, {

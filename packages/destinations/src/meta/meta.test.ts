@@ -1,48 +1,22 @@
-import {
-  metaExampleTransform,
-  purchaseEvent,
-  runSend,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  finalRecords,
-  secretsIn,
-  startEngine,
-  type TestEngine,
-  wireTemplate,
-} from '../testing/engine.js';
+import { metaExampleTransform, purchaseEvent, runSend } from '@openpipes/core/testing';
+import { describe, expect, it } from 'vitest';
+import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { metaError, metaPlatform } from '../testing/platforms.js';
 import { metaCapi, metaCapiTemplate } from './meta.js';
 
 const token = 'EAAB-meta-test-token-5f0c2e9a7d1b';
 const pixelId = '998877665544';
 
-let server: TestServer;
-let engine: TestEngine | undefined;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
-afterEach(async () => {
-  await engine?.close();
-  engine = undefined;
-});
+const bed = platformBed();
 
 async function setup(options: Partial<Parameters<typeof metaCapi>[0]> = {}, transform?: string | null) {
   const platform = metaPlatform({ pixelId, token });
-  server.handle(platform.handler);
-  server.requests.length = 0;
-  engine = await startEngine([server.host]);
-  const definition = metaCapi({ pixelId, baseUrl: server.url, ...options });
-  const wired = await wireTemplate(engine.pipes, definition, {
+  const definition = metaCapi({ pixelId, baseUrl: bed.server.url, ...options });
+  return bed.wire(platform, definition, {
     secrets: { META_ACCESS_TOKEN: token },
     transform,
     retry: { max_attempts: 1 },
   });
-  return { platform, pipes: engine.pipes, ...wired };
 }
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
@@ -83,9 +57,9 @@ describe('meta-capi template', () => {
       },
       custom_data: { value: 129.9, currency: 'EUR', order_id: 'ord_1', content_ids: ['SKU-1'] },
     });
-    expect(server.requests.at(-1)!.url).toBe(`/v26.0/${pixelId}/events`);
+    expect(bed.server.requests.at(-1)!.url).toBe(`/v26.0/${pixelId}/events`);
     expect(record!.request).toMatchObject({
-      url: `${server.url}/v26.0/${pixelId}/events`,
+      url: `${bed.server.url}/v26.0/${pixelId}/events`,
       payload: { access_token: '[secret:META_ACCESS_TOKEN]', data: [{ event_id: 'ord_1' }] },
     });
     expect(record!.response).toMatchObject({ status: 200, body: { events_received: 1 } });
@@ -113,7 +87,7 @@ describe('meta-capi template', () => {
     const records = await finalRecords(pipes, pipe.id, 2500);
     expect(platform.violations).toEqual([]);
     expect(records.filter((r) => r.status === 'delivered')).toHaveLength(2500);
-    expect(server.requests.map((r) => (r.json as { data: unknown[] }).data.length).sort()).toEqual([
+    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length).sort()).toEqual([
       1000, 1000, 500,
     ]);
     // A record shows its own row of the batch, not the 999 others.
@@ -138,7 +112,7 @@ describe('meta-capi template', () => {
       error: { code: 'EVENT_TOO_OLD', retryable: false, stage: 'send' },
     });
     expect(records.get('ord_old')!.error!.message).toMatch(/more than 7 days ago/);
-    expect(server.requests).toHaveLength(1);
+    expect(bed.server.requests).toHaveLength(1);
     expect(platform.accepted.map((e) => e.event_id)).toEqual(['ord_new_1', 'ord_new_2']);
     // Each record shows its own row of the request; the refused event shows no request at all.
     for (const id of ['ord_new_1', 'ord_new_2']) {
@@ -185,7 +159,7 @@ describe('meta-capi template', () => {
 });
 
 describe('meta-capi send() error classification', () => {
-  const definition = () => metaCapi({ pixelId, baseUrl: server.url });
+  const definition = () => metaCapi({ pixelId, baseUrl: bed.server.url });
   const row = () => ({
     event_type: 'purchase',
     event_time: new Date().toISOString(),
@@ -197,7 +171,7 @@ describe('meta-capi send() error classification', () => {
     },
   });
   const outcomeFor = async (answer: ReturnType<typeof metaError>) => {
-    server.handle(() => answer);
+    bed.server.handle(() => answer);
     const { value } = await runSend(definition().destination.send, {
       events: [row()],
       secrets: { META_ACCESS_TOKEN: token },

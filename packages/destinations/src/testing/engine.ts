@@ -15,8 +15,16 @@ import {
   type RetryPolicy,
   silentLogger,
 } from '@openpipes/core';
-import { testSecretKey, waitFor } from '@openpipes/core/testing';
+import {
+  type RecordedTestRequest,
+  startTestServer,
+  type TestResponse,
+  type TestServer,
+  testSecretKey,
+  waitFor,
+} from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export interface TestEngine {
   pipes: Pipes;
@@ -81,6 +89,43 @@ export async function wireTemplate(pipes: Pipes, definition: DestinationDefiniti
   await pipes.pipes.enable(pipe.id);
   await pipes.destinations.enable(destination.id);
   return { source, destination, pipe };
+}
+
+/**
+ * One test file's platform stand-in (a server on 127.0.0.1 for the whole file) and the current
+ * case's engine (closed after the case). Call it at the top level of the test file.
+ */
+export function platformBed() {
+  let server: TestServer | undefined;
+  let engine: TestEngine | undefined;
+  beforeAll(async () => {
+    server = await startTestServer();
+  });
+  afterAll(() => server?.close());
+  afterEach(async () => {
+    await engine?.close();
+    engine = undefined;
+  });
+  const bed = {
+    get server(): TestServer {
+      if (!server) throw new Error('platformBed: the stand-in starts in beforeAll');
+      return server;
+    },
+    /** Serves `platform` (forgetting earlier requests), starts an engine that may reach only it, wires the template. */
+    async wire<P extends { handler: (request: RecordedTestRequest) => TestResponse }>(
+      platform: P,
+      definition: DestinationDefinition,
+      options: WireOptions,
+      dispatcher: DispatcherOptions = {},
+    ) {
+      bed.server.handle(platform.handler);
+      bed.server.requests.length = 0;
+      engine = await startEngine([bed.server.host], dispatcher);
+      const wired = await wireTemplate(engine.pipes, definition, options);
+      return { platform, pipes: engine.pipes, ...wired };
+    },
+  };
+  return bed;
 }
 
 const finalStatuses = new Set(['delivered', 'filtered', 'failed', 'dead']);

@@ -1,48 +1,22 @@
-import {
-  purchaseEvent,
-  runSend,
-  startTestServer,
-  type TestServer,
-  tiktokExampleTransform,
-} from '@openpipes/core/testing';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  finalRecords,
-  secretsIn,
-  startEngine,
-  type TestEngine,
-  wireTemplate,
-} from '../testing/engine.js';
+import { purchaseEvent, runSend, tiktokExampleTransform } from '@openpipes/core/testing';
+import { describe, expect, it } from 'vitest';
+import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { tiktokAnswer, tiktokPlatform } from '../testing/platforms.js';
 import { tiktokEvents, tiktokEventsTemplate } from './tiktok.js';
 
 const token = 'tt-access-token-3b9d7c51e0a24f68';
 const pixelCode = 'C4ABCDEFGH1234567890';
 
-let server: TestServer;
-let engine: TestEngine | undefined;
-beforeAll(async () => {
-  server = await startTestServer();
-});
-afterAll(() => server.close());
-afterEach(async () => {
-  await engine?.close();
-  engine = undefined;
-});
+const bed = platformBed();
 
 async function setup(options: Partial<Parameters<typeof tiktokEvents>[0]> = {}, transform?: string | null) {
   const platform = tiktokPlatform({ pixelCode, token });
-  server.handle(platform.handler);
-  server.requests.length = 0;
-  engine = await startEngine([server.host]);
-  const definition = tiktokEvents({ pixelCode, baseUrl: server.url, ...options });
-  const wired = await wireTemplate(engine.pipes, definition, {
+  const definition = tiktokEvents({ pixelCode, baseUrl: bed.server.url, ...options });
+  return bed.wire(platform, definition, {
     secrets: { TIKTOK_ACCESS_TOKEN: token },
     transform,
     retry: { max_attempts: 1 },
   });
-  return { platform, pipes: engine.pipes, ...wired };
 }
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
@@ -64,7 +38,7 @@ describe('tiktok-events template', () => {
 
     expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
-    const request = server.requests[0]!;
+    const request = bed.server.requests[0]!;
     expect(request.url).toBe('/open_api/v1.3/event/track/');
     expect(request.headers['access-token']).toBe(token);
     expect(request.json).toMatchObject({ event_source: 'web', event_source_id: pixelCode });
@@ -111,7 +85,7 @@ describe('tiktok-events template', () => {
     const records = await finalRecords(pipes, pipe.id, 2500);
     expect(platform.violations).toEqual([]);
     expect(records.filter((r) => r.status === 'delivered')).toHaveLength(2500);
-    expect(server.requests.map((r) => (r.json as { data: unknown[] }).data.length).sort()).toEqual([
+    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length).sort()).toEqual([
       1000, 1000, 500,
     ]);
   });
@@ -146,9 +120,9 @@ describe('tiktok-events template', () => {
 });
 
 describe('tiktok-events send() classification of code under HTTP 200', () => {
-  const send = () => tiktokEvents({ pixelCode, baseUrl: server.url }).destination.send;
+  const send = () => tiktokEvents({ pixelCode, baseUrl: bed.server.url }).destination.send;
   const outcomeFor = async (code: number, status = 200) => {
-    server.handle(() => tiktokAnswer(code, `code ${code}`, status));
+    bed.server.handle(() => tiktokAnswer(code, `code ${code}`, status));
     const { value } = await runSend(send(), {
       events: [
         {
@@ -178,7 +152,7 @@ describe('tiktok-events send() classification of code under HTTP 200', () => {
 
   it('lets the body code decide over the HTTP status, and the status decide without a code', async () => {
     expect(await outcomeFor(40002, 400)).toMatchObject({ outcome: 'failed', code: 'TIKTOK_40002' });
-    server.handle(() => ({ status: 502, body: '<html>Bad Gateway</html>' }));
+    bed.server.handle(() => ({ status: 502, body: '<html>Bad Gateway</html>' }));
     const { value } = await runSend(send(), {
       events: [{ event_type: 'x', event_time: new Date().toISOString(), event_payload: { event: 'X' } }],
       secrets: { TIKTOK_ACCESS_TOKEN: token },

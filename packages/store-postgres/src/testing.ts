@@ -1,6 +1,7 @@
 /**
- * Test support: where the test PostgreSQL is, whether it is up, and a schema of its own for every
- * test so concurrent runs (and concurrent test files) cannot collide.
+ * `@openpipes/store-postgres/testing`: where the test PostgreSQL is, whether it is up, and a schema
+ * of its own for every test so concurrent runs (and concurrent test files) cannot collide. This
+ * package's tests and the HTTP and CLI packages' PostgreSQL tests use it.
  *
  * Without PostgreSQL the suites skip with a message saying so; under `CI=true` a missing
  * PostgreSQL is an error, never a skip.
@@ -38,7 +39,7 @@ export function postgresAvailable(): Promise<boolean> {
         );
       }
       console.warn(
-        `\n[@openpipes/store-postgres] SKIPPING the PostgreSQL tests: no PostgreSQL at ${where} (${why}).\n` +
+        `\n[${process.env.npm_package_name ?? '@openpipes'}] SKIPPING the PostgreSQL tests: no PostgreSQL at ${where} (${why}).\n` +
           'Start one, or point OPENPIPES_TEST_POSTGRES_URL at a database you may create schemas in.\n',
       );
       return false;

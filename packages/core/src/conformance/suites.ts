@@ -1,0 +1,20 @@
+/**
+ * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
+ * trail, the engine scenarios, config transfer, destination faults and hostile neighbours.
+ * (`runEngineSecrets` takes options of its own and is called beside it.)
+ */
+import { runEngineAlerts } from './alerts/index.js';
+import { runEngineConfigTransfer } from './config-transfer.js';
+import { runEngineDestinationFaults } from './destination-faults.js';
+import { type EngineConformanceOptions, runEngineConformance } from './engine.js';
+import { runEngineNeighbours } from './neighbours.js';
+import { runEngineReliability } from './reliability.js';
+
+export function runEngineSuites(options: EngineConformanceOptions): void {
+  runEngineReliability(options);
+  runEngineAlerts(options);
+  runEngineConformance(options);
+  runEngineConfigTransfer(options);
+  runEngineDestinationFaults(options);
+  runEngineNeighbours(options);
+}
