@@ -103,8 +103,11 @@ export function platformBed() {
   });
   afterAll(() => server?.close());
   afterEach(async () => {
-    await engine?.close();
+    // Forget the engine before closing it: a close that outlives its hook's time-out must not
+    // clear the next case's engine.
+    const closing = engine;
     engine = undefined;
+    await closing?.close();
   });
   const bed = {
     get server(): TestServer {
@@ -120,9 +123,10 @@ export function platformBed() {
     ) {
       bed.server.handle(platform.handler);
       bed.server.requests.length = 0;
-      engine = await startEngine([bed.server.host], dispatcher);
-      const wired = await wireTemplate(engine.pipes, definition, options);
-      return { platform, pipes: engine.pipes, ...wired };
+      const started = await startEngine([bed.server.host], dispatcher);
+      engine = started;
+      const wired = await wireTemplate(started.pipes, definition, options);
+      return { platform, pipes: started.pipes, ...wired };
     },
   };
   return bed;
