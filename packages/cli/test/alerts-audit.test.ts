@@ -92,4 +92,44 @@ describe('openpipes alerts and audit', () => {
     expect(table.stdout).toMatch(/admin\s+create\s+alert_channel alc_/);
     expect(table.stdout).not.toContain('secret-part');
   });
+
+  it('sets volume-anomaly and success-rate rules, and refuses settings that are not JSON or out of range', async () => {
+    const teamsUrl = `${teams.url}/workflows/secret-part-3`;
+    const created = await cli(
+      ['alerts', 'create', '--name', 'ops-levels', '--type', 'teams', '--url-stdin'],
+      teamsUrl,
+    );
+    expect(created.code).toBe(0);
+    const updated = await cli([
+      'alerts',
+      'update',
+      'ops-levels',
+      '--kind',
+      'volume_anomaly,success_rate',
+      '--volume-anomaly',
+      '{"watch":["source","event_type"],"below":0.4,"window_minutes":30}',
+      '--success-rate',
+      '{"threshold":0.95,"min_events":100}',
+      '--json',
+    ]);
+    expect(updated.code).toBe(0);
+    expect(updated.json()).toMatchObject({
+      kinds: ['volume_anomaly', 'success_rate'],
+      volume_anomaly: {
+        watch: ['source', 'event_type'],
+        below: 0.4,
+        above: null,
+        window_minutes: 30,
+        baseline_days: 7,
+      },
+      success_rate: { threshold: 0.95, window_seconds: 600, min_events: 100 },
+    });
+    const notJson = await cli(['alerts', 'update', 'ops-levels', '--success-rate', 'threshold=0.9']);
+    expect(notJson.code).toBe(2);
+    expect(notJson.stderr).toContain('--success-rate takes a JSON object');
+    const outOfRange = await cli(['alerts', 'update', 'ops-levels', '--volume-anomaly', '{"below":1.5}']);
+    expect(outOfRange.code).not.toBe(0);
+    expect(outOfRange.stderr).toContain('volume_anomaly.below');
+    expect((await cli(['alerts', 'delete', 'ops-levels'])).code).toBe(0);
+  });
 });

@@ -284,6 +284,7 @@ export function createPipes(options: PipesOptions): Pipes {
     now,
     observer,
     onDeliveriesCreated: (ids) => dispatcherNotify(ids),
+    onAccepted: (sourceId, perType) => alerts.onAccepted(sourceId, perType),
   });
   const authenticateCollect = createCollectAuthenticator({ config, resolveSecrets, now });
 

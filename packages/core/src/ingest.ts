@@ -50,6 +50,8 @@ export interface IngestDeps {
   onDeliveriesCreated: (destinationIds: string[]) => void;
   /** Told what each call accepted and refused (metrics). */
   observer?: EngineObserver;
+  /** Told how many events of each type a call stored (volume alerts). Must be cheap and not throw. */
+  onAccepted?: (sourceId: string, perType: ReadonlyMap<string, number>) => void;
 }
 
 export function createIngest(deps: IngestDeps) {
@@ -151,6 +153,15 @@ export function createIngest(deps: IngestDeps) {
       });
       if (pipes.length > 0 && stored.some((s) => !s.duplicate)) {
         deps.onDeliveriesCreated([...new Set(pipes.map((p) => p.destination_id))]);
+      }
+      if (deps.onAccepted) {
+        const perType = new Map<string, number>();
+        stored.forEach((outcome, i) => {
+          if (outcome.duplicate) return;
+          const type = valid[i]!.event.event_type;
+          perType.set(type, (perType.get(type) ?? 0) + 1);
+        });
+        if (perType.size > 0) deps.onAccepted(source.id, perType);
       }
     }
 

@@ -71,6 +71,17 @@ export interface NewEvent {
   event_type: string;
   event_time: string;
   event_payload: Record<string, unknown>;
+  /** The W3C `traceparent` of the ingest span, copied to the event's deliveries (null or absent: none). */
+  trace_parent?: string | null;
+}
+
+/** Accepted events of one source and event type in one minute (volume alerts' history). */
+export interface VolumeCount {
+  /** The minute's start, ISO 8601 (seconds and milliseconds zero). */
+  minute: string;
+  source_id: string;
+  event_type: string;
+  count: number;
 }
 
 /** The row behind a delivery record. `detail` holds the latest attempt's request/response/error. */
@@ -86,6 +97,8 @@ export interface DeliveryRow {
   attempt_count: number;
   pipe_version: number | null;
   destination_version: number | null;
+  /** The W3C `traceparent` of the request that ingested the event; null when none was active. */
+  trace_parent: string | null;
   /** Replay through a chosen pipe version: run this version instead of the current one. */
   pinned_pipe_version: number | null;
   /** When the delivery was last re-queued by a replay; retry budgets count from here. */
@@ -388,6 +401,20 @@ export interface Store {
    * rows, the one claims use), and MUST NOT take locks that hold up claims or ingest.
    */
   backlog(): Promise<Array<{ destination_id: string; count: number }>>;
+
+  // --- event volume (volume alerts) ------------------------------------------------------------
+
+  /**
+   * Adds per-minute counts of accepted events (to what is stored for the same minute, source and
+   * event type: several processes add theirs), and deletes counts older than `pruneBefore`.
+   */
+  addVolume(input: { counts: VolumeCount[]; pruneBefore?: string }): Promise<void>;
+
+  /** Accepted events per source and event type with `since <= minute < until`, summed. */
+  volumeTotals(input: {
+    since: string;
+    until: string;
+  }): Promise<Array<{ source_id: string; event_type: string; count: number }>>;
 
   /**
    * Deletes up to `limit` events received before `before`, with their deliveries and attempts, and

@@ -80,6 +80,7 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
               // Text, cast to json in SQL: json_to_recordset would unescape a nested value
               // and refuse a \u0000 in it, while a json cast keeps the escape as written.
               payload: JSON.stringify(event.event_payload),
+              trace_parent: event.trace_parent ?? null,
             });
             pipes.forEach((pipe, p) => {
               newDeliveries.push({
@@ -89,24 +90,25 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
                 destination_id: pipe.destination_id,
                 event_id: event.event_id,
                 event_type: event.event_type,
+                trace_parent: event.trace_parent ?? null,
               });
             });
           });
           if (newEvents.length > 0) {
             await sql`
               WITH inserted AS (
-                INSERT INTO ${T('events')} (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
-                SELECT e.id, ${sourceId}, e.event_id, e.sender_event_id, e.event_type, e.event_time, e.payload::json, ${now}::timestamptz
+                INSERT INTO ${T('events')} (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at, trace_parent)
+                SELECT e.id, ${sourceId}, e.event_id, e.sender_event_id, e.event_type, e.event_time, e.payload::json, ${now}::timestamptz, e.trace_parent
                 FROM json_to_recordset(${JSON.stringify(newEvents)}::json)
-                  AS e(id text, event_id text, sender_event_id boolean, event_type text, event_time timestamptz, payload text)
+                  AS e(id text, event_id text, sender_event_id boolean, event_type text, event_time timestamptz, payload text, trace_parent text)
                 RETURNING 1
               )
               INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
-                status, attempt_count, test_mode, due_at, created_at, updated_at, detail)
+                status, attempt_count, test_mode, due_at, created_at, updated_at, detail, trace_parent)
               SELECT d.id, d.event_ref, ${sourceId}, d.pipe_id, d.destination_id, d.event_id, d.event_type,
-                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailJson}::json
+                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailJson}::json, d.trace_parent
               FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
-                AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text)
+                AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text, trace_parent text)
             `.execute(trx);
           }
           return events.map((event, i) => {

@@ -24,7 +24,7 @@
  *
  * One module per concern: `connection.ts` (pool, kysely, error mapping), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
- * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `delivery-totals.ts`,
+ * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `delivery-totals.ts`,
  * `prune.ts`, `audit.ts`, `state.ts`, `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
  * + `migrate.ts`, and `rows.ts` (columns as the kit's row mappers read them). This file only
  * assembles them.
@@ -42,6 +42,7 @@ import { readMigrationStatus, runMigrations } from './migrate.js';
 import { pruneMethods } from './prune.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
+import { volumeMethods } from './volume.js';
 import { createNotifier, createSubscriptions } from './wake-ups.js';
 
 export type { PgNotification, PgPool, PgPoolClient, PgQueryResult } from './driver.js';
@@ -181,6 +182,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...auditMethods(context),
     ...stateMethods(context),
     ...backlogMethod(context),
+    ...volumeMethods(context),
     subscribe: subscriptions.subscribe,
   };
 }

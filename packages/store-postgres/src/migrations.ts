@@ -192,4 +192,23 @@ CREATE TABLE retired_secret_values (
 CREATE INDEX retired_secret_values_retired_at ON retired_secret_values (retired_at);
 `,
   },
+  {
+    version: 3,
+    name: 'event volume and trace context',
+    sql: `
+-- Accepted events per minute, source and event type: the "usual level" volume alerts compare
+-- against. Each process adds what it counted once a minute (additive, so processes sum up, and no
+-- ingest transaction ever waits on a counter row).
+CREATE TABLE event_volume (
+  minute timestamptz NOT NULL,
+  source_id text COLLATE "C" NOT NULL,
+  event_type text NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (minute, source_id, event_type)
+);
+-- The W3C traceparent of the request that ingested the event (null without an active trace).
+ALTER TABLE events ADD COLUMN trace_parent text;
+ALTER TABLE deliveries ADD COLUMN trace_parent text;
+`,
+  },
 ];

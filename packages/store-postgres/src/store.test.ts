@@ -1,4 +1,4 @@
-import { runStoreConformance } from '@openpipes/core/conformance';
+import { runStoreConformance, runStoreObservability } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { postgresStore } from './index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
@@ -6,7 +6,7 @@ import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testi
 let schema: string | undefined;
 
 if (await postgresAvailable()) {
-  runStoreConformance({
+  const options = {
     name: 'postgres (a schema of its own per case)',
     createStore: async () => {
       schema = testSchema('store');
@@ -15,7 +15,9 @@ if (await postgresAvailable()) {
     cleanup: async () => {
       if (schema) await dropSchemas([schema]);
     },
-  });
+  };
+  runStoreConformance(options);
+  runStoreObservability(options);
 } else {
   describe.skip('store conformance: postgres (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

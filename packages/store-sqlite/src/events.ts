@@ -14,10 +14,10 @@ import { columnsOf } from './prepared.js';
 const E = columnsOf('events');
 const D = columnsOf('deliveries');
 // Ingest's statements: raw and positional for speed (see prepared.ts), columns checked.
-const insertEventSql = `INSERT INTO events (${E('id', 'source_id', 'event_id', 'sender_event_id', 'event_type', 'event_time', 'payload', 'received_at')})
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?)`;
-const insertDeliverySql = `INSERT INTO deliveries (${D('id', 'event_ref', 'source_id', 'pipe_id', 'destination_id', 'event_id', 'event_type', 'status', 'attempt_count', 'test_mode', 'due_at', 'created_at', 'updated_at', 'detail')})
-  VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?)`;
+const insertEventSql = `INSERT INTO events (${E('id', 'source_id', 'event_id', 'sender_event_id', 'event_type', 'event_time', 'payload', 'received_at', 'trace_parent')})
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const insertDeliverySql = `INSERT INTO deliveries (${D('id', 'event_ref', 'source_id', 'pipe_id', 'destination_id', 'event_id', 'event_type', 'status', 'attempt_count', 'test_mode', 'due_at', 'created_at', 'updated_at', 'detail', 'trace_parent')})
+  VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', 0, 0, ?, ?, ?, ?, ?)`;
 // sender_event_id = 1 is a literal so that SQLite may use the partial index events_dedup.
 const findDuplicateSql = `SELECT ${E('id')} FROM events
   WHERE ${E('source_id')} = ? AND ${E('event_id')} = ? AND ${E('sender_event_id')} = 1 AND ${E('received_at')} >= ? LIMIT 1`;
@@ -49,6 +49,7 @@ export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMe
             event.event_time,
             JSON.stringify(event.event_payload),
             now,
+            event.trace_parent ?? null,
           );
           pipes.forEach((pipe, p) => {
             insertDelivery.run(
@@ -63,6 +64,7 @@ export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMe
               now,
               now,
               emptyDetailJson,
+              event.trace_parent ?? null,
             );
           });
           return { duplicate: false, id: event.id };

@@ -10,7 +10,7 @@
  *
  * One module per concern: `connection.ts` (handle, statement cache, transactions), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
- * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `prune.ts`, `audit.ts`,
+ * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `prune.ts`, `audit.ts`,
  * `state.ts`, `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
  * and `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles
  * them.
@@ -28,6 +28,7 @@ import { pruneMethods } from './prune.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
 import { withStorageErrors } from './storage-errors.js';
+import { volumeMethods } from './volume.js';
 
 export type { SqliteDatabase } from './connection.js';
 
@@ -75,6 +76,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...auditMethods(context),
     ...stateMethods(context),
     ...backlogMethod(context),
+    ...volumeMethods(context),
   };
   return withStorageErrors(store);
 }

@@ -136,4 +136,22 @@ CREATE TABLE retired_secret_values (
 CREATE INDEX retired_secret_values_retired_at ON retired_secret_values (retired_at);
 `,
   },
+  {
+    version: 3,
+    name: 'event volume and trace context',
+    sql: `
+-- Accepted events per minute, source and event type: the "usual level" volume alerts compare
+-- against. Each process adds what it counted once a minute (additive, so processes sum up).
+CREATE TABLE event_volume (
+  minute TEXT NOT NULL,
+  source_id TEXT NOT NULL,
+  event_type TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (minute, source_id, event_type)
+);
+-- The W3C traceparent of the request that ingested the event (null without an active trace).
+ALTER TABLE events ADD COLUMN trace_parent TEXT;
+ALTER TABLE deliveries ADD COLUMN trace_parent TEXT;
+`,
+  },
 ];

@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoreConformance } from '@openpipes/core/conformance';
+import { runStoreConformance, runStoreObservability } from '@openpipes/core/conformance';
 import { sqliteStore } from './index.js';
 
 let dir: string | undefined;
 
-runStoreConformance({
+const options = {
   name: 'sqlite (a real file)',
   createStore: async () => {
     dir = mkdtempSync(join(tmpdir(), 'openpipes-sqlite-'));
@@ -15,4 +15,7 @@ runStoreConformance({
   cleanup: async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   },
-});
+};
+
+runStoreConformance(options);
+runStoreObservability(options);

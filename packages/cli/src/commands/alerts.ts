@@ -22,9 +22,18 @@ interface ChannelOptions {
   pipe?: string[];
   kind?: string[];
   cooldown?: string;
+  failureRate?: string;
+  volumeAnomaly?: string;
+  successRate?: string;
   description?: string;
   json?: boolean;
 }
+
+const settingExamples = {
+  failure_rate: '{"threshold":0.25,"window_seconds":300,"min_events":20}',
+  volume_anomaly: '{"watch":["source"],"below":0.5,"window_minutes":15,"baseline_days":7}',
+  success_rate: '{"threshold":0.9,"window_seconds":600,"min_events":50}',
+} as const;
 
 /** The body fields the options give (pipes resolved to ids, URL read from stdin). */
 async function channelBody(ctx: CommandContext, options: ChannelOptions): Promise<Record<string, unknown>> {
@@ -48,6 +57,19 @@ async function channelBody(ctx: CommandContext, options: ChannelOptions): Promis
     if (!Number.isInteger(seconds) || seconds < 0) throw usage('--cooldown is whole seconds');
     body.cooldown_seconds = seconds;
   }
+  const settings = [
+    ['--failure-rate', 'failure_rate', options.failureRate],
+    ['--volume-anomaly', 'volume_anomaly', options.volumeAnomaly],
+    ['--success-rate', 'success_rate', options.successRate],
+  ] as const;
+  for (const [flag, field, text] of settings) {
+    if (text === undefined) continue;
+    try {
+      body[field] = JSON.parse(text);
+    } catch {
+      throw usage(`${flag} takes a JSON object, e.g. ${flag} '${settingExamples[field]}'`);
+    }
+  }
   if (options.pipe) body.pipe_ids = await Promise.all(options.pipe.map((p) => resolveId(ctx, 'pipes', p)));
   if (options.urlStdin && options.urlSecret) throw usage('give --url-stdin or --url-secret, not both');
   if (options.urlSecret) body.url_secret_id = await resolveId(ctx, 'secrets', options.urlSecret);
@@ -70,7 +92,9 @@ function describeChannel(c: AlertChannel): string[] {
 }
 
 export function registerAlerts(program: Command, ctx: CommandContext): void {
-  const alerts = program.command('alerts').summary('failure alerts to Slack, Teams or a webhook');
+  const alerts = program
+    .command('alerts')
+    .summary('failure, success-rate and volume alerts to Slack, Teams or a webhook');
   const channelOptions = (command: Command) =>
     command
       .option('--url-stdin', 'read the webhook URL from stdin (it is stored as a secret, never shown)')
@@ -82,6 +106,15 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
       )
       .option('--kind <kind>', `alert on these kinds (${alertTriggerKinds.join(', ')}); repeatable`, collect)
       .option('--cooldown <seconds>', 'at most one message per pipe and kind within this many seconds')
+      .option('--failure-rate <json>', `failure_rate settings, e.g. '${settingExamples.failure_rate}'`)
+      .option(
+        '--volume-anomaly <json>',
+        `volume_anomaly settings (with --kind volume_anomaly), e.g. '${settingExamples.volume_anomaly}'`,
+      )
+      .option(
+        '--success-rate <json>',
+        `success_rate settings (with --kind success_rate), e.g. '${settingExamples.success_rate}'`,
+      )
       .option('--description <text>', 'what the channel is for')
       .option('--json', 'print the channel as JSON');
 

@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import type { SecretResolver } from '../registries/secrets.js';
 import { createRedactor, type Redactor } from '../secrets/redact.js';
 import type { Store } from '../store.js';
+import { evaluateSuccessRate, evaluateVolume, flushExtras, flushSubjects } from './anomalies.js';
 import { noticeAlert, recoveryAlert } from './message.js';
 import {
   type AlertExample,
@@ -34,7 +35,7 @@ import type { AlertSender } from './sender.js';
 import { type LastFailures, type PipeTally, type RateBucket, rateOf } from './tally.js';
 
 export interface EvaluateDeps {
-  store: Pick<Store, 'getState' | 'setState'>;
+  store: Pick<Store, 'getState' | 'setState' | 'volumeTotals'>;
   config: ConfigCache;
   /** Enabled channels (cached by the caller). */
   channels: () => Promise<AlertChannelConfig[]>;
@@ -65,20 +66,29 @@ export interface MonitorMemory {
   due: Map<string, DueFlush>;
   /** Incident keys of healthy pipes not looked up again before this time. */
   quietUntil: Map<string, number>;
+  /** Per-second outcomes per destination (success rates). */
+  destinationRates: Map<string, RateBucket[]>;
+  /** The numbers of the last volume check per subject (a folded alert's summary). */
+  lastVolume: Map<string, NonNullable<Alert['volume']>>;
 }
 
 export interface PassWork {
   pipes: Map<string, PipeTally>;
   destinations: DestinationSignal[];
   flushes: Array<[string, DueFlush]>;
+  /** Destinations that recorded outcomes since the last pass (success rates). */
+  rated?: Set<string>;
+  /** True when a volume check is due. */
+  volume?: boolean;
 }
 
 /** How long a healthy pipe's closed incident is trusted before the store is asked again. */
 const quietRecheckMs = 1000;
 
 /** What the evaluations of one pass share: its time, channels and configuration, and the state I/O. */
-interface Pass {
+export interface Pass {
   now: number;
+  store: EvaluateDeps['store'];
   channels: AlertChannelConfig[];
   config: ConfigSnapshot;
   memory: MonitorMemory;
@@ -110,6 +120,7 @@ export function createEvaluator(deps: EvaluateDeps, memory: MonitorMemory) {
     };
     return {
       now,
+      store: deps.store,
       channels,
       config,
       memory,
@@ -139,7 +150,14 @@ export function createEvaluator(deps: EvaluateDeps, memory: MonitorMemory) {
 
   /** Evaluates one pass's work; a subject that fails is logged and the others go on. */
   const runPass = async (work: PassWork, now: number) => {
-    if (work.pipes.size === 0 && work.destinations.length === 0 && work.flushes.length === 0) return;
+    if (
+      work.pipes.size === 0 &&
+      work.destinations.length === 0 &&
+      work.flushes.length === 0 &&
+      !work.rated?.size &&
+      !work.volume
+    )
+      return;
     const channels = await deps.channels();
     if (channels.length === 0) return;
     const pass = openPass(channels, await deps.config.current(), now);
@@ -154,6 +172,10 @@ export function createEvaluator(deps: EvaluateDeps, memory: MonitorMemory) {
     for (const signal of work.destinations) {
       await guarded(signal.payload.destination_id, () => evaluateDestination(pass, signal));
     }
+    for (const destinationId of work.rated ?? []) {
+      await guarded(destinationId, () => evaluateSuccessRate(pass, destinationId));
+    }
+    if (work.volume) await guarded('volume', () => evaluateVolume(pass));
     for (const [key, item] of work.flushes) await guarded(key, () => evaluateFlush(pass, key, item));
   };
 
@@ -274,12 +296,14 @@ async function evaluateFlush(pass: Pass, key: string, item: DueFlush): Promise<v
   const subjects =
     item.subject.type === 'pipe'
       ? pipeSubjects(pass.config, item.subject.id)
-      : destinationSubjects(pass.config, { id: item.subject.id }, null);
+      : item.subject.type === 'destination'
+        ? destinationSubjects(pass.config, { id: item.subject.id }, null)
+        : flushSubjects(pass, item.subject);
   for (const notice of notices) {
     const extras =
       notice.kind === 'failure_rate'
         ? { failureRate: rateOf(pass.memory.rates.get(item.subject.id), channel.failure_rate, pass.now) }
-        : {};
+        : flushExtras(pass, channel, notice.kind, item.subject);
     pass.send(channel, noticeAlert(notice, subjects, pass.publicBaseUrl, pass.now, extras));
   }
 }

@@ -1,6 +1,6 @@
 /**
- * Failure alerts: channels (Slack, Teams, generic webhook), the monitor that turns delivery
- * outcomes and circuit-breaker changes into alerts with noise control, and the sender that posts
+ * Alerts: channels (Slack, Teams, generic webhook), the monitor that turns delivery outcomes,
+ * circuit-breaker changes, success rates and event volumes into alerts with noise control, and the sender that posts
  * them through the egress guard without ever touching the delivery path.
  */
 
@@ -23,6 +23,8 @@ export interface AlertsOptions {
   queueSize?: number;
   /** How often folded alerts whose cooldown ended are sent, ms. Default 1000. */
   flushIntervalMs?: number;
+  /** How often accepted-event counts are written to the store and volumes checked, ms. Default 60000. */
+  volumeIntervalMs?: number;
 }
 
 /**
@@ -58,6 +60,10 @@ export interface Alerts {
   api: AlertsApi;
   /** Throws `CONFLICT` when an alert channel's URL is this secret. */
   ensureSecretUnused(secretId: string): Promise<void>;
+  /** Counts accepted events for volume alerts (per source and event type); cheap, never throws. */
+  onAccepted(sourceId: string, perType: ReadonlyMap<string, number>): void;
+  /** Writes the counted volumes and checks volumes now (tests; the ticker does it every minute). */
+  checkVolume(): Promise<void>;
   /** Starts sending folded alerts when their cooldown ends. */
   start(): void;
   /** Evaluates what the last batches reported, sends what is queued for up to `graceMs`, then stops. */
@@ -106,6 +112,7 @@ export function createAlerts(deps: AlertsDeps): Alerts {
     now: deps.now,
     publicBaseUrl: deps.publicBaseUrl,
     flushIntervalMs: deps.options.flushIntervalMs ?? 1000,
+    ...(deps.options.volumeIntervalMs ? { volumeIntervalMs: deps.options.volumeIntervalMs } : {}),
   });
   deps.events.on('deliveries', monitor.onDeliveries);
   deps.events.on('destination-paused', monitor.onPaused);
@@ -114,6 +121,8 @@ export function createAlerts(deps: AlertsDeps): Alerts {
   return {
     api: { channels: channels.api },
     ensureSecretUnused: channels.ensureSecretUnused,
+    onAccepted: monitor.onAccepted,
+    checkVolume: monitor.checkVolume,
     start: monitor.start,
     async stop(graceMs) {
       await monitor.stop();

@@ -4,11 +4,15 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AlertExample, NoticeToSend, RecoveryToSend } from './noise.js';
-import type { Alert, AlertTriggerKind } from './schemas.js';
+import type { Alert, AlertRecoveryKind, AlertTriggerKind } from './schemas.js';
 
 export interface AlertSubjects {
   pipe: { id: string; name: string } | null;
   destination: { id: string; name: string } | null;
+  /** Volume alerts about a source. */
+  source?: { id: string; name: string } | null;
+  /** Volume alerts about an event type. */
+  event_type?: string | null;
 }
 
 export interface AlertExtras {
@@ -17,6 +21,10 @@ export interface AlertExtras {
   /** `destination_paused`: when the lane probes again, and why it paused. */
   pausedUntil?: string | null;
   consecutiveFailures?: number;
+  /** `volume_anomaly` alerts: the window's numbers. */
+  volume?: Alert['volume'];
+  /** `success_rate` alerts: the window's numbers. */
+  successRate?: Alert['success_rate'];
 }
 
 /** The link to a delivery record, when the engine knows its public address. */
@@ -26,13 +34,28 @@ export function deliveryUrl(publicBaseUrl: string | null, deliveryId: string | n
 }
 
 /** Messages of one incident share a key, so a receiver can group them and resolve them together. */
-export function dedupKey(
-  kind: AlertTriggerKind | 'pipe_recovered' | 'destination_resumed',
-  subjects: AlertSubjects,
-) {
-  return kind === 'destination_paused' || kind === 'destination_resumed'
-    ? `openpipes:destination:${subjects.destination?.id ?? 'unknown'}`
-    : `openpipes:pipe:${subjects.pipe?.id ?? 'unknown'}`;
+export function dedupKey(kind: AlertTriggerKind | AlertRecoveryKind, subjects: AlertSubjects) {
+  switch (kind) {
+    case 'destination_paused':
+    case 'destination_resumed':
+      return `openpipes:destination:${subjects.destination?.id ?? 'unknown'}`;
+    case 'success_rate':
+    case 'success_rate_recovered':
+      return `openpipes:destination-success:${subjects.destination?.id ?? 'unknown'}`;
+    case 'volume_anomaly':
+    case 'volume_recovered':
+      return subjects.source
+        ? `openpipes:volume:source:${subjects.source.id}`
+        : `openpipes:volume:event_type:${subjects.event_type ?? 'unknown'}`;
+    default:
+      return `openpipes:pipe:${subjects.pipe?.id ?? 'unknown'}`;
+  }
+}
+
+/** How a volume alert names what it watches: `source "web"` or `event type "purchase"`. */
+function volumeSubjectName(subjects: AlertSubjects): string {
+  if (subjects.source) return `source "${subjects.source.name}"`;
+  return `event type "${subjects.event_type ?? 'unknown'}"`;
 }
 
 const plural = (n: number, one: string, many: string) => (n === 1 ? `1 ${one}` : `${n} ${many}`);
@@ -64,6 +87,10 @@ function base(
     example_delivery_url: deliveryUrl(publicBaseUrl, exampleId),
     failure_rate: null,
     paused_until: null,
+    event_source: subjects.source ?? null,
+    event_type: subjects.event_type ?? null,
+    volume: null,
+    success_rate: null,
     dedup_key: kind === 'test' ? 'openpipes:test' : dedupKey(kind, subjects),
     at: new Date(now).toISOString(),
   };
@@ -120,6 +147,29 @@ export function noticeAlert(
           ? `It paused ${notice.count} times since the last alert.${afterward}`
           : `${extras.consecutiveFailures ? `${plural(extras.consecutiveFailures, 'failed batch', 'failed batches')} in a row. ` : ''}Deliveries wait and are retried${extras.pausedUntil ? ` from ${extras.pausedUntil}` : ''}; nothing is lost.${afterward}`;
       break;
+    case 'volume_anomaly': {
+      severity = 'warning';
+      const v = extras.volume;
+      const what = volumeSubjectName(subjects);
+      const low = v?.direction !== 'above';
+      title = `Volume of ${what} ${low ? 'is low' : 'is high'}${notice.opening || !notice.still_open ? '' : ' still'}`;
+      text = v
+        ? `${v.observed} events in the last ${formatSeconds(v.window_minutes * 60)}, usually ${Math.round(v.usual)} at this hour (average of the last ${plural(v.baseline_days, 'day', 'days')}): ${Math.round(v.ratio * 100)}% of the usual level, the alert is at ${low ? 'under' : 'over'} ${Math.round(v.limit * 100)}%.${afterward}`
+        : `The volume of ${what} was off its usual level during the cooldown.${afterward}`;
+      break;
+    }
+    case 'success_rate': {
+      const r = extras.successRate;
+      const percent = r ? Math.round(r.rate * 100) : null;
+      title =
+        percent === null
+          ? `Destination ${destination}: success rate low`
+          : `Destination ${destination}: only ${percent}% of deliveries succeed`;
+      text = r
+        ? `${r.delivered} of ${r.total} outcomes were delivered in the last ${formatSeconds(r.window_seconds)} (alert under ${Math.round(r.threshold * 100)}%).${foldedNote}${afterward}`
+        : `The success rate of ${destination} was under its threshold during the cooldown.${foldedNote}${afterward}`;
+      break;
+    }
   }
   return {
     ...base(notice.kind, subjects, notice.example, publicBaseUrl, now),
@@ -131,6 +181,8 @@ export function noticeAlert(
     folded: notice.folded,
     failure_rate: extras.failureRate ?? null,
     paused_until: extras.pausedUntil ?? null,
+    volume: extras.volume ?? null,
+    success_rate: extras.successRate ?? null,
     incident_started_at:
       notice.incident_started_at === null ? null : new Date(notice.incident_started_at).toISOString(),
   };
@@ -138,25 +190,40 @@ export function noticeAlert(
 
 /** The message that closes an announced incident. */
 export function recoveryAlert(
-  kind: 'pipe_recovered' | 'destination_resumed',
+  kind: AlertRecoveryKind,
   recovery: RecoveryToSend,
   subjects: AlertSubjects,
   example: AlertExample | null,
   publicBaseUrl: string | null,
   now: number,
+  extras: Pick<AlertExtras, 'volume' | 'successRate'> = {},
 ): Alert {
   const since = new Date(recovery.incident_started_at).toISOString();
   const unreported = recovery.unreported > 0 ? ` (${recovery.unreported} not reported before)` : '';
-  const title =
-    kind === 'pipe_recovered'
-      ? `Pipe ${quoted(subjects.pipe, 'a pipe')} delivers again`
-      : `Destination ${quoted(subjects.destination, 'a destination')} resumed`;
-  const text =
-    kind === 'pipe_recovered'
-      ? `Recovered after ${plural(recovery.failures, 'failed delivery', 'failed deliveries')}${unreported} since ${since}.`
-      : `Deliveries flow again after ${plural(recovery.failures, 'pause', 'pauses')}${unreported} since ${since}; the backlog drains now.`;
+  const destination = quoted(subjects.destination, 'a destination');
+  const messages: Record<AlertRecoveryKind, [string, string]> = {
+    pipe_recovered: [
+      `Pipe ${quoted(subjects.pipe, 'a pipe')} delivers again`,
+      `Recovered after ${plural(recovery.failures, 'failed delivery', 'failed deliveries')}${unreported} since ${since}.`,
+    ],
+    destination_resumed: [
+      `Destination ${destination} resumed`,
+      `Deliveries flow again after ${plural(recovery.failures, 'pause', 'pauses')}${unreported} since ${since}; the backlog drains now.`,
+    ],
+    volume_recovered: [
+      `Volume of ${volumeSubjectName(subjects)} is back to normal`,
+      `${extras.volume ? `${extras.volume.observed} events in the last ${formatSeconds(extras.volume.window_minutes * 60)}, usually ${Math.round(extras.volume.usual)}. ` : ''}Off its usual level since ${since}.`,
+    ],
+    success_rate_recovered: [
+      `Destination ${destination}: success rate back above its threshold`,
+      `${extras.successRate ? `${extras.successRate.delivered} of ${extras.successRate.total} outcomes delivered in the last ${formatSeconds(extras.successRate.window_seconds)}. ` : ''}Under the threshold since ${since}.`,
+    ],
+  };
+  const [title, text] = messages[kind];
   return {
     ...base(kind, subjects, example, publicBaseUrl, now),
+    volume: extras.volume ?? null,
+    success_rate: extras.successRate ?? null,
     error: null,
     status: 'resolved',
     severity: 'resolved',

@@ -41,6 +41,8 @@ function setup(channelFields: Record<string, unknown> = {}, store?: AlertMonitor
       async setState({ key, value }) {
         state.set(key, value);
       },
+      addVolume: async () => {},
+      volumeTotals: async () => [],
     },
     config: { current: async () => config, invalidate() {} },
     channels: async () => [channel],
@@ -200,6 +202,8 @@ describe('alert monitor on the engine clock', () => {
           throw new Error('store down');
         },
         setState: async () => {},
+        addVolume: async () => {},
+        volumeTotals: async () => [],
       },
     );
     broken.onDeliveries(batch([failed('evd_1')]));

@@ -15,6 +15,7 @@
  * undercount. Failure rates are computed per process over the deliveries that process recorded.
  */
 import type { EngineEventMap } from '../events.js';
+import type { Store } from '../store.js';
 import {
   createEvaluator,
   type DestinationSignal,
@@ -22,19 +23,27 @@ import {
   type MonitorMemory,
 } from './evaluate.js';
 import { addRate, type PipeTally, tallyDeliveries } from './tally.js';
+import { countVolume, type VolumeCounter, volumeRetentionMs } from './volume.js';
 
 export { incidentKey } from './rules.js';
 
 export interface AlertMonitorDeps extends EvaluateDeps {
+  store: EvaluateDeps['store'] & Pick<Store, 'addVolume'>;
   now: () => number;
   /** How often folded counts whose cooldown ended are looked at, ms. */
   flushIntervalMs: number;
+  /** How often accepted-event counts are written to the store and volumes checked, ms. Default 60000. */
+  volumeIntervalMs?: number;
 }
 
 export interface AlertMonitor {
   onDeliveries(payload: EngineEventMap['deliveries']): void;
   onPaused(payload: EngineEventMap['destination-paused']): void;
   onResumed(payload: EngineEventMap['destination-resumed']): void;
+  /** Accepted events of one ingest call, per event type (counted for volume alerts). */
+  onAccepted(sourceId: string, perType: ReadonlyMap<string, number>): void;
+  /** Writes the counted volumes to the store and checks volumes now (the ticker does it every minute). */
+  checkVolume(): Promise<void>;
   start(): void;
   /** Stops the flush timer and waits for the pass in progress. */
   stop(): Promise<void>;
@@ -53,7 +62,14 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     lastFailures: new Map(),
     due: new Map(),
     quietUntil: new Map(),
+    destinationRates: new Map(),
+    lastVolume: new Map(),
   };
+  let rated = new Set<string>();
+  let volumeDue = false;
+  let pendingVolume: VolumeCounter = new Map();
+  const volumeIntervalMs = deps.volumeIntervalMs ?? 60_000;
+  let nextVolumeAt = deps.now() + volumeIntervalMs;
   const evaluator = createEvaluator(deps, memory);
 
   let scheduled = false;
@@ -64,6 +80,8 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
 
   const hasWork = () =>
     tallies.size > 0 ||
+    rated.size > 0 ||
+    volumeDue ||
     destinationSignals.length > 0 ||
     [...memory.due.values()].some((d) => d.at <= deps.now());
 
@@ -82,7 +100,39 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     const destinations = destinationSignals.splice(0);
     const flushes = [...memory.due].filter(([, d]) => d.at <= now);
     for (const [key] of flushes) memory.due.delete(key);
-    return evaluator.runPass({ pipes, destinations, flushes }, now);
+    const ratedNow = rated;
+    rated = new Set();
+    const volume = volumeDue;
+    volumeDue = false;
+    return evaluator.runPass({ pipes, destinations, flushes, rated: ratedNow, volume }, now);
+  };
+
+  /** Writes what was counted; kept for the next try when the store fails. */
+  const flushVolume = async () => {
+    const counts = [...pendingVolume.values()];
+    pendingVolume = new Map();
+    try {
+      await deps.store.addVolume({
+        counts,
+        pruneBefore: new Date(deps.now() - volumeRetentionMs).toISOString(),
+      });
+    } catch (err) {
+      for (const c of counts)
+        countVolume(pendingVolume, Date.parse(c.minute), c.source_id, c.event_type, c.count);
+      deps.logger.warn('could not record event volume', { error: String(err) });
+    }
+  };
+  let volumeRun: Promise<void> | null = null;
+  const checkVolume = () => {
+    volumeRun ??= (async () => {
+      await flushVolume();
+      volumeDue = true;
+      schedule();
+      await idle();
+    })().finally(() => {
+      volumeRun = null;
+    });
+    return volumeRun;
   };
 
   const schedule = () => {
@@ -127,8 +177,17 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
       try {
         const second = Math.floor(deps.now() / 1000);
         const perPipe = tallyDeliveries(tallies, memory.lastFailures, payload);
-        for (const [pipeId, counts] of perPipe)
+        let total = 0;
+        let failed = 0;
+        for (const [pipeId, counts] of perPipe) {
           addRate(memory.rates, pipeId, second, counts.total, counts.failed);
+          total += counts.total;
+          failed += counts.failed;
+        }
+        if (total > 0) {
+          addRate(memory.destinationRates, payload.destination_id, second, total, failed);
+          rated.add(payload.destination_id);
+        }
         if (perPipe.size > 0) schedule();
       } catch (err) {
         deps.logger.error('alert bookkeeping failed', { error: String(err) });
@@ -140,9 +199,23 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     onResumed(payload) {
       pushSignal({ type: 'resumed', payload });
     },
+    onAccepted(sourceId, perType) {
+      try {
+        const now = deps.now();
+        for (const [eventType, count] of perType) countVolume(pendingVolume, now, sourceId, eventType, count);
+      } catch (err) {
+        deps.logger.error('alert bookkeeping failed', { error: String(err) });
+      }
+    },
+    checkVolume,
     start() {
       if (ticker) return;
+      nextVolumeAt = deps.now() + volumeIntervalMs;
       ticker = setInterval(() => {
+        if (deps.now() >= nextVolumeAt) {
+          nextVolumeAt = deps.now() + volumeIntervalMs;
+          void checkVolume();
+        }
         if (hasWork()) schedule();
       }, deps.flushIntervalMs);
       ticker.unref();
@@ -150,9 +223,10 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     async stop() {
       if (ticker) clearInterval(ticker);
       ticker = null;
-      // One last look at what the final batches reported.
+      // One last look at what the final batches reported, and the last counts written.
       if (tallies.size > 0 || destinationSignals.length > 0) schedule();
       await idle();
+      if (pendingVolume.size > 0) await flushVolume();
     },
     idle,
   };

@@ -7,9 +7,13 @@ import type { AlertSubjects } from './message.js';
 import type { AlertExample, Trigger } from './noise.js';
 import type { Alert, AlertChannelConfig, AlertTriggerKind } from './schemas.js';
 import type { PipeTally } from './tally.js';
+import type { VolumeSubject } from './volume.js';
 
-/** What an incident is about: a pipe (failing, dead, rate) or a destination (paused). */
-export type Subject = { type: 'pipe' | 'destination'; id: string };
+/**
+ * What an incident is about: a pipe (failing, dead, rate), a destination (paused), a destination's
+ * success rate, or a volume (`source:<id>` or `event_type:<name>`).
+ */
+export type Subject = { type: 'pipe' | 'destination' | 'destination_rate' | 'volume'; id: string };
 
 const pipeTriggerKinds = new Set<AlertTriggerKind>(['pipe_failing', 'delivery_dead', 'failure_rate']);
 
@@ -34,24 +38,77 @@ export function channelsForPipe(channels: AlertChannelConfig[], pipeId: string):
 }
 
 /**
- * The channels with a `destination_paused` rule that watch any pipe of a destination.
+ * The channels with a destination rule (`destination_paused` by default, or `success_rate`) that
+ * watch any pipe of a destination.
  *
  * @example
  * ```ts
  * const watching = channelsForDestination(channels, config, 'dst_1');
+ * const rated = channelsForDestination(channels, config, 'dst_1', 'success_rate');
  * ```
  */
 export function channelsForDestination(
   channels: AlertChannelConfig[],
   config: ConfigSnapshot,
   destinationId: string,
+  kind: 'destination_paused' | 'success_rate' = 'destination_paused',
 ): AlertChannelConfig[] {
   const pipes = [...config.pipes.values()].filter((p) => p.destination_id === destinationId).map((p) => p.id);
   return channels.filter(
-    (c) =>
-      c.kinds.includes('destination_paused') &&
-      (c.pipe_ids.length === 0 || c.pipe_ids.some((id) => pipes.includes(id))),
+    (c) => c.kinds.includes(kind) && (c.pipe_ids.length === 0 || c.pipe_ids.some((id) => pipes.includes(id))),
   );
+}
+
+/**
+ * The channels with a `volume_anomaly` rule that watch a volume subject: a source reaches the
+ * channels watching every pipe or one of the source's pipes; an event type (summed over all
+ * sources) only the channels watching every pipe.
+ *
+ * @example
+ * ```ts
+ * const watching = channelsForVolume(channels, config, { kind: 'source', key: 'src_1' });
+ * ```
+ */
+export function channelsForVolume(
+  channels: AlertChannelConfig[],
+  config: ConfigSnapshot,
+  subject: VolumeSubject,
+): AlertChannelConfig[] {
+  return channels.filter((c) => {
+    if (!c.kinds.includes('volume_anomaly') || !c.volume_anomaly.watch.includes(subject.kind)) return false;
+    if (c.pipe_ids.length === 0) return true;
+    if (subject.kind === 'event_type') return false;
+    return c.pipe_ids.some((id) => config.pipes.get(id)?.source_id === subject.key);
+  });
+}
+
+/**
+ * Who a volume alert is about, by name: the source (by slug) or the event type.
+ *
+ * @example
+ * ```ts
+ * volumeSubjects(config, { kind: 'source', key: 'src_1' }); // { source: { id: 'src_1', name: 'web' }, ... }
+ * ```
+ */
+export function volumeSubjects(config: ConfigSnapshot, subject: VolumeSubject): AlertSubjects {
+  if (subject.kind === 'event_type') {
+    return { pipe: null, destination: null, source: null, event_type: subject.key };
+  }
+  const source = [...config.sourcesBySlug.values()].find((s) => s.id === subject.key);
+  return {
+    pipe: null,
+    destination: null,
+    source: { id: subject.key, name: source?.slug ?? subject.key },
+    event_type: null,
+  };
+}
+
+/** `source:src_1` → the subject; null for anything else. */
+export function parseVolumeSubject(id: string): VolumeSubject | null {
+  const colon = id.indexOf(':');
+  const kind = id.slice(0, colon);
+  if (colon < 0 || (kind !== 'source' && kind !== 'event_type')) return null;
+  return { kind, key: id.slice(colon + 1) };
 }
 
 /**

@@ -7,20 +7,42 @@ import { nameSchema } from '../schemas.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
-/** What can open an alert. Each channel picks the kinds it wants (`kinds`). */
+/**
+ * What can open an alert. Each channel picks the kinds it wants (`kinds`). `volume_anomaly` is an
+ * alert on what did not happen: a source's or an event type's volume far from its usual level for
+ * this hour; `success_rate` a destination's share of delivered outcomes under a threshold.
+ */
 export const alertTriggerKinds = [
   'pipe_failing',
   'delivery_dead',
   'failure_rate',
   'destination_paused',
+  'volume_anomaly',
+  'success_rate',
 ] as const;
 export type AlertTriggerKind = (typeof alertTriggerKinds)[number];
 
+/** The kinds a channel gets when it names none: the failure alerts (volume and success rate are opted into). */
+export const defaultAlertTriggerKinds: AlertTriggerKind[] = [
+  'pipe_failing',
+  'delivery_dead',
+  'failure_rate',
+  'destination_paused',
+];
+
 /**
  * Every kind of message: the triggers, the recoveries that close them (`pipe_recovered` closes a
- * pipe's incident, `destination_resumed` a destination's), and `test`.
+ * pipe's incident, `destination_resumed` a destination's pause, `volume_recovered` a volume
+ * anomaly, `success_rate_recovered` a destination's low success rate), and `test`.
  */
-export const alertKinds = [...alertTriggerKinds, 'pipe_recovered', 'destination_resumed', 'test'] as const;
+export const alertRecoveryKinds = [
+  'pipe_recovered',
+  'destination_resumed',
+  'volume_recovered',
+  'success_rate_recovered',
+] as const;
+export type AlertRecoveryKind = (typeof alertRecoveryKinds)[number];
+export const alertKinds = [...alertTriggerKinds, ...alertRecoveryKinds, 'test'] as const;
 export type AlertKind = (typeof alertKinds)[number];
 
 /** `slack`: incoming webhook. `teams`: a Workflows webhook taking an Adaptive Card. `webhook`: generic JSON. */
@@ -38,6 +60,41 @@ export const failureRateSchema = z.strictObject({
 });
 export type FailureRate = z.infer<typeof failureRateSchema>;
 
+/**
+ * When a `volume_anomaly` alert opens: the accepted events of a source (or of an event type, over
+ * all sources) in the last `window_minutes` compared with the usual level for this hour of day,
+ * the average of the same hour over the last `baseline_days` days, scaled to the window.
+ */
+export const volumeAnomalySchema = z.strictObject({
+  /** What is watched: each source, each event type, or both. */
+  watch: z
+    .array(z.enum(['source', 'event_type']))
+    .min(1)
+    .default(['source']),
+  /** Alert when the volume is under this share of the usual level (0.5 = under half); null: never. */
+  below: z.number().gt(0).lt(1).nullable().default(0.5),
+  /** Alert when the volume is over this multiple of the usual level (3 = three times); null: never. */
+  above: z.number().gt(1).max(1000).nullable().default(null),
+  /** How long the volume must stay off its usual level: the window compared, minutes. */
+  window_minutes: z.number().int().min(5).max(240).default(15),
+  /** How many past days make the usual level. */
+  baseline_days: z.number().int().min(1).max(28).default(7),
+  /** A usual level under this many events in the window never alerts (a quiet source does not page). */
+  min_usual: z.number().int().min(1).max(1_000_000_000).default(20),
+});
+export type VolumeAnomaly = z.infer<typeof volumeAnomalySchema>;
+
+/** When a destination's share of delivered outcomes over a sliding window opens a `success_rate` alert. */
+export const successRateSchema = z.strictObject({
+  /** Alert when the delivered share is under this, 0 < threshold <= 1. */
+  threshold: z.number().gt(0).max(1).default(0.9),
+  /** The sliding window, seconds. */
+  window_seconds: z.number().int().min(10).max(3600).default(600),
+  /** Fewer outcomes than this in the window never alert (a quiet destination does not page). */
+  min_events: z.number().int().min(1).max(1_000_000).default(50),
+});
+export type SuccessRate = z.infer<typeof successRateSchema>;
+
 /** A channel as it is stored and versioned: the URL itself is a secret, referenced by id. */
 export const alertChannelDataSchema = z.strictObject({
   name: nameSchema,
@@ -52,7 +109,7 @@ export const alertChannelDataSchema = z.strictObject({
   kinds: z
     .array(z.enum(alertTriggerKinds))
     .min(1)
-    .default([...alertTriggerKinds]),
+    .default([...defaultAlertTriggerKinds]),
   /** At most one message per (channel, pipe or destination, kind) within this many seconds; more are folded into the next one. */
   cooldown_seconds: z
     .number()
@@ -61,6 +118,8 @@ export const alertChannelDataSchema = z.strictObject({
     .max(7 * 86400)
     .default(900),
   failure_rate: failureRateSchema.default(failureRateSchema.parse({})),
+  volume_anomaly: volumeAnomalySchema.default(volumeAnomalySchema.parse({})),
+  success_rate: successRateSchema.default(successRateSchema.parse({})),
 });
 export type AlertChannelData = z.infer<typeof alertChannelDataSchema>;
 
@@ -155,6 +214,30 @@ export interface Alert {
   } | null;
   /** Destination pauses: when the lane tries again. */
   paused_until: string | null;
+  /** Volume alerts about a source: the source (null for an event type over all sources). */
+  event_source: { id: string; name: string } | null;
+  /** Volume alerts about an event type: its name. */
+  event_type: string | null;
+  /** Volume alerts: the events seen in the window against the usual level. */
+  volume: {
+    observed: number;
+    usual: number;
+    /** observed / usual. */
+    ratio: number;
+    direction: 'below' | 'above';
+    /** The share (below) or multiple (above) that alerts. */
+    limit: number;
+    window_minutes: number;
+    baseline_days: number;
+  } | null;
+  /** Success-rate alerts: the destination's outcomes in the window. */
+  success_rate: {
+    delivered: number;
+    total: number;
+    rate: number;
+    threshold: number;
+    window_seconds: number;
+  } | null;
   /** When the incident this message belongs to opened. */
   incident_started_at: string | null;
   /** The same for every message of one incident subject and family: lets receivers group and resolve. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AlertChannelConfig } from '../alerts/schemas.js';
+import { type AlertChannelConfig, successRateSchema, volumeAnomalySchema } from '../alerts/schemas.js';
 import { isPipesError } from '../errors.js';
 import type { Destination, EventType, Pipe, Secret, Source } from '../schemas.js';
 import {
@@ -104,6 +104,8 @@ function staging(): ConfigSnapshot {
       kinds: ['pipe_failing', 'delivery_dead'],
       cooldown_seconds: 600,
       failure_rate: { threshold: 0.25, window_seconds: 300, min_events: 20 },
+      volume_anomaly: volumeAnomalySchema.parse({}),
+      success_rate: successRateSchema.parse({}),
       ...base,
     },
   ];

@@ -8,7 +8,10 @@ import {
   alertChannelDataSchema,
   alertChannelTypes,
   alertTriggerKinds,
+  defaultAlertTriggerKinds,
   failureRateSchema,
+  successRateSchema,
+  volumeAnomalySchema,
 } from '../alerts/schemas.js';
 import type { ActorContext } from '../registries/registry.js';
 import {
@@ -73,8 +76,10 @@ export const configAlertChannelSchema = alertChannelDataSchema
     kinds: z
       .array(z.enum(alertTriggerKinds))
       .min(1)
-      .default([...alertTriggerKinds]),
+      .default([...defaultAlertTriggerKinds]),
     failure_rate: failureRateSchema.default(failureRateSchema.parse({})),
+    volume_anomaly: volumeAnomalySchema.default(volumeAnomalySchema.parse({})),
+    success_rate: successRateSchema.default(successRateSchema.parse({})),
   });
 
 /** A secret: its key and description. Never its value. */

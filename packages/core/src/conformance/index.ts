@@ -14,6 +14,7 @@ export { runEngineConfigTransfer } from './config-transfer.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 export { runEngineNeighbours } from './neighbours.js';
+export { runEngineLevelAlerts, runStoreObservability } from './observability.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';

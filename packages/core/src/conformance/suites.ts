@@ -1,6 +1,6 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
- * trail, the engine scenarios, config transfer, destination faults and hostile neighbours.
+ * trail, the engine scenarios, config transfer, destination faults, hostile neighbours and volume/success-rate alerts.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
@@ -8,6 +8,7 @@ import { runEngineConfigTransfer } from './config-transfer.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
 import { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 import { runEngineNeighbours } from './neighbours.js';
+import { runEngineLevelAlerts } from './observability.js';
 import { runEngineReliability } from './reliability.js';
 
 export function runEngineSuites(options: EngineConformanceOptions): void {
@@ -17,4 +18,5 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineConfigTransfer(options);
   runEngineDestinationFaults(options);
   runEngineNeighbours(options);
+  runEngineLevelAlerts(options);
 }

@@ -54,5 +54,8 @@ export type PruneMethods = Pick<Store, 'prune'>;
 /** The audit log (`audit.ts`). */
 export type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit'>;
 
+/** Per-minute event counts for volume alerts (`volume.ts`). */
+export type VolumeMethods = Pick<Store, 'addVolume' | 'volumeTotals'>;
+
 /** Small shared state documents (`state.ts`). */
 export type StateMethods = Pick<Store, 'getState' | 'setState'>;

@@ -240,6 +240,7 @@ export const deliveryColumnNames = [
   'updated_at',
   'delivered_at',
   'detail',
+  'trace_parent',
 ] as const satisfies ReadonlyArray<keyof DeliveryRowText>;
 
 /**
@@ -276,6 +277,7 @@ export function toDeliveryRow(row: DeliveryRowText): DeliveryRow {
     updated_at: isoTime(row.updated_at),
     delivered_at: isoTimeOrNull(row.delivered_at),
     detail: JSON.parse(row.detail) as DeliveryDetail,
+    trace_parent: row.trace_parent ?? null,
   };
 }
 
@@ -303,7 +305,10 @@ export function toClaimedDelivery(
 }
 
 /** An `events` row, payload as text. */
-export type EventRowText = Omit<Selected<StoreTables<RowTextColumns>['events']>, 'sender_event_id'>;
+export type EventRowText = Omit<
+  Selected<StoreTables<RowTextColumns>['events']>,
+  'sender_event_id' | 'trace_parent'
+>;
 
 /**
  * An `events` row as a {@link StoredEvent}.

@@ -58,6 +58,7 @@ describe('toDeliveryRow', () => {
     updated_at: new Date('2026-05-04T10:00:30.000Z'),
     delivered_at: null,
     detail: '{"output":null,"request":null,"response":null,"error":"timeout"}',
+    trace_parent: null,
   };
 
   it('reads due_at as the next attempt of a retrying delivery and the lease of a sending one', () => {

@@ -154,7 +154,10 @@ export interface StoreTables<C extends DialectColumns> {
     event_time: C['time'];
     payload: C['json'];
     received_at: C['time'];
+    trace_parent: Defaulted<string | null>;
   };
+  /** Accepted events per minute, source and event type (migration 3). */
+  event_volume: { minute: C['time']; source_id: string; event_type: string; count: C['counter'] };
   deliveries: {
     id: string;
     event_ref: string;
@@ -178,6 +181,7 @@ export interface StoreTables<C extends DialectColumns> {
     updated_at: C['time'];
     delivered_at: Nullable<C['time']>;
     detail: C['json'];
+    trace_parent: Defaulted<string | null>;
   };
   delivery_attempts: { delivery_id: string; number: number; data: C['json'] };
   audit: {

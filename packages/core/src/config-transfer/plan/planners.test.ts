@@ -1,6 +1,6 @@
 /** Each entity kind's planner alone, on a small target, through the context the kinds share. */
 import { describe, expect, it } from 'vitest';
-import type { AlertChannelConfig } from '../../alerts/schemas.js';
+import { type AlertChannelConfig, successRateSchema, volumeAnomalySchema } from '../../alerts/schemas.js';
 import { isPipesError } from '../../errors.js';
 import type { EventType, Secret, Source } from '../../schemas.js';
 import { type ConfigDocument, type ConfigSnapshot, configDocumentSchema } from '../document.js';
@@ -173,6 +173,8 @@ describe('import planners, one per kind', () => {
       kinds: ['pipe_failing'],
       cooldown_seconds: 600,
       failure_rate: { threshold: 0.25, window_seconds: 300, min_events: 20 },
+      volume_anomaly: volumeAnomalySchema.parse({}),
+      success_rate: successRateSchema.parse({}),
       ...base,
     } as AlertChannelConfig;
     const ctx = createPlanContext(target({ channels: [existing], secrets: [secret('sec_u', 'SHARED_URL')] }));
