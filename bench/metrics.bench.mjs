@@ -6,6 +6,8 @@
 //   npm run bench -- metrics            (BENCH_ROUNDS=5 by default)
 // With metrics on, the collect server is scraped once a second (the backlog is read from the store
 // every 15 s, as in production), so the cost includes rendering, not only counting.
+// With OPENPIPES_BENCH_FEATURE=tracing (what tracing.bench.mjs sets), the same rounds compare
+// `tracing: false` with the default no-op tracing (@opentelemetry/api without an SDK), metrics off.
 import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
@@ -19,6 +21,10 @@ const warmupMs = 500;
 const measureMs = 2000;
 const connections = 4;
 const endToEndEvents = 5000;
+/** What the rounds compare: `metrics` (off/on, tracing off in both) or `tracing` (off/no-op, metrics off). */
+const feature = process.env.OPENPIPES_BENCH_FEATURE === 'tracing' ? 'tracing' : 'metrics';
+const engineOptions = (on) => ({ tracing: feature === 'tracing' && on ? undefined : false });
+const metricsOn = (on) => feature === 'metrics' && on;
 
 const loadEngine = async () => ({
   ...(await import('../packages/core/dist/index.js')),
@@ -29,7 +35,7 @@ const loadEngine = async () => ({
 
 // --- collect: a server per variant, in a child process ------------------------------------------
 
-async function serveCollect(filename, withMetrics) {
+async function serveCollect(filename, on) {
   const { createPipes, silentLogger, sqliteStore, createHandler, createNodeListener } = await loadEngine();
   const pipes = createPipes({
     store: sqliteStore({ filename }),
@@ -37,10 +43,11 @@ async function serveCollect(filename, withMetrics) {
     roles: ['ingest'],
     logger: silentLogger,
     sandbox: { workers: 1 },
+    ...engineOptions(on),
   });
   await setupMetaExample(pipes, 'http://127.0.0.1:9/');
   await pipes.start(); // roles: ['ingest']: no dispatcher
-  const handler = createHandler(pipes, withMetrics ? { metrics: { public: true } } : {});
+  const handler = createHandler(pipes, metricsOn(on) ? { metrics: { public: true } } : {});
   const server = createServer({ keepAliveTimeout: 60_000 }, createNodeListener(handler));
   return {
     server,
@@ -61,7 +68,7 @@ async function startCollectServer(filename, metrics) {
   });
   return {
     url: `http://127.0.0.1:${port}`,
-    metrics: metrics === 'on',
+    metrics: metricsOn(metrics === 'on'),
     cpuMicros: () =>
       new Promise((resolve) => {
         const onMessage = (message) => {
@@ -130,17 +137,18 @@ async function loadCollect(server, batchSize) {
 
 // --- end to end: ingest -> transform -> send -> a loopback sink, in this process ------------------
 
-async function endToEnd(dir, round, withMetrics) {
+async function endToEnd(dir, round, on) {
   const { createPipes, silentLogger, sqliteStore, createMetrics } = await loadEngine();
   const sink = await startSink();
   const pipes = createPipes({
-    store: sqliteStore({ filename: join(dir, `e2e-${round}-${withMetrics ? 'on' : 'off'}.db`) }),
+    store: sqliteStore({ filename: join(dir, `e2e-${round}-${on ? 'on' : 'off'}.db`) }),
     secretKey: 'bench-secret-key-0123456789abcdef',
     logger: silentLogger,
     egressAllow: [sink.host],
     dispatcher: { pollIntervalMs: 200 },
+    ...engineOptions(on),
   });
-  const metrics = withMetrics ? createMetrics(pipes) : null;
+  const metrics = metricsOn(on) ? createMetrics(pipes) : null;
   await setupMetaExample(pipes, sink.url);
   await pipes.start();
   const cpuBefore = process.cpuUsage();
@@ -181,7 +189,7 @@ function summarize(name, runs) {
     const rates = runs[variant].map((r) => r.eventsPerSecond);
     const cpu = runs[variant].map((r) => r.cpuMicrosPerEvent);
     figures[variant] = { rate: median(rates), cpu: median(cpu) };
-    report('metrics', `${name}_metrics_${variant}`, median(rates), 'events/s', {
+    report(feature, `${name}_${feature}_${variant}`, median(rates), 'events/s', {
       spread: [Math.round(Math.min(...rates)), Math.round(Math.max(...rates))],
       rounds: rates.map(Math.round),
       cpu_us_per_event: round2(median(cpu)),
@@ -189,10 +197,10 @@ function summarize(name, runs) {
     });
   }
   report(
-    'metrics',
+    feature,
     `${name}_cost`,
     (1 - figures.on.rate / figures.off.rate) * 100,
-    '% fewer events/s with metrics',
+    `% fewer events/s with ${feature === 'tracing' ? 'no-op tracing' : 'metrics'}`,
     {
       cpu_cost_percent: round2((figures.on.cpu / figures.off.cpu - 1) * 100),
       target: 3,
@@ -203,7 +211,7 @@ function summarize(name, runs) {
 }
 
 async function main() {
-  const dir = tempDir('openpipes-metrics-bench-');
+  const dir = tempDir(`openpipes-${feature}-bench-`);
   // Collect, batches of 100 and single events; each round runs both variants, alternating which
   // goes first.
   const servers = {

@@ -20,6 +20,10 @@ import type {
 } from './schemas.js';
 import type { Redactor } from './secrets/redact.js';
 import type { ClaimedDelivery, DeliveryOutcome } from './store.js';
+import { exchangeSpans } from './tracing/exchanges.js';
+import { type Context, inSpan, SpanStatusCode, type Tracer } from './tracing/index.js';
+
+const parentOf = (input: DeliverInput) => (input.trace ? { parent: input.trace } : {});
 
 /** Resolves profiles for a transform call (the `profiles` argument). */
 export type ProfilesResolver = (input: { pipe: Pipe; events: SandboxEvent[] }) => unknown | Promise<unknown>;
@@ -31,6 +35,8 @@ export interface DeliverDeps {
   profiles?: ProfilesResolver;
   /** Told each transform's and send's duration (metrics). */
   observer?: EngineObserver;
+  /** Traces transforms and sends (`tracing/`); null or absent: off. */
+  tracer?: Tracer | null;
 }
 
 export interface DeliverInput {
@@ -40,6 +46,8 @@ export interface DeliverInput {
   secrets: Record<string, string>;
   redact: Redactor;
   claimed: ClaimedDelivery[];
+  /** The batch span's context: transform and send spans go under it. */
+  trace?: Context;
 }
 
 /** Per delivery: what it carries into send(), or why it carries nothing. */
@@ -73,7 +81,17 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
   }
   const work: Work[] = [];
   for (const { pipe, deliveries } of groups.values()) {
-    work.push(...(await transformGroup(deps, pipe, deliveries, input.secrets)));
+    work.push(
+      ...(await inSpan(
+        deps.tracer ?? null,
+        'openpipes.transform',
+        {
+          attributes: { 'openpipes.pipe': pipe.name, 'openpipes.batch.size': deliveries.length },
+          ...parentOf(input),
+        },
+        () => transformGroup(deps, pipe, deliveries, input.secrets),
+      )),
+    );
   }
 
   // 2. Send, in batches of at most max_batch_size outputs.
@@ -87,19 +105,36 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
   };
   for (let start = 0; start < slots.length; start += destination.max_batch_size) {
     const batch = slots.slice(start, start + destination.max_batch_size);
-    let run: SendRun;
-    try {
-      run = await deps.sandbox.send({ code, events: batch.map((s) => s.output), secrets: input.secrets });
-    } catch (err) {
-      // The sandbox contract says send() never rejects; if it does, treat it as a crashed worker.
-      const error = toPipesError(err);
-      run = {
-        error: { code: 'WORKER_CRASHED', message: error.message },
-        exchanges: [],
-        logs: [],
-        durationMs: 0,
-      };
-    }
+    const run = await inSpan(
+      deps.tracer ?? null,
+      'openpipes.send',
+      {
+        attributes: { 'openpipes.destination': destination.name, 'openpipes.batch.size': batch.length },
+        ...parentOf(input),
+      },
+      async (span) => {
+        let sent: SendRun;
+        try {
+          sent = await deps.sandbox.send({
+            code,
+            events: batch.map((s) => s.output),
+            secrets: input.secrets,
+          });
+        } catch (err) {
+          // The sandbox contract says send() never rejects; if it does, treat it as a crashed worker.
+          const error = toPipesError(err);
+          sent = {
+            error: { code: 'WORKER_CRASHED', message: error.message },
+            exchanges: [],
+            logs: [],
+            durationMs: 0,
+          };
+        }
+        if (span && deps.tracer) exchangeSpans(deps.tracer, span, sent, redact);
+        if (span && sent.error) span.setStatus({ code: SpanStatusCode.ERROR, message: sent.error.code });
+        return sent;
+      },
+    );
     deps.observer?.sent?.({ destination: destination.name, seconds: run.durationMs / 1000, ok: !run.error });
     const classification = classifySend(run, batch.length, deps.now());
     const logs = recordLogs(run.logs, redact);

@@ -20,6 +20,7 @@ import {
 } from './schemas.js';
 import { createRedactor, type Redactor } from './secrets/redact.js';
 import type { DeliveryRow, Store } from './store.js';
+import { traceIdOf } from './tracing/index.js';
 import { parseOrThrow } from './validation.js';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -165,6 +166,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       created_at: row.created_at,
       updated_at: row.updated_at,
       delivered_at: row.delivered_at,
+      trace_id: traceIdOf(row.trace_parent),
     };
     if (attempts) delivery.attempts = attempts;
     return delivery;

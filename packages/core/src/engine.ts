@@ -30,6 +30,7 @@ import type { IncomingEvent, Source } from './schemas.js';
 import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
 import type { Store } from './store.js';
+import { collectSpan, engineTracer, type HeaderGetter, type TracingOptions } from './tracing/index.js';
 import { createSchemaCompiler } from './validation.js';
 
 export type Role = 'ingest' | 'dispatch';
@@ -74,6 +75,11 @@ export interface PipesOptions {
   alerts?: AlertsOptions;
   /** The engine's clock (ms since epoch). Tests may pass their own. */
   clock?: () => number;
+  /**
+   * OpenTelemetry traces (docs/observability.md): by default through the global tracer provider,
+   * a no-op until the host installs an SDK; `{ tracerProvider }` to use another; `false` for none.
+   */
+  tracing?: TracingOptions | false;
 }
 
 /** Engine status: what runs, the buffer, the breakers. */
@@ -167,6 +173,15 @@ export interface Pipes {
    * it. `createHandler(pipes, { metrics: {} })` adds one for `GET /metrics`.
    */
   observe(observer: EngineObserver): () => void;
+  /**
+   * Runs one collect request in its server span (`POST /collect/{slug}`), child of the request's
+   * `traceparent` or of the host's own span; the HTTP handler calls it. `statusOf` maps the
+   * result to the answer's status.
+   */
+  traceCollect<T>(
+    input: { slug: string; header: HeaderGetter; statusOf: (result: T) => number },
+    fn: () => Promise<T>,
+  ): Promise<T>;
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;
@@ -210,6 +225,7 @@ export function createPipes(options: PipesOptions): Pipes {
   const events = createEngineEvents((err) =>
     logger.error('an engine event listener threw', { error: String(err) }),
   );
+  const tracer = engineTracer(options.tracing);
   const observers = createObservers();
   const { observer } = observers;
   events.on('destination-paused', (e) => observer.breaker({ destination: e.destination, paused: true }));
@@ -285,6 +301,7 @@ export function createPipes(options: PipesOptions): Pipes {
     observer,
     onDeliveriesCreated: (ids) => dispatcherNotify(ids),
     onAccepted: (sourceId, perType) => alerts.onAccepted(sourceId, perType),
+    tracer,
   });
   const authenticateCollect = createCollectAuthenticator({ config, resolveSecrets, now });
 
@@ -297,6 +314,7 @@ export function createPipes(options: PipesOptions): Pipes {
     redactorFor: redaction.redactorFor,
     events,
     observer,
+    tracer,
     logger,
     now,
     profiles: options.profiles,
@@ -362,6 +380,7 @@ export function createPipes(options: PipesOptions): Pipes {
     authenticateCollect: guard(authenticateCollect),
     on: events.on,
     observe: observers.add,
+    traceCollect: (input, fn) => collectSpan(tracer, input, fn),
 
     async start() {
       if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });

@@ -103,4 +103,5 @@ export { type SecretForm, secretForms } from './secrets/forms.js';
 export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from './secrets/redact.js';
 export type * from './store.js';
 export type { DestinationDefinition, DestinationTemplate } from './templates.js';
+export { type HeaderGetter, type TracingOptions, traceIdOf } from './tracing/index.js';
 export { type FieldIssue, formatPath, parseOrThrow } from './validation.js';

@@ -12,6 +12,7 @@ import { findUnstorableJson } from './json-value.js';
 import type { EngineObserver, EventRejectReason } from './observer.js';
 import { incomingEventSchema } from './schemas.js';
 import type { NewEvent, Store } from './store.js';
+import { formatTraceParent, inSpan, type Tracer } from './tracing/index.js';
 import { type FieldIssue, zodIssues } from './validation.js';
 
 /** What happened to one event of an ingest call. */
@@ -52,12 +53,40 @@ export interface IngestDeps {
   observer?: EngineObserver;
   /** Told how many events of each type a call stored (volume alerts). Must be cheap and not throw. */
   onAccepted?: (sourceId: string, perType: ReadonlyMap<string, number>) => void;
+  /** Traces each call (`openpipes.ingest`); null: tracing is off. */
+  tracer?: Tracer | null;
 }
 
 export function createIngest(deps: IngestDeps) {
   // `unknown`, not `IncomingEvent[]`: the engine's typed `ingest` and the collect endpoint's parsed
   // bodies both land here, and every event is validated below whatever its static type said.
-  return async function ingest(sourceSlug: string, events: unknown): Promise<IngestResult> {
+  return function ingest(sourceSlug: string, events: unknown): Promise<IngestResult> {
+    if (!deps.tracer) return ingestIn(sourceSlug, events, null);
+    return inSpan(
+      deps.tracer,
+      'openpipes.ingest',
+      { attributes: { 'openpipes.source': sourceSlug } },
+      async (span) => {
+        const result = await ingestIn(
+          sourceSlug,
+          events,
+          span ? formatTraceParent(span.spanContext()) : null,
+        );
+        span?.setAttributes({
+          'openpipes.events.accepted': result.accepted,
+          'openpipes.events.duplicates': result.duplicates,
+          'openpipes.events.rejected': result.rejected,
+        });
+        return result;
+      },
+    );
+  };
+
+  async function ingestIn(
+    sourceSlug: string,
+    events: unknown,
+    traceParent: string | null,
+  ): Promise<IngestResult> {
     const config = await deps.config.current();
     const source = config.sourcesBySlug.get(sourceSlug);
     if (!source) {
@@ -126,6 +155,7 @@ export function createIngest(deps: IngestDeps) {
           event_type: event.event_type,
           event_time: event.event_time,
           event_payload: event.event_payload,
+          trace_parent: traceParent,
         },
       });
     });
@@ -188,7 +218,7 @@ export function createIngest(deps: IngestDeps) {
       });
     }
     return result;
-  };
+  }
 }
 
 // An ISO 8601 date-time with an offset, which `incomingEventSchema` accepts as written.

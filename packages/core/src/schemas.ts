@@ -335,6 +335,11 @@ export const deliverySchema = z.object({
   created_at: isoTime,
   updated_at: isoTime,
   delivered_at: isoTime.nullable(),
+  /**
+   * The OpenTelemetry trace id of the request that ingested the event (32 hex digits), to jump
+   * from the record to its trace; null when no trace was active (no SDK, or tracing off).
+   */
+  trace_id: z.string().nullable(),
 });
 export type Delivery = z.infer<typeof deliverySchema>;
 

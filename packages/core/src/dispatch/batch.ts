@@ -4,9 +4,11 @@
  */
 import type { ConfigSnapshot } from '../config.js';
 import { deliverBatch } from '../deliver.js';
+import type { Logger } from '../logger.js';
 import type { Destination, Pipe } from '../schemas.js';
 import { createRedactor, type Redactor } from '../secrets/redact.js';
 import type { ClaimedDelivery, DeliveryOutcome } from '../store.js';
+import { type Context, inSpan, linksOf, ROOT_CONTEXT, SpanKind, trace, traceIdOf } from '../tracing/index.js';
 import { engineFaultDelayMs, leaseRenewalMs } from './backoff.js';
 import { judgeBatch, recordBatch } from './breaker.js';
 import type { DispatchContext, LaneState } from './context.js';
@@ -17,6 +19,43 @@ export async function processBatch(
   destination: Destination,
   config: ConfigSnapshot,
   claimed: ClaimedDelivery[],
+  claimedAt: { start: number; end: number } = { start: Date.now(), end: Date.now() },
+): Promise<void> {
+  const { deps } = ctx;
+  const tracer = deps.tracer ?? null;
+  if (!tracer) return deliverAndRecord(ctx, lane, destination, config, claimed, undefined);
+  // A root span per batch, linked to the trace of each event in it; claim is timed before.
+  const attributes = {
+    'openpipes.destination': destination.name,
+    'openpipes.destination_id': destination.id,
+    'openpipes.batch.size': claimed.length,
+  };
+  const batch = tracer.startSpan(
+    'openpipes.batch',
+    {
+      kind: SpanKind.INTERNAL,
+      startTime: claimedAt.start,
+      attributes,
+      links: linksOf(claimed.map((c) => c.trace_parent)),
+    },
+    ROOT_CONTEXT,
+  );
+  const parent = trace.setSpan(ROOT_CONTEXT, batch);
+  tracer.startSpan('openpipes.claim', { startTime: claimedAt.start, attributes }, parent).end(claimedAt.end);
+  try {
+    await deliverAndRecord(ctx, lane, destination, config, claimed, parent);
+  } finally {
+    batch.end();
+  }
+}
+
+async function deliverAndRecord(
+  ctx: DispatchContext,
+  lane: LaneState,
+  destination: Destination,
+  config: ConfigSnapshot,
+  claimed: ClaimedDelivery[],
+  parent: Context | undefined,
 ): Promise<void> {
   const { deps, owner } = ctx;
   // Keep the leases while this batch is worked on (a slow transform or send), so that no other
@@ -43,6 +82,7 @@ export async function processBatch(
       secrets,
       redact,
       claimed,
+      ...(parent ? { trace: parent } : {}),
     });
   } catch (err) {
     // An engine fault (store, secrets): keep the deliveries, try again after a backoff.
@@ -56,11 +96,12 @@ export async function processBatch(
   }
   let recorded = outcomes;
   try {
-    const { lost } = await deps.store.completeDeliveries({
-      owner,
-      outcomes,
-      now: new Date(deps.now()).toISOString(),
-    });
+    const { lost } = await inSpan(
+      deps.tracer ?? null,
+      'openpipes.record',
+      { attributes: { 'openpipes.destination': destination.name }, ...(parent ? { parent } : {}) },
+      () => deps.store.completeDeliveries({ owner, outcomes, now: new Date(deps.now()).toISOString() }),
+    );
     if (lost.length > 0) {
       deps.logger.warn('lost leases before recording; another worker will deliver these again', {
         destination_id: destination.id,
@@ -75,6 +116,10 @@ export async function processBatch(
   }
   moveBreaker(ctx, lane, destination, outcomes);
   const byId = new Map(claimed.map((c) => [c.id, c]));
+  logOutcomes(deps.logger, destination, recorded, (id) => {
+    const delivery = byId.get(id)!;
+    return { delivery, pipe: pipeOf?.(delivery) ?? config.pipes.get(delivery.pipe_id) };
+  });
   deps.observer?.recorded?.({
     destination: destination.name,
     outcomes: recorded.map((o) => ({
@@ -98,6 +143,43 @@ export async function processBatch(
       };
     }),
   });
+}
+
+/** How loud each final or retry status is logged; every line names the pipe, destination, delivery and trace. */
+const outcomeLevels = {
+  delivered: 'debug',
+  filtered: 'debug',
+  retrying: 'info',
+  failed: 'warn',
+  dead: 'warn',
+} as const;
+
+/** One log line per recorded outcome, with the redacted error of a failed attempt. */
+function logOutcomes(
+  logger: Logger,
+  destination: Destination,
+  outcomes: DeliveryOutcome[],
+  lookup: (id: string) => { delivery: ClaimedDelivery; pipe: Pipe | undefined },
+): void {
+  for (const outcome of outcomes) {
+    const { delivery, pipe } = lookup(outcome.id);
+    const error = outcome.detail.error as { code?: unknown; message?: unknown } | null;
+    logger[outcomeLevels[outcome.status]](
+      {
+        pipe: pipe?.name ?? delivery.pipe_id,
+        pipe_id: delivery.pipe_id,
+        destination: destination.name,
+        destination_id: destination.id,
+        delivery_id: delivery.id,
+        trace_id: traceIdOf(delivery.trace_parent),
+        status: outcome.status,
+        attempt: delivery.attempt_count + (outcome.attempt ? 1 : 0),
+        ...(outcome.next_attempt_at ? { next_attempt_at: outcome.next_attempt_at } : {}),
+        ...(error ? { error_code: String(error.code), error: String(error.message) } : {}),
+      },
+      `delivery ${outcome.status}`,
+    );
+  }
 }
 
 function engineFaultOutcome(

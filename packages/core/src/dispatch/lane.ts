@@ -96,6 +96,7 @@ async function runLane(ctx: DispatchContext, lane: Lane, sleep: (ms: number) => 
     }
     // In flight from the claim until its batch is recorded, so `idle()` never sees a gap between.
     const end = ctx.activity.begin();
+    const claimStartedAt = Date.now();
     const claimed = await claim(ctx, destination!, step.pipeIds, step.limit);
     if (claimed === 'failed') {
       end();
@@ -108,7 +109,8 @@ async function runLane(ctx: DispatchContext, lane: Lane, sleep: (ms: number) => 
       await sleep(idleWaitMs(next ? Date.parse(next) : null, deps.now(), settings.pollIntervalMs));
       continue;
     }
-    void queue.add(() => processBatch(ctx, lane, destination!, config, claimed).finally(end));
+    const claimedAt = { start: claimStartedAt, end: Date.now() };
+    void queue.add(() => processBatch(ctx, lane, destination!, config, claimed, claimedAt).finally(end));
   }
   await queue.onIdle();
 }

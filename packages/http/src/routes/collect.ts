@@ -77,42 +77,51 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
       // The source's auth (401), its allowed origins and whether it is enabled (403).
       errors: [401, 403],
-      async handle({ request, params }) {
-        const slug = params.slug;
-        let cors: Record<string, string> = {};
-        try {
-          checkMediaType(request, ['application/json', 'text/plain']);
-          const raw = await readBody(request, limits.maxBodyBytes);
-          const source = await pipes.authenticateCollect({
-            slug,
-            authorization: request.headers.get('authorization'),
-            timestamp: request.headers.get('x-openpipes-timestamp'),
-            signature: request.headers.get('x-openpipes-signature'),
-            rawBody: raw,
-          });
-          cors = corsHeaders(source, request.headers.get('origin'));
-          const events = unwrapEvents(parseJson(decodeUtf8(raw), limits.maxDepth));
-          if (events.length === 0) {
-            throw new PipesError({
-              code: 'VALIDATION_FAILED',
-              message: 'the body holds no events',
-              details: { issues: [{ path: '(root)', message: 'at least one event is needed' }] },
-            });
-          }
-          if (events.length > limits.maxEvents) {
-            throw new PipesError({
-              code: 'TOO_MANY_EVENTS',
-              message: `${events.length} events in one request; at most ${limits.maxEvents} are accepted`,
-              details: { max_events: limits.maxEvents, events: events.length },
-            });
-          }
-          // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
-          const result = await pipes.ingest(slug, events as IncomingEvent[]);
-          return answer(result, cors);
-        } catch (err) {
-          throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
-        }
-      },
+      handle: ({ request, params }) =>
+        // The request's server span (a no-op without an OpenTelemetry SDK in the host).
+        pipes.traceCollect(
+          {
+            slug: params.slug,
+            header: (name) => request.headers.get(name),
+            statusOf: (answered) => answered.status,
+          },
+          async () => {
+            const slug = params.slug;
+            let cors: Record<string, string> = {};
+            try {
+              checkMediaType(request, ['application/json', 'text/plain']);
+              const raw = await readBody(request, limits.maxBodyBytes);
+              const source = await pipes.authenticateCollect({
+                slug,
+                authorization: request.headers.get('authorization'),
+                timestamp: request.headers.get('x-openpipes-timestamp'),
+                signature: request.headers.get('x-openpipes-signature'),
+                rawBody: raw,
+              });
+              cors = corsHeaders(source, request.headers.get('origin'));
+              const events = unwrapEvents(parseJson(decodeUtf8(raw), limits.maxDepth));
+              if (events.length === 0) {
+                throw new PipesError({
+                  code: 'VALIDATION_FAILED',
+                  message: 'the body holds no events',
+                  details: { issues: [{ path: '(root)', message: 'at least one event is needed' }] },
+                });
+              }
+              if (events.length > limits.maxEvents) {
+                throw new PipesError({
+                  code: 'TOO_MANY_EVENTS',
+                  message: `${events.length} events in one request; at most ${limits.maxEvents} are accepted`,
+                  details: { max_events: limits.maxEvents, events: events.length },
+                });
+              }
+              // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
+              const result = await pipes.ingest(slug, events as IncomingEvent[]);
+              return answer(result, cors);
+            } catch (err) {
+              throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
+            }
+          },
+        ),
     }),
     defineRoute({
       method: 'OPTIONS',
