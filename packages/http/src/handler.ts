@@ -15,8 +15,14 @@ import {
   toPipesError,
 } from '@openpipes/core';
 import type { z } from 'zod';
-import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
+import {
+  type ApiPrincipal,
+  type Authenticate,
+  createApiAuthenticator,
+  type StaticApiKey,
+} from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
+import { createConsoleServer } from './console.js';
 import { decodeUtf8, parseJson } from './json.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
@@ -99,6 +105,11 @@ export interface HandlerOptions {
    * store answers, not draining). Off by default; `/healthz` is always there.
    */
   probes?: boolean | ProbeOptions;
+  /**
+   * Serve the web console (`@openpipes/console`) under `<mount>/console/`. Off by default. It signs
+   * in with an API key or admin token and talks only to this REST API; see docs/console.md.
+   */
+  console?: boolean;
 }
 
 /**
@@ -190,6 +201,8 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),
   ];
   const router = createRouter(routes);
+  const consoleServer = options.console ? createConsoleServer() : null;
+  const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
 
   const relativePath = (pathname: string, context?: RequestContext): string | null => {
     const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
@@ -211,6 +224,16 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     let response: Response;
     try {
       const path = relativePath(url.pathname, context);
+      if (consoleServer && path !== null && isConsolePath(path)) {
+        const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
+        // The raw path: relativePath drops a trailing slash, which tells `/console` from `/console/`.
+        const consolePath = url.pathname.slice(base.length);
+        response = await consoleServer(requestMethod, isConsolePath(consolePath) ? consolePath : path, base);
+        response.headers.set('x-request-id', requestId);
+        return requestMethod === 'HEAD'
+          ? new Response(null, { status: response.status, headers: response.headers })
+          : response;
+      }
       const found = path === null ? ({ kind: 'none' } as const) : router.match(method, path);
       if (found.kind === 'none') {
         throw new PipesError({
@@ -227,8 +250,9 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       }
       route = found.route;
       let actor: string | null = null;
+      let principal: ApiPrincipal | null = null;
       if (route.access === 'read' || route.access === 'write') {
-        const principal = await authenticateApi(request);
+        principal = await authenticateApi(request);
         if (route.access === 'write' && principal.scope !== 'write') {
           throw new PipesError({
             code: 'FORBIDDEN',
@@ -251,6 +275,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
           params: found.params,
           requestId,
           actor: { actor, requestId },
+          principal,
           sensitive,
           query,
           body,
@@ -345,6 +370,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       base !== '' ||
       path.startsWith('/api/') ||
       path.startsWith('/collect/') ||
+      (consoleServer !== null && isConsolePath(path)) ||
       router.match('GET', path).kind !== 'none'
     );
   };

@@ -7,6 +7,7 @@
  */
 import type { ActorContext } from '@openpipes/core';
 import { z } from 'zod';
+import type { ApiPrincipal } from './api-keys.js';
 import type { Method } from './router.js';
 
 /**
@@ -94,6 +95,8 @@ export interface RouteContext<P extends string = string, Q = undefined, B = unde
   requestId: string;
   /** Pass to every engine mutation: the API key's name and the request id, for the audit trail. */
   actor: ActorContext;
+  /** The API key that called an admin route (`null` on public and collect routes). */
+  principal: ApiPrincipal | null;
   /**
    * Strings that must not appear in an error answer or a log line (a secret value being written).
    * Routes that read such values add them here.

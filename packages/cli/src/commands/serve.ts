@@ -31,6 +31,8 @@ interface ServeOptions {
   maxConnections?: string;
   maxConnectionsPerAddress?: string;
   metricsPublic?: boolean;
+  /** commander's `--no-console`: false when given. */
+  console?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -86,6 +88,7 @@ export function serveSettings(
     graceMs: integer(options.graceMs ?? env.OPENPIPES_GRACE_MS, '--grace-ms', 0, 3_600_000) ?? 25_000,
     log: { format, level },
     demo: Boolean(options.demo),
+    console: options.console !== false,
     metricsPublic:
       Boolean(options.metricsPublic) || ['1', 'true'].includes(env.OPENPIPES_METRICS_PUBLIC ?? ''),
     ...(workers ? { workers } : {}),
@@ -159,6 +162,7 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       '--demo',
       'set up the demo (a source, the Meta example pipe, a local stand-in for Meta) if absent',
     )
+    .option('--no-console', 'do not serve the web console under /console/')
     .option(
       '--egress-allow <entry>',
       'host, host:port or CIDR send() may reach although private (repeatable; env OPENPIPES_EGRESS_ALLOW, comma-separated)',

@@ -35,6 +35,8 @@ export interface ServeSettings {
   graceMs: number;
   log: { format: LogFormat; level: LogLevel };
   demo: boolean;
+  /** Serve the web console under `/console/` (`--no-console` turns it off). */
+  console: boolean;
   /** `GET /metrics` answers anyone (a scraper in a private network), not only API keys. */
   metricsPublic: boolean;
   /** Sandbox worker threads (default: one per core). */
@@ -130,6 +132,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     logger,
     metrics: { public: settings.metricsPublic },
     probes: { draining: () => draining },
+    console: settings.console,
   });
   const sink = demoSink(logger);
   const listener = createNodeListener(handler, {
@@ -149,6 +152,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
           status === 200
             ? {
                 name: 'OpenPipes',
+                ...(settings.console ? { console: '/console/' } : {}),
                 api: '/api',
                 openapi: '/openapi.json',
                 health: '/healthz',
@@ -312,6 +316,8 @@ function printBanner(
   const out = (line = '') => println(io, line);
   out(`OpenPipes is listening on ${url}`);
   out(`  database    ${input.databaseLabel}`);
+  if (input.settings.console)
+    out(`  console     ${url}/console/  (sign in with the admin token or an API key)`);
   out(`  admin API   ${url}/api  (reference: ${url}/openapi.json)`);
   out(`  collect     ${url}/collect/<source slug>`);
   out(

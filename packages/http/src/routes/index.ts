@@ -13,6 +13,7 @@ import { destinationRoutes } from './destinations.js';
 import { eventTypeRoutes } from './event-types.js';
 import { pipeRoutes } from './pipes.js';
 import { secretRoutes } from './secrets.js';
+import { sessionRoutes } from './session.js';
 import { sourceRoutes } from './sources.js';
 
 export interface AdminOptions {
@@ -34,5 +35,6 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     ...auditRoutes(pipes),
     ...configRoutes(pipes, options.logger),
     ...apiKeyRoutes(pipes),
+    ...sessionRoutes(),
   ];
 }

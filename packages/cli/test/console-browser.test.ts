@@ -1,0 +1,172 @@
+/**
+ * The web console in a real browser (Debian's Chromium through playwright-core) against a real
+ * `openpipes serve` on SQLite, with a stand-in for Meta on 127.0.0.1: sign in, see the pipe, see a
+ * collected event appear as delivered without a reload, open its record, find the token redacted
+ * and its value nowhere the browser received; the CSP holds and is never violated; a read-scope
+ * key gets no write controls.
+ */
+import {
+  metaExampleSend,
+  metaExampleTransform,
+  purchaseEvent,
+  purchaseSchema,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, launchBrowser, skipBrowser } from './browser.js';
+import { type ServeProcess, startServe, stopAll } from './helpers.js';
+
+const metaToken = 'EAAB-console-browser-token-5c4d3e';
+const pixelId = '123456789';
+
+describe.skipIf(skipBrowser)('the console in Chromium', () => {
+  let meta: TestServer;
+  let serve: ServeProcess;
+  let browser: Browser;
+  let pipeId: string;
+
+  /** The admin API with the admin token; fails the test on an error answer. */
+  const call = async <T = Record<string, unknown>>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<T> => {
+    const response = await fetch(`${serve.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${serve.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  beforeAll(async () => {
+    meta = await startTestServer((request) => {
+      const body = request.json as { data?: unknown[]; access_token?: string };
+      if (body?.access_token !== metaToken) {
+        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
+      }
+      return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'AbC123' } };
+    });
+    serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
+    const source = await call<{ id: string }>('POST', '/api/sources', { name: 'Web', slug: 'web' });
+    await call('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
+    const token = await call<{ id: string }>('POST', '/api/secrets', {
+      key: 'META_ACCESS_TOKEN',
+      value: metaToken,
+    });
+    const pixel = await call<{ id: string }>('POST', '/api/secrets', {
+      key: 'META_PIXEL_ID',
+      value: pixelId,
+    });
+    const destination = await call<{ id: string }>('POST', '/api/event-destinations', {
+      name: 'meta-capi-prod',
+      send: metaExampleSend(meta.url),
+    });
+    await call('PUT', `/api/event-destinations/${destination.id}/secrets`, {
+      secretIds: [token.id, pixel.id],
+    });
+    const pipe = await call<{ id: string }>('POST', '/api/pipes', {
+      name: 'purchase-to-meta',
+      source_id: source.id,
+      destination_id: destination.id,
+      transform: metaExampleTransform,
+    });
+    pipeId = pipe.id;
+    await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
+    await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stopAll();
+    await meta?.close();
+  });
+
+  /** A page that records every console message and the body of every answer it receives. */
+  const openPage = async () => {
+    const page = await browser.context.newPage();
+    const messages: string[] = [];
+    const bodies: Promise<string>[] = [];
+    page.on('console', (message) => messages.push(`${message.type()}: ${message.text()}`));
+    page.on('pageerror', (error) => messages.push(`pageerror: ${error.message}`));
+    page.on('response', (response) => {
+      if (response.status() < 300 || response.status() >= 400) bodies.push(response.text().catch(() => ''));
+    });
+    return { page, messages, bodies };
+  };
+
+  const signIn = async (page: Page, token: string) => {
+    const answer = await page.goto(`${serve.url}/console/`);
+    await page.getByLabel('API key or admin token').fill(token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    return answer!;
+  };
+
+  it('signs in, shows a collected event delivered without a reload, and never shows the token', async () => {
+    const { page, messages, bodies } = await openPage();
+    const answer = await signIn(page, serve.token);
+    expect(answer.headers()['content-security-policy']).toContain("script-src 'self'");
+
+    await page.getByRole('link', { name: 'purchase-to-meta' }).click();
+    await page.getByText('No deliveries.').waitFor();
+    expect(page.url()).toBe(`${serve.url}/console/pipes/${pipeId}`);
+
+    const collected = await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(purchaseEvent('ord_90001')),
+    });
+    expect(collected.status).toBe(202);
+    // The page polls: the row appears, then turns delivered, with no navigation in between.
+    const row = page.getByRole('row').filter({ hasText: 'ord_90001' });
+    await row.getByText('delivered').waitFor({ timeout: 15_000 });
+
+    await row.getByRole('link').click();
+    await page.getByRole('heading', { name: 'Request (redacted)' }).waitFor();
+    expect(page.url()).toMatch(/\/console\/deliveries\/evd_\w+$/);
+    const request = await page.getByLabel('Request').textContent();
+    expect(request).toContain('[secret:META_ACCESS_TOKEN]');
+
+    // A deep URL survives a reload (the server answers the app for it).
+    await page.reload();
+    await page.getByRole('heading', { name: 'Request (redacted)' }).waitFor();
+    expect(await page.getByLabel('Request').textContent()).toContain('[secret:META_ACCESS_TOKEN]');
+
+    expect(await page.content()).not.toContain(metaToken);
+    const received = await Promise.all(bodies);
+    expect(received.length).toBeGreaterThan(5);
+    for (const body of received) expect(body).not.toContain(metaToken);
+    expect(messages.filter((m) => /Content.Security.Policy|Refused to/i.test(m))).toEqual([]);
+    expect(messages.filter((m) => m.startsWith('pageerror'))).toEqual([]);
+    await page.close();
+  });
+
+  it('gives a read-scope key a console without write controls', async () => {
+    const key = await call<{ token: string }>('POST', '/api/api-keys', { name: 'viewer', scope: 'read' });
+    const { page } = await openPage();
+    await signIn(page, key.token);
+    await page.getByText('viewer (read-only)').waitFor();
+    await page.getByRole('link', { name: 'purchase-to-meta' }).click();
+    await page.getByRole('row').filter({ hasText: 'ord_90001' }).waitFor();
+    expect(await page.getByRole('button', { name: /^(Enable|Disable)$/ }).count()).toBe(0);
+    await page.getByRole('row').filter({ hasText: 'ord_90001' }).getByRole('link').click();
+    await page.getByRole('heading', { name: 'Attempts' }).waitFor();
+    expect(await page.getByRole('button', { name: /Replay/ }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('refuses a key the server does not know at sign-in', async () => {
+    const { page } = await openPage();
+    await signIn(page, 'not-a-key-of-this-server');
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toContain('not known');
+    await page.close();
+  });
+});

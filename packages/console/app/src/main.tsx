@@ -1,0 +1,80 @@
+/** The console's shell: sign-in, navigation, and the page for the current URL. */
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import { api, type Session, storedToken, storeToken } from './api';
+import { DeliveryPage } from './pages/delivery';
+import { OverviewPage } from './pages/overview';
+import { PipePage } from './pages/pipe';
+import { SignIn } from './pages/sign-in';
+import { Link, usePath } from './router';
+import { setSession } from './ui';
+
+function Page(props: { path: string }) {
+  const parts = props.path.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts.length === 0) return <OverviewPage />;
+  if (parts[0] === 'pipes' && parts.length === 2) return <PipePage id={parts[1]!} />;
+  if (parts[0] === 'deliveries' && parts.length === 2) return <DeliveryPage id={parts[1]!} />;
+  return (
+    <main>
+      <h1>Not found</h1>
+      <p>
+        There is no console page here. <Link to="/">Go to the overview</Link>.
+      </p>
+    </main>
+  );
+}
+
+function App() {
+  const path = usePath();
+  const [session, setCurrent] = useState<Session | null | undefined>(storedToken() ? undefined : null);
+  useEffect(() => {
+    if (session !== undefined) return;
+    api<Session>('api/session').then(
+      (value) => {
+        setSession(value);
+        setCurrent(value);
+      },
+      () => {
+        storeToken(null);
+        setCurrent(null);
+      },
+    );
+  }, [session]);
+  if (session === undefined) return <p class="muted">Loading…</p>;
+  if (session === null) {
+    return (
+      <SignIn
+        onSignedIn={(value) => {
+          setSession(value);
+          setCurrent(value);
+        }}
+      />
+    );
+  }
+  return (
+    <>
+      <header>
+        <nav aria-label="Console">
+          <Link to="/" class="brand">
+            OpenPipes
+          </Link>
+          <span class="who">
+            {session.actor} ({session.scope === 'write' ? 'read and write' : 'read-only'})
+          </span>
+          <button
+            type="button"
+            onClick={() => {
+              storeToken(null);
+              setCurrent(null);
+            }}
+          >
+            Sign out
+          </button>
+        </nav>
+      </header>
+      <Page path={path} />
+    </>
+  );
+}
+
+render(<App />, document.getElementById('app')!);

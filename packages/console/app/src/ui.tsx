@@ -1,0 +1,102 @@
+/** Small pieces every page uses: loading data, polling, JSON, status badges, errors. */
+import type { ComponentChildren } from 'preact';
+import { useCallback, useEffect, useRef, useState } from 'preact/hooks';
+import type { Session } from './api';
+
+/** The session (actor and scope) of the signed-in key; pages hide write controls for `read`. */
+export let session: Session = { actor: '', scope: 'read' };
+export function setSession(value: Session): void {
+  session = value;
+}
+export const canWrite = () => session.scope === 'write';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: Error | undefined;
+  reload: () => void;
+}
+
+/**
+ * Loads `load()` when `key` changes, and again every `pollMs` when given (new records appear
+ * without a reload). A slow answer never overwrites a newer one.
+ */
+export function useLoad<T>(load: () => Promise<T>, key: string, pollMs?: number): Loaded<T> {
+  const [data, setData] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<Error | undefined>(undefined);
+  const generation = useRef(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const reload = useCallback(() => {
+    const mine = ++generation.current;
+    loadRef.current().then(
+      (value) => {
+        if (mine !== generation.current) return;
+        setData(value);
+        setError(undefined);
+      },
+      (err: unknown) => {
+        if (mine === generation.current) setError(err as Error);
+      },
+    );
+  }, []);
+  useEffect(() => {
+    setData(undefined);
+    reload();
+    if (!pollMs) return;
+    const timer = setInterval(() => {
+      if (document.visibilityState === 'visible') reload();
+    }, pollMs);
+    return () => clearInterval(timer);
+  }, [key, pollMs, reload]);
+  return { data, error, reload };
+}
+
+export function ErrorNote(props: { error: Error | undefined }) {
+  if (!props.error) return null;
+  return (
+    <p class="error" role="alert">
+      {props.error.message}
+    </p>
+  );
+}
+
+export function StatusBadge(props: { status: string }) {
+  return <span class={`badge status-${props.status}`}>{props.status}</span>;
+}
+
+export function Enabled(props: { enabled: boolean }) {
+  return (
+    <span class={`badge ${props.enabled ? 'on' : 'off'}`}>{props.enabled ? 'enabled' : 'disabled'}</span>
+  );
+}
+
+/** A JSON value, pretty-printed (as text: nothing in it is interpreted as markup). */
+export function Json(props: { value: unknown; label: string }) {
+  if (props.value === null || props.value === undefined) return <p class="muted">none</p>;
+  return (
+    // A scrollable region must be reachable by keyboard to be scrolled without a mouse.
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region, focusable so keys scroll it
+    <section class="json" aria-label={props.label} tabIndex={0}>
+      <pre>{JSON.stringify(props.value, null, 2)}</pre>
+    </section>
+  );
+}
+
+export function Section(props: { title: string; children: ComponentChildren }) {
+  return (
+    <section>
+      <h2>{props.title}</h2>
+      {props.children}
+    </section>
+  );
+}
+
+/** A time in the operator's locale, with the exact ISO time on hover. */
+export function Time(props: { iso: string | null }) {
+  if (!props.iso) return <span class="muted">—</span>;
+  return (
+    <time dateTime={props.iso} title={props.iso}>
+      {new Date(props.iso).toLocaleString()}
+    </time>
+  );
+}
