@@ -182,6 +182,27 @@ export interface DeliveryStatsRow {
   oldest_created_at: string | null;
 }
 
+/**
+ * One cell of the per-minute delivery rollup: how many deliveries of a pipe (to its destination)
+ * entered `status` during the minute starting at `minute`.
+ */
+export interface DeliveryCountRow {
+  /** The minute's start, ISO 8601 (`2026-05-04T10:00:00.000Z`). */
+  minute: string;
+  pipe_id: string;
+  destination_id: string;
+  status: DeliveryStatus;
+  count: number;
+}
+
+/** Which rollup cells to read: minutes in `[since, until)`, optionally of one pipe or destination. */
+export interface DeliveryCountsQuery {
+  since: string;
+  until: string;
+  pipeId?: string;
+  destinationId?: string;
+}
+
 export interface ListAuditQuery {
   entityKind?: string;
   entityId?: string;
@@ -393,6 +414,16 @@ export interface Store {
 
   /** Counts by destination, pipe and status (all statuses). */
   deliveryStats(): Promise<DeliveryStatsRow[]>;
+
+  /**
+   * The per-minute rollup of status changes: for each minute, pipe, destination and status, how
+   * many deliveries entered that status (created `pending`, claimed `sending`, completed
+   * `delivered`/`failed`/..., re-queued by a replay). The store keeps it in the same statements
+   * that change statuses (SQLite and PostgreSQL: triggers on `deliveries`), so reading it costs in
+   * proportion to the minutes asked for, never the history. Pruning deliveries leaves it as it is.
+   * Ordered by minute, then pipe, destination and status.
+   */
+  deliveryCounts(input: DeliveryCountsQuery): Promise<DeliveryCountRow[]>;
 
   /**
    * The live backlog per destination: deliveries not final yet (`pending`, `retrying`, and

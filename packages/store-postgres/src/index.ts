@@ -35,6 +35,7 @@ import { backlogMethod } from './backlog.js';
 import { claimMethods } from './claims.js';
 import { createConnection, type PgContext, schemaTable } from './connection.js';
 import { deliveryMethods } from './deliveries.js';
+import { deliveryCountMethods } from './delivery-counts.js';
 import type { PgPool } from './driver.js';
 import { entityMethods } from './entities.js';
 import { eventMethods } from './events.js';
@@ -178,6 +179,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...eventMethods(context),
     ...claimMethods(context),
     ...deliveryMethods(context),
+    ...deliveryCountMethods(context),
     ...pruneMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),

@@ -211,4 +211,63 @@ ALTER TABLE events ADD COLUMN trace_parent text;
 ALTER TABLE deliveries ADD COLUMN trace_parent text;
 `,
   },
+  {
+    version: 4,
+    name: 'per-minute delivery rollup',
+    sql: `
+-- How many deliveries of each pipe (and its destination) entered each status, per minute: the
+-- console's and the API's counts over time, read without counting the history. Statement-level
+-- triggers keep it, so every statement that creates deliveries or changes their status updates it
+-- in the same statement, one row per group (not per delivery). The slot (backend pid % 8) spreads
+-- concurrent writers over different rows; readers sum the slots.
+CREATE TABLE delivery_rollup (
+  pipe_id text COLLATE "C" NOT NULL,
+  minute timestamptz NOT NULL,
+  destination_id text COLLATE "C" NOT NULL,
+  status text NOT NULL,
+  slot smallint NOT NULL,
+  count bigint NOT NULL,
+  PRIMARY KEY (pipe_id, minute, destination_id, status, slot)
+);
+CREATE INDEX delivery_rollup_minute ON delivery_rollup (minute);
+CREATE INDEX delivery_rollup_destination ON delivery_rollup (destination_id, minute);
+
+-- SET search_path FROM CURRENT: the functions find delivery_rollup in this schema whatever the
+-- caller's search_path.
+CREATE FUNCTION delivery_rollup_created() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $fn$
+BEGIN
+  INSERT INTO delivery_rollup AS r (pipe_id, minute, destination_id, status, slot, count)
+  SELECT pipe_id, date_trunc('minute', updated_at), destination_id, status, pg_backend_pid() % 8, count(*)
+  FROM created_rows
+  GROUP BY 1, 2, 3, 4
+  ORDER BY 1, 2, 3, 4
+  ON CONFLICT (pipe_id, minute, destination_id, status, slot) DO UPDATE SET count = r.count + excluded.count;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE FUNCTION delivery_rollup_changed() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $fn$
+BEGIN
+  INSERT INTO delivery_rollup AS r (pipe_id, minute, destination_id, status, slot, count)
+  SELECT n.pipe_id, date_trunc('minute', n.updated_at), n.destination_id, n.status, pg_backend_pid() % 8, count(*)
+  FROM changed_new n JOIN changed_old o ON o.id = n.id
+  WHERE n.status <> o.status
+  GROUP BY 1, 2, 3, 4
+  ORDER BY 1, 2, 3, 4
+  ON CONFLICT (pipe_id, minute, destination_id, status, slot) DO UPDATE SET count = r.count + excluded.count;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE TRIGGER delivery_rollup_created AFTER INSERT ON deliveries
+REFERENCING NEW TABLE AS created_rows
+FOR EACH STATEMENT EXECUTE FUNCTION delivery_rollup_created();
+
+CREATE TRIGGER delivery_rollup_changed AFTER UPDATE ON deliveries
+REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new
+FOR EACH STATEMENT EXECUTE FUNCTION delivery_rollup_changed();
+`,
+  },
 ];

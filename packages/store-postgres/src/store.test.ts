@@ -1,4 +1,4 @@
-import { runStoreConformance, runStoreObservability } from '@openpipes/core/conformance';
+import { runStoreConformance, runStoreDeliveryCounts, runStoreObservability } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { postgresStore } from './index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
@@ -18,6 +18,7 @@ if (await postgresAvailable()) {
   };
   runStoreConformance(options);
   runStoreObservability(options);
+  runStoreDeliveryCounts(options);
 } else {
   describe.skip('store conformance: postgres (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

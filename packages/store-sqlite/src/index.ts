@@ -21,6 +21,7 @@ import { backlogMethod } from './backlog.js';
 import { claimMethods } from './claims.js';
 import { createConnection, type SqliteContext, type SqliteDatabase } from './connection.js';
 import { deliveryMethods } from './deliveries.js';
+import { deliveryCountMethods } from './delivery-counts.js';
 import { entityMethods } from './entities.js';
 import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
@@ -72,6 +73,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...eventMethods(context),
     ...claimMethods(context),
     ...deliveryMethods(context),
+    ...deliveryCountMethods(context),
     ...pruneMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),

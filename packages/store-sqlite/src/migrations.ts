@@ -154,4 +154,39 @@ ALTER TABLE events ADD COLUMN trace_parent TEXT;
 ALTER TABLE deliveries ADD COLUMN trace_parent TEXT;
 `,
   },
+  {
+    version: 4,
+    name: 'per-minute delivery rollup',
+    sql: `
+-- How many deliveries of each pipe (and its destination) entered each status, per minute: the
+-- console's and the API's counts over time, read without counting the history. Kept by triggers,
+-- so every statement that creates a delivery or changes its status updates it in the same
+-- statement. minute is 'YYYY-MM-DDTHH:MM' (UTC), the prefix of the ISO times stored here.
+CREATE TABLE delivery_rollup (
+  pipe_id TEXT NOT NULL,
+  minute TEXT NOT NULL,
+  destination_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (pipe_id, minute, destination_id, status)
+) WITHOUT ROWID;
+CREATE INDEX delivery_rollup_minute ON delivery_rollup (minute);
+CREATE INDEX delivery_rollup_destination ON delivery_rollup (destination_id, minute);
+
+CREATE TRIGGER delivery_rollup_created AFTER INSERT ON deliveries
+BEGIN
+  INSERT INTO delivery_rollup (pipe_id, minute, destination_id, status, count)
+  VALUES (NEW.pipe_id, substr(NEW.updated_at, 1, 16), NEW.destination_id, NEW.status, 1)
+  ON CONFLICT (pipe_id, minute, destination_id, status) DO UPDATE SET count = count + 1;
+END;
+
+CREATE TRIGGER delivery_rollup_changed AFTER UPDATE OF status ON deliveries
+WHEN NEW.status IS NOT OLD.status
+BEGIN
+  INSERT INTO delivery_rollup (pipe_id, minute, destination_id, status, count)
+  VALUES (NEW.pipe_id, substr(NEW.updated_at, 1, 16), NEW.destination_id, NEW.status, 1)
+  ON CONFLICT (pipe_id, minute, destination_id, status) DO UPDATE SET count = count + 1;
+END;
+`,
+  },
 ];

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoreConformance, runStoreObservability } from '@openpipes/core/conformance';
+import { runStoreConformance, runStoreDeliveryCounts, runStoreObservability } from '@openpipes/core/conformance';
 import { sqliteStore } from './index.js';
 
 let dir: string | undefined;
@@ -19,3 +19,4 @@ const options = {
 
 runStoreConformance(options);
 runStoreObservability(options);
+runStoreDeliveryCounts(options);

@@ -48,6 +48,9 @@ export type DeliveryMethods = Pick<
   'listDeliveries' | 'getDelivery' | 'requeueDeliveries' | 'deliveryStats'
 >;
 
+/** The per-minute delivery rollup (`delivery-counts.ts`). */
+export type DeliveryCountMethods = Pick<Store, 'deliveryCounts'>;
+
 /** Retention (`prune.ts`). */
 export type PruneMethods = Pick<Store, 'prune'>;
 
