@@ -5,6 +5,7 @@ const publicEntries = {
   'testing/index': 'src/testing/index.ts',
   'conformance/index': 'src/conformance/index.ts',
   'store-kit/index': 'src/store-kit/index.ts',
+  'identity/index': 'src/identity/index.ts',
 };
 
 export default packageBuild({

@@ -3,6 +3,7 @@
  * and checked against the platforms' published examples (CONTRACTS.md).
  */
 import { createHash } from 'node:crypto';
+import { hashIdentifier } from '@openpipes/core/identity';
 import { runSend, runTransform, startTestServer, type TestEvent } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { googleAdsClickConversions } from '../google-ads/google-ads.js';
@@ -54,6 +55,33 @@ describe('hashing and normalisation', () => {
       { hashedPhoneNumber: sha256('+16505551212') },
     ]);
   });
+
+  it.each([
+    ['John.Smith@Gmail.com', '+1 (650) 555-1212'],
+    [' al.ice+shop@googlemail.com ', '+44 20 7946 0958'],
+    ['Mary.Ann@example.org', '0044 844 412 4653'],
+  ])(
+    'a profile stores the digests each template computes (%s): Meta, TikTok, Google Ads',
+    async (email, phone) => {
+      const e = hashIdentifier('email', email, ['sha256', 'sha256_google']);
+      const p = hashIdentifier('phone', phone, ['sha256', 'sha256_digits']);
+      const userData = await metaUserData({ email, phone });
+      expect(userData).toMatchObject({ em: e?.sha256, ph: p?.sha256_digits });
+      const [tt] = await runTransform(tiktokEvents({ pixelCode: 'C4ABCDEFGH' }).transform, {
+        events: [event({ email, phone })],
+      });
+      expect(tt!.event_payload.user).toMatchObject({ email: e?.sha256, phone: p?.sha256 });
+      const google = googleAdsClickConversions({
+        customerId: '1234567890',
+        conversionActions: { purchase: '1' },
+      });
+      const [g] = await runTransform(google.transform, { events: [event({ email, phone, gclid: 'g' })] });
+      expect(g!.event_payload.userIdentifiers).toEqual([
+        { hashedEmail: e?.sha256_google },
+        { hashedPhoneNumber: p?.sha256 },
+      ]);
+    },
+  );
 
   it('passes SHA-256 digests through (lowercased) and never hashes ip, user agent, fbc, fbp, ttp, ttclid', async () => {
     const upper = publishedEmail.toUpperCase();

@@ -1,0 +1,216 @@
+/**
+ * Reads one event's identifiers (docs/identifiers.md, "Capture"): the canonical field, then the URL
+ * parameter in `page_url`, then the cookie, each unwrapped to its stored form with its first-seen time;
+ * personal values hashed at once, junk dropped. Pure: the same payload and time give the same result.
+ */
+import { type HashOptions, hashIdentifier } from './hashing.js';
+import {
+  ATTRIBUTES,
+  type AttributeName,
+  type CookieFormat,
+  type HashScheme,
+  IDENTIFIERS,
+  type IdentifierKind,
+  type IdentifierSpec,
+} from './identifiers.js';
+import { DEFAULT_JUNK, isJunk, type JunkPolicy } from './junk.js';
+
+/** One identifier of an event, as a profile stores it. */
+export interface CapturedIdentifier {
+  kind: IdentifierKind;
+  /** The value, for kinds stored raw. */
+  value?: string;
+  /** The digests, for personal kinds (never the raw value). */
+  hashes?: Partial<Record<HashScheme, string>>;
+  /** Epoch ms the identifier was first seen: the event's time, or the click's time a cookie carries. */
+  firstSeen: number;
+  /** Where it was read. */
+  from: 'field' | 'url' | 'cookie';
+}
+
+export interface CapturedEvent {
+  identifiers: CapturedIdentifier[];
+  attributes: Partial<Record<AttributeName, string>>;
+}
+
+export interface CaptureOptions extends HashOptions {
+  /** Epoch ms the event happened (its `event_time`, or when it was received). */
+  seenAt: number;
+  junk?: JunkPolicy;
+}
+
+/** At most this many values of one kind per event (`email: [...]`): a list cannot flood a profile. */
+export const MAX_VALUES_PER_KIND = 5;
+
+type Payload = Record<string, unknown>;
+
+function texts(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : [value];
+  const out: string[] = [];
+  for (const item of list) {
+    if (typeof item === 'string') out.push(item.trim());
+    else if (typeof item === 'number' && Number.isFinite(item)) out.push(String(item));
+    if (out.length === MAX_VALUES_PER_KIND) break;
+  }
+  return out.filter((t) => t.length > 0);
+}
+
+function queryOf(pageUrl: unknown): URLSearchParams | null {
+  if (typeof pageUrl !== 'string' || pageUrl.length > 8192) return null;
+  try {
+    return new URL(pageUrl).searchParams;
+  } catch {
+    return null;
+  }
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** `cookies` as an object of name → value, or a raw `Cookie` header (`a=1; b=2`). */
+export function parseCookies(cookies: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  if (typeof cookies === 'string') {
+    for (const part of cookies.slice(0, 16384).split(';')) {
+      const eq = part.indexOf('=');
+      const name = eq < 0 ? '' : part.slice(0, eq).trim();
+      if (name && !out.has(name)) out.set(name, decode(part.slice(eq + 1).trim()));
+    }
+  } else if (cookies && typeof cookies === 'object' && !Array.isArray(cookies)) {
+    for (const [name, value] of Object.entries(cookies)) if (typeof value === 'string') out.set(name, value);
+  }
+  return out;
+}
+
+/** A cookie value unwrapped, with the first-seen time its format carries (clamped to `seenAt`). */
+function unwrapCookie(
+  format: CookieFormat,
+  raw: string,
+  seenAt: number,
+): { value: string; at?: number } | null {
+  const clamp = (ms: number) => (Number.isFinite(ms) && ms > 0 ? Math.min(ms, seenAt) : undefined);
+  switch (format) {
+    case 'plain':
+      return { value: raw };
+    case 'json-string': {
+      try {
+        const parsed: unknown = JSON.parse(raw);
+        return typeof parsed === 'string' ? { value: parsed } : null;
+      } catch {
+        return { value: raw };
+      }
+    }
+    case 'ga': {
+      const m = /^GA\d+\.\d+\.(\d+\.\d+)$/.exec(raw);
+      return m ? { value: m[1] as string } : null;
+    }
+    case 'gcl': {
+      const m = /^GCL\.(\d+)\.(.+)$/.exec(raw);
+      return m ? { value: m[2] as string, at: clamp(Number(m[1]) * 1000) } : null;
+    }
+    case 'uet':
+      return raw.startsWith('_uet') && raw.length > 4 ? { value: raw.slice(4) } : null;
+    case 'fb': {
+      const m = /^fb\.\d\.(\d+)\.(.+)$/.exec(raw);
+      return m ? { value: raw, at: clamp(Number(m[1])) } : null;
+    }
+  }
+}
+
+function fieldValues(spec: IdentifierSpec, payload: Payload): string[] {
+  for (const name of [spec.field, ...spec.aliases]) {
+    const found = texts(payload[name]);
+    if (found.length) return found;
+  }
+  return [];
+}
+
+function capture(
+  spec: IdentifierSpec,
+  payload: Payload,
+  query: URLSearchParams | null,
+  cookies: Map<string, string>,
+  seenAt: number,
+) {
+  const fromField = fieldValues(spec, payload);
+  if (fromField.length) return fromField.map((value) => ({ value, at: seenAt, from: 'field' as const }));
+  for (const param of spec.urlParams) {
+    const value = query?.get(param)?.trim();
+    if (!value) continue;
+    // A click id in the URL becomes the value the platform takes: Meta wants `fb.1.<ms>.<fbclid>`.
+    return [
+      { value: spec.kind === 'fbc' ? `fb.1.${seenAt}.${value}` : value, at: seenAt, from: 'url' as const },
+    ];
+  }
+  for (const cookie of spec.cookies) {
+    const raw = cookies.get(cookie.name);
+    const unwrapped = raw === undefined ? null : unwrapCookie(cookie.format, raw.trim(), seenAt);
+    if (unwrapped) return [{ value: unwrapped.value, at: unwrapped.at ?? seenAt, from: 'cookie' as const }];
+  }
+  return [];
+}
+
+/** One event's identifiers and last-seen attributes, in the form a profile stores them. */
+export function captureIdentifiers(payload: unknown, options: CaptureOptions): CapturedEvent {
+  const result: CapturedEvent = { identifiers: [], attributes: {} };
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return result;
+  const body = payload as Payload;
+  const junk = options.junk ?? DEFAULT_JUNK;
+  const query = queryOf(body.page_url);
+  const cookies = parseCookies(body.cookies);
+  for (const spec of IDENTIFIERS) {
+    for (const found of capture(spec, body, query, cookies, options.seenAt)) {
+      if (isJunk(spec.kind, found.value, junk)) continue;
+      const base = { kind: spec.kind, firstSeen: found.at, from: found.from };
+      if (spec.stored === 'raw') {
+        result.identifiers.push({ ...base, value: found.value });
+        continue;
+      }
+      const kind = spec.kind as 'email' | 'phone' | 'external_id';
+      const hashes = hashIdentifier(kind, found.value, spec.stored, options);
+      if (hashes) result.identifiers.push({ ...base, hashes });
+    }
+    if (spec.hashedField && !result.identifiers.some((i) => i.kind === spec.kind)) {
+      for (const digest of texts(body[spec.hashedField])) {
+        const hashes = hashIdentifier(spec.kind as 'email' | 'phone', digest, ['sha256']);
+        if (hashes?.sha256 === digest.toLowerCase()) {
+          result.identifiers.push({ kind: spec.kind, hashes, firstSeen: options.seenAt, from: 'field' });
+        }
+      }
+    }
+  }
+  for (const [name, attribute] of Object.entries(ATTRIBUTES) as [
+    AttributeName,
+    (typeof ATTRIBUTES)[AttributeName],
+  ][]) {
+    for (const field of [attribute.field, ...attribute.aliases]) {
+      const value = body[field];
+      if (typeof value === 'string' && value.trim() && value.length <= 1024) {
+        result.attributes[name] = value.trim();
+        break;
+      }
+    }
+  }
+  return result;
+}
+
+/**
+ * Whether an identifier first seen at `firstSeen` may still be offered at `now`: within its kind's
+ * window (docs/identifiers.md), which `windows` may override per kind (days; null = never expires).
+ */
+export function isOfferable(
+  identifier: Pick<CapturedIdentifier, 'kind' | 'firstSeen'>,
+  now: number,
+  windows: Partial<Record<IdentifierKind, number | null>> = {},
+): boolean {
+  const spec = IDENTIFIERS.find((s) => s.kind === identifier.kind);
+  if (!spec) return false;
+  const days = identifier.kind in windows ? windows[identifier.kind] : spec.windowDays;
+  if (days === null || days === undefined) return true;
+  return now - identifier.firstSeen <= days * 86_400_000;
+}

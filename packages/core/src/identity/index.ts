@@ -1,0 +1,36 @@
+/**
+ * Identity: the identifier table (docs/identifiers.md) and what reads it. `captureIdentifiers` turns
+ * one event into the identifiers a profile keeps; `hashIdentifier` is the normalise-and-hash step the
+ * templates also perform, so digests agree.
+ */
+export {
+  type CapturedEvent,
+  type CapturedIdentifier,
+  type CaptureOptions,
+  captureIdentifiers,
+  isOfferable,
+  MAX_VALUES_PER_KIND,
+  parseCookies,
+} from './capture.js';
+export {
+  type HashOptions,
+  hashIdentifier,
+  isSha256Hex,
+  normaliseEmail,
+  normaliseEmailGoogle,
+  normaliseEmailReddit,
+  normalisePhoneE164,
+} from './hashing.js';
+export {
+  ATTRIBUTES,
+  type AttributeName,
+  type CookieFormat,
+  type CookieSource,
+  type HashScheme,
+  IDENTIFIERS,
+  type IdentifierKind,
+  type IdentifierSpec,
+  identifierSpec,
+  isIdentifierKind,
+} from './identifiers.js';
+export { DEFAULT_JUNK, isJunk, type JunkPolicy, junkPolicy, MAX_IDENTIFIER_LENGTH } from './junk.js';
