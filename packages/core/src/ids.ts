@@ -13,6 +13,7 @@ export const idPrefixes = {
   api_key: 'key',
   alert_channel: 'alc',
   audit: 'aud',
+  profile: 'prf',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -14,6 +14,9 @@
  * - What every store decides alike is written once in `@openpipes/core/store-kit`: row mapping,
  *   the errors named below (with the same messages) and the argument checks.
  */
+
+import type { IdentifierKind } from './identity/identifiers.js';
+import type { IdentifierCaps, ProfileLink, StoredProfile } from './identity/profiles.js';
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
 
 /** Kinds of configuration entity the store keeps as versioned JSON documents. */
@@ -212,6 +215,12 @@ export interface ListAuditQuery {
   /** Return entries with id < cursor (newest first). */
   cursor?: string;
   limit: number;
+}
+
+/** A profile merged into another: its id and when. */
+export interface ProfileMerge {
+  id: string;
+  merged_at: string;
 }
 
 /** An audit entry to write in the same transaction as an entity change. */
@@ -461,6 +470,31 @@ export interface Store {
 
   /** Audit entries, newest first. */
   listAudit(input: ListAuditQuery): Promise<AuditEntry[]>;
+
+  // --- identity (docs/identifiers.md): profiles stitched from the identifiers events carry -----
+
+  /**
+   * Links each event's identifiers, in order, in one transaction: the plan of `planLink` (core's
+   * rules, so every store merges alike) applied per link. Safe when several processes link the same
+   * identifiers at once: they end in one profile. Returns the profile id per link (null: it had none).
+   */
+  linkProfiles(input: {
+    links: ProfileLink[];
+    caps: IdentifierCaps;
+    newId: () => string;
+    now: string;
+  }): Promise<Array<string | null>>;
+
+  /** The live profiles holding any of these identifiers, each with all of its identifiers. */
+  findProfiles(input: {
+    identifiers: Array<{ kind: IdentifierKind; key: string }>;
+  }): Promise<StoredProfile[]>;
+
+  /** One profile by id (a merged id resolves to its survivor), with the profiles merged into it. */
+  getProfile(input: { id: string }): Promise<(StoredProfile & { merged: ProfileMerge[] }) | null>;
+
+  /** Deletes up to `limit` profiles last seen before `before`, with their identifiers and history. */
+  pruneProfiles(input: { before: string; limit: number }): Promise<number>;
 
   // --- small shared state (circuit breakers, alert incidents) --------------------------------
 

@@ -23,6 +23,8 @@ export interface PgContext {
   q: (trx?: Trx) => QueryCreator<PostgresTables>;
   /** A table of the store's schema, for the `sql` tag. */
   T: (name: TableName) => RawBuilder<unknown>;
+  /** The schema's name (advisory lock keys). */
+  schema: string;
   /** Checks the store is open and turns driver errors into the engine's errors. */
   guard: <R>(fn: () => Promise<R>) => Promise<R>;
   /** A transaction, retried when PostgreSQL picked it as a deadlock victim. */

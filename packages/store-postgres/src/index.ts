@@ -25,7 +25,7 @@
  * One module per concern: `connection.ts` (pool, kysely, error mapping), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `delivery-totals.ts`,
- * `prune.ts`, `audit.ts`, `state.ts`, `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
+ * `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
  * + `migrate.ts`, and `rows.ts` (columns as the kit's row mappers read them). This file only
  * assembles them.
  */
@@ -40,6 +40,7 @@ import type { PgPool } from './driver.js';
 import { entityMethods } from './entities.js';
 import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
+import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
@@ -156,6 +157,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     db,
     q,
     T,
+    schema,
     guard,
     tx,
     insertAudit: (trx, entry) => insertAudit(q, trx, entry),
@@ -183,6 +185,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...pruneMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),
+    ...profileMethods(context),
     ...backlogMethod(context),
     ...volumeMethods(context),
     subscribe: subscriptions.subscribe,

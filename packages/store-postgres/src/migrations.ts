@@ -270,4 +270,38 @@ REFERENCING OLD TABLE AS changed_old NEW TABLE AS changed_new
 FOR EACH STATEMENT EXECUTE FUNCTION delivery_rollup_changed();
 `,
   },
+  {
+    version: 5,
+    name: 'profiles',
+    sql: `
+-- Identity (docs/identifiers.md). A merged profile keeps a pointer to its survivor; identifiers
+-- always belong to a live profile. Personal identifiers are stored as digests only.
+CREATE TABLE profiles (
+  id text COLLATE "C" PRIMARY KEY,
+  merged_into text COLLATE "C",
+  created_at timestamptz NOT NULL,
+  last_seen_at timestamptz NOT NULL,
+  ip text,
+  user_agent text
+);
+CREATE INDEX profiles_last_seen ON profiles (last_seen_at) WHERE merged_into IS NULL;
+CREATE INDEX profiles_merged_into ON profiles (merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE profile_identifiers (
+  kind text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  profile_id text COLLATE "C" NOT NULL,
+  value jsonb NOT NULL,
+  first_seen_at timestamptz NOT NULL,
+  last_seen_at timestamptz NOT NULL,
+  PRIMARY KEY (kind, key)
+);
+CREATE INDEX profile_identifiers_profile ON profile_identifiers (profile_id);
+CREATE TABLE profile_merges (
+  merged_id text COLLATE "C" PRIMARY KEY,
+  survivor_id text COLLATE "C" NOT NULL,
+  merged_at timestamptz NOT NULL
+);
+CREATE INDEX profile_merges_survivor ON profile_merges (survivor_id);
+`,
+  },
 ];

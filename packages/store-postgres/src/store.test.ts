@@ -1,4 +1,9 @@
-import { runStoreConformance, runStoreDeliveryCounts, runStoreObservability } from '@openpipes/core/conformance';
+import {
+  runProfileConformance,
+  runStoreConformance,
+  runStoreDeliveryCounts,
+  runStoreObservability,
+} from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { postgresStore } from './index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
@@ -19,6 +24,7 @@ if (await postgresAvailable()) {
   runStoreConformance(options);
   runStoreObservability(options);
   runStoreDeliveryCounts(options);
+  runProfileConformance(options);
 } else {
   describe.skip('store conformance: postgres (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

@@ -11,7 +11,7 @@
  * One module per concern: `connection.ts` (handle, statement cache, transactions), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `prune.ts`, `audit.ts`,
- * `state.ts`, `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
+ * `state.ts`, `profiles.ts` (identity), `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
  * and `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles
  * them.
  */
@@ -25,6 +25,7 @@ import { deliveryCountMethods } from './delivery-counts.js';
 import { entityMethods } from './entities.js';
 import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
+import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
@@ -77,6 +78,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...pruneMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),
+    ...profileMethods(context),
     ...backlogMethod(context),
     ...volumeMethods(context),
   };

@@ -189,4 +189,38 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 5,
+    name: 'profiles',
+    sql: `
+-- Identity (docs/identifiers.md). A merged profile keeps a pointer to its survivor; identifiers
+-- always belong to a live profile. Personal identifiers are stored as digests only.
+CREATE TABLE profiles (
+  id TEXT PRIMARY KEY,
+  merged_into TEXT,
+  created_at TEXT NOT NULL,
+  last_seen_at TEXT NOT NULL,
+  ip TEXT,
+  user_agent TEXT
+);
+CREATE INDEX profiles_last_seen ON profiles (last_seen_at) WHERE merged_into IS NULL;
+CREATE INDEX profiles_merged_into ON profiles (merged_into) WHERE merged_into IS NOT NULL;
+CREATE TABLE profile_identifiers (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  profile_id TEXT NOT NULL,
+  value TEXT NOT NULL,
+  first_seen_at TEXT NOT NULL,
+  last_seen_at TEXT NOT NULL,
+  PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+CREATE INDEX profile_identifiers_profile ON profile_identifiers (profile_id);
+CREATE TABLE profile_merges (
+  merged_id TEXT PRIMARY KEY,
+  survivor_id TEXT NOT NULL,
+  merged_at TEXT NOT NULL
+);
+CREATE INDEX profile_merges_survivor ON profile_merges (survivor_id);
+`,
+  },
 ];

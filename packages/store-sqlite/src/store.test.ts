@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runStoreConformance, runStoreDeliveryCounts, runStoreObservability } from '@openpipes/core/conformance';
+import {
+  runProfileConformance,
+  runStoreConformance,
+  runStoreDeliveryCounts,
+  runStoreObservability,
+} from '@openpipes/core/conformance';
 import { sqliteStore } from './index.js';
 
 let dir: string | undefined;
@@ -20,3 +25,4 @@ const options = {
 runStoreConformance(options);
 runStoreObservability(options);
 runStoreDeliveryCounts(options);
+runProfileConformance(options);

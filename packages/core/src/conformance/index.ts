@@ -16,6 +16,7 @@ export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 export { runEngineNeighbours } from './neighbours.js';
 export { runEngineLevelAlerts, runStoreObservability } from './observability.js';
+export { runProfileConformance } from './profiles.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';

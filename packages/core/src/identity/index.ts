@@ -34,3 +34,13 @@ export {
   isIdentifierKind,
 } from './identifiers.js';
 export { DEFAULT_JUNK, isJunk, type JunkPolicy, junkPolicy, MAX_IDENTIFIER_LENGTH } from './junk.js';
+export {
+  DEFAULT_CAPS,
+  type IdentifierCaps,
+  identifierRef,
+  type LinkPlan,
+  type ProfileLink,
+  planLink,
+  type StoredIdentifier,
+  type StoredProfile,
+} from './profiles.js';

@@ -62,3 +62,6 @@ export type VolumeMethods = Pick<Store, 'addVolume' | 'volumeTotals'>;
 
 /** Small shared state documents (`state.ts`). */
 export type StateMethods = Pick<Store, 'getState' | 'setState'>;
+
+/** Identity: profiles and their identifiers (`profiles.ts`). */
+export type ProfileMethods = Pick<Store, 'linkProfiles' | 'findProfiles' | 'getProfile' | 'pruneProfiles'>;

@@ -196,6 +196,25 @@ export interface StoreTables<C extends DialectColumns> {
     created_at: C['time'];
   };
   state: { key: string; value: C['json']; updated_at: C['time'] };
+  /** Identity (docs/identifiers.md): a merged profile points at its survivor. */
+  profiles: {
+    id: string;
+    merged_into: string | null;
+    created_at: C['time'];
+    last_seen_at: C['time'];
+    ip: string | null;
+    user_agent: string | null;
+  };
+  /** One row per identifier: `key` is the value, or its `sha256` digest for personal kinds. */
+  profile_identifiers: {
+    kind: string;
+    key: string;
+    profile_id: string;
+    value: C['json'];
+    first_seen_at: C['time'];
+    last_seen_at: C['time'];
+  };
+  profile_merges: { merged_id: string; survivor_id: string; merged_at: C['time'] };
 }
 
 /**
