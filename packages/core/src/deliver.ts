@@ -8,6 +8,7 @@
 import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from '@openpipes/sandbox';
 import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { toPipesError } from './errors.js';
+import type { TransformProfile } from './identity/stitch.js';
 import type { EngineObserver } from './observer.js';
 import { parseExchange, recordExchange, recordLogs } from './record.js';
 import type {
@@ -26,7 +27,12 @@ import { type Context, inSpan, SpanStatusCode, type Tracer } from './tracing/ind
 const parentOf = (input: DeliverInput) => (input.trace ? { parent: input.trace } : {});
 
 /** Resolves profiles for a transform call (the `profiles` argument). */
-export type ProfilesResolver = (input: { pipe: Pipe; events: SandboxEvent[] }) => unknown | Promise<unknown>;
+export type ProfilesResolver = (input: {
+  pipe: Pipe;
+  events: SandboxEvent[];
+  /** With identity on: the built-in profiles, `{ [event_id]: TransformProfile }`. */
+  builtIn?: Record<string, TransformProfile>;
+}) => unknown | Promise<unknown>;
 
 export interface DeliverDeps {
   sandbox: Sandbox;

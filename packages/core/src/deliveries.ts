@@ -6,6 +6,7 @@ import type { Sandbox, SandboxEvent } from '@openpipes/sandbox';
 import { z } from 'zod';
 import { auditEntry } from './audit.js';
 import type { ConfigCache } from './config.js';
+import type { ProfilesResolver } from './deliver.js';
 import { PipesError } from './errors.js';
 import { cursorSchema, isId } from './ids.js';
 import type { PipesRegistry } from './registries/pipes.js';
@@ -139,6 +140,8 @@ export interface DeliveriesDeps {
   /** The redactor for a destination's current secret values (cached, with retired values); default createRedactor. */
   redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
   now: () => number;
+  /** The `profiles` of transform calls (a dry run stitches as delivery does). */
+  profiles?: ProfilesResolver;
   onRequeued: (destinationIds: string[]) => void;
 }
 
@@ -280,7 +283,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
         const run = await deps.sandbox.transform({
           code: { kind: 'transform', owner: runPipe.id, version: runPipe.version, code: runPipe.transform },
           events,
-          profiles: {},
+          profiles: deps.profiles ? ((await deps.profiles({ pipe: runPipe, events })) ?? {}) : {},
           secrets,
         });
         rows.forEach((row, i) => {

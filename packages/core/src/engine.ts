@@ -14,6 +14,9 @@ import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
 import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatch/dispatcher.js';
 import { PipesError } from './errors.js';
 import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
+import { createProfilesApi, type ProfilesApi } from './identity/api.js';
+import { createIdentity, type Identity, type IdentityOptions } from './identity/stitch.js';
+import { newId } from './ids.js';
 import { createIngest, type IngestResult } from './ingest.js';
 import { adaptLogger, createDefaultLogger, type Logger } from './logger.js';
 import { createObservers, type EngineObserver } from './observer.js';
@@ -40,7 +43,17 @@ export interface PipesOptions {
   store: Store;
   /** Encrypts secret values at rest (AES-256-GCM). At least 16 characters; keep it out of the database. */
   secretKey: string;
-  /** Supplies the `profiles` argument of transforms. Default: `{}`. */
+  /**
+   * Identity (docs/identifiers.md): link the identifiers events carry into profiles and give each
+   * transform call `profiles[event_id]`. `true` for the defaults, or options. Default off
+   * (`openpipes serve` turns it on). Profiles hold personal data: they have their own retention.
+   */
+  identity?: boolean | IdentityOptions;
+  /**
+   * Supplies the `profiles` argument of transforms yourself. With `identity` on it receives the
+   * built-in profiles as `builtIn` and what it returns is used: return them extended, or replace them.
+   * Default: the built-in profiles, or `{}` when identity is off.
+   */
   profiles?: ProfilesResolver;
   /** A sandbox to share, or options for the one the engine creates (and closes on `stop()`). */
   sandbox?: Sandbox | SandboxOptions;
@@ -118,6 +131,8 @@ export interface Pipes {
   readonly apiKeys: ApiKeysApi;
   /** The audit trail of every change: who, what, before and after, when, which request. */
   readonly audit: AuditApi;
+  /** Identity profiles (docs/identifiers.md): search by any identifier, read one as stored. */
+  readonly profiles: ProfilesApi;
   /** Failure alerts to Slack, Teams or a generic webhook. */
   readonly alerts: AlertsApi;
   /**
@@ -284,6 +299,21 @@ export function createPipes(options: PipesOptions): Pipes {
   });
   const destinations = createDestinationsRegistry(registryDeps, sandbox);
   const pipesRegistry = createPipesRegistry(registryDeps, sandbox);
+  const identity: Identity | null = options.identity
+    ? createIdentity({
+        store,
+        options: options.identity === true ? {} : options.identity,
+        now,
+        newId: () => newId('profile', now()),
+      })
+    : null;
+  const profiles = profilesFor(identity, options.profiles);
+  const identityOptions = typeof options.identity === 'object' ? options.identity : {};
+  const profilesApi = createProfilesApi({
+    store,
+    now,
+    ...(identityOptions.defaultCountry ? { defaultCountry: identityOptions.defaultCountry } : {}),
+  });
   const deliveries = createDeliveriesApi({
     store,
     config,
@@ -292,6 +322,7 @@ export function createPipes(options: PipesOptions): Pipes {
     resolveSecrets,
     redactorFor: redaction.redactorFor,
     now,
+    profiles,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
   const ingest = createIngest({
@@ -302,6 +333,16 @@ export function createPipes(options: PipesOptions): Pipes {
     onDeliveriesCreated: (ids) => dispatcherNotify(ids),
     onAccepted: (sourceId, perType) => alerts.onAccepted(sourceId, perType),
     tracer,
+    ...(identity
+      ? {
+          // A failed link loses no event (it is stored): delivery still stitches the event's own
+          // identifiers, and the next event from the same person links again.
+          onStored: (accepted: Parameters<Identity['link']>[0]) =>
+            identity
+              .link(accepted)
+              .catch((err) => logger.warn('could not link identifiers', { error: String(err) })),
+        }
+      : {}),
   });
   const authenticateCollect = createCollectAuthenticator({ config, resolveSecrets, now });
 
@@ -317,11 +358,17 @@ export function createPipes(options: PipesOptions): Pipes {
     tracer,
     logger,
     now,
-    profiles: options.profiles,
+    profiles,
     options: options.dispatcher ?? {},
   });
 
-  const retention = createRetention({ store, now, logger, options: options.retention ?? {} });
+  const retention = createRetention({
+    store,
+    now,
+    logger,
+    options: options.retention ?? {},
+    ...(identity ? { identity } : {}),
+  });
 
   const apiKeys = createApiKeysApi(registryDeps);
   const audit = createAuditApi({ store });
@@ -372,6 +419,7 @@ export function createPipes(options: PipesOptions): Pipes {
     deliveries: guardAll(deliveries, guard),
     apiKeys: guardAll(apiKeys, guard),
     audit: guardAll(audit, guard),
+    profiles: guardAll(profilesApi, guard),
     alerts: { channels: guardAll(alerts.api.channels, guard) },
     config: guardAll(configTransfer, guard),
     store,
@@ -469,4 +517,16 @@ function guardAll<T extends object>(
     out[key] = typeof value === 'function' ? guard(value as (...args: unknown[]) => Promise<unknown>) : value;
   }
   return out as T;
+}
+
+/** The `profiles` of a transform call: the built-in ones, the host's, or the host's given the built-in. */
+function profilesFor(
+  identity: Identity | null,
+  host: ProfilesResolver | undefined,
+): ProfilesResolver | undefined {
+  if (!identity) return host;
+  return async ({ pipe, events }) => {
+    const builtIn = await identity.stitch(events);
+    return host ? host({ pipe, events, builtIn }) : builtIn;
+  };
 }

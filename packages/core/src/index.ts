@@ -74,6 +74,8 @@ export {
   toPipesError,
 } from './errors.js';
 export type { EngineEventMap, EngineEventName } from './events.js';
+export type { Profile, ProfilesApi } from './identity/api.js';
+export type { IdentityOptions, TransformProfile } from './identity/stitch.js';
 export { cursorSchema, type IdKind, idAtTime, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { findUnstorableJson } from './json-value.js';

@@ -55,6 +55,8 @@ export interface IngestDeps {
   onAccepted?: (sourceId: string, perType: ReadonlyMap<string, number>) => void;
   /** Traces each call (`openpipes.ingest`); null: tracing is off. */
   tracer?: Tracer | null;
+  /** Given the events a call stored (not duplicates) before it answers: identity links them. */
+  onStored?: (events: NewEvent[]) => Promise<void>;
 }
 
 export function createIngest(deps: IngestDeps) {
@@ -192,6 +194,10 @@ export function createIngest(deps: IngestDeps) {
           perType.set(type, (perType.get(type) ?? 0) + 1);
         });
         if (perType.size > 0) deps.onAccepted(source.id, perType);
+      }
+      if (deps.onStored) {
+        const accepted = valid.filter((_, i) => !stored[i]!.duplicate).map((v) => v.event);
+        if (accepted.length > 0) await deps.onStored(accepted);
       }
     }
 

@@ -7,6 +7,7 @@
  * is in the audit trail (`destroy_retired_value`, without the value).
  */
 import { auditEntry } from './audit.js';
+import type { Identity } from './identity/stitch.js';
 import type { Logger } from './logger.js';
 import type { Store } from './store.js';
 
@@ -25,6 +26,8 @@ export interface PruneResult {
   deliveries: number;
   /** Retired secret values destroyed. */
   secretValues: number;
+  /** Profiles past their own retention (identity on), deleted. */
+  profiles: number;
 }
 
 export interface Retention {
@@ -39,6 +42,8 @@ export function createRetention(deps: {
   now: () => number;
   logger: Logger;
   options: RetentionOptions;
+  /** Profiles have their own retention (`identity.retentionDays`); pruned in the same pass. */
+  identity?: Pick<Identity, 'prune'>;
 }): Retention {
   const days = deps.options.days ?? 30;
   const intervalMs = deps.options.intervalMs ?? 60_000;
@@ -48,7 +53,15 @@ export function createRetention(deps: {
   let stopped = false;
 
   const runOnce = async (): Promise<PruneResult> => {
-    const total = { events: 0, deliveries: 0, secretValues: 0 };
+    const total = { events: 0, deliveries: 0, secretValues: 0, profiles: 0 };
+    if (deps.identity) {
+      while (!stopped) {
+        const gone = await deps.identity.prune(batchSize);
+        total.profiles += gone;
+        if (gone < batchSize) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
     if (days <= 0) return total;
     const before = new Date(deps.now() - days * 86_400_000).toISOString();
     while (!stopped) {
@@ -60,7 +73,7 @@ export function createRetention(deps: {
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (!stopped) total.secretValues = await destroyRetiredValues(before);
-    if (total.events > 0 || total.secretValues > 0) {
+    if (total.events > 0 || total.secretValues > 0 || total.profiles > 0) {
       deps.logger.info('pruned old events, deliveries and retired secret values', { ...total, before });
     }
     return total;
@@ -95,7 +108,7 @@ export function createRetention(deps: {
 
   return {
     start() {
-      if (days <= 0 || timer) return;
+      if ((days <= 0 && !deps.identity) || timer) return;
       timer = setInterval(tick, intervalMs);
       timer.unref();
     },

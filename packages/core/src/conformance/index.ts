@@ -14,6 +14,7 @@ export { runEngineConfigTransfer } from './config-transfer.js';
 export { runStoreDeliveryCounts } from './delivery-counts.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
+export { runEngineIdentity } from './identity.js';
 export { runEngineNeighbours } from './neighbours.js';
 export { runEngineLevelAlerts, runStoreObservability } from './observability.js';
 export { runProfileConformance } from './profiles.js';

@@ -1,12 +1,13 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
- * trail, the engine scenarios, config transfer, destination faults, hostile neighbours and volume/success-rate alerts.
+ * trail, the engine scenarios, config transfer, destination faults, hostile neighbours, volume/success-rate alerts and identity.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
 import { runEngineConfigTransfer } from './config-transfer.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
 import { type EngineConformanceOptions, runEngineConformance } from './engine.js';
+import { runEngineIdentity } from './identity.js';
 import { runEngineNeighbours } from './neighbours.js';
 import { runEngineLevelAlerts } from './observability.js';
 import { runEngineReliability } from './reliability.js';
@@ -19,4 +20,5 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineDestinationFaults(options);
   runEngineNeighbours(options);
   runEngineLevelAlerts(options);
+  runEngineIdentity(options);
 }

@@ -3,6 +3,8 @@
  * one event into the identifiers a profile keeps; `hashIdentifier` is the normalise-and-hash step the
  * templates also perform, so digests agree.
  */
+
+export { createProfilesApi, type Profile, type ProfilesApi, profileSearchSchema } from './api.js';
 export {
   type CapturedEvent,
   type CapturedIdentifier,
@@ -44,3 +46,10 @@ export {
   type StoredIdentifier,
   type StoredProfile,
 } from './profiles.js';
+export {
+  createIdentity,
+  type Identity,
+  type IdentityOptions,
+  type OfferedIdentifier,
+  type TransformProfile,
+} from './stitch.js';

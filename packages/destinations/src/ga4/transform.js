@@ -1,4 +1,4 @@
-function transform({ events }) {
+function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const name = SETTINGS.event_names[e.event_type];
     if (!name) return []; // not mapped: recorded as "filtered"
@@ -11,8 +11,9 @@ function transform({ events }) {
         event_time: e.event_time,
         event_payload: compact({
           // Request-level fields: send() groups events that share them into one request.
-          client_id: p.client_id,
-          user_id: p.user_id,
+          // The event's own values win; its stitched profile fills what it lacks (identity on).
+          client_id: firstDefined(p.client_id, fromProfile(profiles, e, 'ga_client_id')),
+          user_id: firstDefined(p.user_id, fromProfile(profiles, e, 'user_id')),
           consent: p.consent,
           timestamp_micros: seconds === undefined ? undefined : seconds * 1000000,
           name: name,

@@ -12,6 +12,7 @@ import {
   googleDateTimeSource,
   hashSource,
   normaliseSource,
+  profileSource,
   sendPlumbingSource,
   timeSource,
 } from '../source/helpers.js';
@@ -50,6 +51,7 @@ export function googleAdsTransformSource(settings: GoogleAdsSourceSettings): str
       timeSource,
       googleDateTimeSource,
       identifiers,
+      profileSource,
       transformCode,
     ],
   );

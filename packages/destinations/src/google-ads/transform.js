@@ -3,17 +3,20 @@ function list(value) {
   return Array.isArray(value) ? value : [value];
 }
 
-function transform({ events }) {
+function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const action = SETTINGS.conversion_actions[e.event_type];
     if (!action) return []; // no conversion action for this event type: recorded as "filtered"
     const p = e.event_payload;
 
     const identifiers = [];
-    for (const email of list(p.email !== undefined ? p.email : p.hashed_email))
-      identifiers.push({ hashedEmail: email });
-    for (const phone of list(p.phone !== undefined ? p.phone : p.hashed_phone))
-      identifiers.push({ hashedPhoneNumber: phone });
+    // The event's own values win; its stitched profile fills what it lacks (identity on).
+    const emails = list(
+      firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256_google')),
+    );
+    const phones = list(firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256')));
+    for (const email of emails) identifiers.push({ hashedEmail: email });
+    for (const phone of phones) identifiers.push({ hashedPhoneNumber: phone });
     hashInPlace(identifierFields(identifiers));
     const userIdentifiers = identifiers.filter((id) => Object.keys(id).length > 0).slice(0, 5);
 
@@ -23,9 +26,9 @@ function transform({ events }) {
         event_type: e.event_type,
         event_time: e.event_time,
         event_payload: compact({
-          gclid: p.gclid,
-          gbraid: p.gbraid,
-          wbraid: p.wbraid,
+          gclid: firstDefined(p.gclid, fromProfile(profiles, e, 'gclid')),
+          gbraid: firstDefined(p.gbraid, fromProfile(profiles, e, 'gbraid')),
+          wbraid: firstDefined(p.wbraid, fromProfile(profiles, e, 'wbraid')),
           conversionAction: conversionActionName(action),
           conversionDateTime: googleDateTime(e.event_time),
           conversionValue: p.value !== undefined ? p.value : p.revenue,

@@ -11,6 +11,7 @@ import {
   generatedSource,
   hashSource,
   normaliseSource,
+  profileSource,
   sendPlumbingSource,
   timeSource,
 } from '../source/helpers.js';
@@ -39,7 +40,7 @@ export function metaTransformSource(settings: MetaSourceSettings): string {
       action_source: settings.action_source,
       default_country: settings.default_country ?? null,
     },
-    [compactSource, hashSource, normaliseSource, timeSource, hashedFields, transformCode],
+    [compactSource, hashSource, normaliseSource, timeSource, hashedFields, profileSource, transformCode],
   );
 }
 

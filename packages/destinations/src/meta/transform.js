@@ -1,4 +1,4 @@
-function transform({ events }) {
+function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const eventName = SETTINGS.event_names[e.event_type];
     if (!eventName) return []; // not mapped: recorded as "filtered"
@@ -6,8 +6,9 @@ function transform({ events }) {
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
     const user_data = compact({
-      em: p.email !== undefined ? p.email : p.hashed_email,
-      ph: p.phone !== undefined ? p.phone : p.hashed_phone,
+      // The event's own values win; its stitched profile fills what it lacks (identity on).
+      em: firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256')),
+      ph: firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256_digits')),
       fn: p.first_name,
       ln: p.last_name,
       ct: p.city,
@@ -16,11 +17,11 @@ function transform({ events }) {
       country: p.country,
       ge: p.gender,
       db: p.date_of_birth,
-      external_id: p.external_id,
-      client_ip_address: p.ip,
-      client_user_agent: p.user_agent !== undefined ? p.user_agent : p.ua,
-      fbc: p.fbc,
-      fbp: p.fbp,
+      external_id: firstDefined(p.external_id, fromProfile(profiles, e, 'external_id', 'sha256')),
+      client_ip_address: firstDefined(p.ip, profileAttribute(profiles, e, 'ip')),
+      client_user_agent: firstDefined(p.user_agent, p.ua, profileAttribute(profiles, e, 'user_agent')),
+      fbc: firstDefined(p.fbc, fromProfile(profiles, e, 'fbc')),
+      fbp: firstDefined(p.fbp, fromProfile(profiles, e, 'fbp')),
     });
     hashInPlace(userDataFields([user_data]));
 

@@ -13,6 +13,7 @@ import compact from './compact.js?raw';
 import googleDateTime from './google-date-time.js?raw';
 import hash from './hash.js?raw';
 import normalise from './normalise.js?raw';
+import profile from './profile.js?raw';
 import sendPlumbing from './send-plumbing.js?raw';
 import time from './time.js?raw';
 
@@ -30,6 +31,13 @@ export const hashSource = hash;
  * (ISO alpha-2, for national phone numbers). Uses `openpipes.phoneE164`.
  */
 export const normaliseSource = normalise;
+
+/**
+ * `fromProfile(profiles, e, kind, scheme)`, `profileAttribute(profiles, e, name)`, `firstDefined(...)`:
+ * what an event's stitched profile (`profiles[event_id]`) knows, for defaults that fill what the
+ * event lacks.
+ */
+export const profileSource = profile;
 
 /** `toUnixSeconds(value)`: ISO 8601, Unix seconds or Unix milliseconds -> integer Unix seconds. */
 export const timeSource = time;

@@ -1,4 +1,4 @@
-function transform({ events }) {
+function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const eventName = SETTINGS.event_names[e.event_type];
     if (!eventName) return []; // not mapped: recorded as "filtered"
@@ -6,13 +6,14 @@ function transform({ events }) {
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
     const user = compact({
-      email: p.email !== undefined ? p.email : p.hashed_email,
-      phone: p.phone !== undefined ? p.phone : p.hashed_phone,
-      external_id: p.external_id,
-      ttp: p.ttp,
-      ttclid: p.ttclid,
-      ip: p.ip,
-      user_agent: p.user_agent !== undefined ? p.user_agent : p.ua,
+      // The event's own values win; its stitched profile fills what it lacks (identity on).
+      email: firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256')),
+      phone: firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256')),
+      external_id: firstDefined(p.external_id, fromProfile(profiles, e, 'external_id', 'sha256')),
+      ttp: firstDefined(p.ttp, fromProfile(profiles, e, 'ttp')),
+      ttclid: firstDefined(p.ttclid, fromProfile(profiles, e, 'ttclid')),
+      ip: firstDefined(p.ip, profileAttribute(profiles, e, 'ip')),
+      user_agent: firstDefined(p.user_agent, p.ua, profileAttribute(profiles, e, 'user_agent')),
     });
     hashInPlace(userFields([user]));
 

@@ -1,0 +1,189 @@
+/**
+ * Identity end to end on a real engine (docs/identifiers.md): a page view with `?fbclid=`, an `_fbp`
+ * cookie, IP and user agent under an anonymous id; a login linking it to a user id and an email; a
+ * backend purchase with only the user id. The purchase's transform must receive all of it, stitched
+ * at delivery time, and the raw email must be nowhere in the store. Also: the purchase arriving
+ * before the login is stitched by a replay after it. Every store runs it:
+ *
+ * ```ts
+ * runEngineIdentity({ name: 'sqlite', openStore: async (db) => sqliteStore({ filename: join(dir, `${db}.db`) }), rawDump });
+ * ```
+ */
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPipes, type Pipes } from '../engine.js';
+import type { TransformProfile } from '../identity/stitch.js';
+import { silentLogger } from '../logger.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
+import { startTestServer, type TestServer } from '../testing/test-server.js';
+import type { EngineConformanceOptions } from './engine.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+// Purchases only; each carries the profile the transform was given, as is.
+const TRANSFORM = `function transform({ events, profiles }) {
+  return events.flatMap((e) => e.event_type !== 'purchase' ? [] : [{
+    event_type: e.event_type,
+    event_time: e.event_time,
+    event_payload: { event_id: e.event_id, profile: profiles[e.event_id] || null },
+  }]);
+}`;
+
+const send = (url: string) => `async function send({ events }) {
+  const res = await fetch(${JSON.stringify(url)}, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data: events.map((e) => e.event_payload) }),
+  });
+  return res.json();
+}`;
+
+const EMAIL = 'Jane.Doe+shop@Example-Shop.test';
+
+export function runEngineIdentity(options: EngineConformanceOptions): void {
+  describe(`identity end to end on ${options.name}`, () => {
+    const open: Pipes[] = [];
+    let sink: TestServer | null = null;
+    let counter = 0;
+    const dbName = () => `identity_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
+      await sink?.close();
+      sink = null;
+      await options.cleanup?.();
+    });
+
+    const setup = async () => {
+      const db = dbName();
+      sink = await startTestServer(() => ({ body: { ok: true } }));
+      const pipes = createPipes({
+        store: await options.openStore(db),
+        secretKey: testSecretKey,
+        logger: silentLogger,
+        identity: true,
+        egressAllow: [sink.host],
+        dispatcher: { pollIntervalMs: 50 },
+      });
+      open.push(pipes);
+      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+      for (const name of ['page_view', 'login', 'purchase'])
+        await pipes.eventTypes.create({ name, schema: { type: 'object' } });
+      const destination = await pipes.destinations.create({
+        name: 'platform',
+        send: send(`${sink.url}/events`),
+      });
+      const pipe = await pipes.pipes.create({
+        name: 'to-platform',
+        source_id: source.id,
+        destination_id: destination.id,
+        transform: TRANSFORM,
+      });
+      await pipes.pipes.enable(pipe.id);
+      await pipes.destinations.enable(destination.id);
+      await pipes.start();
+      return { pipes, pipe, db };
+    };
+
+    const pageViewAt = Date.now() - 60_000;
+    const ingest = (
+      pipes: Pipes,
+      event_type: string,
+      event_id: string,
+      payload: Record<string, unknown>,
+      at = Date.now(),
+    ) =>
+      pipes.ingest('web', [
+        { event_type, event_id, event_time: new Date(at).toISOString(), event_payload: payload },
+      ]);
+    const pageView = (pipes: Pipes) =>
+      ingest(
+        pipes,
+        'page_view',
+        'pv-1',
+        {
+          anonymous_id: 'anon-A',
+          page_url: 'https://shop.test/landing?utm_source=fb&fbclid=IwAR0story',
+          cookies: '_fbp=fb.1.1700000000000.4242; other=1',
+          ip: '203.0.113.7',
+          user_agent: 'Mozilla/5.0 (story)',
+        },
+        pageViewAt,
+      );
+    const login = (pipes: Pipes) =>
+      ingest(pipes, 'login', 'login-1', { anonymous_id: 'anon-A', user_id: 'user-U', email: EMAIL });
+    const purchase = (pipes: Pipes, id: string) =>
+      ingest(pipes, 'purchase', id, { user_id: 'user-U', order_id: id, value: 42 });
+    /** The profile the transform gave the purchase `id`, from the newest request that carried it. */
+    const receivedProfile = async (id: string): Promise<TransformProfile> => {
+      const found = await waitFor(
+        () => {
+          for (const request of [...(sink?.requests ?? [])].reverse()) {
+            const body = request.json as {
+              data?: Array<{ event_id: string; profile: TransformProfile | null }>;
+            };
+            const match = (body.data ?? []).find((d) => d.event_id === id);
+            if (match) return { profile: match.profile };
+          }
+          return null;
+        },
+        15_000,
+        `the purchase ${id} at the sink`,
+      );
+      expect(found.profile).not.toBeNull();
+      return found.profile as TransformProfile;
+    };
+
+    it('a backend purchase with only the user id leaves with the browser’s ids, hashed email, IP and user agent', async () => {
+      const { pipes, pipe, db } = await setup();
+      await pageView(pipes);
+      await login(pipes);
+      await purchase(pipes, 'ord-1');
+      await settled(pipes, pipe.id, 3);
+      const profile = await receivedProfile('ord-1');
+      expect(profile.id).toMatch(/^prf_/);
+      if (!profile.id) return;
+      expect(profile.identifiers.user_id).toEqual(['user-U']);
+      expect(profile.identifiers.anonymous_id).toEqual(['anon-A']);
+      expect(profile.identifiers.fbp).toEqual(['fb.1.1700000000000.4242']);
+      expect(profile.identifiers.fbc).toEqual([`fb.1.${pageViewAt}.IwAR0story`]);
+      expect(profile.identifiers.email).toEqual([
+        {
+          sha256: sha(EMAIL.toLowerCase()),
+          sha256_google: sha(EMAIL.toLowerCase()),
+          sha256_reddit: sha('janedoe@example-shop.test'),
+        },
+      ]);
+      expect(profile).toMatchObject({ ip: '203.0.113.7', user_agent: 'Mozilla/5.0 (story)' });
+      // Personal identifiers are stored as digests only: the raw email is nowhere in the store's
+      // identity tables (the event itself keeps its payload until retention, as every event does).
+      const stored = JSON.stringify(await pipes.profiles.get(profile.id));
+      expect(stored).not.toContain(EMAIL);
+      expect(stored.toLowerCase()).not.toContain(EMAIL.toLowerCase());
+      if (options.rawDump) {
+        const bytes = await options.rawDump(db);
+        expect(bytes).toContain(sha(EMAIL.toLowerCase()));
+      }
+    });
+
+    it('a purchase that arrives before the login is stitched when it is replayed after it', async () => {
+      const { pipes, pipe } = await setup();
+      await pageView(pipes);
+      await purchase(pipes, 'ord-early');
+      await settled(pipes, pipe.id, 2);
+      const before = await receivedProfile('ord-early');
+      expect(before.identifiers.user_id).toEqual(['user-U']);
+      expect(before.identifiers.fbp).toBeUndefined();
+      await login(pipes);
+      await settled(pipes, pipe.id, 3);
+      const requestsBefore = sink!.requests.length;
+      const replay = await pipes.deliveries.replay(pipe.id, { statuses: ['delivered'] });
+      expect(replay.count).toBeGreaterThan(0);
+      await waitFor(() => sink!.requests.length > requestsBefore, 15_000, 'the replay at the sink');
+      const after = await receivedProfile('ord-early');
+      expect(after.identifiers.fbp).toEqual(['fb.1.1700000000000.4242']);
+      expect(after.identifiers.anonymous_id).toEqual(['anon-A']);
+      expect(after.identifiers.email?.[0]).toMatchObject({ sha256: sha(EMAIL.toLowerCase()) });
+    });
+  });
+}

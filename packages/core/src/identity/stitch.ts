@@ -1,0 +1,177 @@
+/**
+ * Identity in the engine: link each accepted event's identifiers at ingest, and stitch each event's
+ * profile at delivery time (so an event that arrived before the login that links it still gets the
+ * link when it is delivered, and a replay re-stitches). What a transform receives is
+ * `profiles[event_id]`, a {@link TransformProfile} (docs/identifiers.md, "Profiles in transforms").
+ */
+import type { SandboxEvent } from '../sandbox/types.js';
+import type { Store } from '../store.js';
+import { type CapturedIdentifier, captureIdentifiers, isOfferable } from './capture.js';
+import type { HashScheme, IdentifierKind } from './identifiers.js';
+import { IDENTIFIERS } from './identifiers.js';
+import { type JunkPolicy, junkPolicy } from './junk.js';
+import {
+  DEFAULT_CAPS,
+  type IdentifierCaps,
+  identifierRef,
+  type ProfileLink,
+  type StoredProfile,
+} from './profiles.js';
+
+/** `createPipes({ identity })`: on with `true` or options; off by default for embedders. */
+export interface IdentityOptions {
+  /** Days an identifier of a kind is offered after first seen (docs/identifiers.md); null = always. */
+  windows?: Partial<Record<IdentifierKind, number | null>>;
+  /** Most identifiers of a kind one profile holds. */
+  caps?: Partial<IdentifierCaps>;
+  /** Values never linked; replaces the defaults part by part. */
+  junk?: Partial<JunkPolicy>;
+  /** ISO 3166-1 alpha-2 for national phone numbers. */
+  defaultCountry?: string;
+  /** Profiles not seen for this many days are deleted (IPs and user agents are personal data). Default 90. */
+  retentionDays?: number;
+}
+
+/** One identifier value offered to a transform: the value, or the digests of a personal one. */
+export type OfferedIdentifier = string | Partial<Record<HashScheme, string>>;
+
+/** What `profiles[event_id]` holds. */
+export interface TransformProfile {
+  /** The stored profile's id; null when the event's identifiers are not linked (yet). */
+  id: string | null;
+  /** Identifiers by kind, newest first, only those still within their window. */
+  identifiers: Partial<Record<IdentifierKind, OfferedIdentifier[]>>;
+  /** Last IP and user agent seen for the profile (or on the event). */
+  ip: string | null;
+  user_agent: string | null;
+  first_seen: string | null;
+  last_seen: string | null;
+}
+
+export interface Identity {
+  /** Links the identifiers of events just accepted. */
+  link(events: Array<{ event_time: string; event_payload: Record<string, unknown> }>): Promise<void>;
+  /** `profiles` for a transform call: `{ [event_id]: TransformProfile }`. */
+  stitch(events: SandboxEvent[]): Promise<Record<string, TransformProfile>>;
+  /** Deletes profiles past retention; returns how many. */
+  prune(limit: number): Promise<number>;
+}
+
+const keyOf = (i: CapturedIdentifier): string => i.value ?? i.hashes?.sha256 ?? '';
+const offeredOf = (i: CapturedIdentifier): OfferedIdentifier => i.value ?? i.hashes ?? '';
+
+const PRIORITY: readonly IdentifierKind[] = [
+  'user_id',
+  'external_id',
+  'email',
+  'phone',
+  ...IDENTIFIERS.map((s) => s.kind),
+];
+
+function timeOf(event: { event_time: string }, fallback: number): number {
+  const ms = Date.parse(event.event_time);
+  return Number.isFinite(ms) ? Math.min(ms, fallback) : fallback;
+}
+
+export function createIdentity(deps: {
+  store: Store;
+  options: IdentityOptions;
+  now: () => number;
+  newId: () => string;
+}): Identity {
+  const { options } = deps;
+  const junk = junkPolicy(options.junk);
+  const caps: IdentifierCaps = { ...DEFAULT_CAPS, ...options.caps };
+  const capture = (event: { event_time: string; event_payload: Record<string, unknown> }) =>
+    captureIdentifiers(event.event_payload, {
+      seenAt: timeOf(event, deps.now()),
+      junk,
+      ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+    });
+
+  const offer = (profile: TransformProfile, kind: IdentifierKind, value: OfferedIdentifier) => {
+    const list = profile.identifiers[kind] ?? [];
+    profile.identifiers[kind] = list;
+    const text = JSON.stringify(value);
+    if (!list.some((v) => JSON.stringify(v) === text)) list.push(value);
+  };
+
+  return {
+    async link(events) {
+      const links: ProfileLink[] = [];
+      for (const event of events) {
+        const captured = capture(event);
+        if (captured.identifiers.length === 0) continue;
+        links.push({
+          identifiers: captured.identifiers.map((i) => ({
+            kind: i.kind,
+            key: keyOf(i),
+            value: JSON.stringify(offeredOf(i)),
+            first_seen_at: new Date(i.firstSeen).toISOString(),
+          })),
+          ...(captured.attributes.ip ? { ip: captured.attributes.ip } : {}),
+          ...(captured.attributes.user_agent ? { user_agent: captured.attributes.user_agent } : {}),
+          seen_at: new Date(timeOf(event, deps.now())).toISOString(),
+        });
+      }
+      if (links.length === 0) return;
+      await deps.store.linkProfiles({
+        links,
+        caps,
+        newId: deps.newId,
+        now: new Date(deps.now()).toISOString(),
+      });
+    },
+
+    async stitch(events) {
+      const now = deps.now();
+      const captured = events.map((e) => capture(e));
+      const refs = new Map<string, { kind: IdentifierKind; key: string }>();
+      for (const c of captured)
+        for (const i of c.identifiers)
+          refs.set(identifierRef({ kind: i.kind, key: keyOf(i) }), { kind: i.kind, key: keyOf(i) });
+      const stored = refs.size > 0 ? await deps.store.findProfiles({ identifiers: [...refs.values()] }) : [];
+      const owner = new Map<string, StoredProfile>();
+      for (const p of stored) for (const i of p.identifiers) owner.set(identifierRef(i), p);
+
+      const out: Record<string, TransformProfile> = {};
+      events.forEach((event, n) => {
+        const own = captured[n]!;
+        const mine = [...own.identifiers].sort((a, b) => PRIORITY.indexOf(a.kind) - PRIORITY.indexOf(b.kind));
+        const profile = mine
+          .map((i) => owner.get(identifierRef({ kind: i.kind, key: keyOf(i) })))
+          .find((p) => p !== undefined);
+        const stitched: TransformProfile = {
+          id: profile?.id ?? null,
+          identifiers: {},
+          ip: own.attributes.ip ?? profile?.ip ?? null,
+          user_agent: own.attributes.user_agent ?? profile?.user_agent ?? null,
+          first_seen: profile?.created_at ?? null,
+          last_seen: profile?.last_seen_at ?? null,
+        };
+        // The event's own identifiers first (they are the newest), then the profile's, newest first.
+        for (const i of own.identifiers)
+          if (isOfferable(i, now, options.windows)) offer(stitched, i.kind, offeredOf(i));
+        const known = [...(profile?.identifiers ?? [])].sort((a, b) =>
+          a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0,
+        );
+        for (const i of known) {
+          if (!isOfferable({ kind: i.kind, firstSeen: Date.parse(i.first_seen_at) }, now, options.windows))
+            continue;
+          offer(stitched, i.kind, JSON.parse(i.value) as OfferedIdentifier);
+        }
+        const key = event.event_id;
+        if (key !== undefined) out[key] = stitched;
+      });
+      return out;
+    },
+
+    prune(limit) {
+      const days = options.retentionDays ?? 90;
+      return deps.store.pruneProfiles({
+        before: new Date(deps.now() - days * 86_400_000).toISOString(),
+        limit,
+      });
+    },
+  };
+}
