@@ -22,6 +22,7 @@ import {
   testSecretKey,
 } from '@openpipes/core/testing';
 import { postgresStore } from '@openpipes/store-postgres';
+import { postgresAvailable, postgresUrl, query, testSchema } from '@openpipes/store-postgres/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { context, propagation, SpanKind } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -35,7 +36,6 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
-import { postgresAvailable, postgresUrl, query, testSchema } from './postgres.js';
 import { writeKey } from './servers.js';
 
 const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';

@@ -6,8 +6,8 @@
 import { newId } from '@openpipes/core';
 import { DEFAULT_CAPS, type ProfileLink } from '@openpipes/core/identity';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
 import { postgresStore } from './index.js';
+import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
 
 const available = await postgresAvailable();
 const schema = testSchema('profiles');

@@ -10,7 +10,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId } from '../ids.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store.js';
-import type { StoreConformanceOptions } from './store.js';
+import type { StoreConformanceOptions } from './store/index.js';
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
 const at = (ms: number) => new Date(t0 + ms).toISOString();

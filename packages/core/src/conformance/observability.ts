@@ -21,7 +21,7 @@ import { stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import { purchaseEvent, purchaseSchema } from '../testing/meta-example.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
-import type { StoreConformanceOptions } from './store.js';
+import type { StoreConformanceOptions } from './store/index.js';
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
 const at = (ms: number) => new Date(t0 + ms).toISOString();

@@ -11,7 +11,7 @@ import { DEFAULT_CAPS, type IdentifierKind } from '../identity/index.js';
 import { identifierRef, type ProfileLink } from '../identity/profiles.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store.js';
-import type { StoreConformanceOptions } from './store.js';
+import type { StoreConformanceOptions } from './store/index.js';
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
 const at = (ms: number) => new Date(t0 + ms).toISOString();
