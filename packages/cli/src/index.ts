@@ -16,6 +16,7 @@ import { registerAudit } from './commands/audit.js';
 import { registerConfig } from './commands/config.js';
 import { registerDeliveries } from './commands/deliveries.js';
 import { registerKeys } from './commands/keys.js';
+import { registerProfiles } from './commands/profiles.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
 import { registerTransform } from './commands/transform.js';
@@ -58,6 +59,7 @@ Docs: docs/cli.md`,
   registerKeys(program, ctx);
   registerAlerts(program, ctx);
   registerAudit(program, ctx);
+  registerProfiles(program, ctx);
   registerDeliveries(program, ctx);
   // Subcommands inherit the output settings and report usage errors the same way.
   const inherit = (command: Command) => {

@@ -97,16 +97,14 @@ export function profileMethods({ qb, all, first, run, tx }: SqliteContext): Prof
           const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
           for (const p of plan.create) {
             run(
-              qb
-                .insertInto('profiles')
-                .values({
-                  id: p.id,
-                  merged_into: null,
-                  created_at: seenAt,
-                  last_seen_at: seenAt,
-                  ip: null,
-                  user_agent: null,
-                }),
+              qb.insertInto('profiles').values({
+                id: p.id,
+                merged_into: null,
+                created_at: seenAt,
+                last_seen_at: seenAt,
+                ip: null,
+                user_agent: null,
+              }),
             );
             insertIdentifiers(p.id, p.identifiers, seenAt);
           }

@@ -33,6 +33,8 @@ interface ServeOptions {
   metricsPublic?: boolean;
   /** commander's `--no-console`: false when given. */
   console?: boolean;
+  /** commander's `--no-identity`: false when given. */
+  identity?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -89,6 +91,7 @@ export function serveSettings(
     log: { format, level },
     demo: Boolean(options.demo),
     console: options.console !== false,
+    identity: options.identity !== false,
     metricsPublic:
       Boolean(options.metricsPublic) || ['1', 'true'].includes(env.OPENPIPES_METRICS_PUBLIC ?? ''),
     ...(workers ? { workers } : {}),
@@ -163,6 +166,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       'set up the demo (a source, the Meta example pipe, a local stand-in for Meta) if absent',
     )
     .option('--no-console', 'do not serve the web console under /console/')
+    .option(
+      '--no-identity',
+      'do not link identifiers into profiles (docs/identifiers.md); transforms then get profiles = {}',
+    )
     .option(
       '--egress-allow <entry>',
       'host, host:port or CIDR send() may reach although private (repeatable; env OPENPIPES_EGRESS_ALLOW, comma-separated)',

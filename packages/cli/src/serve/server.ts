@@ -37,6 +37,8 @@ export interface ServeSettings {
   demo: boolean;
   /** Serve the web console under `/console/` (`--no-console` turns it off). */
   console: boolean;
+  /** Link identifiers into profiles and stitch them into transforms (`--no-identity` turns it off). */
+  identity: boolean;
   /** `GET /metrics` answers anyone (a scraper in a private network), not only API keys. */
   metricsPublic: boolean;
   /** Sandbox worker threads (default: one per core). */
@@ -108,6 +110,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
       publicBaseUrl: settings.publicUrl,
       roles: settings.roles,
       logger,
+      identity: settings.identity,
       ...(settings.workers ? { sandbox: { workers: settings.workers } } : {}),
     });
     await pipes.start();

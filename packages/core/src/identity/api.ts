@@ -10,6 +10,7 @@ import { parseOrThrow } from '../validation.js';
 import { captureIdentifiers } from './capture.js';
 import { IDENTIFIERS, type IdentifierKind, identifierSpec, isIdentifierKind } from './identifiers.js';
 import { identifierRef, type StoredProfile } from './profiles.js';
+import type { OfferedIdentifier } from './stitch.js';
 
 /** A profile as the API shows it. */
 export interface Profile {
@@ -19,7 +20,12 @@ export interface Profile {
   ip: string | null;
   user_agent: string | null;
   /** Newest first. `value` is the raw value, or the digests of a personal identifier. */
-  identifiers: Array<{ kind: IdentifierKind; value: unknown; first_seen_at: string; last_seen_at: string }>;
+  identifiers: Array<{
+    kind: IdentifierKind;
+    value: OfferedIdentifier;
+    first_seen_at: string;
+    last_seen_at: string;
+  }>;
   /** Profiles merged into this one, oldest merge first. */
   merged: Array<{ id: string; merged_at: string }>;
 }
@@ -46,7 +52,7 @@ function present(p: StoredProfile, merged: Profile['merged'] = []): Profile {
     .sort((a, b) => (a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0))
     .map((i) => ({
       kind: i.kind,
-      value: JSON.parse(i.value) as unknown,
+      value: JSON.parse(i.value) as OfferedIdentifier,
       first_seen_at: i.first_seen_at,
       last_seen_at: i.last_seen_at,
     }));

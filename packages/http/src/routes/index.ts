@@ -12,6 +12,7 @@ import { deliveryRoutes } from './deliveries.js';
 import { destinationRoutes } from './destinations.js';
 import { eventTypeRoutes } from './event-types.js';
 import { pipeRoutes } from './pipes.js';
+import { profileRoutes } from './profiles.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { sourceRoutes } from './sources.js';
@@ -33,6 +34,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     ...alertRoutes(pipes),
     ...deliveryRoutes(pipes),
     ...auditRoutes(pipes),
+    ...profileRoutes(pipes),
     ...configRoutes(pipes, options.logger),
     ...apiKeyRoutes(pipes),
     ...sessionRoutes(),

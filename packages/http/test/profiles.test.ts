@@ -1,0 +1,119 @@
+/** `/api/profiles` over HTTP: search by a raw identifier or its digest, read one, refuse bad input. */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipes, type Pipes, type Profile } from '@openpipes/core';
+import { testSecretKey } from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler } from '../src/index.js';
+import { createNodeListener } from '../src/node.js';
+import { checkedFetch } from './client.js';
+import { captureLogger, readKey, writeKey } from './servers.js';
+
+const email = 'Jane.Doe@Shop-Profiles.test';
+const digest = createHash('sha256').update(email.toLowerCase()).digest('hex');
+
+describe('/api/profiles', () => {
+  let dir: string;
+  let pipes: Pipes;
+  let server: Server;
+  let base: string;
+  const logger = captureLogger();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-http-profiles-'));
+    pipes = createPipes({
+      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
+      secretKey: testSecretKey,
+      logger,
+      sandbox: { workers: 1 },
+      identity: true,
+    });
+    await pipes.sources.create({ name: 'Web', slug: 'web' });
+    await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
+    const at = new Date().toISOString();
+    await pipes.ingest('web', [
+      { event_type: 'login', event_time: at, event_payload: { anonymous_id: 'anon-1' } },
+    ]);
+    await pipes.ingest('web', [
+      { event_type: 'login', event_time: at, event_payload: { user_id: 'u-1', email } },
+    ]);
+    await pipes.ingest('web', [
+      { event_type: 'login', event_time: at, event_payload: { user_id: 'u-1', anonymous_id: 'anon-1' } },
+    ]);
+    server = createServer(createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey], logger })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await pipes.stop({ graceMs: 500 });
+    await pipes.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const search = (body: unknown, key = readKey) =>
+    checkedFetch({ base }, '/api/profiles/search', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+
+  it('finds a profile by a raw email or its digest, shows digests only, and the merged id answers the survivor', async () => {
+    const byRaw = await search({ identifiers: { email } });
+    expect(byRaw.status).toBe(200);
+    const [profile] = (byRaw.json as { data: Profile[] }).data;
+    expect(profile?.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email', 'user_id']);
+    expect(profile?.identifiers.find((i) => i.kind === 'email')?.value).toMatchObject({ sha256: digest });
+    expect(byRaw.text).not.toContain(email);
+    expect(byRaw.text.toLowerCase()).not.toContain(email.toLowerCase());
+
+    const byDigest = await search({ identifiers: { email: digest.toUpperCase() } });
+    expect((byDigest.json as { data: Profile[] }).data.map((p) => p.id)).toEqual([profile?.id]);
+
+    const merged = profile?.merged[0]?.id;
+    expect(merged).toBeDefined();
+    const one = await checkedFetch({ base }, `/api/profiles/${merged}`, {
+      headers: { authorization: `Bearer ${readKey.token}` },
+    });
+    expect(one.status).toBe(200);
+    expect((one.json as Profile).id).toBe(profile?.id);
+    expect(logger.lines.join('\n')).not.toContain(email);
+  });
+
+  it('answers nothing found with an empty list, and 404 for an unknown id', async () => {
+    const none = await search({ identifiers: { user_id: 'nobody' } });
+    expect(none.json).toEqual({ data: [] });
+    const missing = await checkedFetch({ base }, '/api/profiles/prf_01KQS6WB82ADCZH8C0DH3F9MJ5', {
+      headers: { authorization: `Bearer ${readKey.token}` },
+    });
+    expect(missing.status).toBe(404);
+    expect((missing.json as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it.each([
+    ['no identifiers', { identifiers: {} }],
+    ['an unknown kind', { identifiers: { shoe_size: '42' } }],
+    ['a value too long', { identifiers: { email: 'x'.repeat(600) } }],
+    ['too many values', { identifiers: { user_id: Array.from({ length: 21 }, (_, i) => `u${i}`) } }],
+    ['a field beside identifiers', { identifiers: { user_id: 'u-1' }, extra: true }],
+    ['not an object', ['u-1']],
+  ])('refuses %s with VALIDATION_FAILED', async (_, body) => {
+    const answer = await search(body);
+    expect(answer.status).toBe(400);
+    expect((answer.json as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('needs an API key', async () => {
+    const answer = await checkedFetch({ base }, '/api/profiles/search', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ identifiers: { email } }),
+    });
+    expect(answer.status).toBe(401);
+  });
+});
