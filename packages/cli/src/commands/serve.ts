@@ -8,7 +8,7 @@ import type { CommandContext } from '../context.js';
 import { usage } from '../errors.js';
 import { println } from '../io.js';
 import { newAdminToken, newSecretKey } from '../serve/credentials.js';
-import { type LogFormat, type LogLevel, logLevels } from '../serve/logger.js';
+import { type LogFormat, type LogLevel, logFormats, logLevels } from '../serve/logger.js';
 import { runServe, type ServeSettings } from '../serve/server.js';
 
 interface ServeOptions {
@@ -48,11 +48,7 @@ const integer = (value: string | undefined, name: string, min: number, max: numb
 };
 
 /** Flags win over the environment, which wins over the defaults. */
-export function serveSettings(
-  options: ServeOptions,
-  env: Record<string, string | undefined>,
-  tty: boolean,
-): ServeSettings {
+export function serveSettings(options: ServeOptions, env: Record<string, string | undefined>): ServeSettings {
   const postgres = options.postgres ?? (options.db ? undefined : env.OPENPIPES_POSTGRES_URL);
   if (options.db && options.postgres) throw usage('give --db or --postgres, not both');
   const roles = (options.roles ?? env.OPENPIPES_ROLES ?? 'ingest,dispatch').split(',').map((r) => r.trim());
@@ -60,8 +56,9 @@ export function serveSettings(
     if (role !== 'ingest' && role !== 'dispatch')
       throw usage(`unknown role ${role}; use ingest, dispatch or both`);
   }
-  const format = (options.logFormat ?? env.OPENPIPES_LOG_FORMAT ?? (tty ? 'human' : 'json')) as LogFormat;
-  if (format !== 'json' && format !== 'human') throw usage('--log-format is json or human');
+  // JSON lines unless pretty output is asked for (a terminal no longer changes the default).
+  const format = (options.logFormat ?? env.OPENPIPES_LOG_FORMAT ?? 'json') as LogFormat;
+  if (!logFormats.includes(format)) throw usage('--log-format is json or pretty');
   const level = (options.logLevel ?? env.OPENPIPES_LOG_LEVEL ?? 'info') as LogLevel;
   if (!logLevels.includes(level)) throw usage(`--log-level is one of ${logLevels.join(', ')}`);
   const egressAllow = [
@@ -184,7 +181,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       '--grace-ms <ms>',
       'how long a stop waits for in-flight deliveries (env OPENPIPES_GRACE_MS; default 25000)',
     )
-    .option('--log-format <format>', 'json or human (env OPENPIPES_LOG_FORMAT; default human on a terminal)')
+    .option(
+      '--log-format <format>',
+      'json (pino JSON lines, the default) or pretty (env OPENPIPES_LOG_FORMAT)',
+    )
     .option('--log-level <level>', 'debug, info, warn or error (env OPENPIPES_LOG_LEVEL; default info)')
     .option(
       '--metrics-public',
@@ -225,7 +225,7 @@ Examples:
   OPENPIPES_SECRET_KEY=... OPENPIPES_ADMIN_TOKEN=... openpipes serve --postgres postgres://openpipes@db/openpipes`,
     )
     .action(async (options: ServeOptions) => {
-      const settings = serveSettings(options, ctx.io.env, Boolean(ctx.io.stderr.isTTY));
+      const settings = serveSettings(options, ctx.io.env);
       ctx.setExitCode(await runServe(settings, ctx.io));
     });
 
