@@ -152,7 +152,8 @@ export function noticeAlert(
       const v = extras.volume;
       const what = volumeSubjectName(subjects);
       const low = v?.direction !== 'above';
-      title = `Volume of ${what} ${low ? 'is low' : 'is high'}${notice.opening || !notice.still_open ? '' : ' still'}`;
+      const still = !notice.opening && notice.still_open ? 'still ' : '';
+      title = `Volume of ${what} is ${still}${low ? 'low' : 'high'}`;
       text = v
         ? `${v.observed} events in the last ${formatSeconds(v.window_minutes * 60)}, usually ${Math.round(v.usual)} at this hour (average of the last ${plural(v.baseline_days, 'day', 'days')}): ${Math.round(v.ratio * 100)}% of the usual level, the alert is at ${low ? 'under' : 'over'} ${Math.round(v.limit * 100)}%.${afterward}`
         : `The volume of ${what} was off its usual level during the cooldown.${afterward}`;
