@@ -284,7 +284,8 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
         await pipes.eventTypes.create({ name: 'leak', schema: { type: 'object' } });
         const token = await pipes.secrets.create({ key: 'TOKEN', value: 'tok-in-process-old-77aa11' });
         const destination = await pipes.destinations.create({
-          name: 'in-process',
+          // Not a piece of the token: delivery log lines name their destination.
+          name: 'local-sink',
           send: `async function send({ secrets }) { await fetch(${JSON.stringify(server.url)}, { method: 'POST', body: secrets.TOKEN }); }`,
         });
         await pipes.destinations.bindSecrets(destination.id, [token.id]);
