@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { auditEntry } from './audit.js';
 import type { ConfigCache } from './config.js';
 import type { ProfilesResolver } from './deliver.js';
+import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
 import { cursorSchema, isId } from './ids.js';
 import type { PipesRegistry } from './registries/pipes.js';
@@ -129,6 +130,12 @@ export interface DeliveriesApi {
       oldest_created_at: string | null;
     }>
   >;
+  /**
+   * How many deliveries entered each status per minute (or hour), per pipe and destination, from
+   * the store's rollup (never a count over the history). Throws `VALIDATION_FAILED` for a window
+   * that is reversed or too long (2 days of minutes, 31 days of hours).
+   */
+  counts(query?: DeliveryCountsQuery): Promise<DeliveryCounts>;
 }
 
 export interface DeliveriesDeps {
@@ -309,6 +316,10 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
 
     stats() {
       return deps.store.deliveryStats();
+    },
+
+    counts(query = {}) {
+      return countDeliveries(deps.store, query, deps.now());
     },
   };
 }

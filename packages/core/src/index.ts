@@ -61,6 +61,13 @@ export {
   type ReplayResult,
   replayOptionsSchema,
 } from './deliveries.js';
+export {
+  type DeliveryCounts,
+  type DeliveryCountsQuery,
+  deliveryCountsMaxWindowMs,
+  deliveryCountsQuerySchema,
+  deliveryCountsSchema,
+} from './delivery-counts.js';
 export type { BreakerState, DispatcherOptions } from './dispatch/dispatcher.js';
 export { createPipes, type Pipes, type PipesOptions, type PipesStatus, type Role } from './engine.js';
 export {

@@ -1,5 +1,5 @@
 /** Delivery records of a pipe, replay, one record with its attempts, and the buffer's depth. */
-import { deliverySchema, type Pipes } from '@openpipes/core';
+import { deliveryCountsQuerySchema, deliveryCountsSchema, deliverySchema, type Pipes } from '@openpipes/core';
 import { z } from 'zod';
 import { pageSchema, responseComponent } from '../components.js';
 import { defineRoute, type Route, reply } from '../route.js';
@@ -78,6 +78,21 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       responses: { 200: { description: 'The delivery record.', schema: delivery } },
       async handle({ params }) {
         return reply(200, await pipes.deliveries.get(params.id));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/delivery-counts',
+      summary:
+        'Deliveries that entered each status, per minute or hour, pipe and destination (from the per-minute rollup, never a count over the history).',
+      tag: 'Deliveries',
+      access: 'read',
+      query: deliveryCountsQuerySchema,
+      responses: {
+        200: { description: 'Counts by bucket, pipe, destination and status.', schema: deliveryCountsSchema },
+      },
+      async handle({ query }) {
+        return reply(200, await pipes.deliveries.counts(query));
       },
     }),
     defineRoute({
