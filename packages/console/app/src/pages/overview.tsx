@@ -1,9 +1,22 @@
 /** Overview: every pipe as source → transform → destination, its state and its delivery counts. */
 import { api, type Destination, type Page, type Pipe, type Source, type StatsRow } from '../api';
+import { type ChartPoint, DeliveryChart, minuteSeries } from '../chart';
 import { Link } from '../router';
 import { Enabled, ErrorNote, useLoad } from '../ui';
 
+interface CountRow {
+  time: string;
+  pipe_id: string;
+  status: string;
+  count: number;
+}
+
 interface Overview {
+  /** Delivered and failed per minute over the last hour, every pipe together. */
+  chart: ChartPoint[];
+  /** Per pipe: statuses entered in the last hour and the last 24 hours. */
+  hour: Map<string, Record<string, number>>;
+  day: Map<string, Record<string, number>>;
   pipes: Pipe[];
   sources: Map<string, Source>;
   destinations: Map<string, Destination>;
@@ -11,12 +24,23 @@ interface Overview {
 }
 
 async function loadOverview(): Promise<Overview> {
-  const [pipes, sources, destinations, stats] = await Promise.all([
+  const [pipes, sources, destinations, stats, minutes, hours] = await Promise.all([
     api<Page<Pipe>>('api/pipes', { query: { limit: '1000' } }),
     api<Page<Source>>('api/sources', { query: { limit: '1000' } }),
     api<Page<Destination>>('api/event-destinations', { query: { limit: '1000' } }),
     api<{ deliveries: StatsRow[] }>('api/stats'),
+    api<{ until: string; data: CountRow[] }>('api/delivery-counts', { query: { bucket: 'minute' } }),
+    api<{ data: CountRow[] }>('api/delivery-counts', { query: { bucket: 'hour' } }),
   ]);
+  const byPipe = (rows: CountRow[]) => {
+    const map = new Map<string, Record<string, number>>();
+    for (const row of rows) {
+      const counts = map.get(row.pipe_id) ?? {};
+      counts[row.status] = (counts[row.status] ?? 0) + row.count;
+      map.set(row.pipe_id, counts);
+    }
+    return map;
+  };
   const counts = new Map<string, Record<string, number>>();
   for (const row of stats.deliveries) {
     const byStatus = counts.get(row.pipe_id) ?? {};
@@ -24,6 +48,9 @@ async function loadOverview(): Promise<Overview> {
     counts.set(row.pipe_id, byStatus);
   }
   return {
+    chart: minuteSeries(minutes.data, Date.parse(minutes.until)),
+    hour: byPipe(minutes.data),
+    day: byPipe(hours.data),
     pipes: pipes.data,
     sources: new Map(sources.data.map((s) => [s.id, s])),
     destinations: new Map(destinations.data.map((d) => [d.id, d])),
@@ -48,6 +75,7 @@ export function OverviewPage() {
     <main>
       <h1>Overview</h1>
       <ErrorNote error={error} />
+      {data && <DeliveryChart points={data.chart} label="The last hour, every pipe" />}
       {data && pipes.length === 0 && <p>No pipes yet.</p>}
       {pipes.length > 0 && (
         <table>
@@ -57,15 +85,17 @@ export function OverviewPage() {
               <th scope="col">Pipe</th>
               <th scope="col">Source → destination</th>
               <th scope="col">State</th>
-              <th scope="col">Delivered</th>
-              <th scope="col">Pending</th>
-              <th scope="col">Failed</th>
-              <th scope="col">Dead</th>
+              <th scope="col">Delivered 1 h / 24 h</th>
+              <th scope="col">Failed 1 h / 24 h</th>
+              <th scope="col">Backlog</th>
+              <th scope="col">Dead (all time)</th>
             </tr>
           </thead>
           <tbody>
             {pipes.map((pipe) => {
               const counts = data!.counts.get(pipe.id) ?? {};
+              const hour = data!.hour.get(pipe.id) ?? {};
+              const day = data!.day.get(pipe.id) ?? {};
               const pending = (counts.pending ?? 0) + (counts.sending ?? 0) + (counts.retrying ?? 0);
               return (
                 <tr key={pipe.id}>
@@ -80,9 +110,13 @@ export function OverviewPage() {
                   <td>
                     <Enabled enabled={pipe.enabled} />
                   </td>
-                  <td class="num">{counts.delivered ?? 0}</td>
+                  <td class="num">
+                    {hour.delivered ?? 0} / {day.delivered ?? 0}
+                  </td>
+                  <td class="num">
+                    {(hour.failed ?? 0) + (hour.dead ?? 0)} / {(day.failed ?? 0) + (day.dead ?? 0)}
+                  </td>
                   <td class="num">{pending}</td>
-                  <td class="num">{counts.failed ?? 0}</td>
                   <td class="num">{counts.dead ?? 0}</td>
                 </tr>
               );
