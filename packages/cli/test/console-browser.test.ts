@@ -142,7 +142,9 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     // The overview's chart and counts come from the per-minute rollup.
     await page.getByRole('link', { name: 'OpenPipes' }).click();
     await page.getByText('1 delivered', { exact: true }).waitFor();
-    expect(await page.getByRole('row').filter({ hasText: 'purchase-to-meta' }).textContent()).toContain('1 / 1');
+    expect(await page.getByRole('row').filter({ hasText: 'purchase-to-meta' }).textContent()).toContain(
+      '1 / 1',
+    );
 
     expect(await page.content()).not.toContain(metaToken);
     const received = await Promise.all(bodies);
