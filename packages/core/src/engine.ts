@@ -34,6 +34,7 @@ import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
 import type { Store } from './store.js';
 import { collectSpan, engineTracer, type HeaderGetter, type TracingOptions } from './tracing/index.js';
+import { createTransformTestApi, type TransformTestApi } from './transform-test.js';
 import { createSchemaCompiler } from './validation.js';
 
 export type Role = 'ingest' | 'dispatch';
@@ -127,6 +128,8 @@ export interface Pipes {
   readonly destinations: DestinationsRegistry;
   readonly pipes: PipesRegistry;
   readonly deliveries: DeliveriesApi;
+  /** Test runs of a pipe's transform in the sandbox: nothing delivered, outputs redacted. */
+  readonly transforms: TransformTestApi;
   /** Admin API keys: create (token shown once), list, get, revoke, verify. */
   readonly apiKeys: ApiKeysApi;
   /** The audit trail of every change: who, what, before and after, when, which request. */
@@ -325,6 +328,15 @@ export function createPipes(options: PipesOptions): Pipes {
     profiles,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
+  const transforms = createTransformTestApi({
+    store,
+    config,
+    pipes: pipesRegistry,
+    sandbox,
+    resolveSecrets,
+    redactorFor: redaction.redactorFor,
+    profiles,
+  });
   const ingest = createIngest({
     store,
     config,
@@ -417,6 +429,7 @@ export function createPipes(options: PipesOptions): Pipes {
     destinations: guardAll(destinations, guard),
     pipes: guardAll(pipesRegistry, guard),
     deliveries: guardAll(deliveries, guard),
+    transforms: guardAll(transforms, guard),
     apiKeys: guardAll(apiKeys, guard),
     audit: guardAll(audit, guard),
     profiles: guardAll(profilesApi, guard),

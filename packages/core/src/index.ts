@@ -113,4 +113,11 @@ export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from '
 export type * from './store.js';
 export type { DestinationDefinition, DestinationTemplate } from './templates.js';
 export { type HeaderGetter, type TracingOptions, traceIdOf } from './tracing/index.js';
+export {
+  type TransformTestApi,
+  type TransformTestInput,
+  type TransformTestResult,
+  transformTestInputSchema,
+  transformTestResultSchema,
+} from './transform-test.js';
 export { type FieldIssue, formatPath, parseOrThrow } from './validation.js';

@@ -1,5 +1,12 @@
 /** Delivery records of a pipe, replay, one record with its attempts, and the buffer's depth. */
-import { deliveryCountsQuerySchema, deliveryCountsSchema, deliverySchema, type Pipes } from '@openpipes/core';
+import {
+  deliveryCountsQuerySchema,
+  deliveryCountsSchema,
+  deliverySchema,
+  type Pipes,
+  transformTestInputSchema,
+  transformTestResultSchema,
+} from '@openpipes/core';
 import { z } from 'zod';
 import { pageSchema, responseComponent } from '../components.js';
 import { defineRoute, type Route, reply } from '../route.js';
@@ -67,6 +74,21 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       responses: { 200: { description: 'What was re-queued.', schema: replayResultSchema } },
       async handle({ params, body, actor }) {
         return reply(200, await pipes.deliveries.replay(params.id, body, actor));
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/pipes/{id}/transform-test',
+      summary:
+        "Run a transform (the pipe's, or code being edited) in the sandbox on given events or its newest deliveries' events; nothing is delivered. Output, errors and console lines are redacted.",
+      tag: 'Deliveries',
+      access: 'write',
+      body: { schema: transformTestInputSchema, label: 'transform test', required: true },
+      responses: {
+        200: { description: 'What the transform did with each event.', schema: transformTestResultSchema },
+      },
+      async handle({ params, body }) {
+        return reply(200, await pipes.transforms.test(params.id, body));
       },
     }),
     defineRoute({

@@ -1,0 +1,165 @@
+/**
+ * The REST additions the console uses, on a real engine (SQLite, the real sandbox, a stand-in for
+ * Meta on 127.0.0.1): `GET /api/delivery-counts` (delivered events show in the current minute's
+ * and hour's buckets; bad windows are refused with a coded error) and
+ * `POST /api/pipes/{id}/transform-test` (runs code in the sandbox, delivers nothing, redacts).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipes, type Pipes } from '@openpipes/core';
+import {
+  exampleAccessToken,
+  metaLikeAnswer,
+  purchaseEvent,
+  settled,
+  setupMetaExample,
+  startTestServer,
+  type TestServer,
+  testSecretKey,
+} from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler } from '../src/index.js';
+
+describe('the console API', () => {
+  let dir: string;
+  let meta: TestServer;
+  let pipes: Pipes;
+  let flow: Awaited<ReturnType<typeof setupMetaExample>>;
+  const key = { name: 'viewer', token: 'delivery-counts-read-0123', scope: 'read' as const };
+  const writer = { name: 'ops', token: 'delivery-counts-write-0123', scope: 'write' as const };
+  const get = (path: string) =>
+    createHandler(pipes, { apiKeys: [key] })(
+      new Request(`http://localhost${path}`, { headers: { authorization: `Bearer ${key.token}` } }),
+    );
+  const post = (path: string, body: unknown, token = writer.token) =>
+    createHandler(pipes, { apiKeys: [key, writer] })(
+      new Request(`http://localhost${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    );
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-counts-'));
+    meta = await startTestServer(metaLikeAnswer);
+    pipes = createPipes({
+      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
+      secretKey: testSecretKey,
+      sandbox: { workers: 1 },
+      egressAllow: [meta.host],
+      dispatcher: { pollIntervalMs: 20 },
+    });
+    await pipes.start();
+    flow = await setupMetaExample(pipes, meta);
+    await pipes.ingest('web', [purchaseEvent('ord_1'), purchaseEvent('ord_2'), purchaseEvent('ord_3')]);
+    await settled(pipes, flow.pipe.id, 3);
+  });
+  afterAll(async () => {
+    await pipes.stop({ graceMs: 500 });
+    await pipes.store.close();
+    await meta.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const total = (data: Array<{ status: string; count: number }>, status: string) =>
+    data.filter((r) => r.status === status).reduce((sum, r) => sum + r.count, 0);
+
+  it('counts the deliveries of the last hour by minute, and of the last day by hour', async () => {
+    const minutes = await get(`/api/delivery-counts?pipe_id=${flow.pipe.id}`);
+    expect(minutes.status).toBe(200);
+    const byMinute = (await minutes.json()) as {
+      bucket: string;
+      data: Array<{ status: string; count: number; time: string; destination_id: string }>;
+    };
+    expect(byMinute.bucket).toBe('minute');
+    expect(total(byMinute.data, 'delivered')).toBe(3);
+    expect(total(byMinute.data, 'pending')).toBe(3);
+    expect(
+      byMinute.data.every((r) => r.destination_id === flow.destination.id && /:00\.000Z$/.test(r.time)),
+    ).toBe(true);
+
+    const hours = await get(`/api/delivery-counts?destination_id=${flow.destination.id}&bucket=hour`);
+    const byHour = (await hours.json()) as { data: Array<{ status: string; count: number; time: string }> };
+    expect(total(byHour.data, 'delivered')).toBe(3);
+    expect(byHour.data.every((r) => /T\d\d:00:00\.000Z$/.test(r.time))).toBe(true);
+
+    const elsewhere = await get('/api/delivery-counts?since=2020-01-01T00:00:00Z&until=2020-01-01T01:00:00Z');
+    expect(((await elsewhere.json()) as { data: unknown[] }).data).toEqual([]);
+  });
+
+  it('refuses a reversed, too long or malformed window with a coded error', async () => {
+    for (const query of [
+      'since=2026-01-02T00:00:00Z&until=2026-01-01T00:00:00Z',
+      'since=2026-01-01T00:00:00Z&until=2026-01-05T00:00:00Z',
+      'since=2026-01-01T00:00:00Z&until=2026-03-01T00:00:00Z&bucket=hour',
+      'since=yesterday',
+      'bucket=week',
+      'pipeid=x',
+    ]) {
+      const response = await get(`/api/delivery-counts?${query}`);
+      expect(response.status, query).toBe(400);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+    }
+  });
+
+  it('runs a transform test on given events and on recent ones, redacted, delivering nothing', async () => {
+    const before = (await pipes.deliveries.list(flow.pipe.id)).data.length;
+    const sent = meta.requests.length;
+    const echo = `function transform({ events, secrets }) {
+      console.log('token', secrets.META_ACCESS_TOKEN);
+      return events.map((e) => ({ ...e, event_payload: { token: secrets.META_ACCESS_TOKEN, order: e.event_payload.order_id } }));
+    }`;
+    const given = await post(`/api/pipes/${flow.pipe.id}/transform-test`, {
+      transform: echo,
+      events: [purchaseEvent('ord_t1')],
+    });
+    expect(given.status).toBe(200);
+    const text = await given.text();
+    expect(text).not.toContain(exampleAccessToken);
+    const result = JSON.parse(text) as {
+      results: Array<{ event_id: string; output: Array<{ event_payload: unknown }> }>;
+      logs: Array<{ message: string }>;
+    };
+    expect(result.results[0]!.event_id).toBe('ord_t1');
+    expect(result.results[0]!.output[0]!.event_payload).toEqual({
+      token: '[secret:META_ACCESS_TOKEN]',
+      order: 'ord_t1',
+    });
+    expect(result.logs[0]!.message).toBe('token [secret:META_ACCESS_TOKEN]');
+
+    // The pipe's own transform on the events of its newest deliveries.
+    const recent = await post(`/api/pipes/${flow.pipe.id}/transform-test`, { recent: 2 });
+    const ran = (await recent.json()) as { results: Array<{ output: unknown[] | null; error: unknown }> };
+    expect(ran.results).toHaveLength(2);
+    expect(ran.results.every((r) => r.output?.length === 1 && r.error === null)).toBe(true);
+
+    // A throw reports its line and column.
+    const broken = await post(`/api/pipes/${flow.pipe.id}/transform-test`, {
+      transform: 'function transform({ events }) {\n  return events.map((e) => e.nope.deeper);\n}',
+      events: [purchaseEvent('ord_t2')],
+    });
+    const failed = (await broken.json()) as {
+      results: Array<{ output: null; error: { code: string; line: number } }>;
+    };
+    expect(failed.results[0]).toMatchObject({ output: null, error: { code: 'USER_CODE_ERROR', line: 2 } });
+
+    expect((await pipes.deliveries.list(flow.pipe.id)).data.length).toBe(before);
+    expect(meta.requests).toHaveLength(sent);
+  });
+
+  it('refuses a read key, both or neither of events and recent, and an unknown pipe', async () => {
+    expect((await post(`/api/pipes/${flow.pipe.id}/transform-test`, { recent: 1 }, key.token)).status).toBe(
+      403,
+    );
+    for (const body of [{}, { recent: 1, events: [purchaseEvent('x')] }, { recent: 0 }, { events: [] }]) {
+      const response = await post(`/api/pipes/${flow.pipe.id}/transform-test`, body);
+      expect(response.status, JSON.stringify(body)).toBe(400);
+    }
+    expect(
+      (await post('/api/pipes/pip_01HZZZZZZZZZZZZZZZZZZZZZZZ/transform-test', { recent: 1 })).status,
+    ).toBe(404);
+  });
+});
