@@ -94,6 +94,12 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     const page = await browser.context.newPage();
     const messages: string[] = [];
     const bodies: Promise<string>[] = [];
+    // Every CSP violation, with where it came from, as a console line the test can read.
+    await page.addInitScript({
+      content: `document.addEventListener('securitypolicyviolation', (e) => {
+        console.log('csp-violation ' + e.violatedDirective + ' ' + e.sourceFile + ':' + e.lineNumber);
+      });`,
+    });
     page.on('console', (message) => messages.push(`${message.type()}: ${message.text()}`));
     page.on('pageerror', (error) => messages.push(`pageerror: ${error.message}`));
     page.on('response', (response) => {
@@ -150,8 +156,57 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     const received = await Promise.all(bodies);
     expect(received.length).toBeGreaterThan(5);
     for (const body of received) expect(body).not.toContain(metaToken);
-    expect(messages.filter((m) => /Content.Security.Policy|Refused to/i.test(m))).toEqual([]);
+    expect(messages.filter((m) => /Content.Security.Policy|Refused to|csp-violation/i.test(m))).toEqual([]);
     expect(messages.filter((m) => m.startsWith('pageerror'))).toEqual([]);
+    await page.close();
+  });
+
+  it('runs, edits, reviews, saves and reverts the transform in the code page', async () => {
+    const { page, messages } = await openPage();
+    await signIn(page, serve.token);
+    await page.getByRole('link', { name: 'purchase-to-meta' }).click();
+    await page.getByRole('link', { name: 'Transform code' }).click();
+    const editor = page.getByRole('textbox', { name: 'Transform code' });
+    await editor.waitFor();
+
+    await page.getByRole('button', { name: 'Run on the last 5 events' }).click();
+    await page.getByRole('heading', { name: 'Event ord_90001' }).waitFor();
+    expect(await page.getByLabel('Output of event ord_90001').textContent()).toContain(
+      '"event_name": "Purchase"',
+    );
+
+    // Break it: the run shows the error with its line.
+    await editor.click();
+    await page.keyboard.press('Control+A');
+    // Typed key by key, as an operator would (the editor closes brackets; typing the closer skips it).
+    await page.keyboard.type('function transform({ events }) { return events.map((e) => e.nope.deeper); }');
+    await page.getByRole('button', { name: 'Run on these events' }).click();
+    await page.getByText(/USER_CODE_ERROR: .* \(line 1, column \d+\)/).waitFor();
+
+    // Review the diff, save, then revert to the version before.
+    await page.getByRole('button', { name: 'Review changes' }).click();
+    const diff = await page.getByLabel('Changes against the current version').textContent();
+    expect(diff).toContain('+ function transform({ events }) { return events.map((e) => e.nope.deeper); }');
+    expect(diff).toMatch(/- function transform\(\{ events, profiles, secrets \}\)/);
+    const { version } = await call<{ version: number }>('GET', `/api/pipes/${pipeId}`);
+    await page.getByRole('button', { name: 'Save as a new version' }).click();
+    await page.getByText(`Saved as version ${version + 1}.`, { exact: true }).waitFor();
+    expect((await call<{ transform: string }>('GET', `/api/pipes/${pipeId}`)).transform).toContain(
+      'e.nope.deeper',
+    );
+    await page.getByRole('button', { name: `Revert to version ${version}` }).click();
+    await page
+      .getByText(`Reverted to version ${version}: now version ${version + 2}.`, { exact: true })
+      .waitFor();
+    expect((await call<{ transform: string }>('GET', `/api/pipes/${pipeId}`)).transform).toBe(
+      metaExampleTransform,
+    );
+    // Known gap: while typing in the editor, Chromium reports one blocked style attribute with no
+    // source (style-src-attr, from no script of ours); the editor works and looks the same. Every
+    // other violation, and any script-src one, fails the test.
+    const violations = messages.filter((m) => m.includes('csp-violation'));
+    expect(violations.filter((v) => !/csp-violation style-src-attr :0$/.test(v))).toEqual([]);
+    expect(messages.filter((m) => /script-src|pageerror/i.test(m))).toEqual([]);
     await page.close();
   });
 

@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Session, storedToken, storeToken } from './api';
+import { CodePage } from './pages/code';
 import { DeliveryPage } from './pages/delivery';
 import { OverviewPage } from './pages/overview';
 import { PipePage } from './pages/pipe';
@@ -13,6 +14,7 @@ function Page(props: { path: string }) {
   const parts = props.path.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return <OverviewPage />;
   if (parts[0] === 'pipes' && parts.length === 2) return <PipePage id={parts[1]!} />;
+  if (parts[0] === 'pipes' && parts.length === 3 && parts[2] === 'code') return <CodePage id={parts[1]!} />;
   if (parts[0] === 'deliveries' && parts.length === 2) return <DeliveryPage id={parts[1]!} />;
   return (
     <main>

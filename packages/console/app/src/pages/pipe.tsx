@@ -38,6 +38,7 @@ export function PipePage(props: { id: string }) {
       {pipe.data && (
         <p>
           <Enabled enabled={pipe.data.enabled} /> version {pipe.data.version}{' '}
+          <Link to={`/pipes/${props.id}/code`}>Transform code</Link>{' '}
           {canWrite() && (
             <button type="button" onClick={toggle}>
               {pipe.data.enabled ? 'Disable' : 'Enable'}
