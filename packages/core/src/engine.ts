@@ -4,217 +4,41 @@
  */
 
 import type { Sandbox } from '@openpipes/sandbox';
-import { type Alerts, type AlertsApi, type AlertsOptions, createAlerts } from './alerts/index.js';
-import { type AuditApi, createAuditApi } from './audit.js';
-import { type CollectCredentials, createCollectAuthenticator } from './collect-auth.js';
+import { type Alerts, createAlerts } from './alerts/index.js';
+import { createAuditApi } from './audit.js';
+import { createCollectAuthenticator } from './collect-auth.js';
 import { createConfigCache } from './config.js';
-import { type ConfigTransferApi, createConfigTransfer } from './config-transfer/index.js';
+import { createConfigTransfer } from './config-transfer/index.js';
 import type { ProfilesResolver } from './deliver.js';
-import { createDeliveriesApi, type DeliveriesApi } from './deliveries.js';
-import { type BreakerState, createDispatcher, type DispatcherOptions } from './dispatch/dispatcher.js';
+import { createDeliveriesApi } from './deliveries.js';
+import { createDispatcher } from './dispatch/dispatcher.js';
 import { PipesError } from './errors.js';
-import { createEngineEvents, type EngineEventMap, type EngineEventName } from './events.js';
-import { createProfilesApi, type ProfilesApi } from './identity/api.js';
-import { createIdentity, type Identity, type IdentityOptions } from './identity/stitch.js';
+import { createEngineEvents } from './events.js';
+import { createProfilesApi } from './identity/api.js';
+import { createIdentity, type Identity } from './identity/stitch.js';
 import { newId } from './ids.js';
-import { createIngest, type IngestResult } from './ingest.js';
-import { adaptLogger, createDefaultLogger, type Logger } from './logger.js';
-import { createObservers, type EngineObserver } from './observer.js';
-import { type ApiKeysApi, createApiKeysApi } from './registries/api-keys.js';
-import { createDestinationsRegistry, type DestinationsRegistry } from './registries/destinations.js';
-import { createEventTypesRegistry, type EventTypesRegistry } from './registries/event-types.js';
-import { createPipesRegistry, type PipesRegistry } from './registries/pipes.js';
+import { createIngest } from './ingest.js';
+import { adaptLogger, createDefaultLogger } from './logger.js';
+import { createObservers } from './observer.js';
+import { createApiKeysApi } from './registries/api-keys.js';
+import { createDestinationsRegistry } from './registries/destinations.js';
+import { createEventTypesRegistry } from './registries/event-types.js';
+import { createPipesRegistry } from './registries/pipes.js';
 import type { RegistryDeps } from './registries/registry.js';
 import { createSecretsRegistry, type SecretsRegistry } from './registries/secrets.js';
-import { createSourcesRegistry, type SourcesRegistry } from './registries/sources.js';
-import { createRetention, type PruneResult, type RetentionOptions } from './retention.js';
+import { createSourcesRegistry } from './registries/sources.js';
+import { createRetention } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
-import type { IncomingEvent, Source } from './schemas.js';
 import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
 import type { Store } from './store.js';
-import { collectSpan, engineTracer, type HeaderGetter, type TracingOptions } from './tracing/index.js';
-import { createTransformTestApi, type TransformTestApi } from './transform-test.js';
+import { collectSpan, engineTracer } from './tracing/index.js';
+import { createTransformTestApi } from './transform-test.js';
 import { createSchemaCompiler } from './validation.js';
 
-export type Role = 'ingest' | 'dispatch';
+export type { Pipes, PipesOptions, PipesStatus, Role } from './engine-api.js';
 
-export interface PipesOptions {
-  /** Where everything is kept: `sqliteStore({ filename })` or `postgresStore({ pool })`. `stop()` leaves it open. */
-  store: Store;
-  /** Encrypts secret values at rest (AES-256-GCM). At least 16 characters; keep it out of the database. */
-  secretKey: string;
-  /**
-   * Identity (docs/identifiers.md): link the identifiers events carry into profiles and give each
-   * transform call `profiles[event_id]`. `true` for the defaults, or options. Default off
-   * (`openpipes serve` turns it on). Profiles hold personal data: they have their own retention.
-   */
-  identity?: boolean | IdentityOptions;
-  /**
-   * Supplies the `profiles` argument of transforms yourself. With `identity` on it receives the
-   * built-in profiles as `builtIn` and what it returns is used: return them extended, or replace them.
-   * Default: the built-in profiles, or `{}` when identity is off.
-   */
-  profiles?: ProfilesResolver;
-  /** A sandbox to share, or options for the one the engine creates (and closes on `stop()`). */
-  sandbox?: Sandbox | SandboxOptions;
-  /**
-   * Hosts or ranges `send()` may reach although the egress guard refuses them (internal
-   * destinations, local stand-ins): `host`, `host:port` or CIDR. Merged into the sandbox options.
-   */
-  egressAllow?: string[];
-  /**
-   * Whether the engine migrates the store's schema itself, on `start()` or its first API call.
-   * Default `true`. With `false`, nothing changes the schema unless you call `pipes.migrate()` (or
-   * another process does), and until the schema is current every call
-   * fails with `MIGRATION_REQUIRED`: for deployments that migrate in a release step.
-   */
-  autoMigrate?: boolean;
-  /** What this process does. Default both. Many processes can share one PostgreSQL store. */
-  roles?: Role[];
-  dispatcher?: DispatcherOptions;
-  /** How long events and delivery records are kept (default 30 days), pruned in the background. */
-  retention?: RetentionOptions;
-  /**
-   * pino, winston, `console`, or your own with pino's signature `(fields, message)` (see
-   * {@link Logger}). Default: warnings and errors as JSON lines on stderr.
-   */
-  logger?: Logger;
-  /**
-   * Where this instance's admin API is reachable from outside (`https://pipes.example.com`). Alerts
-   * then link their example delivery record: `${publicBaseUrl}/api/event-deliveries/<id>`.
-   */
-  publicBaseUrl?: string;
-  /** Sending alerts: timeout, queue size, flush interval. Channels are configured with `pipes.alerts.channels`. */
-  alerts?: AlertsOptions;
-  /** The engine's clock (ms since epoch). Tests may pass their own. */
-  clock?: () => number;
-  /**
-   * OpenTelemetry traces (docs/observability.md): by default through the global tracer provider,
-   * a no-op until the host installs an SDK; `{ tracerProvider }` to use another; `false` for none.
-   */
-  tracing?: TracingOptions | false;
-}
-
-/** Engine status: what runs, the buffer, the breakers. */
-export interface PipesStatus {
-  running: boolean;
-  /** True while the store's migrations run (readiness probes answer "not ready"). */
-  migrating: boolean;
-  /** True once `stop()` was called: the engine is draining or stopped. */
-  stopping: boolean;
-  roles: Role[];
-  owner: string;
-  breakers: Record<string, BreakerState>;
-}
-
-/**
- * The engine.
- *
- * @example
- * ```ts
- * import { createPipes } from '@openpipes/core';
- * import { sqliteStore } from '@openpipes/store-sqlite';
- *
- * const pipes = createPipes({ store: sqliteStore({ filename: './openpipes.db' }), secretKey: process.env.OPENPIPES_SECRET_KEY! });
- * await pipes.start();
- * await pipes.ingest('web', { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { order_id: 'ord_1' } });
- * ```
- */
-export interface Pipes {
-  readonly sources: SourcesRegistry;
-  readonly eventTypes: EventTypesRegistry;
-  readonly secrets: SecretsRegistry;
-  readonly destinations: DestinationsRegistry;
-  readonly pipes: PipesRegistry;
-  readonly deliveries: DeliveriesApi;
-  /** Test runs of a pipe's transform in the sandbox: nothing delivered, outputs redacted. */
-  readonly transforms: TransformTestApi;
-  /** Admin API keys: create (token shown once), list, get, revoke, verify. */
-  readonly apiKeys: ApiKeysApi;
-  /** The audit trail of every change: who, what, before and after, when, which request. */
-  readonly audit: AuditApi;
-  /** Identity profiles (docs/identifiers.md): search by any identifier, read one as stored. */
-  readonly profiles: ProfilesApi;
-  /** Failure alerts to Slack, Teams or a generic webhook. */
-  readonly alerts: AlertsApi;
-  /**
-   * Export the configuration as one document and import it elsewhere (staging → production):
-   * matched by slug, name and key; secret names travel, values never do; imports are idempotent.
-   */
-  readonly config: ConfigTransferApi;
-  /** The store this engine runs on. */
-  readonly store: Store;
-  /** The sandbox user code runs in. */
-  readonly sandbox: Sandbox;
-  /**
-   * Validates and stores events for the source with this slug. Resolves once the accepted events
-   * and their pending deliveries are durable. Throws `UNKNOWN_SOURCE` / `SOURCE_DISABLED`; invalid
-   * events are reported per event and do not stop their valid siblings.
-   *
-   * The type says what a valid event looks like; every event is still checked at run time (against
-   * the schema and its event type), so input that crossed a trust boundary (a parsed request body)
-   * may be passed as it is: what is wrong with it comes back as a `rejected` result, never stored.
-   */
-  ingest(sourceSlug: string, events: IncomingEvent | readonly IncomingEvent[]): Promise<IngestResult>;
-  /**
-   * Checks a collect request's credentials against its source's `auth` (none, bearer token, or HMAC
-   * signature with a timestamp). Resolves with the source; throws `UNKNOWN_SOURCE`,
-   * `SOURCE_DISABLED` or `UNAUTHORIZED`. Replayed HMAC signatures are refused per process.
-   */
-  authenticateCollect(credentials: CollectCredentials): Promise<Source>;
-  /**
-   * Migrates the store (unless `autoMigrate: false`: then it checks the schema is current) and
-   * starts dispatching (when this process has the `dispatch` role).
-   */
-  start(): Promise<void>;
-  /**
-   * Applies the store's pending migrations now. Idempotent, and safe while other processes do the
-   * same. Needed only with `autoMigrate: false`; otherwise the first call migrates.
-   *
-   * @example
-   * ```ts
-   * const pipes = createPipes({ store, secretKey, autoMigrate: false });
-   * await pipes.migrate(); // in the release step, or before start()
-   * ```
-   */
-  migrate(): Promise<void>;
-  /**
-   * Stops claiming new work, lets in-flight deliveries finish and be recorded (up to `graceMs`,
-   * default 30 s), then closes the sandbox if the engine made it. The store stays open: you made
-   * it, you close it (`await store.close()` after `stop()`), so it can outlive the engine or be
-   * shared with another one.
-   */
-  stop(options?: { graceMs?: number }): Promise<void>;
-  /**
-   * Adds an observer of the engine's work (what metrics count); returns the function that removes
-   * it. `createHandler(pipes, { metrics: {} })` adds one for `GET /metrics`.
-   */
-  observe(observer: EngineObserver): () => void;
-  /**
-   * Runs one collect request in its server span (`POST /collect/{slug}`), child of the request's
-   * `traceparent` or of the host's own span; the HTTP handler calls it. `statusOf` maps the
-   * result to the answer's status.
-   */
-  traceCollect<T>(
-    input: { slug: string; header: HeaderGetter; statusOf: (result: T) => number },
-    fn: () => Promise<T>,
-  ): Promise<T>;
-  /** Subscribes to engine events; returns the unsubscribe function. */
-  on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
-  status(): PipesStatus;
-  /**
-   * Resolves when nothing is in flight: no delivery batch being claimed, sent or recorded, and no
-   * alert waiting to be evaluated or sent. Retries due later are not waited for. Tests await this
-   * instead of sleeping to show that nothing more happened.
-   */
-  idle(): Promise<void>;
-  /**
-   * Prunes events and deliveries older than the retention period now, and destroys secret values
-   * retired longer ago than that (it also runs in the background).
-   */
-  prune(): Promise<PruneResult>;
-}
+import type { Pipes, PipesOptions, Role } from './engine-api.js';
 
 export function createPipes(options: PipesOptions): Pipes {
   const { store } = options;

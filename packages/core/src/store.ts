@@ -1,3 +1,4 @@
+// long-file: the Store contract is one interface every adapter implements, documented method by method
 /**
  * The storage contract. Core never imports a database driver: `@openpipes/store-sqlite` and
  * `@openpipes/store-postgres` implement this interface, and both run the same conformance suite
