@@ -6,8 +6,8 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { ProfilesResolver } from './deliver.js';
 import type { ConfigCache } from './config.js';
+import type { ProfilesResolver } from './deliver.js';
 import { PipesError } from './errors.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { SecretResolver } from './registries/secrets.js';
