@@ -95,7 +95,9 @@ export function createProfilesApi(deps: {
       }
       if (refs.size === 0) return [];
       const found = await deps.store.findProfiles({ identifiers: [...refs.values()] });
-      return found.map((p) => present(p));
+      // With each one's merge history, as `get` shows it (a handful of profiles at most).
+      const full = await Promise.all(found.map((p) => deps.store.getProfile({ id: p.id })));
+      return full.filter((p) => p !== null).map((p) => present(p, p.merged));
     },
 
     async get(id) {

@@ -92,6 +92,14 @@ describe('captureIdentifiers', () => {
     expect(kinds({ cookies: { _fbp: 'fb.1.2.3', other: 'x' } })).toEqual({ fbp: 'fb.1.2.3' });
   });
 
+  it('takes a SHA-256 digest in the email and phone fields as the digest (no @ to judge)', () => {
+    const digest = sha('jane@shop.test');
+    expect(kinds({ email: digest.toUpperCase(), phone: digest })).toEqual({
+      email: { sha256: digest },
+      phone: { sha256: digest },
+    });
+  });
+
   it('prefers the field, then the URL, then the cookie', () => {
     expect(
       kinds({ gclid: 'field', page_url: 'https://s.test/?gclid=url', cookies: '_gcl_aw=GCL.1.cookie' }),

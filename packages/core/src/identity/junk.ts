@@ -49,6 +49,8 @@ export function isJunk(kind: string, value: string, policy: JunkPolicy = DEFAULT
   const text = value.trim().toLowerCase();
   if (text.length === 0 || text.length > MAX_IDENTIFIER_LENGTH) return true;
   if (policy.values.includes(text)) return true;
+  // A SHA-256 digest given for a personal value cannot be judged; it is kept as given.
+  if (/^[0-9a-f]{64}$/.test(text)) return false;
   if (kind === 'email') {
     if (policy.emails.includes(text)) return true;
     const at = text.lastIndexOf('@');
@@ -57,7 +59,7 @@ export function isJunk(kind: string, value: string, policy: JunkPolicy = DEFAULT
       policy.emailDomains.includes(text.slice(at + 1)) || policy.emailLocalParts.includes(text.slice(0, at))
     );
   }
-  if (kind === 'phone' && !/^[0-9a-f]{64}$/.test(text)) {
+  if (kind === 'phone') {
     const digits = text.replace(/\D/g, '');
     return (
       digits.length < 6 || /^(\d)\1*$/.test(digits) || digits === '1234567890' || digits === '0123456789'
