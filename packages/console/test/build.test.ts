@@ -1,11 +1,13 @@
 // The built console (dist/app, made by `npm run build`): what the server and the CSP rely on.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { basePlaceholder, consoleAssetsDir } from '@openpipes/console';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { basePlaceholder } from '../src/index.js';
 
 describe('the built console', () => {
-  const dir = consoleAssetsDir();
+  // The built files (`npm test` builds first); typechecking needs no build, so not the package's own entry.
+  const dir = fileURLToPath(new URL('../dist/app/', import.meta.url));
   const html = readFileSync(join(dir, 'index.html'), 'utf8');
 
   it('has a <base href> for the server to fill in, and only relative asset URLs that exist', () => {
