@@ -91,7 +91,8 @@ const PRIORITY: readonly IdentifierKind[] = [
   'phone',
   ...IDENTIFIERS.map((s) => s.kind).filter((k) => !['user_id', 'external_id', 'email', 'phone'].includes(k)),
 ];
-const rank = (kind: IdentifierKind) => PRIORITY.indexOf(kind);
+/** Which identifier decides first: the stronger the kind, the lower its rank (merges and stitching agree). */
+export const identifierRank = (kind: IdentifierKind): number => PRIORITY.indexOf(kind);
 
 export const identifierRef = (i: { kind: string; key: string }) => `${i.kind}\u0000${i.key}`;
 
@@ -129,7 +130,7 @@ export function planLink(
 ): LinkPlan {
   const ownerOf = new Map<string, StoredProfile>();
   for (const p of owners) for (const i of p.identifiers) ownerOf.set(identifierRef(i), p);
-  const ordered = [...link.identifiers].sort((a, b) => rank(a.kind) - rank(b.kind));
+  const ordered = [...link.identifiers].sort((a, b) => identifierRank(a.kind) - identifierRank(b.kind));
   const touched = [
     ...new Set(ordered.map((i) => ownerOf.get(identifierRef(i))).filter((p) => p !== undefined)),
   ];

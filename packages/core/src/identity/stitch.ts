@@ -8,11 +8,11 @@ import type { SandboxEvent } from '../sandbox/types.js';
 import type { Store } from '../store.js';
 import { type CapturedIdentifier, captureIdentifiers, isOfferable } from './capture.js';
 import type { HashScheme, IdentifierKind } from './identifiers.js';
-import { IDENTIFIERS } from './identifiers.js';
 import { type JunkPolicy, junkPolicy } from './junk.js';
 import {
   DEFAULT_CAPS,
   type IdentifierCaps,
+  identifierRank,
   identifierRef,
   type ProfileLink,
   type StoredProfile,
@@ -59,14 +59,6 @@ export interface Identity {
 
 const keyOf = (i: CapturedIdentifier): string => i.value ?? i.hashes?.sha256 ?? '';
 const offeredOf = (i: CapturedIdentifier): OfferedIdentifier => i.value ?? i.hashes ?? '';
-
-const PRIORITY: readonly IdentifierKind[] = [
-  'user_id',
-  'external_id',
-  'email',
-  'phone',
-  ...IDENTIFIERS.map((s) => s.kind),
-];
 
 function timeOf(event: { event_time: string }, fallback: number): number {
   const ms = Date.parse(event.event_time);
@@ -137,7 +129,7 @@ export function createIdentity(deps: {
       const out: Record<string, TransformProfile> = {};
       events.forEach((event, n) => {
         const own = captured[n]!;
-        const mine = [...own.identifiers].sort((a, b) => PRIORITY.indexOf(a.kind) - PRIORITY.indexOf(b.kind));
+        const mine = [...own.identifiers].sort((a, b) => identifierRank(a.kind) - identifierRank(b.kind));
         const profile = mine
           .map((i) => owner.get(identifierRef({ kind: i.kind, key: keyOf(i) })))
           .find((p) => p !== undefined);
