@@ -63,6 +63,38 @@ export function ingestCases(t: StoreCases): void {
       expect(off[0]?.duplicate).toBe(false);
     });
 
+    it('keeps appends made at once apart: one that fails stores nothing and fails no other', async () => {
+      const { sourceId, pipeRefs } = await seed(0, 1);
+      const append = (events: ReturnType<typeof newEvent>[], n: number) =>
+        t.store.appendEvents({
+          sourceId,
+          events,
+          pipes: pipeRefs,
+          deliveryIds: events.map(() => newId('delivery', t0 + n)),
+          dedupSince: at(-1000),
+          now: at(n),
+        });
+      const first = newEvent('ord_first');
+      const clash = { ...newEvent('ord_clash'), id: first.id }; // the same stored id: refused
+      const third = [newEvent('ord_third_a'), newEvent('ord_third_b')];
+      const settled = await Promise.allSettled([append([first], 1), append([clash], 2), append(third, 3)]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((settled[0] as PromiseFulfilledResult<unknown>).value).toEqual([
+        { duplicate: false, id: first.id },
+      ]);
+      expect((settled[2] as PromiseFulfilledResult<unknown>).value).toEqual(
+        third.map((e) => ({ duplicate: false, id: e.id })),
+      );
+      expect((await t.store.getEvent({ id: first.id }))?.event_id).toBe('ord_first');
+      const rows = await t.store.listDeliveries({ pipeId: pipeRefs[0]!.pipe_id, limit: 10 });
+      expect(rows.map((r) => r.event_id).sort()).toEqual(['ord_first', 'ord_third_a', 'ord_third_b']);
+      // Many calls at once, each one event (single-event collect requests): every one is stored.
+      const many = Array.from({ length: 40 }, (_, i) => newEvent(`ord_many_${i}`));
+      const results = await Promise.all(many.map((e, i) => append([e], 10 + i)));
+      expect(results).toEqual(many.map((e) => [{ duplicate: false, id: e.id }]));
+      expect(await t.store.listDeliveries({ pipeId: pipeRefs[0]!.pipe_id, limit: 100 })).toHaveLength(43);
+    });
+
     it('refuses delivery ids that do not match events times pipes, storing nothing', async () => {
       const sourceId = newId('source', t0);
       const pipes = [{ pipe_id: newId('pipe', t0), destination_id: newId('destination', t0) }];
