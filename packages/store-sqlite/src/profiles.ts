@@ -2,9 +2,12 @@
  * Identity on SQLite: profiles, their identifiers and merge history. The merge rules are core's
  * (`planLink`); this module loads what a link touches and applies the plan, in one BEGIN IMMEDIATE
  * transaction per call (which also orders processes sharing the file).
+ *
+ * Linking runs for every ingested event that carries identifiers, so its per-link statements are
+ * raw prepared statements with positional parameters (see prepared.ts): building each with kysely
+ * cost its compile every time, most of a link's cost. Merges are rare and stay with kysely.
  */
 import {
-  type IdentifierKind,
   planLink,
   type StoredIdentifier,
   type StoredProfile,
@@ -12,6 +15,28 @@ import {
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
+import { columnsOf } from './prepared.js';
+
+const P = columnsOf('profiles');
+const I = columnsOf('profile_identifiers');
+const ownerSql = `SELECT ${I('profile_id')} FROM profile_identifiers WHERE ${I('kind')} = ? AND ${I('key')} = ?`;
+const profileSql = `SELECT ${P('id', 'created_at', 'last_seen_at', 'ip', 'user_agent')} FROM profiles WHERE ${P('id')} = ?`;
+const identifiersSql = `SELECT ${I('kind', 'key', 'value', 'first_seen_at', 'last_seen_at')} FROM profile_identifiers WHERE ${I('profile_id')} = ?`;
+const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'created_at', 'last_seen_at', 'ip', 'user_agent')}) VALUES (?, NULL, ?, ?, NULL, NULL)`;
+const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')})
+  VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE ${I('kind')} = ? AND ${I('key')} = ? AND ${I('last_seen_at')} < ?`;
+// The survivor's last-seen time and attributes move only forwards: an older link changes nothing.
+const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coalesce(?, ${P('ip')}), ${P('user_agent')} = coalesce(?, ${P('user_agent')})
+  WHERE ${P('id')} = ? AND ${P('last_seen_at')} <= ?`;
+
+interface ProfileRow {
+  id: string;
+  created_at: string;
+  last_seen_at: string;
+  ip: string | null;
+  user_agent: string | null;
+}
 
 /** SQLite's limit on bound parameters is far above this; chunks keep statements small and cached. */
 const CHUNK = 200;
@@ -23,47 +48,27 @@ function chunks<T>(items: T[]): T[][] {
 }
 
 /** The store's identity methods. */
-export function profileMethods({ qb, all, first, run, tx }: SqliteContext): ProfileMethods {
+export function profileMethods({ qb, all, first, run, tx, prepare }: SqliteContext): ProfileMethods {
   const ownersOf = (refs: Array<{ kind: string; key: string }>): string[] => {
+    const owner = prepare(ownerSql);
     const ids = new Set<string>();
-    for (const part of chunks(refs)) {
-      const rows = all(
-        qb
-          .selectFrom('profile_identifiers')
-          .select('profile_id')
-          .where((eb) => eb.or(part.map((r) => eb.and([eb('kind', '=', r.kind), eb('key', '=', r.key)])))),
-      );
-      for (const row of rows) ids.add(row.profile_id);
+    for (const r of refs) {
+      const row = owner.get(r.kind, r.key) as { profile_id: string } | undefined;
+      if (row) ids.add(row.profile_id);
     }
     return [...ids];
   };
 
   const load = (ids: string[]): StoredProfile[] => {
-    if (ids.length === 0) return [];
-    const profiles = new Map<string, StoredProfile>();
-    for (const part of chunks(ids)) {
-      for (const p of all(qb.selectFrom('profiles').selectAll().where('id', 'in', part))) {
-        profiles.set(p.id, {
-          id: p.id,
-          created_at: p.created_at,
-          last_seen_at: p.last_seen_at,
-          ip: p.ip,
-          user_agent: p.user_agent,
-          identifiers: [],
-        });
-      }
-      const rows = all(qb.selectFrom('profile_identifiers').selectAll().where('profile_id', 'in', part));
-      for (const r of rows) {
-        profiles.get(r.profile_id)?.identifiers.push({
-          kind: r.kind as IdentifierKind,
-          key: r.key,
-          value: r.value,
-          first_seen_at: r.first_seen_at,
-          last_seen_at: r.last_seen_at,
-        });
-      }
+    const profile = prepare(profileSql);
+    const identifiers = prepare(identifiersSql);
+    const out: StoredProfile[] = [];
+    for (const id of ids) {
+      const p = profile.get(id) as ProfileRow | undefined;
+      if (!p) continue;
+      out.push({ ...p, identifiers: identifiers.all(id) as StoredIdentifier[] });
     }
-    return [...profiles.values()];
+    return out;
   };
 
   const insertIdentifiers = (
@@ -71,21 +76,8 @@ export function profileMethods({ qb, all, first, run, tx }: SqliteContext): Prof
     identifiers: Array<Omit<StoredIdentifier, 'last_seen_at'>>,
     now: string,
   ) => {
-    for (const i of identifiers) {
-      run(
-        qb
-          .insertInto('profile_identifiers')
-          .values({
-            kind: i.kind,
-            key: i.key,
-            profile_id: profileId,
-            value: i.value,
-            first_seen_at: i.first_seen_at,
-            last_seen_at: now,
-          })
-          .onConflict((oc) => oc.doNothing()),
-      );
-    }
+    const insert = prepare(insertIdentifierSql);
+    for (const i of identifiers) insert.run(i.kind, i.key, profileId, i.value, i.first_seen_at, now);
   };
 
   return {
@@ -96,16 +88,7 @@ export function profileMethods({ qb, all, first, run, tx }: SqliteContext): Prof
           const seenAt = link.seen_at;
           const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
           for (const p of plan.create) {
-            run(
-              qb.insertInto('profiles').values({
-                id: p.id,
-                merged_into: null,
-                created_at: seenAt,
-                last_seen_at: seenAt,
-                ip: null,
-                user_agent: null,
-              }),
-            );
+            prepare(insertProfileSql).run(p.id, seenAt, seenAt);
             insertIdentifiers(p.id, p.identifiers, seenAt);
           }
           if (plan.merge.length > 0) {
@@ -130,31 +113,9 @@ export function profileMethods({ qb, all, first, run, tx }: SqliteContext): Prof
             }
           }
           insertIdentifiers(plan.survivor, plan.add, seenAt);
-          for (const s of plan.seen) {
-            run(
-              qb
-                .updateTable('profile_identifiers')
-                .set({ last_seen_at: seenAt })
-                .where('kind', '=', s.kind)
-                .where('key', '=', s.key)
-                .where('last_seen_at', '<', seenAt),
-            );
-          }
-          const survivor = first(
-            qb.selectFrom('profiles').select(['last_seen_at']).where('id', '=', plan.survivor),
-          );
-          if (survivor && survivor.last_seen_at <= seenAt) {
-            run(
-              qb
-                .updateTable('profiles')
-                .set({
-                  last_seen_at: seenAt,
-                  ...(link.ip ? { ip: link.ip } : {}),
-                  ...(link.user_agent ? { user_agent: link.user_agent } : {}),
-                })
-                .where('id', '=', plan.survivor),
-            );
-          }
+          const seen = prepare(seenSql);
+          for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
+          prepare(touchSql).run(seenAt, link.ip || null, link.user_agent || null, plan.survivor, seenAt);
           return plan.survivor;
         }),
       );
