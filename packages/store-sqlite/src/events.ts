@@ -9,6 +9,7 @@ import {
   toStoredEvent,
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
+import { groupCommit } from './group-commit.js';
 import { columnsOf } from './prepared.js';
 
 const E = columnsOf('events');
@@ -22,22 +23,10 @@ const insertDeliverySql = `INSERT INTO deliveries (${D('id', 'event_ref', 'sourc
 const findDuplicateSql = `SELECT ${E('id')} FROM events
   WHERE ${E('source_id')} = ? AND ${E('event_id')} = ? AND ${E('sender_event_id')} = 1 AND ${E('received_at')} >= ? LIMIT 1`;
 
-/** The store's event methods. */
 type AppendArgs = Parameters<EventMethods['appendEvents']>[0];
 type AppendResult = Awaited<ReturnType<EventMethods['appendEvents']>>;
 
-/**
- * The store's event methods.
- *
- * Ingest commits in groups: the `appendEvents` calls made while the event loop handles one round
- * of I/O (say, single-event collect requests arriving on several connections at once) are written
- * in one transaction just after it (`setImmediate`), and each call resolves once that transaction
- * has committed: what a caller is told was stored is on disk as before, but a burst of small
- * requests pays for one commit instead of one each (the commit is most of a small ingest's cost).
- * A lone call waits for nothing: its group is written at the end of the same loop turn. If the
- * group's transaction fails, nothing of it was stored and each call is written again on its own,
- * so one call's failure is never another's.
- */
+/** The store's event methods. Ingest commits in groups ({@link groupCommit}). */
 export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMethods {
   const append = ({ sourceId, events, pipes, deliveryIds, dedupSince, now }: AppendArgs): AppendResult => {
     const insertEvent = prepare(insertEventSql);
@@ -83,44 +72,12 @@ export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMe
     });
   };
 
-  interface Waiting {
-    args: AppendArgs;
-    resolve: (result: AppendResult) => void;
-    reject: (err: unknown) => void;
-  }
-  let group: Waiting[] = [];
-  const settleAlone = (w: Waiting) => {
-    try {
-      w.resolve(tx(() => append(w.args)));
-    } catch (err) {
-      w.reject(err);
-    }
-  };
-  const flush = () => {
-    const waiting = group;
-    group = [];
-    if (waiting.length === 1) {
-      settleAlone(waiting[0]!);
-      return;
-    }
-    let results: AppendResult[];
-    try {
-      results = tx(() => waiting.map((w) => append(w.args)));
-    } catch {
-      // Rolled back whole: write each call alone, so each gets its own outcome.
-      for (const w of waiting) settleAlone(w);
-      return;
-    }
-    for (const [i, w] of waiting.entries()) w.resolve(results[i]!);
-  };
+  const appendInGroup = groupCommit(tx, append);
 
   return {
-    appendEvents(args) {
-      return new Promise<AppendResult>((resolve, reject) => {
-        checkDeliveryIds(args);
-        group.push({ args, resolve, reject });
-        if (group.length === 1) setImmediate(flush);
-      });
+    async appendEvents(args) {
+      checkDeliveryIds(args);
+      return appendInGroup(args);
     },
 
     async getEvent({ id }) {

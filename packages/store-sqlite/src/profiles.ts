@@ -7,14 +7,11 @@
  * raw prepared statements with positional parameters (see prepared.ts): building each with kysely
  * cost its compile every time, most of a link's cost. Merges are rare and stay with kysely.
  */
-import {
-  planLink,
-  type StoredIdentifier,
-  type StoredProfile,
-} from '@openpipes/core/identity';
+import { planLink, type StoredIdentifier, type StoredProfile } from '@openpipes/core/identity';
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
+import { groupCommit } from './group-commit.js';
 import { columnsOf } from './prepared.js';
 
 const P = columnsOf('profiles');
@@ -29,6 +26,9 @@ const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE $
 // The survivor's last-seen time and attributes move only forwards: an older link changes nothing.
 const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coalesce(?, ${P('ip')}), ${P('user_agent')} = coalesce(?, ${P('user_agent')})
   WHERE ${P('id')} = ? AND ${P('last_seen_at')} <= ?`;
+
+type LinkArgs = Parameters<ProfileMethods['linkProfiles']>[0];
+type LinkResult = Awaited<ReturnType<ProfileMethods['linkProfiles']>>;
 
 interface ProfileRow {
   id: string;
@@ -80,46 +80,47 @@ export function profileMethods({ qb, all, first, run, tx, prepare }: SqliteConte
     for (const i of identifiers) insert.run(i.kind, i.key, profileId, i.value, i.first_seen_at, now);
   };
 
+  // Each ingest call links its events; calls made at once share a commit.
+  const linkAll = ({ links, caps, newId, now }: LinkArgs): LinkResult =>
+    links.map((link) => {
+      if (link.identifiers.length === 0) return null;
+      const seenAt = link.seen_at;
+      const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
+      for (const p of plan.create) {
+        prepare(insertProfileSql).run(p.id, seenAt, seenAt);
+        insertIdentifiers(p.id, p.identifiers, seenAt);
+      }
+      if (plan.merge.length > 0) {
+        run(
+          qb
+            .updateTable('profile_identifiers')
+            .set({ profile_id: plan.survivor })
+            .where('profile_id', 'in', plan.merge),
+        );
+        run(
+          qb
+            .updateTable('profiles')
+            .set({ merged_into: plan.survivor })
+            .where((eb) => eb.or([eb('id', 'in', plan.merge), eb('merged_into', 'in', plan.merge)])),
+        );
+        for (const merged of plan.merge) {
+          run(
+            qb
+              .insertInto('profile_merges')
+              .values({ merged_id: merged, survivor_id: plan.survivor, merged_at: now }),
+          );
+        }
+      }
+      insertIdentifiers(plan.survivor, plan.add, seenAt);
+      const seen = prepare(seenSql);
+      for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
+      prepare(touchSql).run(seenAt, link.ip || null, link.user_agent || null, plan.survivor, seenAt);
+      return plan.survivor;
+    });
+  const linkInGroup = groupCommit(tx, linkAll);
+
   return {
-    async linkProfiles({ links, caps, newId, now }) {
-      return tx(() =>
-        links.map((link) => {
-          if (link.identifiers.length === 0) return null;
-          const seenAt = link.seen_at;
-          const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
-          for (const p of plan.create) {
-            prepare(insertProfileSql).run(p.id, seenAt, seenAt);
-            insertIdentifiers(p.id, p.identifiers, seenAt);
-          }
-          if (plan.merge.length > 0) {
-            run(
-              qb
-                .updateTable('profile_identifiers')
-                .set({ profile_id: plan.survivor })
-                .where('profile_id', 'in', plan.merge),
-            );
-            run(
-              qb
-                .updateTable('profiles')
-                .set({ merged_into: plan.survivor })
-                .where((eb) => eb.or([eb('id', 'in', plan.merge), eb('merged_into', 'in', plan.merge)])),
-            );
-            for (const merged of plan.merge) {
-              run(
-                qb
-                  .insertInto('profile_merges')
-                  .values({ merged_id: merged, survivor_id: plan.survivor, merged_at: now }),
-              );
-            }
-          }
-          insertIdentifiers(plan.survivor, plan.add, seenAt);
-          const seen = prepare(seenSql);
-          for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
-          prepare(touchSql).run(seenAt, link.ip || null, link.user_agent || null, plan.survivor, seenAt);
-          return plan.survivor;
-        }),
-      );
-    },
+    linkProfiles: (args) => linkInGroup(args),
 
     async findProfiles({ identifiers }) {
       if (identifiers.length === 0) return [];

@@ -1,0 +1,48 @@
+/**
+ * Group commit: the calls of a write method made while the event loop handles one round of I/O
+ * (single-event collect requests arriving on several connections, say) are written in one
+ * transaction just after it (`setImmediate`), and each call resolves once that transaction has
+ * committed. A caller is told its write is stored only when it is on disk, as before, but a burst of
+ * small writes pays for one commit instead of one each (the commit is most of a small write's cost).
+ * A lone call waits for nothing: its group is written at the end of the same loop turn.
+ *
+ * If the group's transaction fails, nothing of it was stored (the whole transaction was rolled back)
+ * and each call is written again in a transaction of its own, so one call's failure is never
+ * another's.
+ */
+export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) => R): (args: A) => Promise<R> {
+  interface Waiting {
+    args: A;
+    resolve: (result: R) => void;
+    reject: (err: unknown) => void;
+  }
+  let group: Waiting[] = [];
+  const alone = (w: Waiting) => {
+    try {
+      w.resolve(tx(() => write(w.args)));
+    } catch (err) {
+      w.reject(err);
+    }
+  };
+  const flush = () => {
+    const waiting = group;
+    group = [];
+    if (waiting.length === 1) {
+      alone(waiting[0]!);
+      return;
+    }
+    let results: R[];
+    try {
+      results = tx(() => waiting.map((w) => write(w.args)));
+    } catch {
+      for (const w of waiting) alone(w);
+      return;
+    }
+    for (const [i, w] of waiting.entries()) w.resolve(results[i]!);
+  };
+  return (args) =>
+    new Promise<R>((resolve, reject) => {
+      group.push({ args, resolve, reject });
+      if (group.length === 1) setImmediate(flush);
+    });
+}
