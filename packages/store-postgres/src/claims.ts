@@ -4,6 +4,7 @@
  * bring retries forward.
  */
 import {
+  attemptToJson,
   type ClaimMethods,
   compareIds,
   isoTimeOrNull,
@@ -96,7 +97,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             delivered_at: o.delivered_at,
           };
           details.push(JSON.stringify(o.detail));
-          attempts.push(o.attempt ? JSON.stringify(o.attempt) : null);
+          attempts.push(o.attempt ? attemptToJson(o.attempt) : null);
         });
         const ids = outcomes.map((o) => o.id).sort(compareIds);
         // Each `(SELECT … FROM input)` is an InitPlan: evaluated once, then read per row.

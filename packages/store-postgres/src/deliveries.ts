@@ -4,6 +4,7 @@
  */
 import type { DeliveryAttempt, DeliveryStatus } from '@openpipes/core';
 import {
+  attemptFromJson,
   compareIds,
   type DeliveryMethods,
   type DeliveryRowText,
@@ -84,7 +85,7 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
           .execute();
         return {
           row: toDeliveryRow(row),
-          attempts: attempts.map((a) => JSON.parse(a.data) as DeliveryAttempt),
+          attempts: attempts.map((a) => attemptFromJson(a.data)),
         };
       }),
 

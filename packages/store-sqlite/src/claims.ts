@@ -3,7 +3,7 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
-import { type ClaimMethods, leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
+import { attemptToJson, type ClaimMethods, leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
 
@@ -90,7 +90,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
           }
           applied.push(outcome.id);
           if (outcome.attempt) {
-            insertAttempt.run(outcome.id, outcome.attempt.number, JSON.stringify(outcome.attempt));
+            insertAttempt.run(outcome.id, outcome.attempt.number, attemptToJson(outcome.attempt));
           }
         }
       });

@@ -4,6 +4,7 @@
  */
 import { type DeliveryAttempt, type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
+  attemptFromJson,
   type DeliveryMethods,
   defaultRequeueStatuses,
   requeuesNothing,
@@ -36,7 +37,7 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
       if (!row) return null;
       const attempts = all(
         qb.selectFrom('delivery_attempts').select('data').where('delivery_id', '=', id).orderBy('number'),
-      ).map((a) => JSON.parse(a.data) as DeliveryAttempt);
+      ).map((a) => attemptFromJson(a.data));
       return { row: toDeliveryRow(row), attempts };
     },
 

@@ -4,7 +4,7 @@
  * as text so both drivers hand back the same shape; only these functions turn rows into records.
  */
 import { PipesError } from '../errors.js';
-import type { AuditEntry, DeliveryStatus, StoredEvent } from '../schemas.js';
+import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from '../schemas.js';
 import type {
   ClaimedDelivery,
   DeliveryDetail,
@@ -352,5 +352,40 @@ export function toAuditEntry(row: AuditRowText): AuditEntry {
     after: row.after === null ? null : JSON.parse(row.after),
     request_id: row.request_id,
     created_at: isoTime(row.created_at),
+  };
+}
+
+/**
+ * An attempt as stored: its `request` and `response` are those of its last exchange (the engine
+ * records them so), so they are left out and read back from it; an attempt stored in full (before
+ * this, or whose fields differ) keeps them. Halves what an attempt row holds.
+ */
+export function attemptToJson(attempt: DeliveryAttempt): string {
+  const last = attempt.exchanges[attempt.exchanges.length - 1];
+  const derivable = last
+    ? attempt.request === last.request && attempt.response === last.response
+    : attempt.request === null && attempt.response === null;
+  if (!derivable) return JSON.stringify(attempt);
+  const { request: _request, response: _response, ...rest } = attempt;
+  return JSON.stringify(rest);
+}
+
+/** An attempt row's JSON as the record shows it (see {@link attemptToJson}), in the same key order. */
+export function attemptFromJson(text: string): DeliveryAttempt {
+  const stored = JSON.parse(text) as Omit<DeliveryAttempt, 'request' | 'response'> &
+    Partial<Pick<DeliveryAttempt, 'request' | 'response'>>;
+  if (stored.request !== undefined) return stored as DeliveryAttempt;
+  const { number, status, started_at, duration_ms, pipe_version, destination_version, ...rest } = stored;
+  const last = stored.exchanges[stored.exchanges.length - 1];
+  return {
+    number,
+    status,
+    started_at,
+    duration_ms,
+    pipe_version,
+    destination_version,
+    request: last?.request ?? null,
+    response: last?.response ?? null,
+    ...rest,
   };
 }

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isPipesError } from '../errors.js';
+import type { DeliveryAttempt } from '../schemas.js';
 import {
+  attemptFromJson,
+  attemptToJson,
   checkDeliveryIds,
   compareIds,
   entityTakenError,
@@ -136,5 +139,58 @@ describe("the contract's errors and checks", () => {
 
   it('orders ids bytewise', () => {
     expect(['evd_b', 'evd_B', 'evd_a'].sort(compareIds)).toEqual(['evd_B', 'evd_a', 'evd_b']);
+  });
+});
+
+describe('attempt rows', () => {
+  const exchange = (n: number) => ({
+    request: {
+      url: `https://graph.example/v19.0/1/events?n=${n}`,
+      method: 'POST',
+      headers: {},
+      payload: { data: [{ n }] },
+    },
+    response: { status: 200, headers: {}, body: { events_received: 1 } },
+    error: null,
+    started_at: '2026-05-04T10:00:00.000Z',
+    duration_ms: 12,
+  });
+  const attemptWith = (exchanges: ReturnType<typeof exchange>[]): DeliveryAttempt => {
+    const last = exchanges[exchanges.length - 1];
+    return {
+      number: 1,
+      status: 'delivered',
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 15,
+      pipe_version: 2,
+      destination_version: 3,
+      request: last?.request ?? null,
+      response: last?.response ?? null,
+      error: null,
+      exchanges,
+      logs: [{ level: 'log', message: 'sent' }],
+    };
+  };
+
+  it('stores the request and response once (they are the last exchange) and reads back the same record', () => {
+    for (const attempt of [
+      attemptWith([exchange(1)]),
+      attemptWith([exchange(1), exchange(2)]),
+      attemptWith([]),
+    ]) {
+      const text = attemptToJson(attempt);
+      expect(JSON.stringify(attemptFromJson(text))).toBe(JSON.stringify(attempt)); // same keys, same order
+    }
+    const one = attemptWith([exchange(1)]);
+    expect(attemptToJson(one).length).toBeLessThan(JSON.stringify(one).length * 0.75);
+    expect(attemptToJson(one).split('graph.example')).toHaveLength(2); // the URL is stored once
+  });
+
+  it("keeps an attempt whole when its request is not its last exchange's, and reads rows stored whole", () => {
+    const odd = { ...attemptWith([exchange(1)]), request: exchange(9).request };
+    expect(attemptFromJson(attemptToJson(odd))).toEqual(odd);
+    expect(JSON.parse(attemptToJson(odd)).request.url).toContain('n=9');
+    const stored = JSON.stringify(attemptWith([exchange(1)])); // as rows were written before
+    expect(JSON.stringify(attemptFromJson(stored))).toBe(stored);
   });
 });
