@@ -22,10 +22,11 @@ import type { EventTypesRegistry } from './registries/event-types.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { SecretsRegistry } from './registries/secrets.js';
 import type { SourcesRegistry } from './registries/sources.js';
+import type { RejectionLogOptions } from './rejections.js';
 import type { PruneResult, RetentionOptions } from './retention.js';
 import type { SandboxOptions } from './sandbox/index.js';
 import type { IncomingEvent, Source } from './schemas.js';
-import type { Store } from './store.js';
+import type { RejectionError, Store } from './store.js';
 import type { HeaderGetter, TracingOptions } from './tracing/index.js';
 import type { TransformTestApi } from './transform-test.js';
 
@@ -67,6 +68,8 @@ export interface PipesOptions {
   dispatcher?: DispatcherOptions;
   /** How long events and delivery records are kept (default 30 days), pruned in the background. */
   retention?: RetentionOptions;
+  /** The per-source log of events refused at collect (bounded; pruned with the events). */
+  rejections?: RejectionLogOptions;
   /**
    * pino, winston, `console`, or your own with pino's signature `(fields, message)` (see
    * {@link Logger}). Default: warnings and errors as JSON lines on stderr.
@@ -192,6 +195,12 @@ export interface Pipes {
     input: { slug: string; header: HeaderGetter; statusOf: (result: T) => number },
     fn: () => Promise<T>,
   ): Promise<T>;
+  /**
+   * Keeps a collect request refused as a whole after its source authenticated it (a body that is
+   * not JSON, no events, too many) in the source's rejection log, with the body's text cut to the
+   * log's size limit. The HTTP handler calls it; never throws (a failed write is logged).
+   */
+  logRejectedRequest(input: { sourceId: string; error: RejectionError; text: string }): Promise<void>;
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;

@@ -27,6 +27,7 @@ import { createPipesRegistry } from './registries/pipes.js';
 import type { RegistryDeps } from './registries/registry.js';
 import { createSecretsRegistry, type SecretsRegistry } from './registries/secrets.js';
 import { createSourcesRegistry } from './registries/sources.js';
+import { createRejectionLog } from './rejections.js';
 import { createRetention } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
 import { createRedactionSource } from './secrets/redaction.js';
@@ -161,8 +162,10 @@ export function createPipes(options: PipesOptions): Pipes {
     redactorFor: redaction.redactorFor,
     profiles,
   });
+  const rejections = createRejectionLog({ store, now, logger, options: options.rejections ?? {} });
   const ingest = createIngest({
     store,
+    rejections,
     config,
     now,
     observer,
@@ -266,6 +269,7 @@ export function createPipes(options: PipesOptions): Pipes {
     on: events.on,
     observe: observers.add,
     traceCollect: (input, fn) => collectSpan(tracer, input, fn),
+    logRejectedRequest: ({ sourceId, error, text }) => rejections.record(sourceId, [{ error, text }]),
 
     async start() {
       if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });

@@ -14,6 +14,7 @@ export const idPrefixes = {
   alert_channel: 'alc',
   audit: 'aud',
   profile: 'prf',
+  rejection: 'rej',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -11,6 +11,7 @@ import { newId } from './ids.js';
 import { findUnstorableJson } from './json-value.js';
 import type { EngineObserver, EventRejectReason } from './observer.js';
 import { incomingEventSchema } from './schemas.js';
+import type { RejectionLog } from './rejections.js';
 import type { NewEvent, Store } from './store.js';
 import { formatTraceParent, inSpan, type Tracer } from './tracing/index.js';
 import { type FieldIssue, zodIssues } from './validation.js';
@@ -57,6 +58,8 @@ export interface IngestDeps {
   tracer?: Tracer | null;
   /** Given the events a call stored (not duplicates) before it answers: identity links them. */
   onStored?: (events: NewEvent[]) => Promise<void>;
+  /** Keeps the refused events of each call (one write per call; never throws). */
+  rejections?: RejectionLog;
 }
 
 export function createIngest(deps: IngestDeps) {
@@ -202,6 +205,12 @@ export function createIngest(deps: IngestDeps) {
     }
 
     const final = results as IngestEventResult[];
+    if (deps.rejections) {
+      const refused = final.flatMap((r) =>
+        r.status === 'rejected' ? [{ error: r.error, event: list[r.index] }] : [],
+      );
+      if (refused.length > 0) await deps.rejections.record(source.id, refused);
+    }
     const result = {
       source_id: source.id,
       accepted: final.filter((r) => r.status === 'accepted').length,

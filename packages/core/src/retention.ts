@@ -1,5 +1,5 @@
 /**
- * Retention: events and delivery records older than the retention period are deleted in the
+ * Retention: events, delivery records and rejection-log entries older than the retention period are deleted in the
  * background, in small batches with a pause between them, so pruning never holds the store for
  * long and ingest keeps flowing. Retired secret values (kept, encrypted, only to redact) are
  * destroyed once they were retired longer ago than the retention period: by then every delivery
@@ -28,6 +28,8 @@ export interface PruneResult {
   secretValues: number;
   /** Profiles past their own retention (identity on), deleted. */
   profiles: number;
+  /** Entries of the rejection log (events refused at collect) older than the retention period. */
+  rejections: number;
 }
 
 export interface Retention {
@@ -53,7 +55,7 @@ export function createRetention(deps: {
   let stopped = false;
 
   const runOnce = async (): Promise<PruneResult> => {
-    const total = { events: 0, deliveries: 0, secretValues: 0, profiles: 0 };
+    const total = { events: 0, deliveries: 0, secretValues: 0, profiles: 0, rejections: 0 };
     if (deps.identity) {
       while (!stopped) {
         const gone = await deps.identity.prune(batchSize);
@@ -68,12 +70,13 @@ export function createRetention(deps: {
       const pruned = await deps.store.prune({ before, limit: batchSize });
       total.events += pruned.events;
       total.deliveries += pruned.deliveries;
-      if (pruned.events < batchSize) break;
+      total.rejections += pruned.rejections;
+      if (pruned.events < batchSize && pruned.rejections < batchSize) break;
       // Let ingest and dispatch have the store between batches.
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     if (!stopped) total.secretValues = await destroyRetiredValues(before);
-    if (total.events > 0 || total.secretValues > 0 || total.profiles > 0) {
+    if (total.events > 0 || total.secretValues > 0 || total.profiles > 0 || total.rejections > 0) {
       deps.logger.info('pruned old events, deliveries and retired secret values', { ...total, before });
     }
     return total;

@@ -79,6 +79,32 @@ export interface NewEvent {
   trace_parent?: string | null;
 }
 
+/**
+ * An event refused at collect, for the source's rejection log: the errors as the collect answer
+ * gave them and the event as sent, as JSON text cut to a bounded size (`truncated` says so).
+ */
+export interface NewRejection {
+  /** `newId('rejection', now)`: the time in the id is when it was refused. */
+  id: string;
+  error: RejectionError;
+  /** The event as sent, JSON text, at most the log's size limit (not necessarily valid JSON when cut). */
+  event: string;
+  truncated: boolean;
+}
+
+/** Why an event was refused: the collect answer's `error` for it. */
+export interface RejectionError {
+  code: string;
+  message: string;
+  issues: Array<{ path: string; message: string }>;
+}
+
+/** A rejection as stored. */
+export interface StoredRejection extends NewRejection {
+  source_id: string;
+  received_at: string;
+}
+
 /** Accepted events of one source and event type in one minute (volume alerts' history). */
 export interface VolumeCount {
   /** The minute's start, ISO 8601 (seconds and milliseconds zero). */
@@ -398,6 +424,25 @@ export interface Store {
   /** One stored event by our id (`evt_`); null when absent (or pruned). */
   getEvent(input: { id: string }): Promise<StoredEvent | null>;
 
+  /**
+   * A source's stored events, newest first (by id), those with `id < cursor` when given. MUST use
+   * an index on (source, id): it answers in proportion to `limit`, not the history. `limit` 1..1001.
+   */
+  listEvents(input: { sourceId: string; cursor?: string; limit: number }): Promise<StoredEvent[]>;
+
+  // --- rejection log (events refused at collect) ---------------------------------------------
+
+  /**
+   * Appends rejections of one source in ONE statement (one per collect request, not per event),
+   * then deletes that source's oldest rejections beyond the newest `keep`, so a flood of garbage
+   * cannot grow the log past `keep` rows per source. `keep < 1` or an empty list stores nothing.
+   * Concurrent calls may briefly leave a few more than `keep`; the next call trims them.
+   */
+  appendRejections(input: { sourceId: string; rejections: NewRejection[]; keep: number; now: string }): Promise<void>;
+
+  /** A source's rejections, newest first, those with `id < cursor` when given. `limit` 1..1001. */
+  listRejections(input: { sourceId: string; cursor?: string; limit: number }): Promise<StoredRejection[]>;
+
   /** Delivery rows, newest first. A `status` list that is empty matches no row. */
   listDeliveries(input: ListDeliveriesQuery): Promise<DeliveryRow[]>;
 
@@ -459,10 +504,10 @@ export interface Store {
 
   /**
    * Deletes up to `limit` events received before `before`, with their deliveries and attempts, and
-   * deliveries created before `before`. Returns how many rows of each went. `limit < 1` deletes
-   * nothing.
+   * deliveries created before `before`, and up to `limit` rejections refused before `before`.
+   * Returns how many rows of each went. `limit < 1` deletes nothing.
    */
-  prune(input: { before: string; limit: number }): Promise<{ events: number; deliveries: number }>;
+  prune(input: { before: string; limit: number }): Promise<{ events: number; deliveries: number; rejections: number }>;
 
   // --- audit -----------------------------------------------------------------------------------
 

@@ -139,5 +139,25 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
           .executeTakeFirst();
         return row ? toStoredEvent(row) : null;
       }),
+
+    listEvents: ({ sourceId, cursor, limit }) =>
+      guard(async () => {
+        let query = q()
+          .selectFrom('events')
+          .select((eb) => [
+            'id',
+            'source_id',
+            'event_id',
+            'event_type',
+            'event_time',
+            eb.cast<string>('payload', 'text').as('payload'),
+            'received_at',
+          ])
+          .where('source_id', '=', sourceId)
+          .orderBy('id', 'desc')
+          .limit(limit);
+        if (cursor !== undefined) query = query.where('id', '<', cursor);
+        return (await query.execute()).map(toStoredEvent);
+      }),
   };
 }

@@ -25,7 +25,7 @@
  * One module per concern: `connection.ts` (pool, kysely, error mapping), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `delivery-totals.ts`,
- * `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
+ * `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
  * + `migrate.ts`, and `rows.ts` (columns as the kit's row mappers read them). This file only
  * assembles them.
  */
@@ -42,6 +42,7 @@ import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
+import { rejectionMethods } from './rejections.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
 import { volumeMethods } from './volume.js';
@@ -183,6 +184,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
     ...pruneMethods(context),
+    ...rejectionMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),
     ...profileMethods(context),

@@ -304,4 +304,25 @@ CREATE TABLE profile_merges (
 CREATE INDEX profile_merges_survivor ON profile_merges (survivor_id);
 `,
   },
+  {
+    version: 6,
+    name: 'rejection log and events by source',
+    sql: `
+-- Events refused at collect, the newest few per source (the store trims past the engine's cap on
+-- every write; retention prunes by age). The event is JSON text cut to a bounded size, so it is
+-- text, not json: a cut document does not parse.
+CREATE TABLE event_rejections (
+  id text COLLATE "C" PRIMARY KEY,
+  source_id text COLLATE "C" NOT NULL,
+  received_at timestamptz NOT NULL,
+  error jsonb NOT NULL,
+  event text NOT NULL,
+  truncated boolean NOT NULL
+);
+CREATE INDEX event_rejections_source ON event_rejections (source_id, id);
+-- A source's recent events, newest first (GET /api/sources/{id}/events). On a large events table
+-- this build takes a while and holds off inserts meanwhile; docs/operations.md says to expect it.
+CREATE INDEX events_source ON events (source_id, id);
+`,
+  },
 ];

@@ -1,4 +1,5 @@
-/** Retention on PostgreSQL: deleting the oldest events with their deliveries, attempts and dedup rows. */
+/** Retention on PostgreSQL: deleting the oldest events with their deliveries, attempts and dedup rows, and old rejections. */
+import { idAtTime } from '@openpipes/core';
 import type { PruneMethods } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
@@ -9,11 +10,11 @@ export function pruneMethods({ db, T, guard }: PgContext): PruneMethods {
   return {
     prune: ({ before, limit }) =>
       guard(async () => {
-        if (limit <= 0) return { events: 0, deliveries: 0 };
+        if (limit <= 0) return { events: 0, deliveries: 0, rejections: 0 };
         // One statement: pick the oldest events (SKIP LOCKED, so two pruners share the work), then
         // delete their attempts, deliveries, dedup rows and the events themselves, and take the
         // deleted deliveries off the running totals.
-        const { rows } = await sql<{ events: string; deliveries: string }>`
+        const { rows } = await sql<{ events: string; deliveries: string; rejections: string }>`
           WITH ev AS (
             SELECT id, source_id, event_id FROM ${T('events')}
             WHERE received_at < ${before}::timestamptz
@@ -32,10 +33,23 @@ export function pruneMethods({ db, T, guard }: PgContext): PruneMethods {
             WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id
           ), de AS (
             DELETE FROM ${T('events')} e USING ev WHERE e.id = ev.id RETURNING e.id
+          ), rj AS (
+            SELECT id FROM ${T('event_rejections')}
+            WHERE id < ${idAtTime('rejection', Date.parse(before))}
+            ORDER BY id
+            LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED
+          ), dr AS (
+            DELETE FROM ${T('event_rejections')} r USING rj WHERE r.id = rj.id RETURNING r.id
           )
-          SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dl) AS deliveries
+          SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dl) AS deliveries,
+            (SELECT count(*) FROM dr) AS rejections
         `.execute(db);
-        return { events: Number(rows[0]?.events ?? 0), deliveries: Number(rows[0]?.deliveries ?? 0) };
+        return {
+          events: Number(rows[0]?.events ?? 0),
+          deliveries: Number(rows[0]?.deliveries ?? 0),
+          rejections: Number(rows[0]?.rejections ?? 0),
+        };
       }),
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Events on SQLite: ingest (`appendEvents`: dedup, the events and one pending delivery per pipe, in
- * one transaction, through prepared statements) and reading one event back.
+ * one transaction, through prepared statements) and reading events back (one, or a source's newest).
  */
 import {
   checkDeliveryIds,
@@ -27,7 +27,7 @@ type AppendArgs = Parameters<EventMethods['appendEvents']>[0];
 type AppendResult = Awaited<ReturnType<EventMethods['appendEvents']>>;
 
 /** The store's event methods. Ingest commits in groups ({@link groupCommit}). */
-export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMethods {
+export function eventMethods({ qb, all, first, prepare, tx }: SqliteContext): EventMethods {
   const append = ({ sourceId, events, pipes, deliveryIds, dedupSince, now }: AppendArgs): AppendResult => {
     const insertEvent = prepare(insertEventSql);
     const insertDelivery = prepare(insertDeliverySql);
@@ -83,6 +83,17 @@ export function eventMethods({ qb, first, prepare, tx }: SqliteContext): EventMe
     async getEvent({ id }) {
       const row = first(qb.selectFrom('events').selectAll().where('id', '=', id));
       return row ? toStoredEvent(row) : null;
+    },
+
+    async listEvents({ sourceId, cursor, limit }) {
+      let query = qb
+        .selectFrom('events')
+        .selectAll()
+        .where('source_id', '=', sourceId)
+        .orderBy('id', 'desc')
+        .limit(limit);
+      if (cursor !== undefined) query = query.where('id', '<', cursor);
+      return all(query).map(toStoredEvent);
     },
   };
 }

@@ -10,7 +10,7 @@
  *
  * One module per concern: `connection.ts` (handle, statement cache, transactions), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
- * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `prune.ts`, `audit.ts`,
+ * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`,
  * `state.ts`, `profiles.ts` (identity), `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
  * and `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles
  * them.
@@ -27,6 +27,7 @@ import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
+import { rejectionMethods } from './rejections.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
 import { withStorageErrors } from './storage-errors.js';
@@ -76,6 +77,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
     ...pruneMethods(context),
+    ...rejectionMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),
     ...profileMethods(context),

@@ -223,4 +223,24 @@ CREATE TABLE profile_merges (
 CREATE INDEX profile_merges_survivor ON profile_merges (survivor_id);
 `,
   },
+  {
+    version: 6,
+    name: 'rejection log and events by source',
+    sql: `
+-- Events refused at collect, the newest few per source (the store trims past the engine's cap on
+-- every write; retention prunes by age). The event is JSON text cut to a bounded size, so it is
+-- TEXT, not JSON: a cut document does not parse.
+CREATE TABLE event_rejections (
+  id TEXT PRIMARY KEY,
+  source_id TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  error TEXT NOT NULL,
+  event TEXT NOT NULL,
+  truncated INTEGER NOT NULL
+);
+CREATE INDEX event_rejections_source ON event_rejections (source_id, id);
+-- A source's recent events, newest first (GET /api/sources/{id}/events).
+CREATE INDEX events_source ON events (source_id, id);
+`,
+  },
 ];

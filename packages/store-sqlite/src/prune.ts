@@ -1,4 +1,4 @@
-/** Retention on SQLite: deleting the oldest events with their deliveries and attempts. */
+/** Retention on SQLite: deleting the oldest events with their deliveries and attempts, and old rejections. */
 import { idAtTime } from '@openpipes/core';
 import type { PruneMethods } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
@@ -7,7 +7,7 @@ import type { SqliteContext } from './connection.js';
 export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods {
   return {
     async prune({ before, limit }) {
-      if (limit <= 0) return { events: 0, deliveries: 0 };
+      if (limit <= 0) return { events: 0, deliveries: 0, rejections: 0 };
       return tx(() => {
         // Event ids are ULIDs made on receipt: "received before" is "id below the first id at that time".
         const eventIds = all(
@@ -29,7 +29,22 @@ export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods 
           }
           run(qb.deleteFrom('events').where('id', 'in', eventIds));
         }
-        return { events: eventIds.length, deliveries };
+        // The rejection log's ids are ULIDs made when refused: the same id-range test.
+        const rejections = run(
+          qb
+            .deleteFrom('event_rejections')
+            .where(
+              'id',
+              'in',
+              qb
+                .selectFrom('event_rejections')
+                .select('id')
+                .where('id', '<', idAtTime('rejection', Date.parse(before)))
+                .orderBy('id')
+                .limit(limit),
+            ),
+        );
+        return { events: eventIds.length, deliveries, rejections };
       });
     },
   };

@@ -29,7 +29,10 @@ export type SecretValueMethods = Pick<
 >;
 
 /** Ingest and reading an event back (`events.ts`). */
-export type EventMethods = Pick<Store, 'appendEvents' | 'getEvent'>;
+export type EventMethods = Pick<Store, 'appendEvents' | 'getEvent' | 'listEvents'>;
+
+/** The rejection log: events refused at collect (`rejections.ts`). */
+export type RejectionMethods = Pick<Store, 'appendRejections' | 'listRejections'>;
 
 /** Claims, outcomes, leases and retries (`claims.ts`). */
 export type ClaimMethods = Pick<

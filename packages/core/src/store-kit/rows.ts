@@ -11,6 +11,7 @@ import type {
   DeliveryRow,
   EntityRecord,
   EntityVersionRecord,
+  StoredRejection,
 } from '../store.js';
 import type { RowTextColumns, Selected, StoreTables } from './tables.js';
 
@@ -327,6 +328,28 @@ export function toStoredEvent(row: EventRowText): StoredEvent {
     event_time: isoTime(row.event_time),
     event_payload: JSON.parse(row.payload),
     received_at: isoTime(row.received_at),
+  };
+}
+
+/** An `event_rejections` row, JSON as text. */
+export type RejectionRowText = Selected<StoreTables<RowTextColumns>['event_rejections']>;
+
+/**
+ * An `event_rejections` row as a {@link StoredRejection}.
+ *
+ * @example
+ * ```ts
+ * const rejections = rows.map(toStoredRejection);
+ * ```
+ */
+export function toStoredRejection(row: RejectionRowText): StoredRejection {
+  return {
+    id: row.id,
+    source_id: row.source_id,
+    received_at: isoTime(row.received_at),
+    error: JSON.parse(row.error),
+    event: row.event,
+    truncated: row.truncated === true || row.truncated === 1,
   };
 }
 

@@ -156,6 +156,16 @@ export interface StoreTables<C extends DialectColumns> {
     received_at: C['time'];
     trace_parent: Defaulted<string | null>;
   };
+  /** Events refused at collect, the newest few per source (migration 6). */
+  event_rejections: {
+    id: string;
+    source_id: string;
+    received_at: C['time'];
+    error: C['json'];
+    /** The event as sent, JSON text cut to the log's size limit. */
+    event: string;
+    truncated: C['flag'];
+  };
   /** Accepted events per minute, source and event type (migration 3). */
   event_volume: { minute: C['time']; source_id: string; event_type: string; count: C['counter'] };
   deliveries: {

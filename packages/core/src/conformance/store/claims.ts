@@ -170,10 +170,15 @@ export function claimCases(t: StoreCases): void {
       expect(await t.store.requeueDeliveries({ ...requeue, statuses: [] })).toEqual([]);
       expect(await t.store.requeueDeliveries({ ...requeue, limit: 0 })).toEqual([]);
       expect(await t.store.requeueDeliveries({ ...requeue, limit: -1 })).toEqual([]);
-      expect(await t.store.prune({ before: at(86_400_000), limit: 0 })).toEqual({ events: 0, deliveries: 0 });
+      expect(await t.store.prune({ before: at(86_400_000), limit: 0 })).toEqual({
+        events: 0,
+        deliveries: 0,
+        rejections: 0,
+      });
       expect(await t.store.prune({ before: at(86_400_000), limit: -1 })).toEqual({
         events: 0,
         deliveries: 0,
+        rejections: 0,
       });
       expect(await t.store.listDeliveries({ pipeId: p.pipe_id, status: 'dead', limit: 10 })).toHaveLength(2);
     });

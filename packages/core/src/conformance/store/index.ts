@@ -18,6 +18,7 @@ import { deliveryQueryCases } from './delivery-queries.js';
 import { entityCases } from './entities.js';
 import { storeCases } from './fixtures.js';
 import { ingestCases } from './ingest.js';
+import { rejectionCases } from './rejections.js';
 import { secretValueCases } from './secret-values.js';
 import { stateCases } from './state.js';
 
@@ -46,6 +47,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     entityCases(t);
     secretValueCases(t);
     ingestCases(t);
+    rejectionCases(t);
     claimCases(t);
     deliveryQueryCases(t);
     auditCases(t);

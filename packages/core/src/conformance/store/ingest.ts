@@ -170,9 +170,9 @@ export function ingestCases(t: StoreCases): void {
         now: at(10_000),
       });
       const first = await t.store.prune({ before: at(5000), limit: 2 });
-      expect(first).toEqual({ events: 2, deliveries: 2 });
+      expect(first).toEqual({ events: 2, deliveries: 2, rejections: 0 });
       const second = await t.store.prune({ before: at(5000), limit: 2 });
-      expect(second).toEqual({ events: 1, deliveries: 1 });
+      expect(second).toEqual({ events: 1, deliveries: 1, rejections: 0 });
       expect(await t.store.getEvent({ id: events[0]!.id })).toBeNull();
       expect(await t.store.getEvent({ id: recent.id })).not.toBeNull();
       expect(await t.store.getDelivery({ id: claimed[0]!.id })).toBeNull();
