@@ -1,6 +1,6 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
- * trail, the engine scenarios, config transfer, destination faults, hostile neighbours, volume/success-rate alerts and identity.
+ * trail, the engine scenarios, config transfer, destination faults, hostile neighbours, volume/success-rate alerts, identity and the rejection log.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
@@ -10,6 +10,7 @@ import { type EngineConformanceOptions, runEngineConformance } from './engine.js
 import { runEngineIdentity } from './identity.js';
 import { runEngineNeighbours } from './neighbours.js';
 import { runEngineLevelAlerts } from './observability.js';
+import { runEngineRejections } from './rejections.js';
 import { runEngineReliability } from './reliability.js';
 
 export function runEngineSuites(options: EngineConformanceOptions): void {
@@ -21,4 +22,5 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineNeighbours(options);
   runEngineLevelAlerts(options);
   runEngineIdentity(options);
+  runEngineRejections(options);
 }
