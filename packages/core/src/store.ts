@@ -438,7 +438,12 @@ export interface Store {
    * cannot grow the log past `keep` rows per source. `keep < 1` or an empty list stores nothing.
    * Concurrent calls may briefly leave a few more than `keep`; the next call trims them.
    */
-  appendRejections(input: { sourceId: string; rejections: NewRejection[]; keep: number; now: string }): Promise<void>;
+  appendRejections(input: {
+    sourceId: string;
+    rejections: NewRejection[];
+    keep: number;
+    now: string;
+  }): Promise<void>;
 
   /** A source's rejections, newest first, those with `id < cursor` when given. `limit` 1..1001. */
   listRejections(input: { sourceId: string; cursor?: string; limit: number }): Promise<StoredRejection[]>;
@@ -507,7 +512,10 @@ export interface Store {
    * deliveries created before `before`, and up to `limit` rejections refused before `before`.
    * Returns how many rows of each went. `limit < 1` deletes nothing.
    */
-  prune(input: { before: string; limit: number }): Promise<{ events: number; deliveries: number; rejections: number }>;
+  prune(input: {
+    before: string;
+    limit: number;
+  }): Promise<{ events: number; deliveries: number; rejections: number }>;
 
   // --- audit -----------------------------------------------------------------------------------
 

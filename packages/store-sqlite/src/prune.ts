@@ -31,18 +31,16 @@ export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods 
         }
         // The rejection log's ids are ULIDs made when refused: the same id-range test.
         const rejections = run(
-          qb
-            .deleteFrom('event_rejections')
-            .where(
-              'id',
-              'in',
-              qb
-                .selectFrom('event_rejections')
-                .select('id')
-                .where('id', '<', idAtTime('rejection', Date.parse(before)))
-                .orderBy('id')
-                .limit(limit),
-            ),
+          qb.deleteFrom('event_rejections').where(
+            'id',
+            'in',
+            qb
+              .selectFrom('event_rejections')
+              .select('id')
+              .where('id', '<', idAtTime('rejection', Date.parse(before)))
+              .orderBy('id')
+              .limit(limit),
+          ),
         );
         return { events: eventIds.length, deliveries, rejections };
       });

@@ -7,8 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../logger.js';
 import type { IncomingEvent } from '../schemas.js';
-import { engineHarness } from './harness.js';
 import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness } from './harness.js';
 
 const now = () => new Date().toISOString();
 /** Garbage a hostile sender posts: not events at all (ingest takes it as a parsed body would come). */
@@ -49,7 +49,11 @@ export function runEngineRejections(options: EngineConformanceOptions): void {
 
     it('cuts a huge event to the size limit and keeps at most perSource per source', async () => {
       const { pipes, source } = await setup({ rejections: { perSource: 5, maxEventBytes: 64 } });
-      const huge = { event_type: 'purchase', event_time: now(), event_payload: { value: 'é'.repeat(100_000) } };
+      const huge = {
+        event_type: 'purchase',
+        event_time: now(),
+        event_payload: { value: 'é'.repeat(100_000) },
+      };
       await pipes.ingest('web', huge);
       const [entry] = (await pipes.sources.rejections(source.id)).data;
       expect(entry!.truncated).toBe(true);
@@ -57,7 +61,8 @@ export function runEngineRejections(options: EngineConformanceOptions): void {
       expect(entry!.event.startsWith('{"event_type":"purchase"')).toBe(true);
 
       // A flood: 3 requests of 4 garbage events each leave the newest 5.
-      for (let i = 0; i < 3; i++) await pipes.ingest('web', garbage([1, 2, 3, 4].map((n) => ({ n: i * 10 + n }))));
+      for (let i = 0; i < 3; i++)
+        await pipes.ingest('web', garbage([1, 2, 3, 4].map((n) => ({ n: i * 10 + n }))));
       const log = await pipes.sources.rejections(source.id, { limit: 100 });
       expect(log.data.map((r) => JSON.parse(r.event).n)).toEqual([24, 23, 22, 21, 14]);
     });

@@ -451,7 +451,13 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
       now += 20 * 86_400_000;
       await pipes.ingest('web', [purchaseEvent('ord_new_1')]);
       now += 15 * 86_400_000;
-      expect(await pipes.prune()).toEqual({ events: 2, deliveries: 2, secretValues: 0, profiles: 0, rejections: 0 });
+      expect(await pipes.prune()).toEqual({
+        events: 2,
+        deliveries: 2,
+        secretValues: 0,
+        profiles: 0,
+        rejections: 0,
+      });
       const left = await pipes.deliveries.list(pipe.id);
       expect(left.data.map((d) => d.event_id)).toEqual(['ord_new_1']);
     });

@@ -397,7 +397,13 @@ async function send({ events, secrets }) {
 
       // A day and a bit later, retention destroys the retired value, and says so in the audit trail.
       now += 25 * 3_600_000;
-      expect(await pipes.prune()).toEqual({ events: 2, deliveries: 2, secretValues: 1, profiles: 0, rejections: 0 });
+      expect(await pipes.prune()).toEqual({
+        events: 2,
+        deliveries: 2,
+        secretValues: 1,
+        profiles: 0,
+        rejections: 0,
+      });
       expect(await pipes.store.listRetiredSecretValues({})).toEqual([]);
       const destroyed = await waitFor(async () => {
         const page = await pipes.audit.list({ entity_kind: 'secret', entity_id: token.id });

@@ -40,7 +40,7 @@ export interface SourcesRegistry extends Registry<Source, SourceInput>, Switchab
   rejections(id: string, query?: ActivityQuery): Promise<Page<StoredRejection>>;
 }
 
-/** A page of a source's events or rejections: `limit` 1..1000 (default 50) and a cursor. */
+/** A page of a source's events or rejections: `limit` 1..1000 (default 100) and a cursor. */
 export interface ActivityQuery {
   limit?: number;
   cursor?: string;
@@ -48,7 +48,7 @@ export interface ActivityQuery {
 
 function activityQuerySchema(kind: IdKind) {
   return z.strictObject({
-    limit: z.number().int().min(1).max(1000).default(50),
+    limit: z.number().int().min(1).max(1000).default(100),
     cursor: cursorSchema(kind).optional(),
   });
 }

@@ -99,21 +99,7 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
                 rawBody: raw,
               });
               cors = corsHeaders(source, request.headers.get('origin'));
-              const events = unwrapEvents(parseJson(decodeUtf8(raw), limits.maxDepth));
-              if (events.length === 0) {
-                throw new PipesError({
-                  code: 'VALIDATION_FAILED',
-                  message: 'the body holds no events',
-                  details: { issues: [{ path: '(root)', message: 'at least one event is needed' }] },
-                });
-              }
-              if (events.length > limits.maxEvents) {
-                throw new PipesError({
-                  code: 'TOO_MANY_EVENTS',
-                  message: `${events.length} events in one request; at most ${limits.maxEvents} are accepted`,
-                  details: { max_events: limits.maxEvents, events: events.length },
-                });
-              }
+              const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
               // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
               const result = await pipes.ingest(slug, events as IncomingEvent[]);
               return answer(result, cors);
@@ -252,4 +238,54 @@ function toInternal(err: unknown): PipesError {
     message: err instanceof Error ? err.message : String(err),
     cause: err,
   });
+}
+
+/** The body's events: JSON (UTF-8, not too deep), at least one, at most `maxEvents`. */
+function checkedEvents(raw: Uint8Array, limits: Required<CollectLimits>): unknown[] {
+  const events = unwrapEvents(parseJson(decodeUtf8(raw), limits.maxDepth));
+  if (events.length === 0) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: 'the body holds no events',
+      details: { issues: [{ path: '(root)', message: 'at least one event is needed' }] },
+    });
+  }
+  if (events.length > limits.maxEvents) {
+    throw new PipesError({
+      code: 'TOO_MANY_EVENTS',
+      message: `${events.length} events in one request; at most ${limits.maxEvents} are accepted`,
+      details: { max_events: limits.maxEvents, events: events.length },
+    });
+  }
+  return events;
+}
+
+/** Bytes of a refused body decoded for the rejection log (the log cuts it further, to its own limit). */
+const loggedBodyBytes = 64 * 1024;
+
+/**
+ * Runs `check`; when it refuses the whole request (its source already authenticated it), the
+ * refusal goes to the source's rejection log with the start of the body, then is thrown as before.
+ */
+async function logIfRefused<T>(pipes: Pipes, source: Source, raw: Uint8Array, check: () => T): Promise<T> {
+  try {
+    return check();
+  } catch (err) {
+    if (isPipesError(err)) {
+      const issues = (err.details as { issues?: unknown } | undefined)?.issues;
+      await pipes.logRejectedRequest({
+        sourceId: source.id,
+        error: {
+          code: err.code,
+          message: err.message,
+          issues: Array.isArray(issues) ? (issues as Array<{ path: string; message: string }>) : [],
+        },
+        // Lenient decoding: a body that is not UTF-8 is logged with U+FFFD where it was broken.
+        text: Buffer.from(raw.buffer, raw.byteOffset, Math.min(raw.byteLength, loggedBodyBytes)).toString(
+          'utf8',
+        ),
+      });
+    }
+    throw err;
+  }
 }

@@ -87,7 +87,11 @@ export function rejectionCases(t: StoreCases): void {
       });
       const page = await t.store.listEvents({ sourceId, limit: 2 });
       expect(page.map((e) => e.id)).toEqual([events[2]!.id, events[1]!.id]);
-      expect(page[0]).toMatchObject({ source_id: sourceId, event_type: 'purchase', event_id: events[2]!.event_id });
+      expect(page[0]).toMatchObject({
+        source_id: sourceId,
+        event_type: 'purchase',
+        event_id: events[2]!.event_id,
+      });
       const rest = await t.store.listEvents({ sourceId, limit: 2, cursor: page[1]!.id });
       expect(rest.map((e) => e.id)).toEqual([events[0]!.id]);
       expect(await t.store.listEvents({ sourceId: newId('source', t0), limit: 5 })).toEqual([]);

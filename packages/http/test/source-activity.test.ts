@@ -1,0 +1,90 @@
+/**
+ * A source's recent events and rejections over real HTTP, on both stores: what collect accepted
+ * comes back from `GET /api/sources/{id}/events`, what it refused (per event, or the whole body)
+ * from `GET /api/sources/{id}/rejections` with the errors the collect answer gave, newest first,
+ * paged, with a huge event cut to the log's limit. Read scope suffices; bad queries are 400s.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { call, collect } from './client.js';
+import { type Fixture, readKey, type StoreName, startFixture } from './servers.js';
+
+const stores: StoreName[] = ['sqlite', 'postgres'];
+const now = () => new Date().toISOString();
+
+describe.each(stores)("a source's events and rejections over HTTP, on %s", (store) => {
+  let f: Fixture;
+  let sourceId: string;
+  const read = { key: readKey.token };
+
+  beforeAll(async () => {
+    f = await startFixture('node', {}, { store });
+    const source = await call(f, 'POST', '/api/sources', { body: { name: 'Web', slug: 'web' } });
+    sourceId = source.json.id;
+    await call(f, 'POST', '/api/event-types', {
+      body: {
+        name: 'purchase',
+        schema: { type: 'object', required: ['value'], properties: { value: { type: 'number' } } },
+      },
+    });
+  });
+  afterAll(async () => {
+    await f?.close();
+  });
+
+  it('lists what collect accepted and what it refused, newest first, with the errors it answered', async () => {
+    const good = { event_type: 'purchase', event_time: now(), event_payload: { value: 12 } };
+    const bad = { event_type: 'purchase', event_time: now(), event_payload: { value: 'twelve' } };
+    const answer = await collect(f, 'web', [good, bad]);
+    expect(answer.status).toBe(202);
+    const refused = answer.json.results[1];
+    expect(refused.status).toBe('rejected');
+    const notJson = await collect(f, 'web', '{"event_type": purchase');
+    expect(notJson.status).toBe(400);
+
+    const events = await call(f, 'GET', `/api/sources/${sourceId}/events`, read);
+    expect(events.status).toBe(200);
+    expect(events.json.data).toHaveLength(1);
+    expect(events.json.data[0]).toMatchObject({ source_id: sourceId, event_payload: { value: 12 } });
+    expect(events.json.data[0].id).toBe(answer.json.results[0].id);
+
+    const rejections = await call(f, 'GET', `/api/sources/${sourceId}/rejections`, read);
+    expect(rejections.status).toBe(200);
+    const [whole, perEvent] = rejections.json.data;
+    expect(whole).toMatchObject({
+      source_id: sourceId,
+      error: { code: notJson.json.error.code, message: notJson.json.error.message },
+      event: '{"event_type": purchase',
+      truncated: false,
+    });
+    expect(perEvent).toMatchObject({ error: refused.error, truncated: false });
+    expect(JSON.parse(perEvent.event)).toEqual(bad);
+  });
+
+  it('pages with next_cursor and cuts a huge event to 4 KB', async () => {
+    const huge = { event_type: 'purchase', event_time: now(), event_payload: { value: 'x'.repeat(300_000) } };
+    expect((await collect(f, 'web', huge)).status).toBe(400);
+    const first = await call(f, 'GET', `/api/sources/${sourceId}/rejections?limit=1`, read);
+    expect(first.json.data[0].truncated).toBe(true);
+    expect(Buffer.byteLength(first.json.data[0].event)).toBeLessThanOrEqual(4096);
+    expect(first.json.next_cursor).toBe(first.json.data[0].id);
+    const next = await call(
+      f,
+      'GET',
+      `/api/sources/${sourceId}/rejections?limit=1&cursor=${first.json.next_cursor}`,
+      read,
+    );
+    expect(next.json.data).toHaveLength(1);
+    expect(next.json.data[0].id < first.json.data[0].id).toBe(true);
+  });
+
+  it('refuses a bad limit, a cursor of another kind, an unknown source and no key', async () => {
+    const base = `/api/sources/${sourceId}`;
+    expect((await call(f, 'GET', `${base}/events?limit=0`, read)).status).toBe(400);
+    expect((await call(f, 'GET', `${base}/events?cursor=${sourceId}`, read)).status).toBe(400);
+    expect((await call(f, 'GET', `${base}/rejections?cursor=evt_nope`, read)).status).toBe(400);
+    expect((await call(f, 'GET', `${base}/rejections?since=1`, read)).status).toBe(400);
+    const missing = '/api/sources/src_01ARZ3NDEKTSV4RRFFQ69G5FAV/events';
+    expect((await call(f, 'GET', missing, read)).status).toBe(404);
+    expect((await call(f, 'GET', `${base}/rejections`, { key: null })).status).toBe(401);
+  });
+});
