@@ -19,6 +19,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerProfiles } from './commands/profiles.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
+import { registerSources } from './commands/sources.js';
 import { registerTransform } from './commands/transform.js';
 import { createContext } from './context.js';
 import { exitCodes } from './errors.js';
@@ -61,6 +62,7 @@ Docs: docs/cli.md`,
   registerAudit(program, ctx);
   registerProfiles(program, ctx);
   registerDeliveries(program, ctx);
+  registerSources(program, ctx);
   // Subcommands inherit the output settings and report usage errors the same way.
   const inherit = (command: Command) => {
     for (const sub of command.commands) {

@@ -1,0 +1,70 @@
+/**
+ * `openpipes sources events|rejections` against a real `openpipes serve` (SQLite): an event
+ * collected and one refused show up, newest first, by slug or id, as a table and as JSON.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CliResult, openpipes, type ServeProcess, startServe, stopAll } from './helpers.js';
+
+describe('openpipes sources', () => {
+  let serve: ServeProcess;
+
+  const run = async (args: string[]): Promise<CliResult> => {
+    const result = await openpipes(args, { env: serve.env });
+    if (result.code !== 0) {
+      throw new Error(
+        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
+      );
+    }
+    return result;
+  };
+
+  beforeAll(async () => {
+    serve = await startServe();
+    await run(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);
+    await run([
+      'api',
+      'POST',
+      '/api/event-types',
+      '--json',
+      '{"name":"purchase","schema":{"type":"object","required":["value"]}}',
+    ]);
+    const collected = await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { value: 1 } },
+        { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { price: 1 } },
+      ]),
+    });
+    expect(collected.status).toBe(202);
+  });
+  afterAll(() => stopAll());
+
+  it('lists the events a source accepted', async () => {
+    const listed = await run(['sources', 'events', 'web']);
+    expect(listed.stdout).toMatch(/^ID\s+RECEIVED\s+TYPE\s+EVENT ID\s+PAYLOAD/);
+    expect(listed.stdout).toContain('{"value":1}');
+    const json = (await run(['sources', 'events', 'web', '--json'])).json();
+    expect(json.data).toHaveLength(1);
+    expect(json.data[0].event_payload).toEqual({ value: 1 });
+  });
+
+  it('lists the events it refused with their errors', async () => {
+    const listed = await run(['sources', 'rejections', 'web']);
+    expect(listed.stdout).toContain('VALIDATION_FAILED');
+    expect(listed.stdout).toContain('"price":1');
+    const id = (await run(['api', 'GET', '/api/sources'])).json().data[0].id;
+    const json = (await run(['sources', 'rejections', id, '--json', '--limit', '5'])).json();
+    expect(json.data).toHaveLength(1);
+    expect(json.data[0].error.issues[0].path).toMatch(/value/);
+  });
+
+  it('refuses a bad limit and an unknown source', async () => {
+    const bad = await openpipes(['sources', 'events', 'web', '--limit', 'many'], { env: serve.env });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--limit is a number/);
+    const missing = await openpipes(['sources', 'rejections', 'nope'], { env: serve.env });
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toMatch(/no source with id or slug "nope"/);
+  });
+});
