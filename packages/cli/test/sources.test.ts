@@ -56,7 +56,8 @@ describe('openpipes sources', () => {
     const id = (await run(['api', 'GET', '/api/sources'])).json().data[0].id;
     const json = (await run(['sources', 'rejections', id, '--json', '--limit', '5'])).json();
     expect(json.data).toHaveLength(1);
-    expect(json.data[0].error.issues[0].path).toMatch(/value/);
+    expect(json.data[0].error.issues[0].path).toBe('event_payload');
+    expect(json.data[0].error.message).toMatch(/value/);
   });
 
   it('refuses a bad limit and an unknown source', async () => {
