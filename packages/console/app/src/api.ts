@@ -90,6 +90,29 @@ export interface Source {
   name: string;
   slug: string;
   enabled: boolean;
+  auth: { type: 'none' | 'bearer' | 'hmac'; secret_id?: string };
+  allowed_origins: string[];
+  dedup_window_seconds: number;
+}
+
+/** An accepted event (`GET /api/sources/{id}/events`). */
+export interface StoredEvent {
+  id: string;
+  event_id: string;
+  event_type: string;
+  event_time: string;
+  event_payload: Record<string, unknown>;
+  received_at: string;
+}
+
+/** An event refused at collect (`GET /api/sources/{id}/rejections`). */
+export interface Rejection {
+  id: string;
+  received_at: string;
+  error: { code: string; message: string; issues: Array<{ path: string; message: string }> };
+  /** The event as sent (JSON text, or the body's text), cut when `truncated`. */
+  event: string;
+  truncated: boolean;
 }
 
 export interface Destination {

@@ -7,6 +7,7 @@ import { DeliveryPage } from './pages/delivery';
 import { OverviewPage } from './pages/overview';
 import { PipePage } from './pages/pipe';
 import { SignIn } from './pages/sign-in';
+import { SourcePage, SourcesPage } from './pages/sources';
 import { Link, usePath } from './router';
 import { setSession } from './ui';
 
@@ -16,6 +17,8 @@ function Page(props: { path: string }) {
   if (parts[0] === 'pipes' && parts.length === 2) return <PipePage id={parts[1]!} />;
   if (parts[0] === 'pipes' && parts.length === 3 && parts[2] === 'code') return <CodePage id={parts[1]!} />;
   if (parts[0] === 'deliveries' && parts.length === 2) return <DeliveryPage id={parts[1]!} />;
+  if (parts[0] === 'sources' && parts.length === 1) return <SourcesPage />;
+  if (parts[0] === 'sources' && parts.length === 2) return <SourcePage id={parts[1]!} />;
   return (
     <main>
       <h1>Not found</h1>
@@ -60,6 +63,7 @@ function App() {
           <Link to="/" class="brand">
             OpenPipes
           </Link>
+          <Link to="/sources">Sources</Link>
           <span class="who">
             {session.actor} ({session.scope === 'write' ? 'read and write' : 'read-only'})
           </span>
