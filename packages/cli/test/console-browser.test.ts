@@ -3,7 +3,7 @@
  * `openpipes serve` on SQLite, with a stand-in for Meta on 127.0.0.1: sign in, see the pipe, see a
  * collected event appear as delivered without a reload, open its record, find the token redacted
  * and its value nowhere the browser received; the CSP holds and is never violated; a read-scope
- * key gets no write controls.
+ * key gets no write controls; a source's page shows a good and a bad event sent to it.
  */
 import {
   metaExampleSend,
@@ -207,6 +207,56 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     const violations = messages.filter((m) => m.includes('csp-violation'));
     expect(violations.filter((v) => !/csp-violation style-src-attr :0$/.test(v))).toEqual([]);
     expect(messages.filter((m) => /script-src|pageerror/i.test(m))).toEqual([]);
+    await page.close();
+  });
+
+  it('shows a source with its snippets, and a good and a bad event sent to it, newest first', async () => {
+    const { page, messages } = await openPage();
+    await signIn(page, serve.token);
+    await page.getByRole('link', { name: 'Sources' }).click();
+    await page.getByRole('link', { name: 'Web' }).click();
+    await page.getByRole('heading', { name: 'Source Web' }).waitFor();
+    expect(page.url()).toMatch(/\/console\/sources\/src_\w+$/);
+    const curl = await page.getByLabel('curl', { exact: true }).textContent();
+    expect(curl).toContain(`curl -X POST '${serve.url}/collect/web'`);
+    const beacon = await page.getByLabel('sendBeacon', { exact: true }).textContent();
+    expect(beacon).toContain(`navigator.sendBeacon(\n  '${serve.url}/collect/web'`);
+
+    // Sent from the test while the page is open: both appear by themselves (the page polls).
+    const good = await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(purchaseEvent('ord_source_page_1')),
+    });
+    expect(good.status).toBe(202);
+    const bad = await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event_type: 'purchase',
+        event_time: new Date().toISOString(),
+        event_payload: { order_id: 'ord_refused_1' },
+      }),
+    });
+    expect(bad.status).toBe(400);
+    const refused = (await bad.json()) as {
+      error: { details: { results: Array<{ error: { issues: Array<{ path: string }> } }> } };
+    };
+
+    const rejection = page.getByRole('row').filter({ hasText: 'ord_refused_1' });
+    await rejection.waitFor({ timeout: 10_000 });
+    expect(await rejection.textContent()).toContain('VALIDATION_FAILED');
+    expect(await rejection.textContent()).toContain(refused.error.details.results[0]!.error.issues[0]!.path);
+    await page.getByRole('row').filter({ hasText: 'ord_source_page_1' }).waitFor({ timeout: 10_000 });
+    // Newest first: the event sent last heads the events table.
+    const firstEvent = page
+      .getByRole('table', { name: /Accepted events/ })
+      .getByRole('row')
+      .nth(1);
+    expect(await firstEvent.textContent()).toContain('ord_source_page_1');
+    expect(
+      messages.filter((m) => /Content.Security.Policy|Refused to|csp-violation|pageerror/i.test(m)),
+    ).toEqual([]);
     await page.close();
   });
 
