@@ -321,7 +321,8 @@ CREATE TABLE event_rejections (
 );
 CREATE INDEX event_rejections_source ON event_rejections (source_id, id);
 -- A source's recent events, newest first (GET /api/sources/{id}/events). On a large events table
--- this build takes a while and holds off inserts meanwhile; docs/operations.md says to expect it.
+-- this build takes a while and holds off inserts meanwhile (docs/deployment.md, "Retention and
+-- pruning", says to expect it).
 CREATE INDEX events_source ON events (source_id, id);
 `,
   },
