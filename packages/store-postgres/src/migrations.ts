@@ -323,7 +323,8 @@ CREATE INDEX event_rejections_source ON event_rejections (source_id, id);
 -- A source's recent events, newest first (GET /api/sources/{id}/events). On a large events table
 -- this build takes a while and holds off inserts meanwhile (docs/deployment.md, "Retention and
 -- pruning", says to expect it).
-CREATE INDEX events_source ON events (source_id, id);
+-- IF NOT EXISTS: an operator may build it beforehand with CREATE INDEX CONCURRENTLY.
+CREATE INDEX IF NOT EXISTS events_source ON events (source_id, id);
 `,
   },
 ];
