@@ -7,6 +7,7 @@
 
 import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from '@openpipes/sandbox';
 import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
+import { checkConsent } from './consent/requirement.js';
 import { toPipesError } from './errors.js';
 import type { TransformProfile } from './identity/stitch.js';
 import type { EngineObserver } from './observer.js';
@@ -63,6 +64,8 @@ interface Work {
   outputs: SandboxEvent[];
   /** Set when the transform failed for this event. */
   transformError: DeliveryError | null;
+  /** Why it carries nothing: `consent`, the transform's reason; null = the transform returned nothing. */
+  filterReason: string | null;
   logs: ConsoleLine[];
   verdicts: EventVerdict[];
   exchange: RecordedExchange | null;
@@ -182,6 +185,39 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
 async function transformGroup(
   deps: DeliverDeps,
   pipe: Pipe,
+  claimed: ClaimedDelivery[],
+  secrets: Record<string, string>,
+): Promise<Work[]> {
+  // The pipe's consent requirement is checked on the event as it came in, before the transform:
+  // an event without the consent never reaches user code or send(), and says why on its record.
+  const consentless: Work[] = [];
+  const deliveries: ClaimedDelivery[] = [];
+  for (const delivery of claimed) {
+    if (checkConsent(pipe.consent, delivery.event.event_payload).met) deliveries.push(delivery);
+    else consentless.push({ ...blankWork(delivery, pipe), filterReason: 'consent' });
+  }
+  if (deliveries.length === 0) return consentless;
+  return [...consentless, ...(await transformAllowed(deps, pipe, deliveries, secrets))];
+}
+
+/** A delivery's work before anything ran. */
+const blankWork = (delivery: ClaimedDelivery, pipe: Pipe): Work => ({
+  delivery,
+  pipe,
+  outputs: [],
+  transformError: null,
+  filterReason: null,
+  logs: [],
+  verdicts: [],
+  exchange: null,
+  exchanges: [],
+  testMode: false,
+  retryAfterMs: null,
+});
+
+async function transformAllowed(
+  deps: DeliverDeps,
+  pipe: Pipe,
   deliveries: ClaimedDelivery[],
   secrets: Record<string, string>,
 ): Promise<Work[]> {
@@ -191,18 +227,7 @@ async function transformGroup(
     event_payload: d.event.event_payload,
     event_id: d.event_id,
   }));
-  const blank = (delivery: ClaimedDelivery): Work => ({
-    delivery,
-    pipe,
-    outputs: [],
-    transformError: null,
-    logs: [],
-    verdicts: [],
-    exchange: null,
-    exchanges: [],
-    testMode: false,
-    retryAfterMs: null,
-  });
+  const blank = (delivery: ClaimedDelivery) => blankWork(delivery, pipe);
 
   if (pipe.transform === null) {
     // Pass-through: the event goes out exactly as a transform sees it, `event_id` included — the
@@ -231,6 +256,7 @@ async function transformGroup(
         };
       } else if (result.ok) {
         work.outputs = result.outputs;
+        work.filterReason = result.filter_reason ?? null;
       } else {
         const failure = result.error;
         work.transformError = {
@@ -335,6 +361,7 @@ function outcomeFor(
     pipe_version: w.pipe.version,
     destination_version: destination.version,
     test_mode: w.testMode,
+    filter_reason: status === 'filtered' ? (w.filterReason ?? 'transform') : null,
     next_attempt_at: nextAttemptAt,
     delivered_at: status === 'delivered' ? new Date(finishedAt).toISOString() : null,
     detail: {

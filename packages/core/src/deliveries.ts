@@ -166,6 +166,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       event_id: row.event_id,
       event_type: row.event_type,
       status: row.status,
+      filter_reason: row.status === 'filtered' ? row.filter_reason : null,
       output: row.detail.output,
       request: (row.detail.request as Delivery['request']) ?? null,
       response: (row.detail.response as Delivery['response']) ?? null,

@@ -52,6 +52,7 @@ export {
   type MissingSecret,
   missingSecretSchema,
 } from './config-transfer/index.js';
+export * from './consent/index.js';
 export type { ProfilesResolver } from './deliver.js';
 export {
   type DeliveriesApi,

@@ -6,6 +6,7 @@
  * schemas.
  */
 import { z } from 'zod';
+import { consentPurposePattern } from './consent/requirement.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 /**
@@ -167,6 +168,37 @@ export type Destination = z.infer<typeof destinationSchema>;
 // ---------------------------------------------------------------------------------------------
 // Pipes
 
+/**
+ * What a pipe requires of an event's consent (docs/consent.md): every purpose in `require` granted.
+ * An event that does not meet it is recorded as `filtered` with `filter_reason: "consent"`.
+ */
+export const pipeConsentSchema = z.strictObject({
+  require: z
+    .array(
+      z
+        .string()
+        .regex(
+          consentPurposePattern,
+          'a purpose is ad_storage, analytics_storage, ad_user_data, ad_personalization or tcf_purpose_1 .. tcf_purpose_24',
+        ),
+    )
+    .min(1, 'name at least one purpose, or set consent to null')
+    .max(32)
+    .describe('Purposes that must be granted.'),
+  unknown: z
+    .enum(['deny', 'allow'])
+    .default('deny')
+    .describe('What a purpose the event says nothing about counts as: deny (filtered) or allow.'),
+  tcf_vendor_id: z
+    .number()
+    .int()
+    .min(1)
+    .max(65535)
+    .optional()
+    .describe('With a TC string, purposes count as granted only if this vendor (GVL id) has consent too.'),
+});
+export type PipeConsent = z.infer<typeof pipeConsentSchema>;
+
 export const pipeInputSchema = z.strictObject({
   name,
   description: z.string().max(2000).optional(),
@@ -178,6 +210,8 @@ export const pipeInputSchema = z.strictObject({
     .nullable()
     .default(null),
   enabled: z.boolean().default(false),
+  /** What the pipe requires of an event's consent; null = nothing (every event goes through). */
+  consent: pipeConsentSchema.nullable().default(null),
 });
 export type PipeInput = z.input<typeof pipeInputSchema>;
 
@@ -323,6 +357,12 @@ export const deliverySchema = z.object({
   event_id: z.string(),
   event_type: z.string(),
   status: deliveryStatusSchema,
+  /**
+   * Why a `filtered` delivery was not sent: `consent` (the pipe's consent requirement), the reason
+   * its transform gave, or `transform` (the transform returned nothing). Null for other statuses
+   * and for deliveries filtered before this field existed.
+   */
+  filter_reason: z.string().nullable(),
   /** The transformed event(s) this delivery sent, as the transform returned them. */
   output: z.array(z.unknown()).nullable(),
   request: recordedRequestSchema.nullable(),

@@ -124,6 +124,8 @@ export interface DeliveryRow {
   event_id: string;
   event_type: string;
   status: DeliveryStatus;
+  /** Why a `filtered` delivery was not sent (`consent`, the transform's reason, `transform`); else null. */
+  filter_reason: string | null;
   attempt_count: number;
   pipe_version: number | null;
   destination_version: number | null;
@@ -165,6 +167,8 @@ export interface DeliveryOutcome {
   pipe_version: number | null;
   destination_version: number | null;
   test_mode: boolean;
+  /** `filtered` only: why (`consent`, the transform's own reason, or `transform`); null otherwise. */
+  filter_reason: string | null;
   /** When to try again (`retrying` only). */
   next_attempt_at: string | null;
   delivered_at: string | null;

@@ -60,6 +60,58 @@ export class OutputValidationError extends Error {
   }
 }
 
+/** A filter reason: short, plain, safe to store and to put in a metric label. */
+const filterReasonPattern = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** What one transform call returned for one event: its outputs, or why it gave none. */
+export interface TransformOutput {
+  outputs: SandboxEvent[];
+  /** Set when the transform filtered the event with `{ filter_reason: '...' }`. */
+  filter_reason?: string;
+}
+
+/**
+ * Reads what one transform call returned for one event: {@link validateTransformOutput}, plus
+ * the filter marker. A transform that filters an event may say why by returning
+ * `{ filter_reason: 'no_click_id' }` (alone, or as the only element of the array) instead of
+ * nothing; the delivery is then recorded as `filtered` with that reason. A marker beside events,
+ * or a reason that is not 1-64 of `A-Z a-z 0-9 _ . : -`, is `INVALID_OUTPUT`.
+ *
+ * @example
+ * ```ts
+ * readTransformOutput({ filter_reason: 'no_click_id' }); // { outputs: [], filter_reason: 'no_click_id' }
+ * readTransformOutput([]); // { outputs: [] }
+ * ```
+ */
+export function readTransformOutput(value: unknown): TransformOutput {
+  const list = Array.isArray(value) ? value : value === null || value === undefined ? [] : [value];
+  let reason: string | undefined;
+  let markers = 0;
+  for (let i = 0; i < list.length; i++) {
+    const item = list[i] as Record<string, unknown> | null;
+    if (item === null || typeof item !== 'object' || Array.isArray(item)) continue;
+    if (!('filter_reason' in item) || 'event_type' in item) continue;
+    const at = Array.isArray(value) ? `output[${i}].filter_reason` : 'output.filter_reason';
+    const given = item.filter_reason;
+    if (typeof given !== 'string' || !filterReasonPattern.test(given)) {
+      throw new OutputValidationError(
+        at,
+        `expected 1-64 characters of A-Z a-z 0-9 _ . : -, got ${typeof given === 'string' ? JSON.stringify(given.slice(0, 80)) : describe(given)}`,
+      );
+    }
+    markers++;
+    reason ??= given;
+  }
+  if (markers === 0) return { outputs: validateTransformOutput(value) };
+  if (markers !== list.length) {
+    throw new OutputValidationError(
+      'output',
+      'a filter marker ({ filter_reason }) cannot stand beside events: return the events, or the marker alone',
+    );
+  }
+  return { outputs: [], filter_reason: reason! };
+}
+
 /**
  * Validates what one transform call returned. Accepts an array of events, a single event (treated
  * as `[event]`), or `null`/`undefined` (treated as `[]`, filtered). Keeps `event_type`, `event_time`,

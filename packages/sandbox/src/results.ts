@@ -7,7 +7,7 @@
  */
 import { BjsonReader, BjsonReferences } from './bjson.js';
 import { toFailure } from './failure.js';
-import { OutputValidationError, safeJsonParse, validateTransformOutput } from './output.js';
+import { OutputValidationError, readTransformOutput, safeJsonParse } from './output.js';
 import type { ConsoleLine, SandboxFailure, SandboxLimits, TransformRun } from './types.js';
 
 /** One piece of a transform call's results, as the worker sends it. */
@@ -44,7 +44,10 @@ function entryResult(entry: Entry, outputLimit: number, filename: string): Trans
   }
   if (entry.e !== undefined) return { ok: false, error: toFailure(entry.e, filename) };
   try {
-    return { ok: true, outputs: validateTransformOutput(entry.o) };
+    const read = readTransformOutput(entry.o);
+    return read.filter_reason === undefined
+      ? { ok: true, outputs: read.outputs }
+      : { ok: true, outputs: [], filter_reason: read.filter_reason };
   } catch (err) {
     const message = err instanceof OutputValidationError ? err.message : String(err);
     return { ok: false, error: { code: 'INVALID_OUTPUT', message } };

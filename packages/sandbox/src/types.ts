@@ -89,9 +89,12 @@ export interface TransformRun {
   /**
    * One entry per input event, in input order: the outputs the transform produces when called with
    * `events: [event]`, so every output is attributed to its input. `outputs: []` means the
-   * transform filtered the event out.
+   * transform filtered the event out; `filter_reason` is set when it said why (it returned
+   * `{ filter_reason: '...' }`).
    */
-  results: Array<{ ok: true; outputs: SandboxEvent[] } | { ok: false; error: SandboxFailure }>;
+  results: Array<
+    { ok: true; outputs: SandboxEvent[]; filter_reason?: string } | { ok: false; error: SandboxFailure }
+  >;
   logs: ConsoleLine[];
   durationMs: number;
   /**

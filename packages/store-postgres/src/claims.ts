@@ -93,6 +93,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             pipe_version: o.pipe_version,
             destination_version: o.destination_version,
             test_mode: o.test_mode,
+            filter_reason: o.status === 'filtered' ? (o.filter_reason ?? null) : null,
             due_at: o.status === 'retrying' ? o.next_attempt_at : null,
             delivered_at: o.delivered_at,
           };
@@ -114,6 +115,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
               pipe_version = (${o} -> d.id ->> 'pipe_version')::integer,
               destination_version = (${o} -> d.id ->> 'destination_version')::integer,
               test_mode = (${o} -> d.id ->> 'test_mode')::boolean,
+              filter_reason = ${o} -> d.id ->> 'filter_reason',
               due_at = (${o} -> d.id ->> 'due_at')::timestamptz,
               lease_owner = NULL,
               updated_at = ${now}::timestamptz,

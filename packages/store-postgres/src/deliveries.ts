@@ -110,7 +110,7 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
             UPDATE ${T('deliveries')} d
             SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,
               pinned_pipe_version = ${pinnedPipeVersion ?? null}::integer, replayed_at = ${now}::timestamptz,
-              attempts_before_replay = d.attempt_count, updated_at = ${now}::timestamptz
+              attempts_before_replay = d.attempt_count, filter_reason = NULL, updated_at = ${now}::timestamptz
             FROM found
             WHERE d.id = found.id
             RETURNING d.id, d.destination_id, d.pipe_id, found.was

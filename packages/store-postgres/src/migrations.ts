@@ -327,4 +327,13 @@ CREATE INDEX event_rejections_source ON event_rejections (source_id, id);
 CREATE INDEX IF NOT EXISTS events_source ON events (source_id, id);
 `,
   },
+  {
+    version: 7,
+    name: 'delivery filter reason',
+    sql: `
+-- Why a filtered delivery was not sent: consent (the pipe's consent requirement), the reason its
+-- transform gave, or transform (it returned nothing). Null for other statuses and older records.
+ALTER TABLE deliveries ADD COLUMN filter_reason text;
+`,
+  },
 ];

@@ -12,7 +12,7 @@ const A = columnsOf('delivery_attempts');
 // Outcomes' statements: raw and positional for speed (see prepared.ts), columns checked; fenced by
 // the lease owner.
 const recordOutcomeSql = `UPDATE deliveries SET ${D('status')} = ?, ${D('attempt_count')} = ${D('attempt_count')} + ?,
-    ${D('pipe_version')} = ?, ${D('destination_version')} = ?, ${D('test_mode')} = ?, ${D('due_at')} = ?,
+    ${D('pipe_version')} = ?, ${D('destination_version')} = ?, ${D('test_mode')} = ?, ${D('filter_reason')} = ?, ${D('due_at')} = ?,
     ${D('lease_owner')} = NULL, ${D('updated_at')} = ?, ${D('delivered_at')} = ?, ${D('detail')} = ?
   WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?`;
 const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'number', 'data')}) VALUES (?, ?, ?)
@@ -77,6 +77,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
             outcome.pipe_version,
             outcome.destination_version,
             outcome.test_mode ? 1 : 0,
+            outcome.status === 'filtered' ? (outcome.filter_reason ?? null) : null,
             outcome.status === 'retrying' ? outcome.next_attempt_at : null,
             now,
             outcome.delivered_at,

@@ -65,6 +65,7 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
               pinned_pipe_version: pinnedPipeVersion ?? null,
               replayed_at: now,
               attempts_before_replay: sql<number>`attempt_count`,
+              filter_reason: null,
               updated_at: now,
             })
             .where('id', 'in', found),

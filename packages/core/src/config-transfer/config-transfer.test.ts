@@ -81,6 +81,7 @@ function staging(): ConfigSnapshot {
       destination_id: 'dst_1',
       transform: 'function transform({ events }) { return events; }',
       enabled: true,
+      consent: null,
       ...base,
     },
     {
@@ -90,6 +91,7 @@ function staging(): ConfigSnapshot {
       destination_id: 'dst_1',
       transform: null,
       enabled: true,
+      consent: null,
       ...base,
     },
   ];

@@ -24,6 +24,7 @@ function finished(delivery: ClaimedDelivery, status: 'delivered' | 'failed', now
     pipe_version: 1,
     destination_version: 1,
     test_mode: false,
+    filter_reason: null,
     next_attempt_at: null,
     delivered_at: status === 'delivered' ? now : null,
     detail: { output: [], request: null, response: null, error: null },

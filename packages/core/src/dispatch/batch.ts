@@ -194,6 +194,7 @@ function engineFaultOutcome(
     pipe_version: delivery.pipe_version,
     destination_version: destination.version,
     test_mode: false,
+    filter_reason: null,
     next_attempt_at: retryAt,
     delivered_at: null,
     detail: { ...delivery.detail, error: { code: 'INTERNAL', message, retryable: true, stage: 'engine' } },

@@ -242,6 +242,7 @@ export const deliveryColumnNames = [
   'delivered_at',
   'detail',
   'trace_parent',
+  'filter_reason',
 ] as const satisfies ReadonlyArray<keyof DeliveryRowText>;
 
 /**
@@ -264,6 +265,7 @@ export function toDeliveryRow(row: DeliveryRowText): DeliveryRow {
     event_id: row.event_id,
     event_type: row.event_type,
     status: row.status as DeliveryStatus,
+    filter_reason: row.filter_reason ?? null,
     attempt_count: row.attempt_count,
     pipe_version: row.pipe_version,
     destination_version: row.destination_version,

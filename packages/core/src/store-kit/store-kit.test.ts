@@ -62,6 +62,7 @@ describe('toDeliveryRow', () => {
     delivered_at: null,
     detail: '{"output":null,"request":null,"response":null,"error":"timeout"}',
     trace_parent: null,
+    filter_reason: null,
   };
 
   it('reads due_at as the next attempt of a retrying delivery and the lease of a sending one', () => {

@@ -31,6 +31,7 @@ export {
 export { type RunSendInput, type RunSendResult, runSend } from './run-send.js';
 export { closeTestSandbox, type RunTransformInput, runTransform, type TestEvent } from './run-transform.js';
 export { checkSlackMessage, checkTeamsMessage, slackStandIn, teamsStandIn } from './stand-ins.js';
+export { type TcFields, tcBits, tcString, toBase64Url } from './tc-string.js';
 export {
   type RecordedTestRequest,
   startTestServer,

@@ -102,6 +102,38 @@ export function claimCases(t: StoreCases): void {
       expect(await t.store.nextRetryAt({ destinationId: p.destination_id })).toBeNull();
     });
 
+    it('keeps why a delivery was filtered, only on filtered records, and forgets it on replay', async () => {
+      const { pipeRefs } = await seed(3, 1);
+      const p = pipeRefs[0]!;
+      const [a, b, c] = await claimFor(p, 'w1', at(0));
+      await t.store.completeDeliveries({
+        owner: 'w1',
+        outcomes: [
+          outcome(a!, 'filtered', { filter_reason: 'consent' }),
+          outcome(b!, 'filtered', { filter_reason: 'no_click_id' }),
+          // A reason on another status is not stored: the field belongs to filtered records.
+          outcome(c!, 'delivered', { filter_reason: 'consent' }),
+        ],
+        now: at(100),
+      });
+      const row = async (id: string) => (await t.store.getDelivery({ id }))!.row;
+      expect((await row(a!.id)).filter_reason).toBe('consent');
+      expect((await row(b!.id)).filter_reason).toBe('no_click_id');
+      expect((await row(c!.id)).filter_reason).toBeNull();
+      const listed = await t.store.listDeliveries({ pipeId: p.pipe_id, status: 'filtered', limit: 10 });
+      expect(listed.map((r) => r.filter_reason).sort()).toEqual(['consent', 'no_click_id']);
+      // A replay of a filtered delivery makes it pending again: no reason until it is filtered again.
+      const requeued = await t.store.requeueDeliveries({
+        pipeId: p.pipe_id,
+        ids: [a!.id],
+        statuses: ['filtered'],
+        now: at(200),
+        limit: 10,
+      });
+      expect(requeued).toEqual([a!.id]);
+      expect(await row(a!.id)).toMatchObject({ status: 'pending', filter_reason: null });
+    });
+
     it('makes the retrying deliveries of one destination due now when asked to expedite them', async () => {
       const { pipeRefs } = await seed(2, 2);
       const [p1, p2] = pipeRefs;

@@ -73,6 +73,7 @@ export function outcome(
     pipe_version: 1,
     destination_version: 2,
     test_mode: false,
+    filter_reason: null,
     next_attempt_at: null,
     delivered_at: status === 'delivered' ? at(1000) : null,
     detail: {

@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import { tcBits, tcString, toBase64Url } from '../testing/tc-string.js';
+import { decodeTcString, maxTcStringLength, TcfDecodeError } from './tcf.js';
+
+describe('decodeTcString', () => {
+  it('puts PurposesConsent at bit 152, 24 bits wide', () => {
+    const s = tcBits({ purposes: [1, 3, 4, 7, 24] });
+    expect(s.slice(152, 176)).toBe('101100100000000000000001');
+    expect(decodeTcString(toBase64Url(s)).purposeConsents).toEqual([1, 3, 4, 7, 24]);
+  });
+
+  it('reads every header field', () => {
+    const tc = decodeTcString(
+      tcString({
+        createdDs: 17_331_234_567,
+        lastUpdatedDs: 17_331_234_999,
+        cmpId: 300,
+        cmpVersion: 4095,
+        consentScreen: 63,
+        language: 'FR',
+        vendorListVersion: 123,
+        policyVersion: 4,
+        isServiceSpecific: true,
+        useNonStandardTexts: false,
+        specialFeatures: [1, 2],
+        purposes: [1],
+        legitimateInterests: [2, 7, 10],
+        purposeOneTreatment: true,
+        publisherCC: 'DE',
+      }),
+    );
+    expect(tc).toEqual({
+      version: 2,
+      created: new Date(1_733_123_456_700).toISOString(),
+      lastUpdated: new Date(1_733_123_499_900).toISOString(),
+      cmpId: 300,
+      cmpVersion: 4095,
+      consentScreen: 63,
+      consentLanguage: 'FR',
+      vendorListVersion: 123,
+      policyVersion: 4,
+      isServiceSpecific: true,
+      useNonStandardTexts: false,
+      specialFeatureOptIns: [1, 2],
+      purposeConsents: [1],
+      purposeLegitimateInterests: [2, 7, 10],
+      purposeOneTreatment: true,
+      publisherCountryCode: 'DE',
+      vendorConsents: [],
+    });
+  });
+
+  it('reads vendor consents as a bit field', () => {
+    const tc = decodeTcString(tcString({ vendors: { maxVendorId: 800, ids: [1, 755, 800] } }));
+    expect(tc.vendorConsents).toEqual([1, 755, 800]);
+  });
+
+  it('reads vendor consents as ranges and single ids', () => {
+    const tc = decodeTcString(
+      tcString({ vendorRanges: { maxVendorId: 900, entries: [[2], [750, 756], [900]] } }),
+    );
+    expect(tc.vendorConsents).toEqual([2, 750, 751, 752, 753, 754, 755, 756, 900]);
+  });
+
+  it('ignores the segments after the core one', () => {
+    const core = tcString({ purposes: [1, 7] });
+    expect(decodeTcString(`${core}.IAAA.YAAAAAAAAAAA`).purposeConsents).toEqual([1, 7]);
+  });
+
+  it('reads a string without trailing padding bits', () => {
+    // 213 header bits + 17 vendor bits = 230 bits: not a multiple of 6, the last sextet is padded.
+    expect(tcBits({}).length).toBe(230);
+    expect(decodeTcString(tcString({ purposes: [2] })).purposeConsents).toEqual([2]);
+  });
+
+  it('refuses what is not a version 2 core segment, saying why', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['', /empty/],
+      ['CO+abc', /not base64url \(found "\+"\)/],
+      ['.abc', /no core segment/],
+      [tcString({ version: 1 }), /version 1 is not supported/],
+      [tcString().slice(0, 20), /truncated: CmpVersion|truncated/],
+      [toBase64Url(tcBits({}).slice(0, 176)), /truncated: PurposesLITransparency/],
+      [tcString({ vendors: { maxVendorId: 60000, ids: [] } }).slice(0, 60), /truncated: VendorConsents/],
+      [tcString({ vendorRanges: { maxVendorId: 10, entries: [[5, 20]] } }), /range 5-20 is outside 1-10/],
+      [tcString({ vendorRanges: { maxVendorId: 10, entries: [[0]] } }), /range 0-0/],
+      ['A'.repeat(maxTcStringLength + 1), /longer than/],
+    ];
+    for (const [input, message] of cases) {
+      expect(() => decodeTcString(input), input.slice(0, 40)).toThrow(TcfDecodeError);
+      expect(() => decodeTcString(input)).toThrow(message);
+    }
+  });
+
+  it('refuses letters outside A-Z in the language field', () => {
+    const s = tcBits({});
+    const broken = `${s.slice(0, 108)}111111${s.slice(114)}`;
+    expect(() => decodeTcString(toBase64Url(broken))).toThrow(/ConsentLanguage is not two letters/);
+  });
+});
