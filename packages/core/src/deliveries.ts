@@ -6,6 +6,7 @@ import type { Sandbox, SandboxEvent } from '@openpipes/sandbox';
 import { z } from 'zod';
 import { auditEntry } from './audit.js';
 import type { ConfigCache } from './config.js';
+import { checkConsent } from './consent/requirement.js';
 import type { ProfilesResolver } from './deliver.js';
 import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
@@ -99,7 +100,14 @@ export interface ReplayResult {
   count: number;
   ids: string[];
   /** Dry run only: what the transform produced per delivery. */
-  preview?: Array<{ id: string; event_id: string; output: unknown[] | null; error: DeliveryError | null }>;
+  preview?: Array<{
+    id: string;
+    event_id: string;
+    output: unknown[] | null;
+    error: DeliveryError | null;
+    /** Why delivery would filter it (`consent`, the transform's reason, `transform`); null when it would send. */
+    filter_reason: string | null;
+  }>;
 }
 
 /**
@@ -282,21 +290,44 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       const redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
       const events = await Promise.all(rows.map((r) => eventOf(deps.store, r)));
       const preview: NonNullable<ReplayResult['preview']> = [];
+      // As delivery does: the pipe's consent requirement first, then the transform for the rest.
+      const allowed: number[] = [];
+      rows.forEach((row, i) => {
+        if (checkConsent(runPipe.consent, events[i]!.event_payload).met) allowed.push(i);
+        else
+          preview[i] = {
+            id: row.id,
+            event_id: row.event_id,
+            output: null,
+            error: null,
+            filter_reason: 'consent',
+          };
+      });
       if (runPipe.transform === null) {
         // Pass-through previews what delivery sends: the event as it came in, event_id included.
-        rows.forEach((row, i) => {
-          preview.push({ id: row.id, event_id: row.event_id, output: redact([events[i]!]), error: null });
-        });
-      } else if (rows.length > 0) {
+        for (const i of allowed) {
+          const row = rows[i]!;
+          preview[i] = {
+            id: row.id,
+            event_id: row.event_id,
+            output: redact([events[i]!]),
+            error: null,
+            filter_reason: null,
+          };
+        }
+      } else if (allowed.length > 0) {
+        const input = allowed.map((i) => events[i]!);
         const run = await deps.sandbox.transform({
           code: { kind: 'transform', owner: runPipe.id, version: runPipe.version, code: runPipe.transform },
-          events,
-          profiles: deps.profiles ? ((await deps.profiles({ pipe: runPipe, events })) ?? {}) : {},
+          events: input,
+          profiles: deps.profiles ? ((await deps.profiles({ pipe: runPipe, events: input })) ?? {}) : {},
           secrets,
         });
-        rows.forEach((row, i) => {
-          const result = run.results[i];
-          preview.push({
+        allowed.forEach((i, k) => {
+          const row = rows[i]!;
+          const result = run.results[k];
+          const filtered = result?.ok && result.outputs.length === 0;
+          preview[i] = {
             id: row.id,
             event_id: row.event_id,
             output: result?.ok ? redact(result.outputs) : null,
@@ -309,7 +340,8 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
                     stage: 'transform' as const,
                   })
                 : null,
-          });
+            filter_reason: filtered ? (result.filter_reason ?? 'transform') : null,
+          };
         });
       }
       return { dry_run: true, count: rows.length, ids: rows.map((r) => r.id), preview };

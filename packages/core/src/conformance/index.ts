@@ -11,6 +11,7 @@
  */
 export { runEngineAlerts } from './alerts/index.js';
 export { runEngineConfigTransfer } from './config-transfer.js';
+export { runEngineConsent } from './consent.js';
 export { runStoreDeliveryCounts } from './delivery-counts.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';

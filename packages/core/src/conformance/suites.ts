@@ -1,10 +1,12 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
- * trail, the engine scenarios, config transfer, destination faults, hostile neighbours, volume/success-rate alerts, identity and the rejection log.
+ * trail, the engine scenarios, config transfer, destination faults, hostile neighbours,
+ * volume/success-rate alerts, identity, the rejection log and consent.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
 import { runEngineConfigTransfer } from './config-transfer.js';
+import { runEngineConsent } from './consent.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
 import { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 import { runEngineIdentity } from './identity.js';
@@ -23,4 +25,5 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineLevelAlerts(options);
   runEngineIdentity(options);
   runEngineRejections(options);
+  runEngineConsent(options);
 }
