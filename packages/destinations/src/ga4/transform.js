@@ -14,7 +14,8 @@ function transform({ events, profiles }) {
           // The event's own values win; its stitched profile fills what it lacks (identity on).
           client_id: firstDefined(p.client_id, fromProfile(profiles, e, 'ga_client_id')),
           user_id: firstDefined(p.user_id, fromProfile(profiles, e, 'user_id')),
-          consent: p.consent,
+          // GA4 takes only the two user-data signals, upper case; the event's other fields stay home.
+          consent: googleConsent(p.consent),
           timestamp_micros: seconds === undefined ? undefined : seconds * 1000000,
           name: name,
           params: compact({

@@ -8,6 +8,7 @@
  */
 import {
   compactSource,
+  consentSource,
   generatedSource,
   googleDateTimeSource,
   hashSource,
@@ -46,6 +47,7 @@ export function googleAdsTransformSource(settings: GoogleAdsSourceSettings): str
     },
     [
       compactSource,
+      consentSource,
       hashSource,
       normaliseSource,
       timeSource,

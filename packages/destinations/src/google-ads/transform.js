@@ -20,7 +20,10 @@ function transform({ events, profiles }) {
     hashInPlace(identifierFields(identifiers));
     const userIdentifiers = identifiers.filter((id) => Object.keys(id).length > 0).slice(0, 5);
 
-    const consent = p.consent || SETTINGS.default_consent;
+    // The event's own signals win, one by one; default_consent fills what it does not say.
+    const consent = compact(
+      Object.assign({}, SETTINGS.default_consent || {}, googleConsent(p.consent) || {}),
+    );
     return [
       {
         event_type: e.event_type,
@@ -36,9 +39,10 @@ function transform({ events, profiles }) {
           // Google deduplicates conversions with the same order id.
           orderId: p.order_id || e.event_id,
           userIdentifiers: userIdentifiers.length > 0 ? userIdentifiers : undefined,
-          consent: consent
-            ? compact({ adUserData: consent.ad_user_data, adPersonalization: consent.ad_personalization })
-            : undefined,
+          consent:
+            Object.keys(consent).length > 0
+              ? compact({ adUserData: consent.ad_user_data, adPersonalization: consent.ad_personalization })
+              : undefined,
         }),
       },
     ];

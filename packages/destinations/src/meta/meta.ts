@@ -81,6 +81,23 @@ export const metaCapiSettingsSchema = z.object({
   default_country: defaultCountrySchema,
   event_names: eventNamesSchema,
   max_batch_size: z.number().int().min(1).max(META_MAX_BATCH_SIZE).default(META_MAX_BATCH_SIZE),
+  /**
+   * Meta's Limited Data Use (US state privacy laws), sent with every event: not consent, a
+   * processing mode of its own (docs/consent.md). `{}` asks Meta to geolocate each event
+   * (country 0, state 0); `{ country: 1, state: 1000 }` says United States, California;
+   * `{ options: [] }` says explicitly that LDU does not apply. Absent: nothing is sent.
+   */
+  data_processing_options: z
+    .strictObject({
+      options: z.array(z.literal('LDU')).max(1).default(['LDU']),
+      country: z
+        .number()
+        .int()
+        .refine((n) => n === 0 || n === 1, 'country is 0 (Meta geolocates) or 1 (United States)')
+        .default(0),
+      state: z.number().int().min(0).max(9999).default(0),
+    })
+    .optional(),
 });
 export type MetaCapiSettings = z.input<typeof metaCapiSettingsSchema>;
 
@@ -101,6 +118,8 @@ export interface MetaCapiOptions {
   eventNames?: Record<string, string | null>;
   /** Default 1000 (Meta's limit). */
   maxBatchSize?: number;
+  /** Meta's Limited Data Use flag with every event (see {@link metaCapiSettingsSchema}). */
+  dataProcessingOptions?: { options?: Array<'LDU'>; country?: number; state?: number };
   /** Name of the destination to create. Default `meta-capi`. */
   name?: string;
 }
@@ -116,6 +135,7 @@ function createMeta(settings: unknown): DestinationDefinition {
     default_country: s.default_country,
     max_events_per_request: META_MAX_BATCH_SIZE,
     event_names: mergeEventNames(metaEventNames, s.event_names),
+    data_processing_options: s.data_processing_options,
   };
   return {
     destination: {
@@ -175,6 +195,7 @@ export function metaCapi(options: MetaCapiOptions): DestinationDefinition {
       default_country: options.defaultCountry,
       event_names: options.eventNames,
       max_batch_size: options.maxBatchSize,
+      data_processing_options: options.dataProcessingOptions,
     }),
   );
 }

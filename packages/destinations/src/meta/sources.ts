@@ -28,6 +28,7 @@ export interface MetaSourceSettings {
   default_country?: string;
   max_events_per_request: number;
   event_names: Record<string, string>;
+  data_processing_options?: { options: string[]; country: number; state: number } | undefined;
 }
 
 /** The default transform: canonical events -> Meta server events (hashed `user_data`). */
@@ -39,6 +40,7 @@ export function metaTransformSource(settings: MetaSourceSettings): string {
       event_names: settings.event_names,
       action_source: settings.action_source,
       default_country: settings.default_country ?? null,
+      data_processing_options: settings.data_processing_options ?? null,
     },
     [compactSource, hashSource, normaliseSource, timeSource, hashedFields, profileSource, transformCode],
   );

@@ -1,4 +1,5 @@
 function transform({ events, profiles }) {
+  const dpo = SETTINGS.data_processing_options;
   return events.flatMap((e) => {
     const eventName = SETTINGS.event_names[e.event_type];
     if (!eventName) return []; // not mapped: recorded as "filtered"
@@ -52,6 +53,10 @@ function transform({ events, profiles }) {
           action_source: SETTINGS.action_source,
           event_source_url: p.page_url,
           user_data: user_data,
+          // Limited Data Use (US state privacy laws): a setting of the destination, not consent.
+          data_processing_options: dpo ? dpo.options : undefined,
+          data_processing_options_country: dpo && dpo.options.length > 0 ? dpo.country : undefined,
+          data_processing_options_state: dpo && dpo.options.length > 0 ? dpo.state : undefined,
           custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
         }),
       },

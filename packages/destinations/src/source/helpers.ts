@@ -10,6 +10,7 @@
  * ones it names in its comment.
  */
 import compact from './compact.js?raw';
+import consent from './consent.js?raw';
 import googleDateTime from './google-date-time.js?raw';
 import hash from './hash.js?raw';
 import normalise from './normalise.js?raw';
@@ -19,6 +20,12 @@ import time from './time.js?raw';
 
 /** `compact(obj)`: drops undefined, null and '' fields (platforms reject empty values). */
 export const compactSource = compact;
+
+/**
+ * `consentSignal(value)`, `googleConsent(consent)`, `limitedDataUse(consent)`: the canonical event's
+ * consent (docs/consent.md) as the platforms take it.
+ */
+export const consentSource = consent;
 
 /**
  * `isSha256Hex`, `hashInPlace(fields)`: normalise + SHA-256 many values with ONE host call.

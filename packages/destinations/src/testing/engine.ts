@@ -11,6 +11,7 @@ import {
   type DestinationDefinition,
   type DestinationInput,
   type DispatcherOptions,
+  type PipeInput,
   type Pipes,
   type RetryPolicy,
   silentLogger,
@@ -61,6 +62,8 @@ export interface WireOptions {
   destination?: Partial<Omit<DestinationInput, 'name' | 'send'>>;
   /** Secrets bound to the destination (the template's required ones and any extra). */
   secrets: Record<string, string>;
+  /** The pipe's consent requirement (docs/consent.md); default none. */
+  consent?: PipeInput['consent'];
 }
 
 /**
@@ -85,6 +88,7 @@ export async function wireTemplate(pipes: Pipes, definition: DestinationDefiniti
     source_id: source.id,
     destination_id: destination.id,
     transform: options.transform === undefined ? definition.transform : options.transform,
+    consent: options.consent ?? null,
   });
   await pipes.pipes.enable(pipe.id);
   await pipes.destinations.enable(destination.id);

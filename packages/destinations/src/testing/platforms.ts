@@ -8,6 +8,12 @@
  * other answers (errors, partial failures) with `answerNext`.
  */
 import type { RecordedTestRequest, TestResponse } from '@openpipes/core/testing';
+import {
+  ga4ConsentProblem,
+  googleAdsConsentProblem,
+  metaDataProcessingProblem,
+  tiktokLimitedDataUseProblem,
+} from './consent-checks.js';
 
 type Json = Record<string, unknown>;
 type Scripted = TestResponse | ((request: RecordedTestRequest) => TestResponse);
@@ -137,6 +143,8 @@ export function metaPlatform(options: { pixelId: string; token: string; version?
           return invalid(`data[${i}].user_data.${key} must not be hashed`);
         }
       }
+      const processing = metaDataProcessingProblem(event);
+      if (processing) return invalid(`data[${i}].${processing}`);
     }
     const scripted = script.take(request);
     if (scripted) return scripted;
@@ -216,6 +224,8 @@ export function tiktokPlatform(options: { pixelCode: string; token: string }): T
           }
         }
       }
+      const limited = tiktokLimitedDataUseProblem(event);
+      if (limited) return invalid(`data[${i}].${limited}`);
     }
     const scripted = script.take(request);
     if (scripted) return scripted;
@@ -472,6 +482,8 @@ function conversionProblem(row: unknown, customerId: string): string | null {
   if (typeof row.conversionDateTime !== 'string' || !googleDateTime.test(row.conversionDateTime)) {
     return `conversionDateTime "${String(row.conversionDateTime)}" is not yyyy-mm-dd hh:mm:ss+hh:mm`;
   }
+  const consent = googleAdsConsentProblem(row.consent);
+  if (consent) return consent;
   if (row.userIdentifiers !== undefined) {
     const ids = row.userIdentifiers;
     if (!Array.isArray(ids) || ids.length === 0 || ids.length > 5)
@@ -514,6 +526,8 @@ export function ga4Platform(options: { measurementId: string; apiSecret: string 
     if (!isObject(body)) problems.push('body must be a JSON object');
     else {
       if (typeof body.client_id !== 'string' || !body.client_id) problems.push('client_id is required');
+      const consent = ga4ConsentProblem(body.consent);
+      if (consent) problems.push(consent);
       const events = body.events;
       if (!Array.isArray(events) || events.length === 0 || events.length > 25) {
         problems.push('events must hold 1 to 25 events');

@@ -47,6 +47,8 @@ function transform({ events, profiles }) {
           event_time: toUnixSeconds(e.event_time),
           // TikTok deduplicates against the pixel on event + event_id (48 h).
           event_id: e.event_id || p.order_id,
+          // TikTok's Limited Data Use flag, from the event's consent (docs/consent.md).
+          limited_data_use: limitedDataUse(p.consent),
           user: user,
           properties: Object.keys(properties).length > 0 ? properties : undefined,
           page: p.page_url ? compact({ url: p.page_url, referrer: p.referrer_url }) : undefined,
