@@ -102,6 +102,19 @@ export interface CanonicalEventPayload {
   session_id?: string | number;
   /** Your signed-in user id for GA4 `user_id`. */
   user_id?: string;
-  /** Google consent for this user: `GRANTED` or `DENIED`. */
-  consent?: { ad_user_data?: 'GRANTED' | 'DENIED'; ad_personalization?: 'GRANTED' | 'DENIED' };
+  /**
+   * The user's consent (docs/consent.md): Google's signals as `GRANTED` or `DENIED` (absent =
+   * unknown, not denied), an IAB TCF v2 string, and TikTok's Limited Data Use flag. A pipe may
+   * require some of them (`pipe.consent`); the templates pass them on as each platform takes them.
+   */
+  consent?: {
+    ad_user_data?: 'GRANTED' | 'DENIED';
+    ad_personalization?: 'GRANTED' | 'DENIED';
+    ad_storage?: 'GRANTED' | 'DENIED';
+    analytics_storage?: 'GRANTED' | 'DENIED';
+    /** The TC string (`euconsent-v2`); `gdpr_consent` is read as an alias. */
+    tcf_string?: string;
+    /** TikTok `limited_data_use`; derived from `ad_personalization` when absent. */
+    limited_data_use?: boolean;
+  };
 }
