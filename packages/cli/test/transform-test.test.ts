@@ -48,7 +48,29 @@ describe('openpipes transform test', () => {
       },
     });
     expect(outputs[1].event_payload.custom_data.value).toBe(25.5);
-    expect(result.stderr).toContain('3 events in, 2 out (1 filtered out)');
+    expect(result.stderr).toContain('3 events in, 2 out (1 filtered out: 1 transform)');
+  });
+
+  it('says why events were filtered when the transform gives a reason', async () => {
+    const marker = file(
+      'marker.js',
+      [
+        'function transform({ events }) {',
+        "  return events.map((e) => (e.event_type === 'purchase' ? e : { filter_reason: 'not_a_purchase' }));",
+        '}',
+      ].join('\n'),
+    );
+    const text = await openpipes(['transform', 'test', marker, '--events', 'purchases.json'], { cwd: dir });
+    expect(text.code).toBe(0);
+    expect(text.stderr).toContain('3 events in, 2 out (1 filtered out: 1 not_a_purchase)');
+    const json = await openpipes(['transform', 'test', marker, '--events', 'purchases.json', '--json'], {
+      cwd: dir,
+    });
+    expect(json.json().results.map((r: { filter_reason: string | null }) => r.filter_reason)).toEqual([
+      null,
+      'not_a_purchase',
+      null,
+    ]);
   });
 
   it('passes --secret values to the transform and prints them as [secret:KEY] unless --show-secrets', async () => {

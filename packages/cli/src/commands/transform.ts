@@ -139,7 +139,15 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
           return report(ctx, { file, code, failure: redact(result.error), where, json: options.json });
         }
         const outputs = run.results.flatMap((r) => (r.ok ? r.outputs : []));
-        const filtered = run.results.filter((r) => r.ok && r.outputs.length === 0).length;
+        // Why each filtered event was filtered: its transform's reason, or `transform` (docs/consent.md).
+        const reasonOf = (r: (typeof run.results)[number]) =>
+          r.ok && r.outputs.length === 0 ? (r.filter_reason ?? 'transform') : null;
+        const reasons = new Map<string, number>();
+        for (const r of run.results) {
+          const reason = reasonOf(r);
+          if (reason !== null) reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+        }
+        const filtered = [...reasons.values()].reduce((a, b) => a + b, 0);
         if (options.json) {
           printJson(ctx.io, {
             ok: true,
@@ -148,6 +156,7 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
               index: i,
               event_id: events[i]?.event_id,
               outputs: r.ok ? r.outputs.length : 0,
+              filter_reason: reasonOf(r),
             })),
           });
           return;
@@ -156,7 +165,9 @@ export function registerTransform(program: Command, ctx: CommandContext): void {
         note(
           ctx.io,
           `${events.length} event${events.length === 1 ? '' : 's'} in, ${outputs.length} out` +
-            (filtered > 0 ? ` (${filtered} filtered out)` : ''),
+            (filtered > 0
+              ? ` (${filtered} filtered out: ${[...reasons].map(([reason, n]) => `${n} ${reason}`).join(', ')})`
+              : ''),
         );
       } finally {
         await sandbox.close();
