@@ -57,6 +57,12 @@ export const transformTestResultSchema = z.object({
         .array(z.unknown())
         .nullable()
         .describe('What the transform returned for this event; [] = filtered.'),
+      filter_reason: z
+        .string()
+        .optional()
+        .describe(
+          'Filtered events only: the reason the transform gave ({ filter_reason }), or "transform" when it returned nothing. The pipe\'s consent requirement is not applied here.',
+        ),
       error: z
         .object({
           code: z.string(),
@@ -148,6 +154,9 @@ export function createTransformTestApi(deps: TransformTestDeps): TransformTestAp
           return {
             event_id: e.event_id ?? null,
             output: result?.ok ? redact(result.outputs) : null,
+            ...(result?.ok && result.outputs.length === 0
+              ? { filter_reason: result.filter_reason ?? 'transform' }
+              : {}),
             error: failure
               ? redact({
                   code: failure.code,

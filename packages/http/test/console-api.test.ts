@@ -146,6 +146,22 @@ describe('the console API', () => {
     };
     expect(failed.results[0]).toMatchObject({ output: null, error: { code: 'USER_CODE_ERROR', line: 2 } });
 
+    // A filtered event says why: the transform's own reason, or "transform" when it gave none.
+    const filtering = await post(`/api/pipes/${flow.pipe.id}/transform-test`, {
+      transform: `function transform({ events }) {
+        return events.flatMap((e) => (e.event_id === 'ord_t3' ? { filter_reason: 'no_click_id' } : []));
+      }`,
+      events: [purchaseEvent('ord_t3'), purchaseEvent('ord_t4')],
+    });
+    expect(filtering.status).toBe(200);
+    const reasons = (await filtering.json()) as {
+      results: Array<{ output: unknown[]; filter_reason?: string }>;
+    };
+    expect(reasons.results.map((r) => [r.output, r.filter_reason])).toEqual([
+      [[], 'no_click_id'],
+      [[], 'transform'],
+    ]);
+
     expect((await pipes.deliveries.list(flow.pipe.id)).data.length).toBe(before);
     expect(meta.requests).toHaveLength(sent);
   });

@@ -162,6 +162,8 @@ export interface Delivery {
   event_id: string;
   event_type: string;
   status: string;
+  /** Why a `filtered` delivery was not sent: `consent`, the transform's reason, or `transform`. */
+  filter_reason?: string | null;
   output: unknown[] | null;
   request: unknown;
   response: unknown;

@@ -50,6 +50,7 @@ export function DeliveryPage(props: { id: string }) {
             <dt>Status</dt>
             <dd>
               <StatusBadge status={d.status} />
+              {d.filter_reason ? ` reason: ${d.filter_reason}` : ''}
             </dd>
             <dt>Pipe</dt>
             <dd>

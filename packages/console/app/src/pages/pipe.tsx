@@ -105,7 +105,7 @@ export function PipePage(props: { id: string }) {
                   <StatusBadge status={d.status} />
                 </td>
                 <td class="num">{d.attempt_count}</td>
-                <td>{d.error?.message ?? ''}</td>
+                <td>{d.error?.message ?? (d.filter_reason ? `filtered: ${d.filter_reason}` : '')}</td>
               </tr>
             ))}
           </tbody>
