@@ -73,6 +73,23 @@ describe('decodeTcString', () => {
     expect(decodeTcString(tcString({ purposes: [2] })).purposeConsents).toEqual([2]);
   });
 
+  it('reads a TC string a CMP wrote (an example published with a TCF parser, 2020)', () => {
+    const tc = decodeTcString(
+      'COwaAK3OwaAK3GKAAAENAcCAAAAAAAAAAAAAAAAAAAAA.IF0EWSQgAYWwho0QUBzBAIYAfJgSCAMgSAAQIoCkFQICERBAEKiAQHAEQJAAAGBAAkACAAQAoHCBMCQABgAARiRCEQECIDRNABIBAggAKYQFAAARmikHC3ZCY702yOmQ.YAAAAAAAAAAAAAAAAAA',
+    );
+    expect(tc).toMatchObject({
+      version: 2,
+      created: '2020-03-17T13:13:54.300Z',
+      cmpId: 394,
+      consentLanguage: 'EN',
+      vendorListVersion: 28,
+      policyVersion: 2,
+      publisherCountryCode: 'AA',
+      purposeConsents: [],
+      vendorConsents: [],
+    });
+  });
+
   it('refuses what is not a version 2 core segment, saying why', () => {
     const cases: Array<[string, RegExp]> = [
       ['', /empty/],
