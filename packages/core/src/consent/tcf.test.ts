@@ -62,6 +62,19 @@ describe('decodeTcString', () => {
     expect(tc.vendorConsents).toEqual([2, 750, 751, 752, 753, 754, 755, 756, 900]);
   });
 
+  it('reads overlapping ranges once each, and thousands of full ranges quickly', () => {
+    const overlapping = tcString({
+      vendorRanges: { maxVendorId: 20, entries: [[3, 8], [5, 10], [7], [20]] },
+    });
+    expect(decodeTcString(overlapping).vendorConsents).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 20]);
+    // 2900 ranges of 1-65535: expanded one id at a time that would be 190 million steps.
+    const entries = Array.from({ length: 2900 }, () => [1, 65535] as [number, number]);
+    const hostile = tcString({ vendorRanges: { maxVendorId: 65535, entries } });
+    const started = performance.now();
+    expect(decodeTcString(hostile).vendorConsents).toHaveLength(65535);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
+
   it('ignores the segments after the core one', () => {
     const core = tcString({ purposes: [1, 7] });
     expect(decodeTcString(`${core}.IAAA.YAAAAAAAAAAA`).purposeConsents).toEqual([1, 7]);

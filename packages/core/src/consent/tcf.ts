@@ -169,12 +169,16 @@ export function decodeTcString(value: string): TcfCore {
   };
 }
 
-/** The vendor consent section: a bit field, or a list of single ids and ranges. */
+/**
+ * The vendor consent section: a bit field, or a list of single ids and ranges. Ranges are not
+ * expanded one by one (thousands of overlapping 1-65535 ranges fit in a long string): each marks
+ * its start and end in a difference array, read once in O(MaxVendorId).
+ */
 function readVendors(r: BitReader): number[] {
   const maxVendorId = r.int(16, 'MaxVendorId');
   if (!r.bool('IsRangeEncoding')) return r.set(maxVendorId, 'VendorConsents');
   const entries = r.int(12, 'NumEntries');
-  const ids = new Set<number>();
+  const marks = new Int32Array(maxVendorId + 2);
   for (let i = 0; i < entries; i++) {
     const isRange = r.bool('IsARange');
     const start = r.int(16, 'StartOrOnlyVendorId');
@@ -182,7 +186,14 @@ function readVendors(r: BitReader): number[] {
     if (start < 1 || end < start || end > maxVendorId) {
       throw new TcfDecodeError(`TC string vendor range ${start}-${end} is outside 1-${maxVendorId}`);
     }
-    for (let id = start; id <= end; id++) ids.add(id);
+    marks[start]! += 1;
+    marks[end + 1]! -= 1;
   }
-  return [...ids].sort((a, b) => a - b);
+  const ids: number[] = [];
+  let covering = 0;
+  for (let id = 1; id <= maxVendorId; id++) {
+    covering += marks[id]!;
+    if (covering > 0) ids.push(id);
+  }
+  return ids;
 }
