@@ -3,6 +3,7 @@
  * 400 that names the field when wrong, carried by config export and import, and visible on the
  * delivery records (`filter_reason`) — every answer checked against the OpenAPI document.
  */
+import { waitFor } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, collect } from './client.js';
 import { type Fixture, startFixture } from './servers.js';
@@ -85,12 +86,17 @@ describe('consent over HTTP', () => {
       },
     ]);
     expect(answer.status).toBe(202);
-    let records: Array<{ event_id: string; status: string; filter_reason: string | null }> = [];
-    for (let i = 0; i < 200; i++) {
-      records = (await call(f, 'GET', `/api/pipes/${pipeId}/deliveries`)).json.data;
-      if (records.filter((r) => r.status === 'delivered' || r.status === 'filtered').length === 2) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    type Row = { event_id: string; status: string; filter_reason: string | null };
+    const records = await waitFor(
+      async () => {
+        const rows: Row[] = (await call(f, 'GET', `/api/pipes/${pipeId}/deliveries`)).json.data;
+        return rows.filter((r) => r.status === 'delivered' || r.status === 'filtered').length === 2
+          ? rows
+          : null;
+      },
+      15_000,
+      'both deliveries final',
+    );
     const byId = new Map(records.map((r) => [r.event_id, r]));
     expect(byId.get('ok')).toMatchObject({ status: 'delivered', filter_reason: null });
     expect(byId.get('no')).toMatchObject({ status: 'filtered', filter_reason: 'consent' });
