@@ -76,9 +76,12 @@ describe('Google Ads passes the event’s consent, and the pipe keeps back what 
       purchase('granted', { ad_user_data: 'GRANTED' }),
       purchase('denied', { ad_user_data: 'DENIED' }),
       purchase('unknown'),
+      { ...purchase('lead', { ad_user_data: 'GRANTED' }), event_type: 'lead' },
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
+    const records = byEventId(await finalRecords(pipes, pipe.id, 4));
     expect(records.get('granted')).toMatchObject({ status: 'delivered', filter_reason: null });
+    // Allowed by consent, but the template's transform has no conversion action for it, and says so.
+    expect(records.get('lead')).toMatchObject({ status: 'filtered', filter_reason: 'no_conversion_action' });
     expect(records.get('denied')).toMatchObject({
       status: 'filtered',
       filter_reason: 'consent',

@@ -1,7 +1,8 @@
 function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const name = SETTINGS.event_names[e.event_type];
-    if (!name) return []; // not mapped: recorded as "filtered"
+    // Not mapped: recorded as "filtered", with this reason on the record.
+    if (!name) return [{ filter_reason: 'event_type_not_mapped' }];
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
     const seconds = toUnixSeconds(e.event_time);

@@ -6,7 +6,8 @@ function list(value) {
 function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const action = SETTINGS.conversion_actions[e.event_type];
-    if (!action) return []; // no conversion action for this event type: recorded as "filtered"
+    // No conversion action for this event type: recorded as "filtered", with this reason.
+    if (!action) return [{ filter_reason: 'no_conversion_action' }];
     const p = e.event_payload;
 
     const identifiers = [];

@@ -1,7 +1,8 @@
 function transform({ events, profiles }) {
   return events.flatMap((e) => {
     const eventName = SETTINGS.event_names[e.event_type];
-    if (!eventName) return []; // not mapped: recorded as "filtered"
+    // Not mapped: recorded as "filtered", with this reason on the record.
+    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
