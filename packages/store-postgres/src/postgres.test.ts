@@ -167,6 +167,7 @@ describe.skipIf(!available)('postgres store across processes', () => {
       outcomes: claimed.map((d) => ({
         id: d.id,
         status: 'failed',
+        filter_reason: null,
         pipe_version: 1,
         destination_version: 1,
         test_mode: false,
@@ -346,6 +347,7 @@ describe.skipIf(!available)('postgres store across processes', () => {
           pipe_version: 1,
           destination_version: 1,
           test_mode: false,
+          filter_reason: null,
           next_attempt_at: null,
           delivered_at: at(2),
           detail,
