@@ -40,6 +40,7 @@ const isoTime = z.iso.datetime({ offset: true });
 export const listDeliveriesOptionsSchema = z.strictObject({
   status: z.union([deliveryStatusSchema, z.array(deliveryStatusSchema)]).optional(),
   event_id: z.string().min(1).max(256).optional(),
+  filter_reason: z.string().min(1).max(64).optional(),
   since: isoTime.optional(),
   until: isoTime.optional(),
   cursor: cursorSchema('delivery').optional(),
@@ -69,6 +70,8 @@ export interface ListDeliveriesOptions {
   status?: DeliveryStatus | DeliveryStatus[];
   /** The sender's event id. */
   event_id?: string;
+  /** Only filtered deliveries with this reason (`consent`, a transform's own, `transform`). */
+  filter_reason?: string;
   /** ISO time: created at or after. */
   since?: string;
   /** ISO time: created before. */
@@ -196,6 +199,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       pipeId,
       status: options.status,
       eventId: options.event_id,
+      filterReason: options.filter_reason,
       since: options.since,
       until: options.until,
       cursor: options.cursor,

@@ -182,6 +182,8 @@ export interface ListDeliveriesQuery {
   destinationId?: string;
   status?: DeliveryStatus | DeliveryStatus[];
   eventId?: string;
+  /** Only rows with this `filter_reason` (so only `filtered` ones). */
+  filterReason?: string;
   /** created_at >= since */
   since?: string;
   /** created_at < until */

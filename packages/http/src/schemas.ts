@@ -136,6 +136,12 @@ export const deliveriesQuerySchema = z.strictObject({
     .optional()
     .describe(`One status or several, comma-separated: ${deliveryStatuses.join(', ')}.`),
   event_id: z.string().min(1).max(256).optional().describe("The sender's event id."),
+  filter_reason: z
+    .string()
+    .min(1)
+    .max(64)
+    .optional()
+    .describe('Only filtered deliveries with this reason: consent, a transform’s own, or transform.'),
   since: isoTime.optional().describe('Created at or after (ISO 8601).'),
   until: isoTime.optional().describe('Created before (ISO 8601).'),
   limit: limitParam.describe('1..1000, default 50.'),

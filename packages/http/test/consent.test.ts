@@ -100,6 +100,8 @@ describe('consent over HTTP', () => {
     const byId = new Map(records.map((r) => [r.event_id, r]));
     expect(byId.get('ok')).toMatchObject({ status: 'delivered', filter_reason: null });
     expect(byId.get('no')).toMatchObject({ status: 'filtered', filter_reason: 'consent' });
+    const filtered = await call(f, 'GET', `/api/pipes/${pipeId}/deliveries?filter_reason=consent`);
+    expect(filtered.json.data.map((r: Row) => r.event_id)).toEqual(['no']);
     const sent = f.meta.requests.flatMap((r) => (r.json as { data: Array<{ event_id: string }> }).data);
     expect(sent.map((e) => e.event_id)).toEqual(['ok']);
   });

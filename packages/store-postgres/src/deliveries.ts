@@ -28,6 +28,7 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
         if (query.pipeId) filters.push(sql`pipe_id = ${query.pipeId}`);
         if (query.destinationId) filters.push(sql`destination_id = ${query.destinationId}`);
         if (query.eventId) filters.push(sql`event_id = ${query.eventId}`);
+        if (query.filterReason) filters.push(sql`filter_reason = ${query.filterReason}`);
         if (query.since) filters.push(sql`created_at >= ${query.since}::timestamptz`);
         if (query.until) filters.push(sql`created_at < ${query.until}::timestamptz`);
         if (query.cursor) filters.push(sql`id < ${query.cursor}`);

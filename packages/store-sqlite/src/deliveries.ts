@@ -25,6 +25,7 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
       if (statuses?.length === 0) return [];
       if (statuses) q = q.where('status', 'in', statuses);
       if (query.eventId) q = q.where('event_id', '=', query.eventId);
+      if (query.filterReason) q = q.where('filter_reason', '=', query.filterReason);
       // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
       if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
       if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));

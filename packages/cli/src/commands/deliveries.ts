@@ -25,6 +25,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
       'pending, sending, delivered, filtered, retrying, failed, dead (comma-separated)',
     )
     .option('--event-id <id>', "only this sender's event id")
+    .option('--filter-reason <reason>', 'only filtered records with this reason (consent, ...)')
     .option('--since <time>', 'created at or after (ISO 8601)')
     .option('--until <time>', 'created before (ISO 8601)')
     .option('--limit <n>', 'most records (1..1000)', '50')
@@ -35,6 +36,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
         options: {
           status?: string;
           eventId?: string;
+          filterReason?: string;
           since?: string;
           until?: string;
           limit: string;
@@ -46,6 +48,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
           query: {
             status: options.status,
             event_id: options.eventId,
+            filter_reason: options.filterReason,
             since: options.since,
             until: options.until,
             limit: options.limit,
@@ -64,7 +67,11 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
             d.status,
             d.attempt_count,
             d.created_at,
-            d.error ? `${d.error.code}: ${d.error.message}`.slice(0, 120) : '',
+            d.error
+              ? `${d.error.code}: ${d.error.message}`.slice(0, 120)
+              : d.filter_reason
+                ? `filtered: ${d.filter_reason}`
+                : '',
           ]),
         );
       },

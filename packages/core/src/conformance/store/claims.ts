@@ -122,6 +122,12 @@ export function claimCases(t: StoreCases): void {
       expect((await row(c!.id)).filter_reason).toBeNull();
       const listed = await t.store.listDeliveries({ pipeId: p.pipe_id, status: 'filtered', limit: 10 });
       expect(listed.map((r) => r.filter_reason).sort()).toEqual(['consent', 'no_click_id']);
+      const byReason = await t.store.listDeliveries({
+        pipeId: p.pipe_id,
+        filterReason: 'consent',
+        limit: 10,
+      });
+      expect(byReason.map((r) => r.id)).toEqual([a!.id]);
       // A replay of a filtered delivery makes it pending again: no reason until it is filtered again.
       const requeued = await t.store.requeueDeliveries({
         pipeId: p.pipe_id,
