@@ -15,7 +15,9 @@
 // its resident memory: peak under load and once the work is done.
 // With BENCH_BEFORE=<another checkout, built>, an engine_before candidate runs that checkout's
 // `openpipes serve` in the same rounds, for before/after figures from one run.
-//   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset)
+//   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
+//                                     BENCH_KINDS=engine,bare_v8 runs only those;
+//                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options)
 import { fork, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -185,6 +187,7 @@ async function startEngine(dir, sink, checkout = root) {
       sink.host,
       '--log-level',
       'warn',
+      ...(process.env.BENCH_ENGINE_ARGS ?? '').split(' ').filter(Boolean),
     ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
@@ -368,7 +371,12 @@ async function round(kind) {
 }
 
 async function main() {
-  const kinds = ['engine', ...(process.env.BENCH_BEFORE ? ['engine_before'] : []), 'bare_v8', 'bare_sandbox'];
+  const kinds = [
+    'engine',
+    ...(process.env.BENCH_BEFORE ? ['engine_before'] : []),
+    'bare_v8',
+    'bare_sandbox',
+  ].filter((k) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(',').includes(k));
   const results = Object.fromEntries(kinds.map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) for (const kind of kinds) results[kind].push(await round(kind));
   const median = (list, key) => {
@@ -396,6 +404,7 @@ async function main() {
       }),
     );
   }
+  if (!kinds.includes('bare_v8') || !kinds.includes('bare_sandbox')) return;
   const ratio = (a, b) =>
     round2(median(results[a], 'eventsPerSecond') / median(results[b], 'eventsPerSecond'));
   console.log(
