@@ -12,14 +12,15 @@
 // flight to the sink. Each round starts on a fresh file; rounds alternate the three; each figure is
 // the median of its rounds with the spread. The clock runs from the first collect request until
 // every event has its final record. CPU is the server process's (all its threads, from /proc), RSS is
-// its resident memory: peak under load and once the work is done.
+// its resident memory: peak under load and once the work is done; db_bytes_per_event is the database
+// file and its WAL at the end, per event posted.
 // With BENCH_BEFORE=<another checkout, built>, an engine_before candidate runs that checkout's
 // `openpipes serve` in the same rounds, for before/after figures from one run.
 //   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                     BENCH_KINDS=engine,bare_v8 runs only those;
 //                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options)
 import { fork, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -356,6 +357,11 @@ async function round(kind) {
   const seconds = (performance.now() - started) / 1000;
   clearInterval(sampler);
   const after = procStats(server.pid);
+  // What the database holds once every event has its record: the file and its WAL (checkpoints
+  // move pages between them), per event.
+  const bytes = readdirSync(dir)
+    .filter((f) => /\.db(-wal)?$/.test(f))
+    .reduce((n, f) => n + statSync(join(dir, f)).size, 0);
   await pool.close();
   await server.stop();
   sink.close();
@@ -367,6 +373,7 @@ async function round(kind) {
     cpuMsPer1000: ((after.cpuMs - before.cpuMs) / total) * 1000,
     peakRssMb: Math.max(peakRss, after.rss) / 2 ** 20,
     rssAfterMb: after.rss / 2 ** 20,
+    bytesPerEvent: bytes / total,
   };
 }
 
@@ -399,6 +406,7 @@ async function main() {
         cpu_ms_per_1000_events: round2(median(list, 'cpuMsPer1000')),
         peak_rss_mb: Math.round(median(list, 'peakRssMb')),
         rss_after_mb: Math.round(median(list, 'rssAfterMb')),
+        db_bytes_per_event: Math.round(median(list, 'bytesPerEvent')),
         events: total,
         filtered: total / 10,
       }),
