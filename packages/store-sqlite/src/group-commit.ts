@@ -8,7 +8,10 @@
  *
  * If the group's transaction fails, nothing of it was stored (the whole transaction was rolled back)
  * and each call is written again in a transaction of its own, so one call's failure is never
- * another's.
+ * another's. Two failures no call caused fail the whole group at once instead: another process
+ * holding the lock past `busy_timeout` (each call alone would wait it out again, the event loop
+ * blocked every time: 100 pending calls, 100 x 5 s), and a closed store. Other failures (a full disk
+ * included: a lone small write may still fit) are retried call by call.
  */
 export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) => R): (args: A) => Promise<R> {
   interface Waiting {
@@ -34,7 +37,11 @@ export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) =>
     let results: R[];
     try {
       results = tx(() => waiting.map((w) => write(w.args)));
-    } catch {
+    } catch (err) {
+      if (isConditionOfTheDatabase(err)) {
+        for (const w of waiting) w.reject(err);
+        return;
+      }
       for (const w of waiting) alone(w);
       return;
     }
@@ -45,4 +52,15 @@ export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) =>
       group.push({ args, resolve, reject });
       if (group.length === 1) setImmediate(flush);
     });
+}
+
+/**
+ * A lock held elsewhere (better-sqlite3's `code`, extended codes included: `SQLITE_BUSY_SNAPSHOT`)
+ * or the store's own ENGINE_STOPPED once it is closed: nothing about the rows a call wrote.
+ */
+const databaseConditions = /^(SQLITE_(BUSY|LOCKED)(_\w+)?|ENGINE_STOPPED)$/;
+
+function isConditionOfTheDatabase(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && databaseConditions.test(code);
 }
