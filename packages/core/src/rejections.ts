@@ -2,9 +2,10 @@
  * The rejection log: events refused at collect (validation failed, unknown event type, a body that
  * is not JSON...), kept per source so an operator can see what a sender got wrong after the collect
  * answer is gone. Bounded twice over, because garbage is what an attacker sends: at most `perSource`
- * rows per source (the store trims on every write) and each event cut to `maxEventBytes`. Retention
- * prunes it with the events. Writing it never fails or holds up collect: one multi-row insert per
- * request, and a failure is logged, not answered.
+ * rows per source (the store trims on every write), each event cut to `maxEventBytes` and each
+ * error to 4 KB of JSON. Retention prunes it with the events. Writing it never fails collect: one
+ * multi-row insert per request, and a failure is logged, not answered. It is awaited (the answer
+ * waits for that one insert), so a flood of refused requests cannot pile up writes in memory.
  */
 import { newId } from './ids.js';
 import type { Logger } from './logger.js';
@@ -25,9 +26,17 @@ export interface RejectionLogOptions {
   maxEventBytes?: number;
 }
 
-/** Issues kept per rejection, and characters per message: a hostile event can have thousands. */
+/**
+ * The stored error is bounded in bytes of its JSON text, not only in characters: an unknown field
+ * is reported at its own path, so a hostile sender picks the paths, and a control character is six
+ * bytes in JSON (`\u0001`). At most `maxIssues` issues, and those that fit in `maxErrorBytes`.
+ */
 const maxIssues = 20;
 const maxMessageChars = 500;
+const maxErrorBytes = 4096;
+const maxMessageBytes = 1024;
+const maxIssuePathBytes = 256;
+const maxIssueMessageBytes = 512;
 
 /** One refused event: its error as the collect answer gave it, and the event as sent. */
 export interface RejectedEvent {
@@ -63,8 +72,13 @@ export function boundedEventText(
     try {
       text = JSON.stringify(event.event) ?? String(event.event);
     } catch {
-      // A value JSON cannot write (a cycle, a BigInt) from an embedder's own objects.
-      text = String(event.event);
+      // A value JSON cannot write (a cycle, a BigInt) from an embedder's own objects; String()
+      // throws too for an object without a prototype.
+      try {
+        text = wellFormed(String(event.event));
+      } catch {
+        text = '(a value that cannot be written as text)';
+      }
     }
   }
   // Cheap tests first: at most maxBytes/3 UTF-16 units always fit; more than maxBytes never do.
@@ -86,14 +100,41 @@ function wellFormed(s: string): string {
   return Buffer.from(s.replaceAll('\u0000', '\uFFFD'), 'utf8').toString('utf8');
 }
 
+/** Bytes of a value's JSON text. */
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
+
+/** A well-formed string whose JSON text fits in `maxBytes` (cut with `…` when it did not). */
+function clip(value: unknown, maxBytes: number): string {
+  const s = typeof value === 'string' ? value : String(value ?? '');
+  const text = wellFormed(s.length > maxMessageChars ? s.slice(0, maxMessageChars) : s);
+  if (text.length === s.length && jsonBytes(text) <= maxBytes) return text;
+  let out = '';
+  let bytes = jsonBytes('…');
+  for (const ch of text) {
+    const more = jsonBytes(ch) - 2;
+    if (bytes + more > maxBytes) break;
+    out += ch;
+    bytes += more;
+  }
+  return `${out}…`;
+}
+
 /** An error with its issues and messages bounded (what is stored, not what was answered). */
 function boundedError(error: RejectionError): RejectionError {
-  const clip = (s: string) => wellFormed(s.length > maxMessageChars ? `${s.slice(0, maxMessageChars)}…` : s);
-  return {
-    code: error.code,
-    message: clip(error.message),
-    issues: error.issues.slice(0, maxIssues).map((i) => ({ path: clip(i.path), message: clip(i.message) })),
+  const bounded: RejectionError = {
+    code: clip(error.code, 64),
+    message: clip(error.message, maxMessageBytes),
+    issues: [],
   };
+  let left = maxErrorBytes - jsonBytes(bounded);
+  for (const i of Array.isArray(error.issues) ? error.issues.slice(0, maxIssues) : []) {
+    const issue = { path: clip(i?.path, maxIssuePathBytes), message: clip(i?.message, maxIssueMessageBytes) };
+    const cost = jsonBytes(issue) + 1; // and a comma
+    if (cost > left) break;
+    bounded.issues.push(issue);
+    left -= cost;
+  }
+  return bounded;
 }
 
 export function createRejectionLog(deps: {
@@ -108,12 +149,14 @@ export function createRejectionLog(deps: {
     async record(sourceId, rejected) {
       if (perSource <= 0 || rejected.length === 0) return;
       const now = deps.now();
-      // More than `perSource` in one request would be trimmed at once: store only the last ones.
-      const rejections: NewRejection[] = rejected.slice(-perSource).map((r) => {
-        const { text, truncated } = boundedEventText(r, maxEventBytes);
-        return { id: newId('rejection', now), error: boundedError(r.error), event: text, truncated };
-      });
+      let rejections: NewRejection[] = [];
       try {
+        // More than `perSource` in one request would be trimmed at once: store only the last ones.
+        // Inside the try: whatever an embedder's value does, ingest has already stored the rest.
+        rejections = rejected.slice(-perSource).map((r) => {
+          const { text, truncated } = boundedEventText(r, maxEventBytes);
+          return { id: newId('rejection', now), error: boundedError(r.error), event: text, truncated };
+        });
         await deps.store.appendRejections({
           sourceId,
           rejections,
@@ -123,7 +166,7 @@ export function createRejectionLog(deps: {
       } catch (err) {
         deps.logger.warn('could not write the rejection log', {
           source_id: sourceId,
-          rejected: rejections.length,
+          rejected: rejected.length,
           error: err instanceof Error ? err.message : String(err),
         });
       }

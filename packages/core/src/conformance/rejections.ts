@@ -83,6 +83,34 @@ export function runEngineRejections(options: EngineConformanceOptions): void {
       });
     });
 
+    it('answers ingest for an event it cannot even write as text (null prototype, a bigint)', async () => {
+      const { pipes, source } = await setup();
+      // An embedder's own object: JSON.stringify throws on the bigint, String() on the missing prototype.
+      const odd = Object.assign(Object.create(null) as Record<string, unknown>, { value: 1n });
+      const result = await pipes.ingest(
+        'web',
+        garbage([{ event_type: 'purchase', event_time: now(), event_payload: { value: 1 } }, odd]),
+      );
+      expect(result).toMatchObject({ accepted: 1, rejected: 1 });
+      const log = await pipes.sources.rejections(source.id);
+      expect(log.data).toHaveLength(1);
+      expect(log.data[0]!.error.code).toBe('VALIDATION_FAILED');
+    });
+
+    it('bounds the stored error in bytes, not only in characters, however hostile its field names', async () => {
+      const { pipes, source } = await setup();
+      // Unknown fields are reported at their own path: 30 names of 500 control characters, each
+      // written as six bytes (\u0001) in the stored JSON.
+      const event: Record<string, unknown> = { event_type: 'purchase', event_time: now(), event_payload: {} };
+      for (let i = 0; i < 30; i++) event[`${'\u0001'.repeat(500)}${i}`] = 1;
+      await pipes.ingest('web', garbage([event]));
+      const [entry] = (await pipes.sources.rejections(source.id)).data;
+      expect(entry!.error.code).toBe('VALIDATION_FAILED');
+      expect(entry!.error.issues.length).toBeGreaterThan(0);
+      expect(Buffer.byteLength(JSON.stringify(entry!.error), 'utf8')).toBeLessThanOrEqual(4096);
+      expect(Buffer.byteLength(entry!.event, 'utf8')).toBeLessThanOrEqual(4096);
+    });
+
     it('answers collect when the log cannot be written, and says so in the log', async () => {
       const warnings: string[] = [];
       const logger: Logger = {

@@ -33,7 +33,9 @@ const rejection = responseComponent(
         message: z.string(),
         issues: z.array(z.object({ path: z.string(), message: z.string() })),
       })
-      .describe('Why it was refused, as the collect answer said (at most 20 issues are kept).'),
+      .describe(
+        'Why it was refused, as the collect answer said (at most 20 issues, within 4 KB of JSON; long paths and messages cut with `…`).',
+      ),
     event: z
       .string()
       .describe(
