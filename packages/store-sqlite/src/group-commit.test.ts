@@ -97,6 +97,21 @@ describe('SQLite group commit', () => {
     expect(after.map((r) => r[0]!.duplicate)).toEqual([false, false]);
   });
 
+  it('rejects calls still waiting for their group with ENGINE_STOPPED when the store closes', async () => {
+    const { store, counter } = await countingStore(100);
+    await append(store, 0);
+    counter.transactions = 0;
+    const pending = [append(store, 1), append(store, 2)];
+    await store.close();
+    const outcomes = await Promise.allSettled(pending);
+    for (const o of outcomes) {
+      expect(o.status).toBe('rejected');
+      expect((o as PromiseRejectedResult).reason).toMatchObject({ code: 'ENGINE_STOPPED' });
+    }
+    // Nothing was begun on the closed database, and nothing retried call by call.
+    expect(counter.transactions).toBe(0);
+  });
+
   it('still writes each call alone when one call of a group fails for itself', async () => {
     const { store } = await countingStore(100);
     const good = append(store, 1);
