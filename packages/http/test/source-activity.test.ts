@@ -77,6 +77,35 @@ describe.each(stores)("a source's events and rejections over HTTP, on %s", (stor
     expect(next.json.data[0].id < first.json.data[0].id).toBe(true);
   });
 
+  it('answers hostile bodies with 400 and logs each within its bounds', async () => {
+    const before = (await call(f, 'GET', `/api/sources/${sourceId}/rejections?limit=100`, read)).json.data
+      .length;
+    const fields: Record<string, unknown> = { event_type: 'purchase', event_time: now(), event_payload: {} };
+    for (let i = 0; i < 30; i++) fields[`${'\u0001'.repeat(500)}${i}`] = 1;
+    const bodies: Array<string | Uint8Array> = [
+      new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), // {"\xff\xfe":1}: not UTF-8
+      '{"event_type":"purchase","event_time":"2026-01-01T00:00:00Z","event_payload":{"a":"\\u0000"}}',
+      '{"event_type":"purchase","event_time":"2026-01-01T00:00:00Z","event_payload":{"a":"\\ud800"}}',
+      `${'['.repeat(5000)}${']'.repeat(5000)}`,
+      JSON.stringify(fields),
+    ];
+    const codes: string[] = [];
+    for (const body of bodies) {
+      const answer = await collect(f, 'web', body);
+      expect(answer.status).toBe(400);
+      codes.push(answer.json.error.code);
+    }
+    const log = await call(f, 'GET', `/api/sources/${sourceId}/rejections?limit=100`, read);
+    expect(log.json.data.length - before).toBe(bodies.length);
+    const newest = log.json.data.slice(0, bodies.length);
+    expect(newest.map((e: { error: { code: string } }) => e.error.code)).toEqual(codes.reverse());
+    for (const entry of newest) {
+      expect(Buffer.byteLength(JSON.stringify(entry.error), 'utf8')).toBeLessThanOrEqual(4096);
+      expect(Buffer.byteLength(entry.event, 'utf8')).toBeLessThanOrEqual(4096);
+      expect(entry.event).not.toContain('\u0000');
+    }
+  });
+
   it('refuses a bad limit, a cursor of another kind, an unknown source and no key', async () => {
     const base = `/api/sources/${sourceId}`;
     expect((await call(f, 'GET', `${base}/events?limit=0`, read)).status).toBe(400);
