@@ -124,7 +124,7 @@ export function createIngest(deps: IngestDeps) {
         results[index] = {
           index,
           status: 'rejected',
-          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues },
+          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues: answered(issues) },
         };
         return;
       }
@@ -146,7 +146,7 @@ export function createIngest(deps: IngestDeps) {
         results[index] = {
           index,
           status: 'rejected',
-          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues },
+          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues: answered(issues) },
         };
         return;
       }
@@ -305,6 +305,17 @@ export function parseWellFormedEvent(raw: unknown): IncomingEventData | null {
 }
 
 type IncomingEventData = z.output<typeof incomingEventSchema>;
+
+/**
+ * Issues answered per refused event. An unknown field is an issue of its own, so a 1 MB body of
+ * one event with 100,000 short unknown keys would otherwise be answered with ~8 MB of issues; the
+ * message still counts them all ("and N more").
+ */
+export const maxIssuesPerEvent = 100;
+
+function answered(issues: FieldIssue[]): FieldIssue[] {
+  return issues.length > maxIssuesPerEvent ? issues.slice(0, maxIssuesPerEvent) : issues;
+}
 
 function summarize(issues: FieldIssue[]): string {
   const head = issues

@@ -106,6 +106,23 @@ describe.each(stores)("a source's events and rejections over HTTP, on %s", (stor
     }
   });
 
+  it('answers at most 100 issues however many unknown fields a body or an event holds', async () => {
+    const wrapper: Record<string, unknown> = { events: [] };
+    const event: Record<string, unknown> = { event_type: 'purchase', event_time: now(), event_payload: {} };
+    for (let i = 0; i < 3000; i++) {
+      wrapper[`w${i}`] = 1;
+      event[`e${i}`] = 1;
+    }
+    const whole = await collect(f, 'web', wrapper);
+    expect(whole.status).toBe(400);
+    expect(whole.json.error.details.issues).toHaveLength(100);
+    const perEvent = await collect(f, 'web', [event]);
+    expect(perEvent.status).toBe(400);
+    const [refused] = perEvent.json.error.details.results;
+    expect(refused.error.issues).toHaveLength(100);
+    expect(refused.error.message).toContain('(and 2997 more)');
+  });
+
   it('refuses a bad limit, a cursor of another kind, an unknown source and no key', async () => {
     const base = `/api/sources/${sourceId}`;
     expect((await call(f, 'GET', `${base}/events?limit=0`, read)).status).toBe(400);

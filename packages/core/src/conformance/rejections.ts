@@ -111,6 +111,18 @@ export function runEngineRejections(options: EngineConformanceOptions): void {
       expect(Buffer.byteLength(entry!.event, 'utf8')).toBeLessThanOrEqual(4096);
     });
 
+    it('answers an event with thousands of issues with at most 100 of them, the message counting all', async () => {
+      const { pipes } = await setup();
+      const event: Record<string, unknown> = { event_type: 'purchase', event_time: now(), event_payload: {} };
+      for (let i = 0; i < 5000; i++) event[`k${i}`] = 1;
+      const result = await pipes.ingest('web', garbage([event]));
+      const [refused] = result.results;
+      if (refused?.status !== 'rejected') throw new Error('expected a rejection');
+      expect(refused.error.issues).toHaveLength(100);
+      expect(refused.error.issues[0]).toEqual({ path: 'k0', message: expect.any(String) });
+      expect(refused.error.message).toContain('(and 4997 more)');
+    });
+
     it('answers collect when the log cannot be written, and says so in the log', async () => {
       const warnings: string[] = [];
       const logger: Logger = {

@@ -200,7 +200,8 @@ function unwrapEvents(body: unknown): unknown[] {
           code: 'VALIDATION_FAILED',
           message: `${extra.slice(0, 5).join(', ')}: unknown field beside "events"; put fields in each event's event_payload`,
           details: {
-            issues: extra.map((key) => ({
+            // As ingest answers an event's issues: the first 100 (a body may hold 100,000 keys).
+            issues: extra.slice(0, 100).map((key) => ({
               path: key,
               message: 'unknown field (not part of {"events": [...]})',
             })),
