@@ -22,4 +22,4 @@ export {
   readSignal,
   tcfPurposesForSignal,
 } from './requirement.js';
-export { decodeTcString, maxTcStringLength, type TcfCore, TcfDecodeError } from './tcf.js';
+export { decodeTcString, hasVendorConsent, maxTcStringLength, type TcfCore, TcfDecodeError } from './tcf.js';

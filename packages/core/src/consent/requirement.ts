@@ -4,7 +4,7 @@
  * an event that does not meet the requirement is recorded as `filtered` with
  * `filter_reason: "consent"` and never reaches the transform or `send()`.
  */
-import { decodeTcString, type TcfCore } from './tcf.js';
+import { decodeTcString, hasVendorConsent, type TcfCore } from './tcf.js';
 
 /** The Google consent mode signals the canonical event carries in `event_payload.consent`. */
 export const consentSignals = [
@@ -108,7 +108,7 @@ export function readConsent(
   }
   const hasTcf = tcf !== null || tcfError !== null;
   const vendorOk =
-    tcf === null || options.tcfVendorId === undefined || tcf.vendorConsents.includes(options.tcfVendorId);
+    tcf === null || options.tcfVendorId === undefined || hasVendorConsent(tcf, options.tcfVendorId);
 
   const fromTcf = (purposes: readonly number[]): ConsentState => {
     if (!hasTcf || purposes.length === 0) return 'unknown';

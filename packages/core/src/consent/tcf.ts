@@ -88,6 +88,24 @@ class BitReader {
     return this.int(1, field) === 1;
   }
 
+  /** Moves past `width` bits without reading them; returns where they start. */
+  skip(width: number, field: string): number {
+    if (width > this.bitsLeft) {
+      throw new TcfDecodeError(
+        `TC string is truncated: ${field} needs ${width} bits at bit ${this.position}`,
+      );
+    }
+    const start = this.position;
+    this.position += width;
+    return start;
+  }
+
+  /** The bit at an absolute position already moved past (0 or 1). */
+  bitAt(position: number): number {
+    const sextet = sextets.get(this.text[Math.floor(position / 6)]!)!;
+    return (sextet >> (5 - (position % 6))) & 1;
+  }
+
   /** A bit field of `width` bits: the 1-based positions of the bits that are set. */
   set(width: number, field: string): number[] {
     const ids: number[] = [];
@@ -147,8 +165,8 @@ export function decodeTcString(value: string): TcfCore {
   const purposeLegitimateInterests = r.set(24, 'PurposesLITransparency');
   const purposeOneTreatment = r.bool('PurposeOneTreatment');
   const publisherCountryCode = r.letters('PublisherCC');
-  const vendorConsents = readVendors(r);
-  return {
+  const vendors = readVendors(r);
+  const decoded: TcfCore = {
     version: 2,
     created,
     lastUpdated,
@@ -165,20 +183,62 @@ export function decodeTcString(value: string): TcfCore {
     purposeLegitimateInterests,
     purposeOneTreatment,
     publisherCountryCode,
-    vendorConsents,
+    vendorConsents: [],
   };
+  // The list of every consented vendor is built only when read: up to 65,535 ids, while the
+  // consent check asks about one vendor (hasVendorConsent), answered from the bits.
+  let listed: number[] | undefined;
+  Object.defineProperty(decoded, 'vendorConsents', {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      listed ??= vendors.list();
+      return listed;
+    },
+  });
+  vendorSections.set(decoded, vendors);
+  return decoded;
+}
+
+/** Vendor consents as the string holds them: one vendor answered without listing them all. */
+interface VendorSection {
+  has(vendorId: number): boolean;
+  list(): number[];
+}
+const vendorSections = new WeakMap<TcfCore, VendorSection>();
+
+/**
+ * Whether a decoded TC string gives `vendorId` consent. Reads the one bit (or the ranges) it
+ * needs, so a hostile string with every vendor set costs no more than a short one.
+ */
+export function hasVendorConsent(tc: TcfCore, vendorId: number): boolean {
+  const section = vendorSections.get(tc);
+  return section ? section.has(vendorId) : tc.vendorConsents.includes(vendorId);
 }
 
 /**
- * The vendor consent section: a bit field, or a list of single ids and ranges. Ranges are not
- * expanded one by one (thousands of overlapping 1-65535 ranges fit in a long string): each marks
- * its start and end in a difference array, read once in O(MaxVendorId).
+ * The vendor consent section: a bit field (kept where it is in the string, one bit read per
+ * question), or a list of single ids and ranges. Listing the ids does not expand ranges one by one
+ * (thousands of overlapping 1-65535 ranges fit in a long string): each marks its start and end in a
+ * difference array, read once in O(MaxVendorId).
  */
-function readVendors(r: BitReader): number[] {
+function readVendors(r: BitReader): VendorSection {
   const maxVendorId = r.int(16, 'MaxVendorId');
-  if (!r.bool('IsRangeEncoding')) return r.set(maxVendorId, 'VendorConsents');
+  const inRange = (id: number) => Number.isInteger(id) && id >= 1 && id <= maxVendorId;
+  if (!r.bool('IsRangeEncoding')) {
+    const start = r.skip(maxVendorId, 'VendorConsents');
+    const has = (id: number) => inRange(id) && r.bitAt(start + id - 1) === 1;
+    return {
+      has,
+      list: () => {
+        const ids: number[] = [];
+        for (let id = 1; id <= maxVendorId; id++) if (has(id)) ids.push(id);
+        return ids;
+      },
+    };
+  }
   const entries = r.int(12, 'NumEntries');
-  const marks = new Int32Array(maxVendorId + 2);
+  const ranges: Array<[number, number]> = [];
   for (let i = 0; i < entries; i++) {
     const isRange = r.bool('IsARange');
     const start = r.int(16, 'StartOrOnlyVendorId');
@@ -186,14 +246,23 @@ function readVendors(r: BitReader): number[] {
     if (start < 1 || end < start || end > maxVendorId) {
       throw new TcfDecodeError(`TC string vendor range ${start}-${end} is outside 1-${maxVendorId}`);
     }
-    marks[start]! += 1;
-    marks[end + 1]! -= 1;
+    ranges.push([start, end]);
   }
-  const ids: number[] = [];
-  let covering = 0;
-  for (let id = 1; id <= maxVendorId; id++) {
-    covering += marks[id]!;
-    if (covering > 0) ids.push(id);
-  }
-  return ids;
+  return {
+    has: (id) => inRange(id) && ranges.some(([a, b]) => id >= a && id <= b),
+    list: () => {
+      const marks = new Int32Array(maxVendorId + 2);
+      for (const [a, b] of ranges) {
+        marks[a]! += 1;
+        marks[b + 1]! -= 1;
+      }
+      const ids: number[] = [];
+      let covering = 0;
+      for (let id = 1; id <= maxVendorId; id++) {
+        covering += marks[id]!;
+        if (covering > 0) ids.push(id);
+      }
+      return ids;
+    },
+  };
 }
