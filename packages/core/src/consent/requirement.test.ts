@@ -3,10 +3,13 @@ import { tcString } from '../testing/tc-string.js';
 import { checkConsent, consentPurposePattern, readConsent, readSignal } from './requirement.js';
 
 describe('readSignal', () => {
-  it('reads GRANTED and DENIED in any case, and booleans; anything else is unknown', () => {
+  it('reads GRANTED and DENIED in any case, and booleans; absent is unknown, anything else set is denied', () => {
     expect(['GRANTED', 'granted', ' Granted ', true].map(readSignal)).toEqual(Array(4).fill('granted'));
     expect(['DENIED', 'denied', false].map(readSignal)).toEqual(Array(3).fill('denied'));
-    expect([undefined, null, '', 'yes', 1, 0, {}, []].map(readSignal)).toEqual(Array(8).fill('unknown'));
+    expect([undefined, null, ''].map(readSignal)).toEqual(Array(3).fill('unknown'));
+    // Set but unreadable: never a licence to send, even with unknown: 'allow'.
+    const unreadable = ['yes', 'no', 'false', 'true', 'GRANTED!', 1, 0, {}, [], { __proto__: null }];
+    expect(unreadable.map(readSignal)).toEqual(Array(unreadable.length).fill('denied'));
   });
 });
 

@@ -51,15 +51,18 @@ export const tcfPurposesForSignal: Readonly<Record<ConsentSignal, readonly numbe
   analytics_storage: [],
 };
 
-/** Reads one explicit signal value: `GRANTED`/`granted`/`true` or `DENIED`/`denied`/`false`. */
+/**
+ * Reads one explicit signal value: `GRANTED`/`granted`/`true` or `DENIED`/`denied`/`false`. Absent
+ * (`undefined`, `null`, `''`) is unknown. A value that is present but none of these (`"no"`, `0`,
+ * `"false"`, an object) is denied: a signal the sender set and we cannot read is no licence to
+ * send, as with a TC string that cannot be read.
+ */
 export function readSignal(value: unknown): ConsentState {
+  if (value === undefined || value === null || value === '') return 'unknown';
   if (value === true) return 'granted';
   if (value === false) return 'denied';
-  if (typeof value !== 'string') return 'unknown';
-  const v = value.trim().toUpperCase();
-  if (v === 'GRANTED') return 'granted';
-  if (v === 'DENIED') return 'denied';
-  return 'unknown';
+  const v = typeof value === 'string' ? value.trim().toUpperCase() : '';
+  return v === 'GRANTED' ? 'granted' : 'denied';
 }
 
 /** The TC string of an event's consent: `consent.tcf_string` (alias `consent.gdpr_consent`). */
