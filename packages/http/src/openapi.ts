@@ -169,7 +169,7 @@ const errorDescriptions: Record<number, string> = {
   404: 'No such id, or no source with that slug (`NOT_FOUND`, `UNKNOWN_SOURCE`).',
   409: 'A duplicate name, slug or key; something still in use; a concurrent write won (`CONFLICT`).',
   413: 'The body is over the size limit (`PAYLOAD_TOO_LARGE`), or holds too many events (`TOO_MANY_EVENTS`).',
-  415: 'A Content-Type other than the accepted ones, or a charset other than UTF-8 (`UNSUPPORTED_MEDIA_TYPE`).',
+  415: 'A Content-Type other than the accepted ones, a charset other than UTF-8, or (collect) a Content-Encoding other than gzip, deflate or br (`UNSUPPORTED_MEDIA_TYPE`).',
   422: 'User code failed while the request ran it (`USER_CODE_ERROR`, `OUT_OF_MEMORY`, `STACK_OVERFLOW`, `OUTPUT_TOO_LARGE`, `INVALID_OUTPUT`).',
   500: 'An unexpected error (`INTERNAL`): the message names the request id; the server log has the rest.',
   503: 'The engine was stopped, or its store does not answer (`ENGINE_STOPPED`).',

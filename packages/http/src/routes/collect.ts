@@ -1,7 +1,8 @@
 /**
  * `POST /collect/:slug` and its CORS preflight. The order of checks is chosen so that a refused
  * request costs little and stores nothing: media type, size (streamed, never buffered past the
- * limit), the source's auth, the origin, JSON syntax and depth, event count; only then ingest.
+ * limit, and counted after decompression when it comes gzip, deflate or br), the source's auth,
+ * the origin, JSON syntax and depth, event count; only then ingest.
  */
 import {
   type IncomingEvent,
@@ -11,7 +12,7 @@ import {
   PipesError,
   type Source,
 } from '@openpipes/core';
-import { checkMediaType, readBody } from '../body.js';
+import { checkMediaType, readCollectBody } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, noBody, type Route, reply } from '../route.js';
 import { collectBodySchema, collectResultSchema } from '../schemas.js';
@@ -41,7 +42,7 @@ export const collectDefaults: Required<CollectLimits> = {
 
 /** Request headers a browser may send to collect (answered in preflights). */
 const allowedHeaders =
-  'content-type, authorization, x-openpipes-timestamp, x-openpipes-signature, x-request-id';
+  'content-type, content-encoding, authorization, x-openpipes-timestamp, x-openpipes-signature, x-request-id';
 
 /** Thrown inside the collect route: an error answer that carries the CORS headers already decided. */
 export class CollectError extends Error {
@@ -90,7 +91,7 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
             let cors: Record<string, string> = {};
             try {
               checkMediaType(request, ['application/json', 'text/plain']);
-              const raw = await readBody(request, limits.maxBodyBytes);
+              const raw = await readCollectBody(request, limits.maxBodyBytes);
               const source = await pipes.authenticateCollect({
                 slug,
                 authorization: request.headers.get('authorization'),
