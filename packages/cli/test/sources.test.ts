@@ -68,4 +68,27 @@ describe('openpipes sources', () => {
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toMatch(/no source with id or slug "nope"/);
   });
+
+  it('creates write keys (printed once), lists their prefixes, and revokes one by prefix', async () => {
+    const created = (await run(['sources', 'write-key', 'web', '--json'])).json();
+    expect(created.write_key).toMatch(/^opw_/);
+    const printed = await run(['sources', 'write-key', 'web']);
+    const second = printed.stdout.trim();
+    expect(second).toMatch(/^opw_[A-Za-z0-9_-]{43}$/);
+    const listed = await run(['sources', 'write-keys', 'web']);
+    expect(listed.stdout).toMatch(/^ID\s+PREFIX\s+CREATED\s+REVOKED/);
+    expect(listed.stdout).toContain(created.prefix);
+    expect(listed.stdout).toContain(second.slice(0, 12));
+    expect(listed.stdout).not.toContain(created.write_key);
+    expect(listed.stdout).not.toContain(second);
+    const revoked = await run(['sources', 'revoke-write-key', 'web', created.prefix]);
+    expect(revoked.stdout).toContain(`Revoked write key ${created.prefix}`);
+    const after = (await run(['sources', 'write-keys', 'web', '--json'])).json();
+    expect(after.data.map((k: { revoked_at: string | null }) => k.revoked_at !== null)).toEqual([
+      true,
+      false,
+    ]);
+    const bad = await openpipes(['sources', 'revoke-write-key', 'web', '../x'], { env: serve.env });
+    expect(bad.code).not.toBe(0);
+  });
 });

@@ -17,7 +17,7 @@ const isoTime = z.iso.datetime({ offset: true });
 
 /** What `audit.list` filters on; the HTTP layer maps `GET /api/audit?...` onto it one to one. */
 export const auditQuerySchema = z.strictObject({
-  /** `source`, `event_type`, `secret`, `destination`, `pipe`, `api_key`, `alert_channel`. */
+  /** `source`, `event_type`, `secret`, `destination`, `pipe`, `api_key`, `write_key`, `alert_channel`. */
   entity_kind: z.string().min(1).max(64).optional(),
   entity_id: z.string().min(1).max(128).optional(),
   /** The actor as recorded: an API key's name, a CLI user, a service. */

@@ -22,6 +22,7 @@ import type { EventTypesRegistry } from './registries/event-types.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { SecretsRegistry } from './registries/secrets.js';
 import type { SourcesRegistry } from './registries/sources.js';
+import type { WriteKeysApi } from './registries/write-keys.js';
 import type { RejectionLogOptions } from './rejections.js';
 import type { PruneResult, RetentionOptions } from './retention.js';
 import type { SandboxOptions } from './sandbox/index.js';
@@ -127,6 +128,8 @@ export interface Pipes {
   readonly transforms: TransformTestApi;
   /** Admin API keys: create (token shown once), list, get, revoke, verify. */
   readonly apiKeys: ApiKeysApi;
+  /** Sources' write keys for Segment-spec clients: create (shown once), list (prefixes), revoke, verify. */
+  readonly writeKeys: WriteKeysApi;
   /** The audit trail of every change: who, what, before and after, when, which request. */
   readonly audit: AuditApi;
   /** Identity profiles (docs/identifiers.md): search by any identifier, read one as stored. */

@@ -27,6 +27,7 @@ import { createPipesRegistry } from './registries/pipes.js';
 import type { RegistryDeps } from './registries/registry.js';
 import { createSecretsRegistry, type SecretsRegistry } from './registries/secrets.js';
 import { createSourcesRegistry } from './registries/sources.js';
+import { createWriteKeysApi } from './registries/write-keys.js';
 import { createRejectionLog } from './rejections.js';
 import { createRetention } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
@@ -210,6 +211,7 @@ export function createPipes(options: PipesOptions): Pipes {
   });
 
   const apiKeys = createApiKeysApi(registryDeps);
+  const writeKeys = createWriteKeysApi(registryDeps);
   const audit = createAuditApi({ store });
   const alerts: Alerts = createAlerts({
     registry: registryDeps,
@@ -258,6 +260,7 @@ export function createPipes(options: PipesOptions): Pipes {
     deliveries: guardAll(deliveries, guard),
     transforms: guardAll(transforms, guard),
     apiKeys: guardAll(apiKeys, guard),
+    writeKeys: guardAll(writeKeys, guard),
     audit: guardAll(audit, guard),
     profiles: guardAll(profilesApi, guard),
     alerts: { channels: guardAll(alerts.api.channels, guard) },

@@ -11,6 +11,7 @@ export const idPrefixes = {
   event: 'evt',
   delivery: 'evd',
   api_key: 'key',
+  write_key: 'wrk',
   alert_channel: 'alc',
   audit: 'aud',
   profile: 'prf',

@@ -106,6 +106,14 @@ export type { PipesRegistry } from './registries/pipes.js';
 export type { ActorContext, ListOptions, Registry, Versioned } from './registries/registry.js';
 export type { SecretsRegistry } from './registries/secrets.js';
 export type { ActivityQuery, SourcesRegistry } from './registries/sources.js';
+export {
+  type CreatedWriteKey,
+  type VerifiedWriteKey,
+  type WriteKey,
+  type WriteKeysApi,
+  writeKeyPrefix,
+  writeKeySchema,
+} from './registries/write-keys.js';
 export type { RejectionLogOptions } from './rejections.js';
 export type { PruneResult, RetentionOptions } from './retention.js';
 export * from './sandbox/index.js';

@@ -28,6 +28,7 @@ export type EntityKind =
   | 'destination'
   | 'pipe'
   | 'api_key'
+  | 'write_key'
   | 'alert_channel';
 
 /**

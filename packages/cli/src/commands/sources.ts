@@ -1,13 +1,14 @@
 /**
  * `openpipes sources events|rejections`: a source's recent accepted events and the events collect
- * refused (with the errors it answered), newest first, on top of the same admin API
+ * refused (with the errors it answered), newest first; `openpipes sources write-key|write-keys|
+ * revoke-write-key`: its write keys for Segment-spec clients. On top of the same admin API
  * `openpipes api` calls.
  */
-import type { Page, StoredEvent, StoredRejection } from '@openpipes/core';
+import type { CreatedWriteKey, Page, StoredEvent, StoredRejection, WriteKey } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { printJson, table } from '../io.js';
+import { note, printJson, println, table } from '../io.js';
 
 interface PageOptions {
   limit: string;
@@ -19,7 +20,9 @@ interface PageOptions {
 const cell = (text: string, max = 100) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 export function registerSources(program: Command, ctx: CommandContext): void {
-  const sources = program.command('sources').summary("a source's recent events and rejections");
+  const sources = program
+    .command('sources')
+    .summary("a source's recent events and rejections, and its write keys");
 
   const fetchPage = async <T>(source: string, what: 'events' | 'rejections', options: PageOptions) => {
     if (!/^\d+$/.test(options.limit)) throw usage('--limit is a number (1..1000)');
@@ -81,5 +84,60 @@ export function registerSources(program: Command, ctx: CommandContext): void {
           cell(r.event, 120) + (r.truncated ? ' (cut)' : ''),
         ]),
       );
+    });
+
+  sources
+    .command('write-key')
+    .description(
+      'Create one more write key for a source (for Segment-spec clients; its other keys keep working). The key is printed this once.',
+    )
+    .argument('<source>', 'source id (src_...) or slug')
+    .option('--json', 'print the key and its record as JSON')
+    .action(async (source: string, options: { json?: boolean }) => {
+      const id = await resolveId(ctx, 'sources', source);
+      const { body } = await ctx.client().request<CreatedWriteKey>('POST', `/api/sources/${id}/write-key`);
+      if (options.json) {
+        printJson(ctx.io, body);
+        return;
+      }
+      note(ctx.io, `Created write key ${body.prefix}… (${body.id}) for source ${source}.`);
+      note(ctx.io, 'It follows, shown this once (the server keeps only its digest):');
+      println(ctx.io, body.write_key);
+    });
+
+  sources
+    .command('write-keys')
+    .description("A source's write keys, revoked ones included: prefixes only, never a key.")
+    .argument('<source>', 'source id (src_...) or slug')
+    .option('--json', 'print JSON')
+    .action(async (source: string, options: { json?: boolean }) => {
+      const id = await resolveId(ctx, 'sources', source);
+      const { body } = await ctx
+        .client()
+        .request<{ data: WriteKey[] }>('GET', `/api/sources/${id}/write-keys`);
+      if (options.json) {
+        printJson(ctx.io, body);
+        return;
+      }
+      table(
+        ctx.io,
+        ['ID', 'PREFIX', 'CREATED', 'REVOKED'],
+        body.data.map((k) => [k.id, k.prefix, k.created_at, k.revoked_at]),
+      );
+    });
+
+  sources
+    .command('revoke-write-key')
+    .description("Revoke one of a source's write keys: collect refuses it from the next request.")
+    .argument('<source>', 'source id (src_...) or slug')
+    .argument('<key>', 'the key id (wrk_...) or its prefix (opw_ and 8 characters)')
+    .option('--json', 'print the revoked key as JSON')
+    .action(async (source: string, key: string, options: { json?: boolean }) => {
+      if (!/^[A-Za-z0-9_-]{1,100}$/.test(key))
+        throw usage('<key> is a write key id (wrk_...) or prefix (opw_...)');
+      const id = await resolveId(ctx, 'sources', source);
+      const { body } = await ctx.client().request<WriteKey>('DELETE', `/api/sources/${id}/write-keys/${key}`);
+      if (options.json) printJson(ctx.io, body);
+      else println(ctx.io, `Revoked write key ${body.prefix}… (${body.id}) at ${body.revoked_at}`);
     });
 }

@@ -16,6 +16,7 @@ import { profileRoutes } from './profiles.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
 import { sourceRoutes } from './sources.js';
+import { writeKeyRoutes } from './write-keys.js';
 
 export interface AdminOptions {
   templates: DestinationTemplate[];
@@ -27,6 +28,7 @@ export interface AdminOptions {
 export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
   return [
     ...sourceRoutes(pipes),
+    ...writeKeyRoutes(pipes),
     ...eventTypeRoutes(pipes),
     ...secretRoutes(pipes),
     ...destinationRoutes(pipes, options.templates),
