@@ -204,6 +204,12 @@ export interface Pipes {
    * log's size limit. The HTTP handler calls it; never throws (a failed write is logged).
    */
   logRejectedRequest(input: { sourceId: string; error: RejectionError; text: string }): Promise<void>;
+  /**
+   * Links the identifiers of messages that are not events (a Segment `identify`, `alias` or `group`:
+   * anonymous id, user id, email, phone) into identity profiles, as ingest links those of each event.
+   * Nothing is stored as an event or delivered. Resolves `false` when identity is off.
+   */
+  linkIdentifiers(items: Array<{ event_time: string; event_payload: Record<string, unknown> }>): Promise<boolean>;
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;

@@ -273,6 +273,11 @@ export function createPipes(options: PipesOptions): Pipes {
     observe: observers.add,
     traceCollect: (input, fn) => collectSpan(tracer, input, fn),
     logRejectedRequest: ({ sourceId, error, text }) => rejections.record(sourceId, [{ error, text }]),
+    linkIdentifiers: guard(async (items: Parameters<Identity['link']>[0]) => {
+      if (!identity) return false;
+      await identity.link(items);
+      return true;
+    }),
 
     async start() {
       if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });

@@ -32,6 +32,7 @@ import { createRouter } from './router.js';
 import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
 import { metaRoutes } from './routes/meta.js';
+import { type SegmentOptions, segmentRoutes } from './segment/routes.js';
 
 /** The package version, shown in the OpenAPI document. */
 const version = '0.1.0';
@@ -110,6 +111,12 @@ export interface HandlerOptions {
    * in with an API key or admin token and talks only to this REST API; see docs/console.md.
    */
   console?: boolean;
+  /**
+   * Serve the Segment-spec tracking API (`/v1/batch`, `/v1/track`, ...) at the handler's root. Off by
+   * default, so an embedder's own `/v1` routes are safe; `/collect/<slug>/v1/...` is always served.
+   * `openpipes serve` turns it on. See docs/segment.md.
+   */
+  segment?: boolean | SegmentOptions;
 }
 
 /**
@@ -196,6 +203,9 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   ];
   const routes: Route[] = [
     ...collectRoutes(pipes, collectLimits),
+    ...segmentRoutes(pipes, collectLimits, typeof options.segment === 'object' ? options.segment : {}, {
+      atRoot: Boolean(options.segment),
+    }),
     ...metaRoutes(pipes, () => routes, version),
     ...observability,
     ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),

@@ -146,7 +146,7 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
  * CORS headers for an allowed origin; throws `FORBIDDEN` for a browser origin the source does not
  * allow. No Origin (server-to-server) needs no CORS.
  */
-function corsHeaders(source: Source, origin: string | null): Record<string, string> {
+export function corsHeaders(source: Source, origin: string | null): Record<string, string> {
   if (origin === null) return {};
   if (!originAllowed(source, origin)) {
     throw new PipesError({

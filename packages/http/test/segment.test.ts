@@ -1,0 +1,262 @@
+/**
+ * The Segment-spec tracking API end to end (issue 18): createHandler with `segment: true` on node:http
+ * (port 0), a real SQLite file, identity on, and a Meta template pipe aimed at a local stand-in.
+ * identify + page + "Order Completed" are posted as Segment clients post them (Basic-auth JSON
+ * batch, text/plain with writeKey, gzip); the stand-in receives a Purchase with the hashed email,
+ * value, currency, IP and user agent.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
+import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
+import { templates } from '@openpipes/destinations';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler } from '../src/index.js';
+import { createNodeListener } from '../src/node.js';
+import { writeKey as adminKey } from './servers.js';
+
+interface MetaEvent {
+  event_name: string;
+  user_data: Record<string, unknown>;
+  custom_data: Record<string, unknown>;
+}
+
+describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
+  let dir: string;
+  let pipes: Pipes;
+  let meta: TestServer;
+  let server: Server;
+  let base: string;
+  let sourceId: string;
+  let key: string;
+
+  // biome-ignore lint/suspicious/noExplicitAny: answers of the admin API, read field by field
+  const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminKey.token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await response.json();
+    if (response.status >= 300)
+      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const basic = (k: string) => `Basic ${Buffer.from(`${k}:`).toString('base64')}`;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-segment-'));
+    meta = await startTestServer();
+    pipes = createPipes({
+      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
+      secretKey: testSecretKey,
+      logger: silentLogger,
+      sandbox: { workers: 1 },
+      egressAllow: [meta.host],
+      identity: true,
+      dispatcher: { pollIntervalMs: 50 },
+    });
+    await pipes.start();
+    const handler = createHandler(pipes, {
+      apiKeys: [adminKey],
+      templates,
+      segment: true,
+      logger: silentLogger,
+    });
+    server = createServer(createNodeListener(handler));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    for (const name of ['purchase', 'page_view'])
+      await pipes.eventTypes.create({ name, schema: { type: 'object' } });
+    sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web' })).id;
+    key = (await admin('POST', `/api/sources/${sourceId}/write-key`)).write_key;
+    const destination = await admin('POST', '/api/event-destinations', {
+      template: 'meta-capi',
+      name: 'meta',
+      settings: { pixel_id: '123456789012', base_url: meta.url },
+    });
+    const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: 'meta-token-for-tests' });
+    await admin('PUT', `/api/event-destinations/${destination.id}/secrets`, { secret_ids: [token.id] });
+    await admin('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    await pipes.pipes.create({
+      name: 'web-to-meta',
+      source_id: sourceId,
+      destination_id: destination.id,
+      transform: destination.default_transform,
+      enabled: true,
+    });
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => {
+      server?.closeAllConnections();
+      server ? server.close(() => resolve()) : resolve();
+    });
+    await pipes?.stop({ graceMs: 2000 });
+    await pipes?.store.close();
+    await meta?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('identify + page + Order Completed (Basic JSON batch, text/plain writeKey, gzip) reach Meta as a Purchase', async () => {
+    const sentAt = new Date().toISOString();
+    const context = { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 (X11; Linux x86_64) SegmentTest' };
+    const batch = await fetch(`${base}/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/json' },
+      body: JSON.stringify({
+        batch: [
+          {
+            type: 'identify',
+            messageId: 'msg-identify-1',
+            userId: 'user-1',
+            anonymousId: 'anon-1',
+            traits: { email: 'John_Smith@Gmail.com', phone: '+1 (650) 555-1212' },
+            context,
+            timestamp: sentAt,
+          },
+        ],
+        sentAt,
+      }),
+    });
+    expect({ status: batch.status, body: await batch.json() }).toEqual({
+      status: 200,
+      body: { success: true },
+    });
+
+    // analytics.js: text/plain, the write key in the body, the short form.
+    const page = await fetch(`${base}/v1/p`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({
+        writeKey: key,
+        type: 'page',
+        messageId: 'msg-page-1',
+        anonymousId: 'anon-1',
+        properties: { url: 'https://shop.example/thank-you' },
+        context: { ...context, page: { url: 'https://shop.example/thank-you' } },
+        originalTimestamp: sentAt,
+        sentAt,
+      }),
+    });
+    expect({ status: page.status, body: await page.json() }).toEqual({
+      status: 200,
+      body: { success: true },
+    });
+
+    // A gzipped batch (what RudderStack's SDK sends) under the source's own mount.
+    const order = await fetch(`${base}/collect/web/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(
+        JSON.stringify({
+          batch: [
+            {
+              type: 'track',
+              event: 'Order Completed',
+              messageId: 'msg-order-1',
+              userId: 'user-1',
+              properties: { order_id: 'ord-1001', revenue: 129.9, total: 141.5, currency: 'eur' },
+              context,
+              timestamp: sentAt,
+            },
+          ],
+        }),
+      ),
+    });
+    expect({ status: order.status, body: await order.json() }).toEqual({
+      status: 200,
+      body: { success: true },
+    });
+
+    const purchase = await waitFor(
+      () =>
+        meta.requests
+          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
+          .find((e) => e.event_name === 'Purchase'),
+      20_000,
+      'a Purchase at the Meta stand-in',
+    );
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect([purchase.user_data.em].flat()).toEqual([sha('john_smith@gmail.com')]);
+    expect(purchase.user_data.client_ip_address).toBe('203.0.113.7');
+    expect(purchase.user_data.client_user_agent).toBe(context.userAgent);
+    expect(purchase.custom_data).toMatchObject({ value: 129.9, currency: 'EUR' });
+
+    // identify was linked, not stored as an event; page and the order were.
+    const stored = await pipes.sources.events(sourceId, {});
+    expect(JSON.stringify(stored)).not.toContain(key);
+    expect(stored.data.map((e) => [e.event_type, e.event_id]).sort()).toEqual([
+      ['page_view', 'msg-page-1'],
+      ['purchase', 'msg-order-1'],
+    ]);
+    const order1 = stored.data.find((e) => e.event_type === 'purchase')!;
+    expect(order1.event_payload).toMatchObject({
+      order_id: 'ord-1001',
+      value: 129.9,
+      currency: 'EUR',
+      user_id: 'user-1',
+      segment: { event: 'Order Completed', messageId: 'msg-order-1' },
+    });
+  });
+
+  it('a missing, unknown or revoked write key is a 401 and stores nothing; a bad message goes to the rejection log', async () => {
+    const before = (await pipes.sources.events(sourceId, {})).data.length;
+    const track = { type: 'track', event: 'Order Completed', userId: 'u', properties: { revenue: 1 } };
+    const attempts: Array<Record<string, string>> = [
+      {},
+      { authorization: basic('opw_unknownkeyunknownkeyunknownkeyunknownkeyx') },
+    ];
+    for (const headers of attempts) {
+      const answer = await fetch(`${base}/v1/track`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(track),
+      });
+      expect(answer.status).toBe(401);
+      expect(((await answer.json()) as { error: { code: string } }).error.code).toBe('UNAUTHORIZED');
+    }
+    const other = await pipes.sources.create({ name: 'App', slug: 'app' });
+    const wrongMount = await fetch(`${base}/collect/app/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basic(key) },
+      body: JSON.stringify(track),
+    });
+    expect(wrongMount.status).toBe(401);
+    const revoked = (await admin('POST', `/api/sources/${other.id}/write-key`)).write_key;
+    await admin('DELETE', `/api/sources/${other.id}/write-keys/${revoked.slice(0, 12)}`);
+    const withRevoked = await fetch(`${base}/v1/t`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ ...track, writeKey: revoked }),
+    });
+    expect(withRevoked.status).toBe(401);
+    expect((await pipes.sources.events(sourceId, {})).data.length).toBe(before);
+
+    const bad = await fetch(`${base}/v1/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: basic(key) },
+      body: JSON.stringify({
+        batch: [
+          { type: 'track', userId: 'u' },
+          { type: 'launch', userId: 'u' },
+        ],
+      }),
+    });
+    expect({ status: bad.status, body: await bad.json() }).toEqual({ status: 200, body: { success: true } });
+    const rejections = await waitFor(async () => {
+      const page = await pipes.sources.rejections(sourceId, {});
+      return page.data.length >= 2 ? page.data : undefined;
+    });
+    expect(rejections.map((r) => r.error.issues[0]?.path).sort()).toEqual([
+      'batch[0].event',
+      'batch[1].type',
+    ]);
+  });
+});
