@@ -136,6 +136,8 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     metrics: { public: settings.metricsPublic },
     probes: { draining: () => draining },
     console: settings.console,
+    // Segment-spec clients (analytics.js, @segment/analytics-node) at /v1/...: docs/segment.md.
+    segment: true,
   });
   const sink = demoSink(logger);
   const listener = createNodeListener(handler, {
