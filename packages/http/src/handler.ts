@@ -111,11 +111,7 @@ export interface HandlerOptions {
    * in with an API key or admin token and talks only to this REST API; see docs/console.md.
    */
   console?: boolean;
-  /**
-   * Serve the Segment-spec tracking API (`/v1/batch`, `/v1/track`, ...) at the handler's root. Off by
-   * default, so an embedder's own `/v1` routes are safe; `/collect/<slug>/v1/...` is always served.
-   * `openpipes serve` turns it on. See docs/segment.md.
-   */
+  /** Segment-spec `/v1/...` at the root (off: an embedder's `/v1` is safe; see docs/segment.md). */
   segment?: boolean | SegmentOptions;
 }
 
