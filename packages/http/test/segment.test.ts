@@ -16,6 +16,7 @@ import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
 import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
@@ -258,5 +259,49 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
       'batch[0].event',
       'batch[1].type',
     ]);
+  });
+
+  it('@segment/analytics-node, unmodified but for its host, delivers identify + page + Order Completed', async () => {
+    const analytics = new Analytics({ writeKey: key, host: base, flushInterval: 50 });
+    const failures: unknown[] = [];
+    analytics.on('error', (err) => failures.push(err));
+    const context = { ip: '198.51.100.23', userAgent: 'analytics-node-test/1.0' };
+    analytics.identify({
+      userId: 'user-2',
+      anonymousId: 'anon-2',
+      traits: { email: 'Jane.Doe@Shop.test' },
+      context,
+    });
+    analytics.page({
+      anonymousId: 'anon-2',
+      name: 'Checkout',
+      properties: { url: 'https://shop.example/checkout' },
+      context,
+    });
+    analytics.track({
+      userId: 'user-2',
+      event: 'Order Completed',
+      properties: { order_id: 'ord-2002', revenue: 55, currency: 'usd' },
+      context,
+    });
+    await analytics.closeAndFlush({ timeout: 10_000 });
+    expect(failures).toEqual([]);
+
+    const purchase = await waitFor(
+      () =>
+        meta.requests
+          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
+          .find((e) => e.event_name === 'Purchase' && e.user_data.client_ip_address === '198.51.100.23'),
+      20_000,
+      "the SDK's Purchase at the Meta stand-in",
+    );
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect([purchase.user_data.em].flat()).toEqual([sha('jane.doe@shop.test')]);
+    expect(purchase.user_data.client_user_agent).toBe('analytics-node-test/1.0');
+    expect(purchase.custom_data).toMatchObject({ value: 55, currency: 'USD' });
+    const stored = await pipes.sources.events(sourceId, {});
+    expect(
+      stored.data.filter((e) => e.event_payload.anonymous_id === 'anon-2').map((e) => e.event_type),
+    ).toEqual(['page_view']);
   });
 });
