@@ -81,6 +81,29 @@ describe('openpipes sources', () => {
     expect(listed.stdout).toContain(second.slice(0, 12));
     expect(listed.stdout).not.toContain(created.write_key);
     expect(listed.stdout).not.toContain(second);
+    // openpipes serve takes Segment-spec clients at /v1/...: the second key sends an order.
+    const tracked = await fetch(`${serve.url}/v1/track`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${second}:`).toString('base64')}`,
+      },
+      body: JSON.stringify({
+        type: 'track',
+        event: 'Order Completed',
+        userId: 'u-1',
+        messageId: 'seg-order-1',
+        properties: { revenue: 7 },
+      }),
+    });
+    expect({ status: tracked.status, body: await tracked.json() }).toEqual({
+      status: 200,
+      body: { success: true },
+    });
+    const events = (await run(['sources', 'events', 'web', '--json'])).json();
+    expect(
+      events.data.find((e: { event_id: string }) => e.event_id === 'seg-order-1')?.event_payload.value,
+    ).toBe(7);
     const revoked = await run(['sources', 'revoke-write-key', 'web', created.prefix]);
     expect(revoked.stdout).toContain(`Revoked write key ${created.prefix}`);
     const after = (await run(['sources', 'write-keys', 'web', '--json'])).json();
