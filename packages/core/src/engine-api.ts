@@ -209,7 +209,9 @@ export interface Pipes {
    * anonymous id, user id, email, phone) into identity profiles, as ingest links those of each event.
    * Nothing is stored as an event or delivered. Resolves `false` when identity is off.
    */
-  linkIdentifiers(items: Array<{ event_time: string; event_payload: Record<string, unknown> }>): Promise<boolean>;
+  linkIdentifiers(
+    items: Array<{ event_time: string; event_payload: Record<string, unknown> }>,
+  ): Promise<boolean>;
   /** Subscribes to engine events; returns the unsubscribe function. */
   on<K extends EngineEventName>(event: K, listener: (payload: EngineEventMap[K]) => void): () => void;
   status(): PipesStatus;
