@@ -2,7 +2,7 @@
  * The delivery history on PostgreSQL: listing and reading delivery records, re-queueing them for a
  * replay, and the buffer statistics (live rows counted, final ones from the running totals).
  */
-import type { DeliveryAttempt, DeliveryStatus } from '@openpipes/core';
+import type { DeliveryStatus } from '@openpipes/core';
 import {
   attemptFromJson,
   compareIds,

@@ -2,7 +2,7 @@
  * The delivery history on SQLite: listing and reading delivery records, re-queueing them for a
  * replay, and the buffer statistics.
  */
-import { type DeliveryAttempt, type DeliveryStatus, idAtTime } from '@openpipes/core';
+import { type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
   attemptFromJson,
   type DeliveryMethods,
