@@ -192,7 +192,7 @@ export interface StoreTables<C extends DialectColumns> {
     delivered_at: Nullable<C['time']>;
     detail: C['json'];
     trace_parent: Defaulted<string | null>;
-    /** Why a `filtered` delivery was not sent (migration 6); null otherwise. */
+    /** Why a `filtered` delivery was not sent (migration 7); null otherwise. */
     filter_reason: Defaulted<string | null>;
   };
   delivery_attempts: { delivery_id: string; number: number; data: C['json'] };
