@@ -12,6 +12,7 @@ import { checkMediaType, readCollectBody } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, type Route, reply } from '../route.js';
 import { CollectError, type CollectLimits, corsHeaders } from '../routes/collect.js';
+import { segmentBrowserRoutes } from './browser.js';
 import { type MapContext, mapSegmentMessage } from './map.js';
 
 /** `createHandler(pipes, { segment: {...} })`. */
@@ -120,6 +121,13 @@ export function segmentRoutes(
       );
     }
   }
+  routes.push(
+    ...segmentBrowserRoutes(
+      pipes,
+      mounts,
+      paths.map(([name]) => name),
+    ),
+  );
   return routes;
 }
 
