@@ -15,6 +15,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 
+interface Settings {
+  integrations: Record<string, Record<string, unknown>>;
+}
+
 const shop = 'https://shop.example';
 const evil = 'https://evil.example';
 
@@ -82,7 +86,7 @@ describe('Segment-spec browser support: settings and CORS', { timeout: 60_000 },
       headers: { 'x-forwarded-proto': 'https' },
     });
     expect(scoped.status).toBe(200);
-    expect((await scoped.json()).integrations['Segment.io']).toMatchObject({
+    expect(((await scoped.json()) as Settings).integrations['Segment.io']).toMatchObject({
       apiHost: `${host}/collect/web/v1`,
       protocol: 'https',
     });
@@ -99,7 +103,7 @@ describe('Segment-spec browser support: settings and CORS', { timeout: 60_000 },
       const response = await fetch(`${base}${path}`, { headers: { origin: shop } });
       expect(response.status, path).toBe(404);
       expect(response.headers.get('access-control-allow-origin')).toBeNull();
-      const body = await response.json();
+      const body = (await response.json()) as { error: { code: string; message: string } };
       expect(body.error.code).toBe('NOT_FOUND');
       expect(JSON.stringify(body)).not.toContain(sourceId);
       messages.push(body.error.message);
