@@ -4,14 +4,14 @@
  * unique key, never in its data: versions and audit entries (which copy the data) hold neither the
  * token nor its digest. Revoked keys stay, marked `revoked_at`, so the trail keeps naming them.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { auditEntry } from '../audit.js';
 import { PipesError } from '../errors.js';
-import { cursorSchema, isId, newId } from '../ids.js';
+import { cursorSchema, isId } from '../ids.js';
 import { nameSchema, type Page } from '../schemas.js';
 import type { EntityRecord } from '../store.js';
 import { parseOrThrow } from '../validation.js';
+import { credentialDigest, insertCredential, revokeCredential } from './credentials.js';
 import type { ActorContext, ListOptions, RegistryDeps } from './registry.js';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -85,7 +85,7 @@ const tokenPrefix = 'opk_';
  * to guess and a slow hash would protect nothing while costing every request. A deterministic
  * digest also makes the lookup one indexed read.
  */
-const digestOf = (token: string) => `sha256:${createHash('sha256').update(token, 'utf8').digest('hex')}`;
+const digestOf = credentialDigest;
 
 function presentApiKey(record: EntityRecord): ApiKey {
   return apiKeySchema.parse({
@@ -99,7 +99,6 @@ function presentApiKey(record: EntityRecord): ApiKey {
 
 export function createApiKeysApi(deps: RegistryDeps): ApiKeysApi {
   const { store } = deps;
-  const iso = () => new Date(deps.now()).toISOString();
 
   const listOptionsSchema = z.object({ cursor: cursorSchema('api_key').optional() });
   const load = async (id: string) => {
@@ -132,7 +131,6 @@ export function createApiKeysApi(deps: RegistryDeps): ApiKeysApi {
         });
       }
       const token = `${tokenPrefix}${randomBytes(32).toString('base64url')}`;
-      const now = iso();
       const data: Record<string, unknown> = {
         name: parsed.name,
         scope: parsed.scope,
@@ -140,29 +138,7 @@ export function createApiKeysApi(deps: RegistryDeps): ApiKeysApi {
         revoked_at: null,
       };
       if (parsed.description !== undefined) data.description = parsed.description;
-      const record: EntityRecord = {
-        kind: 'api_key',
-        id: newId('api_key', deps.now()),
-        unique_key: digestOf(token),
-        version: 1,
-        data,
-        created_at: now,
-        updated_at: now,
-      };
-      await store.insertEntity({
-        entity: record,
-        actor: context?.actor ?? null,
-        audit: auditEntry({
-          action: 'create',
-          entityKind: 'api_key',
-          entityId: record.id,
-          before: null,
-          after: data,
-          context,
-          now: deps.now(),
-        }),
-      });
-      deps.onChange();
+      const record = await insertCredential(deps, 'api_key', token, data, context);
       return { ...presentApiKey(record), token };
     },
 
@@ -182,26 +158,7 @@ export function createApiKeysApi(deps: RegistryDeps): ApiKeysApi {
     },
 
     async revoke(id, context) {
-      const record = await load(id);
-      if (record.data.revoked_at) return presentApiKey(record);
-      const data = { ...record.data, revoked_at: iso() };
-      const next: EntityRecord = { ...record, data, updated_at: iso() };
-      await store.updateEntity({
-        entity: next,
-        expectedVersion: record.version,
-        actor: context?.actor ?? null,
-        audit: auditEntry({
-          action: 'revoke',
-          entityKind: 'api_key',
-          entityId: id,
-          before: record.data,
-          after: data,
-          context,
-          now: deps.now(),
-        }),
-      });
-      deps.onChange();
-      return presentApiKey({ ...next, version: record.version + 1 });
+      return presentApiKey(await revokeCredential(deps, await load(id), context));
     },
 
     async verify(token) {

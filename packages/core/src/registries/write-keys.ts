@@ -6,12 +6,12 @@
  * a short prefix to tell keys apart. A write key sits in public browser snippets, so it names a source
  * rather than proves who sends: the source's allowed origins and auth still apply.
  */
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { auditEntry } from '../audit.js';
 import { PipesError } from '../errors.js';
-import { isId, newId } from '../ids.js';
+import { isId } from '../ids.js';
 import type { EntityRecord } from '../store.js';
+import { credentialDigest, insertCredential, revokeCredential } from './credentials.js';
 import type { ActorContext, RegistryDeps } from './registry.js';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -67,7 +67,7 @@ export const writeKeyPrefix = 'opw_';
 const shownLength = writeKeyPrefix.length + 8;
 
 /** SHA-256, as for API keys: the key is 32 random bytes, so a slow hash would protect nothing. */
-const digestOf = (key: string) => `sha256:${createHash('sha256').update(key, 'utf8').digest('hex')}`;
+const digestOf = credentialDigest;
 
 function present(record: EntityRecord): WriteKey {
   return writeKeySchema.parse({
@@ -81,7 +81,6 @@ function present(record: EntityRecord): WriteKey {
 
 export function createWriteKeysApi(deps: RegistryDeps): WriteKeysApi {
   const { store } = deps;
-  const iso = () => new Date(deps.now()).toISOString();
 
   const sourceOf = async (sourceId: string) => {
     const source = isId('source', sourceId) ? await store.getEntity({ kind: 'source', id: sourceId }) : null;
@@ -104,35 +103,12 @@ export function createWriteKeysApi(deps: RegistryDeps): WriteKeysApi {
     async create(sourceId, context) {
       const source = await sourceOf(sourceId);
       const key = `${writeKeyPrefix}${randomBytes(32).toString('base64url')}`;
-      const now = iso();
       const data: Record<string, unknown> = {
         source_id: source.id,
         prefix: key.slice(0, shownLength),
         revoked_at: null,
       };
-      const record: EntityRecord = {
-        kind: 'write_key',
-        id: newId('write_key', deps.now()),
-        unique_key: digestOf(key),
-        version: 1,
-        data,
-        created_at: now,
-        updated_at: now,
-      };
-      await store.insertEntity({
-        entity: record,
-        actor: context?.actor ?? null,
-        audit: auditEntry({
-          action: 'create',
-          entityKind: 'write_key',
-          entityId: record.id,
-          before: null,
-          after: data,
-          context,
-          now: deps.now(),
-        }),
-      });
-      deps.onChange();
+      const record = await insertCredential(deps, 'write_key', key, data, context);
       return { ...present(record), write_key: key };
     },
 
@@ -163,24 +139,7 @@ export function createWriteKeysApi(deps: RegistryDeps): WriteKeysApi {
         });
       }
       const record = matches[0]!;
-      if (record.data.revoked_at) return present(record);
-      const data = { ...record.data, revoked_at: iso() };
-      await store.updateEntity({
-        entity: { ...record, data, updated_at: iso() },
-        expectedVersion: record.version,
-        actor: context?.actor ?? null,
-        audit: auditEntry({
-          action: 'revoke',
-          entityKind: 'write_key',
-          entityId: record.id,
-          before: record.data,
-          after: data,
-          context,
-          now: deps.now(),
-        }),
-      });
-      deps.onChange();
-      return present({ ...record, data });
+      return present(await revokeCredential(deps, record, context));
     },
 
     async verify(writeKey) {
