@@ -6,10 +6,22 @@ import {
   checkDeliveryIds,
   type EventMethods,
   emptyDetailJson,
+  type PostgresTables,
   toStoredEvent,
 } from '@openpipes/core/store-kit';
-import { sql } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 import type { PgContext } from './connection.js';
+
+/** What a stored event is read with (the payload as text, as both stores hand it to toStoredEvent). */
+const storedEventColumns = (eb: ExpressionBuilder<PostgresTables, 'events'>) => [
+  'id' as const,
+  'source_id' as const,
+  'event_id' as const,
+  'event_type' as const,
+  'event_time' as const,
+  eb.cast<string>('payload', 'text').as('payload'),
+  'received_at' as const,
+];
 
 /** The store's event methods. */
 export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods {
@@ -126,15 +138,7 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
       guard(async () => {
         const row = await q()
           .selectFrom('events')
-          .select((eb) => [
-            'id',
-            'source_id',
-            'event_id',
-            'event_type',
-            'event_time',
-            eb.cast<string>('payload', 'text').as('payload'),
-            'received_at',
-          ])
+          .select(storedEventColumns)
           .where('id', '=', id)
           .executeTakeFirst();
         return row ? toStoredEvent(row) : null;
@@ -144,15 +148,7 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
       guard(async () => {
         let query = q()
           .selectFrom('events')
-          .select((eb) => [
-            'id',
-            'source_id',
-            'event_id',
-            'event_type',
-            'event_time',
-            eb.cast<string>('payload', 'text').as('payload'),
-            'received_at',
-          ])
+          .select(storedEventColumns)
           .where('source_id', '=', sourceId)
           .orderBy('id', 'desc')
           .limit(limit);
