@@ -11,7 +11,12 @@ import { describe, expect, it } from 'vitest';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
-import { captureRequests, type GoldenRequest, goldenEventTime, type StandInHandler } from './testing/golden.js';
+import {
+  captureRequests,
+  type GoldenRequest,
+  goldenEventTime,
+  type StandInHandler,
+} from './testing/golden.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 

@@ -5,6 +5,16 @@
  */
 export type { CanonicalContent, CanonicalEventPayload, CanonicalEventType } from './canonical.js';
 export {
+  type BaseTemplateSettings,
+  type DefinedTemplate,
+  defineTemplate,
+  type TemplateIdentifier,
+  type TemplateSecret,
+  type TemplateSources,
+  type TemplateSpec,
+  type TemplateTestMode,
+} from './define-template.js';
+export {
   GA4_MAX_BATCH_SIZE,
   type Ga4Options,
   type Ga4Settings,

@@ -77,7 +77,8 @@ export function standInFetch(handler: StandInHandler) {
           ? answer.body
           : JSON.stringify(answer.body);
     const status = answer.status ?? 200;
-    const contentType = typeof answer.body === 'object' ? { 'content-type': 'application/json' } : {};
+    const contentType: Record<string, string> =
+      typeof answer.body === 'object' ? { 'content-type': 'application/json' } : {};
     return new Response(status === 204 ? null : body, {
       status,
       headers: { ...contentType, ...answer.headers },
@@ -107,10 +108,7 @@ export async function captureRequests(input: {
     fetch: standInFetch(input.handler),
   });
   const clean = (text: string) =>
-    placeholders(
-      placeholders(text, input.extra ?? []),
-      input.renderings as Array<[string, string]>,
-    );
+    placeholders(placeholders(text, input.extra ?? []), input.renderings as Array<[string, string]>);
   return exchanges.map(({ request }) => ({
     method: request.method,
     url: clean(request.url),
