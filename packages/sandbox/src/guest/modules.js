@@ -26,7 +26,10 @@ function bytesOrString(value) {
     var u = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
     var s = '';
     for (var i = 0; i < u.length; i += 0x2000) {
-      s += String.fromCharCode.apply(null, u.subarray(i, i + 0x2000));
+      s += String.fromCharCode.apply(
+        null,
+        /** @type {number[]} */ (/** @type {unknown} */ (u.subarray(i, i + 0x2000))),
+      );
     }
     return { base64: g.btoa(s) };
   }
