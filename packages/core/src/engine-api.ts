@@ -12,6 +12,7 @@ import type { DeliveriesApi } from './deliveries.js';
 import type { BreakerState, DispatcherOptions } from './dispatch/dispatcher.js';
 import type { EngineEventMap, EngineEventName } from './events.js';
 import type { ProfilesApi } from './identity/api.js';
+import type { ErasureApi } from './identity/erasure.js';
 import type { IdentityOptions } from './identity/stitch.js';
 import type { IngestResult } from './ingest.js';
 import type { Logger } from './logger.js';
@@ -132,8 +133,11 @@ export interface Pipes {
   readonly writeKeys: WriteKeysApi;
   /** The audit trail of every change: who, what, before and after, when, which request. */
   readonly audit: AuditApi;
-  /** Identity profiles (docs/identifiers.md): search by any identifier, read one as stored. */
-  readonly profiles: ProfilesApi;
+  /**
+   * Identity profiles (docs/identifiers.md): search by any identifier, read one as stored; erase a
+   * person and export a profile's data (docs/erasure.md).
+   */
+  readonly profiles: ProfilesApi & ErasureApi;
   /** Failure alerts to Slack, Teams or a generic webhook. */
   readonly alerts: AlertsApi;
   /**

@@ -15,6 +15,7 @@ import { createDispatcher } from './dispatch/dispatcher.js';
 import { PipesError } from './errors.js';
 import { createEngineEvents } from './events.js';
 import { createProfilesApi } from './identity/api.js';
+import { createErasureApi } from './identity/erasure.js';
 import { createIdentity, type Identity } from './identity/stitch.js';
 import { newId } from './ids.js';
 import { createIngest } from './ingest.js';
@@ -154,6 +155,12 @@ export function createPipes(options: PipesOptions): Pipes {
     profiles,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
+  const erasureApi = createErasureApi({
+    store,
+    now,
+    getDelivery: (id) => deliveries.get(id),
+    ...(identityOptions.defaultCountry ? { defaultCountry: identityOptions.defaultCountry } : {}),
+  });
   const transforms = createTransformTestApi({
     store,
     config,
@@ -262,7 +269,7 @@ export function createPipes(options: PipesOptions): Pipes {
     apiKeys: guardAll(apiKeys, guard),
     writeKeys: guardAll(writeKeys, guard),
     audit: guardAll(audit, guard),
-    profiles: guardAll(profilesApi, guard),
+    profiles: guardAll({ ...profilesApi, ...erasureApi }, guard),
     alerts: { channels: guardAll(alerts.api.channels, guard) },
     config: guardAll(configTransfer, guard),
     store,

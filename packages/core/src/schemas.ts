@@ -380,6 +380,11 @@ export const deliverySchema = z.object({
    * from the record to its trace; null when no trace was active (no SDK, or tracing off).
    */
   trace_id: z.string().nullable(),
+  /**
+   * When the data subject's data was erased (docs/erasure.md): the record is a tombstone, with its
+   * ids, status and times but no payload. Null otherwise.
+   */
+  erased_at: isoTime.nullable(),
 });
 export type Delivery = z.infer<typeof deliverySchema>;
 

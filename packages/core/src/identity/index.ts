@@ -4,7 +4,20 @@
  * templates also perform, so digests agree.
  */
 
-export { createProfilesApi, type Profile, type ProfilesApi, profileSearchSchema } from './api.js';
+export {
+  createProfilesApi,
+  identifierRefs,
+  type Profile,
+  type ProfilesApi,
+  profileSearchSchema,
+} from './api.js';
+export {
+  createErasureApi,
+  type ErasureAnswer,
+  type ErasureApi,
+  exportLimit,
+  type PersonExport,
+} from './erasure.js';
 export {
   type CapturedEvent,
   type CapturedIdentifier,

@@ -68,3 +68,6 @@ export type StateMethods = Pick<Store, 'getState' | 'setState'>;
 
 /** Identity: profiles and their identifiers (`profiles.ts`). */
 export type ProfileMethods = Pick<Store, 'linkProfiles' | 'findProfiles' | 'getProfile' | 'pruneProfiles'>;
+
+/** Erasure and export: a data subject's rights (`erasure.ts`). */
+export type ErasureMethods = Pick<Store, 'listPersonEvents' | 'eraseProfiles'>;
