@@ -25,7 +25,7 @@
  * One module per concern: `connection.ts` (pool, kysely, error mapping), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `delivery-totals.ts`,
- * `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
+ * `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `erasure.ts` (erasure and export), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
  * + `migrate.ts`, and `rows.ts` (columns as the kit's row mappers read them). This file only
  * assembles them.
  */
@@ -41,6 +41,7 @@ import { entityMethods } from './entities.js';
 import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
 import { profileMethods } from './profiles.js';
+import { erasureMethods } from './erasure.js';
 import { pruneMethods } from './prune.js';
 import { rejectionMethods } from './rejections.js';
 import { secretValueMethods } from './secret-values.js';
@@ -188,6 +189,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...auditMethods(context),
     ...stateMethods(context),
     ...profileMethods(context),
+    ...erasureMethods(context),
     ...backlogMethod(context),
     ...volumeMethods(context),
     subscribe: subscriptions.subscribe,
