@@ -1,13 +1,14 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
  * trail, the engine scenarios, config transfer, destination faults, hostile neighbours,
- * volume/success-rate alerts, identity, the rejection log and consent.
+ * volume/success-rate alerts, identity, the rejection log, consent and erasure.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
 import { runEngineConfigTransfer } from './config-transfer.js';
 import { runEngineConsent } from './consent.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
+import { runEngineErasure } from './erasure.js';
 import { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 import { runEngineIdentity } from './identity.js';
 import { runEngineNeighbours } from './neighbours.js';
@@ -26,4 +27,5 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineIdentity(options);
   runEngineRejections(options);
   runEngineConsent(options);
+  runEngineErasure(options);
 }
