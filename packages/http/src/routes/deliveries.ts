@@ -12,7 +12,7 @@ import { pageSchema, responseComponent } from '../components.js';
 import { defineRoute, type Route, reply } from '../route.js';
 import { deliveriesQuerySchema, replayBodySchema } from '../schemas.js';
 
-const delivery = responseComponent('Delivery', deliverySchema);
+export const delivery = responseComponent('Delivery', deliverySchema);
 
 const replayResultSchema = z.object({
   dry_run: z.boolean(),

@@ -12,6 +12,7 @@ import { deliveryRoutes } from './deliveries.js';
 import { destinationRoutes } from './destinations.js';
 import { eventTypeRoutes } from './event-types.js';
 import { pipeRoutes } from './pipes.js';
+import { erasureRoutes } from './erasure.js';
 import { profileRoutes } from './profiles.js';
 import { secretRoutes } from './secrets.js';
 import { sessionRoutes } from './session.js';
@@ -37,6 +38,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     ...deliveryRoutes(pipes),
     ...auditRoutes(pipes),
     ...profileRoutes(pipes),
+    ...erasureRoutes(pipes),
     ...configRoutes(pipes, options.logger),
     ...apiKeyRoutes(pipes),
     ...sessionRoutes(),
