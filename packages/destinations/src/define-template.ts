@@ -94,7 +94,8 @@ export interface TemplateSpec<Schema extends z.ZodType<BaseTemplateSettings>> {
   description: string;
   /** Settings as the admin API takes them (snake_case); errors name the field. */
   settings: Schema;
-  secrets: TemplateSecret[];
+  /** The secrets `send()` reads; a function when they depend on the settings (webhook headers). */
+  secrets: TemplateSecret[] | ((settings: z.output<Schema>) => TemplateSecret[]);
   /** The platform's limit of events per request (settings' `max_batch_size` may be lower). */
   maxBatchSize: number;
   /** The identifiers the generated `send()` sends, for the match-quality report. */
@@ -107,7 +108,7 @@ export interface TemplateSpec<Schema extends z.ZodType<BaseTemplateSettings>> {
 /** A template made by {@link defineTemplate}: a `DestinationTemplate` that also says what it is. */
 export interface DefinedTemplate<Schema extends z.ZodType<BaseTemplateSettings>> extends DestinationTemplate {
   readonly settingsSchema: Schema;
-  readonly secrets: readonly TemplateSecret[];
+  readonly secrets: TemplateSpec<Schema>['secrets'];
   readonly maxBatchSize: number;
   readonly identifiers: readonly TemplateIdentifier[];
   readonly testMode: TemplateTestMode;
@@ -185,7 +186,11 @@ export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
         template: { name: spec.name, settings: defined({ ...(s as unknown as Record<string, unknown>) }) },
       },
       transform: sources.transform,
-      requiredSecrets: spec.secrets.map((secret) => ({ ...secret })),
+      requiredSecrets: (typeof spec.secrets === 'function' ? spec.secrets(s) : spec.secrets).map(
+        (secret) => ({
+          ...secret,
+        }),
+      ),
     };
   };
   return {

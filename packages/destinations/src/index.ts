@@ -50,3 +50,11 @@ export {
   tiktokEventsSettingsSchema,
   tiktokEventsTemplate,
 } from './tiktok/tiktok.js';
+export {
+  type SignedWebhookOptions,
+  signedWebhook,
+  WEBHOOK_MAX_BATCH_SIZE,
+  type WebhookSettings,
+  webhookSettingsSchema,
+  webhookTemplate,
+} from './webhook/webhook.js';

@@ -7,6 +7,7 @@ import {
   googleAdsClickConversions,
   metaCapi,
   metaCapiTemplate,
+  signedWebhook,
   templates,
   tiktokEvents,
 } from './index.js';
@@ -20,18 +21,20 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
     conversion_actions: { purchase: '987654321' },
   },
   ga4: { measurement_id: 'G-ABC123XYZ9' },
+  webhook: { url: 'https://hooks.example/openpipes' },
 };
 
 let engine: TestEngine | undefined;
 afterAll(() => engine?.close());
 
 describe('templates', () => {
-  it('exports the four templates by the names the admin API uses', () => {
+  it('exports the templates by the names the admin API uses', () => {
     expect(templates.map((t) => t.name)).toEqual([
       'meta-capi',
       'tiktok-events',
       'google-ads-click-conversions',
       'ga4',
+      'webhook',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
@@ -67,7 +70,7 @@ describe('templates', () => {
     for (const template of templates) {
       let error: unknown;
       try {
-        template.create({ base_url: 'ftp://example.com', max_batch_size: 0 });
+        template.create({ base_url: 'ftp://example.com', url: 'ftp://example.com', max_batch_size: 0 });
       } catch (err) {
         error = err;
       }
@@ -76,7 +79,9 @@ describe('templates', () => {
       const paths = ((error as PipesError).details as { issues: Array<{ path: string }> }).issues.map(
         (i) => i.path,
       );
-      expect(paths).toEqual(expect.arrayContaining(['base_url', 'max_batch_size']));
+      // The webhook has a url where the platforms have a base_url.
+      const urlField = template.name === 'webhook' ? 'url' : 'base_url';
+      expect(paths).toEqual(expect.arrayContaining([urlField, 'max_batch_size']));
     }
   });
 
@@ -93,6 +98,9 @@ describe('templates', () => {
       findTemplate('google-ads-click-conversions')!.create(minimalSettings['google-ads-click-conversions']),
     );
     expect(ga4({ measurementId: 'G-ABC123XYZ9' })).toEqual(findTemplate('ga4')!.create(minimalSettings.ga4));
+    expect(signedWebhook({ url: 'https://hooks.example/openpipes' })).toEqual(
+      findTemplate('webhook')!.create(minimalSettings.webhook),
+    );
   });
 
   it('default transforms map the canonical event types and filter the others; settings can rename or drop', async () => {
@@ -133,6 +141,6 @@ describe('templates over the admin API', () => {
   it('plugs into a handler that takes DestinationTemplate[]', () => {
     // The HTTP package's option type: a mutable array of the core contract.
     const accept = (list: import('@openpipes/core').DestinationTemplate[]) => list.length;
-    expect(accept(templates)).toBe(4);
+    expect(accept(templates)).toBe(5);
   });
 });

@@ -3,6 +3,7 @@ import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
+import { webhookTemplate } from './webhook/webhook.js';
 
 /**
  * Every prebuilt template, for the HTTP handler and the CLI.
@@ -21,6 +22,7 @@ export const templates: DestinationTemplate[] = [
   tiktokEventsTemplate,
   googleAdsTemplate,
   ga4Template,
+  webhookTemplate,
 ];
 
 /**
