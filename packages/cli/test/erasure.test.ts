@@ -14,7 +14,9 @@ describe('openpipes erasure and profiles export', () => {
   const run = async (args: string[]): Promise<CliResult> => {
     const result = await openpipes(args, { env: serve.env });
     if (result.code !== 0) {
-      throw new Error(`openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+      throw new Error(
+        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
+      );
     }
     return result;
   };
@@ -24,10 +26,7 @@ describe('openpipes erasure and profiles export', () => {
     await run(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);
     await run(['api', 'POST', '/api/event-types', '--json', '{"name":"login","schema":{"type":"object"}}']);
     const at = new Date().toISOString();
-    for (const payload of [
-      { anonymous_id: 'anon-jane', user_id: 'u-jane', email },
-      { user_id: 'u-bob' },
-    ]) {
+    for (const payload of [{ anonymous_id: 'anon-jane', user_id: 'u-jane', email }, { user_id: 'u-bob' }]) {
       const collected = await fetch(`${serve.url}/collect/web`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

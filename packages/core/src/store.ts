@@ -300,7 +300,6 @@ export interface ErasureResult extends ErasureCounts {
   compacted: boolean;
 }
 
-
 /**
  * Storage for OpenPipes. Implementations: `sqliteStore()`, `postgresStore()`.
  *

@@ -35,7 +35,12 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
     await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
     const at = new Date().toISOString();
     await pipes.ingest('web', [
-      { event_type: 'login', event_id: 'pv-jane', event_time: at, event_payload: { anonymous_id: 'anon-jane' } },
+      {
+        event_type: 'login',
+        event_id: 'pv-jane',
+        event_time: at,
+        event_payload: { anonymous_id: 'anon-jane' },
+      },
     ]);
     await pipes.ingest('web', [
       {
@@ -57,7 +62,7 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const call = (path: string, key = readKey, body?: unknown) =>
+  const call = (path: string, key: { token: string } = readKey, body?: unknown) =>
     checkedFetch({ base }, path, {
       method: body === undefined ? 'GET' : 'POST',
       headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
@@ -71,7 +76,10 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
 
     const exported = await call(`/api/profiles/${profile!.id}/export`);
     expect(exported.status).toBe(200);
-    const data = exported.json as { events: Array<{ event_id: string }>; identifiers: Array<{ kind: string }> };
+    const data = exported.json as {
+      events: Array<{ event_id: string }>;
+      identifiers: Array<{ kind: string }>;
+    };
     expect(data.events.map((e) => e.event_id)).toEqual(['pv-jane', 'login-jane']);
     expect(data.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email', 'user_id']);
 

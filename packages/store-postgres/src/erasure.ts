@@ -7,6 +7,8 @@
  * WAL segments not yet recycled; docs/erasure.md says what an operator does about them.)
  */
 import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
+import type { IdentifierKind } from '@openpipes/core/identity';
+import type { PostgresTables } from '@openpipes/core/store-kit';
 import {
   type ErasureMethods,
   erasedAttempt,
@@ -17,7 +19,6 @@ import {
 import { sql, type Transaction } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
-import type { PostgresTables } from '@openpipes/core/store-kit';
 
 type Trx = Transaction<PostgresTables>;
 
@@ -97,11 +98,17 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
               .select((eb) => ['kind', 'key', eb.cast<string>('value', 'text').as('value')])
               .where('profile_id', 'in', live)
               .execute();
-      const refs = [...identifiers, ...stored.map((s) => ({ kind: s.kind, key: s.key }) as IdentifierRef)];
+      // Kinds as linkProfiles wrote them: every one is an identifier kind of the table.
+      const storedRefs = stored.map((s) => ({ kind: s.kind as IdentifierKind, key: s.key, value: s.value }));
+      const refs: IdentifierRef[] = [...identifiers, ...storedRefs.map(({ kind, key }) => ({ kind, key }))];
       const eventRefs = await eventsOf(trx, refs);
 
       const deliveryIds = (
-        await q(trx).selectFrom('deliveries').select('id').where('event_ref', '=', sql<string>`ANY(${eventRefs}::text[])`).execute()
+        await q(trx)
+          .selectFrom('deliveries')
+          .select('id')
+          .where('event_ref', '=', sql<string>`ANY(${eventRefs}::text[])`)
+          .execute()
       ).map((r) => r.id);
       // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
       const { rows: cancelledRows } = await sql<{ n: string }>`
@@ -145,8 +152,12 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
         live.length === 0
           ? 0
           : Number(
-              (await q(trx).deleteFrom('profile_identifiers').where('profile_id', 'in', live).executeTakeFirst())
-                .numDeletedRows,
+              (
+                await q(trx)
+                  .deleteFrom('profile_identifiers')
+                  .where('profile_id', 'in', live)
+                  .executeTakeFirst()
+              ).numDeletedRows,
             );
       if (profileIds.length > 0) {
         await q(trx)
@@ -157,7 +168,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
       }
 
       // Free text that may quote the person: the rejection log and the shared state documents.
-      const needles = erasureNeedles({ identifiers: [...identifiers, ...stored] as never, given });
+      const needles = erasureNeedles({ identifiers: [...identifiers, ...storedRefs], given });
       let rejections = 0;
       let state = 0;
       if (needles.length > 0) {

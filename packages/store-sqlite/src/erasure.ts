@@ -26,7 +26,15 @@ const eventsOfSql = 'SELECT event_ref FROM event_identifiers WHERE kind = ? AND 
 const ownerSql = 'SELECT profile_id FROM profile_identifiers WHERE kind = ? AND key = ?';
 
 /** The store's erasure and export methods. */
-export function erasureMethods({ db, qb, all, run, tx, prepare, insertAudit }: SqliteContext): ErasureMethods {
+export function erasureMethods({
+  db,
+  qb,
+  all,
+  run,
+  tx,
+  prepare,
+  insertAudit,
+}: SqliteContext): ErasureMethods {
   const eventsOf = (refs: IdentifierRef[]): string[] => {
     const statement = prepare(eventsOfSql);
     const out = new Set<string>();
@@ -53,7 +61,11 @@ export function erasureMethods({ db, qb, all, run, tx, prepare, insertAudit }: S
       const deliveries = new Map<string, string[]>(refs.map((r) => [r, []]));
       for (const part of chunks(refs))
         for (const d of all(
-          qb.selectFrom('deliveries').select(['id', 'event_ref']).where('event_ref', 'in', part).orderBy('id'),
+          qb
+            .selectFrom('deliveries')
+            .select(['id', 'event_ref'])
+            .where('event_ref', 'in', part)
+            .orderBy('id'),
         ))
           deliveries.get(d.event_ref)?.push(d.id);
       return refs.map((event_ref) => ({ event_ref, delivery_ids: deliveries.get(event_ref) ?? [] }));
@@ -85,7 +97,10 @@ export function erasureMethods({ db, qb, all, run, tx, prepare, insertAudit }: S
               profileIds.push(p.id);
             stored.push(
               ...(all(
-                qb.selectFrom('profile_identifiers').select(['kind', 'key', 'value']).where('profile_id', 'in', part),
+                qb
+                  .selectFrom('profile_identifiers')
+                  .select(['kind', 'key', 'value'])
+                  .where('profile_id', 'in', part),
               ) as Array<IdentifierRef & { value: string }>),
             );
           }
@@ -117,11 +132,20 @@ export function erasureMethods({ db, qb, all, run, tx, prepare, insertAudit }: S
                 .where('status', 'in', ['pending', 'retrying', 'sending']),
             );
             run(qb.updateTable('deliveries').set({ detail }).where('id', 'in', part));
-            const update = prepare('UPDATE delivery_attempts SET data = ? WHERE delivery_id = ? AND number = ?');
+            const update = prepare(
+              'UPDATE delivery_attempts SET data = ? WHERE delivery_id = ? AND number = ?',
+            );
             for (const a of all(
-              qb.selectFrom('delivery_attempts').select(['delivery_id', 'number', 'data']).where('delivery_id', 'in', part),
+              qb
+                .selectFrom('delivery_attempts')
+                .select(['delivery_id', 'number', 'data'])
+                .where('delivery_id', 'in', part),
             )) {
-              update.run(JSON.stringify(erasedAttempt(JSON.parse(a.data) as Record<string, unknown>)), a.delivery_id, a.number);
+              update.run(
+                JSON.stringify(erasedAttempt(JSON.parse(a.data) as Record<string, unknown>)),
+                a.delivery_id,
+                a.number,
+              );
               attempts++;
             }
           }
@@ -144,7 +168,9 @@ export function erasureMethods({ db, qb, all, run, tx, prepare, insertAudit }: S
 
           // Free text that may quote the person: the rejection log and the shared state documents.
           const needles = erasureNeedles({ identifiers: [...identifiers, ...stored], given });
-          const reject = prepare('DELETE FROM event_rejections WHERE instr(event, ?) > 0 OR instr(error, ?) > 0');
+          const reject = prepare(
+            'DELETE FROM event_rejections WHERE instr(event, ?) > 0 OR instr(error, ?) > 0',
+          );
           let rejections = 0;
           for (const n of needles) rejections += reject.run(n, n).changes;
           let state = 0;
@@ -153,7 +179,10 @@ export function erasureMethods({ db, qb, all, run, tx, prepare, insertAudit }: S
               const scrubbed = scrubNeedles(JSON.parse(row.value), needles);
               if (!scrubbed.changed) continue;
               run(
-                qb.updateTable('state').set({ value: JSON.stringify(scrubbed.value) }).where('key', '=', row.key),
+                qb
+                  .updateTable('state')
+                  .set({ value: JSON.stringify(scrubbed.value) })
+                  .where('key', '=', row.key),
               );
               state++;
             }

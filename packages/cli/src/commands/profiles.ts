@@ -63,7 +63,7 @@ interface ErasureAnswer {
 export function registerErasure(program: Command, ctx: CommandContext): void {
   const erasure = program
     .command('erasure')
-    .summary("erase a person: profiles, events, delivery payloads; stop what has not left")
+    .summary('erase a person: profiles, events, delivery payloads; stop what has not left')
     .description(
       'Raw values or SHA-256 digests of any identifier kind. Needs a write key. See docs/erasure.md.',
     )

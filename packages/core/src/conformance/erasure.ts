@@ -80,7 +80,10 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       const source = await first.sources.create({ name: 'Web', slug: 'web' });
       for (const name of ['page_view', 'login', 'purchase'])
         await first.eventTypes.create({ name, schema: { type: 'object' } });
-      const destination = await first.destinations.create({ name: 'platform', send: send(`${sink.url}/events`) });
+      const destination = await first.destinations.create({
+        name: 'platform',
+        send: send(`${sink.url}/events`),
+      });
       const pipe = await first.pipes.create({
         name: 'to-platform',
         source_id: source.id,
@@ -104,7 +107,12 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
             user_agent: 'Mozilla/5.0 (jane)',
           },
         },
-        { event_type: 'page_view', event_id: 'pv-bob', event_time: at(), event_payload: { anonymous_id: 'anon-bob' } },
+        {
+          event_type: 'page_view',
+          event_id: 'pv-bob',
+          event_time: at(),
+          event_payload: { anonymous_id: 'anon-bob' },
+        },
       ]);
       await first.ingest('web', [
         {
@@ -124,20 +132,43 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       // Stopped: both purchases wait as pending deliveries; Jane's is the older.
       const second = await engine(db, sink);
       await second.ingest('web', [
-        { event_type: 'purchase', event_id: 'ord-jane', event_time: at(), event_payload: { user_id: 'user-jane', value: 42 } },
+        {
+          event_type: 'purchase',
+          event_id: 'ord-jane',
+          event_time: at(),
+          event_payload: { user_id: 'user-jane', value: 42 },
+        },
       ]);
       await second.ingest('web', [
-        { event_type: 'purchase', event_id: 'ord-bob', event_time: at(), event_payload: { anonymous_id: 'anon-bob', value: 7 } },
+        {
+          event_type: 'purchase',
+          event_id: 'ord-bob',
+          event_time: at(),
+          event_payload: { anonymous_id: 'anon-bob', value: 7 },
+        },
       ]);
-      const erased = await second.profiles.erase({ identifiers: { email: EMAIL } }, { actor: 'dpo@shop.test' });
-      expect(erased).toMatchObject({ events: 3, deliveries: 3, cancelled: 1, rejections: 1, compacted: true });
+      const erased = await second.profiles.erase(
+        { identifiers: { email: EMAIL } },
+        { actor: 'dpo@shop.test' },
+      );
+      expect(erased).toMatchObject({
+        events: 3,
+        deliveries: 3,
+        cancelled: 1,
+        rejections: 1,
+        compacted: true,
+      });
       expect(erased.profiles).toBeGreaterThanOrEqual(1);
 
       await second.start();
-      const bob = await waitFor(async () => {
-        const page = await second.deliveries.list(pipe.id, { limit: 100 });
-        return page.data.find((d) => d.event_id === 'ord-bob' && d.status === 'delivered');
-      }, 15_000, 'Bob’s purchase delivered');
+      const bob = await waitFor(
+        async () => {
+          const page = await second.deliveries.list(pipe.id, { limit: 100 });
+          return page.data.find((d) => d.event_id === 'ord-bob' && d.status === 'delivered');
+        },
+        15_000,
+        'Bob’s purchase delivered',
+      );
       expect(bob).toBeDefined();
       // Bob's purchase was claimed after Jane's would have been: hers never left.
       expect(received()).toContain('ord-bob');
@@ -145,7 +176,12 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
 
       const records = (await second.deliveries.list(pipe.id, { limit: 100 })).data;
       const jane = records.find((d) => d.event_id === 'ord-jane');
-      expect(jane).toMatchObject({ status: 'filtered', filter_reason: 'erased', output: null, request: null });
+      expect(jane).toMatchObject({
+        status: 'filtered',
+        filter_reason: 'erased',
+        output: null,
+        request: null,
+      });
       expect(jane?.erased_at).not.toBeNull();
       expect(records.find((d) => d.event_id === 'pv-bob')?.output).not.toBeNull();
       expect(await second.profiles.search({ identifiers: { email: EMAIL } })).toEqual([]);

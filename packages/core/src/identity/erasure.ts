@@ -21,7 +21,13 @@ export type ErasureAnswer = ErasureResult;
 export interface PersonExport {
   profile: Profile;
   /** The identifiers exactly as stored (digests for personal kinds: raw values are never kept). */
-  identifiers: Array<{ kind: IdentifierKind; key: string; value: unknown; first_seen_at: string; last_seen_at: string }>;
+  identifiers: Array<{
+    kind: IdentifierKind;
+    key: string;
+    value: unknown;
+    first_seen_at: string;
+    last_seen_at: string;
+  }>;
   /** The person's events, oldest first. */
   events: StoredEvent[];
   /** Their delivery records with every attempt (payloads, requests and responses as recorded). */

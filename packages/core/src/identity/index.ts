@@ -12,13 +12,6 @@ export {
   profileSearchSchema,
 } from './api.js';
 export {
-  createErasureApi,
-  type ErasureAnswer,
-  type ErasureApi,
-  exportLimit,
-  type PersonExport,
-} from './erasure.js';
-export {
   type CapturedEvent,
   type CapturedIdentifier,
   type CaptureOptions,
@@ -27,6 +20,13 @@ export {
   MAX_VALUES_PER_KIND,
   parseCookies,
 } from './capture.js';
+export {
+  createErasureApi,
+  type ErasureAnswer,
+  type ErasureApi,
+  exportLimit,
+  type PersonExport,
+} from './erasure.js';
 export {
   type HashOptions,
   hashIdentifier,

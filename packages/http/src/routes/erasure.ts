@@ -22,8 +22,12 @@ const erasureResult = responseComponent(
     profile_ids: z.array(z.string()).describe('Their ids (also in the audit entry).'),
     identifiers: count('Stored identifiers deleted.'),
     events: count('Events deleted.'),
-    deliveries: count('Delivery records of those events, kept as tombstones (`erased_at` set, payloads gone).'),
-    cancelled: count('Of those, deliveries that had not left yet: now `filtered` with `filter_reason` `erased`.'),
+    deliveries: count(
+      'Delivery records of those events, kept as tombstones (`erased_at` set, payloads gone).',
+    ),
+    cancelled: count(
+      'Of those, deliveries that had not left yet: now `filtered` with `filter_reason` `erased`.',
+    ),
     attempts: count('Attempts whose request, response, error and logs were erased.'),
     rejections: count('Rejection-log entries that quoted one of the identifiers, deleted.'),
     state: count('Alert and breaker state documents scrubbed of the identifiers.'),
@@ -76,7 +80,8 @@ export function erasureRoutes(pipes: Pipes): Route[] {
     defineRoute({
       method: 'GET',
       path: '/api/profiles/{id}/export',
-      summary: "A data subject's data as JSON: the profile, its identifiers as stored, events and deliveries.",
+      summary:
+        "A data subject's data as JSON: the profile, its identifiers as stored, events and deliveries.",
       tag: 'Profiles',
       access: 'read',
       responses: { 200: { description: 'Everything stored about the person.', schema: personExport } },

@@ -72,9 +72,18 @@ export function erasureCases(t: StoreCases): void {
 
     it('finds a person’s events by any identifier, including those before the link', async () => {
       // The page view arrives under the anonymous id alone; the login then links it to the email.
-      const pageView = { event: newEvent('pv-1', { anonymous_id: 'anon-jane' }), ids: [{ kind: 'anonymous_id', key: 'anon-jane' } as IdentifierRef] };
-      const login = { event: newEvent('login-1', { anonymous_id: 'anon-jane' }), ids: [{ kind: 'anonymous_id', key: 'anon-jane' } as IdentifierRef, email] };
-      const other = { event: newEvent('pv-2', { anonymous_id: 'anon-bob' }), ids: [{ kind: 'anonymous_id', key: 'anon-bob' } as IdentifierRef] };
+      const pageView = {
+        event: newEvent('pv-1', { anonymous_id: 'anon-jane' }),
+        ids: [{ kind: 'anonymous_id', key: 'anon-jane' } as IdentifierRef],
+      };
+      const login = {
+        event: newEvent('login-1', { anonymous_id: 'anon-jane' }),
+        ids: [{ kind: 'anonymous_id', key: 'anon-jane' } as IdentifierRef, email],
+      };
+      const other = {
+        event: newEvent('pv-2', { anonymous_id: 'anon-bob' }),
+        ids: [{ kind: 'anonymous_id', key: 'anon-bob' } as IdentifierRef],
+      };
       await ingest([pageView, login, other]);
       const [profile] = await t.store.findProfiles({ identifiers: [email] });
       const refs = profile!.identifiers.map((i) => ({ kind: i.kind, key: i.key }));
@@ -101,7 +110,15 @@ export function erasureCases(t: StoreCases): void {
       });
 
       const result = await erase([email]);
-      expect(result).toMatchObject({ events: 3, deliveries: 3, cancelled: 0, attempts: 3, identifiers: 2, profiles: 2, compacted: true });
+      expect(result).toMatchObject({
+        events: 3,
+        deliveries: 3,
+        cancelled: 0,
+        attempts: 3,
+        identifiers: 2,
+        profiles: 2,
+        compacted: true,
+      });
       expect(await t.store.getEvent({ id: pageView.event.id })).toBeNull();
       expect(await t.store.getEvent({ id: purchase.event.id })).toBeNull();
       expect(await t.store.findProfiles({ identifiers: [email, anon] })).toEqual([]);
@@ -118,7 +135,12 @@ export function erasureCases(t: StoreCases): void {
         erased_at: at(5000),
       });
       expect(tombstone.attempts).toHaveLength(1);
-      expect(tombstone.attempts[0]).toMatchObject({ number: 1, status: 'delivered', request: null, response: null });
+      expect(tombstone.attempts[0]).toMatchObject({
+        number: 1,
+        status: 'delivered',
+        request: null,
+        response: null,
+      });
 
       // The other person is untouched.
       expect(await t.store.getEvent({ id: others.event.id })).not.toBeNull();
