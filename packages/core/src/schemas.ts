@@ -62,6 +62,11 @@ export const sourceInputSchema = z.strictObject({
     .min(0)
     .max(30 * 86400)
     .default(86400),
+  /**
+   * Collect's answer sets `_fbp`, `_fbc` and `op_anonymous_id` as first-party cookies from the events
+   * it took, when their consent grants `ad_storage` (docs/browser-tag.md, "First-party cookies").
+   */
+  first_party_cookies: z.boolean().default(false),
 });
 export type SourceInput = z.input<typeof sourceInputSchema>;
 

@@ -22,6 +22,7 @@ import {
   type StaticApiKey,
 } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
+import { browserTagRoute } from './browser-tag.js';
 import { createConsoleServer } from './console.js';
 import { decodeUtf8, parseJson } from './json.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
@@ -32,6 +33,7 @@ import { createRouter } from './router.js';
 import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
 import { metaRoutes } from './routes/meta.js';
+import { scrub } from './scrub.js';
 import { type SegmentOptions, segmentRoutes } from './segment/routes.js';
 
 /** The package version, shown in the OpenAPI document. */
@@ -113,6 +115,8 @@ export interface HandlerOptions {
   console?: boolean;
   /** Segment-spec `/v1/...` at the root (off: an embedder's `/v1` is safe; see docs/segment.md). */
   segment?: boolean | SegmentOptions;
+  /** Serve the browser tag at `<mount>/openpipes.js` (docs/browser-tag.md). Off by default. */
+  browserTag?: boolean;
 }
 
 /**
@@ -204,6 +208,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     }),
     ...metaRoutes(pipes, () => routes, version),
     ...observability,
+    ...(options.browserTag ? [browserTagRoute()] : []),
     ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),
   ];
   const router = createRouter(routes);
@@ -482,17 +487,4 @@ function challenge(error: PipesError, collect: boolean): string {
   return details.reason === 'invalid_token'
     ? 'Bearer realm="openpipes", error="invalid_token"'
     : 'Bearer realm="openpipes"';
-}
-
-/** Replaces every occurrence of a sensitive value (4 characters or more) with `[redacted]`. */
-function scrub(text: string, sensitive: string[]): string {
-  let out = text;
-  for (const value of sensitive) {
-    if (value.length < 4) continue;
-    out = out.split(value).join('[redacted]');
-    // In JSON the value may appear escaped.
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) out = out.split(escaped).join('[redacted]');
-  }
-  return out;
 }

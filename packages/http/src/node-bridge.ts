@@ -116,9 +116,7 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     const type = response.headers.get('content-type') ?? '';
     if (response.body && type.startsWith('application/x-ndjson')) {
       res.statusCode = response.status;
-      response.headers.forEach((value, key) => {
-        res.setHeader(key, value);
-      });
+      copyHeaders(response.headers, (key, value) => res.setHeader(key, value));
       res.flushHeaders();
       for await (const chunk of response.body) {
         if (res.destroyed) continue; // the client left; let the work finish and drop its lines
@@ -130,14 +128,24 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     const body = Buffer.from(await response.arrayBuffer());
     if (res.destroyed || res.writableEnded) return;
     res.statusCode = response.status;
-    response.headers.forEach((value, key) => {
-      res.setHeader(key, value);
-    });
+    copyHeaders(response.headers, (key, value) => res.setHeader(key, value));
     res.setHeader('content-length', body.byteLength);
     res.end(body);
   } catch (err) {
     failResponse(res, err);
   }
+}
+
+/**
+ * Hands a fetch response's headers to `set`, `Set-Cookie` as one list of values (iterating joins
+ * nothing, but setting them one by one would keep only the last cookie).
+ */
+export function copyHeaders(headers: Headers, set: (key: string, value: string | string[]) => void): void {
+  headers.forEach((value, key) => {
+    if (key !== 'set-cookie') set(key, value);
+  });
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) set('set-cookie', cookies);
 }
 
 /**

@@ -138,6 +138,8 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     console: settings.console,
     // Segment-spec clients (analytics.js, @segment/analytics-node) at /v1/...: docs/segment.md.
     segment: true,
+    // The browser tag at /openpipes.js: docs/browser-tag.md.
+    browserTag: true,
   });
   const sink = demoSink(logger);
   const listener = createNodeListener(handler, {

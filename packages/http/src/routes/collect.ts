@@ -13,8 +13,9 @@ import {
   type Source,
 } from '@openpipes/core';
 import { checkMediaType, readCollectBody } from '../body.js';
+import { cookieScope, firstPartyCookies } from '../first-party-cookies.js';
 import { decodeUtf8, parseJson } from '../json.js';
-import { defineRoute, noBody, type Route, reply } from '../route.js';
+import { defineRoute, json, noBody, type Route, reply } from '../route.js';
 import { collectBodySchema, collectResultSchema } from '../schemas.js';
 
 /**
@@ -103,7 +104,15 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
               const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
               // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
               const result = await pipes.ingest(slug, events as IncomingEvent[]);
-              return answer(result, cors);
+              const answered = answer(result, cors);
+              const scope = source.first_party_cookies
+                ? cookieScope(request.headers.get('origin'), new URL(request.url))
+                : null;
+              const cookies = scope ? firstPartyCookies(events, result.results, scope, Date.now()) : [];
+              if (cookies.length === 0) return answered;
+              const response = json(answered.status, answered.body, answered.headers);
+              for (const cookie of cookies) response.headers.append('set-cookie', cookie);
+              return response;
             } catch (err) {
               throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
             }
@@ -155,7 +164,8 @@ export function corsHeaders(source: Source, origin: string | null): Record<strin
       details: { origin: origin.slice(0, 200) },
     });
   }
-  // The origin is echoed (not `*`) so credentialed beacons work; no cookies are ever read.
+  // The origin is echoed (not `*`) so credentialed beacons work (and first-party cookies set by the
+  // answer are kept); no cookies are ever read.
   return {
     'access-control-allow-origin': origin,
     'access-control-allow-credentials': 'true',
