@@ -64,11 +64,8 @@ export function browserTagRoute(file: string = browserTagFile()): Route {
         'access-control-allow-origin': '*',
         'x-content-type-options': 'nosniff',
       };
-      const wanted = request.headers.get('if-none-match');
-      if (
-        wanted &&
-        wanted.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')
-      ) {
+      const wanted = request.headers.get('if-none-match') ?? '';
+      if (wanted.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag || tag.trim() === '*')) {
         return new Response(null, { status: 304, headers });
       }
       return new Response(body, {
