@@ -30,7 +30,7 @@ export interface TrackOptions {
 
 const QUEUE_KEY = 'op_queue';
 const CLICKS_KEY = 'op_clicks';
-/** 390 days, as Meta's pixel keeps `_fbp` (browsers may cap script-set cookies far lower). */
+/** Our anonymous id's cookie: 390 days, under the 400 browsers allow (Safari caps script-set cookies to 7). */
 const COOKIE_SECONDS = 390 * 86_400;
 
 let url: string | null = null;

@@ -63,13 +63,14 @@ describe('which first-party cookies are set', () => {
       { secure: true },
       now,
     );
-    const attributes = `Max-Age=${firstPartyCookieDays * 86400}; Path=/; SameSite=Lax; Secure`;
+    const attributes = 'Path=/; SameSite=Lax; Secure';
     expect(cookies).toEqual([
-      `_fbp=${fbp}; ${attributes}`,
-      `_fbc=${fbc}; ${attributes}`,
-      `op_anonymous_id=${anonymous}; ${attributes}`,
+      `_fbp=${fbp}; Max-Age=7776000; ${attributes}`,
+      `_fbc=${fbc}; Max-Age=7776000; ${attributes}`,
+      `op_anonymous_id=${anonymous}; Max-Age=33696000; ${attributes}`,
     ]);
-    expect(firstPartyCookieDays * 86400).toBe(33_696_000);
+    // Meta's pixel keeps _fbp and _fbc 90 days; ours stays under the 400 days browsers allow.
+    expect(firstPartyCookieDays).toEqual({ _fbp: 90, _fbc: 90, op_anonymous_id: 390 });
   });
 
   it('reads ad storage from a TC string too, and sets nothing when it is denied or unknown', () => {
@@ -94,7 +95,7 @@ describe('which first-party cookies are set', () => {
       now,
     );
     expect(cookies).toEqual([
-      `_fbc=fb.1.${now}.IwAR0xyz; Max-Age=33696000; Path=/; SameSite=Lax; Domain=shop.example; Secure`,
+      `_fbc=fb.1.${now}.IwAR0xyz; Max-Age=7776000; Path=/; SameSite=Lax; Domain=shop.example; Secure`,
     ]);
   });
 

@@ -7,8 +7,12 @@
  */
 import { type IngestEventResult, readConsent } from '@openpipes/core';
 
-/** 390 days, as Meta's pixel keeps `_fbp` and `_fbc` (and under the 400 days browsers allow). */
-export const firstPartyCookieDays = 390;
+/**
+ * Days each cookie lasts, renewed by every answer that sets it: `_fbp` and `_fbc` 90, as Meta's pixel
+ * keeps them (and the identifier table's window for both); our anonymous id 390, under the 400 days
+ * browsers allow any cookie.
+ */
+export const firstPartyCookieDays = { _fbp: 90, _fbc: 90, op_anonymous_id: 390 } as const;
 
 /** Strict shapes: a value goes into a `Set-Cookie` header, so nothing else may pass. */
 const shapes = {
@@ -79,7 +83,7 @@ function fbcFromUrl(pageUrl: unknown, now: number): string | undefined {
  * @example
  * ```ts
  * firstPartyCookies(events, result.results, { secure: true }, Date.now());
- * // ['_fbp=fb.1.1714816462000.42; Max-Age=33696000; Path=/; SameSite=Lax; Secure']
+ * // ['_fbp=fb.1.1714816462000.42; Max-Age=7776000; Path=/; SameSite=Lax; Secure']
  * ```
  */
 export function firstPartyCookies(
@@ -104,12 +108,13 @@ export function firstPartyCookies(
       if (typeof value === 'string' && shapes[name].test(value)) values.set(name, value);
     }
   }
-  const attributes = [
-    `Max-Age=${firstPartyCookieDays * 86_400}`,
-    'Path=/',
-    'SameSite=Lax',
-    ...(scope.domain ? [`Domain=${scope.domain}`] : []),
-    ...(scope.secure ? ['Secure'] : []),
-  ].join('; ');
-  return [...values].map(([name, value]) => `${name}=${value}; ${attributes}`);
+  const attributes = (name: CookieName) =>
+    [
+      `Max-Age=${firstPartyCookieDays[name] * 86_400}`,
+      'Path=/',
+      'SameSite=Lax',
+      ...(scope.domain ? [`Domain=${scope.domain}`] : []),
+      ...(scope.secure ? ['Secure'] : []),
+    ].join('; ');
+  return [...values].map(([name, value]) => `${name}=${value}; ${attributes(name)}`);
 }

@@ -71,15 +71,15 @@ describe.each(adapters)('the browser tag on %s', (adapter) => {
     expect(answer.headers.get('access-control-allow-credentials')).toBe('true');
     const cookies = cookiesOf(answer);
     expect(cookies.map((c) => c.split('=')[0])).toEqual(['_fbp', '_fbc', 'op_anonymous_id']);
-    expect(cookies[0]).toBe(`_fbp=${fbp}; Max-Age=33696000; Path=/; SameSite=Lax`);
-    expect(cookies[1]).toMatch(/^_fbc=fb\.1\.\d{13}\.IwAR0abc; Max-Age=33696000; Path=\/; SameSite=Lax$/);
+    expect(cookies[0]).toBe(`_fbp=${fbp}; Max-Age=7776000; Path=/; SameSite=Lax`);
+    expect(cookies[1]).toMatch(/^_fbc=fb\.1\.\d{13}\.IwAR0abc; Max-Age=7776000; Path=\/; SameSite=Lax$/);
 
     const secure = await send(
       'site',
       { fbp, consent: { ad_storage: 'GRANTED' } },
       { origin: f.origin.replace('http:', 'https:') },
     );
-    expect(cookiesOf(secure)).toEqual([`_fbp=${fbp}; Max-Age=33696000; Path=/; SameSite=Lax; Secure`]);
+    expect(cookiesOf(secure)).toEqual([`_fbp=${fbp}; Max-Age=7776000; Path=/; SameSite=Lax; Secure`]);
   });
 
   it('sets none when consent denies or does not grant ad storage, the source does not opt in, or the page is another site', async () => {
