@@ -23,6 +23,7 @@ import {
 } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
 import { browserTagRoute } from './browser-tag.js';
+import { clientAddress } from './client-address.js';
 import { createConsoleServer } from './console.js';
 import { decodeUtf8, parseJson } from './json.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
@@ -117,6 +118,8 @@ export interface HandlerOptions {
   segment?: boolean | SegmentOptions;
   /** Serve the browser tag at `<mount>/openpipes.js` (docs/browser-tag.md). Off by default. */
   browserTag?: boolean;
+  /** Addresses of proxies whose `X-Forwarded-For` names the client (default none: the peer is the client). */
+  trustedProxies?: string[];
 }
 
 /**
@@ -138,6 +141,8 @@ export interface RequestContext {
    * path exists and 404 where it does not, as for any method a path does not take.
    */
   method?: string;
+  /** The connection's peer address (the node adapters pass `socket.remoteAddress`). */
+  clientAddress?: string;
 }
 
 /**
@@ -290,6 +295,11 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
           sensitive,
           query,
           body,
+          clientAddress: clientAddress(
+            context?.clientAddress,
+            request.headers.get('x-forwarded-for'),
+            options.trustedProxies,
+          ),
         }),
       );
     } catch (err) {

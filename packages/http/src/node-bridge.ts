@@ -76,6 +76,7 @@ export function toHandlerCall(
   });
 
   const context: RequestContext = options.basePath === undefined ? {} : { basePath: options.basePath };
+  if (req.socket?.remoteAddress) context.clientAddress = req.socket.remoteAddress;
   const method = req.method ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: controller.signal };
   if (forbiddenByFetch.has(method.toUpperCase()) || !methodToken.test(method)) {

@@ -109,6 +109,8 @@ export interface RouteContext<P extends string = string, Q = undefined, B = unde
   query: Q;
   /** The body parsed with the route's `body` schema. */
   body: B;
+  /** The client's address (client-address.ts: past trusted proxies); null when the adapter does not say. */
+  clientAddress: string | null;
 }
 
 /** What every route declares besides its schemas and handler. */

@@ -83,7 +83,7 @@ export function segmentRoutes(
             },
           },
           errors: [401, 403],
-          async handle({ request, params }) {
+          async handle({ request, params, clientAddress }) {
             let cors: Record<string, string> = {};
             try {
               checkMediaType(request, ['application/json', 'text/plain']);
@@ -105,6 +105,8 @@ export function segmentRoutes(
               cors = corsHeaders(source, request.headers.get('origin'));
               await take(pipes, source, body as Record<string, unknown>, type, limits, {
                 receivedAt: Date.now(),
+                // A message without `context.ip` gets the sender's (past the trusted proxies only).
+                requestIp: clientAddress,
                 ...(options.eventNames ? { eventNames: options.eventNames } : {}),
               });
               return reply(200, { success: true as const }, cors);
