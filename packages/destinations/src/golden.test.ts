@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
+import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import {
   captureRequests,
   type GoldenRequest,
@@ -18,6 +19,7 @@ import {
   type StandInHandler,
 } from './testing/golden.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
+import { snapchatPlatform } from './testing/snapchat-platform.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -63,7 +65,11 @@ interface GoldenCase {
   secrets: Record<string, string>;
   standIn: () => { handler: StandInHandler; violations: string[] };
   extra?: Array<[RegExp, string]>;
+  /** Fields added to both fixtures' payloads (the platform's own click and browser ids). */
+  payload?: Record<string, unknown>;
 }
+
+const snapPixel = '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b';
 
 const google = {
   clientId: '1234567890-golden.apps.googleusercontent.com',
@@ -118,6 +124,14 @@ const cases: GoldenCase[] = [
     secrets: { GA4_API_SECRET: 'ga4-golden-secret' },
     standIn: () => ga4Platform({ measurementId: 'G-GOLDEN123', apiSecret: 'ga4-golden-secret' }),
   },
+  {
+    template: snapchatCapiTemplate,
+    settings: { pixel_id: snapPixel },
+    testSettings: { pixel_id: snapPixel, validate_only: true },
+    secrets: { SNAPCHAT_ACCESS_TOKEN: 'snap-golden-token' },
+    standIn: () => snapchatPlatform({ pixelId: snapPixel, token: 'snap-golden-token' }),
+    payload: { sc_click_id: 'a3f4b5c6-golden-sccid', sc_cookie1: 'golden-scid-cookie' },
+  },
 ];
 
 type Golden = Record<'raw' | 'prehashed' | 'test_mode_batch', GoldenRequest[]>;
@@ -127,7 +141,11 @@ describe('golden requests of the canonical fixtures', () => {
     '%s sends exactly its golden requests',
     async (name, c) => {
       const time = goldenEventTime();
-      const capture = async (settings: Record<string, unknown>, events: ReturnType<typeof rawPurchase>[]) => {
+      const capture = async (
+        settings: Record<string, unknown>,
+        fixtures: ReturnType<typeof rawPurchase>[],
+      ) => {
+        const events = fixtures.map((e) => ({ ...e, event_payload: { ...e.event_payload, ...c.payload } }));
         const standIn = c.standIn();
         const requests = await captureRequests({
           definition: c.template.create(settings),

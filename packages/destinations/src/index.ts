@@ -40,6 +40,15 @@ export {
   metaCapiTemplate,
   metaEventNames,
 } from './meta/meta.js';
+export {
+  SNAPCHAT_MAX_BATCH_SIZE,
+  type SnapchatCapiOptions,
+  type SnapchatCapiSettings,
+  snapchatCapi,
+  snapchatCapiSettingsSchema,
+  snapchatCapiTemplate,
+  snapchatEventNames,
+} from './snapchat/snapchat.js';
 export { findTemplate, templates } from './templates.js';
 export {
   TIKTOK_MAX_BATCH_SIZE,

@@ -17,6 +17,7 @@ interface GuestResponse {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
   readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
   text(): Promise<string>;
   json(): Promise<unknown>;
 }

@@ -8,6 +8,7 @@ import {
   metaCapi,
   metaCapiTemplate,
   signedWebhook,
+  snapchatCapi,
   templates,
   tiktokEvents,
 } from './index.js';
@@ -22,6 +23,7 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   },
   ga4: { measurement_id: 'G-ABC123XYZ9' },
   webhook: { url: 'https://hooks.example/openpipes' },
+  'snapchat-capi': { pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' },
 };
 
 let engine: TestEngine | undefined;
@@ -35,6 +37,7 @@ describe('templates', () => {
       'google-ads-click-conversions',
       'ga4',
       'webhook',
+      'snapchat-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
@@ -100,6 +103,8 @@ describe('templates', () => {
     expect(ga4({ measurementId: 'G-ABC123XYZ9' })).toEqual(findTemplate('ga4')!.create(minimalSettings.ga4));
     expect(signedWebhook({ url: 'https://hooks.example/openpipes' })).toEqual(
       findTemplate('webhook')!.create(minimalSettings.webhook),
+    expect(snapchatCapi({ pixelId: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' })).toEqual(
+      findTemplate('snapchat-capi')!.create(minimalSettings['snapchat-capi']),
     );
   });
 
@@ -141,6 +146,6 @@ describe('templates over the admin API', () => {
   it('plugs into a handler that takes DestinationTemplate[]', () => {
     // The HTTP package's option type: a mutable array of the core contract.
     const accept = (list: import('@openpipes/core').DestinationTemplate[]) => list.length;
-    expect(accept(templates)).toBe(5);
+    expect(accept(templates)).toBe(templates.length);
   });
 });
