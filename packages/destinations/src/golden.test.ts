@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
+import { pinterestCapiTemplate } from './pinterest/pinterest.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import {
   captureRequests,
@@ -19,6 +20,7 @@ import {
   type StandInHandler,
 } from './testing/golden.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
+import { pinterestPlatform } from './testing/pinterest-platform.js';
 import { snapchatPlatform } from './testing/snapchat-platform.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 
@@ -131,6 +133,14 @@ const cases: GoldenCase[] = [
     secrets: { SNAPCHAT_ACCESS_TOKEN: 'snap-golden-token' },
     standIn: () => snapchatPlatform({ pixelId: snapPixel, token: 'snap-golden-token' }),
     payload: { sc_click_id: 'a3f4b5c6-golden-sccid', sc_cookie1: 'golden-scid-cookie' },
+  },
+  {
+    template: pinterestCapiTemplate,
+    settings: { ad_account_id: '549755885175' },
+    testSettings: { ad_account_id: '549755885175', test_mode: true },
+    secrets: { PINTEREST_ACCESS_TOKEN: 'pina-golden-token' },
+    standIn: () => pinterestPlatform({ adAccountId: '549755885175', token: 'pina-golden-token' }),
+    payload: { epik: 'dj0yJnU9golden-epik' },
   },
 ];
 

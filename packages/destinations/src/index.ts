@@ -41,6 +41,15 @@ export {
   metaEventNames,
 } from './meta/meta.js';
 export {
+  PINTEREST_MAX_BATCH_SIZE,
+  type PinterestCapiOptions,
+  type PinterestCapiSettings,
+  pinterestCapi,
+  pinterestCapiSettingsSchema,
+  pinterestCapiTemplate,
+  pinterestEventNames,
+} from './pinterest/pinterest.js';
+export {
   SNAPCHAT_MAX_BATCH_SIZE,
   type SnapchatCapiOptions,
   type SnapchatCapiSettings,

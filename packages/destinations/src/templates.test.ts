@@ -8,6 +8,7 @@ import {
   metaCapi,
   metaCapiTemplate,
   signedWebhook,
+  pinterestCapi,
   snapchatCapi,
   templates,
   tiktokEvents,
@@ -24,6 +25,7 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   ga4: { measurement_id: 'G-ABC123XYZ9' },
   webhook: { url: 'https://hooks.example/openpipes' },
   'snapchat-capi': { pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' },
+  'pinterest-capi': { ad_account_id: '549755885175' },
 };
 
 let engine: TestEngine | undefined;
@@ -38,6 +40,7 @@ describe('templates', () => {
       'ga4',
       'webhook',
       'snapchat-capi',
+      'pinterest-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
@@ -105,6 +108,9 @@ describe('templates', () => {
       findTemplate('webhook')!.create(minimalSettings.webhook),
     expect(snapchatCapi({ pixelId: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' })).toEqual(
       findTemplate('snapchat-capi')!.create(minimalSettings['snapchat-capi']),
+    );
+    expect(pinterestCapi({ adAccountId: '549755885175' })).toEqual(
+      findTemplate('pinterest-capi')!.create(minimalSettings['pinterest-capi']),
     );
   });
 

@@ -2,6 +2,7 @@ import type { DestinationTemplate } from '@openpipes/core';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
+import { pinterestCapiTemplate } from './pinterest/pinterest.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 import { webhookTemplate } from './webhook/webhook.js';
@@ -25,6 +26,7 @@ export const templates: DestinationTemplate[] = [
   ga4Template,
   webhookTemplate,
   snapchatCapiTemplate,
+  pinterestCapiTemplate,
 ];
 
 /**

@@ -23,6 +23,13 @@ const cases = [
     bad: { pixel_id: 'not a pixel' },
     badPath: 'pixel_id',
   },
+  {
+    template: 'pinterest-capi',
+    settings: { ad_account_id: '549755885175', test_mode: true },
+    secrets: ['PINTEREST_ACCESS_TOKEN'],
+    bad: { ad_account_id: 'act_1' },
+    badPath: 'ad_account_id',
+  },
 ];
 
 describe('second-wave templates over the admin API', () => {

@@ -76,17 +76,23 @@ describe('snapchat-capi template', () => {
   });
 
   it('splits 2001 events into requests of at most 2000', async () => {
-    const { platform, pipes, pipe } = await setup();
-    await pipes.ingest(
-      'web',
+    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
+    const platform = snapchatPlatform({ pixelId, token });
+    bed.server.handle(platform.handler);
+    bed.server.requests.length = 0;
+    const definition = snapchatCapi({ pixelId, baseUrl: bed.server.url });
+    const rows = await transformed(
       Array.from({ length: 2001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)),
     );
-    const records = await finalRecords(pipes, pipe.id, 2001);
+    const { value } = await runSend(definition.destination.send, {
+      events: rows,
+      secrets: { SNAPCHAT_ACCESS_TOKEN: token },
+      fetch: globalThis.fetch,
+    });
     expect(platform.violations).toEqual([]);
-    expect(records.filter((r) => r.status === 'delivered')).toHaveLength(2001);
-    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length).sort()).toEqual([
-      1, 2000,
-    ]);
+    expect(value).toMatchObject({ outcome: 'delivered' });
+    expect(platform.accepted).toHaveLength(2001);
+    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length)).toEqual([2000, 1]);
   });
 
   it('fails only the events Snap would refuse (no currency, too old), and sends their batch-mates', async () => {
