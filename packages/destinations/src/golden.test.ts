@@ -19,8 +19,8 @@ import {
   goldenEventTime,
   type StandInHandler,
 } from './testing/golden.js';
-import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
 import { pinterestPlatform } from './testing/pinterest-platform.js';
+import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
 import { snapchatPlatform } from './testing/snapchat-platform.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 
