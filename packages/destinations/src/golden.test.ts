@@ -12,6 +12,7 @@ import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
+import { redditCapiTemplate } from './reddit/reddit.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import {
   captureRequests,
@@ -21,6 +22,7 @@ import {
 } from './testing/golden.js';
 import { pinterestPlatform } from './testing/pinterest-platform.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
+import { redditPlatform } from './testing/reddit-platform.js';
 import { snapchatPlatform } from './testing/snapchat-platform.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 
@@ -141,6 +143,14 @@ const cases: GoldenCase[] = [
     secrets: { PINTEREST_ACCESS_TOKEN: 'pina-golden-token' },
     standIn: () => pinterestPlatform({ adAccountId: '549755885175', token: 'pina-golden-token' }),
     payload: { epik: 'dj0yJnU9golden-epik' },
+  },
+  {
+    template: redditCapiTemplate,
+    settings: { pixel_id: 'a2_golden0pixel' },
+    testSettings: { pixel_id: 'a2_golden0pixel', test_id: 't2_golden_tester' },
+    secrets: { REDDIT_ACCESS_TOKEN: 'reddit-golden-token' },
+    standIn: () => redditPlatform({ pixelId: 'a2_golden0pixel', token: 'reddit-golden-token' }),
+    payload: { rdt_cid: 'golden-rdt-cid', rdt_uuid: '1714816462.golden-rdt-uuid' },
   },
 ];
 

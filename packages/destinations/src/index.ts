@@ -50,6 +50,15 @@ export {
   pinterestEventNames,
 } from './pinterest/pinterest.js';
 export {
+  REDDIT_MAX_BATCH_SIZE,
+  type RedditCapiOptions,
+  type RedditCapiSettings,
+  redditCapi,
+  redditCapiSettingsSchema,
+  redditCapiTemplate,
+  redditEventNames,
+} from './reddit/reddit.js';
+export {
   SNAPCHAT_MAX_BATCH_SIZE,
   type SnapchatCapiOptions,
   type SnapchatCapiSettings,

@@ -9,6 +9,7 @@ import {
   metaCapiTemplate,
   signedWebhook,
   pinterestCapi,
+  redditCapi,
   snapchatCapi,
   templates,
   tiktokEvents,
@@ -26,6 +27,7 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   webhook: { url: 'https://hooks.example/openpipes' },
   'snapchat-capi': { pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' },
   'pinterest-capi': { ad_account_id: '549755885175' },
+  'reddit-capi': { pixel_id: 'a2_gv0ir2x4r0wz' },
 };
 
 let engine: TestEngine | undefined;
@@ -41,6 +43,7 @@ describe('templates', () => {
       'webhook',
       'snapchat-capi',
       'pinterest-capi',
+      'reddit-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
@@ -111,6 +114,9 @@ describe('templates', () => {
     );
     expect(pinterestCapi({ adAccountId: '549755885175' })).toEqual(
       findTemplate('pinterest-capi')!.create(minimalSettings['pinterest-capi']),
+    );
+    expect(redditCapi({ pixelId: 'a2_gv0ir2x4r0wz' })).toEqual(
+      findTemplate('reddit-capi')!.create(minimalSettings['reddit-capi']),
     );
   });
 

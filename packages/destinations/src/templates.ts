@@ -3,6 +3,7 @@ import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
+import { redditCapiTemplate } from './reddit/reddit.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 import { webhookTemplate } from './webhook/webhook.js';
@@ -27,6 +28,7 @@ export const templates: DestinationTemplate[] = [
   webhookTemplate,
   snapchatCapiTemplate,
   pinterestCapiTemplate,
+  redditCapiTemplate,
 ];
 
 /**

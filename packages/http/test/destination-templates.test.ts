@@ -30,6 +30,13 @@ const cases = [
     bad: { ad_account_id: 'act_1' },
     badPath: 'ad_account_id',
   },
+  {
+    template: 'reddit-capi',
+    settings: { pixel_id: 'a2_gv0ir2x4r0wz' },
+    secrets: ['REDDIT_ACCESS_TOKEN'],
+    bad: { pixel_id: '12345' },
+    badPath: 'pixel_id',
+  },
 ];
 
 describe('second-wave templates over the admin API', () => {
