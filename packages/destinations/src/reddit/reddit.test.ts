@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
-import { redditError, redditPlatform } from '../testing/reddit-platform.js';
+import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';
 
 const token = 'reddit-conversion-token-0d8e4b7f';
@@ -120,13 +120,9 @@ describe('reddit-capi template', () => {
     ]);
   });
 
-  it("does not retry Reddit's 400, whose details name the field", async () => {
+  it("does not retry Reddit's request-level 400, whose message names the field", async () => {
     const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext(
-      redditError(400, 'There were 1 invalid conversion events. None were processed.', [
-        'events[0].metadata.currency: not a valid ISO 4217 code',
-      ]),
-    );
+    platform.answerNext(redditError(400, 'data.events[0].metadata.currency: not a valid ISO 4217 code'));
     await pipes.ingest('web', [canonicalPurchase('ord_400')]);
     const [record] = await finalRecords(pipes, pipe.id, 1);
     expect(record).toMatchObject({
@@ -138,6 +134,37 @@ describe('reddit-capi template', () => {
         message: expect.stringContaining('metadata.currency'),
       },
     });
+  });
+
+  it("fails only the events a 400's invalid_events names and retries their unprocessed batch-mates", async () => {
+    const { platform, pipes, pipe } = await setup({}, 2);
+    platform.answerNext(
+      redditInvalidEvents([
+        {
+          error_message: 'there was a problem validating metadata.currency: unknown currency',
+          event: { metadata: { conversion_id: 'ord_bad' } },
+        },
+      ]),
+    );
+    await pipes.ingest('web', [canonicalPurchase('ord_good'), canonicalPurchase('ord_bad')]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    expect(records.get('ord_bad')).toMatchObject({
+      status: 'failed',
+      attempt_count: 1,
+      error: {
+        code: 'REDDIT_INVALID_EVENT',
+        retryable: false,
+        message: expect.stringContaining('metadata.currency'),
+      },
+    });
+    expect(records.get('ord_good')).toMatchObject({ status: 'delivered', attempt_count: 2 });
+    expect(records.get('ord_good')!.attempts![0]!.error).toMatchObject({
+      code: 'REDDIT_NOT_PROCESSED',
+      retryable: true,
+    });
+    expect(platform.accepted.map((e) => (e.metadata as { conversion_id: string }).conversion_id)).toEqual([
+      'ord_good',
+    ]);
   });
 
   it('retries a 5xx until Reddit recovers', async () => {
@@ -155,7 +182,7 @@ describe('reddit-capi template', () => {
       events: [row!],
       secrets: { REDDIT_ACCESS_TOKEN: token },
       fetch: async () =>
-        new Response(JSON.stringify({ error: { code: 429, message: 'Too Many Requests' } }), {
+        new Response(JSON.stringify({ message: 'Too Many Requests' }), {
           status: 429,
           headers: { 'retry-after': '12' },
         }),

@@ -31,13 +31,37 @@ function refusal(row, now) {
 /** What Reddit's answer to one request means for every event of it. */
 function classify(status, body) {
   if (status >= 200 && status < 300) return { outcome: 'delivered' };
+  // Reddit's own {message}; an {error: {message}} envelope is read too.
   const error = (body && body.error) || {};
-  const details = Array.isArray(error.details)
-    ? error.details.map((d) => (typeof d === 'string' ? d : JSON.stringify(d)))
-    : [];
-  const message = [error.message || (body && body.message) || 'HTTP ' + status].concat(details).join(' | ');
+  const message = (body && body.message) || error.message || 'HTTP ' + status;
   const retry = status >= 500 || status === 429 || status === 408;
   return { outcome: retry ? 'retry' : 'failed', code: 'REDDIT_HTTP_' + status, message: message };
+}
+
+/**
+ * Reddit's 400 may list the events it refused (`invalid_events: [{ error_message, event }]`): those
+ * fail with their own message, and their batch-mates, which Reddit did not process either ("None
+ * were processed"), are retried without them. Null when the answer names no event of this request.
+ */
+function invalidEvents(status, body, rows) {
+  if (status !== 400 || !body || !Array.isArray(body.invalid_events)) return null;
+  const why = {};
+  for (const invalid of body.invalid_events) {
+    const event = (invalid && invalid.event) || {};
+    const metadata = event.metadata || event.event_metadata || {};
+    if (metadata.conversion_id) why[metadata.conversion_id] = invalid.error_message || 'invalid event';
+  }
+  const named = rows.filter((r) => r.metadata && why[r.metadata.conversion_id] !== undefined).length;
+  if (named === 0) return null;
+  return rows.map((r) => {
+    const message = r.metadata ? why[r.metadata.conversion_id] : undefined;
+    if (message !== undefined) return { outcome: 'failed', code: 'REDDIT_INVALID_EVENT', message: message };
+    return {
+      outcome: 'retry',
+      code: 'REDDIT_NOT_PROCESSED',
+      message: 'not processed: Reddit refused ' + named + ' other event(s) of the request',
+    };
+  });
 }
 
 async function send({ events, secrets }) {
@@ -83,7 +107,15 @@ async function send({ events, secrets }) {
       },
       body: JSON.stringify({ data: data }),
     });
-    const verdict = classify(res.status, await readJson(res));
+    const body = await readJson(res);
+    const perEvent = invalidEvents(res.status, body, rowChunks[c]);
+    if (perEvent) {
+      fromChunks[c].forEach((i, n) => {
+        outcomes[i] = perEvent[n];
+      });
+      continue;
+    }
+    const verdict = classify(res.status, body);
     const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
     if (hint !== undefined) wait = Math.max(wait || 0, hint);
     for (const i of fromChunks[c]) outcomes[i] = verdict;

@@ -18,9 +18,20 @@ import {
   unknownKeys,
 } from './stand-in-kit.js';
 
-/** Reddit's error body (its shape is unverified: docs/destinations.md). */
-export function redditError(status: number, message: string, details: string[] = []): TestResponse {
-  return { status, body: { error: { code: status, message, details } } };
+/** Reddit's error body `{message}` (its v3 shape is unverified: docs/destinations.md). */
+export function redditError(status: number, message: string): TestResponse {
+  return { status, body: { message } };
+}
+
+/** Reddit's 400 for invalid events: `{message, invalid_events: [{error_message, event}]}`. */
+export function redditInvalidEvents(invalid: Array<{ error_message: string; event: unknown }>): TestResponse {
+  return {
+    status: 400,
+    body: {
+      message: `There were ${invalid.length} invalid conversion events. None were processed.`,
+      invalid_events: invalid,
+    },
+  };
 }
 
 export interface RedditPlatform extends StandIn {
@@ -112,16 +123,16 @@ export function redditPlatform(options: { pixelId: string; token: string }): Red
   const accepted: Json[] = [];
   const tested: Array<{ testId: string; event: Json }> = [];
   const script = scriptQueue();
-  const invalid = (why: string, count = 1) => {
+  const invalid = (why: string, event?: unknown) => {
     violations.push(why);
-    return redditError(400, `There were ${count} invalid conversion events. None were processed.`, [why]);
+    return event === undefined ? redditError(400, why) : redditInvalidEvents([{ error_message: why, event }]);
   };
 
   const handler = (request: RecordedTestRequest): TestResponse => {
     const path = pathOf(request);
     if (request.method !== 'POST' || path !== `/api/v3/pixels/${options.pixelId}/conversion_events`) {
       violations.push(`unexpected ${request.method} ${request.url}`);
-      return { status: 404, body: { error: { code: 404, message: 'Not Found' } } };
+      return redditError(404, 'Not Found');
     }
     if (request.url.includes('?')) return invalid('no query parameters are expected');
     if (request.headers.authorization !== `Bearer ${options.token}`) {
@@ -130,11 +141,7 @@ export function redditPlatform(options: { pixelId: string; token: string }): Red
     const agent = String(request.headers['user-agent'] ?? '');
     if (!agent || /^(node|undici|python-requests|curl)/i.test(agent)) {
       violations.push(`generic User-Agent "${agent}"`);
-      return {
-        status: 429,
-        headers: { 'retry-after': '60' },
-        body: { error: { code: 429, message: 'Too Many Requests' } },
-      };
+      return { status: 429, headers: { 'retry-after': '60' }, body: { message: 'Too Many Requests' } };
     }
     if (!String(request.headers['content-type']).startsWith('application/json')) {
       return invalid('content-type must be application/json');
@@ -154,7 +161,7 @@ export function redditPlatform(options: { pixelId: string; token: string }): Red
     const now = Date.now();
     for (const [i, event] of events.entries()) {
       const problem = eventProblem(event, i, now);
-      if (problem) return invalid(problem);
+      if (problem) return invalid(problem, event);
     }
     const scripted = script.take(request);
     if (scripted) return scripted;
