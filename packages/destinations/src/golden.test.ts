@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
+import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
 import { redditCapiTemplate } from './reddit/reddit.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
@@ -20,6 +21,7 @@ import {
   goldenEventTime,
   type StandInHandler,
 } from './testing/golden.js';
+import { microsoftPlatform } from './testing/microsoft-platform.js';
 import { pinterestPlatform } from './testing/pinterest-platform.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
 import { redditPlatform } from './testing/reddit-platform.js';
@@ -151,6 +153,15 @@ const cases: GoldenCase[] = [
     secrets: { REDDIT_ACCESS_TOKEN: 'reddit-golden-token' },
     standIn: () => redditPlatform({ pixelId: 'a2_golden0pixel', token: 'reddit-golden-token' }),
     payload: { rdt_cid: 'golden-rdt-cid', rdt_uuid: '1714816462.golden-rdt-uuid' },
+  },
+  {
+    template: microsoftUetCapiTemplate,
+    settings: { tag_id: '187000123' },
+    // No test mode: the "test mode" golden is the same two-event batch sent live.
+    testSettings: { tag_id: '187000123' },
+    secrets: { MICROSOFT_UET_TOKEN: 'uet-golden-token' },
+    standIn: () => microsoftPlatform({ tagId: '187000123', token: 'uet-golden-token' }),
+    payload: { msclkid: 'cdd4afcccb1c9a4cad9544dd7e5006d5-1' },
   },
 ];
 

@@ -41,6 +41,15 @@ export {
   metaEventNames,
 } from './meta/meta.js';
 export {
+  MICROSOFT_UET_MAX_BATCH_SIZE,
+  type MicrosoftUetCapiOptions,
+  type MicrosoftUetCapiSettings,
+  microsoftUetCapi,
+  microsoftUetCapiSettingsSchema,
+  microsoftUetCapiTemplate,
+  microsoftUetEventNames,
+} from './microsoft/microsoft.js';
+export {
   PINTEREST_MAX_BATCH_SIZE,
   type PinterestCapiOptions,
   type PinterestCapiSettings,

@@ -8,6 +8,7 @@ import {
   metaCapi,
   metaCapiTemplate,
   signedWebhook,
+  microsoftUetCapi,
   pinterestCapi,
   redditCapi,
   snapchatCapi,
@@ -28,6 +29,7 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   'snapchat-capi': { pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' },
   'pinterest-capi': { ad_account_id: '549755885175' },
   'reddit-capi': { pixel_id: 'a2_gv0ir2x4r0wz' },
+  'microsoft-uet-capi': { tag_id: '187000123' },
 };
 
 let engine: TestEngine | undefined;
@@ -44,6 +46,7 @@ describe('templates', () => {
       'snapchat-capi',
       'pinterest-capi',
       'reddit-capi',
+      'microsoft-uet-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
@@ -117,6 +120,9 @@ describe('templates', () => {
     );
     expect(redditCapi({ pixelId: 'a2_gv0ir2x4r0wz' })).toEqual(
       findTemplate('reddit-capi')!.create(minimalSettings['reddit-capi']),
+    );
+    expect(microsoftUetCapi({ tagId: '187000123' })).toEqual(
+      findTemplate('microsoft-uet-capi')!.create(minimalSettings['microsoft-uet-capi']),
     );
   });
 

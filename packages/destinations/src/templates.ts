@@ -2,6 +2,7 @@ import type { DestinationTemplate } from '@openpipes/core';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
+import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
 import { redditCapiTemplate } from './reddit/reddit.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
@@ -29,6 +30,7 @@ export const templates: DestinationTemplate[] = [
   snapchatCapiTemplate,
   pinterestCapiTemplate,
   redditCapiTemplate,
+  microsoftUetCapiTemplate,
 ];
 
 /**

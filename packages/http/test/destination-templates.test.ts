@@ -37,6 +37,14 @@ const cases = [
     bad: { pixel_id: '12345' },
     badPath: 'pixel_id',
   },
+  {
+    template: 'microsoft-uet-capi',
+    settings: { tag_id: '187000123' },
+    secrets: ['MICROSOFT_UET_TOKEN'],
+    // No test mode: asking for one is refused, naming the setting.
+    bad: { tag_id: '187000123', test_event_code: 'TEST1' },
+    badPath: 'test_event_code',
+  },
 ];
 
 describe('second-wave templates over the admin API', () => {
