@@ -15,6 +15,7 @@ import { registerApi } from './commands/api.js';
 import { registerAudit } from './commands/audit.js';
 import { registerConfig } from './commands/config.js';
 import { registerDeliveries } from './commands/deliveries.js';
+import { registerDestinations } from './commands/destinations.js';
 import { registerKeys } from './commands/keys.js';
 import { registerErasure, registerProfiles } from './commands/profiles.js';
 import { registerSecrets } from './commands/secrets.js';
@@ -63,6 +64,7 @@ Docs: docs/cli.md`,
   registerProfiles(program, ctx);
   registerErasure(program, ctx);
   registerDeliveries(program, ctx);
+  registerDestinations(program, ctx);
   registerSources(program, ctx);
   // Subcommands inherit the output settings and report usage errors the same way.
   const inherit = (command: Command) => {

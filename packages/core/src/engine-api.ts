@@ -28,6 +28,7 @@ import type { RejectionLogOptions } from './rejections.js';
 import type { PruneResult, RetentionOptions } from './retention.js';
 import type { SandboxOptions } from './sandbox/index.js';
 import type { IncomingEvent, Source } from './schemas.js';
+import type { SendTestApi } from './send-test.js';
 import type { RejectionError, Store } from './store.js';
 import type { HeaderGetter, TracingOptions } from './tracing/index.js';
 import type { TransformTestApi } from './transform-test.js';
@@ -127,6 +128,11 @@ export interface Pipes {
   readonly deliveries: DeliveriesApi;
   /** Test runs of a pipe's transform in the sandbox: nothing delivered, outputs redacted. */
   readonly transforms: TransformTestApi;
+  /**
+   * A destination's `send()` outside delivery: a dry run (every fetch recorded and answered with a
+   * synthetic 200, no connection opened) or a test send in the platform's test mode; redacted.
+   */
+  readonly sendTests: SendTestApi;
   /** Admin API keys: create (token shown once), list, get, revoke, verify. */
   readonly apiKeys: ApiKeysApi;
   /** Sources' write keys for Segment-spec clients: create (shown once), list (prefixes), revoke, verify. */

@@ -34,6 +34,7 @@ import { createRetention } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
 import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
+import { createSendTestApi } from './send-test.js';
 import type { Store } from './store.js';
 import { collectSpan, engineTracer } from './tracing/index.js';
 import { createTransformTestApi } from './transform-test.js';
@@ -170,6 +171,14 @@ export function createPipes(options: PipesOptions): Pipes {
     redactorFor: redaction.redactorFor,
     profiles,
   });
+  const sendTests = createSendTestApi({
+    destinations,
+    pipes: pipesRegistry,
+    sandbox,
+    resolveSecrets,
+    redactorFor: redaction.redactorFor,
+    profiles,
+  });
   const rejections = createRejectionLog({ store, now, logger, options: options.rejections ?? {} });
   const ingest = createIngest({
     store,
@@ -266,6 +275,7 @@ export function createPipes(options: PipesOptions): Pipes {
     pipes: guardAll(pipesRegistry, guard),
     deliveries: guardAll(deliveries, guard),
     transforms: guardAll(transforms, guard),
+    sendTests: guardAll(sendTests, guard),
     apiKeys: guardAll(apiKeys, guard),
     writeKeys: guardAll(writeKeys, guard),
     audit: guardAll(audit, guard),

@@ -120,6 +120,14 @@ export * from './sandbox/index.js';
 export * from './schemas.js';
 export { type SecretForm, secretForms } from './secrets/forms.js';
 export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from './secrets/redact.js';
+export {
+  dryRunNote,
+  type SendTestApi,
+  type SendTestInput,
+  type SendTestResult,
+  sendTestInputSchema,
+  sendTestResultSchema,
+} from './send-test.js';
 export type * from './store.js';
 export type { DestinationDefinition, DestinationTemplate } from './templates.js';
 export { type HeaderGetter, type TracingOptions, traceIdOf } from './tracing/index.js';

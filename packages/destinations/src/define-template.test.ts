@@ -29,7 +29,9 @@ const acme = (testMode: Parameters<typeof defineTemplate>[0]['testMode']) =>
 
 describe('defineTemplate', () => {
   it('makes the destination, its template settings without undefined fields, and the required secrets', () => {
-    const definition = acme({ settings: {} }).create({ account_id: '42' });
+    const definition = acme({ settings: { test_event_code: 'T1' }, description: 'Acme test events' }).create({
+      account_id: '42',
+    });
     expect(definition).toEqual({
       destination: {
         name: 'acme',
@@ -47,13 +49,15 @@ describe('defineTemplate', () => {
   });
 
   it('reports bad settings as VALIDATION_FAILED naming the field', () => {
-    expect(() => acme({ settings: {} }).create({ account_id: 'x' })).toThrowError(
-      /invalid acme settings: account_id: account_id is the numeric account id/,
-    );
+    expect(() =>
+      acme({ settings: { test_event_code: 'T1' }, description: 'Acme test events' }).create({
+        account_id: 'x',
+      }),
+    ).toThrowError(/invalid acme settings: account_id: account_id is the numeric account id/);
   });
 
   it('fromOptions turns camelCase options into snake_case settings and drops undefined ones', () => {
-    const template = acme({ settings: {} });
+    const template = acme({ settings: { test_event_code: 'T1' }, description: 'Acme test events' });
     expect(template.fromOptions({ accountId: '7', apiVersion: undefined, maxBatchSize: 10 })).toEqual(
       template.create({ account_id: '7', max_batch_size: 10 }),
     );
@@ -74,5 +78,26 @@ describe('defineTemplate', () => {
       details: { issues: [{ path: 'test_event_code' }] },
     });
     expect(() => template.create({ account_id: '42' })).not.toThrow();
+  });
+});
+
+describe('defineTemplate: what clients see of a template', () => {
+  it('gives the JSON Schema of the settings and the setting that switches test mode on', () => {
+    const withCode = acme({ settings: { test_event_code: 'T1' }, description: 'Acme test events' });
+    expect(withCode.testMode).toEqual({
+      setting: 'test_event_code',
+      needsValue: true,
+      description: 'Acme test events',
+    });
+    const properties = (withCode.settingsSchema as { properties: Record<string, unknown> }).properties;
+    expect(Object.keys(properties)).toEqual(expect.arrayContaining(['account_id', 'api_version']));
+    expect(
+      acme({ settings: { validate_only: true }, description: 'checked, not recorded' }).testMode,
+    ).toEqual({
+      setting: 'validate_only',
+      needsValue: false,
+      description: 'checked, not recorded',
+    });
+    expect(acme({ unsupported: 'Acme has no test mode' }).testMode).toBeUndefined();
   });
 });

@@ -12,7 +12,7 @@ import {
   parseOrThrow,
 } from '@openpipes/core';
 import type { z } from 'zod';
-import { defined } from './settings.js';
+import { defined, settingsJsonSchema } from './settings.js';
 
 /** A secret the generated `send()` reads: bind one with this key to the destination. */
 export interface TemplateSecret {
@@ -68,7 +68,13 @@ export type TemplateIdentifier =
  * delivery a test (its records say `test_mode: true`). A platform without a test mode says why in
  * `unsupported`; the template then refuses `test_event_code` / `validate_only` with that reason.
  */
-export type TemplateTestMode = { settings: Record<string, unknown> } | { unsupported: string };
+export type TemplateTestMode =
+  | {
+      settings: Record<string, unknown>;
+      /** What the test mode does on the platform's side, shown by the API and the console. */
+      description: string;
+    }
+  | { unsupported: string };
 
 /** What `build()` makes from parsed settings. */
 export interface TemplateSources {
@@ -107,11 +113,13 @@ export interface TemplateSpec<Schema extends z.ZodType<BaseTemplateSettings>> {
 
 /** A template made by {@link defineTemplate}: a `DestinationTemplate` that also says what it is. */
 export interface DefinedTemplate<Schema extends z.ZodType<BaseTemplateSettings>> extends DestinationTemplate {
-  readonly settingsSchema: Schema;
+  /** The zod schema of the settings (`settingsSchema` is its JSON Schema, for clients). */
+  readonly settings: Schema;
   readonly secrets: TemplateSpec<Schema>['secrets'];
   readonly maxBatchSize: number;
   readonly identifiers: readonly TemplateIdentifier[];
-  readonly testMode: TemplateTestMode;
+  /** How the test mode is switched on (`testMode` is what the API shows of it). */
+  readonly testModeSpec: TemplateTestMode;
   /**
    * The camelCase factory's body: top-level option keys become snake_case settings keys
    * (`pixelId` -> `pixel_id`; nested objects are left as they are), undefined ones are dropped.
@@ -122,6 +130,17 @@ export interface DefinedTemplate<Schema extends z.ZodType<BaseTemplateSettings>>
 /** `pixelId` -> `pixel_id`. */
 function snakeCase(key: string): string {
   return key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+}
+
+/**
+ * What a test send needs of a test mode (`DestinationTemplate.testMode`): the one setting that
+ * switches it on, and whether the operator gives its value (a test event code) or it is `true`.
+ */
+function publicTestMode(mode: TemplateTestMode): DestinationTemplate['testMode'] {
+  if (!('settings' in mode)) return undefined;
+  const [setting, value] = Object.entries(mode.settings)[0] ?? [];
+  if (setting === undefined) throw new Error('a template test mode names the setting that switches it on');
+  return { setting, needsValue: typeof value !== 'boolean', description: mode.description };
 }
 
 /** Settings that switch some platform's test mode on, refused by templates without one. */
@@ -159,6 +178,7 @@ const testModeKeys = ['test_event_code', 'validate_only', 'test_mode'];
 export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
   spec: TemplateSpec<Schema>,
 ): DefinedTemplate<Schema> {
+  let jsonSchema: Record<string, unknown> | undefined;
   const create = (settings: unknown): DestinationDefinition => {
     const { testMode } = spec;
     if ('unsupported' in testMode && settings !== null && typeof settings === 'object') {
@@ -197,11 +217,16 @@ export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
     name: spec.name,
     description: spec.description,
     create,
-    settingsSchema: spec.settings,
+    get settingsSchema() {
+      jsonSchema ??= settingsJsonSchema(spec.settings);
+      return jsonSchema;
+    },
+    testMode: publicTestMode(spec.testMode),
+    settings: spec.settings,
     secrets: spec.secrets,
     maxBatchSize: spec.maxBatchSize,
     identifiers: spec.identifiers,
-    testMode: spec.testMode,
+    testModeSpec: spec.testMode,
     fromOptions: (options) =>
       create(
         defined(Object.fromEntries(Object.entries(options).map(([key, value]) => [snakeCase(key), value]))),

@@ -7,10 +7,10 @@ import {
   googleAdsClickConversions,
   metaCapi,
   metaCapiTemplate,
-  signedWebhook,
   microsoftUetCapi,
   pinterestCapi,
   redditCapi,
+  signedWebhook,
   snapchatCapi,
   templates,
   tiktokEvents,
@@ -112,6 +112,7 @@ describe('templates', () => {
     expect(ga4({ measurementId: 'G-ABC123XYZ9' })).toEqual(findTemplate('ga4')!.create(minimalSettings.ga4));
     expect(signedWebhook({ url: 'https://hooks.example/openpipes' })).toEqual(
       findTemplate('webhook')!.create(minimalSettings.webhook),
+    );
     expect(snapchatCapi({ pixelId: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' })).toEqual(
       findTemplate('snapchat-capi')!.create(minimalSettings['snapchat-capi']),
     );

@@ -90,7 +90,10 @@ export const ga4Template = defineTemplate({
   ],
   maxBatchSize: GA4_MAX_BATCH_SIZE,
   identifiers: ['ga_client_id', 'user_id'],
-  testMode: { settings: { validate_only: true } },
+  testMode: {
+    settings: { validate_only: true },
+    description: 'the /debug/mp/collect endpoint: GA4 validates and records nothing',
+  },
   build(s) {
     const sourceSettings = {
       measurement_id: s.measurement_id,

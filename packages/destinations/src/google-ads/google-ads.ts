@@ -122,7 +122,10 @@ export const googleAdsTemplate = defineTemplate({
   ],
   maxBatchSize: GOOGLE_ADS_MAX_BATCH_SIZE,
   identifiers: ['email', 'phone', 'gclid', 'gbraid', 'wbraid'],
-  testMode: { settings: { validate_only: true } },
+  testMode: {
+    settings: { validate_only: true },
+    description: 'validateOnly: Google checks the request and records nothing',
+  },
   build(s) {
     const sourceSettings = {
       customer_id: s.customer_id,

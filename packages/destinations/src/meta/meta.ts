@@ -161,7 +161,10 @@ export const metaCapiTemplate = defineTemplate({
     'fbp',
     'fbc',
   ],
-  testMode: { settings: { test_event_code: 'TEST12345' } },
+  testMode: {
+    settings: { test_event_code: 'TEST12345' },
+    description: 'the test event code from Events Manager > Test events',
+  },
   build(s) {
     const sourceSettings = {
       pixel_id: s.pixel_id,

@@ -124,7 +124,10 @@ export const pinterestCapiTemplate = defineTemplate({
     'user_agent',
     'epik',
   ],
-  testMode: { settings: { test_mode: true } },
+  testMode: {
+    settings: { test_mode: true },
+    description: 'test=true: Pinterest takes the events as test events, not counted in reporting',
+  },
   build(s) {
     const sourceSettings = {
       ad_account_id: s.ad_account_id,

@@ -115,7 +115,11 @@ export const redditCapiTemplate = defineTemplate({
   ],
   maxBatchSize: REDDIT_MAX_BATCH_SIZE,
   identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'rdt_cid', 'rdt_uuid'],
-  testMode: { settings: { test_id: 't2_openpipes_test' } },
+  testMode: {
+    settings: { test_id: 't2_openpipes_test' },
+    description:
+      'the test id from Reddit Events Manager (Events Manager > Test events): events with it are not counted',
+  },
   build(s) {
     const sourceSettings = {
       pixel_id: s.pixel_id,

@@ -130,7 +130,10 @@ export const snapchatCapiTemplate = defineTemplate({
     'sc_click_id',
     'sc_cookie1',
   ],
-  testMode: { settings: { validate_only: true } },
+  testMode: {
+    settings: { validate_only: true },
+    description: 'the validate endpoint: Snap checks the events and records nothing',
+  },
   build(s) {
     const sourceSettings = {
       pixel_id: s.pixel_id,

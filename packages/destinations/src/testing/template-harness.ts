@@ -192,7 +192,7 @@ export function runTemplateHarness(bed: ReturnType<typeof platformBed>, c: Templ
       expect(secretsIn(records, leaks)).toEqual([]);
     }, 60_000);
 
-    const testMode = c.template.testMode;
+    const testMode = c.template.testModeSpec;
     if ('settings' in testMode) {
       it('marks every delivery made in test mode test_mode: true', async () => {
         const { platform, pipes, pipe } = await bed.wire(

@@ -113,7 +113,10 @@ export const tiktokEventsTemplate = defineTemplate({
   ],
   maxBatchSize: TIKTOK_MAX_BATCH_SIZE,
   identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'ttp', 'ttclid'],
-  testMode: { settings: { test_event_code: 'TEST31104' } },
+  testMode: {
+    settings: { test_event_code: 'TEST31104' },
+    description: 'the test event code from TikTok Events Manager > Test events',
+  },
   build(s) {
     const sourceSettings = {
       pixel_code: s.pixel_code,

@@ -9,6 +9,8 @@ import {
   type Pipes,
   PipesError,
   parseOrThrow,
+  sendTestInputSchema,
+  sendTestResultSchema,
 } from '@openpipes/core';
 import { z } from 'zod';
 import { requestComponent, responseComponent } from '../components.js';
@@ -114,6 +116,24 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
       },
     }),
     defineRoute({
+      method: 'POST',
+      path: '/api/event-destinations/{id}/send-test',
+      summary:
+        "Run a destination's send() outside delivery: `dry` records every request and answers it with a synthetic 200 `{}` (no connection is opened); `test` sends for real in the platform test mode of its template (409 when it has none). Requests, value, errors and console lines are redacted.",
+      tag: 'Event destinations',
+      access: 'write',
+      body: { schema: sendTestInputSchema, label: 'send test', required: true },
+      responses: {
+        200: {
+          description: 'Every request send() made, with its (synthetic or real) answer.',
+          schema: responseComponent('SendTestResult', sendTestResultSchema),
+        },
+      },
+      async handle({ params, body }) {
+        return reply(200, await pipes.sendTests.run(params.id, body, templates));
+      },
+    }),
+    defineRoute({
       method: 'GET',
       path: '/api/event-destination-templates',
       summary: 'The destination templates this server offers.',
@@ -121,12 +141,40 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
       access: 'read',
       responses: {
         200: {
-          description: 'Template names and descriptions.',
-          schema: z.object({ data: z.array(z.object({ name: z.string(), description: z.string() })) }),
+          description: 'Template names and descriptions, the JSON Schema of their settings, their test mode.',
+          schema: z.object({
+            data: z.array(
+              z.object({
+                name: z.string(),
+                description: z.string(),
+                settings_schema: z
+                  .record(z.string(), z.unknown())
+                  .nullable()
+                  .describe('JSON Schema (2020-12) of the settings, as a client writes them.'),
+                test_mode: z
+                  .object({ setting: z.string(), needs_value: z.boolean(), description: z.string() })
+                  .nullable()
+                  .describe('How a test send (`send-test` mode `test`) runs; null: no test mode.'),
+              }),
+            ),
+          }),
         },
       },
       async handle() {
-        return reply(200, { data: templates.map((t) => ({ name: t.name, description: t.description })) });
+        return reply(200, {
+          data: templates.map((t) => ({
+            name: t.name,
+            description: t.description,
+            settings_schema: t.settingsSchema ?? null,
+            test_mode: t.testMode
+              ? {
+                  setting: t.testMode.setting,
+                  needs_value: t.testMode.needsValue,
+                  description: t.testMode.description,
+                }
+              : null,
+          })),
+        });
       },
     }),
   ];
