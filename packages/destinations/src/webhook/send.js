@@ -37,9 +37,18 @@ function signature(key, content) {
   return btoa(bytes);
 }
 
-/** The message id: stable for the same events, whatever their order in the batch. */
+/**
+ * The message id: stable for the same events, whatever their order in the batch. An event without
+ * an `id` (an edited transform) counts by its content's digest, so other events never share it.
+ */
 function messageId(payloads) {
-  const ids = payloads.map((p, i) => (p && p.id !== undefined ? String(p.id) : 'index:' + i)).sort();
+  const ids = payloads
+    .map((p) =>
+      p && p.id !== undefined && p.id !== null
+        ? String(p.id)
+        : 'sha256:' + openpipes.sha256Hex(JSON.stringify(p)),
+    )
+    .sort();
   return 'msg_' + openpipes.sha256Hex(ids.join('\n')).slice(0, 32);
 }
 

@@ -139,6 +139,19 @@ send = async function () {
     expect(await idOf(['b', 'a'])).toBe(ab);
     expect(await idOf(['a', 'c'])).not.toBe(ab);
     expect(ab).toMatch(/^msg_[0-9a-f]{32}$/);
+    // Events without an id (an edited transform) count by their content.
+    const anonymous = async (value: number) =>
+      (
+        await runSend(definition.destination.send, {
+          events: [
+            { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { value } },
+          ],
+          secrets: { WEBHOOK_SECRET: secret },
+          fetch: standInFetch(receiver.handler),
+        })
+      ).exchanges[0]!.request.headers['webhook-id'];
+    expect(await anonymous(1)).toBe(await anonymous(1));
+    expect(await anonymous(1)).not.toBe(await anonymous(2));
     expect(receiver.violations).toEqual([]);
   });
 
