@@ -18,6 +18,7 @@ import { registerDeliveries } from './commands/deliveries.js';
 import { registerDestinations } from './commands/destinations.js';
 import { registerKeys } from './commands/keys.js';
 import { registerErasure, registerProfiles } from './commands/profiles.js';
+import { registerReconciliation } from './commands/reconciliation.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
 import { registerSources } from './commands/sources.js';
@@ -65,6 +66,7 @@ Docs: docs/cli.md`,
   registerErasure(program, ctx);
   registerDeliveries(program, ctx);
   registerDestinations(program, ctx);
+  registerReconciliation(program, ctx);
   registerSources(program, ctx);
   // Subcommands inherit the output settings and report usage errors the same way.
   const inherit = (command: Command) => {

@@ -17,6 +17,7 @@ import type { IdentityOptions } from './identity/stitch.js';
 import type { IngestResult } from './ingest.js';
 import type { Logger } from './logger.js';
 import type { EngineObserver } from './observer.js';
+import type { ReconciliationApi } from './reconciliation.js';
 import type { ApiKeysApi } from './registries/api-keys.js';
 import type { DestinationsRegistry } from './registries/destinations.js';
 import type { EventTypesRegistry } from './registries/event-types.js';
@@ -133,6 +134,11 @@ export interface Pipes {
    * synthetic 200, no connection opened) or a test send in the platform's test mode; redacted.
    */
   readonly sendTests: SendTestApi;
+  /**
+   * For an event type and a period: events collected, and per destination (through its pipes)
+   * delivered, filtered by reason, failed and pending. From an indexed query, not the history.
+   */
+  readonly reconciliation: ReconciliationApi;
   /** Admin API keys: create (token shown once), list, get, revoke, verify. */
   readonly apiKeys: ApiKeysApi;
   /** Sources' write keys for Segment-spec clients: create (shown once), list (prefixes), revoke, verify. */

@@ -21,6 +21,7 @@ import { newId } from './ids.js';
 import { createIngest } from './ingest.js';
 import { adaptLogger, createDefaultLogger } from './logger.js';
 import { createObservers } from './observer.js';
+import { createReconciliationApi } from './reconciliation.js';
 import { createApiKeysApi } from './registries/api-keys.js';
 import { createDestinationsRegistry } from './registries/destinations.js';
 import { createEventTypesRegistry } from './registries/event-types.js';
@@ -171,6 +172,7 @@ export function createPipes(options: PipesOptions): Pipes {
     redactorFor: redaction.redactorFor,
     profiles,
   });
+  const reconciliation = createReconciliationApi({ store, config, now });
   const sendTests = createSendTestApi({
     destinations,
     pipes: pipesRegistry,
@@ -276,6 +278,7 @@ export function createPipes(options: PipesOptions): Pipes {
     deliveries: guardAll(deliveries, guard),
     transforms: guardAll(transforms, guard),
     sendTests: guardAll(sendTests, guard),
+    reconciliation: guardAll(reconciliation, guard),
     apiKeys: guardAll(apiKeys, guard),
     writeKeys: guardAll(writeKeys, guard),
     audit: guardAll(audit, guard),

@@ -90,6 +90,13 @@ export { findUnstorableJson } from './json-value.js';
 export { adaptLogger, type LogFields, type Logger, silentLogger } from './logger.js';
 export type { EngineObserver, EventRejectReason } from './observer.js';
 export {
+  type Reconciliation,
+  type ReconciliationApi,
+  type ReconciliationQuery,
+  reconciliationQuerySchema,
+  reconciliationSchema,
+} from './reconciliation.js';
+export {
   type ApiKey,
   type ApiKeyInput,
   type ApiKeyScope,

@@ -221,6 +221,18 @@ export interface DeliveryStatsRow {
   oldest_created_at: string | null;
 }
 
+/** What {@link Store.reconciliation} answers. */
+export interface ReconciliationRows {
+  collected: Array<{ source_id: string; count: number }>;
+  deliveries: Array<{
+    pipe_id: string;
+    destination_id: string;
+    status: DeliveryStatus;
+    filter_reason: string | null;
+    count: number;
+  }>;
+}
+
 /**
  * One cell of the per-minute delivery rollup: how many deliveries of a pipe (to its destination)
  * entered `status` during the minute starting at `minute`.
@@ -531,6 +543,15 @@ export interface Store {
    * Ordered by minute, then pipe, destination and status.
    */
   deliveryCounts(input: DeliveryCountsQuery): Promise<DeliveryCountRow[]>;
+
+  /**
+   * Reconciliation of one event type over `since <= received_at < until`: the events received, per
+   * source, and their deliveries grouped by pipe, destination, current status and filter reason.
+   * MUST cost in proportion to the events of that type in the period (an index on the events'
+   * type and receive time, and the deliveries' event index), never a scan over the history.
+   * Duplicates are not events (they were not stored). Empty arrays when there are none.
+   */
+  reconciliation(input: { eventType: string; since: string; until: string }): Promise<ReconciliationRows>;
 
   /**
    * The live backlog per destination: deliveries not final yet (`pending`, `retrying`, and

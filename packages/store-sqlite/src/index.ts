@@ -28,6 +28,7 @@ import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
+import { reconciliationMethods } from './reconciliation.js';
 import { rejectionMethods } from './rejections.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
@@ -77,6 +78,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...claimMethods(context),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
+    ...reconciliationMethods(context),
     ...pruneMethods(context),
     ...rejectionMethods(context),
     ...auditMethods(context),

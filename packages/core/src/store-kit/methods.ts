@@ -54,6 +54,9 @@ export type DeliveryMethods = Pick<
 /** The per-minute delivery rollup (`delivery-counts.ts`). */
 export type DeliveryCountMethods = Pick<Store, 'deliveryCounts'>;
 
+/** Reconciliation of an event type over a period (`reconciliation.ts`). */
+export type ReconciliationMethods = Pick<Store, 'reconciliation'>;
+
 /** Retention (`prune.ts`). */
 export type PruneMethods = Pick<Store, 'prune'>;
 
