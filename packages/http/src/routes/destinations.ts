@@ -116,6 +116,50 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
       },
     }),
     defineRoute({
+      method: 'PUT',
+      path: '/api/event-destinations/{id}/settings',
+      summary:
+        "Change a template destination's settings: its template makes the send() again from them (a new version). 409 for a destination with its own code.",
+      tag: 'Event destinations',
+      access: 'write',
+      body: {
+        schema: z.strictObject({ settings: z.record(z.string(), z.unknown()) }),
+        label: 'template settings',
+        required: true,
+      },
+      responses: { 200: { description: 'The destination.', schema: destinationSchemas.entity } },
+      async handle({ params, body, actor }) {
+        const current = await pipes.destinations.get(params.id);
+        const template = current.template
+          ? templates.find((t) => t.name === current.template!.name)
+          : undefined;
+        if (!current.template || !template) {
+          throw new PipesError({
+            code: 'CONFLICT',
+            message: current.template
+              ? `destination "${current.name}": its template "${current.template.name}" is not offered by this server`
+              : `destination "${current.name}" has its own send() code, not template settings; change its send`,
+          });
+        }
+        // The destination keeps its name whatever the settings' default name says.
+        const definition = template.create({ ...body.settings, name: current.name });
+        const { send, max_batch_size, description, template: made } = definition.destination;
+        return reply(
+          200,
+          await pipes.destinations.update(
+            params.id,
+            {
+              send,
+              template: made,
+              ...(max_batch_size !== undefined ? { max_batch_size } : {}),
+              ...(description !== undefined ? { description } : {}),
+            },
+            actor,
+          ),
+        );
+      },
+    }),
+    defineRoute({
       method: 'POST',
       path: '/api/event-destinations/{id}/send-test',
       summary:
