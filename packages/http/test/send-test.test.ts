@@ -215,4 +215,50 @@ describe('send() dry run and test send', () => {
     expect((meta.requests.at(-1)!.json as { test_event_code?: string }).test_event_code).toBe('TEST12345');
     expect(text).not.toContain(exampleAccessToken);
   });
+
+  it("lists the templates' settings schema and test mode, and remakes send() from new settings", async () => {
+    const handler = createHandler(pipes, { apiKeys: [writer], templates: [metaCapiTemplate] });
+    const auth = { authorization: `Bearer ${writer.token}`, 'content-type': 'application/json' };
+    const listed = (await (
+      await handler(new Request('http://localhost/api/event-destination-templates', { headers: auth }))
+    ).json()) as {
+      data: Array<{
+        name: string;
+        settings_schema: { properties: Record<string, unknown> };
+        test_mode: unknown;
+      }>;
+    };
+    expect(listed.data[0]!.name).toBe('meta-capi');
+    expect(listed.data[0]!.settings_schema.properties.pixel_id).toMatchObject({ type: 'string' });
+    expect(listed.data[0]!.test_mode).toEqual({
+      setting: 'test_event_code',
+      needs_value: true,
+      description: expect.any(String),
+    });
+
+    const destination = await pipes.destinations.findByName('meta-template');
+    const put = (id: string, settings: unknown) =>
+      handler(
+        new Request(`http://localhost/api/event-destinations/${id}/settings`, {
+          method: 'PUT',
+          headers: auth,
+          body: JSON.stringify({ settings }),
+        }),
+      );
+    const changed = await put(destination!.id, { pixel_id: '555555555555', base_url: meta.url });
+    expect(changed.status).toBe(200);
+    const after = (await changed.json()) as {
+      name: string;
+      version: number;
+      send: string;
+      template: unknown;
+    };
+    expect(after.name).toBe('meta-template');
+    expect(after.version).toBe(destination!.version + 1);
+    expect(after.send).toContain('555555555555');
+    expect(after.template).toMatchObject({ name: 'meta-capi', settings: { pixel_id: '555555555555' } });
+    expect((await put(destination!.id, { pixel_id: 'not-a-number' })).status).toBe(400);
+    // A destination with its own send() has no template settings.
+    expect((await put(flow.destination.id, { pixel_id: '555555555555' })).status).toBe(409);
+  });
 });
