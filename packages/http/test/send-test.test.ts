@@ -52,11 +52,12 @@ describe('send() dry run and test send', () => {
   let pipes: Pipes;
   let flow: Awaited<ReturnType<typeof setupMetaExample>>;
   const writer = { name: 'ops', token: 'send-test-write-0123', scope: 'write' as const };
-  const post = (path: string, body: unknown) =>
-    createHandler(pipes, { apiKeys: [writer], templates: [metaCapiTemplate] })(
+  const reader = { name: 'viewer', token: 'send-test-read-0123', scope: 'read' as const };
+  const post = (path: string, body: unknown, token = writer.token, method = 'POST') =>
+    createHandler(pipes, { apiKeys: [writer, reader], templates: [metaCapiTemplate] })(
       new Request(`http://localhost${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${writer.token}`, 'content-type': 'application/json' },
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body),
       }),
     );
@@ -148,6 +149,25 @@ describe('send() dry run and test send', () => {
     expect(result.requests).toHaveLength(2);
     expect(JSON.stringify(result.outputs)).toContain('ord_dry_1');
     expect(text).not.toContain(exampleAccessToken);
+  });
+
+  it('refuses a read-scope key (403): it runs code; nothing runs, connects or is audited', async () => {
+    const audit = (await pipes.audit.list({ limit: 1000 })).data.length;
+    const dry = await post(
+      `/api/event-destinations/${flow.destination.id}/send-test`,
+      { mode: 'dry', outputs: [{ event_type: 'Purchase' }] },
+      reader.token,
+    );
+    expect(dry.status).toBe(403);
+    const settings = await post(
+      `/api/event-destinations/${flow.destination.id}/settings`,
+      { settings: {} },
+      reader.token,
+      'PUT',
+    );
+    expect(settings.status).toBe(403);
+    expect(connections).toBe(0);
+    expect((await pipes.audit.list({ limit: 1000 })).data.length).toBe(audit);
   });
 
   it('refuses a test send for a destination without a template test mode (409), and bad input (400)', async () => {
