@@ -52,6 +52,21 @@ describe('templates', () => {
     expect(findTemplate('nope')).toBeNull();
   });
 
+  it('describes its settings as JSON Schema and has a test mode whose setting changes send()', () => {
+    for (const template of templates) {
+      const schema = template.settingsSchema as { type: string; properties: Record<string, unknown> };
+      expect(schema.type, template.name).toBe('object');
+      const mode = template.testMode!;
+      expect(Object.keys(schema.properties), template.name).toContain(mode.setting);
+      const settings = minimalSettings[template.name] as Record<string, unknown>;
+      const value = mode.needsValue ? 'TEST12345' : true;
+      const normal = template.create(settings).destination.send;
+      const test = template.create({ ...settings, [mode.setting]: value }).destination.send;
+      expect(test, template.name).not.toBe(normal);
+      if (mode.needsValue) expect(test).toContain('TEST12345');
+    }
+  });
+
   it('creates, for every template, a destination and a pipe whose code compiles in the sandbox', async () => {
     engine = await startEngine([]);
     const { pipes } = engine;
