@@ -5,11 +5,12 @@
  * while it unloads (in `pagehide`, as the browser navigates away). The event must arrive in the
  * store with the cookie's value and the click ids, under the event id `track` returned.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createPipes, type Pipes, type StoredEvent, silentLogger } from '@openpipes/core';
 import { testSecretKey } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
@@ -21,6 +22,13 @@ import { type Browser, launchBrowser, skipBrowser } from './browser.js';
 const fbp = 'fb.1.1714816462000.1234567890';
 const fbclid = 'IwAR0tagTest_-9';
 const gclid = 'Cj0KCQtagTest';
+
+/** The example page of @openpipes/browser, loading the tag from the server under test. */
+const examplePage = (tagUrl: string) =>
+  readFileSync(fileURLToPath(new URL('../../browser/example/index.html', import.meta.url)), 'utf8').replace(
+    'http://localhost:8080/openpipes.js',
+    tagUrl,
+  );
 
 /** The shop: a checkout page that loads the tag from OpenPipes, and a thank-you page. */
 function shopPages(tagUrl: string) {
@@ -38,8 +46,8 @@ function shopPages(tagUrl: string) {
 <script>document.title = 'thanks ' + sessionStorage.getItem('event_id');</script></head><body>Thanks</body></html>`;
   const plain = `<!doctype html><html><head><meta charset="utf-8"><title>plain</title>
 <script src="${tagUrl}"></script><script>openpipes.init({ source: 'web' });</script></head><body></body></html>`;
-  return (path: string) =>
-    path.startsWith('/thanks') ? thanks : path.startsWith('/plain') ? plain : checkout;
+  const pages: Record<string, string> = { thanks, plain, example: examplePage(tagUrl) };
+  return (path: string) => pages[path.split(/[/?]/)[1] ?? ''] ?? checkout;
 }
 
 async function listen(server: Server, host: string): Promise<number> {
@@ -156,6 +164,32 @@ describe.skipIf(skipBrowser)('the browser tag in Chromium', { timeout: 90_000 },
     expect(event.event_payload).toMatchObject({ value: 7, currency: 'EUR', page_url: `${shopOrigin}/plain` });
     // Sent: the queue empties (the beacon was handed to the browser).
     await page.waitForFunction("localStorage.getItem('op_queue') === '[]'");
+    await page.close();
+  });
+
+  it('runs the example page: consent starts denied, the banner grants it, a purchase arrives under the shown id', async () => {
+    await browser.context.addCookies([{ name: '_fbp', value: fbp, url: shopOrigin }]);
+    const page = await browser.context.newPage();
+    await page.goto(`${shopOrigin}/example?fbclid=${fbclid}`);
+    await page.click('#buy');
+    const denied = (await page.textContent('#sent'))?.replace(/^tracked /, '') ?? '';
+    await page.click('#accept');
+    await page.click('#buy');
+    const granted = (await page.textContent('#sent'))?.replace(/^tracked /, '') ?? '';
+
+    const before = await storedEvent((events) => events.find((e) => e.event_id === denied));
+    // Ad storage denied: no ad cookie, no click id field (the URL is still the page's).
+    expect(before.event_payload).toMatchObject({ consent: { ad_storage: 'DENIED', ad_user_data: 'DENIED' } });
+    expect(before.event_payload).not.toHaveProperty('fbp');
+    expect(before.event_payload).not.toHaveProperty('fbc');
+    const after = await storedEvent((events) => events.find((e) => e.event_id === granted));
+    expect(after.event_payload).toMatchObject({
+      fbp,
+      value: 42.5,
+      currency: 'EUR',
+      consent: { ad_storage: 'GRANTED', ad_user_data: 'GRANTED', analytics_storage: 'GRANTED' },
+    });
+    expect((after.event_payload as { fbc?: string }).fbc).toMatch(new RegExp(`\\.${fbclid}$`));
     await page.close();
   });
 });
