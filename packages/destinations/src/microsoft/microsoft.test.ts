@@ -214,6 +214,27 @@ describe('microsoft-uet-capi settings', () => {
     );
   });
 
+  it("fills msclkid and the hashed email from the stitched profile, never over the event's own", async () => {
+    const profiles = {
+      ord_p1: {
+        identifiers: { msclkid: ['clk-from-profile'], email: [{ sha256: sha256('p@shop.example') }] },
+      },
+      ord_p2: { identifiers: { msclkid: ['clk-from-profile'] } },
+    };
+    const rows = await runTransform(microsoftUetCapi({ tagId }).transform, {
+      events: [
+        canonicalPurchase('ord_p1', { msclkid: undefined, email: undefined }),
+        canonicalPurchase('ord_p2'),
+      ] as Parameters<typeof runTransform>[1]['events'],
+      profiles,
+    });
+    expect(rows.map((r) => (r.event_payload.userData as { msclkid: string }).msclkid)).toEqual([
+      'clk-from-profile',
+      'cdd4afcccb1c9a4cad9544dd7e5006d5-1',
+    ]);
+    expect((rows[0]!.event_payload.userData as { em: string }).em).toBe(sha256('p@shop.example'));
+  });
+
   it('sends page views as pageLoad events without a name', async () => {
     const [row] = await runTransform(microsoftUetCapi({ tagId }).transform, {
       events: [{ ...canonicalPurchase('pv_1'), event_type: 'page_view' }] as Parameters<
