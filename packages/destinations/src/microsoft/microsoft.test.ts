@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
+import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { microsoftError, microsoftPlatform } from '../testing/microsoft-platform.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { microsoftUetCapi, microsoftUetCapiTemplate } from './microsoft.js';
 
 const token = 'uet-capi-token-5a1f9c3e';
@@ -49,6 +50,36 @@ const uetEvent = (eventId: string, overrides: Record<string, unknown> = {}) => (
   },
 });
 
+runTemplateHarness(bed, {
+  template: microsoftUetCapiTemplate,
+  settings: (baseUrl) => ({ tag_id: tagId, base_url: baseUrl }),
+  secrets: { MICROSOFT_UET_TOKEN: token },
+  standIn: () => microsoftPlatform({ tagId, token }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '+16505551212'],
+  badSettings: [
+    { settings: { tag_id: 'uet-1' }, field: 'tag_id' },
+    { settings: { base_url: 'ftp://capi.example' }, field: 'base_url' },
+  ],
+  permanent: {
+    answer: microsoftError(400, 'InvalidRequest', 'The request is invalid', [
+      {
+        propertyName: 'dataProvider',
+        errorMessage: 'is not a known provider',
+        errorCode: 'InvalidValue',
+        isWarning: false,
+      },
+    ]),
+    code: 'MICROSOFT_HTTP_400',
+    field: 'dataProvider',
+  },
+  transient: {
+    answer: microsoftError(503, 'ServiceUnavailable', 'Try again later'),
+    code: 'MICROSOFT_HTTP_503',
+  },
+  rateLimited: microsoftError(429, 'TooManyRequests', 'Slow down'),
+});
+
 describe('microsoft-uet-capi template', () => {
   it('delivers a purchase with msclkid, SHA-256 email and E.164 phone, ad storage consent, the token redacted', async () => {
     const { platform, pipes, pipe } = await setup();
@@ -83,27 +114,6 @@ describe('microsoft-uet-capi template', () => {
     expect(
       secretsIn(record, [token, 'John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '+16505551212']),
     ).toEqual([]);
-  });
-
-  it('splits 1001 events into requests of at most 1000', async () => {
-    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
-    const platform = microsoftPlatform({ tagId, token });
-    bed.server.handle(platform.handler);
-    bed.server.requests.length = 0;
-    const definition = microsoftUetCapi({ tagId, baseUrl: bed.server.url });
-    const rows = await runTransform(definition.transform, {
-      events: Array.from({ length: 1001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)) as Parameters<
-        typeof runTransform
-      >[1]['events'],
-    });
-    const { value } = await runSend(definition.destination.send, {
-      events: rows,
-      secrets: { MICROSOFT_UET_TOKEN: token },
-      fetch: globalThis.fetch,
-    });
-    expect(platform.violations).toEqual([]);
-    expect(value).toMatchObject({ outcome: 'delivered' });
-    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length)).toEqual([1000, 1]);
   });
 
   it('marks only the events a 200 reports invalid (by index), naming the property', async () => {
@@ -143,57 +153,6 @@ describe('microsoft-uet-capi template', () => {
       request: null,
       error: { code: 'EVENT_TOO_OLD' },
     });
-  });
-
-  it("does not retry Microsoft's 400, whose details name the property", async () => {
-    const { platform, pipes, pipe } = await setup(3);
-    platform.answerNext(
-      microsoftError(400, 'InvalidRequest', 'The request is invalid', [
-        {
-          propertyName: 'dataProvider',
-          errorMessage: 'is not a known provider',
-          errorCode: 'InvalidValue',
-          isWarning: false,
-        },
-      ]),
-    );
-    await pipes.ingest('web', [canonicalPurchase('ord_400')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({
-      status: 'failed',
-      attempt_count: 1,
-      error: {
-        code: 'MICROSOFT_HTTP_400',
-        retryable: false,
-        message: expect.stringContaining('dataProvider'),
-      },
-    });
-  });
-
-  it('retries a 5xx until Microsoft recovers', async () => {
-    const { platform, pipes, pipe } = await setup(3);
-    platform.answerNext(microsoftError(503, 'ServiceUnavailable', 'Try again later'));
-    await pipes.ingest('web', [canonicalPurchase('ord_503')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({ status: 'delivered', attempt_count: 2 });
-    expect(record!.attempts![0]!.error).toMatchObject({ code: 'MICROSOFT_HTTP_503', retryable: true });
-  });
-
-  it("answers a 429 with Retry-After's hint", async () => {
-    const definition = microsoftUetCapi({ tagId });
-    const [row] = await runTransform(definition.transform, {
-      events: [canonicalPurchase('ord_429')] as Parameters<typeof runTransform>[1]['events'],
-    });
-    const { value } = await runSend(definition.destination.send, {
-      events: [row!],
-      secrets: { MICROSOFT_UET_TOKEN: token },
-      fetch: async () =>
-        new Response(JSON.stringify({ error: { code: 'TooManyRequests', message: 'Slow down' } }), {
-          status: 429,
-          headers: { 'retry-after': '20' },
-        }),
-    });
-    expect(value).toMatchObject({ outcome: 'retry', code: 'MICROSOFT_HTTP_429', retry_after_seconds: 20 });
   });
 });
 

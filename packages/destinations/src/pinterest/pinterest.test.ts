@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
+import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { pinterestError, pinterestPlatform } from '../testing/pinterest-platform.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { pinterestCapi, pinterestCapiTemplate } from './pinterest.js';
 
 const token = 'pina_conversion-token-3e8c1f0a';
@@ -31,6 +32,34 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
     contents: [{ id: 'SKU-1', quantity: 2, price: 64.95 }],
     ...overrides,
   });
+
+runTemplateHarness(bed, {
+  template: pinterestCapiTemplate,
+  settings: (baseUrl) => ({ ad_account_id: adAccountId, base_url: baseUrl }),
+  secrets: { PINTEREST_ACCESS_TOKEN: token },
+  standIn: () => pinterestPlatform({ adAccountId, token }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212'],
+  badSettings: [
+    { settings: { ad_account_id: 'act_1' }, field: 'ad_account_id' },
+    { settings: { action_source: 'fax' }, field: 'action_source' },
+    { settings: { base_url: 'ftp://api.example' }, field: 'base_url' },
+  ],
+  permanent: {
+    answer: pinterestError(400, 4196, 'The request was invalid: data[0].custom_data.value must be a string'),
+    code: 'PINTEREST_HTTP_400',
+    field: 'custom_data.value',
+  },
+  transient: {
+    answer: pinterestError(
+      503,
+      4197,
+      'The endpoint has been ramped down and is currently not accepting any traffic.',
+    ),
+    code: 'PINTEREST_HTTP_503',
+  },
+  rateLimited: pinterestError(429, 8, 'This request exceeded a rate limit.'),
+});
 
 describe('pinterest-capi template', () => {
   it('delivers a purchase as a checkout: lists of SHA-256, money as strings, epik as click_id, the bearer token redacted', async () => {
@@ -70,28 +99,6 @@ describe('pinterest-capi template', () => {
     expect(
       secretsIn(record, [token, 'John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212']),
     ).toEqual([]);
-  });
-
-  it('splits 1001 events into requests of at most 1000', async () => {
-    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
-    const platform = pinterestPlatform({ adAccountId, token });
-    bed.server.handle(platform.handler);
-    bed.server.requests.length = 0;
-    const definition = pinterestCapi({ adAccountId, baseUrl: bed.server.url });
-    const rows = await runTransform(definition.transform, {
-      events: Array.from({ length: 1001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)) as Parameters<
-        typeof runTransform
-      >[1]['events'],
-    });
-    const { value } = await runSend(definition.destination.send, {
-      events: rows,
-      secrets: { PINTEREST_ACCESS_TOKEN: token },
-      fetch: globalThis.fetch,
-    });
-    expect(platform.violations).toEqual([]);
-    expect(value).toMatchObject({ outcome: 'delivered' });
-    expect(platform.accepted).toHaveLength(1001);
-    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length)).toEqual([1000, 1]);
   });
 
   it("marks only the events Pinterest's 200 reports as failed, with its error message", async () => {
@@ -157,55 +164,6 @@ describe('pinterest-capi template', () => {
       request: null,
       error: { code: 'INVALID_EVENT', message: expect.stringContaining('client_user_agent') },
     });
-  });
-
-  it("does not retry Pinterest's 400, whose message names the field", async () => {
-    const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext(
-      pinterestError(400, 4196, 'The request was invalid: data[0].custom_data.value must be a string'),
-    );
-    await pipes.ingest('web', [canonicalPurchase('ord_400')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({
-      status: 'failed',
-      attempt_count: 1,
-      error: {
-        code: 'PINTEREST_HTTP_400',
-        retryable: false,
-        message: expect.stringContaining('custom_data.value'),
-      },
-    });
-  });
-
-  it('retries a 503 until Pinterest recovers', async () => {
-    const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext(
-      pinterestError(
-        503,
-        4197,
-        'The endpoint has been ramped down and is currently not accepting any traffic.',
-      ),
-    );
-    await pipes.ingest('web', [canonicalPurchase('ord_503')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({ status: 'delivered', attempt_count: 2 });
-    expect(record!.attempts![0]!.error).toMatchObject({ code: 'PINTEREST_HTTP_503', retryable: true });
-  });
-
-  it("answers a 429 with Retry-After's hint", async () => {
-    const [row] = await runTransform(pinterestCapi({ adAccountId }).transform, {
-      events: [canonicalPurchase('ord_429')] as Parameters<typeof runTransform>[1]['events'],
-    });
-    const { value } = await runSend(pinterestCapi({ adAccountId }).destination.send, {
-      events: [row!],
-      secrets: { PINTEREST_ACCESS_TOKEN: token },
-      fetch: async () =>
-        new Response(JSON.stringify({ code: 8, message: 'This request exceeded a rate limit.' }), {
-          status: 429,
-          headers: { 'retry-after': '30' },
-        }),
-    });
-    expect(value).toMatchObject({ outcome: 'retry', code: 'PINTEREST_HTTP_429', retry_after_seconds: 30 });
   });
 
   it('sends ?test=true in test mode and marks records test_mode', async () => {

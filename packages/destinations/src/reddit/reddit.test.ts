@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
+import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';
 
 const token = 'reddit-conversion-token-0d8e4b7f';
@@ -38,6 +39,27 @@ const transformed = (events: unknown[], profiles?: unknown) =>
     events: events as Parameters<typeof runTransform>[1]['events'],
     ...(profiles === undefined ? {} : { profiles }),
   });
+
+runTemplateHarness(bed, {
+  template: redditCapiTemplate,
+  settings: (baseUrl) => ({ pixel_id: pixelId, base_url: baseUrl }),
+  secrets: { REDDIT_ACCESS_TOKEN: token },
+  standIn: () => redditPlatform({ pixelId, token }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['Al.ice', 'alice@example.com', '(650) 555-1212', '+16505551212', 'cust-42'],
+  badSettings: [
+    { settings: { pixel_id: '12345' }, field: 'pixel_id' },
+    { settings: { action_source: 'WEB' }, field: 'action_source' },
+    { settings: { base_url: 'ftp://ads.example' }, field: 'base_url' },
+  ],
+  permanent: {
+    answer: redditError(400, 'data.events[0].metadata.currency: not a valid ISO 4217 code'),
+    code: 'REDDIT_HTTP_400',
+    field: 'metadata.currency',
+  },
+  transient: { answer: redditError(502, 'Bad Gateway'), code: 'REDDIT_HTTP_502' },
+  rateLimited: redditError(429, 'Too Many Requests'),
+});
 
 describe('reddit-capi template', () => {
   it("delivers a purchase with Reddit's email rule, hashed IP, event_at in ms and its own User-Agent", async () => {
@@ -80,27 +102,6 @@ describe('reddit-capi template', () => {
     ).toEqual([]);
   });
 
-  it('splits 1001 events into requests of at most 1000', async () => {
-    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
-    const platform = redditPlatform({ pixelId, token });
-    bed.server.handle(platform.handler);
-    bed.server.requests.length = 0;
-    const rows = await transformed(
-      Array.from({ length: 1001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)),
-    );
-    const { value } = await runSend(redditCapi({ pixelId, baseUrl: bed.server.url }).destination.send, {
-      events: rows,
-      secrets: { REDDIT_ACCESS_TOKEN: token },
-      fetch: globalThis.fetch,
-    });
-    expect(platform.violations).toEqual([]);
-    expect(value).toMatchObject({ outcome: 'delivered' });
-    expect(platform.accepted).toHaveLength(1001);
-    expect(
-      bed.server.requests.map((r) => (r.json as { data: { events: unknown[] } }).data.events.length),
-    ).toEqual([1000, 1]);
-  });
-
   it('fails only an event older than 7 days, before sending, and sends its batch-mates', async () => {
     const { platform, pipes, pipe } = await setup();
     await pipes.ingest('web', [
@@ -118,22 +119,6 @@ describe('reddit-capi template', () => {
     expect(platform.accepted.map((e) => (e.metadata as { conversion_id: string }).conversion_id)).toEqual([
       'ord_new',
     ]);
-  });
-
-  it("does not retry Reddit's request-level 400, whose message names the field", async () => {
-    const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext(redditError(400, 'data.events[0].metadata.currency: not a valid ISO 4217 code'));
-    await pipes.ingest('web', [canonicalPurchase('ord_400')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({
-      status: 'failed',
-      attempt_count: 1,
-      error: {
-        code: 'REDDIT_HTTP_400',
-        retryable: false,
-        message: expect.stringContaining('metadata.currency'),
-      },
-    });
   });
 
   it("fails only the events a 400's invalid_events names and retries their unprocessed batch-mates", async () => {
@@ -165,29 +150,6 @@ describe('reddit-capi template', () => {
     expect(platform.accepted.map((e) => (e.metadata as { conversion_id: string }).conversion_id)).toEqual([
       'ord_good',
     ]);
-  });
-
-  it('retries a 5xx until Reddit recovers', async () => {
-    const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext(redditError(502, 'Bad Gateway'));
-    await pipes.ingest('web', [canonicalPurchase('ord_502')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({ status: 'delivered', attempt_count: 2 });
-    expect(record!.attempts![0]!.error).toMatchObject({ code: 'REDDIT_HTTP_502', retryable: true });
-  });
-
-  it("answers a 429 with Retry-After's hint", async () => {
-    const [row] = await transformed([canonicalPurchase('ord_429')]);
-    const { value } = await runSend(redditCapi({ pixelId }).destination.send, {
-      events: [row!],
-      secrets: { REDDIT_ACCESS_TOKEN: token },
-      fetch: async () =>
-        new Response(JSON.stringify({ message: 'Too Many Requests' }), {
-          status: 429,
-          headers: { 'retry-after': '12' },
-        }),
-    });
-    expect(value).toMatchObject({ outcome: 'retry', code: 'REDDIT_HTTP_429', retry_after_seconds: 12 });
   });
 
   it('sends one event per request with the test_id in test mode and marks records test_mode', async () => {

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
+import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { snapchatError, snapchatPlatform } from '../testing/snapchat-platform.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { snapchatCapi, snapchatCapiTemplate } from './snapchat.js';
 
 const token = 'snap-capi-token-7c41e0d2b9';
@@ -31,6 +32,27 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
     contents: [{ id: 'SKU-1', quantity: 2, price: 64.95 }],
     ...overrides,
   });
+
+runTemplateHarness(bed, {
+  template: snapchatCapiTemplate,
+  settings: (baseUrl) => ({ pixel_id: pixelId, base_url: baseUrl }),
+  secrets: { SNAPCHAT_ACCESS_TOKEN: token },
+  standIn: () => snapchatPlatform({ pixelId, token }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['Person@Example', 'person@example.com', '844 412 4653', '448444124653'],
+  badSettings: [
+    { settings: { pixel_id: 'not a pixel' }, field: 'pixel_id' },
+    { settings: { action_source: 'FAX' }, field: 'action_source' },
+    { settings: { base_url: 'ftp://tr.example' }, field: 'base_url' },
+  ],
+  permanent: {
+    answer: snapchatError('data[0].user_data.em must be SHA-256 (64 lowercase hex)'),
+    code: 'SNAPCHAT_INVALID',
+    field: 'user_data.em',
+  },
+  transient: { answer: { status: 503, body: '<html>Service Unavailable</html>' }, code: 'SNAPCHAT_HTTP_503' },
+  rateLimited: snapchatError('Too many requests', 429),
+});
 
 describe('snapchat-capi template', () => {
   it("delivers a purchase hashed with Snap's own vectors, the token only in the (redacted) URL", async () => {
@@ -75,26 +97,6 @@ describe('snapchat-capi template', () => {
     ).toEqual([]);
   });
 
-  it('splits 2001 events into requests of at most 2000', async () => {
-    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
-    const platform = snapchatPlatform({ pixelId, token });
-    bed.server.handle(platform.handler);
-    bed.server.requests.length = 0;
-    const definition = snapchatCapi({ pixelId, baseUrl: bed.server.url });
-    const rows = await transformed(
-      Array.from({ length: 2001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)),
-    );
-    const { value } = await runSend(definition.destination.send, {
-      events: rows,
-      secrets: { SNAPCHAT_ACCESS_TOKEN: token },
-      fetch: globalThis.fetch,
-    });
-    expect(platform.violations).toEqual([]);
-    expect(value).toMatchObject({ outcome: 'delivered' });
-    expect(platform.accepted).toHaveLength(2001);
-    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length)).toEqual([2000, 1]);
-  });
-
   it('fails only the events Snap would refuse (no currency, too old), and sends their batch-mates', async () => {
     const { platform, pipes, pipe } = await setup();
     await pipes.ingest('web', [
@@ -116,45 +118,6 @@ describe('snapchat-capi template', () => {
     expect(records.get('ord_old')).toMatchObject({ status: 'failed', error: { code: 'EVENT_TOO_OLD' } });
     expect(records.get('ord_old')!.request).toBeNull();
     expect(platform.accepted.map((e) => e.event_id)).toEqual(['ord_ok']);
-  });
-
-  it("does not retry Snap's 400, whose reason names the field", async () => {
-    const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext(snapchatError('data[0].user_data.em must be SHA-256 (64 lowercase hex)'));
-    await pipes.ingest('web', [canonicalPurchase('ord_400')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({
-      status: 'failed',
-      attempt_count: 1,
-      error: { code: 'SNAPCHAT_INVALID', retryable: false, message: expect.stringContaining('user_data.em') },
-    });
-  });
-
-  it('retries a 5xx until Snap recovers', async () => {
-    const { platform, pipes, pipe } = await setup({}, 3);
-    platform.answerNext({ status: 503, body: '<html>Service Unavailable</html>' });
-    await pipes.ingest('web', [canonicalPurchase('ord_503')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({ status: 'delivered', attempt_count: 2 });
-    expect(record!.attempts![0]!.error).toMatchObject({ code: 'SNAPCHAT_HTTP_503', retryable: true });
-  });
-
-  it("answers a 429 with Retry-After's hint", async () => {
-    const answer = {
-      status: 429,
-      headers: { 'retry-after': '7' },
-      body: { status: 'INVALID', reason: 'Too many requests' },
-    };
-    const { value } = await runSend(
-      snapchatCapi({ pixelId, baseUrl: 'http://127.0.0.1:9' }).destination.send,
-      {
-        events: [(await transformed([canonicalPurchase('ord_429')]))[0]!],
-        secrets: { SNAPCHAT_ACCESS_TOKEN: token },
-        fetch: async () =>
-          new Response(JSON.stringify(answer.body), { status: 429, headers: answer.headers }),
-      },
-    );
-    expect(value).toMatchObject({ outcome: 'retry', retry_after_seconds: 7, code: 'SNAPCHAT_INVALID' });
   });
 
   it('sends to the validate endpoint in test mode and marks records test_mode', async () => {
