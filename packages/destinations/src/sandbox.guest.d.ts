@@ -15,7 +15,6 @@ declare const openpipes: {
 
 interface GuestResponse {
   readonly status: number;
-  readonly headers: { get(name: string): string | null };
   readonly ok: boolean;
   readonly headers: { get(name: string): string | null };
   text(): Promise<string>;
