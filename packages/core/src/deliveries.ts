@@ -286,7 +286,10 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
           cursor,
           limit: Math.min(500, limit - rows.length),
         });
-        rows.push(...batch.filter((r) => !options.ids || options.ids.includes(r.id)));
+        // An erased person's records have no event to run: a real replay skips them too.
+        rows.push(
+          ...batch.filter((r) => !r.detail.erased_at && (!options.ids || options.ids.includes(r.id))),
+        );
         if (batch.length === 0) break;
         cursor = batch[batch.length - 1]!.id;
       }

@@ -186,6 +186,16 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       expect(records.find((d) => d.event_id === 'pv-bob')?.output).not.toBeNull();
       expect(await second.profiles.search({ identifiers: { email: EMAIL } })).toEqual([]);
       expect(await second.profiles.search({ identifiers: { anonymous_id: 'anon-bob' } })).toHaveLength(1);
+      // Replays, dry or real, leave an erased record alone (it has no event to run).
+      const dry = await second.deliveries.replay(pipe.id, {
+        statuses: ['filtered', 'delivered'],
+        dry_run: true,
+      });
+      expect(dry.ids.map((id) => records.find((r) => r.id === id)?.event_id).sort()).toEqual([
+        'ord-bob',
+        'pv-bob',
+      ]);
+      expect((await second.deliveries.replay(pipe.id, { statuses: ['filtered'] })).count).toBe(0);
       const audit = await second.audit.list({ actor: 'dpo@shop.test' });
       expect(audit.data[0]).toMatchObject({ action: 'erase', entity_kind: 'profile' });
 
