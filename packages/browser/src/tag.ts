@@ -39,8 +39,12 @@ const memory = new Map<string, string>();
 const w: (Window & typeof globalThis) | undefined = typeof window === 'undefined' ? undefined : window;
 /** The script's own directory when loaded as `<script src=".../openpipes.js">`. */
 const scriptBase = (() => {
-  const src = (typeof document === 'undefined' ? null : document.currentScript)?.getAttribute('src');
-  return src ? new URL(src, location.href).href.replace(/\/[^/]*$/, '') : undefined;
+  try {
+    const src = (typeof document === 'undefined' ? null : document.currentScript)?.getAttribute('src');
+    return src ? new URL(src, location.href).href.replace(/\/[^/]*$/, '') : undefined;
+  } catch {
+    return undefined;
+  }
 })();
 
 /** localStorage, or memory where it is unavailable (storage disabled, some private modes). */
@@ -207,6 +211,14 @@ function forget(events: readonly TagEvent[]): void {
 export function flush(): void {
   const target = url;
   if (!target || !w || navigator.onLine === false) return;
+  try {
+    send(target);
+  } catch {
+    // No beacon and no fetch (a very old browser): the events stay queued.
+  }
+}
+
+function send(target: string): void {
   const queue = enqueue(parseQueue(read(QUEUE_KEY)), [], Date.now());
   for (const batch of batches(queue)) {
     let sent = false;
