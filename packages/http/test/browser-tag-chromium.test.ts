@@ -192,4 +192,24 @@ describe.skipIf(skipBrowser)('the browser tag in Chromium', { timeout: 90_000 },
     expect((after.event_payload as { fbc?: string }).fbc).toMatch(new RegExp(`\\.${fbclid}$`));
     await page.close();
   });
+
+  it('falls back to fetch with keepalive when the beacon is refused, and keeps no anonymous id while analytics storage is denied', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${shopOrigin}/plain`);
+    // An anonymous id exists first (consent unknown), so denying has something to remove.
+    expect(await page.evaluate<string>('openpipes.getAnonymousId()')).toMatch(/^[0-9a-f-]{36}$/);
+    const eventId = await page.evaluate<string>(`
+      navigator.sendBeacon = function () { return false; };
+      openpipes.consent({ analytics_storage: 'denied' });
+      openpipes.track('purchase', { value: 3, currency: 'EUR' });
+    `);
+    const event = await storedEvent((events) => events.find((e) => e.event_id === eventId));
+    expect(event.event_payload).toMatchObject({ value: 3, consent: { analytics_storage: 'DENIED' } });
+    expect(event.event_payload).not.toHaveProperty('anonymous_id');
+    // The fetch was answered, so the event left the queue; no anonymous id was written anywhere.
+    await page.waitForFunction("localStorage.getItem('op_queue') === '[]'");
+    expect(await page.evaluate<string>('document.cookie')).not.toContain('op_anonymous_id');
+    expect(await page.evaluate<string | null>("localStorage.getItem('op_anonymous_id')")).toBeNull();
+    await page.close();
+  });
 });
