@@ -1,6 +1,7 @@
 import { PipesError } from '@openpipes/core';
 import { runSend, runTransform } from '@openpipes/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { DefinedTemplate } from './define-template.js';
 import {
   findTemplate,
   ga4,
@@ -52,11 +53,17 @@ describe('templates', () => {
     expect(findTemplate('nope')).toBeNull();
   });
 
-  it('describes its settings as JSON Schema and has a test mode whose setting changes send()', () => {
+  it('describes its settings as JSON Schema; a test mode, where the platform has one, is a setting that changes send()', () => {
     for (const template of templates) {
       const schema = template.settingsSchema as { type: string; properties: Record<string, unknown> };
       expect(schema.type, template.name).toBe('object');
+      // A platform without a test mode: the template refuses test settings (the harness checks that).
+      if ('unsupported' in (template as DefinedTemplate<never>).testModeSpec) {
+        expect(template.testMode, template.name).toBeUndefined();
+        continue;
+      }
       const mode = template.testMode!;
+      expect(mode, template.name).toBeDefined();
       expect(Object.keys(schema.properties), template.name).toContain(mode.setting);
       const settings = minimalSettings[template.name] as Record<string, unknown>;
       const value = mode.needsValue ? 'TEST12345' : true;
