@@ -23,6 +23,7 @@ import {
 } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
 import { createConsoleServer } from './console.js';
+import { type DirectAnswer, type DirectAnswerer, type DirectCall, directAnswerer } from './direct.js';
 import { decodeUtf8, parseJson } from './json.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
@@ -288,46 +289,18 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         }),
       );
     } catch (err) {
-      const collect = err instanceof CollectError;
-      const error = collect ? err.error : toPipesError(err);
-      const headers = collect ? { ...err.headers } : {};
-      const status = httpStatusForCode(error.code);
-      errorCode = error.code;
-      if (error.code === 'UNAUTHORIZED')
-        headers['www-authenticate'] = challenge(error, route?.access === 'collect');
-      if (error.code === 'METHOD_NOT_ALLOWED') {
-        headers.allow = ((error.details as { allowed: string[] }).allowed ?? []).join(', ');
-      }
-      const payload = {
-        error:
-          error.code === 'INTERNAL'
-            ? {
-                code: error.code,
-                message: `internal error; the server log has it under request id ${requestId}`,
-              }
-            : error.toJSON(),
-      };
-      const fields = {
-        request_id: requestId,
+      const failed = failure(err, {
+        requestId,
         method: requestMethod,
-        path: url.pathname,
-        status,
-        code: error.code,
-        error: scrub(error.message, sensitive),
-      };
-      if (request.signal.aborted) {
-        // The client went away mid-request (its body stopped half way): its doing, not ours. The
-        // answer below reaches nobody; the log says what happened, in nginx's 499 wording.
-        logger.debug('OpenPipes HTTP request abandoned: the client closed the connection', {
-          ...fields,
-          status: 499,
-          code: 'CLIENT_CLOSED',
-        });
-      } else if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
-      else logger.debug('OpenPipes HTTP request refused', fields);
-      response = new Response(scrub(JSON.stringify(payload), sensitive), {
-        status,
-        headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+        pathname: url.pathname,
+        route,
+        clientLeft: request.signal.aborted,
+        sensitive,
+      });
+      errorCode = failed.code;
+      response = new Response(failed.answer.body, {
+        status: failed.answer.status,
+        headers: failed.answer.headers,
       });
     }
     response.headers.set('x-request-id', requestId);
@@ -342,6 +315,115 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       return new Response(null, { status: response.status, headers: response.headers });
     }
     return response;
+  };
+
+  /**
+   * The answer to a request that failed (the route's refusal, or anything it threw), logged as the
+   * client's doing (4xx, or 499 when it went away) or ours (5xx). Both paths answer failures here.
+   */
+  const failure = (
+    err: unknown,
+    info: {
+      requestId: string;
+      method: string;
+      pathname: string;
+      route: Route | undefined;
+      clientLeft: boolean;
+      sensitive: string[];
+    },
+  ): { code: string; answer: DirectAnswer } => {
+    const { requestId, sensitive } = info;
+    const collect = err instanceof CollectError;
+    const error = collect ? err.error : toPipesError(err);
+    const headers: Record<string, string> = collect ? { ...err.headers } : {};
+    const status = httpStatusForCode(error.code);
+    if (error.code === 'UNAUTHORIZED')
+      headers['www-authenticate'] = challenge(error, info.route?.access === 'collect');
+    if (error.code === 'METHOD_NOT_ALLOWED') {
+      headers.allow = ((error.details as { allowed: string[] }).allowed ?? []).join(', ');
+    }
+    const payload = {
+      error:
+        error.code === 'INTERNAL'
+          ? {
+              code: error.code,
+              message: `internal error; the server log has it under request id ${requestId}`,
+            }
+          : error.toJSON(),
+    };
+    const fields = {
+      request_id: requestId,
+      method: info.method,
+      path: info.pathname,
+      status,
+      code: error.code,
+      error: scrub(error.message, sensitive),
+    };
+    if (info.clientLeft) {
+      // The client went away mid-request (its body stopped half way): its doing, not ours. The
+      // answer below reaches nobody; the log says what happened, in nginx's 499 wording.
+      logger.debug('OpenPipes HTTP request abandoned: the client closed the connection', {
+        ...fields,
+        status: 499,
+        code: 'CLIENT_CLOSED',
+      });
+    } else if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
+    else logger.debug('OpenPipes HTTP request refused', fields);
+    return {
+      code: error.code,
+      answer: {
+        status,
+        headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+        body: scrub(JSON.stringify(payload), sensitive),
+      },
+    };
+  };
+
+  /**
+   * `answer` for the routes that can answer without a fetch `Request` (`handleDirect`: collect),
+   * step for step: request id, query, the route, failures, metrics. Resolves null for any other
+   * request before touching it, and the adapter takes the fetch path.
+   */
+  const answerDirect = async (call: DirectCall, context?: RequestContext): Promise<DirectAnswer | null> => {
+    if (call.method !== 'POST') return null;
+    const path = relativePath(call.url.pathname, context);
+    if (path === null || (consoleServer && isConsolePath(path))) return null;
+    const found = router.match('POST', path);
+    if (found.kind !== 'route' || !isDirect(found.route)) return null;
+    const route = found.route;
+    const given = call.request.header('x-request-id');
+    const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
+    const started = performance.now();
+    let errorCode: string | null = null;
+    const sensitive: string[] = [];
+    let answered: DirectAnswer;
+    try {
+      const rawQuery = readQuery(call.url, route);
+      if (route.query) parseOrThrow(route.query, rawQuery, 'query');
+      answered = replyAnswer(
+        await route.handleDirect({ params: found.params, requestId, request: call.request }),
+      );
+    } catch (err) {
+      const failed = failure(err, {
+        requestId,
+        method: call.method,
+        pathname: call.url.pathname,
+        route,
+        clientLeft: call.clientLeft(),
+        sensitive,
+      });
+      errorCode = failed.code;
+      answered = failed.answer;
+    }
+    answered.headers['x-request-id'] = requestId;
+    if (metrics && route.access === 'collect') {
+      metrics.collectAnswered({
+        seconds: (performance.now() - started) / 1000,
+        status: answered.status,
+        code: errorCode,
+      });
+    }
+    return answered;
   };
 
   // Errors are answered inside `answer`; this is the net under it, so that nothing a request does
@@ -365,7 +447,27 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     }
   };
 
-  const handler = handle as OpenPipesHandler;
+  const handler = handle as OpenPipesHandler & { [directAnswerer]: DirectAnswerer };
+  // The net under answerDirect, as `handle` is the net under `answer`.
+  handler[directAnswerer] = async (call, context) => {
+    try {
+      return await answerDirect(call, context);
+    } catch (err) {
+      logger.error('OpenPipes HTTP request failed', {
+        method: call.method,
+        status: 500,
+        code: 'INTERNAL',
+        error: toPipesError(err).message,
+      });
+      return {
+        status: 500,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify({
+          error: { code: 'INTERNAL', message: 'internal error while answering the request' },
+        }),
+      };
+    }
+  };
   handler.matches = (pathname, context) => {
     const path = relativePath(pathname, context);
     if (path === null) return false;
@@ -463,6 +565,25 @@ async function readJsonObject(
 
 function isJsonObject(value: unknown): value is JsonObject {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** A route that may answer without a fetch `Request` (see `Route.handleDirect`). */
+function isDirect(route: Route): route is Route & Required<Pick<Route, 'handleDirect'>> {
+  return (
+    route.handleDirect !== undefined &&
+    route.body === undefined &&
+    (route.access === 'collect' || route.access === 'public')
+  );
+}
+
+/** {@link toResponse} for the direct path: the same status, headers and JSON text. */
+function replyAnswer(reply: Exclude<Reply<ResponsesSpec>, Response>): DirectAnswer {
+  if (reply.body === undefined) return { status: reply.status, headers: { ...reply.headers }, body: null };
+  return {
+    status: reply.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...reply.headers },
+    body: JSON.stringify(reply.body),
+  };
 }
 
 /** A route's reply as a Response: JSON when it has a body, nothing (204) when it has none. */

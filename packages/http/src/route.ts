@@ -8,6 +8,7 @@
 import type { ActorContext } from '@openpipes/core';
 import { z } from 'zod';
 import type { ApiPrincipal } from './api-keys.js';
+import type { BodySource } from './body.js';
 import type { Method } from './router.js';
 
 /**
@@ -111,6 +112,16 @@ export interface RouteContext<P extends string = string, Q = undefined, B = unde
   body: B;
 }
 
+/**
+ * What a route's `handleDirect` is given: no fetch `Request`, only the request's headers and body
+ * (the node adapters read them from the `IncomingMessage` itself).
+ */
+export interface DirectRouteContext<P extends string = string> {
+  params: PathParams<P>;
+  requestId: string;
+  request: BodySource;
+}
+
 /** What every route declares besides its schemas and handler. */
 interface RouteBase<P extends string> {
   method: Method;
@@ -148,6 +159,13 @@ export interface RouteDefinition<
   body?: BodySpec<B>;
   responses: R;
   handle(context: RouteContext<P, z.output<Q>, z.output<B>>): Promise<Reply<R>>;
+  /**
+   * The same answer as `handle`, given only the request's headers and body: the node adapters call
+   * it without building a fetch `Request` and `Response` (the collect endpoint, where that
+   * conversion was a large part of a small request's cost). It MUST answer exactly as `handle`
+   * does; the handler uses it only on routes with `access` `public` or `collect` and no `body`.
+   */
+  handleDirect?(context: DirectRouteContext<P>): Promise<Exclude<Reply<R>, Response>>;
 }
 
 /** A route as the handler and the document see it (its types erased). */
@@ -156,6 +174,7 @@ export interface Route extends RouteBase<string> {
   body?: BodySpec<z.ZodType>;
   responses: ResponsesSpec;
   handle(context: RouteContext<string, unknown, unknown>): Promise<Reply<ResponsesSpec>>;
+  handleDirect?(context: DirectRouteContext): Promise<Exclude<Reply<ResponsesSpec>, Response>>;
 }
 
 /**

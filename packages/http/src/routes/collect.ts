@@ -12,7 +12,7 @@ import {
   PipesError,
   type Source,
 } from '@openpipes/core';
-import { checkMediaType, readCollectBody } from '../body.js';
+import { type BodySource, checkContentType, fetchBodySource, readCollectBodyOf } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, noBody, type Route, reply } from '../route.js';
 import { collectBodySchema, collectResultSchema } from '../schemas.js';
@@ -78,37 +78,9 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
       // The source's auth (401), its allowed origins and whether it is enabled (403).
       errors: [401, 403],
-      handle: ({ request, params }) =>
-        // The request's server span (a no-op without an OpenTelemetry SDK in the host).
-        pipes.traceCollect(
-          {
-            slug: params.slug,
-            header: (name) => request.headers.get(name),
-            statusOf: (answered) => answered.status,
-          },
-          async () => {
-            const slug = params.slug;
-            let cors: Record<string, string> = {};
-            try {
-              checkMediaType(request, ['application/json', 'text/plain']);
-              const raw = await readCollectBody(request, limits.maxBodyBytes);
-              const source = await pipes.authenticateCollect({
-                slug,
-                authorization: request.headers.get('authorization'),
-                timestamp: request.headers.get('x-openpipes-timestamp'),
-                signature: request.headers.get('x-openpipes-signature'),
-                rawBody: raw,
-              });
-              cors = corsHeaders(source, request.headers.get('origin'));
-              const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
-              // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
-              const result = await pipes.ingest(slug, events as IncomingEvent[]);
-              return answer(result, cors);
-            } catch (err) {
-              throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
-            }
-          },
-        ),
+      handle: ({ request, params }) => collect(pipes, limits, params.slug, fetchBodySource(request)),
+      // The node adapters answer from the IncomingMessage itself, without a fetch Request (node-bridge.ts).
+      handleDirect: ({ params, request }) => collect(pipes, limits, params.slug, request),
     }),
     defineRoute({
       method: 'OPTIONS',
@@ -140,6 +112,39 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
     }),
   ];
+}
+
+/**
+ * Answers one collect request, whether it came as a fetch `Request` or straight from node: media
+ * type, body (size, decompression), the source's auth, origin, JSON, event count, then ingest.
+ * Every refusal is thrown as a {@link CollectError} carrying the CORS headers decided so far.
+ */
+function collect(pipes: Pipes, limits: Required<CollectLimits>, slug: string, request: BodySource) {
+  // The request's server span (a no-op without an OpenTelemetry SDK in the host).
+  return pipes.traceCollect(
+    { slug, header: request.header, statusOf: (answered: { status: number }) => answered.status },
+    async () => {
+      let cors: Record<string, string> = {};
+      try {
+        checkContentType(request.header('content-type'), ['application/json', 'text/plain']);
+        const raw = await readCollectBodyOf(request, limits.maxBodyBytes);
+        const source = await pipes.authenticateCollect({
+          slug,
+          authorization: request.header('authorization'),
+          timestamp: request.header('x-openpipes-timestamp'),
+          signature: request.header('x-openpipes-signature'),
+          rawBody: raw,
+        });
+        cors = corsHeaders(source, request.header('origin'));
+        const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
+        // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
+        const result = await pipes.ingest(slug, events as IncomingEvent[]);
+        return answer(result, cors);
+      } catch (err) {
+        throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
+      }
+    },
+  );
 }
 
 /**
