@@ -302,6 +302,11 @@ async function main() {
   for (const batch of batches) {
     const cpu = (kind) => median(runs[`${kind}-${batch}`], 'cpuMicrosPerEvent');
     for (const kind of kinds.filter((k) => k !== 'baseline')) {
+      // Each round's own ratio (the two ran minutes apart at most, under the same load), then
+      // their median and spread: steadier than the ratio of medians when the load drifts.
+      const paired = runs[`${kind}-${batch}`]
+        .map((r, i) => runs[`baseline-${batch}`][i].cpuMicrosPerEvent / r.cpuMicrosPerEvent)
+        .sort((a, b) => a - b);
       out(
         `ratio_${kind === 'engine' ? 'engine' : kind}_to_baseline_batch_${batch}`,
         (summary[`${kind}-${batch}`] / summary[`baseline-${batch}`]) * 100,
@@ -310,6 +315,10 @@ async function main() {
           target: 70,
           // The same ratio from server CPU per event: steadier when the machine is shared.
           cpu_ratio: Math.round((cpu('baseline') / cpu(kind)) * 10000) / 100,
+          cpu_ratio_per_round_median: Math.round(paired[Math.floor(paired.length / 2)] * 10000) / 100,
+          cpu_ratio_per_round_spread: [paired[0], paired[paired.length - 1]].map(
+            (x) => Math.round(x * 10000) / 100,
+          ),
           load_average: round2(loadavg()[0]),
         },
       );
