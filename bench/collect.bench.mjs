@@ -183,7 +183,9 @@ if (process.argv[2] === '--serve') {
 // --- load generator ---------------------------------------------------------------------------
 
 async function startServer(kind, filename, checkout) {
-  const child = fork(self, ['--serve', kind, filename, ...(checkout ? [checkout] : [])], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(self, ['--serve', kind, filename, ...(checkout ? [checkout] : [])], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const { port } = await new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));

@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import {
   adaptLogger,
   type DestinationTemplate,
-  httpStatusForCode,
   type Logger,
   type Pipes,
   PipesError,
@@ -24,13 +23,15 @@ import {
 import { checkMediaType, readBody } from './body.js';
 import { createConsoleServer } from './console.js';
 import { type DirectAnswer, type DirectAnswerer, type DirectCall, directAnswerer } from './direct.js';
+import { failureAnswer } from './failure.js';
 import { decodeUtf8, parseJson } from './json.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
 import { type ProbeOptions, probeRoutes } from './probes.js';
+import { readQuery } from './query.js';
 import { type BodySpec, type JsonObject, json, type Reply, type ResponsesSpec, type Route } from './route.js';
 import { createRouter } from './router.js';
-import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
+import { type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
 import { metaRoutes } from './routes/meta.js';
 import { type SegmentOptions, segmentRoutes } from './segment/routes.js';
@@ -289,7 +290,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         }),
       );
     } catch (err) {
-      const failed = failure(err, {
+      const failed = failureAnswer(logger, err, {
         requestId,
         method: requestMethod,
         pathname: url.pathname,
@@ -318,68 +319,6 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   };
 
   /**
-   * The answer to a request that failed (the route's refusal, or anything it threw), logged as the
-   * client's doing (4xx, or 499 when it went away) or ours (5xx). Both paths answer failures here.
-   */
-  const failure = (
-    err: unknown,
-    info: {
-      requestId: string;
-      method: string;
-      pathname: string;
-      route: Route | undefined;
-      clientLeft: boolean;
-      sensitive: string[];
-    },
-  ): { code: string; answer: DirectAnswer } => {
-    const { requestId, sensitive } = info;
-    const collect = err instanceof CollectError;
-    const error = collect ? err.error : toPipesError(err);
-    const headers: Record<string, string> = collect ? { ...err.headers } : {};
-    const status = httpStatusForCode(error.code);
-    if (error.code === 'UNAUTHORIZED')
-      headers['www-authenticate'] = challenge(error, info.route?.access === 'collect');
-    if (error.code === 'METHOD_NOT_ALLOWED') {
-      headers.allow = ((error.details as { allowed: string[] }).allowed ?? []).join(', ');
-    }
-    const payload = {
-      error:
-        error.code === 'INTERNAL'
-          ? {
-              code: error.code,
-              message: `internal error; the server log has it under request id ${requestId}`,
-            }
-          : error.toJSON(),
-    };
-    const fields = {
-      request_id: requestId,
-      method: info.method,
-      path: info.pathname,
-      status,
-      code: error.code,
-      error: scrub(error.message, sensitive),
-    };
-    if (info.clientLeft) {
-      // The client went away mid-request (its body stopped half way): its doing, not ours. The
-      // answer below reaches nobody; the log says what happened, in nginx's 499 wording.
-      logger.debug('OpenPipes HTTP request abandoned: the client closed the connection', {
-        ...fields,
-        status: 499,
-        code: 'CLIENT_CLOSED',
-      });
-    } else if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
-    else logger.debug('OpenPipes HTTP request refused', fields);
-    return {
-      code: error.code,
-      answer: {
-        status,
-        headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
-        body: scrub(JSON.stringify(payload), sensitive),
-      },
-    };
-  };
-
-  /**
    * `answer` for the routes that can answer without a fetch `Request` (`handleDirect`: collect),
    * step for step: request id, query, the route, failures, metrics. Resolves null for any other
    * request before touching it, and the adapter takes the fetch path.
@@ -404,7 +343,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         await route.handleDirect({ params: found.params, requestId, request: call.request }),
       );
     } catch (err) {
-      const failed = failure(err, {
+      const failed = failureAnswer(logger, err, {
         requestId,
         method: call.method,
         pathname: call.url.pathname,
@@ -485,41 +424,6 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   return handler;
 }
 
-/**
- * The query string as an object: a parameter given empty (`?status=`) counts as not given; one
- * given twice, or (on admin routes) one the route does not take, is refused by name.
- */
-function readQuery(url: URL, route: Route): Record<string, string> {
-  const query: Record<string, string> = {};
-  const known = route.query ? Object.keys(route.query.shape) : [];
-  const unknown = new Set<string>();
-  const repeated = new Set<string>();
-  for (const [name, value] of url.searchParams) {
-    if (!known.includes(name)) {
-      if (!route.ignoresUnknownQuery) unknown.add(name);
-      continue;
-    }
-    if (value === '') continue;
-    if (name in query) repeated.add(name);
-    query[name] = value;
-  }
-  const issues = [
-    ...[...unknown].map((name) => ({
-      path: name,
-      message: `unknown query parameter; ${known.length > 0 ? `this route takes ${known.join(', ')}` : 'this route takes none'}`,
-    })),
-    ...[...repeated].map((name) => ({ path: name, message: 'given more than once; give it once' })),
-  ];
-  if (issues.length > 0) {
-    throw new PipesError({
-      code: 'VALIDATION_FAILED',
-      message: `invalid query: ${issues.map((i) => `${i.path.slice(0, 100)}: ${i.message}`).join('; ')}`,
-      details: { issues },
-    });
-  }
-  return query;
-}
-
 function normalizeBase(base: string | undefined): string {
   if (!base || base === '/') return '';
   return `/${base.replace(/^\/+|\/+$/g, '')}`;
@@ -591,29 +495,4 @@ function toResponse(reply: Reply<ResponsesSpec>): Response {
   if (reply instanceof Response) return reply;
   if (reply.body === undefined) return new Response(null, { status: reply.status, headers: reply.headers });
   return json(reply.status, reply.body, reply.headers);
-}
-
-function challenge(error: PipesError, collect: boolean): string {
-  const details = (error.details ?? {}) as { auth?: string; reason?: string };
-  if (collect) {
-    return details.auth === 'hmac'
-      ? 'OpenPipes-HMAC-SHA256 realm="openpipes-collect"'
-      : 'Bearer realm="openpipes-collect"';
-  }
-  return details.reason === 'invalid_token'
-    ? 'Bearer realm="openpipes", error="invalid_token"'
-    : 'Bearer realm="openpipes"';
-}
-
-/** Replaces every occurrence of a sensitive value (4 characters or more) with `[redacted]`. */
-function scrub(text: string, sensitive: string[]): string {
-  let out = text;
-  for (const value of sensitive) {
-    if (value.length < 4) continue;
-    out = out.split(value).join('[redacted]');
-    // In JSON the value may appear escaped.
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) out = out.split(escaped).join('[redacted]');
-  }
-  return out;
 }

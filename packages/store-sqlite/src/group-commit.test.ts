@@ -33,10 +33,12 @@ async function countingStore(busyTimeoutMs: number) {
           // Each call of a transaction function begins one (the store may reuse the function).
           return (fn: (...args: never[]) => unknown) => {
             const wrapped = target.transaction(fn);
-            const counted = (run: (...args: never[]) => unknown) => (...args: never[]) => {
-              counter.transactions++;
-              return run(...args);
-            };
+            const counted =
+              (run: (...args: never[]) => unknown) =>
+              (...args: never[]) => {
+                counter.transactions++;
+                return run(...args);
+              };
             return Object.assign(counted(wrapped), { immediate: counted(wrapped.immediate) });
           };
         }
