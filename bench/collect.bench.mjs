@@ -9,7 +9,8 @@
 // meaningful when other work shares the two cores; the ratio line gives both. Prints JSON lines.
 // With BENCH_BEFORE=<another checkout, built>, an engine_before server runs that checkout's packages
 // in the same rounds, for before/after figures from one run. Rounds reverse their order every time.
-//   npm run bench -- collect   (BENCH_ROUNDS=3, BENCH_BATCHES=100,1, BENCH_SECONDS=3, BENCH_BEFORE unset)
+//   npm run bench -- collect   (BENCH_ROUNDS=3, BENCH_BATCHES=100,1, BENCH_SECONDS=3, BENCH_CONNECTIONS=4,
+//                               BENCH_BEFORE unset)
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -23,7 +24,7 @@ const warmupMs = 1000;
 const measureMs = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const batches = (process.env.BENCH_BATCHES ?? '100,1').split(',').map(Number);
-const connections = 4;
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
 
 const out = (metric, value, unit, extra = {}) =>
   console.log(
