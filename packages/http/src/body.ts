@@ -79,12 +79,9 @@ type Encoding = (typeof acceptedEncodings)[number];
  * they expand to, counted while decompressing: a small bomb is stopped as soon as its output passes
  * the limit (`PAYLOAD_TOO_LARGE`), never held whole. A corrupt or truncated stream is a 400
  * `VALIDATION_FAILED`; an encoding other than those an `UNSUPPORTED_MEDIA_TYPE`.
+ *
+ * Takes a {@link BodySource}: a fetch `Request` ({@link fetchBodySource}) or a node request.
  */
-export function readCollectBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  return readCollectBodyOf(fetchBodySource(request), maxBytes);
-}
-
-/** {@link readCollectBody} of any {@link BodySource}. */
 export async function readCollectBodyOf(source: BodySource, maxBytes: number): Promise<Uint8Array> {
   const encoding = contentEncoding(source.header('content-encoding'));
   if (encoding === null) return readBodyOf(source, maxBytes);
