@@ -18,7 +18,7 @@ RUN npm ci && npx turbo run build --filter=@openpipes/cli...
 RUN rm -rf node_modules packages/*/node_modules \
   && npm ci --omit=dev --workspace=@openpipes/cli \
   && mkdir -p /out/packages \
-  && for p in sandbox core http store-sqlite store-postgres destinations cli; do \
+  && for p in sandbox core console browser http store-sqlite store-postgres destinations cli; do \
        mkdir -p /out/packages/$p && cp -r packages/$p/package.json packages/$p/dist /out/packages/$p/ \
        && if [ -d packages/$p/node_modules ]; then cp -r packages/$p/node_modules /out/packages/$p/; fi; \
      done \

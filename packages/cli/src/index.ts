@@ -15,8 +15,10 @@ import { registerApi } from './commands/api.js';
 import { registerAudit } from './commands/audit.js';
 import { registerConfig } from './commands/config.js';
 import { registerDeliveries } from './commands/deliveries.js';
+import { registerDestinations } from './commands/destinations.js';
 import { registerKeys } from './commands/keys.js';
-import { registerProfiles } from './commands/profiles.js';
+import { registerErasure, registerProfiles } from './commands/profiles.js';
+import { registerReconciliation } from './commands/reconciliation.js';
 import { registerSecrets } from './commands/secrets.js';
 import { registerServe } from './commands/serve.js';
 import { registerSources } from './commands/sources.js';
@@ -61,7 +63,10 @@ Docs: docs/cli.md`,
   registerAlerts(program, ctx);
   registerAudit(program, ctx);
   registerProfiles(program, ctx);
+  registerErasure(program, ctx);
   registerDeliveries(program, ctx);
+  registerDestinations(program, ctx);
+  registerReconciliation(program, ctx);
   registerSources(program, ctx);
   // Subcommands inherit the output settings and report usage errors the same way.
   const inherit = (command: Command) => {

@@ -281,4 +281,141 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     expect(await page.getByRole('alert').textContent()).toContain('not known');
     await page.close();
   });
+  /** Signs in, then opens a console path directly (a deep URL, as after a reload or a shared link). */
+  const openAt = async (path: string, token = serve.token) => {
+    const opened = await openPage();
+    await signIn(opened.page, token);
+    await opened.page.getByRole('link', { name: 'Sources' }).waitFor();
+    await opened.page.goto(`${serve.url}/console/${path}`);
+    return opened;
+  };
+
+  it('has its own URL for every admin page, and each survives a reload', async () => {
+    const { page, messages } = await openAt('destinations');
+    for (const [path, heading] of [
+      ['destinations', 'Destinations'],
+      ['secrets', 'Secrets'],
+      ['alerts', 'Alerts'],
+      ['audit', 'Audit trail'],
+      ['api-keys', 'API keys'],
+      ['reconciliation', 'Reconciliation'],
+    ] as const) {
+      await page.goto(`${serve.url}/console/${path}`);
+      await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
+      await page.reload();
+      await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
+    }
+    // The audit trail filtered by entity kind from its URL, then by actor from the form.
+    await page.goto(`${serve.url}/console/audit?entity_kind=pipe`);
+    await page.getByRole('table', { name: /Audit entries/ }).waitFor();
+    expect(await page.getByLabel('Entity kind').inputValue()).toBe('pipe');
+    const rows = await page.getByRole('row').allTextContents();
+    expect(rows.length).toBeGreaterThan(1);
+    expect(rows.slice(1).every((row) => row.includes('pipe pip_'))).toBe(true);
+    await page.getByLabel('Actor').fill('nobody-at-all');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByText('No entries.').waitFor();
+    expect(page.url()).toContain('entity_kind=pipe&actor=nobody-at-all');
+    expect(messages.filter((m) => /csp-violation|pageerror/i.test(m))).toEqual([]);
+    await page.close();
+  });
+
+  it('creates and rotates a secret whose values appear nowhere the browser received', async () => {
+    const plain = 'console-plain-secret-value-4b7c9e1f';
+    const rotated = 'console-rotated-secret-value-8d2a6f3c';
+    const { page, bodies } = await openAt('secrets');
+    await page.getByLabel('Key', { exact: true }).fill('CONSOLE_SECRET');
+    await page.getByLabel('Value', { exact: true }).fill(plain);
+    await page.getByRole('button', { name: 'Create secret' }).click();
+    await page.getByText('Secret CONSOLE_SECRET created.').waitFor();
+    const row = page.getByRole('row').filter({ hasText: 'CONSOLE_SECRET' });
+    await row.waitFor();
+    await row.getByLabel('New value for CONSOLE_SECRET').fill(rotated);
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    await row.getByText('Rotated.').waitFor();
+    await row.getByRole('cell', { name: '2', exact: true }).waitFor();
+    await page.reload();
+    await page.getByRole('row').filter({ hasText: 'CONSOLE_SECRET' }).waitFor();
+    const html = await page.content();
+    const received = await Promise.all(bodies);
+    for (const text of [html, ...received]) {
+      expect(text).not.toContain(plain);
+      expect(text).not.toContain(rotated);
+    }
+    expect(received.some((body) => body.includes('CONSOLE_SECRET'))).toBe(true);
+    await page.close();
+  });
+
+  it("dry-runs the destination's send(): the recorded request, the token redacted, nothing sent", async () => {
+    const { page, bodies } = await openAt('destinations');
+    await page.getByRole('link', { name: 'meta-capi-prod' }).click();
+    await page.getByRole('heading', { name: 'Destination meta-capi-prod' }).waitFor();
+    expect(page.url()).toMatch(/\/console\/destinations\/dst_\w+$/);
+    await page.getByLabel('Events (JSON)').fill(JSON.stringify([purchaseEvent('ord_dry_console')]));
+    const sent = meta.requests.length;
+    await page.getByRole('button', { name: 'Dry run' }).click();
+    await page.getByText(/^Dry run: every request was recorded and answered with a synthetic 200/).waitFor();
+    const request = await page.getByLabel('Request 1').textContent();
+    expect(request).toContain(`${meta.url}`);
+    expect(request).toContain('[secret:META_ACCESS_TOKEN]');
+    expect(request).toContain('ord_dry_console');
+    expect(await page.getByLabel('Answer 1').textContent()).toContain('200');
+    // The destination has its own send() code: no test mode, and the button says so.
+    expect(await page.getByRole('button', { name: 'Test send' }).isDisabled()).toBe(true);
+    expect(meta.requests.length).toBe(sent);
+    expect(await page.content()).not.toContain(metaToken);
+    for (const body of await Promise.all(bodies)) expect(body).not.toContain(metaToken);
+    await page.close();
+  });
+
+  it('reconciles purchases: the page shows what the API counts, with the delivered purchase', async () => {
+    const { page } = await openAt('reconciliation');
+    await page.getByLabel('Event type').selectOption('purchase');
+    await page.getByRole('button', { name: 'Reconcile' }).click();
+    const row = page.getByRole('row').filter({ hasText: 'meta-capi-prod' });
+    await row.waitFor();
+    expect(page.url()).toContain('event_type=purchase');
+    const query = new URL(page.url()).search;
+    const expected = await call<{
+      collected: number;
+      destinations: Array<{
+        delivered: number;
+        expected: number;
+        failed: number;
+        pending: number;
+        missing: number;
+      }>;
+    }>('GET', `/api/reconciliation${query}`);
+    const counts = expected.destinations[0]!;
+    expect(counts.delivered).toBeGreaterThanOrEqual(1);
+    const cells = await row.getByRole('cell').allTextContents();
+    expect(cells.map(Number)).toEqual([
+      counts.expected,
+      counts.delivered,
+      0,
+      counts.failed,
+      counts.pending,
+      counts.missing,
+    ]);
+    await page.getByText(`${expected.collected} purchase events collected`).waitFor();
+    await page.reload();
+    await page.getByRole('row').filter({ hasText: 'meta-capi-prod' }).waitFor();
+    await page.close();
+  });
+
+  it('hides the admin pages write controls from a read-scope key', async () => {
+    const key = await call<{ token: string }>('POST', '/api/api-keys', { name: 'auditor', scope: 'read' });
+    const { page } = await openAt('secrets', key.token);
+    await page.getByRole('heading', { name: 'Secrets', level: 1 }).waitFor();
+    await page.getByRole('row').filter({ hasText: 'META_ACCESS_TOKEN' }).waitFor();
+    expect(await page.getByRole('button', { name: /Create secret|Rotate/ }).count()).toBe(0);
+    await page.goto(`${serve.url}/console/api-keys`);
+    await page.getByRole('row').filter({ hasText: 'auditor' }).waitFor();
+    expect(await page.getByRole('button', { name: /Create API key|Revoke/ }).count()).toBe(0);
+    await page.goto(`${serve.url}/console/destinations`);
+    await page.getByRole('link', { name: 'meta-capi-prod' }).click();
+    await page.getByRole('heading', { name: 'Bound secrets' }).waitFor();
+    expect(await page.getByRole('button', { name: /Dry run|Test send|Save|Enable|Disable/ }).count()).toBe(0);
+    await page.close();
+  });
 });

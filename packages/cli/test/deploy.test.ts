@@ -139,6 +139,26 @@ describe('Dockerfile and compose.yaml', () => {
     expect(major).toBeLessThan(25);
   });
 
+  it('copies into the image every workspace package the CLI needs at run time', () => {
+    // The CLI's dependencies, and theirs, among our own packages (console and browser are files http serves).
+    const manifest = (dir: string) =>
+      JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      };
+    const needed = new Set<string>();
+    const visit = (dir: string) => {
+      if (needed.has(dir)) return;
+      needed.add(dir);
+      for (const name of Object.keys(manifest(dir).dependencies ?? {})) {
+        if (name.startsWith('@openpipes/')) visit(name.slice('@openpipes/'.length));
+      }
+    };
+    visit('cli');
+    const copied = /for p in ([\w\s-]+); do/.exec(dockerfile)?.[1]?.trim().split(/\s+/) ?? [];
+    expect([...needed].filter((dir) => !copied.includes(dir))).toEqual([]);
+    expect(needed).toContain('browser');
+  });
+
   it('compose.yaml runs it on PostgreSQL, after PostgreSQL is healthy, with the secrets required', () => {
     const compose = parse(readFileSync(join(root, 'compose.yaml'), 'utf8')) as K8s;
     expect(Object.keys(compose.services).sort()).toEqual(['openpipes', 'postgres']);

@@ -189,6 +189,7 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       updated_at: row.updated_at,
       delivered_at: row.delivered_at,
       trace_id: traceIdOf(row.trace_parent),
+      erased_at: row.detail.erased_at ?? null,
     };
     if (attempts) delivery.attempts = attempts;
     return delivery;

@@ -12,10 +12,12 @@ import type { DeliveriesApi } from './deliveries.js';
 import type { BreakerState, DispatcherOptions } from './dispatch/dispatcher.js';
 import type { EngineEventMap, EngineEventName } from './events.js';
 import type { ProfilesApi } from './identity/api.js';
+import type { ErasureApi } from './identity/erasure.js';
 import type { IdentityOptions } from './identity/stitch.js';
 import type { IngestResult } from './ingest.js';
 import type { Logger } from './logger.js';
 import type { EngineObserver } from './observer.js';
+import type { ReconciliationApi } from './reconciliation.js';
 import type { ApiKeysApi } from './registries/api-keys.js';
 import type { DestinationsRegistry } from './registries/destinations.js';
 import type { EventTypesRegistry } from './registries/event-types.js';
@@ -27,6 +29,7 @@ import type { RejectionLogOptions } from './rejections.js';
 import type { PruneResult, RetentionOptions } from './retention.js';
 import type { SandboxOptions } from './sandbox/index.js';
 import type { IncomingEvent, Source } from './schemas.js';
+import type { SendTestApi } from './send-test.js';
 import type { RejectionError, Store } from './store.js';
 import type { HeaderGetter, TracingOptions } from './tracing/index.js';
 import type { TransformTestApi } from './transform-test.js';
@@ -126,14 +129,27 @@ export interface Pipes {
   readonly deliveries: DeliveriesApi;
   /** Test runs of a pipe's transform in the sandbox: nothing delivered, outputs redacted. */
   readonly transforms: TransformTestApi;
+  /**
+   * A destination's `send()` outside delivery: a dry run (every fetch recorded and answered with a
+   * synthetic 200, no connection opened) or a test send in the platform's test mode; redacted.
+   */
+  readonly sendTests: SendTestApi;
+  /**
+   * For an event type and a period: events collected, and per destination (through its pipes)
+   * delivered, filtered by reason, failed and pending. From an indexed query, not the history.
+   */
+  readonly reconciliation: ReconciliationApi;
   /** Admin API keys: create (token shown once), list, get, revoke, verify. */
   readonly apiKeys: ApiKeysApi;
   /** Sources' write keys for Segment-spec clients: create (shown once), list (prefixes), revoke, verify. */
   readonly writeKeys: WriteKeysApi;
   /** The audit trail of every change: who, what, before and after, when, which request. */
   readonly audit: AuditApi;
-  /** Identity profiles (docs/identifiers.md): search by any identifier, read one as stored. */
-  readonly profiles: ProfilesApi;
+  /**
+   * Identity profiles (docs/identifiers.md): search by any identifier, read one as stored; erase a
+   * person and export a profile's data (docs/erasure.md).
+   */
+  readonly profiles: ProfilesApi & ErasureApi;
   /** Failure alerts to Slack, Teams or a generic webhook. */
   readonly alerts: AlertsApi;
   /**

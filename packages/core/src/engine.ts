@@ -15,11 +15,13 @@ import { createDispatcher } from './dispatch/dispatcher.js';
 import { PipesError } from './errors.js';
 import { createEngineEvents } from './events.js';
 import { createProfilesApi } from './identity/api.js';
+import { createErasureApi } from './identity/erasure.js';
 import { createIdentity, type Identity } from './identity/stitch.js';
 import { newId } from './ids.js';
 import { createIngest } from './ingest.js';
 import { adaptLogger, createDefaultLogger } from './logger.js';
 import { createObservers } from './observer.js';
+import { createReconciliationApi } from './reconciliation.js';
 import { createApiKeysApi } from './registries/api-keys.js';
 import { createDestinationsRegistry } from './registries/destinations.js';
 import { createEventTypesRegistry } from './registries/event-types.js';
@@ -33,6 +35,7 @@ import { createRetention } from './retention.js';
 import { createSandbox, type SandboxOptions } from './sandbox/index.js';
 import { createRedactionSource } from './secrets/redaction.js';
 import { createVault } from './secrets/vault.js';
+import { createSendTestApi } from './send-test.js';
 import type { Store } from './store.js';
 import { collectSpan, engineTracer } from './tracing/index.js';
 import { createTransformTestApi } from './transform-test.js';
@@ -154,9 +157,24 @@ export function createPipes(options: PipesOptions): Pipes {
     profiles,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
+  const erasureApi = createErasureApi({
+    store,
+    now,
+    getDelivery: (id) => deliveries.get(id),
+    ...(identityOptions.defaultCountry ? { defaultCountry: identityOptions.defaultCountry } : {}),
+  });
   const transforms = createTransformTestApi({
     store,
     config,
+    pipes: pipesRegistry,
+    sandbox,
+    resolveSecrets,
+    redactorFor: redaction.redactorFor,
+    profiles,
+  });
+  const reconciliation = createReconciliationApi({ store, config, now });
+  const sendTests = createSendTestApi({
+    destinations,
     pipes: pipesRegistry,
     sandbox,
     resolveSecrets,
@@ -259,10 +277,12 @@ export function createPipes(options: PipesOptions): Pipes {
     pipes: guardAll(pipesRegistry, guard),
     deliveries: guardAll(deliveries, guard),
     transforms: guardAll(transforms, guard),
+    sendTests: guardAll(sendTests, guard),
+    reconciliation: guardAll(reconciliation, guard),
     apiKeys: guardAll(apiKeys, guard),
     writeKeys: guardAll(writeKeys, guard),
     audit: guardAll(audit, guard),
-    profiles: guardAll(profilesApi, guard),
+    profiles: guardAll({ ...profilesApi, ...erasureApi }, guard),
     alerts: { channels: guardAll(alerts.api.channels, guard) },
     config: guardAll(configTransfer, guard),
     store,

@@ -90,6 +90,13 @@ export { findUnstorableJson } from './json-value.js';
 export { adaptLogger, type LogFields, type Logger, silentLogger } from './logger.js';
 export type { EngineObserver, EventRejectReason } from './observer.js';
 export {
+  type Reconciliation,
+  type ReconciliationApi,
+  type ReconciliationQuery,
+  reconciliationQuerySchema,
+  reconciliationSchema,
+} from './reconciliation.js';
+export {
   type ApiKey,
   type ApiKeyInput,
   type ApiKeyScope,
@@ -120,6 +127,14 @@ export * from './sandbox/index.js';
 export * from './schemas.js';
 export { type SecretForm, secretForms } from './secrets/forms.js';
 export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from './secrets/redact.js';
+export {
+  dryRunNote,
+  type SendTestApi,
+  type SendTestInput,
+  type SendTestResult,
+  sendTestInputSchema,
+  sendTestResultSchema,
+} from './send-test.js';
 export type * from './store.js';
 export type { DestinationDefinition, DestinationTemplate } from './templates.js';
 export { type HeaderGetter, type TracingOptions, traceIdOf } from './tracing/index.js';

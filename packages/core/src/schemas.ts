@@ -62,6 +62,11 @@ export const sourceInputSchema = z.strictObject({
     .min(0)
     .max(30 * 86400)
     .default(86400),
+  /**
+   * Collect's answer sets `_fbp`, `_fbc` and `op_anonymous_id` as first-party cookies from the events
+   * it took, when their consent grants `ad_storage` (docs/browser-tag.md, "First-party cookies").
+   */
+  first_party_cookies: z.boolean().default(false),
 });
 export type SourceInput = z.input<typeof sourceInputSchema>;
 
@@ -380,6 +385,11 @@ export const deliverySchema = z.object({
    * from the record to its trace; null when no trace was active (no SDK, or tracing off).
    */
   trace_id: z.string().nullable(),
+  /**
+   * When the data subject's data was erased (docs/erasure.md): the record is a tombstone, with its
+   * ids, status and times but no payload. Null otherwise.
+   */
+  erased_at: isoTime.nullable(),
 });
 export type Delivery = z.infer<typeof deliverySchema>;
 

@@ -154,6 +154,8 @@ export interface DeliveryDetail {
   request: unknown | null;
   response: unknown | null;
   error: unknown | null;
+  /** Set when the data subject's data was erased (`eraseProfiles`): the record is a tombstone. */
+  erased_at?: string;
 }
 
 /** A claimed delivery with the event it carries. */
@@ -219,6 +221,18 @@ export interface DeliveryStatsRow {
   oldest_created_at: string | null;
 }
 
+/** What {@link Store.reconciliation} answers. */
+export interface ReconciliationRows {
+  collected: Array<{ source_id: string; count: number }>;
+  deliveries: Array<{
+    pipe_id: string;
+    destination_id: string;
+    status: DeliveryStatus;
+    filter_reason: string | null;
+    count: number;
+  }>;
+}
+
 /**
  * One cell of the per-minute delivery rollup: how many deliveries of a pipe (to its destination)
  * entered `status` during the minute starting at `minute`.
@@ -259,6 +273,44 @@ export interface ProfileMerge {
 
 /** An audit entry to write in the same transaction as an entity change. */
 export type NewAuditEntry = AuditEntry;
+
+/** An identifier as stores key it: the value (raw kinds) or its `sha256` digest (personal kinds). */
+export interface IdentifierRef {
+  kind: IdentifierKind;
+  key: string;
+}
+
+/** What `eraseProfiles` erased (docs/erasure.md). Counts and profile ids only: no personal data. */
+export interface ErasureCounts {
+  /** Live profiles erased, with the profiles merged into them. */
+  profiles: number;
+  /** Their ids (survivors and merged ones): opaque, kept in the audit entry. */
+  profile_ids: string[];
+  /** Stored identifiers deleted. */
+  identifiers: number;
+  /** Events deleted. */
+  events: number;
+  /** Delivery records of those events, kept as tombstones (payloads gone, `erased_at` set). */
+  deliveries: number;
+  /** Of those, deliveries that had not left yet (`pending`, `retrying`, `sending`): now `filtered`, reason `erased`. */
+  cancelled: number;
+  /** Attempts whose bodies (request, response, error, exchanges, logs) were erased. */
+  attempts: number;
+  /** Rejection-log entries that quoted one of the identifiers, deleted. */
+  rejections: number;
+  /** Shared state documents (alert incidents, breakers) whose text quoted one, scrubbed. */
+  state: number;
+}
+
+/** What `eraseProfiles` answers: the counts, and whether the freed bytes were compacted away. */
+export interface ErasureResult extends ErasureCounts {
+  /**
+   * True when the store rewrote what held the erased bytes (SQLite: VACUUM and a WAL checkpoint
+   * that truncated the log; PostgreSQL: VACUUM of the touched tables). False when it could not
+   * (e.g. another process held a read transaction open on SQLite): call again later to finish.
+   */
+  compacted: boolean;
+}
 
 /**
  * Storage for OpenPipes. Implementations: `sqliteStore()`, `postgresStore()`.
@@ -493,6 +545,15 @@ export interface Store {
   deliveryCounts(input: DeliveryCountsQuery): Promise<DeliveryCountRow[]>;
 
   /**
+   * Reconciliation of one event type over `since <= received_at < until`: the events received, per
+   * source, and their deliveries grouped by pipe, destination, current status and filter reason.
+   * MUST cost in proportion to the events of that type in the period (an index on the events'
+   * type and receive time, and the deliveries' event index), never a scan over the history.
+   * Duplicates are not events (they were not stored). Empty arrays when there are none.
+   */
+  reconciliation(input: { eventType: string; since: string; until: string }): Promise<ReconciliationRows>;
+
+  /**
    * The live backlog per destination: deliveries not final yet (`pending`, `retrying`, and
    * `sending`, claimed and in flight). Destinations with none are absent. Metrics scrapes call it:
    * it MUST cost in proportion to the backlog, not the history (a count over the index of live
@@ -556,6 +617,46 @@ export interface Store {
 
   /** Deletes up to `limit` profiles last seen before `before`, with their identifiers and history. */
   pruneProfiles(input: { before: string; limit: number }): Promise<number>;
+
+  // --- erasure and export (docs/erasure.md): a data subject's rights ------------------------
+
+  /**
+   * The events tied to a person: every event whose identifiers, as `linkProfiles` captured them
+   * (the `event_ref` of each link), include one of `identifiers` — whatever profile holds them now,
+   * so an event that arrived before the link that joined its identifiers to the person is found.
+   * Oldest first, at most `limit`, each with the ids of its deliveries.
+   */
+  listPersonEvents(input: {
+    identifiers: IdentifierRef[];
+    limit: number;
+  }): Promise<Array<{ event_ref: string; delivery_ids: string[] }>>;
+
+  /**
+   * Erases a person, in ONE transaction:
+   * - the live profiles holding any of `identifiers`, the profiles merged into them, their
+   *   identifiers and merge history;
+   * - every event tied to any identifier of those profiles or of `identifiers` (as
+   *   `listPersonEvents` finds them), with its identifier index rows (and dedup rows);
+   * - their deliveries become tombstones: `detail` is the store kit's `erasedDetail`, each attempt keeps its
+   *   number, status, time, duration and versions only. Deliveries not final (`pending`,
+   *   `retrying`, `sending` — claimed by a dispatcher) become `filtered` with `filter_reason`
+   *   `erased`, due never, lease cleared: they are never claimed again, and the outcome of a batch
+   *   already in flight is `lost` (`completeDeliveries` is fenced by the lease), so it writes
+   *   nothing and retries nothing;
+   * - rejection-log entries whose text contains one of the identifiers' keys, digests, or `given`
+   *   (the raw values the caller was given), at least 4 characters long;
+   * - the same texts replaced by `[erased]` in every string of the shared state documents (alert
+   *   incidents quote error messages);
+   * - `audit(counts)` appended (counts and profile ids, never an identifier).
+   * Then, outside the transaction, it compacts what held the bytes (see {@link ErasureResult}).
+   * Erasing nobody is not an error: every count is 0.
+   */
+  eraseProfiles(input: {
+    identifiers: IdentifierRef[];
+    given: string[];
+    now: string;
+    audit: (counts: ErasureCounts) => NewAuditEntry;
+  }): Promise<ErasureResult>;
 
   // --- small shared state (circuit breakers, alert incidents) --------------------------------
 

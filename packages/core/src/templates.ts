@@ -32,4 +32,16 @@ export interface DestinationTemplate {
   description: string;
   /** Validates settings; throws `PipesError('VALIDATION_FAILED')` with field paths when they are wrong. */
   create(settings: unknown): DestinationDefinition;
+  /**
+   * The JSON Schema (draft 2020-12) of the settings `create` takes, as the client writes them
+   * (defaults optional): the console generates its settings form from it.
+   */
+  settingsSchema?: Record<string, unknown>;
+  /**
+   * The platform's test mode, when it has one: a test send (`POST
+   * /api/event-destinations/{id}/send-test`, mode `test`) makes the `send()` again from the
+   * destination's settings with `setting` set. `needsValue`: the setting takes a value the operator
+   * gives (`test_event_code`, from the platform's console); otherwise it is set to `true`.
+   */
+  testMode?: { setting: string; needsValue: boolean; description: string };
 }

@@ -96,6 +96,16 @@ export interface CanonicalEventPayload {
   gclid?: string;
   gbraid?: string;
   wbraid?: string;
+  /** Snapchat click id (the `ScCid` URL parameter) and browser id (the `_scid` cookie). Never hashed. */
+  sc_click_id?: string;
+  sc_cookie1?: string;
+  /** Pinterest click id (the `epik` URL parameter or `_epik` cookie), sent as `click_id`. Never hashed. */
+  epik?: string;
+  /** Reddit click id (the `rdt_cid` URL parameter) and browser id (the `_rdt_uuid` cookie). Never hashed. */
+  rdt_cid?: string;
+  rdt_uuid?: string;
+  /** Microsoft Advertising click id (`msclkid`). Never hashed. */
+  msclkid?: string;
   /** GA4 client id (the `_ga` cookie's `1234567890.1714816462` part). */
   client_id?: string;
   /** GA4 session id, when the site knows it. */

@@ -5,6 +5,16 @@
  */
 export type { CanonicalContent, CanonicalEventPayload, CanonicalEventType } from './canonical.js';
 export {
+  type BaseTemplateSettings,
+  type DefinedTemplate,
+  defineTemplate,
+  type TemplateIdentifier,
+  type TemplateSecret,
+  type TemplateSources,
+  type TemplateSpec,
+  type TemplateTestMode,
+} from './define-template.js';
+export {
   GA4_MAX_BATCH_SIZE,
   type Ga4Options,
   type Ga4Settings,
@@ -30,6 +40,42 @@ export {
   metaCapiTemplate,
   metaEventNames,
 } from './meta/meta.js';
+export {
+  MICROSOFT_UET_MAX_BATCH_SIZE,
+  type MicrosoftUetCapiOptions,
+  type MicrosoftUetCapiSettings,
+  microsoftUetCapi,
+  microsoftUetCapiSettingsSchema,
+  microsoftUetCapiTemplate,
+  microsoftUetEventNames,
+} from './microsoft/microsoft.js';
+export {
+  PINTEREST_MAX_BATCH_SIZE,
+  type PinterestCapiOptions,
+  type PinterestCapiSettings,
+  pinterestCapi,
+  pinterestCapiSettingsSchema,
+  pinterestCapiTemplate,
+  pinterestEventNames,
+} from './pinterest/pinterest.js';
+export {
+  REDDIT_MAX_BATCH_SIZE,
+  type RedditCapiOptions,
+  type RedditCapiSettings,
+  redditCapi,
+  redditCapiSettingsSchema,
+  redditCapiTemplate,
+  redditEventNames,
+} from './reddit/reddit.js';
+export {
+  SNAPCHAT_MAX_BATCH_SIZE,
+  type SnapchatCapiOptions,
+  type SnapchatCapiSettings,
+  snapchatCapi,
+  snapchatCapiSettingsSchema,
+  snapchatCapiTemplate,
+  snapchatEventNames,
+} from './snapchat/snapchat.js';
 export { findTemplate, templates } from './templates.js';
 export {
   TIKTOK_MAX_BATCH_SIZE,
@@ -40,3 +86,11 @@ export {
   tiktokEventsSettingsSchema,
   tiktokEventsTemplate,
 } from './tiktok/tiktok.js';
+export {
+  type SignedWebhookOptions,
+  signedWebhook,
+  WEBHOOK_MAX_BATCH_SIZE,
+  type WebhookSettings,
+  webhookSettingsSchema,
+  webhookTemplate,
+} from './webhook/webhook.js';

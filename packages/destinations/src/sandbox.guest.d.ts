@@ -9,11 +9,15 @@ declare const openpipes: {
   sha256Hex<T extends string | string[]>(value: T): T;
   /** E.164 ('+16505551212') of a phone number, or null when it is not a valid number. */
   phoneE164(raw: string, country?: string): string | null;
+  /** HMAC-SHA256 hex; the key may be bytes (a whsec_ secret's decoded bytes). */
+  hmacSha256Hex(key: string | Uint8Array, value: string): string;
 };
 
 interface GuestResponse {
   readonly status: number;
+  readonly headers: { get(name: string): string | null };
   readonly ok: boolean;
+  readonly headers: { get(name: string): string | null };
   text(): Promise<string>;
   json(): Promise<unknown>;
 }
@@ -39,3 +43,9 @@ declare class URLSearchParams {
   set(name: string, value: string): void;
   toString(): string;
 }
+
+/** base64 -> a string of bytes (Latin1). */
+declare function atob(data: string): string;
+
+/** a string of bytes (Latin1) -> base64. */
+declare function btoa(data: string): string;

@@ -58,3 +58,16 @@ export function mergeEventNames(
 export function defined<T extends Record<string, unknown>>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }
+
+/**
+ * A template's settings schema as JSON Schema, as a client writes the settings (fields with a
+ * default are optional; checks zod cannot express, like refinements, are left to `create`).
+ *
+ * @example
+ * ```ts
+ * settingsJsonSchema(metaCapiSettingsSchema).properties.pixel_id; // { type: 'string', pattern: ... }
+ * ```
+ */
+export function settingsJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}

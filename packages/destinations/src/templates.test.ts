@@ -7,6 +7,11 @@ import {
   googleAdsClickConversions,
   metaCapi,
   metaCapiTemplate,
+  microsoftUetCapi,
+  pinterestCapi,
+  redditCapi,
+  signedWebhook,
+  snapchatCapi,
   templates,
   tiktokEvents,
 } from './index.js';
@@ -20,21 +25,46 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
     conversion_actions: { purchase: '987654321' },
   },
   ga4: { measurement_id: 'G-ABC123XYZ9' },
+  webhook: { url: 'https://hooks.example/openpipes' },
+  'snapchat-capi': { pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' },
+  'pinterest-capi': { ad_account_id: '549755885175' },
+  'reddit-capi': { pixel_id: 'a2_gv0ir2x4r0wz' },
+  'microsoft-uet-capi': { tag_id: '187000123' },
 };
 
 let engine: TestEngine | undefined;
 afterAll(() => engine?.close());
 
 describe('templates', () => {
-  it('exports the four templates by the names the admin API uses', () => {
+  it('exports the templates by the names the admin API uses', () => {
     expect(templates.map((t) => t.name)).toEqual([
       'meta-capi',
       'tiktok-events',
       'google-ads-click-conversions',
       'ga4',
+      'webhook',
+      'snapchat-capi',
+      'pinterest-capi',
+      'reddit-capi',
+      'microsoft-uet-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
+  });
+
+  it('describes its settings as JSON Schema and has a test mode whose setting changes send()', () => {
+    for (const template of templates) {
+      const schema = template.settingsSchema as { type: string; properties: Record<string, unknown> };
+      expect(schema.type, template.name).toBe('object');
+      const mode = template.testMode!;
+      expect(Object.keys(schema.properties), template.name).toContain(mode.setting);
+      const settings = minimalSettings[template.name] as Record<string, unknown>;
+      const value = mode.needsValue ? 'TEST12345' : true;
+      const normal = template.create(settings).destination.send;
+      const test = template.create({ ...settings, [mode.setting]: value }).destination.send;
+      expect(test, template.name).not.toBe(normal);
+      if (mode.needsValue) expect(test).toContain('TEST12345');
+    }
   });
 
   it('creates, for every template, a destination and a pipe whose code compiles in the sandbox', async () => {
@@ -67,7 +97,7 @@ describe('templates', () => {
     for (const template of templates) {
       let error: unknown;
       try {
-        template.create({ base_url: 'ftp://example.com', max_batch_size: 0 });
+        template.create({ base_url: 'ftp://example.com', url: 'ftp://example.com', max_batch_size: 0 });
       } catch (err) {
         error = err;
       }
@@ -76,7 +106,9 @@ describe('templates', () => {
       const paths = ((error as PipesError).details as { issues: Array<{ path: string }> }).issues.map(
         (i) => i.path,
       );
-      expect(paths).toEqual(expect.arrayContaining(['base_url', 'max_batch_size']));
+      // The webhook has a url where the platforms have a base_url.
+      const urlField = template.name === 'webhook' ? 'url' : 'base_url';
+      expect(paths).toEqual(expect.arrayContaining([urlField, 'max_batch_size']));
     }
   });
 
@@ -93,6 +125,21 @@ describe('templates', () => {
       findTemplate('google-ads-click-conversions')!.create(minimalSettings['google-ads-click-conversions']),
     );
     expect(ga4({ measurementId: 'G-ABC123XYZ9' })).toEqual(findTemplate('ga4')!.create(minimalSettings.ga4));
+    expect(signedWebhook({ url: 'https://hooks.example/openpipes' })).toEqual(
+      findTemplate('webhook')!.create(minimalSettings.webhook),
+    );
+    expect(snapchatCapi({ pixelId: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' })).toEqual(
+      findTemplate('snapchat-capi')!.create(minimalSettings['snapchat-capi']),
+    );
+    expect(pinterestCapi({ adAccountId: '549755885175' })).toEqual(
+      findTemplate('pinterest-capi')!.create(minimalSettings['pinterest-capi']),
+    );
+    expect(redditCapi({ pixelId: 'a2_gv0ir2x4r0wz' })).toEqual(
+      findTemplate('reddit-capi')!.create(minimalSettings['reddit-capi']),
+    );
+    expect(microsoftUetCapi({ tagId: '187000123' })).toEqual(
+      findTemplate('microsoft-uet-capi')!.create(minimalSettings['microsoft-uet-capi']),
+    );
   });
 
   it('default transforms map the canonical event types and filter the others; settings can rename or drop', async () => {
@@ -133,6 +180,6 @@ describe('templates over the admin API', () => {
   it('plugs into a handler that takes DestinationTemplate[]', () => {
     // The HTTP package's option type: a mutable array of the core contract.
     const accept = (list: import('@openpipes/core').DestinationTemplate[]) => list.length;
-    expect(accept(templates)).toBe(4);
+    expect(accept(templates)).toBe(templates.length);
   });
 });

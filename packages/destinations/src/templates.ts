@@ -2,7 +2,12 @@ import type { DestinationTemplate } from '@openpipes/core';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
 import { metaCapiTemplate } from './meta/meta.js';
+import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
+import { pinterestCapiTemplate } from './pinterest/pinterest.js';
+import { redditCapiTemplate } from './reddit/reddit.js';
+import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
+import { webhookTemplate } from './webhook/webhook.js';
 
 /**
  * Every prebuilt template, for the HTTP handler and the CLI.
@@ -21,6 +26,11 @@ export const templates: DestinationTemplate[] = [
   tiktokEventsTemplate,
   googleAdsTemplate,
   ga4Template,
+  webhookTemplate,
+  snapchatCapiTemplate,
+  pinterestCapiTemplate,
+  redditCapiTemplate,
+  microsoftUetCapiTemplate,
 ];
 
 /**

@@ -13,7 +13,7 @@ import type { RequestContext } from './handler.js';
 export interface DirectCall {
   /** The request's method, as sent. */
   method: string;
-  /** The request target as a URL; only its path and query are read. */
+  /** The request's URL, as the fetch path builds it (origin from the Host header, or localhost). */
   url: URL;
   /** Its headers and body. */
   request: BodySource;
@@ -25,6 +25,8 @@ export interface DirectCall {
 export interface DirectAnswer {
   status: number;
   headers: Record<string, string>;
+  /** `Set-Cookie` values, one header each. */
+  cookies?: string[];
   body: string | null;
 }
 

@@ -8,6 +8,7 @@ import { httpStatusForCode, type Logger, type PipesError, toPipesError } from '@
 import type { DirectAnswer } from './direct.js';
 import type { Route } from './route.js';
 import { CollectError } from './routes/collect.js';
+import { scrub } from './scrub.js';
 
 /**
  * The answer to a request that failed (the route's refusal, or anything it threw), logged as the
@@ -82,17 +83,4 @@ function challenge(error: PipesError, collect: boolean): string {
   return details.reason === 'invalid_token'
     ? 'Bearer realm="openpipes", error="invalid_token"'
     : 'Bearer realm="openpipes"';
-}
-
-/** Replaces every occurrence of a sensitive value (4 characters or more) with `[redacted]`. */
-export function scrub(text: string, sensitive: string[]): string {
-  let out = text;
-  for (const value of sensitive) {
-    if (value.length < 4) continue;
-    out = out.split(value).join('[redacted]');
-    // In JSON the value may appear escaped.
-    const escaped = JSON.stringify(value).slice(1, -1);
-    if (escaped !== value) out = out.split(escaped).join('[redacted]');
-  }
-  return out;
 }

@@ -5,7 +5,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OpenPipesHandler } from './handler.js';
-import { callHandler } from './node-bridge.js';
+import { callHandler, copyHeaders } from './node-bridge.js';
 
 /**
  * A Fastify plugin serving the handler. Every method Fastify routes reaches the handler (TRACE and
@@ -33,9 +33,7 @@ export function createFastifyPlugin(handler: OpenPipesHandler): (fastify: Fastif
     const route = async (request: FastifyRequest, reply: FastifyReply) => {
       const response = await callHandler(handler, request.raw, reply.raw, { url: request.raw.url, basePath });
       reply.code(response.status);
-      response.headers.forEach((value, key) => {
-        reply.header(key, value);
-      });
+      copyHeaders(response.headers, (key, value) => reply.header(key, value));
       return reply.send(Buffer.from(await response.arrayBuffer()));
     };
     fastify.all('/', route);

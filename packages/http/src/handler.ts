@@ -21,6 +21,8 @@ import {
   type StaticApiKey,
 } from './api-keys.js';
 import { checkMediaType, readBody } from './body.js';
+import { browserTagRoute } from './browser-tag.js';
+import { clientAddress } from './client-address.js';
 import { createConsoleServer } from './console.js';
 import { type DirectAnswer, type DirectAnswerer, type DirectCall, directAnswerer } from './direct.js';
 import { failureAnswer } from './failure.js';
@@ -29,7 +31,15 @@ import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
 import { type ProbeOptions, probeRoutes } from './probes.js';
 import { readQuery } from './query.js';
-import { type BodySpec, type JsonObject, json, type Reply, type ResponsesSpec, type Route } from './route.js';
+import {
+  type BodySpec,
+  type DirectReply,
+  type JsonObject,
+  json,
+  type Reply,
+  type ResponsesSpec,
+  type Route,
+} from './route.js';
 import { createRouter } from './router.js';
 import { type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
@@ -115,6 +125,10 @@ export interface HandlerOptions {
   console?: boolean;
   /** Segment-spec `/v1/...` at the root (off: an embedder's `/v1` is safe; see docs/segment.md). */
   segment?: boolean | SegmentOptions;
+  /** Serve the browser tag at `<mount>/openpipes.js` (docs/browser-tag.md). Off by default. */
+  browserTag?: boolean;
+  /** Addresses of proxies whose `X-Forwarded-For` names the client (default none: the peer is the client). */
+  trustedProxies?: string[];
 }
 
 /**
@@ -136,6 +150,8 @@ export interface RequestContext {
    * path exists and 404 where it does not, as for any method a path does not take.
    */
   method?: string;
+  /** The connection's peer address (the node adapters pass `socket.remoteAddress`). */
+  clientAddress?: string;
 }
 
 /**
@@ -206,6 +222,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     }),
     ...metaRoutes(pipes, () => routes, version),
     ...observability,
+    ...(options.browserTag ? [browserTagRoute()] : []),
     ...adminRoutes(pipes, { templates: options.templates ?? [], logger }),
   ];
   const router = createRouter(routes);
@@ -287,6 +304,11 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
           sensitive,
           query,
           body,
+          clientAddress: clientAddress(
+            context?.clientAddress,
+            request.headers.get('x-forwarded-for'),
+            options.trustedProxies,
+          ),
         }),
       );
     } catch (err) {
@@ -340,7 +362,17 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       const rawQuery = readQuery(call.url, route);
       if (route.query) parseOrThrow(route.query, rawQuery, 'query');
       answered = replyAnswer(
-        await route.handleDirect({ params: found.params, requestId, request: call.request }),
+        await route.handleDirect({
+          params: found.params,
+          url: call.url,
+          requestId,
+          request: call.request,
+          clientAddress: clientAddress(
+            context?.clientAddress,
+            call.request.header('x-forwarded-for'),
+            options.trustedProxies,
+          ),
+        }),
       );
     } catch (err) {
       const failed = failureAnswer(logger, err, {
@@ -481,11 +513,15 @@ function isDirect(route: Route): route is Route & Required<Pick<Route, 'handleDi
 }
 
 /** {@link toResponse} for the direct path: the same status, headers and JSON text. */
-function replyAnswer(reply: Exclude<Reply<ResponsesSpec>, Response>): DirectAnswer {
-  if (reply.body === undefined) return { status: reply.status, headers: { ...reply.headers }, body: null };
+function replyAnswer(reply: DirectReply<ResponsesSpec>): DirectAnswer {
+  const cookies = reply.cookies && reply.cookies.length > 0 ? { cookies: reply.cookies } : {};
+  if (reply.body === undefined) {
+    return { status: reply.status, headers: { ...reply.headers }, ...cookies, body: null };
+  }
   return {
     status: reply.status,
     headers: { 'content-type': 'application/json; charset=utf-8', ...reply.headers },
+    ...cookies,
     body: JSON.stringify(reply.body),
   };
 }

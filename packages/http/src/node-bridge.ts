@@ -42,8 +42,9 @@ export async function answerNode(
   const direct = directAnswererOf(handler);
   // A body a framework parser already read (Express' express.json()) is re-sent by the fetch path.
   if (direct && req.method === 'POST' && !(req.readableEnded && options.parsedBody !== undefined)) {
-    const context: RequestContext | undefined =
-      options.basePath === undefined ? undefined : { basePath: options.basePath };
+    // The context toHandlerCall gives the fetch path.
+    const context: RequestContext = options.basePath === undefined ? {} : { basePath: options.basePath };
+    if (req.socket?.remoteAddress) context.clientAddress = req.socket.remoteAddress;
     const answer = await direct(directCall(req, res, options.url ?? req.url ?? '/'), context);
     if (answer) {
       writeDirectAnswer(res, answer);
@@ -105,6 +106,7 @@ export function toHandlerCall(
   });
 
   const context: RequestContext = options.basePath === undefined ? {} : { basePath: options.basePath };
+  if (req.socket?.remoteAddress) context.clientAddress = req.socket.remoteAddress;
   const method = req.method ?? 'GET';
   const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: controller.signal };
   if (forbiddenByFetch.has(method.toUpperCase()) || !methodToken.test(method)) {
@@ -145,9 +147,7 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     const type = response.headers.get('content-type') ?? '';
     if (response.body && type.startsWith('application/x-ndjson')) {
       res.statusCode = response.status;
-      response.headers.forEach((value, key) => {
-        res.setHeader(key, value);
-      });
+      copyHeaders(response.headers, (key, value) => res.setHeader(key, value));
       res.flushHeaders();
       for await (const chunk of response.body) {
         if (res.destroyed) continue; // the client left; let the work finish and drop its lines
@@ -159,9 +159,7 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     const body = Buffer.from(await response.arrayBuffer());
     if (res.destroyed || res.writableEnded) return;
     res.statusCode = response.status;
-    response.headers.forEach((value, key) => {
-      res.setHeader(key, value);
-    });
+    copyHeaders(response.headers, (key, value) => res.setHeader(key, value));
     res.setHeader('content-length', body.byteLength);
     res.end(body);
   } catch (err) {
@@ -171,13 +169,14 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
 
 /**
  * Writes a direct answer as {@link writeFetchResponse} writes a `Response`: the same status,
- * headers (in the same order: sorted, then `content-length`) and body. Never throws.
+ * headers (in the same order: sorted, then `set-cookie`, then `content-length`) and body. Never throws.
  */
 function writeDirectAnswer(res: ServerResponse, answer: DirectAnswer): void {
   try {
     if (res.destroyed || res.writableEnded) return;
-    const headers: Record<string, string | number> = {};
+    const headers: Record<string, string | number | string[]> = {};
     for (const name of Object.keys(answer.headers).sort()) headers[name] = answer.headers[name]!;
+    if (answer.cookies) headers['set-cookie'] = answer.cookies;
     const body = answer.body ?? '';
     headers['content-length'] = Buffer.byteLength(body);
     res.writeHead(answer.status, headers);
@@ -185,6 +184,18 @@ function writeDirectAnswer(res: ServerResponse, answer: DirectAnswer): void {
   } catch (err) {
     failResponse(res, err);
   }
+}
+
+/**
+ * Hands a fetch response's headers to `set`, `Set-Cookie` as one list of values (iterating joins
+ * nothing, but setting them one by one would keep only the last cookie).
+ */
+export function copyHeaders(headers: Headers, set: (key: string, value: string | string[]) => void): void {
+  headers.forEach((value, key) => {
+    if (key !== 'set-cookie') set(key, value);
+  });
+  const cookies = headers.getSetCookie();
+  if (cookies.length > 0) set('set-cookie', cookies);
 }
 
 /**
@@ -340,7 +351,12 @@ function directCall(req: IncomingMessage, res: ServerResponse, target: string): 
     },
     reader: () => bodyReader(req, clientLeft),
   };
-  return { method: req.method ?? 'GET', url: requestUrl(target, undefined), request, clientLeft: () => left };
+  return {
+    method: req.method ?? 'GET',
+    url: requestUrl(target, req.headers.host),
+    request,
+    clientLeft: () => left,
+  };
 }
 
 const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;

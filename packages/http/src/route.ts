@@ -110,6 +110,8 @@ export interface RouteContext<P extends string = string, Q = undefined, B = unde
   query: Q;
   /** The body parsed with the route's `body` schema. */
   body: B;
+  /** The client's address (client-address.ts: past trusted proxies); null when the adapter does not say. */
+  clientAddress: string | null;
 }
 
 /**
@@ -118,9 +120,16 @@ export interface RouteContext<P extends string = string, Q = undefined, B = unde
  */
 export interface DirectRouteContext<P extends string = string> {
   params: PathParams<P>;
+  /** The request's URL (its origin from the Host header, as the fetch path builds it). */
+  url: URL;
   requestId: string;
   request: BodySource;
+  /** As {@link RouteContext.clientAddress}. */
+  clientAddress: string | null;
 }
+
+/** What `handleDirect` answers: a reply, and cookies to set (`Set-Cookie`, one per entry). */
+export type DirectReply<R extends ResponsesSpec> = Exclude<Reply<R>, Response> & { cookies?: string[] };
 
 /** What every route declares besides its schemas and handler. */
 interface RouteBase<P extends string> {
@@ -165,7 +174,7 @@ export interface RouteDefinition<
    * conversion was a large part of a small request's cost). It MUST answer exactly as `handle`
    * does; the handler uses it only on routes with `access` `public` or `collect` and no `body`.
    */
-  handleDirect?(context: DirectRouteContext<P>): Promise<Exclude<Reply<R>, Response>>;
+  handleDirect?(context: DirectRouteContext<P>): Promise<DirectReply<R>>;
 }
 
 /** A route as the handler and the document see it (its types erased). */
@@ -174,7 +183,7 @@ export interface Route extends RouteBase<string> {
   body?: BodySpec<z.ZodType>;
   responses: ResponsesSpec;
   handle(context: RouteContext<string, unknown, unknown>): Promise<Reply<ResponsesSpec>>;
-  handleDirect?(context: DirectRouteContext): Promise<Exclude<Reply<ResponsesSpec>, Response>>;
+  handleDirect?(context: DirectRouteContext): Promise<DirectReply<ResponsesSpec>>;
 }
 
 /**

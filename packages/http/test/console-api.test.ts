@@ -178,4 +178,59 @@ describe('the console API', () => {
       (await post('/api/pipes/pip_01HZZZZZZZZZZZZZZZZZZZZZZZ/transform-test', { recent: 1 })).status,
     ).toBe(404);
   });
+
+  it('reconciles purchases: collected, and per destination and pipe delivered, filtered, failed, pending', async () => {
+    const response = await get('/api/reconciliation?event_type=purchase');
+    expect(response.status).toBe(200);
+    const result = (await response.json()) as {
+      collected: number;
+      collected_by_source: Array<{ source_id: string; count: number }>;
+      destinations: Array<{
+        destination_id: string;
+        name: string;
+        expected: number;
+        missing: number;
+        deliveries: number;
+        delivered: number;
+        filtered: number;
+        failed: number;
+        pending: number;
+        pipes: Array<{ pipe_id: string; delivered: number }>;
+      }>;
+    };
+    expect(result.collected).toBe(3);
+    expect(result.collected_by_source).toEqual([{ source_id: flow.source.id, count: 3 }]);
+    expect(result.destinations).toEqual([
+      expect.objectContaining({
+        destination_id: flow.destination.id,
+        name: 'meta-capi-prod',
+        expected: 3,
+        missing: 0,
+        deliveries: 3,
+        delivered: 3,
+        filtered: 0,
+        failed: 0,
+        pending: 0,
+        pipes: [expect.objectContaining({ pipe_id: flow.pipe.id, delivered: 3 })],
+      }),
+    ]);
+
+    // Another type, or a period before these events: nothing collected, the pipe still listed.
+    for (const query of [
+      'event_type=refund',
+      'event_type=purchase&from=2020-01-01T00:00:00Z&to=2020-01-02T00:00:00Z',
+    ]) {
+      const empty = (await (await get(`/api/reconciliation?${query}`)).json()) as typeof result;
+      expect(empty.collected, query).toBe(0);
+      expect(empty.destinations.map((d) => [d.expected, d.deliveries])).toEqual([[0, 0]]);
+    }
+    for (const query of [
+      '',
+      'event_type=purchase&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z',
+      'event_type=purchase&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z',
+      'event_type=purchase&since=2026-01-01T00:00:00Z',
+    ]) {
+      expect((await get(`/api/reconciliation?${query}`)).status, query).toBe(400);
+    }
+  });
 });

@@ -398,7 +398,12 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
   it('creates a destination from a template and answers its default transform and required secrets', async () => {
     const templates = await call(f, 'GET', '/api/event-destination-templates', { key: readKey.token });
     expect(templates.json.data).toEqual([
-      { name: 'echo', description: 'Posts events to a URL (test template)' },
+      {
+        name: 'echo',
+        description: 'Posts events to a URL (test template)',
+        settings_schema: null,
+        test_mode: null,
+      },
     ]);
     const answer = await call(f, 'POST', '/api/event-destinations', {
       body: { template: 'echo', settings: { url: f.meta.url }, name: 'echo-prod' },

@@ -48,6 +48,7 @@ const source = {
   allowed_origins: [],
   auth: { type: 'none' },
   dedup_window_seconds: 86400,
+  first_party_cookies: false,
   id: sourceId,
   version: 1,
   created_at: '2026-05-04T10:14:22.481Z',

@@ -212,8 +212,8 @@ export function createOpenApiChecker(document: Json): OpenApiChecker {
         mediaType,
         'schema',
       );
-      if (mediaType === 'text/plain') {
-        // A text answer (GET /metrics): the document's schema is a string.
+      if (mediaType === 'text/plain' || mediaType === 'application/javascript') {
+        // A text answer (GET /metrics, GET /openpipes.js): the document's schema is a string.
         validate(base, answer.text, givenMethod, fullPath, answer);
       } else if (mediaType === 'application/x-ndjson') {
         for (const line of answer.text.split('\n').filter(Boolean)) {

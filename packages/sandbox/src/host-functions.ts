@@ -38,11 +38,24 @@ function sha256Hex(value: unknown): string | string[] {
   return createHash('sha256').update(str(value, 'sha256Hex value')).digest('hex');
 }
 
+/**
+ * A key or data the guest passed: a string (UTF-8), or bytes, which the guest sends as
+ * `{ base64 }` (a `whsec_` secret's decoded bytes key Standard Webhooks' HMAC).
+ */
+function bytesOrString(value: unknown, what: string): string | Buffer {
+  if (typeof value === 'string') return value;
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const base64 = (value as { base64?: unknown }).base64;
+    if (typeof base64 === 'string' && Object.keys(value).length === 1) return Buffer.from(base64, 'base64');
+  }
+  throw new TypeError(`${what} must be a string or bytes (Uint8Array, ArrayBuffer), got ${typeof value}`);
+}
+
 function hmacSha256Hex(key: unknown, value: unknown): string | string[] {
-  const k = str(key, 'hmacSha256Hex key');
+  const k = bytesOrString(key, 'hmacSha256Hex key');
   if (Array.isArray(value))
-    return value.map((v) => createHmac('sha256', k).update(str(v, 'value')).digest('hex'));
-  return createHmac('sha256', k).update(str(value, 'hmacSha256Hex value')).digest('hex');
+    return value.map((v) => createHmac('sha256', k).update(bytesOrString(v, 'value')).digest('hex'));
+  return createHmac('sha256', k).update(bytesOrString(value, 'hmacSha256Hex value')).digest('hex');
 }
 
 /** Node-style `createHash(alg).update(data).digest(enc)` done in one crossing. */
@@ -54,8 +67,8 @@ function hash(algorithm: unknown, data: unknown, encoding: unknown, key?: unknow
     throw new Error(`unsupported digest encoding "${enc}" (use hex, base64 or base64url)`);
   }
   const parts = Array.isArray(data) ? data : [data];
-  const h = key === undefined || key === null ? createHash(alg) : createHmac(alg, str(key, 'key'));
-  for (const part of parts) h.update(str(part, 'data'));
+  const h = key === undefined || key === null ? createHash(alg) : createHmac(alg, bytesOrString(key, 'key'));
+  for (const part of parts) h.update(bytesOrString(part, 'data'));
   return h.digest(enc);
 }
 

@@ -101,6 +101,8 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
           WITH found AS (
             SELECT id, status AS was FROM ${T('deliveries')}
             WHERE pipe_id = ${pipeId} AND status = ANY(${allowed}::text[])
+              -- A replay needs its event: an erased person's records (tombstones) stay as they are.
+              AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref)
               ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
               ${since ? sql`AND created_at >= ${since}::timestamptz` : sql``}
               ${until ? sql`AND created_at < ${until}::timestamptz` : sql``}

@@ -25,7 +25,7 @@
  * One module per concern: `connection.ts` (pool, kysely, error mapping), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `delivery-totals.ts`,
- * `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
+ * `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`, `state.ts`, `profiles.ts` (identity), `erasure.ts` (erasure and export), `wake-ups.ts` + `listen.ts` (NOTIFY/LISTEN), `migrations.ts`
  * + `migrate.ts`, and `rows.ts` (columns as the kit's row mappers read them). This file only
  * assembles them.
  */
@@ -38,10 +38,12 @@ import { deliveryMethods } from './deliveries.js';
 import { deliveryCountMethods } from './delivery-counts.js';
 import type { PgPool } from './driver.js';
 import { entityMethods } from './entities.js';
+import { erasureMethods } from './erasure.js';
 import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
+import { reconciliationMethods } from './reconciliation.js';
 import { rejectionMethods } from './rejections.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
@@ -183,11 +185,13 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...claimMethods(context),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
+    ...reconciliationMethods(context),
     ...pruneMethods(context),
     ...rejectionMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),
     ...profileMethods(context),
+    ...erasureMethods(context),
     ...backlogMethod(context),
     ...volumeMethods(context),
     subscribe: subscriptions.subscribe,

@@ -112,6 +112,14 @@ export function profileMethods({ q, guard, tx, schema }: PgContext): ProfileMeth
               continue;
             }
             const seenAt = link.seen_at;
+            if (link.event_ref) {
+              const eventRef = link.event_ref;
+              await q(trx)
+                .insertInto('event_identifiers')
+                .values(link.identifiers.map((i) => ({ kind: i.kind, key: i.key, event_ref: eventRef })))
+                .onConflict((oc) => oc.doNothing())
+                .execute();
+            }
             const plan = planLink(link, await load(trx, await ownersOf(trx, link.identifiers)), caps, newId);
             for (const p of plan.create) {
               await q(trx)

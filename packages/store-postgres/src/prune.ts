@@ -31,6 +31,8 @@ export function pruneMethods({ db, T, guard }: PgContext): PruneMethods {
           ), dd AS (
             DELETE FROM ${T('event_dedup')} x USING ev
             WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id
+          ), di AS (
+            DELETE FROM ${T('event_identifiers')} x USING ev WHERE x.event_ref = ev.id
           ), de AS (
             DELETE FROM ${T('events')} e USING ev WHERE e.id = ev.id RETURNING e.id
           ), rj AS (

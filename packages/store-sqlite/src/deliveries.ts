@@ -50,7 +50,9 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
           .selectFrom('deliveries')
           .select('id')
           .where('pipe_id', '=', pipeId)
-          .where('status', 'in', statuses ?? [...defaultRequeueStatuses]);
+          .where('status', 'in', statuses ?? [...defaultRequeueStatuses])
+          // A replay needs its event: an erased person's records (tombstones) stay as they are.
+          .where('event_ref', 'in', qb.selectFrom('events').select('id'));
         if (ids) q = q.where('id', 'in', ids);
         if (since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(since)));
         if (until) q = q.where('id', '<', idAtTime('delivery', Date.parse(until)));

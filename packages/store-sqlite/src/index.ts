@@ -11,7 +11,7 @@
  * One module per concern: `connection.ts` (handle, statement cache, transactions), `entities.ts`,
  * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`,
- * `state.ts`, `profiles.ts` (identity), `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
+ * `state.ts`, `profiles.ts` (identity), `erasure.ts` (erasure and export), `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
  * and `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles
  * them.
  */
@@ -23,10 +23,12 @@ import { createConnection, type SqliteContext, type SqliteDatabase } from './con
 import { deliveryMethods } from './deliveries.js';
 import { deliveryCountMethods } from './delivery-counts.js';
 import { entityMethods } from './entities.js';
+import { erasureMethods } from './erasure.js';
 import { eventMethods } from './events.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
+import { reconciliationMethods } from './reconciliation.js';
 import { rejectionMethods } from './rejections.js';
 import { secretValueMethods } from './secret-values.js';
 import { stateMethods } from './state.js';
@@ -76,11 +78,13 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...claimMethods(context),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
+    ...reconciliationMethods(context),
     ...pruneMethods(context),
     ...rejectionMethods(context),
     ...auditMethods(context),
     ...stateMethods(context),
     ...profileMethods(context),
+    ...erasureMethods(context),
     ...backlogMethod(context),
     ...volumeMethods(context),
   };

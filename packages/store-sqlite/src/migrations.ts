@@ -252,4 +252,30 @@ CREATE INDEX events_source ON events (source_id, id);
 ALTER TABLE deliveries ADD COLUMN filter_reason TEXT;
 `,
   },
+  {
+    version: 8,
+    name: 'event identifier index',
+    sql: `
+-- Which events carried which identifier (kind and key as profile_identifiers keeps them), written
+-- when each event's identifiers are linked: erasure and export find a person's events through it,
+-- whatever profile holds the identifiers now (docs/erasure.md). Pruned with the events.
+CREATE TABLE event_identifiers (
+  kind TEXT NOT NULL,
+  key TEXT NOT NULL,
+  event_ref TEXT NOT NULL,
+  PRIMARY KEY (kind, key, event_ref)
+) WITHOUT ROWID;
+CREATE INDEX event_identifiers_event ON event_identifiers (event_ref);
+`,
+  },
+  {
+    version: 9,
+    name: 'events by type and time',
+    sql: `
+-- Reconciliation (GET /api/reconciliation): the events of one type received in a period, counted
+-- over this index and joined to their deliveries through deliveries_event_ref; never a scan of the
+-- history.
+CREATE INDEX events_type_received ON events (event_type, received_at);
+`,
+  },
 ];

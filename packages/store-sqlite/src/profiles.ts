@@ -22,6 +22,7 @@ const identifiersSql = `SELECT ${I('kind', 'key', 'value', 'first_seen_at', 'las
 const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'created_at', 'last_seen_at', 'ip', 'user_agent')}) VALUES (?, NULL, ?, ?, NULL, NULL)`;
 const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')})
   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_identifiers')('kind', 'key', 'event_ref')}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`;
 const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE ${I('kind')} = ? AND ${I('key')} = ? AND ${I('last_seen_at')} < ?`;
 // The survivor's last-seen time and attributes move only forwards: an older link changes nothing.
 const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coalesce(?, ${P('ip')}), ${P('user_agent')} = coalesce(?, ${P('user_agent')})
@@ -85,6 +86,10 @@ export function profileMethods({ qb, all, first, run, tx, prepare }: SqliteConte
     links.map((link) => {
       if (link.identifiers.length === 0) return null;
       const seenAt = link.seen_at;
+      if (link.event_ref) {
+        const index = prepare(indexSql);
+        for (const i of link.identifiers) index.run(i.kind, i.key, link.event_ref);
+      }
       const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
       for (const p of plan.create) {
         prepare(insertProfileSql).run(p.id, seenAt, seenAt);

@@ -27,6 +27,7 @@ export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods 
             run(qb.deleteFrom('delivery_attempts').where('delivery_id', 'in', deliveryIds));
             deliveries = run(qb.deleteFrom('deliveries').where('id', 'in', deliveryIds));
           }
+          run(qb.deleteFrom('event_identifiers').where('event_ref', 'in', eventIds));
           run(qb.deleteFrom('events').where('id', 'in', eventIds));
         }
         // The rejection log's ids are ULIDs made when refused: the same id-range test.

@@ -1,6 +1,7 @@
 /**
  * `openpipes profiles`: find a person's identity profile by any identifier and read it as stored
- * (docs/identifiers.md). Search sends the identifiers in a POST body, never in the URL.
+ * (docs/identifiers.md), export a profile's data; `openpipes erasure`: erase a person
+ * (docs/erasure.md). Identifiers travel in a POST body, never in the URL.
  */
 import type { Profile } from '@openpipes/core';
 import { IDENTIFIERS } from '@openpipes/core/identity';
@@ -25,6 +26,68 @@ function printProfile(ctx: CommandContext, profile: Profile): void {
   for (const m of profile.merged) line(ctx, `  merged ${m.id} at ${m.merged_at}`);
 }
 
+/** One `--<kind>` option per identifier kind of the table. */
+function identifierOptions(command: Command): Command {
+  for (const spec of IDENTIFIERS)
+    command.option(`--${spec.kind.replace(/_/g, '-')} <value>`, `a ${spec.kind}`);
+  return command;
+}
+
+/** The identifiers given as options, by kind; at least one. */
+function identifiersFrom(options: Record<string, string | boolean | undefined>): Record<string, string> {
+  const identifiers: Record<string, string> = {};
+  for (const spec of IDENTIFIERS) {
+    const key = spec.kind.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    const value = options[key];
+    if (typeof value === 'string') identifiers[spec.kind] = value;
+  }
+  if (Object.keys(identifiers).length === 0)
+    throw usage('give at least one identifier, e.g. --email jane@example.com');
+  return identifiers;
+}
+
+/** What `POST /api/erasure` answers. */
+interface ErasureAnswer {
+  profiles: number;
+  profile_ids: string[];
+  identifiers: number;
+  events: number;
+  deliveries: number;
+  cancelled: number;
+  attempts: number;
+  rejections: number;
+  state: number;
+  compacted: boolean;
+}
+
+export function registerErasure(program: Command, ctx: CommandContext): void {
+  const erasure = program
+    .command('erasure')
+    .summary('erase a person: profiles, events, delivery payloads; stop what has not left')
+    .description(
+      'Raw values or SHA-256 digests of any identifier kind. Needs a write key. See docs/erasure.md.',
+    )
+    .option('--json', 'print JSON');
+  identifierOptions(erasure).action(async (options: Record<string, string | boolean | undefined>) => {
+    const identifiers = identifiersFrom(options);
+    const { body } = await ctx.client().request<ErasureAnswer>('POST', '/api/erasure', {
+      body: { identifiers },
+    });
+    if (options.json) {
+      printJson(ctx.io, body);
+      return;
+    }
+    line(
+      ctx,
+      `erased ${body.profiles} profile(s), ${body.events} event(s), ${body.deliveries} delivery record(s) ` +
+        `(${body.cancelled} stopped before leaving), ${body.attempts} attempt(s), ` +
+        `${body.rejections} rejection(s), ${body.state} state document(s)`,
+    );
+    for (const id of body.profile_ids) line(ctx, `  ${id}`);
+    if (!body.compacted) line(ctx, 'storage not compacted yet (the database was busy): run it again later');
+  });
+}
+
 export function registerProfiles(program: Command, ctx: CommandContext): void {
   const profiles = program.command('profiles').summary('find and read identity profiles');
 
@@ -33,17 +96,9 @@ export function registerProfiles(program: Command, ctx: CommandContext): void {
     .summary('profiles holding any of the given identifiers')
     .description('Raw values or SHA-256 digests; personal identifiers are shown as stored (digests).')
     .option('--json', 'print JSON');
-  for (const spec of IDENTIFIERS)
-    search.option(`--${spec.kind.replace(/_/g, '-')} <value>`, `a ${spec.kind}`);
+  identifierOptions(search);
   search.action(async (options: Record<string, string | boolean | undefined>) => {
-    const identifiers: Record<string, string> = {};
-    for (const spec of IDENTIFIERS) {
-      const key = spec.kind.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
-      const value = options[key];
-      if (typeof value === 'string') identifiers[spec.kind] = value;
-    }
-    if (Object.keys(identifiers).length === 0)
-      throw usage('give at least one identifier, e.g. --email jane@example.com');
+    const identifiers = identifiersFrom(options);
     const { body } = await ctx.client().request<{ data: Profile[] }>('POST', '/api/profiles/search', {
       body: { identifiers },
     });
@@ -66,5 +121,15 @@ export function registerProfiles(program: Command, ctx: CommandContext): void {
         return;
       }
       printProfile(ctx, body);
+    });
+
+  profiles
+    .command('export <id>')
+    .summary("a data subject's data as JSON: profile, identifiers as stored, events, deliveries")
+    .action(async (id: string) => {
+      const { body } = await ctx
+        .client()
+        .request<unknown>('GET', `/api/profiles/${encodeURIComponent(id)}/export`);
+      printJson(ctx.io, body);
     });
 }

@@ -31,6 +31,7 @@ interface ServeOptions {
   maxConnections?: string;
   maxConnectionsPerAddress?: string;
   metricsPublic?: boolean;
+  trustedProxy?: string[];
   /** commander's `--no-console`: false when given. */
   console?: boolean;
   /** commander's `--no-identity`: false when given. */
@@ -68,6 +69,13 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
       .filter(Boolean),
     ...(options.egressAllow ?? []),
   ];
+  const trustedProxies = [
+    ...(env.OPENPIPES_TRUSTED_PROXIES ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    ...(options.trustedProxy ?? []),
+  ];
   const publicUrl = options.publicUrl ?? env.OPENPIPES_PUBLIC_URL;
   const workers = integer(options.workers ?? env.OPENPIPES_SANDBOX_WORKERS, '--workers', 1, 64);
   const http = httpLimits(options, env);
@@ -92,6 +100,7 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
     metricsPublic:
       Boolean(options.metricsPublic) || ['1', 'true'].includes(env.OPENPIPES_METRICS_PUBLIC ?? ''),
     ...(workers ? { workers } : {}),
+    trustedProxies,
     http,
   };
 }
@@ -189,6 +198,11 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option(
       '--metrics-public',
       'answer GET /metrics without a token, for a scraper inside a private network (env OPENPIPES_METRICS_PUBLIC=1); by default it takes the admin token or an API key',
+    )
+    .option(
+      '--trusted-proxy <address>',
+      "a proxy whose X-Forwarded-For names the client, for Segment messages without context.ip (repeatable; env OPENPIPES_TRUSTED_PROXIES, comma-separated); by default the connection's peer is the client",
+      collect,
     )
     .option('--workers <n>', 'sandbox worker threads (env OPENPIPES_SANDBOX_WORKERS; default one per core)')
     .option(

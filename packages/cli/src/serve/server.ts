@@ -43,6 +43,8 @@ export interface ServeSettings {
   metricsPublic: boolean;
   /** Sandbox worker threads (default: one per core). */
   workers?: number;
+  /** Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); none by default. */
+  trustedProxies: string[];
   /** Timeouts and connection caps of the HTTP server (`hardenServer`; its defaults where unset). */
   http: Pick<
     ServerLimits,
@@ -138,6 +140,9 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     console: settings.console,
     // Segment-spec clients (analytics.js, @segment/analytics-node) at /v1/...: docs/segment.md.
     segment: true,
+    // The browser tag at /openpipes.js: docs/browser-tag.md.
+    browserTag: true,
+    trustedProxies: settings.trustedProxies,
   });
   const sink = demoSink(logger);
   const listener = createNodeListener(handler, {

@@ -19,11 +19,14 @@ export function navigate(path: string): void {
   for (const listener of listeners) listener();
 }
 
-/** The current console path; re-renders on navigation and on back/forward. */
+/**
+ * The current console path with its query (`/audit?actor=ops`); re-renders on navigation (a new
+ * query too) and on back/forward.
+ */
 export function usePath(): string {
-  const [path, setPath] = useState(currentPath);
+  const [path, setPath] = useState(() => currentPath() + location.search);
   useEffect(() => {
-    const update = () => setPath(currentPath());
+    const update = () => setPath(currentPath() + location.search);
     listeners.add(update);
     addEventListener('popstate', update);
     return () => {

@@ -39,6 +39,7 @@ function staging(): ConfigSnapshot {
       allowed_origins: [],
       auth: { type: 'none' },
       dedup_window_seconds: 86400,
+      first_party_cookies: false,
       ...base,
     },
     {
@@ -49,6 +50,7 @@ function staging(): ConfigSnapshot {
       allowed_origins: [],
       auth: { type: 'bearer', secret_id: 'sec_3' },
       dedup_window_seconds: 86400,
+      first_party_cookies: false,
       ...base,
     },
   ];

@@ -15,6 +15,7 @@ export { runEngineConsent } from './consent.js';
 export { runStoreDeliveryCounts } from './delivery-counts.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
+export { runEngineErasure } from './erasure.js';
 export { runEngineIdentity } from './identity.js';
 export { runEngineNeighbours } from './neighbours.js';
 export { runEngineLevelAlerts, runStoreObservability } from './observability.js';

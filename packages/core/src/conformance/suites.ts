@@ -1,7 +1,7 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
  * trail, the engine scenarios, config transfer, destination faults, hostile neighbours,
- * volume/success-rate alerts, identity, the rejection log and consent.
+ * volume/success-rate alerts, identity, the rejection log, consent and erasure.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
@@ -9,6 +9,7 @@ import { runEngineConfigTransfer } from './config-transfer.js';
 import { runEngineConsent } from './consent.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
 import { type EngineConformanceOptions, runEngineConformance } from './engine.js';
+import { runEngineErasure } from './erasure.js';
 import { runEngineIdentity } from './identity.js';
 import { runEngineNeighbours } from './neighbours.js';
 import { runEngineLevelAlerts } from './observability.js';
@@ -26,4 +27,5 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineIdentity(options);
   runEngineRejections(options);
   runEngineConsent(options);
+  runEngineErasure(options);
 }

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { PipesError } from '../errors.js';
-import type { Store } from '../store.js';
+import type { IdentifierRef, Store } from '../store.js';
 import { parseOrThrow } from '../validation.js';
 import { captureIdentifiers } from './capture.js';
 import { IDENTIFIERS, type IdentifierKind, identifierSpec, isIdentifierKind } from './identifiers.js';
@@ -47,7 +47,40 @@ export const profileSearchSchema = z
   })
   .strict();
 
-function present(p: StoredProfile, merged: Profile['merged'] = []): Profile {
+/**
+ * The stored keys of identifiers given as in a profile search: the same capture as ingest, with no
+ * junk rules (a search for a junk value finds nothing anyway), so the keys are computed exactly as
+ * they were stored. Raw values and SHA-256 digests alike.
+ *
+ * @example
+ * ```ts
+ * const refs = identifierRefs({ email: 'jane@example.com' }, { now: Date.now });
+ * ```
+ */
+export function identifierRefs(
+  identifiers: Partial<Record<IdentifierKind, string | string[]>>,
+  options: { now: () => number; defaultCountry?: string },
+): IdentifierRef[] {
+  const payload: Record<string, unknown> = {};
+  for (const [kind, given] of Object.entries(identifiers)) {
+    if (!isIdentifierKind(kind)) continue;
+    payload[identifierSpec(kind).field] = given;
+  }
+  const captured = captureIdentifiers(payload, {
+    seenAt: options.now(),
+    junk: { values: [], emails: [], emailDomains: [], emailLocalParts: [] },
+    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+  });
+  const refs = new Map<string, IdentifierRef>();
+  for (const i of captured.identifiers) {
+    const key = i.value ?? i.hashes?.sha256;
+    if (key) refs.set(identifierRef({ kind: i.kind, key }), { kind: i.kind, key });
+  }
+  return [...refs.values()];
+}
+
+/** A stored profile as the API shows it (with its merge history). */
+export function present(p: StoredProfile, merged: Profile['merged'] = []): Profile {
   const identifiers = [...p.identifiers]
     .sort((a, b) => (a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0))
     .map((i) => ({
@@ -75,26 +108,9 @@ export function createProfilesApi(deps: {
   return {
     async search(input) {
       const { identifiers } = parseOrThrow(profileSearchSchema, input, 'profile search');
-      // The same capture as ingest, with no junk rules (a search for a junk value finds nothing
-      // anyway) so the keys are computed exactly as they were stored.
-      const payload: Record<string, unknown> = {};
-      for (const [kind, given] of Object.entries(identifiers)) {
-        if (!isIdentifierKind(kind)) continue;
-        const spec = identifierSpec(kind);
-        payload[spec.field] = given;
-      }
-      const captured = captureIdentifiers(payload, {
-        seenAt: deps.now(),
-        junk: { values: [], emails: [], emailDomains: [], emailLocalParts: [] },
-        ...(deps.defaultCountry ? { defaultCountry: deps.defaultCountry } : {}),
-      });
-      const refs = new Map<string, { kind: IdentifierKind; key: string }>();
-      for (const i of captured.identifiers) {
-        const key = i.value ?? i.hashes?.sha256;
-        if (key) refs.set(identifierRef({ kind: i.kind, key }), { kind: i.kind, key });
-      }
-      if (refs.size === 0) return [];
-      const found = await deps.store.findProfiles({ identifiers: [...refs.values()] });
+      const refs = identifierRefs(identifiers, deps);
+      if (refs.length === 0) return [];
+      const found = await deps.store.findProfiles({ identifiers: refs });
       // With each one's merge history, as `get` shows it (a handful of profiles at most).
       const full = await Promise.all(found.map((p) => deps.store.getProfile({ id: p.id })));
       return full.filter((p) => p !== null).map((p) => present(p, p.merged));

@@ -52,6 +52,13 @@ describe('one digest per normalisation', () => {
     expect(normaliseEmailGoogle('john.smith@example.com')).toBe('john.smith@example.com');
   });
 
+  it("Reddit drops +suffix and non-alphanumerics in the local part at any domain (Reddit's vector)", () => {
+    // Reddit: alice@example.com and Al.ice$+Apple@Example.Com both hash to ff8d9819...d976.
+    expect(normaliseEmailReddit('Al.ice$+Apple@Example.Com')).toBe('alice@example.com');
+    expect(sha('alice@example.com')).toBe('ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976');
+    expect(normaliseEmailReddit('John_Smith-Jr@gmail.com')).toBe('johnsmithjr@gmail.com');
+  });
+
   it('Reddit drops dots and +suffix in the local part at any domain', () => {
     expect(normaliseEmailReddit('Al.ice+Apple@Example.Com')).toBe('alice@example.com');
     expect(hashIdentifier('email', 'Al.ice+Apple@Example.Com', ['sha256_reddit'])).toEqual({

@@ -33,12 +33,15 @@ export function normaliseEmailGoogle(raw: string): string {
   return `${parts[0].replace(/\./g, '')}@${parts[1]}`;
 }
 
-/** Reddit's rule: no dots and nothing after `+` in the local part, for every domain. */
+/**
+ * Reddit's rule (its Manual Advanced Matching page): lowercase, drop everything from the first `+`
+ * in the local part, then every non-alphanumeric character of the local part, for every domain.
+ */
 export function normaliseEmailReddit(raw: string): string {
   const email = normaliseEmail(raw);
   const parts = splitEmail(email);
   if (!parts) return email;
-  const local = (parts[0].split('+')[0] ?? '').replace(/\./g, '');
+  const local = (parts[0].split('+')[0] ?? '').replace(/[^a-z0-9]/g, '');
   return `${local}@${parts[1]}`;
 }
 

@@ -4,7 +4,13 @@
  * templates also perform, so digests agree.
  */
 
-export { createProfilesApi, type Profile, type ProfilesApi, profileSearchSchema } from './api.js';
+export {
+  createProfilesApi,
+  identifierRefs,
+  type Profile,
+  type ProfilesApi,
+  profileSearchSchema,
+} from './api.js';
 export {
   type CapturedEvent,
   type CapturedIdentifier,
@@ -14,6 +20,13 @@ export {
   MAX_VALUES_PER_KIND,
   parseCookies,
 } from './capture.js';
+export {
+  createErasureApi,
+  type ErasureAnswer,
+  type ErasureApi,
+  exportLimit,
+  type PersonExport,
+} from './erasure.js';
 export {
   type HashOptions,
   hashIdentifier,

@@ -37,6 +37,11 @@ export interface StoredProfile {
 
 /** One event's identifiers and attributes, to link. */
 export interface ProfileLink {
+  /**
+   * The event (`evt_` id) the link came from: the store indexes its identifiers under it, so erasure
+   * and export find every event of a person (docs/erasure.md). Absent: nothing is indexed.
+   */
+  event_ref?: string;
   identifiers: Array<Omit<StoredIdentifier, 'last_seen_at'>>;
   ip?: string;
   user_agent?: string;

@@ -50,7 +50,9 @@ export interface TransformProfile {
 
 export interface Identity {
   /** Links the identifiers of events just accepted. */
-  link(events: Array<{ event_time: string; event_payload: Record<string, unknown> }>): Promise<void>;
+  link(
+    events: Array<{ id?: string; event_time: string; event_payload: Record<string, unknown> }>,
+  ): Promise<void>;
   /** `profiles` for a transform call: `{ [event_id]: TransformProfile }`. */
   stitch(events: SandboxEvent[]): Promise<Record<string, TransformProfile>>;
   /** Deletes profiles past retention; returns how many. */
@@ -95,6 +97,7 @@ export function createIdentity(deps: {
         const captured = capture(event);
         if (captured.identifiers.length === 0) continue;
         links.push({
+          ...(event.id ? { event_ref: event.id } : {}),
           identifiers: captured.identifiers.map((i) => ({
             kind: i.kind,
             key: keyOf(i),

@@ -9,6 +9,7 @@
  * ```
  */
 
+export * from './erasure.js';
 export * from './methods.js';
 export * from './rows.js';
 export * from './rules.js';

@@ -54,6 +54,9 @@ export type DeliveryMethods = Pick<
 /** The per-minute delivery rollup (`delivery-counts.ts`). */
 export type DeliveryCountMethods = Pick<Store, 'deliveryCounts'>;
 
+/** Reconciliation of an event type over a period (`reconciliation.ts`). */
+export type ReconciliationMethods = Pick<Store, 'reconciliation'>;
+
 /** Retention (`prune.ts`). */
 export type PruneMethods = Pick<Store, 'prune'>;
 
@@ -68,3 +71,6 @@ export type StateMethods = Pick<Store, 'getState' | 'setState'>;
 
 /** Identity: profiles and their identifiers (`profiles.ts`). */
 export type ProfileMethods = Pick<Store, 'linkProfiles' | 'findProfiles' | 'getProfile' | 'pruneProfiles'>;
+
+/** Erasure and export: a data subject's rights (`erasure.ts`). */
+export type ErasureMethods = Pick<Store, 'listPersonEvents' | 'eraseProfiles'>;

@@ -227,6 +227,8 @@ export interface StoreTables<C extends DialectColumns> {
     last_seen_at: C['time'];
   };
   profile_merges: { merged_id: string; survivor_id: string; merged_at: C['time'] };
+  /** Which events carried which identifier, written by `linkProfiles` (migration 8; docs/erasure.md). */
+  event_identifiers: { kind: string; key: string; event_ref: string };
 }
 
 /**

@@ -2,6 +2,7 @@ import { purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { ga4Platform } from '../testing/platforms.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { ga4, ga4Template } from './ga4.js';
 
 const apiSecret = 'ga4-api-secret-Zx81Qw93Lp';
@@ -19,6 +20,37 @@ async function setup(options: Partial<Parameters<typeof ga4>[0]> = {}) {
 
 const purchase = (orderId: string, clientId: string | undefined) =>
   purchaseEvent(orderId, { client_id: clientId, contents: [{ id: 'SKU-1', quantity: 1, price: 129.9 }] });
+
+runTemplateHarness(bed, {
+  template: ga4Template,
+  settings: (baseUrl) => ({ measurement_id: measurementId, base_url: baseUrl }),
+  secrets: { GA4_API_SECRET: apiSecret },
+  standIn: () => ga4Platform({ measurementId, apiSecret }),
+  event: (id) => purchase(id, 'c.1'),
+  badSettings: [
+    { settings: { measurement_id: 'UA-12345-1' }, field: 'measurement_id' },
+    { settings: { validate_only: 'yes' }, field: 'validate_only' },
+  ],
+  // Production answers 2xx whatever it thinks; the validation answer is the one that names a field.
+  permanent: {
+    answer: {
+      status: 200,
+      body: {
+        validationMessages: [
+          {
+            fieldPath: 'events[0].params.currency',
+            description: 'Currency must be a 3-letter ISO 4217 code',
+            validationCode: 'VALUE_INVALID',
+          },
+        ],
+      },
+    },
+    code: 'GA4_VALUE_INVALID',
+    field: 'events[0].params.currency',
+  },
+  transient: { answer: { status: 503, body: 'unavailable' }, code: 'HTTP_503' },
+  rateLimited: { status: 429, body: 'Too Many Requests' },
+});
 
 describe('ga4 template', () => {
   it('delivers events grouped by client_id, with the api_secret masked in the record', async () => {

@@ -1,12 +1,7 @@
-import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
-import {
-  baseUrlSchema,
-  defined,
-  destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
-} from '../settings.js';
+import { defineTemplate } from '../define-template.js';
+import { baseUrlSchema, destinationNameSchema, eventNamesSchema, mergeEventNames } from '../settings.js';
 import { ga4SendSource, ga4TransformSource } from './sources.js';
 
 /**
@@ -74,32 +69,6 @@ export interface Ga4Options {
   name?: string;
 }
 
-function createGa4(settings: unknown): DestinationDefinition {
-  const s = parseOrThrow(ga4SettingsSchema, settings, 'ga4 settings');
-  const sourceSettings = {
-    measurement_id: s.measurement_id,
-    base_url: s.base_url,
-    validate_only: s.validate_only,
-    event_names: mergeEventNames(ga4EventNames, s.event_names),
-  };
-  return {
-    destination: {
-      name: s.name,
-      description: `GA4 Measurement Protocol, ${s.measurement_id}${s.validate_only ? ' (validate only)' : ''}`,
-      send: ga4SendSource(sourceSettings),
-      max_batch_size: s.max_batch_size,
-      template: { name: 'ga4', settings: defined({ ...s }) },
-    },
-    transform: ga4TransformSource(sourceSettings),
-    requiredSecrets: [
-      {
-        key: 'GA4_API_SECRET',
-        description: 'Measurement Protocol API secret (Admin > Data streams > stream > Measurement Protocol)',
-      },
-    ],
-  };
-}
-
 /**
  * The `ga4` template: GA4 Measurement Protocol.
  *
@@ -108,12 +77,37 @@ function createGa4(settings: unknown): DestinationDefinition {
  * const definition = ga4Template.create({ measurement_id: 'G-ABC123XYZ9' });
  * ```
  */
-export const ga4Template: DestinationTemplate = {
+export const ga4Template = defineTemplate({
   name: 'ga4',
   description:
     'GA4 Measurement Protocol: events grouped per client_id, 25 per request, debug endpoint as test mode',
-  create: createGa4,
-};
+  settings: ga4SettingsSchema,
+  secrets: [
+    {
+      key: 'GA4_API_SECRET',
+      description: 'Measurement Protocol API secret (Admin > Data streams > stream > Measurement Protocol)',
+    },
+  ],
+  maxBatchSize: GA4_MAX_BATCH_SIZE,
+  identifiers: ['ga_client_id', 'user_id'],
+  testMode: {
+    settings: { validate_only: true },
+    description: 'the /debug/mp/collect endpoint: GA4 validates and records nothing',
+  },
+  build(s) {
+    const sourceSettings = {
+      measurement_id: s.measurement_id,
+      base_url: s.base_url,
+      validate_only: s.validate_only,
+      event_names: mergeEventNames(ga4EventNames, s.event_names),
+    };
+    return {
+      send: ga4SendSource(sourceSettings),
+      transform: ga4TransformSource(sourceSettings),
+      description: `GA4 Measurement Protocol, ${s.measurement_id}${s.validate_only ? ' (validate only)' : ''}`,
+    };
+  },
+});
 
 /**
  * A GA4 Measurement Protocol destination.
@@ -128,14 +122,5 @@ export const ga4Template: DestinationTemplate = {
  * ```
  */
 export function ga4(options: Ga4Options): DestinationDefinition {
-  return createGa4(
-    defined({
-      name: options.name,
-      measurement_id: options.measurementId,
-      base_url: options.baseUrl,
-      validate_only: options.validateOnly,
-      event_names: options.eventNames,
-      max_batch_size: options.maxBatchSize,
-    }),
-  );
+  return ga4Template.fromOptions(options);
 }

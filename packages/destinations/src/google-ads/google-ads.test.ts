@@ -3,6 +3,7 @@ import { googleExampleTransform, purchaseEvent, runSend, type TestResponse } fro
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn, type WireOptions } from '../testing/engine.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
 
 const credentials: GoogleCredentials = {
@@ -61,6 +62,68 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const everySecret = () => [...Object.values(credentials)];
+
+runTemplateHarness(bed, {
+  template: googleAdsTemplate,
+  settings: (baseUrl) => ({
+    customer_id: '123-456-7890',
+    login_customer_id: '111-222-3333',
+    conversion_actions: { purchase: '987654321' },
+    base_url: baseUrl,
+    token_url: `${baseUrl}/token`,
+  }),
+  secrets,
+  standIn: () => googleAdsPlatform({ customerId, loginCustomerId, credentials }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['John.Smith@Gmail.com', 'johnsmith@gmail.com', '(650) 555-1212'],
+  badSettings: [
+    { settings: { customer_id: '12-34' }, field: 'customer_id' },
+    { settings: { conversion_actions: {} }, field: 'conversion_actions' },
+    { settings: { token_url: 'not a url' }, field: 'token_url' },
+  ],
+  permanent: {
+    answer: {
+      status: 400,
+      body: {
+        error: {
+          code: 400,
+          message: 'Request contains an invalid argument.',
+          status: 'INVALID_ARGUMENT',
+          details: [
+            {
+              '@type': 'type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure',
+              errors: [
+                {
+                  errorCode: { fieldError: 'REQUIRED' },
+                  message: 'The required field was not present.',
+                  location: {
+                    fieldPathElements: [
+                      { fieldName: 'conversions', index: 0 },
+                      { fieldName: 'conversion_action' },
+                    ],
+                  },
+                },
+              ],
+              requestId: 'req-123',
+            },
+          ],
+        },
+      },
+    },
+    code: 'GOOGLE_ADS_REQUIRED',
+    field: 'conversions[0].conversion_action',
+  },
+  transient: {
+    answer: googleAdsError(503, 'UNAVAILABLE', 'The service is currently unavailable.', {
+      internalError: 'TRANSIENT_ERROR',
+    }),
+    code: 'GOOGLE_ADS_TRANSIENT_ERROR',
+  },
+  rateLimited: googleAdsError(429, 'RESOURCE_EXHAUSTED', 'Too many requests.', {
+    quotaError: 'RESOURCE_EXHAUSTED',
+  }),
+  dispatcher: { maxClaim: 2000 },
+});
 
 describe('google-ads-click-conversions template', () => {
   it('uploads with a refreshed access token, developer-token and login-customer-id; partialFailure always true; no secret in the record', async () => {

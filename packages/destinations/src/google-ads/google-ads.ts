@@ -1,6 +1,7 @@
-import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
-import { baseUrlSchema, defaultCountrySchema, defined, destinationNameSchema } from '../settings.js';
+import { defineTemplate } from '../define-template.js';
+import { baseUrlSchema, defaultCountrySchema, destinationNameSchema } from '../settings.js';
 import { googleAdsSendSource, googleAdsTransformSource } from './sources.js';
 
 /**
@@ -97,41 +98,6 @@ export interface GoogleAdsClickConversionsOptions {
   name?: string;
 }
 
-function createGoogleAds(settings: unknown): DestinationDefinition {
-  const s = parseOrThrow(googleAdsSettingsSchema, settings, 'google-ads-click-conversions settings');
-  const sourceSettings = {
-    customer_id: s.customer_id,
-    login_customer_id: s.login_customer_id,
-    api_version: s.api_version,
-    base_url: s.base_url,
-    token_url: s.token_url,
-    validate_only: s.validate_only,
-    default_country: s.default_country,
-    default_consent: s.default_consent,
-    conversion_actions: s.conversion_actions,
-    max_conversions_per_request: GOOGLE_ADS_MAX_BATCH_SIZE,
-  };
-  return {
-    destination: {
-      name: s.name,
-      description: `Google Ads click conversions, customer ${s.customer_id}${s.validate_only ? ' (validate only)' : ''}`,
-      send: googleAdsSendSource(sourceSettings),
-      max_batch_size: s.max_batch_size,
-      template: { name: 'google-ads-click-conversions', settings: defined({ ...s }) },
-    },
-    transform: googleAdsTransformSource(sourceSettings),
-    requiredSecrets: [
-      { key: 'GOOGLE_ADS_CLIENT_ID', description: 'OAuth 2.0 client id (Google Cloud console)' },
-      { key: 'GOOGLE_ADS_CLIENT_SECRET', description: 'OAuth 2.0 client secret' },
-      {
-        key: 'GOOGLE_ADS_REFRESH_TOKEN',
-        description: 'OAuth 2.0 refresh token of a user with access to the account (scope adwords)',
-      },
-      { key: 'GOOGLE_ADS_DEVELOPER_TOKEN', description: 'Google Ads API developer token (API Center)' },
-    ],
-  };
-}
-
 /**
  * The `google-ads-click-conversions` template: Google Ads ConversionUploadService.UploadClickConversions.
  *
@@ -140,12 +106,46 @@ function createGoogleAds(settings: unknown): DestinationDefinition {
  * const definition = googleAdsTemplate.create({ customer_id: '123-456-7890', conversion_actions: { purchase: '987654321' } });
  * ```
  */
-export const googleAdsTemplate: DestinationTemplate = {
+export const googleAdsTemplate = defineTemplate({
   name: 'google-ads-click-conversions',
   description:
     'Google Ads uploadClickConversions: OAuth refresh-token flow, partialFailure with per-row errors, batches of up to 2000',
-  create: createGoogleAds,
-};
+  settings: googleAdsSettingsSchema,
+  secrets: [
+    { key: 'GOOGLE_ADS_CLIENT_ID', description: 'OAuth 2.0 client id (Google Cloud console)' },
+    { key: 'GOOGLE_ADS_CLIENT_SECRET', description: 'OAuth 2.0 client secret' },
+    {
+      key: 'GOOGLE_ADS_REFRESH_TOKEN',
+      description: 'OAuth 2.0 refresh token of a user with access to the account (scope adwords)',
+    },
+    { key: 'GOOGLE_ADS_DEVELOPER_TOKEN', description: 'Google Ads API developer token (API Center)' },
+  ],
+  maxBatchSize: GOOGLE_ADS_MAX_BATCH_SIZE,
+  identifiers: ['email', 'phone', 'gclid', 'gbraid', 'wbraid'],
+  testMode: {
+    settings: { validate_only: true },
+    description: 'validateOnly: Google checks the request and records nothing',
+  },
+  build(s) {
+    const sourceSettings = {
+      customer_id: s.customer_id,
+      login_customer_id: s.login_customer_id,
+      api_version: s.api_version,
+      base_url: s.base_url,
+      token_url: s.token_url,
+      validate_only: s.validate_only,
+      default_country: s.default_country,
+      default_consent: s.default_consent,
+      conversion_actions: s.conversion_actions,
+      max_conversions_per_request: GOOGLE_ADS_MAX_BATCH_SIZE,
+    };
+    return {
+      send: googleAdsSendSource(sourceSettings),
+      transform: googleAdsTransformSource(sourceSettings),
+      description: `Google Ads click conversions, customer ${s.customer_id}${s.validate_only ? ' (validate only)' : ''}`,
+    };
+  },
+});
 
 /**
  * A Google Ads click-conversions destination. Bind the four `GOOGLE_ADS_*` secrets it lists in
@@ -165,19 +165,5 @@ export const googleAdsTemplate: DestinationTemplate = {
  * ```
  */
 export function googleAdsClickConversions(options: GoogleAdsClickConversionsOptions): DestinationDefinition {
-  return createGoogleAds(
-    defined({
-      name: options.name,
-      customer_id: options.customerId,
-      login_customer_id: options.loginCustomerId,
-      conversion_actions: options.conversionActions,
-      api_version: options.apiVersion,
-      base_url: options.baseUrl,
-      token_url: options.tokenUrl,
-      validate_only: options.validateOnly,
-      default_consent: options.defaultConsent,
-      default_country: options.defaultCountry,
-      max_batch_size: options.maxBatchSize,
-    }),
-  );
+  return googleAdsTemplate.fromOptions(options);
 }

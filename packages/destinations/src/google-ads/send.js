@@ -122,6 +122,16 @@ function errorName(errorCode) {
   return 'UNKNOWN';
 }
 
+/** ' (at conversions[0].gclid)' from a GoogleAdsError's location, so the record names the field. */
+function fieldPath(location) {
+  const elements = (location && location.fieldPathElements) || [];
+  if (elements.length === 0) return '';
+  const path = elements
+    .map((el) => el.fieldName + (typeof el.index === 'number' ? '[' + el.index + ']' : ''))
+    .join('.');
+  return ' (at ' + path + ')';
+}
+
 /** A request-level error ({ error: { code, message, status, details } }) for every row. */
 function requestError(status, body) {
   const error = (body && body.error) || {};
@@ -130,7 +140,7 @@ function requestError(status, body) {
   for (const detail of error.details || []) {
     for (const e of detail.errors || []) {
       names.push(errorName(e.errorCode));
-      if (e.message) messages.push(e.message);
+      if (e.message) messages.push(e.message + fieldPath(e.location));
     }
   }
   const retry =

@@ -2,6 +2,7 @@ import { metaExampleTransform, purchaseEvent, runSend } from '@openpipes/core/te
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { metaError, metaPlatform } from '../testing/platforms.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { metaCapi, metaCapiTemplate } from './meta.js';
 
 const token = 'EAAB-meta-test-token-5f0c2e9a7d1b';
@@ -32,6 +33,30 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
     contents: [{ id: 'SKU-1', quantity: 2, price: 64.95 }],
     ...overrides,
   });
+
+runTemplateHarness(bed, {
+  template: metaCapiTemplate,
+  settings: (baseUrl) => ({ pixel_id: pixelId, base_url: baseUrl }),
+  secrets: { META_ACCESS_TOKEN: token },
+  standIn: () => metaPlatform({ pixelId, token }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212'],
+  badSettings: [
+    { settings: { pixel_id: 'abc' }, field: 'pixel_id' },
+    { settings: { api_version: '26' }, field: 'api_version' },
+    { settings: { base_url: 'ftp://graph.example' }, field: 'base_url' },
+    { settings: { action_source: 'fax' }, field: 'action_source' },
+  ],
+  permanent: {
+    answer: metaError(100, '(#100) Invalid parameter', {
+      userMessage: 'The parameter user_data.em is not a valid SHA-256 hash',
+    }),
+    code: 'META_100',
+    field: 'user_data.em',
+  },
+  transient: { answer: metaError(2, 'Service temporarily unavailable'), code: 'META_2' },
+  rateLimited: metaError(4, '(#4) Application request limit reached', { status: 429 }),
+});
 
 describe('meta-capi template', () => {
   it('delivers a purchase with hashed user data, the token in the body only, and no secret in the record', async () => {

@@ -1,9 +1,9 @@
-import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
+import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
   defaultCountrySchema,
-  defined,
   destinationNameSchema,
   eventNamesSchema,
   mergeEventNames,
@@ -124,37 +124,6 @@ export interface MetaCapiOptions {
   name?: string;
 }
 
-function createMeta(settings: unknown): DestinationDefinition {
-  const s = parseOrThrow(metaCapiSettingsSchema, settings, 'meta-capi settings');
-  const sourceSettings = {
-    pixel_id: s.pixel_id,
-    api_version: s.api_version,
-    base_url: s.base_url,
-    test_event_code: s.test_event_code,
-    action_source: s.action_source,
-    default_country: s.default_country,
-    max_events_per_request: META_MAX_BATCH_SIZE,
-    event_names: mergeEventNames(metaEventNames, s.event_names),
-    data_processing_options: s.data_processing_options,
-  };
-  return {
-    destination: {
-      name: s.name,
-      description: `Meta Conversions API, pixel ${s.pixel_id}${s.test_event_code ? ' (test events)' : ''}`,
-      send: metaSendSource(sourceSettings),
-      max_batch_size: s.max_batch_size,
-      template: { name: 'meta-capi', settings: defined({ ...s }) },
-    },
-    transform: metaTransformSource(sourceSettings),
-    requiredSecrets: [
-      {
-        key: 'META_ACCESS_TOKEN',
-        description: 'Conversions API access token (Events Manager > Settings > Generate access token)',
-      },
-    ],
-  };
-}
-
 /**
  * The `meta-capi` template: Meta Conversions API.
  *
@@ -163,12 +132,58 @@ function createMeta(settings: unknown): DestinationDefinition {
  * const definition = metaCapiTemplate.create({ pixel_id: '123456789012345', api_version: 'v26.0' });
  * ```
  */
-export const metaCapiTemplate: DestinationTemplate = {
+export const metaCapiTemplate = defineTemplate({
   name: 'meta-capi',
   description:
     'Meta Conversions API: batches of up to 1000, token in the body, 7-day rule, Meta error codes classified',
-  create: createMeta,
-};
+  settings: metaCapiSettingsSchema,
+  secrets: [
+    {
+      key: 'META_ACCESS_TOKEN',
+      description: 'Conversions API access token (Events Manager > Settings > Generate access token)',
+    },
+  ],
+  maxBatchSize: META_MAX_BATCH_SIZE,
+  identifiers: [
+    'email',
+    'phone',
+    'first_name',
+    'last_name',
+    'city',
+    'state',
+    'zip',
+    'country',
+    'gender',
+    'date_of_birth',
+    'external_id',
+    'ip',
+    'user_agent',
+    'fbp',
+    'fbc',
+  ],
+  testMode: {
+    settings: { test_event_code: 'TEST12345' },
+    description: 'the test event code from Events Manager > Test events',
+  },
+  build(s) {
+    const sourceSettings = {
+      pixel_id: s.pixel_id,
+      api_version: s.api_version,
+      base_url: s.base_url,
+      test_event_code: s.test_event_code,
+      action_source: s.action_source,
+      default_country: s.default_country,
+      max_events_per_request: META_MAX_BATCH_SIZE,
+      event_names: mergeEventNames(metaEventNames, s.event_names),
+      data_processing_options: s.data_processing_options,
+    };
+    return {
+      send: metaSendSource(sourceSettings),
+      transform: metaTransformSource(sourceSettings),
+      description: `Meta Conversions API, pixel ${s.pixel_id}${s.test_event_code ? ' (test events)' : ''}`,
+    };
+  },
+});
 
 /**
  * A Meta Conversions API destination: `send()` source, default transform and required secrets.
@@ -184,18 +199,5 @@ export const metaCapiTemplate: DestinationTemplate = {
  * ```
  */
 export function metaCapi(options: MetaCapiOptions): DestinationDefinition {
-  return createMeta(
-    defined({
-      name: options.name,
-      pixel_id: options.pixelId,
-      api_version: options.apiVersion,
-      test_event_code: options.testEventCode,
-      base_url: options.baseUrl,
-      action_source: options.actionSource,
-      default_country: options.defaultCountry,
-      event_names: options.eventNames,
-      max_batch_size: options.maxBatchSize,
-      data_processing_options: options.dataProcessingOptions,
-    }),
-  );
+  return metaCapiTemplate.fromOptions(options);
 }

@@ -15,6 +15,7 @@ import googleDateTime from './google-date-time.js?raw';
 import hash from './hash.js?raw';
 import normalise from './normalise.js?raw';
 import profile from './profile.js?raw';
+import retryAfter from './retry-after.js?raw';
 import sendPlumbing from './send-plumbing.js?raw';
 import time from './time.js?raw';
 
@@ -60,6 +61,12 @@ export const googleDateTimeSource = googleDateTime;
  * every `send()` uses.
  */
 export const sendPlumbingSource = sendPlumbing;
+
+/**
+ * `retryAfterSeconds(res)`, `finishWithHint(outcomes, testMode, seconds)`: the platform's
+ * Retry-After hint carried into the result. Uses `finish` (send-plumbing).
+ */
+export const retryAfterSource = retryAfter;
 
 /**
  * A generated source as the user sees it: the header comment, the settings as an editable

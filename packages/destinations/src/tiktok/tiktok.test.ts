@@ -2,6 +2,7 @@ import { purchaseEvent, runSend, tiktokExampleTransform } from '@openpipes/core/
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { tiktokAnswer, tiktokPlatform } from '../testing/platforms.js';
+import { runTemplateHarness } from '../testing/template-harness.js';
 import { tiktokEvents, tiktokEventsTemplate } from './tiktok.js';
 
 const token = 'tt-access-token-3b9d7c51e0a24f68';
@@ -29,6 +30,27 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
     contents: [{ id: 'SKU-1', quantity: 1, price: 129.9, name: 'Shoe' }],
     ...overrides,
   });
+
+runTemplateHarness(bed, {
+  template: tiktokEventsTemplate,
+  settings: (baseUrl) => ({ pixel_code: pixelCode, base_url: baseUrl }),
+  secrets: { TIKTOK_ACCESS_TOKEN: token },
+  standIn: () => tiktokPlatform({ pixelCode, token }),
+  event: (id) => canonicalPurchase(id),
+  personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', 'customer-42'],
+  badSettings: [
+    { settings: { pixel_code: 'no spaces allowed' }, field: 'pixel_code' },
+    { settings: { event_source: 'tv' }, field: 'event_source' },
+    { settings: { base_url: 'https://api.example/?x=1' }, field: 'base_url' },
+  ],
+  permanent: {
+    answer: tiktokAnswer(40002, 'Invalid value for field: data[0].user.email must be SHA-256'),
+    code: 'TIKTOK_40002',
+    field: 'data[0].user.email',
+  },
+  transient: { answer: tiktokAnswer(50002, 'Internal error, please retry'), code: 'TIKTOK_50002' },
+  rateLimited: tiktokAnswer(40100, 'Requests made too frequently', 429),
+});
 
 describe('tiktok-events template', () => {
   it('delivers with the Access-Token header, the v1.3 body shape and hashed user fields; no secret in the record', async () => {

@@ -1,9 +1,9 @@
-import { type DestinationDefinition, type DestinationTemplate, parseOrThrow } from '@openpipes/core';
+import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
+import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
   defaultCountrySchema,
-  defined,
   destinationNameSchema,
   eventNamesSchema,
   mergeEventNames,
@@ -91,37 +91,6 @@ export interface TikTokEventsOptions {
   name?: string;
 }
 
-function createTikTok(settings: unknown): DestinationDefinition {
-  const s = parseOrThrow(tiktokEventsSettingsSchema, settings, 'tiktok-events settings');
-  const sourceSettings = {
-    pixel_code: s.pixel_code,
-    api_version: s.api_version,
-    base_url: s.base_url,
-    event_source: s.event_source,
-    test_event_code: s.test_event_code,
-    default_country: s.default_country,
-    max_events_per_request: TIKTOK_MAX_BATCH_SIZE,
-    event_names: mergeEventNames(tiktokEventNames, s.event_names),
-  };
-  return {
-    destination: {
-      name: s.name,
-      description: `TikTok Events API ${s.api_version}, ${s.event_source} ${s.pixel_code}${s.test_event_code ? ' (test events)' : ''}`,
-      send: tiktokSendSource(sourceSettings),
-      max_batch_size: s.max_batch_size,
-      template: { name: 'tiktok-events', settings: defined({ ...s }) },
-    },
-    transform: tiktokTransformSource(sourceSettings),
-    requiredSecrets: [
-      {
-        key: 'TIKTOK_ACCESS_TOKEN',
-        description:
-          'Events API access token (TikTok Events Manager > pixel > Settings > Generate Access Token)',
-      },
-    ],
-  };
-}
-
 /**
  * The `tiktok-events` template: TikTok Events API v1.3.
  *
@@ -130,12 +99,42 @@ function createTikTok(settings: unknown): DestinationDefinition {
  * const definition = tiktokEventsTemplate.create({ pixel_code: 'C4ABCDEFGH1234567890' });
  * ```
  */
-export const tiktokEventsTemplate: DestinationTemplate = {
+export const tiktokEventsTemplate = defineTemplate({
   name: 'tiktok-events',
   description:
     'TikTok Events API v1.3: Access-Token header, batches of up to 1000, code != 0 under HTTP 200 classified',
-  create: createTikTok,
-};
+  settings: tiktokEventsSettingsSchema,
+  secrets: [
+    {
+      key: 'TIKTOK_ACCESS_TOKEN',
+      description:
+        'Events API access token (TikTok Events Manager > pixel > Settings > Generate Access Token)',
+    },
+  ],
+  maxBatchSize: TIKTOK_MAX_BATCH_SIZE,
+  identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'ttp', 'ttclid'],
+  testMode: {
+    settings: { test_event_code: 'TEST31104' },
+    description: 'the test event code from TikTok Events Manager > Test events',
+  },
+  build(s) {
+    const sourceSettings = {
+      pixel_code: s.pixel_code,
+      api_version: s.api_version,
+      base_url: s.base_url,
+      event_source: s.event_source,
+      test_event_code: s.test_event_code,
+      default_country: s.default_country,
+      max_events_per_request: TIKTOK_MAX_BATCH_SIZE,
+      event_names: mergeEventNames(tiktokEventNames, s.event_names),
+    };
+    return {
+      send: tiktokSendSource(sourceSettings),
+      transform: tiktokTransformSource(sourceSettings),
+      description: `TikTok Events API ${s.api_version}, ${s.event_source} ${s.pixel_code}${s.test_event_code ? ' (test events)' : ''}`,
+    };
+  },
+});
 
 /**
  * A TikTok Events API v1.3 destination.
@@ -150,17 +149,5 @@ export const tiktokEventsTemplate: DestinationTemplate = {
  * ```
  */
 export function tiktokEvents(options: TikTokEventsOptions): DestinationDefinition {
-  return createTikTok(
-    defined({
-      name: options.name,
-      pixel_code: options.pixelCode,
-      api_version: options.apiVersion,
-      event_source: options.eventSource,
-      test_event_code: options.testEventCode,
-      base_url: options.baseUrl,
-      default_country: options.defaultCountry,
-      event_names: options.eventNames,
-      max_batch_size: options.maxBatchSize,
-    }),
-  );
+  return tiktokEventsTemplate.fromOptions(options);
 }

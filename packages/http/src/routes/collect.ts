@@ -13,8 +13,9 @@ import {
   type Source,
 } from '@openpipes/core';
 import { type BodySource, checkContentType, fetchBodySource, readCollectBodyOf } from '../body.js';
+import { cookieScope, firstPartyCookies } from '../first-party-cookies.js';
 import { decodeUtf8, parseJson } from '../json.js';
-import { defineRoute, noBody, type Route, reply } from '../route.js';
+import { defineRoute, json, noBody, type Route, reply } from '../route.js';
 import { collectBodySchema, collectResultSchema } from '../schemas.js';
 
 /**
@@ -78,9 +79,15 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
       // The source's auth (401), its allowed origins and whether it is enabled (403).
       errors: [401, 403],
-      handle: ({ request, params }) => collect(pipes, limits, params.slug, fetchBodySource(request)),
+      handle: async ({ request, params, url }) => {
+        const answered = await collect(pipes, limits, params.slug, fetchBodySource(request), url);
+        if (!answered.cookies) return answered;
+        const response = json(answered.status, answered.body, answered.headers);
+        for (const cookie of answered.cookies) response.headers.append('set-cookie', cookie);
+        return response;
+      },
       // The node adapters answer from the IncomingMessage itself, without a fetch Request (node-bridge.ts).
-      handleDirect: ({ params, request }) => collect(pipes, limits, params.slug, request),
+      handleDirect: ({ params, request, url }) => collect(pipes, limits, params.slug, request, url),
     }),
     defineRoute({
       method: 'OPTIONS',
@@ -119,7 +126,13 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
  * type, body (size, decompression), the source's auth, origin, JSON, event count, then ingest.
  * Every refusal is thrown as a {@link CollectError} carrying the CORS headers decided so far.
  */
-function collect(pipes: Pipes, limits: Required<CollectLimits>, slug: string, request: BodySource) {
+function collect(
+  pipes: Pipes,
+  limits: Required<CollectLimits>,
+  slug: string,
+  request: BodySource,
+  url: URL,
+): Promise<ReturnType<typeof answer> & { cookies?: string[] }> {
   // The request's server span (a no-op without an OpenTelemetry SDK in the host).
   return pipes.traceCollect(
     { slug, header: request.header, statusOf: (answered: { status: number }) => answered.status },
@@ -139,7 +152,11 @@ function collect(pipes: Pipes, limits: Required<CollectLimits>, slug: string, re
         const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
         // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
         const result = await pipes.ingest(slug, events as IncomingEvent[]);
-        return answer(result, cors);
+        const answered = answer(result, cors);
+        // First-party cookies (the source's `first_party_cookies`) ride on the answer.
+        const scope = source.first_party_cookies ? cookieScope(request.header('origin'), url) : null;
+        const cookies = scope ? firstPartyCookies(events, result.results, scope, Date.now()) : [];
+        return cookies.length === 0 ? answered : { ...answered, cookies };
       } catch (err) {
         throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
       }
@@ -160,7 +177,8 @@ export function corsHeaders(source: Source, origin: string | null): Record<strin
       details: { origin: origin.slice(0, 200) },
     });
   }
-  // The origin is echoed (not `*`) so credentialed beacons work; no cookies are ever read.
+  // The origin is echoed (not `*`) so credentialed beacons work (and first-party cookies set by the
+  // answer are kept); no cookies are ever read.
   return {
     'access-control-allow-origin': origin,
     'access-control-allow-credentials': 'true',

@@ -4,6 +4,8 @@ import {
   deliveryCountsSchema,
   deliverySchema,
   type Pipes,
+  reconciliationQuerySchema,
+  reconciliationSchema,
   transformTestInputSchema,
   transformTestResultSchema,
 } from '@openpipes/core';
@@ -12,7 +14,7 @@ import { pageSchema, responseComponent } from '../components.js';
 import { defineRoute, type Route, reply } from '../route.js';
 import { deliveriesQuerySchema, replayBodySchema } from '../schemas.js';
 
-const delivery = responseComponent('Delivery', deliverySchema);
+export const delivery = responseComponent('Delivery', deliverySchema);
 
 const replayResultSchema = z.object({
   dry_run: z.boolean(),
@@ -115,6 +117,24 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       },
       async handle({ query }) {
         return reply(200, await pipes.deliveries.counts(query));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/reconciliation',
+      summary:
+        'For an event type and a period: events collected, and per destination (through its pipes) delivered, filtered by reason, failed and pending (an indexed query, never a scan of the history).',
+      tag: 'Deliveries',
+      access: 'read',
+      query: reconciliationQuerySchema,
+      responses: {
+        200: {
+          description: 'Collected events and the state of their deliveries, per destination and pipe.',
+          schema: responseComponent('Reconciliation', reconciliationSchema),
+        },
+      },
+      async handle({ query }) {
+        return reply(200, await pipes.reconciliation.get(query));
       },
     }),
     defineRoute({

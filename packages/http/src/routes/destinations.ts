@@ -9,6 +9,8 @@ import {
   type Pipes,
   PipesError,
   parseOrThrow,
+  sendTestInputSchema,
+  sendTestResultSchema,
 } from '@openpipes/core';
 import { z } from 'zod';
 import { requestComponent, responseComponent } from '../components.js';
@@ -114,6 +116,68 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
       },
     }),
     defineRoute({
+      method: 'PUT',
+      path: '/api/event-destinations/{id}/settings',
+      summary:
+        "Change a template destination's settings: its template makes the send() again from them (a new version). 409 for a destination with its own code.",
+      tag: 'Event destinations',
+      access: 'write',
+      body: {
+        schema: z.strictObject({ settings: z.record(z.string(), z.unknown()) }),
+        label: 'template settings',
+        required: true,
+      },
+      responses: { 200: { description: 'The destination.', schema: destinationSchemas.entity } },
+      async handle({ params, body, actor }) {
+        const current = await pipes.destinations.get(params.id);
+        const template = current.template
+          ? templates.find((t) => t.name === current.template!.name)
+          : undefined;
+        if (!current.template || !template) {
+          throw new PipesError({
+            code: 'CONFLICT',
+            message: current.template
+              ? `destination "${current.name}": its template "${current.template.name}" is not offered by this server`
+              : `destination "${current.name}" has its own send() code, not template settings; change its send`,
+          });
+        }
+        // The destination keeps its name whatever the settings' default name says.
+        const definition = template.create({ ...body.settings, name: current.name });
+        const { send, max_batch_size, description, template: made } = definition.destination;
+        return reply(
+          200,
+          await pipes.destinations.update(
+            params.id,
+            {
+              send,
+              template: made,
+              ...(max_batch_size !== undefined ? { max_batch_size } : {}),
+              ...(description !== undefined ? { description } : {}),
+            },
+            actor,
+          ),
+        );
+      },
+    }),
+    defineRoute({
+      method: 'POST',
+      path: '/api/event-destinations/{id}/send-test',
+      summary:
+        "Run a destination's send() outside delivery: `dry` records every request and answers it with a synthetic 200 `{}` (no connection is opened); `test` sends for real in the platform test mode of its template (409 when it has none). Requests, value, errors and console lines are redacted.",
+      tag: 'Event destinations',
+      access: 'write',
+      body: { schema: sendTestInputSchema, label: 'send test', required: true },
+      responses: {
+        200: {
+          description: 'Every request send() made, with its (synthetic or real) answer.',
+          schema: responseComponent('SendTestResult', sendTestResultSchema),
+        },
+      },
+      async handle({ params, body }) {
+        return reply(200, await pipes.sendTests.run(params.id, body, templates));
+      },
+    }),
+    defineRoute({
       method: 'GET',
       path: '/api/event-destination-templates',
       summary: 'The destination templates this server offers.',
@@ -121,12 +185,40 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
       access: 'read',
       responses: {
         200: {
-          description: 'Template names and descriptions.',
-          schema: z.object({ data: z.array(z.object({ name: z.string(), description: z.string() })) }),
+          description: 'Template names and descriptions, the JSON Schema of their settings, their test mode.',
+          schema: z.object({
+            data: z.array(
+              z.object({
+                name: z.string(),
+                description: z.string(),
+                settings_schema: z
+                  .record(z.string(), z.unknown())
+                  .nullable()
+                  .describe('JSON Schema (2020-12) of the settings, as a client writes them.'),
+                test_mode: z
+                  .object({ setting: z.string(), needs_value: z.boolean(), description: z.string() })
+                  .nullable()
+                  .describe('How a test send (`send-test` mode `test`) runs; null: no test mode.'),
+              }),
+            ),
+          }),
         },
       },
       async handle() {
-        return reply(200, { data: templates.map((t) => ({ name: t.name, description: t.description })) });
+        return reply(200, {
+          data: templates.map((t) => ({
+            name: t.name,
+            description: t.description,
+            settings_schema: t.settingsSchema ?? null,
+            test_mode: t.testMode
+              ? {
+                  setting: t.testMode.setting,
+                  needs_value: t.testMode.needsValue,
+                  description: t.testMode.description,
+                }
+              : null,
+          })),
+        });
       },
     }),
   ];

@@ -10,6 +10,7 @@ import { auditRoutes } from './audit.js';
 import { configRoutes } from './config.js';
 import { deliveryRoutes } from './deliveries.js';
 import { destinationRoutes } from './destinations.js';
+import { erasureRoutes } from './erasure.js';
 import { eventTypeRoutes } from './event-types.js';
 import { pipeRoutes } from './pipes.js';
 import { profileRoutes } from './profiles.js';
@@ -37,6 +38,7 @@ export function adminRoutes(pipes: Pipes, options: AdminOptions): Route[] {
     ...deliveryRoutes(pipes),
     ...auditRoutes(pipes),
     ...profileRoutes(pipes),
+    ...erasureRoutes(pipes),
     ...configRoutes(pipes, options.logger),
     ...apiKeyRoutes(pipes),
     ...sessionRoutes(),

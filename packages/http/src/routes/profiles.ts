@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { responseComponent } from '../components.js';
 import { defineRoute, type Route, reply } from '../route.js';
 
-const profileSchema = responseComponent(
+export const profileSchema = responseComponent(
   'Profile',
   z.object({
     id: z.string(),

@@ -8,7 +8,7 @@ import { collectionRoutes, collectionSchemas } from './collections.js';
 
 export const sourceSchemas = collectionSchemas('Source', { entity: sourceSchema, input: sourceInputSchema });
 
-const storedEvent = responseComponent(
+export const storedEvent = responseComponent(
   'StoredEvent',
   z.object({
     id: z.string().describe('Our id (`evt_…`), made on receipt.'),

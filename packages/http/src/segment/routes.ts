@@ -64,7 +64,12 @@ export function segmentRoutes(
   { atRoot }: { atRoot: boolean },
 ): Route[] {
   /** One tracking call, from a fetch `Request` or straight from node. */
-  const track = async (request: BodySource, slug: string | undefined, type: string | undefined) => {
+  const track = async (
+    request: BodySource,
+    slug: string | undefined,
+    type: string | undefined,
+    clientAddress: string | null,
+  ) => {
     let cors: Record<string, string> = {};
     try {
       checkContentType(request.header('content-type'), ['application/json', 'text/plain']);
@@ -86,6 +91,8 @@ export function segmentRoutes(
       cors = corsHeaders(source, request.header('origin'));
       await take(pipes, source, body as Record<string, unknown>, type, limits, {
         receivedAt: Date.now(),
+        // A message without `context.ip` gets the sender's (past the trusted proxies only).
+        requestIp: clientAddress,
         ...(options.eventNames ? { eventNames: options.eventNames } : {}),
       });
       return reply(200, { success: true as const }, cors);
@@ -116,11 +123,16 @@ export function segmentRoutes(
             },
           },
           errors: [401, 403],
-          handle: ({ request, params }) =>
-            track(fetchBodySource(request), (params as Record<string, string | undefined>).slug, type),
+          handle: ({ request, params, clientAddress }) =>
+            track(
+              fetchBodySource(request),
+              (params as Record<string, string | undefined>).slug,
+              type,
+              clientAddress,
+            ),
           // The node adapters answer from the IncomingMessage itself (node-bridge.ts), as for collect.
-          handleDirect: ({ request, params }) =>
-            track(request, (params as Record<string, string | undefined>).slug, type),
+          handleDirect: ({ request, params, clientAddress }) =>
+            track(request, (params as Record<string, string | undefined>).slug, type, clientAddress),
         }),
       );
     }

@@ -16,12 +16,35 @@ define(cryptoObj, 'getRandomValues', function getRandomValues(arr) {
 });
 define(g, 'crypto', cryptoObj);
 
+/**
+ * A key or data for the host's HMAC and hash: bytes (a typed array, DataView or ArrayBuffer) cross
+ * as { base64 } so they arrive as the same bytes; anything else as its string, as before.
+ */
+function bytesOrString(value) {
+  if (value instanceof ArrayBuffer) value = new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) {
+    var u = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+    var s = '';
+    for (var i = 0; i < u.length; i += 0x2000) {
+      s += String.fromCharCode.apply(
+        null,
+        /** @type {number[]} */ (/** @type {unknown} */ (u.subarray(i, i + 0x2000))),
+      );
+    }
+    return { base64: g.btoa(s) };
+  }
+  return String(value);
+}
+
 var openpipes = {};
 define(openpipes, 'sha256Hex', function sha256Hex(value) {
   return call('sha256Hex', [value]);
 });
 define(openpipes, 'hmacSha256Hex', function hmacSha256Hex(key, value) {
-  return call('hmacSha256Hex', [key, value]);
+  return call('hmacSha256Hex', [
+    bytesOrString(key),
+    Array.isArray(value) ? value.map(bytesOrString) : bytesOrString(value),
+  ]);
 });
 define(openpipes, 'phoneE164', function phoneE164(raw, country) {
   return call('phoneE164', [raw, country === undefined ? null : country]);
@@ -55,7 +78,7 @@ function nodeCryptoShim() {
     this._parts = [];
   }
   Hash.prototype.update = function (data) {
-    this._parts.push(String(data));
+    this._parts.push(bytesOrString(data));
     return this;
   };
   Hash.prototype.digest = function (enc) {
@@ -66,7 +89,7 @@ function nodeCryptoShim() {
       return new Hash(alg, undefined);
     },
     createHmac: function (alg, key) {
-      return new Hash(alg, String(key));
+      return new Hash(alg, bytesOrString(key));
     },
     randomUUID: cryptoObj.randomUUID,
     getRandomValues: cryptoObj.getRandomValues,

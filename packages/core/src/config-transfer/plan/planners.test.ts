@@ -90,6 +90,7 @@ describe('import planners, one per kind', () => {
       allowed_origins: [],
       auth: { type: 'none' },
       dedup_window_seconds: 86400,
+      first_party_cookies: false,
       ...base,
     } as Source;
     const ctx = createPlanContext(target({ sources: [web], secrets: [secret('sec_9', 'HOOK')] }));

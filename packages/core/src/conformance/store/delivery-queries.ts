@@ -38,6 +38,72 @@ export function deliveryQueryCases(t: StoreCases): void {
       expect(await t.store.listDeliveries({ pipeId: p.pipe_id, until: at(1), limit: 10 })).toHaveLength(7);
     });
 
+    it('reconciles an event type over a period: events received, deliveries by status and filter reason', async () => {
+      const { sourceId, pipeRefs } = await seed(3, 2);
+      const [p, q] = pipeRefs as [(typeof pipeRefs)[0], (typeof pipeRefs)[0]];
+      const [a, b, c] = await claimFor(p, 'w', at(0));
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [
+          outcome(a!, 'delivered'),
+          outcome(b!, 'filtered', { filter_reason: 'consent' }),
+          outcome(c!, 'dead'),
+        ],
+        now: at(1),
+      });
+      // Not counted: another type in the period, and the same type outside it.
+      const other = { ...newEvent('cart_1'), event_type: 'add_to_cart' };
+      const later = newEvent('ord_later', { value: 1 }, t0 + 3_600_000);
+      for (const [event, now] of [
+        [other, at(0)],
+        [later, at(3_600_000)],
+      ] as const) {
+        await t.store.appendEvents({
+          sourceId,
+          events: [event],
+          pipes: pipeRefs,
+          deliveryIds: pipeRefs.map(() => newId('delivery', t0)),
+          dedupSince: null,
+          now,
+        });
+      }
+      const result = await t.store.reconciliation({
+        eventType: 'purchase',
+        since: at(-1000),
+        until: at(60_000),
+      });
+      expect(result.collected).toEqual([{ source_id: sourceId, count: 3 }]);
+      const rows = (id: string) =>
+        result.deliveries
+          .filter((r) => r.pipe_id === id)
+          .map((r) => [
+            r.status,
+            r.filter_reason,
+            r.count,
+            r.destination_id === (id === p.pipe_id ? p : q).destination_id,
+          ]);
+      expect(rows(p.pipe_id).sort()).toEqual(
+        [
+          ['dead', null, 1, true],
+          ['delivered', null, 1, true],
+          ['filtered', 'consent', 1, true],
+        ].sort(),
+      );
+      expect(rows(q.pipe_id)).toEqual([['pending', null, 3, true]]);
+      const empty = await t.store.reconciliation({
+        eventType: 'refund',
+        since: at(-1000),
+        until: at(60_000),
+      });
+      expect(empty).toEqual({ collected: [], deliveries: [] });
+      const wide = await t.store.reconciliation({
+        eventType: 'purchase',
+        since: at(-1000),
+        until: at(7_200_000),
+      });
+      expect(wide.collected).toEqual([{ source_id: sourceId, count: 4 }]);
+    });
+
     it('re-queues failed and dead deliveries for replay with a fresh retry budget', async () => {
       const { pipeRefs } = await seed(4, 1);
       const p = pipeRefs[0]!;

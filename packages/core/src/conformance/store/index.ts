@@ -16,6 +16,7 @@ import { auditCases } from './audit.js';
 import { claimCases } from './claims.js';
 import { deliveryQueryCases } from './delivery-queries.js';
 import { entityCases } from './entities.js';
+import { erasureCases } from './erasure.js';
 import { storeCases } from './fixtures.js';
 import { ingestCases } from './ingest.js';
 import { rejectionCases } from './rejections.js';
@@ -52,5 +53,6 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     deliveryQueryCases(t);
     auditCases(t);
     stateCases(t);
+    erasureCases(t);
   });
 }

@@ -1,0 +1,149 @@
+/**
+ * `openpipes destinations send-test` and `openpipes reconcile` against a real `openpipes serve`
+ * (SQLite) and a stand-in for Meta on 127.0.0.1: a dry run prints the recorded request, redacted,
+ * and sends nothing; a purchase delivered for real shows in the reconciliation.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  metaExampleSend,
+  metaExampleTransform,
+  purchaseEvent,
+  purchaseSchema,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CliResult,
+  eventually,
+  openpipes,
+  type ServeProcess,
+  startServe,
+  stopAll,
+  tempDir,
+} from './helpers.js';
+
+const token = 'EAAB-cli-send-test-token-2e9d71';
+
+describe('openpipes destinations send-test and reconcile', () => {
+  let meta: TestServer;
+  let serve: ServeProcess;
+  let dir: string;
+
+  const run = async (args: string[]): Promise<CliResult> => {
+    const result = await openpipes(args, { env: serve.env, cwd: dir });
+    if (result.code !== 0) {
+      throw new Error(
+        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
+      );
+    }
+    return result;
+  };
+  const api = async (method: string, path: string, body: unknown) =>
+    (await run(['api', method, path, '--json', JSON.stringify(body)])).json();
+
+  beforeAll(async () => {
+    dir = tempDir('send-test');
+    meta = await startTestServer(() => ({ body: { events_received: 1, fbtrace_id: 'T' } }));
+    serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
+    const source = await api('POST', '/api/sources', { name: 'Web', slug: 'web' });
+    await api('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
+    const secret = await api('POST', '/api/secrets', { key: 'META_ACCESS_TOKEN', value: token });
+    const pixel = await api('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '123456789' });
+    const destination = await api('POST', '/api/event-destinations', {
+      name: 'meta-capi-prod',
+      send: metaExampleSend(meta.url),
+    });
+    await api('PUT', `/api/event-destinations/${destination.id}/secrets`, {
+      secretIds: [secret.id, pixel.id],
+    });
+    const pipe = await api('POST', '/api/pipes', {
+      name: 'purchase-to-meta',
+      source_id: source.id,
+      destination_id: destination.id,
+      transform: metaExampleTransform,
+    });
+    await api('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
+    await api('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    writeFileSync(join(dir, 'events.json'), JSON.stringify([purchaseEvent('ord_cli_dry')]));
+  });
+  afterAll(async () => {
+    await stopAll();
+    await meta?.close();
+  });
+
+  it('dry-runs send() by name: prints the request, redacted, with its synthetic answer; sends nothing', async () => {
+    const printed = await run([
+      'destinations',
+      'send-test',
+      'meta-capi-prod',
+      '--events',
+      'events.json',
+      '--pipe',
+      'purchase-to-meta',
+    ]);
+    expect(printed.stderr).toContain('synthetic 200');
+    expect(printed.stdout).toContain(`request 1: POST ${meta.url}`);
+    expect(printed.stdout).toContain('[secret:META_ACCESS_TOKEN]');
+    expect(printed.stdout).toContain('answer (synthetic): 200 {}');
+    expect(printed.stdout + printed.stderr).not.toContain(token);
+    const json = (
+      await run([
+        'destinations',
+        'send-test',
+        'meta-capi-prod',
+        '--events',
+        'events.json',
+        '--pipe',
+        'purchase-to-meta',
+        '--json',
+      ])
+    ).json();
+    expect(json.synthetic).toBe(true);
+    expect(json.requests).toHaveLength(1);
+    expect(meta.requests).toHaveLength(0);
+
+    const refused = await openpipes(
+      [
+        'destinations',
+        'send-test',
+        'meta-capi-prod',
+        '--events',
+        'events.json',
+        '--pipe',
+        'purchase-to-meta',
+        '--test',
+      ],
+      { env: serve.env, cwd: dir },
+    );
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain('has no test mode');
+    expect((await openpipes(['destinations', 'send-test', 'meta-capi-prod'], { env: serve.env })).code).toBe(
+      2,
+    );
+  });
+
+  it('reconciles purchases after one is delivered', async () => {
+    const collected = await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(purchaseEvent('ord_cli_reconcile')),
+    });
+    expect(collected.status).toBe(202);
+    const result = await eventually(async () => {
+      const json = (await run(['reconcile', 'purchase', '--json'])).json();
+      return json.destinations[0]?.delivered === 1 ? json : null;
+    });
+    expect(result.collected).toBe(1);
+    expect(result.destinations[0]).toMatchObject({
+      name: 'meta-capi-prod',
+      expected: 1,
+      missing: 0,
+      pending: 0,
+    });
+    const table = await run(['reconcile', 'purchase']);
+    expect(table.stdout).toContain('1 purchase events collected');
+    expect(table.stdout).toMatch(/meta-capi-prod\s+1\s+1\s+0\s+0\s+0\s+0/);
+  });
+});

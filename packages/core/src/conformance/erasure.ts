@@ -1,0 +1,200 @@
+/**
+ * Erasure end to end on a real engine (docs/erasure.md): Jane browses (an `_fbp` cookie, a
+ * `?fbclid=`, IP and user agent under an anonymous id), logs in with her email, and her events
+ * leave for a stand-in platform on loopback; a collect request carrying her email is refused (the
+ * rejection log keeps it). Then, with the dispatcher stopped, a purchase of hers and one of Bob's
+ * wait as pending deliveries. Erasing her by email must leave Bob's data, must stop her purchase
+ * from ever leaving (proved by Bob's purchase, claimed after hers would have been, arriving
+ * without it), and must leave none of her raw email, hashed email or `_fbp` value in any table or
+ * in the database's bytes (`rawDump`: the SQLite file and its WAL; every PostgreSQL row as text).
+ */
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createPipes, type Pipes } from '../engine.js';
+import { silentLogger } from '../logger.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
+import { startTestServer, type TestServer } from '../testing/test-server.js';
+import type { EngineConformanceOptions } from './engine.js';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+
+const EMAIL = 'Jane.Erasure@Example-Shop.test';
+const FBP = 'fb.1.1700000000000.987654321';
+const FBCLID = 'IwAR0erasurestory';
+
+// Every event leaves as is, with the profile the transform was given (so hashes and ids travel).
+const TRANSFORM = `function transform({ events, profiles }) {
+  return events.map((e) => ({
+    event_type: e.event_type,
+    event_time: e.event_time,
+    event_payload: { event_id: e.event_id, payload: e.event_payload, profile: profiles[e.event_id] || null },
+  }));
+}`;
+
+const send = (url: string) => `async function send({ events }) {
+  const res = await fetch(${JSON.stringify(url)}, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data: events.map((e) => e.event_payload) }),
+  });
+  return res.json();
+}`;
+
+export function runEngineErasure(options: EngineConformanceOptions): void {
+  describe(`erasure end to end on ${options.name}`, () => {
+    const open: Pipes[] = [];
+    let sink: TestServer | null = null;
+    let counter = 0;
+    const dbName = () => `erasure_${process.pid}_${Date.now().toString(36)}_${counter++}`;
+
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
+      await sink?.close();
+      sink = null;
+      await options.cleanup?.();
+    });
+
+    const engine = async (db: string, platform: TestServer) => {
+      const pipes = createPipes({
+        store: await options.openStore(db),
+        secretKey: testSecretKey,
+        logger: silentLogger,
+        identity: true,
+        egressAllow: [platform.host],
+        dispatcher: { pollIntervalMs: 50 },
+      });
+      open.push(pipes);
+      return pipes;
+    };
+    const at = (ms = Date.now()) => new Date(ms).toISOString();
+    /** The event ids the platform received, from every request. */
+    const received = () =>
+      (sink?.requests ?? []).flatMap((r) =>
+        ((r.json as { data?: Array<{ event_id: string }> }).data ?? []).map((d) => d.event_id),
+      );
+
+    it('erases a person: her data goes, Bob’s stays, her pending purchase never leaves, no bytes remain', async () => {
+      const db = dbName();
+      sink = await startTestServer(() => ({ body: { ok: true } }));
+      const first = await engine(db, sink);
+      const source = await first.sources.create({ name: 'Web', slug: 'web' });
+      for (const name of ['page_view', 'login', 'purchase'])
+        await first.eventTypes.create({ name, schema: { type: 'object' } });
+      const destination = await first.destinations.create({
+        name: 'platform',
+        send: send(`${sink.url}/events`),
+      });
+      const pipe = await first.pipes.create({
+        name: 'to-platform',
+        source_id: source.id,
+        destination_id: destination.id,
+        transform: TRANSFORM,
+      });
+      await first.pipes.enable(pipe.id);
+      await first.destinations.enable(destination.id);
+      await first.start();
+
+      await first.ingest('web', [
+        {
+          event_type: 'page_view',
+          event_id: 'pv-jane',
+          event_time: at(Date.now() - 60_000),
+          event_payload: {
+            anonymous_id: 'anon-jane',
+            page_url: `https://shop.test/landing?fbclid=${FBCLID}`,
+            cookies: `_fbp=${FBP}; other=1`,
+            ip: '203.0.113.77',
+            user_agent: 'Mozilla/5.0 (jane)',
+          },
+        },
+        {
+          event_type: 'page_view',
+          event_id: 'pv-bob',
+          event_time: at(),
+          event_payload: { anonymous_id: 'anon-bob' },
+        },
+      ]);
+      await first.ingest('web', [
+        {
+          event_type: 'login',
+          event_id: 'login-jane',
+          event_time: at(),
+          event_payload: { anonymous_id: 'anon-jane', user_id: 'user-jane', email: EMAIL },
+        },
+        // Refused (no such event type): the rejection log keeps the event as sent, email and all.
+        { event_type: 'newsletter', event_time: at(), event_payload: { email: EMAIL } },
+      ]);
+      await settled(first, pipe.id, 3);
+      expect(received()).toEqual(expect.arrayContaining(['pv-jane', 'login-jane', 'pv-bob']));
+      await stopAndClose(first);
+      open.splice(open.indexOf(first), 1);
+
+      // Stopped: both purchases wait as pending deliveries; Jane's is the older.
+      const second = await engine(db, sink);
+      await second.ingest('web', [
+        {
+          event_type: 'purchase',
+          event_id: 'ord-jane',
+          event_time: at(),
+          event_payload: { user_id: 'user-jane', value: 42 },
+        },
+      ]);
+      await second.ingest('web', [
+        {
+          event_type: 'purchase',
+          event_id: 'ord-bob',
+          event_time: at(),
+          event_payload: { anonymous_id: 'anon-bob', value: 7 },
+        },
+      ]);
+      const erased = await second.profiles.erase(
+        { identifiers: { email: EMAIL } },
+        { actor: 'dpo@shop.test' },
+      );
+      expect(erased).toMatchObject({
+        events: 3,
+        deliveries: 3,
+        cancelled: 1,
+        rejections: 1,
+        compacted: true,
+      });
+      expect(erased.profiles).toBeGreaterThanOrEqual(1);
+
+      await second.start();
+      const bob = await waitFor(
+        async () => {
+          const page = await second.deliveries.list(pipe.id, { limit: 100 });
+          return page.data.find((d) => d.event_id === 'ord-bob' && d.status === 'delivered');
+        },
+        15_000,
+        'Bob’s purchase delivered',
+      );
+      expect(bob).toBeDefined();
+      // Bob's purchase was claimed after Jane's would have been: hers never left.
+      expect(received()).toContain('ord-bob');
+      expect(received()).not.toContain('ord-jane');
+
+      const records = (await second.deliveries.list(pipe.id, { limit: 100 })).data;
+      const jane = records.find((d) => d.event_id === 'ord-jane');
+      expect(jane).toMatchObject({
+        status: 'filtered',
+        filter_reason: 'erased',
+        output: null,
+        request: null,
+      });
+      expect(jane?.erased_at).not.toBeNull();
+      expect(records.find((d) => d.event_id === 'pv-bob')?.output).not.toBeNull();
+      expect(await second.profiles.search({ identifiers: { email: EMAIL } })).toEqual([]);
+      expect(await second.profiles.search({ identifiers: { anonymous_id: 'anon-bob' } })).toHaveLength(1);
+      const audit = await second.audit.list({ actor: 'dpo@shop.test' });
+      expect(audit.data[0]).toMatchObject({ action: 'erase', entity_kind: 'profile' });
+
+      if (options.rawDump) {
+        const bytes = await options.rawDump(db);
+        expect(bytes).toContain('anon-bob');
+        for (const needle of [EMAIL, EMAIL.toLowerCase(), sha(EMAIL.toLowerCase()), FBP, FBCLID, 'anon-jane'])
+          expect(bytes.includes(needle), `${needle} is still stored`).toBe(false);
+      }
+    });
+  });
+}

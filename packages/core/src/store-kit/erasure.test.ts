@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { erasedAttempt, erasureNeedles, scrubNeedles } from './erasure.js';
+
+describe('erasure kit', () => {
+  it('searches for given values, keys and every digest of a stored value, longest first, never short ones', () => {
+    const needles = erasureNeedles({
+      identifiers: [
+        {
+          kind: 'email',
+          key: 'a'.repeat(64),
+          value: JSON.stringify({ sha256: 'a'.repeat(64), sha256_google: 'b'.repeat(64) }),
+        },
+        { kind: 'fbp', key: 'fb.1.1.42', value: JSON.stringify('fb.1.1.42') },
+        { kind: 'user_id', key: '7' },
+      ],
+      given: ['Jane@Example.test', 'x'],
+    });
+    expect(needles).toEqual(['a'.repeat(64), 'b'.repeat(64), 'Jane@Example.test', 'fb.1.1.42']);
+  });
+
+  it('scrubs every string and key of a document and says whether anything changed', () => {
+    const doc = {
+      message: 'failed for jane@x.test (jane@x.test)',
+      list: ['ok', 'jane@x.test'],
+      'jane@x.test': 1,
+      n: 3,
+    };
+    expect(scrubNeedles(doc, ['jane@x.test'])).toEqual({
+      value: { message: 'failed for [erased] ([erased])', list: ['ok', '[erased]'], '[erased]': 1, n: 3 },
+      changed: true,
+    });
+    expect(scrubNeedles({ state: 'closed' }, ['jane@x.test'])).toEqual({
+      value: { state: 'closed' },
+      changed: false,
+    });
+  });
+
+  it('keeps an attempt’s number, status, times and versions only', () => {
+    const kept = erasedAttempt({
+      number: 2,
+      status: 'failed',
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 12,
+      pipe_version: 3,
+      destination_version: 1,
+      request: { payload: { em: 'digest' } },
+      response: { status: 400, body: 'bad email jane@x.test' },
+      error: { message: 'jane@x.test' },
+      exchanges: [{}],
+      logs: [{ message: 'jane' }],
+    });
+    expect(kept).toEqual({
+      number: 2,
+      status: 'failed',
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 12,
+      pipe_version: 3,
+      destination_version: 1,
+      request: null,
+      response: null,
+      error: null,
+      exchanges: [],
+      logs: [],
+    });
+  });
+});

@@ -1,0 +1,131 @@
+/** Microsoft keeps events at most this old (7 days). */
+const MAX_AGE_SECONDS = 7 * 86400;
+
+/** Why Microsoft would refuse this event, or null; such an event is failed here, alone. */
+function refusal(row, now) {
+  if (!row.eventType) return { code: 'INVALID_EVENT', message: 'eventType is required' };
+  if (!row.eventId) return { code: 'INVALID_EVENT', message: 'eventId is required (deduplication with UET)' };
+  if (typeof row.eventTime !== 'number') {
+    return { code: 'INVALID_EVENT', message: 'eventTime must be Unix seconds, ISO 8601 or Unix ms' };
+  }
+  if (row.eventTime < now - MAX_AGE_SECONDS) {
+    return {
+      code: 'EVENT_TOO_OLD',
+      message:
+        'eventTime ' +
+        new Date(row.eventTime * 1000).toISOString() +
+        ' is more than 7 days ago; Microsoft refuses such an event, so it was not sent',
+    };
+  }
+  const u = row.userData || {};
+  if (!u.msclkid && !u.em && !u.ph && !u.anonymousId && !u.externalId) {
+    return { code: 'INVALID_EVENT', message: 'userData needs msclkid, em, ph, anonymousId or externalId' };
+  }
+  return null;
+}
+
+/** Microsoft's {error: {code, message, details[]}} as a message that names the fields. */
+function errorMessage(status, body) {
+  const error = (body && body.error) || {};
+  const parts = [(error.code ? error.code + ': ' : '') + (error.message || 'HTTP ' + status)];
+  for (const d of Array.isArray(error.details) ? error.details : []) {
+    if (d && d.index === undefined && !d.isWarning)
+      parts.push((d.propertyName || '') + ' ' + (d.errorMessage || ''));
+  }
+  return parts.join(' | ');
+}
+
+/**
+ * The events an answer's `error.details` name by `index` (not warnings), as per-event outcomes for
+ * this request's rows: those fail with their field and message; the others are delivered on a 2xx,
+ * and retried on a 4xx (Microsoft may not have processed them; eventId deduplicates a repeat).
+ */
+function perEvent(status, body, count) {
+  const error = body && body.error;
+  if (!error || !Array.isArray(error.details)) return null;
+  const why = {};
+  for (const d of error.details) {
+    if (!d || typeof d.index !== 'number') continue;
+    if (d.isWarning) {
+      console.warn('Microsoft warning for event ' + d.index + ': ' + d.propertyName + ' ' + d.errorMessage);
+      continue;
+    }
+    why[d.index] = (why[d.index] ? why[d.index] + ' | ' : '') + d.propertyName + ': ' + d.errorMessage;
+  }
+  if (Object.keys(why).length === 0 || status >= 500) return null;
+  const others =
+    status >= 200 && status < 300
+      ? { outcome: 'delivered' }
+      : {
+          outcome: 'retry',
+          code: 'MICROSOFT_NOT_PROCESSED',
+          message: 'not processed: other events of the request were invalid',
+        };
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    out.push(
+      why[i] !== undefined ? { outcome: 'failed', code: 'MICROSOFT_INVALID_EVENT', message: why[i] } : others,
+    );
+  }
+  return out;
+}
+
+async function send({ events, secrets }) {
+  const token = secrets.MICROSOFT_UET_TOKEN;
+  if (!token) throw new Error('bind a secret named MICROSOFT_UET_TOKEN to this destination');
+  const now = Math.floor(Date.now() / 1000);
+  const outcomes = new Array(events.length);
+
+  const rows = [];
+  const from = [];
+  events.forEach((e, i) => {
+    const row = Object.assign({}, e.event_payload);
+    row.eventTime = toUnixSeconds(row.eventTime);
+    if (row.userData) row.userData = Object.assign({}, row.userData);
+    const why = refusal(row, now);
+    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
+    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
+    else {
+      rows.push(row);
+      from.push(i);
+    }
+  });
+  // A transform that left personal data unhashed is covered here (digests pass through unchanged).
+  hashInPlace(userDataFields(rows.map((r) => r.userData || {})));
+
+  const url = SETTINGS.base_url + '/v1/' + SETTINGS.tag_id + '/events';
+  const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
+  const fromChunks = chunks(from, SETTINGS.max_events_per_request);
+  let wait;
+  for (let c = 0; c < rowChunks.length; c++) {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
+      // Valid events are kept when others of the request fail validation.
+      body: JSON.stringify({ data: rowChunks[c], continueOnValidationError: true }),
+    });
+    const body = await readJson(res);
+    const mapped = perEvent(res.status, body, rowChunks[c].length);
+    if (mapped) {
+      fromChunks[c].forEach((i, n) => {
+        outcomes[i] = mapped[n];
+      });
+      continue;
+    }
+    let verdict;
+    if (res.ok) verdict = { outcome: 'delivered' };
+    else {
+      const retry = res.status >= 500 || res.status === 429 || res.status === 408;
+      verdict = {
+        outcome: retry ? 'retry' : 'failed',
+        code: 'MICROSOFT_HTTP_' + res.status,
+        message: errorMessage(res.status, body),
+      };
+    }
+    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
+    if (hint !== undefined) wait = Math.max(wait || 0, hint);
+    for (const i of fromChunks[c]) outcomes[i] = verdict;
+  }
+  // No test mode: every record is a live delivery.
+  return finishWithHint(outcomes, false, wait);
+}

@@ -1,0 +1,252 @@
+import { createHash } from 'node:crypto';
+import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
+import { describe, expect, it } from 'vitest';
+import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { pinterestError, pinterestPlatform } from '../testing/pinterest-platform.js';
+import { pinterestCapi, pinterestCapiTemplate } from './pinterest.js';
+
+const token = 'pina_conversion-token-3e8c1f0a';
+const adAccountId = '549755885175';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+const bed = platformBed();
+
+async function setup(options: Partial<Parameters<typeof pinterestCapi>[0]> = {}, maxAttempts = 1) {
+  const platform = pinterestPlatform({ adAccountId, token });
+  const definition = pinterestCapi({ adAccountId, baseUrl: bed.server.url, ...options });
+  return bed.wire(platform, definition, {
+    secrets: { PINTEREST_ACCESS_TOKEN: token },
+    retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
+  });
+}
+
+const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
+  purchaseEvent(orderId, {
+    hashed_email: undefined,
+    hashed_phone: undefined,
+    email: '  John_Smith@gmail.com ',
+    phone: '+1 (650) 555-1212',
+    gender: 'Non-binary',
+    epik: 'dj0yJnU9golden-epik',
+    contents: [{ id: 'SKU-1', quantity: 2, price: 64.95 }],
+    ...overrides,
+  });
+
+describe('pinterest-capi template', () => {
+  it('delivers a purchase as a checkout: lists of SHA-256, money as strings, epik as click_id, the bearer token redacted', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+
+    expect(platform.violations).toEqual([]);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
+    expect(platform.accepted[0]).toEqual({
+      event_name: 'checkout',
+      action_source: 'web',
+      event_time: expect.any(Number),
+      event_id: 'ord_1',
+      event_source_url: 'https://shop.example/checkout/thank-you',
+      user_data: {
+        em: ['62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f'],
+        ph: [sha256('16505551212')],
+        ge: [sha256('n')],
+        client_ip_address: '203.0.113.7',
+        client_user_agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+        click_id: 'dj0yJnU9golden-epik',
+      },
+      custom_data: {
+        currency: 'EUR',
+        value: '129.9',
+        order_id: 'ord_1',
+        content_ids: ['SKU-1'],
+        contents: [{ id: 'SKU-1', item_price: '64.95', quantity: 2 }],
+        num_items: 2,
+      },
+    });
+    expect(bed.server.requests.at(-1)!.url).toBe(`/v5/ad_accounts/${adAccountId}/events`);
+    expect(record!.request!.headers).toMatchObject({
+      authorization: 'Bearer [secret:PINTEREST_ACCESS_TOKEN]',
+    });
+    expect(
+      secretsIn(record, [token, 'John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212']),
+    ).toEqual([]);
+  });
+
+  it('splits 1001 events into requests of at most 1000', async () => {
+    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
+    const platform = pinterestPlatform({ adAccountId, token });
+    bed.server.handle(platform.handler);
+    bed.server.requests.length = 0;
+    const definition = pinterestCapi({ adAccountId, baseUrl: bed.server.url });
+    const rows = await runTransform(definition.transform, {
+      events: Array.from({ length: 1001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)) as Parameters<
+        typeof runTransform
+      >[1]['events'],
+    });
+    const { value } = await runSend(definition.destination.send, {
+      events: rows,
+      secrets: { PINTEREST_ACCESS_TOKEN: token },
+      fetch: globalThis.fetch,
+    });
+    expect(platform.violations).toEqual([]);
+    expect(value).toMatchObject({ outcome: 'delivered' });
+    expect(platform.accepted).toHaveLength(1001);
+    expect(bed.server.requests.map((r) => (r.json as { data: unknown[] }).data.length)).toEqual([1000, 1]);
+  });
+
+  it("marks only the events Pinterest's 200 reports as failed, with its error message", async () => {
+    const { platform, pipes, pipe } = await setup();
+    platform.failEvents({ ord_bad: 'event_time is too far in the past' });
+    await pipes.ingest('web', [
+      canonicalPurchase('ord_good_1'),
+      canonicalPurchase('ord_bad'),
+      canonicalPurchase('ord_good_2'),
+    ]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
+    expect(platform.violations).toEqual([]);
+    expect(records.get('ord_good_1')!.status).toBe('delivered');
+    expect(records.get('ord_good_2')!.status).toBe('delivered');
+    expect(records.get('ord_bad')).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'PINTEREST_EVENT_FAILED',
+        retryable: false,
+        message: 'event_time is too far in the past',
+      },
+    });
+    expect(bed.server.requests).toHaveLength(1);
+  });
+
+  it('maps the per-event statuses of a 422 "Not all events were successfully processed"', async () => {
+    const { platform, pipes, pipe } = await setup();
+    platform.answerNext({
+      status: 422,
+      body: {
+        code: 4198,
+        message: 'Not all events were successfully processed.',
+        details: {
+          num_events_received: 2,
+          num_events_processed: 1,
+          events: [
+            { status: 'processed' },
+            { status: 'failed', error_message: 'user_data.em is not a valid hash' },
+          ],
+        },
+      },
+    });
+    await pipes.ingest('web', [canonicalPurchase('ord_422_ok'), canonicalPurchase('ord_422_bad')]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    expect(records.get('ord_422_ok')!.status).toBe('delivered');
+    expect(records.get('ord_422_bad')).toMatchObject({
+      status: 'failed',
+      error: { code: 'PINTEREST_EVENT_FAILED', message: expect.stringContaining('user_data.em') },
+    });
+  });
+
+  it('fails an event without user data Pinterest can match alone, before sending', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest('web', [
+      canonicalPurchase('ord_ok'),
+      canonicalPurchase('ord_anonymous', { email: undefined, phone: undefined, ua: undefined }),
+    ]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    expect(platform.violations).toEqual([]);
+    expect(records.get('ord_ok')!.status).toBe('delivered');
+    expect(records.get('ord_anonymous')).toMatchObject({
+      status: 'failed',
+      request: null,
+      error: { code: 'INVALID_EVENT', message: expect.stringContaining('client_user_agent') },
+    });
+  });
+
+  it("does not retry Pinterest's 400, whose message names the field", async () => {
+    const { platform, pipes, pipe } = await setup({}, 3);
+    platform.answerNext(
+      pinterestError(400, 4196, 'The request was invalid: data[0].custom_data.value must be a string'),
+    );
+    await pipes.ingest('web', [canonicalPurchase('ord_400')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({
+      status: 'failed',
+      attempt_count: 1,
+      error: {
+        code: 'PINTEREST_HTTP_400',
+        retryable: false,
+        message: expect.stringContaining('custom_data.value'),
+      },
+    });
+  });
+
+  it('retries a 503 until Pinterest recovers', async () => {
+    const { platform, pipes, pipe } = await setup({}, 3);
+    platform.answerNext(
+      pinterestError(
+        503,
+        4197,
+        'The endpoint has been ramped down and is currently not accepting any traffic.',
+      ),
+    );
+    await pipes.ingest('web', [canonicalPurchase('ord_503')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({ status: 'delivered', attempt_count: 2 });
+    expect(record!.attempts![0]!.error).toMatchObject({ code: 'PINTEREST_HTTP_503', retryable: true });
+  });
+
+  it("answers a 429 with Retry-After's hint", async () => {
+    const [row] = await runTransform(pinterestCapi({ adAccountId }).transform, {
+      events: [canonicalPurchase('ord_429')] as Parameters<typeof runTransform>[1]['events'],
+    });
+    const { value } = await runSend(pinterestCapi({ adAccountId }).destination.send, {
+      events: [row!],
+      secrets: { PINTEREST_ACCESS_TOKEN: token },
+      fetch: async () =>
+        new Response(JSON.stringify({ code: 8, message: 'This request exceeded a rate limit.' }), {
+          status: 429,
+          headers: { 'retry-after': '30' },
+        }),
+    });
+    expect(value).toMatchObject({ outcome: 'retry', code: 'PINTEREST_HTTP_429', retry_after_seconds: 30 });
+  });
+
+  it('sends ?test=true in test mode and marks records test_mode', async () => {
+    const { platform, pipes, pipe } = await setup({ testMode: true });
+    await pipes.ingest('web', [canonicalPurchase('ord_test')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(platform.violations).toEqual([]);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: true });
+    expect(platform.accepted).toEqual([]);
+    expect(platform.tested.map((e) => e.event_id)).toEqual(['ord_test']);
+    expect(bed.server.requests.at(-1)!.url).toBe(`/v5/ad_accounts/${adAccountId}/events?test=true`);
+  });
+});
+
+describe('pinterest-capi transform', () => {
+  it('fills click_id from the stitched profile and passes opt_out from consent', async () => {
+    const event = purchaseEvent('ord_profile', { consent: { ad_personalization: 'DENIED' } });
+    const profiles = { ord_profile: { identifiers: { epik: ['epik-from-profile'] } } };
+    const [row] = await runTransform(pinterestCapi({ adAccountId }).transform, {
+      events: [event] as Parameters<typeof runTransform>[1]['events'],
+      profiles,
+    });
+    expect(row!.event_payload).toMatchObject({
+      opt_out: true,
+      user_data: { em: ['a'.repeat(64)], ph: ['b'.repeat(64)], click_id: 'epik-from-profile' },
+    });
+  });
+});
+
+describe('pinterest-capi settings', () => {
+  it('rejects a non-numeric ad account and a batch above 1000, naming the field', () => {
+    expect(() => pinterestCapiTemplate.create({ ad_account_id: 'act_1' })).toThrowError(/ad_account_id/);
+    expect(() =>
+      pinterestCapiTemplate.create({ ad_account_id: adAccountId, max_batch_size: 1001 }),
+    ).toThrowError(/max_batch_size/);
+  });
+
+  it('defaults to api.pinterest.com and needs PINTEREST_ACCESS_TOKEN', () => {
+    const { destination, requiredSecrets } = pinterestCapiTemplate.create({ ad_account_id: adAccountId });
+    expect(destination.send).toContain('"base_url": "https://api.pinterest.com"');
+    expect(destination.max_batch_size).toBe(1000);
+    expect(requiredSecrets.map((s) => s.key)).toEqual(['PINTEREST_ACCESS_TOKEN']);
+  });
+});

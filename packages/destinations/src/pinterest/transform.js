@@ -1,0 +1,76 @@
+function transform({ events, profiles }) {
+  return events.flatMap((e) => {
+    const eventName = SETTINGS.event_names[e.event_type];
+    // Not mapped: recorded as "filtered", with this reason on the record.
+    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+    const p = e.event_payload;
+    const contents = Array.isArray(p.contents) ? p.contents : [];
+    const value = p.value !== undefined ? p.value : p.revenue;
+
+    const user_data = compact({
+      // The event's own values win; its stitched profile fills what it lacks (identity on).
+      em: firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256')),
+      ph: firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256_digits')),
+      fn: p.first_name,
+      ln: p.last_name,
+      ct: p.city,
+      st: p.state,
+      zp: p.zip,
+      country: p.country,
+      ge: p.gender,
+      db: p.date_of_birth,
+      external_id: firstDefined(p.external_id, fromProfile(profiles, e, 'external_id', 'sha256')),
+      client_ip_address: firstDefined(p.ip, profileAttribute(profiles, e, 'ip')),
+      client_user_agent: firstDefined(p.user_agent, p.ua, profileAttribute(profiles, e, 'user_agent')),
+      // The epik URL parameter / _epik cookie: never hashed.
+      click_id: firstDefined(p.epik, fromProfile(profiles, e, 'epik')),
+    });
+    hashInPlace(userDataFields([user_data]));
+
+    // Pinterest takes money as strings ("Accepted as a string ... parsed into a double").
+    const custom_data = compact({
+      currency: p.currency,
+      value: value !== undefined && value !== null ? String(value) : undefined,
+      order_id: p.order_id,
+      content_ids: contents.length > 0 ? contents.map((c) => String(c.id)) : undefined,
+      contents:
+        contents.length > 0
+          ? contents.map((c) =>
+              compact({
+                id: String(c.id),
+                item_price: c.price !== undefined ? String(c.price) : undefined,
+                quantity: c.quantity,
+                item_name: c.name,
+                item_category: c.category,
+              }),
+            )
+          : undefined,
+      num_items: contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
+      content_name: p.content_name,
+      search_string: p.search_string,
+      // Limited Data Processing (US state privacy laws): a setting of the destination.
+      opt_out_type: SETTINGS.limited_data_processing ? 'LDP' : undefined,
+    });
+
+    // The event's own consent: personalised ads denied -> opted out; granted -> not; unknown: absent.
+    const personalization = consentSignal(p.consent && p.consent.ad_personalization);
+
+    return [
+      {
+        event_type: e.event_type,
+        event_time: e.event_time,
+        event_payload: compact({
+          event_name: eventName,
+          action_source: SETTINGS.action_source,
+          event_time: toUnixSeconds(e.event_time),
+          // Pinterest deduplicates against the tag on event_id (required).
+          event_id: e.event_id || p.order_id,
+          event_source_url: p.page_url,
+          opt_out: personalization === undefined ? undefined : personalization === 'DENIED',
+          user_data: user_data,
+          custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
+        }),
+      },
+    ];
+  });
+}

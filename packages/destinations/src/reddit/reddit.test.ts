@@ -1,0 +1,248 @@
+import { createHash } from 'node:crypto';
+import { purchaseEvent, runSend, runTransform } from '@openpipes/core/testing';
+import { describe, expect, it } from 'vitest';
+import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
+import { redditCapi, redditCapiTemplate } from './reddit.js';
+
+const token = 'reddit-conversion-token-0d8e4b7f';
+const pixelId = 'a2_gv0ir2x4r0wz';
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+const bed = platformBed();
+
+async function setup(options: Partial<Parameters<typeof redditCapi>[0]> = {}, maxAttempts = 1) {
+  const platform = redditPlatform({ pixelId, token });
+  const definition = redditCapi({ pixelId, baseUrl: bed.server.url, ...options });
+  return bed.wire(platform, definition, {
+    secrets: { REDDIT_ACCESS_TOKEN: token },
+    retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
+  });
+}
+
+const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
+  purchaseEvent(orderId, {
+    hashed_email: undefined,
+    hashed_phone: undefined,
+    email: ' Al.ice$+Apple@Example.Com',
+    phone: '+1 (650) 555-1212',
+    external_id: 'cust-42',
+    rdt_cid: 'rdt-click-7f3a',
+    rdt_uuid: '1714816462.6b2f-rdt-uuid',
+    contents: [{ id: 'SKU-1', quantity: 2, price: 64.95 }],
+    ...overrides,
+  });
+
+const transformed = (events: unknown[], profiles?: unknown) =>
+  runTransform(redditCapi({ pixelId }).transform, {
+    events: events as Parameters<typeof runTransform>[1]['events'],
+    ...(profiles === undefined ? {} : { profiles }),
+  });
+
+describe('reddit-capi template', () => {
+  it("delivers a purchase with Reddit's email rule, hashed IP, event_at in ms and its own User-Agent", async () => {
+    const { platform, pipes, pipe } = await setup();
+    const eventTime = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000).toISOString();
+    await pipes.ingest('web', [{ ...canonicalPurchase('ord_1'), event_time: eventTime }]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+
+    expect(platform.violations).toEqual([]);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
+    expect(platform.accepted[0]).toEqual({
+      event_at: Date.parse(eventTime),
+      action_source: 'WEBSITE',
+      event_source_url: 'https://shop.example/checkout/thank-you',
+      click_id: 'rdt-click-7f3a',
+      type: { tracking_type: 'PURCHASE' },
+      metadata: {
+        conversion_id: 'ord_1',
+        currency: 'EUR',
+        value: 129.9,
+        item_count: 2,
+        products: [{ id: 'SKU-1' }],
+      },
+      user: {
+        // Reddit's published vector: Al.ice$+Apple@Example.Com -> alice@example.com -> ff8d9819...
+        email: 'ff8d9819fc0e12bf0d24892e45987e249a28dce836a85cad60e28eaaa8c6d976',
+        phone_number: sha256('+16505551212'),
+        external_id: sha256('cust-42'),
+        ip_address: sha256('203.0.113.7'),
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64)',
+        uuid: '1714816462.6b2f-rdt-uuid',
+      },
+    });
+    const sent = bed.server.requests.at(-1)!;
+    expect(sent.url).toBe(`/api/v3/pixels/${pixelId}/conversion_events`);
+    expect(sent.headers['user-agent']).toBe('openpipes-reddit-capi/1.0');
+    expect(record!.request!.headers).toMatchObject({ authorization: 'Bearer [secret:REDDIT_ACCESS_TOKEN]' });
+    expect(
+      secretsIn(record, [token, 'Al.ice', 'alice@example.com', '(650) 555-1212', '+16505551212', 'cust-42']),
+    ).toEqual([]);
+  });
+
+  it('splits 1001 events into requests of at most 1000', async () => {
+    // The real sandbox and a real HTTP stand-in, without the store: the split is send()'s own work.
+    const platform = redditPlatform({ pixelId, token });
+    bed.server.handle(platform.handler);
+    bed.server.requests.length = 0;
+    const rows = await transformed(
+      Array.from({ length: 1001 }, (_, i) => canonicalPurchase(`ord_split_${i}`)),
+    );
+    const { value } = await runSend(redditCapi({ pixelId, baseUrl: bed.server.url }).destination.send, {
+      events: rows,
+      secrets: { REDDIT_ACCESS_TOKEN: token },
+      fetch: globalThis.fetch,
+    });
+    expect(platform.violations).toEqual([]);
+    expect(value).toMatchObject({ outcome: 'delivered' });
+    expect(platform.accepted).toHaveLength(1001);
+    expect(
+      bed.server.requests.map((r) => (r.json as { data: { events: unknown[] } }).data.events.length),
+    ).toEqual([1000, 1]);
+  });
+
+  it('fails only an event older than 7 days, before sending, and sends its batch-mates', async () => {
+    const { platform, pipes, pipe } = await setup();
+    await pipes.ingest('web', [
+      canonicalPurchase('ord_new'),
+      { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 8 * 86400_000).toISOString() },
+    ]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    expect(platform.violations).toEqual([]);
+    expect(records.get('ord_new')!.status).toBe('delivered');
+    expect(records.get('ord_old')).toMatchObject({
+      status: 'failed',
+      request: null,
+      error: { code: 'EVENT_TOO_OLD', retryable: false },
+    });
+    expect(platform.accepted.map((e) => (e.metadata as { conversion_id: string }).conversion_id)).toEqual([
+      'ord_new',
+    ]);
+  });
+
+  it("does not retry Reddit's request-level 400, whose message names the field", async () => {
+    const { platform, pipes, pipe } = await setup({}, 3);
+    platform.answerNext(redditError(400, 'data.events[0].metadata.currency: not a valid ISO 4217 code'));
+    await pipes.ingest('web', [canonicalPurchase('ord_400')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({
+      status: 'failed',
+      attempt_count: 1,
+      error: {
+        code: 'REDDIT_HTTP_400',
+        retryable: false,
+        message: expect.stringContaining('metadata.currency'),
+      },
+    });
+  });
+
+  it("fails only the events a 400's invalid_events names and retries their unprocessed batch-mates", async () => {
+    const { platform, pipes, pipe } = await setup({}, 2);
+    platform.answerNext(
+      redditInvalidEvents([
+        {
+          error_message: 'there was a problem validating metadata.currency: unknown currency',
+          event: { metadata: { conversion_id: 'ord_bad' } },
+        },
+      ]),
+    );
+    await pipes.ingest('web', [canonicalPurchase('ord_good'), canonicalPurchase('ord_bad')]);
+    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    expect(records.get('ord_bad')).toMatchObject({
+      status: 'failed',
+      attempt_count: 1,
+      error: {
+        code: 'REDDIT_INVALID_EVENT',
+        retryable: false,
+        message: expect.stringContaining('metadata.currency'),
+      },
+    });
+    expect(records.get('ord_good')).toMatchObject({ status: 'delivered', attempt_count: 2 });
+    expect(records.get('ord_good')!.attempts![0]!.error).toMatchObject({
+      code: 'REDDIT_NOT_PROCESSED',
+      retryable: true,
+    });
+    expect(platform.accepted.map((e) => (e.metadata as { conversion_id: string }).conversion_id)).toEqual([
+      'ord_good',
+    ]);
+  });
+
+  it('retries a 5xx until Reddit recovers', async () => {
+    const { platform, pipes, pipe } = await setup({}, 3);
+    platform.answerNext(redditError(502, 'Bad Gateway'));
+    await pipes.ingest('web', [canonicalPurchase('ord_502')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({ status: 'delivered', attempt_count: 2 });
+    expect(record!.attempts![0]!.error).toMatchObject({ code: 'REDDIT_HTTP_502', retryable: true });
+  });
+
+  it("answers a 429 with Retry-After's hint", async () => {
+    const [row] = await transformed([canonicalPurchase('ord_429')]);
+    const { value } = await runSend(redditCapi({ pixelId }).destination.send, {
+      events: [row!],
+      secrets: { REDDIT_ACCESS_TOKEN: token },
+      fetch: async () =>
+        new Response(JSON.stringify({ message: 'Too Many Requests' }), {
+          status: 429,
+          headers: { 'retry-after': '12' },
+        }),
+    });
+    expect(value).toMatchObject({ outcome: 'retry', code: 'REDDIT_HTTP_429', retry_after_seconds: 12 });
+  });
+
+  it('sends one event per request with the test_id in test mode and marks records test_mode', async () => {
+    const { platform, pipes, pipe } = await setup({ testId: 't2_event_tester_9' });
+    await pipes.ingest('web', [canonicalPurchase('ord_test_1'), canonicalPurchase('ord_test_2')]);
+    const records = await finalRecords(pipes, pipe.id, 2);
+    expect(platform.violations).toEqual([]);
+    expect(records.map((r) => [r.status, r.test_mode])).toEqual([
+      ['delivered', true],
+      ['delivered', true],
+    ]);
+    expect(platform.accepted).toEqual([]);
+    expect(platform.tested.map((t) => t.testId)).toEqual(['t2_event_tester_9', 't2_event_tester_9']);
+  });
+});
+
+describe('reddit-capi transform', () => {
+  it('fills click_id, uuid and the Reddit email digest from the stitched profile; other names become CUSTOM', async () => {
+    const event = purchaseEvent('ord_profile', { hashed_email: undefined, hashed_phone: undefined });
+    const profiles = {
+      ord_profile: {
+        identifiers: {
+          email: [{ sha256: sha256('al.ice@example.com'), sha256_reddit: sha256('alice@example.com') }],
+          rdt_cid: ['cid-from-profile'],
+          rdt_uuid: ['uuid-from-profile'],
+        },
+      },
+    };
+    const [row] = await transformed([event], profiles);
+    expect(row!.event_payload).toMatchObject({
+      click_id: 'cid-from-profile',
+      user: { email: sha256('alice@example.com'), uuid: 'uuid-from-profile' },
+    });
+    const custom = redditCapi({ pixelId, eventNames: { begin_checkout: 'StartCheckout' } });
+    const [out] = await runTransform(custom.transform, {
+      events: [{ ...canonicalPurchase('ord_c'), event_type: 'begin_checkout' }] as Parameters<
+        typeof runTransform
+      >[1]['events'],
+    });
+    expect(out!.event_payload.type).toEqual({ tracking_type: 'CUSTOM', custom_event_name: 'StartCheckout' });
+  });
+});
+
+describe('reddit-capi settings', () => {
+  it('rejects a bad pixel id and a batch above 1000, naming the field', () => {
+    expect(() => redditCapiTemplate.create({ pixel_id: '12345' })).toThrowError(/pixel_id/);
+    expect(() => redditCapiTemplate.create({ pixel_id: pixelId, max_batch_size: 1001 })).toThrowError(
+      /max_batch_size/,
+    );
+  });
+
+  it('defaults to ads-api.reddit.com and needs REDDIT_ACCESS_TOKEN', () => {
+    const { destination, requiredSecrets } = redditCapiTemplate.create({ pixel_id: pixelId });
+    expect(destination.send).toContain('"base_url": "https://ads-api.reddit.com"');
+    expect(destination.max_batch_size).toBe(1000);
+    expect(requiredSecrets.map((s) => s.key)).toEqual(['REDDIT_ACCESS_TOKEN']);
+  });
+});

@@ -1,0 +1,156 @@
+import type { DestinationDefinition } from '@openpipes/core';
+import { z } from 'zod';
+import { defineTemplate } from '../define-template.js';
+import {
+  baseUrlSchema,
+  defaultCountrySchema,
+  destinationNameSchema,
+  eventNamesSchema,
+  mergeEventNames,
+} from '../settings.js';
+import { redditSendSource, redditTransformSource } from './sources.js';
+
+/**
+ * Reddit accepts at most this many events per request (docs/destinations.md: unverified).
+ *
+ * @example
+ * ```ts
+ * redditCapi({ pixelId, maxBatchSize: Math.min(500, REDDIT_MAX_BATCH_SIZE) });
+ * ```
+ */
+export const REDDIT_MAX_BATCH_SIZE = 1000;
+
+/**
+ * Canonical event type -> Reddit `tracking_type`; `eventNames` overrides it per destination. A name
+ * that is not one of Reddit's standard types is sent as `CUSTOM` with that `custom_event_name`.
+ *
+ * @example
+ * ```ts
+ * redditEventNames.purchase; // 'PURCHASE'
+ * ```
+ */
+export const redditEventNames: Readonly<Record<string, string>> = Object.freeze({
+  purchase: 'PURCHASE',
+  add_to_cart: 'ADD_TO_CART',
+  lead: 'LEAD',
+  page_view: 'PAGE_VISIT',
+  view_content: 'VIEW_CONTENT',
+  complete_registration: 'SIGN_UP',
+  search: 'SEARCH',
+  add_to_wishlist: 'ADD_TO_WISHLIST',
+});
+
+/**
+ * Settings of the `reddit-capi` template (snake_case, as the admin API takes them).
+ *
+ * @example
+ * ```ts
+ * const settings = redditCapiSettingsSchema.parse({ pixel_id: 'a2_gv0ir2x4r0wz' });
+ * ```
+ */
+export const redditCapiSettingsSchema = z.object({
+  name: destinationNameSchema('reddit-capi'),
+  /** The Reddit Pixel id (Events Manager), e.g. `a2_gv0ir2x4r0wz` or `t2_…`. */
+  pixel_id: z
+    .string()
+    .regex(
+      /^[a-z0-9]{1,3}_[A-Za-z0-9]{4,40}$/,
+      'pixel_id must be the Reddit Pixel id, such as "a2_gv0ir2x4r0wz"',
+    ),
+  /**
+   * Test mode: the test id Events Manager > Event Testing shows. Events go to Reddit's event tester
+   * (not attributed); records say `test_mode: true`.
+   */
+  test_id: z.string().trim().min(1).max(100).optional(),
+  base_url: baseUrlSchema('https://ads-api.reddit.com'),
+  /** Used when an event does not say: `WEBSITE`, `APP`, `PHYSICAL_STORE` or `OTHER`. */
+  action_source: z.enum(['WEBSITE', 'APP', 'PHYSICAL_STORE', 'OTHER']).default('WEBSITE'),
+  default_country: defaultCountrySchema,
+  event_names: eventNamesSchema,
+  max_batch_size: z.number().int().min(1).max(REDDIT_MAX_BATCH_SIZE).default(REDDIT_MAX_BATCH_SIZE),
+  /** Limited Data Use (US state privacy laws): `user.data_processing_options.modes: ["LDU"]`. */
+  limited_data_use: z.boolean().optional(),
+});
+export type RedditCapiSettings = z.input<typeof redditCapiSettingsSchema>;
+
+/** Options of {@link redditCapi}: the template's settings in camelCase. */
+export interface RedditCapiOptions {
+  pixelId: string;
+  /** Events Manager > Event Testing's test id (test mode). */
+  testId?: string;
+  /** Default `https://ads-api.reddit.com`. */
+  baseUrl?: string;
+  actionSource?: RedditCapiSettings['action_source'];
+  /** ISO alpha-2 country that completes national phone numbers before hashing. */
+  defaultCountry?: string;
+  /** Overrides of {@link redditEventNames}; `null` stops sending that event type. */
+  eventNames?: Record<string, string | null>;
+  /** Default 1000. */
+  maxBatchSize?: number;
+  /** Send `data_processing_options: { modes: ["LDU"] }` with every event. */
+  limitedDataUse?: boolean;
+  /** Name of the destination to create. Default `reddit-capi`. */
+  name?: string;
+}
+
+/**
+ * The `reddit-capi` template: Reddit Conversions API v3.
+ *
+ * @example
+ * ```ts
+ * const definition = redditCapiTemplate.create({ pixel_id: 'a2_gv0ir2x4r0wz' });
+ * ```
+ */
+export const redditCapiTemplate = defineTemplate({
+  name: 'reddit-capi',
+  description:
+    'Reddit Conversions API v3: bearer conversion token, event_at in ms, Reddit email canonicalisation, rdt_cid click ids, test_id as test mode',
+  settings: redditCapiSettingsSchema,
+  secrets: [
+    {
+      key: 'REDDIT_ACCESS_TOKEN',
+      description:
+        'Conversion access token (Ads Manager > Events Manager > Conversions API > Generate access token)',
+    },
+  ],
+  maxBatchSize: REDDIT_MAX_BATCH_SIZE,
+  identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'rdt_cid', 'rdt_uuid'],
+  testMode: {
+    settings: { test_id: 't2_openpipes_test' },
+    description:
+      'the test id from Reddit Events Manager (Events Manager > Test events): events with it are not counted',
+  },
+  build(s) {
+    const sourceSettings = {
+      pixel_id: s.pixel_id,
+      base_url: s.base_url,
+      test_id: s.test_id,
+      action_source: s.action_source,
+      default_country: s.default_country,
+      max_events_per_request: REDDIT_MAX_BATCH_SIZE,
+      event_names: mergeEventNames(redditEventNames, s.event_names),
+      limited_data_use: s.limited_data_use ?? false,
+    };
+    return {
+      send: redditSendSource(sourceSettings),
+      transform: redditTransformSource(sourceSettings),
+      description: `Reddit Conversions API, pixel ${s.pixel_id}${s.test_id ? ' (test events)' : ''}`,
+    };
+  },
+});
+
+/**
+ * A Reddit Conversions API destination: `send()` source, default transform and required secrets.
+ *
+ * @example
+ * ```ts
+ * import { redditCapi } from '@openpipes/destinations';
+ *
+ * const reddit = redditCapi({ pixelId: 'a2_gv0ir2x4r0wz' });
+ * const token = await pipes.secrets.create({ key: 'REDDIT_ACCESS_TOKEN', value: process.env.REDDIT_TOKEN! });
+ * const destination = await pipes.destinations.create({ ...reddit.destination, secret_ids: [token.id] });
+ * ```
+ */
+export function redditCapi(options: RedditCapiOptions): DestinationDefinition {
+  return redditCapiTemplate.fromOptions(options);
+}

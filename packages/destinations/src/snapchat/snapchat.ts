@@ -1,0 +1,170 @@
+import type { DestinationDefinition } from '@openpipes/core';
+import { z } from 'zod';
+import { defineTemplate } from '../define-template.js';
+import {
+  baseUrlSchema,
+  defaultCountrySchema,
+  destinationNameSchema,
+  eventNamesSchema,
+  mergeEventNames,
+} from '../settings.js';
+import { snapchatSendSource, snapchatTransformSource } from './sources.js';
+
+/**
+ * Snapchat accepts at most this many events per request (third-party documentation; see
+ * docs/destinations.md, unverified on Snap's own pages).
+ *
+ * @example
+ * ```ts
+ * snapchatCapi({ pixelId, maxBatchSize: Math.min(500, SNAPCHAT_MAX_BATCH_SIZE) });
+ * ```
+ */
+export const SNAPCHAT_MAX_BATCH_SIZE = 2000;
+
+/**
+ * Canonical event type -> Snapchat v3 `event_name`; `eventNames` overrides it per destination.
+ * Snap has no lead event: map `lead` to `SIGN_UP` or a `CUSTOM_EVENT_n` yourself if you want it.
+ *
+ * @example
+ * ```ts
+ * snapchatEventNames.purchase; // 'PURCHASE'
+ * ```
+ */
+export const snapchatEventNames: Readonly<Record<string, string>> = Object.freeze({
+  purchase: 'PURCHASE',
+  add_to_cart: 'ADD_CART',
+  page_view: 'PAGE_VIEW',
+  view_content: 'VIEW_CONTENT',
+  begin_checkout: 'START_CHECKOUT',
+  add_payment_info: 'ADD_BILLING',
+  complete_registration: 'SIGN_UP',
+  search: 'SEARCH',
+  subscribe: 'SUBSCRIBE',
+  add_to_wishlist: 'ADD_TO_WISHLIST',
+});
+
+/**
+ * Settings of the `snapchat-capi` template (snake_case, as the admin API takes them).
+ *
+ * @example
+ * ```ts
+ * const settings = snapchatCapiSettingsSchema.parse({ pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' });
+ * ```
+ */
+export const snapchatCapiSettingsSchema = z.object({
+  name: destinationNameSchema('snapchat-capi'),
+  /** The Snap Pixel id (Events Manager), a UUID. */
+  pixel_id: z
+    .string()
+    .regex(/^[0-9a-fA-F-]{8,64}$/, 'pixel_id must be the Snap Pixel id (a UUID from Events Manager)'),
+  /**
+   * Test mode: send to `/v3/<pixel>/events/validate`, where Snap checks the events without
+   * recording them (Events Manager shows them as test events).
+   */
+  validate_only: z.boolean().optional(),
+  base_url: baseUrlSchema('https://tr.snapchat.com'),
+  /** Used when an event does not say: `WEB`, `MOBILE_APP` or `OFFLINE`. */
+  action_source: z.enum(['WEB', 'MOBILE_APP', 'OFFLINE']).default('WEB'),
+  default_country: defaultCountrySchema,
+  event_names: eventNamesSchema,
+  max_batch_size: z.number().int().min(1).max(SNAPCHAT_MAX_BATCH_SIZE).default(SNAPCHAT_MAX_BATCH_SIZE),
+  /** Snap's Limited Data Use: `["LMU"]` on every event when true (US state privacy laws). */
+  limited_data_use: z.boolean().optional(),
+});
+export type SnapchatCapiSettings = z.input<typeof snapchatCapiSettingsSchema>;
+
+/** Options of {@link snapchatCapi}: the template's settings in camelCase. */
+export interface SnapchatCapiOptions {
+  pixelId: string;
+  /** Send to the validate endpoint (test mode): checked, not recorded. */
+  validateOnly?: boolean;
+  /** Default `https://tr.snapchat.com`. */
+  baseUrl?: string;
+  actionSource?: SnapchatCapiSettings['action_source'];
+  /** ISO alpha-2 country that completes national phone numbers before hashing. */
+  defaultCountry?: string;
+  /** Overrides of {@link snapchatEventNames}; `null` stops sending that event type. */
+  eventNames?: Record<string, string | null>;
+  /** Default 2000. */
+  maxBatchSize?: number;
+  /** Send `data_processing_options: ["LMU"]` with every event. */
+  limitedDataUse?: boolean;
+  /** Name of the destination to create. Default `snapchat-capi`. */
+  name?: string;
+}
+
+/**
+ * The `snapchat-capi` template: Snapchat Conversions API v3.
+ *
+ * @example
+ * ```ts
+ * const definition = snapchatCapiTemplate.create({ pixel_id: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b' });
+ * ```
+ */
+export const snapchatCapiTemplate = defineTemplate({
+  name: 'snapchat-capi',
+  description:
+    'Snapchat Conversions API v3: batches of up to 2000, Meta-like hashed user_data, ScCid click ids, validate endpoint as test mode',
+  settings: snapchatCapiSettingsSchema,
+  secrets: [
+    {
+      key: 'SNAPCHAT_ACCESS_TOKEN',
+      description: 'Conversions API token (Ads Manager > Business Details > Conversions API Tokens)',
+    },
+  ],
+  maxBatchSize: SNAPCHAT_MAX_BATCH_SIZE,
+  identifiers: [
+    'email',
+    'phone',
+    'first_name',
+    'last_name',
+    'city',
+    'state',
+    'zip',
+    'country',
+    'gender',
+    'date_of_birth',
+    'external_id',
+    'ip',
+    'user_agent',
+    'sc_click_id',
+    'sc_cookie1',
+  ],
+  testMode: {
+    settings: { validate_only: true },
+    description: 'the validate endpoint: Snap checks the events and records nothing',
+  },
+  build(s) {
+    const sourceSettings = {
+      pixel_id: s.pixel_id,
+      base_url: s.base_url,
+      validate_only: s.validate_only ?? false,
+      action_source: s.action_source,
+      default_country: s.default_country,
+      max_events_per_request: SNAPCHAT_MAX_BATCH_SIZE,
+      event_names: mergeEventNames(snapchatEventNames, s.event_names),
+      limited_data_use: s.limited_data_use ?? false,
+    };
+    return {
+      send: snapchatSendSource(sourceSettings),
+      transform: snapchatTransformSource(sourceSettings),
+      description: `Snapchat Conversions API, pixel ${s.pixel_id}${s.validate_only ? ' (validate only)' : ''}`,
+    };
+  },
+});
+
+/**
+ * A Snapchat Conversions API destination: `send()` source, default transform and required secrets.
+ *
+ * @example
+ * ```ts
+ * import { snapchatCapi } from '@openpipes/destinations';
+ *
+ * const snap = snapchatCapi({ pixelId: '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b', validateOnly: true });
+ * const token = await pipes.secrets.create({ key: 'SNAPCHAT_ACCESS_TOKEN', value: process.env.SNAP_TOKEN! });
+ * const destination = await pipes.destinations.create({ ...snap.destination, secret_ids: [token.id] });
+ * ```
+ */
+export function snapchatCapi(options: SnapchatCapiOptions): DestinationDefinition {
+  return snapchatCapiTemplate.fromOptions(options);
+}

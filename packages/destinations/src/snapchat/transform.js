@@ -1,0 +1,67 @@
+/** A value as a one-item list (Snap documents em and ph as lists); lists and undefined as they are. */
+function asList(value) {
+  return value === undefined || Array.isArray(value) ? value : [value];
+}
+
+function transform({ events, profiles }) {
+  return events.flatMap((e) => {
+    const eventName = SETTINGS.event_names[e.event_type];
+    // Not mapped: recorded as "filtered", with this reason on the record.
+    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+    const p = e.event_payload;
+    const contents = Array.isArray(p.contents) ? p.contents : [];
+
+    const user_data = compact({
+      // The event's own values win; its stitched profile fills what it lacks (identity on).
+      em: asList(firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256'))),
+      ph: asList(firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256_digits'))),
+      fn: p.first_name,
+      ln: p.last_name,
+      ct: p.city,
+      st: p.state,
+      zp: p.zip,
+      country: p.country,
+      ge: p.gender,
+      db: p.date_of_birth,
+      external_id: firstDefined(p.external_id, fromProfile(profiles, e, 'external_id', 'sha256')),
+      client_ip_address: firstDefined(p.ip, profileAttribute(profiles, e, 'ip')),
+      client_user_agent: firstDefined(p.user_agent, p.ua, profileAttribute(profiles, e, 'user_agent')),
+      // The ScCid URL parameter and the _scid cookie: never hashed.
+      sc_click_id: firstDefined(p.sc_click_id, fromProfile(profiles, e, 'sc_click_id')),
+      sc_cookie1: firstDefined(p.sc_cookie1, fromProfile(profiles, e, 'sc_cookie1')),
+    });
+    hashInPlace(userDataFields([user_data]));
+
+    const custom_data = compact({
+      value: p.value !== undefined ? p.value : p.revenue,
+      currency: p.currency,
+      order_id: p.order_id,
+      content_ids: contents.length > 0 ? contents.map((c) => String(c.id)) : undefined,
+      contents:
+        contents.length > 0
+          ? contents.map((c) => compact({ id: String(c.id), quantity: c.quantity, item_price: c.price }))
+          : undefined,
+      num_items: contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
+      search_string: p.search_string,
+    });
+
+    return [
+      {
+        event_type: e.event_type,
+        event_time: e.event_time,
+        event_payload: compact({
+          event_name: eventName,
+          event_time: toUnixSeconds(e.event_time),
+          // Snap deduplicates against the Pixel on event_id.
+          event_id: e.event_id || p.order_id,
+          action_source: SETTINGS.action_source,
+          event_source_url: p.page_url,
+          user_data: user_data,
+          custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
+          // Limited Data Use (US state privacy laws): a setting of the destination, not consent.
+          data_processing_options: SETTINGS.limited_data_use ? ['LMU'] : undefined,
+        }),
+      },
+    ];
+  });
+}

@@ -1,0 +1,113 @@
+/** `POST /api/erasure` and `GET /api/profiles/{id}/export` over HTTP (docs/erasure.md). */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipes, type Pipes, type Profile } from '@openpipes/core';
+import { testSecretKey } from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler } from '../src/index.js';
+import { createNodeListener } from '../src/node.js';
+import { checkedFetch } from './client.js';
+import { captureLogger, readKey, writeKey } from './servers.js';
+
+const email = 'Jane.Export@Shop-Erasure.test';
+
+describe('/api/erasure and /api/profiles/{id}/export', () => {
+  let dir: string;
+  let pipes: Pipes;
+  let server: Server;
+  let base: string;
+  const logger = captureLogger();
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-http-erasure-'));
+    pipes = createPipes({
+      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
+      secretKey: testSecretKey,
+      logger,
+      sandbox: { workers: 1 },
+      identity: true,
+    });
+    await pipes.sources.create({ name: 'Web', slug: 'web' });
+    await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
+    const at = new Date().toISOString();
+    await pipes.ingest('web', [
+      {
+        event_type: 'login',
+        event_id: 'pv-jane',
+        event_time: at,
+        event_payload: { anonymous_id: 'anon-jane' },
+      },
+    ]);
+    await pipes.ingest('web', [
+      {
+        event_type: 'login',
+        event_id: 'login-jane',
+        event_time: at,
+        event_payload: { anonymous_id: 'anon-jane', user_id: 'u-jane', email },
+      },
+      { event_type: 'login', event_id: 'login-bob', event_time: at, event_payload: { user_id: 'u-bob' } },
+    ]);
+    server = createServer(createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey], logger })));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await pipes.stop({ graceMs: 500 });
+    await pipes.store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const call = (path: string, key: { token: string } = readKey, body?: unknown) =>
+    checkedFetch({ base }, path, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+
+  it('exports a person, refuses erasure to a read key, erases with a write key, audited without the email', async () => {
+    const found = await call('/api/profiles/search', readKey, { identifiers: { email } });
+    const [profile] = (found.json as { data: Profile[] }).data;
+    expect(profile).toBeDefined();
+
+    const exported = await call(`/api/profiles/${profile!.id}/export`);
+    expect(exported.status).toBe(200);
+    const data = exported.json as {
+      events: Array<{ event_id: string }>;
+      identifiers: Array<{ kind: string }>;
+    };
+    expect(data.events.map((e) => e.event_id)).toEqual(['pv-jane', 'login-jane']);
+    expect(data.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email', 'user_id']);
+
+    const refused = await call('/api/erasure', readKey, { identifiers: { email } });
+    expect(refused.status).toBe(403);
+
+    const erased = await call('/api/erasure', writeKey, { identifiers: { email } });
+    expect(erased.status).toBe(200);
+    expect(erased.json).toMatchObject({ events: 2, deliveries: 0, compacted: true });
+    expect((erased.json as { profile_ids: string[] }).profile_ids).toContain(profile!.id);
+
+    expect((await call(`/api/profiles/${profile!.id}/export`)).status).toBe(404);
+    const bob = await call('/api/profiles/search', readKey, { identifiers: { user_id: 'u-bob' } });
+    expect((bob.json as { data: Profile[] }).data).toHaveLength(1);
+
+    const audit = await call('/api/audit', readKey);
+    const entry = (audit.json as { data: Array<{ action: string; actor: string | null }> }).data.find(
+      (e) => e.action === 'erase',
+    );
+    expect(entry?.actor).toBeTruthy();
+    expect(audit.text.toLowerCase()).not.toContain(email.toLowerCase());
+    expect(logger.lines.join('\n').toLowerCase()).not.toContain(email.toLowerCase());
+  });
+
+  it('answers zeros when nobody holds the identifiers, and refuses an empty request', async () => {
+    const none = await call('/api/erasure', writeKey, { identifiers: { user_id: 'nobody' } });
+    expect(none.json).toMatchObject({ profiles: 0, events: 0 });
+    const bad = await call('/api/erasure', writeKey, { identifiers: {} });
+    expect(bad.status).toBe(400);
+  });
+});

@@ -1,0 +1,242 @@
+/**
+ * Erasure and export on PostgreSQL (docs/erasure.md). The person's events are found through the
+ * event identifier index `linkProfiles` writes; everything is erased in one transaction holding the
+ * identity advisory lock (no link re-creates or merges the person's profiles meanwhile), then the
+ * touched tables are vacuumed — outside the transaction, as VACUUM cannot run in one — so the dead
+ * rows' space is reclaimed. (What VACUUM does not promise: overwriting the freed bytes at once, or
+ * WAL segments not yet recycled; docs/erasure.md says what an operator does about them.)
+ */
+import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
+import type { IdentifierKind } from '@openpipes/core/identity';
+import type { PostgresTables } from '@openpipes/core/store-kit';
+import {
+  type ErasureMethods,
+  erasedAttempt,
+  erasedDetail,
+  erasureNeedles,
+  scrubNeedles,
+} from '@openpipes/core/store-kit';
+import { sql, type Transaction } from 'kysely';
+import type { PgContext, TableName } from './connection.js';
+import { moveTotals } from './delivery-totals.js';
+
+type Trx = Transaction<PostgresTables>;
+
+/** Every table an erasure writes to, vacuumed after it. */
+const touched: TableName[] = [
+  'events',
+  'event_identifiers',
+  'event_dedup',
+  'deliveries',
+  'delivery_attempts',
+  'profiles',
+  'profile_identifiers',
+  'profile_merges',
+  'event_rejections',
+  'state',
+];
+
+/** The store's erasure and export methods. */
+export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgContext): ErasureMethods {
+  const eventsOf = async (trx: Trx | undefined, refs: IdentifierRef[]): Promise<string[]> => {
+    if (refs.length === 0) return [];
+    const rows = await q(trx)
+      .selectFrom('event_identifiers')
+      .select('event_ref')
+      .distinct()
+      .where((eb) =>
+        eb(
+          eb.refTuple('kind', 'key'),
+          'in',
+          refs.map((r) => eb.tuple(r.kind, r.key)),
+        ),
+      )
+      .orderBy('event_ref')
+      .execute();
+    return rows.map((r) => r.event_ref);
+  };
+
+  const erase = (
+    trx: Trx,
+    { identifiers, given, now, audit }: Parameters<ErasureMethods['eraseProfiles']>[0],
+  ): Promise<ErasureCounts> =>
+    (async () => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+      const live =
+        identifiers.length === 0
+          ? []
+          : (
+              await q(trx)
+                .selectFrom('profile_identifiers')
+                .select('profile_id')
+                .distinct()
+                .where((eb) =>
+                  eb(
+                    eb.refTuple('kind', 'key'),
+                    'in',
+                    identifiers.map((r) => eb.tuple(r.kind, r.key)),
+                  ),
+                )
+                .execute()
+            ).map((r) => r.profile_id);
+      const profileIds =
+        live.length === 0
+          ? []
+          : (
+              await q(trx)
+                .selectFrom('profiles')
+                .select('id')
+                .where((eb) => eb.or([eb('id', 'in', live), eb('merged_into', 'in', live)]))
+                .orderBy('id')
+                .execute()
+            ).map((r) => r.id);
+      const stored =
+        live.length === 0
+          ? []
+          : await q(trx)
+              .selectFrom('profile_identifiers')
+              .select((eb) => ['kind', 'key', eb.cast<string>('value', 'text').as('value')])
+              .where('profile_id', 'in', live)
+              .execute();
+      // Kinds as linkProfiles wrote them: every one is an identifier kind of the table.
+      const storedRefs = stored.map((s) => ({ kind: s.kind as IdentifierKind, key: s.key, value: s.value }));
+      const refs: IdentifierRef[] = [...identifiers, ...storedRefs.map(({ kind, key }) => ({ kind, key }))];
+      const eventRefs = await eventsOf(trx, refs);
+
+      const deliveryIds = (
+        await q(trx)
+          .selectFrom('deliveries')
+          .select('id')
+          .where('event_ref', '=', sql<string>`ANY(${eventRefs}::text[])`)
+          .execute()
+      ).map((r) => r.id);
+      // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
+      const { rows: cancelledRows } = await sql<{ n: string }>`
+        WITH cancelled AS (
+          UPDATE ${T('deliveries')} SET status = 'filtered', filter_reason = 'erased', due_at = NULL,
+            lease_owner = NULL, updated_at = ${now}::timestamptz
+          WHERE id = ANY(${deliveryIds}::text[]) AND status IN ('pending', 'retrying', 'sending')
+          RETURNING destination_id, pipe_id, status
+        ), totals AS (
+          ${moveTotals(T, 'cancelled', 'status', 1)}
+        )
+        SELECT count(*) AS n FROM cancelled
+      `.execute(trx);
+      await sql`UPDATE ${T('deliveries')} SET detail = ${JSON.stringify(erasedDetail(now))}::json
+        WHERE id = ANY(${deliveryIds}::text[])`.execute(trx);
+      const attemptRows = await q(trx)
+        .selectFrom('delivery_attempts')
+        .select((eb) => ['delivery_id', 'number', eb.cast<string>('data', 'text').as('data')])
+        .where('delivery_id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
+        .execute();
+      for (const a of attemptRows) {
+        const data = JSON.stringify(erasedAttempt(JSON.parse(a.data) as Record<string, unknown>));
+        await sql`UPDATE ${T('delivery_attempts')} SET data = ${data}::json
+          WHERE delivery_id = ${a.delivery_id} AND number = ${a.number}`.execute(trx);
+      }
+
+      const { rows: eventRows } = await sql<{ n: string }>`
+        WITH ev AS (
+          SELECT id, source_id, event_id FROM ${T('events')} WHERE id = ANY(${eventRefs}::text[])
+        ), di AS (
+          DELETE FROM ${T('event_identifiers')} x WHERE x.event_ref = ANY(${eventRefs}::text[])
+        ), dd AS (
+          DELETE FROM ${T('event_dedup')} x USING ev
+          WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id
+        ), de AS (
+          DELETE FROM ${T('events')} e USING ev WHERE e.id = ev.id RETURNING e.id
+        )
+        SELECT count(*) AS n FROM de
+      `.execute(trx);
+      const identifierCount =
+        live.length === 0
+          ? 0
+          : Number(
+              (
+                await q(trx)
+                  .deleteFrom('profile_identifiers')
+                  .where('profile_id', 'in', live)
+                  .executeTakeFirst()
+              ).numDeletedRows,
+            );
+      if (profileIds.length > 0) {
+        await q(trx)
+          .deleteFrom('profile_merges')
+          .where((eb) => eb.or([eb('merged_id', 'in', profileIds), eb('survivor_id', 'in', profileIds)]))
+          .execute();
+        await q(trx).deleteFrom('profiles').where('id', 'in', profileIds).execute();
+      }
+
+      // Free text that may quote the person: the rejection log and the shared state documents.
+      const needles = erasureNeedles({ identifiers: [...identifiers, ...storedRefs], given });
+      let rejections = 0;
+      let state = 0;
+      if (needles.length > 0) {
+        const { rows } = await sql<{ n: string }>`
+          WITH gone AS (
+            DELETE FROM ${T('event_rejections')} r
+            WHERE EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n
+              WHERE strpos(r.event, n) > 0 OR strpos(r.error::text, n) > 0)
+            RETURNING 1
+          ) SELECT count(*) AS n FROM gone
+        `.execute(trx);
+        rejections = Number(rows[0]?.n ?? 0);
+        const states = await q(trx)
+          .selectFrom('state')
+          .select((eb) => ['key', eb.cast<string>('value', 'text').as('value')])
+          .execute();
+        for (const row of states) {
+          const scrubbed = scrubNeedles(JSON.parse(row.value), needles);
+          if (!scrubbed.changed) continue;
+          await sql`UPDATE ${T('state')} SET value = ${JSON.stringify(scrubbed.value)}::jsonb
+            WHERE key = ${row.key}`.execute(trx);
+          state++;
+        }
+      }
+      const counts: ErasureCounts = {
+        profiles: profileIds.length,
+        profile_ids: profileIds,
+        identifiers: identifierCount,
+        events: Number(eventRows[0]?.n ?? 0),
+        deliveries: deliveryIds.length,
+        cancelled: Number(cancelledRows[0]?.n ?? 0),
+        attempts: attemptRows.length,
+        rejections,
+        state,
+      };
+      await insertAudit(trx, audit(counts));
+      return counts;
+    })();
+
+  return {
+    listPersonEvents: ({ identifiers, limit }) =>
+      guard(async () => {
+        if (limit < 1 || identifiers.length === 0) return [];
+        const refs = (await eventsOf(undefined, identifiers)).slice(0, limit);
+        const deliveries = new Map<string, string[]>(refs.map((r) => [r, []]));
+        if (refs.length > 0) {
+          const rows = await q()
+            .selectFrom('deliveries')
+            .select(['id', 'event_ref'])
+            .where('event_ref', '=', sql<string>`ANY(${refs}::text[])`)
+            .orderBy('id')
+            .execute();
+          for (const d of rows) deliveries.get(d.event_ref)?.push(d.id);
+        }
+        return refs.map((event_ref) => ({ event_ref, delivery_ids: deliveries.get(event_ref) ?? [] }));
+      }),
+
+    eraseProfiles: (input) =>
+      guard(async () => {
+        const counts = await tx((trx) => erase(trx, input));
+        let compacted = true;
+        try {
+          // Not in a transaction (VACUUM refuses one): each statement here runs on its own.
+          await sql`VACUUM ${sql.join(touched.map((t) => T(t)))}`.execute(db);
+        } catch {
+          compacted = false;
+        }
+        return { ...counts, compacted };
+      }),
+  };
+}

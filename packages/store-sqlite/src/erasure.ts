@@ -1,0 +1,210 @@
+/**
+ * Erasure and export on SQLite (docs/erasure.md). The person's events are found through the event
+ * identifier index `linkProfiles` writes; everything is erased in one BEGIN IMMEDIATE transaction
+ * with `secure_delete` on (freed cells are zeroed), then VACUUM rebuilds the file (no free page or
+ * stale cell keeps an old copy) and a TRUNCATE checkpoint empties the write-ahead log, which still
+ * held every page image written before.
+ */
+import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
+import {
+  type ErasureMethods,
+  erasedAttempt,
+  erasedDetail,
+  erasureNeedles,
+  scrubNeedles,
+} from '@openpipes/core/store-kit';
+import type { SqliteContext } from './connection.js';
+
+const CHUNK = 200;
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
+
+const eventsOfSql = 'SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?';
+const ownerSql = 'SELECT profile_id FROM profile_identifiers WHERE kind = ? AND key = ?';
+
+/** The store's erasure and export methods. */
+export function erasureMethods({
+  db,
+  qb,
+  all,
+  run,
+  tx,
+  prepare,
+  insertAudit,
+}: SqliteContext): ErasureMethods {
+  const eventsOf = (refs: IdentifierRef[]): string[] => {
+    const statement = prepare(eventsOfSql);
+    const out = new Set<string>();
+    for (const r of refs)
+      for (const row of statement.all(r.kind, r.key) as Array<{ event_ref: string }>) out.add(row.event_ref);
+    return [...out].sort();
+  };
+
+  /** VACUUM, then a checkpoint that truncates the log; false when another connection held it up. */
+  const compact = (): boolean => {
+    try {
+      db().exec('VACUUM');
+      const [result] = db().pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      return result?.busy === 0;
+    } catch {
+      return false;
+    }
+  };
+
+  return {
+    async listPersonEvents({ identifiers, limit }) {
+      if (limit < 1 || identifiers.length === 0) return [];
+      const refs = eventsOf(identifiers).slice(0, limit);
+      const deliveries = new Map<string, string[]>(refs.map((r) => [r, []]));
+      for (const part of chunks(refs))
+        for (const d of all(
+          qb
+            .selectFrom('deliveries')
+            .select(['id', 'event_ref'])
+            .where('event_ref', 'in', part)
+            .orderBy('id'),
+        ))
+          deliveries.get(d.event_ref)?.push(d.id);
+      return refs.map((event_ref) => ({ event_ref, delivery_ids: deliveries.get(event_ref) ?? [] }));
+    },
+
+    async eraseProfiles({ identifiers, given, now, audit }) {
+      const database = db();
+      database.pragma('secure_delete = ON');
+      let counts: ErasureCounts;
+      try {
+        counts = tx(() => {
+          // The live profiles holding the identifiers, and every profile merged into them.
+          const owner = prepare(ownerSql);
+          const live = new Set<string>();
+          for (const r of identifiers) {
+            const row = owner.get(r.kind, r.key) as { profile_id: string } | undefined;
+            if (row) live.add(row.profile_id);
+          }
+          const liveIds = [...live];
+          const profileIds: string[] = [];
+          const stored: Array<IdentifierRef & { value: string }> = [];
+          for (const part of chunks(liveIds)) {
+            for (const p of all(
+              qb
+                .selectFrom('profiles')
+                .select('id')
+                .where((eb) => eb.or([eb('id', 'in', part), eb('merged_into', 'in', part)])),
+            ))
+              profileIds.push(p.id);
+            stored.push(
+              ...(all(
+                qb
+                  .selectFrom('profile_identifiers')
+                  .select(['kind', 'key', 'value'])
+                  .where('profile_id', 'in', part),
+              ) as Array<IdentifierRef & { value: string }>),
+            );
+          }
+          profileIds.sort();
+
+          // Every event that carried any of them, and its deliveries.
+          const eventRefs = eventsOf([...identifiers, ...stored]);
+          const deliveryIds: string[] = [];
+          for (const part of chunks(eventRefs))
+            for (const d of all(qb.selectFrom('deliveries').select('id').where('event_ref', 'in', part)))
+              deliveryIds.push(d.id);
+
+          let cancelled = 0;
+          let attempts = 0;
+          const detail = JSON.stringify(erasedDetail(now));
+          for (const part of chunks(deliveryIds)) {
+            // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
+            cancelled += run(
+              qb
+                .updateTable('deliveries')
+                .set({
+                  status: 'filtered',
+                  filter_reason: 'erased',
+                  due_at: null,
+                  lease_owner: null,
+                  updated_at: now,
+                })
+                .where('id', 'in', part)
+                .where('status', 'in', ['pending', 'retrying', 'sending']),
+            );
+            run(qb.updateTable('deliveries').set({ detail }).where('id', 'in', part));
+            const update = prepare(
+              'UPDATE delivery_attempts SET data = ? WHERE delivery_id = ? AND number = ?',
+            );
+            for (const a of all(
+              qb
+                .selectFrom('delivery_attempts')
+                .select(['delivery_id', 'number', 'data'])
+                .where('delivery_id', 'in', part),
+            )) {
+              update.run(
+                JSON.stringify(erasedAttempt(JSON.parse(a.data) as Record<string, unknown>)),
+                a.delivery_id,
+                a.number,
+              );
+              attempts++;
+            }
+          }
+          let events = 0;
+          for (const part of chunks(eventRefs)) {
+            run(qb.deleteFrom('event_identifiers').where('event_ref', 'in', part));
+            events += run(qb.deleteFrom('events').where('id', 'in', part));
+          }
+          let identifierCount = 0;
+          for (const part of chunks(liveIds))
+            identifierCount += run(qb.deleteFrom('profile_identifiers').where('profile_id', 'in', part));
+          for (const part of chunks(profileIds)) {
+            run(
+              qb
+                .deleteFrom('profile_merges')
+                .where((eb) => eb.or([eb('merged_id', 'in', part), eb('survivor_id', 'in', part)])),
+            );
+            run(qb.deleteFrom('profiles').where('id', 'in', part));
+          }
+
+          // Free text that may quote the person: the rejection log and the shared state documents.
+          const needles = erasureNeedles({ identifiers: [...identifiers, ...stored], given });
+          const reject = prepare(
+            'DELETE FROM event_rejections WHERE instr(event, ?) > 0 OR instr(error, ?) > 0',
+          );
+          let rejections = 0;
+          for (const n of needles) rejections += reject.run(n, n).changes;
+          let state = 0;
+          if (needles.length > 0) {
+            for (const row of all(qb.selectFrom('state').select(['key', 'value']))) {
+              const scrubbed = scrubNeedles(JSON.parse(row.value), needles);
+              if (!scrubbed.changed) continue;
+              run(
+                qb
+                  .updateTable('state')
+                  .set({ value: JSON.stringify(scrubbed.value) })
+                  .where('key', '=', row.key),
+              );
+              state++;
+            }
+          }
+          const result: ErasureCounts = {
+            profiles: profileIds.length,
+            profile_ids: profileIds,
+            identifiers: identifierCount,
+            events,
+            deliveries: deliveryIds.length,
+            cancelled,
+            attempts,
+            rejections,
+            state,
+          };
+          insertAudit(audit(result));
+          return result;
+        });
+      } finally {
+        if (database.open) database.pragma('secure_delete = FAST');
+      }
+      return { ...counts, compacted: compact() };
+    },
+  };
+}
