@@ -55,6 +55,8 @@ export interface Case {
   bytes: (label: string) => Buffer;
   status: number;
   code?: string;
+  /** How many `Set-Cookie` lines the answer carries (checked when given). */
+  cookies?: number;
 }
 
 export const web = `${prefix}/collect/shop`;
@@ -357,6 +359,31 @@ export const cases: Case[] = [
     },
     status: 413,
     code: 'PAYLOAD_TOO_LARGE',
+  },
+  {
+    name: 'first-party cookies for a site on a parent domain (two Set-Cookie lines)',
+    bytes: () => {
+      const body = event({
+        event_payload: {
+          order_id: 'ord_1',
+          revenue: 10,
+          currency: 'EUR',
+          fbp: 'fb.1.1714816462000.1234567890',
+          anonymous_id: 'anon-1234',
+          consent: { ad_storage: 'GRANTED' },
+        },
+      });
+      const bytes = rawRequest(
+        `${prefix}/collect/site`,
+        [json, 'Origin: https://www.shop.example', sized(body)],
+        body,
+      );
+      return Buffer.from(
+        bytes.toString('latin1').replace('Host: 127.0.0.1', 'Host: collect.shop.example'),
+        'latin1',
+      );
+    },
+    status: 202,
   },
   {
     name: 'a malformed X-Request-Id (a new one is made)',

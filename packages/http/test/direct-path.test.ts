@@ -77,6 +77,7 @@ beforeAll(async () => {
       auth: { type: 'hmac' as const, secret_id: signing.id, tolerance_seconds: 60 },
     },
     { name: 'Off', slug: 'off' },
+    { name: 'Site', slug: 'site', first_party_cookies: true },
   ]) {
     const source = await pipes.sources.create(input);
     const pipe = await pipes.pipes.create({
@@ -160,13 +161,18 @@ async function send(path: PathName, c: Case, n: number) {
     ? bytes
     : Buffer.from(bytes.toString('latin1').replace('\r\n', `\r\nX-Request-Id: ${requestId}\r\n`), 'latin1');
   const before = logger.lines.length;
-  const { answer } = await exchange(ports[path], withId);
+  const { answer, text } = await exchange(ports[path], withId);
   expect(answer, `${path}: ${c.name}`).not.toBeNull();
+  // The parsed headers keep one value per name; cookies are compared line by line.
+  const cookies = text
+    .slice(0, text.indexOf('\r\n\r\n'))
+    .split('\r\n')
+    .filter((line) => /^set-cookie:/i.test(line));
   const lines = logger.lines
     .slice(before)
     .filter((line) => line.includes('OpenPipes HTTP'))
     .map((line) => line.replaceAll(requestId, '<request id>').replace(/req_[0-9a-f-]{36}/g, 'req_<id>'));
-  return { answer: comparable(answer!, label), lines };
+  return { answer: { ...comparable(answer!, label), cookies }, lines };
 }
 
 describe('the direct path answers collect as the fetch path does', () => {
@@ -178,6 +184,7 @@ describe('the direct path answers collect as the fetch path does', () => {
       status: c.status,
       code: c.code,
     });
+    if (c.cookies !== undefined) expect(fetched.answer.cookies).toHaveLength(c.cookies);
     for (const path of ['node', 'express'] as const) {
       const direct = await send(path, c, n);
       expect(direct.answer, path).toEqual(fetched.answer);
