@@ -13,33 +13,23 @@ import {
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
-import type { z } from 'zod';
 import {
   type ApiPrincipal,
   type Authenticate,
   createApiAuthenticator,
   type StaticApiKey,
 } from './api-keys.js';
-import { checkMediaType, readBody } from './body.js';
 import { browserTagRoute } from './browser-tag.js';
 import { clientAddress } from './client-address.js';
 import { createConsoleServer } from './console.js';
 import { type DirectAnswer, type DirectAnswerer, type DirectCall, directAnswerer } from './direct.js';
 import { failureAnswer } from './failure.js';
-import { decodeUtf8, parseJson } from './json.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
 import { type ProbeOptions, probeRoutes } from './probes.js';
 import { readQuery } from './query.js';
-import {
-  type BodySpec,
-  type DirectReply,
-  type JsonObject,
-  json,
-  type Reply,
-  type ResponsesSpec,
-  type Route,
-} from './route.js';
+import { type DirectReply, json, type Reply, type ResponsesSpec, type Route } from './route.js';
+import { readRouteBody } from './route-body.js';
 import { createRouter } from './router.js';
 import { type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
@@ -459,48 +449,6 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
 function normalizeBase(base: string | undefined): string {
   if (!base || base === '/') return '';
   return `/${base.replace(/^\/+|\/+$/g, '')}`;
-}
-
-/**
- * Reads an admin API body (`{}` when empty, else a JSON object), notes its sensitive values, and
- * parses it with the route's schema.
- */
-async function readRouteBody(
-  request: Request,
-  spec: BodySpec<z.ZodType>,
-  limits: { maxBodyBytes: number; maxDepth: number },
-  sensitive: string[],
-): Promise<unknown> {
-  const body = await readJsonObject(request, limits);
-  for (const field of spec.sensitive ?? []) {
-    const value = body[field];
-    if (typeof value === 'string') sensitive.push(value);
-  }
-  return spec.parse ? spec.parse(body) : parseOrThrow(spec.schema, body, spec.label);
-}
-
-/** Reads an admin API body: `{}` when empty, else a JSON object. */
-async function readJsonObject(
-  request: Request,
-  limits: { maxBodyBytes: number; maxDepth: number },
-): Promise<JsonObject> {
-  // Read first: a bodiless PUT (`/toggle`) may come without any Content-Type, and that is fine.
-  const raw = await readBody(request, limits.maxBodyBytes);
-  if (raw.byteLength === 0) return {};
-  checkMediaType(request, ['application/json']);
-  const value = parseJson(decodeUtf8(raw), limits.maxDepth);
-  if (!isJsonObject(value)) {
-    throw new PipesError({
-      code: 'VALIDATION_FAILED',
-      message: 'the body must be a JSON object',
-      details: { issues: [{ path: '(root)', message: 'expected an object' }] },
-    });
-  }
-  return value;
-}
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** A route that may answer without a fetch `Request` (see `Route.handleDirect`). */
