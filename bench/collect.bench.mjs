@@ -7,18 +7,24 @@
 // over loopback only. Three rounds alternate engine and baseline; each figure is the median of its
 // rounds. Besides events/s, each line has the server process's CPU time per event, which stays
 // meaningful when other work shares the two cores; the ratio line gives both. Prints JSON lines.
+// With BENCH_BEFORE=<another checkout, built>, an engine_before server runs that checkout's packages
+// in the same rounds, for before/after figures from one run. Rounds reverse their order every time.
+//   npm run bench -- collect   (BENCH_ROUNDS=3, BENCH_BATCHES=100,1, BENCH_SECONDS=3, BENCH_CONNECTIONS=4,
+//                               BENCH_BEFORE unset)
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const self = fileURLToPath(import.meta.url);
+const root = join(self, '..', '..');
 const warmupMs = 1000;
-const measureMs = 3000;
-const rounds = 3;
-const connections = 4;
+const measureMs = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const batches = (process.env.BENCH_BATCHES ?? '100,1').split(',').map(Number);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
 
 const out = (metric, value, unit, extra = {}) =>
   console.log(
@@ -51,11 +57,12 @@ const batchBody = (size) => {
 
 // --- servers (child processes) -----------------------------------------------------------------
 
-async function serveEngine(filename) {
-  const { createPipes, silentLogger } = await import('../packages/core/dist/index.js');
-  const { sqliteStore } = await import('../packages/store-sqlite/dist/index.js');
-  const { createHandler } = await import('../packages/http/dist/index.js');
-  const { createNodeListener } = await import('../packages/http/dist/node.js');
+async function serveEngine(filename, checkout = root) {
+  const from = (path) => import(pathToFileURL(join(checkout, 'packages', path)).href);
+  const { createPipes, silentLogger } = await from('core/dist/index.js');
+  const { sqliteStore } = await from('store-sqlite/dist/index.js');
+  const { createHandler } = await from('http/dist/index.js');
+  const { createNodeListener } = await from('http/dist/node.js');
   const pipes = createPipes({
     store: sqliteStore({ filename }),
     secretKey: 'bench-secret-key-0123456789abcdef',
@@ -155,8 +162,9 @@ async function serveBaseline(filename) {
 }
 
 if (process.argv[2] === '--serve') {
-  const { server, close } = await (process.argv[3] === 'engine' ? serveEngine : serveBaseline)(
+  const { server, close } = await (process.argv[3] === 'baseline' ? serveBaseline : serveEngine)(
     process.argv[4],
+    process.argv[5],
   );
   server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
   process.on('message', async (message) => {
@@ -175,8 +183,10 @@ if (process.argv[2] === '--serve') {
 
 // --- load generator ---------------------------------------------------------------------------
 
-async function startServer(kind, filename) {
-  const child = fork(self, ['--serve', kind, filename], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function startServer(kind, filename, checkout) {
+  const child = fork(self, ['--serve', kind, filename, ...(checkout ? [checkout] : [])], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const { port } = await new Promise((resolve, reject) => {
     child.once('message', resolve);
     child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
@@ -249,18 +259,23 @@ async function load(server, batchSize) {
 }
 
 async function main() {
-  // Rounds alternate engine and baseline so that a load spike from anything else on the machine
-  // hits both alike; each figure is the median of its rounds, and the ratio is of the medians.
+  // Rounds alternate the servers (in reversed order every other round) so that a load spike from
+  // anything else on the machine hits them alike; each figure is the median of its rounds with the
+  // spread, and the ratio is of the medians.
   const dir = mkdtempSync(join(tmpdir(), 'openpipes-collect-bench-'));
+  const kinds = ['engine', ...(process.env.BENCH_BEFORE ? ['engine_before'] : []), 'baseline'];
   const servers = {};
-  const runs = { 'engine-100': [], 'baseline-100': [], 'engine-1': [], 'baseline-1': [] };
+  const runs = {};
+  for (const kind of kinds) for (const batch of batches) runs[`${kind}-${batch}`] = [];
   try {
     servers.engine = await startServer('engine', join(dir, 'engine.db'));
+    if (process.env.BENCH_BEFORE)
+      servers.engine_before = await startServer('engine', join(dir, 'before.db'), process.env.BENCH_BEFORE);
     servers.baseline = await startServer('baseline', join(dir, 'baseline.db'));
     for (let round = 0; round < rounds; round++) {
-      for (const batch of [100, 1]) {
-        for (const kind of ['engine', 'baseline'])
-          runs[`${kind}-${batch}`].push(await load(servers[kind], batch));
+      for (const batch of batches) {
+        const order = round % 2 === 0 ? kinds : [...kinds].reverse();
+        for (const kind of order) runs[`${kind}-${batch}`].push(await load(servers[kind], batch));
       }
     }
   } finally {
@@ -268,32 +283,48 @@ async function main() {
     rmSync(dir, { recursive: true, force: true });
   }
   const median = (list, key) => [...list].sort((a, b) => a[key] - b[key])[Math.floor(list.length / 2)][key];
+  const round2 = (x) => Math.round(x * 100) / 100;
   const summary = {};
   for (const [name, list] of Object.entries(runs)) {
     const [kind, batch] = name.split('-');
     summary[name] = median(list, 'eventsPerSecond');
-    out(`${kind === 'engine' ? 'http_engine' : 'bare_baseline'}_batch_${batch}`, summary[name], 'events/s', {
+    const cpus = list.map((r) => r.cpuMicrosPerEvent);
+    const metric = kind === 'baseline' ? 'bare_baseline' : `http_${kind}`;
+    out(`${metric}_batch_${batch}`, summary[name], 'events/s', {
       requests_per_s: Math.round(median(list, 'requestsPerSecond')),
-      p50_ms: Math.round(median(list, 'p50') * 100) / 100,
-      p99_ms: Math.round(median(list, 'p99') * 100) / 100,
-      server_cpu_us_per_event: Math.round(median(list, 'cpuMicrosPerEvent') * 100) / 100,
+      p50_ms: round2(median(list, 'p50')),
+      p99_ms: round2(median(list, 'p99')),
+      server_cpu_us_per_event: round2(median(list, 'cpuMicrosPerEvent')),
+      server_cpu_us_spread: [round2(Math.min(...cpus)), round2(Math.max(...cpus))],
+      cpu_rounds: cpus.map(round2),
       rounds: list.map((r) => Math.round(r.eventsPerSecond)),
       connections,
       seconds_per_round: measureMs / 1000,
     });
   }
-  for (const batch of [100, 1]) {
+  for (const batch of batches) {
     const cpu = (kind) => median(runs[`${kind}-${batch}`], 'cpuMicrosPerEvent');
-    out(
-      `ratio_engine_to_baseline_batch_${batch}`,
-      (summary[`engine-${batch}`] / summary[`baseline-${batch}`]) * 100,
-      '%',
-      {
-        ...(batch === 100 ? { target: 50 } : {}),
-        // The same ratio from server CPU per event: steadier when the machine is shared.
-        cpu_ratio: Math.round((cpu('baseline') / cpu('engine')) * 10000) / 100,
-        load_average: Math.round(loadavg()[0] * 100) / 100,
-      },
-    );
+    for (const kind of kinds.filter((k) => k !== 'baseline')) {
+      // Each round's own ratio (the two ran minutes apart at most, under the same load), then
+      // their median and spread: steadier than the ratio of medians when the load drifts.
+      const paired = runs[`${kind}-${batch}`]
+        .map((r, i) => runs[`baseline-${batch}`][i].cpuMicrosPerEvent / r.cpuMicrosPerEvent)
+        .sort((a, b) => a - b);
+      out(
+        `ratio_${kind === 'engine' ? 'engine' : kind}_to_baseline_batch_${batch}`,
+        (summary[`${kind}-${batch}`] / summary[`baseline-${batch}`]) * 100,
+        '%',
+        {
+          target: 70,
+          // The same ratio from server CPU per event: steadier when the machine is shared.
+          cpu_ratio: Math.round((cpu('baseline') / cpu(kind)) * 10000) / 100,
+          cpu_ratio_per_round_median: Math.round(paired[Math.floor(paired.length / 2)] * 10000) / 100,
+          cpu_ratio_per_round_spread: [paired[0], paired[paired.length - 1]].map(
+            (x) => Math.round(x * 10000) / 100,
+          ),
+          load_average: round2(loadavg()[0]),
+        },
+      );
+    }
   }
 }

@@ -1,22 +1,57 @@
 /**
  * Reading request bodies within a size limit, and checking their media type. A body over the limit
  * is refused as soon as its declared length or the bytes read so far pass the limit: it is never
- * buffered whole.
+ * buffered whole. The readers take a {@link BodySource}: a fetch `Request` ({@link fetchBodySource}),
+ * or a node `IncomingMessage` read directly (node-bridge.ts), so both answer alike.
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createBrotliDecompress, createGunzip, createInflate, createInflateRaw } from 'node:zlib';
 import { PipesError } from '@openpipes/core';
 
+/** One read of a body: a chunk, or the end. */
+export type BodyChunk = { done: true; value?: undefined } | { done: false; value: Uint8Array };
+
+/**
+ * Reads a body chunk by chunk (a `ReadableStreamDefaultReader` is one). `read` rejects when the
+ * client goes away mid-body. After `cancel` the rest of the body is discarded, not handed over, and
+ * the connection stays usable for the answer.
+ */
+export interface BodyReader {
+  read(): Promise<BodyChunk>;
+  cancel(): Promise<void>;
+}
+
+/** A request as the body readers see it: its headers, and its body's chunks. */
+export interface BodySource {
+  /** A header's value as fetch's `Headers.get` gives it (repeated headers joined with `, `), or null. */
+  header(name: string): string | null;
+  /** Starts reading the body; null when the request has none. Called at most once. */
+  reader(): BodyReader | null;
+}
+
+/** A fetch `Request` as a {@link BodySource}. */
+export function fetchBodySource(request: Request): BodySource {
+  return {
+    header: (name) => request.headers.get(name),
+    reader: () => (request.body === null ? null : request.body.getReader()),
+  };
+}
+
 /**
  * Reads the body of `request`, at most `maxBytes` of it. Throws `PAYLOAD_TOO_LARGE` when the body
  * is (or declares to be) larger, after cancelling the rest of the stream.
  */
-export async function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const declared = request.headers.get('content-length');
+export function readBody(request: Request, maxBytes: number): Promise<Uint8Array> {
+  return readBodyOf(fetchBodySource(request), maxBytes);
+}
+
+/** {@link readBody} of any {@link BodySource}. */
+export async function readBodyOf(source: BodySource, maxBytes: number): Promise<Uint8Array> {
+  const declared = source.header('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
+  const reader = source.reader();
+  if (reader === null) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -44,16 +79,20 @@ type Encoding = (typeof acceptedEncodings)[number];
  * they expand to, counted while decompressing: a small bomb is stopped as soon as its output passes
  * the limit (`PAYLOAD_TOO_LARGE`), never held whole. A corrupt or truncated stream is a 400
  * `VALIDATION_FAILED`; an encoding other than those an `UNSUPPORTED_MEDIA_TYPE`.
+ *
+ * Takes a {@link BodySource}: a fetch `Request` ({@link fetchBodySource}) or a node request.
  */
-export async function readCollectBody(request: Request, maxBytes: number): Promise<Uint8Array> {
-  const encoding = contentEncoding(request);
-  if (encoding === null) return readBody(request, maxBytes);
-  const declared = request.headers.get('content-length');
+export async function readCollectBodyOf(source: BodySource, maxBytes: number): Promise<Uint8Array> {
+  const encoding = contentEncoding(source.header('content-encoding'));
+  if (encoding === null) return readBodyOf(source, maxBytes);
+  const declared = source.header('content-length');
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (request.body === null) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const first = await reader.read();
-  if (first.done) return new Uint8Array(0);
+  const opened = source.reader();
+  if (opened === null) return new Uint8Array(0);
+  const reader: BodyReader = opened;
+  const read = await reader.read();
+  if (read.done) return new Uint8Array(0);
+  const first = read.value;
   const chunks: Buffer[] = [];
   let size = 0;
   // The first limit passed: tearing the pipeline down may surface as another error (premature close).
@@ -65,9 +104,9 @@ export async function readCollectBody(request: Request, maxBytes: number): Promi
   async function* received() {
     let done = false;
     try {
-      let total = first.value.byteLength;
+      let total = first.byteLength;
       if (total > maxBytes) throw refuse();
-      yield first.value;
+      yield first;
       for (;;) {
         const next = await reader.read();
         if (next.done) break;
@@ -82,7 +121,7 @@ export async function readCollectBody(request: Request, maxBytes: number): Promi
     }
   }
   try {
-    await pipeline(Readable.from(received()), decoderFor(encoding, first.value), async (output) => {
+    await pipeline(Readable.from(received()), decoderFor(encoding, first), async (output) => {
       for await (const chunk of output as AsyncIterable<Buffer>) {
         size += chunk.byteLength;
         if (size > maxBytes) throw refuse();
@@ -103,8 +142,7 @@ export async function readCollectBody(request: Request, maxBytes: number): Promi
 }
 
 /** The request's content coding, `null` for none; throws `UNSUPPORTED_MEDIA_TYPE` for any other. */
-function contentEncoding(request: Request): Encoding | null {
-  const header = request.headers.get('content-encoding');
+function contentEncoding(header: string | null): Encoding | null {
   if (header === null) return null;
   const codings = header
     .split(',')
@@ -146,7 +184,12 @@ function tooLarge(maxBytes: number): PipesError {
  * UTF-8. Returns the media type. Throws `UNSUPPORTED_MEDIA_TYPE`.
  */
 export function checkMediaType(request: Request, accepted: readonly string[]): string {
-  const header = request.headers.get('content-type') ?? '';
+  return checkContentType(request.headers.get('content-type'), accepted);
+}
+
+/** {@link checkMediaType} of a `Content-Type` header's value (null: none given). */
+export function checkContentType(contentType: string | null, accepted: readonly string[]): string {
+  const header = contentType ?? '';
   const [type = '', ...params] = header.split(';');
   const mediaType = type.trim().toLowerCase();
   const charset = params

@@ -4,7 +4,7 @@
  */
 import type { Request as ExpressRequest, Response as ExpressResponse, NextFunction } from 'express';
 import type { OpenPipesHandler } from './handler.js';
-import { callHandler, failResponse, requestPath, writeFetchResponse } from './node-bridge.js';
+import { answerNode, failResponse, requestPath } from './node-bridge.js';
 
 /**
  * Express middleware serving the handler. Mount it before body parsers such as `express.json()`
@@ -37,8 +37,8 @@ export function createExpressMiddleware(
       next();
       return;
     }
-    void callHandler(handler, req, res, { url: req.originalUrl, parsedBody: req.body, basePath })
-      .then((response) => writeFetchResponse(res, response))
-      .catch((err: unknown) => failResponse(res, err));
+    answerNode(handler, req, res, { url: req.originalUrl, parsedBody: req.body, basePath }).catch(
+      (err: unknown) => failResponse(res, err),
+    );
   };
 }

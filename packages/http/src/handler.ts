@@ -6,7 +6,6 @@ import { randomUUID } from 'node:crypto';
 import {
   adaptLogger,
   type DestinationTemplate,
-  httpStatusForCode,
   type Logger,
   type Pipes,
   PipesError,
@@ -14,27 +13,27 @@ import {
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
-import type { z } from 'zod';
 import {
   type ApiPrincipal,
   type Authenticate,
   createApiAuthenticator,
   type StaticApiKey,
 } from './api-keys.js';
-import { checkMediaType, readBody } from './body.js';
 import { browserTagRoute } from './browser-tag.js';
 import { clientAddress } from './client-address.js';
 import { createConsoleServer } from './console.js';
-import { decodeUtf8, parseJson } from './json.js';
+import { type DirectAnswer, type DirectAnswerer, type DirectCall, directAnswerer } from './direct.js';
+import { failureAnswer } from './failure.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
 import { type ProbeOptions, probeRoutes } from './probes.js';
-import { type BodySpec, type JsonObject, json, type Reply, type ResponsesSpec, type Route } from './route.js';
+import { readQuery } from './query.js';
+import { type DirectReply, json, type Reply, type ResponsesSpec, type Route } from './route.js';
+import { readRouteBody } from './route-body.js';
 import { createRouter } from './router.js';
-import { CollectError, type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
+import { type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
 import { metaRoutes } from './routes/meta.js';
-import { scrub } from './scrub.js';
 import { type SegmentOptions, segmentRoutes } from './segment/routes.js';
 
 /** The package version, shown in the OpenAPI document. */
@@ -303,46 +302,18 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
         }),
       );
     } catch (err) {
-      const collect = err instanceof CollectError;
-      const error = collect ? err.error : toPipesError(err);
-      const headers = collect ? { ...err.headers } : {};
-      const status = httpStatusForCode(error.code);
-      errorCode = error.code;
-      if (error.code === 'UNAUTHORIZED')
-        headers['www-authenticate'] = challenge(error, route?.access === 'collect');
-      if (error.code === 'METHOD_NOT_ALLOWED') {
-        headers.allow = ((error.details as { allowed: string[] }).allowed ?? []).join(', ');
-      }
-      const payload = {
-        error:
-          error.code === 'INTERNAL'
-            ? {
-                code: error.code,
-                message: `internal error; the server log has it under request id ${requestId}`,
-              }
-            : error.toJSON(),
-      };
-      const fields = {
-        request_id: requestId,
+      const failed = failureAnswer(logger, err, {
+        requestId,
         method: requestMethod,
-        path: url.pathname,
-        status,
-        code: error.code,
-        error: scrub(error.message, sensitive),
-      };
-      if (request.signal.aborted) {
-        // The client went away mid-request (its body stopped half way): its doing, not ours. The
-        // answer below reaches nobody; the log says what happened, in nginx's 499 wording.
-        logger.debug('OpenPipes HTTP request abandoned: the client closed the connection', {
-          ...fields,
-          status: 499,
-          code: 'CLIENT_CLOSED',
-        });
-      } else if (status >= 500) logger.error('OpenPipes HTTP request failed', fields);
-      else logger.debug('OpenPipes HTTP request refused', fields);
-      response = new Response(scrub(JSON.stringify(payload), sensitive), {
-        status,
-        headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+        pathname: url.pathname,
+        route,
+        clientLeft: request.signal.aborted,
+        sensitive,
+      });
+      errorCode = failed.code;
+      response = new Response(failed.answer.body, {
+        status: failed.answer.status,
+        headers: failed.answer.headers,
       });
     }
     response.headers.set('x-request-id', requestId);
@@ -357,6 +328,63 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       return new Response(null, { status: response.status, headers: response.headers });
     }
     return response;
+  };
+
+  /**
+   * `answer` for the routes that can answer without a fetch `Request` (`handleDirect`: collect),
+   * step for step: request id, query, the route, failures, metrics. Resolves null for any other
+   * request before touching it, and the adapter takes the fetch path.
+   */
+  const answerDirect = async (call: DirectCall, context?: RequestContext): Promise<DirectAnswer | null> => {
+    if (call.method !== 'POST') return null;
+    const path = relativePath(call.url.pathname, context);
+    if (path === null || (consoleServer && isConsolePath(path))) return null;
+    const found = router.match('POST', path);
+    if (found.kind !== 'route' || !isDirect(found.route)) return null;
+    const route = found.route;
+    const given = call.request.header('x-request-id');
+    const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
+    const started = performance.now();
+    let errorCode: string | null = null;
+    const sensitive: string[] = [];
+    let answered: DirectAnswer;
+    try {
+      const rawQuery = readQuery(call.url, route);
+      if (route.query) parseOrThrow(route.query, rawQuery, 'query');
+      answered = replyAnswer(
+        await route.handleDirect({
+          params: found.params,
+          url: call.url,
+          requestId,
+          request: call.request,
+          clientAddress: clientAddress(
+            context?.clientAddress,
+            call.request.header('x-forwarded-for'),
+            options.trustedProxies,
+          ),
+        }),
+      );
+    } catch (err) {
+      const failed = failureAnswer(logger, err, {
+        requestId,
+        method: call.method,
+        pathname: call.url.pathname,
+        route,
+        clientLeft: call.clientLeft(),
+        sensitive,
+      });
+      errorCode = failed.code;
+      answered = failed.answer;
+    }
+    answered.headers['x-request-id'] = requestId;
+    if (metrics && route.access === 'collect') {
+      metrics.collectAnswered({
+        seconds: (performance.now() - started) / 1000,
+        status: answered.status,
+        code: errorCode,
+      });
+    }
+    return answered;
   };
 
   // Errors are answered inside `answer`; this is the net under it, so that nothing a request does
@@ -380,7 +408,27 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     }
   };
 
-  const handler = handle as OpenPipesHandler;
+  const handler = handle as OpenPipesHandler & { [directAnswerer]: DirectAnswerer };
+  // The net under answerDirect, as `handle` is the net under `answer`.
+  handler[directAnswerer] = async (call, context) => {
+    try {
+      return await answerDirect(call, context);
+    } catch (err) {
+      logger.error('OpenPipes HTTP request failed', {
+        method: call.method,
+        status: 500,
+        code: 'INTERNAL',
+        error: toPipesError(err).message,
+      });
+      return {
+        status: 500,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        body: JSON.stringify({
+          error: { code: 'INTERNAL', message: 'internal error while answering the request' },
+        }),
+      };
+    }
+  };
   handler.matches = (pathname, context) => {
     const path = relativePath(pathname, context);
     if (path === null) return false;
@@ -398,86 +446,32 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   return handler;
 }
 
-/**
- * The query string as an object: a parameter given empty (`?status=`) counts as not given; one
- * given twice, or (on admin routes) one the route does not take, is refused by name.
- */
-function readQuery(url: URL, route: Route): Record<string, string> {
-  const query: Record<string, string> = {};
-  const known = route.query ? Object.keys(route.query.shape) : [];
-  const unknown = new Set<string>();
-  const repeated = new Set<string>();
-  for (const [name, value] of url.searchParams) {
-    if (!known.includes(name)) {
-      if (!route.ignoresUnknownQuery) unknown.add(name);
-      continue;
-    }
-    if (value === '') continue;
-    if (name in query) repeated.add(name);
-    query[name] = value;
-  }
-  const issues = [
-    ...[...unknown].map((name) => ({
-      path: name,
-      message: `unknown query parameter; ${known.length > 0 ? `this route takes ${known.join(', ')}` : 'this route takes none'}`,
-    })),
-    ...[...repeated].map((name) => ({ path: name, message: 'given more than once; give it once' })),
-  ];
-  if (issues.length > 0) {
-    throw new PipesError({
-      code: 'VALIDATION_FAILED',
-      message: `invalid query: ${issues.map((i) => `${i.path.slice(0, 100)}: ${i.message}`).join('; ')}`,
-      details: { issues },
-    });
-  }
-  return query;
-}
-
 function normalizeBase(base: string | undefined): string {
   if (!base || base === '/') return '';
   return `/${base.replace(/^\/+|\/+$/g, '')}`;
 }
 
-/**
- * Reads an admin API body (`{}` when empty, else a JSON object), notes its sensitive values, and
- * parses it with the route's schema.
- */
-async function readRouteBody(
-  request: Request,
-  spec: BodySpec<z.ZodType>,
-  limits: { maxBodyBytes: number; maxDepth: number },
-  sensitive: string[],
-): Promise<unknown> {
-  const body = await readJsonObject(request, limits);
-  for (const field of spec.sensitive ?? []) {
-    const value = body[field];
-    if (typeof value === 'string') sensitive.push(value);
-  }
-  return spec.parse ? spec.parse(body) : parseOrThrow(spec.schema, body, spec.label);
+/** A route that may answer without a fetch `Request` (see `Route.handleDirect`). */
+function isDirect(route: Route): route is Route & Required<Pick<Route, 'handleDirect'>> {
+  return (
+    route.handleDirect !== undefined &&
+    route.body === undefined &&
+    (route.access === 'collect' || route.access === 'public')
+  );
 }
 
-/** Reads an admin API body: `{}` when empty, else a JSON object. */
-async function readJsonObject(
-  request: Request,
-  limits: { maxBodyBytes: number; maxDepth: number },
-): Promise<JsonObject> {
-  // Read first: a bodiless PUT (`/toggle`) may come without any Content-Type, and that is fine.
-  const raw = await readBody(request, limits.maxBodyBytes);
-  if (raw.byteLength === 0) return {};
-  checkMediaType(request, ['application/json']);
-  const value = parseJson(decodeUtf8(raw), limits.maxDepth);
-  if (!isJsonObject(value)) {
-    throw new PipesError({
-      code: 'VALIDATION_FAILED',
-      message: 'the body must be a JSON object',
-      details: { issues: [{ path: '(root)', message: 'expected an object' }] },
-    });
+/** {@link toResponse} for the direct path: the same status, headers and JSON text. */
+function replyAnswer(reply: DirectReply<ResponsesSpec>): DirectAnswer {
+  const cookies = reply.cookies && reply.cookies.length > 0 ? { cookies: reply.cookies } : {};
+  if (reply.body === undefined) {
+    return { status: reply.status, headers: { ...reply.headers }, ...cookies, body: null };
   }
-  return value;
-}
-
-function isJsonObject(value: unknown): value is JsonObject {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  return {
+    status: reply.status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...reply.headers },
+    ...cookies,
+    body: JSON.stringify(reply.body),
+  };
 }
 
 /** A route's reply as a Response: JSON when it has a body, nothing (204) when it has none. */
@@ -485,16 +479,4 @@ function toResponse(reply: Reply<ResponsesSpec>): Response {
   if (reply instanceof Response) return reply;
   if (reply.body === undefined) return new Response(null, { status: reply.status, headers: reply.headers });
   return json(reply.status, reply.body, reply.headers);
-}
-
-function challenge(error: PipesError, collect: boolean): string {
-  const details = (error.details ?? {}) as { auth?: string; reason?: string };
-  if (collect) {
-    return details.auth === 'hmac'
-      ? 'OpenPipes-HMAC-SHA256 realm="openpipes-collect"'
-      : 'Bearer realm="openpipes-collect"';
-  }
-  return details.reason === 'invalid_token'
-    ? 'Bearer realm="openpipes", error="invalid_token"'
-    : 'Bearer realm="openpipes"';
 }

@@ -5,6 +5,8 @@
  * response only.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BodyChunk, BodyReader, BodySource } from './body.js';
+import { type DirectAnswer, type DirectCall, directAnswererOf } from './direct.js';
 import type { OpenPipesHandler, RequestContext } from './handler.js';
 
 /** What an adapter knows about one request beyond the `IncomingMessage`. */
@@ -24,6 +26,34 @@ export interface NodeRequestOptions {
  */
 const forbiddenByFetch = new Set(['CONNECT', 'TRACE', 'TRACK']);
 const methodToken = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Answers a node request and writes the answer; never rejects. A request whose route can answer
+ * from headers and body alone (collect) is answered straight from the `IncomingMessage`, without a
+ * fetch `Request` and `Response` in between; every other one goes through {@link callHandler} and
+ * {@link writeFetchResponse}. Both give the same answer to the same request.
+ */
+export async function answerNode(
+  handler: OpenPipesHandler,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: NodeRequestOptions = {},
+): Promise<void> {
+  const direct = directAnswererOf(handler);
+  // A body a framework parser already read (Express' express.json()) is re-sent by the fetch path.
+  if (direct && req.method === 'POST' && !(req.readableEnded && options.parsedBody !== undefined)) {
+    // The context toHandlerCall gives the fetch path.
+    const context: RequestContext = options.basePath === undefined ? {} : { basePath: options.basePath };
+    if (req.socket?.remoteAddress) context.clientAddress = req.socket.remoteAddress;
+    const answer = await direct(directCall(req, res, options.url ?? req.url ?? '/'), context);
+    if (answer) {
+      writeDirectAnswer(res, answer);
+      return;
+    }
+  }
+  const response = await callHandler(handler, req, res, options);
+  await writeFetchResponse(res, response);
+}
 
 /**
  * Calls the handler for a node request and resolves with its answer; never rejects. A request that
@@ -131,6 +161,25 @@ export async function writeFetchResponse(res: ServerResponse, response: Response
     res.statusCode = response.status;
     copyHeaders(response.headers, (key, value) => res.setHeader(key, value));
     res.setHeader('content-length', body.byteLength);
+    res.end(body);
+  } catch (err) {
+    failResponse(res, err);
+  }
+}
+
+/**
+ * Writes a direct answer as {@link writeFetchResponse} writes a `Response`: the same status,
+ * headers (in the same order: sorted, then `set-cookie`, then `content-length`) and body. Never throws.
+ */
+function writeDirectAnswer(res: ServerResponse, answer: DirectAnswer): void {
+  try {
+    if (res.destroyed || res.writableEnded) return;
+    const headers: Record<string, string | number | string[]> = {};
+    for (const name of Object.keys(answer.headers).sort()) headers[name] = answer.headers[name]!;
+    if (answer.cookies) headers['set-cookie'] = answer.cookies;
+    const body = answer.body ?? '';
+    headers['content-length'] = Buffer.byteLength(body);
+    res.writeHead(answer.status, headers);
     res.end(body);
   } catch (err) {
     failResponse(res, err);
@@ -278,4 +327,134 @@ function reparse(parsed: unknown, headers: Headers): string | Uint8Array {
   if (typeof parsed === 'string' || parsed instanceof Uint8Array) return parsed;
   headers.delete('content-length');
   return JSON.stringify(parsed);
+}
+
+/**
+ * A node request as the handler's direct path sees it. Its headers read as fetch's `Headers` built
+ * by {@link toHandlerCall} would give them; its body reads as {@link streamOf} streams it; the
+ * client counts as gone when the response closes unfinished or the body breaks off, as the fetch
+ * path's abort signal does.
+ */
+function directCall(req: IncomingMessage, res: ServerResponse, target: string): DirectCall {
+  let left = false;
+  const clientLeft = () => {
+    left = true;
+  };
+  res.once('close', () => {
+    if (!res.writableFinished) clientLeft();
+  });
+  let headers: Map<string, string> | null = null;
+  const request: BodySource = {
+    header: (name) => {
+      headers ??= fetchHeaders(req.rawHeaders);
+      return headers.get(name.toLowerCase()) ?? null;
+    },
+    reader: () => bodyReader(req, clientLeft),
+  };
+  return {
+    method: req.method ?? 'GET',
+    url: requestUrl(target, req.headers.host),
+    request,
+    clientLeft: () => left,
+  };
+}
+
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const httpWhitespace = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+/**
+ * Request headers by lower-case name, as undici's `Headers.append` keeps them: values trimmed of
+ * HTTP whitespace, a name or value it refuses left out, repeated headers joined with `, ` (`; ` for
+ * Cookie).
+ */
+function fetchHeaders(raw: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    let value = raw[i + 1]!;
+    const last = value.length - 1;
+    if (last >= 0 && (value.charCodeAt(0) <= 0x20 || value.charCodeAt(last) <= 0x20)) {
+      value = value.replace(httpWhitespace, '');
+    }
+    if (!headerName.test(name) || /[\0\r\n]/.test(value)) continue;
+    const seen = map.get(name);
+    map.set(name, seen === undefined ? value : `${seen}${name === 'cookie' ? '; ' : ', '}${value}`);
+  }
+  return map;
+}
+
+/**
+ * The body of a node request, read chunk by chunk with the contract of {@link streamOf}: nothing is
+ * listened to before the first read; the request is paused between reads; cancelling discards the
+ * rest (the client still gets the answer); a body that breaks off rejects the read in progress.
+ */
+function bodyReader(req: IncomingMessage, clientLeft: () => void): BodyReader {
+  let state: 'new' | 'open' | 'ended' | 'failed' | 'cancelled' = 'new';
+  let failure: unknown = null;
+  const chunks: Uint8Array[] = [];
+  let waiting: { resolve: (chunk: BodyChunk) => void; reject: (err: unknown) => void } | null = null;
+  const settle = () => {
+    if (!waiting) return;
+    const { resolve, reject } = waiting;
+    if (chunks.length > 0) {
+      waiting = null;
+      resolve({ done: false, value: chunks.shift()! });
+    } else if (state === 'failed') {
+      waiting = null;
+      reject(failure);
+    } else if (state === 'ended' || state === 'cancelled') {
+      waiting = null;
+      resolve({ done: true });
+    }
+  };
+  const listen = () => {
+    // Its events are past: a body read (or dropped) before we asked, or a connection that closed
+    // first. Listening now would wait forever.
+    if (req.readableEnded) {
+      state = 'ended';
+      return;
+    }
+    if (req.destroyed) {
+      state = 'failed';
+      failure = req.errored ?? new Error('aborted');
+      clientLeft();
+      return;
+    }
+    state = 'open';
+    req.on('data', (chunk: Buffer) => {
+      if (state !== 'open') return;
+      chunks.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      req.pause();
+      settle();
+    });
+    req.on('end', () => {
+      if (state === 'open') state = 'ended';
+      settle();
+    });
+    req.on('error', (err) => {
+      // Node destroys the request with "aborted" when the connection closes mid-body.
+      if (!req.complete) clientLeft();
+      if (state === 'open') {
+        state = 'failed';
+        failure = err;
+      }
+      settle();
+    });
+  };
+  return {
+    read() {
+      if (state === 'new') listen();
+      return new Promise<BodyChunk>((resolve, reject) => {
+        waiting = { resolve, reject };
+        settle();
+        if (waiting && state === 'open') req.resume();
+      });
+    },
+    async cancel() {
+      if (state === 'new' || state === 'open') state = 'cancelled';
+      chunks.length = 0;
+      settle();
+      req.resume();
+    },
+  };
 }

@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OpenPipesHandler } from './handler.js';
-import { callHandler, failResponse, requestPath, writeFetchResponse } from './node-bridge.js';
+import { answerNode, failResponse, requestPath } from './node-bridge.js';
 
 export { hardenServer, type ServerLimits, serverLimitDefaults } from './server-limits.js';
 
@@ -47,8 +47,8 @@ export function createNodeListener(
       }
       return;
     }
-    void callHandler(handler, req, res, { basePath: options.basePath })
-      .then((response) => writeFetchResponse(res, response))
-      .catch((err: unknown) => failResponse(res, err));
+    answerNode(handler, req, res, { basePath: options.basePath }).catch((err: unknown) =>
+      failResponse(res, err),
+    );
   };
 }

@@ -8,6 +8,7 @@
 import type { ActorContext } from '@openpipes/core';
 import { z } from 'zod';
 import type { ApiPrincipal } from './api-keys.js';
+import type { BodySource } from './body.js';
 import type { Method } from './router.js';
 
 /**
@@ -113,6 +114,23 @@ export interface RouteContext<P extends string = string, Q = undefined, B = unde
   clientAddress: string | null;
 }
 
+/**
+ * What a route's `handleDirect` is given: no fetch `Request`, only the request's headers and body
+ * (the node adapters read them from the `IncomingMessage` itself).
+ */
+export interface DirectRouteContext<P extends string = string> {
+  params: PathParams<P>;
+  /** The request's URL (its origin from the Host header, as the fetch path builds it). */
+  url: URL;
+  requestId: string;
+  request: BodySource;
+  /** As {@link RouteContext.clientAddress}. */
+  clientAddress: string | null;
+}
+
+/** What `handleDirect` answers: a reply, and cookies to set (`Set-Cookie`, one per entry). */
+export type DirectReply<R extends ResponsesSpec> = Exclude<Reply<R>, Response> & { cookies?: string[] };
+
 /** What every route declares besides its schemas and handler. */
 interface RouteBase<P extends string> {
   method: Method;
@@ -150,6 +168,13 @@ export interface RouteDefinition<
   body?: BodySpec<B>;
   responses: R;
   handle(context: RouteContext<P, z.output<Q>, z.output<B>>): Promise<Reply<R>>;
+  /**
+   * The same answer as `handle`, given only the request's headers and body: the node adapters call
+   * it without building a fetch `Request` and `Response` (the collect endpoint, where that
+   * conversion was a large part of a small request's cost). It MUST answer exactly as `handle`
+   * does; the handler uses it only on routes with `access` `public` or `collect` and no `body`.
+   */
+  handleDirect?(context: DirectRouteContext<P>): Promise<DirectReply<R>>;
 }
 
 /** A route as the handler and the document see it (its types erased). */
@@ -158,6 +183,7 @@ export interface Route extends RouteBase<string> {
   body?: BodySpec<z.ZodType>;
   responses: ResponsesSpec;
   handle(context: RouteContext<string, unknown, unknown>): Promise<Reply<ResponsesSpec>>;
+  handleDirect?(context: DirectRouteContext): Promise<DirectReply<ResponsesSpec>>;
 }
 
 /**

@@ -30,9 +30,16 @@ async function countingStore(busyTimeoutMs: number) {
     return new Proxy(real, {
       get(target, key) {
         if (key === 'transaction') {
-          return (fn: never) => {
-            counter.transactions++;
-            return target.transaction(fn);
+          // Each call of a transaction function begins one (the store may reuse the function).
+          return (fn: (...args: never[]) => unknown) => {
+            const wrapped = target.transaction(fn);
+            const counted =
+              (run: (...args: never[]) => unknown) =>
+              (...args: never[]) => {
+                counter.transactions++;
+                return run(...args);
+              };
+            return Object.assign(counted(wrapped), { immediate: counted(wrapped.immediate) });
           };
         }
         const value = Reflect.get(target, key, target);

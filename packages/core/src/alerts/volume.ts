@@ -46,11 +46,21 @@ export function countVolume(
   eventType: string,
   count: number,
 ): void {
-  const minute = new Date(Math.floor(now / minuteMs) * minuteMs).toISOString();
+  const minute = minuteOf(now);
   const key = `${minute}\u0000${sourceId}\u0000${eventType}`;
   const found = pending.get(key);
   if (found) found.count += count;
   else pending.set(key, { minute, source_id: sourceId, event_type: eventType, count });
+}
+
+// Ingest counts every call: the minute's ISO text is made once per minute, not once per call.
+let lastMinute = { start: Number.NaN, iso: '' };
+
+/** The start of `now`'s minute, ISO 8601. */
+function minuteOf(now: number): string {
+  const start = Math.floor(now / minuteMs) * minuteMs;
+  if (start !== lastMinute.start) lastMinute = { start, iso: new Date(start).toISOString() };
+  return lastMinute.iso;
 }
 
 /** A time range `[since, until)`, ISO 8601. */

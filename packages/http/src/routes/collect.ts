@@ -12,7 +12,7 @@ import {
   PipesError,
   type Source,
 } from '@openpipes/core';
-import { checkMediaType, readCollectBody } from '../body.js';
+import { type BodySource, checkContentType, fetchBodySource, readCollectBodyOf } from '../body.js';
 import { cookieScope, firstPartyCookies } from '../first-party-cookies.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, json, noBody, type Route, reply } from '../route.js';
@@ -79,45 +79,15 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
       // The source's auth (401), its allowed origins and whether it is enabled (403).
       errors: [401, 403],
-      handle: ({ request, params }) =>
-        // The request's server span (a no-op without an OpenTelemetry SDK in the host).
-        pipes.traceCollect(
-          {
-            slug: params.slug,
-            header: (name) => request.headers.get(name),
-            statusOf: (answered) => answered.status,
-          },
-          async () => {
-            const slug = params.slug;
-            let cors: Record<string, string> = {};
-            try {
-              checkMediaType(request, ['application/json', 'text/plain']);
-              const raw = await readCollectBody(request, limits.maxBodyBytes);
-              const source = await pipes.authenticateCollect({
-                slug,
-                authorization: request.headers.get('authorization'),
-                timestamp: request.headers.get('x-openpipes-timestamp'),
-                signature: request.headers.get('x-openpipes-signature'),
-                rawBody: raw,
-              });
-              cors = corsHeaders(source, request.headers.get('origin'));
-              const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
-              // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
-              const result = await pipes.ingest(slug, events as IncomingEvent[]);
-              const answered = answer(result, cors);
-              const scope = source.first_party_cookies
-                ? cookieScope(request.headers.get('origin'), new URL(request.url))
-                : null;
-              const cookies = scope ? firstPartyCookies(events, result.results, scope, Date.now()) : [];
-              if (cookies.length === 0) return answered;
-              const response = json(answered.status, answered.body, answered.headers);
-              for (const cookie of cookies) response.headers.append('set-cookie', cookie);
-              return response;
-            } catch (err) {
-              throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
-            }
-          },
-        ),
+      handle: async ({ request, params, url }) => {
+        const answered = await collect(pipes, limits, params.slug, fetchBodySource(request), url);
+        if (!answered.cookies) return answered;
+        const response = json(answered.status, answered.body, answered.headers);
+        for (const cookie of answered.cookies) response.headers.append('set-cookie', cookie);
+        return response;
+      },
+      // The node adapters answer from the IncomingMessage itself, without a fetch Request (node-bridge.ts).
+      handleDirect: ({ params, request, url }) => collect(pipes, limits, params.slug, request, url),
     }),
     defineRoute({
       method: 'OPTIONS',
@@ -149,6 +119,49 @@ export function collectRoutes(pipes: Pipes, limits: Required<CollectLimits>): Ro
       },
     }),
   ];
+}
+
+/**
+ * Answers one collect request, whether it came as a fetch `Request` or straight from node: media
+ * type, body (size, decompression), the source's auth, origin, JSON, event count, then ingest.
+ * Every refusal is thrown as a {@link CollectError} carrying the CORS headers decided so far.
+ */
+function collect(
+  pipes: Pipes,
+  limits: Required<CollectLimits>,
+  slug: string,
+  request: BodySource,
+  url: URL,
+): Promise<ReturnType<typeof answer> & { cookies?: string[] }> {
+  // The request's server span (a no-op without an OpenTelemetry SDK in the host).
+  return pipes.traceCollect(
+    { slug, header: request.header, statusOf: (answered: { status: number }) => answered.status },
+    async () => {
+      let cors: Record<string, string> = {};
+      try {
+        checkContentType(request.header('content-type'), ['application/json', 'text/plain']);
+        const raw = await readCollectBodyOf(request, limits.maxBodyBytes);
+        const source = await pipes.authenticateCollect({
+          slug,
+          authorization: request.header('authorization'),
+          timestamp: request.header('x-openpipes-timestamp'),
+          signature: request.header('x-openpipes-signature'),
+          rawBody: raw,
+        });
+        cors = corsHeaders(source, request.header('origin'));
+        const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
+        // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
+        const result = await pipes.ingest(slug, events as IncomingEvent[]);
+        const answered = answer(result, cors);
+        // First-party cookies (the source's `first_party_cookies`) ride on the answer.
+        const scope = source.first_party_cookies ? cookieScope(request.header('origin'), url) : null;
+        const cookies = scope ? firstPartyCookies(events, result.results, scope, Date.now()) : [];
+        return cookies.length === 0 ? answered : { ...answered, cookies };
+      } catch (err) {
+        throw new CollectError(isPipesError(err) ? err : toInternal(err), cors);
+      }
+    },
+  );
 }
 
 /**

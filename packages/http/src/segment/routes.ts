@@ -8,7 +8,7 @@
  */
 import { isPipesError, type Pipes, PipesError, type Source } from '@openpipes/core';
 import { z } from 'zod';
-import { checkMediaType, readCollectBody } from '../body.js';
+import { type BodySource, checkContentType, fetchBodySource, readCollectBodyOf } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, type Route, reply } from '../route.js';
 import { CollectError, type CollectLimits, corsHeaders } from '../routes/collect.js';
@@ -63,6 +63,46 @@ export function segmentRoutes(
   options: SegmentOptions,
   { atRoot }: { atRoot: boolean },
 ): Route[] {
+  /** One tracking call, from a fetch `Request` or straight from node. */
+  const track = async (
+    request: BodySource,
+    slug: string | undefined,
+    type: string | undefined,
+    clientAddress: string | null,
+  ) => {
+    let cors: Record<string, string> = {};
+    try {
+      checkContentType(request.header('content-type'), ['application/json', 'text/plain']);
+      const raw = await readCollectBodyOf(request, limits.maxBodyBytes);
+      const body = parseJson(decodeUtf8(raw), limits.maxDepth);
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+        throw new PipesError({
+          code: 'VALIDATION_FAILED',
+          message: 'the body must be a Segment message object, or {"batch": [...]}',
+          details: { issues: [{ path: '(root)', message: 'expected an object' }] },
+        });
+      }
+      const source = await sourceFor(
+        pipes,
+        request.header('authorization'),
+        body as Record<string, unknown>,
+        slug,
+      );
+      cors = corsHeaders(source, request.header('origin'));
+      await take(pipes, source, body as Record<string, unknown>, type, limits, {
+        receivedAt: Date.now(),
+        // A message without `context.ip` gets the sender's (past the trusted proxies only).
+        requestIp: clientAddress,
+        ...(options.eventNames ? { eventNames: options.eventNames } : {}),
+      });
+      return reply(200, { success: true as const }, cors);
+    } catch (err) {
+      throw new CollectError(
+        isPipesError(err) ? err : new PipesError({ code: 'INTERNAL', message: String(err), cause: err }),
+        cors,
+      );
+    }
+  };
   const routes: Route[] = [];
   const mounts = [...(atRoot ? [''] : []), '/collect/{slug}'];
   for (const mount of mounts) {
@@ -83,42 +123,16 @@ export function segmentRoutes(
             },
           },
           errors: [401, 403],
-          async handle({ request, params, clientAddress }) {
-            let cors: Record<string, string> = {};
-            try {
-              checkMediaType(request, ['application/json', 'text/plain']);
-              const raw = await readCollectBody(request, limits.maxBodyBytes);
-              const body = parseJson(decodeUtf8(raw), limits.maxDepth);
-              if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-                throw new PipesError({
-                  code: 'VALIDATION_FAILED',
-                  message: 'the body must be a Segment message object, or {"batch": [...]}',
-                  details: { issues: [{ path: '(root)', message: 'expected an object' }] },
-                });
-              }
-              const source = await sourceFor(
-                pipes,
-                request,
-                body as Record<string, unknown>,
-                (params as Record<string, string | undefined>).slug,
-              );
-              cors = corsHeaders(source, request.headers.get('origin'));
-              await take(pipes, source, body as Record<string, unknown>, type, limits, {
-                receivedAt: Date.now(),
-                // A message without `context.ip` gets the sender's (past the trusted proxies only).
-                requestIp: clientAddress,
-                ...(options.eventNames ? { eventNames: options.eventNames } : {}),
-              });
-              return reply(200, { success: true as const }, cors);
-            } catch (err) {
-              throw new CollectError(
-                isPipesError(err)
-                  ? err
-                  : new PipesError({ code: 'INTERNAL', message: String(err), cause: err }),
-                cors,
-              );
-            }
-          },
+          handle: ({ request, params, clientAddress }) =>
+            track(
+              fetchBodySource(request),
+              (params as Record<string, string | undefined>).slug,
+              type,
+              clientAddress,
+            ),
+          // The node adapters answer from the IncomingMessage itself (node-bridge.ts), as for collect.
+          handleDirect: ({ request, params, clientAddress }) =>
+            track(request, (params as Record<string, string | undefined>).slug, type, clientAddress),
         }),
       );
     }
@@ -136,13 +150,11 @@ export function segmentRoutes(
 /** The source a write key names; 401 for none, an unknown or revoked key, or another slug's key. */
 async function sourceFor(
   pipes: Pipes,
-  request: Request,
+  authorization: string | null,
   body: Record<string, unknown>,
   slug: string | undefined,
 ): Promise<Source> {
-  const key =
-    basicUser(request.headers.get('authorization')) ??
-    (typeof body.writeKey === 'string' ? body.writeKey : undefined);
+  const key = basicUser(authorization) ?? (typeof body.writeKey === 'string' ? body.writeKey : undefined);
   if (!key)
     throw unauthorized(
       'send the source\'s write key as the HTTP Basic username, or as "writeKey" in the body',
