@@ -48,3 +48,14 @@ declare function atob(data: string): string;
 
 /** a string of bytes (Latin1) -> base64. */
 declare function btoa(data: string): string;
+
+/** The host-backed `node:crypto` subset (docs/sandbox.md, "Vetted modules"); keys may be bytes. */
+declare function require(name: 'node:crypto' | 'crypto'): {
+  createHmac(
+    algorithm: string,
+    key: string | Uint8Array,
+  ): {
+    update(data: string | Uint8Array): { digest(encoding?: 'hex' | 'base64' | 'base64url'): string };
+  };
+  randomUUID(): string;
+};
