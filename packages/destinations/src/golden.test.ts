@@ -26,7 +26,9 @@ import { pinterestPlatform } from './testing/pinterest-platform.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
 import { redditPlatform } from './testing/reddit-platform.js';
 import { snapchatPlatform } from './testing/snapchat-platform.js';
+import { xPlatform } from './testing/x-platform.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
+import { xCapiTemplate } from './x/x.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -82,6 +84,23 @@ const google = {
   clientSecret: 'GOCSPX-golden-secret',
   refreshToken: '1//0g-golden-refresh',
   developerToken: 'dev-token-GOLDEN',
+};
+
+const x = {
+  credentials: {
+    consumerKey: 'xck-golden',
+    consumerSecret: 'xcs-golden-secret',
+    token: '1234-xat-golden',
+    tokenSecret: 'xts-golden-secret',
+  },
+  get secrets() {
+    return {
+      X_CONSUMER_KEY: this.credentials.consumerKey,
+      X_CONSUMER_SECRET: this.credentials.consumerSecret,
+      X_ACCESS_TOKEN: this.credentials.token,
+      X_ACCESS_TOKEN_SECRET: this.credentials.tokenSecret,
+    };
+  },
 };
 
 const cases: GoldenCase[] = [
@@ -162,6 +181,22 @@ const cases: GoldenCase[] = [
     secrets: { MICROSOFT_UET_TOKEN: 'uet-golden-token' },
     standIn: () => microsoftPlatform({ tagId: '187000123', token: 'uet-golden-token' }),
     payload: { msclkid: 'cdd4afcccb1c9a4cad9544dd7e5006d5-1' },
+  },
+  {
+    template: xCapiTemplate,
+    settings: { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' } },
+    // No test mode: the "test mode" golden is the same two-event batch sent live.
+    testSettings: { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' } },
+    secrets: x.secrets,
+    standIn: () => xPlatform({ pixelId: 'o8z6j', credentials: x.credentials }),
+    // Each request has a fresh nonce and the current time, so its signature changes (the stand-in's
+    // oracle checked it); the rest of the header is exact.
+    extra: [
+      [/oauth_nonce="[0-9a-f]+"/g, 'oauth_nonce="<NONCE>"'],
+      [/oauth_timestamp="\d+"/g, 'oauth_timestamp="<TIMESTAMP>"'],
+      [/oauth_signature="[A-Za-z0-9%]+"/g, 'oauth_signature="<SIGNATURE>"'],
+    ],
+    payload: { twclid: '23opevjt88psuo13lu8d020qkn' },
   },
 ];
 

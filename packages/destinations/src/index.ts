@@ -94,3 +94,11 @@ export {
   webhookSettingsSchema,
   webhookTemplate,
 } from './webhook/webhook.js';
+export {
+  X_MAX_BATCH_SIZE,
+  type XCapiOptions,
+  type XCapiSettings,
+  xCapi,
+  xCapiSettingsSchema,
+  xCapiTemplate,
+} from './x/x.js';

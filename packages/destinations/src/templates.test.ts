@@ -1,7 +1,6 @@
 import { PipesError } from '@openpipes/core';
 import { runSend, runTransform } from '@openpipes/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { DefinedTemplate } from './define-template.js';
 import {
   findTemplate,
   ga4,
@@ -15,6 +14,7 @@ import {
   snapchatCapi,
   templates,
   tiktokEvents,
+  xCapi,
 } from './index.js';
 import { startEngine, type TestEngine } from './testing/engine.js';
 
@@ -31,6 +31,7 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   'pinterest-capi': { ad_account_id: '549755885175' },
   'reddit-capi': { pixel_id: 'a2_gv0ir2x4r0wz' },
   'microsoft-uet-capi': { tag_id: '187000123' },
+  'x-capi': { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' } },
 };
 
 let engine: TestEngine | undefined;
@@ -48,24 +49,26 @@ describe('templates', () => {
       'pinterest-capi',
       'reddit-capi',
       'microsoft-uet-capi',
+      'x-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
   });
 
-  it('describes its settings as JSON Schema; a test mode, where the platform has one, is a setting that changes send()', () => {
+  it('describes its settings as JSON Schema and has a test mode whose setting changes send(), or refuses one', () => {
     for (const template of templates) {
       const schema = template.settingsSchema as { type: string; properties: Record<string, unknown> };
       expect(schema.type, template.name).toBe('object');
-      // A platform without a test mode: the template refuses test settings (the harness checks that).
-      if ('unsupported' in (template as DefinedTemplate<never>).testModeSpec) {
-        expect(template.testMode, template.name).toBeUndefined();
+      const mode = template.testMode;
+      const settings = minimalSettings[template.name] as Record<string, unknown>;
+      if (!mode) {
+        // A platform without a test mode: asking for one is refused, saying so.
+        expect(() => template.create({ ...settings, test_event_code: 'TEST1' }), template.name).toThrowError(
+          /no test mode/,
+        );
         continue;
       }
-      const mode = template.testMode!;
-      expect(mode, template.name).toBeDefined();
       expect(Object.keys(schema.properties), template.name).toContain(mode.setting);
-      const settings = minimalSettings[template.name] as Record<string, unknown>;
       const value = mode.needsValue ? 'TEST12345' : true;
       const normal = template.create(settings).destination.send;
       const test = template.create({ ...settings, [mode.setting]: value }).destination.send;
@@ -146,6 +149,9 @@ describe('templates', () => {
     );
     expect(microsoftUetCapi({ tagId: '187000123' })).toEqual(
       findTemplate('microsoft-uet-capi')!.create(minimalSettings['microsoft-uet-capi']),
+    );
+    expect(xCapi({ pixelId: 'o8z6j', eventIds: { purchase: 'o87ne' } })).toEqual(
+      findTemplate('x-capi')!.create(minimalSettings['x-capi']),
     );
   });
 

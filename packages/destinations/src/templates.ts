@@ -8,6 +8,7 @@ import { redditCapiTemplate } from './reddit/reddit.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 import { webhookTemplate } from './webhook/webhook.js';
+import { xCapiTemplate } from './x/x.js';
 
 /**
  * Every prebuilt template, for the HTTP handler and the CLI.
@@ -31,6 +32,7 @@ export const templates: DestinationTemplate[] = [
   pinterestCapiTemplate,
   redditCapiTemplate,
   microsoftUetCapiTemplate,
+  xCapiTemplate,
 ];
 
 /**

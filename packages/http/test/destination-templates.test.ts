@@ -45,6 +45,14 @@ const cases = [
     bad: { tag_id: '187000123', test_event_code: 'TEST1' },
     badPath: 'test_event_code',
   },
+  {
+    template: 'x-capi',
+    settings: { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' } },
+    secrets: ['X_CONSUMER_KEY', 'X_CONSUMER_SECRET', 'X_ACCESS_TOKEN', 'X_ACCESS_TOKEN_SECRET'],
+    // No test mode: asking for one is refused, naming the setting.
+    bad: { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' }, validate_only: true },
+    badPath: 'validate_only',
+  },
 ];
 
 describe('second-wave templates over the admin API', () => {

@@ -8,7 +8,15 @@
 import { createHmac } from 'node:crypto';
 import type { RecordedTestRequest, TestResponse } from '@openpipes/core/testing';
 import OAuth from 'oauth-1.0a';
-import { isHashed, isObject, type Json, pathOf, type StandIn, scriptQueue, unknownKeys } from './stand-in-kit.js';
+import {
+  isHashed,
+  isObject,
+  type Json,
+  pathOf,
+  type StandIn,
+  scriptQueue,
+  unknownKeys,
+} from './stand-in-kit.js';
 
 /** X's error body. */
 export function xError(code: string, message: string, status = 400, parameter?: string): TestResponse {
@@ -71,7 +79,14 @@ const conversionKeys = [
   'contents',
 ];
 const identifierKeys = ['twclid', 'hashed_email', 'hashed_phone_number', 'ip_address', 'user_agent'];
-const contentKeys = ['content_id', 'content_group_id', 'content_name', 'content_price', 'content_type', 'num_items'];
+const contentKeys = [
+  'content_id',
+  'content_group_id',
+  'content_name',
+  'content_price',
+  'content_type',
+  'num_items',
+];
 const isoMillis = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?Z$/;
 
 function conversionProblem(c: unknown, i: number): string | null {

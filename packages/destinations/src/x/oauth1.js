@@ -3,7 +3,11 @@
  * describes it. Only query parameters and the oauth_* parameters are signed: a JSON body is not
  * (§3.4.1.3.1 signs form-encoded bodies only).
  */
-const { createHmac, randomUUID } = require('node:crypto');
+/** The sandbox's host-backed node:crypto (HMAC-SHA1 is not among the openpipes.* helpers). */
+function nodeCrypto() {
+  // Through globalThis: a bare require() would make the type checker read this file as a CommonJS module.
+  return globalThis.require('node:crypto');
+}
 
 /**
  * RFC 5849 §3.6: every byte of the UTF-8 text percent-encoded with uppercase hex, except the
@@ -59,7 +63,7 @@ function signatureBaseString(method, url, oauthParams, extraParams) {
 /** base64 HMAC-SHA1 of the base string, keyed with enc(consumer secret) & enc(token secret). */
 function hmacSha1Signature(baseString, consumerSecret, tokenSecret) {
   const key = oauthEncode(consumerSecret) + '&' + oauthEncode(tokenSecret || '');
-  return createHmac('sha1', key).update(baseString).digest('base64');
+  return nodeCrypto().createHmac('sha1', key).update(baseString).digest('base64');
 }
 
 /**
@@ -71,7 +75,7 @@ function oauthHeader(input) {
   const fixed = input.fixed || {};
   const params = {
     oauth_consumer_key: input.consumerKey,
-    oauth_nonce: fixed.nonce || randomUUID().replace(/-/g, ''),
+    oauth_nonce: fixed.nonce || nodeCrypto().randomUUID().replace(/-/g, ''),
     oauth_signature_method: 'HMAC-SHA1',
     oauth_timestamp: String(fixed.timestamp || Math.floor(Date.now() / 1000)),
     oauth_token: input.token,

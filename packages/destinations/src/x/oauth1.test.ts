@@ -11,7 +11,9 @@ import { oauth1Source } from './sources.js';
 async function guest(expression: string): Promise<unknown> {
   const code = `${oauth1Source}\nasync function send() { return ${expression}; }`;
   const { value } = await runSend(code, {
-    events: [{ event_type: 'vector', event_id: 'v', event_time: new Date().toISOString(), event_payload: {} }],
+    events: [
+      { event_type: 'vector', event_id: 'v', event_time: new Date().toISOString(), event_payload: {} },
+    ],
   });
   return value;
 }
@@ -28,16 +30,18 @@ const x = {
 };
 
 const xHeader = (host: string) =>
-  guest(`oauthHeader(${JSON.stringify({
-    method: 'POST',
-    url: `https://${host}/1.1/statuses/update.json?include_entities=true`,
-    consumerKey: x.consumerKey,
-    consumerSecret: x.consumerSecret,
-    token: x.token,
-    tokenSecret: x.tokenSecret,
-    fixed: { nonce: x.nonce, timestamp: x.timestamp },
-    extraParams: [['status', x.status]],
-  })})`);
+  guest(
+    `oauthHeader(${JSON.stringify({
+      method: 'POST',
+      url: `https://${host}/1.1/statuses/update.json?include_entities=true`,
+      consumerKey: x.consumerKey,
+      consumerSecret: x.consumerSecret,
+      token: x.token,
+      tokenSecret: x.tokenSecret,
+      fixed: { nonce: x.nonce, timestamp: x.timestamp },
+      extraParams: [['status', x.status]],
+    })})`,
+  );
 
 describe('OAuth 1.0a signing in the sandbox', () => {
   it("gives X's published signature for its example request (hCtSmYh+iHYCEqBWrE7C7hYmtUk=)", async () => {
@@ -51,20 +55,24 @@ describe('OAuth 1.0a signing in the sandbox', () => {
         'oauth_version="1.0"',
     );
     // The same request to api.x.com (the host is part of what is signed).
-    expect(await xHeader('api.x.com')).toContain(`oauth_signature="${encodeURIComponent('Ls93hJiZbQ3akF3HF3x1Bz8/zU4=')}"`);
+    expect(await xHeader('api.x.com')).toContain(
+      `oauth_signature="${encodeURIComponent('Ls93hJiZbQ3akF3HF3x1Bz8/zU4=')}"`,
+    );
   });
 
   it("builds X's published signature base string, percent-encoding per RFC 5849 §3.6", async () => {
-    const base = await guest(`signatureBaseString('POST', 'https://api.twitter.com/1.1/statuses/update.json?include_entities=true', ${JSON.stringify(
-      {
-        oauth_consumer_key: x.consumerKey,
-        oauth_nonce: x.nonce,
-        oauth_signature_method: 'HMAC-SHA1',
-        oauth_timestamp: String(x.timestamp),
-        oauth_token: x.token,
-        oauth_version: '1.0',
-      },
-    )}, [['status', ${JSON.stringify(x.status)}]])`);
+    const base = await guest(
+      `signatureBaseString('POST', 'https://api.twitter.com/1.1/statuses/update.json?include_entities=true', ${JSON.stringify(
+        {
+          oauth_consumer_key: x.consumerKey,
+          oauth_nonce: x.nonce,
+          oauth_signature_method: 'HMAC-SHA1',
+          oauth_timestamp: String(x.timestamp),
+          oauth_token: x.token,
+          oauth_version: '1.0',
+        },
+      )}, [['status', ${JSON.stringify(x.status)}]])`,
+    );
     expect(base).toBe(
       'POST&https%3A%2F%2Fapi.twitter.com%2F1.1%2Fstatuses%2Fupdate.json&include_entities%3Dtrue%26' +
         'oauth_consumer_key%3Dxvz1evFS4wEEPTGEFPHBog%26oauth_nonce%3DkYjzVBB8Y0ZFabxSWbWovY3uYSQ2pTgmZeNu2VS4cg%26' +
@@ -107,7 +115,10 @@ describe('OAuth 1.0a signing in the sandbox', () => {
     )) as string;
     const expected = oracleSignature(
       credentials,
-      { method: 'POST', url: 'https://ads-api.x.com/12/measurement/conversions/o8z6j?b=2&a=1&a=0&q=x%20y%21' },
+      {
+        method: 'POST',
+        url: 'https://ads-api.x.com/12/measurement/conversions/o8z6j?b=2&a=1&a=0&q=x%20y%21',
+      },
       'n0nce',
       1700000000,
     );

@@ -19,7 +19,10 @@ function errorMessage(status, body) {
   const errors = body && Array.isArray(body.errors) ? body.errors : [];
   if (errors.length === 0) return 'HTTP ' + status;
   return errors
-    .map((e) => (e.code ? e.code + ': ' : '') + (e.message || '') + (e.parameter ? ' (' + e.parameter + ')' : ''))
+    .map(
+      (e) =>
+        (e.code ? e.code + ': ' : '') + (e.message || '') + (e.parameter ? ' (' + e.parameter + ')' : ''),
+    )
     .join(' | ');
 }
 
@@ -42,7 +45,8 @@ async function send({ events, secrets }) {
     }
   });
 
-  const url = SETTINGS.base_url + '/' + SETTINGS.api_version + '/measurement/conversions/' + SETTINGS.pixel_id;
+  const url =
+    SETTINGS.base_url + '/' + SETTINGS.api_version + '/measurement/conversions/' + SETTINGS.pixel_id;
   const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
   const fromChunks = chunks(from, SETTINGS.max_events_per_request);
   let wait;
@@ -66,7 +70,11 @@ async function send({ events, secrets }) {
     if (res.ok) verdict = { outcome: 'delivered' };
     else {
       const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-      verdict = { outcome: retry ? 'retry' : 'failed', code: 'X_HTTP_' + res.status, message: errorMessage(res.status, body) };
+      verdict = {
+        outcome: retry ? 'retry' : 'failed',
+        code: 'X_HTTP_' + res.status,
+        message: errorMessage(res.status, body),
+      };
     }
     const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
     if (hint !== undefined) wait = Math.max(wait || 0, hint);

@@ -46,8 +46,7 @@ function transform({ events, profiles }) {
           identifiers: identifiers,
           value: value,
           price_currency: p.currency,
-          number_items:
-            contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
+          number_items: contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
           // X deduplicates against the pixel on conversion_id (48 hours).
           conversion_id: e.event_id || p.order_id,
           contents:
