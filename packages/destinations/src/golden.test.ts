@@ -10,6 +10,7 @@ import { purchaseEvent } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
+import { linkedinCapiTemplate } from './linkedin/linkedin.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
@@ -21,6 +22,7 @@ import {
   goldenEventTime,
   type StandInHandler,
 } from './testing/golden.js';
+import { linkedinPlatform } from './testing/linkedin-platform.js';
 import { microsoftPlatform } from './testing/microsoft-platform.js';
 import { pinterestPlatform } from './testing/pinterest-platform.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
@@ -197,6 +199,15 @@ const cases: GoldenCase[] = [
       [/oauth_signature="[A-Za-z0-9%]+"/g, 'oauth_signature="<SIGNATURE>"'],
     ],
     payload: { twclid: '23opevjt88psuo13lu8d020qkn' },
+  },
+  {
+    template: linkedinCapiTemplate,
+    settings: { conversion_rules: { purchase: '104598' } },
+    // No test mode: the "test mode" golden is the same two-event batch sent live.
+    testSettings: { conversion_rules: { purchase: '104598' } },
+    secrets: { LINKEDIN_ACCESS_TOKEN: 'AQV-golden-token' },
+    standIn: () => linkedinPlatform({ token: 'AQV-golden-token', ruleIds: ['104598'] }),
+    payload: { li_fat_id: 'df9a2b5c-golden-li-fat-id' },
   },
 ];
 

@@ -32,6 +32,14 @@ export {
   googleAdsTemplate,
 } from './google-ads/google-ads.js';
 export {
+  LINKEDIN_MAX_BATCH_SIZE,
+  type LinkedInCapiOptions,
+  type LinkedInCapiSettings,
+  linkedinCapi,
+  linkedinCapiSettingsSchema,
+  linkedinCapiTemplate,
+} from './linkedin/linkedin.js';
+export {
   META_MAX_BATCH_SIZE,
   type MetaCapiOptions,
   type MetaCapiSettings,

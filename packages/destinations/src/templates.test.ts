@@ -5,6 +5,7 @@ import {
   findTemplate,
   ga4,
   googleAdsClickConversions,
+  linkedinCapi,
   metaCapi,
   metaCapiTemplate,
   microsoftUetCapi,
@@ -32,6 +33,7 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   'reddit-capi': { pixel_id: 'a2_gv0ir2x4r0wz' },
   'microsoft-uet-capi': { tag_id: '187000123' },
   'x-capi': { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' } },
+  'linkedin-capi': { conversion_rules: { purchase: '104598' } },
 };
 
 let engine: TestEngine | undefined;
@@ -50,6 +52,7 @@ describe('templates', () => {
       'reddit-capi',
       'microsoft-uet-capi',
       'x-capi',
+      'linkedin-capi',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();
@@ -152,6 +155,9 @@ describe('templates', () => {
     );
     expect(xCapi({ pixelId: 'o8z6j', eventIds: { purchase: 'o87ne' } })).toEqual(
       findTemplate('x-capi')!.create(minimalSettings['x-capi']),
+    );
+    expect(linkedinCapi({ conversionRules: { purchase: '104598' } })).toEqual(
+      findTemplate('linkedin-capi')!.create(minimalSettings['linkedin-capi']),
     );
   });
 

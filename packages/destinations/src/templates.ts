@@ -1,6 +1,7 @@
 import type { DestinationTemplate } from '@openpipes/core';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
+import { linkedinCapiTemplate } from './linkedin/linkedin.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
@@ -33,6 +34,7 @@ export const templates: DestinationTemplate[] = [
   redditCapiTemplate,
   microsoftUetCapiTemplate,
   xCapiTemplate,
+  linkedinCapiTemplate,
 ];
 
 /**

@@ -53,6 +53,13 @@ const cases = [
     bad: { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' }, validate_only: true },
     badPath: 'validate_only',
   },
+  {
+    template: 'linkedin-capi',
+    settings: { conversion_rules: { purchase: '104598' }, linkedin_version: '202604' },
+    secrets: ['LINKEDIN_ACCESS_TOKEN'],
+    bad: { conversion_rules: { purchase: 'rule-1' } },
+    badPath: 'conversion_rules.purchase',
+  },
 ];
 
 describe('second-wave templates over the admin API', () => {
