@@ -60,9 +60,9 @@ function perElement(status, body, count) {
   }
   if (status === 422 && body && typeof body.message === 'string') {
     const why = {};
-    const pattern = /Index:\s*(\d+),\s*ERROR\s*::\s*([^\n]*)/g;
-    let m;
-    while ((m = pattern.exec(body.message)) !== null) {
+    for (const line of body.message.split('\n')) {
+      const m = /Index:\s*(\d+),\s*ERROR\s*::\s*(.*)/.exec(line);
+      if (!m) continue;
       const i = Number(m[1]);
       why[i] = (why[i] ? why[i] + ' | ' : '') + m[2].trim();
     }
