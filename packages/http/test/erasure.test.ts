@@ -110,4 +110,34 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
     const bad = await call('/api/erasure', writeKey, { identifiers: {} });
     expect(bad.status).toBe(400);
   });
+
+  it('a junk identifier (null, true, undefined) erases nobody: other people’s rejections and state stay', async () => {
+    const web = (await pipes.sources.list()).data.find((s) => s.slug === 'web')!;
+    // Bob's refused event (an unknown event type) quotes null and true, as most JSON does.
+    await pipes.ingest('web', [
+      {
+        event_type: 'signup',
+        event_id: 'signup-bob',
+        event_time: new Date().toISOString(),
+        event_payload: { user_id: 'u-bob', coupon: null, newsletter: true, plan: 'undefined' },
+      },
+    ]);
+    await pipes.store.setState({
+      key: 'attack:probe',
+      value: { note: 'null check passed: true' },
+      now: new Date().toISOString(),
+    });
+    const before = (await pipes.sources.rejections(web.id, {})).data.length;
+    expect(before).toBeGreaterThan(0);
+
+    const erased = await call('/api/erasure', writeKey, {
+      identifiers: { user_id: ['null', 'true'], anonymous_id: 'undefined', external_id: 'false' },
+    });
+    expect(erased.status).toBe(200);
+    expect(erased.json).toMatchObject({ profiles: 0, events: 0, rejections: 0, state: 0 });
+    expect((await pipes.sources.rejections(web.id, {})).data).toHaveLength(before);
+    expect(await pipes.store.getState({ key: 'attack:probe' })).toEqual({
+      note: 'null check passed: true',
+    });
+  });
 });

@@ -18,6 +18,17 @@ describe('erasure kit', () => {
     expect(needles).toEqual(['a'.repeat(64), 'b'.repeat(64), 'Jane@Example.test', 'fb.1.1.42']);
   });
 
+  it('never searches for a junk value every JSON document quotes (null, true, undefined...)', () => {
+    const needles = erasureNeedles({
+      identifiers: [
+        { kind: 'user_id', key: 'null' },
+        { kind: 'anonymous_id', key: 'TRUE', value: JSON.stringify('TRUE') },
+      ],
+      given: ['null', ' False ', 'undefined', 'unknown', '[object Object]', 'jane@x.test'],
+    });
+    expect(needles).toEqual(['jane@x.test']);
+  });
+
   it('scrubs every string and key of a document and says whether anything changed', () => {
     const doc = {
       message: 'failed for jane@x.test (jane@x.test)',

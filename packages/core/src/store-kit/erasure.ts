@@ -3,10 +3,20 @@
  * tombstone a delivery record and its attempts keep, the texts searched for in the rejection log
  * and the shared state, and how a state document is scrubbed of them.
  */
+import { DEFAULT_JUNK } from '../identity/junk.js';
 import type { DeliveryDetail, IdentifierRef } from '../store.js';
 
 /** Texts shorter than this are not searched for: "1" would match half the rejection log. */
 export const minErasureNeedle = 4;
+
+/**
+ * Whether a text may be searched for in free text. Junk values (`null`, `true`, `false`, `none`,
+ * `unknown`, `undefined`...) are never a person's identifier (ingest never links them), but every
+ * JSON document quotes them: an erasure "by user_id null" would otherwise delete most of the
+ * rejection log and rewrite every state document, other people's entries with it.
+ */
+const searchable = (text: string): boolean =>
+  text.length >= minErasureNeedle && !DEFAULT_JUNK.values.includes(text.trim().toLowerCase());
 
 /**
  * The delivery `detail` of an erased record: no payload, only the time of the erasure.
@@ -52,7 +62,8 @@ export function erasedAttempt(attempt: Record<string, unknown>): Record<string, 
 /**
  * The texts an erasure removes from free text (rejection log, state documents): the raw values the
  * caller was given, every identifier key, and every digest of a personal identifier's stored value
- * (`{"sha256": ..., "sha256_google": ...}`), longest first so a longer one is replaced whole.
+ * (`{"sha256": ..., "sha256_google": ...}`), longest first so a longer one is replaced whole; never
+ * a short text or a junk value (`null`, `true`...) that every document quotes.
  *
  * @example
  * ```ts
@@ -76,7 +87,7 @@ export function erasureNeedles(input: {
       out.add(i.value);
     }
   }
-  return [...out].filter((n) => n.length >= minErasureNeedle).sort((a, b) => b.length - a.length);
+  return [...out].filter(searchable).sort((a, b) => b.length - a.length);
 }
 
 /**
