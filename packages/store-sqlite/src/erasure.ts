@@ -23,6 +23,18 @@ function chunks<T>(items: T[]): T[][] {
 }
 
 const eventsOfSql = 'SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?';
+
+/**
+ * A state row that says a compaction is owed: written by an erasure that deleted something, removed
+ * once VACUUM and the checkpoint succeeded. An erasure that deleted nothing compacts only while one
+ * is owed (the documented "call again once idle"): VACUUM rewrites the whole file on the process's
+ * only connection, so before, any write key could hold up ingest and dispatch by looping erasures
+ * of nobody.
+ */
+const compactionOwedKey = 'erasure:compaction-owed';
+
+const erasedAnything = (c: ErasureCounts): boolean =>
+  c.profiles + c.identifiers + c.events + c.deliveries + c.attempts + c.rejections + c.state > 0;
 const ownerSql = 'SELECT profile_id FROM profile_identifiers WHERE kind = ? AND key = ?';
 
 /** The store's erasure and export methods. */
@@ -199,12 +211,27 @@ export function erasureMethods({
             state,
           };
           insertAudit(audit(result));
+          if (erasedAnything(result))
+            prepare(
+              'INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET updated_at = excluded.updated_at',
+            ).run(compactionOwedKey, '{}', now);
           return result;
         });
       } finally {
         if (database.open) database.pragma('secure_delete = FAST');
       }
-      return { ...counts, compacted: compact() };
+      const owed = prepare('SELECT 1 FROM state WHERE key = ?').get(compactionOwedKey) !== undefined;
+      if (!owed) return { ...counts, compacted: true };
+      // Cleared first, so the checkpoint below also empties the log of this write.
+      prepare('DELETE FROM state WHERE key = ?').run(compactionOwedKey);
+      const compacted = compact();
+      if (!compacted)
+        prepare('INSERT OR IGNORE INTO state (key, value, updated_at) VALUES (?, ?, ?)').run(
+          compactionOwedKey,
+          '{}',
+          now,
+        );
+      return { ...counts, compacted };
     },
   };
 }
