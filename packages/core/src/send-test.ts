@@ -6,7 +6,6 @@
  * Nothing is stored. Requests, the value `send()` returned, errors and console lines are redacted
  * like delivery records: user code can echo a secret, split or encoded.
  */
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { classifySend } from './classify.js';
 import type { ProfilesResolver } from './deliver.js';
@@ -118,6 +117,22 @@ export interface SendTestDeps {
   profiles?: ProfilesResolver;
 }
 
+/**
+ * The sandbox's code owner of a send test: one per destination (or pipe), so the pool's fair share,
+ * its usage order and its isolation of code that spins apply to send tests as to deliveries. A new
+ * owner per call (as before) made every call look like a newcomer that goes first and is never
+ * suspect, so a write key looping send tests of spinning code took the workers from real deliveries.
+ * The version is new on every call instead: a context is never reused, so a dry run's synthetic
+ * answers (a cached token) never reach a later run.
+ */
+let runs = 0;
+const sendTestCode = (kind: 'send' | 'transform', ownerId: string, code: string) => ({
+  kind,
+  owner: `send-test:${ownerId}`,
+  version: ++runs,
+  code,
+});
+
 /** Answers every request of a dry run without opening a connection. */
 const syntheticFetch: FetchLike = async () =>
   new Response('{}', { status: 200, headers: { 'content-type': 'application/json' } });
@@ -138,7 +153,7 @@ export function createSendTestApi(deps: SendTestDeps): SendTestApi {
         run = await deps.sandbox.send({
           // A fresh context every time: a warm one may hold state (a cached OAuth token) from real
           // sends, and a dry run's synthetic answers must never reach a context real sends use.
-          code: { kind: 'send', owner: `send-test:${destination.id}:${randomUUID()}`, version: 1, code },
+          code: sendTestCode('send', destination.id, code),
           events: outputs,
           secrets,
           ...(input.mode === 'dry' ? { options: { fetch: syntheticFetch } } : {}),
@@ -239,12 +254,7 @@ async function transformed(
   const events = incoming.map((e, i) => ({ ...e, event_id: e.event_id ?? `test_${i + 1}` }));
   if (pipe.transform === null) return events;
   const run = await deps.sandbox.transform({
-    code: {
-      kind: 'transform',
-      owner: `send-test:${pipe.id}:${randomUUID()}`,
-      version: 1,
-      code: pipe.transform,
-    },
+    code: sendTestCode('transform', pipe.id, pipe.transform),
     events,
     profiles: deps.profiles ? ((await deps.profiles({ pipe, events })) ?? {}) : {},
     secrets,
