@@ -11,6 +11,9 @@ function normalise(address: string): string {
   return text.startsWith('::ffff:') && text.includes('.') ? text.slice(7) : text;
 }
 
+/** Characters of `X-Forwarded-For` read, from its right end. */
+const maxForwardedFor = 4096;
+
 /** A plain IPv4 or IPv6 address (no port, no brackets): what may be returned as one. */
 const addressShape = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]*)$/;
 
@@ -32,8 +35,16 @@ export function clientAddress(
   const trusted = new Set(trustedProxies.map(normalise));
   let client = normalise(peer);
   if (!trusted.has(client) || !forwardedFor) return client;
-  // Right to left: each trusted proxy appended the address it received the request from.
-  const hops = forwardedFor.slice(0, 4096).split(',').map(normalise).reverse();
+  // Right to left: each trusted proxy appended the address it received the request from. Only the
+  // right end of a long header is read: the left end is what the client wrote itself, and keeping
+  // the left end let a client pad its own hops past the limit to push out what our proxy appended.
+  // A piece cut at the left is dropped, never read as an address ("201.2.3.4" cut to "1.2.3.4").
+  let list = forwardedFor;
+  if (list.length > maxForwardedFor) {
+    list = list.slice(-maxForwardedFor);
+    list = list.slice(list.indexOf(',') + 1);
+  }
+  const hops = list.split(',').map(normalise).reverse();
   for (const hop of hops) {
     if (!addressShape.test(hop)) return client;
     client = hop;
