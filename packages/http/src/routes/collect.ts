@@ -154,7 +154,11 @@ function collect(
         const result = await pipes.ingest(slug, events as IncomingEvent[]);
         const answered = answer(result, cors);
         // First-party cookies (the source's `first_party_cookies`) ride on the answer.
-        const scope = source.first_party_cookies ? cookieScope(request.header('origin'), url) : null;
+        const origin = request.header('origin');
+        let scope = source.first_party_cookies ? cookieScope(origin, url) : null;
+        // A cookie for a parent domain reaches every host under it: only for a page origin the
+        // operator named, never for any sibling host that an open source merely lets send.
+        if (scope?.domain && !(origin && originNamed(source, origin))) scope = null;
         const cookies = scope ? firstPartyCookies(events, result.results, scope, Date.now()) : [];
         return cookies.length === 0 ? answered : { ...answered, cookies };
       } catch (err) {
@@ -194,10 +198,18 @@ export function corsHeaders(source: Source, origin: string | null): Record<strin
  * a browser).
  */
 export function originAllowed(source: Pick<Source, 'allowed_origins' | 'auth'>, origin: string): boolean {
-  const wanted = normalizeOrigin(origin);
   if (source.allowed_origins.length === 0) return source.auth.type === 'none';
+  return source.allowed_origins.includes('*') || originNamed(source, origin);
+}
+
+/**
+ * True when an `allowed_origins` entry names `origin` exactly or by a wildcard subdomain (`*` and an
+ * empty list allow an origin without naming it).
+ */
+export function originNamed(source: Pick<Source, 'allowed_origins'>, origin: string): boolean {
+  const wanted = normalizeOrigin(origin);
   return source.allowed_origins.some((entry) => {
-    if (entry === '*') return true;
+    if (entry === '*') return false;
     const allowed = normalizeOrigin(entry);
     const star = allowed.indexOf('://*.');
     if (star === -1) return allowed === wanted;
