@@ -181,6 +181,12 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
           ) SELECT count(*) AS n FROM gone
         `.execute(trx);
         rejections = Number(rows[0]?.n ?? 0);
+        // A transform's own filter reason may quote an identifier ('staff:' + user_id): the
+        // tombstone says only that it was erased.
+        await sql`UPDATE ${T('deliveries')} d SET filter_reason = 'erased'
+          WHERE d.id = ANY(${deliveryIds}::text[])
+            AND EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n WHERE strpos(d.filter_reason, n) > 0)
+        `.execute(trx);
         const states = await q(trx)
           .selectFrom('state')
           .select((eb) => ['key', eb.cast<string>('value', 'text').as('value')])

@@ -185,6 +185,12 @@ export function erasureMethods({
           );
           let rejections = 0;
           for (const n of needles) rejections += reject.run(n, n).changes;
+          // A transform's own filter reason may quote an identifier ('staff:' + user_id): the
+          // tombstone says only that it was erased.
+          const reason = prepare(
+            "UPDATE deliveries SET filter_reason = 'erased' WHERE id = ? AND instr(filter_reason, ?) > 0",
+          );
+          for (const id of deliveryIds) for (const n of needles) if (reason.run(id, n).changes > 0) break;
           let state = 0;
           if (needles.length > 0) {
             for (const row of all(qb.selectFrom('state').select(['key', 'value']))) {

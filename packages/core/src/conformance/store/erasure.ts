@@ -197,6 +197,30 @@ export function erasureCases(t: StoreCases): void {
       expect(await t.store.nextRetryAt({ destinationId: pipe.destination_id })).toBeNull();
     });
 
+    it('replaces a filter reason that quotes the person in a tombstone, and keeps one that does not', async () => {
+      // A transform may give its reason with an identifier in it ({ filter_reason: 'staff:' + user_id }).
+      const userId = { kind: 'user_id', key: 'u-jane-4711' } as IdentifierRef;
+      const quoted = { event: newEvent('ord-q', {}), ids: [userId] };
+      const plain = { event: newEvent('ord-p', {}), ids: [userId] };
+      await ingest([quoted, plain]);
+      const claimed = await t.claimFor(pipe, 'w1', at(10));
+      await t.store.completeDeliveries({
+        owner: 'w1',
+        outcomes: claimed.map((d) =>
+          outcome(d, 'filtered', {
+            filter_reason: d.event_ref === quoted.event.id ? 'staff:u-jane-4711' : 'no_click_id',
+          }),
+        ),
+        now: at(20),
+      });
+      expect(await erase([userId])).toMatchObject({ events: 2, deliveries: 2 });
+      expect((await deliveryOf(quoted.event.id)).row).toMatchObject({
+        status: 'filtered',
+        filter_reason: 'erased',
+      });
+      expect((await deliveryOf(plain.event.id)).row.filter_reason).toBe('no_click_id');
+    });
+
     it('deletes rejections and scrubs state documents that quote the person', async () => {
       await ingest([{ event: newEvent('ord-1', {}), ids: [email] }]);
       const rejection = (text: string) => ({
