@@ -32,12 +32,19 @@ export interface PersonExport {
   events: StoredEvent[];
   /** Their delivery records with every attempt (payloads, requests and responses as recorded). */
   deliveries: Delivery[];
-  /** True when there were more than `exportLimit` events: the rest are not in this answer. */
+  /** True when there were more than `exportLimit` events or `exportMaxBytes` of them: the rest are not in this answer. */
   truncated: boolean;
 }
 
 /** Most events one export answers. */
 export const exportLimit = 10_000;
+
+/**
+ * Most bytes (as JSON) of events and delivery records one export gathers. The event count alone
+ * does not bound it: events of up to a collect body each, under one shared anonymous id, would be
+ * gigabytes held in memory for one read-key request, enough to take the process down.
+ */
+export const exportMaxBytes = 64 * 1024 * 1024;
 
 export interface ErasureApi {
   /**
@@ -58,7 +65,10 @@ export function createErasureApi(deps: {
   now: () => number;
   defaultCountry?: string;
   getDelivery: (id: string) => Promise<Delivery>;
+  /** Default {@link exportMaxBytes}. */
+  exportMaxBytes?: number;
 }): ErasureApi {
+  const maxBytes = deps.exportMaxBytes ?? exportMaxBytes;
   const options = { now: deps.now, ...(deps.defaultCountry ? { defaultCountry: deps.defaultCountry } : {}) };
   return {
     async erase(input, context) {
@@ -94,10 +104,20 @@ export function createErasureApi(deps: {
       const tied = await deps.store.listPersonEvents({ identifiers: refs, limit: exportLimit + 1 });
       const events: StoredEvent[] = [];
       const deliveries: Delivery[] = [];
+      let truncated = tied.length > exportLimit;
+      let bytes = 0;
       for (const { event_ref, delivery_ids } of tied.slice(0, exportLimit)) {
         const event = await deps.store.getEvent({ id: event_ref });
+        const records: Delivery[] = [];
+        for (const deliveryId of delivery_ids) records.push(await deps.getDelivery(deliveryId));
+        bytes += JSON.stringify(event).length + JSON.stringify(records).length;
+        // The oldest event always fits; past the budget the rest is left out, as past the count.
+        if (bytes > maxBytes && events.length > 0) {
+          truncated = true;
+          break;
+        }
         if (event) events.push(event);
-        for (const deliveryId of delivery_ids) deliveries.push(await deps.getDelivery(deliveryId));
+        deliveries.push(...records);
       }
       return {
         profile: present(found, found.merged),
@@ -110,7 +130,7 @@ export function createErasureApi(deps: {
         })),
         events,
         deliveries,
-        truncated: tied.length > exportLimit,
+        truncated,
       };
     },
   };

@@ -25,6 +25,7 @@ export {
   type ErasureAnswer,
   type ErasureApi,
   exportLimit,
+  exportMaxBytes,
   type PersonExport,
 } from './erasure.js';
 export {
