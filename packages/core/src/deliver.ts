@@ -10,6 +10,7 @@ import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { checkConsent } from './consent/requirement.js';
 import { toPipesError } from './errors.js';
 import type { TransformProfile } from './identity/stitch.js';
+import { type MatchObservation, observeMatch } from './match-quality.js';
 import type { EngineObserver } from './observer.js';
 import { parseExchange, recordExchange, recordLogs } from './record.js';
 import type {
@@ -355,6 +356,13 @@ function outcomeFor(
           logs: recordLogs(w.logs, redact),
         };
 
+  // Match quality, from what left: only delivered events of a destination that declares where
+  // its identifiers sit (a custom send() without the declaration is not measured).
+  let match: MatchObservation | null = null;
+  if (status === 'delivered' && destination.identifiers && Object.keys(destination.identifiers).length > 0) {
+    match = observeMatch(destination.identifiers, w.delivery.event.event_payload, w.outputs, finishedAt);
+  }
+
   return {
     id: w.delivery.id,
     status: status as DeliveryOutcome['status'],
@@ -371,5 +379,6 @@ function outcomeFor(
       error: safeError,
     },
     attempt,
+    match,
   };
 }

@@ -10,6 +10,13 @@ import { checkConsent } from './consent/requirement.js';
 import type { ProfilesResolver } from './deliver.js';
 import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
+import {
+  type MatchQuality,
+  type MatchQualityQuery,
+  matchQualityQuerySchema,
+  matchQualityReport,
+  matchWindowMs,
+} from './match-quality.js';
 import { cursorSchema, isId } from './ids.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { ActorContext } from './registries/registry.js';
@@ -147,6 +154,13 @@ export interface DeliveriesApi {
    * that is reversed or too long (2 days of minutes, 31 days of hours).
    */
   counts(query?: DeliveryCountsQuery): Promise<DeliveryCounts>;
+  /**
+   * Match quality of a pipe over the last hour, day or week (`window`, default `24h`): the share
+   * of its delivered events that carried each identifier its destination declares, before and
+   * after stitching, from the store's rollup. `measured: false` when the destination declares
+   * none. Throws `NOT_FOUND` for an unknown pipe.
+   */
+  matchQuality(pipeId: string, query?: MatchQualityQuery): Promise<MatchQuality>;
 }
 
 export interface DeliveriesDeps {
@@ -361,6 +375,23 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
 
     counts(query = {}) {
       return countDeliveries(deps.store, query, deps.now());
+    },
+
+    async matchQuality(pipeId, query = {}) {
+      const q = parseOrThrow(matchQualityQuerySchema, query, 'match quality query');
+      const pipe = await deps.pipes.get(pipeId);
+      const destination = (await deps.config.current()).destinations.get(pipe.destination_id);
+      const until = deps.now();
+      const since = until - matchWindowMs[q.window];
+      const window = { since: new Date(since).toISOString(), until: new Date(until).toISOString() };
+      const rows = await deps.store.matchCounts({ pipeId: pipe.id, ...window });
+      return matchQualityReport({
+        pipeId: pipe.id,
+        window: q.window,
+        ...window,
+        declared: destination?.identifiers,
+        rows,
+      });
     },
   };
 }

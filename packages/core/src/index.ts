@@ -125,6 +125,7 @@ export type { RejectionLogOptions } from './rejections.js';
 export type { PruneResult, RetentionOptions } from './retention.js';
 export * from './sandbox/index.js';
 export * from './schemas.js';
+export * from './match-quality.js';
 export { type SecretForm, secretForms } from './secrets/forms.js';
 export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from './secrets/redact.js';
 export {

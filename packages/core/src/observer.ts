@@ -48,7 +48,13 @@ export interface EngineObserver {
    */
   recorded?(observation: {
     destination: string;
-    outcomes: Array<{ pipe: string; status: DeliveryStatus; attempted: boolean }>;
+    /** `match`: a delivered event's identifiers before and after stitching, when measured. */
+    outcomes: Array<{
+      pipe: string;
+      status: DeliveryStatus;
+      attempted: boolean;
+      match?: { raw: string[]; stitched: string[] };
+    }>;
   }): void;
   /** A destination's circuit breaker opened (`paused: true`) or closed again. */
   breaker?(observation: { destination: string; paused: boolean }): void;

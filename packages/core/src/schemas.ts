@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { consentPurposePattern } from './consent/requirement.js';
+import { destinationIdentifiersSchema } from './match-quality.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 /**
@@ -164,6 +165,8 @@ export const destinationInputSchema = z.strictObject({
   retry: retryPolicySchema.default(retryPolicySchema.parse({})),
   /** Template this destination was made from, and its settings (informational). */
   template: z.strictObject({ name: z.string(), settings: z.record(z.string(), z.unknown()) }).optional(),
+  /** Where each identifier sits in what `send()` receives (match quality); templates fill it. */
+  identifiers: destinationIdentifiersSchema.optional(),
 });
 export type DestinationInput = z.input<typeof destinationInputSchema>;
 

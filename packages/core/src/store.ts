@@ -16,6 +16,7 @@
  *   the errors named below (with the same messages) and the argument checks.
  */
 
+import type { MatchCountRow, MatchObservation } from './match-quality.js';
 import type { IdentifierKind } from './identity/identifiers.js';
 import type { IdentifierCaps, ProfileLink, StoredProfile } from './identity/profiles.js';
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
@@ -178,6 +179,11 @@ export interface DeliveryOutcome {
   detail: DeliveryDetail;
   /** The attempt to append to the record; null when nothing was attempted (e.g. `filtered`). */
   attempt: DeliveryAttempt | null;
+  /**
+   * `delivered` only, when the destination declares its identifiers: which ones the event carried
+   * before stitching and which the request that left carried. Absent or null: not measured.
+   */
+  match?: MatchObservation | null;
 }
 
 export interface ListDeliveriesQuery {
@@ -543,6 +549,17 @@ export interface Store {
    * Ordered by minute, then pipe, destination and status.
    */
   deliveryCounts(input: DeliveryCountsQuery): Promise<DeliveryCountRow[]>;
+
+  /**
+   * The match-quality rollup of one pipe over the minutes that start in `[since, until)`, summed:
+   * per identifier, how many delivered events carried it before stitching (`raw`) and in the
+   * request that left (`stitched`); identifier `*` counts the measured events. `completeDeliveries`
+   * MUST add each applied `delivered` outcome's `match` (`matchIncrements`) in the same transaction
+   * that records it, at the minute of `now`; an outcome that is not applied (lost lease) adds
+   * nothing. Costs in proportion to the minutes asked for, never the history. `prune` deletes the
+   * minutes before its `before`. Empty when nothing was measured.
+   */
+  matchCounts(input: { pipeId: string; since: string; until: string }): Promise<MatchCountRow[]>;
 
   /**
    * Reconciliation of one event type over `since <= received_at < until`: the events received, per

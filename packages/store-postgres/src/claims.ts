@@ -11,8 +11,9 @@ import {
   leaseUntil,
   toClaimedDelivery,
 } from '@openpipes/core/store-kit';
+import { matchIncrements } from '@openpipes/core';
 import { sql } from 'kysely';
-import type { PgContext } from './connection.js';
+import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
 import { anyOf, deliveryColumnsBut } from './rows.js';
 
@@ -96,6 +97,8 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             filter_reason: o.status === 'filtered' ? (o.filter_reason ?? null) : null,
             due_at: o.status === 'retrying' ? o.next_attempt_at : null,
             delivered_at: o.delivered_at,
+            // The match-quality increments of a delivered, measured outcome (migration 10).
+            ...(o.status === 'delivered' && o.match ? { match: matchIncrements(o.match) } : {}),
           };
           details.push(JSON.stringify(o.detail));
           attempts.push(o.attempt ? attemptToJson(o.attempt) : null);
@@ -132,6 +135,17 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             FROM updated u
             WHERE ${o} -> u.id ->> 'attempt_number' IS NOT NULL
             ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data
+          ), matched AS (
+            INSERT INTO ${T('match_rollup' as TableName)} AS r (pipe_id, minute, identifier, slot, raw, stitched)
+            SELECT u.pipe_id, date_trunc('minute', ${now}::timestamptz), m.identifier, pg_backend_pid() % 8,
+              sum(m.raw), sum(m.stitched)
+            FROM updated u
+            CROSS JOIN LATERAL jsonb_to_recordset(${o} -> u.id -> 'match') AS m(identifier text, raw integer, stitched integer)
+            WHERE u.status = 'delivered'
+            GROUP BY 1, 2, 3, 4
+            ORDER BY 1, 2, 3, 4
+            ON CONFLICT (pipe_id, minute, identifier, slot)
+            DO UPDATE SET raw = r.raw + excluded.raw, stitched = r.stitched + excluded.stitched
           )
           SELECT id FROM updated
         `.execute(db);

@@ -36,6 +36,7 @@ import { claimMethods } from './claims.js';
 import { createConnection, type PgContext, schemaTable } from './connection.js';
 import { deliveryMethods } from './deliveries.js';
 import { deliveryCountMethods } from './delivery-counts.js';
+import { matchCountMethods } from './match-counts.js';
 import type { PgPool } from './driver.js';
 import { entityMethods } from './entities.js';
 import { erasureMethods } from './erasure.js';
@@ -185,6 +186,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...claimMethods(context),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
+    ...matchCountMethods(context),
     ...reconciliationMethods(context),
     ...pruneMethods(context),
     ...rejectionMethods(context),

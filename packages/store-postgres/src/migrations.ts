@@ -363,4 +363,25 @@ CREATE INDEX event_identifiers_event ON event_identifiers (event_ref);
 CREATE INDEX IF NOT EXISTS events_type_received ON events (event_type, received_at);
 `,
   },
+  {
+    version: 10,
+    name: 'per-minute match-quality rollup',
+    sql: `
+-- Match quality (GET /api/pipes/:id/match-quality): per pipe and minute, how many delivered events
+-- carried each identifier before stitching (raw) and in the request that left (stitched);
+-- identifier '*' counts the measured events. Written in the statement that records the outcome;
+-- slot (the backend pid mod 8) spreads concurrent writers over rows, as in delivery_rollup; read
+-- summed, never counting the history; pruned with the deliveries' retention.
+CREATE TABLE match_rollup (
+  pipe_id text COLLATE "C" NOT NULL,
+  minute timestamptz NOT NULL,
+  identifier text COLLATE "C" NOT NULL,
+  slot smallint NOT NULL,
+  raw bigint NOT NULL,
+  stitched bigint NOT NULL,
+  PRIMARY KEY (pipe_id, minute, identifier, slot)
+);
+CREATE INDEX match_rollup_minute ON match_rollup (minute);
+`,
+  },
 ];

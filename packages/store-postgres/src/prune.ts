@@ -2,7 +2,7 @@
 import { idAtTime } from '@openpipes/core';
 import type { PruneMethods } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
-import type { PgContext } from './connection.js';
+import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
 
 /** The store's `prune`. */
@@ -43,6 +43,9 @@ export function pruneMethods({ db, T, guard }: PgContext): PruneMethods {
             FOR UPDATE SKIP LOCKED
           ), dr AS (
             DELETE FROM ${T('event_rejections')} r USING rj WHERE r.id = rj.id RETURNING r.id
+          ), mr AS (
+            -- The match-quality rollup's minutes before the retention's cut (migration 10).
+            DELETE FROM ${T('match_rollup' as TableName)} WHERE minute < date_trunc('minute', ${before}::timestamptz)
           )
           SELECT (SELECT count(*) FROM de) AS events, (SELECT count(*) FROM dl) AS deliveries,
             (SELECT count(*) FROM dr) AS rejections

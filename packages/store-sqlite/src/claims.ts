@@ -3,6 +3,7 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
+import { matchIncrements } from '@openpipes/core';
 import { attemptToJson, type ClaimMethods, leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
@@ -15,6 +16,9 @@ const recordOutcomeSql = `UPDATE deliveries SET ${D('status')} = ?, ${D('attempt
     ${D('pipe_version')} = ?, ${D('destination_version')} = ?, ${D('test_mode')} = ?, ${D('filter_reason')} = ?, ${D('due_at')} = ?,
     ${D('lease_owner')} = NULL, ${D('updated_at')} = ?, ${D('delivered_at')} = ?, ${D('detail')} = ?
   WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?`;
+// The match-quality rollup (migration 10), added to in the outcome's transaction.
+const addMatchSql = `INSERT INTO match_rollup (pipe_id, minute, identifier, raw, stitched) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (pipe_id, minute, identifier) DO UPDATE SET raw = raw + excluded.raw, stitched = stitched + excluded.stitched`;
 const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'number', 'data')}) VALUES (?, ?, ?)
   ON CONFLICT (${A('delivery_id', 'number')}) DO UPDATE SET ${A('data')} = excluded.data`;
 
@@ -69,6 +73,9 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
       const lost: string[] = [];
       const update = prepare(recordOutcomeSql);
       const insertAttempt = prepare(recordAttemptSql);
+      const addMatch = prepare(addMatchSql);
+      const pipeOf = prepare('SELECT pipe_id FROM deliveries WHERE id = ?');
+      const minute = now.slice(0, 16);
       tx(() => {
         for (const outcome of outcomes) {
           const changed = update.run(
@@ -92,6 +99,12 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
           applied.push(outcome.id);
           if (outcome.attempt) {
             insertAttempt.run(outcome.id, outcome.attempt.number, attemptToJson(outcome.attempt));
+          }
+          if (outcome.status === 'delivered' && outcome.match) {
+            const { pipe_id } = pipeOf.get(outcome.id) as { pipe_id: string };
+            for (const row of matchIncrements(outcome.match)) {
+              addMatch.run(pipe_id, minute, row.identifier, row.raw, row.stitched);
+            }
           }
         }
       });

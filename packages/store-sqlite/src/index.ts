@@ -22,6 +22,7 @@ import { claimMethods } from './claims.js';
 import { createConnection, type SqliteContext, type SqliteDatabase } from './connection.js';
 import { deliveryMethods } from './deliveries.js';
 import { deliveryCountMethods } from './delivery-counts.js';
+import { matchCountMethods } from './match-counts.js';
 import { entityMethods } from './entities.js';
 import { erasureMethods } from './erasure.js';
 import { eventMethods } from './events.js';
@@ -78,6 +79,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...claimMethods(context),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
+    ...matchCountMethods(context),
     ...reconciliationMethods(context),
     ...pruneMethods(context),
     ...rejectionMethods(context),

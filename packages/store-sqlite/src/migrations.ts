@@ -278,4 +278,23 @@ CREATE INDEX event_identifiers_event ON event_identifiers (event_ref);
 CREATE INDEX events_type_received ON events (event_type, received_at);
 `,
   },
+  {
+    version: 10,
+    name: 'per-minute match-quality rollup',
+    sql: `
+-- Match quality (GET /api/pipes/:id/match-quality): per pipe and minute, how many delivered events
+-- carried each identifier before stitching (raw) and in the request that left (stitched);
+-- identifier '*' counts the measured events. Written in the transaction that records the outcome;
+-- read without counting the history; pruned with the deliveries' retention.
+CREATE TABLE match_rollup (
+  pipe_id TEXT NOT NULL,
+  minute TEXT NOT NULL,
+  identifier TEXT NOT NULL,
+  raw INTEGER NOT NULL,
+  stitched INTEGER NOT NULL,
+  PRIMARY KEY (pipe_id, minute, identifier)
+) WITHOUT ROWID;
+CREATE INDEX match_rollup_minute ON match_rollup (minute);
+`,
+  },
 ];

@@ -4,7 +4,7 @@ import type { PruneMethods } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 
 /** The store's `prune`. */
-export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods {
+export function pruneMethods({ qb, all, run, tx, prepare }: SqliteContext): PruneMethods {
   return {
     async prune({ before, limit }) {
       if (limit <= 0) return { events: 0, deliveries: 0, rejections: 0 };
@@ -43,6 +43,8 @@ export function pruneMethods({ qb, all, run, tx }: SqliteContext): PruneMethods 
               .limit(limit),
           ),
         );
+        // The match-quality rollup's minutes before `before` (a few rows per pipe and minute).
+        prepare('DELETE FROM match_rollup WHERE minute < ?').run(before.slice(0, 16));
         return { events: eventIds.length, deliveries, rejections };
       });
     },

@@ -127,6 +127,7 @@ async function deliverAndRecord(
       pipe: (pipeOf?.(byId.get(o.id)!) ?? config.pipes.get(byId.get(o.id)!.pipe_id))?.name ?? '',
       status: o.status,
       attempted: o.attempt !== null,
+      ...(o.match ? { match: o.match } : {}),
     })),
   });
   deps.events.emit('deliveries', {

@@ -54,6 +54,9 @@ export type DeliveryMethods = Pick<
 /** The per-minute delivery rollup (`delivery-counts.ts`). */
 export type DeliveryCountMethods = Pick<Store, 'deliveryCounts'>;
 
+/** The per-minute match-quality rollup (`match-counts.ts`). */
+export type MatchCountMethods = Pick<Store, 'matchCounts'>;
+
 /** Reconciliation of an event type over a period (`reconciliation.ts`). */
 export type ReconciliationMethods = Pick<Store, 'reconciliation'>;
 
