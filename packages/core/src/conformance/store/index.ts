@@ -19,6 +19,7 @@ import { entityCases } from './entities.js';
 import { erasureCases } from './erasure.js';
 import { storeCases } from './fixtures.js';
 import { ingestCases } from './ingest.js';
+import { matchCountCases } from './match-counts.js';
 import { rejectionCases } from './rejections.js';
 import { secretValueCases } from './secret-values.js';
 import { stateCases } from './state.js';
@@ -51,6 +52,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     rejectionCases(t);
     claimCases(t);
     deliveryQueryCases(t);
+    matchCountCases(t);
     auditCases(t);
     stateCases(t);
     erasureCases(t);
