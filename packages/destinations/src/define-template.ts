@@ -106,6 +106,12 @@ export interface TemplateSpec<Schema extends z.ZodType<BaseTemplateSettings>> {
   maxBatchSize: number;
   /** The identifiers the generated `send()` sends, for the match-quality report. */
   identifiers: TemplateIdentifier[];
+  /**
+   * Where the default transform puts each identifier in an output event's `event_payload`
+   * (`user_data.em`, `userIdentifiers[].hashedEmail`): the created destination's `identifiers`,
+   * from which match quality reads what left. Keys are among `identifiers`.
+   */
+  identifierPaths?: Partial<Record<TemplateIdentifier, string[]>>;
   testMode: TemplateTestMode;
   /** Parsed settings -> the generated sources. Pure: the same settings give the same text. */
   build(settings: z.output<Schema>): TemplateSources;
@@ -204,6 +210,7 @@ export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
         send: sources.send,
         max_batch_size: s.max_batch_size,
         template: { name: spec.name, settings: defined({ ...(s as unknown as Record<string, unknown>) }) },
+        ...(spec.identifierPaths ? { identifiers: spec.identifierPaths as Record<string, string[]> } : {}),
       },
       transform: sources.transform,
       requiredSecrets: (typeof spec.secrets === 'function' ? spec.secrets(s) : spec.secrets).map(

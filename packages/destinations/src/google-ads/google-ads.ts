@@ -122,6 +122,13 @@ export const googleAdsTemplate = defineTemplate({
   ],
   maxBatchSize: GOOGLE_ADS_MAX_BATCH_SIZE,
   identifiers: ['email', 'phone', 'gclid', 'gbraid', 'wbraid'],
+  identifierPaths: {
+    email: ['userIdentifiers[].hashedEmail'],
+    phone: ['userIdentifiers[].hashedPhoneNumber'],
+    gclid: ['gclid'],
+    gbraid: ['gbraid'],
+    wbraid: ['wbraid'],
+  },
   testMode: {
     settings: { validate_only: true },
     description: 'validateOnly: Google checks the request and records nothing',

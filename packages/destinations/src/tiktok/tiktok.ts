@@ -113,6 +113,15 @@ export const tiktokEventsTemplate = defineTemplate({
   ],
   maxBatchSize: TIKTOK_MAX_BATCH_SIZE,
   identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'ttp', 'ttclid'],
+  identifierPaths: {
+    email: ['user.email'],
+    phone: ['user.phone'],
+    external_id: ['user.external_id'],
+    ip: ['user.ip'],
+    user_agent: ['user.user_agent'],
+    ttp: ['user.ttp'],
+    ttclid: ['user.ttclid'],
+  },
   testMode: {
     settings: { test_event_code: 'TEST31104' },
     description: 'the test event code from TikTok Events Manager > Test events',

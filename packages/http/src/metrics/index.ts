@@ -112,6 +112,20 @@ export function createMetrics(pipes: Pipes, options: MetricsOptions = {}): Pipes
     labelNames: ['pipe', 'destination', 'status'],
     registers,
   });
+  // Match quality: pipe names are configuration and identifiers a closed list (core's
+  // MATCH_IDENTIFIERS, checked when a destination is saved), so the label sets stay bounded.
+  const matchMeasured = new Counter({
+    name: 'openpipes_match_measured_events_total',
+    help: 'Delivered events whose destination declares its identifiers (the denominator of match quality), by pipe name.',
+    labelNames: ['pipe'],
+    registers,
+  });
+  const matchIdentifiers = new Counter({
+    name: 'openpipes_match_identifier_events_total',
+    help: 'Delivered events that carried an identifier, by pipe name, identifier and stage (raw: on the incoming event; stitched: in the request that left).',
+    labelNames: ['pipe', 'identifier', 'stage'],
+    registers,
+  });
   const attempts = new Counter({
     name: 'openpipes_delivery_attempts_total',
     help: 'Delivery attempts, by destination name and outcome (delivered, retrying, failed, dead).',
@@ -178,8 +192,24 @@ export function createMetrics(pipes: Pipes, options: MetricsOptions = {}): Pipes
       // kind once (prom-client hashes the labels of every call).
       const byAttempt = new Map<string, number>();
       const byFinal = new Map<string, { pipe: string; status: string; count: number }>();
-      for (const { pipe, status, attempted } of o.outcomes) {
+      const measured = new Map<string, number>();
+      const carried = new Map<string, { pipe: string; identifier: string; stage: string; count: number }>();
+      for (const { pipe, status, attempted, match } of o.outcomes) {
         if (attempted) byAttempt.set(status, (byAttempt.get(status) ?? 0) + 1);
+        if (match) {
+          measured.set(pipe, (measured.get(pipe) ?? 0) + 1);
+          for (const [stage, identifiers] of [
+            ['raw', match.raw],
+            ['stitched', match.stitched],
+          ] as const) {
+            for (const identifier of identifiers) {
+              const key = `${pipe}\u0000${identifier}\u0000${stage}`;
+              const entry = carried.get(key);
+              if (entry) entry.count++;
+              else carried.set(key, { pipe, identifier, stage, count: 1 });
+            }
+          }
+        }
         if (!finalStatuses.has(status)) continue;
         const key = `${pipe}\u0000${status}`;
         const entry = byFinal.get(key);
@@ -189,6 +219,10 @@ export function createMetrics(pipes: Pipes, options: MetricsOptions = {}): Pipes
       for (const [outcome, count] of byAttempt) attempts.inc({ destination: o.destination, outcome }, count);
       for (const { pipe, status, count } of byFinal.values()) {
         deliveries.inc({ pipe, destination: o.destination, status }, count);
+      }
+      for (const [pipe, count] of measured) matchMeasured.inc({ pipe }, count);
+      for (const { pipe, identifier, stage, count } of carried.values()) {
+        matchIdentifiers.inc({ pipe, identifier, stage }, count);
       }
     },
     breaker(o) {

@@ -3,6 +3,8 @@ import {
   deliveryCountsQuerySchema,
   deliveryCountsSchema,
   deliverySchema,
+  matchQualityQuerySchema,
+  matchQualitySchema,
   type Pipes,
   reconciliationQuerySchema,
   reconciliationSchema,
@@ -102,6 +104,24 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       responses: { 200: { description: 'The delivery record.', schema: delivery } },
       async handle({ params }) {
         return reply(200, await pipes.deliveries.get(params.id));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/pipes/{id}/match-quality',
+      summary:
+        "Match quality: the share of a pipe's delivered events that carried each identifier its destination declares, before and after stitching, over the last hour, day or week (from a per-minute rollup of what left).",
+      tag: 'Deliveries',
+      access: 'read',
+      query: matchQualityQuerySchema,
+      responses: {
+        200: {
+          description: 'Per identifier, delivered events that carried it raw and stitched; measured: false for a send() that declares no identifiers.',
+          schema: responseComponent('MatchQuality', matchQualitySchema),
+        },
+      },
+      async handle({ params, query }) {
+        return reply(200, await pipes.deliveries.matchQuality(params.id, query));
       },
     }),
     defineRoute({
