@@ -10,6 +10,7 @@ import { checkConsent } from './consent/requirement.js';
 import type { ProfilesResolver } from './deliver.js';
 import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
+import { cursorSchema, isId } from './ids.js';
 import {
   type MatchQuality,
   type MatchQualityQuery,
@@ -17,7 +18,6 @@ import {
   matchQualityReport,
   matchWindowMs,
 } from './match-quality.js';
-import { cursorSchema, isId } from './ids.js';
 import type { PipesRegistry } from './registries/pipes.js';
 import type { ActorContext } from './registries/registry.js';
 import type { SecretResolver } from './registries/secrets.js';

@@ -177,7 +177,9 @@ export const matchQualitySchema = z.object({
   until: z.string(),
   measured: z
     .boolean()
-    .describe("false: the pipe's destination declares no identifiers (a custom send()), so nothing is measured."),
+    .describe(
+      "false: the pipe's destination declares no identifiers (a custom send()), so nothing is measured.",
+    ),
   delivered: z.number().int().describe('Delivered events measured in the window.'),
   identifiers: z.array(
     z.object({
@@ -185,7 +187,10 @@ export const matchQualitySchema = z.object({
       raw: z.number().int().describe('Delivered events whose incoming event carried it (before stitching).'),
       stitched: z.number().int().describe('Delivered events whose request carried it (after stitching).'),
       raw_share: z.number().nullable().describe('raw / delivered; null when nothing was delivered.'),
-      stitched_share: z.number().nullable().describe('stitched / delivered; null when nothing was delivered.'),
+      stitched_share: z
+        .number()
+        .nullable()
+        .describe('stitched / delivered; null when nothing was delivered.'),
     }),
   ),
 });

@@ -16,9 +16,9 @@
  *   the errors named below (with the same messages) and the argument checks.
  */
 
-import type { MatchCountRow, MatchObservation } from './match-quality.js';
 import type { IdentifierKind } from './identity/identifiers.js';
 import type { IdentifierCaps, ProfileLink, StoredProfile } from './identity/profiles.js';
+import type { MatchCountRow, MatchObservation } from './match-quality.js';
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
 
 /** Kinds of configuration entity the store keeps as versioned JSON documents. */

@@ -3,6 +3,8 @@
  * lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases, and
  * bring retries forward.
  */
+
+import { matchIncrements } from '@openpipes/core';
 import {
   attemptToJson,
   type ClaimMethods,
@@ -11,7 +13,6 @@ import {
   leaseUntil,
   toClaimedDelivery,
 } from '@openpipes/core/store-kit';
-import { matchIncrements } from '@openpipes/core';
 import { sql } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';

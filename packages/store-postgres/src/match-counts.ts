@@ -20,7 +20,11 @@ export function matchCountMethods({ db, T, guard }: PgContext): MatchCountMethod
           GROUP BY identifier
           ORDER BY identifier
         `.execute(db);
-        return rows.map((r) => ({ identifier: r.identifier, raw: Number(r.raw), stitched: Number(r.stitched) }));
+        return rows.map((r) => ({
+          identifier: r.identifier,
+          raw: Number(r.raw),
+          stitched: Number(r.stitched),
+        }));
       }),
   };
 }

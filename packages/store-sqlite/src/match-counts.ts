@@ -20,7 +20,11 @@ export function matchCountMethods({ prepare }: Pick<SqliteContext, 'prepare'>): 
         raw: number;
         stitched: number;
       }>;
-      return rows.map((r) => ({ identifier: r.identifier, raw: Number(r.raw), stitched: Number(r.stitched) }));
+      return rows.map((r) => ({
+        identifier: r.identifier,
+        raw: Number(r.raw),
+        stitched: Number(r.stitched),
+      }));
     },
   };
 }

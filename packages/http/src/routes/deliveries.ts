@@ -116,7 +116,8 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       query: matchQualityQuerySchema,
       responses: {
         200: {
-          description: 'Per identifier, delivered events that carried it raw and stitched; measured: false for a send() that declares no identifiers.',
+          description:
+            'Per identifier, delivered events that carried it raw and stitched; measured: false for a send() that declares no identifiers.',
           schema: responseComponent('MatchQuality', matchQualitySchema),
         },
       },
