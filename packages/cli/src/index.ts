@@ -17,6 +17,7 @@ import { registerConfig } from './commands/config.js';
 import { registerDeliveries } from './commands/deliveries.js';
 import { registerDestinations } from './commands/destinations.js';
 import { registerKeys } from './commands/keys.js';
+import { registerPipes } from './commands/pipes.js';
 import { registerErasure, registerProfiles } from './commands/profiles.js';
 import { registerReconciliation } from './commands/reconciliation.js';
 import { registerSecrets } from './commands/secrets.js';
@@ -67,6 +68,7 @@ Docs: docs/cli.md`,
   registerDeliveries(program, ctx);
   registerDestinations(program, ctx);
   registerReconciliation(program, ctx);
+  registerPipes(program, ctx);
   registerSources(program, ctx);
   // Subcommands inherit the output settings and report usage errors the same way.
   const inherit = (command: Command) => {

@@ -124,6 +124,15 @@ describe('openpipes destinations send-test and reconcile', () => {
     );
   });
 
+  it('says a pipe whose send() declares no identifiers is not measured', async () => {
+    const text = (await run(['pipes', 'match-quality', 'purchase-to-meta'])).stdout;
+    expect(text).toContain('not measured');
+    const json = (
+      await run(['pipes', 'match-quality', 'purchase-to-meta', '--window', '7d', '--json'])
+    ).json();
+    expect(json).toMatchObject({ measured: false, window: '7d', delivered: 0, identifiers: [] });
+  });
+
   it('reconciles purchases after one is delivered', async () => {
     const collected = await fetch(`${serve.url}/collect/web`, {
       method: 'POST',
