@@ -121,6 +121,23 @@ export interface Destination {
   enabled: boolean;
 }
 
+/** `GET /api/pipes/:id/match-quality`. */
+export interface MatchQuality {
+  pipe_id: string;
+  window: '1h' | '24h' | '7d';
+  since: string;
+  until: string;
+  measured: boolean;
+  delivered: number;
+  identifiers: Array<{
+    identifier: string;
+    raw: number;
+    stitched: number;
+    raw_share: number | null;
+    stitched_share: number | null;
+  }>;
+}
+
 export interface Pipe {
   id: string;
   name: string;

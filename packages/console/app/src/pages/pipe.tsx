@@ -6,6 +6,7 @@ import { useState } from 'preact/hooks';
 import { api, type Delivery, deliveryStatuses, type Page, type Pipe } from '../api';
 import { Link } from '../router';
 import { canWrite, Enabled, ErrorNote, StatusBadge, Time, useLoad } from '../ui';
+import { MatchQualityTable } from './match-quality';
 
 export function PipePage(props: { id: string }) {
   const pipe = useLoad(() => api<Pipe>(`api/pipes/${encodeURIComponent(props.id)}`), props.id);
@@ -46,6 +47,7 @@ export function PipePage(props: { id: string }) {
           )}
         </p>
       )}
+      <MatchQualityTable pipeId={props.id} />
       <h2>Deliveries</h2>
       <form class="filters" onSubmit={(event) => event.preventDefault()}>
         <label>
