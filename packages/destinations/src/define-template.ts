@@ -184,6 +184,12 @@ const testModeKeys = ['test_event_code', 'validate_only', 'test_mode'];
 export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
   spec: TemplateSpec<Schema>,
 ): DefinedTemplate<Schema> {
+  // A path declared for an identifier the template does not say it sends is a mistake in the template.
+  for (const identifier of Object.keys(spec.identifierPaths ?? {})) {
+    if (!spec.identifiers.includes(identifier as TemplateIdentifier)) {
+      throw new Error(`${spec.name}: identifierPaths names ${identifier}, which is not in identifiers`);
+    }
+  }
   let jsonSchema: Record<string, unknown> | undefined;
   const create = (settings: unknown): DestinationDefinition => {
     const { testMode } = spec;

@@ -1,4 +1,4 @@
-import { PipesError } from '@openpipes/core';
+import { destinationIdentifiersSchema, PipesError } from '@openpipes/core';
 import { runSend, runTransform } from '@openpipes/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -200,5 +200,22 @@ describe('templates over the admin API', () => {
     // The HTTP package's option type: a mutable array of the core contract.
     const accept = (list: import('@openpipes/core').DestinationTemplate[]) => list.length;
     expect(accept(templates)).toBe(templates.length);
+  });
+});
+
+describe('match quality declarations', () => {
+  it('every template but the webhook says where each identifier it sends sits, in a form a destination accepts', () => {
+    for (const template of templates) {
+      const settings = minimalSettings[template.name] as Record<string, unknown>;
+      const { destination } = template.create(settings);
+      if (template.name === 'webhook') {
+        expect(destination.identifiers, template.name).toBeUndefined();
+        continue;
+      }
+      expect(destinationIdentifiersSchema.parse(destination.identifiers), template.name).toBeDefined();
+      expect(Object.keys(destination.identifiers ?? {}).sort(), template.name).toEqual(
+        [...(template as unknown as { identifiers: string[] }).identifiers].sort(),
+      );
+    }
   });
 });

@@ -110,6 +110,15 @@ export const microsoftUetCapiTemplate = defineTemplate({
   ],
   maxBatchSize: MICROSOFT_UET_MAX_BATCH_SIZE,
   identifiers: ['msclkid', 'email', 'phone', 'external_id', 'anonymous_id', 'ip', 'user_agent'],
+  identifierPaths: {
+    msclkid: ['userData.msclkid'],
+    email: ['userData.em'],
+    phone: ['userData.ph'],
+    external_id: ['userData.externalId'],
+    anonymous_id: ['userData.anonymousId'],
+    ip: ['userData.clientIpAddress'],
+    user_agent: ['userData.clientUserAgent'],
+  },
   testMode: { unsupported: NO_TEST_MODE },
   build(s) {
     const sourceSettings = {

@@ -115,6 +115,15 @@ export const redditCapiTemplate = defineTemplate({
   ],
   maxBatchSize: REDDIT_MAX_BATCH_SIZE,
   identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'rdt_cid', 'rdt_uuid'],
+  identifierPaths: {
+    email: ['user.email'],
+    phone: ['user.phone_number'],
+    external_id: ['user.external_id'],
+    ip: ['user.ip_address'],
+    user_agent: ['user.user_agent'],
+    rdt_cid: ['click_id'],
+    rdt_uuid: ['user.uuid'],
+  },
   testMode: {
     settings: { test_id: 't2_openpipes_test' },
     description:
