@@ -88,6 +88,7 @@ export { cursorSchema, type IdKind, idAtTime, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { findUnstorableJson } from './json-value.js';
 export { adaptLogger, type LogFields, type Logger, silentLogger } from './logger.js';
+export * from './match-quality.js';
 export type { EngineObserver, EventRejectReason } from './observer.js';
 export {
   type Reconciliation,
@@ -125,7 +126,6 @@ export type { RejectionLogOptions } from './rejections.js';
 export type { PruneResult, RetentionOptions } from './retention.js';
 export * from './sandbox/index.js';
 export * from './schemas.js';
-export * from './match-quality.js';
 export { type SecretForm, secretForms } from './secrets/forms.js';
 export { CUT_FLOOR, createRedactor, type Redactor, type RedactorSecrets } from './secrets/redact.js';
 export {
