@@ -143,7 +143,7 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
         }
         // The destination keeps its name whatever the settings' default name says.
         const definition = template.create({ ...body.settings, name: current.name });
-        const { send, max_batch_size, description, template: made } = definition.destination;
+        const { send, max_batch_size, description, template: made, identifiers } = definition.destination;
         return reply(
           200,
           await pipes.destinations.update(
@@ -153,6 +153,9 @@ export function destinationRoutes(pipes: Pipes, templates: DestinationTemplate[]
               template: made,
               ...(max_batch_size !== undefined ? { max_batch_size } : {}),
               ...(description !== undefined ? { description } : {}),
+              // Where the template's identifiers sit (match quality); a destination made before
+              // templates declared them gets the declaration here.
+              ...(identifiers !== undefined ? { identifiers } : {}),
             },
             actor,
           ),
