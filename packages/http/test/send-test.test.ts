@@ -272,8 +272,11 @@ describe('send() dry run and test send', () => {
       version: number;
       send: string;
       template: unknown;
+      identifiers: unknown;
     };
     expect(after.name).toBe('meta-template');
+    // The template's identifier declaration comes with it (match quality).
+    expect(after.identifiers).toMatchObject({ email: ['user_data.em'], fbp: ['user_data.fbp'] });
     expect(after.version).toBe(destination!.version + 1);
     expect(after.send).toContain('555555555555');
     expect(after.template).toMatchObject({ name: 'meta-capi', settings: { pixel_id: '555555555555' } });
