@@ -123,6 +123,8 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     await page.getByRole('link', { name: 'purchase-to-meta' }).click();
     await page.getByText('No deliveries.').waitFor();
     expect(page.url()).toBe(`${serve.url}/console/pipes/${pipeId}`);
+    // Its destination is its own send() code with no identifier declaration: match quality says so.
+    await page.getByRole('region', { name: 'Match quality' }).getByText(/^Not measured/).waitFor();
 
     const collected = await fetch(`${serve.url}/collect/web`, {
       method: 'POST',
