@@ -37,10 +37,24 @@ export type MatchIdentifier = IdentifierKind | (typeof PERSONAL_FIELDS)[number] 
 const matchIdentifierSet = new Set<string>(MATCH_IDENTIFIERS);
 const stitchable = new Set<string>([...IDENTIFIERS.map((spec) => spec.kind), 'ip', 'user_agent']);
 
+/**
+ * One step of a path: a key, `key[]` (every item of a list) or `key[field=VALUE]` (the items of a
+ * list whose `field` is VALUE, for lists of typed ids such as LinkedIn's
+ * `userIds[idType=SHA256_EMAIL].idValue`).
+ */
+const pathStep = /^([A-Za-z0-9_$-]+)(?:\[\]|\[([A-Za-z0-9_]+)=([A-Za-z0-9_.:-]+)\])?$/;
+
 /** A path into an output event's `event_payload`: `user_data.em`, `userIdentifiers[].hashedEmail`. */
 const matchPath = z
   .string()
-  .regex(/^[A-Za-z0-9_$-]+(\[\])?(\.[A-Za-z0-9_$-]+(\[\])?){0,7}$/, 'a dot-separated path, [] after a list');
+  .max(200)
+  .refine(
+    (path) => {
+      const steps = path.split('.');
+      return steps.length <= 8 && steps.every((step) => pathStep.test(step));
+    },
+    'a dot-separated path: [] after a list, or [field=VALUE] to keep the items whose field is VALUE',
+  );
 
 /**
  * A destination's declaration of where each identifier sits in the events its `send()` receives:
@@ -80,19 +94,27 @@ function present(value: unknown): boolean {
   return false;
 }
 
-/** The values at a path (`a.b`, `list[].c`) of an object. */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** The values at a path (`a.b`, `list[].c`, `list[type=X].c`) of an object. */
 function valuesAt(root: unknown, path: string): unknown[] {
   let current: unknown[] = [root];
   for (const segment of path.split('.')) {
-    const list = segment.endsWith('[]');
-    const key = list ? segment.slice(0, -2) : segment;
+    const [, key = segment, field, wanted] = pathStep.exec(segment) ?? [];
+    const list = segment.endsWith(']');
     const next: unknown[] = [];
     for (const item of current) {
       if (!item || typeof item !== 'object' || Array.isArray(item)) continue;
       const value = (item as Record<string, unknown>)[key];
-      if (list) {
-        if (Array.isArray(value)) next.push(...value);
-      } else if (value !== undefined) next.push(value);
+      if (!list) {
+        if (value !== undefined) next.push(value);
+      } else if (Array.isArray(value)) {
+        for (const element of value) {
+          if (field === undefined || (isRecord(element) && element[field] === wanted)) next.push(element);
+        }
+      }
     }
     current = next;
   }

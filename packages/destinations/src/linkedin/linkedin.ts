@@ -91,6 +91,12 @@ export const linkedinCapiTemplate = defineTemplate({
   ],
   maxBatchSize: LINKEDIN_MAX_BATCH_SIZE,
   identifiers: ['email', 'li_fat_id', 'first_name', 'last_name'],
+  identifierPaths: {
+    email: ['user.userIds[idType=SHA256_EMAIL].idValue'],
+    li_fat_id: ['user.userIds[idType=LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID].idValue'],
+    first_name: ['user.userInfo.firstName'],
+    last_name: ['user.userInfo.lastName'],
+  },
   testMode: { unsupported: NO_TEST_MODE },
   build(s) {
     const sourceSettings = {

@@ -99,6 +99,13 @@ export const xCapiTemplate = defineTemplate({
   ],
   maxBatchSize: X_MAX_BATCH_SIZE,
   identifiers: ['twclid', 'email', 'phone', 'ip', 'user_agent'],
+  identifierPaths: {
+    twclid: ['identifiers[].twclid'],
+    email: ['identifiers[].hashed_email'],
+    phone: ['identifiers[].hashed_phone_number'],
+    ip: ['identifiers[].ip_address'],
+    user_agent: ['identifiers[].user_agent'],
+  },
   testMode: { unsupported: NO_TEST_MODE },
   build(s) {
     const sourceSettings = {
