@@ -124,7 +124,10 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     await page.getByText('No deliveries.').waitFor();
     expect(page.url()).toBe(`${serve.url}/console/pipes/${pipeId}`);
     // Its destination is its own send() code with no identifier declaration: match quality says so.
-    await page.getByRole('region', { name: 'Match quality' }).getByText(/^Not measured/).waitFor();
+    await page
+      .getByRole('region', { name: 'Match quality' })
+      .getByText(/^Not measured/)
+      .waitFor();
 
     const collected = await fetch(`${serve.url}/collect/web`, {
       method: 'POST',

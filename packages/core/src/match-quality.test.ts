@@ -34,19 +34,27 @@ describe('match quality', () => {
       email: ['user.userIds[idType=SHA256_EMAIL].idValue'],
       li_fat_id: ['user.userIds[idType=LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID].idValue'],
     };
-    const withEmail = [{ event_payload: { user: { userIds: [{ idType: 'SHA256_EMAIL', idValue: 'e'.repeat(64) }] } } }];
+    const withEmail = [
+      { event_payload: { user: { userIds: [{ idType: 'SHA256_EMAIL', idValue: 'e'.repeat(64) }] } } },
+    ];
     expect(identifiersInOutputs(linkedin, withEmail)).toEqual(['email']);
     const withTracking = [
       {
         event_payload: {
-          user: { userIds: [{ idType: 'LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID', idValue: 'df6f-41' }, 'junk'] },
+          user: {
+            userIds: [{ idType: 'LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID', idValue: 'df6f-41' }, 'junk'],
+          },
         },
       },
     ];
     expect(identifiersInOutputs(linkedin, withTracking)).toEqual(['li_fat_id']);
     expect(destinationIdentifiersSchema.safeParse(linkedin).success).toBe(true);
-    expect(destinationIdentifiersSchema.safeParse({ email: ['user.userIds[idType=].idValue'] }).success).toBe(false);
-    expect(destinationIdentifiersSchema.safeParse({ email: ['user.userIds[idType=a b].idValue'] }).success).toBe(false);
+    expect(destinationIdentifiersSchema.safeParse({ email: ['user.userIds[idType=].idValue'] }).success).toBe(
+      false,
+    );
+    expect(
+      destinationIdentifiersSchema.safeParse({ email: ['user.userIds[idType=a b].idValue'] }).success,
+    ).toBe(false);
   });
 
   it('raw is what the incoming event carried by the identifier table; personal fields count as raw when they left', () => {

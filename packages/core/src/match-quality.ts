@@ -48,13 +48,10 @@ const pathStep = /^([A-Za-z0-9_$-]+)(?:\[\]|\[([A-Za-z0-9_]+)=([A-Za-z0-9_.:-]+)
 const matchPath = z
   .string()
   .max(200)
-  .refine(
-    (path) => {
-      const steps = path.split('.');
-      return steps.length <= 8 && steps.every((step) => pathStep.test(step));
-    },
-    'a dot-separated path: [] after a list, or [field=VALUE] to keep the items whose field is VALUE',
-  );
+  .refine((path) => {
+    const steps = path.split('.');
+    return steps.length <= 8 && steps.every((step) => pathStep.test(step));
+  }, 'a dot-separated path: [] after a list, or [field=VALUE] to keep the items whose field is VALUE');
 
 /**
  * A destination's declaration of where each identifier sits in the events its `send()` receives:
