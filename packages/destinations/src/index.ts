@@ -75,6 +75,7 @@ export {
   redditCapiTemplate,
   redditEventNames,
 } from './reddit/reddit.js';
+export type { CommonTemplateOptions } from './settings.js';
 export {
   SNAPCHAT_MAX_BATCH_SIZE,
   type SnapchatCapiOptions,

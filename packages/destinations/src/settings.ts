@@ -71,3 +71,25 @@ export function defined<T extends Record<string, unknown>>(value: T): T {
 export function settingsJsonSchema(schema: z.ZodType): Record<string, unknown> {
   return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
 }
+
+/**
+ * The options every platform template's camelCase factory takes: each is the camelCase twin of a
+ * setting of the same meaning (`baseUrl` -> `base_url`), documented on the template's settings schema.
+ *
+ * @example
+ * ```ts
+ * export interface AcmeOptions extends CommonTemplateOptions { accountId: string }
+ * ```
+ */
+export interface CommonTemplateOptions {
+  /** The platform's API host (default: the platform's own); tests point it at a local stand-in. */
+  baseUrl?: string;
+  /** ISO alpha-2 country that completes national phone numbers before hashing. */
+  defaultCountry?: string;
+  /** Overrides of the template's event-name map; `null` stops sending that event type. */
+  eventNames?: Record<string, string | null>;
+  /** Events per request; default and maximum: the platform's limit. */
+  maxBatchSize?: number;
+  /** Name of the destination to create. Default: the template's name. */
+  name?: string;
+}

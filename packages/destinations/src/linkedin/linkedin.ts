@@ -1,7 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
-import { baseUrlSchema, destinationNameSchema } from '../settings.js';
+import { baseUrlSchema, type CommonTemplateOptions, destinationNameSchema } from '../settings.js';
 import { linkedinSendSource, linkedinTransformSource } from './sources.js';
 
 /**
@@ -56,17 +56,12 @@ export const linkedinCapiSettingsSchema = z.object({
 export type LinkedInCapiSettings = z.input<typeof linkedinCapiSettingsSchema>;
 
 /** Options of {@link linkedinCapi}: the template's settings in camelCase. */
-export interface LinkedInCapiOptions {
+export interface LinkedInCapiOptions
+  extends Pick<CommonTemplateOptions, 'baseUrl' | 'maxBatchSize' | 'name'> {
   /** Canonical event type -> conversion rule id or URN. */
   conversionRules: Record<string, string>;
   /** `LinkedIn-Version`, `YYYYMM`. Default `202601`. */
   linkedinVersion?: string;
-  /** Default `https://api.linkedin.com`. */
-  baseUrl?: string;
-  /** Default 5000. */
-  maxBatchSize?: number;
-  /** Name of the destination to create. Default `linkedin-capi`. */
-  name?: string;
 }
 
 /**

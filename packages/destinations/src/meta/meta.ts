@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
+  type CommonTemplateOptions,
   defaultCountrySchema,
   destinationNameSchema,
   eventNamesSchema,
@@ -104,24 +105,14 @@ export type MetaCapiSettings = z.input<typeof metaCapiSettingsSchema>;
 /**
  * Options of {@link metaCapi}: the template's settings in camelCase.
  */
-export interface MetaCapiOptions {
+export interface MetaCapiOptions extends CommonTemplateOptions {
   pixelId: string;
   /** Default `v26.0`. */
   apiVersion?: string;
   testEventCode?: string;
-  /** Default `https://graph.facebook.com`. */
-  baseUrl?: string;
   actionSource?: MetaCapiSettings['action_source'];
-  /** ISO alpha-2 country that completes national phone numbers before hashing. */
-  defaultCountry?: string;
-  /** Overrides of {@link metaEventNames}; `null` stops sending that event type. */
-  eventNames?: Record<string, string | null>;
-  /** Default 1000 (Meta's limit). */
-  maxBatchSize?: number;
   /** Meta's Limited Data Use flag with every event (see {@link metaCapiSettingsSchema}). */
   dataProcessingOptions?: { options?: Array<'LDU'>; country?: number; state?: number };
-  /** Name of the destination to create. Default `meta-capi`. */
-  name?: string;
 }
 
 /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
+  type CommonTemplateOptions,
   defaultCountrySchema,
   destinationNameSchema,
   eventNamesSchema,
@@ -74,18 +75,8 @@ export const microsoftUetCapiSettingsSchema = z.object({
 export type MicrosoftUetCapiSettings = z.input<typeof microsoftUetCapiSettingsSchema>;
 
 /** Options of {@link microsoftUetCapi}: the template's settings in camelCase. */
-export interface MicrosoftUetCapiOptions {
+export interface MicrosoftUetCapiOptions extends CommonTemplateOptions {
   tagId: string;
-  /** Default `https://capi.uet.microsoft.com`. */
-  baseUrl?: string;
-  /** ISO alpha-2 country that completes national phone numbers before hashing. */
-  defaultCountry?: string;
-  /** Overrides of {@link microsoftUetEventNames}; `null` stops sending that event type. */
-  eventNames?: Record<string, string | null>;
-  /** Default 1000. */
-  maxBatchSize?: number;
-  /** Name of the destination to create. Default `microsoft-uet-capi`. */
-  name?: string;
 }
 
 /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
+  type CommonTemplateOptions,
   defaultCountrySchema,
   destinationNameSchema,
   eventNamesSchema,
@@ -68,23 +69,13 @@ export const pinterestCapiSettingsSchema = z.object({
 export type PinterestCapiSettings = z.input<typeof pinterestCapiSettingsSchema>;
 
 /** Options of {@link pinterestCapi}: the template's settings in camelCase. */
-export interface PinterestCapiOptions {
+export interface PinterestCapiOptions extends CommonTemplateOptions {
   adAccountId: string;
   /** `?test=true`: validated, not recorded. */
   testMode?: boolean;
-  /** Default `https://api.pinterest.com`. */
-  baseUrl?: string;
   actionSource?: PinterestCapiSettings['action_source'];
-  /** ISO alpha-2 country that completes national phone numbers before hashing. */
-  defaultCountry?: string;
-  /** Overrides of {@link pinterestEventNames}; `null` stops sending that event type. */
-  eventNames?: Record<string, string | null>;
-  /** Default 1000. */
-  maxBatchSize?: number;
   /** Send `opt_out_type: "LDP"` with every event. */
   limitedDataProcessing?: boolean;
-  /** Name of the destination to create. Default `pinterest-capi`. */
-  name?: string;
 }
 
 /**

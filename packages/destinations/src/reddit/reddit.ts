@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
+  type CommonTemplateOptions,
   defaultCountrySchema,
   destinationNameSchema,
   eventNamesSchema,
@@ -74,23 +75,13 @@ export const redditCapiSettingsSchema = z.object({
 export type RedditCapiSettings = z.input<typeof redditCapiSettingsSchema>;
 
 /** Options of {@link redditCapi}: the template's settings in camelCase. */
-export interface RedditCapiOptions {
+export interface RedditCapiOptions extends CommonTemplateOptions {
   pixelId: string;
   /** Events Manager > Event Testing's test id (test mode). */
   testId?: string;
-  /** Default `https://ads-api.reddit.com`. */
-  baseUrl?: string;
   actionSource?: RedditCapiSettings['action_source'];
-  /** ISO alpha-2 country that completes national phone numbers before hashing. */
-  defaultCountry?: string;
-  /** Overrides of {@link redditEventNames}; `null` stops sending that event type. */
-  eventNames?: Record<string, string | null>;
-  /** Default 1000. */
-  maxBatchSize?: number;
   /** Send `data_processing_options: { modes: ["LDU"] }` with every event. */
   limitedDataUse?: boolean;
-  /** Name of the destination to create. Default `reddit-capi`. */
-  name?: string;
 }
 
 /**

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
+  type CommonTemplateOptions,
   defaultCountrySchema,
   destinationNameSchema,
   eventNamesSchema,
@@ -74,23 +75,13 @@ export const snapchatCapiSettingsSchema = z.object({
 export type SnapchatCapiSettings = z.input<typeof snapchatCapiSettingsSchema>;
 
 /** Options of {@link snapchatCapi}: the template's settings in camelCase. */
-export interface SnapchatCapiOptions {
+export interface SnapchatCapiOptions extends CommonTemplateOptions {
   pixelId: string;
   /** Send to the validate endpoint (test mode): checked, not recorded. */
   validateOnly?: boolean;
-  /** Default `https://tr.snapchat.com`. */
-  baseUrl?: string;
   actionSource?: SnapchatCapiSettings['action_source'];
-  /** ISO alpha-2 country that completes national phone numbers before hashing. */
-  defaultCountry?: string;
-  /** Overrides of {@link snapchatEventNames}; `null` stops sending that event type. */
-  eventNames?: Record<string, string | null>;
-  /** Default 2000. */
-  maxBatchSize?: number;
   /** Send `data_processing_options: ["LMU"]` with every event. */
   limitedDataUse?: boolean;
-  /** Name of the destination to create. Default `snapchat-capi`. */
-  name?: string;
 }
 
 /**

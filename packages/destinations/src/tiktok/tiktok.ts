@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import {
   baseUrlSchema,
+  type CommonTemplateOptions,
   defaultCountrySchema,
   destinationNameSchema,
   eventNamesSchema,
@@ -73,22 +74,13 @@ export const tiktokEventsSettingsSchema = z.object({
 export type TikTokEventsSettings = z.input<typeof tiktokEventsSettingsSchema>;
 
 /** Options of {@link tiktokEvents}: the template's settings in camelCase. */
-export interface TikTokEventsOptions {
+export interface TikTokEventsOptions extends CommonTemplateOptions {
   pixelCode: string;
   /** Default `v1.3`. */
   apiVersion?: string;
   /** Default `web`. */
   eventSource?: TikTokEventsSettings['event_source'];
   testEventCode?: string;
-  /** Default `https://business-api.tiktok.com`. */
-  baseUrl?: string;
-  defaultCountry?: string;
-  /** Overrides of {@link tiktokEventNames}; `null` stops sending that event type. */
-  eventNames?: Record<string, string | null>;
-  /** Default 1000 (TikTok's limit). */
-  maxBatchSize?: number;
-  /** Default `tiktok-events`. */
-  name?: string;
 }
 
 /**

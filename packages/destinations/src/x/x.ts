@@ -1,7 +1,12 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
-import { baseUrlSchema, defaultCountrySchema, destinationNameSchema } from '../settings.js';
+import {
+  baseUrlSchema,
+  type CommonTemplateOptions,
+  defaultCountrySchema,
+  destinationNameSchema,
+} from '../settings.js';
 import { xSendSource, xTransformSource } from './sources.js';
 
 /**
@@ -62,20 +67,13 @@ export const xCapiSettingsSchema = z.object({
 export type XCapiSettings = z.input<typeof xCapiSettingsSchema>;
 
 /** Options of {@link xCapi}: the template's settings in camelCase. */
-export interface XCapiOptions {
+export interface XCapiOptions
+  extends Pick<CommonTemplateOptions, 'baseUrl' | 'defaultCountry' | 'maxBatchSize' | 'name'> {
   pixelId: string;
   /** Canonical event type -> X event id. */
   eventIds: Record<string, string>;
   /** Default `12`. */
   apiVersion?: string;
-  /** Default `https://ads-api.x.com`. */
-  baseUrl?: string;
-  /** ISO alpha-2 country that completes national phone numbers before hashing. */
-  defaultCountry?: string;
-  /** Default 500. */
-  maxBatchSize?: number;
-  /** Name of the destination to create. Default `x-capi`. */
-  name?: string;
 }
 
 /**
