@@ -1,7 +1,7 @@
 /**
  * The forms a secret value takes in what OpenPipes records: as written, and as the platform's own
- * libraries encode it without anyone asking — JSON string escapes, `encodeURIComponent`,
- * `encodeURI`, `URLSearchParams` (form encoding, `+` for space), the WHATWG URL parser's path,
+ * libraries encode it without anyone asking — JSON string escapes, `encodeURIComponent`, its
+ * RFC 3986-strict form (OAuth 1.0a), both encoded twice (an OAuth signature base string), `encodeURI`, `URLSearchParams` (form encoding, `+` for space), the WHATWG URL parser's path,
  * query, fragment and userinfo encodings, hex, and base64 / base64url at every alignment (so the
  * value is found inside `base64("user:" + value)` whatever the length of `user:`).
  *
@@ -44,8 +44,15 @@ export function secretForms(value: string): SecretForm[] {
   add(value);
   if (value.length >= 16) add(value.toLowerCase()); // host names are lowercased by the URL parser
   for (const json of jsonForms(value)) add(json);
+  const component = safe(() => encodeURIComponent(value));
+  const strict = component && rfc3986(component);
   const percent = [
-    safe(() => encodeURIComponent(value)),
+    component,
+    // RFC 3986 as OAuth 1.0a (RFC 5849 §3.6) and AWS signing write it: `!'()*` encoded too.
+    strict,
+    // Encoded twice: an OAuth signature base string holds each already-encoded parameter encoded again.
+    component && safe(() => encodeURIComponent(component)),
+    strict && rfc3986(encodeURIComponent(strict)),
     safe(() => encodeURI(value)),
     new URLSearchParams([['', value]]).toString().slice(1),
     ...urlParserForms(value),
@@ -74,6 +81,11 @@ export function secretForms(value: string): SecretForm[] {
   }
   const forms: SecretForm[] = [...[...texts].map((text) => ({ text })), ...embedded.values()];
   return forms.sort((a, b) => b.text.length - a.text.length);
+}
+
+/** encodeURIComponent's output made RFC 3986-strict: only A-Z a-z 0-9 - . _ ~ stay as they are. */
+function rfc3986(encoded: string): string {
+  return encoded.replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 function safe(fn: () => string): string | undefined {

@@ -12,6 +12,10 @@ const secrets = {
   TOKEN: 'EAAB+long/token=with?special&chars-123 "q" \\ é€#frag~*',
   API_KEY: 'sk_live_51HbX2eLkdIwHu7ixQ9zT',
   PIXEL_ID: '998877665544',
+  // The characters encodeURIComponent spares and RFC 3986 (OAuth 1.0a) encodes: ! ' ( ) *.
+  OAUTH_TOKEN_SECRET: "LswwdoUaIvS8(ltyTt5j)kRh4J50vUPVV!HtR2YPi5k'*",
+  // A password-like value: every character a different encoding treats differently.
+  CLIENT_SECRET: "p@ss:w0rd/(2026)!+sp ace;'x'*~",
 };
 const redact = createRedactor(secrets);
 

@@ -25,6 +25,10 @@ export function platformEncodings(value: string): Record<string, string> {
     json: JSON.stringify(value).slice(1, -1),
     json_in_json: JSON.stringify(JSON.stringify(value)).slice(1, -1),
     encode_uri_component: encodeURIComponent(value),
+    // RFC 3986 (OAuth 1.0a, RFC 5849 §3.6): `!'()*` encoded too, and encoded again in a base string.
+    rfc3986: strictEncode(value),
+    rfc3986_twice: strictEncode(strictEncode(value)),
+    encode_uri_component_twice: encodeURIComponent(encodeURIComponent(value)),
     encode_uri: encodeURI(value),
     url_search_params: new URLSearchParams({ access_token: value }).toString(),
     url_parsed_path: new URL(`https://api.example/v1/${value}/events`).href,
@@ -41,6 +45,14 @@ export function platformEncodings(value: string): Record<string, string> {
     out[`basic_after_${prefix.length}`] = `Basic ${framed.toString('base64')}`;
   }
   return out;
+}
+
+/** Percent-encoding as RFC 3986 defines it: everything but A-Z a-z 0-9 - . _ ~, uppercase hex. */
+function strictEncode(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** Bytes as a latin1 string, so byte sequences compare with regular expressions. */
@@ -66,7 +78,7 @@ const hexRun = /[0-9a-fA-F]{16,}/g; // 8 bytes need 16
 
 /**
  * Calls `visit` with every reading of `text`, as latin1 strings of bytes: as is, percent-decoded
- * (with and without `+` as space), JSON-unescaped (once and twice), and each base64, base64url and
+ * (with and without `+` as space, and twice), JSON-unescaped (once and twice), and each base64, base64url and
  * hex run long enough to hold 8 bytes, decoded at every alignment.
  */
 export function eachReading(text: string, visit: (reading: string) => void): void {
@@ -78,7 +90,12 @@ export function eachReading(text: string, visit: (reading: string) => void): voi
   for (const t of plain) {
     const bytes = bytesOf(t);
     visit(bytes);
-    if (bytes.includes('%')) visit(percentDecode(bytes, false));
+    if (bytes.includes('%')) {
+      const once = percentDecode(bytes, false);
+      visit(once);
+      // Encoded twice (an OAuth signature base string): %2520 -> %20 -> ' '.
+      if (once.includes('%')) visit(percentDecode(once, false));
+    }
     if (bytes.includes('%') || bytes.includes('+')) visit(percentDecode(bytes, true));
     for (const match of t.matchAll(base64Run)) {
       const run = match[0].replace(/-/g, '+').replace(/_/g, '/');

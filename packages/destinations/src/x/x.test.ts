@@ -110,6 +110,48 @@ describe('x-capi template', () => {
     expect(secretsIn(record, [...Object.values(secrets), 'Test-Email', 'test-email@test.com'])).toEqual([]);
   });
 
+  it('keeps credentials with reserved characters out of records, in the RFC 3986 form the OAuth header gives them too', async () => {
+    // Characters encodeURIComponent spares and OAuth's RFC 3986 encoding does not (! ' ( ) *), and
+    // ones both encode (space, /, +, =, @): each credential lands in the header in a different form.
+    const special = {
+      consumerKey: "xck(key)!-71c2'*",
+      consumerSecret: 'xcs/secret+9f0e=4a @(x)',
+      token: "1234567890-xat(tok)!en'55d1*",
+      tokenSecret: "xts secret!3b8c27'()",
+    };
+    const specialSecrets = {
+      X_CONSUMER_KEY: special.consumerKey,
+      X_CONSUMER_SECRET: special.consumerSecret,
+      X_ACCESS_TOKEN: special.token,
+      X_ACCESS_TOKEN_SECRET: special.tokenSecret,
+    };
+    const platform = xPlatform({ pixelId, credentials: special });
+    // A proxy in front of X answers the first request by echoing the Authorization header it got.
+    platform.answerNext((request) => ({
+      status: 400,
+      body: {
+        errors: [{ code: 'INVALID_PARAMETER', message: `bad header: ${request.headers.authorization}` }],
+      },
+    }));
+    const { pipes, pipe } = await bed.wire(platform, xCapi({ pixelId, eventIds, baseUrl: bed.server.url }), {
+      secrets: specialSecrets,
+      retry: { max_attempts: 1 },
+    });
+    await pipes.ingest('web', [canonicalPurchase('ord_special')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+
+    expect(platform.violations).toEqual([]);
+    const received = parseOAuthHeader(bed.server.requests.at(-1)!.headers.authorization);
+    expect(received).toMatchObject({ oauth_consumer_key: special.consumerKey, oauth_token: special.token });
+    const rfc3986 = (v: string) =>
+      encodeURIComponent(v).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+    const header = String(bed.server.requests.at(-1)!.headers.authorization);
+    expect(header).toContain(`oauth_token="${rfc3986(special.token)}"`);
+    const forms = Object.values(specialSecrets).flatMap((v) => [v, encodeURIComponent(v), rfc3986(v)]);
+    expect(secretsIn(record, forms)).toEqual([]);
+    expect(JSON.stringify(record!.response!.body)).toContain('[secret:X_ACCESS_TOKEN]');
+  });
+
   it('puts the api_version setting in the path and signs each request with a fresh nonce', async () => {
     const { platform, pipes, pipe } = await setup({ apiVersion: '13' });
     await pipes.ingest('web', [canonicalPurchase('ord_v13_a')]);
