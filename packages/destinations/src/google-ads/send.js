@@ -16,60 +16,13 @@ const TRANSIENT = [
  *  INVALID_ARGUMENT are not. */
 const RETRY_STATUSES = ['RESOURCE_EXHAUSTED', 'INTERNAL', 'UNAVAILABLE', 'DEADLINE_EXCEEDED'];
 
-// ---- OAuth access token ------------------------------------------------------------------------
-// Cached at module level: it survives from one send() to the next while this destination version's
-// sandbox context stays warm. Contexts may be recycled at any time; the cache is then empty and the
-// next call simply fetches a new token.
-let cachedToken = null; // { key, value, expiresAt }
-let pendingToken = null; // a refresh in flight, shared by concurrent send() calls
-
-/** Identifies the credentials, so rotating a secret drops the token made with the old one. */
-function credentialsKey(secrets) {
-  return openpipes.sha256Hex(secrets.GOOGLE_ADS_CLIENT_ID + '\n' + secrets.GOOGLE_ADS_REFRESH_TOKEN);
-}
-
-/** Exchanges the refresh token for an access token: { token } or { error: outcome }. */
-async function refreshAccessToken(secrets, key) {
-  const res = await fetch(SETTINGS.token_url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      grant_type: 'refresh_token',
-      client_id: secrets.GOOGLE_ADS_CLIENT_ID,
-      client_secret: secrets.GOOGLE_ADS_CLIENT_SECRET,
-      refresh_token: secrets.GOOGLE_ADS_REFRESH_TOKEN,
-    }).toString(),
-  });
-  const body = await readJson(res);
-  if (res.ok && body && typeof body.access_token === 'string') {
-    const lifetime = Number(body.expires_in) > 0 ? Number(body.expires_in) : 3600;
-    // Use it until shortly before it expires: 5 minutes early, or a tenth of a short lifetime.
-    const margin = Math.min(300, lifetime / 10);
-    cachedToken = { key: key, value: body.access_token, expiresAt: Date.now() + (lifetime - margin) * 1000 };
-    return { token: body.access_token };
-  }
-  const reason = (body && (body.error_description || body.error)) || 'HTTP ' + res.status;
-  const retry = res.status >= 500 || res.status === 429 || res.status === 408;
+/** The OAuth client and refresh token among the bound secrets (google-oauth.js). */
+function oauthCredentials(secrets) {
   return {
-    error: {
-      outcome: retry ? 'retry' : 'failed',
-      code: 'GOOGLE_OAUTH_' + String((body && body.error) || 'HTTP_' + res.status).toUpperCase(),
-      message: 'access token refresh failed: ' + reason,
-    },
+    clientId: secrets.GOOGLE_ADS_CLIENT_ID,
+    clientSecret: secrets.GOOGLE_ADS_CLIENT_SECRET,
+    refreshToken: secrets.GOOGLE_ADS_REFRESH_TOKEN,
   };
-}
-
-/** The cached access token, or a new one. rejected: a token the API just answered 401 to. */
-async function accessToken(secrets, rejected) {
-  const key = credentialsKey(secrets);
-  const c = cachedToken;
-  if (c && c.key === key && c.value !== rejected && Date.now() < c.expiresAt) return { token: c.value };
-  if (!pendingToken) {
-    pendingToken = refreshAccessToken(secrets, key).finally(() => {
-      pendingToken = null;
-    });
-  }
-  return pendingToken;
 }
 
 // ---- conversions -------------------------------------------------------------------------------
@@ -224,15 +177,16 @@ async function post(conversions, token, secrets) {
 
 /** Uploads one request's worth of conversions; one outcome per conversion. */
 async function upload(conversions, secrets) {
-  let auth = await accessToken(secrets, null);
+  const credentials = oauthCredentials(secrets);
+  let auth = await accessToken(credentials, null);
   if (auth.error) return conversions.map(() => auth.error);
   let res = await post(conversions, auth.token, secrets);
   if (res.status === 401) {
     // Revoked or expired early: refresh once and try again.
-    auth = await accessToken(secrets, auth.token);
+    auth = await accessToken(credentials, auth.token);
     if (auth.error) return conversions.map(() => auth.error);
     res = await post(conversions, auth.token, secrets);
-    if (res.status === 401) cachedToken = null;
+    if (res.status === 401) forgetAccessToken();
   }
   const body = await readJson(res);
   if (!res.ok) {

@@ -12,6 +12,7 @@
 import compact from './compact.js?raw';
 import consent from './consent.js?raw';
 import googleDateTime from './google-date-time.js?raw';
+import googleOAuth from './google-oauth.js?raw';
 import hash from './hash.js?raw';
 import normalise from './normalise.js?raw';
 import profile from './profile.js?raw';
@@ -55,6 +56,13 @@ export const timeSource = time;
  * there is one, drops fractions of a second, and writes UTC otherwise. Uses `toUnixSeconds`.
  */
 export const googleDateTimeSource = googleDateTime;
+
+/**
+ * `accessToken(credentials, rejected)`, `forgetAccessToken()`: Google's OAuth 2.0 refresh-token flow
+ * against `SETTINGS.token_url`, the access token cached while the sandbox context stays warm. Uses
+ * `readJson` (send-plumbing).
+ */
+export const googleOAuthSource = googleOAuth;
 
 /**
  * `readJson(res)`, `chunks(list, size)`, `finish(outcomes, testMode)`: HTTP and result plumbing
