@@ -32,6 +32,14 @@ export {
   googleAdsTemplate,
 } from './google-ads/google-ads.js';
 export {
+  DATA_MANAGER_MAX_BATCH_SIZE,
+  type DataManagerSettings,
+  dataManagerSettingsSchema,
+  dataManagerTemplate,
+  type GoogleDataManagerOptions,
+  googleDataManager,
+} from './google-data-manager/data-manager.js';
+export {
   LINKEDIN_MAX_BATCH_SIZE,
   type LinkedInCapiOptions,
   type LinkedInCapiSettings,

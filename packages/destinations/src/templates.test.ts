@@ -34,6 +34,10 @@ const minimalSettings: Record<string, Record<string, unknown>> = {
   'microsoft-uet-capi': { tag_id: '187000123' },
   'x-capi': { pixel_id: 'o8z6j', event_ids: { purchase: 'o87ne' } },
   'linkedin-capi': { conversion_rules: { purchase: '104598' } },
+  'google-data-manager': {
+    operating_account_id: '1234567890',
+    conversion_actions: { purchase: '987654321' },
+  },
 };
 
 let engine: TestEngine | undefined;
@@ -53,6 +57,7 @@ describe('templates', () => {
       'microsoft-uet-capi',
       'x-capi',
       'linkedin-capi',
+      'google-data-manager',
     ]);
     expect(findTemplate('meta-capi')).toBe(metaCapiTemplate);
     expect(findTemplate('nope')).toBeNull();

@@ -1,6 +1,7 @@
 import type { DestinationTemplate } from '@openpipes/core';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
+import { dataManagerTemplate } from './google-data-manager/data-manager.js';
 import { linkedinCapiTemplate } from './linkedin/linkedin.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
@@ -35,6 +36,7 @@ export const templates: DestinationTemplate[] = [
   microsoftUetCapiTemplate,
   xCapiTemplate,
   linkedinCapiTemplate,
+  dataManagerTemplate,
 ];
 
 /**

@@ -60,6 +60,26 @@ const cases = [
     bad: { conversion_rules: { purchase: 'rule-1' } },
     badPath: 'conversion_rules.purchase',
   },
+  {
+    template: 'google-data-manager',
+    settings: {
+      operating_account_id: '1234567890',
+      login_account_id: '1112223333',
+      conversion_actions: { purchase: '987654321', lead: '987654322' },
+      validate_only: true,
+    },
+    secrets: [
+      'GOOGLE_DATA_MANAGER_CLIENT_ID',
+      'GOOGLE_DATA_MANAGER_CLIENT_SECRET',
+      'GOOGLE_DATA_MANAGER_REFRESH_TOKEN',
+    ],
+    // productDestinationId is the numeric id: Google refuses a resource name there.
+    bad: {
+      operating_account_id: '1234567890',
+      conversion_actions: { purchase: 'customers/1234567890/conversionActions/987654321' },
+    },
+    badPath: 'conversion_actions.purchase',
+  },
 ];
 
 describe('second-wave templates over the admin API', () => {
