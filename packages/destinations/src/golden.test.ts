@@ -10,12 +10,14 @@ import { purchaseEvent } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { ga4Template } from './ga4/ga4.js';
 import { googleAdsTemplate } from './google-ads/google-ads.js';
+import { dataManagerTemplate } from './google-data-manager/data-manager.js';
 import { linkedinCapiTemplate } from './linkedin/linkedin.js';
 import { metaCapiTemplate } from './meta/meta.js';
 import { microsoftUetCapiTemplate } from './microsoft/microsoft.js';
 import { pinterestCapiTemplate } from './pinterest/pinterest.js';
 import { redditCapiTemplate } from './reddit/reddit.js';
 import { snapchatCapiTemplate } from './snapchat/snapchat.js';
+import { dataManagerPlatform } from './testing/data-manager-platform.js';
 import {
   captureRequests,
   type GoldenRequest,
@@ -208,6 +210,33 @@ const cases: GoldenCase[] = [
     secrets: { LINKEDIN_ACCESS_TOKEN: 'AQV-golden-token' },
     standIn: () => linkedinPlatform({ token: 'AQV-golden-token', ruleIds: ['104598'] }),
     payload: { li_fat_id: 'df9a2b5c-golden-li-fat-id' },
+  },
+  {
+    template: dataManagerTemplate,
+    settings: {
+      operating_account_id: '123-456-7890',
+      login_account_id: '111-222-3333',
+      conversion_actions: { purchase: '987654321' },
+    },
+    testSettings: {
+      operating_account_id: '123-456-7890',
+      login_account_id: '111-222-3333',
+      conversion_actions: { purchase: '987654321' },
+      validate_only: true,
+    },
+    secrets: {
+      GOOGLE_DATA_MANAGER_CLIENT_ID: google.clientId,
+      GOOGLE_DATA_MANAGER_CLIENT_SECRET: google.clientSecret,
+      GOOGLE_DATA_MANAGER_REFRESH_TOKEN: google.refreshToken,
+    },
+    standIn: () =>
+      dataManagerPlatform({
+        operatingAccountId: '1234567890',
+        loginAccountId: '1112223333',
+        credentials: google,
+      }),
+    // The stand-in issues a random access token; the request carries it.
+    extra: [[/ya29\.dm-access-token-[\w-]+/g, '<ACCESS_TOKEN>']],
   },
 ];
 
