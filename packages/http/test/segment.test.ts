@@ -16,6 +16,7 @@ import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
 import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
@@ -302,6 +303,55 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     const stored = await pipes.sources.events(sourceId, {});
     expect(
       stored.data.filter((e) => e.event_payload.anonymous_id === 'anon-2').map((e) => e.event_type),
+    ).toEqual(['page_view']);
+  });
+
+  it('@rudderstack/rudder-sdk-node, unmodified but for its host (gzip on), delivers identify + page + Order Completed', async () => {
+    const failures: unknown[] = [];
+    // Its default path is /v1/batch and its default gzip is on: only the data plane URL changes.
+    const rudder = new RudderAnalytics(key, {
+      dataPlaneUrl: base,
+      flushInterval: 50,
+      logLevel: 'error',
+      errorHandler: (err) => failures.push(err),
+    });
+    const context = { ip: '198.51.100.41', userAgent: 'rudder-node-test/1.0' };
+    rudder.identify({
+      userId: 'user-3',
+      anonymousId: 'anon-3',
+      traits: { email: 'Rudder.Fan@Shop.test' },
+      context,
+    });
+    rudder.page({
+      anonymousId: 'anon-3',
+      name: 'Checkout',
+      properties: { url: 'https://shop.example/checkout' },
+      context,
+    });
+    rudder.track({
+      userId: 'user-3',
+      event: 'Order Completed',
+      properties: { order_id: 'ord-3003', revenue: 77.5, currency: 'gbp' },
+      context,
+    });
+    await new Promise<void>((resolve, reject) => rudder.flush((err) => (err ? reject(err) : resolve())));
+    expect(failures).toEqual([]);
+
+    const purchase = await waitFor(
+      () =>
+        meta.requests
+          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
+          .find((e) => e.event_name === 'Purchase' && e.user_data.client_ip_address === '198.51.100.41'),
+      20_000,
+      "RudderStack's Purchase at the Meta stand-in",
+    );
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect([purchase.user_data.em].flat()).toEqual([sha('rudder.fan@shop.test')]);
+    expect(purchase.user_data.client_user_agent).toBe('rudder-node-test/1.0');
+    expect(purchase.custom_data).toMatchObject({ value: 77.5, currency: 'GBP' });
+    const stored = await pipes.sources.events(sourceId, {});
+    expect(
+      stored.data.filter((e) => e.event_payload.anonymous_id === 'anon-3').map((e) => e.event_type),
     ).toEqual(['page_view']);
   });
 });

@@ -38,6 +38,14 @@ const paths: Array<[string, string | undefined]> = [
   ['a', 'alias'],
 ];
 
+/**
+ * What the clients send: JSON, analytics.js's `text/plain` (a simple request, no preflight), and
+ * `application/x-www-form-urlencoded`, which @rudderstack/rudder-sdk-node's axios puts on its gzipped
+ * Buffer body (it sets no type of its own). The body is parsed as JSON whatever the label says, so a
+ * real form body is a 400; accepting the label opens nothing a `text/plain` request did not.
+ */
+const mediaTypes = ['application/json', 'text/plain', 'application/x-www-form-urlencoded'];
+
 const bodySchema = z
   .looseObject({
     writeKey: z.string().optional().describe('The write key, when not sent as the HTTP Basic username.'),
@@ -72,7 +80,7 @@ export function segmentRoutes(
   ) => {
     let cors: Record<string, string> = {};
     try {
-      checkContentType(request.header('content-type'), ['application/json', 'text/plain']);
+      checkContentType(request.header('content-type'), mediaTypes);
       const raw = await readCollectBodyOf(request, limits.maxBodyBytes);
       const body = parseJson(decodeUtf8(raw), limits.maxDepth);
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
@@ -115,7 +123,7 @@ export function segmentRoutes(
           tag: 'Segment',
           access: 'collect',
           ignoresUnknownQuery: true,
-          rawBody: { schema: bodySchema, mediaTypes: ['application/json', 'text/plain'] },
+          rawBody: { schema: bodySchema, mediaTypes },
           responses: {
             200: {
               description: 'The request was taken; messages that were refused are in the rejection log.',
