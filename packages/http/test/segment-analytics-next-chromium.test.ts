@@ -1,0 +1,178 @@
+/**
+ * The real analytics.js (`@segment/analytics-next` from npm, its prebuilt UMD bundle served from
+ * node_modules by a loopback shop server, never a CDN) in Debian's Chromium through playwright-core.
+ * Its CDN option points at OpenPipes (createHandler with `segment: true` on node:http, a SQLite file,
+ * identity on), so it loads `GET /v1/projects/:writeKey/settings` from us and posts where that says.
+ * identify + page + track("Order Completed") must reach a Meta template destination aimed at a local
+ * stand-in as a Purchase with the hashed email, value, currency, IP and the browser's user agent, and
+ * the page must make no request off loopback.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
+import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
+import { templates } from '@openpipes/destinations';
+import { sqliteStore } from '@openpipes/store-sqlite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler } from '../src/index.js';
+import { createNodeListener } from '../src/node.js';
+import { type Browser, launchBrowser, skipBrowser } from './browser.js';
+
+interface MetaEvent {
+  event_name: string;
+  user_data: Record<string, unknown>;
+  custom_data: Record<string, unknown>;
+}
+
+/** The package's prebuilt browser bundles: `index.js` (the `AnalyticsNext` UMD global) and its chunks. */
+const umdDir = join(
+  dirname(createRequire(import.meta.url).resolve('@segment/analytics-next/package.json')),
+  'dist/umd',
+);
+const bundles = new Set(readdirSync(umdDir).filter((name) => name.endsWith('.js')));
+
+async function listen(server: Server, host: string): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+function close(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server) return resolve();
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_000 }, () => {
+  let dir: string;
+  let pipes: Pipes;
+  let meta: TestServer;
+  let api: Server;
+  let shop: Server;
+  let browser: Browser;
+  let base: string;
+  let shopOrigin: string;
+  let sourceId: string;
+  let key: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-analytics-next-'));
+    meta = await startTestServer();
+    pipes = createPipes({
+      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
+      secretKey: testSecretKey,
+      logger: silentLogger,
+      sandbox: { workers: 1 },
+      egressAllow: [meta.host],
+      identity: true,
+      dispatcher: { pollIntervalMs: 50 },
+    });
+    await pipes.start();
+    const handler = createHandler(pipes, { templates, segment: true, logger: silentLogger });
+    api = createServer(createNodeListener(handler));
+    base = `http://127.0.0.1:${await listen(api, '127.0.0.1')}`;
+
+    // The shop, on another loopback address (another site): a page and the bundle files by name.
+    // The bundle's chunk path is page-relative, so any path ending in a bundle's name serves it.
+    shop = createServer((req, res) => {
+      const name = (req.url ?? '/').split('?')[0]!.split('/').pop() ?? '';
+      if (bundles.has(name)) {
+        res.setHeader('content-type', 'application/javascript; charset=utf-8');
+        res.end(readFileSync(join(umdDir, name)));
+        return;
+      }
+      res.setHeader('content-type', 'text/html; charset=utf-8');
+      res.end(`<!doctype html><html><head><meta charset="utf-8"><title>shop</title>
+<script src="/analytics-next/index.js"></script></head><body>Checkout</body></html>`);
+    });
+    shopOrigin = `http://127.0.0.2:${await listen(shop, '127.0.0.2')}`;
+
+    for (const name of ['purchase', 'page_view'])
+      await pipes.eventTypes.create({ name, schema: { type: 'object' } });
+    sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web', allowed_origins: [shopOrigin] })).id;
+    key = (await pipes.writeKeys.create(sourceId)).write_key;
+    const created = templates
+      .find((t) => t.name === 'meta-capi')!
+      .create({
+        pixel_id: '123456789012',
+        base_url: meta.url,
+      });
+    const destination = await pipes.destinations.create(created.destination);
+    const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: 'meta-token-for-tests' });
+    await pipes.destinations.bindSecrets(destination.id, [token.id]);
+    await pipes.destinations.toggle(destination.id, true);
+    await pipes.pipes.create({
+      name: 'web-to-meta',
+      source_id: sourceId,
+      destination_id: destination.id,
+      transform: created.transform,
+      enabled: true,
+    });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await close(shop);
+    await close(api);
+    await pipes?.stop({ graceMs: 2000 });
+    await pipes?.store.close();
+    await meta?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('loads its settings from OpenPipes and delivers identify + page + Order Completed as a Meta Purchase', async () => {
+    const page = await browser.context.newPage();
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(request.url()));
+    await page.goto(`${shopOrigin}/checkout`);
+    expect(await page.evaluate('typeof window.AnalyticsNext.AnalyticsBrowser.load')).toBe('function');
+
+    // Expressions as text: they run in the page, which this package's types (no DOM) do not describe.
+    const anonymousId = await page.evaluate(`(async () => {
+      const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({
+        writeKey: ${JSON.stringify(key)},
+        cdnURL: ${JSON.stringify(base)},
+      });
+      await analytics.identify('user-7', { email: 'Browser.Buyer@Shop.test' });
+      await analytics.page('Checkout');
+      await analytics.track('Order Completed', { order_id: 'ord-7007', revenue: 64.9, total: 70, currency: 'chf' });
+      return analytics.user().anonymousId();
+    })()`);
+    const userAgent = await page.evaluate('navigator.userAgent');
+
+    const purchase = await waitFor(
+      () =>
+        meta.requests
+          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
+          .find((e) => e.event_name === 'Purchase'),
+      20_000,
+      "analytics.js's Purchase at the Meta stand-in",
+    );
+    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+    expect([purchase.user_data.em].flat()).toEqual([sha('browser.buyer@shop.test')]);
+    expect(purchase.user_data.client_ip_address).toBe('127.0.0.1');
+    expect(purchase.user_data.client_user_agent).toBe(userAgent);
+    expect(purchase.custom_data).toMatchObject({ value: 64.9, currency: 'CHF' });
+
+    const stored = await pipes.sources.events(sourceId, {});
+    const byType = Object.fromEntries(stored.data.map((e) => [e.event_type, e.event_payload]));
+    expect(Object.keys(byType).sort()).toEqual(['page_view', 'purchase']);
+    expect(byType.page_view).toMatchObject({ anonymous_id: anonymousId, page_url: `${shopOrigin}/checkout` });
+    expect(byType.purchase).toMatchObject({
+      order_id: 'ord-7007',
+      user_id: 'user-7',
+      anonymous_id: anonymousId,
+    });
+
+    // Its settings came from us, its calls went to us, and nothing left loopback (no CDN, no telemetry).
+    expect(requested).toContain(`${base}/v1/projects/${key}/settings`);
+    expect(requested.filter((url) => url.startsWith(`${base}/v1/`)).length).toBeGreaterThanOrEqual(4);
+    expect(requested.filter((url) => !/^http:\/\/127\.0\.0\.[12]:\d+\//.test(url))).toEqual([]);
+  });
+});
