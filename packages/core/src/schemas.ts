@@ -68,6 +68,22 @@ export const sourceInputSchema = z.strictObject({
    * it took, when their consent grants `ad_storage` (docs/browser-tag.md, "First-party cookies").
    */
   first_party_cookies: z.boolean().default(false),
+  /**
+   * For Segment-spec clients on this source's `/v1/*` routes (docs/segment.md): a Segment event name
+   * (or `page` / `screen`) to the event type it becomes, over the Segment e-commerce defaults and
+   * the handler's own map. `{"Order Placed": "purchase"}`. Names not listed keep their defaults.
+   */
+  segment_event_names: z
+    .record(
+      z.string().min(1).max(200),
+      z
+        .string()
+        .min(1)
+        .max(100)
+        .regex(/^[A-Za-z0-9_.:-]+$/, 'an event type name: letters, digits, "_", ".", ":" or "-"'),
+    )
+    .refine((names) => Object.keys(names).length <= 500, 'at most 500 event names')
+    .default({}),
 });
 export type SourceInput = z.input<typeof sourceInputSchema>;
 

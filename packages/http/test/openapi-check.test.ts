@@ -49,6 +49,7 @@ const source = {
   auth: { type: 'none' },
   dedup_window_seconds: 86400,
   first_party_cookies: false,
+  segment_event_names: {},
   id: sourceId,
   version: 1,
   created_at: '2026-05-04T10:14:22.481Z',

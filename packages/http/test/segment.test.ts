@@ -354,4 +354,76 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
       stored.data.filter((e) => e.event_payload.anonymous_id === 'anon-3').map((e) => e.event_type),
     ).toEqual(['page_view']);
   });
+
+  it("a source's segment_event_names (REST) override the defaults for that source only, and travel with config export/import", async () => {
+    for (const name of ['order_placed_raw', 'landing'])
+      await pipes.eventTypes.create({ name, schema: { type: 'object' } });
+    const shop = await admin('POST', '/api/sources', { name: 'Shop', slug: 'shop' });
+    const names = { 'Order Placed': 'purchase', 'Order Completed': 'order_placed_raw', page: 'landing' };
+    const patched = await admin('PATCH', `/api/sources/${shop.id}`, { segment_event_names: names });
+    expect(patched.segment_event_names).toEqual(names);
+    const bad = await fetch(`${base}/api/sources/${shop.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${adminKey.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ segment_event_names: { 'Order Placed': 'not a type name' } }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
+
+    const shopKey = (await admin('POST', `/api/sources/${shop.id}/write-key`)).write_key;
+    const messages = [
+      { type: 'track', event: 'Order Placed', messageId: 'map-1', userId: 'u-map' },
+      { type: 'track', event: 'Order Completed', messageId: 'map-2', userId: 'u-map' },
+      { type: 'track', event: 'constructor', messageId: 'map-3', userId: 'u-map' },
+      { type: 'page', messageId: 'map-4', anonymousId: 'a-map' },
+    ];
+    for (const k of [shopKey, key]) {
+      const answer = await fetch(`${base}/v1/batch`, {
+        method: 'POST',
+        headers: { authorization: basic(k), 'content-type': 'application/json' },
+        body: JSON.stringify({
+          batch: messages.map((m) => ({ ...m, messageId: `${m.messageId}-${k.slice(4, 10)}` })),
+        }),
+      });
+      expect(answer.status).toBe(200);
+    }
+    const typesOf = async (id: string) =>
+      (await pipes.sources.events(id, {})).data
+        .filter((e) => e.event_id.startsWith('map-'))
+        .map((e) => [e.event_id.split('-').slice(0, 2).join('-'), e.event_type])
+        .sort();
+    // The mapped source: its own names; "constructor" is no Object member, just an unknown name
+    // (no event type of that name, so it is in the rejection log).
+    expect(await typesOf(shop.id)).toEqual([
+      ['map-1', 'purchase'],
+      ['map-2', 'order_placed_raw'],
+      ['map-4', 'landing'],
+    ]);
+    // Another source keeps the defaults: Order Completed is a purchase; "Order Placed" is unknown.
+    expect(await typesOf(sourceId)).toEqual([
+      ['map-2', 'purchase'],
+      ['map-4', 'page_view'],
+    ]);
+    const rejected = await waitFor(async () => {
+      const page = await pipes.sources.rejections(shop.id, {});
+      return page.data.length > 0 ? page.data : undefined;
+    });
+    expect(JSON.stringify(rejected)).toContain('constructor');
+
+    // Config export carries the map; importing a changed document updates it.
+    const doc = await admin('GET', '/api/config/export');
+    const exported = doc.sources.find((s: { slug: string }) => s.slug === 'shop');
+    expect(exported.segment_event_names).toEqual(names);
+    exported.segment_event_names = { 'Order Placed': 'purchase' };
+    const imported = await admin('POST', '/api/config/import', doc);
+    expect(imported.changes).toContainEqual(
+      expect.objectContaining({
+        kind: 'source',
+        name: 'shop',
+        action: 'update',
+        fields: ['segment_event_names'],
+      }),
+    );
+    expect((await pipes.sources.get(shop.id)).segment_event_names).toEqual({ 'Order Placed': 'purchase' });
+  });
 });

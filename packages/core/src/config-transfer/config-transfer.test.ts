@@ -40,6 +40,7 @@ function staging(): ConfigSnapshot {
       auth: { type: 'none' },
       dedup_window_seconds: 86400,
       first_party_cookies: false,
+      segment_event_names: {},
       ...base,
     },
     {
@@ -51,6 +52,7 @@ function staging(): ConfigSnapshot {
       auth: { type: 'bearer', secret_id: 'sec_3' },
       dedup_window_seconds: 86400,
       first_party_cookies: false,
+      segment_event_names: {},
       ...base,
     },
   ];

@@ -27,6 +27,10 @@ export type Mapped =
   | { kind: 'link'; item: { event_time: string; event_payload: Record<string, unknown> } }
   | { kind: 'rejected'; message: string; path: string };
 
+/** A map's own entry: an event named `constructor` or `__proto__` must not find Object's members. */
+const nameIn = (names: Readonly<Record<string, string>> | undefined, name: string) =>
+  names && Object.hasOwn(names, name) ? names[name] : undefined;
+
 export interface MapContext {
   /** When the request arrived (ms): `originalTimestamp` is corrected by the sender's clock skew. */
   receivedAt: number;
@@ -155,9 +159,9 @@ export function mapSegmentMessage(message: unknown, type: string | undefined, ct
     const name = str(message.event);
     if (name === undefined)
       return { kind: 'rejected', message: 'a track message needs event', path: 'event' };
-    eventType = ctx.eventNames?.[name] ?? defaultEventNames[name] ?? name;
+    eventType = nameIn(ctx.eventNames, name) ?? nameIn(defaultEventNames, name) ?? name;
   } else {
-    eventType = ctx.eventNames?.[kind] ?? (kind === 'page' ? 'page_view' : 'screen_view');
+    eventType = nameIn(ctx.eventNames, kind) ?? (kind === 'page' ? 'page_view' : 'screen_view');
   }
   const payload = defined({
     order_id: id(properties.order_id),

@@ -101,7 +101,7 @@ export function segmentRoutes(
         receivedAt: Date.now(),
         // A message without `context.ip` gets the sender's (past the trusted proxies only).
         requestIp: clientAddress,
-        ...(options.eventNames ? { eventNames: options.eventNames } : {}),
+        eventNames: eventNamesOf(source, options),
       });
       return reply(200, { success: true as const }, cors);
     } catch (err) {
@@ -153,6 +153,18 @@ export function segmentRoutes(
     ),
   );
   return routes;
+}
+
+/**
+ * The names this source's messages map through: the source's own `segment_event_names` over the
+ * handler's `segment.eventNames` (both over the defaults in map.ts), so one source can differ.
+ */
+function eventNamesOf(source: Source, options: SegmentOptions): Readonly<Record<string, string>> {
+  const own = source.segment_event_names;
+  if (!options.eventNames) return own;
+  if (Object.keys(own).length === 0) return options.eventNames;
+  // Null-prototype: a stored name such as `__proto__` stays an ordinary entry.
+  return Object.assign(Object.create(null) as Record<string, string>, options.eventNames, own);
 }
 
 /** The source a write key names; 401 for none, an unknown or revoked key, or another slug's key. */

@@ -91,6 +91,7 @@ describe('import planners, one per kind', () => {
       auth: { type: 'none' },
       dedup_window_seconds: 86400,
       first_party_cookies: false,
+      segment_event_names: {},
       ...base,
     } as Source;
     const ctx = createPlanContext(target({ sources: [web], secrets: [secret('sec_9', 'HOOK')] }));
