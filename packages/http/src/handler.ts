@@ -209,6 +209,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     ...collectRoutes(pipes, collectLimits),
     ...segmentRoutes(pipes, collectLimits, typeof options.segment === 'object' ? options.segment : {}, {
       atRoot: Boolean(options.segment),
+      ...(metrics ? { messagesRejected: metrics.messagesRejected } : {}),
     }),
     ...metaRoutes(pipes, () => routes, version),
     ...observability,

@@ -51,6 +51,11 @@ export interface PipesMetrics {
   render(): Promise<{ contentType: string; body: string }>;
   /** Counts one answered collect request (the handler calls it). */
   collectAnswered(answer: { seconds: number; status: number; code: string | null }): void;
+  /**
+   * Counts messages refused before ingest, one by one, that ingest therefore never saw: Segment
+   * messages that cannot be mapped to an event (reason `invalid_message`). The segment routes call it.
+   */
+  messagesRejected(rejection: { source: string; reason: 'invalid_message'; count: number }): void;
   /** Stops observing the engine (the metrics keep their values). */
   close(): void;
 }
@@ -89,7 +94,7 @@ export function createMetrics(pipes: Pipes, options: MetricsOptions = {}): Pipes
   });
   const rejected = new Counter({
     name: 'openpipes_events_rejected_total',
-    help: 'Events refused one by one at ingest, by source slug and reason (validation_failed, unknown_event_type).',
+    help: 'Events refused one by one, by source slug and reason: at ingest (validation_failed, unknown_event_type), or Segment messages that map to no event (invalid_message).',
     labelNames: ['source', 'reason'],
     registers,
   });
@@ -240,6 +245,9 @@ export function createMetrics(pipes: Pipes, options: MetricsOptions = {}): Pipes
       collectDuration.observe({ status: `${Math.floor(status / 100)}xx` }, seconds);
       // A request refused as a whole (its events were not ingested one by one).
       if (status >= 400 && code) refused.inc({ code: code.toLowerCase() });
+    },
+    messagesRejected({ source, reason, count }) {
+      if (count > 0) rejected.inc({ source, reason }, count);
     },
     close: unobserve,
   };

@@ -69,7 +69,14 @@ export function segmentRoutes(
   pipes: Pipes,
   limits: Required<CollectLimits>,
   options: SegmentOptions,
-  { atRoot }: { atRoot: boolean },
+  {
+    atRoot,
+    messagesRejected,
+  }: {
+    atRoot: boolean;
+    /** Counts messages refused before ingest (`openpipes_events_rejected_total`); set when metrics are on. */
+    messagesRejected?: (rejection: { source: string; reason: 'invalid_message'; count: number }) => void;
+  },
 ): Route[] {
   /** One tracking call, from a fetch `Request` or straight from node. */
   const track = async (
@@ -97,7 +104,7 @@ export function segmentRoutes(
         slug,
       );
       cors = corsHeaders(source, request.header('origin'));
-      await take(pipes, source, body as Record<string, unknown>, type, limits, {
+      await take(pipes, source, body as Record<string, unknown>, type, limits, messagesRejected, {
         receivedAt: Date.now(),
         // A message without `context.ip` gets the sender's (past the trusted proxies only).
         requestIp: clientAddress,
@@ -199,6 +206,7 @@ async function take(
   body: Record<string, unknown>,
   type: string | undefined,
   limits: Required<CollectLimits>,
+  messagesRejected: Parameters<typeof segmentRoutes>[3]['messagesRejected'],
   ctx: MapContext,
 ): Promise<void> {
   let messages: unknown[];
@@ -241,6 +249,8 @@ async function take(
       });
     }
   }
+  const unmapped = messages.length - events.length - links.length;
+  if (unmapped > 0) messagesRejected?.({ source: source.slug, reason: 'invalid_message', count: unmapped });
   // Links first: a purchase in the same batch as its identify is delivered with the profile.
   if (links.length > 0) await pipes.linkIdentifiers(links);
   // Each event is validated by ingest; one refused goes to the rejection log, as at /collect.
