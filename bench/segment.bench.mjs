@@ -1,0 +1,293 @@
+// The Segment-spec tracking API against our own collect, on the same events in the same run:
+// POST /v1/batch (100 Segment `track` "Order Completed" messages per request, Basic-auth write key)
+// and POST /collect/web (the same 100 purchases as our canonical events, one JSON array), each
+// through the node:http adapter into the engine on its own SQLite file (one enabled pipe, so every
+// event also gets a pending delivery; the dispatcher is not started). Each server is a child
+// process; the load generator (undici Pool, keep-alive) runs in this one, over loopback only.
+// Rounds alternate the two (reversed every other round); each figure is the median of its rounds,
+// with the server's CPU time per event, which stays meaningful when other work shares the cores.
+// The ratio line (target >= 80%) gives events/s and CPU both. Prints JSON lines.
+//   npm run bench -- segment   (BENCH_ROUNDS=3, BENCH_BATCH=100, BENCH_SECONDS=3, BENCH_CONNECTIONS=4)
+import { fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const self = fileURLToPath(import.meta.url);
+const warmupMs = 1000;
+const measureMs = Number(process.env.BENCH_SECONDS ?? 3) * 1000;
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const batchSize = Number(process.env.BENCH_BATCH ?? 100);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
+
+const out = (metric, value, unit, extra = {}) =>
+  console.log(
+    JSON.stringify({ bench: 'segment', metric, value: Math.round(value * 100) / 100, unit, ...extra }),
+  );
+
+// --- the same purchase, as each client sends it ----------------------------------------------------
+
+const ip = '203.0.113.7';
+const userAgent = 'Mozilla/5.0 (X11; Linux x86_64)';
+const pageUrl = 'https://shop.example/checkout/thank-you';
+const time = '2026-05-04T10:14:22.481Z';
+let sequence = 0;
+const nextId = () => `ord_${process.pid}_${sequence++}`;
+
+/** Our canonical event: what the Segment message below maps to (docs/segment.md). */
+const collectEvent = (id) =>
+  JSON.stringify({
+    event_type: 'purchase',
+    event_time: time,
+    event_id: id,
+    event_payload: {
+      order_id: id,
+      value: 129.9,
+      currency: 'EUR',
+      user_id: 'user-1',
+      anonymous_id: 'anon-1',
+      ip,
+      user_agent: userAgent,
+      page_url: pageUrl,
+    },
+  });
+/** What @segment/analytics-node puts in a batch for `track('Order Completed', ...)`. */
+const segmentMessage = (id) =>
+  JSON.stringify({
+    type: 'track',
+    event: 'Order Completed',
+    messageId: id,
+    userId: 'user-1',
+    anonymousId: 'anon-1',
+    properties: { order_id: id, revenue: 129.9, currency: 'EUR' },
+    context: {
+      ip,
+      userAgent,
+      page: { url: pageUrl },
+      library: { name: '@segment/analytics-node', version: '3.1.0' },
+    },
+    timestamp: time,
+    _metadata: { jsRuntime: 'node' },
+  });
+
+const bodies = {
+  collect: () => {
+    const events = [];
+    for (let i = 0; i < batchSize; i++) events.push(collectEvent(nextId()));
+    return `[${events.join(',')}]`;
+  },
+  segment: () => {
+    const messages = [];
+    for (let i = 0; i < batchSize; i++) messages.push(segmentMessage(nextId()));
+    return `{"batch":[${messages.join(',')}],"sentAt":"${new Date().toISOString()}"}`;
+  },
+};
+
+// --- the server (a child process) ---------------------------------------------------------------
+
+async function serve(filename) {
+  const { createPipes, silentLogger } = await import('../packages/core/dist/index.js');
+  const { sqliteStore } = await import('../packages/store-sqlite/dist/index.js');
+  const { createHandler } = await import('../packages/http/dist/index.js');
+  const { createNodeListener } = await import('../packages/http/dist/node.js');
+  const pipes = createPipes({
+    store: sqliteStore({ filename }),
+    secretKey: 'bench-secret-key-0123456789abcdef',
+    roles: ['ingest'],
+    logger: silentLogger,
+    sandbox: { workers: 1 },
+  });
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  await pipes.eventTypes.create({
+    name: 'purchase',
+    schema: {
+      type: 'object',
+      required: ['order_id', 'value', 'currency'],
+      properties: {
+        order_id: { type: 'string', minLength: 1 },
+        value: { type: 'number', minimum: 0 },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+      },
+    },
+  });
+  const destination = await pipes.destinations.create({
+    name: 'meta-capi-prod',
+    send: 'async function send({ events }) { return { outcome: "delivered" }; }',
+  });
+  const pipe = await pipes.pipes.create({
+    name: 'purchase-to-meta',
+    source_id: source.id,
+    destination_id: destination.id,
+  });
+  await pipes.pipes.enable(pipe.id);
+  const { write_key } = await pipes.writeKeys.create(source.id);
+  await pipes.start(); // roles: ['ingest']: no dispatcher
+  const handler = createHandler(pipes, { segment: true });
+  const server = createServer({ keepAliveTimeout: 60_000 }, createNodeListener(handler));
+  return {
+    server,
+    writeKey: write_key,
+    close: () => pipes.stop({ graceMs: 1000 }).then(() => pipes.store.close()),
+  };
+}
+
+if (process.argv[2] === '--serve') {
+  const { server, writeKey, close } = await serve(process.argv[3]);
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port, writeKey }));
+  process.on('message', async (message) => {
+    if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
+    if (message !== 'stop') return;
+    server.closeAllConnections();
+    server.close();
+    await close();
+    process.exit(0);
+  });
+} else {
+  await main();
+}
+
+// --- load generator ---------------------------------------------------------------------------
+
+async function startServer(filename) {
+  const child = fork(self, ['--serve', filename], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const { port, writeKey } = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    writeKey,
+    cpuMicros: () =>
+      new Promise((resolve) => {
+        const onMessage = (message) => {
+          if (!message.cpu) return;
+          child.off('message', onMessage);
+          resolve(message.cpu.user + message.cpu.system);
+        };
+        child.on('message', onMessage);
+        child.send('cpu');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.send('stop');
+      }),
+  };
+}
+
+async function load(server, kind) {
+  const { Pool } = await import('undici');
+  const pool = new Pool(server.url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
+  const request =
+    kind === 'segment'
+      ? {
+          path: '/v1/batch',
+          expected: 200,
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Basic ${Buffer.from(`${server.writeKey}:`).toString('base64')}`,
+          },
+        }
+      : { path: '/collect/web', expected: 202, headers: { 'content-type': 'application/json' } };
+  const run = async (ms) => {
+    const until = Date.now() + ms;
+    let events = 0;
+    const latencies = [];
+    const worker = async () => {
+      while (Date.now() < until) {
+        const body = bodies[kind]();
+        const started = performance.now();
+        const res = await pool.request({
+          path: request.path,
+          method: 'POST',
+          headers: request.headers,
+          body,
+        });
+        const text = await res.body.text();
+        if (res.statusCode !== request.expected)
+          throw new Error(`${request.path} answered ${res.statusCode}: ${text.slice(0, 300)}`);
+        latencies.push(performance.now() - started);
+        events += batchSize;
+      }
+    };
+    const cpuBefore = await server.cpuMicros();
+    const started = performance.now();
+    await Promise.all(Array.from({ length: connections }, worker));
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = (await server.cpuMicros()) - cpuBefore;
+    latencies.sort((a, b) => a - b);
+    return {
+      eventsPerSecond: events / seconds,
+      cpuMicrosPerEvent: cpu / events,
+      p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
+      p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
+    };
+  };
+  await run(warmupMs);
+  const result = await run(measureMs);
+  await pool.close();
+  return result;
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'openpipes-segment-bench-'));
+  const kinds = ['collect', 'segment'];
+  const servers = {};
+  const runs = { collect: [], segment: [] };
+  const loads = [];
+  try {
+    for (const kind of kinds) servers[kind] = await startServer(join(dir, `${kind}.db`));
+    for (let round = 0; round < rounds; round++) {
+      for (const kind of round % 2 === 0 ? kinds : [...kinds].reverse()) {
+        runs[kind].push(await load(servers[kind], kind));
+      }
+      loads.push(loadavg()[0]);
+    }
+  } finally {
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const median = (list, key) => [...list].sort((a, b) => a[key] - b[key])[Math.floor(list.length / 2)][key];
+  const round2 = (x) => Math.round(x * 100) / 100;
+  for (const kind of kinds) {
+    const list = runs[kind];
+    out(
+      kind === 'segment' ? `v1_batch_${batchSize}` : `collect_batch_${batchSize}`,
+      median(list, 'eventsPerSecond'),
+      'events/s',
+      {
+        rounds: list.map((r) => Math.round(r.eventsPerSecond)),
+        p50_ms: round2(median(list, 'p50')),
+        p99_ms: round2(median(list, 'p99')),
+        server_cpu_us_per_event: round2(median(list, 'cpuMicrosPerEvent')),
+        cpu_rounds: list.map((r) => round2(r.cpuMicrosPerEvent)),
+        connections,
+        seconds_per_round: measureMs / 1000,
+      },
+    );
+  }
+  // Each round's own ratio (the two ran seconds apart, under the same load), then median and spread.
+  const paired = (key, invert) =>
+    runs.segment
+      .map((r, i) => (invert ? runs.collect[i][key] / r[key] : r[key] / runs.collect[i][key]))
+      .sort((a, b) => a - b);
+  const throughput = paired('eventsPerSecond', false);
+  const cpu = paired('cpuMicrosPerEvent', true);
+  const pct = (x) => Math.round(x * 10000) / 100;
+  out(
+    `ratio_v1_batch_to_collect_batch_${batchSize}`,
+    (median(runs.segment, 'eventsPerSecond') / median(runs.collect, 'eventsPerSecond')) * 100,
+    '%',
+    {
+      target: 80,
+      per_round_median: pct(throughput[Math.floor(throughput.length / 2)]),
+      per_round_spread: [pct(throughput[0]), pct(throughput[throughput.length - 1])],
+      // The same ratio from server CPU per event (collect's / segment's): steadier on a shared machine.
+      cpu_ratio_per_round_median: pct(cpu[Math.floor(cpu.length / 2)]),
+      cpu_ratio_per_round_spread: [pct(cpu[0]), pct(cpu[cpu.length - 1])],
+      load_average: loads.map(round2),
+    },
+  );
+}
