@@ -426,4 +426,21 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     );
     expect((await pipes.sources.get(shop.id)).segment_event_names).toEqual({ 'Order Placed': 'purchase' });
   });
+
+  it('takes the form label only on JSON: a real form body is a 400, another type a 415, nothing stored', async () => {
+    const before = (await pipes.sources.events(sourceId, {})).data.length;
+    const form = await fetch(`${base}/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'type=track&event=Order+Completed&userId=u',
+    });
+    expect(form.status).toBe(400);
+    const xml = await fetch(`${base}/v1/track`, {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/xml' },
+      body: JSON.stringify({ type: 'track', event: 'Order Completed', userId: 'u' }),
+    });
+    expect(xml.status).toBe(415);
+    expect((await pipes.sources.events(sourceId, {})).data.length).toBe(before);
+  });
 });
