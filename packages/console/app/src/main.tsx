@@ -8,6 +8,7 @@ import { AuditPage } from './pages/audit';
 import { CodePage } from './pages/code';
 import { DeliveryPage } from './pages/delivery';
 import { DestinationPage, DestinationsPage } from './pages/destinations';
+import { EventTypesPage } from './pages/event-types';
 import { OverviewPage } from './pages/overview';
 import { PipePage } from './pages/pipe';
 import { ReconciliationPage } from './pages/reconciliation';
@@ -28,6 +29,7 @@ function Page(props: { path: string }) {
   if (parts[0] === 'sources' && parts.length === 2) return <SourcePage id={parts[1]!} />;
   if (parts[0] === 'destinations' && parts.length === 1) return <DestinationsPage />;
   if (parts[0] === 'destinations' && parts.length === 2) return <DestinationPage id={parts[1]!} />;
+  if (parts.length === 1 && parts[0] === 'event-types') return <EventTypesPage />;
   if (parts.length === 1 && parts[0] === 'secrets') return <SecretsPage />;
   if (parts.length === 1 && parts[0] === 'alerts') return <AlertsPage />;
   if (parts.length === 1 && parts[0] === 'audit') return <AuditPage />;
@@ -78,6 +80,7 @@ function App() {
             OpenPipes
           </Link>
           <Link to="/sources">Sources</Link>
+          <Link to="/event-types">Event types</Link>
           <Link to="/destinations">Destinations</Link>
           <Link to="/reconciliation">Reconciliation</Link>
           <Link to="/secrets">Secrets</Link>

@@ -6,8 +6,9 @@
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, type Page, type Pipe } from '../api';
+import { CreateForm } from '../create-form';
 import type { CodeEditor } from '../editor';
-import { Link } from '../router';
+import { Link, navigate } from '../router';
 import { SettingsForm, type SettingsSchema } from '../settings-form';
 import { canWrite, Enabled, ErrorNote, Json, Section, useLoad } from '../ui';
 
@@ -90,6 +91,30 @@ export function DestinationsPage() {
             ))}
           </tbody>
         </table>
+      )}
+      {canWrite() && (
+        <CreateForm
+          title="New destination"
+          id="new-destination"
+          fields={[
+            { name: 'name', label: 'Name' },
+            {
+              name: 'send',
+              label: 'send() code',
+              kind: 'code',
+              hint: 'async function send({ events, secrets }); bind its secrets on the next page',
+            },
+          ]}
+          submit="Create destination"
+          onCreate={async ({ name, send }) => {
+            const created = await api<{ id: string }>('api/event-destinations', {
+              method: 'POST',
+              body: { name, send },
+            });
+            navigate(`/destinations/${created.id}`);
+            return `Destination ${name} created.`;
+          }}
+        />
       )}
     </main>
   );

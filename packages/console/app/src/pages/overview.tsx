@@ -1,8 +1,9 @@
 /** Overview: every pipe as source → transform → destination, its state and its delivery counts. */
 import { api, type Destination, type Page, type Pipe, type Source, type StatsRow } from '../api';
 import { type ChartPoint, DeliveryChart, minuteSeries } from '../chart';
-import { Link } from '../router';
-import { Enabled, ErrorNote, useLoad } from '../ui';
+import { CreateForm } from '../create-form';
+import { Link, navigate } from '../router';
+import { canWrite, Enabled, ErrorNote, useLoad } from '../ui';
 
 interface CountRow {
   time: string;
@@ -123,6 +124,44 @@ export function OverviewPage() {
             })}
           </tbody>
         </table>
+      )}
+      {data && canWrite() && (
+        <CreateForm
+          // Re-rendered when sources or destinations change, so the selects list them all.
+          key={`${[...data.sources.keys()].join()}|${[...data.destinations.keys()].join()}`}
+          title="New pipe"
+          id="new-pipe"
+          fields={[
+            { name: 'name', label: 'Name' },
+            {
+              name: 'source_id',
+              label: 'Source',
+              kind: 'select',
+              options: [...data.sources.values()].map((s) => ({ value: s.id, label: s.name })),
+            },
+            {
+              name: 'destination_id',
+              label: 'Destination',
+              kind: 'select',
+              options: [...data.destinations.values()].map((d) => ({ value: d.id, label: d.name })),
+            },
+            {
+              name: 'transform',
+              label: 'Transform code',
+              kind: 'code',
+              required: false,
+              hint: 'function transform({ events, profiles, secrets }); empty sends events unchanged',
+            },
+          ]}
+          submit="Create pipe"
+          onCreate={async ({ name, source_id, destination_id, transform }) => {
+            const body: Record<string, unknown> = { name, source_id, destination_id };
+            if (transform?.trim()) body.transform = transform;
+            const created = await api<{ id: string }>('api/pipes', { method: 'POST', body });
+            navigate(`/pipes/${created.id}`);
+            return `Pipe ${name} created.`;
+          }}
+        />
       )}
     </main>
   );

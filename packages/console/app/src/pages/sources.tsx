@@ -6,8 +6,9 @@
  */
 import { useState } from 'preact/hooks';
 import { api, mountRoot, type Page, type Rejection, type Source, type StoredEvent } from '../api';
+import { CreateForm } from '../create-form';
 import { Link } from '../router';
-import { Enabled, ErrorNote, Time, useLoad } from '../ui';
+import { canWrite, Enabled, ErrorNote, Time, useLoad } from '../ui';
 
 /** Where a sender posts events for this source (absolute: it is pasted into other programs). */
 export function collectUrl(slug: string): string {
@@ -57,6 +58,22 @@ export function SourcesPage() {
             ))}
           </tbody>
         </table>
+      )}
+      {canWrite() && (
+        <CreateForm
+          title="New source"
+          id="new-source"
+          fields={[
+            { name: 'name', label: 'Name' },
+            { name: 'slug', label: 'Slug', hint: 'the last part of its collect URL, e.g. web' },
+          ]}
+          submit="Create source"
+          onCreate={async ({ name, slug }) => {
+            await api('api/sources', { method: 'POST', body: { name, slug } });
+            sources.reload();
+            return `Source ${name} created.`;
+          }}
+        />
       )}
     </main>
   );
