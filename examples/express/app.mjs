@@ -1,7 +1,8 @@
 // @ts-check
 // An existing Express app (a shop) that mounts OpenPipes under /openpipes: browsers post to
 // /openpipes/collect/web, operators use /openpipes/api, and the shop's own checkout route sends its
-// purchase server-side with pipes.ingest(). Everything else stays the shop's.
+// purchase server-side with pipes.ingest(), and operators open the web console at /openpipes/console/.
+// Everything else stays the shop's.
 
 import { createPipes } from '@openpipes/core';
 import { createHandler } from '@openpipes/http';
@@ -10,13 +11,16 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import express from 'express';
 
 /**
- * @param {{ filename: string, secretKey: string, apiKey: string }} options
+ * @param {{ filename: string, secretKey: string, apiKey: string, egressAllow?: string[] }} options
+ *   `egressAllow`: private hosts a destination's send() may reach (e.g. an internal proxy); public
+ *   hosts need no entry.
  */
 export async function createApp(options) {
   const pipes = createPipes({
     store: sqliteStore({ filename: options.filename }),
     secretKey: options.secretKey,
     sandbox: { workers: 1 },
+    egressAllow: options.egressAllow ?? [],
   });
   await pipes.start();
   // Idempotent setup: a web source and the purchase event type (pipes and destinations are added
@@ -31,7 +35,11 @@ export async function createApp(options) {
   app.use(
     '/openpipes',
     createExpressMiddleware(
-      createHandler(pipes, { apiKeys: [{ name: 'shop-admin', token: options.apiKey, scope: 'write' }] }),
+      createHandler(pipes, {
+        apiKeys: [{ name: 'shop-admin', token: options.apiKey, scope: 'write' }],
+        // The web console under /openpipes/console/: sign in with the shop's API key.
+        console: true,
+      }),
     ),
   );
   app.use(express.json());

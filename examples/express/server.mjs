@@ -15,6 +15,10 @@ const { app, pipes } = await createApp({
   filename: join(dir, 'shop-openpipes.db'),
   secretKey: process.env.OPENPIPES_SECRET_KEY ?? 'example-secret-key-change-me-0123',
   apiKey,
+  egressAllow: (process.env.OPENPIPES_EGRESS_ALLOW ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter(Boolean),
 });
 // Timeouts and connection caps (docs/security.md): a client that holds connections open without
 // sending cannot starve the shop or OpenPipes. Hardened before listen() so its checks run every second.
@@ -28,6 +32,7 @@ if (!smoke) {
   console.log(
     `Shop on ${base}; OpenPipes under ${base}/openpipes (collect: POST ${base}/openpipes/collect/web)`,
   );
+  console.log(`The console: ${base}/openpipes/console/ (sign in with OPENPIPES_API_KEY)`);
 } else {
   try {
     const json = { 'content-type': 'application/json' };
@@ -57,7 +62,9 @@ if (!smoke) {
     const page = /** @type {{ data: Array<{ slug: string }> }} */ (await sources.json());
     if (page.data[0]?.slug !== 'web') throw new Error('admin API did not list the source');
     if ((await fetch(`${base}/health`)).status !== 200) throw new Error('the host route is gone');
-    console.log('express example: collect 202, checkout tracked, admin API and host routes answer');
+    const consolePage = await fetch(`${base}/openpipes/console/`);
+    if (consolePage.status !== 200) throw new Error(`the console answered ${consolePage.status}`);
+    console.log('express example: collect 202, checkout tracked, admin API, console and host routes answer');
   } finally {
     server.closeAllConnections();
     server.close();
