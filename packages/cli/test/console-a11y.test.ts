@@ -1,0 +1,233 @@
+/**
+ * The console's accessibility, in Chromium against a real `openpipes serve` on SQLite with one
+ * delivered event: axe-core (injected into each page through the DevTools protocol, so the
+ * console's CSP stays as strict as it is) finds no serious or critical violation on any page, and
+ * the keyboard alone reaches every link, button and field of the sign-in, overview, record and
+ * code pages with Tab.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import {
+  metaExampleSend,
+  metaExampleTransform,
+  purchaseEvent,
+  purchaseSchema,
+  startTestServer,
+  type TestServer,
+} from '@openpipes/core/testing';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Browser, launchBrowser, skipBrowser } from './browser.js';
+import { openRecordedPage, problems, signIn } from './console-page.js';
+import { eventually, type ServeProcess, startServe, stopAll } from './helpers.js';
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const metaToken = 'EAAB-console-a11y-token-6a5b4c';
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: Array<{ target: unknown[] }>;
+}
+
+/** axe-core's serious and critical violations on the page as it is now, one line each. */
+async function seriousViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(axeSource);
+  const violations = (await page.evaluate(
+    'window.axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations)',
+  )) as AxeViolation[];
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`);
+}
+
+/**
+ * Presses Tab until every enabled link, button, field and focusable region of the page has had
+ * the focus (CodeMirror's editor too, inside its shadow root), or until twice as many presses as
+ * there are controls; answers the controls never reached, described. Fails when the page has
+ * fewer than `atLeast` controls (a check that finds nothing proves nothing).
+ */
+async function unreachedByTab(page: Page, atLeast: number): Promise<string[]> {
+  const count = (await page.evaluate(`(() => {
+    const controls = [];
+    const collect = (root) => {
+      for (const el of root.querySelectorAll('a[href], button, input, select, textarea, [tabindex], [contenteditable="true"]')) {
+        if (el.disabled || el.tabIndex < 0 || el.closest('[hidden]') || el.getClientRects().length === 0) continue;
+        controls.push(el);
+      }
+      for (const host of root.querySelectorAll('*')) if (host.shadowRoot) collect(host.shadowRoot);
+    };
+    collect(document);
+    controls.forEach((el, i) => { el.dataset.tabCheck = String(i); });
+    window.__tabControls = controls;
+    return controls.length;
+  })()`)) as number;
+  expect(count).toBeGreaterThanOrEqual(atLeast);
+  await page.evaluate(
+    'document.activeElement && document.activeElement.blur && document.activeElement.blur()',
+  );
+  const reached = new Set<string>();
+  for (let press = 0; press < count * 2 + 4 && reached.size < count; press++) {
+    await page.keyboard.press('Tab');
+    const at = (await page.evaluate(`(() => {
+      let el = document.activeElement;
+      while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement;
+      return el && el.dataset ? el.dataset.tabCheck ?? null : null;
+    })()`)) as string | null;
+    if (at !== null) reached.add(at);
+  }
+  const described = (await page.evaluate(`window.__tabControls.map((el, i) => [String(i),
+    el.tagName.toLowerCase() + ' "' + (el.getAttribute('aria-label') || el.textContent || el.name || '').trim().slice(0, 40) + '"'])`)) as Array<
+    [string, string]
+  >;
+  return described.filter(([i]) => !reached.has(i)).map(([, text]) => text);
+}
+
+describe.skipIf(skipBrowser)('the console is accessible', () => {
+  let meta: TestServer;
+  let serve: ServeProcess;
+  let browser: Browser;
+  let pipeId: string;
+  let sourceId: string;
+  let destinationId: string;
+  let deliveryId: string;
+
+  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {
+    const response = await fetch(`${serve.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${serve.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+
+  beforeAll(async () => {
+    meta = await startTestServer(() => ({ body: { events_received: 1, fbtrace_id: 'AbC123' } }));
+    serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
+    const source = await call<{ id: string }>('POST', '/api/sources', { name: 'Web', slug: 'web' });
+    sourceId = source.id;
+    await call('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
+    const token = await call<{ id: string }>('POST', '/api/secrets', {
+      key: 'META_ACCESS_TOKEN',
+      value: metaToken,
+    });
+    const pixel = await call<{ id: string }>('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '1' });
+    const destination = await call<{ id: string }>('POST', '/api/event-destinations', {
+      name: 'meta-capi-prod',
+      send: metaExampleSend(meta.url),
+    });
+    destinationId = destination.id;
+    await call('PUT', `/api/event-destinations/${destination.id}/secrets`, {
+      secretIds: [token.id, pixel.id],
+    });
+    const pipe = await call<{ id: string }>('POST', '/api/pipes', {
+      name: 'purchase-to-meta',
+      source_id: source.id,
+      destination_id: destination.id,
+      transform: metaExampleTransform,
+    });
+    pipeId = pipe.id;
+    await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
+    await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    await call('POST', '/api/api-keys', { name: 'viewer', scope: 'read' });
+    const collected = await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(purchaseEvent('ord_a11y_1')),
+    });
+    expect(collected.status).toBe(202);
+    // A refused event too, so the source page shows its rejections table.
+    await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        event_type: 'purchase',
+        event_time: new Date().toISOString(),
+        event_payload: {},
+      }),
+    });
+    deliveryId = await eventually(async () => {
+      const page = await call<{ data: Array<{ id: string; status: string }> }>(
+        'GET',
+        `/api/pipes/${pipeId}/deliveries`,
+      );
+      return page.data[0]?.status === 'delivered' ? page.data[0].id : null;
+    });
+    browser = await launchBrowser();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await stopAll();
+    await meta?.close();
+  });
+
+  it('has no serious or critical axe violation on any page', async () => {
+    const { page, messages } = await openRecordedPage(browser);
+    await page.goto(`${serve.url}/console/`);
+    await page.getByLabel('API key or admin token').waitFor();
+    const found: Record<string, string[]> = { 'sign-in': await seriousViolations(page) };
+    await signIn(page, `${serve.url}/console/`, serve.token);
+    // Each page with what shows that its data has arrived.
+    const pages: Array<[string, (p: Page) => Promise<void>]> = [
+      ['', (p) => p.getByRole('row').filter({ hasText: 'purchase-to-meta' }).waitFor()],
+      [`pipes/${pipeId}`, (p) => p.getByRole('row').filter({ hasText: 'ord_a11y_1' }).waitFor()],
+      [`pipes/${pipeId}/code`, (p) => p.getByRole('textbox', { name: 'Transform code' }).waitFor()],
+      [`deliveries/${deliveryId}`, (p) => p.getByRole('heading', { name: 'Attempts' }).waitFor()],
+      ['sources', (p) => p.getByRole('link', { name: 'Web', exact: true }).waitFor()],
+      [`sources/${sourceId}`, (p) => p.getByRole('row').filter({ hasText: 'ord_a11y_1' }).waitFor()],
+      ['event-types', (p) => p.getByRole('row').filter({ hasText: 'purchase' }).waitFor()],
+      ['destinations', (p) => p.getByRole('link', { name: 'meta-capi-prod' }).waitFor()],
+      [`destinations/${destinationId}`, (p) => p.getByRole('heading', { name: 'Bound secrets' }).waitFor()],
+      ['secrets', (p) => p.getByRole('row').filter({ hasText: 'META_PIXEL_ID' }).waitFor()],
+      ['alerts', (p) => p.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor()],
+      ['audit', (p) => p.getByRole('table', { name: /Audit entries/ }).waitFor()],
+      ['api-keys', (p) => p.getByRole('row').filter({ hasText: 'viewer' }).waitFor()],
+      ['reconciliation', (p) => p.getByRole('heading', { name: 'Reconciliation', level: 1 }).waitFor()],
+    ];
+    for (const [path, loaded] of pages) {
+      await page.goto(`${serve.url}/console/${path}`);
+      await loaded(page);
+      found[path || 'overview'] = await seriousViolations(page);
+    }
+    // The reconciliation page with its table filled.
+    await page.getByLabel('Event type').selectOption('purchase');
+    await page.getByRole('button', { name: 'Reconcile' }).click();
+    await page.getByRole('row').filter({ hasText: 'meta-capi-prod' }).waitFor();
+    found['reconciliation with results'] = await seriousViolations(page);
+
+    expect(Object.entries(found).filter(([, v]) => v.length > 0)).toEqual([]);
+    expect(problems(messages)).toEqual([]);
+    await page.close();
+  });
+
+  it('reaches every control of the sign-in, overview, record and code pages by Tab', async () => {
+    const { page } = await openRecordedPage(browser);
+    await page.goto(`${serve.url}/console/`);
+    await page.getByLabel('API key or admin token').waitFor();
+    const unreached: Record<string, string[]> = { 'sign-in': await unreachedByTab(page, 2) };
+    // Signing in by keyboard alone: type the key, Enter.
+    await page.getByLabel('API key or admin token').focus();
+    await page.keyboard.type(serve.token);
+    await page.keyboard.press('Enter');
+    await page.getByRole('row').filter({ hasText: 'purchase-to-meta' }).waitFor();
+    unreached.overview = await unreachedByTab(page, 12);
+    await page.goto(`${serve.url}/console/deliveries/${deliveryId}`);
+    await page.getByRole('heading', { name: 'Attempts' }).waitFor();
+    unreached.record = await unreachedByTab(page, 12);
+    await page.goto(`${serve.url}/console/pipes/${pipeId}/code`);
+    await page.getByRole('textbox', { name: 'Transform code' }).waitFor();
+    await page
+      .getByRole('button', { name: /^Revert to version/ })
+      .first()
+      .waitFor();
+    unreached.code = await unreachedByTab(page, 14);
+    expect(unreached).toEqual({ 'sign-in': [], overview: [], record: [], code: [] });
+    await page.close();
+  });
+});
