@@ -52,8 +52,9 @@ async function unreachedByTab(page: Page, atLeast: number): Promise<string[]> {
   const count = (await page.evaluate(`(() => {
     const controls = [];
     const collect = (root) => {
-      for (const el of root.querySelectorAll('a[href], button, input, select, textarea, [tabindex], [contenteditable="true"]')) {
-        if (el.disabled || el.tabIndex < 0 || el.closest('[hidden]') || el.getClientRects().length === 0) continue;
+      for (const el of root.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex], [contenteditable="true"]')) {
+        // Folded content (a closed <details>) is not a stop for Tab until it is opened.
+        if (el.disabled || el.tabIndex < 0 || !el.checkVisibility({ contentVisibilityAuto: true, visibilityProperty: true })) continue;
         controls.push(el);
       }
       for (const host of root.querySelectorAll('*')) if (host.shadowRoot) collect(host.shadowRoot);

@@ -61,6 +61,7 @@ describe.skipIf(skipBrowser)('the operator flow in the console alone', () => {
 
     // The source.
     await nav.getByRole('link', { name: 'Sources' }).click();
+    await page.locator('summary', { hasText: 'New source' }).click();
     const newSource = page.getByRole('form', { name: 'New source' });
     await newSource.getByLabel('Name').fill('Web');
     await newSource.getByLabel('Slug').fill('web');
@@ -70,6 +71,7 @@ describe.skipIf(skipBrowser)('the operator flow in the console alone', () => {
 
     // The event type with the brief's purchase schema.
     await nav.getByRole('link', { name: 'Event types' }).click();
+    await page.locator('summary', { hasText: 'New event type' }).click();
     const newType = page.getByRole('form', { name: 'New event type' });
     await newType.getByLabel('Name').fill('purchase');
     await newType.getByLabel('Payload schema (JSON Schema)').fill(JSON.stringify(purchaseSchema, null, 2));
@@ -91,6 +93,7 @@ describe.skipIf(skipBrowser)('the operator flow in the console alone', () => {
 
     // The destination with the brief's send(), its secrets bound, enabled.
     await nav.getByRole('link', { name: 'Destinations' }).click();
+    await page.locator('summary', { hasText: 'New destination' }).click();
     const newDestination = page.getByRole('form', { name: 'New destination' });
     await newDestination.getByLabel('Name').fill('meta-capi-prod');
     await newDestination.getByLabel('send() code').fill(metaExampleSend(meta.url));
@@ -106,6 +109,7 @@ describe.skipIf(skipBrowser)('the operator flow in the console alone', () => {
 
     // The pipe with the brief's transform, from the overview, enabled.
     await nav.getByRole('link', { name: 'OpenPipes' }).click();
+    await page.locator('summary', { hasText: 'New pipe' }).click();
     const newPipe = page.getByRole('form', { name: 'New pipe' });
     await newPipe.getByLabel('Name').fill('purchase-to-meta');
     await newPipe.getByLabel('Source').selectOption({ label: 'Web' });
