@@ -16,10 +16,21 @@
  *   the errors named below (with the same messages) and the argument checks.
  */
 
-import type { IdentifierKind } from './identity/identifiers.js';
-import type { IdentifierCaps, ProfileLink, StoredProfile } from './identity/profiles.js';
-import type { MatchCountRow, MatchObservation } from './match-quality.js';
+import type { MatchObservation } from './match-quality.js';
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
+import type { ErasureStore } from './store/erasure.js';
+import type { IdentityStore } from './store/identity.js';
+import type { MatchQualityStore } from './store/match-quality.js';
+import type { ReconciliationStore } from './store/reconciliation.js';
+import type { RejectionLogStore } from './store/rejections.js';
+
+// The contract's parts that belong to one feature each live in `./store/`; their types are
+// re-exported here so `./store.js` stays the one place to import the contract from.
+export type * from './store/erasure.js';
+export type * from './store/identity.js';
+export type * from './store/match-quality.js';
+export type * from './store/reconciliation.js';
+export type * from './store/rejections.js';
 
 /** Kinds of configuration entity the store keeps as versioned JSON documents. */
 export type EntityKind =
@@ -79,32 +90,6 @@ export interface NewEvent {
   event_payload: Record<string, unknown>;
   /** The W3C `traceparent` of the ingest span, copied to the event's deliveries (null or absent: none). */
   trace_parent?: string | null;
-}
-
-/**
- * An event refused at collect, for the source's rejection log: the errors as the collect answer
- * gave them and the event as sent, as JSON text cut to a bounded size (`truncated` says so).
- */
-export interface NewRejection {
-  /** `newId('rejection', now)`: the time in the id is when it was refused. */
-  id: string;
-  error: RejectionError;
-  /** The event as sent, JSON text, at most the log's size limit (not necessarily valid JSON when cut). */
-  event: string;
-  truncated: boolean;
-}
-
-/** Why an event was refused: the collect answer's `error` for it. */
-export interface RejectionError {
-  code: string;
-  message: string;
-  issues: Array<{ path: string; message: string }>;
-}
-
-/** A rejection as stored. */
-export interface StoredRejection extends NewRejection {
-  source_id: string;
-  received_at: string;
 }
 
 /** Accepted events of one source and event type in one minute (volume alerts' history). */
@@ -227,18 +212,6 @@ export interface DeliveryStatsRow {
   oldest_created_at: string | null;
 }
 
-/** What {@link Store.reconciliation} answers. */
-export interface ReconciliationRows {
-  collected: Array<{ source_id: string; count: number }>;
-  deliveries: Array<{
-    pipe_id: string;
-    destination_id: string;
-    status: DeliveryStatus;
-    filter_reason: string | null;
-    count: number;
-  }>;
-}
-
 /**
  * One cell of the per-minute delivery rollup: how many deliveries of a pipe (to its destination)
  * entered `status` during the minute starting at `minute`.
@@ -271,52 +244,8 @@ export interface ListAuditQuery {
   limit: number;
 }
 
-/** A profile merged into another: its id and when. */
-export interface ProfileMerge {
-  id: string;
-  merged_at: string;
-}
-
 /** An audit entry to write in the same transaction as an entity change. */
 export type NewAuditEntry = AuditEntry;
-
-/** An identifier as stores key it: the value (raw kinds) or its `sha256` digest (personal kinds). */
-export interface IdentifierRef {
-  kind: IdentifierKind;
-  key: string;
-}
-
-/** What `eraseProfiles` erased (docs/erasure.md). Counts and profile ids only: no personal data. */
-export interface ErasureCounts {
-  /** Live profiles erased, with the profiles merged into them. */
-  profiles: number;
-  /** Their ids (survivors and merged ones): opaque, kept in the audit entry. */
-  profile_ids: string[];
-  /** Stored identifiers deleted. */
-  identifiers: number;
-  /** Events deleted. */
-  events: number;
-  /** Delivery records of those events, kept as tombstones (payloads gone, `erased_at` set). */
-  deliveries: number;
-  /** Of those, deliveries that had not left yet (`pending`, `retrying`, `sending`): now `filtered`, reason `erased`. */
-  cancelled: number;
-  /** Attempts whose bodies (request, response, error, exchanges, logs) were erased. */
-  attempts: number;
-  /** Rejection-log entries that quoted one of the identifiers, deleted. */
-  rejections: number;
-  /** Shared state documents (alert incidents, breakers) whose text quoted one, scrubbed. */
-  state: number;
-}
-
-/** What `eraseProfiles` answers: the counts, and whether the freed bytes were compacted away. */
-export interface ErasureResult extends ErasureCounts {
-  /**
-   * True when the store rewrote what held the erased bytes (SQLite: VACUUM and a WAL checkpoint
-   * that truncated the log; PostgreSQL: VACUUM of the touched tables). False when it could not
-   * (e.g. another process held a read transaction open on SQLite): call again later to finish.
-   */
-  compacted: boolean;
-}
 
 /**
  * Storage for OpenPipes. Implementations: `sqliteStore()`, `postgresStore()`.
@@ -324,8 +253,17 @@ export interface ErasureResult extends ErasureCounts {
  * Concurrency: any number of engines (processes) may share one store. Methods MUST be safe to
  * call concurrently; `claimDeliveries` MUST NOT hand the same delivery to two owners while a lease
  * is live (PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+ *
+ * The parts that belong to one feature each are declared in `./store/`: the rejection log
+ * ({@link RejectionLogStore}), match quality ({@link MatchQualityStore}), reconciliation
+ * ({@link ReconciliationStore}), identity ({@link IdentityStore}) and erasure ({@link ErasureStore}).
  */
-export interface Store {
+export interface Store
+  extends RejectionLogStore,
+    MatchQualityStore,
+    ReconciliationStore,
+    IdentityStore,
+    ErasureStore {
   /** A short name for logs and benchmarks, e.g. `sqlite` or `postgres`. */
   readonly dialect: string;
 
@@ -495,24 +433,6 @@ export interface Store {
    */
   listEvents(input: { sourceId: string; cursor?: string; limit: number }): Promise<StoredEvent[]>;
 
-  // --- rejection log (events refused at collect) ---------------------------------------------
-
-  /**
-   * Appends rejections of one source in ONE statement (one per collect request, not per event),
-   * then deletes that source's oldest rejections beyond the newest `keep`, so a flood of garbage
-   * cannot grow the log past `keep` rows per source. `keep < 1` or an empty list stores nothing.
-   * Concurrent calls may briefly leave a few more than `keep`; the next call trims them.
-   */
-  appendRejections(input: {
-    sourceId: string;
-    rejections: NewRejection[];
-    keep: number;
-    now: string;
-  }): Promise<void>;
-
-  /** A source's rejections, newest first, those with `id < cursor` when given. `limit` 1..1001. */
-  listRejections(input: { sourceId: string; cursor?: string; limit: number }): Promise<StoredRejection[]>;
-
   /** Delivery rows, newest first. A `status` list that is empty matches no row. */
   listDeliveries(input: ListDeliveriesQuery): Promise<DeliveryRow[]>;
 
@@ -549,26 +469,6 @@ export interface Store {
    * Ordered by minute, then pipe, destination and status.
    */
   deliveryCounts(input: DeliveryCountsQuery): Promise<DeliveryCountRow[]>;
-
-  /**
-   * The match-quality rollup of one pipe over the minutes that start in `[since, until)`, summed:
-   * per identifier, how many delivered events carried it before stitching (`raw`) and in the
-   * request that left (`stitched`); identifier `*` counts the measured events. `completeDeliveries`
-   * MUST add each applied `delivered` outcome's `match` (`matchIncrements`) in the same transaction
-   * that records it, at the minute of `now`; an outcome that is not applied (lost lease) adds
-   * nothing. Costs in proportion to the minutes asked for, never the history. `prune` deletes the
-   * minutes before its `before`. Empty when nothing was measured.
-   */
-  matchCounts(input: { pipeId: string; since: string; until: string }): Promise<MatchCountRow[]>;
-
-  /**
-   * Reconciliation of one event type over `since <= received_at < until`: the events received, per
-   * source, and their deliveries grouped by pipe, destination, current status and filter reason.
-   * MUST cost in proportion to the events of that type in the period (an index on the events'
-   * type and receive time, and the deliveries' event index), never a scan over the history.
-   * Duplicates are not events (they were not stored). Empty arrays when there are none.
-   */
-  reconciliation(input: { eventType: string; since: string; until: string }): Promise<ReconciliationRows>;
 
   /**
    * The live backlog per destination: deliveries not final yet (`pending`, `retrying`, and
@@ -609,71 +509,6 @@ export interface Store {
 
   /** Audit entries, newest first. */
   listAudit(input: ListAuditQuery): Promise<AuditEntry[]>;
-
-  // --- identity (docs/identifiers.md): profiles stitched from the identifiers events carry -----
-
-  /**
-   * Links each event's identifiers, in order, in one transaction: the plan of `planLink` (core's
-   * rules, so every store merges alike) applied per link. Safe when several processes link the same
-   * identifiers at once: they end in one profile. Returns the profile id per link (null: it had none).
-   */
-  linkProfiles(input: {
-    links: ProfileLink[];
-    caps: IdentifierCaps;
-    newId: () => string;
-    now: string;
-  }): Promise<Array<string | null>>;
-
-  /** The live profiles holding any of these identifiers, each with all of its identifiers. */
-  findProfiles(input: {
-    identifiers: Array<{ kind: IdentifierKind; key: string }>;
-  }): Promise<StoredProfile[]>;
-
-  /** One profile by id (a merged id resolves to its survivor), with the profiles merged into it. */
-  getProfile(input: { id: string }): Promise<(StoredProfile & { merged: ProfileMerge[] }) | null>;
-
-  /** Deletes up to `limit` profiles last seen before `before`, with their identifiers and history. */
-  pruneProfiles(input: { before: string; limit: number }): Promise<number>;
-
-  // --- erasure and export (docs/erasure.md): a data subject's rights ------------------------
-
-  /**
-   * The events tied to a person: every event whose identifiers, as `linkProfiles` captured them
-   * (the `event_ref` of each link), include one of `identifiers` — whatever profile holds them now,
-   * so an event that arrived before the link that joined its identifiers to the person is found.
-   * Oldest first, at most `limit`, each with the ids of its deliveries.
-   */
-  listPersonEvents(input: {
-    identifiers: IdentifierRef[];
-    limit: number;
-  }): Promise<Array<{ event_ref: string; delivery_ids: string[] }>>;
-
-  /**
-   * Erases a person, in ONE transaction:
-   * - the live profiles holding any of `identifiers`, the profiles merged into them, their
-   *   identifiers and merge history;
-   * - every event tied to any identifier of those profiles or of `identifiers` (as
-   *   `listPersonEvents` finds them), with its identifier index rows (and dedup rows);
-   * - their deliveries become tombstones: `detail` is the store kit's `erasedDetail`, each attempt keeps its
-   *   number, status, time, duration and versions only. Deliveries not final (`pending`,
-   *   `retrying`, `sending` — claimed by a dispatcher) become `filtered` with `filter_reason`
-   *   `erased`, due never, lease cleared: they are never claimed again, and the outcome of a batch
-   *   already in flight is `lost` (`completeDeliveries` is fenced by the lease), so it writes
-   *   nothing and retries nothing;
-   * - rejection-log entries whose text contains one of the identifiers' keys, digests, or `given`
-   *   (the raw values the caller was given), at least 4 characters long;
-   * - the same texts replaced by `[erased]` in every string of the shared state documents (alert
-   *   incidents quote error messages);
-   * - `audit(counts)` appended (counts and profile ids, never an identifier).
-   * Then, outside the transaction, it compacts what held the bytes (see {@link ErasureResult}).
-   * Erasing nobody is not an error: every count is 0.
-   */
-  eraseProfiles(input: {
-    identifiers: IdentifierRef[];
-    given: string[];
-    now: string;
-    audit: (counts: ErasureCounts) => NewAuditEntry;
-  }): Promise<ErasureResult>;
 
   // --- small shared state (circuit breakers, alert incidents) --------------------------------
 

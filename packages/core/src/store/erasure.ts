@@ -1,0 +1,80 @@
+/**
+ * Erasure and export's part of the {@link Store} contract (docs/erasure.md): a data subject's
+ * rights (`packages/core/src/identity/erasure.ts`, `store-kit/erasure.ts`; each store's `erasure.ts`).
+ */
+
+import type { NewAuditEntry } from '../store.js';
+import type { IdentifierRef } from './identity.js';
+
+/** What `eraseProfiles` erased (docs/erasure.md). Counts and profile ids only: no personal data. */
+export interface ErasureCounts {
+  /** Live profiles erased, with the profiles merged into them. */
+  profiles: number;
+  /** Their ids (survivors and merged ones): opaque, kept in the audit entry. */
+  profile_ids: string[];
+  /** Stored identifiers deleted. */
+  identifiers: number;
+  /** Events deleted. */
+  events: number;
+  /** Delivery records of those events, kept as tombstones (payloads gone, `erased_at` set). */
+  deliveries: number;
+  /** Of those, deliveries that had not left yet (`pending`, `retrying`, `sending`): now `filtered`, reason `erased`. */
+  cancelled: number;
+  /** Attempts whose bodies (request, response, error, exchanges, logs) were erased. */
+  attempts: number;
+  /** Rejection-log entries that quoted one of the identifiers, deleted. */
+  rejections: number;
+  /** Shared state documents (alert incidents, breakers) whose text quoted one, scrubbed. */
+  state: number;
+}
+
+/** What `eraseProfiles` answers: the counts, and whether the freed bytes were compacted away. */
+export interface ErasureResult extends ErasureCounts {
+  /**
+   * True when the store rewrote what held the erased bytes (SQLite: VACUUM and a WAL checkpoint
+   * that truncated the log; PostgreSQL: VACUUM of the touched tables). False when it could not
+   * (e.g. another process held a read transaction open on SQLite): call again later to finish.
+   */
+  compacted: boolean;
+}
+
+/** Erasure and export (docs/erasure.md): a data subject's rights. Part of {@link Store}. */
+export interface ErasureStore {
+  /**
+   * The events tied to a person: every event whose identifiers, as `linkProfiles` captured them
+   * (the `event_ref` of each link), include one of `identifiers` — whatever profile holds them now,
+   * so an event that arrived before the link that joined its identifiers to the person is found.
+   * Oldest first, at most `limit`, each with the ids of its deliveries.
+   */
+  listPersonEvents(input: {
+    identifiers: IdentifierRef[];
+    limit: number;
+  }): Promise<Array<{ event_ref: string; delivery_ids: string[] }>>;
+
+  /**
+   * Erases a person, in ONE transaction:
+   * - the live profiles holding any of `identifiers`, the profiles merged into them, their
+   *   identifiers and merge history;
+   * - every event tied to any identifier of those profiles or of `identifiers` (as
+   *   `listPersonEvents` finds them), with its identifier index rows (and dedup rows);
+   * - their deliveries become tombstones: `detail` is the store kit's `erasedDetail`, each attempt keeps its
+   *   number, status, time, duration and versions only. Deliveries not final (`pending`,
+   *   `retrying`, `sending` — claimed by a dispatcher) become `filtered` with `filter_reason`
+   *   `erased`, due never, lease cleared: they are never claimed again, and the outcome of a batch
+   *   already in flight is `lost` (`completeDeliveries` is fenced by the lease), so it writes
+   *   nothing and retries nothing;
+   * - rejection-log entries whose text contains one of the identifiers' keys, digests, or `given`
+   *   (the raw values the caller was given), at least 4 characters long;
+   * - the same texts replaced by `[erased]` in every string of the shared state documents (alert
+   *   incidents quote error messages);
+   * - `audit(counts)` appended (counts and profile ids, never an identifier).
+   * Then, outside the transaction, it compacts what held the bytes (see {@link ErasureResult}).
+   * Erasing nobody is not an error: every count is 0.
+   */
+  eraseProfiles(input: {
+    identifiers: IdentifierRef[];
+    given: string[];
+    now: string;
+    audit: (counts: ErasureCounts) => NewAuditEntry;
+  }): Promise<ErasureResult>;
+}
