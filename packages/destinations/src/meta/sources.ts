@@ -10,6 +10,7 @@ import {
   compactSource,
   generatedSource,
   hashSource,
+  metaUserDataSource,
   normaliseSource,
   profileSource,
   sendPlumbingSource,
@@ -42,7 +43,16 @@ export function metaTransformSource(settings: MetaSourceSettings): string {
       default_country: settings.default_country ?? null,
       data_processing_options: settings.data_processing_options ?? null,
     },
-    [compactSource, hashSource, normaliseSource, timeSource, hashedFields, profileSource, transformCode],
+    [
+      compactSource,
+      hashSource,
+      normaliseSource,
+      timeSource,
+      hashedFields,
+      profileSource,
+      metaUserDataSource,
+      transformCode,
+    ],
   );
 }
 

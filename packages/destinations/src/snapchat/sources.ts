@@ -9,6 +9,7 @@ import {
   compactSource,
   generatedSource,
   hashSource,
+  metaUserDataSource,
   normaliseSource,
   profileSource,
   retryAfterSource,
@@ -40,7 +41,16 @@ export function snapchatTransformSource(settings: SnapchatSourceSettings): strin
       default_country: settings.default_country ?? null,
       limited_data_use: settings.limited_data_use,
     },
-    [compactSource, hashSource, normaliseSource, timeSource, hashedFields, profileSource, transformCode],
+    [
+      compactSource,
+      hashSource,
+      normaliseSource,
+      timeSource,
+      hashedFields,
+      profileSource,
+      metaUserDataSource,
+      transformCode,
+    ],
   );
 }
 

@@ -11,21 +11,12 @@ function transform({ events, profiles }) {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
+    const shared = metaUserData(e, profiles);
     const user_data = compact({
-      // The event's own values win; its stitched profile fills what it lacks (identity on).
-      em: asList(firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256'))),
-      ph: asList(firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256_digits'))),
-      fn: p.first_name,
-      ln: p.last_name,
-      ct: p.city,
-      st: p.state,
-      zp: p.zip,
-      country: p.country,
-      ge: p.gender,
-      db: p.date_of_birth,
-      external_id: firstDefined(p.external_id, fromProfile(profiles, e, 'external_id', 'sha256')),
-      client_ip_address: firstDefined(p.ip, profileAttribute(profiles, e, 'ip')),
-      client_user_agent: firstDefined(p.user_agent, p.ua, profileAttribute(profiles, e, 'user_agent')),
+      ...shared,
+      // Overwriting keeps each key's place, so em and ph stay first.
+      em: asList(shared.em),
+      ph: asList(shared.ph),
       // The ScCid URL parameter and the _scid cookie: never hashed.
       sc_click_id: firstDefined(p.sc_click_id, fromProfile(profiles, e, 'sc_click_id')),
       sc_cookie1: firstDefined(p.sc_cookie1, fromProfile(profiles, e, 'sc_cookie1')),

@@ -14,6 +14,7 @@ import consent from './consent.js?raw';
 import googleDateTime from './google-date-time.js?raw';
 import googleOAuth from './google-oauth.js?raw';
 import hash from './hash.js?raw';
+import metaUserData from './meta-user-data.js?raw';
 import normalise from './normalise.js?raw';
 import profile from './profile.js?raw';
 import retryAfter from './retry-after.js?raw';
@@ -34,6 +35,12 @@ export const consentSource = consent;
  * Uses `openpipes.sha256Hex` (array form).
  */
 export const hashSource = hash;
+
+/**
+ * `metaUserData(e, profiles)`: the `user_data` fields Meta's and Snapchat's Conversions APIs share,
+ * raw (the template adds its own, then compacts and hashes). Uses `profileSource`'s helpers.
+ */
+export const metaUserDataSource = metaUserData;
 
 /**
  * `normalise.*`: the platforms' normalisation rules before hashing. Reads `SETTINGS.default_country`
