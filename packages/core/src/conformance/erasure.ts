@@ -9,12 +9,11 @@
  * in the database's bytes (`rawDump`: the SQLite file and its WAL; every PostgreSQL row as text).
  */
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPipes, type Pipes } from '../engine.js';
-import { silentLogger } from '../logger.js';
-import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
-import { startTestServer, type TestServer } from '../testing/test-server.js';
+import { describe, expect, it } from 'vitest';
+import { settled, stopAndClose, waitFor } from '../testing/helpers.js';
+import type { TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness, storyPipe } from './harness.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -31,41 +30,11 @@ const TRANSFORM = `function transform({ events, profiles }) {
   }));
 }`;
 
-const send = (url: string) => `async function send({ events }) {
-  const res = await fetch(${JSON.stringify(url)}, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ data: events.map((e) => e.event_payload) }),
-  });
-  return res.json();
-}`;
-
 export function runEngineErasure(options: EngineConformanceOptions): void {
   describe(`erasure end to end on ${options.name}`, () => {
-    const open: Pipes[] = [];
+    const h = engineHarness(options, { prefix: 'erasure', defaults: { identity: true } });
     let sink: TestServer | null = null;
-    let counter = 0;
-    const dbName = () => `erasure_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await sink?.close();
-      sink = null;
-      await options.cleanup?.();
-    });
-
-    const engine = async (db: string, platform: TestServer) => {
-      const pipes = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        identity: true,
-        egressAllow: [platform.host],
-        dispatcher: { pollIntervalMs: 50 },
-      });
-      open.push(pipes);
-      return pipes;
-    };
+    const engine = (db: string, platform: TestServer) => h.engine(db, { egressAllow: [platform.host] });
     const at = (ms = Date.now()) => new Date(ms).toISOString();
     /** The event ids the platform received, from every request. */
     const received = () =>
@@ -74,24 +43,10 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       );
 
     it('erases a person: her data goes, Bob’s stays, her pending purchase never leaves, no bytes remain', async () => {
-      const db = dbName();
-      sink = await startTestServer(() => ({ body: { ok: true } }));
+      const db = h.dbName();
+      sink = await h.server(() => ({ body: { ok: true } }));
       const first = await engine(db, sink);
-      const source = await first.sources.create({ name: 'Web', slug: 'web' });
-      for (const name of ['page_view', 'login', 'purchase'])
-        await first.eventTypes.create({ name, schema: { type: 'object' } });
-      const destination = await first.destinations.create({
-        name: 'platform',
-        send: send(`${sink.url}/events`),
-      });
-      const pipe = await first.pipes.create({
-        name: 'to-platform',
-        source_id: source.id,
-        destination_id: destination.id,
-        transform: TRANSFORM,
-      });
-      await first.pipes.enable(pipe.id);
-      await first.destinations.enable(destination.id);
+      const { pipe } = await storyPipe(first, `${sink.url}/events`, TRANSFORM);
       await first.start();
 
       await first.ingest('web', [
@@ -127,7 +82,6 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       await settled(first, pipe.id, 3);
       expect(received()).toEqual(expect.arrayContaining(['pv-jane', 'login-jane', 'pv-bob']));
       await stopAndClose(first);
-      open.splice(open.indexOf(first), 1);
 
       // Stopped: both purchases wait as pending deliveries; Jane's is the older.
       const second = await engine(db, sink);

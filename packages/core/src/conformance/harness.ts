@@ -91,6 +91,37 @@ export const postSend = (url: string) => `async function send({ events }) {
   return res.json();
 }`;
 
+/** A send() that posts each event's payload as `{ data: payloads }` to `url` and returns the platform's JSON. */
+export const postPayloadsSend = (url: string) => `async function send({ events }) {
+  const res = await fetch(${JSON.stringify(url)}, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data: events.map((e) => e.event_payload) }),
+  });
+  return res.json();
+}`;
+
+/**
+ * The identity stories' set-up (identity, erasure): source `web`, the types `page_view`, `login` and
+ * `purchase`, and the pipe `to-platform` running `transform` to the destination `platform`, which
+ * posts each event's payload to `url` (`postPayloadsSend`); all enabled, the engine not started.
+ */
+export async function storyPipe(pipes: Pipes, url: string, transform: string) {
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  for (const name of ['page_view', 'login', 'purchase'])
+    await pipes.eventTypes.create({ name, schema: { type: 'object' } });
+  const destination = await pipes.destinations.create({ name: 'platform', send: postPayloadsSend(url) });
+  const pipe = await pipes.pipes.create({
+    name: 'to-platform',
+    source_id: source.id,
+    destination_id: destination.id,
+    transform,
+  });
+  await pipes.pipes.enable(pipe.id);
+  await pipes.destinations.enable(destination.id);
+  return { source, destination, pipe };
+}
+
 /** Source `web`, the purchase type, `destination`, and a pass-through pipe (`transform: null`) to it; all enabled. */
 export async function passThroughPipe(
   pipes: Pipes,

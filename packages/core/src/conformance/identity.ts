@@ -10,13 +10,13 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createPipes, type Pipes } from '../engine.js';
+import { describe, expect, it } from 'vitest';
+import type { Pipes } from '../engine.js';
 import type { TransformProfile } from '../identity/stitch.js';
-import { silentLogger } from '../logger.js';
-import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
-import { startTestServer, type TestServer } from '../testing/test-server.js';
+import { settled, waitFor } from '../testing/helpers.js';
+import type { TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness, storyPipe } from './harness.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 
@@ -29,58 +29,18 @@ const TRANSFORM = `function transform({ events, profiles }) {
   }]);
 }`;
 
-const send = (url: string) => `async function send({ events }) {
-  const res = await fetch(${JSON.stringify(url)}, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ data: events.map((e) => e.event_payload) }),
-  });
-  return res.json();
-}`;
-
 const EMAIL = 'Jane.Doe+shop@Example-Shop.test';
 
 export function runEngineIdentity(options: EngineConformanceOptions): void {
   describe(`identity end to end on ${options.name}`, () => {
-    const open: Pipes[] = [];
+    const h = engineHarness(options, { prefix: 'identity', defaults: { identity: true } });
     let sink: TestServer | null = null;
-    let counter = 0;
-    const dbName = () => `identity_${process.pid}_${Date.now().toString(36)}_${counter++}`;
-
-    afterEach(async () => {
-      await Promise.all(open.splice(0).map((p) => stopAndClose(p, { graceMs: 2000 }).catch(() => {})));
-      await sink?.close();
-      sink = null;
-      await options.cleanup?.();
-    });
 
     const setup = async () => {
-      const db = dbName();
-      sink = await startTestServer(() => ({ body: { ok: true } }));
-      const pipes = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        identity: true,
-        egressAllow: [sink.host],
-        dispatcher: { pollIntervalMs: 50 },
-      });
-      open.push(pipes);
-      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-      for (const name of ['page_view', 'login', 'purchase'])
-        await pipes.eventTypes.create({ name, schema: { type: 'object' } });
-      const destination = await pipes.destinations.create({
-        name: 'platform',
-        send: send(`${sink.url}/events`),
-      });
-      const pipe = await pipes.pipes.create({
-        name: 'to-platform',
-        source_id: source.id,
-        destination_id: destination.id,
-        transform: TRANSFORM,
-      });
-      await pipes.pipes.enable(pipe.id);
-      await pipes.destinations.enable(destination.id);
+      const db = h.dbName();
+      sink = await h.server(() => ({ body: { ok: true } }));
+      const pipes = await h.engine(db, { egressAllow: [sink.host] });
+      const { pipe } = await storyPipe(pipes, `${sink.url}/events`, TRANSFORM);
       await pipes.start();
       return { pipes, pipe, db };
     };
