@@ -14,10 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { createPipes, type Pipes, type StoredEvent, silentLogger } from '@openpipes/core';
 import { testSecretKey } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
-import { type Browser, launchBrowser, skipBrowser } from './browser.js';
 
 const fbp = 'fb.1.1714816462000.1234567890';
 const fbclid = 'IwAR0tagTest_-9';

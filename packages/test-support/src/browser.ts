@@ -1,21 +1,39 @@
 /**
- * Test support for the console's browser tests: Debian's Chromium (`apt-get install -y chromium`;
- * never a downloaded browser) driven by playwright-core, headless, with a fresh profile. Outside CI
- * a missing Chromium skips the browser tests with a message; under CI=true it fails them.
+ * Test support for browser tests (the browser tag's in `@openpipes/http`, the console's in
+ * `@openpipes/cli`): Debian's Chromium (`apt-get install -y chromium`; never a downloaded browser)
+ * driven by playwright-core, headless, with a fresh profile. Outside CI a missing Chromium skips the
+ * browser tests with a message; under CI=true it fails them (.ci/run installs it).
+ *
+ * This package is private and has no build: `exports` points at this TypeScript file, which vitest
+ * compiles and `tsc --noEmit` checks as the importing package's own source, so the tests of a
+ * fresh clone run without building it first.
+ *
+ * @example
+ * ```ts
+ * import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
+ *
+ * describe.skipIf(skipBrowser)('in Chromium', () => {
+ *   let browser: Browser;
+ *   beforeAll(async () => { browser = await launchBrowser(); });
+ *   afterAll(() => browser.close());
+ * });
+ * ```
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
 
+/** Where Chromium is: `OPENPIPES_CHROMIUM`, else Debian's `/usr/bin/chromium`. */
 export const chromiumPath = process.env.OPENPIPES_CHROMIUM ?? '/usr/bin/chromium';
 
 /** True when the browser tests must be skipped: no Chromium, and not in CI. */
 export const skipBrowser = !existsSync(chromiumPath) && process.env.CI !== 'true';
 if (skipBrowser) {
-  console.warn(`console browser tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
+  console.warn(`browser tests skipped: no Chromium at ${chromiumPath} (apt-get install -y chromium)`);
 }
 
+/** A launched Chromium: its persistent context, and `close` to end it and remove its profile. */
 export interface Browser {
   context: BrowserContext;
   close(): Promise<void>;
