@@ -7,6 +7,7 @@ import {
   consentSource,
   generatedSource,
   hashSource,
+  metaUserDataSource,
   normaliseSource,
   profileSource,
   retryAfterSource,
@@ -47,6 +48,7 @@ export function pinterestTransformSource(settings: PinterestSourceSettings): str
       timeSource,
       hashedFields,
       profileSource,
+      metaUserDataSource,
       transformCode,
     ],
   );

@@ -8,20 +8,7 @@ function transform({ events, profiles }) {
     const value = p.value !== undefined ? p.value : p.revenue;
 
     const user_data = compact({
-      // The event's own values win; its stitched profile fills what it lacks (identity on).
-      em: firstDefined(p.email, p.hashed_email, fromProfile(profiles, e, 'email', 'sha256')),
-      ph: firstDefined(p.phone, p.hashed_phone, fromProfile(profiles, e, 'phone', 'sha256_digits')),
-      fn: p.first_name,
-      ln: p.last_name,
-      ct: p.city,
-      st: p.state,
-      zp: p.zip,
-      country: p.country,
-      ge: p.gender,
-      db: p.date_of_birth,
-      external_id: firstDefined(p.external_id, fromProfile(profiles, e, 'external_id', 'sha256')),
-      client_ip_address: firstDefined(p.ip, profileAttribute(profiles, e, 'ip')),
-      client_user_agent: firstDefined(p.user_agent, p.ua, profileAttribute(profiles, e, 'user_agent')),
+      ...metaUserData(e, profiles),
       // The epik URL parameter / _epik cookie: never hashed.
       click_id: firstDefined(p.epik, fromProfile(profiles, e, 'epik')),
     });

@@ -37,8 +37,9 @@ export const consentSource = consent;
 export const hashSource = hash;
 
 /**
- * `metaUserData(e, profiles)`: the `user_data` fields Meta's and Snapchat's Conversions APIs share,
- * raw (the template adds its own, then compacts and hashes). Uses `profileSource`'s helpers.
+ * `metaUserData(e, profiles)`: the `user_data` fields Meta's, Snapchat's and Pinterest's Conversions
+ * APIs share, raw (the template adds its own, then compacts and hashes). Uses `profileSource`'s
+ * helpers.
  */
 export const metaUserDataSource = metaUserData;
 

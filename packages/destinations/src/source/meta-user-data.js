@@ -1,9 +1,9 @@
 /**
  * `metaUserData(e, profiles)`: the `user_data` fields Meta's Conversions API and the APIs modelled
- * on it (Snapchat's v3) share, in their order: em, ph, fn, ln, ct, st, zp, country, ge, db,
+ * on it (Snapchat's v3, Pinterest's) share, in their order: em, ph, fn, ln, ct, st, zp, country, ge, db,
  * external_id, client_ip_address, client_user_agent. The event's own values win; its stitched
  * profile fills what it lacks (identity on). Raw and not compacted: the template adds its own
- * fields (Meta fbc/fbp, Snap sc_click_id/sc_cookie1), then compacts and hashes them
+ * fields (Meta fbc/fbp, Snap sc_click_id/sc_cookie1, Pinterest click_id), then compacts and hashes them
  * (`userDataFields`, meta/hashed-fields.js). Uses `firstDefined`, `fromProfile`, `profileAttribute`
  * (profile).
  *
