@@ -3,7 +3,7 @@
  * (docs/identifiers.md), export a profile's data; `openpipes erasure`: erase a person
  * (docs/erasure.md). Identifiers travel in a POST body, never in the URL.
  */
-import type { Profile } from '@openpipes/core';
+import type { ErasureResult, Profile } from '@openpipes/core';
 import { IDENTIFIERS } from '@openpipes/core/identity';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
@@ -46,20 +46,6 @@ function identifiersFrom(options: Record<string, string | boolean | undefined>):
   return identifiers;
 }
 
-/** What `POST /api/erasure` answers. */
-interface ErasureAnswer {
-  profiles: number;
-  profile_ids: string[];
-  identifiers: number;
-  events: number;
-  deliveries: number;
-  cancelled: number;
-  attempts: number;
-  rejections: number;
-  state: number;
-  compacted: boolean;
-}
-
 export function registerErasure(program: Command, ctx: CommandContext): void {
   const erasure = program
     .command('erasure')
@@ -70,7 +56,7 @@ export function registerErasure(program: Command, ctx: CommandContext): void {
     .option('--json', 'print JSON');
   identifierOptions(erasure).action(async (options: Record<string, string | boolean | undefined>) => {
     const identifiers = identifiersFrom(options);
-    const { body } = await ctx.client().request<ErasureAnswer>('POST', '/api/erasure', {
+    const { body } = await ctx.client().request<ErasureResult>('POST', '/api/erasure', {
       body: { identifiers },
     });
     if (options.json) {
