@@ -1,6 +1,7 @@
 /**
  * User code for the secrets suite: a transform and a `send()` that leak every bound secret in every
- * form the sandbox's own libraries produce (JSON, `encodeURIComponent`, `encodeURI`,
+ * form the sandbox's own libraries produce (JSON, `encodeURIComponent` and its RFC 3986 form, once
+ * and twice, `encodeURI`,
  * `URLSearchParams`, the URL parser, `btoa`, hex), into console lines, URLs, headers, bodies, error
  * messages and outputs — and place a secret exactly at a cut when asked.
  */
@@ -21,6 +22,9 @@ function forms(v) {
     json: JSON.stringify(v).slice(1, -1),
     json_text: JSON.stringify({ v: v, nested: JSON.stringify({ v: v }) }),
     component: encodeURIComponent(v),
+    // RFC 3986 as OAuth 1.0a writes it (! ' ( ) * encoded too), and encoded twice (a signature base string).
+    rfc3986: encodeURIComponent(v).replace(/[!'()*]/g, function (c) { return '%' + c.charCodeAt(0).toString(16).toUpperCase(); }),
+    component_twice: encodeURIComponent(encodeURIComponent(v)),
     uri: encodeURI(v),
     form: new URLSearchParams({ t: v }).toString().slice(2),
     path_setter: path.href,
