@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { identifiersInOutputs } from '@openpipes/core';
 import { purchaseEvent, runSend, runTransform, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
@@ -415,6 +416,21 @@ describe('google-data-manager transform', () => {
       { emailAddress: sha256('johnsmith@gmail.com') },
       { phoneNumber: sha256('+16505551212') },
     ]);
+  });
+});
+
+describe('google-data-manager match quality', () => {
+  it('declares where each identifier it sends sits, and every declared path finds the transform’s output', async () => {
+    const definition = googleDataManager(options());
+    const outputs = await runTransform(definition.transform, {
+      events: [
+        canonicalPurchase('ord_mq', { first_name: 'John', last_name: 'Smith', country: 'US', zip: '94025' }),
+        canonicalPurchase('ord_mq_app', { gclid: undefined, gbraid: 'gb-1', wbraid: 'wb-1' }),
+      ],
+    });
+    expect(identifiersInOutputs(definition.destination.identifiers!, outputs).sort()).toEqual(
+      [...dataManagerTemplate.identifiers].sort(),
+    );
   });
 });
 
