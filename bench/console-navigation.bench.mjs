@@ -16,8 +16,8 @@ import { chromium } from 'playwright-core';
 import { report, tempDir } from './lib.mjs';
 
 const bench = 'console-navigation';
-const records = Number(process.env.CONSOLE_BENCH_RECORDS ?? 1_000_000);
-const runs = Number(process.env.CONSOLE_BENCH_RUNS ?? 15);
+const records = Number(process.env.BENCH_CONSOLE_RECORDS ?? 1_000_000);
+const runs = Number(process.env.BENCH_CONSOLE_RUNS ?? 15);
 const chromiumPath = process.env.OPENPIPES_CHROMIUM ?? '/usr/bin/chromium';
 if (!existsSync(chromiumPath)) {
   console.log(
