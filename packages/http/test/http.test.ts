@@ -776,6 +776,14 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     );
     expect(row.count).toBeGreaterThanOrEqual(2);
     expect(stats.json.engine.running).toBe(true);
+
+    // The backlog by destination, from the index of live deliveries: the same pending ones.
+    const backlog = await call(f, 'GET', '/api/backlog');
+    expect(backlog.status).toBe(200);
+    const live = backlog.json.data.find(
+      (r: { destination_id: string }) => r.destination_id === pipe!.destination_id,
+    );
+    expect(live.count).toBeGreaterThanOrEqual(row.count);
   });
 
   it('serves an OpenAPI 3.1 document generated from the validation schemas', async () => {

@@ -54,6 +54,15 @@ const statsSchema = z.object({
   }),
 });
 
+const backlogSchema = z.object({
+  data: z.array(
+    z.object({
+      destination_id: z.string(),
+      count: z.number().int().describe('Deliveries not final yet: pending, sending or retrying.'),
+    }),
+  ),
+});
+
 export function deliveryRoutes(pipes: Pipes): Route[] {
   return [
     defineRoute({
@@ -156,6 +165,23 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       },
       async handle({ query }) {
         return reply(200, await pipes.reconciliation.get(query));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/backlog',
+      summary:
+        "The live backlog per destination (deliveries not final yet), counted over the index of live deliveries: it costs as much as the backlog is long, never the history's length (unlike /api/stats).",
+      tag: 'Deliveries',
+      access: 'read',
+      responses: {
+        200: {
+          description: 'Backlog by destination; destinations without one are left out.',
+          schema: backlogSchema,
+        },
+      },
+      async handle() {
+        return reply(200, { data: await pipes.store.backlog() });
       },
     }),
     defineRoute({
