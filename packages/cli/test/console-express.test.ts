@@ -13,8 +13,8 @@ import {
   startTestServer,
   type TestServer,
 } from '@openpipes/core/testing';
+import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Browser, launchBrowser, skipBrowser } from './browser.js';
 import { openRecordedPage, problems, signIn } from './console-page.js';
 import { stopAll, tempDir } from './helpers.js';
 

@@ -3,8 +3,9 @@
  * afterwards (console lines, CSP violations, page errors, the body of every answer), and the
  * sign-in every test starts with. Works for any mount: pass the console's URL.
  */
+
+import type { Browser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
-import type { Browser } from './browser.js';
 
 export interface RecordedPage {
   page: Page;

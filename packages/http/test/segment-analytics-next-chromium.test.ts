@@ -18,10 +18,10 @@ import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
 import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
-import { type Browser, launchBrowser, skipBrowser } from './browser.js';
 
 interface MetaEvent {
   event_name: string;
