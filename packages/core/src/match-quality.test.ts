@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { captureAndRemember } from './identity/capture.js';
+import { junkPolicy } from './identity/junk.js';
 import {
   destinationIdentifiersSchema,
   identifiersInOutputs,
@@ -68,6 +70,16 @@ describe('match quality', () => {
     expect(observed).toEqual({ raw: ['first_name', 'ip'], stitched: ['email', 'fbp', 'first_name', 'ip'] });
     // An _fbp cookie on the event itself is raw.
     expect(observeMatch(meta, { cookies: '_fbp=fb.1.1700000000000.42' }, []).raw).toEqual(['fbp']);
+  });
+
+  it('reads raw from the capture stitching made of the same payload object, its junk policy included', () => {
+    const payload = { external_id: 'crm-1', email: 'jane@shop.example', ip: '203.0.113.7' };
+    const declared = { email: ['user_data.em'], external_id: ['user_data.external_id'] };
+    // Not captured before: read with the default junk policy, email counts.
+    expect(observeMatch(declared, { ...payload }, []).raw).toEqual(['email', 'external_id']);
+    // Stitching captured this object with a policy that calls the domain junk: its capture is the one read.
+    captureAndRemember(payload, { seenAt: 1, junk: junkPolicy({ emailDomains: ['shop.example'] }) });
+    expect(observeMatch(declared, payload, []).raw).toEqual(['external_id']);
   });
 
   it('refuses identifiers outside the closed list and paths that are not paths', () => {

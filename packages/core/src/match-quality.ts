@@ -6,7 +6,7 @@
  * transaction that records the outcome; `pipes.deliveries.matchQuality` reads the sums.
  */
 import { z } from 'zod';
-import { captureIdentifiers } from './identity/capture.js';
+import { capturedBefore, captureIdentifiers } from './identity/capture.js';
 import { IDENTIFIERS, type IdentifierKind } from './identity/identifiers.js';
 
 /** Personal data the platforms take hashed that stitching never supplies (raw = what left). */
@@ -136,7 +136,8 @@ export function identifiersInOutputs(
  * What one delivered event carried, before and after stitching. `stitched` is read from what left;
  * `raw` from the incoming event by the identifier table (its fields, `page_url` and cookies), limited
  * to the declared identifiers. Identifiers stitching never supplies (first name, city, ...) count
- * as raw when they left: the event carried them.
+ * as raw when they left: the event carried them. With identity on, the capture stitching made of the
+ * same payload object is reused (so its junk policy applies) rather than made again.
  *
  * @example
  * ```ts
@@ -151,7 +152,8 @@ export function observeMatch(
   now = Date.now(),
 ): MatchObservation {
   const stitched = identifiersInOutputs(declared, outputs);
-  const captured = captureIdentifiers(payload, { seenAt: now });
+  // Stitching captured this payload object already when identity is on; capture it only otherwise.
+  const captured = capturedBefore(payload) ?? captureIdentifiers(payload, { seenAt: now });
   const carried = new Set<string>(captured.identifiers.map((i) => i.kind));
   if (captured.attributes.ip) carried.add('ip');
   if (captured.attributes.user_agent) carried.add('user_agent');

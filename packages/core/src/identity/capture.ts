@@ -200,6 +200,33 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
 }
 
 /**
+ * The captures made of payload objects still in use, so one delivery captures each event once:
+ * stitching captures the event it hands the transform, and match quality (after the send) reads the
+ * same capture of the same object instead of capturing it again. Weak, so a payload's entry goes
+ * with the payload.
+ */
+const captures = new WeakMap<object, CapturedEvent>();
+
+/**
+ * {@link captureIdentifiers}, remembered for this payload object: a later {@link capturedBefore} of
+ * the same object returns it without reading the payload again.
+ */
+export function captureAndRemember(payload: unknown, options: CaptureOptions): CapturedEvent {
+  const captured = captureIdentifiers(payload, options);
+  if (payload && typeof payload === 'object') captures.set(payload, captured);
+  return captured;
+}
+
+/**
+ * The capture {@link captureAndRemember} made of this very payload object, if any. Which kinds an
+ * event carries does not depend on the time it was captured at (only first-seen times do), so a
+ * caller asking which identifiers are present may use it whatever `seenAt` it was made with.
+ */
+export function capturedBefore(payload: unknown): CapturedEvent | undefined {
+  return payload && typeof payload === 'object' ? captures.get(payload) : undefined;
+}
+
+/**
  * Whether an identifier first seen at `firstSeen` may still be offered at `now`: within its kind's
  * window (docs/identifiers.md), which `windows` may override per kind (days; null = never expires).
  */

@@ -6,7 +6,7 @@
  */
 import type { SandboxEvent } from '../sandbox/types.js';
 import type { Store } from '../store.js';
-import { type CapturedIdentifier, captureIdentifiers, isOfferable } from './capture.js';
+import { type CapturedIdentifier, captureAndRemember, captureIdentifiers, isOfferable } from './capture.js';
 import type { HashScheme, IdentifierKind } from './identifiers.js';
 import { type JunkPolicy, junkPolicy } from './junk.js';
 import {
@@ -76,12 +76,17 @@ export function createIdentity(deps: {
   const { options } = deps;
   const junk = junkPolicy(options.junk);
   const caps: IdentifierCaps = { ...DEFAULT_CAPS, ...options.caps };
+  const captureOptions = (event: { event_time: string }) => ({
+    seenAt: timeOf(event, deps.now()),
+    junk,
+    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+  });
   const capture = (event: { event_time: string; event_payload: Record<string, unknown> }) =>
-    captureIdentifiers(event.event_payload, {
-      seenAt: timeOf(event, deps.now()),
-      junk,
-      ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-    });
+    captureIdentifiers(event.event_payload, captureOptions(event));
+  // At delivery the capture is remembered for the payload object, which match quality reads again
+  // once the batch is sent (deliver.ts): one capture per delivered event, not two.
+  const captureForDelivery = (event: { event_time: string; event_payload: Record<string, unknown> }) =>
+    captureAndRemember(event.event_payload, captureOptions(event));
 
   const offer = (profile: TransformProfile, kind: IdentifierKind, value: OfferedIdentifier) => {
     const list = profile.identifiers[kind] ?? [];
@@ -120,7 +125,7 @@ export function createIdentity(deps: {
 
     async stitch(events) {
       const now = deps.now();
-      const captured = events.map((e) => capture(e));
+      const captured = events.map((e) => captureForDelivery(e));
       const refs = new Map<string, { kind: IdentifierKind; key: string }>();
       for (const c of captured)
         for (const i of c.identifiers)
