@@ -22,6 +22,11 @@ const addMatchSql = `INSERT INTO match_rollup (pipe_id, minute, identifier, raw,
 const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'number', 'data')}) VALUES (?, ?, ?)
   ON CONFLICT (${A('delivery_id', 'number')}) DO UPDATE SET ${A('data')} = excluded.data`;
 
+// A claim's lease on the rows it selected: one prepared statement whatever the batch size (the ids
+// go in as one JSON array), instead of an IN list kysely compiles again for every claim.
+const leaseSql = `UPDATE deliveries SET ${D('status')} = 'sending', ${D('lease_owner')} = ?, ${D('due_at')} = ?, ${D('updated_at')} = ?
+  WHERE ${D('id')} IN (SELECT value FROM json_each(?))`;
+
 /** The store's claim methods. */
 export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext): ClaimMethods {
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
@@ -53,12 +58,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
         );
         if (rows.length === 0) return [];
         const ids = rows.map((r) => r.id);
-        run(
-          qb
-            .updateTable('deliveries')
-            .set({ status: 'sending', lease_owner: owner, due_at: until, updated_at: now })
-            .where('id', 'in', ids),
-        );
+        prepare(leaseSql).run(owner, until, now, JSON.stringify(ids));
         return rows.map((row) =>
           toClaimedDelivery(
             { ...row, status: 'sending', lease_owner: owner, due_at: until, updated_at: now },
