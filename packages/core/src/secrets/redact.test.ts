@@ -56,3 +56,32 @@ describe('createRedactor', () => {
     expect(redact('nothing here')).toBe('nothing here');
   });
 });
+
+describe('createRedactor with a value too short to search for', () => {
+  // A placeholder value ('x', '1', 'USD') set while configuring and then rotated stays a retired
+  // value that every destination's redactor searches: searched in free text, it would blank every
+  // standalone "1", every quantity 1 and every "USD" of every record from then on.
+  const tiny = createRedactor([
+    ['PLACEHOLDER', '1'],
+    ['OLD', 'USD'],
+    ['LETTER', 'a'],
+    ['META_ACCESS_TOKEN', token],
+  ]);
+
+  it('keeps numbers, words and encodings that merely equal or contain a 1-5 character value', () => {
+    const record = {
+      payload: { quantity: 1, value: 1, note: 'order 1 of 31, a gift paid in USD', hex: '31', b64: 'VVNE' },
+      url: 'https://x.example/p?item=1&c=USD',
+    };
+    expect(tiny(record)).toEqual(record);
+  });
+
+  it('still replaces a string that is exactly the short value, and long values everywhere', () => {
+    expect(tiny({ pixel: '1', headers: { 'x-currency': 'USD' }, t: `k=${token}` })).toEqual({
+      pixel: '[secret:PLACEHOLDER]',
+      headers: { 'x-currency': '[secret:OLD]' },
+      t: 'k=[secret:META_ACCESS_TOKEN]',
+    });
+    expect(tiny.text('a')).toBe('[secret:LETTER]');
+  });
+});

@@ -40,6 +40,13 @@ export const CUT_MARK = '…';
 const MAX_MARKS_PER_TEXT = 64;
 /** Values shorter than this are replaced only where they stand alone (see the docs). */
 const SHORT_VALUE = 16;
+/**
+ * Values shorter than this are replaced only where a whole string is exactly the value: not inside
+ * text, not as a number, not in any encoding. A placeholder (`x`, `1`, `USD`) that was rotated stays
+ * a retired value that every destination's redactor uses; searched for, it would blank every
+ * quantity 1 and every `USD` of every record. Five characters are not a credential to find in text.
+ */
+export const MIN_SEARCHED_VALUE = 6;
 
 const sensitiveNames = new Set([
   'authorization',
@@ -95,8 +102,13 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
     : Object.entries(secrets as Record<string, string>);
   const needles: Needle[] = [];
   const exactNumbers = new Map<string, string>();
+  const exactStrings = new Map<string, string>();
   for (const [key, value] of pairs) {
     if (!value) continue;
+    if (value.length < MIN_SEARCHED_VALUE) {
+      if (!exactStrings.has(value)) exactStrings.set(value, `[secret:${key}]`);
+      continue;
+    }
     exactNumbers.set(value, `[secret:${key}]`);
     const short = value.length < SHORT_VALUE;
     for (const form of secretForms(value)) {
@@ -120,6 +132,8 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
 
   const redactText = (text: string): string => {
     if (text === '') return text;
+    const exact = exactStrings.get(text);
+    if (exact !== undefined) return exact;
     let out = pattern && text.length >= shortest ? text.replace(pattern, replacer) : text;
     if (tails.size > 0 && out.includes(CUT_MARK)) out = redactAtMarks(out, tails);
     return maskQueryParams(out);
