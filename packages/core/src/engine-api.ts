@@ -221,6 +221,20 @@ export interface Pipes {
    */
   logRejectedRequest(input: { sourceId: string; error: RejectionError; text: string }): Promise<void>;
   /**
+   * Keeps the refused messages of one request (Segment messages that map to no event) in the
+   * source's rejection log with one write, however many there are: a hostile sender's batch of a
+   * thousand `null`s costs one insert, not a thousand. Never throws (a failed write is logged).
+   *
+   * @example
+   * ```ts
+   * await pipes.logRejectedMessages({ sourceId, rejected: [{ error, text: '{"type":"launch"}' }] });
+   * ```
+   */
+  logRejectedMessages(input: {
+    sourceId: string;
+    rejected: ReadonlyArray<{ error: RejectionError; text: string }>;
+  }): Promise<void>;
+  /**
    * Links the identifiers of messages that are not events (a Segment `identify`, `alias` or `group`:
    * anonymous id, user id, email, phone) into identity profiles, as ingest links those of each event.
    * Nothing is stored as an event or delivered. Resolves `false` when identity is off.

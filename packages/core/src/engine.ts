@@ -293,6 +293,7 @@ export function createPipes(options: PipesOptions): Pipes {
     observe: observers.add,
     traceCollect: (input, fn) => collectSpan(tracer, input, fn),
     logRejectedRequest: ({ sourceId, error, text }) => rejections.record(sourceId, [{ error, text }]),
+    logRejectedMessages: ({ sourceId, rejected }) => rejections.record(sourceId, [...rejected]),
     linkIdentifiers: guard(async (items: Parameters<Identity['link']>[0]) => {
       if (!identity) return false;
       await identity.link(items);

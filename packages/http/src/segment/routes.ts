@@ -228,13 +228,14 @@ async function take(
   }
   const events = [];
   const links = [];
+  // Kept with one write after the loop: a batch of a thousand refused messages is one insert.
+  const refused: Array<Parameters<Pipes['logRejectedMessages']>[0]['rejected'][number]> = [];
   for (const [index, message] of messages.entries()) {
     const mapped = mapSegmentMessage(message, type, ctx);
     if (mapped.kind === 'event') events.push(mapped.event);
     else if (mapped.kind === 'link') links.push(mapped.item);
     else {
-      await pipes.logRejectedRequest({
-        sourceId: source.id,
+      refused.push({
         error: {
           code: 'VALIDATION_FAILED',
           message: `Segment message ${index}: ${mapped.message}`,
@@ -249,6 +250,7 @@ async function take(
       });
     }
   }
+  if (refused.length > 0) await pipes.logRejectedMessages({ sourceId: source.id, rejected: refused });
   const unmapped = messages.length - events.length - links.length;
   if (unmapped > 0) messagesRejected?.({ source: source.slug, reason: 'invalid_message', count: unmapped });
   // Links first: a purchase in the same batch as its identify is delivered with the profile.
