@@ -2,7 +2,8 @@
  * The forms a secret value takes in what OpenPipes records: as written, and as the platform's own
  * libraries encode it without anyone asking — JSON string escapes, `encodeURIComponent`, its
  * RFC 3986-strict form (OAuth 1.0a), both encoded twice (an OAuth signature base string), `encodeURI`, `URLSearchParams` (form encoding, `+` for space), the WHATWG URL parser's path,
- * query, fragment and userinfo encodings, hex, and base64 / base64url at every alignment (so the
+ * query, fragment and userinfo encodings (of the value, and of the value as JSON escapes it: JSON text
+ * that was then URL-encoded), hex, and base64 / base64url at every alignment (so the
  * value is found inside `base64("user:" + value)` whatever the length of `user:`).
  *
  * Pure functions; {@link createRedactor} builds its patterns from them once per set of secrets.
@@ -44,20 +45,11 @@ export function secretForms(value: string): SecretForm[] {
   add(value);
   if (value.length >= 16) add(value.toLowerCase()); // host names are lowercased by the URL parser
   for (const json of jsonForms(value)) add(json);
-  const component = safe(() => encodeURIComponent(value));
-  const strict = component && rfc3986(component);
-  const percent = [
-    component,
-    // RFC 3986 as OAuth 1.0a (RFC 5849 §3.6) and AWS signing write it: `!'()*` encoded too.
-    strict,
-    // Encoded twice: an OAuth signature base string holds each already-encoded parameter encoded again.
-    component && safe(() => encodeURIComponent(component)),
-    strict && rfc3986(encodeURIComponent(strict)),
-    safe(() => encodeURI(value)),
-    new URLSearchParams([['', value]]).toString().slice(1),
-    ...urlParserForms(value),
-  ];
-  for (const text of percent) {
+  // JSON text URL-encoded (`?data=` + encodeURIComponent(JSON.stringify(payload)), a form field
+  // holding JSON): a value with `"`, `\` or a control character is JSON-escaped first.
+  const inJson = JSON.stringify(value).slice(1, -1);
+  const encoded = inJson === value ? [value] : [value, inJson];
+  for (const text of encoded.flatMap(percentForms)) {
     add(text);
     // Some encoders write %2f rather than %2F.
     add(text?.replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()));
@@ -65,9 +57,11 @@ export function secretForms(value: string): SecretForm[] {
   // A URL or form body written into a JSON text (a log line of JSON.stringify({ url })).
   for (const text of [...texts]) add(JSON.stringify(text).slice(1, -1));
   const bytes = Buffer.from(value, 'utf8');
-  const hex = bytes.toString('hex');
-  add(hex);
-  add(hex.toUpperCase());
+  for (const text of encoded) {
+    const hex = Buffer.from(text, 'utf8').toString('hex');
+    add(hex);
+    add(hex.toUpperCase());
+  }
   // Standing alone with its padding (a Basic credential of the value itself).
   add(bytes.toString('base64'));
 
@@ -81,6 +75,23 @@ export function secretForms(value: string): SecretForm[] {
   }
   const forms: SecretForm[] = [...[...texts].map((text) => ({ text })), ...embedded.values()];
   return forms.sort((a, b) => b.text.length - a.text.length);
+}
+
+/** What the URL encoders the platform has make of `value`. */
+function percentForms(value: string): Array<string | undefined> {
+  const component = safe(() => encodeURIComponent(value));
+  const strict = component && rfc3986(component);
+  return [
+    component,
+    // RFC 3986 as OAuth 1.0a (RFC 5849 §3.6) and AWS signing write it: `!'()*` encoded too.
+    strict,
+    // Encoded twice: an OAuth signature base string holds each already-encoded parameter encoded again.
+    component && safe(() => encodeURIComponent(component)),
+    strict && rfc3986(encodeURIComponent(strict)),
+    safe(() => encodeURI(value)),
+    new URLSearchParams([['', value]]).toString().slice(1),
+    ...urlParserForms(value),
+  ];
 }
 
 /** encodeURIComponent's output made RFC 3986-strict: only A-Z a-z 0-9 - . _ ~ stay as they are. */

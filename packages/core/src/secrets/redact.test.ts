@@ -85,3 +85,28 @@ describe('createRedactor with a value too short to search for', () => {
     expect(tiny.text('a')).toBe('[secret:LETTER]');
   });
 });
+
+describe('createRedactor on a value JSON escapes, inside JSON that was then URL-encoded', () => {
+  // `?data=` + encodeURIComponent(JSON.stringify(payload)), or a form field holding JSON (a batch
+  // API's `batch=[...]`): the value's `"` and `\` are JSON-escaped first, then percent-encoded.
+  const quoted = 'EAAB+long/token=with?special&chars-123 "q" \\ ~*';
+  const redactQuoted = createRedactor({ TOKEN: quoted });
+  const payload = JSON.stringify({ token: quoted });
+  const url = new URL('https://api.example/v1/events');
+  url.searchParams.set('data', payload);
+
+  it.each([
+    ['encodeURIComponent', `?data=${encodeURIComponent(payload)}`],
+    ['URLSearchParams', new URLSearchParams({ batch: payload }).toString()],
+    ['the URL search params setter', url.href],
+    [
+      'lowercase percent-encoding',
+      encodeURIComponent(payload).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    ],
+    ['hex', Buffer.from(payload).toString('hex')],
+  ])('replaces it when written with %s', (_, text) => {
+    const out = redactQuoted.text(text);
+    expect(out).toContain('[secret:TOKEN]');
+    expect(out).not.toContain('special');
+  });
+});
