@@ -433,6 +433,13 @@ export interface Store
    */
   listEvents(input: { sourceId: string; cursor?: string; limit: number }): Promise<StoredEvent[]>;
 
+  /**
+   * Every stored event of every source, oldest first (by id), those with `id > after` when given,
+   * at most `limit` (1..1000). For background passes over the history (the event-index backfill,
+   * docs/erasure.md): MUST walk the primary key, answering in proportion to `limit`.
+   */
+  scanEvents(input: { after?: string; limit: number }): Promise<StoredEvent[]>;
+
   /** Delivery rows, newest first. A `status` list that is empty matches no row. */
   listDeliveries(input: ListDeliveriesQuery): Promise<DeliveryRow[]>;
 

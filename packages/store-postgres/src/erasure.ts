@@ -215,6 +215,20 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
     })();
 
   return {
+    indexEventIdentifiers: ({ entries }) =>
+      guard(async () => {
+        // Chunks keep each statement well under PostgreSQL's 65,535 bound parameters.
+        for (let i = 0; i < entries.length; i += 1000) {
+          await q()
+            .insertInto('event_identifiers')
+            .values(
+              entries.slice(i, i + 1000).map((e) => ({ kind: e.kind, key: e.key, event_ref: e.event_ref })),
+            )
+            .onConflict((oc) => oc.doNothing())
+            .execute();
+        }
+      }),
+
     listPersonEvents: ({ identifiers, limit }) =>
       guard(async () => {
         if (limit < 1 || identifiers.length === 0) return [];

@@ -155,5 +155,12 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
         if (cursor !== undefined) query = query.where('id', '<', cursor);
         return (await query.execute()).map(toStoredEvent);
       }),
+
+    scanEvents: ({ after, limit }) =>
+      guard(async () => {
+        let query = q().selectFrom('events').select(storedEventColumns).orderBy('id').limit(limit);
+        if (after !== undefined) query = query.where('id', '>', after);
+        return (await query.execute()).map(toStoredEvent);
+      }),
   };
 }

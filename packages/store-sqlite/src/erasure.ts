@@ -22,6 +22,8 @@ function chunks<T>(items: T[]): T[][] {
   return out;
 }
 
+const indexSql =
+  'INSERT INTO event_identifiers (kind, key, event_ref) VALUES (?, ?, ?) ON CONFLICT DO NOTHING';
 const eventsOfSql = 'SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?';
 
 /**
@@ -67,6 +69,14 @@ export function erasureMethods({
   };
 
   return {
+    async indexEventIdentifiers({ entries }) {
+      if (entries.length === 0) return;
+      tx(() => {
+        const insert = prepare(indexSql);
+        for (const e of entries) insert.run(e.kind, e.key, e.event_ref);
+      });
+    },
+
     async listPersonEvents({ identifiers, limit }) {
       if (limit < 1 || identifiers.length === 0) return [];
       const refs = eventsOf(identifiers).slice(0, limit);

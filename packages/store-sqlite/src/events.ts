@@ -95,5 +95,11 @@ export function eventMethods({ qb, all, first, prepare, tx }: SqliteContext): Ev
       if (cursor !== undefined) query = query.where('id', '<', cursor);
       return all(query).map(toStoredEvent);
     },
+
+    async scanEvents({ after, limit }) {
+      let query = qb.selectFrom('events').selectAll().orderBy('id').limit(limit);
+      if (after !== undefined) query = query.where('id', '>', after);
+      return all(query).map(toStoredEvent);
+    },
   };
 }

@@ -36,6 +36,8 @@ interface ServeOptions {
   console?: boolean;
   /** commander's `--no-identity`: false when given. */
   identity?: boolean;
+  /** `--identity-ignore-consent`: link identifiers whatever the event's consent. */
+  identityIgnoreConsent?: boolean;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -97,6 +99,7 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
     demo: Boolean(options.demo),
     console: options.console !== false,
     identity: options.identity !== false,
+    ...(options.identityIgnoreConsent ? { identityIgnoreConsent: true } : {}),
     metricsPublic:
       Boolean(options.metricsPublic) || ['1', 'true'].includes(env.OPENPIPES_METRICS_PUBLIC ?? ''),
     ...(workers ? { workers } : {}),
@@ -175,6 +178,10 @@ export function registerServe(program: Command, ctx: CommandContext): void {
     .option(
       '--no-identity',
       'do not link identifiers into profiles (docs/identifiers.md); transforms then get profiles = {}',
+    )
+    .option(
+      '--identity-ignore-consent',
+      'link identifiers into profiles even when the event denied consent for them (docs/identifiers.md, "Consent and linking")',
     )
     .option(
       '--egress-allow <entry>',

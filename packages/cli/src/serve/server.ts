@@ -39,6 +39,11 @@ export interface ServeSettings {
   console: boolean;
   /** Link identifiers into profiles and stitch them into transforms (`--no-identity` turns it off). */
   identity: boolean;
+  /**
+   * Link identifiers even when the event's consent denies them (`--identity-ignore-consent`;
+   * identity `respectConsent: false`). Default: denied identifiers stay out of profiles.
+   */
+  identityIgnoreConsent?: boolean;
   /** `GET /metrics` answers anyone (a scraper in a private network), not only API keys. */
   metricsPublic: boolean;
   /** Sandbox worker threads (default: one per core). */
@@ -112,7 +117,8 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
       publicBaseUrl: settings.publicUrl,
       roles: settings.roles,
       logger,
-      identity: settings.identity,
+      identity:
+        settings.identity && settings.identityIgnoreConsent ? { respectConsent: false } : settings.identity,
       ...(settings.workers ? { sandbox: { workers: settings.workers } } : {}),
     });
     await pipes.start();

@@ -36,10 +36,10 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
     const h = engineHarness(options, { prefix: 'identity', defaults: { identity: true } });
     let sink: TestServer | null = null;
 
-    const setup = async () => {
+    const setup = async (identity: boolean | { respectConsent: boolean } = true) => {
       const db = h.dbName();
       sink = await h.server(() => ({ body: { ok: true } }));
-      const pipes = await h.engine(db, { egressAllow: [sink.host] });
+      const pipes = await h.engine(db, { identity, egressAllow: [sink.host] });
       const { pipe } = await storyPipe(pipes, `${sink.url}/events`, TRANSFORM);
       await pipes.start();
       return { pipes, pipe, db };
@@ -144,6 +144,74 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       expect(after.identifiers.fbp).toEqual(['fb.1.1700000000000.4242']);
       expect(after.identifiers.anonymous_id).toEqual(['anon-A']);
       expect(after.identifiers.email?.[0]).toMatchObject({ sha256: sha(EMAIL.toLowerCase()) });
+    });
+
+    // docs/identifiers.md, "Consent and linking".
+    it('a page view that denied ad_user_data links nothing: a later purchase under its anonymous id gets none of it', async () => {
+      const { pipes, pipe } = await setup();
+      await ingest(
+        pipes,
+        'page_view',
+        'pv-denied',
+        {
+          anonymous_id: 'anon-D',
+          email: EMAIL,
+          page_url: 'https://shop.test/?fbclid=IwAR0denied',
+          ip: '203.0.113.9',
+          user_agent: 'Mozilla/5.0 (denied)',
+          consent: { ad_user_data: 'DENIED' },
+        },
+        pageViewAt,
+      );
+      expect(await pipes.profiles.search({ identifiers: { email: EMAIL } })).toEqual([]);
+      expect(await pipes.profiles.search({ identifiers: { anonymous_id: 'anon-D' } })).toEqual([]);
+      await ingest(pipes, 'purchase', 'ord-d', {
+        anonymous_id: 'anon-D',
+        order_id: 'ord-d',
+        consent: { ad_user_data: 'GRANTED', ad_storage: 'GRANTED' },
+      });
+      await settled(pipes, pipe.id, 2);
+      const profile = await receivedProfile('ord-d');
+      expect(profile.identifiers.email).toBeUndefined();
+      expect(profile.identifiers.fbc).toBeUndefined();
+      expect(profile.ip).toBeNull();
+      // Not linked, but indexed: erasure by the email finds and erases the denied page view.
+      const erased = await pipes.profiles.erase({ identifiers: { email: EMAIL } });
+      expect(erased.events).toBe(1);
+    });
+
+    it('a purchase that denied ad_storage is offered no click id or ad cookie, its own or its profile’s', async () => {
+      const { pipes, pipe } = await setup();
+      await pageView(pipes);
+      await login(pipes);
+      await ingest(pipes, 'purchase', 'ord-s', {
+        user_id: 'user-U',
+        order_id: 'ord-s',
+        page_url: 'https://shop.test/thanks?gclid=Cj0denied',
+        consent: { ad_user_data: 'GRANTED', ad_storage: 'DENIED' },
+      });
+      await settled(pipes, pipe.id, 3);
+      const profile = await receivedProfile('ord-s');
+      expect(profile.identifiers.user_id).toEqual(['user-U']);
+      expect(profile.identifiers.email?.[0]).toMatchObject({ sha256: sha(EMAIL.toLowerCase()) });
+      expect(profile.identifiers.gclid).toBeUndefined();
+      // The profile holds the page view's fbp and fbc (that event said nothing about consent), but
+      // this event's denial is the person's latest word: none of them is offered to it.
+      expect(profile.identifiers.fbp).toBeUndefined();
+      expect(profile.identifiers.fbc).toBeUndefined();
+      expect(profile.identifiers.anonymous_id).toEqual(['anon-A']);
+      expect((await pipes.profiles.search({ identifiers: { gclid: 'Cj0denied' } })).length).toBe(0);
+    });
+
+    it('with respectConsent: false a denied event links as before', async () => {
+      const { pipes } = await setup({ respectConsent: false });
+      await ingest(pipes, 'page_view', 'pv-x', {
+        anonymous_id: 'anon-X',
+        email: EMAIL,
+        consent: { ad_user_data: 'DENIED', ad_storage: 'DENIED' },
+      });
+      const [found] = await pipes.profiles.search({ identifiers: { email: EMAIL } });
+      expect(found?.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email']);
     });
   });
 }

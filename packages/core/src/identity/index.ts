@@ -20,6 +20,7 @@ export {
   MAX_VALUES_PER_KIND,
   parseCookies,
 } from './capture.js';
+export { type ConsentSplit, splitByConsent, storageSignalOf } from './consent.js';
 export {
   createErasureApi,
   type ErasureAnswer,

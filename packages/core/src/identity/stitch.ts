@@ -6,7 +6,14 @@
  */
 import type { SandboxEvent } from '../sandbox/types.js';
 import type { Store } from '../store.js';
-import { type CapturedIdentifier, captureAndRemember, captureIdentifiers, isOfferable } from './capture.js';
+import {
+  type CapturedEvent,
+  type CapturedIdentifier,
+  captureAndRemember,
+  captureIdentifiers,
+  isOfferable,
+} from './capture.js';
+import { splitByConsent } from './consent.js';
 import type { HashScheme, IdentifierKind } from './identifiers.js';
 import { type JunkPolicy, junkPolicy } from './junk.js';
 import {
@@ -30,6 +37,12 @@ export interface IdentityOptions {
   defaultCountry?: string;
   /** Profiles not seen for this many days are deleted (IPs and user agents are personal data). Default 90. */
   retentionDays?: number;
+  /**
+   * Keep identifiers whose consent is denied out of profiles (default `true`): they are neither
+   * linked nor offered by stitching, only indexed for erasure (docs/identifiers.md, "Consent and
+   * linking"). `false` links every identifier whatever the event's consent, as before.
+   */
+  respectConsent?: boolean;
 }
 
 /** One identifier value offered to a transform: the value, or the digests of a personal one. */
@@ -76,17 +89,33 @@ export function createIdentity(deps: {
   const { options } = deps;
   const junk = junkPolicy(options.junk);
   const caps: IdentifierCaps = { ...DEFAULT_CAPS, ...options.caps };
+  const respectConsent = options.respectConsent !== false;
   const captureOptions = (event: { event_time: string }) => ({
     seenAt: timeOf(event, deps.now()),
     junk,
     ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
   });
-  const capture = (event: { event_time: string; event_payload: Record<string, unknown> }) =>
-    captureIdentifiers(event.event_payload, captureOptions(event));
-  // At delivery the capture is remembered for the payload object, which match quality reads again
-  // once the batch is sent (deliver.ts): one capture per delivered event, not two.
-  const captureForDelivery = (event: { event_time: string; event_payload: Record<string, unknown> }) =>
-    captureAndRemember(event.event_payload, captureOptions(event));
+  /**
+   * What an event gives to profiles, and what its consent withholds (indexed for erasure only).
+   * At delivery (`remember`) the whole capture is remembered for the payload object, which match
+   * quality reads again once the batch is sent (deliver.ts): one capture per delivered event, not two.
+   */
+  const capture = (
+    event: { event_time: string; event_payload: Record<string, unknown> },
+    remember = false,
+  ): CapturedEvent & { withheld: CapturedIdentifier[]; allows: (kind: IdentifierKind) => boolean } => {
+    const captured = remember
+      ? captureAndRemember(event.event_payload, captureOptions(event))
+      : captureIdentifiers(event.event_payload, captureOptions(event));
+    if (!respectConsent) return { ...captured, withheld: [], allows: () => true };
+    const split = splitByConsent(event.event_payload, captured.identifiers);
+    return {
+      identifiers: split.linkable,
+      attributes: split.attributes ? captured.attributes : {},
+      withheld: split.withheld,
+      allows: split.allows,
+    };
+  };
 
   const offer = (profile: TransformProfile, kind: IdentifierKind, value: OfferedIdentifier) => {
     const list = profile.identifiers[kind] ?? [];
@@ -98,8 +127,12 @@ export function createIdentity(deps: {
   return {
     async link(events) {
       const links: ProfileLink[] = [];
+      const withheld: Array<{ kind: IdentifierKind; key: string; event_ref: string }> = [];
       for (const event of events) {
         const captured = capture(event);
+        if (event.id)
+          for (const i of captured.withheld)
+            withheld.push({ kind: i.kind, key: keyOf(i), event_ref: event.id });
         if (captured.identifiers.length === 0) continue;
         links.push({
           ...(event.id ? { event_ref: event.id } : {}),
@@ -114,6 +147,7 @@ export function createIdentity(deps: {
           seen_at: new Date(timeOf(event, deps.now())).toISOString(),
         });
       }
+      if (withheld.length > 0) await deps.store.indexEventIdentifiers({ entries: withheld });
       if (links.length === 0) return;
       await deps.store.linkProfiles({
         links,
@@ -125,7 +159,7 @@ export function createIdentity(deps: {
 
     async stitch(events) {
       const now = deps.now();
-      const captured = events.map((e) => captureForDelivery(e));
+      const captured = events.map((e) => capture(e, true));
       const refs = new Map<string, { kind: IdentifierKind; key: string }>();
       for (const c of captured)
         for (const i of c.identifiers)
@@ -156,6 +190,7 @@ export function createIdentity(deps: {
           a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0,
         );
         for (const i of known) {
+          if (!own.allows(i.kind)) continue;
           if (!isOfferable({ kind: i.kind, firstSeen: Date.parse(i.first_seen_at) }, now, options.windows))
             continue;
           offer(stitched, i.kind, JSON.parse(i.value) as OfferedIdentifier);

@@ -29,7 +29,7 @@ export type SecretValueMethods = Pick<
 >;
 
 /** Ingest and reading an event back (`events.ts`). */
-export type EventMethods = Pick<Store, 'appendEvents' | 'getEvent' | 'listEvents'>;
+export type EventMethods = Pick<Store, 'appendEvents' | 'getEvent' | 'listEvents' | 'scanEvents'>;
 
 /** The rejection log: events refused at collect (`rejections.ts`). */
 export type RejectionMethods = Pick<Store, 'appendRejections' | 'listRejections'>;
@@ -76,4 +76,4 @@ export type StateMethods = Pick<Store, 'getState' | 'setState'>;
 export type ProfileMethods = Pick<Store, 'linkProfiles' | 'findProfiles' | 'getProfile' | 'pruneProfiles'>;
 
 /** Erasure and export: a data subject's rights (`erasure.ts`). */
-export type ErasureMethods = Pick<Store, 'listPersonEvents' | 'eraseProfiles'>;
+export type ErasureMethods = Pick<Store, 'indexEventIdentifiers' | 'listPersonEvents' | 'eraseProfiles'>;

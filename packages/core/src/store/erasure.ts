@@ -41,6 +41,13 @@ export interface ErasureResult extends ErasureCounts {
 /** Erasure and export (docs/erasure.md): a data subject's rights. Part of {@link Store}. */
 export interface ErasureStore {
   /**
+   * Adds rows to the event identifier index (`event_identifiers`) without linking anything: an
+   * entry already there is left as it is (idempotent). Used for identifiers that consent keeps out
+   * of profiles, and by the backfill of events stored before the index existed (docs/erasure.md).
+   */
+  indexEventIdentifiers(input: { entries: Array<IdentifierRef & { event_ref: string }> }): Promise<void>;
+
+  /**
    * The events tied to a person: every event whose identifiers, as `linkProfiles` captured them
    * (the `event_ref` of each link), include one of `identifiers` — whatever profile holds them now,
    * so an event that arrived before the link that joined its identifiers to the person is found.
