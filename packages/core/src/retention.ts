@@ -45,7 +45,7 @@ export function createRetention(deps: {
   logger: Logger;
   options: RetentionOptions;
   /** Profiles have their own retention (`identity.retentionDays`); pruned in the same pass. */
-  identity?: Pick<Identity, 'prune'>;
+  identity?: Pick<Identity, 'prune' | 'backfillIndex'>;
 }): Retention {
   const days = deps.options.days ?? 30;
   const intervalMs = deps.options.intervalMs ?? 60_000;
@@ -63,6 +63,17 @@ export function createRetention(deps: {
         if (gone < batchSize) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
+      // Events stored before the event identifier index existed (migration 8) are indexed here, a
+      // batch at a time, until the marker says done (docs/erasure.md, "Events from before the index").
+      let indexed = 0;
+      while (!stopped) {
+        const step = await deps.identity.backfillIndex(batchSize);
+        indexed += step.events;
+        if (step.done) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      if (indexed > 0)
+        deps.logger.info('indexed the identifiers of stored events for erasure', { events: indexed });
     }
     if (days <= 0) return total;
     const before = new Date(deps.now() - days * 86_400_000).toISOString();

@@ -213,5 +213,54 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       const [found] = await pipes.profiles.search({ identifiers: { email: EMAIL } });
       expect(found?.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email']);
     });
+
+    // docs/erasure.md, "Events from before the index".
+    it('events stored without index rows (before migration 8, or identity off) are erased after the backfill', async () => {
+      const db = dbName();
+      const old = createPipes({
+        store: await options.openStore(db),
+        secretKey: testSecretKey,
+        logger: silentLogger,
+        identity: false,
+      });
+      await old.sources.create({ name: 'Web', slug: 'web' });
+      await old.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
+      await ingest(old, 'page_view', 'pv-old-1', {
+        email: EMAIL,
+        page_url: 'https://shop.test/?gclid=Cj0old',
+      });
+      await ingest(old, 'page_view', 'pv-old-2', { anonymous_id: 'anon-old', email: EMAIL });
+      await stopAndClose(old, { graceMs: 2000 });
+
+      const pipes = createPipes({
+        store: await options.openStore(db),
+        secretKey: testSecretKey,
+        logger: silentLogger,
+        identity: true,
+        // One event per backfill step: the marker has to carry the scan from step to step.
+        retention: { batchSize: 1 },
+      });
+      open.push(pipes);
+      expect(
+        await pipes.store.listPersonEvents({
+          identifiers: [{ kind: 'anonymous_id', key: 'anon-old' }],
+          limit: 10,
+        }),
+      ).toEqual([]);
+      await pipes.prune();
+      expect(await pipes.store.getState({ key: 'identity:event-index-backfill' })).toMatchObject({
+        done: true,
+      });
+      expect(
+        await pipes.store.listPersonEvents({
+          identifiers: [{ kind: 'anonymous_id', key: 'anon-old' }],
+          limit: 10,
+        }),
+      ).toHaveLength(1);
+      const erased = await pipes.profiles.erase({ identifiers: { email: EMAIL } });
+      expect(erased.events).toBe(2);
+      const source = (await pipes.sources.list()).data[0]!;
+      expect(await pipes.store.listEvents({ sourceId: source.id, limit: 10 })).toEqual([]);
+    });
   });
 }

@@ -63,6 +63,7 @@ export {
 } from './profiles.js';
 export {
   createIdentity,
+  eventIndexBackfillKey,
   type Identity,
   type IdentityOptions,
   type OfferedIdentifier,

@@ -70,7 +70,17 @@ export interface Identity {
   stitch(events: SandboxEvent[]): Promise<Record<string, TransformProfile>>;
   /** Deletes profiles past retention; returns how many. */
   prune(limit: number): Promise<number>;
+  /**
+   * One step of the event-index backfill (docs/erasure.md): indexes the identifiers of up to
+   * `limit` stored events after the marker kept in the store's state, oldest first, and moves the
+   * marker. Once a step finds fewer than `limit` events the backfill is done and later steps read
+   * nothing. Idempotent: an event indexed already (by its link) is left as it is.
+   */
+  backfillIndex(limit: number): Promise<{ events: number; done: boolean }>;
 }
+
+/** The state key of the event-index backfill's marker: `{ after: <last evt_ id>, done }`. */
+export const eventIndexBackfillKey = 'identity:event-index-backfill';
 
 const keyOf = (i: CapturedIdentifier): string => i.value ?? i.hashes?.sha256 ?? '';
 const offeredOf = (i: CapturedIdentifier): OfferedIdentifier => i.value ?? i.hashes ?? '';
@@ -199,6 +209,36 @@ export function createIdentity(deps: {
         if (key !== undefined) out[key] = stitched;
       });
       return out;
+    },
+
+    async backfillIndex(limit) {
+      const marker = (await deps.store.getState({ key: eventIndexBackfillKey })) as {
+        after?: string;
+        done?: boolean;
+      } | null;
+      if (marker?.done) return { events: 0, done: true };
+      const events = await deps.store.scanEvents({
+        ...(marker?.after ? { after: marker.after } : {}),
+        limit,
+      });
+      // Every identifier the event carried, whatever its consent said: the index is what erasure
+      // finds a person's events by (consent decides linking, not whether an event can be erased).
+      const entries = events.flatMap((event) =>
+        captureIdentifiers(event.event_payload, {
+          seenAt: timeOf(event, deps.now()),
+          junk,
+          ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+        }).identifiers.map((i) => ({ kind: i.kind, key: keyOf(i), event_ref: event.id })),
+      );
+      if (entries.length > 0) await deps.store.indexEventIdentifiers({ entries });
+      const done = events.length < limit;
+      const after = events.at(-1)?.id ?? marker?.after;
+      await deps.store.setState({
+        key: eventIndexBackfillKey,
+        value: { ...(after ? { after } : {}), done },
+        now: new Date(deps.now()).toISOString(),
+      });
+      return { events: events.length, done };
     },
 
     prune(limit) {
