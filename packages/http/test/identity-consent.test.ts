@@ -139,11 +139,15 @@ describe.each(backends)('consent and linking end to end ($name)', (backend) => {
         event_payload: { user_id: 'user-U', order_id: 'ord-1', value: 42, currency: 'EUR', consent: granted },
       },
     ]);
-    await waitFor(
-      async () => (await pipes.deliveries.list(pipe.id, { status: 'delivered' })).data.length === 1,
+    const [record] = await waitFor(
+      async () => {
+        const { data } = await pipes.deliveries.list(pipe.id);
+        return data.length === 1 && !['pending', 'retrying', 'sending'].includes(data[0]!.status) && data;
+      },
       20_000,
-      'the purchase delivered to Meta',
+      'the purchase at its final status',
     );
+    expect([record!.status, record!.filter_reason, record!.error]).toEqual(['delivered', null, null]);
     const body = meta.requests[0]!.json as { data: Array<{ user_data: Record<string, unknown> }> };
     return body.data[0]!.user_data;
   }
