@@ -13,7 +13,8 @@ import { PipesError } from '@openpipes/core';
  * const scope: ApiScope = request.method === 'GET' ? 'read' : 'write';
  * ```
  */
-export type ApiScope = 'read' | 'write';
+/** `read` ⊂ `write` ⊂ `privacy` (docs/security.md, "The privacy scope"). */
+export type ApiScope = 'read' | 'write' | 'privacy';
 
 /**
  * An API key given in the handler's options (keys kept in a database go through `authenticate`).
@@ -71,10 +72,10 @@ export function createApiAuthenticator(keys: StaticApiKey[], hook: Authenticate 
         message: `API key "${key.name}": the token must be at least 16 characters`,
       });
     }
-    if (key.scope !== 'read' && key.scope !== 'write') {
+    if (key.scope !== 'read' && key.scope !== 'write' && key.scope !== 'privacy') {
       throw new PipesError({
         code: 'VALIDATION_FAILED',
-        message: `API key "${key.name}": scope must be "read" or "write"`,
+        message: `API key "${key.name}": scope must be "read", "write" or "privacy"`,
       });
     }
   }

@@ -28,7 +28,14 @@ import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
 import { type ProbeOptions, probeRoutes } from './probes.js';
 import { readQuery } from './query.js';
-import { type DirectReply, json, type Reply, type ResponsesSpec, type Route } from './route.js';
+import {
+  type DirectReply,
+  isAdminAccess,
+  json,
+  type Reply,
+  type ResponsesSpec,
+  type Route,
+} from './route.js';
 import { readRouteBody } from './route-body.js';
 import { createRouter } from './router.js';
 import { type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
@@ -267,12 +274,18 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
       route = found.route;
       let actor: string | null = null;
       let principal: ApiPrincipal | null = null;
-      if (route.access === 'read' || route.access === 'write') {
+      if (isAdminAccess(route.access)) {
         principal = await authenticateApi(request);
-        if (route.access === 'write' && principal.scope !== 'write') {
+        if (route.access === 'write' && principal.scope === 'read') {
           throw new PipesError({
             code: 'FORBIDDEN',
             message: `the API key "${principal.actor}" is read-only; ${request.method} needs a key with the write scope`,
+          });
+        }
+        if (route.access === 'privacy' && principal.scope !== 'privacy') {
+          throw new PipesError({
+            code: 'FORBIDDEN',
+            message: `the API key "${principal.actor}" has the ${principal.scope} scope; profiles and erasure (personal data) need a key with the privacy scope`,
           });
         }
         actor = principal.actor;

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { componentNames, responseComponent } from './components.js';
-import { noBody, type Route } from './route.js';
+import { isAdminAccess, noBody, type Route } from './route.js';
 import { errorBodySchema } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
@@ -182,7 +182,7 @@ const errorDescriptions: Record<number, string> = {
  */
 export function errorStatuses(route: Route): number[] {
   const statuses = new Set<number>([500, 503, ...(route.errors ?? [])]);
-  const admin = route.access === 'read' || route.access === 'write';
+  const admin = isAdminAccess(route.access);
   if (admin) {
     statuses.add(401);
     // Admin routes refuse query parameters they do not take.
@@ -192,6 +192,7 @@ export function errorStatuses(route: Route): number[] {
     statuses.add(403);
     statuses.add(409);
   }
+  if (route.access === 'privacy') statuses.add(403);
   if (route.query) statuses.add(400);
   if (route.path.includes('{')) statuses.add(404);
   if (route.body || route.rawBody) {
@@ -269,11 +270,11 @@ export function buildOpenApiDocument(
       operationId: operationId(route),
       summary: route.summary,
       tags: [route.tag],
-      security: route.access === 'read' || route.access === 'write' ? [{ apiKey: [] }] : [],
+      security: isAdminAccess(route.access) ? [{ apiKey: [] }] : [],
       ...(parameters.length > 0 ? { parameters } : {}),
       responses,
     };
-    if (route.access === 'write') operation['x-openpipes-scope'] = 'write';
+    if (route.access === 'write' || route.access === 'privacy') operation['x-openpipes-scope'] = route.access;
     if (route.body) {
       operation.requestBody = {
         required: route.body.required ?? false,

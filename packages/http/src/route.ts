@@ -13,9 +13,13 @@ import type { Method } from './router.js';
 
 /**
  * Who may call a route: anyone, a collect sender (the source's own auth), or an API key with the
- * read or write scope.
+ * read, write or privacy scope (`privacy`: personal-data operations, docs/security.md).
  */
-export type RouteAccess = 'public' | 'collect' | 'read' | 'write';
+export type RouteAccess = 'public' | 'collect' | 'read' | 'write' | 'privacy';
+
+/** True for the routes an API key calls (the admin API). */
+export const isAdminAccess = (access: RouteAccess): boolean =>
+  access === 'read' || access === 'write' || access === 'privacy';
 
 /** A query string schema: strict, so an unknown parameter is refused by name. */
 export type QuerySchema = z.ZodObject<z.ZodRawShape, z.core.$strict>;

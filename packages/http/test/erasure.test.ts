@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { captureLogger, readKey, writeKey } from './servers.js';
+import { captureLogger, privacyKey, readKey, writeKey } from './servers.js';
 
 const email = 'Jane.Export@Shop-Erasure.test';
 
@@ -51,7 +51,9 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
       },
       { event_type: 'login', event_id: 'login-bob', event_time: at, event_payload: { user_id: 'u-bob' } },
     ]);
-    server = createServer(createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey], logger })));
+    server = createServer(
+      createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger })),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -69,12 +71,14 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
 
-  it('exports a person, refuses erasure to a read key, erases with a write key, audited without the email', async () => {
-    const found = await call('/api/profiles/search', readKey, { identifiers: { email } });
+  it('exports a person, refuses export and erasure to read and write keys, erases with a privacy key, audited without the email', async () => {
+    const found = await call('/api/profiles/search', privacyKey, { identifiers: { email } });
     const [profile] = (found.json as { data: Profile[] }).data;
     expect(profile).toBeDefined();
 
-    const exported = await call(`/api/profiles/${profile!.id}/export`);
+    for (const key of [readKey, writeKey])
+      expect((await call(`/api/profiles/${profile!.id}/export`, key)).status).toBe(403);
+    const exported = await call(`/api/profiles/${profile!.id}/export`, privacyKey);
     expect(exported.status).toBe(200);
     const data = exported.json as {
       events: Array<{ event_id: string }>;
@@ -83,16 +87,19 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
     expect(data.events.map((e) => e.event_id)).toEqual(['pv-jane', 'login-jane']);
     expect(data.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email', 'user_id']);
 
-    const refused = await call('/api/erasure', readKey, { identifiers: { email } });
-    expect(refused.status).toBe(403);
+    // Erasure needs the privacy scope: a read key and a write key are both refused.
+    for (const key of [readKey, writeKey]) {
+      const refused = await call('/api/erasure', key, { identifiers: { email } });
+      expect(refused.status).toBe(403);
+    }
 
-    const erased = await call('/api/erasure', writeKey, { identifiers: { email } });
+    const erased = await call('/api/erasure', privacyKey, { identifiers: { email } });
     expect(erased.status).toBe(200);
     expect(erased.json).toMatchObject({ events: 2, deliveries: 0, compacted: true });
     expect((erased.json as { profile_ids: string[] }).profile_ids).toContain(profile!.id);
 
-    expect((await call(`/api/profiles/${profile!.id}/export`)).status).toBe(404);
-    const bob = await call('/api/profiles/search', readKey, { identifiers: { user_id: 'u-bob' } });
+    expect((await call(`/api/profiles/${profile!.id}/export`, privacyKey)).status).toBe(404);
+    const bob = await call('/api/profiles/search', privacyKey, { identifiers: { user_id: 'u-bob' } });
     expect((bob.json as { data: Profile[] }).data).toHaveLength(1);
 
     const audit = await call('/api/audit', readKey);
@@ -105,9 +112,9 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
   });
 
   it('answers zeros when nobody holds the identifiers, and refuses an empty request', async () => {
-    const none = await call('/api/erasure', writeKey, { identifiers: { user_id: 'nobody' } });
+    const none = await call('/api/erasure', privacyKey, { identifiers: { user_id: 'nobody' } });
     expect(none.json).toMatchObject({ profiles: 0, events: 0 });
-    const bad = await call('/api/erasure', writeKey, { identifiers: {} });
+    const bad = await call('/api/erasure', privacyKey, { identifiers: {} });
     expect(bad.status).toBe(400);
   });
 
@@ -130,7 +137,7 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
     const before = (await pipes.sources.rejections(web.id, {})).data.length;
     expect(before).toBeGreaterThan(0);
 
-    const erased = await call('/api/erasure', writeKey, {
+    const erased = await call('/api/erasure', privacyKey, {
       identifiers: { user_id: ['null', 'true'], anonymous_id: 'undefined', external_id: 'false' },
     });
     expect(erased.status).toBe(200);

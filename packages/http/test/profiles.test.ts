@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { captureLogger, readKey, writeKey } from './servers.js';
+import { captureLogger, privacyKey, readKey, writeKey } from './servers.js';
 
 const email = 'Jane.Doe@Shop-Profiles.test';
 const digest = createHash('sha256').update(email.toLowerCase()).digest('hex');
@@ -45,7 +45,9 @@ describe('/api/profiles', () => {
     await pipes.ingest('web', [
       { event_type: 'login', event_time: at, event_payload: { user_id: 'u-1', anonymous_id: 'anon-1' } },
     ]);
-    server = createServer(createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey], logger })));
+    server = createServer(
+      createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger })),
+    );
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
@@ -56,7 +58,7 @@ describe('/api/profiles', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const search = (body: unknown, key = readKey) =>
+  const search = (body: unknown, key: { token: string } = privacyKey) =>
     checkedFetch({ base }, '/api/profiles/search', {
       method: 'POST',
       headers: { authorization: `Bearer ${key.token}`, 'content-type': 'application/json' },
@@ -78,18 +80,34 @@ describe('/api/profiles', () => {
     const merged = profile?.merged[0]?.id;
     expect(merged).toBeDefined();
     const one = await checkedFetch({ base }, `/api/profiles/${merged}`, {
-      headers: { authorization: `Bearer ${readKey.token}` },
+      headers: { authorization: `Bearer ${privacyKey.token}` },
     });
     expect(one.status).toBe(200);
     expect((one.json as Profile).id).toBe(profile?.id);
     expect(logger.lines.join('\n')).not.toContain(email);
   });
 
+  it('refuses read and write keys with 403: profiles are personal data (the privacy scope)', async () => {
+    for (const key of [readKey, writeKey]) {
+      const found = await search({ identifiers: { email } }, key);
+      expect(found.status).toBe(403);
+      expect((found.json as { error: { code: string; message: string } }).error).toMatchObject({
+        code: 'FORBIDDEN',
+        message: expect.stringContaining('privacy scope'),
+      });
+      expect(found.text).not.toContain(email);
+      const one = await checkedFetch({ base }, '/api/profiles/prf_01KQS6WB82ADCZH8C0DH3F9MJ5', {
+        headers: { authorization: `Bearer ${key.token}` },
+      });
+      expect(one.status).toBe(403);
+    }
+  });
+
   it('answers nothing found with an empty list, and 404 for an unknown id', async () => {
     const none = await search({ identifiers: { user_id: 'nobody' } });
     expect(none.json).toEqual({ data: [] });
     const missing = await checkedFetch({ base }, '/api/profiles/prf_01KQS6WB82ADCZH8C0DH3F9MJ5', {
-      headers: { authorization: `Bearer ${readKey.token}` },
+      headers: { authorization: `Bearer ${privacyKey.token}` },
     });
     expect(missing.status).toBe(404);
     expect((missing.json as { error: { code: string } }).error.code).toBe('NOT_FOUND');

@@ -31,6 +31,8 @@ export type StoreName = 'sqlite' | 'postgres';
 export const prefix = '/openpipes';
 export const writeKey = { name: 'ops', token: 'op_write_0123456789abcdef', scope: 'write' as const };
 export const readKey = { name: 'dashboard', token: 'op_read_0123456789abcdef', scope: 'read' as const };
+/** Personal-data operations (profiles, export, erasure) need this scope (docs/security.md). */
+export const privacyKey = { name: 'dpo', token: 'op_privacy_0123456789abcdef', scope: 'privacy' as const };
 
 /** Every log line anything wrote (engine and HTTP), to prove no secret value reaches a log. */
 export function captureLogger(): Logger & { lines: string[] } {

@@ -15,12 +15,15 @@ export function registerKeys(program: Command, ctx: CommandContext): void {
     .command('create')
     .description('Create an API key. Its token is printed this once; store it now.')
     .requiredOption('--name <name>', 'who uses it (recorded as the actor in the audit trail)')
-    .requiredOption('--scope <scope>', 'read (GET only) or write (everything)')
+    .requiredOption(
+      '--scope <scope>',
+      'read (GET only), write (everything but personal data) or privacy (everything, with profiles and erasure)',
+    )
     .option('--description <text>', 'what the key is for')
     .option('--json', 'print the key and its token as JSON')
     .action(async (options: { name: string; scope: string; description?: string; json?: boolean }) => {
-      if (options.scope !== 'read' && options.scope !== 'write') {
-        throw usage(`--scope must be read or write, not ${options.scope}`);
+      if (!['read', 'write', 'privacy'].includes(options.scope)) {
+        throw usage(`--scope must be read, write or privacy, not ${options.scope}`);
       }
       const { body } = await ctx.client().request<CreatedApiKey>('POST', '/api/api-keys', {
         body: { name: options.name, scope: options.scope, description: options.description },

@@ -138,7 +138,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   // From the first signal on, /readyz answers 503 so that load balancers stop sending traffic.
   let draining = false;
   const handler = createHandler(pipes, {
-    apiKeys: [{ name: 'admin', token: credentials.adminToken.value, scope: 'write' }],
+    apiKeys: [{ name: 'admin', token: credentials.adminToken.value, scope: 'privacy' }],
     templates,
     logger,
     metrics: { public: settings.metricsPublic },

@@ -16,7 +16,11 @@ import type { ActorContext, ListOptions, RegistryDeps } from './registry.js';
 
 const isoTime = z.iso.datetime({ offset: true });
 
-export const apiKeyScopes = ['read', 'write'] as const;
+/**
+ * `read`: GET only; `write`: everything but personal-data operations; `privacy`: everything, including
+ * profile search, get and export and erasure (docs/security.md, "The privacy scope").
+ */
+export const apiKeyScopes = ['read', 'write', 'privacy'] as const;
 /** `read` may call GET routes; `write` may call every route. */
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 

@@ -68,7 +68,7 @@ export function erasureRoutes(pipes: Pipes): Route[] {
       summary:
         'Erase a person: their profiles, events, delivery payloads and attempt bodies, and stop what has not left yet.',
       tag: 'Profiles',
-      access: 'write',
+      access: 'privacy',
       body: { schema: profileSearchSchema, label: 'erasure', required: true },
       responses: {
         200: { description: 'What was erased (counts; nothing found answers zeros).', schema: erasureResult },
@@ -83,7 +83,7 @@ export function erasureRoutes(pipes: Pipes): Route[] {
       summary:
         "A data subject's data as JSON: the profile, its identifiers as stored, events and deliveries.",
       tag: 'Profiles',
-      access: 'read',
+      access: 'privacy',
       responses: { 200: { description: 'Everything stored about the person.', schema: personExport } },
       async handle({ params }) {
         return reply(200, await pipes.profiles.export(params.id));

@@ -50,7 +50,7 @@ export function profileRoutes(pipes: Pipes): Route[] {
       path: '/api/profiles/search',
       summary: 'Find the profiles holding any of these identifiers (raw values or SHA-256 digests).',
       tag: 'Profiles',
-      access: 'read',
+      access: 'privacy',
       body: { schema: profileSearchSchema, label: 'profile search', required: true },
       responses: {
         200: {
@@ -67,7 +67,7 @@ export function profileRoutes(pipes: Pipes): Route[] {
       path: '/api/profiles/{id}',
       summary: 'One profile: identifiers as stored, last IP and user agent, the profiles merged into it.',
       tag: 'Profiles',
-      access: 'read',
+      access: 'privacy',
       responses: {
         200: { description: 'The profile (a merged id answers its survivor).', schema: profileSchema },
       },

@@ -4,7 +4,9 @@ import { defineRoute, type Route, reply } from '../route.js';
 
 const sessionSchema = z.object({
   actor: z.string().describe("The API key's name (the actor recorded in the audit trail)."),
-  scope: z.enum(['read', 'write']).describe('`read`: GET only; `write`: everything.'),
+  scope: z
+    .enum(['read', 'write', 'privacy'])
+    .describe('`read`: GET only; `write`: everything but personal data; `privacy`: everything.'),
 });
 
 export function sessionRoutes(): Route[] {
