@@ -34,7 +34,8 @@ export class ApiError extends Error {
 /** Who the key belongs to and what it may do (`GET /api/session`). */
 export interface Session {
   actor: string;
-  scope: 'read' | 'write';
+  /** `privacy`: everything `write` may, plus profiles and erasure (docs/security.md). */
+  scope: 'read' | 'write' | 'privacy';
 }
 
 /** A page of a list: `{data, next_cursor}`. */

@@ -88,7 +88,13 @@ function App() {
           <Link to="/audit">Audit</Link>
           <Link to="/api-keys">API keys</Link>
           <span class="who">
-            {session.actor} ({session.scope === 'write' ? 'read and write' : 'read-only'})
+            {session.actor} (
+            {session.scope === 'privacy'
+              ? 'read, write and privacy'
+              : session.scope === 'write'
+                ? 'read and write'
+                : 'read-only'}
+            )
           </span>
           <button
             type="button"

@@ -8,7 +8,7 @@ export let session: Session = { actor: '', scope: 'read' };
 export function setSession(value: Session): void {
   session = value;
 }
-export const canWrite = () => session.scope === 'write';
+export const canWrite = () => session.scope === 'write' || session.scope === 'privacy';
 
 export interface Loaded<T> {
   data: T | undefined;

@@ -9,7 +9,7 @@ import { canWrite, ErrorNote, Time, useLoad } from '../ui';
 interface ApiKey {
   id: string;
   name: string;
-  scope: 'read' | 'write';
+  scope: 'read' | 'write' | 'privacy';
   token_hint: string;
   revoked_at: string | null;
   created_at: string;
@@ -18,7 +18,7 @@ interface ApiKey {
 export function ApiKeysPage() {
   const list = useLoad(() => api<Page<ApiKey>>('api/api-keys', { query: { limit: '1000' } }), 'api-keys');
   const [name, setName] = useState('');
-  const [scope, setScope] = useState<'read' | 'write'>('read');
+  const [scope, setScope] = useState<'read' | 'write' | 'privacy'>('read');
   const [created, setCreated] = useState<{ name: string; token: string } | undefined>(undefined);
   const [error, setError] = useState<Error | undefined>(undefined);
   const write = canWrite();
@@ -117,10 +117,13 @@ export function ApiKeysPage() {
             <select
               id="key-scope"
               value={scope}
-              onChange={(e) => setScope((e.target as HTMLSelectElement).value as 'read' | 'write')}
+              onChange={(e) =>
+                setScope((e.target as HTMLSelectElement).value as 'read' | 'write' | 'privacy')
+              }
             >
               <option value="read">read</option>
               <option value="write">write</option>
+              <option value="privacy">privacy</option>
             </select>
           </p>
           <button type="submit">Create API key</button>
