@@ -298,7 +298,8 @@ export function buildOpenApiDocument(
       version: options.version,
       description: [
         'Collect endpoint and admin REST API of OpenPipes. Admin routes need `Authorization: Bearer <API key>`;',
-        'keys have the read or write scope. Errors are `{"error": {"code", "message", "details"}}`; every',
+        'keys have the read, write or privacy scope (`x-openpipes-scope` names what an operation needs beyond read;',
+        'profiles and erasure need privacy). Errors are `{"error": {"code", "message", "details"}}`; every',
         'status an operation answers is listed under it.',
         '',
         'What every request body and query string must hold (400 `VALIDATION_FAILED` with the path',
