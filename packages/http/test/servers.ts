@@ -116,7 +116,7 @@ export async function startFixture(
     dispatcher: { pollIntervalMs: 50 },
   });
   await pipes.start();
-  const handler = createHandler(pipes, { apiKeys: [writeKey, readKey], logger, ...extra });
+  const handler = createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger, ...extra });
   const serverLimits: ServerLimits = { timeoutCheckIntervalMs: 50, logger, ...limits };
 
   let server: Server;

@@ -17,7 +17,7 @@ import { metaExampleSend, purchaseEvent } from '@openpipes/core/testing';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkerFor, type OpenApiChecker } from '../openapi-check.js';
-import { type Fixture, readKey, type StoreName, startFixture, writeKey } from '../servers.js';
+import { type Fixture, privacyKey, readKey, type StoreName, startFixture, writeKey } from '../servers.js';
 import { echoTemplate } from '../templates.js';
 import {
   garbageBody,
@@ -40,7 +40,7 @@ const baseSeed =
 interface GeneratedRequest {
   path: string;
   query: string;
-  auth: 'write' | 'read' | 'none' | 'wrong';
+  auth: 'privacy' | 'write' | 'read' | 'none' | 'wrong';
   contentType: string | null;
   accept: string | null;
   origin: string | null;
@@ -220,7 +220,15 @@ export function runPropertySuite(store: StoreName, document: Schema): void {
           .chain((t) => (t.includes('{') ? param.map((p) => t.replace(/\{\w+\}/, p)) : fc.constant(t))),
         query,
         auth: fc.oneof(
-          { arbitrary: fc.constant('write' as const), weight: 16 },
+          // Personal-data operations mostly with the key that may call them (docs/security.md).
+          {
+            arbitrary: fc.constant(
+              (operation as { 'x-openpipes-scope'?: string })['x-openpipes-scope'] === 'privacy'
+                ? ('privacy' as const)
+                : ('write' as const),
+            ),
+            weight: 16,
+          },
           { arbitrary: fc.constantFrom('read' as const, 'none' as const, 'wrong' as const), weight: 3 },
         ),
         contentType: fc.oneof(
@@ -244,6 +252,7 @@ export function runPropertySuite(store: StoreName, document: Schema): void {
     const send = async (method: string, request: GeneratedRequest) => {
       const headers: Record<string, string> = {};
       const token = {
+        privacy: privacyKey.token,
         write: writeKey.token,
         read: readKey.token,
         wrong: 'op_wrong_0123456789abcdef',
