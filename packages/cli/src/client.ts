@@ -211,7 +211,9 @@ function httpError(
       : 'OPENPIPES_TOKEN is not set: export OPENPIPES_TOKEN="$(cat ./openpipes.db.admin-token)" ' +
         '(the file `openpipes serve` wrote beside its database), or a key from `openpipes keys create`';
   } else if (status === 403 && code === 'FORBIDDEN') {
-    hint = 'use a key with the write scope (openpipes keys create --name <name> --scope write)';
+    hint = /privacy scope/.test(error?.message ?? '')
+      ? 'profiles and erasure need a key with the privacy scope (openpipes keys create --name <name> --scope privacy)'
+      : 'use a key with the write scope (openpipes keys create --name <name> --scope write)';
   } else if (status === 404 && code === 'NOT_FOUND' && /no route/.test(error?.message ?? '')) {
     hint = 'check the path (the admin API is under /api; see /openapi.json)';
   } else if (status >= 500) {
