@@ -194,6 +194,7 @@ async function startEngine(database, sink, checkout = root) {
   const child = spawn(
     process.execPath,
     [
+      ...(process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean),
       join(checkout, 'packages/cli/bin/openpipes.js'),
       'serve',
       '--postgres',

@@ -5,20 +5,16 @@
  * identifiers at once apply their plans one after the other and end in one profile (a lock per
  * identifier would not do: a merge moves identifiers no link named).
  */
-import {
-  type IdentifierKind,
-  planLink,
-  type StoredIdentifier,
-  type StoredProfile,
-} from '@openpipes/core/identity';
+import { type IdentifierKind, identifierRef, type StoredProfile } from '@openpipes/core/identity';
 import { isoTime, type PostgresTables, type ProfileMethods } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
+import { type LinkWrites, type ProfileState, planLinks } from './link-batch.js';
 
 type Trx = Transaction<PostgresTables>;
 
 /** The store's identity methods. */
-export function profileMethods({ q, guard, tx, schema }: PgContext): ProfileMethods {
+export function profileMethods({ q, T, guard, tx, schema }: PgContext): ProfileMethods {
   const ownersOf = async (
     trx: Trx | undefined,
     refs: Array<{ kind: string; key: string }>,
@@ -77,27 +73,72 @@ export function profileMethods({ q, guard, tx, schema }: PgContext): ProfileMeth
     return [...profiles.values()];
   };
 
-  const insertIdentifiers = async (
+  const insertEventIdentifiers = async (
     trx: Trx,
-    profileId: string,
-    identifiers: Array<Omit<StoredIdentifier, 'last_seen_at'>>,
-    seenAt: string,
+    rows: Array<{ kind: string; key: string; event_ref: string }>,
   ) => {
-    if (identifiers.length === 0) return;
-    await q(trx)
-      .insertInto('profile_identifiers')
-      .values(
-        identifiers.map((i) => ({
-          kind: i.kind,
-          key: i.key,
-          profile_id: profileId,
-          value: i.value,
-          first_seen_at: i.first_seen_at,
-          last_seen_at: seenAt,
-        })),
-      )
-      .onConflict((oc) => oc.columns(['kind', 'key']).doNothing())
-      .execute();
+    if (rows.length === 0) return;
+    await sql`
+      INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
+      SELECT * FROM unnest(${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.key)}::text[],
+        ${rows.map((r) => r.event_ref)}::text[])
+      ON CONFLICT DO NOTHING
+    `.execute(trx);
+  };
+
+  /** The writes of `planLinks`, each kind in one statement (profiles before what refers to them). */
+  const applyLinkWrites = async (trx: Trx, writes: LinkWrites, now: string) => {
+    const profileJson = (list: ProfileState[]) => JSON.stringify(list);
+    const profileColumns = sql`p(id text, merged_into text, created_at timestamptz, last_seen_at timestamptz, ip text, user_agent text)`;
+    if (writes.newProfiles.length > 0) {
+      await sql`
+        INSERT INTO ${T('profiles')} (id, merged_into, created_at, last_seen_at, ip, user_agent)
+        SELECT p.id, p.merged_into, p.created_at, p.last_seen_at, p.ip, p.user_agent
+        FROM json_to_recordset(${profileJson(writes.newProfiles)}::json) AS ${profileColumns}
+      `.execute(trx);
+    }
+    if (writes.changedProfiles.length > 0) {
+      await sql`
+        UPDATE ${T('profiles')} t
+        SET merged_into = p.merged_into, last_seen_at = p.last_seen_at, ip = p.ip, user_agent = p.user_agent
+        FROM json_to_recordset(${profileJson(writes.changedProfiles)}::json) AS ${profileColumns}
+        WHERE t.id = p.id
+      `.execute(trx);
+    }
+    if (writes.repoint.length > 0) {
+      await sql`
+        UPDATE ${T('profiles')} t SET merged_into = r.to_id
+        FROM unnest(${writes.repoint.map((r) => r.from)}::text[], ${writes.repoint.map((r) => r.to)}::text[])
+          AS r(from_id, to_id)
+        WHERE t.merged_into = r.from_id
+      `.execute(trx);
+    }
+    if (writes.merges.length > 0) {
+      await q(trx)
+        .insertInto('profile_merges')
+        .values(writes.merges.map((m) => ({ ...m, merged_at: now })))
+        .execute();
+    }
+    if (writes.newIdentifiers.length > 0) {
+      // Text, cast to jsonb in SQL: json_to_recordset would unescape the JSON text of a value.
+      await sql`
+        INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
+        SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
+        FROM json_to_recordset(${JSON.stringify(writes.newIdentifiers)}::json)
+          AS i(kind text, key text, profile_id text, value text, first_seen_at timestamptz, last_seen_at timestamptz)
+        ON CONFLICT (kind, key) DO NOTHING
+      `.execute(trx);
+    }
+    if (writes.changedIdentifiers.length > 0) {
+      const list = writes.changedIdentifiers;
+      await sql`
+        UPDATE ${T('profile_identifiers')} t SET profile_id = i.profile_id, last_seen_at = i.last_seen_at
+        FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
+          ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
+          AS i(kind, key, profile_id, last_seen_at)
+        WHERE t.kind = i.kind AND t.key = i.key
+      `.execute(trx);
+    }
   };
 
   return {
@@ -105,85 +146,21 @@ export function profileMethods({ q, guard, tx, schema }: PgContext): ProfileMeth
       guard(() =>
         tx(async (trx) => {
           await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
-          const out: Array<string | null> = [];
+          const named = new Map<string, { kind: string; key: string }>();
+          const indexed: Array<{ kind: string; key: string; event_ref: string }> = [];
           for (const link of links) {
-            if (link.identifiers.length === 0) {
-              out.push(null);
-              continue;
+            for (const i of link.identifiers) {
+              named.set(identifierRef(i), { kind: i.kind, key: i.key });
+              if (link.event_ref) indexed.push({ kind: i.kind, key: i.key, event_ref: link.event_ref });
             }
-            const seenAt = link.seen_at;
-            if (link.event_ref) {
-              const eventRef = link.event_ref;
-              await q(trx)
-                .insertInto('event_identifiers')
-                .values(link.identifiers.map((i) => ({ kind: i.kind, key: i.key, event_ref: eventRef })))
-                .onConflict((oc) => oc.doNothing())
-                .execute();
-            }
-            const plan = planLink(link, await load(trx, await ownersOf(trx, link.identifiers)), caps, newId);
-            for (const p of plan.create) {
-              await q(trx)
-                .insertInto('profiles')
-                .values({
-                  id: p.id,
-                  merged_into: null,
-                  created_at: seenAt,
-                  last_seen_at: seenAt,
-                  ip: null,
-                  user_agent: null,
-                })
-                .execute();
-              await insertIdentifiers(trx, p.id, p.identifiers, seenAt);
-            }
-            if (plan.merge.length > 0) {
-              await q(trx)
-                .updateTable('profile_identifiers')
-                .set({ profile_id: plan.survivor })
-                .where('profile_id', 'in', plan.merge)
-                .execute();
-              await q(trx)
-                .updateTable('profiles')
-                .set({ merged_into: plan.survivor })
-                .where((eb) => eb.or([eb('id', 'in', plan.merge), eb('merged_into', 'in', plan.merge)]))
-                .execute();
-              await q(trx)
-                .insertInto('profile_merges')
-                .values(
-                  plan.merge.map((merged) => ({
-                    merged_id: merged,
-                    survivor_id: plan.survivor,
-                    merged_at: now,
-                  })),
-                )
-                .execute();
-            }
-            await insertIdentifiers(trx, plan.survivor, plan.add, seenAt);
-            if (plan.seen.length > 0) {
-              await q(trx)
-                .updateTable('profile_identifiers')
-                .set({ last_seen_at: seenAt })
-                .where((eb) =>
-                  eb(
-                    eb.refTuple('kind', 'key'),
-                    'in',
-                    plan.seen.map((s) => eb.tuple(s.kind, s.key)),
-                  ),
-                )
-                .where('last_seen_at', '<', seenAt)
-                .execute();
-            }
-            await q(trx)
-              .updateTable('profiles')
-              .set({
-                last_seen_at: seenAt,
-                ...(link.ip ? { ip: link.ip } : {}),
-                ...(link.user_agent ? { user_agent: link.user_agent } : {}),
-              })
-              .where('id', '=', plan.survivor)
-              .where('last_seen_at', '<=', seenAt)
-              .execute();
-            out.push(plan.survivor);
           }
+          if (named.size === 0) return links.map(() => null);
+          // Under the lock, every live profile holding one of the call's identifiers: the links are
+          // planned in memory, in order, and applied in a few multi-row statements.
+          const loaded = await load(trx, await ownersOf(trx, [...named.values()]));
+          const { out, writes } = planLinks({ links, loaded, caps, newId });
+          await insertEventIdentifiers(trx, indexed);
+          await applyLinkWrites(trx, writes, now);
           return out;
         }),
       ),
