@@ -475,8 +475,11 @@ async function main() {
   const loads = [];
   for (let r = 0; r < rounds; r++) {
     for (const kind of kinds) {
-      results[kind].push(await round(admin, kind));
+      const result = await round(admin, kind);
+      results[kind].push(result);
       loads.push(loadavg()[0]);
+      // Each round as it ends, on stderr: a long run interrupted still says what it measured.
+      console.error(JSON.stringify({ round: r + 1, kind, ...result, load_average: loads.at(-1) }));
     }
   }
   await admin.end();

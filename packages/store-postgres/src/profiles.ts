@@ -7,9 +7,9 @@
  */
 import { type IdentifierKind, identifierRef, type StoredProfile } from '@openpipes/core/identity';
 import { isoTime, type PostgresTables, type ProfileMethods } from '@openpipes/core/store-kit';
-import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
+import { type ExpressionBuilder, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
-import { type LinkWrites, type ProfileState, planLinks } from './link-batch.js';
+import { type LinkWrites, planLinks } from './link-batch.js';
 
 type Trx = Transaction<PostgresTables>;
 
@@ -68,38 +68,116 @@ export function profileMethods({ db, q, T, guard, tx, schema }: PgContext): Prof
     return [...profiles.values()];
   };
 
-  const insertEventIdentifiers = async (
-    trx: Trx,
-    rows: Array<{ kind: string; key: string; event_ref: string }>,
-  ) => {
-    if (rows.length === 0) return;
-    await sql`
-      INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
-      SELECT * FROM unnest(${rows.map((r) => r.kind)}::text[], ${rows.map((r) => r.key)}::text[],
-        ${rows.map((r) => r.event_ref)}::text[])
-      ON CONFLICT DO NOTHING
+  /**
+   * Every live profile holding one of `refs`, with all of its identifiers: one statement (the
+   * owners, their rows and their identifiers), as `load(ownersOf(...))` reads in three.
+   */
+  const loadHolders = async (trx: Trx, refs: Array<{ kind: string; key: string }>) => {
+    const { rows } = await sql<{
+      id: string;
+      created_at: Date;
+      p_last_seen_at: Date;
+      ip: string | null;
+      user_agent: string | null;
+      kind: string;
+      key: string;
+      value: string;
+      first_seen_at: Date;
+      last_seen_at: Date;
+    }>`
+      WITH owners AS (
+        SELECT DISTINCT i.profile_id FROM ${T('profile_identifiers')} i
+        JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
+          ON i.kind = r.kind AND i.key = r.key
+      )
+      SELECT p.id, p.created_at, p.last_seen_at AS p_last_seen_at, p.ip, p.user_agent,
+        i.kind, i.key, i.value::text AS value, i.first_seen_at, i.last_seen_at
+      FROM owners o
+      JOIN ${T('profiles')} p ON p.id = o.profile_id
+      JOIN ${T('profile_identifiers')} i ON i.profile_id = o.profile_id
     `.execute(trx);
+    const profiles = new Map<string, StoredProfile>();
+    for (const r of rows) {
+      let profile = profiles.get(r.id);
+      if (!profile) {
+        profile = {
+          id: r.id,
+          created_at: isoTime(r.created_at),
+          last_seen_at: isoTime(r.p_last_seen_at),
+          ip: r.ip,
+          user_agent: r.user_agent,
+          identifiers: [],
+        };
+        profiles.set(r.id, profile);
+      }
+      profile.identifiers.push({
+        kind: r.kind as IdentifierKind,
+        key: r.key,
+        value: r.value,
+        first_seen_at: isoTime(r.first_seen_at),
+        last_seen_at: isoTime(r.last_seen_at),
+      });
+    }
+    return [...profiles.values()];
   };
 
-  /** The writes of `planLinks`, each kind in one statement (profiles before what refers to them). */
-  const applyLinkWrites = async (trx: Trx, writes: LinkWrites, now: string) => {
-    const profileJson = (list: ProfileState[]) => JSON.stringify(list);
+  /**
+   * The writes of `planLinks` and the call's event index. What touches distinct rows goes in one
+   * statement of data-modifying CTEs (one round trip under the identity lock); repointing older
+   * merged profiles may touch a row the profile update does, so it, and the merge history, follow.
+   */
+  const applyLinkWrites = async (
+    trx: Trx,
+    writes: LinkWrites,
+    indexed: Array<{ kind: string; key: string; event_ref: string }>,
+    now: string,
+  ) => {
     const profileColumns = sql`p(id text, merged_into text, created_at timestamptz, last_seen_at timestamptz, ip text, user_agent text)`;
+    const parts: RawBuilder<unknown>[] = [];
+    if (indexed.length > 0) {
+      parts.push(sql`indexed AS (
+        INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
+        SELECT * FROM unnest(${indexed.map((r) => r.kind)}::text[], ${indexed.map((r) => r.key)}::text[],
+          ${indexed.map((r) => r.event_ref)}::text[])
+        ON CONFLICT DO NOTHING
+      )`);
+    }
     if (writes.newProfiles.length > 0) {
-      await sql`
+      parts.push(sql`new_profiles AS (
         INSERT INTO ${T('profiles')} (id, merged_into, created_at, last_seen_at, ip, user_agent)
         SELECT p.id, p.merged_into, p.created_at, p.last_seen_at, p.ip, p.user_agent
-        FROM json_to_recordset(${profileJson(writes.newProfiles)}::json) AS ${profileColumns}
-      `.execute(trx);
+        FROM json_to_recordset(${JSON.stringify(writes.newProfiles)}::json) AS ${profileColumns}
+      )`);
     }
     if (writes.changedProfiles.length > 0) {
-      await sql`
+      parts.push(sql`changed_profiles AS (
         UPDATE ${T('profiles')} t
         SET merged_into = p.merged_into, last_seen_at = p.last_seen_at, ip = p.ip, user_agent = p.user_agent
-        FROM json_to_recordset(${profileJson(writes.changedProfiles)}::json) AS ${profileColumns}
+        FROM json_to_recordset(${JSON.stringify(writes.changedProfiles)}::json) AS ${profileColumns}
         WHERE t.id = p.id
-      `.execute(trx);
+      )`);
     }
+    if (writes.newIdentifiers.length > 0) {
+      // Text, cast to jsonb in SQL: json_to_recordset would unescape the JSON text of a value.
+      parts.push(sql`new_identifiers AS (
+        INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
+        SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
+        FROM json_to_recordset(${JSON.stringify(writes.newIdentifiers)}::json)
+          AS i(kind text, key text, profile_id text, value text, first_seen_at timestamptz, last_seen_at timestamptz)
+        ON CONFLICT (kind, key) DO NOTHING
+      )`);
+    }
+    if (writes.changedIdentifiers.length > 0) {
+      const list = writes.changedIdentifiers;
+      parts.push(sql`changed_identifiers AS (
+        UPDATE ${T('profile_identifiers')} t SET profile_id = i.profile_id, last_seen_at = i.last_seen_at
+        FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
+          ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
+          AS i(kind, key, profile_id, last_seen_at)
+        WHERE t.kind = i.kind AND t.key = i.key
+      )`);
+    }
+    if (parts.length > 0) await sql`WITH ${sql.join(parts, sql`, `)} SELECT 1`.execute(trx);
     if (writes.repoint.length > 0) {
       await sql`
         UPDATE ${T('profiles')} t SET merged_into = r.to_id
@@ -113,26 +191,6 @@ export function profileMethods({ db, q, T, guard, tx, schema }: PgContext): Prof
         .insertInto('profile_merges')
         .values(writes.merges.map((m) => ({ ...m, merged_at: now })))
         .execute();
-    }
-    if (writes.newIdentifiers.length > 0) {
-      // Text, cast to jsonb in SQL: json_to_recordset would unescape the JSON text of a value.
-      await sql`
-        INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
-        SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
-        FROM json_to_recordset(${JSON.stringify(writes.newIdentifiers)}::json)
-          AS i(kind text, key text, profile_id text, value text, first_seen_at timestamptz, last_seen_at timestamptz)
-        ON CONFLICT (kind, key) DO NOTHING
-      `.execute(trx);
-    }
-    if (writes.changedIdentifiers.length > 0) {
-      const list = writes.changedIdentifiers;
-      await sql`
-        UPDATE ${T('profile_identifiers')} t SET profile_id = i.profile_id, last_seen_at = i.last_seen_at
-        FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
-          ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
-          AS i(kind, key, profile_id, last_seen_at)
-        WHERE t.kind = i.kind AND t.key = i.key
-      `.execute(trx);
     }
   };
 
@@ -152,10 +210,9 @@ export function profileMethods({ db, q, T, guard, tx, schema }: PgContext): Prof
           if (named.size === 0) return links.map(() => null);
           // Under the lock, every live profile holding one of the call's identifiers: the links are
           // planned in memory, in order, and applied in a few multi-row statements.
-          const loaded = await load(trx, await ownersOf(trx, [...named.values()]));
+          const loaded = await loadHolders(trx, [...named.values()]);
           const { out, writes } = planLinks({ links, loaded, caps, newId });
-          await insertEventIdentifiers(trx, indexed);
-          await applyLinkWrites(trx, writes, now);
+          await applyLinkWrites(trx, writes, indexed, now);
           return out;
         }),
       ),
