@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Pipes } from '../engine.js';
 import type { TransformProfile } from '../identity/stitch.js';
-import { settled, waitFor } from '../testing/helpers.js';
+import { settled, stopAndClose, waitFor } from '../testing/helpers.js';
 import type { TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 import { engineHarness, storyPipe } from './harness.js';
@@ -216,13 +216,8 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
 
     // docs/erasure.md, "Events from before the index".
     it('events stored without index rows (before migration 8, or identity off) are erased after the backfill', async () => {
-      const db = dbName();
-      const old = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        identity: false,
-      });
+      const db = h.dbName();
+      const old = await h.engine(db, { identity: false });
       await old.sources.create({ name: 'Web', slug: 'web' });
       await old.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
       await ingest(old, 'page_view', 'pv-old-1', {
@@ -232,15 +227,11 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       await ingest(old, 'page_view', 'pv-old-2', { anonymous_id: 'anon-old', email: EMAIL });
       await stopAndClose(old, { graceMs: 2000 });
 
-      const pipes = createPipes({
-        store: await options.openStore(db),
-        secretKey: testSecretKey,
-        logger: silentLogger,
+      const pipes = await h.engine(db, {
         identity: true,
         // One event per backfill step: the marker has to carry the scan from step to step.
         retention: { batchSize: 1 },
       });
-      open.push(pipes);
       expect(
         await pipes.store.listPersonEvents({
           identifiers: [{ kind: 'anonymous_id', key: 'anon-old' }],
