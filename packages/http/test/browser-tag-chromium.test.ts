@@ -5,19 +5,15 @@
  * while it unloads (in `pagehide`, as the browser navigates away). The event must arrive in the
  * store with the cookie's value and the click ids, under the event id `track` returned.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createPipes, type Pipes, type StoredEvent, silentLogger } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import { type Pipes, type StoredEvent, silentLogger } from '@openpipes/core';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 const fbp = 'fb.1.1714816462000.1234567890';
 const fbclid = 'IwAR0tagTest_-9';
@@ -50,21 +46,8 @@ function shopPages(tagUrl: string) {
   return (path: string) => pages[path.split(/[/?]/)[1] ?? ''] ?? checkout;
 }
 
-async function listen(server: Server, host: string): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-function close(server: Server | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server) return resolve();
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
-}
-
 describe.skipIf(skipBrowser)('the browser tag in Chromium', { timeout: 90_000 }, () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let api: Server;
   let shop: Server;
@@ -73,14 +56,8 @@ describe.skipIf(skipBrowser)('the browser tag in Chromium', { timeout: 90_000 },
   let sourceId: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-tag-chromium-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
-    });
-    await pipes.start();
+    engine = await startSqliteEngine('tag-chromium');
+    pipes = engine.pipes;
     const handler = createHandler(pipes, { browserTag: true, logger: silentLogger });
     api = createServer(createNodeListener(handler, { basePath: '/openpipes' }));
     const apiOrigin = `http://127.0.0.1:${await listen(api, '127.0.0.1')}`;
@@ -97,11 +74,9 @@ describe.skipIf(skipBrowser)('the browser tag in Chromium', { timeout: 90_000 },
   });
   afterAll(async () => {
     await browser?.close();
-    await close(shop);
-    await close(api);
-    await pipes?.stop({ graceMs: 2000 });
-    await pipes?.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeServer(shop);
+    await closeServer(api);
+    await engine?.stop();
   });
 
   /** Polls the store until `found` returns something, or fails at the deadline. */

@@ -8,20 +8,18 @@
  * the page must make no request off loopback.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
+import { type Pipes, silentLogger } from '@openpipes/core';
+import { startTestServer, type TestServer, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 interface MetaEvent {
   event_name: string;
@@ -36,21 +34,8 @@ const umdDir = join(
 );
 const bundles = new Set(readdirSync(umdDir).filter((name) => name.endsWith('.js')));
 
-async function listen(server: Server, host: string): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  return (server.address() as AddressInfo).port;
-}
-
-function close(server: Server | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    if (!server) return resolve();
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
-}
-
 describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_000 }, () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let meta: TestServer;
   let api: Server;
@@ -62,18 +47,13 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
   let key: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-analytics-next-'));
     meta = await startTestServer();
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
+    engine = await startSqliteEngine('analytics-next', {
       egressAllow: [meta.host],
       identity: true,
       dispatcher: { pollIntervalMs: 50 },
     });
-    await pipes.start();
+    pipes = engine.pipes;
     const handler = createHandler(pipes, { templates, segment: true, logger: silentLogger });
     api = createServer(createNodeListener(handler));
     base = `http://127.0.0.1:${await listen(api, '127.0.0.1')}`;
@@ -118,12 +98,10 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
   });
   afterAll(async () => {
     await browser?.close();
-    await close(shop);
-    await close(api);
-    await pipes?.stop({ graceMs: 2000 });
-    await pipes?.store.close();
+    await closeServer(shop);
+    await closeServer(api);
+    await engine?.stop();
     await meta?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('loads its settings from OpenPipes and delivers identify + page + Order Completed as a Meta Purchase', async () => {

@@ -3,17 +3,12 @@
  * and CORS on `/v1/*`, over node:http on port 0 with a real SQLite file. The source allows one origin;
  * another origin gets no CORS header (and a 403), an unknown or revoked key a 404 that says no more.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import { type Pipes, silentLogger } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 interface Settings {
   integrations: Record<string, Record<string, unknown>>;
@@ -23,7 +18,7 @@ const shop = 'https://shop.example';
 const evil = 'https://evil.example';
 
 describe('Segment-spec browser support: settings and CORS', { timeout: 60_000 }, () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let server: Server;
   let base: string;
@@ -34,18 +29,11 @@ describe('Segment-spec browser support: settings and CORS', { timeout: 60_000 },
   let otherKey: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-segment-browser-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
-    });
-    await pipes.start();
+    engine = await startSqliteEngine('segment-browser');
+    pipes = engine.pipes;
     const handler = createHandler(pipes, { segment: true, logger: silentLogger });
     server = createServer(createNodeListener(handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    host = `127.0.0.1:${await listen(server)}`;
     base = `http://${host}`;
     await pipes.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
     sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web', allowed_origins: [shop] })).id;
@@ -56,13 +44,8 @@ describe('Segment-spec browser support: settings and CORS', { timeout: 60_000 },
     otherKey = (await pipes.writeKeys.create(other.id)).write_key;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => {
-      server?.closeAllConnections();
-      server ? server.close(() => resolve()) : resolve();
-    });
-    await pipes?.stop({ graceMs: 2000 });
-    await pipes?.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeServer(server);
+    await engine?.stop();
   });
 
   it('answers a good key with a settings document pointing analytics.js back here, and nothing about the source', async () => {

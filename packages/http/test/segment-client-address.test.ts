@@ -3,20 +3,15 @@
  * or, behind a proxy the operator trusts (`trustedProxies`), the client `X-Forwarded-For` names.
  * Over node:http on port 0 with a real SQLite file.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, type HandlerOptions } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 describe('Segment messages without context.ip', { timeout: 60_000 }, () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   const servers: Server[] = [];
   let direct: string;
@@ -27,19 +22,12 @@ describe('Segment messages without context.ip', { timeout: 60_000 }, () => {
   const serve = async (options: HandlerOptions) => {
     const server = createServer(createNodeListener(createHandler(pipes, { segment: true, ...options })));
     servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return `http://127.0.0.1:${await listen(server)}`;
   };
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-segment-ip-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
-    });
-    await pipes.start();
+    engine = await startSqliteEngine('segment-ip');
+    pipes = engine.pipes;
     await pipes.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
     sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web' })).id;
     key = (await pipes.writeKeys.create(sourceId)).write_key;
@@ -47,13 +35,8 @@ describe('Segment messages without context.ip', { timeout: 60_000 }, () => {
     behindProxy = await serve({ trustedProxies: ['127.0.0.1'] });
   });
   afterAll(async () => {
-    for (const server of servers) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-    await pipes?.stop({ graceMs: 2000 });
-    await pipes?.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    for (const server of servers) await closeServer(server);
+    await engine?.stop();
   });
 
   /** Sends one page message and answers the `ip` its stored event carries. */

@@ -4,22 +4,18 @@
  * refuses is counted by the engine (`unknown_event_type`, `validation_failed`), the same as at
  * /collect. Real engine, SQLite file, node:http on port 0, the exposition read strictly.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { testSecretKey, waitFor } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import { type Pipes, silentLogger } from '@openpipes/core';
+import { waitFor } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import { readKey } from './servers.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 describe('openpipes_events_rejected_total on the /v1 routes and /collect', { timeout: 60_000 }, () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let server: Server;
   let base: string;
@@ -27,14 +23,8 @@ describe('openpipes_events_rejected_total on the /v1 routes and /collect', { tim
   let key: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-segment-metrics-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
-    });
-    await pipes.start();
+    engine = await startSqliteEngine('segment-metrics');
+    pipes = engine.pipes;
     const handler = createHandler(pipes, {
       apiKeys: [readKey],
       segment: true,
@@ -42,8 +32,7 @@ describe('openpipes_events_rejected_total on the /v1 routes and /collect', { tim
       logger: silentLogger,
     });
     server = createServer(createNodeListener(handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
     await pipes.eventTypes.create({
       name: 'purchase',
       schema: { type: 'object', required: ['order_id'] },
@@ -52,13 +41,8 @@ describe('openpipes_events_rejected_total on the /v1 routes and /collect', { tim
     key = (await pipes.writeKeys.create(sourceId)).write_key;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => {
-      server?.closeAllConnections();
-      server ? server.close(() => resolve()) : resolve();
-    });
-    await pipes?.stop({ graceMs: 2000 });
-    await pipes?.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeServer(server);
+    await engine?.stop();
   });
 
   const scrape = async () => {

@@ -6,22 +6,18 @@
  * value, currency, IP and user agent.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { startTestServer, type TestServer, testSecretKey, waitFor } from '@openpipes/core/testing';
+import { type Pipes, silentLogger } from '@openpipes/core';
+import { startTestServer, type TestServer, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { writeKey as adminKey } from './servers.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 interface MetaEvent {
   event_name: string;
@@ -30,7 +26,7 @@ interface MetaEvent {
 }
 
 describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let meta: TestServer;
   let server: Server;
@@ -53,18 +49,13 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
   const basic = (k: string) => `Basic ${Buffer.from(`${k}:`).toString('base64')}`;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-segment-'));
     meta = await startTestServer();
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
+    engine = await startSqliteEngine('segment', {
       egressAllow: [meta.host],
       identity: true,
       dispatcher: { pollIntervalMs: 50 },
     });
-    await pipes.start();
+    pipes = engine.pipes;
     const handler = createHandler(pipes, {
       apiKeys: [adminKey],
       templates,
@@ -72,8 +63,7 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
       logger: silentLogger,
     });
     server = createServer(createNodeListener(handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
 
     for (const name of ['purchase', 'page_view'])
       await pipes.eventTypes.create({ name, schema: { type: 'object' } });
@@ -96,14 +86,9 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     });
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => {
-      server?.closeAllConnections();
-      server ? server.close(() => resolve()) : resolve();
-    });
-    await pipes?.stop({ graceMs: 2000 });
-    await pipes?.store.close();
+    await closeServer(server);
+    await engine?.stop();
     await meta?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('identify + page + Order Completed (Basic JSON batch, text/plain writeKey, gzip) reach Meta as a Purchase', async () => {

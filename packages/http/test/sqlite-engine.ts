@@ -1,0 +1,61 @@
+/**
+ * Test support for the tests that run one engine on a SQLite file behind node:http: the engine,
+ * started on a fresh file in a temporary directory (quiet, one sandbox worker), and servers that
+ * listen on port 0 and close without waiting for idle keep-alive connections.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPipes, type Pipes, type PipesOptions, silentLogger } from '@openpipes/core';
+import { testSecretKey } from '@openpipes/core/testing';
+import { sqliteStore } from '@openpipes/store-sqlite';
+
+export interface SqliteEngine {
+  pipes: Pipes;
+  /** Stops the engine, closes its store and removes the temporary directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts an engine on `openpipes.db` in a new temporary directory named for `tag`; `options`
+ * are added to (or replace) the defaults: `silentLogger`, `sandbox: { workers: 1 }`.
+ */
+export async function startSqliteEngine(
+  tag: string,
+  options: Omit<PipesOptions, 'store' | 'secretKey'> = {},
+): Promise<SqliteEngine> {
+  const dir = mkdtempSync(join(tmpdir(), `openpipes-${tag}-`));
+  const pipes = createPipes({
+    store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
+    secretKey: testSecretKey,
+    logger: silentLogger,
+    sandbox: { workers: 1 },
+    ...options,
+  });
+  await pipes.start();
+  return {
+    pipes,
+    async stop() {
+      await pipes.stop({ graceMs: 2000 });
+      await pipes.store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Listens on a free port of `host`; resolves with the port. */
+export async function listen(server: Server, host = '127.0.0.1'): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** Closes `server` (if there is one), dropping its open connections first. */
+export function closeServer(server: Server | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server) return resolve();
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
