@@ -1,38 +1,27 @@
 /** `/api/profiles` over HTTP: search by a raw identifier or its digest, read one, refuse bad input. */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, type Profile } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes, Profile } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { captureLogger, privacyKey, readKey, writeKey } from './servers.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 const email = 'Jane.Doe@Shop-Profiles.test';
 const digest = createHash('sha256').update(email.toLowerCase()).digest('hex');
 
 describe('/api/profiles', () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let server: Server;
   let base: string;
   const logger = captureLogger();
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-http-profiles-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      logger,
-      sandbox: { workers: 1 },
-      identity: true,
-    });
+    engine = await startSqliteEngine('http-profiles', { logger, identity: true }, { start: false });
+    pipes = engine.pipes;
     await pipes.sources.create({ name: 'Web', slug: 'web' });
     await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
     const at = new Date().toISOString();
@@ -48,14 +37,11 @@ describe('/api/profiles', () => {
     server = createServer(
       createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger })),
     );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await pipes.stop({ graceMs: 500 });
-    await pipes.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await closeServer(server);
+    await engine.stop();
   });
 
   const search = (body: unknown, key: { token: string } = privacyKey) =>

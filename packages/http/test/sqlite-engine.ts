@@ -19,12 +19,14 @@ export interface SqliteEngine {
 }
 
 /**
- * Starts an engine on `openpipes.db` in a new temporary directory named for `tag`; `options`
- * are added to (or replace) the defaults: `silentLogger`, `sandbox: { workers: 1 }`.
+ * An engine on `openpipes.db` in a new temporary directory named for `tag`, started unless
+ * `start: false` (its first call then migrates the store); `options` are added to (or replace)
+ * the defaults: `silentLogger`, `sandbox: { workers: 1 }`.
  */
 export async function startSqliteEngine(
   tag: string,
   options: Omit<PipesOptions, 'store' | 'secretKey'> = {},
+  { start = true }: { start?: boolean } = {},
 ): Promise<SqliteEngine> {
   const dir = mkdtempSync(join(tmpdir(), `openpipes-${tag}-`));
   const pipes = createPipes({
@@ -34,7 +36,7 @@ export async function startSqliteEngine(
     sandbox: { workers: 1 },
     ...options,
   });
-  await pipes.start();
+  if (start) await pipes.start();
   return {
     pipes,
     async stop() {
