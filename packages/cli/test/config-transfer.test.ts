@@ -10,19 +10,19 @@ import {
   metaExampleTransform,
   purchaseEvent,
   purchaseSchema,
-  startTestServer,
-  type TestServer,
 } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   eventually,
   openpipes,
+  openpipesOk,
   type ServeProcess,
   startServe,
   stopAll,
   tempDir,
 } from './helpers.js';
+import { startMetaStandIn, type TestServer } from './meta-example.js';
 
 const token = 'EAAB-transfer-token-77aa';
 const pixel = '445566';
@@ -34,13 +34,7 @@ describe('openpipes config export | config import', () => {
   let dir: string;
 
   beforeAll(async () => {
-    meta = await startTestServer((request) => {
-      const body = request.json as { data?: unknown[]; access_token?: string };
-      if (body?.access_token !== token || !request.url.includes(`/${pixel}/`)) {
-        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
-      }
-      return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'T' } };
-    });
+    meta = await startMetaStandIn({ token, pixelId: pixel });
     const env = { OPENPIPES_EGRESS_ALLOW: meta.host };
     [staging, production] = await Promise.all([startServe({ env }), startServe({ env })]);
     dir = tempDir('transfer');
@@ -50,12 +44,8 @@ describe('openpipes config export | config import', () => {
     await meta.close();
   });
 
-  const on = async (server: ServeProcess, args: string[], stdin?: string): Promise<CliResult> => {
-    const result = await openpipes(args, { env: server.env, stdin, cwd: dir });
-    if (result.code !== 0)
-      throw new Error(`openpipes ${args.join(' ')} exited ${result.code}\n${result.stderr}`);
-    return result;
-  };
+  const on = (server: ServeProcess, args: string[], stdin?: string): Promise<CliResult> =>
+    openpipesOk(args, { env: server.env, stdin, cwd: dir });
 
   it('exports staging, imports into an empty production that then delivers the same way, and changes nothing the second time', async () => {
     // Staging, set up through the CLI.

@@ -7,19 +7,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import {
-  metaExampleSend,
-  metaExampleTransform,
-  purchaseEvent,
-  purchaseSchema,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
+import { purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRecordedPage, problems, signIn } from './console-page.js';
 import { eventually, type ServeProcess, startServe, stopAll } from './helpers.js';
+import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const metaToken = 'EAAB-console-a11y-token-6a5b4c';
@@ -94,48 +88,16 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
   let destinationId: string;
   let deliveryId: string;
 
-  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${serve.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${serve.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const call = adminApi(() => serve);
 
   beforeAll(async () => {
-    meta = await startTestServer(() => ({ body: { events_received: 1, fbtrace_id: 'AbC123' } }));
+    meta = await startMetaStandIn();
     serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
-    const source = await call<{ id: string }>('POST', '/api/sources', { name: 'Web', slug: 'web' });
-    sourceId = source.id;
-    await call('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
-    const token = await call<{ id: string }>('POST', '/api/secrets', {
-      key: 'META_ACCESS_TOKEN',
-      value: metaToken,
-    });
-    const pixel = await call<{ id: string }>('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '1' });
-    const destination = await call<{ id: string }>('POST', '/api/event-destinations', {
-      name: 'meta-capi-prod',
-      send: metaExampleSend(meta.url),
-    });
-    destinationId = destination.id;
-    await call('PUT', `/api/event-destinations/${destination.id}/secrets`, {
-      secretIds: [token.id, pixel.id],
-    });
-    const pipe = await call<{ id: string }>('POST', '/api/pipes', {
-      name: 'purchase-to-meta',
-      source_id: source.id,
-      destination_id: destination.id,
-      transform: metaExampleTransform,
-    });
-    pipeId = pipe.id;
-    await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
-    await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    ({ sourceId, destinationId, pipeId } = await setupMetaExampleOverApi(call, {
+      metaUrl: meta.url,
+      token: metaToken,
+      pixelId: '1',
+    }));
     await call('POST', '/api/api-keys', { name: 'viewer', scope: 'read' });
     const collected = await fetch(`${serve.url}/collect/web`, {
       method: 'POST',

@@ -5,18 +5,13 @@
  * and its value nowhere the browser received; the CSP holds and is never violated; a read-scope
  * key gets no write controls; a source's page shows a good and a bad event sent to it.
  */
-import {
-  metaExampleSend,
-  metaExampleTransform,
-  purchaseEvent,
-  purchaseSchema,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
+import { metaExampleTransform, purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRecordedPage } from './console-page.js';
 import { type ServeProcess, startServe, stopAll } from './helpers.js';
+import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-browser-token-5c4d3e';
 const pixelId = '123456789';
@@ -28,59 +23,12 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
   let pipeId: string;
 
   /** The admin API with the admin token; fails the test on an error answer. */
-  const call = async <T = Record<string, unknown>>(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<T> => {
-    const response = await fetch(`${serve.url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${serve.token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const call = adminApi(() => serve);
 
   beforeAll(async () => {
-    meta = await startTestServer((request) => {
-      const body = request.json as { data?: unknown[]; access_token?: string };
-      if (body?.access_token !== metaToken) {
-        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
-      }
-      return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'AbC123' } };
-    });
+    meta = await startMetaStandIn({ token: metaToken });
     serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
-    const source = await call<{ id: string }>('POST', '/api/sources', { name: 'Web', slug: 'web' });
-    await call('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
-    const token = await call<{ id: string }>('POST', '/api/secrets', {
-      key: 'META_ACCESS_TOKEN',
-      value: metaToken,
-    });
-    const pixel = await call<{ id: string }>('POST', '/api/secrets', {
-      key: 'META_PIXEL_ID',
-      value: pixelId,
-    });
-    const destination = await call<{ id: string }>('POST', '/api/event-destinations', {
-      name: 'meta-capi-prod',
-      send: metaExampleSend(meta.url),
-    });
-    await call('PUT', `/api/event-destinations/${destination.id}/secrets`, {
-      secretIds: [token.id, pixel.id],
-    });
-    const pipe = await call<{ id: string }>('POST', '/api/pipes', {
-      name: 'purchase-to-meta',
-      source_id: source.id,
-      destination_id: destination.id,
-      transform: metaExampleTransform,
-    });
-    pipeId = pipe.id;
-    await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
-    await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    ({ pipeId } = await setupMetaExampleOverApi(call, { metaUrl: meta.url, token: metaToken, pixelId }));
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -89,25 +37,10 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     await meta?.close();
   });
 
-  /** A page that records every console message and the body of every answer it receives. */
-  const openPage = async () => {
-    const page = await browser.context.newPage();
-    const messages: string[] = [];
-    const bodies: Promise<string>[] = [];
-    // Every CSP violation, with where it came from, as a console line the test can read.
-    await page.addInitScript({
-      content: `document.addEventListener('securitypolicyviolation', (e) => {
-        console.log('csp-violation ' + e.violatedDirective + ' ' + e.sourceFile + ':' + e.lineNumber);
-      });`,
-    });
-    page.on('console', (message) => messages.push(`${message.type()}: ${message.text()}`));
-    page.on('pageerror', (error) => messages.push(`pageerror: ${error.message}`));
-    page.on('response', (response) => {
-      if (response.status() < 300 || response.status() >= 400) bodies.push(response.text().catch(() => ''));
-    });
-    return { page, messages, bodies };
-  };
+  /** A page that records every console message, page error and answer body. */
+  const openPage = () => openRecordedPage(browser);
 
+  /** Submits `token` on the sign-in form (without waiting for the console: it may refuse). */
   const signIn = async (page: Page, token: string) => {
     const answer = await page.goto(`${serve.url}/console/`);
     await page.getByLabel('API key or admin token').fill(token);

@@ -6,17 +6,12 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import {
-  metaExampleSend,
-  metaExampleTransform,
-  purchaseEvent,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
+import { purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRecordedPage, problems, signIn } from './console-page.js';
 import { stopAll, tempDir } from './helpers.js';
+import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const server = fileURLToPath(new URL('../../../examples/express/server.mjs', import.meta.url));
 const apiKey = 'express-console-key-3f9a1c7e';
@@ -52,56 +47,20 @@ describe.skipIf(skipBrowser)('the console under a prefix in the Express example'
   const mount = () => `${shop.url}/openpipes`;
 
   /** The mounted admin API with the shop's key; fails the test on an error answer. */
-  const call = async <T = Record<string, unknown>>(method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${mount()}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${apiKey}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
+  const call = adminApi(() => ({ url: mount(), token: apiKey }));
 
   beforeAll(async () => {
-    meta = await startTestServer((request) => {
-      const body = request.json as { data?: unknown[]; access_token?: string };
-      if (body?.access_token !== metaToken) {
-        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
-      }
-      return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'AbC123' } };
-    });
+    meta = await startMetaStandIn({ token: metaToken });
     shop = await startExample({ OPENPIPES_API_KEY: apiKey, OPENPIPES_EGRESS_ALLOW: meta.host });
     // The example creates the web source and the purchase event type itself; the rest as the docs do.
     const sources = await call<{ data: Array<{ id: string; slug: string }> }>('GET', '/api/sources');
     const source = sources.data.find((s) => s.slug === 'web')!;
-    const token = await call<{ id: string }>('POST', '/api/secrets', {
-      key: 'META_ACCESS_TOKEN',
-      value: metaToken,
-    });
-    const pixel = await call<{ id: string }>('POST', '/api/secrets', {
-      key: 'META_PIXEL_ID',
-      value: pixelId,
-    });
-    const destination = await call<{ id: string }>('POST', '/api/event-destinations', {
-      name: 'meta-capi-prod',
-      send: metaExampleSend(meta.url),
-    });
-    await call('PUT', `/api/event-destinations/${destination.id}/secrets`, {
-      secretIds: [token.id, pixel.id],
-    });
-    const pipe = await call<{ id: string }>('POST', '/api/pipes', {
-      name: 'purchase-to-meta',
-      source_id: source.id,
-      destination_id: destination.id,
-      transform: metaExampleTransform,
-    });
-    pipeId = pipe.id;
-    await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
-    await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    ({ pipeId } = await setupMetaExampleOverApi(call, {
+      metaUrl: meta.url,
+      token: metaToken,
+      pixelId,
+      sourceId: source.id,
+    }));
     browser = await launchBrowser();
   });
   afterAll(async () => {

@@ -11,13 +11,12 @@ import {
   metaExampleTransform,
   purchaseEvent,
   purchaseSchema,
-  startTestServer,
-  type TestServer,
 } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openRecordedPage, problems, signIn } from './console-page.js';
 import { type ServeProcess, startServe, stopAll } from './helpers.js';
+import { startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-operator-flow-7e1d2c';
 const pixelId = '123456789';
@@ -28,13 +27,7 @@ describe.skipIf(skipBrowser)('the operator flow in the console alone', () => {
   let browser: Browser;
 
   beforeAll(async () => {
-    meta = await startTestServer((request) => {
-      const body = request.json as { data?: unknown[]; access_token?: string };
-      if (body?.access_token !== metaToken || !request.url.startsWith(`/v19.0/${pixelId}/events`)) {
-        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
-      }
-      return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'AbC123' } };
-    });
+    meta = await startMetaStandIn({ token: metaToken, pixelId });
     serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
     browser = await launchBrowser();
   });

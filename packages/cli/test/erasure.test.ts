@@ -4,22 +4,14 @@
  * stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, openpipes, type ServeProcess, startServe, stopAll } from './helpers.js';
+import { type CliResult, openpipes, openpipesOk, type ServeProcess, startServe, stopAll } from './helpers.js';
 
 const email = 'Jane.Cli@Shop-Erasure.test';
 
 describe('openpipes erasure and profiles export', () => {
   let serve: ServeProcess;
 
-  const run = async (args: string[]): Promise<CliResult> => {
-    const result = await openpipes(args, { env: serve.env });
-    if (result.code !== 0) {
-      throw new Error(
-        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
-      );
-    }
-    return result;
-  };
+  const run = (args: string[]): Promise<CliResult> => openpipesOk(args, { env: serve.env });
 
   beforeAll(async () => {
     serve = await startServe();

@@ -98,6 +98,18 @@ export function openpipes(
   });
 }
 
+/** Like {@link openpipes}, but rejects, with everything it printed, unless the command exits 0. */
+export async function openpipesOk(
+  args: string[],
+  options: Parameters<typeof openpipes>[1] = {},
+): Promise<CliResult> {
+  const result = await openpipes(args, options);
+  if (result.code !== 0) {
+    throw new Error(`openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+  }
+  return result;
+}
+
 export interface ServeProcess {
   /** `http://127.0.0.1:<port>` */
   url: string;

@@ -10,19 +10,19 @@ import {
   metaExampleTransform,
   purchaseEvent,
   purchaseSchema,
-  startTestServer,
-  type TestServer,
 } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   eventually,
   openpipes,
+  openpipesOk,
   type ServeProcess,
   startServe,
   stopAll,
   tempDir,
 } from './helpers.js';
+import { startMetaStandIn, type TestServer } from './meta-example.js';
 
 const firstToken = 'EAAB-operator-flow-token-1f2e3d';
 const rotatedToken = 'EAAB-rotated-token-9a8b7c';
@@ -35,13 +35,7 @@ describe('the operator flow through the CLI', () => {
   let acceptedToken = firstToken;
 
   beforeAll(async () => {
-    meta = await startTestServer((request) => {
-      const body = request.json as { data?: unknown[]; access_token?: string };
-      if (body?.access_token !== acceptedToken || !request.url.startsWith(`/v19.0/${pixelId}/events`)) {
-        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
-      }
-      return { body: { events_received: body.data?.length ?? 0, fbtrace_id: 'AbC123' } };
-    });
+    meta = await startMetaStandIn({ token: () => acceptedToken, pixelId });
     serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: `example.internal, ${meta.host}` } });
     dir = tempDir('flow');
   });
@@ -51,15 +45,8 @@ describe('the operator flow through the CLI', () => {
   });
 
   /** `openpipes ...` against the server; fails the test unless it exits 0. */
-  const run = async (args: string[], stdin?: string): Promise<CliResult> => {
-    const result = await openpipes(args, { env: serve.env, stdin, cwd: dir });
-    if (result.code !== 0) {
-      throw new Error(
-        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
-      );
-    }
-    return result;
-  };
+  const run = (args: string[], stdin?: string): Promise<CliResult> =>
+    openpipesOk(args, { env: serve.env, stdin, cwd: dir });
 
   it('creates the source, event type, secrets, destination and pipe, enables them, and a collected event is delivered', async () => {
     await run(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);

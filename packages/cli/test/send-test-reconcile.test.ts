@@ -5,24 +5,19 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  metaExampleSend,
-  metaExampleTransform,
-  purchaseEvent,
-  purchaseSchema,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
+import { purchaseEvent } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   eventually,
   openpipes,
+  openpipesOk,
   type ServeProcess,
   startServe,
   stopAll,
   tempDir,
 } from './helpers.js';
+import { setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const token = 'EAAB-cli-send-test-token-2e9d71';
 
@@ -31,41 +26,16 @@ describe('openpipes destinations send-test and reconcile', () => {
   let serve: ServeProcess;
   let dir: string;
 
-  const run = async (args: string[]): Promise<CliResult> => {
-    const result = await openpipes(args, { env: serve.env, cwd: dir });
-    if (result.code !== 0) {
-      throw new Error(
-        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
-      );
-    }
-    return result;
-  };
-  const api = async (method: string, path: string, body: unknown) =>
+  const run = (args: string[]): Promise<CliResult> => openpipesOk(args, { env: serve.env, cwd: dir });
+  const api = async (method: string, path: string, body?: unknown) =>
     (await run(['api', method, path, '--json', JSON.stringify(body)])).json();
 
   beforeAll(async () => {
     dir = tempDir('send-test');
-    meta = await startTestServer(() => ({ body: { events_received: 1, fbtrace_id: 'T' } }));
+    meta = await startMetaStandIn();
     serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
-    const source = await api('POST', '/api/sources', { name: 'Web', slug: 'web' });
-    await api('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
-    const secret = await api('POST', '/api/secrets', { key: 'META_ACCESS_TOKEN', value: token });
-    const pixel = await api('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '123456789' });
-    const destination = await api('POST', '/api/event-destinations', {
-      name: 'meta-capi-prod',
-      send: metaExampleSend(meta.url),
-    });
-    await api('PUT', `/api/event-destinations/${destination.id}/secrets`, {
-      secretIds: [secret.id, pixel.id],
-    });
-    const pipe = await api('POST', '/api/pipes', {
-      name: 'purchase-to-meta',
-      source_id: source.id,
-      destination_id: destination.id,
-      transform: metaExampleTransform,
-    });
-    await api('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
-    await api('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+    // The admin API through `openpipes api`, as an operator's script would.
+    await setupMetaExampleOverApi(api, { metaUrl: meta.url, token, pixelId: '123456789' });
     writeFileSync(join(dir, 'events.json'), JSON.stringify([purchaseEvent('ord_cli_dry')]));
   });
   afterAll(async () => {

@@ -3,20 +3,12 @@
  * collected and one refused show up, newest first, by slug or id, as a table and as JSON.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, openpipes, type ServeProcess, startServe, stopAll } from './helpers.js';
+import { type CliResult, openpipes, openpipesOk, type ServeProcess, startServe, stopAll } from './helpers.js';
 
 describe('openpipes sources', () => {
   let serve: ServeProcess;
 
-  const run = async (args: string[]): Promise<CliResult> => {
-    const result = await openpipes(args, { env: serve.env });
-    if (result.code !== 0) {
-      throw new Error(
-        `openpipes ${args.join(' ')} exited ${result.code}\n${result.stdout}\n${result.stderr}`,
-      );
-    }
-    return result;
-  };
+  const run = (args: string[]): Promise<CliResult> => openpipesOk(args, { env: serve.env });
 
   beforeAll(async () => {
     serve = await startServe();

@@ -1,0 +1,102 @@
+/**
+ * Test support shared by the CLI and console tests that deliver to Meta: a stand-in for Meta's
+ * Conversions API on 127.0.0.1, the admin API as one call, and the Meta example set up through
+ * that API (source, event type, the two secrets, destination, pipe, both enabled).
+ */
+import {
+  metaExampleSend,
+  metaExampleTransform,
+  purchaseSchema,
+  startTestServer,
+} from '@openpipes/core/testing';
+
+export type { TestServer } from '@openpipes/core/testing';
+
+/** One admin API request; resolves with the parsed answer, rejects on an error answer. */
+export type AdminCall = <T = Record<string, unknown>>(
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<T>;
+
+/**
+ * Starts a stand-in for Meta's Conversions API. With `accepts`, it answers 400 (code 190) unless
+ * the body carries that access token (a function is read per request, so a test can rotate it)
+ * and, with `pixelId`, the request goes to `/v19.0/<pixelId>/events`; without, it accepts all.
+ * It answers `events_received` with the number of events sent.
+ */
+export function startMetaStandIn(accepts?: { token: string | (() => string); pixelId?: string }) {
+  return startTestServer((request) => {
+    const body = request.json as { data?: unknown[]; access_token?: string } | undefined;
+    if (accepts) {
+      const token = typeof accepts.token === 'function' ? accepts.token() : accepts.token;
+      const path = accepts.pixelId === undefined ? '' : `/v19.0/${accepts.pixelId}/events`;
+      if (body?.access_token !== token || !request.url.startsWith(path)) {
+        return { status: 400, body: { error: { message: 'Invalid OAuth access token.', code: 190 } } };
+      }
+    }
+    return { body: { events_received: body?.data?.length ?? 0, fbtrace_id: 'AbC123' } };
+  });
+}
+
+/**
+ * The admin API as an {@link AdminCall}: `target()` (read per request, so it may name a server
+ * started later) gives the base URL and the bearer token.
+ */
+export function adminApi(target: () => { url: string; token: string }): AdminCall {
+  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+    const { url, token } = target();
+    const response = await fetch(`${url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+}
+
+/**
+ * The Meta example through the admin API, as the docs set it up: the `web` source and the
+ * `purchase` event type (unless `sourceId` names a source that exists already), the secrets
+ * META_ACCESS_TOKEN and META_PIXEL_ID bound to the `meta-capi-prod` destination (sending to
+ * `metaUrl`), and the `purchase-to-meta` pipe; pipe and destination enabled.
+ */
+export async function setupMetaExampleOverApi(
+  call: AdminCall,
+  options: { metaUrl: string; token: string; pixelId: string; sourceId?: string },
+): Promise<{ sourceId: string; destinationId: string; pipeId: string }> {
+  let sourceId = options.sourceId;
+  if (sourceId === undefined) {
+    sourceId = (await call<{ id: string }>('POST', '/api/sources', { name: 'Web', slug: 'web' })).id;
+    await call('POST', '/api/event-types', { name: 'purchase', schema: purchaseSchema });
+  }
+  const token = await call<{ id: string }>('POST', '/api/secrets', {
+    key: 'META_ACCESS_TOKEN',
+    value: options.token,
+  });
+  const pixel = await call<{ id: string }>('POST', '/api/secrets', {
+    key: 'META_PIXEL_ID',
+    value: options.pixelId,
+  });
+  const destination = await call<{ id: string }>('POST', '/api/event-destinations', {
+    name: 'meta-capi-prod',
+    send: metaExampleSend(options.metaUrl),
+  });
+  await call('PUT', `/api/event-destinations/${destination.id}/secrets`, {
+    secretIds: [token.id, pixel.id],
+  });
+  const pipe = await call<{ id: string }>('POST', '/api/pipes', {
+    name: 'purchase-to-meta',
+    source_id: sourceId,
+    destination_id: destination.id,
+    transform: metaExampleTransform,
+  });
+  await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
+  await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+  return { sourceId, destinationId: destination.id, pipeId: pipe.id };
+}
