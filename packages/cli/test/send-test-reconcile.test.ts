@@ -43,50 +43,30 @@ describe('openpipes destinations send-test and reconcile', () => {
     await meta?.close();
   });
 
+  /** `openpipes destinations send-test` of the Meta destination, by name, with the pipe's transform. */
+  const sendTest = [
+    'destinations',
+    'send-test',
+    'meta-capi-prod',
+    '--events',
+    'events.json',
+    '--pipe',
+    'purchase-to-meta',
+  ];
+
   it('dry-runs send() by name: prints the request, redacted, with its synthetic answer; sends nothing', async () => {
-    const printed = await run([
-      'destinations',
-      'send-test',
-      'meta-capi-prod',
-      '--events',
-      'events.json',
-      '--pipe',
-      'purchase-to-meta',
-    ]);
+    const printed = await run(sendTest);
     expect(printed.stderr).toContain('synthetic 200');
     expect(printed.stdout).toContain(`request 1: POST ${meta.url}`);
     expect(printed.stdout).toContain('[secret:META_ACCESS_TOKEN]');
     expect(printed.stdout).toContain('answer (synthetic): 200 {}');
     expect(printed.stdout + printed.stderr).not.toContain(token);
-    const json = (
-      await run([
-        'destinations',
-        'send-test',
-        'meta-capi-prod',
-        '--events',
-        'events.json',
-        '--pipe',
-        'purchase-to-meta',
-        '--json',
-      ])
-    ).json();
+    const json = (await run([...sendTest, '--json'])).json();
     expect(json.synthetic).toBe(true);
     expect(json.requests).toHaveLength(1);
     expect(meta.requests).toHaveLength(0);
 
-    const refused = await openpipes(
-      [
-        'destinations',
-        'send-test',
-        'meta-capi-prod',
-        '--events',
-        'events.json',
-        '--pipe',
-        'purchase-to-meta',
-        '--test',
-      ],
-      { env: serve.env, cwd: dir },
-    );
+    const refused = await openpipes([...sendTest, '--test'], { env: serve.env, cwd: dir });
     expect(refused.code).toBe(4);
     expect(refused.stderr).toContain('has no test mode');
     expect((await openpipes(['destinations', 'send-test', 'meta-capi-prod'], { env: serve.env })).code).toBe(
