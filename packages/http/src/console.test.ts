@@ -1,30 +1,20 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SqliteEngine, startSqliteEngine } from '../test/sqlite-engine.js';
 import { consoleCsp } from './console.js';
 import { createHandler } from './handler.js';
 
 // The console's files as the handler serves them (the built @openpipes/console), without a browser.
 describe('the console under <mount>/console/', () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
 
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-console-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
-      secretKey: testSecretKey,
-    });
+  // Not started: the handler answers without a running engine.
+  beforeAll(async () => {
+    engine = await startSqliteEngine('console', {}, { start: false });
+    pipes = engine.pipes;
   });
-  afterAll(async () => {
-    await pipes.stop({ graceMs: 500 });
-    await pipes.store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => engine.stop());
 
   const key = { name: 'viewer', token: 'console-test-read-token-0123', scope: 'read' as const };
   const get = (handler: ReturnType<typeof createHandler>, path: string, init?: RequestInit) =>

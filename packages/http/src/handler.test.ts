@@ -1,10 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SqliteEngine, startSqliteEngine } from '../test/sqlite-engine.js';
 import { createHandler } from './handler.js';
 
 /** A JSON answer, read field by field. */
@@ -18,21 +14,15 @@ const read = async (response: Response) =>
 
 // The handler as a plain fetch function (what Bun, Deno or a service worker would call): no server.
 describe('createHandler as a fetch handler', () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
 
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-handler-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
-      secretKey: testSecretKey,
-    });
+  // Not started: the handler answers without a running engine.
+  beforeAll(async () => {
+    engine = await startSqliteEngine('handler', {}, { start: false });
+    pipes = engine.pipes;
   });
-  afterAll(async () => {
-    await pipes.stop({ graceMs: 500 });
-    await pipes.store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => engine.stop());
 
   const key = { name: 'ops', token: 'fetch-handler-token-0123', scope: 'write' as const };
 
