@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { googleExampleTransform, purchaseEvent, runSend, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn, type WireOptions } from '../testing/engine.js';
+import {
+  byEventId,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+  type WireOptions,
+} from '../testing/engine.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
@@ -51,9 +58,7 @@ async function setup(
 }
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: 'John.Smith@Gmail.com ',
     phone: '+1 (650) 555-1212',
     gclid: `gclid-${orderId}`,

@@ -7,7 +7,14 @@ import {
   dataManagerError,
   dataManagerPlatform,
 } from '../testing/data-manager-platform.js';
-import { byEventId, finalRecords, platformBed, secretsIn, type WireOptions } from '../testing/engine.js';
+import {
+  byEventId,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+  type WireOptions,
+} from '../testing/engine.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { dataManagerTemplate, googleDataManager } from './data-manager.js';
 
@@ -48,9 +55,7 @@ async function setup(extra: Options = {}, wire: Partial<WireOptions> = {}) {
 }
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: ' John.Smith @Gmail.com ',
     phone: '+1 (650) 555-1212',
     gclid: `gclid-${orderId}`,

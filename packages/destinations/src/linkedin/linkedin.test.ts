@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import {
+  byEventId,
+  type CaseWiring,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { linkedinBatchAnswer, linkedinError, linkedinPlatform } from '../testing/linkedin-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { linkedinCapi, linkedinCapiTemplate } from './linkedin.js';
@@ -10,29 +17,19 @@ const token = 'AQV-linkedin-token-4e1b9c';
 const conversionRules = { purchase: '104598' };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+const secrets = { LINKEDIN_ACCESS_TOKEN: token };
 const bed = platformBed();
 
-async function setup(
-  options: Partial<Parameters<typeof linkedinCapi>[0]> = {},
-  wiring: { maxAttempts?: number; transform?: string | null } = {},
-) {
-  const platform = linkedinPlatform({
-    token,
-    ruleIds: ['104598'],
-    version: options.linkedinVersion ?? '202601',
-  });
-  const definition = linkedinCapi({ conversionRules, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
-    secrets: { LINKEDIN_ACCESS_TOKEN: token },
-    retry: { max_attempts: wiring.maxAttempts ?? 1, initial_delay_ms: 10, max_delay_ms: 50 },
-    ...(wiring.transform === undefined ? {} : { transform: wiring.transform }),
-  });
-}
+const setup = (options: Partial<Parameters<typeof linkedinCapi>[0]> = {}, wiring: CaseWiring = {}) =>
+  bed.wireCase(
+    linkedinPlatform({ token, ruleIds: ['104598'], version: options.linkedinVersion ?? '202601' }),
+    linkedinCapi({ conversionRules, baseUrl: bed.server.url, ...options }),
+    secrets,
+    wiring,
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: ' Jane.Doe@Example.com ',
     li_fat_id: 'df9a2b5c-5e1f-4b8a-9c3d-2e7f6a1b0c4d',
     first_name: 'Jane',
@@ -60,7 +57,7 @@ const element = (eventId: string, overrides: Record<string, unknown> = {}) => ({
 runTemplateHarness(bed, {
   template: linkedinCapiTemplate,
   settings: (baseUrl) => ({ conversion_rules: conversionRules, base_url: baseUrl }),
-  secrets: { LINKEDIN_ACCESS_TOKEN: token },
+  secrets,
   standIn: () => linkedinPlatform({ token, ruleIds: ['104598'] }),
   event: (id) => canonicalPurchase(id),
   personalData: ['Jane.Doe@Example', 'jane.doe@example.com'],

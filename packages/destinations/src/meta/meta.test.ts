@@ -1,6 +1,6 @@
 import { metaExampleTransform, purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { metaError, metaPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { metaCapi, metaCapiTemplate } from './meta.js';
@@ -8,22 +8,21 @@ import { metaCapi, metaCapiTemplate } from './meta.js';
 const token = 'EAAB-meta-test-token-5f0c2e9a7d1b';
 const pixelId = '998877665544';
 
+const secrets = { META_ACCESS_TOKEN: token };
 const bed = platformBed();
 
-async function setup(options: Partial<Parameters<typeof metaCapi>[0]> = {}, transform?: string | null) {
-  const platform = metaPlatform({ pixelId, token });
-  const definition = metaCapi({ pixelId, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
-    secrets: { META_ACCESS_TOKEN: token },
-    transform,
-    retry: { max_attempts: 1 },
-  });
-}
+const setup = (options: Partial<Parameters<typeof metaCapi>[0]> = {}, transform?: string | null) =>
+  bed.wireCase(
+    metaPlatform({ pixelId, token }),
+    metaCapi({ pixelId, baseUrl: bed.server.url, ...options }),
+    secrets,
+    {
+      transform,
+    },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: '  John_Smith@gmail.com ',
     phone: '+1 (650) 555-1212',
     first_name: 'John',
@@ -37,7 +36,7 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
 runTemplateHarness(bed, {
   template: metaCapiTemplate,
   settings: (baseUrl) => ({ pixel_id: pixelId, base_url: baseUrl }),
-  secrets: { META_ACCESS_TOKEN: token },
+  secrets,
   standIn: () => metaPlatform({ pixelId, token }),
   event: (id) => canonicalPurchase(id),
   personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212'],
@@ -199,7 +198,7 @@ describe('meta-capi send() error classification', () => {
     bed.server.handle(() => answer);
     const { value } = await runSend(definition().destination.send, {
       events: [row()],
-      secrets: { META_ACCESS_TOKEN: token },
+      secrets,
       fetch: globalThis.fetch,
     });
     return value as { outcome: string; code: string };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { purchaseEvent, runTransform } from '@openpipes/core/testing';
+import { runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { microsoftError, microsoftPlatform } from '../testing/microsoft-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { microsoftUetCapi, microsoftUetCapiTemplate } from './microsoft.js';
@@ -10,22 +10,22 @@ const token = 'uet-capi-token-5a1f9c3e';
 const tagId = '187000123';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+const secrets = { MICROSOFT_UET_TOKEN: token };
 const bed = platformBed();
 
-async function setup(maxAttempts = 1, transform?: string | null) {
-  const platform = microsoftPlatform({ tagId, token });
-  const definition = microsoftUetCapi({ tagId, baseUrl: bed.server.url });
-  return bed.wire(platform, definition, {
-    secrets: { MICROSOFT_UET_TOKEN: token },
-    retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
-    ...(transform === undefined ? {} : { transform }),
-  });
-}
+const setup = (maxAttempts = 1, transform?: string | null) =>
+  bed.wireCase(
+    microsoftPlatform({ tagId, token }),
+    microsoftUetCapi({ tagId, baseUrl: bed.server.url }),
+    secrets,
+    {
+      maxAttempts,
+      transform,
+    },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: '  John_Smith@gmail.com ',
     phone: '+1 (650) 555-1212',
     msclkid: 'cdd4afcccb1c9a4cad9544dd7e5006d5-1',
@@ -53,7 +53,7 @@ const uetEvent = (eventId: string, overrides: Record<string, unknown> = {}) => (
 runTemplateHarness(bed, {
   template: microsoftUetCapiTemplate,
   settings: (baseUrl) => ({ tag_id: tagId, base_url: baseUrl }),
-  secrets: { MICROSOFT_UET_TOKEN: token },
+  secrets,
   standIn: () => microsoftPlatform({ tagId, token }),
   event: (id) => canonicalPurchase(id),
   personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '+16505551212'],

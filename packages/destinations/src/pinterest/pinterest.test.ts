@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { pinterestError, pinterestPlatform } from '../testing/pinterest-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { pinterestCapi, pinterestCapiTemplate } from './pinterest.js';
@@ -10,21 +10,21 @@ const token = 'pina_conversion-token-3e8c1f0a';
 const adAccountId = '549755885175';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+const secrets = { PINTEREST_ACCESS_TOKEN: token };
 const bed = platformBed();
 
-async function setup(options: Partial<Parameters<typeof pinterestCapi>[0]> = {}, maxAttempts = 1) {
-  const platform = pinterestPlatform({ adAccountId, token });
-  const definition = pinterestCapi({ adAccountId, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
-    secrets: { PINTEREST_ACCESS_TOKEN: token },
-    retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
-  });
-}
+const setup = (options: Partial<Parameters<typeof pinterestCapi>[0]> = {}, maxAttempts = 1) =>
+  bed.wireCase(
+    pinterestPlatform({ adAccountId, token }),
+    pinterestCapi({ adAccountId, baseUrl: bed.server.url, ...options }),
+    secrets,
+    {
+      maxAttempts,
+    },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: '  John_Smith@gmail.com ',
     phone: '+1 (650) 555-1212',
     gender: 'Non-binary',
@@ -36,7 +36,7 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
 runTemplateHarness(bed, {
   template: pinterestCapiTemplate,
   settings: (baseUrl) => ({ ad_account_id: adAccountId, base_url: baseUrl }),
-  secrets: { PINTEREST_ACCESS_TOKEN: token },
+  secrets,
   standIn: () => pinterestPlatform({ adAccountId, token }),
   event: (id) => canonicalPurchase(id),
   personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '16505551212'],

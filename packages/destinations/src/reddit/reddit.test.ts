@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';
@@ -10,21 +10,21 @@ const token = 'reddit-conversion-token-0d8e4b7f';
 const pixelId = 'a2_gv0ir2x4r0wz';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+const secrets = { REDDIT_ACCESS_TOKEN: token };
 const bed = platformBed();
 
-async function setup(options: Partial<Parameters<typeof redditCapi>[0]> = {}, maxAttempts = 1) {
-  const platform = redditPlatform({ pixelId, token });
-  const definition = redditCapi({ pixelId, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
-    secrets: { REDDIT_ACCESS_TOKEN: token },
-    retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
-  });
-}
+const setup = (options: Partial<Parameters<typeof redditCapi>[0]> = {}, maxAttempts = 1) =>
+  bed.wireCase(
+    redditPlatform({ pixelId, token }),
+    redditCapi({ pixelId, baseUrl: bed.server.url, ...options }),
+    secrets,
+    {
+      maxAttempts,
+    },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: ' Al.ice$+Apple@Example.Com',
     phone: '+1 (650) 555-1212',
     external_id: 'cust-42',
@@ -43,7 +43,7 @@ const transformed = (events: unknown[], profiles?: unknown) =>
 runTemplateHarness(bed, {
   template: redditCapiTemplate,
   settings: (baseUrl) => ({ pixel_id: pixelId, base_url: baseUrl }),
-  secrets: { REDDIT_ACCESS_TOKEN: token },
+  secrets,
   standIn: () => redditPlatform({ pixelId, token }),
   event: (id) => canonicalPurchase(id),
   personalData: ['Al.ice', 'alice@example.com', '(650) 555-1212', '+16505551212', 'cust-42'],

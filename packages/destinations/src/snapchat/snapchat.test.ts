@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { snapchatError, snapchatPlatform } from '../testing/snapchat-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { snapchatCapi, snapchatCapiTemplate } from './snapchat.js';
@@ -10,21 +10,21 @@ const token = 'snap-capi-token-7c41e0d2b9';
 const pixelId = '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+const secrets = { SNAPCHAT_ACCESS_TOKEN: token };
 const bed = platformBed();
 
-async function setup(options: Partial<Parameters<typeof snapchatCapi>[0]> = {}, maxAttempts = 1) {
-  const platform = snapchatPlatform({ pixelId, token });
-  const definition = snapchatCapi({ pixelId, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
-    secrets: { SNAPCHAT_ACCESS_TOKEN: token },
-    retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
-  });
-}
+const setup = (options: Partial<Parameters<typeof snapchatCapi>[0]> = {}, maxAttempts = 1) =>
+  bed.wireCase(
+    snapchatPlatform({ pixelId, token }),
+    snapchatCapi({ pixelId, baseUrl: bed.server.url, ...options }),
+    secrets,
+    {
+      maxAttempts,
+    },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: ' Person@Example.com ',
     phone: '+44 844 412 4653',
     sc_click_id: 'a3f4b5c6-d7e8-9012-3456-7890abcdef12',
@@ -36,7 +36,7 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
 runTemplateHarness(bed, {
   template: snapchatCapiTemplate,
   settings: (baseUrl) => ({ pixel_id: pixelId, base_url: baseUrl }),
-  secrets: { SNAPCHAT_ACCESS_TOKEN: token },
+  secrets,
   standIn: () => snapchatPlatform({ pixelId, token }),
   event: (id) => canonicalPurchase(id),
   personalData: ['Person@Example', 'person@example.com', '844 412 4653', '448444124653'],

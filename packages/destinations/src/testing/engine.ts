@@ -17,6 +17,7 @@ import {
   silentLogger,
 } from '@openpipes/core';
 import {
+  purchaseEvent,
   type RecordedTestRequest,
   startTestServer,
   type TestResponse,
@@ -64,6 +65,21 @@ export interface WireOptions {
   secrets: Record<string, string>;
   /** The pipe's consent requirement (docs/consent.md); default none. */
   consent?: PipeInput['consent'];
+}
+
+/** How one test case wires its template beyond the defaults (see `platformBed().wireCase`). */
+export interface CaseWiring {
+  maxAttempts?: number;
+  /** The pipe's transform; default the template's. `null` passes events through. */
+  transform?: string | null | undefined;
+}
+
+/**
+ * A purchase carrying the buyer's raw contact details instead of digests (the template normalises
+ * and hashes them): `purchaseEvent` without `hashed_email`/`hashed_phone`, plus `fields`.
+ */
+export function rawContactPurchase(orderId: string, fields: Record<string, unknown>) {
+  return purchaseEvent(orderId, { hashed_email: undefined, hashed_phone: undefined, ...fields });
 }
 
 /**
@@ -131,6 +147,22 @@ export function platformBed() {
       engine = started;
       const wired = await wireTemplate(started.pipes, definition, options);
       return { platform, pipes: started.pipes, ...wired };
+    },
+    /**
+     * One case of a template's own tests: `wire` with `secrets`, `maxAttempts` tries 10-50 ms apart
+     * (default 1), and `transform` for the pipe when given (`null` passes events through).
+     */
+    wireCase<P extends { handler: (request: RecordedTestRequest) => TestResponse }>(
+      platform: P,
+      definition: DestinationDefinition,
+      secrets: Record<string, string>,
+      { maxAttempts = 1, transform }: CaseWiring = {},
+    ) {
+      return bed.wire(platform, definition, {
+        secrets,
+        retry: { max_attempts: maxAttempts, initial_delay_ms: 10, max_delay_ms: 50 },
+        ...(transform === undefined ? {} : { transform }),
+      });
     },
   };
   return bed;

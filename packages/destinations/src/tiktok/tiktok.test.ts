@@ -1,6 +1,6 @@
 import { purchaseEvent, runSend, tiktokExampleTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { tiktokAnswer, tiktokPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { tiktokEvents, tiktokEventsTemplate } from './tiktok.js';
@@ -8,22 +8,21 @@ import { tiktokEvents, tiktokEventsTemplate } from './tiktok.js';
 const token = 'tt-access-token-3b9d7c51e0a24f68';
 const pixelCode = 'C4ABCDEFGH1234567890';
 
+const secrets = { TIKTOK_ACCESS_TOKEN: token };
 const bed = platformBed();
 
-async function setup(options: Partial<Parameters<typeof tiktokEvents>[0]> = {}, transform?: string | null) {
-  const platform = tiktokPlatform({ pixelCode, token });
-  const definition = tiktokEvents({ pixelCode, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
-    secrets: { TIKTOK_ACCESS_TOKEN: token },
-    transform,
-    retry: { max_attempts: 1 },
-  });
-}
+const setup = (options: Partial<Parameters<typeof tiktokEvents>[0]> = {}, transform?: string | null) =>
+  bed.wireCase(
+    tiktokPlatform({ pixelCode, token }),
+    tiktokEvents({ pixelCode, baseUrl: bed.server.url, ...options }),
+    secrets,
+    {
+      transform,
+    },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: 'John_Smith@gmail.com',
     phone: '+1 (650) 555-1212',
     external_id: 'customer-42',
@@ -34,7 +33,7 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
 runTemplateHarness(bed, {
   template: tiktokEventsTemplate,
   settings: (baseUrl) => ({ pixel_code: pixelCode, base_url: baseUrl }),
-  secrets: { TIKTOK_ACCESS_TOKEN: token },
+  secrets,
   standIn: () => tiktokPlatform({ pixelCode, token }),
   event: (id) => canonicalPurchase(id),
   personalData: ['John_Smith', 'john_smith@gmail.com', '(650) 555-1212', 'customer-42'],
@@ -153,7 +152,7 @@ describe('tiktok-events send() classification of code under HTTP 200', () => {
           event_payload: { event: 'CompletePayment', event_time: Math.floor(Date.now() / 1000), user: {} },
         },
       ],
-      secrets: { TIKTOK_ACCESS_TOKEN: token },
+      secrets,
       fetch: globalThis.fetch,
     });
     return value as { outcome: string; code?: string };
@@ -177,7 +176,7 @@ describe('tiktok-events send() classification of code under HTTP 200', () => {
     bed.server.handle(() => ({ status: 502, body: '<html>Bad Gateway</html>' }));
     const { value } = await runSend(send(), {
       events: [{ event_type: 'x', event_time: new Date().toISOString(), event_payload: { event: 'X' } }],
-      secrets: { TIKTOK_ACCESS_TOKEN: token },
+      secrets,
       fetch: globalThis.fetch,
     });
     expect(value).toMatchObject({ outcome: 'retry', code: 'HTTP_502' });

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { parseOAuthHeader, xError, xPlatform } from '../testing/x-platform.js';
 import { xCapi, xCapiTemplate } from './x.js';
@@ -24,24 +24,16 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
 const bed = platformBed();
 
-async function setup(options: Partial<Parameters<typeof xCapi>[0]> = {}, transform?: string | null) {
-  const platform = xPlatform({
-    pixelId,
-    credentials,
-    ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
-  });
-  const definition = xCapi({ pixelId, eventIds, baseUrl: bed.server.url, ...options });
-  return bed.wire(platform, definition, {
+const setup = (options: Partial<Parameters<typeof xCapi>[0]> = {}, transform?: string | null) =>
+  bed.wireCase(
+    xPlatform({ pixelId, credentials, ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}) }),
+    xCapi({ pixelId, eventIds, baseUrl: bed.server.url, ...options }),
     secrets,
-    retry: { max_attempts: 1, initial_delay_ms: 10, max_delay_ms: 50 },
-    ...(transform === undefined ? {} : { transform }),
-  });
-}
+    { transform },
+  );
 
 const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> = {}) =>
-  purchaseEvent(orderId, {
-    hashed_email: undefined,
-    hashed_phone: undefined,
+  rawContactPurchase(orderId, {
     email: '  Test-Email@Test.com ',
     phone: '+1 (650) 555-1212',
     twclid: '23opevjt88psuo13lu8d020qkn',
