@@ -12,11 +12,9 @@ import {
   generatedSource,
   googleDateTimeSource,
   googleOAuthSource,
-  hashSource,
-  normaliseSource,
+  hashingSources,
   profileSource,
   sendPlumbingSource,
-  timeSource,
 } from '../source/helpers.js';
 import identifiers from './identifiers.js?raw';
 import sendCode from './send.js?raw';
@@ -49,9 +47,7 @@ export function googleAdsTransformSource(settings: GoogleAdsSourceSettings): str
     [
       compactSource,
       consentSource,
-      hashSource,
-      normaliseSource,
-      timeSource,
+      ...hashingSources,
       googleDateTimeSource,
       identifiers,
       profileSource,
@@ -78,15 +74,6 @@ export function googleAdsSendSource(settings: GoogleAdsSourceSettings): string {
       default_consent: settings.default_consent ?? null,
       max_conversions_per_request: settings.max_conversions_per_request,
     },
-    [
-      hashSource,
-      normaliseSource,
-      timeSource,
-      googleDateTimeSource,
-      sendPlumbingSource,
-      googleOAuthSource,
-      identifiers,
-      sendCode,
-    ],
+    [...hashingSources, googleDateTimeSource, sendPlumbingSource, googleOAuthSource, identifiers, sendCode],
   );
 }

@@ -12,11 +12,11 @@ import {
   consentSource,
   generatedSource,
   googleOAuthSource,
+  hashingSources,
   hashSource,
   normaliseSource,
   profileSource,
   sendPlumbingSource,
-  timeSource,
 } from '../source/helpers.js';
 import identifiers from './identifiers.js?raw';
 import sendCode from './send.js?raw';
@@ -47,16 +47,7 @@ export function dataManagerTransformSource(settings: DataManagerSourceSettings):
       event_source: settings.event_source ?? null,
       default_country: settings.default_country ?? null,
     },
-    [
-      compactSource,
-      consentSource,
-      hashSource,
-      normaliseSource,
-      timeSource,
-      identifiers,
-      profileSource,
-      transformCode,
-    ],
+    [compactSource, consentSource, ...hashingSources, identifiers, profileSource, transformCode],
   );
 }
 

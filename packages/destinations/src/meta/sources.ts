@@ -9,12 +9,10 @@
 import {
   compactSource,
   generatedSource,
-  hashSource,
+  hashingSources,
   metaUserDataSource,
-  normaliseSource,
   profileSource,
   sendPlumbingSource,
-  timeSource,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
@@ -43,16 +41,7 @@ export function metaTransformSource(settings: MetaSourceSettings): string {
       default_country: settings.default_country ?? null,
       data_processing_options: settings.data_processing_options ?? null,
     },
-    [
-      compactSource,
-      hashSource,
-      normaliseSource,
-      timeSource,
-      hashedFields,
-      profileSource,
-      metaUserDataSource,
-      transformCode,
-    ],
+    [compactSource, ...hashingSources, hashedFields, profileSource, metaUserDataSource, transformCode],
   );
 }
 
@@ -71,6 +60,6 @@ export function metaSendSource(settings: MetaSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [hashSource, normaliseSource, timeSource, sendPlumbingSource, hashedFields, sendCode],
+    [...hashingSources, sendPlumbingSource, hashedFields, sendCode],
   );
 }

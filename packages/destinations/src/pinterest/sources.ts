@@ -6,13 +6,11 @@ import {
   compactSource,
   consentSource,
   generatedSource,
-  hashSource,
+  hashingSources,
   metaUserDataSource,
-  normaliseSource,
   profileSource,
   retryAfterSource,
   sendPlumbingSource,
-  timeSource,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
@@ -43,9 +41,7 @@ export function pinterestTransformSource(settings: PinterestSourceSettings): str
     [
       compactSource,
       consentSource,
-      hashSource,
-      normaliseSource,
-      timeSource,
+      ...hashingSources,
       hashedFields,
       profileSource,
       metaUserDataSource,
@@ -68,6 +64,6 @@ export function pinterestSendSource(settings: PinterestSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [hashSource, normaliseSource, timeSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
   );
 }

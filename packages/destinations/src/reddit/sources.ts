@@ -5,12 +5,10 @@
 import {
   compactSource,
   generatedSource,
-  hashSource,
-  normaliseSource,
+  hashingSources,
   profileSource,
   retryAfterSource,
   sendPlumbingSource,
-  timeSource,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
@@ -38,7 +36,7 @@ export function redditTransformSource(settings: RedditSourceSettings): string {
       default_country: settings.default_country ?? null,
       limited_data_use: settings.limited_data_use,
     },
-    [compactSource, hashSource, normaliseSource, timeSource, hashedFields, profileSource, transformCode],
+    [compactSource, ...hashingSources, hashedFields, profileSource, transformCode],
   );
 }
 
@@ -56,6 +54,6 @@ export function redditSendSource(settings: RedditSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [hashSource, normaliseSource, timeSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
   );
 }

@@ -8,13 +8,11 @@ import hashedFields from '../meta/hashed-fields.js?raw';
 import {
   compactSource,
   generatedSource,
-  hashSource,
+  hashingSources,
   metaUserDataSource,
-  normaliseSource,
   profileSource,
   retryAfterSource,
   sendPlumbingSource,
-  timeSource,
 } from '../source/helpers.js';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
@@ -41,16 +39,7 @@ export function snapchatTransformSource(settings: SnapchatSourceSettings): strin
       default_country: settings.default_country ?? null,
       limited_data_use: settings.limited_data_use,
     },
-    [
-      compactSource,
-      hashSource,
-      normaliseSource,
-      timeSource,
-      hashedFields,
-      profileSource,
-      metaUserDataSource,
-      transformCode,
-    ],
+    [compactSource, ...hashingSources, hashedFields, profileSource, metaUserDataSource, transformCode],
   );
 }
 
@@ -69,6 +58,6 @@ export function snapchatSendSource(settings: SnapchatSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [hashSource, normaliseSource, timeSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
   );
 }

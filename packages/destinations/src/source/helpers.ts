@@ -85,6 +85,12 @@ export const sendPlumbingSource = sendPlumbing;
 export const retryAfterSource = retryAfter;
 
 /**
+ * `hashInPlace`, `normalise.*` and `toUnixSeconds`, in that order: the snippets every template that
+ * hashes personal data pastes into its transform (and, where `send()` hashes late, into `send()`).
+ */
+export const hashingSources: readonly string[] = [hashSource, normaliseSource, timeSource];
+
+/**
  * A generated source as the user sees it: the header comment, the settings as an editable
  * `SETTINGS` constant, then each part (snippets first, the template's own code last), each after a
  * blank line.
