@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { googleExampleTransform, purchaseEvent, runSend, type TestResponse } from '@openpipes/core/testing';
+import { googleExampleTransform, purchaseEvent, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
   byEventId,
@@ -9,6 +9,7 @@ import {
   secretsIn,
   type WireOptions,
 } from '../testing/engine.js';
+import { googleSendRunner, itHandlesRefreshTokenRefusal } from '../testing/google-send.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
@@ -293,29 +294,18 @@ describe('google-ads-click-conversions template', () => {
 });
 
 describe('google-ads-click-conversions send() classification', () => {
-  const run = async (answer?: TestResponse, tokenAnswer?: TestResponse) => {
-    const platform = googleAdsPlatform({ customerId, loginCustomerId, credentials });
-    if (answer) platform.answerNext(answer);
-    bed.server.handle((request) =>
-      tokenAnswer && request.url === '/token' ? tokenAnswer : platform.handler(request),
-    );
-    const { value } = await runSend(googleAdsClickConversions(options()).destination.send, {
-      events: [
-        {
-          event_type: 'purchase',
-          event_time: new Date().toISOString(),
-          event_payload: {
-            gclid: 'g1',
-            conversionAction: '987654321',
-            conversionDateTime: new Date().toISOString(),
-          },
-        },
-      ],
-      secrets,
-      fetch: globalThis.fetch,
-    });
-    return value as { outcome: string; code?: string; message?: string };
-  };
+  const send = googleSendRunner(bed, {
+    standIn: () => googleAdsPlatform({ customerId, loginCustomerId, credentials }),
+    send: () => googleAdsClickConversions(options()).destination.send,
+    payload: () => ({
+      gclid: 'g1',
+      conversionAction: '987654321',
+      conversionDateTime: new Date().toISOString(),
+    }),
+    secrets,
+  });
+  const run = async (answer?: TestResponse, tokenAnswer?: TestResponse) =>
+    (await send(answer, tokenAnswer)).value;
 
   it.each([
     [500, 'INTERNAL', { internalError: 'INTERNAL_ERROR' }],
@@ -343,18 +333,7 @@ describe('google-ads-click-conversions send() classification', () => {
     expect(value.message).toContain('request is wrong');
   });
 
-  it('fails on a refused refresh token (invalid_grant) and retries when the token endpoint is down', async () => {
-    expect(
-      await run(undefined, {
-        status: 400,
-        body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' },
-      }),
-    ).toMatchObject({ outcome: 'failed', code: 'GOOGLE_OAUTH_INVALID_GRANT' });
-    expect(await run(undefined, { status: 503, body: 'unavailable' })).toMatchObject({
-      outcome: 'retry',
-      code: 'GOOGLE_OAUTH_HTTP_503',
-    });
-  });
+  itHandlesRefreshTokenRefusal(run);
 });
 
 describe('google-ads-click-conversions settings', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { identifiersInOutputs } from '@openpipes/core';
-import { purchaseEvent, runSend, runTransform, type TestResponse } from '@openpipes/core/testing';
+import { purchaseEvent, runTransform, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
   type DataManagerCredentials,
@@ -15,6 +15,7 @@ import {
   secretsIn,
   type WireOptions,
 } from '../testing/engine.js';
+import { googleSendRunner, itHandlesRefreshTokenRefusal } from '../testing/google-send.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { dataManagerTemplate, googleDataManager } from './data-manager.js';
 
@@ -291,28 +292,19 @@ describe('google-data-manager template', () => {
 });
 
 describe('google-data-manager send() classification', () => {
+  const send = googleSendRunner(bed, {
+    standIn,
+    send: () => googleDataManager(options()).destination.send,
+    payload: () => ({
+      eventTimestamp: `${new Date().toISOString().slice(0, 19)}Z`,
+      adIdentifiers: { gclid: 'g1' },
+    }),
+    secrets,
+  });
   const run = async (answer?: TestResponse, tokenAnswer?: TestResponse) => {
-    const platform = standIn();
-    if (answer) platform.answerNext(answer);
-    bed.server.handle((request) =>
-      tokenAnswer && request.url === '/token' ? tokenAnswer : platform.handler(request),
-    );
-    const { value } = await runSend(googleDataManager(options()).destination.send, {
-      events: [
-        {
-          event_type: 'purchase',
-          event_time: new Date().toISOString(),
-          event_payload: {
-            eventTimestamp: `${new Date().toISOString().slice(0, 19)}Z`,
-            adIdentifiers: { gclid: 'g1' },
-          },
-        },
-      ],
-      secrets,
-      fetch: globalThis.fetch,
-    });
+    const { platform, value } = await send(answer, tokenAnswer);
     expect(platform.violations).toEqual([]);
-    return value as { outcome: string; code?: string; message?: string };
+    return value;
   };
 
   it.each([
@@ -348,18 +340,7 @@ describe('google-data-manager send() classification', () => {
     expect(value.message).toContain('request is wrong');
   });
 
-  it('fails on a refused refresh token (invalid_grant) and retries when the token endpoint is down', async () => {
-    expect(
-      await run(undefined, {
-        status: 400,
-        body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' },
-      }),
-    ).toMatchObject({ outcome: 'failed', code: 'GOOGLE_OAUTH_INVALID_GRANT' });
-    expect(await run(undefined, { status: 503, body: 'unavailable' })).toMatchObject({
-      outcome: 'retry',
-      code: 'GOOGLE_OAUTH_HTTP_503',
-    });
-  });
+  itHandlesRefreshTokenRefusal(run);
 });
 
 describe('google-data-manager transform', () => {
