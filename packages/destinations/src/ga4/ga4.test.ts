@@ -1,6 +1,6 @@
 import { purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, expectDelivered, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
 import { ga4Platform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { ga4, ga4Template } from './ga4.js';
@@ -83,7 +83,7 @@ describe('ga4 template', () => {
     const { platform, pipes, pipe } = await setup();
     await pipes.ingest('web', [purchase('ord_ok', 'c.1'), purchase('ord_anon', undefined)]);
     const records = byEventId(await finalRecords(pipes, pipe.id, 2));
-    expect(records.get('ord_ok')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_ok');
     expect(records.get('ord_anon')).toMatchObject({ status: 'failed', error: { code: 'INVALID_EVENT' } });
     expect(platform.accepted).toHaveLength(1);
   });

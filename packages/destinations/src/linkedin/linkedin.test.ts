@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import {
   byEventId,
   type CaseWiring,
+  deliverAll,
+  expectDelivered,
   finalRecords,
   platformBed,
   rawContactPurchase,
@@ -127,15 +129,12 @@ describe('linkedin-capi template', () => {
     platform.answerNext(
       linkedinBatchAnswer([201, { status: 400, message: '/user/userIds/0/idValue :: unknown member' }, 201]),
     );
-    await pipes.ingest('web', [
+    const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_a'),
       canonicalPurchase('ord_b'),
       canonicalPurchase('ord_c'),
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
-    expect(platform.violations).toEqual([]);
-    expect(records.get('ord_a')!.status).toBe('delivered');
-    expect(records.get('ord_c')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_a', 'ord_c');
     expect(records.get('ord_b')).toMatchObject({
       status: 'failed',
       error: {
@@ -175,14 +174,12 @@ describe('linkedin-capi template', () => {
 
   it('fails alone a conversion older than 90 days or without any user id, before sending', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [
+    const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_ok'),
       { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 91 * 86400_000).toISOString() },
       canonicalPurchase('ord_nobody', { email: undefined, li_fat_id: undefined, first_name: undefined }),
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
-    expect(platform.violations).toEqual([]);
-    expect(records.get('ord_ok')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_ok');
     expect(records.get('ord_old')).toMatchObject({
       status: 'failed',
       request: null,

@@ -1,6 +1,14 @@
 import { metaExampleTransform, purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import {
+  byEventId,
+  deliverAll,
+  expectDelivered,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { metaError, metaPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { metaCapi, metaCapiTemplate } from './meta.js';
@@ -122,15 +130,12 @@ describe('meta-capi template', () => {
   it('refuses an event older than 7 days before sending, with its own error, and sends its batch-mates', async () => {
     const { platform, pipes, pipe } = await setup();
     const old = new Date(Date.now() - 8 * 86400_000).toISOString();
-    await pipes.ingest('web', [
+    const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_new_1'),
       { ...canonicalPurchase('ord_old'), event_time: old },
       canonicalPurchase('ord_new_2'),
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
-    expect(platform.violations).toEqual([]);
-    expect(records.get('ord_new_1')!.status).toBe('delivered');
-    expect(records.get('ord_new_2')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_new_1', 'ord_new_2');
     expect(records.get('ord_old')).toMatchObject({
       status: 'failed',
       error: { code: 'EVENT_TOO_OLD', retryable: false, stage: 'send' },

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import {
+  byEventId,
+  deliverAll,
+  expectDelivered,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { microsoftError, microsoftPlatform } from '../testing/microsoft-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { microsoftUetCapi, microsoftUetCapiTemplate } from './microsoft.js';
@@ -126,8 +134,7 @@ describe('microsoft-uet-capi template', () => {
     const records = byEventId(await finalRecords(pipes, pipe.id, 3));
     // The stand-in saw the invalid event (as Microsoft would) and kept the others.
     expect(platform.violations).toEqual(['data[1].adStorageConsent must be G or D']);
-    expect(records.get('evt_ok_1')!.status).toBe('delivered');
-    expect(records.get('evt_ok_2')!.status).toBe('delivered');
+    expectDelivered(records, 'evt_ok_1', 'evt_ok_2');
     expect(records.get('evt_bad')).toMatchObject({
       status: 'failed',
       error: {
@@ -141,13 +148,11 @@ describe('microsoft-uet-capi template', () => {
 
   it('fails an event older than 7 days before sending', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [
+    const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_new'),
       { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 8 * 86400_000).toISOString() },
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
-    expect(platform.violations).toEqual([]);
-    expect(records.get('ord_new')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_new');
     expect(records.get('ord_old')).toMatchObject({
       status: 'failed',
       request: null,

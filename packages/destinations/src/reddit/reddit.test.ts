@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import {
+  byEventId,
+  deliverAll,
+  expectDelivered,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';
@@ -104,13 +112,11 @@ describe('reddit-capi template', () => {
 
   it('fails only an event older than 7 days, before sending, and sends its batch-mates', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [
+    const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_new'),
       { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 8 * 86400_000).toISOString() },
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
-    expect(platform.violations).toEqual([]);
-    expect(records.get('ord_new')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_new');
     expect(records.get('ord_old')).toMatchObject({
       status: 'failed',
       request: null,

@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import {
+  deliverAll,
+  expectDelivered,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { snapchatError, snapchatPlatform } from '../testing/snapchat-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { snapchatCapi, snapchatCapiTemplate } from './snapchat.js';
@@ -99,14 +106,12 @@ describe('snapchat-capi template', () => {
 
   it('fails only the events Snap would refuse (no currency, too old), and sends their batch-mates', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [
+    const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_ok'),
       canonicalPurchase('ord_no_currency', { currency: undefined }),
       { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 38 * 86400_000).toISOString() },
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
-    expect(platform.violations).toEqual([]);
-    expect(records.get('ord_ok')!.status).toBe('delivered');
+    expectDelivered(records, 'ord_ok');
     expect(records.get('ord_no_currency')).toMatchObject({
       status: 'failed',
       error: {
