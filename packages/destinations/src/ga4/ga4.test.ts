@@ -1,6 +1,7 @@
 import { purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, expectDelivered, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { expectDelivered } from '../testing/outcomes.js';
 import { ga4Platform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { ga4, ga4Template } from './ga4.js';

@@ -9,8 +9,6 @@ import {
 } from '../testing/data-manager-platform.js';
 import {
   byEventId,
-  deliverAll,
-  expectDelivered,
   finalRecords,
   platformBed,
   rawContactPurchase,
@@ -18,6 +16,7 @@ import {
   type WireOptions,
 } from '../testing/engine.js';
 import { googleSendRunner, itHandlesRefreshTokenRefusal } from '../testing/google-send.js';
+import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { dataManagerTemplate, googleDataManager } from './data-manager.js';
 

@@ -4,14 +4,13 @@ import { describe, expect, it } from 'vitest';
 import {
   byEventId,
   type CaseWiring,
-  deliverAll,
-  expectDelivered,
   finalRecords,
   platformBed,
   rawContactPurchase,
   secretsIn,
 } from '../testing/engine.js';
 import { linkedinBatchAnswer, linkedinError, linkedinPlatform } from '../testing/linkedin-platform.js';
+import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { linkedinCapi, linkedinCapiTemplate } from './linkedin.js';
 

@@ -1,14 +1,7 @@
 import { metaExampleTransform, purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  deliverAll,
-  expectDelivered,
-  finalRecords,
-  platformBed,
-  rawContactPurchase,
-  secretsIn,
-} from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { metaError, metaPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { metaCapi, metaCapiTemplate } from './meta.js';

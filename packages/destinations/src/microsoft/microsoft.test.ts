@@ -1,16 +1,9 @@
 import { createHash } from 'node:crypto';
 import { runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  deliverAll,
-  expectDelivered,
-  finalRecords,
-  platformBed,
-  rawContactPurchase,
-  secretsIn,
-} from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { microsoftError, microsoftPlatform } from '../testing/microsoft-platform.js';
+import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { microsoftUetCapi, microsoftUetCapiTemplate } from './microsoft.js';
 

@@ -1,15 +1,8 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  deliverAll,
-  expectDelivered,
-  finalRecords,
-  platformBed,
-  rawContactPurchase,
-  secretsIn,
-} from '../testing/engine.js';
+import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';

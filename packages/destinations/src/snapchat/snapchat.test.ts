@@ -1,14 +1,8 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  deliverAll,
-  expectDelivered,
-  finalRecords,
-  platformBed,
-  rawContactPurchase,
-  secretsIn,
-} from '../testing/engine.js';
+import { finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { snapchatError, snapchatPlatform } from '../testing/snapchat-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { snapchatCapi, snapchatCapiTemplate } from './snapchat.js';

@@ -11,7 +11,6 @@ import {
   type DestinationDefinition,
   type DestinationInput,
   type DispatcherOptions,
-  type IncomingEvent,
   type PipeInput,
   type Pipes,
   type RetryPolicy,
@@ -27,7 +26,7 @@ import {
   waitFor,
 } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
-import { afterAll, afterEach, beforeAll, expect } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 export interface TestEngine {
   pipes: Pipes;
@@ -223,25 +222,4 @@ export function secretsIn(records: unknown, values: string[]): string[] {
 /** Deliveries by the sender's event id. */
 export function byEventId(records: Delivery[]): Map<string, Delivery> {
   return new Map(records.map((d) => [d.event_id, d]));
-}
-
-/**
- * Ingests `events` from source `web`, waits until each one's delivery is final, expects the stand-in
- * to have seen no contract violation, and returns the deliveries by event id.
- */
-export async function deliverAll(
-  platform: { violations: string[] },
-  pipes: Pipes,
-  pipeId: string,
-  events: IncomingEvent[],
-): Promise<Map<string, Delivery>> {
-  await pipes.ingest('web', events);
-  const records = byEventId(await finalRecords(pipes, pipeId, events.length));
-  expect(platform.violations).toEqual([]);
-  return records;
-}
-
-/** Expects the deliveries of `eventIds` delivered. */
-export function expectDelivered(records: Map<string, Delivery>, ...eventIds: string[]): void {
-  for (const id of eventIds) expect(records.get(id)?.status, id).toBe('delivered');
 }
