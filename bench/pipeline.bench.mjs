@@ -19,24 +19,31 @@
 //   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                     BENCH_KINDS=engine,bare_v8 runs only those;
 //                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options)
-import { fork, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tempDir } from './lib.mjs';
+import { startSink, tempDir } from './lib.mjs';
+import {
+  claim,
+  idle,
+  kindsFromEnv,
+  load,
+  median,
+  metaTransform,
+  postToSink,
+  procStats,
+  round2,
+  rounds,
+  rssSampler,
+  serveBare,
+  startBare,
+  startEngine,
+  total,
+} from './pipeline-kit.mjs';
 
 const self = fileURLToPath(import.meta.url);
 process.setMaxListeners(100); // each round's temp dir and child process clean up on exit
-const root = join(self, '..', '..');
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const total = Number(process.env.BENCH_EVENTS ?? 50_000);
-const batch = 100;
-const connections = 4;
-const claim = 500;
-
-const metaTransform = async () => (await import('@openpipes/core/testing')).metaExampleTransform;
 
 // --- the bare pipeline (a child process) -----------------------------------------------------------
 
@@ -85,9 +92,8 @@ async function bare(filename, sinkUrl, mode) {
     for (;;) {
       const rows = claimBatch();
       if (rows.length === 0) {
-        await new Promise((resolve) => {
+        await idle((resolve) => {
           wake = resolve;
-          setTimeout(resolve, 50).unref();
         });
         continue;
       }
@@ -101,261 +107,45 @@ async function bare(filename, sinkUrl, mode) {
       });
       let response = null;
       if (data.length > 0) {
-        const res = await fetch(`${sinkUrl}/v19.0/123456789012/events?access_token=EAAB-bench-token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ data }),
-        });
-        response = JSON.stringify({ status: res.status, body: await res.json() });
+        response = await postToSink(sinkUrl, data);
       }
       markAll(rows, delivered, response);
     }
   };
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const events = Array.isArray(body) ? body : [body];
-      ingest(events);
-      wake?.();
-      res.writeHead(202, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ accepted: events.length }));
-    });
-  });
-  server.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${server.address().port}` }));
-  process.on('message', (message) => {
-    if (message === 'pending') process.send({ pending: pending.get().n });
-    if (message === 'stop') process.exit(0);
+  serveBare({
+    ingest,
+    ingested: () => wake?.(),
+    pending: () => pending.get().n,
   });
   void loop();
   void loop();
-}
-
-// --- the candidates, as the load generator sees them -----------------------------------------------
-
-function procStats(pid) {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime, all threads
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  return { cpuMs: ticks * 10, rss };
-}
-
-async function startBare(dir, sinkUrl, mode) {
-  const child = fork(self, ['--bare', join(dir, `bare-${mode}.db`), sinkUrl, mode], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  process.on('exit', () => child.kill('SIGKILL'));
-  const { url } = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`bare pipeline exited with ${code}`)));
-  });
-  return {
-    url,
-    pid: child.pid,
-    backlog: () =>
-      new Promise((resolve) => {
-        const on = (m) => {
-          if (m.pending === undefined) return;
-          child.off('message', on);
-          resolve(m.pending);
-        };
-        child.on('message', on);
-        child.send('pending');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-      }),
-  };
-}
-
-async function startEngine(dir, sink, checkout = root) {
-  const db = join(dir, 'engine.db');
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      join(checkout, 'packages/cli/bin/openpipes.js'),
-      'serve',
-      '--db',
-      db,
-      '--port',
-      '0',
-      '--egress-allow',
-      sink.host,
-      '--log-level',
-      'warn',
-      ...(process.env.BENCH_ENGINE_ARGS ?? '').split(' ').filter(Boolean),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  process.on('exit', () => child.kill('SIGKILL'));
-  const url = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => {
-      text += chunk;
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(text);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`openpipes serve exited with ${code}: ${text}`)));
-  });
-  child.stdout.resume();
-  const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
-  const api = async (method, path, body) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const answer = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(answer)}`);
-    return answer;
-  };
-  const { metaExampleSend } = await import('@openpipes/core/testing');
-  const source = await api('POST', '/api/sources', { name: 'Web', slug: 'web' });
-  await api('POST', '/api/event-types', {
-    name: 'purchase',
-    schema: { type: 'object', required: ['order_id'] },
-  });
-  await api('POST', '/api/event-types', { name: 'page_view', schema: { type: 'object' } });
-  const token1 = await api('POST', '/api/secrets', {
-    key: 'META_ACCESS_TOKEN',
-    value: 'EAAB-bench-token-0123456789',
-  });
-  const pixel = await api('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '123456789012' });
-  const destination = await api('POST', '/api/event-destinations', {
-    name: 'meta-capi-prod',
-    send: metaExampleSend(sink.url),
-    max_batch_size: claim,
-    concurrency: 2,
-  });
-  await api('PUT', `/api/event-destinations/${destination.id}/secrets`, { secretIds: [token1.id, pixel.id] });
-  const pipe = await api('POST', '/api/pipes', {
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: destination.id,
-    transform: await metaTransform(),
-  });
-  await api('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
-  await api('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
-  return {
-    url,
-    pid: child.pid,
-    backlog: async () => {
-      const stats = await api('GET', '/api/stats');
-      return stats.deliveries
-        .filter((r) => ['pending', 'sending', 'retrying'].includes(r.status))
-        .reduce((n, r) => n + r.count, 0);
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-function startSink() {
-  let received = 0;
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      received += JSON.parse(Buffer.concat(chunks).toString('utf8')).data?.length ?? 0;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"events_received":1,"fbtrace_id":"bench"}');
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        host: `127.0.0.1:${port}`,
-        received: () => received,
-        close: () => {
-          server.closeAllConnections();
-          server.close();
-        },
-      });
-    }),
-  );
 }
 
 // --- one round --------------------------------------------------------------------------------------
 
-const hex = (n) => n.toString(16).padStart(8, '0').repeat(8);
-function body(from) {
-  const events = [];
-  for (let i = from; i < from + batch; i++) {
-    const filtered = i % 10 === 9;
-    events.push({
-      event_type: filtered ? 'page_view' : 'purchase',
-      event_time: new Date().toISOString(),
-      event_id: `ord_${i}`,
-      event_payload: {
-        order_id: `ord_${i}`,
-        revenue: 129.9,
-        currency: 'EUR',
-        hashed_email: hex(i),
-        hashed_phone: hex(i + 7),
-        fbp: `fb.1.1714816462.${1000000 + i}`,
-        fbc: `fb.1.1714816462.IwAR${i}`,
-        ip: '203.0.113.7',
-        ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-        page_url: 'https://shop.example/checkout/thank-you',
-      },
-    });
-  }
-  return JSON.stringify(events);
-}
-
 async function round(kind) {
   const dir = tempDir(`openpipes-bench-pipeline-${kind}-`);
   const sink = await startSink();
+  const engine = (checkout) => {
+    const db = join(dir, 'engine.db');
+    return startEngine({
+      checkout,
+      store: ['--db', db],
+      token: () => readFileSync(`${db}.admin-token`, 'utf8').trim(),
+      sink,
+    });
+  };
   const server =
     kind === 'engine'
-      ? await startEngine(dir, sink)
+      ? await engine()
       : kind === 'engine_before'
-        ? await startEngine(dir, sink, process.env.BENCH_BEFORE)
-        : await startBare(dir, sink.url, kind.slice(5));
-  const { Pool } = await import('undici');
-  const pool = new Pool(server.url, { connections, keepAliveTimeout: 60_000 });
-  const expected = total - total / 10;
-  let peakRss = 0;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, procStats(server.pid).rss);
-  }, 100);
+        ? await engine(process.env.BENCH_BEFORE)
+        : await startBare(self, [join(dir, `bare-${kind.slice(5)}.db`), sink.url, kind.slice(5)]);
+  const rss = rssSampler(server.pid);
   const before = procStats(server.pid);
   const started = performance.now();
-  let next = 0;
-  const post = async () => {
-    while (next < total) {
-      const from = next;
-      next += batch;
-      const res = await pool.request({
-        path: '/collect/web',
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: body(from),
-      });
-      const text = await res.body.text();
-      if (res.statusCode !== 202)
-        throw new Error(`collect answered ${res.statusCode}: ${text.slice(0, 300)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, post));
-  const collectSeconds = (performance.now() - started) / 1000;
-  // Poll until every event has its final record (the sink has them all, and nothing is pending).
-  for (;;) {
-    if (sink.received() >= expected && (await server.backlog()) === 0) break;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  const seconds = (performance.now() - started) / 1000;
-  clearInterval(sampler);
+  const { collectSeconds, seconds, pool, expected } = await load(server, sink, started);
+  const peakRss = rss.peak();
   const after = procStats(server.pid);
   // What the database holds once every event has its record: the file and its WAL (checkpoints
   // move pages between them), per event.
@@ -378,19 +168,15 @@ async function round(kind) {
 }
 
 async function main() {
-  const kinds = [
+  const kinds = kindsFromEnv([
     'engine',
     ...(process.env.BENCH_BEFORE ? ['engine_before'] : []),
     'bare_v8',
     'bare_sandbox',
-  ].filter((k) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(',').includes(k));
+  ]);
   const results = Object.fromEntries(kinds.map((k) => [k, []]));
   for (let r = 0; r < rounds; r++) for (const kind of kinds) results[kind].push(await round(kind));
-  const median = (list, key) => {
-    const v = list.map((x) => x[key]).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)];
-  };
-  const round2 = (x) => Math.round(x * 100) / 100;
+
   for (const kind of kinds) {
     const list = results[kind];
     const rates = list.map((x) => Math.round(x.eventsPerSecond));

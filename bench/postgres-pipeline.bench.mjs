@@ -23,26 +23,34 @@
 //   npm run bench -- postgres-pipeline   (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                          BENCH_KINDS=engine,bare_v8 runs only those;
 //                                          OPENPIPES_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test)
-import { fork, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { startSink } from './lib.mjs';
+import {
+  claim,
+  cpuTicks,
+  idle,
+  kindsFromEnv,
+  load,
+  median,
+  metaTransform,
+  postToSink,
+  procStats,
+  round2,
+  rounds,
+  rssSampler,
+  serveBare,
+  startBare,
+  startEngine,
+  total,
+} from './pipeline-kit.mjs';
 
 const self = fileURLToPath(import.meta.url);
 process.setMaxListeners(100); // each round's child process cleans up on exit
-const root = join(self, '..', '..');
 const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const total = Number(process.env.BENCH_EVENTS ?? 50_000);
-const batch = 100;
-const connections = 4;
-const claim = 500;
 
-const metaTransform = async () => (await import('@openpipes/core/testing')).metaExampleTransform;
 /** The connection string of another database on the same server. */
 const databaseUrl = (name) => {
   const u = new URL(url);
@@ -87,9 +95,8 @@ async function bare(connectionString, sinkUrl) {
     for (;;) {
       const rows = await claimBatch();
       if (rows.length === 0) {
-        await new Promise((resolve) => {
+        await idle((resolve) => {
           wake = resolve;
-          setTimeout(resolve, 50).unref();
         });
         continue;
       }
@@ -101,12 +108,7 @@ async function bare(connectionString, sinkUrl) {
       });
       let response = null;
       if (data.length > 0) {
-        const res = await fetch(`${sinkUrl}/v19.0/123456789012/events?access_token=EAAB-bench-token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ data }),
-        });
-        response = JSON.stringify({ status: res.status, body: await res.json() });
+        response = await postToSink(sinkUrl, data);
       }
       await markAll(
         rows.map((r) => r.id),
@@ -115,29 +117,12 @@ async function bare(connectionString, sinkUrl) {
       );
     }
   };
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      const events = Array.isArray(body) ? body : [body];
-      ingest(events).then(() => {
-        wake?.();
-        res.writeHead(202, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ accepted: events.length }));
-      });
-    });
-  });
-  server.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${server.address().port}` }));
-  process.on('message', async (message) => {
-    if (message === 'pending') {
-      const { rows } = await db.query('SELECT count(*)::int AS n FROM events WHERE status IN (0, 1)');
-      process.send({ pending: rows[0].n });
-    }
-    if (message === 'stop') {
-      await db.end();
-      process.exit(0);
-    }
+  serveBare({
+    ingest,
+    ingested: () => wake?.(),
+    pending: async () =>
+      (await db.query('SELECT count(*)::int AS n FROM events WHERE status IN (0, 1)')).rows[0].n,
+    stop: () => db.end(),
   });
   void loop();
   void loop();
@@ -145,167 +130,19 @@ async function bare(connectionString, sinkUrl) {
 
 // --- the candidates, as the load generator sees them -----------------------------------------------
 
-function cpuTicks(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]); // utime + stime, all threads
-  } catch {
-    return null; // gone
-  }
-}
-function procStats(pid) {
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  return { cpuMs: (cpuTicks(pid) ?? 0) * 10, rss };
-}
-
-async function startBare(database, sinkUrl) {
-  const child = fork(self, ['--bare', databaseUrl(database), sinkUrl], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  process.on('exit', () => child.kill('SIGKILL'));
-  const { url: serverUrl } = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`bare pipeline exited with ${code}`)));
-  });
-  return {
-    url: serverUrl,
-    pid: child.pid,
-    backlog: () =>
-      new Promise((resolve) => {
-        const on = (m) => {
-          if (m.pending === undefined) return;
-          child.off('message', on);
-          resolve(m.pending);
-        };
-        child.on('message', on);
-        child.send('pending');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-      }),
-  };
-}
-
-async function startEngine(database, sink, checkout = root) {
+function engine(database, sink, checkout) {
   const token = `opa_${randomBytes(24).toString('base64url')}`;
-  const child = spawn(
-    process.execPath,
-    [
-      ...(process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean),
-      join(checkout, 'packages/cli/bin/openpipes.js'),
-      'serve',
-      '--postgres',
-      databaseUrl(database),
-      '--port',
-      '0',
-      '--egress-allow',
-      sink.host,
-      '--log-level',
-      'warn',
-      ...(process.env.BENCH_ENGINE_ARGS ?? '').split(' ').filter(Boolean),
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: {
-        ...process.env,
-        OPENPIPES_SECRET_KEY: randomBytes(32).toString('base64url'),
-        OPENPIPES_ADMIN_TOKEN: token,
-      },
+  return startEngine({
+    checkout,
+    store: ['--postgres', databaseUrl(database)],
+    env: {
+      ...process.env,
+      OPENPIPES_SECRET_KEY: randomBytes(32).toString('base64url'),
+      OPENPIPES_ADMIN_TOKEN: token,
     },
-  );
-  process.on('exit', () => child.kill('SIGKILL'));
-  const serverUrl = await new Promise((resolve, reject) => {
-    let text = '';
-    child.stdout.on('data', (chunk) => {
-      text += chunk;
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(text);
-      if (m) resolve(m[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`openpipes serve exited with ${code}: ${text}`)));
+    token: () => token,
+    sink,
   });
-  child.stdout.resume();
-  const api = async (method, path, body) => {
-    const res = await fetch(serverUrl + path, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const answer = await res.json();
-    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(answer)}`);
-    return answer;
-  };
-  const { metaExampleSend } = await import('@openpipes/core/testing');
-  const source = await api('POST', '/api/sources', { name: 'Web', slug: 'web' });
-  await api('POST', '/api/event-types', {
-    name: 'purchase',
-    schema: { type: 'object', required: ['order_id'] },
-  });
-  await api('POST', '/api/event-types', { name: 'page_view', schema: { type: 'object' } });
-  const token1 = await api('POST', '/api/secrets', {
-    key: 'META_ACCESS_TOKEN',
-    value: 'EAAB-bench-token-0123456789',
-  });
-  const pixel = await api('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '123456789012' });
-  const destination = await api('POST', '/api/event-destinations', {
-    name: 'meta-capi-prod',
-    send: metaExampleSend(sink.url),
-    max_batch_size: claim,
-    concurrency: 2,
-  });
-  await api('PUT', `/api/event-destinations/${destination.id}/secrets`, { secretIds: [token1.id, pixel.id] });
-  const pipe = await api('POST', '/api/pipes', {
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: destination.id,
-    transform: await metaTransform(),
-  });
-  await api('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
-  await api('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
-  return {
-    url: serverUrl,
-    pid: child.pid,
-    backlog: async () => {
-      const stats = await api('GET', '/api/stats');
-      return stats.deliveries
-        .filter((r) => ['pending', 'sending', 'retrying'].includes(r.status))
-        .reduce((n, r) => n + r.count, 0);
-    },
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-      }),
-  };
-}
-
-function startSink() {
-  let received = 0;
-  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      received += JSON.parse(Buffer.concat(chunks).toString('utf8')).data?.length ?? 0;
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{"events_received":1,"fbtrace_id":"bench"}');
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address();
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        host: `127.0.0.1:${port}`,
-        received: () => received,
-        close: () => {
-          server.closeAllConnections();
-          server.close();
-        },
-      });
-    }),
-  );
 }
 
 /**
@@ -345,32 +182,6 @@ function postgresCpu(admin, database) {
 
 // --- one round --------------------------------------------------------------------------------------
 
-const hex = (n) => n.toString(16).padStart(8, '0').repeat(8);
-function body(from) {
-  const events = [];
-  for (let i = from; i < from + batch; i++) {
-    const filtered = i % 10 === 9;
-    events.push({
-      event_type: filtered ? 'page_view' : 'purchase',
-      event_time: new Date().toISOString(),
-      event_id: `ord_${i}`,
-      event_payload: {
-        order_id: `ord_${i}`,
-        revenue: 129.9,
-        currency: 'EUR',
-        hashed_email: hex(i),
-        hashed_phone: hex(i + 7),
-        fbp: `fb.1.1714816462.${1000000 + i}`,
-        fbc: `fb.1.1714816462.IwAR${i}`,
-        ip: '203.0.113.7',
-        ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-        page_url: 'https://shop.example/checkout/thank-you',
-      },
-    });
-  }
-  return JSON.stringify(events);
-}
-
 let roundNumber = 0;
 async function round(admin, kind) {
   const database = `bench_pgpipe_${process.pid}_${roundNumber++}`;
@@ -379,45 +190,17 @@ async function round(admin, kind) {
     const sink = await startSink();
     const server =
       kind === 'engine'
-        ? await startEngine(database, sink)
+        ? await engine(database, sink)
         : kind === 'engine_before'
-          ? await startEngine(database, sink, process.env.BENCH_BEFORE)
-          : await startBare(database, sink.url);
-    const { Pool } = await import('undici');
-    const pool = new Pool(server.url, { connections, keepAliveTimeout: 60_000 });
-    const expected = total - total / 10;
-    let peakRss = 0;
-    const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, procStats(server.pid).rss);
-    }, 100);
+          ? await engine(database, sink, process.env.BENCH_BEFORE)
+          : await startBare(self, [databaseUrl(database), sink.url]);
+    const rss = rssSampler(server.pid);
     const postgres = postgresCpu(admin, database);
     await postgres.start();
     const before = procStats(server.pid);
     const started = performance.now();
-    let next = 0;
-    const post = async () => {
-      while (next < total) {
-        const from = next;
-        next += batch;
-        const res = await pool.request({
-          path: '/collect/web',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: body(from),
-        });
-        const text = await res.body.text();
-        if (res.statusCode !== 202)
-          throw new Error(`collect answered ${res.statusCode}: ${text.slice(0, 300)}`);
-      }
-    };
-    await Promise.all(Array.from({ length: connections }, post));
-    const collectSeconds = (performance.now() - started) / 1000;
-    for (;;) {
-      if (sink.received() >= expected && (await server.backlog()) === 0) break;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    const seconds = (performance.now() - started) / 1000;
-    clearInterval(sampler);
+    const { collectSeconds, seconds, pool, expected } = await load(server, sink, started);
+    const peakRss = rss.peak();
     const after = procStats(server.pid);
     const postgresCpuMs = await postgres.stop();
     await pool.close();
@@ -468,9 +251,7 @@ async function main() {
     return;
   }
   const { rows: version } = await admin.query('SHOW server_version');
-  const kinds = ['engine', ...(process.env.BENCH_BEFORE ? ['engine_before'] : []), 'bare_v8'].filter(
-    (k) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(',').includes(k),
-  );
+  const kinds = kindsFromEnv(['engine', ...(process.env.BENCH_BEFORE ? ['engine_before'] : []), 'bare_v8']);
   const results = Object.fromEntries(kinds.map((k) => [k, []]));
   const loads = [];
   for (let r = 0; r < rounds; r++) {
@@ -483,15 +264,10 @@ async function main() {
     }
   }
   await admin.end();
-  const median = (list, key) => {
-    const v = list.map((x) => x[key]).sort((a, b) => a - b);
-    return v[Math.floor(v.length / 2)];
-  };
   const spread = (list, key, digits = 0) => {
     const v = list.map((x) => Math.round(x[key] * 10 ** digits) / 10 ** digits);
     return [Math.min(...v), Math.max(...v)];
   };
-  const round2 = (x) => Math.round(x * 100) / 100;
   for (const kind of kinds) {
     const list = results[kind];
     console.log(

@@ -1,0 +1,298 @@
+// Shared pieces of the end-to-end benches (pipeline.bench.mjs on SQLite, postgres-pipeline.bench.mjs
+// on PostgreSQL): the bare pipeline's transform, sink call, collect server and idle wait; the
+// candidates as the load generator sees them (a forked bare child, `openpipes serve` set up with the
+// Meta example over its API); /proc readings; the load itself; and the medians of the summary.
+
+import { fork, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = join(fileURLToPath(import.meta.url), '..', '..');
+export const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+export const total = Number(process.env.BENCH_EVENTS ?? 50_000);
+export const batch = 100;
+export const connections = 4;
+export const claim = 500;
+
+export const metaTransform = async () => (await import('@openpipes/core/testing')).metaExampleTransform;
+
+// --- the bare pipeline (in its child process) -------------------------------------------------------
+
+/** Waits until `wake` is called or 50 ms pass; `setWake` receives the resolver. */
+export function idle(setWake) {
+  return new Promise((resolve) => {
+    setWake(resolve);
+    setTimeout(resolve, 50).unref();
+  });
+}
+
+/** POSTs a batch to the sink as the Meta example would; the response as stored with the events. */
+export async function postToSink(sinkUrl, data) {
+  const res = await fetch(`${sinkUrl}/v19.0/123456789012/events?access_token=EAAB-bench-token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ data }),
+  });
+  return JSON.stringify({ status: res.status, body: await res.json() });
+}
+
+/**
+ * The bare pipeline's collect endpoint: stores each request's events with `ingest` (answered after
+ * it returns, or after its promise settles), then calls `ingested()`. Tells the parent its URL, and
+ * answers its `pending` and `stop` messages with `pending()` and `stop()`.
+ */
+export function serveBare({ ingest, ingested, pending, stop }) {
+  const answer = (res, events) => {
+    ingested();
+    res.writeHead(202, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ accepted: events.length }));
+  };
+  const server = createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      const events = Array.isArray(body) ? body : [body];
+      const stored = ingest(events);
+      if (stored instanceof Promise) stored.then(() => answer(res, events));
+      else answer(res, events);
+    });
+  });
+  server.listen(0, '127.0.0.1', () => process.send({ url: `http://127.0.0.1:${server.address().port}` }));
+  process.on('message', async (message) => {
+    if (message === 'pending') process.send({ pending: await pending() });
+    if (message === 'stop') {
+      await stop?.();
+      process.exit(0);
+    }
+  });
+}
+
+// --- the candidates, as the load generator sees them -----------------------------------------------
+
+/** A process's CPU ticks (utime + stime, all threads), or null when it is gone. */
+export function cpuTicks(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return null;
+  }
+}
+
+/** A process's CPU time so far and resident memory, from /proc. */
+export function procStats(pid) {
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  return { cpuMs: (cpuTicks(pid) ?? 0) * 10, rss };
+}
+
+/** The bare pipeline: this bench file forked with `--bare` and `args`. */
+export async function startBare(script, args) {
+  const child = fork(script, ['--bare', ...args], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  process.on('exit', () => child.kill('SIGKILL'));
+  const { url } = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`bare pipeline exited with ${code}`)));
+  });
+  return {
+    url,
+    pid: child.pid,
+    backlog: () =>
+      new Promise((resolve) => {
+        const on = (m) => {
+          if (m.pending === undefined) return;
+          child.off('message', on);
+          resolve(m.pending);
+        };
+        child.on('message', on);
+        child.send('pending');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.send('stop');
+      }),
+  };
+}
+
+/**
+ * `openpipes serve` from `checkout` with the store options `store` (and BENCH_ENGINE_NODE_ARGS,
+ * BENCH_ENGINE_ARGS), egress to the sink only; once it listens, `token()` gives its admin token and
+ * the Meta example flow (purchase and page_view types, secrets, send() to the sink, transform) is
+ * set up and enabled over its API.
+ */
+export async function startEngine({ checkout = root, store, env, token: adminToken, sink }) {
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_ENGINE_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      join(checkout, 'packages/cli/bin/openpipes.js'),
+      'serve',
+      ...store,
+      '--port',
+      '0',
+      '--egress-allow',
+      sink.host,
+      '--log-level',
+      'warn',
+      ...(process.env.BENCH_ENGINE_ARGS ?? '').split(' ').filter(Boolean),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], ...(env ? { env } : {}) },
+  );
+  process.on('exit', () => child.kill('SIGKILL'));
+  const url = await new Promise((resolve, reject) => {
+    let text = '';
+    child.stdout.on('data', (chunk) => {
+      text += chunk;
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(text);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`openpipes serve exited with ${code}: ${text}`)));
+  });
+  child.stdout.resume();
+  const token = adminToken();
+  const api = async (method, path, body) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const answer = await res.json();
+    if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(answer)}`);
+    return answer;
+  };
+  const { metaExampleSend } = await import('@openpipes/core/testing');
+  const source = await api('POST', '/api/sources', { name: 'Web', slug: 'web' });
+  await api('POST', '/api/event-types', {
+    name: 'purchase',
+    schema: { type: 'object', required: ['order_id'] },
+  });
+  await api('POST', '/api/event-types', { name: 'page_view', schema: { type: 'object' } });
+  const token1 = await api('POST', '/api/secrets', {
+    key: 'META_ACCESS_TOKEN',
+    value: 'EAAB-bench-token-0123456789',
+  });
+  const pixel = await api('POST', '/api/secrets', { key: 'META_PIXEL_ID', value: '123456789012' });
+  const destination = await api('POST', '/api/event-destinations', {
+    name: 'meta-capi-prod',
+    send: metaExampleSend(sink.url),
+    max_batch_size: claim,
+    concurrency: 2,
+  });
+  await api('PUT', `/api/event-destinations/${destination.id}/secrets`, { secretIds: [token1.id, pixel.id] });
+  const pipe = await api('POST', '/api/pipes', {
+    name: 'purchase-to-meta',
+    source_id: source.id,
+    destination_id: destination.id,
+    transform: await metaTransform(),
+  });
+  await api('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
+  await api('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
+  return {
+    url,
+    pid: child.pid,
+    backlog: async () => {
+      const stats = await api('GET', '/api/stats');
+      return stats.deliveries
+        .filter((r) => ['pending', 'sending', 'retrying'].includes(r.status))
+        .reduce((n, r) => n + r.count, 0);
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+// --- one round --------------------------------------------------------------------------------------
+
+const hex = (n) => n.toString(16).padStart(8, '0').repeat(8);
+/** The JSON body of one collect request: `batch` events from number `from`, every tenth a page view. */
+function body(from) {
+  const events = [];
+  for (let i = from; i < from + batch; i++) {
+    const filtered = i % 10 === 9;
+    events.push({
+      event_type: filtered ? 'page_view' : 'purchase',
+      event_time: new Date().toISOString(),
+      event_id: `ord_${i}`,
+      event_payload: {
+        order_id: `ord_${i}`,
+        revenue: 129.9,
+        currency: 'EUR',
+        hashed_email: hex(i),
+        hashed_phone: hex(i + 7),
+        fbp: `fb.1.1714816462.${1000000 + i}`,
+        fbc: `fb.1.1714816462.IwAR${i}`,
+        ip: '203.0.113.7',
+        ua: 'Mozilla/5.0 (X11; Linux x86_64)',
+        page_url: 'https://shop.example/checkout/thank-you',
+      },
+    });
+  }
+  return JSON.stringify(events);
+}
+
+/** Samples the server's resident memory every 100 ms; `peak()` stops and gives the highest. */
+export function rssSampler(pid) {
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, procStats(pid).rss);
+  }, 100);
+  return {
+    peak: () => {
+      clearInterval(sampler);
+      return peakRss;
+    },
+  };
+}
+
+/**
+ * Posts `total` events to the server's /collect/web in batches on `connections` connections, then
+ * polls until every event has its final record (the sink has them all and nothing is pending).
+ * Gives the seconds until the last collect was answered and until the end, and the open pool.
+ */
+export async function load(server, sink, started) {
+  const { Pool } = await import('undici');
+  const pool = new Pool(server.url, { connections, keepAliveTimeout: 60_000 });
+  const expected = total - total / 10;
+  let next = 0;
+  const post = async () => {
+    while (next < total) {
+      const from = next;
+      next += batch;
+      const res = await pool.request({
+        path: '/collect/web',
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body(from),
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 202)
+        throw new Error(`collect answered ${res.statusCode}: ${text.slice(0, 300)}`);
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, post));
+  const collectSeconds = (performance.now() - started) / 1000;
+  for (;;) {
+    if (sink.received() >= expected && (await server.backlog()) === 0) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { collectSeconds, seconds: (performance.now() - started) / 1000, pool, expected };
+}
+
+// --- the summary ------------------------------------------------------------------------------------
+
+/** The candidates to run: `all`, less those BENCH_KINDS leaves out. */
+export const kindsFromEnv = (all) =>
+  all.filter((k) => !process.env.BENCH_KINDS || process.env.BENCH_KINDS.split(',').includes(k));
+
+export const median = (list, key) => {
+  const v = list.map((x) => x[key]).sort((a, b) => a - b);
+  return v[Math.floor(v.length / 2)];
+};
+export const round2 = (x) => Math.round(x * 100) / 100;
