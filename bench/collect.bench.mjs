@@ -11,12 +11,12 @@
 // in the same rounds, for before/after figures from one run. Rounds reverse their order every time.
 //   npm run bench -- collect   (BENCH_ROUNDS=3, BENCH_BATCHES=100,1, BENCH_SECONDS=3, BENCH_CONNECTIONS=4,
 //                               BENCH_BEFORE unset)
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { engineModules, ingestPipes, serveInChild, setupDeliveredFlow, startChildServer } from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = join(self, '..', '..');
@@ -58,41 +58,10 @@ const batchBody = (size) => {
 // --- servers (child processes) -----------------------------------------------------------------
 
 async function serveEngine(filename, checkout = root) {
-  const from = (path) => import(pathToFileURL(join(checkout, 'packages', path)).href);
-  const { createPipes, silentLogger } = await from('core/dist/index.js');
-  const { sqliteStore } = await from('store-sqlite/dist/index.js');
-  const { createHandler } = await from('http/dist/index.js');
-  const { createNodeListener } = await from('http/dist/node.js');
-  const pipes = createPipes({
-    store: sqliteStore({ filename }),
-    secretKey: 'bench-secret-key-0123456789abcdef',
-    roles: ['ingest'],
-    logger: silentLogger,
-    sandbox: { workers: 1 },
-  });
-  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-  await pipes.eventTypes.create({
-    name: 'purchase',
-    schema: {
-      type: 'object',
-      required: ['order_id', 'revenue', 'currency'],
-      properties: {
-        order_id: { type: 'string', minLength: 1 },
-        revenue: { type: 'number', minimum: 0 },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-      },
-    },
-  });
-  const destination = await pipes.destinations.create({
-    name: 'meta-capi-prod',
-    send: 'async function send({ events }) { return { outcome: "delivered" }; }',
-  });
-  const pipe = await pipes.pipes.create({
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: destination.id,
-  });
-  await pipes.pipes.enable(pipe.id);
+  const modules = await engineModules(checkout);
+  const { createHandler, createNodeListener } = modules;
+  const pipes = await ingestPipes(filename, {}, modules);
+  await setupDeliveredFlow(pipes, 'revenue');
   await pipes.start(); // roles: ['ingest']: no dispatcher
   const server = createServer({ keepAliveTimeout: 60_000 }, createNodeListener(createHandler(pipes)));
   return { server, close: () => pipes.stop({ graceMs: 1000 }).then(() => pipes.store.close()) };
@@ -166,17 +135,7 @@ if (process.argv[2] === '--serve') {
     process.argv[4],
     process.argv[5],
   );
-  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-  process.on('message', async (message) => {
-    // CPU time this server process used (all threads), so that the cost per event can be compared
-    // even when other work on the machine steals wall-clock time from both servers alike.
-    if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (message !== 'stop') return;
-    server.closeAllConnections();
-    server.close();
-    await close();
-    process.exit(0);
-  });
+  serveInChild(server, close);
 } else {
   await main();
 }
@@ -184,31 +143,11 @@ if (process.argv[2] === '--serve') {
 // --- load generator ---------------------------------------------------------------------------
 
 async function startServer(kind, filename, checkout) {
-  const child = fork(self, ['--serve', kind, filename, ...(checkout ? [checkout] : [])], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const { port } = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    cpuMicros: () =>
-      new Promise((resolve) => {
-        const onMessage = (message) => {
-          if (!message.cpu) return;
-          child.off('message', onMessage);
-          resolve(message.cpu.user + message.cpu.system);
-        };
-        child.on('message', onMessage);
-        child.send('cpu');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-      }),
-  };
+  return startChildServer(
+    self,
+    ['--serve', kind, filename, ...(checkout ? [checkout] : [])],
+    `${kind} server`,
+  );
 }
 
 async function load(server, batchSize) {

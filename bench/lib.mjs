@@ -1,10 +1,12 @@
 // Shared helpers for the benchmarks: JSON-line output, temp dirs, a loopback sink, test events,
-// and the operator flow set up on an engine.
+// the operator flow set up on an engine, and collect servers in child processes.
 
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { metaExampleSend, metaExampleTransform } from '@openpipes/core/testing';
 
 /** Prints one JSON line: {"bench": ..., "metric": ..., "value": ..., "unit": ..., ...extra}. */
@@ -105,4 +107,108 @@ export async function setupMetaExample(pipes, sinkUrl, { enable = true } = {}) {
   await pipes.pipes.enable(pipe.id);
   if (enable) await pipes.destinations.enable(destination.id);
   return { source, destination, pipe };
+}
+
+// --- collect servers in child processes --------------------------------------------------------------
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+
+/** The engine's built packages (core, store-sqlite, http and its node adapter) from `checkout`. */
+export async function engineModules(checkout = root) {
+  const from = (path) => import(pathToFileURL(join(checkout, 'packages', path)).href);
+  return {
+    ...(await from('core/dist/index.js')),
+    ...(await from('store-sqlite/dist/index.js')),
+    ...(await from('http/dist/index.js')),
+    ...(await from('http/dist/node.js')),
+  };
+}
+
+/** An ingest-only engine (no dispatcher) on the SQLite file `filename`, with `options` on top. */
+export async function ingestPipes(filename, options = {}, modules = undefined) {
+  const { createPipes, silentLogger, sqliteStore } = modules ?? (await engineModules());
+  return createPipes({
+    store: sqliteStore({ filename }),
+    secretKey: 'bench-secret-key-0123456789abcdef',
+    roles: ['ingest'],
+    logger: silentLogger,
+    sandbox: { workers: 1 },
+    ...options,
+  });
+}
+
+/**
+ * A `web` source, a purchase type requiring an order id, an amount named `amount` and a currency,
+ * and an enabled pipe to a destination whose send() reports every event delivered.
+ */
+export async function setupDeliveredFlow(pipes, amount) {
+  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
+  await pipes.eventTypes.create({
+    name: 'purchase',
+    schema: {
+      type: 'object',
+      required: ['order_id', amount, 'currency'],
+      properties: {
+        order_id: { type: 'string', minLength: 1 },
+        [amount]: { type: 'number', minimum: 0 },
+        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+      },
+    },
+  });
+  const destination = await pipes.destinations.create({
+    name: 'meta-capi-prod',
+    send: 'async function send({ events }) { return { outcome: "delivered" }; }',
+  });
+  const pipe = await pipes.pipes.create({
+    name: 'purchase-to-meta',
+    source_id: source.id,
+    destination_id: destination.id,
+  });
+  await pipes.pipes.enable(pipe.id);
+  return { source, destination, pipe };
+}
+
+/**
+ * In the child: listens on loopback, tells the parent its port (with `extra`), answers `cpu` with
+ * the CPU time this process used (all threads, so the cost per event compares even when other work
+ * steals wall-clock time) and on `stop` closes the server, then `close()`, then exits.
+ */
+export function serveInChild(server, close, extra = {}) {
+  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port, ...extra }));
+  process.on('message', async (message) => {
+    if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
+    if (message !== 'stop') return;
+    server.closeAllConnections();
+    server.close();
+    await close();
+    process.exit(0);
+  });
+}
+
+/** In the parent: `script` forked with `args`, once it listens (`label` names it in errors). */
+export async function startChildServer(script, args, label) {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const first = await new Promise((resolve, reject) => {
+    child.once('message', resolve);
+    child.once('exit', (code) => reject(new Error(`${label} exited with ${code}`)));
+  });
+  return {
+    first,
+    url: `http://127.0.0.1:${first.port}`,
+    cpuMicros: () =>
+      new Promise((resolve) => {
+        const onMessage = (message) => {
+          if (!message.cpu) return;
+          child.off('message', onMessage);
+          resolve(message.cpu.user + message.cpu.system);
+        };
+        child.on('message', onMessage);
+        child.send('cpu');
+      }),
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.send('stop');
+      }),
+  };
 }

@@ -8,12 +8,20 @@
 // every 15 s, as in production), so the cost includes rendering, not only counting.
 // With OPENPIPES_BENCH_FEATURE=tracing (what tracing.bench.mjs sets), the same rounds compare
 // `tracing: false` with the default no-op tracing (@opentelemetry/api without an SDK), metrics off.
-import { fork } from 'node:child_process';
 import { createServer } from 'node:http';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { purchase, report, setupMetaExample, startSink, tempDir } from './lib.mjs';
+import {
+  ingestPipes,
+  purchase,
+  report,
+  serveInChild,
+  setupMetaExample,
+  startChildServer,
+  startSink,
+  tempDir,
+} from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const rounds = Math.max(5, Number(process.env.BENCH_ROUNDS ?? 5));
@@ -36,15 +44,8 @@ const loadEngine = async () => ({
 // --- collect: a server per variant, in a child process ------------------------------------------
 
 async function serveCollect(filename, on) {
-  const { createPipes, silentLogger, sqliteStore, createHandler, createNodeListener } = await loadEngine();
-  const pipes = createPipes({
-    store: sqliteStore({ filename }),
-    secretKey: 'bench-secret-key-0123456789abcdef',
-    roles: ['ingest'],
-    logger: silentLogger,
-    sandbox: { workers: 1 },
-    ...engineOptions(on),
-  });
+  const { createHandler, createNodeListener } = await loadEngine();
+  const pipes = await ingestPipes(filename, engineOptions(on));
   await setupMetaExample(pipes, 'http://127.0.0.1:9/');
   await pipes.start(); // roles: ['ingest']: no dispatcher
   const handler = createHandler(pipes, metricsOn(on) ? { metrics: { public: true } } : {});
@@ -59,32 +60,8 @@ async function serveCollect(filename, on) {
 }
 
 async function startCollectServer(filename, metrics) {
-  const child = fork(self, ['--serve', filename, metrics], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const { port } = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`collect server exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    metrics: metricsOn(metrics === 'on'),
-    cpuMicros: () =>
-      new Promise((resolve) => {
-        const onMessage = (message) => {
-          if (!message.cpu) return;
-          child.off('message', onMessage);
-          resolve(message.cpu.user + message.cpu.system);
-        };
-        child.on('message', onMessage);
-        child.send('cpu');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-      }),
-  };
+  const server = await startChildServer(self, ['--serve', filename, metrics], 'collect server');
+  return { ...server, metrics: metricsOn(metrics === 'on') };
 }
 
 let sequence = 0;
@@ -243,15 +220,7 @@ async function main() {
 // Last: everything above is defined by now.
 if (process.argv[2] === '--serve') {
   const { server, close } = await serveCollect(process.argv[3], process.argv[4] === 'on');
-  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }));
-  process.on('message', async (message) => {
-    if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (message !== 'stop') return;
-    server.closeAllConnections();
-    server.close();
-    await close();
-    process.exit(0);
-  });
+  serveInChild(server, close);
 } else {
   await main();
 }

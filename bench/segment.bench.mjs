@@ -8,12 +8,12 @@
 // with the server's CPU time per event, which stays meaningful when other work shares the cores.
 // The ratio line (target >= 80%) gives events/s and CPU both. Prints JSON lines.
 //   npm run bench -- segment   (BENCH_ROUNDS=3, BENCH_BATCH=100, BENCH_SECONDS=3, BENCH_CONNECTIONS=4)
-import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { engineModules, ingestPipes, serveInChild, setupDeliveredFlow, startChildServer } from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const warmupMs = 1000;
@@ -88,40 +88,9 @@ const bodies = {
 // --- the server (a child process) ---------------------------------------------------------------
 
 async function serve(filename) {
-  const { createPipes, silentLogger } = await import('../packages/core/dist/index.js');
-  const { sqliteStore } = await import('../packages/store-sqlite/dist/index.js');
-  const { createHandler } = await import('../packages/http/dist/index.js');
-  const { createNodeListener } = await import('../packages/http/dist/node.js');
-  const pipes = createPipes({
-    store: sqliteStore({ filename }),
-    secretKey: 'bench-secret-key-0123456789abcdef',
-    roles: ['ingest'],
-    logger: silentLogger,
-    sandbox: { workers: 1 },
-  });
-  const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-  await pipes.eventTypes.create({
-    name: 'purchase',
-    schema: {
-      type: 'object',
-      required: ['order_id', 'value', 'currency'],
-      properties: {
-        order_id: { type: 'string', minLength: 1 },
-        value: { type: 'number', minimum: 0 },
-        currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-      },
-    },
-  });
-  const destination = await pipes.destinations.create({
-    name: 'meta-capi-prod',
-    send: 'async function send({ events }) { return { outcome: "delivered" }; }',
-  });
-  const pipe = await pipes.pipes.create({
-    name: 'purchase-to-meta',
-    source_id: source.id,
-    destination_id: destination.id,
-  });
-  await pipes.pipes.enable(pipe.id);
+  const { createHandler, createNodeListener } = await engineModules();
+  const pipes = await ingestPipes(filename);
+  const { source } = await setupDeliveredFlow(pipes, 'value');
   const { write_key } = await pipes.writeKeys.create(source.id);
   await pipes.start(); // roles: ['ingest']: no dispatcher
   const handler = createHandler(pipes, { segment: true });
@@ -135,15 +104,7 @@ async function serve(filename) {
 
 if (process.argv[2] === '--serve') {
   const { server, writeKey, close } = await serve(process.argv[3]);
-  server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port, writeKey }));
-  process.on('message', async (message) => {
-    if (message === 'cpu') process.send({ cpu: process.cpuUsage() });
-    if (message !== 'stop') return;
-    server.closeAllConnections();
-    server.close();
-    await close();
-    process.exit(0);
-  });
+  serveInChild(server, close, { writeKey });
 } else {
   await main();
 }
@@ -151,30 +112,8 @@ if (process.argv[2] === '--serve') {
 // --- load generator ---------------------------------------------------------------------------
 
 async function startServer(filename) {
-  const child = fork(self, ['--serve', filename], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const { port, writeKey } = await new Promise((resolve, reject) => {
-    child.once('message', resolve);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    writeKey,
-    cpuMicros: () =>
-      new Promise((resolve) => {
-        const onMessage = (message) => {
-          if (!message.cpu) return;
-          child.off('message', onMessage);
-          resolve(message.cpu.user + message.cpu.system);
-        };
-        child.on('message', onMessage);
-        child.send('cpu');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-      }),
-  };
+  const server = await startChildServer(self, ['--serve', filename], 'server');
+  return { ...server, writeKey: server.first.writeKey };
 }
 
 async function load(server, kind) {
