@@ -16,7 +16,14 @@ import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineModules, ingestPipes, serveInChild, setupDeliveredFlow, startChildServer } from './lib.mjs';
+import {
+  engineModules,
+  ingestPipes,
+  measureLoad,
+  serveInChild,
+  setupDeliveredFlow,
+  startChildServer,
+} from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const root = join(self, '..', '..');
@@ -151,50 +158,19 @@ async function startServer(kind, filename, checkout) {
 }
 
 async function load(server, batchSize) {
-  const { url } = server;
-  const { Pool } = await import('undici');
-  const pool = new Pool(url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
-  const run = async (ms) => {
-    const until = Date.now() + ms;
-    let events = 0;
-    let requests = 0;
-    const latencies = [];
-    const worker = async () => {
-      while (Date.now() < until) {
-        const body = batchBody(batchSize);
-        const started = performance.now();
-        const res = await pool.request({
-          path: '/collect/web',
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body,
-        });
-        const text = await res.body.text();
-        if (res.statusCode !== 202)
-          throw new Error(`collect answered ${res.statusCode}: ${text.slice(0, 300)}`);
-        latencies.push(performance.now() - started);
-        events += batchSize;
-        requests++;
-      }
-    };
-    const cpuBefore = await server.cpuMicros();
-    const started = performance.now();
-    await Promise.all(Array.from({ length: connections }, worker));
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = (await server.cpuMicros()) - cpuBefore;
-    latencies.sort((a, b) => a - b);
-    return {
-      eventsPerSecond: events / seconds,
-      cpuMicrosPerEvent: cpu / events,
-      requestsPerSecond: requests / seconds,
-      p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
-      p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
-    };
-  };
-  await run(warmupMs);
-  const result = await run(measureMs);
-  await pool.close();
-  return result;
+  return measureLoad(server, {
+    connections,
+    warmupMs,
+    measureMs,
+    request: () => ({
+      path: '/collect/web',
+      headers: { 'content-type': 'application/json' },
+      body: batchBody(batchSize),
+      expected: 202,
+      label: 'collect',
+      size: batchSize,
+    }),
+  });
 }
 
 async function main() {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { askChild, stopChild } from './lib.mjs';
 
 export const root = join(fileURLToPath(import.meta.url), '..', '..');
 export const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -100,21 +101,8 @@ export async function startBare(script, args) {
   return {
     url,
     pid: child.pid,
-    backlog: () =>
-      new Promise((resolve) => {
-        const on = (m) => {
-          if (m.pending === undefined) return;
-          child.off('message', on);
-          resolve(m.pending);
-        };
-        child.on('message', on);
-        child.send('pending');
-      }),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.send('stop');
-      }),
+    backlog: () => askChild(child, 'pending', (m) => m.pending),
+    stop: () => stopChild(child),
   };
 }
 

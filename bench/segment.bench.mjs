@@ -13,7 +13,14 @@ import { createServer } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { engineModules, ingestPipes, serveInChild, setupDeliveredFlow, startChildServer } from './lib.mjs';
+import {
+  engineModules,
+  ingestPipes,
+  measureLoad,
+  serveInChild,
+  setupDeliveredFlow,
+  startChildServer,
+} from './lib.mjs';
 
 const self = fileURLToPath(import.meta.url);
 const warmupMs = 1000;
@@ -117,8 +124,6 @@ async function startServer(filename) {
 }
 
 async function load(server, kind) {
-  const { Pool } = await import('undici');
-  const pool = new Pool(server.url, { connections, pipelining: 1, keepAliveTimeout: 60_000 });
   const request =
     kind === 'segment'
       ? {
@@ -130,44 +135,12 @@ async function load(server, kind) {
           },
         }
       : { path: '/collect/web', expected: 202, headers: { 'content-type': 'application/json' } };
-  const run = async (ms) => {
-    const until = Date.now() + ms;
-    let events = 0;
-    const latencies = [];
-    const worker = async () => {
-      while (Date.now() < until) {
-        const body = bodies[kind]();
-        const started = performance.now();
-        const res = await pool.request({
-          path: request.path,
-          method: 'POST',
-          headers: request.headers,
-          body,
-        });
-        const text = await res.body.text();
-        if (res.statusCode !== request.expected)
-          throw new Error(`${request.path} answered ${res.statusCode}: ${text.slice(0, 300)}`);
-        latencies.push(performance.now() - started);
-        events += batchSize;
-      }
-    };
-    const cpuBefore = await server.cpuMicros();
-    const started = performance.now();
-    await Promise.all(Array.from({ length: connections }, worker));
-    const seconds = (performance.now() - started) / 1000;
-    const cpu = (await server.cpuMicros()) - cpuBefore;
-    latencies.sort((a, b) => a - b);
-    return {
-      eventsPerSecond: events / seconds,
-      cpuMicrosPerEvent: cpu / events,
-      p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0,
-      p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0,
-    };
-  };
-  await run(warmupMs);
-  const result = await run(measureMs);
-  await pool.close();
-  return result;
+  return measureLoad(server, {
+    connections,
+    warmupMs,
+    measureMs,
+    request: () => ({ ...request, body: bodies[kind](), label: request.path, size: batchSize }),
+  });
 }
 
 async function main() {
