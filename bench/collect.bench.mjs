@@ -20,6 +20,7 @@ import {
   engineModules,
   ingestPipes,
   measureLoad,
+  report,
   serveInChild,
   setupDeliveredFlow,
   startChildServer,
@@ -33,10 +34,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const batches = (process.env.BENCH_BATCHES ?? '100,1').split(',').map(Number);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
 
-const out = (metric, value, unit, extra = {}) =>
-  console.log(
-    JSON.stringify({ bench: 'collect', metric, value: Math.round(value * 100) / 100, unit, ...extra }),
-  );
+const out = (metric, value, unit, extra) => report('collect', metric, value, unit, extra);
 
 // --- the event senders post ----------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ import {
   engineModules,
   ingestPipes,
   measureLoad,
+  report,
   serveInChild,
   setupDeliveredFlow,
   startChildServer,
@@ -29,10 +30,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const batchSize = Number(process.env.BENCH_BATCH ?? 100);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 4);
 
-const out = (metric, value, unit, extra = {}) =>
-  console.log(
-    JSON.stringify({ bench: 'segment', metric, value: Math.round(value * 100) / 100, unit, ...extra }),
-  );
+const out = (metric, value, unit, extra) => report('segment', metric, value, unit, extra);
 
 // --- the same purchase, as each client sends it ----------------------------------------------------
 
