@@ -25,6 +25,20 @@ const replayResultSchema = z.object({
   preview: z.array(z.unknown()).optional(),
 });
 
+/** This process's circuit breakers (read from memory, no query), shared by /api/stats and /api/backlog. */
+const breakersSchema = z
+  .record(
+    z.string(),
+    z.object({
+      state: z.enum(['closed', 'open', 'half-open']),
+      consecutive_failures: z.number().int(),
+      paused_until: z.string().nullable(),
+    }),
+  )
+  .describe(
+    "This process's circuit breaker of each destination with one, by destination id: open or half-open means paused.",
+  );
+
 const statsSchema = z.object({
   deliveries: z.array(
     z.object({
@@ -41,16 +55,7 @@ const statsSchema = z.object({
     stopping: z.boolean().describe('True once the engine was asked to stop (draining or stopped).'),
     roles: z.array(z.string()),
     owner: z.string(),
-    breakers: z
-      .record(
-        z.string(),
-        z.object({
-          state: z.enum(['closed', 'open', 'half-open']),
-          consecutive_failures: z.number().int(),
-          paused_until: z.string().nullable(),
-        }),
-      )
-      .describe('Circuit breaker of each destination with one, by destination id.'),
+    breakers: breakersSchema,
   }),
 });
 
@@ -61,6 +66,7 @@ const backlogSchema = z.object({
       count: z.number().int().describe('Deliveries not final yet: pending, sending or retrying.'),
     }),
   ),
+  breakers: breakersSchema,
 });
 
 export function deliveryRoutes(pipes: Pipes): Route[] {
@@ -171,17 +177,18 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       method: 'GET',
       path: '/api/backlog',
       summary:
-        "The live backlog per destination (deliveries not final yet), counted over the index of live deliveries: it costs as much as the backlog is long, never the history's length (unlike /api/stats).",
+        "The live backlog per destination (deliveries not final yet), counted over the index of live deliveries: it costs as much as the backlog is long, never the history's length (unlike /api/stats); and the circuit breakers (paused destinations), as in /api/stats.",
       tag: 'Deliveries',
       access: 'read',
       responses: {
         200: {
-          description: 'Backlog by destination; destinations without one are left out.',
+          description:
+            'Backlog by destination (destinations without one are left out) and the circuit breaker of each destination.',
           schema: backlogSchema,
         },
       },
       async handle() {
-        return reply(200, { data: await pipes.store.backlog() });
+        return reply(200, { data: await pipes.store.backlog(), breakers: pipes.status().breakers });
       },
     }),
     defineRoute({

@@ -1,9 +1,12 @@
-/** Overview: every pipe as source → transform → destination, its state and its delivery counts. */
-import { api, type Destination, type Page, type Pipe, type Source } from '../api';
+/**
+ * Overview: every pipe as source → transform → destination, its state, its delivery counts, its
+ * destination's backlog and circuit breaker, and its last error.
+ */
+import { api, type Delivery, type Destination, type Page, type Pipe, type Source } from '../api';
 import { type ChartPoint, DeliveryChart, minuteSeries } from '../chart';
 import { CreateForm } from '../create-form';
 import { Link, navigate } from '../router';
-import { canWrite, Enabled, ErrorNote, useLoad } from '../ui';
+import { canWrite, Enabled, ErrorNote, Time, useLoad } from '../ui';
 
 interface CountRow {
   time: string;
@@ -11,6 +14,16 @@ interface CountRow {
   status: string;
   count: number;
 }
+
+/** A destination's circuit breaker as `GET /api/backlog` gives it (this process's). */
+interface Breaker {
+  state: 'closed' | 'open' | 'half-open';
+  consecutive_failures: number;
+  paused_until: string | null;
+}
+
+/** Statuses whose records carry an error; each is read with its own indexed query, limit 1. */
+const errorStatuses = ['failed', 'dead', 'retrying'];
 
 interface Overview {
   /** Delivered and failed per minute over the last hour, every pipe together. */
@@ -23,6 +36,26 @@ interface Overview {
   destinations: Map<string, Destination>;
   /** Deliveries not final yet, per destination (`GET /api/backlog`: an index count, not the history). */
   backlog: Map<string, number>;
+  /** Paused destinations only (breaker open or half-open), by destination id. */
+  paused: Map<string, Breaker>;
+  /** Per pipe: its newest record with an error. */
+  lastError: Map<string, Delivery>;
+}
+
+/**
+ * A pipe's newest record with an error: the newest failed, dead and retrying record (three indexed
+ * "limit 1" reads, each as cheap with a million records as with ten), the newest of them.
+ */
+async function newestError(pipeId: string): Promise<Delivery | undefined> {
+  const pages = await Promise.all(
+    errorStatuses.map((status) =>
+      api<Page<Delivery>>(`api/pipes/${pipeId}/deliveries`, { query: { status, limit: '1' } }),
+    ),
+  );
+  return pages
+    .flatMap((page) => page.data)
+    .filter((record) => record.error !== null)
+    .sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
 }
 
 async function loadOverview(): Promise<Overview> {
@@ -32,7 +65,9 @@ async function loadOverview(): Promise<Overview> {
     api<Page<Pipe>>('api/pipes', { query: { limit: '1000' } }),
     api<Page<Source>>('api/sources', { query: { limit: '1000' } }),
     api<Page<Destination>>('api/event-destinations', { query: { limit: '1000' } }),
-    api<{ data: Array<{ destination_id: string; count: number }> }>('api/backlog'),
+    api<{ data: Array<{ destination_id: string; count: number }>; breakers: Record<string, Breaker> }>(
+      'api/backlog',
+    ),
     api<{ until: string; data: CountRow[] }>('api/delivery-counts', { query: { bucket: 'minute' } }),
     api<{ data: CountRow[] }>('api/delivery-counts', { query: { bucket: 'hour' } }),
   ]);
@@ -45,6 +80,9 @@ async function loadOverview(): Promise<Overview> {
     }
     return map;
   };
+  const errors = await Promise.all(
+    pipes.data.map(async (pipe) => [pipe.id, await newestError(pipe.id)] as const),
+  );
   return {
     chart: minuteSeries(minutes.data, Date.parse(minutes.until)),
     hour: byPipe(minutes.data),
@@ -53,10 +91,15 @@ async function loadOverview(): Promise<Overview> {
     sources: new Map(sources.data.map((s) => [s.id, s])),
     destinations: new Map(destinations.data.map((d) => [d.id, d])),
     backlog: new Map(backlog.data.map((row) => [row.destination_id, row.count])),
+    paused: new Map(Object.entries(backlog.breakers).filter(([, breaker]) => breaker.state !== 'closed')),
+    lastError: new Map(errors.filter((entry): entry is [string, Delivery] => entry[1] !== undefined)),
   };
 }
 
-/** Pipes that need attention first: failed, dead or retried in the last 24 hours, then by name. */
+/**
+ * Pipes that need attention first: those whose destination is paused, then by failed, dead or
+ * retried in the last 24 hours, then by name.
+ */
 function attention(counts: Record<string, number> | undefined): number {
   return (counts?.dead ?? 0) + (counts?.failed ?? 0) + (counts?.retrying ?? 0);
 }
@@ -66,13 +109,35 @@ export function OverviewPage() {
   const pipes = data
     ? [...data.pipes].sort(
         (a, b) =>
-          attention(data.day.get(b.id)) - attention(data.day.get(a.id)) || a.name.localeCompare(b.name),
+          Number(data.paused.has(b.destination_id)) - Number(data.paused.has(a.destination_id)) ||
+          attention(data.day.get(b.id)) - attention(data.day.get(a.id)) ||
+          a.name.localeCompare(b.name),
       )
     : [];
   return (
     <main>
       <h1>Overview</h1>
       <ErrorNote error={error} />
+      {data && data.paused.size > 0 && (
+        <section aria-labelledby="paused-destinations">
+          <h2 id="paused-destinations">Paused destinations (circuit breaker)</h2>
+          <ul>
+            {[...data.paused].map(([id, breaker]) => (
+              <li key={id}>
+                <Link to={`/destinations/${id}`}>{data.destinations.get(id)?.name ?? id}</Link>:{' '}
+                {breaker.state === 'open' ? 'paused' : 'half-open (probing)'}
+                {breaker.paused_until && (
+                  <>
+                    {' '}
+                    until <Time iso={breaker.paused_until} />
+                  </>
+                )}
+                , {breaker.consecutive_failures} consecutive failures
+              </li>
+            ))}
+          </ul>
+        </section>
+      )}
       {data && <DeliveryChart points={data.chart} label="The last hour, every pipe" />}
       {data && pipes.length === 0 && <p>No pipes yet.</p>}
       {pipes.length > 0 && (
@@ -86,12 +151,15 @@ export function OverviewPage() {
               <th scope="col">Delivered 1 h / 24 h</th>
               <th scope="col">Failed 1 h / 24 h</th>
               <th scope="col">Destination backlog</th>
+              <th scope="col">Last error</th>
             </tr>
           </thead>
           <tbody>
             {pipes.map((pipe) => {
               const hour = data!.hour.get(pipe.id) ?? {};
               const day = data!.day.get(pipe.id) ?? {};
+              const breaker = data!.paused.get(pipe.destination_id);
+              const last = data!.lastError.get(pipe.id);
               return (
                 <tr key={pipe.id}>
                   <td>
@@ -101,6 +169,12 @@ export function OverviewPage() {
                     {data!.sources.get(pipe.source_id)?.name ?? pipe.source_id} →{' '}
                     {pipe.transform === null ? '' : 'transform → '}
                     {data!.destinations.get(pipe.destination_id)?.name ?? pipe.destination_id}
+                    {breaker && (
+                      <>
+                        {' '}
+                        <span class="badge status-failed">paused</span>
+                      </>
+                    )}
                   </td>
                   <td>
                     <Enabled enabled={pipe.enabled} />
@@ -112,6 +186,18 @@ export function OverviewPage() {
                     {(hour.failed ?? 0) + (hour.dead ?? 0)} / {(day.failed ?? 0) + (day.dead ?? 0)}
                   </td>
                   <td class="num">{data!.backlog.get(pipe.destination_id) ?? 0}</td>
+                  <td>
+                    {last?.error ? (
+                      <>
+                        <Link to={`/deliveries/${last.id}`}>
+                          {last.error.code}: {last.error.message}
+                        </Link>{' '}
+                        <Time iso={last.created_at} />
+                      </>
+                    ) : (
+                      <span class="muted">—</span>
+                    )}
+                  </td>
                 </tr>
               );
             })}
