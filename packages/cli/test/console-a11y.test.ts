@@ -5,36 +5,15 @@
  * the keyboard alone reaches every link, button and field of the sign-in, overview, record and
  * code pages with Tab.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRecordedPage, problems, signIn } from './console-page.js';
+import { openRecordedPage, problems, seriousViolations, signIn } from './console-page.js';
 import { eventually, type ServeProcess, startServe, stopAll } from './helpers.js';
 import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
-const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const metaToken = 'EAAB-console-a11y-token-6a5b4c';
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: unknown[] }>;
-}
-
-/** axe-core's serious and critical violations on the page as it is now, one line each. */
-async function seriousViolations(page: Page): Promise<string[]> {
-  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(axeSource);
-  const violations = (await page.evaluate(
-    'window.axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations)',
-  )) as AxeViolation[];
-  return violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`);
-}
 
 /**
  * Presses Tab until every enabled link, button, field and focusable region of the page has had

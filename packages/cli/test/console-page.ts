@@ -1,9 +1,11 @@
 /**
  * Test support for the console's browser tests: a page that records what a test must check
  * afterwards (console lines, CSP violations, page errors, the body of every answer), and the
- * sign-in every test starts with. Works for any mount: pass the console's URL.
+ * sign-in every test starts with, and axe-core's serious violations. Works for any mount: pass the
+ * console's URL.
  */
-
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Browser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
 
@@ -59,4 +61,24 @@ export function problems(messages: string[], options: { afterTyping?: boolean } 
           /^error: Applying inline style violates/.test(m)
         ),
     );
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: Array<{ target: unknown[] }>;
+}
+
+/** axe-core's serious and critical violations on the page as it is now, one line each. */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof window.axe === "object"'))) await page.evaluate(axeSource);
+  const violations = (await page.evaluate(
+    'window.axe.run(document, { resultTypes: ["violations"] }).then((r) => r.violations)',
+  )) as AxeViolation[];
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id} (${v.help}): ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`);
 }

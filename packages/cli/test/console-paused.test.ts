@@ -2,12 +2,13 @@
  * The console's overview in Chromium against a real `openpipes serve` on SQLite: a destination
  * whose stand-in (on 127.0.0.1) keeps answering 500 opens its circuit breaker (the engine's
  * default: 5 consecutive failures), and the overview lists it under "Paused destinations" with its
- * failures, puts its pipe first among the pipes, marks it paused and shows the pipe's last error.
+ * failures, puts its pipe first among the pipes, marks it paused and shows the pipe's last error,
+ * with no serious or critical axe-core violation.
  */
 import { purchaseEvent, startTestServer, type TestServer } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRecordedPage, problems, signIn } from './console-page.js';
+import { openRecordedPage, problems, seriousViolations, signIn } from './console-page.js';
 import { type ServeProcess, startServe, stopAll } from './helpers.js';
 import { adminApi } from './meta-example.js';
 
@@ -87,6 +88,8 @@ describe.skipIf(skipBrowser)('the console overview with a paused destination', (
     expect(first).toContain('z-failing');
     expect(first).toContain('paused');
     expect((await rows.nth(2).textContent())!).toContain('a-healthy');
+    // The paused list and the last-error column pass axe-core like every other page.
+    expect(await seriousViolations(page)).toEqual([]);
     expect(problems(messages)).toEqual([]);
     await page.close();
   }, 60_000);
