@@ -51,17 +51,28 @@ const asText = (value: unknown): string =>
       ? JSON.stringify(value)
       : String(value);
 
-export function SettingsForm(props: {
-  schema: SettingsSchema;
-  settings: Record<string, unknown>;
-  readOnly: boolean;
-  onSave: (settings: Record<string, unknown>) => Promise<void>;
-}) {
+/**
+ * A saved section's status line, kept by its page: saving makes a new version, which remounts the
+ * section, so a line kept in the section's own state would vanish with it.
+ */
+export interface SavedNote {
+  message: string;
+  onMessage: (message: string) => void;
+}
+
+export function SettingsForm(
+  props: {
+    schema: SettingsSchema;
+    settings: Record<string, unknown>;
+    readOnly: boolean;
+    onSave: (settings: Record<string, unknown>) => Promise<void>;
+  } & SavedNote,
+) {
   const properties = Object.entries(props.schema.properties ?? {}).filter(([name]) => name !== 'name');
   const [values, setValues] = useState<Record<string, string>>(() =>
     Object.fromEntries(properties.map(([name]) => [name, asText(props.settings[name])])),
   );
-  const [message, setMessage] = useState('');
+  const { message, onMessage: setMessage } = props;
   const set = (name: string, value: string) => setValues((v) => ({ ...v, [name]: value }));
   return (
     <form

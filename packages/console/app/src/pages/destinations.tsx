@@ -9,7 +9,7 @@ import { api, type Page, type Pipe } from '../api';
 import { CreateForm } from '../create-form';
 import type { CodeEditor } from '../editor';
 import { Link, navigate } from '../router';
-import { SettingsForm, type SettingsSchema } from '../settings-form';
+import { type SavedNote, SettingsForm, type SettingsSchema } from '../settings-form';
 import { canWrite, Enabled, ErrorNote, Json, Section, useLoad } from '../ui';
 
 interface DestinationFull {
@@ -145,6 +145,13 @@ async function loadDestination(id: string): Promise<Loaded> {
 export function DestinationPage(props: { id: string }) {
   const loaded = useLoad(() => loadDestination(props.id), props.id);
   const [error, setError] = useState<Error | undefined>(undefined);
+  // Each section's status line lives here: a save makes a new version, which remounts the section
+  // (its key), so a line kept in the section would vanish as soon as the page reloads.
+  const [notes, setNotes] = useState<Record<string, string>>({});
+  const note = (section: string): SavedNote => ({
+    message: notes[`${props.id}:${section}`] ?? '',
+    onMessage: (message) => setNotes((n) => ({ ...n, [`${props.id}:${section}`]: message })),
+  });
   const d = loaded.data?.destination;
   const write = canWrite();
   const call = async (path: string, method: string, body?: unknown) => {
@@ -200,6 +207,7 @@ export function DestinationPage(props: { id: string }) {
                 settings={d.template.settings}
                 readOnly={!write}
                 onSave={(settings) => call('/settings', 'PUT', { settings })}
+                {...note('settings')}
               />
             ) : d.template ? (
               <Json value={d.template.settings} label="Template settings" />
@@ -209,6 +217,7 @@ export function DestinationPage(props: { id: string }) {
                 code={d.send}
                 readOnly={!write}
                 onSave={(send) => call('', 'PATCH', { send })}
+                {...note('settings')}
               />
             )}
           </Section>
@@ -219,6 +228,7 @@ export function DestinationPage(props: { id: string }) {
               secrets={loaded.data.secrets}
               readOnly={!write}
               onSave={(secretIds) => call('/secrets', 'PUT', { secretIds })}
+              {...note('secrets')}
             />
           </Section>
           {write && <TrySend destination={d} template={template} pipes={loaded.data.pipes} />}
@@ -228,10 +238,12 @@ export function DestinationPage(props: { id: string }) {
   );
 }
 
-function SendEditor(props: { code: string; readOnly: boolean; onSave: (code: string) => Promise<void> }) {
+function SendEditor(
+  props: { code: string; readOnly: boolean; onSave: (code: string) => Promise<void> } & SavedNote,
+) {
   const host = useRef<HTMLDivElement>(null);
   const [code, setCode] = useState(props.code);
-  const [message, setMessage] = useState('');
+  const { message, onMessage: setMessage } = props;
   useEffect(() => {
     let editor: CodeEditor | undefined;
     let gone = false;
@@ -270,14 +282,16 @@ function SendEditor(props: { code: string; readOnly: boolean; onSave: (code: str
   );
 }
 
-function SecretBinding(props: {
-  bound: string[];
-  secrets: SecretMeta[];
-  readOnly: boolean;
-  onSave: (ids: string[]) => Promise<void>;
-}) {
+function SecretBinding(
+  props: {
+    bound: string[];
+    secrets: SecretMeta[];
+    readOnly: boolean;
+    onSave: (ids: string[]) => Promise<void>;
+  } & SavedNote,
+) {
   const [chosen, setChosen] = useState(new Set(props.bound));
-  const [message, setMessage] = useState('');
+  const { message, onMessage: setMessage } = props;
   if (props.secrets.length === 0) return <p>No secrets yet: create one on the Secrets page.</p>;
   return (
     <fieldset>
