@@ -96,7 +96,9 @@ describe.skipIf(skipBrowser)('the operator flow in the console alone', () => {
     await page.getByRole('checkbox', { name: 'META_ACCESS_TOKEN' }).check();
     await page.getByRole('checkbox', { name: 'META_PIXEL_ID' }).check();
     await page.getByRole('button', { name: 'Save bindings' }).click();
-    await page.getByText('Bindings saved.').waitFor();
+    // Binding makes version 2, which remounts the section: the confirmation must outlive that.
+    await page.locator('dt:text-is("Version") + dd').getByText('2', { exact: true }).waitFor();
+    expect(await page.getByText('Bindings saved.').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Enable' }).click();
     await page.getByRole('button', { name: 'Disable' }).waitFor();
 
