@@ -172,4 +172,32 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
     expect(unreached).toEqual({ 'sign-in': [], overview: [], record: [], code: [] });
     await page.close();
   });
+
+  it('reaches every control of every other page by Tab', async () => {
+    const { page } = await openRecordedPage(browser);
+    await signIn(page, `${serve.url}/console/`, serve.token);
+    // Each page with what shows that its data has arrived (the four above are tested apart).
+    const pages: Array<[string, (p: Page) => Promise<void>]> = [
+      [`pipes/${pipeId}`, (p) => p.getByRole('row').filter({ hasText: 'ord_a11y_1' }).waitFor()],
+      ['sources', (p) => p.getByRole('link', { name: 'Web', exact: true }).waitFor()],
+      [`sources/${sourceId}`, (p) => p.getByRole('row').filter({ hasText: 'ord_a11y_1' }).waitFor()],
+      ['event-types', (p) => p.getByRole('row').filter({ hasText: 'purchase' }).waitFor()],
+      ['destinations', (p) => p.getByRole('link', { name: 'meta-capi-prod' }).waitFor()],
+      [`destinations/${destinationId}`, (p) => p.getByRole('heading', { name: 'Bound secrets' }).waitFor()],
+      ['secrets', (p) => p.getByRole('row').filter({ hasText: 'META_PIXEL_ID' }).waitFor()],
+      ['alerts', (p) => p.getByRole('heading', { name: 'Alerts', level: 1 }).waitFor()],
+      ['audit', (p) => p.getByRole('table', { name: /Audit entries/ }).waitFor()],
+      ['api-keys', (p) => p.getByRole('row').filter({ hasText: 'viewer' }).waitFor()],
+      ['reconciliation', (p) => p.getByRole('heading', { name: 'Reconciliation', level: 1 }).waitFor()],
+    ];
+    const unreached: Record<string, string[]> = {};
+    for (const [path, loaded] of pages) {
+      await page.goto(`${serve.url}/console/${path}`);
+      await loaded(page);
+      // The navigation alone is more than ten controls: a page that failed to render cannot pass.
+      unreached[path] = await unreachedByTab(page, 10);
+    }
+    expect(unreached).toEqual(Object.fromEntries(pages.map(([path]) => [path, []])));
+    await page.close();
+  });
 });
