@@ -85,12 +85,14 @@ function startChild(name: string, env: Record<string, string>): Child {
 
 /**
  * A stand-in for Meta on 127.0.0.1: counts every event_id it receives, answers after `delayMs`, and
- * knows which event_ids are in requests it has not answered yet.
+ * knows which event_ids are in requests it has not answered yet. `hold()` keeps every answer back
+ * until `release()`, so a test can catch a process with a batch in flight without racing the clock.
  */
 async function startSink(delayMs: number) {
   const received = new Map<string, number>();
   const unanswered = new Set<string>();
   let requests = 0;
+  let held: Array<() => void> | undefined;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -101,11 +103,12 @@ async function startSink(delayMs: number) {
         received.set(e.event_id, (received.get(e.event_id) ?? 0) + 1);
         unanswered.add(e.event_id);
       }
-      setTimeout(() => {
+      const answer = () => {
         for (const e of body.data) unanswered.delete(e.event_id);
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ events_received: body.data.length, fbtrace_id: 'sink' }));
-      }, delayMs);
+      };
+      setTimeout(() => (held ? held.push(answer) : answer()), delayMs);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -116,6 +119,14 @@ async function startSink(delayMs: number) {
     received,
     unanswered,
     requests: () => requests,
+    hold: () => {
+      held ??= [];
+    },
+    release: () => {
+      const answers = held ?? [];
+      held = undefined;
+      for (const answer of answers) answer();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -187,20 +198,25 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
       );
 
     // Kill dispatcher 1 once deliveries flow and a batch it holds has reached the sink but has
-    // not been answered: sent, never recorded, the worst moment to die.
+    // not been answered: sent, never recorded, the worst moment to die. Once 3,000 are delivered
+    // the sink holds every answer, so each dispatcher's next batch stays in flight until released.
     const victim = dispatchers[0]!;
     const victimOwner = owners[0]!;
+    await waitUntil(async () => (await count(`status = 'delivered'`)) >= 3000, 60_000, '3,000 deliveries');
+    sink.hold();
+    const victimInFlight = async () => {
+      const rows = await query<{ event_id: string }>(
+        `SELECT event_id FROM "${schema}".deliveries WHERE status = 'sending' AND lease_owner = $1`,
+        [victimOwner],
+      );
+      return rows.filter((r) => sink.unanswered.has(r.event_id)).length;
+    };
     await waitUntil(
-      async () => {
-        if ((await count(`status = 'delivered'`)) < 3000) return false;
-        const held = await query<{ event_id: string }>(
-          `SELECT event_id FROM "${schema}".deliveries WHERE status = 'sending' AND lease_owner = $1`,
-          [victimOwner],
-        );
-        return held.some((r) => sink.unanswered.has(r.event_id));
-      },
+      async () => (await victimInFlight()) > 0,
       40_000,
       'dispatcher 1 to have a batch in flight at the sink',
+      async () =>
+        `delivered ${await count(`status = 'delivered'`)}, dispatcher 1 holds ${await count(`status = 'sending' AND lease_owner = $1`, [victimOwner])} sending, ${sink.unanswered.size} unanswered at the sink`,
     );
     victim.process.kill('SIGKILL');
     expect(await victim.exited).toBe('SIGKILL');
@@ -220,6 +236,7 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
       [victimOwner],
     );
     expect(inFlight.length).toBeGreaterThan(0);
+    sink.release();
 
     const ingested = await ingest.waitFor('done', 45_000);
     expect(ingested.accepted).toBe(total);
@@ -288,10 +305,18 @@ describe.skipIf(!available)('many processes on one PostgreSQL', () => {
   }, 60_000);
 });
 
-async function waitUntil(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+async function waitUntil(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+  describeState?: () => Promise<string>,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) {
+      const state = describeState ? ` (${await describeState()})` : '';
+      throw new Error(`timed out waiting for ${what}${state}`);
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
 }
