@@ -11,9 +11,9 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import express from 'express';
 
 /**
- * @param {{ filename: string, secretKey: string, apiKey: string, egressAllow?: string[] }} options
+ * @param {{ filename: string, secretKey: string, apiKey: string, egressAllow?: string[], seed?: boolean }} options
  *   `egressAllow`: private hosts a destination's send() may reach (e.g. an internal proxy); public
- *   hosts need no entry.
+ *   hosts need no entry. `seed: false` skips creating the web source and the purchase event type.
  */
 export async function createApp(options) {
   const pipes = createPipes({
@@ -25,8 +25,10 @@ export async function createApp(options) {
   await pipes.start();
   // Idempotent setup: a web source and the purchase event type (pipes and destinations are added
   // over the admin API or with `openpipes config import`).
-  if (!(await pipes.sources.findBySlug('web'))) await pipes.sources.create({ name: 'Web', slug: 'web' });
-  if (!(await pipes.eventTypes.findByName('purchase'))) {
+  const seed = options.seed ?? true;
+  if (seed && !(await pipes.sources.findBySlug('web')))
+    await pipes.sources.create({ name: 'Web', slug: 'web' });
+  if (seed && !(await pipes.eventTypes.findByName('purchase'))) {
     await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object', required: ['order_id'] } });
   }
 

@@ -1,6 +1,9 @@
 // @ts-check
 // Runs the Express example. `node server.mjs` serves on PORT (default 3000); `--smoke` serves on a
 // free loopback port, checks the mounted routes and the shop's own, and exits (CI runs this).
+// Settings from the environment: OPENPIPES_API_KEY (the shop's admin key), OPENPIPES_SECRET_KEY,
+// OPENPIPES_EGRESS_ALLOW (private hosts send() may reach, comma-separated), and OPENPIPES_SEED=false
+// to start without the web source and purchase event type (to set them up in the console instead).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,6 +22,7 @@ const { app, pipes } = await createApp({
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean),
+  seed: process.env.OPENPIPES_SEED !== 'false',
 });
 // Timeouts and connection caps (docs/security.md): a client that holds connections open without
 // sending cannot starve the shop or OpenPipes. Hardened before listen() so its checks run every second.

@@ -9,8 +9,9 @@ import { purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleHost, consoleUrl, serveHost } from './console-hosts.js';
 import { openRecordedPage, problems, seriousViolations, signIn } from './console-page.js';
-import { eventually, type ServeProcess, startServe, stopAll } from './helpers.js';
+import { eventually, stopAll } from './helpers.js';
 import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-a11y-token-6a5b4c';
@@ -60,32 +61,32 @@ async function unreachedByTab(page: Page, atLeast: number): Promise<string[]> {
 
 describe.skipIf(skipBrowser)('the console is accessible', () => {
   let meta: TestServer;
-  let serve: ServeProcess;
+  let host: ConsoleHost;
   let browser: Browser;
   let pipeId: string;
   let sourceId: string;
   let destinationId: string;
   let deliveryId: string;
 
-  const call = adminApi(() => serve);
+  const call = adminApi(() => host);
 
   beforeAll(async () => {
     meta = await startMetaStandIn();
-    serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
+    host = await serveHost.start({ egressAllow: meta.host });
     ({ sourceId, destinationId, pipeId } = await setupMetaExampleOverApi(call, {
       metaUrl: meta.url,
       token: metaToken,
       pixelId: '1',
     }));
     await call('POST', '/api/api-keys', { name: 'viewer', scope: 'read' });
-    const collected = await fetch(`${serve.url}/collect/web`, {
+    const collected = await fetch(`${host.url}/collect/web`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(purchaseEvent('ord_a11y_1')),
     });
     expect(collected.status).toBe(202);
     // A refused event too, so the source page shows its rejections table.
-    await fetch(`${serve.url}/collect/web`, {
+    await fetch(`${host.url}/collect/web`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -111,10 +112,10 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
 
   it('has no serious or critical axe violation on any page', async () => {
     const { page, messages } = await openRecordedPage(browser);
-    await page.goto(`${serve.url}/console/`);
+    await page.goto(consoleUrl(host));
     await page.getByLabel('API key or admin token').waitFor();
     const found: Record<string, string[]> = { 'sign-in': await seriousViolations(page) };
-    await signIn(page, `${serve.url}/console/`, serve.token);
+    await signIn(page, consoleUrl(host), host.token);
     // Each page with what shows that its data has arrived.
     const pages: Array<[string, (p: Page) => Promise<void>]> = [
       ['', (p) => p.getByRole('row').filter({ hasText: 'purchase-to-meta' }).waitFor()],
@@ -133,7 +134,7 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
       ['reconciliation', (p) => p.getByRole('heading', { name: 'Reconciliation', level: 1 }).waitFor()],
     ];
     for (const [path, loaded] of pages) {
-      await page.goto(`${serve.url}/console/${path}`);
+      await page.goto(consoleUrl(host, path));
       await loaded(page);
       found[path || 'overview'] = await seriousViolations(page);
     }
@@ -150,19 +151,19 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
 
   it('reaches every control of the sign-in, overview, record and code pages by Tab', async () => {
     const { page } = await openRecordedPage(browser);
-    await page.goto(`${serve.url}/console/`);
+    await page.goto(consoleUrl(host));
     await page.getByLabel('API key or admin token').waitFor();
     const unreached: Record<string, string[]> = { 'sign-in': await unreachedByTab(page, 2) };
     // Signing in by keyboard alone: type the key, Enter.
     await page.getByLabel('API key or admin token').focus();
-    await page.keyboard.type(serve.token);
+    await page.keyboard.type(host.token);
     await page.keyboard.press('Enter');
     await page.getByRole('row').filter({ hasText: 'purchase-to-meta' }).waitFor();
     unreached.overview = await unreachedByTab(page, 12);
-    await page.goto(`${serve.url}/console/deliveries/${deliveryId}`);
+    await page.goto(consoleUrl(host, `deliveries/${deliveryId}`));
     await page.getByRole('heading', { name: 'Attempts' }).waitFor();
     unreached.record = await unreachedByTab(page, 12);
-    await page.goto(`${serve.url}/console/pipes/${pipeId}/code`);
+    await page.goto(consoleUrl(host, `pipes/${pipeId}/code`));
     await page.getByRole('textbox', { name: 'Transform code' }).waitFor();
     await page
       .getByRole('button', { name: /^Revert to version/ })
@@ -175,7 +176,7 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
 
   it('reaches every control of every other page by Tab', async () => {
     const { page } = await openRecordedPage(browser);
-    await signIn(page, `${serve.url}/console/`, serve.token);
+    await signIn(page, consoleUrl(host), host.token);
     // Each page with what shows that its data has arrived (the four above are tested apart).
     const pages: Array<[string, (p: Page) => Promise<void>]> = [
       [`pipes/${pipeId}`, (p) => p.getByRole('row').filter({ hasText: 'ord_a11y_1' }).waitFor()],
@@ -192,7 +193,7 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
     ];
     const unreached: Record<string, string[]> = {};
     for (const [path, loaded] of pages) {
-      await page.goto(`${serve.url}/console/${path}`);
+      await page.goto(consoleUrl(host, path));
       await loaded(page);
       // The navigation alone is more than ten controls: a page that failed to render cannot pass.
       unreached[path] = await unreachedByTab(page, 10);

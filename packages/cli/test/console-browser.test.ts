@@ -1,33 +1,36 @@
 /**
- * The web console in a real browser (Debian's Chromium through playwright-core) against a real
- * `openpipes serve` on SQLite, with a stand-in for Meta on 127.0.0.1: sign in, see the pipe, see a
- * collected event appear as delivered without a reload, open its record, find the token redacted
- * and its value nowhere the browser received; the CSP holds and is never violated; a read-scope
- * key gets no write controls; a source's page shows a good and a bad event sent to it.
+ * The web console in a real browser (Debian's Chromium through playwright-core), on each host of
+ * console-hosts.ts (`openpipes serve` on SQLite, and the Express example with the console under
+ * `/openpipes`), with a stand-in for Meta on 127.0.0.1: sign in, see the pipe, see a collected
+ * event appear as delivered without a reload, open its record, find the token redacted and its
+ * value nowhere the browser received; deep URLs survive a reload; the CSP holds and is never
+ * violated; a read-scope key gets no write controls; a source's page shows a good and a bad event
+ * sent to it.
  */
 import { metaExampleTransform, purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ConsoleHost, consoleHosts, consoleUrl, consoleUrlPattern } from './console-hosts.js';
 import { openRecordedPage } from './console-page.js';
-import { type ServeProcess, startServe, stopAll } from './helpers.js';
+import { stopAll } from './helpers.js';
 import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-browser-token-5c4d3e';
 const pixelId = '123456789';
 
-describe.skipIf(skipBrowser)('the console in Chromium', () => {
+describe.skipIf(skipBrowser).each(consoleHosts)('the console in Chromium, on $name', (kind) => {
   let meta: TestServer;
-  let serve: ServeProcess;
+  let host: ConsoleHost;
   let browser: Browser;
   let pipeId: string;
 
   /** The admin API with the admin token; fails the test on an error answer. */
-  const call = adminApi(() => serve);
+  const call = adminApi(() => host);
 
   beforeAll(async () => {
     meta = await startMetaStandIn({ token: metaToken });
-    serve = await startServe({ env: { OPENPIPES_EGRESS_ALLOW: meta.host } });
+    host = await kind.start({ egressAllow: meta.host });
     ({ pipeId } = await setupMetaExampleOverApi(call, { metaUrl: meta.url, token: metaToken, pixelId }));
     browser = await launchBrowser();
   });
@@ -42,7 +45,7 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
 
   /** Submits `token` on the sign-in form (without waiting for the console: it may refuse). */
   const signIn = async (page: Page, token: string) => {
-    const answer = await page.goto(`${serve.url}/console/`);
+    const answer = await page.goto(consoleUrl(host));
     await page.getByLabel('API key or admin token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
     return answer!;
@@ -50,19 +53,21 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
 
   it('signs in, shows a collected event delivered without a reload, and never shows the token', async () => {
     const { page, messages, bodies } = await openPage();
-    const answer = await signIn(page, serve.token);
+    const answer = await signIn(page, host.token);
+    expect(answer.status()).toBe(200);
     expect(answer.headers()['content-security-policy']).toContain("script-src 'self'");
+    await page.getByText(host.who).waitFor();
 
     await page.getByRole('link', { name: 'purchase-to-meta' }).click();
     await page.getByText('No deliveries.').waitFor();
-    expect(page.url()).toBe(`${serve.url}/console/pipes/${pipeId}`);
+    expect(page.url()).toBe(consoleUrl(host, `pipes/${pipeId}`));
     // Its destination is its own send() code with no identifier declaration: match quality says so.
     await page
       .getByRole('region', { name: 'Match quality' })
       .getByText(/^Not measured/)
       .waitFor();
 
-    const collected = await fetch(`${serve.url}/collect/web`, {
+    const collected = await fetch(`${host.url}/collect/web`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(purchaseEvent('ord_90001')),
@@ -71,14 +76,19 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     // The page polls: the row appears, then turns delivered, with no navigation in between.
     const row = page.getByRole('row').filter({ hasText: 'ord_90001' });
     await row.getByText('delivered').waitFor({ timeout: 15_000 });
+    expect(page.url()).toBe(consoleUrl(host, `pipes/${pipeId}`));
 
-    await row.getByRole('link').click();
+    // The pipe's deep URL survives a reload (the server answers the app for it).
+    await page.reload();
+    await page.getByRole('row').filter({ hasText: 'ord_90001' }).getByText('delivered').waitFor();
+
+    await page.getByRole('row').filter({ hasText: 'ord_90001' }).getByRole('link').click();
     await page.getByRole('heading', { name: 'Request (redacted)' }).waitFor();
-    expect(page.url()).toMatch(/\/console\/deliveries\/evd_\w+$/);
+    expect(page.url()).toMatch(consoleUrlPattern(host, 'deliveries/evd_\\w+'));
     const request = await page.getByLabel('Request').textContent();
     expect(request).toContain('[secret:META_ACCESS_TOKEN]');
 
-    // A deep URL survives a reload (the server answers the app for it).
+    // So does the record's.
     await page.reload();
     await page.getByRole('heading', { name: 'Request (redacted)' }).waitFor();
     expect(await page.getByLabel('Request').textContent()).toContain('[secret:META_ACCESS_TOKEN]');
@@ -90,6 +100,8 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
       '1 / 1',
     );
 
+    // The host's own routes are untouched by the console.
+    if (host.ownRoute) expect((await fetch(host.ownRoute)).status).toBe(200);
     expect(await page.content()).not.toContain(metaToken);
     const received = await Promise.all(bodies);
     expect(received.length).toBeGreaterThan(5);
@@ -101,7 +113,7 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
 
   it('runs, edits, reviews, saves and reverts the transform in the code page', async () => {
     const { page, messages } = await openPage();
-    await signIn(page, serve.token);
+    await signIn(page, host.token);
     await page.getByRole('link', { name: 'purchase-to-meta' }).click();
     await page.getByRole('link', { name: 'Transform code' }).click();
     const editor = page.getByRole('textbox', { name: 'Transform code' });
@@ -150,24 +162,24 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
 
   it('shows a source with its snippets, and a good and a bad event sent to it, newest first', async () => {
     const { page, messages } = await openPage();
-    await signIn(page, serve.token);
+    await signIn(page, host.token);
     await page.getByRole('link', { name: 'Sources' }).click();
     await page.getByRole('link', { name: 'Web' }).click();
     await page.getByRole('heading', { name: 'Source Web' }).waitFor();
-    expect(page.url()).toMatch(/\/console\/sources\/src_\w+$/);
+    expect(page.url()).toMatch(consoleUrlPattern(host, 'sources/src_\\w+'));
     const curl = await page.getByLabel('curl', { exact: true }).textContent();
-    expect(curl).toContain(`curl -X POST '${serve.url}/collect/web'`);
+    expect(curl).toContain(`curl -X POST '${host.url}/collect/web'`);
     const beacon = await page.getByLabel('sendBeacon', { exact: true }).textContent();
-    expect(beacon).toContain(`navigator.sendBeacon(\n  '${serve.url}/collect/web'`);
+    expect(beacon).toContain(`navigator.sendBeacon(\n  '${host.url}/collect/web'`);
 
     // Sent from the test while the page is open: both appear by themselves (the page polls).
-    const good = await fetch(`${serve.url}/collect/web`, {
+    const good = await fetch(`${host.url}/collect/web`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(purchaseEvent('ord_source_page_1')),
     });
     expect(good.status).toBe(202);
-    const bad = await fetch(`${serve.url}/collect/web`, {
+    const bad = await fetch(`${host.url}/collect/web`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -220,11 +232,11 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     await page.close();
   });
   /** Signs in, then opens a console path directly (a deep URL, as after a reload or a shared link). */
-  const openAt = async (path: string, token = serve.token) => {
+  const openAt = async (path: string, token = host.token) => {
     const opened = await openPage();
     await signIn(opened.page, token);
     await opened.page.getByRole('link', { name: 'Sources' }).waitFor();
-    await opened.page.goto(`${serve.url}/console/${path}`);
+    await opened.page.goto(consoleUrl(host, path));
     return opened;
   };
 
@@ -238,13 +250,13 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
       ['api-keys', 'API keys'],
       ['reconciliation', 'Reconciliation'],
     ] as const) {
-      await page.goto(`${serve.url}/console/${path}`);
+      await page.goto(consoleUrl(host, path));
       await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
       await page.reload();
       await page.getByRole('heading', { name: heading, exact: true, level: 1 }).waitFor();
     }
     // The audit trail filtered by entity kind from its URL, then by actor from the form.
-    await page.goto(`${serve.url}/console/audit?entity_kind=pipe`);
+    await page.goto(consoleUrl(host, 'audit?entity_kind=pipe'));
     await page.getByRole('table', { name: /Audit entries/ }).waitFor();
     expect(await page.getByLabel('Entity kind').inputValue()).toBe('pipe');
     const rows = await page.getByRole('row').allTextContents();
@@ -288,7 +300,7 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     const { page, bodies } = await openAt('destinations');
     await page.getByRole('link', { name: 'meta-capi-prod' }).click();
     await page.getByRole('heading', { name: 'Destination meta-capi-prod' }).waitFor();
-    expect(page.url()).toMatch(/\/console\/destinations\/dst_\w+$/);
+    expect(page.url()).toMatch(consoleUrlPattern(host, 'destinations/dst_\\w+'));
     await page.getByLabel('Events (JSON)').fill(JSON.stringify([purchaseEvent('ord_dry_console')]));
     const sent = meta.requests.length;
     await page.getByRole('button', { name: 'Dry run' }).click();
@@ -347,10 +359,10 @@ describe.skipIf(skipBrowser)('the console in Chromium', () => {
     await page.getByRole('heading', { name: 'Secrets', level: 1 }).waitFor();
     await page.getByRole('row').filter({ hasText: 'META_ACCESS_TOKEN' }).waitFor();
     expect(await page.getByRole('button', { name: /Create secret|Rotate/ }).count()).toBe(0);
-    await page.goto(`${serve.url}/console/api-keys`);
+    await page.goto(consoleUrl(host, 'api-keys'));
     await page.getByRole('row').filter({ hasText: 'auditor' }).waitFor();
     expect(await page.getByRole('button', { name: /Create API key|Revoke/ }).count()).toBe(0);
-    await page.goto(`${serve.url}/console/destinations`);
+    await page.goto(consoleUrl(host, 'destinations'));
     await page.getByRole('link', { name: 'meta-capi-prod' }).click();
     await page.getByRole('heading', { name: 'Bound secrets' }).waitFor();
     expect(await page.getByRole('button', { name: /Dry run|Test send|Save|Enable|Disable/ }).count()).toBe(0);

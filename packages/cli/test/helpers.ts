@@ -24,7 +24,7 @@ export function tempDir(tag: string): string {
 }
 
 /** The environment of a child: this one without any OPENPIPES_ settings, plus `env`. */
-function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
+export function childEnv(env: Record<string, string | undefined>): NodeJS.ProcessEnv {
   const base: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('OPENPIPES_') && key !== 'PORT') base[key] = value;
@@ -202,6 +202,12 @@ export async function startServe(
       return { code, ms: Date.now() - started };
     },
   };
+}
+
+/** Makes `stopAll()` kill `child` too (a process a test module spawned itself). */
+export function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
 }
 
 /** Kills every process started here and removes the temporary directories. */
