@@ -1,9 +1,9 @@
 /**
- * The console's accessibility, in Chromium against a real `openpipes serve` on SQLite with one
- * delivered event: axe-core (injected into each page through the DevTools protocol, so the
- * console's CSP stays as strict as it is) finds no serious or critical violation on any page, and
- * the keyboard alone reaches every link, button and field of the sign-in, overview, record and
- * code pages with Tab.
+ * The console's accessibility, in Chromium against a real `openpipes serve` on SQLite (the serve
+ * host of console-hosts.ts) with one delivered event: axe-core (injected into each page through
+ * the DevTools protocol, so the console's CSP stays as strict as it is) finds no serious or
+ * critical violation on any page, and the keyboard alone reaches every link, button and field of
+ * the sign-in, overview, record and code pages with Tab.
  */
 import { purchaseEvent } from '@openpipes/core/testing';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
@@ -59,7 +59,9 @@ async function unreachedByTab(page: Page, atLeast: number): Promise<string[]> {
   return described.filter(([i]) => !reached.has(i)).map(([, text]) => text);
 }
 
-describe.skipIf(skipBrowser)('the console is accessible', () => {
+// On `openpipes serve` only: the pages and their markup do not depend on the mount (the other
+// suites run on both hosts), and this suite would add about a minute on CI's two cores.
+describe.skipIf(skipBrowser).each([serveHost])('the console is accessible, on $name', (kind) => {
   let meta: TestServer;
   let host: ConsoleHost;
   let browser: Browser;
@@ -72,7 +74,7 @@ describe.skipIf(skipBrowser)('the console is accessible', () => {
 
   beforeAll(async () => {
     meta = await startMetaStandIn();
-    host = await serveHost.start({ egressAllow: meta.host });
+    host = await kind.start({ egressAllow: meta.host });
     ({ sourceId, destinationId, pipeId } = await setupMetaExampleOverApi(call, {
       metaUrl: meta.url,
       token: metaToken,

@@ -25,7 +25,7 @@ describe.skipIf(skipBrowser).each(consoleHosts)('the console in Chromium, on $na
   let browser: Browser;
   let pipeId: string;
 
-  /** The admin API with the admin token; fails the test on an error answer. */
+  /** The admin API with the host's key; fails the test on an error answer. */
   const call = adminApi(() => host);
 
   beforeAll(async () => {
