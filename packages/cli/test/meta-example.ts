@@ -1,6 +1,6 @@
 /**
  * Test support shared by the CLI and console tests that deliver to Meta: a stand-in for Meta's
- * Conversions API on 127.0.0.1, the admin API as one call, and the Meta example set up through
+ * Conversions API on 127.0.0.1, the admin API as one call (`@openpipes/test-support/admin-api`), and the Meta example set up through
  * that API (source, event type, the two secrets, destination, pipe, both enabled).
  */
 import {
@@ -9,15 +9,10 @@ import {
   purchaseSchema,
   startTestServer,
 } from '@openpipes/core/testing';
+import type { AdminCall } from '@openpipes/test-support/admin-api';
 
 export type { TestServer } from '@openpipes/core/testing';
-
-/** One admin API request; resolves with the parsed answer, rejects on an error answer. */
-export type AdminCall = <T = Record<string, unknown>>(
-  method: string,
-  path: string,
-  body?: unknown,
-) => Promise<T>;
+export { type AdminCall, adminApi } from '@openpipes/test-support/admin-api';
 
 /**
  * Starts a stand-in for Meta's Conversions API. With `accepts`, it answers 400 (code 190) unless
@@ -37,27 +32,6 @@ export function startMetaStandIn(accepts?: { token: string | (() => string); pix
     }
     return { body: { events_received: body?.data?.length ?? 0, fbtrace_id: 'AbC123' } };
   });
-}
-
-/**
- * The admin API as an {@link AdminCall}: `target()` (read per request, so it may name a server
- * started later) gives the base URL and the bearer token.
- */
-export function adminApi(target: () => { url: string; token: string }): AdminCall {
-  return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-    const { url, token } = target();
-    const response = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  };
 }
 
 /**

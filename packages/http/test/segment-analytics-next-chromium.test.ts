@@ -7,7 +7,6 @@
  * stand-in as a Purchase with the hashed email, value, currency, IP and the browser's user agent, and
  * the page must make no request off loopback.
  */
-import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
@@ -15,17 +14,14 @@ import { dirname, join } from 'node:path';
 import { type Pipes, silentLogger } from '@openpipes/core';
 import { startTestServer, type TestServer, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
+import { adminApi } from '@openpipes/test-support/admin-api';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
+import { findMetaPurchase, setupSegmentToMeta, sha256Hex } from '@openpipes/test-support/segment-meta';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
+import { writeKey as adminKey } from './servers.js';
 import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
-
-interface MetaEvent {
-  event_name: string;
-  user_data: Record<string, unknown>;
-  custom_data: Record<string, unknown>;
-}
 
 /** The package's prebuilt browser bundles: `index.js` (the `AnalyticsNext` UMD global) and its chunks. */
 const umdDir = join(
@@ -54,7 +50,12 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
       dispatcher: { pollIntervalMs: 50 },
     });
     pipes = engine.pipes;
-    const handler = createHandler(pipes, { templates, segment: true, logger: silentLogger });
+    const handler = createHandler(pipes, {
+      apiKeys: [adminKey],
+      templates,
+      segment: true,
+      logger: silentLogger,
+    });
     api = createServer(createNodeListener(handler));
     base = `http://127.0.0.1:${await listen(api, '127.0.0.1')}`;
 
@@ -73,27 +74,11 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
     });
     shopOrigin = `http://127.0.0.2:${await listen(shop, '127.0.0.2')}`;
 
-    for (const name of ['purchase', 'page_view'])
-      await pipes.eventTypes.create({ name, schema: { type: 'object' } });
-    sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web', allowed_origins: [shopOrigin] })).id;
-    key = (await pipes.writeKeys.create(sourceId)).write_key;
-    const created = templates
-      .find((t) => t.name === 'meta-capi')!
-      .create({
-        pixel_id: '123456789012',
-        base_url: meta.url,
-      });
-    const destination = await pipes.destinations.create(created.destination);
-    const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: 'meta-token-for-tests' });
-    await pipes.destinations.bindSecrets(destination.id, [token.id]);
-    await pipes.destinations.toggle(destination.id, true);
-    await pipes.pipes.create({
-      name: 'web-to-meta',
-      source_id: sourceId,
-      destination_id: destination.id,
-      transform: created.transform,
-      enabled: true,
-    });
+    const admin = adminApi(() => ({ url: base, token: adminKey.token }));
+    ({ sourceId, key } = await setupSegmentToMeta(admin, {
+      metaUrl: meta.url,
+      source: { allowed_origins: [shopOrigin] },
+    }));
     browser = await launchBrowser();
   });
   afterAll(async () => {
@@ -124,16 +109,12 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
     })()`);
     const userAgent = await page.evaluate('navigator.userAgent');
 
-    const purchase = await waitFor(
-      () =>
-        meta.requests
-          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
-          .find((e) => e.event_name === 'Purchase'),
+    const { event: purchase } = await waitFor(
+      () => findMetaPurchase(meta.requests),
       20_000,
       "analytics.js's Purchase at the Meta stand-in",
     );
-    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-    expect([purchase.user_data.em].flat()).toEqual([sha('browser.buyer@shop.test')]);
+    expect([purchase.user_data.em].flat()).toEqual([sha256Hex('browser.buyer@shop.test')]);
     expect(purchase.user_data.client_ip_address).toBe('127.0.0.1');
     expect(purchase.user_data.client_user_agent).toBe(userAgent);
     expect(purchase.custom_data).toMatchObject({ value: 64.9, currency: 'CHF' });

@@ -5,25 +5,24 @@
  * batch, text/plain with writeKey, gzip); the stand-in receives a Purchase with the hashed email,
  * value, currency, IP and user agent.
  */
-import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { type Pipes, silentLogger } from '@openpipes/core';
 import { startTestServer, type TestServer, waitFor } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
-import RudderAnalytics from '@rudderstack/rudder-sdk-node';
-import { Analytics } from '@segment/analytics-node';
+import { adminApi } from '@openpipes/test-support/admin-api';
+import {
+  findMetaPurchase,
+  nodeSdkCases,
+  sendWithNodeSdk,
+  setupSegmentToMeta,
+  sha256Hex,
+} from '@openpipes/test-support/segment-meta';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { writeKey as adminKey } from './servers.js';
 import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
-
-interface MetaEvent {
-  event_name: string;
-  user_data: Record<string, unknown>;
-  custom_data: Record<string, unknown>;
-}
 
 describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
   let engine: SqliteEngine;
@@ -34,18 +33,7 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
   let sourceId: string;
   let key: string;
 
-  // biome-ignore lint/suspicious/noExplicitAny: answers of the admin API, read field by field
-  const admin = async (method: string, path: string, body?: unknown): Promise<any> => {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${adminKey.token}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const json = await response.json();
-    if (response.status >= 300)
-      throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
-    return json;
-  };
+  const admin = adminApi(() => ({ url: base, token: adminKey.token }));
   const basic = (k: string) => `Basic ${Buffer.from(`${k}:`).toString('base64')}`;
 
   beforeAll(async () => {
@@ -65,25 +53,7 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     server = createServer(createNodeListener(handler));
     base = `http://127.0.0.1:${await listen(server)}`;
 
-    for (const name of ['purchase', 'page_view'])
-      await pipes.eventTypes.create({ name, schema: { type: 'object' } });
-    sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web' })).id;
-    key = (await admin('POST', `/api/sources/${sourceId}/write-key`)).write_key;
-    const destination = await admin('POST', '/api/event-destinations', {
-      template: 'meta-capi',
-      name: 'meta',
-      settings: { pixel_id: '123456789012', base_url: meta.url },
-    });
-    const token = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: 'meta-token-for-tests' });
-    await admin('PUT', `/api/event-destinations/${destination.id}/secrets`, { secret_ids: [token.id] });
-    await admin('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
-    await pipes.pipes.create({
-      name: 'web-to-meta',
-      source_id: sourceId,
-      destination_id: destination.id,
-      transform: destination.default_transform,
-      enabled: true,
-    });
+    ({ sourceId, key } = await setupSegmentToMeta(admin, { metaUrl: meta.url }));
   });
   afterAll(async () => {
     await closeServer(server);
@@ -162,16 +132,12 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
       body: { success: true },
     });
 
-    const purchase = await waitFor(
-      () =>
-        meta.requests
-          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
-          .find((e) => e.event_name === 'Purchase'),
+    const { event: purchase } = await waitFor(
+      () => findMetaPurchase(meta.requests),
       20_000,
       'a Purchase at the Meta stand-in',
     );
-    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-    expect([purchase.user_data.em].flat()).toEqual([sha('john_smith@gmail.com')]);
+    expect([purchase.user_data.em].flat()).toEqual([sha256Hex('john_smith@gmail.com')]);
     expect(purchase.user_data.client_ip_address).toBe('203.0.113.7');
     expect(purchase.user_data.client_user_agent).toBe(context.userAgent);
     expect(purchase.custom_data).toMatchObject({ value: 129.9, currency: 'EUR' });
@@ -216,7 +182,8 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
       body: JSON.stringify(track),
     });
     expect(wrongMount.status).toBe(401);
-    const revoked = (await admin('POST', `/api/sources/${other.id}/write-key`)).write_key;
+    const revoked = (await admin<{ write_key: string }>('POST', `/api/sources/${other.id}/write-key`))
+      .write_key;
     await admin('DELETE', `/api/sources/${other.id}/write-keys/${revoked.slice(0, 12)}`);
     const withRevoked = await fetch(`${base}/v1/t`, {
       method: 'POST',
@@ -247,103 +214,31 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     ]);
   });
 
-  it('@segment/analytics-node, unmodified but for its host, delivers identify + page + Order Completed', async () => {
-    const analytics = new Analytics({ writeKey: key, host: base, flushInterval: 50 });
-    const failures: unknown[] = [];
-    analytics.on('error', (err) => failures.push(err));
-    const context = { ip: '198.51.100.23', userAgent: 'analytics-node-test/1.0' };
-    analytics.identify({
-      userId: 'user-2',
-      anonymousId: 'anon-2',
-      traits: { email: 'Jane.Doe@Shop.test' },
-      context,
-    });
-    analytics.page({
-      anonymousId: 'anon-2',
-      name: 'Checkout',
-      properties: { url: 'https://shop.example/checkout' },
-      context,
-    });
-    analytics.track({
-      userId: 'user-2',
-      event: 'Order Completed',
-      properties: { order_id: 'ord-2002', revenue: 55, currency: 'usd' },
-      context,
-    });
-    await analytics.closeAndFlush({ timeout: 10_000 });
-    expect(failures).toEqual([]);
+  for (const { sdk, title, buyer, purchase } of nodeSdkCases) {
+    it(title, async () => {
+      expect(await sendWithNodeSdk(sdk, base, key, buyer)).toEqual([]);
 
-    const purchase = await waitFor(
-      () =>
-        meta.requests
-          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
-          .find((e) => e.event_name === 'Purchase' && e.user_data.client_ip_address === '198.51.100.23'),
-      20_000,
-      "the SDK's Purchase at the Meta stand-in",
-    );
-    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-    expect([purchase.user_data.em].flat()).toEqual([sha('jane.doe@shop.test')]);
-    expect(purchase.user_data.client_user_agent).toBe('analytics-node-test/1.0');
-    expect(purchase.custom_data).toMatchObject({ value: 55, currency: 'USD' });
-    const stored = await pipes.sources.events(sourceId, {});
-    expect(
-      stored.data.filter((e) => e.event_payload.anonymous_id === 'anon-2').map((e) => e.event_type),
-    ).toEqual(['page_view']);
-  });
-
-  it('@rudderstack/rudder-sdk-node, unmodified but for its host (gzip on), delivers identify + page + Order Completed', async () => {
-    const failures: unknown[] = [];
-    // Its default path is /v1/batch and its default gzip is on: only the data plane URL changes.
-    const rudder = new RudderAnalytics(key, {
-      dataPlaneUrl: base,
-      flushInterval: 50,
-      logLevel: 'error',
-      errorHandler: (err) => failures.push(err),
+      const { event } = await waitFor(
+        () => findMetaPurchase(meta.requests, buyer.context.ip),
+        20_000,
+        `${sdk}'s Purchase at the Meta stand-in`,
+      );
+      expect([event.user_data.em].flat()).toEqual(purchase.em);
+      expect(event.user_data.client_user_agent).toBe(buyer.context.userAgent);
+      expect(event.custom_data).toMatchObject({ value: purchase.value, currency: purchase.currency });
+      const stored = await pipes.sources.events(sourceId, {});
+      expect(
+        stored.data
+          .filter((e) => e.event_payload.anonymous_id === buyer.anonymousId)
+          .map((e) => e.event_type),
+      ).toEqual(['page_view']);
     });
-    const context = { ip: '198.51.100.41', userAgent: 'rudder-node-test/1.0' };
-    rudder.identify({
-      userId: 'user-3',
-      anonymousId: 'anon-3',
-      traits: { email: 'Rudder.Fan@Shop.test' },
-      context,
-    });
-    rudder.page({
-      anonymousId: 'anon-3',
-      name: 'Checkout',
-      properties: { url: 'https://shop.example/checkout' },
-      context,
-    });
-    rudder.track({
-      userId: 'user-3',
-      event: 'Order Completed',
-      properties: { order_id: 'ord-3003', revenue: 77.5, currency: 'gbp' },
-      context,
-    });
-    await new Promise<void>((resolve, reject) => rudder.flush((err) => (err ? reject(err) : resolve())));
-    expect(failures).toEqual([]);
-
-    const purchase = await waitFor(
-      () =>
-        meta.requests
-          .flatMap((r) => ((r.json as { data?: unknown[] } | undefined)?.data ?? []) as MetaEvent[])
-          .find((e) => e.event_name === 'Purchase' && e.user_data.client_ip_address === '198.51.100.41'),
-      20_000,
-      "RudderStack's Purchase at the Meta stand-in",
-    );
-    const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-    expect([purchase.user_data.em].flat()).toEqual([sha('rudder.fan@shop.test')]);
-    expect(purchase.user_data.client_user_agent).toBe('rudder-node-test/1.0');
-    expect(purchase.custom_data).toMatchObject({ value: 77.5, currency: 'GBP' });
-    const stored = await pipes.sources.events(sourceId, {});
-    expect(
-      stored.data.filter((e) => e.event_payload.anonymous_id === 'anon-3').map((e) => e.event_type),
-    ).toEqual(['page_view']);
-  });
+  }
 
   it("a source's segment_event_names (REST) override the defaults for that source only, and travel with config export/import", async () => {
     for (const name of ['order_placed_raw', 'landing'])
       await pipes.eventTypes.create({ name, schema: { type: 'object' } });
-    const shop = await admin('POST', '/api/sources', { name: 'Shop', slug: 'shop' });
+    const shop = await admin<{ id: string }>('POST', '/api/sources', { name: 'Shop', slug: 'shop' });
     const names = { 'Order Placed': 'purchase', 'Order Completed': 'order_placed_raw', page: 'landing' };
     const patched = await admin('PATCH', `/api/sources/${shop.id}`, { segment_event_names: names });
     expect(patched.segment_event_names).toEqual(names);
@@ -355,7 +250,8 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: { code: string } }).error.code).toBe('VALIDATION_FAILED');
 
-    const shopKey = (await admin('POST', `/api/sources/${shop.id}/write-key`)).write_key;
+    const shopKey = (await admin<{ write_key: string }>('POST', `/api/sources/${shop.id}/write-key`))
+      .write_key;
     const messages = [
       { type: 'track', event: 'Order Placed', messageId: 'map-1', userId: 'u-map' },
       { type: 'track', event: 'Order Completed', messageId: 'map-2', userId: 'u-map' },
@@ -396,11 +292,14 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     expect(JSON.stringify(rejected)).toContain('constructor');
 
     // Config export carries the map; importing a changed document updates it.
-    const doc = await admin('GET', '/api/config/export');
-    const exported = doc.sources.find((s: { slug: string }) => s.slug === 'shop');
+    const doc = await admin<{ sources: Array<{ slug: string; segment_event_names?: unknown }> }>(
+      'GET',
+      '/api/config/export',
+    );
+    const exported = doc.sources.find((s) => s.slug === 'shop')!;
     expect(exported.segment_event_names).toEqual(names);
     exported.segment_event_names = { 'Order Placed': 'purchase' };
-    const imported = await admin('POST', '/api/config/import', doc);
+    const imported = await admin<{ changes: unknown[] }>('POST', '/api/config/import', doc);
     expect(imported.changes).toContainEqual(
       expect.objectContaining({
         kind: 'source',
