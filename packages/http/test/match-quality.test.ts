@@ -6,32 +6,23 @@
  * 100% stitched in `GET /api/pipes/{id}/match-quality` and in the metrics. A custom `send()` that
  * declares no identifiers says `measured: false`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, type Store, silentLogger } from '@openpipes/core';
 import {
   type RecordedTestRequest,
   startTestServer,
   type TestResponse,
   type TestServer,
-  testSecretKey,
   waitFor,
 } from '@openpipes/core/testing';
-import { metaCapi } from '@openpipes/destinations';
-import { postgresStore } from '@openpipes/store-postgres';
-import { postgresAvailable, postgresUrl, query, testSchema } from '@openpipes/store-postgres/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
+import { backends, ingestStory, metaPixel, setupMetaPurchases, startEngine } from './stitching.js';
 
-const PIXEL = '123456789012345';
 const TOKEN = 'meta-token-match';
 const sha256Hex = /^[0-9a-f]{64}$/;
 
@@ -42,7 +33,7 @@ function metaStandIn(violations: string[]) {
       violations.push(why);
       return { status: 400, body: { error: { message: why, type: 'OAuthException', code: 100 } } };
     };
-    if (request.method !== 'POST' || request.url !== `/v26.0/${PIXEL}/events`) {
+    if (request.method !== 'POST' || request.url !== `/v26.0/${metaPixel}/events`) {
       return refuse(`unexpected ${request.method} ${request.url}`);
     }
     const body = request.json as { access_token?: string; data?: Array<Record<string, unknown>> };
@@ -69,39 +60,7 @@ function metaStandIn(violations: string[]) {
   };
 }
 
-interface Backend {
-  name: string;
-  open(): Promise<{ store: Store; cleanup(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'SQLite',
-    async open() {
-      const dir = mkdtempSync(join(tmpdir(), 'openpipes-match-'));
-      return {
-        store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-        cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-      };
-    },
-  },
-];
-if (await postgresAvailable()) {
-  backends.push({
-    name: 'PostgreSQL',
-    async open() {
-      const schema = testSchema('match');
-      return {
-        store: postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 }),
-        cleanup: async () => {
-          await query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-        },
-      };
-    },
-  });
-}
-
-describe.each(backends)('match quality end to end ($name)', (backend) => {
+describe.each(await backends('match'))('match quality end to end ($name)', (backend) => {
   const closers: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close();
@@ -113,22 +72,10 @@ describe.each(backends)('match quality end to end ($name)', (backend) => {
     closers.push(() => meta.close());
     const sink: TestServer = await startTestServer(() => ({ body: { ok: true } }));
     closers.push(() => sink.close());
-    const { store, cleanup } = await backend.open();
-    closers.push(cleanup);
-    const pipes: Pipes = createPipes({
-      store,
-      secretKey: testSecretKey,
-      logger: silentLogger,
-      sandbox: { workers: 1 },
+    const pipes = await startEngine(backend, closers, {
       identity: true,
       egressAllow: [meta.host, sink.host],
-      dispatcher: { pollIntervalMs: 25 },
     });
-    closers.push(async () => {
-      await pipes.stop({ graceMs: 2000 }).catch(() => {});
-      await pipes.store.close();
-    });
-    await pipes.start();
     // The handler (and its metrics observer) before anything is delivered: counters count from here.
     const server: Server = createServer(
       createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey], metrics: {} })),
@@ -146,24 +93,11 @@ describe.each(backends)('match quality end to end ($name)', (backend) => {
       checkedFetch({ base }, path, { headers: { authorization: `Bearer ${readKey.token}` } });
 
     // The browser's events only link identities (no pipe); the backend's purchase is delivered.
-    await pipes.sources.create({ name: 'Browser', slug: 'browser' });
-    const backendSource = await pipes.sources.create({ name: 'Backend', slug: 'backend' });
-    for (const name of ['page_view', 'login', 'purchase']) {
-      await pipes.eventTypes.create({ name, schema: { type: 'object' } });
-    }
-    const secret = await pipes.secrets.create({ key: 'META_ACCESS_TOKEN', value: TOKEN });
-    const definition = metaCapi({ pixelId: PIXEL, baseUrl: meta.url, name: 'meta-capi' });
-    const destination = await pipes.destinations.create({
-      ...definition.destination,
-      secret_ids: [secret.id],
+    const { backendSource, destination, pipe } = await setupMetaPurchases(pipes, {
+      metaUrl: meta.url,
+      token: TOKEN,
     });
     expect(destination.identifiers?.email).toEqual(['user_data.em']);
-    const pipe = await pipes.pipes.create({
-      name: 'purchases-to-meta',
-      source_id: backendSource.id,
-      destination_id: destination.id,
-      transform: definition.transform,
-    });
     // A custom send() that declares nothing: delivered, but not measured.
     const custom = await pipes.destinations.create({
       name: 'custom-sink',
@@ -178,41 +112,10 @@ describe.each(backends)('match quality end to end ($name)', (backend) => {
       destination_id: custom.id,
       transform: null,
     });
-    for (const id of [pipe.id, customPipe.id]) await pipes.pipes.enable(id);
-    for (const id of [destination.id, custom.id]) await pipes.destinations.enable(id);
+    await pipes.pipes.enable(customPipe.id);
+    await pipes.destinations.enable(custom.id);
 
-    const now = Date.now();
-    const at = (ms: number) => new Date(now + ms).toISOString();
-    await pipes.ingest('browser', [
-      {
-        event_type: 'page_view',
-        event_id: 'pv-1',
-        event_time: at(-60_000),
-        event_payload: {
-          anonymous_id: 'anon-A',
-          page_url: 'https://shop.test/landing?fbclid=IwAR0match',
-          cookies: '_fbp=fb.1.1700000000000.4242',
-          ip: '203.0.113.7',
-          user_agent: 'Mozilla/5.0 (match)',
-        },
-      },
-    ]);
-    await pipes.ingest('browser', [
-      {
-        event_type: 'login',
-        event_id: 'login-1',
-        event_time: at(-30_000),
-        event_payload: { anonymous_id: 'anon-A', user_id: 'user-U', email: 'jane@shop-match.test' },
-      },
-    ]);
-    await pipes.ingest('backend', [
-      {
-        event_type: 'purchase',
-        event_id: 'ord-1',
-        event_time: at(0),
-        event_payload: { user_id: 'user-U', order_id: 'ord-1', value: 42, currency: 'EUR' },
-      },
-    ]);
+    await ingestStory(pipes, 'match');
 
     for (const id of [pipe.id, customPipe.id]) {
       await waitFor(
