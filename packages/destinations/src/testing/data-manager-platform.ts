@@ -7,6 +7,7 @@
  * a google.rpc.Status whose BadRequest field violations name the event (`events[3].…`).
  */
 import type { RecordedTestRequest, TestResponse } from '@openpipes/core/testing';
+import { googleStatusError, googleTokenEndpoint } from './google-stand-in.js';
 import {
   isHashed,
   isObject,
@@ -63,7 +64,7 @@ export function dataManagerError(
   if (violations.length > 0) {
     details.push({ '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: violations });
   }
-  return { status, body: { error: { code: status, message, status: grpcStatus, details } } };
+  return googleStatusError(status, grpcStatus, message, details);
 }
 
 const requestKeys = ['destinations', 'events', 'consent', 'validateOnly', 'encoding', 'encryptionInfo'];
@@ -205,33 +206,14 @@ export function dataManagerPlatform(options: {
     );
   };
 
-  const token = (request: RecordedTestRequest): TestResponse => {
-    if (!String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
-      violations.push('token requests are form-encoded');
-      return { status: 400, body: { error: 'invalid_request' } };
-    }
-    const form = new URLSearchParams(request.text);
-    if (form.get('grant_type') !== 'refresh_token') {
-      violations.push('grant_type must be refresh_token');
-      return { status: 400, body: { error: 'unsupported_grant_type' } };
-    }
-    if (
-      form.get('client_id') !== credentials.clientId ||
-      form.get('client_secret') !== credentials.clientSecret
-    ) {
-      return { status: 401, body: { error: 'invalid_client', error_description: 'Unauthorized' } };
-    }
-    if (form.get('refresh_token') !== credentials.refreshToken) {
-      return {
-        status: 400,
-        body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' },
-      };
-    }
-    const value = `ya29.dm-access-token-${issued.length + 1}-${Math.random().toString(36).slice(2)}`;
-    issued.push(value);
-    valid.add(value);
-    return { status: 200, body: { access_token: value, expires_in: 3599, token_type: 'Bearer' } };
-  };
+  const token = googleTokenEndpoint({
+    credentials,
+    violations,
+    issued,
+    valid,
+    prefix: 'ya29.dm-access-token-',
+    expiresIn: () => 3599,
+  });
 
   const ingest = (request: RecordedTestRequest): TestResponse => {
     const bearer = /^Bearer (.+)$/.exec(String(request.headers.authorization ?? ''))?.[1] ?? '';

@@ -14,6 +14,7 @@ import {
   metaDataProcessingProblem,
   tiktokLimitedDataUseProblem,
 } from './consent-checks.js';
+import { googleStatusError, googleTokenEndpoint } from './google-stand-in.js';
 
 type Json = Record<string, unknown>;
 type Scripted = TestResponse | ((request: RecordedTestRequest) => TestResponse);
@@ -270,25 +271,12 @@ export function googleAdsError(
   message: string,
   errorCode?: Json,
 ): TestResponse {
-  return {
-    status,
-    body: {
-      error: {
-        code: status,
-        message,
-        status: grpcStatus,
-        details: errorCode
-          ? [
-              {
-                '@type': 'type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure',
-                errors: [{ errorCode, message }],
-                requestId: 'req-123',
-              },
-            ]
-          : [],
-      },
-    },
+  const failure = {
+    '@type': 'type.googleapis.com/google.ads.googleads.v26.errors.GoogleAdsFailure',
+    errors: [{ errorCode, message }],
+    requestId: 'req-123',
   };
+  return googleStatusError(status, grpcStatus, message, errorCode ? [failure] : []);
 }
 
 export function googleAdsPlatform(options: {
@@ -311,37 +299,14 @@ export function googleAdsPlatform(options: {
     return response ?? googleAdsError(400, 'INVALID_ARGUMENT', why, { requestError: 'INVALID_INPUT' });
   };
 
-  const token = (request: RecordedTestRequest): TestResponse => {
-    if (!String(request.headers['content-type']).startsWith('application/x-www-form-urlencoded')) {
-      return invalid('token requests are form-encoded', { status: 400, body: { error: 'invalid_request' } });
-    }
-    const form = new URLSearchParams(request.text);
-    if (form.get('grant_type') !== 'refresh_token') {
-      return invalid('grant_type must be refresh_token', {
-        status: 400,
-        body: { error: 'unsupported_grant_type' },
-      });
-    }
-    if (
-      form.get('client_id') !== credentials.clientId ||
-      form.get('client_secret') !== credentials.clientSecret
-    ) {
-      return { status: 401, body: { error: 'invalid_client', error_description: 'Unauthorized' } };
-    }
-    if (form.get('refresh_token') !== credentials.refreshToken) {
-      return {
-        status: 400,
-        body: { error: 'invalid_grant', error_description: 'Token has been expired or revoked.' },
-      };
-    }
-    const value = `ya29.test-access-token-${issued.length + 1}-${Math.random().toString(36).slice(2)}`;
-    issued.push(value);
-    valid.add(value);
-    return {
-      status: 200,
-      body: { access_token: value, expires_in: platform.expiresIn, token_type: 'Bearer' },
-    };
-  };
+  const token = googleTokenEndpoint({
+    credentials,
+    violations,
+    issued,
+    valid,
+    prefix: 'ya29.test-access-token-',
+    expiresIn: () => platform.expiresIn,
+  });
 
   const upload = (request: RecordedTestRequest): TestResponse => {
     const bearer = /^Bearer (.+)$/.exec(String(request.headers.authorization ?? ''))?.[1] ?? '';
