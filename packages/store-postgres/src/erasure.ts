@@ -14,6 +14,8 @@ import {
   erasedAttempt,
   erasedDetail,
   erasureNeedles,
+  jsonQuotesAny,
+  quotesAny,
   scrubNeedles,
 } from '@openpipes/core/store-kit';
 import { sql, type Transaction } from 'kysely';
@@ -172,21 +174,35 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
       let rejections = 0;
       let state = 0;
       if (needles.length > 0) {
-        const { rows } = await sql<{ n: string }>`
-          WITH gone AS (
-            DELETE FROM ${T('event_rejections')} r
-            WHERE EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n
-              WHERE strpos(r.event, n) > 0 OR strpos(r.error::text, n) > 0)
-            RETURNING 1
-          ) SELECT count(*) AS n FROM gone
+        // Found by substring first (cheap, in SQL), kept only when the text quotes a needle as a
+        // whole value: "1000" must not take the rejections that quote "10000" or "a1000b".
+        const { rows: candidates } = await sql<{ id: string; event: string; error: string }>`
+          SELECT r.id, r.event, r.error::text AS error FROM ${T('event_rejections')} r
+          WHERE EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n
+            WHERE strpos(r.event, n) > 0 OR strpos(r.error::text, n) > 0)
         `.execute(trx);
-        rejections = Number(rows[0]?.n ?? 0);
+        const doomed = candidates
+          .filter((r) => jsonQuotesAny(r.event, needles) || jsonQuotesAny(r.error, needles))
+          .map((r) => r.id);
+        if (doomed.length > 0) {
+          const { rows } = await sql<{ n: string }>`
+            WITH gone AS (
+              DELETE FROM ${T('event_rejections')} WHERE id = ANY(${doomed}::text[]) RETURNING 1
+            ) SELECT count(*) AS n FROM gone
+          `.execute(trx);
+          rejections = Number(rows[0]?.n ?? 0);
+        }
         // A transform's own filter reason may quote an identifier ('staff:' + user_id): the
         // tombstone says only that it was erased.
-        await sql`UPDATE ${T('deliveries')} d SET filter_reason = 'erased'
+        const { rows: reasons } = await sql<{ id: string; filter_reason: string }>`
+          SELECT d.id, d.filter_reason FROM ${T('deliveries')} d
           WHERE d.id = ANY(${deliveryIds}::text[])
             AND EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n WHERE strpos(d.filter_reason, n) > 0)
         `.execute(trx);
+        const quoting = reasons.filter((r) => quotesAny(r.filter_reason, needles)).map((r) => r.id);
+        if (quoting.length > 0)
+          await sql`UPDATE ${T('deliveries')} SET filter_reason = 'erased'
+            WHERE id = ANY(${quoting}::text[])`.execute(trx);
         const states = await q(trx)
           .selectFrom('state')
           .select((eb) => ['key', eb.cast<string>('value', 'text').as('value')])

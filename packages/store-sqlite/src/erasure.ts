@@ -11,6 +11,8 @@ import {
   erasedAttempt,
   erasedDetail,
   erasureNeedles,
+  jsonQuotesAny,
+  quotesAny,
   scrubNeedles,
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
@@ -190,17 +192,27 @@ export function erasureMethods({
 
           // Free text that may quote the person: the rejection log and the shared state documents.
           const needles = erasureNeedles({ identifiers: [...identifiers, ...stored], given });
-          const reject = prepare(
-            'DELETE FROM event_rejections WHERE instr(event, ?) > 0 OR instr(error, ?) > 0',
+          // Found by substring first (cheap, in SQL), kept only when the text quotes a needle as a
+          // whole value: "1000" must not take the rejections that quote "10000" or "a1000b".
+          const candidates = prepare(
+            'SELECT id, event, error FROM event_rejections WHERE instr(event, ?) > 0 OR instr(error, ?) > 0',
           );
+          const doomed = new Set<string>();
+          for (const n of needles)
+            for (const r of candidates.all(n, n) as Array<{ id: string; event: string; error: string }>)
+              if (!doomed.has(r.id) && (jsonQuotesAny(r.event, needles) || jsonQuotesAny(r.error, needles)))
+                doomed.add(r.id);
           let rejections = 0;
-          for (const n of needles) rejections += reject.run(n, n).changes;
+          for (const part of chunks([...doomed]))
+            rejections += run(qb.deleteFrom('event_rejections').where('id', 'in', part));
           // A transform's own filter reason may quote an identifier ('staff:' + user_id): the
           // tombstone says only that it was erased.
-          const reason = prepare(
-            "UPDATE deliveries SET filter_reason = 'erased' WHERE id = ? AND instr(filter_reason, ?) > 0",
-          );
-          for (const id of deliveryIds) for (const n of needles) if (reason.run(id, n).changes > 0) break;
+          const reasonOf = prepare('SELECT filter_reason FROM deliveries WHERE id = ?');
+          const erasedReason = prepare("UPDATE deliveries SET filter_reason = 'erased' WHERE id = ?");
+          for (const id of deliveryIds) {
+            const row = reasonOf.get(id) as { filter_reason: string | null } | undefined;
+            if (row?.filter_reason && quotesAny(row.filter_reason, needles)) erasedReason.run(id);
+          }
           let state = 0;
           if (needles.length > 0) {
             for (const row of all(qb.selectFrom('state').select(['key', 'value']))) {

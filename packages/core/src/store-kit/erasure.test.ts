@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { erasedAttempt, erasureNeedles, scrubNeedles } from './erasure.js';
+import { erasedAttempt, erasureNeedles, jsonQuotesAny, quotesAny, scrubNeedles } from './erasure.js';
 
 describe('erasure kit', () => {
   it('searches for given values, keys and every digest of a stored value, longest first, never short ones', () => {
@@ -42,6 +42,35 @@ describe('erasure kit', () => {
     });
     expect(scrubNeedles({ state: 'closed' }, ['jane@x.test'])).toEqual({
       value: { state: 'closed' },
+      changed: false,
+    });
+  });
+
+  it('finds a needle only as a whole value, never inside a longer one', () => {
+    for (const text of ['{"user_id":"1000"}', '{"user_id":1000}', 'staff:1000', 'failed for 1000.', '(1000)'])
+      expect(quotesAny(text, ['1000']), text).toBe(true);
+    for (const text of ['{"order":"10000"}', '{"ref":"a1000b"}', 'u-1000', '1000.5', 'x_1000', '+1000'])
+      expect(quotesAny(text, ['1000']), text).toBe(false);
+    expect(quotesAny('mary.jane@x.test', ['jane@x.test'])).toBe(false);
+    expect(quotesAny('to jane@x.test, mary', ['jane@x.test'])).toBe(true);
+    // A later whole occurrence counts even after one inside a longer value.
+    expect(quotesAny('10000 and 1000', ['1000'])).toBe(true);
+  });
+
+  it('finds a needle in stored JSON as written or as a parsed string, and in text that no longer parses', () => {
+    expect(jsonQuotesAny('{"a":"x\\n1000"}', ['1000'])).toBe(true);
+    expect(jsonQuotesAny('{"email":"jane\\u0040x.test"}', ['jane@x.test'])).toBe(true);
+    expect(jsonQuotesAny('{"user_id":"1000","pa', ['1000'])).toBe(true);
+    expect(jsonQuotesAny('{"a":"10000","b":"a1000b"}', ['1000'])).toBe(false);
+  });
+
+  it('scrubs whole values only', () => {
+    expect(scrubNeedles({ m: 'order 10000 of 1000; 1000' }, ['1000'])).toEqual({
+      value: { m: 'order 10000 of [erased]; [erased]' },
+      changed: true,
+    });
+    expect(scrubNeedles({ m: 'a1000b', k: ['u-1000'] }, ['1000'])).toEqual({
+      value: { m: 'a1000b', k: ['u-1000'] },
       changed: false,
     });
   });

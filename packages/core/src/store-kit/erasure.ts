@@ -91,8 +91,51 @@ export function erasureNeedles(input: {
 }
 
 /**
+ * Whether `c` continues a value: letters, digits and the joiners of ids, emails and phone numbers
+ * (`_ - + @`). A needle next to one is part of a longer value ("1000" inside "10000", "a1000b" or
+ * "u-1000"), which is someone else's, not the person's.
+ */
+const continues = (c: string | undefined): boolean => c !== undefined && /[\p{L}\p{N}_\-+@]/u.test(c);
+
+/**
+ * Where `needle` occurs in `text` from `from` as a whole value (a token), or -1. A neighbour that
+ * continues a value rules an occurrence out, and so does a dot between value characters
+ * ("mary.jane@x.test" does not quote "jane@x.test"; "1000.5" does not quote "1000"), while a dot
+ * that ends a sentence does not. Neighbours are only tested on a side where the needle itself ends
+ * in a value character.
+ */
+function tokenAt(text: string, needle: string, from = 0): number {
+  if (needle.length === 0) return -1;
+  const checkBefore = continues(needle[0]);
+  const checkAfter = continues(needle[needle.length - 1]);
+  for (let i = text.indexOf(needle, from); i >= 0; i = text.indexOf(needle, i + 1)) {
+    const end = i + needle.length;
+    const before = text[i - 1];
+    const after = text[end];
+    const joinedBefore = checkBefore && (continues(before) || (before === '.' && continues(text[i - 2])));
+    const joinedAfter = checkAfter && (continues(after) || (after === '.' && continues(text[end + 1])));
+    if (!joinedBefore && !joinedAfter) return i;
+  }
+  return -1;
+}
+
+/** `text` with every whole occurrence of every needle replaced by `[erased]`. */
+function replaceTokens(text: string, needles: string[]): string {
+  let out = text;
+  for (const n of needles) {
+    let i = tokenAt(out, n);
+    while (i >= 0) {
+      out = `${out.slice(0, i)}[erased]${out.slice(i + n.length)}`;
+      i = tokenAt(out, n, i + '[erased]'.length);
+    }
+  }
+  return out;
+}
+
+/**
  * `value` with every needle in every string (keys too) replaced by `[erased]`, and whether anything
- * changed. Works on parsed JSON, so the document stays valid whatever the needle looks like.
+ * changed. Works on parsed JSON, so the document stays valid whatever the needle looks like. Only a
+ * whole value is replaced (see {@link quotesAny}): "1000" is not erased out of "order 10000".
  *
  * @example
  * ```ts
@@ -102,8 +145,7 @@ export function erasureNeedles(input: {
 export function scrubNeedles(value: unknown, needles: string[]): { value: unknown; changed: boolean } {
   let changed = false;
   const text = (s: string) => {
-    let out = s;
-    for (const n of needles) if (out.includes(n)) out = out.split(n).join('[erased]');
+    const out = replaceTokens(s, needles);
     if (out !== s) changed = true;
     return out;
   };
@@ -118,5 +160,39 @@ export function scrubNeedles(value: unknown, needles: string[]): { value: unknow
   return { value: scrubbed, changed };
 }
 
-/** True when `text` contains one of the needles. */
-export const quotesAny = (text: string, needles: string[]): boolean => needles.some((n) => text.includes(n));
+/**
+ * True when `text` quotes one of the needles as a whole value: bounded on each side by something
+ * that cannot continue a value (a quote, a space, `:`, `=`, `,`, the start or end of the text...).
+ * A substring is not enough: an erasure of a person whose user id is "1000" would otherwise delete
+ * every rejection that mentions "10000" or "a1000b", other people's with them.
+ *
+ * @example
+ * ```ts
+ * quotesAny('{"user_id":"1000"}', ['1000']); // true
+ * quotesAny('{"user_id":"10000"}', ['1000']); // false
+ * ```
+ */
+export const quotesAny = (text: string, needles: string[]): boolean =>
+  needles.some((n) => tokenAt(text, n) >= 0);
+
+/**
+ * True when a stored JSON text (a rejected event as sent, an error) quotes one of the needles as a
+ * whole value: in its raw text (so numbers are found as written, and a truncated text that no
+ * longer parses still is), or in any string or key once parsed (so a value written with JSON
+ * escapes, `jane\u0040x.test`, is found too).
+ *
+ * @example
+ * ```ts
+ * if (jsonQuotesAny(row.event, needles) || jsonQuotesAny(row.error, needles)) doomed.push(row.id);
+ * ```
+ */
+export function jsonQuotesAny(text: string, needles: string[]): boolean {
+  if (quotesAny(text, needles)) return true;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  return scrubNeedles(parsed, needles).changed;
+}

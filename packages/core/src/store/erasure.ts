@@ -70,10 +70,13 @@ export interface ErasureStore {
    *   `erased`, due never, lease cleared: they are never claimed again, and the outcome of a batch
    *   already in flight is `lost` (`completeDeliveries` is fenced by the lease), so it writes
    *   nothing and retries nothing;
-   * - rejection-log entries whose text contains one of the identifiers' keys, digests, or `given`
-   *   (the raw values the caller was given), at least 4 characters long;
-   * - the same texts replaced by `[erased]` in every string of the shared state documents (alert
-   *   incidents quote error messages);
+   * - rejection-log entries whose text quotes one of the identifiers' keys, digests, or `given`
+   *   (the raw values the caller was given), at least 4 characters long, as a whole value (the
+   *   store kit's `jsonQuotesAny`): "1000" MUST NOT take an entry that only quotes "10000" or
+   *   "a1000b", someone else's value;
+   * - the same texts, whole values only, replaced by `[erased]` in every string of the shared state
+   *   documents (alert incidents quote error messages), and a tombstone's `filter_reason` that
+   *   quotes one replaced by `erased`;
    * - `audit(counts)` appended (counts and profile ids, never an identifier).
    * Then, outside the transaction, it compacts what held the bytes (see {@link ErasureResult}).
    * Erasing nobody is not an error: every count is 0.

@@ -257,6 +257,60 @@ export function erasureCases(t: StoreCases): void {
       expect(await t.store.getState({ key: 'breaker:x' })).toEqual({ state: 'closed' });
     });
 
+    it('erases only whole values: a person "1000" leaves rejections, state and reasons quoting "10000" or "a1000b"', async () => {
+      const userId = { kind: 'user_id', key: '1000' } as IdentifierRef;
+      const mine = { event: newEvent('ord-m', {}), ids: [userId] };
+      const near = { event: newEvent('ord-n', {}), ids: [userId] };
+      await ingest([mine, near]);
+      const claimed = await t.claimFor(pipe, 'w1', at(10));
+      await t.store.completeDeliveries({
+        owner: 'w1',
+        outcomes: claimed.map((d) =>
+          outcome(d, 'filtered', {
+            filter_reason: d.event_ref === mine.event.id ? 'staff:1000' : 'batch-10000',
+          }),
+        ),
+        now: at(20),
+      });
+      const rejection = (text: string) => ({
+        id: newId('rejection', t0 + clock++),
+        error: { code: 'VALIDATION_FAILED', message: 'bad', issues: [] },
+        event: text,
+        truncated: false,
+      });
+      await t.store.appendRejections({
+        sourceId,
+        rejections: [
+          rejection('{"user_id":"1000","value":"x"}'),
+          rejection('{"user_id":1000}'),
+          rejection('{"user_id":"10000"}'),
+          rejection('{"order_id":"a1000b"}'),
+          rejection('{"user_id":"u-1000","phone":"555-10001"}'),
+        ],
+        keep: 100,
+        now: at(0),
+      });
+      await t.store.setState({
+        key: 'alerts:incident:2',
+        value: { message: 'failed for 1000 (order 10000, ref a1000b)' },
+        now: at(0),
+      });
+      await t.store.setState({ key: 'alerts:incident:3', value: { message: 'order 10000' }, now: at(0) });
+
+      const result = await erase([userId], ['1000']);
+      expect(result).toMatchObject({ events: 2, rejections: 2, state: 1 });
+      const left = await t.store.listRejections({ sourceId, limit: 10 });
+      expect(left.map((r) => r.event).sort()).toEqual(
+        ['{"order_id":"a1000b"}', '{"user_id":"10000"}', '{"user_id":"u-1000","phone":"555-10001"}'].sort(),
+      );
+      expect(await t.store.getState({ key: 'alerts:incident:2' })).toEqual({
+        message: 'failed for [erased] (order 10000, ref a1000b)',
+      });
+      expect(await t.store.getState({ key: 'alerts:incident:3' })).toEqual({ message: 'order 10000' });
+      expect((await deliveryOf(mine.event.id)).row.filter_reason).toBe('erased');
+      expect((await deliveryOf(near.event.id)).row.filter_reason).toBe('batch-10000');
+    });
+
     it('erasing nobody erases nothing and still answers', async () => {
       await ingest([{ event: newEvent('ord-1', {}), ids: [email] }]);
       const result = await erase([{ kind: 'user_id', key: 'nobody-here' }]);
