@@ -161,6 +161,7 @@ export function createPipes(options: PipesOptions): Pipes {
     store,
     now,
     getDelivery: (id) => deliveries.get(id),
+    secretKey: options.secretKey,
     ...(identityOptions.defaultCountry ? { defaultCountry: identityOptions.defaultCountry } : {}),
   });
   const transforms = createTransformTestApi({

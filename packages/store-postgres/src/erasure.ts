@@ -60,7 +60,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
 
   const erase = (
     trx: Trx,
-    { identifiers, given, now, audit }: Parameters<ErasureMethods['eraseProfiles']>[0],
+    { identifiers, given, eventIdDigest, now, audit }: Parameters<ErasureMethods['eraseProfiles']>[0],
   ): Promise<ErasureCounts> =>
     (async () => {
       await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
@@ -126,6 +126,17 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
       `.execute(trx);
       await sql`UPDATE ${T('deliveries')} SET detail = ${JSON.stringify(erasedDetail(now))}::json
         WHERE id = ANY(${deliveryIds}::text[])`.execute(trx);
+      // The sender's event id can be personal (an order number): the tombstone keeps a keyed digest.
+      const senderIds = await q(trx)
+        .selectFrom('deliveries')
+        .select(['id', 'event_id'])
+        .where('id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
+        .execute();
+      if (senderIds.length > 0)
+        await sql`UPDATE ${T('deliveries')} d SET event_id = v.digest
+          FROM unnest(${senderIds.map((r) => r.id)}::text[], ${senderIds.map((r) => eventIdDigest(r.event_id))}::text[])
+            AS v(id, digest)
+          WHERE d.id = v.id`.execute(trx);
       const attemptRows = await q(trx)
         .selectFrom('delivery_attempts')
         .select((eb) => ['delivery_id', 'number', eb.cast<string>('data', 'text').as('data')])

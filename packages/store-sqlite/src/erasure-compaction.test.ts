@@ -19,6 +19,7 @@ const erase = (store: Store, given: string) =>
   store.eraseProfiles({
     identifiers: [{ kind: 'user_id', key: given }],
     given: [given],
+    eventIdDigest: (id) => `erased:${id.length}`,
     now,
     audit: (counts: ErasureCounts) => ({
       id: `aud_compaction${auditNumber++}`,

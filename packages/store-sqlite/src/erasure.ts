@@ -95,7 +95,7 @@ export function erasureMethods({
       return refs.map((event_ref) => ({ event_ref, delivery_ids: deliveries.get(event_ref) ?? [] }));
     },
 
-    async eraseProfiles({ identifiers, given, now, audit }) {
+    async eraseProfiles({ identifiers, given, eventIdDigest, now, audit }) {
       const database = db();
       database.pragma('secure_delete = ON');
       let counts: ErasureCounts;
@@ -156,6 +156,12 @@ export function erasureMethods({
                 .where('status', 'in', ['pending', 'retrying', 'sending']),
             );
             run(qb.updateTable('deliveries').set({ detail }).where('id', 'in', part));
+            // The sender's event id can be personal (an order number): the tombstone keeps a keyed digest.
+            const digestId = prepare('UPDATE deliveries SET event_id = ? WHERE id = ?');
+            for (const d of all(
+              qb.selectFrom('deliveries').select(['id', 'event_id']).where('id', 'in', part),
+            ))
+              digestId.run(eventIdDigest(d.event_id), d.id);
             const update = prepare(
               'UPDATE delivery_attempts SET data = ? WHERE delivery_id = ? AND number = ?',
             );

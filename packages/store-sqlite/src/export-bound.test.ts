@@ -53,6 +53,7 @@ describe('a person export', () => {
       store: pipes.store,
       now: Date.now,
       getDelivery: (id) => pipes.deliveries.get(id),
+      secretKey: testSecretKey,
       exportMaxBytes: 20_000,
     });
     const cut = await bounded.export(profileId);

@@ -10,7 +10,8 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { settled, stopAndClose, waitFor } from '../testing/helpers.js';
+import { erasedEventIdDigest } from '../identity/erasure.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import type { TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 import { engineHarness, storyPipe } from './harness.js';
@@ -129,7 +130,9 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       expect(received()).not.toContain('ord-jane');
 
       const records = (await second.deliveries.list(pipe.id, { limit: 100 })).data;
-      const jane = records.find((d) => d.event_id === 'ord-jane');
+      // Her order id is personal too: the tombstone keeps only its digest keyed by the secret key.
+      expect(records.find((d) => d.event_id === 'ord-jane')).toBeUndefined();
+      const jane = records.find((d) => d.event_id === erasedEventIdDigest(testSecretKey)('ord-jane'));
       expect(jane).toMatchObject({
         status: 'filtered',
         filter_reason: 'erased',
@@ -156,7 +159,15 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
       if (options.rawDump) {
         const bytes = await options.rawDump(db);
         expect(bytes).toContain('anon-bob');
-        for (const needle of [EMAIL, EMAIL.toLowerCase(), sha(EMAIL.toLowerCase()), FBP, FBCLID, 'anon-jane'])
+        for (const needle of [
+          EMAIL,
+          EMAIL.toLowerCase(),
+          sha(EMAIL.toLowerCase()),
+          FBP,
+          FBCLID,
+          'anon-jane',
+          'ord-jane',
+        ])
           expect(bytes.includes(needle), `${needle} is still stored`).toBe(false);
       }
     });

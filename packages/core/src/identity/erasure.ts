@@ -5,6 +5,7 @@
  * profile as JSON. Which events are the person's is the store's event identifier index, written
  * when each event's identifiers are linked (`listPersonEvents`).
  */
+import { createHmac, hkdfSync } from 'node:crypto';
 import { auditEntry } from '../audit.js';
 import { PipesError } from '../errors.js';
 import type { ActorContext } from '../registries/registry.js';
@@ -46,6 +47,24 @@ export const exportLimit = 10_000;
  */
 export const exportMaxBytes = 64 * 1024 * 1024;
 
+/**
+ * The digest a tombstone keeps instead of the sender's `event_id` (docs/erasure.md, "Tombstones"):
+ * `erased:` and the hex HMAC-SHA256 of the id, keyed by a key derived from the engine's `secretKey`
+ * (HKDF-SHA256, its own purpose label, so it is not the key that encrypts secrets). An order number
+ * or a sequential id is easy to guess, so a plain SHA-256 would give it back to anyone who tries the
+ * candidates; the keyed one lets only whoever holds `secretKey` ask "was this event id sent?"
+ *
+ * @example
+ * ```ts
+ * const digest = erasedEventIdDigest(process.env.OPENPIPES_SECRET_KEY!);
+ * await pipes.deliveries.list(pipeId, { event_id: digest('ord-1001') }); // its tombstone
+ * ```
+ */
+export function erasedEventIdDigest(secretKey: string): (eventId: string) => string {
+  const key = Buffer.from(hkdfSync('sha256', secretKey, 'openpipes', 'openpipes erased event ids v1', 32));
+  return (eventId) => `erased:${createHmac('sha256', key).update(eventId).digest('hex')}`;
+}
+
 export interface ErasureApi {
   /**
    * Erases the person holding any of these identifiers (as in a profile search: raw values or
@@ -65,10 +84,13 @@ export function createErasureApi(deps: {
   now: () => number;
   defaultCountry?: string;
   getDelivery: (id: string) => Promise<Delivery>;
+  /** The engine's `secretKey`: keys what tombstones keep of event ids ({@link erasedEventIdDigest}). */
+  secretKey: string;
   /** Default {@link exportMaxBytes}. */
   exportMaxBytes?: number;
 }): ErasureApi {
   const maxBytes = deps.exportMaxBytes ?? exportMaxBytes;
+  const eventIdDigest = erasedEventIdDigest(deps.secretKey);
   const options = { now: deps.now, ...(deps.defaultCountry ? { defaultCountry: deps.defaultCountry } : {}) };
   return {
     async erase(input, context) {
@@ -81,6 +103,7 @@ export function createErasureApi(deps: {
       return deps.store.eraseProfiles({
         identifiers: refs,
         given,
+        eventIdDigest,
         now: new Date(now).toISOString(),
         audit: (counts) =>
           auditEntry({

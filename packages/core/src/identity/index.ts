@@ -25,6 +25,7 @@ export {
   createErasureApi,
   type ErasureAnswer,
   type ErasureApi,
+  erasedEventIdDigest,
   exportLimit,
   exportMaxBytes,
   type PersonExport,

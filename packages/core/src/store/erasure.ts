@@ -64,8 +64,9 @@ export interface ErasureStore {
    *   identifiers and merge history;
    * - every event tied to any identifier of those profiles or of `identifiers` (as
    *   `listPersonEvents` finds them), with its identifier index rows (and dedup rows);
-   * - their deliveries become tombstones: `detail` is the store kit's `erasedDetail`, each attempt keeps its
-   *   number, status, time, duration and versions only. Deliveries not final (`pending`,
+   * - their deliveries become tombstones: `detail` is the store kit's `erasedDetail`, `event_id`
+   *   (the sender's id, which can itself be personal: an order number) becomes
+   *   `eventIdDigest(event_id)`, each attempt keeps its number, status, time, duration and versions only. Deliveries not final (`pending`,
    *   `retrying`, `sending` — claimed by a dispatcher) become `filtered` with `filter_reason`
    *   `erased`, due never, lease cleared: they are never claimed again, and the outcome of a batch
    *   already in flight is `lost` (`completeDeliveries` is fenced by the lease), so it writes
@@ -84,6 +85,12 @@ export interface ErasureStore {
   eraseProfiles(input: {
     identifiers: IdentifierRef[];
     given: string[];
+    /**
+     * What a tombstone keeps of the sender's `event_id`: a keyed digest (`erasedEventIdDigest`,
+     * keyed by the engine's `secretKey`), so the record still says "this event id was sent" to
+     * whoever holds the key, and to nobody else.
+     */
+    eventIdDigest: (eventId: string) => string;
     now: string;
     audit: (counts: ErasureCounts) => NewAuditEntry;
   }): Promise<ErasureResult>;

@@ -4,6 +4,7 @@
  * each event, whatever profile holds them now.
  */
 import { describe, expect, it } from 'vitest';
+import { erasedEventIdDigest } from '../../identity/erasure.js';
 import { DEFAULT_CAPS } from '../../identity/profiles.js';
 import { newId } from '../../ids.js';
 import type { ErasureCounts, IdentifierRef, NewEvent } from '../../store.js';
@@ -12,6 +13,8 @@ import { at, newEvent, outcome, type StoreCases, t0 } from './fixtures.js';
 const EMAIL_DIGEST = 'e'.repeat(64);
 const GOOGLE_DIGEST = 'f'.repeat(64);
 const email: IdentifierRef = { kind: 'email', key: EMAIL_DIGEST };
+/** The keyed digest the engine passes (`erasedEventIdDigest`), keyed by a test key. */
+const digest = erasedEventIdDigest('conformance-secret-key-0123456789');
 
 export function erasureCases(t: StoreCases): void {
   describe('erasure and export', () => {
@@ -50,6 +53,7 @@ export function erasureCases(t: StoreCases): void {
       t.store.eraseProfiles({
         identifiers,
         given,
+        eventIdDigest: digest,
         now: at(5000),
         audit: (counts: ErasureCounts) => ({
           id: newId('audit', t0 + 5000),
@@ -126,7 +130,20 @@ export function erasureCases(t: StoreCases): void {
       expect(await t.store.listPersonEvents({ identifiers: [email, anon], limit: 10 })).toEqual([]);
 
       const tombstone = await deliveryOf(purchase.event.id);
-      expect(tombstone.row).toMatchObject({ status: 'delivered', event_id: 'ord-1', attempt_count: 1 });
+      // The sender's event id (an order number, personal) is kept only as a keyed digest.
+      expect(tombstone.row).toMatchObject({
+        status: 'delivered',
+        event_id: digest('ord-1'),
+        attempt_count: 1,
+      });
+      expect(tombstone.row.event_id).toMatch(/^erased:[0-9a-f]{64}$/);
+      const [found] = await t.store.listDeliveries({
+        pipeId: pipe.pipe_id,
+        eventId: digest('ord-1'),
+        limit: 10,
+      });
+      expect(found?.id).toBe(tombstone.row.id);
+      expect(await t.store.listDeliveries({ pipeId: pipe.pipe_id, eventId: 'ord-1', limit: 10 })).toEqual([]);
       expect(tombstone.row.detail).toEqual({
         output: null,
         request: null,
@@ -145,6 +162,7 @@ export function erasureCases(t: StoreCases): void {
       // The other person is untouched.
       expect(await t.store.getEvent({ id: others.event.id })).not.toBeNull();
       const kept = await deliveryOf(others.event.id);
+      expect(kept.row.event_id).toBe('ord-2');
       expect(kept.row.detail.output).toEqual([{ event_type: 'purchase' }]);
       expect(kept.attempts[0]?.request).not.toBeNull();
       expect(await t.store.findProfiles({ identifiers: [bob] })).toHaveLength(1);
