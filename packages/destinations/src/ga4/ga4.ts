@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import { baseUrlSchema, destinationNameSchema, eventNamesSchema, mergeEventNames } from '../settings.js';
 import { ga4SendSource, ga4TransformSource } from './sources.js';
 
@@ -22,18 +23,7 @@ export const GA4_MAX_BATCH_SIZE = 100;
  * ga4EventNames.lead; // 'generate_lead'
  * ```
  */
-export const ga4EventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'purchase',
-  add_to_cart: 'add_to_cart',
-  lead: 'generate_lead',
-  page_view: 'page_view',
-  view_content: 'view_item',
-  begin_checkout: 'begin_checkout',
-  add_payment_info: 'add_payment_info',
-  complete_registration: 'sign_up',
-  search: 'search',
-  add_to_wishlist: 'add_to_wishlist',
-});
+export const ga4EventNames: Readonly<Record<string, string>> = platformEventNames('ga4');
 
 /**
  * Settings of the `ga4` template.

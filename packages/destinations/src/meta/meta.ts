@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -30,20 +31,7 @@ export const META_MAX_BATCH_SIZE = 1000;
  * metaEventNames.purchase; // 'Purchase'
  * ```
  */
-export const metaEventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'Purchase',
-  add_to_cart: 'AddToCart',
-  lead: 'Lead',
-  page_view: 'PageView',
-  view_content: 'ViewContent',
-  begin_checkout: 'InitiateCheckout',
-  add_payment_info: 'AddPaymentInfo',
-  complete_registration: 'CompleteRegistration',
-  search: 'Search',
-  subscribe: 'Subscribe',
-  add_to_wishlist: 'AddToWishlist',
-  contact: 'Contact',
-});
+export const metaEventNames: Readonly<Record<string, string>> = platformEventNames('meta');
 
 /**
  * Settings of the `meta-capi` template (snake_case, as the admin API takes them).

@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -31,20 +32,7 @@ export const MICROSOFT_UET_MAX_BATCH_SIZE = 1000;
  * microsoftUetEventNames.purchase; // 'purchase'
  * ```
  */
-export const microsoftUetEventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'purchase',
-  add_to_cart: 'add_to_cart',
-  lead: 'generate_lead',
-  page_view: 'page_view',
-  view_content: 'view_item',
-  begin_checkout: 'begin_checkout',
-  add_payment_info: 'add_payment_info',
-  complete_registration: 'sign_up',
-  search: 'search',
-  subscribe: 'subscribe',
-  add_to_wishlist: 'add_to_wishlist',
-  contact: 'contact',
-});
+export const microsoftUetEventNames: Readonly<Record<string, string>> = platformEventNames('microsoft');
 
 /** Why the template refuses test-mode settings. */
 const NO_TEST_MODE =

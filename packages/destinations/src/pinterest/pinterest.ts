@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -29,19 +30,7 @@ export const PINTEREST_MAX_BATCH_SIZE = 1000;
  * pinterestEventNames.purchase; // 'checkout'
  * ```
  */
-export const pinterestEventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'checkout',
-  add_to_cart: 'add_to_cart',
-  lead: 'lead',
-  page_view: 'page_visit',
-  view_content: 'view_content',
-  begin_checkout: 'initiate_checkout',
-  add_payment_info: 'add_payment_info',
-  complete_registration: 'signup',
-  search: 'search',
-  subscribe: 'subscribe',
-  add_to_wishlist: 'add_to_wishlist',
-});
+export const pinterestEventNames: Readonly<Record<string, string>> = platformEventNames('pinterest');
 
 /**
  * Settings of the `pinterest-capi` template (snake_case, as the admin API takes them).

@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -30,16 +31,7 @@ export const REDDIT_MAX_BATCH_SIZE = 1000;
  * redditEventNames.purchase; // 'PURCHASE'
  * ```
  */
-export const redditEventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'PURCHASE',
-  add_to_cart: 'ADD_TO_CART',
-  lead: 'LEAD',
-  page_view: 'PAGE_VISIT',
-  view_content: 'VIEW_CONTENT',
-  complete_registration: 'SIGN_UP',
-  search: 'SEARCH',
-  add_to_wishlist: 'ADD_TO_WISHLIST',
-});
+export const redditEventNames: Readonly<Record<string, string>> = platformEventNames('reddit');
 
 /**
  * Settings of the `reddit-capi` template (snake_case, as the admin API takes them).

@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -31,18 +32,7 @@ export const SNAPCHAT_MAX_BATCH_SIZE = 2000;
  * snapchatEventNames.purchase; // 'PURCHASE'
  * ```
  */
-export const snapchatEventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'PURCHASE',
-  add_to_cart: 'ADD_CART',
-  page_view: 'PAGE_VIEW',
-  view_content: 'VIEW_CONTENT',
-  begin_checkout: 'START_CHECKOUT',
-  add_payment_info: 'ADD_BILLING',
-  complete_registration: 'SIGN_UP',
-  search: 'SEARCH',
-  subscribe: 'SUBSCRIBE',
-  add_to_wishlist: 'ADD_TO_WISHLIST',
-});
+export const snapchatEventNames: Readonly<Record<string, string>> = platformEventNames('snapchat');
 
 /**
  * Settings of the `snapchat-capi` template (snake_case, as the admin API takes them).

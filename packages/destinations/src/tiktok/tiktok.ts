@@ -1,6 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
+import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -30,19 +31,7 @@ export const TIKTOK_MAX_BATCH_SIZE = 1000;
  * tiktokEventNames.purchase; // 'CompletePayment'
  * ```
  */
-export const tiktokEventNames: Readonly<Record<string, string>> = Object.freeze({
-  purchase: 'CompletePayment',
-  add_to_cart: 'AddToCart',
-  lead: 'SubmitForm',
-  view_content: 'ViewContent',
-  begin_checkout: 'InitiateCheckout',
-  add_payment_info: 'AddPaymentInfo',
-  complete_registration: 'CompleteRegistration',
-  search: 'Search',
-  subscribe: 'Subscribe',
-  add_to_wishlist: 'AddToWishlist',
-  contact: 'Contact',
-});
+export const tiktokEventNames: Readonly<Record<string, string>> = platformEventNames('tiktok');
 
 /**
  * Settings of the `tiktok-events` template.
