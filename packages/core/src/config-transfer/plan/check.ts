@@ -12,30 +12,16 @@ export function checkDocument(doc: ConfigDocument, target: ConfigSnapshot): void
       seen.add(key);
     });
   };
-  unique(
-    doc.secrets.map((s) => s.key),
-    'secrets',
-  );
-  unique(
-    doc.event_types.map((e) => e.name),
-    'event_types',
-  );
-  unique(
-    doc.sources.map((s) => s.slug),
-    'sources',
-  );
-  unique(
-    doc.destinations.map((d) => d.name),
-    'destinations',
-  );
-  unique(
-    doc.pipes.map((p) => p.name),
-    'pipes',
-  );
-  unique(
-    doc.alert_channels.map((c) => c.name),
-    'alert_channels',
-  );
+  // In the document's order, so the first issues listed are the first the reader meets.
+  const keyed: [field: string, keys: string[]][] = [
+    ['secrets', doc.secrets.map((s) => s.key)],
+    ['event_types', doc.event_types.map((e) => e.name)],
+    ['sources', doc.sources.map((s) => s.slug)],
+    ['destinations', doc.destinations.map((d) => d.name)],
+    ['pipes', doc.pipes.map((p) => p.name)],
+    ['alert_channels', doc.alert_channels.map((c) => c.name)],
+  ];
+  for (const [field, keys] of keyed) unique(keys, field);
 
   const sources = new Set([...doc.sources.map((s) => s.slug), ...target.sources.map((s) => s.slug)]);
   const destinations = new Set([
