@@ -194,12 +194,12 @@ export function createPipes(options: PipesOptions): Pipes {
     tracer,
     ...(identity
       ? {
-          // A failed link loses no event (it is stored): delivery still stitches the event's own
+          // Linked in the transaction that stores the events. A failed link loses no event (ingest
+          // stores the events again without it): delivery still stitches the event's own
           // identifiers, and the next event from the same person links again.
-          onStored: (accepted: Parameters<Identity['link']>[0]) =>
-            identity
-              .link(accepted)
-              .catch((err) => logger.warn('could not link identifiers', { error: String(err) })),
+          identityFor: (valid: Parameters<Identity['plan']>[0]) => identity.plan(valid),
+          onIdentityFailed: (err: unknown) =>
+            logger.warn('could not link identifiers', { error: String(err) }),
         }
       : {}),
   });

@@ -12,7 +12,7 @@ import { findUnstorableJson } from './json-value.js';
 import type { EngineObserver, EventRejectReason } from './observer.js';
 import type { RejectionLog } from './rejections.js';
 import { incomingEventSchema } from './schemas.js';
-import type { NewEvent, Store } from './store.js';
+import type { AppendIdentity, NewEvent, Store } from './store.js';
 import { formatTraceParent, inSpan, type Tracer } from './tracing/index.js';
 import { type FieldIssue, zodIssues } from './validation.js';
 
@@ -58,6 +58,13 @@ export interface IngestDeps {
   tracer?: Tracer | null;
   /** Given the events a call stored (not duplicates) before it answers: identity links them. */
   onStored?: (events: NewEvent[]) => Promise<void>;
+  /**
+   * Identity's writes for a call's valid events, stored with them in one transaction (null: none).
+   * If that transaction fails, the events are stored again without them and `onIdentityFailed` is
+   * told: identity never costs an accepted event.
+   */
+  identityFor?: (events: NewEvent[]) => AppendIdentity | null;
+  onIdentityFailed?: (err: unknown) => void;
   /** Keeps the refused events of each call (one write per call; never throws). */
   rejections?: RejectionLog;
 }
@@ -86,6 +93,24 @@ export function createIngest(deps: IngestDeps) {
       },
     );
   };
+
+  /**
+   * The events and identity's writes in one transaction; if it fails (nothing of it was stored),
+   * the events alone: a failure of identity is told, not the caller's. A failure of the events'
+   * own writes fails the second try too and reaches the caller as before.
+   */
+  async function appendWithIdentity(
+    input: Parameters<Store['appendEvents']>[0],
+    identity: AppendIdentity,
+  ): Promise<Array<{ duplicate: boolean; id: string }>> {
+    try {
+      return await deps.store.appendEvents({ ...input, identity });
+    } catch (err) {
+      const stored = await deps.store.appendEvents(input);
+      deps.onIdentityFailed?.(err);
+      return stored;
+    }
+  }
 
   async function ingestIn(
     sourceSlug: string,
@@ -169,7 +194,7 @@ export function createIngest(deps: IngestDeps) {
     if (valid.length > 0) {
       const deliveryIds: string[] = [];
       for (let i = 0; i < valid.length * pipes.length; i++) deliveryIds.push(newId('delivery', now));
-      const stored = await deps.store.appendEvents({
+      const input: Parameters<Store['appendEvents']>[0] = {
         sourceId: source.id,
         events: valid.map((v) => v.event),
         pipes: pipes.map((p) => ({ pipe_id: p.id, destination_id: p.destination_id })),
@@ -179,7 +204,11 @@ export function createIngest(deps: IngestDeps) {
             ? new Date(now - source.dedup_window_seconds * 1000).toISOString()
             : null,
         now: new Date(now).toISOString(),
-      });
+      };
+      const identity = deps.identityFor?.(input.events) ?? null;
+      const stored = identity
+        ? await appendWithIdentity(input, identity)
+        : await deps.store.appendEvents(input);
       stored.forEach((outcome, i) => {
         const { index, event } = valid[i]!;
         results[index] = outcome.duplicate

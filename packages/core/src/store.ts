@@ -19,7 +19,7 @@
 import type { MatchObservation } from './match-quality.js';
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from './schemas.js';
 import type { ErasureStore } from './store/erasure.js';
-import type { IdentityStore } from './store/identity.js';
+import type { AppendIdentity, IdentityStore } from './store/identity.js';
 import type { MatchQualityStore } from './store/match-quality.js';
 import type { ReconciliationStore } from './store/reconciliation.js';
 import type { RejectionLogStore } from './store/rejections.js';
@@ -388,6 +388,8 @@ export interface Store
     deliveryIds: string[];
     dedupSince: string | null;
     now: string;
+    /** Identity's writes for the stored events, in the same transaction ({@link AppendIdentity}). */
+    identity?: AppendIdentity;
   }): Promise<Array<{ duplicate: boolean; id: string }>>;
 
   /**

@@ -1,6 +1,7 @@
 /**
  * Events on PostgreSQL: ingest (`appendEvents`: dedup through `event_dedup`, the events and one
- * pending delivery per pipe, in one transaction) and reading one event back.
+ * pending delivery per pipe, in one transaction, with identity's links of the stored events when
+ * the engine gives them) and reading one event back.
  */
 import {
   checkDeliveryIds,
@@ -11,6 +12,7 @@ import {
 } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, sql } from 'kysely';
 import type { PgContext } from './connection.js';
+import { linkWriter } from './profiles.js';
 
 /** What a stored event is read with (the payload as text, as both stores hand it to toStoredEvent). */
 const storedEventColumns = (eb: ExpressionBuilder<PostgresTables, 'events'>) => [
@@ -24,9 +26,11 @@ const storedEventColumns = (eb: ExpressionBuilder<PostgresTables, 'events'>) => 
 ];
 
 /** The store's event methods. */
-export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods {
+export function eventMethods(context: PgContext): EventMethods {
+  const { q, T, guard, tx, wake } = context;
+  const { linkIn } = linkWriter(context);
   return {
-    appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now }) =>
+    appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now, identity }) =>
       guard(async () => {
         checkDeliveryIds({ events, pipes, deliveryIds });
         if (events.length === 0) return [];
@@ -122,6 +126,18 @@ export function eventMethods({ q, T, guard, tx, wake }: PgContext): EventMethods
               FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
                 AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text, trace_parent text)
             `.execute(trx);
+          }
+          if (identity) {
+            // Identity's writes for the stored events, last: the identity lock (linkIn takes it)
+            // is held from here to the commit, as long as a linkProfiles transaction holds it.
+            const stored = new Set(events.filter((_, i) => !duplicateOf.has(i)).map((e) => e.id));
+            const links = identity.links.filter((l) => l.event_ref !== undefined && stored.has(l.event_ref));
+            const index = identity.index.filter((e) => stored.has(e.event_ref));
+            await linkIn(
+              trx,
+              { links, caps: identity.caps, newId: identity.newId, now: identity.now },
+              index,
+            );
           }
           return events.map((event, i) => {
             const original = duplicateOf.get(i);

@@ -13,61 +13,21 @@ import { type LinkWrites, planLinks } from './link-batch.js';
 
 type Trx = Transaction<PostgresTables>;
 
-/** The store's identity methods. */
-export function profileMethods({ db, q, T, guard, tx, schema }: PgContext): ProfileMethods {
-  const ownersOf = async (
-    trx: Trx | undefined,
-    refs: Array<{ kind: string; key: string }>,
-  ): Promise<string[]> => {
-    if (refs.length === 0) return [];
-    // Two arrays joined to the primary key: a row-constructor IN list of hundreds of pairs costs
-    // PostgreSQL more to plan than to run.
-    const { rows } = await sql<{ profile_id: string }>`
-      SELECT DISTINCT i.profile_id FROM ${T('profile_identifiers')} i
-      JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
-        ON i.kind = r.kind AND i.key = r.key
-    `.execute(trx ?? db);
-    return rows.map((r) => r.profile_id);
-  };
+const noWrites = (): LinkWrites => ({
+  newProfiles: [],
+  changedProfiles: [],
+  newIdentifiers: [],
+  changedIdentifiers: [],
+  merges: [],
+  repoint: [],
+});
 
-  const load = async (trx: Trx | undefined, ids: string[]): Promise<StoredProfile[]> => {
-    if (ids.length === 0) return [];
-    const profiles = new Map<string, StoredProfile>();
-    const rows = await q(trx).selectFrom('profiles').selectAll().where('id', 'in', ids).execute();
-    for (const p of rows) {
-      profiles.set(p.id, {
-        id: p.id,
-        created_at: isoTime(p.created_at),
-        last_seen_at: isoTime(p.last_seen_at),
-        ip: p.ip,
-        user_agent: p.user_agent,
-        identifiers: [],
-      });
-    }
-    const identifiers = await q(trx)
-      .selectFrom('profile_identifiers')
-      .select((eb) => [
-        'kind',
-        'key',
-        'profile_id',
-        eb.cast<string>('value', 'text').as('value'),
-        'first_seen_at',
-        'last_seen_at',
-      ])
-      .where('profile_id', 'in', ids)
-      .execute();
-    for (const r of identifiers) {
-      profiles.get(r.profile_id)?.identifiers.push({
-        kind: r.kind as IdentifierKind,
-        key: r.key,
-        value: r.value,
-        first_seen_at: isoTime(r.first_seen_at),
-        last_seen_at: isoTime(r.last_seen_at),
-      });
-    }
-    return [...profiles.values()];
-  };
-
+/**
+ * The writes of `linkProfiles` inside the caller's transaction: the identity lock, what the links
+ * touch, the plan applied. Also what `appendEvents` runs when it links the events it stores.
+ * `index` is more of the event index to write with them (identifiers consent withheld).
+ */
+export function linkWriter({ q, T, schema }: PgContext) {
   /**
    * Every live profile holding one of `refs`, with all of its identifiers: one statement (the
    * owners, their rows and their identifiers), as `load(ownersOf(...))` reads in three.
@@ -194,28 +154,96 @@ export function profileMethods({ db, q, T, guard, tx, schema }: PgContext): Prof
     }
   };
 
+  const linkIn = async (
+    trx: Trx,
+    { links, caps, newId, now }: Parameters<ProfileMethods['linkProfiles']>[0],
+    index: Array<{ kind: string; key: string; event_ref: string }>,
+  ): Promise<Array<string | null>> => {
+    const named = new Map<string, { kind: string; key: string }>();
+    const indexed = [...index];
+    for (const link of links) {
+      for (const i of link.identifiers) {
+        named.set(identifierRef(i), { kind: i.kind, key: i.key });
+        if (link.event_ref) indexed.push({ kind: i.kind, key: i.key, event_ref: link.event_ref });
+      }
+    }
+    if (named.size === 0) {
+      // Nothing to link: the index alone needs no lock (as indexEventIdentifiers takes none).
+      if (indexed.length > 0) await applyLinkWrites(trx, noWrites(), indexed, now);
+      return links.map(() => null);
+    }
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+    // Under the lock, every live profile holding one of the call's identifiers: the links are
+    // planned in memory, in order, and applied in a few multi-row statements.
+    const loaded = await loadHolders(trx, [...named.values()]);
+    const { out, writes } = planLinks({ links, loaded, caps, newId });
+    await applyLinkWrites(trx, writes, indexed, now);
+    return out;
+  };
+
+  return { linkIn };
+}
+
+/** The store's identity methods. */
+export function profileMethods(context: PgContext): ProfileMethods {
+  const { db, q, T, guard, tx, schema } = context;
+  const ownersOf = async (
+    trx: Trx | undefined,
+    refs: Array<{ kind: string; key: string }>,
+  ): Promise<string[]> => {
+    if (refs.length === 0) return [];
+    // Two arrays joined to the primary key: a row-constructor IN list of hundreds of pairs costs
+    // PostgreSQL more to plan than to run.
+    const { rows } = await sql<{ profile_id: string }>`
+      SELECT DISTINCT i.profile_id FROM ${T('profile_identifiers')} i
+      JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
+        ON i.kind = r.kind AND i.key = r.key
+    `.execute(trx ?? db);
+    return rows.map((r) => r.profile_id);
+  };
+
+  const load = async (trx: Trx | undefined, ids: string[]): Promise<StoredProfile[]> => {
+    if (ids.length === 0) return [];
+    const profiles = new Map<string, StoredProfile>();
+    const rows = await q(trx).selectFrom('profiles').selectAll().where('id', 'in', ids).execute();
+    for (const p of rows) {
+      profiles.set(p.id, {
+        id: p.id,
+        created_at: isoTime(p.created_at),
+        last_seen_at: isoTime(p.last_seen_at),
+        ip: p.ip,
+        user_agent: p.user_agent,
+        identifiers: [],
+      });
+    }
+    const identifiers = await q(trx)
+      .selectFrom('profile_identifiers')
+      .select((eb) => [
+        'kind',
+        'key',
+        'profile_id',
+        eb.cast<string>('value', 'text').as('value'),
+        'first_seen_at',
+        'last_seen_at',
+      ])
+      .where('profile_id', 'in', ids)
+      .execute();
+    for (const r of identifiers) {
+      profiles.get(r.profile_id)?.identifiers.push({
+        kind: r.kind as IdentifierKind,
+        key: r.key,
+        value: r.value,
+        first_seen_at: isoTime(r.first_seen_at),
+        last_seen_at: isoTime(r.last_seen_at),
+      });
+    }
+    return [...profiles.values()];
+  };
+
+  const { linkIn } = linkWriter(context);
+
   return {
-    linkProfiles: ({ links, caps, newId, now }) =>
-      guard(() =>
-        tx(async (trx) => {
-          await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
-          const named = new Map<string, { kind: string; key: string }>();
-          const indexed: Array<{ kind: string; key: string; event_ref: string }> = [];
-          for (const link of links) {
-            for (const i of link.identifiers) {
-              named.set(identifierRef(i), { kind: i.kind, key: i.key });
-              if (link.event_ref) indexed.push({ kind: i.kind, key: i.key, event_ref: link.event_ref });
-            }
-          }
-          if (named.size === 0) return links.map(() => null);
-          // Under the lock, every live profile holding one of the call's identifiers: the links are
-          // planned in memory, in order, and applied in a few multi-row statements.
-          const loaded = await loadHolders(trx, [...named.values()]);
-          const { out, writes } = planLinks({ links, loaded, caps, newId });
-          await applyLinkWrites(trx, writes, indexed, now);
-          return out;
-        }),
-      ),
+    linkProfiles: (args) => guard(() => tx((trx) => linkIn(trx, args, []))),
 
     findProfiles: ({ identifiers }) =>
       guard(async () => load(undefined, await ownersOf(undefined, identifiers))),

@@ -1,6 +1,7 @@
 /**
  * Events on SQLite: ingest (`appendEvents`: dedup, the events and one pending delivery per pipe, in
- * one transaction, through prepared statements) and reading events back (one, or a source's newest).
+ * one transaction, through prepared statements, with identity's links of the stored events when
+ * the engine gives them) and reading events back (one, or a source's newest).
  */
 import {
   checkDeliveryIds,
@@ -11,6 +12,7 @@ import {
 import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
 import { columnsOf } from './prepared.js';
+import { indexSql, linkWriter } from './profiles.js';
 
 const E = columnsOf('events');
 const D = columnsOf('deliveries');
@@ -27,8 +29,32 @@ type AppendArgs = Parameters<EventMethods['appendEvents']>[0];
 type AppendResult = Awaited<ReturnType<EventMethods['appendEvents']>>;
 
 /** The store's event methods. Ingest commits in groups ({@link groupCommit}). */
-export function eventMethods({ qb, all, first, prepare, tx }: SqliteContext): EventMethods {
-  const append = ({ sourceId, events, pipes, deliveryIds, dedupSince, now }: AppendArgs): AppendResult => {
+export function eventMethods(context: SqliteContext): EventMethods {
+  const { qb, all, first, prepare, tx } = context;
+  const { linkAll } = linkWriter(context);
+  const append = (args: AppendArgs): AppendResult => {
+    const results = appendEventsOnly(args);
+    if (args.identity) writeIdentity(args.identity, results);
+    return results;
+  };
+
+  /** Identity's writes for the events this call stored (not its duplicates), in its transaction. */
+  const writeIdentity = (identity: NonNullable<AppendArgs['identity']>, results: AppendResult) => {
+    const stored = new Set(results.filter((r) => !r.duplicate).map((r) => r.id));
+    const index = prepare(indexSql);
+    for (const e of identity.index) if (stored.has(e.event_ref)) index.run(e.kind, e.key, e.event_ref);
+    const links = identity.links.filter((l) => l.event_ref !== undefined && stored.has(l.event_ref));
+    if (links.length > 0) linkAll({ links, caps: identity.caps, newId: identity.newId, now: identity.now });
+  };
+
+  const appendEventsOnly = ({
+    sourceId,
+    events,
+    pipes,
+    deliveryIds,
+    dedupSince,
+    now,
+  }: AppendArgs): AppendResult => {
     const insertEvent = prepare(insertEventSql);
     const insertDelivery = prepare(insertDeliverySql);
     const findDuplicate = prepare(findDuplicateSql);

@@ -31,7 +31,7 @@ const loadManySql = `SELECT p.${P('id')}, p.${P('created_at')}, p.${P('last_seen
 const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'created_at', 'last_seen_at', 'ip', 'user_agent')}) VALUES (?, NULL, ?, ?, ?, ?)`;
 const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')})
   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
-const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_identifiers')('kind', 'key', 'event_ref')}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`;
+export const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_identifiers')('kind', 'key', 'event_ref')}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`;
 const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE ${I('kind')} = ? AND ${I('key')} = ? AND ${I('last_seen_at')} < ?`;
 // The survivor's last-seen time and attributes move only forwards: an older link changes nothing.
 const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coalesce(?, ${P('ip')}), ${P('user_agent')} = coalesce(?, ${P('user_agent')})
@@ -62,8 +62,11 @@ function chunks<T>(items: T[]): T[][] {
   return out;
 }
 
-/** The store's identity methods. */
-export function profileMethods({ qb, all, first, run, tx, prepare }: SqliteContext): ProfileMethods {
+/**
+ * The writes of `linkProfiles` (synchronous, inside the caller's transaction): also what
+ * `appendEvents` runs when it links the events it stores in its own transaction.
+ */
+export function linkWriter({ qb, run, prepare }: SqliteContext) {
   const ownersOf = (refs: Array<{ kind: string; key: string }>): string[] => {
     const owner = prepare(ownerSql);
     const ids = new Set<string>();
@@ -183,6 +186,13 @@ export function profileMethods({ qb, all, first, run, tx, prepare }: SqliteConte
       if (!created) prepare(touchSql).run(seenAt, ip, userAgent, plan.survivor, seenAt);
       return plan.survivor;
     });
+  return { load, loadOwners, linkAll };
+}
+
+/** The store's identity methods. */
+export function profileMethods(context: SqliteContext): ProfileMethods {
+  const { qb, all, first, run, tx } = context;
+  const { load, loadOwners, linkAll } = linkWriter(context);
   const linkInGroup = groupCommit(tx, linkAll);
 
   return {

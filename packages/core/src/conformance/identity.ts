@@ -11,9 +11,11 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Pipes } from '../engine.js';
+import { createPipes, type Pipes } from '../engine.js';
 import type { TransformProfile } from '../identity/stitch.js';
-import { settled, stopAndClose, waitFor } from '../testing/helpers.js';
+import { silentLogger } from '../logger.js';
+import type { Store } from '../store.js';
+import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import type { TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
 import { engineHarness, storyPipe } from './harness.js';
@@ -212,6 +214,52 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       });
       const [found] = await pipes.profiles.search({ identifiers: { email: EMAIL } });
       expect(found?.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email']);
+    });
+
+    it('an event whose identity writes fail is still accepted, stored and delivered; the failure is logged', async () => {
+      const db = h.dbName();
+      const store = await options.openStore(db);
+      // The real store, with identity's part of each ingest made to fail inside its transaction.
+      const failing: Store = {
+        ...store,
+        appendEvents: (input) =>
+          store.appendEvents(
+            input.identity
+              ? {
+                  ...input,
+                  identity: {
+                    ...input.identity,
+                    newId: () => {
+                      throw new Error('identity is down');
+                    },
+                  },
+                }
+              : input,
+          ),
+      };
+      const warned: string[] = [];
+      sink = await h.server(() => ({ body: { ok: true } }));
+      const pipes = h.trackEngine(
+        createPipes({
+          store: failing,
+          secretKey: testSecretKey,
+          logger: { ...silentLogger, warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)) },
+          sandbox: { workers: 1 },
+          dispatcher: { pollIntervalMs: 50 },
+          identity: true,
+          egressAllow: [sink.host],
+        }),
+      );
+      await storyPipe(pipes, `${sink.url}/events`, TRANSFORM);
+      await pipes.start();
+      const result = await purchase(pipes, 'order-identity-down');
+      expect(result.accepted).toBe(1);
+      expect(warned).toContain('could not link identifiers');
+      const profile = await receivedProfile('order-identity-down');
+      // Not linked (no profile), but stitched from the event's own identifiers at delivery.
+      expect(profile.id).toBeNull();
+      expect(profile.identifiers.user_id).toEqual(['user-U']);
+      expect(await pipes.profiles.search({ identifiers: { user_id: 'user-U' } })).toEqual([]);
     });
 
     // docs/erasure.md, "Events from before the index".

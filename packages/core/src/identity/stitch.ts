@@ -5,7 +5,7 @@
  * `profiles[event_id]`, a {@link TransformProfile} (docs/identifiers.md, "Profiles in transforms").
  */
 import type { SandboxEvent } from '../sandbox/types.js';
-import type { Store } from '../store.js';
+import type { AppendIdentity, Store } from '../store.js';
 import {
   type CapturedEvent,
   type CapturedIdentifier,
@@ -62,7 +62,14 @@ export interface TransformProfile {
 }
 
 export interface Identity {
-  /** Links the identifiers of events just accepted. */
+  /**
+   * What linking these events writes, for `appendEvents` to write with them in one transaction
+   * ({@link AppendIdentity}); null when they carry no identifiers.
+   */
+  plan(
+    events: Array<{ id?: string; event_time: string; event_payload: Record<string, unknown> }>,
+  ): AppendIdentity | null;
+  /** Links the identifiers of events just accepted (in transactions of their own). */
   link(
     events: Array<{ id?: string; event_time: string; event_payload: Record<string, unknown> }>,
   ): Promise<void>;
@@ -134,36 +141,44 @@ export function createIdentity(deps: {
     if (!list.some((v) => JSON.stringify(v) === text)) list.push(value);
   };
 
+  const plan: Identity['plan'] = (events) => {
+    const links: ProfileLink[] = [];
+    const index: AppendIdentity['index'] = [];
+    for (const event of events) {
+      const captured = capture(event);
+      if (event.id)
+        for (const i of captured.withheld) index.push({ kind: i.kind, key: keyOf(i), event_ref: event.id });
+      if (captured.identifiers.length === 0) continue;
+      links.push({
+        ...(event.id ? { event_ref: event.id } : {}),
+        identifiers: captured.identifiers.map((i) => ({
+          kind: i.kind,
+          key: keyOf(i),
+          value: JSON.stringify(offeredOf(i)),
+          first_seen_at: new Date(i.firstSeen).toISOString(),
+        })),
+        ...(captured.attributes.ip ? { ip: captured.attributes.ip } : {}),
+        ...(captured.attributes.user_agent ? { user_agent: captured.attributes.user_agent } : {}),
+        seen_at: new Date(timeOf(event, deps.now())).toISOString(),
+      });
+    }
+    if (links.length === 0 && index.length === 0) return null;
+    return { links, index, caps, newId: deps.newId, now: new Date(deps.now()).toISOString() };
+  };
+
   return {
+    plan,
+
     async link(events) {
-      const links: ProfileLink[] = [];
-      const withheld: Array<{ kind: IdentifierKind; key: string; event_ref: string }> = [];
-      for (const event of events) {
-        const captured = capture(event);
-        if (event.id)
-          for (const i of captured.withheld)
-            withheld.push({ kind: i.kind, key: keyOf(i), event_ref: event.id });
-        if (captured.identifiers.length === 0) continue;
-        links.push({
-          ...(event.id ? { event_ref: event.id } : {}),
-          identifiers: captured.identifiers.map((i) => ({
-            kind: i.kind,
-            key: keyOf(i),
-            value: JSON.stringify(offeredOf(i)),
-            first_seen_at: new Date(i.firstSeen).toISOString(),
-          })),
-          ...(captured.attributes.ip ? { ip: captured.attributes.ip } : {}),
-          ...(captured.attributes.user_agent ? { user_agent: captured.attributes.user_agent } : {}),
-          seen_at: new Date(timeOf(event, deps.now())).toISOString(),
-        });
-      }
-      if (withheld.length > 0) await deps.store.indexEventIdentifiers({ entries: withheld });
-      if (links.length === 0) return;
+      const planned = plan(events);
+      if (!planned) return;
+      if (planned.index.length > 0) await deps.store.indexEventIdentifiers({ entries: planned.index });
+      if (planned.links.length === 0) return;
       await deps.store.linkProfiles({
-        links,
-        caps,
-        newId: deps.newId,
-        now: new Date(deps.now()).toISOString(),
+        links: planned.links,
+        caps: planned.caps,
+        newId: planned.newId,
+        now: planned.now,
       });
     },
 

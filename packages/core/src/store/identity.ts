@@ -18,6 +18,24 @@ export interface IdentifierRef {
   key: string;
 }
 
+/**
+ * The identity writes of one ingest call, made by `appendEvents` in the transaction that stores its
+ * events (one commit, one round trip less on PostgreSQL): the links of `linkProfiles` and the
+ * withheld identifiers of `indexEventIdentifiers`, each naming the event it came from. Only those
+ * of events the call stores are written (a duplicate's are dropped, as the engine never linked
+ * duplicates). All or nothing: if a write fails, the call fails and stores no event either, and the
+ * engine stores the events again without identity (an accepted event is never lost to identity).
+ */
+export interface AppendIdentity {
+  /** Each with the `event_ref` of an event of the call; applied in order, as `linkProfiles` does. */
+  links: ProfileLink[];
+  /** Identifiers indexed for erasure only (consent withheld them from profiles). */
+  index: Array<{ kind: IdentifierKind; key: string; event_ref: string }>;
+  caps: IdentifierCaps;
+  newId: () => string;
+  now: string;
+}
+
 /** Profiles stitched from the identifiers events carry. Part of {@link Store}. */
 export interface IdentityStore {
   /**

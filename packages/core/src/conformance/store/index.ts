@@ -19,6 +19,7 @@ import { entityCases } from './entities.js';
 import { erasureCases } from './erasure.js';
 import { storeCases } from './fixtures.js';
 import { ingestCases } from './ingest.js';
+import { ingestIdentityCases } from './ingest-identity.js';
 import { matchCountCases } from './match-counts.js';
 import { rejectionCases } from './rejections.js';
 import { secretValueCases } from './secret-values.js';
@@ -49,6 +50,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     entityCases(t);
     secretValueCases(t);
     ingestCases(t);
+    ingestIdentityCases(t);
     rejectionCases(t);
     claimCases(t);
     deliveryQueryCases(t);
