@@ -7,13 +7,11 @@
 // Debian's Chromium through playwright-core loads each page RUNS times (full navigations, a warm
 // HTTP cache as an operator's browser has); the time is the page's own clock (performance.now(),
 // from navigation start) when the first row is on screen. Needs a build and /usr/bin/chromium.
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { chromium } from 'playwright-core';
-import { report, tempDir } from './lib.mjs';
+import { loadAverage, report, serveDemo, tempDir } from './lib.mjs';
 
 const bench = 'console-navigation';
 const records = Number(process.env.BENCH_CONSOLE_RECORDS ?? 1_000_000);
@@ -25,36 +23,9 @@ if (!existsSync(chromiumPath)) {
   );
   process.exit(0);
 }
-const bin = fileURLToPath(new URL('../packages/cli/bin/openpipes.js', import.meta.url));
 const db = join(tempDir('openpipes-console-bench-'), 'demo.db');
 
-/** Starts `openpipes serve --demo` on the database; resolves with its URL and a stop function. */
-async function serve() {
-  const child = spawn(
-    process.execPath,
-    [bin, 'serve', '--demo', '--port', '0', '--db', db, '--workers', '1', '--log-level', 'error'],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  const url = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const match = /OpenPipes is listening on (http:\/\/\S+)/.exec(out);
-      if (match && out.includes('Stop with Ctrl-C')) resolve(match[1]);
-    });
-    void exited.then((code) => reject(new Error(`openpipes serve exited with ${code}:\n${out}`)));
-  });
-  return {
-    url,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-let server = await serve();
+let server = await serveDemo(db);
 const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
 const api = async (path) => {
   const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
@@ -119,7 +90,7 @@ report(bench, 'fill_seconds', (performance.now() - started) / 1000, 's', {
   database_bytes: statSync(db).size,
 });
 
-server = await serve();
+server = await serveDemo(db);
 const browser = await chromium.launch({
   executablePath: chromiumPath,
   headless: true,
@@ -144,17 +115,13 @@ try {
     const at = (q) => Math.round(times[Math.min(times.length - 1, Math.floor(times.length * q))] * 10) / 10;
     return { median: at(0.5), min: at(0), p90: at(0.9), max: at(1) };
   };
-  const load = () => {
-    const [one, five] = readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number);
-    return { loadavg_1m: one, loadavg_5m: five };
-  };
   const pipePage = await measure(`pipes/${pipe.id}`, 'tr[data-delivery]');
   report(bench, 'pipe_first_page_ms', pipePage.median, 'ms', {
     ...pipePage,
     runs,
     records,
     target_ms: 300,
-    ...load(),
+    ...loadAverage(),
   });
   const overview = await measure('', 'main table tbody tr');
   report(bench, 'overview_ms', overview.median, 'ms', {
@@ -162,7 +129,7 @@ try {
     runs,
     records,
     target_ms: 300,
-    ...load(),
+    ...loadAverage(),
   });
 } finally {
   await browser.close();

@@ -1,8 +1,9 @@
 // Shared helpers for the benchmarks: JSON-line output, temp dirs, a loopback sink, test events,
-// the operator flow set up on an engine, and collect servers in child processes.
+// the operator flow set up on an engine, collect servers in child processes, and `openpipes serve
+// --demo` for the console benches.
 
-import { fork } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { fork, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -267,4 +268,43 @@ export async function measureLoad(server, { connections, warmupMs, measureMs, re
   const result = await run(measureMs);
   await pool.close();
   return result;
+}
+
+// --- `openpipes serve --demo` (the console benches) -----------------------------------------------
+
+/**
+ * Starts `openpipes serve --demo` on the SQLite file `db` (the Meta example pipe, its stand-in for
+ * Meta answering on the same server); resolves once it listens with its URL, pid and `stop()`.
+ */
+export async function serveDemo(db) {
+  const bin = join(root, 'packages', 'cli', 'bin', 'openpipes.js');
+  const child = spawn(
+    process.execPath,
+    [bin, 'serve', '--demo', '--port', '0', '--db', db, '--workers', '1', '--log-level', 'error'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const url = await new Promise((resolve, reject) => {
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const match = /OpenPipes is listening on (http:\/\/\S+)/.exec(out);
+      if (match && out.includes('Stop with Ctrl-C')) resolve(match[1]);
+    });
+    void exited.then((code) => reject(new Error(`openpipes serve exited with ${code}:\n${out}`)));
+  });
+  return {
+    url,
+    pid: child.pid,
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** The load average now: {loadavg_1m, loadavg_5m}. */
+export function loadAverage() {
+  const [one, five] = readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number);
+  return { loadavg_1m: one, loadavg_5m: five };
 }
