@@ -9,7 +9,11 @@ import {
   secretsIn,
   type WireOptions,
 } from '../testing/engine.js';
-import { googleSendRunner, itHandlesRefreshTokenRefusal } from '../testing/google-send.js';
+import {
+  googleSendRunner,
+  itClassifiesGoogleErrors,
+  itHandlesRefreshTokenRefusal,
+} from '../testing/google-send.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
@@ -307,32 +311,7 @@ describe('google-ads-click-conversions send() classification', () => {
   const run = async (answer?: TestResponse, tokenAnswer?: TestResponse) =>
     (await send(answer, tokenAnswer)).value;
 
-  it.each([
-    [500, 'INTERNAL', { internalError: 'INTERNAL_ERROR' }],
-    [503, 'UNAVAILABLE', { internalError: 'TRANSIENT_ERROR' }],
-    [429, 'RESOURCE_EXHAUSTED', { quotaError: 'RESOURCE_EXHAUSTED' }],
-    [504, 'DEADLINE_EXCEEDED', { internalError: 'DEADLINE_EXCEEDED' }],
-    [400, 'INVALID_ARGUMENT', { internalError: 'TRANSIENT_ERROR' }],
-  ])('retries HTTP %i %s', async (status, grpc, errorCode) => {
-    const value = await run(googleAdsError(status, grpc, 'try again later', errorCode));
-    expect(value).toMatchObject({ outcome: 'retry' });
-  });
-
-  it.each([
-    [400, 'INVALID_ARGUMENT', { fieldError: 'REQUIRED' }, 'GOOGLE_ADS_REQUIRED'],
-    [
-      403,
-      'PERMISSION_DENIED',
-      { authorizationError: 'USER_PERMISSION_DENIED' },
-      'GOOGLE_ADS_USER_PERMISSION_DENIED',
-    ],
-    [400, 'INVALID_ARGUMENT', undefined, 'GOOGLE_ADS_INVALID_ARGUMENT'],
-  ])('never retries HTTP %i %s', async (status, grpc, errorCode, code) => {
-    const value = await run(googleAdsError(status, grpc, 'request is wrong', errorCode));
-    expect(value).toMatchObject({ outcome: 'failed', code });
-    expect(value.message).toContain('request is wrong');
-  });
-
+  itClassifiesGoogleErrors('googleAds', run, googleAdsError);
   itHandlesRefreshTokenRefusal(run);
 });
 

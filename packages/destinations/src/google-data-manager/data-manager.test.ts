@@ -15,7 +15,11 @@ import {
   secretsIn,
   type WireOptions,
 } from '../testing/engine.js';
-import { googleSendRunner, itHandlesRefreshTokenRefusal } from '../testing/google-send.js';
+import {
+  googleSendRunner,
+  itClassifiesGoogleErrors,
+  itHandlesRefreshTokenRefusal,
+} from '../testing/google-send.js';
 import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { dataManagerTemplate, googleDataManager } from './data-manager.js';
@@ -306,39 +310,7 @@ describe('google-data-manager send() classification', () => {
     return value;
   };
 
-  it.each([
-    [500, 'INTERNAL', 'INTERNAL_ERROR'],
-    [503, 'UNAVAILABLE', undefined],
-    [429, 'RESOURCE_EXHAUSTED', 'RESOURCE_EXHAUSTED'],
-    [504, 'DEADLINE_EXCEEDED', 'DEADLINE_EXCEEDED'],
-    [409, 'ABORTED', undefined],
-  ])('retries HTTP %i %s', async (status, grpc, reason) => {
-    expect(await run(dataManagerError(status, grpc, 'try again later', reason))).toMatchObject({
-      outcome: 'retry',
-    });
-  });
-
-  it.each([
-    [
-      400,
-      'INVALID_ARGUMENT',
-      'INVALID_CONVERSION_ACTION_ID',
-      'GOOGLE_DATA_MANAGER_INVALID_CONVERSION_ACTION_ID',
-    ],
-    [403, 'PERMISSION_DENIED', 'PERMISSION_DENIED', 'GOOGLE_DATA_MANAGER_PERMISSION_DENIED'],
-    [
-      400,
-      'FAILED_PRECONDITION',
-      'TERMS_AND_CONDITIONS_NOT_SIGNED',
-      'GOOGLE_DATA_MANAGER_TERMS_AND_CONDITIONS_NOT_SIGNED',
-    ],
-    [400, 'INVALID_ARGUMENT', undefined, 'GOOGLE_DATA_MANAGER_INVALID_ARGUMENT'],
-  ])('never retries HTTP %i %s (%s)', async (status, grpc, reason, code) => {
-    const value = await run(dataManagerError(status, grpc, 'request is wrong', reason));
-    expect(value).toMatchObject({ outcome: 'failed', code });
-    expect(value.message).toContain('request is wrong');
-  });
-
+  itClassifiesGoogleErrors('dataManager', run, dataManagerError);
   itHandlesRefreshTokenRefusal(run);
 });
 

@@ -1,7 +1,7 @@
 /**
  * What the two Google templates' `send()` classification tests share (tests only): one purchase
- * sent straight to `send()` against the stand-in, and the OAuth refresh-token cases of
- * source/google-oauth.js, which both templates paste.
+ * sent straight to `send()` against the stand-in, the table of error answers each must retry or
+ * fail, and the OAuth refresh-token cases of source/google-oauth.js, which both templates paste.
  */
 import { type RecordedTestRequest, runSend, type TestResponse } from '@openpipes/core/testing';
 import { expect, it } from 'vitest';
@@ -66,4 +66,123 @@ export function itHandlesRefreshTokenRefusal(
       code: 'GOOGLE_OAUTH_HTTP_503',
     });
   });
+}
+
+/** The detail each template's errors carry: Google Ads' GoogleAdsFailure errorCode, Data Manager's ErrorInfo reason. */
+interface GoogleErrorDetails {
+  googleAds: Record<string, string>;
+  dataManager: string;
+}
+type GoogleTemplate = keyof GoogleErrorDetails;
+
+/**
+ * One error answer, per template that gets it: its detail (none: the bare status) and the code its
+ * `send()` must fail with; no code: it must retry.
+ */
+interface GoogleErrorCase {
+  status: number;
+  grpc: string;
+  googleAds?: { detail?: GoogleErrorDetails['googleAds']; code?: string };
+  dataManager?: { detail?: GoogleErrorDetails['dataManager']; code?: string };
+}
+
+/** The error classification both Google templates' `send()` must make. */
+export const googleErrorCases: GoogleErrorCase[] = [
+  {
+    status: 500,
+    grpc: 'INTERNAL',
+    googleAds: { detail: { internalError: 'INTERNAL_ERROR' } },
+    dataManager: { detail: 'INTERNAL_ERROR' },
+  },
+  {
+    status: 503,
+    grpc: 'UNAVAILABLE',
+    googleAds: { detail: { internalError: 'TRANSIENT_ERROR' } },
+    dataManager: {},
+  },
+  {
+    status: 429,
+    grpc: 'RESOURCE_EXHAUSTED',
+    googleAds: { detail: { quotaError: 'RESOURCE_EXHAUSTED' } },
+    dataManager: { detail: 'RESOURCE_EXHAUSTED' },
+  },
+  {
+    status: 504,
+    grpc: 'DEADLINE_EXCEEDED',
+    googleAds: { detail: { internalError: 'DEADLINE_EXCEEDED' } },
+    dataManager: { detail: 'DEADLINE_EXCEEDED' },
+  },
+  // A transient error under a 400 is still transient.
+  { status: 400, grpc: 'INVALID_ARGUMENT', googleAds: { detail: { internalError: 'TRANSIENT_ERROR' } } },
+  { status: 409, grpc: 'ABORTED', dataManager: {} },
+  {
+    status: 400,
+    grpc: 'INVALID_ARGUMENT',
+    googleAds: { detail: { fieldError: 'REQUIRED' }, code: 'GOOGLE_ADS_REQUIRED' },
+    dataManager: {
+      detail: 'INVALID_CONVERSION_ACTION_ID',
+      code: 'GOOGLE_DATA_MANAGER_INVALID_CONVERSION_ACTION_ID',
+    },
+  },
+  {
+    status: 403,
+    grpc: 'PERMISSION_DENIED',
+    googleAds: {
+      detail: { authorizationError: 'USER_PERMISSION_DENIED' },
+      code: 'GOOGLE_ADS_USER_PERMISSION_DENIED',
+    },
+    dataManager: { detail: 'PERMISSION_DENIED', code: 'GOOGLE_DATA_MANAGER_PERMISSION_DENIED' },
+  },
+  {
+    status: 400,
+    grpc: 'FAILED_PRECONDITION',
+    dataManager: {
+      detail: 'TERMS_AND_CONDITIONS_NOT_SIGNED',
+      code: 'GOOGLE_DATA_MANAGER_TERMS_AND_CONDITIONS_NOT_SIGNED',
+    },
+  },
+  {
+    status: 400,
+    grpc: 'INVALID_ARGUMENT',
+    googleAds: { code: 'GOOGLE_ADS_INVALID_ARGUMENT' },
+    dataManager: { code: 'GOOGLE_DATA_MANAGER_INVALID_ARGUMENT' },
+  },
+];
+
+/**
+ * Registers {@link googleErrorCases} for `template`: `run(answer)` sends one purchase with the API
+ * answering `answer`, which `errorAnswer` builds in the template's own error format. A case with a
+ * code must fail with it, naming Google's message; one without must retry.
+ */
+export function itClassifiesGoogleErrors<T extends GoogleTemplate>(
+  template: T,
+  run: (answer: TestResponse) => Promise<SendOutcome>,
+  errorAnswer: (
+    status: number,
+    grpc: string,
+    message: string,
+    detail?: GoogleErrorDetails[T],
+  ) => TestResponse,
+) {
+  const cases = googleErrorCases.flatMap(({ status, grpc, ...perTemplate }) => {
+    const own = perTemplate[template] as { detail?: GoogleErrorDetails[T]; code?: string } | undefined;
+    const shown = own?.detail === undefined ? 'no detail' : JSON.stringify(own.detail);
+    return own ? [{ status, grpc, detail: own.detail, code: own.code, shown }] : [];
+  });
+  it.each(cases.filter((c) => c.code === undefined))(
+    'retries HTTP $status $grpc ($shown)',
+    async ({ status, grpc, detail }) => {
+      expect(await run(errorAnswer(status, grpc, 'try again later', detail))).toMatchObject({
+        outcome: 'retry',
+      });
+    },
+  );
+  it.each(cases.filter((c) => c.code !== undefined))(
+    'never retries HTTP $status $grpc ($shown)',
+    async ({ status, grpc, detail, code }) => {
+      const value = await run(errorAnswer(status, grpc, 'request is wrong', detail));
+      expect(value).toMatchObject({ outcome: 'failed', code });
+      expect(value.message).toContain('request is wrong');
+    },
+  );
 }
