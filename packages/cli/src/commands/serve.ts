@@ -110,40 +110,29 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
 
 const hour = 3_600_000;
 
+type HttpLimit = keyof ServeSettings['http'];
+
+/** Each HTTP limit: its option, its environment variable, and its range. */
+const httpLimitSpecs: readonly [HttpLimit, string, string, number, number][] = [
+  ['headersTimeoutMs', '--headers-timeout-ms', 'OPENPIPES_HEADERS_TIMEOUT_MS', 1, hour],
+  ['requestTimeoutMs', '--request-timeout-ms', 'OPENPIPES_REQUEST_TIMEOUT_MS', 1, hour],
+  ['keepAliveTimeoutMs', '--keep-alive-timeout-ms', 'OPENPIPES_KEEP_ALIVE_TIMEOUT_MS', 0, hour],
+  ['maxConnections', '--max-connections', 'OPENPIPES_MAX_CONNECTIONS', 1, 1_000_000],
+  [
+    'maxConnectionsPerAddress',
+    '--max-connections-per-address',
+    'OPENPIPES_MAX_CONNECTIONS_PER_ADDRESS',
+    0,
+    1_000_000,
+  ],
+];
+
 /** The HTTP server's timeouts and connection caps; unset ones keep hardenServer's defaults. */
 function httpLimits(options: ServeOptions, env: Record<string, string | undefined>): ServeSettings['http'] {
-  const limits: ServeSettings['http'] = {
-    headersTimeoutMs: integer(
-      options.headersTimeoutMs ?? env.OPENPIPES_HEADERS_TIMEOUT_MS,
-      '--headers-timeout-ms',
-      1,
-      hour,
-    ),
-    requestTimeoutMs: integer(
-      options.requestTimeoutMs ?? env.OPENPIPES_REQUEST_TIMEOUT_MS,
-      '--request-timeout-ms',
-      1,
-      hour,
-    ),
-    keepAliveTimeoutMs: integer(
-      options.keepAliveTimeoutMs ?? env.OPENPIPES_KEEP_ALIVE_TIMEOUT_MS,
-      '--keep-alive-timeout-ms',
-      0,
-      hour,
-    ),
-    maxConnections: integer(
-      options.maxConnections ?? env.OPENPIPES_MAX_CONNECTIONS,
-      '--max-connections',
-      1,
-      1_000_000,
-    ),
-    maxConnectionsPerAddress: integer(
-      options.maxConnectionsPerAddress ?? env.OPENPIPES_MAX_CONNECTIONS_PER_ADDRESS,
-      '--max-connections-per-address',
-      0,
-      1_000_000,
-    ),
-  };
+  const limits: ServeSettings['http'] = {};
+  for (const [key, flag, variable, min, max] of httpLimitSpecs) {
+    limits[key] = integer(options[key] ?? env[variable], flag, min, max);
+  }
   const headers = limits.headersTimeoutMs ?? serverLimitDefaults.headersTimeoutMs;
   const request = limits.requestTimeoutMs ?? serverLimitDefaults.requestTimeoutMs;
   if (headers > request) {
