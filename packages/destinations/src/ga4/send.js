@@ -26,8 +26,7 @@ function classify(status, body) {
       message: messages.map((m) => (m.fieldPath ? m.fieldPath + ': ' : '') + m.description).join(' | '),
     };
   }
-  const retry = status >= 500 || status === 429 || status === 408;
-  return { outcome: retry ? 'retry' : 'failed', code: 'HTTP_' + status, message: 'HTTP ' + status };
+  return httpFailure(status, 'HTTP_' + status, 'HTTP ' + status);
 }
 
 async function send({ events, secrets }) {

@@ -89,18 +89,12 @@ async function send({ events, secrets }) {
   if (!token) throw new Error('bind a secret named LINKEDIN_ACCESS_TOKEN to this destination');
   const now = Date.now();
   const outcomes = new Array(events.length);
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
-    const why = refusal(row, now);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+  const { rows, from } = acceptedRows(
+    events,
+    outcomes,
+    (row) => row,
+    (row) => refusal(row, now),
+  );
 
   const url = SETTINGS.base_url + '/rest/conversionEvents';
   const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
@@ -121,24 +115,13 @@ async function send({ events, secrets }) {
     const body = await readJson(res);
     const mapped = perElement(res.status, body, rowChunks[c].length);
     if (mapped) {
-      fromChunks[c].forEach((i, n) => {
-        outcomes[i] = mapped[n];
-      });
+      settleEach(outcomes, fromChunks[c], mapped);
       continue;
     }
-    let verdict;
-    if (res.ok) verdict = { outcome: 'delivered' };
-    else {
-      const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-      verdict = {
-        outcome: retry ? 'retry' : 'failed',
-        code: 'LINKEDIN_HTTP_' + res.status,
-        message: errorMessage(res.status, body),
-      };
-    }
-    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
-    if (hint !== undefined) wait = Math.max(wait || 0, hint);
-    for (const i of fromChunks[c]) outcomes[i] = verdict;
+    const verdict = res.ok
+      ? { outcome: 'delivered' }
+      : httpFailure(res.status, 'LINKEDIN_HTTP_' + res.status, errorMessage(res.status, body));
+    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
   }
   // No test mode: every record is a live delivery.
   return finishWithHint(outcomes, false, wait);

@@ -64,21 +64,7 @@ async function send({ events, secrets }) {
   const outcomes = new Array(events.length);
 
   // Rows Meta will accept, with the index of the event each one came from.
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
-    row.event_time = toUnixSeconds(row.event_time);
-    if (!row.action_source) row.action_source = SETTINGS.action_source;
-    if (row.user_data) row.user_data = Object.assign({}, row.user_data);
-    const why = refusal(row, now);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+  const { rows, from } = acceptedRows(events, outcomes, metaStyleRow, (row) => refusal(row, now));
   // A transform that left personal data unhashed is covered here (digests pass through unchanged).
   hashInPlace(userDataFields(rows.map((r) => r.user_data)));
 

@@ -10,6 +10,7 @@ import {
   compactSource,
   generatedSource,
   hashingSources,
+  metaRowSource,
   metaUserDataSource,
   profileSource,
   sendPlumbingSource,
@@ -60,6 +61,6 @@ export function metaSendSource(settings: MetaSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, sendPlumbingSource, hashedFields, sendCode],
+    [...hashingSources, metaRowSource, sendPlumbingSource, hashedFields, sendCode],
   );
 }

@@ -76,20 +76,12 @@ async function send({ events, secrets }) {
   const now = Math.floor(Date.now() / 1000);
   const outcomes = new Array(events.length);
 
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
+  const toRow = (row) => {
     row.eventTime = toUnixSeconds(row.eventTime);
     if (row.userData) row.userData = Object.assign({}, row.userData);
-    const why = refusal(row, now);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+    return row;
+  };
+  const { rows, from } = acceptedRows(events, outcomes, toRow, (row) => refusal(row, now));
   // A transform that left personal data unhashed is covered here (digests pass through unchanged).
   hashInPlace(userDataFields(rows.map((r) => r.userData || {})));
 
@@ -107,24 +99,13 @@ async function send({ events, secrets }) {
     const body = await readJson(res);
     const mapped = perEvent(res.status, body, rowChunks[c].length);
     if (mapped) {
-      fromChunks[c].forEach((i, n) => {
-        outcomes[i] = mapped[n];
-      });
+      settleEach(outcomes, fromChunks[c], mapped);
       continue;
     }
-    let verdict;
-    if (res.ok) verdict = { outcome: 'delivered' };
-    else {
-      const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-      verdict = {
-        outcome: retry ? 'retry' : 'failed',
-        code: 'MICROSOFT_HTTP_' + res.status,
-        message: errorMessage(res.status, body),
-      };
-    }
-    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
-    if (hint !== undefined) wait = Math.max(wait || 0, hint);
-    for (const i of fromChunks[c]) outcomes[i] = verdict;
+    const verdict = res.ok
+      ? { outcome: 'delivered' }
+      : httpFailure(res.status, 'MICROSOFT_HTTP_' + res.status, errorMessage(res.status, body));
+    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
   }
   // No test mode: every record is a live delivery.
   return finishWithHint(outcomes, false, wait);

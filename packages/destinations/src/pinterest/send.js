@@ -25,8 +25,7 @@ function requestVerdict(status, body) {
   const code = body && typeof body.code === 'number' ? body.code : undefined;
   const message =
     ((body && body.message) || 'HTTP ' + status) + (code !== undefined ? ' (code ' + code + ')' : '');
-  const retry = status >= 500 || status === 429 || status === 408;
-  return { outcome: retry ? 'retry' : 'failed', code: 'PINTEREST_HTTP_' + status, message: message };
+  return httpFailure(status, 'PINTEREST_HTTP_' + status, message);
 }
 
 /** The per-event statuses of an answer (200, or the details of a 422), in request order; or null. */
@@ -58,21 +57,7 @@ async function send({ events, secrets }) {
   if (!token) throw new Error('bind a secret named PINTEREST_ACCESS_TOKEN to this destination');
   const outcomes = new Array(events.length);
 
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
-    row.event_time = toUnixSeconds(row.event_time);
-    if (!row.action_source) row.action_source = SETTINGS.action_source;
-    if (row.user_data) row.user_data = Object.assign({}, row.user_data);
-    const why = refusal(row);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+  const { rows, from } = acceptedRows(events, outcomes, metaStyleRow, refusal);
   // A transform that left personal data unhashed is covered here (digests pass through unchanged).
   hashInPlace(userDataFields(rows.map((r) => r.user_data || {})));
 
@@ -96,15 +81,11 @@ async function send({ events, secrets }) {
     const statuses =
       res.status === 200 || res.status === 422 ? eventStatuses(body, rowChunks[c].length) : null;
     if (statuses) {
-      fromChunks[c].forEach((i, n) => {
-        outcomes[i] = eventVerdict(statuses[n]);
-      });
+      settleEach(outcomes, fromChunks[c], statuses.map(eventVerdict));
       continue;
     }
     const verdict = res.ok ? { outcome: 'delivered' } : requestVerdict(res.status, body);
-    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
-    if (hint !== undefined) wait = Math.max(wait || 0, hint);
-    for (const i of fromChunks[c]) outcomes[i] = verdict;
+    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
   }
   return finishWithHint(outcomes, SETTINGS.test_mode, wait);
 }

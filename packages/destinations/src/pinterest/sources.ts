@@ -7,6 +7,7 @@ import {
   consentSource,
   generatedSource,
   hashingSources,
+  metaRowSource,
   metaUserDataSource,
   profileSource,
   retryAfterSource,
@@ -64,6 +65,6 @@ export function pinterestSendSource(settings: PinterestSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, metaRowSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
   );
 }

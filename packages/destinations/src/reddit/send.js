@@ -34,8 +34,7 @@ function classify(status, body) {
   // Reddit's own {message}; an {error: {message}} envelope is read too.
   const error = (body && body.error) || {};
   const message = (body && body.message) || error.message || 'HTTP ' + status;
-  const retry = status >= 500 || status === 429 || status === 408;
-  return { outcome: retry ? 'retry' : 'failed', code: 'REDDIT_HTTP_' + status, message: message };
+  return httpFailure(status, 'REDDIT_HTTP_' + status, message);
 }
 
 /**
@@ -70,21 +69,13 @@ async function send({ events, secrets }) {
   const now = Date.now();
   const outcomes = new Array(events.length);
 
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
+  const toRow = (row) => {
     if (typeof row.event_at === 'string') row.event_at = Date.parse(row.event_at);
     if (!row.action_source) row.action_source = SETTINGS.action_source;
     row.user = Object.assign({}, row.user);
-    const why = refusal(row, now);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+    return row;
+  };
+  const { rows, from } = acceptedRows(events, outcomes, toRow, (row) => refusal(row, now));
   // A transform that left personal data unhashed is covered here (digests pass through unchanged).
   hashInPlace(userFields(rows.map((r) => r.user)));
 
@@ -110,15 +101,10 @@ async function send({ events, secrets }) {
     const body = await readJson(res);
     const perEvent = invalidEvents(res.status, body, rowChunks[c]);
     if (perEvent) {
-      fromChunks[c].forEach((i, n) => {
-        outcomes[i] = perEvent[n];
-      });
+      settleEach(outcomes, fromChunks[c], perEvent);
       continue;
     }
-    const verdict = classify(res.status, body);
-    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
-    if (hint !== undefined) wait = Math.max(wait || 0, hint);
-    for (const i of fromChunks[c]) outcomes[i] = verdict;
+    wait = settle(outcomes, fromChunks[c], classify(res.status, body), res, wait);
   }
   return finishWithHint(outcomes, Boolean(SETTINGS.test_id), wait);
 }

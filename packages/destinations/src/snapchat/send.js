@@ -10,8 +10,7 @@ function classify(status, body) {
   }
   if (body && body.status === 'INVALID') return invalid(body, status);
   const reason = (body && (body.reason || body.message)) || 'HTTP ' + status;
-  const retry = status >= 500 || status === 429 || status === 408;
-  return { outcome: retry ? 'retry' : 'failed', code: 'SNAPCHAT_HTTP_' + status, message: reason };
+  return httpFailure(status, 'SNAPCHAT_HTTP_' + status, reason);
 }
 
 /** Snap's {status: "INVALID", reason, errors?} as a failure that names what Snap named. */
@@ -62,21 +61,7 @@ async function send({ events, secrets }) {
   const outcomes = new Array(events.length);
 
   // Rows Snap will accept, with the index of the event each one came from.
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
-    row.event_time = toUnixSeconds(row.event_time);
-    if (!row.action_source) row.action_source = SETTINGS.action_source;
-    if (row.user_data) row.user_data = Object.assign({}, row.user_data);
-    const why = refusal(row, now);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+  const { rows, from } = acceptedRows(events, outcomes, metaStyleRow, (row) => refusal(row, now));
   // A transform that left personal data unhashed is covered here (digests pass through unchanged).
   hashInPlace(userDataFields(rows.map((r) => r.user_data || {})));
 
@@ -91,10 +76,7 @@ async function send({ events, secrets }) {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ data: rowChunks[c] }),
     });
-    const verdict = classify(res.status, await readJson(res));
-    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
-    if (hint !== undefined) wait = Math.max(wait || 0, hint);
-    for (const i of fromChunks[c]) outcomes[i] = verdict;
+    wait = settle(outcomes, fromChunks[c], classify(res.status, await readJson(res)), res, wait);
   }
   return finishWithHint(outcomes, SETTINGS.validate_only, wait);
 }

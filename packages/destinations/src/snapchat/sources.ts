@@ -9,6 +9,7 @@ import {
   compactSource,
   generatedSource,
   hashingSources,
+  metaRowSource,
   metaUserDataSource,
   profileSource,
   retryAfterSource,
@@ -58,6 +59,6 @@ export function snapchatSendSource(settings: SnapchatSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, metaRowSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
   );
 }

@@ -4,7 +4,7 @@
 //
 // Cached at module level: it survives from one send() to the next while this destination version's
 // sandbox context stays warm. Contexts may be recycled at any time; the cache is then empty and the
-// next call simply fetches a new token. Uses readJson (send-plumbing).
+// next call simply fetches a new token. Uses readJson and httpFailure (send-plumbing).
 
 /** @type {{ key: string, value: string, expiresAt: number } | null} */
 let cachedToken = null;
@@ -44,13 +44,12 @@ async function refreshAccessToken(credentials, key) {
     return { token: body.access_token };
   }
   const reason = (body && (body.error_description || body.error)) || 'HTTP ' + res.status;
-  const retry = res.status >= 500 || res.status === 429 || res.status === 408;
   return {
-    error: {
-      outcome: retry ? 'retry' : 'failed',
-      code: 'GOOGLE_OAUTH_' + String((body && body.error) || 'HTTP_' + res.status).toUpperCase(),
-      message: 'access token refresh failed: ' + reason,
-    },
+    error: httpFailure(
+      res.status,
+      'GOOGLE_OAUTH_' + String((body && body.error) || 'HTTP_' + res.status).toUpperCase(),
+      'access token refresh failed: ' + reason,
+    ),
   };
 }
 

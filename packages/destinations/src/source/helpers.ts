@@ -14,6 +14,7 @@ import consent from './consent.js?raw';
 import googleDateTime from './google-date-time.js?raw';
 import googleOAuth from './google-oauth.js?raw';
 import hash from './hash.js?raw';
+import metaRow from './meta-row.js?raw';
 import metaUserData from './meta-user-data.js?raw';
 import normalise from './normalise.js?raw';
 import profile from './profile.js?raw';
@@ -44,6 +45,12 @@ export const hashSource = hash;
 export const metaUserDataSource = metaUserData;
 
 /**
+ * `metaStyleRow(row)`: an event's row as Meta's, Snapchat's and Pinterest's send() take it (Unix
+ * seconds, `SETTINGS.action_source` as the default, its own `user_data`). Uses `toUnixSeconds`.
+ */
+export const metaRowSource = metaRow;
+
+/**
  * `normalise.*`: the platforms' normalisation rules before hashing. Reads `SETTINGS.default_country`
  * (ISO alpha-2, for national phone numbers). Uses `openpipes.phoneE164`.
  */
@@ -68,19 +75,21 @@ export const googleDateTimeSource = googleDateTime;
 /**
  * `accessToken(credentials, rejected)`, `forgetAccessToken()`: Google's OAuth 2.0 refresh-token flow
  * against `SETTINGS.token_url`, the access token cached while the sandbox context stays warm. Uses
- * `readJson` (send-plumbing).
+ * `readJson` and `httpFailure` (send-plumbing).
  */
 export const googleOAuthSource = googleOAuth;
 
 /**
- * `readJson(res)`, `chunks(list, size)`, `finish(outcomes, testMode)`: HTTP and result plumbing
- * every `send()` uses.
+ * `readJson(res)`, `chunks(list, size)`, `finish(outcomes, testMode)`, `httpFailure(status, code,
+ * message)`, `acceptedRows(events, outcomes, toRow, refusal)`, `settleEach(outcomes, from, verdicts)`:
+ * HTTP and result plumbing every `send()` uses.
  */
 export const sendPlumbingSource = sendPlumbing;
 
 /**
- * `retryAfterSeconds(res)`, `finishWithHint(outcomes, testMode, seconds)`: the platform's
- * Retry-After hint carried into the result. Uses `finish` (send-plumbing).
+ * `retryAfterSeconds(res)`, `finishWithHint(outcomes, testMode, seconds)`, `settle(outcomes, from,
+ * verdict, res, seconds)`: the platform's Retry-After hint carried into the result. Uses `finish`
+ * (send-plumbing).
  */
 export const retryAfterSource = retryAfter;
 

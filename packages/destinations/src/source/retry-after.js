@@ -26,3 +26,20 @@ function finishWithHint(outcomes, testMode, waitSeconds) {
   if (waitSeconds !== undefined) result.retry_after_seconds = waitSeconds;
   return result;
 }
+
+/**
+ * Records one request's verdict for every event it came from, and returns the run's longest
+ * Retry-After hint: `waitSeconds`, or this answer's hint when the verdict is a retry and the hint
+ * is longer.
+ * @param {Array<object>} outcomes
+ * @param {number[]} from
+ * @param {{ outcome: string }} verdict
+ * @param {{ headers?: { get(name: string): string | null } }} res
+ * @param {number | undefined} waitSeconds
+ * @returns {number | undefined}
+ */
+function settle(outcomes, from, verdict, res, waitSeconds) {
+  for (const i of from) outcomes[i] = verdict;
+  const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
+  return hint === undefined ? waitSeconds : Math.max(waitSeconds || 0, hint);
+}

@@ -28,3 +28,53 @@ function finish(outcomes, testMode) {
   result.test_mode = testMode;
   return result;
 }
+
+/**
+ * A request that failed with this HTTP status, for every event of it: retried when it may pass
+ * later (a server error, 429 throttling, 408 timeout), failed otherwise.
+ * @param {number} status
+ * @param {string} code
+ * @param {string} message
+ */
+function httpFailure(status, code, message) {
+  const retry = status >= 500 || status === 429 || status === 408;
+  return { outcome: retry ? 'retry' : 'failed', code: code, message: message };
+}
+
+/**
+ * The rows a send() puts in its requests, each with the index of the event it came from (`from`).
+ * `toRow(payload)` makes an event's row from a copy of its payload; `refusal(row)` says why the
+ * platform would refuse it ({ code, message }), or null. A refused event is failed here, alone, and
+ * its batch-mates are sent without it; its outcome says `sent: false`, so OpenPipes, which finds it
+ * in no request, still matches records to events.
+ * @param {Array<{ event_payload: Record<string, any> }>} events
+ * @param {Array<object>} outcomes
+ * @param {(payload: Record<string, any>) => Record<string, any>} toRow
+ * @param {(row: Record<string, any>) => { code: string, message: string } | null} refusal
+ */
+function acceptedRows(events, outcomes, toRow, refusal) {
+  const rows = [];
+  const from = [];
+  events.forEach((e, i) => {
+    const row = toRow(Object.assign({}, e.event_payload));
+    const why = refusal(row);
+    if (why) outcomes[i] = { outcome: 'failed', code: why.code, message: why.message, sent: false };
+    else {
+      rows.push(row);
+      from.push(i);
+    }
+  });
+  return { rows: rows, from: from };
+}
+
+/**
+ * Records one outcome per event of a request, in request order, for the events it came from.
+ * @param {Array<object>} outcomes
+ * @param {number[]} from
+ * @param {Array<object>} verdicts
+ */
+function settleEach(outcomes, from, verdicts) {
+  from.forEach((i, n) => {
+    outcomes[i] = verdicts[n];
+  });
+}

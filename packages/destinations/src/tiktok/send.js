@@ -12,8 +12,7 @@ function classify(status, body) {
   const code = body && typeof body.code === 'number' ? body.code : undefined;
   if (code === undefined) {
     if (status >= 200 && status < 300) return { outcome: 'delivered' };
-    const retry = status >= 500 || status === 429 || status === 408;
-    return { outcome: retry ? 'retry' : 'failed', code: 'HTTP_' + status, message: 'HTTP ' + status };
+    return httpFailure(status, 'HTTP_' + status, 'HTTP ' + status);
   }
   const message =
     (body.message || 'TikTok code ' + code) + (body.request_id ? ' | request_id ' + body.request_id : '');

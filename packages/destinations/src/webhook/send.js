@@ -63,9 +63,8 @@ function retryAfterSeconds(value) {
 /** As every destination: 2xx delivered; 408, 429 and 5xx retried; any other status failed. */
 function classify(status, text) {
   if (status >= 200 && status < 300) return { outcome: 'delivered' };
-  const retry = status >= 500 || status === 408 || status === 429;
   const detail = text ? ': ' + text.slice(0, 500) : '';
-  return { outcome: retry ? 'retry' : 'failed', code: 'HTTP_' + status, message: 'HTTP ' + status + detail };
+  return httpFailure(status, 'HTTP_' + status, 'HTTP ' + status + detail);
 }
 
 async function send({ events, secrets }) {

@@ -3,13 +3,16 @@ const MATCHING_IDENTIFIERS = ['twclid', 'hashed_email', 'hashed_phone_number'];
 
 /** Why X would refuse this conversion, or null: X fails a whole request for one bad conversion. */
 function refusal(row) {
-  if (!row.event_id) return 'event_id is required (the X event this conversion counts for)';
+  const invalid = (message) => ({ code: 'INVALID_EVENT', message: message });
+  if (!row.event_id) return invalid('event_id is required (the X event this conversion counts for)');
   if (typeof row.conversion_time !== 'string' || Number.isNaN(Date.parse(row.conversion_time))) {
-    return 'conversion_time must be ISO 8601';
+    return invalid('conversion_time must be ISO 8601');
   }
   const ids = Array.isArray(row.identifiers) ? row.identifiers : [];
   if (!ids.some((id) => id && MATCHING_IDENTIFIERS.some((k) => id[k]))) {
-    return 'identifiers need twclid, hashed_email or hashed_phone_number (IP and user agent alone are not enough)';
+    return invalid(
+      'identifiers need twclid, hashed_email or hashed_phone_number (IP and user agent alone are not enough)',
+    );
   }
   return null;
 }
@@ -32,18 +35,7 @@ async function send({ events, secrets }) {
     if (!secrets[name]) throw new Error('bind a secret named ' + name + ' to this destination');
   }
   const outcomes = new Array(events.length);
-  const rows = [];
-  const from = [];
-  events.forEach((e, i) => {
-    const row = Object.assign({}, e.event_payload);
-    const why = refusal(row);
-    // sent: false tells OpenPipes this event is in no request, so records match rows to events.
-    if (why) outcomes[i] = { outcome: 'failed', code: 'INVALID_EVENT', message: why, sent: false };
-    else {
-      rows.push(row);
-      from.push(i);
-    }
-  });
+  const { rows, from } = acceptedRows(events, outcomes, (row) => row, refusal);
 
   const url =
     SETTINGS.base_url + '/' + SETTINGS.api_version + '/measurement/conversions/' + SETTINGS.pixel_id;
@@ -66,19 +58,10 @@ async function send({ events, secrets }) {
       body: JSON.stringify({ conversions: rowChunks[c] }),
     });
     const body = await readJson(res);
-    let verdict;
-    if (res.ok) verdict = { outcome: 'delivered' };
-    else {
-      const retry = res.status >= 500 || res.status === 429 || res.status === 408;
-      verdict = {
-        outcome: retry ? 'retry' : 'failed',
-        code: 'X_HTTP_' + res.status,
-        message: errorMessage(res.status, body),
-      };
-    }
-    const hint = verdict.outcome === 'retry' ? retryAfterSeconds(res) : undefined;
-    if (hint !== undefined) wait = Math.max(wait || 0, hint);
-    for (const i of fromChunks[c]) outcomes[i] = verdict;
+    const verdict = res.ok
+      ? { outcome: 'delivered' }
+      : httpFailure(res.status, 'X_HTTP_' + res.status, errorMessage(res.status, body));
+    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
   }
   // No test mode: every record is a live delivery.
   return finishWithHint(outcomes, false, wait);
