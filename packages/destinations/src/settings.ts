@@ -41,6 +41,45 @@ export const destinationNameSchema = (fallback: string) =>
 /** A test code as the platforms issue them (Events Manager / TikTok Events Manager "Test events"). */
 export const testEventCodeSchema = z.string().trim().min(1).max(100).optional();
 
+/** Events per request: from 1 to the platform's `limit`; `fallback` (default: the limit) when unset. */
+export function batchSizeSchema(limit: number, fallback = limit) {
+  return z.number().int().min(1).max(limit).default(fallback);
+}
+
+/**
+ * The settings a platform template that maps event names and completes phone numbers has, in this
+ * order: `default_country`, `event_names`, `max_batch_size` (up to the platform's limit). Spread
+ * into the template's `z.object` where they stand.
+ *
+ * @example
+ * ```ts
+ * z.object({ name: destinationNameSchema('acme'), account_id: z.string(), ...mappedEventSettings(500) });
+ * ```
+ */
+export function mappedEventSettings(limit: number) {
+  return {
+    default_country: defaultCountrySchema,
+    event_names: eventNamesSchema,
+    max_batch_size: batchSizeSchema(limit),
+  };
+}
+
+/**
+ * What such a template's sources take of those settings: the country, the platform's limit per
+ * request, and its event-name map with the destination's overrides merged over it.
+ */
+export function mappedEventSources(
+  settings: { default_country?: string | undefined; event_names?: Record<string, string | null> | undefined },
+  eventNames: Readonly<Record<string, string>>,
+  limit: number,
+) {
+  return {
+    default_country: settings.default_country,
+    max_events_per_request: limit,
+    event_names: mergeEventNames(eventNames, settings.event_names),
+  };
+}
+
 /** Merges overrides over defaults; an override of `null` removes the mapping (events are filtered). */
 export function mergeEventNames(
   defaults: Record<string, string>,

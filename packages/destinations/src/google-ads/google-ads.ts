@@ -1,7 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
-import { baseUrlSchema, defaultCountrySchema, destinationNameSchema } from '../settings.js';
+import { baseUrlSchema, batchSizeSchema, defaultCountrySchema, destinationNameSchema } from '../settings.js';
 import { googleAdsSendSource, googleAdsTransformSource } from './sources.js';
 
 /**
@@ -72,7 +72,7 @@ export const googleAdsSettingsSchema = z.object({
     .object({ ad_user_data: consentValue.optional(), ad_personalization: consentValue.optional() })
     .optional(),
   default_country: defaultCountrySchema,
-  max_batch_size: z.number().int().min(1).max(GOOGLE_ADS_MAX_BATCH_SIZE).default(GOOGLE_ADS_MAX_BATCH_SIZE),
+  max_batch_size: batchSizeSchema(GOOGLE_ADS_MAX_BATCH_SIZE),
 });
 export type GoogleAdsSettings = z.input<typeof googleAdsSettingsSchema>;
 

@@ -5,10 +5,9 @@ import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
-  defaultCountrySchema,
   destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
+  mappedEventSettings,
+  mappedEventSources,
   testEventCodeSchema,
 } from '../settings.js';
 import { metaSendSource, metaTransformSource } from './sources.js';
@@ -67,9 +66,7 @@ export const metaCapiSettingsSchema = z.object({
       'other',
     ])
     .default('website'),
-  default_country: defaultCountrySchema,
-  event_names: eventNamesSchema,
-  max_batch_size: z.number().int().min(1).max(META_MAX_BATCH_SIZE).default(META_MAX_BATCH_SIZE),
+  ...mappedEventSettings(META_MAX_BATCH_SIZE),
   /**
    * Meta's Limited Data Use (US state privacy laws), sent with every event: not consent, a
    * processing mode of its own (docs/consent.md). `{}` asks Meta to geolocate each event
@@ -168,9 +165,7 @@ export const metaCapiTemplate = defineTemplate({
       base_url: s.base_url,
       test_event_code: s.test_event_code,
       action_source: s.action_source,
-      default_country: s.default_country,
-      max_events_per_request: META_MAX_BATCH_SIZE,
-      event_names: mergeEventNames(metaEventNames, s.event_names),
+      ...mappedEventSources(s, metaEventNames, META_MAX_BATCH_SIZE),
       data_processing_options: s.data_processing_options,
     };
     return {

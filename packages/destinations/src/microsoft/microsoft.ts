@@ -5,10 +5,9 @@ import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
-  defaultCountrySchema,
   destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
+  mappedEventSettings,
+  mappedEventSources,
 } from '../settings.js';
 import { microsoftSendSource, microsoftTransformSource } from './sources.js';
 
@@ -51,14 +50,7 @@ export const microsoftUetCapiSettingsSchema = z.object({
   /** The UET tag id (Tools > UET tag). */
   tag_id: z.string().regex(/^\d{4,20}$/, 'tag_id must be the numeric UET tag id'),
   base_url: baseUrlSchema('https://capi.uet.microsoft.com'),
-  default_country: defaultCountrySchema,
-  event_names: eventNamesSchema,
-  max_batch_size: z
-    .number()
-    .int()
-    .min(1)
-    .max(MICROSOFT_UET_MAX_BATCH_SIZE)
-    .default(MICROSOFT_UET_MAX_BATCH_SIZE),
+  ...mappedEventSettings(MICROSOFT_UET_MAX_BATCH_SIZE),
 });
 export type MicrosoftUetCapiSettings = z.input<typeof microsoftUetCapiSettingsSchema>;
 
@@ -103,9 +95,7 @@ export const microsoftUetCapiTemplate = defineTemplate({
     const sourceSettings = {
       tag_id: s.tag_id,
       base_url: s.base_url,
-      default_country: s.default_country,
-      max_events_per_request: MICROSOFT_UET_MAX_BATCH_SIZE,
-      event_names: mergeEventNames(microsoftUetEventNames, s.event_names),
+      ...mappedEventSources(s, microsoftUetEventNames, MICROSOFT_UET_MAX_BATCH_SIZE),
     };
     return {
       send: microsoftSendSource(sourceSettings),

@@ -5,10 +5,9 @@ import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
-  defaultCountrySchema,
   destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
+  mappedEventSettings,
+  mappedEventSources,
 } from '../settings.js';
 import { pinterestSendSource, pinterestTransformSource } from './sources.js';
 
@@ -49,9 +48,7 @@ export const pinterestCapiSettingsSchema = z.object({
   base_url: baseUrlSchema('https://api.pinterest.com'),
   /** Used when an event does not say: `web`, `app_android`, `app_ios` or `offline`. */
   action_source: z.enum(['web', 'app_android', 'app_ios', 'offline']).default('web'),
-  default_country: defaultCountrySchema,
-  event_names: eventNamesSchema,
-  max_batch_size: z.number().int().min(1).max(PINTEREST_MAX_BATCH_SIZE).default(PINTEREST_MAX_BATCH_SIZE),
+  ...mappedEventSettings(PINTEREST_MAX_BATCH_SIZE),
   /** Limited Data Processing (US state privacy laws): `custom_data.opt_out_type: "LDP"` on every event. */
   limited_data_processing: z.boolean().optional(),
 });
@@ -130,9 +127,7 @@ export const pinterestCapiTemplate = defineTemplate({
       base_url: s.base_url,
       test_mode: s.test_mode ?? false,
       action_source: s.action_source,
-      default_country: s.default_country,
-      max_events_per_request: PINTEREST_MAX_BATCH_SIZE,
-      event_names: mergeEventNames(pinterestEventNames, s.event_names),
+      ...mappedEventSources(s, pinterestEventNames, PINTEREST_MAX_BATCH_SIZE),
       limited_data_processing: s.limited_data_processing ?? false,
     };
     return {

@@ -5,10 +5,9 @@ import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
-  defaultCountrySchema,
   destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
+  mappedEventSettings,
+  mappedEventSources,
 } from '../settings.js';
 import { redditSendSource, redditTransformSource } from './sources.js';
 
@@ -58,9 +57,7 @@ export const redditCapiSettingsSchema = z.object({
   base_url: baseUrlSchema('https://ads-api.reddit.com'),
   /** Used when an event does not say: `WEBSITE`, `APP`, `PHYSICAL_STORE` or `OTHER`. */
   action_source: z.enum(['WEBSITE', 'APP', 'PHYSICAL_STORE', 'OTHER']).default('WEBSITE'),
-  default_country: defaultCountrySchema,
-  event_names: eventNamesSchema,
-  max_batch_size: z.number().int().min(1).max(REDDIT_MAX_BATCH_SIZE).default(REDDIT_MAX_BATCH_SIZE),
+  ...mappedEventSettings(REDDIT_MAX_BATCH_SIZE),
   /** Limited Data Use (US state privacy laws): `user.data_processing_options.modes: ["LDU"]`. */
   limited_data_use: z.boolean().optional(),
 });
@@ -118,9 +115,7 @@ export const redditCapiTemplate = defineTemplate({
       base_url: s.base_url,
       test_id: s.test_id,
       action_source: s.action_source,
-      default_country: s.default_country,
-      max_events_per_request: REDDIT_MAX_BATCH_SIZE,
-      event_names: mergeEventNames(redditEventNames, s.event_names),
+      ...mappedEventSources(s, redditEventNames, REDDIT_MAX_BATCH_SIZE),
       limited_data_use: s.limited_data_use ?? false,
     };
     return {

@@ -5,10 +5,9 @@ import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
-  defaultCountrySchema,
   destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
+  mappedEventSettings,
+  mappedEventSources,
 } from '../settings.js';
 import { snapchatSendSource, snapchatTransformSource } from './sources.js';
 
@@ -56,9 +55,7 @@ export const snapchatCapiSettingsSchema = z.object({
   base_url: baseUrlSchema('https://tr.snapchat.com'),
   /** Used when an event does not say: `WEB`, `MOBILE_APP` or `OFFLINE`. */
   action_source: z.enum(['WEB', 'MOBILE_APP', 'OFFLINE']).default('WEB'),
-  default_country: defaultCountrySchema,
-  event_names: eventNamesSchema,
-  max_batch_size: z.number().int().min(1).max(SNAPCHAT_MAX_BATCH_SIZE).default(SNAPCHAT_MAX_BATCH_SIZE),
+  ...mappedEventSettings(SNAPCHAT_MAX_BATCH_SIZE),
   /** Snap's Limited Data Use: `["LMU"]` on every event when true (US state privacy laws). */
   limited_data_use: z.boolean().optional(),
 });
@@ -138,9 +135,7 @@ export const snapchatCapiTemplate = defineTemplate({
       base_url: s.base_url,
       validate_only: s.validate_only ?? false,
       action_source: s.action_source,
-      default_country: s.default_country,
-      max_events_per_request: SNAPCHAT_MAX_BATCH_SIZE,
-      event_names: mergeEventNames(snapchatEventNames, s.event_names),
+      ...mappedEventSources(s, snapchatEventNames, SNAPCHAT_MAX_BATCH_SIZE),
       limited_data_use: s.limited_data_use ?? false,
     };
     return {

@@ -5,10 +5,9 @@ import { platformEventNames } from '../event-names.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
-  defaultCountrySchema,
   destinationNameSchema,
-  eventNamesSchema,
-  mergeEventNames,
+  mappedEventSettings,
+  mappedEventSources,
   testEventCodeSchema,
 } from '../settings.js';
 import { tiktokSendSource, tiktokTransformSource } from './sources.js';
@@ -56,9 +55,7 @@ export const tiktokEventsSettingsSchema = z.object({
   /** From TikTok Events Manager > Test events. When set, every delivery is recorded as test mode. */
   test_event_code: testEventCodeSchema,
   base_url: baseUrlSchema('https://business-api.tiktok.com'),
-  default_country: defaultCountrySchema,
-  event_names: eventNamesSchema,
-  max_batch_size: z.number().int().min(1).max(TIKTOK_MAX_BATCH_SIZE).default(TIKTOK_MAX_BATCH_SIZE),
+  ...mappedEventSettings(TIKTOK_MAX_BATCH_SIZE),
 });
 export type TikTokEventsSettings = z.input<typeof tiktokEventsSettingsSchema>;
 
@@ -114,9 +111,7 @@ export const tiktokEventsTemplate = defineTemplate({
       base_url: s.base_url,
       event_source: s.event_source,
       test_event_code: s.test_event_code,
-      default_country: s.default_country,
-      max_events_per_request: TIKTOK_MAX_BATCH_SIZE,
-      event_names: mergeEventNames(tiktokEventNames, s.event_names),
+      ...mappedEventSources(s, tiktokEventNames, TIKTOK_MAX_BATCH_SIZE),
     };
     return {
       send: tiktokSendSource(sourceSettings),

@@ -1,7 +1,7 @@
 import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
-import { destinationNameSchema } from '../settings.js';
+import { batchSizeSchema, destinationNameSchema } from '../settings.js';
 import { webhookSendSource, webhookTransformSource } from './sources.js';
 
 /**
@@ -59,7 +59,7 @@ export const webhookSettingsSchema = z.object({
    * show `[secret:NAME]`).
    */
   headers: z.record(headerName, headerValue).default({}),
-  max_batch_size: z.number().int().min(1).max(WEBHOOK_MAX_BATCH_SIZE).default(100),
+  max_batch_size: batchSizeSchema(WEBHOOK_MAX_BATCH_SIZE, 100),
 });
 export type WebhookSettings = z.input<typeof webhookSettingsSchema>;
 
