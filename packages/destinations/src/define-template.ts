@@ -8,6 +8,7 @@
 import {
   type DestinationDefinition,
   type DestinationTemplate,
+  type MatchIdentifier,
   PipesError,
   parseOrThrow,
 } from '@openpipes/core';
@@ -25,43 +26,10 @@ export interface TemplateSecret {
  * What a template's `send()` can put on the wire that identifies a person, for the match-quality
  * report: the identity table's kinds under their names there (docs/identifiers.md, core's
  * `IdentifierKind`: click and browser ids, first-party ids, email, phone), the other hashed personal
- * data the platforms take, and the last-seen attributes `ip` and `user_agent`.
+ * data the platforms take, and the last-seen attributes `ip` and `user_agent`: core's
+ * `MatchIdentifier`, the closed list match quality counts.
  */
-export type TemplateIdentifier =
-  // The identity table's kinds (docs/identifiers.md).
-  | 'user_id'
-  | 'anonymous_id'
-  | 'ga_client_id'
-  | 'external_id'
-  | 'email'
-  | 'phone'
-  | 'fbp'
-  | 'fbc'
-  | 'ttp'
-  | 'ttclid'
-  | 'gclid'
-  | 'gbraid'
-  | 'wbraid'
-  | 'msclkid'
-  | 'sc_click_id'
-  | 'sc_cookie1'
-  | 'epik'
-  | 'rdt_cid'
-  | 'rdt_uuid'
-  | 'li_fat_id'
-  | 'twclid'
-  // Personal data sent hashed, never stitched on.
-  | 'first_name'
-  | 'last_name'
-  | 'city'
-  | 'state'
-  | 'zip'
-  | 'country'
-  | 'gender'
-  | 'date_of_birth'
-  // Last-seen attributes.
-  | 'ip'
-  | 'user_agent';
+export type TemplateIdentifier = MatchIdentifier;
 
 /**
  * How a template's test mode is switched on: `settings` merged over the normal settings make every
@@ -104,8 +72,11 @@ export interface TemplateSpec<Schema extends z.ZodType<BaseTemplateSettings>> {
   secrets: TemplateSecret[] | ((settings: z.output<Schema>) => TemplateSecret[]);
   /** The platform's limit of events per request (settings' `max_batch_size` may be lower). */
   maxBatchSize: number;
-  /** The identifiers the generated `send()` sends, for the match-quality report. */
-  identifiers: TemplateIdentifier[];
+  /**
+   * The identifiers the generated `send()` sends, for the match-quality report. Default: the keys
+   * of `identifierPaths`, in their order.
+   */
+  identifiers?: TemplateIdentifier[];
   /**
    * Where the default transform puts each identifier in an output event's `event_payload`
    * (`user_data.em`, `userIdentifiers[].hashedEmail`): the created destination's `identifiers`,
@@ -184,9 +155,10 @@ const testModeKeys = ['test_event_code', 'validate_only', 'test_mode'];
 export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
   spec: TemplateSpec<Schema>,
 ): DefinedTemplate<Schema> {
+  const identifiers = spec.identifiers ?? (Object.keys(spec.identifierPaths ?? {}) as TemplateIdentifier[]);
   // A path declared for an identifier the template does not say it sends is a mistake in the template.
   for (const identifier of Object.keys(spec.identifierPaths ?? {})) {
-    if (!spec.identifiers.includes(identifier as TemplateIdentifier)) {
+    if (!identifiers.includes(identifier as TemplateIdentifier)) {
       throw new Error(`${spec.name}: identifierPaths names ${identifier}, which is not in identifiers`);
     }
   }
@@ -238,7 +210,7 @@ export function defineTemplate<Schema extends z.ZodType<BaseTemplateSettings>>(
     settings: spec.settings,
     secrets: spec.secrets,
     maxBatchSize: spec.maxBatchSize,
-    identifiers: spec.identifiers,
+    identifiers,
     testModeSpec: spec.testMode,
     fromOptions: (options) =>
       create(

@@ -79,7 +79,6 @@ export const ga4Template = defineTemplate({
     },
   ],
   maxBatchSize: GA4_MAX_BATCH_SIZE,
-  identifiers: ['ga_client_id', 'user_id'],
   identifierPaths: { ga_client_id: ['client_id'], user_id: ['user_id'] },
   testMode: {
     settings: { validate_only: true },

@@ -121,7 +121,6 @@ export const googleAdsTemplate = defineTemplate({
     { key: 'GOOGLE_ADS_DEVELOPER_TOKEN', description: 'Google Ads API developer token (API Center)' },
   ],
   maxBatchSize: GOOGLE_ADS_MAX_BATCH_SIZE,
-  identifiers: ['email', 'phone', 'gclid', 'gbraid', 'wbraid'],
   identifierPaths: {
     email: ['userIdentifiers[].hashedEmail'],
     phone: ['userIdentifiers[].hashedPhoneNumber'],

@@ -122,7 +122,6 @@ export const dataManagerTemplate = defineTemplate({
     },
   ],
   maxBatchSize: DATA_MANAGER_MAX_BATCH_SIZE,
-  identifiers: ['email', 'phone', 'gclid', 'gbraid', 'wbraid', 'first_name', 'last_name', 'country', 'zip'],
   identifierPaths: {
     email: ['userData.userIdentifiers[].emailAddress'],
     phone: ['userData.userIdentifiers[].phoneNumber'],

@@ -85,7 +85,6 @@ export const linkedinCapiTemplate = defineTemplate({
     },
   ],
   maxBatchSize: LINKEDIN_MAX_BATCH_SIZE,
-  identifiers: ['email', 'li_fat_id', 'first_name', 'last_name'],
   identifierPaths: {
     email: ['user.userIds[idType=SHA256_EMAIL].idValue'],
     li_fat_id: ['user.userIds[idType=LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID].idValue'],

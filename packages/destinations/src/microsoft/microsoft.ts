@@ -80,7 +80,6 @@ export const microsoftUetCapiTemplate = defineTemplate({
     },
   ],
   maxBatchSize: MICROSOFT_UET_MAX_BATCH_SIZE,
-  identifiers: ['msclkid', 'email', 'phone', 'external_id', 'anonymous_id', 'ip', 'user_agent'],
   identifierPaths: {
     msclkid: ['userData.msclkid'],
     email: ['userData.em'],

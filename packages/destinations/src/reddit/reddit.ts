@@ -94,7 +94,6 @@ export const redditCapiTemplate = defineTemplate({
     },
   ],
   maxBatchSize: REDDIT_MAX_BATCH_SIZE,
-  identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'rdt_cid', 'rdt_uuid'],
   identifierPaths: {
     email: ['user.email'],
     phone: ['user.phone_number'],

@@ -90,7 +90,6 @@ export const tiktokEventsTemplate = defineTemplate({
     },
   ],
   maxBatchSize: TIKTOK_MAX_BATCH_SIZE,
-  identifiers: ['email', 'phone', 'external_id', 'ip', 'user_agent', 'ttp', 'ttclid'],
   identifierPaths: {
     email: ['user.email'],
     phone: ['user.phone'],

@@ -111,7 +111,6 @@ export const webhookTemplate = defineTemplate({
   ],
   maxBatchSize: WEBHOOK_MAX_BATCH_SIZE,
   // It sends whatever the transform leaves in the events; the default transform passes them on.
-  identifiers: [],
   testMode: {
     unsupported: 'a webhook has no test mode: point url at a test receiver (or a second destination) instead',
   },

@@ -96,7 +96,6 @@ export const xCapiTemplate = defineTemplate({
     { key: 'X_ACCESS_TOKEN_SECRET', description: 'Access token secret of that user' },
   ],
   maxBatchSize: X_MAX_BATCH_SIZE,
-  identifiers: ['twclid', 'email', 'phone', 'ip', 'user_agent'],
   identifierPaths: {
     twclid: ['identifiers[].twclid'],
     email: ['identifiers[].hashed_email'],
