@@ -11,6 +11,7 @@ import type { ProfilesResolver } from './deliver.js';
 import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
 import { cursorSchema, isId } from './ids.js';
+import { type LastErrors, lastErrors } from './last-errors.js';
 import {
   type MatchQuality,
   type MatchQualityQuery,
@@ -154,6 +155,11 @@ export interface DeliveriesApi {
    * that is reversed or too long (2 days of minutes, 31 days of hours).
    */
   counts(query?: DeliveryCountsQuery): Promise<DeliveryCounts>;
+  /**
+   * Each pipe's last error: its newest failed, dead or retrying delivery, with the error and its
+   * time (one indexed read per pipe and status, never the history). Pipes without one are left out.
+   */
+  lastErrors(): Promise<LastErrors>;
   /**
    * Match quality of a pipe over the last hour, day or week (`window`, default `24h`): the share
    * of its delivered events that carried each identifier its destination declares, before and
@@ -375,6 +381,10 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
 
     counts(query = {}) {
       return countDeliveries(deps.store, query, deps.now());
+    },
+
+    lastErrors() {
+      return lastErrors(deps.store, deps.config);
     },
 
     async matchQuality(pipeId, query = {}) {

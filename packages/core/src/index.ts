@@ -87,6 +87,7 @@ export type { IdentityOptions, TransformProfile } from './identity/stitch.js';
 export { cursorSchema, type IdKind, idAtTime, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
 export { findUnstorableJson } from './json-value.js';
+export { errorStatuses, type LastErrors, lastErrorsSchema } from './last-errors.js';
 export { adaptLogger, type LogFields, type Logger, silentLogger } from './logger.js';
 export * from './match-quality.js';
 export type { EngineObserver, EventRejectReason } from './observer.js';

@@ -487,6 +487,16 @@ export interface Store
    */
   backlog(): Promise<Array<{ destination_id: string; count: number }>>;
 
+  /**
+   * For each pipe of `pipeIds`, its newest delivery (by id, so by creation) whose status is one of
+   * `statuses`: at most one row per pipe, newest first; pipes with none are left out, and an empty
+   * `pipeIds` or `statuses` answers `[]`. The console's "last error" per pipe (`failed`, `dead`,
+   * `retrying`), polled every few seconds: it MUST cost in proportion to `pipeIds.length *
+   * statuses.length`, never the history (one newest-first read of the `(pipe_id, status, id)`
+   * index per pipe and status, limit 1).
+   */
+  newestDeliveries(input: { pipeIds: string[]; statuses: DeliveryStatus[] }): Promise<DeliveryRow[]>;
+
   // --- event volume (volume alerts) ------------------------------------------------------------
 
   /**

@@ -42,6 +42,7 @@ import { erasureMethods } from './erasure.js';
 import { eventMethods } from './events.js';
 import { matchCountMethods } from './match-counts.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
+import { newestDeliveriesMethod } from './newest-deliveries.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
 import { reconciliationMethods } from './reconciliation.js';
@@ -195,6 +196,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...profileMethods(context),
     ...erasureMethods(context),
     ...backlogMethod(context),
+    ...newestDeliveriesMethod(context),
     ...volumeMethods(context),
     subscribe: subscriptions.subscribe,
   };

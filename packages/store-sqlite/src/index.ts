@@ -27,6 +27,7 @@ import { erasureMethods } from './erasure.js';
 import { eventMethods } from './events.js';
 import { matchCountMethods } from './match-counts.js';
 import { readMigrationStatus, runMigrations } from './migrate.js';
+import { newestDeliveriesMethod } from './newest-deliveries.js';
 import { profileMethods } from './profiles.js';
 import { pruneMethods } from './prune.js';
 import { reconciliationMethods } from './reconciliation.js';
@@ -88,6 +89,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     ...profileMethods(context),
     ...erasureMethods(context),
     ...backlogMethod(context),
+    ...newestDeliveriesMethod(context),
     ...volumeMethods(context),
   };
   return withStorageErrors(store);

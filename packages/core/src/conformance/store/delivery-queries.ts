@@ -1,7 +1,7 @@
 /** Store conformance: listing, counting and replaying deliveries. */
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../ids.js';
-import { at, newEvent, outcome, type StoreCases, t0 } from './fixtures.js';
+import { at, newEvent, outcome, type Seeded, type StoreCases, t0 } from './fixtures.js';
 
 export function deliveryQueryCases(t: StoreCases): void {
   const { claimFor, seed } = t;
@@ -172,6 +172,61 @@ export function deliveryQueryCases(t: StoreCases): void {
       await t.store.completeDeliveries({ owner: 'w', outcomes: [outcome(c!, 'dead')], now: at(2) });
       const last = Object.fromEntries((await t.store.backlog()).map((r) => [r.destination_id, r.count]));
       expect(last[p.destination_id]).toBe(2);
+    });
+
+    it('answers the newest delivery of each pipe in the statuses asked for, one per pipe, newest first', async () => {
+      const { pipeRefs } = await seed(5, 3);
+      const [p, q, r] = pipeRefs as [Seeded['pipeRefs'][0], Seeded['pipeRefs'][0], Seeded['pipeRefs'][0]];
+      // Claimed oldest first: a < b < c < d by id (by creation); e stays pending.
+      const [a, b, c, d] = await claimFor(p, 'w', at(0), { limit: 4 });
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [
+          outcome(a!, 'dead'),
+          outcome(b!, 'retrying', { next_attempt_at: at(60_000) }),
+          outcome(c!, 'failed'),
+          outcome(d!, 'delivered'),
+        ],
+        now: at(1),
+      });
+      const [qa] = await claimFor(q, 'w', at(2), { limit: 1 });
+      await t.store.completeDeliveries({ owner: 'w', outcomes: [outcome(qa!, 'dead')], now: at(3) });
+      const errors = ['failed', 'dead', 'retrying'] as const;
+      const pipeIds = pipeRefs.map((x) => x.pipe_id);
+      const newest = await t.store.newestDeliveries({ pipeIds, statuses: [...errors] });
+      // p: c (failed) is newer than b (retrying) and a (dead); q: its one dead; r: none (all pending).
+      expect(newest.map((row) => [row.pipe_id, row.id, row.status])).toEqual(
+        [
+          [p.pipe_id, c!.id, 'failed'],
+          [q.pipe_id, qa!.id, 'dead'],
+        ].sort((x, y) => (x[1]! < y[1]! ? 1 : -1)),
+      );
+      expect(newest[0]).toMatchObject({ destination_id: expect.any(String), updated_at: expect.any(String) });
+      // Each status on its own, and a pipe listed twice answers once.
+      expect(
+        (await t.store.newestDeliveries({ pipeIds: [p.pipe_id, p.pipe_id], statuses: ['dead'] })).map(
+          (x) => x.id,
+        ),
+      ).toEqual([a!.id]);
+      expect(
+        (await t.store.newestDeliveries({ pipeIds: [p.pipe_id, r.pipe_id], statuses: ['pending'] }))
+          .map((x) => x.pipe_id)
+          .sort(),
+      ).toEqual([p.pipe_id, r.pipe_id].sort());
+      // A retry that succeeds leaves the status: the next newest answers (e, pending, goes too).
+      const again = await claimFor(p, 'w', at(60_000));
+      expect(again.map((x) => x.id)).toContain(b!.id);
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: again.map((x) => outcome(x, 'delivered')),
+        now: at(60_001),
+      });
+      expect(
+        (await t.store.newestDeliveries({ pipeIds, statuses: ['retrying', 'dead'] })).map((x) => x.id),
+      ).toEqual([qa!.id, a!.id].sort().reverse());
+      expect(await t.store.newestDeliveries({ pipeIds: [], statuses: [...errors] })).toEqual([]);
+      expect(await t.store.newestDeliveries({ pipeIds, statuses: [] })).toEqual([]);
+      expect(await t.store.newestDeliveries({ pipeIds: ['pip_unknown'], statuses: [...errors] })).toEqual([]);
     });
 
     it('counts final statuses too, and keeps the counts right through replay and pruning', async () => {
