@@ -1,8 +1,9 @@
-/** Delivery records of a pipe, replay, one record with its attempts, and the buffer's depth. */
+/** Delivery records of a pipe, replay, one record with its attempts, last errors, and the buffer's depth. */
 import {
   deliveryCountsQuerySchema,
   deliveryCountsSchema,
   deliverySchema,
+  lastErrorsSchema,
   matchQualityQuerySchema,
   matchQualitySchema,
   type Pipes,
@@ -171,6 +172,24 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       },
       async handle({ query }) {
         return reply(200, await pipes.reconciliation.get(query));
+      },
+    }),
+    defineRoute({
+      method: 'GET',
+      path: '/api/last-errors',
+      summary:
+        "Each pipe's last error: its newest failed, dead or retrying delivery, with the error and its time (one indexed read per pipe and status, never a scan of the history).",
+      tag: 'Deliveries',
+      access: 'read',
+      responses: {
+        200: {
+          description:
+            'One row per pipe with such a delivery (pipes without one are left out), newest first.',
+          schema: responseComponent('LastErrors', lastErrorsSchema),
+        },
+      },
+      async handle() {
+        return reply(200, await pipes.deliveries.lastErrors());
       },
     }),
     defineRoute({
