@@ -2,7 +2,7 @@
  * Overview: every pipe as source → transform → destination, its state, its delivery counts, its
  * destination's backlog and circuit breaker, and its last error.
  */
-import { api, type Delivery, type Destination, type Page, type Pipe, type Source } from '../api';
+import { api, type DeliveryError, type Destination, type Page, type Pipe, type Source } from '../api';
 import { type ChartPoint, DeliveryChart, minuteSeries } from '../chart';
 import { CreateForm } from '../create-form';
 import { Link, navigate } from '../router';
@@ -22,8 +22,15 @@ interface Breaker {
   paused_until: string | null;
 }
 
-/** Statuses whose records carry an error; each is read with its own indexed query, limit 1. */
-const errorStatuses = ['failed', 'dead', 'retrying'];
+/** A pipe's last error as `GET /api/last-errors` gives it: its newest failed, dead or retrying record. */
+interface LastError {
+  pipe_id: string;
+  delivery_id: string;
+  status: string;
+  error: DeliveryError | null;
+  created_at: string;
+  updated_at: string;
+}
 
 interface Overview {
   /** Delivered and failed per minute over the last hour, every pipe together. */
@@ -39,29 +46,13 @@ interface Overview {
   /** Paused destinations only (breaker open or half-open), by destination id. */
   paused: Map<string, Breaker>;
   /** Per pipe: its newest record with an error. */
-  lastError: Map<string, Delivery>;
-}
-
-/**
- * A pipe's newest record with an error: the newest failed, dead and retrying record (three indexed
- * "limit 1" reads, each as cheap with a million records as with ten), the newest of them.
- */
-async function newestError(pipeId: string): Promise<Delivery | undefined> {
-  const pages = await Promise.all(
-    errorStatuses.map((status) =>
-      api<Page<Delivery>>(`api/pipes/${pipeId}/deliveries`, { query: { status, limit: '1' } }),
-    ),
-  );
-  return pages
-    .flatMap((page) => page.data)
-    .filter((record) => record.error !== null)
-    .sort((a, b) => b.created_at.localeCompare(a.created_at))[0];
+  lastError: Map<string, LastError>;
 }
 
 async function loadOverview(): Promise<Overview> {
   // Every number here comes from the per-minute rollup or the index of live deliveries: the page
   // costs the same with a million records as with ten.
-  const [pipes, sources, destinations, backlog, minutes, hours] = await Promise.all([
+  const [pipes, sources, destinations, backlog, minutes, hours, lastErrors] = await Promise.all([
     api<Page<Pipe>>('api/pipes', { query: { limit: '1000' } }),
     api<Page<Source>>('api/sources', { query: { limit: '1000' } }),
     api<Page<Destination>>('api/event-destinations', { query: { limit: '1000' } }),
@@ -70,6 +61,8 @@ async function loadOverview(): Promise<Overview> {
     ),
     api<{ until: string; data: CountRow[] }>('api/delivery-counts', { query: { bucket: 'minute' } }),
     api<{ data: CountRow[] }>('api/delivery-counts', { query: { bucket: 'hour' } }),
+    // Every pipe's last error in one request (one indexed read per pipe and status on the server).
+    api<{ data: LastError[] }>('api/last-errors'),
   ]);
   const byPipe = (rows: CountRow[]) => {
     const map = new Map<string, Record<string, number>>();
@@ -80,9 +73,6 @@ async function loadOverview(): Promise<Overview> {
     }
     return map;
   };
-  const errors = await Promise.all(
-    pipes.data.map(async (pipe) => [pipe.id, await newestError(pipe.id)] as const),
-  );
   return {
     chart: minuteSeries(minutes.data, Date.parse(minutes.until)),
     hour: byPipe(minutes.data),
@@ -92,7 +82,7 @@ async function loadOverview(): Promise<Overview> {
     destinations: new Map(destinations.data.map((d) => [d.id, d])),
     backlog: new Map(backlog.data.map((row) => [row.destination_id, row.count])),
     paused: new Map(Object.entries(backlog.breakers).filter(([, breaker]) => breaker.state !== 'closed')),
-    lastError: new Map(errors.filter((entry): entry is [string, Delivery] => entry[1] !== undefined)),
+    lastError: new Map(lastErrors.data.filter((row) => row.error !== null).map((row) => [row.pipe_id, row])),
   };
 }
 
@@ -189,10 +179,10 @@ export function OverviewPage() {
                   <td>
                     {last?.error ? (
                       <>
-                        <Link to={`/deliveries/${last.id}`}>
+                        <Link to={`/deliveries/${last.delivery_id}`}>
                           {last.error.code}: {last.error.message}
                         </Link>{' '}
-                        <Time iso={last.created_at} />
+                        <Time iso={last.updated_at} />
                       </>
                     ) : (
                       <span class="muted">—</span>
