@@ -318,6 +318,28 @@ describe.skipIf(skipBrowser).each(consoleHosts)('the console in Chromium, on $na
     await page.close();
   });
 
+  it("keeps a destination section mounted across versions: its 'saved' line stays, its form takes up the new version", async () => {
+    const created = await call<{ id: string }>('POST', '/api/event-destinations', {
+      name: 'versions-check',
+      send: 'async function send({ events }) { return { received: events.length }; }',
+    });
+    const { page } = await openAt(`destinations/${created.id}`);
+    const version = page.locator('dt:text-is("Version") + dd');
+    const pixelBox = page.getByRole('checkbox', { name: 'META_PIXEL_ID' });
+    await pixelBox.check();
+    await page.getByRole('button', { name: 'Save bindings' }).click();
+    await version.getByText('2', { exact: true }).waitFor();
+    // Version 3 is made behind the page's back (no binding), version 4 by the page (enabled).
+    await call('PUT', `/api/event-destinations/${created.id}/secrets`, { secretIds: [] });
+    await page.getByRole('button', { name: 'Enable' }).click();
+    await version.getByText('4', { exact: true }).waitFor();
+    // The bindings section shows version 4's (none), and still its own confirmation.
+    await page.getByRole('button', { name: 'Disable' }).waitFor();
+    expect(await pixelBox.isChecked()).toBe(false);
+    expect(await page.getByText('Bindings saved.').isVisible()).toBe(true);
+    await page.close();
+  });
+
   it('reconciles purchases: the page shows what the API counts, with the delivered purchase', async () => {
     const { page } = await openAt('reconciliation');
     await page.getByLabel('Event type').selectOption('purchase');

@@ -100,7 +100,7 @@ describe.skipIf(skipBrowser).each(consoleHosts)(
       await page.getByRole('checkbox', { name: 'META_ACCESS_TOKEN' }).check();
       await page.getByRole('checkbox', { name: 'META_PIXEL_ID' }).check();
       await page.getByRole('button', { name: 'Save bindings' }).click();
-      // Binding makes version 2, which remounts the section: the confirmation must outlive that.
+      // Binding makes version 2, which the section takes up (it stays mounted): the confirmation stays.
       await page.locator('dt:text-is("Version") + dd').getByText('2', { exact: true }).waitFor();
       expect(await page.getByText('Bindings saved.').isVisible()).toBe(true);
       await page.getByRole('button', { name: 'Enable' }).click();

@@ -4,6 +4,7 @@
  * The server validates the settings again (and says which field is wrong).
  */
 import { useState } from 'preact/hooks';
+import { useVersionedState } from './ui';
 
 interface PropertySchema {
   type?: string | string[];
@@ -51,28 +52,21 @@ const asText = (value: unknown): string =>
       ? JSON.stringify(value)
       : String(value);
 
-/**
- * A saved section's status line, kept by its page: saving makes a new version, which remounts the
- * section, so a line kept in the section's own state would vanish with it.
- */
-export interface SavedNote {
-  message: string;
-  onMessage: (message: string) => void;
-}
-
-export function SettingsForm(
-  props: {
-    schema: SettingsSchema;
-    settings: Record<string, unknown>;
-    readOnly: boolean;
-    onSave: (settings: Record<string, unknown>) => Promise<void>;
-  } & SavedNote,
-) {
+export function SettingsForm(props: {
+  schema: SettingsSchema;
+  settings: Record<string, unknown>;
+  readOnly: boolean;
+  onSave: (settings: Record<string, unknown>) => Promise<void>;
+  /** The version `settings` belong to: a new one resets the fields to its values. */
+  version: number;
+}) {
   const properties = Object.entries(props.schema.properties ?? {}).filter(([name]) => name !== 'name');
-  const [values, setValues] = useState<Record<string, string>>(() =>
-    Object.fromEntries(properties.map(([name]) => [name, asText(props.settings[name])])),
+  const [values, setValues] = useVersionedState<Record<string, string>>(
+    () => Object.fromEntries(properties.map(([name]) => [name, asText(props.settings[name])])),
+    props.version,
   );
-  const { message, onMessage: setMessage } = props;
+  // Kept across versions: the save that made the new one is what it reports.
+  const [message, setMessage] = useState('');
   const set = (name: string, value: string) => setValues((v) => ({ ...v, [name]: value }));
   return (
     <form

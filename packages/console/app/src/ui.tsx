@@ -100,3 +100,24 @@ export function Time(props: { iso: string | null }) {
     </time>
   );
 }
+
+/**
+ * Form state that starts from `initial()` and starts over from it whenever `version` changes: a
+ * section that edits a versioned entity stays mounted across saves (its status line with it) and
+ * shows the new version's values once they arrive.
+ */
+export function useVersionedState<T>(
+  initial: () => T,
+  version: unknown,
+): [T, (next: T | ((previous: T) => T)) => void] {
+  const [state, setState] = useState(initial);
+  const synced = useRef(version);
+  const initialRef = useRef(initial);
+  initialRef.current = initial;
+  useEffect(() => {
+    if (synced.current === version) return;
+    synced.current = version;
+    setState(initialRef.current());
+  }, [version]);
+  return [state, setState];
+}

@@ -9,8 +9,8 @@ import { api, type Page, type Pipe } from '../api';
 import { CreateForm } from '../create-form';
 import type { CodeEditor } from '../editor';
 import { Link, navigate } from '../router';
-import { type SavedNote, SettingsForm, type SettingsSchema } from '../settings-form';
-import { canWrite, Enabled, ErrorNote, Json, Section, useLoad } from '../ui';
+import { SettingsForm, type SettingsSchema } from '../settings-form';
+import { canWrite, Enabled, ErrorNote, Json, Section, useLoad, useVersionedState } from '../ui';
 
 interface DestinationFull {
   id: string;
@@ -145,13 +145,6 @@ async function loadDestination(id: string): Promise<Loaded> {
 export function DestinationPage(props: { id: string }) {
   const loaded = useLoad(() => loadDestination(props.id), props.id);
   const [error, setError] = useState<Error | undefined>(undefined);
-  // Each section's status line lives here: a save makes a new version, which remounts the section
-  // (its key), so a line kept in the section would vanish as soon as the page reloads.
-  const [notes, setNotes] = useState<Record<string, string>>({});
-  const note = (section: string): SavedNote => ({
-    message: notes[`${props.id}:${section}`] ?? '',
-    onMessage: (message) => setNotes((n) => ({ ...n, [`${props.id}:${section}`]: message })),
-  });
   const d = loaded.data?.destination;
   const write = canWrite();
   const call = async (path: string, method: string, body?: unknown) => {
@@ -202,33 +195,33 @@ export function DestinationPage(props: { id: string }) {
           <Section title="Settings">
             {d.template && template?.settings_schema ? (
               <SettingsForm
-                key={`${d.id}@${d.version}`}
+                key={d.id}
                 schema={template.settings_schema}
                 settings={d.template.settings}
                 readOnly={!write}
                 onSave={(settings) => call('/settings', 'PUT', { settings })}
-                {...note('settings')}
+                version={d.version}
               />
             ) : d.template ? (
               <Json value={d.template.settings} label="Template settings" />
             ) : (
               <SendEditor
-                key={`${d.id}@${d.version}`}
+                key={d.id}
                 code={d.send}
                 readOnly={!write}
                 onSave={(send) => call('', 'PATCH', { send })}
-                {...note('settings')}
+                version={d.version}
               />
             )}
           </Section>
           <Section title="Bound secrets">
             <SecretBinding
-              key={`${d.id}@${d.version}`}
+              key={d.id}
               bound={d.secret_ids}
               secrets={loaded.data.secrets}
               readOnly={!write}
               onSave={(secretIds) => call('/secrets', 'PUT', { secretIds })}
-              {...note('secrets')}
+              version={d.version}
             />
           </Section>
           {write && <TrySend destination={d} template={template} pipes={loaded.data.pipes} />}
@@ -238,12 +231,16 @@ export function DestinationPage(props: { id: string }) {
   );
 }
 
-function SendEditor(
-  props: { code: string; readOnly: boolean; onSave: (code: string) => Promise<void> } & SavedNote,
-) {
+function SendEditor(props: {
+  code: string;
+  readOnly: boolean;
+  onSave: (code: string) => Promise<void>;
+  /** The version `code` belongs to: a new one reloads the editor with it. */
+  version: number;
+}) {
   const host = useRef<HTMLDivElement>(null);
-  const [code, setCode] = useState(props.code);
-  const { message, onMessage: setMessage } = props;
+  const [code, setCode] = useVersionedState(() => props.code, props.version);
+  const [message, setMessage] = useState('');
   useEffect(() => {
     let editor: CodeEditor | undefined;
     let gone = false;
@@ -255,7 +252,8 @@ function SendEditor(
       gone = true;
       editor?.destroy();
     };
-  }, [props.code]);
+    // A new version starts the editor over with its code, as `code` starts over (unsaved edits go).
+  }, [props.code, props.version]);
   return (
     <>
       <div class="editor" ref={host}>
@@ -282,16 +280,16 @@ function SendEditor(
   );
 }
 
-function SecretBinding(
-  props: {
-    bound: string[];
-    secrets: SecretMeta[];
-    readOnly: boolean;
-    onSave: (ids: string[]) => Promise<void>;
-  } & SavedNote,
-) {
-  const [chosen, setChosen] = useState(new Set(props.bound));
-  const { message, onMessage: setMessage } = props;
+function SecretBinding(props: {
+  bound: string[];
+  secrets: SecretMeta[];
+  readOnly: boolean;
+  onSave: (ids: string[]) => Promise<void>;
+  /** The version `bound` belongs to: a new one resets the checkboxes to it. */
+  version: number;
+}) {
+  const [chosen, setChosen] = useVersionedState(() => new Set(props.bound), props.version);
+  const [message, setMessage] = useState('');
   if (props.secrets.length === 0) return <p>No secrets yet: create one on the Secrets page.</p>;
   return (
     <fieldset>
