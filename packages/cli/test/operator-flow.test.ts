@@ -179,6 +179,38 @@ describe('the operator flow through the CLI', () => {
     expect(audit.stdout).toMatch(/admin\s+revert:1\s+pipe pip_/);
   });
 
+  it("shows each pipe's last error with deliveries last-errors", async () => {
+    // Meta stops taking the token: the next event's delivery fails.
+    acceptedToken = 'EAAB-not-this-one';
+    await fetch(`${serve.url}/collect/web`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(purchaseEvent('ord_70299')),
+    });
+    // Waited for over HTTP (a CLI process per check is slow on a busy machine).
+    // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
+    const api = async (path: string): Promise<any> =>
+      (await fetch(`${serve.url}${path}`, { headers: { authorization: `Bearer ${serve.token}` } })).json();
+    const pipeId = (await api('/api/pipes')).data[0].id;
+    const failed = await eventually(async () => {
+      const page = await api(`/api/pipes/${pipeId}/deliveries?event_id=ord_70299`);
+      return ['failed', 'dead', 'retrying'].includes(page.data[0]?.status) ? page.data[0] : null;
+    }, 60_000);
+    const last = (await run(['deliveries', 'last-errors', '--json'])).json();
+    expect(last.data).toEqual([
+      expect.objectContaining({
+        delivery_id: failed.id,
+        status: failed.status,
+        destination: 'meta-capi-prod',
+      }),
+    ]);
+    expect(last.data[0].error.message).toBe(failed.error.message);
+    const shown = await run(['deliveries', 'last-errors']);
+    expect(shown.stdout).toContain(failed.id);
+    expect(shown.stdout).toContain(failed.error.code);
+    acceptedToken = rotatedToken;
+  }, 120_000);
+
   it('never writes a secret value to the server log', () => {
     expect(serve.stderr()).not.toContain(firstToken);
     expect(serve.stderr()).not.toContain(rotatedToken);

@@ -1,8 +1,8 @@
 /**
- * `openpipes deliveries list|get` and `openpipes replay`: delivery records and re-queuing, on top of
+ * `openpipes deliveries list|get|last-errors` and `openpipes replay`: delivery records and re-queuing, on top of
  * the same admin API `openpipes api` calls.
  */
-import type { Delivery, Page } from '@openpipes/core';
+import type { Delivery, LastErrors, Page } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
@@ -76,6 +76,32 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
         );
       },
     );
+
+  deliveries
+    .command('last-errors')
+    .description(
+      "Each pipe's last error: its newest failed, dead or retrying delivery, with the error and when it happened (GET /api/last-errors).",
+    )
+    .option('--json', 'print JSON')
+    .action(async (options: { json?: boolean }) => {
+      const { body } = await ctx.client().request<LastErrors>('GET', '/api/last-errors');
+      if (options.json) {
+        printJson(ctx.io, body);
+        return;
+      }
+      table(
+        ctx.io,
+        ['PIPE', 'DESTINATION', 'STATUS', 'DELIVERY', 'AT', 'ERROR'],
+        body.data.map((row) => [
+          row.pipe_id,
+          row.destination,
+          row.status,
+          row.delivery_id,
+          row.updated_at,
+          row.error ? `${row.error.code}: ${row.error.message}`.slice(0, 120) : '',
+        ]),
+      );
+    });
 
   deliveries
     .command('get')
