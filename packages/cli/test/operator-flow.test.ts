@@ -180,18 +180,23 @@ describe('the operator flow through the CLI', () => {
   });
 
   it("shows each pipe's last error with deliveries last-errors", async () => {
+    // Over HTTP (a CLI process per call is slow on a busy machine).
+    // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
+    const api = async (path: string, method = 'GET'): Promise<any> =>
+      (
+        await fetch(`${serve.url}${path}`, { method, headers: { authorization: `Bearer ${serve.token}` } })
+      ).json();
+    const pipeId = (await api('/api/pipes')).data[0].id;
+    // The revert above left the pipe disabled: enable it again.
+    expect((await api(`/api/pipes/${pipeId}/toggle`, 'PUT')).enabled).toBe(true);
     // Meta stops taking the token: the next event's delivery fails.
     acceptedToken = 'EAAB-not-this-one';
-    await fetch(`${serve.url}/collect/web`, {
+    const collected = await fetch(`${serve.url}/collect/web`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(purchaseEvent('ord_70299')),
     });
-    // Waited for over HTTP (a CLI process per check is slow on a busy machine).
-    // biome-ignore lint/suspicious/noExplicitAny: answers are inspected field by field
-    const api = async (path: string): Promise<any> =>
-      (await fetch(`${serve.url}${path}`, { headers: { authorization: `Bearer ${serve.token}` } })).json();
-    const pipeId = (await api('/api/pipes')).data[0].id;
+    expect(collected.status).toBe(202);
     const failed = await eventually(async () => {
       const page = await api(`/api/pipes/${pipeId}/deliveries?event_id=ord_70299`);
       return ['failed', 'dead', 'retrying'].includes(page.data[0]?.status) ? page.data[0] : null;
