@@ -8,13 +8,11 @@ function refusal(row, now) {
     return { code: 'INVALID_EVENT', message: 'conversionHappenedAt must be epoch milliseconds' };
   }
   if (row.conversionHappenedAt < now - MAX_AGE_MS) {
-    return {
-      code: 'EVENT_TOO_OLD',
-      message:
-        'conversionHappenedAt ' +
-        new Date(row.conversionHappenedAt).toISOString() +
-        ' is more than 90 days ago; LinkedIn refuses such a conversion, so it was not sent',
-    };
+    return tooOld(
+      'conversionHappenedAt',
+      row.conversionHappenedAt,
+      '90 days ago; LinkedIn refuses such a conversion, so it was not sent',
+    );
   }
   const user = row.user || {};
   const ids = Array.isArray(user.userIds) ? user.userIds : [];

@@ -38,14 +38,11 @@ function refusal(row, now) {
     return { code: 'INVALID_EVENT', message: 'event_time must be Unix seconds, ISO 8601 or Unix ms' };
   }
   if (row.event_time < now - 7 * 86400) {
-    return {
-      code: 'EVENT_TOO_OLD',
-      message:
-        'event_time ' +
-        new Date(row.event_time * 1000).toISOString() +
-        ' is more than 7 days ago; ' +
-        'Meta refuses such an event (and the whole request with it), so it was not sent',
-    };
+    return tooOld(
+      'event_time',
+      row.event_time * 1000,
+      '7 days ago; Meta refuses such an event (and the whole request with it), so it was not sent',
+    );
   }
   if (!row.user_data || Object.keys(row.user_data).length === 0) {
     return { code: 'INVALID_EVENT', message: 'user_data needs at least one customer information parameter' };

@@ -9,13 +9,11 @@ function refusal(row, now) {
     return { code: 'INVALID_EVENT', message: 'eventTime must be Unix seconds, ISO 8601 or Unix ms' };
   }
   if (row.eventTime < now - MAX_AGE_SECONDS) {
-    return {
-      code: 'EVENT_TOO_OLD',
-      message:
-        'eventTime ' +
-        new Date(row.eventTime * 1000).toISOString() +
-        ' is more than 7 days ago; Microsoft refuses such an event, so it was not sent',
-    };
+    return tooOld(
+      'eventTime',
+      row.eventTime * 1000,
+      '7 days ago; Microsoft refuses such an event, so it was not sent',
+    );
   }
   const u = row.userData || {};
   if (!u.msclkid && !u.em && !u.ph && !u.anonymousId && !u.externalId) {

@@ -11,13 +11,11 @@ function refusal(row, now) {
     return { code: 'INVALID_EVENT', message: 'event_at must be Unix milliseconds' };
   }
   if (row.event_at < now - MAX_AGE_MS) {
-    return {
-      code: 'EVENT_TOO_OLD',
-      message:
-        'event_at ' +
-        new Date(row.event_at).toISOString() +
-        ' is more than 7 days ago; Reddit refuses such an event (and the whole request with it), so it was not sent',
-    };
+    return tooOld(
+      'event_at',
+      row.event_at,
+      '7 days ago; Reddit refuses such an event (and the whole request with it), so it was not sent',
+    );
   }
   const type = row.type || {};
   if (!type.tracking_type) return { code: 'INVALID_EVENT', message: 'type.tracking_type is required' };

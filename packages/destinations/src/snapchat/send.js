@@ -32,13 +32,11 @@ function refusal(row, now) {
     return { code: 'INVALID_EVENT', message: 'event_time must be Unix seconds, ISO 8601 or Unix ms' };
   }
   if (row.event_time < now - MAX_AGE_SECONDS) {
-    return {
-      code: 'EVENT_TOO_OLD',
-      message:
-        'event_time ' +
-        new Date(row.event_time * 1000).toISOString() +
-        ' is more than 37 days ago; Snap refuses such an event, so it was not sent',
-    };
+    return tooOld(
+      'event_time',
+      row.event_time * 1000,
+      '37 days ago; Snap refuses such an event, so it was not sent',
+    );
   }
   const u = row.user_data || {};
   if (!u.em && !u.ph && !u.madid && !(u.client_ip_address && u.client_user_agent)) {

@@ -81,8 +81,8 @@ export const googleOAuthSource = googleOAuth;
 
 /**
  * `readJson(res)`, `chunks(list, size)`, `finish(outcomes, testMode)`, `httpFailure(status, code,
- * message)`, `acceptedRows(events, outcomes, toRow, refusal)`, `settleEach(outcomes, from, verdicts)`:
- * HTTP and result plumbing every `send()` uses.
+ * message)`, `acceptedRows(events, outcomes, toRow, refusal)`, `settleEach(outcomes, from, verdicts)`,
+ * `tooOld(field, timeMs, why)`: HTTP and result plumbing every `send()` uses.
  */
 export const sendPlumbingSource = sendPlumbing;
 

@@ -78,3 +78,17 @@ function settleEach(outcomes, from, verdicts) {
     outcomes[i] = verdicts[n];
   });
 }
+
+/**
+ * The refusal of an event older than the platform keeps: the time field, its value (Unix ms) as
+ * ISO 8601, and `why` after "is more than " ("7 days ago; Meta refuses such an event, ...").
+ * @param {string} field
+ * @param {number} timeMs
+ * @param {string} why
+ */
+function tooOld(field, timeMs, why) {
+  return {
+    code: 'EVENT_TOO_OLD',
+    message: field + ' ' + new Date(timeMs).toISOString() + ' is more than ' + why,
+  };
+}
