@@ -7,9 +7,10 @@
  * runStoreDeliveryCounts({ name: 'sqlite', createStore: async () => sqliteStore({ filename: tmpFile() }) });
  * ```
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newId } from '../ids.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store.js';
+import { freshStorePerCase } from './store/fresh-store.js';
 import type { StoreConformanceOptions } from './store/index.js';
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
@@ -47,13 +48,8 @@ function finished(delivery: ClaimedDelivery, status: 'delivered' | 'failed', now
 export function runStoreDeliveryCounts(options: StoreConformanceOptions): void {
   describe(`store conformance, delivery counts: ${options.name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await options.createStore();
-      await store.migrate();
-    });
-    afterEach(async () => {
-      await store.close();
-      await options.cleanup?.();
+    freshStorePerCase(options, (s) => {
+      store = s;
     });
 
     /** Two pipes of one source; `count` events appended at `now`. */

@@ -13,7 +13,7 @@
  * ```
  */
 import { randomBytes } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { createPipes, type Pipes } from '../engine.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store.js';
@@ -21,6 +21,7 @@ import { stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import { purchaseEvent, purchaseSchema } from '../testing/meta-example.js';
 import { startTestServer, type TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
+import { freshStorePerCase } from './store/fresh-store.js';
 import type { StoreConformanceOptions } from './store/index.js';
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
@@ -30,13 +31,8 @@ const traceParent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 export function runStoreObservability(options: StoreConformanceOptions): void {
   describe(`store observability on ${options.name}`, () => {
     let store: Store;
-    beforeEach(async () => {
-      store = await options.createStore();
-      await store.migrate();
-    });
-    afterEach(async () => {
-      await store.close();
-      await options.cleanup?.();
+    freshStorePerCase(options, (s) => {
+      store = s;
     });
 
     it('adds the volume counts of several writers and sums a range of minutes per source and event type', async () => {

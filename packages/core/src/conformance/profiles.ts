@@ -6,11 +6,12 @@
  * runProfileConformance({ name: 'sqlite', createStore: async () => sqliteStore({ filename: tmpFile() }) });
  * ```
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPS, type IdentifierKind } from '../identity/index.js';
 import { identifierRef, type ProfileLink } from '../identity/profiles.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store.js';
+import { freshStorePerCase } from './store/fresh-store.js';
 import type { StoreConformanceOptions } from './store/index.js';
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
@@ -44,13 +45,8 @@ export function runProfileConformance(options: StoreConformanceOptions): void {
     const kindsOf = async (id: string) =>
       ((await store.getProfile({ id }))?.identifiers ?? []).map((i) => `${i.kind}=${i.key}`).sort();
 
-    beforeEach(async () => {
-      store = await options.createStore();
-      await store.migrate();
-    });
-    afterEach(async () => {
-      await store.close();
-      await options.cleanup?.();
+    freshStorePerCase(options, (s) => {
+      store = s;
     });
 
     it('an event with two identifiers links them; a later event with one finds the same profile', async () => {
