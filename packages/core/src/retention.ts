@@ -1,6 +1,6 @@
 /**
  * Retention: events, delivery records and rejection-log entries older than the retention period are deleted in the
- * background, in small batches with a pause between them, so pruning never holds the store for
+ * background (and the per-minute delivery counts past their own, longer period), in small batches with a pause between them, so pruning never holds the store for
  * long and ingest keeps flowing. Retired secret values (kept, encrypted, only to redact) are
  * destroyed once they were retired longer ago than the retention period: by then every delivery
  * record from before the rotation is gone, and no sandbox context holds the value. Each destruction
@@ -18,6 +18,12 @@ export interface RetentionOptions {
   intervalMs?: number;
   /** Events deleted per batch (with their deliveries). Default 500. */
   batchSize?: number;
+  /**
+   * Keep the per-minute delivery counts (`deliveryCounts`, the dashboards' history) this many
+   * days. Default 400: longer than `days`, so a year of counts outlives the records they came from,
+   * but not forever (a row per minute, pipe, destination and status). 0 keeps them forever.
+   */
+  deliveryCountsDays?: number;
 }
 
 /** What one pruning pass removed. */
@@ -30,6 +36,8 @@ export interface PruneResult {
   profiles: number;
   /** Entries of the rejection log (events refused at collect) older than the retention period. */
   rejections: number;
+  /** Rows of the per-minute delivery counts older than `deliveryCountsDays`. */
+  deliveryCounts: number;
 }
 
 export interface Retention {
@@ -50,12 +58,20 @@ export function createRetention(deps: {
   const days = deps.options.days ?? 30;
   const intervalMs = deps.options.intervalMs ?? 60_000;
   const batchSize = deps.options.batchSize ?? 500;
+  const countsDays = deps.options.deliveryCountsDays ?? 400;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<unknown> | null = null;
   let stopped = false;
 
   const runOnce = async (): Promise<PruneResult> => {
-    const total = { events: 0, deliveries: 0, secretValues: 0, profiles: 0, rejections: 0 };
+    const total = {
+      events: 0,
+      deliveries: 0,
+      secretValues: 0,
+      profiles: 0,
+      rejections: 0,
+      deliveryCounts: 0,
+    };
     if (deps.identity) {
       while (!stopped) {
         const gone = await deps.identity.prune(batchSize);
@@ -74,6 +90,18 @@ export function createRetention(deps: {
       }
       if (indexed > 0)
         deps.logger.info('indexed the identifiers of stored events for erasure', { events: indexed });
+    }
+    // The delivery counts have their own, longer retention, pruned whether or not history is.
+    if (countsDays > 0) {
+      const countsBefore = new Date(deps.now() - countsDays * 86_400_000).toISOString();
+      while (!stopped) {
+        const gone = await deps.store.pruneDeliveryCounts({ before: countsBefore, limit: batchSize });
+        total.deliveryCounts += gone;
+        if (gone < batchSize) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      if (total.deliveryCounts > 0)
+        deps.logger.info('pruned old delivery counts', { rows: total.deliveryCounts, before: countsBefore });
     }
     if (days <= 0) return total;
     const before = new Date(deps.now() - days * 86_400_000).toISOString();
@@ -122,7 +150,7 @@ export function createRetention(deps: {
 
   return {
     start() {
-      if ((days <= 0 && !deps.identity) || timer) return;
+      if ((days <= 0 && countsDays <= 0 && !deps.identity) || timer) return;
       timer = setInterval(tick, intervalMs);
       timer.unref();
     },

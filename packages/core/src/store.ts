@@ -474,10 +474,20 @@ export interface Store
    * many deliveries entered that status (created `pending`, claimed `sending`, completed
    * `delivered`/`failed`/..., re-queued by a replay). The store keeps it in the same statements
    * that change statuses (SQLite and PostgreSQL: triggers on `deliveries`), so reading it costs in
-   * proportion to the minutes asked for, never the history. Pruning deliveries leaves it as it is.
+   * proportion to the minutes asked for, never the history. Pruning deliveries leaves it as it is
+   * (it has its own, longer retention: {@link Store.pruneDeliveryCounts}).
    * Ordered by minute, then pipe, destination and status.
    */
   deliveryCounts(input: DeliveryCountsQuery): Promise<DeliveryCountRow[]>;
+
+  /**
+   * Deletes up to `limit` rows of the per-minute delivery rollup whose minute is before `before`
+   * (oldest first) and returns how many went; the retention pass calls it until it comes back
+   * short. Cells of later minutes, and the deliveries themselves, MUST NOT be touched. Several
+   * pruners at once share the work (PostgreSQL: `SKIP LOCKED`) and MUST NOT hold up the status
+   * changes that add to current minutes. `limit < 1` deletes nothing.
+   */
+  pruneDeliveryCounts(input: { before: string; limit: number }): Promise<number>;
 
   /**
    * The live backlog per destination: deliveries not final yet (`pending`, `retrying`, and

@@ -56,5 +56,25 @@ export function pruneMethods({ db, T, guard }: PgContext): PruneMethods {
           rejections: Number(rows[0]?.rejections ?? 0),
         };
       }),
+
+    pruneDeliveryCounts: ({ before, limit }) =>
+      guard(async () => {
+        if (limit <= 0) return 0;
+        // The oldest cells first, by the minute index; SKIP LOCKED so two pruners share the work
+        // (and a cell a status change is adding to is never waited for: it is a current minute).
+        const { rows } = await sql<{ n: string }>`
+          WITH old AS (
+            SELECT ctid FROM ${T('delivery_rollup' as TableName)}
+            WHERE minute < date_trunc('minute', ${before}::timestamptz)
+            ORDER BY minute
+            LIMIT ${limit}
+            FOR UPDATE SKIP LOCKED
+          ), gone AS (
+            DELETE FROM ${T('delivery_rollup' as TableName)} r USING old WHERE r.ctid = old.ctid RETURNING 1
+          )
+          SELECT count(*) AS n FROM gone
+        `.execute(db);
+        return Number(rows[0]?.n ?? 0);
+      }),
   };
 }

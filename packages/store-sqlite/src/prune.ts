@@ -48,5 +48,16 @@ export function pruneMethods({ qb, all, run, tx, prepare }: SqliteContext): Prun
         return { events: eventIds.length, deliveries, rejections };
       });
     },
+
+    async pruneDeliveryCounts({ before, limit }) {
+      if (limit <= 0) return 0;
+      // Minutes are stored as 'YYYY-MM-DDTHH:MM' text: the oldest `limit` cells before the cut, by
+      // the minute index (the table has no rowid: its primary key names a cell).
+      return prepare(
+        `DELETE FROM delivery_rollup WHERE (pipe_id, minute, destination_id, status) IN (
+          SELECT pipe_id, minute, destination_id, status FROM delivery_rollup
+          WHERE minute < ? ORDER BY minute LIMIT ?)`,
+      ).run(before.slice(0, 16), limit).changes;
+    },
   };
 }

@@ -156,5 +156,30 @@ export function runStoreDeliveryCounts(options: StoreConformanceOptions): void {
         '10:00 pending 2',
       ]);
     });
+
+    it('prunes counts older than their own retention, oldest first, in bounded batches, and keeps later ones and the deliveries', async () => {
+      const [p, other] = await seed(2);
+      await store.claimDeliveries({
+        destinationId: p!.destination_id,
+        pipeIds: [p!.pipe_id],
+        owner: 'w1',
+        limit: 10,
+        leaseMs: 600_000,
+        now: minute(5),
+      });
+      const all = { since: minute(0), until: minute(60) };
+      // Minute 0 holds a pending cell per pipe; minute 5 the claim. A cut at minute 5 keeps minute 5.
+      expect(await store.pruneDeliveryCounts({ before: minute(5), limit: 0 })).toBe(0);
+      expect(await store.pruneDeliveryCounts({ before: minute(5), limit: 1 })).toBe(1);
+      expect(await store.pruneDeliveryCounts({ before: minute(5), limit: 10 })).toBe(1);
+      expect(await store.pruneDeliveryCounts({ before: minute(5), limit: 10 })).toBe(0);
+      expect(await counts({ ...all, pipeId: p!.pipe_id })).toEqual(['10:05 sending 2']);
+      expect(await counts({ ...all, pipeId: other!.pipe_id })).toEqual([]);
+      // The records themselves are retention's (`prune`), not this.
+      expect(await store.listDeliveries({ pipeId: p!.pipe_id, limit: 10 })).toHaveLength(2);
+      expect(await store.listDeliveries({ pipeId: other!.pipe_id, limit: 10 })).toHaveLength(2);
+      expect(await store.pruneDeliveryCounts({ before: minute(6), limit: 10 })).toBe(1);
+      expect(await counts({ ...all, pipeId: p!.pipe_id })).toEqual([]);
+    });
   });
 }

@@ -457,9 +457,43 @@ export function runEngineReliability(options: EngineConformanceOptions): void {
         secretValues: 0,
         profiles: 0,
         rejections: 0,
+        deliveryCounts: 0,
       });
       const left = await pipes.deliveries.list(pipe.id);
       expect(left.data.map((d) => d.event_id)).toEqual(['ord_new_1']);
+    });
+
+    it('keeps delivery counts past the history they came from, until their own retention prunes them', async () => {
+      const day = 86_400_000;
+      const start = Date.parse('2026-01-01T00:00:00.000Z');
+      let now = start;
+      const platform = await server(() => ({ status: 200, body: {} }));
+      const pipes = await engine(
+        { clock: () => now, retention: { days: 30, deliveryCountsDays: 60, batchSize: 1 } },
+        [platform.host],
+      );
+      const { pipe } = (await setup(pipes, [{ name: 'counted', send: plainSend(platform.url) }]))[0]!;
+      await pipes.ingest('web', [purchaseEvent('ord_count_1'), purchaseEvent('ord_count_2')]);
+      now += 20 * day;
+      await pipes.ingest('web', [purchaseEvent('ord_count_3')]);
+      const countsOn = async (d: number) =>
+        (
+          await pipes.store.deliveryCounts({
+            since: new Date(start + d * day).toISOString(),
+            until: new Date(start + (d + 1) * day).toISOString(),
+            pipeId: pipe.id,
+          })
+        ).reduce((sum, r) => sum + r.count, 0);
+
+      // Day 35: the first two records are past `days`, their counts are not past `deliveryCountsDays`.
+      now = start + 35 * day;
+      expect(await pipes.prune()).toMatchObject({ events: 2, deliveries: 2, deliveryCounts: 0 });
+      expect(await countsOn(0)).toBe(2);
+      // Day 70: day 0's counts are past 60 days and go (in batches of one); day 20's stay.
+      now = start + 70 * day;
+      expect(await pipes.prune()).toMatchObject({ events: 1, deliveryCounts: 1 });
+      expect(await countsOn(0)).toBe(0);
+      expect(await countsOn(20)).toBe(1);
     });
   });
 }

@@ -403,6 +403,7 @@ async function send({ events, secrets }) {
         secretValues: 1,
         profiles: 0,
         rejections: 0,
+        deliveryCounts: 0,
       });
       expect(await pipes.store.listRetiredSecretValues({})).toEqual([]);
       const destroyed = await waitFor(async () => {

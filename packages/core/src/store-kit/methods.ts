@@ -61,7 +61,7 @@ export type MatchCountMethods = Pick<Store, 'matchCounts'>;
 export type ReconciliationMethods = Pick<Store, 'reconciliation'>;
 
 /** Retention (`prune.ts`). */
-export type PruneMethods = Pick<Store, 'prune'>;
+export type PruneMethods = Pick<Store, 'prune' | 'pruneDeliveryCounts'>;
 
 /** The audit log (`audit.ts`). */
 export type AuditMethods = Pick<Store, 'appendAudit' | 'listAudit'>;
