@@ -377,7 +377,10 @@ export const deliverySchema = z.object({
   /** The destination's name, as in the documented record. */
   destination: z.string(),
   source_id: z.string(),
-  /** The sender's event id (or the generated `evt_` id). */
+  /**
+   * The sender's event id (or the generated `evt_` id); on an erased record (`erased_at` set),
+   * `erased:` and its digest keyed by the secret key (docs/erasure.md).
+   */
   event_id: z.string(),
   event_type: z.string(),
   status: deliveryStatusSchema,

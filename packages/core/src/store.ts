@@ -108,6 +108,7 @@ export interface DeliveryRow {
   source_id: string;
   pipe_id: string;
   destination_id: string;
+  /** The sender's event id; on a tombstone, its keyed digest (`eraseProfiles`' `eventIdDigest`). */
   event_id: string;
   event_type: string;
   status: DeliveryStatus;
