@@ -19,11 +19,12 @@
 //   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                     BENCH_KINDS=engine,bare_v8 runs only those;
 //                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options)
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startSink, tempDir } from './lib.mjs';
+import Database from 'better-sqlite3';
 import {
   claim,
   idle,
@@ -48,7 +49,7 @@ process.setMaxListeners(100); // each round's temp dir and child process clean u
 // --- the bare pipeline (a child process) -----------------------------------------------------------
 
 async function bare(filename, sinkUrl, mode) {
-  const { default: Database } = await import('better-sqlite3');
+
   const db = new Database(filename);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
@@ -157,6 +158,9 @@ async function round(kind) {
   sink.close();
   if (sink.received() !== expected)
     throw new Error(`${kind}: the sink got ${sink.received()} of ${expected}`);
+  const perTable = kind.startsWith('engine') ? tableBytes(join(dir, 'engine.db')) : undefined;
+  if (process.env.BENCH_KEEP_DB && kind.startsWith('engine'))
+    copyFileSync(join(dir, 'engine.db'), `${process.env.BENCH_KEEP_DB}-${kind}.db`);
   return {
     eventsPerSecond: total / seconds,
     collectSeconds,
@@ -164,7 +168,26 @@ async function round(kind) {
     peakRssMb: Math.max(peakRss, after.rss) / 2 ** 20,
     rssAfterMb: after.rss / 2 ** 20,
     bytesPerEvent: bytes / total,
+    perTable,
   };
+}
+
+/** Bytes per event of each table with its indexes (dbstat pages, once the server has stopped). */
+function tableBytes(file) {
+  const db = new Database(file, { readonly: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT coalesce(m.tbl_name, s.name) AS name, sum(s.pgsize) AS bytes
+         FROM dbstat s LEFT JOIN sqlite_master m ON m.name = s.name GROUP BY 1`,
+      )
+      .all();
+    return Object.fromEntries(
+      rows.filter((r) => r.bytes / total >= 10).map((r) => [r.name, Math.round(r.bytes / total)]),
+    );
+  } finally {
+    db.close();
+  }
 }
 
 async function main() {
@@ -193,6 +216,7 @@ async function main() {
         peak_rss_mb: Math.round(median(list, 'peakRssMb')),
         rss_after_mb: Math.round(median(list, 'rssAfterMb')),
         db_bytes_per_event: Math.round(median(list, 'bytesPerEvent')),
+        ...(list[0].perTable ? { db_bytes_per_event_by_table: list[list.length - 1].perTable } : {}),
         events: total,
         filtered: total / 10,
       }),

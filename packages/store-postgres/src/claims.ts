@@ -6,7 +6,8 @@
 
 import { matchIncrements } from '@openpipes/core';
 import {
-  attemptToJson,
+  packAttempt,
+  packJson,
   type ClaimMethods,
   compareIds,
   isoTimeOrNull,
@@ -62,7 +63,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
           .whereRef('d.id', '=', 'picked.id')
           .returning((eb) => [
             ...deliveryColumnsBut('detail').map((c) => `d.${c}` as const),
-            eb.cast<string>('d.detail', 'text').as('detail'),
+            'd.detail',
             'picked.was_due',
             'picked.e_event_time',
             'picked.e_payload',
@@ -80,12 +81,12 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
         // No join for the planner to get wrong: with a young table's statistics (or few rows
         // estimated in `sending`) it nests a loop and rescans a recordset once per row, which at 500
         // rows cost 100-250 ms. Instead the small fields travel as one jsonb object keyed by id,
-        // read with `o -> d.id`, and the large JSON texts as text arrays indexed by that entry's `i`:
-        // an array literal is far cheaper for PostgreSQL to read than JSON into jsonb, and each
-        // detail/attempt is parsed once, by its ::json cast (json, unlike jsonb, keeps \u0000).
+        // read with `o -> d.id`, and the details and attempts, packed (migration 11), as bytea
+        // arrays indexed by that entry's `i`: an array literal is far cheaper for PostgreSQL to read
+        // than JSON into jsonb.
         const byId: Record<string, unknown> = {};
-        const details: string[] = [];
-        const attempts: Array<string | null> = [];
+        const details: Buffer[] = [];
+        const attempts: Array<Buffer | null> = [];
         outcomes.forEach((o, i) => {
           byId[o.id] = {
             i: i + 1,
@@ -101,8 +102,8 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             // The match-quality increments of a delivered, measured outcome (migration 10).
             ...(o.status === 'delivered' && o.match ? { match: matchIncrements(o.match) } : {}),
           };
-          details.push(JSON.stringify(o.detail));
-          attempts.push(o.attempt ? attemptToJson(o.attempt) : null);
+          details.push(packJson(JSON.stringify(o.detail)));
+          attempts.push(o.attempt ? packAttempt(o.attempt) : null);
         });
         const ids = outcomes.map((o) => o.id).sort(compareIds);
         // Each `(SELECT … FROM input)` is an InitPlan: evaluated once, then read per row.
@@ -111,7 +112,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
         // the rows it really updated.
         const { rows } = await sql<{ id: string }>`
           WITH input AS (
-            SELECT ${JSON.stringify(byId)}::jsonb AS o, ${details}::text[] AS details, ${attempts}::text[] AS attempts
+            SELECT ${JSON.stringify(byId)}::jsonb AS o, ${details}::bytea[] AS details, ${attempts}::bytea[] AS attempts
           ), updated AS (
             UPDATE ${T('deliveries')} d
             SET status = ${o} -> d.id ->> 'status',
@@ -124,7 +125,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
               lease_owner = NULL,
               updated_at = ${now}::timestamptz,
               delivered_at = (${o} -> d.id ->> 'delivered_at')::timestamptz,
-              detail = ((SELECT details FROM input))[(${o} -> d.id ->> 'i')::integer]::json
+              detail = ((SELECT details FROM input))[(${o} -> d.id ->> 'i')::integer]
             WHERE d.id = ANY(${ids}::text[]) AND d.status = 'sending' AND d.lease_owner = ${owner}
             RETURNING d.id, d.destination_id, d.pipe_id, d.status
           ), totals AS (
@@ -132,7 +133,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
           ), recorded AS (
             INSERT INTO ${T('delivery_attempts')} (delivery_id, number, data)
             SELECT u.id, (${o} -> u.id ->> 'attempt_number')::integer,
-              ((SELECT attempts FROM input))[(${o} -> u.id ->> 'i')::integer]::json
+              ((SELECT attempts FROM input))[(${o} -> u.id ->> 'i')::integer]
             FROM updated u
             WHERE ${o} -> u.id ->> 'attempt_number' IS NOT NULL
             ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data

@@ -74,13 +74,13 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
       guard(async () => {
         const row = await q()
           .selectFrom('deliveries')
-          .select((eb) => [...deliveryColumnsBut('detail'), eb.cast<string>('detail', 'text').as('detail')])
+          .select([...deliveryColumnsBut('detail'), 'detail'])
           .where('id', '=', id)
           .executeTakeFirst();
         if (!row) return null;
         const attempts = await q()
           .selectFrom('delivery_attempts')
-          .select((eb) => eb.cast<string>('data', 'text').as('data'))
+          .select('data')
           .where('delivery_id', '=', id)
           .orderBy('number')
           .execute();

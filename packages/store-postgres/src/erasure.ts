@@ -15,8 +15,10 @@ import {
   erasedDetail,
   erasureNeedles,
   jsonQuotesAny,
+  packJson,
   quotesAny,
   scrubNeedles,
+  unpackJson,
 } from '@openpipes/core/store-kit';
 import { sql, type Transaction } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
@@ -124,7 +126,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
         )
         SELECT count(*) AS n FROM cancelled
       `.execute(trx);
-      await sql`UPDATE ${T('deliveries')} SET detail = ${JSON.stringify(erasedDetail(now))}::json
+      await sql`UPDATE ${T('deliveries')} SET detail = ${packJson(JSON.stringify(erasedDetail(now)))}::bytea
         WHERE id = ANY(${deliveryIds}::text[])`.execute(trx);
       // The sender's event id can be personal (an order number): the tombstone keeps a keyed digest.
       const senderIds = await q(trx)
@@ -139,12 +141,12 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
           WHERE d.id = v.id`.execute(trx);
       const attemptRows = await q(trx)
         .selectFrom('delivery_attempts')
-        .select((eb) => ['delivery_id', 'number', eb.cast<string>('data', 'text').as('data')])
+        .select(['delivery_id', 'number', 'data'])
         .where('delivery_id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
         .execute();
       for (const a of attemptRows) {
-        const data = JSON.stringify(erasedAttempt(JSON.parse(a.data) as Record<string, unknown>));
-        await sql`UPDATE ${T('delivery_attempts')} SET data = ${data}::json
+        const data = packJson(JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>)));
+        await sql`UPDATE ${T('delivery_attempts')} SET data = ${data}::bytea
           WHERE delivery_id = ${a.delivery_id} AND number = ${a.number}`.execute(trx);
       }
 

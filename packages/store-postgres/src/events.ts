@@ -6,7 +6,7 @@
 import {
   checkDeliveryIds,
   type EventMethods,
-  emptyDetailJson,
+  emptyDetailPacked,
   type PostgresTables,
   toStoredEvent,
 } from '@openpipes/core/store-kit';
@@ -122,7 +122,7 @@ export function eventMethods(context: PgContext): EventMethods {
               INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
                 status, attempt_count, test_mode, due_at, created_at, updated_at, detail, trace_parent)
               SELECT d.id, d.event_ref, ${sourceId}, d.pipe_id, d.destination_id, d.event_id, d.event_type,
-                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailJson}::json, d.trace_parent
+                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailPacked}::bytea, d.trace_parent
               FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
                 AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text, trace_parent text)
             `.execute(trx);

@@ -384,4 +384,17 @@ CREATE TABLE match_rollup (
 CREATE INDEX match_rollup_minute ON match_rollup (minute);
 `,
   },
+  {
+    version: 11,
+    name: 'packed delivery details and attempts',
+    sql: `
+-- A delivery's detail and an attempt's data become bytea packed by the record codec
+-- (@openpipes/core/store-kit packed.ts: a tag byte, then deflate-raw with a fixed dictionary), about
+-- a third of their JSON text and below the size at which TOAST would compress them. Rows written
+-- before are kept as their JSON text in UTF-8, which the codec reads as such (their first byte is a
+-- JSON character, never a tag). Rewrites both tables once.
+ALTER TABLE deliveries ALTER COLUMN detail TYPE bytea USING convert_to(detail::text, 'UTF8');
+ALTER TABLE delivery_attempts ALTER COLUMN data TYPE bytea USING convert_to(data::text, 'UTF8');
+`,
+  },
 ];

@@ -4,7 +4,7 @@
  * and bring retries forward.
  */
 import { matchIncrements } from '@openpipes/core';
-import { attemptToJson, type ClaimMethods, leaseUntil, toClaimedDelivery } from '@openpipes/core/store-kit';
+import { type ClaimMethods, leaseUntil, packAttempt, packJson, toClaimedDelivery } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
 
@@ -88,7 +88,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
             outcome.status === 'retrying' ? outcome.next_attempt_at : null,
             now,
             outcome.delivered_at,
-            JSON.stringify(outcome.detail),
+            packJson(JSON.stringify(outcome.detail)),
             outcome.id,
             owner,
           ).changes;
@@ -98,7 +98,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
           }
           applied.push(outcome.id);
           if (outcome.attempt) {
-            insertAttempt.run(outcome.id, outcome.attempt.number, attemptToJson(outcome.attempt));
+            insertAttempt.run(outcome.id, outcome.attempt.number, packAttempt(outcome.attempt));
           }
           if (outcome.status === 'delivered' && outcome.match) {
             const { pipe_id } = pipeOf.get(outcome.id) as { pipe_id: string };

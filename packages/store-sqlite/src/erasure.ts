@@ -12,8 +12,10 @@ import {
   erasedDetail,
   erasureNeedles,
   jsonQuotesAny,
+  packJson,
   quotesAny,
   scrubNeedles,
+  unpackJson,
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 
@@ -139,7 +141,7 @@ export function erasureMethods({
 
           let cancelled = 0;
           let attempts = 0;
-          const detail = JSON.stringify(erasedDetail(now));
+          const detail = packJson(JSON.stringify(erasedDetail(now)));
           for (const part of chunks(deliveryIds)) {
             // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
             cancelled += run(
@@ -172,7 +174,7 @@ export function erasureMethods({
                 .where('delivery_id', 'in', part),
             )) {
               update.run(
-                JSON.stringify(erasedAttempt(JSON.parse(a.data) as Record<string, unknown>)),
+                packJson(JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>))),
                 a.delivery_id,
                 a.number,
               );

@@ -11,6 +11,7 @@
 
 export * from './erasure.js';
 export * from './methods.js';
+export * from './packed.js';
 export * from './rows.js';
 export * from './rules.js';
 export * from './tables.js';

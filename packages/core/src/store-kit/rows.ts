@@ -13,6 +13,7 @@ import type {
   EntityVersionRecord,
   StoredRejection,
 } from '../store.js';
+import { type PackedValue, packJson, unpackJson } from './packed.js';
 import type { RowTextColumns, Selected, StoreTables } from './tables.js';
 
 /** A time as a driver returns it: ISO text (SQLite), a `Date` or PostgreSQL's text output (`pg`). */
@@ -167,6 +168,9 @@ export function toAuditRow(entry: AuditEntry) {
  */
 export const emptyDetailJson = JSON.stringify({ output: null, request: null, response: null, error: null });
 
+/** {@link emptyDetailJson} as a packed column stores it. */
+export const emptyDetailPacked: Buffer = packJson(emptyDetailJson);
+
 /** An `entities` row, JSON as text. */
 export type EntityRowText = Selected<StoreTables<RowTextColumns>['entities']>;
 
@@ -279,7 +283,7 @@ export function toDeliveryRow(row: DeliveryRowText): DeliveryRow {
     created_at: isoTime(row.created_at),
     updated_at: isoTime(row.updated_at),
     delivered_at: isoTimeOrNull(row.delivered_at),
-    detail: JSON.parse(row.detail) as DeliveryDetail,
+    detail: JSON.parse(unpackJson(row.detail)) as DeliveryDetail,
     trace_parent: row.trace_parent ?? null,
   };
 }
@@ -395,9 +399,14 @@ export function attemptToJson(attempt: DeliveryAttempt): string {
   return JSON.stringify(rest);
 }
 
-/** An attempt row's JSON as the record shows it (see {@link attemptToJson}), in the same key order. */
-export function attemptFromJson(text: string): DeliveryAttempt {
-  const stored = JSON.parse(text) as Omit<DeliveryAttempt, 'request' | 'response'> &
+/** An attempt as its packed `data` column stores it ({@link attemptToJson}, packed by `packed.ts`). */
+export function packAttempt(attempt: DeliveryAttempt): Buffer {
+  return packJson(attemptToJson(attempt));
+}
+
+/** An attempt row's JSON (text or packed) as the record shows it (see {@link attemptToJson}), in the same key order. */
+export function attemptFromJson(value: PackedValue): DeliveryAttempt {
+  const stored = JSON.parse(unpackJson(value)) as Omit<DeliveryAttempt, 'request' | 'response'> &
     Partial<Pick<DeliveryAttempt, 'request' | 'response'>>;
   if (stored.request !== undefined) return stored as DeliveryAttempt;
   const { number, status, started_at, duration_ms, pipe_version, destination_version, ...rest } = stored;

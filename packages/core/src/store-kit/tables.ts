@@ -44,6 +44,8 @@ export interface DialectColumns {
   flag: unknown;
   /** A JSON document (the store writes JSON text). */
   json: unknown;
+  /** A JSON document packed by the record codec (`packed.ts`, migration 11): bytes, or older JSON text. */
+  packed: unknown;
   /** An integer the database generates on insert. */
   generatedId: unknown;
   /** A counter the database adds to (`meta.value`). */
@@ -55,6 +57,7 @@ export interface SqliteColumns extends DialectColumns {
   time: string;
   flag: number;
   json: string;
+  packed: Column<string | Uint8Array, Uint8Array, Uint8Array>;
   generatedId: Column<number, never, never>;
   counter: string;
 }
@@ -68,6 +71,7 @@ export interface PostgresColumns extends DialectColumns {
   time: Column<Date | string, string, string>;
   flag: boolean;
   json: Column<unknown, string, string>;
+  packed: Column<Uint8Array, Uint8Array, Uint8Array>;
   generatedId: Column<string, never, never>;
   counter: Column<string, number | string, number | string>;
 }
@@ -80,6 +84,7 @@ export interface RowTextColumns extends DialectColumns {
   time: Date | string;
   flag: boolean | number;
   json: string;
+  packed: string | Uint8Array;
   generatedId: string | number;
   counter: string;
 }
@@ -190,12 +195,12 @@ export interface StoreTables<C extends DialectColumns> {
     created_at: C['time'];
     updated_at: C['time'];
     delivered_at: Nullable<C['time']>;
-    detail: C['json'];
+    detail: C['packed'];
     trace_parent: Defaulted<string | null>;
     /** Why a `filtered` delivery was not sent (migration 7); null otherwise. */
     filter_reason: Defaulted<string | null>;
   };
-  delivery_attempts: { delivery_id: string; number: number; data: C['json'] };
+  delivery_attempts: { delivery_id: string; number: number; data: C['packed'] };
   audit: {
     id: string;
     actor: string | null;

@@ -1,0 +1,83 @@
+/**
+ * The record codec: how a delivery's `detail` and an attempt's `data` are stored (migration 11).
+ * Both are JSON that repeats from record to record (the same keys, headers and response shapes) and
+ * within one record (a transform's output is the request's payload again), so each is stored as
+ * bytes: a one-byte tag, then the JSON compressed with raw deflate (node:zlib, which every supported
+ * Node version reads) primed with a fixed dictionary of that common text. The tag says how the rest
+ * reads, so the format can change later without rewriting old rows:
+ *
+ * - a value stored as text (SQLite rows written before migration 11), or bytes that begin with a
+ *   JSON character (PostgreSQL's rows, converted by the migration, and any value compression would
+ *   not shrink): the JSON itself, as UTF-8;
+ * - tag 0x01: raw deflate with {@link dictionaryV1}.
+ *
+ * The stored bytes decode to the very text the engine wrote, so a record reads back exactly as
+ * before. Nothing in SQL looks inside these columns; erasure replaces them whole.
+ */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+
+/** A packed column as a driver returns it: bytes, or JSON text written before migration 11. */
+export type PackedValue = string | Uint8Array;
+
+const tagDeflateV1 = 0x01;
+
+/**
+ * Version 1's dictionary: text every detail and attempt carries. Never change it (rows written with
+ * it decode only with it); a new dictionary is a new tag. Deflate matches the end of the
+ * dictionary most cheaply, so the most common text comes last.
+ */
+const dictionaryV1 = Buffer.from(
+  [
+    '"x-request-id":"","server":"","cache-control":"no-cache","content-length":"',
+    '"text/plain","application/x-www-form-urlencoded","authorization":"[secret:',
+    '"transfer-encoding":"chunked"},"body":{"error":{"message":"","code":',
+    '"logs":[{"level":"info","message":"","at":"',
+    '"filtered","failed","retrying","reason":"',
+    '{"number":1,"status":"delivered","started_at":"","duration_ms":',
+    ',"pipe_version":1,"destination_version":1,"error":null,"exchanges":[',
+    '{"output":[{"event_type":"","event_time":"","event_payload":{"event_name":"","event_id":"',
+    '"user_data":{"em":"","ph":"","client_ip_address":"","client_user_agent":"Mozilla/5.0 ',
+    '"custom_data":{"currency":"EUR","value":},"action_source":"website"}}],',
+    '"request":{"url":"https://","method":"POST","headers":{"content-type":"application/json"},',
+    '"payload":{"data":[{"access_token":"[secret:"}},',
+    '"response":{"status":200,"headers":{"connection":"keep-alive","content-type":"application/json",',
+    '"date":"GMT","keep-alive":"timeout=5","transfer-encoding":"chunked"},"body":{}},"error":null,',
+    '"started_at":"2026-01-01T00:00:00.000Z","duration_ms":}],"logs":[]}',
+  ].join(''),
+);
+
+/**
+ * JSON text as the bytes a packed column stores.
+ *
+ * @example
+ * ```ts
+ * run(update, packJson(JSON.stringify(detail)), id);
+ * ```
+ */
+export function packJson(text: string): Buffer {
+  const plain = Buffer.from(text, 'utf8');
+  // Short texts (an empty detail) gain nothing: stored as they are, which the first byte tells.
+  if (plain.length < 96) return plain;
+  const packed = deflateRawSync(plain, { dictionary: dictionaryV1 });
+  if (packed.length + 1 >= plain.length) return plain;
+  const out = Buffer.allocUnsafe(packed.length + 1);
+  out[0] = tagDeflateV1;
+  packed.copy(out, 1);
+  return out;
+}
+
+/**
+ * A packed column's JSON text, whichever way it was stored (see the module's note).
+ *
+ * @example
+ * ```ts
+ * const detail = JSON.parse(unpackJson(row.detail));
+ * ```
+ */
+export function unpackJson(value: PackedValue): string {
+  if (typeof value === 'string') return value;
+  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (bytes.length > 0 && bytes[0] === tagDeflateV1)
+    return inflateRawSync(bytes.subarray(1), { dictionary: dictionaryV1 }).toString('utf8');
+  return bytes.toString('utf8');
+}
