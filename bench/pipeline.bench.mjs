@@ -23,8 +23,8 @@ import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startSink, tempDir } from './lib.mjs';
 import Database from 'better-sqlite3';
+import { startSink, tempDir } from './lib.mjs';
 import {
   claim,
   idle,
@@ -49,7 +49,6 @@ process.setMaxListeners(100); // each round's temp dir and child process clean u
 // --- the bare pipeline (a child process) -----------------------------------------------------------
 
 async function bare(filename, sinkUrl, mode) {
-
   const db = new Database(filename);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

@@ -6,12 +6,12 @@
 
 import { matchIncrements } from '@openpipes/core';
 import {
-  packAttempt,
-  packJson,
   type ClaimMethods,
   compareIds,
   isoTimeOrNull,
   leaseUntil,
+  packAttempt,
+  packJson,
   toClaimedDelivery,
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
@@ -61,7 +61,7 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
           .set({ status: 'sending', lease_owner: owner, due_at: until, updated_at: now })
           .from('picked')
           .whereRef('d.id', '=', 'picked.id')
-          .returning((eb) => [
+          .returning([
             ...deliveryColumnsBut('detail').map((c) => `d.${c}` as const),
             'd.detail',
             'picked.was_due',

@@ -1,4 +1,5 @@
 import { runEngineSuites } from '@openpipes/core/conformance';
+import { unpackJson } from '@openpipes/core/store-kit';
 import { describe, it } from 'vitest';
 import { postgresStore } from './index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, query } from './testing.js';
@@ -15,8 +16,13 @@ const cleanup = async () => {
   created.clear();
 };
 
-// Every row of every table of the schema, as PostgreSQL prints it.
+// Every row of every table of the schema, as PostgreSQL prints it, and the packed columns
+// (migration 11) as the text they hold: compressed, a needle would not show in the bytes.
 const rawDump = async (db: string) => {
+  const packed = [
+    ...(await query<{ v: Buffer }>(`SELECT detail AS v FROM "${schemaOf(db)}".deliveries`)),
+    ...(await query<{ v: Buffer }>(`SELECT data AS v FROM "${schemaOf(db)}".delivery_attempts`)),
+  ].map((r) => unpackJson(r.v));
   const tables = await query<{ table_name: string }>(
     'SELECT table_name FROM information_schema.tables WHERE table_schema = $1',
     [schemaOf(db)],
@@ -29,7 +35,7 @@ const rawDump = async (db: string) => {
       return rows.map((r) => r.row).join('\n');
     }),
   );
-  return parts.join('\n');
+  return [...parts, ...packed].join('\n');
 };
 
 if (await postgresAvailable()) {

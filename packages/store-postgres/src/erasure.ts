@@ -145,7 +145,9 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
         .where('delivery_id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
         .execute();
       for (const a of attemptRows) {
-        const data = packJson(JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>)));
+        const data = packJson(
+          JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>)),
+        );
         await sql`UPDATE ${T('delivery_attempts')} SET data = ${data}::bytea
           WHERE delivery_id = ${a.delivery_id} AND number = ${a.number}`.execute(trx);
       }

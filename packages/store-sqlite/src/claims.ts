@@ -4,7 +4,13 @@
  * and bring retries forward.
  */
 import { matchIncrements } from '@openpipes/core';
-import { type ClaimMethods, leaseUntil, packAttempt, packJson, toClaimedDelivery } from '@openpipes/core/store-kit';
+import {
+  type ClaimMethods,
+  leaseUntil,
+  packAttempt,
+  packJson,
+  toClaimedDelivery,
+} from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
 

@@ -174,7 +174,9 @@ export function erasureMethods({
                 .where('delivery_id', 'in', part),
             )) {
               update.run(
-                packJson(JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>))),
+                packJson(
+                  JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>)),
+                ),
                 a.delivery_id,
                 a.number,
               );

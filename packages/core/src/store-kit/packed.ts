@@ -76,7 +76,9 @@ export function packJson(text: string): Buffer {
  */
 export function unpackJson(value: PackedValue): string {
   if (typeof value === 'string') return value;
-  const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const bytes = Buffer.isBuffer(value)
+    ? value
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (bytes.length > 0 && bytes[0] === tagDeflateV1)
     return inflateRawSync(bytes.subarray(1), { dictionary: dictionaryV1 }).toString('utf8');
   return bytes.toString('utf8');

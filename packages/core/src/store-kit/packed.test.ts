@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { packJson, unpackJson } from './packed.js';
+import { attemptFromJson, packAttempt } from './rows.js';
+
+const detail = JSON.stringify({
+  output: null,
+  request: {
+    url: 'https://graph.example/v19.0/[secret:PIXEL]/events',
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    payload: { data: [{ event_name: 'Purchase' }] },
+  },
+  response: { status: 200, headers: {}, body: { events_received: 1 } },
+  error: null,
+});
+
+describe('packed columns (migration 11)', () => {
+  it('stores a detail tagged and compressed, and reads back the very text written', () => {
+    const packed = packJson(detail);
+    expect(packed[0]).toBe(0x01);
+    expect(packed.length).toBeLessThan(detail.length / 2);
+    expect(unpackJson(packed)).toBe(detail);
+    // A Uint8Array that is not a Buffer (another driver), at an offset into its buffer.
+    const copy = new Uint8Array(packed.length + 3);
+    copy.set(packed, 3);
+    expect(unpackJson(copy.subarray(3))).toBe(detail);
+  });
+
+  it('keeps key order, \\u0000, lone surrogates written escaped, and big numbers exactly', () => {
+    const text = `{"z":1,"a":"\\u0000 é 😀 \\ud800","n":12345678901234567890,"f":0.1,"pad":"${'x'.repeat(200)}"}`;
+    expect(unpackJson(packJson(text))).toBe(text);
+  });
+
+  it('reads rows written before: JSON text (SQLite) and JSON bytes (PostgreSQL after the migration)', () => {
+    expect(unpackJson(detail)).toBe(detail);
+    expect(unpackJson(Buffer.from(detail, 'utf8'))).toBe(detail);
+    expect(unpackJson(Buffer.from('[1,2]', 'utf8'))).toBe('[1,2]');
+  });
+
+  it('stores a short text as it is (nothing to gain), which the first byte tells', () => {
+    const empty = '{"output":null,"request":null,"response":null,"error":null}';
+    expect(packJson(empty).toString('utf8')).toBe(empty);
+    expect(unpackJson(packJson(empty))).toBe(empty);
+  });
+
+  it('decodes what version 1 wrote: its dictionary never changes (a new one needs a new tag)', () => {
+    const written =
+      'AUMkP4iJOCMmvSixIEMvtSIxtyAnVb/M0FLPQB8WkAGeEa4+sfrgxFdMkxhESecBpUXJGYnFqUq1sUTGIHIRA3ZkfFFqcmpmWWqKkpUhWqjWAgA=';
+    expect(unpackJson(Buffer.from(written, 'base64'))).toBe(detail);
+  });
+
+  it('packs an attempt and reads it back as the record shows it', () => {
+    const exchange = {
+      request: JSON.parse(detail).request,
+      response: JSON.parse(detail).response,
+      error: null,
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 12,
+    };
+    const attempt = {
+      number: 1,
+      status: 'delivered' as const,
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 12,
+      pipe_version: 2,
+      destination_version: 3,
+      request: exchange.request,
+      response: exchange.response,
+      error: null,
+      exchanges: [exchange],
+      logs: [],
+    };
+    const stored = packAttempt(attempt);
+    expect(stored[0]).toBe(0x01);
+    expect(JSON.stringify(attemptFromJson(stored))).toBe(JSON.stringify(attempt));
+    // An attempt row written before migration 11, as text.
+    expect(JSON.stringify(attemptFromJson(JSON.stringify(attempt)))).toBe(JSON.stringify(attempt));
+  });
+});
