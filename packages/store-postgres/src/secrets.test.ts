@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { runEngineSecrets } from '@openpipes/core/conformance';
+import { unpackJson } from '@openpipes/core/store-kit';
 import { describe, it } from 'vitest';
 import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl } from './testing.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query } from './testing.js';
 
 const run = promisify(execFile);
 const created = new Set<string>();
@@ -18,7 +19,15 @@ const storedBytes = async (db: string) => {
       maxBuffer: 512 * 1024 * 1024,
     },
   );
-  return [{ name: `pg_dump --schema=${schemaOf(db)}`, text: stdout }];
+  // The packed columns (migration 11) as the text they hold: compressed, a piece would not show.
+  const packed = [
+    ...(await query<{ v: Buffer }>(`SELECT detail AS v FROM "${schemaOf(db)}".deliveries`)),
+    ...(await query<{ v: Buffer }>(`SELECT data AS v FROM "${schemaOf(db)}".delivery_attempts`)),
+  ].map((r) => unpackJson(r.v));
+  return [
+    { name: `pg_dump --schema=${schemaOf(db)}`, text: stdout },
+    { name: 'packed details and attempts', text: packed.join('\n') },
+  ];
 };
 
 if (await postgresAvailable()) {

@@ -2,6 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runEngineSecrets } from '@openpipes/core/conformance';
+import { unpackJson } from '@openpipes/core/store-kit';
 import Database from 'better-sqlite3';
 import { afterAll } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -27,7 +28,16 @@ const storedBytes = async (db: string) => {
       name: string;
     }>;
     const rows = tables.map(({ name }) => JSON.stringify(reader.prepare(`SELECT * FROM "${name}"`).all()));
-    return [...raw, { name: `${db}.db rows`, text: rows.join('\n') }];
+    // The packed columns (migration 11) as the text they hold: compressed, a piece would not show.
+    const packed = [
+      ...reader.prepare('SELECT detail AS v FROM deliveries').all(),
+      ...reader.prepare('SELECT data AS v FROM delivery_attempts').all(),
+    ].map((r) => unpackJson((r as { v: string | Uint8Array }).v));
+    return [
+      ...raw,
+      { name: `${db}.db rows`, text: rows.join('\n') },
+      { name: `${db}.db packed details and attempts`, text: packed.join('\n') },
+    ];
   } finally {
     reader.close();
   }

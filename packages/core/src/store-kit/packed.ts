@@ -58,7 +58,15 @@ export function packJson(text: string): Buffer {
   const plain = Buffer.from(text, 'utf8');
   // Short texts (an empty detail) gain nothing: stored as they are, which the first byte tells.
   if (plain.length < 96) return plain;
-  const packed = deflateRawSync(plain, { dictionary: dictionaryV1 });
+  // A window just large enough for the dictionary and the text, and a hash table to match: zlib
+  // sets up its state on every call, and the default (32 KiB window, 128 KiB of hash chains) costs
+  // several times the compression of a 2 KB record. Inflating needs no such hint.
+  const windowBits = Math.min(15, Math.max(10, Math.ceil(Math.log2(plain.length + dictionaryV1.length))));
+  const packed = deflateRawSync(plain, {
+    dictionary: dictionaryV1,
+    windowBits,
+    memLevel: Math.min(8, windowBits - 6),
+  });
   if (packed.length + 1 >= plain.length) return plain;
   const out = Buffer.allocUnsafe(packed.length + 1);
   out[0] = tagDeflateV1;
