@@ -216,8 +216,24 @@ async function round(admin, kind) {
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     );
+    // The same bytes by relation: each table's heap, its TOAST (with its index) and each index.
+    const { rows: relations } = await client.query(
+      `SELECT c.relname AS name, pg_relation_size(c.oid)::bigint AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'i') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+       UNION ALL
+       SELECT c.relname || ' (toast)', pg_total_relation_size(c.reltoastrelid)::bigint
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = 'r' AND c.reltoastrelid <> 0 AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+    );
     await client.end();
     const bytes = sizes.reduce((n, r) => n + Number(r.bytes), 0);
+    const perRelation = Object.fromEntries(
+      relations
+        .filter((r) => Number(r.bytes) / total >= 10)
+        .sort((a, b) => Number(b.bytes) - Number(a.bytes))
+        .map((r) => [r.name, Math.round(Number(r.bytes) / total)]),
+    );
     const perTable = Object.fromEntries(
       sizes
         .filter((r) => Number(r.bytes) / total >= 10)
@@ -232,6 +248,7 @@ async function round(admin, kind) {
       rssAfterMb: after.rss / 2 ** 20,
       bytesPerEvent: bytes / total,
       perTable,
+      perRelation,
     };
   } finally {
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
@@ -287,6 +304,7 @@ async function main() {
         rss_after_mb: Math.round(median(list, 'rssAfterMb')),
         bytes_per_event: Math.round(median(list, 'bytesPerEvent')),
         bytes_per_event_by_table: list[list.length - 1].perTable,
+        bytes_per_event_by_relation: list[list.length - 1].perRelation,
         events: total,
         filtered: total / 10,
         postgres: version[0].server_version,
