@@ -243,7 +243,10 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
         createPipes({
           store: failing,
           secretKey: testSecretKey,
-          logger: { ...silentLogger, warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)) },
+          logger: {
+            ...silentLogger,
+            warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)),
+          },
           sandbox: { workers: 1 },
           dispatcher: { pollIntervalMs: 50 },
           identity: true,
