@@ -23,4 +23,5 @@ export { runProfileConformance } from './profiles.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';
+export { deliverOneRecord, recordAttempt, recordDetail } from './store/record.js';
 export { runEngineSuites } from './suites.js';

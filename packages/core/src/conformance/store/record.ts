@@ -1,0 +1,88 @@
+/**
+ * A delivered record with awkward values (a number past 2^53, NUL, a non-ASCII character, keys out
+ * of order), written through a store: the stores' own tests check how it is stored (packed,
+ * migration 11) and that it reads back exactly as written, before and after the migration.
+ */
+import { newId } from '../../ids.js';
+import type { Store } from '../../store.js';
+import { at } from './fixtures.js';
+
+const request = {
+  url: 'https://graph.example/v19.0/[secret:PIXEL]/events',
+  method: 'POST',
+  headers: { 'content-type': 'application/json' },
+  payload: { data: [{ event_name: 'Purchase', value: 1e21, note: 'nul \u0000 ☃' }] },
+};
+const response = {
+  status: 200,
+  headers: { 'content-type': 'application/json' },
+  body: { events_received: 1 },
+};
+export const recordDetail = {
+  output: [{ event_type: 'purchase', z: 1, a: 2 }],
+  request,
+  response,
+  error: null,
+};
+export const recordAttempt = {
+  number: 1,
+  status: 'delivered' as const,
+  started_at: at(1),
+  duration_ms: 5,
+  pipe_version: 1,
+  destination_version: 1,
+  request,
+  response,
+  error: null,
+  exchanges: [{ request, response, error: null, started_at: at(1), duration_ms: 5 }],
+  logs: [],
+};
+
+/** One delivered record with its attempt, written through the store. */
+export async function deliverOneRecord(store: Store): Promise<string> {
+  const pipe = { pipe_id: newId('pipe'), destination_id: newId('destination') };
+  await store.appendEvents({
+    sourceId: newId('source'),
+    events: [
+      {
+        id: newId('event'),
+        event_id: 'ord_1',
+        sender_event_id: true,
+        event_type: 'purchase',
+        event_time: at(0),
+        event_payload: { order_id: 'ord_1' },
+      },
+    ],
+    pipes: [pipe],
+    deliveryIds: [newId('delivery')],
+    dedupSince: null,
+    now: at(0),
+  });
+  const [claimed] = await store.claimDeliveries({
+    destinationId: pipe.destination_id,
+    pipeIds: [pipe.pipe_id],
+    owner: 'w',
+    limit: 1,
+    leaseMs: 1000,
+    now: at(1),
+  });
+  await store.completeDeliveries({
+    owner: 'w',
+    outcomes: [
+      {
+        id: claimed!.id,
+        status: 'delivered',
+        pipe_version: 1,
+        destination_version: 1,
+        test_mode: false,
+        filter_reason: null,
+        next_attempt_at: null,
+        delivered_at: at(2),
+        detail: recordDetail,
+        attempt: recordAttempt,
+      },
+    ],
+    now: at(2),
+  });
+  return claimed!.id;
+}
