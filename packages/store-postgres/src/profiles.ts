@@ -6,12 +6,44 @@
  * identifier would not do: a merge moves identifiers no link named).
  */
 import { type IdentifierKind, identifierRef, type StoredProfile } from '@openpipes/core/identity';
-import { isoTime, type PostgresTables, type ProfileMethods } from '@openpipes/core/store-kit';
+import { isoTime, type PostgresTables, type ProfileMethods, type TimeValue } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
 import { type LinkWrites, planLinks } from './link-batch.js';
 
 type Trx = Transaction<PostgresTables>;
+type StoredProfileIdentifier = StoredProfile['identifiers'][number];
+
+/** A profile as read, before its identifiers are added. */
+const profileOf = (p: {
+  id: string;
+  created_at: TimeValue;
+  last_seen_at: TimeValue;
+  ip: string | null;
+  user_agent: string | null;
+}): StoredProfile => ({
+  id: p.id,
+  created_at: isoTime(p.created_at),
+  last_seen_at: isoTime(p.last_seen_at),
+  ip: p.ip,
+  user_agent: p.user_agent,
+  identifiers: [],
+});
+
+/** One identifier of a profile as read. */
+const identifierOf = (r: {
+  kind: string;
+  key: string;
+  value: string;
+  first_seen_at: TimeValue;
+  last_seen_at: TimeValue;
+}): StoredProfileIdentifier => ({
+  kind: r.kind as IdentifierKind,
+  key: r.key,
+  value: r.value,
+  first_seen_at: isoTime(r.first_seen_at),
+  last_seen_at: isoTime(r.last_seen_at),
+});
 
 const noWrites = (): LinkWrites => ({
   newProfiles: [],
@@ -60,23 +92,10 @@ export function linkWriter({ q, T, schema }: PgContext) {
     for (const r of rows) {
       let profile = profiles.get(r.id);
       if (!profile) {
-        profile = {
-          id: r.id,
-          created_at: isoTime(r.created_at),
-          last_seen_at: isoTime(r.p_last_seen_at),
-          ip: r.ip,
-          user_agent: r.user_agent,
-          identifiers: [],
-        };
+        profile = profileOf({ ...r, last_seen_at: r.p_last_seen_at });
         profiles.set(r.id, profile);
       }
-      profile.identifiers.push({
-        kind: r.kind as IdentifierKind,
-        key: r.key,
-        value: r.value,
-        first_seen_at: isoTime(r.first_seen_at),
-        last_seen_at: isoTime(r.last_seen_at),
-      });
+      profile.identifiers.push(identifierOf(r));
     }
     return [...profiles.values()];
   };
@@ -206,16 +225,7 @@ export function profileMethods(context: PgContext): ProfileMethods {
     if (ids.length === 0) return [];
     const profiles = new Map<string, StoredProfile>();
     const rows = await q(trx).selectFrom('profiles').selectAll().where('id', 'in', ids).execute();
-    for (const p of rows) {
-      profiles.set(p.id, {
-        id: p.id,
-        created_at: isoTime(p.created_at),
-        last_seen_at: isoTime(p.last_seen_at),
-        ip: p.ip,
-        user_agent: p.user_agent,
-        identifiers: [],
-      });
-    }
+    for (const p of rows) profiles.set(p.id, profileOf(p));
     const identifiers = await q(trx)
       .selectFrom('profile_identifiers')
       .select((eb) => [
@@ -228,15 +238,7 @@ export function profileMethods(context: PgContext): ProfileMethods {
       ])
       .where('profile_id', 'in', ids)
       .execute();
-    for (const r of identifiers) {
-      profiles.get(r.profile_id)?.identifiers.push({
-        kind: r.kind as IdentifierKind,
-        key: r.key,
-        value: r.value,
-        first_seen_at: isoTime(r.first_seen_at),
-        last_seen_at: isoTime(r.last_seen_at),
-      });
-    }
+    for (const r of identifiers) profiles.get(r.profile_id)?.identifiers.push(identifierOf(r));
     return [...profiles.values()];
   };
 
