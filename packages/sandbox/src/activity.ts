@@ -8,7 +8,9 @@
  * - per call, whether the worker has started it, and whether it has reached outside (a fetch):
  *   the pool can take back a call that has not (it is re-run on another worker; this one skips
  *   it, or drops it before its first fetch), race-free, with one compare-and-swap on each side.
- *   A call that has fetched is never run twice by the pool.
+ *   A call that has fetched is never run twice by the pool: when its worker dies, it ends
+ *   `WORKER_CRASHED` (retryable; its request may have arrived), and whoever retries it records
+ *   the retry as a second attempt.
  *
  * Plain `SharedArrayBuffer`s: they cross to the worker in `workerData` and stay shared.
  */
@@ -92,6 +94,10 @@ export function activityViews(buffers: ActivityBuffers) {
         if (Atomics.compareExchange(calls, slot(id), from, CallState.withdrawn) === from) return true;
       }
       return false;
+    },
+    /** Pool: whether call `id` has reached outside (a request of its may have left). */
+    reachedOutside(id: number): boolean {
+      return Atomics.load(calls, slot(id)) === CallState.io;
     },
     /** Worker: call `id` is about to reach outside. False when the pool took it back. */
     reachOut(id: number): boolean {

@@ -1,3 +1,5 @@
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createSandbox, sandboxInternals } from './pool.js';
 import type { SandboxEvent } from './types.js';
@@ -76,5 +78,53 @@ describe('worker crashes', { timeout: 90_000 }, () => {
       secrets: {},
     });
     expect(ok.results[0]!.ok).toBe(true);
+  });
+
+  it('never runs again unseen a send whose request had left when its worker died: it ends WORKER_CRASHED, sent once', async () => {
+    // The platform holds its answer: the request has arrived, the send awaits the response.
+    const held: ServerResponse[] = [];
+    let received = 0;
+    const platform = createServer((req, res) => {
+      req.resume();
+      received++;
+      held.push(res);
+    });
+    await new Promise<void>((r) => platform.listen(0, '127.0.0.1', r));
+    const { port } = platform.address() as AddressInfo;
+    const own = createSandbox({ workers: 1, egress: { allow: [`127.0.0.1:${port}`] } });
+    try {
+      const code = `async function send({ events }) {
+        const res = await fetch('http://127.0.0.1:${port}/events', { method: 'POST', body: JSON.stringify(events) });
+        return { ok: res.ok };
+      }`;
+      const call = own.send({
+        code: { kind: 'send', owner: 'dst_waiting', version: 1, code },
+        events: [ev],
+        secrets: {},
+      });
+      await until(() => received === 1);
+      // Its worker dies (as if another call's code had crashed it) while the request is out.
+      await Promise.all(own[sandboxInternals].workers().map((w) => w.terminate()));
+      const run = await call;
+      expect(run.error).toMatchObject({
+        code: 'WORKER_CRASHED',
+        message: expect.stringMatching(/may have arrived/),
+      });
+      // Settled with the error, so it was not re-run: a re-run would have answered instead.
+      expect(received).toBe(1);
+      // A call that never reached outside is still re-run elsewhere: the pool serves again.
+      const after = own.send({
+        code: { kind: 'send', owner: 'dst_waiting', version: 1, code },
+        events: [ev],
+        secrets: {},
+      });
+      await until(() => received === 2);
+      for (const res of held) if (!res.writableEnded) res.end('{}');
+      expect((await after).error).toBeUndefined();
+    } finally {
+      await own.close();
+      platform.closeAllConnections();
+      await new Promise((r) => platform.close(r));
+    }
   });
 });

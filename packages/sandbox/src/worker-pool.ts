@@ -5,7 +5,8 @@
  * The worker threads behind the sandbox, and how calls reach them (docs/sandbox.md, "Sharing the
  * pool"): calls wait in a fair queue per code owner; a watchdog reads from shared memory which
  * call's code each worker is running, so a stuck or dead worker is blamed on that call only, and
- * the other calls on it (bystanders) run again elsewhere without being charged. A worker stuck in
+ * the other calls on it (bystanders) run again elsewhere without being charged (or, when their
+ * request had already left, end `WORKER_CRASHED` for their caller to retry). A worker stuck in
  * one call's code is quarantined — it takes no new work, its not yet started calls move, and a
  * hot spare takes its place — and terminated if the code runs past its limit.
  */
@@ -89,6 +90,14 @@ const WATCH_MS = 50;
 const HUNG_MS = 5_000;
 /** A worker whose current call's code has run this long gets no new call until it stops. */
 const BUSY_MS = 50;
+
+/**
+ * Why a call whose worker died after its request left is not run again: the platform may have
+ * received that request, and a silent re-run would send it twice under one attempt. It ends
+ * `WORKER_CRASHED` (retryable), so a retry is a second attempt on the record.
+ */
+const LEFT_BEFORE_CRASH =
+  'its sandbox worker died after this call’s request had left, so the request may have arrived; it was not run again unseen';
 
 const crashFailure = (message: string, code: SandboxFailure['code'] = 'WORKER_CRASHED'): SandboxFailure => ({
   code,
@@ -224,6 +233,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     // A call the worker never started ran no code there: it cannot be what killed it. (Say a call
     // was handed to a worker already being terminated: it moves on uncharged.)
     const unstarted = new Set(victims.filter((call) => slot.activity.waiting(call.message.id)));
+    const reachedOutside = new Set(victims.filter((call) => slot.activity.reachedOutside(call.message.id)));
     for (const call of victims) finish(slot, call);
     if (victims.length > 0 || !slot.quarantined) {
       restarts++;
@@ -234,11 +244,12 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       // The call whose code was running when the worker died is charged; the others only shared
       // the worker with it, unless nobody's code was running (then the started ones cannot be
       // told apart).
-      if (!unstarted.has(call) && (culprit === undefined || call.message.id === culprit)) {
-        suspect(call.owner);
-        if (call.strikes++ === 0) queue.push(call, true);
-        else call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
-      } else moveElsewhere(call);
+      const charged = !unstarted.has(call) && (culprit === undefined || call.message.id === culprit);
+      if (charged) suspect(call.owner);
+      if (reachedOutside.has(call)) call.settle(crashResult(call, LEFT_BEFORE_CRASH));
+      else if (!charged) moveElsewhere(call);
+      else if (call.strikes++ === 0) queue.push(call, true);
+      else call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
     }
     pump();
   }
@@ -449,10 +460,13 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       logger?.warn({ worker: slot.index }, 'sandbox worker did not answer in time; terminating it');
       finish(slot, call);
       call.settle(crashResult(call, 'the sandbox stopped answering; the call was abandoned', 'TIMEOUT'));
-      // Its other calls are bystanders: moved by the exit handler (nobody's code was running).
+      // Its other calls are bystanders, moved elsewhere uncharged (nobody's code was running);
+      // one whose request had left ends here instead (see LEFT_BEFORE_CRASH).
       for (const other of [...slot.inflight.values()]) {
+        const left = slot.activity.reachedOutside(other.message.id);
         finish(slot, other);
-        moveElsewhere(other);
+        if (left) other.settle(crashResult(other, LEFT_BEFORE_CRASH));
+        else moveElsewhere(other);
       }
       slot.quarantined = true;
       void slot.worker.terminate();

@@ -3,6 +3,8 @@
  * (four destinations) on the same engine and the same sandbox workers. The benign pipes deliver
  * every event on their first attempt — nothing that merely shared a worker with the hostile code is
  * charged an attempt — and only the hostile code's own deliveries fail, with its own error code.
+ * One exception, recorded as such: a benign request that was out when a crash killed its worker
+ * may have arrived, so it is not re-run unseen; it is retried as a second attempt.
  * Small limits keep each case to seconds (docs/sandbox.md, "Sharing the pool").
  *
  * ```ts
@@ -141,27 +143,55 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
       return { pipes, benign, hostilePipe, platform, ids };
     };
 
-    /** Every benign pipe delivered every event on attempt 1; the platform got each exactly once. */
+    /**
+     * Every benign pipe delivered every event on attempt 1; the platform got each exactly once.
+     * With `workerKills`, a benign send whose request was out when a neighbour's crash took its
+     * worker down may take one more attempt — recorded as WORKER_CRASHED, "may have arrived" —
+     * and the platform never got an event more often than the record shows attempts.
+     */
     const expectBenignUntouched = async (
       pipes: Pipes,
       benign: string[],
       platform: TestServer,
       ids: string[],
+      { workerKills = false } = {},
     ) => {
       for (const [i, pipeId] of benign.entries()) {
         const deliveries = await settled(pipes, pipeId, EVENTS, 60_000);
+        let attempts = 0;
         for (const d of deliveries) {
-          expect({ pipe: i, status: d.status, attempts: d.attempt_count, error: d.error }).toEqual({
+          attempts += d.attempt_count;
+          const retried = workerKills && d.attempt_count > 1;
+          expect({
+            pipe: i,
+            status: d.status,
+            attempts: retried ? 'retried' : d.attempt_count,
+            error: d.error,
+          }).toEqual({
             pipe: i,
             status: 'delivered',
-            attempts: 1,
+            attempts: retried ? 'retried' : 1,
             error: null,
           });
+          if (!retried) continue;
+          const record = await pipes.deliveries.get(d.id);
+          const earlier = (record.attempts ?? []).filter((a) => a.error !== null && a.error !== undefined);
+          expect(earlier.length).toBe(d.attempt_count - 1);
+          for (const a of earlier) {
+            expect(a.error).toMatchObject({
+              code: 'WORKER_CRASHED',
+              message: expect.stringMatching(/may have arrived/),
+            });
+          }
         }
         const received = platform.requests
           .filter((r) => r.url === `/d${i}`)
           .flatMap((r) => (r.json as { data: Array<{ event_id: string }> }).data.map((e) => e.event_id));
-        expect(received.sort()).toEqual([...ids].sort());
+        if (attempts === deliveries.length) expect(received.sort()).toEqual([...ids].sort());
+        else {
+          expect([...new Set(received)].sort()).toEqual([...ids].sort());
+          expect(received.length).toBeLessThanOrEqual(attempts);
+        }
       }
     };
 
@@ -255,7 +285,7 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
         }
       })();
       try {
-        await expectBenignUntouched(pipes, benign, platform, ids);
+        await expectBenignUntouched(pipes, benign, platform, ids, { workerKills: true });
         for (const record of await hostileOutcome(pipes, hostilePipe)) {
           expect(record.error?.code).toBe('WORKER_CRASHED');
           expect(record.status).toBe('dead');
