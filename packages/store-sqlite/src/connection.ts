@@ -27,6 +27,7 @@ export interface SqliteDatabase {
   transaction<F extends (...args: never[]) => unknown>(fn: F): F & { immediate: F };
   close(): unknown;
   readonly open: boolean;
+  readonly inTransaction: boolean;
 }
 
 /** How the store opens its database. */
@@ -50,7 +51,10 @@ export interface SqliteContext {
   all<R>(query: { compile(): CompiledQuery<R> }): R[];
   first<R>(query: { compile(): CompiledQuery<R> }): R | undefined;
   run(query: { compile(): CompiledQuery<unknown> }): number;
-  /** Runs `fn` in a BEGIN IMMEDIATE transaction. */
+  /**
+   * Runs `fn` in a BEGIN IMMEDIATE transaction; called inside one, in a SAVEPOINT of it (released
+   * when `fn` returns, rolled back to when it throws: better-sqlite3's nesting).
+   */
   tx<T>(fn: () => T): T;
   /** Writes an audit entry (inside the caller's transaction). */
   insertAudit(entry: AuditEntry | undefined): void;

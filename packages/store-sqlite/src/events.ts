@@ -30,7 +30,7 @@ type AppendResult = Awaited<ReturnType<EventMethods['appendEvents']>>;
 
 /** The store's event methods. Ingest commits in groups ({@link groupCommit}). */
 export function eventMethods(context: SqliteContext): EventMethods {
-  const { qb, all, first, prepare, tx } = context;
+  const { db, qb, all, first, prepare, tx } = context;
   const { linkAll } = linkWriter(context);
   const append = (args: AppendArgs): AppendResult => {
     const results = appendEventsOnly(args);
@@ -98,7 +98,7 @@ export function eventMethods(context: SqliteContext): EventMethods {
     });
   };
 
-  const appendInGroup = groupCommit(tx, append);
+  const appendInGroup = groupCommit({ tx, inTransaction: () => db().inTransaction }, append);
 
   return {
     async appendEvents(args) {

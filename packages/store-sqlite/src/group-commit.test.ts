@@ -1,15 +1,19 @@
 /**
  * Group commit under a lock held by another connection (another process, in production): a group
  * whose transaction cannot begin fails for a reason none of its calls caused, so writing each call
- * again alone only waits out busy_timeout once per call, with the event loop blocked each time.
+ * again alone only waits out busy_timeout once per call, with the event loop blocked each time. And
+ * a call that fails for itself inside a group (its events, or identity's writes beside them): only
+ * its savepoint is rolled back, the others commit in the group's one transaction.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newId, type Store } from '@openpipes/core';
+import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SqliteDatabase } from './connection.js';
+import { groupCommit } from './group-commit.js';
 import { sqliteStore } from './index.js';
 
 const dirs: string[] = [];
@@ -36,7 +40,8 @@ async function countingStore(busyTimeoutMs: number) {
             const counted =
               (run: (...args: never[]) => unknown) =>
               (...args: never[]) => {
-                counter.transactions++;
+                // Called inside a transaction it is a savepoint of it, not a transaction begun.
+                if (!target.inTransaction) counter.transactions++;
                 return run(...args);
               };
             return Object.assign(counted(wrapped), { immediate: counted(wrapped.immediate) });
@@ -53,9 +58,35 @@ async function countingStore(busyTimeoutMs: number) {
   return { store, filename, counter };
 }
 
-const append = (store: Store, n: number) => {
+type Identity = NonNullable<Parameters<Store['appendEvents']>[0]['identity']>;
+
+/** One event's call; with `anonymousId`, identity links it (whose profile ids come from `makeId`). */
+const append = (store: Store, n: number, anonymousId?: string, makeId = () => newId('profile')) => {
   const now = Date.now();
   const id = newId('event', now);
+  const seenAt = new Date(now).toISOString();
+  const identity: Identity | undefined = anonymousId
+    ? {
+        links: [
+          {
+            event_ref: id,
+            identifiers: [
+              {
+                kind: 'anonymous_id',
+                key: anonymousId,
+                value: JSON.stringify(anonymousId),
+                first_seen_at: seenAt,
+              },
+            ],
+            seen_at: seenAt,
+          },
+        ],
+        index: [{ kind: 'gclid', key: `withheld-${anonymousId}`, event_ref: id }],
+        caps: DEFAULT_CAPS,
+        newId: makeId,
+        now: seenAt,
+      }
+    : undefined;
   return store.appendEvents({
     sourceId: 'src_group',
     events: [
@@ -73,6 +104,7 @@ const append = (store: Store, n: number) => {
     deliveryIds: [],
     dedupSince: null,
     now: new Date(now).toISOString(),
+    ...(identity ? { identity } : {}),
   });
 };
 
@@ -119,8 +151,10 @@ describe('SQLite group commit', () => {
     expect(counter.transactions).toBe(0);
   });
 
-  it('still writes each call alone when one call of a group fails for itself', async () => {
-    const { store } = await countingStore(100);
+  it('fails only the call whose own event writes fail; the rest of its group commits in the same transaction', async () => {
+    const { store, counter } = await countingStore(100);
+    await append(store, 0);
+    counter.transactions = 0;
     const good = append(store, 1);
     // Same primary key twice in one call: its own failure.
     const now = Date.now();
@@ -150,5 +184,87 @@ describe('SQLite group commit', () => {
     expect((b as PromiseRejectedResult).reason).toMatchObject({
       code: expect.stringMatching(/^SQLITE_CONSTRAINT/),
     });
+    // One group, one transaction: the failing call's savepoint was rolled back, no call written again.
+    expect(counter.transactions).toBe(1);
+    const events = await store.listEvents({ sourceId: 'src_group', limit: 10 });
+    expect(events.map((e) => e.event_id).sort()).toEqual(['e0', 'e1', 'e2']);
+  });
+
+  it('fails only the call whose identity writes fail; its neighbours in the group commit with theirs', async () => {
+    const { store, counter } = await countingStore(100);
+    await append(store, 0);
+    counter.transactions = 0;
+    const noProfileId = () => {
+      throw new Error('no profile id today');
+    };
+    // Issued in one turn of the event loop: one group.
+    const calls = [
+      append(store, 1, 'anon-good-1'),
+      append(store, 2, 'anon-bad', noProfileId),
+      append(store, 3, 'anon-good-2'),
+    ];
+    type Settled = PromiseSettledResult<Array<{ duplicate: boolean; id: string }>>;
+    const [g1, b, g2] = (await Promise.allSettled(calls)) as [Settled, Settled, Settled];
+    // One transaction for the group, each call in a savepoint of it: no call written again alone.
+    expect(counter.transactions).toBe(1);
+    expect(b.status).toBe('rejected');
+    expect((b as PromiseRejectedResult).reason).toMatchObject({ message: 'no profile id today' });
+    for (const [g, anon] of [
+      [g1, 'anon-good-1'],
+      [g2, 'anon-good-2'],
+    ] as const) {
+      expect(g.status).toBe('fulfilled');
+      const [stored] = (g as PromiseFulfilledResult<Array<{ duplicate: boolean; id: string }>>).value;
+      expect(stored!.duplicate).toBe(false);
+      expect(await store.getEvent({ id: stored!.id })).not.toBeNull();
+      const [profile] = await store.findProfiles({ identifiers: [{ kind: 'anonymous_id', key: anon }] });
+      expect(profile).toBeDefined();
+      const index = await store.listPersonEvents({
+        identifiers: [{ kind: 'gclid', key: `withheld-${anon}` }],
+        limit: 10,
+      });
+      expect(index.map((e) => e.event_ref)).toEqual([stored!.id]);
+    }
+    // Nothing of the bad call: neither its event nor its identity.
+    expect(await store.findProfiles({ identifiers: [{ kind: 'anonymous_id', key: 'anon-bad' }] })).toEqual(
+      [],
+    );
+    expect(
+      await store.listPersonEvents({ identifiers: [{ kind: 'gclid', key: 'withheld-anon-bad' }], limit: 10 }),
+    ).toEqual([]);
+    const events = await store.listEvents({ sourceId: 'src_group', limit: 10 });
+    expect(events.map((e) => e.event_id).sort()).toEqual(['e0', 'e1', 'e3']);
+  });
+
+  it('writes each call again alone when a call took the whole transaction with it', async () => {
+    // SQLite itself ends the transaction after some failures (a full disk, an I/O error); a call
+    // that ends it here stands in for those. The calls after it must not run outside a transaction.
+    const dir = mkdtempSync(join(tmpdir(), 'openpipes-group-'));
+    dirs.push(dir);
+    const db = new Database(join(dir, 'plain.db'));
+    cleanups.push(() => {
+      db.close();
+    });
+    db.exec('CREATE TABLE t (n INTEGER PRIMARY KEY)');
+    const runner = db.transaction((fn: () => unknown) => fn());
+    let ends = 1; // the first time only: alone, the call succeeds
+    const write = groupCommit(
+      { tx: <T>(fn: () => T) => runner.immediate(fn) as T, inTransaction: () => db.inTransaction },
+      (n: number) => {
+        db.prepare('INSERT INTO t (n) VALUES (?)').run(n);
+        if (n === 2 && ends-- > 0) {
+          db.exec('ROLLBACK');
+          throw new Error('the transaction is gone');
+        }
+        return n;
+      },
+    );
+    const outcomes = await Promise.allSettled([write(1), write(2), write(3)]);
+    expect(outcomes).toEqual([
+      { status: 'fulfilled', value: 1 },
+      { status: 'fulfilled', value: 2 },
+      { status: 'fulfilled', value: 3 },
+    ]);
+    expect(db.prepare('SELECT n FROM t ORDER BY n').all()).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
   });
 });

@@ -6,14 +6,32 @@
  * small writes pays for one commit instead of one each (the commit is most of a small write's cost).
  * A lone call waits for nothing: its group is written at the end of the same loop turn.
  *
- * If the group's transaction fails, nothing of it was stored (the whole transaction was rolled back)
- * and each call is written again in a transaction of its own, so one call's failure is never
- * another's. Two failures no call caused fail the whole group at once instead: another process
- * holding the lock past `busy_timeout` (each call alone would wait it out again, the event loop
- * blocked every time: 100 pending calls, 100 x 5 s), and a closed store. Other failures (a full disk
- * included: a lone small write may still fit) are retried call by call.
+ * One call's failure is never another's. Inside the group's transaction each call is written in a
+ * SAVEPOINT of its own (`tx` called inside a transaction: better-sqlite3 nests it as one), so a call
+ * that fails (a constraint its rows break, identity's writes that throw) rolls back only its own
+ * writes and is rejected with its own error, while the others commit with the group, all their
+ * writes included: ingest's events with their identity links, say, whose caller falls back to the
+ * events alone only when its own call failed (`appendWithIdentity` in core's ingest.ts).
+ *
+ * If the group's transaction itself fails (its commit, or a failure after which SQLite has rolled the
+ * whole transaction back, as it may for a full disk or an I/O error), nothing of it was stored and
+ * each call is written again in a transaction of its own. Two failures no call caused fail the whole
+ * group at once instead: another process holding the lock past `busy_timeout` (each call alone would
+ * wait it out again, the event loop blocked every time: 100 pending calls, 100 x 5 s), and a closed
+ * store. Other failures (a full disk included: a lone small write may still fit) are retried call by
+ * call.
  */
-export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) => R): (args: A) => Promise<R> {
+export function groupCommit<A, R>(
+  database: {
+    /** Runs `fn` in a transaction; called inside one, in a savepoint of it. */
+    tx: <T>(fn: () => T) => T;
+    /** Whether a transaction is open (SQLite ends one itself after some failures). */
+    inTransaction: () => boolean;
+  },
+  write: (args: A) => R,
+): (args: A) => Promise<R> {
+  const { tx, inTransaction } = database;
+  type Outcome = { ok: true; result: R } | { ok: false; error: unknown };
   interface Waiting {
     args: A;
     resolve: (result: R) => void;
@@ -34,9 +52,20 @@ export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) =>
       alone(waiting[0]!);
       return;
     }
-    let results: R[];
+    let outcomes: Outcome[];
     try {
-      results = tx(() => waiting.map((w) => write(w.args)));
+      outcomes = tx(() =>
+        waiting.map((w): Outcome => {
+          try {
+            return { ok: true, result: tx(() => write(w.args)) };
+          } catch (error) {
+            // Its savepoint is rolled back; the group goes on unless the failure is the database's
+            // or took the whole transaction with it.
+            if (isConditionOfTheDatabase(error) || !inTransaction()) throw error;
+            return { ok: false, error };
+          }
+        }),
+      );
     } catch (err) {
       if (isConditionOfTheDatabase(err)) {
         for (const w of waiting) w.reject(err);
@@ -45,7 +74,11 @@ export function groupCommit<A, R>(tx: <T>(fn: () => T) => T, write: (args: A) =>
       for (const w of waiting) alone(w);
       return;
     }
-    for (const [i, w] of waiting.entries()) w.resolve(results[i]!);
+    for (const [i, w] of waiting.entries()) {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) w.resolve(outcome.result);
+      else w.reject(outcome.error);
+    }
   };
   return (args) =>
     new Promise<R>((resolve, reject) => {

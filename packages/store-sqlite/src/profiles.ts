@@ -191,9 +191,9 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
 
 /** The store's identity methods. */
 export function profileMethods(context: SqliteContext): ProfileMethods {
-  const { qb, all, first, run, tx } = context;
+  const { db, qb, all, first, run, tx } = context;
   const { load, loadOwners, linkAll } = linkWriter(context);
-  const linkInGroup = groupCommit(tx, linkAll);
+  const linkInGroup = groupCommit({ tx, inTransaction: () => db().inTransaction }, linkAll);
 
   return {
     linkProfiles: (args) => linkInGroup(args),

@@ -1,7 +1,8 @@
 /**
  * Store conformance: `appendEvents` with identity's writes (`AppendIdentity`): the links and index
  * entries of the events it stores are written in its transaction, a duplicate's are not, and a
- * failure of either stores nothing of the call.
+ * failure of either stores nothing of the call, and nothing less of a call made at the same time
+ * (SQLite commits such calls in one group, each in a savepoint of its own).
  */
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPS, type IdentifierKind } from '../../identity/index.js';
@@ -92,6 +93,49 @@ export function ingestIdentityCases(t: StoreCases): void {
         now: at(10),
       });
       expect(again).toEqual([{ duplicate: false, id: event.id }]);
+    });
+
+    it('a bad sender beside a good one: only the call whose identity writes fail is refused', async () => {
+      const { sourceId, pipeRefs } = await seed(0, 1);
+      const call = (event: ReturnType<typeof newEvent>, anon: string, makeId?: () => string) =>
+        t.store.appendEvents({
+          sourceId,
+          events: [event],
+          pipes: pipeRefs,
+          deliveryIds: [newId('delivery', t0)],
+          dedupSince: at(-1000),
+          now: at(10),
+          identity: identity(
+            [linkOf(event.id, 'anonymous_id', anon)],
+            [{ kind: 'gclid', key: `withheld-${anon}`, event_ref: event.id }],
+            makeId,
+          ),
+        });
+      const good = newEvent('ord_good');
+      const bad = newEvent('ord_bad');
+      const other = newEvent('ord_other');
+      // Issued together, not one after the other: on SQLite they share a group commit.
+      const [g, b, o] = await Promise.allSettled([
+        call(good, 'anon-good'),
+        call(bad, 'anon-bad', () => {
+          throw new Error('no profile id today');
+        }),
+        call(other, 'anon-other'),
+      ]);
+      expect(g).toEqual({ status: 'fulfilled', value: [{ duplicate: false, id: good.id }] });
+      expect(o).toEqual({ status: 'fulfilled', value: [{ duplicate: false, id: other.id }] });
+      expect(b).toMatchObject({ status: 'rejected', reason: { message: 'no profile id today' } });
+      for (const [event, anon] of [
+        [good, 'anon-good'],
+        [other, 'anon-other'],
+      ] as const) {
+        expect(await t.store.getEvent({ id: event.id })).not.toBeNull();
+        expect(await holders('anonymous_id', anon)).toHaveLength(1);
+        expect((await indexed('gclid', `withheld-${anon}`)).map((e) => e.event_ref)).toEqual([event.id]);
+      }
+      expect(await t.store.getEvent({ id: bad.id })).toBeNull();
+      expect(await holders('anonymous_id', 'anon-bad')).toEqual([]);
+      expect(await indexed('gclid', 'withheld-anon-bad')).toEqual([]);
     });
   });
 }
