@@ -265,6 +265,61 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       expect(await pipes.profiles.search({ identifiers: { user_id: 'user-U' } })).toEqual([]);
     });
 
+    it('a bad sender beside a good one: only its own events go in without identity', async () => {
+      const db = h.dbName();
+      const store = await options.openStore(db);
+      // The real store; identity's writes fail for the request carrying anon-bad only.
+      const carriesBad = (identity: NonNullable<Parameters<Store['appendEvents']>[0]['identity']>) =>
+        identity.links.some((l) => l.identifiers.some((i) => i.key === 'anon-bad'));
+      const failing: Store = {
+        ...store,
+        appendEvents: (input) =>
+          store.appendEvents(
+            input.identity && carriesBad(input.identity)
+              ? {
+                  ...input,
+                  identity: {
+                    ...input.identity,
+                    newId: () => {
+                      throw new Error('identity is down');
+                    },
+                  },
+                }
+              : input,
+          ),
+      };
+      const warned: string[] = [];
+      const pipes = h.trackEngine(
+        createPipes({
+          store: failing,
+          secretKey: testSecretKey,
+          logger: {
+            ...silentLogger,
+            warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)),
+          },
+          sandbox: { workers: 1 },
+          identity: true,
+        }),
+      );
+      await pipes.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
+      await pipes.sources.create({ name: 'Web', slug: 'web' });
+      await pipes.start();
+      // Issued together: on SQLite they share a group commit.
+      const [good, bad] = await Promise.all([
+        ingest(pipes, 'page_view', 'pv-good', { anonymous_id: 'anon-good' }),
+        ingest(pipes, 'page_view', 'pv-bad', { anonymous_id: 'anon-bad' }),
+      ]);
+      expect([good.accepted, bad.accepted]).toEqual([1, 1]);
+      expect(warned.filter((w) => w === 'could not link identifiers')).toHaveLength(1);
+      const [goodProfile] = await pipes.profiles.search({ identifiers: { anonymous_id: 'anon-good' } });
+      expect(goodProfile?.identifiers.map((i) => i.kind)).toEqual(['anonymous_id']);
+      expect(await pipes.profiles.search({ identifiers: { anonymous_id: 'anon-bad' } })).toEqual([]);
+      for (const r of [...good.results, ...bad.results]) {
+        expect(r.status).toBe('accepted');
+        expect(await store.getEvent({ id: (r as { id: string }).id })).not.toBeNull();
+      }
+    });
+
     // docs/erasure.md, "Events from before the index".
     it('events stored without index rows (before migration 8, or identity off) are erased after the backfill', async () => {
       const db = h.dbName();
