@@ -2,8 +2,8 @@
  * Group commit under a lock held by another connection (another process, in production): a group
  * whose transaction cannot begin fails for a reason none of its calls caused, so writing each call
  * again alone only waits out busy_timeout once per call, with the event loop blocked each time. And
- * a call that fails for itself inside a group (its events, or identity's writes beside them): only
- * its savepoint is rolled back, the others commit in the group's one transaction.
+ * a call that fails for itself inside a group (its events, or identity's writes beside them): the
+ * group is written again with each call in a savepoint, only the failing one's rolled back.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -151,7 +151,7 @@ describe('SQLite group commit', () => {
     expect(counter.transactions).toBe(0);
   });
 
-  it('fails only the call whose own event writes fail; the rest of its group commits in the same transaction', async () => {
+  it('fails only the call whose own event writes fail; the rest of its group commits together', async () => {
     const { store, counter } = await countingStore(100);
     await append(store, 0);
     counter.transactions = 0;
@@ -184,8 +184,9 @@ describe('SQLite group commit', () => {
     expect((b as PromiseRejectedResult).reason).toMatchObject({
       code: expect.stringMatching(/^SQLITE_CONSTRAINT/),
     });
-    // One group, one transaction: the failing call's savepoint was rolled back, no call written again.
-    expect(counter.transactions).toBe(1);
+    // The group, then the group again with each call in a savepoint (the failing one's rolled back):
+    // two transactions, not each call again alone (1 + 3).
+    expect(counter.transactions).toBe(2);
     const events = await store.listEvents({ sourceId: 'src_group', limit: 10 });
     expect(events.map((e) => e.event_id).sort()).toEqual(['e0', 'e1', 'e2']);
   });
@@ -205,8 +206,8 @@ describe('SQLite group commit', () => {
     ];
     type Settled = PromiseSettledResult<Array<{ duplicate: boolean; id: string }>>;
     const [g1, b, g2] = (await Promise.allSettled(calls)) as [Settled, Settled, Settled];
-    // One transaction for the group, each call in a savepoint of it: no call written again alone.
-    expect(counter.transactions).toBe(1);
+    // The group, then the group again with each call in a savepoint: two transactions, not 1 + 3.
+    expect(counter.transactions).toBe(2);
     expect(b.status).toBe('rejected');
     expect((b as PromiseRejectedResult).reason).toMatchObject({ message: 'no profile id today' });
     for (const [g, anon] of [
@@ -238,7 +239,8 @@ describe('SQLite group commit', () => {
 
   it('writes each call again alone when a call took the whole transaction with it', async () => {
     // SQLite itself ends the transaction after some failures (a full disk, an I/O error); a call
-    // that ends it here stands in for those. The calls after it must not run outside a transaction.
+    // that ends it here stands in for those. The calls after it in the savepoint pass must not run
+    // outside a transaction.
     const dir = mkdtempSync(join(tmpdir(), 'openpipes-group-'));
     dirs.push(dir);
     const db = new Database(join(dir, 'plain.db'));
@@ -247,7 +249,7 @@ describe('SQLite group commit', () => {
     });
     db.exec('CREATE TABLE t (n INTEGER PRIMARY KEY)');
     const runner = db.transaction((fn: () => unknown) => fn());
-    let ends = 1; // the first time only: alone, the call succeeds
+    let ends = 2; // in the group, and in the group again with savepoints; alone, the call succeeds
     const write = groupCommit(
       { tx: <T>(fn: () => T) => runner.immediate(fn) as T, inTransaction: () => db.inTransaction },
       (n: number) => {

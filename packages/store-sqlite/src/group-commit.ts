@@ -6,20 +6,22 @@
  * small writes pays for one commit instead of one each (the commit is most of a small write's cost).
  * A lone call waits for nothing: its group is written at the end of the same loop turn.
  *
- * One call's failure is never another's. Inside the group's transaction each call is written in a
- * SAVEPOINT of its own (`tx` called inside a transaction: better-sqlite3 nests it as one), so a call
- * that fails (a constraint its rows break, identity's writes that throw) rolls back only its own
- * writes and is rejected with its own error, while the others commit with the group, all their
- * writes included: ingest's events with their identity links, say, whose caller falls back to the
- * events alone only when its own call failed (`appendWithIdentity` in core's ingest.ts).
+ * One call's failure is never another's. If the group's transaction fails, nothing of it was stored
+ * and the group is written once more, each call in a SAVEPOINT of its own (`tx` called inside a
+ * transaction: better-sqlite3 nests it as one): a call that fails again (a constraint its rows break,
+ * identity's writes that throw) rolls back only its own writes and is rejected with its own error,
+ * while the others commit together, all their writes included: ingest's events with their identity
+ * links, say, whose caller falls back to the events alone only when its own call failed
+ * (`appendWithIdentity` in core's ingest.ts). Savepoints only on that second pass: each costs its
+ * changed pages copied to a statement journal, which slowed a group of ten single-event appends
+ * with identity from ~310 to ~500 µs an event.
  *
- * If the group's transaction itself fails (its commit, or a failure after which SQLite has rolled the
- * whole transaction back, as it may for a full disk or an I/O error), nothing of it was stored and
- * each call is written again in a transaction of its own. Two failures no call caused fail the whole
- * group at once instead: another process holding the lock past `busy_timeout` (each call alone would
- * wait it out again, the event loop blocked every time: 100 pending calls, 100 x 5 s), and a closed
- * store. Other failures (a full disk included: a lone small write may still fit) are retried call by
- * call.
+ * If that second transaction fails as a whole too (its commit, or a failure after which SQLite has
+ * rolled the whole transaction back, as it may for a full disk or an I/O error), each call is written
+ * again in a transaction of its own. Two failures no call caused fail the whole group at once instead:
+ * another process holding the lock past `busy_timeout` (each call alone would wait it out again, the
+ * event loop blocked every time: 100 pending calls, 100 x 5 s), and a closed store. Other failures
+ * (a full disk included: a lone small write may still fit) are retried call by call.
  */
 export function groupCommit<A, R>(
   database: {
@@ -45,6 +47,20 @@ export function groupCommit<A, R>(
       w.reject(err);
     }
   };
+  /** The group in one transaction, each call in a savepoint of it; throws what fails the group. */
+  const eachInSavepoint = (waiting: Waiting[]): Outcome[] =>
+    tx(() =>
+      waiting.map((w): Outcome => {
+        try {
+          return { ok: true, result: tx(() => write(w.args)) };
+        } catch (error) {
+          // Its savepoint is rolled back; the group goes on unless the failure is the database's
+          // or took the whole transaction with it.
+          if (isConditionOfTheDatabase(error) || !inTransaction()) throw error;
+          return { ok: false, error };
+        }
+      }),
+    );
   const flush = () => {
     const waiting = group;
     group = [];
@@ -54,25 +70,24 @@ export function groupCommit<A, R>(
     }
     let outcomes: Outcome[];
     try {
-      outcomes = tx(() =>
-        waiting.map((w): Outcome => {
-          try {
-            return { ok: true, result: tx(() => write(w.args)) };
-          } catch (error) {
-            // Its savepoint is rolled back; the group goes on unless the failure is the database's
-            // or took the whole transaction with it.
-            if (isConditionOfTheDatabase(error) || !inTransaction()) throw error;
-            return { ok: false, error };
-          }
-        }),
-      );
-    } catch (err) {
-      if (isConditionOfTheDatabase(err)) {
-        for (const w of waiting) w.reject(err);
+      // Without savepoints first: they are not free (each makes SQLite copy the pages it changes
+      // to a statement journal, a temporary file), and a failing call is rare.
+      outcomes = tx(() => waiting.map((w): Outcome => ({ ok: true, result: write(w.args) })));
+    } catch (first) {
+      if (isConditionOfTheDatabase(first)) {
+        for (const w of waiting) w.reject(first);
         return;
       }
-      for (const w of waiting) alone(w);
-      return;
+      try {
+        outcomes = eachInSavepoint(waiting);
+      } catch (err) {
+        if (isConditionOfTheDatabase(err)) {
+          for (const w of waiting) w.reject(err);
+          return;
+        }
+        for (const w of waiting) alone(w);
+        return;
+      }
     }
     for (const [i, w] of waiting.entries()) {
       const outcome = outcomes[i]!;
