@@ -186,9 +186,24 @@ describe('the operator flow through the CLI', () => {
       (
         await fetch(`${serve.url}${path}`, { method, headers: { authorization: `Bearer ${serve.token}` } })
       ).json();
-    const pipeId = (await api('/api/pipes')).data[0].id;
+    const pipe = (await api('/api/pipes')).data[0];
+    const pipeId = pipe.id;
     // The revert above left the pipe disabled: enable it again.
     expect((await api(`/api/pipes/${pipeId}/toggle`, 'PUT')).enabled).toBe(true);
+    // A second pipe to the same destination: its delivery fails too.
+    const twin = (await (
+      await fetch(`${serve.url}/api/pipes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${serve.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'purchase-to-meta-twin',
+          source_id: pipe.source_id,
+          destination_id: pipe.destination_id,
+          transform: pipe.transform,
+        }),
+      })
+    ).json()) as { id: string; name: string };
+    expect((await api(`/api/pipes/${twin.id}/toggle`, 'PUT')).enabled).toBe(true);
     // Meta stops taking the token: the next event's delivery fails.
     acceptedToken = 'EAAB-not-this-one';
     const collected = await fetch(`${serve.url}/collect/web`, {
@@ -197,22 +212,46 @@ describe('the operator flow through the CLI', () => {
       body: JSON.stringify(purchaseEvent('ord_70299')),
     });
     expect(collected.status).toBe(202);
-    const failed = await eventually(async () => {
-      const page = await api(`/api/pipes/${pipeId}/deliveries?event_id=ord_70299`);
-      return ['failed', 'dead', 'retrying'].includes(page.data[0]?.status) ? page.data[0] : null;
-    }, 60_000);
+    const failedOf = (id: string) =>
+      eventually(async () => {
+        const page = await api(`/api/pipes/${id}/deliveries?event_id=ord_70299`);
+        return ['failed', 'dead', 'retrying'].includes(page.data[0]?.status) ? page.data[0] : null;
+      }, 60_000);
+    const failed = await failedOf(pipeId);
+    const twinFailed = await failedOf(twin.id);
     const last = (await run(['deliveries', 'last-errors', '--json'])).json();
-    expect(last.data).toEqual([
+    // One row per pipe, newest first, with names and ids.
+    const row = (p: { id: string; name: string }, delivery: { id: string; status: string }) =>
       expect.objectContaining({
-        delivery_id: failed.id,
-        status: failed.status,
+        pipe_id: p.id,
+        pipe: p.name,
+        destination_id: pipe.destination_id,
         destination: 'meta-capi-prod',
-      }),
-    ]);
-    expect(last.data[0].error.message).toBe(failed.error.message);
+        delivery_id: delivery.id,
+        status: delivery.status,
+      });
+    const newestFirst = [
+      [pipe, failed],
+      [twin, twinFailed],
+    ].sort(([, a], [, b]) => (a.id < b.id ? 1 : -1));
+    expect(last.data).toEqual(newestFirst.map(([p, d]) => row(p, d)));
+    expect(last.data.find((x: { pipe_id: string }) => x.pipe_id === pipeId).error.message).toBe(
+      failed.error.message,
+    );
     const shown = await run(['deliveries', 'last-errors']);
     expect(shown.stdout).toContain(failed.id);
     expect(shown.stdout).toContain(failed.error.code);
+    // The table names pipes, not ids.
+    expect(shown.stdout).toMatch(/^purchase-to-meta\s+meta-capi-prod\s/m);
+    expect(shown.stdout).toMatch(/^purchase-to-meta-twin\s+meta-capi-prod\s/m);
+    expect(shown.stdout).not.toContain(pipeId);
+    // Per destination: the shared destination's newest error, once.
+    const [newestPipe, newestDelivery] = newestFirst[0]!;
+    const byDestination = (await run(['deliveries', 'last-errors', '--by-destination', '--json'])).json();
+    expect(byDestination.data).toEqual([row(newestPipe, newestDelivery)]);
+    const shownByDestination = await run(['deliveries', 'last-errors', '--by-destination']);
+    expect(shownByDestination.stdout).toContain(newestDelivery.id);
+    expect(shownByDestination.stdout.trim().split('\n')).toHaveLength(2);
     acceptedToken = rotatedToken;
   }, 120_000);
 

@@ -17,6 +17,7 @@ export const lastErrorsSchema = z.object({
     .array(
       z.object({
         pipe_id: z.string(),
+        pipe: z.string().describe("The pipe's name."),
         destination_id: z.string().describe('The destination the delivery went to.'),
         destination: z.string().describe("The destination's name (its id when it no longer exists)."),
         delivery_id: z.string().describe('The delivery record: `GET /api/event-deliveries/{delivery_id}`.'),
@@ -29,7 +30,7 @@ export const lastErrorsSchema = z.object({
       }),
     )
     .describe(
-      "One row per pipe that has a failed, dead or retrying delivery: the newest of them (by creation), newest first. A destination's last error is the newest row with its destination_id.",
+      "One row per pipe that has a failed, dead or retrying delivery: the newest of them (by creation), newest first, with the pipe's and the destination's names. A destination's last error (several pipes may share it) is the first row with its destination_id.",
     ),
 });
 export type LastErrors = z.infer<typeof lastErrorsSchema>;
@@ -44,6 +45,8 @@ export async function lastErrors(store: Store, config: ConfigCache): Promise<Las
   return {
     data: rows.map((row) => ({
       pipe_id: row.pipe_id,
+      // Only configured pipes are read, so the name is there; the id stands in all the same.
+      pipe: current.pipes.get(row.pipe_id)?.name ?? row.pipe_id,
       destination_id: row.destination_id,
       destination: current.destinations.get(row.destination_id)?.name ?? row.destination_id,
       delivery_id: row.id,

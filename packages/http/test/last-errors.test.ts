@@ -1,7 +1,8 @@
 /**
  * `GET /api/last-errors` on a real engine on SQLite, a Meta stand-in on loopback: each pipe's
- * newest failed, dead or retrying delivery with its error and time, one request for every pipe
- * (what the console's overview polls). Answers are checked against the OpenAPI document.
+ * newest failed, dead or retrying delivery with its error and time, the pipe's and destination's
+ * names beside their ids, one request for every pipe (what the console's overview polls). Answers
+ * are checked against the OpenAPI document.
  */
 import { metaLikeAnswer, purchaseEvent, setupMetaExample, waitFor } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -58,6 +59,7 @@ describe('GET /api/last-errors', () => {
     expect(others).toEqual([]);
     expect(first).toMatchObject({
       pipe_id: pipeId,
+      pipe: 'purchase-to-meta',
       destination_id: flow.destination.id,
       destination: 'meta-capi-prod',
       delivery_id: refused,

@@ -82,18 +82,25 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
     .description(
       "Each pipe's last error: its newest failed, dead or retrying delivery, with the error and when it happened (GET /api/last-errors).",
     )
-    .option('--json', 'print JSON')
-    .action(async (options: { json?: boolean }) => {
+    .option('--by-destination', 'one row per destination: the newest error among the pipes that share it')
+    .option('--json', 'print JSON (with the pipe and destination ids)')
+    .action(async (options: { byDestination?: boolean; json?: boolean }) => {
       const { body } = await ctx.client().request<LastErrors>('GET', '/api/last-errors');
+      // Rows come newest first: a destination's last error is the first row that names it.
+      const rows = options.byDestination
+        ? body.data.filter(
+            (row, i) => body.data.findIndex((x) => x.destination_id === row.destination_id) === i,
+          )
+        : body.data;
       if (options.json) {
-        printJson(ctx.io, body);
+        printJson(ctx.io, { data: rows });
         return;
       }
       table(
         ctx.io,
         ['PIPE', 'DESTINATION', 'STATUS', 'DELIVERY', 'AT', 'ERROR'],
-        body.data.map((row) => [
-          row.pipe_id,
+        rows.map((row) => [
+          row.pipe,
           row.destination,
           row.status,
           row.delivery_id,
