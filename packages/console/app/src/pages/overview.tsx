@@ -95,7 +95,7 @@ function attention(counts: Record<string, number> | undefined): number {
 }
 
 export function OverviewPage() {
-  const { data, error } = useLoad(loadOverview, 'overview', 5000);
+  const { data, error } = useLoad(loadOverview, 'overview', 2500);
   const pipes = data
     ? [...data.pipes].sort(
         (a, b) =>
