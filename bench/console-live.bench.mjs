@@ -13,22 +13,15 @@
 // part (the record's delivered_at minus the POST), and the server's CPU per poll of an open idle
 // page (the serve process's CPU over WINDOW seconds with the page open, minus with about:blank,
 // divided by the page's API requests). Needs a build and /usr/bin/chromium.
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { loadAverage, report, serveDemo, tempDir } from './lib.mjs';
+import { chromiumOrSkip, loadAverage, report, serveDemo, signedInConsole, tempDir } from './lib.mjs';
 import { cpuTicks, root } from './pipeline-kit.mjs';
 
 const bench = 'console-live';
 const rounds = Number(process.env.BENCH_CONSOLE_LIVE_ROUNDS ?? 20);
 const windowSeconds = Number(process.env.BENCH_CONSOLE_LIVE_WINDOW ?? 30);
-const chromiumPath = process.env.OPENPIPES_CHROMIUM ?? '/usr/bin/chromium';
-if (!existsSync(chromiumPath)) {
-  console.log(
-    JSON.stringify({ bench, skipped: `no Chromium at ${chromiumPath} (apt-get install -y chromium)` }),
-  );
-  process.exit(0);
-}
+const chromiumPath = chromiumOrSkip(bench);
 
 /** A poll interval as the console's source sets it (so this bench follows a change). */
 function pollMs(file, pattern) {
@@ -42,12 +35,7 @@ const overviewPollMs = pollMs('overview.tsx', /useLoad\(loadOverview, 'overview'
 
 const db = join(tempDir('openpipes-console-live-'), 'demo.db');
 const server = await serveDemo(db);
-const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
-const api = async (path) => {
-  const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-};
+const { api } = server;
 const pipe = (await api('/api/pipes')).data.find((p) => p.name === 'purchase-to-meta');
 
 /** POSTs one purchase with `eventId` to the demo's collect endpoint. */
@@ -151,18 +139,11 @@ async function idleCost(page) {
   return { cpuMs, requests };
 }
 
-const browser = await chromium.launch({
-  executablePath: chromiumPath,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
+let browser;
 try {
-  const page = await browser.newPage();
-  await page.goto(`${server.url}/console/`);
-  await page.getByLabel('API key or admin token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('navigation', { name: 'Console' }).waitFor();
-
+  const signedIn = await signedInConsole(server, chromiumPath);
+  browser = signedIn.browser;
+  const { page } = signedIn;
   await page.goto(`${server.url}/console/pipes/${pipe.id}`);
   await page.getByRole('heading', { name: 'Deliveries' }).waitFor();
   const loadBefore = loadAverage();
@@ -216,6 +197,6 @@ try {
     });
   }
 } finally {
-  await browser.close();
+  await browser?.close();
   await server.stop();
 }

@@ -7,31 +7,19 @@
 // Debian's Chromium through playwright-core loads each page RUNS times (full navigations, a warm
 // HTTP cache as an operator's browser has); the time is the page's own clock (performance.now(),
 // from navigation start) when the first row is on screen. Needs a build and /usr/bin/chromium.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { chromium } from 'playwright-core';
-import { loadAverage, report, serveDemo, tempDir } from './lib.mjs';
+import { chromiumOrSkip, loadAverage, report, serveDemo, signedInConsole, tempDir } from './lib.mjs';
 
 const bench = 'console-navigation';
 const records = Number(process.env.BENCH_CONSOLE_RECORDS ?? 1_000_000);
 const runs = Number(process.env.BENCH_CONSOLE_RUNS ?? 15);
-const chromiumPath = process.env.OPENPIPES_CHROMIUM ?? '/usr/bin/chromium';
-if (!existsSync(chromiumPath)) {
-  console.log(
-    JSON.stringify({ bench, skipped: `no Chromium at ${chromiumPath} (apt-get install -y chromium)` }),
-  );
-  process.exit(0);
-}
+const chromiumPath = chromiumOrSkip(bench);
 const db = join(tempDir('openpipes-console-bench-'), 'demo.db');
 
 let server = await serveDemo(db);
-const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
-const api = async (path) => {
-  const response = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
-  if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
-  return response.json();
-};
+const api = (path) => server.api(path);
 const pipe = (await api('/api/pipes')).data.find((p) => p.name === 'purchase-to-meta');
 const collected = await fetch(`${server.url}/collect/web`, {
   method: 'POST',
@@ -91,17 +79,11 @@ report(bench, 'fill_seconds', (performance.now() - started) / 1000, 's', {
 });
 
 server = await serveDemo(db);
-const browser = await chromium.launch({
-  executablePath: chromiumPath,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-});
+let browser;
 try {
-  const page = await browser.newPage();
-  await page.goto(`${server.url}/console/`);
-  await page.getByLabel('API key or admin token').fill(token);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('navigation', { name: 'Console' }).waitFor();
+  const signedIn = await signedInConsole(server, chromiumPath);
+  browser = signedIn.browser;
+  const { page } = signedIn;
   const measure = async (path, rendered) => {
     const times = [];
     // One navigation first to fill the HTTP cache; then RUNS measured ones.
@@ -132,6 +114,6 @@ try {
     ...loadAverage(),
   });
 } finally {
-  await browser.close();
+  await browser?.close();
   await server.stop();
 }

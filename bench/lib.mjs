@@ -3,7 +3,7 @@
 // --demo` for the console benches.
 
 import { fork, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -274,7 +274,8 @@ export async function measureLoad(server, { connections, warmupMs, measureMs, re
 
 /**
  * Starts `openpipes serve --demo` on the SQLite file `db` (the Meta example pipe, its stand-in for
- * Meta answering on the same server); resolves once it listens with its URL, pid and `stop()`.
+ * Meta answering on the same server); resolves once it listens with its URL, pid, admin token,
+ * `api(path)` and `stop()`.
  */
 export async function serveDemo(db) {
   const bin = join(root, 'packages', 'cli', 'bin', 'openpipes.js');
@@ -293,14 +294,55 @@ export async function serveDemo(db) {
     });
     void exited.then((code) => reject(new Error(`openpipes serve exited with ${code}:\n${out}`)));
   });
+  const token = readFileSync(`${db}.admin-token`, 'utf8').trim();
   return {
     url,
     pid: child.pid,
+    /** The demo's admin token (written next to `db`). */
+    token,
+    /** GET `path` of the admin API with the admin token; the JSON answer. */
+    async api(path) {
+      const response = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${await response.text()}`);
+      return response.json();
+    },
     async stop() {
       child.kill('SIGTERM');
       await exited;
     },
   };
+}
+
+/** Debian's Chromium (or OPENPIPES_CHROMIUM); without it, prints that `bench` is skipped and exits. */
+export function chromiumOrSkip(bench) {
+  const path = process.env.OPENPIPES_CHROMIUM ?? '/usr/bin/chromium';
+  if (existsSync(path)) return path;
+  console.log(JSON.stringify({ bench, skipped: `no Chromium at ${path} (apt-get install -y chromium)` }));
+  process.exit(0);
+}
+
+/**
+ * Headless Chromium at `chromiumPath` (playwright-core) with one page signed in to the console of
+ * `server` (a `serveDemo`) with its admin token, on the overview; close `browser` when done.
+ */
+export async function signedInConsole(server, chromiumPath) {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/console/`);
+    await page.getByLabel('API key or admin token').fill(server.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Console' }).waitFor();
+    return { browser, page };
+  } catch (error) {
+    await browser.close();
+    throw error;
+  }
 }
 
 /** The load average now: {loadavg_1m, loadavg_5m}. */
