@@ -4,6 +4,7 @@
  * JSON and time round trips, and pool ownership.
  */
 import { createPipes, newId, type Pipes, type Store, silentLogger } from '@openpipes/core';
+import { deliverOneRecord } from '@openpipes/core/conformance';
 import {
   metaLikeAnswer,
   purchaseEvent,
@@ -304,59 +305,17 @@ describe.skipIf(!available)('postgres store across processes', () => {
   it('keeps event payloads and delivery details byte for byte: key order, \\u0000, big and small numbers', async () => {
     const { store } = await fresh();
     const payload = { z: 1, a: { y: [3, 2, 1], b: 'nul \u0000 here' }, m: 1e21, tiny: 5e-324, s: '☃' };
-    const event = {
-      id: newId('event', t0),
-      event_id: 'ord_json',
-      sender_event_id: true,
-      event_type: 'purchase',
-      event_time: at(0),
-      event_payload: payload,
-    };
-    const pipe = { pipe_id: newId('pipe', t0), destination_id: newId('destination', t0) };
-    await store.appendEvents({
-      sourceId: newId('source', t0),
-      events: [event],
-      pipes: [pipe],
-      deliveryIds: [newId('delivery', t0)],
-      dedupSince: null,
-      now: at(0),
-    });
-    const stored = await store.getEvent({ id: event.id });
-    expect(JSON.stringify(stored?.event_payload)).toBe(JSON.stringify(payload));
-    const [claimed] = await store.claimDeliveries({
-      destinationId: pipe.destination_id,
-      pipeIds: [pipe.pipe_id],
-      owner: 'w',
-      limit: 1,
-      leaseMs: 1000,
-      now: at(1),
-    });
-    expect(JSON.stringify(claimed?.event.event_payload)).toBe(JSON.stringify(payload));
     const detail = {
       output: [payload],
       request: { url: 'u' },
       response: { body: 'bin\u0000ary' },
       error: null,
     };
-    await store.completeDeliveries({
-      owner: 'w',
-      outcomes: [
-        {
-          id: claimed!.id,
-          status: 'delivered',
-          pipe_version: 1,
-          destination_version: 1,
-          test_mode: false,
-          filter_reason: null,
-          next_attempt_at: null,
-          delivered_at: at(2),
-          detail,
-          attempt: null,
-        },
-      ],
-      now: at(2),
-    });
-    const record = await store.getDelivery({ id: claimed!.id });
+    // deliverOneRecord checks the payload as claimed; here as stored and the record's detail.
+    const id = await deliverOneRecord(store, { payload, detail });
+    const record = await store.getDelivery({ id });
+    const stored = await store.getEvent({ id: record!.row.event_ref });
+    expect(JSON.stringify(stored?.event_payload)).toBe(JSON.stringify(payload));
     expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
   });
 

@@ -3,8 +3,9 @@
  * of order), written through a store: the stores' own tests check how it is stored (packed,
  * migration 11) and that it reads back exactly as written, before and after the migration.
  */
+import { expect } from 'vitest';
 import { newId } from '../../ids.js';
-import type { Store } from '../../store.js';
+import type { DeliveryDetail, Store } from '../../store.js';
 import { at } from './fixtures.js';
 
 const request = {
@@ -38,8 +39,18 @@ export const recordAttempt = {
   logs: [],
 };
 
-/** One delivered record with its attempt, written through the store. */
-export async function deliverOneRecord(store: Store): Promise<string> {
+/**
+ * One delivered record with its attempt, written through the store: an event with `payload` (checked
+ * to come back byte for byte from the claim) and the record's `detail` (`recordDetail` unless given).
+ * Gives the delivery's id.
+ */
+export async function deliverOneRecord(
+  store: Store,
+  {
+    payload = { order_id: 'ord_1' },
+    detail = recordDetail,
+  }: { payload?: Record<string, unknown>; detail?: DeliveryDetail } = {},
+): Promise<string> {
   const pipe = { pipe_id: newId('pipe'), destination_id: newId('destination') };
   await store.appendEvents({
     sourceId: newId('source'),
@@ -50,7 +61,7 @@ export async function deliverOneRecord(store: Store): Promise<string> {
         sender_event_id: true,
         event_type: 'purchase',
         event_time: at(0),
-        event_payload: { order_id: 'ord_1' },
+        event_payload: payload,
       },
     ],
     pipes: [pipe],
@@ -66,6 +77,7 @@ export async function deliverOneRecord(store: Store): Promise<string> {
     leaseMs: 1000,
     now: at(1),
   });
+  expect(JSON.stringify(claimed?.event.event_payload)).toBe(JSON.stringify(payload));
   await store.completeDeliveries({
     owner: 'w',
     outcomes: [
@@ -78,7 +90,7 @@ export async function deliverOneRecord(store: Store): Promise<string> {
         filter_reason: null,
         next_attempt_at: null,
         delivered_at: at(2),
-        detail: recordDetail,
+        detail,
         attempt: recordAttempt,
       },
     ],
