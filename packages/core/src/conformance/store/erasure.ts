@@ -73,6 +73,22 @@ export function erasureCases(t: StoreCases): void {
       expect(row).toBeDefined();
       return (await t.store.getDelivery({ id: row!.id }))!;
     };
+    /** Claims `pipe`'s deliveries and files each as filtered with `reasons[its event ref]`. */
+    const filterWith = async (reasons: Record<string, string>) => {
+      const claimed = await t.claimFor(pipe, 'w1', at(10));
+      await t.store.completeDeliveries({
+        owner: 'w1',
+        outcomes: claimed.map((d) => outcome(d, 'filtered', { filter_reason: reasons[d.event_ref] ?? null })),
+        now: at(20),
+      });
+    };
+    /** A rejection of the event text `text` (as collect refuses one that fails validation). */
+    const rejection = (text: string) => ({
+      id: newId('rejection', t0 + clock++),
+      error: { code: 'VALIDATION_FAILED', message: 'bad', issues: [] },
+      event: text,
+      truncated: false,
+    });
 
     it('finds a person’s events by any identifier, including those before the link', async () => {
       // The page view arrives under the anonymous id alone; the login then links it to the email.
@@ -221,16 +237,7 @@ export function erasureCases(t: StoreCases): void {
       const quoted = { event: newEvent('ord-q', {}), ids: [userId] };
       const plain = { event: newEvent('ord-p', {}), ids: [userId] };
       await ingest([quoted, plain]);
-      const claimed = await t.claimFor(pipe, 'w1', at(10));
-      await t.store.completeDeliveries({
-        owner: 'w1',
-        outcomes: claimed.map((d) =>
-          outcome(d, 'filtered', {
-            filter_reason: d.event_ref === quoted.event.id ? 'staff:u-jane-4711' : 'no_click_id',
-          }),
-        ),
-        now: at(20),
-      });
+      await filterWith({ [quoted.event.id]: 'staff:u-jane-4711', [plain.event.id]: 'no_click_id' });
       expect(await erase([userId])).toMatchObject({ events: 2, deliveries: 2 });
       expect((await deliveryOf(quoted.event.id)).row).toMatchObject({
         status: 'filtered',
@@ -241,12 +248,6 @@ export function erasureCases(t: StoreCases): void {
 
     it('deletes rejections and scrubs state documents that quote the person', async () => {
       await ingest([{ event: newEvent('ord-1', {}), ids: [email] }]);
-      const rejection = (text: string) => ({
-        id: newId('rejection', t0 + clock++),
-        error: { code: 'VALIDATION_FAILED', message: 'bad', issues: [] },
-        event: text,
-        truncated: false,
-      });
       await t.store.appendRejections({
         sourceId,
         rejections: [
@@ -280,22 +281,7 @@ export function erasureCases(t: StoreCases): void {
       const mine = { event: newEvent('ord-m', {}), ids: [userId] };
       const near = { event: newEvent('ord-n', {}), ids: [userId] };
       await ingest([mine, near]);
-      const claimed = await t.claimFor(pipe, 'w1', at(10));
-      await t.store.completeDeliveries({
-        owner: 'w1',
-        outcomes: claimed.map((d) =>
-          outcome(d, 'filtered', {
-            filter_reason: d.event_ref === mine.event.id ? 'staff:1000' : 'batch-10000',
-          }),
-        ),
-        now: at(20),
-      });
-      const rejection = (text: string) => ({
-        id: newId('rejection', t0 + clock++),
-        error: { code: 'VALIDATION_FAILED', message: 'bad', issues: [] },
-        event: text,
-        truncated: false,
-      });
+      await filterWith({ [mine.event.id]: 'staff:1000', [near.event.id]: 'batch-10000' });
       await t.store.appendRejections({
         sourceId,
         rejections: [
