@@ -5,7 +5,7 @@
  */
 import { httpStatusForCode, isPipesError, type PipesErrorCode } from '@openpipes/core';
 import { CliError, exitCodes, usage } from './errors.js';
-import type { Io } from './io.js';
+import { errorText, type Io } from './io.js';
 
 /** Where `openpipes serve` listens unless told otherwise. */
 export const defaultUrl = 'http://127.0.0.1:8787';
@@ -226,7 +226,7 @@ function httpError(
 export function toCliError(err: unknown): CliError {
   if (err instanceof CliError) return err;
   if (isPipesError(err)) {
-    return new CliError(`${err.code}: ${err.message}`, exitCodes.failure);
+    return new CliError(errorText(err), exitCodes.failure);
   }
   return new CliError(err instanceof Error ? err.message : String(err), exitCodes.failure);
 }

@@ -25,6 +25,11 @@ export function printJson(io: Io, value: unknown): void {
   io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
 
+/** An error as the CLI shows it on one line: `CODE: message`. */
+export function errorText(error: { code: string; message: string }): string {
+  return `${error.code}: ${error.message}`;
+}
+
 /** Writes a line on stdout. */
 export function println(io: Io, line = ''): void {
   io.stdout.write(`${line}\n`);

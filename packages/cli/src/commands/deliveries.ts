@@ -6,7 +6,7 @@ import type { Delivery, LastErrors, Page } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { printJson, println, table } from '../io.js';
+import { errorText, printJson, println, table } from '../io.js';
 
 const collect = (value: string, previous: string[] = []) => [
   ...previous,
@@ -68,7 +68,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
             d.attempt_count,
             d.created_at,
             d.error
-              ? `${d.error.code}: ${d.error.message}`.slice(0, 120)
+              ? errorText(d.error).slice(0, 120)
               : d.filter_reason
                 ? `filtered: ${d.filter_reason}`
                 : '',
@@ -105,7 +105,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
           row.status,
           row.delivery_id,
           row.updated_at,
-          row.error ? `${row.error.code}: ${row.error.message}`.slice(0, 120) : '',
+          row.error ? errorText(row.error).slice(0, 120) : '',
         ]),
       );
     });

@@ -7,7 +7,7 @@ import type { SendTestResult } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { note, printJson, println, readJsonFile } from '../io.js';
+import { errorText, note, printJson, println, readJsonFile } from '../io.js';
 
 interface SendTestOptions {
   outputs?: string;
@@ -74,7 +74,7 @@ export function registerDestinations(program: Command, ctx: CommandContext): voi
         println(ctx.io, `answer${result.synthetic ? ' (synthetic)' : ''}: ${answer}`);
       });
       for (const line of result.logs) println(ctx.io, `console.${line.level}: ${line.message}`);
-      if (result.error) println(ctx.io, `error: ${result.error.code}: ${result.error.message}`);
+      if (result.error) println(ctx.io, `error: ${errorText(result.error)}`);
       println(ctx.io, `outcome: ${result.outcome.join(', ')}${result.test_mode ? ' (test mode)' : ''}`);
     });
 }

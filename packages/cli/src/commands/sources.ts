@@ -8,7 +8,7 @@ import type { CreatedWriteKey, Page, StoredEvent, StoredRejection, WriteKey } fr
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { note, printJson, println, table } from '../io.js';
+import { errorText, note, printJson, println, table } from '../io.js';
 
 interface PageOptions {
   limit: string;
@@ -80,7 +80,7 @@ export function registerSources(program: Command, ctx: CommandContext): void {
         body.data.map((r) => [
           r.id,
           r.received_at,
-          cell(`${r.error.code}: ${r.error.message}`),
+          cell(errorText(r.error)),
           cell(r.event, 120) + (r.truncated ? ' (cut)' : ''),
         ]),
       );
