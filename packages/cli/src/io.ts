@@ -135,3 +135,23 @@ export function readTextFile(path: string): string {
     throw usage(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : String(err)}`);
   }
 }
+
+/**
+ * What a list command prints: `value` as JSON with `--json` (`json` set), else a table of `header`
+ * and the rows `rows()` gives.
+ *
+ * @example
+ * ```ts
+ * printList(io, options.json, body, ['ID', 'KEY'], () => body.data.map((s) => [s.id, s.key]));
+ * ```
+ */
+export function printList(
+  io: Io,
+  json: boolean | undefined,
+  value: unknown,
+  header: string[],
+  rows: () => Array<Array<string | number | null | undefined>>,
+): void {
+  if (json) printJson(io, value);
+  else table(io, header, rows());
+}

@@ -7,7 +7,7 @@ import { alertChannelTypes, alertTriggerKinds } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { exitCodes, usage } from '../errors.js';
-import { printJson, println, readValueFromStdin, table } from '../io.js';
+import { printJson, printList, println, readValueFromStdin } from '../io.js';
 
 const collect = (value: string, previous: string[] = []) => [
   ...previous,
@@ -167,9 +167,9 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const all = await ctx.client().listAll<AlertChannel>('/api/alert-channels');
-      if (options.json) printJson(ctx.io, all);
-      else
-        table(ctx.io, ['ID', 'NAME', 'TYPE', 'ENABLED', 'PIPES', 'LAST MESSAGE'], all.map(describeChannel));
+      printList(ctx.io, options.json, all, ['ID', 'NAME', 'TYPE', 'ENABLED', 'PIPES', 'LAST MESSAGE'], () =>
+        all.map(describeChannel),
+      );
     });
 
   // `enable` and `disable` send {"enabled": ...}, so running one twice (a retried script) is safe;

@@ -5,7 +5,7 @@ import type { AuditEntry, Page } from '@openpipes/core';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { usage } from '../errors.js';
-import { printJson, table } from '../io.js';
+import { printList } from '../io.js';
 
 interface AuditOptions {
   entity?: string;
@@ -52,13 +52,7 @@ export function registerAudit(program: Command, ctx: CommandContext): void {
       }
       if (options.limit !== undefined && !/^\d+$/.test(options.limit)) throw usage('--limit is a number');
       const { body } = await ctx.client().request<Page<AuditEntry>>('GET', '/api/audit', { query });
-      if (options.json) {
-        printJson(ctx.io, body);
-        return;
-      }
-      table(
-        ctx.io,
-        ['TIME', 'ACTOR', 'ACTION', 'ENTITY', 'REQUEST'],
+      printList(ctx.io, options.json, body, ['TIME', 'ACTOR', 'ACTION', 'ENTITY', 'REQUEST'], () =>
         body.data.map((e) => [
           e.created_at,
           e.actor,

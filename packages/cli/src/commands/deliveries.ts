@@ -6,7 +6,7 @@ import type { Delivery, LastErrors, Page } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { errorText, printJson, println, table } from '../io.js';
+import { errorText, printJson, printList, println } from '../io.js';
 
 const collect = (value: string, previous: string[] = []) => [
   ...previous,
@@ -54,13 +54,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
             limit: options.limit,
           },
         });
-        if (options.json) {
-          printJson(ctx.io, body);
-          return;
-        }
-        table(
-          ctx.io,
-          ['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'CREATED', 'ERROR'],
+        printList(ctx.io, options.json, body, ['ID', 'EVENT', 'STATUS', 'ATTEMPTS', 'CREATED', 'ERROR'], () =>
           body.data.map((d) => [
             d.id,
             d.event_id,
@@ -92,21 +86,20 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
             (row, i) => body.data.findIndex((x) => x.destination_id === row.destination_id) === i,
           )
         : body.data;
-      if (options.json) {
-        printJson(ctx.io, { data: rows });
-        return;
-      }
-      table(
+      printList(
         ctx.io,
+        options.json,
+        { data: rows },
         ['PIPE', 'DESTINATION', 'STATUS', 'DELIVERY', 'AT', 'ERROR'],
-        rows.map((row) => [
-          row.pipe,
-          row.destination,
-          row.status,
-          row.delivery_id,
-          row.updated_at,
-          row.error ? errorText(row.error).slice(0, 120) : '',
-        ]),
+        () =>
+          rows.map((row) => [
+            row.pipe,
+            row.destination,
+            row.status,
+            row.delivery_id,
+            row.updated_at,
+            row.error ? errorText(row.error).slice(0, 120) : '',
+          ]),
       );
     });
 

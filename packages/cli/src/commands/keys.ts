@@ -6,7 +6,7 @@ import type { ApiKey, CreatedApiKey } from '@openpipes/core';
 import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { usage } from '../errors.js';
-import { note, printJson, println, table } from '../io.js';
+import { note, printJson, printList, println } from '../io.js';
 
 export function registerKeys(program: Command, ctx: CommandContext): void {
   const keys = program.command('keys').summary('create, list and revoke admin API keys');
@@ -44,13 +44,7 @@ export function registerKeys(program: Command, ctx: CommandContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const all = await ctx.client().listAll<ApiKey>('/api/api-keys');
-      if (options.json) {
-        printJson(ctx.io, all);
-        return;
-      }
-      table(
-        ctx.io,
-        ['ID', 'NAME', 'SCOPE', 'TOKEN', 'CREATED', 'REVOKED'],
+      printList(ctx.io, options.json, all, ['ID', 'NAME', 'SCOPE', 'TOKEN', 'CREATED', 'REVOKED'], () =>
         all.map((k) => [k.id, k.name, k.scope, k.token_hint, k.created_at, k.revoked_at]),
       );
     });

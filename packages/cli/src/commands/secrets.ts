@@ -6,7 +6,7 @@ import type { Secret } from '@openpipes/core';
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { printJson, println, readValueFromStdin, table } from '../io.js';
+import { printJson, printList, println, readValueFromStdin } from '../io.js';
 
 const noValueFlag = () =>
   usage(
@@ -77,14 +77,12 @@ export function registerSecrets(program: Command, ctx: CommandContext): void {
     .option('--json', 'print JSON')
     .action(async (options: { json?: boolean }) => {
       const all = await ctx.client().listAll<Secret>('/api/secrets');
-      if (options.json) {
-        printJson(ctx.io, all);
-        return;
-      }
-      table(
+      printList(
         ctx.io,
+        options.json,
+        all,
         ['ID', 'KEY', 'VALUE VERSION', 'VALUE UPDATED', 'DESCRIPTION'],
-        all.map((s) => [s.id, s.key, s.value_version, s.value_updated_at, s.description ?? '']),
+        () => all.map((s) => [s.id, s.key, s.value_version, s.value_updated_at, s.description ?? '']),
       );
     });
 

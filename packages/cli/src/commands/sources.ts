@@ -8,7 +8,7 @@ import type { CreatedWriteKey, Page, StoredEvent, StoredRejection, WriteKey } fr
 import type { Command } from 'commander';
 import { type CommandContext, resolveId } from '../context.js';
 import { usage } from '../errors.js';
-import { errorText, note, printJson, println, table } from '../io.js';
+import { errorText, note, printJson, printList, println } from '../io.js';
 
 interface PageOptions {
   limit: string;
@@ -42,13 +42,7 @@ export function registerSources(program: Command, ctx: CommandContext): void {
     .option('--json', 'print JSON (the page, with next_cursor)')
     .action(async (source: string, options: PageOptions) => {
       const body = await fetchPage<StoredEvent>(source, 'events', options);
-      if (options.json) {
-        printJson(ctx.io, body);
-        return;
-      }
-      table(
-        ctx.io,
-        ['ID', 'RECEIVED', 'TYPE', 'EVENT ID', 'PAYLOAD'],
+      printList(ctx.io, options.json, body, ['ID', 'RECEIVED', 'TYPE', 'EVENT ID', 'PAYLOAD'], () =>
         body.data.map((e) => [
           e.id,
           e.received_at,
@@ -70,13 +64,7 @@ export function registerSources(program: Command, ctx: CommandContext): void {
     .option('--json', 'print JSON (the page, with next_cursor): every issue and the event as sent')
     .action(async (source: string, options: PageOptions) => {
       const body = await fetchPage<StoredRejection>(source, 'rejections', options);
-      if (options.json) {
-        printJson(ctx.io, body);
-        return;
-      }
-      table(
-        ctx.io,
-        ['ID', 'RECEIVED', 'ERROR', 'EVENT'],
+      printList(ctx.io, options.json, body, ['ID', 'RECEIVED', 'ERROR', 'EVENT'], () =>
         body.data.map((r) => [
           r.id,
           r.received_at,
@@ -115,13 +103,7 @@ export function registerSources(program: Command, ctx: CommandContext): void {
       const { body } = await ctx
         .client()
         .request<{ data: WriteKey[] }>('GET', `/api/sources/${id}/write-keys`);
-      if (options.json) {
-        printJson(ctx.io, body);
-        return;
-      }
-      table(
-        ctx.io,
-        ['ID', 'PREFIX', 'CREATED', 'REVOKED'],
+      printList(ctx.io, options.json, body, ['ID', 'PREFIX', 'CREATED', 'REVOKED'], () =>
         body.data.map((k) => [k.id, k.prefix, k.created_at, k.revoked_at]),
       );
     });
