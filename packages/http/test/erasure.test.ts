@@ -1,27 +1,20 @@
 /** `POST /api/erasure` and `GET /api/profiles/{id}/export` over HTTP (docs/erasure.md). */
-import { createServer, type Server } from 'node:http';
 import type { Pipes, Profile } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../src/index.js';
-import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { captureLogger, privacyKey, readKey, writeKey } from './servers.js';
-import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
+import { privacyKey, readKey, writeKey } from './servers.js';
+import { type ServedLoginEngine, serveLoginEngine } from './sqlite-engine.js';
 
 const email = 'Jane.Export@Shop-Erasure.test';
 
 describe('/api/erasure and /api/profiles/{id}/export', () => {
-  let engine: SqliteEngine;
+  let engine: ServedLoginEngine;
   let pipes: Pipes;
-  let server: Server;
   let base: string;
-  const logger = captureLogger();
 
   beforeAll(async () => {
-    engine = await startSqliteEngine('http-erasure', { logger, identity: true }, { start: false });
-    pipes = engine.pipes;
-    await pipes.sources.create({ name: 'Web', slug: 'web' });
-    await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
+    engine = await serveLoginEngine('http-erasure');
+    ({ pipes, base } = engine);
     const at = new Date().toISOString();
     await pipes.ingest('web', [
       {
@@ -40,13 +33,8 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
       },
       { event_type: 'login', event_id: 'login-bob', event_time: at, event_payload: { user_id: 'u-bob' } },
     ]);
-    server = createServer(
-      createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger })),
-    );
-    base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
-    await closeServer(server);
     await engine.stop();
   });
 
@@ -94,7 +82,7 @@ describe('/api/erasure and /api/profiles/{id}/export', () => {
     );
     expect(entry?.actor).toBeTruthy();
     expect(audit.text.toLowerCase()).not.toContain(email.toLowerCase());
-    expect(logger.lines.join('\n').toLowerCase()).not.toContain(email.toLowerCase());
+    expect(engine.logger.lines.join('\n').toLowerCase()).not.toContain(email.toLowerCase());
   });
 
   it('answers zeros when nobody holds the identifiers, and refuses an empty request', async () => {

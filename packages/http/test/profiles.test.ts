@@ -1,29 +1,22 @@
 /** `/api/profiles` over HTTP: search by a raw identifier or its digest, read one, refuse bad input. */
 import { createHash } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import type { Pipes, Profile } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../src/index.js';
-import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { captureLogger, privacyKey, readKey, writeKey } from './servers.js';
-import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
+import { privacyKey, readKey, writeKey } from './servers.js';
+import { type ServedLoginEngine, serveLoginEngine } from './sqlite-engine.js';
 
 const email = 'Jane.Doe@Shop-Profiles.test';
 const digest = createHash('sha256').update(email.toLowerCase()).digest('hex');
 
 describe('/api/profiles', () => {
-  let engine: SqliteEngine;
+  let engine: ServedLoginEngine;
   let pipes: Pipes;
-  let server: Server;
   let base: string;
-  const logger = captureLogger();
 
   beforeAll(async () => {
-    engine = await startSqliteEngine('http-profiles', { logger, identity: true }, { start: false });
-    pipes = engine.pipes;
-    await pipes.sources.create({ name: 'Web', slug: 'web' });
-    await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
+    engine = await serveLoginEngine('http-profiles');
+    ({ pipes, base } = engine);
     const at = new Date().toISOString();
     await pipes.ingest('web', [
       { event_type: 'login', event_time: at, event_payload: { anonymous_id: 'anon-1' } },
@@ -34,13 +27,8 @@ describe('/api/profiles', () => {
     await pipes.ingest('web', [
       { event_type: 'login', event_time: at, event_payload: { user_id: 'u-1', anonymous_id: 'anon-1' } },
     ]);
-    server = createServer(
-      createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger })),
-    );
-    base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
-    await closeServer(server);
     await engine.stop();
   });
 
@@ -70,7 +58,7 @@ describe('/api/profiles', () => {
     });
     expect(one.status).toBe(200);
     expect((one.json as Profile).id).toBe(profile?.id);
-    expect(logger.lines.join('\n')).not.toContain(email);
+    expect(engine.logger.lines.join('\n')).not.toContain(email);
   });
 
   it('refuses read and write keys with 403: profiles are personal data (the privacy scope)', async () => {

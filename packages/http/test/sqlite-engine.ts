@@ -1,16 +1,20 @@
 /**
  * Test support for the tests that run one engine on a SQLite file behind node:http: the engine,
- * started on a fresh file in a temporary directory (quiet, one sandbox worker), and servers that
- * listen on port 0 and close without waiting for idle keep-alive connections.
+ * started on a fresh file in a temporary directory (quiet, one sandbox worker), servers that
+ * listen on port 0 and close without waiting for idle keep-alive connections, and the profile
+ * tests' engine served with every key.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, type PipesOptions, silentLogger } from '@openpipes/core';
 import { testSecretKey } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { createHandler } from '../src/index.js';
+import { createNodeListener } from '../src/node.js';
+import { captureLogger, privacyKey, readKey, writeKey } from './servers.js';
 
 export interface SqliteEngine {
   pipes: Pipes;
@@ -60,4 +64,39 @@ export function closeServer(server: Server | undefined): Promise<void> {
     server.closeAllConnections();
     server.close(() => resolve());
   });
+}
+
+export interface ServedLoginEngine {
+  pipes: Pipes;
+  /** The handler's URL (`http://127.0.0.1:<port>`). */
+  base: string;
+  /** Every line the engine and the handler logged. */
+  logger: ReturnType<typeof captureLogger>;
+  /** Closes the server, then stops the engine. */
+  stop(): Promise<void>;
+}
+
+/**
+ * An engine with identity on (not started: nothing is delivered) with the `web` source and a
+ * `login` event type, its handler on node:http taking the write, read and privacy keys.
+ */
+export async function serveLoginEngine(tag: string): Promise<ServedLoginEngine> {
+  const logger = captureLogger();
+  const engine = await startSqliteEngine(tag, { logger, identity: true }, { start: false });
+  const { pipes } = engine;
+  await pipes.sources.create({ name: 'Web', slug: 'web' });
+  await pipes.eventTypes.create({ name: 'login', schema: { type: 'object' } });
+  const server = createServer(
+    createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey, privacyKey], logger })),
+  );
+  const base = `http://127.0.0.1:${await listen(server)}`;
+  return {
+    pipes,
+    base,
+    logger,
+    async stop() {
+      await closeServer(server);
+      await engine.stop();
+    },
+  };
 }
