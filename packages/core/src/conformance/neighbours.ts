@@ -73,6 +73,28 @@ const hostileTransforms: Array<[name: string, code: string, error: string]> = [
 const EVENTS = 4;
 const BENIGN = 4;
 
+/**
+ * A destination (`destination`, turned on) and a pipe of the same name from `sourceId` to it with
+ * `transform` (none unless given), turned on; their ids.
+ */
+async function wire(
+  pipes: Pipes,
+  sourceId: string,
+  destination: Parameters<Pipes['destinations']['create']>[0],
+  transform: string | null = null,
+) {
+  const { id: destinationId } = await pipes.destinations.create(destination);
+  await pipes.destinations.toggle(destinationId);
+  const { id: pipeId } = await pipes.pipes.create({
+    name: destination.name,
+    source_id: sourceId,
+    destination_id: destinationId,
+    transform,
+  });
+  await pipes.pipes.toggle(pipeId);
+  return { destinationId, pipeId };
+}
+
 export function runEngineNeighbours(options: EngineConformanceOptions): void {
   // Generous time-outs: each case takes seconds, but a loaded CI machine may stretch them.
   describe(`hostile neighbours on ${options.name}`, { timeout: 180_000 }, () => {
@@ -119,21 +141,18 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
       const benign: string[] = [];
       const destinations: string[] = [];
       for (let i = 0; i < BENIGN; i++) {
-        const destination = await pipes.destinations.create({
-          name: `benign-${i}`,
-          send: postSend(`${platform.url}/d${i}`),
-          retry: { initial_delay_ms: 10, multiplier: 1, max_attempts: 10 },
-        });
-        await pipes.destinations.toggle(destination.id);
-        destinations.push(destination.id);
-        const pipe = await pipes.pipes.create({
-          name: `benign-${i}`,
-          source_id: source.id,
-          destination_id: destination.id,
-          transform: i % 2 === 0 ? null : 'function transform({ events }) { return events; }',
-        });
-        await pipes.pipes.toggle(pipe.id);
-        benign.push(pipe.id);
+        const { destinationId, pipeId } = await wire(
+          pipes,
+          source.id,
+          {
+            name: `benign-${i}`,
+            send: postSend(`${platform.url}/d${i}`),
+            retry: { initial_delay_ms: 10, multiplier: 1, max_attempts: 10 },
+          },
+          i % 2 === 0 ? null : 'function transform({ events }) { return events; }',
+        );
+        destinations.push(destinationId);
+        benign.push(pipeId);
       }
       const hostilePipe = await add(pipes, source.id, destinations);
       await pipes.start();
@@ -203,22 +222,16 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
     it.each(hostileSends)(
       'a send() with %s fails with its own code; benign pipes deliver everything',
       async (_n, code, error) => {
-        const { pipes, benign, hostilePipe, platform, ids } = await setup(async (p, sourceId) => {
-          const destination = await p.destinations.create({
-            name: 'hostile',
-            send: code,
-            retry: { initial_delay_ms: 10, multiplier: 1, max_attempts: 2 },
-          });
-          await p.destinations.toggle(destination.id);
-          const pipe = await p.pipes.create({
-            name: 'hostile',
-            source_id: sourceId,
-            destination_id: destination.id,
-            transform: null,
-          });
-          await p.pipes.toggle(pipe.id);
-          return pipe.id;
-        });
+        const { pipes, benign, hostilePipe, platform, ids } = await setup(
+          async (p, sourceId) =>
+            (
+              await wire(p, sourceId, {
+                name: 'hostile',
+                send: code,
+                retry: { initial_delay_ms: 10, multiplier: 1, max_attempts: 2 },
+              })
+            ).pipeId,
+        );
         await expectBenignUntouched(pipes, benign, platform, ids);
         for (const record of await hostileOutcome(pipes, hostilePipe)) {
           expect(record.error?.code).toBe(error);
@@ -256,21 +269,13 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
       let hostileDestination = '';
       const { pipes, benign, hostilePipe, platform, ids } = await setup(async (p, sourceId) => {
         // Busy long enough to be caught running; the worker is killed under it each time.
-        const destination = await p.destinations.create({
+        const { destinationId, pipeId } = await wire(p, sourceId, {
           name: 'crasher',
           send: 'function send() { const end = Date.now() + 700; while (Date.now() < end) {} return { ok: true }; }',
           retry: { initial_delay_ms: 10, multiplier: 1, max_attempts: 2 },
         });
-        hostileDestination = destination.id;
-        await p.destinations.toggle(destination.id);
-        const pipe = await p.pipes.create({
-          name: 'crasher',
-          source_id: sourceId,
-          destination_id: destination.id,
-          transform: null,
-        });
-        await p.pipes.toggle(pipe.id);
-        return pipe.id;
+        hostileDestination = destinationId;
+        return pipeId;
       });
       const internals = (
         pipes.sandbox as Sandbox & {
@@ -299,21 +304,13 @@ export function runEngineNeighbours(options: EngineConformanceOptions): void {
     it('a slow send() holds its share only: it and the benign pipes all deliver on attempt 1', async () => {
       let slowPipe = '';
       const { pipes, benign, platform, ids } = await setup(async (p, sourceId) => {
-        const destination = await p.destinations.create({
+        const { pipeId } = await wire(p, sourceId, {
           name: 'slow',
           send: `function send({ events }) { const end = Date.now() + 600; while (Date.now() < end) {} return { ok: true }; }`,
           max_batch_size: 1,
         });
-        await p.destinations.toggle(destination.id);
-        const pipe = await p.pipes.create({
-          name: 'slow',
-          source_id: sourceId,
-          destination_id: destination.id,
-          transform: null,
-        });
-        await p.pipes.toggle(pipe.id);
-        slowPipe = pipe.id;
-        return pipe.id;
+        slowPipe = pipeId;
+        return pipeId;
       });
       await expectBenignUntouched(pipes, benign, platform, ids);
       const slow = await settled(pipes, slowPipe, EVENTS, 60_000);
