@@ -2,7 +2,7 @@
  * The delivery history on PostgreSQL: listing and reading delivery records, re-queueing them for a
  * replay, and the buffer statistics (live rows counted, final ones from the running totals).
  */
-import type { DeliveryStatus } from '@openpipes/core';
+import { type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
   attemptFromJson,
   compareIds,
@@ -10,8 +10,8 @@ import {
   type DeliveryRowText,
   defaultRequeueStatuses,
   isoTimeOrNull,
+  listedStatuses,
   requeuesNothing,
-  statusFilter,
   toDeliveryRow,
 } from '@openpipes/core/store-kit';
 import { type RawBuilder, sql } from 'kysely';
@@ -29,37 +29,27 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
         if (query.destinationId) filters.push(sql`destination_id = ${query.destinationId}`);
         if (query.eventId) filters.push(sql`event_id = ${query.eventId}`);
         if (query.filterReason) filters.push(sql`filter_reason = ${query.filterReason}`);
-        if (query.since) filters.push(sql`created_at >= ${query.since}::timestamptz`);
-        if (query.until) filters.push(sql`created_at < ${query.until}::timestamptz`);
+        // Delivery ids are ULIDs made at creation, so a time range is an id range (as on SQLite):
+        // read from the same index as the rest of the query, with no time index to keep.
+        if (query.since) filters.push(sql`id >= ${idAtTime('delivery', Date.parse(query.since))}`);
+        if (query.until) filters.push(sql`id < ${idAtTime('delivery', Date.parse(query.until))}`);
         if (query.cursor) filters.push(sql`id < ${query.cursor}`);
-        const statuses = statusFilter(query) ?? [];
-        if (query.status !== undefined && statuses.length === 0) return [];
+        const statuses = listedStatuses(query);
+        if (statuses?.length === 0) return [];
         const page = (extra: RawBuilder<unknown>[]) => {
           const all = [...filters, ...extra];
           const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
-          if (!(query.since && query.until)) {
-            return sql`
-              SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
-              WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
-            `;
-          }
-          // A closed time window: find it through (pipe_id, created_at), then take its newest. The
-          // planner would rather walk the id index backwards from now, assuming matching rows are
-          // spread evenly, and read every row newer than the window first. Sorting on an
-          // expression (id || '') keeps it from doing that; the sort is bounded by the window.
           return sql`
             SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
-            WHERE d.id IN (
-              SELECT id FROM ${T('deliveries')} WHERE ${where} ORDER BY id || '' DESC LIMIT ${query.limit}
-            )
-            ORDER BY d.id DESC
+            WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
           `;
         };
-        // Several statuses: one newest-first index scan per status, merged. A single
-        // `status IN (...)` would sort every matching row of the pipe to find the newest 50.
+        // Several statuses (every one for a pipe's whole history): one newest-first scan of
+        // deliveries_pipe_status (pipe_id, status, id) per status, merged. A single `status IN
+        // (...)` would sort every matching row of the pipe to find the newest 50.
         const statement =
-          statuses.length <= 1
-            ? page(statuses.length === 1 ? [sql`status = ${statuses[0]}`] : [])
+          statuses === null || statuses.length === 1
+            ? page(statuses ? [sql`status = ${statuses[0]}`] : [])
             : sql`
                 SELECT * FROM (${sql.join(
                   statuses.map((s) => sql`(${page([sql`status = ${s}`])})`),
@@ -104,8 +94,8 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
               -- A replay needs its event: an erased person's records (tombstones) stay as they are.
               AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref)
               ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
-              ${since ? sql`AND created_at >= ${since}::timestamptz` : sql``}
-              ${until ? sql`AND created_at < ${until}::timestamptz` : sql``}
+              ${since ? sql`AND id >= ${idAtTime('delivery', Date.parse(since))}` : sql``}
+              ${until ? sql`AND id < ${idAtTime('delivery', Date.parse(until))}` : sql``}
             ORDER BY id
             LIMIT ${limit}
             FOR UPDATE

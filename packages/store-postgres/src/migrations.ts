@@ -397,4 +397,21 @@ ALTER TABLE deliveries ALTER COLUMN detail TYPE bytea USING convert_to(detail::t
 ALTER TABLE delivery_attempts ALTER COLUMN data TYPE bytea USING convert_to(data::text, 'UTF8');
 `,
   },
+  {
+    version: 12,
+    name: 'two fewer delivery indexes',
+    sql: `
+-- Every status change rewrites a delivery's row outside HOT (status and due_at are indexed), so each
+-- index of deliveries takes a new entry per change, not only per delivery. Two served no query the
+-- others could not: time windows read ids (ULIDs made at creation, as SQLite does) through the
+-- indexes below, and a pipe's newest rows are read status by status over deliveries_pipe_status,
+-- merged. docs/deployment.md ("Which index serves which query") lists each query and its index.
+-- DROP INDEX takes an ACCESS EXCLUSIVE lock on deliveries until this migration commits: it waits
+-- for the statements reading or writing deliveries at that moment, and they wait for it; the drop
+-- itself is quick. CONCURRENTLY cannot run inside the transaction every migration runs in.
+-- IF EXISTS: an operator may drop them beforehand with DROP INDEX CONCURRENTLY.
+DROP INDEX IF EXISTS deliveries_pipe;
+DROP INDEX IF EXISTS deliveries_pipe_created;
+`,
+  },
 ];

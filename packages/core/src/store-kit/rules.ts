@@ -3,7 +3,7 @@
  * (with the same messages on every store) and the argument checks it asks for.
  */
 import { PipesError } from '../errors.js';
-import type { DeliveryStatus } from '../schemas.js';
+import { type DeliveryStatus, deliveryStatuses } from '../schemas.js';
 import type { EntityRecord, ListDeliveriesQuery, RequeueQuery } from '../store.js';
 
 /**
@@ -77,6 +77,28 @@ export function checkDeliveryIds(input: {
  */
 export function statusFilter(query: Pick<ListDeliveriesQuery, 'status'>): DeliveryStatus[] | null {
   return query.status === undefined ? null : Array.isArray(query.status) ? query.status : [query.status];
+}
+
+/**
+ * The statuses a `listDeliveries` query reads, one newest-first scan of the (pipe_id, status, id)
+ * index each, merged; null for one scan whatever the status; empty for no row at all. Only
+ * filtered rows have a filter reason. For a store without a (pipe_id, id) index (PostgreSQL since
+ * its migration 12), a pipe's whole history is read status by status: the primary key walked
+ * backwards would read every other pipe's newer rows too. A sender's event id finds its few rows
+ * through its own index.
+ *
+ * @example
+ * ```ts
+ * listedStatuses({ pipeId: 'pip_1', limit: 50 }); // every status
+ * listedStatuses({ pipeId: 'pip_1', filterReason: 'consent', limit: 50 }); // ['filtered']
+ * ```
+ */
+export function listedStatuses(query: ListDeliveriesQuery): DeliveryStatus[] | null {
+  const given = statusFilter(query);
+  const asked = given && [...new Set(given)];
+  if (query.filterReason) return (asked ?? ['filtered']).filter((s) => s === 'filtered');
+  if (asked || !query.pipeId || query.eventId) return asked;
+  return [...deliveryStatuses];
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   compareIds,
   entityTakenError,
   isoTime,
+  listedStatuses,
   requeuesNothing,
   staleEntityError,
   statusFilter,
@@ -121,6 +122,13 @@ describe("the contract's errors and checks", () => {
     expect(statusFilter({})).toBeNull();
     expect(statusFilter({ status: 'dead' })).toEqual(['dead']);
     expect(statusFilter({ status: [] })).toEqual([]);
+    // Statuses read one index scan each: every one for a pipe's history, filtered for a reason.
+    expect(listedStatuses({ pipeId: 'p', limit: 1 })).toHaveLength(7);
+    expect(listedStatuses({ pipeId: 'p', eventId: 'e', limit: 1 })).toBeNull();
+    expect(listedStatuses({ limit: 1 })).toBeNull();
+    expect(listedStatuses({ pipeId: 'p', status: ['dead', 'dead'], limit: 1 })).toEqual(['dead']);
+    expect(listedStatuses({ pipeId: 'p', filterReason: 'consent', limit: 1 })).toEqual(['filtered']);
+    expect(listedStatuses({ pipeId: 'p', filterReason: 'consent', status: 'failed', limit: 1 })).toEqual([]);
     expect(requeuesNothing({ limit: 10 })).toBe(false);
     expect(requeuesNothing({ ids: [], limit: 10 })).toBe(true);
     expect(requeuesNothing({ statuses: [], limit: 10 })).toBe(true);
