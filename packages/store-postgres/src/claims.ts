@@ -10,17 +10,18 @@ import {
   compareIds,
   isoTimeOrNull,
   leaseUntil,
-  packAttempt,
-  packJson,
+  packOutcome,
   toClaimedDelivery,
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
+import { referredAttempts } from './referred-attempts.js';
 import { anyOf, deliveryColumnsBut } from './rows.js';
 
 /** The store's claim methods. */
-export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods {
+export function claimMethods(ctx: PgContext): ClaimMethods {
+  const { db, q, T, guard, wake } = ctx;
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
   const held = (owner: string, ids: readonly string[]) =>
     q()
@@ -69,10 +70,14 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             'picked.e_payload',
           ])
           .execute();
+        // Only a retried delivery's detail refers to an attempt; ours while the lease holds.
+        const referred = await referredAttempts(ctx, rows);
         return rows
           .map((row) => ({ row, due: isoTimeOrNull(row.was_due) ?? '' }))
           .sort((a, b) => compareIds(a.due, b.due) || compareIds(a.row.id, b.row.id))
-          .map(({ row }) => toClaimedDelivery(row, { event_time: row.e_event_time, payload: row.e_payload }));
+          .map(({ row }) =>
+            toClaimedDelivery(row, { event_time: row.e_event_time, payload: row.e_payload }, referred),
+          );
       }),
 
     completeDeliveries: ({ owner, outcomes, now }) =>
@@ -102,8 +107,9 @@ export function claimMethods({ db, q, T, guard, wake }: PgContext): ClaimMethods
             // The match-quality increments of a delivered, measured outcome (migration 10).
             ...(o.status === 'delivered' && o.match ? { match: matchIncrements(o.match) } : {}),
           };
-          details.push(packJson(JSON.stringify(o.detail)));
-          attempts.push(o.attempt ? packAttempt(o.attempt) : null);
+          const packed = packOutcome(o);
+          details.push(packed.detail);
+          attempts.push(packed.attempt);
         });
         const ids = outcomes.map((o) => o.id).sort(compareIds);
         // Each `(SELECT … FROM input)` is an InitPlan: evaluated once, then read per row.

@@ -9,6 +9,7 @@ import {
   type DeliveryMethods,
   type DeliveryRowText,
   defaultRequeueStatuses,
+  detailRefs,
   isoTimeOrNull,
   listedStatuses,
   requeuesNothing,
@@ -17,10 +18,12 @@ import {
 import { type RawBuilder, sql } from 'kysely';
 import type { PgContext } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
+import { referredAttempts } from './referred-attempts.js';
 import { deliveryColumns, deliveryColumnsBut } from './rows.js';
 
 /** The store's delivery history methods. */
-export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryMethods {
+export function deliveryMethods(ctx: PgContext): DeliveryMethods {
+  const { db, q, T, guard, wake } = ctx;
   return {
     listDeliveries: (query) =>
       guard(async () => {
@@ -56,8 +59,9 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
                   sql` UNION ALL `,
                 )}) AS d ORDER BY d.id DESC LIMIT ${query.limit}
               `;
-        const { rows } = await statement.execute(db);
-        return (rows as DeliveryRowText[]).map(toDeliveryRow);
+        const rows = (await statement.execute(db)).rows as DeliveryRowText[];
+        const referred = await referredAttempts(ctx, rows);
+        return rows.map((row) => toDeliveryRow(row, referred));
       }),
 
     getDelivery: ({ id }) =>
@@ -70,12 +74,15 @@ export function deliveryMethods({ db, q, T, guard, wake }: PgContext): DeliveryM
         if (!row) return null;
         const attempts = await q()
           .selectFrom('delivery_attempts')
-          .select('data')
+          .select(['number', 'data'])
           .where('delivery_id', '=', id)
           .orderBy('number')
           .execute();
+        // A detail stored as a reference names one of these (see the kit's packed.ts).
+        const number = detailRefs([row])[0]?.number;
+        const named = attempts.find((a) => a.number === number);
         return {
-          row: toDeliveryRow(row),
+          row: toDeliveryRow(row, new Map(named ? [[id, named.data]] : [])),
           attempts: attempts.map((a) => attemptFromJson(a.data)),
         };
       }),

@@ -8,14 +8,14 @@ import type { Store } from '@openpipes/core';
 import { type DeliveryRowText, toDeliveryRow } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { PgContext } from './connection.js';
+import { referredAttempts } from './referred-attempts.js';
 import { deliveryColumns } from './rows.js';
 
 /** The store's `newestDeliveries` method. */
-export function newestDeliveriesMethod({
-  db,
-  T,
-  guard,
-}: Pick<PgContext, 'db' | 'T' | 'guard'>): Pick<Store, 'newestDeliveries'> {
+export function newestDeliveriesMethod(
+  ctx: Pick<PgContext, 'db' | 'T' | 'guard'>,
+): Pick<Store, 'newestDeliveries'> {
+  const { db, T, guard } = ctx;
   return {
     newestDeliveries: ({ pipeIds, statuses }) =>
       guard(async () => {
@@ -34,7 +34,8 @@ export function newestDeliveriesMethod({
           ) newest
           ORDER BY newest.id DESC
         `.execute(db);
-        return rows.map(toDeliveryRow);
+        const referred = await referredAttempts(ctx, rows);
+        return rows.map((row) => toDeliveryRow(row, referred));
       }),
   };
 }

@@ -4,15 +4,10 @@
  * and bring retries forward.
  */
 import { matchIncrements } from '@openpipes/core';
-import {
-  type ClaimMethods,
-  leaseUntil,
-  packAttempt,
-  packJson,
-  toClaimedDelivery,
-} from '@openpipes/core/store-kit';
+import { type ClaimMethods, leaseUntil, packOutcome, toClaimedDelivery } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
+import { referredAttempts } from './referred-attempts.js';
 
 const D = columnsOf('deliveries');
 const A = columnsOf('delivery_attempts');
@@ -34,7 +29,8 @@ const leaseSql = `UPDATE deliveries SET ${D('status')} = 'sending', ${D('lease_o
   WHERE ${D('id')} IN (SELECT value FROM json_each(?))`;
 
 /** The store's claim methods. */
-export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext): ClaimMethods {
+export function claimMethods(ctx: SqliteContext): ClaimMethods {
+  const { qb, all, first, run, prepare, tx } = ctx;
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
   const held = (owner: string, ids: readonly string[]) =>
     qb
@@ -65,10 +61,12 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
         if (rows.length === 0) return [];
         const ids = rows.map((r) => r.id);
         prepare(leaseSql).run(owner, until, now, JSON.stringify(ids));
+        const referred = referredAttempts(ctx, rows);
         return rows.map((row) =>
           toClaimedDelivery(
             { ...row, status: 'sending', lease_owner: owner, due_at: until, updated_at: now },
             row,
+            referred,
           ),
         );
       });
@@ -84,6 +82,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
       const minute = now.slice(0, 16);
       tx(() => {
         for (const outcome of outcomes) {
+          const packed = packOutcome(outcome);
           const changed = update.run(
             outcome.status,
             outcome.attempt ? 1 : 0,
@@ -94,7 +93,7 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
             outcome.status === 'retrying' ? outcome.next_attempt_at : null,
             now,
             outcome.delivered_at,
-            packJson(JSON.stringify(outcome.detail)),
+            packed.detail,
             outcome.id,
             owner,
           ).changes;
@@ -103,8 +102,8 @@ export function claimMethods({ qb, all, first, run, prepare, tx }: SqliteContext
             continue;
           }
           applied.push(outcome.id);
-          if (outcome.attempt) {
-            insertAttempt.run(outcome.id, outcome.attempt.number, packAttempt(outcome.attempt));
+          if (outcome.attempt && packed.attempt) {
+            insertAttempt.run(outcome.id, outcome.attempt.number, packed.attempt);
           }
           if (outcome.status === 'delivered' && outcome.match) {
             const { pipe_id } = pipeOf.get(outcome.id) as { pipe_id: string };

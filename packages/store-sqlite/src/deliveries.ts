@@ -7,15 +7,18 @@ import {
   attemptFromJson,
   type DeliveryMethods,
   defaultRequeueStatuses,
+  detailRefs,
   requeuesNothing,
   statusFilter,
   toDeliveryRow,
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
+import { referredAttempts } from './referred-attempts.js';
 
 /** The store's delivery history methods. */
-export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): DeliveryMethods {
+export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
+  const { qb, all, first, run, tx } = ctx;
   return {
     async listDeliveries(query) {
       let q = qb.selectFrom('deliveries').selectAll();
@@ -30,16 +33,26 @@ export function deliveryMethods({ qb, all, first, run, tx }: SqliteContext): Del
       if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
       if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
       if (query.cursor) q = q.where('id', '<', query.cursor);
-      return all(q.orderBy('id', 'desc').limit(query.limit)).map(toDeliveryRow);
+      const rows = all(q.orderBy('id', 'desc').limit(query.limit));
+      const referred = referredAttempts(ctx, rows);
+      return rows.map((row) => toDeliveryRow(row, referred));
     },
 
     async getDelivery({ id }) {
       const row = first(qb.selectFrom('deliveries').selectAll().where('id', '=', id));
       if (!row) return null;
-      const attempts = all(
-        qb.selectFrom('delivery_attempts').select('data').where('delivery_id', '=', id).orderBy('number'),
-      ).map((a) => attemptFromJson(a.data));
-      return { row: toDeliveryRow(row), attempts };
+      const stored = all(
+        qb
+          .selectFrom('delivery_attempts')
+          .select(['number', 'data'])
+          .where('delivery_id', '=', id)
+          .orderBy('number'),
+      );
+      // A detail stored as a reference names one of these (see the kit's packed.ts).
+      const number = detailRefs([row])[0]?.number;
+      const named = stored.find((a) => a.number === number);
+      const referred = new Map(named ? [[id, named.data]] : []);
+      return { row: toDeliveryRow(row, referred), attempts: stored.map((a) => attemptFromJson(a.data)) };
     },
 
     async requeueDeliveries(query) {

@@ -6,12 +6,13 @@
 import type { DeliveryStatus, Store } from '@openpipes/core';
 import { toDeliveryRow } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
+import { referredAttempts } from './referred-attempts.js';
 
 /** The store's `newestDeliveries` method. */
-export function newestDeliveriesMethod({
-  qb,
-  first,
-}: Pick<SqliteContext, 'qb' | 'first'>): Pick<Store, 'newestDeliveries'> {
+export function newestDeliveriesMethod(
+  ctx: Pick<SqliteContext, 'qb' | 'first' | 'prepare'>,
+): Pick<Store, 'newestDeliveries'> {
+  const { qb, first } = ctx;
   return {
     async newestDeliveries({ pipeIds, statuses }) {
       const found = [];
@@ -23,7 +24,8 @@ export function newestDeliveriesMethod({
         }
         if (newest) found.push(newest);
       }
-      return found.sort((a, b) => (a.id < b.id ? 1 : -1)).map(toDeliveryRow);
+      const referred = referredAttempts(ctx, found);
+      return found.sort((a, b) => (a.id < b.id ? 1 : -1)).map((row) => toDeliveryRow(row, referred));
     },
   };
 

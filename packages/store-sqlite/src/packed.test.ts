@@ -1,6 +1,7 @@
 /**
  * Migration 11 on SQLite: details and attempts are stored packed (BLOBs, see the kit's packed.ts),
- * and records written before it, as JSON text, read back exactly as they did.
+ * a detail that is its attempt's as a reference to it, and records written before (JSON text, or
+ * a detail packed whole), read back exactly as they did.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,8 +11,11 @@ import {
   recordAttempt as attempt,
   deliverOneRecord,
   recordDetail as detail,
+  retriedAttempt,
+  retriedDetail,
+  retryOneRecord,
 } from '@openpipes/core/conformance';
-import { attemptToJson } from '@openpipes/core/store-kit';
+import { attemptToJson, packAttempt, packJson } from '@openpipes/core/store-kit';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -30,20 +34,57 @@ describe('packed details and attempts (migration 11) on SQLite', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('stores them packed, under half their JSON, and reads back the record as written', async () => {
+  it('stores them packed, the detail as a reference to its attempt, and reads back the record as written', async () => {
     const store = await open('new.db');
     const id = await deliverOneRecord(store);
     const record = await store.getDelivery({ id });
     expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
     expect(JSON.stringify(record?.attempts)).toBe(JSON.stringify([attempt]));
+    const [listed] = await store.listDeliveries({ limit: 10 });
+    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
     const side = new Database(join(dir, 'new.db'), { readonly: true });
     const row = side
       .prepare('SELECT d.detail, a.data FROM deliveries d JOIN delivery_attempts a ON a.delivery_id = d.id')
       .get() as { detail: Buffer; data: Buffer };
     side.close();
-    expect(row.detail[0]).toBe(0x01);
-    expect(row.detail.length).toBeLessThan(JSON.stringify(detail).length / 2);
+    expect([...row.detail]).toEqual([0x02, 0x31]); // attempt "1"
     expect(row.data[0]).toBe(0x01);
+    // The attempt with the detail's output, packed: under half the JSON of the two.
+    expect(row.data.length).toBeLessThan((JSON.stringify(detail).length + attemptToJson(attempt).length) / 2);
+  });
+
+  it("reads a retried record through every read path: each detail its own attempt's", async () => {
+    const store = await open('retried.db');
+    const { id, pipeId, claimed } = await retryOneRecord(store);
+    // The second claim read the first attempt's detail through its reference.
+    expect(JSON.stringify(claimed.detail)).toBe(JSON.stringify(retriedDetail));
+    const record = await store.getDelivery({ id });
+    expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
+    expect(JSON.stringify(record?.attempts)).toBe(
+      JSON.stringify([retriedAttempt, { ...attempt, number: 2 }]),
+    );
+    const [listed] = await store.listDeliveries({ pipeId, limit: 10 });
+    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
+    const [newest] = await store.newestDeliveries({ pipeIds: [pipeId], statuses: ['delivered'] });
+    expect(JSON.stringify(newest?.detail)).toBe(JSON.stringify(detail));
+    const side = new Database(join(dir, 'retried.db'), { readonly: true });
+    const row = side.prepare('SELECT detail FROM deliveries').get() as { detail: Buffer };
+    side.close();
+    expect([...row.detail]).toEqual([0x02, 0x32]); // attempt "2"
+  });
+
+  it('reads a record written before references (detail and attempt packed whole) exactly as before', async () => {
+    const store = await open('whole.db');
+    const id = await deliverOneRecord(store);
+    const before = await store.getDelivery({ id });
+    const side = new Database(join(dir, 'whole.db'));
+    side.prepare('UPDATE deliveries SET detail = ?').run(packJson(JSON.stringify(detail)));
+    side.prepare('UPDATE delivery_attempts SET data = ?').run(packAttempt(attempt));
+    side.close();
+    const after = await store.getDelivery({ id });
+    expect(JSON.stringify(after)).toBe(JSON.stringify(before));
+    const [listed] = await store.listDeliveries({ limit: 10 });
+    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
   });
 
   it('reads a record written before migration 11 (JSON text) exactly as before', async () => {

@@ -23,5 +23,12 @@ export { runProfileConformance } from './profiles.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';
-export { deliverOneRecord, recordAttempt, recordDetail } from './store/record.js';
+export {
+  deliverOneRecord,
+  recordAttempt,
+  recordDetail,
+  retriedAttempt,
+  retriedDetail,
+  retryOneRecord,
+} from './store/record.js';
 export { runEngineSuites } from './suites.js';

@@ -9,10 +9,18 @@
  * - a value stored as text (SQLite rows written before migration 11), or bytes that begin with a
  *   JSON character (PostgreSQL's rows, converted by the migration, and any value compression would
  *   not shrink): the JSON itself, as UTF-8;
- * - tag 0x01: raw deflate with {@link dictionaryV1}.
+ * - tag 0x01: raw deflate with {@link dictionaryV1};
+ * - tag 0x02, then an attempt number in ASCII digits (a delivery's `detail` only, written since
+ *   issue 14's follow-up): not JSON but a reference. The detail is that attempt's: its request,
+ *   response and error are the attempt's, and its output is stored in the attempt's row under
+ *   `detail_output` (see `rows.ts`, `packOutcome`). The engine writes both from the same objects,
+ *   so a delivered record is packed once (the attempt, with the output) instead of twice, and the
+ *   request and response are stored once. Readers resolve it with that attempt's row.
  *
- * The stored bytes decode to the very text the engine wrote, so a record reads back exactly as
- * before. Nothing in SQL looks inside these columns; erasure replaces them whole.
+ * The stored bytes decode to the very text the engine wrote (or, for a reference, to the very
+ * detail), so a record reads back exactly as before; rows of every earlier form still read.
+ * Nothing in SQL looks inside these columns; erasure replaces them whole (details and attempts
+ * alike, so a reference never outlives the attempt it names).
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 
@@ -20,6 +28,7 @@ import { deflateRawSync, inflateRawSync } from 'node:zlib';
 export type PackedValue = string | Uint8Array;
 
 const tagDeflateV1 = 0x01;
+const tagAttemptRef = 0x02;
 
 /**
  * Version 1's dictionary: text every detail and attempt carries. Never change it (rows written with
@@ -89,5 +98,39 @@ export function unpackJson(value: PackedValue): string {
     : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   if (bytes.length > 0 && bytes[0] === tagDeflateV1)
     return inflateRawSync(bytes.subarray(1), { dictionary: dictionaryV1 }).toString('utf8');
+  // A reference holds no JSON of its own: shown as what it names (for dumps and searches).
+  if (bytes.length > 0 && bytes[0] === tagAttemptRef) return `{"attempt":${attemptRefOf(bytes)}}`;
   return bytes.toString('utf8');
+}
+
+/**
+ * A detail stored as a reference to attempt `number` of the same delivery (tag 0x02).
+ *
+ * @example
+ * ```ts
+ * packAttemptRef(1); // <Buffer 02 31>
+ * ```
+ */
+export function packAttemptRef(number: number): Buffer {
+  const digits = Buffer.from(String(number), 'latin1');
+  const out = Buffer.allocUnsafe(digits.length + 1);
+  out[0] = tagAttemptRef;
+  digits.copy(out, 1);
+  return out;
+}
+
+/**
+ * The attempt number a stored detail refers to, or null when it holds its own JSON.
+ *
+ * @example
+ * ```ts
+ * attemptRefOf(packAttemptRef(3)); // 3
+ * attemptRefOf('{"output":null}'); // null
+ * ```
+ */
+export function attemptRefOf(value: PackedValue): number | null {
+  if (typeof value === 'string' || value.length < 2 || value[0] !== tagAttemptRef) return null;
+  let n = 0;
+  for (let i = 1; i < value.length; i++) n = n * 10 + (value[i] as number) - 48;
+  return n;
 }

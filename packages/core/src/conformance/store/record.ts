@@ -98,3 +98,92 @@ export async function deliverOneRecord(
   });
   return claimed!.id;
 }
+
+const failedResponse = { status: 503, headers: {}, body: { error: 'busy' } };
+const failedError = { code: 'HTTP_503', message: 'busy', retryable: true, stage: 'response' as const };
+/** The first attempt of {@link retryOneRecord}: the platform answered 503. */
+export const retriedAttempt = {
+  ...recordAttempt,
+  status: 'retrying' as const,
+  response: failedResponse,
+  error: failedError,
+  exchanges: [{ request, response: failedResponse, error: failedError, started_at: at(1), duration_ms: 5 }],
+};
+/** The detail {@link retriedAttempt} leaves on the record (the engine builds it from the same objects). */
+export const retriedDetail = { output: null, request, response: failedResponse, error: failedError };
+
+/**
+ * A record delivered on its second attempt, written through the store as the engine writes it
+ * (each detail from its attempt's own objects). Gives its id and the delivery as the second claim
+ * read it (its detail the first attempt's).
+ */
+export async function retryOneRecord(store: Store) {
+  const pipe = { pipe_id: newId('pipe'), destination_id: newId('destination') };
+  await store.appendEvents({
+    sourceId: newId('source'),
+    events: [
+      {
+        id: newId('event'),
+        event_id: 'ord_2',
+        sender_event_id: true,
+        event_type: 'purchase',
+        event_time: at(0),
+        event_payload: { order_id: 'ord_2' },
+      },
+    ],
+    pipes: [pipe],
+    deliveryIds: [newId('delivery')],
+    dedupSince: null,
+    now: at(0),
+  });
+  const claim = (now: string) =>
+    store.claimDeliveries({
+      destinationId: pipe.destination_id,
+      pipeIds: [pipe.pipe_id],
+      owner: 'w',
+      limit: 1,
+      leaseMs: 1000,
+      now,
+    });
+  const common = { pipe_version: 1, destination_version: 1, test_mode: false, filter_reason: null };
+  const [first] = await claim(at(1));
+  const attempt = { ...retriedAttempt };
+  await store.completeDeliveries({
+    owner: 'w',
+    outcomes: [
+      {
+        id: first!.id,
+        status: 'retrying',
+        ...common,
+        next_attempt_at: at(3),
+        delivered_at: null,
+        detail: { output: null, request: attempt.request, response: attempt.response, error: attempt.error },
+        attempt,
+      },
+    ],
+    now: at(2),
+  });
+  const [second] = await claim(at(4));
+  const delivered = { ...recordAttempt, number: 2 };
+  await store.completeDeliveries({
+    owner: 'w',
+    outcomes: [
+      {
+        id: first!.id,
+        status: 'delivered',
+        ...common,
+        next_attempt_at: null,
+        delivered_at: at(5),
+        detail: {
+          ...recordDetail,
+          request: delivered.request,
+          response: delivered.response,
+          error: delivered.error,
+        },
+        attempt: delivered,
+      },
+    ],
+    now: at(5),
+  });
+  return { id: first!.id, pipeId: pipe.pipe_id, claimed: second! };
+}
