@@ -1,14 +1,18 @@
 /**
  * Migration 11 on PostgreSQL: details and attempts are stored packed (bytea, see the kit's
- * packed.ts), and records written before it, as json, read back exactly as they did.
+ * packed.ts), a detail that is its attempt's as a reference to it, and records written before (as
+ * json, or a detail packed whole), read back exactly as they did.
  */
 import type { Store } from '@openpipes/core';
 import {
   recordAttempt as attempt,
   deliverOneRecord,
   recordDetail as detail,
+  retriedAttempt,
+  retriedDetail,
+  retryOneRecord,
 } from '@openpipes/core/conformance';
-import { attemptToJson } from '@openpipes/core/store-kit';
+import { attemptToJson, packAttempt, packJson } from '@openpipes/core/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { postgresStore } from './index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
@@ -29,7 +33,7 @@ describe.skipIf(!available)('packed details and attempts (migration 11) on Postg
     await dropSchemas(schemas.splice(0));
   });
 
-  it('stores them packed, under half their JSON, and reads back the record as written', async () => {
+  it('stores them packed, the detail as a reference to its attempt, and reads back the record as written', async () => {
     const schema = testSchema('packed');
     schemas.push(schema);
     const store = await open(schema);
@@ -37,12 +41,51 @@ describe.skipIf(!available)('packed details and attempts (migration 11) on Postg
     const record = await store.getDelivery({ id });
     expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
     expect(JSON.stringify(record?.attempts)).toBe(JSON.stringify([attempt]));
+    const [listed] = await store.listDeliveries({ limit: 10 });
+    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
     const [row] = await query<{ detail: Buffer; data: Buffer }>(
       `SELECT d.detail, a.data FROM "${schema}".deliveries d JOIN "${schema}".delivery_attempts a ON a.delivery_id = d.id`,
     );
-    expect(row!.detail[0]).toBe(0x01);
-    expect(row!.detail.length).toBeLessThan(JSON.stringify(detail).length / 2);
+    expect([...row!.detail]).toEqual([0x02, 0x31]); // attempt "1"
     expect(row!.data[0]).toBe(0x01);
+    // The attempt with the detail's output, packed: under half the JSON of the two.
+    expect(row!.data.length).toBeLessThan(
+      (JSON.stringify(detail).length + attemptToJson(attempt).length) / 2,
+    );
+  });
+
+  it("reads a retried record through every read path: each detail its own attempt's", async () => {
+    const schema = testSchema('packed');
+    schemas.push(schema);
+    const store = await open(schema);
+    const { id, pipeId, claimed } = await retryOneRecord(store);
+    // The second claim read the first attempt's detail through its reference.
+    expect(JSON.stringify(claimed.detail)).toBe(JSON.stringify(retriedDetail));
+    const record = await store.getDelivery({ id });
+    expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
+    expect(JSON.stringify(record?.attempts)).toBe(
+      JSON.stringify([retriedAttempt, { ...attempt, number: 2 }]),
+    );
+    const [listed] = await store.listDeliveries({ pipeId, limit: 10 });
+    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
+    const [newest] = await store.newestDeliveries({ pipeIds: [pipeId], statuses: ['delivered'] });
+    expect(JSON.stringify(newest?.detail)).toBe(JSON.stringify(detail));
+    const [row] = await query<{ detail: Buffer }>(`SELECT detail FROM "${schema}".deliveries`);
+    expect([...row!.detail]).toEqual([0x02, 0x32]); // attempt "2"
+  });
+
+  it('reads a record written before references (detail and attempt packed whole) exactly as before', async () => {
+    const schema = testSchema('packed');
+    schemas.push(schema);
+    const store = await open(schema);
+    const id = await deliverOneRecord(store);
+    const before = await store.getDelivery({ id });
+    await query(`UPDATE "${schema}".deliveries SET detail = $1`, [packJson(JSON.stringify(detail))]);
+    await query(`UPDATE "${schema}".delivery_attempts SET data = $1`, [packAttempt(attempt)]);
+    const after = await store.getDelivery({ id });
+    expect(JSON.stringify(after)).toBe(JSON.stringify(before));
+    const [listed] = await store.listDeliveries({ limit: 10 });
+    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
   });
 
   it('reads a record written before migration 11 (json columns) exactly as before, once migrated', async () => {

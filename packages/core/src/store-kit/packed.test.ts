@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { packJson, unpackJson } from './packed.js';
-import { attemptFromJson, packAttempt } from './rows.js';
+import { attemptRefOf, packAttemptRef, packJson, unpackJson } from './packed.js';
+import {
+  attemptFromJson,
+  type DeliveryRowText,
+  detailRefs,
+  packAttempt,
+  packOutcome,
+  toDeliveryRow,
+} from './rows.js';
 
 const detail = JSON.stringify({
   output: null,
@@ -75,5 +82,58 @@ describe('packed columns (migration 11)', () => {
     expect(JSON.stringify(attemptFromJson(stored))).toBe(JSON.stringify(attempt));
     // An attempt row written before migration 11, as text.
     expect(JSON.stringify(attemptFromJson(JSON.stringify(attempt)))).toBe(JSON.stringify(attempt));
+  });
+
+  it("stores a detail that is its attempt's as a reference, the output with the attempt, and reads both back", () => {
+    const { request, response } = JSON.parse(detail);
+    const exchange = {
+      request,
+      response,
+      error: null,
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 12,
+    };
+    const attempt = {
+      number: 12,
+      status: 'delivered' as const,
+      started_at: '2026-05-04T10:00:00.000Z',
+      duration_ms: 12,
+      pipe_version: 2,
+      destination_version: 3,
+      request,
+      response,
+      error: null,
+      exchanges: [exchange],
+      logs: [],
+    };
+    const output = [{ event_type: 'purchase', z: 1, a: 2 }];
+    const stored = packOutcome({ detail: { output, request, response, error: null }, attempt });
+    expect([...stored.detail]).toEqual([0x02, 0x31, 0x32]);
+    expect(attemptRefOf(stored.detail)).toBe(12);
+    expect(attemptRefOf(packAttemptRef(7))).toBe(7);
+    expect(unpackJson(stored.detail)).toBe('{"attempt":12}');
+    // The attempt reads back without the output; the detail, from it, exactly as written.
+    expect(JSON.stringify(attemptFromJson(stored.attempt!))).toBe(JSON.stringify(attempt));
+    const row = {
+      id: 'dlv_1',
+      detail: stored.detail,
+      due_at: null,
+      replayed_at: null,
+      delivered_at: null,
+      created_at: attempt.started_at,
+      updated_at: attempt.started_at,
+    } as unknown as DeliveryRowText;
+    expect(detailRefs([row])).toEqual([{ id: 'dlv_1', number: 12 }]);
+    const read = toDeliveryRow(row, new Map([['dlv_1', stored.attempt!]]));
+    expect(JSON.stringify(read.detail)).toBe(JSON.stringify({ output, request, response, error: null }));
+    // Without the attempt it names, a reference cannot be read.
+    expect(() =>
+      toDeliveryRow({ ...row, created_at: attempt.started_at, updated_at: attempt.started_at }),
+    ).toThrow(/attempt 12/);
+    // A detail that is not its attempt's (other objects, an erasure mark, no attempt) is stored whole.
+    const whole = { output, request: { ...request }, response, error: null };
+    expect(packOutcome({ detail: whole, attempt }).detail[0]).toBe(0x01);
+    expect(packOutcome({ detail: { ...whole, request, erased_at: 'x' }, attempt }).detail[0]).toBe(0x01);
+    expect(packOutcome({ detail: { ...whole, request }, attempt: null }).attempt).toBeNull();
   });
 });
