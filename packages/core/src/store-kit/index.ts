@@ -12,6 +12,7 @@
 export * from './erasure.js';
 export * from './methods.js';
 export * from './packed.js';
+export * from './records.js';
 export * from './rows.js';
 export * from './rules.js';
 export * from './tables.js';

@@ -1,13 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { attemptRefOf, packAttemptRef, packJson, unpackJson } from './packed.js';
-import {
-  attemptFromJson,
-  type DeliveryRowText,
-  detailRefs,
-  packAttempt,
-  packOutcome,
-  toDeliveryRow,
-} from './rows.js';
+import { attemptFromJson, detailRefs, packAttempt, packOutcome } from './records.js';
+import { type DeliveryRowText, toDeliveryRow } from './rows.js';
 
 const detail = JSON.stringify({
   output: null,

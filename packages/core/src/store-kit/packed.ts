@@ -13,7 +13,7 @@
  * - tag 0x02, then an attempt number in ASCII digits (a delivery's `detail` only, written since
  *   issue 14's follow-up): not JSON but a reference. The detail is that attempt's: its request,
  *   response and error are the attempt's, and its output is stored in the attempt's row under
- *   `detail_output` (see `rows.ts`, `packOutcome`). The engine writes both from the same objects,
+ *   `detail_output` (see `records.ts`, `packOutcome`). The engine writes both from the same objects,
  *   so a delivered record is packed once (the attempt, with the output) instead of twice, and the
  *   request and response are stored once. Readers resolve it with that attempt's row.
  *

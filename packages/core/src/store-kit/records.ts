@@ -1,0 +1,155 @@
+/**
+ * The delivery record codec above the packed columns (`packed.ts`): what an outcome's detail and
+ * attempt store (an attempt without the request and response its last exchange holds; a detail
+ * that is its attempt's as a reference to it, its output stored with the attempt), and how the
+ * record reads back from them, exactly as written.
+ */
+import { PipesError } from '../errors.js';
+import type { DeliveryAttempt } from '../schemas.js';
+import type { DeliveryDetail, DeliveryOutcome } from '../store.js';
+import { attemptRefOf, type PackedValue, packAttemptRef, packJson, unpackJson } from './packed.js';
+import type { DeliveryRowText } from './rows.js';
+
+/**
+ * The attempts that rows' details refer to (see `packed.ts`, tag 0x02), for the store to read
+ * before mapping them: none for a pending delivery or a detail stored whole.
+ *
+ * @example
+ * ```ts
+ * for (const { id, number } of detailRefs(rows)) referred.set(id, readAttempt(id, number));
+ * ```
+ */
+export function detailRefs(rows: ReadonlyArray<Pick<DeliveryRowText, 'id' | 'detail'>>) {
+  const refs: Array<{ id: string; number: number }> = [];
+  for (const row of rows) {
+    const number = attemptRefOf(row.detail);
+    if (number !== null) refs.push({ id: row.id, number });
+  }
+  return refs;
+}
+
+/** The `data` of the attempts rows' details refer to, by delivery id ({@link detailRefs}). */
+export type ReferredAttempts = ReadonlyMap<string, PackedValue>;
+
+/**
+ * A `deliveries` row's detail: its own JSON, or (a reference) rebuilt from the attempt it names, which the
+ * store read into `referred`.
+ */
+export function detailOf(
+  row: Pick<DeliveryRowText, 'id' | 'detail'>,
+  referred?: ReferredAttempts,
+): DeliveryDetail {
+  const number = attemptRefOf(row.detail);
+  if (number === null) return JSON.parse(unpackJson(row.detail)) as DeliveryDetail;
+  const data = referred?.get(row.id);
+  if (data === undefined)
+    throw new PipesError({
+      code: 'INTERNAL',
+      message: `delivery ${row.id}: its detail is attempt ${number}'s, which was not read`,
+    });
+  const stored = parseAttempt(data);
+  const attempt = attemptFromStored(stored);
+  return {
+    output: stored.detail_output ?? null,
+    request: attempt.request,
+    response: attempt.response,
+    error: attempt.error,
+  };
+}
+
+/**
+ * An attempt as stored: its `request` and `response` are those of its last exchange (the engine
+ * records them so), so they are left out and read back from it; an attempt stored in full (before
+ * this, or whose fields differ) keeps them. Halves what an attempt row holds. `detailOutput`, when
+ * the delivery's detail refers to this attempt ({@link packOutcome}), is stored with it as
+ * `detail_output`.
+ */
+export function attemptToJson(attempt: DeliveryAttempt, detailOutput?: unknown[] | null): string {
+  const last = attempt.exchanges[attempt.exchanges.length - 1];
+  const derivable = last
+    ? attempt.request === last.request && attempt.response === last.response
+    : attempt.request === null && attempt.response === null;
+  const withOutput =
+    detailOutput === undefined || detailOutput === null ? {} : { detail_output: detailOutput };
+  if (!derivable) return JSON.stringify({ ...attempt, ...withOutput });
+  const { request: _request, response: _response, ...rest } = attempt;
+  return JSON.stringify({ ...rest, ...withOutput });
+}
+
+/** An attempt as its packed `data` column stores it ({@link attemptToJson}, packed by `packed.ts`). */
+export function packAttempt(attempt: DeliveryAttempt): Buffer {
+  return packJson(attemptToJson(attempt));
+}
+
+/**
+ * Whether a delivery's detail is its attempt's (the engine builds both from the same objects): the
+ * same request, response and error, and nothing else but the output.
+ */
+function detailIsAttempts(detail: DeliveryDetail, attempt: DeliveryAttempt): boolean {
+  return (
+    detail.request === attempt.request &&
+    detail.response === attempt.response &&
+    detail.error === attempt.error &&
+    detail.request !== undefined &&
+    detail.response !== undefined &&
+    detail.error !== undefined &&
+    detail.output !== undefined &&
+    detail.erased_at === undefined &&
+    Object.keys(detail).length === 4
+  );
+}
+
+/**
+ * An outcome's `detail` and attempt `data` as the packed columns store them. When the detail is
+ * the attempt's (a delivered or failed attempt, as the engine records it), the detail is stored as
+ * a reference to the attempt and its output goes with the attempt: one value packed instead of
+ * two, and the request and response stored once (see `packed.ts`, tag 0x02).
+ *
+ * @example
+ * ```ts
+ * const { detail, attempt } = packOutcome(outcome);
+ * ```
+ */
+export function packOutcome(outcome: Pick<DeliveryOutcome, 'detail' | 'attempt'>): {
+  detail: Buffer;
+  attempt: Buffer | null;
+} {
+  const { detail, attempt } = outcome;
+  if (attempt && detailIsAttempts(detail, attempt)) {
+    return {
+      detail: packAttemptRef(attempt.number),
+      attempt: packJson(attemptToJson(attempt, detail.output)),
+    };
+  }
+  return { detail: packJson(JSON.stringify(detail)), attempt: attempt ? packAttempt(attempt) : null };
+}
+
+/** An attempt row's JSON as stored: request and response may be left out, the detail's output in. */
+type StoredAttempt = Omit<DeliveryAttempt, 'request' | 'response'> &
+  Partial<Pick<DeliveryAttempt, 'request' | 'response'>> & { detail_output?: unknown[] };
+
+const parseAttempt = (value: PackedValue) => JSON.parse(unpackJson(value)) as StoredAttempt;
+
+/** An attempt as the record shows it, in the same key order, from its stored JSON. */
+function attemptFromStored(stored: StoredAttempt): DeliveryAttempt {
+  const { detail_output: _output, ...kept } = stored;
+  if (kept.request !== undefined) return kept as DeliveryAttempt;
+  const { number, status, started_at, duration_ms, pipe_version, destination_version, ...rest } = kept;
+  const last = kept.exchanges[kept.exchanges.length - 1];
+  return {
+    number,
+    status,
+    started_at,
+    duration_ms,
+    pipe_version,
+    destination_version,
+    request: last?.request ?? null,
+    response: last?.response ?? null,
+    ...rest,
+  };
+}
+
+/** An attempt row's JSON (text or packed) as the record shows it (see {@link attemptToJson}), in the same key order. */
+export function attemptFromJson(value: PackedValue): DeliveryAttempt {
+  return attemptFromStored(parseAttempt(value));
+}
