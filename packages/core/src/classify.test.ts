@@ -1,6 +1,8 @@
 import type { CapturedExchange, SendRun } from '@openpipes/sandbox';
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs, classifySend, parseRetryAfter } from './classify.js';
+import { spendsAttempt } from './deliver.js';
+import { judgeBatch } from './dispatch/breaker.js';
 import { retryPolicySchema } from './schemas.js';
 
 const now = Date.parse('2026-05-04T10:00:00.000Z');
@@ -164,5 +166,34 @@ describe('backoffDelayMs', () => {
     expect(high(8)).toBe(6 * 3600 * 1000);
     expect(high(20)).toBe(6 * 3600 * 1000);
     for (let n = 1; n < 8; n++) expect(low(n + 1)).toBeGreaterThanOrEqual(low(n));
+  });
+});
+
+describe('a send() whose worker died after its request left', () => {
+  const crashed = (bystander: boolean) =>
+    classifySend(
+      run({
+        error: {
+          code: 'WORKER_CRASHED',
+          message: 'its sandbox worker died after this call’s request had left',
+          ...(bystander ? { bystander: true as const } : {}),
+        },
+      }),
+      1,
+      now,
+    ).events[0]!.error!;
+
+  it('is retried; a bystander is not charged its retry budget nor its destination’s breaker', () => {
+    const own = crashed(false);
+    const neighbours = crashed(true);
+    expect([own.retryable, own.stage, spendsAttempt(own)]).toEqual([true, 'send', true]);
+    expect([neighbours.retryable, neighbours.stage, spendsAttempt(neighbours)]).toEqual([
+      true,
+      'engine',
+      false,
+    ]);
+    const batch = (error: typeof own) => judgeBatch([{ status: 'retrying', detail: { error } }]);
+    expect(batch(own).destinationFailed).toBe(true);
+    expect(batch(neighbours).destinationFailed).toBe(false);
   });
 });

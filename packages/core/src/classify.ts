@@ -136,7 +136,9 @@ export function classifySend(run: SendRun, count: number, now: number): SendClas
       code: failure.code,
       message: failure.message,
       retryable: sandboxRetryable,
-      stage: 'send',
+      // A neighbour's code killed the worker after this request left: not this destination's
+      // failure (its breaker does not count it) nor its code's (its retry budget is not charged).
+      stage: failure.bystander ? 'engine' : 'send',
       ...(failure.line === undefined ? {} : { line: failure.line }),
       ...(failure.column === undefined ? {} : { column: failure.column }),
     };

@@ -290,6 +290,20 @@ async function transformAllowed(
   }
 }
 
+/**
+ * Whether a retried attempt that ended with `error` counts against the retry budget: all do but a
+ * neighbour's crash (a `send()` whose worker another call's code killed after its request left, see
+ * classifySend), which costs no attempt; the budget's age limit still bounds its retries.
+ *
+ * @example
+ * ```ts
+ * spendsAttempt({ code: 'WORKER_CRASHED', message: '…', retryable: true, stage: 'engine' }); // false
+ * ```
+ */
+export function spendsAttempt(error: DeliveryError | null): boolean {
+  return !(error?.code === 'WORKER_CRASHED' && error.stage === 'engine');
+}
+
 function outcomeFor(
   deps: DeliverDeps,
   destination: Destination,
@@ -330,7 +344,8 @@ function outcomeFor(
     const policy = destination.retry;
     const age = finishedAt - budgetStart;
     const delay = Math.max(backoffDelayMs(policy, budgetAttempt, deps.random), w.retryAfterMs ?? 0);
-    if (budgetAttempt >= policy.max_attempts || age + delay > policy.max_age_seconds * 1000) {
+    const outOfAttempts = spendsAttempt(error) && budgetAttempt >= policy.max_attempts;
+    if (outOfAttempts || age + delay > policy.max_age_seconds * 1000) {
       status = 'dead';
     } else {
       nextAttemptAt = new Date(finishedAt + delay).toISOString();

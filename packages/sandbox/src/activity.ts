@@ -95,6 +95,10 @@ export function activityViews(buffers: ActivityBuffers) {
       }
       return false;
     },
+    /** Pool: whether call `id`'s slot is free (no call handed to the worker holds it). */
+    free(id: number): boolean {
+      return Atomics.load(calls, slot(id)) === CallState.free;
+    },
     /** Pool: whether call `id` has reached outside (a request of its may have left). */
     reachedOutside(id: number): boolean {
       return Atomics.load(calls, slot(id)) === CallState.io;

@@ -112,13 +112,41 @@ describe('worker crashes', { timeout: 90_000 }, () => {
       });
       // Settled with the error, so it was not re-run: a re-run would have answered instead.
       expect(received).toBe(1);
+      // Nobody's code ran when the worker died, so the call cannot be told from a culprit.
+      expect(run.error?.bystander).toBeUndefined();
+
+      // Now a neighbour's code is running on that worker when it dies: the waiting send only
+      // shared the worker, so it ends marked bystander (the engine charges it nothing). Another
+      // owner: dst_waiting is suspect now, and no innocent call would join its worker.
+      const waiting = own.send({
+        code: { kind: 'send', owner: 'dst_waiting_too', version: 1, code },
+        events: [ev],
+        secrets: {},
+      });
+      await until(() => received === 2);
+      const spin = 'function send() { const end = Date.now() + 1000; while (Date.now() < end) {} }';
+      const neighbour = own.send({
+        code: { kind: 'send', owner: 'dst_spinning', version: 1, code: spin },
+        events: [ev],
+        secrets: {},
+      });
+      const busy = await until(() => {
+        const running = own[sandboxInternals].busyWorkers('send:dst_spinning');
+        return running.length > 0 && running;
+      });
+      await Promise.all(busy.map((w) => w.terminate()));
+      expect((await waiting).error).toMatchObject({ code: 'WORKER_CRASHED', bystander: true });
+      expect(received).toBe(2);
+      // The neighbour, the culprit, is retried once on a fresh worker (it never reached outside).
+      expect((await neighbour).error).toBeUndefined();
+
       // A call that never reached outside is still re-run elsewhere: the pool serves again.
       const after = own.send({
         code: { kind: 'send', owner: 'dst_waiting', version: 1, code },
         events: [ev],
         secrets: {},
       });
-      await until(() => received === 2);
+      await until(() => received === 3);
       for (const res of held) if (!res.writableEnded) res.end('{}');
       expect((await after).error).toBeUndefined();
     } finally {

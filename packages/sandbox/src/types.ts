@@ -82,6 +82,12 @@ export interface SandboxFailure extends CodeLocation {
     | 'WORKER_CRASHED';
   message: string;
   stack?: string;
+  /**
+   * `WORKER_CRASHED` only: the call merely shared its worker with the code that killed it, and
+   * its request had already left (so it was not re-run). Not the call's own fault: the engine
+   * retries it without charging its retry budget or its destination's breaker.
+   */
+  bystander?: true;
 }
 
 /** Result of running a transform over a batch of input events. */

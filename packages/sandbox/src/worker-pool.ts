@@ -246,7 +246,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       // told apart).
       const charged = !unstarted.has(call) && (culprit === undefined || call.message.id === culprit);
       if (charged) suspect(call.owner);
-      if (reachedOutside.has(call)) call.settle(crashResult(call, LEFT_BEFORE_CRASH));
+      if (reachedOutside.has(call)) endLeft(call, !charged);
       else if (!charged) moveElsewhere(call);
       else if (call.strikes++ === 0) queue.push(call, true);
       else call.settle(crashResult(call, 'the sandbox worker crashed twice while running this call'));
@@ -257,6 +257,13 @@ export function createWorkerPool(options: WorkerPoolOptions) {
   /** The call whose guest code the worker is (or was, when it died) running. */
   function guiltyCall(slot: WorkerSlot): number | undefined {
     return slot.activity.running()?.id;
+  }
+
+  /** Ends a call whose request had left when its worker died ({@link LEFT_BEFORE_CRASH}). */
+  function endLeft(call: PendingCall, bystander: boolean): void {
+    const result = crashResult(call, LEFT_BEFORE_CRASH);
+    if (bystander && result.type === 'send-result' && result.run.error) result.run.error.bystander = true;
+    call.settle(result);
   }
 
   function moveElsewhere(call: PendingCall): void {
@@ -433,7 +440,10 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     const m = call.message;
     // A new id for every hand-over: an answer from a worker the call was taken back from (it may
     // still finish its copy) is then never mistaken for the answer of this run.
-    m.id = nextId++;
+    // Its id names its call-state slot on the worker (id modulo CALL_SLOTS): never one a call
+    // still holds there, or a long send's "reached outside" would be overwritten.
+    do m.id = nextId++;
+    while (!slot.activity.free(m.id));
     slot.warm.add(call.owner);
     call.slot = slot;
     slot.inflight.set(m.id, call);
@@ -462,11 +472,13 @@ export function createWorkerPool(options: WorkerPoolOptions) {
       call.settle(crashResult(call, 'the sandbox stopped answering; the call was abandoned', 'TIMEOUT'));
       // Its other calls are bystanders, moved elsewhere uncharged (nobody's code was running);
       // one whose request had left ends here instead (see LEFT_BEFORE_CRASH).
+      // The worker still lives until terminated: taking a call back (withdraw) is what keeps it
+      // from reaching outside afterwards; one that cannot be taken back has.
       for (const other of [...slot.inflight.values()]) {
-        const left = slot.activity.reachedOutside(other.message.id);
+        const takenBack = slot.activity.withdraw(other.message.id);
         finish(slot, other);
-        if (left) other.settle(crashResult(other, LEFT_BEFORE_CRASH));
-        else moveElsewhere(other);
+        if (takenBack) moveElsewhere(other);
+        else endLeft(other, true);
       }
       slot.quarantined = true;
       void slot.worker.terminate();
