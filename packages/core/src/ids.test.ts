@@ -29,4 +29,16 @@ describe('newId', () => {
     expect(idAtTime('event', t + 1) > id).toBe(true);
     expect(idTime(idAtTime('event', t))).toBe(t);
   });
+
+  it('clamps a time ids cannot encode: before 1970 is before every id, NaN too', () => {
+    const first = newId('delivery', 0);
+    for (const time of [-1, Date.parse('0000-01-01T00:00:00Z'), Number.NaN, -Infinity]) {
+      const bound = idAtTime('delivery', time);
+      expect(bound).toBe('evd_00000000000000000000000000');
+      expect(bound <= first).toBe(true);
+    }
+    const last = idAtTime('delivery', Infinity);
+    expect(idTime(last)).toBe(2 ** 48 - 1);
+    expect(last > newId('delivery', Date.parse('9999-12-31T23:59:59Z'))).toBe(true);
+  });
 });

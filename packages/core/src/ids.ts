@@ -115,9 +115,22 @@ export function cursorSchema(kind: IdKind) {
     );
 }
 
-/** The smallest id of `kind` created at or after `time` (for time-range cursors over ids). */
+/** The largest time an id can encode (48 bits of milliseconds, the year 10889). */
+const MAX_ID_TIME = 2 ** 48 - 1;
+
+/**
+ * The smallest id of `kind` created at or after `time` (for time-range cursors over ids). A time
+ * outside what ids encode is clamped: before 1970 is before every id, past the last encodable
+ * millisecond after every one (never a malformed bound that sorts after everything).
+ *
+ * @example
+ * ```ts
+ * idAtTime('delivery', Date.parse('1969-12-31T23:59:59Z')); // 'evd_00000000000000000000000000'
+ * ```
+ */
 export function idAtTime(kind: IdKind, time: number): string {
-  return `${idPrefixes[kind]}_${encodeTimeOnly(time)}0000000000000000`;
+  const clamped = Number.isNaN(time) ? 0 : Math.min(Math.max(Math.floor(time), 0), MAX_ID_TIME);
+  return `${idPrefixes[kind]}_${encodeTimeOnly(clamped)}0000000000000000`;
 }
 
 /** Creation time encoded in an id, ms since the epoch. */

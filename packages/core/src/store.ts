@@ -179,9 +179,11 @@ export interface ListDeliveriesQuery {
   eventId?: string;
   /** Only rows with this `filter_reason` (so only `filtered` ones). */
   filterReason?: string;
-  /** created_at >= since */
+  /**
+   * Created at or after `since` and before `until`. A delivery's id is a ULID made at its
+   * creation, so a store may (both do) compare ids: `id >= idAtTime(since)`, `id < idAtTime(until)`.
+   */
   since?: string;
-  /** created_at < until */
   until?: string;
   /** Return rows with id < cursor (ids sort by creation time). */
   cursor?: string;

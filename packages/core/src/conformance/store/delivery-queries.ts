@@ -36,6 +36,18 @@ export function deliveryQueryCases(t: StoreCases): void {
       expect(await t.store.listDeliveries({ destinationId: p.destination_id, limit: 10 })).toHaveLength(7);
       expect(await t.store.listDeliveries({ pipeId: p.pipe_id, since: at(1), limit: 10 })).toHaveLength(0);
       expect(await t.store.listDeliveries({ pipeId: p.pipe_id, until: at(1), limit: 10 })).toHaveLength(7);
+      // Times ids cannot encode (an ISO timestamp may say year 0000 or 9999+): before 1970 is
+      // before every delivery, never a bound that lists or re-queues everything.
+      const before1970 = '1969-12-31T23:59:59.000Z';
+      expect(await t.store.listDeliveries({ pipeId: p.pipe_id, until: before1970, limit: 10 })).toHaveLength(
+        0,
+      );
+      expect(await t.store.listDeliveries({ pipeId: p.pipe_id, since: before1970, limit: 10 })).toHaveLength(
+        7,
+      );
+      expect(
+        await t.store.listDeliveries({ pipeId: p.pipe_id, since: '0000-01-01T00:00:00.000Z', limit: 10 }),
+      ).toHaveLength(7);
     });
 
     it('reconciles an event type over a period: events received, deliveries by status and filter reason', async () => {
