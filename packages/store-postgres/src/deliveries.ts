@@ -4,14 +4,13 @@
  */
 import { type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
-  attemptFromJson,
   compareIds,
   type DeliveryMethods,
   type DeliveryRowText,
   defaultRequeueStatuses,
-  detailRefs,
   isoTimeOrNull,
   listedStatuses,
+  recordOf,
   requeuesNothing,
   toDeliveryRow,
 } from '@openpipes/core/store-kit';
@@ -39,25 +38,30 @@ export function deliveryMethods(ctx: PgContext): DeliveryMethods {
         if (query.cursor) filters.push(sql`id < ${query.cursor}`);
         const statuses = listedStatuses(query);
         if (statuses?.length === 0) return [];
-        const page = (extra: RawBuilder<unknown>[]) => {
+        const page = (columns: RawBuilder<unknown>, extra: RawBuilder<unknown>[]) => {
           const all = [...filters, ...extra];
           const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
           return sql`
-            SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
+            SELECT ${columns} FROM ${T('deliveries')} d
             WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
           `;
         };
         // Several statuses (every one for a pipe's whole history): one newest-first scan of
         // deliveries_pipe_status (pipe_id, status, id) per status, merged. A single `status IN
-        // (...)` would sort every matching row of the pipe to find the newest 50.
+        // (...)` would sort every matching row of the pipe to find the newest 50. The scans
+        // read ids only; whole rows are read for the page kept, not for every status's candidates.
         const statement =
           statuses === null || statuses.length === 1
-            ? page(statuses ? [sql`status = ${statuses[0]}`] : [])
+            ? page(deliveryColumns('d'), statuses ? [sql`status = ${statuses[0]}`] : [])
             : sql`
-                SELECT * FROM (${sql.join(
-                  statuses.map((s) => sql`(${page([sql`status = ${s}`])})`),
-                  sql` UNION ALL `,
-                )}) AS d ORDER BY d.id DESC LIMIT ${query.limit}
+                SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
+                WHERE d.id IN (
+                  SELECT id FROM (${sql.join(
+                    statuses.map((s) => sql`(${page(sql`d.id`, [sql`status = ${s}`])})`),
+                    sql` UNION ALL `,
+                  )}) AS candidates ORDER BY id DESC LIMIT ${query.limit}
+                )
+                ORDER BY d.id DESC
               `;
         const rows = (await statement.execute(db)).rows as DeliveryRowText[];
         const referred = await referredAttempts(ctx, rows);
@@ -78,13 +82,7 @@ export function deliveryMethods(ctx: PgContext): DeliveryMethods {
           .where('delivery_id', '=', id)
           .orderBy('number')
           .execute();
-        // A detail stored as a reference names one of these (see the kit's packed.ts).
-        const number = detailRefs([row])[0]?.number;
-        const named = attempts.find((a) => a.number === number);
-        return {
-          row: toDeliveryRow(row, new Map(named ? [[id, named.data]] : [])),
-          attempts: attempts.map((a) => attemptFromJson(a.data)),
-        };
+        return recordOf(row, attempts);
       }),
 
     requeueDeliveries: (query) =>

@@ -4,10 +4,9 @@
  */
 import { type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
-  attemptFromJson,
   type DeliveryMethods,
   defaultRequeueStatuses,
-  detailRefs,
+  recordOf,
   requeuesNothing,
   statusFilter,
   toDeliveryRow,
@@ -48,11 +47,7 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
           .where('delivery_id', '=', id)
           .orderBy('number'),
       );
-      // A detail stored as a reference names one of these (see the kit's packed.ts).
-      const number = detailRefs([row])[0]?.number;
-      const named = stored.find((a) => a.number === number);
-      const referred = new Map(named ? [[id, named.data]] : []);
-      return { row: toDeliveryRow(row, referred), attempts: stored.map((a) => attemptFromJson(a.data)) };
+      return recordOf(row, stored);
     },
 
     async requeueDeliveries(query) {

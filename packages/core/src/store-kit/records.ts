@@ -4,7 +4,6 @@
  * that is its attempt's as a reference to it, its output stored with the attempt), and how the
  * record reads back from them, exactly as written.
  */
-import { PipesError } from '../errors.js';
 import type { DeliveryAttempt } from '../schemas.js';
 import type { DeliveryDetail, DeliveryOutcome } from '../store.js';
 import { attemptRefOf, type PackedValue, packAttemptRef, packJson, unpackJson } from './packed.js';
@@ -42,11 +41,21 @@ export function detailOf(
   const number = attemptRefOf(row.detail);
   if (number === null) return JSON.parse(unpackJson(row.detail)) as DeliveryDetail;
   const data = referred?.get(row.id);
-  if (data === undefined)
-    throw new PipesError({
-      code: 'INTERNAL',
-      message: `delivery ${row.id}: its detail is attempt ${number}'s, which was not read`,
-    });
+  // The attempt is gone (deleted by hand, pruned between two reads): the record still reads, and
+  // says what is missing, rather than failing a whole page or a claim.
+  if (data === undefined) {
+    return {
+      output: null,
+      request: null,
+      response: null,
+      error: {
+        code: 'INTERNAL',
+        message: `this delivery's detail is its attempt ${number}, which could not be read`,
+        retryable: false,
+        stage: 'engine',
+      },
+    };
+  }
   const stored = parseAttempt(data);
   const attempt = attemptFromStored(stored);
   return {

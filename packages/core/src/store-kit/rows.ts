@@ -4,7 +4,7 @@
  * as text so both drivers hand back the same shape; only these functions turn rows into records.
  */
 import { PipesError } from '../errors.js';
-import type { AuditEntry, DeliveryStatus, StoredEvent } from '../schemas.js';
+import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from '../schemas.js';
 import type {
   ClaimedDelivery,
   DeliveryRow,
@@ -12,8 +12,8 @@ import type {
   EntityVersionRecord,
   StoredRejection,
 } from '../store.js';
-import { packJson } from './packed.js';
-import { detailOf, type ReferredAttempts } from './records.js';
+import { type PackedValue, packJson } from './packed.js';
+import { attemptFromJson, detailOf, detailRefs, type ReferredAttempts } from './records.js';
 import type { RowTextColumns, Selected, StoreTables } from './tables.js';
 
 /** A time as a driver returns it: ISO text (SQLite), a `Date` or PostgreSQL's text output (`pg`). */
@@ -382,5 +382,26 @@ export function toAuditEntry(row: AuditRowText): AuditEntry {
     after: row.after === null ? null : JSON.parse(row.after),
     request_id: row.request_id,
     created_at: isoTime(row.created_at),
+  };
+}
+
+/**
+ * One delivery's record as `getDelivery` answers it: its row (its detail resolved against the
+ * attempt it may name) and every attempt, from the attempt rows read in order of number.
+ *
+ * @example
+ * ```ts
+ * return recordOf(row, all(selectAttempts(id)));
+ * ```
+ */
+export function recordOf(
+  row: DeliveryRowText,
+  attempts: ReadonlyArray<{ number: number; data: PackedValue }>,
+): { row: DeliveryRow; attempts: DeliveryAttempt[] } {
+  const number = detailRefs([row])[0]?.number;
+  const named = attempts.find((a) => a.number === number);
+  return {
+    row: toDeliveryRow(row, new Map(named ? [[row.id, named.data]] : [])),
+    attempts: attempts.map((a) => attemptFromJson(a.data)),
   };
 }
