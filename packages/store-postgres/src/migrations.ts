@@ -410,6 +410,10 @@ ALTER TABLE delivery_attempts ALTER COLUMN data TYPE bytea USING convert_to(data
 -- for the statements reading or writing deliveries at that moment, and they wait for it; the drop
 -- itself is quick. CONCURRENTLY cannot run inside the transaction every migration runs in.
 -- IF EXISTS: an operator may drop them beforehand with DROP INDEX CONCURRENTLY.
+-- lock_timeout: queued behind a long statement on deliveries, the drop would hold every ingest and
+-- claim behind it; after 10 s it gives up instead, the migration fails whole (nothing dropped) and
+-- the next start tries again.
+SET LOCAL lock_timeout = '10s';
 DROP INDEX IF EXISTS deliveries_pipe;
 DROP INDEX IF EXISTS deliveries_pipe_created;
 `,
