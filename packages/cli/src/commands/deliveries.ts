@@ -80,12 +80,7 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
     .option('--json', 'print JSON (with the pipe and destination ids)')
     .action(async (options: { byDestination?: boolean; json?: boolean }) => {
       const { body } = await ctx.client().request<LastErrors>('GET', '/api/last-errors');
-      // Rows come newest first: a destination's last error is the first row that names it.
-      const rows = options.byDestination
-        ? body.data.filter(
-            (row, i) => body.data.findIndex((x) => x.destination_id === row.destination_id) === i,
-          )
-        : body.data;
+      const rows = options.byDestination ? newestPerDestination(body.data) : body.data;
       printList(
         ctx.io,
         options.json,
@@ -183,4 +178,18 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
         }
       },
     );
+}
+
+/**
+ * Each destination's newest error among the pipes that share it: the row updated last (a delivery
+ * created earlier may have failed again more recently), in the order the rows came.
+ */
+function newestPerDestination(rows: LastErrors['data']): LastErrors['data'] {
+  const newest = new Map<string, LastErrors['data'][number]>();
+  for (const row of rows) {
+    const seen = newest.get(row.destination_id);
+    if (!seen || row.updated_at > seen.updated_at) newest.set(row.destination_id, row);
+  }
+  const kept = new Set(newest.values());
+  return rows.filter((row) => kept.has(row));
 }
