@@ -74,11 +74,9 @@ export function groupCommit<A, R>(
       // to a statement journal, a temporary file), and a failing call is rare.
       outcomes = tx(() => waiting.map((w): Outcome => ({ ok: true, result: write(w.args) })));
     } catch (first) {
-      if (isConditionOfTheDatabase(first)) {
-        for (const w of waiting) w.reject(first);
-        return;
-      }
       try {
+        // A condition of the database (locked, closed) fails every call alike: no second pass.
+        if (isConditionOfTheDatabase(first)) throw first;
         outcomes = eachInSavepoint(waiting);
       } catch (err) {
         if (isConditionOfTheDatabase(err)) {
