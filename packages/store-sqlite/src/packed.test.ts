@@ -11,9 +11,7 @@ import {
   recordAttempt as attempt,
   deliverOneRecord,
   recordDetail as detail,
-  retriedAttempt,
-  retriedDetail,
-  retryOneRecord,
+  expectRetriedRecordReads,
 } from '@openpipes/core/conformance';
 import { attemptToJson, packAttempt, packJson } from '@openpipes/core/store-kit';
 import Database from 'better-sqlite3';
@@ -55,18 +53,7 @@ describe('packed details and attempts (migration 11) on SQLite', () => {
 
   it("reads a retried record through every read path: each detail its own attempt's", async () => {
     const store = await open('retried.db');
-    const { id, pipeId, claimed } = await retryOneRecord(store);
-    // The second claim read the first attempt's detail through its reference.
-    expect(JSON.stringify(claimed.detail)).toBe(JSON.stringify(retriedDetail));
-    const record = await store.getDelivery({ id });
-    expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(detail));
-    expect(JSON.stringify(record?.attempts)).toBe(
-      JSON.stringify([retriedAttempt, { ...attempt, number: 2 }]),
-    );
-    const [listed] = await store.listDeliveries({ pipeId, limit: 10 });
-    expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(detail));
-    const [newest] = await store.newestDeliveries({ pipeIds: [pipeId], statuses: ['delivered'] });
-    expect(JSON.stringify(newest?.detail)).toBe(JSON.stringify(detail));
+    await expectRetriedRecordReads(store);
     const side = new Database(join(dir, 'retried.db'), { readonly: true });
     const row = side.prepare('SELECT detail FROM deliveries').get() as { detail: Buffer };
     side.close();

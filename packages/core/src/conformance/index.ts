@@ -25,6 +25,7 @@ export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';
 export {
   deliverOneRecord,
+  expectRetriedRecordReads,
   recordAttempt,
   recordDetail,
   retriedAttempt,

@@ -187,3 +187,29 @@ export async function retryOneRecord(store: Store) {
   });
   return { id: first!.id, pipeId: pipe.pipe_id, claimed: second! };
 }
+
+/**
+ * Writes {@link retryOneRecord} and checks that every read path gives each detail back as its own
+ * attempt's (the second claim, one record, the list, the newest per pipe). Gives the delivery's
+ * id, for the store's own check of how its detail is stored.
+ *
+ * @example
+ * ```ts
+ * await expectRetriedRecordReads(store); // then read the raw detail column: a reference
+ * ```
+ */
+export async function expectRetriedRecordReads(store: Store): Promise<string> {
+  const { id, pipeId, claimed } = await retryOneRecord(store);
+  // The second claim read the first attempt's detail through its reference.
+  expect(JSON.stringify(claimed.detail)).toBe(JSON.stringify(retriedDetail));
+  const record = await store.getDelivery({ id });
+  expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(recordDetail));
+  expect(JSON.stringify(record?.attempts)).toBe(
+    JSON.stringify([retriedAttempt, { ...recordAttempt, number: 2 }]),
+  );
+  const [listed] = await store.listDeliveries({ pipeId, limit: 10 });
+  expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(recordDetail));
+  const [newest] = await store.newestDeliveries({ pipeIds: [pipeId], statuses: ['delivered'] });
+  expect(JSON.stringify(newest?.detail)).toBe(JSON.stringify(recordDetail));
+  return id;
+}
