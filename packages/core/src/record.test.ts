@@ -62,6 +62,103 @@ describe('recordExchange', () => {
   });
 });
 
+describe('recordExchange once per batch', () => {
+  const token = 'EAAB-secret-token-value-0123456789';
+  const pixel = '123456789012';
+  const redact = createRedactor({ META_ACCESS_TOKEN: token, META_PIXEL_ID: pixel, SHORT: 'abc' });
+
+  /** How each event's record was built before: its rows cut out first, then the record redacted whole. */
+  function perEvent(exchange: Parameters<typeof parseExchange>[0], batchSize: number, indices: number[]) {
+    const parsed = parseExchange(exchange, redact);
+    const bound = (value: unknown) => {
+      if (value === undefined || typeof value === 'string') return value;
+      const text = JSON.stringify(value);
+      return text.length <= 64 * 1024 ? value : redact.cut(JSON.stringify(redact(value)), 64 * 1024);
+    };
+    return redact({
+      request: {
+        url: exchange.request.url,
+        method: exchange.request.method,
+        headers: exchange.request.headers,
+        payload: bound(sliceBatch(parsed.requestPayload, batchSize, indices)),
+      },
+      response: exchange.response
+        ? {
+            status: exchange.response.status,
+            headers: exchange.response.headers,
+            body: bound(sliceBatch(parsed.responseBody, batchSize, indices)),
+          }
+        : null,
+      error: exchange.error ?? null,
+      started_at: exchange.startedAt,
+      duration_ms: exchange.durationMs,
+    });
+  }
+
+  const row = (i: number, extra: Record<string, unknown> = {}) => ({
+    event_id: `ord_${i}`,
+    note: i % 2 ? `token ${token} inside` : 'abc',
+    value: i === 3 ? Number(pixel) : i,
+    nested: { authorization: `Bearer ${token}`, list: [pixel, `x ${pixel} x`, 'abc'] },
+    ...extra,
+  });
+  const exchangeOf = (rows: unknown[], body: unknown, error?: { code: string; message: string }) => ({
+    request: {
+      url: `https://graph.example/v19.0/${pixel}/events?access_token=${token}`,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${token}`,
+        'x-note': token,
+        'x-forwarded-auth': 'Bearer a-credential-no-secret-names',
+      },
+      body: JSON.stringify({ data: rows, access_token: token, [token]: 'a key that is a secret' }),
+    },
+    response: {
+      status: 200,
+      headers: { 'set-cookie': 'session=1', 'x-echo': `pixel ${pixel}`, 'x-next': 'Basic dXNlcjpwYXNz' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    },
+    ...(error ? { error } : {}),
+    startedAt: '2026-05-04T10:00:00.000Z',
+    durationMs: Number(pixel),
+  });
+
+  it('gives each event the record it got when each was redacted on its own', () => {
+    const rows = Array.from({ length: 6 }, (_, i) => row(i));
+    const cases = [
+      exchangeOf(rows, { events_received: 6, messages: rows.map((_, i) => `ok ${i} ${token}`) }),
+      exchangeOf(rows, `plain text answer with ${token}`, { code: 'HTTP_400', message: `bad ${token}` }),
+      exchangeOf(rows.slice(0, 1), { events_received: 1 }),
+      // Rows too long together for a record, each short enough alone; and one row too long alone.
+      exchangeOf(
+        Array.from({ length: 6 }, (_, i) => row(i, { pad: `${'.'.repeat(20_000)}${token}` })),
+        { events_received: 6 },
+      ),
+      exchangeOf([row(0, { pad: `${'.'.repeat(70_000)}${token}` }), row(1)], { events_received: 2 }),
+    ];
+    for (const exchange of cases) {
+      const size = JSON.parse(exchange.request.body).data.length as number;
+      const parsed = parseExchange(exchange, redact);
+      const pick = [[0], [size - 1], size > 2 ? [1, 2] : [0]];
+      for (const indices of pick) {
+        const recorded = recordExchange(parsed, size, indices, redact);
+        expect(recorded).toEqual(perEvent(exchange, size, indices));
+        expect(JSON.stringify(recorded)).not.toContain(token);
+        expect(JSON.stringify(recorded)).not.toContain(pixel);
+      }
+    }
+  });
+
+  it('redacts again for another redactor given the same parsed exchange', () => {
+    const exchange = exchangeOf([row(0), row(1)], { events_received: 2 });
+    const parsed = parseExchange(exchange);
+    const none = createRedactor({});
+    expect(JSON.stringify(recordExchange(parsed, 2, [1], none))).toContain(token);
+    expect(JSON.stringify(recordExchange(parsed, 2, [1], redact))).not.toContain(token);
+  });
+});
+
 describe('cuts', () => {
   const token = 'EAAB-secret-token-value-0123456789';
   const redact = createRedactor({ META_ACCESS_TOKEN: token });

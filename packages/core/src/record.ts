@@ -86,34 +86,105 @@ export function parseExchange(exchange: CapturedExchange, redact: Redactor = noS
   return { exchange, requestPayload: parseBody(exchange.request.body, redact), responseBody };
 }
 
-/** A captured exchange as a record shows it, for the events at `indices` of a batch. */
+/**
+ * What every event's record of one exchange shares, redacted once per batch instead of once per
+ * event (a batch has up to thousands): the URL, method, headers, status, error and times, and the
+ * whole request payload and response body, which each event's record then cuts down to its own
+ * rows. Redaction works value by value (each string or number with the name of its field), so the
+ * rows cut from the redacted whole are the rows redacted one event at a time.
+ */
+interface SharedParts {
+  url: string;
+  method: string;
+  headers: CapturedExchange['request']['headers'];
+  payload: Whole;
+  response: { status: number; headers: Record<string, string>; body: Whole } | null;
+  error: RecordedExchange['error'];
+  started_at: string;
+  duration_ms: number;
+}
+
+/** A body redacted whole, and whether every cut of it fits in a record uncut. */
+interface Whole {
+  raw: unknown;
+  redacted: unknown;
+  /**
+   * The whole's JSON is within {@link maxRecordedBodyChars}, so each event's rows are too; when it
+   * is not, each event's rows are measured (and cut) on their own as {@link boundedJson} does.
+   */
+  fits: boolean;
+}
+
+/** Each exchange's shared parts, for the redactor they were redacted with. */
+const sharedCache = new WeakMap<ParsedExchange, { redact: Redactor; parts: SharedParts }>();
+
+function sharedParts(parsed: ParsedExchange, redact: Redactor): SharedParts {
+  const cached = sharedCache.get(parsed);
+  if (cached?.redact === redact) return cached.parts;
+  const { exchange } = parsed;
+  const whole = (key: string, raw: unknown): Whole => ({
+    raw,
+    redacted: redact.under(key, raw),
+    fits: raw === undefined || typeof raw === 'string' || JSON.stringify(raw).length <= maxRecordedBodyChars,
+  });
+  const parts: SharedParts = {
+    url: redact.under('url', exchange.request.url),
+    method: redact.under('method', exchange.request.method),
+    headers: redact.under('headers', exchange.request.headers),
+    payload: whole('payload', parsed.requestPayload),
+    response: exchange.response
+      ? {
+          status: redact.under('status', exchange.response.status),
+          headers: redact.under('headers', exchange.response.headers),
+          body: whole('body', parsed.responseBody),
+        }
+      : null,
+    error: redact.under('error', exchange.error ?? null),
+    started_at: redact.under('started_at', exchange.startedAt),
+    duration_ms: redact.under('duration_ms', exchange.durationMs),
+  };
+  sharedCache.set(parsed, { redact, parts });
+  return parts;
+}
+
+/** An event's rows of a body its record shows, redacted and bounded. */
+function rowsOf(key: string, whole: Whole, batchSize: number, indices: number[], redact: Redactor): unknown {
+  if (whole.fits) return sliceBatch(whole.redacted, batchSize, indices);
+  return redact.under(key, boundedJson(sliceBatch(whole.raw, batchSize, indices), redact));
+}
+
+/**
+ * A captured exchange as a record shows it, for the events at `indices` of a batch. The parts all
+ * events share are redacted once per exchange and redactor ({@link sharedParts}); the record's own
+ * field names are ours and are never redacted.
+ */
 export function recordExchange(
   parsed: ParsedExchange,
   batchSize: number,
   indices: number[],
   redact: Redactor,
 ): RecordedExchange {
-  const { exchange } = parsed;
+  const shared = sharedParts(parsed, redact);
   const request = {
-    url: exchange.request.url,
-    method: exchange.request.method,
-    headers: exchange.request.headers,
-    payload: boundedJson(sliceBatch(parsed.requestPayload, batchSize, indices), redact),
+    url: shared.url,
+    method: shared.method,
+    headers: shared.headers,
+    payload: rowsOf('payload', shared.payload, batchSize, indices, redact),
   };
-  const response = exchange.response
+  const response = shared.response
     ? {
-        status: exchange.response.status,
-        headers: exchange.response.headers,
-        body: boundedJson(sliceBatch(parsed.responseBody, batchSize, indices), redact),
+        status: shared.response.status,
+        headers: shared.response.headers,
+        body: rowsOf('body', shared.response.body, batchSize, indices, redact),
       }
     : null;
-  return redact({
+  return {
     request,
     response,
-    error: exchange.error ?? null,
-    started_at: exchange.startedAt,
-    duration_ms: exchange.durationMs,
-  });
+    error: shared.error,
+    started_at: shared.started_at,
+    duration_ms: shared.duration_ms,
+  };
 }
 
 /** The line the sandbox adds after the line it cut at its console limit. */

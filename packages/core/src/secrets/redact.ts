@@ -20,6 +20,12 @@ export interface Redactor {
   /** Redacts one text. */
   text(text: string): string;
   /**
+   * Redacts `value` as the value of a field named `key`: a credential-named key masks a string whole,
+   * and the values of an object under `headers` are read as header values (`Bearer …` masked). The
+   * call form is `under(null, value)`.
+   */
+  under<T>(key: string | null, value: T): T;
+  /**
    * Redacts `text`, then keeps at most `max` characters of it (a `[secret:KEY]` marker is never
    * split) followed by `… [truncated N chars]`; a prefix of a secret's form at the cut is replaced.
    */
@@ -168,6 +174,7 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
 
   const redactor = (<T>(value: T): T => walk(value, null, false) as T) as Redactor;
   redactor.text = redactText;
+  redactor.under = <T>(key: string | null, value: T): T => walk(value, key, false) as T;
   redactor.cut = (text, max) => {
     const full = redactText(text);
     if (full.length <= max) return full;
