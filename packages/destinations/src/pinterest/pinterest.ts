@@ -2,6 +2,7 @@ import type { DestinationDefinition } from '@openpipes/core';
 import { z } from 'zod';
 import { defineTemplate } from '../define-template.js';
 import { platformEventNames } from '../event-names.js';
+import { metaUserDataPaths } from '../meta-user-data-paths.js';
 import {
   baseUrlSchema,
   type CommonTemplateOptions,
@@ -86,19 +87,7 @@ export const pinterestCapiTemplate = defineTemplate({
   ],
   maxBatchSize: PINTEREST_MAX_BATCH_SIZE,
   identifierPaths: {
-    email: ['user_data.em'],
-    phone: ['user_data.ph'],
-    first_name: ['user_data.fn'],
-    last_name: ['user_data.ln'],
-    city: ['user_data.ct'],
-    state: ['user_data.st'],
-    zip: ['user_data.zp'],
-    country: ['user_data.country'],
-    gender: ['user_data.ge'],
-    date_of_birth: ['user_data.db'],
-    external_id: ['user_data.external_id'],
-    ip: ['user_data.client_ip_address'],
-    user_agent: ['user_data.client_user_agent'],
+    ...metaUserDataPaths,
     epik: ['user_data.click_id'],
   },
   testMode: {
