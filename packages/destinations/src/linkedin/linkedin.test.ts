@@ -4,13 +4,14 @@ import { describe, expect, it } from 'vitest';
 import {
   byEventId,
   type CaseWiring,
+  daysOld,
   finalRecords,
   platformBed,
   rawContactPurchase,
   secretsIn,
 } from '../testing/engine.js';
 import { linkedinBatchAnswer, linkedinError, linkedinPlatform } from '../testing/linkedin-platform.js';
-import { deliverAll, expectDelivered } from '../testing/outcomes.js';
+import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { linkedinCapi, linkedinCapiTemplate } from './linkedin.js';
 
@@ -80,10 +81,8 @@ runTemplateHarness(bed, {
 describe('linkedin-capi template', () => {
   it('delivers a purchase as a Rest.li batch create with SHA256_EMAIL and li_fat_id, the token redacted', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_1'));
 
-    expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     expect(platform.accepted[0]).toEqual({
       conversion: 'urn:lla:llaPartnerConversion:104598',
@@ -108,7 +107,7 @@ describe('linkedin-capi template', () => {
       'x-restli-protocol-version': '2.0.0',
       'x-restli-method': 'BATCH_CREATE',
     });
-    expect(record!.request!.headers).toMatchObject({
+    expect(record.request!.headers).toMatchObject({
       authorization: 'Bearer [secret:LINKEDIN_ACCESS_TOKEN]',
     });
     expect(secretsIn(record, [token, 'Jane.Doe@Example', 'jane.doe@example.com'])).toEqual([]);
@@ -116,10 +115,8 @@ describe('linkedin-capi template', () => {
 
   it('sends the LinkedIn-Version the settings name', async () => {
     const { platform, pipes, pipe } = await setup({ linkedinVersion: '202604' });
-    await pipes.ingest('web', [canonicalPurchase('ord_v')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(platform.violations).toEqual([]);
-    expect(record!.status).toBe('delivered');
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_v'));
+    expect(record.status).toBe('delivered');
     expect(bed.server.requests.at(-1)!.headers['linkedin-version']).toBe('202604');
   });
 
@@ -175,15 +172,11 @@ describe('linkedin-capi template', () => {
     const { platform, pipes, pipe } = await setup();
     const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_ok'),
-      { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 91 * 86400_000).toISOString() },
+      daysOld(canonicalPurchase('ord_old'), 91),
       canonicalPurchase('ord_nobody', { email: undefined, li_fat_id: undefined, first_name: undefined }),
     ]);
     expectDelivered(records, 'ord_ok');
-    expect(records.get('ord_old')).toMatchObject({
-      status: 'failed',
-      request: null,
-      error: { code: 'EVENT_TOO_OLD' },
-    });
+    expectRefusedBeforeSending(records, 'ord_old', { code: 'EVENT_TOO_OLD' });
     expect(records.get('ord_nobody')).toMatchObject({ status: 'failed', error: { code: 'INVALID_EVENT' } });
     expect(platform.accepted.map((e) => e.eventId)).toEqual(['ord_ok']);
   });

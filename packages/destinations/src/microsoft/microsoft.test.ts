@@ -1,9 +1,16 @@
 import { createHash } from 'node:crypto';
 import { runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import {
+  byEventId,
+  daysOld,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { microsoftError, microsoftPlatform } from '../testing/microsoft-platform.js';
-import { deliverAll, expectDelivered } from '../testing/outcomes.js';
+import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { microsoftUetCapi, microsoftUetCapiTemplate } from './microsoft.js';
 
@@ -84,10 +91,8 @@ runTemplateHarness(bed, {
 describe('microsoft-uet-capi template', () => {
   it('delivers a purchase with msclkid, SHA-256 email and E.164 phone, ad storage consent, the token redacted', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_1'));
 
-    expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     expect(platform.accepted[0]).toEqual({
       eventType: 'custom',
@@ -111,7 +116,7 @@ describe('microsoft-uet-capi template', () => {
       },
     });
     expect(bed.server.requests.at(-1)!.url).toBe(`/v1/${tagId}/events`);
-    expect(record!.request!.headers).toMatchObject({ authorization: 'Bearer [secret:MICROSOFT_UET_TOKEN]' });
+    expect(record.request!.headers).toMatchObject({ authorization: 'Bearer [secret:MICROSOFT_UET_TOKEN]' });
     expect(
       secretsIn(record, [token, 'John_Smith', 'john_smith@gmail.com', '(650) 555-1212', '+16505551212']),
     ).toEqual([]);
@@ -143,14 +148,10 @@ describe('microsoft-uet-capi template', () => {
     const { platform, pipes, pipe } = await setup();
     const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_new'),
-      { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 8 * 86400_000).toISOString() },
+      daysOld(canonicalPurchase('ord_old'), 8),
     ]);
     expectDelivered(records, 'ord_new');
-    expect(records.get('ord_old')).toMatchObject({
-      status: 'failed',
-      request: null,
-      error: { code: 'EVENT_TOO_OLD' },
-    });
+    expectRefusedBeforeSending(records, 'ord_old', { code: 'EVENT_TOO_OLD' });
   });
 });
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
-import { deliverAll, expectDelivered } from '../testing/outcomes.js';
+import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { pinterestError, pinterestPlatform } from '../testing/pinterest-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { pinterestCapi, pinterestCapiTemplate } from './pinterest.js';
@@ -65,10 +65,8 @@ runTemplateHarness(bed, {
 describe('pinterest-capi template', () => {
   it('delivers a purchase as a checkout: lists of SHA-256, money as strings, epik as click_id, the bearer token redacted', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_1'));
 
-    expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     expect(platform.accepted[0]).toEqual({
       event_name: 'checkout',
@@ -94,7 +92,7 @@ describe('pinterest-capi template', () => {
       },
     });
     expect(bed.server.requests.at(-1)!.url).toBe(`/v5/ad_accounts/${adAccountId}/events`);
-    expect(record!.request!.headers).toMatchObject({
+    expect(record.request!.headers).toMatchObject({
       authorization: 'Bearer [secret:PINTEREST_ACCESS_TOKEN]',
     });
     expect(
@@ -155,18 +153,15 @@ describe('pinterest-capi template', () => {
       canonicalPurchase('ord_anonymous', { email: undefined, phone: undefined, ua: undefined }),
     ]);
     expectDelivered(records, 'ord_ok');
-    expect(records.get('ord_anonymous')).toMatchObject({
-      status: 'failed',
-      request: null,
-      error: { code: 'INVALID_EVENT', message: expect.stringContaining('client_user_agent') },
+    expectRefusedBeforeSending(records, 'ord_anonymous', {
+      code: 'INVALID_EVENT',
+      message: expect.stringContaining('client_user_agent'),
     });
   });
 
   it('sends ?test=true in test mode and marks records test_mode', async () => {
     const { platform, pipes, pipe } = await setup({ testMode: true });
-    await pipes.ingest('web', [canonicalPurchase('ord_test')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(platform.violations).toEqual([]);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_test'));
     expect(record).toMatchObject({ status: 'delivered', test_mode: true });
     expect(platform.accepted).toEqual([]);
     expect(platform.tested.map((e) => e.event_id)).toEqual(['ord_test']);

@@ -1,8 +1,15 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
-import { deliverAll, expectDelivered } from '../testing/outcomes.js';
+import {
+  byEventId,
+  daysOld,
+  finalRecords,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
+import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';
@@ -66,10 +73,11 @@ describe('reddit-capi template', () => {
   it("delivers a purchase with Reddit's email rule, hashed IP, event_at in ms and its own User-Agent", async () => {
     const { platform, pipes, pipe } = await setup();
     const eventTime = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000).toISOString();
-    await pipes.ingest('web', [{ ...canonicalPurchase('ord_1'), event_time: eventTime }]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
+    const record = await deliverOne(platform, pipes, pipe.id, {
+      ...canonicalPurchase('ord_1'),
+      event_time: eventTime,
+    });
 
-    expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     expect(platform.accepted[0]).toEqual({
       event_at: Date.parse(eventTime),
@@ -97,7 +105,7 @@ describe('reddit-capi template', () => {
     const sent = bed.server.requests.at(-1)!;
     expect(sent.url).toBe(`/api/v3/pixels/${pixelId}/conversion_events`);
     expect(sent.headers['user-agent']).toBe('openpipes-reddit-capi/1.0');
-    expect(record!.request!.headers).toMatchObject({ authorization: 'Bearer [secret:REDDIT_ACCESS_TOKEN]' });
+    expect(record.request!.headers).toMatchObject({ authorization: 'Bearer [secret:REDDIT_ACCESS_TOKEN]' });
     expect(
       secretsIn(record, [token, 'Al.ice', 'alice@example.com', '(650) 555-1212', '+16505551212', 'cust-42']),
     ).toEqual([]);
@@ -107,14 +115,10 @@ describe('reddit-capi template', () => {
     const { platform, pipes, pipe } = await setup();
     const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_new'),
-      { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 8 * 86400_000).toISOString() },
+      daysOld(canonicalPurchase('ord_old'), 8),
     ]);
     expectDelivered(records, 'ord_new');
-    expect(records.get('ord_old')).toMatchObject({
-      status: 'failed',
-      request: null,
-      error: { code: 'EVENT_TOO_OLD', retryable: false },
-    });
+    expectRefusedBeforeSending(records, 'ord_old', { code: 'EVENT_TOO_OLD', retryable: false });
     expect(platform.accepted.map((e) => (e.metadata as { conversion_id: string }).conversion_id)).toEqual([
       'ord_new',
     ]);

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
-import { deliverAll, expectDelivered } from '../testing/outcomes.js';
+import { daysOld, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { snapchatError, snapchatPlatform } from '../testing/snapchat-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { snapchatCapi, snapchatCapiTemplate } from './snapchat.js';
@@ -58,10 +58,8 @@ runTemplateHarness(bed, {
 describe('snapchat-capi template', () => {
   it("delivers a purchase hashed with Snap's own vectors, the token only in the (redacted) URL", async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_1'));
 
-    expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     expect(platform.accepted[0]).toEqual({
       event_name: 'PURCHASE',
@@ -90,7 +88,7 @@ describe('snapchat-capi template', () => {
     expect(sha256('person@example.com')).toMatch(/^542d2401.*3345$/);
     expect(sha256('448444124653')).toMatch(/^dc008fda.*6383$/);
     expect(bed.server.requests.at(-1)!.url).toBe(`/v3/${pixelId}/events?access_token=${token}`);
-    expect(record!.request!.url).toBe(
+    expect(record.request!.url).toBe(
       `${bed.server.url}/v3/${pixelId}/events?access_token=[secret:SNAPCHAT_ACCESS_TOKEN]`,
     );
     expect(
@@ -103,7 +101,7 @@ describe('snapchat-capi template', () => {
     const records = await deliverAll(platform, pipes, pipe.id, [
       canonicalPurchase('ord_ok'),
       canonicalPurchase('ord_no_currency', { currency: undefined }),
-      { ...canonicalPurchase('ord_old'), event_time: new Date(Date.now() - 38 * 86400_000).toISOString() },
+      daysOld(canonicalPurchase('ord_old'), 38),
     ]);
     expectDelivered(records, 'ord_ok');
     expect(records.get('ord_no_currency')).toMatchObject({
@@ -114,16 +112,13 @@ describe('snapchat-capi template', () => {
         message: expect.stringContaining('custom_data.currency'),
       },
     });
-    expect(records.get('ord_old')).toMatchObject({ status: 'failed', error: { code: 'EVENT_TOO_OLD' } });
-    expect(records.get('ord_old')!.request).toBeNull();
+    expectRefusedBeforeSending(records, 'ord_old', { code: 'EVENT_TOO_OLD' });
     expect(platform.accepted.map((e) => e.event_id)).toEqual(['ord_ok']);
   });
 
   it('sends to the validate endpoint in test mode and marks records test_mode', async () => {
     const { platform, pipes, pipe } = await setup({ validateOnly: true });
-    await pipes.ingest('web', [canonicalPurchase('ord_test')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(platform.violations).toEqual([]);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_test'));
     expect(record).toMatchObject({ status: 'delivered', test_mode: true });
     expect(platform.accepted).toEqual([]);
     expect(platform.validated.map((e) => e.event_id)).toEqual(['ord_test']);

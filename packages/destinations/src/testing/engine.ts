@@ -83,6 +83,14 @@ export function rawContactPurchase(orderId: string, fields: Record<string, unkno
 }
 
 /**
+ * `event` as if it happened `days` days ago (its `event_time`, ISO 8601): for the platforms' age
+ * limits, which a template checks before sending.
+ */
+export function daysOld<E extends object>(event: E, days: number): E & { event_time: string } {
+  return { ...event, event_time: new Date(Date.now() - days * 86400_000).toISOString() };
+}
+
+/**
  * Source `web` (event types purchase, add_to_cart, lead), the secrets, the template's destination
  * and a pipe, all enabled.
  */

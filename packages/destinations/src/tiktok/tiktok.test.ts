@@ -1,6 +1,7 @@
 import { purchaseEvent, runSend, tiktokExampleTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import { deliverOne } from '../testing/outcomes.js';
 import { tiktokAnswer, tiktokPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { tiktokEvents, tiktokEventsTemplate } from './tiktok.js';
@@ -54,10 +55,8 @@ runTemplateHarness(bed, {
 describe('tiktok-events template', () => {
   it('delivers with the Access-Token header, the v1.3 body shape and hashed user fields; no secret in the record', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_1')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
+    const record = await deliverOne(platform, pipes, pipe.id, canonicalPurchase('ord_1'));
 
-    expect(platform.violations).toEqual([]);
     expect(record).toMatchObject({ status: 'delivered', test_mode: false, error: null });
     const request = bed.server.requests[0]!;
     expect(request.url).toBe('/open_api/v1.3/event/track/');
@@ -84,7 +83,7 @@ describe('tiktok-events template', () => {
       page: { url: 'https://shop.example/checkout/thank-you' },
     });
     expect((platform.accepted[0]!.user as { external_id: string }).external_id).toMatch(/^[0-9a-f]{64}$/);
-    expect(record!.request!.headers['access-token']).toBe('[secret:TIKTOK_ACCESS_TOKEN]');
+    expect(record.request!.headers['access-token']).toBe('[secret:TIKTOK_ACCESS_TOKEN]');
     expect(secretsIn(record, [token, 'John_Smith'])).toEqual([]);
   });
 
