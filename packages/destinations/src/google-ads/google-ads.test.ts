@@ -10,6 +10,7 @@ import {
   type WireOptions,
 } from '../testing/engine.js';
 import {
+  deliverAcrossRevokedToken,
   googleSendRunner,
   itClassifiesGoogleErrors,
   itHandlesRefreshTokenRefusal,
@@ -256,14 +257,7 @@ describe('google-ads-click-conversions template', () => {
 
   it('refreshes the token once on 401 and uploads again', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_first')]);
-    await finalRecords(pipes, pipe.id, 1);
-    platform.revokeTokens();
-    await pipes.ingest('web', [canonicalPurchase('ord_second')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
-
-    expect(records.get('ord_second')).toMatchObject({ status: 'delivered', attempt_count: 1 });
-    expect(platform.issued).toHaveLength(2);
+    const records = await deliverAcrossRevokedToken(platform, pipes, pipe.id, canonicalPurchase);
     expect(platform.uploads.map((u) => [u.token, u.unauthenticated])).toEqual([
       [platform.issued[0], false],
       [platform.issued[0], true],

@@ -16,6 +16,7 @@ import {
   type WireOptions,
 } from '../testing/engine.js';
 import {
+  deliverAcrossRevokedToken,
   googleSendRunner,
   itClassifiesGoogleErrors,
   itHandlesRefreshTokenRefusal,
@@ -260,13 +261,7 @@ describe('google-data-manager template', () => {
 
   it('refreshes the token once on 401 and ingests again; a second 401 fails as UNAUTHENTICATED', async () => {
     const { platform, pipes, pipe } = await setup();
-    await pipes.ingest('web', [canonicalPurchase('ord_first')]);
-    await finalRecords(pipes, pipe.id, 1);
-    platform.revokeTokens();
-    await pipes.ingest('web', [canonicalPurchase('ord_second')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
-    expect(records.get('ord_second')).toMatchObject({ status: 'delivered', attempt_count: 1 });
-    expect(platform.issued).toHaveLength(2);
+    const records = await deliverAcrossRevokedToken(platform, pipes, pipe.id, canonicalPurchase);
     expect(platform.requests.map((r) => r.unauthenticated)).toEqual([false, true, false]);
 
     platform.answerNext(

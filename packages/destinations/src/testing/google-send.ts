@@ -1,11 +1,12 @@
 /**
- * What the two Google templates' `send()` classification tests share (tests only): one purchase
- * sent straight to `send()` against the stand-in, the table of error answers each must retry or
- * fail, and the OAuth refresh-token cases of source/google-oauth.js, which both templates paste.
+ * What the two Google templates' tests share (tests only): one purchase sent straight to `send()`
+ * against the stand-in, the table of error answers each must retry or fail, and the OAuth
+ * refresh-token cases of source/google-oauth.js, which both templates paste.
  */
+import type { Delivery, IncomingEvent, Pipes } from '@openpipes/core';
 import { type RecordedTestRequest, runSend, type TestResponse } from '@openpipes/core/testing';
 import { expect, it } from 'vitest';
-import type { platformBed } from './engine.js';
+import { byEventId, finalRecords, type platformBed } from './engine.js';
 
 /** The part of a `send()` result these tests read. */
 export interface SendOutcome {
@@ -66,6 +67,27 @@ export function itHandlesRefreshTokenRefusal(
       code: 'GOOGLE_OAUTH_HTTP_503',
     });
   });
+}
+
+/**
+ * Delivers `ord_first` (one access token issued and cached), revokes every token at the stand-in,
+ * then delivers `ord_second`: the 401 must cost one token refresh inside the same attempt, not a
+ * retry. Expects that, and returns both deliveries by event id for the template's own checks.
+ */
+export async function deliverAcrossRevokedToken(
+  platform: { issued: string[]; revokeTokens(): void },
+  pipes: Pipes,
+  pipeId: string,
+  event: (orderId: string) => IncomingEvent,
+): Promise<Map<string, Delivery>> {
+  await pipes.ingest('web', [event('ord_first')]);
+  await finalRecords(pipes, pipeId, 1);
+  platform.revokeTokens();
+  await pipes.ingest('web', [event('ord_second')]);
+  const records = byEventId(await finalRecords(pipes, pipeId, 2));
+  expect(records.get('ord_second')).toMatchObject({ status: 'delivered', attempt_count: 1 });
+  expect(platform.issued).toHaveLength(2);
+  return records;
 }
 
 /** The detail each template's errors carry: Google Ads' GoogleAdsFailure errorCode, Data Manager's ErrorInfo reason. */
