@@ -16,11 +16,5 @@ const HASHED_USER_DATA = {
 
 /** [object, key, normalise] triples for hashInPlace, over the user_data of many events. */
 function userDataFields(userDatas) {
-  const fields = [];
-  for (const userData of userDatas) {
-    for (const key of Object.keys(HASHED_USER_DATA)) {
-      if (key in userData) fields.push([userData, key, HASHED_USER_DATA[key]]);
-    }
-  }
-  return fields;
+  return fieldsToHash(userDatas, HASHED_USER_DATA);
 }

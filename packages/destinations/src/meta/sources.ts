@@ -8,6 +8,7 @@
  */
 import {
   compactSource,
+  fieldsToHashSource,
   generatedSource,
   hashingSources,
   metaRowSource,
@@ -42,7 +43,15 @@ export function metaTransformSource(settings: MetaSourceSettings): string {
       default_country: settings.default_country ?? null,
       data_processing_options: settings.data_processing_options ?? null,
     },
-    [compactSource, ...hashingSources, hashedFields, profileSource, metaUserDataSource, transformCode],
+    [
+      compactSource,
+      ...hashingSources,
+      fieldsToHashSource,
+      hashedFields,
+      profileSource,
+      metaUserDataSource,
+      transformCode,
+    ],
   );
 }
 
@@ -61,6 +70,6 @@ export function metaSendSource(settings: MetaSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, metaRowSource, sendPlumbingSource, hashedFields, sendCode],
+    [...hashingSources, metaRowSource, sendPlumbingSource, fieldsToHashSource, hashedFields, sendCode],
   );
 }

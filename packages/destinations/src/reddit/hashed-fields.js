@@ -26,11 +26,5 @@ const HASHED_USER = {
 
 /** [object, key, normalise] triples for hashInPlace, over the `user` of many events. */
 function userFields(users) {
-  const fields = [];
-  for (const user of users) {
-    for (const key of Object.keys(HASHED_USER)) {
-      if (key in user) fields.push([user, key, HASHED_USER[key]]);
-    }
-  }
-  return fields;
+  return fieldsToHash(users, HASHED_USER);
 }

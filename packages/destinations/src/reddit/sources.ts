@@ -4,6 +4,7 @@
  */
 import {
   compactSource,
+  fieldsToHashSource,
   generatedSource,
   hashingSources,
   profileSource,
@@ -36,7 +37,7 @@ export function redditTransformSource(settings: RedditSourceSettings): string {
       default_country: settings.default_country ?? null,
       limited_data_use: settings.limited_data_use,
     },
-    [compactSource, ...hashingSources, hashedFields, profileSource, transformCode],
+    [compactSource, ...hashingSources, fieldsToHashSource, hashedFields, profileSource, transformCode],
   );
 }
 
@@ -54,6 +55,6 @@ export function redditSendSource(settings: RedditSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, sendPlumbingSource, retryAfterSource, fieldsToHashSource, hashedFields, sendCode],
   );
 }

@@ -7,6 +7,7 @@
 import hashedFields from '../meta/hashed-fields.js?raw';
 import {
   compactSource,
+  fieldsToHashSource,
   generatedSource,
   hashingSources,
   metaRowSource,
@@ -40,7 +41,15 @@ export function snapchatTransformSource(settings: SnapchatSourceSettings): strin
       default_country: settings.default_country ?? null,
       limited_data_use: settings.limited_data_use,
     },
-    [compactSource, ...hashingSources, hashedFields, profileSource, metaUserDataSource, transformCode],
+    [
+      compactSource,
+      ...hashingSources,
+      fieldsToHashSource,
+      hashedFields,
+      profileSource,
+      metaUserDataSource,
+      transformCode,
+    ],
   );
 }
 
@@ -59,6 +68,14 @@ export function snapchatSendSource(settings: SnapchatSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, metaRowSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [
+      ...hashingSources,
+      metaRowSource,
+      sendPlumbingSource,
+      retryAfterSource,
+      fieldsToHashSource,
+      hashedFields,
+      sendCode,
+    ],
   );
 }

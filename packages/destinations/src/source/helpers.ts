@@ -11,6 +11,7 @@
  */
 import compact from './compact.js?raw';
 import consent from './consent.js?raw';
+import fieldsToHash from './fields-to-hash.js?raw';
 import googleDateTime from './google-date-time.js?raw';
 import googleOAuth from './google-oauth.js?raw';
 import hash from './hash.js?raw';
@@ -30,6 +31,12 @@ export const compactSource = compact;
  * consent (docs/consent.md) as the platforms take it.
  */
 export const consentSource = consent;
+
+/**
+ * `fieldsToHash(objects, table)`: the `[object, key, normalise]` triples `hashInPlace` takes, for
+ * the keys of a template's table of hashed fields (key -> normaliser) that each object has.
+ */
+export const fieldsToHashSource = fieldsToHash;
 
 /**
  * `isSha256Hex`, `hashInPlace(fields)`: normalise + SHA-256 many values with ONE host call.
