@@ -14,6 +14,7 @@ import {
   googleSendRunner,
   itClassifiesGoogleErrors,
   itHandlesRefreshTokenRefusal,
+  itSendsValidateOnlyInTestMode,
 } from '../testing/google-send.js';
 import { deliverOne } from '../testing/outcomes.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
@@ -281,13 +282,7 @@ describe('google-ads-click-conversions template', () => {
     expect(platform.uploads).toHaveLength(2);
   });
 
-  it('sends validateOnly in test mode and records the deliveries as test mode', async () => {
-    const { platform, pipes, pipe } = await setup({ validateOnly: true });
-    await pipes.ingest('web', [canonicalPurchase('ord_validate')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({ status: 'delivered', test_mode: true });
-    expect(platform.uploads).toEqual([expect.objectContaining({ validateOnly: true })]);
-  });
+  itSendsValidateOnlyInTestMode(setup, canonicalPurchase, (platform) => platform.uploads);
 });
 
 describe('google-ads-click-conversions send() classification', () => {

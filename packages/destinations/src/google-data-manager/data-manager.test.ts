@@ -20,6 +20,7 @@ import {
   googleSendRunner,
   itClassifiesGoogleErrors,
   itHandlesRefreshTokenRefusal,
+  itSendsValidateOnlyInTestMode,
 } from '../testing/google-send.js';
 import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
@@ -280,13 +281,7 @@ describe('google-data-manager template', () => {
     );
   });
 
-  it('sends validateOnly in test mode and records the deliveries as test mode', async () => {
-    const { platform, pipes, pipe } = await setup({ validateOnly: true });
-    await pipes.ingest('web', [canonicalPurchase('ord_validate')]);
-    const [record] = await finalRecords(pipes, pipe.id, 1);
-    expect(record).toMatchObject({ status: 'delivered', test_mode: true });
-    expect(platform.requests).toEqual([expect.objectContaining({ validateOnly: true })]);
-  });
+  itSendsValidateOnlyInTestMode(setup, canonicalPurchase, (platform) => platform.requests);
 });
 
 describe('google-data-manager send() classification', () => {

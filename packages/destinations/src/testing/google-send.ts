@@ -90,6 +90,25 @@ export async function deliverAcrossRevokedToken(
   return records;
 }
 
+/**
+ * Registers the test-mode case both Google templates share: with `validateOnly` set, the one
+ * request says so (`requestsOf` lists what the stand-in received) and the delivery is recorded
+ * `test_mode: true`.
+ */
+export function itSendsValidateOnlyInTestMode<P>(
+  setup: (extra: { validateOnly: boolean }) => Promise<{ platform: P; pipes: Pipes; pipe: { id: string } }>,
+  event: (orderId: string) => IncomingEvent,
+  requestsOf: (platform: P) => unknown[],
+) {
+  it('sends validateOnly in test mode and records the deliveries as test mode', async () => {
+    const { platform, pipes, pipe } = await setup({ validateOnly: true });
+    await pipes.ingest('web', [event('ord_validate')]);
+    const [record] = await finalRecords(pipes, pipe.id, 1);
+    expect(record).toMatchObject({ status: 'delivered', test_mode: true });
+    expect(requestsOf(platform)).toEqual([expect.objectContaining({ validateOnly: true })]);
+  });
+}
+
 /** The detail each template's errors carry: Google Ads' GoogleAdsFailure errorCode, Data Manager's ErrorInfo reason. */
 interface GoogleErrorDetails {
   googleAds: Record<string, string>;
