@@ -4,6 +4,7 @@
  */
 import { type DeliveryStatus, idAtTime } from '@openpipes/core';
 import {
+  compareIds,
   type DeliveryMethods,
   defaultRequeueStatuses,
   recordOf,
@@ -15,9 +16,45 @@ import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { referredAttempts } from './referred-attempts.js';
 
+type StatsRow = {
+  destination_id: string;
+  pipe_id: string;
+  status: string;
+  count: number;
+  oldest_created_at: string | null;
+};
+
+const finalStatuses = "('delivered', 'filtered', 'failed', 'dead')";
+
+/**
+ * The buffer statistics without grouping the history (as on PostgreSQL). Live statuses (pending,
+ * sending, retrying) are exactly the rows with `due_at` set: grouped through the partial index
+ * `deliveries_due`, so they cost the backlog. Final statuses come from the running totals the
+ * triggers of migration 12 keep, each group's oldest row found as the first of its
+ * `deliveries_pipe_status` (pipe_id, status, id) range: ids are ULIDs made from `created_at`'s
+ * clock (the Store contract), so the smallest id has the smallest `created_at`. The walk reads one
+ * row unless the pipe's destination changed, then the other destination's rows of that status
+ * come first.
+ */
+const deliveryStatsSql = `
+  SELECT destination_id, pipe_id, status, count, oldest_created_at FROM (
+    SELECT destination_id, pipe_id, status, count(*) AS count, min(created_at) AS oldest_created_at
+    FROM deliveries INDEXED BY deliveries_due
+    WHERE due_at IS NOT NULL
+    GROUP BY destination_id, pipe_id, status
+    UNION ALL
+    SELECT t.destination_id, t.pipe_id, t.status, t.count,
+      (SELECT d.created_at FROM deliveries d INDEXED BY deliveries_pipe_status
+       WHERE d.pipe_id = t.pipe_id AND d.status = t.status AND d.destination_id = t.destination_id
+       ORDER BY d.id LIMIT 1)
+    FROM delivery_totals t
+    WHERE t.count > 0 AND t.status IN ${finalStatuses}
+  )
+  ORDER BY destination_id, pipe_id, status`;
+
 /** The store's delivery history methods. */
 export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
-  const { qb, all, first, run, tx } = ctx;
+  const { db, qb, all, first, run, tx, prepare } = ctx;
   return {
     async listDeliveries(query) {
       let q = qb.selectFrom('deliveries').selectAll();
@@ -54,17 +91,37 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
       const { pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit } = query;
       if (requeuesNothing(query)) return [];
       return tx(() => {
-        let q = qb
-          .selectFrom('deliveries')
-          .select('id')
-          .where('pipe_id', '=', pipeId)
-          .where('status', 'in', statuses ?? [...defaultRequeueStatuses])
+        // One oldest-first walk of deliveries_pipe_status (pipe_id, status, id) per status, merged:
+        // each reads as many rows as it keeps. A single `status IN (...)` ordered by id walks the
+        // pipe's whole history in deliveries_pipe (~1 s at 455k rows when its failures are recent).
+        const oldest = (status: string) => {
+          const where = ['d.pipe_id = ?', 'd.status = ?'];
+          const params: string[] = [pipeId, status];
+          if (ids) {
+            where.push(`d.id IN (${ids.map(() => '?').join(', ')})`);
+            params.push(...ids);
+          }
+          if (since) {
+            where.push('d.id >= ?');
+            params.push(idAtTime('delivery', Date.parse(since)));
+          }
+          if (until) {
+            where.push('d.id < ?');
+            params.push(idAtTime('delivery', Date.parse(until)));
+          }
+          // INDEXED BY: with a time window the planner would rather walk deliveries_pipe's range.
           // A replay needs its event: an erased person's records (tombstones) stay as they are.
-          .where('event_ref', 'in', qb.selectFrom('events').select('id'));
-        if (ids) q = q.where('id', 'in', ids);
-        if (since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(since)));
-        if (until) q = q.where('id', '<', idAtTime('delivery', Date.parse(until)));
-        const found = all(q.orderBy('id').limit(limit)).map((r) => r.id);
+          const rows = db()
+            .prepare(
+              `SELECT d.id FROM deliveries d INDEXED BY deliveries_pipe_status
+               WHERE ${where.join(' AND ')} AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_ref)
+               ORDER BY d.id LIMIT ?`,
+            )
+            .all(...params, limit) as Array<{ id: string }>;
+          return rows.map((r) => r.id);
+        };
+        const allowed = [...new Set(statuses ?? defaultRequeueStatuses)];
+        const found = allowed.flatMap(oldest).sort(compareIds).slice(0, limit);
         if (found.length === 0) return [];
         run(
           qb
@@ -86,26 +143,12 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
     },
 
     async deliveryStats() {
-      return all(
-        qb
-          .selectFrom('deliveries')
-          .select((eb) => [
-            'destination_id',
-            'pipe_id',
-            'status',
-            eb.fn.countAll<number>().as('count'),
-            eb.fn.min('created_at').as('oldest_created_at'),
-          ])
-          .groupBy(['destination_id', 'pipe_id', 'status'])
-          .orderBy('destination_id')
-          .orderBy('pipe_id')
-          .orderBy('status'),
-      ).map((r) => ({
+      return (prepare(deliveryStatsSql).all() as StatsRow[]).map((r) => ({
         destination_id: r.destination_id,
         pipe_id: r.pipe_id,
         status: r.status as DeliveryStatus,
         count: Number(r.count),
-        oldest_created_at: (r.oldest_created_at as string | null) ?? null,
+        oldest_created_at: r.oldest_created_at ?? null,
       }));
     },
   };

@@ -309,4 +309,61 @@ CREATE INDEX match_rollup_minute ON match_rollup (minute);
 SELECT 1;
 `,
   },
+  {
+    version: 12,
+    name: 'running totals of final delivery statuses',
+    sql: `
+-- How many deliveries of each destination and pipe are in each final status now (delivered,
+-- filtered, failed, dead), so deliveryStats() reads the totals and counts only the live backlog
+-- (through deliveries_due) instead of grouping the whole history (~0.5-5 s at 300-455k rows).
+-- Kept by triggers, in the statement that changes the row: a completion into a final status adds
+-- one upsert here (ingest inserts pending rows, which only test the WHEN); a replay out of one and
+-- pruning take one back. Rows whose count reaches 0 stay (a few per pipe) and are not read.
+CREATE TABLE delivery_totals (
+  destination_id TEXT NOT NULL,
+  pipe_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (destination_id, pipe_id, status)
+) WITHOUT ROWID;
+
+-- The history so far: one scan, once (inside this migration's transaction).
+INSERT INTO delivery_totals (destination_id, pipe_id, status, count)
+SELECT destination_id, pipe_id, status, count(*) FROM deliveries
+WHERE status IN ('delivered', 'filtered', 'failed', 'dead')
+GROUP BY destination_id, pipe_id, status;
+
+CREATE TRIGGER delivery_totals_created AFTER INSERT ON deliveries
+WHEN NEW.status IN ('delivered', 'filtered', 'failed', 'dead')
+BEGIN
+  INSERT INTO delivery_totals (destination_id, pipe_id, status, count)
+  VALUES (NEW.destination_id, NEW.pipe_id, NEW.status, 1)
+  ON CONFLICT (destination_id, pipe_id, status) DO UPDATE SET count = count + 1;
+END;
+
+-- Fires when the status, the pipe or the destination is set and one of them changed, from or to a
+-- final status: the old key loses the row, the new one gains it.
+CREATE TRIGGER delivery_totals_changed AFTER UPDATE OF status, pipe_id, destination_id ON deliveries
+WHEN (NEW.status IS NOT OLD.status OR NEW.pipe_id IS NOT OLD.pipe_id
+      OR NEW.destination_id IS NOT OLD.destination_id)
+  AND (OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
+       OR NEW.status IN ('delivered', 'filtered', 'failed', 'dead'))
+BEGIN
+  UPDATE delivery_totals SET count = count - 1
+  WHERE OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
+    AND destination_id = OLD.destination_id AND pipe_id = OLD.pipe_id AND status = OLD.status;
+  INSERT INTO delivery_totals (destination_id, pipe_id, status, count)
+  SELECT NEW.destination_id, NEW.pipe_id, NEW.status, 1
+  WHERE NEW.status IN ('delivered', 'filtered', 'failed', 'dead')
+  ON CONFLICT (destination_id, pipe_id, status) DO UPDATE SET count = count + 1;
+END;
+
+CREATE TRIGGER delivery_totals_deleted AFTER DELETE ON deliveries
+WHEN OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
+BEGIN
+  UPDATE delivery_totals SET count = count - 1
+  WHERE destination_id = OLD.destination_id AND pipe_id = OLD.pipe_id AND status = OLD.status;
+END;
+`,
+  },
 ];
