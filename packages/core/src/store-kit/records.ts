@@ -41,30 +41,56 @@ export function detailOf(
   const number = attemptRefOf(row.detail);
   if (number === null) return JSON.parse(unpackJson(row.detail)) as DeliveryDetail;
   const data = referred?.get(row.id);
-  // The attempt is gone (deleted by hand, pruned between two reads): the record still reads, and
-  // says what is missing, rather than failing a whole page or a claim.
-  if (data === undefined) {
-    return {
-      output: null,
-      request: null,
-      response: null,
-      error: {
-        code: 'INTERNAL',
-        message: `this delivery's detail is its attempt ${number}, which could not be read`,
-        retryable: false,
-        stage: 'engine',
-      },
-    };
-  }
-  const stored = parseAttempt(data);
-  const attempt = attemptFromStored(stored);
-  return {
-    output: stored.detail_output ?? null,
-    request: attempt.request,
-    response: attempt.response,
-    error: attempt.error,
-  };
+  return data === undefined ? missingAttemptDetail(number) : detailFromStored(parseAttempt(data));
 }
+
+/**
+ * A delivery's detail and all its attempts (oldest first) from its row and its attempt rows, each
+ * attempt unpacked and parsed once: the attempt a detail refers to gives both (reading it for the
+ * detail and again for the list inflated it twice). The detail then shares its request, response
+ * and error objects with that attempt, as the engine's outcome did when it was written.
+ *
+ * @example
+ * ```ts
+ * const { detail, attempts } = detailAndAttempts(row, all(selectAttempts(row.id)));
+ * ```
+ */
+export function detailAndAttempts(
+  row: Pick<DeliveryRowText, 'id' | 'detail'>,
+  stored: ReadonlyArray<{ number: number; data: PackedValue }>,
+): { detail: DeliveryDetail; attempts: DeliveryAttempt[] } {
+  const number = attemptRefOf(row.detail);
+  const parsed = stored.map((a) => ({ number: a.number, attempt: parseAttempt(a.data) }));
+  const attempts = parsed.map((a) => attemptFromStored(a.attempt));
+  if (number === null) return { detail: JSON.parse(unpackJson(row.detail)) as DeliveryDetail, attempts };
+  const at = parsed.findIndex((a) => a.number === number);
+  if (at < 0) return { detail: missingAttemptDetail(number), attempts };
+  return { detail: detailOfAttempt(parsed[at]!.attempt, attempts[at]!), attempts };
+}
+
+// The attempt is gone (deleted by hand, pruned between two reads): the record still reads, and
+// says what is missing, rather than failing a whole page or a claim.
+const missingAttemptDetail = (number: number): DeliveryDetail => ({
+  output: null,
+  request: null,
+  response: null,
+  error: {
+    code: 'INTERNAL',
+    message: `this delivery's detail is its attempt ${number}, which could not be read`,
+    retryable: false,
+    stage: 'engine',
+  },
+});
+
+/** The detail a reference stands for: its attempt's request, response and error, its output. */
+const detailOfAttempt = (stored: StoredAttempt, attempt: DeliveryAttempt): DeliveryDetail => ({
+  output: stored.detail_output ?? null,
+  request: attempt.request,
+  response: attempt.response,
+  error: attempt.error,
+});
+
+const detailFromStored = (stored: StoredAttempt) => detailOfAttempt(stored, attemptFromStored(stored));
 
 /**
  * An attempt as stored: its `request` and `response` are those of its last exchange (the engine

@@ -7,13 +7,14 @@ import { PipesError } from '../errors.js';
 import type { AuditEntry, DeliveryAttempt, DeliveryStatus, StoredEvent } from '../schemas.js';
 import type {
   ClaimedDelivery,
+  DeliveryDetail,
   DeliveryRow,
   EntityRecord,
   EntityVersionRecord,
   StoredRejection,
 } from '../store.js';
 import { type PackedValue, packJson } from './packed.js';
-import { attemptFromJson, detailOf, detailRefs, type ReferredAttempts } from './records.js';
+import { detailAndAttempts, detailOf, type ReferredAttempts } from './records.js';
 import type { RowTextColumns, Selected, StoreTables } from './tables.js';
 
 /** A time as a driver returns it: ISO text (SQLite), a `Date` or PostgreSQL's text output (`pg`). */
@@ -259,6 +260,11 @@ export const deliveryColumnNames = [
  * ```
  */
 export function toDeliveryRow(row: DeliveryRowText, referred?: ReferredAttempts): DeliveryRow {
+  return deliveryRowWith(row, detailOf(row, referred));
+}
+
+/** A `deliveries` row as the contract's `DeliveryRow`, with its detail already read. */
+function deliveryRowWith(row: DeliveryRowText, detail: DeliveryDetail): DeliveryRow {
   const due = isoTimeOrNull(row.due_at);
   return {
     id: row.id,
@@ -283,7 +289,7 @@ export function toDeliveryRow(row: DeliveryRowText, referred?: ReferredAttempts)
     created_at: isoTime(row.created_at),
     updated_at: isoTime(row.updated_at),
     delivered_at: isoTimeOrNull(row.delivered_at),
-    detail: detailOf(row, referred),
+    detail,
     trace_parent: row.trace_parent ?? null,
   };
 }
@@ -387,7 +393,8 @@ export function toAuditEntry(row: AuditRowText): AuditEntry {
 
 /**
  * One delivery's record as `getDelivery` answers it: its row (its detail resolved against the
- * attempt it may name) and every attempt, from the attempt rows read in order of number.
+ * attempt it may name) and every attempt, from the attempt rows read in order of number, each
+ * unpacked once ({@link detailAndAttempts}).
  *
  * @example
  * ```ts
@@ -398,10 +405,6 @@ export function recordOf(
   row: DeliveryRowText,
   attempts: ReadonlyArray<{ number: number; data: PackedValue }>,
 ): { row: DeliveryRow; attempts: DeliveryAttempt[] } {
-  const number = detailRefs([row])[0]?.number;
-  const named = attempts.find((a) => a.number === number);
-  return {
-    row: toDeliveryRow(row, new Map(named ? [[row.id, named.data]] : [])),
-    attempts: attempts.map((a) => attemptFromJson(a.data)),
-  };
+  const read = detailAndAttempts(row, attempts);
+  return { row: deliveryRowWith(row, read.detail), attempts: read.attempts };
 }

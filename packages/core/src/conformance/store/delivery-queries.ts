@@ -288,6 +288,105 @@ export function deliveryQueryCases(t: StoreCases): void {
       expect(await counts()).toEqual({ pending: [1, at(10_000)] });
     });
 
+    it('counts each destination of a pipe apart, each with its oldest row, after the pipe changed destination', async () => {
+      const { sourceId, pipeRefs } = await seed(3, 1);
+      const a = pipeRefs[0]!;
+      const b = { pipe_id: a.pipe_id, destination_id: newId('destination', t0) };
+      const append = (to: typeof a, eventId: string, ms: number) =>
+        t.store.appendEvents({
+          sourceId,
+          events: [newEvent(eventId, { value: 1 }, t0 + ms)],
+          pipes: [to],
+          deliveryIds: [newId('delivery', t0 + ms)],
+          dedupSince: null,
+          now: at(ms),
+        });
+      await append(b, 'to_b_1', 5000);
+      await append(b, 'to_b_2', 5001);
+      const [a1, a2, a3] = await claimFor(a, 'w', at(6000));
+      const toB = await claimFor(b, 'w', at(6000));
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [
+          outcome(a1!, 'delivered'),
+          outcome(a2!, 'delivered'),
+          outcome(a3!, 'dead'),
+          ...toB.map((d) => outcome(d, 'delivered')),
+        ],
+        now: at(6001),
+      });
+      await append(a, 'to_a_later', 7000);
+      const stats = async () =>
+        (await t.store.deliveryStats())
+          .filter((r) => r.pipe_id === a.pipe_id)
+          .map((r) => [
+            r.destination_id === a.destination_id ? 'a' : 'b',
+            r.status,
+            r.count,
+            r.oldest_created_at,
+          ])
+          .sort((x, y) => (`${x[0]} ${x[1]}` < `${y[0]} ${y[1]}` ? -1 : 1));
+      expect(await stats()).toEqual([
+        ['a', 'dead', 1, at(0)],
+        ['a', 'delivered', 2, at(0)],
+        ['a', 'pending', 1, at(7000)],
+        ['b', 'delivered', 2, at(5000)],
+      ]);
+      // Out of a final status and back into one: a replay, then the same outcome again.
+      await t.store.requeueDeliveries({
+        pipeId: a.pipe_id,
+        statuses: ['delivered'],
+        since: at(5000),
+        now: at(8000),
+        limit: 1,
+      });
+      expect(await stats()).toEqual([
+        ['a', 'dead', 1, at(0)],
+        ['a', 'delivered', 2, at(0)],
+        ['a', 'pending', 1, at(7000)],
+        ['b', 'delivered', 1, at(5001)],
+        ['b', 'pending', 1, at(5000)],
+      ]);
+      const [again] = await claimFor(b, 'w', at(9000));
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: [outcome(again!, 'delivered')],
+        now: at(9001),
+      });
+      expect((await stats()).filter((r) => r[0] === 'b')).toEqual([['b', 'delivered', 2, at(5000)]]);
+    });
+
+    it('re-queues the oldest failed and dead deliveries first across both statuses, and only inside a window', async () => {
+      const { sourceId, pipeRefs } = await seed(0, 1);
+      const p = pipeRefs[0]!;
+      const ids: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const deliveryId = newId('delivery', t0 + i * 1000);
+        ids.push(deliveryId);
+        await t.store.appendEvents({
+          sourceId,
+          events: [newEvent(`rq_${i}`, { value: 1 }, t0 + i * 1000)],
+          pipes: pipeRefs,
+          deliveryIds: [deliveryId],
+          dedupSince: null,
+          now: at(i * 1000),
+        });
+      }
+      const claimed = await claimFor(p, 'w', at(10_000));
+      const statusOf = ['failed', 'dead', 'delivered', 'failed', 'dead', 'failed'] as const;
+      await t.store.completeDeliveries({
+        owner: 'w',
+        outcomes: claimed.map((d) => outcome(d, statusOf[ids.indexOf(d.id)]!)),
+        now: at(10_001),
+      });
+      const requeue = (extra: { since?: string; until?: string; limit: number }) =>
+        t.store.requeueDeliveries({ pipeId: p.pipe_id, now: at(11_000), ...extra });
+      expect(await requeue({ limit: 3 })).toEqual([ids[0], ids[1], ids[3]]);
+      expect(await requeue({ since: at(3500), until: at(4500), limit: 10 })).toEqual([ids[4]]);
+      expect(await requeue({ limit: 10 })).toEqual([ids[5]]);
+      expect(await requeue({ limit: 10 })).toEqual([]);
+    });
+
     it('lists deliveries inside a closed time window, newest first, with a status and a cursor', async () => {
       const { sourceId, pipeRefs } = await seed(0, 1);
       const p = pipeRefs[0]!;

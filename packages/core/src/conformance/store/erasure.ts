@@ -229,6 +229,9 @@ export function erasureCases(t: StoreCases): void {
       }
       expect((await t.store.backlog()).filter((b) => b.destination_id === pipe.destination_id)).toEqual([]);
       expect(await t.store.nextRetryAt({ destinationId: pipe.destination_id })).toBeNull();
+      // Counted once each, as the tombstones they are now: none left live.
+      const stats = (await t.store.deliveryStats()).filter((r) => r.pipe_id === pipe.pipe_id);
+      expect(stats.map((r) => [r.status, r.count])).toEqual([['filtered', 3]]);
     });
 
     it('replaces a filter reason that quotes the person in a tombstone, and keeps one that does not', async () => {
