@@ -89,20 +89,34 @@ export function deliveryMethods(ctx: PgContext): DeliveryMethods {
       guard(async () => {
         const { pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit } = query;
         if (requeuesNothing(query)) return [];
-        const allowed = statuses ?? defaultRequeueStatuses;
+        const allowed = [...new Set(statuses ?? defaultRequeueStatuses)];
+        const filters = sql`
+          ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
+          ${since ? sql`AND id >= ${idAtTime('delivery', Date.parse(since))}` : sql``}
+          ${until ? sql`AND id < ${idAtTime('delivery', Date.parse(until))}` : sql``}`;
+        // The candidates: one oldest-first walk of deliveries_pipe_status (pipe_id, status, id) per
+        // status, merged (as listDeliveries does newest first). A single `status = ANY(...)` ordered
+        // by id walked the primary key over every pipe's history (267 ms at 300k rows when the
+        // pipe's failures were recent). A replay needs its event: an erased person's records
+        // (tombstones) stay as they are.
+        const candidates = sql.join(
+          allowed.map(
+            (status) => sql`(
+              SELECT id FROM ${T('deliveries')}
+              WHERE pipe_id = ${pipeId} AND status = ${status}
+                AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref) ${filters}
+              ORDER BY id LIMIT ${limit})`,
+          ),
+          sql` UNION ALL `,
+        );
         // FOR UPDATE (waiting): two replays of the same rows at once re-queue them once; the
         // second re-checks the status after the first commits and finds them pending.
         const { rows } = await sql<{ id: string; destination_id: string }>`
           WITH found AS (
             SELECT id, status AS was FROM ${T('deliveries')}
-            WHERE pipe_id = ${pipeId} AND status = ANY(${allowed}::text[])
-              -- A replay needs its event: an erased person's records (tombstones) stay as they are.
-              AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref)
-              ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
-              ${since ? sql`AND id >= ${idAtTime('delivery', Date.parse(since))}` : sql``}
-              ${until ? sql`AND id < ${idAtTime('delivery', Date.parse(until))}` : sql``}
+            WHERE id IN (SELECT id FROM (${candidates}) AS c ORDER BY id LIMIT ${limit})
+              AND pipe_id = ${pipeId} AND status = ANY(${allowed}::text[])
             ORDER BY id
-            LIMIT ${limit}
             FOR UPDATE
           ), requeued AS (
             UPDATE ${T('deliveries')} d
