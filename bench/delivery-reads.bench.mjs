@@ -6,12 +6,16 @@
 // deliveries over a week of ids (3 pipes; one pipe changed destination halfway, the case where a
 // group's oldest row is furthest from the start of its index range), mostly delivered, some
 // filtered, failed and dead, a small live backlog. Each figure is the median of BENCH_ROUNDS
-// rounds (ms, wall clock; min and max given), with the load average. The stats answer is checked
-// against a full GROUP BY over the table, so a faster answer that differs fails the bench.
+// rounds (ms, wall clock; min and max given; the process's CPU ms), with the load average. Stats,
+// the replay's selection and the record decoding are also timed as they were before (the full
+// GROUP BY, one walk of the pipe's ids, each attempt unpacked twice), rounds alternating with the
+// store's; every faster answer is checked equal to the old one, so one that differs fails the
+// bench. Last, what the running totals' triggers cost inserts and completions, with and without.
 //   npm run bench -- delivery-reads   (BENCH_DELIVERIES=300000, BENCH_ROUNDS=15, BENCH_SWITCH=1)
 
 import { join } from 'node:path';
 import { newId } from '@openpipes/core';
+import { attemptFromJson, attemptRefOf, recordOf, toDeliveryRow } from '@openpipes/core/store-kit';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import Database from 'better-sqlite3';
 import { loadAverage, report, tempDir } from './lib.mjs';
@@ -199,38 +203,94 @@ async function time(fn) {
   return { median: ms[mid], min: ms[0], max: ms[ms.length - 1], cpu_ms: cpu[mid] };
 }
 
-// The stats as a full GROUP BY over the table says they are: the answer to match.
-const truth = (() => {
-  const db = new Database(filename, { readonly: true });
-  const rows = db
-    .prepare(
-      `SELECT destination_id, pipe_id, status, count(*) AS count, min(created_at) AS oldest_created_at
-       FROM deliveries GROUP BY destination_id, pipe_id, status ORDER BY destination_id, pipe_id, status`,
-    )
-    .all();
-  db.close();
-  return JSON.stringify(rows);
-})();
+// The queries these reads were before (a full GROUP BY; one walk of the pipe's ids for both
+// statuses), on a second connection to the same file: rounds alternate them with the store's.
+const raw = new Database(filename, { readonly: true });
+const scanStats = raw.prepare(
+  `SELECT destination_id, pipe_id, status, count(*) AS count, min(created_at) AS oldest_created_at
+   FROM deliveries GROUP BY destination_id, pipe_id, status ORDER BY destination_id, pipe_id, status`,
+);
+const truth = JSON.stringify(scanStats.all());
 const extra = {
   deliveries: events * pipes.length + 1,
   switched: process.env.BENCH_SWITCH !== '0',
   rounds,
   ...loadAverage(),
 };
+const both = async (label, before, after) => {
+  const b = [];
+  const a = [];
+  for (let r = 0; r < rounds; r++) {
+    for (const [fn, into] of r % 2
+      ? [
+          [after, a],
+          [before, b],
+        ]
+      : [
+          [before, b],
+          [after, a],
+        ]) {
+      const c = process.cpuUsage();
+      const t = performance.now();
+      await fn();
+      into.push({ ms: performance.now() - t, cpu: process.cpuUsage(c) });
+    }
+  }
+  for (const [when, xs] of [
+    ['before', b],
+    ['after', a],
+  ]) {
+    const ms = xs.map((x) => x.ms).sort((p, q) => p - q);
+    const cpu = xs.map((x) => (x.cpu.user + x.cpu.system) / 1000).sort((p, q) => p - q);
+    const mid = Math.floor(ms.length / 2);
+    report(bench, `${label} (${when})`, ms[mid], 'ms', {
+      min: ms[0],
+      max: ms[ms.length - 1],
+      cpu_ms: cpu[mid],
+      ...extra,
+    });
+  }
+};
 
-const stats = await time(() => reopened.deliveryStats());
 if (JSON.stringify(await reopened.deliveryStats()) !== truth) {
   throw new Error(
     `deliveryStats differs from the full count:\n${JSON.stringify(await reopened.deliveryStats())}\n${truth}`,
   );
 }
-report(bench, 'deliveryStats', stats.median, 'ms', {
-  min: stats.min,
-  max: stats.max,
-  cpu_ms: stats.cpu_ms,
-  ...extra,
-});
+await both(
+  'deliveryStats',
+  () => scanStats.all(),
+  () => reopened.deliveryStats(),
+);
 
+// A replay's selection alone (no update, so every round finds the same rows).
+const selectBefore = raw.prepare(
+  `SELECT id FROM deliveries WHERE pipe_id = ? AND status IN ('failed', 'dead')
+   AND event_ref IN (SELECT id FROM events) ORDER BY id LIMIT 100`,
+);
+const selectAfter = raw.prepare(
+  `SELECT d.id FROM deliveries d INDEXED BY deliveries_pipe_status
+   WHERE d.pipe_id = ? AND d.status = ? AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_ref)
+   ORDER BY d.id LIMIT 100`,
+);
+for (const [k, label] of [
+  [0, 'replay selection (100, failures spread)'],
+  [1, 'replay selection (100, failures recent)'],
+]) {
+  const id = pipes[k].pipe_id;
+  const merged = () =>
+    [...selectAfter.all(id, 'failed'), ...selectAfter.all(id, 'dead')]
+      .map((r) => r.id)
+      .sort()
+      .slice(0, 100);
+  if (JSON.stringify(merged()) !== JSON.stringify(selectBefore.all(id).map((r) => r.id))) {
+    throw new Error(`${label}: the per-status selection differs from the single one`);
+  }
+  await both(label, () => selectBefore.all(id), merged);
+}
+
+// getDelivery end to end, and its record decoding alone: each attempt unpacked twice (before:
+// the detail's attempt once for the detail, once for the list) or once (recordOf now).
 const get = await time(async () => {
   for (let i = 0; i < 1000; i++) await reopened.getDelivery({ id: claimed.id });
 });
@@ -240,6 +300,30 @@ report(bench, 'getDelivery (x1000)', get.median, 'ms', {
   cpu_ms: get.cpu_ms,
   ...extra,
 });
+const row = raw.prepare('SELECT * FROM deliveries WHERE id = ?').get(claimed.id);
+const attemptRows = raw
+  .prepare('SELECT number, data FROM delivery_attempts WHERE delivery_id = ? ORDER BY number')
+  .all(claimed.id);
+const twice = () => {
+  const named = attemptRows.find((a) => attemptRefOf(row.detail) === a.number);
+  return {
+    row: toDeliveryRow(row, new Map(named ? [[row.id, named.data]] : [])),
+    attempts: attemptRows.map((a) => attemptFromJson(a.data)),
+  };
+};
+if (JSON.stringify(twice()) !== JSON.stringify(recordOf(row, attemptRows))) {
+  throw new Error('the record decoded once differs from the one decoded twice');
+}
+await both(
+  'record decoding (x1000)',
+  () => {
+    for (let i = 0; i < 1000; i++) twice();
+  },
+  () => {
+    for (let i = 0; i < 1000; i++) recordOf(row, attemptRows);
+  },
+);
+raw.close();
 
 // Replays of 100 failed or dead deliveries: pipe 0's are spread over its history, pipe 1's at its end.
 for (const [k, label] of [
@@ -265,3 +349,70 @@ for (const [k, label] of [
 }
 
 await reopened.close();
+
+// What the totals' triggers cost the write path: on two fresh files, one with them dropped, rounds
+// alternate inserting 20,000 pending deliveries (ingest: only the WHEN is tested) and completing
+// each one as delivered, one UPDATE per row as recordOutcome does (one upsert into the totals).
+const writeFiles = {};
+for (const mode of ['without', 'with']) {
+  const file = join(tempDir(`openpipes-delivery-writes-${mode}-`), 'bench.db');
+  const s = sqliteStore({ filename: file });
+  await s.migrate();
+  await s.close();
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  if (mode === 'without') {
+    db.exec(`DROP TRIGGER delivery_totals_created; DROP TRIGGER delivery_totals_left; DROP TRIGGER delivery_totals_entered;
+      DROP TRIGGER delivery_totals_deleted;`);
+  }
+  writeFiles[mode] = {
+    db,
+    insert: db.prepare(
+      `INSERT INTO deliveries (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
+         status, attempt_count, test_mode, due_at, created_at, updated_at, detail)
+       VALUES (?, 'evt', 'src', 'pip', 'dst', 'e', 'purchase', 'pending', 0, 0, ?, ?, ?, '{}')`,
+    ),
+    complete: db.prepare(
+      `UPDATE deliveries SET status = 'delivered', attempt_count = attempt_count + 1, due_at = NULL,
+         updated_at = ?, delivered_at = ?, detail = '{}' WHERE id = ?`,
+    ),
+  };
+}
+const writes = { without: { insert: [], complete: [] }, with: { insert: [], complete: [] } };
+const perRound = 20_000;
+for (let r = 0; r < rounds; r++) {
+  for (const mode of r % 2 ? ['with', 'without'] : ['without', 'with']) {
+    const { db, insert, complete } = writeFiles[mode];
+    const now = new Date().toISOString();
+    const ids = Array.from({ length: perRound }, () => newId('delivery'));
+    let t = performance.now();
+    db.transaction(() => {
+      for (const id of ids) insert.run(id, now, now, now);
+    })();
+    writes[mode].insert.push(((performance.now() - t) * 1000) / perRound);
+    t = performance.now();
+    db.transaction(() => {
+      for (const id of ids) complete.run(now, now, id);
+    })();
+    writes[mode].complete.push(((performance.now() - t) * 1000) / perRound);
+  }
+}
+for (const mode of ['without', 'with']) {
+  for (const step of ['insert', 'complete']) {
+    const xs = writes[mode][step].sort((a, b) => a - b);
+    report(
+      bench,
+      `${step} per delivery (${mode} the totals' triggers)`,
+      xs[Math.floor(xs.length / 2)],
+      'µs',
+      {
+        min: xs[0],
+        max: xs[xs.length - 1],
+        rounds,
+        ...loadAverage(),
+      },
+    );
+  }
+  writeFiles[mode].db.close();
+}

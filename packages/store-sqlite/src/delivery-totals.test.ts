@@ -132,7 +132,7 @@ describe('delivery statistics from running totals (SQLite)', () => {
     await store.migrate();
     // The file as migration 11 left it: no totals, no triggers keeping them.
     const db = new Database(filename);
-    db.exec(`DROP TRIGGER delivery_totals_created; DROP TRIGGER delivery_totals_changed;
+    db.exec(`DROP TRIGGER delivery_totals_created; DROP TRIGGER delivery_totals_left; DROP TRIGGER delivery_totals_entered;
       DROP TRIGGER delivery_totals_deleted; DROP TABLE delivery_totals;
       DELETE FROM openpipes_migrations WHERE version = 12;`);
     db.close();

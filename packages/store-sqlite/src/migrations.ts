@@ -341,20 +341,25 @@ BEGIN
   ON CONFLICT (destination_id, pipe_id, status) DO UPDATE SET count = count + 1;
 END;
 
--- Fires when the status, the pipe or the destination is set and one of them changed, from or to a
--- final status: the old key loses the row, the new one gains it.
-CREATE TRIGGER delivery_totals_changed AFTER UPDATE OF status, pipe_id, destination_id ON deliveries
-WHEN (NEW.status IS NOT OLD.status OR NEW.pipe_id IS NOT OLD.pipe_id
-      OR NEW.destination_id IS NOT OLD.destination_id)
-  AND (OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
-       OR NEW.status IN ('delivered', 'filtered', 'failed', 'dead'))
+-- When the status, the pipe or the destination is set and one of them changed: the old key loses a
+-- row in a final status, the new one gains it. Two triggers, so that a completion (sending to
+-- delivered) runs one statement and a claim or a retry (neither side final) none.
+CREATE TRIGGER delivery_totals_left AFTER UPDATE OF status, pipe_id, destination_id ON deliveries
+WHEN OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
+  AND (NEW.status IS NOT OLD.status OR NEW.pipe_id IS NOT OLD.pipe_id
+       OR NEW.destination_id IS NOT OLD.destination_id)
 BEGIN
   UPDATE delivery_totals SET count = count - 1
-  WHERE OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
-    AND destination_id = OLD.destination_id AND pipe_id = OLD.pipe_id AND status = OLD.status;
+  WHERE destination_id = OLD.destination_id AND pipe_id = OLD.pipe_id AND status = OLD.status;
+END;
+
+CREATE TRIGGER delivery_totals_entered AFTER UPDATE OF status, pipe_id, destination_id ON deliveries
+WHEN NEW.status IN ('delivered', 'filtered', 'failed', 'dead')
+  AND (NEW.status IS NOT OLD.status OR NEW.pipe_id IS NOT OLD.pipe_id
+       OR NEW.destination_id IS NOT OLD.destination_id)
+BEGIN
   INSERT INTO delivery_totals (destination_id, pipe_id, status, count)
-  SELECT NEW.destination_id, NEW.pipe_id, NEW.status, 1
-  WHERE NEW.status IN ('delivered', 'filtered', 'failed', 'dead')
+  VALUES (NEW.destination_id, NEW.pipe_id, NEW.status, 1)
   ON CONFLICT (destination_id, pipe_id, status) DO UPDATE SET count = count + 1;
 END;
 
