@@ -317,8 +317,10 @@ SELECT 1;
 -- filtered, failed, dead), so deliveryStats() reads the totals and counts only the live backlog
 -- (through deliveries_due) instead of grouping the whole history (~0.5-5 s at 300-455k rows).
 -- Kept by triggers, in the statement that changes the row: a completion into a final status adds
--- one upsert here (ingest inserts pending rows, which only test the WHEN); a replay out of one and
--- pruning take one back. Rows whose count reaches 0 stay (a few per pipe) and are not read.
+-- one upsert here (ingest inserts pending rows, which only test the WHEN); a replay out of one takes
+-- one back. Pruning, the only DELETE of deliveries, takes back what it deletes in one statement per
+-- group (prune.ts), not a trigger per row, so a pruned delivery costs no more than before.
+-- Rows whose count reaches 0 stay (a few per pipe) and are not read.
 CREATE TABLE delivery_totals (
   destination_id TEXT NOT NULL,
   pipe_id TEXT NOT NULL,
@@ -361,13 +363,6 @@ BEGIN
   INSERT INTO delivery_totals (destination_id, pipe_id, status, count)
   VALUES (NEW.destination_id, NEW.pipe_id, NEW.status, 1)
   ON CONFLICT (destination_id, pipe_id, status) DO UPDATE SET count = count + 1;
-END;
-
-CREATE TRIGGER delivery_totals_deleted AFTER DELETE ON deliveries
-WHEN OLD.status IN ('delivered', 'filtered', 'failed', 'dead')
-BEGIN
-  UPDATE delivery_totals SET count = count - 1
-  WHERE destination_id = OLD.destination_id AND pipe_id = OLD.pipe_id AND status = OLD.status;
 END;
 `,
   },

@@ -3,6 +3,14 @@ import { idAtTime } from '@openpipes/core';
 import type { PruneMethods } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 
+/** Takes the deliveries of a JSON array of ids out of `delivery_totals` (see migration 12). */
+const untotalSql = `UPDATE delivery_totals SET count = count - gone.n
+  FROM (SELECT destination_id, pipe_id, status, count(*) AS n FROM deliveries
+        WHERE id IN (SELECT value FROM json_each(?)) AND status IN ('delivered', 'filtered', 'failed', 'dead')
+        GROUP BY 1, 2, 3) AS gone
+  WHERE delivery_totals.destination_id = gone.destination_id AND delivery_totals.pipe_id = gone.pipe_id
+    AND delivery_totals.status = gone.status`;
+
 /** The store's `prune`. */
 export function pruneMethods({ qb, all, run, tx, prepare }: SqliteContext): PruneMethods {
   return {
@@ -24,6 +32,9 @@ export function pruneMethods({ qb, all, run, tx, prepare }: SqliteContext): Prun
             qb.selectFrom('deliveries').select('id').where('event_ref', 'in', eventIds),
           ).map((r) => r.id);
           if (deliveryIds.length > 0) {
+            // The running totals of final statuses lose what is deleted (migration 12), a statement
+            // per group rather than a trigger per row.
+            prepare(untotalSql).run(JSON.stringify(deliveryIds));
             run(qb.deleteFrom('delivery_attempts').where('delivery_id', 'in', deliveryIds));
             deliveries = run(qb.deleteFrom('deliveries').where('id', 'in', deliveryIds));
           }
