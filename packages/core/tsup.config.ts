@@ -9,6 +9,8 @@ const publicEntries = {
 };
 
 export default packageBuild({
-  entry: publicEntries,
+  // The outcome packer's worker thread: its own file, found beside store-kit's modules at run time.
+  entry: { ...publicEntries, 'store-kit/pack-worker': 'src/store-kit/pack-worker.ts' },
+  dts: { entry: publicEntries },
   splitting: true,
 });

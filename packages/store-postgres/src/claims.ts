@@ -10,7 +10,7 @@ import {
   compareIds,
   isoTimeOrNull,
   leaseUntil,
-  packOutcome,
+  type OutcomePacker,
   toClaimedDelivery,
 } from '@openpipes/core/store-kit';
 import { sql } from 'kysely';
@@ -19,8 +19,8 @@ import { moveTotals } from './delivery-totals.js';
 import { referredAttempts } from './referred-attempts.js';
 import { anyOf, deliveryColumnsBut } from './rows.js';
 
-/** The store's claim methods. */
-export function claimMethods(ctx: PgContext): ClaimMethods {
+/** The store's claim methods; `packer` packs outcomes off the event loop's thread (the store's own). */
+export function claimMethods(ctx: PgContext, packer: OutcomePacker): ClaimMethods {
   const { db, q, T, guard, wake } = ctx;
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
   const held = (owner: string, ids: readonly string[]) =>
@@ -90,8 +90,10 @@ export function claimMethods(ctx: PgContext): ClaimMethods {
         // arrays indexed by that entry's `i`: an array literal is far cheaper for PostgreSQL to read
         // than JSON into jsonb.
         const byId: Record<string, unknown> = {};
-        const details: Buffer[] = [];
-        const attempts: Array<Buffer | null> = [];
+        // Packed off this thread before the statement is built.
+        const packed = await packer.pack(outcomes);
+        const details = packed.map((p) => p.detail);
+        const attempts = packed.map((p) => p.attempt);
         outcomes.forEach((o, i) => {
           byId[o.id] = {
             i: i + 1,
@@ -107,9 +109,6 @@ export function claimMethods(ctx: PgContext): ClaimMethods {
             // The match-quality increments of a delivered, measured outcome (migration 10).
             ...(o.status === 'delivered' && o.match ? { match: matchIncrements(o.match) } : {}),
           };
-          const packed = packOutcome(o);
-          details.push(packed.detail);
-          attempts.push(packed.attempt);
         });
         const ids = outcomes.map((o) => o.id).sort(compareIds);
         // Each `(SELECT … FROM input)` is an InitPlan: evaluated once, then read per row.

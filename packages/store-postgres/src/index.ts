@@ -30,6 +30,7 @@
  * assembles them.
  */
 import { PipesError, type Store } from '@openpipes/core';
+import { createOutcomePacker } from '@openpipes/core/store-kit';
 import { auditMethods, insertAudit } from './audit.js';
 import { backlogMethod } from './backlog.js';
 import { claimMethods } from './claims.js';
@@ -156,6 +157,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     listenConnectionString: options.listenConnectionString,
     onListenError: options.onListenError,
   });
+  const packer = createOutcomePacker();
   const onSchema = db.withSchema(schema);
   const q: PgContext['q'] = (trx) => (trx ? trx.withSchema(schema) : onSchema);
   const context: PgContext = {
@@ -177,6 +179,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     async close() {
       if (connection.isClosed()) return;
       connection.markClosed();
+      await packer.close();
       await subscriptions.close();
       await notifier.flushed();
       await db.destroy();
@@ -184,7 +187,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     ...entityMethods(context),
     ...secretValueMethods(context),
     ...eventMethods(context),
-    ...claimMethods(context),
+    ...claimMethods(context, packer),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
     ...matchCountMethods(context),

@@ -4,7 +4,12 @@
  * and bring retries forward.
  */
 import { matchIncrements } from '@openpipes/core';
-import { type ClaimMethods, leaseUntil, packOutcome, toClaimedDelivery } from '@openpipes/core/store-kit';
+import {
+  type ClaimMethods,
+  leaseUntil,
+  type OutcomePacker,
+  toClaimedDelivery,
+} from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
 import { referredAttempts } from './referred-attempts.js';
@@ -28,8 +33,8 @@ const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'num
 const leaseSql = `UPDATE deliveries SET ${D('status')} = 'sending', ${D('lease_owner')} = ?, ${D('due_at')} = ?, ${D('updated_at')} = ?
   WHERE ${D('id')} IN (SELECT value FROM json_each(?))`;
 
-/** The store's claim methods. */
-export function claimMethods(ctx: SqliteContext): ClaimMethods {
+/** The store's claim methods; `packer` packs outcomes off the event loop's thread (the store's own). */
+export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMethods {
   const { qb, all, first, run, prepare, tx } = ctx;
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
   const held = (owner: string, ids: readonly string[]) =>
@@ -80,9 +85,11 @@ export function claimMethods(ctx: SqliteContext): ClaimMethods {
       const addMatch = prepare(addMatchSql);
       const pipeOf = prepare('SELECT pipe_id FROM deliveries WHERE id = ?');
       const minute = now.slice(0, 16);
+      // Packed before the transaction, off this thread: the write lock is held for the writes only.
+      const packs = await packer.pack(outcomes);
       tx(() => {
-        for (const outcome of outcomes) {
-          const packed = packOutcome(outcome);
+        for (const [i, outcome] of outcomes.entries()) {
+          const packed = packs[i] as (typeof packs)[number];
           const changed = update.run(
             outcome.status,
             outcome.attempt ? 1 : 0,

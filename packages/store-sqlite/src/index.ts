@@ -16,6 +16,7 @@
  * them.
  */
 import type { Store } from '@openpipes/core';
+import { createOutcomePacker } from '@openpipes/core/store-kit';
 import { auditMethods, auditWriter } from './audit.js';
 import { backlogMethod } from './backlog.js';
 import { claimMethods } from './claims.js';
@@ -67,17 +68,19 @@ export interface SqliteStoreOptions {
 export function sqliteStore(options: SqliteStoreOptions = {}): Store {
   const connection = createConnection(options);
   const context: SqliteContext = { ...connection, insertAudit: auditWriter(connection.qb, connection.run) };
+  const packer = createOutcomePacker();
   const store: Store = {
     dialect: 'sqlite',
     migrate: () => runMigrations(context),
     migrationStatus: () => readMigrationStatus(context),
     async close() {
       connection.close();
+      await packer.close();
     },
     ...entityMethods(context),
     ...secretValueMethods(context),
     ...eventMethods(context),
-    ...claimMethods(context),
+    ...claimMethods(context, packer),
     ...deliveryMethods(context),
     ...deliveryCountMethods(context),
     ...matchCountMethods(context),

@@ -11,6 +11,7 @@
 
 export * from './erasure.js';
 export * from './methods.js';
+export * from './outcome-packer.js';
 export * from './packed.js';
 export * from './records.js';
 export * from './rows.js';

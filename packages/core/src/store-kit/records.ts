@@ -134,29 +134,47 @@ function detailIsAttempts(detail: DeliveryDetail, attempt: DeliveryAttempt): boo
   );
 }
 
+/** What an outcome stores, before packing: its detail as a reference or as JSON, its attempt's JSON. */
+export type OutcomeTexts = { detail: Buffer | string; attempt: string | null };
+
 /**
- * An outcome's `detail` and attempt `data` as the packed columns store them. When the detail is
- * the attempt's (a delivered or failed attempt, as the engine records it), the detail is stored as
- * a reference to the attempt and its output goes with the attempt: one value packed instead of
- * two, and the request and response stored once (see `packed.ts`, tag 0x02).
+ * An outcome's detail and attempt as text, for {@link packOutcome} (or `createOutcomePacker`) to
+ * pack: the JSON is written here, on the caller's thread, from the objects as they are. When the detail is the
+ * attempt's (a delivered or failed attempt, as the engine records it), the detail is a reference
+ * to the attempt and its output goes with the attempt: one value packed instead of two, and the
+ * request and response stored once (see `packed.ts`, tag 0x02).
+ *
+ * @example
+ * ```ts
+ * const { detail, attempt } = outcomeTexts(outcome); // detail: a reference's bytes, or JSON
+ * ```
+ */
+export function outcomeTexts(outcome: Pick<DeliveryOutcome, 'detail' | 'attempt'>): OutcomeTexts {
+  const { detail, attempt } = outcome;
+  if (attempt && detailIsAttempts(detail, attempt)) {
+    return { detail: packAttemptRef(attempt.number), attempt: attemptToJson(attempt, detail.output) };
+  }
+  return { detail: JSON.stringify(detail), attempt: attempt ? attemptToJson(attempt) : null };
+}
+
+/** A packed outcome: the `detail` and the attempt `data` columns' bytes. */
+export type PackedOutcome = { detail: Buffer; attempt: Buffer | null };
+
+/**
+ * An outcome's `detail` and attempt `data` as the packed columns store them (see
+ * {@link outcomeTexts}: a detail that is its attempt's is stored as a reference to it).
  *
  * @example
  * ```ts
  * const { detail, attempt } = packOutcome(outcome);
  * ```
  */
-export function packOutcome(outcome: Pick<DeliveryOutcome, 'detail' | 'attempt'>): {
-  detail: Buffer;
-  attempt: Buffer | null;
-} {
-  const { detail, attempt } = outcome;
-  if (attempt && detailIsAttempts(detail, attempt)) {
-    return {
-      detail: packAttemptRef(attempt.number),
-      attempt: packJson(attemptToJson(attempt, detail.output)),
-    };
-  }
-  return { detail: packJson(JSON.stringify(detail)), attempt: attempt ? packAttempt(attempt) : null };
+export function packOutcome(outcome: Pick<DeliveryOutcome, 'detail' | 'attempt'>): PackedOutcome {
+  const texts = outcomeTexts(outcome);
+  return {
+    detail: typeof texts.detail === 'string' ? packJson(texts.detail) : texts.detail,
+    attempt: texts.attempt === null ? null : packJson(texts.attempt),
+  };
 }
 
 /** An attempt row's JSON as stored: request and response may be left out, the detail's output in. */

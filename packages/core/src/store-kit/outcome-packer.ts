@@ -1,0 +1,173 @@
+/**
+ * Packing outcomes off the event loop's thread. Deflating a delivered outcome's attempt (~45 µs)
+ * was a seventh of the dispatcher's busy time on the thread every request and every dispatcher
+ * shares, and it ran inside the store's write transaction. A packer sends each batch's JSON texts
+ * (written on the caller's thread, from the objects as they are) to one worker thread, which packs
+ * them with `packJson` and sends the bytes back; the store then opens its transaction with them.
+ * libuv's threadpool (node:zlib's async `deflateRaw`) was measured too and cost the event loop more
+ * than deflating on it: a zlib stream per value (bench/pack.bench.mjs).
+ *
+ * The bytes are {@link packOutcome}'s, always: when the worker cannot be had (not built, a bundle
+ * without it, the store closed) or fails (crashes, exits, answers wrongly), the batch is packed on
+ * the caller's thread instead, so an outcome is never lost to the packer. The worker never keeps a
+ * process alive on its own (unref'd while idle).
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { DeliveryOutcome } from '../store.js';
+import { packJson } from './packed.js';
+import { outcomeTexts, type PackedOutcome, packOutcome } from './records.js';
+
+/** A batch for the worker: JSON texts to pack, and the id its reply carries. */
+export type PackRequest = { id: number; texts: string[] };
+/** The worker's reply: the packed values one after another in `bytes`, value i ending at `ends[i]`. */
+export type PackReply = { id: number; bytes: Uint8Array; ends: Uint32Array };
+
+/** Packs a store's outcomes; see the module's note. */
+export interface OutcomePacker {
+  /**
+   * Each outcome as {@link packOutcome} packs it, in the same order. Never rejects for the
+   * packer's sake (it packs on the caller's thread instead); throws only what `packOutcome` would.
+   */
+  pack(outcomes: ReadonlyArray<Pick<DeliveryOutcome, 'detail' | 'attempt'>>): Promise<PackedOutcome[]>;
+  /** Stops the worker; batches in flight are packed on the caller's thread, later ones too. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createOutcomePacker}: mostly for tests. */
+export interface OutcomePackerOptions {
+  /** The worker's module; null packs on the caller's thread. Default: the built `pack-worker.js`. */
+  workerFile?: string | URL | null;
+}
+
+// A worker that keeps failing is not started again: the caller's thread packs from then on.
+const maxWorkerFailures = 3;
+
+/**
+ * A packer for one store, its worker started on the first batch (see the module's note).
+ *
+ * @example
+ * ```ts
+ * const packer = createOutcomePacker();
+ * const packed = await packer.pack(outcomes); // before the transaction
+ * tx(() => outcomes.forEach((o, i) => write(o, packed[i])));
+ * await packer.close(); // with the store
+ * ```
+ */
+export function createOutcomePacker(options: OutcomePackerOptions = {}): OutcomePacker {
+  let worker: Worker | null = null;
+  let closed = false;
+  let failures = 0;
+  let nextId = 1;
+  const waiting = new Map<number, (reply: PackReply | null) => void>();
+
+  const start = (): Worker | null => {
+    if (worker) return worker;
+    if (closed || failures >= maxWorkerFailures) return null;
+    const file = options.workerFile === undefined ? packWorkerFile() : options.workerFile;
+    if (file === null) return null;
+    let started: Worker;
+    try {
+      started = new Worker(file);
+    } catch {
+      failures++;
+      return null;
+    }
+    started.unref();
+    started.on('message', (reply: PackReply) => answer(reply.id, reply));
+    // An uncaught error in the worker ends it: 'exit' follows, and answers what was waiting.
+    started.on('error', () => {});
+    started.on('exit', () => {
+      if (worker === started) worker = null;
+      if (!closed) failures++;
+      for (const id of [...waiting.keys()]) answer(id, null);
+    });
+    worker = started;
+    return started;
+  };
+
+  const answer = (id: number, reply: PackReply | null) => {
+    const done = waiting.get(id);
+    if (!done) return;
+    waiting.delete(id);
+    // Idle again: the worker must not keep the process alive; a batch in flight does.
+    if (waiting.size === 0) worker?.unref();
+    done(reply);
+  };
+
+  /** The texts packed by the worker, or null when it could not (the caller packs them then). */
+  const viaWorker = (texts: string[]): Promise<Buffer[] | null> => {
+    const w = start();
+    if (!w) return Promise.resolve(null);
+    const id = nextId++;
+    return new Promise((resolve) => {
+      waiting.set(id, (reply) => resolve(reply && valuesOf(reply, texts.length)));
+      if (waiting.size === 1) w.ref();
+      try {
+        const request: PackRequest = { id, texts };
+        w.postMessage(request);
+      } catch {
+        answer(id, null);
+      }
+    });
+  };
+
+  return {
+    async pack(outcomes) {
+      const texts = outcomes.map((outcome) => outcomeTexts(outcome));
+      const json: string[] = [];
+      for (const t of texts) {
+        if (typeof t.detail === 'string') json.push(t.detail);
+        if (t.attempt !== null) json.push(t.attempt);
+      }
+      if (json.length === 0) return outcomes.map((outcome) => packOutcome(outcome));
+      const packed = (await viaWorker(json)) ?? json.map((text) => packJson(text));
+      let next = 0;
+      const take = () => packed[next++] as Buffer;
+      return texts.map((t) => ({
+        detail: typeof t.detail === 'string' ? take() : t.detail,
+        attempt: t.attempt === null ? null : take(),
+      }));
+    },
+    async close() {
+      closed = true;
+      const stopping = worker;
+      worker = null;
+      if (stopping) await stopping.terminate();
+    },
+  };
+}
+
+/** A reply's values as Buffers (views of its one buffer), or null when it is not `count` of them. */
+function valuesOf(reply: PackReply, count: number): Buffer[] | null {
+  const { bytes, ends } = reply;
+  if (!(bytes instanceof Uint8Array) || !(ends instanceof Uint32Array) || ends.length !== count) return null;
+  if (count > 0 && ends[count - 1] !== bytes.length) return null;
+  const all = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values: Buffer[] = [];
+  let from = 0;
+  for (const end of ends) {
+    if (end < from) return null;
+    values.push(all.subarray(from, end));
+    from = end;
+  }
+  return values;
+}
+
+/**
+ * The built worker's file, beside this module in dist (`store-kit/` or, from a shared chunk, under
+ * it) or, when this runs from src (the tests), in the package's dist; null when there is none (a
+ * bundle that left it out), and the caller's thread packs.
+ */
+function packWorkerFile(): URL | null {
+  for (const candidate of [
+    './pack-worker.js',
+    './store-kit/pack-worker.js',
+    '../../dist/store-kit/pack-worker.js',
+  ]) {
+    const url = new URL(candidate, import.meta.url);
+    if (existsSync(fileURLToPath(url))) return url;
+  }
+  return null;
+}
