@@ -92,11 +92,14 @@ describe('createOutcomePacker', () => {
     expect(packOutcome(cases['deflated detail and attempt'] as Outcome).detail[0]).toBe(0x01);
     expect(packOutcome(cases['short detail, no attempt'] as Outcome).detail[0]).toBe(0x7b);
     expect(packOutcome(cases['incompressible detail'] as Outcome).detail[0]).toBe(0x7b);
-    const p = packer();
+    const failures: unknown[] = [];
+    const p = packer({ onWorkerFailure: (reason) => failures.push(reason) });
     for (const outcome of Object.values(cases)) expectSameBytes(await p.pack([outcome]), [outcome]);
     const batch = [...Object.values(cases), ...Array.from({ length: 200 }, (_, i) => delivered(i))];
     expectSameBytes(await p.pack(batch), batch);
     expect(await p.pack([])).toEqual([]);
+    // Packed by the built worker, not by the fallback on this thread.
+    expect(failures).toEqual([]);
   });
 
   it('packs concurrent batches each into its own bytes', async () => {
@@ -134,13 +137,18 @@ describe('createOutcomePacker', () => {
 
   it('packs on the caller thread when its worker crashes, answers wrongly, or is gone', async () => {
     const batch = Object.values(everyCase());
+    const failures: unknown[] = [];
     const crashing = packer({
       workerFile: workerOf(
         `import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => { throw new Error('boom'); });`,
       ),
+      onWorkerFailure: (reason) => failures.push(reason),
     });
     // Every batch, the ones after the worker gave up on included, is packed all the same.
     for (let i = 0; i < 5; i++) expectSameBytes(await crashing.pack(batch), batch);
+    // Started again after each crash, three times, then no more.
+    expect(failures).toHaveLength(3);
+    expect(String(failures[0])).toMatch(/boom/);
     const exiting = packer({
       workerFile: workerOf(
         `import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => process.exit(3));`,
@@ -157,16 +165,19 @@ describe('createOutcomePacker', () => {
   });
 
   it('packs a batch in flight when closed, and every batch after', async () => {
-    const p = packer();
+    const failures: unknown[] = [];
+    const p = packer({ onWorkerFailure: (reason) => failures.push(reason) });
     const batch = Array.from({ length: 100 }, (_, i) => delivered(i));
     const inFlight = p.pack(batch);
     await p.close();
     expectSameBytes(await inFlight, batch);
     expectSameBytes(await p.pack(batch), batch);
+    expect(failures).toEqual([]);
   });
 
   it('does not keep the process alive once its batches are packed', () => {
-    // A process that packs and never closes its packer still exits on its own.
+    // A process that packs on the worker and never closes its packer still exits on its own (run
+    // with --input-type, a flag the worker must not inherit).
     const storeKit = fileURLToPath(new URL('../../dist/store-kit/index.js', import.meta.url));
     const printed = execFileSync(
       process.execPath,
@@ -174,7 +185,8 @@ describe('createOutcomePacker', () => {
         '--input-type=module',
         '-e',
         `const { createOutcomePacker } = await import(${JSON.stringify(storeKit)});
-         const packed = await createOutcomePacker().pack([{ detail: { output: ['${'x'.repeat(200)}'] }, attempt: null }]);
+         const packer = createOutcomePacker({ onWorkerFailure: (reason) => console.log('failed', reason) });
+         const packed = await packer.pack([{ detail: { output: ['${'x'.repeat(200)}'] }, attempt: null }]);
          console.log(packed[0].detail[0]);`,
       ],
       { encoding: 'utf8' },

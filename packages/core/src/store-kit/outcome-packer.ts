@@ -39,6 +39,11 @@ export interface OutcomePacker {
 export interface OutcomePackerOptions {
   /** The worker's module; null packs on the caller's thread. Default: the built `pack-worker.js`. */
   workerFile?: string | URL | null;
+  /**
+   * Told each time the worker fails a batch (it would not start, crashed, exited or answered
+   * wrongly) and the caller's thread packs it instead: for a log line, and for tests.
+   */
+  onWorkerFailure?: (reason: unknown) => void;
 }
 
 // A worker that keeps failing is not started again: the caller's thread packs from then on.
@@ -69,19 +74,28 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
     if (file === null) return null;
     let started: Worker;
     try {
-      started = new Worker(file);
-    } catch {
+      // No flags of the host's (`--input-type` would stop the worker's module from loading): it
+      // needs none to deflate.
+      started = new Worker(file, { execArgv: [] });
+    } catch (error) {
       failures++;
+      options.onWorkerFailure?.(error);
       return null;
     }
     started.unref();
     started.on('message', (reply: PackReply) => answer(reply.id, reply));
     // An uncaught error in the worker ends it: 'exit' follows, and answers what was waiting.
-    started.on('error', () => {});
-    started.on('exit', () => {
+    let failure: unknown = null;
+    started.on('error', (error) => {
+      failure = error;
+    });
+    started.on('exit', (code) => {
       if (worker === started) worker = null;
-      if (!closed) failures++;
-      for (const id of [...waiting.keys()]) answer(id, null);
+      if (!closed) {
+        failures++;
+        options.onWorkerFailure?.(failure ?? new Error(`the outcome packer's worker exited with ${code}`));
+      }
+      answerAll();
     });
     worker = started;
     return started;
@@ -96,18 +110,29 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
     done(reply);
   };
 
+  /** Every batch waiting is packed on the caller's thread (the worker is gone). */
+  const answerAll = () => {
+    for (const id of [...waiting.keys()]) answer(id, null);
+  };
+
   /** The texts packed by the worker, or null when it could not (the caller packs them then). */
   const viaWorker = (texts: string[]): Promise<Buffer[] | null> => {
     const w = start();
     if (!w) return Promise.resolve(null);
     const id = nextId++;
     return new Promise((resolve) => {
-      waiting.set(id, (reply) => resolve(reply && valuesOf(reply, texts.length)));
+      waiting.set(id, (reply) => {
+        const values = reply && valuesOf(reply, texts.length);
+        if (reply && !values)
+          options.onWorkerFailure?.(new Error("the outcome packer's worker answered wrongly"));
+        resolve(values);
+      });
       if (waiting.size === 1) w.ref();
       try {
         const request: PackRequest = { id, texts };
         w.postMessage(request);
-      } catch {
+      } catch (error) {
+        options.onWorkerFailure?.(error);
         answer(id, null);
       }
     });
