@@ -164,6 +164,23 @@ describe('createOutcomePacker', () => {
     expectSameBytes(await packer({ workerFile: null }).pack(batch), batch);
   });
 
+  it('packs on the caller thread when its worker never answers, and stops that worker', async () => {
+    const batch = Object.values(everyCase());
+    const failures: unknown[] = [];
+    const silent = packer({
+      workerFile: workerOf(
+        `import { parentPort } from 'node:worker_threads'; parentPort.on('message', () => {});`,
+      ),
+      onWorkerFailure: (reason) => failures.push(reason),
+      replyTimeoutMs: 50,
+    });
+    expectSameBytes(await silent.pack(batch), batch);
+    expect(String(failures[0])).toMatch(/did not answer within 50 ms/);
+    // The hung worker was stopped and counted: each later batch starts a new one, three in all.
+    for (let i = 0; i < 4; i++) expectSameBytes(await silent.pack(batch), batch);
+    expect(failures.filter((f) => /did not answer/.test(String(f)))).toHaveLength(3);
+  });
+
   it('packs a batch in flight when closed, and every batch after', async () => {
     const failures: unknown[] = [];
     const p = packer({ onWorkerFailure: (reason) => failures.push(reason) });

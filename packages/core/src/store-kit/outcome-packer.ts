@@ -44,6 +44,12 @@ export interface OutcomePackerOptions {
    * wrongly) and the caller's thread packs it instead: for a log line, and for tests.
    */
   onWorkerFailure?: (reason: unknown) => void;
+  /**
+   * How long a batch waits for the worker's answer before the caller's thread packs it and the
+   * worker, hung, is stopped (and counted as a failure). Default 15 s: a batch of 500 packs in tens
+   * of milliseconds, so only a stuck worker, or a machine far past its limits, takes this long.
+   */
+  replyTimeoutMs?: number;
 }
 
 // A worker that keeps failing is not started again: the caller's thread packs from then on.
@@ -66,6 +72,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
   let failures = 0;
   let nextId = 1;
   const waiting = new Map<number, (reply: PackReply | null) => void>();
+  const replyTimeoutMs = options.replyTimeoutMs ?? 15_000;
 
   const start = (): Worker | null => {
     if (worker) return worker;
@@ -121,7 +128,18 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
     if (!w) return Promise.resolve(null);
     const id = nextId++;
     return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        if (!waiting.has(id)) return;
+        options.onWorkerFailure?.(
+          new Error(`the outcome packer's worker did not answer within ${replyTimeoutMs} ms`),
+        );
+        answer(id, null);
+        // Stopped: its 'exit' counts the failure and answers what else was waiting on it.
+        void w.terminate();
+      }, replyTimeoutMs);
+      timer.unref();
       waiting.set(id, (reply) => {
+        clearTimeout(timer);
         const values = reply && valuesOf(reply, texts.length);
         if (reply && !values)
           options.onWorkerFailure?.(new Error("the outcome packer's worker answered wrongly"));
