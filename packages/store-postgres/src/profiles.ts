@@ -62,9 +62,10 @@ const noWrites = (): LinkWrites => ({
 export function linkWriter({ q, T, schema }: PgContext) {
   /**
    * Every live profile holding one of `refs`, with all of its identifiers: one statement (the
-   * owners, their rows and their identifiers), as `load(ownersOf(...))` reads in three.
+   * owners, their rows and their identifiers), as an owners query and `load` read in three. Also
+   * `findProfiles` (outside a transaction: one statement reads one snapshot).
    */
-  const loadHolders = async (trx: Trx, refs: Array<{ kind: string; key: string }>) => {
+  const loadHolders = async (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) => {
     const { rows } = await sql<{
       id: string;
       created_at: Date;
@@ -200,27 +201,12 @@ export function linkWriter({ q, T, schema }: PgContext) {
     return out;
   };
 
-  return { linkIn };
+  return { linkIn, loadHolders };
 }
 
 /** The store's identity methods. */
 export function profileMethods(context: PgContext): ProfileMethods {
   const { db, q, T, guard, tx, schema } = context;
-  const ownersOf = async (
-    trx: Trx | undefined,
-    refs: Array<{ kind: string; key: string }>,
-  ): Promise<string[]> => {
-    if (refs.length === 0) return [];
-    // Two arrays joined to the primary key: a row-constructor IN list of hundreds of pairs costs
-    // PostgreSQL more to plan than to run.
-    const { rows } = await sql<{ profile_id: string }>`
-      SELECT DISTINCT i.profile_id FROM ${T('profile_identifiers')} i
-      JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
-        ON i.kind = r.kind AND i.key = r.key
-    `.execute(trx ?? db);
-    return rows.map((r) => r.profile_id);
-  };
-
   const load = async (trx: Trx | undefined, ids: string[]): Promise<StoredProfile[]> => {
     if (ids.length === 0) return [];
     const profiles = new Map<string, StoredProfile>();
@@ -242,13 +228,14 @@ export function profileMethods(context: PgContext): ProfileMethods {
     return [...profiles.values()];
   };
 
-  const { linkIn } = linkWriter(context);
+  const { linkIn, loadHolders } = linkWriter(context);
 
   return {
     linkProfiles: (args) => guard(() => tx((trx) => linkIn(trx, args, []))),
 
+    // One statement, not an owners query and load's two: a claimed batch stitches hundreds of profiles.
     findProfiles: ({ identifiers }) =>
-      guard(async () => load(undefined, await ownersOf(undefined, identifiers))),
+      guard(async () => (identifiers.length === 0 ? [] : loadHolders(db, identifiers))),
 
     getProfile: ({ id }) =>
       guard(async () => {

@@ -21,6 +21,11 @@ export interface SqliteDatabase {
     run(...params: unknown[]): { changes: number };
     all(...params: unknown[]): unknown[];
     get(...params: unknown[]): unknown;
+    /**
+     * better-sqlite3's raw mode: rows as arrays of column values, not objects. Optional (a
+     * database without it gets objects, which the store reads by column order).
+     */
+    raw?(toggle?: boolean): unknown;
   };
   exec(source: string): unknown;
   pragma(source: string, options?: { simple?: boolean }): unknown;

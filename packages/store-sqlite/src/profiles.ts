@@ -19,15 +19,19 @@ const I = columnsOf('profile_identifiers');
 const ownerSql = `SELECT ${I('profile_id')} FROM profile_identifiers WHERE ${I('kind')} = ? AND ${I('key')} = ?`;
 const profileSql = `SELECT ${P('id', 'created_at', 'last_seen_at', 'ip', 'user_agent')} FROM profiles WHERE ${P('id')} = ?`;
 const identifiersSql = `SELECT ${I('kind', 'key', 'value', 'first_seen_at', 'last_seen_at')} FROM profile_identifiers WHERE ${I('profile_id')} = ?`;
-// The profiles holding any of a list of identifiers, with all their identifiers, in two statements
-// however long the list (a claimed batch stitches hundreds of events): the list goes in as one JSON
-// array of [kind, key] pairs, each looked up by the primary key.
-const ownersManySql = `SELECT DISTINCT pi.${I('profile_id')} FROM json_each(?) AS w
-  JOIN profile_identifiers AS pi ON pi.${I('kind')} = w.value ->> 0 AND pi.${I('key')} = w.value ->> 1`;
-const loadManySql = `SELECT p.${P('id')}, p.${P('created_at')}, p.${P('last_seen_at')} AS profile_last_seen_at, p.${P('ip')}, p.${P('user_agent')},
-  i.${I('kind')}, i.${I('key')}, i.${I('value')}, i.${I('first_seen_at')}, i.${I('last_seen_at')}
-  FROM json_each(?) AS w JOIN profiles AS p ON p.${P('id')} = w.value
-  LEFT JOIN profile_identifiers AS i ON i.${I('profile_id')} = p.${P('id')}`;
+// The profiles holding any of a list of identifiers, with all their identifiers, in one statement
+// however long the list (a claimed batch stitches hundreds of events), so one snapshot too. The list
+// goes in as one JSON object of kind -> [key, ...]: json_each's values are then the keys themselves
+// (extracting them from [kind, key] pairs cost more than the lookups, measured). CROSS JOIN keeps
+// that order: without it the planner may scan a whole kind of the primary key once per key.
+const ownersAndIdentifiersSql = `WITH owners AS (
+    SELECT DISTINCT pi.${I('profile_id')} AS id FROM json_each(?) AS k CROSS JOIN json_each(k.value) AS w
+    CROSS JOIN profile_identifiers AS pi ON pi.${I('kind')} = k.key AND pi.${I('key')} = w.value
+  )
+  SELECT p.${P('id')}, p.${P('created_at')}, p.${P('last_seen_at')} AS profile_last_seen_at, p.${P('ip')}, p.${P('user_agent')},
+    i.${I('kind')}, i.${I('key')}, i.${I('value')}, i.${I('first_seen_at')}, i.${I('last_seen_at')}
+  FROM owners AS o CROSS JOIN profiles AS p ON p.${P('id')} = o.id
+  CROSS JOIN profile_identifiers AS i ON i.${I('profile_id')} = o.id`;
 const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'created_at', 'last_seen_at', 'ip', 'user_agent')}) VALUES (?, NULL, ?, ?, ?, ?)`;
 const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')})
   VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
@@ -48,10 +52,22 @@ interface ProfileRow {
   user_agent: string | null;
 }
 
-/** A row of loadManySql: a profile and one of its identifiers (all null when it has none). */
-type LoadedRow = Omit<ProfileRow, 'last_seen_at'> & { profile_last_seen_at: string } & {
-  [K in keyof StoredIdentifier]: StoredIdentifier[K] | null;
-};
+/**
+ * A row of ownersAndIdentifiersSql, as an array (better-sqlite3's raw mode: no object per row):
+ * a profile's columns, then one of its identifiers'.
+ */
+type OwnerRow = [
+  id: string,
+  created_at: string,
+  last_seen_at: string,
+  ip: string | null,
+  user_agent: string | null,
+  kind: StoredIdentifier['kind'],
+  key: string,
+  value: string,
+  first_seen_at: string,
+  last_seen_at: string,
+];
 
 /** SQLite's limit on bound parameters is far above this; chunks keep statements small and cached. */
 const CHUNK = 200;
@@ -89,35 +105,26 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     return out;
   };
 
-  /** What `load(ownersOf(refs))` returns (profiles in the order found), in two statements. */
+  /** What `load(ownersOf(refs))` returns (profiles in the order found), in one statement. */
   const loadOwners = (refs: Array<{ kind: string; key: string }>): StoredProfile[] => {
     if (refs.length === 0) return [];
-    const ids = (
-      prepare(ownersManySql).all(JSON.stringify(refs.map((r) => [r.kind, r.key]))) as Array<{
-        profile_id: string;
-      }>
-    ).map((r) => r.profile_id);
-    if (ids.length === 0) return [];
+    const keysByKind: Record<string, string[]> = {};
+    for (const r of refs) (keysByKind[r.kind] ??= []).push(r.key);
     const byId = new Map<string, StoredProfile>();
-    for (const row of prepare(loadManySql).all(JSON.stringify(ids)) as LoadedRow[]) {
-      let profile = byId.get(row.id);
+    const statement = prepare(ownersAndIdentifiersSql);
+    statement.raw?.(true);
+    const found = statement.all(JSON.stringify(keysByKind));
+    // Objects (a database without raw mode) carry the same columns in the same order.
+    const rows = (statement.raw ? found : found.map((r) => Object.values(r as object))) as OwnerRow[];
+    for (const [id, created_at, profileSeen, ip, user_agent, kind, key, value, first_seen_at, last_seen_at] of rows) {
+      let profile = byId.get(id);
       if (!profile) {
-        profile = {
-          id: row.id,
-          created_at: row.created_at,
-          last_seen_at: row.profile_last_seen_at,
-          ip: row.ip,
-          user_agent: row.user_agent,
-          identifiers: [],
-        };
-        byId.set(row.id, profile);
+        profile = { id, created_at, last_seen_at: profileSeen, ip, user_agent, identifiers: [] };
+        byId.set(id, profile);
       }
-      if (row.kind !== null) {
-        const { kind, key, value, first_seen_at, last_seen_at } = row as StoredIdentifier & LoadedRow;
-        profile.identifiers.push({ kind, key, value, first_seen_at, last_seen_at });
-      }
+      profile.identifiers.push({ kind, key, value, first_seen_at, last_seen_at });
     }
-    return ids.map((id) => byId.get(id)).filter((p) => p !== undefined);
+    return [...byId.values()];
   };
 
   const insertIdentifiers = (

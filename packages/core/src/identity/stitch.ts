@@ -92,6 +92,59 @@ export const eventIndexBackfillKey = 'identity:event-index-backfill';
 const keyOf = (i: CapturedIdentifier): string => i.value ?? i.hashes?.sha256 ?? '';
 const offeredOf = (i: CapturedIdentifier): OfferedIdentifier => i.value ?? i.hashes ?? '';
 
+/**
+ * The profile owning the event's identifier of the highest priority kind (docs/identifiers.md), the
+ * first such of the event's identifiers on a tie: what sorting them by rank and taking the first
+ * owned one gives, without the copy and the sort. `refs[n]` is `identifiers[n]`'s ref.
+ */
+function ownerByRank(
+  identifiers: CapturedIdentifier[],
+  refs: string[],
+  owner: Map<string, StoredProfile>,
+): StoredProfile | undefined {
+  let found: StoredProfile | undefined;
+  let rank = Number.POSITIVE_INFINITY;
+  identifiers.forEach((i, n) => {
+    const r = identifierRank(i.kind);
+    if (r >= rank) return;
+    const p = owner.get(refs[n]!);
+    if (p === undefined) return;
+    found = p;
+    rank = r;
+  });
+  return found;
+}
+
+/**
+ * Adds identifiers to a stitched profile's lists, each value once per kind (equal JSON text, as
+ * docs/identifiers.md's dedupe says): a Set of the texts offered so far, not a JSON.stringify of
+ * every listed value per offer. `stored` takes a stored value's JSON text and parses it only when
+ * it is not a text offered already (re-serialised, since a store may return other spacing or key
+ * order than JSON.stringify wrote: PostgreSQL's jsonb does).
+ */
+function offerList(profile: TransformProfile) {
+  const texts = new Map<IdentifierKind, Set<string>>();
+  const add = (kind: IdentifierKind, value: OfferedIdentifier, text: string) => {
+    let seen = texts.get(kind);
+    if (!seen) {
+      seen = new Set();
+      texts.set(kind, seen);
+      profile.identifiers[kind] = [];
+    }
+    if (seen.has(text)) return;
+    seen.add(text);
+    profile.identifiers[kind]!.push(value);
+  };
+  return {
+    value: (kind: IdentifierKind, value: OfferedIdentifier) => add(kind, value, JSON.stringify(value)),
+    stored: (kind: IdentifierKind, json: string) => {
+      if (texts.get(kind)?.has(json)) return;
+      const value = JSON.parse(json) as OfferedIdentifier;
+      add(kind, value, JSON.stringify(value));
+    },
+  };
+}
+
 function timeOf(event: { event_time: string }, fallback: number): number {
   const ms = Date.parse(event.event_time);
   return Number.isFinite(ms) ? Math.min(ms, fallback) : fallback;
@@ -132,13 +185,6 @@ export function createIdentity(deps: {
       withheld: split.withheld,
       allows: split.allows,
     };
-  };
-
-  const offer = (profile: TransformProfile, kind: IdentifierKind, value: OfferedIdentifier) => {
-    const list = profile.identifiers[kind] ?? [];
-    profile.identifiers[kind] = list;
-    const text = JSON.stringify(value);
-    if (!list.some((v) => JSON.stringify(v) === text)) list.push(value);
   };
 
   const plan: Identity['plan'] = (events) => {
@@ -186,9 +232,15 @@ export function createIdentity(deps: {
       const now = deps.now();
       const captured = events.map((e) => capture(e, true));
       const refs = new Map<string, { kind: IdentifierKind; key: string }>();
-      for (const c of captured)
-        for (const i of c.identifiers)
-          refs.set(identifierRef({ kind: i.kind, key: keyOf(i) }), { kind: i.kind, key: keyOf(i) });
+      // Each event's refs, in the order of its identifiers, computed once (read again below).
+      const refsOf = captured.map((c) =>
+        c.identifiers.map((i) => {
+          const key = keyOf(i);
+          const ref = identifierRef({ kind: i.kind, key });
+          if (!refs.has(ref)) refs.set(ref, { kind: i.kind, key });
+          return ref;
+        }),
+      );
       const stored = refs.size > 0 ? await deps.store.findProfiles({ identifiers: [...refs.values()] }) : [];
       const owner = new Map<string, StoredProfile>();
       for (const p of stored) for (const i of p.identifiers) owner.set(identifierRef(i), p);
@@ -196,10 +248,7 @@ export function createIdentity(deps: {
       const out: Record<string, TransformProfile> = {};
       events.forEach((event, n) => {
         const own = captured[n]!;
-        const mine = [...own.identifiers].sort((a, b) => identifierRank(a.kind) - identifierRank(b.kind));
-        const profile = mine
-          .map((i) => owner.get(identifierRef({ kind: i.kind, key: keyOf(i) })))
-          .find((p) => p !== undefined);
+        const profile = ownerByRank(own.identifiers, refsOf[n]!, owner);
         const stitched: TransformProfile = {
           id: profile?.id ?? null,
           identifiers: {},
@@ -208,9 +257,10 @@ export function createIdentity(deps: {
           first_seen: profile?.created_at ?? null,
           last_seen: profile?.last_seen_at ?? null,
         };
+        const offered = offerList(stitched);
         // The event's own identifiers first (they are the newest), then the profile's, newest first.
         for (const i of own.identifiers)
-          if (isOfferable(i, now, options.windows)) offer(stitched, i.kind, offeredOf(i));
+          if (isOfferable(i, now, options.windows)) offered.value(i.kind, offeredOf(i));
         const known = [...(profile?.identifiers ?? [])].sort((a, b) =>
           a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0,
         );
@@ -218,7 +268,7 @@ export function createIdentity(deps: {
           if (!own.allows(i.kind)) continue;
           if (!isOfferable({ kind: i.kind, firstSeen: Date.parse(i.first_seen_at) }, now, options.windows))
             continue;
-          offer(stitched, i.kind, JSON.parse(i.value) as OfferedIdentifier);
+          offered.stored(i.kind, i.value);
         }
         const key = event.event_id;
         if (key !== undefined) out[key] = stitched;
