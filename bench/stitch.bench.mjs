@@ -130,7 +130,9 @@ async function benchPostgres() {
   try {
     await admin.query('SELECT 1');
   } catch (err) {
-    console.log(JSON.stringify({ bench: 'stitch', store: 'postgres', skipped: `no PostgreSQL: ${err.message}` }));
+    console.log(
+      JSON.stringify({ bench: 'stitch', store: 'postgres', skipped: `no PostgreSQL: ${err.message}` }),
+    );
     await admin.end().catch(() => {});
     return;
   }

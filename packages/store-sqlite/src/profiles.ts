@@ -116,7 +116,18 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     const found = statement.all(JSON.stringify(keysByKind));
     // Objects (a database without raw mode) carry the same columns in the same order.
     const rows = (statement.raw ? found : found.map((r) => Object.values(r as object))) as OwnerRow[];
-    for (const [id, created_at, profileSeen, ip, user_agent, kind, key, value, first_seen_at, last_seen_at] of rows) {
+    for (const [
+      id,
+      created_at,
+      profileSeen,
+      ip,
+      user_agent,
+      kind,
+      key,
+      value,
+      first_seen_at,
+      last_seen_at,
+    ] of rows) {
       let profile = byId.get(id);
       if (!profile) {
         profile = { id, created_at, last_seen_at: profileSeen, ip, user_agent, identifiers: [] };
