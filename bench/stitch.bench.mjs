@@ -68,7 +68,12 @@ function timed(store) {
       spent += cpu() - t;
     }
   };
-  return { store: wrapped, take: () => ((n) => ((spent = 0), n))(spent) };
+  const take = () => {
+    const n = spent;
+    spent = 0;
+    return n;
+  };
+  return { store: wrapped, take };
 }
 
 async function measure(name, store) {

@@ -206,7 +206,7 @@ export function linkWriter({ q, T, schema }: PgContext) {
 
 /** The store's identity methods. */
 export function profileMethods(context: PgContext): ProfileMethods {
-  const { db, q, T, guard, tx, schema } = context;
+  const { db, q, guard, tx, schema } = context;
   const load = async (trx: Trx | undefined, ids: string[]): Promise<StoredProfile[]> => {
     if (ids.length === 0) return [];
     const profiles = new Map<string, StoredProfile>();

@@ -109,7 +109,11 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   const loadOwners = (refs: Array<{ kind: string; key: string }>): StoredProfile[] => {
     if (refs.length === 0) return [];
     const keysByKind: Record<string, string[]> = {};
-    for (const r of refs) (keysByKind[r.kind] ??= []).push(r.key);
+    for (const r of refs) {
+      const keys = keysByKind[r.kind] ?? [];
+      keysByKind[r.kind] = keys;
+      keys.push(r.key);
+    }
     const byId = new Map<string, StoredProfile>();
     const statement = prepare(ownersAndIdentifiersSql);
     statement.raw?.(true);
