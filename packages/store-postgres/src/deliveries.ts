@@ -98,26 +98,25 @@ export function deliveryMethods(ctx: PgContext): DeliveryMethods {
         // status, merged (as listDeliveries does newest first). A single `status = ANY(...)` ordered
         // by id walked the primary key over every pipe's history (267 ms at 300k rows when the
         // pipe's failures were recent). A replay needs its event: an erased person's records
-        // (tombstones) stay as they are.
-        const candidates = sql.join(
-          allowed.map(
-            (status) => sql`(
-              SELECT id FROM ${T('deliveries')}
+        // (tombstones) stay as they are. Each walk locks what it takes (FOR UPDATE, waiting): a row
+        // another replay re-queued meanwhile is re-checked once that one commits, found pending and
+        // skipped, and the walk goes on to the next, so two replays at once re-queue each row once
+        // and each still takes up to `limit`.
+        const walks = allowed.map(
+          (status, i) => sql`${sql.raw(`walk${i}`)} AS (
+              SELECT id, status FROM ${T('deliveries')}
               WHERE pipe_id = ${pipeId} AND status = ${status}
                 AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref) ${filters}
-              ORDER BY id LIMIT ${limit})`,
-          ),
+              ORDER BY id LIMIT ${limit}
+              FOR UPDATE)`,
+        );
+        const merged = sql.join(
+          allowed.map((_, i) => sql`SELECT id, status FROM ${sql.raw(`walk${i}`)}`),
           sql` UNION ALL `,
         );
-        // FOR UPDATE (waiting): two replays of the same rows at once re-queue them once; the
-        // second re-checks the status after the first commits and finds them pending.
         const { rows } = await sql<{ id: string; destination_id: string }>`
-          WITH found AS (
-            SELECT id, status AS was FROM ${T('deliveries')}
-            WHERE id IN (SELECT id FROM (${candidates}) AS c ORDER BY id LIMIT ${limit})
-              AND pipe_id = ${pipeId} AND status = ANY(${allowed}::text[])
-            ORDER BY id
-            FOR UPDATE
+          WITH ${sql.join(walks, sql`, `)}, found AS (
+            SELECT id, status AS was FROM (${merged}) AS c ORDER BY id LIMIT ${limit}
           ), requeued AS (
             UPDATE ${T('deliveries')} d
             SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,

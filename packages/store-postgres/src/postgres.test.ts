@@ -13,6 +13,7 @@ import {
   startTestServer,
   type TestServer,
   testSecretKey,
+  waitFor,
 } from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,6 +103,42 @@ describe.skipIf(!available)('postgres store across processes', () => {
     expect(new Set(all).size).toBe(1200);
     // Every worker got some: SKIP LOCKED let them run side by side instead of queueing.
     expect(claimedBy.filter((ids) => ids.length > 0).length).toBeGreaterThan(1);
+  });
+
+  it('lets two replays of one pipe at once each re-queue up to their limit, every row once', async () => {
+    const { schema, store } = await fresh();
+    const { pipe } = await seed(store, 10);
+    // Ten failed records (their status set directly: only the replay's choice is under test).
+    await query(`UPDATE "${schema}".deliveries SET status = 'failed', due_at = NULL`);
+    const ids = (await query<{ id: string }>(`SELECT id FROM "${schema}".deliveries ORDER BY id`)).map(
+      (r) => r.id,
+    );
+    // Another replay holds the three oldest, re-queued but not yet committed.
+    const other = new pg.Client({ connectionString: postgresUrl, application_name: 'replay-a' });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`UPDATE "${schema}".deliveries SET status = 'pending' WHERE id = ANY($1)`, [
+        ids.slice(0, 3),
+      ]);
+      const replay = store.requeueDeliveries({ pipeId: pipe.pipe_id, now: at(5), limit: 3 });
+      // It waits for those rows' lock (seen in pg_stat_activity, no timing), then the other commits.
+      await waitFor(
+        async () =>
+          (
+            await query(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%walk0%'`,
+            )
+          ).length > 0,
+        15_000,
+        'the replay to wait for the rows the other replay holds',
+      );
+      await other.query('COMMIT');
+      // The three the other took are pending now: skipped, and the next three oldest taken instead.
+      expect(await replay).toEqual(ids.slice(3, 6));
+    } finally {
+      await other.end();
+    }
   });
 
   it('stores an event once when two processes receive the same sender event id at the same moment', async () => {
