@@ -67,7 +67,10 @@ export function leakSend(base: string): string {
 async function send({ events, secrets }) {
   const p = events[0].event_payload;
   const names = ['TOKEN', 'UNICODE_SECRET', 'API_KEY', 'PIXEL_ID'];
-  const dots = function (n) { return '.'.repeat(Math.max(0, n)); };
+  // Padding before and after a value cut inside it: '~', which no number, time or encoding in a
+  // record contains, so a cut piece found in one ('~' and a value's first characters) is a leak and
+  // not the digits of a measured duration (a '.' padding made '.9988' match 12.99881 ms).
+  const pad = function (n) { return '~'.repeat(Math.max(0, n)); };
   if (p.mode === 'encodings' || p.mode === 'transform') {
     for (const name of names) {
       const f = forms(secretValue(secrets, name));
@@ -99,24 +102,24 @@ async function send({ events, secrets }) {
   if (p.mode === 'console_cut') {
     // The secret's form starts p.inside characters before the 4 KiB the record keeps.
     const form = forms(secretValue(secrets, p.secret))[p.form];
-    console.log(dots(4096 - p.inside) + form + dots(200));
+    console.log(pad(4096 - p.inside) + form + pad(200));
     return;
   }
   if (p.mode === 'body_cut') {
     // A text body (and its echo) longer than 64 KiB, the secret p.inside characters before the cut.
-    const body = dots(65536 - p.inside) + secretValue(secrets, p.secret) + dots(300);
+    const body = pad(65536 - p.inside) + secretValue(secrets, p.secret) + pad(300);
     await fetch(${JSON.stringify(base)} + '/echo', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: body });
     return;
   }
   if (p.mode === 'json_body_cut') {
     // A JSON body longer than 64 KiB whose text is cut inside the secret's JSON form.
-    const body = JSON.stringify({ pad: dots(65517 - p.inside), token: secretValue(secrets, p.secret), more: dots(300) });
+    const body = JSON.stringify({ pad: pad(65517 - p.inside), token: secretValue(secrets, p.secret), more: pad(300) });
     await fetch(${JSON.stringify(base)} + '/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: body });
     return;
   }
   if (p.mode === 'error_cut') {
     // The platform answers 400 quoting the request; the error message keeps its first 500 characters.
-    const body = dots(500 - p.inside) + secretValue(secrets, p.secret) + dots(100);
+    const body = pad(500 - p.inside) + secretValue(secrets, p.secret) + pad(100);
     await fetch(${JSON.stringify(base)} + '/reject', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: body });
     return;
   }

@@ -203,7 +203,7 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
           batch.push(leak('body_cut', { secret: name, inside }));
           batch.push(leak('json_body_cut', { secret: name, inside }));
         }
-        cuts.push(`.${values[name].slice(0, CUT_FLOOR)}`);
+        cuts.push(`~${values[name].slice(0, CUT_FLOOR)}`);
       }
       expect((await pipes.ingest('web', batch)).accepted).toBe(batch.length);
       await settledCount(pipes, pipe.id, batch.length, 180_000);
@@ -211,7 +211,7 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
       // Phase 2 (alone, so no transform output shares the console budget): the 4 KiB console cut.
       const consoleBatch = [];
       for (const [secret, form] of consoleCuts)
-        cuts.push(`.${nodeForm(values[secret], form).slice(0, CUT_FLOOR)}`);
+        cuts.push(`~${nodeForm(values[secret], form).slice(0, CUT_FLOOR)}`);
       for (const [secret, form, length] of consoleCuts) {
         for (let inside = 1; inside < length; inside++) {
           consoleBatch.push(leak('console_cut', { secret, form, inside }));
