@@ -108,7 +108,8 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   /** What `load(ownersOf(refs))` returns (profiles in the order found), in one statement. */
   const loadOwners = (refs: Array<{ kind: string; key: string }>): StoredProfile[] => {
     if (refs.length === 0) return [];
-    const keysByKind: Record<string, string[]> = {};
+    // No prototype: a kind is a key here, whatever its name.
+    const keysByKind: Record<string, string[]> = Object.create(null);
     for (const r of refs) {
       const keys = keysByKind[r.kind] ?? [];
       keysByKind[r.kind] = keys;

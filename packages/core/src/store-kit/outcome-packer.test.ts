@@ -206,7 +206,8 @@ describe('createOutcomePacker', () => {
          const packed = await packer.pack([{ detail: { output: ['${'x'.repeat(200)}'] }, attempt: null }]);
          console.log(packed[0].detail[0]);`,
       ],
-      { encoding: 'utf8' },
+      // Bounded: a packer that kept the process alive fails here instead of hanging the run.
+      { encoding: 'utf8', timeout: 60_000 },
     );
     expect(printed.trim()).toBe('1');
   });

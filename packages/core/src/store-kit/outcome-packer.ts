@@ -41,13 +41,16 @@ export interface OutcomePackerOptions {
   workerFile?: string | URL | null;
   /**
    * Told each time the worker fails a batch (it would not start, crashed, exited or answered
-   * wrongly) and the caller's thread packs it instead: for a log line, and for tests.
+   * wrongly) and the caller's thread packs it instead. Default: a process warning (code
+   * `OPENPIPES_OUTCOME_PACKER`).
    */
   onWorkerFailure?: (reason: unknown) => void;
   /**
    * How long a batch waits for the worker's answer before the caller's thread packs it and the
-   * worker, hung, is stopped (and counted as a failure). Default 15 s: a batch of 500 packs in tens
-   * of milliseconds, so only a stuck worker, or a machine far past its limits, takes this long.
+   * worker, hung, is stopped (and counted as a failure). Default 2 s: a batch of 500 packs in tens
+   * of milliseconds. It is short because the dispatcher stops renewing a batch's leases before it
+   * records the batch (renewing beside the completion's own writes could deadlock on PostgreSQL):
+   * at least two thirds of a lease are left then, so a lease of 3 s or more outlives the wait.
    */
   replyTimeoutMs?: number;
 }
@@ -72,7 +75,8 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
   let failures = 0;
   let nextId = 1;
   const waiting = new Map<number, (reply: PackReply | null) => void>();
-  const replyTimeoutMs = options.replyTimeoutMs ?? 15_000;
+  const replyTimeoutMs = options.replyTimeoutMs ?? 2_000;
+  const onWorkerFailure = options.onWorkerFailure ?? warn;
 
   const start = (): Worker | null => {
     if (worker) return worker;
@@ -86,7 +90,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
       started = new Worker(file, { execArgv: [] });
     } catch (error) {
       failures++;
-      options.onWorkerFailure?.(error);
+      onWorkerFailure(error);
       return null;
     }
     started.unref();
@@ -100,7 +104,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
       if (worker === started) worker = null;
       if (!closed) {
         failures++;
-        options.onWorkerFailure?.(failure ?? new Error(`the outcome packer's worker exited with ${code}`));
+        onWorkerFailure(failure ?? new Error(`the outcome packer's worker exited with ${code}`));
       }
       answerAll();
     });
@@ -130,7 +134,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         if (!waiting.has(id)) return;
-        options.onWorkerFailure?.(
+        onWorkerFailure(
           new Error(`the outcome packer's worker did not answer within ${replyTimeoutMs} ms`),
         );
         answer(id, null);
@@ -142,7 +146,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
         clearTimeout(timer);
         const values = reply && valuesOf(reply, texts.length);
         if (reply && !values)
-          options.onWorkerFailure?.(new Error("the outcome packer's worker answered wrongly"));
+          onWorkerFailure(new Error("the outcome packer's worker answered wrongly"));
         resolve(values);
       });
       if (waiting.size === 1) w.ref();
@@ -150,7 +154,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
         const request: PackRequest = { id, texts };
         w.postMessage(request);
       } catch (error) {
-        options.onWorkerFailure?.(error);
+        onWorkerFailure(error);
         answer(id, null);
       }
     });
@@ -180,6 +184,17 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
       if (stopping) await stopping.terminate();
     },
   };
+}
+
+/**
+ * What a store's packer says of a failure by default: a process warning (stores have no logger),
+ * so a worker that keeps failing, and the caller's thread packing from then on, is seen.
+ */
+function warn(reason: unknown): void {
+  process.emitWarning(
+    `the outcome packer's worker failed; this batch is packed on the event loop's thread: ${String(reason)}`,
+    { code: 'OPENPIPES_OUTCOME_PACKER' },
+  );
 }
 
 /** A reply's values as Buffers (views of its one buffer), or null when it is not `count` of them. */
