@@ -42,7 +42,8 @@ var POISON_HANDLER = {
   isExtensible: taint,
 };
 var TRACKED = Object.create(null);
-var TRACKED_HANDLER = {
+// A tracked array answers only its own methods; every other trap taints, as on the stand-in.
+var TRACKED_HANDLER = Object.assign({}, POISON_HANDLER, {
   get: function (_target, key) {
     if (typeof key === 'string') {
       var m = TRACKED[key];
@@ -50,17 +51,7 @@ var TRACKED_HANDLER = {
     }
     return taint();
   },
-  set: taint,
-  has: taint,
-  deleteProperty: taint,
-  ownKeys: taint,
-  getOwnPropertyDescriptor: taint,
-  defineProperty: taint,
-  getPrototypeOf: taint,
-  setPrototypeOf: taint,
-  preventExtensions: taint,
-  isExtensible: taint,
-};
+});
 function track(a, s, distinct) {
   var p = Proxy.revocable(a, TRACKED_HANDLER);
   batch.revokes.push(p.revoke);
@@ -91,6 +82,36 @@ function oneParamArrow(cb) {
     return false;
   }
 }
+// Each element's index among the elements of the same input: the index its callback would get per
+// event (0 unless a flatMap fanned one input out). Worked out before the loop, so the loops below
+// keep calling cb directly.
+/** @param {number[]} s @returns {number[]} */
+function indexInInput(s) {
+  var n = s.length,
+    g = new Array(n),
+    prev = -1,
+    gi = 0;
+  for (var k = 0; k < n; k++) {
+    if (s[k] === prev) gi++;
+    else {
+      prev = s[k];
+      gi = 0;
+    }
+    g[k] = gi;
+  }
+  return g;
+}
+// Runs the user's callbacks with batch.depth raised, so that a tracked array used inside one
+// taints (tracked() refuses it), and lowered again however they end.
+/** @template T @param {() => T} loop @returns {T} */
+function inCallbacks(loop) {
+  batch.depth++;
+  try {
+    return loop();
+  } finally {
+    batch.depth--;
+  }
+}
 // The loops below call cb directly when there is no thisArg: for a sloppy-mode callback that is
 // the same 'this' (the global object) as cb.call(undefined, ...), and it is cheaper in QuickJS.
 TRACKED.filter = function filter(cb, thisArg) {
@@ -98,43 +119,36 @@ TRACKED.filter = function filter(cb, thisArg) {
     a = r.a,
     s = r.s,
     n = a.length,
-    out = [],
-    os = [],
-    prev = -1,
-    gi = 0,
     poison = batch.poison;
   callable(cb);
-  batch.depth++;
-  try {
-    if (r.distinct && thisArg === undefined && oneParamArrow(cb)) {
-      // The elements are distinct objects (the input batch): each kept one is found again by
-      // identity, in order, to know its input.
-      out = nativeFilter.call(a, cb);
-      if (!Array.isArray(out)) taint();
-      if (out.length === n) return track(out, s, true); // nothing filtered out
-      for (var j = 0, m = out.length, at = 0; j < m; j++, at++) {
-        while (at < n && a[at] !== out[j]) at++;
-        if (at === n) taint();
-        os.push(s[at]);
-      }
-      return track(out, os, true);
+  if (r.distinct && thisArg === undefined && oneParamArrow(cb)) {
+    // The elements are distinct objects (the input batch): each kept one is found again by
+    // identity, in order, to know its input.
+    var kept = inCallbacks(function () {
+      return nativeFilter.call(a, cb);
+    });
+    if (!Array.isArray(kept)) taint();
+    if (kept.length === n) return track(kept, s, true); // nothing filtered out
+    var ks = [];
+    for (var j = 0, m = kept.length, at = 0; j < m; j++, at++) {
+      while (at < n && a[at] !== kept[j]) at++;
+      if (at === n) taint();
+      ks.push(s[at]);
     }
-    for (var k = 0; k < n; k++) {
-      var src = s[k],
-        v = a[k];
-      if (src === prev) gi++;
-      else {
-        prev = src;
-        gi = 0;
-      }
-      if (thisArg === undefined ? cb(v, gi, poison) : cb.call(thisArg, v, gi, poison)) {
-        out.push(v);
-        os.push(src);
-      }
-    }
-  } finally {
-    batch.depth--;
+    return track(kept, ks, true);
   }
+  var g = indexInInput(s),
+    out = [],
+    os = [];
+  inCallbacks(function () {
+    for (var k = 0; k < n; k++) {
+      var v = a[k];
+      if (thisArg === undefined ? cb(v, g[k], poison) : cb.call(thisArg, v, g[k], poison)) {
+        out.push(v);
+        os.push(s[k]);
+      }
+    }
+  });
   return track(out, os);
 };
 TRACKED.map = function map(cb, thisArg) {
@@ -142,30 +156,21 @@ TRACKED.map = function map(cb, thisArg) {
     a = r.a,
     s = r.s,
     n = a.length,
-    out = new Array(n),
-    prev = -1,
-    gi = 0,
     poison = batch.poison;
   callable(cb);
-  batch.depth++;
-  try {
-    if (thisArg === undefined && oneParamArrow(cb)) {
-      out = nativeMap.call(a, cb);
-      if (!Array.isArray(out) || out.length !== n) taint();
-      return track(out, s);
-    }
-    for (var k = 0; k < n; k++) {
-      var src = s[k];
-      if (src === prev) gi++;
-      else {
-        prev = src;
-        gi = 0;
-      }
-      out[k] = thisArg === undefined ? cb(a[k], gi, poison) : cb.call(thisArg, a[k], gi, poison);
-    }
-  } finally {
-    batch.depth--;
+  if (thisArg === undefined && oneParamArrow(cb)) {
+    var mapped = inCallbacks(function () {
+      return nativeMap.call(a, cb);
+    });
+    if (!Array.isArray(mapped) || mapped.length !== n) taint();
+    return track(mapped, s);
   }
+  var g = indexInInput(s),
+    out = new Array(n);
+  inCallbacks(function () {
+    for (var k = 0; k < n; k++)
+      out[k] = thisArg === undefined ? cb(a[k], g[k], poison) : cb.call(thisArg, a[k], g[k], poison);
+  });
   return track(out, s);
 };
 TRACKED.flatMap = function flatMap(cb, thisArg) {
@@ -173,22 +178,15 @@ TRACKED.flatMap = function flatMap(cb, thisArg) {
     a = r.a,
     s = r.s,
     n = a.length,
-    out = [],
-    os = [],
-    prev = -1,
-    gi = 0,
     poison = batch.poison;
   callable(cb);
-  batch.depth++;
-  try {
+  var g = indexInInput(s),
+    out = [],
+    os = [];
+  inCallbacks(function () {
     for (var k = 0; k < n; k++) {
-      var src = s[k];
-      if (src === prev) gi++;
-      else {
-        prev = src;
-        gi = 0;
-      }
-      var v = thisArg === undefined ? cb(a[k], gi, poison) : cb.call(thisArg, a[k], gi, poison);
+      var src = s[k],
+        v = thisArg === undefined ? cb(a[k], g[k], poison) : cb.call(thisArg, a[k], g[k], poison);
       if (Array.isArray(v)) {
         // Like Array.prototype.flatMap: one level, holes skipped. A tracked array read here
         // taints (its length is not readable).
@@ -202,35 +200,22 @@ TRACKED.flatMap = function flatMap(cb, thisArg) {
         os.push(src);
       }
     }
-  } finally {
-    batch.depth--;
-  }
+  });
   return track(out, os);
 };
 TRACKED.forEach = function forEach(cb, thisArg) {
   var r = tracked(this),
     a = r.a,
-    s = r.s,
     n = a.length,
-    prev = -1,
-    gi = 0,
     poison = batch.poison;
   callable(cb);
-  batch.depth++;
-  try {
+  var g = indexInInput(r.s);
+  inCallbacks(function () {
     for (var k = 0; k < n; k++) {
-      var src = s[k];
-      if (src === prev) gi++;
-      else {
-        prev = src;
-        gi = 0;
-      }
-      if (thisArg === undefined) cb(a[k], gi, poison);
-      else cb.call(thisArg, a[k], gi, poison);
+      if (thisArg === undefined) cb(a[k], g[k], poison);
+      else cb.call(thisArg, a[k], g[k], poison);
     }
-  } finally {
-    batch.depth--;
-  }
+  });
   return undefined;
 };
 function sliceIndex(v, len, dflt) {
