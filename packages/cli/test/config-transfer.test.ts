@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
+  collect,
   eventually,
   openpipes,
   openpipesOk,
@@ -132,11 +133,7 @@ describe('openpipes config export | config import', () => {
     });
 
     // Same behaviour: an event through the imported configuration is delivered.
-    const collected = await fetch(`${production.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_prod_1')),
-    });
+    const collected = await collect(production.url, purchaseEvent('ord_prod_1'));
     expect(collected.status).toBe(202);
     const delivered = await eventually(async () => {
       const page = (await on(production, ['deliveries', 'list', 'purchase-to-meta', '--json'])).json();

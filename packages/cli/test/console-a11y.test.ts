@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleHost, consoleUrl, serveHost } from './console-hosts.js';
 import { openRecordedPage, problems, seriousViolations, signIn } from './console-page.js';
-import { eventually, stopAll } from './helpers.js';
+import { collect, eventually, stopAll } from './helpers.js';
 import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-a11y-token-6a5b4c';
@@ -102,21 +102,13 @@ describe.skipIf(skipBrowser).each([serveHost])('the console is accessible, on $n
       pixelId: '1',
     }));
     await call('POST', '/api/api-keys', { name: 'viewer', scope: 'read' });
-    const collected = await fetch(`${host.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_a11y_1')),
-    });
+    const collected = await collect(host.url, purchaseEvent('ord_a11y_1'));
     expect(collected.status).toBe(202);
     // A refused event too, so the source page shows its rejections table.
-    await fetch(`${host.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        event_type: 'purchase',
-        event_time: new Date().toISOString(),
-        event_payload: {},
-      }),
+    await collect(host.url, {
+      event_type: 'purchase',
+      event_time: new Date().toISOString(),
+      event_payload: {},
     });
     deliveryId = await eventually(async () => {
       const page = await call<{ data: Array<{ id: string; status: string }> }>(

@@ -13,7 +13,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleHost, consoleHosts, consoleUrl, consoleUrlPattern } from './console-hosts.js';
 import { openRecordedPage } from './console-page.js';
-import { stopAll } from './helpers.js';
+import { collect, stopAll } from './helpers.js';
 import { adminApi, setupMetaExampleOverApi, startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-browser-token-5c4d3e';
@@ -67,11 +67,7 @@ describe.skipIf(skipBrowser).each(consoleHosts)('the console in Chromium, on $na
       .getByText(/^Not measured/)
       .waitFor();
 
-    const collected = await fetch(`${host.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_90001')),
-    });
+    const collected = await collect(host.url, purchaseEvent('ord_90001'));
     expect(collected.status).toBe(202);
     // The page polls: the row appears, then turns delivered, with no navigation in between.
     const row = page.getByRole('row').filter({ hasText: 'ord_90001' });
@@ -173,20 +169,12 @@ describe.skipIf(skipBrowser).each(consoleHosts)('the console in Chromium, on $na
     expect(beacon).toContain(`navigator.sendBeacon(\n  '${host.url}/collect/web'`);
 
     // Sent from the test while the page is open: both appear by themselves (the page polls).
-    const good = await fetch(`${host.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_source_page_1')),
-    });
+    const good = await collect(host.url, purchaseEvent('ord_source_page_1'));
     expect(good.status).toBe(202);
-    const bad = await fetch(`${host.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        event_type: 'purchase',
-        event_time: new Date().toISOString(),
-        event_payload: { order_id: 'ord_refused_1' },
-      }),
+    const bad = await collect(host.url, {
+      event_type: 'purchase',
+      event_time: new Date().toISOString(),
+      event_payload: { order_id: 'ord_refused_1' },
     });
     expect(bad.status).toBe(400);
     const refused = (await bad.json()) as {

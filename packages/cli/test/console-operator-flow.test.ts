@@ -17,7 +17,7 @@ import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-suppor
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleHost, consoleHosts, consoleUrl, consoleUrlPattern } from './console-hosts.js';
 import { openRecordedPage, problems, signIn } from './console-page.js';
-import { stopAll } from './helpers.js';
+import { collect, stopAll } from './helpers.js';
 import { startMetaStandIn, type TestServer } from './meta-example.js';
 
 const metaToken = 'EAAB-console-operator-flow-7e1d2c';
@@ -42,12 +42,8 @@ describe.skipIf(skipBrowser).each(consoleHosts)(
     });
 
     /** POSTs an event to the source's collect URL, as `curl -X POST ... -d` would. */
-    const collect = async (orderId: string) => {
-      const answer = await fetch(`${host.url}/collect/web`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(purchaseEvent(orderId)),
-      });
+    const collectPurchase = async (orderId: string) => {
+      const answer = await collect(host.url, purchaseEvent(orderId));
       expect(answer.status).toBe(202);
     };
 
@@ -123,7 +119,7 @@ describe.skipIf(skipBrowser).each(consoleHosts)(
       await page.getByText('No deliveries.').waitFor();
 
       // An event sent like curl appears, then turns delivered, with no navigation in between.
-      await collect('ord_flow_1');
+      await collectPurchase('ord_flow_1');
       const first = page.getByRole('row').filter({ hasText: 'ord_flow_1' });
       await first.getByText('delivered').waitFor({ timeout: 15_000 });
       expect(page.url()).toBe(pipeUrl);
@@ -153,7 +149,7 @@ describe.skipIf(skipBrowser).each(consoleHosts)(
 
       // The next event fails at the transform, and the pipe's page says so.
       await page.getByRole('link', { name: "Back to the pipe's deliveries" }).click();
-      await collect('ord_flow_2');
+      await collectPurchase('ord_flow_2');
       const second = page.getByRole('row').filter({ hasText: 'ord_flow_2' });
       await second.getByText(/^(failed|dead)$/).waitFor({ timeout: 15_000 });
       expect(await second.textContent()).toContain("cannot read property 'deeper' of undefined");

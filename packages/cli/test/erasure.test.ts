@@ -4,7 +4,15 @@
  * stays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, openpipes, openpipesOk, type ServeProcess, startServe, stopAll } from './helpers.js';
+import {
+  type CliResult,
+  collect,
+  openpipes,
+  openpipesOk,
+  type ServeProcess,
+  startServe,
+  stopAll,
+} from './helpers.js';
 
 const email = 'Jane.Cli@Shop-Erasure.test';
 
@@ -19,11 +27,9 @@ describe('openpipes erasure and profiles export', () => {
     await run(['api', 'POST', '/api/event-types', '--json', '{"name":"login","schema":{"type":"object"}}']);
     const at = new Date().toISOString();
     for (const payload of [{ anonymous_id: 'anon-jane', user_id: 'u-jane', email }, { user_id: 'u-bob' }]) {
-      const collected = await fetch(`${serve.url}/collect/web`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify([{ event_type: 'login', event_time: at, event_payload: payload }]),
-      });
+      const collected = await collect(serve.url, [
+        { event_type: 'login', event_time: at, event_payload: payload },
+      ]);
       expect(collected.status).toBe(202);
     }
   });

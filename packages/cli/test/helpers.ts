@@ -230,3 +230,18 @@ export async function stopAll(): Promise<void> {
 /** Polls until `check` gives a value: core's `waitFor`, with the CLI tests' longer default. */
 export const eventually = <T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000) =>
   waitFor(check, timeoutMs);
+
+/**
+ * POSTs `body` as JSON to a running server's `/collect/<slug>`, as a site would, and returns the
+ * answer (202 when the events were stored).
+ *
+ * @example
+ * expect((await collect(serve.url, purchaseEvent('ord_1'))).status).toBe(202);
+ */
+export function collect(baseUrl: string, body: unknown, slug = 'web'): Promise<Response> {
+  return fetch(`${baseUrl}/collect/${slug}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}

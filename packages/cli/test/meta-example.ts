@@ -10,6 +10,7 @@ import {
   startTestServer,
 } from '@openpipes/core/testing';
 import type { AdminCall } from '@openpipes/test-support/admin-api';
+import { openpipesOk } from './helpers.js';
 
 export type { TestServer } from '@openpipes/core/testing';
 export { type AdminCall, adminApi } from '@openpipes/test-support/admin-api';
@@ -73,4 +74,58 @@ export async function setupMetaExampleOverApi(
   await call('PUT', `/api/pipes/${pipe.id}/toggle`, { enabled: true });
   await call('PUT', `/api/event-destinations/${destination.id}/toggle`, { enabled: true });
   return { sourceId, destinationId: destination.id, pipeId: pipe.id };
+}
+
+/**
+ * The Meta example as an `openpipes config import` document: the `web` source, the `purchase`
+ * event type, one enabled destination sending to `metaUrl` with META_ACCESS_TOKEN and
+ * META_PIXEL_ID (its name and any other settings from `destination`), and the enabled `purchases`
+ * pipe into it. The secrets' values are not in the document: create them before the import.
+ *
+ * @example
+ * const doc = metaExampleConfig(meta.url, { name: 'slow-meta', max_batch_size: 5 });
+ */
+export function metaExampleConfig(metaUrl: string, destination: { name: string } & Record<string, unknown>) {
+  const { name, ...settings } = destination;
+  return {
+    format: 'openpipes-config',
+    version: 1,
+    sources: [{ name: 'Web', slug: 'web' }],
+    event_types: [{ name: 'purchase' }],
+    destinations: [
+      {
+        name,
+        send: metaExampleSend(metaUrl),
+        secrets: ['META_ACCESS_TOKEN', 'META_PIXEL_ID'],
+        ...settings,
+        enabled: true,
+      },
+    ],
+    pipes: [
+      {
+        name: 'purchases',
+        source: 'web',
+        destination: name,
+        transform: metaExampleTransform,
+        enabled: true,
+      },
+    ],
+  };
+}
+
+/**
+ * Creates the two secrets {@link metaExampleConfig}'s destination names through
+ * `openpipes secrets create --value-stdin` (the access token given, pixel id `1`); rejects unless
+ * both commands exit 0.
+ *
+ * @example
+ * await createMetaSecretsOverCli(serve.env, 'EAAB-test');
+ */
+export async function createMetaSecretsOverCli(env: Record<string, string>, token: string): Promise<void> {
+  for (const [key, value] of [
+    ['META_ACCESS_TOKEN', token],
+    ['META_PIXEL_ID', '1'],
+  ] as const) {
+    await openpipesOk(['secrets', 'create', '--key', key, '--value-stdin'], { env, stdin: value });
+  }
 }

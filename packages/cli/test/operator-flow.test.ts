@@ -14,6 +14,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
+  collect,
   eventually,
   openpipes,
   openpipesOk,
@@ -114,11 +115,7 @@ describe('the operator flow through the CLI', () => {
       (await run(['api', 'PUT', `/api/event-destinations/${destination.id}/toggle`])).json().enabled,
     ).toBe(true);
 
-    const collected = await fetch(`${serve.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_70213')),
-    });
+    const collected = await collect(serve.url, purchaseEvent('ord_70213'));
     expect(collected.status).toBe(202);
 
     const deliveries = await eventually(async () => {
@@ -152,11 +149,7 @@ describe('the operator flow through the CLI', () => {
       rotatedToken,
     );
     expect(rotated.stdout).toMatch(/Rotated META_ACCESS_TOKEN \(sec_\w+\): value version 2/);
-    await fetch(`${serve.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_70214')),
-    });
+    await collect(serve.url, purchaseEvent('ord_70214'));
     const delivered = await eventually(async () => {
       const page = (
         await run(['deliveries', 'list', 'purchase-to-meta', '--event-id', 'ord_70214', '--json'])
@@ -206,11 +199,7 @@ describe('the operator flow through the CLI', () => {
     expect((await api(`/api/pipes/${twin.id}/toggle`, 'PUT')).enabled).toBe(true);
     // Meta stops taking the token: the next event's delivery fails.
     acceptedToken = 'EAAB-not-this-one';
-    const collected = await fetch(`${serve.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_70299')),
-    });
+    const collected = await collect(serve.url, purchaseEvent('ord_70299'));
     expect(collected.status).toBe(202);
     const failedOf = (id: string) =>
       eventually(async () => {

@@ -3,16 +3,11 @@
  * dispatching (the deployment docs/deployment.md describes). Without PostgreSQL this file skips
  * with a message; under CI=true a missing PostgreSQL fails it, as in @openpipes/store-postgres.
  */
-import {
-  metaExampleSend,
-  metaExampleTransform,
-  purchaseEvent,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
+import { purchaseEvent, startTestServer, type TestServer } from '@openpipes/core/testing';
 import { dropSchemas, postgresAvailable, postgresUrl, query } from '@openpipes/store-postgres/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, openpipes, startServe, stopAll } from './helpers.js';
+import { collect, eventually, openpipes, startServe, stopAll } from './helpers.js';
+import { createMetaSecretsOverCli, metaExampleConfig } from './meta-example.js';
 
 const available = await postgresAvailable();
 
@@ -59,38 +54,8 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
     expect(ingest.stdout()).toContain(`(schema ${schema})`);
     expect(ingest.stdout()).not.toContain('pg-admin-token');
 
-    for (const [key, value] of [
-      ['META_ACCESS_TOKEN', 'EAAB-pg'],
-      ['META_PIXEL_ID', '1'],
-    ]) {
-      await openpipes(['secrets', 'create', '--key', key!, '--value-stdin'], {
-        env: ingest.env,
-        stdin: value,
-      });
-    }
-    const doc = {
-      format: 'openpipes-config',
-      version: 1,
-      sources: [{ name: 'Web', slug: 'web' }],
-      event_types: [{ name: 'purchase' }],
-      destinations: [
-        {
-          name: 'meta',
-          send: metaExampleSend(meta.url),
-          secrets: ['META_ACCESS_TOKEN', 'META_PIXEL_ID'],
-          enabled: true,
-        },
-      ],
-      pipes: [
-        {
-          name: 'purchases',
-          source: 'web',
-          destination: 'meta',
-          transform: metaExampleTransform,
-          enabled: true,
-        },
-      ],
-    };
+    await createMetaSecretsOverCli(ingest.env, 'EAAB-pg');
+    const doc = metaExampleConfig(meta.url, { name: 'meta' });
     const imported = await openpipes(['config', 'import', '-', '--json'], {
       env: ingest.env,
       stdin: JSON.stringify(doc),
@@ -103,11 +68,7 @@ describe.skipIf(!available)('openpipes serve --postgres', () => {
     );
     expect(rows[0]?.n).toBe(1);
 
-    const response = await fetch(`${ingest.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_pg_1')),
-    });
+    const response = await collect(ingest.url, purchaseEvent('ord_pg_1'));
     expect(response.status).toBe(202);
     await eventually(async () => {
       const page = (

@@ -9,6 +9,7 @@ import { purchaseEvent } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
+  collect,
   eventually,
   openpipes,
   openpipesOk,
@@ -84,11 +85,7 @@ describe('openpipes destinations send-test and reconcile', () => {
   });
 
   it('reconciles purchases after one is delivered', async () => {
-    const collected = await fetch(`${serve.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(purchaseEvent('ord_cli_reconcile')),
-    });
+    const collected = await collect(serve.url, purchaseEvent('ord_cli_reconcile'));
     expect(collected.status).toBe(202);
     const result = await eventually(async () => {
       const json = (await run(['reconcile', 'purchase', '--json'])).json();

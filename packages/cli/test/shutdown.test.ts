@@ -5,15 +5,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  metaExampleSend,
-  metaExampleTransform,
-  purchaseEvent,
-  startTestServer,
-  type TestServer,
-} from '@openpipes/core/testing';
+import { purchaseEvent, startTestServer, type TestServer } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, openpipes, startServe, stopAll, tempDir } from './helpers.js';
+import { collect, eventually, openpipes, startServe, stopAll, tempDir } from './helpers.js';
+import { createMetaSecretsOverCli, metaExampleConfig } from './meta-example.js';
 
 const delayMs = 1500;
 const graceMs = 10_000;
@@ -41,55 +36,18 @@ describe('openpipes serve on SIGTERM', () => {
     // The configuration, through a config import. Batches of 5 so the backlog needs several sends.
     writeFileSync(
       join(dir, 'config.json'),
-      JSON.stringify({
-        format: 'openpipes-config',
-        version: 1,
-        sources: [{ name: 'Web', slug: 'web' }],
-        event_types: [{ name: 'purchase' }],
-        destinations: [
-          {
-            name: 'slow-meta',
-            send: metaExampleSend(meta.url),
-            secrets: ['META_ACCESS_TOKEN', 'META_PIXEL_ID'],
-            max_batch_size: 5,
-            concurrency: 1,
-            enabled: true,
-          },
-        ],
-        pipes: [
-          {
-            name: 'purchases',
-            source: 'web',
-            destination: 'slow-meta',
-            transform: metaExampleTransform,
-            enabled: true,
-          },
-        ],
-      }),
+      JSON.stringify(metaExampleConfig(meta.url, { name: 'slow-meta', max_batch_size: 5, concurrency: 1 })),
     );
-    for (const [key, value] of [
-      ['META_ACCESS_TOKEN', 'EAAB-slow'],
-      ['META_PIXEL_ID', '1'],
-    ]) {
-      expect(
-        (
-          await openpipes(['secrets', 'create', '--key', key!, '--value-stdin'], {
-            env: first.env,
-            stdin: value,
-          })
-        ).code,
-      ).toBe(0);
-    }
+    await createMetaSecretsOverCli(first.env, 'EAAB-slow');
     expect((await openpipes(['config', 'import', 'config.json'], { env: first.env, cwd: dir })).code).toBe(0);
 
     // 30 events, all accepted (202: stored before the answer).
     const ids = Array.from({ length: 30 }, (_, i) => `ord_sigterm_${i}`);
     for (let i = 0; i < ids.length; i += 10) {
-      const response = await fetch(`${first.url}/collect/web`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(ids.slice(i, i + 10).map((id) => purchaseEvent(id))),
-      });
+      const response = await collect(
+        first.url,
+        ids.slice(i, i + 10).map((id) => purchaseEvent(id)),
+      );
       expect(response.status).toBe(202);
       expect(((await response.json()) as { accepted: number }).accepted).toBe(10);
     }

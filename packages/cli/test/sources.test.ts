@@ -3,7 +3,15 @@
  * collected and one refused show up, newest first, by slug or id, as a table and as JSON.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliResult, openpipes, openpipesOk, type ServeProcess, startServe, stopAll } from './helpers.js';
+import {
+  type CliResult,
+  collect,
+  openpipes,
+  openpipesOk,
+  type ServeProcess,
+  startServe,
+  stopAll,
+} from './helpers.js';
 
 describe('openpipes sources', () => {
   let serve: ServeProcess;
@@ -20,14 +28,10 @@ describe('openpipes sources', () => {
       '--json',
       '{"name":"purchase","schema":{"type":"object","required":["value"]}}',
     ]);
-    const collected = await fetch(`${serve.url}/collect/web`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([
-        { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { value: 1 } },
-        { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { price: 1 } },
-      ]),
-    });
+    const collected = await collect(serve.url, [
+      { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { value: 1 } },
+      { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { price: 1 } },
+    ]);
     expect(collected.status).toBe(202);
   });
   afterAll(() => stopAll());
