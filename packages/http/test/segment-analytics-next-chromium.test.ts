@@ -11,17 +11,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type Pipes, silentLogger } from '@openpipes/core';
-import { startTestServer, type TestServer, waitFor } from '@openpipes/core/testing';
-import { templates } from '@openpipes/destinations';
+import type { Pipes } from '@openpipes/core';
+import { type TestServer, waitFor } from '@openpipes/core/testing';
 import { adminApi } from '@openpipes/test-support/admin-api';
 import { type Browser, launchBrowser, skipBrowser } from '@openpipes/test-support/browser';
 import { findMetaPurchase, setupSegmentToMeta, sha256Hex } from '@openpipes/test-support/segment-meta';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../src/index.js';
-import { createNodeListener } from '../src/node.js';
 import { writeKey as adminKey } from './servers.js';
-import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
+import { closeServer, listen, type ServedSegmentEngine, serveSegmentEngine } from './sqlite-engine.js';
 
 /** The package's prebuilt browser bundles: `index.js` (the `AnalyticsNext` UMD global) and its chunks. */
 const umdDir = join(
@@ -31,10 +28,9 @@ const umdDir = join(
 const bundles = new Set(readdirSync(umdDir).filter((name) => name.endsWith('.js')));
 
 describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_000 }, () => {
-  let engine: SqliteEngine;
+  let served: ServedSegmentEngine;
   let pipes: Pipes;
   let meta: TestServer;
-  let api: Server;
   let shop: Server;
   let browser: Browser;
   let base: string;
@@ -43,21 +39,8 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
   let key: string;
 
   beforeAll(async () => {
-    meta = await startTestServer();
-    engine = await startSqliteEngine('analytics-next', {
-      egressAllow: [meta.host],
-      identity: true,
-      dispatcher: { pollIntervalMs: 50 },
-    });
-    pipes = engine.pipes;
-    const handler = createHandler(pipes, {
-      apiKeys: [adminKey],
-      templates,
-      segment: true,
-      logger: silentLogger,
-    });
-    api = createServer(createNodeListener(handler));
-    base = `http://127.0.0.1:${await listen(api, '127.0.0.1')}`;
+    served = await serveSegmentEngine('analytics-next');
+    ({ pipes, meta, base } = served);
 
     // The shop, on another loopback address (another site): a page and the bundle files by name.
     // The bundle's chunk path is page-relative, so any path ending in a bundle's name serves it.
@@ -84,9 +67,7 @@ describe.skipIf(skipBrowser)('the real analytics.js in Chromium', { timeout: 90_
   afterAll(async () => {
     await browser?.close();
     await closeServer(shop);
-    await closeServer(api);
-    await engine?.stop();
-    await meta?.close();
+    await served?.stop();
   });
 
   it('loads its settings from OpenPipes and delivers identify + page + Order Completed as a Meta Purchase', async () => {

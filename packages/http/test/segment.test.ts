@@ -5,11 +5,9 @@
  * batch, text/plain with writeKey, gzip); the stand-in receives a Purchase with the hashed email,
  * value, currency, IP and user agent.
  */
-import { createServer, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
-import { type Pipes, silentLogger } from '@openpipes/core';
-import { startTestServer, type TestServer, waitFor } from '@openpipes/core/testing';
-import { templates } from '@openpipes/destinations';
+import type { Pipes } from '@openpipes/core';
+import { type TestServer, waitFor } from '@openpipes/core/testing';
 import { adminApi } from '@openpipes/test-support/admin-api';
 import {
   findMetaPurchase,
@@ -19,16 +17,13 @@ import {
   sha256Hex,
 } from '@openpipes/test-support/segment-meta';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../src/index.js';
-import { createNodeListener } from '../src/node.js';
 import { writeKey as adminKey } from './servers.js';
-import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
+import { type ServedSegmentEngine, serveSegmentEngine } from './sqlite-engine.js';
 
 describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
-  let engine: SqliteEngine;
+  let served: ServedSegmentEngine;
   let pipes: Pipes;
   let meta: TestServer;
-  let server: Server;
   let base: string;
   let sourceId: string;
   let key: string;
@@ -37,28 +32,12 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
   const basic = (k: string) => `Basic ${Buffer.from(`${k}:`).toString('base64')}`;
 
   beforeAll(async () => {
-    meta = await startTestServer();
-    engine = await startSqliteEngine('segment', {
-      egressAllow: [meta.host],
-      identity: true,
-      dispatcher: { pollIntervalMs: 50 },
-    });
-    pipes = engine.pipes;
-    const handler = createHandler(pipes, {
-      apiKeys: [adminKey],
-      templates,
-      segment: true,
-      logger: silentLogger,
-    });
-    server = createServer(createNodeListener(handler));
-    base = `http://127.0.0.1:${await listen(server)}`;
-
+    served = await serveSegmentEngine('segment');
+    ({ pipes, meta, base } = served);
     ({ sourceId, key } = await setupSegmentToMeta(admin, { metaUrl: meta.url }));
   });
   afterAll(async () => {
-    await closeServer(server);
-    await engine?.stop();
-    await meta?.close();
+    await served?.stop();
   });
 
   it('identify + page + Order Completed (Basic JSON batch, text/plain writeKey, gzip) reach Meta as a Purchase', async () => {

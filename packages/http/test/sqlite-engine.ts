@@ -2,7 +2,7 @@
  * Test support for the tests that run one engine on a SQLite file behind node:http: the engine,
  * started on a fresh file in a temporary directory (quiet, one sandbox worker), servers that
  * listen on port 0 and close without waiting for idle keep-alive connections, and the profile
- * tests' engine served with every key.
+ * tests' engine served with every key, and the Segment tests' engine delivering to a stand-in.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -10,7 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, type PipesOptions, silentLogger } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
+import { startTestServer, type TestServer, testSecretKey } from '@openpipes/core/testing';
+import { templates } from '@openpipes/destinations';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
@@ -97,6 +98,53 @@ export async function serveLoginEngine(tag: string): Promise<ServedLoginEngine> 
     async stop() {
       await closeServer(server);
       await engine.stop();
+    },
+  };
+}
+
+export interface ServedSegmentEngine {
+  pipes: Pipes;
+  /** The handler's URL (`http://<host>:<port>`). */
+  base: string;
+  /** The stand-in the destinations send to; the engine's egress guard lets only it through. */
+  meta: TestServer;
+  /** Closes the server, stops the engine, then the stand-in. */
+  stop(): Promise<void>;
+}
+
+/**
+ * What the Segment end-to-end tests run: a started engine with identity on (dispatcher polling
+ * every 50 ms) whose egress allows only a fresh stand-in, its handler with `segment: true`, the
+ * destination templates and the admin key, on node:http at a free port of `host`. The sources,
+ * keys and pipes are each test's own (`setupSegmentToMeta`).
+ *
+ * @example
+ * const served = await serveSegmentEngine('segment');
+ * await setupSegmentToMeta(adminApi(() => ({ url: served.base, token: writeKey.token })), { metaUrl: served.meta.url });
+ */
+export async function serveSegmentEngine(tag: string, host = '127.0.0.1'): Promise<ServedSegmentEngine> {
+  const meta = await startTestServer();
+  const engine = await startSqliteEngine(tag, {
+    egressAllow: [meta.host],
+    identity: true,
+    dispatcher: { pollIntervalMs: 50 },
+  });
+  const handler = createHandler(engine.pipes, {
+    apiKeys: [writeKey],
+    templates,
+    segment: true,
+    logger: silentLogger,
+  });
+  const server = createServer(createNodeListener(handler));
+  const base = `http://${host}:${await listen(server, host)}`;
+  return {
+    pipes: engine.pipes,
+    base,
+    meta,
+    async stop() {
+      await closeServer(server);
+      await engine.stop();
+      await meta.close();
     },
   };
 }
