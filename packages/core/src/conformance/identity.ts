@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { createPipes, type Pipes } from '../engine.js';
 import type { TransformProfile } from '../identity/stitch.js';
-import { silentLogger } from '../logger.js';
+import { type Logger, silentLogger } from '../logger.js';
 import type { Store } from '../store.js';
 import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import type { TestServer } from '../testing/test-server.js';
@@ -32,6 +32,44 @@ const TRANSFORM = `function transform({ events, profiles }) {
 }`;
 
 const EMAIL = 'Jane.Doe+shop@Example-Shop.test';
+
+/** The identity part of one `appendEvents` call: the profile links its transaction writes. */
+type IngestIdentity = NonNullable<Parameters<Store['appendEvents']>[0]['identity']>;
+
+/**
+ * `store` with identity's part of an ingest made to fail inside its transaction (minting a profile
+ * id throws) for each `appendEvents` whose identity `fails` picks; the rest pass through. Shows
+ * that a broken identity index costs the links, never the events.
+ */
+function failingIdentity(store: Store, fails: (identity: IngestIdentity) => boolean): Store {
+  return {
+    ...store,
+    appendEvents: (input) =>
+      store.appendEvents(
+        input.identity && fails(input.identity)
+          ? {
+              ...input,
+              identity: {
+                ...input.identity,
+                newId: () => {
+                  throw new Error('identity is down');
+                },
+              },
+            }
+          : input,
+      ),
+  };
+}
+
+/** A silent logger that keeps the message of every warning, to check what the engine said. */
+function capturingWarnings(): { logger: Logger; warned: string[] } {
+  const warned: string[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)),
+  };
+  return { logger, warned };
+}
 
 export function runEngineIdentity(options: EngineConformanceOptions): void {
   describe(`identity end to end on ${options.name}`, () => {
@@ -220,33 +258,14 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       const db = h.dbName();
       const store = await options.openStore(db);
       // The real store, with identity's part of each ingest made to fail inside its transaction.
-      const failing: Store = {
-        ...store,
-        appendEvents: (input) =>
-          store.appendEvents(
-            input.identity
-              ? {
-                  ...input,
-                  identity: {
-                    ...input.identity,
-                    newId: () => {
-                      throw new Error('identity is down');
-                    },
-                  },
-                }
-              : input,
-          ),
-      };
-      const warned: string[] = [];
+      const failing = failingIdentity(store, () => true);
+      const { logger, warned } = capturingWarnings();
       sink = await h.server(() => ({ body: { ok: true } }));
       const pipes = h.trackEngine(
         createPipes({
           store: failing,
           secretKey: testSecretKey,
-          logger: {
-            ...silentLogger,
-            warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)),
-          },
+          logger,
           sandbox: { workers: 1 },
           dispatcher: { pollIntervalMs: 50 },
           identity: true,
@@ -269,34 +288,15 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       const db = h.dbName();
       const store = await options.openStore(db);
       // The real store; identity's writes fail for the request carrying anon-bad only.
-      const carriesBad = (identity: NonNullable<Parameters<Store['appendEvents']>[0]['identity']>) =>
+      const carriesBad = (identity: IngestIdentity) =>
         identity.links.some((l) => l.identifiers.some((i) => i.key === 'anon-bad'));
-      const failing: Store = {
-        ...store,
-        appendEvents: (input) =>
-          store.appendEvents(
-            input.identity && carriesBad(input.identity)
-              ? {
-                  ...input,
-                  identity: {
-                    ...input.identity,
-                    newId: () => {
-                      throw new Error('identity is down');
-                    },
-                  },
-                }
-              : input,
-          ),
-      };
-      const warned: string[] = [];
+      const failing = failingIdentity(store, carriesBad);
+      const { logger, warned } = capturingWarnings();
       const pipes = h.trackEngine(
         createPipes({
           store: failing,
           secretKey: testSecretKey,
-          logger: {
-            ...silentLogger,
-            warn: (a, b) => void warned.push(String(typeof a === 'string' ? a : b)),
-          },
+          logger,
           sandbox: { workers: 1 },
           identity: true,
         }),

@@ -130,32 +130,45 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
     const engine = (db: string, lines: string[], egress: string, extra: Partial<PipesOptions> = {}) =>
       h.engine(db, { logger: capturingLogger(lines), egressAllow: [egress], ...extra });
 
-    const setup = async (pipes: Pipes, send: string, transform: string | null) => {
+    /**
+     * The wiring every test here needs: the `web` source, the `leak` event type, `secrets` created
+     * and bound to `destination`, and `pipe` from the one to the other; pipe and destination
+     * enabled, the engine not started.
+     */
+    const wire = async <K extends string>(
+      pipes: Pipes,
+      setting: {
+        secrets: Record<K, string>;
+        destination: Parameters<Pipes['destinations']['create']>[0];
+        pipe: { name: string; transform?: string | null };
+      },
+    ) => {
       const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
       await pipes.eventTypes.create({ name: 'leak', schema: { type: 'object' } });
-      const secretIds: string[] = [];
-      const created: Partial<Record<SecretName, string>> = {};
-      for (const [key, value] of Object.entries(values)) {
-        const secret = await pipes.secrets.create({ key, value });
-        secretIds.push(secret.id);
-        created[key as SecretName] = secret.id;
+      const secretIds = {} as Record<K, string>;
+      for (const [key, value] of Object.entries<string>(setting.secrets)) {
+        secretIds[key as K] = (await pipes.secrets.create({ key, value })).id;
       }
-      const destination = await pipes.destinations.create({
-        name: 'leaky',
-        send,
-        max_batch_size: 1,
-        retry: { max_attempts: 1 },
-      });
-      await pipes.destinations.bindSecrets(destination.id, secretIds);
+      const destination = await pipes.destinations.create(setting.destination);
+      await pipes.destinations.bindSecrets(destination.id, Object.values(secretIds));
       const pipe = await pipes.pipes.create({
-        name: 'leaky-pipe',
+        ...setting.pipe,
         source_id: source.id,
         destination_id: destination.id,
-        transform,
       });
       await pipes.pipes.enable(pipe.id);
       await pipes.destinations.enable(destination.id);
-      return { pipe, destination, secretIds: created };
+      return { pipe, destination, secretIds };
+    };
+
+    /** Every secret of `values` bound to a `leaky` destination sending with `send`, one try per batch of one. */
+    const setup = async (pipes: Pipes, send: string, transform: string | null) => {
+      const wired = await wire(pipes, {
+        secrets: values,
+        destination: { name: 'leaky', send, max_batch_size: 1, retry: { max_attempts: 1 } },
+        pipe: { name: 'leaky-pipe', transform },
+      });
+      return { ...wired, secretIds: wired.secretIds as Partial<Record<SecretName, string>> };
     };
 
     const leak = (mode: string, extra: Record<string, unknown> = {}) => ({
@@ -280,34 +293,30 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
       try {
         const lines: string[] = [];
         const pipes = await engine(dbName(), lines, server.host, { sandbox: watched });
-        const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-        await pipes.eventTypes.create({ name: 'leak', schema: { type: 'object' } });
-        const token = await pipes.secrets.create({ key: 'TOKEN', value: 'tok-in-process-old-77aa11' });
-        const destination = await pipes.destinations.create({
+        const {
+          pipe,
+          secretIds: { TOKEN: tokenId },
+        } = await wire(pipes, {
+          secrets: { TOKEN: 'tok-in-process-old-77aa11' },
           // Not a piece of the token: delivery log lines name their destination.
-          name: 'local-sink',
-          send: `async function send({ secrets }) { await fetch(${JSON.stringify(server.url)}, { method: 'POST', body: secrets.TOKEN }); }`,
+          destination: {
+            name: 'local-sink',
+            send: `async function send({ secrets }) { await fetch(${JSON.stringify(server.url)}, { method: 'POST', body: secrets.TOKEN }); }`,
+          },
+          pipe: { name: 'p' },
         });
-        await pipes.destinations.bindSecrets(destination.id, [token.id]);
-        const pipe = await pipes.pipes.create({
-          name: 'p',
-          source_id: source.id,
-          destination_id: destination.id,
-        });
-        await pipes.pipes.enable(pipe.id);
-        await pipes.destinations.enable(destination.id);
         await pipes.start();
         await pipes.ingest('web', [leak('before')]);
         await settled(pipes, pipe.id, 1);
         const warmBefore = (await sandbox.stats()).perWorker[0]!.warmContexts;
         expect(warmBefore).toBeGreaterThanOrEqual(1);
 
-        await pipes.secrets.updateValue(token.id, 'tok-in-process-new-88bb22');
+        await pipes.secrets.updateValue(tokenId, 'tok-in-process-new-88bb22');
         expect(retired).toEqual([['tok-in-process-old-77aa11']]);
         expect(retireDone).toBe(true);
         expect((await sandbox.stats()).perWorker[0]!.warmContexts).toBe(warmBefore - 1);
         // The same value again retires nothing.
-        await pipes.secrets.updateValue(token.id, 'tok-in-process-new-88bb22');
+        await pipes.secrets.updateValue(tokenId, 'tok-in-process-new-88bb22');
         expect(retired).toHaveLength(1);
         expect(await pipes.store.listRetiredSecretValues({})).toHaveLength(1);
         expectNothingOf('the logs', lines.join('\n'), {
@@ -338,13 +347,15 @@ export function runEngineSecrets(options: EngineSecretsOptions): void {
         clock: () => now,
         retention: { days: 1, intervalMs: 3_600_000 },
       });
-      const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
-      await pipes.eventTypes.create({ name: 'leak', schema: { type: 'object' } });
-      const token = await pipes.secrets.create({ key: 'TOKEN', value: OLD });
-      const destination = await pipes.destinations.create({
-        name: 'caching',
-        max_batch_size: 1,
-        send: `let cached;
+      const {
+        pipe,
+        secretIds: { TOKEN: tokenId },
+      } = await wire(pipes, {
+        secrets: { TOKEN: OLD },
+        destination: {
+          name: 'caching',
+          max_batch_size: 1,
+          send: `let cached;
 async function send({ events, secrets }) {
   if (cached === undefined) cached = secrets.TOKEN;
   console.log('sending with ' + cached);
@@ -354,15 +365,9 @@ async function send({ events, secrets }) {
     body: JSON.stringify({ token: cached, n: events.length }),
   });
 }`,
+        },
+        pipe: { name: 'p' },
       });
-      await pipes.destinations.bindSecrets(destination.id, [token.id]);
-      const pipe = await pipes.pipes.create({
-        name: 'p',
-        source_id: source.id,
-        destination_id: destination.id,
-      });
-      await pipes.pipes.enable(pipe.id);
-      await pipes.destinations.enable(destination.id);
       await pipes.start();
 
       await pipes.ingest('web', [leak('before')]);
@@ -372,7 +377,7 @@ async function send({ events, secrets }) {
       // Another process (PostgreSQL: another machine) rotates the value: this engine's sandbox is
       // not told, and still must not call the context that cached the old value.
       const other = await engine(db, lines, server.host, { roles: ['ingest'], clock: () => now });
-      await other.secrets.updateValue(token.id, NEW);
+      await other.secrets.updateValue(tokenId, NEW);
       await pipes.ingest('web', [leak('after')]);
       const after = await settled(pipes, pipe.id, 2);
       expect(after.every((d) => d.status === 'delivered')).toBe(true);
@@ -407,7 +412,7 @@ async function send({ events, secrets }) {
       });
       expect(await pipes.store.listRetiredSecretValues({})).toEqual([]);
       const destroyed = await waitFor(async () => {
-        const page = await pipes.audit.list({ entity_kind: 'secret', entity_id: token.id });
+        const page = await pipes.audit.list({ entity_kind: 'secret', entity_id: tokenId });
         return page.data.find((e) => e.action === 'destroy_retired_value');
       });
       expect(destroyed).toMatchObject({ actor: 'retention', after: null, before: { key: 'TOKEN' } });
