@@ -11,7 +11,7 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createPipes, type Pipes } from '../engine.js';
+import { createPipes, type Pipes, type PipesOptions } from '../engine.js';
 import type { TransformProfile } from '../identity/stitch.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { Store } from '../store.js';
@@ -254,24 +254,36 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       expect(found?.identifiers.map((i) => i.kind).sort()).toEqual(['anonymous_id', 'email']);
     });
 
-    it('an event whose identity writes fail is still accepted, stored and delivered; the failure is logged', async () => {
-      const db = h.dbName();
-      const store = await options.openStore(db);
-      // The real store, with identity's part of each ingest made to fail inside its transaction.
-      const failing = failingIdentity(store, () => true);
+    /**
+     * An engine (identity on, one sandbox worker, not started) on a fresh database whose store
+     * fails identity's writes for the ingests `fails` picks; `warned` keeps what it warned.
+     */
+    const engineFailingIdentity = async (
+      fails: (identity: IngestIdentity) => boolean,
+      extra: Partial<PipesOptions> = {},
+    ) => {
+      const store = await options.openStore(h.dbName());
       const { logger, warned } = capturingWarnings();
-      sink = await h.server(() => ({ body: { ok: true } }));
       const pipes = h.trackEngine(
         createPipes({
-          store: failing,
+          store: failingIdentity(store, fails),
           secretKey: testSecretKey,
           logger,
           sandbox: { workers: 1 },
-          dispatcher: { pollIntervalMs: 50 },
           identity: true,
-          egressAllow: [sink.host],
+          ...extra,
         }),
       );
+      return { pipes, store, warned };
+    };
+
+    it('an event whose identity writes fail is still accepted, stored and delivered; the failure is logged', async () => {
+      sink = await h.server(() => ({ body: { ok: true } }));
+      // The real store, with identity's part of each ingest made to fail inside its transaction.
+      const { pipes, warned } = await engineFailingIdentity(() => true, {
+        dispatcher: { pollIntervalMs: 50 },
+        egressAllow: [sink.host],
+      });
       await storyPipe(pipes, `${sink.url}/events`, TRANSFORM);
       await pipes.start();
       const result = await purchase(pipes, 'order-identity-down');
@@ -285,22 +297,10 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
     });
 
     it('a bad sender beside a good one: only its own events go in without identity', async () => {
-      const db = h.dbName();
-      const store = await options.openStore(db);
       // The real store; identity's writes fail for the request carrying anon-bad only.
       const carriesBad = (identity: IngestIdentity) =>
         identity.links.some((l) => l.identifiers.some((i) => i.key === 'anon-bad'));
-      const failing = failingIdentity(store, carriesBad);
-      const { logger, warned } = capturingWarnings();
-      const pipes = h.trackEngine(
-        createPipes({
-          store: failing,
-          secretKey: testSecretKey,
-          logger,
-          sandbox: { workers: 1 },
-          identity: true,
-        }),
-      );
+      const { pipes, store, warned } = await engineFailingIdentity(carriesBad);
       await pipes.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
       await pipes.sources.create({ name: 'Web', slug: 'web' });
       await pipes.start();
