@@ -91,6 +91,36 @@ export function Section(props: { title: string; children: ComponentChildren }) {
   );
 }
 
+/**
+ * A labelled text input on a line of its own, as the create forms write it: the label names the
+ * input (`for`/`id`), and `onValue` gets the text after each keystroke. A `secret` field is a
+ * password field the browser does not offer to fill or remember (a value is typed, never shown).
+ *
+ * @example
+ * <TextField id="secret-value" label="Value" secret required value={value} onValue={setValue} />
+ */
+export function TextField(props: {
+  id: string;
+  label: string;
+  value: string;
+  onValue: (value: string) => void;
+  secret?: boolean;
+  required?: boolean;
+}) {
+  const input = {
+    id: props.id,
+    required: props.required,
+    value: props.value,
+    onInput: (e: Event) => props.onValue((e.target as HTMLInputElement).value),
+  };
+  return (
+    <p>
+      <label for={props.id}>{props.label}</label>{' '}
+      {props.secret ? <input {...input} type="password" autocomplete="off" /> : <input {...input} />}
+    </p>
+  );
+}
+
 /** A time in the operator's locale, with the exact ISO time on hover. */
 export function Time(props: { iso: string | null }) {
   if (!props.iso) return <span class="muted">—</span>;

@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
-import { canWrite, ErrorNote, Time, useLoad } from '../ui';
+import { canWrite, ErrorNote, TextField, Time, useLoad } from '../ui';
 
 interface ApiKey {
   id: string;
@@ -103,15 +103,7 @@ export function ApiKeysPage() {
           }}
         >
           <h2>New API key</h2>
-          <p>
-            <label for="key-name">Name</label>{' '}
-            <input
-              id="key-name"
-              required
-              value={name}
-              onInput={(e) => setName((e.target as HTMLInputElement).value)}
-            />
-          </p>
+          <TextField id="key-name" label="Name" required value={name} onValue={setName} />
           <p>
             <label for="key-scope">Scope</label>{' '}
             <select

@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
-import { canWrite, ErrorNote, Time, useLoad } from '../ui';
+import { canWrite, ErrorNote, TextField, Time, useLoad } from '../ui';
 
 interface Secret {
   id: string;
@@ -81,26 +81,8 @@ export function SecretsPage() {
           }}
         >
           <h2>New secret</h2>
-          <p>
-            <label for="secret-key">Key</label>{' '}
-            <input
-              id="secret-key"
-              required
-              value={key}
-              onInput={(e) => setKey((e.target as HTMLInputElement).value)}
-            />
-          </p>
-          <p>
-            <label for="secret-value">Value</label>{' '}
-            <input
-              id="secret-value"
-              type="password"
-              autocomplete="off"
-              required
-              value={value}
-              onInput={(e) => setValue((e.target as HTMLInputElement).value)}
-            />
-          </p>
+          <TextField id="secret-key" label="Key" required value={key} onValue={setKey} />
+          <TextField id="secret-value" label="Value" secret required value={value} onValue={setValue} />
           <button type="submit">Create secret</button> <span role="status">{message}</span>
         </form>
       )}
