@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
@@ -10,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
+import { listen } from './sqlite-engine.js';
 
 const writeKey = { name: 'deploy', token: 'config-write-token-0123456789', scope: 'write' as const };
 const readKey = { name: 'dashboard', token: 'config-read-token-0123456789', scope: 'read' as const };
@@ -47,8 +47,7 @@ describe('config export and import over HTTP', () => {
     });
     const handler = createHandler(production, { apiKeys: [writeKey, readKey] });
     server = createServer(createNodeListener(handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));

@@ -7,7 +7,6 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes } from '@openpipes/core';
@@ -32,6 +31,7 @@ import {
 } from './direct-path-cases.js';
 import { exchange, openRaw, type RawAnswer } from './raw.js';
 import { captureLogger } from './servers.js';
+import { listen } from './sqlite-engine.js';
 
 type PathName = 'fetch' | 'node' | 'express';
 
@@ -44,10 +44,10 @@ const servers: Server[] = [];
 /** Requests the direct answerer took (it resolves null for the ones it leaves to the fetch path). */
 let directAnswers = 0;
 
-async function listen(server: Server): Promise<number> {
+/** Listens on a free loopback port, and remembers the server to close it after the tests. */
+async function listenTracked(server: Server): Promise<number> {
   servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return (server.address() as AddressInfo).port;
+  return listen(server);
 }
 
 beforeAll(async () => {
@@ -117,7 +117,7 @@ beforeAll(async () => {
   serverOf.fetch = hardenServer(createServer(createNodeListener(fetchOnly, { basePath: prefix })));
   serverOf.node = hardenServer(createServer(createNodeListener(counted, { basePath: prefix })));
   serverOf.express = hardenServer(createServer(app));
-  for (const path of ['fetch', 'node', 'express'] as const) ports[path] = await listen(serverOf[path]);
+  for (const path of ['fetch', 'node', 'express'] as const) ports[path] = await listenTracked(serverOf[path]);
 });
 
 afterAll(async () => {

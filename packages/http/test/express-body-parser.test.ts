@@ -1,5 +1,4 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { purchaseEvent } from '@openpipes/core/testing';
 import express from 'express';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -7,6 +6,7 @@ import { createExpressMiddleware } from '../src/express.js';
 import { createHandler } from '../src/index.js';
 import { checkedFetch } from './client.js';
 import { startFixture, writeKey } from './servers.js';
+import { listen } from './sqlite-engine.js';
 
 // The documented fallback: mounted after express.json(), the middleware re-serialises the parsed
 // body (HMAC signatures then cannot match; everything else works).
@@ -28,8 +28,7 @@ beforeAll(async () => {
   });
   app.use('/pipes', createExpressMiddleware(createHandler(fixture.pipes, { apiKeys: [writeKey] })));
   const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/pipes`;
+  base = `http://127.0.0.1:${await listen(server)}/pipes`;
   close = () =>
     new Promise<void>((resolve) => {
       server.closeAllConnections();

@@ -6,7 +6,6 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, type Store } from '@openpipes/core';
@@ -29,6 +28,7 @@ import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { type Exposition, parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
+import { listen } from './sqlite-engine.js';
 
 interface Served {
   url: string;
@@ -39,8 +39,7 @@ interface Served {
 async function serve(pipes: Pipes, options: HandlerOptions): Promise<Served> {
   const handler = createHandler(pipes, { apiKeys: [writeKey, readKey], ...options });
   const server: Server = createServer(createNodeListener(handler));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await listen(server);
   return {
     url: `http://127.0.0.1:${port}`,
     pipes,

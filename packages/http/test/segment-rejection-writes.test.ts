@@ -7,7 +7,6 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, type Store, silentLogger } from '@openpipes/core';
@@ -16,6 +15,7 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
+import { listen } from './sqlite-engine.js';
 
 describe('unmappable Segment messages in the rejection log', { timeout: 60_000 }, () => {
   let dir: string;
@@ -45,8 +45,7 @@ describe('unmappable Segment messages in the rejection log', { timeout: 60_000 }
     await pipes.start();
     const handler = createHandler(pipes, { segment: true, logger: silentLogger });
     server = createServer(createNodeListener(handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
     sourceId = (await pipes.sources.create({ name: 'Web', slug: 'web' })).id;
     key = (await pipes.writeKeys.create(sourceId)).write_key;
   });

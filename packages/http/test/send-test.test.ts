@@ -7,7 +7,6 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes } from '@openpipes/core';
@@ -24,6 +23,7 @@ import { metaCapiTemplate } from '@openpipes/destinations';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
+import { listen } from './sqlite-engine.js';
 
 /** Two requests, as Google Ads' token exchange makes: a token, then the events with it. */
 const twoRequestSend = (base: string) => `async function send({ events, secrets }) {
@@ -70,8 +70,7 @@ describe('send() dry run and test send', () => {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}'),
     );
     standIn.on('connection', () => connections++);
-    await new Promise<void>((resolve) => standIn.listen(0, '127.0.0.1', resolve));
-    standInBase = `http://127.0.0.1:${(standIn.address() as AddressInfo).port}`;
+    standInBase = `http://127.0.0.1:${await listen(standIn)}`;
     pipes = createPipes({
       store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
       secretKey: testSecretKey,

@@ -6,7 +6,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
@@ -24,6 +23,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
+import { listen } from './sqlite-engine.js';
 
 const adminKey = { name: 'admin', token: 'webhook-admin-token-0123456789', scope: 'write' as const };
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, read field by field
@@ -75,8 +75,7 @@ describe('the webhook template over the admin API', () => {
     await pipes.start();
     const handler = createHandler(pipes, { apiKeys: [adminKey], templates, logger: silentLogger });
     server = createServer(createNodeListener(handler));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
     await new Promise((resolve) => server.close(resolve));
