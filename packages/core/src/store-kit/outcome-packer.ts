@@ -134,9 +134,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         if (!waiting.has(id)) return;
-        onWorkerFailure(
-          new Error(`the outcome packer's worker did not answer within ${replyTimeoutMs} ms`),
-        );
+        onWorkerFailure(new Error(`the outcome packer's worker did not answer within ${replyTimeoutMs} ms`));
         answer(id, null);
         // Stopped: its 'exit' counts the failure and answers what else was waiting on it.
         void w.terminate();
@@ -145,8 +143,7 @@ export function createOutcomePacker(options: OutcomePackerOptions = {}): Outcome
       waiting.set(id, (reply) => {
         clearTimeout(timer);
         const values = reply && valuesOf(reply, texts.length);
-        if (reply && !values)
-          onWorkerFailure(new Error("the outcome packer's worker answered wrongly"));
+        if (reply && !values) onWorkerFailure(new Error("the outcome packer's worker answered wrongly"));
         resolve(values);
       });
       if (waiting.size === 1) w.ref();
