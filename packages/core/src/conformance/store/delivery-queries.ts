@@ -5,6 +5,24 @@ import { at, newEvent, outcome, type Seeded, type StoreCases, t0 } from './fixtu
 
 export function deliveryQueryCases(t: StoreCases): void {
   const { claimFor, seed } = t;
+
+  /** Six events one second apart, each with its delivery to the one pipe; ids and times both increase. */
+  const secondApart = async (sourceId: string, pipeRefs: Seeded['pipeRefs'], prefix: string) => {
+    const ids: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const deliveryId = newId('delivery', t0 + i * 1000);
+      ids.push(deliveryId);
+      await t.store.appendEvents({
+        sourceId,
+        events: [newEvent(`${prefix}_${i}`, { value: 1 }, t0 + i * 1000)],
+        pipes: pipeRefs,
+        deliveryIds: [deliveryId],
+        dedupSince: null,
+        now: at(i * 1000),
+      });
+    }
+    return ids;
+  };
   describe('events and deliveries', () => {
     it('lists deliveries with filters and cursor pagination, newest first', async () => {
       const { pipeRefs } = await seed(7, 1);
@@ -359,19 +377,7 @@ export function deliveryQueryCases(t: StoreCases): void {
     it('re-queues the oldest failed and dead deliveries first across both statuses, and only inside a window', async () => {
       const { sourceId, pipeRefs } = await seed(0, 1);
       const p = pipeRefs[0]!;
-      const ids: string[] = [];
-      for (let i = 0; i < 6; i++) {
-        const deliveryId = newId('delivery', t0 + i * 1000);
-        ids.push(deliveryId);
-        await t.store.appendEvents({
-          sourceId,
-          events: [newEvent(`rq_${i}`, { value: 1 }, t0 + i * 1000)],
-          pipes: pipeRefs,
-          deliveryIds: [deliveryId],
-          dedupSince: null,
-          now: at(i * 1000),
-        });
-      }
+      const ids = await secondApart(sourceId, pipeRefs, 'rq');
       const claimed = await claimFor(p, 'w', at(10_000));
       const statusOf = ['failed', 'dead', 'delivered', 'failed', 'dead', 'failed'] as const;
       await t.store.completeDeliveries({
@@ -390,20 +396,7 @@ export function deliveryQueryCases(t: StoreCases): void {
     it('lists deliveries inside a closed time window, newest first, with a status and a cursor', async () => {
       const { sourceId, pipeRefs } = await seed(0, 1);
       const p = pipeRefs[0]!;
-      // Six events one second apart; ids and times both increase.
-      const ids: string[] = [];
-      for (let i = 0; i < 6; i++) {
-        const deliveryId = newId('delivery', t0 + i * 1000);
-        ids.push(deliveryId);
-        await t.store.appendEvents({
-          sourceId,
-          events: [newEvent(`win_${i}`, { value: 1 }, t0 + i * 1000)],
-          pipes: pipeRefs,
-          deliveryIds: [deliveryId],
-          dedupSince: null,
-          now: at(i * 1000),
-        });
-      }
+      const ids = await secondApart(sourceId, pipeRefs, 'win');
       const window = { pipeId: p.pipe_id, since: at(1000), until: at(5000) };
       expect((await t.store.listDeliveries({ ...window, limit: 10 })).map((r) => r.id)).toEqual([
         ids[4],
