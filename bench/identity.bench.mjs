@@ -22,13 +22,11 @@ import { createIdentity } from '@openpipes/core/identity';
 import { postgresStore } from '@openpipes/store-postgres';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import Database from 'better-sqlite3';
-import pg from 'pg';
-import { report, tempDir } from './lib.mjs';
+import { benchSchema, report, tempDir } from './lib.mjs';
 
 const profiles = Number(process.env.BENCH_IDENTITY_PROFILES ?? 1_000_000);
 const pgProfiles = Number(process.env.BENCH_IDENTITY_PG_PROFILES ?? profiles);
 const stores = (process.env.BENCH_IDENTITY_STORES ?? 'sqlite,postgres').split(',');
-const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PER_PROFILE = 5;
 const BATCH = 500;
 const SINGLE_RUNS = 2_000;
@@ -195,25 +193,10 @@ async function benchSqlite() {
 
 // ---- PostgreSQL ------------------------------------------------------------------------------
 async function benchPostgres() {
-  const admin = new pg.Pool({ connectionString: url, max: 1 });
-  admin.on('error', () => {});
-  try {
-    await admin.query('SELECT 1');
-  } catch (err) {
-    console.log(
-      JSON.stringify({
-        bench: 'identity',
-        store: 'postgres',
-        skipped: `no PostgreSQL at ${url}: ${err.message}`,
-      }),
-    );
-    await admin.end().catch(() => {});
-    return;
-  }
-  const schema = `bench_identity_${process.pid}`;
-  const drop = () => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-  process.on('SIGINT', () => drop().then(() => process.exit(130)));
-  const store = postgresStore({ connectionString: url, schema, poolSize: 2 });
+  const pgSchema = await benchSchema('identity', 'identity');
+  if (!pgSchema) return;
+  const { schema, admin } = pgSchema;
+  const store = postgresStore({ connectionString: pgSchema.url, schema, poolSize: 2 });
   try {
     await store.migrate();
     const t0 = performance.now();
@@ -257,8 +240,7 @@ async function benchPostgres() {
     await measure('postgres', store, n);
   } finally {
     await store.close();
-    await drop();
-    await admin.end();
+    await pgSchema.close();
   }
 }
 

@@ -350,3 +350,36 @@ export function loadAverage() {
   const [one, five] = readFileSync('/proc/loadavg', 'utf8').split(' ').map(Number);
   return { loadavg_1m: one, loadavg_5m: five };
 }
+
+/**
+ * A schema of its own on the test PostgreSQL (OPENPIPES_TEST_POSTGRES_URL) for bench `bench`:
+ * `{ url, schema, admin, close }` (`admin` a one-connection pool; `close()` drops the schema and
+ * ends it; an interrupt drops it too), or null after a "skipped" line when PostgreSQL is not there.
+ */
+export async function benchSchema(bench, tag) {
+  const { default: pg } = await import('pg');
+  const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const admin = new pg.Pool({ connectionString: url, max: 1 });
+  admin.on('error', () => {});
+  try {
+    await admin.query('SELECT 1');
+  } catch (err) {
+    console.log(
+      JSON.stringify({ bench, store: 'postgres', skipped: `no PostgreSQL at ${url}: ${err.message}` }),
+    );
+    await admin.end().catch(() => {});
+    return null;
+  }
+  const schema = `bench_${tag}_${process.pid}`;
+  const drop = () => admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
+  process.on('SIGINT', () => drop().then(() => process.exit(130)));
+  return {
+    url,
+    schema,
+    admin,
+    close: async () => {
+      await drop();
+      await admin.end();
+    },
+  };
+}

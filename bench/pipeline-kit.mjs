@@ -199,29 +199,31 @@ export async function startEngine({ checkout = root, store, env, token: adminTok
 // --- one round --------------------------------------------------------------------------------------
 
 const hex = (n) => n.toString(16).padStart(8, '0').repeat(8);
+
+/** Event number `i` of the yardstick: a purchase (or, with `type`, another type) with four identifiers. */
+export const purchaseOf = (i, type = 'purchase') => ({
+  event_type: type,
+  event_time: new Date().toISOString(),
+  event_id: `ord_${i}`,
+  event_payload: {
+    order_id: `ord_${i}`,
+    revenue: 129.9,
+    currency: 'EUR',
+    hashed_email: hex(i),
+    hashed_phone: hex(i + 7),
+    fbp: `fb.1.1714816462.${1000000 + i}`,
+    fbc: `fb.1.1714816462.IwAR${i}`,
+    ip: '203.0.113.7',
+    ua: 'Mozilla/5.0 (X11; Linux x86_64)',
+    page_url: 'https://shop.example/checkout/thank-you',
+  },
+});
+
 /** The JSON body of one collect request: `batch` events from number `from`, every tenth a page view. */
 function body(from) {
   const events = [];
-  for (let i = from; i < from + batch; i++) {
-    const filtered = i % 10 === 9;
-    events.push({
-      event_type: filtered ? 'page_view' : 'purchase',
-      event_time: new Date().toISOString(),
-      event_id: `ord_${i}`,
-      event_payload: {
-        order_id: `ord_${i}`,
-        revenue: 129.9,
-        currency: 'EUR',
-        hashed_email: hex(i),
-        hashed_phone: hex(i + 7),
-        fbp: `fb.1.1714816462.${1000000 + i}`,
-        fbc: `fb.1.1714816462.IwAR${i}`,
-        ip: '203.0.113.7',
-        ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-        page_url: 'https://shop.example/checkout/thank-you',
-      },
-    });
-  }
+  for (let i = from; i < from + batch; i++)
+    events.push(purchaseOf(i, i % 10 === 9 ? 'page_view' : 'purchase'));
   return JSON.stringify(events);
 }
 

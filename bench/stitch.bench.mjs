@@ -15,40 +15,19 @@ import { join } from 'node:path';
 import { createIdentity } from '@openpipes/core/identity';
 import { postgresStore } from '@openpipes/store-postgres';
 import { sqliteStore } from '@openpipes/store-sqlite';
-import pg from 'pg';
-import { report, tempDir } from './lib.mjs';
+import { benchSchema, report, tempDir } from './lib.mjs';
+import { purchaseOf } from './pipeline-kit.mjs';
 
 const profiles = Number(process.env.BENCH_STITCH_PROFILES ?? 20_000);
 const rounds = Number(process.env.BENCH_STITCH_ROUNDS ?? 40);
 const stores = (process.env.BENCH_STITCH_STORES ?? 'sqlite,postgres').split(',');
-const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const BATCH = 500;
 
 const load = () => loadavg().map((n) => Math.round(n * 100) / 100);
-const hex = (n) => n.toString(16).padStart(8, '0').repeat(8);
 const cpu = () => {
   const u = process.cpuUsage();
   return u.user + u.system;
 };
-
-/** The pipeline benchmark's purchase number `i` (bench/pipeline-kit.mjs). */
-const purchaseOf = (i) => ({
-  event_id: `ord_${i}`,
-  event_type: 'purchase',
-  event_time: new Date().toISOString(),
-  event_payload: {
-    order_id: `ord_${i}`,
-    revenue: 129.9,
-    currency: 'EUR',
-    hashed_email: hex(i),
-    hashed_phone: hex(i + 7),
-    fbp: `fb.1.1714816462.${1000000 + i}`,
-    fbc: `fb.1.1714816462.IwAR${i}`,
-    ip: '203.0.113.7',
-    ua: 'Mozilla/5.0 (X11; Linux x86_64)',
-    page_url: 'https://shop.example/checkout/thank-you',
-  },
-});
 
 function spread(samples) {
   const s = [...samples].sort((a, b) => a - b);
@@ -130,26 +109,16 @@ async function benchSqlite() {
 }
 
 async function benchPostgres() {
-  const admin = new pg.Pool({ connectionString: url, max: 1 });
-  admin.on('error', () => {});
-  try {
-    await admin.query('SELECT 1');
-  } catch (err) {
-    console.log(
-      JSON.stringify({ bench: 'stitch', store: 'postgres', skipped: `no PostgreSQL: ${err.message}` }),
-    );
-    await admin.end().catch(() => {});
-    return;
-  }
-  const schema = `bench_stitch_${process.pid}`;
-  const store = postgresStore({ connectionString: url, schema, poolSize: 2 });
+  const pgSchema = await benchSchema('stitch', 'stitch');
+  if (!pgSchema) return;
+  const { schema } = pgSchema;
+  const store = postgresStore({ connectionString: pgSchema.url, schema, poolSize: 2 });
   try {
     await store.migrate();
     await measure('postgres', store);
   } finally {
     await store.close();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => {});
-    await admin.end();
+    await pgSchema.close();
   }
 }
 
