@@ -134,20 +134,22 @@ export function Time(props: { iso: string | null }) {
 /**
  * Form state that starts from `initial()` and starts over from it whenever `version` changes: a
  * section that edits a versioned entity stays mounted across saves (its status line with it) and
- * shows the new version's values once they arrive.
+ * shows the new version's values once they arrive. The reset happens in the render that brings the
+ * new version, not in an effect after it: no frame shows the new version beside the old values.
  */
 export function useVersionedState<T>(
   initial: () => T,
   version: unknown,
 ): [T, (next: T | ((previous: T) => T)) => void] {
-  const [state, setState] = useState(initial);
-  const synced = useRef(version);
-  const initialRef = useRef(initial);
-  initialRef.current = initial;
-  useEffect(() => {
-    if (synced.current === version) return;
-    synced.current = version;
-    setState(initialRef.current());
-  }, [version]);
-  return [state, setState];
+  const box = useRef<{ version: unknown; value: T }>();
+  if (box.current === undefined || box.current.version !== version) {
+    box.current = { version, value: initial() };
+  }
+  const [, rerender] = useState(0);
+  const set = useCallback((next: T | ((previous: T) => T)) => {
+    const current = box.current!;
+    current.value = typeof next === 'function' ? (next as (previous: T) => T)(current.value) : next;
+    rerender((n) => n + 1);
+  }, []);
+  return [box.current.value, set];
 }
