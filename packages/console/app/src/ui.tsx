@@ -141,7 +141,7 @@ export function useVersionedState<T>(
   initial: () => T,
   version: unknown,
 ): [T, (next: T | ((previous: T) => T)) => void] {
-  const box = useRef<{ version: unknown; value: T }>();
+  const box = useRef<{ version: unknown; value: T } | undefined>(undefined);
   if (box.current === undefined || box.current.version !== version) {
     box.current = { version, value: initial() };
   }
