@@ -1,15 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
-import { metaExampleTransform, testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes } from '@openpipes/core';
+import { metaExampleTransform } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { listen } from './sqlite-engine.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 const writeKey = { name: 'deploy', token: 'config-write-token-0123456789', scope: 'write' as const };
 const readKey = { name: 'dashboard', token: 'config-read-token-0123456789', scope: 'read' as const };
@@ -18,23 +14,21 @@ type Json = any;
 const send = 'async function send({ events, secrets }) { return { outcome: "delivered" }; }';
 
 describe('config export and import over HTTP', () => {
-  let dir: string;
+  const engines: SqliteEngine[] = [];
   let staging: Pipes;
   let production: Pipes;
   let server: Server;
   let base: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-http-config-'));
-    const engine = (name: string) =>
-      createPipes({
-        store: sqliteStore({ filename: join(dir, `${name}.db`) }),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        sandbox: { workers: 1 },
-      });
-    staging = engine('staging');
-    production = engine('production');
+    // Not started: export and import answer without a running engine.
+    const engine = async (name: string) => {
+      const created = await startSqliteEngine(`http-config-${name}`, {}, { start: false });
+      engines.push(created);
+      return created.pipes;
+    };
+    staging = await engine('staging');
+    production = await engine('production');
     const web = await staging.sources.create({ name: 'Web', slug: 'web' });
     await staging.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
     const token = await staging.secrets.create({ key: 'META_ACCESS_TOKEN', value: 'EAAB-staging-only' });
@@ -50,10 +44,8 @@ describe('config export and import over HTTP', () => {
     base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await Promise.all([staging.stop({ graceMs: 500 }), production.stop({ graceMs: 500 })]);
-    await Promise.all([staging.store.close(), production.store.close()]);
-    rmSync(dir, { recursive: true, force: true });
+    await closeServer(server);
+    await Promise.all(engines.map((engine) => engine.stop()));
   });
 
   const call = (

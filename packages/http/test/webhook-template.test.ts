@@ -4,26 +4,21 @@
  * it to another instance without any secret value.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes, silentLogger } from '@openpipes/core';
+import { type Pipes, silentLogger } from '@openpipes/core';
 import {
   purchaseEvent,
   type RecordedTestRequest,
   settled,
   startTestServer,
   type TestServer,
-  testSecretKey,
 } from '@openpipes/core/testing';
 import { templates } from '@openpipes/destinations';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
-import { listen } from './sqlite-engine.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 const adminKey = { name: 'admin', token: 'webhook-admin-token-0123456789', scope: 'write' as const };
 // biome-ignore lint/suspicious/noExplicitAny: JSON answers, read field by field
@@ -49,7 +44,7 @@ function verified(request: RecordedTestRequest): boolean {
 }
 
 describe('the webhook template over the admin API', () => {
-  let dir: string;
+  const engines: SqliteEngine[] = [];
   let pipes: Pipes;
   let copy: Pipes;
   let receiver: TestServer;
@@ -57,32 +52,29 @@ describe('the webhook template over the admin API', () => {
   let base: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-http-webhook-'));
     receiver = await startTestServer((request) =>
       verified(request) && request.headers['x-api-key'] === apiKey ? { status: 204 } : { status: 401 },
     );
-    const engine = (name: string) =>
-      createPipes({
-        store: sqliteStore({ filename: join(dir, `${name}.db`) }),
-        secretKey: testSecretKey,
-        logger: silentLogger,
-        sandbox: { workers: 1 },
-        egressAllow: [receiver.host],
-        dispatcher: { pollIntervalMs: 50 },
-      });
-    pipes = engine('origin');
-    copy = engine('copy');
-    await pipes.start();
+    // The origin delivers; the copy only receives an import.
+    const engine = async (name: string, start: boolean) => {
+      const created = await startSqliteEngine(
+        `http-webhook-${name}`,
+        { egressAllow: [receiver.host], dispatcher: { pollIntervalMs: 50 } },
+        { start },
+      );
+      engines.push(created);
+      return created.pipes;
+    };
+    pipes = await engine('origin', true);
+    copy = await engine('copy', false);
     const handler = createHandler(pipes, { apiKeys: [adminKey], templates, logger: silentLogger });
     server = createServer(createNodeListener(handler));
     base = `http://127.0.0.1:${await listen(server)}`;
   });
   afterAll(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await Promise.all([pipes.stop({ graceMs: 500 }), copy.stop({ graceMs: 500 })]);
-    await Promise.all([pipes.store.close(), copy.store.close()]);
+    await closeServer(server);
+    await Promise.all(engines.map((engine) => engine.stop()));
     await receiver.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const call = (method: string, path: string, body?: unknown) =>
