@@ -4,10 +4,7 @@
  * and hour's buckets; bad windows are refused with a coded error) and
  * `POST /api/pipes/{id}/transform-test` (runs code in the sandbox, delivers nothing, redacts).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes } from '@openpipes/core';
+import type { Pipes } from '@openpipes/core';
 import {
   exampleAccessToken,
   metaLikeAnswer,
@@ -16,15 +13,14 @@ import {
   setupMetaExample,
   startTestServer,
   type TestServer,
-  testSecretKey,
 } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
+import { type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 describe('the console API', () => {
-  let dir: string;
   let meta: TestServer;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let flow: Awaited<ReturnType<typeof setupMetaExample>>;
   const key = { name: 'viewer', token: 'delivery-counts-read-0123', scope: 'read' as const };
@@ -43,25 +39,19 @@ describe('the console API', () => {
     );
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-counts-'));
     meta = await startTestServer(metaLikeAnswer);
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
-      secretKey: testSecretKey,
-      sandbox: { workers: 1 },
+    engine = await startSqliteEngine('counts', {
       egressAllow: [meta.host],
       dispatcher: { pollIntervalMs: 20 },
     });
-    await pipes.start();
+    pipes = engine.pipes;
     flow = await setupMetaExample(pipes, meta);
     await pipes.ingest('web', [purchaseEvent('ord_1'), purchaseEvent('ord_2'), purchaseEvent('ord_3')]);
     await settled(pipes, flow.pipe.id, 3);
   });
   afterAll(async () => {
-    await pipes.stop({ graceMs: 500 });
-    await pipes.store.close();
+    await engine.stop();
     await meta.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const total = (data: Array<{ status: string; count: number }>, status: string) =>

@@ -5,13 +5,9 @@
  * same handler wrapped so that it has no direct answerer) and asks for the same answer from each:
  * status, headers, body, and the log lines the request left.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes } from '@openpipes/core';
-import { purchaseSchema, testSecretKey, waitFor } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes } from '@openpipes/core';
+import { purchaseSchema, waitFor } from '@openpipes/core/testing';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directAnswerer, directAnswererOf } from '../src/direct.js';
@@ -31,11 +27,11 @@ import {
 } from './direct-path-cases.js';
 import { exchange, openRaw, type RawAnswer } from './raw.js';
 import { captureLogger } from './servers.js';
-import { listen } from './sqlite-engine.js';
+import { listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 type PathName = 'fetch' | 'node' | 'express';
 
-let dir: string;
+let engine: SqliteEngine | undefined;
 let pipes: Pipes;
 let logger: ReturnType<typeof captureLogger>;
 const ports = {} as Record<PathName, number>;
@@ -51,16 +47,9 @@ async function listenTracked(server: Server): Promise<number> {
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'openpipes-direct-'));
   logger = captureLogger();
-  pipes = createPipes({
-    store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-    secretKey: testSecretKey,
-    logger,
-    sandbox: { workers: 1 },
-    roles: ['ingest'],
-  });
-  await pipes.start();
+  engine = await startSqliteEngine('direct', { logger, roles: ['ingest'] });
+  pipes = engine.pipes;
   await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
   const token = await pipes.secrets.create({ key: 'COLLECT_TOKEN', value: collectToken });
   const signing = await pipes.secrets.create({ key: 'COLLECT_HMAC_KEY', value: hmacKey });
@@ -125,9 +114,7 @@ afterAll(async () => {
     server.closeAllConnections();
     server.close();
   }
-  await pipes?.stop({ graceMs: 1000 });
-  await pipes?.store.close();
-  rmSync(dir, { recursive: true, force: true });
+  await engine?.stop();
 });
 
 /** What must be equal between paths: generated ids and the date are masked. */

@@ -6,29 +6,21 @@
  * (`tenant-b.platform.test` beside `t.platform.test`) — plant its chosen `_fbc`, `_fbp` and
  * anonymous id in every visitor's cookies for all of `platform.test`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import type { Pipes } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
+import { type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 const fbp = 'fb.1.1714816462000.1234567890';
 
 describe('first-party cookies for a parent domain', () => {
-  let dir: string;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let handler: (request: Request) => Promise<Response>;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-cookie-domain-'));
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
-      secretKey: testSecretKey,
-      sandbox: { workers: 1 },
-    });
+    engine = await startSqliteEngine('cookie-domain', {}, { start: false });
+    pipes = engine.pipes;
     await pipes.eventTypes.create({ name: 'purchase', schema: { type: 'object' } });
     await pipes.sources.create({ name: 'Open', slug: 'open', first_party_cookies: true });
     await pipes.sources.create({
@@ -45,11 +37,7 @@ describe('first-party cookies for a parent domain', () => {
     });
     handler = createHandler(pipes);
   });
-  afterAll(async () => {
-    await pipes.stop({ graceMs: 500 });
-    await pipes.store.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => engine.stop());
 
   const send = async (slug: string, origin: string) => {
     const response = await handler(

@@ -2,38 +2,25 @@
  * The checker every suite's answers go through must be able to fail: it is tried here on answers
  * the document does not allow, next to ones it does.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { textPattern } from '../src/openapi.js';
 import { createOpenApiChecker, type OpenApiChecker } from './openapi-check.js';
+import { type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'openpipes-openapi-'));
+let engine: SqliteEngine;
 let checker: OpenApiChecker;
-let stop: () => Promise<void>;
 
 beforeAll(async () => {
   // The document does not need a running engine: it is built from the route table.
-  const pipes = createPipes({
-    store: sqliteStore({ filename: join(dir, 'doc.db') }),
-    secretKey: testSecretKey,
-  });
-  stop = () => pipes.stop({ graceMs: 0 }).then(() => pipes.store.close());
-  const handler = createHandler(pipes, {
+  engine = await startSqliteEngine('openapi', {}, { start: false });
+  const handler = createHandler(engine.pipes, {
     apiKeys: [{ name: 'ops', token: 'op_write_0123456789abcdef', scope: 'write' }],
   });
   const document = await (await handler(new Request('http://localhost/openapi.json'))).json();
   checker = createOpenApiChecker(document as Record<string, unknown>);
 });
-afterAll(async () => {
-  await stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => engine.stop());
 
 const answer = (status: number, body: unknown, type = 'application/json; charset=utf-8') => ({
   status,

@@ -5,15 +5,10 @@
  * operation has must answer 404, a method the path does not have 405, both in the error format.
  * The test client runs every answer the suites see through it.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes } from '@openpipes/core';
-import { testSecretKey } from '@openpipes/core/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { createHandler } from '../src/index.js';
+import { startSqliteEngine } from './sqlite-engine.js';
 
 // ajv-formats is CommonJS; its default export arrives wrapped under some loaders.
 const addFormats = ((addFormatsModule as unknown as { default?: unknown }).default ??
@@ -252,17 +247,11 @@ export function checkerFor(base: string): Promise<OpenApiChecker> {
  * being collected.
  */
 export async function localDocument(): Promise<Json> {
-  const dir = mkdtempSync(join(tmpdir(), 'openpipes-openapi-'));
-  const pipes = createPipes({
-    store: sqliteStore({ filename: join(dir, 'doc.db') }),
-    secretKey: testSecretKey,
-  });
+  const engine = await startSqliteEngine('openapi', {}, { start: false });
   try {
-    const handler = createHandler(pipes);
+    const handler = createHandler(engine.pipes);
     return (await (await handler(new Request('http://localhost/openapi.json'))).json()) as Json;
   } finally {
-    await pipes.stop({ graceMs: 0 });
-    await pipes.store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await engine.stop();
   }
 }

@@ -5,11 +5,8 @@
  * allow-list, counts every connection); secrets echoed by user code are redacted; a test send goes
  * out only through a template's test mode.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createPipes, type Pipes } from '@openpipes/core';
+import type { Pipes } from '@openpipes/core';
 import {
   exampleAccessToken,
   metaLikeAnswer,
@@ -17,13 +14,11 @@ import {
   setupMetaExample,
   startTestServer,
   type TestServer,
-  testSecretKey,
 } from '@openpipes/core/testing';
 import { metaCapiTemplate } from '@openpipes/destinations';
-import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
-import { listen } from './sqlite-engine.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 /** Two requests, as Google Ads' token exchange makes: a token, then the events with it. */
 const twoRequestSend = (base: string) => `async function send({ events, secrets }) {
@@ -44,11 +39,11 @@ const twoRequestSend = (base: string) => `async function send({ events, secrets 
 }`;
 
 describe('send() dry run and test send', () => {
-  let dir: string;
   let meta: TestServer;
   let standIn: Server;
   let standInBase: string;
   let connections = 0;
+  let engine: SqliteEngine;
   let pipes: Pipes;
   let flow: Awaited<ReturnType<typeof setupMetaExample>>;
   const writer = { name: 'ops', token: 'send-test-write-0123', scope: 'write' as const };
@@ -63,7 +58,6 @@ describe('send() dry run and test send', () => {
     );
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-send-test-'));
     meta = await startTestServer(metaLikeAnswer);
     // Answers like a platform would, so a request that did go out would look like success.
     standIn = createServer((_req, res) =>
@@ -71,21 +65,14 @@ describe('send() dry run and test send', () => {
     );
     standIn.on('connection', () => connections++);
     standInBase = `http://127.0.0.1:${await listen(standIn)}`;
-    pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'db.sqlite') }),
-      secretKey: testSecretKey,
-      sandbox: { workers: 1 },
-      egressAllow: [meta.host, '127.0.0.1'],
-    });
-    await pipes.start();
+    engine = await startSqliteEngine('send-test', { egressAllow: [meta.host, '127.0.0.1'] });
+    pipes = engine.pipes;
     flow = await setupMetaExample(pipes, meta);
   });
   afterAll(async () => {
-    await pipes.stop({ graceMs: 500 });
-    await pipes.store.close();
+    await engine.stop();
     await meta.close();
-    await new Promise((resolve) => standIn.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
+    await closeServer(standIn);
   });
 
   it('records both requests of a two-request send, answers each with a synthetic 200 and connects nowhere', async () => {
