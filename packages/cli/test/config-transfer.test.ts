@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   collect,
+  createSourceAndEventTypeOverCli,
   eventually,
   openpipes,
   openpipesOk,
@@ -50,14 +51,7 @@ describe('openpipes config export | config import', () => {
 
   it('exports staging, imports into an empty production that then delivers the same way, and changes nothing the second time', async () => {
     // Staging, set up through the CLI.
-    await on(staging, ['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);
-    await on(staging, [
-      'api',
-      'POST',
-      '/api/event-types',
-      '--json',
-      JSON.stringify({ name: 'purchase', schema: purchaseSchema }),
-    ]);
+    await createSourceAndEventTypeOverCli(staging.env, { name: 'purchase', schema: purchaseSchema });
     const secretIds = [
       (
         await on(

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   collect,
+  createSourceAndEventTypeOverCli,
   openpipes,
   openpipesOk,
   type ServeProcess,
@@ -23,8 +24,7 @@ describe('openpipes erasure and profiles export', () => {
 
   beforeAll(async () => {
     serve = await startServe();
-    await run(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);
-    await run(['api', 'POST', '/api/event-types', '--json', '{"name":"login","schema":{"type":"object"}}']);
+    await createSourceAndEventTypeOverCli(serve.env, { name: 'login', schema: { type: 'object' } });
     const at = new Date().toISOString();
     for (const payload of [{ anonymous_id: 'anon-jane', user_id: 'u-jane', email }, { user_id: 'u-bob' }]) {
       const collected = await collect(serve.url, [

@@ -245,3 +245,18 @@ export function collect(baseUrl: string, body: unknown, slug = 'web'): Promise<R
     body: JSON.stringify(body),
   });
 }
+
+/**
+ * Creates the `web` source (named Web) and the event type `eventType` through
+ * `openpipes api POST`, as an operator would from a shell; rejects unless both commands exit 0.
+ *
+ * @example
+ * await createSourceAndEventTypeOverCli(serve.env, { name: 'purchase', schema: purchaseSchema });
+ */
+export async function createSourceAndEventTypeOverCli(
+  env: Record<string, string>,
+  eventType: { name: string; schema: unknown },
+): Promise<void> {
+  await openpipesOk(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}'], { env });
+  await openpipesOk(['api', 'POST', '/api/event-types', '--json', JSON.stringify(eventType)], { env });
+}

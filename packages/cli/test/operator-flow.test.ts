@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   collect,
+  createSourceAndEventTypeOverCli,
   eventually,
   openpipes,
   openpipesOk,
@@ -50,14 +51,7 @@ describe('the operator flow through the CLI', () => {
     openpipesOk(args, { env: serve.env, stdin, cwd: dir });
 
   it('creates the source, event type, secrets, destination and pipe, enables them, and a collected event is delivered', async () => {
-    await run(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);
-    await run([
-      'api',
-      'POST',
-      '/api/event-types',
-      '--json',
-      JSON.stringify({ name: 'purchase', schema: purchaseSchema }),
-    ]);
+    await createSourceAndEventTypeOverCli(serve.env, { name: 'purchase', schema: purchaseSchema });
 
     // printf '%s' "$META_TOKEN" | openpipes secrets create --key META_ACCESS_TOKEN --value-stdin --description "..."
     const token = (

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CliResult,
   collect,
+  createSourceAndEventTypeOverCli,
   openpipes,
   openpipesOk,
   type ServeProcess,
@@ -20,14 +21,10 @@ describe('openpipes sources', () => {
 
   beforeAll(async () => {
     serve = await startServe();
-    await run(['api', 'POST', '/api/sources', '--json', '{"name":"Web","slug":"web"}']);
-    await run([
-      'api',
-      'POST',
-      '/api/event-types',
-      '--json',
-      '{"name":"purchase","schema":{"type":"object","required":["value"]}}',
-    ]);
+    await createSourceAndEventTypeOverCli(serve.env, {
+      name: 'purchase',
+      schema: { type: 'object', required: ['value'] },
+    });
     const collected = await collect(serve.url, [
       { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { value: 1 } },
       { event_type: 'purchase', event_time: new Date().toISOString(), event_payload: { price: 1 } },
