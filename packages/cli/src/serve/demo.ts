@@ -7,8 +7,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConfigDocumentInput, Logger, Pipes } from '@openpipes/core';
-// The Meta example transform and send(), verbatim (only send()'s base URL differs): one copy, in core.
-import { metaExampleSend, metaExampleTransform } from '@openpipes/core/testing';
+// The Meta example's transform, send() (only its base URL differs) and purchase schema, verbatim: one
+// copy, in core.
+import { metaExampleSend, metaExampleTransform, purchaseSchema } from '@openpipes/core/testing';
 
 /** The path the demo's stand-in for Meta's Conversions API answers under. */
 export const demoSinkPath = '/demo-sink';
@@ -19,17 +20,6 @@ export const demoNames = {
   destination: 'meta-capi-demo',
   pipe: 'purchase-to-meta',
 } as const;
-
-/** The purchase schema the demo's event type checks. */
-const purchaseSchema = {
-  type: 'object',
-  required: ['order_id', 'revenue', 'currency'],
-  properties: {
-    order_id: { type: 'string', minLength: 1 },
-    revenue: { type: 'number', minimum: 0 },
-    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-  },
-};
 
 /** The demo as a config document. */
 export function demoConfig(sinkBaseUrl: string): ConfigDocumentInput {
