@@ -16,6 +16,7 @@ import type { OpenPipesHandler, RequestContext } from '../src/handler.js';
 import { createNodeListener } from '../src/node.js';
 import { exchange, openRaw, untilClosed } from './raw.js';
 import { type AdapterName, adapters } from './servers.js';
+import { closeServer, listen } from './sqlite-engine.js';
 
 type Respond = (request: Request, context?: RequestContext) => Promise<Response>;
 
@@ -34,37 +35,30 @@ afterEach(async () => {
 /** Serves `respond` on the adapter under `/op`, with a host route at `/host` that throws. */
 async function serve(adapter: AdapterName, respond: Respond): Promise<number> {
   const handler = asHandler(respond);
-  let server: Server;
   if (adapter === 'fastify') {
     const app = Fastify();
     await app.register(createFastifyPlugin(handler), { prefix: '/op' });
     await app.listen({ host: '127.0.0.1', port: 0 });
-    server = app.server;
     stops.push(() => app.close());
+    return (app.server.address() as AddressInfo).port;
+  }
+  let server: Server;
+  if (adapter === 'express') {
+    const app = express();
+    app.use('/op', createExpressMiddleware(handler));
+    server = createServer(app);
   } else {
-    if (adapter === 'express') {
-      const app = express();
-      app.use('/op', createExpressMiddleware(handler));
-      server = createServer(app);
-    } else {
-      server = createServer(
-        createNodeListener(handler, {
-          fallback: () => {
-            throw new Error('host route failed');
-          },
-        }),
-      );
-    }
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    stops.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
+    server = createServer(
+      createNodeListener(handler, {
+        fallback: () => {
+          throw new Error('host route failed');
+        },
+      }),
     );
   }
-  return (server.address() as AddressInfo).port;
+  const port = await listen(server);
+  stops.push(() => closeServer(server));
+  return port;
 }
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`;

@@ -27,7 +27,7 @@ import {
 } from './direct-path-cases.js';
 import { exchange, openRaw, type RawAnswer } from './raw.js';
 import { captureLogger } from './servers.js';
-import { listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 type PathName = 'fetch' | 'node' | 'express';
 
@@ -110,10 +110,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const server of servers) {
-    server.closeAllConnections();
-    server.close();
-  }
+  await Promise.all(servers.map(closeServer));
   await engine?.stop();
 });
 

@@ -6,7 +6,7 @@ import { createExpressMiddleware } from '../src/express.js';
 import { createHandler } from '../src/index.js';
 import { checkedFetch } from './client.js';
 import { startFixture, writeKey } from './servers.js';
-import { listen } from './sqlite-engine.js';
+import { closeServer, listen } from './sqlite-engine.js';
 
 // The documented fallback: mounted after express.json(), the middleware re-serialises the parsed
 // body (HMAC signatures then cannot match; everything else works).
@@ -29,11 +29,7 @@ beforeAll(async () => {
   app.use('/pipes', createExpressMiddleware(createHandler(fixture.pipes, { apiKeys: [writeKey] })));
   const server = createServer(app);
   base = `http://127.0.0.1:${await listen(server)}/pipes`;
-  close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
+  close = () => closeServer(server);
 });
 afterAll(async () => {
   await close();

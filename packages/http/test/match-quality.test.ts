@@ -7,7 +7,6 @@
  * declares no identifiers says `measured: false`.
  */
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import {
   type RecordedTestRequest,
   startTestServer,
@@ -21,6 +20,7 @@ import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
+import { closeServer, listen } from './sqlite-engine.js';
 import { backends, ingestStory, metaPixel, setupMetaPurchases, startEngine } from './stitching.js';
 
 const TOKEN = 'meta-token-match';
@@ -80,15 +80,8 @@ describe.each(await backends('match'))('match quality end to end ($name)', (back
     const server: Server = createServer(
       createNodeListener(createHandler(pipes, { apiKeys: [writeKey, readKey], metrics: {} })),
     );
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    closers.push(
-      () =>
-        new Promise<void>((resolve) => {
-          server.closeAllConnections();
-          server.close(() => resolve());
-        }),
-    );
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = `http://127.0.0.1:${await listen(server)}`;
+    closers.push(() => closeServer(server));
     const get = (path: string) =>
       checkedFetch({ base }, path, { headers: { authorization: `Bearer ${readKey.token}` } });
 

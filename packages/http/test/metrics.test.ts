@@ -28,7 +28,7 @@ import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { type Exposition, parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
-import { listen } from './sqlite-engine.js';
+import { closeServer, listen } from './sqlite-engine.js';
 
 interface Served {
   url: string;
@@ -43,11 +43,7 @@ async function serve(pipes: Pipes, options: HandlerOptions): Promise<Served> {
   return {
     url: `http://127.0.0.1:${port}`,
     pipes,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => closeServer(server),
   };
 }
 

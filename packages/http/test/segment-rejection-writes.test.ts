@@ -15,7 +15,7 @@ import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
-import { listen } from './sqlite-engine.js';
+import { closeServer, listen } from './sqlite-engine.js';
 
 describe('unmappable Segment messages in the rejection log', { timeout: 60_000 }, () => {
   let dir: string;
@@ -50,10 +50,7 @@ describe('unmappable Segment messages in the rejection log', { timeout: 60_000 }
     key = (await pipes.writeKeys.create(sourceId)).write_key;
   });
   afterAll(async () => {
-    await new Promise<void>((resolve) => {
-      server?.closeAllConnections();
-      server ? server.close(() => resolve()) : resolve();
-    });
+    await closeServer(server);
     await pipes?.stop({ graceMs: 2000 });
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
