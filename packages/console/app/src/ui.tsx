@@ -60,6 +60,44 @@ export function ErrorNote(props: { error: Error | undefined }) {
   );
 }
 
+/**
+ * A list as a table: a header cell for each of `columns` (a `false` one is left out, for a column
+ * only some sessions see) and `row(item)`, a `<tr>` with its own key, for each of `items`; the
+ * sentence `empty` instead when there are none, and nothing until they are loaded.
+ *
+ * @example
+ * <ListTable caption="Secrets" columns={['Key', write && 'Rotate']} items={list.data?.data}
+ *   empty="No secrets yet." row={(s) => <tr key={s.id}>…</tr>} />
+ */
+export function ListTable<T>(props: {
+  caption: string;
+  columns: Array<string | false>;
+  items: readonly T[] | undefined;
+  empty: string;
+  row: (item: T) => ComponentChildren;
+}) {
+  if (!props.items) return null;
+  if (props.items.length === 0) return <p>{props.empty}</p>;
+  return (
+    <table>
+      <caption>{props.caption}</caption>
+      <thead>
+        <tr>
+          {props.columns.map(
+            (name) =>
+              name && (
+                <th scope="col" key={name}>
+                  {name}
+                </th>
+              ),
+          )}
+        </tr>
+      </thead>
+      <tbody>{props.items.map(props.row)}</tbody>
+    </table>
+  );
+}
+
 export function StatusBadge(props: { status: string }) {
   return <span class={`badge status-${props.status}`}>{props.status}</span>;
 }

@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
-import { canWrite, Enabled, ErrorNote, Time, useLoad } from '../ui';
+import { canWrite, Enabled, ErrorNote, ListTable, Time, useLoad } from '../ui';
 
 interface AlertChannel {
   id: string;
@@ -44,82 +44,65 @@ export function AlertsPage() {
       </p>
       <ErrorNote error={list.error ?? error} />
       <p role="status">{message}</p>
-      {list.data && list.data.data.length === 0 && <p>No alert channels yet.</p>}
-      {list.data && list.data.data.length > 0 && (
-        <table>
-          <caption>Alert channels</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Type</th>
-              <th scope="col">State</th>
-              <th scope="col">Watches</th>
-              <th scope="col">Alerts</th>
-              <th scope="col">Last message</th>
-              {write && <th scope="col">Actions</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.data.map((c) => (
-              <tr key={c.id}>
-                <td>{c.name}</td>
-                <td>{c.type}</td>
-                <td>
-                  <Enabled enabled={c.enabled} />
-                </td>
-                <td>{c.pipe_ids.length === 0 ? 'every pipe' : `${c.pipe_ids.length} pipes`}</td>
-                <td>{c.kinds.join(', ')}</td>
-                <td>
-                  {c.last_delivery ? (
-                    <>
-                      {c.last_delivery.ok
-                        ? 'sent'
-                        : `failed: ${c.last_delivery.error ?? c.last_delivery.status}`}{' '}
-                      <Time iso={c.last_delivery.at} />
-                    </>
-                  ) : (
-                    <span class="muted">none yet</span>
-                  )}
-                </td>
-                {write && (
-                  <td>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        act(async () => {
-                          await api(`api/alert-channels/${encodeURIComponent(c.id)}/toggle`, {
-                            method: 'PUT',
-                            body: { enabled: !c.enabled },
-                          });
-                          return `${c.name} ${c.enabled ? 'disabled' : 'enabled'}.`;
-                        })
-                      }
-                    >
-                      {c.enabled ? `Disable ${c.name}` : `Enable ${c.name}`}
-                    </button>{' '}
-                    <button
-                      type="button"
-                      onClick={() =>
-                        act(async () => {
-                          const r = await api<{ ok: boolean; error: string | null }>(
-                            `api/alert-channels/${encodeURIComponent(c.id)}/test`,
-                            { method: 'POST', body: {} },
-                          );
-                          return r.ok
-                            ? `Test message sent to ${c.name}.`
-                            : `${c.name} refused it: ${r.error}`;
-                        })
-                      }
-                    >
-                      Test {c.name}
-                    </button>
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Alert channels"
+        columns={['Name', 'Type', 'State', 'Watches', 'Alerts', 'Last message', write && 'Actions']}
+        items={list.data?.data}
+        empty="No alert channels yet."
+        row={(c) => (
+          <tr key={c.id}>
+            <td>{c.name}</td>
+            <td>{c.type}</td>
+            <td>
+              <Enabled enabled={c.enabled} />
+            </td>
+            <td>{c.pipe_ids.length === 0 ? 'every pipe' : `${c.pipe_ids.length} pipes`}</td>
+            <td>{c.kinds.join(', ')}</td>
+            <td>
+              {c.last_delivery ? (
+                <>
+                  {c.last_delivery.ok ? 'sent' : `failed: ${c.last_delivery.error ?? c.last_delivery.status}`}{' '}
+                  <Time iso={c.last_delivery.at} />
+                </>
+              ) : (
+                <span class="muted">none yet</span>
+              )}
+            </td>
+            {write && (
+              <td>
+                <button
+                  type="button"
+                  onClick={() =>
+                    act(async () => {
+                      await api(`api/alert-channels/${encodeURIComponent(c.id)}/toggle`, {
+                        method: 'PUT',
+                        body: { enabled: !c.enabled },
+                      });
+                      return `${c.name} ${c.enabled ? 'disabled' : 'enabled'}.`;
+                    })
+                  }
+                >
+                  {c.enabled ? `Disable ${c.name}` : `Enable ${c.name}`}
+                </button>{' '}
+                <button
+                  type="button"
+                  onClick={() =>
+                    act(async () => {
+                      const r = await api<{ ok: boolean; error: string | null }>(
+                        `api/alert-channels/${encodeURIComponent(c.id)}/test`,
+                        { method: 'POST', body: {} },
+                      );
+                      return r.ok ? `Test message sent to ${c.name}.` : `${c.name} refused it: ${r.error}`;
+                    })
+                  }
+                >
+                  Test {c.name}
+                </button>
+              </td>
+            )}
+          </tr>
+        )}
+      />
     </main>
   );
 }

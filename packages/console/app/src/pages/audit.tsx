@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
 import { navigate } from '../router';
-import { ErrorNote, Json, Time, useLoad } from '../ui';
+import { ErrorNote, Json, ListTable, Time, useLoad } from '../ui';
 
 interface AuditEntry {
   id: string;
@@ -85,41 +85,30 @@ export function AuditPage() {
         <button type="submit">Filter</button>
       </form>
       <ErrorNote error={page.error} />
-      {page.data && page.data.data.length === 0 && <p>No entries.</p>}
-      {page.data && page.data.data.length > 0 && (
-        <table>
-          <caption>Audit entries, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Actor</th>
-              <th scope="col">Action</th>
-              <th scope="col">Entity</th>
-              <th scope="col">After</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.data.data.map((e) => (
-              <tr key={e.id}>
-                <td>
-                  <Time iso={e.created_at} />
-                </td>
-                <td>{e.actor ?? '—'}</td>
-                <td>{e.action}</td>
-                <td>
-                  {e.entity_kind} {e.entity_id}
-                </td>
-                <td>
-                  <details>
-                    <summary>Change</summary>
-                    <Json value={{ before: e.before, after: e.after }} label={`Change ${e.id}`} />
-                  </details>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Audit entries, newest first"
+        columns={['When', 'Actor', 'Action', 'Entity', 'After']}
+        items={page.data?.data}
+        empty="No entries."
+        row={(e) => (
+          <tr key={e.id}>
+            <td>
+              <Time iso={e.created_at} />
+            </td>
+            <td>{e.actor ?? '—'}</td>
+            <td>{e.action}</td>
+            <td>
+              {e.entity_kind} {e.entity_id}
+            </td>
+            <td>
+              <details>
+                <summary>Change</summary>
+                <Json value={{ before: e.before, after: e.after }} label={`Change ${e.id}`} />
+              </details>
+            </td>
+          </tr>
+        )}
+      />
       {page.data?.next_cursor && (
         <p class="pager">
           <button type="button" onClick={() => setCursor(page.data!.next_cursor!)}>

@@ -10,7 +10,7 @@ import { CreateForm } from '../create-form';
 import type { CodeEditor } from '../editor';
 import { Link, navigate } from '../router';
 import { SettingsForm, type SettingsSchema } from '../settings-form';
-import { canWrite, Enabled, ErrorNote, Json, Section, useLoad, useVersionedState } from '../ui';
+import { canWrite, Enabled, ErrorNote, Json, ListTable, Section, useLoad, useVersionedState } from '../ui';
 
 interface DestinationFull {
   id: string;
@@ -62,36 +62,25 @@ export function DestinationsPage() {
     <main>
       <h1>Destinations</h1>
       <ErrorNote error={list.error} />
-      {list.data && list.data.data.length === 0 && <p>No destinations yet.</p>}
-      {list.data && list.data.data.length > 0 && (
-        <table>
-          <caption>Destinations</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">State</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Secrets</th>
-              <th scope="col">Version</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.data.map((d) => (
-              <tr key={d.id}>
-                <td>
-                  <Link to={`/destinations/${d.id}`}>{d.name}</Link>
-                </td>
-                <td>
-                  <Enabled enabled={d.enabled} />
-                </td>
-                <td>{d.template ? `template ${d.template.name}` : 'own send() code'}</td>
-                <td class="num">{d.secret_ids.length}</td>
-                <td class="num">{d.version}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Destinations"
+        columns={['Name', 'State', 'Kind', 'Secrets', 'Version']}
+        items={list.data?.data}
+        empty="No destinations yet."
+        row={(d) => (
+          <tr key={d.id}>
+            <td>
+              <Link to={`/destinations/${d.id}`}>{d.name}</Link>
+            </td>
+            <td>
+              <Enabled enabled={d.enabled} />
+            </td>
+            <td>{d.template ? `template ${d.template.name}` : 'own send() code'}</td>
+            <td class="num">{d.secret_ids.length}</td>
+            <td class="num">{d.version}</td>
+          </tr>
+        )}
+      />
       {canWrite() && (
         <CreateForm
           title="New destination"

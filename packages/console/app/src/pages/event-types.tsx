@@ -4,7 +4,7 @@
  */
 import { api, type Page } from '../api';
 import { CreateForm } from '../create-form';
-import { canWrite, ErrorNote, Json, useLoad } from '../ui';
+import { canWrite, ErrorNote, Json, ListTable, useLoad } from '../ui';
 
 interface EventType {
   id: string;
@@ -27,28 +27,20 @@ export function EventTypesPage() {
     <main>
       <h1>Event types</h1>
       <ErrorNote error={list.error} />
-      {list.data && list.data.data.length === 0 && <p>No event types yet.</p>}
-      {list.data && list.data.data.length > 0 && (
-        <table>
-          <caption>Event types</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Payload schema</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.data.map((t) => (
-              <tr key={t.id}>
-                <td>{t.name}</td>
-                <td>
-                  <Json value={t.schema} label={`Schema of ${t.name}`} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Event types"
+        columns={['Name', 'Payload schema']}
+        items={list.data?.data}
+        empty="No event types yet."
+        row={(t) => (
+          <tr key={t.id}>
+            <td>{t.name}</td>
+            <td>
+              <Json value={t.schema} label={`Schema of ${t.name}`} />
+            </td>
+          </tr>
+        )}
+      />
       {canWrite() && (
         <CreateForm
           title="New event type"

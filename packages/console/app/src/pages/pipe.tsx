@@ -5,7 +5,7 @@
 import { useState } from 'preact/hooks';
 import { api, type Delivery, deliveryStatuses, type Page, type Pipe } from '../api';
 import { Link } from '../router';
-import { canWrite, Enabled, ErrorNote, StatusBadge, Time, useLoad } from '../ui';
+import { canWrite, Enabled, ErrorNote, ListTable, StatusBadge, Time, useLoad } from '../ui';
 import { MatchQualityTable } from './match-quality';
 
 export function PipePage(props: { id: string }) {
@@ -79,40 +79,28 @@ export function PipePage(props: { id: string }) {
         </label>
       </form>
       <ErrorNote error={deliveries.error} />
-      {deliveries.data && deliveries.data.data.length === 0 && <p>No deliveries.</p>}
-      {deliveries.data && deliveries.data.data.length > 0 && (
-        <table>
-          <caption>Deliveries, newest first{cursor ? '' : ' (updates by itself)'}</caption>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Event</th>
-              <th scope="col">Type</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Error</th>
-            </tr>
-          </thead>
-          <tbody>
-            {deliveries.data.data.map((d) => (
-              <tr key={d.id} data-delivery={d.id}>
-                <td>
-                  <Link to={`/deliveries/${d.id}`}>
-                    <Time iso={d.created_at} />
-                  </Link>
-                </td>
-                <td>{d.event_id}</td>
-                <td>{d.event_type}</td>
-                <td>
-                  <StatusBadge status={d.status} />
-                </td>
-                <td class="num">{d.attempt_count}</td>
-                <td>{d.error?.message ?? (d.filter_reason ? `filtered: ${d.filter_reason}` : '')}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption={`Deliveries, newest first${cursor ? '' : ' (updates by itself)'}`}
+        columns={['Created', 'Event', 'Type', 'Status', 'Attempts', 'Error']}
+        items={deliveries.data?.data}
+        empty="No deliveries."
+        row={(d) => (
+          <tr key={d.id} data-delivery={d.id}>
+            <td>
+              <Link to={`/deliveries/${d.id}`}>
+                <Time iso={d.created_at} />
+              </Link>
+            </td>
+            <td>{d.event_id}</td>
+            <td>{d.event_type}</td>
+            <td>
+              <StatusBadge status={d.status} />
+            </td>
+            <td class="num">{d.attempt_count}</td>
+            <td>{d.error?.message ?? (d.filter_reason ? `filtered: ${d.filter_reason}` : '')}</td>
+          </tr>
+        )}
+      />
       <nav class="pager" aria-label="Pages">
         {cursors.length > 0 && (
           <button type="button" onClick={() => setCursors(cursors.slice(0, -1))}>

@@ -6,7 +6,7 @@
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
 import { navigate } from '../router';
-import { ErrorNote, useLoad } from '../ui';
+import { ErrorNote, ListTable, useLoad } from '../ui';
 
 interface Counts {
   deliveries: number;
@@ -121,39 +121,26 @@ export function ReconciliationPage() {
             <strong>{r.collected}</strong> {r.event_type} events collected from{' '}
             {new Date(r.from).toLocaleString()} to {new Date(r.to).toLocaleString()}.
           </p>
-          {r.destinations.length === 0 && <p>No destination has a pipe.</p>}
-          {r.destinations.length > 0 && (
-            <table>
-              <caption>Per destination</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Destination</th>
-                  <th scope="col">Expected</th>
-                  <th scope="col">Delivered</th>
-                  <th scope="col">Filtered</th>
-                  <th scope="col">Failed</th>
-                  <th scope="col">Pending</th>
-                  <th scope="col">Missing</th>
-                </tr>
-              </thead>
-              <tbody>
-                {r.destinations.map((d) => (
-                  <tr key={d.destination_id}>
-                    <th scope="row">{d.name ?? d.destination_id}</th>
-                    <td class="num">{d.expected}</td>
-                    <td class="num">{d.delivered}</td>
-                    <td class="num">
-                      {d.filtered}
-                      {d.filtered > 0 ? ` (${reasons(d.filtered_by_reason)})` : ''}
-                    </td>
-                    <td class="num">{d.failed}</td>
-                    <td class="num">{d.pending}</td>
-                    <td class="num">{d.missing}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <ListTable
+            caption="Per destination"
+            columns={['Destination', 'Expected', 'Delivered', 'Filtered', 'Failed', 'Pending', 'Missing']}
+            items={r.destinations}
+            empty="No destination has a pipe."
+            row={(d) => (
+              <tr key={d.destination_id}>
+                <th scope="row">{d.name ?? d.destination_id}</th>
+                <td class="num">{d.expected}</td>
+                <td class="num">{d.delivered}</td>
+                <td class="num">
+                  {d.filtered}
+                  {d.filtered > 0 ? ` (${reasons(d.filtered_by_reason)})` : ''}
+                </td>
+                <td class="num">{d.failed}</td>
+                <td class="num">{d.pending}</td>
+                <td class="num">{d.missing}</td>
+              </tr>
+            )}
+          />
         </>
       )}
     </main>

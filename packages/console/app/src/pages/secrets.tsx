@@ -5,7 +5,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
-import { canWrite, ErrorNote, TextField, Time, useLoad } from '../ui';
+import { canWrite, ErrorNote, ListTable, TextField, Time, useLoad } from '../ui';
 
 interface Secret {
   id: string;
@@ -30,38 +30,27 @@ export function SecretsPage() {
         [secret:KEY].
       </p>
       <ErrorNote error={list.error ?? error} />
-      {list.data && list.data.data.length === 0 && <p>No secrets yet.</p>}
-      {list.data && list.data.data.length > 0 && (
-        <table>
-          <caption>Secrets</caption>
-          <thead>
-            <tr>
-              <th scope="col">Key</th>
-              <th scope="col">Description</th>
-              <th scope="col">Value version</th>
-              <th scope="col">Value changed</th>
-              {write && <th scope="col">Rotate</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.data.map((s) => (
-              <tr key={s.id}>
-                <td>{s.key}</td>
-                <td>{s.description ?? ''}</td>
-                <td class="num">{s.value_version}</td>
-                <td>
-                  <Time iso={s.value_updated_at} />
-                </td>
-                {write && (
-                  <td>
-                    <Rotate secret={s} onDone={list.reload} />
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Secrets"
+        columns={['Key', 'Description', 'Value version', 'Value changed', write && 'Rotate']}
+        items={list.data?.data}
+        empty="No secrets yet."
+        row={(s) => (
+          <tr key={s.id}>
+            <td>{s.key}</td>
+            <td>{s.description ?? ''}</td>
+            <td class="num">{s.value_version}</td>
+            <td>
+              <Time iso={s.value_updated_at} />
+            </td>
+            {write && (
+              <td>
+                <Rotate secret={s} onDone={list.reload} />
+              </td>
+            )}
+          </tr>
+        )}
+      />
       {write && (
         <form
           aria-label="New secret"

@@ -8,7 +8,7 @@ import { useState } from 'preact/hooks';
 import { api, mountRoot, type Page, type Rejection, type Source, type StoredEvent } from '../api';
 import { CreateForm } from '../create-form';
 import { Link } from '../router';
-import { canWrite, Enabled, ErrorNote, Time, useLoad } from '../ui';
+import { canWrite, Enabled, ErrorNote, ListTable, Time, useLoad } from '../ui';
 
 /** Where a sender posts events for this source (absolute: it is pasted into other programs). */
 export function collectUrl(slug: string): string {
@@ -27,38 +27,27 @@ export function SourcesPage() {
     <main>
       <h1>Sources</h1>
       <ErrorNote error={sources.error} />
-      {sources.data && sources.data.data.length === 0 && <p>No sources yet.</p>}
-      {sources.data && sources.data.data.length > 0 && (
-        <table>
-          <caption>Sources</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Slug</th>
-              <th scope="col">State</th>
-              <th scope="col">Auth</th>
-              <th scope="col">Collect URL</th>
-            </tr>
-          </thead>
-          <tbody>
-            {sources.data.data.map((s) => (
-              <tr key={s.id}>
-                <td>
-                  <Link to={`/sources/${s.id}`}>{s.name}</Link>
-                </td>
-                <td>{s.slug}</td>
-                <td>
-                  <Enabled enabled={s.enabled} />
-                </td>
-                <td>{s.auth.type}</td>
-                <td>
-                  <code>{collectUrl(s.slug)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Sources"
+        columns={['Name', 'Slug', 'State', 'Auth', 'Collect URL']}
+        items={sources.data?.data}
+        empty="No sources yet."
+        row={(s) => (
+          <tr key={s.id}>
+            <td>
+              <Link to={`/sources/${s.id}`}>{s.name}</Link>
+            </td>
+            <td>{s.slug}</td>
+            <td>
+              <Enabled enabled={s.enabled} />
+            </td>
+            <td>{s.auth.type}</td>
+            <td>
+              <code>{collectUrl(s.slug)}</code>
+            </td>
+          </tr>
+        )}
+      />
       {canWrite() && (
         <CreateForm
           title="New source"
@@ -196,76 +185,57 @@ export function SourcePage(props: { id: string }) {
       )}
       <h2>Recent rejections</h2>
       <ErrorNote error={rejections.error} />
-      {rejections.data && rejections.data.data.length === 0 && <p>No rejected events.</p>}
-      {rejections.data && rejections.data.data.length > 0 && (
-        <table>
-          <caption>Events refused at collect, newest first (updates by itself)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Received</th>
-              <th scope="col">Errors</th>
-              <th scope="col">Event as sent</th>
-            </tr>
-          </thead>
-          <tbody>
-            {rejections.data.data.map((r) => (
-              <tr key={r.id} data-rejection={r.id}>
-                <td>
-                  <Time iso={r.received_at} />
-                </td>
-                <td>
-                  <strong>{r.error.code}</strong>
-                  <ul class="issues">
-                    {r.error.issues.length === 0 ? (
-                      <li>{r.error.message}</li>
-                    ) : (
-                      r.error.issues.map((issue, i) => (
-                        <li key={i}>
-                          <code>{issue.path}</code>: {issue.message}
-                        </li>
-                      ))
-                    )}
-                  </ul>
-                </td>
-                <td>
-                  <code class="event">{r.event}</code>
-                  {r.truncated && <span class="muted"> (cut: the log keeps the first 4 KB)</span>}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Events refused at collect, newest first (updates by itself)"
+        columns={['Received', 'Errors', 'Event as sent']}
+        items={rejections.data?.data}
+        empty="No rejected events."
+        row={(r) => (
+          <tr key={r.id} data-rejection={r.id}>
+            <td>
+              <Time iso={r.received_at} />
+            </td>
+            <td>
+              <strong>{r.error.code}</strong>
+              <ul class="issues">
+                {r.error.issues.length === 0 ? (
+                  <li>{r.error.message}</li>
+                ) : (
+                  r.error.issues.map((issue, i) => (
+                    <li key={i}>
+                      <code>{issue.path}</code>: {issue.message}
+                    </li>
+                  ))
+                )}
+              </ul>
+            </td>
+            <td>
+              <code class="event">{r.event}</code>
+              {r.truncated && <span class="muted"> (cut: the log keeps the first 4 KB)</span>}
+            </td>
+          </tr>
+        )}
+      />
       <h2>Last events received</h2>
       <ErrorNote error={events.error} />
-      {events.data && events.data.data.length === 0 && <p>No events yet.</p>}
-      {events.data && events.data.data.length > 0 && (
-        <table>
-          <caption>Accepted events, newest first (updates by itself)</caption>
-          <thead>
-            <tr>
-              <th scope="col">Received</th>
-              <th scope="col">Type</th>
-              <th scope="col">Event id</th>
-              <th scope="col">Payload</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.data.data.map((e) => (
-              <tr key={e.id} data-event={e.id}>
-                <td>
-                  <Time iso={e.received_at} />
-                </td>
-                <td>{e.event_type}</td>
-                <td>{e.event_id}</td>
-                <td>
-                  <code class="event">{JSON.stringify(e.event_payload)}</code>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="Accepted events, newest first (updates by itself)"
+        columns={['Received', 'Type', 'Event id', 'Payload']}
+        items={events.data?.data}
+        empty="No events yet."
+        row={(e) => (
+          <tr key={e.id} data-event={e.id}>
+            <td>
+              <Time iso={e.received_at} />
+            </td>
+            <td>{e.event_type}</td>
+            <td>{e.event_id}</td>
+            <td>
+              <code class="event">{JSON.stringify(e.event_payload)}</code>
+            </td>
+          </tr>
+        )}
+      />
       <p>
         <Link to="/sources">All sources</Link>
       </p>
