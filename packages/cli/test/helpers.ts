@@ -46,6 +46,30 @@ export interface CliResult {
 }
 
 /**
+ * Spawns `openpipes <args>` (killed by `stopAll()` if still running) and gathers what it prints
+ * into `output` as it comes.
+ */
+function spawnOpenpipes(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cwd?: string; stdin: 'pipe' | 'ignore' },
+): { child: ChildProcess; output: { stdout: string; stderr: string } } {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: childEnv(options.env ?? {}),
+    cwd: options.cwd,
+    stdio: [options.stdin, 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const output = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  return { child, output };
+}
+
+/**
  * Runs `openpipes <args>` and resolves when it exits (asynchronously, so servers in this process,
  * such as the Meta stand-in, keep answering meanwhile).
  */
@@ -59,28 +83,16 @@ export function openpipes(
   } = {},
 ): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: childEnv(options.env ?? {}),
-      cwd: options.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
+    const { child, output } = spawnOpenpipes(args, { env: options.env, cwd: options.cwd, stdin: 'pipe' });
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`openpipes ${args.join(' ')} did not finish in time\n${stderr}`));
+      reject(new Error(`openpipes ${args.join(' ')} did not finish in time\n${output.stderr}`));
     }, options.timeoutMs ?? 30_000);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
       children.delete(child);
+      const { stdout, stderr } = output;
       resolve({
         code,
         stdout,
@@ -149,14 +161,7 @@ export async function startServe(
     '1',
     ...(options.args ?? []),
   ];
-  const child = spawn(process.execPath, [bin, ...args], {
-    env: childEnv(options.env ?? {}),
-    cwd: options.cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let stdout = '';
-  let stderr = '';
+  const { child, output } = spawnOpenpipes(args, { env: options.env, cwd: options.cwd, stdin: 'ignore' });
   const exited = new Promise<number | null>((resolve) => {
     child.on('exit', (code) => {
       children.delete(child);
@@ -165,24 +170,21 @@ export async function startServe(
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`openpipes serve did not start:\n${stdout}\n${stderr}`)),
+      () => reject(new Error(`openpipes serve did not start:\n${output.stdout}\n${output.stderr}`)),
       30_000,
     );
-    child.stdout!.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const match = /OpenPipes is listening on (http:\/\/\S+)/.exec(stdout);
+    // After spawnOpenpipes' own listener: `output.stdout` holds this chunk already.
+    child.stdout!.on('data', () => {
+      const match = /OpenPipes is listening on (http:\/\/\S+)/.exec(output.stdout);
       // The banner is complete when its last line is out.
-      if (match && /Stop with Ctrl-C/.test(stdout)) {
+      if (match && /Stop with Ctrl-C/.test(output.stdout)) {
         clearTimeout(timer);
         resolve(match[1]!);
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`openpipes serve exited with ${code}:\n${stdout}\n${stderr}`));
+      reject(new Error(`openpipes serve exited with ${code}:\n${output.stdout}\n${output.stderr}`));
     });
   });
   const token = options.env?.OPENPIPES_ADMIN_TOKEN ?? readFileSync(`${database}.admin-token`, 'utf8').trim();
@@ -192,8 +194,8 @@ export async function startServe(
     env: { OPENPIPES_URL: url, OPENPIPES_TOKEN: token },
     database,
     process: child,
-    stdout: () => stdout,
-    stderr: () => stderr,
+    stdout: () => output.stdout,
+    stderr: () => output.stderr,
     async stop(signal = 'SIGTERM') {
       const started = Date.now();
       if (child.exitCode !== null) return { code: child.exitCode, ms: 0 };
