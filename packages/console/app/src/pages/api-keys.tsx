@@ -4,7 +4,7 @@
  */
 import { useState } from 'preact/hooks';
 import { api, type Page } from '../api';
-import { canWrite, ErrorNote, TextField, Time, useLoad } from '../ui';
+import { canWrite, ErrorNote, ListTable, TextField, Time, useLoad } from '../ui';
 
 interface ApiKey {
   id: string;
@@ -41,52 +41,42 @@ export function ApiKeysPage() {
           <pre>{created.token}</pre>
         </section>
       )}
-      {list.data && (
-        <table>
-          <caption>API keys</caption>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Scope</th>
-              <th scope="col">Token starts</th>
-              <th scope="col">Created</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.data.data.map((k) => (
-              <tr key={k.id}>
-                <td>{k.name}</td>
-                <td>{k.scope}</td>
-                <td>
-                  <code>{k.token_hint}</code>
-                </td>
-                <td>
-                  <Time iso={k.created_at} />
-                </td>
-                <td>
-                  {k.revoked_at ? (
-                    <>
-                      revoked <Time iso={k.revoked_at} />
-                    </>
-                  ) : write ? (
-                    <button
-                      type="button"
-                      onClick={() =>
-                        act(() => api(`api/api-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' }))
-                      }
-                    >
-                      Revoke {k.name}
-                    </button>
-                  ) : (
-                    'active'
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        caption="API keys"
+        columns={['Name', 'Scope', 'Token starts', 'Created', 'State']}
+        items={list.data?.data}
+        empty="No API keys yet."
+        row={(k) => (
+          <tr key={k.id}>
+            <td>{k.name}</td>
+            <td>{k.scope}</td>
+            <td>
+              <code>{k.token_hint}</code>
+            </td>
+            <td>
+              <Time iso={k.created_at} />
+            </td>
+            <td>
+              {k.revoked_at ? (
+                <>
+                  revoked <Time iso={k.revoked_at} />
+                </>
+              ) : write ? (
+                <button
+                  type="button"
+                  onClick={() =>
+                    act(() => api(`api/api-keys/${encodeURIComponent(k.id)}`, { method: 'DELETE' }))
+                  }
+                >
+                  Revoke {k.name}
+                </button>
+              ) : (
+                'active'
+              )}
+            </td>
+          </tr>
+        )}
+      />
       {write && (
         <form
           aria-label="New API key"

@@ -6,7 +6,7 @@ import { api, type DeliveryError, type Destination, type Page, type Pipe, type S
 import { type ChartPoint, DeliveryChart, minuteSeries } from '../chart';
 import { CreateForm } from '../create-form';
 import { Link, navigate } from '../router';
-import { canWrite, Enabled, ErrorNote, Time, useLoad } from '../ui';
+import { canWrite, Enabled, ErrorNote, ListTable, Time, useLoad } from '../ui';
 
 interface CountRow {
   time: string;
@@ -129,71 +129,66 @@ export function OverviewPage() {
         </section>
       )}
       {data && <DeliveryChart points={data.chart} label="The last hour, every pipe" />}
-      {data && pipes.length === 0 && <p>No pipes yet.</p>}
-      {pipes.length > 0 && (
-        <table>
-          <caption>Pipes, those that need attention first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Pipe</th>
-              <th scope="col">Source → destination</th>
-              <th scope="col">State</th>
-              <th scope="col">Delivered 1 h / 24 h</th>
-              <th scope="col">Failed 1 h / 24 h</th>
-              <th scope="col">Destination backlog</th>
-              <th scope="col">Last error</th>
+      <ListTable
+        caption="Pipes, those that need attention first"
+        columns={[
+          'Pipe',
+          'Source → destination',
+          'State',
+          'Delivered 1 h / 24 h',
+          'Failed 1 h / 24 h',
+          'Destination backlog',
+          'Last error',
+        ]}
+        items={data ? pipes : undefined}
+        empty="No pipes yet."
+        row={(pipe) => {
+          const hour = data!.hour.get(pipe.id) ?? {};
+          const day = data!.day.get(pipe.id) ?? {};
+          const breaker = data!.paused.get(pipe.destination_id);
+          const last = data!.lastError.get(pipe.id);
+          return (
+            <tr key={pipe.id}>
+              <td>
+                <Link to={`/pipes/${pipe.id}`}>{pipe.name}</Link>
+              </td>
+              <td>
+                {data!.sources.get(pipe.source_id)?.name ?? pipe.source_id} →{' '}
+                {pipe.transform === null ? '' : 'transform → '}
+                {data!.destinations.get(pipe.destination_id)?.name ?? pipe.destination_id}
+                {breaker && (
+                  <>
+                    {' '}
+                    <span class="badge status-failed">paused</span>
+                  </>
+                )}
+              </td>
+              <td>
+                <Enabled enabled={pipe.enabled} />
+              </td>
+              <td class="num">
+                {hour.delivered ?? 0} / {day.delivered ?? 0}
+              </td>
+              <td class="num">
+                {(hour.failed ?? 0) + (hour.dead ?? 0)} / {(day.failed ?? 0) + (day.dead ?? 0)}
+              </td>
+              <td class="num">{data!.backlog.get(pipe.destination_id) ?? 0}</td>
+              <td>
+                {last?.error ? (
+                  <>
+                    <Link to={`/deliveries/${last.delivery_id}`}>
+                      {last.error.code}: {last.error.message}
+                    </Link>{' '}
+                    <Time iso={last.updated_at} />
+                  </>
+                ) : (
+                  <span class="muted">—</span>
+                )}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {pipes.map((pipe) => {
-              const hour = data!.hour.get(pipe.id) ?? {};
-              const day = data!.day.get(pipe.id) ?? {};
-              const breaker = data!.paused.get(pipe.destination_id);
-              const last = data!.lastError.get(pipe.id);
-              return (
-                <tr key={pipe.id}>
-                  <td>
-                    <Link to={`/pipes/${pipe.id}`}>{pipe.name}</Link>
-                  </td>
-                  <td>
-                    {data!.sources.get(pipe.source_id)?.name ?? pipe.source_id} →{' '}
-                    {pipe.transform === null ? '' : 'transform → '}
-                    {data!.destinations.get(pipe.destination_id)?.name ?? pipe.destination_id}
-                    {breaker && (
-                      <>
-                        {' '}
-                        <span class="badge status-failed">paused</span>
-                      </>
-                    )}
-                  </td>
-                  <td>
-                    <Enabled enabled={pipe.enabled} />
-                  </td>
-                  <td class="num">
-                    {hour.delivered ?? 0} / {day.delivered ?? 0}
-                  </td>
-                  <td class="num">
-                    {(hour.failed ?? 0) + (hour.dead ?? 0)} / {(day.failed ?? 0) + (day.dead ?? 0)}
-                  </td>
-                  <td class="num">{data!.backlog.get(pipe.destination_id) ?? 0}</td>
-                  <td>
-                    {last?.error ? (
-                      <>
-                        <Link to={`/deliveries/${last.delivery_id}`}>
-                          {last.error.code}: {last.error.message}
-                        </Link>{' '}
-                        <Time iso={last.updated_at} />
-                      </>
-                    ) : (
-                      <span class="muted">—</span>
-                    )}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+          );
+        }}
+      />
       {data && canWrite() && (
         <CreateForm
           // Re-rendered when sources or destinations change, so the selects list them all.
