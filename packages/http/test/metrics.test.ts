@@ -28,7 +28,7 @@ import { createNodeListener } from '../src/node.js';
 import { checkedFetch } from './client.js';
 import { type Exposition, parsePrometheusText } from './prometheus-text.js';
 import { readKey, writeKey } from './servers.js';
-import { closeServer, listen } from './sqlite-engine.js';
+import { closeServer, listen, type SqliteEngine, startSqliteEngine } from './sqlite-engine.js';
 
 interface Served {
   url: string;
@@ -73,7 +73,7 @@ const purchase = (orderId: string) => ({
 });
 
 describe('GET /metrics after a scripted run (SQLite)', () => {
-  let dir: string;
+  let engine: SqliteEngine | undefined;
   let meta: TestServer;
   let down: TestServer;
   let s: Served;
@@ -82,7 +82,6 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
   const metaName = 'meta-capi-prod';
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'openpipes-metrics-'));
     // Meta answers 500 to "ord_dead" always and to "ord_retry" the first time.
     const failedOnce = new Set<string>();
     meta = await startTestServer((request) => {
@@ -94,10 +93,7 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
       return metaLikeAnswer(request);
     });
     down = await startTestServer(() => ({ status: 503, body: 'down' }));
-    const pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'openpipes.db') }),
-      secretKey: testSecretKey,
-      sandbox: { workers: 1 },
+    engine = await startSqliteEngine('metrics', {
       egressAllow: [meta.host, down.host],
       // One failed batch opens a breaker; pauses are short so that Meta's resumes within the test.
       dispatcher: {
@@ -107,7 +103,7 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
         breakerMaxPauseMs: 50,
       },
     });
-    await pipes.start();
+    const { pipes } = engine;
     s = await serve(pipes, { metrics: {}, probes: true });
 
     const flow = await setupMetaExample(pipes, meta, {
@@ -180,11 +176,9 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
 
   afterAll(async () => {
     await s?.close();
-    await s?.pipes.stop({ graceMs: 2000 });
-    await s?.pipes.store.close();
+    await engine?.stop();
     await meta?.close();
     await down?.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('counts events accepted, duplicate and refused, per source and reason', () => {
@@ -283,11 +277,8 @@ describe('GET /metrics after a scripted run (SQLite)', () => {
 
 describe('probes and opt-in paths', () => {
   it('are absent unless asked for; /metrics may be public', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'openpipes-probes-'));
-    const pipes = createPipes({
-      store: sqliteStore({ filename: join(dir, 'a.db') }),
-      secretKey: testSecretKey,
-    });
+    const engine = await startSqliteEngine('probes', {}, { start: false });
+    const { pipes } = engine;
     const plain = await serve(pipes, {});
     // The embedder's registry: its own metrics and ours on one endpoint.
     const registry = new Registry();
@@ -307,9 +298,7 @@ describe('probes and opt-in paths', () => {
     } finally {
       await plain.close();
       await open.close();
-      await pipes.stop();
-      await pipes.store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await engine.stop();
     }
   });
 
