@@ -287,14 +287,25 @@ function checkedEvents(raw: Uint8Array, limits: Required<CollectLimits>): unknow
       details: { issues: [{ path: '(root)', message: 'at least one event is needed' }] },
     });
   }
-  if (events.length > limits.maxEvents) {
+  checkEventCount(events.length, limits.maxEvents, 'events');
+  return events;
+}
+
+/**
+ * Refuses a request that carries more than `maxEvents` events (413 `TOO_MANY_EVENTS`), naming them
+ * as the route's callers do: `events` on /collect, `messages` on the Segment routes.
+ *
+ * @example
+ * checkEventCount(messages.length, limits.maxEvents, 'messages');
+ */
+export function checkEventCount(count: number, maxEvents: number, noun: 'events' | 'messages'): void {
+  if (count > maxEvents) {
     throw new PipesError({
       code: 'TOO_MANY_EVENTS',
-      message: `${events.length} events in one request; at most ${limits.maxEvents} are accepted`,
-      details: { max_events: limits.maxEvents, events: events.length },
+      message: `${count} ${noun} in one request; at most ${maxEvents} are accepted`,
+      details: { max_events: maxEvents, events: count },
     });
   }
-  return events;
 }
 
 /** Bytes of a refused body decoded for the rejection log (the log cuts it further, to its own limit). */

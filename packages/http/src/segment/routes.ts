@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { type BodySource, checkContentType, fetchBodySource, readCollectBodyOf } from '../body.js';
 import { decodeUtf8, parseJson } from '../json.js';
 import { defineRoute, type Route, reply } from '../route.js';
-import { CollectError, type CollectLimits, corsHeaders } from '../routes/collect.js';
+import { CollectError, type CollectLimits, checkEventCount, corsHeaders } from '../routes/collect.js';
 import { segmentBrowserRoutes } from './browser.js';
 import { type MapContext, mapSegmentMessage } from './map.js';
 
@@ -219,13 +219,7 @@ async function take(
       details: { issues: [{ path: 'batch', message: 'expected an array of messages' }] },
     });
   }
-  if (messages.length > limits.maxEvents) {
-    throw new PipesError({
-      code: 'TOO_MANY_EVENTS',
-      message: `${messages.length} messages in one request; at most ${limits.maxEvents} are accepted`,
-      details: { max_events: limits.maxEvents, events: messages.length },
-    });
-  }
+  checkEventCount(messages.length, limits.maxEvents, 'messages');
   const events = [];
   const links = [];
   // Kept with one write after the loop: a batch of a thousand refused messages is one insert.
