@@ -2,12 +2,10 @@
  * Reading delivery records, and replaying them.
  */
 
-import type { Sandbox, SandboxEvent } from '@openpipes/sandbox';
+import type { SandboxEvent } from '@openpipes/sandbox';
 import { z } from 'zod';
 import { auditEntry } from './audit.js';
-import type { ConfigCache } from './config.js';
 import { checkConsent } from './consent/requirement.js';
-import type { ProfilesResolver } from './deliver.js';
 import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
 import { cursorSchema, isId } from './ids.js';
@@ -19,9 +17,7 @@ import {
   matchQualityReport,
   matchWindowMs,
 } from './match-quality.js';
-import type { PipesRegistry } from './registries/pipes.js';
 import type { ActorContext } from './registries/registry.js';
-import type { SecretResolver } from './registries/secrets.js';
 import {
   type Delivery,
   type DeliveryError,
@@ -29,9 +25,10 @@ import {
   deliveryStatusSchema,
   type Page,
 } from './schemas.js';
-import { createRedactor, type Redactor } from './secrets/redact.js';
+import { createRedactor } from './secrets/redact.js';
 import type { DeliveryRow, Store } from './store.js';
 import { traceIdOf } from './tracing/index.js';
+import type { TransformTestDeps } from './transform-test.js';
 import { parseOrThrow } from './validation.js';
 
 const isoTime = z.iso.datetime({ offset: true });
@@ -169,17 +166,8 @@ export interface DeliveriesApi {
   matchQuality(pipeId: string, query?: MatchQualityQuery): Promise<MatchQuality>;
 }
 
-export interface DeliveriesDeps {
-  store: Store;
-  config: ConfigCache;
-  pipes: PipesRegistry;
-  sandbox: Sandbox;
-  resolveSecrets: SecretResolver;
-  /** The redactor for a destination's current secret values (cached, with retired values); default createRedactor. */
-  redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
+export interface DeliveriesDeps extends TransformTestDeps {
   now: () => number;
-  /** The `profiles` of transform calls (a dry run stitches as delivery does). */
-  profiles?: ProfilesResolver;
   onRequeued: (destinationIds: string[]) => void;
 }
 

@@ -38,7 +38,7 @@ import { createVault } from './secrets/vault.js';
 import { createSendTestApi } from './send-test.js';
 import type { Store } from './store.js';
 import { collectSpan, engineTracer } from './tracing/index.js';
-import { createTransformTestApi } from './transform-test.js';
+import { createTransformTestApi, type TransformTestDeps } from './transform-test.js';
 import { createSchemaCompiler } from './validation.js';
 
 export type { Pipes, PipesOptions, PipesStatus, Role } from './engine-api.js';
@@ -146,15 +146,19 @@ export function createPipes(options: PipesOptions): Pipes {
     now,
     ...(identityOptions.defaultCountry ? { defaultCountry: identityOptions.defaultCountry } : {}),
   });
-  const deliveries = createDeliveriesApi({
+  // What running a pipe's transform takes, for delivery's dry run and the transform test alike.
+  const transformDeps: TransformTestDeps = {
     store,
     config,
     pipes: pipesRegistry,
     sandbox,
     resolveSecrets,
     redactorFor: redaction.redactorFor,
-    now,
     profiles,
+  };
+  const deliveries = createDeliveriesApi({
+    ...transformDeps,
+    now,
     onRequeued: (ids) => dispatcherNotify(ids),
   });
   const erasureApi = createErasureApi({
@@ -164,15 +168,7 @@ export function createPipes(options: PipesOptions): Pipes {
     secretKey: options.secretKey,
     ...(identityOptions.defaultCountry ? { defaultCountry: identityOptions.defaultCountry } : {}),
   });
-  const transforms = createTransformTestApi({
-    store,
-    config,
-    pipes: pipesRegistry,
-    sandbox,
-    resolveSecrets,
-    redactorFor: redaction.redactorFor,
-    profiles,
-  });
+  const transforms = createTransformTestApi(transformDeps);
   const reconciliation = createReconciliationApi({ store, config, now });
   const sendTests = createSendTestApi({
     destinations,

@@ -83,14 +83,16 @@ export interface TransformTestApi {
   test(pipeId: string, input: TransformTestInput): Promise<TransformTestResult>;
 }
 
+/** What running a pipe's transform outside delivery needs (the deliveries API's dry run needs it too). */
 export interface TransformTestDeps {
   store: Store;
   config: ConfigCache;
   pipes: PipesRegistry;
   sandbox: Sandbox;
   resolveSecrets: SecretResolver;
+  /** The redactor for a destination's current secret values (cached, with retired values); default createRedactor. */
   redactorFor?: (current: Record<string, string>) => Promise<Redactor>;
-  /** The `profiles` of transform calls (identity on: stitched like a delivery). */
+  /** The `profiles` of transform calls (identity on: stitched as delivery does). */
   profiles?: ProfilesResolver;
 }
 

@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import { DEFAULT_CAPS, type IdentifierKind } from '../../identity/index.js';
 import type { ProfileLink } from '../../identity/profiles.js';
 import { newId } from '../../ids.js';
-import type { AppendIdentity } from '../../store.js';
-import { at, newEvent, type StoreCases, t0 } from './fixtures.js';
+import type { AppendIdentity, NewEvent } from '../../store.js';
+import { at, newEvent, type Seeded, type StoreCases, t0 } from './fixtures.js';
 
 const linkOf = (event_ref: string, kind: IdentifierKind, key: string): ProfileLink => ({
   event_ref,
@@ -29,6 +29,21 @@ export function ingestIdentityCases(t: StoreCases): void {
     t.store.findProfiles({ identifiers: [{ kind, key }] });
   const indexed = (kind: IdentifierKind, key: string) =>
     t.store.listPersonEvents({ identifiers: [{ kind, key }], limit: 10 });
+  /** Appends one event to a seeded source's pipes, with `withIdentity`'s writes when given. */
+  const appendOne = (
+    { sourceId, pipeRefs }: Pick<Seeded, 'sourceId' | 'pipeRefs'>,
+    event: NewEvent,
+    withIdentity?: AppendIdentity,
+  ) =>
+    t.store.appendEvents({
+      sourceId,
+      events: [event],
+      pipes: pipeRefs,
+      deliveryIds: [newId('delivery', t0)],
+      dedupSince: at(-1000),
+      now: at(10),
+      ...(withIdentity && { identity: withIdentity }),
+    });
 
   describe('events with their identity writes', () => {
     it('links and indexes the events it stores in the same call; a duplicate’s are dropped', async () => {
@@ -65,52 +80,31 @@ export function ingestIdentityCases(t: StoreCases): void {
     });
 
     it('is all or nothing: when a link fails, no event of the call is stored', async () => {
-      const { sourceId, pipeRefs } = await seed(0, 1);
+      const seeded = await seed(0, 1);
       const event = newEvent('ord_atomic');
       const failing = identity([linkOf(event.id, 'anonymous_id', 'anon-atomic')], [], () => {
         throw new Error('no profile id today');
       });
-      await expect(
-        t.store.appendEvents({
-          sourceId,
-          events: [event],
-          pipes: pipeRefs,
-          deliveryIds: [newId('delivery', t0)],
-          dedupSince: at(-1000),
-          now: at(10),
-          identity: failing,
-        }),
-      ).rejects.toThrow();
+      await expect(appendOne(seeded, event, failing)).rejects.toThrow();
       expect(await t.store.getEvent({ id: event.id })).toBeNull();
       expect(await holders('anonymous_id', 'anon-atomic')).toEqual([]);
       // The same events again without identity (what ingest does next) are stored.
-      const again = await t.store.appendEvents({
-        sourceId,
-        events: [event],
-        pipes: pipeRefs,
-        deliveryIds: [newId('delivery', t0)],
-        dedupSince: at(-1000),
-        now: at(10),
-      });
+      const again = await appendOne(seeded, event);
       expect(again).toEqual([{ duplicate: false, id: event.id }]);
     });
 
     it('a bad sender beside a good one: only the call whose identity writes fail is refused', async () => {
-      const { sourceId, pipeRefs } = await seed(0, 1);
-      const call = (event: ReturnType<typeof newEvent>, anon: string, makeId?: () => string) =>
-        t.store.appendEvents({
-          sourceId,
-          events: [event],
-          pipes: pipeRefs,
-          deliveryIds: [newId('delivery', t0)],
-          dedupSince: at(-1000),
-          now: at(10),
-          identity: identity(
+      const seeded = await seed(0, 1);
+      const call = (event: NewEvent, anon: string, makeId?: () => string) =>
+        appendOne(
+          seeded,
+          event,
+          identity(
             [linkOf(event.id, 'anonymous_id', anon)],
             [{ kind: 'gclid', key: `withheld-${anon}`, event_ref: event.id }],
             makeId,
           ),
-        });
+        );
       const good = newEvent('ord_good');
       const bad = newEvent('ord_bad');
       const other = newEvent('ord_other');
