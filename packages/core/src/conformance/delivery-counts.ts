@@ -80,20 +80,24 @@ export function runStoreDeliveryCounts(options: StoreConformanceOptions): void {
       return pipes;
     }
 
+    /** Claims a seeded pipe's due deliveries as worker `w1`. */
+    const claim = (p: { pipe_id: string; destination_id: string }, now: string, leaseMs = 600_000) =>
+      store.claimDeliveries({
+        destinationId: p.destination_id,
+        pipeIds: [p.pipe_id],
+        owner: 'w1',
+        limit: 10,
+        leaseMs,
+        now,
+      });
+
     /** The counts as `minute status count` lines, for readable comparisons. */
     const counts = async (query: Parameters<Store['deliveryCounts']>[0]) =>
       (await store.deliveryCounts(query)).map((r) => `${r.minute.slice(11, 16)} ${r.status} ${r.count}`);
 
     it('counts every status change in its minute, per pipe and destination', async () => {
       const [p, other] = await seed(3);
-      const claimed = await store.claimDeliveries({
-        destinationId: p!.destination_id,
-        pipeIds: [p!.pipe_id],
-        owner: 'w1',
-        limit: 10,
-        leaseMs: 600_000,
-        now: at(61_000),
-      });
+      const claimed = await claim(p!, at(61_000));
       expect(claimed).toHaveLength(3);
       // A lease extension changes no status: not counted.
       await store.extendLeases({ owner: 'w1', ids: claimed.map((c) => c.id), until: at(900_000) });
@@ -126,14 +130,7 @@ export function runStoreDeliveryCounts(options: StoreConformanceOptions): void {
 
     it('reads the minutes that overlap [since, until), and nothing when none do', async () => {
       const [p] = await seed(2);
-      const claimed = await store.claimDeliveries({
-        destinationId: p!.destination_id,
-        pipeIds: [p!.pipe_id],
-        owner: 'w1',
-        limit: 10,
-        leaseMs: 60_000,
-        now: at(61_000),
-      });
+      const claimed = await claim(p!, at(61_000), 60_000);
       // Given back without an attempt: pending again, counted.
       await store.releaseDeliveries({ owner: 'w1', ids: claimed.map((c) => c.id), now: at(62_000) });
       const pipeId = p!.pipe_id;
@@ -159,14 +156,7 @@ export function runStoreDeliveryCounts(options: StoreConformanceOptions): void {
 
     it('prunes counts older than their own retention, oldest first, in bounded batches, and keeps later ones and the deliveries', async () => {
       const [p, other] = await seed(2);
-      await store.claimDeliveries({
-        destinationId: p!.destination_id,
-        pipeIds: [p!.pipe_id],
-        owner: 'w1',
-        limit: 10,
-        leaseMs: 600_000,
-        now: minute(5),
-      });
+      await claim(p!, minute(5));
       const all = { since: minute(0), until: minute(60) };
       // Minute 0 holds a pending cell per pipe; minute 5 the claim. A cut at minute 5 keeps minute 5.
       expect(await store.pruneDeliveryCounts({ before: minute(5), limit: 0 })).toBe(0);

@@ -129,19 +129,19 @@ export function runEngineLevelAlerts(options: EngineConformanceOptions): void {
       await pipes.migrate();
       const source = await pipes.sources.create({ name: 'Web', slug: 'web' });
       await pipes.eventTypes.create({ name: 'purchase', schema: purchaseSchema });
+      /** `count` purchases of the source in the minute starting at `ms`, as the volume table holds them. */
+      const volumeAt = (ms: number, count: number) => ({
+        minute: new Date(ms).toISOString(),
+        source_id: source.id,
+        event_type: 'purchase',
+        count,
+      });
       // Every hour of the 7 days before the last 24 hours: 600 events (50 per 5 minutes), so
       // any hour the check lands in has a usual level, and none of it is in the observed window.
       const hourMs = 3_600_000;
       const thisHour = Math.floor(Date.now() / hourMs) * hourMs;
       const history = [];
-      for (let h = 24; h <= 8 * 24 + 1; h++) {
-        history.push({
-          minute: new Date(thisHour - h * hourMs).toISOString(),
-          source_id: source.id,
-          event_type: 'purchase',
-          count: 600,
-        });
-      }
+      for (let h = 24; h <= 8 * 24 + 1; h++) history.push(volumeAt(thisHour - h * hourMs, 600));
       await store.addVolume({ counts: history });
       await pipes.alerts.channels.create({
         name: 'pager',
@@ -187,14 +187,7 @@ export function runEngineLevelAlerts(options: EngineConformanceOptions): void {
       const minuteMs = 60_000;
       const nowMinute = Math.floor(Date.now() / minuteMs) * minuteMs;
       const back = [];
-      for (let m = 1; m <= 7; m++) {
-        back.push({
-          minute: new Date(nowMinute - m * minuteMs).toISOString(),
-          source_id: source.id,
-          event_type: 'purchase',
-          count: 10,
-        });
-      }
+      for (let m = 1; m <= 7; m++) back.push(volumeAt(nowMinute - m * minuteMs, 10));
       await store.addVolume({ counts: back });
       const resolved = await waitFor(() => ofKind('volume_recovered')[0], 15_000, 'the volume recovery');
       expect(resolved.json).toMatchObject({

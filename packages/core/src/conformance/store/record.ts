@@ -40,24 +40,17 @@ export const recordAttempt = {
 };
 
 /**
- * One delivered record with its attempt, written through the store: an event with `payload` (checked
- * to come back byte for byte from the claim) and the record's `detail` (`recordDetail` unless given).
- * Gives the delivery's id.
+ * Appends one purchase (`eventId`, `payload`) for a new pipe; gives the pipe and a claim of its due
+ * delivery (one, as worker `w`, leased for a second) at a given time.
  */
-export async function deliverOneRecord(
-  store: Store,
-  {
-    payload = { order_id: 'ord_1' },
-    detail = recordDetail,
-  }: { payload?: Record<string, unknown>; detail?: DeliveryDetail } = {},
-): Promise<string> {
+async function queueOneEvent(store: Store, eventId: string, payload: Record<string, unknown>) {
   const pipe = { pipe_id: newId('pipe'), destination_id: newId('destination') };
   await store.appendEvents({
     sourceId: newId('source'),
     events: [
       {
         id: newId('event'),
-        event_id: 'ord_1',
+        event_id: eventId,
         sender_event_id: true,
         event_type: 'purchase',
         event_time: at(0),
@@ -69,14 +62,32 @@ export async function deliverOneRecord(
     dedupSince: null,
     now: at(0),
   });
-  const [claimed] = await store.claimDeliveries({
-    destinationId: pipe.destination_id,
-    pipeIds: [pipe.pipe_id],
-    owner: 'w',
-    limit: 1,
-    leaseMs: 1000,
-    now: at(1),
-  });
+  const claim = (now: string) =>
+    store.claimDeliveries({
+      destinationId: pipe.destination_id,
+      pipeIds: [pipe.pipe_id],
+      owner: 'w',
+      limit: 1,
+      leaseMs: 1000,
+      now,
+    });
+  return { pipe, claim };
+}
+
+/**
+ * One delivered record with its attempt, written through the store: an event with `payload` (checked
+ * to come back byte for byte from the claim) and the record's `detail` (`recordDetail` unless given).
+ * Gives the delivery's id.
+ */
+export async function deliverOneRecord(
+  store: Store,
+  {
+    payload = { order_id: 'ord_1' },
+    detail = recordDetail,
+  }: { payload?: Record<string, unknown>; detail?: DeliveryDetail } = {},
+): Promise<string> {
+  const { claim } = await queueOneEvent(store, 'ord_1', payload);
+  const [claimed] = await claim(at(1));
   expect(JSON.stringify(claimed?.event.event_payload)).toBe(JSON.stringify(payload));
   await store.completeDeliveries({
     owner: 'w',
@@ -118,33 +129,7 @@ export const retriedDetail = { output: null, request, response: failedResponse, 
  * read it (its detail the first attempt's).
  */
 export async function retryOneRecord(store: Store) {
-  const pipe = { pipe_id: newId('pipe'), destination_id: newId('destination') };
-  await store.appendEvents({
-    sourceId: newId('source'),
-    events: [
-      {
-        id: newId('event'),
-        event_id: 'ord_2',
-        sender_event_id: true,
-        event_type: 'purchase',
-        event_time: at(0),
-        event_payload: { order_id: 'ord_2' },
-      },
-    ],
-    pipes: [pipe],
-    deliveryIds: [newId('delivery')],
-    dedupSince: null,
-    now: at(0),
-  });
-  const claim = (now: string) =>
-    store.claimDeliveries({
-      destinationId: pipe.destination_id,
-      pipeIds: [pipe.pipe_id],
-      owner: 'w',
-      limit: 1,
-      leaseMs: 1000,
-      now,
-    });
+  const { pipe, claim } = await queueOneEvent(store, 'ord_2', { order_id: 'ord_2' });
   const common = { pipe_version: 1, destination_version: 1, test_mode: false, filter_reason: null };
   const [first] = await claim(at(1));
   const attempt = { ...retriedAttempt };
