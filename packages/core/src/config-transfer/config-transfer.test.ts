@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { type AlertChannelConfig, successRateSchema, volumeAnomalySchema } from '../alerts/schemas.js';
 import { isPipesError } from '../errors.js';
-import type { Destination, EventType, Pipe, Secret, Source } from '../schemas.js';
+import {
+  type Destination,
+  type EventType,
+  type Pipe,
+  type Secret,
+  type Source,
+  sourceSchema,
+} from '../schemas.js';
 import {
   buildConfigDocument,
   type ConfigDocument,
@@ -30,31 +37,16 @@ function staging(): ConfigSnapshot {
   const eventTypes: EventType[] = [
     { id: 'ety_1', name: 'purchase', schema: { type: 'object', required: ['order_id'] }, ...base },
   ];
+  // Sources with every setting at its default but auth.
   const sources: Source[] = [
-    {
-      id: 'src_1',
-      name: 'Web',
-      slug: 'web',
-      enabled: true,
-      allowed_origins: [],
-      auth: { type: 'none' },
-      dedup_window_seconds: 86400,
-      first_party_cookies: false,
-      segment_event_names: {},
-      ...base,
-    },
-    {
+    sourceSchema.parse({ id: 'src_1', name: 'Web', slug: 'web', auth: { type: 'none' }, ...base }),
+    sourceSchema.parse({
       id: 'src_2',
       name: 'Backend',
       slug: 'backend',
-      enabled: true,
-      allowed_origins: [],
       auth: { type: 'bearer', secret_id: 'sec_3' },
-      dedup_window_seconds: 86400,
-      first_party_cookies: false,
-      segment_event_names: {},
       ...base,
-    },
+    }),
   ];
   const retry = {
     max_attempts: 10,

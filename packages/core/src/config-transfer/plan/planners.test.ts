@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { type AlertChannelConfig, successRateSchema, volumeAnomalySchema } from '../../alerts/schemas.js';
 import { isPipesError } from '../../errors.js';
-import type { EventType, Secret, Source } from '../../schemas.js';
+import { type EventType, type Secret, sourceSchema } from '../../schemas.js';
 import { type ConfigDocument, type ConfigSnapshot, configDocumentSchema } from '../document.js';
 import { planAlertChannels } from './alert-channels.js';
 import { checkDocument } from './check.js';
@@ -82,18 +82,13 @@ describe('import planners, one per kind', () => {
   });
 
   it('sources: skips a new source whose auth secret is missing, keeps the auth of an existing one', () => {
-    const web = {
+    const web = sourceSchema.parse({
       id: 'src_1',
       name: 'Web',
       slug: 'web',
-      enabled: true,
-      allowed_origins: [],
       auth: { type: 'none' },
-      dedup_window_seconds: 86400,
-      first_party_cookies: false,
-      segment_event_names: {},
       ...base,
-    } as Source;
+    });
     const ctx = createPlanContext(target({ sources: [web], secrets: [secret('sec_9', 'HOOK')] }));
     const auth = { type: 'bearer', secret: 'TOKEN' };
     planSources(
