@@ -7,7 +7,6 @@
  * source: header, SETTINGS, the helper snippets it calls, then the code.
  */
 import {
-  compactSource,
   consentSource,
   generatedSource,
   googleDateTimeSource,
@@ -15,6 +14,7 @@ import {
   hashingSources,
   profileSource,
   sendPlumbingSource,
+  transformFrameSources,
 } from '../source/helpers.js';
 import identifiers from './identifiers.js?raw';
 import sendCode from './send.js?raw';
@@ -45,7 +45,7 @@ export function googleAdsTransformSource(settings: GoogleAdsSourceSettings): str
       default_consent: settings.default_consent ?? null,
     },
     [
-      compactSource,
+      ...transformFrameSources,
       consentSource,
       ...hashingSources,
       googleDateTimeSource,

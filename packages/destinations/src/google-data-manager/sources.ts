@@ -8,7 +8,6 @@
  * assembles each source: header, SETTINGS, the helper snippets it calls, then the code.
  */
 import {
-  compactSource,
   consentSource,
   generatedSource,
   googleOAuthSource,
@@ -17,6 +16,7 @@ import {
   normaliseSource,
   profileSource,
   sendPlumbingSource,
+  transformFrameSources,
 } from '../source/helpers.js';
 import identifiers from './identifiers.js?raw';
 import sendCode from './send.js?raw';
@@ -47,7 +47,7 @@ export function dataManagerTransformSource(settings: DataManagerSourceSettings):
       event_source: settings.event_source ?? null,
       default_country: settings.default_country ?? null,
     },
-    [compactSource, consentSource, ...hashingSources, identifiers, profileSource, transformCode],
+    [...transformFrameSources, consentSource, ...hashingSources, identifiers, profileSource, transformCode],
   );
 }
 

@@ -1,8 +1,5 @@
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const rule = SETTINGS.conversion_rules[e.event_type];
-    // No conversion rule for this type: recorded as "filtered", with this reason.
-    if (!rule) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.conversion_rules, (e, rule) => {
     const p = e.event_payload;
 
     const hashed = compact({
@@ -28,28 +25,20 @@ function transform({ events, profiles }) {
 
     const value = p.value !== undefined ? p.value : p.revenue;
     const seconds = toUnixSeconds(e.event_time);
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          conversion: /^urn:/.test(rule) ? rule : 'urn:lla:llaPartnerConversion:' + rule,
-          conversionHappenedAt:
-            typeof e.event_time === 'string' && Number.isFinite(Date.parse(e.event_time))
-              ? Date.parse(e.event_time)
-              : seconds !== undefined
-                ? seconds * 1000
-                : undefined,
-          // The amount is a string, as Rest.li's BigDecimal.
-          conversionValue:
-            value !== undefined && p.currency
-              ? { currencyCode: p.currency, amount: String(value) }
-              : undefined,
-          // LinkedIn deduplicates against the Insight Tag on eventId.
-          eventId: e.event_id || p.order_id,
-          user: compact({ userIds: userIds, userInfo: userInfo }),
-        }),
-      },
-    ];
+    return compact({
+      conversion: /^urn:/.test(rule) ? rule : 'urn:lla:llaPartnerConversion:' + rule,
+      conversionHappenedAt:
+        typeof e.event_time === 'string' && Number.isFinite(Date.parse(e.event_time))
+          ? Date.parse(e.event_time)
+          : seconds !== undefined
+            ? seconds * 1000
+            : undefined,
+      // The amount is a string, as Rest.li's BigDecimal.
+      conversionValue:
+        value !== undefined && p.currency ? { currencyCode: p.currency, amount: String(value) } : undefined,
+      // LinkedIn deduplicates against the Insight Tag on eventId.
+      eventId: e.event_id || p.order_id,
+      user: compact({ userIds: userIds, userInfo: userInfo }),
+    });
   });
 }

@@ -7,7 +7,6 @@
  * source: header, SETTINGS, the helper snippets it calls, then the code.
  */
 import {
-  compactSource,
   fieldsToHashSource,
   generatedSource,
   hashingSources,
@@ -15,6 +14,7 @@ import {
   metaUserDataSource,
   profileSource,
   sendPlumbingSource,
+  transformFrameSources,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
@@ -44,7 +44,7 @@ export function metaTransformSource(settings: MetaSourceSettings): string {
       data_processing_options: settings.data_processing_options ?? null,
     },
     [
-      compactSource,
+      ...transformFrameSources,
       ...hashingSources,
       fieldsToHashSource,
       hashedFields,

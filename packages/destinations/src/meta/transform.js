@@ -1,9 +1,6 @@
 function transform({ events, profiles }) {
   const dpo = SETTINGS.data_processing_options;
-  return events.flatMap((e) => {
-    const eventName = SETTINGS.event_names[e.event_type];
-    // Not mapped: recorded as "filtered", with this reason on the record.
-    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_names, (e, eventName) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
@@ -29,25 +26,19 @@ function transform({ events, profiles }) {
       search_string: p.search_string,
     });
 
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          event_name: eventName,
-          event_time: toUnixSeconds(e.event_time),
-          // Meta deduplicates against the browser pixel on event_name + event_id (48 h).
-          event_id: e.event_id || p.order_id,
-          action_source: SETTINGS.action_source,
-          event_source_url: p.page_url,
-          user_data: user_data,
-          // Limited Data Use (US state privacy laws): a setting of the destination, not consent.
-          data_processing_options: dpo ? dpo.options : undefined,
-          data_processing_options_country: dpo && dpo.options.length > 0 ? dpo.country : undefined,
-          data_processing_options_state: dpo && dpo.options.length > 0 ? dpo.state : undefined,
-          custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
-        }),
-      },
-    ];
+    return compact({
+      event_name: eventName,
+      event_time: toUnixSeconds(e.event_time),
+      // Meta deduplicates against the browser pixel on event_name + event_id (48 h).
+      event_id: e.event_id || p.order_id,
+      action_source: SETTINGS.action_source,
+      event_source_url: p.page_url,
+      user_data: user_data,
+      // Limited Data Use (US state privacy laws): a setting of the destination, not consent.
+      data_processing_options: dpo ? dpo.options : undefined,
+      data_processing_options_country: dpo && dpo.options.length > 0 ? dpo.country : undefined,
+      data_processing_options_state: dpo && dpo.options.length > 0 ? dpo.state : undefined,
+      custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
+    });
   });
 }

@@ -1,8 +1,5 @@
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const eventName = SETTINGS.event_names[e.event_type];
-    // Not mapped: recorded as "filtered", with this reason on the record.
-    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_names, (e, eventName) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
     const value = p.value !== undefined ? p.value : p.revenue;
@@ -36,22 +33,16 @@ function transform({ events, profiles }) {
     const storage = consentSignal(p.consent && p.consent.ad_storage);
     const pageLoad = e.event_type === 'page_view';
 
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          eventType: pageLoad ? 'pageLoad' : 'custom',
-          // Microsoft deduplicates against the browser UET event on eventId.
-          eventId: e.event_id || p.order_id,
-          eventName: pageLoad ? undefined : eventName,
-          eventTime: toUnixSeconds(e.event_time),
-          eventSourceUrl: p.page_url,
-          adStorageConsent: storage === 'GRANTED' ? 'G' : storage === 'DENIED' ? 'D' : undefined,
-          userData: userData,
-          customData: Object.keys(customData).length > 0 ? customData : undefined,
-        }),
-      },
-    ];
+    return compact({
+      eventType: pageLoad ? 'pageLoad' : 'custom',
+      // Microsoft deduplicates against the browser UET event on eventId.
+      eventId: e.event_id || p.order_id,
+      eventName: pageLoad ? undefined : eventName,
+      eventTime: toUnixSeconds(e.event_time),
+      eventSourceUrl: p.page_url,
+      adStorageConsent: storage === 'GRANTED' ? 'G' : storage === 'DENIED' ? 'D' : undefined,
+      userData: userData,
+      customData: Object.keys(customData).length > 0 ? customData : undefined,
+    });
   });
 }

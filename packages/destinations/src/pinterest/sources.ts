@@ -3,7 +3,6 @@
  * event -> Pinterest event) and `send()`, generated with the settings baked in; the user's to edit.
  */
 import {
-  compactSource,
   consentSource,
   generatedSource,
   hashingSources,
@@ -12,6 +11,7 @@ import {
   profileSource,
   retryAfterSource,
   sendPlumbingSource,
+  transformFrameSources,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
@@ -40,7 +40,7 @@ export function pinterestTransformSource(settings: PinterestSourceSettings): str
       limited_data_processing: settings.limited_data_processing,
     },
     [
-      compactSource,
+      ...transformFrameSources,
       consentSource,
       ...hashingSources,
       hashedFields,

@@ -1,8 +1,5 @@
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const eventName = SETTINGS.event_names[e.event_type];
-    // Not mapped: recorded as "filtered", with this reason on the record.
-    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_names, (e, eventName) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
     const value = p.value !== undefined ? p.value : p.revenue;
@@ -42,22 +39,16 @@ function transform({ events, profiles }) {
     // The event's own consent: personalised ads denied -> opted out; granted -> not; unknown: absent.
     const personalization = consentSignal(p.consent && p.consent.ad_personalization);
 
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          event_name: eventName,
-          action_source: SETTINGS.action_source,
-          event_time: toUnixSeconds(e.event_time),
-          // Pinterest deduplicates against the tag on event_id (required).
-          event_id: e.event_id || p.order_id,
-          event_source_url: p.page_url,
-          opt_out: personalization === undefined ? undefined : personalization === 'DENIED',
-          user_data: user_data,
-          custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
-        }),
-      },
-    ];
+    return compact({
+      event_name: eventName,
+      action_source: SETTINGS.action_source,
+      event_time: toUnixSeconds(e.event_time),
+      // Pinterest deduplicates against the tag on event_id (required).
+      event_id: e.event_id || p.order_id,
+      event_source_url: p.page_url,
+      opt_out: personalization === undefined ? undefined : personalization === 'DENIED',
+      user_data: user_data,
+      custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
+    });
   });
 }

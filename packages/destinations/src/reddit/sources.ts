@@ -3,13 +3,13 @@
  * Reddit v3 conversion event) and `send()`, generated with the settings baked in; the user's to edit.
  */
 import {
-  compactSource,
   fieldsToHashSource,
   generatedSource,
   hashingSources,
   profileSource,
   retryAfterSource,
   sendPlumbingSource,
+  transformFrameSources,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
@@ -37,7 +37,14 @@ export function redditTransformSource(settings: RedditSourceSettings): string {
       default_country: settings.default_country ?? null,
       limited_data_use: settings.limited_data_use,
     },
-    [compactSource, ...hashingSources, fieldsToHashSource, hashedFields, profileSource, transformCode],
+    [
+      ...transformFrameSources,
+      ...hashingSources,
+      fieldsToHashSource,
+      hashedFields,
+      profileSource,
+      transformCode,
+    ],
   );
 }
 

@@ -11,10 +11,7 @@ const STANDARD_TYPES = [
 ];
 
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const name = SETTINGS.event_names[e.event_type];
-    // Not mapped: recorded as "filtered", with this reason on the record.
-    if (!name) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_names, (e, name) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
     const value = p.value !== undefined ? p.value : p.revenue;
@@ -49,23 +46,17 @@ function transform({ events, profiles }) {
     });
 
     const standard = STANDARD_TYPES.includes(name);
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          // Unix milliseconds (v3).
-          event_at: toUnixMs(e.event_time),
-          action_source: SETTINGS.action_source,
-          event_source_url: p.page_url,
-          // The rdt_cid URL parameter: never hashed.
-          click_id: firstDefined(p.rdt_cid, fromProfile(profiles, e, 'rdt_cid')),
-          type: standard ? { tracking_type: name } : { tracking_type: 'CUSTOM', custom_event_name: name },
-          metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
-          user: user,
-        }),
-      },
-    ];
+    return compact({
+      // Unix milliseconds (v3).
+      event_at: toUnixMs(e.event_time),
+      action_source: SETTINGS.action_source,
+      event_source_url: p.page_url,
+      // The rdt_cid URL parameter: never hashed.
+      click_id: firstDefined(p.rdt_cid, fromProfile(profiles, e, 'rdt_cid')),
+      type: standard ? { tracking_type: name } : { tracking_type: 'CUSTOM', custom_event_name: name },
+      metadata: Object.keys(metadata).length > 0 ? metadata : undefined,
+      user: user,
+    });
   });
 }
 

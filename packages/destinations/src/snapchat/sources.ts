@@ -6,7 +6,6 @@
  */
 import hashedFields from '../meta/hashed-fields.js?raw';
 import {
-  compactSource,
   fieldsToHashSource,
   generatedSource,
   hashingSources,
@@ -15,6 +14,7 @@ import {
   profileSource,
   retryAfterSource,
   sendPlumbingSource,
+  transformFrameSources,
 } from '../source/helpers.js';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
@@ -42,7 +42,7 @@ export function snapchatTransformSource(settings: SnapchatSourceSettings): strin
       limited_data_use: settings.limited_data_use,
     },
     [
-      compactSource,
+      ...transformFrameSources,
       ...hashingSources,
       fieldsToHashSource,
       hashedFields,

@@ -4,10 +4,7 @@ function asList(value) {
 }
 
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const eventName = SETTINGS.event_names[e.event_type];
-    // Not mapped: recorded as "filtered", with this reason on the record.
-    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_names, (e, eventName) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
@@ -36,23 +33,17 @@ function transform({ events, profiles }) {
       search_string: p.search_string,
     });
 
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          event_name: eventName,
-          event_time: toUnixSeconds(e.event_time),
-          // Snap deduplicates against the Pixel on event_id.
-          event_id: e.event_id || p.order_id,
-          action_source: SETTINGS.action_source,
-          event_source_url: p.page_url,
-          user_data: user_data,
-          custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
-          // Limited Data Use (US state privacy laws): a setting of the destination, not consent.
-          data_processing_options: SETTINGS.limited_data_use ? ['LMU'] : undefined,
-        }),
-      },
-    ];
+    return compact({
+      event_name: eventName,
+      event_time: toUnixSeconds(e.event_time),
+      // Snap deduplicates against the Pixel on event_id.
+      event_id: e.event_id || p.order_id,
+      action_source: SETTINGS.action_source,
+      event_source_url: p.page_url,
+      user_data: user_data,
+      custom_data: Object.keys(custom_data).length > 0 ? custom_data : undefined,
+      // Limited Data Use (US state privacy laws): a setting of the destination, not consent.
+      data_processing_options: SETTINGS.limited_data_use ? ['LMU'] : undefined,
+    });
   });
 }

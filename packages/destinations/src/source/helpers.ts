@@ -15,6 +15,7 @@ import fieldsToHash from './fields-to-hash.js?raw';
 import googleDateTime from './google-date-time.js?raw';
 import googleOAuth from './google-oauth.js?raw';
 import hash from './hash.js?raw';
+import mappedEvents from './mapped-events.js?raw';
 import metaRow from './meta-row.js?raw';
 import metaUserData from './meta-user-data.js?raw';
 import normalise from './normalise.js?raw';
@@ -31,6 +32,12 @@ export const compactSource = compact;
  * consent (docs/consent.md) as the platforms take it.
  */
 export const consentSource = consent;
+
+/**
+ * `mappedEvents(events, table, toPayload, unmappedReason)`: a default transform's frame, one output
+ * event a mapped event, the unmapped ones recorded as filtered. Every platform transform starts from it.
+ */
+export const mappedEventsSource = mappedEvents;
 
 /**
  * `fieldsToHash(objects, table)`: the `[object, key, normalise]` triples `hashInPlace` takes, for
@@ -105,6 +112,12 @@ export const retryAfterSource = retryAfter;
  * hashes personal data pastes into its transform (and, where `send()` hashes late, into `send()`).
  */
 export const hashingSources: readonly string[] = [hashSource, normaliseSource, timeSource];
+
+/**
+ * `compact` and `mappedEvents`, in that order: the snippets every platform's default transform
+ * pastes first (its payload is built in `mappedEvents`' callback and compacted).
+ */
+export const transformFrameSources: readonly string[] = [compactSource, mappedEventsSource];
 
 /**
  * A generated source as the user sees it: the header comment, the settings as an editable

@@ -1,8 +1,5 @@
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const eventName = SETTINGS.event_names[e.event_type];
-    // Not mapped: recorded as "filtered", with this reason on the record.
-    if (!eventName) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_names, (e, eventName) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
@@ -39,22 +36,16 @@ function transform({ events, profiles }) {
       query: p.search_string,
     });
 
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          event: eventName,
-          event_time: toUnixSeconds(e.event_time),
-          // TikTok deduplicates against the pixel on event + event_id (48 h).
-          event_id: e.event_id || p.order_id,
-          // TikTok's Limited Data Use flag, from the event's consent (docs/consent.md).
-          limited_data_use: limitedDataUse(p.consent),
-          user: user,
-          properties: Object.keys(properties).length > 0 ? properties : undefined,
-          page: p.page_url ? compact({ url: p.page_url, referrer: p.referrer_url }) : undefined,
-        }),
-      },
-    ];
+    return compact({
+      event: eventName,
+      event_time: toUnixSeconds(e.event_time),
+      // TikTok deduplicates against the pixel on event + event_id (48 h).
+      event_id: e.event_id || p.order_id,
+      // TikTok's Limited Data Use flag, from the event's consent (docs/consent.md).
+      limited_data_use: limitedDataUse(p.consent),
+      user: user,
+      properties: Object.keys(properties).length > 0 ? properties : undefined,
+      page: p.page_url ? compact({ url: p.page_url, referrer: p.referrer_url }) : undefined,
+    });
   });
 }

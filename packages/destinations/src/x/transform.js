@@ -10,10 +10,7 @@ function isoMillis(value) {
 }
 
 function transform({ events, profiles }) {
-  return events.flatMap((e) => {
-    const eventId = SETTINGS.event_ids[e.event_type];
-    // No X event configured for this type: recorded as "filtered", with this reason.
-    if (!eventId) return [{ filter_reason: 'event_type_not_mapped' }];
+  return mappedEvents(events, SETTINGS.event_ids, (e, eventId) => {
     const p = e.event_payload;
     const contents = Array.isArray(p.contents) ? p.contents : [];
 
@@ -36,32 +33,26 @@ function transform({ events, profiles }) {
     if (ip || userAgent) identifiers.push(compact({ ip_address: ip, user_agent: userAgent }));
 
     const value = p.value !== undefined ? p.value : p.revenue;
-    return [
-      {
-        event_type: e.event_type,
-        event_time: e.event_time,
-        event_payload: compact({
-          conversion_time: isoMillis(e.event_time),
-          event_id: eventId,
-          identifiers: identifiers,
-          value: value,
-          price_currency: p.currency,
-          number_items: contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
-          // X deduplicates against the pixel on conversion_id (48 hours).
-          conversion_id: e.event_id || p.order_id,
-          contents:
-            contents.length > 0
-              ? contents.map((c) =>
-                  compact({
-                    content_id: String(c.id),
-                    content_name: c.name,
-                    content_price: c.price,
-                    num_items: c.quantity,
-                  }),
-                )
-              : undefined,
-        }),
-      },
-    ];
+    return compact({
+      conversion_time: isoMillis(e.event_time),
+      event_id: eventId,
+      identifiers: identifiers,
+      value: value,
+      price_currency: p.currency,
+      number_items: contents.length > 0 ? contents.reduce((n, c) => n + (c.quantity || 1), 0) : undefined,
+      // X deduplicates against the pixel on conversion_id (48 hours).
+      conversion_id: e.event_id || p.order_id,
+      contents:
+        contents.length > 0
+          ? contents.map((c) =>
+              compact({
+                content_id: String(c.id),
+                content_name: c.name,
+                content_price: c.price,
+                num_items: c.quantity,
+              }),
+            )
+          : undefined,
+    });
   });
 }
