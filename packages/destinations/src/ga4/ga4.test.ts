@@ -1,6 +1,6 @@
 import { purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, secretsIn } from '../testing/engine.js';
+import { finalRecords, finalRecordsById, platformBed, secretsIn } from '../testing/engine.js';
 import { expectDelivered } from '../testing/outcomes.js';
 import { ga4Platform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
@@ -83,7 +83,7 @@ describe('ga4 template', () => {
   it('refuses an event without a client_id before sending, and sends the others', async () => {
     const { platform, pipes, pipe } = await setup();
     await pipes.ingest('web', [purchase('ord_ok', 'c.1'), purchase('ord_anon', undefined)]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    const records = await finalRecordsById(pipes, pipe.id, 2);
     expectDelivered(records, 'ord_ok');
     expect(records.get('ord_anon')).toMatchObject({ status: 'failed', error: { code: 'INVALID_EVENT' } });
     expect(platform.accepted).toHaveLength(1);
@@ -109,7 +109,7 @@ describe('ga4 template', () => {
       },
     });
     await pipes.ingest('web', [purchase('ord_invalid', 'c.1')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    const records = await finalRecordsById(pipes, pipe.id, 2);
     expect(records.get('ord_invalid')).toMatchObject({
       status: 'failed',
       test_mode: true,

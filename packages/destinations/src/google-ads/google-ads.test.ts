@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { googleExampleTransform, purchaseEvent, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  byEventId,
   finalRecords,
+  finalRecordsById,
   platformBed,
   rawContactPurchase,
   secretsIn,
@@ -18,6 +17,7 @@ import {
 } from '../testing/google-send.js';
 import { deliverOne } from '../testing/outcomes.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { googleAdsClickConversions, googleAdsTemplate } from './google-ads.js';
 
@@ -73,7 +73,6 @@ const canonicalPurchase = (orderId: string, overrides: Record<string, unknown> =
     ...overrides,
   });
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const everySecret = () => [...Object.values(credentials)];
 
 runTemplateHarness(bed, {
@@ -214,7 +213,7 @@ describe('google-ads-click-conversions template', () => {
       'web',
       Array.from({ length: 10 }, (_, i) => canonicalPurchase(`ord_pf_${i}`)),
     );
-    const records = byEventId(await finalRecords(pipes, pipe.id, 10));
+    const records = await finalRecordsById(pipes, pipe.id, 10);
 
     expect(platform.violations).toEqual([]);
     expect(bed.server.requests.filter((r) => r.url.endsWith(':uploadClickConversions'))).toHaveLength(1);

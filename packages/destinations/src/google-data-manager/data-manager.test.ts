@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { identifiersInOutputs } from '@openpipes/core';
 import { purchaseEvent, runTransform, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
@@ -8,8 +7,8 @@ import {
   dataManagerPlatform,
 } from '../testing/data-manager-platform.js';
 import {
-  byEventId,
   finalRecords,
+  finalRecordsById,
   platformBed,
   rawContactPurchase,
   secretsIn,
@@ -23,6 +22,7 @@ import {
   itSendsValidateOnlyInTestMode,
 } from '../testing/google-send.js';
 import { deliverAll, expectDelivered } from '../testing/outcomes.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { dataManagerTemplate, googleDataManager } from './data-manager.js';
 
@@ -40,7 +40,6 @@ const operatingAccountId = '1234567890';
 const loginAccountId = '1112223333';
 
 const bed = platformBed();
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 type Options = Partial<Parameters<typeof googleDataManager>[0]>;
 const options = (extra: Options = {}) => ({
@@ -226,7 +225,7 @@ describe('google-data-manager template', () => {
       'web',
       Array.from({ length: 10 }, (_, i) => canonicalPurchase(`ord_pf_${i}`)),
     );
-    const records = byEventId(await finalRecords(pipes, pipe.id, 10));
+    const records = await finalRecordsById(pipes, pipe.id, 10);
 
     expect(platform.violations).toEqual([]);
     const first = platform.requests[0]!.body.events as Array<{ transactionId: string }>;
@@ -270,7 +269,7 @@ describe('google-data-manager template', () => {
     );
     platform.revokeTokens();
     await pipes.ingest('web', [canonicalPurchase('ord_third')]);
-    const third = byEventId(await finalRecords(pipes, pipe.id, 3)).get('ord_third');
+    const third = (await finalRecordsById(pipes, pipe.id, 3)).get('ord_third');
     // Revoked: the first try is refused, the refreshed token gets the scripted 401.
     expect(third).toMatchObject({
       status: 'failed',

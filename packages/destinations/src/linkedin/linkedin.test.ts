@@ -1,23 +1,21 @@
-import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  byEventId,
   type CaseWiring,
   daysOld,
-  finalRecords,
+  finalRecordsById,
   platformBed,
   rawContactPurchase,
   secretsIn,
 } from '../testing/engine.js';
 import { linkedinBatchAnswer, linkedinError, linkedinPlatform } from '../testing/linkedin-platform.js';
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { linkedinCapi, linkedinCapiTemplate } from './linkedin.js';
 
 const token = 'AQV-linkedin-token-4e1b9c';
 const conversionRules = { purchase: '104598' };
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const secrets = { LINKEDIN_ACCESS_TOKEN: token };
 const bed = platformBed();
@@ -148,7 +146,7 @@ describe('linkedin-capi template', () => {
       element('evt_bad', { conversionValue: { currencyCode: 'EUR', amount: 10.5 } }),
       element('evt_ok_2'),
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
+    const records = await finalRecordsById(pipes, pipe.id, 3);
     // The stand-in saw the invalid element (as LinkedIn would) and refused the batch.
     expect(platform.violations).toEqual([
       'Index: 1, ERROR :: /conversionValue/amount :: must be a decimal string',

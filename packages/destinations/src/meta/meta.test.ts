@@ -1,9 +1,9 @@
 import { metaExampleTransform, purchaseEvent, runSend } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  byEventId,
   daysOld,
   finalRecords,
+  finalRecordsById,
   platformBed,
   rawContactPurchase,
   secretsIn,
@@ -165,7 +165,7 @@ describe('meta-capi template', () => {
 
     platform.answerNext(metaError(190, 'Error validating access token: Session has expired'));
     await pipes.ingest('web', [canonicalPurchase('ord_expired')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    const records = await finalRecordsById(pipes, pipe.id, 2);
     expect(records.get('ord_expired')).toMatchObject({
       status: 'failed',
       attempt_count: 1,

@@ -1,22 +1,14 @@
-import { createHash } from 'node:crypto';
 import { runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import {
-  byEventId,
-  daysOld,
-  finalRecords,
-  platformBed,
-  rawContactPurchase,
-  secretsIn,
-} from '../testing/engine.js';
+import { daysOld, finalRecordsById, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { microsoftError, microsoftPlatform } from '../testing/microsoft-platform.js';
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { microsoftUetCapi, microsoftUetCapiTemplate } from './microsoft.js';
 
 const token = 'uet-capi-token-5a1f9c3e';
 const tagId = '187000123';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const secrets = { MICROSOFT_UET_TOKEN: token };
 const bed = platformBed();
@@ -129,7 +121,7 @@ describe('microsoft-uet-capi template', () => {
       uetEvent('evt_bad', { adStorageConsent: 'yes' }),
       uetEvent('evt_ok_2'),
     ]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 3));
+    const records = await finalRecordsById(pipes, pipe.id, 3);
     // The stand-in saw the invalid event (as Microsoft would) and kept the others.
     expect(platform.violations).toEqual(['data[1].adStorageConsent must be G or D']);
     expectDelivered(records, 'evt_ok_1', 'evt_ok_2');

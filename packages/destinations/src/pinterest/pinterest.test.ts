@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import { finalRecordsById, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { pinterestError, pinterestPlatform } from '../testing/pinterest-platform.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { pinterestCapi, pinterestCapiTemplate } from './pinterest.js';
 
 const token = 'pina_conversion-token-3e8c1f0a';
 const adAccountId = '549755885175';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const secrets = { PINTEREST_ACCESS_TOKEN: token };
 const bed = platformBed();
@@ -138,7 +137,7 @@ describe('pinterest-capi template', () => {
       },
     });
     await pipes.ingest('web', [canonicalPurchase('ord_422_ok'), canonicalPurchase('ord_422_bad')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    const records = await finalRecordsById(pipes, pipe.id, 2);
     expectDelivered(records, 'ord_422_ok');
     expect(records.get('ord_422_bad')).toMatchObject({
       status: 'failed',

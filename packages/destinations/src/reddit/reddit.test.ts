@@ -1,22 +1,21 @@
-import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  byEventId,
   daysOld,
   finalRecords,
+  finalRecordsById,
   platformBed,
   rawContactPurchase,
   secretsIn,
 } from '../testing/engine.js';
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { redditError, redditInvalidEvents, redditPlatform } from '../testing/reddit-platform.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { redditCapi, redditCapiTemplate } from './reddit.js';
 
 const token = 'reddit-conversion-token-0d8e4b7f';
 const pixelId = 'a2_gv0ir2x4r0wz';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const secrets = { REDDIT_ACCESS_TOKEN: token };
 const bed = platformBed();
@@ -135,7 +134,7 @@ describe('reddit-capi template', () => {
       ]),
     );
     await pipes.ingest('web', [canonicalPurchase('ord_good'), canonicalPurchase('ord_bad')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    const records = await finalRecordsById(pipes, pipe.id, 2);
     expect(records.get('ord_bad')).toMatchObject({
       status: 'failed',
       attempt_count: 1,

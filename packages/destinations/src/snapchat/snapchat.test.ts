@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { daysOld, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
+import { sha256 } from '../testing/sha256.js';
 import { snapchatError, snapchatPlatform } from '../testing/snapchat-platform.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { snapchatCapi, snapchatCapiTemplate } from './snapchat.js';
 
 const token = 'snap-capi-token-7c41e0d2b9';
 const pixelId = '0b3a8f21-6c4d-4e5f-9a7b-1c2d3e4f5a6b';
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const secrets = { SNAPCHAT_ACCESS_TOKEN: token };
 const bed = platformBed();

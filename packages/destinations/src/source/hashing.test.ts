@@ -2,16 +2,15 @@
  * The normalisation and hashing the templates paste into their sources, run in the real sandbox
  * and checked against the platforms' published examples (CONTRACTS.md).
  */
-import { createHash } from 'node:crypto';
 import { hashIdentifier } from '@openpipes/core/identity';
 import { runSend, runTransform, startTestServer, type TestEvent } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { googleAdsClickConversions } from '../google-ads/google-ads.js';
 import { metaCapi } from '../meta/meta.js';
+import { sha256 } from '../testing/sha256.js';
 import { tiktokEvents } from '../tiktok/tiktok.js';
 import { googleDateTimeSource, timeSource } from './helpers.js';
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const publishedEmail = '62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f';
 const publishedPhone = 'e323ec626319ca94ee8bff2e4c87cf613be6ea19919ed1364124e16807ab3176';
 

@@ -231,3 +231,12 @@ export function secretsIn(records: unknown, values: string[]): string[] {
 export function byEventId(records: Delivery[]): Map<string, Delivery> {
   return new Map(records.map((d) => [d.event_id, d]));
 }
+
+/** Waits until `count` deliveries of the pipe are final ({@link finalRecords}), by event id. */
+export async function finalRecordsById(
+  pipes: Pipes,
+  pipeId: string,
+  count: number,
+): Promise<Map<string, Delivery>> {
+  return byEventId(await finalRecords(pipes, pipeId, count));
+}

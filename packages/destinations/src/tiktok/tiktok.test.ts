@@ -1,6 +1,12 @@
 import { purchaseEvent, runSend, tiktokExampleTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
-import { byEventId, finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
+import {
+  finalRecords,
+  finalRecordsById,
+  platformBed,
+  rawContactPurchase,
+  secretsIn,
+} from '../testing/engine.js';
 import { deliverOne } from '../testing/outcomes.js';
 import { tiktokAnswer, tiktokPlatform } from '../testing/platforms.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
@@ -117,7 +123,7 @@ describe('tiktok-events template', () => {
     await finalRecords(pipes, pipe.id, 1);
     platform.answerNext(tiktokAnswer(40100, 'Requests made too frequently'));
     await pipes.ingest('web', [canonicalPurchase('ord_busy')]);
-    const records = byEventId(await finalRecords(pipes, pipe.id, 2));
+    const records = await finalRecordsById(pipes, pipe.id, 2);
     expect(records.get('ord_denied')).toMatchObject({
       status: 'failed',
       error: { code: 'TIKTOK_40001', retryable: false, message: expect.stringContaining('No permission') },

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { purchaseEvent, runTransform } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import { finalRecords, platformBed, rawContactPurchase, secretsIn } from '../testing/engine.js';
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
+import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
 import { parseOAuthHeader, xError, xPlatform } from '../testing/x-platform.js';
 import { xCapi, xCapiTemplate } from './x.js';
@@ -21,7 +21,6 @@ const secrets = {
   X_ACCESS_TOKEN: credentials.token,
   X_ACCESS_TOKEN_SECRET: credentials.tokenSecret,
 };
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 const bed = platformBed();
 
