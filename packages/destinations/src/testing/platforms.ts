@@ -15,42 +15,7 @@ import {
   tiktokLimitedDataUseProblem,
 } from './consent-checks.js';
 import { googleStatusError, googleTokenEndpoint } from './google-stand-in.js';
-
-type Json = Record<string, unknown>;
-type Scripted = TestResponse | ((request: RecordedTestRequest) => TestResponse);
-
-const sha256Hex = /^[0-9a-f]{64}$/;
-const anyCaseHex = /^[0-9a-fA-F]{64}$/;
-
-/** True when a value is a SHA-256 digest, or an array of them. */
-function hashed(value: unknown): boolean {
-  const values = Array.isArray(value) ? value : [value];
-  return values.length > 0 && values.every((v) => typeof v === 'string' && sha256Hex.test(v));
-}
-
-function isObject(value: unknown): value is Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}
-
-interface Base {
-  handler: (request: RecordedTestRequest) => TestResponse;
-  /** Contract violations seen, one line each. */
-  violations: string[];
-  /** Answers the next requests with these (after the contract checks pass). */
-  answerNext(...answers: Scripted[]): void;
-}
-
-function scriptQueue() {
-  const queue: Scripted[] = [];
-  return {
-    queue,
-    take(request: RecordedTestRequest): TestResponse | undefined {
-      const next = queue.shift();
-      if (!next) return undefined;
-      return typeof next === 'function' ? next(request) : next;
-    },
-  };
-}
+import { isHashed, isObject, type Json, looksHashed, type StandIn, scriptQueue } from './stand-in-kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Meta
@@ -76,7 +41,7 @@ export function metaError(
   };
 }
 
-export interface MetaPlatform extends Base {
+export interface MetaPlatform extends StandIn {
   /** Every event Meta accepted. */
   accepted: Json[];
   /** test_event_code of each accepted request (undefined when absent). */
@@ -135,12 +100,12 @@ export function metaPlatform(options: { pixelId: string; token: string; version?
         return invalid(`data[${i}].user_data.client_user_agent is required for website events`);
       }
       for (const key of metaHashedKeys) {
-        if (key in userData && !hashed(userData[key])) {
+        if (key in userData && !isHashed(userData[key])) {
           return invalid(`data[${i}].user_data.${key} must be SHA-256 (64 lowercase hex)`);
         }
       }
       for (const key of ['client_ip_address', 'client_user_agent', 'fbc', 'fbp']) {
-        if (typeof userData[key] === 'string' && anyCaseHex.test(userData[key] as string)) {
+        if (looksHashed(userData[key])) {
           return invalid(`data[${i}].user_data.${key} must not be hashed`);
         }
       }
@@ -153,13 +118,13 @@ export function metaPlatform(options: { pixelId: string; token: string; version?
     testCodes.push(typeof body.test_event_code === 'string' ? body.test_event_code : undefined);
     return { status: 200, body: { events_received: data.length, messages: [], fbtrace_id: 'AbC123xyz' } };
   };
-  return { handler, violations, accepted, testCodes, answerNext: (...a) => script.queue.push(...a) };
+  return { handler, violations, accepted, testCodes, answerNext: (...a) => script.push(...a) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // TikTok
 
-export interface TikTokPlatform extends Base {
+export interface TikTokPlatform extends StandIn {
   accepted: Json[];
   testCodes: Array<string | undefined>;
 }
@@ -212,7 +177,7 @@ export function tiktokPlatform(options: { pixelCode: string; token: string }): T
         if (!isObject(user)) return invalid(`data[${i}].user must be an object`);
         if ('phone_number' in user) return invalid(`data[${i}].user.phone_number is v1.2; v1.3 says phone`);
         for (const key of ['email', 'phone', 'external_id']) {
-          if (key in user && !hashed(user[key])) {
+          if (key in user && !isHashed(user[key])) {
             return invalid(
               `data[${i}].user.${key} must be SHA-256 (64 lowercase hex)`,
               tiktokAnswer(40062, 'PII not hashed'),
@@ -220,7 +185,7 @@ export function tiktokPlatform(options: { pixelCode: string; token: string }): T
           }
         }
         for (const key of ['ip', 'user_agent', 'ttp', 'ttclid']) {
-          if (typeof user[key] === 'string' && anyCaseHex.test(user[key] as string)) {
+          if (looksHashed(user[key])) {
             return invalid(`data[${i}].user.${key} must not be hashed`);
           }
         }
@@ -234,7 +199,7 @@ export function tiktokPlatform(options: { pixelCode: string; token: string }): T
     testCodes.push(typeof body.test_event_code === 'string' ? body.test_event_code : undefined);
     return tiktokAnswer(0, 'OK');
   };
-  return { handler, violations, accepted, testCodes, answerNext: (...a) => script.queue.push(...a) };
+  return { handler, violations, accepted, testCodes, answerNext: (...a) => script.push(...a) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -247,7 +212,7 @@ export interface GoogleCredentials {
   developerToken: string;
 }
 
-export interface GoogleAdsPlatform extends Base {
+export interface GoogleAdsPlatform extends StandIn {
   /** Access tokens issued, in order. */
   issued: string[];
   /** Upload requests, in order, with the token each carried and whether it was answered 401. */
@@ -425,7 +390,7 @@ export function googleAdsPlatform(options: {
     acceptTokens: true,
     failRows: () => null,
     revokeTokens: () => valid.clear(),
-    answerNext: (...a) => script.queue.push(...a),
+    answerNext: (...a) => script.push(...a),
   };
   return platform;
 }
@@ -456,7 +421,7 @@ function conversionProblem(row: unknown, customerId: string): string | null {
     for (const id of ids) {
       if (!isObject(id) || Object.keys(id).length === 0) return 'an empty user identifier';
       for (const key of ['hashedEmail', 'hashedPhoneNumber']) {
-        if (key in id && !hashed(id[key])) return `${key} must be SHA-256 (64 lowercase hex)`;
+        if (key in id && !isHashed(id[key])) return `${key} must be SHA-256 (64 lowercase hex)`;
       }
     }
   }
@@ -466,7 +431,7 @@ function conversionProblem(row: unknown, customerId: string): string | null {
 // ---------------------------------------------------------------------------------------------
 // GA4
 
-export interface Ga4Platform extends Base {
+export interface Ga4Platform extends StandIn {
   /** Request bodies accepted, in order, with the endpoint they went to. */
   accepted: Array<{ debug: boolean; body: Json }>;
 }
@@ -529,5 +494,5 @@ export function ga4Platform(options: { measurementId: string; apiSecret: string 
     accepted.push({ debug, body: body as Json });
     return debug ? { status: 200, body: { validationMessages: [] } } : { status: 204 };
   };
-  return { handler, violations, accepted, answerNext: (...a) => script.queue.push(...a) };
+  return { handler, violations, accepted, answerNext: (...a) => script.push(...a) };
 }

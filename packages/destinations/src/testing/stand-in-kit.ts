@@ -1,8 +1,8 @@
 /**
- * What every platform stand-in of the second wave shares (tests only): the contract-violation
- * list, scripted answers, and the checks for hashed and unhashed values. Each stand-in answers a
- * request that breaks the platform's contract with the platform's own error AND lists it in
- * `violations`, which a test expects to stay empty.
+ * What every platform stand-in shares (tests only; platforms.ts and the <platform>-platform.ts
+ * files): the contract-violation list, scripted answers, and the checks for hashed and unhashed
+ * values. Each stand-in answers a request that breaks the platform's contract with the platform's
+ * own error AND lists it in `violations`, which a test expects to stay empty.
  */
 import type { RecordedTestRequest, TestResponse } from '@openpipes/core/testing';
 
