@@ -95,10 +95,9 @@ async function send({ events, secrets }) {
   );
 
   const url = SETTINGS.base_url + '/rest/conversionEvents';
-  const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
-  const fromChunks = chunks(from, SETTINGS.max_events_per_request);
-  let wait;
-  for (let c = 0; c < rowChunks.length; c++) {
+  // No test mode: every record is a live delivery.
+  const options = { size: SETTINGS.max_events_per_request, testMode: false };
+  return sendInChunks(rows, from, outcomes, options, async (chunk) => {
     const res = await fetch(url, {
       method: 'POST',
       headers: {
@@ -108,19 +107,14 @@ async function send({ events, secrets }) {
         'X-Restli-Protocol-Version': '2.0.0',
         'X-RestLi-Method': 'BATCH_CREATE',
       },
-      body: JSON.stringify({ elements: rowChunks[c] }),
+      body: JSON.stringify({ elements: chunk }),
     });
     const body = await readJson(res);
-    const mapped = perElement(res.status, body, rowChunks[c].length);
-    if (mapped) {
-      settleEach(outcomes, fromChunks[c], mapped);
-      continue;
-    }
+    const mapped = perElement(res.status, body, chunk.length);
+    if (mapped) return { verdicts: mapped };
     const verdict = res.ok
       ? { outcome: 'delivered' }
       : httpFailure(res.status, 'LINKEDIN_HTTP_' + res.status, errorMessage(res.status, body));
-    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
-  }
-  // No test mode: every record is a live delivery.
-  return finishWithHint(outcomes, false, wait);
+    return { res, verdict };
+  });
 }

@@ -4,11 +4,10 @@
  * in; the user's to edit.
  */
 import {
+  batchingSendSources,
   generatedSource,
   hashingSources,
   profileSource,
-  retryAfterSource,
-  sendPlumbingSource,
   transformFrameSources,
 } from '../source/helpers.js';
 import sendCode from './send.js?raw';
@@ -45,6 +44,6 @@ export function linkedinSendSource(settings: LinkedInSourceSettings): string {
       base_url: settings.base_url,
       max_events_per_request: settings.max_events_per_request,
     },
-    [sendPlumbingSource, retryAfterSource, sendCode],
+    [...batchingSendSources, sendCode],
   );
 }

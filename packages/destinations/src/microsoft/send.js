@@ -84,27 +84,21 @@ async function send({ events, secrets }) {
   hashInPlace(userDataFields(rows.map((r) => r.userData || {})));
 
   const url = SETTINGS.base_url + '/v1/' + SETTINGS.tag_id + '/events';
-  const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
-  const fromChunks = chunks(from, SETTINGS.max_events_per_request);
-  let wait;
-  for (let c = 0; c < rowChunks.length; c++) {
+  // No test mode: every record is a live delivery.
+  const options = { size: SETTINGS.max_events_per_request, testMode: false };
+  return sendInChunks(rows, from, outcomes, options, async (chunk) => {
     const res = await fetch(url, {
       method: 'POST',
       headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
       // Valid events are kept when others of the request fail validation.
-      body: JSON.stringify({ data: rowChunks[c], continueOnValidationError: true }),
+      body: JSON.stringify({ data: chunk, continueOnValidationError: true }),
     });
     const body = await readJson(res);
-    const mapped = perEvent(res.status, body, rowChunks[c].length);
-    if (mapped) {
-      settleEach(outcomes, fromChunks[c], mapped);
-      continue;
-    }
+    const mapped = perEvent(res.status, body, chunk.length);
+    if (mapped) return { verdicts: mapped };
     const verdict = res.ok
       ? { outcome: 'delivered' }
       : httpFailure(res.status, 'MICROSOFT_HTTP_' + res.status, errorMessage(res.status, body));
-    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
-  }
-  // No test mode: every record is a live delivery.
-  return finishWithHint(outcomes, false, wait);
+    return { res, verdict };
+  });
 }

@@ -3,13 +3,12 @@
  * (canonical event -> UET event) and `send()`, generated with the settings baked in; the user's to edit.
  */
 import {
+  batchingSendSources,
   consentSource,
   fieldsToHashSource,
   generatedSource,
   hashingSources,
   profileSource,
-  retryAfterSource,
-  sendPlumbingSource,
   transformFrameSources,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
@@ -54,6 +53,6 @@ export function microsoftSendSource(settings: MicrosoftSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, sendPlumbingSource, retryAfterSource, fieldsToHashSource, hashedFields, sendCode],
+    [...hashingSources, ...batchingSendSources, fieldsToHashSource, hashedFields, sendCode],
   );
 }

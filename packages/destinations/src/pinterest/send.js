@@ -67,25 +67,17 @@ async function send({ events, secrets }) {
     SETTINGS.ad_account_id +
     '/events' +
     (SETTINGS.test_mode ? '?test=true' : '');
-  const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
-  const fromChunks = chunks(from, SETTINGS.max_events_per_request);
-  let wait;
-  for (let c = 0; c < rowChunks.length; c++) {
+  const options = { size: SETTINGS.max_events_per_request, testMode: SETTINGS.test_mode };
+  return sendInChunks(rows, from, outcomes, options, async (chunk) => {
     const res = await fetch(url, {
       method: 'POST',
       headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
-      body: JSON.stringify({ data: rowChunks[c] }),
+      body: JSON.stringify({ data: chunk }),
     });
     const body = await readJson(res);
     // 200 and 422 ("Not all events were successfully processed") say how each event fared.
-    const statuses =
-      res.status === 200 || res.status === 422 ? eventStatuses(body, rowChunks[c].length) : null;
-    if (statuses) {
-      settleEach(outcomes, fromChunks[c], statuses.map(eventVerdict));
-      continue;
-    }
-    const verdict = res.ok ? { outcome: 'delivered' } : requestVerdict(res.status, body);
-    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
-  }
-  return finishWithHint(outcomes, SETTINGS.test_mode, wait);
+    const statuses = res.status === 200 || res.status === 422 ? eventStatuses(body, chunk.length) : null;
+    if (statuses) return { verdicts: statuses.map(eventVerdict) };
+    return { res, verdict: res.ok ? { outcome: 'delivered' } : requestVerdict(res.status, body) };
+  });
 }

@@ -3,14 +3,13 @@
  * event -> Pinterest event) and `send()`, generated with the settings baked in; the user's to edit.
  */
 import {
+  batchingSendSources,
   consentSource,
   generatedSource,
   hashingSources,
   metaRowSource,
   metaUserDataSource,
   profileSource,
-  retryAfterSource,
-  sendPlumbingSource,
   transformFrameSources,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
@@ -65,6 +64,6 @@ export function pinterestSendSource(settings: PinterestSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, metaRowSource, sendPlumbingSource, retryAfterSource, hashedFields, sendCode],
+    [...hashingSources, metaRowSource, ...batchingSendSources, hashedFields, sendCode],
   );
 }

@@ -80,11 +80,8 @@ async function send({ events, secrets }) {
   const url = SETTINGS.base_url + '/api/v3/pixels/' + SETTINGS.pixel_id + '/conversion_events';
   // Event Testing takes one event per request.
   const size = SETTINGS.test_id ? 1 : SETTINGS.max_events_per_request;
-  const rowChunks = chunks(rows, size);
-  const fromChunks = chunks(from, size);
-  let wait;
-  for (let c = 0; c < rowChunks.length; c++) {
-    const data = { events: rowChunks[c] };
+  return sendInChunks(rows, from, outcomes, { size, testMode: Boolean(SETTINGS.test_id) }, async (chunk) => {
+    const data = { events: chunk };
     if (SETTINGS.test_id) data.test_id = SETTINGS.test_id;
     const res = await fetch(url, {
       method: 'POST',
@@ -97,12 +94,8 @@ async function send({ events, secrets }) {
       body: JSON.stringify({ data: data }),
     });
     const body = await readJson(res);
-    const perEvent = invalidEvents(res.status, body, rowChunks[c]);
-    if (perEvent) {
-      settleEach(outcomes, fromChunks[c], perEvent);
-      continue;
-    }
-    wait = settle(outcomes, fromChunks[c], classify(res.status, body), res, wait);
-  }
-  return finishWithHint(outcomes, Boolean(SETTINGS.test_id), wait);
+    const perEvent = invalidEvents(res.status, body, chunk);
+    if (perEvent) return { verdicts: perEvent };
+    return { res, verdict: classify(res.status, body) };
+  });
 }

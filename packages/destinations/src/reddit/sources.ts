@@ -3,12 +3,11 @@
  * Reddit v3 conversion event) and `send()`, generated with the settings baked in; the user's to edit.
  */
 import {
+  batchingSendSources,
   fieldsToHashSource,
   generatedSource,
   hashingSources,
   profileSource,
-  retryAfterSource,
-  sendPlumbingSource,
   transformFrameSources,
 } from '../source/helpers.js';
 import hashedFields from './hashed-fields.js?raw';
@@ -62,6 +61,6 @@ export function redditSendSource(settings: RedditSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [...hashingSources, sendPlumbingSource, retryAfterSource, fieldsToHashSource, hashedFields, sendCode],
+    [...hashingSources, ...batchingSendSources, fieldsToHashSource, hashedFields, sendCode],
   );
 }

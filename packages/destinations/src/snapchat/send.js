@@ -65,16 +65,13 @@ async function send({ events, secrets }) {
 
   const path = '/v3/' + SETTINGS.pixel_id + '/events' + (SETTINGS.validate_only ? '/validate' : '');
   const url = SETTINGS.base_url + path + '?access_token=' + encodeURIComponent(token);
-  const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
-  const fromChunks = chunks(from, SETTINGS.max_events_per_request);
-  let wait;
-  for (let c = 0; c < rowChunks.length; c++) {
+  const options = { size: SETTINGS.max_events_per_request, testMode: SETTINGS.validate_only };
+  return sendInChunks(rows, from, outcomes, options, async (chunk) => {
     const res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ data: rowChunks[c] }),
+      body: JSON.stringify({ data: chunk }),
     });
-    wait = settle(outcomes, fromChunks[c], classify(res.status, await readJson(res)), res, wait);
-  }
-  return finishWithHint(outcomes, SETTINGS.validate_only, wait);
+    return { res, verdict: classify(res.status, await readJson(res)) };
+  });
 }

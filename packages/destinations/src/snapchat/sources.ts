@@ -6,14 +6,13 @@
  */
 import hashedFields from '../meta/hashed-fields.js?raw';
 import {
+  batchingSendSources,
   fieldsToHashSource,
   generatedSource,
   hashingSources,
   metaRowSource,
   metaUserDataSource,
   profileSource,
-  retryAfterSource,
-  sendPlumbingSource,
   transformFrameSources,
 } from '../source/helpers.js';
 import sendCode from './send.js?raw';
@@ -68,14 +67,6 @@ export function snapchatSendSource(settings: SnapchatSourceSettings): string {
       default_country: settings.default_country ?? null,
       max_events_per_request: settings.max_events_per_request,
     },
-    [
-      ...hashingSources,
-      metaRowSource,
-      sendPlumbingSource,
-      retryAfterSource,
-      fieldsToHashSource,
-      hashedFields,
-      sendCode,
-    ],
+    [...hashingSources, metaRowSource, ...batchingSendSources, fieldsToHashSource, hashedFields, sendCode],
   );
 }

@@ -21,6 +21,7 @@ import metaUserData from './meta-user-data.js?raw';
 import normalise from './normalise.js?raw';
 import profile from './profile.js?raw';
 import retryAfter from './retry-after.js?raw';
+import sendInChunks from './send-in-chunks.js?raw';
 import sendPlumbing from './send-plumbing.js?raw';
 import time from './time.js?raw';
 
@@ -108,6 +109,13 @@ export const sendPlumbingSource = sendPlumbing;
 export const retryAfterSource = retryAfter;
 
 /**
+ * `sendInChunks(rows, from, outcomes, { size, testMode }, sendChunk)`: a batching send()'s request
+ * loop, one request a chunk, its verdicts folded into the result with the longest Retry-After hint.
+ * Uses `chunks`, `settleEach` (send-plumbing), `settle`, `finishWithHint` (retry-after).
+ */
+export const sendInChunksSource = sendInChunks;
+
+/**
  * `hashInPlace`, `normalise.*` and `toUnixSeconds`, in that order: the snippets every template that
  * hashes personal data pastes into its transform (and, where `send()` hashes late, into `send()`).
  */
@@ -118,6 +126,16 @@ export const hashingSources: readonly string[] = [hashSource, normaliseSource, t
  * pastes first (its payload is built in `mappedEvents`' callback and compacted).
  */
 export const transformFrameSources: readonly string[] = [compactSource, mappedEventsSource];
+
+/**
+ * `send-plumbing`, `retry-after` and `sendInChunks`, in that order: what every send() that batches
+ * events into requests pastes (its own code calls `acceptedRows`, then `sendInChunks`).
+ */
+export const batchingSendSources: readonly string[] = [
+  sendPlumbingSource,
+  retryAfterSource,
+  sendInChunksSource,
+];
 
 /**
  * A generated source as the user sees it: the header comment, the settings as an editable

@@ -39,10 +39,9 @@ async function send({ events, secrets }) {
 
   const url =
     SETTINGS.base_url + '/' + SETTINGS.api_version + '/measurement/conversions/' + SETTINGS.pixel_id;
-  const rowChunks = chunks(rows, SETTINGS.max_events_per_request);
-  const fromChunks = chunks(from, SETTINGS.max_events_per_request);
-  let wait;
-  for (let c = 0; c < rowChunks.length; c++) {
+  // No test mode: every record is a live delivery.
+  const options = { size: SETTINGS.max_events_per_request, testMode: false };
+  return sendInChunks(rows, from, outcomes, options, async (chunk) => {
     // A fresh nonce and timestamp per request: X refuses a replayed nonce.
     const authorization = oauthHeader({
       method: 'POST',
@@ -55,14 +54,12 @@ async function send({ events, secrets }) {
     const res = await fetch(url, {
       method: 'POST',
       headers: { authorization: authorization, 'content-type': 'application/json' },
-      body: JSON.stringify({ conversions: rowChunks[c] }),
+      body: JSON.stringify({ conversions: chunk }),
     });
     const body = await readJson(res);
     const verdict = res.ok
       ? { outcome: 'delivered' }
       : httpFailure(res.status, 'X_HTTP_' + res.status, errorMessage(res.status, body));
-    wait = settle(outcomes, fromChunks[c], verdict, res, wait);
-  }
-  // No test mode: every record is a live delivery.
-  return finishWithHint(outcomes, false, wait);
+    return { res, verdict };
+  });
 }

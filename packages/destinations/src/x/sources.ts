@@ -4,11 +4,10 @@
  * in; the user's to edit.
  */
 import {
+  batchingSendSources,
   generatedSource,
   hashingSources,
   profileSource,
-  retryAfterSource,
-  sendPlumbingSource,
   transformFrameSources,
 } from '../source/helpers.js';
 import oauth1Code from './oauth1.js?raw';
@@ -58,6 +57,6 @@ export function xSendSource(settings: XSourceSettings): string {
       base_url: settings.base_url,
       max_events_per_request: settings.max_events_per_request,
     },
-    [sendPlumbingSource, retryAfterSource, oauth1Code, sendCode],
+    [...batchingSendSources, oauth1Code, sendCode],
   );
 }
