@@ -65,6 +65,19 @@ export function mappedEventSettings(limit: number) {
 }
 
 /**
+ * What a template that maps event names passes its sources ({@link mappedEventSources}); each
+ * template's source settings extend it with their own fields.
+ */
+export interface MappedEventSourceSettings {
+  /** ISO alpha-2 country that completes national phone numbers; unset: none. */
+  default_country?: string | undefined;
+  /** The platform's limit of events per request (send() chunks by it). */
+  max_events_per_request: number;
+  /** Canonical event type -> the platform's event name, the destination's overrides merged in. */
+  event_names: Record<string, string>;
+}
+
+/**
  * What such a template's sources take of those settings: the country, the platform's limit per
  * request, and its event-name map with the destination's overrides merged over it.
  */
@@ -72,7 +85,7 @@ export function mappedEventSources(
   settings: { default_country?: string | undefined; event_names?: Record<string, string | null> | undefined },
   eventNames: Readonly<Record<string, string>>,
   limit: number,
-) {
+): MappedEventSourceSettings {
   return {
     default_country: settings.default_country,
     max_events_per_request: limit,

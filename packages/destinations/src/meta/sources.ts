@@ -6,6 +6,7 @@
  * tsconfig.guest.json type-checks); the build inlines their text and this module assembles each
  * source: header, SETTINGS, the helper snippets it calls, then the code.
  */
+import type { MappedEventSourceSettings } from '../settings.js';
 import {
   fieldsToHashSource,
   generatedSource,
@@ -20,15 +21,12 @@ import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
 
-export interface MetaSourceSettings {
+export interface MetaSourceSettings extends MappedEventSourceSettings {
   pixel_id: string;
   api_version: string;
   base_url: string;
   test_event_code?: string;
   action_source: string;
-  default_country?: string;
-  max_events_per_request: number;
-  event_names: Record<string, string>;
   data_processing_options?: { options: string[]; country: number; state: number } | undefined;
 }
 

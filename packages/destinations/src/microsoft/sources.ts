@@ -2,6 +2,7 @@
  * The JavaScript a Microsoft Advertising UET Conversions API destination runs: a default transform
  * (canonical event -> UET event) and `send()`, generated with the settings baked in; the user's to edit.
  */
+import type { MappedEventSourceSettings } from '../settings.js';
 import {
   batchingSendSources,
   consentSource,
@@ -15,12 +16,9 @@ import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
 
-export interface MicrosoftSourceSettings {
+export interface MicrosoftSourceSettings extends MappedEventSourceSettings {
   tag_id: string;
   base_url: string;
-  default_country?: string | undefined;
-  max_events_per_request: number;
-  event_names: Record<string, string>;
 }
 
 /** The default transform: canonical events -> UET events (hashed `em` / `ph`). */

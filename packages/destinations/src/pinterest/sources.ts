@@ -2,6 +2,7 @@
  * The JavaScript a Pinterest Conversions API destination runs: a default transform (canonical
  * event -> Pinterest event) and `send()`, generated with the settings baked in; the user's to edit.
  */
+import type { MappedEventSourceSettings } from '../settings.js';
 import {
   batchingSendSources,
   consentSource,
@@ -16,14 +17,11 @@ import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
 
-export interface PinterestSourceSettings {
+export interface PinterestSourceSettings extends MappedEventSourceSettings {
   ad_account_id: string;
   base_url: string;
   test_mode: boolean;
   action_source: string;
-  default_country?: string | undefined;
-  max_events_per_request: number;
-  event_names: Record<string, string>;
   limited_data_processing: boolean;
 }
 

@@ -2,6 +2,7 @@
  * The JavaScript a Reddit Conversions API destination runs: a default transform (canonical event ->
  * Reddit v3 conversion event) and `send()`, generated with the settings baked in; the user's to edit.
  */
+import type { MappedEventSourceSettings } from '../settings.js';
 import {
   batchingSendSources,
   fieldsToHashSource,
@@ -14,14 +15,11 @@ import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
 
-export interface RedditSourceSettings {
+export interface RedditSourceSettings extends MappedEventSourceSettings {
   pixel_id: string;
   base_url: string;
   test_id?: string | undefined;
   action_source: string;
-  default_country?: string | undefined;
-  max_events_per_request: number;
-  event_names: Record<string, string>;
   limited_data_use: boolean;
 }
 

@@ -4,7 +4,9 @@
  * Snap hashes user_data like Meta, so the Meta template's field table (meta/hashed-fields.js) is
  * shared rather than copied.
  */
+
 import hashedFields from '../meta/hashed-fields.js?raw';
+import type { MappedEventSourceSettings } from '../settings.js';
 import {
   batchingSendSources,
   fieldsToHashSource,
@@ -18,14 +20,11 @@ import {
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
 
-export interface SnapchatSourceSettings {
+export interface SnapchatSourceSettings extends MappedEventSourceSettings {
   pixel_id: string;
   base_url: string;
   validate_only: boolean;
   action_source: string;
-  default_country?: string | undefined;
-  max_events_per_request: number;
-  event_names: Record<string, string>;
   limited_data_use: boolean;
 }
 

@@ -5,6 +5,7 @@
  * tsconfig.guest.json type-checks); the build inlines their text and this module assembles each
  * source: header, SETTINGS, the helper snippets it calls, then the code.
  */
+import type { MappedEventSourceSettings } from '../settings.js';
 import {
   consentSource,
   fieldsToHashSource,
@@ -18,15 +19,12 @@ import hashedFields from './hashed-fields.js?raw';
 import sendCode from './send.js?raw';
 import transformCode from './transform.js?raw';
 
-export interface TikTokSourceSettings {
+export interface TikTokSourceSettings extends MappedEventSourceSettings {
   pixel_code: string;
   api_version: string;
   base_url: string;
   event_source: string;
   test_event_code?: string;
-  default_country?: string;
-  max_events_per_request: number;
-  event_names: Record<string, string>;
 }
 
 /** The default transform: canonical events -> TikTok v1.3 events (hashed `user`). */
