@@ -4,6 +4,7 @@
  * translate.
  */
 import { z } from 'zod';
+import type { MappedEventSourceSettings } from './mapped-event-source-settings.js';
 
 /**
  * An http(s) base URL without a trailing slash. Defaults to the platform's; point it at a staging
@@ -62,19 +63,6 @@ export function mappedEventSettings(limit: number) {
     event_names: eventNamesSchema,
     max_batch_size: batchSizeSchema(limit),
   };
-}
-
-/**
- * What a template that maps event names passes its sources ({@link mappedEventSources}); each
- * template's source settings extend it with their own fields.
- */
-export interface MappedEventSourceSettings {
-  /** ISO alpha-2 country that completes national phone numbers; unset: none. */
-  default_country?: string | undefined;
-  /** The platform's limit of events per request (send() chunks by it). */
-  max_events_per_request: number;
-  /** Canonical event type -> the platform's event name, the destination's overrides merged in. */
-  event_names: Record<string, string>;
 }
 
 /**

@@ -6,7 +6,7 @@
  * tsconfig.guest.json type-checks); the build inlines their text and this module assembles each
  * source: header, SETTINGS, the helper snippets it calls, then the code.
  */
-import type { MappedEventSourceSettings } from '../settings.js';
+import type { MappedEventSourceSettings } from '../mapped-event-source-settings.js';
 import {
   fieldsToHashSource,
   generatedSource,

@@ -2,7 +2,7 @@
  * The JavaScript a Microsoft Advertising UET Conversions API destination runs: a default transform
  * (canonical event -> UET event) and `send()`, generated with the settings baked in; the user's to edit.
  */
-import type { MappedEventSourceSettings } from '../settings.js';
+import type { MappedEventSourceSettings } from '../mapped-event-source-settings.js';
 import {
   batchingSendSources,
   consentSource,

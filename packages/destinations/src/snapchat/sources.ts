@@ -5,8 +5,8 @@
  * shared rather than copied.
  */
 
+import type { MappedEventSourceSettings } from '../mapped-event-source-settings.js';
 import hashedFields from '../meta/hashed-fields.js?raw';
-import type { MappedEventSourceSettings } from '../settings.js';
 import {
   batchingSendSources,
   fieldsToHashSource,
