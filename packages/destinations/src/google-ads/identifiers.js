@@ -1,11 +1,6 @@
 /** Google's email rule: trim, lowercase, and no dots before @ for gmail.com / googlemail.com. */
 function googleEmail(s) {
-  const email = normalise.email(s);
-  const at = email.lastIndexOf('@');
-  if (at < 0) return email;
-  const domain = email.slice(at + 1);
-  if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
-  return email.slice(0, at).replace(/\./g, '') + '@' + domain;
+  return normalise.withoutGmailDots(normalise.email(s));
 }
 
 /** [object, key, normalise] triples for hashInPlace over userIdentifiers: email and phone (E.164). */

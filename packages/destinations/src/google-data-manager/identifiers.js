@@ -4,12 +4,7 @@
  * @param {string} s
  */
 function dataManagerEmail(s) {
-  const email = s.replace(/\s+/g, '').toLowerCase();
-  const at = email.lastIndexOf('@');
-  if (at < 0) return email;
-  const domain = email.slice(at + 1);
-  if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
-  return email.slice(0, at).replace(/\./g, '') + '@' + domain;
+  return normalise.withoutGmailDots(s.replace(/\s+/g, '').toLowerCase());
 }
 
 /**

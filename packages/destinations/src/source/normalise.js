@@ -48,4 +48,15 @@ const normalise = {
   },
   /** Trimmed as given (ids). */
   trim: (s) => s.trim(),
+  /**
+   * Google's rule for gmail.com and googlemail.com: no dots before the @ (`john.smith@gmail.com` ->
+   * `johnsmith@gmail.com`); other addresses as given. Takes an address already lowercased.
+   */
+  withoutGmailDots: (email) => {
+    const at = email.lastIndexOf('@');
+    if (at < 0) return email;
+    const domain = email.slice(at + 1);
+    if (domain !== 'gmail.com' && domain !== 'googlemail.com') return email;
+    return email.slice(0, at).replace(/\./g, '') + '@' + domain;
+  },
 };
