@@ -5,7 +5,7 @@
  */
 import type { Delivery, IncomingEvent, Pipes } from '@openpipes/core';
 import { expect } from 'vitest';
-import { byEventId, finalRecords } from './engine.js';
+import { finalRecords, finalRecordsById } from './engine.js';
 
 /**
  * Ingests `events` from source `web`, waits until each one's delivery is final, expects the stand-in
@@ -18,7 +18,7 @@ export async function deliverAll(
   events: IncomingEvent[],
 ): Promise<Map<string, Delivery>> {
   await pipes.ingest('web', events);
-  const records = byEventId(await finalRecords(pipes, pipeId, events.length));
+  const records = await finalRecordsById(pipes, pipeId, events.length);
   expect(platform.violations).toEqual([]);
   return records;
 }
