@@ -30,7 +30,7 @@ import { pinterestPlatform } from './testing/pinterest-platform.js';
 import { ga4Platform, googleAdsPlatform, metaPlatform, tiktokPlatform } from './testing/platforms.js';
 import { redditPlatform } from './testing/reddit-platform.js';
 import { snapchatPlatform } from './testing/snapchat-platform.js';
-import { xPlatform } from './testing/x-platform.js';
+import { xPlatform, xSecrets } from './testing/x-platform.js';
 import { tiktokEventsTemplate } from './tiktok/tiktok.js';
 import { xCapiTemplate } from './x/x.js';
 
@@ -98,12 +98,7 @@ const x = {
     tokenSecret: 'xts-golden-secret',
   },
   get secrets() {
-    return {
-      X_CONSUMER_KEY: this.credentials.consumerKey,
-      X_CONSUMER_SECRET: this.credentials.consumerSecret,
-      X_ACCESS_TOKEN: this.credentials.token,
-      X_ACCESS_TOKEN_SECRET: this.credentials.tokenSecret,
-    };
+    return xSecrets(this.credentials);
   },
 };
 

@@ -30,6 +30,19 @@ export interface XCredentials {
   tokenSecret: string;
 }
 
+/**
+ * The four secrets an X destination binds (OAuth 1.0a), holding `credentials`: what a test binds
+ * for the stand-in that checks those credentials.
+ */
+export function xSecrets(credentials: XCredentials) {
+  return {
+    X_CONSUMER_KEY: credentials.consumerKey,
+    X_CONSUMER_SECRET: credentials.consumerSecret,
+    X_ACCESS_TOKEN: credentials.token,
+    X_ACCESS_TOKEN_SECRET: credentials.tokenSecret,
+  };
+}
+
 export interface XPlatform extends StandIn {
   /** Every conversion X recorded. */
   accepted: Json[];

@@ -4,7 +4,7 @@ import { finalRecords, platformBed, rawContactPurchase, secretsIn } from '../tes
 import { deliverAll, deliverOne, expectDelivered, expectRefusedBeforeSending } from '../testing/outcomes.js';
 import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
-import { parseOAuthHeader, xError, xPlatform } from '../testing/x-platform.js';
+import { parseOAuthHeader, xError, xPlatform, xSecrets } from '../testing/x-platform.js';
 import { xCapi, xCapiTemplate } from './x.js';
 
 const pixelId = 'o8z6j';
@@ -15,12 +15,7 @@ const credentials = {
   token: '1234567890-xat-access-token-55d1',
   tokenSecret: 'xts-token-secret-3b8c27',
 };
-const secrets = {
-  X_CONSUMER_KEY: credentials.consumerKey,
-  X_CONSUMER_SECRET: credentials.consumerSecret,
-  X_ACCESS_TOKEN: credentials.token,
-  X_ACCESS_TOKEN_SECRET: credentials.tokenSecret,
-};
+const secrets = xSecrets(credentials);
 
 const bed = platformBed();
 
@@ -109,12 +104,7 @@ describe('x-capi template', () => {
       token: "1234567890-xat(tok)!en'55d1*",
       tokenSecret: "xts secret!3b8c27'()",
     };
-    const specialSecrets = {
-      X_CONSUMER_KEY: special.consumerKey,
-      X_CONSUMER_SECRET: special.consumerSecret,
-      X_ACCESS_TOKEN: special.token,
-      X_ACCESS_TOKEN_SECRET: special.tokenSecret,
-    };
+    const specialSecrets = xSecrets(special);
     const platform = xPlatform({ pixelId, credentials: special });
     // A proxy in front of X answers the first request by echoing the Authorization header it got.
     platform.answerNext((request) => ({
