@@ -10,6 +10,7 @@ import { ga4 } from './ga4/ga4.js';
 import { googleAdsClickConversions } from './google-ads/google-ads.js';
 import { metaCapi } from './meta/meta.js';
 import { byEventId, finalRecords, platformBed } from './testing/engine.js';
+import { googleAdsSecrets } from './testing/google-stand-in.js';
 import {
   type GoogleCredentials,
   ga4Platform,
@@ -43,12 +44,7 @@ describe('Google Ads passes the event’s consent, and the pipe keeps back what 
         ...(defaultConsent ? { defaultConsent } : {}),
       }),
       {
-        secrets: {
-          GOOGLE_ADS_CLIENT_ID: credentials.clientId,
-          GOOGLE_ADS_CLIENT_SECRET: credentials.clientSecret,
-          GOOGLE_ADS_REFRESH_TOKEN: credentials.refreshToken,
-          GOOGLE_ADS_DEVELOPER_TOKEN: credentials.developerToken,
-        },
+        secrets: googleAdsSecrets(credentials),
         retry: { max_attempts: 1 },
         consent,
       },

@@ -24,6 +24,7 @@ import {
   goldenEventTime,
   type StandInHandler,
 } from './testing/golden.js';
+import { dataManagerSecrets, googleAdsSecrets } from './testing/google-stand-in.js';
 import { linkedinPlatform } from './testing/linkedin-platform.js';
 import { microsoftPlatform } from './testing/microsoft-platform.js';
 import { pinterestPlatform } from './testing/pinterest-platform.js';
@@ -130,12 +131,7 @@ const cases: GoldenCase[] = [
       conversion_actions: { purchase: '987654321' },
       validate_only: true,
     },
-    secrets: {
-      GOOGLE_ADS_CLIENT_ID: google.clientId,
-      GOOGLE_ADS_CLIENT_SECRET: google.clientSecret,
-      GOOGLE_ADS_REFRESH_TOKEN: google.refreshToken,
-      GOOGLE_ADS_DEVELOPER_TOKEN: google.developerToken,
-    },
+    secrets: googleAdsSecrets(google),
     standIn: () =>
       googleAdsPlatform({ customerId: '1234567890', loginCustomerId: '1112223333', credentials: google }),
     // The stand-in issues a random access token; the upload carries it.
@@ -219,11 +215,7 @@ const cases: GoldenCase[] = [
       conversion_actions: { purchase: '987654321' },
       validate_only: true,
     },
-    secrets: {
-      GOOGLE_DATA_MANAGER_CLIENT_ID: google.clientId,
-      GOOGLE_DATA_MANAGER_CLIENT_SECRET: google.clientSecret,
-      GOOGLE_DATA_MANAGER_REFRESH_TOKEN: google.refreshToken,
-    },
+    secrets: dataManagerSecrets(google),
     standIn: () =>
       dataManagerPlatform({
         operatingAccountId: '1234567890',

@@ -14,6 +14,7 @@ import {
   itHandlesRefreshTokenRefusal,
   itSendsValidateOnlyInTestMode,
 } from '../testing/google-send.js';
+import { googleAdsSecrets } from '../testing/google-stand-in.js';
 import { deliverAll, deliverOne } from '../testing/outcomes.js';
 import { type GoogleCredentials, googleAdsError, googleAdsPlatform } from '../testing/platforms.js';
 import { sha256 } from '../testing/sha256.js';
@@ -26,12 +27,7 @@ const credentials: GoogleCredentials = {
   refreshToken: '1//0g-refresh-token-4a5b6c7d8e9f',
   developerToken: 'dev-token-ABCDEFGHIJKLMNOP',
 };
-const secrets = {
-  GOOGLE_ADS_CLIENT_ID: credentials.clientId,
-  GOOGLE_ADS_CLIENT_SECRET: credentials.clientSecret,
-  GOOGLE_ADS_REFRESH_TOKEN: credentials.refreshToken,
-  GOOGLE_ADS_DEVELOPER_TOKEN: credentials.developerToken,
-};
+const secrets = googleAdsSecrets(credentials);
 const customerId = '1234567890';
 const loginCustomerId = '1112223333';
 

@@ -21,6 +21,7 @@ import {
   itHandlesRefreshTokenRefusal,
   itSendsValidateOnlyInTestMode,
 } from '../testing/google-send.js';
+import { dataManagerSecrets } from '../testing/google-stand-in.js';
 import { deliverAll, expectDelivered } from '../testing/outcomes.js';
 import { sha256 } from '../testing/sha256.js';
 import { runTemplateHarness } from '../testing/template-harness.js';
@@ -31,11 +32,7 @@ const credentials: DataManagerCredentials = {
   clientSecret: 'GOCSPX-dm-client-secret-8c1d2e3f',
   refreshToken: '1//0g-dm-refresh-token-4a5b6c7d8e9f',
 };
-const secrets = {
-  GOOGLE_DATA_MANAGER_CLIENT_ID: credentials.clientId,
-  GOOGLE_DATA_MANAGER_CLIENT_SECRET: credentials.clientSecret,
-  GOOGLE_DATA_MANAGER_REFRESH_TOKEN: credentials.refreshToken,
-};
+const secrets = dataManagerSecrets(credentials);
 const operatingAccountId = '1234567890';
 const loginAccountId = '1112223333';
 

@@ -1,7 +1,8 @@
 /**
  * What the two Google stand-ins (Google Ads in platforms.ts, Data Manager in
- * data-manager-platform.ts) share, for tests only: Google's error envelope (a google.rpc.Status)
- * and the OAuth token endpoint that trades the refresh token for access tokens.
+ * data-manager-platform.ts) share, for tests only: Google's error envelope (a google.rpc.Status),
+ * the OAuth token endpoint that trades the refresh token for access tokens, and the secrets each
+ * template binds for those credentials.
  */
 import type { RecordedTestRequest, TestResponse } from '@openpipes/core/testing';
 
@@ -61,5 +62,38 @@ export function googleTokenEndpoint(options: {
       status: 200,
       body: { access_token: value, expires_in: options.expiresIn(), token_type: 'Bearer' },
     };
+  };
+}
+
+/** The OAuth client and refresh token both Google templates' stand-ins check. */
+interface GoogleOAuthCredentials {
+  clientId: string;
+  clientSecret: string;
+  refreshToken: string;
+}
+
+/**
+ * The four secrets a Google Ads destination binds, holding `credentials` (the stand-in's).
+ *
+ * @example
+ * ```ts
+ * await bed.wire(googleAdsPlatform({ customerId, credentials }), definition, { secrets: googleAdsSecrets(credentials) });
+ * ```
+ */
+export function googleAdsSecrets(credentials: GoogleOAuthCredentials & { developerToken: string }) {
+  return {
+    GOOGLE_ADS_CLIENT_ID: credentials.clientId,
+    GOOGLE_ADS_CLIENT_SECRET: credentials.clientSecret,
+    GOOGLE_ADS_REFRESH_TOKEN: credentials.refreshToken,
+    GOOGLE_ADS_DEVELOPER_TOKEN: credentials.developerToken,
+  };
+}
+
+/** The three secrets a Google Data Manager destination binds, holding `credentials` (the stand-in's). */
+export function dataManagerSecrets(credentials: GoogleOAuthCredentials) {
+  return {
+    GOOGLE_DATA_MANAGER_CLIENT_ID: credentials.clientId,
+    GOOGLE_DATA_MANAGER_CLIENT_SECRET: credentials.clientSecret,
+    GOOGLE_DATA_MANAGER_REFRESH_TOKEN: credentials.refreshToken,
   };
 }
