@@ -84,10 +84,11 @@ export function cpuTicks(pid) {
   }
 }
 
-/** A process's CPU time so far and resident memory, from /proc. */
+/** A process's CPU time so far, resident memory and bytes written (`wchar`: all its writes, the WAL's and checkpoints' included), from /proc. */
 export function procStats(pid) {
   const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  return { cpuMs: (cpuTicks(pid) ?? 0) * 10, rss };
+  const wchar = Number(/wchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'))?.[1] ?? 0);
+  return { cpuMs: (cpuTicks(pid) ?? 0) * 10, rss, wchar };
 }
 
 /** The bare pipeline: this bench file forked with `--bare` and `args`. */
