@@ -4,6 +4,7 @@
 // Meta example over its API); /proc readings; the load itself; and the medians of the summary.
 
 import { fork, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
@@ -199,7 +200,12 @@ export async function startEngine({ checkout = root, store, env, token: adminTok
 
 // --- one round --------------------------------------------------------------------------------------
 
-const hex = (n) => n.toString(16).padStart(8, '0').repeat(8);
+// The email and phone digests: 64 hex digits that grow with `n` (so the identity tables' keys arrive
+// in order, as no real digests do), or with BENCH_HASHED_IDENTIFIERS=1 real SHA-256 digests (keys in
+// random order, each new one on its own page of the identity tables' primary keys).
+const hex = process.env.BENCH_HASHED_IDENTIFIERS
+  ? (n) => createHash('sha256').update(String(n)).digest('hex')
+  : (n) => n.toString(16).padStart(8, '0').repeat(8);
 
 /** Event number `i` of the yardstick: a purchase (or, with `type`, another type) with four identifiers. */
 export const purchaseOf = (i, type = 'purchase') => ({

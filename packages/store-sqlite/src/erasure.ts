@@ -28,7 +28,14 @@ function chunks<T>(items: T[]): T[][] {
 
 const indexSql =
   'INSERT INTO event_identifiers (kind, key, event_ref) VALUES (?, ?, ?) ON CONFLICT DO NOTHING';
-const eventsOfSql = 'SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?';
+// The events that carried an identifier: its rows of event_identifiers, and the event that brought
+// it when it was new (profile_identifiers.event_ref, migration 13), unless that event was pruned.
+const eventsOfSql = `SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?
+  UNION SELECT i.event_ref FROM profile_identifiers AS i JOIN events AS e ON e.id = i.event_ref
+  WHERE i.kind = ? AND i.key = ?`;
+// Another profile's identifier that came with an erased event keeps no pointer to it.
+const forgetEventsSql =
+  'UPDATE profile_identifiers SET event_ref = NULL WHERE event_ref IN (SELECT value FROM json_each(?))';
 
 /**
  * A state row that says a compaction is owed: written by an erasure that deleted something, removed
@@ -57,7 +64,8 @@ export function erasureMethods({
     const statement = prepare(eventsOfSql);
     const out = new Set<string>();
     for (const r of refs)
-      for (const row of statement.all(r.kind, r.key) as Array<{ event_ref: string }>) out.add(row.event_ref);
+      for (const row of statement.all(r.kind, r.key, r.kind, r.key) as Array<{ event_ref: string }>)
+        out.add(row.event_ref);
     return [...out].sort();
   };
 
@@ -188,6 +196,9 @@ export function erasureMethods({
             run(qb.deleteFrom('event_identifiers').where('event_ref', 'in', part));
             events += run(qb.deleteFrom('events').where('id', 'in', part));
           }
+          // One scan of profile_identifiers (no index on event_ref: ingest would pay for it on every
+          // new identifier); erasure rewrites the whole file in VACUUM anyway.
+          if (eventRefs.length > 0) prepare(forgetEventsSql).run(JSON.stringify(eventRefs));
           let identifierCount = 0;
           for (const part of chunks(liveIds))
             identifierCount += run(qb.deleteFrom('profile_identifiers').where('profile_id', 'in', part));

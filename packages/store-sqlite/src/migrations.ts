@@ -366,4 +366,18 @@ BEGIN
 END;
 `,
   },
+  {
+    version: 13,
+    name: 'first event of an identifier in its own row',
+    sql: `
+-- The event that brought an identifier no profile held (\`evt_\` id), kept in the identifier's row
+-- instead of a row of event_identifiers: a new identifier's link then writes one row in a
+-- random-ordered primary key, not two (with digests for keys, each such row is a page of its own
+-- rewritten to the WAL and again at the checkpoint). Erasure and export read both; an identifier
+-- seen again, or withheld by consent, is still indexed in event_identifiers. NULL for the rows of
+-- files migrated from before, whose events are in event_identifiers already. The event may have
+-- been pruned since: readers join events. Pruning a profile moves what it held to event_identifiers.
+ALTER TABLE profile_identifiers ADD COLUMN event_ref TEXT;
+`,
+  },
 ];

@@ -7,7 +7,7 @@
  * raw prepared statements with positional parameters (see prepared.ts): building each with kysely
  * cost its compile every time, most of a link's cost. Merges are rare and stay with kysely.
  */
-import { planLink, type StoredIdentifier, type StoredProfile } from '@openpipes/core/identity';
+import { identifierRef, planLink, type StoredIdentifier, type StoredProfile } from '@openpipes/core/identity';
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
@@ -33,9 +33,14 @@ const ownersAndIdentifiersSql = `WITH owners AS (
   FROM owners AS o CROSS JOIN profiles AS p ON p.${P('id')} = o.id
   CROSS JOIN profile_identifiers AS i ON i.${I('profile_id')} = o.id`;
 const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'created_at', 'last_seen_at', 'ip', 'user_agent')}) VALUES (?, NULL, ?, ?, ?, ?)`;
-const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')})
-  VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
+// event_ref (migration 13) is the SQLite store's own column, not in the shared table declaration.
+const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')}, event_ref)
+  VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 export const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_identifiers')('kind', 'key', 'event_ref')}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`;
+// Before a profile's identifiers are pruned: the events they brought (still stored) into the index.
+const keepFirstEventsSql = `INSERT INTO event_identifiers (kind, key, event_ref)
+  SELECT i.kind, i.key, i.event_ref FROM profile_identifiers AS i JOIN events AS e ON e.id = i.event_ref
+  WHERE i.profile_id IN (SELECT value FROM json_each(?)) ON CONFLICT DO NOTHING`;
 const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE ${I('kind')} = ? AND ${I('key')} = ? AND ${I('last_seen_at')} < ?`;
 // The survivor's last-seen time and attributes move only forwards: an older link changes nothing.
 const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coalesce(?, ${P('ip')}), ${P('user_agent')} = coalesce(?, ${P('user_agent')})
@@ -143,13 +148,22 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     return [...byId.values()];
   };
 
+  /**
+   * Inserts identifiers no profile held, each with the event that brought it (`eventRef`): that is
+   * its entry in the event identifier index (migration 13). One the insert did not write (a second
+   * copy in the same link) is indexed in event_identifiers as any identifier seen again.
+   */
   const insertIdentifiers = (
     profileId: string,
     identifiers: Array<Omit<StoredIdentifier, 'last_seen_at'>>,
     now: string,
+    eventRef: string | null,
   ) => {
     const insert = prepare(insertIdentifierSql);
-    for (const i of identifiers) insert.run(i.kind, i.key, profileId, i.value, i.first_seen_at, now);
+    for (const i of identifiers) {
+      const { changes } = insert.run(i.kind, i.key, profileId, i.value, i.first_seen_at, now, eventRef);
+      if (changes === 0 && eventRef) prepare(indexSql).run(i.kind, i.key, eventRef);
+    }
   };
 
   // Each ingest call links its events; calls made at once share a commit.
@@ -157,13 +171,20 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     links.map((link) => {
       if (link.identifiers.length === 0) return null;
       const seenAt = link.seen_at;
-      if (link.event_ref) {
-        const index = prepare(indexSql);
-        for (const i of link.identifiers) index.run(i.kind, i.key, link.event_ref);
-      }
+      const eventRef = link.event_ref ?? null;
       // A link has a few identifiers and usually no owner: a statement per identifier costs less
       // here than loadOwners' JSON (measured); a claimed batch's hundreds of events use loadOwners.
       const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
+      if (eventRef) {
+        // The event index: identifiers the link inserts carry the event in their own row
+        // (insertIdentifiers); every other one it carried gets a row of event_identifiers.
+        const inserted = new Set<string>();
+        for (const p of plan.create) for (const i of p.identifiers) inserted.add(identifierRef(i));
+        for (const i of plan.add) inserted.add(identifierRef(i));
+        const index = prepare(indexSql);
+        for (const i of link.identifiers)
+          if (!inserted.has(identifierRef(i))) index.run(i.kind, i.key, eventRef);
+      }
       // A survivor created here is written with the link's attributes at once: the UPDATE that
       // moves an existing survivor's last-seen time and attributes (touchSql) would change nothing
       // else, and skipping it is one statement less for most links (an event of a new visitor).
@@ -180,7 +201,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
           survivor ? ip : null,
           survivor ? userAgent : null,
         );
-        insertIdentifiers(p.id, p.identifiers, seenAt);
+        insertIdentifiers(p.id, p.identifiers, seenAt, eventRef);
       }
       if (plan.merge.length > 0) {
         run(
@@ -203,7 +224,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
           );
         }
       }
-      insertIdentifiers(plan.survivor, plan.add, seenAt);
+      insertIdentifiers(plan.survivor, plan.add, seenAt, eventRef);
       const seen = prepare(seenSql);
       for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
       if (!created) prepare(touchSql).run(seenAt, ip, userAgent, plan.survivor, seenAt);
@@ -214,7 +235,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
 
 /** The store's identity methods. */
 export function profileMethods(context: SqliteContext): ProfileMethods {
-  const { db, qb, all, first, run, tx } = context;
+  const { db, qb, all, first, run, tx, prepare } = context;
   const { load, loadOwners, linkAll } = linkWriter(context);
   const linkInGroup = groupCommit({ tx, inTransaction: () => db().inTransaction }, linkAll);
 
@@ -258,7 +279,11 @@ export function profileMethods(context: SqliteContext): ProfileMethods {
             .orderBy('last_seen_at')
             .limit(limit),
         ).map((r) => r.id);
+        // What the identifiers say about their first events goes to the event index first: the
+        // events stay (they have their own retention) and erasure must still find them.
+        const keep = prepare(keepFirstEventsSql);
         for (const part of chunks(ids)) {
+          keep.run(JSON.stringify(part));
           run(qb.deleteFrom('profile_identifiers').where('profile_id', 'in', part));
           const gone = (eb: ExpressionBuilder<SqliteTables, 'profiles'>) =>
             eb.or([eb('id', 'in', part), eb('merged_into', 'in', part)]);
