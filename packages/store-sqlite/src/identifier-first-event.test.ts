@@ -1,0 +1,232 @@
+/**
+ * Migration 13: a new identifier's first event is kept in its own profile_identifiers row, not in
+ * event_identifiers. Erasure and export must find a person's events exactly as before: on a fresh
+ * file, after the profile holding the identifier was pruned, after the event was pruned, and on a
+ * file migrated from migration 12 whose index rows were all in event_identifiers.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type ErasureCounts, newId } from '@openpipes/core';
+import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { sqliteStore } from './index.js';
+
+const dirs: string[] = [];
+const stores: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const t0 = Date.parse('2026-11-01T00:00:00.000Z');
+const at = (ms: number) => new Date(t0 + ms).toISOString();
+const EMAIL = 'e'.repeat(64);
+const PHONE = 'f'.repeat(64);
+
+async function open(filename: string) {
+  const store = sqliteStore({ filename });
+  stores.push(store);
+  await store.migrate();
+  return store;
+}
+
+function newFile() {
+  const dir = mkdtempSync(join(tmpdir(), 'op-first-event-'));
+  dirs.push(dir);
+  return join(dir, 'identity.db');
+}
+
+let profileNumber = 0;
+/** Ingests one event carrying `identifiers`, linked in the same transaction (as ingest does). */
+async function ingest(
+  store: Store,
+  id: string,
+  ms: number,
+  identifiers: Array<{ kind: IdentifierKind; key: string }>,
+) {
+  await store.appendEvents({
+    sourceId: 'src_web',
+    events: [
+      {
+        id,
+        event_id: `e_${id}`,
+        sender_event_id: false,
+        event_type: 'purchase',
+        event_time: at(ms),
+        event_payload: {},
+        trace_parent: null,
+      },
+    ],
+    pipes: [],
+    deliveryIds: [],
+    dedupSince: null,
+    now: at(ms),
+    identity: {
+      links: [
+        {
+          event_ref: id,
+          identifiers: identifiers.map((i) => ({
+            ...i,
+            value: JSON.stringify({ sha256: i.key }),
+            first_seen_at: at(ms),
+          })),
+          seen_at: at(ms),
+        },
+      ],
+      index: [],
+      caps: DEFAULT_CAPS,
+      newId: () => `prf_${String(++profileNumber).padStart(4, '0')}`,
+      now: at(ms),
+    },
+  });
+}
+
+type Store = ReturnType<typeof sqliteStore>;
+/** Event ids as ingest makes them (ULIDs of their time: retention prunes by them). */
+const evt = (ms: number) => newId('event', t0 + ms);
+const [E1, E2, E3] = [evt(0), evt(1000), evt(2000)];
+
+const eventsOf = async (store: Store, key: string, kind: IdentifierKind = 'email') =>
+  (await store.listPersonEvents({ identifiers: [{ kind, key }], limit: 100 })).map((e) => e.event_ref);
+
+const erase = (store: Store, kind: IdentifierKind, key: string, ms: number) =>
+  store.eraseProfiles({
+    identifiers: [{ kind, key }],
+    given: [],
+    eventIdDigest: (id) => `digest:${id}`,
+    now: at(ms),
+    audit: (counts: ErasureCounts) => ({
+      id: newId('audit', t0 + ms),
+      actor: 'dpo',
+      action: 'erase',
+      entity_kind: 'profile',
+      entity_id: counts.profile_ids[0] ?? 'none',
+      before: null,
+      after: { ...counts },
+      request_id: null,
+      created_at: at(ms),
+    }),
+  });
+
+describe('an identifier’s first event in its own row (migration 13)', () => {
+  it('writes no event_identifiers row for a new identifier, one for each event that carries it again', async () => {
+    const filename = newFile();
+    const store = await open(filename);
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'phone', key: PHONE },
+    ]);
+
+    const db = new Database(filename, { readonly: true });
+    try {
+      expect(db.prepare('SELECT kind, key, event_ref FROM event_identifiers').all()).toEqual([
+        { kind: 'email', key: EMAIL, event_ref: E2 },
+      ]);
+      expect(db.prepare('SELECT kind, event_ref FROM profile_identifiers ORDER BY kind').all()).toEqual([
+        { kind: 'email', event_ref: E1 },
+        { kind: 'phone', event_ref: E2 },
+      ]);
+    } finally {
+      db.close();
+    }
+    expect(await eventsOf(store, EMAIL)).toEqual([E1, E2]);
+    expect(await eventsOf(store, PHONE, 'phone')).toEqual([E2]);
+  });
+
+  it('still finds the first event once the profile that held the identifier is pruned', async () => {
+    const store = await open(newFile());
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    expect(await store.pruneProfiles({ before: at(1000), limit: 10 })).toBe(1);
+    expect(await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] })).toEqual([]);
+    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
+
+    const erased = await erase(store, 'email', EMAIL, 2000);
+    expect(erased.events).toBe(1);
+    expect(await eventsOf(store, EMAIL)).toEqual([]);
+  });
+
+  it('lists no event that retention pruned, though the identifier’s row still names it', async () => {
+    const store = await open(newFile());
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
+    await store.prune({ before: at(500), limit: 100 });
+    expect(await store.getEvent({ id: E1 })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([E2]);
+  });
+
+  it('erases the events found through a stored identifier, and leaves no pointer to them in a row another profile keeps', async () => {
+    const filename = newFile();
+    const store = await open(filename);
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [{ kind: 'user_id', key: 'U1' }]);
+    // U1's profile holds its one user id: U2 starts a profile of its own, whose row names E3.
+    await ingest(store, E3, 2000, [
+      { kind: 'user_id', key: 'U1' },
+      { kind: 'user_id', key: 'U2' },
+      { kind: 'phone', key: PHONE },
+    ]);
+    const stored = () => {
+      const db = new Database(filename, { readonly: true });
+      try {
+        return db.prepare('SELECT key, event_ref FROM profile_identifiers ORDER BY key').all();
+      } finally {
+        db.close();
+      }
+    };
+    expect(stored()).toEqual([
+      { key: 'U1', event_ref: E2 },
+      { key: 'U2', event_ref: E3 },
+      { key: EMAIL, event_ref: E1 },
+      { key: PHONE, event_ref: E3 },
+    ]);
+
+    // Found by the phone, erased with U1's profile: E3 (the phone's first event) and E2 (U1's).
+    const erased = await erase(store, 'phone', PHONE, 3000);
+    expect(erased.events).toBe(2);
+    expect(await store.getEvent({ id: E3 })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
+    expect(await eventsOf(store, 'U2', 'user_id')).toEqual([]);
+    expect(stored()).toEqual([
+      { key: 'U2', event_ref: null },
+      { key: EMAIL, event_ref: E1 },
+    ]);
+  });
+
+  it('finds the events of a file migrated from migration 12, and of events linked after', async () => {
+    const filename = newFile();
+    const store = await open(filename);
+    await store.close();
+    stores.pop();
+    // The file as migration 12 left it: no event_ref column; every event indexed in event_identifiers.
+    const old = new Database(filename);
+    old.exec(`CREATE TABLE pi12 AS SELECT kind, key, profile_id, value, first_seen_at, last_seen_at FROM profile_identifiers;
+      DROP TABLE profile_identifiers;
+      CREATE TABLE profile_identifiers (
+        kind TEXT NOT NULL, key TEXT NOT NULL, profile_id TEXT NOT NULL, value TEXT NOT NULL,
+        first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL, PRIMARY KEY (kind, key)
+      ) WITHOUT ROWID;
+      CREATE INDEX profile_identifiers_profile ON profile_identifiers (profile_id);
+      DROP TABLE pi12;
+      DELETE FROM openpipes_migrations WHERE version = 13;
+      INSERT INTO events (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
+        VALUES ('${E1}', 'src_web', 'e1', 0, 'purchase', '${at(0)}', '{}', '${at(0)}');
+      INSERT INTO profiles (id, merged_into, created_at, last_seen_at) VALUES ('prf_old', NULL, '${at(0)}', '${at(0)}');
+      INSERT INTO profile_identifiers VALUES ('email', '${EMAIL}', 'prf_old', '{}', '${at(0)}', '${at(0)}');
+      INSERT INTO event_identifiers (kind, key, event_ref) VALUES ('email', '${EMAIL}', '${E1}');`);
+    old.close();
+
+    const migrated = await open(filename);
+    await ingest(migrated, E2, 1000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'phone', key: PHONE },
+    ]);
+    expect(await eventsOf(migrated, EMAIL)).toEqual([E1, E2]);
+    expect(await eventsOf(migrated, PHONE, 'phone')).toEqual([E2]);
+    const erased = await erase(migrated, 'email', EMAIL, 2000);
+    expect(erased.events).toBe(2);
+    expect(await eventsOf(migrated, PHONE, 'phone')).toEqual([]);
+  });
+});
