@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { ErasureCounts, Store } from '@openpipes/core';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { sqliteStore } from './index.js';
+import { type SqliteDatabase, sqliteStore } from './index.js';
 
 const now = '2026-05-04T10:00:00.000Z';
 let auditNumber = 0;
@@ -88,5 +88,25 @@ describe('sqlite erasure compaction', () => {
     expect(freePages()).toBeGreaterThan(0);
     expect(await erase(store, 'nobody-at-all')).toMatchObject({ compacted: true });
     expect(freePages()).toBeGreaterThan(0);
+  });
+
+  it('VACUUM copies the file through a temporary file, not memory; statement journals stay in memory', async () => {
+    // The store's own connection, watched: what temp_store says when VACUUM runs.
+    const handle = new Database(join(dir, 'watched.db'));
+    const exec = handle.exec.bind(handle);
+    const atVacuum: unknown[] = [];
+    handle.exec = (sql: string) => {
+      if (sql === 'VACUUM') atVacuum.push(handle.pragma('temp_store', { simple: true }));
+      return exec(sql);
+    };
+    // better-sqlite3's own transaction() type is wider than the structural one the store declares.
+    const watched = sqliteStore({ database: handle as unknown as SqliteDatabase });
+    await watched.migrate();
+    await watched.setState({ key: 'alerts:probe', value: { message: 'failed for joe-compaction' }, now });
+    expect(handle.pragma('temp_store', { simple: true })).toBe(2); // MEMORY
+    expect(await erase(watched, 'joe-compaction')).toMatchObject({ state: 1, compacted: true });
+    expect(atVacuum).toEqual([1]); // FILE
+    expect(handle.pragma('temp_store', { simple: true })).toBe(2);
+    await watched.close();
   });
 });
