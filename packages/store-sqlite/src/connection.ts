@@ -86,16 +86,6 @@ export function createConnection(options: ConnectionOptions): Connection {
     // Freed space inside pages written anyway is zeroed (no extra I/O), so an old copy of a row
     // does not linger beside the new one; erasure turns it fully on (docs/erasure.md).
     opened.pragma('secure_delete = FAST');
-    // Statement journals in memory, not in a temporary file. Inside a transaction SQLite journals
-    // each page a statement changes, so that the statement alone can be undone, whenever the
-    // statement may abort after writing more than one b-tree: every insert or update of a delivery
-    // (its triggers keep the rollups and totals), and every call of a group commit's second pass
-    // (a savepoint each). Past 64 KiB such a journal spills to a file, and a group's statements
-    // then wrote ~36 KB per ingested event to it under the pipeline bench (~70 % of all the
-    // process wrote; docs/deployment.md). Its size is what one statement (or one savepoint) changes
-    // — pages the transaction holds in the page cache anyway — and ends with the statement. The
-    // journal holds rows' old contents, so in memory is also one place less where erased rows linger.
-    opened.pragma('temp_store = MEMORY');
     handle = opened;
     return opened;
   };
@@ -128,7 +118,24 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (runner?.database !== database) {
       runner = { database, immediate: database.transaction((body: () => unknown) => body()).immediate };
     }
-    return runner.immediate(fn) as T;
+    if (database.inTransaction) return runner.immediate(fn) as T;
+    // A write transaction keeps its statement journals in memory, not in a temporary file. Inside a
+    // transaction SQLite journals each page a statement changes, so that the statement alone can
+    // be undone, whenever the statement may abort after writing more than one b-tree: every insert
+    // or update of a delivery (its triggers keep the rollups and totals), and every call of a group
+    // commit's second pass (a savepoint each). Past 64 KiB such a journal spills to a file, and
+    // under the pipeline bench that was ~36 KB written per ingested event, ~70 % of all the process
+    // wrote (docs/deployment.md, "Identity's writes"). In memory it holds what one statement or
+    // savepoint changed, pages the transaction holds in the page cache anyway. SQLite reads the
+    // setting when the transaction begins. Outside write transactions it is the default again: with
+    // MEMORY, a read's large sort or DISTINCT, and VACUUM's copy of the whole file, would be in RAM
+    // too (measured: a 111 MB file's VACUUM took 204 MB of RSS against 101 MB).
+    prepare('PRAGMA temp_store = MEMORY').run();
+    try {
+      return runner.immediate(fn) as T;
+    } finally {
+      if (database.open) prepare('PRAGMA temp_store = DEFAULT').run();
+    }
   };
   return {
     db,

@@ -90,7 +90,7 @@ describe('sqlite erasure compaction', () => {
     expect(freePages()).toBeGreaterThan(0);
   });
 
-  it('VACUUM copies the file through a temporary file, not memory; statement journals stay in memory', async () => {
+  it('VACUUM copies the file through a temporary file, not memory; writes leave temp_store as it was', async () => {
     // The store's own connection, watched: what temp_store says when VACUUM runs.
     const handle = new Database(join(dir, 'watched.db'));
     const exec = handle.exec.bind(handle);
@@ -103,10 +103,10 @@ describe('sqlite erasure compaction', () => {
     const watched = sqliteStore({ database: handle as unknown as SqliteDatabase });
     await watched.migrate();
     await watched.setState({ key: 'alerts:probe', value: { message: 'failed for joe-compaction' }, now });
-    expect(handle.pragma('temp_store', { simple: true })).toBe(2); // MEMORY
+    expect(handle.pragma('temp_store', { simple: true })).toBe(0); // DEFAULT (a file)
     expect(await erase(watched, 'joe-compaction')).toMatchObject({ state: 1, compacted: true });
-    expect(atVacuum).toEqual([1]); // FILE
-    expect(handle.pragma('temp_store', { simple: true })).toBe(2);
+    expect(atVacuum).toEqual([0]);
+    expect(handle.pragma('temp_store', { simple: true })).toBe(0);
     await watched.close();
   });
 });

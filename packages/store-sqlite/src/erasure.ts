@@ -71,19 +71,14 @@ export function erasureMethods({
 
   /** VACUUM, then a checkpoint that truncates the log; false when another connection held it up. */
   const compact = (): boolean => {
-    const database = db();
     try {
-      // VACUUM copies the whole database into a temporary one first: in a file, not in memory as
-      // the connection's other temporary data (connection.ts), or a 10 GB file would need 10 GB of
-      // RAM (measured: a 111 MB file's VACUUM took 101 MB of RSS with FILE, 204 MB with MEMORY).
-      database.pragma('temp_store = FILE');
-      database.exec('VACUUM');
-      const [result] = database.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      // Outside a write transaction, so VACUUM's copy of the whole file goes to a temporary file,
+      // not memory (connection.ts keeps temp_store = MEMORY to write transactions).
+      db().exec('VACUUM');
+      const [result] = db().pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
       return result?.busy === 0;
     } catch {
       return false;
-    } finally {
-      if (database.open) database.pragma('temp_store = MEMORY');
     }
   };
 
