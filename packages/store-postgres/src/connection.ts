@@ -9,6 +9,7 @@ import type { PostgresTables } from '@openpipes/core/store-kit';
 import { Kysely, PostgresDialect, type QueryCreator, type RawBuilder, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
+import { storeTypes } from './times.js';
 
 type Db = Kysely<PostgresTables>;
 type Trx = Transaction<PostgresTables>;
@@ -69,6 +70,8 @@ export function createConnection(options: ConnectionOptions): Connection {
         max: options.poolSize ?? 10,
         application_name: options.applicationName,
         keepAlive: true,
+        // Times arrive as the engine's ISO strings where PostgreSQL sends them in UTC (times.ts).
+        types: storeTypes as never,
       });
       // An idle client that errors (server restart, network) must not crash the process; the
       // pool drops it and the next query connects afresh.
