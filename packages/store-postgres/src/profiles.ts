@@ -67,8 +67,9 @@ export function linkWriter({ q, T, schema }: PgContext) {
    * The owners go into an array and each table is read by `= ANY` over it, in materialized steps:
    * joined to the owners instead, the planner (which guesses 200 distinct owners, and whose
    * statistics lag a growing table) chose a hash join over a sequential scan of every profile, a
-   * cost that grew with the table on every claim and every ingest (half of PostgreSQL's CPU at
-   * 20,000 profiles). This way each call reads its batch's rows by index, whatever the statistics.
+   * cost that grew with the table on every claim and every ingest (4.4 against 2.4 ms of backend
+   * CPU per 400-identifier call at 20,000 profiles). This way each call reads its batch's rows by
+   * index, whatever the statistics.
    */
   const loadHolders = async (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) => {
     const { rows } = await sql<{
