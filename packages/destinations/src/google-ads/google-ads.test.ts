@@ -83,6 +83,7 @@ runTemplateHarness(bed, {
   standIn: () => googleAdsPlatform({ customerId, loginCustomerId, credentials }),
   event: (id) => canonicalPurchase(id),
   personalData: ['John.Smith@Gmail.com', 'johnsmith@gmail.com', '(650) 555-1212'],
+  unmappedReason: 'no_conversion_action',
   badSettings: [
     { settings: { customer_id: '12-34' }, field: 'customer_id' },
     { settings: { conversion_actions: {} }, field: 'conversion_actions' },

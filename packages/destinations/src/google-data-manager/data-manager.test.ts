@@ -79,6 +79,7 @@ runTemplateHarness(bed, {
   standIn,
   event: (id) => canonicalPurchase(id),
   personalData: ['John.Smith', 'johnsmith@gmail.com', '(650) 555-1212', '+16505551212'],
+  unmappedReason: 'no_conversion_action',
   badSettings: [
     { settings: { operating_account_id: '12-34' }, field: 'operating_account_id' },
     // Google takes the numeric id in productDestinationId, never the resource name.

@@ -8,7 +8,7 @@ import { type Delivery, PipesError } from '@openpipes/core';
 import { runSend, runTransform, type TestResponse } from '@openpipes/core/testing';
 import { describe, expect, it } from 'vitest';
 import type { DefinedTemplate } from '../define-template.js';
-import { finalRecords, type platformBed, recordsWhere, secretsIn } from './engine.js';
+import { finalRecords, finalRecordsById, type platformBed, recordsWhere, secretsIn } from './engine.js';
 import { type StandInHandler, standInFetch } from './golden.js';
 
 /** What the harness needs of a stand-in (every one in platforms.ts has it). */
@@ -48,6 +48,11 @@ export interface TemplateHarnessCase {
   rateLimited: TestResponse;
   /** Dispatcher options for the engine cases (e.g. a larger `maxClaim`). */
   dispatcher?: { maxClaim?: number };
+  /**
+   * The filter reason the default transform records for an event type it does not map
+   * (`event_type_not_mapped` unless given); `null` for a template that maps no event types.
+   */
+  unmappedReason?: string | null;
 }
 
 /**
@@ -191,6 +196,36 @@ export function runTemplateHarness(bed: ReturnType<typeof platformBed>, c: Templ
       expect(platform.violations).toEqual([]);
       expect(secretsIn(records, leaks)).toEqual([]);
     }, 60_000);
+
+    const unmappedReason = c.unmappedReason === undefined ? 'event_type_not_mapped' : c.unmappedReason;
+    if (unmappedReason !== null) {
+      it('records an event of a type it does not map as filtered, even a type named like an Object property', async () => {
+        const { platform, pipes, pipe } = await bed.wire(
+          c.standIn(),
+          c.template.create(c.settings(bed.server.url)),
+          {
+            secrets: c.secrets,
+            retry: { max_attempts: 1 },
+          },
+        );
+        // Valid event type names; a mapping table that is a plain object inherits these two.
+        const unmapped = ['not_a_platform_event', 'constructor', 'toString'];
+        for (const name of unmapped) await pipes.eventTypes.create({ name });
+        await pipes.ingest('web', [
+          c.event('ord_mapped'),
+          ...unmapped.map((name) => ({ ...c.event(`ord_${name}`), event_type: name })),
+        ]);
+        const records = await finalRecordsById(pipes, pipe.id, 1 + unmapped.length);
+        expect(records.get('ord_mapped')).toMatchObject({ status: 'delivered', filter_reason: null });
+        for (const name of unmapped) {
+          expect(records.get(`ord_${name}`), name).toMatchObject({
+            status: 'filtered',
+            filter_reason: unmappedReason,
+          });
+        }
+        expect(platform.violations).toEqual([]);
+      });
+    }
 
     const testMode = c.template.testModeSpec;
     if ('settings' in testMode) {

@@ -33,6 +33,8 @@ runTemplateHarness(bed, {
   secrets,
   standIn: () => webhookReceiver({ secret }),
   event,
+  // Every event type is sent: nothing to map.
+  unmappedReason: null,
   badSettings: [
     { settings: { url: 'ftp://hooks.example/x' }, field: 'url' },
     { settings: { method: 'GET' }, field: 'method' },
