@@ -675,6 +675,20 @@ describe.each(adapters)('OpenPipes HTTP through %s', (adapter) => {
     });
   });
 
+  it('names the count and the limit in its 413 TOO_MANY_EVENTS', async () => {
+    const events = Array.from({ length: 1001 }, (_, i) => ({
+      event_type: 'add_to_cart',
+      event_time: 1714816462,
+      event_payload: { i },
+    }));
+    const answer = await collect(f, 'shop', events);
+    expectError(answer, 413, 'TOO_MANY_EVENTS');
+    expect(answer.json.error).toMatchObject({
+      message: '1001 events in one request; at most 1000 are accepted',
+      details: { max_events: 1000, events: 1001 },
+    });
+  });
+
   it('accepts a bearer token source with the right token', async () => {
     const answer = await collect(f, 'backend', [purchaseEvent('ord_bearer')], {
       authorization: `Bearer ${collectToken}`,

@@ -290,6 +290,28 @@ describe('Segment-spec tracking API', { timeout: 60_000 }, () => {
     expect((await pipes.sources.get(shop.id)).segment_event_names).toEqual({ 'Order Placed': 'purchase' });
   });
 
+  it('refuses a batch of more messages than maxEvents with 413 TOO_MANY_EVENTS, storing nothing', async () => {
+    const before = (await pipes.sources.events(sourceId, {})).data.length;
+    const batch = Array.from({ length: 1001 }, (_, i) => ({
+      type: 'track',
+      event: 'Order Completed',
+      userId: 'u-many',
+      messageId: `msg-many-${i}`,
+    }));
+    const answer = await fetch(`${base}/v1/batch`, {
+      method: 'POST',
+      headers: { authorization: basic(key), 'content-type': 'application/json' },
+      body: JSON.stringify({ batch }),
+    });
+    expect(answer.status).toBe(413);
+    expect(((await answer.json()) as { error: unknown }).error).toMatchObject({
+      code: 'TOO_MANY_EVENTS',
+      message: '1001 messages in one request; at most 1000 are accepted',
+      details: { max_events: 1000, events: 1001 },
+    });
+    expect((await pipes.sources.events(sourceId, {})).data.length).toBe(before);
+  });
+
   it('takes the form label only on JSON: a real form body is a 400, another type a 415, nothing stored', async () => {
     const before = (await pipes.sources.events(sourceId, {})).data.length;
     const form = await fetch(`${base}/v1/batch`, {
