@@ -369,6 +369,16 @@ describe.skipIf(skipBrowser).each(consoleHosts)('the console in Chromium, on $na
     await page.getByRole('heading', { name: 'Secrets', level: 1 }).waitFor();
     await page.getByRole('row').filter({ hasText: 'META_ACCESS_TOKEN' }).waitFor();
     expect(await page.getByRole('button', { name: /Create secret|Rotate/ }).count()).toBe(0);
+    // The write-only column goes with its header: every header names a column that is there.
+    const secretsTable = page.getByRole('table', { name: 'Secrets' });
+    expect(await secretsTable.getByRole('columnheader').allTextContents()).toEqual([
+      'Key',
+      'Description',
+      'Value version',
+      'Value changed',
+    ]);
+    const firstRow = secretsTable.getByRole('row').filter({ hasText: 'META_ACCESS_TOKEN' });
+    expect(await firstRow.getByRole('cell').count()).toBe(4);
     await page.goto(consoleUrl(host, 'api-keys'));
     await page.getByRole('row').filter({ hasText: 'auditor' }).waitFor();
     expect(await page.getByRole('button', { name: /Create API key|Revoke/ }).count()).toBe(0);
