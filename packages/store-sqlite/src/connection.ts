@@ -72,6 +72,9 @@ export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => voi
 export function createConnection(options: ConnectionOptions): Connection {
   let handle: SqliteDatabase | null = null;
   let closed = false;
+  // The connection's own temp_store (0 DEFAULT, 1 FILE, 2 MEMORY), which a write transaction
+  // restores after it (see inTransaction): a host's database may come with its own setting.
+  let tempStore = 0;
   const db = (): SqliteDatabase => {
     if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the SQLite store is closed' });
     if (handle) return handle;
@@ -86,6 +89,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     // Freed space inside pages written anyway is zeroed (no extra I/O), so an old copy of a row
     // does not linger beside the new one; erasure turns it fully on (docs/erasure.md).
     opened.pragma('secure_delete = FAST');
+    tempStore = Number(opened.pragma('temp_store', { simple: true })) || 0;
     handle = opened;
     return opened;
   };
@@ -129,12 +133,15 @@ export function createConnection(options: ConnectionOptions): Connection {
     // savepoint changed, pages the transaction holds in the page cache anyway. SQLite reads the
     // setting when the transaction begins. Outside write transactions it is the default again: with
     // MEMORY, a read's large sort or DISTINCT, and VACUUM's copy of the whole file, would be in RAM
-    // too (measured: a 111 MB file's VACUUM took 204 MB of RSS against 101 MB).
+    // too (measured: a 111 MB file's VACUUM took 204 MB of RSS against 101 MB). "Outside" means
+    // what the connection was opened with: a host may have chosen MEMORY (no usable temporary
+    // directory) or FILE, and a write must not set that back to the compiled-in default.
+    if (tempStore === 2) return runner.immediate(fn) as T;
     prepare('PRAGMA temp_store = MEMORY').run();
     try {
       return runner.immediate(fn) as T;
     } finally {
-      if (database.open) prepare('PRAGMA temp_store = DEFAULT').run();
+      if (database.open) prepare(`PRAGMA temp_store = ${tempStore}`).run();
     }
   };
   return {
