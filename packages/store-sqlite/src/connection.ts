@@ -58,9 +58,12 @@ export interface SqliteContext {
   run(query: { compile(): CompiledQuery<unknown> }): number;
   /**
    * Runs `fn` in a BEGIN IMMEDIATE transaction; called inside one, in a SAVEPOINT of it (released
-   * when `fn` returns, rolled back to when it throws: better-sqlite3's nesting).
+   * when `fn` returns, rolled back to when it throws: better-sqlite3's nesting). Statement journals
+   * and temporary b-trees stay in memory for its length (`temp_store = MEMORY`) unless `spill` is
+   * true: a transaction whose statements may sort or rewrite a whole table (a migration) keeps the
+   * connection's own setting, so that they can go to a temporary file.
    */
-  tx<T>(fn: () => T): T;
+  tx<T>(fn: () => T, options?: { spill?: boolean }): T;
   /** Writes an audit entry (inside the caller's transaction). */
   insertAudit(entry: AuditEntry | undefined): void;
 }
@@ -117,7 +120,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   // One transaction function per database, reused: better-sqlite3 builds four wrappers for each
   // `transaction(fn)`, which was a measurable part of a single-event collect request.
   let runner: { database: SqliteDatabase; immediate: (fn: () => unknown) => unknown } | null = null;
-  const inTransaction = <T>(fn: () => T): T => {
+  const inTransaction = <T>(fn: () => T, options?: { spill?: boolean }): T => {
     const database = db();
     if (runner?.database !== database) {
       runner = { database, immediate: database.transaction((body: () => unknown) => body()).immediate };
@@ -130,13 +133,14 @@ export function createConnection(options: ConnectionOptions): Connection {
     // commit's second pass (a savepoint each). Past 64 KiB such a journal spills to a file, and
     // under the pipeline bench that was ~36 KB written per ingested event, ~70 % of all the process
     // wrote (docs/deployment.md, "Identity's writes"). In memory it holds what one statement or
-    // savepoint changed, pages the transaction holds in the page cache anyway. SQLite reads the
+    // savepoint changed (for ingest, pages the transaction holds in the page cache anyway; not for
+    // a statement that rewrites a whole table, hence `spill`). SQLite reads the
     // setting when the transaction begins. Outside write transactions it is the default again: with
     // MEMORY, a read's large sort or DISTINCT, and VACUUM's copy of the whole file, would be in RAM
     // too (measured: a 111 MB file's VACUUM took 204 MB of RSS against 101 MB). "Outside" means
     // what the connection was opened with: a host may have chosen MEMORY (no usable temporary
     // directory) or FILE, and a write must not set that back to the compiled-in default.
-    if (tempStore === 2) return runner.immediate(fn) as T;
+    if (tempStore === 2 || options?.spill) return runner.immediate(fn) as T;
     prepare('PRAGMA temp_store = MEMORY').run();
     try {
       return runner.immediate(fn) as T;

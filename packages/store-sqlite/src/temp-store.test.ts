@@ -76,10 +76,21 @@ describe('temp_store around write transactions', () => {
   ] as const)('is MEMORY inside a write transaction and %s again after it', async (setting, code) => {
     const { store, during, tempStoreNow } = hostDatabase(setting);
     await store.migrate();
+    during.length = 0;
     await append(store, [newId('event', t0)]);
     expect(during.length).toBeGreaterThan(0);
     expect(new Set(during)).toEqual(new Set([2]));
     expect(tempStoreNow()).toBe(code);
+  });
+
+  it('stays what the connection has while migrations run (a migration may sort a whole table)', async () => {
+    const { store, during } = hostDatabase('FILE');
+    await store.migrate();
+    expect(during.length).toBeGreaterThan(10);
+    expect(new Set(during)).toEqual(new Set([1]));
+    during.length = 0;
+    await append(store, [newId('event', t0)]);
+    expect(new Set(during)).toEqual(new Set([2]));
   });
 
   it('is put back when the transaction throws', async () => {
