@@ -229,4 +229,72 @@ describe('an identifier’s first event in its own row (migration 13)', () => {
     expect(erased.events).toBe(2);
     expect(await eventsOf(migrated, PHONE, 'phone')).toEqual([]);
   });
+
+  it('keeps every first event through a merge, a prune of the survivor and a re-ingest: export and erasure find them all', async () => {
+    const store = await open(newFile());
+    const ANON = 'a'.repeat(64);
+    const [E4, E5] = [evt(3000), evt(4000)];
+    await ingest(store, E1, 0, [{ kind: 'anonymous_id', key: ANON }]);
+    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
+    // The two profiles meet: the older (the anonymous id's) survives and takes the email's row,
+    // with the email's first event in it.
+    await ingest(store, E3, 2000, [
+      { kind: 'anonymous_id', key: ANON },
+      { kind: 'email', key: EMAIL },
+    ]);
+    const [merged] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
+    const exportOf = async (id: string) => {
+      const profile = await store.getProfile({ id });
+      return (
+        await store.listPersonEvents({
+          identifiers: profile?.identifiers.map((i) => ({ kind: i.kind, key: i.key })) ?? [],
+          limit: 100,
+        })
+      ).map((e) => e.event_ref);
+    };
+    expect(await exportOf(merged!.id)).toEqual([E1, E2, E3]);
+
+    // Retention prunes the survivor (and the profile merged into it); the events stay.
+    expect(await store.pruneProfiles({ before: at(2500), limit: 10 })).toBe(1);
+    expect(await eventsOf(store, EMAIL)).toEqual([E2, E3]);
+    expect(await eventsOf(store, ANON, 'anonymous_id')).toEqual([E1, E3]);
+
+    // Both come back in a new profile, through an event that brings both again as new.
+    await ingest(store, E4, 3000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'anonymous_id', key: ANON },
+    ]);
+    await ingest(store, E5, 4000, [{ kind: 'email', key: EMAIL }]);
+    const [again] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
+    expect(await exportOf(again!.id)).toEqual([E1, E2, E3, E4, E5]);
+
+    const erased = await erase(store, 'email', EMAIL, 5000);
+    expect(erased.events).toBe(5);
+    for (const id of [E1, E2, E3, E4, E5]) expect(await store.getEvent({ id })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([]);
+    expect(await eventsOf(store, ANON, 'anonymous_id')).toEqual([]);
+  });
+
+  it('leaves no identifier row pointing at an event erased with another person, through a prune of that row’s profile', async () => {
+    const filename = newFile();
+    const store = await open(filename);
+    // U2 cannot join U1's profile (one user id each): E2 is the first event of both rows.
+    await ingest(store, E1, 0, [{ kind: 'user_id', key: 'U1' }]);
+    await ingest(store, E2, 1000, [
+      { kind: 'user_id', key: 'U1' },
+      { kind: 'user_id', key: 'U2' },
+    ]);
+    await erase(store, 'user_id', 'U1', 2000);
+    expect(await store.getEvent({ id: E2 })).toBeNull();
+    // U2's profile is pruned: nothing of the erased event comes back into the index.
+    expect(await store.pruneProfiles({ before: at(3000), limit: 10 })).toBe(1);
+    const db = new Database(filename, { readonly: true });
+    try {
+      expect(db.prepare('SELECT count(*) AS n FROM event_identifiers').get()).toEqual({ n: 0 });
+      expect(db.prepare('SELECT count(*) AS n FROM profile_identifiers').get()).toEqual({ n: 0 });
+    } finally {
+      db.close();
+    }
+    expect(await eventsOf(store, 'U2', 'user_id')).toEqual([]);
+  });
 });
