@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { findUnstorableJson, isStorableText, jsonIssueMessages, maxJsonDepth } from './json-value.js';
+import {
+  findUnstorableJson,
+  isStorableText,
+  jsonIssueMessages,
+  locateUnstorableJson,
+  maxJsonDepth,
+} from './json-value.js';
 import { parseOrThrow } from './validation.js';
 
 describe('findUnstorableJson', () => {
@@ -44,6 +50,71 @@ describe('findUnstorableJson', () => {
     let fits: unknown = 1;
     for (let i = 0; i < maxJsonDepth; i++) fits = { x: fits };
     expect(findUnstorableJson(fits)).toBeNull();
+  });
+
+  it('answers as the locating walk does over 5,000 generated values, storable and not', () => {
+    // A seeded generator (mulberry32), so a failure repeats.
+    let seed = 14;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    // Mostly good text, now and then a NUL or a lone surrogate (high, low or swapped).
+    const text = () =>
+      random() < 0.9
+        ? pick(['', 'a', 'é', 'x y', '\ud83d\ude00', 'page_url'])
+        : pick(['\u0000', 'x\ud800', '\udc00', '\udc00\ud800']);
+    const leaf = (): unknown =>
+      pick([
+        () => text(),
+        () => (random() < 0.9 ? random() * 1000 : pick([Number.POSITIVE_INFINITY, Number.NaN, -0])),
+        () => pick([true, false, null, undefined]),
+        () => {
+          // toJSON answers the same on every call (both walks call it).
+          const json = pick(['ok', '\u0000', 1]);
+          return random() < 0.5 ? new Date(0) : { toJSON: () => json };
+        },
+        () => (random() < 0.95 ? 'plain' : pick<unknown>([10n, Symbol('s'), () => 1])),
+      ])();
+    const value = (depth: number): unknown => {
+      if (depth > 4 || random() < 0.3) return leaf();
+      const size = Math.floor(random() * 5);
+      if (random() < 0.4) return Array.from({ length: size }, () => value(depth + 1));
+      const object: Record<string, unknown> = {};
+      for (let i = 0; i < size; i++) object[random() < 0.95 ? `k${i}` : `${text()}${i}`] = value(depth + 1);
+      return object;
+    };
+    const cases: unknown[] = [];
+    for (let n = 0; n < 5_000; n++) {
+      const v = value(0);
+      // Now and then a shared object or a cycle.
+      if (v && typeof v === 'object' && !Array.isArray(v) && random() < 0.1) {
+        (v as Record<string, unknown>).again = random() < 0.5 ? { ...v } : v;
+      }
+      cases.push(v);
+    }
+    // Depth around the limit, as arrays and as objects.
+    for (const levels of [maxJsonDepth - 1, maxJsonDepth, maxJsonDepth + 1]) {
+      let array: unknown = 1;
+      let object: unknown = 'x';
+      for (let i = 0; i < levels; i++) {
+        array = [array];
+        object = { x: object };
+      }
+      cases.push(array, object);
+    }
+    let problems = 0;
+    for (const v of cases) {
+      const expected = locateUnstorableJson(v);
+      if (expected) problems++;
+      expect(findUnstorableJson(v)).toEqual(expected);
+    }
+    // Both kinds of answer are exercised.
+    expect(problems).toBeGreaterThan(500);
+    expect(problems).toBeLessThan(cases.length - 500);
   });
 
   it('tells storable text from text no store keeps', () => {

@@ -67,6 +67,55 @@ export function isStorableText(text: string): boolean {
  * ```
  */
 export function findUnstorableJson(value: unknown): FieldIssue | null {
+  // Nearly every value is storable: a walk that allocates nothing proves it, and only a value it
+  // cannot vouch for is walked again by {@link locateUnstorableJson}, which finds the problem.
+  return isPlainStorable(value, 0) ? null : locateUnstorableJson(value);
+}
+
+/**
+ * True when `value` is plain storable JSON: strings and keys well-formed, numbers finite, objects
+ * and arrays no deeper than {@link maxJsonDepth}, no `toJSON`. False is "not sure", not "bad": a
+ * `toJSON` method, a cycle (it runs past the depth limit) or any problem sends the value to
+ * {@link locateUnstorableJson}, so the answer and the reported problem are that walk's.
+ * Recursive: the depth limit bounds the stack.
+ */
+function isPlainStorable(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+      return textProblem(value) === null;
+    case 'number':
+      return Number.isFinite(value);
+    case 'boolean':
+    case 'undefined':
+      return true;
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= maxJsonDepth || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainStorable(value[i], depth + 1)) return false;
+    return true;
+  }
+  for (const name of Object.keys(value)) {
+    if (textProblem(name) !== null) return false;
+    if (!isPlainStorable((value as Record<string, unknown>)[name], depth + 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * {@link findUnstorableJson}'s walk that finds the first problem and its path (exported for the test
+ * that checks the fast walk agrees with it; not part of the package's API).
+ *
+ * @example
+ * ```ts
+ * locateUnstorableJson({ a: [1, '\u0000'] }); // { path: 'a[1]', message: 'the NUL character ...' }
+ * ```
+ */
+export function locateUnstorableJson(value: unknown): FieldIssue | null {
   // Each visited value is a node; a path is rebuilt from the parent links only when a problem is found.
   const keys: Array<PropertyKey | null> = [null];
   const parents: number[] = [-1];

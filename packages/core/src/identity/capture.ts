@@ -45,6 +45,12 @@ export const MAX_VALUES_PER_KIND = 5;
 type Payload = Record<string, unknown>;
 
 function texts(value: unknown): string[] {
+  // Most fields an event is asked for are absent or hold one string: answered without a list.
+  if (value === undefined) return [];
+  if (typeof value === 'string') {
+    const text = value.trim();
+    return text.length > 0 ? [text] : [];
+  }
   const list = Array.isArray(value) ? value : [value];
   const out: string[] = [];
   for (const item of list) {
@@ -122,8 +128,18 @@ function unwrapCookie(
   }
 }
 
+/** Each kind's field and its aliases, in the order they are read (built once, not per event). */
+const fieldNames = new Map<IdentifierSpec, readonly string[]>(
+  IDENTIFIERS.map((s) => [s, [s.field, ...s.aliases]]),
+);
+
+/** Each attribute with its field and aliases, in the order they are read. */
+const attributeFields = (
+  Object.entries(ATTRIBUTES) as [AttributeName, (typeof ATTRIBUTES)[AttributeName]][]
+).map(([name, attribute]) => [name, [attribute.field, ...attribute.aliases]] as const);
+
 function fieldValues(spec: IdentifierSpec, payload: Payload): string[] {
-  for (const name of [spec.field, ...spec.aliases]) {
+  for (const name of fieldNames.get(spec) ?? [spec.field, ...spec.aliases]) {
     const found = texts(payload[name]);
     if (found.length) return found;
   }
@@ -166,14 +182,18 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
   for (const spec of IDENTIFIERS) {
     for (const found of capture(spec, body, query, cookies, options.seenAt)) {
       if (isJunk(spec.kind, found.value, junk)) continue;
-      const base = { kind: spec.kind, firstSeen: found.at, from: found.from };
       if (spec.stored === 'raw') {
-        result.identifiers.push({ ...base, value: found.value });
+        result.identifiers.push({
+          kind: spec.kind,
+          firstSeen: found.at,
+          from: found.from,
+          value: found.value,
+        });
         continue;
       }
       const kind = spec.kind as 'email' | 'phone' | 'external_id';
       const hashes = hashIdentifier(kind, found.value, spec.stored, options);
-      if (hashes) result.identifiers.push({ ...base, hashes });
+      if (hashes) result.identifiers.push({ kind: spec.kind, firstSeen: found.at, from: found.from, hashes });
     }
     if (spec.hashedField && !result.identifiers.some((i) => i.kind === spec.kind)) {
       for (const digest of texts(body[spec.hashedField])) {
@@ -184,11 +204,8 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
       }
     }
   }
-  for (const [name, attribute] of Object.entries(ATTRIBUTES) as [
-    AttributeName,
-    (typeof ATTRIBUTES)[AttributeName],
-  ][]) {
-    for (const field of [attribute.field, ...attribute.aliases]) {
+  for (const [name, fields] of attributeFields) {
+    for (const field of fields) {
       const value = body[field];
       if (typeof value === 'string' && value.trim() && value.length <= 1024) {
         result.attributes[name] = value.trim();
