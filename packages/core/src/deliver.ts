@@ -180,7 +180,15 @@ export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Prom
 
   // 3. Outcomes.
   const finishedAt = deps.now();
-  return work.map((w) => outcomeFor(deps, destination, w, startedAt, finishedAt, redact));
+  // The batch's times as text and whether its destination declares identifiers, once per batch.
+  const batch: BatchFacts = {
+    startedAt,
+    finishedAt,
+    startedIso: new Date(startedAt).toISOString(),
+    finishedIso: new Date(finishedAt).toISOString(),
+    measuresMatch: Boolean(destination.identifiers) && Object.keys(destination.identifiers ?? {}).length > 0,
+  };
+  return work.map((w) => outcomeFor(deps, destination, w, batch, redact));
 }
 
 async function transformGroup(
@@ -304,14 +312,24 @@ export function spendsAttempt(error: DeliveryError | null): boolean {
   return !(error?.code === 'WORKER_CRASHED' && error.stage === 'engine');
 }
 
+/** What every outcome of one batch shares: its clock readings, and whether match quality is measured. */
+interface BatchFacts {
+  startedAt: number;
+  finishedAt: number;
+  startedIso: string;
+  finishedIso: string;
+  /** The destination declares where its identifiers sit (a custom send() without it is not measured). */
+  measuresMatch: boolean;
+}
+
 function outcomeFor(
   deps: DeliverDeps,
   destination: Destination,
   w: Work,
-  startedAt: number,
-  finishedAt: number,
+  batch: BatchFacts,
   redact: Redactor,
 ): DeliveryOutcome {
+  const { startedAt, finishedAt } = batch;
   const attemptNumber = w.delivery.attempt_count + 1;
   // A replay starts a fresh retry budget: count attempts and age from the re-queue.
   const budgetAttempt = attemptNumber - w.delivery.attempts_before_replay;
@@ -360,7 +378,7 @@ function outcomeFor(
       : {
           number: attemptNumber,
           status,
-          started_at: new Date(startedAt).toISOString(),
+          started_at: batch.startedIso,
           duration_ms: finishedAt - startedAt,
           pipe_version: w.pipe.version,
           destination_version: destination.version,
@@ -374,7 +392,7 @@ function outcomeFor(
   // Match quality, from what left: only delivered events of a destination that declares where
   // its identifiers sit (a custom send() without the declaration is not measured).
   let match: MatchObservation | null = null;
-  if (status === 'delivered' && destination.identifiers && Object.keys(destination.identifiers).length > 0) {
+  if (status === 'delivered' && batch.measuresMatch && destination.identifiers) {
     match = observeMatch(destination.identifiers, w.delivery.event.event_payload, w.outputs, finishedAt);
   }
 
@@ -386,7 +404,7 @@ function outcomeFor(
     test_mode: w.testMode,
     filter_reason: status === 'filtered' ? (w.filterReason ?? 'transform') : null,
     next_attempt_at: nextAttemptAt,
-    delivered_at: status === 'delivered' ? new Date(finishedAt).toISOString() : null,
+    delivered_at: status === 'delivered' ? batch.finishedIso : null,
     detail: {
       output,
       request: w.exchange?.request ?? null,

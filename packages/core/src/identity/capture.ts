@@ -243,6 +243,10 @@ export function capturedBefore(payload: unknown): CapturedEvent | undefined {
   return payload && typeof payload === 'object' ? captures.get(payload) : undefined;
 }
 
+/** Each kind's spec, the first of the table's rows for it (as a search of the table finds it). */
+const specOfKind = new Map<IdentifierKind, IdentifierSpec>();
+for (const spec of IDENTIFIERS) if (!specOfKind.has(spec.kind)) specOfKind.set(spec.kind, spec);
+
 /**
  * Whether an identifier first seen at `firstSeen` may still be offered at `now`: within its kind's
  * window (docs/identifiers.md), which `windows` may override per kind (days; null = never expires).
@@ -252,7 +256,7 @@ export function isOfferable(
   now: number,
   windows: Partial<Record<IdentifierKind, number | null>> = {},
 ): boolean {
-  const spec = IDENTIFIERS.find((s) => s.kind === identifier.kind);
+  const spec = specOfKind.get(identifier.kind);
   if (!spec) return false;
   const days = identifier.kind in windows ? windows[identifier.kind] : spec.windowDays;
   if (days === null || days === undefined) return true;

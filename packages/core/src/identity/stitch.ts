@@ -190,6 +190,16 @@ export function createIdentity(deps: {
   const plan: Identity['plan'] = (events) => {
     const links: ProfileLink[] = [];
     const index: AppendIdentity['index'] = [];
+    // An event's identifiers are mostly first seen at the event's time: each time is written once.
+    let lastMs = Number.NaN;
+    let lastIso = '';
+    const isoOf = (ms: number): string => {
+      if (ms !== lastMs) {
+        lastIso = new Date(ms).toISOString();
+        lastMs = ms;
+      }
+      return lastIso;
+    };
     for (const event of events) {
       const captured = capture(event);
       if (event.id)
@@ -201,7 +211,7 @@ export function createIdentity(deps: {
           kind: i.kind,
           key: keyOf(i),
           value: JSON.stringify(offeredOf(i)),
-          first_seen_at: new Date(i.firstSeen).toISOString(),
+          first_seen_at: isoOf(i.firstSeen),
         })),
         ...(captured.attributes.ip ? { ip: captured.attributes.ip } : {}),
         ...(captured.attributes.user_agent ? { user_agent: captured.attributes.user_agent } : {}),

@@ -308,14 +308,14 @@ export function toClaimedDelivery(
   event: { event_time: TimeValue; payload: string },
   referred?: ReferredAttempts,
 ): ClaimedDelivery {
-  return {
-    ...toDeliveryRow(row, referred),
-    event: {
-      event_type: row.event_type,
-      event_time: isoTime(event.event_time),
-      event_payload: JSON.parse(event.payload),
-    },
+  // The fresh row gets its event added (last, as a spread would place it) instead of being copied.
+  const claimed = toDeliveryRow(row, referred) as ClaimedDelivery;
+  claimed.event = {
+    event_type: row.event_type,
+    event_time: isoTime(event.event_time),
+    event_payload: JSON.parse(event.payload),
   };
+  return claimed;
 }
 
 /** An `events` row, payload as text. */
