@@ -166,7 +166,9 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
     if (value !== null && typeof value === 'object') {
       const headers = key !== null && key.toLowerCase() === 'headers';
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[redactText(k)] = walk(v, k, headers);
+      // Own enumerable keys, as Object.entries reads them, without a [key, value] pair per key.
+      for (const k of Object.keys(value))
+        out[redactText(k)] = walk((value as Record<string, unknown>)[k], k, headers);
       return out;
     }
     return value;

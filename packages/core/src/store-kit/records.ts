@@ -104,11 +104,11 @@ export function attemptToJson(attempt: DeliveryAttempt, detailOutput?: unknown[]
   const derivable = last
     ? attempt.request === last.request && attempt.response === last.response
     : attempt.request === null && attempt.response === null;
-  const withOutput =
-    detailOutput === undefined || detailOutput === null ? {} : { detail_output: detailOutput };
-  if (!derivable) return JSON.stringify({ ...attempt, ...withOutput });
+  // Without an output to add, the attempt (or its rest) is written as it is, not copied again.
+  const noOutput = detailOutput === undefined || detailOutput === null;
+  if (!derivable) return JSON.stringify(noOutput ? attempt : { ...attempt, detail_output: detailOutput });
   const { request: _request, response: _response, ...rest } = attempt;
-  return JSON.stringify({ ...rest, ...withOutput });
+  return JSON.stringify(noOutput ? rest : { ...rest, detail_output: detailOutput });
 }
 
 /** An attempt as its packed `data` column stores it ({@link attemptToJson}, packed by `packed.ts`). */
