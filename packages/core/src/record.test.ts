@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { parseBody, parseExchange, recordExchange, recordLogs, sliceBatch } from './record.js';
+import {
+  dropPrototypeKeys,
+  parseBody,
+  parseExchange,
+  parseWithoutPrototypeKeys,
+  recordExchange,
+  recordLogs,
+  sliceBatch,
+} from './record.js';
 import { createRedactor } from './secrets/redact.js';
 
 describe('sliceBatch', () => {
@@ -27,6 +35,53 @@ describe('parseBody', () => {
     expect(parseBody('OK')).toBe('OK');
     expect(parseBody('{not json')).toBe('{not json');
     expect(parseBody('')).toBeUndefined();
+  });
+
+  it('parses as JSON.parse with the dropPrototypeKeys reviver over 3,000 generated texts', () => {
+    // A seeded generator (mulberry32), so a failure repeats.
+    let seed = 14;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    // Keys: ordinary ones, the three dropped names, and the same names spelled with \u escapes.
+    const keys = [
+      'a',
+      'data',
+      'event_name',
+      'proto',
+      'constructors',
+      '__proto__',
+      'constructor',
+      'prototype',
+    ];
+    const escaped = ['\\u005f_proto__', 'constructo\\u0072', '\\u0070rototype', '\\u0061'];
+    const json = (depth: number): string => {
+      if (depth > 3 || random() < 0.3)
+        return pick(['1', '-0', '"x"', '"\\u00e9"', 'null', 'true', '"constructor"', '[]', '{}']);
+      const size = Math.floor(random() * 4);
+      if (random() < 0.4) return `[${Array.from({ length: size }, () => json(depth + 1)).join(',')}]`;
+      const members = Array.from({ length: size }, () => {
+        const key = random() < 0.85 ? JSON.stringify(pick(keys)) : `"${pick(escaped)}"`;
+        return `${key}:${json(depth + 1)}`;
+      });
+      return `{${members.join(',')}}`;
+    };
+    let revived = 0;
+    for (let n = 0; n < 3_000; n++) {
+      const text = json(0);
+      const expected = JSON.parse(text, dropPrototypeKeys);
+      const got = parseWithoutPrototypeKeys(text);
+      // Same keys in the same order, all the way down (a dropped key must be absent, not undefined).
+      expect(JSON.stringify(got)).toBe(JSON.stringify(expected));
+      expect(got).toStrictEqual(expected);
+      if (JSON.stringify(JSON.parse(text)) !== JSON.stringify(expected)) revived++;
+    }
+    // The generated texts do hold keys the reviver drops.
+    expect(revived).toBeGreaterThan(300);
   });
 });
 
