@@ -255,7 +255,9 @@ async function transformAllowed(
     deps.observer?.transformed?.({ pipe: pipe.name, seconds: run.durationMs / 1000, ok: true });
     return deliveries.map((delivery, i) => {
       const result = run.results[i];
-      const work = { ...blank(delivery), logs: [...run.logs] };
+      // The fresh work takes the logs in place (as the spread of a copy with `logs` would).
+      const work = blank(delivery);
+      work.logs = [...run.logs];
       if (!result) {
         work.transformError = {
           code: 'INVALID_OUTPUT',
