@@ -59,6 +59,10 @@ export interface ConsentSplit {
   allows: (kind: IdentifierKind) => boolean;
 }
 
+/** The answers of a consent that allows every kind, or none: shared, not a closure per event. */
+const allowsEvery = () => true;
+const allowsNone = () => false;
+
 /**
  * Splits captured identifiers by the event's consent.
  *
@@ -73,10 +77,10 @@ export function splitByConsent(
   identifiers: CapturedIdentifier[],
 ): ConsentSplit {
   if (payload.consent === undefined || payload.consent === null)
-    return { linkable: identifiers, withheld: [], attributes: true, allows: () => true };
+    return { linkable: identifiers, withheld: [], attributes: true, allows: allowsEvery };
   const consent = readConsent(payload);
   if (consent.state('ad_user_data') === 'denied')
-    return { linkable: [], withheld: identifiers, attributes: false, allows: () => false };
+    return { linkable: [], withheld: identifiers, attributes: false, allows: allowsNone };
   const denied = {
     ad_storage: consent.state('ad_storage') === 'denied',
     analytics_storage: consent.state('analytics_storage') === 'denied',
