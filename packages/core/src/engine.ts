@@ -86,7 +86,7 @@ export function createPipes(options: PipesOptions): Pipes {
   const ready = () => {
     if (!migrated) {
       migrating = autoMigrate;
-      migrated = (autoMigrate ? store.migrate() : ensureMigrated(store)).then(
+      migrated = checkedMigration(store, autoMigrate).then(
         () => {
           migrating = false;
         },
@@ -332,7 +332,7 @@ export function createPipes(options: PipesOptions): Pipes {
       if (stopped) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'this engine has been stopped' });
       migrating = true;
       try {
-        await store.migrate();
+        await checkedMigration(store, true);
       } finally {
         migrating = false;
       }
@@ -358,9 +358,23 @@ export function createPipes(options: PipesOptions): Pipes {
   };
 }
 
-/** Throws `MIGRATION_REQUIRED` unless every migration the store knows is applied. */
-async function ensureMigrated(store: Store): Promise<void> {
+/**
+ * Migrates the store (`migrate`), or checks that it needs no migration (throws `MIGRATION_REQUIRED`
+ * while it is behind). Either way first refuses, with `SCHEMA_TOO_NEW`, a schema a newer OpenPipes
+ * migrated further than this one knows: this version would neither read nor keep what those
+ * migrations added (after SQLite migration 13, an older version's erasure misses the first event of
+ * every identifier), so it must not serve it.
+ */
+async function checkedMigration(store: Store, migrate: boolean): Promise<void> {
   const { applied, latest } = await store.migrationStatus();
+  if (applied > latest) {
+    throw new PipesError({
+      code: 'SCHEMA_TOO_NEW',
+      message: `the store's schema is at migration ${applied}, newer than this OpenPipes knows (${latest}): run the version that migrated it, or a newer one`,
+      details: { applied, latest },
+    });
+  }
+  if (migrate) return store.migrate();
   if (applied >= latest) return;
   throw new PipesError({
     code: 'MIGRATION_REQUIRED',

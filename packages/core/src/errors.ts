@@ -41,6 +41,7 @@ export const errorCodes = [
   'REQUEST_TIMEOUT',
   'HEADERS_TOO_LARGE',
   'MIGRATION_REQUIRED',
+  'SCHEMA_TOO_NEW',
 ] as const;
 
 export type PipesErrorCode = (typeof errorCodes)[number];
@@ -168,6 +169,11 @@ export const httpStatusByCode: Record<PipesErrorCode, number> = {
   HEADERS_TOO_LARGE: 431,
   /** `autoMigrate: false` and the store's schema is behind: run `pipes.migrate()` first. */
   MIGRATION_REQUIRED: 503,
+  /**
+   * The store's schema has migrations this engine does not know (a newer OpenPipes migrated it):
+   * run the newer version; this one would not read or keep what those migrations added.
+   */
+  SCHEMA_TOO_NEW: 503,
 };
 
 /** The HTTP status for an error code (500 for anything unmapped). */

@@ -31,6 +31,8 @@ export interface EngineConformanceOptions {
   rawDump?: (db: string) => Promise<string>;
   /** Drops every database this suite created. */
   cleanup?: () => Promise<void>;
+  /** Records migration `version` as applied in `db`'s migrations table, as a newer OpenPipes would. */
+  recordMigration?: (db: string, version: number) => Promise<void>;
 }
 
 export function runEngineConformance(options: EngineConformanceOptions): void {
@@ -294,6 +296,29 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       expect((await other.sources.list()).data.map((s) => s.slug)).toEqual(['web']);
       await other.start();
     });
+
+    if (options.recordMigration) {
+      const recordMigration = options.recordMigration;
+      it('refuses with SCHEMA_TOO_NEW a schema a newer OpenPipes migrated further, and changes nothing', async () => {
+        const db = dbName();
+        const first = await engine(db);
+        const source = await first.sources.create({ name: 'Web', slug: 'web' });
+        const { latest } = await first.store.migrationStatus();
+        await recordMigration(db, latest + 1);
+        const newer = { code: 'SCHEMA_TOO_NEW', retryable: false, details: { applied: latest + 1, latest } };
+        for (const autoMigrate of [true, false]) {
+          const older = await engine(db, { autoMigrate });
+          await expect(older.sources.list()).rejects.toMatchObject(newer);
+          await expect(older.ingest('web', purchaseEvent('ord_newer_schema'))).rejects.toMatchObject(newer);
+          await expect(older.start()).rejects.toMatchObject(newer);
+          await expect(older.migrate()).rejects.toMatchObject(newer);
+        }
+        // Nothing was stored, and the schema is as the newer version left it.
+        expect(await first.store.migrationStatus()).toEqual({ applied: latest + 1, latest });
+        expect((await first.sources.events(source.id)).data).toEqual([]);
+        expect((await first.sources.rejections(source.id)).data).toEqual([]);
+      });
+    }
 
     it('leaves the store open on stop(): the caller made it, and another engine can go on with it', async () => {
       const meta = await server(metaLikeAnswer);
