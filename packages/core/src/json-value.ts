@@ -67,19 +67,22 @@ export function isStorableText(text: string): boolean {
  * ```
  */
 export function findUnstorableJson(value: unknown): FieldIssue | null {
-  // Nearly every value is storable: a walk that allocates nothing proves it, and only a value it
-  // cannot vouch for is walked again by {@link locateUnstorableJson}, which finds the problem.
-  return isPlainStorable(value, 0) ? null : locateUnstorableJson(value);
+  // Nearly every value is storable: a walk that allocates only its path proves it, and only a value
+  // it cannot vouch for is walked again by {@link locateUnstorableJson}, which finds the problem.
+  // The path (the objects above the current value) gives up on a cycle where it closes, as the
+  // locating walk finds it, not after walking round it to the depth limit (re-reading every
+  // sibling on the way once per lap: up to 512 times the work on a cyclic value).
+  return isPlainStorable(value, []) ? null : locateUnstorableJson(value);
 }
 
 /**
  * True when `value` is plain storable JSON: strings and keys well-formed, numbers finite, objects
  * and arrays no deeper than {@link maxJsonDepth}, no `toJSON`. False is "not sure", not "bad": a
- * `toJSON` method, a cycle (it runs past the depth limit) or any problem sends the value to
- * {@link locateUnstorableJson}, so the answer and the reported problem are that walk's.
- * Recursive: the depth limit bounds the stack.
+ * `toJSON` method, a cycle (an object already on `path`, the objects above this value) or any
+ * problem sends the value to {@link locateUnstorableJson}, so the answer and the reported problem
+ * are that walk's. Recursive: the depth limit bounds the stack.
  */
-function isPlainStorable(value: unknown, depth: number): boolean {
+function isPlainStorable(value: unknown, path: object[]): boolean {
   switch (typeof value) {
     case 'string':
       return textProblem(value) === null;
@@ -94,14 +97,28 @@ function isPlainStorable(value: unknown, depth: number): boolean {
       return false;
   }
   if (value === null) return true;
-  if (depth >= maxJsonDepth || typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isPlainStorable(value[i], depth + 1)) return false;
-    return true;
+  if (
+    path.length >= maxJsonDepth ||
+    typeof (value as { toJSON?: unknown }).toJSON === 'function' ||
+    path.includes(value as object)
+  ) {
+    return false;
   }
-  for (const name of Object.keys(value)) {
+  path.push(value as object);
+  const plain = Array.isArray(value) ? isPlainArray(value, path) : isPlainObject(value as object, path);
+  path.pop();
+  return plain;
+}
+
+function isPlainArray(array: unknown[], path: object[]): boolean {
+  for (let i = 0; i < array.length; i++) if (!isPlainStorable(array[i], path)) return false;
+  return true;
+}
+
+function isPlainObject(object: object, path: object[]): boolean {
+  for (const name of Object.keys(object)) {
     if (textProblem(name) !== null) return false;
-    if (!isPlainStorable((value as Record<string, unknown>)[name], depth + 1)) return false;
+    if (!isPlainStorable((object as Record<string, unknown>)[name], path)) return false;
   }
   return true;
 }
