@@ -136,6 +136,12 @@ export interface DeliveriesApi {
    * recorded in the audit trail (action `replay` on the pipe) with `context`'s actor.
    */
   replay(pipeId: string, options?: ReplayOptions, context?: ActorContext): Promise<ReplayResult>;
+  /**
+   * The live backlog per destination (deliveries not final yet), counted over the index of live
+   * deliveries: it costs as much as the backlog is long, never the history's length. Destinations
+   * without one are left out.
+   */
+  backlog(): Promise<Array<{ destination_id: string; count: number }>>;
   /** Deliveries per destination, pipe and status: the buffer's depth. */
   stats(): Promise<
     Array<{
@@ -361,6 +367,10 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
         });
       }
       return { dry_run: true, count: rows.length, ids: rows.map((r) => r.id), preview };
+    },
+
+    backlog() {
+      return deps.store.backlog();
     },
 
     stats() {

@@ -309,6 +309,7 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
         for (const autoMigrate of [true, false]) {
           const older = await engine(db, { autoMigrate });
           await expect(older.sources.list()).rejects.toMatchObject(newer);
+          await expect(older.deliveries.backlog()).rejects.toMatchObject(newer);
           await expect(older.ingest('web', purchaseEvent('ord_newer_schema'))).rejects.toMatchObject(newer);
           await expect(older.start()).rejects.toMatchObject(newer);
           await expect(older.migrate()).rejects.toMatchObject(newer);

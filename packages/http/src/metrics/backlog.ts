@@ -1,5 +1,5 @@
 /**
- * The backlog gauge's numbers: `store.backlog()` (an index-only count) with destination names,
+ * The backlog gauge's numbers: `pipes.deliveries.backlog()` (the store's index-only count) with destination names,
  * read at most once per `cacheMs` however often and by how many scrapers, and never holding a
  * scrape up for long: a store that does not answer within 5 s leaves the last numbers in place.
  */
@@ -27,7 +27,7 @@ export function createBacklogReader(pipes: Pipes, cacheMs: number) {
   let reading: Promise<void> | null = null;
 
   const refresh = async () => {
-    const [rows, names] = await Promise.all([pipes.store.backlog(), destinationNames(pipes)]);
+    const [rows, names] = await Promise.all([pipes.deliveries.backlog(), destinationNames(pipes)]);
     const next = new Map<string, number>();
     for (const name of names.values()) next.set(name, 0);
     for (const row of rows) {

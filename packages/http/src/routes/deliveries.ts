@@ -207,7 +207,7 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
         },
       },
       async handle() {
-        return reply(200, { data: await pipes.store.backlog(), breakers: pipes.status().breakers });
+        return reply(200, { data: await pipes.deliveries.backlog(), breakers: pipes.status().breakers });
       },
     }),
     defineRoute({
