@@ -7,6 +7,7 @@ import {
   locateUnstorableJson,
   maxJsonDepth,
 } from './json-value.js';
+import { seededRandom } from './testing/helpers.js';
 import { parseOrThrow } from './validation.js';
 
 describe('findUnstorableJson', () => {
@@ -78,15 +79,8 @@ describe('findUnstorableJson', () => {
   });
 
   it('answers as the locating walk does over 5,000 generated values, storable and not', () => {
-    // A seeded generator (mulberry32), so a failure repeats.
-    let seed = 14;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    // Seeded, so a failure repeats.
+    const { random, pick } = seededRandom(14);
     // Mostly good text, now and then a NUL or a lone surrogate (high, low or swapped).
     const text = () =>
       random() < 0.9

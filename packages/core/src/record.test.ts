@@ -9,6 +9,7 @@ import {
   sliceBatch,
 } from './record.js';
 import { createRedactor } from './secrets/redact.js';
+import { seededRandom } from './testing/helpers.js';
 
 describe('sliceBatch', () => {
   it("cuts every top-level array of the batch's length down to the event's rows", () => {
@@ -38,15 +39,8 @@ describe('parseBody', () => {
   });
 
   it('parses as JSON.parse with the dropPrototypeKeys reviver over 3,000 generated texts', () => {
-    // A seeded generator (mulberry32), so a failure repeats.
-    let seed = 14;
-    const random = () => {
-      seed = (seed + 0x6d2b79f5) | 0;
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-    const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+    // Seeded, so a failure repeats.
+    const { random, pick } = seededRandom(14);
     // Keys: ordinary ones, the three dropped names, and the same names spelled with \u escapes.
     const keys = [
       'a',

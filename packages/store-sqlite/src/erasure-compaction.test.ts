@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ErasureCounts, Store } from '@openpipes/core';
+import type { Store } from '@openpipes/core';
+import { erasureAudit } from '@openpipes/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type SqliteDatabase, sqliteStore } from './index.js';
@@ -21,17 +22,7 @@ const erase = (store: Store, given: string) =>
     given: [given],
     eventIdDigest: (id) => `erased:${id.length}`,
     now,
-    audit: (counts: ErasureCounts) => ({
-      id: `aud_compaction${auditNumber++}`,
-      actor: 'dpo',
-      action: 'erase',
-      entity_kind: 'profile',
-      entity_id: counts.profile_ids[0] ?? 'none',
-      before: null,
-      after: { ...counts },
-      request_id: null,
-      created_at: now,
-    }),
+    audit: erasureAudit(`aud_compaction${auditNumber++}`, now),
   });
 
 describe('sqlite erasure compaction', () => {

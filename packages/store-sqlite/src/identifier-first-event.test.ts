@@ -7,8 +7,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ErasureCounts, newId } from '@openpipes/core';
+import { newId } from '@openpipes/core';
 import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
+import { erasureAudit } from '@openpipes/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -97,17 +98,7 @@ const erase = (store: Store, kind: IdentifierKind, key: string, ms: number) =>
     given: [],
     eventIdDigest: (id) => `digest:${id}`,
     now: at(ms),
-    audit: (counts: ErasureCounts) => ({
-      id: newId('audit', t0 + ms),
-      actor: 'dpo',
-      action: 'erase',
-      entity_kind: 'profile',
-      entity_id: counts.profile_ids[0] ?? 'none',
-      before: null,
-      after: { ...counts },
-      request_id: null,
-      created_at: at(ms),
-    }),
+    audit: erasureAudit(newId('audit', t0 + ms), at(ms)),
   });
 
 describe('an identifier’s first event in its own row (migration 13)', () => {

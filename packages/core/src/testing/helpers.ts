@@ -5,6 +5,8 @@
  */
 import type { Pipes } from '../engine.js';
 import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
+import type { ErasureCounts } from '../store/erasure.js';
+import type { NewAuditEntry } from '../store.js';
 import { metaExampleSend, metaExampleTransform, purchaseSchema } from './meta-example.js';
 import type { RecordedTestRequest, TestResponse, TestServer } from './test-server.js';
 
@@ -138,4 +140,49 @@ export async function stopAndClose(pipes: Pipes, options: { graceMs?: number } =
   } finally {
     await pipes.store.close();
   }
+}
+
+/**
+ * A seeded pseudo-random generator (mulberry32) for generated-input tests, so a failure repeats:
+ * `random()` in [0, 1), `pick(list)` one of its items.
+ *
+ * @example
+ * ```ts
+ * const { random, pick } = seededRandom(14);
+ * const key = random() < 0.85 ? pick(['a', 'b']) : '__proto__';
+ * ```
+ */
+export function seededRandom(seed: number): { random: () => number; pick: <T>(list: readonly T[]) => T } {
+  let state = seed;
+  const random = () => {
+    state = (state + 0x6d2b79f5) | 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
+  return { random, pick };
+}
+
+/**
+ * The audit entry of an erasure a data protection officer (`dpo`) asked for, as `eraseProfiles`
+ * takes it: for store tests that erase without the engine.
+ *
+ * @example
+ * ```ts
+ * await store.eraseProfiles({ identifiers, given: [], eventIdDigest, now, audit: erasureAudit('aud_1', now) });
+ * ```
+ */
+export function erasureAudit(id: string, createdAt: string): (counts: ErasureCounts) => NewAuditEntry {
+  return (counts) => ({
+    id,
+    actor: 'dpo',
+    action: 'erase',
+    entity_kind: 'profile',
+    entity_id: counts.profile_ids[0] ?? 'none',
+    before: null,
+    after: { ...counts },
+    request_id: null,
+    created_at: createdAt,
+  });
 }

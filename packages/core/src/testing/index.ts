@@ -11,9 +11,11 @@
  */
 
 export {
+  erasureAudit,
   exampleAccessToken,
   examplePixelId,
   metaLikeAnswer,
+  seededRandom,
   settled,
   setupMetaExample,
   stopAndClose,

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { erasedEventIdDigest } from '../../identity/erasure.js';
 import { DEFAULT_CAPS } from '../../identity/profiles.js';
 import { newId } from '../../ids.js';
-import type { ErasureCounts, IdentifierRef, NewEvent } from '../../store.js';
+import type { IdentifierRef, NewEvent } from '../../store.js';
+import { erasureAudit } from '../../testing/helpers.js';
 import { at, newEvent, outcome, type StoreCases, t0 } from './fixtures.js';
 
 const EMAIL_DIGEST = 'e'.repeat(64);
@@ -55,17 +56,7 @@ export function erasureCases(t: StoreCases): void {
         given,
         eventIdDigest: digest,
         now: at(5000),
-        audit: (counts: ErasureCounts) => ({
-          id: newId('audit', t0 + 5000),
-          actor: 'dpo',
-          action: 'erase',
-          entity_kind: 'profile',
-          entity_id: counts.profile_ids[0] ?? 'none',
-          before: null,
-          after: { ...counts },
-          request_id: null,
-          created_at: at(5000),
-        }),
+        audit: erasureAudit(newId('audit', t0 + 5000), at(5000)),
       });
     const deliveryOf = async (eventRef: string) => {
       const rows = await t.store.listDeliveries({ pipeId: pipe.pipe_id, limit: 100 });
