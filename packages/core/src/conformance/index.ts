@@ -25,6 +25,8 @@ export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';
 export {
   deliverOneRecord,
+  expectRecordReads,
+  expectRecordReadsAsBefore,
   expectRetriedRecordReads,
   recordAttempt,
   recordDetail,

@@ -110,6 +110,46 @@ export async function deliverOneRecord(
   return claimed!.id;
 }
 
+/**
+ * Writes {@link deliverOneRecord} and checks that one record and the list give its detail and
+ * attempt back exactly as written. Gives the delivery's id, for the store's own check of how they
+ * are stored.
+ */
+export async function expectRecordReads(store: Store): Promise<string> {
+  const id = await deliverOneRecord(store);
+  const record = await store.getDelivery({ id });
+  expect(JSON.stringify(record?.row.detail)).toBe(JSON.stringify(recordDetail));
+  expect(JSON.stringify(record?.attempts)).toBe(JSON.stringify([recordAttempt]));
+  const [listed] = await store.listDeliveries({ limit: 10 });
+  expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(recordDetail));
+  return id;
+}
+
+/**
+ * Checks that the record {@link deliverOneRecord} wrote (`id`) still reads as `before` (what
+ * `getDelivery` gave) once the store's rows were rewritten as an older version stored them, its
+ * detail as written through one record and the list.
+ *
+ * @example
+ * ```ts
+ * const id = await deliverOneRecord(store);
+ * const before = await store.getDelivery({ id });
+ * // rewrite the rows as migration 10 left them, then:
+ * await expectRecordReadsAsBefore(store, id, before);
+ * ```
+ */
+export async function expectRecordReadsAsBefore(
+  store: Store,
+  id: string,
+  before: Awaited<ReturnType<Store['getDelivery']>>,
+): Promise<void> {
+  const after = await store.getDelivery({ id });
+  expect(JSON.stringify(after)).toBe(JSON.stringify(before));
+  expect(JSON.stringify(after?.row.detail)).toBe(JSON.stringify(recordDetail));
+  const [listed] = await store.listDeliveries({ limit: 10 });
+  expect(JSON.stringify(listed?.detail)).toBe(JSON.stringify(recordDetail));
+}
+
 const failedResponse = { status: 503, headers: {}, body: { error: 'busy' } };
 const failedError = { code: 'HTTP_503', message: 'busy', retryable: true, stage: 'response' as const };
 /** The first attempt of {@link retryOneRecord}: the platform answered 503. */
