@@ -8,17 +8,15 @@
  */
 import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
 import type { IdentifierKind } from '@openpipes/core/identity';
-import type { PostgresTables } from '@openpipes/core/store-kit';
 import {
   type ErasureMethods,
-  erasedAttempt,
-  erasedDetail,
   erasureNeedles,
-  jsonQuotesAny,
-  packJson,
+  type PostgresTables,
+  packedErasedAttempt,
+  packedErasedDetail,
   quotesAny,
-  scrubNeedles,
-  unpackJson,
+  rejectionQuotesAny,
+  scrubStates,
 } from '@openpipes/core/store-kit';
 import { sql, type Transaction } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
@@ -126,7 +124,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
         )
         SELECT count(*) AS n FROM cancelled
       `.execute(trx);
-      await sql`UPDATE ${T('deliveries')} SET detail = ${packJson(JSON.stringify(erasedDetail(now)))}::bytea
+      await sql`UPDATE ${T('deliveries')} SET detail = ${packedErasedDetail(now)}::bytea
         WHERE id = ANY(${deliveryIds}::text[])`.execute(trx);
       // The sender's event id can be personal (an order number): the tombstone keeps a keyed digest.
       const senderIds = await q(trx)
@@ -144,13 +142,9 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
         .select(['delivery_id', 'number', 'data'])
         .where('delivery_id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
         .execute();
-      for (const a of attemptRows) {
-        const data = packJson(
-          JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>)),
-        );
-        await sql`UPDATE ${T('delivery_attempts')} SET data = ${data}::bytea
+      for (const a of attemptRows)
+        await sql`UPDATE ${T('delivery_attempts')} SET data = ${packedErasedAttempt(a.data)}::bytea
           WHERE delivery_id = ${a.delivery_id} AND number = ${a.number}`.execute(trx);
-      }
 
       const { rows: eventRows } = await sql<{ n: string }>`
         WITH ev AS (
@@ -196,9 +190,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
           WHERE EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n
             WHERE strpos(r.event, n) > 0 OR strpos(r.error::text, n) > 0)
         `.execute(trx);
-        const doomed = candidates
-          .filter((r) => jsonQuotesAny(r.event, needles) || jsonQuotesAny(r.error, needles))
-          .map((r) => r.id);
+        const doomed = candidates.filter((r) => rejectionQuotesAny(r, needles)).map((r) => r.id);
         if (doomed.length > 0) {
           const { rows } = await sql<{ n: string }>`
             WITH gone AS (
@@ -222,11 +214,8 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
           .selectFrom('state')
           .select((eb) => ['key', eb.cast<string>('value', 'text').as('value')])
           .execute();
-        for (const row of states) {
-          const scrubbed = scrubNeedles(JSON.parse(row.value), needles);
-          if (!scrubbed.changed) continue;
-          await sql`UPDATE ${T('state')} SET value = ${JSON.stringify(scrubbed.value)}::jsonb
-            WHERE key = ${row.key}`.execute(trx);
+        for (const row of scrubStates(states, needles)) {
+          await sql`UPDATE ${T('state')} SET value = ${row.value}::jsonb WHERE key = ${row.key}`.execute(trx);
           state++;
         }
       }

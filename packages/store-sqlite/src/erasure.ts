@@ -8,14 +8,12 @@
 import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
 import {
   type ErasureMethods,
-  erasedAttempt,
-  erasedDetail,
   erasureNeedles,
-  jsonQuotesAny,
-  packJson,
+  packedErasedAttempt,
+  packedErasedDetail,
   quotesAny,
-  scrubNeedles,
-  unpackJson,
+  rejectionQuotesAny,
+  scrubStates,
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 
@@ -151,7 +149,7 @@ export function erasureMethods({
 
           let cancelled = 0;
           let attempts = 0;
-          const detail = packJson(JSON.stringify(erasedDetail(now)));
+          const detail = packedErasedDetail(now);
           for (const part of chunks(deliveryIds)) {
             // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
             cancelled += run(
@@ -183,13 +181,7 @@ export function erasureMethods({
                 .select(['delivery_id', 'number', 'data'])
                 .where('delivery_id', 'in', part),
             )) {
-              update.run(
-                packJson(
-                  JSON.stringify(erasedAttempt(JSON.parse(unpackJson(a.data)) as Record<string, unknown>)),
-                ),
-                a.delivery_id,
-                a.number,
-              );
+              update.run(packedErasedAttempt(a.data), a.delivery_id, a.number);
               attempts++;
             }
           }
@@ -223,8 +215,7 @@ export function erasureMethods({
           const doomed = new Set<string>();
           for (const n of needles)
             for (const r of candidates.all(n, n) as Array<{ id: string; event: string; error: string }>)
-              if (!doomed.has(r.id) && (jsonQuotesAny(r.event, needles) || jsonQuotesAny(r.error, needles)))
-                doomed.add(r.id);
+              if (!doomed.has(r.id) && rejectionQuotesAny(r, needles)) doomed.add(r.id);
           let rejections = 0;
           for (const part of chunks([...doomed]))
             rejections += run(qb.deleteFrom('event_rejections').where('id', 'in', part));
@@ -238,15 +229,8 @@ export function erasureMethods({
           }
           let state = 0;
           if (needles.length > 0) {
-            for (const row of all(qb.selectFrom('state').select(['key', 'value']))) {
-              const scrubbed = scrubNeedles(JSON.parse(row.value), needles);
-              if (!scrubbed.changed) continue;
-              run(
-                qb
-                  .updateTable('state')
-                  .set({ value: JSON.stringify(scrubbed.value) })
-                  .where('key', '=', row.key),
-              );
+            for (const row of scrubStates(all(qb.selectFrom('state').select(['key', 'value'])), needles)) {
+              run(qb.updateTable('state').set({ value: row.value }).where('key', '=', row.key));
               state++;
             }
           }

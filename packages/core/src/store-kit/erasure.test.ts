@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { erasedAttempt, erasureNeedles, jsonQuotesAny, quotesAny, scrubNeedles } from './erasure.js';
+import {
+  erasedAttempt,
+  erasedDetail,
+  erasureNeedles,
+  jsonQuotesAny,
+  packedErasedAttempt,
+  packedErasedDetail,
+  quotesAny,
+  rejectionQuotesAny,
+  scrubNeedles,
+  scrubStates,
+} from './erasure.js';
+import { packJson, unpackJson } from './packed.js';
 
 describe('erasure kit', () => {
   it('searches for given values, keys and every digest of a stored value, longest first, never short ones', () => {
@@ -100,5 +112,30 @@ describe('erasure kit', () => {
       exchanges: [],
       logs: [],
     });
+  });
+
+  it('packs the erased detail, and the erased attempt of a packed or JSON-text attempt', () => {
+    const now = '2026-05-04T10:00:00.000Z';
+    expect(JSON.parse(unpackJson(packedErasedDetail(now)))).toEqual(erasedDetail(now));
+    const attempt = { number: 1, status: 'delivered', request: { payload: { em: 'jane@x.test' } } };
+    for (const stored of [packJson(JSON.stringify(attempt)), JSON.stringify(attempt)])
+      expect(JSON.parse(unpackJson(packedErasedAttempt(stored)))).toEqual(
+        JSON.parse(JSON.stringify(erasedAttempt(attempt))),
+      );
+  });
+
+  it('takes a rejection that quotes a needle in its event or its error, and scrubs only the states that quote one', () => {
+    expect(rejectionQuotesAny({ event: '{"email":"jane@x.test"}', error: '{}' }, ['jane@x.test'])).toBe(true);
+    expect(rejectionQuotesAny({ event: '{}', error: '{"message":"jane@x.test"}' }, ['jane@x.test'])).toBe(
+      true,
+    );
+    expect(rejectionQuotesAny({ event: '{"email":"mary.jane@x.test"}', error: '{}' }, ['jane@x.test'])).toBe(
+      false,
+    );
+    const rows = [
+      { key: 'a', value: '{"last":"jane@x.test"}' },
+      { key: 'b', value: '{"last":"bob@x.test"}' },
+    ];
+    expect(scrubStates(rows, ['jane@x.test'])).toEqual([{ key: 'a', value: '{"last":"[erased]"}' }]);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { DEFAULT_JUNK } from '../identity/junk.js';
 import type { DeliveryDetail, IdentifierRef } from '../store.js';
+import { type PackedValue, packJson, unpackJson } from './packed.js';
 
 /** Texts shorter than this are not searched for: "1" would match half the rejection log. */
 export const minErasureNeedle = 4;
@@ -58,6 +59,21 @@ export function erasedAttempt(attempt: Record<string, unknown>): Record<string, 
     logs: [],
   };
 }
+
+/** {@link erasedDetail} as a store writes a delivery's detail: packed (`packed.ts`). */
+export const packedErasedDetail = (now: string): Buffer => packJson(JSON.stringify(erasedDetail(now)));
+
+/**
+ * A stored attempt's data (packed, or JSON text written before migration 11) as its erased record
+ * keeps it ({@link erasedAttempt}), packed.
+ *
+ * @example
+ * ```ts
+ * update.run(packedErasedAttempt(row.data), row.delivery_id, row.number);
+ * ```
+ */
+export const packedErasedAttempt = (data: PackedValue): Buffer =>
+  packJson(JSON.stringify(erasedAttempt(JSON.parse(unpackJson(data)) as Record<string, unknown>)));
 
 /**
  * The texts an erasure removes from free text (rejection log, state documents): the raw values the
@@ -183,7 +199,7 @@ export const quotesAny = (text: string, needles: string[]): boolean =>
  *
  * @example
  * ```ts
- * if (jsonQuotesAny(row.event, needles) || jsonQuotesAny(row.error, needles)) doomed.push(row.id);
+ * jsonQuotesAny('{"email":"jane\\u0040x.test"}', ['jane@x.test']); // true
  * ```
  */
 export function jsonQuotesAny(text: string, needles: string[]): boolean {
@@ -195,4 +211,37 @@ export function jsonQuotesAny(text: string, needles: string[]): boolean {
     return false;
   }
   return scrubNeedles(parsed, needles).changed;
+}
+
+/**
+ * True when an entry of the rejection log quotes one of the needles ({@link jsonQuotesAny}) in the
+ * event as sent or in its error: the entry goes with the person.
+ *
+ * @example
+ * ```ts
+ * const doomed = candidates.filter((r) => rejectionQuotesAny(r, needles)).map((r) => r.id);
+ * ```
+ */
+export const rejectionQuotesAny = (entry: { event: string; error: string }, needles: string[]): boolean =>
+  jsonQuotesAny(entry.event, needles) || jsonQuotesAny(entry.error, needles);
+
+/**
+ * The shared state documents (key, JSON text) that quote a needle, each scrubbed of them
+ * ({@link scrubNeedles}): what the store writes back; the others are left as they are.
+ *
+ * @example
+ * ```ts
+ * for (const row of scrubStates(rows, needles)) update.run(row.value, row.key);
+ * ```
+ */
+export function scrubStates(
+  rows: Array<{ key: string; value: string }>,
+  needles: string[],
+): Array<{ key: string; value: string }> {
+  const out: Array<{ key: string; value: string }> = [];
+  for (const row of rows) {
+    const scrubbed = scrubNeedles(JSON.parse(row.value), needles);
+    if (scrubbed.changed) out.push({ key: row.key, value: JSON.stringify(scrubbed.value) });
+  }
+  return out;
 }
