@@ -174,6 +174,20 @@ describe('fallback to per-event', () => {
     expect(counts(run)).toEqual([1, 1, -1, 1]);
   });
 
+  it('a callback that is not a function fails every event as it does per event', async () => {
+    for (const method of ['filter', 'map', 'flatMap', 'forEach']) {
+      const run = await same(`function transform({ events }) { return events.${method}(42); }`, [
+        ev(0),
+        ev(2),
+      ]);
+      expect(run.path).toBe('per-event');
+      expect(run.results).toMatchObject([
+        { ok: false, error: { code: 'USER_CODE_ERROR', message: expect.stringMatching(/^TypeError/) } },
+        { ok: false, error: { code: 'USER_CODE_ERROR', message: expect.stringMatching(/^TypeError/) } },
+      ]);
+    }
+  });
+
   it('a failed attempt leaves no trace: inputs are read again and its console output is dropped', async () => {
     const code = `function transform({ events }) {
       console.log('call');

@@ -65,8 +65,13 @@ function tracked(self) {
   if (r === undefined) taint();
   return r;
 }
-function callable(cb) {
+// How filter/map/flatMap/forEach start: the record of the tracked array they were called on
+// (tracked() taints otherwise, before cb is looked at), then a TypeError for a cb that is not a
+// function, as the native methods throw.
+function trackedWith(self, cb) {
+  var r = tracked(self);
   if (typeof cb !== 'function') throw new TypeError(String(cb) + ' is not a function');
+  return r;
 }
 // A callback written as a one-parameter arrow ('e => ...', '(e) => ...') cannot see the index
 // or array arguments, nor 'this': the engine's own filter/map can call it with whatever they
@@ -115,12 +120,11 @@ function inCallbacks(loop) {
 // The loops below call cb directly when there is no thisArg: for a sloppy-mode callback that is
 // the same 'this' (the global object) as cb.call(undefined, ...), and it is cheaper in QuickJS.
 TRACKED.filter = function filter(cb, thisArg) {
-  var r = tracked(this),
+  var r = trackedWith(this, cb),
     a = r.a,
     s = r.s,
     n = a.length,
     poison = batch.poison;
-  callable(cb);
   if (r.distinct && thisArg === undefined && oneParamArrow(cb)) {
     // The elements are distinct objects (the input batch): each kept one is found again by
     // identity, in order, to know its input.
@@ -152,12 +156,11 @@ TRACKED.filter = function filter(cb, thisArg) {
   return track(out, os);
 };
 TRACKED.map = function map(cb, thisArg) {
-  var r = tracked(this),
+  var r = trackedWith(this, cb),
     a = r.a,
     s = r.s,
     n = a.length,
     poison = batch.poison;
-  callable(cb);
   if (thisArg === undefined && oneParamArrow(cb)) {
     var mapped = inCallbacks(function () {
       return nativeMap.call(a, cb);
@@ -174,12 +177,11 @@ TRACKED.map = function map(cb, thisArg) {
   return track(out, s);
 };
 TRACKED.flatMap = function flatMap(cb, thisArg) {
-  var r = tracked(this),
+  var r = trackedWith(this, cb),
     a = r.a,
     s = r.s,
     n = a.length,
     poison = batch.poison;
-  callable(cb);
   var g = indexInInput(s),
     out = [],
     os = [];
@@ -204,11 +206,10 @@ TRACKED.flatMap = function flatMap(cb, thisArg) {
   return track(out, os);
 };
 TRACKED.forEach = function forEach(cb, thisArg) {
-  var r = tracked(this),
+  var r = trackedWith(this, cb),
     a = r.a,
     n = a.length,
     poison = batch.poison;
-  callable(cb);
   var g = indexInInput(r.s);
   inCallbacks(function () {
     for (var k = 0; k < n; k++) {
