@@ -63,6 +63,9 @@ function texts(value: unknown): string[] {
 
 function queryOf(pageUrl: unknown): URLSearchParams | null {
   if (typeof pageUrl !== 'string' || pageUrl.length > 8192) return null;
+  // Without a `?` a URL has no query: nothing to read, and no URL parsed to find that out (no
+  // parameters and no query answer capture alike).
+  if (!pageUrl.includes('?')) return null;
   try {
     return new URL(pageUrl).searchParams;
   } catch {

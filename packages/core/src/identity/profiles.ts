@@ -96,8 +96,11 @@ const PRIORITY: readonly IdentifierKind[] = [
   'phone',
   ...IDENTIFIERS.map((s) => s.kind).filter((k) => !['user_id', 'external_id', 'email', 'phone'].includes(k)),
 ];
+/** Each kind's position in PRIORITY (its first, as `indexOf` finds it), looked up per comparison. */
+const RANK = new Map<IdentifierKind, number>();
+for (const [n, kind] of PRIORITY.entries()) if (!RANK.has(kind)) RANK.set(kind, n);
 /** Which identifier decides first: the stronger the kind, the lower its rank (merges and stitching agree). */
-export const identifierRank = (kind: IdentifierKind): number => PRIORITY.indexOf(kind);
+export const identifierRank = (kind: IdentifierKind): number => RANK.get(kind) ?? -1;
 
 export const identifierRef = (i: { kind: string; key: string }) => `${i.kind}\u0000${i.key}`;
 

@@ -9,6 +9,7 @@ import type { AppendIdentity, Store } from '../store.js';
 import {
   type CapturedEvent,
   type CapturedIdentifier,
+  type CaptureOptions,
   captureAndRemember,
   captureIdentifiers,
   isOfferable,
@@ -20,7 +21,6 @@ import {
   DEFAULT_CAPS,
   type IdentifierCaps,
   identifierRank,
-  identifierRef,
   type ProfileLink,
   type StoredProfile,
 } from './profiles.js';
@@ -92,55 +92,110 @@ export const eventIndexBackfillKey = 'identity:event-index-backfill';
 const keyOf = (i: CapturedIdentifier): string => i.value ?? i.hashes?.sha256 ?? '';
 const offeredOf = (i: CapturedIdentifier): OfferedIdentifier => i.value ?? i.hashes ?? '';
 
+/** kind -> key -> T: a lookup by identifier without a `kind\0key` string made per lookup. */
+type ByRef<T> = Map<string, Map<string, T>>;
+const getRef = <T>(map: ByRef<T>, kind: string, key: string): T | undefined => map.get(kind)?.get(key);
+function setRef<T>(map: ByRef<T>, kind: string, key: string, value: T): void {
+  let keys = map.get(kind);
+  if (!keys) {
+    keys = new Map();
+    map.set(kind, keys);
+  }
+  keys.set(key, value);
+}
+
 /**
  * The profile owning the event's identifier of the highest priority kind (docs/identifiers.md), the
  * first such of the event's identifiers on a tie: what sorting them by rank and taking the first
- * owned one gives, without the copy and the sort. `refs[n]` is `identifiers[n]`'s ref.
+ * owned one gives, without the copy and the sort. `keys[n]` is `identifiers[n]`'s key.
  */
 function ownerByRank(
   identifiers: CapturedIdentifier[],
-  refs: string[],
-  owner: Map<string, StoredProfile>,
+  keys: string[],
+  owner: ByRef<StoredProfile>,
 ): StoredProfile | undefined {
   let found: StoredProfile | undefined;
   let rank = Number.POSITIVE_INFINITY;
-  identifiers.forEach((i, n) => {
-    const r = identifierRank(i.kind);
-    if (r >= rank) return;
-    const p = owner.get(refs[n]!);
-    if (p === undefined) return;
+  for (let n = 0; n < identifiers.length; n++) {
+    const kind = identifiers[n]!.kind;
+    const r = identifierRank(kind);
+    if (r >= rank) continue;
+    const p = getRef(owner, kind, keys[n]!);
+    if (p === undefined) continue;
     found = p;
     rank = r;
-  });
+  }
   return found;
+}
+
+/** A stored identifier a profile may offer in this stitch (within its window). */
+interface Offerable {
+  kind: IdentifierKind;
+  /** Its JSON text as stored. */
+  json: string;
+  /**
+   * `JSON.stringify(JSON.parse(json))`, once asked for: a store may return other spacing or key
+   * order than JSON.stringify wrote (PostgreSQL's jsonb does).
+   */
+  text?: string;
+}
+
+/**
+ * A profile's identifiers that stitching at `now` may offer, newest last seen first (ties in stored
+ * order), each with its canonical JSON text: what every event of the batch owned by that profile
+ * reads, so it is worked out once per profile and call, not per event. Which of them an event is
+ * offered still depends on the event (its consent, and what it carries itself).
+ */
+function offerableOf(
+  profile: StoredProfile,
+  now: number,
+  windows: IdentityOptions['windows'],
+  parseTime: (iso: string) => number,
+): Offerable[] {
+  let known = profile.identifiers;
+  // Usually one or a few identifiers, often in order already: copied and sorted only when not.
+  for (let n = 1; n < known.length; n++) {
+    if (known[n - 1]!.last_seen_at < known[n]!.last_seen_at) {
+      known = [...known].sort((a, b) =>
+        a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0,
+      );
+      break;
+    }
+  }
+  const out: Offerable[] = [];
+  for (const i of known) {
+    if (!isOfferable({ kind: i.kind, firstSeen: parseTime(i.first_seen_at) }, now, windows)) continue;
+    out.push({ kind: i.kind, json: i.value });
+  }
+  return out;
 }
 
 /**
  * Adds identifiers to a stitched profile's lists, each value once per kind (equal JSON text, as
- * docs/identifiers.md's dedupe says): a Set of the texts offered so far, not a JSON.stringify of
- * every listed value per offer. `stored` takes a stored value's JSON text and parses it only when
- * it is not a text offered already (re-serialised, since a store may return other spacing or key
- * order than JSON.stringify wrote: PostgreSQL's jsonb does).
+ * docs/identifiers.md's dedupe says), keeping the texts offered so far per kind beside the list (a
+ * kind has a few values: a list searched costs less than a Set made per kind and event). `stored`
+ * takes an {@link Offerable}: skipped at once when its stored text was offered already, else
+ * compared by its canonical text (worked out once per call) and parsed only when it is new.
  */
 function offerList(profile: TransformProfile) {
-  const texts = new Map<IdentifierKind, Set<string>>();
-  const add = (kind: IdentifierKind, value: OfferedIdentifier, text: string) => {
+  const texts = new Map<IdentifierKind, string[]>();
+  const add = (kind: IdentifierKind, text: string, value: () => OfferedIdentifier) => {
     let seen = texts.get(kind);
     if (!seen) {
-      seen = new Set();
+      seen = [];
       texts.set(kind, seen);
       profile.identifiers[kind] = [];
     }
-    if (seen.has(text)) return;
-    seen.add(text);
-    profile.identifiers[kind]!.push(value);
+    if (seen.includes(text)) return;
+    seen.push(text);
+    profile.identifiers[kind]!.push(value());
   };
   return {
-    value: (kind: IdentifierKind, value: OfferedIdentifier) => add(kind, value, JSON.stringify(value)),
-    stored: (kind: IdentifierKind, json: string) => {
-      if (texts.get(kind)?.has(json)) return;
-      const value = JSON.parse(json) as OfferedIdentifier;
-      add(kind, value, JSON.stringify(value));
+    value: (kind: IdentifierKind, value: OfferedIdentifier) => add(kind, JSON.stringify(value), () => value),
+    stored: (i: Offerable) => {
+      if (texts.get(i.kind)?.includes(i.json)) return;
+      i.text ??= JSON.stringify(JSON.parse(i.json));
+      add(i.kind, i.text, () => JSON.parse(i.json) as OfferedIdentifier);
     },
   };
 }
@@ -160,11 +215,22 @@ export function createIdentity(deps: {
   const junk = junkPolicy(options.junk);
   const caps: IdentifierCaps = { ...DEFAULT_CAPS, ...options.caps };
   const respectConsent = options.respectConsent !== false;
-  const captureOptions = (event: { event_time: string }) => ({
-    seenAt: timeOf(event, deps.now()),
-    junk,
-    ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-  });
+  /**
+   * When an event happened, for capture and its link: its `event_time`, or now when that is later or
+   * unreadable. The last text's parse is kept (events of one request or batch often share a time).
+   */
+  let lastTime = '';
+  let lastTimeMs = Number.NaN;
+  const seenAtOf = (event: { event_time: string }): number => {
+    if (event.event_time !== lastTime) {
+      lastTime = event.event_time;
+      lastTimeMs = Date.parse(lastTime);
+    }
+    const now = deps.now();
+    return Number.isFinite(lastTimeMs) ? Math.min(lastTimeMs, now) : now;
+  };
+  const captureOptions = (seenAt: number): CaptureOptions =>
+    options.defaultCountry ? { seenAt, junk, defaultCountry: options.defaultCountry } : { seenAt, junk };
   /**
    * What an event gives to profiles, and what its consent withholds (indexed for erasure only).
    * At delivery (`remember`) the whole capture is remembered for the payload object, which match
@@ -172,11 +238,12 @@ export function createIdentity(deps: {
    */
   const capture = (
     event: { event_time: string; event_payload: Record<string, unknown> },
+    seenAt: number,
     remember = false,
   ): CapturedEvent & { withheld: CapturedIdentifier[]; allows: (kind: IdentifierKind) => boolean } => {
     const captured = remember
-      ? captureAndRemember(event.event_payload, captureOptions(event))
-      : captureIdentifiers(event.event_payload, captureOptions(event));
+      ? captureAndRemember(event.event_payload, captureOptions(seenAt))
+      : captureIdentifiers(event.event_payload, captureOptions(seenAt));
     if (!respectConsent) return { ...captured, withheld: [], allows: () => true };
     const split = splitByConsent(event.event_payload, captured.identifiers);
     return {
@@ -201,22 +268,25 @@ export function createIdentity(deps: {
       return lastIso;
     };
     for (const event of events) {
-      const captured = capture(event);
+      const seenAt = seenAtOf(event);
+      const captured = capture(event, seenAt);
       if (event.id)
         for (const i of captured.withheld) index.push({ kind: i.kind, key: keyOf(i), event_ref: event.id });
       if (captured.identifiers.length === 0) continue;
-      links.push({
-        ...(event.id ? { event_ref: event.id } : {}),
-        identifiers: captured.identifiers.map((i) => ({
+      const identifiers: ProfileLink['identifiers'] = [];
+      for (const i of captured.identifiers) {
+        identifiers.push({
           kind: i.kind,
           key: keyOf(i),
           value: JSON.stringify(offeredOf(i)),
           first_seen_at: isoOf(i.firstSeen),
-        })),
-        ...(captured.attributes.ip ? { ip: captured.attributes.ip } : {}),
-        ...(captured.attributes.user_agent ? { user_agent: captured.attributes.user_agent } : {}),
-        seen_at: new Date(timeOf(event, deps.now())).toISOString(),
-      });
+        });
+      }
+      const link: ProfileLink = { identifiers, seen_at: isoOf(seenAt) };
+      if (event.id) link.event_ref = event.id;
+      if (captured.attributes.ip) link.ip = captured.attributes.ip;
+      if (captured.attributes.user_agent) link.user_agent = captured.attributes.user_agent;
+      links.push(link);
     }
     if (links.length === 0 && index.length === 0) return null;
     return { links, index, caps, newId: deps.newId, now: new Date(deps.now()).toISOString() };
@@ -240,25 +310,39 @@ export function createIdentity(deps: {
 
     async stitch(events) {
       const now = deps.now();
-      const captured = events.map((e) => capture(e, true));
-      const refs = new Map<string, { kind: IdentifierKind; key: string }>();
-      // Each event's refs, in the order of its identifiers, computed once (read again below).
-      const refsOf = captured.map((c) =>
+      const captured = events.map((e) => capture(e, seenAtOf(e), true));
+      const wanted: ByRef<true> = new Map();
+      const refs: Array<{ kind: IdentifierKind; key: string }> = [];
+      // Each event's keys, in the order of its identifiers, computed once (read again below).
+      const keysOf = captured.map((c) =>
         c.identifiers.map((i) => {
           const key = keyOf(i);
-          const ref = identifierRef({ kind: i.kind, key });
-          if (!refs.has(ref)) refs.set(ref, { kind: i.kind, key });
-          return ref;
+          if (!getRef(wanted, i.kind, key)) {
+            setRef(wanted, i.kind, key, true);
+            refs.push({ kind: i.kind, key });
+          }
+          return key;
         }),
       );
-      const stored = refs.size > 0 ? await deps.store.findProfiles({ identifiers: [...refs.values()] }) : [];
-      const owner = new Map<string, StoredProfile>();
-      for (const p of stored) for (const i of p.identifiers) owner.set(identifierRef(i), p);
+      const stored = refs.length > 0 ? await deps.store.findProfiles({ identifiers: refs }) : [];
+      const owner: ByRef<StoredProfile> = new Map();
+      for (const p of stored) for (const i of p.identifiers) setRef(owner, i.kind, i.key, p);
+      // What each profile may offer, worked out once per profile of the batch.
+      const offerable = new Map<StoredProfile, Offerable[]>();
+      let lastIso = '';
+      let lastMs = Number.NaN;
+      const parseTime = (iso: string): number => {
+        if (iso !== lastIso) {
+          lastIso = iso;
+          lastMs = Date.parse(iso);
+        }
+        return lastMs;
+      };
 
       const out: Record<string, TransformProfile> = {};
       events.forEach((event, n) => {
         const own = captured[n]!;
-        const profile = ownerByRank(own.identifiers, refsOf[n]!, owner);
+        const profile = ownerByRank(own.identifiers, keysOf[n]!, owner);
         const stitched: TransformProfile = {
           id: profile?.id ?? null,
           identifiers: {},
@@ -271,14 +355,13 @@ export function createIdentity(deps: {
         // The event's own identifiers first (they are the newest), then the profile's, newest first.
         for (const i of own.identifiers)
           if (isOfferable(i, now, options.windows)) offered.value(i.kind, offeredOf(i));
-        const known = [...(profile?.identifiers ?? [])].sort((a, b) =>
-          a.last_seen_at < b.last_seen_at ? 1 : a.last_seen_at > b.last_seen_at ? -1 : 0,
-        );
-        for (const i of known) {
-          if (!own.allows(i.kind)) continue;
-          if (!isOfferable({ kind: i.kind, firstSeen: Date.parse(i.first_seen_at) }, now, options.windows))
-            continue;
-          offered.stored(i.kind, i.value);
+        if (profile) {
+          let known = offerable.get(profile);
+          if (!known) {
+            known = offerableOf(profile, now, options.windows, parseTime);
+            offerable.set(profile, known);
+          }
+          for (const i of known) if (own.allows(i.kind)) offered.stored(i);
         }
         const key = event.event_id;
         if (key !== undefined) out[key] = stitched;
