@@ -121,3 +121,95 @@ describe('stitching a batch on SQLite', () => {
     expect(out.granted?.identifiers).toEqual({ user_id: ['U'], fbp: [`fb.1.${START}.123`] });
   });
 });
+
+describe('stitching a batch: what each profile offers is worked out per call', () => {
+  it('offers only identifiers within their window, the event’s own and its profile’s alike', async () => {
+    const { identity, at } = await setup();
+    // fbc (90 days) first seen at START; fbp (90 days) and anonymous id (no window) at START + 95 days.
+    await identity.link([
+      { id: 'evt_1', event_time: at(START), event_payload: { user_id: 'U', fbc: `fb.1.${START}.old` } },
+    ]);
+    await identity.link([
+      {
+        id: 'evt_2',
+        event_time: at(START + 95 * DAY),
+        event_payload: { user_id: 'U', fbp: 'fb.1.1.new', anonymous_id: 'A' },
+      },
+    ]);
+    const when = at(START + 100 * DAY);
+    const out = await identity.stitch([
+      { event_id: 'a', event_type: 'purchase', event_time: when, event_payload: { user_id: 'U' } },
+      {
+        event_id: 'b',
+        event_type: 'purchase',
+        event_time: when,
+        // Its own cookie says the click was 100 days ago: too old to offer, like the profile's.
+        event_payload: { anonymous_id: 'A', cookies: { _fbc: `fb.1.${START}.mine` } },
+      },
+    ]);
+    expect(out.a?.identifiers).toEqual({ user_id: ['U'], fbp: ['fb.1.1.new'], anonymous_id: ['A'] });
+    expect(out.b?.identifiers).toEqual({ anonymous_id: ['A'], user_id: ['U'], fbp: ['fb.1.1.new'] });
+  });
+
+  it('gives each event its own values: one event carrying a value takes nothing from another’s', async () => {
+    const { identity, at } = await setup();
+    await identity.link([
+      { id: 'evt_1', event_time: at(START), event_payload: { user_id: 'U', hashed_email: EMAIL_DIGEST } },
+    ]);
+    const when = at(START + DAY);
+    const out = await identity.stitch([
+      {
+        event_id: 'a',
+        event_type: 'purchase',
+        event_time: when,
+        event_payload: { user_id: 'U', hashed_email: EMAIL_DIGEST },
+      },
+      { event_id: 'b', event_type: 'purchase', event_time: when, event_payload: { user_id: 'U' } },
+      { event_id: 'c', event_type: 'purchase', event_time: when, event_payload: { user_id: 'U' } },
+    ]);
+    for (const e of ['a', 'b', 'c'])
+      expect(out[e]?.identifiers).toEqual({ user_id: ['U'], email: [{ sha256: EMAIL_DIGEST }] });
+    // Parsed per event: changing one event's profile changes no other's.
+    expect(out.b?.identifiers.email?.[0]).not.toBe(out.c?.identifiers.email?.[0]);
+  });
+
+  it('reads the profiles afresh on every call: a merge, a prune and a consent change show at once', async () => {
+    const { identity, at } = await setup();
+    await identity.link([
+      { id: 'evt_1', event_time: at(START), event_payload: { user_id: 'U', anonymous_id: 'A1' } },
+    ]);
+    await identity.link([
+      { id: 'evt_2', event_time: at(START), event_payload: { anonymous_id: 'A2', fbp: 'fb.1.1.x' } },
+    ]);
+    const purchase = (payload: Record<string, unknown>) => ({
+      event_id: 'p',
+      event_type: 'purchase',
+      event_time: at(START + DAY),
+      event_payload: payload,
+    });
+    const before = await identity.stitch([purchase({ user_id: 'U' })]);
+    expect(before.p).toMatchObject({ id: 'prf_1', identifiers: { user_id: ['U'], anonymous_id: ['A1'] } });
+    // A2's profile merges into U's.
+    await identity.link([
+      { id: 'evt_3', event_time: at(START + DAY), event_payload: { anonymous_id: 'A1', fbp: 'fb.1.1.x' } },
+    ]);
+    const merged = await identity.stitch([purchase({ user_id: 'U' })]);
+    expect(merged.p?.id).toBe('prf_1');
+    expect(merged.p?.identifiers).toEqual({
+      user_id: ['U'],
+      anonymous_id: ['A1', 'A2'],
+      fbp: ['fb.1.1.x'],
+    });
+    const denied = await identity.stitch([
+      purchase({ user_id: 'U', consent: { ad_storage: 'denied' } }),
+      { ...purchase({ user_id: 'U' }), event_id: 'q' },
+    ]);
+    expect(denied.p?.identifiers).toEqual({ user_id: ['U'], anonymous_id: ['A1', 'A2'] });
+    expect(denied.q?.identifiers.fbp).toEqual(['fb.1.1.x']);
+    // Past retention (90 days after last seen) the profile is pruned: the next stitch finds none.
+    at(START + 200 * DAY);
+    expect(await identity.prune(10)).toBeGreaterThan(0);
+    const pruned = await identity.stitch([purchase({ user_id: 'U' })]);
+    expect(pruned.p).toMatchObject({ id: null, identifiers: { user_id: ['U'] } });
+  });
+});

@@ -109,6 +109,17 @@ describe('captureIdentifiers', () => {
     });
   });
 
+  it('reads a page_url’s query only: none without a `?`, none from a `?` inside the fragment', () => {
+    const cookies = '_gcl_aw=GCL.1.cookie';
+    expect(kinds({ page_url: 'https://s.test/thank-you', cookies })).toEqual({ gclid: 'cookie' });
+    expect(kinds({ page_url: 'https://s.test/thank-you#x?gclid=frag', cookies })).toEqual({
+      gclid: 'cookie',
+    });
+    expect(kinds({ page_url: 'https://s.test/a?b=1#x?gclid=frag', cookies })).toEqual({ gclid: 'cookie' });
+    expect(kinds({ page_url: 'https://s.test/?gclid=url#top', cookies })).toEqual({ gclid: 'url' });
+    expect(kinds({ page_url: 'not a url', cookies })).toEqual({ gclid: 'cookie' });
+  });
+
   it('a click time in a cookie never lies in the future', () => {
     const got = captureIdentifiers({ cookies: `_fbc=fb.1.${seenAt + 10 * DAY}.x` }, { seenAt });
     expect(got.identifiers[0]?.firstSeen).toBe(seenAt);

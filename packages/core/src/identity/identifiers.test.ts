@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { IDENTIFIERS } from './identifiers.js';
+import { IDENTIFIERS, type IdentifierKind } from './identifiers.js';
+import { identifierRank } from './profiles.js';
 
 /** docs/identifiers.md's first table, row by row: the doc and the code must say the same. */
 function docRows() {
@@ -41,4 +42,15 @@ describe('the identifier table', () => {
       expect(window).toBe(spec.windowDays === null ? '—' : `${spec.windowDays} days`);
     },
   );
+});
+
+describe('identifierRank', () => {
+  it('ranks user id, external id, email and phone first, then the table’s order; an unknown kind -1', () => {
+    const rest = IDENTIFIERS.map((s) => s.kind).filter(
+      (k) => !['user_id', 'external_id', 'email', 'phone'].includes(k),
+    );
+    const order = ['user_id', 'external_id', 'email', 'phone', ...rest] as IdentifierKind[];
+    expect(order.map(identifierRank)).toEqual(order.map((_, n) => n));
+    expect(identifierRank('nope' as IdentifierKind)).toBe(-1);
+  });
 });
