@@ -7,7 +7,7 @@
  * raw prepared statements with positional parameters (see prepared.ts): building each with kysely
  * cost its compile every time, most of a link's cost. Merges are rare and stay with kysely.
  */
-import { identifierRef, planLink, type StoredIdentifier, type StoredProfile } from '@openpipes/core/identity';
+import { planLink, type StoredIdentifier, type StoredProfile } from '@openpipes/core/identity';
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
@@ -178,12 +178,18 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
       if (eventRef) {
         // The event index: identifiers the link inserts carry the event in their own row
         // (insertIdentifiers); every other one it carried gets a row of event_identifiers.
-        const inserted = new Set<string>();
-        for (const p of plan.create) for (const i of p.identifiers) inserted.add(identifierRef(i));
-        for (const i of plan.add) inserted.add(identifierRef(i));
+        // (By kind, then key: no `kind\0key` string made per identifier.)
+        const inserted = new Map<string, Set<string>>();
+        const insert = (i: { kind: string; key: string }) => {
+          const keys = inserted.get(i.kind);
+          if (keys) keys.add(i.key);
+          else inserted.set(i.kind, new Set([i.key]));
+        };
+        for (const p of plan.create) for (const i of p.identifiers) insert(i);
+        for (const i of plan.add) insert(i);
         const index = prepare(indexSql);
         for (const i of link.identifiers)
-          if (!inserted.has(identifierRef(i))) index.run(i.kind, i.key, eventRef);
+          if (!inserted.get(i.kind)?.has(i.key)) index.run(i.kind, i.key, eventRef);
       }
       // A survivor created here is written with the link's attributes at once: the UPDATE that
       // moves an existing survivor's last-seen time and attributes (touchSql) would change nothing

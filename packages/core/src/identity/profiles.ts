@@ -168,8 +168,8 @@ export function planLink(
       plan.seen.push({ kind: i.kind, key: i.key });
       continue;
     }
-    const one = new Map([[i.kind, 1]]);
-    if (fits(one)) {
+    // What fits(new Map([[i.kind, 1]])) answers, without a Map per identifier.
+    if ((counts.get(i.kind) ?? 0) + 1 <= caps[i.kind]) {
       fresh.push(i);
       counts.set(i.kind, (counts.get(i.kind) ?? 0) + 1);
     } else refused.push(i);
