@@ -22,6 +22,7 @@ import {
   type IdentifierCaps,
   identifierRank,
   type ProfileLink,
+  type StoredIdentifier,
   type StoredProfile,
 } from './profiles.js';
 
@@ -128,30 +129,19 @@ function ownerByRank(
   return found;
 }
 
-/** A stored identifier a profile may offer in this stitch (within its window). */
-interface Offerable {
-  kind: IdentifierKind;
-  /** Its JSON text as stored. */
-  json: string;
-  /**
-   * `JSON.stringify(JSON.parse(json))`, once asked for: a store may return other spacing or key
-   * order than JSON.stringify wrote (PostgreSQL's jsonb does).
-   */
-  text?: string;
-}
-
 /**
  * A profile's identifiers that stitching at `now` may offer, newest last seen first (ties in stored
- * order), each with its canonical JSON text: what every event of the batch owned by that profile
- * reads, so it is worked out once per profile and call, not per event. Which of them an event is
- * offered still depends on the event (its consent, and what it carries itself).
+ * order): what every event of the batch owned by that profile reads, so it is worked out once per
+ * profile and call, not per event. The profile's own list when it is in order and all of it is
+ * offerable (the common case: nothing copied). Which of them an event is offered still depends on
+ * the event (its consent, and what it carries itself).
  */
 function offerableOf(
   profile: StoredProfile,
   now: number,
   windows: IdentityOptions['windows'],
   parseTime: (iso: string) => number,
-): Offerable[] {
+): StoredIdentifier[] {
   let known = profile.identifiers;
   // Usually one or a few identifiers, often in order already: copied and sorted only when not.
   for (let n = 1; n < known.length; n++) {
@@ -162,40 +152,50 @@ function offerableOf(
       break;
     }
   }
-  const out: Offerable[] = [];
-  for (const i of known) {
-    if (!isOfferable({ kind: i.kind, firstSeen: parseTime(i.first_seen_at) }, now, windows)) continue;
-    out.push({ kind: i.kind, json: i.value });
+  let out: StoredIdentifier[] | undefined;
+  for (let n = 0; n < known.length; n++) {
+    const i = known[n]!;
+    if (isOfferable({ kind: i.kind, firstSeen: parseTime(i.first_seen_at) }, now, windows)) out?.push(i);
+    else out ??= known.slice(0, n);
   }
-  return out;
+  return out ?? known;
 }
 
 /**
  * Adds identifiers to a stitched profile's lists, each value once per kind (equal JSON text, as
  * docs/identifiers.md's dedupe says), keeping the texts offered so far per kind beside the list (a
  * kind has a few values: a list searched costs less than a Set made per kind and event). `stored`
- * takes an {@link Offerable}: skipped at once when its stored text was offered already, else
- * compared by its canonical text (worked out once per call) and parsed only when it is new.
+ * takes a stored identifier: skipped at once when its stored text was offered already, else
+ * compared by its canonical text (`canonical`: worked out once per identifier and call, since a
+ * store may return other spacing or key order than JSON.stringify wrote, as PostgreSQL's jsonb
+ * does) and parsed only when it is new.
  */
-function offerList(profile: TransformProfile) {
+function offerList(profile: TransformProfile, canonical: Map<StoredIdentifier, string>) {
   const texts = new Map<IdentifierKind, string[]>();
-  const add = (kind: IdentifierKind, text: string, value: () => OfferedIdentifier) => {
+  /** Whether `text` is new for the kind (it is then noted, and the kind's list exists). */
+  const isNew = (kind: IdentifierKind, text: string): boolean => {
     let seen = texts.get(kind);
     if (!seen) {
       seen = [];
       texts.set(kind, seen);
       profile.identifiers[kind] = [];
     }
-    if (seen.includes(text)) return;
+    if (seen.includes(text)) return false;
     seen.push(text);
-    profile.identifiers[kind]!.push(value());
+    return true;
   };
   return {
-    value: (kind: IdentifierKind, value: OfferedIdentifier) => add(kind, JSON.stringify(value), () => value),
-    stored: (i: Offerable) => {
-      if (texts.get(i.kind)?.includes(i.json)) return;
-      i.text ??= JSON.stringify(JSON.parse(i.json));
-      add(i.kind, i.text, () => JSON.parse(i.json) as OfferedIdentifier);
+    value: (kind: IdentifierKind, value: OfferedIdentifier) => {
+      if (isNew(kind, JSON.stringify(value))) profile.identifiers[kind]!.push(value);
+    },
+    stored: (i: StoredIdentifier) => {
+      if (texts.get(i.kind)?.includes(i.value)) return;
+      let text = canonical.get(i);
+      if (text === undefined) {
+        text = JSON.stringify(JSON.parse(i.value));
+        canonical.set(i, text);
+      }
+      if (isNew(i.kind, text)) profile.identifiers[i.kind]!.push(JSON.parse(i.value) as OfferedIdentifier);
     },
   };
 }
@@ -328,7 +328,8 @@ export function createIdentity(deps: {
       const owner: ByRef<StoredProfile> = new Map();
       for (const p of stored) for (const i of p.identifiers) setRef(owner, i.kind, i.key, p);
       // What each profile may offer, worked out once per profile of the batch.
-      const offerable = new Map<StoredProfile, Offerable[]>();
+      const offerable = new Map<StoredProfile, StoredIdentifier[]>();
+      const canonical = new Map<StoredIdentifier, string>();
       let lastIso = '';
       let lastMs = Number.NaN;
       const parseTime = (iso: string): number => {
@@ -351,7 +352,7 @@ export function createIdentity(deps: {
           first_seen: profile?.created_at ?? null,
           last_seen: profile?.last_seen_at ?? null,
         };
-        const offered = offerList(stitched);
+        const offered = offerList(stitched, canonical);
         // The event's own identifiers first (they are the newest), then the profile's, newest first.
         for (const i of own.identifiers)
           if (isOfferable(i, now, options.windows)) offered.value(i.kind, offeredOf(i));
