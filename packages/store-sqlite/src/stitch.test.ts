@@ -173,6 +173,38 @@ describe('stitching a batch: what each profile offers is worked out per call', (
     expect(out.b?.identifiers.email?.[0]).not.toBe(out.c?.identifiers.email?.[0]);
   });
 
+  it('hands each event a profile of its own: changing one event’s changes no other’s, nor the next call’s', async () => {
+    const { identity, at } = await setup();
+    await identity.link([
+      {
+        id: 'evt_1',
+        event_time: at(START),
+        event_payload: { user_id: 'U', hashed_email: EMAIL_DIGEST, anonymous_id: 'A' },
+      },
+    ]);
+    const when = at(START + DAY);
+    const batch = () =>
+      ['a', 'b', 'c'].map((event_id) => ({
+        event_id,
+        event_type: 'purchase',
+        event_time: when,
+        event_payload: { user_id: 'U' },
+      }));
+    const expected = { user_id: ['U'], email: [{ sha256: EMAIL_DIGEST }], anonymous_id: ['A'] };
+    const out = await identity.stitch(batch());
+    // What a host resolver or transform might do to the profile it was given.
+    const a = out.a!;
+    a.identifiers.user_id!.push('X');
+    a.identifiers.anonymous_id!.splice(0);
+    (a.identifiers.email![0] as Record<string, string>).sha256 = 'changed';
+    delete a.identifiers.email;
+    a.ip = 'changed';
+    for (const e of ['b', 'c']) expect(out[e]?.identifiers).toEqual(expected);
+    const again = await identity.stitch(batch());
+    for (const e of ['a', 'b', 'c']) expect(again[e]?.identifiers).toEqual(expected);
+    expect(again.a?.ip).toBeNull();
+  });
+
   it('reads the profiles afresh on every call: a merge, a prune and a consent change show at once', async () => {
     const { identity, at } = await setup();
     await identity.link([
