@@ -70,6 +70,13 @@ export interface PipesOptions {
   /** What this process does. Default both. Many processes can share one PostgreSQL store. */
   roles?: Role[];
   dispatcher?: DispatcherOptions;
+  /**
+   * Called after a commit that made deliveries due (events accepted, deliveries re-queued) with
+   * their destination ids, whatever the roles: for a dispatcher this engine does not run itself (on
+   * a worker thread, say) that should wake at once. A store with `subscribe()` (PostgreSQL) already
+   * announces the same to every dispatcher. It must be cheap and must not throw (a throw is dropped).
+   */
+  onDeliveriesDue?: (destinationIds: string[]) => void;
   /** How long events and delivery records are kept (default 30 days), pruned in the background. */
   retention?: RetentionOptions;
   /** The per-source log of events refused at collect (bounded; pruned with the events). */

@@ -109,6 +109,15 @@ export function createPipes(options: PipesOptions): Pipes {
   };
 
   let dispatcherNotify: (ids: string[]) => void = () => {};
+  const deliveriesDue = (ids: string[]) => {
+    dispatcherNotify(ids);
+    if (!options.onDeliveriesDue) return;
+    try {
+      options.onDeliveriesDue(ids);
+    } catch (err) {
+      logger.warn('onDeliveriesDue threw', { error: String(err) });
+    }
+  };
   const registryDeps: RegistryDeps = { store, now, onChange: () => config.invalidate() };
   const sources = createSourcesRegistry(registryDeps);
   const eventTypes = createEventTypesRegistry(registryDeps, compileSchema);
@@ -159,7 +168,7 @@ export function createPipes(options: PipesOptions): Pipes {
   const deliveries = createDeliveriesApi({
     ...transformDeps,
     now,
-    onRequeued: (ids) => dispatcherNotify(ids),
+    onRequeued: deliveriesDue,
   });
   const erasureApi = createErasureApi({
     store,
@@ -185,7 +194,7 @@ export function createPipes(options: PipesOptions): Pipes {
     config,
     now,
     observer,
-    onDeliveriesCreated: (ids) => dispatcherNotify(ids),
+    onDeliveriesCreated: deliveriesDue,
     onAccepted: (sourceId, perType) => alerts.onAccepted(sourceId, perType),
     tracer,
     ...(identity

@@ -38,6 +38,9 @@ interface ServeOptions {
   identity?: boolean;
   /** `--identity-ignore-consent`: link identifiers whatever the event's consent. */
   identityIgnoreConsent?: boolean;
+  /** commander's `--no-dispatch-thread`: false when given. */
+  dispatchThread?: boolean;
+  pollIntervalMs?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -81,6 +84,14 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
   const publicUrl = options.publicUrl ?? env.OPENPIPES_PUBLIC_URL;
   const workers = integer(options.workers ?? env.OPENPIPES_SANDBOX_WORKERS, '--workers', 1, 64);
   const http = httpLimits(options, env);
+  const pollIntervalMs = integer(
+    options.pollIntervalMs ?? env.OPENPIPES_POLL_INTERVAL_MS,
+    '--poll-interval-ms',
+    10,
+    hour,
+  );
+  const dispatchThread =
+    options.dispatchThread !== false && !['0', 'false'].includes(env.OPENPIPES_DISPATCH_THREAD ?? '');
   return {
     host: options.host ?? env.OPENPIPES_HOST ?? '127.0.0.1',
     port: integer(options.port ?? env.PORT, '--port', 0, 65535) ?? 8787,
@@ -103,6 +114,8 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
     metricsPublic:
       Boolean(options.metricsPublic) || ['1', 'true'].includes(env.OPENPIPES_METRICS_PUBLIC ?? ''),
     ...(workers ? { workers } : {}),
+    ...(pollIntervalMs ? { pollIntervalMs } : {}),
+    dispatchThread,
     trustedProxies,
     http,
   };
@@ -201,6 +214,14 @@ export function registerServe(program: Command, ctx: CommandContext): void {
       collect,
     )
     .option('--workers <n>', 'sandbox worker threads (env OPENPIPES_SANDBOX_WORKERS; default one per core)')
+    .option(
+      '--no-dispatch-thread',
+      'with both roles, dispatch on the main thread too instead of on a worker thread of its own (env OPENPIPES_DISPATCH_THREAD=0)',
+    )
+    .option(
+      '--poll-interval-ms <ms>',
+      'how often idle dispatch lanes look for due work they were not woken for: retries, expired leases (env OPENPIPES_POLL_INTERVAL_MS; default 1000)',
+    )
     .option(
       '--headers-timeout-ms <ms>',
       'time a client has to send its request headers (env OPENPIPES_HEADERS_TIMEOUT_MS; default 10000)',

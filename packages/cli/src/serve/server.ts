@@ -18,6 +18,7 @@ import { CliError, exitCodes } from '../errors.js';
 import { type Io, println } from '../io.js';
 import { type Credentials, postgresCredentials, sqliteCredentials } from './credentials.js';
 import { demoNames, demoSink, demoSinkPath, ensureDemo } from './demo.js';
+import { type DispatchThread, joinDispatchThread, startDispatchThread } from './dispatch-thread.js';
 import { createCliLogger, type LogFormat, type LogLevel } from './logger.js';
 
 export interface ServeSettings {
@@ -48,6 +49,13 @@ export interface ServeSettings {
   metricsPublic: boolean;
   /** Sandbox worker threads (default: one per core). */
   workers?: number;
+  /**
+   * With both roles, dispatch on a worker thread of its own (default; `--no-dispatch-thread` turns
+   * it off): ingest and the admin API keep the main thread, delivery gets another core.
+   */
+  dispatchThread: boolean;
+  /** `dispatcher.pollIntervalMs` (`--poll-interval-ms`; the engine's default where unset). */
+  pollIntervalMs?: number;
   /** Proxies whose `X-Forwarded-For` names the client (`--trusted-proxy`); none by default. */
   trustedProxies: string[];
   /** Timeouts and connection caps of the HTTP server (`hardenServer`; its defaults where unset). */
@@ -108,22 +116,59 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   const loopback = `${sinkHost(settings.host)}:${port}`;
   const sinkBase = `http://${loopback}${demoSinkPath}`;
 
+  // Both roles: the dispatcher runs on a worker thread of its own (dispatch-thread.ts), the main
+  // thread keeps ingest and the admin API (send tests and previews use its one sandbox worker).
+  const split =
+    settings.dispatchThread && settings.roles.includes('ingest') && settings.roles.includes('dispatch');
+  const egressAllow = [...settings.egressAllow, ...(settings.demo ? [loopback] : [])];
+  const identity =
+    settings.identity && settings.identityIgnoreConsent
+      ? { respectConsent: false as const }
+      : settings.identity;
+  let thread: DispatchThread | null = null;
+  let engine: Pipes | null = null;
   let pipes: Pipes;
   try {
-    pipes = createPipes({
+    engine = createPipes({
       store,
       secretKey: credentials.secretKey.value,
-      egressAllow: [...settings.egressAllow, ...(settings.demo ? [loopback] : [])],
+      egressAllow,
       publicBaseUrl: settings.publicUrl,
-      roles: settings.roles,
+      roles: split ? ['ingest'] : settings.roles,
       logger,
-      identity:
-        settings.identity && settings.identityIgnoreConsent ? { respectConsent: false } : settings.identity,
-      ...(settings.workers ? { sandbox: { workers: settings.workers } } : {}),
+      identity,
+      ...(split
+        ? { sandbox: { workers: 1 }, onDeliveriesDue: (ids: string[]) => thread?.wake(ids) }
+        : settings.workers
+          ? { sandbox: { workers: settings.workers } }
+          : {}),
+      ...(settings.pollIntervalMs ? { dispatcher: { pollIntervalMs: settings.pollIntervalMs } } : {}),
     });
-    await pipes.start();
+    // Migrated by the main thread before the worker opens the database.
+    await engine.start();
+    if (split) {
+      thread = await startDispatchThread(
+        {
+          database:
+            settings.database.kind === 'sqlite'
+              ? { kind: 'sqlite', filename: resolve(settings.database.filename) }
+              : settings.database,
+          secretKey: credentials.secretKey.value,
+          egressAllow,
+          ...(settings.publicUrl ? { publicBaseUrl: settings.publicUrl } : {}),
+          identity,
+          ...(settings.workers ? { workers: settings.workers } : {}),
+          ...(settings.pollIntervalMs ? { pollIntervalMs: settings.pollIntervalMs } : {}),
+          logLevel: settings.log.level,
+          wakeFromMain: !store.subscribe,
+        },
+        logger,
+      );
+    }
+    pipes = thread ? joinDispatchThread(engine, thread, settings.roles) : engine;
   } catch (err) {
     server.close();
+    await engine?.stop({ graceMs: 0 }).catch(() => {});
     await store.close().catch(() => {});
     throw new CliError(
       `the engine did not start: ${(err as Error).message}`,
@@ -217,7 +262,9 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     // Requests in flight get a moment to be answered (an accepted event is stored before its 202).
     await Promise.race([closed, sleep(Math.min(5000, settings.graceMs))]);
     server.closeAllConnections();
-    await pipes.stop({ graceMs: Math.max(0, deadline - Date.now()) });
+    const graceMs = Math.max(0, deadline - Date.now());
+    // The dispatch thread closes its own store before it ends.
+    await Promise.all([pipes.stop({ graceMs }), thread?.stop(graceMs)]);
     // The engine leaves the store open: this server made it, so it closes it.
     await store.close();
     logger.info('stopped');

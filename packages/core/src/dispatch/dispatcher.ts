@@ -121,7 +121,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (lane) lane.wake();
         else missing = true;
       }
-      if (missing) void scheduleSync();
+      if (missing) {
+        // A destination this dispatcher has no lane for: made moments ago, likely by another
+        // process or thread, so look past the configuration cache's staleness allowance.
+        // A sync already under way may have read the cache before: run one more after it.
+        deps.config.invalidate();
+        void (syncing ? syncing.then(scheduleSync) : scheduleSync());
+      }
     },
     breakers() {
       const out: Record<string, BreakerState> = {};

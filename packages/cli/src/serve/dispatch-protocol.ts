@@ -1,0 +1,65 @@
+/**
+ * What `openpipes serve`'s main thread and its dispatch thread (dispatch-thread.ts,
+ * dispatch-worker.ts) say to each other. Every message is a plain object (structured clone).
+ *
+ * Main → worker: `wake` (destinations with new due deliveries, coalesced per tick; SQLite only:
+ * PostgreSQL's LISTEN/NOTIFY wakes the worker's own store), `stop`, `stats` (the sandbox pool's).
+ * Worker → main: `ready`, `failed` (the engine did not start), `batch` (the log lines, engine
+ * observations and breaker states of one tick), `stats`, `stopped`.
+ */
+import type { BreakerState, EngineObserver, SandboxStats } from '@openpipes/core';
+import type { LogLevel } from './logger.js';
+
+/** Everything the worker needs to build its engine (its `workerData`). */
+export interface DispatchThreadConfig {
+  database:
+    | { kind: 'sqlite'; filename: string }
+    | { kind: 'postgres'; connectionString: string; schema?: string };
+  secretKey: string;
+  egressAllow: string[];
+  publicBaseUrl?: string;
+  identity: boolean | { respectConsent: false };
+  /** Sandbox worker threads of the dispatcher (default one per core). */
+  workers?: number;
+  pollIntervalMs?: number;
+  logLevel: LogLevel;
+  /** The main thread sends `wake` messages (a store without `subscribe()`: SQLite). */
+  wakeFromMain: boolean;
+}
+
+export type ObserverMethod = keyof Required<EngineObserver>;
+export const observerMethods: readonly ObserverMethod[] = [
+  'ingested',
+  'transformed',
+  'sent',
+  'recorded',
+  'breaker',
+];
+
+export interface LogEntry {
+  level: LogLevel;
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+export interface DispatchStatus {
+  owner: string;
+  breakers: Record<string, BreakerState>;
+}
+
+export type ToWorker =
+  | { type: 'wake'; ids: string[] }
+  | { type: 'stop'; graceMs: number }
+  | { type: 'stats'; id: number };
+
+export type FromWorker =
+  | { type: 'ready'; status: DispatchStatus }
+  | { type: 'failed'; message: string }
+  | {
+      type: 'batch';
+      logs: LogEntry[];
+      observations: Array<[ObserverMethod, unknown]>;
+      status?: DispatchStatus;
+    }
+  | { type: 'stats'; id: number; stats: SandboxStats | null }
+  | { type: 'stopped' };

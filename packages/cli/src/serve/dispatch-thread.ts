@@ -1,0 +1,260 @@
+/**
+ * The dispatcher of `openpipes serve` on a worker thread of its own (dispatch-worker.ts), so that
+ * ingest and the admin API on the main thread and delivery on the worker use two cores. The main
+ * thread keeps what the user sees in one place:
+ *
+ * - wake-ups: destinations with new due deliveries reach the worker at once (one `wake` message
+ *   per tick) when the store has no wake-ups of its own (SQLite); PostgreSQL's NOTIFY reaches the
+ *   worker's LISTEN as it reaches any other process, so nothing is sent twice;
+ * - the worker's log lines go through the main thread's logger, its observations to the main
+ *   thread's observers (`GET /metrics`), its breakers to `status()` (`/api/stats`, `/api/backlog`);
+ * - a worker that dies is logged and replaced, with a growing delay (250 ms up to 30 s); what it
+ *   had claimed is claimed again when the leases expire, so nothing is lost;
+ * - `stop(graceMs)` lets the in-flight deliveries finish and be recorded, closes the worker's store
+ *   and ends the thread.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { EngineObserver, Logger, Pipes, Role, Sandbox, SandboxStats } from '@openpipes/core';
+import type {
+  DispatchStatus,
+  DispatchThreadConfig,
+  FromWorker,
+  ObserverMethod,
+  ToWorker,
+} from './dispatch-protocol.js';
+
+export interface DispatchThread {
+  /** Wakes the worker's lanes of these destinations (coalesced: one message per tick). */
+  wake(destinationIds: string[]): void;
+  /** Adds an observer of the worker's engine; returns the function that removes it. */
+  observe(observer: EngineObserver): () => void;
+  /** The worker's dispatcher: claim owner and breakers (null while none is running). */
+  status(): DispatchStatus | null;
+  /** The worker's sandbox pool (null while none answers). */
+  sandboxStats(): Promise<SandboxStats | null>;
+  /** Stops the worker: in-flight deliveries finish and are recorded within `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+  /** The worker thread now running (tests kill it), or null. */
+  current(): Worker | null;
+}
+
+const minBackoffMs = 250;
+const maxBackoffMs = 30_000;
+/** A worker that ran this long resets the backoff. */
+const healthyAfterMs = 60_000;
+/** How long a stop waits beyond the grace period for the worker to close its store and end. */
+const stopSlackMs = 5_000;
+
+/** Finds dist/dispatch-worker.js: beside this module when built, or the build when run from source. */
+function workerFile(): string {
+  const candidates = [
+    new URL('./dispatch-worker.js', import.meta.url),
+    new URL('../../dist/dispatch-worker.js', import.meta.url),
+  ];
+  for (const candidate of candidates) {
+    const path = fileURLToPath(candidate);
+    if (existsSync(path)) return path;
+  }
+  throw new Error('dispatch-worker.js not found: build @openpipes/cli first');
+}
+
+/**
+ * Starts the worker and resolves once its engine runs; rejects when the first one does not start
+ * (a wrong secret key, a store it cannot open), so `openpipes serve` fails as before.
+ */
+export function startDispatchThread(config: DispatchThreadConfig, logger: Logger): Promise<DispatchThread> {
+  const file = workerFile();
+  const observers = new Set<EngineObserver>();
+  const statsWaiters = new Map<number, (stats: SandboxStats | null) => void>();
+  let nextStatsId = 1;
+  let worker: Worker | null = null;
+  let status: DispatchStatus | null = null;
+  let stopping = false;
+  let failures = 0;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let pendingWake = new Set<string>();
+  let wakeScheduled = false;
+  let exited: Promise<void> = Promise.resolve();
+  let firstStart: { resolve: () => void; reject: (err: Error) => void } | null = null;
+
+  const send = (message: ToWorker) => {
+    try {
+      worker?.postMessage(message);
+    } catch {
+      // The worker is ending; a new one claims whatever is due when it starts.
+    }
+  };
+
+  const deliver = (method: ObserverMethod, observation: unknown) => {
+    for (const o of observers) {
+      try {
+        (o[method] as ((x: unknown) => void) | undefined)?.(observation);
+      } catch {
+        // As in the engine: a metrics bug never fails anything.
+      }
+    }
+  };
+
+  const onMessage = (message: FromWorker) => {
+    if (message.type === 'batch') {
+      for (const { level, message: text, fields } of message.logs) logger[level](text, fields);
+      for (const [method, observation] of message.observations) deliver(method, observation);
+      if (message.status) status = message.status;
+    } else if (message.type === 'ready') {
+      status = message.status;
+      firstStart?.resolve();
+      firstStart = null;
+    } else if (message.type === 'failed') {
+      const err = new Error(message.message);
+      if (firstStart) {
+        firstStart.reject(err);
+        firstStart = null;
+      } else {
+        logger.error('the dispatch thread could not start its engine', { error: message.message });
+      }
+      void worker?.terminate();
+    } else if (message.type === 'stats') {
+      statsWaiters.get(message.id)?.(message.stats);
+      statsWaiters.delete(message.id);
+    } else if (message.type === 'stopped') {
+      void worker?.terminate();
+    }
+  };
+
+  const spawn = () => {
+    restartTimer = undefined;
+    const startedAt = Date.now();
+    const own = new Worker(file, { workerData: config, name: 'openpipes-dispatch' });
+    worker = own;
+    own.on('message', onMessage);
+    own.on('error', (err) => {
+      if (firstStart) {
+        firstStart.reject(err);
+        firstStart = null;
+        return;
+      }
+      logger.error('the dispatch thread failed', { error: String(err) });
+    });
+    exited = new Promise((resolveExit) => {
+      own.once('exit', (code) => {
+        if (worker === own) worker = null;
+        status = null;
+        for (const waiter of statsWaiters.values()) waiter(null);
+        statsWaiters.clear();
+        resolveExit();
+        if (stopping) return;
+        if (firstStart) {
+          firstStart.reject(new Error(`the dispatch thread ended (exit code ${code}) before it started`));
+          firstStart = null;
+          return;
+        }
+        if (Date.now() - startedAt >= healthyAfterMs) failures = 0;
+        const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** failures);
+        failures++;
+        logger.error('the dispatch thread stopped unexpectedly; starting a new one', {
+          exit_code: code,
+          restart_in_ms: delay,
+        });
+        restartTimer = setTimeout(spawn, delay);
+      });
+    });
+  };
+
+  const handle: DispatchThread = {
+    wake(destinationIds) {
+      if (!config.wakeFromMain || stopping) return;
+      for (const id of destinationIds) pendingWake.add(id);
+      if (wakeScheduled) return;
+      wakeScheduled = true;
+      setImmediate(() => {
+        wakeScheduled = false;
+        const ids = [...pendingWake];
+        pendingWake = new Set();
+        if (ids.length > 0) send({ type: 'wake', ids });
+      });
+    },
+    observe(observer) {
+      observers.add(observer);
+      return () => {
+        observers.delete(observer);
+      };
+    },
+    status: () => status,
+    sandboxStats() {
+      if (!worker || !status) return Promise.resolve(null);
+      const id = nextStatsId++;
+      return new Promise((resolveStats) => {
+        statsWaiters.set(id, resolveStats);
+        send({ type: 'stats', id });
+      });
+    },
+    async stop(graceMs) {
+      if (stopping) return exited;
+      stopping = true;
+      clearTimeout(restartTimer);
+      const running = worker;
+      if (!running) return;
+      send({ type: 'stop', graceMs });
+      let timer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([
+        exited.then(() => true),
+        new Promise<boolean>((resolveTimeout) => {
+          timer = setTimeout(() => resolveTimeout(false), graceMs + stopSlackMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!ended) {
+        logger.warn('the dispatch thread did not stop in time; ending it', { grace_ms: graceMs });
+        await running.terminate();
+      }
+    },
+    current: () => worker,
+  };
+
+  return new Promise((resolveStart, rejectStart) => {
+    firstStart = {
+      resolve: () => resolveStart(handle),
+      reject: (err) => {
+        stopping = true;
+        void worker?.terminate();
+        rejectStart(err);
+      },
+    };
+    spawn();
+  });
+}
+
+/**
+ * The engine the HTTP handler is given: the main thread's (ingest, the admin API, send tests,
+ * previews), with the dispatch thread's observations, breakers, claim owner and sandbox pool
+ * statistics joined in, so that `/metrics`, `/api/stats` and `/api/backlog` read as they did in one thread.
+ */
+export function joinDispatchThread(pipes: Pipes, thread: DispatchThread, roles: Role[]): Pipes {
+  return {
+    ...pipes,
+    observe(observer) {
+      const own = pipes.observe(observer);
+      const theirs = thread.observe(observer);
+      return () => {
+        own();
+        theirs();
+      };
+    },
+    status() {
+      const own = pipes.status();
+      const dispatch = thread.status();
+      return { ...own, roles, owner: dispatch?.owner ?? own.owner, breakers: dispatch?.breakers ?? {} };
+    },
+    // `openpipes_sandbox_*` describe the pool `--workers` sizes: the dispatcher's. (The main
+    // thread's one worker runs only send tests and previews.)
+    sandbox: Object.assign(Object.create(pipes.sandbox) as Sandbox, {
+      async stats(): Promise<SandboxStats> {
+        const stats = await thread.sandboxStats();
+        if (!stats) throw new Error('the dispatch thread is not running');
+        return stats;
+      },
+    }),
+  };
+}
