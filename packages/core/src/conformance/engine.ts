@@ -276,6 +276,20 @@ export function runEngineConformance(options: EngineConformanceOptions): void {
       expect(deliveries.map((d) => d.event_id).sort()).toEqual([...ids].sort());
     });
 
+    it('tells onDeliveriesDue which destinations got work, also when it does not dispatch itself', async () => {
+      const meta = await server(metaLikeAnswer);
+      const woken: string[][] = [];
+      const pipes = await engine(dbName(), { roles: ['ingest'], onDeliveriesDue: (ids) => woken.push(ids) }, [
+        meta.host,
+      ]);
+      const { destination } = await setupMetaExample(pipes, meta);
+      await pipes.start();
+      await pipes.ingest('web', [purchaseEvent('ord_due_1'), purchaseEvent('ord_due_2')]);
+      // One call per commit, after it: the deliveries are there for a dispatcher to claim.
+      expect(woken).toEqual([[destination.id]]);
+      expect(meta.requests).toHaveLength(0);
+    });
+
     it('with autoMigrate: false, changes no schema and refuses calls with MIGRATION_REQUIRED until migrate()', async () => {
       const db = dbName();
       const pipes = await engine(db, { autoMigrate: false });
