@@ -60,35 +60,25 @@ function workerFile(): string {
   throw new Error('dispatch-worker.js not found: build @openpipes/cli first');
 }
 
-/**
- * Starts the worker and resolves once its engine runs; rejects when the first one does not start
- * (a wrong secret key, a store it cannot open), so `openpipes serve` fails as before.
- */
-export function startDispatchThread(config: DispatchThreadConfig, logger: Logger): Promise<DispatchThread> {
-  const file = workerFile();
-  const observers = new Set<EngineObserver>();
-  const statsWaiters = new Map<number, (stats: SandboxStats | null) => void>();
-  let nextStatsId = 1;
-  let worker: Worker | null = null;
-  let status: DispatchStatus | null = null;
-  let stopping = false;
-  let failures = 0;
-  let restartTimer: NodeJS.Timeout | undefined;
-  let pendingWake = new Set<string>();
-  let wakeScheduled = false;
-  let exited: Promise<void> = Promise.resolve();
-  let firstStart: { resolve: () => void; reject: (err: Error) => void } | null = null;
+/** What the main thread knows of its dispatch thread, shared by the supervisor and the handle. */
+interface Supervision {
+  worker: Worker | null;
+  status: DispatchStatus | null;
+  stopping: boolean;
+  failures: number;
+  restartTimer: NodeJS.Timeout | undefined;
+  /** Resolves when the current worker has ended. */
+  exited: Promise<void>;
+  /** Settles the first start (null once it has). */
+  firstStart: { resolve: () => void; reject: (err: Error) => void } | null;
+  observers: Set<EngineObserver>;
+  statsWaiters: Map<number, (stats: SandboxStats | null) => void>;
+}
 
-  const send = (message: ToWorker) => {
-    try {
-      worker?.postMessage(message);
-    } catch {
-      // The worker is ending; a new one claims whatever is due when it starts.
-    }
-  };
-
+/** Handles the worker's messages, and replaces it when it ends unasked; returns `spawn`. */
+function supervise(file: string, config: DispatchThreadConfig, logger: Logger, state: Supervision) {
   const deliver = (method: ObserverMethod, observation: unknown) => {
-    for (const o of observers) {
+    for (const o of state.observers) {
       try {
         (o[method] as ((x: unknown) => void) | undefined)?.(observation);
       } catch {
@@ -96,75 +86,103 @@ export function startDispatchThread(config: DispatchThreadConfig, logger: Logger
       }
     }
   };
+  const settleFirst = (err: Error | null) => {
+    if (err) state.firstStart?.reject(err);
+    else state.firstStart?.resolve();
+    state.firstStart = null;
+  };
 
   const onMessage = (message: FromWorker) => {
     if (message.type === 'batch') {
       for (const { level, message: text, fields } of message.logs) logger[level](text, fields);
       for (const [method, observation] of message.observations) deliver(method, observation);
-      if (message.status) status = message.status;
+      if (message.status) state.status = message.status;
     } else if (message.type === 'ready') {
-      status = message.status;
-      firstStart?.resolve();
-      firstStart = null;
+      state.status = message.status;
+      settleFirst(null);
     } else if (message.type === 'failed') {
-      const err = new Error(message.message);
-      if (firstStart) {
-        firstStart.reject(err);
-        firstStart = null;
-      } else {
-        logger.error('the dispatch thread could not start its engine', { error: message.message });
-      }
-      void worker?.terminate();
+      if (state.firstStart) settleFirst(new Error(message.message));
+      else logger.error('the dispatch thread could not start its engine', { error: message.message });
+      void state.worker?.terminate();
     } else if (message.type === 'stats') {
-      statsWaiters.get(message.id)?.(message.stats);
-      statsWaiters.delete(message.id);
+      state.statsWaiters.get(message.id)?.(message.stats);
+      state.statsWaiters.delete(message.id);
     } else if (message.type === 'stopped') {
-      void worker?.terminate();
+      void state.worker?.terminate();
     }
   };
 
+  const onExit = (own: Worker, startedAt: number, code: number) => {
+    if (state.worker === own) state.worker = null;
+    state.status = null;
+    for (const waiter of state.statsWaiters.values()) waiter(null);
+    state.statsWaiters.clear();
+    if (state.stopping) return;
+    if (state.firstStart) {
+      settleFirst(new Error(`the dispatch thread ended (exit code ${code}) before it started`));
+      return;
+    }
+    if (Date.now() - startedAt >= healthyAfterMs) state.failures = 0;
+    const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** state.failures);
+    state.failures++;
+    logger.error('the dispatch thread stopped unexpectedly; starting a new one', {
+      exit_code: code,
+      restart_in_ms: delay,
+    });
+    state.restartTimer = setTimeout(spawn, delay);
+  };
+
   const spawn = () => {
-    restartTimer = undefined;
+    state.restartTimer = undefined;
     const startedAt = Date.now();
     const own = new Worker(file, { workerData: config, name: 'openpipes-dispatch' });
-    worker = own;
+    state.worker = own;
     own.on('message', onMessage);
     own.on('error', (err) => {
-      if (firstStart) {
-        firstStart.reject(err);
-        firstStart = null;
-        return;
-      }
-      logger.error('the dispatch thread failed', { error: String(err) });
+      if (state.firstStart) settleFirst(err);
+      else logger.error('the dispatch thread failed', { error: String(err) });
     });
-    exited = new Promise((resolveExit) => {
+    state.exited = new Promise((resolveExit) => {
       own.once('exit', (code) => {
-        if (worker === own) worker = null;
-        status = null;
-        for (const waiter of statsWaiters.values()) waiter(null);
-        statsWaiters.clear();
+        onExit(own, startedAt, code);
         resolveExit();
-        if (stopping) return;
-        if (firstStart) {
-          firstStart.reject(new Error(`the dispatch thread ended (exit code ${code}) before it started`));
-          firstStart = null;
-          return;
-        }
-        if (Date.now() - startedAt >= healthyAfterMs) failures = 0;
-        const delay = Math.min(maxBackoffMs, minBackoffMs * 2 ** failures);
-        failures++;
-        logger.error('the dispatch thread stopped unexpectedly; starting a new one', {
-          exit_code: code,
-          restart_in_ms: delay,
-        });
-        restartTimer = setTimeout(spawn, delay);
       });
     });
+  };
+  return spawn;
+}
+
+/**
+ * Starts the worker and resolves once its engine runs; rejects when the first one does not start
+ * (a wrong secret key, a store it cannot open), so `openpipes serve` fails as before.
+ */
+export function startDispatchThread(config: DispatchThreadConfig, logger: Logger): Promise<DispatchThread> {
+  const state: Supervision = {
+    worker: null,
+    status: null,
+    stopping: false,
+    failures: 0,
+    restartTimer: undefined,
+    exited: Promise.resolve(),
+    firstStart: null,
+    observers: new Set(),
+    statsWaiters: new Map(),
+  };
+  const spawn = supervise(workerFile(), config, logger, state);
+  let nextStatsId = 1;
+  let pendingWake = new Set<string>();
+  let wakeScheduled = false;
+  const send = (message: ToWorker) => {
+    try {
+      state.worker?.postMessage(message);
+    } catch {
+      // The worker is ending; a new one claims whatever is due when it starts.
+    }
   };
 
   const handle: DispatchThread = {
     wake(destinationIds) {
-      if (!config.wakeFromMain || stopping) return;
+      if (!config.wakeFromMain || state.stopping) return;
       for (const id of destinationIds) pendingWake.add(id);
       if (wakeScheduled) return;
       wakeScheduled = true;
@@ -176,30 +194,30 @@ export function startDispatchThread(config: DispatchThreadConfig, logger: Logger
       });
     },
     observe(observer) {
-      observers.add(observer);
+      state.observers.add(observer);
       return () => {
-        observers.delete(observer);
+        state.observers.delete(observer);
       };
     },
-    status: () => status,
+    status: () => state.status,
     sandboxStats() {
-      if (!worker || !status) return Promise.resolve(null);
+      if (!state.worker || !state.status) return Promise.resolve(null);
       const id = nextStatsId++;
       return new Promise((resolveStats) => {
-        statsWaiters.set(id, resolveStats);
+        state.statsWaiters.set(id, resolveStats);
         send({ type: 'stats', id });
       });
     },
     async stop(graceMs) {
-      if (stopping) return exited;
-      stopping = true;
-      clearTimeout(restartTimer);
-      const running = worker;
+      if (state.stopping) return state.exited;
+      state.stopping = true;
+      clearTimeout(state.restartTimer);
+      const running = state.worker;
       if (!running) return;
       send({ type: 'stop', graceMs });
       let timer: NodeJS.Timeout | undefined;
       const ended = await Promise.race([
-        exited.then(() => true),
+        state.exited.then(() => true),
         new Promise<boolean>((resolveTimeout) => {
           timer = setTimeout(() => resolveTimeout(false), graceMs + stopSlackMs);
         }),
@@ -210,15 +228,15 @@ export function startDispatchThread(config: DispatchThreadConfig, logger: Logger
         await running.terminate();
       }
     },
-    current: () => worker,
+    current: () => state.worker,
   };
 
   return new Promise((resolveStart, rejectStart) => {
-    firstStart = {
+    state.firstStart = {
       resolve: () => resolveStart(handle),
       reject: (err) => {
-        stopping = true;
-        void worker?.terminate();
+        state.stopping = true;
+        void state.worker?.terminate();
         rejectStart(err);
       },
     };

@@ -116,59 +116,12 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   const loopback = `${sinkHost(settings.host)}:${port}`;
   const sinkBase = `http://${loopback}${demoSinkPath}`;
 
-  // Both roles: the dispatcher runs on a worker thread of its own (dispatch-thread.ts), the main
-  // thread keeps ingest and the admin API (send tests and previews use its one sandbox worker).
-  const split =
-    settings.dispatchThread && settings.roles.includes('ingest') && settings.roles.includes('dispatch');
-  const egressAllow = [...settings.egressAllow, ...(settings.demo ? [loopback] : [])];
-  const identity =
-    settings.identity && settings.identityIgnoreConsent
-      ? { respectConsent: false as const }
-      : settings.identity;
-  let thread: DispatchThread | null = null;
-  let engine: Pipes | null = null;
   let pipes: Pipes;
+  let thread: DispatchThread | null;
   try {
-    engine = createPipes({
-      store,
-      secretKey: credentials.secretKey.value,
-      egressAllow,
-      publicBaseUrl: settings.publicUrl,
-      roles: split ? ['ingest'] : settings.roles,
-      logger,
-      identity,
-      ...(split
-        ? { sandbox: { workers: 1 }, onDeliveriesDue: (ids: string[]) => thread?.wake(ids) }
-        : settings.workers
-          ? { sandbox: { workers: settings.workers } }
-          : {}),
-      ...(settings.pollIntervalMs ? { dispatcher: { pollIntervalMs: settings.pollIntervalMs } } : {}),
-    });
-    // Migrated by the main thread before the worker opens the database.
-    await engine.start();
-    if (split) {
-      thread = await startDispatchThread(
-        {
-          database:
-            settings.database.kind === 'sqlite'
-              ? { kind: 'sqlite', filename: resolve(settings.database.filename) }
-              : settings.database,
-          secretKey: credentials.secretKey.value,
-          egressAllow,
-          ...(settings.publicUrl ? { publicBaseUrl: settings.publicUrl } : {}),
-          identity,
-          ...(settings.workers ? { workers: settings.workers } : {}),
-          ...(settings.pollIntervalMs ? { pollIntervalMs: settings.pollIntervalMs } : {}),
-          logLevel: settings.log.level,
-          wakeFromMain: !store.subscribe,
-        },
-        logger,
-      );
-    }
-    pipes = thread ? joinDispatchThread(engine, thread, settings.roles) : engine;
+    ({ pipes, thread } = await startEngines(settings, store, credentials.secretKey.value, loopback, logger));
   } catch (err) {
     server.close();
-    await engine?.stop({ graceMs: 0 }).catch(() => {});
     await store.close().catch(() => {});
     throw new CliError(
       `the engine did not start: ${(err as Error).message}`,
@@ -270,6 +223,70 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     logger.info('stopped');
   });
   return exitCode;
+}
+
+/**
+ * The engine (started), and with both roles its dispatch thread: then the main thread's engine has
+ * the ingest role only and the one returned as `pipes` joins the thread's observations and state in.
+ */
+async function startEngines(
+  settings: ServeSettings,
+  store: Store,
+  secretKey: string,
+  loopback: string,
+  logger: Logger,
+): Promise<{ pipes: Pipes; thread: DispatchThread | null }> {
+  // Both roles: the dispatcher runs on a worker thread of its own (dispatch-thread.ts), the main
+  // thread keeps ingest and the admin API (send tests and previews use its one sandbox worker).
+  const split =
+    settings.dispatchThread && settings.roles.includes('ingest') && settings.roles.includes('dispatch');
+  const egressAllow = [...settings.egressAllow, ...(settings.demo ? [loopback] : [])];
+  const identity =
+    settings.identity && settings.identityIgnoreConsent
+      ? { respectConsent: false as const }
+      : settings.identity;
+  let thread: DispatchThread | null = null;
+  const engine = createPipes({
+    store,
+    secretKey,
+    egressAllow,
+    publicBaseUrl: settings.publicUrl,
+    roles: split ? ['ingest'] : settings.roles,
+    logger,
+    identity,
+    ...(split
+      ? { sandbox: { workers: 1 }, onDeliveriesDue: (ids: string[]) => thread?.wake(ids) }
+      : settings.workers
+        ? { sandbox: { workers: settings.workers } }
+        : {}),
+    ...(settings.pollIntervalMs ? { dispatcher: { pollIntervalMs: settings.pollIntervalMs } } : {}),
+  });
+  try {
+    // Migrated by the main thread before the worker opens the database.
+    await engine.start();
+    if (!split) return { pipes: engine, thread: null };
+    thread = await startDispatchThread(
+      {
+        database:
+          settings.database.kind === 'sqlite'
+            ? { kind: 'sqlite', filename: resolve(settings.database.filename) }
+            : settings.database,
+        secretKey,
+        egressAllow,
+        ...(settings.publicUrl ? { publicBaseUrl: settings.publicUrl } : {}),
+        identity,
+        ...(settings.workers ? { workers: settings.workers } : {}),
+        ...(settings.pollIntervalMs ? { pollIntervalMs: settings.pollIntervalMs } : {}),
+        logLevel: settings.log.level,
+        wakeFromMain: !store.subscribe,
+      },
+      logger,
+    );
+    return { pipes: joinDispatchThread(engine, thread, settings.roles), thread };
+  } catch (err) {
+    await engine.stop({ graceMs: 0 }).catch(() => {});
+    throw err;
+  }
 }
 
 /** Waits for SIGTERM or SIGINT, runs the stop, resolves 0 (or 1 if it failed). A second signal exits at once. */
