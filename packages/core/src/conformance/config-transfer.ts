@@ -24,6 +24,7 @@ import { engineHarness } from './harness.js';
 const token = 'EAAB-config-transfer-token-51c0';
 const pixel = '112233445566';
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineConfigTransfer(options: EngineConformanceOptions): void {
   describe(`config transfer on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'config' });

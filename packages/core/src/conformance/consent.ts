@@ -27,6 +27,7 @@ const TRANSFORM = `function transform({ events }) {
   });
 }`;
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineConsent(options: EngineConformanceOptions): void {
   describe(`consent end to end on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'consent' });

@@ -45,6 +45,7 @@ function finished(delivery: ClaimedDelivery, status: 'delivered' | 'failed', now
   };
 }
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function runStoreDeliveryCounts(options: StoreConformanceOptions): void {
   describe(`store conformance, delivery counts: ${options.name}`, () => {
     let store: Store;

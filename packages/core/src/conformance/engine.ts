@@ -35,6 +35,7 @@ export interface EngineConformanceOptions {
   recordMigration?: (db: string, version: number) => Promise<void>;
 }
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineConformance(options: EngineConformanceOptions): void {
   describe(`engine on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'engine' });

@@ -31,6 +31,7 @@ const TRANSFORM = `function transform({ events, profiles }) {
   }));
 }`;
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineErasure(options: EngineConformanceOptions): void {
   describe(`erasure end to end on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'erasure', defaults: { identity: true } });
@@ -43,6 +44,7 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
         ((r.json as { data?: Array<{ event_id: string }> }).data ?? []).map((d) => d.event_id),
       );
 
+    // long-function: one scenario in the order a data subject's erasure happens: seed, erase, then check every place her bytes could remain
     it('erases a person: her data goes, Bob’s stays, her pending purchase never leaves, no bytes remain', async () => {
       const db = h.dbName();
       sink = await h.server(() => ({ body: { ok: true } }));

@@ -71,6 +71,7 @@ function capturingWarnings(): { logger: Logger; warned: string[] } {
   return { logger, warned };
 }
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineIdentity(options: EngineConformanceOptions): void {
   describe(`identity end to end on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'identity', defaults: { identity: true } });

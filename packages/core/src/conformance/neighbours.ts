@@ -95,6 +95,7 @@ async function wire(
   return { destinationId, pipeId };
 }
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineNeighbours(options: EngineConformanceOptions): void {
   // Generous time-outs: each case takes seconds, but a loaded CI machine may stretch them.
   describe(`hostile neighbours on ${options.name}`, { timeout: 180_000 }, () => {

@@ -37,6 +37,7 @@ const link = (
 let clock = 0;
 const makeId = () => newId('profile', t0 + clock++);
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function runProfileConformance(options: StoreConformanceOptions): void {
   describe(`profile conformance: ${options.name}`, () => {
     let store: Store;

@@ -14,6 +14,7 @@ const now = () => new Date().toISOString();
 /** Garbage a hostile sender posts: not events at all (ingest takes it as a parsed body would come). */
 const garbage = (values: unknown[]) => values as IncomingEvent[];
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineRejections(options: EngineConformanceOptions): void {
   describe(`rejection log on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'rejections' });

@@ -48,6 +48,7 @@ const partialSend = (url: string) => `async function send({ events }) {
   };
 }`;
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineReliability(options: EngineConformanceOptions): void {
   describe(`reliable delivery on ${options.name}`, () => {
     // The servers close first, so a send still in flight fails at once instead of using the grace.

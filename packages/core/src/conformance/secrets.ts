@@ -123,6 +123,7 @@ async function settledCount(pipes: Pipes, pipeId: string, count: number, timeout
   );
 }
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec
 export function runEngineSecrets(options: EngineSecretsOptions): void {
   describe(`secrets on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'secrets', defaults: { dispatcher: { pollIntervalMs: 20 } } });

@@ -180,6 +180,7 @@ function eventProblem(event: unknown, at: string): [string, string, string] | nu
   return null;
 }
 
+// long-function: a stand-in of one Data Manager account: its endpoints share the account's recorded state (tokens, requests, violations)
 export function dataManagerPlatform(options: {
   operatingAccountId: string;
   loginAccountId?: string;
@@ -215,6 +216,7 @@ export function dataManagerPlatform(options: {
     expiresIn: () => 3599,
   });
 
+  // long-function: one request handler: the stand-in's checks of an ingest body in sequence, each with its own refusal
   const ingest = (request: RecordedTestRequest): TestResponse => {
     const bearer = /^Bearer (.+)$/.exec(String(request.headers.authorization ?? ''))?.[1] ?? '';
     const body = isObject(request.json) ? request.json : {};

@@ -244,6 +244,7 @@ export function googleAdsError(
   return googleStatusError(status, grpcStatus, message, errorCode ? [failure] : []);
 }
 
+// long-function: a stand-in of one Google Ads customer: its endpoints share the customer's recorded state (tokens, requests, violations)
 export function googleAdsPlatform(options: {
   customerId: string;
   loginCustomerId?: string;

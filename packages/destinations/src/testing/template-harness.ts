@@ -74,11 +74,13 @@ export interface TemplateHarnessCase {
  * });
  * ```
  */
+// long-function: the shared template checks: one list of it() cases over the template and platform bed given
 export function runTemplateHarness(bed: ReturnType<typeof platformBed>, c: TemplateHarnessCase): void {
   const name = c.template.name;
   const secretValues = Object.values(c.secrets);
   const leaks = [...secretValues, ...(c.personalData ?? [])];
 
+  // long-function: the shared template checks: one list of it() cases over the template and platform bed given
   describe(`${name}: the shared template checks`, () => {
     it('refuses bad settings with VALIDATION_FAILED naming the field', () => {
       const valid = c.settings('https://platform.example');

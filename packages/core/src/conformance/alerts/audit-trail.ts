@@ -14,8 +14,10 @@ import {
   randomPath,
 } from './fixtures.js';
 
+// long-function: one list of it() cases sharing the alert suite's engine, stand-in servers and setup; every store runs it
 export function auditTrailCases(t: AlertCases): void {
   const { options, engine, server, dbName } = t;
+  // long-function: one scenario: every kind of mutation in turn, each noted in expected, then the whole trail checked against it
   it('records every mutation in the audit trail with its actor, and no secret value anywhere', async () => {
     const mode = { current: 'reject' as PlatformMode };
     const api = await server(platform(mode));

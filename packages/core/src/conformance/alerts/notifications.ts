@@ -14,6 +14,7 @@ import {
   recordingLogger,
 } from './fixtures.js';
 
+// long-function: one list of it() cases sharing the alert suite's engine, stand-in servers and setup; every store runs it
 export function notificationCases(t: AlertCases): void {
   const { engine, server, dbName, setupPipe } = t;
   it('alerts Slack once when a pipe starts failing, folds the next failures, and sends a recovery', async () => {

@@ -7,6 +7,7 @@ import { purchaseEvent } from '../../testing/meta-example.js';
 import { checkSlackMessage, slackStandIn } from '../../testing/stand-ins.js';
 import { type AlertCases, platform, platformSend, randomPath, recordingLogger } from './fixtures.js';
 
+// long-function: one list of it() cases sharing the alert suite's engine, stand-in servers and setup; every store runs it
 export function versionAndKeyCases(t: AlertCases): void {
   const { options, engine, server, dbName, setupPipe } = t;
   it('versions sources, event types and destinations like pipes; a reverted send() runs on the next delivery', async () => {

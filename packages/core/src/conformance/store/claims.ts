@@ -2,8 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { at, attempt, outcome, type StoreCases } from './fixtures.js';
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function claimCases(t: StoreCases): void {
   const { claimFor, claimArgs, seed } = t;
+  // long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
   describe('events and deliveries', () => {
     it('claims due deliveries once, oldest first, only for the given pipes', async () => {
       const { pipeRefs } = await seed(5);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../../ids.js';
 import { at, newEvent, outcome, type Seeded, type StoreCases, t0 } from './fixtures.js';
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function deliveryQueryCases(t: StoreCases): void {
   const { claimFor, seed } = t;
 
@@ -23,6 +24,7 @@ export function deliveryQueryCases(t: StoreCases): void {
     }
     return ids;
   };
+  // long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
   describe('events and deliveries', () => {
     it('lists deliveries with filters and cursor pagination, newest first', async () => {
       const { pipeRefs } = await seed(7, 1);

@@ -4,6 +4,7 @@ import { newId } from '../../ids.js';
 import type { AuditEntry } from '../../schemas.js';
 import { at, entity, expectCode, type StoreCases, t0 } from './fixtures.js';
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function entityCases(t: StoreCases): void {
   describe('migrations', () => {
     it('can run again on a migrated store without changing anything', async () => {
@@ -13,6 +14,7 @@ export function entityCases(t: StoreCases): void {
     });
   });
 
+  // long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
   describe('entities', () => {
     it('inserts, gets, finds by unique key and lists in id order', async () => {
       const a = entity('source', 'a', { slug: 'a' });

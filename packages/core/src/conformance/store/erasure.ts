@@ -17,6 +17,7 @@ const email: IdentifierRef = { kind: 'email', key: EMAIL_DIGEST };
 /** The keyed digest the engine passes (`erasedEventIdDigest`), keyed by a test key. */
 const digest = erasedEventIdDigest('conformance-secret-key-0123456789');
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function erasureCases(t: StoreCases): void {
   describe('erasure and export', () => {
     let clock = 0;

@@ -3,8 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { newId } from '../../ids.js';
 import { at, expectCode, newEvent, outcome, type StoreCases, t0 } from './fixtures.js';
 
+// long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
 export function ingestCases(t: StoreCases): void {
   const { claimFor, seed } = t;
+  // long-function: one list of it() cases over the store the adapter hands in; every store adapter runs it, the contract's executable spec
   describe('events and deliveries', () => {
     it('appends events with one pending delivery per pipe, in one call', async () => {
       const { events, pipeRefs, results, deliveryIds } = await seed(3);
