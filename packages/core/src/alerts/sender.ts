@@ -2,28 +2,20 @@
  * Sending alerts to channels, fire and forget. Each channel has its own bounded queue and sends one
  * message at a time, so a channel that hangs delays only its own messages and never a delivery or
  * another channel. Every request goes out through the egress guard (undici fetch with the guard's
- * dispatcher, redirects not followed) with a short timeout. Each outcome is kept as the channel's
- * health in the store, and a failure is logged as a warning; neither ever carries the URL.
+ * dispatcher, redirects not followed) with a short timeout (`post.ts`). Each outcome is kept as the
+ * channel's health in the store (`health.ts`), and a failure is logged as a warning; neither ever
+ * carries the URL.
  */
-import { type Dispatcher, fetch } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Logger } from '../logger.js';
-import { createRedactor } from '../secrets/redact.js';
-import { formatAlert } from './format.js';
-import type { Alert, AlertChannelHealth, AlertChannelType, AlertSendResult } from './schemas.js';
+import { type AlertStateStore, createHealthUpdates, type HealthUpdates, recordOutcome } from './health.js';
+import { type AlertTarget, postAlert } from './post.js';
+import type { Alert, AlertSendResult } from './schemas.js';
 
-/** The parts of a channel the sender needs. */
-export interface AlertTarget {
-  id: string;
-  name: string;
-  type: AlertChannelType;
-  url_secret_id: string;
-}
-
-/** Small shared JSON state (the store's `getState` / `setState`). */
-export interface AlertStateStore {
-  get(key: string): Promise<unknown | null>;
-  set(key: string, value: unknown | null): Promise<void>;
-}
+export type { AlertStateStore } from './health.js';
+export { channelHealthKey, emptyHealth, toHealth } from './health.js';
+export type { AlertTarget } from './post.js';
+export { describeFetchError } from './post.js';
 
 export interface AlertSenderOptions {
   /** The egress guard's dispatcher. */
@@ -50,85 +42,28 @@ export interface AlertSender {
   close(graceMs: number): Promise<void>;
 }
 
-/** Where a channel's health lives in the store's state. */
-export const channelHealthKey = (channelId: string) => `alerts:channel:${channelId}:health`;
-
-export const emptyHealth = (): AlertChannelHealth => ({
-  last_delivery: null,
-  consecutive_failures: 0,
-  failure_count: 0,
-  dropped_count: 0,
-});
-
-/** Reads a stored health value defensively. */
-export function toHealth(value: unknown): AlertChannelHealth {
-  const raw = (value ?? {}) as Partial<AlertChannelHealth>;
-  const count = (n: unknown) => (typeof n === 'number' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : 0);
-  return {
-    last_delivery: raw.last_delivery ?? null,
-    consecutive_failures: count(raw.consecutive_failures),
-    failure_count: count(raw.failure_count),
-    dropped_count: count(raw.dropped_count),
-  };
-}
-
 interface Queue {
   items: Array<{ target: AlertTarget; alert: Alert }>;
   running: Promise<void> | null;
   lastDropWarning: number;
 }
 
-export function createAlertSender(options: AlertSenderOptions): AlertSender {
-  const queues = new Map<string, Queue>();
-  const stopping = new AbortController();
-  let closed = false;
-  let idleWaiters: Array<() => void> = [];
-
-  const isIdle = () => [...queues.values()].every((q) => q.items.length === 0 && q.running === null);
-  const notifyIdle = () => {
-    if (!isIdle()) return;
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  };
-
-  // Health updates are read-modify-write; one chain per channel keeps this process's own updates
-  // from overwriting each other.
-  const healthChains = new Map<string, Promise<void>>();
-  const updateHealth = (channelId: string, change: (health: AlertChannelHealth) => void) => {
-    const previous = healthChains.get(channelId) ?? Promise.resolve();
-    const next = previous
-      .then(async () => {
-        const key = channelHealthKey(channelId);
-        const health = toHealth(await options.state.get(key));
-        change(health);
-        await options.state.set(key, health);
-      })
-      .catch((err) =>
-        options.logger.warn('could not record an alert channel health', {
-          channel_id: channelId,
-          error: String(err),
-        }),
-      );
-    healthChains.set(channelId, next);
-    void next.finally(() => {
-      if (healthChains.get(channelId) === next) healthChains.delete(channelId);
-    });
-    return next;
-  };
-
-  const deliver = async (target: AlertTarget, alert: Alert): Promise<AlertSendResult> => {
-    const at = () => new Date(options.now()).toISOString();
-    let url: string | null;
+/** Sends one message: its channel's URL resolved, posted, the outcome kept as health and logged when failed. */
+function createDeliver(options: AlertSenderOptions, health: HealthUpdates, stopping: AbortSignal) {
+  const resolveUrl = async (target: AlertTarget): Promise<string | null> => {
     try {
-      url = await options.resolveUrl(target);
+      return await options.resolveUrl(target);
     } catch (err) {
-      url = null;
       options.logger.warn('could not read an alert channel URL', {
         channel_id: target.id,
         error: String(err),
       });
+      return null;
     }
+  };
+  return async (target: AlertTarget, alert: Alert): Promise<AlertSendResult> => {
+    const at = () => new Date(options.now()).toISOString();
+    const url = await resolveUrl(target);
     let result: AlertSendResult;
     if (!url) {
       result = {
@@ -138,17 +73,14 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
         at: at(),
       };
     } else {
-      result = await post(url, target, alert);
+      result = await postAlert(url, target, alert, {
+        dispatcher: options.dispatcher,
+        timeoutMs: options.timeoutMs,
+        stopping,
+      });
       result.at = at();
     }
-    await updateHealth(target.id, (health) => {
-      health.last_delivery = result;
-      if (result.ok) health.consecutive_failures = 0;
-      else {
-        health.consecutive_failures++;
-        health.failure_count++;
-      }
-    });
+    await health.update(target.id, (h) => recordOutcome(h, result));
     if (!result.ok) {
       options.logger.warn('alert channel delivery failed', {
         channel_id: target.id,
@@ -161,59 +93,22 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
     }
     return result;
   };
+}
 
-  const post = async (url: string, target: AlertTarget, alert: Alert): Promise<AlertSendResult> => {
-    // The URL is the channel's credential (Slack and Teams put the token in the path): whatever we
-    // keep or log about a failure has it, and its path, replaced.
-    const secrets: Record<string, string> = { ALERT_CHANNEL_URL: url };
-    try {
-      const { pathname, search } = new URL(url);
-      if (pathname.length + search.length > 1) secrets.ALERT_CHANNEL_URL_PATH = `${pathname}${search}`;
-    } catch {
-      // An invalid URL fails below; nothing to add.
-    }
-    const redact = createRedactor(secrets);
-    // A plain controller and timer rather than AbortSignal.any(AbortSignal.timeout(...)): Node holds
-    // the sources of a combined signal weakly, and a collected timeout signal never fires.
-    const controller = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      controller.abort();
-    }, options.timeoutMs);
-    const onStop = () => controller.abort();
-    stopping.signal.addEventListener('abort', onStop, { once: true });
-    const signal = controller.signal;
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'user-agent': 'openpipes-alerts/1' },
-        body: JSON.stringify(formatAlert(target.type, alert, { id: target.id, name: target.name })),
-        dispatcher: options.dispatcher,
-        redirect: 'manual',
-        signal,
-      });
-      const snippet = await readSnippet(response.body, 500);
-      const ok = response.status >= 200 && response.status < 300;
-      const why =
-        response.status >= 300 && response.status < 400 ? 'redirects are not followed' : snippet.trim();
-      return {
-        ok,
-        status: response.status,
-        error: ok ? null : redact(`HTTP ${response.status}${why ? `: ${why}` : ''}`),
-        at: '',
-      };
-    } catch (err) {
-      const why = timedOut
-        ? `timed out after ${options.timeoutMs} ms`
-        : stopping.signal.aborted
-          ? 'aborted: the engine stopped'
-          : describeFetchError(err, options.timeoutMs);
-      return { ok: false, status: null, error: redact(why), at: '' };
-    } finally {
-      clearTimeout(timer);
-      stopping.signal.removeEventListener('abort', onStop);
-    }
+export function createAlertSender(options: AlertSenderOptions): AlertSender {
+  const queues = new Map<string, Queue>();
+  const stopping = new AbortController();
+  const health = createHealthUpdates(options.state, options.logger);
+  const deliver = createDeliver(options, health, stopping.signal);
+  let closed = false;
+  let idleWaiters: Array<() => void> = [];
+
+  const isIdle = () => [...queues.values()].every((q) => q.items.length === 0 && q.running === null);
+  const notifyIdle = () => {
+    if (!isIdle()) return;
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
   };
 
   const drain = async (queue: Queue) => {
@@ -241,6 +136,21 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
     return new Promise((resolve) => idleWaiters.push(resolve));
   };
 
+  const drop = (queue: Queue, target: AlertTarget) => {
+    void health.update(target.id, (h) => {
+      h.dropped_count++;
+    });
+    const now = options.now();
+    if (now - queue.lastDropWarning > 60_000) {
+      queue.lastDropWarning = now;
+      options.logger.warn('alert channel cannot keep up; dropping messages', {
+        channel_id: target.id,
+        channel: target.name,
+        queued: queue.items.length,
+      });
+    }
+  };
+
   return {
     enqueue(target, alert) {
       if (closed) return false;
@@ -250,18 +160,7 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
         queues.set(target.id, queue);
       }
       if (queue.items.length >= options.queueSize) {
-        void updateHealth(target.id, (health) => {
-          health.dropped_count++;
-        });
-        const now = options.now();
-        if (now - queue.lastDropWarning > 60_000) {
-          queue.lastDropWarning = now;
-          options.logger.warn('alert channel cannot keep up; dropping messages', {
-            channel_id: target.id,
-            channel: target.name,
-            queued: queue.items.length,
-          });
-        }
+        drop(queue, target);
         return false;
       }
       queue.items.push({ target, alert });
@@ -290,45 +189,7 @@ export function createAlertSender(options: AlertSenderOptions): AlertSender {
       for (const queue of queues.values()) queue.items.length = 0;
       stopping.abort();
       await Promise.all([...queues.values()].map((q) => q.running));
-      await Promise.all([...healthChains.values()]);
+      await health.settled();
     },
   };
-}
-
-/** Reads at most `max` characters of a response body, then lets the rest go. */
-async function readSnippet(body: ReadableStream<Uint8Array> | null, max: number): Promise<string> {
-  if (!body) return '';
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  try {
-    while (text.length < max) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-  } catch {
-    // A body cut short (timeout, reset) still leaves the status, which is what matters.
-  } finally {
-    reader.cancel().catch(() => {});
-  }
-  return text.length > max ? `${text.slice(0, max)}…` : text;
-}
-
-/** Why a fetch failed, in words an operator understands. */
-export function describeFetchError(err: unknown, timeoutMs: number): string {
-  const error = err as {
-    name?: string;
-    message?: string;
-    cause?: { code?: string; name?: string; message?: string };
-  };
-  if (error?.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-  if (error?.name === 'AbortError') return 'aborted: the engine stopped';
-  const cause = error?.cause;
-  if (cause && typeof cause === 'object') {
-    if (cause.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`;
-    const code = cause.code ?? cause.name ?? 'ERROR';
-    return `${code}: ${cause.message ?? error.message ?? 'request failed'}`;
-  }
-  return `${error?.name ?? 'Error'}: ${error?.message ?? String(err)}`;
 }
