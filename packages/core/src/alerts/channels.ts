@@ -27,6 +27,7 @@ import { testAlert } from './message.js';
 import {
   type AlertChannel,
   type AlertChannelConfig,
+  type AlertChannelData,
   type AlertChannelInput,
   type AlertSendResult,
   alertChannelConfigSchema,
@@ -120,19 +121,167 @@ function checkUrl(url: unknown): string {
 
 const cacheTtlMs = 1000;
 
+type ChannelStore = RegistryDeps['store'];
+
+/** The registry's check: the URL secret and every pipe a channel names exist. */
+async function checkReferences(store: ChannelStore, data: AlertChannelData): Promise<void> {
+  const issues: Array<{ path: string; message: string }> = [];
+  if (!(await store.getEntity({ kind: 'secret', id: data.url_secret_id }))) {
+    issues.push({ path: 'url_secret_id', message: `secret ${data.url_secret_id} does not exist` });
+  }
+  for (const pipeId of new Set(data.pipe_ids)) {
+    if (!(await store.getEntity({ kind: 'pipe', id: pipeId }))) {
+      issues.push({ path: 'pipe_ids', message: `pipe ${pipeId} does not exist` });
+    }
+  }
+  if (issues.length > 0) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
+      details: { issues },
+    });
+  }
+}
+
+/** Parses a new channel; exactly one of `url` (checked) and `url_secret_id` is given. */
+function parseNewChannel(input: AlertChannelInput) {
+  const { url, url_secret_id, ...rest } = parseOrThrow(alertChannelInputSchema, input, 'alert channel');
+  if ((url === undefined) === (url_secret_id === undefined)) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: 'give the webhook as `url` or as `url_secret_id` (one of them)',
+      details: { issues: [{ path: 'url', message: 'give url or url_secret_id' }] },
+    });
+  }
+  if (url !== undefined) checkUrl(url);
+  return { url, url_secret_id, rest };
+}
+
+/** Every channel, oldest first, read in pages. */
+async function listAllChannels(store: ChannelStore): Promise<AlertChannelConfig[]> {
+  const out: AlertChannelConfig[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await store.listEntities({ kind: 'alert_channel', after, limit: 500 });
+    out.push(...page.map(presentAlertChannelConfig));
+    if (page.length < 500) return out;
+    after = page[page.length - 1]?.id;
+  }
+}
+
+const targetOf = (channel: AlertChannelConfig): AlertTarget => ({
+  id: channel.id,
+  name: channel.name,
+  type: channel.type,
+  url_secret_id: channel.url_secret_id,
+});
+
+/** Stores a URL in the channel's own secret: rotates it when it exists, creates it otherwise. */
+async function storeUrl(
+  secrets: SecretsRegistry,
+  channel: { id: string; name: string },
+  url: string,
+  context?: ActorContext,
+) {
+  const key = channelSecretKey(channel.id);
+  const own = await secrets.findByKey(key);
+  if (own) return secrets.updateValue(own.id, url, context);
+  return secrets.create(
+    { key, value: url, description: `Webhook URL of alert channel "${channel.name}" (${channel.id})` },
+    context,
+  );
+}
+
+/** Throws `CONFLICT` when a channel's URL is this secret. */
+async function ensureSecretUnused(store: ChannelStore, secretId: string): Promise<void> {
+  const user = (await listAllChannels(store)).find((c) => c.url_secret_id === secretId);
+  if (user) {
+    throw new PipesError({
+      code: 'CONFLICT',
+      message: `secret ${secretId} is the URL of alert channel ${user.id} (${user.name}); delete or rebind the channel first`,
+    });
+  }
+}
+
+/** After a channel is deleted: its own URL secret goes too (unless another channel uses it), and its health. */
+async function forgetChannel(deps: AlertChannelsDeps, id: string, context?: ActorContext): Promise<void> {
+  const own = await deps.secrets.findByKey(channelSecretKey(id));
+  if (own) {
+    try {
+      await ensureSecretUnused(deps.registry.store, own.id);
+      await deps.secrets.delete(own.id, context);
+    } catch (err) {
+      deps.logger.warn('kept the URL secret of a deleted alert channel', {
+        channel_id: id,
+        secret_id: own.id,
+        error: String((err as Error).message ?? err),
+      });
+    }
+  }
+  await deps.registry.store.setState({
+    key: channelHealthKey(id),
+    value: null,
+    now: new Date(deps.registry.now()).toISOString(),
+  });
+}
+
+/** Sends a sample alert to the channel and puts the operator's action in the audit trail. */
+async function testChannel(
+  deps: AlertChannelsDeps,
+  channel: AlertChannelConfig,
+  context?: ActorContext,
+): Promise<AlertSendResult> {
+  const result = await deps.sender.send(
+    targetOf(channel),
+    testAlert(channel.name, deps.publicBaseUrl, deps.registry.now()),
+  );
+  // Sending is an operator action with an effect outside OpenPipes: it goes in the trail.
+  await deps.registry.store.appendAudit({
+    entry: auditEntry({
+      action: 'test',
+      entityKind: 'alert_channel',
+      entityId: channel.id,
+      before: null,
+      after: { ok: result.ok, status: result.status, error: result.error },
+      context,
+      now: deps.registry.now(),
+    }),
+  });
+  return result;
+}
+
+/** Enabled channels, kept for about a second and then only while the config revision stays. */
+function enabledChannelsCache(store: ChannelStore) {
+  let cache: { checkedAt: number; revision: number; channels: AlertChannelConfig[] } | null = null;
+  return {
+    invalidate() {
+      cache = null;
+    },
+    async enabled(): Promise<AlertChannelConfig[]> {
+      const now = Date.now();
+      if (cache && now - cache.checkedAt < cacheTtlMs) return cache.channels;
+      const revision = await store.configRevision();
+      if (cache && cache.revision === revision) {
+        cache.checkedAt = now;
+        return cache.channels;
+      }
+      const channels = (await listAllChannels(store)).filter((c) => c.enabled);
+      cache = { checkedAt: now, revision, channels };
+      return channels;
+    },
+  };
+}
+
 export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
   const { store } = deps.registry;
-  let cache: { checkedAt: number; revision: number; channels: AlertChannelConfig[] } | null = null;
-  const invalidate = () => {
-    cache = null;
-  };
+  const cache = enabledChannelsCache(store);
 
   const base = createRegistry(
     {
       ...deps.registry,
       onChange: () => {
         deps.registry.onChange();
-        invalidate();
+        cache.invalidate();
       },
     },
     {
@@ -142,24 +291,7 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
       inputSchema: alertChannelDataSchema,
       uniqueKey: (data) => data.name,
       present: presentAlertChannelConfig,
-      async check(data) {
-        const issues: Array<{ path: string; message: string }> = [];
-        if (!(await store.getEntity({ kind: 'secret', id: data.url_secret_id }))) {
-          issues.push({ path: 'url_secret_id', message: `secret ${data.url_secret_id} does not exist` });
-        }
-        for (const pipeId of new Set(data.pipe_ids)) {
-          if (!(await store.getEntity({ kind: 'pipe', id: pipeId }))) {
-            issues.push({ path: 'pipe_ids', message: `pipe ${pipeId} does not exist` });
-          }
-        }
-        if (issues.length > 0) {
-          throw new PipesError({
-            code: 'VALIDATION_FAILED',
-            message: issues.map((i) => `${i.path}: ${i.message}`).join('; '),
-            details: { issues },
-          });
-        }
-      },
+      check: (data) => checkReferences(store, data),
     },
   );
 
@@ -168,46 +300,9 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
     ...toHealth(await store.getState({ key: channelHealthKey(config.id) })),
   });
 
-  const targetOf = (channel: AlertChannelConfig): AlertTarget => ({
-    id: channel.id,
-    name: channel.name,
-    type: channel.type,
-    url_secret_id: channel.url_secret_id,
-  });
-
-  const listAll = async (): Promise<AlertChannelConfig[]> => {
-    const out: AlertChannelConfig[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await store.listEntities({ kind: 'alert_channel', after, limit: 500 });
-      out.push(...page.map(presentAlertChannelConfig));
-      if (page.length < 500) return out;
-      after = page[page.length - 1]?.id;
-    }
-  };
-
-  /** Stores a URL in the channel's own secret: rotates it when it exists, creates it otherwise. */
-  const storeUrl = async (channelId: string, channelName: string, url: string, context?: ActorContext) => {
-    const key = channelSecretKey(channelId);
-    const own = await deps.secrets.findByKey(key);
-    if (own) return deps.secrets.updateValue(own.id, url, context);
-    return deps.secrets.create(
-      { key, value: url, description: `Webhook URL of alert channel "${channelName}" (${channelId})` },
-      context,
-    );
-  };
-
   const api: AlertChannelsApi = {
     async create(input, context) {
-      const { url, url_secret_id, ...rest } = parseOrThrow(alertChannelInputSchema, input, 'alert channel');
-      if ((url === undefined) === (url_secret_id === undefined)) {
-        throw new PipesError({
-          code: 'VALIDATION_FAILED',
-          message: 'give the webhook as `url` or as `url_secret_id` (one of them)',
-          details: { issues: [{ path: 'url', message: 'give url or url_secret_id' }] },
-        });
-      }
-      if (url !== undefined) checkUrl(url);
+      const { url, url_secret_id, rest } = parseNewChannel(input);
       if (await store.findEntity({ kind: 'alert_channel', uniqueKey: rest.name })) {
         throw new PipesError({
           code: 'CONFLICT',
@@ -216,7 +311,8 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
       }
       const id = newId('alert_channel', deps.registry.now());
       // The secret goes first: a channel must never point at a URL that is not stored.
-      const created = url === undefined ? null : await storeUrl(id, rest.name, url, context);
+      const created =
+        url === undefined ? null : await storeUrl(deps.secrets, { id, name: rest.name }, url, context);
       try {
         const channel = await base.insert(
           { ...rest, url_secret_id: created?.id ?? url_secret_id! },
@@ -252,7 +348,7 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
           });
         }
         checkUrl(url);
-        const secret = await storeUrl(id, rest.name ?? current.name, url, context);
+        const secret = await storeUrl(deps.secrets, { id, name: rest.name ?? current.name }, url, context);
         changes.url_secret_id = secret.id;
       }
       return withHealth(await base.api.update(id, changes as never, context));
@@ -260,25 +356,7 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
 
     async delete(id, context) {
       await base.api.delete(id, context);
-      // The URL secret this channel created goes with it, unless another channel was pointed at it.
-      const own = await deps.secrets.findByKey(channelSecretKey(id));
-      if (own) {
-        try {
-          await ensureSecretUnused(own.id);
-          await deps.secrets.delete(own.id, context);
-        } catch (err) {
-          deps.logger.warn('kept the URL secret of a deleted alert channel', {
-            channel_id: id,
-            secret_id: own.id,
-            error: String((err as Error).message ?? err),
-          });
-        }
-      }
-      await store.setState({
-        key: channelHealthKey(id),
-        value: null,
-        now: new Date(deps.registry.now()).toISOString(),
-      });
+      await forgetChannel(deps, id, context);
     },
 
     versions(id) {
@@ -292,52 +370,14 @@ export function createAlertChannels(deps: AlertChannelsDeps): AlertChannels {
     ...switchable(async (id, enabled, context) => withHealth(await base.toggle(id, enabled, context))),
 
     async test(id, context) {
-      const channel = await base.api.get(id);
-      const result = await deps.sender.send(
-        targetOf(channel),
-        testAlert(channel.name, deps.publicBaseUrl, deps.registry.now()),
-      );
-      // Sending is an operator action with an effect outside OpenPipes: it goes in the trail.
-      await store.appendAudit({
-        entry: auditEntry({
-          action: 'test',
-          entityKind: 'alert_channel',
-          entityId: id,
-          before: null,
-          after: { ok: result.ok, status: result.status, error: result.error },
-          context,
-          now: deps.registry.now(),
-        }),
-      });
-      return result;
+      return testChannel(deps, await base.api.get(id), context);
     },
-  };
-
-  const ensureSecretUnused = async (secretId: string) => {
-    const user = (await listAll()).find((c) => c.url_secret_id === secretId);
-    if (user) {
-      throw new PipesError({
-        code: 'CONFLICT',
-        message: `secret ${secretId} is the URL of alert channel ${user.id} (${user.name}); delete or rebind the channel first`,
-      });
-    }
   };
 
   return {
     api,
-    ensureSecretUnused,
-    async enabled() {
-      const now = Date.now();
-      if (cache && now - cache.checkedAt < cacheTtlMs) return cache.channels;
-      const revision = await store.configRevision();
-      if (cache && cache.revision === revision) {
-        cache.checkedAt = now;
-        return cache.channels;
-      }
-      const channels = (await listAll()).filter((c) => c.enabled);
-      cache = { checkedAt: now, revision, channels };
-      return channels;
-    },
+    ensureSecretUnused: (secretId) => ensureSecretUnused(store, secretId),
+    enabled: cache.enabled,
     async resolveUrl(target) {
       const values = await deps.resolveSecrets([target.url_secret_id]);
       return Object.values(values)[0] ?? null;

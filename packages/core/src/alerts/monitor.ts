@@ -1,7 +1,8 @@
 /**
  * Watches what the dispatcher reports and decides what to tell each channel. This file only wires
  * the parts: the counting (`tally.ts`), the rules (`rules.ts`), the noise reducer (`noise.ts`), the
- * messages (`message.ts`) and one evaluation pass (`evaluate.ts`).
+ * messages (`message.ts`), one evaluation pass (`evaluate.ts`), and the pass runner and volume buffer
+ * (`passes.ts`).
  *
  * The engine's listeners must never slow delivery, so they only count: per pipe, the failures,
  * dead deliveries and successes of each recorded batch (and one example of each), plus a per-second
@@ -22,8 +23,8 @@ import {
   type EvaluateDeps,
   type MonitorMemory,
 } from './evaluate.js';
+import { createPassRunner, createVolumeBuffer } from './passes.js';
 import { addRate, type PipeTally, tallyDeliveries } from './tally.js';
-import { countVolume, type VolumeCounter, volumeRetentionMs } from './volume.js';
 
 export { incidentKey } from './rules.js';
 
@@ -67,16 +68,11 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
   };
   let rated = new Set<string>();
   let volumeDue = false;
-  let pendingVolume: VolumeCounter = new Map();
+  const volume = createVolumeBuffer(deps);
   const volumeIntervalMs = deps.volumeIntervalMs ?? 60_000;
   let nextVolumeAt = deps.now() + volumeIntervalMs;
   const evaluator = createEvaluator(deps, memory);
-
-  let scheduled = false;
-  let pass: Promise<void> | null = null;
-  let again = false;
   let ticker: NodeJS.Timeout | null = null;
-  let idleWaiters: Array<() => void> = [];
 
   const hasWork = () =>
     tallies.size > 0 ||
@@ -84,13 +80,6 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     volumeDue ||
     destinationSignals.length > 0 ||
     [...memory.due.values()].some((d) => d.at <= deps.now());
-
-  const settleIdle = () => {
-    if (pass || scheduled) return;
-    const waiters = idleWaiters;
-    idleWaiters = [];
-    for (const resolve of waiters) resolve();
-  };
 
   /** Takes what is waiting and evaluates it. */
   const runPass = () => {
@@ -102,30 +91,17 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     for (const [key] of flushes) memory.due.delete(key);
     const ratedNow = rated;
     rated = new Set();
-    const volume = volumeDue;
+    const volumeNow = volumeDue;
     volumeDue = false;
-    return evaluator.runPass({ pipes, destinations, flushes, rated: ratedNow, volume }, now);
+    return evaluator.runPass({ pipes, destinations, flushes, rated: ratedNow, volume: volumeNow }, now);
   };
+  const passes = createPassRunner(runPass, deps.logger);
+  const { schedule, idle } = passes;
 
-  /** Writes what was counted; kept for the next try when the store fails. */
-  const flushVolume = async () => {
-    const counts = [...pendingVolume.values()];
-    pendingVolume = new Map();
-    try {
-      await deps.store.addVolume({
-        counts,
-        pruneBefore: new Date(deps.now() - volumeRetentionMs).toISOString(),
-      });
-    } catch (err) {
-      for (const c of counts)
-        countVolume(pendingVolume, Date.parse(c.minute), c.source_id, c.event_type, c.count);
-      deps.logger.warn('could not record event volume', { error: String(err) });
-    }
-  };
   let volumeRun: Promise<void> | null = null;
   const checkVolume = () => {
     volumeRun ??= (async () => {
-      await flushVolume();
+      await volume.flush();
       volumeDue = true;
       schedule();
       await idle();
@@ -135,60 +111,35 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     return volumeRun;
   };
 
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    // After the current synchronous emit chain: a breaker's `destination-paused` is emitted just
-    // before the `deliveries` of the batch that tripped it, and the pass should see both.
-    setImmediate(() => {
-      scheduled = false;
-      if (pass) {
-        again = true;
-        return;
-      }
-      pass = (async () => {
-        do {
-          again = false;
-          await runPass();
-        } while (again);
-      })()
-        .catch((err) => deps.logger.error('evaluating alerts failed', { error: String(err) }))
-        .finally(() => {
-          pass = null;
-          settleIdle();
-        });
-    });
-  };
-
   const pushSignal = (signal: DestinationSignal) => {
     if (destinationSignals.length >= maxDestinationSignals) return;
     destinationSignals.push(signal);
     schedule();
   };
 
-  const idle = (): Promise<void> => {
-    if (!pass && !scheduled) return Promise.resolve();
-    return new Promise((resolve) => idleWaiters.push(resolve));
+  /** Counts one recorded batch per pipe and into the failure rates; the pass does the rest. */
+  const countDeliveries = (payload: EngineEventMap['deliveries']) => {
+    const second = Math.floor(deps.now() / 1000);
+    const perPipe = tallyDeliveries(tallies, memory.lastFailures, payload);
+    let total = 0;
+    let failed = 0;
+    for (const [pipeId, counts] of perPipe) {
+      addRate(memory.rates, pipeId, second, counts.total, counts.failed);
+      total += counts.total;
+      failed += counts.failed;
+    }
+    if (total > 0) {
+      addRate(memory.destinationRates, payload.destination_id, second, total, failed);
+      rated.add(payload.destination_id);
+    }
+    if (perPipe.size > 0) schedule();
   };
 
   return {
     onDeliveries(payload) {
       // The engine's listeners must never slow delivery: only count here.
       try {
-        const second = Math.floor(deps.now() / 1000);
-        const perPipe = tallyDeliveries(tallies, memory.lastFailures, payload);
-        let total = 0;
-        let failed = 0;
-        for (const [pipeId, counts] of perPipe) {
-          addRate(memory.rates, pipeId, second, counts.total, counts.failed);
-          total += counts.total;
-          failed += counts.failed;
-        }
-        if (total > 0) {
-          addRate(memory.destinationRates, payload.destination_id, second, total, failed);
-          rated.add(payload.destination_id);
-        }
-        if (perPipe.size > 0) schedule();
+        countDeliveries(payload);
       } catch (err) {
         deps.logger.error('alert bookkeeping failed', { error: String(err) });
       }
@@ -201,8 +152,7 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
     },
     onAccepted(sourceId, perType) {
       try {
-        const now = deps.now();
-        for (const [eventType, count] of perType) countVolume(pendingVolume, now, sourceId, eventType, count);
+        volume.count(deps.now(), sourceId, perType);
       } catch (err) {
         deps.logger.error('alert bookkeeping failed', { error: String(err) });
       }
@@ -226,7 +176,7 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
       // One last look at what the final batches reported, and the last counts written.
       if (tallies.size > 0 || destinationSignals.length > 0) schedule();
       await idle();
-      if (pendingVolume.size > 0) await flushVolume();
+      if (volume.pending()) await volume.flush();
     },
     idle,
   };
