@@ -55,17 +55,20 @@ export interface AlertMonitor {
 /** Destination signals kept while a pass runs; a flood of pauses beyond this is dropped. */
 const maxDestinationSignals = 1000;
 
+/** What the monitor remembers between passes (rates, last failures, folded counts, quiet periods). */
+const newMemory = (): MonitorMemory => ({
+  rates: new Map(),
+  lastFailures: new Map(),
+  due: new Map(),
+  quietUntil: new Map(),
+  destinationRates: new Map(),
+  lastVolume: new Map(),
+});
+
 export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
   let tallies = new Map<string, PipeTally>();
   const destinationSignals: DestinationSignal[] = [];
-  const memory: MonitorMemory = {
-    rates: new Map(),
-    lastFailures: new Map(),
-    due: new Map(),
-    quietUntil: new Map(),
-    destinationRates: new Map(),
-    lastVolume: new Map(),
-  };
+  const memory = newMemory();
   let rated = new Set<string>();
   let volumeDue = false;
   const volume = createVolumeBuffer(deps);
