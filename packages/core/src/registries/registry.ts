@@ -152,11 +152,68 @@ export function presenter<Entity>(schema: z.ZodType<Entity>): (record: EntityRec
     });
 }
 
-export function createRegistry<
+type Spec<Entity extends { id: string }, Input, Data extends Record<string, unknown>> = RegistrySpec<
+  Entity,
+  Input,
+  Data
+>;
+
+/** Like an unknown field, a derived one in an input is refused by name, not silently dropped. */
+function refuseReadonly(spec: { readonlyFields?: string[]; label: string }, input: unknown): unknown {
+  if (!spec.readonlyFields || input === null || typeof input !== 'object') return input;
+  const given = spec.readonlyFields.filter((field) => field in (input as Record<string, unknown>));
+  if (given.length > 0) {
+    throw new PipesError({
+      code: 'VALIDATION_FAILED',
+      message: `invalid ${spec.label}: ${given.join(', ')}: read-only (OpenPipes sets it)`,
+      details: { issues: given.map((path) => ({ path, message: 'read-only (OpenPipes sets it)' })) },
+    });
+  }
+  return input;
+}
+
+/** A snapshot's data for a revert: secrets' value metadata and other readonly fields keep their current values. */
+function restoredData(
+  readonlyFields: string[] | undefined,
+  snapshot: Record<string, unknown>,
+  current: Record<string, unknown>,
+): Record<string, unknown> {
+  const restored: Record<string, unknown> = { ...snapshot };
+  for (const field of readonlyFields ?? []) restored[field] = current[field];
+  return restored;
+}
+
+type StoredVersion = Awaited<ReturnType<Store['listEntityVersions']>>[number];
+
+/** Each stored version as the public object it was. */
+function presentVersions<Entity>(
+  present: (record: EntityRecord) => Entity,
+  kind: EntityKind,
+  id: string,
+  versions: StoredVersion[],
+): Array<Versioned<Entity>> {
+  return versions.map((v) => ({
+    version: v.version,
+    created_at: v.created_at,
+    actor: v.actor,
+    data: present({
+      kind,
+      id,
+      unique_key: null,
+      version: v.version,
+      data: v.data,
+      created_at: v.created_at,
+      updated_at: v.created_at,
+    }),
+  }));
+}
+
+/** The registry's writes: load (NOT_FOUND), insert and update a record, each with its audit entry. */
+function createRecordWriter<
   Entity extends { id: string; version: number },
   Input,
   Data extends Record<string, unknown>,
->(deps: RegistryDeps, spec: RegistrySpec<Entity, Input, Data>): RegistryParts<Entity, Input, Data> {
+>(deps: RegistryDeps, spec: Spec<Entity, Input, Data>) {
   const { store } = deps;
   const idKind = spec.idKind ?? spec.kind;
   const iso = () => new Date(deps.now()).toISOString();
@@ -168,7 +225,6 @@ export function createRegistry<
     if (!record) throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} does not exist` });
     return record;
   };
-  const listOptionsSchema = z.object({ cursor: cursorSchema(idKind).optional() });
 
   const audit = (
     action: string,
@@ -187,20 +243,6 @@ export function createRegistry<
     request_id: context?.requestId ?? null,
     created_at: iso(),
   });
-
-  // Like an unknown field, a derived one in an input is refused by name, not silently dropped.
-  const refuseReadonly = (input: unknown): unknown => {
-    if (!spec.readonlyFields || input === null || typeof input !== 'object') return input;
-    const given = spec.readonlyFields.filter((field) => field in (input as Record<string, unknown>));
-    if (given.length > 0) {
-      throw new PipesError({
-        code: 'VALIDATION_FAILED',
-        message: `invalid ${spec.label}: ${given.join(', ')}: read-only (OpenPipes sets it)`,
-        details: { issues: given.map((path) => ({ path, message: 'read-only (OpenPipes sets it)' })) },
-      });
-    }
-    return input;
-  };
 
   const writeData = async (
     record: EntityRecord,
@@ -247,9 +289,22 @@ export function createRegistry<
     return spec.present(record);
   };
 
+  return { load, audit, writeData, insert };
+}
+
+export function createRegistry<
+  Entity extends { id: string; version: number },
+  Input,
+  Data extends Record<string, unknown>,
+>(deps: RegistryDeps, spec: RegistrySpec<Entity, Input, Data>): RegistryParts<Entity, Input, Data> {
+  const { store } = deps;
+  const idKind = spec.idKind ?? spec.kind;
+  const listOptionsSchema = z.object({ cursor: cursorSchema(idKind).optional() });
+  const { load, audit, writeData, insert } = createRecordWriter(deps, spec);
+
   const api: Registry<Entity, Input> = {
     async create(input, context) {
-      return insert(parseOrThrow(spec.inputSchema, refuseReadonly(input), spec.label), context);
+      return insert(parseOrThrow(spec.inputSchema, refuseReadonly(spec, input), spec.label), context);
     },
 
     async get(id) {
@@ -269,7 +324,7 @@ export function createRegistry<
 
     async update(id, patch, context) {
       const record = await load(id);
-      const merged = { ...record.data, ...(refuseReadonly(patch) as Record<string, unknown>) };
+      const merged = { ...record.data, ...(refuseReadonly(spec, patch) as Record<string, unknown>) };
       const data = parseOrThrow(spec.inputSchema, merged, spec.label);
       return writeData(record, data, 'update', context);
     },
@@ -288,21 +343,12 @@ export function createRegistry<
 
     async versions(id) {
       await load(id);
-      const versions = await store.listEntityVersions({ kind: spec.kind, id });
-      return versions.map((v) => ({
-        version: v.version,
-        created_at: v.created_at,
-        actor: v.actor,
-        data: spec.present({
-          kind: spec.kind,
-          id,
-          unique_key: null,
-          version: v.version,
-          data: v.data,
-          created_at: v.created_at,
-          updated_at: v.created_at,
-        }),
-      }));
+      return presentVersions(
+        spec.present,
+        spec.kind,
+        id,
+        await store.listEntityVersions({ kind: spec.kind, id }),
+      );
     },
 
     async revert(id, version, context) {
@@ -311,9 +357,7 @@ export function createRegistry<
       if (!snapshot) {
         throw new PipesError({ code: 'NOT_FOUND', message: `${spec.label} ${id} has no version ${version}` });
       }
-      // Secrets' value metadata and other readonly fields keep their current values on revert.
-      const restored: Record<string, unknown> = { ...snapshot.data };
-      for (const field of spec.readonlyFields ?? []) restored[field] = record.data[field];
+      const restored = restoredData(spec.readonlyFields, snapshot.data, record.data);
       const data = parseOrThrow(spec.inputSchema, restored, spec.label);
       return writeData(record, data, `revert:${version}`, context);
     },

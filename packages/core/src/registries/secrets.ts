@@ -54,6 +54,88 @@ export interface SecretHooks {
   onValuesRetired?(input: { secretId: string; values: string[] }): Promise<void>;
 }
 
+type SecretStore = RegistryDeps['store'];
+
+/** Decrypted values of a set of secrets, read through `plaintext`, cached by (id, value_version). */
+function createResolver(
+  store: SecretStore,
+  vault: Vault,
+  plaintext: Map<string, { version: number; value: string }>,
+): SecretResolver {
+  return async (secretIds) => {
+    const out: Record<string, string> = {};
+    if (secretIds.length === 0) return out;
+    const records = await Promise.all(secretIds.map((id) => store.getEntity({ kind: 'secret', id })));
+    const need = records.filter(
+      (r): r is EntityRecord => r !== null && plaintext.get(r.id)?.version !== r.data.value_version,
+    );
+    if (need.length > 0) {
+      const sealed = await store.getSecretValues({ secretIds: need.map((r) => r.id) });
+      for (const record of need) {
+        const value = sealed.get(record.id);
+        if (value === undefined) continue;
+        plaintext.set(record.id, {
+          version: record.data.value_version as number,
+          value: vault.decrypt(record.id, value),
+        });
+      }
+    }
+    for (const record of records) {
+      if (!record) continue;
+      const value = plaintext.get(record.id);
+      if (value) out[record.data.key as string] = value.value;
+    }
+    return out;
+  };
+}
+
+/**
+ * Keeps the current value as a retired value (encrypted, for redaction only) before it is
+ * replaced or its secret deleted; returns it decrypted, for the sandbox to retire its contexts.
+ */
+async function retireValue(
+  store: SecretStore,
+  vault: Vault,
+  record: EntityRecord,
+  now: string,
+  next?: string,
+): Promise<string | undefined> {
+  const sealed = (await store.getSecretValues({ secretIds: [record.id] })).get(record.id);
+  if (sealed === undefined) return undefined;
+  let old: string | undefined;
+  try {
+    old = vault.decrypt(record.id, sealed);
+  } catch {
+    old = undefined; // written under another key: no context can have been given it by us
+  }
+  if (old !== undefined && old === next) return undefined; // the same value again: nothing retires
+  await store.retireSecretValue({ secretId: record.id, key: record.data.key as string, now });
+  return old;
+}
+
+/** Throws `CONFLICT` when a destination or a source uses the secret. */
+async function ensureUnbound(store: SecretStore, id: string): Promise<void> {
+  for (const kind of ['destination', 'source'] as const) {
+    let after: string | undefined;
+    for (;;) {
+      const page = await store.listEntities({ kind, after, limit: 500 });
+      const user = page.find((e) =>
+        kind === 'destination'
+          ? (e.data.secret_ids as string[]).includes(id)
+          : (e.data.auth as { secret_id?: string }).secret_id === id,
+      );
+      if (user) {
+        throw new PipesError({
+          code: 'CONFLICT',
+          message: `secret ${id} is used by ${kind} ${user.id} (${String(user.data.name)}); unbind it first`,
+        });
+      }
+      if (page.length < 500) break;
+      after = page[page.length - 1]?.id;
+    }
+  }
+}
+
 export function createSecretsRegistry(
   deps: RegistryDeps,
   vault: Vault,
@@ -71,53 +153,9 @@ export function createSecretsRegistry(
   // Decrypted values cached by (id, value_version): rotation bumps the version and misses the cache.
   const plaintext = new Map<string, { version: number; value: string }>();
 
-  const resolve: SecretResolver = async (secretIds) => {
-    const out: Record<string, string> = {};
-    if (secretIds.length === 0) return out;
-    const records = await Promise.all(secretIds.map((id) => deps.store.getEntity({ kind: 'secret', id })));
-    const need = records.filter(
-      (r): r is EntityRecord => r !== null && plaintext.get(r.id)?.version !== r.data.value_version,
-    );
-    if (need.length > 0) {
-      const sealed = await deps.store.getSecretValues({ secretIds: need.map((r) => r.id) });
-      for (const record of need) {
-        const value = sealed.get(record.id);
-        if (value === undefined) continue;
-        plaintext.set(record.id, {
-          version: record.data.value_version as number,
-          value: vault.decrypt(record.id, value),
-        });
-      }
-    }
-    for (const record of records) {
-      if (!record) continue;
-      const value = plaintext.get(record.id);
-      if (value) out[record.data.key as string] = value.value;
-    }
-    return out;
-  };
-
-  /**
-   * Keeps the current value as a retired value (encrypted, for redaction only) before it is
-   * replaced or its secret deleted; returns it decrypted, for the sandbox to retire its contexts.
-   */
-  const retireCurrent = async (
-    record: EntityRecord,
-    now: string,
-    next?: string,
-  ): Promise<string | undefined> => {
-    const sealed = (await deps.store.getSecretValues({ secretIds: [record.id] })).get(record.id);
-    if (sealed === undefined) return undefined;
-    let old: string | undefined;
-    try {
-      old = vault.decrypt(record.id, sealed);
-    } catch {
-      old = undefined; // written under another key: no context can have been given it by us
-    }
-    if (old !== undefined && old === next) return undefined; // the same value again: nothing retires
-    await deps.store.retireSecretValue({ secretId: record.id, key: record.data.key as string, now });
-    return old;
-  };
+  const resolve = createResolver(deps.store, vault, plaintext);
+  const retireCurrent = (record: EntityRecord, now: string, next?: string) =>
+    retireValue(deps.store, vault, record, now, next);
 
   const registry: SecretsRegistry = {
     ...base.api,
@@ -169,25 +207,7 @@ export function createSecretsRegistry(
     },
     findByKey: base.findByKey,
     async delete(id, context) {
-      for (const kind of ['destination', 'source'] as const) {
-        let after: string | undefined;
-        for (;;) {
-          const page = await deps.store.listEntities({ kind, after, limit: 500 });
-          const user = page.find((e) =>
-            kind === 'destination'
-              ? (e.data.secret_ids as string[]).includes(id)
-              : (e.data.auth as { secret_id?: string }).secret_id === id,
-          );
-          if (user) {
-            throw new PipesError({
-              code: 'CONFLICT',
-              message: `secret ${id} is used by ${kind} ${user.id} (${String(user.data.name)}); unbind it first`,
-            });
-          }
-          if (page.length < 500) break;
-          after = page[page.length - 1]?.id;
-        }
-      }
+      await ensureUnbound(deps.store, id);
       const record = await base.load(id);
       const old = await retireCurrent(record, new Date(deps.now()).toISOString());
       await base.api.delete(id, context);
