@@ -70,7 +70,8 @@ const backlogSchema = z.object({
   breakers: breakersSchema,
 });
 
-export function deliveryRoutes(pipes: Pipes): Route[] {
+/** A pipe's deliveries: listed, one read, replayed; and its transform tried on them. */
+function pipeDeliveryRoutes(pipes: Pipes): Route[] {
   return [
     defineRoute({
       method: 'GET',
@@ -122,6 +123,12 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
         return reply(200, await pipes.deliveries.get(params.id));
       },
     }),
+  ];
+}
+
+/** What the deliveries add up to: match quality, counts, reconciliation, last errors, backlog, stats. */
+function deliveryReportRoutes(pipes: Pipes): Route[] {
+  return [
     defineRoute({
       method: 'GET',
       path: '/api/pipes/{id}/match-quality',
@@ -222,4 +229,8 @@ export function deliveryRoutes(pipes: Pipes): Route[] {
       },
     }),
   ];
+}
+
+export function deliveryRoutes(pipes: Pipes): Route[] {
+  return [...pipeDeliveryRoutes(pipes), ...deliveryReportRoutes(pipes)];
 }
