@@ -91,33 +91,45 @@ function describeChannel(c: AlertChannel): string[] {
   ];
 }
 
+/** The options `alerts create` and `alerts update` share. */
+function channelOptions(command: Command): Command {
+  return command
+    .option('--url-stdin', 'read the webhook URL from stdin (it is stored as a secret, never shown)')
+    .option('--url-secret <secret>', 'use an existing secret (id or key) holding the URL')
+    .option(
+      '--pipe <pipe>',
+      'watch this pipe (id or name; repeat or comma-separate); default every pipe',
+      collect,
+    )
+    .option('--kind <kind>', `alert on these kinds (${alertTriggerKinds.join(', ')}); repeatable`, collect)
+    .option('--cooldown <seconds>', 'at most one message per pipe and kind within this many seconds')
+    .option('--failure-rate <json>', `failure_rate settings, e.g. '${settingExamples.failure_rate}'`)
+    .option(
+      '--volume-anomaly <json>',
+      `volume_anomaly settings (with --kind volume_anomaly), e.g. '${settingExamples.volume_anomaly}'`,
+    )
+    .option(
+      '--success-rate <json>',
+      `success_rate settings (with --kind success_rate), e.g. '${settingExamples.success_rate}'`,
+    )
+    .option('--description <text>', 'what the channel is for')
+    .option('--json', 'print the channel as JSON');
+}
+
 export function registerAlerts(program: Command, ctx: CommandContext): void {
   const alerts = program
     .command('alerts')
     .summary('failure, success-rate and volume alerts to Slack, Teams or a webhook');
-  const channelOptions = (command: Command) =>
-    command
-      .option('--url-stdin', 'read the webhook URL from stdin (it is stored as a secret, never shown)')
-      .option('--url-secret <secret>', 'use an existing secret (id or key) holding the URL')
-      .option(
-        '--pipe <pipe>',
-        'watch this pipe (id or name; repeat or comma-separate); default every pipe',
-        collect,
-      )
-      .option('--kind <kind>', `alert on these kinds (${alertTriggerKinds.join(', ')}); repeatable`, collect)
-      .option('--cooldown <seconds>', 'at most one message per pipe and kind within this many seconds')
-      .option('--failure-rate <json>', `failure_rate settings, e.g. '${settingExamples.failure_rate}'`)
-      .option(
-        '--volume-anomaly <json>',
-        `volume_anomaly settings (with --kind volume_anomaly), e.g. '${settingExamples.volume_anomaly}'`,
-      )
-      .option(
-        '--success-rate <json>',
-        `success_rate settings (with --kind success_rate), e.g. '${settingExamples.success_rate}'`,
-      )
-      .option('--description <text>', 'what the channel is for')
-      .option('--json', 'print the channel as JSON');
+  registerCreate(alerts, ctx);
+  registerUpdate(alerts, ctx);
+  registerList(alerts, ctx);
+  registerSetters(alerts, ctx);
+  registerTest(alerts, ctx);
+  registerDelete(alerts, ctx);
+}
 
+/** `alerts create`. */
+function registerCreate(alerts: Command, ctx: CommandContext): void {
   channelOptions(
     alerts
       .command('create')
@@ -143,7 +155,10 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
       if (options.json) printJson(ctx.io, channel);
       else println(ctx.io, `Created alert channel ${channel.name} (${channel.type}): ${channel.id}`);
     });
+}
 
+/** `alerts update` (`--url-stdin` rotates the URL). */
+function registerUpdate(alerts: Command, ctx: CommandContext): void {
   channelOptions(
     alerts
       .command('update')
@@ -160,7 +175,10 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
     if (options.json) printJson(ctx.io, updated);
     else println(ctx.io, `Updated alert channel ${updated.name} (${updated.id}), version ${updated.version}`);
   });
+}
 
+/** `alerts list`: channels and their last message, never a URL. */
+function registerList(alerts: Command, ctx: CommandContext): void {
   alerts
     .command('list')
     .description('List alert channels with the outcome of their last message. Never a URL.')
@@ -171,7 +189,10 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
         all.map(describeChannel),
       );
     });
+}
 
+/** `alerts enable|disable|toggle`. */
+function registerSetters(alerts: Command, ctx: CommandContext): void {
   // `enable` and `disable` send {"enabled": ...}, so running one twice (a retried script) is safe;
   // `toggle` flips whatever the state is now and stays for scripts written against it.
   const setters = [
@@ -198,7 +219,10 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
         else println(ctx.io, `Alert channel ${body.name} is now ${body.enabled ? 'enabled' : 'disabled'}`);
       });
   }
+}
 
+/** `alerts test`: a sample alert now; exit code 1 when not accepted. */
+function registerTest(alerts: Command, ctx: CommandContext): void {
   alerts
     .command('test')
     .description('Send a sample alert now. Exits 1 when the channel did not accept it.')
@@ -216,7 +240,10 @@ export function registerAlerts(program: Command, ctx: CommandContext): void {
         );
       if (!body.ok) ctx.setExitCode(exitCodes.failure);
     });
+}
 
+/** `alerts delete`. */
+function registerDelete(alerts: Command, ctx: CommandContext): void {
   alerts
     .command('delete')
     .description('Delete an alert channel (and the secret holding its URL).')

@@ -13,9 +13,23 @@ const collect = (value: string, previous: string[] = []) => [
   ...value.split(',').filter(Boolean),
 ];
 
+/** A whole number option, or undefined when not given; a usage error otherwise. */
+function optionalNumber(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) throw usage(`${flag} is a number`);
+  return Number(value);
+}
+
 export function registerDeliveries(program: Command, ctx: CommandContext): void {
   const deliveries = program.command('deliveries').summary("a pipe's delivery records");
+  registerList(deliveries, ctx);
+  registerLastErrors(deliveries, ctx);
+  registerGet(deliveries, ctx);
+  registerReplay(program, ctx);
+}
 
+/** `deliveries list`: a pipe's records, newest first. */
+function registerList(deliveries: Command, ctx: CommandContext): void {
   deliveries
     .command('list')
     .description("A pipe's delivery records, newest first.")
@@ -70,7 +84,10 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
         );
       },
     );
+}
 
+/** `deliveries last-errors`: each pipe's (or destination's) last error. */
+function registerLastErrors(deliveries: Command, ctx: CommandContext): void {
   deliveries
     .command('last-errors')
     .description(
@@ -97,7 +114,10 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
           ]),
       );
     });
+}
 
+/** `deliveries get`: one record with every attempt. */
+function registerGet(deliveries: Command, ctx: CommandContext): void {
   deliveries
     .command('get')
     .description('One delivery record with every attempt, as JSON.')
@@ -106,7 +126,10 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
       const { body } = await ctx.client().request<Delivery>('GET', `/api/event-deliveries/${id}`);
       printJson(ctx.io, body);
     });
+}
 
+/** `replay`: re-queue (or preview) deliveries of a pipe. */
+function registerReplay(program: Command, ctx: CommandContext): void {
   program
     .command('replay')
     .summary('re-queue failed or dead deliveries of a pipe')
@@ -140,11 +163,6 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
           json?: boolean;
         },
       ) => {
-        const number = (value: string | undefined, flag: string) => {
-          if (value === undefined) return undefined;
-          if (!/^\d+$/.test(value)) throw usage(`${flag} is a number`);
-          return Number(value);
-        };
         const id = await resolveId(ctx, 'pipes', pipe);
         const { body } = await ctx
           .client()
@@ -158,8 +176,8 @@ export function registerDeliveries(program: Command, ctx: CommandContext): void 
                 ids: options.id,
                 since: options.since,
                 until: options.until,
-                pipe_version: number(options.pipeVersion, '--pipe-version'),
-                limit: number(options.limit, '--limit'),
+                pipe_version: optionalNumber(options.pipeVersion, '--pipe-version'),
+                limit: optionalNumber(options.limit, '--limit'),
               },
             },
           );
