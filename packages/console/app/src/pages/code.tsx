@@ -40,6 +40,128 @@ const exampleEvents = JSON.stringify(
   2,
 );
 
+/** The editor, loaded lazily once the pipe is known; re-mounted when the saved code changes. */
+function useTransformEditor(
+  host: { current: HTMLDivElement | null },
+  pipe: Pipe | undefined,
+  current: string,
+  setCode: (code: string | null) => void,
+) {
+  useEffect(() => {
+    if (!pipe || !host.current) return;
+    let editor: CodeEditor | undefined;
+    let cancelled = false;
+    setCode(current);
+    import('../editor').then(({ mountEditor }) => {
+      if (cancelled || !host.current) return;
+      editor = mountEditor(host.current, current, 'Transform code', setCode);
+    });
+    return () => {
+      cancelled = true;
+      editor?.destroy();
+    };
+  }, [pipe?.version]);
+}
+
+/** Run on the pasted events or the last 5; a read-only key sees why it cannot. */
+function RunButtons(props: { onPasted: () => void; onRecent: () => void }) {
+  if (!canWrite()) return <p class="muted">Running code needs a key with the write scope.</p>;
+  return (
+    <p class="actions">
+      <button type="button" onClick={props.onPasted}>
+        Run on these events
+      </button>{' '}
+      <button type="button" onClick={props.onRecent}>
+        Run on the last 5 events
+      </button>
+    </p>
+  );
+}
+
+/** What a test run did with each event, and the console lines it wrote. */
+function TestOutcome({ result }: { result: TestResult }) {
+  return (
+    <div class="results" role="status">
+      <p>
+        Ran in {Math.round(result.duration_ms)} ms; nothing was delivered. Secret values show as [secret:KEY].
+      </p>
+      {result.results.map((r, i) => (
+        <div key={i}>
+          <h3>Event {r.event_id ?? i + 1}</h3>
+          {r.error ? (
+            <p class="error">
+              {r.error.code}: {r.error.message}
+              {r.error.line !== undefined && ` (line ${r.error.line}, column ${r.error.column ?? '?'})`}
+            </p>
+          ) : r.output && r.output.length === 0 ? (
+            <p class="muted">Filtered out (the transform returned nothing for it).</p>
+          ) : (
+            <Json value={r.output} label={`Output of event ${r.event_id ?? i + 1}`} />
+          )}
+        </div>
+      ))}
+      <h3>Console</h3>
+      {result.logs.length === 0 ? (
+        <p class="muted">No console lines.</p>
+      ) : (
+        <ul class="logs">
+          {result.logs.map((line, i) => (
+            <li key={i}>
+              {line.level}: {line.message}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+/** The edited code against the current version, line by line. */
+function Diff({ before, after }: { before: string; after: string }) {
+  return (
+    <section aria-label="Changes against the current version">
+      <pre class="diff">
+        {diffLines(before, after).map((line, i) => (
+          <div key={i} class={line.kind}>
+            {line.kind === 'added' ? '+ ' : line.kind === 'removed' ? '- ' : '  '}
+            {line.text}
+          </div>
+        ))}
+      </pre>
+    </section>
+  );
+}
+
+/** The pipe's versions, newest first, each with a revert button (write scope). */
+function VersionList(props: {
+  versions: Version[];
+  current: number | undefined;
+  onRevert: (version: number) => void;
+}) {
+  const { versions, current, onRevert } = props;
+  return (
+    <ol class="versions">
+      {versions
+        .slice()
+        .reverse()
+        .map((v) => (
+          <li key={v.version}>
+            version {v.version}, <Time iso={v.created_at} /> by {v.actor ?? 'the engine'}
+            {v.version === current ? ' (current)' : ''}
+            {canWrite() && v.version !== current && (
+              <>
+                {' '}
+                <button type="button" onClick={() => onRevert(v.version)}>
+                  Revert to version {v.version}
+                </button>
+              </>
+            )}
+          </li>
+        ))}
+    </ol>
+  );
+}
+
 export function CodePage(props: { id: string }) {
   const path = `api/pipes/${encodeURIComponent(props.id)}`;
   const pipe = useLoad(() => api<Pipe>(path), props.id);
@@ -53,21 +175,7 @@ export function CodePage(props: { id: string }) {
   const host = useRef<HTMLDivElement>(null);
   const current = pipe.data?.transform ?? '';
 
-  // The editor, loaded lazily once the pipe is known; re-mounted when the saved code changes.
-  useEffect(() => {
-    if (!pipe.data || !host.current) return;
-    let editor: CodeEditor | undefined;
-    let cancelled = false;
-    setCode(current);
-    import('../editor').then(({ mountEditor }) => {
-      if (cancelled || !host.current) return;
-      editor = mountEditor(host.current, current, 'Transform code', setCode);
-    });
-    return () => {
-      cancelled = true;
-      editor?.destroy();
-    };
-  }, [pipe.data?.version]);
+  useTransformEditor(host, pipe.data, current, setCode);
 
   const run = async (body: Record<string, unknown>) => {
     setError(undefined);
@@ -136,54 +244,9 @@ export function CodePage(props: { id: string }) {
           value={events}
           onInput={(e) => setEvents((e.target as HTMLTextAreaElement).value)}
         />
-        {canWrite() ? (
-          <p class="actions">
-            <button type="button" onClick={runPasted}>
-              Run on these events
-            </button>{' '}
-            <button type="button" onClick={() => run({ recent: 5 })}>
-              Run on the last 5 events
-            </button>
-          </p>
-        ) : (
-          <p class="muted">Running code needs a key with the write scope.</p>
-        )}
+        <RunButtons onPasted={runPasted} onRecent={() => run({ recent: 5 })} />
         <ErrorNote error={error} />
-        {result && (
-          <div class="results" role="status">
-            <p>
-              Ran in {Math.round(result.duration_ms)} ms; nothing was delivered. Secret values show as
-              [secret:KEY].
-            </p>
-            {result.results.map((r, i) => (
-              <div key={i}>
-                <h3>Event {r.event_id ?? i + 1}</h3>
-                {r.error ? (
-                  <p class="error">
-                    {r.error.code}: {r.error.message}
-                    {r.error.line !== undefined && ` (line ${r.error.line}, column ${r.error.column ?? '?'})`}
-                  </p>
-                ) : r.output && r.output.length === 0 ? (
-                  <p class="muted">Filtered out (the transform returned nothing for it).</p>
-                ) : (
-                  <Json value={r.output} label={`Output of event ${r.event_id ?? i + 1}`} />
-                )}
-              </div>
-            ))}
-            <h3>Console</h3>
-            {result.logs.length === 0 ? (
-              <p class="muted">No console lines.</p>
-            ) : (
-              <ul class="logs">
-                {result.logs.map((line, i) => (
-                  <li key={i}>
-                    {line.level}: {line.message}
-                  </li>
-                ))}
-              </ul>
-            )}
-          </div>
-        )}
+        {result && <TestOutcome result={result} />}
       </Section>
       {canWrite() && (
         <Section title="Save">
@@ -193,16 +256,7 @@ export function CodePage(props: { id: string }) {
           </button>
           {reviewing && changed && (
             <>
-              <section aria-label="Changes against the current version">
-                <pre class="diff">
-                  {diffLines(current, code!).map((line, i) => (
-                    <div key={i} class={line.kind}>
-                      {line.kind === 'added' ? '+ ' : line.kind === 'removed' ? '- ' : '  '}
-                      {line.text}
-                    </div>
-                  ))}
-                </pre>
-              </section>
+              <Diff before={current} after={code!} />
               <button type="button" onClick={save}>
                 Save as a new version
               </button>
@@ -212,25 +266,7 @@ export function CodePage(props: { id: string }) {
       )}
       <Section title="Versions">
         <ErrorNote error={versions.error} />
-        <ol class="versions">
-          {(versions.data?.data ?? [])
-            .slice()
-            .reverse()
-            .map((v) => (
-              <li key={v.version}>
-                version {v.version}, <Time iso={v.created_at} /> by {v.actor ?? 'the engine'}
-                {v.version === pipe.data?.version ? ' (current)' : ''}
-                {canWrite() && v.version !== pipe.data?.version && (
-                  <>
-                    {' '}
-                    <button type="button" onClick={() => revert(v.version)}>
-                      Revert to version {v.version}
-                    </button>
-                  </>
-                )}
-              </li>
-            ))}
-        </ol>
+        <VersionList versions={versions.data?.data ?? []} current={pipe.data?.version} onRevert={revert} />
       </Section>
     </main>
   );

@@ -94,6 +94,120 @@ function attention(counts: Record<string, number> | undefined): number {
   return (counts?.dead ?? 0) + (counts?.failed ?? 0) + (counts?.retrying ?? 0);
 }
 
+/** Destinations whose circuit breaker is open or half-open, with until when and why. */
+function PausedDestinations({ data }: { data: Overview }) {
+  return (
+    <section aria-labelledby="paused-destinations">
+      <h2 id="paused-destinations">Paused destinations (circuit breaker)</h2>
+      <ul>
+        {[...data.paused].map(([id, breaker]) => (
+          <li key={id}>
+            <Link to={`/destinations/${id}`}>{data.destinations.get(id)?.name ?? id}</Link>:{' '}
+            {breaker.state === 'open' ? 'paused' : 'half-open (probing)'}
+            {breaker.paused_until && (
+              <>
+                {' '}
+                until <Time iso={breaker.paused_until} />
+              </>
+            )}
+            , {breaker.consecutive_failures} consecutive failures
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+/** One pipe's row: its path, state, counts, its destination's backlog and its last error. */
+function PipeRow({ pipe, data }: { pipe: Pipe; data: Overview }) {
+  const hour = data.hour.get(pipe.id) ?? {};
+  const day = data.day.get(pipe.id) ?? {};
+  const breaker = data.paused.get(pipe.destination_id);
+  const last = data.lastError.get(pipe.id);
+  return (
+    <tr>
+      <td>
+        <Link to={`/pipes/${pipe.id}`}>{pipe.name}</Link>
+      </td>
+      <td>
+        {data.sources.get(pipe.source_id)?.name ?? pipe.source_id} →{' '}
+        {pipe.transform === null ? '' : 'transform → '}
+        {data.destinations.get(pipe.destination_id)?.name ?? pipe.destination_id}
+        {breaker && (
+          <>
+            {' '}
+            <span class="badge status-failed">paused</span>
+          </>
+        )}
+      </td>
+      <td>
+        <Enabled enabled={pipe.enabled} />
+      </td>
+      <td class="num">
+        {hour.delivered ?? 0} / {day.delivered ?? 0}
+      </td>
+      <td class="num">
+        {(hour.failed ?? 0) + (hour.dead ?? 0)} / {(day.failed ?? 0) + (day.dead ?? 0)}
+      </td>
+      <td class="num">{data.backlog.get(pipe.destination_id) ?? 0}</td>
+      <td>
+        {last?.error ? (
+          <>
+            <Link to={`/deliveries/${last.delivery_id}`}>
+              {last.error.code}: {last.error.message}
+            </Link>{' '}
+            <Time iso={last.updated_at} />
+          </>
+        ) : (
+          <span class="muted">—</span>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+/** Creating a pipe from the sources and destinations there are. */
+function NewPipeForm({ data }: { data: Overview }) {
+  return (
+    <CreateForm
+      // Re-rendered when sources or destinations change, so the selects list them all.
+      key={`${[...data.sources.keys()].join()}|${[...data.destinations.keys()].join()}`}
+      title="New pipe"
+      id="new-pipe"
+      fields={[
+        { name: 'name', label: 'Name' },
+        {
+          name: 'source_id',
+          label: 'Source',
+          kind: 'select',
+          options: [...data.sources.values()].map((s) => ({ value: s.id, label: s.name })),
+        },
+        {
+          name: 'destination_id',
+          label: 'Destination',
+          kind: 'select',
+          options: [...data.destinations.values()].map((d) => ({ value: d.id, label: d.name })),
+        },
+        {
+          name: 'transform',
+          label: 'Transform code',
+          kind: 'code',
+          required: false,
+          hint: 'function transform({ events, profiles, secrets }); empty sends events unchanged',
+        },
+      ]}
+      submit="Create pipe"
+      onCreate={async ({ name, source_id, destination_id, transform }) => {
+        const body: Record<string, unknown> = { name, source_id, destination_id };
+        if (transform?.trim()) body.transform = transform;
+        const created = await api<{ id: string }>('api/pipes', { method: 'POST', body });
+        navigate(`/pipes/${created.id}`);
+        return `Pipe ${name} created.`;
+      }}
+    />
+  );
+}
+
 export function OverviewPage() {
   const { data, error } = useLoad(loadOverview, 'overview', 2500);
   const pipes = data
@@ -108,26 +222,7 @@ export function OverviewPage() {
     <main>
       <h1>Overview</h1>
       <ErrorNote error={error} />
-      {data && data.paused.size > 0 && (
-        <section aria-labelledby="paused-destinations">
-          <h2 id="paused-destinations">Paused destinations (circuit breaker)</h2>
-          <ul>
-            {[...data.paused].map(([id, breaker]) => (
-              <li key={id}>
-                <Link to={`/destinations/${id}`}>{data.destinations.get(id)?.name ?? id}</Link>:{' '}
-                {breaker.state === 'open' ? 'paused' : 'half-open (probing)'}
-                {breaker.paused_until && (
-                  <>
-                    {' '}
-                    until <Time iso={breaker.paused_until} />
-                  </>
-                )}
-                , {breaker.consecutive_failures} consecutive failures
-              </li>
-            ))}
-          </ul>
-        </section>
-      )}
+      {data && data.paused.size > 0 && <PausedDestinations data={data} />}
       {data && <DeliveryChart points={data.chart} label="The last hour, every pipe" />}
       <ListTable
         caption="Pipes, those that need attention first"
@@ -142,91 +237,9 @@ export function OverviewPage() {
         ]}
         items={data ? pipes : undefined}
         empty="No pipes yet."
-        row={(pipe) => {
-          const hour = data!.hour.get(pipe.id) ?? {};
-          const day = data!.day.get(pipe.id) ?? {};
-          const breaker = data!.paused.get(pipe.destination_id);
-          const last = data!.lastError.get(pipe.id);
-          return (
-            <tr key={pipe.id}>
-              <td>
-                <Link to={`/pipes/${pipe.id}`}>{pipe.name}</Link>
-              </td>
-              <td>
-                {data!.sources.get(pipe.source_id)?.name ?? pipe.source_id} →{' '}
-                {pipe.transform === null ? '' : 'transform → '}
-                {data!.destinations.get(pipe.destination_id)?.name ?? pipe.destination_id}
-                {breaker && (
-                  <>
-                    {' '}
-                    <span class="badge status-failed">paused</span>
-                  </>
-                )}
-              </td>
-              <td>
-                <Enabled enabled={pipe.enabled} />
-              </td>
-              <td class="num">
-                {hour.delivered ?? 0} / {day.delivered ?? 0}
-              </td>
-              <td class="num">
-                {(hour.failed ?? 0) + (hour.dead ?? 0)} / {(day.failed ?? 0) + (day.dead ?? 0)}
-              </td>
-              <td class="num">{data!.backlog.get(pipe.destination_id) ?? 0}</td>
-              <td>
-                {last?.error ? (
-                  <>
-                    <Link to={`/deliveries/${last.delivery_id}`}>
-                      {last.error.code}: {last.error.message}
-                    </Link>{' '}
-                    <Time iso={last.updated_at} />
-                  </>
-                ) : (
-                  <span class="muted">—</span>
-                )}
-              </td>
-            </tr>
-          );
-        }}
+        row={(pipe) => <PipeRow key={pipe.id} pipe={pipe} data={data!} />}
       />
-      {data && canWrite() && (
-        <CreateForm
-          // Re-rendered when sources or destinations change, so the selects list them all.
-          key={`${[...data.sources.keys()].join()}|${[...data.destinations.keys()].join()}`}
-          title="New pipe"
-          id="new-pipe"
-          fields={[
-            { name: 'name', label: 'Name' },
-            {
-              name: 'source_id',
-              label: 'Source',
-              kind: 'select',
-              options: [...data.sources.values()].map((s) => ({ value: s.id, label: s.name })),
-            },
-            {
-              name: 'destination_id',
-              label: 'Destination',
-              kind: 'select',
-              options: [...data.destinations.values()].map((d) => ({ value: d.id, label: d.name })),
-            },
-            {
-              name: 'transform',
-              label: 'Transform code',
-              kind: 'code',
-              required: false,
-              hint: 'function transform({ events, profiles, secrets }); empty sends events unchanged',
-            },
-          ]}
-          submit="Create pipe"
-          onCreate={async ({ name, source_id, destination_id, transform }) => {
-            const body: Record<string, unknown> = { name, source_id, destination_id };
-            if (transform?.trim()) body.transform = transform;
-            const created = await api<{ id: string }>('api/pipes', { method: 'POST', body });
-            navigate(`/pipes/${created.id}`);
-            return `Pipe ${name} created.`;
-          }}
-        />
-      )}
+      {data && canWrite() && <NewPipeForm data={data} />}
     </main>
   );
 }
