@@ -137,6 +137,112 @@ function classify(err: unknown, signal: AbortSignal, timeoutMs: number): FetchFa
   return new FetchFailure('CONNECTION', message);
 }
 
+/** The request's URL parsed; a scheme other than http(s) is recorded as a denied exchange. */
+function checkedUrl(req: GuestFetchRequest, exchanges: CapturedExchange[]): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(req.url);
+  } catch {
+    throw new FetchFailure('INVALID_URL', `fetch: invalid URL ${JSON.stringify(req.url)}`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    const message = `fetch: only http: and https: URLs are allowed, got ${parsed.protocol}`;
+    exchanges.push({
+      request: { url: parsed.href, method: req.method, headers: { ...req.headers } },
+      error: { code: 'EGRESS_DENIED', message },
+      startedAt: new Date().toISOString(),
+      durationMs: 0,
+    });
+    throw new FetchFailure('EGRESS_DENIED', message);
+  }
+  return parsed;
+}
+
+/**
+ * Sends one hop through `transport` under the fetch time-out (and the call's own signal), capturing
+ * it as an exchange; a transport failure or a response over the size limit rejects.
+ */
+async function sendHop(
+  req: GuestFetchRequest,
+  transport: Transport,
+  limits: { fetchTimeoutMs: number; responseBytes: number },
+  exchanges: CapturedExchange[],
+  callSignal?: AbortSignal,
+): Promise<RawResponse> {
+  const startedAt = new Date();
+  const t0 = performance.now();
+  // A controller and a timer, not AbortSignal.timeout() inside AbortSignal.any(): Node holds the
+  // sources of `any` weakly, so an otherwise unreferenced timeout signal can be collected before
+  // it fires and the fetch would never time out.
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException('fetch timed out', 'TimeoutError')),
+    limits.fetchTimeoutMs,
+  );
+  const onCallAbort = () => controller.abort(callSignal?.reason);
+  if (callSignal?.aborted) onCallAbort();
+  else callSignal?.addEventListener('abort', onCallAbort, { once: true });
+  const signal = controller.signal;
+  const exchange: CapturedExchange = {
+    request: { url: req.url, method: req.method, headers: { ...req.headers } },
+    startedAt: startedAt.toISOString(),
+    durationMs: 0,
+  };
+  if (req.body !== undefined) exchange.request.body = req.body;
+  exchanges.push(exchange);
+  let raw: RawResponse;
+  try {
+    raw = await transport(req, signal, limits.responseBytes);
+  } catch (err) {
+    const failure = classify(err, signal, limits.fetchTimeoutMs);
+    exchange.error = { code: failure.code, message: failure.message };
+    exchange.durationMs = performance.now() - t0;
+    throw failure;
+  } finally {
+    clearTimeout(timer);
+    callSignal?.removeEventListener('abort', onCallAbort);
+  }
+  exchange.durationMs = performance.now() - t0;
+  exchange.response = { status: raw.status, headers: Object.fromEntries(raw.headers), body: raw.body };
+  if (raw.truncated) {
+    exchange.response.truncated = true;
+    exchange.error = {
+      code: 'RESPONSE_TOO_LARGE',
+      message: `response body exceeds ${limits.responseBytes} bytes`,
+    };
+    throw new FetchFailure(
+      'RESPONSE_TOO_LARGE',
+      `fetch: response body exceeds ${limits.responseBytes} bytes`,
+    );
+  }
+  return raw;
+}
+
+/**
+ * The request a followed redirect makes: 303 (and 301/302 after a POST) becomes a GET without its
+ * body and content headers; credentials are dropped when the redirect leaves the origin.
+ */
+function redirectedRequest(
+  req: GuestFetchRequest,
+  status: number,
+  next: string,
+  origin: string,
+): GuestFetchRequest {
+  const toGet = status === 303 || ((status === 301 || status === 302) && req.method === 'POST');
+  const headers = { ...req.headers };
+  if (new URL(next).origin !== origin) {
+    // Credentials stay with the origin they were meant for.
+    for (const k of Object.keys(headers)) {
+      if (/^(authorization|cookie|proxy-authorization)$/i.test(k)) delete headers[k];
+    }
+  }
+  if (toGet) {
+    for (const k of Object.keys(headers)) if (/^content-/i.test(k)) delete headers[k];
+    return { url: next, method: 'GET', headers };
+  }
+  return { ...req, url: next, headers };
+}
+
 /**
  * Runs one guest `fetch`: validates the URL, sends through `transport`, handles redirects as the
  * request's `redirect` mode says (following at most 5 by hand), and pushes one captured exchange per
@@ -159,69 +265,9 @@ export async function performGuestFetch(
   const { redirect: _mode, ...plain } = request;
   let req: GuestFetchRequest = plain;
   for (let hop = 0; ; hop++) {
-    let parsed: URL;
-    try {
-      parsed = new URL(req.url);
-    } catch {
-      throw new FetchFailure('INVALID_URL', `fetch: invalid URL ${JSON.stringify(req.url)}`);
-    }
-    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
-      const message = `fetch: only http: and https: URLs are allowed, got ${parsed.protocol}`;
-      exchanges.push({
-        request: { url: parsed.href, method: req.method, headers: { ...req.headers } },
-        error: { code: 'EGRESS_DENIED', message },
-        startedAt: new Date().toISOString(),
-        durationMs: 0,
-      });
-      throw new FetchFailure('EGRESS_DENIED', message);
-    }
+    const parsed = checkedUrl(req, exchanges);
     req.url = parsed.href;
-    const startedAt = new Date();
-    const t0 = performance.now();
-    // A controller and a timer, not AbortSignal.timeout() inside AbortSignal.any(): Node holds the
-    // sources of `any` weakly, so an otherwise unreferenced timeout signal can be collected before
-    // it fires and the fetch would never time out.
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new DOMException('fetch timed out', 'TimeoutError')),
-      limits.fetchTimeoutMs,
-    );
-    const onCallAbort = () => controller.abort(callSignal?.reason);
-    if (callSignal?.aborted) onCallAbort();
-    else callSignal?.addEventListener('abort', onCallAbort, { once: true });
-    const signal = controller.signal;
-    const exchange: CapturedExchange = {
-      request: { url: req.url, method: req.method, headers: { ...req.headers } },
-      startedAt: startedAt.toISOString(),
-      durationMs: 0,
-    };
-    if (req.body !== undefined) exchange.request.body = req.body;
-    exchanges.push(exchange);
-    let raw: RawResponse;
-    try {
-      raw = await transport(req, signal, limits.responseBytes);
-    } catch (err) {
-      const failure = classify(err, signal, limits.fetchTimeoutMs);
-      exchange.error = { code: failure.code, message: failure.message };
-      exchange.durationMs = performance.now() - t0;
-      throw failure;
-    } finally {
-      clearTimeout(timer);
-      callSignal?.removeEventListener('abort', onCallAbort);
-    }
-    exchange.durationMs = performance.now() - t0;
-    exchange.response = { status: raw.status, headers: Object.fromEntries(raw.headers), body: raw.body };
-    if (raw.truncated) {
-      exchange.response.truncated = true;
-      exchange.error = {
-        code: 'RESPONSE_TOO_LARGE',
-        message: `response body exceeds ${limits.responseBytes} bytes`,
-      };
-      throw new FetchFailure(
-        'RESPONSE_TOO_LARGE',
-        `fetch: response body exceeds ${limits.responseBytes} bytes`,
-      );
-    }
+    const raw = await sendHop(req, transport, limits, exchanges, callSignal);
     const location = raw.headers.find(([k]) => k.toLowerCase() === 'location')?.[1];
     if (!REDIRECT_STATUSES.has(raw.status) || location === undefined || mode === 'manual') {
       return {
@@ -248,19 +294,6 @@ export async function performGuestFetch(
     } catch {
       throw new FetchFailure('INVALID_URL', `fetch: redirect to an invalid URL ${JSON.stringify(location)}`);
     }
-    const toGet = raw.status === 303 || ((raw.status === 301 || raw.status === 302) && req.method === 'POST');
-    const headers = { ...req.headers };
-    if (new URL(next).origin !== parsed.origin) {
-      // Credentials stay with the origin they were meant for.
-      for (const k of Object.keys(headers)) {
-        if (/^(authorization|cookie|proxy-authorization)$/i.test(k)) delete headers[k];
-      }
-    }
-    if (toGet) {
-      for (const k of Object.keys(headers)) if (/^content-/i.test(k)) delete headers[k];
-      req = { url: next, method: 'GET', headers };
-    } else {
-      req = { ...req, url: next, headers };
-    }
+    req = redirectedRequest(req, raw.status, next, parsed.origin);
   }
 }
