@@ -2,10 +2,8 @@
  * Reading delivery records, and replaying them.
  */
 
-import type { SandboxEvent } from '@openpipes/sandbox';
 import { z } from 'zod';
 import { auditEntry } from './audit.js';
-import { checkConsent } from './consent/requirement.js';
 import { countDeliveries, type DeliveryCounts, type DeliveryCountsQuery } from './delivery-counts.js';
 import { PipesError } from './errors.js';
 import { cursorSchema, isId } from './ids.js';
@@ -18,15 +16,16 @@ import {
   matchWindowMs,
 } from './match-quality.js';
 import type { ActorContext } from './registries/registry.js';
+import { findReplayRows, previewReplay } from './replay-preview.js';
 import {
   type Delivery,
   type DeliveryError,
   type DeliveryStatus,
   deliveryStatusSchema,
   type Page,
+  type Pipe,
 } from './schemas.js';
-import { createRedactor } from './secrets/redact.js';
-import type { DeliveryRow, Store } from './store.js';
+import type { DeliveryRow } from './store.js';
 import { traceIdOf } from './tracing/index.js';
 import type { TransformTestDeps } from './transform-test.js';
 import { parseOrThrow } from './validation.js';
@@ -177,37 +176,88 @@ export interface DeliveriesDeps extends TransformTestDeps {
   onRequeued: (destinationIds: string[]) => void;
 }
 
-export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
-  const present = async (row: DeliveryRow, attempts?: Delivery['attempts']): Promise<Delivery> => {
-    const config = await deps.config.current();
-    const delivery: Delivery = {
-      id: row.id,
-      pipe_id: row.pipe_id,
-      pipe_version: row.pipe_version,
-      destination_id: row.destination_id,
-      destination_version: row.destination_version,
-      destination: config.destinations.get(row.destination_id)?.name ?? row.destination_id,
-      source_id: row.source_id,
-      event_id: row.event_id,
-      event_type: row.event_type,
-      status: row.status,
-      filter_reason: row.status === 'filtered' ? row.filter_reason : null,
-      output: row.detail.output,
-      request: (row.detail.request as Delivery['request']) ?? null,
-      response: (row.detail.response as Delivery['response']) ?? null,
-      error: (row.detail.error as Delivery['error']) ?? null,
-      test_mode: row.test_mode,
-      attempt_count: row.attempt_count,
-      next_attempt_at: row.next_attempt_at,
-      created_at: row.created_at,
-      updated_at: row.updated_at,
-      delivered_at: row.delivered_at,
-      trace_id: traceIdOf(row.trace_parent),
-      erased_at: row.detail.erased_at ?? null,
-    };
-    if (attempts) delivery.attempts = attempts;
-    return delivery;
+/** A stored delivery row as the public record (the destination's name from the current config). */
+function presentDelivery(
+  config: Awaited<ReturnType<DeliveriesDeps['config']['current']>>,
+  row: DeliveryRow,
+  attempts?: Delivery['attempts'],
+): Delivery {
+  const delivery: Delivery = {
+    id: row.id,
+    pipe_id: row.pipe_id,
+    pipe_version: row.pipe_version,
+    destination_id: row.destination_id,
+    destination_version: row.destination_version,
+    destination: config.destinations.get(row.destination_id)?.name ?? row.destination_id,
+    source_id: row.source_id,
+    event_id: row.event_id,
+    event_type: row.event_type,
+    status: row.status,
+    filter_reason: row.status === 'filtered' ? row.filter_reason : null,
+    output: row.detail.output,
+    request: (row.detail.request as Delivery['request']) ?? null,
+    response: (row.detail.response as Delivery['response']) ?? null,
+    error: (row.detail.error as Delivery['error']) ?? null,
+    test_mode: row.test_mode,
+    attempt_count: row.attempt_count,
+    next_attempt_at: row.next_attempt_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    delivered_at: row.delivered_at,
+    trace_id: traceIdOf(row.trace_parent),
+    erased_at: row.detail.erased_at ?? null,
   };
+  if (attempts) delivery.attempts = attempts;
+  return delivery;
+}
+
+/** Re-queues the deliveries the options select and writes the audit entry right after. */
+async function requeue(
+  deps: DeliveriesDeps,
+  pipe: Pipe,
+  options: ReplayOptions & { statuses: DeliveryStatus[]; limit: number; version: number | null },
+  context: ActorContext | undefined,
+): Promise<ReplayResult> {
+  const { statuses, limit, version } = options;
+  const ids = await deps.store.requeueDeliveries({
+    pipeId: pipe.id,
+    ids: options.ids,
+    statuses,
+    since: options.since,
+    until: options.until,
+    pinnedPipeVersion: version,
+    now: new Date(deps.now()).toISOString(),
+    limit,
+  });
+  if (ids.length > 0) deps.onRequeued([pipe.destination_id]);
+  // Not in the requeue's transaction (the store has no such method); written right after it.
+  await deps.store.appendAudit({
+    entry: auditEntry({
+      action: 'replay',
+      entityKind: 'pipe',
+      entityId: pipe.id,
+      before: null,
+      after: {
+        count: ids.length,
+        // Enough to find them again; a large replay is described by its filters.
+        ids: ids.slice(0, 100),
+        ids_truncated: ids.length > 100,
+        statuses,
+        since: options.since ?? null,
+        until: options.until ?? null,
+        pipe_version: version,
+        requested_ids: options.ids ? options.ids.length : null,
+      },
+      context,
+      now: deps.now(),
+    }),
+  });
+  return { dry_run: false, count: ids.length, ids };
+}
+
+export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
+  const present = async (row: DeliveryRow, attempts?: Delivery['attempts']) =>
+    presentDelivery(await deps.config.current(), row, attempts);
 
   const pageOf = async (pipeId: string, options: ListDeliveriesOptions & { limit: number }) => {
     const rows = await deps.store.listDeliveries({
@@ -251,121 +301,11 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
       const version = options.pipe_version ?? null;
       const runPipe = version === null ? pipe : await deps.pipes.getVersion(pipeId, version);
 
-      if (!options.dry_run) {
-        const ids = await deps.store.requeueDeliveries({
-          pipeId,
-          ids: options.ids,
-          statuses,
-          since: options.since,
-          until: options.until,
-          pinnedPipeVersion: version,
-          now: new Date(deps.now()).toISOString(),
-          limit,
-        });
-        if (ids.length > 0) deps.onRequeued([pipe.destination_id]);
-        // Not in the requeue's transaction (the store has no such method); written right after it.
-        await deps.store.appendAudit({
-          entry: auditEntry({
-            action: 'replay',
-            entityKind: 'pipe',
-            entityId: pipeId,
-            before: null,
-            after: {
-              count: ids.length,
-              // Enough to find them again; a large replay is described by its filters.
-              ids: ids.slice(0, 100),
-              ids_truncated: ids.length > 100,
-              statuses,
-              since: options.since ?? null,
-              until: options.until ?? null,
-              pipe_version: version,
-              requested_ids: options.ids ? options.ids.length : null,
-            },
-            context,
-            now: deps.now(),
-          }),
-        });
-        return { dry_run: false, count: ids.length, ids };
-      }
+      if (!options.dry_run) return requeue(deps, pipe, { ...options, statuses, limit, version }, context);
 
       // Dry run: find the same deliveries, run the transform, send nothing, change nothing.
-      const rows: DeliveryRow[] = [];
-      let cursor: string | undefined;
-      while (rows.length < limit) {
-        const batch = await deps.store.listDeliveries({
-          pipeId,
-          status: statuses,
-          since: options.since,
-          until: options.until,
-          cursor,
-          limit: Math.min(500, limit - rows.length),
-        });
-        // An erased person's records have no event to run: a real replay skips them too.
-        rows.push(
-          ...batch.filter((r) => !r.detail.erased_at && (!options.ids || options.ids.includes(r.id))),
-        );
-        if (batch.length === 0) break;
-        cursor = batch[batch.length - 1]!.id;
-      }
-      const destination = (await deps.config.current()).destinations.get(pipe.destination_id);
-      const secrets = await deps.resolveSecrets(destination?.secret_ids ?? []);
-      const redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
-      const events = await Promise.all(rows.map((r) => eventOf(deps.store, r)));
-      const preview: NonNullable<ReplayResult['preview']> = [];
-      // As delivery does: the pipe's consent requirement first, then the transform for the rest.
-      const allowed: number[] = [];
-      rows.forEach((row, i) => {
-        if (checkConsent(runPipe.consent, events[i]!.event_payload).met) allowed.push(i);
-        else
-          preview[i] = {
-            id: row.id,
-            event_id: row.event_id,
-            output: null,
-            error: null,
-            filter_reason: 'consent',
-          };
-      });
-      if (runPipe.transform === null) {
-        // Pass-through previews what delivery sends: the event as it came in, event_id included.
-        for (const i of allowed) {
-          const row = rows[i]!;
-          preview[i] = {
-            id: row.id,
-            event_id: row.event_id,
-            output: redact([events[i]!]),
-            error: null,
-            filter_reason: null,
-          };
-        }
-      } else if (allowed.length > 0) {
-        const input = allowed.map((i) => events[i]!);
-        const run = await deps.sandbox.transform({
-          code: { kind: 'transform', owner: runPipe.id, version: runPipe.version, code: runPipe.transform },
-          events: input,
-          profiles: deps.profiles ? ((await deps.profiles({ pipe: runPipe, events: input })) ?? {}) : {},
-          secrets,
-        });
-        allowed.forEach((i, k) => {
-          const row = rows[i]!;
-          const result = run.results[k];
-          const filtered = result?.ok && result.outputs.length === 0;
-          preview[i] = {
-            id: row.id,
-            event_id: row.event_id,
-            output: result?.ok ? redact(result.outputs) : null,
-            error:
-              result && !result.ok
-                ? redact({
-                    code: result.error.code,
-                    message: result.error.message,
-                    retryable: false,
-                    stage: 'transform' as const,
-                  })
-                : null,
-            filter_reason: filtered ? (result.filter_reason ?? 'transform') : null,
-          };
-        });
-      }
+      const rows = await findReplayRows(deps.store, pipeId, { ...options, statuses, limit });
+      const preview = await previewReplay(deps, runPipe, pipe.destination_id, rows);
       return { dry_run: true, count: rows.length, ids: rows.map((r) => r.id), preview };
     },
 
@@ -401,21 +341,5 @@ export function createDeliveriesApi(deps: DeliveriesDeps): DeliveriesApi {
         rows,
       });
     },
-  };
-}
-
-async function eventOf(store: Store, row: DeliveryRow): Promise<SandboxEvent> {
-  const event = await store.getEvent({ id: row.event_ref });
-  if (!event) {
-    throw new PipesError({
-      code: 'NOT_FOUND',
-      message: `event ${row.event_ref} of delivery ${row.id} was pruned`,
-    });
-  }
-  return {
-    event_type: event.event_type,
-    event_time: event.event_time,
-    event_payload: event.event_payload,
-    event_id: event.event_id,
   };
 }
