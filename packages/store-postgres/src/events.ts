@@ -25,6 +25,68 @@ const storedEventColumns = (eb: ExpressionBuilder<PostgresTables, 'events'>) => 
   'received_at' as const,
 ];
 
+type AppendInput = Parameters<EventMethods['appendEvents']>[0];
+
+/**
+ * Within one call: the first of several events with one sender id wins (when deduplicating), and
+ * the row each sender id leaves in event_dedup (the last stored one of this call).
+ */
+function duplicatesInCall(events: AppendInput['events'], deduplicating: boolean) {
+  const duplicateOf = new Map<number, string>();
+  const firstByEventId = new Map<string, string>();
+  const dedupRows = new Map<string, string>();
+  events.forEach((event, i) => {
+    if (!event.sender_event_id) return;
+    if (deduplicating) {
+      const first = firstByEventId.get(event.event_id);
+      if (first) {
+        duplicateOf.set(i, first);
+        return;
+      }
+      firstByEventId.set(event.event_id, event.id);
+    }
+    dedupRows.set(event.event_id, event.id);
+  });
+  return { duplicateOf, dedupRows };
+}
+
+/** The event rows and one pending delivery row per pipe for the events that are not duplicates. */
+function newRows(
+  events: AppendInput['events'],
+  pipes: AppendInput['pipes'],
+  deliveryIds: AppendInput['deliveryIds'],
+  duplicateOf: Map<number, string>,
+) {
+  const newEvents: unknown[] = [];
+  const newDeliveries: unknown[] = [];
+  events.forEach((event, i) => {
+    if (duplicateOf.has(i)) return;
+    newEvents.push({
+      id: event.id,
+      event_id: event.event_id,
+      sender_event_id: event.sender_event_id,
+      event_type: event.event_type,
+      event_time: event.event_time,
+      // Text, cast to json in SQL: json_to_recordset would unescape a nested value
+      // and refuse a \u0000 in it, while a json cast keeps the escape as written.
+      payload: JSON.stringify(event.event_payload),
+      trace_parent: event.trace_parent ?? null,
+    });
+    pipes.forEach((pipe, p) => {
+      newDeliveries.push({
+        id: deliveryIds[i * pipes.length + p],
+        event_ref: event.id,
+        pipe_id: pipe.pipe_id,
+        destination_id: pipe.destination_id,
+        event_id: event.event_id,
+        event_type: event.event_type,
+        trace_parent: event.trace_parent ?? null,
+      });
+    });
+  });
+  return { newEvents, newDeliveries };
+}
+
 /** The store's event methods. */
 export function eventMethods(context: PgContext): EventMethods {
   const { q, T, guard, tx, wake } = context;
@@ -35,23 +97,7 @@ export function eventMethods(context: PgContext): EventMethods {
         checkDeliveryIds({ events, pipes, deliveryIds });
         if (events.length === 0) return [];
         const results = await tx(async (trx) => {
-          // Within the call: the first of several events with one sender id wins (when deduplicating).
-          const duplicateOf = new Map<number, string>();
-          const firstByEventId = new Map<string, string>();
-          // The row each sender id leaves in event_dedup (the last stored one of this call).
-          const dedupRows = new Map<string, string>();
-          events.forEach((event, i) => {
-            if (!event.sender_event_id) return;
-            if (dedupSince !== null) {
-              const first = firstByEventId.get(event.event_id);
-              if (first) {
-                duplicateOf.set(i, first);
-                return;
-              }
-              firstByEventId.set(event.event_id, event.id);
-            }
-            dedupRows.set(event.event_id, event.id);
-          });
+          const { duplicateOf, dedupRows } = duplicatesInCall(events, dedupSince !== null);
 
           if (dedupRows.size > 0) {
             // Sorted, so two calls sharing ids lock the rows in one order (no deadlock). A row
@@ -83,33 +129,7 @@ export function eventMethods(context: PgContext): EventMethods {
             }
           }
 
-          const newEvents: unknown[] = [];
-          const newDeliveries: unknown[] = [];
-          events.forEach((event, i) => {
-            if (duplicateOf.has(i)) return;
-            newEvents.push({
-              id: event.id,
-              event_id: event.event_id,
-              sender_event_id: event.sender_event_id,
-              event_type: event.event_type,
-              event_time: event.event_time,
-              // Text, cast to json in SQL: json_to_recordset would unescape a nested value
-              // and refuse a \u0000 in it, while a json cast keeps the escape as written.
-              payload: JSON.stringify(event.event_payload),
-              trace_parent: event.trace_parent ?? null,
-            });
-            pipes.forEach((pipe, p) => {
-              newDeliveries.push({
-                id: deliveryIds[i * pipes.length + p],
-                event_ref: event.id,
-                pipe_id: pipe.pipe_id,
-                destination_id: pipe.destination_id,
-                event_id: event.event_id,
-                event_type: event.event_type,
-                trace_parent: event.trace_parent ?? null,
-              });
-            });
-          });
+          const { newEvents, newDeliveries } = newRows(events, pipes, deliveryIds, duplicateOf);
           if (newEvents.length > 0) {
             await sql`
               WITH inserted AS (
