@@ -118,6 +118,100 @@ export const sandboxInternals: unique symbol = Symbol('openpipes.sandbox.interna
 
 const crashFailure = (message: string): SandboxFailure => ({ code: 'WORKER_CRASHED', message });
 
+/** What every worker is started with. */
+function workerConfig(
+  options: SandboxOptions,
+  limits: ReturnType<typeof resolveLimits>,
+): Omit<WorkerConfig, 'activity'> {
+  return {
+    limits,
+    egressAllow: [...(options.egress?.allow ?? [])],
+    ...(options.egress?.resolver === undefined ? {} : { egressResolver: moduleUrl(options.egress.resolver) }),
+    contextMaxUses: options.contextMaxUses ?? 1000,
+    maxWarmContexts: options.maxWarmContexts ?? 32,
+    recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),
+    batchTransforms: options.batchTransforms ?? true,
+    secretDigestKey: newDigestKey(),
+  };
+}
+
+type RunCall = <T extends FromWorker>(
+  kind: CallKind,
+  owner: string,
+  message: ToWorker & { id: number },
+  fetch?: FetchLike,
+  events?: SandboxEvent[],
+) => Promise<T>;
+
+/** A transform call: the events sent in chunks, each its own worker call, and the runs merged. */
+async function runTransform(
+  run: RunCall,
+  nextId: () => number,
+  limits: ReturnType<typeof resolveLimits>,
+  chunkEvents: number,
+  { code, events, profiles, secrets }: Parameters<Sandbox['transform']>[0],
+): Promise<TransformRun> {
+  if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
+  const profilesJson = profiles === undefined ? undefined : JSON.stringify(profiles);
+  const secretsJson = JSON.stringify(secrets ?? {});
+  const filename = `${code.kind}.js`;
+  // A large batch crosses in chunks, each its own call: the worker starts on the first while
+  // this thread encodes the next, and this thread decodes each chunk's results as they come
+  // back while the worker runs the next one (docs/sandbox.md, "Performance").
+  const plan = chunkPlan(events.length, chunkEvents);
+  const parts: Array<Promise<TransformRun>> = [];
+  let start = 0;
+  for (const size of plan) {
+    const part = size >= events.length ? events : events.slice(start, start + size);
+    start += size;
+    const more = start < events.length;
+    const once = (textResults: boolean) =>
+      run<Extract<FromWorker, { type: 'transform-result' }>>(
+        'transform',
+        `transform:${code.owner}`,
+        {
+          type: 'transform',
+          id: nextId(),
+          code,
+          eventsBjson: encodeBjson(part),
+          count: part.length,
+          profilesJson,
+          secretsJson,
+          ...(textResults ? { textResults } : {}),
+          ...(more ? { more } : {}),
+        },
+        undefined,
+        part,
+      ).then((msg) => {
+        if (msg.failure || !msg.payload) throw failureError(msg.failure ?? crashFailure('no result'));
+        return assembleTransformRun(msg.payload, limits, filename);
+      });
+    // Results this thread cannot read in binary form (not JSON data, a cycle) are asked for
+    // again as text; the worker then keeps to text for this code.
+    const call = once(false).catch((err: unknown) => {
+      if (err instanceof BjsonUnsupported) return once(true);
+      throw err;
+    });
+    // Settled below; keep an early rejection from being reported as unhandled meanwhile.
+    call.catch(() => {});
+    parts.push(call);
+  }
+  return mergeRuns(await Promise.all(parts));
+}
+
+/** The runs of a transform's chunks as one: results and logs in order, durations added up. */
+function mergeRuns(runs: TransformRun[]): TransformRun {
+  if (runs.length === 1) return runs[0]!;
+  const merged: TransformRun = { results: [], logs: [], durationMs: 0, path: 'batch' };
+  for (const r of runs) {
+    for (const x of r.results) merged.results.push(x);
+    for (const line of r.logs) merged.logs.push(line);
+    merged.durationMs += r.durationMs;
+    if (r.path !== 'batch') merged.path = 'per-event';
+  }
+  return merged;
+}
+
 /**
  * Creates the sandbox that runs transforms and `send()` functions.
  *
@@ -144,16 +238,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
 } {
   const limits = resolveLimits(options.limits);
   const size = Math.max(1, Math.floor(options.workers ?? availableParallelism()));
-  const config: Omit<WorkerConfig, 'activity'> = {
-    limits,
-    egressAllow: [...(options.egress?.allow ?? [])],
-    ...(options.egress?.resolver === undefined ? {} : { egressResolver: moduleUrl(options.egress.resolver) }),
-    contextMaxUses: options.contextMaxUses ?? 1000,
-    maxWarmContexts: options.maxWarmContexts ?? 32,
-    recycleHeapBytes: Math.floor(limits.memoryBytes * (options.recycleHeapRatio ?? 0.5)),
-    batchTransforms: options.batchTransforms ?? true,
-    secretDigestKey: newDigestKey(),
-  };
+  const config = workerConfig(options, limits);
   const chunkEvents = Math.max(0, Math.floor(options.transformChunkEvents ?? DEFAULT_CHUNK_EVENTS));
   const pool = createWorkerPool({
     size,
@@ -191,62 +276,8 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
         );
     },
 
-    async transform({ code, events, profiles, secrets }) {
-      if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
-      const profilesJson = profiles === undefined ? undefined : JSON.stringify(profiles);
-      const secretsJson = JSON.stringify(secrets ?? {});
-      const filename = `${code.kind}.js`;
-      // A large batch crosses in chunks, each its own call: the worker starts on the first while
-      // this thread encodes the next, and this thread decodes each chunk's results as they come
-      // back while the worker runs the next one (docs/sandbox.md, "Performance").
-      const plan = chunkPlan(events.length, chunkEvents);
-      const parts: Array<Promise<TransformRun>> = [];
-      let start = 0;
-      for (const size of plan) {
-        const part = size >= events.length ? events : events.slice(start, start + size);
-        start += size;
-        const more = start < events.length;
-        const once = (textResults: boolean) =>
-          run<Extract<FromWorker, { type: 'transform-result' }>>(
-            'transform',
-            `transform:${code.owner}`,
-            {
-              type: 'transform',
-              id: nextId(),
-              code,
-              eventsBjson: encodeBjson(part),
-              count: part.length,
-              profilesJson,
-              secretsJson,
-              ...(textResults ? { textResults } : {}),
-              ...(more ? { more } : {}),
-            },
-            undefined,
-            part,
-          ).then((msg) => {
-            if (msg.failure || !msg.payload) throw failureError(msg.failure ?? crashFailure('no result'));
-            return assembleTransformRun(msg.payload, limits, filename);
-          });
-        // Results this thread cannot read in binary form (not JSON data, a cycle) are asked for
-        // again as text; the worker then keeps to text for this code.
-        const call = once(false).catch((err: unknown) => {
-          if (err instanceof BjsonUnsupported) return once(true);
-          throw err;
-        });
-        // Settled below; keep an early rejection from being reported as unhandled meanwhile.
-        call.catch(() => {});
-        parts.push(call);
-      }
-      const runs = await Promise.all(parts);
-      if (runs.length === 1) return runs[0]!;
-      const merged: TransformRun = { results: [], logs: [], durationMs: 0, path: 'batch' };
-      for (const r of runs) {
-        for (const x of r.results) merged.results.push(x);
-        for (const line of r.logs) merged.logs.push(line);
-        merged.durationMs += r.durationMs;
-        if (r.path !== 'batch') merged.path = 'per-event';
-      }
-      return merged;
+    transform(input) {
+      return runTransform(run, nextId, limits, chunkEvents, input);
     },
 
     async send({ code, events, secrets, options: sendOptions }): Promise<SendRun> {
