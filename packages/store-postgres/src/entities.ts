@@ -25,8 +25,8 @@ type Trx = Transaction<PostgresTables>;
 const dataText = (eb: ExpressionBuilder<PostgresTables, 'entities' | 'entity_versions'>) =>
   eb.cast<string>('data', 'text').as('data');
 
-/** The store's entity methods. */
-export function entityMethods({ q, guard, tx, insertAudit }: PgContext): EntityMethods {
+/** The writes every entity method shares: version snapshot, audit entry and config revision; CONFLICT on a taken key. */
+function entityWrites({ q, guard, tx, insertAudit }: PgContext) {
   const bumpRevision = (trx: Trx) =>
     q(trx)
       .updateTable('meta')
@@ -58,6 +58,13 @@ export function entityMethods({ q, guard, tx, insertAudit }: PgContext): EntityM
         throw sqlState(err) === pgErrorCodes.uniqueViolation ? entityTakenError(entity, err) : err;
       }
     });
+  return { bumpRevision, recordWrite, write };
+}
+
+/** The store's entity methods. */
+export function entityMethods(context: PgContext): EntityMethods {
+  const { q, guard, tx, insertAudit } = context;
+  const { bumpRevision, recordWrite, write } = entityWrites(context);
 
   const selectEntities = () =>
     q()

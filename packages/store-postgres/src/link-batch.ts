@@ -149,6 +149,40 @@ export function planLinks(input: {
     return plan.survivor;
   });
 
+  const writes = collectWrites({
+    profiles,
+    ownerOf,
+    existed,
+    existedIdentifiers,
+    changedProfiles,
+    changedIdentifiers,
+    mergedInto,
+    merges,
+  });
+  return { out, writes };
+}
+
+/** The writes the planned links add up to: new and changed profiles and identifiers, repoints, merges. */
+function collectWrites(plan: {
+  profiles: Map<string, LiveProfile>;
+  ownerOf: Map<string, IdentifierState>;
+  existed: Set<string>;
+  existedIdentifiers: Set<string>;
+  changedProfiles: Set<string>;
+  changedIdentifiers: Set<string>;
+  mergedInto: Map<string, string>;
+  merges: LinkWrites['merges'];
+}): LinkWrites {
+  const {
+    profiles,
+    ownerOf,
+    existed,
+    existedIdentifiers,
+    changedProfiles,
+    changedIdentifiers,
+    mergedInto,
+    merges,
+  } = plan;
   const state = (p: LiveProfile): ProfileState => ({
     id: p.id,
     merged_into: p.merged_into,
@@ -167,20 +201,17 @@ export function planLinks(input: {
   const newIdentifiers: IdentifierState[] = [];
   for (const [ref, i] of ownerOf) if (!existedIdentifiers.has(ref)) newIdentifiers.push(i);
   return {
-    out,
-    writes: {
-      newProfiles,
-      changedProfiles: [...changedProfiles]
-        .filter((id) => existed.has(id))
-        .map((id) => state(profiles.get(id)!)),
-      newIdentifiers,
-      changedIdentifiers: [...changedIdentifiers]
-        .filter((ref) => existedIdentifiers.has(ref))
-        .map((ref) => ownerOf.get(ref)!),
-      repoint: [...mergedInto.keys()]
-        .filter((id) => existed.has(id))
-        .map((id) => ({ from: id, to: finalRoot(id) })),
-      merges,
-    },
+    newProfiles,
+    changedProfiles: [...changedProfiles]
+      .filter((id) => existed.has(id))
+      .map((id) => state(profiles.get(id)!)),
+    newIdentifiers,
+    changedIdentifiers: [...changedIdentifiers]
+      .filter((ref) => existedIdentifiers.has(ref))
+      .map((ref) => ownerOf.get(ref)!),
+    repoint: [...mergedInto.keys()]
+      .filter((id) => existed.has(id))
+      .map((id) => ({ from: id, to: finalRoot(id) })),
+    merges,
   };
 }

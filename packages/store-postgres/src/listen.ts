@@ -24,16 +24,13 @@ export interface Listener {
 
 const maxKnown = 10_000;
 
-export function createListener(options: ListenerOptions): Listener {
+/**
+ * The subscribers of one channel and the destination ids it has named (at most 10 000 kept, woken
+ * again after a reconnect, when a notification may have been missed).
+ */
+function createFanout(channel: string) {
   const subscribers = new Set<(ids: string[]) => void>();
   const known = new Set<string>();
-  let client: PgPoolClient | null = null;
-  let connecting: Promise<void> | null = null;
-  let reconnectTimer: NodeJS.Timeout | null = null;
-  let heartbeat: NodeJS.Timeout | null = null;
-  let backoffMs = 100;
-  let closed = false;
-
   const deliver = (ids: string[]) => {
     for (const fn of subscribers) {
       try {
@@ -45,7 +42,7 @@ export function createListener(options: ListenerOptions): Listener {
   };
 
   const onNotification = (message: PgNotification) => {
-    if (message.channel !== options.channel || !message.payload) return;
+    if (message.channel !== channel || !message.payload) return;
     const ids = message.payload.split(',').filter(Boolean);
     for (const id of ids) {
       if (known.size >= maxKnown) known.clear();
@@ -53,6 +50,17 @@ export function createListener(options: ListenerOptions): Listener {
     }
     deliver(ids);
   };
+  return { subscribers, known, deliver, onNotification };
+}
+
+export function createListener(options: ListenerOptions): Listener {
+  const { subscribers, known, deliver, onNotification } = createFanout(options.channel);
+  let client: PgPoolClient | null = null;
+  let connecting: Promise<void> | null = null;
+  let reconnectTimer: NodeJS.Timeout | null = null;
+  let heartbeat: NodeJS.Timeout | null = null;
+  let backoffMs = 100;
+  let closed = false;
 
   const drop = (error: Error) => {
     const current = client;
