@@ -2,41 +2,23 @@
  * `createHandler()`: the whole HTTP surface of OpenPipes as one fetch-standard function
  * `(Request) => Promise<Response>`. Framework adapters only convert requests and responses.
  */
-import { randomUUID } from 'node:crypto';
 import {
   adaptLogger,
   type DestinationTemplate,
   type Logger,
   type Pipes,
-  PipesError,
-  parseOrThrow,
   silentLogger,
   toPipesError,
 } from '@openpipes/core';
-import {
-  type ApiPrincipal,
-  type Authenticate,
-  createApiAuthenticator,
-  type StaticApiKey,
-} from './api-keys.js';
+import { type AnswerCore, createAnswer, createAnswerDirect, isConsolePath } from './answer.js';
+import { type Authenticate, createApiAuthenticator, type StaticApiKey } from './api-keys.js';
 import { browserTagRoute } from './browser-tag.js';
-import { clientAddress } from './client-address.js';
 import { createConsoleServer } from './console.js';
-import { type DirectAnswer, type DirectAnswerer, type DirectCall, directAnswerer } from './direct.js';
-import { failureAnswer } from './failure.js';
+import { type DirectAnswerer, directAnswerer } from './direct.js';
 import { createMetrics, type MetricsOptions } from './metrics/index.js';
 import { metricsRoute } from './metrics/route.js';
 import { type ProbeOptions, probeRoutes } from './probes.js';
-import { readQuery } from './query.js';
-import {
-  type DirectReply,
-  isAdminAccess,
-  json,
-  type Reply,
-  type ResponsesSpec,
-  type Route,
-} from './route.js';
-import { readRouteBody } from './route-body.js';
+import type { Route } from './route.js';
 import { createRouter } from './router.js';
 import { type CollectLimits, collectDefaults, collectRoutes } from './routes/collect.js';
 import { adminRoutes } from './routes/index.js';
@@ -170,8 +152,6 @@ export interface OpenPipesHandler {
   matches(pathname: string, context?: RequestContext): boolean;
 }
 
-const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
-
 /**
  * Creates the handler for the collect endpoint, the admin REST API, `/openapi.json` and `/healthz`
  * (and, when asked, `/metrics`, `/livez` and `/readyz`).
@@ -225,181 +205,29 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
   ];
   const router = createRouter(routes);
   const consoleServer = options.console ? createConsoleServer() : null;
-  const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
 
+  const baseOf = (context?: RequestContext) =>
+    context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
   const relativePath = (pathname: string, context?: RequestContext): string | null => {
-    const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
+    const base = baseOf(context);
     if (base && pathname !== base && !pathname.startsWith(`${base}/`)) return null;
     const path = pathname.slice(base.length);
     return path.length > 1 ? path.replace(/\/+$/, '') : '/';
   };
 
-  const answer = async (request: Request, context?: RequestContext): Promise<Response> => {
-    const given = request.headers.get('x-request-id');
-    const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
-    const url = new URL(request.url);
-    const started = performance.now();
-    let errorCode: string | null = null;
-    const sensitive: string[] = [];
-    const requestMethod = context?.method ?? request.method;
-    const method = requestMethod === 'HEAD' ? 'GET' : requestMethod;
-    let route: Route | undefined;
-    let response: Response;
-    try {
-      const path = relativePath(url.pathname, context);
-      if (consoleServer && path !== null && isConsolePath(path)) {
-        const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
-        // The raw path: relativePath drops a trailing slash, which tells `/console` from `/console/`.
-        const consolePath = url.pathname.slice(base.length);
-        response = await consoleServer(requestMethod, isConsolePath(consolePath) ? consolePath : path, base);
-        response.headers.set('x-request-id', requestId);
-        return requestMethod === 'HEAD'
-          ? new Response(null, { status: response.status, headers: response.headers })
-          : response;
-      }
-      const found = path === null ? ({ kind: 'none' } as const) : router.match(method, path);
-      if (found.kind === 'none') {
-        throw new PipesError({
-          code: 'NOT_FOUND',
-          message: `no route for ${requestMethod} ${url.pathname}`,
-        });
-      }
-      if (found.kind === 'method') {
-        throw new PipesError({
-          code: 'METHOD_NOT_ALLOWED',
-          message: `${requestMethod} is not allowed on ${url.pathname}; use ${found.allowed.join(', ')}`,
-          details: { allowed: found.allowed },
-        });
-      }
-      route = found.route;
-      let actor: string | null = null;
-      let principal: ApiPrincipal | null = null;
-      if (isAdminAccess(route.access)) {
-        principal = await authenticateApi(request);
-        if (route.access === 'write' && principal.scope === 'read') {
-          throw new PipesError({
-            code: 'FORBIDDEN',
-            message: `the API key "${principal.actor}" is read-only; ${request.method} needs a key with the write scope`,
-          });
-        }
-        if (route.access === 'privacy' && principal.scope !== 'privacy') {
-          throw new PipesError({
-            code: 'FORBIDDEN',
-            message: `the API key "${principal.actor}" has the ${principal.scope} scope; profiles and erasure (personal data) need a key with the privacy scope`,
-          });
-        }
-        actor = principal.actor;
-      }
-      const rawQuery = readQuery(url, route);
-      const query = route.query ? parseOrThrow(route.query, rawQuery, 'query') : rawQuery;
-      const bodyLimits = {
-        maxBodyBytes: route.body?.large ? apiLimits.maxConfigBodyBytes : apiLimits.maxBodyBytes,
-        maxDepth: apiLimits.maxDepth,
-      };
-      const body = route.body ? await readRouteBody(request, route.body, bodyLimits, sensitive) : undefined;
-      response = toResponse(
-        await route.handle({
-          request,
-          url,
-          params: found.params,
-          requestId,
-          actor: { actor, requestId },
-          principal,
-          sensitive,
-          query,
-          body,
-          clientAddress: clientAddress(
-            context?.clientAddress,
-            request.headers.get('x-forwarded-for'),
-            options.trustedProxies,
-          ),
-        }),
-      );
-    } catch (err) {
-      const failed = failureAnswer(logger, err, {
-        requestId,
-        method: requestMethod,
-        pathname: url.pathname,
-        route,
-        clientLeft: request.signal.aborted,
-        sensitive,
-      });
-      errorCode = failed.code;
-      response = new Response(failed.answer.body, {
-        status: failed.answer.status,
-        headers: failed.answer.headers,
-      });
-    }
-    response.headers.set('x-request-id', requestId);
-    if (metrics && route?.access === 'collect' && method === 'POST') {
-      metrics.collectAnswered({
-        seconds: (performance.now() - started) / 1000,
-        status: response.status,
-        code: errorCode,
-      });
-    }
-    if (requestMethod === 'HEAD') {
-      return new Response(null, { status: response.status, headers: response.headers });
-    }
-    return response;
+  const core: AnswerCore = {
+    router,
+    logger,
+    metrics,
+    apiLimits,
+    authenticateApi,
+    consoleServer,
+    trustedProxies: options.trustedProxies,
+    relativePath,
+    baseOf,
   };
-
-  /**
-   * `answer` for the routes that can answer without a fetch `Request` (`handleDirect`: collect),
-   * step for step: request id, query, the route, failures, metrics. Resolves null for any other
-   * request before touching it, and the adapter takes the fetch path.
-   */
-  const answerDirect = async (call: DirectCall, context?: RequestContext): Promise<DirectAnswer | null> => {
-    if (call.method !== 'POST') return null;
-    const path = relativePath(call.url.pathname, context);
-    if (path === null || (consoleServer && isConsolePath(path))) return null;
-    const found = router.match('POST', path);
-    if (found.kind !== 'route' || !isDirect(found.route)) return null;
-    const route = found.route;
-    const given = call.request.header('x-request-id');
-    const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
-    const started = performance.now();
-    let errorCode: string | null = null;
-    const sensitive: string[] = [];
-    let answered: DirectAnswer;
-    try {
-      const rawQuery = readQuery(call.url, route);
-      if (route.query) parseOrThrow(route.query, rawQuery, 'query');
-      answered = replyAnswer(
-        await route.handleDirect({
-          params: found.params,
-          url: call.url,
-          requestId,
-          request: call.request,
-          clientAddress: clientAddress(
-            context?.clientAddress,
-            call.request.header('x-forwarded-for'),
-            options.trustedProxies,
-          ),
-        }),
-      );
-    } catch (err) {
-      const failed = failureAnswer(logger, err, {
-        requestId,
-        method: call.method,
-        pathname: call.url.pathname,
-        route,
-        clientLeft: call.clientLeft(),
-        sensitive,
-      });
-      errorCode = failed.code;
-      answered = failed.answer;
-    }
-    answered.headers['x-request-id'] = requestId;
-    if (metrics && route.access === 'collect') {
-      metrics.collectAnswered({
-        seconds: (performance.now() - started) / 1000,
-        status: answered.status,
-        code: errorCode,
-      });
-    }
-    return answered;
-  };
+  const answer = createAnswer(core);
+  const answerDirect = createAnswerDirect(core);
 
   // Errors are answered inside `answer`; this is the net under it, so that nothing a request does
   // can reject the promise an adapter waits on.
@@ -448,7 +276,7 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
     if (path === null) return false;
     // Under a prefix, everything is ours (unknown paths answer 404 in our format); at the root,
     // only our routes and the /api and /collect trees are.
-    const base = context?.basePath !== undefined ? normalizeBase(context.basePath) : defaultBase;
+    const base = baseOf(context);
     return (
       base !== '' ||
       path.startsWith('/api/') ||
@@ -463,34 +291,4 @@ export function createHandler(pipes: Pipes, options: HandlerOptions = {}): OpenP
 function normalizeBase(base: string | undefined): string {
   if (!base || base === '/') return '';
   return `/${base.replace(/^\/+|\/+$/g, '')}`;
-}
-
-/** A route that may answer without a fetch `Request` (see `Route.handleDirect`). */
-function isDirect(route: Route): route is Route & Required<Pick<Route, 'handleDirect'>> {
-  return (
-    route.handleDirect !== undefined &&
-    route.body === undefined &&
-    (route.access === 'collect' || route.access === 'public')
-  );
-}
-
-/** {@link toResponse} for the direct path: the same status, headers and JSON text. */
-function replyAnswer(reply: DirectReply<ResponsesSpec>): DirectAnswer {
-  const cookies = reply.cookies && reply.cookies.length > 0 ? { cookies: reply.cookies } : {};
-  if (reply.body === undefined) {
-    return { status: reply.status, headers: { ...reply.headers }, ...cookies, body: null };
-  }
-  return {
-    status: reply.status,
-    headers: { 'content-type': 'application/json; charset=utf-8', ...reply.headers },
-    ...cookies,
-    body: JSON.stringify(reply.body),
-  };
-}
-
-/** A route's reply as a Response: JSON when it has a body, nothing (204) when it has none. */
-function toResponse(reply: Reply<ResponsesSpec>): Response {
-  if (reply instanceof Response) return reply;
-  if (reply.body === undefined) return new Response(null, { status: reply.status, headers: reply.headers });
-  return json(reply.status, reply.body, reply.headers);
 }
