@@ -69,6 +69,125 @@ export interface IngestDeps {
   rejections?: RejectionLog;
 }
 
+/**
+ * The events and identity's writes in one transaction; if it fails (nothing of it was stored),
+ * the events alone: a failure of identity is told, not the caller's. A failure of the events'
+ * own writes fails the second try too and reaches the caller as before.
+ */
+async function appendWithIdentity(
+  deps: Pick<IngestDeps, 'store' | 'onIdentityFailed'>,
+  input: Parameters<Store['appendEvents']>[0],
+  identity: AppendIdentity,
+): Promise<Array<{ duplicate: boolean; id: string }>> {
+  try {
+    return await deps.store.appendEvents({ ...input, identity });
+  } catch (err) {
+    const stored = await deps.store.appendEvents(input);
+    deps.onIdentityFailed?.(err);
+    return stored;
+  }
+}
+
+type IngestConfig = Awaited<ReturnType<IngestDeps['config']['current']>>;
+
+/**
+ * One incoming value checked as an event: storable, well formed, of a defined type, valid against
+ * its schema; the event to store (with its new id), or why it is refused.
+ */
+function checkEvent(
+  raw: unknown,
+  index: number,
+  config: IngestConfig,
+  now: number,
+  traceParent: string | null,
+): { rejected: IngestEventResult } | { event: NewEvent } {
+  // Text and numbers no store keeps as given (NUL, lone surrogates, Infinity) are refused here
+  // too, not only by the HTTP parser: embedders call ingest with objects of their own.
+  const unstorable = findUnstorableJson(raw);
+  if (unstorable) {
+    return {
+      rejected: {
+        index,
+        status: 'rejected',
+        error: { code: 'VALIDATION_FAILED', message: summarize([unstorable]), issues: [unstorable] },
+      },
+    };
+  }
+  const fast = parseWellFormedEvent(raw);
+  const parsed = fast ? { success: true as const, data: fast } : incomingEventSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error);
+    return {
+      rejected: {
+        index,
+        status: 'rejected',
+        error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues: answered(issues) },
+      },
+    };
+  }
+  const event = parsed.data;
+  const type = config.eventTypes.get(event.event_type);
+  if (!type) {
+    const message = `event_type "${event.event_type}" is not defined; create it first (known: ${
+      [...config.eventTypes.keys()].join(', ') || 'none'
+    })`;
+    return {
+      rejected: {
+        index,
+        status: 'rejected',
+        error: { code: 'UNKNOWN_EVENT_TYPE', message, issues: [{ path: 'event_type', message }] },
+      },
+    };
+  }
+  const issues = type.validate(event.event_payload);
+  if (issues) {
+    return {
+      rejected: {
+        index,
+        status: 'rejected',
+        error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues: answered(issues) },
+      },
+    };
+  }
+  const id = newId('event', now);
+  return {
+    event: {
+      id,
+      event_id: event.event_id ?? id,
+      sender_event_id: event.event_id !== undefined,
+      event_type: event.event_type,
+      event_time: event.event_time,
+      event_payload: event.event_payload,
+      trace_parent: traceParent,
+    },
+  };
+}
+
+/** Accepted (not duplicate) events per event type. */
+function acceptedPerType(
+  stored: Array<{ duplicate: boolean }>,
+  valid: Array<{ event: NewEvent }>,
+): Map<string, number> {
+  const perType = new Map<string, number>();
+  stored.forEach((outcome, i) => {
+    if (outcome.duplicate) return;
+    const type = valid[i]!.event.event_type;
+    perType.set(type, (perType.get(type) ?? 0) + 1);
+  });
+  return perType;
+}
+
+/** Refused events per reason (the lowercase error code), for the observer. */
+function rejectedByReason(results: IngestEventResult[]): Partial<Record<EventRejectReason, number>> {
+  const rejected: Partial<Record<EventRejectReason, number>> = {};
+  for (const r of results) {
+    if (r.status !== 'rejected') continue;
+    const reason = r.error.code.toLowerCase() as EventRejectReason;
+    rejected[reason] = (rejected[reason] ?? 0) + 1;
+  }
+  return rejected;
+}
+
 export function createIngest(deps: IngestDeps) {
   // `unknown`, not `IncomingEvent[]`: the engine's typed `ingest` and the collect endpoint's parsed
   // bodies both land here, and every event is validated below whatever its static type said.
@@ -94,24 +213,6 @@ export function createIngest(deps: IngestDeps) {
     );
   };
 
-  /**
-   * The events and identity's writes in one transaction; if it fails (nothing of it was stored),
-   * the events alone: a failure of identity is told, not the caller's. A failure of the events'
-   * own writes fails the second try too and reaches the caller as before.
-   */
-  async function appendWithIdentity(
-    input: Parameters<Store['appendEvents']>[0],
-    identity: AppendIdentity,
-  ): Promise<Array<{ duplicate: boolean; id: string }>> {
-    try {
-      return await deps.store.appendEvents({ ...input, identity });
-    } catch (err) {
-      const stored = await deps.store.appendEvents(input);
-      deps.onIdentityFailed?.(err);
-      return stored;
-    }
-  }
-
   async function ingestIn(
     sourceSlug: string,
     events: unknown,
@@ -131,63 +232,9 @@ export function createIngest(deps: IngestDeps) {
     const results: Array<IngestEventResult | null> = new Array(list.length).fill(null);
     const valid: Array<{ index: number; event: NewEvent }> = [];
     list.forEach((raw, index) => {
-      // Text and numbers no store keeps as given (NUL, lone surrogates, Infinity) are refused here
-      // too, not only by the HTTP parser: embedders call ingest with objects of their own.
-      const unstorable = findUnstorableJson(raw);
-      if (unstorable) {
-        results[index] = {
-          index,
-          status: 'rejected',
-          error: { code: 'VALIDATION_FAILED', message: summarize([unstorable]), issues: [unstorable] },
-        };
-        return;
-      }
-      const fast = parseWellFormedEvent(raw);
-      const parsed = fast ? { success: true as const, data: fast } : incomingEventSchema.safeParse(raw);
-      if (!parsed.success) {
-        const issues = zodIssues(parsed.error);
-        results[index] = {
-          index,
-          status: 'rejected',
-          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues: answered(issues) },
-        };
-        return;
-      }
-      const event = parsed.data;
-      const type = config.eventTypes.get(event.event_type);
-      if (!type) {
-        const message = `event_type "${event.event_type}" is not defined; create it first (known: ${
-          [...config.eventTypes.keys()].join(', ') || 'none'
-        })`;
-        results[index] = {
-          index,
-          status: 'rejected',
-          error: { code: 'UNKNOWN_EVENT_TYPE', message, issues: [{ path: 'event_type', message }] },
-        };
-        return;
-      }
-      const issues = type.validate(event.event_payload);
-      if (issues) {
-        results[index] = {
-          index,
-          status: 'rejected',
-          error: { code: 'VALIDATION_FAILED', message: summarize(issues), issues: answered(issues) },
-        };
-        return;
-      }
-      const id = newId('event', now);
-      valid.push({
-        index,
-        event: {
-          id,
-          event_id: event.event_id ?? id,
-          sender_event_id: event.event_id !== undefined,
-          event_type: event.event_type,
-          event_time: event.event_time,
-          event_payload: event.event_payload,
-          trace_parent: traceParent,
-        },
-      });
+      const checked = checkEvent(raw, index, config, now, traceParent);
+      if ('rejected' in checked) results[index] = checked.rejected;
+      else valid.push({ index, event: checked.event });
     });
 
     const pipes = config.enabledPipesBySource.get(source.id) ?? [];
@@ -207,7 +254,7 @@ export function createIngest(deps: IngestDeps) {
       };
       const identity = deps.identityFor?.(input.events) ?? null;
       const stored = identity
-        ? await appendWithIdentity(input, identity)
+        ? await appendWithIdentity(deps, input, identity)
         : await deps.store.appendEvents(input);
       stored.forEach((outcome, i) => {
         const { index, event } = valid[i]!;
@@ -219,12 +266,7 @@ export function createIngest(deps: IngestDeps) {
         deps.onDeliveriesCreated([...new Set(pipes.map((p) => p.destination_id))]);
       }
       if (deps.onAccepted) {
-        const perType = new Map<string, number>();
-        stored.forEach((outcome, i) => {
-          if (outcome.duplicate) return;
-          const type = valid[i]!.event.event_type;
-          perType.set(type, (perType.get(type) ?? 0) + 1);
-        });
+        const perType = acceptedPerType(stored, valid);
         if (perType.size > 0) deps.onAccepted(source.id, perType);
       }
       if (deps.onStored) {
@@ -248,17 +290,11 @@ export function createIngest(deps: IngestDeps) {
       results: final,
     };
     if (deps.observer?.ingested) {
-      const rejected: Partial<Record<EventRejectReason, number>> = {};
-      for (const r of final) {
-        if (r.status !== 'rejected') continue;
-        const reason = r.error.code.toLowerCase() as EventRejectReason;
-        rejected[reason] = (rejected[reason] ?? 0) + 1;
-      }
       deps.observer.ingested({
         source: source.slug,
         accepted: result.accepted,
         duplicates: result.duplicates,
-        rejected,
+        rejected: rejectedByReason(final),
       });
     }
     return result;
