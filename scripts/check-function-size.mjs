@@ -28,7 +28,8 @@ const SOURCE = /^packages\/(?:[^/]+\/src|console\/app\/src)\/.*\.(?:[cm]?[jt]s|t
 const TEST = /\.test\.[cm]?[jt]sx?$/;
 const DECLARATION = /\.d\.[cm]?ts$/;
 // The reason must be words, not a placeholder: at least 10 characters after the colon.
-const MARKER = /(?:\/\/|\/\*+|^\s*\*)\s*long-function:\s*(\S.{9,})/;
+// `m`: in a JSDoc block the marker is on one of its ` * ` lines.
+const MARKER = /(?:\/\/|\/\*+|^\s*\*)\s*long-function:\s*(\S.{9,})/m;
 
 function listFiles() {
   const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
