@@ -104,6 +104,7 @@ const crashFailure = (message: string, code: SandboxFailure['code'] = 'WORKER_CR
   message,
 });
 
+// long-function: the pool's one mutable state (slots, fair queue, watchdog, suspects, usage) shared by ~25 short named functions; its pure parts are in fair-share.ts
 export function createWorkerPool(options: WorkerPoolOptions) {
   const { size, limits, logger } = options;
   // A worker's WASM heaps live outside V8's heap; these limits bound the JS side of the worker.
