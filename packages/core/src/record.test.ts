@@ -193,6 +193,8 @@ describe('recordExchange once per batch', () => {
       for (const indices of pick) {
         const recorded = recordExchange(parsed, size, indices, redact);
         expect(recorded).toEqual(perEvent(exchange, size, indices));
+        // The same JSON, key order included (a record is stored as its JSON).
+        expect(JSON.stringify(recorded)).toBe(JSON.stringify(perEvent(exchange, size, indices)));
         expect(JSON.stringify(recorded)).not.toContain(token);
         expect(JSON.stringify(recorded)).not.toContain(pixel);
       }

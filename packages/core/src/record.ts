@@ -167,10 +167,16 @@ function sharedParts(parsed: ParsedExchange, redact: Redactor): SharedParts {
   return parts;
 }
 
-/** An event's rows of a body its record shows, redacted and bounded. */
+/**
+ * An event's rows of a body its record shows, redacted and bounded. Rows whose JSON fits are cut
+ * from the redacted whole (the rows redacted on their own, without walking them again); only rows
+ * too long for a record are redacted and cut as text on their own.
+ */
 function rowsOf(key: string, whole: Whole, batchSize: number, indices: number[], redact: Redactor): unknown {
   if (whole.fits) return sliceBatch(whole.redacted, batchSize, indices);
-  return redact.under(key, boundedJson(sliceBatch(whole.raw, batchSize, indices), redact));
+  const raw = sliceBatch(whole.raw, batchSize, indices);
+  const bounded = boundedJson(raw, redact);
+  return bounded === raw ? sliceBatch(whole.redacted, batchSize, indices) : redact.under(key, bounded);
 }
 
 /**

@@ -21,7 +21,7 @@ export type TableName = keyof PostgresTables & string;
 export interface PgContext {
   db: Db;
   /** The query builder on the store's schema: on the pool, or inside `trx`. */
-  q: (trx?: Trx) => QueryCreator<PostgresTables>;
+  q: (trx?: Trx | Db) => QueryCreator<PostgresTables>;
   /** A table of the store's schema, for the `sql` tag. */
   T: (name: TableName) => RawBuilder<unknown>;
   /** The schema's name (advisory lock keys). */
@@ -30,6 +30,11 @@ export interface PgContext {
   guard: <R>(fn: () => Promise<R>) => Promise<R>;
   /** A transaction, retried when PostgreSQL picked it as a deadlock victim. */
   tx: <R>(fn: (trx: Trx) => Promise<R>) => Promise<R>;
+  /**
+   * {@link PgContext.tx} whose `BEGIN` and `prelude` (parameterless statements such as `SET LOCAL`)
+   * go to PostgreSQL as one simple-protocol query: one round trip instead of two.
+   */
+  txWith: <R>(prelude: string, fn: (trx: Db) => Promise<R>) => Promise<R>;
   /** Writes an audit entry inside a transaction. */
   insertAudit: (trx: Trx, entry: AuditEntry | undefined) => Promise<void>;
   /** Announces work for these destinations after commit (see `wake-ups.ts`). */
@@ -52,6 +57,7 @@ export interface Connection {
   connectShielded: (pool: PgPool) => Promise<PgPoolClient>;
   guard: PgContext['guard'];
   tx: PgContext['tx'];
+  txWith: PgContext['txWith'];
   isClosed: () => boolean;
   /** Refuses every later call; the caller then drains its work and calls `db.destroy()`. */
   markClosed: () => void;
@@ -154,12 +160,50 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
   };
 
+  /** Retried as {@link tx} retries: a deadlock victim or a serialization failure, up to 3 times. */
+  const retried = async <R>(run: () => Promise<R>): Promise<R> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await run();
+      } catch (err) {
+        const state = sqlState(err);
+        const retryable =
+          state === pgErrorCodes.deadlockDetected || state === pgErrorCodes.serializationFailure;
+        if (!retryable || attempt >= 3) throw err;
+      }
+    }
+  };
+
+  // kysely's transactions send BEGIN alone. Without parameters, node-postgres sends a query by the
+  // simple protocol, which takes several statements at once: BEGIN and the prelude share a round
+  // trip. Committed, or rolled back when the prelude or `fn` throws (a ROLLBACK outside a
+  // transaction only warns), on the same connection, as kysely does.
+  const txWith = <R>(prelude: string, fn: (trx: Db) => Promise<R>): Promise<R> =>
+    retried(() =>
+      db.connection().execute(async (conn) => {
+        let result: R;
+        try {
+          await sql.raw(`BEGIN; ${prelude}`).execute(conn);
+          result = await fn(conn);
+        } catch (err) {
+          await sql
+            .raw('ROLLBACK')
+            .execute(conn)
+            .catch(() => undefined);
+          throw err;
+        }
+        await sql.raw('COMMIT').execute(conn);
+        return result;
+      }),
+    );
+
   return {
     db,
     getPool,
     connectShielded,
     guard,
     tx,
+    txWith,
     isClosed: () => closed,
     markClosed: () => {
       closed = true;

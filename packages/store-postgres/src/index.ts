@@ -146,7 +146,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     poolSize: options.poolSize,
     applicationName,
   });
-  const { db, guard, tx } = connection;
+  const { db, guard, tx, txWith } = connection;
   const T = schemaTable(schema);
   const notifier = createNotifier(connection, channel);
   const subscriptions = createSubscriptions(connection, {
@@ -167,6 +167,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     schema,
     guard,
     tx,
+    txWith,
     insertAudit: (trx, entry) => insertAudit(q, trx, entry),
     wake: notifier.wake,
   };
