@@ -3,7 +3,7 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
-import { matchIncrements } from '@openpipes/core';
+import { type DeliveryOutcome, matchIncrements } from '@openpipes/core';
 import {
   type ClaimMethods,
   leaseUntil,
@@ -13,6 +13,7 @@ import {
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
 import { referredAttempts } from './referred-attempts.js';
+import { tally } from './tallies.js';
 
 const D = columnsOf('deliveries');
 const A = columnsOf('delivery_attempts');
@@ -21,7 +22,8 @@ const A = columnsOf('delivery_attempts');
 const recordOutcomeSql = `UPDATE deliveries SET ${D('status')} = ?, ${D('attempt_count')} = ${D('attempt_count')} + ?,
     ${D('pipe_version')} = ?, ${D('destination_version')} = ?, ${D('test_mode')} = ?, ${D('filter_reason')} = ?, ${D('due_at')} = ?,
     ${D('lease_owner')} = NULL, ${D('updated_at')} = ?, ${D('delivered_at')} = ?, ${D('detail')} = ?
-  WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?`;
+  WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?
+  RETURNING ${D('pipe_id', 'destination_id')}`;
 // The match-quality rollup (migration 10), added to in the outcome's transaction.
 const addMatchSql = `INSERT INTO match_rollup (pipe_id, minute, identifier, raw, stitched) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (pipe_id, minute, identifier) DO UPDATE SET raw = raw + excluded.raw, stitched = stitched + excluded.stitched`;
@@ -66,6 +68,11 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
         if (rows.length === 0) return [];
         const ids = rows.map((r) => r.id);
         prepare(leaseSql).run(owner, until, now, JSON.stringify(ids));
+        // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe.
+        const counts = tally(ctx, now);
+        for (const r of rows)
+          if (r.status !== 'sending') counts.entered(r.pipe_id, r.destination_id, 'sending');
+        counts.write();
         const referred = referredAttempts(ctx, rows);
         return rows.map((row) =>
           toClaimedDelivery(
@@ -83,14 +90,16 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
       const update = prepare(recordOutcomeSql);
       const insertAttempt = prepare(recordAttemptSql);
       const addMatch = prepare(addMatchSql);
-      const pipeOf = prepare('SELECT pipe_id FROM deliveries WHERE id = ?');
       const minute = now.slice(0, 16);
       // Packed before the transaction, off this thread: the write lock is held for the writes only.
       const packs = await packer.pack(outcomes);
       tx(() => {
-        for (const [i, outcome] of outcomes.entries()) {
+        // Every applied outcome leaves `sending` for its status (migration 14: counted per batch).
+        const counts = tally(ctx, now);
+        for (let i = 0; i < outcomes.length; i++) {
+          const outcome = outcomes[i] as DeliveryOutcome;
           const packed = packs[i] as (typeof packs)[number];
-          const changed = update.run(
+          const changed = update.get(
             outcome.status,
             outcome.attempt ? 1 : 0,
             outcome.pipe_version,
@@ -103,22 +112,23 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
             packed.detail,
             outcome.id,
             owner,
-          ).changes;
-          if (changed === 0) {
+          ) as { pipe_id: string; destination_id: string } | undefined;
+          if (changed === undefined) {
             lost.push(outcome.id);
             continue;
           }
           applied.push(outcome.id);
+          counts.entered(changed.pipe_id, changed.destination_id, outcome.status);
           if (outcome.attempt && packed.attempt) {
             insertAttempt.run(outcome.id, outcome.attempt.number, packed.attempt);
           }
           if (outcome.status === 'delivered' && outcome.match) {
-            const { pipe_id } = pipeOf.get(outcome.id) as { pipe_id: string };
             for (const row of matchIncrements(outcome.match)) {
-              addMatch.run(pipe_id, minute, row.identifier, row.raw, row.stitched);
+              addMatch.run(changed.pipe_id, minute, row.identifier, row.raw, row.stitched);
             }
           }
         }
+        counts.write();
       });
       return { applied, lost };
     },
@@ -130,7 +140,16 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
 
     async releaseDeliveries({ owner, ids, now }) {
       if (ids.length === 0) return;
-      run(held(owner, ids).set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now }));
+      tx(() => {
+        const released = all(
+          held(owner, ids)
+            .set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now })
+            .returning(['pipe_id', 'destination_id']),
+        );
+        const counts = tally(ctx, now);
+        for (const r of released) counts.entered(r.pipe_id, r.destination_id, 'pending');
+        counts.write();
+      });
     },
 
     async expediteRetries({ destinationId, now }) {

@@ -15,6 +15,7 @@ import {
 import { sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { referredAttempts } from './referred-attempts.js';
+import { tally } from './tallies.js';
 
 type StatsRow = {
   destination_id: string;
@@ -113,16 +114,27 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
           // A replay needs its event: an erased person's records (tombstones) stay as they are.
           const rows = db()
             .prepare(
-              `SELECT d.id FROM deliveries d INDEXED BY deliveries_pipe_status
+              `SELECT d.id, d.destination_id FROM deliveries d INDEXED BY deliveries_pipe_status
                WHERE ${where.join(' AND ')} AND EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_ref)
                ORDER BY d.id LIMIT ?`,
             )
-            .all(...params, limit) as Array<{ id: string }>;
-          return rows.map((r) => r.id);
+            .all(...params, limit) as Array<{ id: string; destination_id: string }>;
+          return rows.map((r) => ({ ...r, status }));
         };
         const allowed = [...new Set(statuses ?? defaultRequeueStatuses)];
-        const found = allowed.flatMap(oldest).sort(compareIds).slice(0, limit);
-        if (found.length === 0) return [];
+        const picked = allowed
+          .flatMap(oldest)
+          .sort((a, b) => compareIds(a.id, b.id))
+          .slice(0, limit);
+        if (picked.length === 0) return [];
+        const found = picked.map((r) => r.id);
+        // Each row leaves its status for pending (migration 14: counted here, not by a trigger).
+        const counts = tally(ctx, now);
+        for (const r of picked) {
+          if (r.status === 'pending') continue;
+          counts.entered(pipeId, r.destination_id, 'pending');
+          counts.left(pipeId, r.destination_id, r.status);
+        }
         run(
           qb
             .updateTable('deliveries')
@@ -138,6 +150,7 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
             })
             .where('id', 'in', found),
         );
+        counts.write();
         return found;
       });
     },

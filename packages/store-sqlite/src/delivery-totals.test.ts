@@ -130,21 +130,94 @@ describe('delivery statistics from running totals (SQLite)', () => {
     const filename = newFile();
     const store = sqliteStore({ filename });
     await store.migrate();
-    // The file as migration 11 left it: no totals, no triggers keeping them.
-    const db = new Database(filename);
-    db.exec(`DROP TRIGGER delivery_totals_created; DROP TRIGGER delivery_totals_left; DROP TRIGGER delivery_totals_entered;
-      DROP TABLE delivery_totals;
-      DELETE FROM openpipes_migrations WHERE version = 12;`);
-    db.close();
     const pipes = [0, 1].map(() => ({
       pipe_id: newId('pipe', t0),
       destination_id: newId('destination', t0),
     }));
     await history(store, 0, pipes);
     await store.close();
+    // The file as if that history had been written before migration 12: no totals. Migration 12
+    // counts it, then 14 drops the triggers 12 creates again.
+    const db = new Database(filename);
+    db.exec('DROP TABLE delivery_totals; DELETE FROM openpipes_migrations WHERE version IN (12, 14);');
+    db.close();
     const reopened = sqliteStore({ filename });
     await reopened.migrate();
     expect(await reopened.deliveryStats()).toEqual(counted(filename));
     await reopened.close();
+  });
+
+  it('keeps the per-minute rollup and the totals as the triggers did: each row created or moved, once (migration 14)', async () => {
+    const filename = newFile();
+    const store = sqliteStore({ filename });
+    await store.migrate();
+    const pipe = { pipe_id: newId('pipe', t0), destination_id: newId('destination', t0) };
+    const minute = (m: number) => at(m * 60_000);
+    const sourceId = newId('source', t0);
+    await store.appendEvents({
+      sourceId,
+      events: [0, 1, 2].map((i) => ({
+        id: newId('event', t0 + i),
+        event_id: `e_${i}`,
+        sender_event_id: true,
+        event_type: 'purchase',
+        event_time: at(0),
+        event_payload: { value: i },
+      })),
+      pipes: [pipe],
+      deliveryIds: [0, 1, 2].map((i) => newId('delivery', t0 + i)),
+      dedupSince: null,
+      now: minute(0),
+    });
+    const claim = (now: string) =>
+      store.claimDeliveries({
+        destinationId: pipe.destination_id,
+        pipeIds: [pipe.pipe_id],
+        owner: 'w',
+        limit: 10,
+        leaseMs: 1000,
+        now,
+      });
+    const first = await claim(minute(1));
+    expect(first).toHaveLength(3);
+    await store.releaseDeliveries({ owner: 'w', ids: [first[0]!.id], now: minute(2) });
+    // The released one again, and the two whose leases ran out: those were `sending` already.
+    const second = await claim(minute(3));
+    expect(second).toHaveLength(3);
+    const statuses = ['delivered', 'failed', 'retrying'] as const;
+    const { applied } = await store.completeDeliveries({
+      owner: 'w',
+      outcomes: second.map((d, i) => outcome(d, statuses[i]!, minute(4))),
+      now: minute(4),
+    });
+    expect(applied).toHaveLength(3);
+    expect(await store.requeueDeliveries({ pipeId: pipe.pipe_id, now: minute(5), limit: 10 })).toHaveLength(
+      1,
+    );
+    await store.close();
+
+    const db = new Database(filename, { readonly: true });
+    const rollup = db
+      .prepare('SELECT minute, status, count FROM delivery_rollup WHERE pipe_id = ? ORDER BY minute, status')
+      .all(pipe.pipe_id);
+    const totals = db
+      .prepare('SELECT status, count FROM delivery_totals WHERE pipe_id = ? ORDER BY status')
+      .all(pipe.pipe_id);
+    db.close();
+    const m = (n: number) => minute(n).slice(0, 16);
+    expect(rollup).toEqual([
+      { minute: m(0), status: 'pending', count: 3 },
+      { minute: m(1), status: 'sending', count: 3 },
+      { minute: m(2), status: 'pending', count: 1 },
+      { minute: m(3), status: 'sending', count: 1 },
+      { minute: m(4), status: 'delivered', count: 1 },
+      { minute: m(4), status: 'failed', count: 1 },
+      { minute: m(4), status: 'retrying', count: 1 },
+      { minute: m(5), status: 'pending', count: 1 },
+    ]);
+    expect(totals).toEqual([
+      { status: 'delivered', count: 1 },
+      { status: 'failed', count: 0 },
+    ]);
   });
 });

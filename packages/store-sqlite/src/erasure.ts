@@ -16,6 +16,7 @@ import {
   scrubStates,
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
+import { tally } from './tallies.js';
 
 const CHUNK = 200;
 function chunks<T>(items: T[]): T[][] {
@@ -150,9 +151,11 @@ export function erasureMethods({
           let cancelled = 0;
           let attempts = 0;
           const detail = packedErasedDetail(now);
+          // The cancelled rows enter `filtered` (migration 14: counted here, not by a trigger).
+          const counts = tally({ prepare }, now);
           for (const part of chunks(deliveryIds)) {
             // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
-            cancelled += run(
+            const cancelledRows = all(
               qb
                 .updateTable('deliveries')
                 .set({
@@ -163,8 +166,11 @@ export function erasureMethods({
                   updated_at: now,
                 })
                 .where('id', 'in', part)
-                .where('status', 'in', ['pending', 'retrying', 'sending']),
+                .where('status', 'in', ['pending', 'retrying', 'sending'])
+                .returning(['pipe_id', 'destination_id']),
             );
+            cancelled += cancelledRows.length;
+            for (const r of cancelledRows) counts.entered(r.pipe_id, r.destination_id, 'filtered');
             run(qb.updateTable('deliveries').set({ detail }).where('id', 'in', part));
             // The sender's event id can be personal (an order number): the tombstone keeps a keyed digest.
             const digestId = prepare('UPDATE deliveries SET event_id = ? WHERE id = ?');
@@ -185,6 +191,7 @@ export function erasureMethods({
               attempts++;
             }
           }
+          counts.write();
           let events = 0;
           for (const part of chunks(eventRefs)) {
             run(qb.deleteFrom('event_identifiers').where('event_ref', 'in', part));

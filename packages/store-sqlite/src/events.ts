@@ -1,7 +1,8 @@
 /**
  * Events on SQLite: ingest (`appendEvents`: dedup, the events and one pending delivery per pipe, in
  * one transaction, through prepared statements, with identity's links of the stored events when
- * the engine gives them) and reading events back (one, or a source's newest).
+ * the engine gives them; the pipes' new pending deliveries counted once per call, `tallies.ts`) and
+ * reading events back (one, or a source's newest).
  */
 import {
   checkDeliveryIds,
@@ -13,6 +14,7 @@ import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
 import { columnsOf } from './prepared.js';
 import { indexSql, linkWriter } from './profiles.js';
+import { tally } from './tallies.js';
 
 const E = columnsOf('events');
 const D = columnsOf('deliveries');
@@ -59,7 +61,8 @@ export function eventMethods(context: SqliteContext): EventMethods {
     const insertDelivery = prepare(insertDeliverySql);
     const findDuplicate = prepare(findDuplicateSql);
     const seen = new Map<string, string>();
-    return events.map((event, i) => {
+    let stored = 0;
+    const results = events.map((event, i) => {
       if (dedupSince !== null && event.sender_event_id) {
         const earlier =
           seen.get(event.event_id) ??
@@ -94,8 +97,14 @@ export function eventMethods(context: SqliteContext): EventMethods {
           event.trace_parent ?? null,
         );
       });
+      stored++;
       return { duplicate: false, id: event.id };
     });
+    // Each pipe's new deliveries, counted in its minute as pending (migration 14: not per row).
+    const counts = tally(context, now);
+    for (const pipe of pipes) counts.entered(pipe.pipe_id, pipe.destination_id, 'pending', stored);
+    counts.write();
+    return results;
   };
 
   const appendInGroup = groupCommit({ tx, inTransaction: () => db().inTransaction }, append);
