@@ -74,13 +74,14 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
           if (r.status !== 'sending') counts.entered(r.pipe_id, r.destination_id, 'sending');
         counts.write();
         const referred = referredAttempts(ctx, rows);
-        return rows.map((row) =>
-          toClaimedDelivery(
-            { ...row, status: 'sending', lease_owner: owner, due_at: until, updated_at: now },
-            row,
-            referred,
-          ),
-        );
+        // Each row as the lease left it: set on the row read (it is ours), not on a copy of it.
+        return rows.map((row) => {
+          row.status = 'sending';
+          row.lease_owner = owner;
+          row.due_at = until;
+          row.updated_at = now;
+          return toClaimedDelivery(row, row, referred);
+        });
       });
     },
 

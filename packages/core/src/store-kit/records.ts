@@ -27,6 +27,9 @@ export function detailRefs(rows: ReadonlyArray<Pick<DeliveryRowText, 'id' | 'det
   return refs;
 }
 
+/** A new delivery's detail as ingest writes it (`rows.ts` `emptyDetailJson`), read without parsing it. */
+const blankDetailJson = JSON.stringify({ output: null, request: null, response: null, error: null });
+
 /** The `data` of the attempts rows' details refer to, by delivery id ({@link detailRefs}). */
 export type ReferredAttempts = ReadonlyMap<string, PackedValue>;
 
@@ -38,6 +41,8 @@ export function detailOf(
   row: Pick<DeliveryRowText, 'id' | 'detail'>,
   referred?: ReferredAttempts,
 ): DeliveryDetail {
+  // A pending delivery's detail (every claim of a new delivery reads one): no text to parse.
+  if (row.detail === blankDetailJson) return { output: null, request: null, response: null, error: null };
   const number = attemptRefOf(row.detail);
   if (number === null) return JSON.parse(unpackJson(row.detail)) as DeliveryDetail;
   const data = referred?.get(row.id);

@@ -6,6 +6,7 @@ import {
   attemptToJson,
   checkDeliveryIds,
   compareIds,
+  emptyDetailJson,
   entityTakenError,
   isoTime,
   listedStatuses,
@@ -80,6 +81,14 @@ describe('toDeliveryRow', () => {
       test_mode: false,
     });
     expect(toDeliveryRow({ ...row, test_mode: 0 }).test_mode).toBe(false);
+  });
+
+  it("reads a new delivery's detail as its JSON parses, a fresh object each time", () => {
+    const pending = { ...row, status: 'pending', detail: emptyDetailJson };
+    const first = toDeliveryRow(pending).detail;
+    expect(JSON.stringify(first)).toBe(emptyDetailJson);
+    expect(first).toEqual(JSON.parse(emptyDetailJson));
+    expect(toDeliveryRow(pending).detail).not.toBe(first);
   });
 });
 
