@@ -113,7 +113,9 @@ export function attemptToJson(attempt: DeliveryAttempt, detailOutput?: unknown[]
   const noOutput = detailOutput === undefined || detailOutput === null;
   if (!derivable) return JSON.stringify(noOutput ? attempt : { ...attempt, detail_output: detailOutput });
   const { request: _request, response: _response, ...rest } = attempt;
-  return JSON.stringify(noOutput ? rest : { ...rest, detail_output: detailOutput });
+  // `rest` is a fresh object: the output goes on it (last, as a spread would place it), not on a copy.
+  if (!noOutput) (rest as StoredAttempt).detail_output = detailOutput;
+  return JSON.stringify(rest);
 }
 
 /** An attempt as its packed `data` column stores it ({@link attemptToJson}, packed by `packed.ts`). */
