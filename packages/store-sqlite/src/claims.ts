@@ -22,8 +22,10 @@ const A = columnsOf('delivery_attempts');
 const recordOutcomeSql = `UPDATE deliveries SET ${D('status')} = ?, ${D('attempt_count')} = ${D('attempt_count')} + ?,
     ${D('pipe_version')} = ?, ${D('destination_version')} = ?, ${D('test_mode')} = ?, ${D('filter_reason')} = ?, ${D('due_at')} = ?,
     ${D('lease_owner')} = NULL, ${D('updated_at')} = ?, ${D('delivered_at')} = ?, ${D('detail')} = ?
-  WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?
-  RETURNING ${D('pipe_id', 'destination_id')}`;
+  WHERE ${D('id')} = ? AND ${D('status')} = 'sending' AND ${D('lease_owner')} = ?`;
+// The pipe and destination of a batch's deliveries, for its counts: one statement per batch
+// (RETURNING on each row's UPDATE measured ~5 µs more per row, a SELECT per row ~1-2 µs).
+const pipesOfSql = `SELECT ${D('id', 'pipe_id', 'destination_id')} FROM deliveries WHERE ${D('id')} IN (SELECT value FROM json_each(?))`;
 // The match-quality rollup (migration 10), added to in the outcome's transaction.
 const addMatchSql = `INSERT INTO match_rollup (pipe_id, minute, identifier, raw, stitched) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (pipe_id, minute, identifier) DO UPDATE SET raw = raw + excluded.raw, stitched = stitched + excluded.stitched`;
@@ -96,11 +98,19 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
       const packs = await packer.pack(outcomes);
       tx(() => {
         // Every applied outcome leaves `sending` for its status (migration 14: counted per batch).
+        // A delivery's pipe and destination never change, so they are read before the updates.
         const counts = tally(ctx, now);
+        const pipes = new Map<string, { pipe_id: string; destination_id: string }>();
+        const rows = prepare(pipesOfSql).all(JSON.stringify(outcomes.map((o) => o.id))) as Array<{
+          id: string;
+          pipe_id: string;
+          destination_id: string;
+        }>;
+        for (const row of rows) pipes.set(row.id, row);
         for (let i = 0; i < outcomes.length; i++) {
           const outcome = outcomes[i] as DeliveryOutcome;
           const packed = packs[i] as (typeof packs)[number];
-          const changed = update.get(
+          const changed = update.run(
             outcome.status,
             outcome.attempt ? 1 : 0,
             outcome.pipe_version,
@@ -113,19 +123,20 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
             packed.detail,
             outcome.id,
             owner,
-          ) as { pipe_id: string; destination_id: string } | undefined;
-          if (changed === undefined) {
+          ).changes;
+          const ref = pipes.get(outcome.id);
+          if (changed === 0 || !ref) {
             lost.push(outcome.id);
             continue;
           }
           applied.push(outcome.id);
-          counts.entered(changed.pipe_id, changed.destination_id, outcome.status);
+          counts.entered(ref.pipe_id, ref.destination_id, outcome.status);
           if (outcome.attempt && packed.attempt) {
             insertAttempt.run(outcome.id, outcome.attempt.number, packed.attempt);
           }
           if (outcome.status === 'delivered' && outcome.match) {
             for (const row of matchIncrements(outcome.match)) {
-              addMatch.run(changed.pipe_id, minute, row.identifier, row.raw, row.stitched);
+              addMatch.run(ref.pipe_id, minute, row.identifier, row.raw, row.stitched);
             }
           }
         }
