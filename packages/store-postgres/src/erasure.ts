@@ -38,202 +38,235 @@ const touched: TableName[] = [
   'state',
 ];
 
-/** The store's erasure and export methods. */
-export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgContext): ErasureMethods {
-  const eventsOf = async (trx: Trx | undefined, refs: IdentifierRef[]): Promise<string[]> => {
-    if (refs.length === 0) return [];
-    const rows = await q(trx)
-      .selectFrom('event_identifiers')
-      .select('event_ref')
-      .distinct()
-      .where((eb) =>
-        eb(
-          eb.refTuple('kind', 'key'),
-          'in',
-          refs.map((r) => eb.tuple(r.kind, r.key)),
-        ),
-      )
-      .orderBy('event_ref')
+type EraseInput = Parameters<ErasureMethods['eraseProfiles']>[0];
+
+/** The events the index links to any of `refs`, in id order. */
+async function eventsOf({ q }: PgContext, trx: Trx | undefined, refs: IdentifierRef[]): Promise<string[]> {
+  if (refs.length === 0) return [];
+  const rows = await q(trx)
+    .selectFrom('event_identifiers')
+    .select('event_ref')
+    .distinct()
+    .where((eb) =>
+      eb(
+        eb.refTuple('kind', 'key'),
+        'in',
+        refs.map((r) => eb.tuple(r.kind, r.key)),
+      ),
+    )
+    .orderBy('event_ref')
+    .execute();
+  return rows.map((r) => r.event_ref);
+}
+
+/** The live profiles holding any of `identifiers`, with those merged into them and their identifiers. */
+async function personProfiles({ q }: PgContext, trx: Trx, identifiers: IdentifierRef[]) {
+  const live =
+    identifiers.length === 0
+      ? []
+      : (
+          await q(trx)
+            .selectFrom('profile_identifiers')
+            .select('profile_id')
+            .distinct()
+            .where((eb) =>
+              eb(
+                eb.refTuple('kind', 'key'),
+                'in',
+                identifiers.map((r) => eb.tuple(r.kind, r.key)),
+              ),
+            )
+            .execute()
+        ).map((r) => r.profile_id);
+  if (live.length === 0) return { live, profileIds: [] as string[], storedRefs: [] };
+  const profileIds = (
+    await q(trx)
+      .selectFrom('profiles')
+      .select('id')
+      .where((eb) => eb.or([eb('id', 'in', live), eb('merged_into', 'in', live)]))
+      .orderBy('id')
+      .execute()
+  ).map((r) => r.id);
+  const stored = await q(trx)
+    .selectFrom('profile_identifiers')
+    .select((eb) => ['kind', 'key', eb.cast<string>('value', 'text').as('value')])
+    .where('profile_id', 'in', live)
+    .execute();
+  // Kinds as linkProfiles wrote them: every one is an identifier kind of the table.
+  const storedRefs = stored.map((s) => ({ kind: s.kind as IdentifierKind, key: s.key, value: s.value }));
+  return { live, profileIds, storedRefs };
+}
+
+/**
+ * The person's deliveries become tombstones: those not left yet are cancelled (never claimed
+ * again; a batch in flight loses its lease), every detail and attempt body is replaced, and the
+ * sender's event id (possibly personal, an order number) keeps only a keyed digest.
+ */
+async function tombstoneDeliveries(
+  { q, T }: PgContext,
+  trx: Trx,
+  deliveryIds: string[],
+  { now, eventIdDigest }: Pick<EraseInput, 'now' | 'eventIdDigest'>,
+): Promise<{ cancelled: number; attempts: number }> {
+  const { rows: cancelledRows } = await sql<{ n: string }>`
+    WITH cancelled AS (
+      UPDATE ${T('deliveries')} SET status = 'filtered', filter_reason = 'erased', due_at = NULL,
+        lease_owner = NULL, updated_at = ${now}::timestamptz
+      WHERE id = ANY(${deliveryIds}::text[]) AND status IN ('pending', 'retrying', 'sending')
+      RETURNING destination_id, pipe_id, status
+    ), totals AS (
+      ${moveTotals(T, 'cancelled', 'status', 1)}
+    )
+    SELECT count(*) AS n FROM cancelled
+  `.execute(trx);
+  await sql`UPDATE ${T('deliveries')} SET detail = ${packedErasedDetail(now)}::bytea
+    WHERE id = ANY(${deliveryIds}::text[])`.execute(trx);
+  const senderIds = await q(trx)
+    .selectFrom('deliveries')
+    .select(['id', 'event_id'])
+    .where('id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
+    .execute();
+  if (senderIds.length > 0)
+    await sql`UPDATE ${T('deliveries')} d SET event_id = v.digest
+      FROM unnest(${senderIds.map((r) => r.id)}::text[], ${senderIds.map((r) => eventIdDigest(r.event_id))}::text[])
+        AS v(id, digest)
+      WHERE d.id = v.id`.execute(trx);
+  const attemptRows = await q(trx)
+    .selectFrom('delivery_attempts')
+    .select(['delivery_id', 'number', 'data'])
+    .where('delivery_id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
+    .execute();
+  for (const a of attemptRows)
+    await sql`UPDATE ${T('delivery_attempts')} SET data = ${packedErasedAttempt(a.data)}::bytea
+      WHERE delivery_id = ${a.delivery_id} AND number = ${a.number}`.execute(trx);
+  return { cancelled: Number(cancelledRows[0]?.n ?? 0), attempts: attemptRows.length };
+}
+
+/** Deletes the events with their index entries and dedup keys; the number of events deleted. */
+async function deleteEvents({ T }: PgContext, trx: Trx, eventRefs: string[]): Promise<number> {
+  const { rows } = await sql<{ n: string }>`
+    WITH ev AS (
+      SELECT id, source_id, event_id FROM ${T('events')} WHERE id = ANY(${eventRefs}::text[])
+    ), di AS (
+      DELETE FROM ${T('event_identifiers')} x WHERE x.event_ref = ANY(${eventRefs}::text[])
+    ), dd AS (
+      DELETE FROM ${T('event_dedup')} x USING ev
+      WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id
+    ), de AS (
+      DELETE FROM ${T('events')} e USING ev WHERE e.id = ev.id RETURNING e.id
+    )
+    SELECT count(*) AS n FROM de
+  `.execute(trx);
+  return Number(rows[0]?.n ?? 0);
+}
+
+/** Deletes the profiles with their identifiers and merge history; the number of identifiers deleted. */
+async function deleteProfiles({ q }: PgContext, trx: Trx, live: string[], profileIds: string[]) {
+  const identifiers =
+    live.length === 0
+      ? 0
+      : Number(
+          (await q(trx).deleteFrom('profile_identifiers').where('profile_id', 'in', live).executeTakeFirst())
+            .numDeletedRows,
+        );
+  if (profileIds.length > 0) {
+    await q(trx)
+      .deleteFrom('profile_merges')
+      .where((eb) => eb.or([eb('merged_id', 'in', profileIds), eb('survivor_id', 'in', profileIds)]))
       .execute();
-    return rows.map((r) => r.event_ref);
+    await q(trx).deleteFrom('profiles').where('id', 'in', profileIds).execute();
+  }
+  return identifiers;
+}
+
+/**
+ * Free text that may quote the person: rejections quoting a needle as a whole value are deleted
+ * ("1000" must not take those that quote "10000" or "a1000b"), a transform's own filter reason
+ * that quotes one ('staff:' + user_id) becomes 'erased', and the shared state documents are
+ * scrubbed.
+ */
+async function scrubFreeText(
+  { q, T }: PgContext,
+  trx: Trx,
+  needles: string[],
+  deliveryIds: string[],
+): Promise<{ rejections: number; state: number }> {
+  if (needles.length === 0) return { rejections: 0, state: 0 };
+  let rejections = 0;
+  let state = 0;
+  // Found by substring first (cheap, in SQL), kept only when the text quotes a needle whole.
+  const { rows: candidates } = await sql<{ id: string; event: string; error: string }>`
+    SELECT r.id, r.event, r.error::text AS error FROM ${T('event_rejections')} r
+    WHERE EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n
+      WHERE strpos(r.event, n) > 0 OR strpos(r.error::text, n) > 0)
+  `.execute(trx);
+  const doomed = candidates.filter((r) => rejectionQuotesAny(r, needles)).map((r) => r.id);
+  if (doomed.length > 0) {
+    const { rows } = await sql<{ n: string }>`
+      WITH gone AS (
+        DELETE FROM ${T('event_rejections')} WHERE id = ANY(${doomed}::text[]) RETURNING 1
+      ) SELECT count(*) AS n FROM gone
+    `.execute(trx);
+    rejections = Number(rows[0]?.n ?? 0);
+  }
+  const { rows: reasons } = await sql<{ id: string; filter_reason: string }>`
+    SELECT d.id, d.filter_reason FROM ${T('deliveries')} d
+    WHERE d.id = ANY(${deliveryIds}::text[])
+      AND EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n WHERE strpos(d.filter_reason, n) > 0)
+  `.execute(trx);
+  const quoting = reasons.filter((r) => quotesAny(r.filter_reason, needles)).map((r) => r.id);
+  if (quoting.length > 0)
+    await sql`UPDATE ${T('deliveries')} SET filter_reason = 'erased'
+      WHERE id = ANY(${quoting}::text[])`.execute(trx);
+  const states = await q(trx)
+    .selectFrom('state')
+    .select((eb) => ['key', eb.cast<string>('value', 'text').as('value')])
+    .execute();
+  for (const row of scrubStates(states, needles)) {
+    await sql`UPDATE ${T('state')} SET value = ${row.value}::jsonb WHERE key = ${row.key}`.execute(trx);
+    state++;
+  }
+  return { rejections, state };
+}
+
+/** One erasure, in one transaction holding the identity advisory lock, in the order its steps must run. */
+async function erase(ctx: PgContext, trx: Trx, input: EraseInput): Promise<ErasureCounts> {
+  const { q, schema, insertAudit } = ctx;
+  const { identifiers, given, audit } = input;
+  await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+  const { live, profileIds, storedRefs } = await personProfiles(ctx, trx, identifiers);
+  const refs: IdentifierRef[] = [...identifiers, ...storedRefs.map(({ kind, key }) => ({ kind, key }))];
+  const eventRefs = await eventsOf(ctx, trx, refs);
+  const deliveryIds = (
+    await q(trx)
+      .selectFrom('deliveries')
+      .select('id')
+      .where('event_ref', '=', sql<string>`ANY(${eventRefs}::text[])`)
+      .execute()
+  ).map((r) => r.id);
+  const { cancelled, attempts } = await tombstoneDeliveries(ctx, trx, deliveryIds, input);
+  const events = await deleteEvents(ctx, trx, eventRefs);
+  const identifierCount = await deleteProfiles(ctx, trx, live, profileIds);
+  const needles = erasureNeedles({ identifiers: [...identifiers, ...storedRefs], given });
+  const { rejections, state } = await scrubFreeText(ctx, trx, needles, deliveryIds);
+  const counts: ErasureCounts = {
+    profiles: profileIds.length,
+    profile_ids: profileIds,
+    identifiers: identifierCount,
+    events,
+    deliveries: deliveryIds.length,
+    cancelled,
+    attempts,
+    rejections,
+    state,
   };
+  await insertAudit(trx, audit(counts));
+  return counts;
+}
 
-  const erase = (
-    trx: Trx,
-    { identifiers, given, eventIdDigest, now, audit }: Parameters<ErasureMethods['eraseProfiles']>[0],
-  ): Promise<ErasureCounts> =>
-    (async () => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
-      const live =
-        identifiers.length === 0
-          ? []
-          : (
-              await q(trx)
-                .selectFrom('profile_identifiers')
-                .select('profile_id')
-                .distinct()
-                .where((eb) =>
-                  eb(
-                    eb.refTuple('kind', 'key'),
-                    'in',
-                    identifiers.map((r) => eb.tuple(r.kind, r.key)),
-                  ),
-                )
-                .execute()
-            ).map((r) => r.profile_id);
-      const profileIds =
-        live.length === 0
-          ? []
-          : (
-              await q(trx)
-                .selectFrom('profiles')
-                .select('id')
-                .where((eb) => eb.or([eb('id', 'in', live), eb('merged_into', 'in', live)]))
-                .orderBy('id')
-                .execute()
-            ).map((r) => r.id);
-      const stored =
-        live.length === 0
-          ? []
-          : await q(trx)
-              .selectFrom('profile_identifiers')
-              .select((eb) => ['kind', 'key', eb.cast<string>('value', 'text').as('value')])
-              .where('profile_id', 'in', live)
-              .execute();
-      // Kinds as linkProfiles wrote them: every one is an identifier kind of the table.
-      const storedRefs = stored.map((s) => ({ kind: s.kind as IdentifierKind, key: s.key, value: s.value }));
-      const refs: IdentifierRef[] = [...identifiers, ...storedRefs.map(({ kind, key }) => ({ kind, key }))];
-      const eventRefs = await eventsOf(trx, refs);
-
-      const deliveryIds = (
-        await q(trx)
-          .selectFrom('deliveries')
-          .select('id')
-          .where('event_ref', '=', sql<string>`ANY(${eventRefs}::text[])`)
-          .execute()
-      ).map((r) => r.id);
-      // Not left yet (claimed ones too): never claimed again; a batch in flight loses its lease.
-      const { rows: cancelledRows } = await sql<{ n: string }>`
-        WITH cancelled AS (
-          UPDATE ${T('deliveries')} SET status = 'filtered', filter_reason = 'erased', due_at = NULL,
-            lease_owner = NULL, updated_at = ${now}::timestamptz
-          WHERE id = ANY(${deliveryIds}::text[]) AND status IN ('pending', 'retrying', 'sending')
-          RETURNING destination_id, pipe_id, status
-        ), totals AS (
-          ${moveTotals(T, 'cancelled', 'status', 1)}
-        )
-        SELECT count(*) AS n FROM cancelled
-      `.execute(trx);
-      await sql`UPDATE ${T('deliveries')} SET detail = ${packedErasedDetail(now)}::bytea
-        WHERE id = ANY(${deliveryIds}::text[])`.execute(trx);
-      // The sender's event id can be personal (an order number): the tombstone keeps a keyed digest.
-      const senderIds = await q(trx)
-        .selectFrom('deliveries')
-        .select(['id', 'event_id'])
-        .where('id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
-        .execute();
-      if (senderIds.length > 0)
-        await sql`UPDATE ${T('deliveries')} d SET event_id = v.digest
-          FROM unnest(${senderIds.map((r) => r.id)}::text[], ${senderIds.map((r) => eventIdDigest(r.event_id))}::text[])
-            AS v(id, digest)
-          WHERE d.id = v.id`.execute(trx);
-      const attemptRows = await q(trx)
-        .selectFrom('delivery_attempts')
-        .select(['delivery_id', 'number', 'data'])
-        .where('delivery_id', '=', sql<string>`ANY(${deliveryIds}::text[])`)
-        .execute();
-      for (const a of attemptRows)
-        await sql`UPDATE ${T('delivery_attempts')} SET data = ${packedErasedAttempt(a.data)}::bytea
-          WHERE delivery_id = ${a.delivery_id} AND number = ${a.number}`.execute(trx);
-
-      const { rows: eventRows } = await sql<{ n: string }>`
-        WITH ev AS (
-          SELECT id, source_id, event_id FROM ${T('events')} WHERE id = ANY(${eventRefs}::text[])
-        ), di AS (
-          DELETE FROM ${T('event_identifiers')} x WHERE x.event_ref = ANY(${eventRefs}::text[])
-        ), dd AS (
-          DELETE FROM ${T('event_dedup')} x USING ev
-          WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id
-        ), de AS (
-          DELETE FROM ${T('events')} e USING ev WHERE e.id = ev.id RETURNING e.id
-        )
-        SELECT count(*) AS n FROM de
-      `.execute(trx);
-      const identifierCount =
-        live.length === 0
-          ? 0
-          : Number(
-              (
-                await q(trx)
-                  .deleteFrom('profile_identifiers')
-                  .where('profile_id', 'in', live)
-                  .executeTakeFirst()
-              ).numDeletedRows,
-            );
-      if (profileIds.length > 0) {
-        await q(trx)
-          .deleteFrom('profile_merges')
-          .where((eb) => eb.or([eb('merged_id', 'in', profileIds), eb('survivor_id', 'in', profileIds)]))
-          .execute();
-        await q(trx).deleteFrom('profiles').where('id', 'in', profileIds).execute();
-      }
-
-      // Free text that may quote the person: the rejection log and the shared state documents.
-      const needles = erasureNeedles({ identifiers: [...identifiers, ...storedRefs], given });
-      let rejections = 0;
-      let state = 0;
-      if (needles.length > 0) {
-        // Found by substring first (cheap, in SQL), kept only when the text quotes a needle as a
-        // whole value: "1000" must not take the rejections that quote "10000" or "a1000b".
-        const { rows: candidates } = await sql<{ id: string; event: string; error: string }>`
-          SELECT r.id, r.event, r.error::text AS error FROM ${T('event_rejections')} r
-          WHERE EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n
-            WHERE strpos(r.event, n) > 0 OR strpos(r.error::text, n) > 0)
-        `.execute(trx);
-        const doomed = candidates.filter((r) => rejectionQuotesAny(r, needles)).map((r) => r.id);
-        if (doomed.length > 0) {
-          const { rows } = await sql<{ n: string }>`
-            WITH gone AS (
-              DELETE FROM ${T('event_rejections')} WHERE id = ANY(${doomed}::text[]) RETURNING 1
-            ) SELECT count(*) AS n FROM gone
-          `.execute(trx);
-          rejections = Number(rows[0]?.n ?? 0);
-        }
-        // A transform's own filter reason may quote an identifier ('staff:' + user_id): the
-        // tombstone says only that it was erased.
-        const { rows: reasons } = await sql<{ id: string; filter_reason: string }>`
-          SELECT d.id, d.filter_reason FROM ${T('deliveries')} d
-          WHERE d.id = ANY(${deliveryIds}::text[])
-            AND EXISTS (SELECT 1 FROM unnest(${needles}::text[]) n WHERE strpos(d.filter_reason, n) > 0)
-        `.execute(trx);
-        const quoting = reasons.filter((r) => quotesAny(r.filter_reason, needles)).map((r) => r.id);
-        if (quoting.length > 0)
-          await sql`UPDATE ${T('deliveries')} SET filter_reason = 'erased'
-            WHERE id = ANY(${quoting}::text[])`.execute(trx);
-        const states = await q(trx)
-          .selectFrom('state')
-          .select((eb) => ['key', eb.cast<string>('value', 'text').as('value')])
-          .execute();
-        for (const row of scrubStates(states, needles)) {
-          await sql`UPDATE ${T('state')} SET value = ${row.value}::jsonb WHERE key = ${row.key}`.execute(trx);
-          state++;
-        }
-      }
-      const counts: ErasureCounts = {
-        profiles: profileIds.length,
-        profile_ids: profileIds,
-        identifiers: identifierCount,
-        events: Number(eventRows[0]?.n ?? 0),
-        deliveries: deliveryIds.length,
-        cancelled: Number(cancelledRows[0]?.n ?? 0),
-        attempts: attemptRows.length,
-        rejections,
-        state,
-      };
-      await insertAudit(trx, audit(counts));
-      return counts;
-    })();
-
+/** The store's erasure and export methods. */
+export function erasureMethods(ctx: PgContext): ErasureMethods {
+  const { db, q, T, guard, tx } = ctx;
   return {
     indexEventIdentifiers: ({ entries }) =>
       guard(async () => {
@@ -252,7 +285,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
     listPersonEvents: ({ identifiers, limit }) =>
       guard(async () => {
         if (limit < 1 || identifiers.length === 0) return [];
-        const refs = (await eventsOf(undefined, identifiers)).slice(0, limit);
+        const refs = (await eventsOf(ctx, undefined, identifiers)).slice(0, limit);
         const deliveries = new Map<string, string[]>(refs.map((r) => [r, []]));
         if (refs.length > 0) {
           const rows = await q()
@@ -268,7 +301,7 @@ export function erasureMethods({ db, q, T, guard, tx, schema, insertAudit }: PgC
 
     eraseProfiles: (input) =>
       guard(async () => {
-        const counts = await tx((trx) => erase(trx, input));
+        const counts = await tx((trx) => erase(ctx, trx, input));
         let compacted = true;
         try {
           // Not in a transaction (VACUUM refuses one): each statement here runs on its own.
