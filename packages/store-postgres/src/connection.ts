@@ -63,6 +63,52 @@ export interface Connection {
   markClosed: () => void;
 }
 
+/**
+ * Runs a store call: refused once the store is closed; PostgreSQL's refusal of a NUL character
+ * and an unreachable server become the engine's errors (VALIDATION_FAILED, STORE_UNAVAILABLE).
+ */
+async function guarded<R>(closed: boolean, fn: () => Promise<R>): Promise<R> {
+  if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the PostgreSQL store is closed' });
+  try {
+    return await fn();
+  } catch (err) {
+    const state = sqlState(err);
+    if (state === pgErrorCodes.untranslatableCharacter || state === pgErrorCodes.invalidByteSequence) {
+      throw new PipesError({
+        code: 'VALIDATION_FAILED',
+        message: 'a value contains a NUL character (\\u0000), which PostgreSQL cannot store in this field',
+        cause: err,
+      });
+    }
+    const unavailable = unavailableReason(err);
+    if (unavailable !== undefined) {
+      // Restarts and outages are expected: the caller gets a clear, retryable error (HTTP 503),
+      // and the pool drops broken connections and connects afresh on the next call.
+      throw new PipesError({
+        code: 'STORE_UNAVAILABLE',
+        message: `the PostgreSQL store is unavailable (${unavailable}); try again shortly`,
+        retryable: true,
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Runs `run` again when PostgreSQL picked it as a deadlock victim or a serialization failure, up to 3 times. */
+async function retried<R>(run: () => Promise<R>): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      const state = sqlState(err);
+      const retryable =
+        state === pgErrorCodes.deadlockDetected || state === pgErrorCodes.serializationFailure;
+      if (!retryable || attempt >= 3) throw err;
+    }
+  }
+}
+
 /** Opens (lazily) the store's connection to PostgreSQL. */
 export function createConnection(options: ConnectionOptions): Connection {
   // The pool: the caller's (never ended by us) or our own.
@@ -119,60 +165,10 @@ export function createConnection(options: ConnectionOptions): Connection {
 
   let closed = false;
 
-  const guard = async <R>(fn: () => Promise<R>): Promise<R> => {
-    if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the PostgreSQL store is closed' });
-    try {
-      return await fn();
-    } catch (err) {
-      const state = sqlState(err);
-      if (state === pgErrorCodes.untranslatableCharacter || state === pgErrorCodes.invalidByteSequence) {
-        throw new PipesError({
-          code: 'VALIDATION_FAILED',
-          message: 'a value contains a NUL character (\\u0000), which PostgreSQL cannot store in this field',
-          cause: err,
-        });
-      }
-      const unavailable = unavailableReason(err);
-      if (unavailable !== undefined) {
-        // Restarts and outages are expected: the caller gets a clear, retryable error (HTTP 503),
-        // and the pool drops broken connections and connects afresh on the next call.
-        throw new PipesError({
-          code: 'STORE_UNAVAILABLE',
-          message: `the PostgreSQL store is unavailable (${unavailable}); try again shortly`,
-          retryable: true,
-          cause: err,
-        });
-      }
-      throw err;
-    }
-  };
+  const guard = <R>(fn: () => Promise<R>): Promise<R> => guarded(closed, fn);
 
-  const tx = async <R>(fn: (trx: Trx) => Promise<R>): Promise<R> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await db.transaction().execute(fn);
-      } catch (err) {
-        const state = sqlState(err);
-        const retryable =
-          state === pgErrorCodes.deadlockDetected || state === pgErrorCodes.serializationFailure;
-        if (!retryable || attempt >= 3) throw err;
-      }
-    }
-  };
-
-  /** Retried as {@link tx} retries: a deadlock victim or a serialization failure, up to 3 times. */
-  const retried = async <R>(run: () => Promise<R>): Promise<R> => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await run();
-      } catch (err) {
-        const state = sqlState(err);
-        const retryable =
-          state === pgErrorCodes.deadlockDetected || state === pgErrorCodes.serializationFailure;
-        if (!retryable || attempt >= 3) throw err;
-      }
-    }
-  };
+  /** Retried when PostgreSQL picks it as a deadlock victim or a serialization failure, up to 3 times. */
+  const tx = <R>(fn: (trx: Trx) => Promise<R>): Promise<R> => retried(() => db.transaction().execute(fn));
 
   // kysely's transactions send BEGIN alone. Without parameters, node-postgres sends a query by the
   // simple protocol, which takes several statements at once: BEGIN and the prelude share a round

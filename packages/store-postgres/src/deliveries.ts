@@ -20,53 +20,111 @@ import { moveTotals } from './delivery-totals.js';
 import { referredAttempts } from './referred-attempts.js';
 import { deliveryColumns, deliveryColumnsBut } from './rows.js';
 
+/** One page of delivery records, newest first, with the attempts their details refer to. */
+async function listPage(
+  ctx: PgContext,
+  query: Parameters<DeliveryMethods['listDeliveries']>[0],
+): ReturnType<DeliveryMethods['listDeliveries']> {
+  const { db, T } = ctx;
+  const filters: RawBuilder<unknown>[] = [];
+  if (query.pipeId) filters.push(sql`pipe_id = ${query.pipeId}`);
+  if (query.destinationId) filters.push(sql`destination_id = ${query.destinationId}`);
+  if (query.eventId) filters.push(sql`event_id = ${query.eventId}`);
+  if (query.filterReason) filters.push(sql`filter_reason = ${query.filterReason}`);
+  // Delivery ids are ULIDs made at creation, so a time range is an id range (as on SQLite):
+  // read from the same index as the rest of the query, with no time index to keep.
+  if (query.since) filters.push(sql`id >= ${idAtTime('delivery', Date.parse(query.since))}`);
+  if (query.until) filters.push(sql`id < ${idAtTime('delivery', Date.parse(query.until))}`);
+  if (query.cursor) filters.push(sql`id < ${query.cursor}`);
+  const statuses = listedStatuses(query);
+  if (statuses?.length === 0) return [];
+  const page = (columns: RawBuilder<unknown>, extra: RawBuilder<unknown>[]) => {
+    const all = [...filters, ...extra];
+    const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
+    return sql`
+        SELECT ${columns} FROM ${T('deliveries')} d
+        WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
+      `;
+  };
+  // Several statuses (every one for a pipe's whole history): one newest-first scan of
+  // deliveries_pipe_status (pipe_id, status, id) per status, merged. A single `status IN
+  // (...)` would sort every matching row of the pipe to find the newest 50. The scans
+  // read ids only; whole rows are read for the page kept, not for every status's candidates.
+  const statement =
+    statuses === null || statuses.length === 1
+      ? page(deliveryColumns('d'), statuses ? [sql`status = ${statuses[0]}`] : [])
+      : sql`
+            SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
+            WHERE d.id IN (
+              SELECT id FROM (${sql.join(
+                statuses.map((s) => sql`(${page(sql`d.id`, [sql`status = ${s}`])})`),
+                sql` UNION ALL `,
+              )}) AS candidates ORDER BY id DESC LIMIT ${query.limit}
+            )
+            ORDER BY d.id DESC
+          `;
+  const rows = (await statement.execute(db)).rows as DeliveryRowText[];
+  const referred = await referredAttempts(ctx, rows);
+  return rows.map((row) => toDeliveryRow(row, referred));
+}
+
+/** Re-queues the pipe's deliveries a replay names (oldest first, up to `limit`); their ids. */
+async function requeue(
+  { db, T, wake }: PgContext,
+  query: Parameters<DeliveryMethods['requeueDeliveries']>[0],
+): ReturnType<DeliveryMethods['requeueDeliveries']> {
+  const { pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit } = query;
+  if (requeuesNothing(query)) return [];
+  const allowed = [...new Set(statuses ?? defaultRequeueStatuses)];
+  const filters = sql`
+      ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
+      ${since ? sql`AND id >= ${idAtTime('delivery', Date.parse(since))}` : sql``}
+      ${until ? sql`AND id < ${idAtTime('delivery', Date.parse(until))}` : sql``}`;
+  // The candidates: one oldest-first walk of deliveries_pipe_status (pipe_id, status, id) per
+  // status, merged (as listDeliveries does newest first). A single `status = ANY(...)` ordered
+  // by id walked the primary key over every pipe's history (267 ms at 300k rows when the
+  // pipe's failures were recent). A replay needs its event: an erased person's records
+  // (tombstones) stay as they are. Each walk locks what it takes (FOR UPDATE, waiting): a row
+  // another replay re-queued meanwhile is re-checked once that one commits, found pending and
+  // skipped, and the walk goes on to the next, so two replays at once re-queue each row once
+  // and each still takes up to `limit`.
+  const walks = allowed.map(
+    (status, i) => sql`${sql.raw(`walk${i}`)} AS (
+          SELECT id, status FROM ${T('deliveries')}
+          WHERE pipe_id = ${pipeId} AND status = ${status}
+            AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref) ${filters}
+          ORDER BY id LIMIT ${limit}
+          FOR UPDATE)`,
+  );
+  const merged = sql.join(
+    allowed.map((_, i) => sql`SELECT id, status FROM ${sql.raw(`walk${i}`)}`),
+    sql` UNION ALL `,
+  );
+  const { rows } = await sql<{ id: string; destination_id: string }>`
+      WITH ${sql.join(walks, sql`, `)}, found AS (
+        SELECT id, status AS was FROM (${merged}) AS c ORDER BY id LIMIT ${limit}
+      ), requeued AS (
+        UPDATE ${T('deliveries')} d
+        SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,
+          pinned_pipe_version = ${pinnedPipeVersion ?? null}::integer, replayed_at = ${now}::timestamptz,
+          attempts_before_replay = d.attempt_count, filter_reason = NULL, updated_at = ${now}::timestamptz
+        FROM found
+        WHERE d.id = found.id
+        RETURNING d.id, d.destination_id, d.pipe_id, found.was
+      ), totals AS (
+        ${moveTotals(T, 'requeued', 'was', -1)}
+      )
+      SELECT id, destination_id FROM requeued
+    `.execute(db);
+  wake(new Set(rows.map((r) => r.destination_id)));
+  return rows.map((r) => r.id).sort(compareIds);
+}
+
 /** The store's delivery history methods. */
 export function deliveryMethods(ctx: PgContext): DeliveryMethods {
-  const { db, q, T, guard, wake } = ctx;
+  const { db, q, T, guard } = ctx;
   return {
-    listDeliveries: (query) =>
-      guard(async () => {
-        const filters: RawBuilder<unknown>[] = [];
-        if (query.pipeId) filters.push(sql`pipe_id = ${query.pipeId}`);
-        if (query.destinationId) filters.push(sql`destination_id = ${query.destinationId}`);
-        if (query.eventId) filters.push(sql`event_id = ${query.eventId}`);
-        if (query.filterReason) filters.push(sql`filter_reason = ${query.filterReason}`);
-        // Delivery ids are ULIDs made at creation, so a time range is an id range (as on SQLite):
-        // read from the same index as the rest of the query, with no time index to keep.
-        if (query.since) filters.push(sql`id >= ${idAtTime('delivery', Date.parse(query.since))}`);
-        if (query.until) filters.push(sql`id < ${idAtTime('delivery', Date.parse(query.until))}`);
-        if (query.cursor) filters.push(sql`id < ${query.cursor}`);
-        const statuses = listedStatuses(query);
-        if (statuses?.length === 0) return [];
-        const page = (columns: RawBuilder<unknown>, extra: RawBuilder<unknown>[]) => {
-          const all = [...filters, ...extra];
-          const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
-          return sql`
-            SELECT ${columns} FROM ${T('deliveries')} d
-            WHERE ${where} ORDER BY d.id DESC LIMIT ${query.limit}
-          `;
-        };
-        // Several statuses (every one for a pipe's whole history): one newest-first scan of
-        // deliveries_pipe_status (pipe_id, status, id) per status, merged. A single `status IN
-        // (...)` would sort every matching row of the pipe to find the newest 50. The scans
-        // read ids only; whole rows are read for the page kept, not for every status's candidates.
-        const statement =
-          statuses === null || statuses.length === 1
-            ? page(deliveryColumns('d'), statuses ? [sql`status = ${statuses[0]}`] : [])
-            : sql`
-                SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
-                WHERE d.id IN (
-                  SELECT id FROM (${sql.join(
-                    statuses.map((s) => sql`(${page(sql`d.id`, [sql`status = ${s}`])})`),
-                    sql` UNION ALL `,
-                  )}) AS candidates ORDER BY id DESC LIMIT ${query.limit}
-                )
-                ORDER BY d.id DESC
-              `;
-        const rows = (await statement.execute(db)).rows as DeliveryRowText[];
-        const referred = await referredAttempts(ctx, rows);
-        return rows.map((row) => toDeliveryRow(row, referred));
-      }),
+    listDeliveries: (query) => guard(() => listPage(ctx, query)),
 
     getDelivery: ({ id }) =>
       guard(async () => {
@@ -85,54 +143,7 @@ export function deliveryMethods(ctx: PgContext): DeliveryMethods {
         return recordOf(row, attempts);
       }),
 
-    requeueDeliveries: (query) =>
-      guard(async () => {
-        const { pipeId, ids, statuses, since, until, pinnedPipeVersion, now, limit } = query;
-        if (requeuesNothing(query)) return [];
-        const allowed = [...new Set(statuses ?? defaultRequeueStatuses)];
-        const filters = sql`
-          ${ids ? sql`AND id = ANY(${ids}::text[])` : sql``}
-          ${since ? sql`AND id >= ${idAtTime('delivery', Date.parse(since))}` : sql``}
-          ${until ? sql`AND id < ${idAtTime('delivery', Date.parse(until))}` : sql``}`;
-        // The candidates: one oldest-first walk of deliveries_pipe_status (pipe_id, status, id) per
-        // status, merged (as listDeliveries does newest first). A single `status = ANY(...)` ordered
-        // by id walked the primary key over every pipe's history (267 ms at 300k rows when the
-        // pipe's failures were recent). A replay needs its event: an erased person's records
-        // (tombstones) stay as they are. Each walk locks what it takes (FOR UPDATE, waiting): a row
-        // another replay re-queued meanwhile is re-checked once that one commits, found pending and
-        // skipped, and the walk goes on to the next, so two replays at once re-queue each row once
-        // and each still takes up to `limit`.
-        const walks = allowed.map(
-          (status, i) => sql`${sql.raw(`walk${i}`)} AS (
-              SELECT id, status FROM ${T('deliveries')}
-              WHERE pipe_id = ${pipeId} AND status = ${status}
-                AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = event_ref) ${filters}
-              ORDER BY id LIMIT ${limit}
-              FOR UPDATE)`,
-        );
-        const merged = sql.join(
-          allowed.map((_, i) => sql`SELECT id, status FROM ${sql.raw(`walk${i}`)}`),
-          sql` UNION ALL `,
-        );
-        const { rows } = await sql<{ id: string; destination_id: string }>`
-          WITH ${sql.join(walks, sql`, `)}, found AS (
-            SELECT id, status AS was FROM (${merged}) AS c ORDER BY id LIMIT ${limit}
-          ), requeued AS (
-            UPDATE ${T('deliveries')} d
-            SET status = 'pending', due_at = ${now}::timestamptz, lease_owner = NULL,
-              pinned_pipe_version = ${pinnedPipeVersion ?? null}::integer, replayed_at = ${now}::timestamptz,
-              attempts_before_replay = d.attempt_count, filter_reason = NULL, updated_at = ${now}::timestamptz
-            FROM found
-            WHERE d.id = found.id
-            RETURNING d.id, d.destination_id, d.pipe_id, found.was
-          ), totals AS (
-            ${moveTotals(T, 'requeued', 'was', -1)}
-          )
-          SELECT id, destination_id FROM requeued
-        `.execute(db);
-        wake(new Set(rows.map((r) => r.destination_id)));
-        return rows.map((r) => r.id).sort(compareIds);
-      }),
+    requeueDeliveries: (query) => guard(() => requeue(ctx, query)),
 
     deliveryStats: () =>
       guard(async () => {
