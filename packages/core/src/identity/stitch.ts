@@ -205,15 +205,66 @@ function timeOf(event: { event_time: string }, fallback: number): number {
   return Number.isFinite(ms) ? Math.min(ms, fallback) : fallback;
 }
 
-export function createIdentity(deps: {
+interface IdentityDeps {
   store: Store;
   options: IdentityOptions;
   now: () => number;
   newId: () => string;
-}): Identity {
+}
+
+type CapturedForProfiles = CapturedEvent & {
+  withheld: CapturedIdentifier[];
+  allows: (kind: IdentifierKind) => boolean;
+};
+
+/** How an identity reads events: when each happened, and what each gives to profiles. */
+interface Capturer {
+  seenAtOf(event: { event_time: string }): number;
+  capture(
+    event: { event_time: string; event_payload: Record<string, unknown> },
+    seenAt: number,
+    remember?: boolean,
+  ): CapturedForProfiles;
+}
+
+export function createIdentity(deps: IdentityDeps): Identity {
   const { options } = deps;
   const junk = junkPolicy(options.junk);
   const caps: IdentifierCaps = { ...DEFAULT_CAPS, ...options.caps };
+  const capturer = createCapturer(deps, junk);
+  const plan: Identity['plan'] = (events) => planLinks(deps, capturer, caps, events);
+  return {
+    plan,
+
+    async link(events) {
+      const planned = plan(events);
+      if (!planned) return;
+      if (planned.index.length > 0) await deps.store.indexEventIdentifiers({ entries: planned.index });
+      if (planned.links.length === 0) return;
+      await deps.store.linkProfiles({
+        links: planned.links,
+        caps: planned.caps,
+        newId: planned.newId,
+        now: planned.now,
+      });
+    },
+
+    stitch: (events) => stitchEvents(deps, capturer, events),
+
+    backfillIndex: (limit) => backfillIndex(deps, junk, limit),
+
+    prune(limit) {
+      const days = options.retentionDays ?? 90;
+      return deps.store.pruneProfiles({
+        before: new Date(deps.now() - days * 86_400_000).toISOString(),
+        limit,
+      });
+    },
+  };
+}
+
+function createCapturer(deps: IdentityDeps, junk: JunkPolicy): Capturer {
+  const { options } = deps;
   const respectConsent = options.respectConsent !== false;
   /**
    * When an event happened, for capture and its link: its `event_time`, or now when that is later or
@@ -236,11 +287,7 @@ export function createIdentity(deps: {
    * At delivery (`remember`) the whole capture is remembered for the payload object, which match
    * quality reads again once the batch is sent (deliver.ts): one capture per delivered event, not two.
    */
-  const capture = (
-    event: { event_time: string; event_payload: Record<string, unknown> },
-    seenAt: number,
-    remember = false,
-  ): CapturedEvent & { withheld: CapturedIdentifier[]; allows: (kind: IdentifierKind) => boolean } => {
+  const capture: Capturer['capture'] = (event, seenAt, remember = false) => {
     const captured = remember
       ? captureAndRemember(event.event_payload, captureOptions(seenAt))
       : captureIdentifiers(event.event_payload, captureOptions(seenAt));
@@ -253,159 +300,152 @@ export function createIdentity(deps: {
       allows: split.allows,
     };
   };
+  return { seenAtOf, capture };
+}
 
-  const plan: Identity['plan'] = (events) => {
-    const links: ProfileLink[] = [];
-    const index: AppendIdentity['index'] = [];
-    // An event's identifiers are mostly first seen at the event's time: each time is written once.
-    let lastMs = Number.NaN;
-    let lastIso = '';
-    const isoOf = (ms: number): string => {
-      if (ms !== lastMs) {
-        lastIso = new Date(ms).toISOString();
-        lastMs = ms;
-      }
-      return lastIso;
-    };
-    for (const event of events) {
-      const seenAt = seenAtOf(event);
-      const captured = capture(event, seenAt);
-      if (event.id)
-        for (const i of captured.withheld) index.push({ kind: i.kind, key: keyOf(i), event_ref: event.id });
-      if (captured.identifiers.length === 0) continue;
-      const identifiers: ProfileLink['identifiers'] = [];
-      for (const i of captured.identifiers) {
-        identifiers.push({
-          kind: i.kind,
-          key: keyOf(i),
-          value: JSON.stringify(offeredOf(i)),
-          first_seen_at: isoOf(i.firstSeen),
-        });
-      }
-      const link: ProfileLink = { identifiers, seen_at: isoOf(seenAt) };
-      if (event.id) link.event_ref = event.id;
-      if (captured.attributes.ip) link.ip = captured.attributes.ip;
-      if (captured.attributes.user_agent) link.user_agent = captured.attributes.user_agent;
-      links.push(link);
+/** `Identity.plan`: what linking these events writes, or null when they carry no identifiers. */
+function planLinks(
+  deps: IdentityDeps,
+  capturer: Capturer,
+  caps: IdentifierCaps,
+  events: Parameters<Identity['plan']>[0],
+): AppendIdentity | null {
+  const links: ProfileLink[] = [];
+  const index: AppendIdentity['index'] = [];
+  // An event's identifiers are mostly first seen at the event's time: each time is written once.
+  let lastMs = Number.NaN;
+  let lastIso = '';
+  const isoOf = (ms: number): string => {
+    if (ms !== lastMs) {
+      lastIso = new Date(ms).toISOString();
+      lastMs = ms;
     }
-    if (links.length === 0 && index.length === 0) return null;
-    return { links, index, caps, newId: deps.newId, now: new Date(deps.now()).toISOString() };
+    return lastIso;
+  };
+  for (const event of events) {
+    const seenAt = capturer.seenAtOf(event);
+    const captured = capturer.capture(event, seenAt);
+    if (event.id)
+      for (const i of captured.withheld) index.push({ kind: i.kind, key: keyOf(i), event_ref: event.id });
+    if (captured.identifiers.length === 0) continue;
+    const identifiers: ProfileLink['identifiers'] = [];
+    for (const i of captured.identifiers) {
+      identifiers.push({
+        kind: i.kind,
+        key: keyOf(i),
+        value: JSON.stringify(offeredOf(i)),
+        first_seen_at: isoOf(i.firstSeen),
+      });
+    }
+    const link: ProfileLink = { identifiers, seen_at: isoOf(seenAt) };
+    if (event.id) link.event_ref = event.id;
+    if (captured.attributes.ip) link.ip = captured.attributes.ip;
+    if (captured.attributes.user_agent) link.user_agent = captured.attributes.user_agent;
+    links.push(link);
+  }
+  if (links.length === 0 && index.length === 0) return null;
+  return { links, index, caps, newId: deps.newId, now: new Date(deps.now()).toISOString() };
+}
+
+/** `Identity.stitch`: each event's profile, found by its identifiers in one store query per batch. */
+async function stitchEvents(
+  deps: IdentityDeps,
+  capturer: Capturer,
+  events: SandboxEvent[],
+): Promise<Record<string, TransformProfile>> {
+  const { windows } = deps.options;
+  const now = deps.now();
+  const captured = events.map((e) => capturer.capture(e, capturer.seenAtOf(e), true));
+  const wanted: ByRef<true> = new Map();
+  const refs: Array<{ kind: IdentifierKind; key: string }> = [];
+  // Each event's keys, in the order of its identifiers, computed once (read again below).
+  const keysOf = captured.map((c) =>
+    c.identifiers.map((i) => {
+      const key = keyOf(i);
+      if (!getRef(wanted, i.kind, key)) {
+        setRef(wanted, i.kind, key, true);
+        refs.push({ kind: i.kind, key });
+      }
+      return key;
+    }),
+  );
+  const stored = refs.length > 0 ? await deps.store.findProfiles({ identifiers: refs }) : [];
+  const owner: ByRef<StoredProfile> = new Map();
+  for (const p of stored) for (const i of p.identifiers) setRef(owner, i.kind, i.key, p);
+  // What each profile may offer, worked out once per profile of the batch.
+  const offerable = new Map<StoredProfile, StoredIdentifier[]>();
+  const canonical = new Map<StoredIdentifier, string>();
+  let lastIso = '';
+  let lastMs = Number.NaN;
+  const parseTime = (iso: string): number => {
+    if (iso !== lastIso) {
+      lastIso = iso;
+      lastMs = Date.parse(iso);
+    }
+    return lastMs;
   };
 
-  return {
-    plan,
+  const out: Record<string, TransformProfile> = {};
+  events.forEach((event, n) => {
+    const own = captured[n]!;
+    const profile = ownerByRank(own.identifiers, keysOf[n]!, owner);
+    const stitched: TransformProfile = {
+      id: profile?.id ?? null,
+      identifiers: {},
+      ip: own.attributes.ip ?? profile?.ip ?? null,
+      user_agent: own.attributes.user_agent ?? profile?.user_agent ?? null,
+      first_seen: profile?.created_at ?? null,
+      last_seen: profile?.last_seen_at ?? null,
+    };
+    const offered = offerList(stitched, canonical);
+    // The event's own identifiers first (they are the newest), then the profile's, newest first.
+    for (const i of own.identifiers) if (isOfferable(i, now, windows)) offered.value(i.kind, offeredOf(i));
+    if (profile) {
+      let known = offerable.get(profile);
+      if (!known) {
+        known = offerableOf(profile, now, windows, parseTime);
+        offerable.set(profile, known);
+      }
+      for (const i of known) if (own.allows(i.kind)) offered.stored(i);
+    }
+    const key = event.event_id;
+    if (key !== undefined) out[key] = stitched;
+  });
+  return out;
+}
 
-    async link(events) {
-      const planned = plan(events);
-      if (!planned) return;
-      if (planned.index.length > 0) await deps.store.indexEventIdentifiers({ entries: planned.index });
-      if (planned.links.length === 0) return;
-      await deps.store.linkProfiles({
-        links: planned.links,
-        caps: planned.caps,
-        newId: planned.newId,
-        now: planned.now,
-      });
-    },
-
-    async stitch(events) {
-      const now = deps.now();
-      const captured = events.map((e) => capture(e, seenAtOf(e), true));
-      const wanted: ByRef<true> = new Map();
-      const refs: Array<{ kind: IdentifierKind; key: string }> = [];
-      // Each event's keys, in the order of its identifiers, computed once (read again below).
-      const keysOf = captured.map((c) =>
-        c.identifiers.map((i) => {
-          const key = keyOf(i);
-          if (!getRef(wanted, i.kind, key)) {
-            setRef(wanted, i.kind, key, true);
-            refs.push({ kind: i.kind, key });
-          }
-          return key;
-        }),
-      );
-      const stored = refs.length > 0 ? await deps.store.findProfiles({ identifiers: refs }) : [];
-      const owner: ByRef<StoredProfile> = new Map();
-      for (const p of stored) for (const i of p.identifiers) setRef(owner, i.kind, i.key, p);
-      // What each profile may offer, worked out once per profile of the batch.
-      const offerable = new Map<StoredProfile, StoredIdentifier[]>();
-      const canonical = new Map<StoredIdentifier, string>();
-      let lastIso = '';
-      let lastMs = Number.NaN;
-      const parseTime = (iso: string): number => {
-        if (iso !== lastIso) {
-          lastIso = iso;
-          lastMs = Date.parse(iso);
-        }
-        return lastMs;
-      };
-
-      const out: Record<string, TransformProfile> = {};
-      events.forEach((event, n) => {
-        const own = captured[n]!;
-        const profile = ownerByRank(own.identifiers, keysOf[n]!, owner);
-        const stitched: TransformProfile = {
-          id: profile?.id ?? null,
-          identifiers: {},
-          ip: own.attributes.ip ?? profile?.ip ?? null,
-          user_agent: own.attributes.user_agent ?? profile?.user_agent ?? null,
-          first_seen: profile?.created_at ?? null,
-          last_seen: profile?.last_seen_at ?? null,
-        };
-        const offered = offerList(stitched, canonical);
-        // The event's own identifiers first (they are the newest), then the profile's, newest first.
-        for (const i of own.identifiers)
-          if (isOfferable(i, now, options.windows)) offered.value(i.kind, offeredOf(i));
-        if (profile) {
-          let known = offerable.get(profile);
-          if (!known) {
-            known = offerableOf(profile, now, options.windows, parseTime);
-            offerable.set(profile, known);
-          }
-          for (const i of known) if (own.allows(i.kind)) offered.stored(i);
-        }
-        const key = event.event_id;
-        if (key !== undefined) out[key] = stitched;
-      });
-      return out;
-    },
-
-    async backfillIndex(limit) {
-      const marker = (await deps.store.getState({ key: eventIndexBackfillKey })) as {
-        after?: string;
-        done?: boolean;
-      } | null;
-      if (marker?.done) return { events: 0, done: true };
-      const events = await deps.store.scanEvents({
-        ...(marker?.after ? { after: marker.after } : {}),
-        limit,
-      });
-      // Every identifier the event carried, whatever its consent said: the index is what erasure
-      // finds a person's events by (consent decides linking, not whether an event can be erased).
-      const entries = events.flatMap((event) =>
-        captureIdentifiers(event.event_payload, {
-          seenAt: timeOf(event, deps.now()),
-          junk,
-          ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
-        }).identifiers.map((i) => ({ kind: i.kind, key: keyOf(i), event_ref: event.id })),
-      );
-      if (entries.length > 0) await deps.store.indexEventIdentifiers({ entries });
-      const done = events.length < limit;
-      const after = events.at(-1)?.id ?? marker?.after;
-      await deps.store.setState({
-        key: eventIndexBackfillKey,
-        value: { ...(after ? { after } : {}), done },
-        now: new Date(deps.now()).toISOString(),
-      });
-      return { events: events.length, done };
-    },
-
-    prune(limit) {
-      const days = options.retentionDays ?? 90;
-      return deps.store.pruneProfiles({
-        before: new Date(deps.now() - days * 86_400_000).toISOString(),
-        limit,
-      });
-    },
-  };
+/** `Identity.backfillIndex`: indexes the identifiers of up to `limit` more stored events. */
+async function backfillIndex(
+  deps: IdentityDeps,
+  junk: JunkPolicy,
+  limit: number,
+): Promise<{ events: number; done: boolean }> {
+  const { options } = deps;
+  const marker = (await deps.store.getState({ key: eventIndexBackfillKey })) as {
+    after?: string;
+    done?: boolean;
+  } | null;
+  if (marker?.done) return { events: 0, done: true };
+  const events = await deps.store.scanEvents({
+    ...(marker?.after ? { after: marker.after } : {}),
+    limit,
+  });
+  // Every identifier the event carried, whatever its consent said: the index is what erasure
+  // finds a person's events by (consent decides linking, not whether an event can be erased).
+  const entries = events.flatMap((event) =>
+    captureIdentifiers(event.event_payload, {
+      seenAt: timeOf(event, deps.now()),
+      junk,
+      ...(options.defaultCountry ? { defaultCountry: options.defaultCountry } : {}),
+    }).identifiers.map((i) => ({ kind: i.kind, key: keyOf(i), event_ref: event.id })),
+  );
+  if (entries.length > 0) await deps.store.indexEventIdentifiers({ entries });
+  const done = events.length < limit;
+  const after = events.at(-1)?.id ?? marker?.after;
+  await deps.store.setState({
+    key: eventIndexBackfillKey,
+    value: { ...(after ? { after } : {}), done },
+    now: new Date(deps.now()).toISOString(),
+  });
+  return { events: events.length, done };
 }
