@@ -83,6 +83,89 @@ function chunks<T>(items: T[]): T[][] {
   return out;
 }
 
+/** What `load(ownersOf(refs))` returns (profiles in the order found), in one statement. */
+function loadOwnersWith(
+  prepare: SqliteContext['prepare'],
+  refs: Array<{ kind: string; key: string }>,
+): StoredProfile[] {
+  if (refs.length === 0) return [];
+  // No prototype: a kind is a key here, whatever its name.
+  const keysByKind: Record<string, string[]> = Object.create(null);
+  for (const r of refs) {
+    const keys = keysByKind[r.kind] ?? [];
+    keysByKind[r.kind] = keys;
+    keys.push(r.key);
+  }
+  const byId = new Map<string, StoredProfile>();
+  const statement = prepare(ownersAndIdentifiersSql);
+  statement.raw?.(true);
+  const found = statement.all(JSON.stringify(keysByKind));
+  // Objects (a database without raw mode) carry the same columns in the same order.
+  const rows = (statement.raw ? found : found.map((r) => Object.values(r as object))) as OwnerRow[];
+  for (const [
+    id,
+    created_at,
+    profileSeen,
+    ip,
+    user_agent,
+    kind,
+    key,
+    value,
+    first_seen_at,
+    last_seen_at,
+  ] of rows) {
+    let profile = byId.get(id);
+    if (!profile) {
+      profile = { id, created_at, last_seen_at: profileSeen, ip, user_agent, identifiers: [] };
+      byId.set(id, profile);
+    }
+    profile.identifiers.push({ kind, key, value, first_seen_at, last_seen_at });
+  }
+  return [...byId.values()];
+}
+
+/** Indexes every identifier a link carried, but those it inserts (they carry the event in their own row). */
+function indexCarried(
+  prepare: SqliteContext['prepare'],
+  link: LinkArgs['links'][number],
+  plan: ReturnType<typeof planLink>,
+  eventRef: string,
+): void {
+  // The event index: identifiers the link inserts carry the event in their own row
+  // (insertIdentifiers); every other one it carried gets a row of event_identifiers.
+  // (By kind, then key: no `kind\0key` string made per identifier.)
+  const inserted = new Map<string, Set<string>>();
+  const insert = (i: { kind: string; key: string }) => {
+    const keys = inserted.get(i.kind);
+    if (keys) keys.add(i.key);
+    else inserted.set(i.kind, new Set([i.key]));
+  };
+  for (const p of plan.create) for (const i of p.identifiers) insert(i);
+  for (const i of plan.add) insert(i);
+  const index = prepare(indexSql);
+  for (const i of link.identifiers) if (!inserted.get(i.kind)?.has(i.key)) index.run(i.kind, i.key, eventRef);
+}
+
+/** Moves merged profiles' identifiers to the survivor, points them at it, and records the merges. */
+function writeMerge(
+  qb: SqliteContext['qb'],
+  run: SqliteContext['run'],
+  survivor: string,
+  merge: string[],
+  now: string,
+): void {
+  run(qb.updateTable('profile_identifiers').set({ profile_id: survivor }).where('profile_id', 'in', merge));
+  run(
+    qb
+      .updateTable('profiles')
+      .set({ merged_into: survivor })
+      .where((eb) => eb.or([eb('id', 'in', merge), eb('merged_into', 'in', merge)])),
+  );
+  for (const merged of merge) {
+    run(qb.insertInto('profile_merges').values({ merged_id: merged, survivor_id: survivor, merged_at: now }));
+  }
+}
+
 /**
  * The writes of `linkProfiles` (synchronous, inside the caller's transaction): also what
  * `appendEvents` runs when it links the events it stores in its own transaction.
@@ -110,43 +193,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     return out;
   };
 
-  /** What `load(ownersOf(refs))` returns (profiles in the order found), in one statement. */
-  const loadOwners = (refs: Array<{ kind: string; key: string }>): StoredProfile[] => {
-    if (refs.length === 0) return [];
-    // No prototype: a kind is a key here, whatever its name.
-    const keysByKind: Record<string, string[]> = Object.create(null);
-    for (const r of refs) {
-      const keys = keysByKind[r.kind] ?? [];
-      keysByKind[r.kind] = keys;
-      keys.push(r.key);
-    }
-    const byId = new Map<string, StoredProfile>();
-    const statement = prepare(ownersAndIdentifiersSql);
-    statement.raw?.(true);
-    const found = statement.all(JSON.stringify(keysByKind));
-    // Objects (a database without raw mode) carry the same columns in the same order.
-    const rows = (statement.raw ? found : found.map((r) => Object.values(r as object))) as OwnerRow[];
-    for (const [
-      id,
-      created_at,
-      profileSeen,
-      ip,
-      user_agent,
-      kind,
-      key,
-      value,
-      first_seen_at,
-      last_seen_at,
-    ] of rows) {
-      let profile = byId.get(id);
-      if (!profile) {
-        profile = { id, created_at, last_seen_at: profileSeen, ip, user_agent, identifiers: [] };
-        byId.set(id, profile);
-      }
-      profile.identifiers.push({ kind, key, value, first_seen_at, last_seen_at });
-    }
-    return [...byId.values()];
-  };
+  const loadOwners = (refs: Array<{ kind: string; key: string }>) => loadOwnersWith(prepare, refs);
 
   /**
    * Inserts identifiers no profile held, each with the event that brought it (`eventRef`): that is
@@ -175,22 +222,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
       // A link has a few identifiers and usually no owner: a statement per identifier costs less
       // here than loadOwners' JSON (measured); a claimed batch's hundreds of events use loadOwners.
       const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
-      if (eventRef) {
-        // The event index: identifiers the link inserts carry the event in their own row
-        // (insertIdentifiers); every other one it carried gets a row of event_identifiers.
-        // (By kind, then key: no `kind\0key` string made per identifier.)
-        const inserted = new Map<string, Set<string>>();
-        const insert = (i: { kind: string; key: string }) => {
-          const keys = inserted.get(i.kind);
-          if (keys) keys.add(i.key);
-          else inserted.set(i.kind, new Set([i.key]));
-        };
-        for (const p of plan.create) for (const i of p.identifiers) insert(i);
-        for (const i of plan.add) insert(i);
-        const index = prepare(indexSql);
-        for (const i of link.identifiers)
-          if (!inserted.get(i.kind)?.has(i.key)) index.run(i.kind, i.key, eventRef);
-      }
+      if (eventRef) indexCarried(prepare, link, plan, eventRef);
       // A survivor created here is written with the link's attributes at once: the UPDATE that
       // moves an existing survivor's last-seen time and attributes (touchSql) would change nothing
       // else, and skipping it is one statement less for most links (an event of a new visitor).
@@ -209,27 +241,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
         );
         insertIdentifiers(p.id, p.identifiers, seenAt, eventRef);
       }
-      if (plan.merge.length > 0) {
-        run(
-          qb
-            .updateTable('profile_identifiers')
-            .set({ profile_id: plan.survivor })
-            .where('profile_id', 'in', plan.merge),
-        );
-        run(
-          qb
-            .updateTable('profiles')
-            .set({ merged_into: plan.survivor })
-            .where((eb) => eb.or([eb('id', 'in', plan.merge), eb('merged_into', 'in', plan.merge)])),
-        );
-        for (const merged of plan.merge) {
-          run(
-            qb
-              .insertInto('profile_merges')
-              .values({ merged_id: merged, survivor_id: plan.survivor, merged_at: now }),
-          );
-        }
-      }
+      if (plan.merge.length > 0) writeMerge(qb, run, plan.survivor, plan.merge, now);
       insertIdentifiers(plan.survivor, plan.add, seenAt, eventRef);
       const seen = prepare(seenSql);
       for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
