@@ -55,141 +55,150 @@ const noWrites = (): LinkWrites => ({
 });
 
 /**
+ * Every live profile holding one of `refs`, with all of its identifiers: one statement (the
+ * owners, their rows and their identifiers), as an owners query and `load` read in three. Also
+ * `findProfiles` (outside a transaction: one statement reads one snapshot).
+ * The owners go into an array and each table is read by `= ANY` over it, in materialized steps:
+ * joined to the owners instead, the planner (which guesses 200 distinct owners, and whose
+ * statistics lag a growing table) chose a hash join over a sequential scan of every profile, a
+ * cost that grew with the table on every claim and every ingest (4.4 against 2.4 ms of backend
+ * CPU per 400-identifier call at 20,000 profiles). This way each call reads its batch's rows by
+ * index, whatever the statistics.
+ */
+async function loadHoldersIn(
+  { T }: PgContext,
+  trx: Trx | PgContext['db'],
+  refs: Array<{ kind: string; key: string }>,
+): Promise<StoredProfile[]> {
+  const { rows } = await sql<{
+    id: string;
+    created_at: Date;
+    p_last_seen_at: Date;
+    ip: string | null;
+    user_agent: string | null;
+    kind: string;
+    key: string;
+    value: string;
+    first_seen_at: Date;
+    last_seen_at: Date;
+  }>`
+    WITH owners AS MATERIALIZED (
+      SELECT ARRAY(
+        SELECT DISTINCT o.profile_id FROM ${T('profile_identifiers')} o
+        JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
+          ON o.kind = r.kind AND o.key = r.key
+      ) AS ids
+    ), p AS MATERIALIZED (
+      SELECT id, created_at, last_seen_at, ip, user_agent FROM ${T('profiles')}
+      WHERE id = ANY((SELECT ids FROM owners)::text[])
+    ), i AS MATERIALIZED (
+      SELECT profile_id, kind, key, value, first_seen_at, last_seen_at FROM ${T('profile_identifiers')}
+      WHERE profile_id = ANY((SELECT ids FROM owners)::text[])
+    )
+    SELECT p.id, p.created_at, p.last_seen_at AS p_last_seen_at, p.ip, p.user_agent,
+      i.kind, i.key, i.value::text AS value, i.first_seen_at, i.last_seen_at
+    FROM p JOIN i ON i.profile_id = p.id
+  `.execute(trx);
+  const profiles = new Map<string, StoredProfile>();
+  for (const r of rows) {
+    let profile = profiles.get(r.id);
+    if (!profile) {
+      profile = profileOf({ ...r, last_seen_at: r.p_last_seen_at });
+      profiles.set(r.id, profile);
+    }
+    profile.identifiers.push(identifierOf(r));
+  }
+  return [...profiles.values()];
+}
+
+/**
+ * The writes of `planLinks` and the call's event index. What touches distinct rows goes in one
+ * statement of data-modifying CTEs (one round trip under the identity lock); repointing older
+ * merged profiles may touch a row the profile update does, so it, and the merge history, follow.
+ */
+async function applyLinkWrites(
+  { q, T }: PgContext,
+  trx: Trx,
+  writes: LinkWrites,
+  indexed: Array<{ kind: string; key: string; event_ref: string }>,
+  now: string,
+): Promise<void> {
+  const profileColumns = sql`p(id text, merged_into text, created_at timestamptz, last_seen_at timestamptz, ip text, user_agent text)`;
+  const parts: RawBuilder<unknown>[] = [];
+  if (indexed.length > 0) {
+    parts.push(sql`indexed AS (
+      INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
+      SELECT * FROM unnest(${indexed.map((r) => r.kind)}::text[], ${indexed.map((r) => r.key)}::text[],
+        ${indexed.map((r) => r.event_ref)}::text[])
+      ON CONFLICT DO NOTHING
+    )`);
+  }
+  if (writes.newProfiles.length > 0) {
+    parts.push(sql`new_profiles AS (
+      INSERT INTO ${T('profiles')} (id, merged_into, created_at, last_seen_at, ip, user_agent)
+      SELECT p.id, p.merged_into, p.created_at, p.last_seen_at, p.ip, p.user_agent
+      FROM json_to_recordset(${JSON.stringify(writes.newProfiles)}::json) AS ${profileColumns}
+    )`);
+  }
+  if (writes.changedProfiles.length > 0) {
+    parts.push(sql`changed_profiles AS (
+      UPDATE ${T('profiles')} t
+      SET merged_into = p.merged_into, last_seen_at = p.last_seen_at, ip = p.ip, user_agent = p.user_agent
+      FROM json_to_recordset(${JSON.stringify(writes.changedProfiles)}::json) AS ${profileColumns}
+      WHERE t.id = p.id
+    )`);
+  }
+  if (writes.newIdentifiers.length > 0) {
+    // Arrays, not a JSON recordset: PostgreSQL reads 400 rows of six columns in ~1.6 ms of CPU
+    // as arrays against ~2.7 ms through json_to_recordset. Values travel as their JSON text,
+    // cast to jsonb in SQL.
+    const list = writes.newIdentifiers;
+    parts.push(sql`new_identifiers AS (
+      INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
+      SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
+      FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
+        ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.value)}::text[],
+        ${list.map((i) => i.first_seen_at)}::timestamptz[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
+        AS i(kind, key, profile_id, value, first_seen_at, last_seen_at)
+      ON CONFLICT (kind, key) DO NOTHING
+    )`);
+  }
+  if (writes.changedIdentifiers.length > 0) {
+    const list = writes.changedIdentifiers;
+    parts.push(sql`changed_identifiers AS (
+      UPDATE ${T('profile_identifiers')} t SET profile_id = i.profile_id, last_seen_at = i.last_seen_at
+      FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
+        ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
+        AS i(kind, key, profile_id, last_seen_at)
+      WHERE t.kind = i.kind AND t.key = i.key
+    )`);
+  }
+  if (parts.length > 0) await sql`WITH ${sql.join(parts, sql`, `)} SELECT 1`.execute(trx);
+  if (writes.repoint.length > 0) {
+    await sql`
+      UPDATE ${T('profiles')} t SET merged_into = r.to_id
+      FROM unnest(${writes.repoint.map((r) => r.from)}::text[], ${writes.repoint.map((r) => r.to)}::text[])
+        AS r(from_id, to_id)
+      WHERE t.merged_into = r.from_id
+    `.execute(trx);
+  }
+  if (writes.merges.length > 0) {
+    await q(trx)
+      .insertInto('profile_merges')
+      .values(writes.merges.map((m) => ({ ...m, merged_at: now })))
+      .execute();
+  }
+}
+
+/**
  * The writes of `linkProfiles` inside the caller's transaction: the identity lock, what the links
  * touch, the plan applied. Also what `appendEvents` runs when it links the events it stores.
  * `index` is more of the event index to write with them (identifiers consent withheld).
  */
-export function linkWriter({ q, T, schema }: PgContext) {
-  /**
-   * Every live profile holding one of `refs`, with all of its identifiers: one statement (the
-   * owners, their rows and their identifiers), as an owners query and `load` read in three. Also
-   * `findProfiles` (outside a transaction: one statement reads one snapshot).
-   * The owners go into an array and each table is read by `= ANY` over it, in materialized steps:
-   * joined to the owners instead, the planner (which guesses 200 distinct owners, and whose
-   * statistics lag a growing table) chose a hash join over a sequential scan of every profile, a
-   * cost that grew with the table on every claim and every ingest (4.4 against 2.4 ms of backend
-   * CPU per 400-identifier call at 20,000 profiles). This way each call reads its batch's rows by
-   * index, whatever the statistics.
-   */
-  const loadHolders = async (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) => {
-    const { rows } = await sql<{
-      id: string;
-      created_at: Date;
-      p_last_seen_at: Date;
-      ip: string | null;
-      user_agent: string | null;
-      kind: string;
-      key: string;
-      value: string;
-      first_seen_at: Date;
-      last_seen_at: Date;
-    }>`
-      WITH owners AS MATERIALIZED (
-        SELECT ARRAY(
-          SELECT DISTINCT o.profile_id FROM ${T('profile_identifiers')} o
-          JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
-            ON o.kind = r.kind AND o.key = r.key
-        ) AS ids
-      ), p AS MATERIALIZED (
-        SELECT id, created_at, last_seen_at, ip, user_agent FROM ${T('profiles')}
-        WHERE id = ANY((SELECT ids FROM owners)::text[])
-      ), i AS MATERIALIZED (
-        SELECT profile_id, kind, key, value, first_seen_at, last_seen_at FROM ${T('profile_identifiers')}
-        WHERE profile_id = ANY((SELECT ids FROM owners)::text[])
-      )
-      SELECT p.id, p.created_at, p.last_seen_at AS p_last_seen_at, p.ip, p.user_agent,
-        i.kind, i.key, i.value::text AS value, i.first_seen_at, i.last_seen_at
-      FROM p JOIN i ON i.profile_id = p.id
-    `.execute(trx);
-    const profiles = new Map<string, StoredProfile>();
-    for (const r of rows) {
-      let profile = profiles.get(r.id);
-      if (!profile) {
-        profile = profileOf({ ...r, last_seen_at: r.p_last_seen_at });
-        profiles.set(r.id, profile);
-      }
-      profile.identifiers.push(identifierOf(r));
-    }
-    return [...profiles.values()];
-  };
-
-  /**
-   * The writes of `planLinks` and the call's event index. What touches distinct rows goes in one
-   * statement of data-modifying CTEs (one round trip under the identity lock); repointing older
-   * merged profiles may touch a row the profile update does, so it, and the merge history, follow.
-   */
-  const applyLinkWrites = async (
-    trx: Trx,
-    writes: LinkWrites,
-    indexed: Array<{ kind: string; key: string; event_ref: string }>,
-    now: string,
-  ) => {
-    const profileColumns = sql`p(id text, merged_into text, created_at timestamptz, last_seen_at timestamptz, ip text, user_agent text)`;
-    const parts: RawBuilder<unknown>[] = [];
-    if (indexed.length > 0) {
-      parts.push(sql`indexed AS (
-        INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
-        SELECT * FROM unnest(${indexed.map((r) => r.kind)}::text[], ${indexed.map((r) => r.key)}::text[],
-          ${indexed.map((r) => r.event_ref)}::text[])
-        ON CONFLICT DO NOTHING
-      )`);
-    }
-    if (writes.newProfiles.length > 0) {
-      parts.push(sql`new_profiles AS (
-        INSERT INTO ${T('profiles')} (id, merged_into, created_at, last_seen_at, ip, user_agent)
-        SELECT p.id, p.merged_into, p.created_at, p.last_seen_at, p.ip, p.user_agent
-        FROM json_to_recordset(${JSON.stringify(writes.newProfiles)}::json) AS ${profileColumns}
-      )`);
-    }
-    if (writes.changedProfiles.length > 0) {
-      parts.push(sql`changed_profiles AS (
-        UPDATE ${T('profiles')} t
-        SET merged_into = p.merged_into, last_seen_at = p.last_seen_at, ip = p.ip, user_agent = p.user_agent
-        FROM json_to_recordset(${JSON.stringify(writes.changedProfiles)}::json) AS ${profileColumns}
-        WHERE t.id = p.id
-      )`);
-    }
-    if (writes.newIdentifiers.length > 0) {
-      // Arrays, not a JSON recordset: PostgreSQL reads 400 rows of six columns in ~1.6 ms of CPU
-      // as arrays against ~2.7 ms through json_to_recordset. Values travel as their JSON text,
-      // cast to jsonb in SQL.
-      const list = writes.newIdentifiers;
-      parts.push(sql`new_identifiers AS (
-        INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
-        SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
-        FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
-          ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.value)}::text[],
-          ${list.map((i) => i.first_seen_at)}::timestamptz[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
-          AS i(kind, key, profile_id, value, first_seen_at, last_seen_at)
-        ON CONFLICT (kind, key) DO NOTHING
-      )`);
-    }
-    if (writes.changedIdentifiers.length > 0) {
-      const list = writes.changedIdentifiers;
-      parts.push(sql`changed_identifiers AS (
-        UPDATE ${T('profile_identifiers')} t SET profile_id = i.profile_id, last_seen_at = i.last_seen_at
-        FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
-          ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
-          AS i(kind, key, profile_id, last_seen_at)
-        WHERE t.kind = i.kind AND t.key = i.key
-      )`);
-    }
-    if (parts.length > 0) await sql`WITH ${sql.join(parts, sql`, `)} SELECT 1`.execute(trx);
-    if (writes.repoint.length > 0) {
-      await sql`
-        UPDATE ${T('profiles')} t SET merged_into = r.to_id
-        FROM unnest(${writes.repoint.map((r) => r.from)}::text[], ${writes.repoint.map((r) => r.to)}::text[])
-          AS r(from_id, to_id)
-        WHERE t.merged_into = r.from_id
-      `.execute(trx);
-    }
-    if (writes.merges.length > 0) {
-      await q(trx)
-        .insertInto('profile_merges')
-        .values(writes.merges.map((m) => ({ ...m, merged_at: now })))
-        .execute();
-    }
-  };
+export function linkWriter(context: PgContext) {
+  const { schema } = context;
+  const loadHolders = (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) =>
+    loadHoldersIn(context, trx, refs);
 
   const linkIn = async (
     trx: Trx,
@@ -206,7 +215,7 @@ export function linkWriter({ q, T, schema }: PgContext) {
     }
     if (named.size === 0) {
       // Nothing to link: the index alone needs no lock (as indexEventIdentifiers takes none).
-      if (indexed.length > 0) await applyLinkWrites(trx, noWrites(), indexed, now);
+      if (indexed.length > 0) await applyLinkWrites(context, trx, noWrites(), indexed, now);
       return links.map(() => null);
     }
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
@@ -214,7 +223,7 @@ export function linkWriter({ q, T, schema }: PgContext) {
     // planned in memory, in order, and applied in a few multi-row statements.
     const loaded = await loadHolders(trx, [...named.values()]);
     const { out, writes } = planLinks({ links, loaded, caps, newId });
-    await applyLinkWrites(trx, writes, indexed, now);
+    await applyLinkWrites(context, trx, writes, indexed, now);
     return out;
   };
 
