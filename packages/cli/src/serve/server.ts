@@ -74,26 +74,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   const logger = createCliLogger({ ...settings.log, write: (line) => io.stderr.write(line) });
 
   // Credentials first: nothing is created if they are wrong.
-  let credentials: Credentials;
-  let store: Store;
-  let databaseLabel: string;
-  if (settings.database.kind === 'sqlite') {
-    const filename = resolve(settings.database.filename);
-    mkdirSync(dirname(filename), { recursive: true });
-    const existed = existsSync(filename) && statSync(filename).size > 0;
-    credentials = sqliteCredentials(io.env, filename, existed);
-    store = sqliteStore({ filename });
-    databaseLabel = `SQLite ${filename}`;
-  } else {
-    credentials = postgresCredentials(io.env);
-    const { postgresStore } = await import('@openpipes/store-postgres');
-    store = postgresStore({
-      connectionString: settings.database.connectionString,
-      applicationName: 'openpipes-serve',
-      ...(settings.database.schema ? { schema: settings.database.schema } : {}),
-    });
-    databaseLabel = `PostgreSQL ${redactUrl(settings.database.connectionString)} (schema ${settings.database.schema ?? 'openpipes'})`;
-  }
+  const { credentials, store, databaseLabel } = await openStore(settings, io);
   for (const warning of credentials.warnings) logger.warn(warning);
 
   // Listen before the engine exists: the demo's stand-in is this very server, and with --port 0
@@ -154,37 +135,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
       const path = (req.url ?? '/').split('?')[0]!;
       if (settings.demo && (path === demoSinkPath || path.startsWith(`${demoSinkPath}/`)))
         return sink(req, res);
-      const index = path === '/';
-      const readable = req.method === 'GET' || req.method === 'HEAD';
-      const status = !index ? 404 : readable ? 200 : 405;
-      res.writeHead(status, {
-        'content-type': 'application/json',
-        ...(status === 405 ? { allow: 'GET' } : {}),
-      });
-      res.end(
-        JSON.stringify(
-          status === 200
-            ? {
-                name: 'OpenPipes',
-                ...(settings.console ? { console: '/console/' } : {}),
-                api: '/api',
-                openapi: '/openapi.json',
-                health: '/healthz',
-                liveness: '/livez',
-                readiness: '/readyz',
-                metrics: '/metrics',
-                collect: '/collect/<slug>',
-              }
-            : status === 405
-              ? {
-                  error: {
-                    code: 'METHOD_NOT_ALLOWED',
-                    message: `${req.method} is not allowed on /; use GET`,
-                  },
-                }
-              : { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path.slice(0, 200)}` } },
-        ),
-      );
+      answerRoot(req, res, path, settings.console);
     },
   });
   serve = (req, res) => {
@@ -223,6 +174,64 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
     logger.info('stopped');
   });
   return exitCode;
+}
+
+/** The store the settings name, and the credentials it is served with (checked before it is opened). */
+async function openStore(
+  settings: ServeSettings,
+  io: Io,
+): Promise<{ credentials: Credentials; store: Store; databaseLabel: string }> {
+  if (settings.database.kind === 'sqlite') {
+    const filename = resolve(settings.database.filename);
+    mkdirSync(dirname(filename), { recursive: true });
+    const existed = existsSync(filename) && statSync(filename).size > 0;
+    const credentials = sqliteCredentials(io.env, filename, existed);
+    return { credentials, store: sqliteStore({ filename }), databaseLabel: `SQLite ${filename}` };
+  }
+  const credentials = postgresCredentials(io.env);
+  const { postgresStore } = await import('@openpipes/store-postgres');
+  const store = postgresStore({
+    connectionString: settings.database.connectionString,
+    applicationName: 'openpipes-serve',
+    ...(settings.database.schema ? { schema: settings.database.schema } : {}),
+  });
+  const databaseLabel = `PostgreSQL ${redactUrl(settings.database.connectionString)} (schema ${settings.database.schema ?? 'openpipes'})`;
+  return { credentials, store, databaseLabel };
+}
+
+/** What the server answers outside the engine's routes: an index at `/`, 405 or 404 elsewhere. */
+function answerRoot(req: IncomingMessage, res: ServerResponse, path: string, withConsole: boolean): void {
+  const index = path === '/';
+  const readable = req.method === 'GET' || req.method === 'HEAD';
+  const status = !index ? 404 : readable ? 200 : 405;
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    ...(status === 405 ? { allow: 'GET' } : {}),
+  });
+  res.end(
+    JSON.stringify(
+      status === 200
+        ? {
+            name: 'OpenPipes',
+            ...(withConsole ? { console: '/console/' } : {}),
+            api: '/api',
+            openapi: '/openapi.json',
+            health: '/healthz',
+            liveness: '/livez',
+            readiness: '/readyz',
+            metrics: '/metrics',
+            collect: '/collect/<slug>',
+          }
+        : status === 405
+          ? {
+              error: {
+                code: 'METHOD_NOT_ALLOWED',
+                message: `${req.method} is not allowed on /; use GET`,
+              },
+            }
+          : { error: { code: 'NOT_FOUND', message: `no route for ${req.method} ${path.slice(0, 200)}` } },
+    ),
+  );
 }
 
 /**
