@@ -9,90 +9,21 @@
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import { createPipes, type EngineObserver, type Logger, type Store } from '@openpipes/core';
 import { sqliteStore } from '@openpipes/store-sqlite';
+import { createOutbox, forwardingLogger } from './dispatch-outbox.js';
 import {
   type DispatchStatus,
   type DispatchThreadConfig,
   type FromWorker,
-  type LogEntry,
   type ObserverMethod,
   observerMethods,
   type ToWorker,
 } from './dispatch-protocol.js';
-import { type LogLevel, logLevels } from './logger.js';
 
 if (!parentPort) throw new Error('dispatch-worker.js runs as a worker thread of openpipes serve');
 const port: MessagePort = parentPort;
 const config = workerData as DispatchThreadConfig;
 
 const post = (message: FromWorker) => port.postMessage(message);
-
-/** Log lines, observations and the breakers' state, sent once per tick. */
-function createOutbox(status: () => DispatchStatus | null) {
-  let logs: LogEntry[] = [];
-  let observations: Array<[ObserverMethod, unknown]> = [];
-  let lastStatus = '';
-  let scheduled = false;
-  const flush = () => {
-    scheduled = false;
-    const current = status();
-    const text = current ? JSON.stringify(current) : '';
-    const changed = text !== lastStatus;
-    if (logs.length === 0 && observations.length === 0 && !changed) return;
-    lastStatus = text;
-    const message: FromWorker = {
-      type: 'batch',
-      logs,
-      observations,
-      ...(changed && current ? { status: current } : {}),
-    };
-    logs = [];
-    observations = [];
-    try {
-      post(message);
-    } catch {
-      // A field that does not clone (a function, say): send the batch as JSON-safe copies.
-      post(
-        JSON.parse(
-          JSON.stringify(message, (_key, value) => (value instanceof Error ? String(value) : value)),
-        ),
-      );
-    }
-  };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(flush);
-  };
-  return {
-    log(entry: LogEntry) {
-      logs.push(entry);
-      schedule();
-    },
-    observe(method: ObserverMethod, observation: unknown) {
-      observations.push([method, observation]);
-      schedule();
-    },
-    schedule,
-    flush,
-  };
-}
-
-/** A logger (either call form) whose lines go to the main thread's logger, below-level ones dropped. */
-function forwardingLogger(level: LogLevel, send: (entry: LogEntry) => void): Logger {
-  const min = logLevels.indexOf(level);
-  const at =
-    (entryLevel: LogLevel) =>
-    (first: Record<string, unknown> | string, second?: Record<string, unknown> | string): void => {
-      if (logLevels.indexOf(entryLevel) < min) return;
-      const [message, fields] = typeof first === 'string' ? [first, second] : [second, first];
-      send({
-        level: entryLevel,
-        message: typeof message === 'string' ? message : '',
-        fields: typeof fields === 'object' && fields !== null ? { ...fields } : {},
-      });
-    };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 async function openStore(database: DispatchThreadConfig['database']): Promise<Store> {
   if (database.kind === 'sqlite') return sqliteStore({ filename: database.filename });
@@ -122,7 +53,7 @@ function withMainThreadWakeUps(store: Store, listeners: Set<(ids: string[]) => v
 
 async function main(): Promise<void> {
   let status: (() => DispatchStatus) | null = null;
-  const outbox = createOutbox(() => status?.() ?? null);
+  const outbox = createOutbox(() => status?.() ?? null, post);
   const logger = forwardingLogger(config.logLevel, (entry) => outbox.log(entry));
   const store = await openStore(config.database);
   const wakeListeners = new Set<(ids: string[]) => void>();
