@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { createPipes, type Logger } from '@openpipes/core';
 import {
+  metaExampleTransform,
   purchaseEvent,
   setupMetaExample,
   startTestServer,
@@ -216,6 +217,59 @@ describe('startDispatchThread', () => {
       await pipes.ingest('web', purchaseEvent('ord_after_crash'));
       await deliveredCount(2);
       expect(meta.requests).toHaveLength(2);
+    } finally {
+      await thread.stop(5000);
+      await pipes.stop();
+      await store.close();
+    }
+  });
+});
+
+describe('startDispatchThread: configuration changed on the main thread', () => {
+  it('the next event after a transform update goes through the new version, even right after a dispatch', async () => {
+    const filename = join(tempDir('dispatch-thread-config'), 'openpipes.db');
+    const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
+    const store = sqliteStore({ filename });
+    let thread: Awaited<ReturnType<typeof startDispatchThread>> | null = null;
+    const pipes = createPipes({
+      store,
+      secretKey: testSecretKey,
+      roles: ['ingest'],
+      egressAllow: [meta.host],
+      sandbox: { workers: 1 },
+      identity: false,
+      logger: quiet,
+      onDeliveriesDue: (ids) => thread?.wake(ids),
+      onConfigChanged: () => thread?.configChanged(),
+    });
+    await pipes.start();
+    const { pipe } = await setupMetaExample(pipes, meta);
+    thread = await startDispatchThread(
+      {
+        database: { kind: 'sqlite', filename },
+        secretKey: testSecretKey,
+        egressAllow: [meta.host],
+        identity: false,
+        workers: 1,
+        pollIntervalMs: Number(hourMs),
+        logLevel: 'info',
+        wakeFromMain: true,
+      },
+      quiet,
+    );
+    try {
+      // Each round: a delivery (the worker reads its configuration), at once a new transform,
+      // at once an event: it must reach Meta through the version just saved.
+      for (let round = 1; round <= 5; round++) {
+        await pipes.ingest('web', purchaseEvent(`ord_cfg_${round}`));
+        await waitFor(() => meta.requests.length === 2 * round - 1, 30_000);
+        await pipes.pipes.update(pipe.id, {
+          transform: metaExampleTransform.replace("'Purchase'", `'Purchase_v${round}'`),
+        });
+        await pipes.ingest('web', purchaseEvent(`ord_cfg_${round}_after`));
+        await waitFor(() => meta.requests.length === 2 * round, 30_000);
+        expect(meta.requests[2 * round - 1]?.text).toContain(`Purchase_v${round}`);
+      }
     } finally {
       await thread.stop(5000);
       await pipes.stop();

@@ -77,6 +77,13 @@ export interface PipesOptions {
    * announces the same to every dispatcher. It must be cheap and must not throw (a throw is dropped).
    */
   onDeliveriesDue?: (destinationIds: string[]) => void;
+  /**
+   * Called after every configuration write through this engine (sources, event types, pipes,
+   * destinations, secrets, keys), once the store holds it: for a dispatcher this engine does not
+   * run itself (on a worker thread, say), whose configuration cache should not wait out its
+   * staleness allowance. Cheap, must not throw (a throw is dropped).
+   */
+  onConfigChanged?: () => void;
   /** How long events and delivery records are kept (default 30 days), pruned in the background. */
   retention?: RetentionOptions;
   /** The per-source log of events refused at collect (bounded; pruned with the events). */

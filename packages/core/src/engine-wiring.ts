@@ -78,7 +78,17 @@ export function createEngineBase(options: PipesOptions) {
   const { observer } = observers;
   events.on('destination-paused', (e) => observer.breaker({ destination: e.destination, paused: true }));
   events.on('destination-resumed', (e) => observer.breaker({ destination: e.destination, paused: false }));
-  const registryDeps: RegistryDeps = { store, now, onChange: () => config.invalidate() };
+  // After every configuration write: this engine's cache, and a dispatcher it does not run itself.
+  const configChanged = () => {
+    config.invalidate();
+    if (!options.onConfigChanged) return;
+    try {
+      options.onConfigChanged();
+    } catch (err) {
+      logger.warn('onConfigChanged threw', { error: String(err) });
+    }
+  };
+  const registryDeps: RegistryDeps = { store, now, onChange: configChanged };
   return {
     store,
     now,

@@ -3,7 +3,8 @@
  * dispatch-worker.ts) say to each other. Every message is a plain object (structured clone).
  *
  * Main → worker: `wake` (destinations with new due deliveries, coalesced per tick; SQLite only:
- * PostgreSQL's LISTEN/NOTIFY wakes the worker's own store), `stop`, `stats` (the sandbox pool's).
+ * PostgreSQL's LISTEN/NOTIFY wakes the worker's own store), `config` (the main thread wrote
+ * configuration: read it again now), `stop`, `stats` (the sandbox pool's).
  * Worker → main: `ready`, `failed` (the engine did not start), `batch` (the log lines, engine
  * observations and breaker states of one tick), `stats`, `stopped`.
  */
@@ -49,6 +50,7 @@ export interface DispatchStatus {
 
 export type ToWorker =
   | { type: 'wake'; ids: string[] }
+  | { type: 'config' }
   | { type: 'stop'; graceMs: number }
   | { type: 'stats'; id: number };
 

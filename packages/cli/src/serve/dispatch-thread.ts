@@ -28,6 +28,12 @@ import type {
 export interface DispatchThread {
   /** Wakes the worker's lanes of these destinations (coalesced: one message per tick). */
   wake(destinationIds: string[]): void;
+  /**
+   * The main thread wrote configuration: the worker reads it again before its next batch instead of
+   * within its cache's staleness allowance (posted before the write's API call returns, so before
+   * the wake of any event that follows it).
+   */
+  configChanged(): void;
   /** Adds an observer of the worker's engine; returns the function that removes it. */
   observe(observer: EngineObserver): () => void;
   /** The worker's dispatcher: claim owner and breakers (null while none is running). */
@@ -192,6 +198,9 @@ export function startDispatchThread(config: DispatchThreadConfig, logger: Logger
         pendingWake = new Set();
         if (ids.length > 0) send({ type: 'wake', ids });
       });
+    },
+    configChanged() {
+      if (!state.stopping) send({ type: 'config' });
     },
     observe(observer) {
       state.observers.add(observer);

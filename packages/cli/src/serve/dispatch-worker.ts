@@ -36,20 +36,30 @@ async function openStore(database: DispatchThreadConfig['database']): Promise<St
 }
 
 /**
- * The store the engine gets: with `wakeFromMain`, a `subscribe()` fed by the main thread's `wake`
- * messages, so the dispatcher wakes its lanes at once as it does in one thread.
+ * The store the engine gets: its `subscribe()` also hears the main thread (`wake` messages when
+ * `wakeFromMain`, SQLite; the store's own wake-ups otherwise, PostgreSQL), so the dispatcher wakes
+ * its lanes at once as it does in one thread.
  */
-function withMainThreadWakeUps(store: Store, listeners: Set<(ids: string[]) => void>): Store {
+function withMainThreadWakeUps(store: Store, listeners: Set<(ids: string[]) => void>, own: boolean): Store {
   return {
     ...store,
     async subscribe(listener) {
       listeners.add(listener);
+      const unsubscribe = own && store.subscribe ? await store.subscribe(listener) : null;
       return async () => {
         listeners.delete(listener);
+        await unsubscribe?.();
       };
     },
   };
 }
+
+/**
+ * What a `config` message wakes the dispatcher for: no destination has this id, and a wake for a
+ * destination it has no lane for makes the dispatcher read its configuration again (past the
+ * cache's staleness allowance) and sync its lanes.
+ */
+const configChangedWake = [''];
 
 async function main(): Promise<void> {
   let status: (() => DispatchStatus) | null = null;
@@ -58,7 +68,7 @@ async function main(): Promise<void> {
   const store = await openStore(config.database);
   const wakeListeners = new Set<(ids: string[]) => void>();
   const pipes = createPipes({
-    store: config.wakeFromMain ? withMainThreadWakeUps(store, wakeListeners) : store,
+    store: withMainThreadWakeUps(store, wakeListeners, !config.wakeFromMain),
     secretKey: config.secretKey,
     egressAllow: config.egressAllow,
     ...(config.publicBaseUrl ? { publicBaseUrl: config.publicBaseUrl } : {}),
@@ -96,6 +106,8 @@ async function main(): Promise<void> {
   port.on('message', (message: ToWorker) => {
     if (message.type === 'wake') {
       for (const listener of wakeListeners) listener(message.ids);
+    } else if (message.type === 'config') {
+      for (const listener of wakeListeners) listener(configChangedWake);
     } else if (message.type === 'stats') {
       const withStats = pipes.sandbox as { stats?: () => Promise<unknown> };
       const read = withStats.stats ? withStats.stats() : Promise.resolve(null);

@@ -264,7 +264,11 @@ async function startEngines(
     logger,
     identity,
     ...(split
-      ? { sandbox: { workers: 1 }, onDeliveriesDue: (ids: string[]) => thread?.wake(ids) }
+      ? {
+          sandbox: { workers: 1 },
+          onDeliveriesDue: (ids: string[]) => thread?.wake(ids),
+          onConfigChanged: () => thread?.configChanged(),
+        }
       : settings.workers
         ? { sandbox: { workers: settings.workers } }
         : {}),
