@@ -21,7 +21,7 @@ import {
 import { dropSchemas, postgresAvailable, postgresUrl } from '@openpipes/store-postgres/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startDispatchThread } from '../src/serve/dispatch-thread.js';
+import { joinDispatchThread, startDispatchThread } from '../src/serve/dispatch-thread.js';
 import {
   collect,
   eventually,
@@ -204,11 +204,16 @@ describe('startDispatchThread', () => {
 
       const first = thread.current();
       expect(first).not.toBeNull();
+      const joined = joinDispatchThread(pipes, thread, ['ingest', 'dispatch']);
+      expect(joined.status().running).toBe(true);
       await first!.terminate();
+      // Until the new thread runs, the status (`/healthz`, `/api/stats`) says no dispatcher runs.
+      expect(joined.status().running).toBe(false);
       const running = thread;
       await waitFor(
         async () => running.current() !== null && running.current() !== first && running.status() !== null,
       );
+      expect(joined.status().running).toBe(true);
       expect(lines).toContainEqual({
         level: 'error',
         message: 'the dispatch thread stopped unexpectedly; starting a new one',

@@ -272,7 +272,15 @@ export function joinDispatchThread(pipes: Pipes, thread: DispatchThread, roles: 
     status() {
       const own = pipes.status();
       const dispatch = thread.status();
-      return { ...own, roles, owner: dispatch?.owner ?? own.owner, breakers: dispatch?.breakers ?? {} };
+      // `running` only while both run: a dispatch thread that died (and is being replaced, or
+      // keeps dying) shows as not running in `/healthz` and `/api/stats`, not only in the log.
+      return {
+        ...own,
+        running: own.running && dispatch !== null,
+        roles,
+        owner: dispatch?.owner ?? own.owner,
+        breakers: dispatch?.breakers ?? {},
+      };
     },
     // `openpipes_sandbox_*` describe the pool `--workers` sizes: the dispatcher's. (The main
     // thread's one worker runs only send tests and previews.)
