@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { createPipes, type Logger } from '@openpipes/core';
 import {
+  exampleAccessToken,
   metaExampleTransform,
   purchaseEvent,
   setupMetaExample,
@@ -231,7 +232,7 @@ describe('startDispatchThread', () => {
 });
 
 describe('startDispatchThread: configuration changed on the main thread', () => {
-  it('the next event after a transform update goes through the new version, even right after a dispatch', async () => {
+  it('the next event after a secret rotation or a transform update uses the new value or version, even right after a dispatch', async () => {
     const filename = join(tempDir('dispatch-thread-config'), 'openpipes.db');
     const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
     const store = sqliteStore({ filename });
@@ -248,7 +249,8 @@ describe('startDispatchThread: configuration changed on the main thread', () => 
       onConfigChanged: () => thread?.configChanged(),
     });
     await pipes.start();
-    const { pipe } = await setupMetaExample(pipes, meta);
+    const setup = await setupMetaExample(pipes, meta);
+    const { pipe } = setup;
     thread = await startDispatchThread(
       {
         database: { kind: 'sqlite', filename },
@@ -263,6 +265,18 @@ describe('startDispatchThread: configuration changed on the main thread', () => 
       quiet,
     );
     try {
+      // A rotated secret: the next delivery sends the new value, never the old one.
+      const { secrets } = setup;
+      await pipes.ingest('web', purchaseEvent('ord_secret_before'));
+      await waitFor(() => meta.requests.length === 1, 30_000);
+      expect(meta.requests[0]?.text).toContain(exampleAccessToken);
+      await pipes.secrets.updateValue(secrets.token.id, 'EAAB-rotated-token-0123456789');
+      await pipes.ingest('web', purchaseEvent('ord_secret_after'));
+      await waitFor(() => meta.requests.length === 2, 30_000);
+      expect(meta.requests[1]?.text).toContain('EAAB-rotated-token-0123456789');
+      expect(meta.requests[1]?.text).not.toContain(exampleAccessToken);
+      meta.requests.length = 0;
+
       // Each round: a delivery (the worker reads its configuration), at once a new transform,
       // at once an event: it must reach Meta through the version just saved.
       for (let round = 1; round <= 5; round++) {
