@@ -260,6 +260,7 @@ export function createRuntime(
     publicBaseUrl: options.publicBaseUrl ?? null,
     egressAllow: base.egressAllow,
     options: options.alerts ?? {},
+    ingests: base.roles.includes('ingest'),
   });
   // A secret an alert channel posts to may not be deleted from under it.
   const secretsApi: SecretsRegistry = {

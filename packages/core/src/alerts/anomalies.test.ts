@@ -10,7 +10,7 @@ import { configDocumentSchema } from '../config-transfer/document.js';
 import type { EngineEventMap } from '../events.js';
 import type { Destination, Pipe, Source } from '../schemas.js';
 import type { VolumeCount } from '../store.js';
-import { createAlertMonitor } from './monitor.js';
+import { type AlertMonitorDeps, createAlertMonitor } from './monitor.js';
 import { type Alert, type AlertChannelConfig, alertChannelDataSchema } from './schemas.js';
 import { countVolume, totalsBySubject, usualLevel, volumeVerdict, volumeWindows } from './volume.js';
 
@@ -81,10 +81,11 @@ const config = {
   enabledPipesBySource: new Map(),
 } as ConfigSnapshot;
 
-function setup(channelFields: Record<string, unknown>) {
+function setup(channelFields: Record<string, unknown>, extra: Partial<AlertMonitorDeps> = {}) {
   const state = new Map<string, unknown>();
   const volume = new Map<string, VolumeCount>();
   const sent: Alert[] = [];
+  const checks: string[] = [];
   const channel = {
     ...alertChannelDataSchema.parse({
       name: 'ops',
@@ -106,6 +107,7 @@ function setup(channelFields: Record<string, unknown>) {
         }
       },
       async volumeTotals({ since, until }) {
+        checks.push(since);
         const sums = new Map<string, { source_id: string; event_type: string; count: number }>();
         for (const c of volume.values()) {
           if (c.minute < since || c.minute >= until) continue;
@@ -125,8 +127,9 @@ function setup(channelFields: Record<string, unknown>) {
     now: () => Date.now(),
     publicBaseUrl: null,
     flushIntervalMs: 1000,
+    ...extra,
   });
-  return { monitor, sent, volume };
+  return { monitor, sent, volume, checks };
 }
 
 const outcomes = (delivered: number, failed: number): EngineEventMap['deliveries'] => ({
@@ -250,6 +253,45 @@ describe('level alerts on the engine clock', () => {
     ]);
     expect(sent[0]!.title).toBe('Volume of event type "purchase" is high');
   });
+});
+
+describe('who checks volumes on the ticker', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({
+      now: Date.parse('2026-03-10T14:37:42Z'),
+      toFake: ['Date', 'setInterval', 'clearInterval'],
+    });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  // An engine without the ingest role (the dispatch thread of `openpipes serve`) counts no events:
+  // checking, it would read the ingesting engine's counts before their last minute is written.
+  it.each([
+    { checksVolume: undefined, expected: 2 },
+    { checksVolume: false, expected: 0 },
+  ])(
+    'checksVolume $checksVolume: $expected volume checks by the ticker in two intervals',
+    async ({ checksVolume, expected }) => {
+      const { monitor, checks } = setup(
+        { kinds: ['volume_anomaly'] },
+        { volumeIntervalMs: 60_000, ...(checksVolume === undefined ? {} : { checksVolume }) },
+      );
+      monitor.start();
+      for (let i = 0; i < 2; i++) {
+        await vi.advanceTimersByTimeAsync(61_000);
+        await monitor.idle();
+      }
+      await monitor.stop();
+      const byTicker = checks.length;
+      // Asked directly, every engine checks (the API's own call): one check's reads, for the count.
+      await monitor.checkVolume();
+      const perCheck = checks.length - byTicker;
+      expect(perCheck).toBeGreaterThan(0);
+      expect(byTicker).toBe(expected * perCheck);
+    },
+  );
 });
 
 describe('level rules in a config document', () => {

@@ -54,6 +54,8 @@ export interface AlertsDeps {
   /** The operator's egress allow-list, the same the sandbox's `fetch` gets. */
   egressAllow: string[];
   options: AlertsOptions;
+  /** The engine ingests (has the ingest role): only such an engine checks volumes on its ticker. */
+  ingests?: boolean;
 }
 
 export interface Alerts {
@@ -113,6 +115,7 @@ export function createAlerts(deps: AlertsDeps): Alerts {
     publicBaseUrl: deps.publicBaseUrl,
     flushIntervalMs: deps.options.flushIntervalMs ?? 1000,
     ...(deps.options.volumeIntervalMs ? { volumeIntervalMs: deps.options.volumeIntervalMs } : {}),
+    checksVolume: deps.ingests !== false,
   });
   deps.events.on('deliveries', monitor.onDeliveries);
   deps.events.on('destination-paused', monitor.onPaused);

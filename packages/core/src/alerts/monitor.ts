@@ -35,6 +35,12 @@ export interface AlertMonitorDeps extends EvaluateDeps {
   flushIntervalMs: number;
   /** How often accepted-event counts are written to the store and volumes checked, ms. Default 60000. */
   volumeIntervalMs?: number;
+  /**
+   * Whether the ticker checks volumes (default true). An engine that does not ingest counts no
+   * events and would read the counts of the engines that do before they write their last minute
+   * (a falsely low volume): only engines with the ingest role check.
+   */
+  checksVolume?: boolean;
 }
 
 export interface AlertMonitor {
@@ -165,7 +171,7 @@ export function createAlertMonitor(deps: AlertMonitorDeps): AlertMonitor {
       if (ticker) return;
       nextVolumeAt = deps.now() + volumeIntervalMs;
       ticker = setInterval(() => {
-        if (deps.now() >= nextVolumeAt) {
+        if (deps.checksVolume !== false && deps.now() >= nextVolumeAt) {
           nextVolumeAt = deps.now() + volumeIntervalMs;
           void checkVolume();
         }
