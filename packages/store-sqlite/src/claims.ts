@@ -70,10 +70,15 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
         if (rows.length === 0) return [];
         const ids = rows.map((r) => r.id);
         prepare(leaseSql).run(owner, until, now, JSON.stringify(ids));
-        // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe.
+        // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe. A
+        // due row is never in a final status unless written by hand; if one is, it leaves that
+        // status's total, as the trigger took it back (left() ignores the other statuses).
         const counts = tally(ctx, now);
-        for (const r of rows)
-          if (r.status !== 'sending') counts.entered(r.pipe_id, r.destination_id, 'sending');
+        for (const r of rows) {
+          if (r.status === 'sending') continue;
+          counts.entered(r.pipe_id, r.destination_id, 'sending');
+          counts.left(r.pipe_id, r.destination_id, r.status);
+        }
         counts.write();
         const referred = referredAttempts(ctx, rows);
         // Each row as the lease left it: set on the row read (it is ours), not on a copy of it.

@@ -403,6 +403,33 @@ describe('delivery tallies (migration 14) against the triggers they replaced', (
     expect(oldTriggers.match(/CREATE TRIGGER/g)).toHaveLength(5);
   });
 
+  it('a claim of a due row in a final status (written by hand, then recounted) takes it out of its total', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'openpipes-tallies-'));
+    const filename = join(dir, 'tallies.db');
+    await fileAtMigration13(filename);
+    const store = sqliteStore({ filename });
+    await store.migrate();
+    const check = new Database(filename);
+    check.exec(shadowSql);
+    // By hand: a delivered row made due again; then the recount the CHANGELOG gives.
+    check.exec(`UPDATE deliveries SET due_at = '2026-05-04T09:00:00.000Z' WHERE status = 'delivered';
+      DELETE FROM delivery_totals; INSERT INTO delivery_totals SELECT destination_id, pipe_id, status, count(*)
+      FROM deliveries WHERE status IN ${finals} GROUP BY 1, 2, 3;`);
+    compare(check, 'before the claim');
+    const claimed = await store.claimDeliveries({
+      destinationId: 'dst_old',
+      pipeIds: ['pip_old'],
+      owner: 'w',
+      limit: 10,
+      leaseMs: 60_000,
+      now: '2026-05-04T10:00:00.000Z',
+    });
+    expect(claimed.map((d) => d.status)).toHaveLength(4); // pending, delivered, retrying, sending
+    compare(check, 'after the claim');
+    await store.close();
+    check.close();
+  });
+
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`seed ${seed}: two stores on one file, 250 random steps, faults injected`, async () => {
       const summary = await run(seed, 250);
