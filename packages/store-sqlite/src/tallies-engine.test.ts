@@ -4,10 +4,11 @@
  * the rollup and totals equal what the triggers they replaced count (shadow tables, see
  * tallies-oracle.test-support.ts) and the totals a recount.
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPipes, silentLogger } from '@openpipes/core';
+import { createPipes, newId, silentLogger } from '@openpipes/core';
 import {
   purchaseEvent,
   settled,
@@ -83,4 +84,82 @@ it('dispatch, retries, dead-lettering, refusals and a replay are counted as the 
     check.close();
     await meta.close();
   }
+}, 60_000);
+
+it('two processes writing one file at once: the counts of both, as the triggers counted them', async () => {
+  const filename = join(dir, 'two-processes.db');
+  const store = sqliteStore({ filename });
+  await store.migrate();
+  const check = new Database(filename);
+  check.exec(shadowSql);
+  const pipes = [
+    { pipe_id: 'pip_1', destination_id: 'dst_1' },
+    { pipe_id: 'pip_2', destination_id: 'dst_1' },
+  ];
+  const child = fork(join(import.meta.dirname, '../test/tallies-child.mjs'), [filename, '150'], {
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  let clock = Date.parse('2026-05-04T10:00:00.000Z');
+  let done = false;
+  void exited.then(() => {
+    done = true;
+  });
+  for (let round = 0; !done || round < 50; round++) {
+    clock += 5_000;
+    const now = new Date(clock).toISOString();
+    const events = [0, 1, 2].map((i) => ({
+      id: newId('event', clock + i),
+      event_id: `e_${round}_${i}`,
+      sender_event_id: false,
+      event_type: 'purchase',
+      event_time: now,
+      event_payload: {},
+    }));
+    await store.appendEvents({
+      sourceId: 'src_1',
+      events,
+      pipes,
+      deliveryIds: events.flatMap((_, i) => pipes.map(() => newId('delivery', clock + i))),
+      dedupSince: null,
+      now,
+    });
+    const claimed = await store.claimDeliveries({
+      destinationId: 'dst_1',
+      pipeIds: ['pip_1'],
+      owner: 'parent',
+      limit: 2,
+      leaseMs: 10_000,
+      now,
+    });
+    await store.completeDeliveries({
+      owner: 'parent',
+      outcomes: claimed.map((d) => ({
+        id: d.id,
+        status: round % 3 === 0 ? 'dead' : 'delivered',
+        pipe_version: 1,
+        destination_version: 1,
+        test_mode: false,
+        filter_reason: null,
+        next_attempt_at: null,
+        delivered_at: now,
+        detail: { output: null, request: null, response: null, error: null },
+        attempt: null,
+      })),
+      now,
+    });
+    if (round % 4 === 0)
+      await store.requeueDeliveries({ pipeId: 'pip_1', statuses: ['dead'], now, limit: 2 });
+    if (round > 2000) break;
+  }
+  expect(await exited).toBe(0);
+  const byChild = check
+    .prepare(
+      "SELECT count(*) AS n FROM deliveries WHERE lease_owner = 'child' OR status IN ('filtered', 'failed')",
+    )
+    .get() as { n: number };
+  expect(byChild.n).toBeGreaterThan(0);
+  compare(check, 'after both processes');
+  await store.close();
+  check.close();
 }, 60_000);
