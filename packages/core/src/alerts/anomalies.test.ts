@@ -153,7 +153,8 @@ const outcomes = (delivered: number, failed: number): EngineEventMap['deliveries
   ],
 });
 
-describe('level alerts on the engine clock', () => {
+/** Each test of the suite on a fake clock (Date and the monitor's ticker) at 14:37:42 UTC. */
+function onTheEngineClock() {
   beforeEach(() => {
     vi.useFakeTimers({
       now: Date.parse('2026-03-10T14:37:42Z'),
@@ -163,6 +164,10 @@ describe('level alerts on the engine clock', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
+}
+
+describe('level alerts on the engine clock', () => {
+  onTheEngineClock();
 
   it('alerts a destination whose success rate is under the threshold only with enough outcomes, and resolves it', async () => {
     const { monitor, sent } = setup({
@@ -256,15 +261,7 @@ describe('level alerts on the engine clock', () => {
 });
 
 describe('who checks volumes on the ticker', () => {
-  beforeEach(() => {
-    vi.useFakeTimers({
-      now: Date.parse('2026-03-10T14:37:42Z'),
-      toFake: ['Date', 'setInterval', 'clearInterval'],
-    });
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+  onTheEngineClock();
 
   // An engine without the ingest role (the dispatch thread of `openpipes serve`) counts no events:
   // checking, it would read the ingesting engine's counts before their last minute is written.
