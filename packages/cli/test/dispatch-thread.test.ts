@@ -157,6 +157,22 @@ describe('openpipes serve: the dispatch thread (SQLite)', () => {
   });
 });
 
+/** A dispatch thread on a SQLite file that only a wake-up from the main thread can deliver in time. */
+const startSqliteDispatchThread = (filename: string, host: string, logger: Logger) =>
+  startDispatchThread(
+    {
+      database: { kind: 'sqlite', filename },
+      secretKey: testSecretKey,
+      egressAllow: [host],
+      identity: false,
+      workers: 1,
+      pollIntervalMs: Number(hourMs),
+      logLevel: 'info',
+      wakeFromMain: true,
+    },
+    logger,
+  );
+
 describe('startDispatchThread', () => {
   it('replaces a dispatch thread that died, says so in the log, and delivery goes on', async () => {
     const filename = join(tempDir('dispatch-thread'), 'openpipes.db');
@@ -181,19 +197,7 @@ describe('startDispatchThread', () => {
     });
     await pipes.start();
     const { pipe } = await setupMetaExample(pipes, meta);
-    thread = await startDispatchThread(
-      {
-        database: { kind: 'sqlite', filename },
-        secretKey: testSecretKey,
-        egressAllow: [meta.host],
-        identity: false,
-        workers: 1,
-        pollIntervalMs: Number(hourMs),
-        logLevel: 'info',
-        wakeFromMain: true,
-      },
-      logger,
-    );
+    thread = await startSqliteDispatchThread(filename, meta.host, logger);
     const deliveredCount = (count: number) =>
       waitFor(async () => {
         const page = await pipes.deliveries.list(pipe.id, { status: 'delivered' });
@@ -251,19 +255,7 @@ describe('startDispatchThread: configuration changed on the main thread', () => 
     await pipes.start();
     const setup = await setupMetaExample(pipes, meta);
     const { pipe } = setup;
-    thread = await startDispatchThread(
-      {
-        database: { kind: 'sqlite', filename },
-        secretKey: testSecretKey,
-        egressAllow: [meta.host],
-        identity: false,
-        workers: 1,
-        pollIntervalMs: Number(hourMs),
-        logLevel: 'info',
-        wakeFromMain: true,
-      },
-      quiet,
-    );
+    thread = await startSqliteDispatchThread(filename, meta.host, quiet);
     try {
       // A rotated secret: the next delivery sends the new value, never the old one.
       const { secrets } = setup;
