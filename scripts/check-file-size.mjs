@@ -12,44 +12,16 @@
 // file is usually several suites that want splitting, and when it is not, say why.
 //
 // Usage: node scripts/check-file-size.mjs [--max N]; `npm run lint` runs it.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { listFiles, root } from './repo-files.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const maxArg = process.argv.indexOf('--max');
 const MAX_LINES = maxArg > 0 ? Number(process.argv[maxArg + 1]) : 500;
 const HEAD_LINES = 10;
 const SOURCE = /\.(?:[cm]?[jt]s|tsx)$/;
 // The reason must be words, not a placeholder: at least 10 characters after the colon.
 const MARKER = /^\s*(?:\/\/|\/\*+|\*)\s*long-file:\s*(\S.{9,})/;
-
-/** Tracked and untracked-but-not-ignored files; a plain walk when this is not a git checkout. */
-function listFiles() {
-  try {
-    const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
-      cwd: root,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-    });
-    return out.split('\0').filter(Boolean);
-  } catch {
-    return walk(root);
-  }
-}
-
-function walk(dir) {
-  const skip = new Set(['node_modules', 'dist', '.git', '.turbo', 'coverage']);
-  const files = [];
-  for (const name of readdirSync(dir)) {
-    if (skip.has(name)) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) files.push(...walk(path));
-    else files.push(relative(root, path));
-  }
-  return files;
-}
 
 const offenders = [];
 let checked = 0;

@@ -15,13 +15,11 @@
 // function inside it.
 //
 // Usage: node scripts/check-function-size.mjs [--max N]; `npm run lint` runs it.
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import ts from 'typescript';
+import { listFiles, root } from './repo-files.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const maxArg = process.argv.indexOf('--max');
 const MAX_LINES = maxArg > 0 ? Number(process.argv[maxArg + 1]) : 120;
 const SOURCE = /^packages\/(?:[^/]+\/src|console\/app\/src)\/.*\.(?:[cm]?[jt]s|tsx)$/;
@@ -31,33 +29,9 @@ const DECLARATION = /\.d\.[cm]?ts$/;
 // `m`: in a JSDoc block the marker is on one of its ` * ` lines.
 const MARKER = /(?:\/\/|\/\*+|^\s*\*)\s*long-function:\s*(\S.{9,})/m;
 
-/** Tracked and untracked-but-not-ignored files; a plain walk when this is not a git checkout. */
-function listFiles() {
-  let files;
-  try {
-    const out = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '-z'], {
-      cwd: root,
-      encoding: 'utf8',
-      maxBuffer: 64 * 1024 * 1024,
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    files = out.split('\0').filter(Boolean);
-  } catch {
-    files = walk(root);
-  }
-  return files.filter((file) => SOURCE.test(file) && !TEST.test(file) && !DECLARATION.test(file));
-}
-
-function walk(dir) {
-  const skip = new Set(['node_modules', 'dist', '.git', '.turbo', 'coverage']);
-  const files = [];
-  for (const name of readdirSync(dir)) {
-    if (skip.has(name)) continue;
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) files.push(...walk(path));
-    else files.push(relative(root, path).split(sep).join('/'));
-  }
-  return files;
+/** The package sources this rule covers (tests and declaration files left out). */
+function sourceFiles() {
+  return listFiles().filter((file) => SOURCE.test(file) && !TEST.test(file) && !DECLARATION.test(file));
 }
 
 function scriptKind(file) {
@@ -142,7 +116,7 @@ function hasMarker(fn, source, lines) {
 const offenders = [];
 let checked = 0;
 let functions = 0;
-for (const file of listFiles()) {
+for (const file of sourceFiles()) {
   let text;
   try {
     text = readFileSync(join(root, file), 'utf8');

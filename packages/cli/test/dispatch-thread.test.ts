@@ -157,9 +157,28 @@ describe('openpipes serve: the dispatch thread (SQLite)', () => {
   });
 });
 
-/** A dispatch thread on a SQLite file that only a wake-up from the main thread can deliver in time. */
-const startSqliteDispatchThread = (filename: string, host: string, logger: Logger) =>
-  startDispatchThread(
+/**
+ * `openpipes serve`'s split by hand on a SQLite file: an ingest engine on this thread (its wake-ups
+ * and configuration writes posted to the thread) and a dispatch thread that only a wake-up from it
+ * can deliver in time (one-hour poll). `stop()` stops the thread, the engine and the store.
+ */
+async function startSplitEngine(filename: string, host: string, logger: Logger) {
+  const store = sqliteStore({ filename });
+  let thread: Awaited<ReturnType<typeof startDispatchThread>> | null = null;
+  const pipes = createPipes({
+    store,
+    secretKey: testSecretKey,
+    roles: ['ingest'],
+    egressAllow: [host],
+    sandbox: { workers: 1 },
+    identity: false,
+    logger,
+    onDeliveriesDue: (ids) => thread?.wake(ids),
+    onConfigChanged: () => thread?.configChanged(),
+  });
+  await pipes.start();
+  const setup = await setupMetaExample(pipes, meta);
+  thread = await startDispatchThread(
     {
       database: { kind: 'sqlite', filename },
       secretKey: testSecretKey,
@@ -172,6 +191,18 @@ const startSqliteDispatchThread = (filename: string, host: string, logger: Logge
     },
     logger,
   );
+  const started = thread;
+  return {
+    pipes,
+    setup,
+    thread: started,
+    async stop() {
+      await started.stop(5000);
+      await pipes.stop();
+      await store.close();
+    },
+  };
+}
 
 describe('startDispatchThread', () => {
   it('replaces a dispatch thread that died, says so in the log, and delivery goes on', async () => {
@@ -183,21 +214,8 @@ describe('startDispatchThread', () => {
         lines.push({ level, message: String(typeof first === 'string' ? first : second) });
       };
     const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-    const store = sqliteStore({ filename });
-    let thread: Awaited<ReturnType<typeof startDispatchThread>> | null = null;
-    const pipes = createPipes({
-      store,
-      secretKey: testSecretKey,
-      roles: ['ingest'],
-      egressAllow: [meta.host],
-      sandbox: { workers: 1 },
-      identity: false,
-      logger,
-      onDeliveriesDue: (ids) => thread?.wake(ids),
-    });
-    await pipes.start();
-    const { pipe } = await setupMetaExample(pipes, meta);
-    thread = await startSqliteDispatchThread(filename, meta.host, logger);
+    const { pipes, setup, thread, stop } = await startSplitEngine(filename, meta.host, logger);
+    const { pipe } = setup;
     const deliveredCount = (count: number) =>
       waitFor(async () => {
         const page = await pipes.deliveries.list(pipe.id, { status: 'delivered' });
@@ -228,9 +246,7 @@ describe('startDispatchThread', () => {
       await deliveredCount(2);
       expect(meta.requests).toHaveLength(2);
     } finally {
-      await thread.stop(5000);
-      await pipes.stop();
-      await store.close();
+      await stop();
     }
   });
 });
@@ -239,23 +255,8 @@ describe('startDispatchThread: configuration changed on the main thread', () => 
   it('the next event after a secret rotation or a transform update uses the new value or version, even right after a dispatch', async () => {
     const filename = join(tempDir('dispatch-thread-config'), 'openpipes.db');
     const quiet: Logger = { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
-    const store = sqliteStore({ filename });
-    let thread: Awaited<ReturnType<typeof startDispatchThread>> | null = null;
-    const pipes = createPipes({
-      store,
-      secretKey: testSecretKey,
-      roles: ['ingest'],
-      egressAllow: [meta.host],
-      sandbox: { workers: 1 },
-      identity: false,
-      logger: quiet,
-      onDeliveriesDue: (ids) => thread?.wake(ids),
-      onConfigChanged: () => thread?.configChanged(),
-    });
-    await pipes.start();
-    const setup = await setupMetaExample(pipes, meta);
+    const { pipes, setup, stop } = await startSplitEngine(filename, meta.host, quiet);
     const { pipe } = setup;
-    thread = await startSqliteDispatchThread(filename, meta.host, quiet);
     try {
       // A rotated secret: the next delivery sends the new value, never the old one.
       const { secrets } = setup;
@@ -282,9 +283,7 @@ describe('startDispatchThread: configuration changed on the main thread', () => 
         expect(meta.requests[2 * round - 1]?.text).toContain(`Purchase_v${round}`);
       }
     } finally {
-      await thread.stop(5000);
-      await pipes.stop();
-      await store.close();
+      await stop();
     }
   });
 });
