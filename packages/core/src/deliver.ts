@@ -224,6 +224,24 @@ const blankWork = (delivery: ClaimedDelivery, pipe: Pipe): Work => ({
   retryAfterMs: null,
 });
 
+/**
+ * Transform code whose entry function the sandbox found never reads `profiles` (TransformRun's
+ * `profilesUnread`, decided from the function the sandbox calls): its later batches skip resolving
+ * them (stitching is a store read per batch). By code text, so any edit is asked again; bounded.
+ */
+const unreadProfiles = new Set<string>();
+const UNREAD_PROFILES_LIMIT = 512;
+
+function rememberProfilesUnread(code: string, unread: boolean): void {
+  if (!unread) {
+    unreadProfiles.delete(code);
+    return;
+  }
+  if (unreadProfiles.has(code)) return;
+  if (unreadProfiles.size >= UNREAD_PROFILES_LIMIT) unreadProfiles.clear();
+  unreadProfiles.add(code);
+}
+
 async function transformAllowed(
   deps: DeliverDeps,
   pipe: Pipe,
@@ -245,13 +263,15 @@ async function transformAllowed(
   }
 
   try {
-    const profiles = deps.profiles ? await deps.profiles({ pipe, events }) : {};
+    const code = pipe.transform;
+    const profiles = deps.profiles && !unreadProfiles.has(code) ? await deps.profiles({ pipe, events }) : {};
     const run = await deps.sandbox.transform({
-      code: { kind: 'transform', owner: pipe.id, version: pipe.version, code: pipe.transform },
+      code: { kind: 'transform', owner: pipe.id, version: pipe.version, code },
       events,
       profiles: profiles ?? {},
       secrets,
     });
+    rememberProfilesUnread(code, run.profilesUnread === true);
     deps.observer?.transformed?.({ pipe: pipe.name, seconds: run.durationMs / 1000, ok: true });
     return deliveries.map((delivery, i) => {
       const result = run.results[i];

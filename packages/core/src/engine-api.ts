@@ -50,7 +50,9 @@ export interface PipesOptions {
   /**
    * Supplies the `profiles` argument of transforms yourself. With `identity` on it receives the
    * built-in profiles as `builtIn` and what it returns is used: return them extended, or replace them.
-   * Default: the built-in profiles, or `{}` when identity is off.
+   * Default: the built-in profiles, or `{}` when identity is off. Delivery does not call it for a
+   * transform the sandbox found never reads `profiles` (after that code's first batch; docs/sandbox.md,
+   * "What a transform reads"); send tests and previews always do.
    */
   profiles?: ProfilesResolver;
   /** A sandbox to share, or options for the one the engine creates (and closes on `stop()`). */

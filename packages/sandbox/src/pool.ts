@@ -209,6 +209,7 @@ function mergeRuns(runs: TransformRun[]): TransformRun {
     merged.durationMs += r.durationMs;
     if (r.path !== 'batch') merged.path = 'per-event';
   }
+  if (runs.every((r) => r.profilesUnread)) merged.profilesUnread = true;
   return merged;
 }
 

@@ -28,6 +28,8 @@ export interface TransformPayload {
   logs: ConsoleLine[];
   durationMs: number;
   path: NonNullable<TransformRun['path']>;
+  /** Every context that ran the call found its entry never reads `profiles` (TransformRun). */
+  profilesUnread?: true;
 }
 
 type Entry = { o?: unknown; e?: unknown; tooLarge?: number };
@@ -109,5 +111,12 @@ export function assembleTransformRun(
       error: { code: 'WORKER_CRASHED', message: 'the sandbox returned no result for this event' },
     };
   }
-  return { results, logs: payload.logs, durationMs: payload.durationMs, path: payload.path };
+  const run: TransformRun = {
+    results,
+    logs: payload.logs,
+    durationMs: payload.durationMs,
+    path: payload.path,
+  };
+  if (payload.profilesUnread) run.profilesUnread = true;
+  return run;
 }

@@ -108,6 +108,13 @@ export interface TransformRun {
    * input (see docs/sandbox.md, "Transform semantics"), `per-event` otherwise.
    */
   path?: 'batch' | 'per-event';
+  /**
+   * Set when the transform's entry function provably never reads the `profiles` of its argument
+   * (its parameter is `{ events, secrets }` or names `profiles` without using it: docs/sandbox.md,
+   * "What a transform reads"). The caller may pass `profiles: undefined` to later calls of the same
+   * code and skip resolving them.
+   */
+  profilesUnread?: true;
 }
 
 /** One HTTP exchange made by `fetch` inside `send()`, captured raw (the engine redacts secrets). */

@@ -341,6 +341,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
     logs: result.logs,
     durationMs: performance.now() - started,
     path: 'batch',
+    ...(ctx.profilesUnread ? { profilesUnread: true as const } : {}),
   });
   release(ctx);
   deferCleanup(ctx);
@@ -421,6 +422,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
     logs,
     durationMs: performance.now() - started,
     path: 'per-event',
+    ...(used.length > 0 && used.every((c) => c.profilesUnread) ? { profilesUnread: true as const } : {}),
   });
   for (const ctx of used) deferCleanup(ctx);
 }

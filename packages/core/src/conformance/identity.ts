@@ -167,6 +167,38 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       }
     });
 
+    it('a transform that never reads profiles is not stitched once the sandbox has said so; one that reads them is', async () => {
+      const stitched: string[] = [];
+      const db = h.dbName();
+      sink = await h.server(() => ({ body: { ok: true } }));
+      const pipes = await h.engine(db, {
+        identity: true,
+        egressAllow: [sink.host],
+        profiles: ({ events, builtIn }) => {
+          for (const e of events) stitched.push(String(e.event_id));
+          return builtIn;
+        },
+      });
+      // Its own text (the database name in a comment): no earlier run of the same code answered yet.
+      const unread = `// ${db}\n${TRANSFORM.replace('{ events, profiles }', '{ events }').replace('profiles[e.event_id] || null', 'null')}`;
+      const { pipe } = await storyPipe(pipes, `${sink.url}/events`, unread);
+      await pipes.start();
+      await purchase(pipes, 'ord-a');
+      await settled(pipes, pipe.id, 1);
+      // The first batch is stitched: what the code reads is known from its first run.
+      expect(stitched).toEqual(['ord-a']);
+      await purchase(pipes, 'ord-b');
+      await settled(pipes, pipe.id, 2);
+      expect(stitched).toEqual(['ord-a']);
+      // A new version that reads them is stitched from its first batch on.
+      await pipes.pipes.update(pipe.id, { transform: TRANSFORM });
+      await login(pipes);
+      await purchase(pipes, 'ord-c');
+      await settled(pipes, pipe.id, 4);
+      expect(stitched).toContain('ord-c');
+      expect((await receivedProfile('ord-c')).identifiers.user_id).toEqual(['user-U']);
+    });
+
     it('a purchase that arrives before the login is stitched when it is replayed after it', async () => {
       const { pipes, pipe } = await setup();
       await pageView(pipes);

@@ -12,6 +12,7 @@ import {
   type QuickJSRuntime,
   RELEASE_SYNC,
 } from 'quickjs-emscripten';
+import { entryReadsProfiles } from '../entry-inputs.js';
 import { PRELUDE_SOURCE } from '../guest/prelude.js';
 import type { CodeRef, SandboxLimits } from '../types.js';
 import { GuestCodeError } from './failures.js';
@@ -157,4 +158,20 @@ function evaluateUserCode(guest: GuestContext, input: CreateInput): void {
     });
   }
   guest.entryFn = entry;
+  if (name === 'transform') guest.profilesUnread = !entryReadsProfiles(entrySource(guest, entry));
+}
+
+/** The entry function's source text, read in the guest with the prelude's own toString. */
+function entrySource(guest: GuestContext, entry: QuickJSHandle): string {
+  const { ctx } = guest;
+  const sourceOf = ctx.getProp(guest.harness, 'source');
+  const result = ctx.callFunction(sourceOf, guest.harness, entry);
+  sourceOf.dispose();
+  if (result.error) {
+    result.error.dispose();
+    return '';
+  }
+  const text = ctx.typeof(result.value) === 'string' ? ctx.getString(result.value) : '';
+  result.value.dispose();
+  return text;
 }

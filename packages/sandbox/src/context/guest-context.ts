@@ -60,6 +60,8 @@ export class GuestContext {
   /** Set once disposed or abandoned: no continuation may touch the engine again. */
   gone = false;
   entryFn: QuickJSHandle | undefined;
+  /** A transform whose entry function provably never reads its argument's `profiles` (entry-inputs.ts). */
+  profilesUnread = false;
 
   private readonly handles: QuickJSHandle[] = [];
   private segmentStart = 0;

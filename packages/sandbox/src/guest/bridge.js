@@ -8,6 +8,9 @@ var hostFetch = host.fetch;
 var hostModule = host.module;
 var JSONparse = JSON.parse;
 var JSONstringify = JSON.stringify;
+// The entry function's own text (harness.source): user code may replace either later.
+var functionText = Function.prototype.toString;
+var reflectApply = Reflect.apply;
 
 function call(name, args) {
   var r = hostCall(name, JSONstringify(args));

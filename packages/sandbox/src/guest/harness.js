@@ -66,6 +66,15 @@ var harness = {
     }
     return typeof f === 'function' ? f : undefined;
   },
+  // The entry function's source text as the engine keeps it ('' for one without: a proxy, say),
+  // for what the host works out it can read of its argument (entry-inputs.ts).
+  source: function (fn) {
+    try {
+      return reflectApply(functionText, fn, []);
+    } catch {
+      return '';
+    }
+  },
   // Runs fn once per input event, from index start, keeping one entry per event in
   // state.results: { o: output } or { e: error }. The host reads state.results afterwards (also
   // after an interrupt stopped the loop midway) with one binary copy, not JSON.

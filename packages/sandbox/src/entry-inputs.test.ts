@@ -1,0 +1,97 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { entryReadsProfiles } from './entry-inputs.js';
+import { createSandbox } from './pool.js';
+import type { SandboxEvent } from './types.js';
+
+describe('entryReadsProfiles: false only where the function provably cannot read profiles', () => {
+  const unread = [
+    'function transform({ events }) { return events; }',
+    'function transform({ events, secrets }) { return events; }',
+    'function transform({ events, profiles, secrets }) { return events; }',
+    'function transform({events,profiles,}) { return events }',
+    'async function transform({ events }) { return events; }',
+    'function ({ events }) { return events; }',
+    '({ events }) => events',
+    'async ({ events }) => events',
+    'transform({ events }) { return events; }',
+    'function transform({ events }) { const $profiles = 1; return events; }',
+    'function transform({ events }) { return events.map((e) => ({ ...e, profiles: 1 })); }',
+  ];
+  it.each(unread)('%s', (source) => expect(entryReadsProfiles(source)).toBe(false));
+
+  const reads = [
+    // the argument bound to a name, or not a plain pattern
+    'function transform(input) { return input.events; }',
+    'function transform({ events, ...rest }) { return rest.profiles; }',
+    'function transform({ events, profiles: p }) { return p; }',
+    'function transform({ events, profiles = {} }) { return profiles; }',
+    'function transform({ events }, more) { return more; }',
+    'function transform({ events, [name]: x }) { return x; }',
+    '(input) => input.profiles',
+    // the pattern names profiles and the text uses the word again
+    'function transform({ events, profiles }) { return profiles; }',
+    'function transform({ events, profiles }) { return events.map((e) => profiles[e.event_id]); }',
+    'function transform({ events, profiles }) { /* profiles */ return events; }',
+    // a way to the arguments or to a name the text does not spell
+    'function transform({ events }) { return arguments[0].profiles; }',
+    "function transform({ events }) { return eval('argu' + 'ments')[0]; }",
+    'function transform({ events, profiles }) { return \\u0070rofiles; }',
+    'function transform({ events }) { return \\u0061rguments[0]; }',
+    // no source text to read
+    'function bound transform() {\n    [native code]\n}',
+    '',
+  ];
+  it.each(reads)('%s', (source) => expect(entryReadsProfiles(source)).toBe(true));
+});
+
+describe('a transform run says when its entry never reads profiles', () => {
+  const sandbox = createSandbox({ workers: 1, limits: { transformCpuMs: 500 } });
+  afterAll(() => sandbox.close());
+  let version = 0;
+  const event = (n: number): SandboxEvent => ({
+    event_type: 'purchase',
+    event_time: 't',
+    event_payload: { n },
+  });
+  const run = (code: string, events = [event(1), event(2)]) =>
+    sandbox.transform({
+      code: { kind: 'transform', owner: `pip_in${++version}`, version: 1, code },
+      events,
+      profiles: { a: 1 },
+      secrets: {},
+    });
+
+  it('on the batch path and per event, for the function the sandbox calls', async () => {
+    const batch = await run('function transform({ events }) { return events.map((e) => e); }');
+    expect(batch.path).toBe('batch');
+    expect(batch.profilesUnread).toBe(true);
+    const perEvent = await run('function transform({ events, profiles }) { return [events[0]]; }');
+    expect(perEvent.path).toBe('per-event');
+    expect(perEvent.profilesUnread).toBe(true);
+  });
+
+  it('not for code that reads them, however it reaches them', async () => {
+    const codes = [
+      'function transform({ events, profiles }) { return events.map((e) => ({ ...e, event_payload: profiles })); }',
+      'function transform(input) { return input.events; }',
+      // The text's first transform is not the entry: the name is rebound by a computed write.
+      `function transform({ events }) { return events; }
+       globalThis['trans' + 'form'] = function (input) { return input.events.map((e) => ({ ...e, event_payload: input['prof' + 'iles'] })); };`,
+      // A module whose export is another function than the one its text starts with.
+      `export function helper({ events }) { return events; }
+       export function transform(input) { return input.events; }`,
+    ];
+    for (const code of codes) {
+      const r = await run(code);
+      expect(r.results.every((x) => x.ok)).toBe(true);
+      expect(r.profilesUnread).toBeUndefined();
+    }
+  });
+
+  it('not for an entry whose text user code cannot fake: a replaced toString changes nothing', async () => {
+    const r = await run(`Function.prototype.toString = () => 'function transform({ events }) {}';
+      function transform(input) { return input.events; }`);
+    expect(r.results.every((x) => x.ok)).toBe(true);
+    expect(r.profilesUnread).toBeUndefined();
+  });
+});
