@@ -397,4 +397,18 @@ DROP TRIGGER IF EXISTS delivery_totals_left;
 DROP TRIGGER IF EXISTS delivery_totals_entered;
 `,
   },
+  {
+    version: 15,
+    name: 'claims read due deliveries in their order',
+    sql: `
+-- A claim takes a destination's due deliveries ORDER BY due_at, id. deliveries_due held
+-- (destination_id, due_at) only, so SQLite sorted every run of rows with the same due_at by id in
+-- a temporary b-tree (USE TEMP B-TREE FOR LAST TERM OF ORDER BY; an ingest batch's rows share
+-- their due_at). With id in the index the claim reads its rows in order and stops at the limit, as
+-- PostgreSQL's deliveries_due (destination_id, due_at, id) always did. Same name: the statistics
+-- query reads it INDEXED BY. Partial: the rebuild scans deliveries once and holds the live backlog.
+DROP INDEX deliveries_due;
+CREATE INDEX deliveries_due ON deliveries (destination_id, due_at, id) WHERE due_at IS NOT NULL;
+`,
+  },
 ];
