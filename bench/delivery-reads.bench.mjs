@@ -19,7 +19,7 @@ import { newId } from '@openpipes/core';
 import { attemptFromJson, attemptRefOf, recordOf, toDeliveryRow } from '@openpipes/core/store-kit';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import Database from 'better-sqlite3';
-import { loadAverage, report, tempDir } from './lib.mjs';
+import { deliveredOutcome, loadAverage, report, tempDir } from './lib.mjs';
 
 const bench = 'delivery-reads';
 const total = Number(process.env.BENCH_DELIVERIES ?? 300_000);
@@ -156,30 +156,14 @@ await reopened.completeDeliveries({
   owner: 'bench',
   now,
   outcomes: [
-    {
+    deliveredOutcome({
       id: claimed.id,
-      status: 'delivered',
-      pipe_version: 1,
-      destination_version: 1,
-      test_mode: false,
-      filter_reason: null,
-      next_attempt_at: null,
-      delivered_at: now,
-      detail: { output: [{ event_name: 'Purchase' }], request, response, error: null },
-      attempt: {
-        number: 1,
-        status: 'delivered',
-        started_at: now,
-        duration_ms: 12,
-        pipe_version: 1,
-        destination_version: 1,
-        request,
-        response,
-        error: null,
-        exchanges: [{ request, response, duration_ms: 12 }],
-        logs: [],
-      },
-    },
+      now,
+      output: [{ event_name: 'Purchase' }],
+      request,
+      response,
+      exchanges: [{ request, response, duration_ms: 12 }],
+    }),
   ],
 });
 // The engine builds detail and attempt from the same objects; so does the outcome above.

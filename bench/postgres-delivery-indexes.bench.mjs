@@ -11,7 +11,7 @@
 import { newId } from '@openpipes/core';
 import { postgresStore } from '@openpipes/store-postgres';
 import pg from 'pg';
-import { report } from './lib.mjs';
+import { deliveredOutcome, report } from './lib.mjs';
 
 const url = process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -27,40 +27,25 @@ const walSince = async (from) =>
 
 /** A delivered outcome as a dispatcher records it. */
 function delivered(d, now) {
-  return {
+  return deliveredOutcome({
     id: d.id,
-    status: 'delivered',
-    pipe_version: 1,
-    destination_version: 1,
-    test_mode: false,
-    filter_reason: null,
-    next_attempt_at: null,
-    delivered_at: now,
+    now,
+    number: d.attempt_count + 1,
+    output: [{ event_type: 'purchase' }],
+    request: {
+      url: 'https://graph.example/v1/events',
+      method: 'POST',
+      headers: {},
+      payload: { data: [{ a: 1 }] },
+    },
+    response: { status: 200, body: { ok: true } },
     detail: {
       output: [{ event_type: 'purchase' }],
       request: { url: 'u' },
       response: { status: 200 },
       error: null,
     },
-    attempt: {
-      number: d.attempt_count + 1,
-      status: 'delivered',
-      started_at: now,
-      duration_ms: 12,
-      pipe_version: 1,
-      destination_version: 1,
-      request: {
-        url: 'https://graph.example/v1/events',
-        method: 'POST',
-        headers: {},
-        payload: { data: [{ a: 1 }] },
-      },
-      response: { status: 200, body: { ok: true } },
-      error: null,
-      exchanges: [],
-      logs: [],
-    },
-  };
+  });
 }
 
 async function round(mode, r) {

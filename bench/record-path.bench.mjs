@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { loadAverage, report, tempDir } from './lib.mjs';
+import { deliveredOutcome, loadAverage, report, tempDir } from './lib.mjs';
 
 const bench = 'record-path';
 const here = fileURLToPath(import.meta.url);
@@ -78,30 +78,16 @@ if (process.argv[2] === '--child') {
       const url = 'https://graph.example/v19.0/1/events?access_token=[secret:META_ACCESS_TOKEN]';
       const request = { url, method: 'POST', headers, payload: { data: output } };
       const exchange = { request, response, error: null, started_at: now, duration_ms: 3 };
-      const attempt = {
-        number: 1,
-        status: 'delivered',
-        started_at: now,
-        duration_ms: 3,
-        pipe_version: 1,
-        destination_version: 1,
-        request,
-        response,
-        error: null,
-        exchanges: [exchange],
-        logs: [],
-      };
       return {
-        id: d.id,
-        status: 'delivered',
-        pipe_version: 1,
-        destination_version: 1,
-        test_mode: false,
-        filter_reason: null,
-        next_attempt_at: null,
-        delivered_at: now,
-        detail: { output, request, response, error: null },
-        attempt,
+        ...deliveredOutcome({
+          id: d.id,
+          now,
+          output,
+          request,
+          response,
+          durationMs: 3,
+          exchanges: [exchange],
+        }),
         match: null,
       };
     });
