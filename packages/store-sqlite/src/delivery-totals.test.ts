@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClaimedDelivery, type DeliveryOutcome, newId } from '@openpipes/core';
+import { bareOutcome } from '@openpipes/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -39,18 +40,7 @@ function counted(filename: string) {
 }
 
 function outcome(d: ClaimedDelivery, status: DeliveryOutcome['status'], now: string): DeliveryOutcome {
-  return {
-    id: d.id,
-    status,
-    pipe_version: 1,
-    destination_version: 1,
-    test_mode: false,
-    filter_reason: status === 'filtered' ? 'consent' : null,
-    next_attempt_at: status === 'retrying' ? at(3_600_000) : null,
-    delivered_at: status === 'delivered' ? now : null,
-    detail: { output: null, request: null, response: null, error: null },
-    attempt: null,
-  };
+  return bareOutcome(d.id, status, now, at(3_600_000));
 }
 
 /** Two pipes, events one second apart from `from`, each delivery claimed and completed in turn. */

@@ -11,8 +11,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClaimedDelivery, type DeliveryOutcome, newId, type Store } from '@openpipes/core';
-import { erasureAudit } from '@openpipes/core/testing';
+import { type ClaimedDelivery, newId, type Store } from '@openpipes/core';
+import { bareOutcome, erasureAudit } from '@openpipes/core/testing';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type SqliteDatabase, sqliteStore } from './index.js';
@@ -229,20 +229,11 @@ async function run(seed: number, steps: number) {
         const chosen = r.some(mine);
         if (chosen.length > 0 && r.next() < 0.2) chosen.push(chosen[0] as ClaimedDelivery);
         const at = now();
-        const outcomes = chosen.map((d): DeliveryOutcome => {
+        const outcomes = chosen.map((d) => {
           const status = r.pick(statuses);
-          return {
-            id: d.id,
-            status,
-            pipe_version: 1,
-            destination_version: 1,
-            test_mode: false,
-            filter_reason: status === 'filtered' ? 'consent' : null,
-            next_attempt_at: status === 'retrying' ? new Date(clock + r.int(120_000)).toISOString() : null,
-            delivered_at: status === 'delivered' ? at : null,
-            detail: { output: null, request: null, response: null, error: null },
-            attempt: null,
-          };
+          // A retry time is drawn only for `retrying`: the seeded sequence of draws depends on it.
+          const retryAt = status === 'retrying' ? new Date(clock + r.int(120_000)).toISOString() : null;
+          return bareOutcome(d.id, status, at, retryAt);
         });
         await store.completeDeliveries({ owner, outcomes, now: at });
         held.set(

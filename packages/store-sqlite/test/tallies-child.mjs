@@ -1,6 +1,7 @@
 // A second process on the file of tallies-engine.test.ts: claims, completes (every status),
 // releases and replays through its own store while the test's process writes too. Runs from the
 // built package, like a real deployment.
+import { bareOutcome } from '@openpipes/core/testing';
 import { sqliteStore } from '@openpipes/store-sqlite';
 
 const [filename, rounds] = process.argv.slice(2);
@@ -18,21 +19,11 @@ for (let round = 0; round < Number(rounds); round++) {
     leaseMs: 20_000,
     now,
   });
-  const outcomes = claimed.slice(1).map((d, i) => {
-    const status = statuses[(round + i) % statuses.length];
-    return {
-      id: d.id,
-      status,
-      pipe_version: 1,
-      destination_version: 1,
-      test_mode: false,
-      filter_reason: status === 'filtered' ? 'consent' : null,
-      next_attempt_at: status === 'retrying' ? new Date(clock + 10_000).toISOString() : null,
-      delivered_at: status === 'delivered' ? now : null,
-      detail: { output: null, request: null, response: null, error: null },
-      attempt: null,
-    };
-  });
+  const outcomes = claimed
+    .slice(1)
+    .map((d, i) =>
+      bareOutcome(d.id, statuses[(round + i) % statuses.length], now, new Date(clock + 10_000).toISOString()),
+    );
   await store.completeDeliveries({ owner: 'child', outcomes, now });
   if (claimed[0] && round % 2 === 0)
     await store.releaseDeliveries({ owner: 'child', ids: [claimed[0].id], now });

@@ -6,7 +6,7 @@
 import type { Pipes } from '../engine.js';
 import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
 import type { ErasureCounts } from '../store/erasure.js';
-import type { NewAuditEntry } from '../store.js';
+import type { DeliveryOutcome, NewAuditEntry } from '../store.js';
 import { metaExampleSend, metaExampleTransform, purchaseSchema } from './meta-example.js';
 import type { RecordedTestRequest, TestResponse, TestServer } from './test-server.js';
 
@@ -185,4 +185,28 @@ export function erasureAudit(id: string, createdAt: string): (counts: ErasureCou
     request_id: null,
     created_at: createdAt,
   });
+}
+
+/**
+ * An outcome with no detail and no attempt, as store tests complete a claimed delivery: filtered
+ * for consent, retrying at `retryAt`, delivered at `now`.
+ */
+export function bareOutcome(
+  id: string,
+  status: DeliveryOutcome['status'],
+  now: string,
+  retryAt: string | null,
+): DeliveryOutcome {
+  return {
+    id,
+    status,
+    pipe_version: 1,
+    destination_version: 1,
+    test_mode: false,
+    filter_reason: status === 'filtered' ? 'consent' : null,
+    next_attempt_at: status === 'retrying' ? retryAt : null,
+    delivered_at: status === 'delivered' ? now : null,
+    detail: { output: null, request: null, response: null, error: null },
+    attempt: null,
+  };
 }

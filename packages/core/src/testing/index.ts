@@ -11,6 +11,7 @@
  */
 
 export {
+  bareOutcome,
   erasureAudit,
   exampleAccessToken,
   examplePixelId,
