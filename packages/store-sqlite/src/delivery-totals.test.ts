@@ -87,16 +87,22 @@ async function history(store: ReturnType<typeof sqliteStore>, from: number, pipe
 
 type PipeRef = { pipe_id: string; destination_id: string };
 
+/** A migrated store on a new file, with the history of two pipes to two destinations. */
+async function storeWithHistory() {
+  const filename = newFile();
+  const store = sqliteStore({ filename });
+  await store.migrate();
+  const pipes = [0, 1].map(() => ({
+    pipe_id: newId('pipe', t0),
+    destination_id: newId('destination', t0),
+  }));
+  await history(store, 0, pipes);
+  return { filename, store, pipes };
+}
+
 describe('delivery statistics from running totals (SQLite)', () => {
   it('answers what a full count answers through completion, replay, erasure-like updates and pruning', async () => {
-    const filename = newFile();
-    const store = sqliteStore({ filename });
-    await store.migrate();
-    const pipes = [0, 1].map(() => ({
-      pipe_id: newId('pipe', t0),
-      destination_id: newId('destination', t0),
-    }));
-    await history(store, 0, pipes);
+    const { filename, store, pipes } = await storeWithHistory();
     expect(await store.deliveryStats()).toEqual(counted(filename));
     // The same pipe to another destination from now on.
     await history(store, 20_000, [{ pipe_id: pipes[0]!.pipe_id, destination_id: newId('destination', t0) }]);
@@ -117,14 +123,7 @@ describe('delivery statistics from running totals (SQLite)', () => {
   });
 
   it('counts the history a file had before the totals existed (the migration fills them)', async () => {
-    const filename = newFile();
-    const store = sqliteStore({ filename });
-    await store.migrate();
-    const pipes = [0, 1].map(() => ({
-      pipe_id: newId('pipe', t0),
-      destination_id: newId('destination', t0),
-    }));
-    await history(store, 0, pipes);
+    const { filename, store } = await storeWithHistory();
     await store.close();
     // The file as if that history had been written before migration 12: no totals. Migration 12
     // counts it, then 14 drops the triggers 12 creates again.
