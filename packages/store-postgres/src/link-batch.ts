@@ -67,20 +67,8 @@ export function planLinks(input: {
   caps: IdentifierCaps;
   newId: () => string;
 }): { out: Array<string | null>; writes: LinkWrites } {
-  const profiles = new Map<string, LiveProfile>();
-  const ownerOf = new Map<string, IdentifierState>();
-  for (const p of input.loaded) {
-    const identifiers = p.identifiers.map((i) => ({ ...i, profile_id: p.id }));
-    profiles.set(p.id, { ...p, identifiers, merged_into: null });
-    for (const i of identifiers) ownerOf.set(identifierRef(i), i);
-  }
-  const existed = new Set(profiles.keys());
-  const existedIdentifiers = new Set(ownerOf.keys());
-  const changedProfiles = new Set<string>();
-  const changedIdentifiers = new Set<string>();
-  const merges: LinkWrites['merges'] = [];
-  /** Where each profile merged by the call points (followed to the end for `repoint`). */
-  const mergedInto = new Map<string, string>();
+  const plan = startPlan(input.loaded);
+  const { profiles, ownerOf, changedProfiles, changedIdentifiers, mergedInto, merges } = plan;
 
   const own = (profileId: string, identifiers: ProfileLink['identifiers'], seenAt: string) => {
     const profile = profiles.get(profileId)!;
@@ -149,30 +137,46 @@ export function planLinks(input: {
     return plan.survivor;
   });
 
-  const writes = collectWrites({
-    profiles,
-    ownerOf,
-    existed,
-    existedIdentifiers,
-    changedProfiles,
-    changedIdentifiers,
-    mergedInto,
-    merges,
-  });
-  return { out, writes };
+  return { out, writes: collectWrites(plan) };
 }
 
-/** The writes the planned links add up to: new and changed profiles and identifiers, repoints, merges. */
-function collectWrites(plan: {
+/** What planning the links tracks: the live profiles, who holds each identifier, what changed. */
+interface LinkPlan {
   profiles: Map<string, LiveProfile>;
   ownerOf: Map<string, IdentifierState>;
+  /** The profiles and identifiers loaded before the call. */
   existed: Set<string>;
   existedIdentifiers: Set<string>;
   changedProfiles: Set<string>;
   changedIdentifiers: Set<string>;
+  /** Where each profile merged by the call points (followed to the end for `repoint`). */
   mergedInto: Map<string, string>;
   merges: LinkWrites['merges'];
-}): LinkWrites {
+}
+
+/** The plan before any link: the loaded profiles, live, holding their identifiers. */
+function startPlan(loaded: StoredProfile[]): LinkPlan {
+  const profiles = new Map<string, LiveProfile>();
+  const ownerOf = new Map<string, IdentifierState>();
+  for (const p of loaded) {
+    const identifiers = p.identifiers.map((i) => ({ ...i, profile_id: p.id }));
+    profiles.set(p.id, { ...p, identifiers, merged_into: null });
+    for (const i of identifiers) ownerOf.set(identifierRef(i), i);
+  }
+  return {
+    profiles,
+    ownerOf,
+    existed: new Set(profiles.keys()),
+    existedIdentifiers: new Set(ownerOf.keys()),
+    changedProfiles: new Set(),
+    changedIdentifiers: new Set(),
+    mergedInto: new Map(),
+    merges: [],
+  };
+}
+
+/** The writes the planned links add up to: new and changed profiles and identifiers, repoints, merges. */
+function collectWrites(plan: LinkPlan): LinkWrites {
   const {
     profiles,
     ownerOf,
