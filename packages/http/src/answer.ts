@@ -61,17 +61,6 @@ function checkScope(route: Route, principal: ApiPrincipal, method: string): void
 
 /** The fetch path: a Request answered with a Response; every failure answered in the API's format. */
 export function createAnswer(core: AnswerCore) {
-  const {
-    router,
-    logger,
-    metrics,
-    apiLimits,
-    authenticateApi,
-    consoleServer,
-    trustedProxies,
-    relativePath,
-    baseOf,
-  } = core;
   return async (request: Request, context?: RequestContext): Promise<Response> => {
     const given = request.headers.get('x-request-id');
     const requestId = given && requestIdPattern.test(given) ? given : `req_${randomUUID()}`;
@@ -84,18 +73,22 @@ export function createAnswer(core: AnswerCore) {
     let route: Route | undefined;
     let response: Response;
     try {
-      const path = relativePath(url.pathname, context);
-      if (consoleServer && path !== null && isConsolePath(path)) {
-        const base = baseOf(context);
+      const path = core.relativePath(url.pathname, context);
+      if (core.consoleServer && path !== null && isConsolePath(path)) {
+        const base = core.baseOf(context);
         // The raw path: relativePath drops a trailing slash, which tells `/console` from `/console/`.
         const consolePath = url.pathname.slice(base.length);
-        response = await consoleServer(requestMethod, isConsolePath(consolePath) ? consolePath : path, base);
+        response = await core.consoleServer(
+          requestMethod,
+          isConsolePath(consolePath) ? consolePath : path,
+          base,
+        );
         response.headers.set('x-request-id', requestId);
         return requestMethod === 'HEAD'
           ? new Response(null, { status: response.status, headers: response.headers })
           : response;
       }
-      const found = path === null ? ({ kind: 'none' } as const) : router.match(method, path);
+      const found = path === null ? ({ kind: 'none' } as const) : core.router.match(method, path);
       if (found.kind === 'none') {
         throw new PipesError({
           code: 'NOT_FOUND',
@@ -113,15 +106,15 @@ export function createAnswer(core: AnswerCore) {
       let actor: string | null = null;
       let principal: ApiPrincipal | null = null;
       if (isAdminAccess(route.access)) {
-        principal = await authenticateApi(request);
+        principal = await core.authenticateApi(request);
         checkScope(route, principal, request.method);
         actor = principal.actor;
       }
       const rawQuery = readQuery(url, route);
       const query = route.query ? parseOrThrow(route.query, rawQuery, 'query') : rawQuery;
       const bodyLimits = {
-        maxBodyBytes: route.body?.large ? apiLimits.maxConfigBodyBytes : apiLimits.maxBodyBytes,
-        maxDepth: apiLimits.maxDepth,
+        maxBodyBytes: route.body?.large ? core.apiLimits.maxConfigBodyBytes : core.apiLimits.maxBodyBytes,
+        maxDepth: core.apiLimits.maxDepth,
       };
       const body = route.body ? await readRouteBody(request, route.body, bodyLimits, sensitive) : undefined;
       response = toResponse(
@@ -138,12 +131,12 @@ export function createAnswer(core: AnswerCore) {
           clientAddress: clientAddress(
             context?.clientAddress,
             request.headers.get('x-forwarded-for'),
-            trustedProxies,
+            core.trustedProxies,
           ),
         }),
       );
     } catch (err) {
-      const failed = failureAnswer(logger, err, {
+      const failed = failureAnswer(core.logger, err, {
         requestId,
         method: requestMethod,
         pathname: url.pathname,
@@ -158,8 +151,8 @@ export function createAnswer(core: AnswerCore) {
       });
     }
     response.headers.set('x-request-id', requestId);
-    if (metrics && route?.access === 'collect' && method === 'POST') {
-      metrics.collectAnswered({
+    if (core.metrics && route?.access === 'collect' && method === 'POST') {
+      core.metrics.collectAnswered({
         seconds: (performance.now() - started) / 1000,
         status: response.status,
         code: errorCode,
