@@ -3,6 +3,7 @@
  * codes to statuses with one table (`httpStatusForCode`); anything else thrown is normalised with
  * {@link toPipesError} in one place.
  */
+import { failureCodes } from '@openpipes/sandbox';
 
 /** The closed set of error codes. UPPER_SNAKE; stable; part of the public API. */
 export const errorCodes = [
@@ -18,14 +19,8 @@ export const errorCodes = [
   'UNKNOWN_SOURCE',
   'UNKNOWN_EVENT_TYPE',
   'SOURCE_DISABLED',
-  'COMPILE_ERROR',
-  'USER_CODE_ERROR',
-  'TIMEOUT',
-  'OUT_OF_MEMORY',
-  'STACK_OVERFLOW',
-  'OUTPUT_TOO_LARGE',
-  'INVALID_OUTPUT',
-  'WORKER_CRASHED',
+  // What a sandbox call's user code fails with (the sandbox's own list, in the same order).
+  ...failureCodes,
   'EGRESS_DENIED',
   'NETWORK_ERROR',
   'DESTINATION_ERROR',

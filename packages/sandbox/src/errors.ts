@@ -8,8 +8,8 @@ import type { SandboxFailure } from './types.js';
 
 /** The codes of a {@link SandboxFailure}: what went wrong in one call's user code. */
 export const failureCodes = [
-  'USER_CODE_ERROR',
   'COMPILE_ERROR',
+  'USER_CODE_ERROR',
   'TIMEOUT',
   'OUT_OF_MEMORY',
   'STACK_OVERFLOW',

@@ -19,7 +19,13 @@ export {
   isPublicAddress,
   parseIpLiteral,
 } from './egress.js';
-export { isSandboxError, SandboxError, type SandboxErrorCode, sandboxErrorCodes } from './errors.js';
+export {
+  failureCodes,
+  isSandboxError,
+  SandboxError,
+  type SandboxErrorCode,
+  sandboxErrorCodes,
+} from './errors.js';
 export { defaultSandboxLimits } from './limits.js';
 export type { SandboxLogger, SandboxOptions, SandboxStats } from './pool.js';
 export { createSandbox, sandboxInternals } from './pool.js';
