@@ -16,6 +16,7 @@ import {
   configDocumentSchema,
   planConfigImport,
 } from './index.js';
+import { targetSnapshot } from './snapshot.test-support.js';
 
 const at = '2026-05-04T10:00:00.000Z';
 const base = { version: 1, created_at: at, updated_at: at };
@@ -110,15 +111,6 @@ function staging(): ConfigSnapshot {
   return { secrets, eventTypes, sources, destinations, pipes, channels };
 }
 
-const empty = (): ConfigSnapshot => ({
-  secrets: [],
-  eventTypes: [],
-  sources: [],
-  destinations: [],
-  pipes: [],
-  channels: [],
-});
-
 const roundTrip = (doc: ConfigDocument) => configDocumentSchema.parse(JSON.parse(JSON.stringify(doc)));
 
 describe('config export', () => {
@@ -157,7 +149,7 @@ describe('config import plan', () => {
 
   it('against an empty target: creates in dependency order, names the missing secrets, holds back what needs them', () => {
     const doc = roundTrip(buildConfigDocument(staging(), at));
-    const plan = planConfigImport(doc, empty());
+    const plan = planConfigImport(doc, targetSnapshot());
     const summary = plan.steps.map((s) => `${s.action} ${s.kind} ${s.name}`);
     expect(summary).toEqual([
       'missing secret COLLECT_TOKEN',
@@ -228,7 +220,7 @@ describe('config import plan', () => {
     doc.pipes.push({ ...doc.pipes[0]!, source: 'app', destination: 'tiktok' });
     let error: unknown;
     try {
-      planConfigImport(doc, empty());
+      planConfigImport(doc, targetSnapshot());
     } catch (err) {
       error = err;
     }

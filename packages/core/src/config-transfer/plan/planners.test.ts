@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { type AlertChannelConfig, successRateSchema, volumeAnomalySchema } from '../../alerts/schemas.js';
 import { isPipesError } from '../../errors.js';
 import { type EventType, type Secret, sourceSchema } from '../../schemas.js';
-import { type ConfigDocument, type ConfigSnapshot, configDocumentSchema } from '../document.js';
+import { type ConfigDocument, configDocumentSchema } from '../document.js';
+import { targetSnapshot } from '../snapshot.test-support.js';
 import { planAlertChannels } from './alert-channels.js';
 import { checkDocument } from './check.js';
 import { canonical, compareStep } from './compare.js';
@@ -26,17 +27,6 @@ const secret = (id: string, key: string, description?: string): Secret =>
     ...(description ? { description } : {}),
   }) as Secret;
 
-function target(overrides: Partial<ConfigSnapshot> = {}): ConfigSnapshot {
-  return {
-    secrets: [],
-    eventTypes: [],
-    sources: [],
-    destinations: [],
-    pipes: [],
-    channels: [],
-    ...overrides,
-  };
-}
 const doc = (fields: Partial<Record<keyof ConfigDocument, unknown>>): ConfigDocument =>
   configDocumentSchema.parse({ format: 'openpipes-config', version: 1, exported_at: at, ...fields });
 
@@ -44,7 +34,9 @@ const send = 'async function send() { return {}; }';
 
 describe('import planners, one per kind', () => {
   it('secrets: updates a description, leaves an equal one, and records an absent key as needed', () => {
-    const ctx = createPlanContext(target({ secrets: [secret('sec_1', 'A', 'old'), secret('sec_2', 'B')] }));
+    const ctx = createPlanContext(
+      targetSnapshot({ secrets: [secret('sec_1', 'A', 'old'), secret('sec_2', 'B')] }),
+    );
     planSecrets(
       doc({ secrets: [{ key: 'A', description: 'new' }, { key: 'B' }, { key: 'C' }] }).secrets,
       ctx,
@@ -65,7 +57,7 @@ describe('import planners, one per kind', () => {
 
   it('event types: creates with the schema to compile, and compiles again only a changed schema', () => {
     const existing = { id: 'ety_1', name: 'purchase', schema: { type: 'object' }, ...base } as EventType;
-    const ctx = createPlanContext(target({ eventTypes: [existing] }));
+    const ctx = createPlanContext(targetSnapshot({ eventTypes: [existing] }));
     planEventTypes(
       doc({
         event_types: [
@@ -89,7 +81,7 @@ describe('import planners, one per kind', () => {
       auth: { type: 'none' },
       ...base,
     });
-    const ctx = createPlanContext(target({ sources: [web], secrets: [secret('sec_9', 'HOOK')] }));
+    const ctx = createPlanContext(targetSnapshot({ sources: [web], secrets: [secret('sec_9', 'HOOK')] }));
     const auth = { type: 'bearer', secret: 'TOKEN' };
     planSources(
       doc({
@@ -117,7 +109,7 @@ describe('import planners, one per kind', () => {
   });
 
   it('destinations: binds existing secrets, holds the destination disabled until all exist, compiles send()', () => {
-    const ctx = createPlanContext(target({ secrets: [secret('sec_1', 'TOKEN')] }));
+    const ctx = createPlanContext(targetSnapshot({ secrets: [secret('sec_1', 'TOKEN')] }));
     planDestinations(
       doc({ destinations: [{ name: 'meta', send, secrets: ['TOKEN', 'PIXEL'], enabled: true }] })
         .destinations,
@@ -134,7 +126,7 @@ describe('import planners, one per kind', () => {
   });
 
   it('pipes: wires to placeholder ids, skips a pipe whose source is skipped, compiles a transform', () => {
-    const ctx = createPlanContext(target());
+    const ctx = createPlanContext(targetSnapshot());
     ctx.sourceIds.set('web', 'new:source:web').set('backend', null);
     ctx.destinationIds.set('meta', 'dst_1');
     const transform = 'function transform({ events }) { return events; }';
@@ -174,7 +166,9 @@ describe('import planners, one per kind', () => {
       success_rate: successRateSchema.parse({}),
       ...base,
     } as AlertChannelConfig;
-    const ctx = createPlanContext(target({ channels: [existing], secrets: [secret('sec_u', 'SHARED_URL')] }));
+    const ctx = createPlanContext(
+      targetSnapshot({ channels: [existing], secrets: [secret('sec_u', 'SHARED_URL')] }),
+    );
     ctx.pipeIds.set('a', 'pip_1').set('b', null);
     planAlertChannels(
       doc({
@@ -228,7 +222,7 @@ describe('import planners, one per kind', () => {
       alert_channels: [{ name: 'c', type: 'slack', url_secret: null, pipes: ['ghost'] }],
     });
     try {
-      checkDocument(bad, target());
+      checkDocument(bad, targetSnapshot());
       expect.unreachable();
     } catch (err) {
       expect(isPipesError(err) && err.code).toBe('VALIDATION_FAILED');
