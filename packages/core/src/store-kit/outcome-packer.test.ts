@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeliveryAttempt } from '../schemas.js';
 import type { DeliveryDetail } from '../store.js';
+import { deliveredAttempt } from './attempt.test-support.js';
 import { createOutcomePacker, type OutcomePacker } from './outcome-packer.js';
 import { packOutcome } from './records.js';
 
@@ -17,20 +18,7 @@ function delivered(i: number): Outcome {
     payload: { data: [{ event_name: 'Purchase', event_id: `ord_${i}`, value: i }] },
   };
   const response = { status: 200, headers: {}, body: { events_received: 1, fbtrace_id: `tr_${i}` } };
-  const at = '2026-05-04T10:00:00.000Z';
-  const attempt: DeliveryAttempt = {
-    number: 1 + (i % 12),
-    status: 'delivered',
-    started_at: at,
-    duration_ms: 12,
-    pipe_version: 2,
-    destination_version: 3,
-    request,
-    response,
-    error: null,
-    exchanges: [{ request, response, error: null, started_at: at, duration_ms: 12 }],
-    logs: [],
-  };
+  const attempt = deliveredAttempt(1 + (i % 12), request, response);
   return { detail: { output: [{ event_type: 'purchase', n: i }], request, response, error: null }, attempt };
 }
 

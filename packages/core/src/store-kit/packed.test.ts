@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { deliveredAttempt } from './attempt.test-support.js';
 import { attemptRefOf, packAttemptRef, packJson, unpackJson } from './packed.js';
 import { attemptFromJson, detailRefs, packAttempt, packOutcome } from './records.js';
 import { type DeliveryRowText, toDeliveryRow } from './rows.js';
@@ -80,26 +81,7 @@ describe('packed columns (migration 11)', () => {
 
   it("stores a detail that is its attempt's as a reference, the output with the attempt, and reads both back", () => {
     const { request, response } = JSON.parse(detail);
-    const exchange = {
-      request,
-      response,
-      error: null,
-      started_at: '2026-05-04T10:00:00.000Z',
-      duration_ms: 12,
-    };
-    const attempt = {
-      number: 12,
-      status: 'delivered' as const,
-      started_at: '2026-05-04T10:00:00.000Z',
-      duration_ms: 12,
-      pipe_version: 2,
-      destination_version: 3,
-      request,
-      response,
-      error: null,
-      exchanges: [exchange],
-      logs: [],
-    };
+    const attempt = deliveredAttempt(12, request, response);
     const output = [{ event_type: 'purchase', z: 1, a: 2 }];
     const stored = packOutcome({ detail: { output, request, response, error: null }, attempt });
     expect([...stored.detail]).toEqual([0x02, 0x31, 0x32]);
