@@ -7,7 +7,7 @@
  * WAL segments not yet recycled; docs/erasure.md says what an operator does about them.)
  */
 import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
-import type { IdentifierKind } from '@openpipes/core/identity';
+import { type IdentifierKind, identifierValueOf } from '@openpipes/core/identity';
 import {
   type ErasureMethods,
   erasureNeedles,
@@ -89,11 +89,15 @@ async function personProfiles({ q }: PgContext, trx: Trx, identifiers: Identifie
   ).map((r) => r.id);
   const stored = await q(trx)
     .selectFrom('profile_identifiers')
-    .select((eb) => ['kind', 'key', eb.cast<string>('value', 'text').as('value')])
+    .select((eb) => ['kind', 'key', eb.cast<string | null>('value', 'text').as('value')])
     .where('profile_id', 'in', live)
     .execute();
   // Kinds as linkProfiles wrote them: every one is an identifier kind of the table.
-  const storedRefs = stored.map((s) => ({ kind: s.kind as IdentifierKind, key: s.key, value: s.value }));
+  const storedRefs = stored.map((s) => ({
+    kind: s.kind as IdentifierKind,
+    key: s.key,
+    value: identifierValueOf(s.kind, s.key, s.value),
+  }));
   return { live, profileIds, storedRefs };
 }
 

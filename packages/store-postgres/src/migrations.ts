@@ -418,4 +418,15 @@ DROP INDEX IF EXISTS deliveries_pipe;
 DROP INDEX IF EXISTS deliveries_pipe_created;
 `,
   },
+  {
+    version: 14,
+    name: 'identifier values derived from their key',
+    sql: `
+-- An identifier's value (JSON) mostly says what its key does: the raw value of a raw kind, or
+-- {"sha256": key} for a personal one. Such a value is now kept as NULL and derived on read (core's
+-- identifierValueOf), most of the row's bytes; other values (several digests) are kept whole, as are
+-- rows written before. Dropping NOT NULL changes only the catalog: no rewrite, a brief lock.
+ALTER TABLE profile_identifiers ALTER COLUMN value DROP NOT NULL;
+`,
+  },
 ];

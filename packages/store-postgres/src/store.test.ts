@@ -1,4 +1,5 @@
 import {
+  runIdentifierStorageConformance,
   runProfileConformance,
   runStoreConformance,
   runStoreDeliveryCounts,
@@ -6,7 +7,7 @@ import {
 } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
 import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, testSchema } from './testing.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
 
 let schema: string | undefined;
 
@@ -25,6 +26,21 @@ if (await postgresAvailable()) {
   runStoreObservability(options);
   runStoreDeliveryCounts(options);
   runProfileConformance(options);
+  runIdentifierStorageConformance({
+    ...options,
+    storedValues: async () => {
+      const rows = await query<{ kind: string; key: string; value: string | null }>(
+        `SELECT kind, key, value::text AS value FROM "${schema}".profile_identifiers`,
+      );
+      return new Map(rows.map((r) => [`${r.kind}:${r.key}`, r.value]));
+    },
+    setStoredValue: async (kind, key, value) => {
+      await query(
+        `UPDATE "${schema}".profile_identifiers SET value = $1::jsonb WHERE kind = $2 AND key = $3`,
+        [value, kind, key],
+      );
+    },
+  });
 } else {
   describe.skip('store conformance: postgres (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

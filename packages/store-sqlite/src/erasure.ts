@@ -6,6 +6,7 @@
  * held every page image written before.
  */
 import type { ErasureCounts, IdentifierRef } from '@openpipes/core';
+import { identifierValueOf } from '@openpipes/core/identity';
 import {
   type ErasureMethods,
   erasureNeedles,
@@ -80,11 +81,10 @@ function personProfiles({ qb, all, prepare }: SqliteContext, identifiers: Identi
         .where((eb) => eb.or([eb('id', 'in', part), eb('merged_into', 'in', part)])),
     ))
       profileIds.push(p.id);
-    stored.push(
-      ...(all(
-        qb.selectFrom('profile_identifiers').select(['kind', 'key', 'value']).where('profile_id', 'in', part),
-      ) as Array<IdentifierRef & { value: string }>),
-    );
+    for (const i of all(
+      qb.selectFrom('profile_identifiers').select(['kind', 'key', 'value']).where('profile_id', 'in', part),
+    ) as Array<IdentifierRef & { value: string }>)
+      stored.push({ ...i, value: identifierValueOf(i.kind, i.key, i.value) });
   }
   profileIds.sort();
   return { liveIds, profileIds, stored };

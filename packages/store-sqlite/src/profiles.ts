@@ -7,7 +7,13 @@
  * raw prepared statements with positional parameters (see prepared.ts): building each with kysely
  * cost its compile every time, most of a link's cost. Merges are rare and stay with kysely.
  */
-import { planLink, type StoredIdentifier, type StoredProfile } from '@openpipes/core/identity';
+import {
+  identifierValueOf,
+  planLink,
+  type StoredIdentifier,
+  type StoredProfile,
+  storedIdentifierValue,
+} from '@openpipes/core/identity';
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
@@ -119,7 +125,13 @@ function loadOwnersWith(
       profile = { id, created_at, last_seen_at: profileSeen, ip, user_agent, identifiers: [] };
       byId.set(id, profile);
     }
-    profile.identifiers.push({ kind, key, value, first_seen_at, last_seen_at });
+    profile.identifiers.push({
+      kind,
+      key,
+      value: identifierValueOf(kind, key, value),
+      first_seen_at,
+      last_seen_at,
+    });
   }
   return [...byId.values()];
 }
@@ -188,7 +200,9 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     for (const id of ids) {
       const p = profile.get(id) as ProfileRow | undefined;
       if (!p) continue;
-      out.push({ ...p, identifiers: identifiers.all(id) as StoredIdentifier[] });
+      const rows = identifiers.all(id) as StoredIdentifier[];
+      for (const i of rows) i.value = identifierValueOf(i.kind, i.key, i.value);
+      out.push({ ...p, identifiers: rows });
     }
     return out;
   };
@@ -208,7 +222,9 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   ) => {
     const insert = prepare(insertIdentifierSql);
     for (const i of identifiers) {
-      const { changes } = insert.run(i.kind, i.key, profileId, i.value, i.first_seen_at, now, eventRef);
+      // A value its kind and key say already is kept as '' (storedIdentifierValue).
+      const value = storedIdentifierValue(i.kind, i.key, i.value) ?? '';
+      const { changes } = insert.run(i.kind, i.key, profileId, value, i.first_seen_at, now, eventRef);
       if (changes === 0 && eventRef) prepare(indexSql).run(i.kind, i.key, eventRef);
     }
   };

@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  runIdentifierStorageConformance,
   runProfileConformance,
   runStoreConformance,
   runStoreDeliveryCounts,
   runStoreObservability,
 } from '@openpipes/core/conformance';
+import Database from 'better-sqlite3';
 import { sqliteStore } from './index.js';
 
 let dir: string | undefined;
@@ -26,3 +28,34 @@ runStoreConformance(options);
 runStoreObservability(options);
 runStoreDeliveryCounts(options);
 runProfileConformance(options);
+
+/** Runs `use` on a connection of its own to the case's file (the store keeps its own open). */
+const onFile = <T>(use: (db: Database.Database) => T): T => {
+  const db = new Database(join(dir!, 'test.db'));
+  try {
+    return use(db);
+  } finally {
+    db.close();
+  }
+};
+runIdentifierStorageConformance({
+  ...options,
+  storedValues: async () =>
+    onFile((db) => {
+      const rows = db.prepare('SELECT kind, key, value FROM profile_identifiers').all() as Array<{
+        kind: string;
+        key: string;
+        value: string | null;
+      }>;
+      return new Map(rows.map((r) => [`${r.kind}:${r.key}`, r.value]));
+    }),
+  // The column is NOT NULL: SQLite keeps an elided value as ''.
+  setStoredValue: async (kind, key, value) =>
+    onFile((db) => {
+      db.prepare('UPDATE profile_identifiers SET value = ? WHERE kind = ? AND key = ?').run(
+        value ?? '',
+        kind,
+        key,
+      );
+    }),
+});

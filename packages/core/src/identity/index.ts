@@ -56,11 +56,13 @@ export {
   DEFAULT_CAPS,
   type IdentifierCaps,
   identifierRef,
+  identifierValueOf,
   type LinkPlan,
   type ProfileLink,
   planLink,
   type StoredIdentifier,
   type StoredProfile,
+  storedIdentifierValue,
 } from './profiles.js';
 export {
   createIdentity,

@@ -20,10 +20,39 @@ import { IDENTIFIERS, type IdentifierKind } from './identifiers.js';
 export interface StoredIdentifier {
   kind: IdentifierKind;
   key: string;
-  /** JSON text: the raw value, or the digests object. */
+  /**
+   * JSON text: the raw value, or the digests object. Always whole here: a store may keep it elided
+   * (see {@link storedIdentifierValue}) and gives it back through {@link identifierValueOf}.
+   */
   value: string;
   first_seen_at: string;
   last_seen_at: string;
+}
+
+/** The kinds stored raw (the value is the key); the others are keyed by their `sha256` digest. */
+const RAW_KINDS = new Set<string>(IDENTIFIERS.filter((s) => s.stored === 'raw').map((s) => s.kind));
+
+/** The value an identifier has when it says nothing its key does not: the key, or `{"sha256":key}`. */
+const derivedValue = (kind: string, key: string): string =>
+  RAW_KINDS.has(kind) ? JSON.stringify(key) : `{"sha256":${JSON.stringify(key)}}`;
+
+/**
+ * What a store keeps of an identifier's `value`: null when it can be derived from kind and key (a
+ * raw value, or a digests object holding the `sha256` key alone: most rows), else the JSON text as
+ * given. The value was most of a row's bytes, repeating its key. SQLite keeps null as '' (its
+ * column is NOT NULL), PostgreSQL as NULL (migration 14). Every read goes through
+ * {@link identifierValueOf}.
+ */
+export function storedIdentifierValue(kind: string, key: string, value: string): string | null {
+  return value === derivedValue(kind, key) ? null : value;
+}
+
+/**
+ * An identifier's `value` as read: the stored JSON text, or, when the store kept none (null or ''),
+ * the one derived from kind and key. Rows written whole (before elision) read as they were.
+ */
+export function identifierValueOf(kind: string, key: string, stored: string | null): string {
+  return stored === null || stored === '' ? derivedValue(kind, key) : stored;
 }
 
 export interface StoredProfile {
