@@ -425,8 +425,11 @@ DROP INDEX IF EXISTS deliveries_pipe_created;
 -- An identifier's value (JSON) mostly says what its key does: the raw value of a raw kind, or
 -- {"sha256": key} for a personal one. Such a value is now kept as NULL and derived on read (core's
 -- identifierValueOf), most of the row's bytes; other values (several digests) are kept whole, as are
--- rows written before. Dropping NOT NULL changes only the catalog: no rewrite, a brief lock.
+-- rows written before. So is last_seen_at while it equals first_seen_at (a new identifier's: both
+-- the event's time), read as first_seen_at (identifierLastSeenOf). Dropping NOT NULL changes only
+-- the catalog: no rewrite, a brief lock.
 ALTER TABLE profile_identifiers ALTER COLUMN value DROP NOT NULL;
+ALTER TABLE profile_identifiers ALTER COLUMN last_seen_at DROP NOT NULL;
 `,
   },
 ];

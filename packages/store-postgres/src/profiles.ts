@@ -7,9 +7,11 @@
  */
 import {
   type IdentifierKind,
+  identifierLastSeenOf,
   identifierRef,
   identifierValueOf,
   type StoredProfile,
+  storedIdentifierLastSeen,
   storedIdentifierValue,
 } from '@openpipes/core/identity';
 import { isoTime, type PostgresTables, type ProfileMethods, type TimeValue } from '@openpipes/core/store-kit';
@@ -43,14 +45,18 @@ const identifierOf = (r: {
   /** NULL: derived from kind and key (migration 14). */
   value: string | null;
   first_seen_at: TimeValue;
-  last_seen_at: TimeValue;
-}): StoredProfileIdentifier => ({
-  kind: r.kind as IdentifierKind,
-  key: r.key,
-  value: identifierValueOf(r.kind, r.key, r.value),
-  first_seen_at: isoTime(r.first_seen_at),
-  last_seen_at: isoTime(r.last_seen_at),
-});
+  /** NULL: first_seen_at (migration 14). */
+  last_seen_at: TimeValue | null;
+}): StoredProfileIdentifier => {
+  const firstSeen = isoTime(r.first_seen_at);
+  return {
+    kind: r.kind as IdentifierKind,
+    key: r.key,
+    value: identifierValueOf(r.kind, r.key, r.value),
+    first_seen_at: firstSeen,
+    last_seen_at: identifierLastSeenOf(firstSeen, r.last_seen_at === null ? null : isoTime(r.last_seen_at)),
+  };
+};
 
 const noWrites = (): LinkWrites => ({
   newProfiles: [],
@@ -87,7 +93,7 @@ async function loadHoldersIn(
     key: string;
     value: string | null;
     first_seen_at: Date;
-    last_seen_at: Date;
+    last_seen_at: Date | null;
   }>`
     WITH owners AS MATERIALIZED (
       SELECT ARRAY(
@@ -158,14 +164,15 @@ async function applyLinkWrites(
   if (writes.newIdentifiers.length > 0) {
     // Arrays, not a JSON recordset: PostgreSQL reads 400 rows of six columns in ~1.6 ms of CPU
     // as arrays against ~2.7 ms through json_to_recordset. Values travel as their JSON text,
-    // cast to jsonb in SQL; one its kind and key say already travels as NULL (migration 14).
+    // cast to jsonb in SQL; one its kind and key say already travels as NULL (migration 14), as
+    // does a last-seen time equal to the first-seen one.
     const list = writes.newIdentifiers;
     parts.push(sql`new_identifiers AS (
       INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
       SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
       FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
         ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => storedIdentifierValue(i.kind, i.key, i.value))}::text[],
-        ${list.map((i) => i.first_seen_at)}::timestamptz[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
+        ${list.map((i) => i.first_seen_at)}::timestamptz[], ${list.map((i) => storedIdentifierLastSeen(i.first_seen_at, i.last_seen_at))}::timestamptz[])
         AS i(kind, key, profile_id, value, first_seen_at, last_seen_at)
       ON CONFLICT (kind, key) DO NOTHING
     )`);

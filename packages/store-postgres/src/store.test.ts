@@ -28,16 +28,24 @@ if (await postgresAvailable()) {
   runProfileConformance(options);
   runIdentifierStorageConformance({
     ...options,
-    storedValues: async () => {
-      const rows = await query<{ kind: string; key: string; value: string | null }>(
-        `SELECT kind, key, value::text AS value FROM "${schema}".profile_identifiers`,
+    storedRows: async () => {
+      const rows = await query<{
+        kind: string;
+        key: string;
+        value: string | null;
+        last_seen_at: string | null;
+      }>(
+        `SELECT kind, key, value::text AS value, last_seen_at::text AS last_seen_at FROM "${schema}".profile_identifiers`,
       );
-      return new Map(rows.map((r) => [`${r.kind}:${r.key}`, r.value]));
+      return new Map(
+        rows.map((r) => [`${r.kind}:${r.key}`, { value: r.value, last_seen_at: r.last_seen_at }]),
+      );
     },
-    setStoredValue: async (kind, key, value) => {
+    setStored: async (kind, key, column, stored) => {
+      const type = column === 'value' ? 'jsonb' : 'timestamptz';
       await query(
-        `UPDATE "${schema}".profile_identifiers SET value = $1::jsonb WHERE kind = $2 AND key = $3`,
-        [value, kind, key],
+        `UPDATE "${schema}".profile_identifiers SET ${column} = $1::${type} WHERE kind = $2 AND key = $3`,
+        [stored, kind, key],
       );
     },
   });

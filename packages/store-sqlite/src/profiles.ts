@@ -8,10 +8,12 @@
  * cost its compile every time, most of a link's cost. Merges are rare and stay with kysely.
  */
 import {
+  identifierLastSeenOf,
   identifierValueOf,
   planLink,
   type StoredIdentifier,
   type StoredProfile,
+  storedIdentifierLastSeen,
   storedIdentifierValue,
 } from '@openpipes/core/identity';
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
@@ -47,7 +49,9 @@ export const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_ident
 const keepFirstEventsSql = `INSERT INTO event_identifiers (kind, key, event_ref)
   SELECT i.kind, i.key, i.event_ref FROM profile_identifiers AS i JOIN events AS e ON e.id = i.event_ref
   WHERE i.profile_id IN (SELECT value FROM json_each(?)) ON CONFLICT DO NOTHING`;
-const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE ${I('kind')} = ? AND ${I('key')} = ? AND ${I('last_seen_at')} < ?`;
+// last_seen_at '' is first_seen_at (storedIdentifierLastSeen): the time compared is the one it stands for.
+const seenSql = `UPDATE profile_identifiers SET ${I('last_seen_at')} = ? WHERE ${I('kind')} = ? AND ${I('key')} = ?
+  AND (CASE ${I('last_seen_at')} WHEN '' THEN ${I('first_seen_at')} ELSE ${I('last_seen_at')} END) < ?`;
 // The survivor's last-seen time and attributes move only forwards: an older link changes nothing.
 const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coalesce(?, ${P('ip')}), ${P('user_agent')} = coalesce(?, ${P('user_agent')})
   WHERE ${P('id')} = ? AND ${P('last_seen_at')} <= ?`;
@@ -130,7 +134,7 @@ function loadOwnersWith(
       key,
       value: identifierValueOf(kind, key, value),
       first_seen_at,
-      last_seen_at,
+      last_seen_at: identifierLastSeenOf(first_seen_at, last_seen_at),
     });
   }
   return [...byId.values()];
@@ -201,7 +205,10 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
       const p = profile.get(id) as ProfileRow | undefined;
       if (!p) continue;
       const rows = identifiers.all(id) as StoredIdentifier[];
-      for (const i of rows) i.value = identifierValueOf(i.kind, i.key, i.value);
+      for (const i of rows) {
+        i.value = identifierValueOf(i.kind, i.key, i.value);
+        i.last_seen_at = identifierLastSeenOf(i.first_seen_at, i.last_seen_at);
+      }
       out.push({ ...p, identifiers: rows });
     }
     return out;
@@ -222,9 +229,11 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   ) => {
     const insert = prepare(insertIdentifierSql);
     for (const i of identifiers) {
-      // A value its kind and key say already is kept as '' (storedIdentifierValue).
+      // A value its kind and key say already is kept as '' (storedIdentifierValue), and so is a
+      // last-seen time equal to the first-seen one (storedIdentifierLastSeen).
       const value = storedIdentifierValue(i.kind, i.key, i.value) ?? '';
-      const { changes } = insert.run(i.kind, i.key, profileId, value, i.first_seen_at, now, eventRef);
+      const lastSeen = storedIdentifierLastSeen(i.first_seen_at, now) ?? '';
+      const { changes } = insert.run(i.kind, i.key, profileId, value, i.first_seen_at, lastSeen, eventRef);
       if (changes === 0 && eventRef) prepare(indexSql).run(i.kind, i.key, eventRef);
     }
   };

@@ -7,6 +7,7 @@ import {
   runStoreConformance,
   runStoreDeliveryCounts,
   runStoreObservability,
+  type StoredIdentifierRow,
 } from '@openpipes/core/conformance';
 import Database from 'better-sqlite3';
 import { sqliteStore } from './index.js';
@@ -40,20 +41,20 @@ const onFile = <T>(use: (db: Database.Database) => T): T => {
 };
 runIdentifierStorageConformance({
   ...options,
-  storedValues: async () =>
+  storedRows: async () =>
     onFile((db) => {
-      const rows = db.prepare('SELECT kind, key, value FROM profile_identifiers').all() as Array<{
-        kind: string;
-        key: string;
-        value: string | null;
-      }>;
-      return new Map(rows.map((r) => [`${r.kind}:${r.key}`, r.value]));
+      const rows = db
+        .prepare('SELECT kind, key, value, last_seen_at FROM profile_identifiers')
+        .all() as Array<{ kind: string; key: string } & StoredIdentifierRow>;
+      return new Map(
+        rows.map((r) => [`${r.kind}:${r.key}`, { value: r.value, last_seen_at: r.last_seen_at }]),
+      );
     }),
-  // The column is NOT NULL: SQLite keeps an elided value as ''.
-  setStoredValue: async (kind, key, value) =>
+  // The columns are NOT NULL: SQLite keeps an elided value or time as ''.
+  setStored: async (kind, key, column, stored) =>
     onFile((db) => {
-      db.prepare('UPDATE profile_identifiers SET value = ? WHERE kind = ? AND key = ?').run(
-        value ?? '',
+      db.prepare(`UPDATE profile_identifiers SET ${column} = ? WHERE kind = ? AND key = ?`).run(
+        stored ?? '',
         kind,
         key,
       );

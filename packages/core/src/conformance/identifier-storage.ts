@@ -18,11 +18,25 @@ import { erasureAudit } from '../testing/helpers.js';
 import { freshStorePerCase } from './store/fresh-store.js';
 import type { StoreConformanceOptions } from './store/index.js';
 
+/** One identifier row's columns as the store keeps them (text, or null). */
+export interface StoredIdentifierRow {
+  value: string | null;
+  last_seen_at: string | null;
+}
+
 export interface IdentifierStorageOptions extends StoreConformanceOptions {
-  /** Each identifier row's `value` column as the store keeps it (text, or null), by `kind:key`. */
-  storedValues: () => Promise<Map<string, string | null>>;
-  /** Sets one row's `value` column: JSON text as written before elision, or null for elided. */
-  setStoredValue: (kind: IdentifierKind, key: string, value: string | null) => Promise<void>;
+  /** Each identifier row as the store keeps it, by `kind:key`. */
+  storedRows: () => Promise<Map<string, StoredIdentifierRow>>;
+  /**
+   * Sets one column of one row: text as written before elision (JSON for `value`, an ISO time for
+   * `last_seen_at`), or null for elided in the store's own way.
+   */
+  setStored: (
+    kind: IdentifierKind,
+    key: string,
+    column: keyof StoredIdentifierRow,
+    stored: string | null,
+  ) => Promise<void>;
 }
 
 const t0 = Date.parse('2026-05-04T10:00:00.000Z');
@@ -78,10 +92,10 @@ export function runIdentifierStorageConformance(options: IdentifierStorageOption
 
     /** Each named identifier is kept elided, or whole, as VALUES says. */
     const expectKept = async (names: Name[]) => {
-      const stored = await options.storedValues();
+      const stored = await options.storedRows();
       for (const n of names) {
         const v = VALUES[n]!;
-        const kept = stored.get(`${v.kind}:${v.key}`);
+        const kept = stored.get(`${v.kind}:${v.key}`)?.value;
         if (v.elided) expect([null, ''], n).toContain(kept);
         else expect(JSON.parse(kept ?? 'null'), n).toEqual(v.value);
       }
@@ -104,10 +118,19 @@ export function runIdentifierStorageConformance(options: IdentifierStorageOption
       const names: Name[] = ['anon', 'fbc', 'email', 'external', 'phone'];
       const [id] = await linkAll([link(0, names)]);
       // As a store wrote them before elision: whole; and elided, whatever the store wrote.
-      await options.setStoredValue('anonymous_id', VALUES.anon!.key, JSON.stringify(VALUES.anon!.value));
-      await options.setStoredValue('email', VALUES.email!.key, JSON.stringify(VALUES.email!.value));
-      await options.setStoredValue('fbc', VALUES.fbc!.key, null);
-      await options.setStoredValue('external_id', VALUES.external!.key, null);
+      const set = (n: Name, column: keyof StoredIdentifierRow, stored: string | null) =>
+        options.setStored(VALUES[n]!.kind, VALUES[n]!.key, column, stored);
+      await set('anon', 'value', JSON.stringify(VALUES.anon!.value));
+      await set('anon', 'last_seen_at', at(0));
+      await set('email', 'value', JSON.stringify(VALUES.email!.value));
+      await set('fbc', 'value', null);
+      await set('fbc', 'last_seen_at', null);
+      await set('external', 'value', null);
+      const times = (p: StoredProfile | null | undefined) =>
+        Object.fromEntries((p?.identifiers ?? []).map((i) => [i.kind, [i.first_seen_at, i.last_seen_at]]));
+      expect(times(await store.getProfile({ id: id! }))).toEqual(
+        Object.fromEntries(names.map((n) => [VALUES[n]!.kind, [at(0), at(0)]])),
+      );
       expect(valuesOf(await store.getProfile({ id: id! }))).toEqual(expected(names));
       const [found] = await store.findProfiles({ identifiers: [{ kind: 'fbc', key: VALUES.fbc!.key }] });
       expect(valuesOf(found)).toEqual(expected(names));
@@ -129,6 +152,32 @@ export function runIdentifierStorageConformance(options: IdentifierStorageOption
       expect(valuesOf(merged)).toEqual(expected(names));
     });
 
+    it('keeps a last-seen time equal to the first-seen one elided, and moves it only forwards', async () => {
+      const lastSeen = async (n: Name) => {
+        const [p] = await store.findProfiles({
+          identifiers: [{ kind: VALUES[n]!.kind, key: VALUES[n]!.key }],
+        });
+        return p?.identifiers.find((i) => i.key === VALUES[n]!.key)?.last_seen_at;
+      };
+      const kept = async (n: Name) =>
+        (await options.storedRows()).get(`${VALUES[n]!.kind}:${VALUES[n]!.key}`);
+      // Seen first at 100: last = first, kept elided, read as the first-seen time.
+      await linkAll([link(100, ['anon'])]);
+      expect([null, '']).toContain((await kept('anon'))?.last_seen_at);
+      expect(await lastSeen('anon')).toBe(at(100));
+      // An older event, stored later: the identifier was still last seen at 100.
+      await linkAll([link(50, ['anon'])]);
+      expect(await lastSeen('anon')).toBe(at(100));
+      // A newer one moves it, kept whole.
+      await linkAll([link(200, ['anon'])]);
+      expect(await lastSeen('anon')).toBe(at(200));
+      expect([null, '']).not.toContain((await kept('anon'))?.last_seen_at);
+      // First seen before the event (a click's time a cookie carries): last seen is kept whole.
+      await linkAll([{ ...link(300, ['fbc']), identifiers: [{ ...link(10, ['fbc']).identifiers[0]! }] }]);
+      expect(await lastSeen('fbc')).toBe(at(300));
+      expect([null, '']).not.toContain((await kept('fbc'))?.last_seen_at);
+    });
+
     it('erasure finds and deletes elided identifiers as it did whole ones', async () => {
       const names: Name[] = ['anon', 'email', 'phone'];
       await linkAll([link(0, names)]);
@@ -142,7 +191,7 @@ export function runIdentifierStorageConformance(options: IdentifierStorageOption
       });
       expect(counts).toMatchObject({ profiles: 1, identifiers: 3 });
       expect(await store.findProfiles({ identifiers: [{ kind: 'email', key: digest('a') }] })).toEqual([]);
-      expect((await options.storedValues()).size).toBe(0);
+      expect((await options.storedRows()).size).toBe(0);
     });
   });
 }

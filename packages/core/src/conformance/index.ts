@@ -16,7 +16,11 @@ export { runStoreDeliveryCounts } from './delivery-counts.js';
 export { runEngineDestinationFaults } from './destination-faults.js';
 export { type EngineConformanceOptions, runEngineConformance } from './engine.js';
 export { runEngineErasure } from './erasure.js';
-export { type IdentifierStorageOptions, runIdentifierStorageConformance } from './identifier-storage.js';
+export {
+  type IdentifierStorageOptions,
+  runIdentifierStorageConformance,
+  type StoredIdentifierRow,
+} from './identifier-storage.js';
 export { runEngineIdentity } from './identity.js';
 export { runEngineNeighbours } from './neighbours.js';
 export { runEngineLevelAlerts, runStoreObservability } from './observability.js';

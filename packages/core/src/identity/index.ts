@@ -55,6 +55,7 @@ export { DEFAULT_JUNK, isJunk, type JunkPolicy, junkPolicy, MAX_IDENTIFIER_LENGT
 export {
   DEFAULT_CAPS,
   type IdentifierCaps,
+  identifierLastSeenOf,
   identifierRef,
   identifierValueOf,
   type LinkPlan,
@@ -62,6 +63,7 @@ export {
   planLink,
   type StoredIdentifier,
   type StoredProfile,
+  storedIdentifierLastSeen,
   storedIdentifierValue,
 } from './profiles.js';
 export {

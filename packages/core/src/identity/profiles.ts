@@ -26,6 +26,7 @@ export interface StoredIdentifier {
    */
   value: string;
   first_seen_at: string;
+  /** Always a time here: a store may keep it elided ({@link storedIdentifierLastSeen}). */
   last_seen_at: string;
 }
 
@@ -53,6 +54,20 @@ export function storedIdentifierValue(kind: string, key: string, value: string):
  */
 export function identifierValueOf(kind: string, key: string, stored: string | null): string {
   return stored === null || stored === '' ? derivedValue(kind, key) : stored;
+}
+
+/**
+ * What a store keeps of an identifier's `last_seen_at`: null while it equals `first_seen_at` (as a
+ * new identifier's mostly does: both are the event's time), else the time. SQLite keeps null as ''.
+ * Read through {@link identifierLastSeenOf}; a store comparing times in SQL reads null as first_seen_at.
+ */
+export function storedIdentifierLastSeen(firstSeenAt: string, lastSeenAt: string): string | null {
+  return lastSeenAt === firstSeenAt ? null : lastSeenAt;
+}
+
+/** An identifier's `last_seen_at` as read: the stored time, or `first_seen_at` when none was kept. */
+export function identifierLastSeenOf(firstSeenAt: string, stored: string | null): string {
+  return stored === null || stored === '' ? firstSeenAt : stored;
 }
 
 export interface StoredProfile {
