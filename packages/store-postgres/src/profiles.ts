@@ -178,11 +178,13 @@ async function applyLinkWrites(
     )`);
   }
   if (writes.changedIdentifiers.length > 0) {
+    // A row moved by a merge keeps a last-seen time equal to its first-seen one elided, as inserted.
     const list = writes.changedIdentifiers;
     parts.push(sql`changed_identifiers AS (
       UPDATE ${T('profile_identifiers')} t SET profile_id = i.profile_id, last_seen_at = i.last_seen_at
       FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
-        ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => i.last_seen_at)}::timestamptz[])
+        ${list.map((i) => i.profile_id)}::text[],
+        ${list.map((i) => storedIdentifierLastSeen(i.first_seen_at, i.last_seen_at))}::timestamptz[])
         AS i(kind, key, profile_id, last_seen_at)
       WHERE t.kind = i.kind AND t.key = i.key
     )`);
