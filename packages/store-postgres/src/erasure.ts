@@ -40,22 +40,26 @@ const touched: TableName[] = [
 
 type EraseInput = Parameters<ErasureMethods['eraseProfiles']>[0];
 
-/** The events the index links to any of `refs`, in id order. */
-async function eventsOf({ q }: PgContext, trx: Trx | undefined, refs: IdentifierRef[]): Promise<string[]> {
+/**
+ * The events that carried any of `refs`, in id order: their rows of event_identifiers, and the event
+ * that brought each when it was new (profile_identifiers.event_ref, migration 15), unless pruned.
+ */
+async function eventsOf(
+  { T, db }: PgContext,
+  trx: Trx | undefined,
+  refs: IdentifierRef[],
+): Promise<string[]> {
   if (refs.length === 0) return [];
-  const rows = await q(trx)
-    .selectFrom('event_identifiers')
-    .select('event_ref')
-    .distinct()
-    .where((eb) =>
-      eb(
-        eb.refTuple('kind', 'key'),
-        'in',
-        refs.map((r) => eb.tuple(r.kind, r.key)),
-      ),
+  const { rows } = await sql<{ event_ref: string }>`
+    WITH r AS MATERIALIZED (
+      SELECT * FROM unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
     )
-    .orderBy('event_ref')
-    .execute();
+    SELECT x.event_ref FROM ${T('event_identifiers')} x JOIN r ON x.kind = r.kind AND x.key = r.key
+    UNION
+    SELECT i.event_ref FROM ${T('profile_identifiers')} i JOIN r ON i.kind = r.kind AND i.key = r.key
+      JOIN ${T('events')} e ON e.id = i.event_ref
+    ORDER BY 1
+  `.execute(trx ?? db);
   return rows.map((r) => r.event_ref);
 }
 
@@ -153,6 +157,10 @@ async function deleteEvents({ T }: PgContext, trx: Trx, eventRefs: string[]): Pr
       SELECT id, source_id, event_id FROM ${T('events')} WHERE id = ANY(${eventRefs}::text[])
     ), di AS (
       DELETE FROM ${T('event_identifiers')} x WHERE x.event_ref = ANY(${eventRefs}::text[])
+    ), fi AS (
+      -- Another profile's identifier that came with an erased event keeps no pointer to it (one
+      -- scan of profile_identifiers: an index on event_ref would cost every ingest).
+      UPDATE ${T('profile_identifiers')} i SET event_ref = NULL WHERE i.event_ref = ANY(${eventRefs}::text[])
     ), dd AS (
       DELETE FROM ${T('event_dedup')} x USING ev
       WHERE x.source_id = ev.source_id AND x.event_id = ev.event_id AND x.event_ref = ev.id

@@ -28,6 +28,8 @@ export interface ProfileState {
 /** An identifier's row once the call's links are applied. */
 export interface IdentifierState extends StoredIdentifier {
   profile_id: string;
+  /** For an identifier the call inserts: the event that brought it, kept in its row (migration 15). */
+  event_ref?: string | null;
 }
 
 /** What the call writes. */
@@ -70,13 +72,23 @@ export function planLinks(input: {
   const plan = startPlan(input.loaded);
   const { profiles, ownerOf, changedProfiles, changedIdentifiers, mergedInto, merges } = plan;
 
-  const own = (profileId: string, identifiers: ProfileLink['identifiers'], seenAt: string) => {
+  const own = (
+    profileId: string,
+    identifiers: ProfileLink['identifiers'],
+    seenAt: string,
+    eventRef: string | null,
+  ) => {
     const profile = profiles.get(profileId)!;
     for (const i of identifiers) {
       const ref = identifierRef(i);
       // ON CONFLICT DO NOTHING: the first holder keeps an identifier (one link may name it twice).
       if (ownerOf.has(ref)) continue;
-      const state: IdentifierState = { ...i, last_seen_at: seenAt, profile_id: profileId };
+      const state: IdentifierState = {
+        ...i,
+        last_seen_at: seenAt,
+        profile_id: profileId,
+        event_ref: eventRef,
+      };
       ownerOf.set(ref, state);
       profile.identifiers.push(state);
     }
@@ -101,7 +113,7 @@ export function planLinks(input: {
         user_agent: null,
         identifiers: [],
       });
-      own(p.id, p.identifiers, seenAt);
+      own(p.id, p.identifiers, seenAt, link.event_ref ?? null);
     }
     const survivor = profiles.get(plan.survivor)!;
     for (const mergedId of plan.merge) {
@@ -119,7 +131,7 @@ export function planLinks(input: {
       // Profiles merged earlier in this call into the one merged now follow it.
       for (const p of profiles.values()) if (p.merged_into === mergedId) p.merged_into = survivor.id;
     }
-    own(survivor.id, plan.add, seenAt);
+    own(survivor.id, plan.add, seenAt, link.event_ref ?? null);
     for (const s of plan.seen) {
       const ref = identifierRef(s);
       const i = ownerOf.get(ref);

@@ -432,4 +432,18 @@ ALTER TABLE profile_identifiers ALTER COLUMN value DROP NOT NULL;
 ALTER TABLE profile_identifiers ALTER COLUMN last_seen_at DROP NOT NULL;
 `,
   },
+  {
+    version: 15,
+    name: 'first event of an identifier in its own row',
+    sql: `
+-- As SQLite's migration 13: the event that brought an identifier no profile held (\`evt_\` id) is
+-- kept in the identifier's row instead of a row of event_identifiers, one index entry per new
+-- identifier less (event_identifiers and its two indexes were ~1.2 KB per event of four new
+-- identifiers). Erasure and export read both; an identifier seen again, or withheld by consent, is
+-- still indexed in event_identifiers. NULL for rows written before, whose events are in
+-- event_identifiers already. The event may have been pruned since: readers join events. Pruning a
+-- profile moves what it held to event_identifiers. A nullable column without a default: catalog only.
+ALTER TABLE profile_identifiers ADD COLUMN event_ref text COLLATE "C";
+`,
+  },
 ];

@@ -168,12 +168,14 @@ async function applyLinkWrites(
     // does a last-seen time equal to the first-seen one.
     const list = writes.newIdentifiers;
     parts.push(sql`new_identifiers AS (
-      INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at)
-      SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at
+      INSERT INTO ${T('profile_identifiers')} (kind, key, profile_id, value, first_seen_at, last_seen_at, event_ref)
+      SELECT i.kind, i.key, i.profile_id, i.value::jsonb, i.first_seen_at, i.last_seen_at, i.event_ref
       FROM unnest(${list.map((i) => i.kind)}::text[], ${list.map((i) => i.key)}::text[],
         ${list.map((i) => i.profile_id)}::text[], ${list.map((i) => storedIdentifierValue(i.kind, i.key, i.value))}::text[],
-        ${list.map((i) => i.first_seen_at)}::timestamptz[], ${list.map((i) => storedIdentifierLastSeen(i.first_seen_at, i.last_seen_at))}::timestamptz[])
-        AS i(kind, key, profile_id, value, first_seen_at, last_seen_at)
+        ${list.map((i) => i.first_seen_at)}::timestamptz[],
+        ${list.map((i) => storedIdentifierLastSeen(i.first_seen_at, i.last_seen_at))}::timestamptz[],
+        ${list.map((i) => i.event_ref ?? null)}::text[])
+        AS i(kind, key, profile_id, value, first_seen_at, last_seen_at, event_ref)
       ON CONFLICT (kind, key) DO NOTHING
     )`);
   }
@@ -239,7 +241,13 @@ export function linkWriter(context: PgContext) {
     // planned in memory, in order, and applied in a few multi-row statements.
     const loaded = await loadHolders(trx, [...named.values()]);
     const { out, writes } = planLinks({ links, loaded, caps, newId });
-    await applyLinkWrites(context, trx, writes, indexed, now);
+    // An identifier the call inserts keeps the event that brought it in its own row (migration
+    // 15): that event needs no row of event_identifiers; every other event carrying it does.
+    const inRow = new Set<string>();
+    for (const i of writes.newIdentifiers)
+      if (i.event_ref) inRow.add(`${identifierRef(i)}\u0000${i.event_ref}`);
+    const rest = indexed.filter((e) => !inRow.has(`${identifierRef(e)}\u0000${e.event_ref}`));
+    await applyLinkWrites(context, trx, writes, rest, now);
     return out;
   };
 
@@ -319,6 +327,12 @@ export function profileMethods(context: PgContext): ProfileMethods {
               .execute()
           ).map((r) => r.id);
           if (ids.length === 0) return 0;
+          // What the identifiers say about their first events goes to the event index first: the
+          // events stay (they have their own retention) and erasure must still find them.
+          await sql`INSERT INTO ${context.T('event_identifiers')} (kind, key, event_ref)
+            SELECT i.kind, i.key, i.event_ref FROM ${context.T('profile_identifiers')} i
+            JOIN ${context.T('events')} e ON e.id = i.event_ref
+            WHERE i.profile_id = ANY(${ids}::text[]) ON CONFLICT DO NOTHING`.execute(trx);
           await q(trx).deleteFrom('profile_identifiers').where('profile_id', 'in', ids).execute();
           const gone = (eb: ExpressionBuilder<PostgresTables, 'profiles'>) =>
             eb.or([eb('id', 'in', ids), eb('merged_into', 'in', ids)]);

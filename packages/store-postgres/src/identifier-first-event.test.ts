@@ -1,0 +1,263 @@
+/**
+ * Migration 15 (as SQLite's 13): a new identifier's first event is kept in its own profile_identifiers
+ * row, not in event_identifiers. Erasure and export must find a person's events exactly as before: on
+ * a fresh schema, after the profile holding the identifier was pruned, after the event was pruned, and
+ * for rows written before migration 15, whose index rows were all in event_identifiers.
+ */
+import { newId } from '@openpipes/core';
+import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
+import { erasureAudit } from '@openpipes/core/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postgresStore } from './index.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+
+const available = await postgresAvailable();
+const schemas: string[] = [];
+const stores: Array<{ close(): Promise<void> }> = [];
+afterEach(async () => {
+  for (const s of stores.splice(0)) await s.close();
+  await dropSchemas(schemas.splice(0));
+});
+
+const t0 = Date.parse('2026-11-01T00:00:00.000Z');
+const at = (ms: number) => new Date(t0 + ms).toISOString();
+const EMAIL = 'e'.repeat(64);
+const PHONE = 'f'.repeat(64);
+
+async function open(schema: string) {
+  const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 });
+  stores.push(store);
+  await store.migrate();
+  return store;
+}
+
+function newSchema() {
+  const schema = testSchema('first_event');
+  schemas.push(schema);
+  return schema;
+}
+
+let profileNumber = 0;
+/** Ingests one event carrying `identifiers`, linked in the same transaction (as ingest does). */
+async function ingest(
+  store: Store,
+  id: string,
+  ms: number,
+  identifiers: Array<{ kind: IdentifierKind; key: string }>,
+) {
+  await store.appendEvents({
+    sourceId: 'src_web',
+    events: [
+      {
+        id,
+        event_id: `e_${id}`,
+        sender_event_id: false,
+        event_type: 'purchase',
+        event_time: at(ms),
+        event_payload: {},
+        trace_parent: null,
+      },
+    ],
+    pipes: [],
+    deliveryIds: [],
+    dedupSince: null,
+    now: at(ms),
+    identity: {
+      links: [
+        {
+          event_ref: id,
+          identifiers: identifiers.map((i) => ({
+            ...i,
+            value: JSON.stringify({ sha256: i.key }),
+            first_seen_at: at(ms),
+          })),
+          seen_at: at(ms),
+        },
+      ],
+      index: [],
+      caps: DEFAULT_CAPS,
+      newId: () => `prf_${String(++profileNumber).padStart(4, '0')}`,
+      now: at(ms),
+    },
+  });
+}
+
+type Store = ReturnType<typeof postgresStore>;
+/** Event ids as ingest makes them (ULIDs of their time: retention prunes by them). */
+const evt = (ms: number) => newId('event', t0 + ms);
+const [E1, E2, E3] = [evt(0), evt(1000), evt(2000)];
+
+const eventsOf = async (store: Store, key: string, kind: IdentifierKind = 'email') =>
+  (await store.listPersonEvents({ identifiers: [{ kind, key }], limit: 100 })).map((e) => e.event_ref);
+
+const erase = (store: Store, kind: IdentifierKind, key: string, ms: number) =>
+  store.eraseProfiles({
+    identifiers: [{ kind, key }],
+    given: [],
+    eventIdDigest: (id) => `digest:${id}`,
+    now: at(ms),
+    audit: erasureAudit(newId('audit', t0 + ms), at(ms)),
+  });
+
+describe.skipIf(!available)('an identifier’s first event in its own row (migration 15)', () => {
+  it('writes no event_identifiers row for a new identifier, one for each event that carries it again', async () => {
+    const schema = newSchema();
+    const store = await open(schema);
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'phone', key: PHONE },
+    ]);
+
+    expect(await query(`SELECT kind, key, event_ref FROM "${schema}".event_identifiers`)).toEqual([
+      { kind: 'email', key: EMAIL, event_ref: E2 },
+    ]);
+    expect(await query(`SELECT kind, event_ref FROM "${schema}".profile_identifiers ORDER BY kind`)).toEqual([
+      { kind: 'email', event_ref: E1 },
+      { kind: 'phone', event_ref: E2 },
+    ]);
+    expect(await eventsOf(store, EMAIL)).toEqual([E1, E2]);
+    expect(await eventsOf(store, PHONE, 'phone')).toEqual([E2]);
+  });
+
+  it('still finds the first event once the profile that held the identifier is pruned', async () => {
+    const store = await open(newSchema());
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    expect(await store.pruneProfiles({ before: at(1000), limit: 10 })).toBe(1);
+    expect(await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] })).toEqual([]);
+    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
+
+    const erased = await erase(store, 'email', EMAIL, 2000);
+    expect(erased.events).toBe(1);
+    expect(await eventsOf(store, EMAIL)).toEqual([]);
+  });
+
+  it('lists no event that retention pruned, though the identifier’s row still names it', async () => {
+    const store = await open(newSchema());
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
+    await store.prune({ before: at(500), limit: 100 });
+    expect(await store.getEvent({ id: E1 })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([E2]);
+  });
+
+  it('erases the events found through a stored identifier, and leaves no pointer to them in a row another profile keeps', async () => {
+    const schema = newSchema();
+    const store = await open(schema);
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [{ kind: 'user_id', key: 'U1' }]);
+    // U1's profile holds its one user id: U2 starts a profile of its own, whose row names E3.
+    await ingest(store, E3, 2000, [
+      { kind: 'user_id', key: 'U1' },
+      { kind: 'user_id', key: 'U2' },
+      { kind: 'phone', key: PHONE },
+    ]);
+    const stored = () => query(`SELECT key, event_ref FROM "${schema}".profile_identifiers ORDER BY key`);
+    expect(await stored()).toEqual([
+      { key: 'U1', event_ref: E2 },
+      { key: 'U2', event_ref: E3 },
+      { key: EMAIL, event_ref: E1 },
+      { key: PHONE, event_ref: E3 },
+    ]);
+
+    // Found by the phone, erased with U1's profile: E3 (the phone's first event) and E2 (U1's).
+    const erased = await erase(store, 'phone', PHONE, 3000);
+    expect(erased.events).toBe(2);
+    expect(await store.getEvent({ id: E3 })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
+    expect(await eventsOf(store, 'U2', 'user_id')).toEqual([]);
+    expect(await stored()).toEqual([
+      { key: 'U2', event_ref: null },
+      { key: EMAIL, event_ref: E1 },
+    ]);
+  });
+
+  it('finds the events of rows written before migration 15, and of events linked after', async () => {
+    const schema = newSchema();
+    const store = await open(schema);
+    // As migration 14 left a schema: no event_ref in the row; every event indexed in event_identifiers.
+    await query(`INSERT INTO "${schema}".events (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
+      VALUES ('${E1}', 'src_web', 'e1', false, 'purchase', '${at(0)}', '{}', '${at(0)}')`);
+    await query(
+      `INSERT INTO "${schema}".profiles (id, merged_into, created_at, last_seen_at) VALUES ('prf_old', NULL, '${at(0)}', '${at(0)}')`,
+    );
+    await query(`INSERT INTO "${schema}".profile_identifiers (kind, key, profile_id, value, first_seen_at, last_seen_at)
+      VALUES ('email', '${EMAIL}', 'prf_old', '{}', '${at(0)}', '${at(0)}')`);
+    await query(
+      `INSERT INTO "${schema}".event_identifiers (kind, key, event_ref) VALUES ('email', '${EMAIL}', '${E1}')`,
+    );
+
+    await ingest(store, E2, 1000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'phone', key: PHONE },
+    ]);
+    expect(await eventsOf(store, EMAIL)).toEqual([E1, E2]);
+    expect(await eventsOf(store, PHONE, 'phone')).toEqual([E2]);
+    const erased = await erase(store, 'email', EMAIL, 2000);
+    expect(erased.events).toBe(2);
+    expect(await eventsOf(store, PHONE, 'phone')).toEqual([]);
+  });
+
+  it('keeps every first event through a merge, a prune of the survivor and a re-ingest: export and erasure find them all', async () => {
+    const store = await open(newSchema());
+    const ANON = 'a'.repeat(64);
+    const [E4, E5] = [evt(3000), evt(4000)];
+    await ingest(store, E1, 0, [{ kind: 'anonymous_id', key: ANON }]);
+    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
+    // The two profiles meet: the older (the anonymous id's) survives and takes the email's row,
+    // with the email's first event in it.
+    await ingest(store, E3, 2000, [
+      { kind: 'anonymous_id', key: ANON },
+      { kind: 'email', key: EMAIL },
+    ]);
+    const [merged] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
+    const exportOf = async (id: string) => {
+      const profile = await store.getProfile({ id });
+      return (
+        await store.listPersonEvents({
+          identifiers: profile?.identifiers.map((i) => ({ kind: i.kind, key: i.key })) ?? [],
+          limit: 100,
+        })
+      ).map((e) => e.event_ref);
+    };
+    expect(await exportOf(merged!.id)).toEqual([E1, E2, E3]);
+
+    // Retention prunes the survivor (and the profile merged into it); the events stay.
+    expect(await store.pruneProfiles({ before: at(2500), limit: 10 })).toBe(1);
+    expect(await eventsOf(store, EMAIL)).toEqual([E2, E3]);
+    expect(await eventsOf(store, ANON, 'anonymous_id')).toEqual([E1, E3]);
+
+    // Both come back in a new profile, through an event that brings both again as new.
+    await ingest(store, E4, 3000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'anonymous_id', key: ANON },
+    ]);
+    await ingest(store, E5, 4000, [{ kind: 'email', key: EMAIL }]);
+    const [again] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
+    expect(await exportOf(again!.id)).toEqual([E1, E2, E3, E4, E5]);
+
+    const erased = await erase(store, 'email', EMAIL, 5000);
+    expect(erased.events).toBe(5);
+    for (const id of [E1, E2, E3, E4, E5]) expect(await store.getEvent({ id })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([]);
+    expect(await eventsOf(store, ANON, 'anonymous_id')).toEqual([]);
+  });
+
+  it('leaves no identifier row pointing at an event erased with another person, through a prune of that row’s profile', async () => {
+    const schema = newSchema();
+    const store = await open(schema);
+    // U2 cannot join U1's profile (one user id each): E2 is the first event of both rows.
+    await ingest(store, E1, 0, [{ kind: 'user_id', key: 'U1' }]);
+    await ingest(store, E2, 1000, [
+      { kind: 'user_id', key: 'U1' },
+      { kind: 'user_id', key: 'U2' },
+    ]);
+    await erase(store, 'user_id', 'U1', 2000);
+    expect(await store.getEvent({ id: E2 })).toBeNull();
+    // U2's profile is pruned: nothing of the erased event comes back into the index.
+    expect(await store.pruneProfiles({ before: at(3000), limit: 10 })).toBe(1);
+    expect(await query(`SELECT count(*)::int AS n FROM "${schema}".event_identifiers`)).toEqual([{ n: 0 }]);
+    expect(await query(`SELECT count(*)::int AS n FROM "${schema}".profile_identifiers`)).toEqual([{ n: 0 }]);
+    expect(await eventsOf(store, 'U2', 'user_id')).toEqual([]);
+  });
+});
