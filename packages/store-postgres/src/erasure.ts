@@ -42,7 +42,7 @@ type EraseInput = Parameters<ErasureMethods['eraseProfiles']>[0];
 
 /**
  * The events that carried any of `refs`, in id order: their rows of event_identifiers, and the event
- * that brought each when it was new (profile_identifiers.event_ref, migration 15), unless pruned.
+ * that brought each when it was new (profile_identifiers.event_ref, migration 14), unless pruned.
  */
 async function eventsOf(
   { T, db }: PgContext,

@@ -2,7 +2,7 @@
  * Migration 15 (as SQLite's 13): a new identifier's first event is kept in its own profile_identifiers
  * row, not in event_identifiers. Erasure and export must find a person's events exactly as before: on
  * a fresh schema, after the profile holding the identifier was pruned, after the event was pruned, and
- * for rows written before migration 15, whose index rows were all in event_identifiers.
+ * for rows written before migration 14, whose index rows were all in event_identifiers.
  */
 import { newId } from '@openpipes/core';
 import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
@@ -99,7 +99,7 @@ const erase = (store: Store, kind: IdentifierKind, key: string, ms: number) =>
     audit: erasureAudit(newId('audit', t0 + ms), at(ms)),
   });
 
-describe.skipIf(!available)('an identifier’s first event in its own row (migration 15)', () => {
+describe.skipIf(!available)('an identifier’s first event in its own row (migration 14)', () => {
   it('writes no event_identifiers row for a new identifier, one for each event that carries it again', async () => {
     const schema = newSchema();
     const store = await open(schema);
@@ -172,10 +172,10 @@ describe.skipIf(!available)('an identifier’s first event in its own row (migra
     ]);
   });
 
-  it('finds the events of rows written before migration 15, and of events linked after', async () => {
+  it('finds the events of rows written before migration 14, and of events linked after', async () => {
     const schema = newSchema();
     const store = await open(schema);
-    // As migration 14 left a schema: no event_ref in the row; every event indexed in event_identifiers.
+    // As migration 13 left a schema: no event_ref in the row; every event indexed in event_identifiers.
     await query(`INSERT INTO "${schema}".events (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
       VALUES ('${E1}', 'src_web', 'e1', false, 'purchase', '${at(0)}', '{}', '${at(0)}')`);
     await query(

@@ -28,7 +28,7 @@ export interface ProfileState {
 /** An identifier's row once the call's links are applied. */
 export interface IdentifierState extends StoredIdentifier {
   profile_id: string;
-  /** For an identifier the call inserts: the event that brought it, kept in its row (migration 15). */
+  /** For an identifier the call inserts: the event that brought it, kept in its row (migration 14). */
   event_ref?: string | null;
 }
 

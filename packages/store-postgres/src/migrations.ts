@@ -419,7 +419,7 @@ DROP INDEX IF EXISTS deliveries_pipe_created;
 `,
   },
   {
-    version: 14,
+    version: 13,
     name: 'identifier values derived from their key',
     sql: `
 -- An identifier's value (JSON) mostly says what its key does: the raw value of a raw kind, or
@@ -433,7 +433,7 @@ ALTER TABLE profile_identifiers ALTER COLUMN last_seen_at DROP NOT NULL;
 `,
   },
   {
-    version: 15,
+    version: 14,
     name: 'first event of an identifier in its own row',
     sql: `
 -- As SQLite's migration 13: the event that brought an identifier no profile held (\`evt_\` id) is

@@ -42,10 +42,10 @@ const profileOf = (p: {
 const identifierOf = (r: {
   kind: string;
   key: string;
-  /** NULL: derived from kind and key (migration 14). */
+  /** NULL: derived from kind and key (migration 13). */
   value: string | null;
   first_seen_at: TimeValue;
-  /** NULL: first_seen_at (migration 14). */
+  /** NULL: first_seen_at (migration 13). */
   last_seen_at: TimeValue | null;
 }): StoredProfileIdentifier => {
   const firstSeen = isoTime(r.first_seen_at);
@@ -164,7 +164,7 @@ async function applyLinkWrites(
   if (writes.newIdentifiers.length > 0) {
     // Arrays, not a JSON recordset: PostgreSQL reads 400 rows of six columns in ~1.6 ms of CPU
     // as arrays against ~2.7 ms through json_to_recordset. Values travel as their JSON text,
-    // cast to jsonb in SQL; one its kind and key say already travels as NULL (migration 14), as
+    // cast to jsonb in SQL; one its kind and key say already travels as NULL (migration 13), as
     // does a last-seen time equal to the first-seen one.
     const list = writes.newIdentifiers;
     parts.push(sql`new_identifiers AS (

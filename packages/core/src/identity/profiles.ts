@@ -41,7 +41,7 @@ const derivedValue = (kind: string, key: string): string =>
  * What a store keeps of an identifier's `value`: null when it can be derived from kind and key (a
  * raw value, or a digests object holding the `sha256` key alone: most rows), else the JSON text as
  * given. The value was most of a row's bytes, repeating its key. SQLite keeps null as '' (its
- * column is NOT NULL), PostgreSQL as NULL (migration 14). Every read goes through
+ * column is NOT NULL), PostgreSQL as NULL (migration 13). Every read goes through
  * {@link identifierValueOf}.
  */
 export function storedIdentifierValue(kind: string, key: string, value: string): string | null {
