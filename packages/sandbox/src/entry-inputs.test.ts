@@ -28,6 +28,9 @@ describe('entryReadsProfiles: false only where the function provably cannot read
     'function transform({ events }, more) { return more; }',
     'function transform({ events, [name]: x }) { return x; }',
     '(input) => input.profiles',
+    // a name the argument lacks: its lookup reaches Object.prototype, whose getter gets the argument as this
+    'function transform({ events, leak }) { return leak; }',
+    'function transform({ events, __proto__ }) { return events; }',
     // the pattern names profiles and the text uses the word again
     'function transform({ events, profiles }) { return profiles; }',
     'function transform({ events, profiles }) { return events.map((e) => profiles[e.event_id]); }',
@@ -39,6 +42,9 @@ describe('entryReadsProfiles: false only where the function provably cannot read
     'function transform({ events }) { return \\u0061rguments[0]; }',
     // no source text to read
     'function bound transform() {\n    [native code]\n}',
+    // ... nor when a bound function's or a proxy's name is made to look like a parameter list
+    'function ({ events }) {} //() {\n    [native code]\n}',
+    'async function ({ events }) {}() {\n    [native code]\n}',
     '',
   ];
   it.each(reads)('%s', (source) => expect(entryReadsProfiles(source)).toBe(true));
@@ -77,6 +83,17 @@ describe('a transform run says when its entry never reads profiles', () => {
       // The text's first transform is not the entry: the name is rebound by a computed write.
       `function transform({ events }) { return events; }
        globalThis['trans' + 'form'] = function (input) { return input.events.map((e) => ({ ...e, event_payload: input['prof' + 'iles'] })); };`,
+      // A getter on Object.prototype for a name the pattern asks and the argument lacks.
+      `Object.defineProperty(Object.prototype, 'leak', { get() { return this.profiles; } });
+       function transform({ events, leak }) { return events.map((e) => ({ ...e, event_payload: leak })); }`,
+      // A bound function or a proxy whose name makes the engine's text look like an unread pattern.
+      `function read(input) { return input.events.map((e) => ({ ...e, event_payload: input.profiles })); }
+       var transform = read.bind(null);
+       Object.defineProperty(transform, 'name', { value: '({ events }) {} //' });`,
+      `function read(input) { return input.events.map((e) => ({ ...e, event_payload: input.profiles })); }
+       var transform = new Proxy(read, { get: (t, k) => (k === 'name' ? '({ events }) {} //' : t[k]) });`,
+      `function read(input) { return input.events.map((e) => ({ ...e, event_payload: input.profiles })); }
+       export default new Proxy(read, { get: (t, k) => (k === 'name' ? '({ events }) {} //' : t[k]) });`,
       // A module whose export is another function than the one its text starts with.
       `export function helper({ events }) { return events; }
        export function transform(input) { return input.events; }`,
@@ -86,6 +103,17 @@ describe('a transform run says when its entry never reads profiles', () => {
       expect(r.results.every((x) => x.ok)).toBe(true);
       expect(r.profilesUnread).toBeUndefined();
     }
+  });
+
+  it('reading the entry and its text runs under the limit: a trap that never returns is stopped', async () => {
+    const code = `var transform = new Proxy(function ({ events }) { return events; }, {
+      get: (t, k) => { if (k === 'name') for (;;); return t[k]; } });`;
+    const error = await run(code).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    // Stopped in the worker by the call's limit, not by the pool's watchdog stopping the worker.
+    expect(error).toMatchObject({ code: 'TIMEOUT', message: 'CPU time limit exceeded' });
   });
 
   it('not for an entry whose text user code cannot fake: a replaced toString changes nothing', async () => {

@@ -8,20 +8,25 @@
  *
  * The answer errs one way only: `false` means the function provably cannot read `profiles`; anything
  * unusual gives `true`. Provably, because the argument object is never bound to a name:
- * - the function's one parameter is an object pattern of plain names (`{ events, secrets }`): no
- *   rest element, renaming or default, and nothing after it;
+ * - the function's one parameter is an object pattern of the argument's own names only (`events`,
+ *   `profiles`, `secrets`): no rest element, renaming or default, and nothing after it. Any other
+ *   name is looked up on `Object.prototype`, where a getter user code defined receives the argument
+ *   itself as `this`;
  * - its text has no `arguments` and no `eval` (a direct eval could reach `arguments`), and no `\u`
  *   escape (an escaped identifier could spell either, or `profiles`);
  * - if the pattern names `profiles`, the word appears nowhere else in the function's text (comments
  *   and strings included, which errs only towards `true`).
  * QuickJS gives no legacy `fn.arguments` (it reads `undefined`), so the call's arguments have no
- * other way in. A bound function, a proxy or native code has no such text and reads as `true`.
+ * other way in. A bound function, a proxy or native code has no such text and reads as `true`: the
+ * engine writes theirs as `function <name>() { [native code] }` with the function's `name` property,
+ * which user code sets to anything (`({ events }) {} //`), so a text with `[native code]` reads.
  */
 
 // `function name(`, `async function name(`, `name(` (a method) or an arrow's `(`, then `{ ... })`.
 const HEAD = /^(?:async\s+)?(?:function\s*\*?\s*[\w$]*\s*|[\w$]+\s*)?\(\s*\{([^{}]*)\}\s*\)/;
-const UNSAFE = /\b(?:arguments|eval)\b|\\u/;
-const NAME = /^[A-Za-z_$][\w$]*$/;
+const UNSAFE = /\b(?:arguments|eval)\b|\\u|\[native code\]/;
+// The argument's own properties (the harness calls `fn({ events, profiles, secrets })`); no other.
+const OWN = new Set(['events', 'profiles', 'secrets']);
 
 const occurrences = (text: string, word: string) =>
   text.match(new RegExp(`(?<![\\w$])${word}(?![\\w$])`, 'g'))?.length ?? 0;
@@ -35,6 +40,6 @@ export function entryReadsProfiles(source: string): boolean {
     .split(',')
     .map((part) => part.trim())
     .filter((part) => part !== '');
-  if (!names.every((name) => NAME.test(name))) return true;
+  if (!names.every((name) => OWN.has(name))) return true;
   return names.includes('profiles') ? occurrences(source, 'profiles') > 1 : false;
 }

@@ -97,17 +97,28 @@ function withPrelude(
   return guest;
 }
 
-/** Evaluates the user's code (script or module) and finds its entry function. */
+/**
+ * Evaluates the user's code (script or module) and finds its entry function, all under the limit:
+ * finding the entry and reading its text can run user code too (a getter for the entry, a proxy's
+ * trap for its `name`).
+ */
 function evaluateUserCode(guest: GuestContext, input: CreateInput): void {
+  guest.deadline = { mode: 'wall', at: now() + input.limits.transformCpuMs };
+  try {
+    evaluateAndFindEntry(guest, input);
+  } finally {
+    guest.deadline = { mode: 'none' };
+  }
+}
+
+function evaluateAndFindEntry(guest: GuestContext, input: CreateInput): void {
   const { ctx, runtime } = guest;
   const name = input.kind;
   const isModule = /^\s*(import\s*[\w{*'"]|export\s)/m.test(input.code);
   const source = `${input.code}\n;try{globalThis.__openpipes_entry=${name}}catch(e){}`;
-  guest.deadline = { mode: 'wall', at: now() + input.limits.transformCpuMs };
   const evaluated = guest.guest(() =>
     ctx.evalCode(source, guest.filename, isModule ? { type: 'module' } : { type: 'global' }),
   );
-  guest.deadline = { mode: 'none' };
   if (evaluated.error) {
     const failure = guest.failureFromHandle(evaluated.error, 'COMPILE_ERROR');
     evaluated.error.dispose();
@@ -145,11 +156,12 @@ function evaluateUserCode(guest: GuestContext, input: CreateInput): void {
   if (!entry) {
     const entryGetter = ctx.getProp(guest.harness, 'entry');
     const nameH = ctx.newString(name);
-    const found = ctx.unwrapResult(ctx.callFunction(entryGetter, guest.harness, nameH));
+    const found = guest.guest(() => ctx.callFunction(entryGetter, guest.harness, nameH));
     entryGetter.dispose();
     nameH.dispose();
-    if (ctx.typeof(found) === 'function') entry = found;
-    else found.dispose();
+    if (found.error) throw new GuestCodeError(consumeFailure(guest, found.error));
+    if (ctx.typeof(found.value) === 'function') entry = found.value;
+    else found.value.dispose();
   }
   if (!entry) {
     throw new GuestCodeError({
@@ -165,13 +177,19 @@ function evaluateUserCode(guest: GuestContext, input: CreateInput): void {
 function entrySource(guest: GuestContext, entry: QuickJSHandle): string {
   const { ctx } = guest;
   const sourceOf = ctx.getProp(guest.harness, 'source');
-  const result = ctx.callFunction(sourceOf, guest.harness, entry);
+  const result = guest.guest(() => ctx.callFunction(sourceOf, guest.harness, entry));
   sourceOf.dispose();
   if (result.error) {
-    result.error.dispose();
-    return '';
+    // harness.source catches what user code throws: this is the limit stopping it.
+    throw new GuestCodeError(consumeFailure(guest, result.error));
   }
   const text = ctx.typeof(result.value) === 'string' ? ctx.getString(result.value) : '';
   result.value.dispose();
   return text;
+}
+
+function consumeFailure(guest: GuestContext, error: QuickJSHandle) {
+  const failure = guest.failureFromHandle(error, 'COMPILE_ERROR');
+  error.dispose();
+  return failure;
 }
