@@ -5,7 +5,7 @@
  * records (redacted) the store writes back.
  */
 
-import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun } from '@openpipes/sandbox';
+import type { CodeRef, ConsoleLine, Sandbox, SandboxEvent, SendRun, TransformRun } from '@openpipes/sandbox';
 import { backoffDelayMs, classifySend, type EventVerdict } from './classify.js';
 import { checkConsent } from './consent/requirement.js';
 import { toPipesError } from './errors.js';
@@ -242,6 +242,36 @@ function rememberProfilesUnread(code: string, unread: boolean): void {
   unreadProfiles.add(code);
 }
 
+/**
+ * One sandbox run of the batch, with `profiles` resolved unless this code's entry was found never to
+ * read them. That finding is from an earlier run, in another context or another engine's sandbox
+ * (the set is by code text only), whose entry may differ (a top level that picks it by its stack or
+ * memory limit, or at random): a run given `{}` whose own sandbox does not say so again is redone
+ * with the profiles resolved, so no output ever rests on the skip.
+ */
+async function transformRun(
+  deps: DeliverDeps,
+  pipe: Pipe,
+  code: string,
+  events: SandboxEvent[],
+  secrets: Record<string, string>,
+): Promise<TransformRun> {
+  const run = async (skip: boolean) => {
+    const profiles = deps.profiles && !skip ? await deps.profiles({ pipe, events }) : {};
+    return deps.sandbox.transform({
+      code: { kind: 'transform', owner: pipe.id, version: pipe.version, code },
+      events,
+      profiles: profiles ?? {},
+      secrets,
+    });
+  };
+  const skipped = deps.profiles !== undefined && unreadProfiles.has(code);
+  let result = await run(skipped);
+  if (skipped && result.profilesUnread !== true) result = await run(false);
+  rememberProfilesUnread(code, result.profilesUnread === true);
+  return result;
+}
+
 async function transformAllowed(
   deps: DeliverDeps,
   pipe: Pipe,
@@ -263,15 +293,7 @@ async function transformAllowed(
   }
 
   try {
-    const code = pipe.transform;
-    const profiles = deps.profiles && !unreadProfiles.has(code) ? await deps.profiles({ pipe, events }) : {};
-    const run = await deps.sandbox.transform({
-      code: { kind: 'transform', owner: pipe.id, version: pipe.version, code },
-      events,
-      profiles: profiles ?? {},
-      secrets,
-    });
-    rememberProfilesUnread(code, run.profilesUnread === true);
+    const run = await transformRun(deps, pipe, pipe.transform, events, secrets);
     deps.observer?.transformed?.({ pipe: pipe.name, seconds: run.durationMs / 1000, ok: true });
     return deliveries.map((delivery, i) => {
       const result = run.results[i];

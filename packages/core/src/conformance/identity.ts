@@ -116,7 +116,7 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
     const purchase = (pipes: Pipes, id: string) =>
       ingest(pipes, 'purchase', id, { user_id: 'user-U', order_id: id, value: 42 });
     /** The profile the transform gave the purchase `id`, from the newest request that carried it. */
-    const receivedProfile = async (id: string): Promise<TransformProfile> => {
+    const receivedProfile = async (id: string, orNull = false): Promise<TransformProfile> => {
       const found = await waitFor(
         () => {
           for (const request of [...(sink?.requests ?? [])].reverse()) {
@@ -131,6 +131,7 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
         15_000,
         `the purchase ${id} at the sink`,
       );
+      if (orNull) return found.profile as TransformProfile;
       expect(found.profile).not.toBeNull();
       return found.profile as TransformProfile;
     };
@@ -197,6 +198,35 @@ export function runEngineIdentity(options: EngineConformanceOptions): void {
       await settled(pipes, pipe.id, 4);
       expect(stitched).toContain('ord-c');
       expect((await receivedProfile('ord-c')).identifiers.user_id).toEqual(['user-U']);
+    });
+
+    it('a skip learned from one engine never costs another engine whose entry for the same code reads profiles', async () => {
+      sink = await h.server(() => ({ body: { ok: true } }));
+      const dbA = h.dbName();
+      // One code text whose top level picks its entry by how deep it can recurse: with the default
+      // stack, one that never reads profiles; under a small stack limit, TRANSFORM's, which does.
+      const unreadEntry = TRANSFORM.replace('{ events, profiles }', '{ events }')
+        .replace('profiles[e.event_id] || null', 'null')
+        .replace('function transform', 'function');
+      const code = `// ${dbA}
+function depth() { var n = 0; function f() { n++; f(); } try { f(); } catch (e) {} return n; }
+var transform = depth() > 5000 ? ${unreadEntry} : ${TRANSFORM.replace('function transform', 'function')};`;
+      const a = await h.engine(dbA, { identity: true, egressAllow: [sink.host] });
+      const pipeA = (await storyPipe(a, `${sink.url}/events`, code)).pipe;
+      await a.start();
+      await purchase(a, 'ord-a');
+      await settled(a, pipeA.id, 1);
+      expect(await receivedProfile('ord-a', true)).toBeNull();
+      const b = await h.engine(h.dbName(), {
+        identity: true,
+        egressAllow: [sink.host],
+        sandbox: { workers: 1, limits: { stackBytes: 256 * 1024 } },
+      });
+      const pipeB = (await storyPipe(b, `${sink.url}/events`, code)).pipe;
+      await b.start();
+      await purchase(b, 'ord-b');
+      await settled(b, pipeB.id, 1);
+      expect((await receivedProfile('ord-b')).identifiers.user_id).toEqual(['user-U']);
     });
 
     it('a purchase that arrives before the login is stitched when it is replayed after it', async () => {
