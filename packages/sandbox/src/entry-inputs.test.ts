@@ -94,6 +94,14 @@ describe('a transform run says when its entry never reads profiles', () => {
        var transform = new Proxy(read, { get: (t, k) => (k === 'name' ? '({ events }) {} //' : t[k]) });`,
       `function read(input) { return input.events.map((e) => ({ ...e, event_payload: input.profiles })); }
        export default new Proxy(read, { get: (t, k) => (k === 'name' ? '({ events }) {} //' : t[k]) });`,
+      // new Function whose parameter text closes the list early: QuickJS returns the second function.
+      `var transform = new Function('{ events }) { return events; }, function (input',
+         'return input.events.map((e) => ({ ...e, event_payload: input.profiles }));');`,
+      // The prelude's entry slot made a getter that hands out another function than the text's.
+      `Object.defineProperty(globalThis, '__openpipes_entry', { set() {}, get() {
+         return function (input) { return input.events.map((e) => ({ ...e, event_payload: input.profiles })); };
+       } });
+       function transform({ events }) { return events; }`,
       // A module whose export is another function than the one its text starts with.
       `export function helper({ events }) { return events; }
        export function transform(input) { return input.events; }`,
@@ -102,6 +110,23 @@ describe('a transform run says when its entry never reads profiles', () => {
       const r = await run(code);
       expect(r.results.every((x) => x.ok)).toBe(true);
       expect(r.profilesUnread).toBeUndefined();
+    }
+  });
+
+  it('an unread entry has no other way to its argument: no legacy arguments or caller in QuickJS', async () => {
+    const r = await run(`function transform({ events }) {
+        return events.map((e) => ({ ...e, event_payload: { seen: peek() } }));
+      }
+      function peek() {
+        var seen = [];
+        for (var get of [() => transform.arguments, () => peek.caller, () => peek.caller.arguments])
+          try { seen.push(get()); } catch (err) { seen.push(String(err)); }
+        return JSON.stringify(seen);
+      }`);
+    expect(r.profilesUnread).toBe(true);
+    for (const result of r.results) {
+      expect(result.ok).toBe(true);
+      if (result.ok) expect(JSON.stringify(result.outputs)).not.toContain('\\"a\\":1');
     }
   });
 
