@@ -83,7 +83,8 @@ export interface PipesOptions {
    * Called after every configuration write through this engine (sources, event types, pipes,
    * destinations, secrets, keys), once the store holds it: for a dispatcher this engine does not
    * run itself (on a worker thread, say), whose configuration cache should not wait out its
-   * staleness allowance. Cheap, must not throw (a throw is dropped).
+   * staleness allowance: have that engine's `configChanged()` called. Cheap, must not throw (a
+   * throw is dropped).
    */
   onConfigChanged?: () => void;
   /** How long events and delivery records are kept (default 30 days), pruned in the background. */
@@ -216,6 +217,21 @@ export interface Pipes {
    * shared with another one.
    */
   stop(options?: { graceMs?: number }): Promise<void>;
+  /**
+   * Tells this engine that another process or thread changed the configuration (sources, event
+   * types, pipes, destinations, secrets): it reads the configuration again at its next use instead
+   * of trusting its cache for up to 250 ms, reads the retired secret values again before the next
+   * redactor, and (with the `dispatch` role) starts lanes for destinations enabled meanwhile at once
+   * instead of at the next poll. The receiving end of another engine's `onConfigChanged`; writes
+   * made through this engine need no call. Cheap, never throws, a no-op once stopped.
+   *
+   * @example
+   * ```ts
+   * // On the dispatching side of a MessagePort whose other end posts from `onConfigChanged`:
+   * port.on('message', (message) => { if (message.type === 'config') pipes.configChanged(); });
+   * ```
+   */
+  configChanged(): void;
   /**
    * Adds an observer of the engine's work (what metrics count); returns the function that removes
    * it. `createHandler(pipes, { metrics: {} })` adds one for `GET /metrics`.

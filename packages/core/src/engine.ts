@@ -96,6 +96,12 @@ export function createPipes(options: PipesOptions): Pipes {
       if (base.ownsSandbox) await sandbox.close();
     },
 
+    configChanged() {
+      // A secret rotated or deleted elsewhere retired a value this engine's redactors do not know.
+      registries.redaction.invalidate();
+      dispatcher.configChanged();
+    },
+
     prune: guard(() => retention.runOnce()),
 
     migrate: () => gate.migrate(),

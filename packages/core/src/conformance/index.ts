@@ -10,6 +10,7 @@
  * ```
  */
 export { runEngineAlerts } from './alerts/index.js';
+export { runEngineConfigElsewhere } from './config-elsewhere.js';
 export { runEngineConfigTransfer } from './config-transfer.js';
 export { runEngineConsent } from './consent.js';
 export { runStoreDeliveryCounts } from './delivery-counts.js';

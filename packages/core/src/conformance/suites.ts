@@ -1,10 +1,11 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
- * trail, the engine scenarios, config transfer, destination faults, hostile neighbours,
- * volume/success-rate alerts, identity, the rejection log, consent and erasure.
+ * trail, the engine scenarios, config transfer, configuration changed elsewhere, destination
+ * faults, hostile neighbours, volume/success-rate alerts, identity, the rejection log, consent and erasure.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
+import { runEngineConfigElsewhere } from './config-elsewhere.js';
 import { runEngineConfigTransfer } from './config-transfer.js';
 import { runEngineConsent } from './consent.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
@@ -21,6 +22,7 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineAlerts(options);
   runEngineConformance(options);
   runEngineConfigTransfer(options);
+  runEngineConfigElsewhere(options);
   runEngineDestinationFaults(options);
   runEngineNeighbours(options);
   runEngineLevelAlerts(options);

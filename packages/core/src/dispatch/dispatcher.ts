@@ -29,8 +29,17 @@ export interface Dispatcher {
   start(): void;
   /** Stops claiming; waits up to `graceMs` for in-flight batches to finish and be recorded. */
   stop(graceMs: number): Promise<void>;
-  /** Wakes the lanes of these destinations (new or re-queued deliveries). */
+  /**
+   * Wakes the lanes of these destinations (new or re-queued deliveries). A destination without a
+   * lane here was made elsewhere moments ago: that is {@link Dispatcher.configChanged}.
+   */
   notify(destinationIds: string[]): void;
+  /**
+   * The configuration changed elsewhere (another process or thread wrote it): the next read skips
+   * the cache's staleness allowance, and the lanes are synced now (a lane starts for every enabled
+   * destination without one) rather than at the next poll tick.
+   */
+  configChanged(): void;
   breakers(): Record<string, BreakerState>;
   /**
    * Resolves when no claim or batch is in flight: every batch claimed so far is recorded and its
@@ -82,6 +91,12 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
     return syncing;
   };
+  const configChanged = () => {
+    deps.config.invalidate();
+    if (!running) return;
+    // A sync already under way may have read the configuration before the change: one more after it.
+    void (syncing ? syncing.then(scheduleSync) : scheduleSync());
+  };
 
   return {
     owner: ctx.owner,
@@ -121,14 +136,11 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (lane) lane.wake();
         else missing = true;
       }
-      if (missing) {
-        // A destination this dispatcher has no lane for: made moments ago, likely by another
-        // process or thread, so look past the configuration cache's staleness allowance.
-        // A sync already under way may have read the cache before: run one more after it.
-        deps.config.invalidate();
-        void (syncing ? syncing.then(scheduleSync) : scheduleSync());
-      }
+      // A destination this dispatcher has no lane for: made moments ago by another process (a
+      // PostgreSQL NOTIFY from it), whose configuration this one has not read yet.
+      if (missing) configChanged();
     },
+    configChanged,
     breakers() {
       const out: Record<string, BreakerState> = {};
       for (const [id, { breaker }] of lanes) {

@@ -1,0 +1,134 @@
+/**
+ * Configuration written by one engine reaching a dispatcher that runs in another (another process,
+ * or `openpipes serve`'s dispatch thread) through `configChanged()`, the receiving end of the
+ * writer's `onConfigChanged`. Both engines' clocks stand still, so the dispatcher's configuration
+ * cache never goes stale by itself, and it polls once an hour: only `configChanged()` can show it
+ * a change, and only a wake-up (or a lane it starts) makes it deliver in time.
+ */
+import { describe, expect, it } from 'vitest';
+import { createPipes, type Pipes } from '../engine.js';
+import { silentLogger } from '../logger.js';
+import { settled, testSecretKey } from '../testing/helpers.js';
+import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness, orderEvents, passThroughPipe, postSend } from './harness.js';
+
+const hourMs = 3_600_000;
+
+/** Posts the events to `url` with a `v` field that tells which version of this code ran. */
+const taggedSend = (url: string, tag: string) =>
+  postSend(url).replace('JSON.stringify({ data: events })', `JSON.stringify({ data: events, v: '${tag}' })`);
+
+/** Marks each event's payload with `by`, so the platform can tell which transform ran. */
+const markingTransform = (by: string) => `function transform({ events }) {
+  return events.map((e) => ({
+    event_type: e.event_type,
+    event_time: e.event_time,
+    event_id: e.event_id,
+    event_payload: { ...e.event_payload, by: '${by}' },
+  }));
+}`;
+
+export function runEngineConfigElsewhere(options: EngineConformanceOptions): void {
+  describe(`configuration changed elsewhere on ${options.name}`, () => {
+    const h = engineHarness(options, { prefix: 'elsewhere' });
+
+    /**
+     * A writer (ingest role) and a dispatcher (dispatch role) on one database, as `openpipes serve`
+     * splits them. With `forward`, the writer wakes the dispatcher (through the dispatcher's store
+     * subscription, as PostgreSQL's NOTIFY or serve's `wake` message do) and calls its
+     * `configChanged()` after each configuration write; without, it tells it nothing.
+     */
+    const split = async (egress: string[], forward: boolean) => {
+      const db = h.dbName();
+      const now = Date.now();
+      const listeners = new Set<(ids: string[]) => void>();
+      let dispatcher: Pipes | null = null;
+      const writer = await h.engine(db, {
+        roles: ['ingest'],
+        clock: () => now,
+        egressAllow: egress,
+        ...(forward
+          ? {
+              onDeliveriesDue: (ids: string[]) => {
+                for (const listener of listeners) listener(ids);
+              },
+              onConfigChanged: () => dispatcher?.configChanged(),
+            }
+          : {}),
+      });
+      await writer.start();
+      const store = await options.openStore(db);
+      dispatcher = h.trackEngine(
+        createPipes({
+          // Woken only by the writer: a store's own wake-ups (PostgreSQL's LISTEN) are not used.
+          store: {
+            ...store,
+            async subscribe(listener) {
+              listeners.add(listener);
+              return async () => {
+                listeners.delete(listener);
+              };
+            },
+          },
+          secretKey: testSecretKey,
+          logger: silentLogger,
+          sandbox: { workers: 1 },
+          egressAllow: egress,
+          roles: ['dispatch'],
+          clock: () => now,
+          dispatcher: { pollIntervalMs: hourMs },
+        }),
+      );
+      return { writer, dispatcher };
+    };
+
+    it('a transform and a destination changed by the writer take effect on the very next delivery', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { writer, dispatcher } = await split([platform.host], true);
+      const { pipe, destination } = await passThroughPipe(writer, {
+        name: 'platform',
+        send: taggedSend(`${platform.url}/events`, 'send-1'),
+      });
+      await writer.pipes.update(pipe.id, { transform: markingTransform('transform-1') });
+      await dispatcher.start();
+      await writer.ingest('web', orderEvents(['ord_before']));
+      await settled(writer, pipe.id, 1);
+
+      // Two writes in a row, then at once an event: it goes out through both new versions.
+      await writer.pipes.update(pipe.id, { transform: markingTransform('transform-2') });
+      await writer.destinations.update(destination.id, {
+        send: taggedSend(`${platform.url}/events`, 'send-2'),
+      });
+      await writer.ingest('web', orderEvents(['ord_after']));
+      const deliveries = await settled(writer, pipe.id, 2);
+      expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+
+      const sent = platform.requests.map(
+        (r) => r.json as { data: Array<{ event_payload: object }>; v: string },
+      );
+      expect(sent.map((body) => [body.v, body.data[0]?.event_payload])).toEqual([
+        ['send-1', { order_id: 'ord_before', by: 'transform-1' }],
+        ['send-2', { order_id: 'ord_after', by: 'transform-2' }],
+      ]);
+    });
+
+    it('starts the lane of a destination made by the writer, with no wake-up at all', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { writer, dispatcher } = await split([platform.host], false);
+      await dispatcher.start();
+      expect(dispatcher.status().breakers).toEqual({});
+      // Made after the dispatcher read its (empty) configuration, with an event already due.
+      const { pipe, destination } = await passThroughPipe(writer, {
+        name: 'platform',
+        send: taggedSend(`${platform.url}/events`, 'send-1'),
+      });
+      await writer.ingest('web', orderEvents(['ord_due']));
+
+      dispatcher.configChanged();
+      const deliveries = await settled(writer, pipe.id, 1);
+      expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
+      expect(Object.keys(dispatcher.status().breakers)).toEqual([destination.id]);
+      expect(platform.requests).toHaveLength(1);
+    });
+  });
+}
