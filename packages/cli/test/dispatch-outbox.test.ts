@@ -1,12 +1,12 @@
 /**
- * The dispatch thread's outbox (src/serve/dispatch-outbox.ts): what the worker posts to the main
- * thread once per tick. Log fields are whatever the engine's code passed; a batch whose fields do
+ * The dispatch thread's outboxes (src/serve/dispatch-outbox.ts): what the worker posts to the main
+ * thread once per tick, and what the main thread posts to the worker once per tick. Log fields are whatever the engine's code passed; a batch whose fields do
  * not clone must still reach the main thread, and must never throw in the worker (an uncaught
  * exception there ends the thread and loses the batch).
  */
 import { describe, expect, it } from 'vitest';
-import { createOutbox } from '../src/serve/dispatch-outbox.js';
-import type { FromWorker } from '../src/serve/dispatch-protocol.js';
+import { createMainOutbox, createOutbox } from '../src/serve/dispatch-outbox.js';
+import type { FromWorker, ToWorker } from '../src/serve/dispatch-protocol.js';
 
 /** Posts as postMessage does: a structured clone, DataCloneError for what does not clone. */
 function port() {
@@ -43,5 +43,31 @@ describe('dispatch thread outbox', () => {
     outbox.flush();
     const batch = received[0] as Extract<FromWorker, { type: 'batch' }>;
     expect(batch.logs[0]?.fields).toEqual({ big: 10n, n: 1, nested: { a: [1] } });
+  });
+});
+
+/** Resolves after the callbacks already queued with setImmediate (the outbox's flush among them). */
+const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('the main thread’s outbox to the dispatch thread', () => {
+  it('sends one config message for many configuration writes in one tick, before that tick’s one wake', async () => {
+    const sent: ToWorker[] = [];
+    const outbox = createMainOutbox((message) => sent.push(structuredClone(message)));
+    for (let write = 0; write < 20; write++) outbox.configChanged();
+    outbox.wake(['dst_1']);
+    outbox.wake(['dst_2', 'dst_1']);
+    outbox.configChanged();
+    expect(sent).toEqual([]);
+    await nextTick();
+    expect(sent).toEqual([{ type: 'config' }, { type: 'wake', ids: ['dst_1', 'dst_2'] }]);
+
+    // The next tick's writes are the next message; a tick with no wake sends no wake.
+    outbox.configChanged();
+    outbox.configChanged();
+    await nextTick();
+    expect(sent.slice(2)).toEqual([{ type: 'config' }]);
+    outbox.wake(['dst_3']);
+    await nextTick();
+    expect(sent.slice(3)).toEqual([{ type: 'wake', ids: ['dst_3'] }]);
   });
 });

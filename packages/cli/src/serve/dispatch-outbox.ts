@@ -1,13 +1,29 @@
 /**
- * What the dispatch thread (dispatch-worker.ts) sends the main thread: its log lines, engine
- * observations and breakers, batched once per tick (dispatch-protocol.ts), and the logger whose
- * lines go there.
+ * What the two ends of the dispatch thread send each other, batched once per tick
+ * (dispatch-protocol.ts): the worker's log lines, engine observations and breakers
+ * (`createOutbox`, with the logger whose lines go there), and the main thread's wake-ups and
+ * configuration changes (`createMainOutbox`).
  */
 import type { Logger } from '@openpipes/core';
-import type { DispatchStatus, FromWorker, LogEntry, ObserverMethod } from './dispatch-protocol.js';
+import type { DispatchStatus, FromWorker, LogEntry, ObserverMethod, ToWorker } from './dispatch-protocol.js';
 import { type LogLevel, logLevels } from './logger.js';
 
-/** Log lines, observations and the breakers' state, sent once per tick. */
+/**
+ * Returns a function that runs `flush` in the next turn of the event loop (`setImmediate`), once
+ * however often it is called before then: how both ends batch what they send per tick.
+ */
+export function oncePerTick(flush: () => void): () => void {
+  let scheduled = false;
+  return () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      flush();
+    });
+  };
+}
+
 /**
  * A JSON.stringify replacer for what structured clone refused: errors become their text (with the
  * cause's), BigInts their digits, functions and symbols go, a circular reference becomes "[circular]".
@@ -28,13 +44,12 @@ function jsonSafe(): (this: unknown, key: string, value: unknown) => unknown {
   };
 }
 
+/** The worker's log lines, observations and the breakers' state, sent once per tick. */
 export function createOutbox(status: () => DispatchStatus | null, post: (message: FromWorker) => void) {
   let logs: LogEntry[] = [];
   let observations: Array<[ObserverMethod, unknown]> = [];
   let lastStatus = '';
-  let scheduled = false;
   const flush = () => {
-    scheduled = false;
     const current = status();
     const text = current ? JSON.stringify(current) : '';
     const changed = text !== lastStatus;
@@ -70,11 +85,7 @@ export function createOutbox(status: () => DispatchStatus | null, post: (message
       }
     }
   };
-  const schedule = () => {
-    if (scheduled) return;
-    scheduled = true;
-    setImmediate(flush);
-  };
+  const schedule = oncePerTick(flush);
   return {
     log(entry: LogEntry) {
       logs.push(entry);
@@ -86,6 +97,42 @@ export function createOutbox(status: () => DispatchStatus | null, post: (message
     },
     schedule,
     flush,
+  };
+}
+
+/**
+ * What the main thread tells the worker, sent once per tick: one `config` message however many
+ * configuration writes the tick made (the worker then reads its configuration and syncs its lanes
+ * once), then one `wake` with every destination that got work. In that order, so a write reaches
+ * the worker before the wake of an event ingested after it.
+ *
+ * @example
+ * ```ts
+ * const outbox = createMainOutbox((message) => worker.postMessage(message));
+ * outbox.configChanged(); // after a write
+ * outbox.wake(['dst_1']); // after an ingest
+ * ```
+ */
+export function createMainOutbox(send: (message: ToWorker) => void) {
+  let configChanged = false;
+  let wake = new Set<string>();
+  const schedule = oncePerTick(() => {
+    const config = configChanged;
+    const ids = [...wake];
+    configChanged = false;
+    wake = new Set();
+    if (config) send({ type: 'config' });
+    if (ids.length > 0) send({ type: 'wake', ids });
+  });
+  return {
+    configChanged() {
+      configChanged = true;
+      schedule();
+    },
+    wake(destinationIds: string[]) {
+      for (const id of destinationIds) wake.add(id);
+      schedule();
+    },
   };
 }
 

@@ -4,7 +4,8 @@
  *
  * Main → worker: `wake` (destinations with new due deliveries, coalesced per tick; SQLite only:
  * PostgreSQL's LISTEN/NOTIFY wakes the worker's own store), `config` (the main thread wrote
- * configuration: read it again now), `stop`, `stats` (the sandbox pool's).
+ * configuration, coalesced per tick and sent before that tick's `wake`: the worker calls
+ * `pipes.configChanged()`), `stop`, `stats` (the sandbox pool's).
  * Worker → main: `ready`, `failed` (the engine did not start), `batch` (the log lines, engine
  * observations and breaker states of one tick), `stats`, `stopped`.
  */

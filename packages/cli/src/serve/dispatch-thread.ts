@@ -6,6 +6,7 @@
  * - wake-ups: destinations with new due deliveries reach the worker at once (one `wake` message
  *   per tick) when the store has no wake-ups of its own (SQLite); PostgreSQL's NOTIFY reaches the
  *   worker's LISTEN as it reaches any other process, so nothing is sent twice;
+ * - configuration writes: one `config` message per tick (the worker's `pipes.configChanged()`);
  * - the worker's log lines go through the main thread's logger, its observations to the main
  *   thread's observers (`GET /metrics`), its breakers to `status()` (`/api/stats`, `/api/backlog`);
  * - a worker that dies is logged and replaced, with a growing delay (250 ms up to 30 s); what it
@@ -17,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EngineObserver, Logger, Pipes, Role, Sandbox, SandboxStats } from '@openpipes/core';
+import { createMainOutbox } from './dispatch-outbox.js';
 import type {
   DispatchStatus,
   DispatchThreadConfig,
@@ -30,8 +32,9 @@ export interface DispatchThread {
   wake(destinationIds: string[]): void;
   /**
    * The main thread wrote configuration: the worker reads it again before its next batch instead of
-   * within its cache's staleness allowance (posted before the write's API call returns, so before
-   * the wake of any event that follows it).
+   * within its cache's staleness allowance, and starts lanes for destinations enabled meanwhile
+   * (coalesced: one message per tick however many writes, sent before that tick's wake so before
+   * the wake of any event that follows the write).
    */
   configChanged(): void;
   /** Adds an observer of the worker's engine; returns the function that removes it. */
@@ -176,8 +179,6 @@ export function startDispatchThread(config: DispatchThreadConfig, logger: Logger
   };
   const spawn = supervise(workerFile(), config, logger, state);
   let nextStatsId = 1;
-  let pendingWake = new Set<string>();
-  let wakeScheduled = false;
   const send = (message: ToWorker) => {
     try {
       state.worker?.postMessage(message);
@@ -185,22 +186,14 @@ export function startDispatchThread(config: DispatchThreadConfig, logger: Logger
       // The worker is ending; a new one claims whatever is due when it starts.
     }
   };
+  const outbox = createMainOutbox(send);
 
   const handle: DispatchThread = {
     wake(destinationIds) {
-      if (!config.wakeFromMain || state.stopping) return;
-      for (const id of destinationIds) pendingWake.add(id);
-      if (wakeScheduled) return;
-      wakeScheduled = true;
-      setImmediate(() => {
-        wakeScheduled = false;
-        const ids = [...pendingWake];
-        pendingWake = new Set();
-        if (ids.length > 0) send({ type: 'wake', ids });
-      });
+      if (config.wakeFromMain && !state.stopping) outbox.wake(destinationIds);
     },
     configChanged() {
-      if (!state.stopping) send({ type: 'config' });
+      if (!state.stopping) outbox.configChanged();
     },
     observe(observer) {
       state.observers.add(observer);

@@ -7,7 +7,7 @@
  * the circuit breakers (for `/api/stats` and `/api/backlog`), batched per tick.
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
-import { createPipes, type EngineObserver, type Logger, type Store } from '@openpipes/core';
+import { createPipes, type EngineObserver, type Store } from '@openpipes/core';
 import { sqliteStore } from '@openpipes/store-sqlite';
 import { createOutbox, forwardingLogger } from './dispatch-outbox.js';
 import {
@@ -53,13 +53,6 @@ function withMainThreadWakeUps(store: Store, listeners: Set<(ids: string[]) => v
     },
   };
 }
-
-/**
- * What a `config` message wakes the dispatcher for: no destination has this id, and a wake for a
- * destination it has no lane for makes the dispatcher read its configuration again (past the
- * cache's staleness allowance) and sync its lanes.
- */
-const configChangedWake = [''];
 
 async function main(): Promise<void> {
   let status: (() => DispatchStatus) | null = null;
@@ -107,7 +100,7 @@ async function main(): Promise<void> {
     if (message.type === 'wake') {
       for (const listener of wakeListeners) listener(message.ids);
     } else if (message.type === 'config') {
-      for (const listener of wakeListeners) listener(configChangedWake);
+      pipes.configChanged();
     } else if (message.type === 'stats') {
       const withStats = pipes.sandbox as { stats?: () => Promise<unknown> };
       const read = withStats.stats ? withStats.stats() : Promise.resolve(null);
