@@ -34,11 +34,11 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
 
     /**
      * A writer (ingest role) and a dispatcher (dispatch role) on one database, as `openpipes serve`
-     * splits them. With `forward`, the writer wakes the dispatcher (through the dispatcher's store
-     * subscription, as PostgreSQL's NOTIFY or serve's `wake` message do) and calls its
-     * `configChanged()` after each configuration write; without, it tells it nothing.
+     * splits them. With `wakes`, the writer wakes the dispatcher (through the dispatcher's store
+     * subscription, as PostgreSQL's NOTIFY or serve's `wake` message do); with `config`, it calls
+     * its `configChanged()` after each configuration write.
      */
-    const split = async (egress: string[], forward: boolean) => {
+    const split = async (egress: string[], forward: { wakes: boolean; config: boolean }) => {
       const db = h.dbName();
       const now = Date.now();
       const listeners = new Set<(ids: string[]) => void>();
@@ -47,14 +47,12 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
         roles: ['ingest'],
         clock: () => now,
         egressAllow: egress,
-        ...(forward
-          ? {
-              onDeliveriesDue: (ids: string[]) => {
-                for (const listener of listeners) listener(ids);
-              },
-              onConfigChanged: () => dispatcher?.configChanged(),
-            }
-          : {}),
+        onDeliveriesDue: (ids: string[]) => {
+          if (forward.wakes) for (const listener of listeners) listener(ids);
+        },
+        onConfigChanged: () => {
+          if (forward.config) dispatcher?.configChanged();
+        },
       });
       await writer.start();
       const store = await options.openStore(db);
@@ -84,7 +82,7 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
 
     it('a transform and a destination changed by the writer take effect on the very next delivery', async () => {
       const platform = await h.server(() => ({ body: { ok: true } }));
-      const { writer, dispatcher } = await split([platform.host], true);
+      const { writer, dispatcher } = await split([platform.host], { wakes: true, config: true });
       const { pipe, destination } = await passThroughPipe(writer, {
         name: 'platform',
         send: taggedSend(`${platform.url}/events`, 'send-1'),
@@ -114,7 +112,7 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
 
     it('starts the lane of a destination made by the writer, with no wake-up at all', async () => {
       const platform = await h.server(() => ({ body: { ok: true } }));
-      const { writer, dispatcher } = await split([platform.host], false);
+      const { writer, dispatcher } = await split([platform.host], { wakes: false, config: false });
       await dispatcher.start();
       expect(dispatcher.status().breakers).toEqual({});
       // Made after the dispatcher read its (empty) configuration, with an event already due.
@@ -129,6 +127,20 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
       expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
       expect(Object.keys(dispatcher.status().breakers)).toEqual([destination.id]);
       expect(platform.requests).toHaveLength(1);
+    });
+
+    it('starts the lane of a destination made by the writer when woken for it (another process: a NOTIFY)', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { writer, dispatcher } = await split([platform.host], { wakes: true, config: false });
+      await dispatcher.start();
+      const { pipe } = await passThroughPipe(writer, {
+        name: 'platform',
+        send: taggedSend(`${platform.url}/events`, 'send-1'),
+      });
+      // The wake names a destination the dispatcher has no lane for: a configuration it has not read.
+      await writer.ingest('web', orderEvents(['ord_woken']));
+      const deliveries = await settled(writer, pipe.id, 1);
+      expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
     });
   });
 }
