@@ -21,14 +21,25 @@ export interface Lane extends LaneState {
 /** Starts a lane; `onEnd` runs when it ends (so that a new one may start). */
 export function startLane(ctx: DispatchContext, destinationId: string, onEnd: () => void): Lane {
   let wakeUp: (() => void) | null = null;
+  // A wake while the lane is awake (its claim in flight, say) is kept, or the deliveries it
+  // announces would wait for the poll: the next sleep then does not happen. A claim that starts
+  // after the wake sees what it announced, so starting one forgets it.
+  let wokenAwake = false;
   const lane: Lane = {
     destinationId,
     breaker: closedBreaker(ctx.settings.breaker),
-    wake: () => wakeUp?.(),
+    wake: () => {
+      if (wakeUp) wakeUp();
+      else wokenAwake = true;
+    },
     done: Promise.resolve(),
   };
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
+  const sleep = (ms: number) => {
+    if (wokenAwake) {
+      wokenAwake = false;
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve) => {
       const timer = setTimeout(done, Math.max(0, ms));
       function done() {
         clearTimeout(timer);
@@ -37,7 +48,11 @@ export function startLane(ctx: DispatchContext, destinationId: string, onEnd: ()
       }
       wakeUp = done;
     });
-  lane.done = runLane(ctx, lane, sleep)
+  };
+  const claiming = () => {
+    wokenAwake = false;
+  };
+  lane.done = runLane(ctx, lane, { sleep, claiming })
     .catch((err) =>
       ctx.deps.logger.error('dispatcher lane crashed', { destination_id: destinationId, error: String(err) }),
     )
@@ -45,7 +60,11 @@ export function startLane(ctx: DispatchContext, destinationId: string, onEnd: ()
   return lane;
 }
 
-async function runLane(ctx: DispatchContext, lane: Lane, sleep: (ms: number) => Promise<void>) {
+async function runLane(
+  ctx: DispatchContext,
+  lane: Lane,
+  { sleep, claiming }: { sleep: (ms: number) => Promise<void>; claiming: () => void },
+) {
   const { deps, settings } = ctx;
   let queue = new PQueue({ concurrency: 1 });
   let appliedConcurrency = 0;
@@ -97,6 +116,7 @@ async function runLane(ctx: DispatchContext, lane: Lane, sleep: (ms: number) => 
     // In flight from the claim until its batch is recorded, so `idle()` never sees a gap between.
     const end = ctx.activity.begin();
     const claimStartedAt = Date.now();
+    claiming();
     const claimed = await claim(ctx, destination!, step.pipeIds, step.limit);
     if (claimed === 'failed') {
       end();
