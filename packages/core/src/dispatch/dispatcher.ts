@@ -8,7 +8,9 @@
  *
  * Lanes sleep when there is nothing to do and wake on: new deliveries (this process's ingest, or
  * another process's through `store.subscribe`), the next due retry, or a poll tick (which also
- * catches leases that expired when another process died).
+ * catches leases that expired when another process died). Lanes start at `start()`, on each poll
+ * tick, and at once when the configuration changed elsewhere (`configChanged()`, or a wake for a
+ * destination without a lane).
  */
 import { hostname } from 'node:os';
 import type { ConfigSnapshot } from '../config.js';
