@@ -443,7 +443,8 @@ ALTER TABLE profile_identifiers ALTER COLUMN last_seen_at DROP NOT NULL;
 -- still indexed in event_identifiers. NULL for rows written before, whose events are in
 -- event_identifiers already. The event may have been pruned since: readers join events. Pruning a
 -- profile moves what it held to event_identifiers. A nullable column without a default: catalog only.
-ALTER TABLE profile_identifiers ADD COLUMN event_ref text COLLATE "C";
+-- IF NOT EXISTS: a schema whose migration rows were rewound by hand (to re-run later ones) upgrades too.
+ALTER TABLE profile_identifiers ADD COLUMN IF NOT EXISTS event_ref text COLLATE "C";
 `,
   },
 ];
