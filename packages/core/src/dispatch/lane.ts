@@ -34,7 +34,9 @@ export function startLane(ctx: DispatchContext, destinationId: string, onEnd: ()
     },
     done: Promise.resolve(),
   };
-  const sleep = (ms: number) => {
+  // `until` ends the sleep early too (room in the queue); the sleep is then over for `wake` as well:
+  // a wake that later finds the lane awake must be kept, not spent on a sleep that already ended.
+  const sleep = (ms: number, until?: Promise<void>) => {
     if (wokenAwake) {
       wokenAwake = false;
       return Promise.resolve();
@@ -47,6 +49,7 @@ export function startLane(ctx: DispatchContext, destinationId: string, onEnd: ()
         resolve();
       }
       wakeUp = done;
+      void until?.then(done);
     });
   };
   const claiming = () => {
@@ -63,7 +66,7 @@ export function startLane(ctx: DispatchContext, destinationId: string, onEnd: ()
 async function runLane(
   ctx: DispatchContext,
   lane: Lane,
-  { sleep, claiming }: { sleep: (ms: number) => Promise<void>; claiming: () => void },
+  { sleep, claiming }: { sleep: (ms: number, until?: Promise<void>) => Promise<void>; claiming: () => void },
 ) {
   const { deps, settings } = ctx;
   let queue = new PQueue({ concurrency: 1 });
@@ -110,7 +113,9 @@ async function runLane(
       continue;
     }
     if (step.kind === 'wait-for-room') {
-      await Promise.race([once(queue, 'next'), sleep(settings.pollIntervalMs)]);
+      const room = untilNext(queue);
+      await sleep(settings.pollIntervalMs, room.next);
+      room.cancel();
       continue;
     }
     // In flight from the claim until its batch is recorded, so `idle()` never sees a gap between.
@@ -171,6 +176,12 @@ export function laneQueue(destination: Pick<Destination, 'concurrency' | 'rate_l
     : new PQueue({ concurrency: destination.concurrency });
 }
 
-function once(queue: PQueue, event: 'next'): Promise<void> {
-  return new Promise((resolve) => queue.once(event, () => resolve()));
+/** Resolves when the queue starts its next batch; `cancel` removes the listener (a wake came first). */
+function untilNext(queue: PQueue): { next: Promise<void>; cancel: () => void } {
+  let listener = () => {};
+  const next = new Promise<void>((resolve) => {
+    listener = () => resolve();
+    queue.once('next', listener);
+  });
+  return { next, cancel: () => queue.off('next', listener) };
 }
