@@ -84,7 +84,15 @@ export function createRedactionSource(deps: {
     loadedAt = deps.now();
   };
 
-  const refresh = () => {
+  // Bumped by invalidate(): a read under way that began before it may have missed the value just
+  // retired, so a refresh asked for since then waits for it to end and reads again.
+  let invalidations = 0;
+  let loadingFor = 0;
+  const refresh = (): Promise<void> => {
+    if (loading && loadingFor !== invalidations) {
+      return loading.catch(() => {}).then(refresh);
+    }
+    loadingFor = invalidations;
     loading ??= (async () => {
       try {
         stale = false;
@@ -123,6 +131,7 @@ export function createRedactionSource(deps: {
     },
     invalidate() {
       stale = true;
+      invalidations++;
     },
   };
 }
