@@ -19,6 +19,15 @@ describe('dispatcher waits', () => {
     expect(idleWaitMs(Number.NaN, now, 1000)).toBe(1000);
   });
 
+  it("a retry that was due when the lane claimed nothing waits for the poll (not the lane's to take)", () => {
+    const now = 1_000_000;
+    expect(idleWaitMs(now - 10_000, now, 1000, now)).toBe(1000);
+    expect(idleWaitMs(now, now, 1000, now)).toBe(1000);
+    // Due after the claim asked: a short sleep, then a claim that takes it.
+    expect(idleWaitMs(now + 1, now + 3, 1000, now)).toBe(5);
+    expect(idleWaitMs(now + 250, now, 1000, now)).toBe(250);
+  });
+
   it('a paused lane looks again at most every ten poll intervals', () => {
     expect(pausedWaitMs(300, 50)).toBe(300);
     expect(pausedWaitMs(30_000, 1000)).toBe(10_000);

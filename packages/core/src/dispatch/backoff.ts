@@ -25,16 +25,26 @@ export function engineFaultDelayMs(consecutiveFailures: number): number {
 /**
  * How long a lane that claimed nothing sleeps: until the next retry is due (`nextRetryAt`, ms, or
  * null when none waits), at least `minRetryWaitMs` and at most one poll interval (which also finds
- * deliveries whose lease expired when another process died).
+ * deliveries whose lease expired when another process died). A retry that was due by `claimedAt`
+ * (the time the empty claim asked with) is not the lane's to take (its pipe was disabled since, or
+ * another worker holds it): it counts as none, or the lane would claim every `minRetryWaitMs`.
  *
  * @example
  * ```ts
  * idleWaitMs(null, now, 1000); // 1000
  * idleWaitMs(now + 200, now, 1000); // 200
+ * idleWaitMs(now - 200, now, 1000, now); // 1000: the empty claim at `now` left it
  * ```
  */
-export function idleWaitMs(nextRetryAt: number | null, now: number, pollIntervalMs: number): number {
-  const untilRetry = nextRetryAt === null || Number.isNaN(nextRetryAt) ? pollIntervalMs : nextRetryAt - now;
+export function idleWaitMs(
+  nextRetryAt: number | null,
+  now: number,
+  pollIntervalMs: number,
+  claimedAt?: number,
+): number {
+  const untaken = nextRetryAt !== null && claimedAt !== undefined && nextRetryAt <= claimedAt;
+  const untilRetry =
+    nextRetryAt === null || Number.isNaN(nextRetryAt) || untaken ? pollIntervalMs : nextRetryAt - now;
   return Math.min(Math.max(untilRetry, minRetryWaitMs), pollIntervalMs);
 }
 

@@ -47,7 +47,13 @@ const delivery = {
  * A lane over stand-ins: each claim waits until the test answers it (`claims[i]`), and the one
  * batch's secrets wait until the test fails them (`secrets`), which ends the batch.
  */
-function laneOverStandIns() {
+function laneOverStandIns(
+  options: {
+    claims?: () => ClaimedDelivery[];
+    nextRetryAt?: () => string | null;
+    pollIntervalMs?: number;
+  } = {},
+) {
   let running = true;
   const claims: Array<ReturnType<typeof deferred<ClaimedDelivery[]>>> = [];
   const claimWaiters: Array<{ n: number; resolve: () => void }> = [];
@@ -59,10 +65,11 @@ function laneOverStandIns() {
         claimDeliveries: () => {
           const claim = deferred<ClaimedDelivery[]>();
           claims.push(claim);
+          if (options.claims) claim.resolve(options.claims());
           for (const w of claimWaiters.filter((w) => claims.length >= w.n)) w.resolve();
           return claim.promise;
         },
-        nextRetryAt: async () => null,
+        nextRetryAt: async () => options.nextRetryAt?.() ?? null,
         completeDeliveries: async () => ({ lost: [] }),
         extendLeases: async () => {},
       },
@@ -72,7 +79,7 @@ function laneOverStandIns() {
       now: () => Date.now(),
       options: {},
     },
-    settings: dispatcherSettings({ pollIntervalMs: hourMs }),
+    settings: dispatcherSettings({ pollIntervalMs: options.pollIntervalMs ?? hourMs }),
     owner: 'test',
     activity: createActivity(),
     pinned: { resolver: async () => () => undefined },
@@ -117,6 +124,23 @@ describe('a lane woken while it is awake', () => {
     lane.wake();
     claims[2]!.resolve([]);
     await vi.advanceTimersByTimeAsync(1000);
+    await lane.done;
+  });
+
+  it('does not claim in a loop for a retry it cannot take (its pipe disabled), due long ago', async () => {
+    // The destination's only 'retrying' delivery belongs to a pipe disabled since: the store's next
+    // retry is a minute overdue, and every claim (of the enabled pipes) returns nothing.
+    const { lane, claims, stop } = laneOverStandIns({
+      claims: () => [],
+      nextRetryAt: () => new Date(Date.now() - 60_000).toISOString(),
+      pollIntervalMs: 1000,
+    });
+    // One poll interval of the fake clock: one claim at the start, one at the poll.
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(claims.length).toBeLessThanOrEqual(2);
+
+    stop();
+    lane.wake();
     await lane.done;
   });
 });

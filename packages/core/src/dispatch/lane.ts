@@ -121,8 +121,9 @@ async function runLane(
     // In flight from the claim until its batch is recorded, so `idle()` never sees a gap between.
     const end = ctx.activity.begin();
     const claimStartedAt = Date.now();
+    const claimNow = deps.now();
     claiming();
-    const claimed = await claim(ctx, destination!, step.pipeIds, step.limit);
+    const claimed = await claim(ctx, destination!, step.pipeIds, step.limit, claimNow);
     if (claimed === 'failed') {
       end();
       await sleep(settings.pollIntervalMs);
@@ -131,7 +132,8 @@ async function runLane(
     if (claimed.length === 0) {
       end();
       const next = await deps.store.nextRetryAt({ destinationId: lane.destinationId }).catch(() => null);
-      await sleep(idleWaitMs(next ? Date.parse(next) : null, deps.now(), settings.pollIntervalMs));
+      const due = next ? Date.parse(next) : null;
+      await sleep(idleWaitMs(due, deps.now(), settings.pollIntervalMs, claimNow));
       continue;
     }
     const claimedAt = { start: claimStartedAt, end: Date.now() };
@@ -146,6 +148,7 @@ async function claim(
   destination: Destination,
   pipeIds: string[],
   limit: number,
+  now: number,
 ): Promise<ClaimedDelivery[] | 'failed'> {
   const { deps } = ctx;
   try {
@@ -155,7 +158,7 @@ async function claim(
       owner: ctx.owner,
       limit,
       leaseMs: ctx.settings.leaseMs,
-      now: new Date(deps.now()).toISOString(),
+      now: new Date(now).toISOString(),
     });
   } catch (err) {
     deps.logger.error('claiming deliveries failed', { destination_id: destination.id, error: String(err) });
