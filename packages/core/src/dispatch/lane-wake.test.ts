@@ -143,4 +143,20 @@ describe('a lane woken while it is awake', () => {
     lane.wake();
     await lane.done;
   });
+
+  it('claims once more, not once per wake, after many wakes during one claim', async () => {
+    const { lane, claims, claimCalled, stop } = laneOverStandIns();
+    await claimCalled(1);
+    // Twenty ingests announce deliveries while the claim is in flight: one claim after it sees them.
+    for (let i = 0; i < 20; i++) lane.wake();
+    claims[0]!.resolve([]);
+    await claimCalled(2);
+    claims[1]!.resolve([]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(claims).toHaveLength(2);
+
+    stop();
+    lane.wake();
+    await lane.done;
+  });
 });
