@@ -3,6 +3,7 @@ import {
   runProfileConformance,
   runStoreConformance,
   runStoreDeliveryCounts,
+  runStoreIdentifierFirstEvent,
   runStoreObservability,
 } from '@openpipes/core/conformance';
 import { describe, it } from 'vitest';
@@ -26,6 +27,7 @@ if (await postgresAvailable()) {
   runStoreObservability(options);
   runStoreDeliveryCounts(options);
   runProfileConformance(options);
+  runStoreIdentifierFirstEvent(options);
   runIdentifierStorageConformance({
     ...options,
     storedRows: async () => {

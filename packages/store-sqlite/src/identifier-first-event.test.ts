@@ -2,14 +2,14 @@
  * Migration 13: a new identifier's first event is kept in its own profile_identifiers row, not in
  * event_identifiers. Erasure and export must find a person's events exactly as before: on a fresh
  * file, after the profile holding the identifier was pruned, after the event was pruned, and on a
- * file migrated from migration 12 whose index rows were all in event_identifiers.
+ * file migrated from migration 12 whose index rows were all in event_identifiers. The cases that need
+ * only the Store API are core's `runStoreIdentifierFirstEvent` (run in `store.test.ts`); these read or
+ * write the file's tables.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newId } from '@openpipes/core';
-import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
-import { erasureAudit } from '@openpipes/core/testing';
+import { firstEventHelpers } from '@openpipes/core/conformance';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -20,11 +20,6 @@ afterEach(async () => {
   for (const s of stores.splice(0)) await s.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-const t0 = Date.parse('2026-11-01T00:00:00.000Z');
-const at = (ms: number) => new Date(t0 + ms).toISOString();
-const EMAIL = 'e'.repeat(64);
-const PHONE = 'f'.repeat(64);
 
 async function open(filename: string) {
   const store = sqliteStore({ filename });
@@ -39,67 +34,7 @@ function newFile() {
   return join(dir, 'identity.db');
 }
 
-let profileNumber = 0;
-/** Ingests one event carrying `identifiers`, linked in the same transaction (as ingest does). */
-async function ingest(
-  store: Store,
-  id: string,
-  ms: number,
-  identifiers: Array<{ kind: IdentifierKind; key: string }>,
-) {
-  await store.appendEvents({
-    sourceId: 'src_web',
-    events: [
-      {
-        id,
-        event_id: `e_${id}`,
-        sender_event_id: false,
-        event_type: 'purchase',
-        event_time: at(ms),
-        event_payload: {},
-        trace_parent: null,
-      },
-    ],
-    pipes: [],
-    deliveryIds: [],
-    dedupSince: null,
-    now: at(ms),
-    identity: {
-      links: [
-        {
-          event_ref: id,
-          identifiers: identifiers.map((i) => ({
-            ...i,
-            value: JSON.stringify({ sha256: i.key }),
-            first_seen_at: at(ms),
-          })),
-          seen_at: at(ms),
-        },
-      ],
-      index: [],
-      caps: DEFAULT_CAPS,
-      newId: () => `prf_${String(++profileNumber).padStart(4, '0')}`,
-      now: at(ms),
-    },
-  });
-}
-
-type Store = ReturnType<typeof sqliteStore>;
-/** Event ids as ingest makes them (ULIDs of their time: retention prunes by them). */
-const evt = (ms: number) => newId('event', t0 + ms);
-const [E1, E2, E3] = [evt(0), evt(1000), evt(2000)];
-
-const eventsOf = async (store: Store, key: string, kind: IdentifierKind = 'email') =>
-  (await store.listPersonEvents({ identifiers: [{ kind, key }], limit: 100 })).map((e) => e.event_ref);
-
-const erase = (store: Store, kind: IdentifierKind, key: string, ms: number) =>
-  store.eraseProfiles({
-    identifiers: [{ kind, key }],
-    given: [],
-    eventIdDigest: (id) => `digest:${id}`,
-    now: at(ms),
-    audit: erasureAudit(newId('audit', t0 + ms), at(ms)),
-  });
+const { at, EMAIL, PHONE, E1, E2, E3, ingest, eventsOf, erase } = firstEventHelpers;
 
 describe('an identifier’s first event in its own row (migration 13)', () => {
   it('writes no event_identifiers row for a new identifier, one for each event that carries it again', async () => {
@@ -125,27 +60,6 @@ describe('an identifier’s first event in its own row (migration 13)', () => {
     }
     expect(await eventsOf(store, EMAIL)).toEqual([E1, E2]);
     expect(await eventsOf(store, PHONE, 'phone')).toEqual([E2]);
-  });
-
-  it('still finds the first event once the profile that held the identifier is pruned', async () => {
-    const store = await open(newFile());
-    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
-    expect(await store.pruneProfiles({ before: at(1000), limit: 10 })).toBe(1);
-    expect(await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] })).toEqual([]);
-    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
-
-    const erased = await erase(store, 'email', EMAIL, 2000);
-    expect(erased.events).toBe(1);
-    expect(await eventsOf(store, EMAIL)).toEqual([]);
-  });
-
-  it('lists no event that retention pruned, though the identifier’s row still names it', async () => {
-    const store = await open(newFile());
-    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
-    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
-    await store.prune({ before: at(500), limit: 100 });
-    expect(await store.getEvent({ id: E1 })).toBeNull();
-    expect(await eventsOf(store, EMAIL)).toEqual([E2]);
   });
 
   it('erases the events found through a stored identifier, and leaves no pointer to them in a row another profile keeps', async () => {
@@ -219,51 +133,6 @@ describe('an identifier’s first event in its own row (migration 13)', () => {
     const erased = await erase(migrated, 'email', EMAIL, 2000);
     expect(erased.events).toBe(2);
     expect(await eventsOf(migrated, PHONE, 'phone')).toEqual([]);
-  });
-
-  it('keeps every first event through a merge, a prune of the survivor and a re-ingest: export and erasure find them all', async () => {
-    const store = await open(newFile());
-    const ANON = 'a'.repeat(64);
-    const [E4, E5] = [evt(3000), evt(4000)];
-    await ingest(store, E1, 0, [{ kind: 'anonymous_id', key: ANON }]);
-    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
-    // The two profiles meet: the older (the anonymous id's) survives and takes the email's row,
-    // with the email's first event in it.
-    await ingest(store, E3, 2000, [
-      { kind: 'anonymous_id', key: ANON },
-      { kind: 'email', key: EMAIL },
-    ]);
-    const [merged] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
-    const exportOf = async (id: string) => {
-      const profile = await store.getProfile({ id });
-      return (
-        await store.listPersonEvents({
-          identifiers: profile?.identifiers.map((i) => ({ kind: i.kind, key: i.key })) ?? [],
-          limit: 100,
-        })
-      ).map((e) => e.event_ref);
-    };
-    expect(await exportOf(merged!.id)).toEqual([E1, E2, E3]);
-
-    // Retention prunes the survivor (and the profile merged into it); the events stay.
-    expect(await store.pruneProfiles({ before: at(2500), limit: 10 })).toBe(1);
-    expect(await eventsOf(store, EMAIL)).toEqual([E2, E3]);
-    expect(await eventsOf(store, ANON, 'anonymous_id')).toEqual([E1, E3]);
-
-    // Both come back in a new profile, through an event that brings both again as new.
-    await ingest(store, E4, 3000, [
-      { kind: 'email', key: EMAIL },
-      { kind: 'anonymous_id', key: ANON },
-    ]);
-    await ingest(store, E5, 4000, [{ kind: 'email', key: EMAIL }]);
-    const [again] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
-    expect(await exportOf(again!.id)).toEqual([E1, E2, E3, E4, E5]);
-
-    const erased = await erase(store, 'email', EMAIL, 5000);
-    expect(erased.events).toBe(5);
-    for (const id of [E1, E2, E3, E4, E5]) expect(await store.getEvent({ id })).toBeNull();
-    expect(await eventsOf(store, EMAIL)).toEqual([]);
-    expect(await eventsOf(store, ANON, 'anonymous_id')).toEqual([]);
   });
 
   it('leaves no identifier row pointing at an event erased with another person, through a prune of that row’s profile', async () => {

@@ -6,6 +6,7 @@ import {
   runProfileConformance,
   runStoreConformance,
   runStoreDeliveryCounts,
+  runStoreIdentifierFirstEvent,
   runStoreObservability,
   type StoredIdentifierRow,
 } from '@openpipes/core/conformance';
@@ -29,6 +30,7 @@ runStoreConformance(options);
 runStoreObservability(options);
 runStoreDeliveryCounts(options);
 runProfileConformance(options);
+runStoreIdentifierFirstEvent(options);
 
 /** Runs `use` on a connection of its own to the case's file (the store keeps its own open). */
 const onFile = <T>(use: (db: Database.Database) => T): T => {
