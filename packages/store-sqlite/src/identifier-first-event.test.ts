@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { firstEventHelpers } from '@openpipes/core/conformance';
+import { firstEventHelpers, firstEventSteps } from '@openpipes/core/conformance';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -34,17 +34,13 @@ function newFile() {
   return join(dir, 'identity.db');
 }
 
-const { at, EMAIL, PHONE, E1, E2, E3, ingest, eventsOf, erase } = firstEventHelpers;
+const { at, EMAIL, PHONE, E1, E2, E3, eventsOf } = firstEventHelpers;
 
 describe('an identifier’s first event in its own row (migration 13)', () => {
   it('writes no event_identifiers row for a new identifier, one for each event that carries it again', async () => {
     const filename = newFile();
     const store = await open(filename);
-    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
-    await ingest(store, E2, 1000, [
-      { kind: 'email', key: EMAIL },
-      { kind: 'phone', key: PHONE },
-    ]);
+    await firstEventSteps.emailThenEmailAndPhone(store);
 
     const db = new Database(filename, { readonly: true });
     try {
@@ -65,14 +61,7 @@ describe('an identifier’s first event in its own row (migration 13)', () => {
   it('erases the events found through a stored identifier, and leaves no pointer to them in a row another profile keeps', async () => {
     const filename = newFile();
     const store = await open(filename);
-    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
-    await ingest(store, E2, 1000, [{ kind: 'user_id', key: 'U1' }]);
-    // U1's profile holds its one user id: U2 starts a profile of its own, whose row names E3.
-    await ingest(store, E3, 2000, [
-      { kind: 'user_id', key: 'U1' },
-      { kind: 'user_id', key: 'U2' },
-      { kind: 'phone', key: PHONE },
-    ]);
+    await firstEventSteps.emailThenTwoPeople(store);
     const stored = () => {
       const db = new Database(filename, { readonly: true });
       try {
@@ -88,12 +77,7 @@ describe('an identifier’s first event in its own row (migration 13)', () => {
       { key: PHONE, event_ref: E3 },
     ]);
 
-    // Found by the phone, erased with U1's profile: E3 (the phone's first event) and E2 (U1's).
-    const erased = await erase(store, 'phone', PHONE, 3000);
-    expect(erased.events).toBe(2);
-    expect(await store.getEvent({ id: E3 })).toBeNull();
-    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
-    expect(await eventsOf(store, 'U2', 'user_id')).toEqual([]);
+    await firstEventSteps.erasedByPhone(store);
     expect(stored()).toEqual([
       { key: 'U2', event_ref: null },
       { key: EMAIL, event_ref: E1 },
@@ -124,30 +108,13 @@ describe('an identifier’s first event in its own row (migration 13)', () => {
     old.close();
 
     const migrated = await open(filename);
-    await ingest(migrated, E2, 1000, [
-      { kind: 'email', key: EMAIL },
-      { kind: 'phone', key: PHONE },
-    ]);
-    expect(await eventsOf(migrated, EMAIL)).toEqual([E1, E2]);
-    expect(await eventsOf(migrated, PHONE, 'phone')).toEqual([E2]);
-    const erased = await erase(migrated, 'email', EMAIL, 2000);
-    expect(erased.events).toBe(2);
-    expect(await eventsOf(migrated, PHONE, 'phone')).toEqual([]);
+    await firstEventSteps.linkedAfterwards(migrated);
   });
 
   it('leaves no identifier row pointing at an event erased with another person, through a prune of that row’s profile', async () => {
     const filename = newFile();
     const store = await open(filename);
-    // U2 cannot join U1's profile (one user id each): E2 is the first event of both rows.
-    await ingest(store, E1, 0, [{ kind: 'user_id', key: 'U1' }]);
-    await ingest(store, E2, 1000, [
-      { kind: 'user_id', key: 'U1' },
-      { kind: 'user_id', key: 'U2' },
-    ]);
-    await erase(store, 'user_id', 'U1', 2000);
-    expect(await store.getEvent({ id: E2 })).toBeNull();
-    // U2's profile is pruned: nothing of the erased event comes back into the index.
-    expect(await store.pruneProfiles({ before: at(3000), limit: 10 })).toBe(1);
+    await firstEventSteps.erasedWithAnotherPerson(store);
     const db = new Database(filename, { readonly: true });
     try {
       expect(db.prepare('SELECT count(*) AS n FROM event_identifiers').get()).toEqual({ n: 0 });

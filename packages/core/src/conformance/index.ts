@@ -28,7 +28,11 @@ export { runEngineLevelAlerts, runStoreObservability } from './observability.js'
 export { runProfileConformance } from './profiles.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
-export { firstEventHelpers, runStoreIdentifierFirstEvent } from './store/identifier-first-event.js';
+export {
+  firstEventHelpers,
+  firstEventSteps,
+  runStoreIdentifierFirstEvent,
+} from './store/identifier-first-event.js';
 export { runStoreConformance, type StoreConformanceOptions } from './store/index.js';
 export {
   deliverOneRecord,

@@ -93,6 +93,66 @@ const erase = (store: Store, kind: IdentifierKind, key: string, ms: number) =>
  */
 export const firstEventHelpers = { t0, at, EMAIL, PHONE, evt, E1, E2, E3, ingest, eventsOf, erase };
 
+/**
+ * The Store API steps of the cases each store keeps: the store reads or writes its tables between
+ * them.
+ */
+export const firstEventSteps = {
+  /** E1 brings the email; E2 brings it again, with a phone new to the store. */
+  async emailThenEmailAndPhone(store: Store) {
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'phone', key: PHONE },
+    ]);
+  },
+  /** E2 links the email again with a new phone; export finds E1 and E2, erasure takes both. */
+  async linkedAfterwards(store: Store) {
+    await ingest(store, E2, 1000, [
+      { kind: 'email', key: EMAIL },
+      { kind: 'phone', key: PHONE },
+    ]);
+    expect(await eventsOf(store, EMAIL)).toEqual([E1, E2]);
+    expect(await eventsOf(store, PHONE, 'phone')).toEqual([E2]);
+    const erased = await erase(store, 'email', EMAIL, 2000);
+    expect(erased.events).toBe(2);
+    expect(await eventsOf(store, PHONE, 'phone')).toEqual([]);
+  },
+  /** E1 brings the email, E2 U1, E3 U1 again with U2 and the phone (U2 in a profile of its own). */
+  async emailThenTwoPeople(store: Store) {
+    await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+    await ingest(store, E2, 1000, [{ kind: 'user_id', key: 'U1' }]);
+    // U1's profile holds its one user id: U2 starts a profile of its own, whose row names E3.
+    await ingest(store, E3, 2000, [
+      { kind: 'user_id', key: 'U1' },
+      { kind: 'user_id', key: 'U2' },
+      { kind: 'phone', key: PHONE },
+    ]);
+  },
+  /** After `emailThenTwoPeople`: erasure by the phone. */
+  async erasedByPhone(store: Store) {
+    // Found by the phone, erased with U1's profile: E3 (the phone's first event) and E2 (U1's).
+    const erased = await erase(store, 'phone', PHONE, 3000);
+    expect(erased.events).toBe(2);
+    expect(await store.getEvent({ id: E3 })).toBeNull();
+    expect(await eventsOf(store, EMAIL)).toEqual([E1]);
+    expect(await eventsOf(store, 'U2', 'user_id')).toEqual([]);
+  },
+  /** E2 is the first event of U1's and U2's rows; U1 is erased, then U2's profile pruned. */
+  async erasedWithAnotherPerson(store: Store) {
+    // U2 cannot join U1's profile (one user id each): E2 is the first event of both rows.
+    await ingest(store, E1, 0, [{ kind: 'user_id', key: 'U1' }]);
+    await ingest(store, E2, 1000, [
+      { kind: 'user_id', key: 'U1' },
+      { kind: 'user_id', key: 'U2' },
+    ]);
+    await erase(store, 'user_id', 'U1', 2000);
+    expect(await store.getEvent({ id: E2 })).toBeNull();
+    // U2's profile is pruned: nothing of the erased event comes back into the index.
+    expect(await store.pruneProfiles({ before: at(3000), limit: 10 })).toBe(1);
+  },
+};
+
 export function runStoreIdentifierFirstEvent(options: StoreConformanceOptions): void {
   describe(`store conformance, an identifier’s first event in its own row: ${options.name}`, () => {
     let store: Store;
