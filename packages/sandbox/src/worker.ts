@@ -1,16 +1,16 @@
 /**
- * long-file: being split with the sandbox package (issue 13, sandbox); marker until then
+ * long-file: one module-level state (the warm contexts, secret sets, batch memory, cleanup queue and
+ * the send proxies) shared by the transform and send handlers; the vetted-module provider is in
+ * vetted-modules.ts
  *
  * The sandbox worker: runs in a `worker_threads` Worker, owns QuickJS contexts, and answers the
  * pool's messages. Built by tsup as `dist/sandbox-worker.js`.
  */
-import { readFileSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { activityViews } from './activity.js';
 import { createGuestContext } from './context/create.js';
 import { GuestCodeError } from './context/failures.js';
 import type { GuestContext } from './context/guest-context.js';
-import type { ModuleProvider } from './context/host-bridge.js';
 import { setGuestMeter } from './context/meter.js';
 import type { BatchOutcome, TransformSlice } from './context/transform-call.js';
 import { createEgressGuard, type EgressResolver } from './egress.js';
@@ -25,6 +25,7 @@ import type { FromWorker, GuestFetchResponseRaw, ToWorker, WorkerConfig } from '
 import type { ResultSegment, TransformPayload } from './results.js';
 import { secretDigest } from './secret-digest.js';
 import type { CapturedExchange, CodeRef, ConsoleLine, SandboxFailure, SendRun } from './types.js';
+import { vettedModules as modules } from './vetted-modules.js';
 
 const port = parentPort;
 if (!port) throw new Error('sandbox-worker must run in a worker thread');
@@ -42,61 +43,6 @@ setGuestMeter({ enter: activity.enter, leave: activity.leave });
 // A heartbeat the pool reads: a worker whose loop turns settles its calls itself (each has a limit).
 activity.beat();
 setInterval(activity.beat, 100).unref();
-
-// ---- vetted modules ---------------------------------------------------------------------------
-interface ManifestEntry {
-  file: string;
-  version: string;
-  exports: string[];
-  package: string;
-}
-const modulesDir = new URL('./modules/', import.meta.url);
-let manifest: Record<string, ManifestEntry> | undefined;
-function loadManifest(): Record<string, ManifestEntry> {
-  if (!manifest) {
-    try {
-      manifest = JSON.parse(readFileSync(new URL('manifest.json', modulesDir), 'utf8')) as Record<
-        string,
-        ManifestEntry
-      >;
-    } catch {
-      manifest = {};
-    }
-  }
-  return manifest;
-}
-const HOST_BACKED: Record<string, string[]> = {
-  '@openpipes/crypto': ['sha256Hex', 'hmacSha256Hex'],
-  '@openpipes/jwt': ['sign', 'verify', 'decode'],
-  '@openpipes/phone': ['toE164'],
-  crypto: ['createHash', 'createHmac', 'randomUUID', 'getRandomValues'],
-};
-const sources = new Map<string, string>();
-const canonical = (name: string) => (name.startsWith('node:') ? name.slice(5) : name);
-const modules: ModuleProvider = {
-  names: () => [...Object.keys(loadManifest()), ...Object.keys(HOST_BACKED)].sort(),
-  source(name) {
-    const entry = loadManifest()[canonical(name)];
-    if (!entry) return undefined;
-    let src = sources.get(entry.file);
-    if (src === undefined) {
-      src = readFileSync(new URL(entry.file, modulesDir), 'utf8');
-      sources.set(entry.file, src);
-    }
-    return src;
-  },
-  esmFacade(name) {
-    const key = canonical(name);
-    const exports = loadManifest()[key]?.exports ?? HOST_BACKED[key];
-    if (!exports) return undefined;
-    const named = exports.filter((e) => e !== 'default' && /^[A-Za-z_$][\w$]*$/.test(e));
-    return [
-      `const m = globalThis.__openpipes_require(${JSON.stringify(key)});`,
-      `export default (m && m.__esModule && 'default' in m) ? m.default : m;`,
-      named.length ? `export const { ${named.join(', ')} } = m;` : '',
-    ].join('\n');
-  },
-};
 
 // ---- warm contexts ------------------------------------------------------------------------------
 const idle = new Map<string, GuestContext[]>();
