@@ -14,6 +14,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { writeTurnOf } from './write-turn.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
 export interface SqliteDatabase {
@@ -41,6 +42,8 @@ export interface ConnectionOptions {
   database?: SqliteDatabase | (() => SqliteDatabase);
   synchronous?: 'NORMAL' | 'FULL';
   busyTimeoutMs?: number;
+  /** The process's write turn (write-turn.ts), shared by its threads that write this file. */
+  writeTurn?: SharedArrayBuffer;
 }
 
 type Statement = ReturnType<SqliteDatabase['prepare']>;
@@ -73,6 +76,8 @@ export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => voi
 
 /** Opens (lazily) the store's database. */
 export function createConnection(options: ConnectionOptions): Connection {
+  const turn = options.writeTurn ? writeTurnOf(options.writeTurn) : null;
+  const turnWaitMs = options.busyTimeoutMs ?? 5000;
   let handle: SqliteDatabase | null = null;
   let closed = false;
   // The connection's own temp_store (0 DEFAULT, 1 FILE, 2 MEMORY), which a write transaction
@@ -126,6 +131,16 @@ export function createConnection(options: ConnectionOptions): Connection {
       runner = { database, immediate: database.transaction((body: () => unknown) => body()).immediate };
     }
     if (database.inTransaction) return runner.immediate(fn) as T;
+    if (!turn) return outermost(database, fn, options);
+    const had = turn.take(turnWaitMs);
+    try {
+      return outermost(database, fn, options);
+    } finally {
+      if (had) turn.give();
+    }
+  };
+  const outermost = <T>(database: SqliteDatabase, fn: () => T, options?: { spill?: boolean }): T => {
+    const immediate = (runner as NonNullable<typeof runner>).immediate;
     // A write transaction keeps its statement journals in memory, not in a temporary file. Inside a
     // transaction SQLite journals each page a statement changes, so that the statement alone can
     // be undone, whenever the statement may abort after writing more than one b-tree: every insert
@@ -140,10 +155,10 @@ export function createConnection(options: ConnectionOptions): Connection {
     // too (measured: a 111 MB file's VACUUM took 204 MB of RSS against 101 MB). "Outside" means
     // what the connection was opened with: a host may have chosen MEMORY (no usable temporary
     // directory) or FILE, and a write must not set that back to the compiled-in default.
-    if (tempStore === 2 || options?.spill) return runner.immediate(fn) as T;
+    if (tempStore === 2 || options?.spill) return immediate(fn) as T;
     prepare('PRAGMA temp_store = MEMORY').run();
     try {
-      return runner.immediate(fn) as T;
+      return immediate(fn) as T;
     } finally {
       if (database.open) prepare(`PRAGMA temp_store = ${tempStore}`).run();
     }

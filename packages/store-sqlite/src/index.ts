@@ -39,6 +39,7 @@ import { withStorageErrors } from './storage-errors.js';
 import { volumeMethods } from './volume.js';
 
 export type { SqliteDatabase } from './connection.js';
+export { createWriteTurn, releaseWriteTurnOf } from './write-turn.js';
 
 export interface SqliteStoreOptions {
   /** Path of the database file (created if missing), or `:memory:`. */
@@ -52,6 +53,13 @@ export interface SqliteStoreOptions {
   synchronous?: 'NORMAL' | 'FULL';
   /** How long a writer waits for another process's lock, ms. Default 5000. */
   busyTimeoutMs?: number;
+  /**
+   * The write turn ({@link createWriteTurn}) shared by this process's threads that write the same
+   * file: a thread that waits to write is woken as soon as the other's transaction ends, instead of
+   * sleeping in SQLite's busy handler (1, 2, 5, 10 ms ...). Pass the same one to each thread's store
+   * (through `workerData`). Correctness never depends on it: SQLite's lock still orders writers.
+   */
+  writeTurn?: SharedArrayBuffer;
 }
 
 /**

@@ -14,8 +14,8 @@ import type { LogLevel } from './logger.js';
 
 /** Everything the worker needs to build its engine (its `workerData`). */
 export interface DispatchThreadConfig {
-  database:
-    | { kind: 'sqlite'; filename: string }
+  database: /** `writeTurn`: the main thread's store's (store-sqlite write-turn.ts), shared with the worker's. */
+    | { kind: 'sqlite'; filename: string; writeTurn?: SharedArrayBuffer }
     | { kind: 'postgres'; connectionString: string; schema?: string };
   secretKey: string;
   egressAllow: string[];

@@ -18,6 +18,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { EngineObserver, Logger, Pipes, Role, Sandbox, SandboxStats } from '@openpipes/core';
+import { releaseWriteTurnOf } from '@openpipes/store-sqlite';
 import { createMainOutbox } from './dispatch-outbox.js';
 import type {
   DispatchStatus,
@@ -146,6 +147,7 @@ function supervise(file: string, config: DispatchThreadConfig, logger: Logger, s
     const startedAt = Date.now();
     const own = new Worker(file, { workerData: config, name: 'openpipes-dispatch' });
     state.worker = own;
+    const ownThreadId = own.threadId;
     own.on('message', onMessage);
     own.on('error', (err) => {
       if (state.firstStart) settleFirst(err);
@@ -153,6 +155,9 @@ function supervise(file: string, config: DispatchThreadConfig, logger: Logger, s
     });
     state.exited = new Promise((resolveExit) => {
       own.once('exit', (code) => {
+        // Stopped or crashed inside a write: the main thread's store must not wait for its turn.
+        if (config.database.kind === 'sqlite' && config.database.writeTurn)
+          releaseWriteTurnOf(config.database.writeTurn, ownThreadId);
         onExit(own, startedAt, code);
         resolveExit();
       });

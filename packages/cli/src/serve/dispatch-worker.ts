@@ -26,7 +26,11 @@ const config = workerData as DispatchThreadConfig;
 const post = (message: FromWorker) => port.postMessage(message);
 
 async function openStore(database: DispatchThreadConfig['database']): Promise<Store> {
-  if (database.kind === 'sqlite') return sqliteStore({ filename: database.filename });
+  if (database.kind === 'sqlite')
+    return sqliteStore({
+      filename: database.filename,
+      ...(database.writeTurn ? { writeTurn: database.writeTurn } : {}),
+    });
   const { postgresStore } = await import('@openpipes/store-postgres');
   return postgresStore({
     connectionString: database.connectionString,

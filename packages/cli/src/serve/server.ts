@@ -13,7 +13,7 @@ import { createPipes, type Logger, type Pipes, type Role, type Store } from '@op
 import { templates } from '@openpipes/destinations';
 import { createHandler } from '@openpipes/http';
 import { createNodeListener, hardenServer, type ServerLimits } from '@openpipes/http/node';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import { createWriteTurn, sqliteStore } from '@openpipes/store-sqlite';
 import { CliError, exitCodes } from '../errors.js';
 import { type Io, println } from '../io.js';
 import { type Credentials, postgresCredentials, sqliteCredentials } from './credentials.js';
@@ -74,7 +74,7 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   const logger = createCliLogger({ ...settings.log, write: (line) => io.stderr.write(line) });
 
   // Credentials first: nothing is created if they are wrong.
-  const { credentials, store, databaseLabel } = await openStore(settings, io);
+  const { credentials, store, databaseLabel, writeTurn } = await openStore(settings, io);
   for (const warning of credentials.warnings) logger.warn(warning);
 
   // Listen before the engine exists: the demo's stand-in is this very server, and with --port 0
@@ -100,7 +100,13 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
   let pipes: Pipes;
   let thread: DispatchThread | null;
   try {
-    ({ pipes, thread } = await startEngines(settings, store, credentials.secretKey.value, loopback, logger));
+    ({ pipes, thread } = await startEngines(
+      settings,
+      { store, writeTurn },
+      credentials.secretKey.value,
+      loopback,
+      logger,
+    ));
   } catch (err) {
     server.close();
     await store.close().catch(() => {});
@@ -180,13 +186,21 @@ export async function runServe(settings: ServeSettings, io: Io): Promise<number>
 async function openStore(
   settings: ServeSettings,
   io: Io,
-): Promise<{ credentials: Credentials; store: Store; databaseLabel: string }> {
+): Promise<{ credentials: Credentials; store: Store; databaseLabel: string; writeTurn?: SharedArrayBuffer }> {
   if (settings.database.kind === 'sqlite') {
     const filename = resolve(settings.database.filename);
     mkdirSync(dirname(filename), { recursive: true });
     const existed = existsSync(filename) && statSync(filename).size > 0;
     const credentials = sqliteCredentials(io.env, filename, existed);
-    return { credentials, store: sqliteStore({ filename }), databaseLabel: `SQLite ${filename}` };
+    // Shared with the dispatch thread's store: the two threads take turns to write without
+    // sleeping in SQLite's busy handler.
+    const writeTurn = createWriteTurn();
+    return {
+      credentials,
+      store: sqliteStore({ filename, writeTurn }),
+      databaseLabel: `SQLite ${filename}`,
+      writeTurn,
+    };
   }
   const credentials = postgresCredentials(io.env);
   const { postgresStore } = await import('@openpipes/store-postgres');
@@ -240,7 +254,7 @@ function answerRoot(req: IncomingMessage, res: ServerResponse, path: string, wit
  */
 async function startEngines(
   settings: ServeSettings,
-  store: Store,
+  { store, writeTurn }: { store: Store; writeTurn?: SharedArrayBuffer | undefined },
   secretKey: string,
   loopback: string,
   logger: Logger,
@@ -282,7 +296,11 @@ async function startEngines(
       {
         database:
           settings.database.kind === 'sqlite'
-            ? { kind: 'sqlite', filename: resolve(settings.database.filename) }
+            ? {
+                kind: 'sqlite',
+                filename: resolve(settings.database.filename),
+                ...(writeTurn ? { writeTurn } : {}),
+              }
             : settings.database,
         secretKey,
         egressAllow,

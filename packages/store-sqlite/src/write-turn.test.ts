@@ -1,0 +1,185 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import Database from 'better-sqlite3';
+import { transformSync } from 'esbuild';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConnection } from './connection.js';
+import { createWriteTurn, releaseWriteTurnOf, writeTurnOf } from './write-turn.js';
+
+// Thread numbers are threadId + 1; these tests give two handles of one thread different numbers,
+// so every case that does not block runs in one thread and cannot depend on scheduling.
+const main = 1;
+const other = 2;
+
+describe('write turn, one handle per thread number', () => {
+  it('is taken by one thread at a time, and free again once given back', () => {
+    const turn = createWriteTurn();
+    const a = writeTurnOf(turn, main);
+    const b = writeTurnOf(turn, other);
+    expect(a.take(0)).toBe(true);
+    expect(b.take(0)).toBe(false);
+    a.give();
+    expect(b.take(0)).toBe(true);
+    expect(a.take(0)).toBe(false);
+    b.give();
+    expect(a.take(0)).toBe(true);
+  });
+
+  it('a thread that already has the turn does not wait for itself', () => {
+    const turn = createWriteTurn();
+    const a = writeTurnOf(turn, main);
+    expect(a.take(0)).toBe(true);
+    // Would wait out the whole minute if it looked only at the state.
+    expect(a.take(60_000)).toBe(false);
+  });
+
+  it('a thread that ended holding the turn is freed by its owner, and only that thread', () => {
+    const turn = createWriteTurn();
+    const ended = writeTurnOf(turn, other);
+    const survivor = writeTurnOf(turn, main);
+    expect(ended.take(0)).toBe(true);
+    // threadId 0 is thread number 1 (the main thread): not the holder.
+    expect(releaseWriteTurnOf(turn, main - 1)).toBe(false);
+    expect(survivor.take(0)).toBe(false);
+    expect(releaseWriteTurnOf(turn, other - 1)).toBe(true);
+    expect(survivor.take(0)).toBe(true);
+    expect(releaseWriteTurnOf(turn, other - 1)).toBe(false);
+  });
+});
+
+const workerSource = `
+const { parentPort, workerData } = require('node:worker_threads');
+import(workerData.module).then(({ writeTurnOf }) => {
+  const turn = writeTurnOf(workerData.turn);
+  parentPort.on('message', (message) => {
+    if (message === 'take') parentPort.postMessage(turn.take(60_000));
+    if (message === 'give') { turn.give(); parentPort.postMessage('given'); }
+  });
+  parentPort.postMessage('ready');
+});
+`;
+
+/** A worker thread with its own handle on `turn`, driven by messages. */
+async function turnWorker(turn: SharedArrayBuffer) {
+  // The module under test, compiled as vitest compiles it (esbuild), for a thread vitest does not run.
+  const source = readFileSync(new URL('./write-turn.ts', import.meta.url), 'utf8');
+  const { code } = transformSync(source, { loader: 'ts', format: 'esm' });
+  const module = `data:text/javascript;base64,${Buffer.from(code).toString('base64')}`;
+  const worker = new Worker(workerSource, { eval: true, workerData: { turn, module } });
+  const replies: unknown[] = [];
+  const waiting: Array<(value: unknown) => void> = [];
+  worker.on('message', (m) => {
+    const next = waiting.shift();
+    if (next) next(m);
+    else replies.push(m);
+  });
+  const reply = () =>
+    replies.length > 0 ? Promise.resolve(replies.shift()) : new Promise((resolve) => waiting.push(resolve));
+  expect(await reply()).toBe('ready');
+  return {
+    worker,
+    reply,
+    send: (message: string) => worker.postMessage(message),
+    ask: (message: string) => {
+      worker.postMessage(message);
+      return reply();
+    },
+  };
+}
+
+/** Blocks until some thread waits for the turn (it blocks in Atomics.wait: it cannot answer). */
+function untilWaiting(turn: SharedArrayBuffer) {
+  const words = new Int32Array(turn);
+  const waiting = () => words.subarray(2).some((slot) => slot !== 0);
+  while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
+}
+
+describe('write turn across threads', () => {
+  const workers: Worker[] = [];
+  afterEach(async () => {
+    for (const worker of workers.splice(0)) await worker.terminate();
+  });
+
+  it('a waiting thread is handed the turn: the giver cannot take it back before it', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    expect(mine.take(0)).toBe(true);
+    const other = await turnWorker(turn);
+    workers.push(other.worker);
+    other.send('take');
+    untilWaiting(turn);
+    mine.give();
+    // Handed over: however fast this thread asks again, the turn is the waiter's.
+    expect(mine.take(0)).toBe(false);
+    expect(await other.reply()).toBe(true);
+    expect(mine.take(0)).toBe(false);
+    expect(await other.ask('give')).toBe('given');
+    expect(mine.take(0)).toBe(true);
+    mine.give();
+  });
+
+  it('a worker terminated while it holds the turn leaves it to its owner to free', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    expect(await other.ask('take')).toBe(true);
+    const id = other.worker.threadId;
+    await other.worker.terminate();
+    expect(mine.take(0)).toBe(false);
+    expect(releaseWriteTurnOf(turn, id)).toBe(true);
+    expect(mine.take(0)).toBe(true);
+    mine.give();
+  });
+
+  it('a worker terminated while it waits is no longer handed the turn once its owner clears it', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    expect(mine.take(0)).toBe(true);
+    const other = await turnWorker(turn);
+    other.send('take');
+    untilWaiting(turn);
+    const id = other.worker.threadId;
+    await other.worker.terminate();
+    // The ended thread still looks like a waiter: the turn would be handed to it.
+    mine.give();
+    expect(mine.take(0)).toBe(false);
+    // Its owner's exit handler: nothing held, its place among the waiters cleared.
+    expect(releaseWriteTurnOf(turn, id)).toBe(false);
+    expect(mine.take(0)).toBe(true);
+    mine.give();
+    expect(mine.take(0)).toBe(true);
+    mine.give();
+  });
+});
+
+describe('a connection with a write turn', () => {
+  it('takes the turn for its outermost transaction only, and gives it back when the body throws', () => {
+    const turn = createWriteTurn();
+    const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
+    const connection = createConnection({
+      database: new Database(join(dir, 'turn.db')) as never,
+      writeTurn: turn,
+    });
+    const elsewhere = writeTurnOf(turn, 99);
+    connection.db().exec('CREATE TABLE t (n INTEGER)');
+    connection.tx(() => {
+      expect(elsewhere.take(0)).toBe(false);
+      connection.tx(() => connection.prepare('INSERT INTO t VALUES (1)').run());
+      expect(elsewhere.take(0)).toBe(false);
+    });
+    expect(elsewhere.take(0)).toBe(true);
+    elsewhere.give();
+    expect(() =>
+      connection.tx(() => {
+        connection.prepare('INSERT INTO t VALUES (2)').run();
+        throw new Error('the body failed');
+      }),
+    ).toThrow('the body failed');
+    expect(elsewhere.take(0)).toBe(true);
+    elsewhere.give();
+    expect(connection.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
+    connection.close();
+  });
+});
