@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { transformSync } from 'esbuild';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createConnection } from './connection.js';
 import { createWriteTurn, releaseWriteTurnOf, writeTurnOf } from './write-turn.js';
 
@@ -96,6 +96,33 @@ function untilWaiting(turn: SharedArrayBuffer) {
   while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
 }
 
+describe('write turn, its wait', () => {
+  it('ends at its deadline even when the wall clock is set back while it waits', () => {
+    const turn = createWriteTurn();
+    // Held by a thread that does not give it back (it hangs, say).
+    expect(writeTurnOf(turn, other).take(0)).toBe(true);
+    const mine = writeTurnOf(turn, main);
+    const setBack = Date.now() - 3_600_000;
+    const clock = vi.spyOn(Date, 'now').mockReturnValue(setBack);
+    // take(50) waits in slices of at most 20 ms: a few of them. Past 100 it is waiting out the hour.
+    const wait = Atomics.wait;
+    let waits = 0;
+    const counted = vi
+      .spyOn(Atomics, 'wait')
+      .mockImplementation((...args: Parameters<typeof Atomics.wait>) => {
+        if (++waits > 100) throw new Error('still waiting, long past its deadline');
+        return wait(...args);
+      });
+    try {
+      clock.mockReturnValueOnce(setBack + 3_600_000);
+      expect(mine.take(50)).toBe(false);
+    } finally {
+      counted.mockRestore();
+      clock.mockRestore();
+    }
+  });
+});
+
 describe('write turn across threads', () => {
   const workers: Worker[] = [];
   afterEach(async () => {
@@ -150,6 +177,20 @@ describe('write turn across threads', () => {
     expect(mine.take(0)).toBe(true);
     mine.give();
     expect(mine.take(0)).toBe(true);
+    mine.give();
+  });
+  it('a handover to a thread that ended waiting, before its owner clears it, goes back to the giver after a slice', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    expect(mine.take(0)).toBe(true);
+    const other = await turnWorker(turn);
+    other.send('take');
+    untilWaiting(turn);
+    await other.worker.terminate();
+    // Its owner (this thread) has not run its exit handler yet: in serve the main thread is blocked
+    // in take() and cannot, so it would wait out its whole busy timeout for a thread that is gone.
+    mine.give();
+    expect(mine.take(3000)).toBe(true);
     mine.give();
   });
 });

@@ -19,7 +19,8 @@
  *
  * The shared words (Int32Array over a SharedArrayBuffer):
  * - `state`: 0 free; 1 taken; a negative number `-n`: handed over by the thread numbered `n`, to be
- *   taken by any thread that waited except `n` itself (unless no other thread waits any more);
+ *   taken by any thread that waited except `n` itself (unless no other thread waits any more, or
+ *   none took it within a slice: the one it was for has ended);
  * - `holder`: the number of the thread that has the turn (0 when none), so that its owner can free
  *   a turn held by a thread that ended;
  * - one slot per waiting thread, holding its number (0 when free), so that a turn is handed only to
@@ -36,7 +37,10 @@ const firstSlot = 2;
 const slots = 14;
 const words = firstSlot + slots;
 
-/** Longest single wait before a waiter looks at the turn again (a handover nobody took, say). */
+/**
+ * Longest single wait before a waiter looks at the turn again (a handover nobody took, say); and how
+ * long a thread's handover may stand untaken before it takes the turn back itself.
+ */
 const sliceMs = 20;
 
 /**
@@ -97,18 +101,28 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       // This thread has it already (a second store of the same file on one thread): waiting would
       // only end at the deadline.
       if (Atomics.load(shared, holderWord) === thread) return false;
-      const deadline = Date.now() + waitMs;
+      // A monotonic clock: a wall clock set back while it waits would lengthen the wait as much.
+      const deadline = performance.now() + waitMs;
       const slot = enlist();
+      // This thread's own handover stood untaken for a whole slice: see below.
+      let untaken = false;
       try {
         for (;;) {
           const seen = Atomics.load(shared, stateWord);
           if (seen === 0 && claim(0)) return true;
           // A handover is for a thread that waited; the thread that made it takes it back only
-          // when no other thread waits any more (the one it was for gave up or ended meanwhile).
-          if (seen < 0 && (seen !== -thread || !othersWait()) && claim(seen)) return true;
-          const left = deadline - Date.now();
+          // when no other thread waits any more (the one it was for gave up or ended meanwhile),
+          // or when none took it within a slice: a waiter is woken at once, so one that has not
+          // taken it by then has ended (stopped while it waited, its owner yet to clear its
+          // place; the owner may be this very thread, which cannot while it waits here).
+          if (seen < 0 && (seen !== -thread || untaken || !othersWait()) && claim(seen)) return true;
+          const left = deadline - performance.now();
           if (left <= 0) return false;
-          if (seen !== 0) Atomics.wait(shared, stateWord, seen, Math.min(left, sliceMs));
+          if (seen !== 0)
+            untaken =
+              Atomics.wait(shared, stateWord, seen, Math.min(left, sliceMs)) === 'timed-out' &&
+              seen === -thread &&
+              left >= sliceMs;
         }
       } finally {
         if (slot >= 0) Atomics.store(shared, slot, 0);
