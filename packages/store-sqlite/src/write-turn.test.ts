@@ -40,8 +40,9 @@ describe('write turn, one handle per thread number', () => {
     const ended = writeTurnOf(turn, other);
     const survivor = writeTurnOf(turn, main);
     expect(ended.take(0)).toBe(true);
-    // threadId 0 is thread number 1 (the main thread): not the holder.
-    expect(releaseWriteTurnOf(turn, main - 1)).toBe(false);
+    // Another worker's threadId: not the holder. The main thread's (0) is no worker's.
+    expect(releaseWriteTurnOf(turn, 5)).toBe(false);
+    expect(() => releaseWriteTurnOf(turn, main - 1)).toThrow(TypeError);
     expect(survivor.take(0)).toBe(false);
     expect(releaseWriteTurnOf(turn, other - 1)).toBe(true);
     expect(survivor.take(0)).toBe(true);
@@ -80,6 +81,8 @@ async function turnWorker(turn: SharedArrayBuffer) {
   expect(await reply()).toBe('ready');
   return {
     worker,
+    /** Read at spawn: a Worker reports -1 once it has exited. */
+    id: worker.threadId,
     reply,
     send: (message: string) => worker.postMessage(message),
     ask: (message: string) => {
@@ -158,6 +161,39 @@ describe('write turn across threads', () => {
     expect(releaseWriteTurnOf(turn, id)).toBe(true);
     expect(mine.take(0)).toBe(true);
     mine.give();
+  });
+
+  it('its exit event reports threadId -1: that id is refused, not taken for a thread that frees a handed-over turn', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    expect(await other.ask('take')).toBe(true);
+    const released = new Promise<unknown>((resolve) => {
+      other.worker.once('exit', () => {
+        try {
+          resolve(releaseWriteTurnOf(turn, other.worker.threadId));
+        } catch (err) {
+          resolve(err);
+        }
+      });
+    });
+    await other.worker.terminate();
+    const result = await released;
+    expect(result).toBeInstanceOf(Error);
+    expect(String(result)).toMatch(/threadId -1/);
+    // Until its owner frees it with the id it read at spawn, the ended thread holds the turn.
+    expect(mine.take(0)).toBe(false);
+    // -1 is thread number 0, the holder word's "nobody": a turn handed over (its holder word 0)
+    // would have been freed for the giver to take back.
+    const words = new Int32Array(turn);
+    words[2] = 77;
+    const giver = writeTurnOf(turn, 76);
+    expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
+    expect(giver.take(0)).toBe(true);
+    giver.give();
+    expect(() => releaseWriteTurnOf(turn, -1)).toThrow(/threadId -1/);
+    expect(giver.take(0)).toBe(false);
+    words[2] = 0;
   });
 
   it('a worker terminated while it waits is no longer handed the turn once its owner clears it', async () => {

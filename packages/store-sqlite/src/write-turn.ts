@@ -141,12 +141,21 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
  * the waiters: for the owner of a worker that ended (its `exit` event), which may have been stopped
  * inside a transaction or while it waited. True when it held the turn.
  *
+ * Read `worker.threadId` when the worker starts: in its `exit` event it is -1, which is refused
+ * (a TypeError) rather than taken for "no thread", whose number is the free holder word's.
+ *
  * @example
  * ```ts
- * worker.once('exit', () => releaseWriteTurnOf(writeTurn, worker.threadId));
+ * const worker = new Worker(file, { workerData: { filename, writeTurn } });
+ * const id = worker.threadId;
+ * worker.once('exit', () => releaseWriteTurnOf(writeTurn, id));
  * ```
  */
 export function releaseWriteTurnOf(buffer: SharedArrayBuffer, workerThreadId: number): boolean {
+  if (!Number.isInteger(workerThreadId) || workerThreadId < 1)
+    throw new TypeError(
+      `releaseWriteTurnOf: threadId ${workerThreadId} is not a worker's (read worker.threadId when it starts: it is -1 once it has exited)`,
+    );
   const shared = new Int32Array(buffer, 0, words);
   const thread = workerThreadId + 1;
   // Ended while waiting: it must not look like a waiter to hand the turn to.
