@@ -57,6 +57,18 @@ import(workerData.module).then(({ writeTurnOf }) => {
   parentPort.on('message', (message) => {
     if (message === 'take') parentPort.postMessage(turn.take(60_000));
     if (message === 'give') { turn.give(); parentPort.postMessage('given'); }
+    // Gives, and stops for good at the first look at the waiters' slots: a thread terminated there.
+    if (message === 'give, stopped in it') {
+      const load = Atomics.load;
+      Atomics.load = (array, index) => {
+        if (array.buffer === workerData.turn && index >= 2) {
+          parentPort.postMessage('stopped');
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        }
+        return load(array, index);
+      };
+      turn.give();
+    }
   });
   parentPort.postMessage('ready');
 });
@@ -194,6 +206,19 @@ describe('write turn across threads', () => {
     expect(() => releaseWriteTurnOf(turn, -1)).toThrow(/threadId -1/);
     expect(giver.take(0)).toBe(false);
     words[2] = 0;
+  });
+
+  it('a worker terminated in the middle of giving the turn back leaves it to its owner to free', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    expect(await other.ask('take')).toBe(true);
+    expect(await other.ask('give, stopped in it')).toBe('stopped');
+    await other.worker.terminate();
+    // Had it cleared its holder word first, its owner could not tell it held the turn: taken for good.
+    expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
+    expect(mine.take(0)).toBe(true);
+    mine.give();
   });
 
   it('a worker terminated while it waits is no longer handed the turn once its owner clears it', async () => {

@@ -129,8 +129,12 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       }
     },
     give() {
+      // Who waits is read first: a thread can be stopped (Worker.terminate) where it calls a
+      // function, and one stopped after clearing its holder word, the turn still taken, would
+      // leave its owner unable to tell that it held the turn, and the turn taken for good.
+      const handover = othersWait();
       Atomics.store(shared, holderWord, 0);
-      Atomics.store(shared, stateWord, othersWait() ? -thread : 0);
+      Atomics.store(shared, stateWord, handover ? -thread : 0);
       Atomics.notify(shared, stateWord);
     },
   };
