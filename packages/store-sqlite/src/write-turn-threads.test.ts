@@ -42,7 +42,7 @@ async function connectionModule(): Promise<string> {
 }
 
 // Each thread waits for `go`, then writes its rows one transaction each, through the store's own
-// connection. In every transaction it looks at the turn's holder word: a thread that went on
+// connection. In every transaction it looks at the turn's state (its holder's number): a thread that went on
 // without the turn (it waited out busy_timeout) counts as `without`.
 const writerSource = `
 const { parentPort, workerData, threadId } = require('node:worker_threads');
@@ -50,7 +50,7 @@ import(workerData.module).then(({ createConnection }) => {
   const { filename, turn, go, rows } = workerData;
   const connection = createConnection({ filename, writeTurn: turn });
   const insert = () => connection.prepare('INSERT INTO w (thread, n) VALUES (?, ?)');
-  const holder = new Int32Array(turn);
+  const state = new Int32Array(turn);
   const flag = new Int32Array(go);
   Atomics.add(flag, 1, 1);
   Atomics.notify(flag, 1);
@@ -60,7 +60,7 @@ import(workerData.module).then(({ createConnection }) => {
   for (let n = 0; n < rows; n++) {
     try {
       connection.tx(() => {
-        if (Atomics.load(holder, 1) !== threadId + 1) without++;
+        if (Atomics.load(state, 0) !== threadId + 1) without++;
         insert().run(threadId, n);
       });
     } catch (err) {

@@ -57,6 +57,18 @@ import(workerData.module).then(({ writeTurnOf }) => {
   parentPort.on('message', (message) => {
     if (message === 'take') parentPort.postMessage(turn.take(60_000));
     if (message === 'give') { turn.give(); parentPort.postMessage('given'); }
+    // Takes, and stops for good at its first write to the turn once it has won it (if it makes one).
+    if (message === 'take, stopped after') {
+      const store = Atomics.store;
+      Atomics.store = (array, index, value) => {
+        if (array.buffer === workerData.turn) {
+          parentPort.postMessage('stopped');
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        }
+        return store(array, index, value);
+      };
+      parentPort.postMessage(turn.take(60_000));
+    }
     // Gives, and stops for good at the first look at the waiters' slots: a thread terminated there.
     if (message === 'give, stopped in it') {
       const load = Atomics.load;
@@ -195,8 +207,8 @@ describe('write turn across threads', () => {
     expect(String(result)).toMatch(/threadId -1/);
     // Until its owner frees it with the id it read at spawn, the ended thread holds the turn.
     expect(mine.take(0)).toBe(false);
-    // -1 is thread number 0, the holder word's "nobody": a turn handed over (its holder word 0)
-    // would have been freed for the giver to take back.
+    // -1 is thread number 0: taken for the holder of a turn handed over (whose holder word was 0
+    // when holder and state were two words), it freed it for the giver to take back.
     const words = new Int32Array(turn);
     words[2] = 77;
     const giver = writeTurnOf(turn, 76);
@@ -206,6 +218,20 @@ describe('write turn across threads', () => {
     expect(() => releaseWriteTurnOf(turn, -1)).toThrow(/threadId -1/);
     expect(giver.take(0)).toBe(false);
     words[2] = 0;
+  });
+
+  it('a worker terminated right after it won the turn leaves it to its owner to free', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    // 'stopped' (at a write after its compareExchange) or true (it made none: nothing to stop at).
+    expect(['stopped', true]).toContain(await other.ask('take, stopped after'));
+    expect(mine.take(0)).toBe(false);
+    await other.worker.terminate();
+    // Had it won the state word without yet naming itself in another, its owner could not tell.
+    expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
+    expect(mine.take(0)).toBe(true);
+    mine.give();
   });
 
   it('a worker terminated in the middle of giving the turn back leaves it to its owner to free', async () => {

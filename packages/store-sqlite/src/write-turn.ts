@@ -18,11 +18,11 @@
  * the turn.
  *
  * The shared words (Int32Array over a SharedArrayBuffer):
- * - `state`: 0 free; 1 taken; a negative number `-n`: handed over by the thread numbered `n`, to be
+ * - `state`: 0 free; a positive number `n`: taken by the thread numbered `n` (one word, so that its
+ *   owner can free a turn held by a thread that ended, wherever that thread was stopped); a
+ *   negative number `-n`: handed over by the thread numbered `n`, to be
  *   taken by any thread that waited except `n` itself (unless no other thread waits any more, or
  *   none took it within a slice: the one it was for has ended);
- * - `holder`: the number of the thread that has the turn (0 when none), so that its owner can free
- *   a turn held by a thread that ended;
  * - one slot per waiting thread, holding its number (0 when free), so that a turn is handed only to
  *   a thread that waits, and a thread that ended while it waited stops counting as one.
  *
@@ -31,8 +31,7 @@
 import { threadId } from 'node:worker_threads';
 
 const stateWord = 0;
-const holderWord = 1;
-/** Then one word per waiting thread (its number), so that its owner can clear it if it ends. */
+/** Word 1 is unused. Then one word per waiting thread (its number), so that its owner can clear it if it ends. */
 const firstSlot = 2;
 const slots = 14;
 const words = firstSlot + slots;
@@ -79,9 +78,7 @@ export interface WriteTurnHandle {
 export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): WriteTurnHandle {
   const shared = new Int32Array(buffer, 0, words);
   const claim = (seen: number) => {
-    if (Atomics.compareExchange(shared, stateWord, seen, 1) !== seen) return false;
-    Atomics.store(shared, holderWord, thread);
-    return true;
+    return Atomics.compareExchange(shared, stateWord, seen, thread) === seen;
   };
   const othersWait = () => {
     for (let i = firstSlot; i < words; i++) {
@@ -100,7 +97,7 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       if (claim(0)) return true;
       // This thread has it already (a second store of the same file on one thread): waiting would
       // only end at the deadline.
-      if (Atomics.load(shared, holderWord) === thread) return false;
+      if (Atomics.load(shared, stateWord) === thread) return false;
       // A monotonic clock: a wall clock set back while it waits would lengthen the wait as much.
       const deadline = performance.now() + waitMs;
       const slot = enlist();
@@ -129,12 +126,7 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       }
     },
     give() {
-      // Who waits is read first: a thread can be stopped (Worker.terminate) where it calls a
-      // function, and one stopped after clearing its holder word, the turn still taken, would
-      // leave its owner unable to tell that it held the turn, and the turn taken for good.
-      const handover = othersWait();
-      Atomics.store(shared, holderWord, 0);
-      Atomics.store(shared, stateWord, handover ? -thread : 0);
+      Atomics.store(shared, stateWord, othersWait() ? -thread : 0);
       Atomics.notify(shared, stateWord);
     },
   };
@@ -146,7 +138,7 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
  * inside a transaction or while it waited. True when it held the turn.
  *
  * Read `worker.threadId` when the worker starts: in its `exit` event it is -1, which is refused
- * (a TypeError) rather than taken for "no thread", whose number is the free holder word's.
+ * (a TypeError) rather than taken for thread number 0, the free turn's.
  *
  * @example
  * ```ts
@@ -164,8 +156,7 @@ export function releaseWriteTurnOf(buffer: SharedArrayBuffer, workerThreadId: nu
   const thread = workerThreadId + 1;
   // Ended while waiting: it must not look like a waiter to hand the turn to.
   for (let i = firstSlot; i < words; i++) Atomics.compareExchange(shared, i, thread, 0);
-  if (Atomics.compareExchange(shared, holderWord, thread, 0) !== thread) return false;
-  Atomics.store(shared, stateWord, 0);
+  if (Atomics.compareExchange(shared, stateWord, thread, 0) !== thread) return false;
   Atomics.notify(shared, stateWord);
   return true;
 }
