@@ -31,7 +31,10 @@
 import { threadId } from 'node:worker_threads';
 
 const stateWord = 0;
-/** Word 1 is unused. Then one word per waiting thread (its number), so that its owner can clear it if it ends. */
+/**
+ * Word 1 is unused (it held the holder's number before the state word did). Then one word per
+ * waiting thread (its number), so that its owner can clear it if it ends.
+ */
 const firstSlot = 2;
 const slots = 14;
 const words = firstSlot + slots;
@@ -77,9 +80,7 @@ export interface WriteTurnHandle {
  */
 export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): WriteTurnHandle {
   const shared = new Int32Array(buffer, 0, words);
-  const claim = (seen: number) => {
-    return Atomics.compareExchange(shared, stateWord, seen, thread) === seen;
-  };
+  const claim = (seen: number) => Atomics.compareExchange(shared, stateWord, seen, thread) === seen;
   const othersWait = () => {
     for (let i = firstSlot; i < words; i++) {
       const waiter = Atomics.load(shared, i);
