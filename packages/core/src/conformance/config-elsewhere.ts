@@ -33,12 +33,40 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
     const h = engineHarness(options, { prefix: 'elsewhere' });
 
     /**
+     * Runs `change` (once) after the dispatcher's next claim that takes deliveries, before the
+     * claim returns to its lane: a change committed and signalled while the claim was in flight.
+     */
+    const duringClaim = () => {
+      let change: (() => Promise<void>) | null = null;
+      let fired = () => {};
+      return {
+        arm(next: () => Promise<void>) {
+          change = next;
+          return new Promise<void>((resolve) => {
+            fired = resolve;
+          });
+        },
+        async afterClaim() {
+          const run = change;
+          change = null;
+          if (!run) return;
+          await run();
+          fired();
+        },
+      };
+    };
+
+    /**
      * A writer (ingest role) and a dispatcher (dispatch role) on one database, as `openpipes serve`
      * splits them. With `wakes`, the writer wakes the dispatcher (through the dispatcher's store
      * subscription, as PostgreSQL's NOTIFY or serve's `wake` message do); with `config`, it calls
      * its `configChanged()` after each configuration write.
      */
-    const split = async (egress: string[], forward: { wakes: boolean; config: boolean }) => {
+    const split = async (
+      egress: string[],
+      forward: { wakes: boolean; config: boolean },
+      afterClaim: () => Promise<void> = async () => {},
+    ) => {
       const db = h.dbName();
       const now = Date.now();
       const listeners = new Set<(ids: string[]) => void>();
@@ -61,6 +89,11 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
           // Woken only by the writer: a store's own wake-ups (PostgreSQL's LISTEN) are not used.
           store: {
             ...store,
+            async claimDeliveries(input) {
+              const claimed = await store.claimDeliveries(input);
+              if (claimed.length > 0) await afterClaim();
+              return claimed;
+            },
             async subscribe(listener) {
               listeners.add(listener);
               return async () => {
@@ -109,6 +142,88 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
         ['send-2', { order_id: 'ord_after', by: 'transform-2' }],
       ]);
     });
+
+    it('a batch goes out with a transform and a destination changed while it was being claimed', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const claims = duringClaim();
+      const { writer, dispatcher } = await split(
+        [platform.host],
+        { wakes: true, config: true },
+        claims.afterClaim,
+      );
+      const { pipe, destination } = await passThroughPipe(writer, {
+        name: 'platform',
+        send: taggedSend(`${platform.url}/events`, 'send-1'),
+      });
+      await writer.pipes.update(pipe.id, { transform: markingTransform('transform-1') });
+      await dispatcher.start();
+      await writer.ingest('web', orderEvents(['ord_before']));
+      await settled(writer, pipe.id, 1);
+
+      // The lane read the configuration before its claim; both writes land before the claim returns.
+      const fired = claims.arm(async () => {
+        await writer.pipes.update(pipe.id, { transform: markingTransform('transform-2') });
+        await writer.destinations.update(destination.id, {
+          send: taggedSend(`${platform.url}/events`, 'send-2'),
+        });
+      });
+      await writer.ingest('web', orderEvents(['ord_during']));
+      await fired;
+      const deliveries = await settled(writer, pipe.id, 2);
+      expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+      const sent = platform.requests.map(
+        (r) => r.json as { data: Array<{ event_payload: object }>; v: string },
+      );
+      expect(sent.map((body) => [body.v, body.data[0]?.event_payload])).toEqual([
+        ['send-1', { order_id: 'ord_before', by: 'transform-1' }],
+        ['send-2', { order_id: 'ord_during', by: 'transform-2' }],
+      ]);
+    });
+
+    it.each([
+      ['pipe', 'pipe'],
+      ['destination', 'destination'],
+    ] as const)(
+      'a batch whose %s is disabled during its claim is given back unsent, and goes out once it is enabled again',
+      async (_, what) => {
+        const platform = await h.server(() => ({ body: { ok: true } }));
+        const claims = duringClaim();
+        const { writer, dispatcher } = await split(
+          [platform.host],
+          { wakes: true, config: true },
+          claims.afterClaim,
+        );
+        const { pipe, destination } = await passThroughPipe(writer, {
+          name: 'platform',
+          send: taggedSend(`${platform.url}/events`, 'send-1'),
+        });
+        const registry = what === 'pipe' ? writer.pipes : writer.destinations;
+        const id = what === 'pipe' ? pipe.id : destination.id;
+        await dispatcher.start();
+        const fired = claims.arm(async () => {
+          await registry.disable(id);
+        });
+        await writer.ingest('web', orderEvents(['ord_during']));
+        await fired;
+        await dispatcher.idle();
+        // Not sent, and not left leased (`sending`) until its lease runs out: pending again.
+        const page = await writer.deliveries.list(pipe.id, { limit: 10 });
+        expect(page.data.map((d) => d.status)).toEqual(['pending']);
+        expect(platform.requests).toHaveLength(0);
+
+        // Enabled again: a pipe's lane is woken by the next event, a destination's lane starts anew.
+        await registry.enable(id);
+        if (what === 'pipe') await writer.ingest('web', orderEvents(['ord_after']));
+        const deliveries = await settled(writer, pipe.id, what === 'pipe' ? 2 : 1);
+        expect(deliveries.map((d) => d.status)).toEqual(deliveries.map(() => 'delivered'));
+        const sent = platform.requests.flatMap(
+          (r) => (r.json as { data: Array<{ event_payload: { order_id: string } }> }).data,
+        );
+        expect(sent.map((e) => e.event_payload.order_id).sort()).toEqual(
+          what === 'pipe' ? ['ord_after', 'ord_during'] : ['ord_during'],
+        );
+      },
+    );
 
     it('starts the lane of a destination made by the writer, with no wake-up at all', async () => {
       const platform = await h.server(() => ({ body: { ok: true } }));

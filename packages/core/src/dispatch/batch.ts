@@ -12,41 +12,105 @@ import { type Context, inSpan, linksOf, ROOT_CONTEXT, SpanKind, trace, traceIdOf
 import { engineFaultDelayMs, leaseRenewalMs } from './backoff.js';
 import { judgeBatch, recordBatch } from './breaker.js';
 import type { DispatchContext, LaneState } from './context.js';
+import { claimableUnder } from './lane-step.js';
+
+/** A batch as the lane claimed it: the configuration it read before claiming, and when it claimed. */
+export interface ClaimedBatch {
+  destination: Destination;
+  config: ConfigSnapshot;
+  deliveries: ClaimedDelivery[];
+  at: { start: number; end: number };
+}
 
 export async function processBatch(
   ctx: DispatchContext,
   lane: LaneState,
-  destination: Destination,
-  config: ConfigSnapshot,
-  claimed: ClaimedDelivery[],
-  claimedAt: { start: number; end: number } = { start: Date.now(), end: Date.now() },
+  batch: ClaimedBatch,
 ): Promise<void> {
+  const current = await currentBatch(ctx, lane, batch);
+  if (!current) return;
+  const { destination, config, claimed, fault } = current;
   const { deps } = ctx;
   const tracer = deps.tracer ?? null;
-  if (!tracer) return deliverAndRecord(ctx, lane, destination, config, claimed, undefined);
+  if (!tracer) return deliverAndRecord(ctx, lane, destination, config, claimed, undefined, fault);
   // A root span per batch, linked to the trace of each event in it; claim is timed before.
   const attributes = {
     'openpipes.destination': destination.name,
     'openpipes.destination_id': destination.id,
     'openpipes.batch.size': claimed.length,
   };
-  const batch = tracer.startSpan(
+  const span = tracer.startSpan(
     'openpipes.batch',
     {
       kind: SpanKind.INTERNAL,
-      startTime: claimedAt.start,
+      startTime: batch.at.start,
       attributes,
       links: linksOf(claimed.map((c) => c.trace_parent)),
     },
     ROOT_CONTEXT,
   );
-  const parent = trace.setSpan(ROOT_CONTEXT, batch);
-  tracer.startSpan('openpipes.claim', { startTime: claimedAt.start, attributes }, parent).end(claimedAt.end);
+  const parent = trace.setSpan(ROOT_CONTEXT, span);
+  tracer.startSpan('openpipes.claim', { startTime: batch.at.start, attributes }, parent).end(batch.at.end);
   try {
-    await deliverAndRecord(ctx, lane, destination, config, claimed, parent);
+    await deliverAndRecord(ctx, lane, destination, config, claimed, parent, fault);
   } finally {
-    batch.end();
+    span.end();
   }
+}
+
+interface CurrentBatch {
+  destination: Destination;
+  config: ConfigSnapshot;
+  claimed: ClaimedDelivery[];
+  /** The configuration could not be read: record the batch as an engine fault. */
+  fault?: { error: unknown };
+}
+
+/**
+ * The configuration a batch goes out with: the current one, so at least as new as any change
+ * signalled before its claim ended or while it waited in the lane's queue (the cache answers from
+ * memory when nothing changed). Deliveries that a claim under it would not have taken (destination
+ * disabled or deleted; pipe disabled, deleted or moved to another destination) are given back to
+ * `pending`, as they would be had the claim come after the change; null when none is left. A
+ * configuration that cannot be read is an engine fault (`fault`), with the claim's own.
+ */
+async function currentBatch(
+  ctx: DispatchContext,
+  lane: LaneState,
+  batch: ClaimedBatch,
+): Promise<CurrentBatch | null> {
+  const { deps } = ctx;
+  let config: ConfigSnapshot;
+  try {
+    config = await deps.config.current();
+  } catch (error) {
+    return {
+      destination: batch.destination,
+      config: batch.config,
+      claimed: batch.deliveries,
+      fault: { error },
+    };
+  }
+  if (config.revision === batch.config.revision)
+    return { destination: batch.destination, config: batch.config, claimed: batch.deliveries };
+  const { destination, keep, release } = claimableUnder(config, lane.destinationId, batch.deliveries);
+  if (release.length > 0) {
+    deps.logger.info('configuration changed during the claim; giving deliveries back', {
+      destination_id: lane.destinationId,
+      count: release.length,
+    });
+    const ids = release.map((d) => d.id);
+    await deps.store
+      .releaseDeliveries({ owner: ctx.owner, ids, now: new Date(deps.now()).toISOString() })
+      .catch((err) =>
+        // Their leases expire and they are claimed again under the configuration of then.
+        deps.logger.error('giving deliveries back failed', {
+          destination_id: lane.destinationId,
+          error: String(err),
+        }),
+      );
+  }
+  return destination && keep.length > 0 ? { destination, config, claimed: keep } : null;
 }
 
 async function deliverAndRecord(
@@ -56,6 +120,7 @@ async function deliverAndRecord(
   config: ConfigSnapshot,
   claimed: ClaimedDelivery[],
   parent: Context | undefined,
+  fault?: { error: unknown },
 ): Promise<void> {
   const { deps, owner } = ctx;
   // Keep the leases while this batch is worked on (a slow transform or send), so that no other
@@ -73,6 +138,7 @@ async function deliverAndRecord(
   let redact: Redactor | null = null;
   let pipeOf: ((delivery: ClaimedDelivery) => Pipe) | null = null;
   try {
+    if (fault) throw fault.error;
     const secrets = await deps.resolveSecrets(destination.secret_ids);
     redact = deps.redactorFor ? await deps.redactorFor(secrets) : createRedactor(secrets);
     pipeOf = await ctx.pinned.resolver(config, claimed);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ConfigSnapshot } from '../config.js';
 import type { Destination, Pipe } from '../schemas.js';
+import type { ClaimedDelivery } from '../store.js';
 import { type Breaker, closedBreaker } from './breaker.js';
-import { type LaneStepInput, nextLaneStep, rateWindow } from './lane-step.js';
+import { claimableUnder, type LaneStepInput, nextLaneStep, rateWindow } from './lane-step.js';
 
 const breakerSettings = { threshold: 2, initialPauseMs: 1000, maxPauseMs: 4000 };
 
@@ -97,5 +98,30 @@ describe('what a lane does next', () => {
     expect(rateWindow(2.4)).toEqual({ intervalCap: 2, interval: 1000 });
     expect(rateWindow(0.5)).toEqual({ intervalCap: 1, interval: 2000 });
     expect(rateWindow(0.3)).toEqual({ intervalCap: 1, interval: 3333 });
+  });
+
+  it('keeps of a claimed batch, under a newer configuration, only what a claim under it would take', () => {
+    const claimed = ['pip_0', 'pip_1', 'pip_2', 'pip_gone'].map(
+      (pipe_id, i) => ({ id: `dlv_${i}`, pipe_id }) as ClaimedDelivery,
+    );
+    const ids = (list: ClaimedDelivery[]) => list.map((d) => d.id);
+    // pip_1 disabled, pip_2 moved to another destination, pip_gone deleted.
+    const pipes = [
+      enabledPipe,
+      { enabled: false, destination_id: 'dst_1' },
+      { enabled: true, destination_id: 'dst_2' },
+    ];
+    const sorted = claimableUnder(snapshot({}, pipes), 'dst_1', claimed);
+    expect(sorted.destination?.id).toBe('dst_1');
+    expect(ids(sorted.keep)).toEqual(['dlv_0']);
+    expect(ids(sorted.release)).toEqual(['dlv_1', 'dlv_2', 'dlv_3']);
+    // The destination disabled or deleted: all of it goes back.
+    for (const config of [snapshot({ enabled: false }, pipes), snapshot(null, pipes)]) {
+      expect(claimableUnder(config, 'dst_1', claimed)).toEqual({
+        destination: null,
+        keep: [],
+        release: claimed,
+      });
+    }
   });
 });

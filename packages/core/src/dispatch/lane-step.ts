@@ -4,6 +4,7 @@
  */
 import type { ConfigSnapshot } from '../config.js';
 import type { Destination } from '../schemas.js';
+import type { ClaimedDelivery } from '../store.js';
 import { pausedWaitMs } from './backoff.js';
 import { admit, type Breaker } from './breaker.js';
 
@@ -71,6 +72,34 @@ export function nextLaneStep(input: LaneStepInput): { step: LaneStep; breaker: B
     step: { kind: 'claim', limit: claimLimit(destination, input.maxClaim), pipeIds },
     breaker: gate.breaker,
   };
+}
+
+/**
+ * A claimed batch sorted against a configuration newer than the one it was claimed under: what the
+ * lane may still deliver (`destination` enabled, each kept delivery's pipe enabled and still going
+ * to it), and what a claim made under this configuration would not have taken — every delivery
+ * when the destination is disabled or deleted (`destination` null), else those whose pipe is
+ * disabled, deleted or now goes to another destination.
+ *
+ * @example
+ * ```ts
+ * const { destination, keep, release } = claimableUnder(config, 'dst_1', claimed);
+ * ```
+ */
+export function claimableUnder(
+  config: ConfigSnapshot,
+  destinationId: string,
+  claimed: ClaimedDelivery[],
+): { destination: Destination | null; keep: ClaimedDelivery[]; release: ClaimedDelivery[] } {
+  const destination = config.destinations.get(destinationId);
+  if (!destination?.enabled) return { destination: null, keep: [], release: claimed };
+  const keep: ClaimedDelivery[] = [];
+  const release: ClaimedDelivery[] = [];
+  for (const delivery of claimed) {
+    const pipe = config.pipes.get(delivery.pipe_id);
+    (pipe?.enabled && pipe.destination_id === destinationId ? keep : release).push(delivery);
+  }
+  return { destination, keep, release };
 }
 
 /** Deliveries per claim: one batch of the destination, within the engine's bound. */

@@ -137,7 +137,10 @@ async function runLane(
       continue;
     }
     const claimedAt = { start: claimStartedAt, end: Date.now() };
-    void queue.add(() => processBatch(ctx, lane, destination!, config, claimed, claimedAt).finally(end));
+    // The batch re-reads the configuration when it starts: one changed during the claim or while
+    // it waits in the queue (its rate limit) is what it goes out with.
+    const batch = { destination: destination!, config, deliveries: claimed, at: claimedAt };
+    void queue.add(() => processBatch(ctx, lane, batch).finally(end));
   }
   await queue.onIdle();
 }
