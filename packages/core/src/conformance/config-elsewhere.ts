@@ -3,7 +3,9 @@
  * or `openpipes serve`'s dispatch thread) through `configChanged()`, the receiving end of the
  * writer's `onConfigChanged`. Both engines' clocks stand still, so the dispatcher's configuration
  * cache never goes stale by itself, and it polls once an hour: only `configChanged()` can show it
- * a change, and only a wake-up (or a lane it starts) makes it deliver in time.
+ * a change, and only a wake-up (or a lane it starts) makes it deliver in time. A change that lands
+ * while the dispatcher's claim is in flight (its store commits one before the claim returns) must
+ * reach the batch so claimed, too.
  */
 import { describe, expect, it } from 'vitest';
 import { createPipes, type Pipes } from '../engine.js';
@@ -28,6 +30,7 @@ const markingTransform = (by: string) => `function transform({ events }) {
   }));
 }`;
 
+// long-function: one list of it() cases sharing the engine harness and the writer/dispatcher split set up at its top; every store runs it, the engine's executable spec
 export function runEngineConfigElsewhere(options: EngineConformanceOptions): void {
   describe(`configuration changed elsewhere on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'elsewhere' });
