@@ -95,7 +95,7 @@ async function currentBatch(
     return { destination: batch.destination, config: batch.config, claimed: batch.deliveries };
   const { destination, keep, release } = claimableUnder(config, lane.destinationId, batch.deliveries);
   if (release.length > 0) {
-    deps.logger.info('configuration changed during the claim; giving deliveries back', {
+    deps.logger.info('configuration changed since the claim; giving deliveries back unsent', {
       destination_id: lane.destinationId,
       count: release.length,
     });
