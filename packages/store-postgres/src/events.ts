@@ -10,7 +10,7 @@ import {
   type PostgresTables,
   toStoredEvent,
 } from '@openpipes/core/store-kit';
-import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
+import { type ExpressionBuilder, sql } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
 import { linkWriter } from './profiles.js';
 
@@ -58,7 +58,7 @@ function newRows(
   duplicateOf: Map<number, string>,
 ) {
   const newEvents: unknown[] = [];
-  const newDeliveries: Array<Record<string, unknown> & { pipe_id: string; destination_id: string }> = [];
+  const newDeliveries: unknown[] = [];
   events.forEach((event, i) => {
     if (duplicateOf.has(i)) return;
     newEvents.push({
@@ -88,37 +88,31 @@ function newRows(
 }
 
 /**
- * Counts an ingest's new deliveries (all pending) into `delivery_rollup`, per pipe and destination,
- * as the insert trigger did before migration 15: one statement, groups in key order (no two
- * statements wait for each other in a cycle), the slot the backend pid % 8.
+ * The `delivery_rollup` slot an ingest counts its new deliveries in (migration 15): the first of
+ * the 8 no other transaction holds, held (a transaction-level advisory lock, beside the row lock)
+ * until the commit. An ingest keeps its counter row locked while it waits for the identity lock;
+ * with the slot the backend pid % 8, as the trigger had it, a second ingest on a backend with the
+ * same remainder waited behind it. Only when all 8 are held does it fall back to that slot (and may
+ * wait, as before).
  */
-async function countCreated(
-  { T }: PgContext,
-  trx: Transaction<PostgresTables>,
-  deliveries: Array<{ pipe_id: string; destination_id: string }>,
-  now: string,
-): Promise<void> {
-  if (deliveries.length === 0) return;
-  const counts = new Map<string, { pipe_id: string; destination_id: string; count: number }>();
-  for (const { pipe_id, destination_id } of deliveries) {
-    const key = `${pipe_id}\u0000${destination_id}`;
-    const group = counts.get(key) ?? { pipe_id, destination_id, count: 0 };
-    group.count += 1;
-    counts.set(key, group);
-  }
-  await sql`
-    INSERT INTO ${T('delivery_rollup' as TableName)} AS r (pipe_id, minute, destination_id, status, slot, count)
-    SELECT c.pipe_id, date_trunc('minute', ${now}::timestamptz), c.destination_id, 'pending', pg_backend_pid() % 8, c.count
-    FROM json_to_recordset(${JSON.stringify([...counts.values()])}::json)
-      AS c(pipe_id text, destination_id text, count bigint)
-    ORDER BY 1, 3
-    ON CONFLICT (pipe_id, minute, destination_id, status, slot) DO UPDATE SET count = r.count + excluded.count
-  `.execute(trx);
-}
+const rollupSlot = (schema: string) => sql`
+  SELECT coalesce(
+    (SELECT s FROM generate_series(0, 7) AS s
+     WHERE pg_try_advisory_xact_lock(hashtext(${`openpipes:rollup:${schema}`}), s) LIMIT 1),
+    pg_backend_pid() % 8) AS s`;
+
+/** The ingest's new deliveries (all pending, the CTE `created`) counted per pipe and destination. */
+const countCreated = (T: PgContext['T'], now: string) => sql`
+  INSERT INTO ${T('delivery_rollup' as TableName)} AS r (pipe_id, minute, destination_id, status, slot, count)
+  SELECT c.pipe_id, date_trunc('minute', ${now}::timestamptz), c.destination_id, 'pending', (SELECT s FROM slot), count(*)
+  FROM created c
+  GROUP BY 1, 2, 3
+  ORDER BY 1, 2, 3
+  ON CONFLICT (pipe_id, minute, destination_id, status, slot) DO UPDATE SET count = r.count + excluded.count`;
 
 /** The store's event methods. */
 export function eventMethods(context: PgContext): EventMethods {
-  const { q, T, guard, tx, wake } = context;
+  const { q, T, guard, tx, wake, schema } = context;
   const { linkIn } = linkWriter(context);
   return {
     appendEvents: ({ sourceId, events, pipes, deliveryIds, dedupSince, now, identity }) =>
@@ -167,13 +161,18 @@ export function eventMethods(context: PgContext): EventMethods {
                 FROM json_to_recordset(${JSON.stringify(newEvents)}::json)
                   AS e(id text, event_id text, sender_event_id boolean, event_type text, event_time timestamptz, payload text, trace_parent text)
                 RETURNING 1
+              ), created AS (
+                INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
+                  status, attempt_count, test_mode, due_at, created_at, updated_at, detail, trace_parent)
+                SELECT d.id, d.event_ref, ${sourceId}, d.pipe_id, d.destination_id, d.event_id, d.event_type,
+                  'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailPacked}::bytea, d.trace_parent
+                FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
+                  AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text, trace_parent text)
+                RETURNING pipe_id, destination_id
+              ), slot AS MATERIALIZED (
+                ${rollupSlot(schema)}
               )
-              INSERT INTO ${T('deliveries')} (id, event_ref, source_id, pipe_id, destination_id, event_id, event_type,
-                status, attempt_count, test_mode, due_at, created_at, updated_at, detail, trace_parent)
-              SELECT d.id, d.event_ref, ${sourceId}, d.pipe_id, d.destination_id, d.event_id, d.event_type,
-                'pending', 0, false, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${emptyDetailPacked}::bytea, d.trace_parent
-              FROM json_to_recordset(${JSON.stringify(newDeliveries)}::json)
-                AS d(id text, event_ref text, pipe_id text, destination_id text, event_id text, event_type text, trace_parent text)
+              ${countCreated(T, now)}
             `.execute(trx);
           }
           if (identity) {
@@ -188,9 +187,6 @@ export function eventMethods(context: PgContext): EventMethods {
               index,
             );
           }
-          // Last: the counter rows stay locked until the commit, so they are taken after the
-          // identity lock's wait, never held through it (migration 15).
-          await countCreated(context, trx, newDeliveries, now);
           return events.map((event, i) => {
             const original = duplicateOf.get(i);
             return original ? { duplicate: true, id: original } : { duplicate: false, id: event.id };

@@ -451,14 +451,13 @@ ALTER TABLE profile_identifiers ADD COLUMN IF NOT EXISTS event_ref text COLLATE 
     version: 15,
     name: 'created deliveries counted by the ingest',
     sql: `
--- The trigger counted an ingest's new deliveries into delivery_rollup as they were inserted, early
--- in its transaction: the row lock on the counter row (one per pipe, minute, status and slot, the
--- backend pid % 8) was then held while the ingest waited for the identity lock and linked profiles.
--- A second ingest on a backend with the same slot waited behind it, up to 450 ms in a 20,000-event
--- bench. appendEvents now counts them itself, in the last statement of its transaction. Updates keep
--- their trigger. A process from before this migration, beside a newer one, would insert deliveries
--- uncounted: stop every older process first. lock_timeout as in migration 12 (DROP TRIGGER takes an
--- ACCESS EXCLUSIVE lock on deliveries until the migration commits).
+-- The insert trigger counted an ingest's new deliveries into delivery_rollup in the slot of its
+-- backend (pid % 8), and the ingest then held that counter row while it waited for the identity lock:
+-- a second ingest on a backend with the same remainder waited behind it (49 waits of 20-450 ms in a
+-- 20,000-event bench). appendEvents now counts them in its insert statement, in a slot no other
+-- transaction holds (events.ts). Updates keep their trigger. A process from before this migration,
+-- beside a newer one, would insert deliveries uncounted: stop every older process first.
+-- lock_timeout as in migration 12 (DROP TRIGGER locks deliveries until the migration commits).
 SET LOCAL lock_timeout = '10s';
 DROP TRIGGER IF EXISTS delivery_rollup_created ON deliveries;
 DROP FUNCTION IF EXISTS delivery_rollup_created();

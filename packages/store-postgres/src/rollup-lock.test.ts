@@ -1,9 +1,9 @@
 /**
- * An ingest counts its new deliveries into `delivery_rollup` last (migration 15): while it waits for
- * the identity lock it holds no counter row, so another ingest on a backend with the same slot does
- * not wait behind it. Before, the insert trigger took the row first and held it through that wait.
+ * An ingest counts its new deliveries into `delivery_rollup` in a slot no other transaction holds
+ * (migration 15). It keeps its counter row locked while it waits for the identity lock; with the
+ * slot its backend's pid % 8, as the insert trigger had it, another ingest on a backend with the
+ * same remainder waited behind it, however unrelated.
  */
-
 import { newId, type Store } from '@openpipes/core';
 import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import { waitFor } from '@openpipes/core/testing';
@@ -62,40 +62,52 @@ describe.skipIf(!available)('delivery_rollup during an ingest', () => {
     await dropSchemas([schema]);
   });
 
-  it('holds no counter row while the ingest waits for the identity lock', async () => {
-    // One connection: both ingests run on the same backend, so they count into the same row.
-    const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 1 });
+  it('does not make another ingest wait while one waits for the identity lock', async () => {
+    // Two one-connection pools whose backends share pid % 8 (of nine, two do).
+    const pools: Array<{ pool: pg.Pool; pid: number }> = [];
+    let pair: [{ pool: pg.Pool; pid: number }, { pool: pg.Pool; pid: number }] | undefined;
+    while (!pair) {
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 1 });
+      const pid = Number((await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      const twin = pools.find((p) => p.pid % 8 === pid % 8);
+      pools.push({ pool, pid });
+      if (twin) pair = [twin, { pool, pid }];
+    }
+    const [a, b] = pair;
+    const storeA = postgresStore({ pool: a.pool, schema });
+    const storeB = postgresStore({ pool: b.pool, schema });
     const holder = new pg.Client({ connectionString: postgresUrl });
-    const prober = new pg.Client({ connectionString: postgresUrl });
-    await Promise.all([store.migrate(), holder.connect(), prober.connect()]);
+    await Promise.all([storeA.migrate(), holder.connect()]);
+    const waitsForLock = async (pid: number) =>
+      (await query(`SELECT 1 FROM pg_locks WHERE pid = ${pid} AND NOT granted`)).length > 0;
     try {
-      await ingest(store, false);
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openpipes:identity:${schema}`]);
-      const waiting = ingest(store, true);
-      // The ingest's backend waits for the advisory lock the holder has.
-      await waitFor(async () => {
-        const { rows } = await prober.query(
-          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> $1`,
-          [(await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid],
-        );
-        return rows.length > 0;
+      const first = ingest(storeA, true);
+      await waitFor(() => waitsForLock(a.pid));
+      // The second ingest links nothing: it either commits, or waits on a lock the first holds.
+      let done = false;
+      const second = ingest(storeB, false).then(() => {
+        done = true;
       });
-      // Every counter row can be locked at once: the waiting ingest holds none of them.
-      await prober.query('BEGIN');
-      const locked = await prober.query(`SELECT count FROM "${schema}".delivery_rollup FOR UPDATE NOWAIT`);
-      await prober.query('ROLLBACK');
-      expect(locked.rows).toEqual([{ count: '1' }]);
-      await holder.query('COMMIT');
-      await waiting;
-      // Both deliveries are counted, in the one row of their pipe, minute, status and slot.
-      const rows = await query<{ status: string; count: string }>(
-        `SELECT status, count FROM "${schema}".delivery_rollup`,
+      const outcome = await waitFor(async () =>
+        done ? 'committed' : (await waitsForLock(b.pid)) && 'waiting',
       );
-      expect(rows).toEqual([{ status: 'pending', count: '2' }]);
+      expect(outcome).toBe('committed');
+      await holder.query('COMMIT');
+      await Promise.all([first, second]);
+      // Both deliveries are counted, each ingest in its own slot of the same minute.
+      const rows = await query<{ status: string; count: string }>(
+        `SELECT status, count FROM "${schema}".delivery_rollup ORDER BY slot`,
+      );
+      expect(rows).toEqual([
+        { status: 'pending', count: '1' },
+        { status: 'pending', count: '1' },
+      ]);
     } finally {
       await holder.query('ROLLBACK').catch(() => {});
-      await Promise.all([store.close(), holder.end(), prober.end()]);
+      await Promise.all([storeA.close(), storeB.close(), holder.end()]);
+      await Promise.all(pools.map((p) => p.pool.end()));
     }
   });
 });
