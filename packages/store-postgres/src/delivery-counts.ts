@@ -1,6 +1,7 @@
 /**
- * The per-minute delivery rollup on PostgreSQL (migration 4): statement-level triggers on
- * `deliveries` keep it, this reads it (summing the slots).
+ * The per-minute delivery rollup on PostgreSQL (migration 4): the ingest's insert statement counts
+ * new deliveries (`events.ts`, since migration 15), a statement-level trigger on `deliveries`
+ * counts status changes; this reads it (summing the slots).
  */
 import type { DeliveryStatus } from '@openpipes/core';
 import type { DeliveryCountMethods } from '@openpipes/core/store-kit';
