@@ -10,8 +10,9 @@
 // the replay's selection and the record decoding are also timed as they were before (the full
 // GROUP BY, one walk of the pipe's ids, each attempt unpacked twice), rounds alternating with the
 // store's; every faster answer is checked equal to the old one, so one that differs fails the
-// bench. (What the running totals' triggers cost the write path was measured here until migration
-// 14 dropped them: docs/deployment.md, "The record path's CPU".)
+// bench. A pipe's listings (listDeliveries, a page of 50) are timed as the store sends them. (What
+// the running totals' triggers cost the write path was measured here until migration 14 dropped
+// them: docs/deployment.md, "The record path's CPU".)
 //   npm run bench -- delivery-reads   (BENCH_DELIVERIES=300000, BENCH_ROUNDS=15, BENCH_SWITCH=1)
 
 import { join } from 'node:path';
@@ -275,6 +276,39 @@ for (const [k, label] of [
     throw new Error(`${label}: the per-status selection differs from the single one`);
   }
   await both(label, () => selectBefore.all(id), merged);
+}
+
+// A pipe's listings as the console and the API page them (newest first, 50): of any status, deep in
+// the history (a cursor halfway), some statuses, one status, a day's window with and without
+// statuses, a filter reason, a sender's event id. Pipe 0 has every status spread over its
+// history; pipe 2 is the one whose destination changed. Each figure: the median of `rounds`.
+const dayMs = 24 * 3600 * 1000;
+const halfway = newId('delivery', start + weekMs / 2);
+const dayAgo = new Date(start + weekMs - 2 * dayMs).toISOString();
+const dayEnd = new Date(start + weekMs - dayMs).toISOString();
+for (const [k, label, query] of [
+  [0, 'any status', {}],
+  [0, 'any status, cursor halfway', { cursor: halfway }],
+  [2, 'any status (switched pipe)', {}],
+  [0, 'failed and dead', { status: ['failed', 'dead'] }],
+  [0, 'failed', { status: 'failed' }],
+  [0, 'a day, any status', { since: dayAgo, until: dayEnd }],
+  [0, 'a day, failed and dead', { since: dayAgo, until: dayEnd, status: ['failed', 'dead'] }],
+  [0, 'filter reason', { filterReason: 'consent' }],
+  [0, 'sender event id', { eventId: `ord_${Math.floor(events / 3)}` }],
+]) {
+  const ask = { pipeId: pipes[k].pipe_id, limit: 50, ...query };
+  const got = await reopened.listDeliveries(ask);
+  const listed = await time(async () => {
+    for (let i = 0; i < 10; i++) await reopened.listDeliveries(ask);
+  });
+  report(bench, `listDeliveries x10 (${label})`, listed.median, 'ms', {
+    min: listed.min,
+    max: listed.max,
+    cpu_ms: listed.cpu_ms,
+    rows: got.length,
+    ...extra,
+  });
 }
 
 // getDelivery end to end, and its record decoding alone: each attempt unpacked twice (before:
