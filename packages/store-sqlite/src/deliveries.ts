@@ -7,6 +7,7 @@ import {
   compareIds,
   type DeliveryMethods,
   defaultRequeueStatuses,
+  listedStatuses,
   recordOf,
   requeuesNothing,
   statusFilter,
@@ -58,18 +59,31 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
   const { db, qb, all, first, run, tx, prepare } = ctx;
   return {
     async listDeliveries(query) {
-      let q = qb.selectFrom('deliveries').selectAll();
-      if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
-      if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
-      const statuses = statusFilter(query);
+      // With a pipe and no sender's event id, one newest-first walk of deliveries_pipe_status
+      // (pipe_id, status, id) per status (every status when none is asked), merged by a compound
+      // SELECT: SQLite runs each walk as a co-routine and merges them in id order (MERGE (UNION
+      // ALL), no sort), so the page reads about as many rows as it returns plus one per status.
+      // There is no (pipe_id, id) index to walk (migration 16). Otherwise one statement, as before:
+      // a sender's event id finds its few rows through deliveries_event_id.
+      const merged = Boolean(query.pipeId) && !query.eventId;
+      const statuses = merged ? listedStatuses(query) : statusFilter(query);
       if (statuses?.length === 0) return [];
-      if (statuses) q = q.where('status', 'in', statuses);
-      if (query.eventId) q = q.where('event_id', '=', query.eventId);
-      if (query.filterReason) q = q.where('filter_reason', '=', query.filterReason);
-      // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
-      if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
-      if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
-      if (query.cursor) q = q.where('id', '<', query.cursor);
+      const page = (status?: DeliveryStatus) => {
+        let q = qb.selectFrom('deliveries').selectAll();
+        if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
+        if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
+        if (status) q = q.where('status', '=', status);
+        else if (statuses) q = q.where('status', 'in', statuses);
+        if (query.eventId) q = q.where('event_id', '=', query.eventId);
+        if (query.filterReason) q = q.where('filter_reason', '=', query.filterReason);
+        // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
+        if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
+        if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
+        if (query.cursor) q = q.where('id', '<', query.cursor);
+        return q;
+      };
+      const walks = merged && statuses ? statuses : [undefined];
+      const q = walks.slice(1).reduce((compound, s) => compound.unionAll(page(s)), page(walks[0]));
       const rows = all(q.orderBy('id', 'desc').limit(query.limit));
       const referred = referredAttempts(ctx, rows);
       return rows.map((row) => toDeliveryRow(row, referred));
@@ -93,8 +107,9 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
       if (requeuesNothing(query)) return [];
       return tx(() => {
         // One oldest-first walk of deliveries_pipe_status (pipe_id, status, id) per status, merged:
-        // each reads as many rows as it keeps. A single `status IN (...)` ordered by id walks the
-        // pipe's whole history in deliveries_pipe (~1 s at 455k rows when its failures are recent).
+        // each reads as many rows as it keeps. A single `status IN (...)` ordered by id walked the
+        // pipe's whole history in deliveries_pipe (~1 s at 455k rows when its failures were recent;
+        // migration 16 dropped that index).
         const oldest = (status: string) => {
           const where = ['d.pipe_id = ?', 'd.status = ?'];
           const params: string[] = [pipeId, status];
@@ -110,7 +125,8 @@ export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
             where.push('d.id < ?');
             params.push(idAtTime('delivery', Date.parse(until)));
           }
-          // INDEXED BY: with a time window the planner would rather walk deliveries_pipe's range.
+          // INDEXED BY: until migration 16, with a time window the planner walked deliveries_pipe's
+          // range instead; it stays so that no other index is walked.
           // A replay needs its event: an erased person's records (tombstones) stay as they are.
           const rows = db()
             .prepare(

@@ -411,4 +411,17 @@ DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries (destination_id, due_at, id) WHERE due_at IS NOT NULL;
 `,
   },
+  {
+    version: 16,
+    name: 'no (pipe_id, id) index of deliveries',
+    sql: `
+-- deliveries_pipe (pipe_id, id) cost every delivery an index entry at ingest (about 79 bytes) and
+-- served only a pipe's listing of several or all statuses, which now reads deliveries_pipe_status
+-- (pipe_id, status, id) newest first, one walk per status merged in id order (deliveries.ts), as
+-- PostgreSQL has since its migration 12. A page still reads about as many rows as it returns.
+-- Replays, statistics and the newest rows per status read deliveries_pipe_status already.
+-- IF EXISTS: an operator may have dropped it beforehand.
+DROP INDEX IF EXISTS deliveries_pipe;
+`,
+  },
 ];
