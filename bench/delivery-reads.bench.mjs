@@ -54,7 +54,7 @@ const detail = JSON.stringify({
 /**
  * A final or live status for the i-th event's delivery to pipe k: the newest 500 events still
  * pending; pipe 1 delivered everything until its 3,000 events before those, which all failed (a
- * replay then finds its failures at the end of its history, the far end of `deliveries_pipe`).
+ * replay then finds its failures at the end of its history, the far end of the pipe's ids).
  */
 function statusOf(i, k) {
   if (i >= events - 500) return 'pending';
@@ -252,7 +252,9 @@ await both(
   () => reopened.deliveryStats(),
 );
 
-// A replay's selection alone (no update, so every round finds the same rows).
+// A replay's selection alone (no update, so every round finds the same rows). "Before" walked the
+// pipe's ids in deliveries_pipe; since SQLite migration 16 dropped that index, the same statement
+// reads deliveries_pipe_status's failed and dead ranges and sorts them.
 const selectBefore = raw.prepare(
   `SELECT id FROM deliveries WHERE pipe_id = ? AND status IN ('failed', 'dead')
    AND event_ref IN (SELECT id FROM events) ORDER BY id LIMIT 100`,

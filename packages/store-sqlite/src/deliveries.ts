@@ -2,7 +2,7 @@
  * The delivery history on SQLite: listing and reading delivery records, re-queueing them for a
  * replay, and the buffer statistics.
  */
-import { type DeliveryStatus, idAtTime } from '@openpipes/core';
+import { type DeliveryRow, type DeliveryStatus, idAtTime, type ListDeliveriesQuery } from '@openpipes/core';
 import {
   compareIds,
   type DeliveryMethods,
@@ -54,40 +54,46 @@ const deliveryStatsSql = `
   )
   ORDER BY destination_id, pipe_id, status`;
 
+/**
+ * One page of delivery records, newest first, with the attempts their details refer to. With a
+ * pipe and no sender's event id: one newest-first walk of deliveries_pipe_status (pipe_id, status,
+ * id) per status (every status when none is asked), merged by a compound SELECT. SQLite runs each
+ * walk as a co-routine and merges them in id order (MERGE (UNION ALL), no sort), so the page reads
+ * the rows it returns plus at most one per status; there is no (pipe_id, id) index to walk
+ * (migration 16). Otherwise one statement, as before: a sender's event id finds its few rows
+ * through deliveries_event_id.
+ */
+function listPage(ctx: SqliteContext, query: ListDeliveriesQuery): DeliveryRow[] {
+  const { qb, all } = ctx;
+  const merged = Boolean(query.pipeId) && !query.eventId;
+  const statuses = merged ? listedStatuses(query) : statusFilter(query);
+  if (statuses?.length === 0) return [];
+  const page = (status?: DeliveryStatus) => {
+    let q = qb.selectFrom('deliveries').selectAll();
+    if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
+    if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
+    if (status) q = q.where('status', '=', status);
+    else if (statuses) q = q.where('status', 'in', statuses);
+    if (query.eventId) q = q.where('event_id', '=', query.eventId);
+    if (query.filterReason) q = q.where('filter_reason', '=', query.filterReason);
+    // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
+    if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
+    if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
+    if (query.cursor) q = q.where('id', '<', query.cursor);
+    return q;
+  };
+  const walks = merged && statuses ? statuses : [undefined];
+  const q = walks.slice(1).reduce((compound, s) => compound.unionAll(page(s)), page(walks[0]));
+  const rows = all(q.orderBy('id', 'desc').limit(query.limit));
+  const referred = referredAttempts(ctx, rows);
+  return rows.map((row) => toDeliveryRow(row, referred));
+}
+
 /** The store's delivery history methods. */
 export function deliveryMethods(ctx: SqliteContext): DeliveryMethods {
   const { db, qb, all, first, run, tx, prepare } = ctx;
   return {
-    async listDeliveries(query) {
-      // With a pipe and no sender's event id, one newest-first walk of deliveries_pipe_status
-      // (pipe_id, status, id) per status (every status when none is asked), merged by a compound
-      // SELECT: SQLite runs each walk as a co-routine and merges them in id order (MERGE (UNION
-      // ALL), no sort), so the page reads about as many rows as it returns plus one per status.
-      // There is no (pipe_id, id) index to walk (migration 16). Otherwise one statement, as before:
-      // a sender's event id finds its few rows through deliveries_event_id.
-      const merged = Boolean(query.pipeId) && !query.eventId;
-      const statuses = merged ? listedStatuses(query) : statusFilter(query);
-      if (statuses?.length === 0) return [];
-      const page = (status?: DeliveryStatus) => {
-        let q = qb.selectFrom('deliveries').selectAll();
-        if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
-        if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
-        if (status) q = q.where('status', '=', status);
-        else if (statuses) q = q.where('status', 'in', statuses);
-        if (query.eventId) q = q.where('event_id', '=', query.eventId);
-        if (query.filterReason) q = q.where('filter_reason', '=', query.filterReason);
-        // Delivery ids are ULIDs made at creation, so a time range is an id range (no time index).
-        if (query.since) q = q.where('id', '>=', idAtTime('delivery', Date.parse(query.since)));
-        if (query.until) q = q.where('id', '<', idAtTime('delivery', Date.parse(query.until)));
-        if (query.cursor) q = q.where('id', '<', query.cursor);
-        return q;
-      };
-      const walks = merged && statuses ? statuses : [undefined];
-      const q = walks.slice(1).reduce((compound, s) => compound.unionAll(page(s)), page(walks[0]));
-      const rows = all(q.orderBy('id', 'desc').limit(query.limit));
-      const referred = referredAttempts(ctx, rows);
-      return rows.map((row) => toDeliveryRow(row, referred));
-    },
+    listDeliveries: async (query) => listPage(ctx, query),
 
     async getDelivery({ id }) {
       const row = first(qb.selectFrom('deliveries').selectAll().where('id', '=', id));
