@@ -84,7 +84,10 @@ function listPage(ctx: SqliteContext, query: ListDeliveriesQuery): DeliveryRow[]
   };
   const walks = merged && statuses ? statuses : [undefined];
   const q = walks.slice(1).reduce((compound, s) => compound.unionAll(page(s)), page(walks[0]));
-  const rows = all(q.orderBy('id', 'desc').limit(query.limit));
+  // A merge's LIMIT as a literal (a whole number): bound, it cost ~0.1 ms more per page of 50
+  // (SQLite 3.53, 300k deliveries); pages come in a few sizes, so the statements cached stay few.
+  const literal = walks.length > 1 && Number.isSafeInteger(query.limit) && query.limit >= 0;
+  const rows = all(q.orderBy('id', 'desc').limit(literal ? sql.lit(query.limit) : query.limit));
   const referred = referredAttempts(ctx, rows);
   return rows.map((row) => toDeliveryRow(row, referred));
 }
