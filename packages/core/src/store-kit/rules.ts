@@ -83,9 +83,9 @@ export function statusFilter(query: Pick<ListDeliveriesQuery, 'status'>): Delive
  * The statuses a `listDeliveries` query reads, one newest-first scan of the (pipe_id, status, id)
  * index each, merged; null for one scan whatever the status; empty for no row at all. Only
  * filtered rows have a filter reason. For a store without a (pipe_id, id) index (PostgreSQL since
- * its migration 12), a pipe's whole history is read status by status: the primary key walked
- * backwards would read every other pipe's newer rows too. A sender's event id finds its few rows
- * through its own index.
+ * its migration 12, SQLite since its migration 16), a pipe's whole history is read status by
+ * status: the primary key walked backwards would read every other pipe's newer rows too. A
+ * sender's event id finds its few rows through its own index.
  *
  * @example
  * ```ts
