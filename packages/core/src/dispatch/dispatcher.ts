@@ -98,6 +98,9 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     if (!running) return;
     // A sync already under way may have read the configuration before the change: one more after it.
     void (syncing ? syncing.then(scheduleSync) : scheduleSync());
+    // A running lane may be asleep because of what changed (its only pipe was disabled, its breaker
+    // paused it): it looks again now instead of at the next poll or event.
+    for (const lane of lanes.values()) lane.wake();
   };
 
   return {
