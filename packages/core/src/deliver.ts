@@ -78,7 +78,9 @@ interface Work {
 /** Runs transforms and sends for a claimed batch; returns one outcome per claimed delivery. */
 export async function deliverBatch(deps: DeliverDeps, input: DeliverInput): Promise<DeliveryOutcome[]> {
   const startedAt = deps.now();
-  const { destination, redact } = input;
+  const { destination } = input;
+  // One batch's outputs and request carry the same texts: each is searched for secrets once.
+  const redact = input.redact.remembering();
 
   // 1. Transform, grouped by pipe version (one sandbox call per group).
   const groups = new Map<string, { pipe: Pipe; deliveries: ClaimedDelivery[] }>();
@@ -414,7 +416,8 @@ function outcomeFor(
     }
   }
 
-  const output = w.outputs.length > 0 ? redact(w.outputs) : null;
+  // Outputs are not changed after this: what holds no secret is recorded as it is, not copied.
+  const output = w.outputs.length > 0 ? redact.kept(null, w.outputs) : null;
   const safeError = error ? redact(error) : null;
   const attempt: DeliveryAttempt | null =
     status === 'filtered'

@@ -144,7 +144,8 @@ function sharedParts(parsed: ParsedExchange, redact: Redactor): SharedParts {
   const { exchange } = parsed;
   const whole = (key: string, raw: unknown): Whole => ({
     raw,
-    redacted: redact.under(key, raw),
+    // The parsed body is this exchange's own and is not changed: rows without secrets are kept.
+    redacted: redact.kept(key, raw),
     fits: raw === undefined || typeof raw === 'string' || JSON.stringify(raw).length <= maxRecordedBodyChars,
   });
   const parts: SharedParts = {

@@ -32,7 +32,23 @@ export interface Redactor {
   cut(text: string, max: number): string;
   /** Redacts text that was already cut (at its end) before it reached us, such as a capped body. */
   cutEnd(text: string): string;
+  /**
+   * Redacts `value` as {@link Redactor.under} does, but keeps every array and plain object that
+   * needs no change as it is (the same object, not a copy): the same JSON, without copying what
+   * holds no secret. For values nobody changes afterwards, such as what a record stores.
+   */
+  kept<T>(key: string | null, value: T): T;
+  /**
+   * The same redactor, remembering each text it redacted (up to {@link MEMO_ENTRIES} texts of at
+   * most {@link MEMO_CHARS} characters) for as long as the caller keeps it: for one batch, whose
+   * outputs and request carry the same texts. What it returns is what this redactor returns.
+   */
+  remembering(): Redactor;
 }
+
+/** Texts a {@link Redactor.remembering} redactor keeps at most (a batch's worth), and their length. */
+const MEMO_ENTRIES = 16_384;
+const MEMO_CHARS = 512;
 
 /**
  * A prefix of a secret's form this long or longer, left at a cut, is replaced. Shorter ones are
@@ -136,13 +152,39 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
   // Most strings of a record (currencies, event names, numbers as text) are shorter than any form.
   const shortest = needles.reduce((min, n) => Math.min(min, n.form.text.length), Number.POSITIVE_INFINITY);
 
+  // Most texts hold no secret: the search without replacing finds that for less than a replace.
+  const probe = pattern ? new RegExp(pattern.source) : null;
+  const searched = (text: string): string => {
+    let out = probe && text.length >= shortest && probe.test(text) ? text.replace(pattern!, replacer) : text;
+    if (tails.size > 0 && out.includes(CUT_MARK)) out = redactAtMarks(out, tails);
+    return maskQueryParams(out);
+  };
+  return redactorOf({ exactStrings, exactNumbers, searched, shortest, tails }, null);
+}
+
+/** What a redactor looks for, compiled once; shared by the redactors {@link Redactor.remembering} makes. */
+interface Compiled {
+  exactStrings: Map<string, string>;
+  exactNumbers: Map<string, string>;
+  /** A text's redaction past the exact strings: the forms' search, cuts, credential query parameters. */
+  searched: (text: string) => string;
+  shortest: number;
+  tails: TailIndex;
+}
+
+function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redactor {
+  const { exactStrings, exactNumbers, searched, shortest, tails } = compiled;
   const redactText = (text: string): string => {
     if (text === '') return text;
     const exact = exactStrings.get(text);
     if (exact !== undefined) return exact;
-    let out = pattern && text.length >= shortest ? text.replace(pattern, replacer) : text;
-    if (tails.size > 0 && out.includes(CUT_MARK)) out = redactAtMarks(out, tails);
-    return maskQueryParams(out);
+    if (memo === null || text.length < shortest || text.length > MEMO_CHARS) return searched(text);
+    let out = memo.get(text);
+    if (out === undefined) {
+      out = searched(text);
+      if (memo.size < MEMO_ENTRIES) memo.set(text, out);
+    }
+    return out;
   };
 
   const maskWhole = (value: string): string => {
@@ -174,9 +216,49 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
     return value;
   };
 
+  /** {@link walk}, keeping arrays and plain objects that need no change (see {@link Redactor.kept}). */
+  const keep = (value: unknown, key: string | null, inHeaders: boolean): unknown => {
+    if (value === null || typeof value !== 'object') return walk(value, key, inHeaders);
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item = value[i];
+        const redacted = keep(item, null, false);
+        if (redacted === item) continue;
+        // The first change: the rest as walk() maps it (holes stay holes), the rows before as they are.
+        const out = value.slice(0, i);
+        out.length = value.length;
+        out[i] = redacted;
+        for (let j = i + 1; j < value.length; j++) if (j in value) out[j] = keep(value[j], null, false);
+        return out;
+      }
+      return value;
+    }
+    // Anything but a plain object (a Date, a class's instance) is copied as walk() copies it.
+    if (Object.getPrototypeOf(value) !== Object.prototype) return walk(value, key, inHeaders);
+    const headers = key !== null && key.toLowerCase() === 'headers';
+    const source = value as Record<string, unknown>;
+    const keys = Object.keys(source);
+    let out: Record<string, unknown> | null = null;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const item = source[k];
+      const name = redactText(k);
+      const redacted = keep(item, k, headers);
+      // `__proto__` as an own key is not copied as one by walk(): copied the same way here.
+      if (out === null && (name !== k || redacted !== item || k === '__proto__')) {
+        out = {};
+        for (let j = 0; j < i; j++) out[keys[j]!] = source[keys[j]!];
+      }
+      if (out !== null) out[name] = redacted;
+    }
+    return out ?? value;
+  };
+
   const redactor = (<T>(value: T): T => walk(value, null, false) as T) as Redactor;
   redactor.text = redactText;
   redactor.under = <T>(key: string | null, value: T): T => walk(value, key, false) as T;
+  redactor.kept = <T>(key: string | null, value: T): T => keep(value, key, false) as T;
+  redactor.remembering = () => redactorOf(compiled, new Map());
   redactor.cut = (text, max) => {
     const full = redactText(text);
     if (full.length <= max) return full;
