@@ -203,6 +203,46 @@ describe('recordExchange once per batch', () => {
     }
   });
 
+  it("cuts exactly the rows whose JSON is over 64 KiB, measured once per batch, at the limit's every side", () => {
+    const max = 64 * 1024;
+    const base = JSON.stringify({
+      data: [row(0, { pad: '' })],
+      access_token: token,
+      [token]: 'a key that is a secret',
+    });
+    // Row i's own JSON (with the properties every event shares) is max - 3 + i characters long.
+    const rows = Array.from({ length: 7 }, (_, i) => row(0, { pad: '.'.repeat(max - 3 + i - base.length) }));
+    const exchange = exchangeOf(rows, { events_received: 7 });
+    // Numbers written longer than their text (1e20) and escapes written shorter, over a body of
+    // at most 1/6 of the limit: the JSON of what was parsed is never more than 6 times its text.
+    const numbers = Array.from({ length: 180 }, (_, i) => `{"n":1e20,"m":-9e20,"s":"\\u0041${i}"}`);
+    const short = { ...exchangeOf([], {}), request: { ...exchange.request, body: `{"data":[${numbers}]}` } };
+    expect(short.request.body.length * 6).toBeLessThanOrEqual(max);
+    // 16,000 characters of text whose JSON is over the limit (5.25 times as long for each number).
+    const grown = {
+      ...short,
+      request: { ...short.request, body: `{"data":[[${Array(3200).fill('1e20')}]]}` },
+    };
+    expect(grown.request.body.length * 4).toBeLessThanOrEqual(max);
+    const batch = redact.remembering();
+    for (const [one, size] of [
+      [exchange, 7],
+      [short, 180],
+      [grown, 1],
+    ] as const) {
+      const parsed = parseExchange(one, batch);
+      for (let i = 0; i < size; i++) {
+        const recorded = recordExchange(parsed, size, [i], batch);
+        expect(JSON.stringify(recorded)).toBe(JSON.stringify(perEvent(one, size, [i])));
+        const cut = one === grown || (one === exchange && i > 3);
+        expect(typeof recorded.request.payload === 'string', `row ${i} of ${size}`).toBe(cut);
+      }
+      expect(JSON.stringify(recordExchange(parsed, size, [0, 1], batch))).toBe(
+        JSON.stringify(perEvent(one, size, [0, 1])),
+      );
+    }
+  });
+
   it('redacts again for another redactor given the same parsed exchange', () => {
     const exchange = exchangeOf([row(0), row(1)], { events_received: 2 });
     const parsed = parseExchange(exchange);

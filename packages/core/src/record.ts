@@ -88,6 +88,20 @@ export interface ParsedExchange {
   exchange: CapturedExchange;
   requestPayload: unknown;
   responseBody: unknown;
+  /** The length of the text each body was parsed from (0 when there was none), for {@link mayExceed}. */
+  requestChars?: number;
+  responseChars?: number;
+}
+
+/**
+ * Whether a value parsed from `chars` characters of JSON may be longer than `max` as JSON (and so
+ * may any cut of it, which {@link sliceBatch} makes of fewer rows): JSON.stringify writes each
+ * character of a string at most as a 6-character `\uXXXX`, a number of n ≥ 1 characters in at most
+ * 5.25 n (`1e20` is `100000000000000000000`), and drops whitespace; so the JSON is at most 6 times
+ * its text. When it is not more than `max`, no JSON of it needs writing to know it fits.
+ */
+function mayExceed(chars: number | undefined, max: number): boolean {
+  return chars === undefined || chars * 6 > max;
 }
 
 /**
@@ -103,7 +117,14 @@ export function parseExchange(exchange: CapturedExchange, redact: Redactor = noS
       ? parseBody(redact.cutEnd(response.body), redact)
       : parseBody(response.body, redact);
   }
-  return { exchange, requestPayload: parseBody(exchange.request.body, redact), responseBody };
+  return {
+    exchange,
+    requestPayload: parseBody(exchange.request.body, redact),
+    responseBody,
+    requestChars: exchange.request.body?.length ?? 0,
+    // A capped body's redacted text (what was parsed) is never longer than twice... not bounded here.
+    ...(response && !response.truncated ? { responseChars: response.body?.length ?? 0 } : {}),
+  };
 }
 
 /**
@@ -133,38 +154,80 @@ interface Whole {
    * is not, each event's rows are measured (and cut) on their own as {@link boundedJson} does.
    */
   fits: boolean;
+  /** When it does not fit: the length of the JSON of the raw rows at `indices` ({@link measureOf}). */
+  measure: ((indices: number[]) => number) | null;
+}
+
+/**
+ * The length of `JSON.stringify(sliceBatch(raw, batchSize, indices))` for any `indices`, from the
+ * JSON of each row and of each other property written once: a batch's rows are measured once, not
+ * once per event. `raw` is parsed JSON (plain data), whose JSON is the JSON of its parts joined.
+ */
+function measureOf(raw: unknown, batchSize: number): { total: number; at: (indices: number[]) => number } {
+  if (batchSize <= 1 || raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    const total = JSON.stringify(raw)?.length ?? 0;
+    return { total, at: () => total };
+  }
+  // `{` and `}`, each kept property's `"key":` and value, the commas between them.
+  let fixed = 2;
+  let kept = 0;
+  const batchRows: number[][] = [];
+  for (const [key, item] of Object.entries(raw)) {
+    const rows = Array.isArray(item) && item.length === batchSize;
+    const text = rows ? '' : JSON.stringify(item);
+    if (text === undefined) continue;
+    fixed += JSON.stringify(key).length + 1 + (rows ? 2 : text.length);
+    kept++;
+    if (rows) batchRows.push(Array.from(item, (row) => (JSON.stringify(row) ?? 'null').length));
+  }
+  fixed += Math.max(0, kept - 1);
+  const at = (indices: number[]) => {
+    let length = fixed;
+    for (const lengths of batchRows) {
+      for (const i of indices) length += lengths[i] ?? 4; // `null` for a row that is not there
+      length += Math.max(0, indices.length - 1);
+    }
+    return length;
+  };
+  return { total: at(Array.from({ length: batchSize }, (_, i) => i)), at };
 }
 
 /** Each exchange's shared parts, for the redactor they were redacted with. */
-const sharedCache = new WeakMap<ParsedExchange, { redact: Redactor; parts: SharedParts }>();
+const sharedCache = new WeakMap<
+  ParsedExchange,
+  { redact: Redactor; batchSize: number; parts: SharedParts }
+>();
 
-function sharedParts(parsed: ParsedExchange, redact: Redactor): SharedParts {
+function sharedParts(parsed: ParsedExchange, batchSize: number, redact: Redactor): SharedParts {
   const cached = sharedCache.get(parsed);
-  if (cached?.redact === redact) return cached.parts;
+  if (cached?.redact === redact && cached.batchSize === batchSize) return cached.parts;
   const { exchange } = parsed;
-  const whole = (key: string, raw: unknown): Whole => ({
-    raw,
+  const whole = (key: string, raw: unknown, chars: number | undefined): Whole => {
     // The parsed body is this exchange's own and is not changed: rows without secrets are kept.
-    redacted: redact.kept(key, raw),
-    fits: raw === undefined || typeof raw === 'string' || JSON.stringify(raw).length <= maxRecordedBodyChars,
-  });
+    const redacted = redact.kept(key, raw);
+    if (raw === undefined || typeof raw === 'string' || !mayExceed(chars, maxRecordedBodyChars)) {
+      return { raw, redacted, fits: true, measure: null };
+    }
+    const { total, at } = measureOf(raw, batchSize);
+    return { raw, redacted, fits: total <= maxRecordedBodyChars, measure: at };
+  };
   const parts: SharedParts = {
     url: redact.under('url', exchange.request.url),
     method: redact.under('method', exchange.request.method),
     headers: redact.under('headers', exchange.request.headers),
-    payload: whole('payload', parsed.requestPayload),
+    payload: whole('payload', parsed.requestPayload, parsed.requestChars),
     response: exchange.response
       ? {
           status: redact.under('status', exchange.response.status),
           headers: redact.under('headers', exchange.response.headers),
-          body: whole('body', parsed.responseBody),
+          body: whole('body', parsed.responseBody, parsed.responseChars),
         }
       : null,
     error: redact.under('error', exchange.error ?? null),
     started_at: redact.under('started_at', exchange.startedAt),
     duration_ms: redact.under('duration_ms', exchange.durationMs),
   };
-  sharedCache.set(parsed, { redact, parts });
+  sharedCache.set(parsed, { redact, batchSize, parts });
   return parts;
 }
 
@@ -174,10 +237,11 @@ function sharedParts(parsed: ParsedExchange, redact: Redactor): SharedParts {
  * too long for a record are redacted and cut as text on their own.
  */
 function rowsOf(key: string, whole: Whole, batchSize: number, indices: number[], redact: Redactor): unknown {
-  if (whole.fits) return sliceBatch(whole.redacted, batchSize, indices);
-  const raw = sliceBatch(whole.raw, batchSize, indices);
-  const bounded = boundedJson(raw, redact);
-  return bounded === raw ? sliceBatch(whole.redacted, batchSize, indices) : redact.under(key, bounded);
+  if (whole.fits || (whole.measure?.(indices) ?? 0) <= maxRecordedBodyChars) {
+    return sliceBatch(whole.redacted, batchSize, indices);
+  }
+  // Too long for a record: redacted as a value, then as text, then cut ({@link boundedJson}).
+  return redact.under(key, boundedJson(sliceBatch(whole.raw, batchSize, indices), redact));
 }
 
 /**
@@ -191,7 +255,7 @@ export function recordExchange(
   indices: number[],
   redact: Redactor,
 ): RecordedExchange {
-  const shared = sharedParts(parsed, redact);
+  const shared = sharedParts(parsed, batchSize, redact);
   const request = {
     url: shared.url,
     method: shared.method,
