@@ -122,8 +122,8 @@ export function parseExchange(exchange: CapturedExchange, redact: Redactor = noS
     requestPayload: parseBody(exchange.request.body, redact),
     responseBody,
     requestChars: exchange.request.body?.length ?? 0,
-    // A capped body's redacted text (what was parsed) is never longer than twice... not bounded here.
-    ...(response && !response.truncated ? { responseChars: response.body?.length ?? 0 } : {}),
+    // A capped body was parsed from its redacted text, not from this one: its JSON is measured.
+    ...(response && !response.truncated ? { responseChars: response.body.length } : {}),
   };
 }
 
