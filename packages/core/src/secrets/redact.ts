@@ -176,7 +176,7 @@ function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redac
   const { exactStrings, exactNumbers, searched, shortest, tails } = compiled;
   const redactText = (text: string): string => {
     if (text === '') return text;
-    const exact = exactStrings.get(text);
+    const exact = exactStrings.size > 0 ? exactStrings.get(text) : undefined;
     if (exact !== undefined) return exact;
     if (memo === null || text.length < shortest || text.length > MEMO_CHARS) return searched(text);
     let out = memo.get(text);
