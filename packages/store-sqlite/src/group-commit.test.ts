@@ -125,7 +125,11 @@ describe('SQLite group commit', () => {
     const outcomes = await Promise.allSettled(calls);
     expect(outcomes.map((o) => o.status)).toEqual(Array(5).fill('rejected'));
     for (const o of outcomes) {
-      expect((o as PromiseRejectedResult).reason).toMatchObject({ code: 'SQLITE_BUSY' });
+      // The store's answer for a lock held past busy_timeout: retryable, nothing stored.
+      expect((o as PromiseRejectedResult).reason).toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+        retryable: true,
+      });
     }
     // One attempt for the group: the lock is nobody's fault inside it.
     expect(counter.transactions).toBe(1);
