@@ -46,8 +46,11 @@ const recordMigration = async (db: string, version: number) => {
   );
 };
 
+const countRows = async (db: string, table: string) =>
+  (await query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schemaOf(db)}"."${table}"`))[0]!.n;
+
 if (await postgresAvailable()) {
-  runEngineSuites({ name: 'PostgreSQL', openStore, cleanup, rawDump, recordMigration });
+  runEngineSuites({ name: 'PostgreSQL', openStore, cleanup, rawDump, recordMigration, countRows });
 } else {
   describe.skip('engine on PostgreSQL (skipped: no PostgreSQL, see the message above)', () => {
     it('needs PostgreSQL', () => {});

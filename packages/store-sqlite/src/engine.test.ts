@@ -45,5 +45,14 @@ const recordMigration = async (db: string, version: number) => {
   }
 };
 
+const countRows = async (db: string, table: string) => {
+  const reader = new Database(join(dir, `${db}.db`), { readonly: true });
+  try {
+    return (reader.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+  } finally {
+    reader.close();
+  }
+};
+
 // The options go to every suite; the engine and alerts suites read `rawDump`.
-runEngineSuites({ name: 'SQLite', openStore, rawDump, recordMigration });
+runEngineSuites({ name: 'SQLite', openStore, rawDump, recordMigration, countRows });

@@ -26,8 +26,12 @@ function chunks<T>(items: T[]): T[][] {
   return out;
 }
 
-const indexSql =
-  'INSERT INTO event_identifiers (kind, key, event_ref) VALUES (?, ?, ?) ON CONFLICT DO NOTHING';
+// An entry erasure finds already is not written again: its row of event_identifiers, or the
+// identifier's own row naming the event as the one that brought it (migration 13; a point read of
+// its primary key). Without the second test the backfill doubled what identity kept.
+const indexSql = `INSERT INTO event_identifiers (kind, key, event_ref) SELECT @kind, @key, @event_ref
+  WHERE NOT EXISTS (SELECT 1 FROM profile_identifiers WHERE kind = @kind AND key = @key AND event_ref = @event_ref)
+  ON CONFLICT DO NOTHING`;
 // The events that carried an identifier: its rows of event_identifiers, and the event that brought
 // it when it was new (profile_identifiers.event_ref, migration 13), unless that event was pruned.
 const eventsOfSql = `SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?
@@ -268,7 +272,7 @@ export function erasureMethods(ctx: SqliteContext): ErasureMethods {
       if (entries.length === 0) return;
       tx(() => {
         const insert = prepare(indexSql);
-        for (const e of entries) insert.run(e.kind, e.key, e.event_ref);
+        for (const e of entries) insert.run({ kind: e.kind, key: e.key, event_ref: e.event_ref });
       });
     },
 

@@ -33,6 +33,8 @@ export interface EngineConformanceOptions {
   cleanup?: () => Promise<void>;
   /** Records migration `version` as applied in `db`'s migrations table, as a newer OpenPipes would. */
   recordMigration?: (db: string, version: number) => Promise<void>;
+  /** How many rows `table` of `db` holds (to check what a pass wrote, not only what reads find). */
+  countRows?: (db: string, table: string) => Promise<number>;
 }
 
 // long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it, the engine's executable spec

@@ -422,5 +422,33 @@ var transform = depth() > 5000 ? ${unreadEntry} : ${TRANSFORM.replace('function 
       const source = (await pipes.sources.list()).data[0]!;
       expect(await pipes.store.listEvents({ sourceId: source.id, limit: 10 })).toEqual([]);
     });
+
+    // docs/erasure.md: a new identifier's first event is findable through its own row (event_ref).
+    it.skipIf(!options.countRows)(
+      'the backfill adds no index row for events their link made findable',
+      async () => {
+        const db = h.dbName();
+        const pipes = await h.engine(db, { retention: { batchSize: 1 } });
+        await pipes.sources.create({ name: 'Web', slug: 'web' });
+        await pipes.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
+        // Two identifiers new to the store (kept in their rows), then one seen again and one new.
+        await ingest(pipes, 'page_view', 'pv-new-1', { anonymous_id: 'anon-new', email: EMAIL });
+        await ingest(pipes, 'page_view', 'pv-new-2', { anonymous_id: 'anon-new', user_id: 'user-new' });
+        const rows = () => options.countRows!(db, 'event_identifiers');
+        expect(await rows()).toBe(1);
+        await pipes.prune();
+        expect(await pipes.store.getState({ key: 'identity:event-index-backfill' })).toMatchObject({
+          done: true,
+        });
+        expect(await rows()).toBe(1);
+        const found = await pipes.store.listPersonEvents({
+          identifiers: [{ kind: 'anonymous_id', key: 'anon-new' }],
+          limit: 10,
+        });
+        expect(found).toHaveLength(2);
+        expect((await pipes.profiles.erase({ identifiers: { user_id: 'user-new' } })).events).toBe(2);
+        expect(await rows()).toBe(0);
+      },
+    );
   });
 }
