@@ -1,5 +1,5 @@
 /**
- * Migration 15 (as SQLite's 13): a new identifier's first event is kept in its own profile_identifiers
+ * Migration 14 (as SQLite's 13): a new identifier's first event is kept in its own profile_identifiers
  * row, not in event_identifiers. Erasure and export must find a person's events exactly as before: on
  * a fresh schema, after the profile holding the identifier was pruned, after the event was pruned, and
  * for rows written before migration 14, whose index rows were all in event_identifiers. The cases that

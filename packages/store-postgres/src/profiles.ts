@@ -242,7 +242,7 @@ export function linkWriter(context: PgContext) {
     const loaded = await loadHolders(trx, [...named.values()]);
     const { out, writes } = planLinks({ links, loaded, caps, newId });
     // An identifier the call inserts keeps the event that brought it in its own row (migration
-    // 15): that event needs no row of event_identifiers; every other event carrying it does.
+    // 14): that event needs no row of event_identifiers; every other event carrying it does.
     const inRow = new Set<string>();
     for (const i of writes.newIdentifiers)
       if (i.event_ref) inRow.add(`${identifierRef(i)}\u0000${i.event_ref}`);

@@ -82,7 +82,8 @@ export interface Identity {
    * One step of the event-index backfill (docs/erasure.md): indexes the identifiers of up to
    * `limit` stored events after the marker kept in the store's state, oldest first, and moves the
    * marker. Once a step finds fewer than `limit` events the backfill is done and later steps read
-   * nothing. Idempotent: an event indexed already (by its link) is left as it is.
+   * nothing. Idempotent: an identifier erasure finds with the event already (a row of the index, or
+   * the identifier's own row naming the event it came with) gets no row.
    */
   backfillIndex(limit: number): Promise<{ events: number; done: boolean }>;
 }

@@ -42,8 +42,10 @@ export interface ErasureResult extends ErasureCounts {
 export interface ErasureStore {
   /**
    * Adds rows to the event identifier index (`event_identifiers`) without linking anything: an
-   * entry already there is left as it is (idempotent). Used for identifiers that consent keeps out
-   * of profiles, and by the backfill of events stored before the index existed (docs/erasure.md).
+   * entry erasure finds already is left as it is (idempotent): a row of the index, or the
+   * identifier's own row naming that event as the one that brought it (`event_ref`). Used for
+   * identifiers that consent keeps out of profiles, and by the backfill of events stored before the
+   * index existed (docs/erasure.md).
    */
   indexEventIdentifiers(input: { entries: Array<IdentifierRef & { event_ref: string }> }): Promise<void>;
 
