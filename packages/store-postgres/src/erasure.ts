@@ -42,7 +42,9 @@ type EraseInput = Parameters<ErasureMethods['eraseProfiles']>[0];
 
 /**
  * The events that carried any of `refs`, in id order: their rows of event_identifiers, and the event
- * that brought each when it was new (profile_identifiers.event_ref, migration 14), unless pruned.
+ * that brought each when it was new (profile_identifiers.event_ref, migration 14); either only while
+ * the event is stored (pruned, or a row an older version's backfill left racing an erasure, lists
+ * nothing).
  */
 async function eventsOf(
   { T, db }: PgContext,
@@ -55,6 +57,7 @@ async function eventsOf(
       SELECT * FROM unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
     )
     SELECT x.event_ref FROM ${T('event_identifiers')} x JOIN r ON x.kind = r.kind AND x.key = r.key
+      JOIN ${T('events')} e ON e.id = x.event_ref
     UNION
     SELECT i.event_ref FROM ${T('profile_identifiers')} i JOIN r ON i.kind = r.kind AND i.key = r.key
       JOIN ${T('events')} e ON e.id = i.event_ref
@@ -278,23 +281,33 @@ async function erase(ctx: PgContext, trx: Trx, input: EraseInput): Promise<Erasu
 
 /** The store's erasure and export methods. */
 export function erasureMethods(ctx: PgContext): ErasureMethods {
-  const { db, q, T, guard, tx } = ctx;
+  const { db, q, T, guard, tx, schema } = ctx;
   return {
     indexEventIdentifiers: ({ entries }) =>
       guard(async () => {
         // An entry erasure finds already is not written again: its row of event_identifiers, or the
         // identifier's own row naming the event as the one that brought it (migration 14; a probe of
-        // its primary key). Without the second test the backfill doubled what identity kept.
-        // Chunks of 1000 keep each statement's arrays, and its time, bounded.
+        // its primary key). Without the second test the backfill doubled what identity kept. Nor is
+        // an entry whose event is gone (a probe of events' primary key): the backfill reads events
+        // and writes here in two calls, and an erasure may delete one between them. The identity
+        // advisory lock, which erasure holds for its whole transaction, makes the test and the
+        // write land wholly before an erasure or wholly after it: without it, an insert seeing an
+        // event that an erasure not yet committed has deleted would outlive the erasure's own
+        // delete of the event's rows. Chunks of 1000 keep each statement's arrays, and its time,
+        // bounded; each chunk is its own transaction, so a long list holds the lock in short turns.
         for (let i = 0; i < entries.length; i += 1000) {
           const part = entries.slice(i, i + 1000);
-          await sql`INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
-            SELECT x.kind, x.key, x.event_ref
-            FROM unnest(${part.map((e) => e.kind)}::text[], ${part.map((e) => e.key)}::text[],
-              ${part.map((e) => e.event_ref)}::text[]) AS x(kind, key, event_ref)
-            WHERE NOT EXISTS (SELECT 1 FROM ${T('profile_identifiers')} i
-              WHERE i.kind = x.kind AND i.key = x.key AND i.event_ref = x.event_ref)
-            ON CONFLICT DO NOTHING`.execute(db);
+          await tx(async (trx) => {
+            await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+            await sql`INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
+              SELECT x.kind, x.key, x.event_ref
+              FROM unnest(${part.map((e) => e.kind)}::text[], ${part.map((e) => e.key)}::text[],
+                ${part.map((e) => e.event_ref)}::text[]) AS x(kind, key, event_ref)
+              WHERE NOT EXISTS (SELECT 1 FROM ${T('profile_identifiers')} i
+                  WHERE i.kind = x.kind AND i.key = x.key AND i.event_ref = x.event_ref)
+                AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = x.event_ref)
+              ON CONFLICT DO NOTHING`.execute(trx);
+          });
         }
       }),
 

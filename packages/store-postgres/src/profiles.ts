@@ -232,7 +232,8 @@ export function linkWriter(context: PgContext) {
       }
     }
     if (named.size === 0) {
-      // Nothing to link: the index alone needs no lock (as indexEventIdentifiers takes none).
+      // Nothing to link: the index alone takes no lock here (indexEventIdentifiers does, as the
+      // backfill's events may be erased after it read them).
       if (indexed.length > 0) await applyLinkWrites(context, trx, noWrites(), indexed, now);
       return links.map(() => null);
     }

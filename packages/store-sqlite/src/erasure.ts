@@ -28,13 +28,19 @@ function chunks<T>(items: T[]): T[][] {
 
 // An entry erasure finds already is not written again: its row of event_identifiers, or the
 // identifier's own row naming the event as the one that brought it (migration 13; a point read of
-// its primary key). Without the second test the backfill doubled what identity kept.
+// its primary key). Without the second test the backfill doubled what identity kept. Nor is an
+// entry whose event is gone (erased or pruned since the caller read it: the backfill reads events
+// and writes here in two calls); tested in this write transaction, which an erasure's excludes,
+// by a point read of the events' primary key.
 const indexSql = `INSERT INTO event_identifiers (kind, key, event_ref) SELECT @kind, @key, @event_ref
   WHERE NOT EXISTS (SELECT 1 FROM profile_identifiers WHERE kind = @kind AND key = @key AND event_ref = @event_ref)
+    AND EXISTS (SELECT 1 FROM events WHERE id = @event_ref)
   ON CONFLICT DO NOTHING`;
 // The events that carried an identifier: its rows of event_identifiers, and the event that brought
-// it when it was new (profile_identifiers.event_ref, migration 13), unless that event was pruned.
-const eventsOfSql = `SELECT event_ref FROM event_identifiers WHERE kind = ? AND key = ?
+// it when it was new (profile_identifiers.event_ref, migration 13); either only while the event is
+// stored (pruned, or a row left by an older version's backfill racing an erasure, lists nothing).
+const eventsOfSql = `SELECT x.event_ref FROM event_identifiers AS x JOIN events AS e ON e.id = x.event_ref
+  WHERE x.kind = ? AND x.key = ?
   UNION SELECT i.event_ref FROM profile_identifiers AS i JOIN events AS e ON e.id = i.event_ref
   WHERE i.kind = ? AND i.key = ?`;
 // Another profile's identifier that came with an erased event keeps no pointer to it.

@@ -10,7 +10,10 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { createPipes, type Pipes } from '../engine.js';
 import { erasedEventIdDigest } from '../identity/erasure.js';
+import { silentLogger } from '../logger.js';
+import type { Store } from '../store.js';
 import { settled, stopAndClose, testSecretKey, waitFor } from '../testing/helpers.js';
 import type { TestServer } from '../testing/test-server.js';
 import type { EngineConformanceOptions } from './engine.js';
@@ -173,5 +176,69 @@ export function runEngineErasure(options: EngineConformanceOptions): void {
           expect(bytes.includes(needle), `${needle} is still stored`).toBe(false);
       }
     });
+
+    // docs/erasure.md, "Events from before the index": a backfill step reads events, then writes
+    // their index rows in a second call; an erasure may run between the two.
+    it.skipIf(!options.countRows)(
+      'an erasure between a backfill step’s read and its write leaves no index row of an erased event',
+      async () => {
+        const db = h.dbName();
+        const store = await options.openStore(db);
+        let between: (() => Promise<unknown>) | null = null;
+        // The store, with `between` run once just before the step's write reaches it.
+        const raced: Store = {
+          ...store,
+          indexEventIdentifiers: async (input) => {
+            const run = between;
+            between = null;
+            await run?.();
+            return store.indexEventIdentifiers(input);
+          },
+        };
+        const pipes: Pipes = h.trackEngine(
+          createPipes({
+            store: raced,
+            secretKey: testSecretKey,
+            logger: silentLogger,
+            sandbox: { workers: 1 },
+            identity: true,
+            retention: { batchSize: 10 },
+          }),
+        );
+        await pipes.sources.create({ name: 'Web', slug: 'web' });
+        await pipes.eventTypes.create({ name: 'page_view', schema: { type: 'object' } });
+        const view = (event_id: string, event_payload: Record<string, unknown>) =>
+          pipes.ingest('web', [{ event_type: 'page_view', event_id, event_time: at(), event_payload }]);
+        await view('pv-race-jane', { anonymous_id: 'anon-race', email: EMAIL });
+        await view('pv-race-bob-1', { anonymous_id: 'anon-race-bob' });
+        await view('pv-race-bob-2', { anonymous_id: 'anon-race-bob' });
+        const rows = () => options.countRows!(db, 'event_identifiers');
+        expect(await rows()).toBe(1);
+
+        let erased = -1;
+        between = async () => {
+          erased = (await pipes.profiles.erase({ identifiers: { email: EMAIL } })).events;
+        };
+        await pipes.prune();
+        expect(between).toBeNull();
+        expect(erased).toBe(1);
+        expect(await pipes.store.getState({ key: 'identity:event-index-backfill' })).toMatchObject({
+          done: true,
+        });
+        // Bob's second page view keeps its row; Jane's erased page view has none.
+        expect(await rows()).toBe(1);
+        // She comes back under the same anonymous id: her export lists only what is stored.
+        const again = await view('pv-race-jane-again', { anonymous_id: 'anon-race' });
+        const againId = (again.results[0] as { id: string }).id;
+        const anon = [{ kind: 'anonymous_id' as const, key: 'anon-race' }];
+        const listed = await pipes.store.listPersonEvents({ identifiers: anon, limit: 10 });
+        expect(listed.map((e) => e.event_ref)).toEqual([againId]);
+        const [profile] = await pipes.profiles.search({ identifiers: { anonymous_id: 'anon-race' } });
+        const exported = await pipes.profiles.export(profile!.id);
+        expect(exported.events.map((e) => e.event_id)).toEqual(['pv-race-jane-again']);
+        expect((await pipes.profiles.erase({ identifiers: { anonymous_id: 'anon-race' } })).events).toBe(1);
+        expect(await rows()).toBe(1);
+      },
+    );
   });
 }
