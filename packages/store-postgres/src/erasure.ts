@@ -153,13 +153,26 @@ async function tombstoneDeliveries(
   return { cancelled: Number(cancelledRows[0]?.n ?? 0), attempts: attemptRows.length };
 }
 
-/** Deletes the events with their index entries and dedup keys; the number of events deleted. */
-async function deleteEvents({ T }: PgContext, trx: Trx, eventRefs: string[]): Promise<number> {
+/**
+ * Deletes the events with their index entries and dedup keys; the number of events deleted. The
+ * index rows of the person's identifiers (`refs`) go too, by key: one naming an event no longer
+ * stored (an older version's backfill could write one after an erasure) is found by no event.
+ */
+async function deleteEvents(
+  { T }: PgContext,
+  trx: Trx,
+  eventRefs: string[],
+  refs: IdentifierRef[],
+): Promise<number> {
   const { rows } = await sql<{ n: string }>`
     WITH ev AS (
       SELECT id, source_id, event_id FROM ${T('events')} WHERE id = ANY(${eventRefs}::text[])
     ), di AS (
       DELETE FROM ${T('event_identifiers')} x WHERE x.event_ref = ANY(${eventRefs}::text[])
+    ), dk AS (
+      DELETE FROM ${T('event_identifiers')} x
+      USING unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
+      WHERE x.kind = r.kind AND x.key = r.key
     ), fi AS (
       -- Another profile's identifier that came with an erased event keeps no pointer to it (one
       -- scan of profile_identifiers: an index on event_ref would cost every ingest).
@@ -260,7 +273,7 @@ async function erase(ctx: PgContext, trx: Trx, input: EraseInput): Promise<Erasu
       .execute()
   ).map((r) => r.id);
   const { cancelled, attempts } = await tombstoneDeliveries(ctx, trx, deliveryIds, input);
-  const events = await deleteEvents(ctx, trx, eventRefs);
+  const events = await deleteEvents(ctx, trx, eventRefs, refs);
   const identifierCount = await deleteProfiles(ctx, trx, live, profileIds);
   const needles = erasureNeedles({ identifiers: [...identifiers, ...storedRefs], given });
   const { rejections, state } = await scrubFreeText(ctx, trx, needles, deliveryIds);

@@ -155,18 +155,22 @@ function tombstoneDeliveries(
 /**
  * Deletes the events (with their index entries; other profiles' pointers to them forgotten) and the
  * profiles (with their identifiers and merge history); the numbers of events and identifiers.
+ * The index rows of the person's identifiers go too, by key: one naming an event no longer stored
+ * (an older version's backfill could write one after an erasure) is found by no event.
  */
 function deleteEventsAndProfiles(
   { qb, run, prepare }: SqliteContext,
   eventRefs: string[],
-  liveIds: string[],
-  profileIds: string[],
+  refs: IdentifierRef[],
+  { liveIds, profileIds }: { liveIds: string[]; profileIds: string[] },
 ): { events: number; identifiers: number } {
   let events = 0;
   for (const part of chunks(eventRefs)) {
     run(qb.deleteFrom('event_identifiers').where('event_ref', 'in', part));
     events += run(qb.deleteFrom('events').where('id', 'in', part));
   }
+  const byKey = prepare('DELETE FROM event_identifiers WHERE kind = ? AND key = ?');
+  for (const r of refs) byKey.run(r.kind, r.key);
   // One scan of profile_identifiers (no index on event_ref: ingest would pay for it on every
   // new identifier); erasure rewrites the whole file in VACUUM anyway.
   if (eventRefs.length > 0) prepare(forgetEventsSql).run(JSON.stringify(eventRefs));
@@ -226,13 +230,14 @@ function eraseInTransaction(ctx: SqliteContext, input: EraseInput): ErasureCount
   const { identifiers, given, now, audit } = input;
   const { liveIds, profileIds, stored } = personProfiles(ctx, identifiers);
   // Every event that carried any of them, and its deliveries.
-  const eventRefs = eventsOf(ctx, [...identifiers, ...stored]);
+  const refs = [...identifiers, ...stored];
+  const eventRefs = eventsOf(ctx, refs);
   const deliveryIds: string[] = [];
   for (const part of chunks(eventRefs))
     for (const d of ctx.all(ctx.qb.selectFrom('deliveries').select('id').where('event_ref', 'in', part)))
       deliveryIds.push(d.id);
   const { cancelled, attempts } = tombstoneDeliveries(ctx, deliveryIds, input);
-  const deleted = deleteEventsAndProfiles(ctx, eventRefs, liveIds, profileIds);
+  const deleted = deleteEventsAndProfiles(ctx, eventRefs, refs, { liveIds, profileIds });
   const needles = erasureNeedles({ identifiers: [...identifiers, ...stored], given });
   const { rejections, state } = scrubFreeText(ctx, needles, deliveryIds);
   const result: ErasureCounts = {
