@@ -43,9 +43,11 @@ export interface ErasureStore {
   /**
    * Adds rows to the event identifier index (`event_identifiers`) without linking anything: an
    * entry erasure finds already is left as it is (idempotent): a row of the index, or the
-   * identifier's own row naming that event as the one that brought it (`event_ref`). Used for
-   * identifiers that consent keeps out of profiles, and by the backfill of events stored before the
-   * index existed (docs/erasure.md).
+   * identifier's own row naming that event as the one that brought it (`event_ref`). An entry whose
+   * event is no longer stored gets no row, tested in one transaction that an erasure cannot
+   * interleave with (the backfill reads events and writes here in two calls). Used for identifiers
+   * that consent keeps out of profiles, and by the backfill of events stored before the index
+   * existed (docs/erasure.md).
    */
   indexEventIdentifiers(input: { entries: Array<IdentifierRef & { event_ref: string }> }): Promise<void>;
 
@@ -53,7 +55,8 @@ export interface ErasureStore {
    * The events tied to a person: every event whose identifiers, as `linkProfiles` captured them
    * (the `event_ref` of each link), include one of `identifiers` — whatever profile holds them now,
    * so an event that arrived before the link that joined its identifiers to the person is found.
-   * Oldest first, at most `limit`, each with the ids of its deliveries.
+   * Only events still stored (an index row naming a deleted event is never listed). Oldest first,
+   * at most `limit`, each with the ids of its deliveries.
    */
   listPersonEvents(input: {
     identifiers: IdentifierRef[];
