@@ -243,6 +243,46 @@ describe('recordExchange once per batch', () => {
     }
   });
 
+  it('cuts at the limit as the exact JSON would, for rows whose JSON is not their text', () => {
+    const max = 64 * 1024;
+    // Raw text whose JSON is longer (a lone surrogate, a control character, -0's sign dropped but
+    // 1e21 and 1e20 grown) or shorter (escapes, spaces, empty nests) than it is.
+    const contents = [
+      '"\\ud800 lone"',
+      `"${String.fromCharCode(0xdc00)}\\u0001 \\u001f"`,
+      '[-0, 1e21, 1e20, -1E+20]',
+      '{"a":{},"b":[[],{}],"c":[{"d":{}}]}',
+      '"\\u00e9\\/\u2028\\"\\\\"',
+      '  {  "k" :  [ 1 , 2 ]  }  ',
+      `"${token}\\u0041"`,
+    ];
+    const bodyOf = (pads: number[]) =>
+      `{"data":[${contents.map((c, i) => `{"c":${c},"pad":"${'.'.repeat(pads[i]!)}"}`)}],"n":-0,"e":1e21}`;
+    const n = contents.length;
+    const jsonOf = (body: string, i: number) => JSON.stringify(sliceBatch(JSON.parse(body), n, [i])).length;
+    const empty = bodyOf(contents.map(() => 0));
+    for (const side of [-1, 0, 1, 2]) {
+      // Row i's record is max + side - 1 + (i % 2) characters of JSON: both sides of the limit.
+      const pads = contents.map((_, i) => max + side - 1 + (i % 2) - jsonOf(empty, i));
+      const body = bodyOf(pads);
+      const exchange = { ...exchangeOf([], {}), request: { ...exchangeOf([], {}).request, body } };
+      exchange.response = { ...exchange.response, body };
+      const batch = redact.remembering();
+      const parsed = parseExchange(exchange, batch);
+      for (let i = 0; i < n; i++) {
+        const recorded = recordExchange(parsed, n, [i], batch);
+        expect(JSON.stringify(recorded), `row ${i}, side ${side}`).toBe(
+          JSON.stringify(perEvent(exchange, n, [i])),
+        );
+        const over = jsonOf(body, i) > max;
+        expect(over).toBe(side - 1 + (i % 2) > 0);
+        expect(typeof recorded.request.payload === 'string', `row ${i}, side ${side}`).toBe(over);
+        expect(typeof recorded.response?.body === 'string', `row ${i}, side ${side}`).toBe(over);
+        expect(JSON.stringify(recorded)).not.toContain(token.slice(0, 8));
+      }
+    }
+  });
+
   it('redacts again for another redactor given the same parsed exchange', () => {
     const exchange = exchangeOf([row(0), row(1)], { events_received: 2 });
     const parsed = parseExchange(exchange);
