@@ -1,9 +1,10 @@
 /**
  * Attacks on the record path's redaction (Redactor.kept, Redactor.remembering): a remembered text
  * in another setting, a clean object shared between a setting that masks and one that does not,
- * texts at the memo's bounds, and deep nests of rows whose numbers and keys are secrets.
+ * texts at the memo's bounds, and numbers a parse rounds away from a secret's digits.
  */
 import { describe, expect, it } from 'vitest';
+import { parseExchange, recordExchange } from '../record.js';
 import { leakedPieces } from '../testing/leaks.js';
 import { createRedactor } from './redact.js';
 
@@ -72,5 +73,44 @@ describe('Redactor.kept', () => {
     expect(out).not.toContain('998877');
     expect(out).not.toContain(API_KEY);
     expect(out).toContain('"s":"[secret:SHORT]"');
+  });
+});
+
+describe('numbers', () => {
+  it('replaces a number that JSON parsing rounded from a secret written as one', () => {
+    // Past 2^53 a parse keeps the nearest double: 9876543210987653 reads as ...652, 15 of 16 digits.
+    const secrets = {
+      PIXEL_ID: '9876543210987653',
+      ACCOUNT: '12345678901234567890',
+      RATE: '0.12345678901234567',
+    };
+    const numeric = createRedactor(secrets);
+    const body = `{"pixel":9876543210987653,"account":12345678901234567890,"rate":0.12345678901234567,"same":9.876543210987653e15,"other":9876543210987600}`;
+    const recorded = recordExchange(
+      parseExchange(
+        {
+          request: { url: 'https://api.example/', method: 'POST', headers: {}, body },
+          response: { status: 200, headers: {}, body },
+          startedAt: '2026-05-04T10:00:00.000Z',
+          durationMs: 1,
+        },
+        numeric,
+      ),
+      1,
+      [0],
+      numeric,
+    );
+    const expected = {
+      pixel: '[secret:PIXEL_ID]',
+      account: '[secret:ACCOUNT]',
+      rate: '[secret:RATE]',
+      same: '[secret:PIXEL_ID]',
+      other: 9876543210987600,
+    };
+    expect(recorded.request.payload).toEqual(expected);
+    expect(recorded.response?.body).toEqual(expected);
+    // A value that reads back as written, or whose digits are few, stays a plain number.
+    const plain = createRedactor({ ZEROS: '000000', HALF: '1.50000', TEN: '1000000' });
+    expect(plain({ a: 0, b: 1.5, c: 1000000 })).toEqual({ a: 0, b: 1.5, c: '[secret:TEN]' });
   });
 });

@@ -96,6 +96,8 @@ export function isSensitiveName(name: string): boolean {
   return sensitiveNames.has(name.toLowerCase());
 }
 
+/** A JSON number without leading zeros (`000123` is no number JSON writes). */
+const jsonNumber = /^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$/;
 const marker = /^\[secret:[A-Za-z0-9_]+\]$/;
 const anyMarker = /\[secret:[A-Za-z0-9_]+\]/;
 const credentialValue = /^(basic|bearer)\s/i;
@@ -132,6 +134,12 @@ export function createRedactor(secrets: RedactorSecrets): Redactor {
       continue;
     }
     exactNumbers.set(value, `[secret:${key}]`);
+    // A value written as a JSON number reads back as the nearest double: past 15 or so digits not
+    // the digits written (9876543210987653 parses as 9876543210987652), still most of the secret.
+    const parsed = jsonNumber.test(value) ? String(Number(value)) : value;
+    if (parsed !== value && parsed.length >= MIN_SEARCHED_VALUE && !exactNumbers.has(parsed)) {
+      exactNumbers.set(parsed, `[secret:${key}]`);
+    }
     const short = value.length < SHORT_VALUE;
     for (const form of secretForms(value)) {
       // A base64 run sits inside longer base64 text by nature; it is long enough not to occur by chance.
