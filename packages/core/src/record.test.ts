@@ -319,6 +319,26 @@ describe('cuts', () => {
     }
   });
 
+  it('records a body nested too deep to walk as its text, redacted and cut, instead of failing the batch', () => {
+    // 20,000 levels parse, but walking them (redaction, JSON.stringify) overflows the stack: the
+    // batch failed as an engine fault, retried without spending an attempt, and was sent again.
+    const deep = `${'['.repeat(20_000)}"${token}"${']'.repeat(20_000)}`;
+    const exchange = {
+      request: { url: 'https://graph.example/', method: 'POST', headers: {}, body: `{"x":${deep}}` },
+      response: { status: 200, headers: {}, body: deep },
+      startedAt: '2026-05-04T10:00:00.000Z',
+      durationMs: 1,
+    };
+    for (const truncated of [false, true]) {
+      const batch = redact.remembering();
+      const captured = { ...exchange, response: { ...exchange.response, truncated } };
+      const recorded = recordExchange(parseExchange(captured, batch), 1, [0], batch);
+      expect(recorded.request.payload).toBe(`{"x":${deep.replace(token, '[secret:META_ACCESS_TOKEN]')}}`);
+      expect(recorded.response?.body).toBe(deep.replace(token, '[secret:META_ACCESS_TOKEN]'));
+      expect(JSON.stringify(recorded)).not.toContain(token.slice(0, 8));
+    }
+  });
+
   it('keeps 4 KiB of console output, each line redacted before the cut, and redacts a line the sandbox cut', () => {
     for (const inside of [1, 4, token.length - 1]) {
       const logs = recordLogs(

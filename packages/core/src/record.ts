@@ -202,25 +202,36 @@ function sharedParts(parsed: ParsedExchange, batchSize: number, redact: Redactor
   const cached = sharedCache.get(parsed);
   if (cached?.redact === redact && cached.batchSize === batchSize) return cached.parts;
   const { exchange } = parsed;
-  const whole = (key: string, raw: unknown, chars: number | undefined): Whole => {
-    // The parsed body is this exchange's own and is not changed: rows without secrets are kept.
-    const redacted = redact.kept(key, raw);
-    if (raw === undefined || typeof raw === 'string' || !mayExceed(chars, maxRecordedBodyChars)) {
-      return { raw, redacted, fits: true, measure: null };
+  const whole = (key: string, raw: unknown, chars: number | undefined, text: () => string): Whole => {
+    try {
+      // The parsed body is this exchange's own and is not changed: rows without secrets are kept.
+      const redacted = redact.kept(key, raw);
+      if (raw === undefined || typeof raw === 'string' || !mayExceed(chars, maxRecordedBodyChars)) {
+        return { raw, redacted, fits: true, measure: null };
+      }
+      const { total, at } = measureOf(raw, batchSize);
+      return { raw, redacted, fits: total <= maxRecordedBodyChars, measure: at };
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      // Nested deeper than a walk (redaction, JSON.stringify) can go: recorded as its text,
+      // redacted and cut, rather than failing the batch after it was sent.
+      const cut = redact.cut(text(), maxRecordedBodyChars);
+      return { raw: cut, redacted: cut, fits: true, measure: null };
     }
-    const { total, at } = measureOf(raw, batchSize);
-    return { raw, redacted, fits: total <= maxRecordedBodyChars, measure: at };
   };
   const parts: SharedParts = {
     url: redact.under('url', exchange.request.url),
     method: redact.under('method', exchange.request.method),
     headers: redact.under('headers', exchange.request.headers),
-    payload: whole('payload', parsed.requestPayload, parsed.requestChars),
+    payload: whole('payload', parsed.requestPayload, parsed.requestChars, () => exchange.request.body ?? ''),
     response: exchange.response
       ? {
           status: redact.under('status', exchange.response.status),
           headers: redact.under('headers', exchange.response.headers),
-          body: whole('body', parsed.responseBody, parsed.responseChars),
+          body: whole('body', parsed.responseBody, parsed.responseChars, () => {
+            const { body, truncated } = exchange.response!;
+            return truncated ? redact.cutEnd(body) : body;
+          }),
         }
       : null,
     error: redact.under('error', exchange.error ?? null),

@@ -125,6 +125,29 @@ export function runEngineDestinationFaults(options: EngineConformanceOptions): v
       expect(preview.preview?.map((p) => p.event_id).sort()).toEqual(ids);
     });
 
+    it('records an answer nested too deep to walk as its text, delivered once, not sent again', async () => {
+      // 20,000 levels parse, but redacting them overflowed the stack: the batch failed as an engine
+      // fault after it was sent, and was sent again and again without spending an attempt.
+      const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+      const platform = h.track(await startTestServer(() => ({ body: deep })));
+      const pipes = await engine([platform.host]);
+      // The answer is only recorded: send() reads it as text and returns nothing of it.
+      const send = postSend(`${platform.url}/events`).replace('return res.json();', 'await res.text();');
+      const { pipe } = await passThroughPipe(pipes, {
+        name: 'platform',
+        send,
+        retry: { initial_delay_ms: 10, multiplier: 1 },
+      });
+      await pipes.start();
+      await ingest(pipes, ['ord_deep_1']);
+
+      const [delivery] = await settled(pipes, pipe.id, 1);
+      const record = await pipes.deliveries.get(delivery!.id);
+      expect(record.status).toBe('delivered');
+      expect(record.attempts?.[0]?.response?.body).toBe(deep);
+      expect(platform.requests).toHaveLength(1);
+    });
+
     it('retries a temporary DNS failure (EAI_AGAIN) and delivers once the name resolves', async () => {
       const platform = await server();
       const port = new URL(platform.url).port;
