@@ -37,7 +37,9 @@ export default async function resolve(hostname) {
 }
 `;
 
+// long-function: one list of it() cases sharing the engine harness set up at its top; every store runs it
 export function runEngineDestinationFaults(options: EngineConformanceOptions): void {
+  // long-function: the it() cases of the list above, over the harness it sets up
   describe(`destination TLS and DNS failures on ${options.name}`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'openpipes-resolver-'));
     const resolverFile = join(dir, 'resolver.mjs');
