@@ -150,6 +150,22 @@ describe('write turn, its wait', () => {
   });
 });
 
+/**
+ * This thread holds the turn while a worker waits for it; then the worker is terminated (its owner,
+ * this thread, has not cleared its place yet). Returns the worker's threadId, read while it ran.
+ */
+async function heldWhileAWaiterEnds() {
+  const turn = createWriteTurn();
+  const mine = writeTurnOf(turn);
+  expect(mine.take(0)).toBe(true);
+  const other = await turnWorker(turn);
+  other.send('take');
+  untilWaiting(turn);
+  const id = other.worker.threadId;
+  await other.worker.terminate();
+  return { turn, mine, id };
+}
+
 describe('write turn across threads', () => {
   const workers: Worker[] = [];
   afterEach(async () => {
@@ -248,14 +264,7 @@ describe('write turn across threads', () => {
   });
 
   it('a worker terminated while it waits is no longer handed the turn once its owner clears it', async () => {
-    const turn = createWriteTurn();
-    const mine = writeTurnOf(turn);
-    expect(mine.take(0)).toBe(true);
-    const other = await turnWorker(turn);
-    other.send('take');
-    untilWaiting(turn);
-    const id = other.worker.threadId;
-    await other.worker.terminate();
+    const { turn, mine, id } = await heldWhileAWaiterEnds();
     // The ended thread still looks like a waiter: the turn would be handed to it.
     mine.give();
     expect(mine.take(0)).toBe(false);
@@ -266,14 +275,9 @@ describe('write turn across threads', () => {
     expect(mine.take(0)).toBe(true);
     mine.give();
   });
+
   it('a handover to a thread that ended waiting, before its owner clears it, goes back to the giver after a slice', async () => {
-    const turn = createWriteTurn();
-    const mine = writeTurnOf(turn);
-    expect(mine.take(0)).toBe(true);
-    const other = await turnWorker(turn);
-    other.send('take');
-    untilWaiting(turn);
-    await other.worker.terminate();
+    const { mine } = await heldWhileAWaiterEnds();
     // Its owner (this thread) has not run its exit handler yet: in serve the main thread is blocked
     // in take() and cannot, so it would wait out its whole busy timeout for a thread that is gone.
     mine.give();
