@@ -247,6 +247,22 @@ function lebSize(n: number): number {
   return size;
 }
 
+/**
+ * How deep objects and arrays may nest in a value read from the guest (as `@openpipes/core`'s
+ * `maxJsonDepth` for events), counted from the output itself; the few levels of the result
+ * wrapper (`{ o: [...] }`) are not counted. A deeper value fails its call's output with
+ * INVALID_OUTPUT rather than overflowing the host's stack while it is read.
+ */
+export const maxValueDepth = 512;
+const WRAPPER_LEVELS = 4;
+
+/** A value nests objects and arrays deeper than {@link maxValueDepth}. */
+export class BjsonTooDeep extends Error {
+  constructor() {
+    super(`output nests objects or arrays deeper than ${maxValueDepth} levels`);
+  }
+}
+
 /** The guest output held a value JSON cannot represent (or a format this reader does not know). */
 export class BjsonUnsupported extends Error {}
 
@@ -287,6 +303,8 @@ export class BjsonReader {
   private readonly objSize: number[] = [];
   private lastObj = 0;
   private expanded = 0;
+  // Objects and arrays open around the value being read or measured.
+  private level = 0;
   private sawRef = false;
 
   constructor(
@@ -384,11 +402,13 @@ export class BjsonReader {
         const idx = this.open(at);
         const count = this.leb();
         let size = this.pos - at;
+        this.enter();
         for (let i = 0; i < count; i++) {
           const k = this.pos;
           this.key();
           size += this.pos - k + this.measure();
         }
+        this.level--;
         this.objSize[idx] = size;
         return size;
       }
@@ -396,7 +416,9 @@ export class BjsonReader {
         const idx = this.open(at);
         const len = this.leb();
         let size = this.pos - at;
+        this.enter();
         for (let i = 0; i < len; i++) size += this.measure();
+        this.level--;
         this.objSize[idx] = size;
         return size;
       }
@@ -475,20 +497,24 @@ export class BjsonReader {
       case TAG_OBJECT: {
         const count = this.leb();
         const obj: Record<string, unknown> = {};
+        this.enter();
         for (let i = 0; i < count; i++) {
           const k = this.key();
           const v = this.value();
           if (v !== undefined && !DANGEROUS_KEYS.has(k)) obj[k] = v;
         }
+        this.level--;
         return obj;
       }
       case TAG_ARRAY: {
         const len = this.leb();
         const arr: unknown[] = new Array(len);
+        this.enter();
         for (let i = 0; i < len; i++) {
           const v = this.value();
           arr[i] = v === undefined ? null : v;
         }
+        this.level--;
         return arr;
       }
       case TAG_DATE: {
@@ -511,6 +537,56 @@ export class BjsonReader {
     }
   }
 
+  /** One more object or array open; throws {@link BjsonTooDeep} past the limit. */
+  private enter(): void {
+    if (++this.level > maxValueDepth + WRAPPER_LEVELS) throw new BjsonTooDeep();
+  }
+
+  /**
+   * Reads the value at `start` as {@link value} does, or, when it nests too deep, passes over it
+   * without recursion and returns {@link BjsonTooDeep}.
+   */
+  private valueOrDeep(start: number): unknown {
+    try {
+      return this.value();
+    } catch (err) {
+      if (!(err instanceof BjsonTooDeep)) throw err;
+      this.level = 0;
+      this.pos = start;
+      this.skip();
+      return err;
+    }
+  }
+
+  /** Passes over one value, iteratively (a value too deep to read must still be passed). */
+  private skip(): void {
+    const left = [1];
+    const inObject = [false];
+    while (left.length > 0) {
+      const top = left.length - 1;
+      if (left[top] === 0) {
+        left.pop();
+        inObject.pop();
+        continue;
+      }
+      left[top]!--;
+      if (inObject[top]) this.key();
+      const tag = this.bytes[this.pos++];
+      if (tag === TAG_OBJECT || tag === TAG_ARRAY || tag === TAG_DATE) {
+        left.push(tag === TAG_DATE ? 1 : this.leb());
+        inObject.push(tag === TAG_OBJECT);
+      } else if (tag === TAG_INT32 || tag === TAG_OBJECT_REFERENCE) this.leb();
+      else if (tag === TAG_FLOAT64) this.pos += 8;
+      else if (tag === TAG_STRING) {
+        const header = this.leb();
+        this.pos += (header & 1) === 0 ? header >>> 1 : (header >>> 1) * 2;
+      } else if (tag === undefined || tag < TAG_NULL || tag > TAG_TRUE) {
+        throw new BjsonUnsupported(`output holds a value that is not JSON data (bjson tag ${tag})`);
+      }
+      if (this.pos > this.bytes.length) throw new BjsonUnsupported('truncated');
+    }
+  }
+
   /** Reads an array header (numbering the array for references when they may occur). */
   private arrayHeader(what: string): number {
     const at = this.pos;
@@ -524,7 +600,10 @@ export class BjsonReader {
    * outputs per input (`count` inputs; an input with no output was filtered). An input whose outputs
    * take more than `outputLimit` bytes is reported by size instead, as {@link entries} does.
    */
-  batch(count: number, outputLimit: number): Array<{ o: unknown[] } | { tooLarge: number }> {
+  batch(
+    count: number,
+    outputLimit: number,
+  ): Array<{ o: unknown[] } | { tooLarge: number } | { tooDeep: true }> {
     if (this.arrayHeader('the batch result') !== 2) throw new BjsonUnsupported('expected the batch result');
     const n = this.arrayHeader('input indices');
     const sources = new Array<number>(n);
@@ -539,6 +618,7 @@ export class BjsonReader {
     const sizes = new Array<number>(count).fill(0);
     const lengths = new Array<number>(count).fill(0);
     const groups: unknown[][] = new Array(count);
+    const deep: boolean[] = [];
     if (this.refs) {
       // Measure everything first, then build only what is within the limit.
       const starts = new Array<number>(n);
@@ -561,8 +641,9 @@ export class BjsonReader {
     } else {
       for (let k = 0; k < n; k++) {
         const start = this.pos;
-        const v = this.value();
+        const v = this.valueOrDeep(start);
         const src = sources[k]!;
+        if (v instanceof BjsonTooDeep) deep[src] = true;
         sizes[src]! += this.pos - start;
         lengths[src]!++;
         const group = groups[src];
@@ -570,8 +651,12 @@ export class BjsonReader {
         else group.push(v === undefined ? null : v);
       }
     }
-    const out: Array<{ o: unknown[] } | { tooLarge: number }> = new Array(count);
+    const out: Array<{ o: unknown[] } | { tooLarge: number } | { tooDeep: true }> = new Array(count);
     for (let i = 0; i < count; i++) {
+      if (deep[i]) {
+        out[i] = { tooDeep: true };
+        continue;
+      }
       if (lengths[i] === 0) {
         out[i] = { o: [] };
         continue;
@@ -587,9 +672,9 @@ export class BjsonReader {
    * Reads the transform harness's results: an array with one `{ o } | { e }` entry per event. An
    * entry whose encoded size exceeds `outputLimit` is replaced by `{ tooLarge: size }`.
    */
-  entries(outputLimit: number): Array<{ o?: unknown; e?: unknown; tooLarge?: number }> {
+  entries(outputLimit: number): Array<{ o?: unknown; e?: unknown; tooLarge?: number; tooDeep?: true }> {
     const len = this.arrayHeader('the results array');
-    const out: Array<{ o?: unknown; e?: unknown; tooLarge?: number }> = new Array(len);
+    const out: Array<{ o?: unknown; e?: unknown; tooLarge?: number; tooDeep?: true }> = new Array(len);
     for (let i = 0; i < len; i++) {
       const start = this.pos;
       if (this.refs) {
@@ -604,7 +689,11 @@ export class BjsonReader {
         this.pos = end;
         continue;
       }
-      const entry = this.value() as { o?: unknown; e?: unknown } | null;
+      const entry = this.valueOrDeep(start) as { o?: unknown; e?: unknown } | BjsonTooDeep | null;
+      if (entry instanceof BjsonTooDeep) {
+        out[i] = { tooDeep: true };
+        continue;
+      }
       const size = this.pos - start;
       out[i] = size > outputLimit ? { tooLarge: size } : (entry ?? {});
     }

@@ -5,7 +5,7 @@
  * Decoding in the worker and posting objects cost a decode there plus a structured clone on both
  * sides; see docs/sandbox.md for the measurements.
  */
-import { BjsonReader, BjsonReferences } from './bjson.js';
+import { BjsonReader, BjsonReferences, BjsonTooDeep } from './bjson.js';
 import { toFailure } from './failure.js';
 import { OutputValidationError, readTransformOutput, safeJsonParse } from './output.js';
 import type { ConsoleLine, SandboxFailure, SandboxLimits, TransformRun } from './types.js';
@@ -32,9 +32,11 @@ export interface TransformPayload {
   profilesUnread?: true;
 }
 
-type Entry = { o?: unknown; e?: unknown; tooLarge?: number };
+type Entry = { o?: unknown; e?: unknown; tooLarge?: number; tooDeep?: true };
 
 function entryResult(entry: Entry, outputLimit: number, filename: string): TransformRun['results'][number] {
+  if (entry.tooDeep)
+    return { ok: false, error: { code: 'INVALID_OUTPUT', message: new BjsonTooDeep().message } };
   if (entry.tooLarge !== undefined) {
     return {
       ok: false,
@@ -71,6 +73,24 @@ function readBinary<T>(read: (refs: boolean) => T): T {
   }
 }
 
+/** Reads one segment's entries (see {@link assembleTransformRun}). */
+function readSegment(
+  segment: ResultSegment,
+  count: number,
+  outputLimit: number,
+  expandLimit: number,
+): Entry[] {
+  if (segment.kind === 'batch') {
+    const { bytes } = segment;
+    return readBinary((refs) => new BjsonReader(bytes, { refs, expandLimit }).batch(count, outputLimit));
+  }
+  if (segment.kind === 'entries') {
+    const { bytes } = segment;
+    return readBinary((refs) => new BjsonReader(bytes, { refs, expandLimit }).entries(outputLimit));
+  }
+  return safeJsonParse(segment.text) as Entry[];
+}
+
 /**
  * Decodes and validates a worker's transform payload into the run the engine sees. Throws
  * {@link BjsonUnsupported} when the binary results cannot be read (see readBinary).
@@ -86,19 +106,17 @@ export function assembleTransformRun(
   for (const segment of payload.segments) {
     let entries: Entry[];
     let start = 0;
-    if (segment.kind === 'batch') {
-      const { bytes } = segment;
-      entries = readBinary((refs) =>
-        new BjsonReader(bytes, { refs, expandLimit }).batch(payload.count, outputLimit),
-      );
-    } else if (segment.kind === 'entries') {
-      const { bytes } = segment;
-      entries = readBinary((refs) => new BjsonReader(bytes, { refs, expandLimit }).entries(outputLimit));
-      start = segment.start;
-    } else {
-      entries = safeJsonParse(segment.text) as Entry[];
-      start = segment.start;
+    try {
+      entries = readSegment(segment, payload.count, outputLimit, expandLimit);
+    } catch (err) {
+      // Only in the mode that measures first (object references): the whole segment fails.
+      if (!(err instanceof BjsonTooDeep)) throw err;
+      entries = [];
+      const first = segment.kind === 'batch' ? 0 : segment.start;
+      for (let i = first; i < payload.count; i++)
+        results[i] ??= entryResult({ tooDeep: true }, outputLimit, filename);
     }
+    if (segment.kind !== 'batch') start = segment.start;
     for (let j = 0; j < entries.length; j++) {
       results[start + j] = entryResult(entries[j] ?? {}, outputLimit, filename);
     }

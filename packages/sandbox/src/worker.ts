@@ -343,7 +343,8 @@ async function runTransform(msg: TransformMsg): Promise<void> {
       ctx.broken = true;
       ctx.unclean = true;
       release(ctx);
-      post({ type: 'transform-result', id: msg.id, failure: internalFailure(err) });
+      const failure = err instanceof GuestCodeError ? err.failure : internalFailure(err);
+      post({ type: 'transform-result', id: msg.id, failure });
       return;
     }
     used.push(ctx);

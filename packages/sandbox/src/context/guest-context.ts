@@ -16,7 +16,7 @@ import type {
 } from 'quickjs-emscripten';
 import { safeJsonParse } from '../output.js';
 import type { CodeRef, ConsoleLine, SandboxFailure, SandboxLimits } from '../types.js';
-import { failureFromDumped } from './failures.js';
+import { failureFromDumped, GuestCodeError } from './failures.js';
 import { enterGuest, leaveGuest, now } from './meter.js';
 import { runSend, type SendHost, type SendOutcome, sendElapsed } from './send-call.js';
 import { type BatchOutcome, runTransform, runTransformBatch, type TransformSlice } from './transform-call.js';
@@ -51,6 +51,8 @@ export class GuestContext {
   deadline: Deadline = { mode: 'none' };
   /** The send() call's host (its fetch) while one runs. */
   sendHost: SendHost | undefined;
+  /** Ends the running send() call with a failure that happened in a fetch callback. */
+  sendFault: ((failure: SandboxFailure) => void) | undefined;
   /** Past transform calls' inputs, freed by {@link cleanupStep}. */
   readonly garbage: QuickJSHandle[] = [];
   /** Fetches of the running send() not yet answered. */
@@ -87,6 +89,8 @@ export class GuestContext {
     }
     try {
       return run();
+    } catch (err) {
+      throw this.hostOverflow(err);
     } finally {
       if (--this.depth === 0) {
         const spent = now() - this.segmentStart;
@@ -94,6 +98,23 @@ export class GuestContext {
         leaveGuest(spent);
       }
     }
+  }
+
+  /**
+   * A host `RangeError` out of the engine: QuickJS recursed (a value nested too deep for
+   * JSON.stringify, structured encoding...) until the worker's own native stack ran out, before
+   * its guest stack limit noticed. The engine was stopped mid-operation: the context is abandoned
+   * (unclean) and the call fails with STACK_OVERFLOW instead of the error killing the worker.
+   */
+  hostOverflow(err: unknown): unknown {
+    if (err instanceof GuestCodeError || !(err instanceof RangeError)) return err;
+    if (!/call stack/i.test(err.message)) return err;
+    this.broken = true;
+    this.unclean = true;
+    return new GuestCodeError({
+      code: 'STACK_OVERFLOW',
+      message: `RangeError: the sandbox ran out of stack (${err.message}): a value nested too deeply, or recursion too deep`,
+    });
   }
 
   /** Guest time of this call so far, the running segment included. */

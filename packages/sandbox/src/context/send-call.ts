@@ -8,6 +8,7 @@ import type { QuickJSHandle } from 'quickjs-emscripten';
 import { toFailure } from '../failure.js';
 import { safeJsonParse } from '../output.js';
 import type { ConsoleLine, SandboxFailure, SandboxLimits } from '../types.js';
+import { GuestCodeError } from './failures.js';
 import type { Deadline, GuestContext } from './guest-context.js';
 import { guestMsOfWorker, now } from './meter.js';
 
@@ -46,25 +47,49 @@ export function startFetch(g: GuestContext, requestJson: string): QuickJSHandle 
   host.fetch(requestJson).then(
     (responseJson) => {
       if (g.gone || !ctx.alive || !g.pending.has(deferred)) return;
-      const h = ctx.newString(responseJson);
-      g.guest(() => deferred.resolve(h));
-      h.dispose();
-      g.pending.delete(deferred);
-      deferred.dispose();
-      g.guest(() => runtime.executePendingJobs());
+      hostStep(g, () => {
+        const h = ctx.newString(responseJson);
+        g.guest(() => deferred.resolve(h));
+        h.dispose();
+        g.pending.delete(deferred);
+        deferred.dispose();
+        g.guest(() => runtime.executePendingJobs());
+      });
     },
     (err: Error) => {
       if (g.gone || !ctx.alive || !g.pending.has(deferred)) return;
-      const h = ctx.newError({ name: 'TypeError', message: `fetch failed: ${err.message}` });
-      g.guest(() => deferred.reject(h));
-      h.dispose();
-      g.pending.delete(deferred);
-      deferred.dispose();
-      g.guest(() => runtime.executePendingJobs());
+      hostStep(g, () => {
+        const h = ctx.newError({ name: 'TypeError', message: `fetch failed: ${err.message}` });
+        g.guest(() => deferred.reject(h));
+        h.dispose();
+        g.pending.delete(deferred);
+        deferred.dispose();
+        g.guest(() => runtime.executePendingJobs());
+      });
     },
   );
   // The caller (QuickJS) takes its own reference; the deferred keeps ours until it settles.
   return deferred.handle.dup();
+}
+
+/**
+ * Runs guest work from a fetch callback. What it throws (the engine out of native stack: a value
+ * nested too deep) would otherwise be an uncaught error that kills the worker and every call on
+ * it; it ends this call instead, and the context is abandoned.
+ */
+function hostStep(g: GuestContext, step: () => void): void {
+  try {
+    step();
+  } catch (err) {
+    const e = g.hostOverflow(err);
+    g.broken = true;
+    g.unclean = true;
+    const failure: SandboxFailure =
+      e instanceof GuestCodeError
+        ? e.failure
+        : { code: 'WORKER_CRASHED', message: `sandbox failure: ${(e as Error)?.message ?? String(e)}` };
+    g.sendFault?.(failure);
+  }
 }
 
 /**
@@ -128,7 +153,11 @@ export async function runSend(
       };
       arm();
     });
-    const outcome = await Promise.race([settled, timeout]);
+    const faulted = new Promise<{ fault: SandboxFailure }>((resolve) => {
+      g.sendFault = (fault) => resolve({ fault });
+    });
+    const outcome = await Promise.race([settled, timeout, faulted]);
+    if (outcome !== 'timeout' && 'fault' in outcome) return { error: outcome.fault, logs: g.readLogs() };
     if (outcome === 'timeout') {
       g.broken = true;
       g.unclean = true;
@@ -169,6 +198,7 @@ export async function runSend(
     if (timer) clearTimeout(timer);
     g.deadline = { mode: 'none' };
     g.sendHost = undefined;
+    g.sendFault = undefined;
     g.dropPending();
   }
 }

@@ -1,0 +1,112 @@
+import { once } from 'node:events';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSandbox } from './pool.js';
+import type { CodeRef, SandboxEvent } from './types.js';
+
+// Values nested far too deep to cross the guest/host boundary (20,000 arrays, 40 KB of text):
+// each ends its own call with a structured failure; the one worker lives on and serves the rest.
+const DEPTH = 20_000;
+const ev: SandboxEvent = { event_type: 't', event_time: '2026-01-01T00:00:00Z', event_payload: { n: 1 } };
+const sendCode = (owner: string, code: string): CodeRef => ({ kind: 'send', owner, version: 1, code });
+const transformCode = (owner: string, code: string): CodeRef => ({
+  kind: 'transform',
+  owner,
+  version: 1,
+  code,
+});
+const benignSend = sendCode(
+  'dst_neighbour',
+  'async function send({ events }) { return { delivered: events.length }; }',
+);
+
+let server: Server;
+let url: string;
+let sandbox: ReturnType<typeof createSandbox>;
+
+beforeAll(async () => {
+  const body = '['.repeat(DEPTH) + ']'.repeat(DEPTH);
+  server = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  url = `http://127.0.0.1:${port}/`;
+  sandbox = createSandbox({ workers: 1, egress: { allow: [`127.0.0.1:${port}`] } });
+});
+afterAll(async () => {
+  await sandbox.close();
+  server.close();
+});
+
+async function neighbourSucceeds(): Promise<void> {
+  const run = await sandbox.send({ code: benignSend, events: [ev], secrets: {} });
+  expect(run.error).toBeUndefined();
+  expect(run.value).toEqual({ delivered: 1 });
+}
+
+describe('a value nested too deep to cross the boundary', () => {
+  for (const [name, body] of [
+    ['r.json()', 'return r.json();'],
+    ['JSON.parse(await r.text())', 'return JSON.parse(await r.text());'],
+  ] as const) {
+    it(`a send() returning a deep answer via ${name} fails that call only; the worker lives`, async () => {
+      const code = sendCode(
+        `dst_deep_${name}`,
+        `async function send() { const r = await fetch('${url}'); ${body} }`,
+      );
+      const beside = sandbox.send({ code: benignSend, events: [ev], secrets: {} });
+      const run = await sandbox.send({ code, events: [ev], secrets: {} });
+      expect(run.error?.code).toBe('STACK_OVERFLOW');
+      expect(run.error?.message).toMatch(/nested too deep/);
+      expect((await beside).error).toBeUndefined();
+      await neighbourSucceeds();
+      expect((await sandbox.stats()).workerRestarts).toBe(0);
+    }, 60_000);
+  }
+
+  it('a transform output nested too deep fails as INVALID_OUTPUT naming the depth limit', async () => {
+    const code = transformCode(
+      'pip_deep_output',
+      `function transform({ events }) { let v = []; for (let i = 0; i < ${DEPTH}; i++) v = [v]; return events.map((e) => ({ ...e, event_payload: { v } })); }`,
+    );
+    const run = await sandbox.transform({ code, events: [ev, ev], profiles: {}, secrets: {} });
+    expect(run.results).toHaveLength(2);
+    for (const r of run.results) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.error.code).toBe('INVALID_OUTPUT');
+        expect(r.error.message).toMatch(/deeper than 512 levels/);
+      }
+    }
+    await neighbourSucceeds();
+    expect((await sandbox.stats()).workerRestarts).toBe(0);
+  }, 60_000);
+
+  it('a transform whose own JSON.stringify of a deep value overflows fails as STACK_OVERFLOW', async () => {
+    const code = transformCode(
+      'pip_deep_stringify',
+      `function transform({ events }) { let v = []; for (let i = 0; i < ${DEPTH}; i++) v = [v]; JSON.stringify(v); return events; }`,
+    );
+    const err = await sandbox.transform({ code, events: [ev], profiles: {}, secrets: {} }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ name: 'SandboxError', code: 'STACK_OVERFLOW' });
+    expect((err as Error).message).toMatch(/nested too deep/);
+    await neighbourSucceeds();
+    expect((await sandbox.stats()).workerRestarts).toBe(0);
+  }, 60_000);
+
+  it('a transform output within the limit still crosses', async () => {
+    const code = transformCode(
+      'pip_deep_ok',
+      'function transform({ events }) { let v = []; for (let i = 0; i < 500; i++) v = [v]; return events.map((e) => ({ ...e, event_payload: { v } })); }',
+    );
+    const run = await sandbox.transform({ code, events: [ev], profiles: {}, secrets: {} });
+    expect(run.results[0]?.ok).toBe(true);
+  }, 60_000);
+});
