@@ -254,7 +254,7 @@ function lebSize(n: number): number {
  * INVALID_OUTPUT rather than overflowing the host's stack while it is read.
  */
 export const maxValueDepth = 512;
-const WRAPPER_LEVELS = 4;
+export const WRAPPER_LEVELS = 4;
 
 /** A value nests objects and arrays deeper than {@link maxValueDepth}. */
 export class BjsonTooDeep extends Error {

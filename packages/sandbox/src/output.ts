@@ -9,19 +9,40 @@ const DANGEROUS_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 // A JSON text can only produce a dangerous key if it spells one, directly or through a \u escape.
 const MAY_HAVE_DANGEROUS_KEY = /__proto__|constructor|prototype|\\u/;
 
-/** Removes prototype-reaching keys, in place, from a freshly parsed JSON value. */
+/**
+ * Removes prototype-reaching keys, in place, from a freshly parsed JSON value. Iterative: a value
+ * nested deeper than the host's stack is walked too (see {@link nestsDeeperThan}).
+ */
 function stripDangerousKeys(value: unknown): unknown {
-  if (value === null || typeof value !== 'object') return value;
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = stripDangerousKeys(value[i]);
-    return value;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (v === null || typeof v !== 'object') continue;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) stack.push(v[i]);
+      continue;
+    }
+    const obj = v as Record<string, unknown>;
+    for (const key of Object.keys(obj)) {
+      if (DANGEROUS_KEYS.has(key)) delete obj[key];
+      else stack.push(obj[key]);
+    }
   }
-  const obj = value as Record<string, unknown>;
-  for (const key of Object.keys(obj)) {
-    if (DANGEROUS_KEYS.has(key)) delete obj[key];
-    else obj[key] = stripDangerousKeys(obj[key]);
+  return value;
+}
+
+/** Whether objects and arrays in a JSON value nest more than `max` levels (walked iteratively). */
+export function nestsDeeperThan(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
   }
-  return obj;
+  return false;
 }
 
 /**

@@ -5,9 +5,9 @@
  * Decoding in the worker and posting objects cost a decode there plus a structured clone on both
  * sides; see docs/sandbox.md for the measurements.
  */
-import { BjsonReader, BjsonReferences, BjsonTooDeep } from './bjson.js';
+import { BjsonReader, BjsonReferences, BjsonTooDeep, maxValueDepth, WRAPPER_LEVELS } from './bjson.js';
 import { toFailure } from './failure.js';
-import { OutputValidationError, readTransformOutput, safeJsonParse } from './output.js';
+import { nestsDeeperThan, OutputValidationError, readTransformOutput, safeJsonParse } from './output.js';
 import type { ConsoleLine, SandboxFailure, SandboxLimits, TransformRun } from './types.js';
 
 /** One piece of a transform call's results, as the worker sends it. */
@@ -88,7 +88,12 @@ function readSegment(
     const { bytes } = segment;
     return readBinary((refs) => new BjsonReader(bytes, { refs, expandLimit }).entries(outputLimit));
   }
-  return safeJsonParse(segment.text) as Entry[];
+  // The text fallback: the same depth limit as the binary reader's, checked without recursion.
+  const entries = safeJsonParse(segment.text) as Entry[];
+  for (let i = 0; i < entries.length; i++) {
+    if (nestsDeeperThan(entries[i], maxValueDepth + WRAPPER_LEVELS)) entries[i] = { tooDeep: true };
+  }
+  return entries;
 }
 
 /**

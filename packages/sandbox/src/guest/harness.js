@@ -3,6 +3,45 @@
 // and errors with the codes the host maps (TIMEOUT, OUT_OF_MEMORY, STACK_OVERFLOW, INVALID_OUTPUT).
 
 // ---- the harness the host drives ---------------------------------------------------------------
+var isArrayOf = Array.isArray;
+var keysOf = Object.keys;
+var descriptorOf = Object.getOwnPropertyDescriptor;
+var SetOf = Set;
+// How deep objects and arrays may nest in a send() result (as in transform output, bjson.ts
+// maxValueDepth, and core's maxJsonDepth): deeper ones exhaust the engine's stack in JSON.stringify.
+var MAX_RESULT_DEPTH = 512;
+/**
+ * Whether `v` nests objects or arrays deeper than MAX_RESULT_DEPTH. Iterative; follows data
+ * properties only (getters and toJSON are JSON.stringify's business) and each object once.
+ * @param {unknown} v
+ */
+function nestsTooDeep(v) {
+  var seen = new SetOf();
+  /** @type {unknown[]} */
+  var values = [v];
+  /** @type {number[]} */
+  var depths = [0];
+  var n = 1;
+  while (n > 0) {
+    n--;
+    var x = values[n];
+    var d = depths[n];
+    if (x === null || typeof x !== 'object' || seen.has(x)) continue;
+    if (d >= MAX_RESULT_DEPTH) return true;
+    seen.add(x);
+    var keys = isArrayOf(x) ? null : keysOf(x);
+    var len = keys ? keys.length : /** @type {unknown[]} */ (x).length;
+    for (var i = 0; i < len; i++) {
+      var desc = descriptorOf(x, keys ? keys[i] : String(i));
+      if (desc && 'value' in desc && desc.value !== null && typeof desc.value === 'object') {
+        values[n] = desc.value;
+        depths[n] = d + 1;
+        n++;
+      }
+    }
+  }
+  return false;
+}
 function errorInfo(e, code) {
   var info = { code: code || 'USER_CODE_ERROR', message: '' };
   try {
@@ -170,6 +209,13 @@ var harness = {
       .then(
         function (v) {
           var s;
+          if (nestsTooDeep(v))
+            return errorPart(
+              new RangeError(
+                'send() result nests objects or arrays deeper than ' + MAX_RESULT_DEPTH + ' levels',
+              ),
+              'INVALID_OUTPUT',
+            );
           try {
             s = JSONstringify(v === undefined ? null : v);
           } catch (e) {
