@@ -38,6 +38,8 @@ export function childEnv(env: Record<string, string | undefined>): NodeJS.Proces
 
 export interface CliResult {
   code: number | null;
+  /** The signal that ended the process (null when it exited by itself: then `code` says how). */
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
   /** stdout parsed as JSON. */
@@ -89,12 +91,13 @@ export function openpipes(
       reject(new Error(`openpipes ${args.join(' ')} did not finish in time\n${output.stderr}`));
     }, options.timeoutMs ?? 30_000);
     child.on('error', reject);
-    child.on('exit', (code) => {
+    child.on('exit', (code, signal) => {
       clearTimeout(timer);
       children.delete(child);
       const { stdout, stderr } = output;
       resolve({
         code,
+        signal,
         stdout,
         stderr,
         json() {

@@ -103,7 +103,9 @@ describe('openpipes transform test', () => {
       );
     for (const extra of [['--json'], []]) {
       const hidden = await run(extra);
-      expect(hidden.code).toBe(0);
+      // Once (CI, 2026-12-07) this process ended by a signal within 2 s; not reproduced in 150 runs.
+      // Say how it ended and what it printed if it happens again.
+      expect(hidden.code, `signal ${hidden.signal}; stderr: ${hidden.stderr}`).toBe(0);
       expect(hidden.stdout + hidden.stderr).not.toContain('customers/1/conversionActions/2');
       expect(hidden.stdout + hidden.stderr).not.toContain(
         encodeURIComponent('customers/1/conversionActions/2'),
