@@ -77,7 +77,7 @@ export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => voi
 /** Opens (lazily) the store's database. */
 export function createConnection(options: ConnectionOptions): Connection {
   const turn = options.writeTurn ? writeTurnOf(options.writeTurn) : null;
-  const turnWaitMs = options.busyTimeoutMs ?? 5000;
+  const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
   let handle: SqliteDatabase | null = null;
   let closed = false;
   // The connection's own temp_store (0 DEFAULT, 1 FILE, 2 MEMORY), which a write transaction
@@ -93,7 +93,7 @@ export function createConnection(options: ConnectionOptions): Connection {
           (new Database(options.filename ?? './openpipes.db') as unknown as SqliteDatabase));
     opened.pragma('journal_mode = WAL');
     opened.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-    opened.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 5000}`);
+    opened.pragma(`busy_timeout = ${busyTimeoutMs}`);
     // Freed space inside pages written anyway is zeroed (no extra I/O), so an old copy of a row
     // does not linger beside the new one; erasure turns it fully on (docs/erasure.md).
     opened.pragma('secure_delete = FAST');
@@ -132,11 +132,19 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
     if (database.inTransaction) return runner.immediate(fn) as T;
     if (!turn) return outermost(database, fn, options);
-    const had = turn.take(turnWaitMs);
+    // One write waits busy_timeout in all, as it did before the turn: first for the turn, then in
+    // SQLite for what is left of it (another process may hold the file), not up to busy_timeout
+    // twice. SQLite's timeout is set for this transaction only when the turn took a millisecond or
+    // more (a handover in the wait, a hung holder), so one taken at once costs no PRAGMA.
+    const started = performance.now();
+    const had = turn.take(busyTimeoutMs);
+    const waited = Math.floor(performance.now() - started);
+    if (waited >= 1) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
     try {
       return outermost(database, fn, options);
     } finally {
       if (had) turn.give();
+      if (waited >= 1 && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
     }
   };
   const outermost = <T>(database: SqliteDatabase, fn: () => T, options?: { spill?: boolean }): T => {

@@ -51,11 +51,20 @@ describe('write turn, one handle per thread number', () => {
 });
 
 const workerSource = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, workerData, threadId } = require('node:worker_threads');
 import(workerData.module).then(({ writeTurnOf }) => {
   const turn = writeTurnOf(workerData.turn);
   parentPort.on('message', (message) => {
     if (message === 'take') parentPort.postMessage(turn.take(60_000));
+    // Takes, and once another thread waits for it, exits without giving it back (process.exit
+    // inside a transaction): its owner's exit handler cannot run while that thread waits.
+    if (message === 'take, exit once another waits') {
+      turn.take(60_000);
+      const words = new Int32Array(workerData.turn);
+      const waiting = () => words.subarray(2, 16).some((slot) => slot !== 0 && slot !== threadId + 1);
+      while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
+      process.exit(1);
+    }
     if (message === 'give') { turn.give(); parentPort.postMessage('given'); }
     // Takes, and stops for good at its first write to the turn once it has won it (if it makes one).
     if (message === 'take, stopped after') {
@@ -276,6 +285,34 @@ describe('write turn across threads', () => {
     mine.give();
   });
 
+  it('a worker that exits while it holds the turn frees it itself: the thread waiting for it takes it, not at its deadline', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    const exited = new Promise((resolve) => other.worker.once('exit', resolve));
+    other.send('take, exit once another waits');
+    const words = new Int32Array(turn);
+    while (Atomics.load(words, 0) !== other.id + 1) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
+    // True: the turn was freed while this thread waited. False would be the deadline passed (this
+    // thread blocked its owner's exit handler until then: in serve, busy_timeout's 5 s of ingest).
+    expect(mine.take(10_000)).toBe(true);
+    mine.give();
+    expect(await exited).toBe(1);
+  }, 30_000);
+
+  it('a worker its owner is ending (released before terminate()) holds no turn from the others, even one it takes after', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    workers.push(other.worker);
+    // The owner releases it as it calls terminate(): the thread runs on until the termination
+    // reaches it, and may win the turn meanwhile.
+    expect(releaseWriteTurnOf(turn, other.id)).toBe(false);
+    expect(await other.ask('take')).toBe(true);
+    expect(mine.take(0)).toBe(true);
+    mine.give();
+  });
+
   it('a handover to a thread that ended waiting, before its owner clears it, goes back to the giver after a slice', async () => {
     const { mine } = await heldWhileAWaiterEnds();
     // Its owner (this thread) has not run its exit handler yet: in serve the main thread is blocked
@@ -312,6 +349,31 @@ describe('a connection with a write turn', () => {
     expect(elsewhere.take(0)).toBe(true);
     elsewhere.give();
     expect(connection.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
+    connection.close();
+  });
+
+  it("waits no longer than busy_timeout in all: what it waited for the turn comes off SQLite's wait", () => {
+    const turn = createWriteTurn();
+    const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
+    const connection = createConnection({
+      database: new Database(join(dir, 'turn.db')) as never,
+      writeTurn: turn,
+      busyTimeoutMs: 100,
+    });
+    const busyTimeout = () => connection.db().pragma('busy_timeout', { simple: true });
+    connection.db().exec('CREATE TABLE t (n INTEGER)');
+    // Had the turn at once: SQLite's whole wait is left.
+    connection.tx(() => expect(busyTimeout()).toBe(100));
+    // Held by a thread that does not give it back: this one waits its 100 ms for the turn, and
+    // then may not wait in SQLite as well.
+    const hung = writeTurnOf(turn, 99);
+    expect(hung.take(0)).toBe(true);
+    connection.tx(() => {
+      expect(busyTimeout()).toBe(0);
+      connection.prepare('INSERT INTO t VALUES (1)').run();
+    });
+    expect(busyTimeout()).toBe(100);
+    hung.give();
     connection.close();
   });
 });
