@@ -20,7 +20,7 @@ import {
   waitFor,
 } from '@openpipes/core/testing';
 import { dropSchemas, postgresAvailable, postgresUrl } from '@openpipes/store-postgres/testing';
-import { sqliteStore } from '@openpipes/store-sqlite';
+import { createWriteTurn, sqliteStore } from '@openpipes/store-sqlite';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { joinDispatchThread, startDispatchThread } from '../src/serve/dispatch-thread.js';
 import {
@@ -160,10 +160,12 @@ describe('openpipes serve: the dispatch thread (SQLite)', () => {
 /**
  * `openpipes serve`'s split by hand on a SQLite file: an ingest engine on this thread (its wake-ups
  * and configuration writes posted to the thread) and a dispatch thread that only a wake-up from it
- * can deliver in time (one-hour poll). `stop()` stops the thread, the engine and the store.
+ * can deliver in time (one-hour poll), the two sharing a write turn. `stop()` stops the thread, the
+ * engine and the store.
  */
 async function startSplitEngine(filename: string, host: string, logger: Logger) {
-  const store = sqliteStore({ filename });
+  const writeTurn = createWriteTurn();
+  const store = sqliteStore({ filename, writeTurn });
   let thread: Awaited<ReturnType<typeof startDispatchThread>> | null = null;
   const pipes = createPipes({
     store,
@@ -180,7 +182,7 @@ async function startSplitEngine(filename: string, host: string, logger: Logger) 
   const setup = await setupMetaExample(pipes, meta);
   thread = await startDispatchThread(
     {
-      database: { kind: 'sqlite', filename },
+      database: { kind: 'sqlite', filename, writeTurn },
       secretKey: testSecretKey,
       egressAllow: [host],
       identity: false,
@@ -196,6 +198,7 @@ async function startSplitEngine(filename: string, host: string, logger: Logger) 
     pipes,
     setup,
     thread: started,
+    writeTurn,
     async stop() {
       await started.stop(5000);
       await pipes.stop();
@@ -205,7 +208,7 @@ async function startSplitEngine(filename: string, host: string, logger: Logger) 
 }
 
 describe('startDispatchThread', () => {
-  it('replaces a dispatch thread that died, says so in the log, and delivery goes on', async () => {
+  it('replaces a dispatch thread that died, says so in the log, and delivery goes on; its write turn is free as it is terminated', async () => {
     const filename = join(tempDir('dispatch-thread'), 'openpipes.db');
     const lines: Array<{ level: string; message: string }> = [];
     const at =
@@ -214,7 +217,7 @@ describe('startDispatchThread', () => {
         lines.push({ level, message: String(typeof first === 'string' ? first : second) });
       };
     const logger: Logger = { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-    const { pipes, setup, thread, stop } = await startSplitEngine(filename, meta.host, logger);
+    const { pipes, setup, thread, writeTurn, stop } = await startSplitEngine(filename, meta.host, logger);
     const { pipe } = setup;
     const deliveredCount = (count: number) =>
       waitFor(async () => {
@@ -229,7 +232,13 @@ describe('startDispatchThread', () => {
       expect(first).not.toBeNull();
       const joined = joinDispatchThread(pipes, thread, ['ingest', 'dispatch']);
       expect(joined.status().running).toBe(true);
-      await first!.terminate();
+      // Terminated inside a write (its number in the turn, as if it had taken it): the turn is free
+      // as terminate() is called, before its exit event, which cannot run while this thread waits.
+      const turnState = new Int32Array(writeTurn);
+      Atomics.store(turnState, 0, first!.threadId + 1);
+      const ended = first!.terminate();
+      expect(Atomics.load(turnState, 0)).toBe(0);
+      await ended;
       // Until the new thread runs, the status (`/healthz`, `/api/stats`) says no dispatcher runs.
       expect(joined.status().running).toBe(false);
       const running = thread;

@@ -148,6 +148,18 @@ function supervise(file: string, config: DispatchThreadConfig, logger: Logger, s
     const own = new Worker(file, { workerData: config, name: 'openpipes-dispatch' });
     state.worker = own;
     const ownThreadId = own.threadId;
+    const releaseTurn = () => {
+      if (config.database.kind === 'sqlite' && config.database.writeTurn)
+        releaseWriteTurnOf(config.database.writeTurn, ownThreadId);
+    };
+    // Whoever ends it (a stop, a start that failed, a test) releases its write turn then, not only
+    // in its exit event, which cannot run while the main thread waits for that very turn: the main
+    // thread's next write would wait its whole busy_timeout (store-sqlite write-turn.ts).
+    const terminate = own.terminate.bind(own);
+    own.terminate = () => {
+      releaseTurn();
+      return terminate();
+    };
     own.on('message', onMessage);
     own.on('error', (err) => {
       if (state.firstStart) settleFirst(err);
@@ -155,9 +167,9 @@ function supervise(file: string, config: DispatchThreadConfig, logger: Logger, s
     });
     state.exited = new Promise((resolveExit) => {
       own.once('exit', (code) => {
-        // Stopped or crashed inside a write: the main thread's store must not wait for its turn.
-        if (config.database.kind === 'sqlite' && config.database.writeTurn)
-          releaseWriteTurnOf(config.database.writeTurn, ownThreadId);
+        // Ended inside a write in a way nobody saw coming (a resource limit): the main thread's
+        // store must not wait for its turn.
+        releaseTurn();
         onExit(own, startedAt, code);
         resolveExit();
       });
