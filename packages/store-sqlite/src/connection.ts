@@ -14,7 +14,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import { writeTurnOf } from './write-turn.js';
+import { type WriteTurnHandle, writeTurnOf } from './write-turn.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
 export interface SqliteDatabase {
@@ -132,20 +132,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     }
     if (database.inTransaction) return runner.immediate(fn) as T;
     if (!turn) return outermost(database, fn, options);
-    // One write waits busy_timeout in all, as it did before the turn: first for the turn, then in
-    // SQLite for what is left of it (another process may hold the file), not up to busy_timeout
-    // twice. SQLite's timeout is set for this transaction only when the turn took a millisecond or
-    // more (a handover in the wait, a hung holder), so one taken at once costs no PRAGMA.
-    const started = performance.now();
-    const had = turn.take(busyTimeoutMs);
-    const waited = Math.floor(performance.now() - started);
-    if (waited >= 1) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
-    try {
-      return outermost(database, fn, options);
-    } finally {
-      if (had) turn.give();
-      if (waited >= 1 && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    }
+    return inWriteTurn(turn, database, busyTimeoutMs, () => outermost(database, fn, options));
   };
   const outermost = <T>(database: SqliteDatabase, fn: () => T, options?: { spill?: boolean }): T => {
     const immediate = (runner as NonNullable<typeof runner>).immediate;
@@ -197,4 +184,29 @@ export function createConnection(options: ConnectionOptions): Connection {
       handle = null;
     },
   };
+}
+
+/**
+ * Runs `write` (an outermost transaction) in this thread's write turn. One write waits busy_timeout
+ * in all, as it did before the turn: first for the turn, then in SQLite for what is left of it
+ * (another process may hold the file), not up to busy_timeout twice. SQLite's timeout is set for
+ * this transaction only when the turn took a millisecond or more (a handover in the wait, a hung
+ * holder), so a turn taken at once costs no PRAGMA.
+ */
+function inWriteTurn<T>(
+  turn: WriteTurnHandle,
+  database: SqliteDatabase,
+  busyTimeoutMs: number,
+  write: () => T,
+): T {
+  const started = performance.now();
+  const had = turn.take(busyTimeoutMs);
+  const waited = Math.floor(performance.now() - started);
+  if (waited >= 1) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
+  try {
+    return write();
+  } finally {
+    if (had) turn.give();
+    if (waited >= 1 && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  }
 }
