@@ -1,11 +1,13 @@
 /**
  * Every engine scenario suite a store must pass, in one call: reliability, alerts and the audit
- * trail, the engine scenarios, config transfer, configuration changed elsewhere, destination
- * faults, hostile neighbours, volume/success-rate alerts, identity, the rejection log, consent and erasure.
+ * trail, the engine scenarios, config transfer, configuration changed elsewhere, the configuration
+ * reads ingest costs, destination faults, hostile neighbours, volume/success-rate alerts,
+ * identity, the rejection log, consent and erasure.
  * (`runEngineSecrets` takes options of its own and is called beside it.)
  */
 import { runEngineAlerts } from './alerts/index.js';
 import { runEngineConfigElsewhere } from './config-elsewhere.js';
+import { runEngineConfigReads } from './config-reads.js';
 import { runEngineConfigTransfer } from './config-transfer.js';
 import { runEngineConsent } from './consent.js';
 import { runEngineDestinationFaults } from './destination-faults.js';
@@ -23,6 +25,7 @@ export function runEngineSuites(options: EngineConformanceOptions): void {
   runEngineConformance(options);
   runEngineConfigTransfer(options);
   runEngineConfigElsewhere(options);
+  runEngineConfigReads(options);
   runEngineDestinationFaults(options);
   runEngineNeighbours(options);
   runEngineLevelAlerts(options);

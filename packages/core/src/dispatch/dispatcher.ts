@@ -10,7 +10,7 @@
  * another process's through `store.subscribe`), the next due retry, or a poll tick (which also
  * catches leases that expired when another process died). Lanes start at `start()`, on each poll
  * tick, and at once when the configuration changed elsewhere (`configChanged()`, or a wake for a
- * destination without a lane).
+ * destination without a lane that the configuration does not show disabled).
  */
 import { hostname } from 'node:os';
 import type { ConfigSnapshot } from '../config.js';
@@ -33,7 +33,8 @@ export interface Dispatcher {
   stop(graceMs: number): Promise<void>;
   /**
    * Wakes the lanes of these destinations (new or re-queued deliveries). A destination without a
-   * lane here was made elsewhere moments ago: that is {@link Dispatcher.configChanged}.
+   * lane here that the configuration does not show disabled was made or enabled elsewhere moments
+   * ago: that is {@link Dispatcher.configChanged}. One it shows disabled costs nothing.
    */
   notify(destinationIds: string[]): void;
   /**
@@ -103,6 +104,19 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     for (const lane of lanes.values()) lane.wake();
   };
 
+  // Destinations woken that have no lane here. One disabled in the configuration (as fresh as the
+  // cache's staleness allowance) has none on purpose: its deliveries wait for it to be enabled, and
+  // an enabled pipe to it wakes it on every ingest, which must not cost a configuration re-read
+  // each time. Any other was made or enabled moments ago by another process (a PostgreSQL NOTIFY
+  // from it) whose write this one has not read yet: read again now, as for `configChanged()`.
+  const wakeWithoutLane = async (destinationIds: string[]) => {
+    // A configuration it could not read tells nothing: read it again, as before.
+    const config = await deps.config.current().catch(() => null);
+    if (!config || destinationIds.some((id) => config.destinations.get(id)?.enabled !== false)) {
+      configChanged();
+    }
+  };
+
   return {
     owner: ctx.owner,
     start() {
@@ -135,15 +149,13 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     },
     notify(destinationIds) {
       if (!running) return;
-      let missing = false;
+      const missing: string[] = [];
       for (const id of destinationIds) {
         const lane = lanes.get(id);
         if (lane) lane.wake();
-        else missing = true;
+        else missing.push(id);
       }
-      // A destination this dispatcher has no lane for: made moments ago by another process (a
-      // PostgreSQL NOTIFY from it), whose configuration this one has not read yet.
-      if (missing) configChanged();
+      if (missing.length > 0) void wakeWithoutLane(missing);
     },
     configChanged,
     breakers() {

@@ -1,0 +1,113 @@
+/**
+ * What ingest costs the store in configuration reads. Ingest reads the configuration from a cache
+ * that asks the store for its config revision only when the cache is stale or was invalidated, so
+ * a run of ingest calls asks about as often in every state of the configuration. The engine's clock
+ * stands still here, so the cache never goes stale by itself: every revision query a case counts
+ * was asked for by something that invalidated the cache.
+ */
+import { describe, expect, it } from 'vitest';
+import type { Pipes } from '../engine.js';
+import { settled } from '../testing/helpers.js';
+import type { RecordedTestRequest } from '../testing/test-server.js';
+import type { EngineConformanceOptions } from './engine.js';
+import { engineHarness, orderEvents, passThroughPipe, postSend } from './harness.js';
+
+const hourMs = 3_600_000;
+
+/** Ingest calls per measured run: far above the few revision queries a run may need. */
+const calls = 20;
+
+/** The order ids of every event the platform was sent (`postSend` batches them). */
+const sentOrderIds = (requests: RecordedTestRequest[]) =>
+  requests.flatMap((r) =>
+    (r.json as { data: Array<{ event_payload: { order_id: string } }> }).data.map(
+      (e) => e.event_payload.order_id,
+    ),
+  );
+
+export function runEngineConfigReads(options: EngineConformanceOptions): void {
+  describe(`configuration reads of ingest on ${options.name}`, () => {
+    const h = engineHarness(options, { prefix: 'reads' });
+
+    /** An engine whose store counts its config revision queries; polling once an hour. */
+    const countingEngine = async (egress: string[]) => {
+      const db = h.dbName();
+      const store = await options.openStore(db);
+      let revisionQueries = 0;
+      const now = Date.now();
+      const pipes = await h.engine(db, {
+        store: {
+          ...store,
+          configRevision() {
+            revisionQueries++;
+            return store.configRevision();
+          },
+        },
+        egressAllow: egress,
+        clock: () => now,
+        // Only a wake-up can start a lane in time: the poll never comes during a case.
+        dispatcher: { pollIntervalMs: hourMs },
+      });
+      return { pipes, revisionQueries: () => revisionQueries };
+    };
+
+    /** Revision queries asked during `calls` ingest calls of one event each (ids `${prefix}_<n>`). */
+    const measure = async (pipes: Pipes, revisionQueries: () => number, prefix: string) => {
+      const before = revisionQueries();
+      for (let i = 0; i < calls; i++) {
+        const result = await pipes.ingest('web', orderEvents([`${prefix}_${i}`]));
+        expect(result.accepted).toBe(1);
+      }
+      return revisionQueries() - before;
+    };
+
+    it('an enabled pipe to a disabled destination costs ingest no more revision queries than all enabled', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { pipes, revisionQueries } = await countingEngine([platform.host]);
+      const { pipe, destination } = await passThroughPipe(pipes, {
+        name: 'platform',
+        send: postSend(`${platform.url}/events`),
+      });
+      await pipes.start();
+      // The first call after the writes above reads the configuration once; what follows is the run.
+      await pipes.ingest('web', orderEvents(['warm_enabled']));
+      const enabledQueries = await measure(pipes, revisionQueries, 'enabled');
+      await settled(pipes, pipe.id, calls + 1);
+
+      await pipes.destinations.disable(destination.id);
+      await pipes.ingest('web', orderEvents(['warm_disabled']));
+      const disabledQueries = await measure(pipes, revisionQueries, 'disabled');
+      expect({ enabledQueries, disabledQueries }).toEqual({ enabledQueries: 0, disabledQueries: 0 });
+
+      // Held for the destination, never sent to it while it is disabled.
+      await pipes.idle();
+      const held = await pipes.deliveries.list(pipe.id, { status: 'pending', limit: 100 });
+      expect(held.data).toHaveLength(calls + 1);
+      expect(sentOrderIds(platform.requests)).toHaveLength(calls + 1);
+    });
+
+    it('a destination enabled again gets the next ingest delivered at once', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { pipes, revisionQueries } = await countingEngine([platform.host]);
+      const { pipe, destination } = await passThroughPipe(pipes, {
+        name: 'platform',
+        send: postSend(`${platform.url}/events`),
+      });
+      await pipes.destinations.disable(destination.id);
+      await pipes.start();
+      await pipes.ingest('web', orderEvents(['while_disabled']));
+      await measure(pipes, revisionQueries, 'disabled');
+      await pipes.idle();
+      expect(platform.requests).toHaveLength(0);
+
+      // The poll is an hour away: only the next ingest's wake-up can start the destination's lane.
+      await pipes.destinations.enable(destination.id);
+      await pipes.ingest('web', orderEvents(['after_enable']));
+      const deliveries = await settled(pipes, pipe.id, calls + 2);
+      expect(deliveries.every((d) => d.status === 'delivered')).toBe(true);
+      const sent = sentOrderIds(platform.requests);
+      expect(sent).toContain('after_enable');
+      expect(sent).toHaveLength(calls + 2);
+    });
+  });
+}
