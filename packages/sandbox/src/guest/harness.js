@@ -7,7 +7,7 @@ var isArrayOf = Array.isArray;
 var keysOf = Object.keys;
 var descriptorOf = Object.getOwnPropertyDescriptor;
 var SetOf = Set;
-// How deep objects and arrays may nest in a send() result (as in transform output, bjson.ts
+// How deep objects and arrays may nest in a send() result (as in transform output, bjson/format.ts
 // maxValueDepth, and core's maxJsonDepth): deeper ones exhaust the engine's stack in JSON.stringify.
 var MAX_RESULT_DEPTH = 512;
 /**
