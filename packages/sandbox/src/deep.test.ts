@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSandbox } from './pool.js';
-import type { CodeRef, SandboxEvent } from './types.js';
+import type { CodeRef, SandboxEvent, TransformRun } from './types.js';
 
 // Values nested far too deep to cross the guest/host boundary (20,000 arrays, 40 KB of text):
 // each ends its own call with a structured failure; the one worker lives on and serves the rest.
@@ -42,10 +42,25 @@ afterAll(async () => {
   server.close();
 });
 
+/** The one worker still serves another tenant's call, and was never restarted. */
 async function neighbourSucceeds(): Promise<void> {
   const run = await sandbox.send({ code: benignSend, events: [ev], secrets: {} });
   expect(run.error).toBeUndefined();
   expect(run.value).toEqual({ delivered: 1 });
+  expect((await sandbox.stats()).workerRestarts).toBe(0);
+}
+
+/** Each of `count` results failed as INVALID_OUTPUT naming the depth limit; the neighbour lives on. */
+async function expectEachTooDeep(results: TransformRun['results'], count: number): Promise<void> {
+  expect(results).toHaveLength(count);
+  for (const r of results) {
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.error.code).toBe('INVALID_OUTPUT');
+      expect(r.error.message).toMatch(/deeper than 512 levels/);
+    }
+  }
+  await neighbourSucceeds();
 }
 
 describe('a value nested too deep to cross the boundary', () => {
@@ -64,7 +79,6 @@ describe('a value nested too deep to cross the boundary', () => {
       expect(run.error?.message).toMatch(/send\(\) result nests objects or arrays deeper than 512 levels/);
       expect((await beside).error).toBeUndefined();
       await neighbourSucceeds();
-      expect((await sandbox.stats()).workerRestarts).toBe(0);
     }, 60_000);
   }
 
@@ -79,7 +93,6 @@ describe('a value nested too deep to cross the boundary', () => {
     expect(run.error?.message).toMatch(/nested too deep/);
     expect((await beside).error).toBeUndefined();
     await neighbourSucceeds();
-    expect((await sandbox.stats()).workerRestarts).toBe(0);
   }, 60_000);
 
   it('a send() result within the limit still crosses', async () => {
@@ -97,16 +110,7 @@ describe('a value nested too deep to cross the boundary', () => {
       `function transform({ events }) { let v = []; for (let i = 0; i < ${DEPTH}; i++) v = [v]; return events.map((e) => ({ ...e, event_payload: { v } })); }`,
     );
     const run = await sandbox.transform({ code, events: [ev, ev], profiles: {}, secrets: {} });
-    expect(run.results).toHaveLength(2);
-    for (const r of run.results) {
-      expect(r.ok).toBe(false);
-      if (!r.ok) {
-        expect(r.error.code).toBe('INVALID_OUTPUT');
-        expect(r.error.message).toMatch(/deeper than 512 levels/);
-      }
-    }
-    await neighbourSucceeds();
-    expect((await sandbox.stats()).workerRestarts).toBe(0);
+    await expectEachTooDeep(run.results, 2);
   }, 60_000);
 
   it('a transform whose own JSON.stringify of a deep value overflows fails as STACK_OVERFLOW', async () => {
@@ -124,7 +128,6 @@ describe('a value nested too deep to cross the boundary', () => {
     expect(outcome).toMatchObject({ code: 'STACK_OVERFLOW' });
     expect((outcome as { message: string }).message).toMatch(/nested too deep|stack overflow/);
     await neighbourSucceeds();
-    expect((await sandbox.stats()).workerRestarts).toBe(0);
   }, 60_000);
 
   it('an output that crosses as JSON text (it holds a Map) is held to the same depth limit', async () => {
@@ -133,14 +136,7 @@ describe('a value nested too deep to cross the boundary', () => {
       'function transform({ events }) { let v = { constructor: 1 }; for (let i = 0; i < 8000; i++) v = [v]; return events.map((e) => ({ ...e, event_payload: { v, m: new Map() } })); }',
     );
     const run = await sandbox.transform({ code, events: [ev], profiles: {}, secrets: {} });
-    const r = run.results[0];
-    expect(r?.ok).toBe(false);
-    if (r && !r.ok) {
-      expect(r.error.code).toBe('INVALID_OUTPUT');
-      expect(r.error.message).toMatch(/deeper than 512 levels/);
-    }
-    await neighbourSucceeds();
-    expect((await sandbox.stats()).workerRestarts).toBe(0);
+    await expectEachTooDeep(run.results, 1);
   }, 60_000);
 
   it('a transform output within the limit still crosses', async () => {
