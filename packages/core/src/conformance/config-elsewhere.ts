@@ -116,13 +116,23 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
       return { writer, dispatcher };
     };
 
-    it('a transform and a destination changed by the writer take effect on the very next delivery', async () => {
+    /**
+     * A platform, the writer/dispatcher {@link split} with both wake-ups and configuration changes
+     * forwarded (and `afterClaim` run after each claim), and a pass-through pipe whose destination
+     * posts to the platform tagged `send-1`.
+     */
+    const splitToPlatform = async (afterClaim?: () => Promise<void>) => {
       const platform = await h.server(() => ({ body: { ok: true } }));
-      const { writer, dispatcher } = await split([platform.host], { wakes: true, config: true });
+      const { writer, dispatcher } = await split([platform.host], { wakes: true, config: true }, afterClaim);
       const { pipe, destination } = await passThroughPipe(writer, {
         name: 'platform',
         send: taggedSend(`${platform.url}/events`, 'send-1'),
       });
+      return { platform, writer, dispatcher, pipe, destination };
+    };
+
+    it('a transform and a destination changed by the writer take effect on the very next delivery', async () => {
+      const { platform, writer, dispatcher, pipe, destination } = await splitToPlatform();
       await writer.pipes.update(pipe.id, { transform: markingTransform('transform-1') });
       await dispatcher.start();
       await writer.ingest('web', orderEvents(['ord_before']));
@@ -147,17 +157,8 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
     });
 
     it('a batch goes out with a transform and a destination changed while it was being claimed', async () => {
-      const platform = await h.server(() => ({ body: { ok: true } }));
       const claims = duringClaim();
-      const { writer, dispatcher } = await split(
-        [platform.host],
-        { wakes: true, config: true },
-        claims.afterClaim,
-      );
-      const { pipe, destination } = await passThroughPipe(writer, {
-        name: 'platform',
-        send: taggedSend(`${platform.url}/events`, 'send-1'),
-      });
+      const { platform, writer, dispatcher, pipe, destination } = await splitToPlatform(claims.afterClaim);
       await writer.pipes.update(pipe.id, { transform: markingTransform('transform-1') });
       await dispatcher.start();
       await writer.ingest('web', orderEvents(['ord_before']));
@@ -189,17 +190,8 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
     ] as const)(
       'a batch whose %s is disabled during its claim is given back unsent, and goes out once it is enabled again',
       async (_, what) => {
-        const platform = await h.server(() => ({ body: { ok: true } }));
         const claims = duringClaim();
-        const { writer, dispatcher } = await split(
-          [platform.host],
-          { wakes: true, config: true },
-          claims.afterClaim,
-        );
-        const { pipe, destination } = await passThroughPipe(writer, {
-          name: 'platform',
-          send: taggedSend(`${platform.url}/events`, 'send-1'),
-        });
+        const { platform, writer, dispatcher, pipe, destination } = await splitToPlatform(claims.afterClaim);
         const registry = what === 'pipe' ? writer.pipes : writer.destinations;
         const id = what === 'pipe' ? pipe.id : destination.id;
         await dispatcher.start();
