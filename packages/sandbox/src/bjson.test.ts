@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BjsonReader, BjsonUnsupported, encodeBjson } from './bjson.js';
+import { BjsonReader, BjsonTooDeep, BjsonUnsupported, encodeBjson } from './bjson.js';
 
 describe('bjson host codec', () => {
   it('round-trips JSON data', () => {
@@ -83,5 +83,20 @@ describe('bjson host codec', () => {
     expect(entries[0]).toEqual({ o: ['x'.repeat(100)] });
     expect(entries[1]).toEqual({ tooLarge: expect.any(Number) });
     expect((entries[1] as { tooLarge: number }).tooLarge).toBeGreaterThan(300);
+  });
+
+  it('writes at most maxDepth levels, counting objects with a toJSON, and throws BjsonTooDeep past them', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    expect(() => encodeBjson(deep, 514)).toThrow(BjsonTooDeep);
+    let fits: unknown = 1;
+    for (let i = 0; i < 514; i++) fits = { x: fits };
+    expect(new BjsonReader(encodeBjson(fits, 514)).value()).toEqual(fits);
+    expect(() => encodeBjson({ x: fits }, 514)).toThrow(/input nests objects or arrays deeper than 512/);
+    // A toJSON that answers with another object that has one, for ever.
+    const endless = { toJSON: (): unknown => endless };
+    expect(() => encodeBjson(endless, 514)).toThrow(BjsonTooDeep);
+    // The writers are reusable after a throw.
+    expect(new BjsonReader(encodeBjson({ a: 1 })).value()).toEqual({ a: 1 });
   });
 });

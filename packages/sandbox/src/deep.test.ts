@@ -148,3 +148,63 @@ describe('a value nested too deep to cross the boundary', () => {
     expect(run.results[0]?.ok).toBe(true);
   }, 60_000);
 });
+
+/** An event whose payload nests `levels` objects and arrays (the payload itself the first), built without recursion. */
+function eventNesting(levels: number): SandboxEvent {
+  let v: unknown = 1;
+  for (let i = 1; i < levels; i++) v = [v];
+  return { ...ev, event_payload: { v } };
+}
+const passThrough = transformCode('pip_deep_input', 'function transform({ events }) { return events; }');
+const tooDeepInput = /input nests objects or arrays deeper than 512 levels/;
+
+// What a direct caller of the sandbox hands in (core refuses such events at ingest): the host
+// encodes it before any guest code runs, so it must not recurse into it without a bound either.
+describe('a value nested too deep to cross into the guest', () => {
+  it('a transform given an event nested 100,000 levels deep rejects as NESTING_TOO_DEEP; the worker lives', async () => {
+    const beside = sandbox.send({ code: benignSend, events: [ev], secrets: {} });
+    const outcome = await sandbox
+      .transform({ code: passThrough, events: [ev, eventNesting(DEPTH * 5)], profiles: {}, secrets: {} })
+      .then(
+        () => 'resolved',
+        (e: unknown) => e,
+      );
+    expect(outcome).toMatchObject({ name: 'SandboxError', code: 'NESTING_TOO_DEEP' });
+    expect((outcome as Error).message).toMatch(tooDeepInput);
+    expect((await beside).error).toBeUndefined();
+    await neighbourSucceeds();
+  }, 60_000);
+
+  it('a transform given profiles nested 100,000 levels deep rejects as NESTING_TOO_DEEP', async () => {
+    const profiles = eventNesting(DEPTH * 5).event_payload;
+    await expect(
+      sandbox.transform({ code: passThrough, events: [ev], profiles, secrets: {} }),
+    ).rejects.toMatchObject({ code: 'NESTING_TOO_DEEP', message: expect.stringMatching(tooDeepInput) });
+    await neighbourSucceeds();
+  }, 60_000);
+
+  it('a send() given an event nested 100,000 levels deep fails as NESTING_TOO_DEEP without running', async () => {
+    const run = await sandbox.send({ code: benignSend, events: [eventNesting(DEPTH * 5)], secrets: {} });
+    expect(run.error?.code).toBe('NESTING_TOO_DEEP');
+    expect(run.error?.message).toMatch(tooDeepInput);
+    expect(run.exchanges).toEqual([]);
+    await neighbourSucceeds();
+  }, 60_000);
+
+  it('an event whose payload nests 512 levels crosses both ways; 513 levels is refused', async () => {
+    const run = await sandbox.transform({
+      code: passThrough,
+      events: [eventNesting(512)],
+      profiles: {},
+      secrets: {},
+    });
+    expect(run.results[0]?.ok).toBe(true);
+    const sent = await sandbox.send({ code: benignSend, events: [eventNesting(512)], secrets: {} });
+    expect(sent.error).toBeUndefined();
+    await expect(
+      sandbox.transform({ code: passThrough, events: [eventNesting(513)], profiles: {}, secrets: {} }),
+    ).rejects.toMatchObject({ code: 'NESTING_TOO_DEEP' });
+    const refused = await sandbox.send({ code: benignSend, events: [eventNesting(513)], secrets: {} });
+    expect(refused.error?.code).toBe('NESTING_TOO_DEEP');
+  }, 60_000);
+});

@@ -20,9 +20,10 @@ export const failureCodes = [
 
 /**
  * Every code a sandbox call can fail with: a failure's, `ENGINE_STOPPED` (the sandbox was closed
- * before the call could run) and `INTERNAL` (the sandbox itself is broken: no worker file).
+ * before the call could run), `INTERNAL` (the sandbox itself is broken: no worker file) and
+ * `NESTING_TOO_DEEP` (the caller's input nests too deep to hand to the guest; the code never ran).
  */
-export const sandboxErrorCodes = [...failureCodes, 'ENGINE_STOPPED', 'INTERNAL'] as const;
+export const sandboxErrorCodes = [...failureCodes, 'ENGINE_STOPPED', 'INTERNAL', 'NESTING_TOO_DEEP'] as const;
 
 export type SandboxErrorCode = (typeof sandboxErrorCodes)[number];
 

@@ -8,8 +8,9 @@ import { availableParallelism } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
-import { BjsonUnsupported, encodeBjson } from './bjson.js';
+import { BjsonUnsupported } from './bjson.js';
 import { failureError, isSandboxError, SandboxError } from './errors.js';
+import { encodeTransformEvents, inputNestsTooDeep, inputTooDeep } from './input-depth.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';
@@ -152,6 +153,7 @@ async function runTransform(
   { code, events, profiles, secrets }: Parameters<Sandbox['transform']>[0],
 ): Promise<TransformRun> {
   if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
+  if (inputNestsTooDeep(profiles)) throw failureError(inputTooDeep('transform'));
   const profilesJson = profiles === undefined ? undefined : JSON.stringify(profiles);
   const secretsJson = JSON.stringify(secrets ?? {});
   const filename = `${code.kind}.js`;
@@ -173,7 +175,7 @@ async function runTransform(
           type: 'transform',
           id: nextId(),
           code,
-          eventsBjson: encodeBjson(part),
+          eventsBjson: encodeTransformEvents(part),
           count: part.length,
           profilesJson,
           secretsJson,
@@ -282,6 +284,9 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     },
 
     async send({ code, events, secrets, options: sendOptions }): Promise<SendRun> {
+      if (inputNestsTooDeep(events)) {
+        return { error: inputTooDeep('send()'), exchanges: [], logs: [], durationMs: 0 };
+      }
       try {
         const msg = await run<Extract<FromWorker, { type: 'send-result' }>>(
           'send',

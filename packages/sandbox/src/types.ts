@@ -70,6 +70,9 @@ export interface SandboxFailure extends CodeLocation {
    * - `TIMEOUT`: CPU or wall-clock limit hit (including a promise that never settles).
    * - `OUT_OF_MEMORY`, `STACK_OVERFLOW`, `OUTPUT_TOO_LARGE`, `INVALID_OUTPUT`.
    * - `WORKER_CRASHED`: the worker died; the call may be retried.
+   * - `NESTING_TOO_DEEP`: the caller's input (events, profiles) nests objects and arrays deeper than
+   *   512 levels, counted from an event's fields; refused before any code ran. Not a failure of
+   *   user code (not in `failureCodes`); `send()` reports it here, `transform()` rejects with it.
    */
   code:
     | 'USER_CODE_ERROR'
@@ -79,7 +82,8 @@ export interface SandboxFailure extends CodeLocation {
     | 'STACK_OVERFLOW'
     | 'OUTPUT_TOO_LARGE'
     | 'INVALID_OUTPUT'
-    | 'WORKER_CRASHED';
+    | 'WORKER_CRASHED'
+    | 'NESTING_TOO_DEEP';
   message: string;
   stack?: string;
   /**

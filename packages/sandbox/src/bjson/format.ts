@@ -63,8 +63,9 @@ export const WRAPPER_LEVELS = 4;
 
 /** A value nests objects and arrays deeper than {@link maxValueDepth}. */
 export class BjsonTooDeep extends Error {
-  constructor() {
-    super(`output nests objects or arrays deeper than ${maxValueDepth} levels`);
+  /** `what`: the guest's output (read) or the input handed to it (written). */
+  constructor(what: 'output' | 'input' = 'output') {
+    super(`${what} nests objects or arrays deeper than ${maxValueDepth} levels`);
   }
 }
 

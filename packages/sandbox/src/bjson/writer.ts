@@ -3,6 +3,7 @@
  * events a transform is given. Format and purpose: `../bjson.ts`.
  */
 import {
+  BjsonTooDeep,
   latin1Write,
   lebSize,
   NOT_LATIN1,
@@ -104,14 +105,16 @@ let spare: { body: Writer; head: Writer } | undefined;
 
 /**
  * Encodes JSON data (the result of `JSON.parse`, or objects of that shape) as QuickJS bjson.
- * `undefined` properties and functions are skipped the way `JSON.stringify` skips them.
+ * `undefined` properties and functions are skipped the way `JSON.stringify` skips them. Objects and
+ * arrays nested more than `maxDepth` levels throw {@link BjsonTooDeep} (`input`): the writer
+ * recurses, and that bound is what keeps a hostile value from exhausting the host's stack.
  */
-export function encodeBjson(value: unknown): Uint8Array {
+export function encodeBjson(value: unknown, maxDepth = Number.POSITIVE_INFINITY): Uint8Array {
   // A toJSON that encodes from inside an encoding gets writers of its own.
   const writers = spare ?? { body: new Writer(64 * 1024), head: new Writer(1024) };
   spare = undefined;
   try {
-    return encodeWith(value, writers.body, writers.head);
+    return encodeWith(value, writers.body, writers.head, maxDepth);
   } finally {
     writers.body.pos = 0;
     writers.head.pos = 0;
@@ -120,7 +123,7 @@ export function encodeBjson(value: unknown): Uint8Array {
   }
 }
 
-function encodeWith(value: unknown, body: Writer, head: Writer): Uint8Array {
+function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number): Uint8Array {
   const atoms = new Map<string, number>();
   const atomList: string[] = [];
   const atom = (key: string) => {
@@ -132,6 +135,8 @@ function encodeWith(value: unknown, body: Writer, head: Writer): Uint8Array {
     }
     body.leb(idx << 1);
   };
+  // Objects and arrays open around the value being written.
+  let depth = 0;
   const write = (v: unknown): void => {
     switch (typeof v) {
       case 'string':
@@ -156,6 +161,7 @@ function encodeWith(value: unknown, body: Writer, head: Writer): Uint8Array {
           return;
         }
         if (Array.isArray(v)) {
+          if (++depth > maxDepth) throw new BjsonTooDeep('input');
           body.byte(TAG_ARRAY);
           body.leb(v.length);
           for (const item of v) {
@@ -163,11 +169,15 @@ function encodeWith(value: unknown, body: Writer, head: Writer): Uint8Array {
               body.byte(TAG_NULL);
             else write(item);
           }
+          depth--;
           return;
         }
+        // An object with a toJSON counts as a level too: a chain of them must not recurse unbounded.
+        if (++depth > maxDepth) throw new BjsonTooDeep('input');
         const toJSON = (v as { toJSON?: unknown }).toJSON;
         if (typeof toJSON === 'function') {
           write((v as { toJSON(): unknown }).toJSON());
+          depth--;
           return;
         }
         const obj = v as Record<string, unknown>;
@@ -186,6 +196,7 @@ function encodeWith(value: unknown, body: Writer, head: Writer): Uint8Array {
           atom(k);
           write(x);
         }
+        depth--;
         return;
       }
       case 'bigint':
