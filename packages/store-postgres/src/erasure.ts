@@ -312,13 +312,20 @@ export function erasureMethods(ctx: PgContext): ErasureMethods {
           const part = entries.slice(i, i + 1000);
           await tx(async (trx) => {
             await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
-            await sql`INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
+            // The events locked FOR KEY SHARE, not only probed: retention takes no identity lock,
+            // and an entry written for an event a prune not yet committed has deleted would outlive
+            // the prune's delete of its index rows (see withStoredEvents in profiles.ts).
+            const refs = [...new Set(part.map((e) => e.event_ref))];
+            await sql`WITH stored AS MATERIALIZED (
+                SELECT id FROM ${T('events')} WHERE id = ANY(${refs}::text[]) ORDER BY id FOR KEY SHARE
+              )
+              INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
               SELECT x.kind, x.key, x.event_ref
               FROM unnest(${part.map((e) => e.kind)}::text[], ${part.map((e) => e.key)}::text[],
                 ${part.map((e) => e.event_ref)}::text[]) AS x(kind, key, event_ref)
               WHERE NOT EXISTS (SELECT 1 FROM ${T('profile_identifiers')} i
                   WHERE i.kind = x.kind AND i.key = x.key AND i.event_ref = x.event_ref)
-                AND EXISTS (SELECT 1 FROM ${T('events')} e WHERE e.id = x.event_ref)
+                AND x.event_ref IN (SELECT id FROM stored)
               ON CONFLICT DO NOTHING`.execute(trx);
           });
         }

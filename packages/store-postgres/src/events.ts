@@ -185,6 +185,7 @@ export function eventMethods(context: PgContext): EventMethods {
               trx,
               { links, caps: identity.caps, newId: identity.newId, now: identity.now },
               index,
+              'own',
             );
           }
           return events.map((event, i) => {

@@ -10,6 +10,7 @@ import {
   identifierLastSeenOf,
   identifierRef,
   identifierValueOf,
+  type ProfileLink,
   type StoredProfile,
   storedIdentifierLastSeen,
   storedIdentifierValue,
@@ -209,9 +210,37 @@ async function applyLinkWrites(
 }
 
 /**
+ * `links` with the `event_ref` of an event no longer stored dropped (the link is applied, its event
+ * is not indexed), the others' events locked `FOR KEY SHARE` until the commit. A caller of
+ * `linkProfiles` names events it stored earlier, which an erasure or retention may have deleted
+ * since: indexing one would leave an index row (or an identifier's `event_ref`) naming a deleted
+ * event, of an erased person's identifiers. Called under the identity lock, so an erasure has
+ * committed or not begun; retention takes no identity lock, so the row lock does that part: a prune
+ * that locked the event first is waited for (and the event found gone), one that comes after skips
+ * the locked event (`SKIP LOCKED`), and one that deleted it meanwhile deletes the index rows
+ * committed before in a later statement (prune.ts).
+ */
+async function withStoredEvents({ T }: PgContext, trx: Trx, links: ProfileLink[]): Promise<ProfileLink[]> {
+  const refs = [...new Set(links.flatMap((l) => (l.event_ref ? [l.event_ref] : [])))];
+  if (refs.length === 0) return links;
+  const { rows } = await sql<{ id: string }>`
+    SELECT id FROM ${T('events')} WHERE id = ANY(${refs}::text[]) ORDER BY id FOR KEY SHARE`.execute(trx);
+  if (rows.length === refs.length) return links;
+  const stored = new Set(rows.map((r) => r.id));
+  return links.map((l) => {
+    if (!l.event_ref || stored.has(l.event_ref)) return l;
+    const { event_ref: _gone, ...rest } = l;
+    return rest;
+  });
+}
+
+/**
  * The writes of `linkProfiles` inside the caller's transaction: the identity lock, what the links
  * touch, the plan applied. Also what `appendEvents` runs when it links the events it stores.
- * `index` is more of the event index to write with them (identifiers consent withheld).
+ * `index` is more of the event index to write with them (identifiers consent withheld). `events`:
+ * `'own'` when every event the links and `index` name was stored by the caller's transaction (ingest:
+ * no other transaction sees them, so none can delete them), `'stored'` otherwise (checked and
+ * locked, {@link withStoredEvents}).
  */
 export function linkWriter(context: PgContext) {
   const { schema } = context;
@@ -220,24 +249,25 @@ export function linkWriter(context: PgContext) {
 
   const linkIn = async (
     trx: Trx,
-    { links, caps, newId, now }: Parameters<ProfileMethods['linkProfiles']>[0],
+    { links: given, caps, newId, now }: Parameters<ProfileMethods['linkProfiles']>[0],
     index: Array<{ kind: string; key: string; event_ref: string }>,
+    events: 'own' | 'stored',
   ): Promise<Array<string | null>> => {
     const named = new Map<string, { kind: string; key: string }>();
-    const indexed = [...index];
-    for (const link of links) {
-      for (const i of link.identifiers) {
-        named.set(identifierRef(i), { kind: i.kind, key: i.key });
-        if (link.event_ref) indexed.push({ kind: i.kind, key: i.key, event_ref: link.event_ref });
-      }
-    }
+    for (const link of given) for (const i of link.identifiers) named.set(identifierRef(i), i);
     if (named.size === 0) {
-      // Nothing to link: the index alone takes no lock here (indexEventIdentifiers does, as the
-      // backfill's events may be erased after it read them).
-      if (indexed.length > 0) await applyLinkWrites(context, trx, noWrites(), indexed, now);
-      return links.map(() => null);
+      // Nothing to link: the index alone takes no lock here (only ingest passes one, of its own
+      // events; indexEventIdentifiers locks, as the backfill's events may be erased after it read them).
+      if (index.length > 0) await applyLinkWrites(context, trx, noWrites(), index, now);
+      return given.map(() => null);
     }
     await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+    const links = events === 'own' ? given : await withStoredEvents(context, trx, given);
+    const indexed = [...index];
+    for (const link of links) {
+      if (!link.event_ref) continue;
+      for (const i of link.identifiers) indexed.push({ kind: i.kind, key: i.key, event_ref: link.event_ref });
+    }
     // Under the lock, every live profile holding one of the call's identifiers: the links are
     // planned in memory, in order, and applied in a few multi-row statements.
     const loaded = await loadHolders(trx, [...named.values()]);
@@ -282,7 +312,7 @@ export function profileMethods(context: PgContext): ProfileMethods {
   const { linkIn, loadHolders } = linkWriter(context);
 
   return {
-    linkProfiles: (args) => guard(() => tx((trx) => linkIn(trx, args, []))),
+    linkProfiles: (args) => guard(() => tx((trx) => linkIn(trx, args, [], 'stored'))),
 
     // One statement, not an owners query and load's two: a claimed batch stitches hundreds of profiles.
     findProfiles: ({ identifiers }) =>
@@ -329,11 +359,12 @@ export function profileMethods(context: PgContext): ProfileMethods {
           ).map((r) => r.id);
           if (ids.length === 0) return 0;
           // What the identifiers say about their first events goes to the event index first: the
-          // events stay (they have their own retention) and erasure must still find them.
+          // events stay (they have their own retention) and erasure must still find them. Locked
+          // FOR KEY SHARE as they are read: an event retention is deleting is waited for and skipped.
           await sql`INSERT INTO ${context.T('event_identifiers')} (kind, key, event_ref)
             SELECT i.kind, i.key, i.event_ref FROM ${context.T('profile_identifiers')} i
             JOIN ${context.T('events')} e ON e.id = i.event_ref
-            WHERE i.profile_id = ANY(${ids}::text[]) ON CONFLICT DO NOTHING`.execute(trx);
+            WHERE i.profile_id = ANY(${ids}::text[]) FOR KEY SHARE OF e ON CONFLICT DO NOTHING`.execute(trx);
           await q(trx).deleteFrom('profile_identifiers').where('profile_id', 'in', ids).execute();
           const gone = (eb: ExpressionBuilder<PostgresTables, 'profiles'>) =>
             eb.or([eb('id', 'in', ids), eb('merged_into', 'in', ids)]);

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { firstEventHelpers } from '@openpipes/core/conformance';
+import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sqliteStore } from './index.js';
@@ -29,7 +30,7 @@ async function open() {
   return { store, filename };
 }
 
-const { EMAIL, E1, E2, E3, ingest, eventsOf, erase } = firstEventHelpers;
+const { EMAIL, PHONE, E1, E2, E3, at, ingest, eventsOf, erase } = firstEventHelpers;
 
 function rowsOf(filename: string): Array<{ key: string; event_ref: string }> {
   const db = new Database(filename, { readonly: true });
@@ -71,5 +72,56 @@ describe('event_identifiers rows of events no longer stored', () => {
       ],
     });
     expect(rowsOf(filename)).toEqual([{ key: 'k'.repeat(64), event_ref: E1 }]);
+  });
+
+  it('are not written by linkProfiles on its own for an event erased or pruned before it', async () => {
+    const { store, filename } = await open();
+    await ingest(store, E1, 0, [{ kind: 'user_id', key: 'U1' }]);
+    await ingest(store, E2, 1000, [{ kind: 'email', key: EMAIL }]);
+    expect((await erase(store, 'user_id', 'U1', 2000)).events).toBe(1);
+    await ingest(store, E3, 2000, [{ kind: 'email', key: EMAIL }]);
+    expect((await store.prune({ before: at(1500), limit: 10 })).events).toBe(1);
+
+    // E1 erased, E2 pruned: the links are applied (a new phone joins the email's profile), and
+    // neither event is indexed, by a row of event_identifiers (the email, held already) or in the
+    // phone's own row (its first event).
+    const link = (event_ref: string, phone: string) => ({
+      event_ref,
+      identifiers: [
+        {
+          kind: 'email' as const,
+          key: EMAIL,
+          value: JSON.stringify({ sha256: EMAIL }),
+          first_seen_at: at(3000),
+        },
+        {
+          kind: 'phone' as const,
+          key: phone,
+          value: JSON.stringify({ sha256: phone }),
+          first_seen_at: at(3000),
+        },
+      ],
+      seen_at: at(3000),
+    });
+    const out = await store.linkProfiles({
+      links: [link(E1, PHONE), link(E2, 'p'.repeat(64)), link(E3, 'q'.repeat(64))],
+      caps: DEFAULT_CAPS,
+      newId: () => 'prf_late',
+      now: at(3000),
+    });
+    expect(new Set(out).size).toBe(1);
+    expect(rowsOf(filename)).toEqual([{ key: EMAIL, event_ref: E3 }]);
+    const db = new Database(filename, { readonly: true });
+    try {
+      expect(
+        db.prepare('SELECT key, event_ref FROM profile_identifiers WHERE kind = ? ORDER BY key').all('phone'),
+      ).toEqual([
+        { key: PHONE, event_ref: null },
+        { key: 'p'.repeat(64), event_ref: null },
+        { key: 'q'.repeat(64), event_ref: E3 },
+      ]);
+    } finally {
+      db.close();
+    }
   });
 });
