@@ -202,8 +202,9 @@ function inWriteTurn<T>(
   const started = performance.now();
   const had = turn.take(busyTimeoutMs);
   const waited = Math.floor(performance.now() - started);
-  if (waited >= 1) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
   try {
+    // Inside the try: a throw here (a database closed under the store) must still give the turn.
+    if (waited >= 1) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
     return write();
   } finally {
     if (had) turn.give();

@@ -352,6 +352,22 @@ describe('a connection with a write turn', () => {
     connection.close();
   });
 
+  it('gives the turn back when even shortening busy_timeout throws (its database closed under it)', async () => {
+    const { turn, mine } = await heldWhileAWaiterEnds();
+    const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
+    const database = new Database(join(dir, 'turn.db'));
+    const connection = createConnection({ database: database as never, writeTurn: turn });
+    connection.tx(() => {});
+    // The host closes its own database before the store: every write of this connection fails.
+    database.close();
+    // Handed over to a waiter that ended: this thread takes it back after a slice, so it waited
+    // and shortens busy_timeout, which throws on the closed database.
+    mine.give();
+    expect(() => connection.tx(() => {})).toThrow('not open');
+    // Not kept: another thread's writes would each wait their whole busy_timeout for it.
+    expect(writeTurnOf(turn, 99).take(0)).toBe(true);
+  });
+
   it("waits no longer than busy_timeout in all: what it waited for the turn comes off SQLite's wait", () => {
     const turn = createWriteTurn();
     const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
