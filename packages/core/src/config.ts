@@ -25,6 +25,12 @@ export interface ConfigCache {
   invalidate(): void;
 }
 
+/**
+ * How long a snapshot is trusted, by default, before asking the store for its revision again. Local
+ * writes invalidate at once; this only bounds how late a change made by another process is seen.
+ */
+export const defaultConfigMaxStalenessMs = 250;
+
 export function createConfigCache(
   store: Store,
   compileSchema: (schema: Record<string, unknown>) => PayloadValidator,
@@ -33,9 +39,7 @@ export function createConfigCache(
   let snapshot: ConfigSnapshot | null = null;
   let checkedAt = 0;
   let loading: Promise<ConfigSnapshot> | null = null;
-  // How long a snapshot is trusted before asking the store for its revision again. Local writes
-  // invalidate at once; this only bounds how late a change made by another process is seen.
-  const maxStalenessMs = options.maxStalenessMs ?? 250;
+  const maxStalenessMs = options.maxStalenessMs ?? defaultConfigMaxStalenessMs;
 
   const listAll = async (kind: EntityKind): Promise<EntityRecord[]> => {
     const out: EntityRecord[] = [];

@@ -71,7 +71,7 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
       afterClaim: () => Promise<void> = async () => {},
     ) => {
       const db = h.dbName();
-      const now = Date.now();
+      let now = Date.now();
       const listeners = new Set<(ids: string[]) => void>();
       let dispatcher: Pipes | null = null;
       const writer = await h.engine(db, {
@@ -113,7 +113,11 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
           dispatcher: { pollIntervalMs: hourMs },
         }),
       );
-      return { writer, dispatcher };
+      /** Moves both engines' clocks on (their configuration caches may then be stale). */
+      const advance = (ms: number) => {
+        now += ms;
+      };
+      return { writer, dispatcher, advance };
     };
 
     /**
@@ -247,6 +251,27 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
       });
       // The wake names a destination the dispatcher has no lane for: a configuration it has not read.
       await writer.ingest('web', orderEvents(['ord_woken']));
+      const deliveries = await settled(writer, pipe.id, 1);
+      expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
+    });
+
+    it('starts the lane of a destination enabled by the writer when woken for it while its cached configuration shows it disabled', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { writer, dispatcher, advance } = await split([platform.host], { wakes: true, config: false });
+      const { pipe, destination } = await passThroughPipe(writer, {
+        name: 'platform',
+        send: taggedSend(`${platform.url}/events`, 'send-1'),
+      });
+      await writer.destinations.disable(destination.id);
+      await dispatcher.start();
+      // Listing deliveries reads the configuration through the dispatcher's cache: it now holds
+      // one that shows the destination disabled.
+      await dispatcher.deliveries.list(pipe.id, { limit: 1 });
+      await writer.destinations.enable(destination.id);
+      // Woken for it while that configuration is still fresh: it may trust it for now, but not
+      // for ever (the poll is an hour away, and no other event comes).
+      await writer.ingest('web', orderEvents(['ord_enabled']));
+      advance(60_000);
       const deliveries = await settled(writer, pipe.id, 1);
       expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
     });

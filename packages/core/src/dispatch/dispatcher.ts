@@ -13,7 +13,7 @@
  * destination without a lane that the configuration does not show disabled).
  */
 import { hostname } from 'node:os';
-import type { ConfigSnapshot } from '../config.js';
+import { type ConfigSnapshot, defaultConfigMaxStalenessMs } from '../config.js';
 import { createActivity, type DispatchContext, type DispatcherDeps, dispatcherSettings } from './context.js';
 import { type Lane, startLane } from './lane.js';
 import { createPinnedPipes } from './pinned-pipes.js';
@@ -34,7 +34,8 @@ export interface Dispatcher {
   /**
    * Wakes the lanes of these destinations (new or re-queued deliveries). A destination without a
    * lane here that the configuration does not show disabled was made or enabled elsewhere moments
-   * ago: that is {@link Dispatcher.configChanged}. One it shows disabled costs nothing.
+   * ago: that is {@link Dispatcher.configChanged}. One it shows disabled is looked at once more
+   * when that configuration may be stale (enabled elsewhere meanwhile), not at every wake.
    */
   notify(destinationIds: string[]): void;
   /**
@@ -109,11 +110,30 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
   // an enabled pipe to it wakes it on every ingest, which must not cost a configuration re-read
   // each time. Any other was made or enabled moments ago by another process (a PostgreSQL NOTIFY
   // from it) whose write this one has not read yet: read again now, as for `configChanged()`.
-  const wakeWithoutLane = async (destinationIds: string[]) => {
+  const showsDisabled = async (destinationIds: string[]) => {
     // A configuration it could not read tells nothing: read it again, as before.
     const config = await deps.config.current().catch(() => null);
-    if (!config || destinationIds.some((id) => config.destinations.get(id)?.enabled !== false)) {
-      configChanged();
+    return config !== null && destinationIds.every((id) => config.destinations.get(id)?.enabled === false);
+  };
+  // Woken while the configuration showed them disabled: looked at once more when the snapshot that
+  // said so may be stale. One enabled by another process just before its event was ingested would
+  // otherwise wait for the poll tick (an hour, where only wake-ups are meant to deliver); this
+  // costs at most one re-read per allowance, not one per ingest.
+  const woken = new Set<string>();
+  let recheck: NodeJS.Timeout | null = null;
+  const recheckWoken = async () => {
+    recheck = null;
+    const ids = [...woken];
+    woken.clear();
+    if (running && !(await showsDisabled(ids))) configChanged();
+  };
+  const wakeWithoutLane = async (destinationIds: string[]) => {
+    if (!(await showsDisabled(destinationIds))) return configChanged();
+    for (const id of destinationIds) woken.add(id);
+    if (!recheck && running) {
+      // A millisecond past it: a timer may fire a fraction early by the wall clock.
+      recheck = setTimeout(() => void recheckWoken(), defaultConfigMaxStalenessMs + 1);
+      recheck.unref();
     }
   };
 
@@ -130,6 +150,8 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (!running) return;
       running = false;
       if (ticker) clearInterval(ticker);
+      if (recheck) clearTimeout(recheck);
+      recheck = null;
       for (const lane of lanes.values()) lane.wake();
       const all = Promise.all([...lanes.values()].map((lane) => lane.done));
       let timer: NodeJS.Timeout | undefined;
