@@ -191,6 +191,21 @@ describe('a value nested too deep to cross into the guest', () => {
     await neighbourSucceeds();
   }, 60_000);
 
+  it('a value with a toJSON is held to the limit in what it stands for (JSON.stringify follows it)', async () => {
+    const deep = { toJSON: () => eventNesting(DEPTH * 5).event_payload };
+    await expect(
+      sandbox.transform({ code: passThrough, events: [ev], profiles: { p: deep }, secrets: {} }),
+    ).rejects.toMatchObject({ code: 'NESTING_TOO_DEEP', message: expect.stringMatching(tooDeepInput) });
+    const run = await sandbox.send({
+      code: benignSend,
+      events: [{ ...ev, event_payload: { deep } }],
+      secrets: {},
+    });
+    expect(run.error?.code).toBe('NESTING_TOO_DEEP');
+    expect(run.exchanges).toEqual([]);
+    await neighbourSucceeds();
+  }, 60_000);
+
   it('an event whose payload nests 512 levels crosses both ways; 513 levels is refused', async () => {
     const run = await sandbox.transform({
       code: passThrough,

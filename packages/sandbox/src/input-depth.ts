@@ -7,7 +7,6 @@
  */
 import { BjsonTooDeep, encodeBjson, maxValueDepth } from './bjson.js';
 import { failureError } from './errors.js';
-import { nestsDeeperThan } from './output.js';
 import type { SandboxEvent, SandboxFailure } from './types.js';
 
 /**
@@ -23,9 +22,31 @@ export function inputTooDeep(call: 'transform' | 'send()'): SandboxFailure {
   return { code: 'NESTING_TOO_DEEP', message: `${call} ${new BjsonTooDeep('input').message}` };
 }
 
-/** Whether a value handed into the guest whole (a transform's profiles, a send()'s events) nests too deep. */
+/**
+ * Whether a value handed into the guest whole (a transform's profiles, a send()'s events) nests too
+ * deep in what `JSON.stringify` makes of it, walked iteratively: an object with a `toJSON` stands
+ * for what that returns, one level further down (as {@link encodeBjson} counts it), or a toJSON
+ * returning a deep value would overflow the host's stack in `JSON.stringify`.
+ */
 export function inputNestsTooDeep(value: unknown): boolean {
-  return nestsDeeperThan(value, maxInputDepth);
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth + 1 > maxInputDepth) return true;
+    const toJSON = (v as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON === 'function') {
+      // One that throws throws again in JSON.stringify, which reports it as before.
+      try {
+        stack.push([toJSON.call(v, ''), depth + 1]);
+      } catch {}
+      continue;
+    }
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 /**
