@@ -13,7 +13,7 @@
  * destination without a lane that the configuration does not show disabled).
  */
 import { hostname } from 'node:os';
-import { type ConfigSnapshot, defaultConfigMaxStalenessMs } from '../config.js';
+import { type ConfigCache, type ConfigSnapshot, defaultConfigMaxStalenessMs } from '../config.js';
 import { createActivity, type DispatchContext, type DispatcherDeps, dispatcherSettings } from './context.js';
 import { type Lane, startLane } from './lane.js';
 import { createPinnedPipes } from './pinned-pipes.js';
@@ -105,37 +105,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     for (const lane of lanes.values()) lane.wake();
   };
 
-  // Destinations woken that have no lane here. One disabled in the configuration (as fresh as the
-  // cache's staleness allowance) has none on purpose: its deliveries wait for it to be enabled, and
-  // an enabled pipe to it wakes it on every ingest, which must not cost a configuration re-read
-  // each time. Any other was made or enabled moments ago by another process (a PostgreSQL NOTIFY
-  // from it) whose write this one has not read yet: read again now, as for `configChanged()`.
-  const showsDisabled = async (destinationIds: string[]) => {
-    // A configuration it could not read tells nothing: read it again, as before.
-    const config = await deps.config.current().catch(() => null);
-    return config !== null && destinationIds.every((id) => config.destinations.get(id)?.enabled === false);
-  };
-  // Woken while the configuration showed them disabled: looked at once more when the snapshot that
-  // said so may be stale. One enabled by another process just before its event was ingested would
-  // otherwise wait for the poll tick (an hour, where only wake-ups are meant to deliver); this
-  // costs at most one re-read per allowance, not one per ingest.
-  const woken = new Set<string>();
-  let recheck: NodeJS.Timeout | null = null;
-  const recheckWoken = async () => {
-    recheck = null;
-    const ids = [...woken];
-    woken.clear();
-    if (running && !(await showsDisabled(ids))) configChanged();
-  };
-  const wakeWithoutLane = async (destinationIds: string[]) => {
-    if (!(await showsDisabled(destinationIds))) return configChanged();
-    for (const id of destinationIds) woken.add(id);
-    if (!recheck && running) {
-      // A millisecond past it: a timer may fire a fraction early by the wall clock.
-      recheck = setTimeout(() => void recheckWoken(), defaultConfigMaxStalenessMs + 1);
-      recheck.unref();
-    }
-  };
+  const laneless = lanelessWakes(deps.config, configChanged, () => running);
 
   return {
     owner: ctx.owner,
@@ -150,8 +120,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       if (!running) return;
       running = false;
       if (ticker) clearInterval(ticker);
-      if (recheck) clearTimeout(recheck);
-      recheck = null;
+      laneless.stop();
       for (const lane of lanes.values()) lane.wake();
       const all = Promise.all([...lanes.values()].map((lane) => lane.done));
       let timer: NodeJS.Timeout | undefined;
@@ -177,7 +146,7 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
         if (lane) lane.wake();
         else missing.push(id);
       }
-      if (missing.length > 0) void wakeWithoutLane(missing);
+      if (missing.length > 0) void laneless.wake(missing);
     },
     configChanged,
     breakers() {
@@ -192,5 +161,48 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
       return out;
     },
     idle: () => ctx.activity.idle(),
+  };
+}
+
+/**
+ * Wakes for destinations that have no lane here. One disabled in the configuration (as fresh as the
+ * cache's staleness allowance) has none on purpose: its deliveries wait for it to be enabled, and
+ * an enabled pipe to it wakes it on every ingest, which must not cost a configuration re-read each
+ * time. Any other was made or enabled moments ago by another process (a PostgreSQL NOTIFY from it)
+ * whose write this one has not read yet: read again now, as for `configChanged()`.
+ */
+function lanelessWakes(config: ConfigCache, configChanged: () => void, isRunning: () => boolean) {
+  const showsDisabled = async (destinationIds: string[]) => {
+    // A configuration it could not read tells nothing: read it again, as before.
+    const current = await config.current().catch(() => null);
+    return current !== null && destinationIds.every((id) => current.destinations.get(id)?.enabled === false);
+  };
+  // Woken while the configuration showed them disabled: looked at once more when the snapshot that
+  // said so may be stale. One enabled by another process just before its event was ingested would
+  // otherwise wait for the poll tick (an hour, where only wake-ups are meant to deliver); this
+  // costs at most one re-read per allowance, not one per ingest.
+  const woken = new Set<string>();
+  let recheck: NodeJS.Timeout | null = null;
+  const recheckWoken = async () => {
+    recheck = null;
+    const ids = [...woken];
+    woken.clear();
+    if (isRunning() && !(await showsDisabled(ids))) configChanged();
+  };
+  return {
+    async wake(destinationIds: string[]) {
+      if (!(await showsDisabled(destinationIds))) return configChanged();
+      for (const id of destinationIds) woken.add(id);
+      if (!recheck && isRunning()) {
+        // A millisecond past it: a timer may fire a fraction early by the wall clock.
+        recheck = setTimeout(() => void recheckWoken(), defaultConfigMaxStalenessMs + 1);
+        recheck.unref();
+      }
+    },
+    stop() {
+      if (recheck) clearTimeout(recheck);
+      recheck = null;
+      woken.clear();
+    },
   };
 }
