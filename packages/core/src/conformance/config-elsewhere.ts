@@ -264,16 +264,18 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
       });
       await writer.destinations.disable(destination.id);
       await dispatcher.start();
-      // Listing deliveries reads the configuration through the dispatcher's cache: it now holds
-      // one that shows the destination disabled.
-      await dispatcher.deliveries.list(pipe.id, { limit: 1 });
+      await writer.ingest('web', orderEvents(['ord_held']));
+      // Presenting the held delivery reads the configuration through the dispatcher's cache (as
+      // its start and the wake did): from here on it holds one that shows the destination disabled.
+      const held = await dispatcher.deliveries.list(pipe.id);
+      expect(held.data.map((d) => d.status)).toEqual(['pending']);
       await writer.destinations.enable(destination.id);
       // Woken for it while that configuration is still fresh: it may trust it for now, but not
       // for ever (the poll is an hour away, and no other event comes).
       await writer.ingest('web', orderEvents(['ord_enabled']));
       advance(60_000);
-      const deliveries = await settled(writer, pipe.id, 1);
-      expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
+      const deliveries = await settled(writer, pipe.id, 2);
+      expect(deliveries.map((d) => d.status)).toEqual(['delivered', 'delivered']);
     });
   });
 }
