@@ -206,6 +206,19 @@ describe('a value nested too deep to cross into the guest', () => {
     await neighbourSucceeds();
   }, 60_000);
 
+  it('a send() given an event whose getter throws still resolves with the failure (send never rejects)', async () => {
+    const event_payload = Object.defineProperty({}, 'boom', {
+      enumerable: true,
+      get() {
+        throw new Error('a getter that throws');
+      },
+    });
+    const run = await sandbox.send({ code: benignSend, events: [{ ...ev, event_payload }], secrets: {} });
+    expect(run.error?.message).toMatch(/a getter that throws/);
+    expect(run.exchanges).toEqual([]);
+    await neighbourSucceeds();
+  });
+
   it('an event whose payload nests 512 levels crosses both ways; 513 levels is refused', async () => {
     const run = await sandbox.transform({
       code: passThrough,

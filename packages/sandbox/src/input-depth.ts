@@ -26,9 +26,19 @@ export function inputTooDeep(call: 'transform' | 'send()'): SandboxFailure {
  * Whether a value handed into the guest whole (a transform's profiles, a send()'s events) nests too
  * deep in what `JSON.stringify` makes of it, walked iteratively: an object with a `toJSON` stands
  * for what that returns, one level further down (as {@link encodeBjson} counts it), or a toJSON
- * returning a deep value would overflow the host's stack in `JSON.stringify`.
+ * returning a deep value would overflow the host's stack in `JSON.stringify`. A getter or toJSON
+ * that throws answers false: it throws again in `JSON.stringify`, which reports it as before
+ * (`send()` in its `error`: it never rejects).
  */
 export function inputNestsTooDeep(value: unknown): boolean {
+  try {
+    return nestsTooDeep(value);
+  } catch {
+    return false;
+  }
+}
+
+function nestsTooDeep(value: unknown): boolean {
   const stack: Array<[unknown, number]> = [[value, 0]];
   while (stack.length > 0) {
     const [v, depth] = stack.pop()!;
@@ -36,10 +46,7 @@ export function inputNestsTooDeep(value: unknown): boolean {
     if (depth + 1 > maxInputDepth) return true;
     const toJSON = (v as { toJSON?: unknown }).toJSON;
     if (typeof toJSON === 'function') {
-      // One that throws throws again in JSON.stringify, which reports it as before.
-      try {
-        stack.push([toJSON.call(v, ''), depth + 1]);
-      } catch {}
+      stack.push([toJSON.call(v, ''), depth + 1]);
       continue;
     }
     for (const child of Array.isArray(v) ? v : Object.values(v)) {
