@@ -80,6 +80,45 @@ describe('worker crashes', { timeout: 90_000 }, () => {
     expect(ok.results[0]!.ok).toBe(true);
   });
 
+  it('fails a retried call whose batch no longer encodes (a toJSON that now nests too deep) on its own, the pool serving on', async () => {
+    // A direct caller's event whose toJSON answers plainly the first time and 100,000 levels deep
+    // after: the retry after its worker dies encodes the batch again, inside the pool's hand-over
+    // of calls (a worker's exit event), where a throw would end the host process.
+    let encodings = 0;
+    const deep = () => {
+      let v: unknown = 1;
+      for (let i = 0; i < 100_000; i++) v = [v];
+      return v;
+    };
+    const shifty = { ...ev, event_payload: { toJSON: () => (encodings++ === 0 ? {} : deep()) } };
+    const call = sandbox.transform({
+      code: { kind: 'transform', owner: 'pip_shifty', version: 1, code: slow },
+      events: [shifty as unknown as SandboxEvent],
+      profiles: undefined,
+      secrets: {},
+    });
+    const outcome = call.then(
+      () => null,
+      (err: unknown) => err,
+    );
+    await until(() => sandbox[sandboxInternals].busyWorkers('transform:pip_shifty').length === 1);
+    await Promise.all(sandbox[sandboxInternals].workers().map((w) => w.terminate()));
+    expect(await outcome).toMatchObject({ code: 'NESTING_TOO_DEEP' });
+    expect(encodings).toBeGreaterThanOrEqual(2);
+    const ok = await sandbox.transform({
+      code: {
+        kind: 'transform',
+        owner: 'pip_after_shifty',
+        version: 1,
+        code: 'function transform({ events }) { return events; }',
+      },
+      events: [ev],
+      profiles: undefined,
+      secrets: {},
+    });
+    expect(ok.results[0]!.ok).toBe(true);
+  });
+
   it('never runs again unseen a send whose request had left when its worker died: it ends WORKER_CRASHED, sent once', async () => {
     // The platform holds its answer: the request has arrived, the send awaits the response.
     const held: ServerResponse[] = [];

@@ -12,9 +12,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import { type ActivityViews, activityViews, newActivityBuffers } from './activity.js';
-import { encodeBjson } from './bjson.js';
 import { SandboxError } from './errors.js';
 import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
+import { encodeTransformEvents } from './input-depth.js';
 import type { SandboxLogger } from './pool.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { answerFetch } from './proxy-fetch.js';
@@ -439,6 +439,23 @@ export function createWorkerPool(options: WorkerPoolOptions) {
 
   function send(slot: WorkerSlot, call: PendingCall): void {
     const m = call.message;
+    // The batch's bytes are handed over, not copied; a retry encodes them again, bounded as the
+    // first time. A batch that no longer encodes (a toJSON answering differently, an input changed
+    // since) fails its own call here: a throw would escape the hand-over of calls, which runs in a
+    // worker's event handlers, and end the host process.
+    if (m.type === 'transform' && m.eventsBjson.byteLength === 0 && call.events) {
+      try {
+        m.eventsBjson = encodeTransformEvents(call.events);
+      } catch (err) {
+        // Too deep now: as the first encoding would have said. Anything else (a toJSON that throws
+        // now) is the worker crash that brought the call back, which it cannot outlive.
+        const code =
+          err instanceof SandboxError && err.code === 'NESTING_TOO_DEEP' ? err.code : 'WORKER_CRASHED';
+        const message = `the call's events could not be encoded again after its worker crashed: ${String((err as Error)?.message ?? err)}`;
+        call.settle(crashResult(call, message, code));
+        return;
+      }
+    }
     // A new id for every hand-over: an answer from a worker the call was taken back from (it may
     // still finish its copy) is then never mistaken for the answer of this run.
     // Its id names its call-state slot on the worker (id modulo CALL_SLOTS): never one a call
@@ -452,11 +469,8 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     slot.activity.queue(m.id);
     armBackstop(slot, call, backstopMs(call));
     startWatch();
-    if (m.type === 'transform') {
-      // The batch's bytes are handed over, not copied; a retry encodes them again.
-      if (m.eventsBjson.byteLength === 0 && call.events) m.eventsBjson = encodeBjson(call.events);
-      slot.worker.postMessage(m, [m.eventsBjson.buffer as ArrayBuffer]);
-    } else slot.worker.postMessage(m);
+    if (m.type === 'transform') slot.worker.postMessage(m, [m.eventsBjson.buffer as ArrayBuffer]);
+    else slot.worker.postMessage(m);
   }
 
   function armBackstop(slot: WorkerSlot, call: PendingCall, ms: number): void {
