@@ -21,6 +21,7 @@ import {
 import { sql, type Transaction } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
+import { lockIdentityExclusive } from './identity-lock.js';
 
 type Trx = Transaction<PostgresTables>;
 
@@ -261,7 +262,8 @@ async function scrubFreeText(
 async function erase(ctx: PgContext, trx: Trx, input: EraseInput): Promise<ErasureCounts> {
   const { q, schema, insertAudit } = ctx;
   const { identifiers, given, audit } = input;
-  await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+  // Exclusive: every link holds the lock shared for its whole transaction, so none is in flight.
+  await lockIdentityExclusive(trx, schema);
   const { live, profileIds, storedRefs } = await personProfiles(ctx, trx, identifiers);
   const refs: IdentifierRef[] = [...identifiers, ...storedRefs.map(({ kind, key }) => ({ kind, key }))];
   const eventRefs = await eventsOf(ctx, trx, refs);
@@ -311,7 +313,9 @@ export function erasureMethods(ctx: PgContext): ErasureMethods {
         for (let i = 0; i < entries.length; i += 1000) {
           const part = entries.slice(i, i + 1000);
           await tx(async (trx) => {
-            await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+            // Exclusive, as before links shared it: an erasure in flight is all this must wait for,
+            // but a link writing an identifier's row with this event_ref meanwhile could double it.
+            await lockIdentityExclusive(trx, schema);
             // The events locked FOR KEY SHARE, not only probed: retention takes no identity lock,
             // and an entry written for an event a prune not yet committed has deleted would outlive
             // the prune's delete of its index rows (see withStoredEvents in profiles.ts).

@@ -1,9 +1,10 @@
 /**
  * Identity on PostgreSQL: profiles, their identifiers and merge history. The merge rules are core's
  * (`planLink`); this module loads what a link touches and applies the plan. Every `linkProfiles` call
- * is one transaction holding the schema's identity advisory lock, so two processes linking the same
- * identifiers at once apply their plans one after the other and end in one profile (a lock per
- * identifier would not do: a merge moves identifiers no link named).
+ * is one transaction that first locks what it links (`identity-lock.ts`: the schema's identity lock
+ * shared, a lock per identifier it names, then the rows of the profiles holding them), so links of
+ * unrelated identifiers run at once, and two processes linking the same identifiers apply their
+ * plans one after the other and end in one profile.
  */
 import {
   type IdentifierKind,
@@ -18,6 +19,7 @@ import {
 import { isoTime, type PostgresTables, type ProfileMethods, type TimeValue } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
+import { lockIdentityExclusive, lockOwners } from './identity-lock.js';
 import { type LinkWrites, planLinks } from './link-batch.js';
 
 type Trx = Transaction<PostgresTables>;
@@ -69,9 +71,10 @@ const noWrites = (): LinkWrites => ({
 });
 
 /**
- * Every live profile holding one of `refs`, with all of its identifiers: one statement (the
- * owners, their rows and their identifiers), as an owners query and `load` read in three. Also
- * `findProfiles` (outside a transaction: one statement reads one snapshot).
+ * Every live profile holding one of `refs` (or, for a link holding their row locks, the profiles
+ * `ids`), with all of its identifiers: one statement (the owners, their rows and their
+ * identifiers), as an owners query and `load` read in three. Also `findProfiles` (outside a
+ * transaction: one statement reads one snapshot).
  * The owners go into an array and each table is read by `= ANY` over it, in materialized steps:
  * joined to the owners instead, the planner (which guesses 200 distinct owners, and whose
  * statistics lag a growing table) chose a hash join over a sequential scan of every profile, a
@@ -82,8 +85,16 @@ const noWrites = (): LinkWrites => ({
 async function loadHoldersIn(
   { T }: PgContext,
   trx: Trx | PgContext['db'],
-  refs: Array<{ kind: string; key: string }>,
+  holders: { refs: Array<{ kind: string; key: string }> } | { ids: string[] },
 ): Promise<StoredProfile[]> {
+  const owners =
+    'ids' in holders
+      ? sql`${holders.ids}::text[]`
+      : sql`ARRAY(
+          SELECT DISTINCT o.profile_id FROM ${T('profile_identifiers')} o
+          JOIN unnest(${holders.refs.map((r) => r.kind)}::text[], ${holders.refs.map((r) => r.key)}::text[]) AS r(kind, key)
+            ON o.kind = r.kind AND o.key = r.key
+        )`;
   const { rows } = await sql<{
     id: string;
     created_at: Date;
@@ -97,11 +108,7 @@ async function loadHoldersIn(
     last_seen_at: Date | null;
   }>`
     WITH owners AS MATERIALIZED (
-      SELECT ARRAY(
-        SELECT DISTINCT o.profile_id FROM ${T('profile_identifiers')} o
-        JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
-          ON o.kind = r.kind AND o.key = r.key
-      ) AS ids
+      SELECT ${owners} AS ids
     ), p AS MATERIALIZED (
       SELECT id, created_at, last_seen_at, ip, user_agent FROM ${T('profiles')}
       WHERE id = ANY((SELECT ids FROM owners)::text[])
@@ -243,9 +250,8 @@ async function withStoredEvents({ T }: PgContext, trx: Trx, links: ProfileLink[]
  * locked, {@link withStoredEvents}).
  */
 export function linkWriter(context: PgContext) {
-  const { schema } = context;
   const loadHolders = (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) =>
-    loadHoldersIn(context, trx, refs);
+    loadHoldersIn(context, trx, { refs });
 
   const linkIn = async (
     trx: Trx,
@@ -261,16 +267,18 @@ export function linkWriter(context: PgContext) {
       if (index.length > 0) await applyLinkWrites(context, trx, noWrites(), index, now);
       return given.map(() => null);
     }
-    await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+    // Under the locks, every live profile holding one of the call's identifiers (read after their
+    // rows are locked, so as they stay to the commit): the links are planned in memory, in order,
+    // and applied in a few multi-row statements. The identity lock (shared) is held from here, so
+    // an erasure has committed or not begun when the events are checked.
+    const owners = await lockOwners(context, trx, [...named.values()]);
     const links = events === 'own' ? given : await withStoredEvents(context, trx, given);
     const indexed = [...index];
     for (const link of links) {
       if (!link.event_ref) continue;
       for (const i of link.identifiers) indexed.push({ kind: i.kind, key: i.key, event_ref: link.event_ref });
     }
-    // Under the lock, every live profile holding one of the call's identifiers: the links are
-    // planned in memory, in order, and applied in a few multi-row statements.
-    const loaded = await loadHolders(trx, [...named.values()]);
+    const loaded = owners.length === 0 ? [] : await loadHoldersIn(context, trx, { ids: owners });
     const { out, writes } = planLinks({ links, loaded, caps, newId });
     // An identifier the call inserts keeps the event that brought it in its own row (migration
     // 14): that event needs no row of event_identifiers; every other event carrying it does.
@@ -346,7 +354,8 @@ export function profileMethods(context: PgContext): ProfileMethods {
       guard(async () => {
         if (limit < 1) return 0;
         return tx(async (trx) => {
-          await sql`SELECT pg_advisory_xact_lock(hashtext(${`openpipes:identity:${schema}`}))`.execute(trx);
+          // Exclusive: a link holding the lock shared could be adding to a profile deleted here.
+          await lockIdentityExclusive(trx, schema);
           const ids = (
             await q(trx)
               .selectFrom('profiles')

@@ -1,0 +1,269 @@
+/**
+ * Links run at once on PostgreSQL (identity-lock.ts) and still end where one process linking them in
+ * turn would. Each race is set up, not hoped for: one store's transaction is held before its COMMIT
+ * (a gate in its pool), the other is seen waiting in pg_locks on the lock that must stop it, then the
+ * first is let go.
+ */
+import { newId, type Store } from '@openpipes/core';
+import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
+import { erasureAudit, waitFor } from '@openpipes/core/testing';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { PgPool, PgPoolClient } from './driver.js';
+import { identifierLockKey } from './identity-lock.js';
+import { postgresStore } from './index.js';
+import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+
+const available = await postgresAvailable();
+const schemas: string[] = [];
+const at = (minute: number) => new Date(Date.UTC(2026, 4, 4, 10, minute)).toISOString();
+
+/**
+ * A one-connection pool whose next statement matching `holdAt`'s pattern waits until released; it
+ * remembers the SQLSTATE of every error its connection answered with.
+ */
+async function gatedPool(options: pg.PoolConfig = {}) {
+  const pool = new pg.Pool({ connectionString: postgresUrl, max: 1, ...options });
+  const pid = Number((await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+  let gate: { pattern: RegExp; reached: () => void; open: Promise<void> } | undefined;
+  const errors: string[] = [];
+  const statements: string[] = [];
+  const wrap = (client: pg.PoolClient): PgPoolClient =>
+    new Proxy(client, {
+      get(target, prop) {
+        if (prop !== 'query') {
+          const value = Reflect.get(target, prop);
+          return typeof value === 'function' ? value.bind(target) : value;
+        }
+        return async (text: string, values?: unknown[]) => {
+          statements.push(text);
+          const held = gate;
+          if (held?.pattern.test(text)) {
+            gate = undefined;
+            held.reached();
+            await held.open;
+          }
+          try {
+            return await target.query(text, values);
+          } catch (err) {
+            errors.push(String((err as { code?: unknown }).code));
+            throw err;
+          }
+        };
+      },
+    }) as unknown as PgPoolClient;
+  const gated: PgPool = { connect: async () => wrap(await pool.connect()), end: () => pool.end() };
+  /** Holds the next statement matching `pattern`: `reached` once it is held, `release` lets it run. */
+  const holdAt = (pattern: RegExp) => {
+    let release = () => {};
+    let reached = () => {};
+    const open = new Promise<void>((r) => {
+      release = r;
+    });
+    const isReached = new Promise<void>((r) => {
+      reached = r;
+    });
+    gate = { pattern, reached, open };
+    return { reached: isReached, release };
+  };
+  return { pool: gated, pid, holdAt, errors, statements, end: () => pool.end() };
+}
+
+type Gated = Awaited<ReturnType<typeof gatedPool>>;
+
+/** Two stores on one fresh schema, each on a gated one-connection pool, as two processes would be. */
+async function twoStores() {
+  const schema = testSchema('idconc');
+  schemas.push(schema);
+  const [ga, gb] = await Promise.all([gatedPool(), gatedPool()]);
+  const a = postgresStore({ pool: ga.pool, schema });
+  const b = postgresStore({ pool: gb.pool, schema });
+  await a.migrate();
+  const close = async () => {
+    await Promise.all([a.close(), b.close()]);
+    await Promise.all([ga.end(), gb.end()]);
+  };
+  return { schema, a, b, ga, gb, close };
+}
+
+/** Links one event's anonymous ids at `minute`; the profile id. */
+const link = async (store: Store, keys: string[], minute = 0) => {
+  const seen = at(minute);
+  const [id] = await store.linkProfiles({
+    links: [
+      {
+        identifiers: keys.map((key) => ({
+          kind: 'anonymous_id' as IdentifierKind,
+          key,
+          value: JSON.stringify(key),
+          first_seen_at: seen,
+        })),
+        seen_at: seen,
+      },
+    ],
+    caps: DEFAULT_CAPS,
+    newId: () => newId('profile'),
+    now: seen,
+  });
+  return id!;
+};
+
+/** Every profile: id, where it points, its anonymous ids sorted. */
+const graph = async (schema: string) => {
+  const rows = await query<{ id: string; merged_into: string | null; keys: string[] }>(
+    `SELECT p.id, p.merged_into,
+       coalesce(array_agg(i.key ORDER BY i.key) FILTER (WHERE i.key IS NOT NULL), '{}') AS keys
+     FROM "${schema}".profiles p LEFT JOIN "${schema}".profile_identifiers i ON i.profile_id = p.id
+     GROUP BY p.id, p.merged_into ORDER BY p.id`,
+  );
+  return rows;
+};
+
+/** The locks `g`'s backend waits for: 'identity' (schema-wide), 'identifier', or 'row'. */
+const waitsFor = async (g: Pick<Gated, 'pid'>) => {
+  const rows = await query<{ locktype: string; objsubid: number }>(
+    `SELECT locktype, objsubid FROM pg_locks WHERE pid = $1 AND NOT granted`,
+    [g.pid],
+  );
+  return rows.map((r) =>
+    r.locktype === 'advisory' ? (r.objsubid === 1 ? 'identity' : 'identifier') : 'row',
+  )[0];
+};
+
+describe.skipIf(!available)('identity on PostgreSQL: links racing', () => {
+  afterAll(async () => {
+    await dropSchemas(schemas);
+  });
+
+  it('runs a link of other identifiers while one holds its locks, and serialises two sharing one', async () => {
+    const { schema, a, b, ga, gb, close } = await twoStores();
+    const third = postgresStore({ connectionString: postgresUrl, schema, poolSize: 1 });
+    try {
+      const held = ga.holdAt(/^commit$/i);
+      const first = link(a, ['x', 'y']);
+      await held.reached;
+      // Unrelated identifiers: committed while the first link holds its locks.
+      await link(third, ['u']);
+      const second = link(b, ['y', 'z']);
+      expect(await waitFor(() => waitsFor(gb))).toBe('identifier');
+      held.release();
+      const [p, q] = await Promise.all([first, second]);
+      expect(q).toBe(p);
+      expect((await graph(schema)).map((r) => r.keys).sort()).toEqual([['u'], ['x', 'y', 'z']]);
+    } finally {
+      await third.close();
+      await close();
+    }
+  });
+
+  it('moves an identifier a merge takes to the survivor before a racing link of it adds to its profile', async () => {
+    for (const heldFirst of ['merge', 'link'] as const) {
+      const { schema, a, b, ga, gb, close } = await twoStores();
+      try {
+        const p1 = await link(a, ['x'], 0);
+        const p2 = await link(a, ['y', 'z'], 1);
+        // a merges p2 into p1 (x and y in one event); b links z, which p2 holds, with w.
+        const [holder, waiter] = heldFirst === 'merge' ? [ga, gb] : [gb, ga];
+        const held = holder.holdAt(/^commit$/i);
+        const merge =
+          heldFirst === 'merge' ? link(a, ['x', 'y'], 2) : held.reached.then(() => link(a, ['x', 'y'], 2));
+        const other =
+          heldFirst === 'link' ? link(b, ['z', 'w'], 3) : held.reached.then(() => link(b, ['z', 'w'], 3));
+        await held.reached;
+        // Past the identifier locks (they share none): waiting for a profile's row.
+        expect(await waitFor(() => waitsFor(waiter))).toBe('row');
+        held.release();
+        // As linked in turn: the link returns the profile z belonged to when it ran.
+        expect(await Promise.all([merge, other])).toEqual([p1, heldFirst === 'merge' ? p1 : p2]);
+        expect(await graph(schema)).toEqual(
+          [
+            { id: p1, merged_into: null, keys: ['w', 'x', 'y', 'z'] },
+            { id: p2, merged_into: p1, keys: [] },
+          ].sort((l, r) => (l.id < r.id ? -1 : 1)),
+        );
+        if (heldFirst === 'merge') {
+          // The link read p2 as z's owner, found it merged once its row lock was granted, and read again.
+          expect(gb.statements.filter((s) => s.startsWith('ROLLBACK TO SAVEPOINT'))).toHaveLength(1);
+        }
+      } finally {
+        await close();
+      }
+    }
+  });
+
+  it('erases what a link committed before it, and a link after an erasure starts a new profile', async () => {
+    const erase = (store: Store, key: string) =>
+      store.eraseProfiles({
+        identifiers: [{ kind: 'anonymous_id', key }],
+        given: [],
+        eventIdDigest: (id) => `digest:${id}`,
+        now: at(9),
+        audit: erasureAudit(newId('audit'), at(9)),
+      });
+    const { schema, a, b, ga, gb, close } = await twoStores();
+    try {
+      await link(a, ['x'], 0);
+      // The link first: the erasure waits for it, then takes the identifier it added too.
+      const heldLink = ga.holdAt(/^commit$/i);
+      const linked = link(a, ['x', 'y'], 1);
+      await heldLink.reached;
+      const erased = erase(b, 'x');
+      expect(await waitFor(() => waitsFor(gb))).toBe('identity');
+      heldLink.release();
+      await linked;
+      expect((await erased).identifiers).toBe(2);
+      expect(await graph(schema)).toEqual([]);
+      // The erasure first: the link waits, then finds nothing of the erased profile.
+      const before = await link(a, ['x', 'y'], 2);
+      const heldErasure = gb.holdAt(/^commit$/i);
+      const erasing = erase(b, 'y');
+      await heldErasure.reached;
+      const after = link(a, ['y', 'z'], 3);
+      expect(await waitFor(() => waitsFor(ga))).toBe('identity');
+      heldErasure.release();
+      await erasing;
+      const id = await after;
+      expect(id).not.toBe(before);
+      expect(await graph(schema)).toEqual([{ id, merged_into: null, keys: ['y', 'z'] }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('retries a link PostgreSQL picked as a deadlock victim', async () => {
+    const schema = testSchema('iddead');
+    schemas.push(schema);
+    // The link's backend looks for deadlocks after 50 ms, the other's after 10 s: the link, which
+    // closes the cycle, is the victim.
+    const g = await gatedPool({ options: '-c deadlock_timeout=50' });
+    const store = postgresStore({ pool: g.pool, schema });
+    const other = new pg.Client({ connectionString: postgresUrl });
+    await Promise.all([store.migrate(), other.connect()]);
+    try {
+      const p = await link(store, ['x'], 0);
+      const otherPid = Number((await other.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
+      // The link holds x's lock and is about to lock its owner's row, which the other holds.
+      const held = g.holdAt(/FOR UPDATE/);
+      const linked = link(store, ['x', 'v'], 1);
+      await held.reached;
+      await other.query("BEGIN; SET LOCAL deadlock_timeout = '10s'");
+      await other.query(`SELECT 1 FROM "${schema}".profiles WHERE id = $1 FOR UPDATE`, [p]);
+      const otherLocks = other.query('SELECT pg_advisory_xact_lock(hashtext($1), $2::int)', [
+        `openpipes:identifier:${schema}`,
+        identifierLockKey('anonymous_id', 'x'),
+      ]);
+      expect(await waitFor(() => waitsFor({ pid: otherPid }))).toBe('identifier');
+      held.release();
+      // Granted once PostgreSQL has rolled the link back.
+      await otherLocks;
+      expect(g.errors).toEqual(['40P01']);
+      await other.query('COMMIT');
+      expect(await linked).toBe(p);
+      expect(await graph(schema)).toEqual([{ id: p, merged_into: null, keys: ['v', 'x'] }]);
+    } finally {
+      await other.query('ROLLBACK').catch(() => {});
+      await Promise.all([store.close(), other.end()]);
+      await g.end();
+    }
+  });
+});
