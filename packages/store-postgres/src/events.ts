@@ -90,7 +90,7 @@ function newRows(
 /**
  * The `delivery_rollup` slot an ingest counts its new deliveries in (migration 15): the first of
  * the 8 no other transaction holds, held (a transaction-level advisory lock, beside the row lock)
- * until the commit. An ingest keeps its counter row locked while it waits for the identity lock;
+ * until the commit. An ingest keeps its counter row locked while it waits for identity's locks;
  * with the slot the backend pid % 8, as the trigger had it, a second ingest on a backend with the
  * same remainder waited behind it. Only when all 8 are held does it fall back to that slot (and may
  * wait, as before).
@@ -176,8 +176,9 @@ export function eventMethods(context: PgContext): EventMethods {
             `.execute(trx);
           }
           if (identity) {
-            // Identity's writes for the stored events, last: the identity lock (linkIn takes it)
-            // is held from here to the commit, as long as a linkProfiles transaction holds it.
+            // Identity's writes for the stored events, last: identity's locks (linkIn takes them:
+            // the identity lock shared, the identifiers', their profiles' rows) are held from here
+            // to the commit, as a linkProfiles transaction holds them.
             const stored = new Set(events.filter((_, i) => !duplicateOf.has(i)).map((e) => e.id));
             const links = identity.links.filter((l) => l.event_ref !== undefined && stored.has(l.event_ref));
             const index = identity.index.filter((e) => stored.has(e.event_ref));

@@ -1,9 +1,10 @@
 /**
  * The links of one `linkProfiles` call planned in memory, one after the other, and turned into the
  * few multi-row writes that leave the tables as applying each plan in turn would. The store loads
- * every live profile holding any of the call's identifiers (with all their identifiers) under the
- * identity lock, so what a link's plan sees here is what it would read from the tables at its turn:
- * a call of 500 links costs a handful of statements instead of five or more per link.
+ * every live profile holding any of the call's identifiers (with all their identifiers) once it holds
+ * their locks (identity-lock.ts), so what a link's plan sees here is what it would read from the
+ * tables at its turn: a call of 500 links costs a handful of statements instead of five or more per
+ * link.
  */
 import {
   type IdentifierCaps,
