@@ -21,7 +21,7 @@ import {
 import { sql, type Transaction } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
 import { moveTotals } from './delivery-totals.js';
-import { lockIdentityExclusive } from './identity-lock.js';
+import { lockIdentityExclusive, lockIdentityShared } from './identity-lock.js';
 
 type Trx = Transaction<PostgresTables>;
 
@@ -308,14 +308,18 @@ export function erasureMethods(ctx: PgContext): ErasureMethods {
         // advisory lock, which erasure holds for its whole transaction, makes the test and the
         // write land wholly before an erasure or wholly after it: without it, an insert seeing an
         // event that an erasure not yet committed has deleted would outlive the erasure's own
-        // delete of the event's rows. Chunks of 1000 keep each statement's arrays, and its time,
-        // bounded; each chunk is its own transaction, so a long list holds the lock in short turns.
+        // delete of the event's rows. Shared, as links take it: only an erasure must be kept out
+        // (exclusive, the backfill's chunks held back every ingest of the store in turn). A link
+        // writing an identifier's row naming an event this sees may be uncommitted still, and both
+        // would then keep the event: an ingest links its events in the transaction that stores
+        // them, so only a late `linkProfiles` of a stored event can, and erasure finds either row.
+        // Chunks of 1000 keep each statement's arrays, and its time, bounded; each chunk is its
+        // own transaction, so a long list holds the lock in short turns.
         for (let i = 0; i < entries.length; i += 1000) {
           const part = entries.slice(i, i + 1000);
           await tx(async (trx) => {
-            // Exclusive, as before links shared it: an erasure in flight is all this must wait for,
-            // but a link writing an identifier's row with this event_ref meanwhile could double it.
-            await lockIdentityExclusive(trx, schema);
+            // Shared, as links take it: an erasure in flight is all this must wait for.
+            await lockIdentityShared(trx, schema);
             // The events locked FOR KEY SHARE, not only probed: retention takes no identity lock,
             // and an entry written for an event a prune not yet committed has deleted would outlive
             // the prune's delete of its index rows (see withStoredEvents in profiles.ts).

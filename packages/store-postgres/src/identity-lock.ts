@@ -2,8 +2,8 @@
  * Identity's locks on PostgreSQL (docs/identifiers.md, "Concurrent linking on PostgreSQL").
  *
  * - The schema's identity lock, `pg_advisory_xact_lock(hashtext('openpipes:identity:<schema>'))`:
- *   linking takes it SHARED, so links run side by side; erasure, `pruneProfiles` and the event index
- *   backfill take it EXCLUSIVE, so each still runs with no link in flight, as before.
+ *   linking and the event index backfill take it SHARED, so they run side by side; erasure and
+ *   `pruneProfiles` take it EXCLUSIVE, so each still runs with no link in flight, as before.
  * - One exclusive transaction-level lock per identifier a link names (the two-key form, whose key
  *   space the single-key one does not share): two links naming one identifier run one after the other,
  *   so the second sees the first's owner of it. They are all taken in one statement, in ascending key
@@ -56,6 +56,11 @@ export function identifierLockKey(kind: string, key: string): number {
 /** Takes the schema's identity lock exclusively: no link runs until the transaction ends. */
 export async function lockIdentityExclusive(trx: Trx, schema: string): Promise<void> {
   await sql`SELECT pg_advisory_xact_lock(hashtext(${identityKey(schema)}))`.execute(trx);
+}
+
+/** Takes the schema's identity lock shared: no erasure runs until the transaction ends. */
+export async function lockIdentityShared(trx: Trx, schema: string): Promise<void> {
+  await sql`SELECT pg_advisory_xact_lock_shared(hashtext(${identityKey(schema)}))`.execute(trx);
 }
 
 /**

@@ -353,6 +353,17 @@ export function profileMethods(context: PgContext): ProfileMethods {
     pruneProfiles: ({ before, limit }) =>
       guard(async () => {
         if (limit < 1) return 0;
+        // Most passes find nothing to prune: they say so without the exclusive lock, which would
+        // wait for every link in flight and hold back every new one meanwhile. One a link creates
+        // meanwhile already older than `before` (an old event's) waits for the next pass.
+        const due = await q()
+          .selectFrom('profiles')
+          .select('id')
+          .where('merged_into', 'is', null)
+          .where('last_seen_at', '<', before)
+          .limit(1)
+          .executeTakeFirst();
+        if (!due) return 0;
         return tx(async (trx) => {
           // Exclusive: a link holding the lock shared could be adding to a profile deleted here.
           await lockIdentityExclusive(trx, schema);
