@@ -135,15 +135,20 @@ describe.skipIf(!available)('identity on PostgreSQL: links racing', () => {
     await dropSchemas(schemas);
   });
 
-  it('runs a link of other identifiers while one holds its locks, and serialises two sharing one', async () => {
+  it('runs a link of other identifiers, the index backfill and an idle prune while a link holds its locks, and serialises two links sharing one', async () => {
     const { schema, a, b, ga, gb, close } = await twoStores();
     const third = postgresStore({ connectionString: postgresUrl, schema, poolSize: 1 });
     try {
       const held = ga.holdAt(/^commit$/i);
       const first = link(a, ['x', 'y']);
       await held.reached;
-      // Unrelated identifiers: committed while the first link holds its locks.
+      // Unrelated identifiers: committed while the first link holds its locks. So are the event
+      // index backfill and a profile prune that finds nothing to prune (both keep erasure out).
       await link(third, ['u']);
+      await third.indexEventIdentifiers({
+        entries: [{ kind: 'anonymous_id', key: 'u', event_ref: 'evt_gone' }],
+      });
+      expect(await third.pruneProfiles({ before: at(-60), limit: 10 })).toBe(0);
       const second = link(b, ['y', 'z']);
       expect(await waitFor(() => waitsFor(gb))).toBe('identifier');
       held.release();
