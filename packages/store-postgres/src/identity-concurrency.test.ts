@@ -6,7 +6,7 @@
  */
 import { newId, type Store } from '@openpipes/core';
 import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
-import { erasureAudit, waitFor } from '@openpipes/core/testing';
+import { erasureAudit, seededRandom, waitFor } from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { PgPool, PgPoolClient } from './driver.js';
@@ -269,6 +269,37 @@ describe.skipIf(!available)('identity on PostgreSQL: links racing', () => {
       await other.query('ROLLBACK').catch(() => {});
       await Promise.all([store.close(), other.end()]);
       await g.end();
+    }
+  });
+
+  it('ends in one profile per connected group of identifiers however 400 links of them race', async () => {
+    const schema = testSchema('idmany');
+    schemas.push(schema);
+    const stores = [0, 1].map(() => postgresStore({ connectionString: postgresUrl, schema, poolSize: 6 }));
+    await stores[0]!.migrate();
+    try {
+      // 400 links of 2 anonymous ids out of 30 clusters of 10 (one link in 20 joins two clusters):
+      // many merges of the same few profiles at once. Far below a profile's cap of 200, they merge
+      // whatever the order, so the answer is the groups the links connect.
+      const { random, pick } = seededRandom(7);
+      const pool = Array.from({ length: 300 }, (_, i) => `a${i}`);
+      const inCluster = (c: number) => `a${c * 10 + Math.floor(random() * 10)}`;
+      const links = Array.from({ length: 400 }, () => {
+        const c = Math.floor(random() * 30);
+        return [...new Set([inCluster(c), random() < 0.05 ? pick(pool) : inCluster(c)])];
+      });
+      const group = new Map(pool.map((k) => [k, k]));
+      const root = (k: string): string => (group.get(k) === k ? k : root(group.get(k)!));
+      for (const keys of links) for (const k of keys.slice(1)) group.set(root(k), root(keys[0]!));
+      const expected = new Map<string, string[]>();
+      for (const k of new Set(links.flat())) expected.set(root(k), [...(expected.get(root(k)) ?? []), k]);
+      await Promise.all(links.map((keys, i) => link(stores[i % 2]!, keys, i % 50)));
+      const rows = await graph(schema);
+      expect(rows.filter((r) => r.merged_into !== null && r.keys.length > 0)).toEqual([]);
+      const live = rows.filter((r) => r.merged_into === null).map((r) => r.keys.join(' '));
+      expect(live.sort()).toEqual([...expected.values()].map((keys) => keys.sort().join(' ')).sort());
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
     }
   });
 });
