@@ -221,11 +221,11 @@ async function applyLinkWrites(
  * is not indexed), the others' events locked `FOR KEY SHARE` until the commit. A caller of
  * `linkProfiles` names events it stored earlier, which an erasure or retention may have deleted
  * since: indexing one would leave an index row (or an identifier's `event_ref`) naming a deleted
- * event, of an erased person's identifiers. Called under the identity lock (shared), so an erasure
- * (exclusive) has committed or not begun; retention takes no identity lock, so the row lock does that part: a prune
- * that locked the event first is waited for (and the event found gone), one that comes after skips
- * the locked event (`SKIP LOCKED`), and one that deleted it meanwhile deletes the index rows
- * committed before in a later statement (prune.ts).
+ * event, of an erased person's identifiers. Called under the identity lock (shared), so an
+ * erasure (exclusive) has committed or not begun; retention takes no identity lock, so the row
+ * lock does that part: a prune that locked the event first is waited for (and the event found
+ * gone), one that comes after skips the locked event (`SKIP LOCKED`), and one that deleted it
+ * meanwhile deletes the index rows committed before in a later statement (prune.ts).
  */
 async function withStoredEvents({ T }: PgContext, trx: Trx, links: ProfileLink[]): Promise<ProfileLink[]> {
   const refs = [...new Set(links.flatMap((l) => (l.event_ref ? [l.event_ref] : [])))];
@@ -243,11 +243,11 @@ async function withStoredEvents({ T }: PgContext, trx: Trx, links: ProfileLink[]
 
 /**
  * The writes of `linkProfiles` inside the caller's transaction: identity's locks (identity-lock.ts),
- * what the links touch, the plan applied. Also what `appendEvents` runs when it links the events it stores.
- * `index` is more of the event index to write with them (identifiers consent withheld). `events`:
- * `'own'` when every event the links and `index` name was stored by the caller's transaction (ingest:
- * no other transaction sees them, so none can delete them), `'stored'` otherwise (checked and
- * locked, {@link withStoredEvents}).
+ * what the links touch, the plan applied. Also what `appendEvents` runs when it links the events it
+ * stores. `index` is more of the event index to write with them (identifiers consent withheld).
+ * `events`: `'own'` when every event the links and `index` name was stored by the caller's
+ * transaction (ingest: no other transaction sees them, so none can delete them), `'stored'`
+ * otherwise (checked and locked, {@link withStoredEvents}).
  */
 export function linkWriter(context: PgContext) {
   const loadHolders = (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) =>
