@@ -20,6 +20,17 @@ async function until<T>(check: () => T | undefined | false): Promise<T> {
   }
 }
 
+/** The pool runs a new owner's call afterwards (its workers replaced). */
+async function expectServesAgain(owner: string): Promise<void> {
+  const ok = await sandbox.transform({
+    code: { kind: 'transform', owner, version: 1, code: 'function transform({ events }) { return events; }' },
+    events: [ev],
+    profiles: undefined,
+    secrets: {},
+  });
+  expect(ok.results[0]!.ok).toBe(true);
+}
+
 // Each test starts workers again after killing them: generous time-outs for a loaded machine.
 describe('worker crashes', { timeout: 90_000 }, () => {
   it('replaces a worker killed mid-call and retries the call on a fresh one', async () => {
@@ -66,18 +77,7 @@ describe('worker crashes', { timeout: 90_000 }, () => {
     }
     expect(await outcome).toMatchObject({ code: 'WORKER_CRASHED' });
     // And the pool serves again afterwards.
-    const ok = await sandbox.transform({
-      code: {
-        kind: 'transform',
-        owner: 'pip_after',
-        version: 1,
-        code: 'function transform({ events }) { return events; }',
-      },
-      events: [ev],
-      profiles: undefined,
-      secrets: {},
-    });
-    expect(ok.results[0]!.ok).toBe(true);
+    await expectServesAgain('pip_after');
   });
 
   it('fails a retried call whose batch no longer encodes (a toJSON that now nests too deep) on its own, the pool serving on', async () => {
@@ -105,18 +105,7 @@ describe('worker crashes', { timeout: 90_000 }, () => {
     await Promise.all(sandbox[sandboxInternals].workers().map((w) => w.terminate()));
     expect(await outcome).toMatchObject({ code: 'NESTING_TOO_DEEP' });
     expect(encodings).toBeGreaterThanOrEqual(2);
-    const ok = await sandbox.transform({
-      code: {
-        kind: 'transform',
-        owner: 'pip_after_shifty',
-        version: 1,
-        code: 'function transform({ events }) { return events; }',
-      },
-      events: [ev],
-      profiles: undefined,
-      secrets: {},
-    });
-    expect(ok.results[0]!.ok).toBe(true);
+    await expectServesAgain('pip_after_shifty');
   });
 
   it('never runs again unseen a send whose request had left when its worker died: it ends WORKER_CRASHED, sent once', async () => {

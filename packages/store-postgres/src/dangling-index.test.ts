@@ -9,25 +9,13 @@
 import { firstEventHelpers } from '@openpipes/core/conformance';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
-const schemas: string[] = [];
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await dropSchemas(schemas.splice(0));
-});
+const stores = testStores('dangling', 2);
+afterEach(stores.close);
 
-async function open() {
-  const schema = testSchema('dangling');
-  schemas.push(schema);
-  const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 });
-  closers.push(() => store.close());
-  await store.migrate();
-  return { store, schema };
-}
+const open = () => stores.open();
 
 const { EMAIL, E1, E2, E3, ingest, eventsOf, erase } = firstEventHelpers;
 const KEY = 'k'.repeat(64);
@@ -74,7 +62,7 @@ describe.skipIf(!available)('event_identifiers rows of events no longer stored',
     // As an erasure does: the identity lock, then its deletes, not committed yet.
     const erasure = new pg.Client({ connectionString: postgresUrl });
     await erasure.connect();
-    closers.push(() => erasure.end());
+    stores.closing(() => erasure.end());
     const pid = (await erasure.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
     await erasure.query('BEGIN');
     await erasure.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openpipes:identity:${schema}`]);

@@ -10,33 +10,21 @@ import { firstEventHelpers } from '@openpipes/core/conformance';
 import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
-const schemas: string[] = [];
-const closers: Array<() => Promise<void>> = [];
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  await dropSchemas(schemas.splice(0));
-});
+const stores = testStores('races', 3);
+afterEach(stores.close);
 
-type Store = ReturnType<typeof postgresStore>;
+type Store = Awaited<ReturnType<ReturnType<typeof testStores>['open']>>['store'];
 
-async function open() {
-  const schema = testSchema('races');
-  schemas.push(schema);
-  const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 3 });
-  closers.push(() => store.close());
-  await store.migrate();
-  return { store, schema };
-}
+const open = () => stores.open();
 
 /** A connection of the test's own, in a transaction, with its backend pid. */
 async function holder() {
   const client = new pg.Client({ connectionString: postgresUrl });
   await client.connect();
-  closers.push(() => client.end());
+  stores.closing(() => client.end());
   const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   await client.query('BEGIN');
   return { client, pid };

@@ -7,6 +7,7 @@
  * PostgreSQL is an error, never a skip.
  */
 import pg from 'pg';
+import { postgresStore } from './index.js';
 
 /** `OPENPIPES_TEST_POSTGRES_URL`, default the local trust-auth `test` database. */
 export const postgresUrl =
@@ -82,4 +83,36 @@ export async function query<R = Record<string, unknown>>(text: string, values: u
   } finally {
     await client.end();
   }
+}
+
+/**
+ * Stores in schemas of their own for one test file: `open()` makes and migrates one; `closing()`
+ * registers something else the test opened (a connection of its own); `close()`, the file's
+ * `afterEach`, ends them all and drops the schemas.
+ *
+ * @example
+ * const stores = testStores('races', 3);
+ * afterEach(stores.close);
+ * const { store, schema } = await stores.open();
+ */
+export function testStores(tag: string, poolSize: number) {
+  const schemas: string[] = [];
+  const closers: Array<() => Promise<void>> = [];
+  return {
+    async open() {
+      const schema = testSchema(tag);
+      schemas.push(schema);
+      const store = postgresStore({ connectionString: postgresUrl, schema, poolSize });
+      closers.push(() => store.close());
+      await store.migrate();
+      return { store, schema };
+    },
+    closing(close: () => Promise<void>): void {
+      closers.push(close);
+    },
+    async close(): Promise<void> {
+      for (const close of closers.splice(0)) await close();
+      await dropSchemas(schemas.splice(0));
+    },
+  };
 }
