@@ -189,9 +189,11 @@ export function createConnection(options: ConnectionOptions): Connection {
 /**
  * Runs `write` (an outermost transaction) in this thread's write turn. One write waits busy_timeout
  * in all, as it did before the turn: first for the turn, then in SQLite for what is left of it
- * (another process may hold the file), not up to busy_timeout twice. SQLite's timeout is set for
- * this transaction only when the turn took a millisecond or more (a handover in the wait, a hung
- * holder), so a turn taken at once costs no PRAGMA.
+ * (another process may hold the file), not up to busy_timeout twice. SQLite's timeout is shortened
+ * for this transaction only when the turn took {@link longTurnWaitMs} or more (a hung holder): an
+ * ordinary handover waits for the other thread's transaction, a few milliseconds, and two PRAGMAs
+ * around every such transaction cost the pipeline 3-5 % of its events/s (paired bench rounds,
+ * docs/deployment.md). So one write waits at most busy_timeout + {@link longTurnWaitMs}.
  */
 function inWriteTurn<T>(
   turn: WriteTurnHandle,
@@ -202,12 +204,19 @@ function inWriteTurn<T>(
   const started = performance.now();
   const had = turn.take(busyTimeoutMs);
   const waited = Math.floor(performance.now() - started);
+  const shortened = waited >= longTurnWaitMs;
   try {
     // Inside the try: a throw here (a database closed under the store) must still give the turn.
-    if (waited >= 1) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
+    if (shortened) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
     return write();
   } finally {
     if (had) turn.give();
-    if (waited >= 1 && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    if (shortened && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
   }
 }
+
+/**
+ * A wait for the write turn this long (a slice of write-turn.ts's wait, or more) is taken for a hung
+ * holder's and comes off SQLite's wait; a shorter one is a handover's (see inWriteTurn).
+ */
+const longTurnWaitMs = 20;
