@@ -14,7 +14,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
-import { type WriteTurnHandle, writeTurnOf } from './write-turn.js';
+import { Took, type WriteTurnHandle, writeTurnOf } from './write-turn.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
 export interface SqliteDatabase {
@@ -187,13 +187,17 @@ export function createConnection(options: ConnectionOptions): Connection {
 }
 
 /**
- * Runs `write` (an outermost transaction) in this thread's write turn. One write waits busy_timeout
- * in all, as it did before the turn: first for the turn, then in SQLite for what is left of it
- * (another process may hold the file), not up to busy_timeout twice. SQLite's timeout is shortened
- * for this transaction only when the turn took {@link longTurnWaitMs} or more (a hung holder): an
- * ordinary handover waits for the other thread's transaction, a few milliseconds, and two PRAGMAs
- * around every such transaction cost the pipeline 3-5 % of its events/s (paired bench rounds,
- * docs/deployment.md). So one write waits at most busy_timeout + {@link longTurnWaitMs}.
+ * Runs `write` (an outermost transaction) in this thread's write turn. A write that waits for a
+ * holder that hangs or ended waits busy_timeout in all, as it did before the turn: first for the
+ * turn, then in SQLite for what is left of it (another process may hold the file), not up to
+ * busy_timeout twice; so SQLite's timeout is shortened for this transaction by what the turn took
+ * when `take` says it waited for one ({@link Took}: `freed`, `timedOut`), which is rare. A turn
+ * handed over waited for the other thread's transaction, however long that took, not for a holder
+ * that was gone, and leaves SQLite's wait whole, as if this write had begun when that transaction
+ * ended: most transactions take a handover, and two PRAGMAs around each cost the pipeline 3-5 % of
+ * its events/s (paired bench rounds, docs/deployment.md). So behind a transaction of the other
+ * thread that itself waited out SQLite's wait (another process holding the file), a write may wait
+ * nearly busy_timeout for the turn and then busy_timeout in SQLite.
  */
 function inWriteTurn<T>(
   turn: WriteTurnHandle,
@@ -202,21 +206,14 @@ function inWriteTurn<T>(
   write: () => T,
 ): T {
   const started = performance.now();
-  const had = turn.take(busyTimeoutMs);
-  const waited = Math.floor(performance.now() - started);
-  const shortened = waited >= longTurnWaitMs;
+  const took = turn.take(busyTimeoutMs);
+  const waited = took === Took.freed || took === Took.timedOut ? Math.floor(performance.now() - started) : 0;
   try {
     // Inside the try: a throw here (a database closed under the store) must still give the turn.
-    if (shortened) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
+    if (waited > 0) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
     return write();
   } finally {
-    if (had) turn.give();
-    if (shortened && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    if (took > 0) turn.give();
+    if (waited > 0 && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
   }
 }
-
-/**
- * A wait for the write turn this long (a slice of write-turn.ts's wait, or more) is taken for a hung
- * holder's and comes off SQLite's wait; a shorter one is a handover's (see inWriteTurn).
- */
-const longTurnWaitMs = 20;

@@ -5,8 +5,8 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { transformSync } from 'esbuild';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createConnection } from './connection.js';
-import { createWriteTurn, releaseWriteTurnOf, writeTurnOf } from './write-turn.js';
+import { type Connection, createConnection } from './connection.js';
+import { createWriteTurn, releaseWriteTurnOf, Took, writeTurnOf } from './write-turn.js';
 
 // Thread numbers are threadId + 1; these tests give two handles of one thread different numbers,
 // so every case that does not block runs in one thread and cannot depend on scheduling.
@@ -18,35 +18,55 @@ describe('write turn, one handle per thread number', () => {
     const turn = createWriteTurn();
     const a = writeTurnOf(turn, main);
     const b = writeTurnOf(turn, other);
-    expect(a.take(0)).toBe(true);
-    expect(b.take(0)).toBe(false);
+    expect(a.take(0)).toBe(Took.handed);
+    expect(b.take(0)).toBe(Took.timedOut);
     a.give();
-    expect(b.take(0)).toBe(true);
-    expect(a.take(0)).toBe(false);
+    expect(b.take(0)).toBe(Took.handed);
+    expect(a.take(0)).toBe(Took.timedOut);
     b.give();
-    expect(a.take(0)).toBe(true);
+    expect(a.take(0)).toBe(Took.handed);
   });
 
   it('a thread that already has the turn does not wait for itself', () => {
     const turn = createWriteTurn();
     const a = writeTurnOf(turn, main);
-    expect(a.take(0)).toBe(true);
+    expect(a.take(0)).toBe(Took.handed);
     // Would wait out the whole minute if it looked only at the state.
-    expect(a.take(60_000)).toBe(false);
+    expect(a.take(60_000)).toBe(Took.heldHere);
   });
 
   it('a thread that ended holding the turn is freed by its owner, and only that thread', () => {
     const turn = createWriteTurn();
     const ended = writeTurnOf(turn, other);
     const survivor = writeTurnOf(turn, main);
-    expect(ended.take(0)).toBe(true);
+    expect(ended.take(0)).toBe(Took.handed);
     // Another worker's threadId: not the holder. The main thread's (0) is no worker's.
     expect(releaseWriteTurnOf(turn, 5)).toBe(false);
     expect(() => releaseWriteTurnOf(turn, main - 1)).toThrow(TypeError);
-    expect(survivor.take(0)).toBe(false);
+    expect(survivor.take(0)).toBe(Took.timedOut);
     expect(releaseWriteTurnOf(turn, other - 1)).toBe(true);
-    expect(survivor.take(0)).toBe(true);
+    expect(survivor.take(0)).toBe(Took.freed);
     expect(releaseWriteTurnOf(turn, other - 1)).toBe(false);
+  });
+
+  it('a give by a thread its owner ended, which ran on, leaves the turn with the thread that took it since', () => {
+    const turn = createWriteTurn();
+    const ending = writeTurnOf(turn, other);
+    const next = writeTurnOf(turn, main);
+    const third = writeTurnOf(turn, 3);
+    expect(ending.take(0)).toBe(Took.handed);
+    // Its owner frees it as it terminates it; the thread runs on until the termination reaches it.
+    releaseWriteTurnOf(turn, other - 1);
+    expect(next.take(0)).toBe(Took.freed);
+    ending.give();
+    expect(third.take(0)).toBe(Took.timedOut);
+    next.give();
+    // A turn it takes meanwhile counts as free to the others: the same once one of them takes it.
+    expect(ending.take(0)).toBe(Took.handed);
+    expect(next.take(0)).toBe(Took.freed);
+    ending.give();
+    expect(third.take(0)).toBe(Took.timedOut);
+    next.give();
   });
 });
 
@@ -54,16 +74,27 @@ const workerSource = `
 const { parentPort, workerData, threadId } = require('node:worker_threads');
 import(workerData.module).then(({ writeTurnOf }) => {
   const turn = writeTurnOf(workerData.turn);
+  const untilAnotherWaits = () => {
+    const words = new Int32Array(workerData.turn);
+    const waiting = () => words.subarray(2, 16).some((slot) => slot !== 0 && slot !== threadId + 1);
+    while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
+  };
   parentPort.on('message', (message) => {
     if (message === 'take') parentPort.postMessage(turn.take(60_000));
     // Takes, and once another thread waits for it, exits without giving it back (process.exit
     // inside a transaction): its owner's exit handler cannot run while that thread waits.
     if (message === 'take, exit once another waits') {
       turn.take(60_000);
-      const words = new Int32Array(workerData.turn);
-      const waiting = () => words.subarray(2, 16).some((slot) => slot !== 0 && slot !== threadId + 1);
-      while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
+      untilAnotherWaits();
       process.exit(1);
+    }
+    // Takes, and gives it back 30 ms after another thread waits for it: a long ordinary transaction.
+    if (message === 'take, give 30 ms after another waits') {
+      parentPort.postMessage(turn.take(60_000));
+      untilAnotherWaits();
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
+      turn.give();
+      parentPort.postMessage('given');
     }
     if (message === 'give') { turn.give(); parentPort.postMessage('given'); }
     // Takes, and stops for good at its first write to the turn once it has won it (if it makes one).
@@ -136,7 +167,7 @@ describe('write turn, its wait', () => {
   it('ends at its deadline even when the wall clock is set back while it waits', () => {
     const turn = createWriteTurn();
     // Held by a thread that does not give it back (it hangs, say).
-    expect(writeTurnOf(turn, other).take(0)).toBe(true);
+    expect(writeTurnOf(turn, other).take(0)).toBe(Took.handed);
     const mine = writeTurnOf(turn, main);
     const setBack = Date.now() - 3_600_000;
     const clock = vi.spyOn(Date, 'now').mockReturnValue(setBack);
@@ -151,7 +182,7 @@ describe('write turn, its wait', () => {
       });
     try {
       clock.mockReturnValueOnce(setBack + 3_600_000);
-      expect(mine.take(50)).toBe(false);
+      expect(mine.take(50)).toBe(Took.timedOut);
     } finally {
       counted.mockRestore();
       clock.mockRestore();
@@ -166,7 +197,7 @@ describe('write turn, its wait', () => {
 async function heldWhileAWaiterEnds() {
   const turn = createWriteTurn();
   const mine = writeTurnOf(turn);
-  expect(mine.take(0)).toBe(true);
+  expect(mine.take(0)).toBe(Took.handed);
   const other = await turnWorker(turn);
   other.send('take');
   untilWaiting(turn);
@@ -184,18 +215,18 @@ describe('write turn across threads', () => {
   it('a waiting thread is handed the turn: the giver cannot take it back before it', async () => {
     const turn = createWriteTurn();
     const mine = writeTurnOf(turn);
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.handed);
     const other = await turnWorker(turn);
     workers.push(other.worker);
     other.send('take');
     untilWaiting(turn);
     mine.give();
     // Handed over: however fast this thread asks again, the turn is the waiter's.
-    expect(mine.take(0)).toBe(false);
-    expect(await other.reply()).toBe(true);
-    expect(mine.take(0)).toBe(false);
+    expect(mine.take(0)).toBe(Took.timedOut);
+    expect(await other.reply()).toBe(Took.handed);
+    expect(mine.take(0)).toBe(Took.timedOut);
     expect(await other.ask('give')).toBe('given');
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.handed);
     mine.give();
   });
 
@@ -203,12 +234,12 @@ describe('write turn across threads', () => {
     const turn = createWriteTurn();
     const mine = writeTurnOf(turn);
     const other = await turnWorker(turn);
-    expect(await other.ask('take')).toBe(true);
+    expect(await other.ask('take')).toBe(Took.handed);
     const id = other.worker.threadId;
     await other.worker.terminate();
-    expect(mine.take(0)).toBe(false);
+    expect(mine.take(0)).toBe(Took.timedOut);
     expect(releaseWriteTurnOf(turn, id)).toBe(true);
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.freed);
     mine.give();
   });
 
@@ -216,7 +247,7 @@ describe('write turn across threads', () => {
     const turn = createWriteTurn();
     const mine = writeTurnOf(turn);
     const other = await turnWorker(turn);
-    expect(await other.ask('take')).toBe(true);
+    expect(await other.ask('take')).toBe(Took.handed);
     const released = new Promise<unknown>((resolve) => {
       other.worker.once('exit', () => {
         try {
@@ -231,17 +262,17 @@ describe('write turn across threads', () => {
     expect(result).toBeInstanceOf(Error);
     expect(String(result)).toMatch(/threadId -1/);
     // Until its owner frees it with the id it read at spawn, the ended thread holds the turn.
-    expect(mine.take(0)).toBe(false);
+    expect(mine.take(0)).toBe(Took.timedOut);
     // -1 is thread number 0: taken for the holder of a turn handed over (whose holder word was 0
     // when holder and state were two words), it freed it for the giver to take back.
     const words = new Int32Array(turn);
     words[2] = 77;
     const giver = writeTurnOf(turn, 76);
     expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
-    expect(giver.take(0)).toBe(true);
+    expect(giver.take(0)).toBe(Took.freed);
     giver.give();
     expect(() => releaseWriteTurnOf(turn, -1)).toThrow(/threadId -1/);
-    expect(giver.take(0)).toBe(false);
+    expect(giver.take(0)).toBe(Took.timedOut);
     words[2] = 0;
   });
 
@@ -250,12 +281,12 @@ describe('write turn across threads', () => {
     const mine = writeTurnOf(turn);
     const other = await turnWorker(turn);
     // 'stopped' (at a write after its compareExchange) or true (it made none: nothing to stop at).
-    expect(['stopped', true]).toContain(await other.ask('take, stopped after'));
-    expect(mine.take(0)).toBe(false);
+    expect(['stopped', Took.handed]).toContain(await other.ask('take, stopped after'));
+    expect(mine.take(0)).toBe(Took.timedOut);
     await other.worker.terminate();
     // Had it won the state word without yet naming itself in another, its owner could not tell.
     expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.freed);
     mine.give();
   });
 
@@ -263,12 +294,12 @@ describe('write turn across threads', () => {
     const turn = createWriteTurn();
     const mine = writeTurnOf(turn);
     const other = await turnWorker(turn);
-    expect(await other.ask('take')).toBe(true);
+    expect(await other.ask('take')).toBe(Took.handed);
     expect(await other.ask('give, stopped in it')).toBe('stopped');
     await other.worker.terminate();
     // Had it cleared its holder word first, its owner could not tell it held the turn: taken for good.
     expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.freed);
     mine.give();
   });
 
@@ -276,12 +307,12 @@ describe('write turn across threads', () => {
     const { turn, mine, id } = await heldWhileAWaiterEnds();
     // The ended thread still looks like a waiter: the turn would be handed to it.
     mine.give();
-    expect(mine.take(0)).toBe(false);
+    expect(mine.take(0)).toBe(Took.timedOut);
     // Its owner's exit handler: nothing held, its place among the waiters cleared.
     expect(releaseWriteTurnOf(turn, id)).toBe(false);
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.handed);
     mine.give();
-    expect(mine.take(0)).toBe(true);
+    expect(mine.take(0)).toBe(Took.handed);
     mine.give();
   });
 
@@ -295,7 +326,7 @@ describe('write turn across threads', () => {
     while (Atomics.load(words, 0) !== other.id + 1) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
     // True: the turn was freed while this thread waited. False would be the deadline passed (this
     // thread blocked its owner's exit handler until then: in serve, busy_timeout's 5 s of ingest).
-    expect(mine.take(10_000)).toBe(true);
+    expect(mine.take(10_000)).toBe(Took.freed);
     mine.give();
     expect(await exited).toBe(1);
   }, 30_000);
@@ -308,8 +339,8 @@ describe('write turn across threads', () => {
     // The owner releases it as it calls terminate(): the thread runs on until the termination
     // reaches it, and may win the turn meanwhile.
     expect(releaseWriteTurnOf(turn, other.id)).toBe(false);
-    expect(await other.ask('take')).toBe(true);
-    expect(mine.take(0)).toBe(true);
+    expect(await other.ask('take')).toBe(Took.handed);
+    expect(mine.take(0)).toBe(Took.freed);
     mine.give();
   });
 
@@ -318,7 +349,7 @@ describe('write turn across threads', () => {
     // Its owner (this thread) has not run its exit handler yet: in serve the main thread is blocked
     // in take() and cannot, so it would wait out its whole busy timeout for a thread that is gone.
     mine.give();
-    expect(mine.take(3000)).toBe(true);
+    expect(mine.take(3000)).toBe(Took.freed);
     mine.give();
   });
 });
@@ -326,19 +357,15 @@ describe('write turn across threads', () => {
 describe('a connection with a write turn', () => {
   it('takes the turn for its outermost transaction only, and gives it back when the body throws', () => {
     const turn = createWriteTurn();
-    const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
-    const connection = createConnection({
-      database: new Database(join(dir, 'turn.db')) as never,
-      writeTurn: turn,
-    });
+    const { connection } = connectionOn(turn);
     const elsewhere = writeTurnOf(turn, 99);
     connection.db().exec('CREATE TABLE t (n INTEGER)');
     connection.tx(() => {
-      expect(elsewhere.take(0)).toBe(false);
+      expect(elsewhere.take(0)).toBe(Took.timedOut);
       connection.tx(() => connection.prepare('INSERT INTO t VALUES (1)').run());
-      expect(elsewhere.take(0)).toBe(false);
+      expect(elsewhere.take(0)).toBe(Took.timedOut);
     });
-    expect(elsewhere.take(0)).toBe(true);
+    expect(elsewhere.take(0)).toBe(Took.handed);
     elsewhere.give();
     expect(() =>
       connection.tx(() => {
@@ -346,7 +373,7 @@ describe('a connection with a write turn', () => {
         throw new Error('the body failed');
       }),
     ).toThrow('the body failed');
-    expect(elsewhere.take(0)).toBe(true);
+    expect(elsewhere.take(0)).toBe(Took.handed);
     elsewhere.give();
     expect(connection.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
     connection.close();
@@ -354,9 +381,7 @@ describe('a connection with a write turn', () => {
 
   it('gives the turn back when even shortening busy_timeout throws (its database closed under it)', async () => {
     const { turn, mine } = await heldWhileAWaiterEnds();
-    const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
-    const database = new Database(join(dir, 'turn.db'));
-    const connection = createConnection({ database: database as never, writeTurn: turn });
+    const { connection, database } = connectionOn(turn);
     connection.tx(() => {});
     // The host closes its own database before the store: every write of this connection fails.
     database.close();
@@ -365,31 +390,62 @@ describe('a connection with a write turn', () => {
     mine.give();
     expect(() => connection.tx(() => {})).toThrow('not open');
     // Not kept: another thread's writes would each wait their whole busy_timeout for it.
-    expect(writeTurnOf(turn, 99).take(0)).toBe(true);
+    expect(writeTurnOf(turn, 99).take(0)).toBe(Took.handed);
   });
 
   it("waits no longer than busy_timeout in all: what it waited for the turn comes off SQLite's wait", () => {
     const turn = createWriteTurn();
-    const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
-    const connection = createConnection({
-      database: new Database(join(dir, 'turn.db')) as never,
-      writeTurn: turn,
-      busyTimeoutMs: 100,
-    });
-    const busyTimeout = () => connection.db().pragma('busy_timeout', { simple: true });
+    const { connection } = connectionOn(turn, 100);
     connection.db().exec('CREATE TABLE t (n INTEGER)');
     // Had the turn at once: SQLite's whole wait is left.
-    connection.tx(() => expect(busyTimeout()).toBe(100));
+    connection.tx(() => expect(busyTimeout(connection)).toBe(100));
     // Held by a thread that does not give it back: this one waits its 100 ms for the turn, and
     // then may not wait in SQLite as well.
     const hung = writeTurnOf(turn, 99);
-    expect(hung.take(0)).toBe(true);
+    expect(hung.take(0)).toBe(Took.handed);
     connection.tx(() => {
-      expect(busyTimeout()).toBe(0);
+      expect(busyTimeout(connection)).toBe(0);
       connection.prepare('INSERT INTO t VALUES (1)').run();
     });
-    expect(busyTimeout()).toBe(100);
+    expect(busyTimeout(connection)).toBe(100);
     hung.give();
     connection.close();
   });
+
+  it("leaves busy_timeout alone after a handover, however long the other thread's transaction took", async () => {
+    const turn = createWriteTurn();
+    const { connection, database } = connectionOn(turn);
+    const other = await turnWorker(turn);
+    expect(await other.ask('take, give 30 ms after another waits')).toBe(Took.handed);
+    const pragma = vi.spyOn(database, 'pragma');
+    // Waits 30 ms or more for the turn: a transaction of the other thread, not a hung holder.
+    connection.tx(() => expect(busyTimeout(connection)).toBe(5000));
+    expect(await other.reply()).toBe('given');
+    expect(pragma.mock.calls.filter(([source]) => /busy_timeout\s*=/.test(source))).toEqual([]);
+    await other.worker.terminate();
+    connection.close();
+  });
+
+  it('shortens busy_timeout by its wait for a holder that ended', async () => {
+    const { turn, mine } = await heldWhileAWaiterEnds();
+    const { connection } = connectionOn(turn);
+    // Handed over to a waiter that ended: this thread takes it back only after a slice.
+    mine.give();
+    connection.tx(() => expect(busyTimeout(connection)).toBeLessThan(5000));
+    expect(busyTimeout(connection)).toBe(5000);
+    connection.close();
+  });
 });
+
+/** A connection with the write turn `turn` on a fresh file, and its database. */
+function connectionOn(turn: SharedArrayBuffer, busyTimeoutMs?: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
+  const database = new Database(join(dir, 'turn.db'));
+  const connection = createConnection({ database: database as never, writeTurn: turn, busyTimeoutMs });
+  connection.db();
+  return { connection, database };
+}
+
+function busyTimeout(connection: Connection) {
+  return connection.db().pragma('busy_timeout', { simple: true });
+}

@@ -14,7 +14,8 @@
  * The turn only orders the process's own threads; SQLite's lock still decides who writes. So a
  * thread that cannot get the turn within its wait (a holder that hangs) goes on without it, to
  * `BEGIN IMMEDIATE` and what is left of SQLite's own wait (connection.ts). Other processes on the
- * same file never see the turn.
+ * same file never see the turn. `take` says how it came out ({@link Took}): handed over (or free),
+ * after waiting for a holder that ended, or not at all; only the last two shorten SQLite's wait.
  *
  * A thread that ends inside a transaction does not give the turn back (a terminated thread runs no
  * more code, not even `finally`), and its owner's `exit` event, which frees it
@@ -32,7 +33,9 @@
  *   owner can free a turn held by a thread that ended, wherever that thread was stopped); a
  *   negative number `-n`: handed over by the thread numbered `n`, to be
  *   taken by any thread that waited except `n` itself (unless no other thread waits any more, or
- *   none took it within a slice: the one it was for has ended);
+ *   none took it within a slice: the one it was for has ended); {@link freedState}: freed for a
+ *   thread that ended, by its owner or its own `exit` event (not 0: so the thread that takes it
+ *   knows that it waited for a holder that was gone, not for a transaction);
  * - one slot per waiting thread, holding its number (0 when free), so that a turn is handed only to
  *   a thread that waits, and a thread that ended while it waited stops counting as one;
  * - the numbers of the last threads their owners ended (a ring; word 1 counts them): a turn held by
@@ -56,6 +59,8 @@ const slots = 14;
 const firstEnded = firstSlot + slots;
 const ended = 4;
 const words = firstEnded + ended;
+/** The state of a turn freed for a thread that ended: no thread's number or handover (-n). */
+const freedState = -0x8000_0000;
 
 /**
  * Longest single wait before a waiter looks at the turn again (a handover nobody took, say); and how
@@ -89,11 +94,37 @@ export function createWriteTurn(): SharedArrayBuffer {
   return new SharedArrayBuffer(words * Int32Array.BYTES_PER_ELEMENT);
 }
 
+/**
+ * How {@link WriteTurnHandle.take} came out: a number, not an object, as it runs before every write
+ * transaction; positive when the thread has the turn (and gives it back). What a write waited for
+ * the turn comes off SQLite's own wait only after `freed` and `timedOut`, a wait for a thread that
+ * ended or hangs: `handed` waited for a transaction of another thread of this process, however
+ * long, not for a holder that was gone (connection.ts).
+ */
+export const Took = {
+  /** Has the turn: it was free, or handed over by the thread that had it (a transaction ended). */
+  handed: 1,
+  /**
+   * Has the turn, after waiting for a thread that ended: freed by that thread's owner or its `exit`
+   * event, held by a thread recorded as ended, or this thread's own handover, left untaken for a
+   * slice by the waiter it was for (which ended while it waited).
+   */
+  freed: 2,
+  /** Has not: its wait ran out (a holder that hangs); it goes on without the turn. */
+  timedOut: 0,
+  /** Has not: this thread has it already (a second store of the same file on one thread). */
+  heldHere: -1,
+} as const;
+export type Took = (typeof Took)[keyof typeof Took];
+
 /** Takes and gives back the turn for this thread. */
 export interface WriteTurnHandle {
-  /** Waits for the turn up to `waitMs`; false when it went on without it (see the module's note). */
-  take(waitMs: number): boolean;
-  /** Gives the turn back, to a thread that waits if one does. */
+  /** Waits for the turn up to `waitMs`, and says how that came out (see {@link Took}). */
+  take(waitMs: number): Took;
+  /**
+   * Gives the turn back, to a thread that waits if one does; nothing if this thread no longer has
+   * it (its owner freed it as it ended this thread, which ran on, and another thread may have it).
+   */
   give(): void;
 }
 
@@ -103,8 +134,8 @@ export interface WriteTurnHandle {
  * @example
  * ```ts
  * const turn = writeTurnOf(buffer);
- * const had = turn.take(5000);
- * try { write(); } finally { if (had) turn.give(); }
+ * const took = turn.take(5000);
+ * try { write(); } finally { if (took > 0) turn.give(); }
  * ```
  */
 export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): WriteTurnHandle {
@@ -124,11 +155,11 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       if (Atomics.compareExchange(shared, i, 0, thread) === 0) return i;
     return -1;
   };
-  const take = (waitMs: number): boolean => {
-    if (claim(0)) return true;
+  const take = (waitMs: number): Took => {
+    if (claim(0)) return Took.handed;
     // This thread has it already (a second store of the same file on one thread): waiting would
     // only end at the deadline.
-    if (Atomics.load(shared, stateWord) === thread) return false;
+    if (Atomics.load(shared, stateWord) === thread) return Took.heldHere;
     // A monotonic clock: a wall clock set back while it waits would lengthen the wait as much.
     const deadline = performance.now() + waitMs;
     const slot = enlist();
@@ -137,17 +168,19 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
     try {
       for (;;) {
         const seen = Atomics.load(shared, stateWord);
-        if (seen === 0 && claim(0)) return true;
+        if (seen === 0 && claim(0)) return Took.handed;
+        if (seen === freedState && claim(seen)) return Took.freed;
         // Held by a thread its owner ended: it will never give it back.
-        if (seen > 0 && hasEnded(shared, seen) && claim(seen)) return true;
+        if (seen > 0 && hasEnded(shared, seen) && claim(seen)) return Took.freed;
         // A handover is for a thread that waited; the thread that made it takes it back only
         // when no other thread waits any more (the one it was for gave up or ended meanwhile),
         // or when none took it within a slice: a waiter is woken at once, so one that has not
         // taken it by then has ended (stopped while it waited, its owner yet to clear its
         // place; the owner may be this very thread, which cannot while it waits here).
-        if (seen < 0 && (seen !== -thread || untaken || !othersWait()) && claim(seen)) return true;
+        if (seen === -thread && untaken && claim(seen)) return Took.freed;
+        if (seen < 0 && (seen !== -thread || !othersWait()) && claim(seen)) return Took.handed;
         const left = deadline - performance.now();
-        if (left <= 0) return false;
+        if (left <= 0) return Took.timedOut;
         if (seen !== 0)
           untaken =
             Atomics.wait(shared, stateWord, seen, Math.min(left, sliceMs)) === 'timed-out' &&
@@ -160,21 +193,24 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
   };
   return {
     take(waitMs) {
-      const had = take(waitMs);
-      if (had) heldHere.add(release);
-      return had;
+      const took = take(waitMs);
+      if (took > 0) heldHere.add(release);
+      return took;
     },
     give() {
       heldHere.delete(release);
-      Atomics.store(shared, stateWord, othersWait() ? -thread : 0);
-      Atomics.notify(shared, stateWord);
+      // Only from this thread's own number: once its owner has freed the turn (ending this thread,
+      // which runs on until the termination reaches it), another thread may hold it, and a plain
+      // store would hand it on, or free it, under that thread: two threads in the turn at once.
+      if (Atomics.compareExchange(shared, stateWord, thread, othersWait() ? -thread : 0) === thread)
+        Atomics.notify(shared, stateWord);
     },
   };
 }
 
-/** Frees the turn if `thread` holds it, and wakes its waiters; true when it held it. */
+/** Frees the turn if `thread` (which ended) holds it, and wakes its waiters; true when it held it. */
 function free(shared: Int32Array, thread: number): boolean {
-  if (Atomics.compareExchange(shared, stateWord, thread, 0) !== thread) return false;
+  if (Atomics.compareExchange(shared, stateWord, thread, freedState) !== thread) return false;
   Atomics.notify(shared, stateWord);
   return true;
 }
