@@ -341,7 +341,25 @@ describe('write turn across threads', () => {
     expect(releaseWriteTurnOf(turn, other.id)).toBe(false);
     expect(await other.ask('take')).toBe(Took.handed);
     expect(mine.take(0)).toBe(Took.freed);
+    // Nor does its give, once another thread has taken that turn.
+    expect(await other.ask('give')).toBe('given');
+    expect(writeTurnOf(turn, 99).take(0)).toBe(Took.timedOut);
     mine.give();
+  });
+
+  it('a worker its owner released while it held the turn, and which ran on, gives back nothing another thread took since', async () => {
+    const turn = createWriteTurn();
+    const mine = writeTurnOf(turn);
+    const other = await turnWorker(turn);
+    workers.push(other.worker);
+    expect(await other.ask('take')).toBe(Took.handed);
+    expect(releaseWriteTurnOf(turn, other.id)).toBe(true);
+    expect(mine.take(0)).toBe(Took.freed);
+    expect(await other.ask('give')).toBe('given');
+    // Had it stored its give unconditionally, the turn would be free: two holders at once.
+    expect(writeTurnOf(turn, 99).take(0)).toBe(Took.timedOut);
+    mine.give();
+    expect(writeTurnOf(turn, 99).take(0)).toBe(Took.handed);
   });
 
   it('a handover to a thread that ended waiting, before its owner clears it, goes back to the giver after a slice', async () => {
