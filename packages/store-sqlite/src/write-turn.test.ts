@@ -1,12 +1,7 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
-import Database from 'better-sqlite3';
-import { transformSync } from 'esbuild';
+import type { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { type Connection, createConnection } from './connection.js';
 import { createWriteTurn, releaseWriteTurnOf, Took, writeTurnOf } from './write-turn.js';
+import { heldWhileAWaiterEnds, turnWorker, untilWaiting } from './write-turn.test-support.js';
 
 // Thread numbers are threadId + 1; these tests give two handles of one thread different numbers,
 // so every case that does not block runs in one thread and cannot depend on scheduling.
@@ -70,99 +65,6 @@ describe('write turn, one handle per thread number', () => {
   });
 });
 
-const workerSource = `
-const { parentPort, workerData, threadId } = require('node:worker_threads');
-import(workerData.module).then(({ writeTurnOf }) => {
-  const turn = writeTurnOf(workerData.turn);
-  const untilAnotherWaits = () => {
-    const words = new Int32Array(workerData.turn);
-    const waiting = () => words.subarray(2, 16).some((slot) => slot !== 0 && slot !== threadId + 1);
-    while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
-  };
-  parentPort.on('message', (message) => {
-    if (message === 'take') parentPort.postMessage(turn.take(60_000));
-    // Takes, and once another thread waits for it, exits without giving it back (process.exit
-    // inside a transaction): its owner's exit handler cannot run while that thread waits.
-    if (message === 'take, exit once another waits') {
-      turn.take(60_000);
-      untilAnotherWaits();
-      process.exit(1);
-    }
-    // Takes, and gives it back 30 ms after another thread waits for it: a long ordinary transaction.
-    if (message === 'take, give 30 ms after another waits') {
-      parentPort.postMessage(turn.take(60_000));
-      untilAnotherWaits();
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
-      turn.give();
-      parentPort.postMessage('given');
-    }
-    if (message === 'give') { turn.give(); parentPort.postMessage('given'); }
-    // Takes, and stops for good at its first write to the turn once it has won it (if it makes one).
-    if (message === 'take, stopped after') {
-      const store = Atomics.store;
-      Atomics.store = (array, index, value) => {
-        if (array.buffer === workerData.turn) {
-          parentPort.postMessage('stopped');
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-        }
-        return store(array, index, value);
-      };
-      parentPort.postMessage(turn.take(60_000));
-    }
-    // Gives, and stops for good at the first look at the waiters' slots: a thread terminated there.
-    if (message === 'give, stopped in it') {
-      const load = Atomics.load;
-      Atomics.load = (array, index) => {
-        if (array.buffer === workerData.turn && index >= 2) {
-          parentPort.postMessage('stopped');
-          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-        }
-        return load(array, index);
-      };
-      turn.give();
-    }
-  });
-  parentPort.postMessage('ready');
-});
-`;
-
-/** A worker thread with its own handle on `turn`, driven by messages. */
-async function turnWorker(turn: SharedArrayBuffer) {
-  // The module under test, compiled as vitest compiles it (esbuild), for a thread vitest does not run.
-  const source = readFileSync(new URL('./write-turn.ts', import.meta.url), 'utf8');
-  const { code } = transformSync(source, { loader: 'ts', format: 'esm' });
-  const module = `data:text/javascript;base64,${Buffer.from(code).toString('base64')}`;
-  const worker = new Worker(workerSource, { eval: true, workerData: { turn, module } });
-  const replies: unknown[] = [];
-  const waiting: Array<(value: unknown) => void> = [];
-  worker.on('message', (m) => {
-    const next = waiting.shift();
-    if (next) next(m);
-    else replies.push(m);
-  });
-  const reply = () =>
-    replies.length > 0 ? Promise.resolve(replies.shift()) : new Promise((resolve) => waiting.push(resolve));
-  expect(await reply()).toBe('ready');
-  return {
-    worker,
-    /** Read at spawn: a Worker reports -1 once it has exited. */
-    id: worker.threadId,
-    reply,
-    send: (message: string) => worker.postMessage(message),
-    ask: (message: string) => {
-      worker.postMessage(message);
-      return reply();
-    },
-  };
-}
-
-/** Blocks until some thread waits for the turn (it blocks in Atomics.wait: it cannot answer). */
-function untilWaiting(turn: SharedArrayBuffer) {
-  const words = new Int32Array(turn);
-  const waiting = () => words.subarray(2).some((slot) => slot !== 0);
-  while (!waiting()) Atomics.wait(words, 0, Atomics.load(words, 0), 5);
-}
-
 describe('write turn, its wait', () => {
   it('ends at its deadline even when the wall clock is set back while it waits', () => {
     const turn = createWriteTurn();
@@ -189,23 +91,6 @@ describe('write turn, its wait', () => {
     }
   });
 });
-
-/**
- * This thread holds the turn while a worker waits for it; then the worker is terminated (its owner,
- * this thread, has not cleared its place yet). Returns the worker's threadId, read while it ran.
- */
-async function heldWhileAWaiterEnds() {
-  const turn = createWriteTurn();
-  const mine = writeTurnOf(turn);
-  expect(mine.take(0)).toBe(Took.handed);
-  const other = await turnWorker(turn);
-  other.send('take');
-  untilWaiting(turn);
-  const id = other.worker.threadId;
-  await other.worker.terminate();
-  return { turn, mine, id };
-}
-
 describe('write turn across threads', () => {
   const workers: Worker[] = [];
   afterEach(async () => {
@@ -371,99 +256,3 @@ describe('write turn across threads', () => {
     mine.give();
   });
 });
-
-describe('a connection with a write turn', () => {
-  it('takes the turn for its outermost transaction only, and gives it back when the body throws', () => {
-    const turn = createWriteTurn();
-    const { connection } = connectionOn(turn);
-    const elsewhere = writeTurnOf(turn, 99);
-    connection.db().exec('CREATE TABLE t (n INTEGER)');
-    connection.tx(() => {
-      expect(elsewhere.take(0)).toBe(Took.timedOut);
-      connection.tx(() => connection.prepare('INSERT INTO t VALUES (1)').run());
-      expect(elsewhere.take(0)).toBe(Took.timedOut);
-    });
-    expect(elsewhere.take(0)).toBe(Took.handed);
-    elsewhere.give();
-    expect(() =>
-      connection.tx(() => {
-        connection.prepare('INSERT INTO t VALUES (2)').run();
-        throw new Error('the body failed');
-      }),
-    ).toThrow('the body failed');
-    expect(elsewhere.take(0)).toBe(Took.handed);
-    elsewhere.give();
-    expect(connection.prepare('SELECT count(*) AS n FROM t').get()).toEqual({ n: 1 });
-    connection.close();
-  });
-
-  it('gives the turn back when even shortening busy_timeout throws (its database closed under it)', async () => {
-    const { turn, mine } = await heldWhileAWaiterEnds();
-    const { connection, database } = connectionOn(turn);
-    connection.tx(() => {});
-    // The host closes its own database before the store: every write of this connection fails.
-    database.close();
-    // Handed over to a waiter that ended: this thread takes it back after a slice, so it waited
-    // and shortens busy_timeout, which throws on the closed database.
-    mine.give();
-    expect(() => connection.tx(() => {})).toThrow('not open');
-    // Not kept: another thread's writes would each wait their whole busy_timeout for it.
-    expect(writeTurnOf(turn, 99).take(0)).toBe(Took.handed);
-  });
-
-  it("waits no longer than busy_timeout in all: what it waited for the turn comes off SQLite's wait", () => {
-    const turn = createWriteTurn();
-    const { connection } = connectionOn(turn, 100);
-    connection.db().exec('CREATE TABLE t (n INTEGER)');
-    // Had the turn at once: SQLite's whole wait is left.
-    connection.tx(() => expect(busyTimeout(connection)).toBe(100));
-    // Held by a thread that does not give it back: this one waits its 100 ms for the turn, and
-    // then may not wait in SQLite as well.
-    const hung = writeTurnOf(turn, 99);
-    expect(hung.take(0)).toBe(Took.handed);
-    connection.tx(() => {
-      expect(busyTimeout(connection)).toBe(0);
-      connection.prepare('INSERT INTO t VALUES (1)').run();
-    });
-    expect(busyTimeout(connection)).toBe(100);
-    hung.give();
-    connection.close();
-  });
-
-  it("leaves busy_timeout alone after a handover, however long the other thread's transaction took", async () => {
-    const turn = createWriteTurn();
-    const { connection, database } = connectionOn(turn);
-    const other = await turnWorker(turn);
-    expect(await other.ask('take, give 30 ms after another waits')).toBe(Took.handed);
-    const pragma = vi.spyOn(database, 'pragma');
-    // Waits 30 ms or more for the turn: a transaction of the other thread, not a hung holder.
-    connection.tx(() => expect(busyTimeout(connection)).toBe(5000));
-    expect(await other.reply()).toBe('given');
-    expect(pragma.mock.calls.filter(([source]) => /busy_timeout\s*=/.test(source))).toEqual([]);
-    await other.worker.terminate();
-    connection.close();
-  });
-
-  it('shortens busy_timeout by its wait for a holder that ended', async () => {
-    const { turn, mine } = await heldWhileAWaiterEnds();
-    const { connection } = connectionOn(turn);
-    // Handed over to a waiter that ended: this thread takes it back only after a slice.
-    mine.give();
-    connection.tx(() => expect(busyTimeout(connection)).toBeLessThan(5000));
-    expect(busyTimeout(connection)).toBe(5000);
-    connection.close();
-  });
-});
-
-/** A connection with the write turn `turn` on a fresh file, and its database. */
-function connectionOn(turn: SharedArrayBuffer, busyTimeoutMs?: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
-  const database = new Database(join(dir, 'turn.db'));
-  const connection = createConnection({ database: database as never, writeTurn: turn, busyTimeoutMs });
-  connection.db();
-  return { connection, database };
-}
-
-function busyTimeout(connection: Connection) {
-  return connection.db().pragma('busy_timeout', { simple: true });
-}
