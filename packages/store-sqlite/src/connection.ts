@@ -187,17 +187,17 @@ export function createConnection(options: ConnectionOptions): Connection {
 }
 
 /**
- * Runs `write` (an outermost transaction) in this thread's write turn. A write that waits for a
- * holder that hangs or ended waits busy_timeout in all, as it did before the turn: first for the
- * turn, then in SQLite for what is left of it (another process may hold the file), not up to
- * busy_timeout twice; so SQLite's timeout is shortened for this transaction by what the turn took
- * when `take` says it waited for one ({@link Took}: `freed`, `timedOut`), which is rare. A turn
- * handed over waited for the other thread's transaction, however long that took, not for a holder
- * that was gone, and leaves SQLite's wait whole, as if this write had begun when that transaction
- * ended: most transactions take a handover, and two PRAGMAs around each cost the pipeline 3-5 % of
- * its events/s (paired bench rounds, docs/deployment.md). So behind a transaction of the other
- * thread that itself waited out SQLite's wait (another process holding the file), a write may wait
- * nearly busy_timeout for the turn and then busy_timeout in SQLite.
+ * Runs `write` (an outermost transaction) in this thread's write turn. One write waits busy_timeout
+ * in all, as it did before the turn: first for the turn, then in SQLite for what is left of it
+ * (another process may hold the file), not up to busy_timeout twice. So SQLite's timeout is
+ * shortened for this transaction by what the turn took when `take` says that wait was in vain
+ * ({@link Took}): for a holder that ended or hangs, or behind a transaction that could not begin
+ * (the file locked elsewhere past busy_timeout, which this write would wait for again). All three
+ * are rare. A plain handover waited for the other thread's transaction, however long that took,
+ * and leaves SQLite's wait whole: most transactions take one, and two PRAGMAs around each cost the
+ * pipeline 3-5 % of its events/s (paired bench rounds, docs/deployment.md). What that leaves open:
+ * behind a transaction that waited for another process's lock and then began, a write may wait that
+ * long for the turn and then SQLite's whole wait, if the other process locks the file again at once.
  */
 function inWriteTurn<T>(
   turn: WriteTurnHandle,
@@ -207,13 +207,29 @@ function inWriteTurn<T>(
 ): T {
   const started = performance.now();
   const took = turn.take(busyTimeoutMs);
-  const waited = took === Took.freed || took === Took.timedOut ? Math.floor(performance.now() - started) : 0;
+  const waitedInVain = took === Took.freed || took === Took.timedOut || took === Took.handedLate;
+  const waited = waitedInVain ? Math.floor(performance.now() - started) : 0;
+  let late = false;
   try {
     // Inside the try: a throw here (a database closed under the store) must still give the turn.
     if (waited > 0) database.pragma(`busy_timeout = ${Math.max(0, busyTimeoutMs - waited)}`);
     return write();
+  } catch (err) {
+    // It could not begin: another process held the file past busy_timeout, and a thread that
+    // waited for this turn meanwhile waited for that lock as well.
+    late = isLockedElsewhere(err);
+    throw err;
   } finally {
-    if (took > 0) turn.give();
+    if (took > 0) turn.give(late);
     if (waited > 0 && database.open) database.pragma(`busy_timeout = ${busyTimeoutMs}`);
   }
+}
+
+/**
+ * The file's lock held by another connection past busy_timeout, as better-sqlite3 reports it (its
+ * `code`, extended codes included: `SQLITE_BUSY_SNAPSHOT`).
+ */
+export function isLockedElsewhere(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_\w+)?$/.test(code);
 }

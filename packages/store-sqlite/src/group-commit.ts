@@ -23,6 +23,7 @@
  * event loop blocked every time: 100 pending calls, 100 x 5 s), and a closed store. Other failures
  * (a full disk included: a lone small write may still fit) are retried call by call.
  */
+import { isLockedElsewhere } from './connection.js';
 export function groupCommit<A, R>(
   database: {
     /** Runs `fn` in a transaction; called inside one, in a savepoint of it. */
@@ -101,12 +102,9 @@ export function groupCommit<A, R>(
 }
 
 /**
- * A lock held elsewhere (better-sqlite3's `code`, extended codes included: `SQLITE_BUSY_SNAPSHOT`)
- * or the store's own ENGINE_STOPPED once it is closed: nothing about the rows a call wrote.
+ * A lock held elsewhere or the store's own ENGINE_STOPPED once it is closed: nothing about the rows
+ * a call wrote.
  */
-const databaseConditions = /^(SQLITE_(BUSY|LOCKED)(_\w+)?|ENGINE_STOPPED)$/;
-
 function isConditionOfTheDatabase(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && databaseConditions.test(code);
+  return isLockedElsewhere(err) || (err as { code?: unknown } | null)?.code === 'ENGINE_STOPPED';
 }

@@ -1,5 +1,6 @@
 /** SQLite's full disk and its lock held too long, as the engine's retryable errors. */
 import { PipesError, type Store } from '@openpipes/core';
+import { isLockedElsewhere } from './connection.js';
 
 /**
  * A full disk (and a lock another writer held past `busy_timeout`) is a condition of the machine, not a bug: every store method that hits SQLITE_FULL
@@ -18,7 +19,7 @@ export function withStorageErrors(store: Store): Store {
         // Another process (or a thread without the write turn) held the file's lock past
         // busy_timeout: the call's transaction never began or was rolled back, so nothing of it
         // was stored and it may be sent again (HTTP 503, not a 500 that reads as a bug).
-        if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)(_\w+)?$/.test(code)) {
+        if (isLockedElsewhere(err)) {
           throw new PipesError({
             code: 'STORE_UNAVAILABLE',
             message: `the SQLite file stayed locked by another writer past busy_timeout (${(err as Error).message}); nothing was stored: try again`,

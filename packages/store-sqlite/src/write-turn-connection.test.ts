@@ -84,6 +84,34 @@ describe('a connection with a write turn', () => {
     connection.close();
   });
 
+  it('hands the turn over as late when its transaction could not begin, the file locked past busy_timeout', () => {
+    const turn = createWriteTurn();
+    const { connection, filename } = connectionOn(turn, 10);
+    const elsewhere = new Database(filename);
+    elsewhere.exec('BEGIN IMMEDIATE');
+    // Thread 77 waits for the turn meanwhile (listed as a thread blocked in take() would be).
+    const words = new Int32Array(turn);
+    Atomics.store(words, 2, 77);
+    expect(() => connection.tx(() => {})).toThrow(expect.objectContaining({ code: 'SQLITE_BUSY' }));
+    Atomics.store(words, 2, 0);
+    expect(writeTurnOf(turn, 77).take(0)).toBe(Took.handedLate);
+    elsewhere.exec('ROLLBACK');
+    elsewhere.close();
+    connection.close();
+  });
+
+  it('shortens busy_timeout by its wait for a turn handed over late: that wait was for the same lock', async () => {
+    const turn = createWriteTurn();
+    const { connection } = connectionOn(turn);
+    const other = await turnWorker(turn);
+    expect(await other.ask('take, give late 30 ms after another waits')).toBe(Took.handed);
+    connection.tx(() => expect(busyTimeout(connection)).toBeLessThan(5000));
+    expect(await other.reply()).toBe('given');
+    expect(busyTimeout(connection)).toBe(5000);
+    await other.worker.terminate();
+    connection.close();
+  });
+
   it('shortens busy_timeout by its wait for a holder that ended', async () => {
     const { turn, mine } = await heldWhileAWaiterEnds();
     const { connection } = connectionOn(turn);
@@ -95,13 +123,13 @@ describe('a connection with a write turn', () => {
   });
 });
 
-/** A connection with the write turn `turn` on a fresh file, and its database. */
+/** A connection with the write turn `turn` on a fresh file, its database and the file's name. */
 function connectionOn(turn: SharedArrayBuffer, busyTimeoutMs?: number) {
-  const dir = mkdtempSync(join(tmpdir(), 'openpipes-turn-'));
-  const database = new Database(join(dir, 'turn.db'));
+  const filename = join(mkdtempSync(join(tmpdir(), 'openpipes-turn-')), 'turn.db');
+  const database = new Database(filename);
   const connection = createConnection({ database: database as never, writeTurn: turn, busyTimeoutMs });
   connection.db();
-  return { connection, database };
+  return { connection, database, filename };
 }
 
 function busyTimeout(connection: Connection) {

@@ -26,12 +26,13 @@ import(workerData.module).then(({ writeTurnOf }) => {
       untilAnotherWaits();
       process.exit(1);
     }
-    // Takes, and gives it back 30 ms after another thread waits for it: a long ordinary transaction.
-    if (message === 'take, give 30 ms after another waits') {
+    // Takes, and gives it back 30 ms after another thread waits for it: a long transaction; 'late',
+    // one that could not begin, the file locked by another process past its busy_timeout.
+    if (message === 'take, give 30 ms after another waits' || message === 'take, give late 30 ms after another waits') {
       parentPort.postMessage(turn.take(60_000));
       untilAnotherWaits();
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 30);
-      turn.give();
+      turn.give(message.includes('late'));
       parentPort.postMessage('given');
     }
     if (message === 'give') { turn.give(); parentPort.postMessage('given'); }

@@ -65,6 +65,34 @@ describe('write turn, one handle per thread number', () => {
   });
 });
 
+describe('write turn, a handover after a transaction that found the file locked', () => {
+  it('is taken as late by a thread that waited for it, not by the thread that made it', () => {
+    const turn = createWriteTurn();
+    const giver = writeTurnOf(turn, main);
+    const waiter = writeTurnOf(turn, other);
+    // Listed as waiting, as it would be while blocked in take(), so that a give hands it over.
+    const waiting = (thread: number) => Atomics.store(new Int32Array(turn), 2, thread);
+    for (const [late, took] of [
+      [true, Took.handedLate],
+      [false, Took.handed],
+    ] as const) {
+      expect(giver.take(0)).toBe(Took.handed);
+      waiting(other);
+      giver.give(late);
+      waiting(0);
+      expect(waiter.take(0)).toBe(took);
+      waiter.give();
+    }
+    // Taken back by its giver (the waiter gave up): the giver's own wait was for nobody.
+    expect(giver.take(0)).toBe(Took.handed);
+    waiting(other);
+    giver.give(true);
+    waiting(0);
+    expect(giver.take(0)).toBe(Took.handed);
+    giver.give();
+  });
+});
+
 describe('write turn, its wait', () => {
   it('ends at its deadline even when the wall clock is set back while it waits', () => {
     const turn = createWriteTurn();

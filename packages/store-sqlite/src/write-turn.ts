@@ -15,7 +15,8 @@
  * thread that cannot get the turn within its wait (a holder that hangs) goes on without it, to
  * `BEGIN IMMEDIATE` and what is left of SQLite's own wait (connection.ts). Other processes on the
  * same file never see the turn. `take` says how it came out ({@link Took}): handed over (or free),
- * after waiting for a holder that ended, or not at all; only the last two shorten SQLite's wait.
+ * handed over by a thread whose transaction could not begin (another process holds the file),
+ * after waiting for a holder that ended, or not at all; all but the first shorten SQLite's wait.
  *
  * A thread that ends inside a transaction does not give the turn back (a terminated thread runs no
  * more code, not even `finally`), and its owner's `exit` event, which frees it
@@ -33,7 +34,8 @@
  *   owner can free a turn held by a thread that ended, wherever that thread was stopped); a
  *   negative number `-n`: handed over by the thread numbered `n`, to be
  *   taken by any thread that waited except `n` itself (unless no other thread waits any more, or
- *   none took it within a slice: the one it was for has ended); {@link freedState}: freed for a
+ *   none took it within a slice: the one it was for has ended); `-(n + lateHandover)`: the same,
+ *   after a transaction that could not begin (see `give`); {@link freedState}: freed for a
  *   thread that ended, by its owner or its own `exit` event (not 0: so the thread that takes it
  *   knows that it waited for a holder that was gone, not for a transaction);
  * - one slot per waiting thread, holding its number (0 when free), so that a turn is handed only to
@@ -59,7 +61,9 @@ const slots = 14;
 const firstEnded = firstSlot + slots;
 const ended = 4;
 const words = firstEnded + ended;
-/** The state of a turn freed for a thread that ended: no thread's number or handover (-n). */
+/** Added to a thread's number in a late handover (thread numbers stay far below it). */
+const lateHandover = 0x4000_0000;
+/** The state of a turn freed for a thread that ended: no thread's number or handover. */
 const freedState = -0x8000_0000;
 
 /**
@@ -97,13 +101,18 @@ export function createWriteTurn(): SharedArrayBuffer {
 /**
  * How {@link WriteTurnHandle.take} came out: a number, not an object, as it runs before every write
  * transaction; positive when the thread has the turn (and gives it back). What a write waited for
- * the turn comes off SQLite's own wait only after `freed` and `timedOut`, a wait for a thread that
- * ended or hangs: `handed` waited for a transaction of another thread of this process, however
- * long, not for a holder that was gone (connection.ts).
+ * the turn comes off SQLite's own wait after `freed`, `handedLate` and `timedOut`, not after
+ * `handed`: a wait for the transaction of another thread of this process, however long, not for a
+ * holder that was gone or a lock held elsewhere (connection.ts).
  */
 export const Took = {
   /** Has the turn: it was free, or handed over by the thread that had it (a transaction ended). */
   handed: 1,
+  /**
+   * Has the turn, handed over by a thread whose transaction could not begin: the file stayed locked
+   * by another process past its busy_timeout, so this thread waited for that lock too.
+   */
+  handedLate: 3,
   /**
    * Has the turn, after waiting for a thread that ended: freed by that thread's owner or its `exit`
    * event, held by a thread recorded as ended, or this thread's own handover, left untaken for a
@@ -124,8 +133,10 @@ export interface WriteTurnHandle {
   /**
    * Gives the turn back, to a thread that waits if one does; nothing if this thread no longer has
    * it (its owner freed it as it ended this thread, which ran on, and another thread may have it).
+   * `late`: this thread's transaction could not begin, the file locked by another process past
+   * busy_timeout; the thread it is handed to takes it as {@link Took}`.handedLate`.
    */
-  give(): void;
+  give(late?: boolean): void;
 }
 
 /**
@@ -177,14 +188,17 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
         // or when none took it within a slice: a waiter is woken at once, so one that has not
         // taken it by then has ended (stopped while it waited, its owner yet to clear its
         // place; the owner may be this very thread, which cannot while it waits here).
-        if (seen === -thread && untaken && claim(seen)) return Took.freed;
-        if (seen < 0 && (seen !== -thread || !othersWait()) && claim(seen)) return Took.handed;
+        // Its own handover taken back waited for no lock held elsewhere, even a late one.
+        const giver = seen < 0 ? -seen % lateHandover : 0;
+        if (giver === thread && untaken && claim(seen)) return Took.freed;
+        if (giver > 0 && (giver !== thread || !othersWait()) && claim(seen))
+          return giver !== thread && -seen > lateHandover ? Took.handedLate : Took.handed;
         const left = deadline - performance.now();
         if (left <= 0) return Took.timedOut;
         if (seen !== 0)
           untaken =
             Atomics.wait(shared, stateWord, seen, Math.min(left, sliceMs)) === 'timed-out' &&
-            seen === -thread &&
+            giver === thread &&
             left >= sliceMs;
       }
     } finally {
@@ -197,12 +211,13 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       if (took > 0) heldHere.add(release);
       return took;
     },
-    give() {
+    give(late = false) {
       heldHere.delete(release);
+      const handover = late ? -(thread + lateHandover) : -thread;
       // Only from this thread's own number: once its owner has freed the turn (ending this thread,
       // which runs on until the termination reaches it), another thread may hold it, and a plain
       // store would hand it on, or free it, under that thread: two threads in the turn at once.
-      if (Atomics.compareExchange(shared, stateWord, thread, othersWait() ? -thread : 0) === thread)
+      if (Atomics.compareExchange(shared, stateWord, thread, othersWait() ? handover : 0) === thread)
         Atomics.notify(shared, stateWord);
     },
   };
