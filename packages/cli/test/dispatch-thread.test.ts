@@ -237,7 +237,8 @@ describe('startDispatchThread', () => {
       const turnState = new Int32Array(writeTurn);
       Atomics.store(turnState, 0, first!.threadId + 1);
       const ended = first!.terminate();
-      expect(Atomics.load(turnState, 0)).toBe(0);
+      // Held by no thread (a positive state is a holder's number): freed for a thread that ended.
+      expect(Atomics.load(turnState, 0)).toBeLessThanOrEqual(0);
       await ended;
       // Until the new thread runs, the status (`/healthz`, `/api/stats`) says no dispatcher runs.
       expect(joined.status().running).toBe(false);
