@@ -183,12 +183,12 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
         if (seen === freedState && claim(seen)) return Took.freed;
         // Held by a thread its owner ended: it will never give it back.
         if (seen > 0 && hasEnded(shared, seen) && claim(seen)) return Took.freed;
-        // A handover is for a thread that waited; the thread that made it takes it back only
-        // when no other thread waits any more (the one it was for gave up or ended meanwhile),
-        // or when none took it within a slice: a waiter is woken at once, so one that has not
-        // taken it by then has ended (stopped while it waited, its owner yet to clear its
-        // place; the owner may be this very thread, which cannot while it waits here).
-        // Its own handover taken back waited for no lock held elsewhere, even a late one.
+        // A handover (plain or late) is for a thread that waited; the thread that made it takes
+        // it back only when no other thread waits any more (the one it was for gave up or ended
+        // meanwhile), or when none took it within a slice: a waiter is woken at once, so one that
+        // has not taken it by then has ended (stopped while it waited, its owner yet to clear its
+        // place; the owner may be this very thread, which cannot while it waits here). Taken
+        // back, even a late one, it was no wait for a lock held elsewhere.
         const giver = seen < 0 ? -seen % lateHandover : 0;
         if (giver === thread && untaken && claim(seen)) return Took.freed;
         if (giver > 0 && (giver !== thread || !othersWait()) && claim(seen))
