@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BjsonReader, BjsonTooDeep, BjsonUnsupported, encodeBjson } from './bjson.js';
+import { jsonValue, seededRandom } from './json-values.testing.js';
 
 describe('bjson host codec', () => {
   it('round-trips JSON data', () => {
@@ -85,7 +86,7 @@ describe('bjson host codec', () => {
     expect((entries[1] as { tooLarge: number }).tooLarge).toBeGreaterThan(300);
   });
 
-  it('writes at most maxDepth levels, counting objects with a toJSON, and throws BjsonTooDeep past them', () => {
+  it('writes at most maxDepth levels, counting objects with a toJSON, and throws BjsonTooDeep past them (a cycle too)', () => {
     let deep: unknown = 1;
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(() => encodeBjson(deep, 514)).toThrow(BjsonTooDeep);
@@ -93,10 +94,74 @@ describe('bjson host codec', () => {
     for (let i = 0; i < 514; i++) fits = { x: fits };
     expect(new BjsonReader(encodeBjson(fits, 514)).value()).toEqual(fits);
     expect(() => encodeBjson({ x: fits }, 514)).toThrow(/input nests objects or arrays deeper than 512/);
-    // A toJSON that answers with another object that has one, for ever.
+    // An object with a toJSON is a level: what it answers sits one further down.
+    expect(() => encodeBjson({ toJSON: () => fits }, 514)).toThrow(BjsonTooDeep);
+    // A toJSON answering with itself is called once, as JSON.stringify calls it: {} (its toJSON a function).
     const endless = { toJSON: (): unknown => endless };
-    expect(() => encodeBjson(endless, 514)).toThrow(BjsonTooDeep);
+    expect(new BjsonReader(encodeBjson(endless, 514)).value()).toEqual({});
+    // A cycle is too deep.
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    expect(() => encodeBjson(cycle, 514)).toThrow(BjsonTooDeep);
     // The writers are reusable after a throw.
     expect(new BjsonReader(encodeBjson({ a: 1 })).value()).toEqual({ a: 1 });
   });
 });
+
+describe('encodeBjson stands for what JSON.stringify makes of a value', () => {
+  it('decodes as JSON.parse(JSON.stringify(value)), keys in the same order, for generated values', () => {
+    for (let seed = 1; seed <= 3000; seed++) {
+      const value = jsonValue(seededRandom(seed));
+      const text = JSON.stringify(value);
+      if (text === undefined) continue;
+      const decoded = new BjsonReader(encodeBjson(value, 514)).value();
+      expect(JSON.stringify(decoded), `seed ${seed}`).toBe(text);
+      expect(decoded, `seed ${seed}`).toStrictEqual(JSON.parse(text));
+    }
+  });
+
+  it('writes the count of an object with many kept properties (one, two or three bytes) in front of them', () => {
+    for (const size of [127, 128, 300, 20_000]) {
+      const wide: Record<string, unknown> = { skipped: undefined };
+      for (let i = 0; i < size; i++) wide[`k${i}`] = i % 7 === 0 ? { nested: [i, { i }] } : i;
+      const value = [{ before: 1 }, wide, { after: 'x' }];
+      expect(new BjsonReader(encodeBjson(value)).value()).toStrictEqual(JSON.parse(JSON.stringify(value)));
+    }
+  });
+
+  it('calls each toJSON once, with its key, and reads each property once', () => {
+    const keys: string[] = [];
+    let reads = 0;
+    const value = {
+      a: { toJSON: (key: string) => keys.push(key) },
+      list: [0, { toJSON: (key: string) => keys.push(key) }],
+      get counted() {
+        return ++reads;
+      },
+    };
+    expect(new BjsonReader(encodeBjson(value)).value()).toEqual({ a: 1, list: [0, 2], counted: 1 });
+    expect(keys).toEqual(['a', '1']);
+  });
+
+  it('throws what JSON.stringify throws: a BigInt, a getter that throws', () => {
+    const bigint = () => JSON.stringify({ n: 1n });
+    expect(() => encodeBjson({ n: 1n })).toThrow(new RegExp(captureMessage(bigint)));
+    expect(() => encodeBjson({ n: Object(1n) })).toThrow(TypeError);
+    const boom = Object.defineProperty({}, 'x', {
+      enumerable: true,
+      get() {
+        throw new Error('a getter that throws');
+      },
+    });
+    expect(() => encodeBjson([boom])).toThrow('a getter that throws');
+  });
+});
+
+function captureMessage(f: () => unknown): string {
+  try {
+    f();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('did not throw');
+}

@@ -2,6 +2,7 @@
  * The bjson writer: host data (what JSON can hold) into QuickJS's binary object format, for the
  * events a transform is given. Format and purpose: `../bjson.ts`.
  */
+import { types } from 'node:util';
 import {
   BjsonTooDeep,
   latin1Write,
@@ -17,6 +18,14 @@ import {
   TAG_TRUE,
   VERSION,
 } from './format.js';
+
+/** What `JSON.stringify` writes for a Number, String, Boolean or BigInt object: the primitive. */
+function unbox(v: object): unknown {
+  if (types.isNumberObject(v)) return Number(v);
+  if (types.isStringObject(v)) return String(v);
+  if (types.isBooleanObject(v)) return Boolean.prototype.valueOf.call(v);
+  return BigInt.prototype.valueOf.call(v);
+}
 
 class Writer {
   buf: Buffer;
@@ -48,6 +57,20 @@ class Writer {
       v >>>= 7;
     }
     this.buf[this.pos++] = v;
+  }
+  /** Writes `n` at `at`, where one byte was kept for it, moving what follows if it needs more. */
+  lebAt(at: number, n: number): void {
+    if (n < 0x80) {
+      this.buf[at] = n;
+      return;
+    }
+    const extra = lebSize(n) - 1;
+    this.ensure(extra);
+    this.buf.copyWithin(at + 1 + extra, at + 1, this.pos);
+    const end = this.pos + extra;
+    this.pos = at;
+    this.leb(n);
+    this.pos = end;
   }
   float(n: number): void {
     this.ensure(8);
@@ -104,10 +127,14 @@ class Writer {
 let spare: { body: Writer; head: Writer } | undefined;
 
 /**
- * Encodes JSON data (the result of `JSON.parse`, or objects of that shape) as QuickJS bjson.
- * `undefined` properties and functions are skipped the way `JSON.stringify` skips them. Objects and
- * arrays nested more than `maxDepth` levels throw {@link BjsonTooDeep} (`input`): the writer
- * recurses, and that bound is what keeps a hostile value from exhausting the host's stack.
+ * Encodes a value as QuickJS bjson standing for what `JSON.stringify` makes of it: the guest reads
+ * the value `JSON.parse(JSON.stringify(value))` would give (toJSON called once, with its key;
+ * `undefined`, functions and symbols left out of objects and `null` in arrays; NaN, ±Infinity
+ * `null`, -0 `0`; boxed primitives unboxed; each property read once; a BigInt throws the TypeError
+ * `JSON.stringify` throws). Objects and arrays nested more than `maxDepth` levels (an object with a
+ * toJSON counts as one, what it returns one further down) throw {@link BjsonTooDeep} (`input`): the
+ * writer recurses, and that bound is what keeps a hostile value (or a cycle) from exhausting the
+ * host's stack.
  */
 export function encodeBjson(value: unknown, maxDepth = Number.POSITIVE_INFINITY): Uint8Array {
   // A toJSON that encodes from inside an encoding gets writers of its own.
@@ -137,6 +164,27 @@ function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number
   };
   // Objects and arrays open around the value being written.
   let depth = 0;
+  // Whether the last resolve() called a toJSON (what it returned then sits one level down).
+  let viaToJSON = false;
+
+  const resolve = (v: unknown, key: string | number): unknown => {
+    viaToJSON = false;
+    if (v === null || (typeof v !== 'object' && typeof v !== 'function' && typeof v !== 'bigint')) return v;
+    const toJSON = (v as { toJSON?: unknown }).toJSON;
+    if (typeof toJSON !== 'function') return v;
+    viaToJSON = true;
+    return toJSON.call(v, String(key));
+  };
+  const writeResolved = (v: unknown, hop: boolean): void => {
+    if (!hop) {
+      write(v);
+      return;
+    }
+    // An object with a toJSON counts as a level too.
+    if (++depth > maxDepth) throw new BjsonTooDeep('input');
+    write(v);
+    depth--;
+  };
   const write = (v: unknown): void => {
     switch (typeof v) {
       case 'string':
@@ -144,7 +192,7 @@ function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number
         body.str(v);
         return;
       case 'number':
-        if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647 && !Object.is(v, -0)) {
+        if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647) {
           body.byte(TAG_INT32);
           body.leb(((v << 1) ^ (v >> 31)) >>> 0);
         } else if (Number.isFinite(v)) {
@@ -155,57 +203,55 @@ function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number
       case 'boolean':
         body.byte(v ? TAG_TRUE : TAG_FALSE);
         return;
-      case 'object': {
+      case 'object':
         if (v === null) {
           body.byte(TAG_NULL);
           return;
         }
-        if (Array.isArray(v)) {
-          if (++depth > maxDepth) throw new BjsonTooDeep('input');
-          body.byte(TAG_ARRAY);
-          body.leb(v.length);
-          for (const item of v) {
-            if (item === undefined || typeof item === 'function' || typeof item === 'symbol')
-              body.byte(TAG_NULL);
-            else write(item);
-          }
-          depth--;
-          return;
-        }
-        // An object with a toJSON counts as a level too: a chain of them must not recurse unbounded.
         if (++depth > maxDepth) throw new BjsonTooDeep('input');
-        const toJSON = (v as { toJSON?: unknown }).toJSON;
-        if (typeof toJSON === 'function') {
-          write((v as { toJSON(): unknown }).toJSON());
-          depth--;
-          return;
-        }
-        const obj = v as Record<string, unknown>;
-        const keys = Object.keys(obj);
-        let count = 0;
-        for (let i = 0; i < keys.length; i++) {
-          const x = obj[keys[i]!];
-          if (x !== undefined && typeof x !== 'function' && typeof x !== 'symbol') count++;
-        }
-        body.byte(TAG_OBJECT);
-        body.leb(count);
-        for (let i = 0; i < keys.length; i++) {
-          const k = keys[i]!;
-          const x = obj[k];
-          if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
-          atom(k);
-          write(x);
-        }
+        if (Array.isArray(v)) writeArray(v);
+        // Plain objects skip the (native) boxed-primitive check.
+        else if (Object.getPrototypeOf(v) !== Object.prototype && types.isBoxedPrimitive(v)) write(unbox(v));
+        else writeObject(v as Record<string, unknown>);
         depth--;
         return;
-      }
       case 'bigint':
-        throw new TypeError('Do not know how to serialize a BigInt');
+        JSON.stringify(v); // throws the TypeError JSON.stringify throws for it
+        return;
       default:
         body.byte(TAG_NULL);
     }
   };
-  write(value);
+  const writeArray = (arr: unknown[]): void => {
+    const len = arr.length;
+    body.byte(TAG_ARRAY);
+    body.leb(len);
+    for (let i = 0; i < len; i++) {
+      const x = resolve(arr[i], i);
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') body.byte(TAG_NULL);
+      else writeResolved(x, viaToJSON);
+    }
+  };
+  const writeObject = (obj: Record<string, unknown>): void => {
+    const keys = Object.keys(obj);
+    body.byte(TAG_OBJECT);
+    // How many properties are kept is known once each was read (once) and its toJSON answered:
+    // the count is written after them, into the byte kept for it.
+    const countAt = body.pos;
+    body.byte(0);
+    let count = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const x = resolve(obj[k], k);
+      if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue;
+      count++;
+      atom(k);
+      writeResolved(x, viaToJSON);
+    }
+    body.lebAt(countAt, count);
+  };
+  const root = resolve(value, '');
+  writeResolved(root, viaToJSON);
   head.byte(VERSION);
   head.leb(atomList.length);
   for (const a of atomList) head.str(a);
