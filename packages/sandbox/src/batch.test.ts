@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { jsonValue, seededRandom } from './json-values.testing.js';
 import { chunkPlan, createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent, TransformRun } from './types.js';
 
@@ -308,5 +309,23 @@ describe('large batches cross in chunks', () => {
     expect(a.results[6]).toMatchObject({ ok: false, error: { message: 'Error: bad 6', line: 6 } });
     // The chunk holding event 6 ran per event; the whole run reports per-event.
     expect(a.path).toBe('per-event');
+  });
+});
+
+describe('profiles', () => {
+  it('reach the transform as JSON.parse(JSON.stringify(profiles)) would give them, on every path (generated values)', async () => {
+    const random = seededRandom(11);
+    const profiles = { byUser: Array.from({ length: 40 }, () => jsonValue(random)) };
+    const expected = { profiles: JSON.parse(JSON.stringify(profiles)) };
+    const c = ref(
+      'function transform({ events, profiles }) { return events.map((e) => ({ ...e, event_payload: { profiles } })); }',
+    );
+    const events = [ev(0), ev(1), ev(2), ev(3), ev(4)];
+    for (const sandbox of [fast, perEvent, chunked]) {
+      const run = await sandbox.transform({ code: c, events, profiles, secrets: {} });
+      expect(run.results.map((r) => r.ok && r.outputs[0]?.event_payload)).toStrictEqual(
+        events.map(() => expected),
+      );
+    }
   });
 });

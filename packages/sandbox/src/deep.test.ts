@@ -219,6 +219,26 @@ describe('a value nested too deep to cross into the guest', () => {
     await neighbourSucceeds();
   });
 
+  it('a BigInt fails as JSON.stringify fails on it: a send() with WORKER_CRASHED, a transform rejecting', async () => {
+    const message = (() => {
+      try {
+        return JSON.stringify(1n);
+      } catch (err) {
+        return (err as Error).message;
+      }
+    })();
+    const run = await sandbox.send({
+      code: benignSend,
+      events: [{ ...ev, event_payload: { n: 1n } }],
+      secrets: {},
+    });
+    expect(run.error).toEqual({ code: 'WORKER_CRASHED', message });
+    await expect(
+      sandbox.transform({ code: passThrough, events: [ev], profiles: { n: 1n }, secrets: {} }),
+    ).rejects.toThrow(new TypeError(message));
+    await neighbourSucceeds();
+  });
+
   it('an event whose payload nests 512 levels crosses both ways; 513 levels is refused', async () => {
     const run = await sandbox.transform({
       code: passThrough,

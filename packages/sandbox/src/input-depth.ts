@@ -7,7 +7,7 @@
  */
 import { BjsonTooDeep, encodeBjson, maxValueDepth } from './bjson.js';
 import { failureError } from './errors.js';
-import type { SandboxEvent, SandboxFailure } from './types.js';
+import type { SandboxFailure } from './types.js';
 
 /**
  * Levels of an input around an event's fields (the events array, the event object), not counted:
@@ -18,53 +18,26 @@ const INPUT_WRAPPER_LEVELS = 2;
 const maxInputDepth = maxValueDepth + INPUT_WRAPPER_LEVELS;
 
 /** The failure of a call whose input nests deeper than the limit. */
-export function inputTooDeep(call: 'transform' | 'send()'): SandboxFailure {
+function inputTooDeep(call: 'transform' | 'send()'): SandboxFailure {
   return { code: 'NESTING_TOO_DEEP', message: `${call} ${new BjsonTooDeep('input').message}` };
 }
 
 /**
- * Whether a value handed into the guest whole (a transform's profiles, a send()'s events) nests too
- * deep in what `JSON.stringify` makes of it, walked iteratively: an object with a `toJSON` stands
- * for what that returns, one level further down (as {@link encodeBjson} counts it), or a toJSON
- * returning a deep value would overflow the host's stack in `JSON.stringify`. A getter or toJSON
- * that throws answers false: it throws again in `JSON.stringify`, which reports it as before
- * (`send()` in its `error`: it never rejects).
+ * A call's input (a transform's events or profiles, a send()'s events) as bjson, in one bounded
+ * walk (no depth check before it): what the guest reads is what `JSON.parse(JSON.stringify(input))`
+ * would give (writer.ts). Why
+ * bjson and not a bounded JSON text: the guest then reads the events without a `JSON.parse` (for
+ * 500 Meta-shaped events ~5 ms of QuickJS time a send()), for 10-15 % more host time than the
+ * depth check and the native `JSON.stringify` together, where a depth-bounded `JSON.stringify` in
+ * JavaScript cost 1.7x (docs/sandbox.md, "Performance"). Throws a `SandboxError`
+ * `NESTING_TOO_DEEP` for an input nested deeper than the limit, and what `JSON.stringify` throws
+ * (a BigInt, a getter that throws) as it is.
  */
-export function inputNestsTooDeep(value: unknown): boolean {
+export function encodeInput(input: unknown, call: 'transform' | 'send()'): Uint8Array {
   try {
-    return nestsTooDeep(value);
-  } catch {
-    return false;
-  }
-}
-
-function nestsTooDeep(value: unknown): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== 'object') continue;
-    if (depth + 1 > maxInputDepth) return true;
-    const toJSON = (v as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') {
-      stack.push([toJSON.call(v, ''), depth + 1]);
-      continue;
-    }
-    for (const child of Array.isArray(v) ? v : Object.values(v)) {
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
-    }
-  }
-  return false;
-}
-
-/**
- * A transform's events as bjson, the encoder's recursion bounded by the limit (no second walk of
- * the batch); throws a `SandboxError` `NESTING_TOO_DEEP` for a batch nested deeper.
- */
-export function encodeTransformEvents(events: SandboxEvent[]): Uint8Array {
-  try {
-    return encodeBjson(events, maxInputDepth);
+    return encodeBjson(input, maxInputDepth);
   } catch (err) {
-    if (err instanceof BjsonTooDeep) throw failureError(inputTooDeep('transform'));
+    if (err instanceof BjsonTooDeep) throw failureError(inputTooDeep(call));
     throw err;
   }
 }

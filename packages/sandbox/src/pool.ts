@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { BjsonUnsupported } from './bjson.js';
 import { failureError, isSandboxError, SandboxError } from './errors.js';
-import { encodeTransformEvents, inputNestsTooDeep, inputTooDeep } from './input-depth.js';
+import { encodeInput } from './input-depth.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';
@@ -119,6 +119,16 @@ export const sandboxInternals: unique symbol = Symbol('openpipes.sandbox.interna
 
 const crashFailure = (message: string): SandboxFailure => ({ code: 'WORKER_CRASHED', message });
 
+/** What a send() that did not run to its end reports in `error` (send() never rejects). */
+function sendFailure(err: unknown): SandboxFailure {
+  if (!isSandboxError(err)) return crashFailure(err instanceof Error ? err.message : String(err));
+  if (err.code === 'ENGINE_STOPPED') return { code: 'WORKER_CRASHED', message: err.message };
+  // Events nested too deep (encodeInput) fail as such; what JSON.stringify would throw for them
+  // (a BigInt, a getter that throws) is not a SandboxError and ends as it always did, above.
+  if (err.code === 'NESTING_TOO_DEEP') return { code: err.code, message: err.message };
+  return crashFailure(err.message);
+}
+
 /** What every worker is started with. */
 function workerConfig(
   options: SandboxOptions,
@@ -153,8 +163,7 @@ async function runTransform(
   { code, events, profiles, secrets }: Parameters<Sandbox['transform']>[0],
 ): Promise<TransformRun> {
   if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
-  if (inputNestsTooDeep(profiles)) throw failureError(inputTooDeep('transform'));
-  const profilesJson = profiles === undefined ? undefined : JSON.stringify(profiles);
+  const profilesBjson = profiles === undefined ? undefined : encodeInput(profiles, 'transform');
   const secretsJson = JSON.stringify(secrets ?? {});
   const filename = `${code.kind}.js`;
   // A large batch crosses in chunks, each its own call: the worker starts on the first while
@@ -175,9 +184,9 @@ async function runTransform(
           type: 'transform',
           id: nextId(),
           code,
-          eventsBjson: encodeTransformEvents(part),
+          eventsBjson: encodeInput(part, 'transform'),
           count: part.length,
-          profilesJson,
+          profilesBjson,
           secretsJson,
           ...(textResults ? { textResults } : {}),
           ...(more ? { more } : {}),
@@ -284,9 +293,6 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
     },
 
     async send({ code, events, secrets, options: sendOptions }): Promise<SendRun> {
-      if (inputNestsTooDeep(events)) {
-        return { error: inputTooDeep('send()'), exchanges: [], logs: [], durationMs: 0 };
-      }
       try {
         const msg = await run<Extract<FromWorker, { type: 'send-result' }>>(
           'send',
@@ -295,7 +301,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
             type: 'send',
             id: nextId(),
             code,
-            eventsJson: JSON.stringify(events),
+            eventsBjson: encodeInput(events, 'send()'),
             secretsJson: JSON.stringify(secrets ?? {}),
             proxyFetch: sendOptions?.fetch !== undefined,
           },
@@ -303,11 +309,7 @@ export function createSandbox(options: SandboxOptions = {}): Sandbox & {
         );
         return msg.run;
       } catch (err) {
-        const failure: SandboxFailure =
-          isSandboxError(err) && err.code === 'ENGINE_STOPPED'
-            ? { code: 'WORKER_CRASHED', message: err.message }
-            : crashFailure(err instanceof Error ? err.message : String(err));
-        return { error: failure, exchanges: [], logs: [], durationMs: 0 };
+        return { error: sendFailure(err), exchanges: [], logs: [], durationMs: 0 };
       }
     },
 

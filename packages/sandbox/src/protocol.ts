@@ -33,7 +33,8 @@ export type ToWorker =
       /** The input batch in QuickJS's binary form, encoded once on the main thread (transferred). */
       eventsBjson: Uint8Array;
       count: number;
-      profilesJson: string | undefined;
+      /** The profiles as QuickJS bjson (copied to each chunk's call, not transferred), or none. */
+      profilesBjson: Uint8Array | undefined;
       secretsJson: string;
       /**
        * Results as JSON text, per event: the main thread could not read this code's binary
@@ -47,7 +48,8 @@ export type ToWorker =
       type: 'send';
       id: number;
       code: CodeRef;
-      eventsJson: string;
+      /** The events as QuickJS bjson (input-depth.ts): read by the engine as JSON data, no parse. */
+      eventsBjson: Uint8Array;
       secretsJson: string;
       /** When true, fetches are proxied to the main thread (a substituted `options.fetch`). */
       proxyFetch: boolean;

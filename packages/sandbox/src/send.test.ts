@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jsonValue, seededRandom } from './json-values.testing.js';
 import { createSandbox } from './pool.js';
 import type { CodeRef, SandboxEvent } from './types.js';
 
@@ -334,5 +335,32 @@ describe('send()', () => {
       '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881',
       '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881',
     ]);
+  });
+
+  it('gives send() its events as JSON.parse(JSON.stringify(events)) would (generated values), getters read once', async () => {
+    const random = seededRandom(7);
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      ...payload(`ord_${i}`),
+      event_payload: jsonValue(random),
+    }));
+    let reads = 0;
+    Object.defineProperty(events[0], 'read_once', {
+      enumerable: true,
+      get: () => {
+        reads++;
+        return 'read';
+      },
+    });
+    const run = await sandbox.send({
+      code: ref(`async function send({ events }) {
+  const negativeZero = JSON.stringify(events, (k, v) => (Object.is(v, -0) ? 'negative zero' : v)).includes('negative zero');
+  return { events, negativeZero };
+}`),
+      events: events as SandboxEvent[],
+      secrets: {},
+    });
+    expect(run.error).toBeUndefined();
+    expect(run.value).toStrictEqual({ events: JSON.parse(JSON.stringify(events)), negativeZero: false });
+    expect(reads).toBe(2); // once for the send, once for the expectation
   });
 });

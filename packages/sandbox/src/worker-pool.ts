@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { type ActivityViews, activityViews, newActivityBuffers } from './activity.js';
 import { SandboxError } from './errors.js';
 import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
-import { encodeTransformEvents } from './input-depth.js';
+import { encodeInput } from './input-depth.js';
 import type { SandboxLogger } from './pool.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { answerFetch } from './proxy-fetch.js';
@@ -445,7 +445,7 @@ export function createWorkerPool(options: WorkerPoolOptions) {
     // worker's event handlers, and end the host process.
     if (m.type === 'transform' && m.eventsBjson.byteLength === 0 && call.events) {
       try {
-        m.eventsBjson = encodeTransformEvents(call.events);
+        m.eventsBjson = encodeInput(call.events, 'transform');
       } catch (err) {
         // Too deep now: as the first encoding would have said. Anything else (a toJSON that throws
         // now) is the worker crash that brought the call back, which it cannot outlive.

@@ -263,7 +263,7 @@ async function tryBatch(msg: TransformMsg, started: number): Promise<boolean> {
   try {
     result = ctx.runTransformBatch({
       events: { bjson: msg.eventsBjson },
-      profilesJson: msg.profilesJson,
+      profiles: msg.profilesBjson,
       secretsJson: msg.secretsJson,
       limits,
     });
@@ -333,7 +333,7 @@ async function runTransform(msg: TransformMsg): Promise<void> {
       slice = ctx.runTransform({
         events: { bjson: msg.eventsBjson },
         count: msg.count,
-        profilesJson: msg.profilesJson,
+        profiles: msg.profilesBjson,
         secretsJson: msg.secretsJson,
         start,
         limits,
@@ -453,7 +453,7 @@ async function runSend(msg: Extract<ToWorker, { type: 'send' }>): Promise<void> 
   const abort = new AbortController();
   try {
     const result = await ctx.runSend({
-      eventsJson: msg.eventsJson,
+      events: { bjson: msg.eventsBjson },
       secretsJson: msg.secretsJson,
       limits,
       host: {

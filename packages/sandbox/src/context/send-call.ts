@@ -11,6 +11,7 @@ import type { ConsoleLine, SandboxFailure, SandboxLimits } from '../types.js';
 import { GuestCodeError } from './failures.js';
 import type { Deadline, GuestContext } from './guest-context.js';
 import { guestMsOfWorker, now } from './meter.js';
+import { readInput, type TransformInput } from './transform-call.js';
 
 /** Async host work a send() call does (fetch); provided by the worker per call. */
 export interface SendHost {
@@ -99,7 +100,7 @@ function hostStep(g: GuestContext, step: () => void): void {
 export async function runSend(
   g: GuestContext,
   input: {
-    eventsJson: string;
+    events: TransformInput;
     secretsJson: string;
     limits: SandboxLimits;
     host: SendHost;
@@ -110,6 +111,13 @@ export async function runSend(
   g.resetCall(input.limits);
   g.sendHost = input.host;
   g.callGuestMs = 0;
+  const events = readInput(g, input.events);
+  if ('error' in events) {
+    const failure = g.failureFromHandle(events.error, 'OUT_OF_MEMORY');
+    events.error.dispose();
+    g.broken = true;
+    return { error: failure, logs: [] };
+  }
   const deadline: SendDeadline = {
     mode: 'send',
     cpuMs: Math.min(input.limits.sendCpuMs, input.limits.sendWallMs),
@@ -120,7 +128,7 @@ export async function runSend(
   g.deadline = deadline;
   const args = [
     g.entryFn!,
-    ctx.newString(input.eventsJson),
+    events,
     ctx.newString(input.secretsJson),
     ctx.newNumber(input.limits.outputBytes),
   ];

@@ -13,7 +13,7 @@ import { GuestCodeError } from './failures.js';
 import type { GuestContext } from './guest-context.js';
 import { now } from './meter.js';
 
-/** The input batch: QuickJS binary form (fast path) or JSON text. */
+/** An input batch (events): QuickJS binary form (fast path) or JSON text. */
 export interface TransformInput {
   bjson?: Uint8Array;
   json?: string;
@@ -55,7 +55,8 @@ export function runTransformBatch(
   g: GuestContext,
   input: {
     events: TransformInput;
-    profilesJson: string | undefined;
+    /** The transform's profiles as QuickJS bjson (input-depth.ts), or none. */
+    profiles: Uint8Array | undefined;
     secretsJson: string;
     limits: SandboxLimits;
   },
@@ -63,17 +64,13 @@ export function runTransformBatch(
   const { ctx } = g;
   g.uses++;
   g.resetCall(input.limits);
-  const events = readInput(g, input.events);
-  if ('error' in events) {
-    events.error.dispose();
+  const inputs = readInputs(g, input);
+  if ('error' in inputs) {
+    inputs.error.dispose();
     return { outcome: 'interrupted' };
   }
-  const args = [
-    g.entryFn!,
-    events,
-    input.profilesJson === undefined ? ctx.undefined : ctx.newString(input.profilesJson),
-    ctx.newString(input.secretsJson),
-  ];
+  const { events, profiles } = inputs;
+  const args = [g.entryFn!, events, profiles, ctx.newString(input.secretsJson)];
   g.deadline = { mode: 'event', cpuMs: input.limits.transformCpuMs, checkedAt: now() };
   let r: QuickJSHandle | { error: QuickJSHandle };
   try {
@@ -108,7 +105,8 @@ export function runTransform(
   input: {
     events: TransformInput;
     count: number;
-    profilesJson: string | undefined;
+    /** The transform's profiles as QuickJS bjson (input-depth.ts), or none. */
+    profiles: Uint8Array | undefined;
     secretsJson: string;
     start: number;
     limits: SandboxLimits;
@@ -119,17 +117,18 @@ export function runTransform(
   const { ctx } = g;
   g.uses++;
   g.resetCall(input.limits);
-  const eventsHandle = readInput(g, input.events);
-  if ('error' in eventsHandle) {
-    const failure = g.failureFromHandle(eventsHandle.error, 'OUT_OF_MEMORY');
-    eventsHandle.error.dispose();
+  const inputs = readInputs(g, input);
+  if ('error' in inputs) {
+    const failure = g.failureFromHandle(inputs.error, 'OUT_OF_MEMORY');
+    inputs.error.dispose();
     g.broken = true;
     return { errors: 0, logs: [], fatal: failure };
   }
+  const { events: eventsHandle, profiles } = inputs;
   const args = [
     g.entryFn!,
     eventsHandle,
-    input.profilesJson === undefined ? ctx.undefined : ctx.newString(input.profilesJson),
+    profiles,
     ctx.newString(input.secretsJson),
     ctx.newNumber(input.start),
   ];
@@ -237,8 +236,11 @@ function readProgress(g: GuestContext): number {
   return i;
 }
 
-/** Copies the input batch into the guest (one binary copy, or JSON text when bjson is off). */
-function readInput(g: GuestContext, input: TransformInput): QuickJSHandle | { error: QuickJSHandle } {
+/**
+ * Copies an input batch (a transform's events, a send()'s) into the guest: one binary copy, or
+ * JSON text when bjson is off.
+ */
+export function readInput(g: GuestContext, input: TransformInput): QuickJSHandle | { error: QuickJSHandle } {
   const { ctx } = g;
   if (input.bjson && bjsonUsable) {
     const b = input.bjson;
@@ -254,6 +256,18 @@ function readInput(g: GuestContext, input: TransformInput): QuickJSHandle | { er
   const r = g.callHarness('parse', [jsonH]);
   jsonH.dispose();
   return r;
+}
+
+/** A transform's events and profiles (`undefined` when none) in the guest, or why they are not. */
+function readInputs(
+  g: GuestContext,
+  input: { events: TransformInput; profiles: Uint8Array | undefined },
+): { events: QuickJSHandle; profiles: QuickJSHandle } | { error: QuickJSHandle } {
+  const events = readInput(g, input.events);
+  if ('error' in events) return events;
+  const profiles = input.profiles === undefined ? g.ctx.undefined : readInput(g, { bjson: input.profiles });
+  if ('error' in profiles) g.garbage.push(events);
+  return 'error' in profiles ? profiles : { events, profiles };
 }
 
 /** Runs {@link checkBjson} in the worker's first context; later contexts keep its answer. */

@@ -253,8 +253,7 @@ TRACKED.slice = function slice(start, end) {
 // One call of fn over the whole batch. Returns 'ok' (state.results = [input index of each output,
 // outputs]), or why the host must run the batch per event instead: 'taint', 'untraceable',
 // 'error'. Console output of an attempt that does not return 'ok' is discarded by the host.
-function transformBatch(fn, events, profilesJson, secretsJson) {
-  var profiles = profilesJson === undefined ? undefined : JSONparse(profilesJson);
+function transformBatch(fn, events, profiles, secretsJson) {
   var secrets = JSONparse(secretsJson);
   var n = events.length,
     s = new Array(n);

@@ -117,8 +117,7 @@ var harness = {
   // Runs fn once per input event, from index start, keeping one entry per event in
   // state.results: { o: output } or { e: error }. The host reads state.results afterwards (also
   // after an interrupt stopped the loop midway) with one binary copy, not JSON.
-  transform: function (fn, events, profilesJson, secretsJson, start) {
-    var profiles = profilesJson === undefined ? undefined : JSONparse(profilesJson);
+  transform: function (fn, events, profiles, secretsJson, start) {
     var secrets = JSONparse(secretsJson);
     var results = state.results;
     for (var i = start; i < events.length; i++) {
@@ -198,9 +197,8 @@ var harness = {
   logs: function () {
     return JSONstringify(state.logs);
   },
-  send: function (fn, eventsJson, secretsJson, outputLimit) {
+  send: function (fn, events, secretsJson, outputLimit) {
     state.i = 0;
-    var events = JSONparse(eventsJson);
     var secrets = JSONparse(secretsJson);
     return Promise.resolve()
       .then(function () {
