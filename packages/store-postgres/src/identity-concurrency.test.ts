@@ -9,7 +9,7 @@ import { DEFAULT_CAPS, type IdentifierKind } from '@openpipes/core/identity';
 import { erasureAudit, seededRandom, waitFor } from '@openpipes/core/testing';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { PgPool, PgPoolClient } from './driver.js';
+import { blockersOf, gatedPool, waitsFor } from './gated-pool.js';
 import { identifierLockKey } from './identity-lock.js';
 import { postgresStore } from './index.js';
 import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
@@ -17,59 +17,6 @@ import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from '
 const available = await postgresAvailable();
 const schemas: string[] = [];
 const at = (minute: number) => new Date(Date.UTC(2026, 4, 4, 10, minute)).toISOString();
-
-/**
- * A one-connection pool whose next statement matching `holdAt`'s pattern waits until released; it
- * remembers the SQLSTATE of every error its connection answered with.
- */
-async function gatedPool(options: pg.PoolConfig = {}) {
-  const pool = new pg.Pool({ connectionString: postgresUrl, max: 1, ...options });
-  const pid = Number((await pool.query('SELECT pg_backend_pid() AS pid')).rows[0].pid);
-  let gate: { pattern: RegExp; reached: () => void; open: Promise<void> } | undefined;
-  const errors: string[] = [];
-  const statements: string[] = [];
-  const wrap = (client: pg.PoolClient): PgPoolClient =>
-    new Proxy(client, {
-      get(target, prop) {
-        if (prop !== 'query') {
-          const value = Reflect.get(target, prop);
-          return typeof value === 'function' ? value.bind(target) : value;
-        }
-        return async (text: string, values?: unknown[]) => {
-          statements.push(text);
-          const held = gate;
-          if (held?.pattern.test(text)) {
-            gate = undefined;
-            held.reached();
-            await held.open;
-          }
-          try {
-            return await target.query(text, values);
-          } catch (err) {
-            errors.push(String((err as { code?: unknown }).code));
-            throw err;
-          }
-        };
-      },
-    }) as unknown as PgPoolClient;
-  const gated: PgPool = { connect: async () => wrap(await pool.connect()), end: () => pool.end() };
-  /** Holds the next statement matching `pattern`: `reached` once it is held, `release` lets it run. */
-  const holdAt = (pattern: RegExp) => {
-    let release = () => {};
-    let reached = () => {};
-    const open = new Promise<void>((r) => {
-      release = r;
-    });
-    const isReached = new Promise<void>((r) => {
-      reached = r;
-    });
-    gate = { pattern, reached, open };
-    return { reached: isReached, release };
-  };
-  return { pool: gated, pid, holdAt, errors, statements, end: () => pool.end() };
-}
-
-type Gated = Awaited<ReturnType<typeof gatedPool>>;
 
 /** Two stores on one fresh schema, each on a gated one-connection pool, as two processes would be. */
 async function twoStores() {
@@ -117,17 +64,6 @@ const graph = async (schema: string) => {
      GROUP BY p.id, p.merged_into ORDER BY p.id`,
   );
   return rows;
-};
-
-/** The locks `g`'s backend waits for: 'identity' (schema-wide), 'identifier', or 'row'. */
-const waitsFor = async (g: Pick<Gated, 'pid'>) => {
-  const rows = await query<{ locktype: string; objsubid: number }>(
-    `SELECT locktype, objsubid FROM pg_locks WHERE pid = $1 AND NOT granted`,
-    [g.pid],
-  );
-  return rows.map((r) =>
-    r.locktype === 'advisory' ? (r.objsubid === 1 ? 'identity' : 'identifier') : 'row',
-  )[0];
 };
 
 describe.skipIf(!available)('identity on PostgreSQL: links racing', () => {
@@ -268,6 +204,67 @@ describe.skipIf(!available)('identity on PostgreSQL: links racing', () => {
     } finally {
       await other.query('ROLLBACK').catch(() => {});
       await Promise.all([store.close(), other.end()]);
+      await g.end();
+    }
+  });
+
+  it('gives up after 20 rounds of owners merged while it waited for their rows, and links when retried', async () => {
+    const schema = testSchema('idrounds');
+    schemas.push(schema);
+    const g = await gatedPool();
+    const store = postgresStore({ pool: g.pool, schema });
+    // Two connections take turns merging x's owner while the link waits for its row: each locks the
+    // next survivor before the other commits the merge into it, so the link's next round waits again.
+    const holders = [0, 1].map(() => new pg.Client({ connectionString: postgresUrl }));
+    await Promise.all([store.migrate(), ...holders.map((h) => h.connect())]);
+    const pids = await Promise.all(
+      holders.map(async (h) => Number((await h.query('SELECT pg_backend_pid() AS pid')).rows[0].pid)),
+    );
+    const hold = async (turn: number, id: string) => {
+      await holders[turn % 2]!.query('BEGIN');
+      await holders[turn % 2]!.query(`SELECT 1 FROM "${schema}".profiles WHERE id = $1 FOR UPDATE`, [id]);
+    };
+    const waitsOn = (turn: number) =>
+      waitFor(async () => ((await blockersOf(g.pid)).includes(pids[turn % 2]!) ? true : undefined));
+    try {
+      let owner = await link(store, ['x'], 0);
+      const survivors = Array.from({ length: 20 }, (_, i) => `prf_round_${String(i + 1).padStart(2, '0')}`);
+      await query(
+        `INSERT INTO "${schema}".profiles (id, created_at, last_seen_at) SELECT id, $2, $2 FROM unnest($1::text[]) AS id`,
+        [survivors, at(0)],
+      );
+      await hold(0, owner);
+      const from = g.statements.length;
+      const linked = link(store, ['x', 'v'], 1);
+      for (const [round, next] of survivors.entries()) {
+        await waitsOn(round);
+        await hold(round + 1, next);
+        // As a link merging x's owner into `next` writes it, under the owner's row lock.
+        const merger = holders[round % 2]!;
+        await merger.query(
+          `UPDATE "${schema}".profile_identifiers SET profile_id = $2 WHERE profile_id = $1`,
+          [owner, next],
+        );
+        await merger.query(
+          `UPDATE "${schema}".profiles SET merged_into = $2 WHERE id = $1 OR merged_into = $1`,
+          [owner, next],
+        );
+        await merger.query('COMMIT');
+        owner = next;
+      }
+      // The 20th round found its owner merged too: the transaction was rolled back and runs again,
+      // waiting for the last survivor's row; let go unchanged, it links there.
+      await waitsOn(20);
+      const sent = g.statements.slice(from);
+      expect(sent.filter((s) => s.startsWith('ROLLBACK TO SAVEPOINT'))).toHaveLength(20);
+      expect(sent.filter((s) => /^rollback$/i.test(s))).toHaveLength(1);
+      await holders[0]!.query('COMMIT');
+      expect(await linked).toBe(owner);
+      const live = (await graph(schema)).filter((r) => r.merged_into === null);
+      expect(live).toEqual([{ id: owner, merged_into: null, keys: ['v', 'x'] }]);
+    } finally {
+      await Promise.all(holders.map((h) => h.query('ROLLBACK').catch(() => {})));
+      await Promise.all([store.close(), ...holders.map((h) => h.end())]);
       await g.end();
     }
   });
