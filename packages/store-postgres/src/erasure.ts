@@ -310,9 +310,9 @@ export function erasureMethods(ctx: PgContext): ErasureMethods {
         // event that an erasure not yet committed has deleted would outlive the erasure's own
         // delete of the event's rows. Shared, as links take it: only an erasure must be kept out
         // (exclusive, the backfill's chunks held back every ingest of the store in turn). A link
-        // writing an identifier's row naming an event this sees may be uncommitted still, and both
-        // would then keep the event: an ingest links its events in the transaction that stores
-        // them, so only a late `linkProfiles` of a stored event can, and erasure finds either row.
+        // in flight beside this is not seen, nor need it be: an ingest's identifier rows commit
+        // with its events (this sees both or neither), and a late `linkProfiles` of a stored event
+        // indexes it in event_identifiers only (profiles.ts), where the primary key keeps one row.
         // Chunks of 1000 keep each statement's arrays, and its time, bounded; each chunk is its
         // own transaction, so a long list holds the lock in short turns.
         for (let i = 0; i < entries.length; i += 1000) {

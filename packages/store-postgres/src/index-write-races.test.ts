@@ -10,6 +10,8 @@ import { firstEventHelpers } from '@openpipes/core/conformance';
 import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { gatedPool } from './gated-pool.js';
+import { postgresStore } from './index.js';
 import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
@@ -190,4 +192,54 @@ describe.skipIf(!available)('retention pruning an event while it is indexed', ()
     expect(await danglingRows(schema)).toEqual([]);
     expect(await query(`SELECT 1 FROM "${schema}".event_identifiers`)).toEqual([]);
   });
+});
+
+describe.skipIf(!available)('a late link and the index backfill naming one event', () => {
+  /** A store on `schema` over a gated one-connection pool. */
+  async function gatedStore(schema: string) {
+    const g = await gatedPool();
+    const store = postgresStore({ pool: g.pool, schema });
+    stores.closing(async () => {
+      await store.close();
+      await g.end();
+    });
+    return { g, store };
+  }
+
+  /** Where the index keeps that `kind` came with E1: rows of event_identifiers, identifiers' own rows. */
+  const indexedWithE1 = (schema: string, kind: string) =>
+    query<{ at: string }>(
+      `SELECT 'event_identifiers' AS at FROM "${schema}".event_identifiers WHERE kind = $1 AND event_ref = $2
+       UNION ALL
+       SELECT 'profile_identifiers' FROM "${schema}".profile_identifiers WHERE kind = $1 AND event_ref = $2`,
+      [kind, E1],
+    );
+
+  for (const first of ['link', 'backfill'] as const) {
+    it(`index each identifier E1 carried once when the ${first} commits last`, async () => {
+      const { store, schema } = await open();
+      await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
+      const [linker, backfiller] = [await gatedStore(schema), await gatedStore(schema)];
+      const backfill = () =>
+        backfiller.store.indexEventIdentifiers({
+          entries: [
+            { kind: 'email', key: EMAIL, event_ref: E1 },
+            { kind: 'phone', key: PHONE, event_ref: E1 },
+          ],
+        });
+      // The first is held before its COMMIT; the other runs until it settles or waits for it.
+      const held = first === 'link' ? linker : backfiller;
+      const commit = held.g.holdAt(/^commit$/i);
+      const heldCall = first === 'link' ? linkE1(linker.store, 3000) : backfill();
+      await commit.reached;
+      const otherCall = watch<unknown>(first === 'link' ? backfill() : linkE1(linker.store, 3000));
+      // The second insert of (phone, E1) in event_identifiers waits for the first's commit.
+      expect(await waiterOn(held.g.pid, otherCall)).not.toBeNull();
+      commit.release();
+      await Promise.all([heldCall, otherCall.promise]);
+      expect(await indexedWithE1(schema, 'phone')).toHaveLength(1);
+      expect(await indexedWithE1(schema, 'email')).toEqual([{ at: 'profile_identifiers' }]);
+      expect(await firstEventHelpers.eventsOf(store, PHONE, 'phone')).toEqual([E1]);
+    });
+  }
 });

@@ -136,6 +136,8 @@ async function loadHoldersIn(
  * The writes of `planLinks` and the call's event index. What touches distinct rows goes in one
  * statement of data-modifying CTEs (one round trip under identity's locks); repointing older
  * merged profiles may touch a row the profile update does, so it, and the merge history, follow.
+ * `events` as {@link linkWriter} says: for events stored before, an index entry the identifier's
+ * own row holds already (the event that brought it) is not written again.
  */
 async function applyLinkWrites(
   { q, T }: PgContext,
@@ -143,14 +145,25 @@ async function applyLinkWrites(
   writes: LinkWrites,
   indexed: Array<{ kind: string; key: string; event_ref: string }>,
   now: string,
+  events: 'own' | 'stored' = 'own',
 ): Promise<void> {
   const profileColumns = sql`p(id text, merged_into text, created_at timestamptz, last_seen_at timestamptz, ip text, user_agent text)`;
   const parts: RawBuilder<unknown>[] = [];
   if (indexed.length > 0) {
+    // An identifier's own row names an ingest's events only once they are stored with it: no
+    // existing row can name an event of this ingest, and the probe is left to stored events. The
+    // identifier's lock, held, keeps its row as read here until the commit.
     parts.push(sql`indexed AS (
       INSERT INTO ${T('event_identifiers')} (kind, key, event_ref)
-      SELECT * FROM unnest(${indexed.map((r) => r.kind)}::text[], ${indexed.map((r) => r.key)}::text[],
-        ${indexed.map((r) => r.event_ref)}::text[])
+      SELECT x.kind, x.key, x.event_ref
+      FROM unnest(${indexed.map((r) => r.kind)}::text[], ${indexed.map((r) => r.key)}::text[],
+        ${indexed.map((r) => r.event_ref)}::text[]) AS x(kind, key, event_ref)
+      ${
+        events === 'stored'
+          ? sql`WHERE NOT EXISTS (SELECT 1 FROM ${T('profile_identifiers')} i
+              WHERE i.kind = x.kind AND i.key = x.key AND i.event_ref = x.event_ref)`
+          : sql``
+      }
       ON CONFLICT DO NOTHING
     )`);
   }
@@ -246,8 +259,9 @@ async function withStoredEvents({ T }: PgContext, trx: Trx, links: ProfileLink[]
  * what the links touch, the plan applied. Also what `appendEvents` runs when it links the events it
  * stores. `index` is more of the event index to write with them (identifiers consent withheld).
  * `events`: `'own'` when every event the links and `index` name was stored by the caller's
- * transaction (ingest: no other transaction sees them, so none can delete them), `'stored'`
- * otherwise (checked and locked, {@link withStoredEvents}).
+ * transaction (ingest: no other transaction sees them, so none can delete them or index them
+ * meanwhile), `'stored'` otherwise (checked and locked, {@link withStoredEvents}, and indexed in
+ * event_identifiers only, see below).
  */
 export function linkWriter(context: PgContext) {
   const loadHolders = (trx: Trx | PgContext['db'], refs: Array<{ kind: string; key: string }>) =>
@@ -280,13 +294,22 @@ export function linkWriter(context: PgContext) {
     }
     const loaded = owners.length === 0 ? [] : await loadHoldersIn(context, trx, { ids: owners });
     const { out, writes } = planLinks({ links, loaded, caps, newId });
-    // An identifier the call inserts keeps the event that brought it in its own row (migration
-    // 14): that event needs no row of event_identifiers; every other event carrying it does.
+    // An identifier ingest inserts keeps the event that brought it in its own row (migration 14):
+    // that event needs no row of event_identifiers; every other event carrying it does. Not so for
+    // an event stored before: the backfill may be indexing it at the same time, under the identity
+    // lock shared as this, and neither sees the other's uncommitted row in the other table, so the
+    // event would be indexed twice. Its rows all go to event_identifiers, whose primary key keeps
+    // one (the second insert waits for the first's commit, then does nothing). An ingest's own
+    // events are new: no backfill sees them before the commit that stores them with their rows.
     const inRow = new Set<string>();
-    for (const i of writes.newIdentifiers)
-      if (i.event_ref) inRow.add(`${identifierRef(i)}\u0000${i.event_ref}`);
+    if (events === 'own') {
+      for (const i of writes.newIdentifiers)
+        if (i.event_ref) inRow.add(`${identifierRef(i)}\u0000${i.event_ref}`);
+    } else {
+      for (const i of writes.newIdentifiers) i.event_ref = null;
+    }
     const rest = indexed.filter((e) => !inRow.has(`${identifierRef(e)}\u0000${e.event_ref}`));
-    await applyLinkWrites(context, trx, writes, rest, now);
+    await applyLinkWrites(context, trx, writes, rest, now, events);
     return out;
   };
 
