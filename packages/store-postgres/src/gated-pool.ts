@@ -6,7 +6,8 @@
  */
 import pg from 'pg';
 import type { PgPool, PgPoolClient } from './driver.js';
-import { postgresUrl, query } from './testing.js';
+import { postgresStore } from './index.js';
+import { postgresUrl, query, type testStores } from './testing.js';
 
 /**
  * A one-connection pool whose next statement matching `holdAt`'s pattern waits until released; it
@@ -66,6 +67,27 @@ export async function gatedPool(options: pg.PoolConfig = {}) {
 }
 
 export type GatedPool = Awaited<ReturnType<typeof gatedPool>>;
+
+/**
+ * A store of its own on `schema` (migrated already) over a {@link gatedPool}, closed with the other
+ * `stores` of the test file.
+ *
+ * @example
+ * const { g, store } = await gatedStore(stores, schema, { options: '-c deadlock_timeout=50' });
+ */
+export async function gatedStore(
+  stores: ReturnType<typeof testStores>,
+  schema: string,
+  options: pg.PoolConfig = {},
+) {
+  const g = await gatedPool(options);
+  const store = postgresStore({ pool: g.pool, schema });
+  stores.closing(async () => {
+    await store.close();
+    await g.end();
+  });
+  return { g, store };
+}
 
 /**
  * The lock the backend `pid` waits for, if any: 'identity' (the schema-wide advisory lock),

@@ -8,36 +8,17 @@
  */
 import { firstEventHelpers, firstEventSteps } from '@openpipes/core/conformance';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+import { postgresAvailable, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
-const schemas: string[] = [];
-const stores: Array<{ close(): Promise<void> }> = [];
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  await dropSchemas(schemas.splice(0));
-});
-
-async function open(schema: string) {
-  const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 });
-  stores.push(store);
-  await store.migrate();
-  return store;
-}
-
-function newSchema() {
-  const schema = testSchema('first_event');
-  schemas.push(schema);
-  return schema;
-}
+const stores = testStores('first_event', 2);
+afterEach(stores.close);
 
 const { at, EMAIL, PHONE, E1, E2, E3, eventsOf } = firstEventHelpers;
 
 describe.skipIf(!available)('an identifier’s first event in its own row (migration 14)', () => {
   it('writes no event_identifiers row for a new identifier, one for each event that carries it again', async () => {
-    const schema = newSchema();
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     await firstEventSteps.emailThenEmailAndPhone(store);
 
     expect(await query(`SELECT kind, key, event_ref FROM "${schema}".event_identifiers`)).toEqual([
@@ -52,8 +33,7 @@ describe.skipIf(!available)('an identifier’s first event in its own row (migra
   });
 
   it('erases the events found through a stored identifier, and leaves no pointer to them in a row another profile keeps', async () => {
-    const schema = newSchema();
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     await firstEventSteps.emailThenTwoPeople(store);
     const stored = () => query(`SELECT key, event_ref FROM "${schema}".profile_identifiers ORDER BY key`);
     expect(await stored()).toEqual([
@@ -71,8 +51,7 @@ describe.skipIf(!available)('an identifier’s first event in its own row (migra
   });
 
   it('finds the events of rows written before migration 14, and of events linked after', async () => {
-    const schema = newSchema();
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     // As migration 13 left a schema: no event_ref in the row; every event indexed in event_identifiers.
     await query(`INSERT INTO "${schema}".events (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at)
       VALUES ('${E1}', 'src_web', 'e1', false, 'purchase', '${at(0)}', '{}', '${at(0)}')`);
@@ -89,8 +68,7 @@ describe.skipIf(!available)('an identifier’s first event in its own row (migra
   });
 
   it('leaves no identifier row pointing at an event erased with another person, through a prune of that row’s profile', async () => {
-    const schema = newSchema();
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     await firstEventSteps.erasedWithAnotherPerson(store);
     expect(await query(`SELECT count(*)::int AS n FROM "${schema}".event_identifiers`)).toEqual([{ n: 0 }]);
     expect(await query(`SELECT count(*)::int AS n FROM "${schema}".profile_identifiers`)).toEqual([{ n: 0 }]);

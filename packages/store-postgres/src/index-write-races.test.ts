@@ -10,8 +10,7 @@ import { firstEventHelpers } from '@openpipes/core/conformance';
 import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { gatedPool } from './gated-pool.js';
-import { postgresStore } from './index.js';
+import { gatedStore } from './gated-pool.js';
 import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
@@ -195,17 +194,6 @@ describe.skipIf(!available)('retention pruning an event while it is indexed', ()
 });
 
 describe.skipIf(!available)('a late link and the index backfill naming one event', () => {
-  /** A store on `schema` over a gated one-connection pool. */
-  async function gatedStore(schema: string) {
-    const g = await gatedPool();
-    const store = postgresStore({ pool: g.pool, schema });
-    stores.closing(async () => {
-      await store.close();
-      await g.end();
-    });
-    return { g, store };
-  }
-
   /** Where the index keeps that `kind` came with E1: rows of event_identifiers, identifiers' own rows. */
   const indexedWithE1 = (schema: string, kind: string) =>
     query<{ at: string }>(
@@ -219,7 +207,7 @@ describe.skipIf(!available)('a late link and the index backfill naming one event
     it(`index each identifier E1 carried once when the ${first} commits last`, async () => {
       const { store, schema } = await open();
       await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
-      const [linker, backfiller] = [await gatedStore(schema), await gatedStore(schema)];
+      const [linker, backfiller] = [await gatedStore(stores, schema), await gatedStore(stores, schema)];
       const backfill = () =>
         backfiller.store.indexEventIdentifiers({
           entries: [

@@ -3,7 +3,6 @@
  * packed.ts), a detail that is its attempt's as a reference to it, and records written before (as
  * json, or a detail packed whole), read back exactly as they did.
  */
-import type { Store } from '@openpipes/core';
 import {
   recordAttempt as attempt,
   deliverOneRecord,
@@ -14,29 +13,15 @@ import {
 } from '@openpipes/core/conformance';
 import { attemptToJson, packAttempt, packJson } from '@openpipes/core/store-kit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+import { postgresAvailable, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
+const stores = testStores('packed', 2);
+afterEach(stores.close);
 
 describe.skipIf(!available)('packed details and attempts (migration 11) on PostgreSQL', () => {
-  const schemas: string[] = [];
-  const stores: Store[] = [];
-  const open = async (schema: string) => {
-    const store = postgresStore({ connectionString: postgresUrl, schema, poolSize: 2 });
-    stores.push(store);
-    await store.migrate();
-    return store;
-  };
-  afterEach(async () => {
-    await Promise.all(stores.splice(0).map((s) => s.close()));
-    await dropSchemas(schemas.splice(0));
-  });
-
   it('stores them packed, the detail as a reference to its attempt, and reads back the record as written', async () => {
-    const schema = testSchema('packed');
-    schemas.push(schema);
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     await expectRecordReads(store);
     const [row] = await query<{ detail: Buffer; data: Buffer }>(
       `SELECT d.detail, a.data FROM "${schema}".deliveries d JOIN "${schema}".delivery_attempts a ON a.delivery_id = d.id`,
@@ -50,18 +35,14 @@ describe.skipIf(!available)('packed details and attempts (migration 11) on Postg
   });
 
   it("reads a retried record through every read path: each detail its own attempt's", async () => {
-    const schema = testSchema('packed');
-    schemas.push(schema);
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     await expectRetriedRecordReads(store);
     const [row] = await query<{ detail: Buffer }>(`SELECT detail FROM "${schema}".deliveries`);
     expect([...row!.detail]).toEqual([0x02, 0x32]); // attempt "2"
   });
 
   it('reads a record written before references (detail and attempt packed whole) exactly as before', async () => {
-    const schema = testSchema('packed');
-    schemas.push(schema);
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     const id = await deliverOneRecord(store);
     const before = await store.getDelivery({ id });
     await query(`UPDATE "${schema}".deliveries SET detail = $1`, [packJson(JSON.stringify(detail))]);
@@ -70,9 +51,7 @@ describe.skipIf(!available)('packed details and attempts (migration 11) on Postg
   });
 
   it('reads a record written before migration 11 (json columns) exactly as before, once migrated', async () => {
-    const schema = testSchema('packed');
-    schemas.push(schema);
-    const store = await open(schema);
+    const { store, schema } = await stores.open();
     const id = await deliverOneRecord(store);
     const before = await store.getDelivery({ id });
     // The schema as migration 10 left it, holding the JSON text the store wrote then.
@@ -89,7 +68,7 @@ describe.skipIf(!available)('packed details and attempts (migration 11) on Postg
         `'${attemptToJson(attempt).replace(/'/g, "''")}'`,
       ),
     );
-    const again = await open(schema);
+    const { store: again } = await stores.open({ schema });
     const [type] = await query<{ t: string }>(
       `SELECT data_type AS t FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'deliveries' AND column_name = 'detail'`,
       [schema],

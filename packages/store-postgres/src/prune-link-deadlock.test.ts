@@ -20,15 +20,15 @@ import { firstEventHelpers } from '@openpipes/core/conformance';
 import { DEFAULT_CAPS } from '@openpipes/core/identity';
 import { waitFor } from '@openpipes/core/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { blockersOf, type GatedPool, gatedPool, waitsFor } from './gated-pool.js';
-import { postgresStore } from './index.js';
+import { blockersOf, type GatedPool, gatedStore, waitsFor } from './gated-pool.js';
+import type { PostgresStore } from './index.js';
 import { postgresAvailable, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
 const stores = testStores('deadlock', 2);
 afterEach(stores.close);
 
-type Store = ReturnType<typeof postgresStore>;
+type Store = PostgresStore;
 const { EMAIL, PHONE, at, evt } = firstEventHelpers;
 const OLD = evt(0);
 const RESENT = evt(5000);
@@ -84,15 +84,8 @@ const linkOld = (store: Store) =>
   });
 
 /** A store of its own on `schema`, over a gated connection whose deadlock_timeout is `timeout`. */
-async function gatedStore(schema: string, timeout: string) {
-  const g = await gatedPool({ options: `-c deadlock_timeout=${timeout}` });
-  const store = postgresStore({ pool: g.pool, schema });
-  stores.closing(async () => {
-    await store.close();
-    await g.end();
-  });
-  return { g, store };
-}
+const timedStore = (schema: string, timeout: string) =>
+  gatedStore(stores, schema, { options: `-c deadlock_timeout=${timeout}` });
 
 /** Until `g`'s backend waits on `blocker`'s. */
 const waitsOn = (g: GatedPool, blocker: GatedPool) =>
@@ -105,9 +98,9 @@ describe.skipIf(!available)('retention, ingest and a late link waiting in a cycl
       await ingest(store, OLD, 0);
       const [owner] = await store.findProfiles({ identifiers: [{ kind: 'email', key: EMAIL }] });
       const timeout = (who: string) => (who === victim ? '50ms' : '10s');
-      const L = await gatedStore(schema, timeout('link'));
-      const I = await gatedStore(schema, timeout('ingest'));
-      const P = await gatedStore(schema, timeout('prune'));
+      const L = await timedStore(schema, timeout('link'));
+      const I = await timedStore(schema, timeout('ingest'));
+      const P = await timedStore(schema, timeout('prune'));
 
       // The link holds the email's lock and its profile's row, and is about to lock OLD.
       const heldLink = L.g.holdAt(/FOR KEY SHARE/);

@@ -86,9 +86,10 @@ export async function query<R = Record<string, unknown>>(text: string, values: u
 }
 
 /**
- * Stores in schemas of their own for one test file: `open()` makes and migrates one; `closing()`
- * registers something else the test opened (a connection of its own); `close()`, the file's
- * `afterEach`, ends them all and drops the schemas.
+ * Stores in schemas of their own for one test file: `open()` makes and migrates one (`open({ schema })`
+ * another on a schema opened before, as a second process or a restart would, migrated again);
+ * `closing()` registers something else the test opened (a connection of its own); `close()`, the
+ * file's `afterEach`, ends them all and drops the schemas.
  *
  * @example
  * const stores = testStores('races', 3);
@@ -99,9 +100,9 @@ export function testStores(tag: string, poolSize: number) {
   const schemas: string[] = [];
   const closers: Array<() => Promise<void>> = [];
   return {
-    async open() {
-      const schema = testSchema(tag);
-      schemas.push(schema);
+    async open(on?: { schema: string }) {
+      const schema = on?.schema ?? testSchema(tag);
+      if (!on) schemas.push(schema);
       const store = postgresStore({ connectionString: postgresUrl, schema, poolSize });
       closers.push(() => store.close());
       await store.migrate();
