@@ -7,9 +7,9 @@
  * erasure holds, then finds the event gone.
  */
 import { firstEventHelpers } from '@openpipes/core/conformance';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
+import { ownConnection } from './gated-pool.js';
+import { postgresAvailable, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
 const stores = testStores('dangling', 2);
@@ -60,10 +60,7 @@ describe.skipIf(!available)('event_identifiers rows of events no longer stored',
     const { store, schema } = await open();
     await ingest(store, E1, 0, [{ kind: 'email', key: EMAIL }]);
     // As an erasure does: the identity lock, then its deletes, not committed yet.
-    const erasure = new pg.Client({ connectionString: postgresUrl });
-    await erasure.connect();
-    stores.closing(() => erasure.end());
-    const pid = (await erasure.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    const { client: erasure, pid } = await ownConnection(stores);
     await erasure.query('BEGIN');
     await erasure.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`openpipes:identity:${schema}`]);
     await erasure.query(`DELETE FROM "${schema}".event_identifiers WHERE event_ref = $1`, [E1]);

@@ -108,3 +108,18 @@ export async function blockersOf(pid: number): Promise<number[]> {
   const [row] = await query<{ pids: number[] }>('SELECT pg_blocking_pids($1) AS pids', [pid]);
   return row?.pids ?? [];
 }
+
+/**
+ * A connection of the test's own (to hold locks as another writer would), closed with `stores`,
+ * with its backend pid.
+ *
+ * @example
+ * const { client, pid } = await ownConnection(stores);
+ */
+export async function ownConnection(stores: ReturnType<typeof testStores>) {
+  const client = new pg.Client({ connectionString: postgresUrl });
+  await client.connect();
+  stores.closing(() => client.end());
+  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+  return { client, pid };
+}

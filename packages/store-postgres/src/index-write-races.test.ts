@@ -8,10 +8,9 @@
 
 import { firstEventHelpers } from '@openpipes/core/conformance';
 import { DEFAULT_CAPS } from '@openpipes/core/identity';
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
-import { gatedStore } from './gated-pool.js';
-import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
+import { gatedStore, ownConnection } from './gated-pool.js';
+import { postgresAvailable, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
 const stores = testStores('races', 3);
@@ -23,12 +22,9 @@ const open = () => stores.open();
 
 /** A connection of the test's own, in a transaction, with its backend pid. */
 async function holder() {
-  const client = new pg.Client({ connectionString: postgresUrl });
-  await client.connect();
-  stores.closing(() => client.end());
-  const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-  await client.query('BEGIN');
-  return { client, pid };
+  const own = await ownConnection(stores);
+  await own.client.query('BEGIN');
+  return own;
 }
 
 /** Watches a promise, to tell whether it has settled. */

@@ -87,7 +87,8 @@ export async function query<R = Record<string, unknown>>(text: string, values: u
 
 /**
  * Stores in schemas of their own for one test file: `open()` makes and migrates one (`open({ schema })`
- * another on a schema opened before, as a second process or a restart would, migrated again);
+ * another on a schema opened before, as a second process or a restart would, migrated again;
+ * `poolSize` overrides the file's);
  * `closing()` registers something else the test opened (a connection of its own); `close()`, the
  * file's `afterEach`, ends them all and drops the schemas.
  *
@@ -100,10 +101,14 @@ export function testStores(tag: string, poolSize: number) {
   const schemas: string[] = [];
   const closers: Array<() => Promise<void>> = [];
   return {
-    async open(on?: { schema: string }) {
-      const schema = on?.schema ?? testSchema(tag);
-      if (!on) schemas.push(schema);
-      const store = postgresStore({ connectionString: postgresUrl, schema, poolSize });
+    async open(on: { schema?: string; poolSize?: number } = {}) {
+      const schema = on.schema ?? testSchema(tag);
+      if (!on.schema) schemas.push(schema);
+      const store = postgresStore({
+        connectionString: postgresUrl,
+        schema,
+        poolSize: on.poolSize ?? poolSize,
+      });
       closers.push(() => store.close());
       await store.migrate();
       return { store, schema };
@@ -112,7 +117,8 @@ export function testStores(tag: string, poolSize: number) {
       closers.push(close);
     },
     async close(): Promise<void> {
-      for (const close of closers.splice(0)) await close();
+      // Last opened first: a connection of the test's own may hold a lock a store's query waits for.
+      for (const close of closers.splice(0).reverse()) await close();
       await dropSchemas(schemas.splice(0));
     },
   };
