@@ -28,14 +28,13 @@ const available = await postgresAvailable();
 const stores = testStores('deadlock', 2);
 afterEach(stores.close);
 
-type Store = PostgresStore;
 const { EMAIL, PHONE, at, evt } = firstEventHelpers;
 const OLD = evt(0);
 const RESENT = evt(5000);
 const pipe = { pipe_id: 'pip_1', destination_id: 'dst_1' };
 
 /** Ingests event `id` with the sender's id `order-1` and the email, linked in its transaction. */
-const ingest = (store: Store, id: string, ms: number) =>
+const ingest = (store: PostgresStore, id: string, ms: number) =>
   store.appendEvents({
     sourceId: 'src_web',
     events: [
@@ -69,7 +68,7 @@ const identifier = (kind: 'email' | 'phone', key: string, ms: number) => ({
 });
 
 /** A late link of the old event: the email with a phone new to the store. */
-const linkOld = (store: Store) =>
+const linkOld = (store: PostgresStore) =>
   store.linkProfiles({
     links: [
       {
@@ -132,8 +131,9 @@ describe.skipIf(!available)('retention, ingest and a late link waiting in a cycl
       }
       expect(P.g.errors).toEqual([]);
 
-      // Every call's effect is kept. The link's profile (its retry found OLD gone: nothing of OLD
-      // indexed), the re-sent event stored once with its delivery, its dedup row naming it.
+      // Every call's effect is kept. The link's (OLD was gone once it could lock it: the link is
+      // applied, OLD not indexed), the re-sent event stored once with its delivery, its dedup row
+      // naming it.
       expect(await linked).toEqual([owner!.id]);
       const [profile] = await store.findProfiles({ identifiers: [{ kind: 'phone', key: PHONE }] });
       expect(profile?.id).toBe(owner!.id);
@@ -143,8 +143,8 @@ describe.skipIf(!available)('retention, ingest and a late link waiting in a cycl
       expect(await query(`SELECT kind, event_ref FROM "${schema}".event_identifiers`)).toEqual([
         { kind: 'email', event_ref: RESENT },
       ]);
-      // The email's row keeps OLD as the event that brought it (readers join events); the phone,
-      // linked once OLD was gone, names none.
+      // The email's row keeps OLD as the event that brought it (readers join events); the phone's,
+      // inserted by a link of a stored event, names none (profiles.ts).
       expect(
         await query(`SELECT kind, event_ref FROM "${schema}".profile_identifiers ORDER BY kind`),
       ).toEqual([

@@ -63,7 +63,11 @@ export function pruneMethods({ db, T, guard, tx }: PgContext): PruneMethods {
           // skipped) or committed before this statement; one that came after waits for this
           // commit and finds the event gone. The identity lock would do it too, but would hold
           // ingest's links up behind every chunk, and ingest's locks (dedup rows it upserted)
-          // taken before it waits for that lock could close a cycle with this prune.
+          // taken before it waits for that lock could close a cycle with this prune. One cycle
+          // remains, rare and harmless: a late link of an event this prune locked waits for it,
+          // the prune for a re-sent event's dedup row an ingest upserted, that ingest for the
+          // link's identifier lock. PostgreSQL rolls one back (40P01) and `tx` runs it again
+          // (prune-link-deadlock.test.ts).
           if (ids.length > 0) {
             await sql`DELETE FROM ${T('event_identifiers')} WHERE event_ref = ANY(${ids}::text[])`.execute(
               trx,
