@@ -4,13 +4,12 @@
  */
 
 import { DEFAULT_CAPS, type IdentifierKind, type ProfileLink } from '@openpipes/core/identity';
-import { afterAll, describe, expect, it } from 'vitest';
-import { postgresStore } from './index.js';
-import { dropSchemas, postgresAvailable, postgresUrl, query, testSchema } from './testing.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { postgresAvailable, query, testStores } from './testing.js';
 
 const available = await postgresAvailable();
-const batched = testSchema('links_batched');
-const oneByOne = testSchema('links_single');
+const stores = testStores('links', 2);
+afterEach(stores.close);
 
 /** A small deterministic generator (mulberry32), so a failure replays. */
 function random(seed: number) {
@@ -73,14 +72,9 @@ const dump = async (schema: string) =>
   );
 
 describe.skipIf(!available)('linkProfiles: one call of many links', () => {
-  afterAll(async () => {
-    await dropSchemas([batched, oneByOne]);
-  });
-
   it('leaves the same profiles, identifiers, merges and index as one call per link', async () => {
-    const a = postgresStore({ connectionString: postgresUrl, schema: batched, poolSize: 2 });
-    const b = postgresStore({ connectionString: postgresUrl, schema: oneByOne, poolSize: 2 });
-    await Promise.all([a.migrate(), b.migrate()]);
+    const { store: a, schema: batched } = await stores.open();
+    const { store: b, schema: oneByOne } = await stores.open();
     const now = '2026-05-02T00:00:00.000Z';
     const counter = (seed: number) => {
       let n = 0;
@@ -113,6 +107,5 @@ describe.skipIf(!available)('linkProfiles: one call of many links', () => {
           .length,
       ).toBeGreaterThan(0);
     }
-    await Promise.all([a.close(), b.close()]);
   });
 });
