@@ -255,6 +255,44 @@ export function runEngineConfigElsewhere(options: EngineConformanceOptions): voi
       expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
     });
 
+    it('starts the lane of a destination made by the writer when woken for it, after wakes for a destination it deleted', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const { writer, dispatcher } = await split([platform.host], { wakes: true, config: false });
+      const first = await passThroughPipe(writer, {
+        name: 'platform',
+        send: taggedSend(`${platform.url}/events`, 'send-1'),
+      });
+      await dispatcher.start();
+      await writer.ingest('web', orderEvents(['ord_first']));
+      await settled(writer, first.pipe.id, 1);
+      // Deleted by the dispatcher's process; the writer's configuration (its clock stands still)
+      // still has the pipe, so its ingest goes on waking the dispatcher for a destination it does
+      // not know.
+      await dispatcher.pipes.delete(first.pipe.id);
+      await dispatcher.destinations.delete(first.destination.id);
+      for (const id of ['ord_gone_1', 'ord_gone_2', 'ord_gone_3'])
+        await writer.ingest('web', orderEvents([id]));
+
+      // Then the writer makes another destination and at once ingests for it (the poll is an hour away).
+      const destination = await writer.destinations.create({
+        name: 'platform-2',
+        send: taggedSend(`${platform.url}/events`, 'send-2'),
+      });
+      const pipe = await writer.pipes.create({
+        name: 'to-platform-2',
+        source_id: first.source.id,
+        destination_id: destination.id,
+        transform: null,
+      });
+      await writer.pipes.enable(pipe.id);
+      await writer.destinations.enable(destination.id);
+      await writer.ingest('web', orderEvents(['ord_new']));
+      const deliveries = await settled(writer, pipe.id, 1);
+      expect(deliveries.map((d) => d.status)).toEqual(['delivered']);
+      const sent = platform.requests.map((r) => r.json as { v: string });
+      expect(sent.map((body) => body.v)).toEqual(['send-1', 'send-2']);
+    });
+
     it('starts the lane of a destination enabled by the writer when woken for it while its cached configuration shows it disabled', async () => {
       const platform = await h.server(() => ({ body: { ok: true } }));
       const { writer, dispatcher, advance } = await split([platform.host], { wakes: true, config: false });
