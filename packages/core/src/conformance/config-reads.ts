@@ -25,13 +25,21 @@ const sentOrderIds = (requests: RecordedTestRequest[]) =>
     ),
   );
 
+// long-function: one list of it() cases sharing the engine harness and the counting engine set up at its top; every store runs it, the engine's executable spec
 export function runEngineConfigReads(options: EngineConformanceOptions): void {
   describe(`configuration reads of ingest on ${options.name}`, () => {
     const h = engineHarness(options, { prefix: 'reads' });
 
-    /** An engine whose store counts its config revision queries; polling once an hour. */
-    const countingEngine = async (egress: string[]) => {
-      const db = h.dbName();
+    /**
+     * An engine whose store counts its config revision queries; polling once an hour. With
+     * `wakes`, it is woken only through them (as another process's PostgreSQL NOTIFY wakes it),
+     * not by its store's own signals.
+     */
+    const countingEngine = async (
+      egress: string[],
+      wakes?: Set<(ids: string[]) => void>,
+      db = h.dbName(),
+    ) => {
       const store = await options.openStore(db);
       let revisionQueries = 0;
       const now = Date.now();
@@ -42,13 +50,23 @@ export function runEngineConfigReads(options: EngineConformanceOptions): void {
             revisionQueries++;
             return store.configRevision();
           },
+          ...(wakes
+            ? {
+                async subscribe(listener: (ids: string[]) => void) {
+                  wakes.add(listener);
+                  return async () => {
+                    wakes.delete(listener);
+                  };
+                },
+              }
+            : {}),
         },
         egressAllow: egress,
         clock: () => now,
         // Only a wake-up can start a lane in time: the poll never comes during a case.
         dispatcher: { pollIntervalMs: hourMs },
       });
-      return { pipes, revisionQueries: () => revisionQueries };
+      return { pipes, revisionQueries: () => revisionQueries, now };
     };
 
     /** Revision queries asked during `calls` ingest calls of one event each (ids `${prefix}_<n>`). */
@@ -84,6 +102,41 @@ export function runEngineConfigReads(options: EngineConformanceOptions): void {
       const held = await pipes.deliveries.list(pipe.id, { status: 'pending', limit: 100 });
       expect(held.data).toHaveLength(calls + 1);
       expect(sentOrderIds(platform.requests)).toHaveLength(calls + 1);
+    });
+
+    it('wakes for a deleted destination, from a writer whose configuration still has a pipe to it, cost no revision query per ingest', async () => {
+      const platform = await h.server(() => ({ body: { ok: true } }));
+      const db = h.dbName();
+      const wakes = new Set<(ids: string[]) => void>();
+      const { pipes: dispatcher, revisionQueries, now } = await countingEngine([platform.host], wakes, db);
+      // Another process's ingest, waking the dispatcher. Its clock stands still at the dispatcher's
+      // time too: its configuration cache, once read, stays as it was, as any process's may for its
+      // staleness allowance.
+      const writer = await h.engine(db, {
+        roles: ['ingest'],
+        clock: () => now,
+        onDeliveriesDue: (ids) => {
+          for (const wake of wakes) wake(ids);
+        },
+      });
+      await writer.start();
+      const { pipe, destination } = await passThroughPipe(writer, {
+        name: 'platform',
+        send: postSend(`${platform.url}/events`),
+      });
+      await dispatcher.start();
+      await writer.ingest('web', orderEvents(['before_delete']));
+      await settled(writer, pipe.id, 1);
+
+      // Deleted by the dispatcher's process: the writer's configuration still delivers to it.
+      await dispatcher.pipes.delete(pipe.id);
+      await dispatcher.destinations.delete(destination.id);
+      const deletedQueries = await measure(writer, revisionQueries, 'deleted');
+      await dispatcher.idle();
+      // The one read after the deletes (this process's own writes) and at most one more for the
+      // first wake naming the destination it no longer knows; not one per ingest.
+      expect(deletedQueries).toBeLessThanOrEqual(2);
+      expect(sentOrderIds(platform.requests)).toEqual(['before_delete']);
     });
 
     it('a destination enabled again gets the next ingest delivered at once', async () => {
