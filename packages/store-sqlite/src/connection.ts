@@ -14,6 +14,7 @@ import {
   SqliteIntrospector,
   SqliteQueryCompiler,
 } from 'kysely';
+import { backgroundWalLimitPages, type Checkpointer, startCheckpointer } from './checkpointer.js';
 import { Took, type WriteTurnHandle, writeTurnOf } from './write-turn.js';
 
 /** The part of a better-sqlite3 `Database` the store uses (so callers may pass their own). */
@@ -44,6 +45,10 @@ export interface ConnectionOptions {
   busyTimeoutMs?: number;
   /** The process's write turn (write-turn.ts), shared by its threads that write this file. */
   writeTurn?: SharedArrayBuffer;
+  /** Who checkpoints the write-ahead log (checkpointer.ts); see `SqliteStoreOptions`. */
+  checkpoints?: 'inline' | 'background' | 'background-elsewhere';
+  /** The writers' `wal_autocheckpoint` with background checkpoints (tests make it small). */
+  backgroundWalLimitPages?: number;
 }
 
 type Statement = ReturnType<SqliteDatabase['prepare']>;
@@ -69,10 +74,15 @@ export interface SqliteContext {
   tx<T>(fn: () => T, options?: { spill?: boolean }): T;
   /** Writes an audit entry (inside the caller's transaction). */
   insertAudit(entry: AuditEntry | undefined): void;
+  /**
+   * Runs `fn` while the checkpoint thread (checkpointer.ts) holds off, for a checkpoint of the
+   * caller's own that must find the log free (erasure's TRUNCATE); with none, just runs it.
+   */
+  withoutCheckpoints<T>(fn: () => T): T;
 }
 
-/** The connection, and its `close()`. */
-export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => void };
+/** The connection, and its `close()` (resolved once the checkpoint thread, if any, has ended). */
+export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => Promise<void> };
 
 /** Opens (lazily) the store's database. */
 export function createConnection(options: ConnectionOptions): Connection {
@@ -83,6 +93,8 @@ export function createConnection(options: ConnectionOptions): Connection {
   // The connection's own temp_store (0 DEFAULT, 1 FILE, 2 MEMORY), which a write transaction
   // restores after it (see inTransaction): a host's database may come with its own setting.
   let tempStore = 0;
+  let checkpointer: Checkpointer | null = null;
+  const checkpoints = options.checkpoints ?? 'inline';
   const db = (): SqliteDatabase => {
     if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the SQLite store is closed' });
     if (handle) return handle;
@@ -98,6 +110,11 @@ export function createConnection(options: ConnectionOptions): Connection {
     // does not linger beside the new one; erasure turns it fully on (docs/erasure.md).
     opened.pragma('secure_delete = FAST');
     tempStore = Number(opened.pragma('temp_store', { simple: true })) || 0;
+    if (checkpoints !== 'inline')
+      opened.pragma(`wal_autocheckpoint = ${options.backgroundWalLimitPages ?? backgroundWalLimitPages}`);
+    // Only for a file of the store's own opening: another thread cannot open a handle it was given.
+    if (checkpoints === 'background' && options.filename && !options.database && !checkpointer)
+      checkpointer = startCheckpointer(options.filename, options.synchronous ?? 'NORMAL');
     handle = opened;
     return opened;
   };
@@ -175,13 +192,16 @@ export function createConnection(options: ConnectionOptions): Connection {
       return prepare(compiled.sql).run(...compiled.parameters).changes;
     },
     tx: inTransaction,
-    close: () => {
-      if (closed) return;
-      closed = true;
-      statements.clear();
-      runner = null;
-      if (handle?.open) handle.close();
-      handle = null;
+    withoutCheckpoints: (fn) => (checkpointer ? checkpointer.paused(fn) : fn()),
+    close: async () => {
+      if (!closed) {
+        closed = true;
+        statements.clear();
+        runner = null;
+        if (handle?.open) handle.close();
+        handle = null;
+      }
+      await checkpointer?.stop();
     },
   };
 }

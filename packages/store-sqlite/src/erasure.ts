@@ -263,7 +263,7 @@ function eraseInTransaction(ctx: SqliteContext, input: EraseInput): ErasureCount
 
 /** The store's erasure and export methods. */
 export function erasureMethods(ctx: SqliteContext): ErasureMethods {
-  const { db, qb, all, tx, prepare } = ctx;
+  const { db, qb, all, tx, prepare, withoutCheckpoints } = ctx;
 
   /** VACUUM, then a checkpoint that truncates the log; false when another connection held it up. */
   const compact = (): boolean => {
@@ -271,7 +271,10 @@ export function erasureMethods(ctx: SqliteContext): ErasureMethods {
       // Outside a write transaction, so VACUUM's copy of the whole file goes to a temporary file,
       // not memory (connection.ts keeps temp_store = MEMORY to write transactions).
       db().exec('VACUUM');
-      const [result] = db().pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      // The checkpoint thread, if the store has one, holds off: its pass would make this one busy.
+      const [result] = withoutCheckpoints(() => db().pragma('wal_checkpoint(TRUNCATE)')) as Array<{
+        busy: number;
+      }>;
       return result?.busy === 0;
     } catch {
       return false;

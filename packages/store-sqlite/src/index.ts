@@ -60,6 +60,16 @@ export interface SqliteStoreOptions {
    * (through `workerData`). Correctness never depends on it: SQLite's lock still orders writers.
    */
   writeTurn?: SharedArrayBuffer;
+  /**
+   * Who copies the write-ahead log into the file (a checkpoint). `inline` (default): SQLite's own
+   * way, the thread whose commit took the log past 1,000 pages, which stops for the copy and its
+   * fsyncs. `background`: a thread of the store's own does it every 50 ms without blocking writers,
+   * and the writers only past 8,192 pages (checkpointer.ts); for a store opened by `filename`.
+   * `background-elsewhere`: another store of this process on the same file has that thread (as
+   * `openpipes serve`'s dispatch thread's store: the main thread's runs it); this one's writers
+   * only take the higher threshold.
+   */
+  checkpoints?: 'inline' | 'background' | 'background-elsewhere';
 }
 
 /**
@@ -82,8 +92,7 @@ export function sqliteStore(options: SqliteStoreOptions = {}): Store {
     migrate: () => runMigrations(context),
     migrationStatus: () => readMigrationStatus(context),
     async close() {
-      connection.close();
-      await packer.close();
+      await Promise.all([connection.close(), packer.close()]);
     },
     ...entityMethods(context),
     ...secretValueMethods(context),

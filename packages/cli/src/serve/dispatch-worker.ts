@@ -29,6 +29,8 @@ async function openStore(database: DispatchThreadConfig['database']): Promise<St
   if (database.kind === 'sqlite')
     return sqliteStore({
       filename: database.filename,
+      // The main thread's store runs the checkpoint thread (server.ts).
+      checkpoints: 'background-elsewhere',
       ...(database.writeTurn ? { writeTurn: database.writeTurn } : {}),
     });
   const { postgresStore } = await import('@openpipes/store-postgres');

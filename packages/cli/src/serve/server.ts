@@ -193,11 +193,12 @@ async function openStore(
     const existed = existsSync(filename) && statSync(filename).size > 0;
     const credentials = sqliteCredentials(io.env, filename, existed);
     // Shared with the dispatch thread's store: the two threads take turns to write without
-    // sleeping in SQLite's busy handler.
+    // sleeping in SQLite's busy handler. This store's thread checkpoints the log for both, so that
+    // neither stops for it (the dispatch thread's store is `background-elsewhere`).
     const writeTurn = createWriteTurn();
     return {
       credentials,
-      store: sqliteStore({ filename, writeTurn }),
+      store: sqliteStore({ filename, writeTurn, checkpoints: 'background' }),
       databaseLabel: `SQLite ${filename}`,
       writeTurn,
     };
