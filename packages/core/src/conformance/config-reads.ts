@@ -79,6 +79,20 @@ export function runEngineConfigReads(options: EngineConformanceOptions): void {
       return revisionQueries() - before;
     };
 
+    /**
+     * Ingests warm-up events until one costs no revision query, and says how many: on PostgreSQL
+     * the store tells of configuration writes by NOTIFY, and one of the set-up's may come a call
+     * or two late.
+     */
+    const warm = async (pipes: Pipes, revisionQueries: () => number, prefix: string) => {
+      for (let n = 1; n <= 10; n++) {
+        const before = revisionQueries();
+        await pipes.ingest('web', orderEvents([`${prefix}_warm_${n}`]));
+        if (revisionQueries() === before) return n;
+      }
+      throw new Error('every warm-up ingest asked for the config revision');
+    };
+
     it('an enabled pipe to a disabled destination costs ingest no more revision queries than all enabled', async () => {
       const platform = await h.server(() => ({ body: { ok: true } }));
       const { pipes, revisionQueries } = await countingEngine([platform.host]);
@@ -87,21 +101,24 @@ export function runEngineConfigReads(options: EngineConformanceOptions): void {
         send: postSend(`${platform.url}/events`),
       });
       await pipes.start();
-      // The first call after the writes above reads the configuration once; what follows is the run.
-      await pipes.ingest('web', orderEvents(['warm_enabled']));
+      // The first call after the writes above reads the configuration; what follows is the run.
+      const warmEnabled = await warm(pipes, revisionQueries, 'enabled');
       const enabledQueries = await measure(pipes, revisionQueries, 'enabled');
-      await settled(pipes, pipe.id, calls + 1);
+      await settled(pipes, pipe.id, calls + warmEnabled);
 
       await pipes.destinations.disable(destination.id);
-      await pipes.ingest('web', orderEvents(['warm_disabled']));
+      const warmDisabled = await warm(pipes, revisionQueries, 'disabled');
       const disabledQueries = await measure(pipes, revisionQueries, 'disabled');
-      expect({ enabledQueries, disabledQueries }).toEqual({ enabledQueries: 0, disabledQueries: 0 });
+      // At most one each: a notification of the set-up's writes can still come after a warm-up
+      // call that asked nothing. A query per ingest (the defect this guards) would count 20.
+      expect(enabledQueries).toBeLessThanOrEqual(1);
+      expect(disabledQueries).toBeLessThanOrEqual(1);
 
       // Held for the destination, never sent to it while it is disabled.
       await pipes.idle();
       const held = await pipes.deliveries.list(pipe.id, { status: 'pending', limit: 100 });
-      expect(held.data).toHaveLength(calls + 1);
-      expect(sentOrderIds(platform.requests)).toHaveLength(calls + 1);
+      expect(held.data).toHaveLength(calls + warmDisabled);
+      expect(sentOrderIds(platform.requests)).toHaveLength(calls + warmEnabled);
     });
 
     it('wakes for a deleted destination, from a writer whose configuration still has a pipe to it, cost no revision query per ingest', async () => {
