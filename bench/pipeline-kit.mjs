@@ -207,11 +207,17 @@ const hex = process.env.BENCH_HASHED_IDENTIFIERS
   ? (n) => createHash('sha256').update(String(n)).digest('hex')
   : (n) => n.toString(16).padStart(8, '0').repeat(8);
 
+// The sender's event ids: `ord_<n>`, in order; or with BENCH_RANDOM_EVENT_IDS=1 in random order, as
+// the UUIDs most senders make are (each then lands on its own page of the indexes keyed by it).
+const eventIdOf = process.env.BENCH_RANDOM_EVENT_IDS
+  ? (n) => createHash('sha256').update(`ord_${n}`).digest('hex').slice(0, 32)
+  : (n) => `ord_${n}`;
+
 /** Event number `i` of the yardstick: a purchase (or, with `type`, another type) with four identifiers. */
 export const purchaseOf = (i, type = 'purchase') => ({
   event_type: type,
   event_time: new Date().toISOString(),
-  event_id: `ord_${i}`,
+  event_id: eventIdOf(i),
   event_payload: {
     order_id: `ord_${i}`,
     revenue: 129.9,
