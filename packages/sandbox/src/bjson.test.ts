@@ -155,6 +155,37 @@ describe('encodeBjson stands for what JSON.stringify makes of a value', () => {
     });
     expect(() => encodeBjson([boom])).toThrow('a getter that throws');
   });
+
+  it('throws for a BigInt a toJSON answers with, even where the host gave BigInt a toJSON of its own', () => {
+    // JSON.stringify calls one toJSON per value, then throws for the BigInt it answered with; an
+    // encoder that asked JSON.stringify about that BigInt got the prototype's string and wrote
+    // nothing, and the guest read the bytes after it as the value.
+    const prototype = BigInt.prototype as { toJSON?: () => string };
+    prototype.toJSON = function (this: bigint) {
+      return String(this);
+    };
+    try {
+      for (const answer of [5n, Object(5n)]) {
+        const value = { a: { toJSON: () => answer }, b: 'after' };
+        expect(() => JSON.stringify(value)).toThrow(TypeError);
+        expect(() => encodeBjson(value)).toThrow(TypeError);
+      }
+    } finally {
+      delete prototype.toJSON;
+    }
+  });
+
+  it('asks a Proxy only what JSON.stringify asks it (no getPrototypeOf)', () => {
+    const proxy = new Proxy(
+      { a: 1 },
+      {
+        getPrototypeOf() {
+          throw new Error('getPrototypeOf asked');
+        },
+      },
+    );
+    expect(new BjsonReader(encodeBjson([proxy])).value()).toEqual(JSON.parse(JSON.stringify([proxy])));
+  });
 });
 
 function captureMessage(f: () => unknown): string {

@@ -27,6 +27,20 @@ function unbox(v: object): unknown {
   return BigInt.prototype.valueOf.call(v);
 }
 
+/**
+ * Whether `v` is a Number, String, Boolean or BigInt object. Plain objects skip the (native) check.
+ * A Proxy's getPrototypeOf trap, which JSON.stringify never calls, may throw: a Proxy is no boxed
+ * primitive, so the throw only says that.
+ */
+function isBoxed(v: object): boolean {
+  try {
+    if (Object.getPrototypeOf(v) === Object.prototype) return false;
+  } catch {
+    return false;
+  }
+  return types.isBoxedPrimitive(v);
+}
+
 class Writer {
   buf: Buffer;
   pos = 0;
@@ -210,14 +224,15 @@ function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number
         }
         if (++depth > maxDepth) throw new BjsonTooDeep('input');
         if (Array.isArray(v)) writeArray(v);
-        // Plain objects skip the (native) boxed-primitive check.
-        else if (Object.getPrototypeOf(v) !== Object.prototype && types.isBoxedPrimitive(v)) write(unbox(v));
+        else if (isBoxed(v)) write(unbox(v));
         else writeObject(v as Record<string, unknown>);
         depth--;
         return;
       case 'bigint':
-        JSON.stringify(v); // throws the TypeError JSON.stringify throws for it
-        return;
+        // JSON.stringify's TypeError. Not by asking it about `v`: the host may have given BigInt
+        // a toJSON, which JSON.stringify would call here although this BigInt is what a toJSON
+        // answered (called once per value), and the value would be written as nothing.
+        throw new TypeError('Do not know how to serialize a BigInt');
       default:
         body.byte(TAG_NULL);
     }
