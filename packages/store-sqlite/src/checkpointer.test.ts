@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -95,5 +96,19 @@ describe('background checkpoints (checkpointer.ts)', () => {
     });
     await missing?.stop();
     expect(failures).toHaveLength(1);
+  });
+
+  it('lets a program that awaits close() last go on after it (the thread is waited for, not left unsettled)', () => {
+    // A program whose store is all that is left: with the thread unreferenced while it stops, the
+    // event loop emptied before close() settled, and Node ended it there (exit code 13,
+    // "unsettled top-level await"), the lines after close() never run.
+    const program = `
+      import { sqliteStore } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)};
+      const store = sqliteStore({ filename: ${JSON.stringify(tempFile())}, checkpoints: 'background' });
+      await store.migrate();
+      await store.close();
+      console.log('after close');`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', program], { encoding: 'utf8' });
+    expect(out.trim()).toBe('after close');
   });
 });

@@ -95,6 +95,9 @@ export function startCheckpointer(
     },
     stop() {
       if (!stopping) {
+        // Referenced again while it stops: a program whose last await is the store's close() would
+        // otherwise end there, its event loop empty, with that promise unsettled.
+        worker.ref();
         worker.postMessage('stop');
         // A thread stuck in a call (a checkpoint on a hung disk) is stopped, not waited for.
         const hung = setTimeout(() => void worker.terminate(), 2_000);
