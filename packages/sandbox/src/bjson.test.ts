@@ -175,6 +175,12 @@ describe('encodeBjson stands for what JSON.stringify makes of a value', () => {
     }
   });
 
+  it('unboxes a Number object as JSON.stringify does (ToNumber: its valueOf answering a BigInt throws)', () => {
+    const value = [Object.assign(new Number(1), { valueOf: () => 5n })];
+    expect(() => JSON.stringify(value)).toThrow(TypeError);
+    expect(() => encodeBjson(value)).toThrow(TypeError);
+  });
+
   it('asks a Proxy only what JSON.stringify asks it (no getPrototypeOf)', () => {
     const proxy = new Proxy(
       { a: 1 },

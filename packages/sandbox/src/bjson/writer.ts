@@ -21,7 +21,9 @@ import {
 
 /** What `JSON.stringify` writes for a Number, String, Boolean or BigInt object: the primitive. */
 function unbox(v: object): unknown {
-  if (types.isNumberObject(v)) return Number(v);
+  // Unary plus is ToNumber, as JSON.stringify's: Number() would turn a BigInt its valueOf answers
+  // into a number instead of throwing.
+  if (types.isNumberObject(v)) return +(v as number);
   if (types.isStringObject(v)) return String(v);
   if (types.isBooleanObject(v)) return Boolean.prototype.valueOf.call(v);
   return BigInt.prototype.valueOf.call(v);
