@@ -50,6 +50,16 @@ describe('background checkpoints (checkpointer.ts)', () => {
     });
   });
 
+  it("stays inline with a handle of the host's: no thread can share it, so no higher threshold", () => {
+    const database = new Database(tempFile());
+    const connection = createConnection({ database: database as never, checkpoints: 'background' });
+    open.push(connection);
+    expect(connection.db().pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    const elsewhere = createConnection({ filename: tempFile(), checkpoints: 'background-elsewhere' });
+    open.push(elsewhere);
+    expect(elsewhere.db().pragma('wal_autocheckpoint', { simple: true })).toBe(8192);
+  });
+
   it('keeps the log bounded: the writers start it again past their threshold', () => {
     const filename = tempFile();
     const connection = connectionTo(filename, { checkpoints: 'background', backgroundWalLimitPages: 64 });

@@ -64,7 +64,8 @@ export interface SqliteStoreOptions {
    * Who copies the write-ahead log into the file (a checkpoint). `inline` (default): SQLite's own
    * way, the thread whose commit took the log past 1,000 pages, which stops for the copy and its
    * fsyncs. `background`: a thread of the store's own does it every 50 ms without blocking writers,
-   * and the writers only past 8,192 pages (checkpointer.ts); for a store opened by `filename`.
+   * and the writers only past 8,192 pages (checkpointer.ts); for a store opened by `filename` (with
+   * a `database` of the host's it stays `inline`: another thread cannot share that handle).
    * `background-elsewhere`: another store of this process on the same file has that thread (as
    * `openpipes serve`'s dispatch thread's store: the main thread's runs it); this one's writers
    * only take the higher threshold.
