@@ -5,7 +5,7 @@
  */
 import { slackStandIn, startTestServer, type TestServer, teamsStandIn } from '@openpipes/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openpipes, type ServeProcess, startServe, stopAll } from './helpers.js';
+import { openpipes, openpipesOk, type ServeProcess, startServe, stopAll } from './helpers.js';
 
 describe('openpipes alerts and audit', () => {
   let slack: TestServer;
@@ -76,7 +76,8 @@ describe('openpipes alerts and audit', () => {
   it('updates and deletes channels; every change is in the audit trail with its actor', async () => {
     const key = (await cli(['keys', 'create', '--name', 'oncall', '--scope', 'write', '--json'])).json();
     const asOncall = { OPENPIPES_URL: serve.url, OPENPIPES_TOKEN: key.token };
-    const updated = await openpipes(
+    // openpipesOk: a refusal shows its stderr (once seen empty under a loaded CI-like run).
+    const updated = await openpipesOk(
       ['alerts', 'update', 'ops-teams', '--kind', 'delivery_dead,pipe_failing'],
       {
         env: asOncall,
