@@ -84,6 +84,22 @@ export interface SqliteContext {
 /** The connection, and its `close()` (resolved once the checkpoint thread, if any, has ended). */
 export type Connection = Omit<SqliteContext, 'insertAudit'> & { close: () => Promise<void> };
 
+/** The store's database, opened and set up as every connection of the store's is. */
+function openDatabase(options: ConnectionOptions, busyTimeoutMs: number): SqliteDatabase {
+  const opened =
+    typeof options.database === 'function'
+      ? options.database()
+      : (options.database ??
+        (new Database(options.filename ?? './openpipes.db') as unknown as SqliteDatabase));
+  opened.pragma('journal_mode = WAL');
+  opened.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
+  opened.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  // Freed space inside pages written anyway is zeroed (no extra I/O), so an old copy of a row
+  // does not linger beside the new one; erasure turns it fully on (docs/erasure.md).
+  opened.pragma('secure_delete = FAST');
+  return opened;
+}
+
 /** Opens (lazily) the store's database. */
 export function createConnection(options: ConnectionOptions): Connection {
   const turn = options.writeTurn ? writeTurnOf(options.writeTurn) : null;
@@ -98,17 +114,7 @@ export function createConnection(options: ConnectionOptions): Connection {
   const db = (): SqliteDatabase => {
     if (closed) throw new PipesError({ code: 'ENGINE_STOPPED', message: 'the SQLite store is closed' });
     if (handle) return handle;
-    const opened =
-      typeof options.database === 'function'
-        ? options.database()
-        : (options.database ??
-          (new Database(options.filename ?? './openpipes.db') as unknown as SqliteDatabase));
-    opened.pragma('journal_mode = WAL');
-    opened.pragma(`synchronous = ${options.synchronous ?? 'NORMAL'}`);
-    opened.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    // Freed space inside pages written anyway is zeroed (no extra I/O), so an old copy of a row
-    // does not linger beside the new one; erasure turns it fully on (docs/erasure.md).
-    opened.pragma('secure_delete = FAST');
+    const opened = openDatabase(options, busyTimeoutMs);
     tempStore = Number(opened.pragma('temp_store', { simple: true })) || 0;
     // Only for a file of the store's own opening: another thread cannot open a handle it was given.
     if (checkpoints === 'background' && options.filename && !options.database && !checkpointer)
