@@ -25,11 +25,10 @@ function inputTooDeep(call: 'transform' | 'send()'): SandboxFailure {
 /**
  * A call's input (a transform's events or profiles, a send()'s events) as bjson, in one bounded
  * walk (no depth check before it): what the guest reads is what `JSON.parse(JSON.stringify(input))`
- * would give (writer.ts). Why
- * bjson and not a bounded JSON text: the guest then reads the events without a `JSON.parse` (for
- * 500 Meta-shaped events ~5 ms of QuickJS time a send()), for 10-15 % more host time than the
- * depth check and the native `JSON.stringify` together, where a depth-bounded `JSON.stringify` in
- * JavaScript cost 1.7x (docs/sandbox.md, "Performance"). Throws a `SandboxError`
+ * would give (writer.ts). Why bjson and not a bounded JSON text: the guest then reads the events
+ * without a `JSON.parse` (for 500 Meta-shaped events ~5 ms of QuickJS time a send()), for 10-15 %
+ * more host time than the depth check and the native `JSON.stringify` together, where a
+ * depth-bounded `JSON.stringify` in JavaScript cost 1.7x (docs/sandbox.md, "Performance"). Throws a `SandboxError`
  * `NESTING_TOO_DEEP` for an input nested deeper than the limit, and what `JSON.stringify` throws
  * (a BigInt, a getter that throws) as it is.
  */

@@ -3,9 +3,9 @@
  * file (a checkpoint) on the connection whose commit took the log past `wal_autocheckpoint` pages
  * (1,000 by default): that thread, ingest's or dispatch's, stops for the copy and two fsyncs, ~20 ms
  * per 1,000 pages here, as long as the transactions that wrote them (docs/deployment.md,
- * "Checkpoints on a thread of their own"). With checkpoints in the background a thread copies the log every
- * {@link checkpointIntervalMs} with PASSIVE checkpoints, which wait for no writer and block none,
- * while the writers' own threshold rises to {@link backgroundWalLimitPages}. The writers still
+ * "Checkpoints on a thread of their own"). With checkpoints in the background a thread copies the
+ * log every {@link checkpointIntervalMs} with PASSIVE checkpoints, which wait for no writer and
+ * block none, while the writers' own threshold rises to {@link backgroundWalLimitPages}. The writers still
  * checkpoint there: what the thread has not copied yet, usually a few pages, and the log can start
  * again from its beginning only after a checkpoint that copied all of it, which a thread that
  * copies while others write rarely makes. If the thread cannot start or dies, the writers'
