@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { BjsonUnsupported } from './bjson.js';
 import { failureError, isSandboxError, SandboxError } from './errors.js';
-import { encodeInput } from './input-depth.js';
+import { encodeInput } from './input.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';

@@ -48,7 +48,7 @@ export type ToWorker =
       type: 'send';
       id: number;
       code: CodeRef;
-      /** The events as QuickJS bjson (input-depth.ts): read by the engine as JSON data, no parse. */
+      /** The events as QuickJS bjson (input.ts): read by the engine as JSON data, no parse. */
       eventsBjson: Uint8Array;
       secretsJson: string;
       /** When true, fetches are proxied to the main thread (a substituted `options.fetch`). */

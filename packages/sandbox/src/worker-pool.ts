@@ -14,7 +14,7 @@ import { Worker } from 'node:worker_threads';
 import { type ActivityViews, activityViews, newActivityBuffers } from './activity.js';
 import { SandboxError } from './errors.js';
 import { CALLS_PER_WORKER, createFairQueue, type ShareWorker } from './fair-share.js';
-import { encodeInput } from './input-depth.js';
+import { encodeInput } from './input.js';
 import type { SandboxLogger } from './pool.js';
 import type { FromWorker, ToWorker, WorkerConfig } from './protocol.js';
 import { answerFetch } from './proxy-fetch.js';

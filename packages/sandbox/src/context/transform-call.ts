@@ -55,7 +55,7 @@ export function runTransformBatch(
   g: GuestContext,
   input: {
     events: TransformInput;
-    /** The transform's profiles as QuickJS bjson (input-depth.ts), or none. */
+    /** The transform's profiles as QuickJS bjson (input.ts), or none. */
     profiles: Uint8Array | undefined;
     secretsJson: string;
     limits: SandboxLimits;
@@ -105,7 +105,7 @@ export function runTransform(
   input: {
     events: TransformInput;
     count: number;
-    /** The transform's profiles as QuickJS bjson (input-depth.ts), or none. */
+    /** The transform's profiles as QuickJS bjson (input.ts), or none. */
     profiles: Uint8Array | undefined;
     secretsJson: string;
     start: number;
