@@ -17,6 +17,7 @@ import {
   scrubStates,
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
+import { indexStoredSql } from './profiles.js';
 import { tally } from './tallies.js';
 
 const CHUNK = 200;
@@ -26,16 +27,6 @@ function chunks<T>(items: T[]): T[][] {
   return out;
 }
 
-// An entry erasure finds already is not written again: its row of event_identifiers, or the
-// identifier's own row naming the event as the one that brought it (migration 13; a point read of
-// its primary key). Without the second test the backfill doubled what identity kept. Nor is an
-// entry whose event is gone (erased or pruned since the caller read it: the backfill reads events
-// and writes here in two calls); tested in this write transaction, which an erasure's excludes,
-// by a point read of the events' primary key.
-const indexSql = `INSERT INTO event_identifiers (kind, key, event_ref) SELECT @kind, @key, @event_ref
-  WHERE NOT EXISTS (SELECT 1 FROM profile_identifiers WHERE kind = @kind AND key = @key AND event_ref = @event_ref)
-    AND EXISTS (SELECT 1 FROM events WHERE id = @event_ref)
-  ON CONFLICT DO NOTHING`;
 // The events that carried an identifier: its rows of event_identifiers, and the event that brought
 // it when it was new (profile_identifiers.event_ref, migration 13); either only while the event is
 // stored (pruned, or a row left by an older version's backfill racing an erasure, lists nothing).
@@ -285,7 +276,7 @@ export function erasureMethods(ctx: SqliteContext): ErasureMethods {
     async indexEventIdentifiers({ entries }) {
       if (entries.length === 0) return;
       tx(() => {
-        const insert = prepare(indexSql);
+        const insert = prepare(indexStoredSql);
         for (const e of entries) insert.run({ kind: e.kind, key: e.key, event_ref: e.event_ref });
       });
     },

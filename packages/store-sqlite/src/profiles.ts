@@ -45,6 +45,17 @@ const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'create
 const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')}, event_ref)
   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 export const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_identifiers')('kind', 'key', 'event_ref')}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`;
+// An index entry of an event stored before (the backfill's, a late link's) that erasure finds
+// already is not written again: its row of event_identifiers, or the identifier's own row naming
+// the event as the one that brought it (migration 13; a point read of its primary key). Without
+// the second test the backfill doubled what identity kept. Nor is an entry whose event is gone
+// (erased or pruned since the caller read it: the backfill reads events and writes here in two
+// calls); tested in this write transaction, which an erasure's excludes, by a point read of the
+// events' primary key.
+export const indexStoredSql = `INSERT INTO event_identifiers (kind, key, event_ref) SELECT @kind, @key, @event_ref
+  WHERE NOT EXISTS (SELECT 1 FROM profile_identifiers WHERE kind = @kind AND key = @key AND event_ref = @event_ref)
+    AND EXISTS (SELECT 1 FROM events WHERE id = @event_ref)
+  ON CONFLICT DO NOTHING`;
 // Before a profile's identifiers are pruned: the events they brought (still stored) into the index.
 const keepFirstEventsSql = `INSERT INTO event_identifiers (kind, key, event_ref)
   SELECT i.kind, i.key, i.event_ref FROM profile_identifiers AS i JOIN events AS e ON e.id = i.event_ref
@@ -59,6 +70,8 @@ const touchSql = `UPDATE profiles SET ${P('last_seen_at')} = ?, ${P('ip')} = coa
 
 type LinkArgs = Parameters<ProfileMethods['linkProfiles']>[0];
 type LinkResult = Awaited<ReturnType<ProfileMethods['linkProfiles']>>;
+/** Whose events a link names: ingest's, stored in its own transaction, or events stored before. */
+type LinkedEvents = 'own' | 'stored';
 
 interface ProfileRow {
   id: string;
@@ -141,13 +154,23 @@ function loadOwnersWith(
   return [...byId.values()];
 }
 
-/** Indexes every identifier a link carried, but those it inserts (they carry the event in their own row). */
+/**
+ * Indexes every identifier a link carried. Of an ingest's own event (`events` 'own'), but those it
+ * inserts: they carry the event in their own row. Of an event stored before ('stored'), each in
+ * event_identifiers unless the index has it already (see linkWriter).
+ */
 function indexCarried(
   prepare: SqliteContext['prepare'],
   link: LinkArgs['links'][number],
   plan: ReturnType<typeof planLink>,
   eventRef: string,
+  events: LinkedEvents,
 ): void {
+  if (events === 'stored') {
+    const index = prepare(indexStoredSql);
+    for (const i of link.identifiers) index.run({ kind: i.kind, key: i.key, event_ref: eventRef });
+    return;
+  }
   // The event index: identifiers the link inserts carry the event in their own row
   // (insertIdentifiers); every other one it carried gets a row of event_identifiers.
   // (By kind, then key: no `kind\0key` string made per identifier.)
@@ -186,6 +209,14 @@ function writeMerge(
 /**
  * The writes of `linkProfiles` (synchronous, inside the caller's transaction): also what
  * `appendEvents` runs when it links the events it stores in its own transaction.
+ *
+ * An identifier a link inserts keeps the event that brought it in its own row (migration 13), if
+ * that event is the ingest's own (`linkAll`'s `events` 'own'): nothing else can have indexed it.
+ * Not an event stored before ('stored'): the backfill may have indexed it in event_identifiers
+ * already (it commits between ingest and a late link), and the row would index it a second time;
+ * nor may an identifier its own row names already be indexed again. Such a link indexes every
+ * identifier in event_identifiers, unless the index has it (the backfill's own statement), and
+ * the backfill after it finds that row.
  */
 export function linkWriter({ qb, run, prepare }: SqliteContext) {
   const ownersOf = (refs: Array<{ kind: string; key: string }>): string[] => {
@@ -240,15 +271,16 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   };
 
   // Each ingest call links its events; calls made at once share a commit.
-  const linkAll = ({ links, caps, newId, now }: LinkArgs): LinkResult =>
+  const linkAll = ({ links, caps, newId, now }: LinkArgs, events: LinkedEvents = 'own'): LinkResult =>
     links.map((link) => {
       if (link.identifiers.length === 0) return null;
       const seenAt = link.seen_at;
       const eventRef = link.event_ref ?? null;
+      const rowRef = events === 'own' ? eventRef : null;
       // A link has a few identifiers and usually no owner: a statement per identifier costs less
       // here than loadOwners' JSON (measured); a claimed batch's hundreds of events use loadOwners.
       const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
-      if (eventRef) indexCarried(prepare, link, plan, eventRef);
+      if (eventRef) indexCarried(prepare, link, plan, eventRef, events);
       // A survivor created here is written with the link's attributes at once: the UPDATE that
       // moves an existing survivor's last-seen time and attributes (touchSql) would change nothing
       // else, and skipping it is one statement less for most links (an event of a new visitor).
@@ -265,10 +297,10 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
           survivor ? ip : null,
           survivor ? userAgent : null,
         );
-        insertIdentifiers(p.id, p.identifiers, seenAt, eventRef);
+        insertIdentifiers(p.id, p.identifiers, seenAt, rowRef);
       }
       if (plan.merge.length > 0) writeMerge(qb, run, plan.survivor, plan.merge, now);
-      insertIdentifiers(plan.survivor, plan.add, seenAt, eventRef);
+      insertIdentifiers(plan.survivor, plan.add, seenAt, rowRef);
       const seen = prepare(seenSql);
       for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
       if (!created) prepare(touchSql).run(seenAt, ip, userAgent, plan.survivor, seenAt);
@@ -293,7 +325,7 @@ export function profileMethods(context: SqliteContext): ProfileMethods {
       const { event_ref: _gone, ...rest } = link;
       return rest;
     });
-    return linkAll({ ...args, links });
+    return linkAll({ ...args, links }, 'stored');
   };
   const linkInGroup = groupCommit({ tx, inTransaction: () => db().inTransaction }, linkStored);
 
