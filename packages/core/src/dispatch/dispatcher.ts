@@ -10,7 +10,8 @@
  * another process's through `store.subscribe`), the next due retry, or a poll tick (which also
  * catches leases that expired when another process died). Lanes start at `start()`, on each poll
  * tick, and at once when the configuration changed elsewhere (`configChanged()`, or a wake for a
- * destination without a lane that the configuration shows enabled or does not know yet).
+ * destination without a lane that the configuration does not know yet) or a wake finds one enabled
+ * without a lane.
  */
 import { hostname } from 'node:os';
 import type { ConfigSnapshot } from '../config.js';
@@ -34,8 +35,9 @@ export interface Dispatcher {
   stop(graceMs: number): Promise<void>;
   /**
    * Wakes the lanes of these destinations (new or re-queued deliveries). A destination without a
-   * lane here that the configuration shows enabled, or does not know (made elsewhere moments ago),
-   * is {@link Dispatcher.configChanged}; one still unknown after that read was deleted, and later
+   * lane here that the configuration shows enabled gets its lane now, on that configuration (no
+   * re-read); one it does not know (made elsewhere moments ago) is
+   * {@link Dispatcher.configChanged}; one still unknown after that read was deleted, and later
    * wakes for it cost nothing. One it shows disabled is looked at once more when that
    * configuration may be stale (enabled elsewhere meanwhile), not at every wake.
    */
@@ -97,17 +99,26 @@ export function createDispatcher(deps: DispatcherDeps): Dispatcher {
     }
     return syncing;
   };
+  // A sync already under way may have read the configuration before what the caller saw: one more
+  // after it.
+  const syncAfterCurrent = () => {
+    if (running) void (syncing ? syncing.then(scheduleSync) : scheduleSync());
+  };
   const configChanged = () => {
     deps.config.invalidate();
     if (!running) return;
-    // A sync already under way may have read the configuration before the change: one more after it.
-    void (syncing ? syncing.then(scheduleSync) : scheduleSync());
+    syncAfterCurrent();
     // A running lane may be asleep because of what changed (its only pipe was disabled, its breaker
     // paused it): it looks again now instead of at the next poll or event.
     for (const lane of lanes.values()) lane.wake();
   };
 
-  const laneless = lanelessWakes(deps.config, configChanged, () => running);
+  const laneless = lanelessWakes({
+    config: deps.config,
+    configChanged,
+    startLanes: syncAfterCurrent,
+    isRunning: () => running,
+  });
 
   return {
     owner: ctx.owner,

@@ -15,12 +15,13 @@ const snapshot = (revision: number, destinations: Record<string, boolean>) =>
 /**
  * A configuration cache that never goes stale by itself: it shows the store's configuration
  * (`written`) only on the first read after an invalidation, which `reads` counts, as the store's
- * revision queries. `configChanged` is the dispatcher's: it drops the cache.
+ * revision queries. `configChanged` is the dispatcher's: it drops the cache; `startLanes` counts
+ * the lane syncs asked for on the cached configuration.
  */
 function harness(cached: ConfigSnapshot) {
   let current = cached;
   let invalidated = false;
-  const counts = { reads: 0, changes: 0 };
+  const counts = { reads: 0, changes: 0, starts: 0 };
   const store = { written: cached };
   const config: ConfigCache = {
     async current() {
@@ -35,14 +36,17 @@ function harness(cached: ConfigSnapshot) {
       invalidated = true;
     },
   };
-  const wakes = lanelessWakes(
+  const wakes = lanelessWakes({
     config,
-    () => {
+    configChanged: () => {
       counts.changes++;
       config.invalidate();
     },
-    () => true,
-  );
+    startLanes: () => {
+      counts.starts++;
+    },
+    isRunning: () => true,
+  });
   /** Wakes for `ids`, and lets the reads it starts finish (the fake cache does no I/O). */
   const wake = async (ids: string[]) => {
     await wakes.wake(ids);
@@ -55,7 +59,17 @@ describe('wakes for a destination without a lane', () => {
   it('read the configuration again once for a destination it does not know, not at every wake', async () => {
     const { counts, wake, wakes } = harness(snapshot(1, { dst_kept: true }));
     for (let i = 0; i < 10; i++) await wake(['dst_deleted']);
-    expect(counts).toEqual({ reads: 1, changes: 1 });
+    expect(counts).toEqual({ reads: 1, changes: 1, starts: 0 });
+    wakes.stop();
+  });
+
+  it('starts the lane of one shown enabled on every wake, without reading the configuration again', async () => {
+    const { counts, wake, wakes } = harness(snapshot(1, { dst_enabled: true }));
+    await wake(['dst_enabled']);
+    // At once: the configuration that showed it enabled is the one its lane starts with.
+    expect(counts).toEqual({ reads: 0, changes: 0, starts: 1 });
+    for (let i = 0; i < 9; i++) await wake(['dst_enabled']);
+    expect(counts).toEqual({ reads: 0, changes: 0, starts: 10 });
     wakes.stop();
   });
 
@@ -74,7 +88,7 @@ describe('wakes for a destination without a lane', () => {
     const { store, counts, wake, wakes } = harness(snapshot(1, {}));
     store.written = snapshot(2, { dst_new: true });
     await wake(['dst_new']);
-    expect(counts).toEqual({ reads: 1, changes: 1 });
+    expect(counts).toEqual({ reads: 1, changes: 1, starts: 0 });
     wakes.stop();
   });
 
@@ -90,7 +104,7 @@ describe('wakes for a destination without a lane', () => {
     // A new revision is another configuration (an import may bring back an id): one more read.
     await wake(['dst_deleted']);
     await wake(['dst_deleted']);
-    expect(counts).toEqual({ reads: 3, changes: 3 });
+    expect(counts).toEqual({ reads: 3, changes: 3, starts: 0 });
     wakes.stop();
   });
 });

@@ -7,13 +7,27 @@ import { type ConfigCache, type ConfigSnapshot, defaultConfigMaxStalenessMs } fr
  * Wakes for destinations that have no lane here. One disabled in the configuration (as fresh as the
  * cache's staleness allowance) has none on purpose: its deliveries wait for it to be enabled, and
  * an enabled pipe to it wakes it on every ingest, which must not cost a configuration re-read each
- * time. One enabled has its lane about to start: sync now, as for `configChanged()`. One the
- * configuration does not know was made moments ago by another process (a PostgreSQL NOTIFY from
- * it) whose write this one has not read yet, or deleted while another process's configuration
- * (within its own allowance) still has a pipe to it: read again now, once; a deleted one then stays
- * known as gone, so a writer that goes on naming it costs no re-read per ingest.
+ * time. One enabled has its lane about to start: sync the lanes now, on the configuration that
+ * showed it enabled (dropping it, as `configChanged()` does, cost a re-read at every wake until the
+ * lane had started, and showed nothing more). One the configuration does not know was made moments
+ * ago by another process (a PostgreSQL NOTIFY from it) whose write this one has not read yet, or
+ * deleted while another process's configuration (within its own allowance) still has a pipe to it:
+ * read again now, once; a deleted one then stays known as gone, so a writer that goes on naming it
+ * costs no re-read per ingest.
  */
-export function lanelessWakes(config: ConfigCache, configChanged: () => void, isRunning: () => boolean) {
+export function lanelessWakes({
+  config,
+  configChanged,
+  startLanes,
+  isRunning,
+}: {
+  config: ConfigCache;
+  /** The dispatcher's `configChanged()`: drops the cached configuration and syncs the lanes. */
+  configChanged: () => void;
+  /** Syncs the lanes on the cached configuration: starts one for each enabled destination without. */
+  startLanes: () => void;
+  isRunning: () => boolean;
+}) {
   // A configuration it could not read tells nothing: read it again, as before.
   const read = () => config.current().catch(() => null);
 
@@ -49,7 +63,7 @@ export function lanelessWakes(config: ConfigCache, configChanged: () => void, is
       }
     }
     if (unknown.length > 0) void readAgainFor(unknown);
-    else if (enabled) configChanged();
+    else if (enabled) startLanes();
     return disabled;
   };
 
