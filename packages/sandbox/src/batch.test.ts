@@ -313,6 +313,25 @@ describe('large batches cross in chunks', () => {
 });
 
 describe('profiles', () => {
+  it('that JSON.stringify answers undefined for reach the transform as undefined, not null, on every path', async () => {
+    // As no profiles at all: a transform's `profiles = {}` default then applies, where null would
+    // make `profiles[id]` throw.
+    const c = ref(
+      'function transform({ events, profiles = {} }) { return events.map((e) => ({ ...e, event_payload: { seen: String(profiles === null ? null : typeof profiles) } })); }',
+    );
+    const events = [ev(0), ev(1), ev(2)];
+    const nothing = [() => ({}), { toJSON: () => undefined }, { toJSON: () => () => 1 }];
+    for (const profiles of nothing) {
+      expect(JSON.stringify(profiles)).toBeUndefined();
+      for (const sandbox of [fast, perEvent, chunked]) {
+        const run = await sandbox.transform({ code: c, events, profiles, secrets: {} });
+        expect(run.results.map((r) => r.ok && r.outputs[0]?.event_payload)).toStrictEqual(
+          events.map(() => ({ seen: 'object' })),
+        );
+      }
+    }
+  });
+
   it('reach the transform as JSON.parse(JSON.stringify(profiles)) would give them, on every path (generated values)', async () => {
     const random = seededRandom(11);
     const profiles = { byUser: Array.from({ length: 40 }, () => jsonValue(random)) };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BjsonReader, BjsonTooDeep, BjsonUnsupported, encodeBjson } from './bjson.js';
+import { BjsonReader, BjsonTooDeep, BjsonUnsupported, encodeBjson, encodeBjsonOrUndefined } from './bjson.js';
 import { jsonValue, seededRandom } from './json-values.testing.js';
 
 describe('bjson host codec', () => {
@@ -20,6 +20,25 @@ describe('bjson host codec', () => {
       encodeBjson({ u: undefined, f: () => 1, nan: Number.NaN, d: new Date(0), a: [undefined] }),
     ).value();
     expect(decoded).toEqual({ nan: null, d: '1970-01-01T00:00:00.000Z', a: [null] });
+  });
+
+  it('answers undefined for a value JSON.stringify answers undefined for, its toJSON called once', () => {
+    let calls = 0;
+    const answersNothing = {
+      toJSON: () => {
+        calls++;
+        return undefined;
+      },
+    };
+    for (const value of [undefined, () => 1, Symbol('s'), answersNothing]) {
+      expect(JSON.stringify(value)).toBeUndefined();
+      expect(encodeBjsonOrUndefined(value)).toBeUndefined();
+      // encodeBjson writes null there, as an array holds it.
+      expect(new BjsonReader(encodeBjson(value)).value()).toBeNull();
+    }
+    // Once each: JSON.stringify, encodeBjsonOrUndefined, encodeBjson.
+    expect(calls).toBe(3);
+    expect(new BjsonReader(encodeBjsonOrUndefined({ toJSON: () => null })!).value()).toBeNull();
   });
 
   it('reuses its buffers between encodings, also when a toJSON encodes from inside one', () => {

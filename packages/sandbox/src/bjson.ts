@@ -22,4 +22,4 @@ export {
   WRAPPER_LEVELS,
 } from './bjson/format.js';
 export { BjsonReader, type BjsonReaderOptions } from './bjson/reader.js';
-export { encodeBjson } from './bjson/writer.js';
+export { encodeBjson, encodeBjsonOrUndefined } from './bjson/writer.js';

@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { BjsonUnsupported } from './bjson.js';
 import { failureError, isSandboxError, SandboxError } from './errors.js';
-import { encodeInput } from './input.js';
+import { encodeInput, encodeProfiles } from './input.js';
 import { resolveLimits } from './limits.js';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerStats } from './protocol.js';
 import { assembleTransformRun } from './results.js';
@@ -163,7 +163,7 @@ async function runTransform(
   { code, events, profiles, secrets }: Parameters<Sandbox['transform']>[0],
 ): Promise<TransformRun> {
   if (events.length === 0) return { results: [], logs: [], durationMs: 0 };
-  const profilesBjson = profiles === undefined ? undefined : encodeInput(profiles, 'transform');
+  const profilesBjson = profiles === undefined ? undefined : encodeProfiles(profiles);
   const secretsJson = JSON.stringify(secrets ?? {});
   const filename = `${code.kind}.js`;
   // A large batch crosses in chunks, each its own call: the worker starts on the first while

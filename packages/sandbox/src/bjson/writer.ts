@@ -153,6 +153,19 @@ let spare: { body: Writer; head: Writer } | undefined;
  * host's stack.
  */
 export function encodeBjson(value: unknown, maxDepth = Number.POSITIVE_INFINITY): Uint8Array {
+  // Where JSON.stringify answers undefined (no text at all), null: what an array holds there.
+  return encodeBjsonOrUndefined(value, maxDepth) ?? encodeBjsonOrUndefined(null)!;
+}
+
+/**
+ * {@link encodeBjson}, but `undefined` where `JSON.stringify` answers `undefined`: the value, or
+ * what its toJSON answers (called once), is `undefined`, a function or a symbol. There is then no
+ * JSON text, so no value for the guest to read, rather than `null`.
+ */
+export function encodeBjsonOrUndefined(
+  value: unknown,
+  maxDepth = Number.POSITIVE_INFINITY,
+): Uint8Array | undefined {
   // A toJSON that encodes from inside an encoding gets writers of its own.
   const writers = spare ?? { body: new Writer(64 * 1024), head: new Writer(1024) };
   spare = undefined;
@@ -166,7 +179,7 @@ export function encodeBjson(value: unknown, maxDepth = Number.POSITIVE_INFINITY)
   }
 }
 
-function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number): Uint8Array {
+function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number): Uint8Array | undefined {
   const atoms = new Map<string, number>();
   const atomList: string[] = [];
   const atom = (key: string) => {
@@ -268,6 +281,7 @@ function encodeWith(value: unknown, body: Writer, head: Writer, maxDepth: number
     body.lebAt(countAt, count);
   };
   const root = resolve(value, '');
+  if (root === undefined || typeof root === 'function' || typeof root === 'symbol') return undefined;
   writeResolved(root, viaToJSON);
   head.byte(VERSION);
   head.leb(atomList.length);
