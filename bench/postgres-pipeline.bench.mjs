@@ -17,7 +17,8 @@
 // pg_stat_activity every 100 ms and read from /proc), so other work on the shared server is not
 // counted; the WAL writer and checkpointer, shared by every database, are left out. bytes_per_event
 // is pg_total_relation_size (heap, TOAST and indexes) of every table in the round's database once the
-// work is done (no VACUUM), per event posted.
+// work is done (no VACUUM), per event posted; compacted_bytes_per_event the same after VACUUM FULL
+// (the live rows only).
 // With BENCH_BEFORE=<another checkout, built>, an engine_before candidate runs that checkout's
 // `openpipes serve` in the same rounds, for before/after figures from one run.
 //   npm run bench -- postgres-pipeline   (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
@@ -226,6 +227,15 @@ async function round(admin, kind) {
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind = 'r' AND c.reltoastrelid <> 0 AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
     );
+    // The same tables compacted (VACUUM FULL): the live rows alone, without the dead versions of
+    // updated deliveries and the free space autovacuum would leave for reuse. The two bracket what
+    // a long-running database holds per event.
+    await client.query('VACUUM FULL');
+    const { rows: compacted } = await client.query(
+      `SELECT c.relname AS name, pg_total_relation_size(c.oid)::bigint AS bytes
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+    );
     await client.end();
     const bytes = sizes.reduce((n, r) => n + Number(r.bytes), 0);
     const perRelation = Object.fromEntries(
@@ -234,11 +244,13 @@ async function round(admin, kind) {
         .sort((a, b) => Number(b.bytes) - Number(a.bytes))
         .map((r) => [r.name, Math.round(Number(r.bytes) / total)]),
     );
-    const perTable = Object.fromEntries(
-      sizes
-        .filter((r) => Number(r.bytes) / total >= 10)
-        .map((r) => [r.name, Math.round(Number(r.bytes) / total)]),
-    );
+    const perEvent = (rows) =>
+      Object.fromEntries(
+        rows
+          .filter((r) => Number(r.bytes) / total >= 10)
+          .map((r) => [r.name, Math.round(Number(r.bytes) / total)]),
+      );
+    const perTable = perEvent(sizes);
     return {
       eventsPerSecond: total / seconds,
       collectSeconds,
@@ -247,7 +259,9 @@ async function round(admin, kind) {
       peakRssMb: Math.max(peakRss, after.rss) / 2 ** 20,
       rssAfterMb: after.rss / 2 ** 20,
       bytesPerEvent: bytes / total,
+      compactedBytesPerEvent: compacted.reduce((n, r) => n + Number(r.bytes), 0) / total,
       perTable,
+      compactedPerTable: perEvent(compacted),
       perRelation,
     };
   } finally {
@@ -303,7 +317,9 @@ async function main() {
         peak_rss_mb: Math.round(median(list, 'peakRssMb')),
         rss_after_mb: Math.round(median(list, 'rssAfterMb')),
         bytes_per_event: Math.round(median(list, 'bytesPerEvent')),
+        compacted_bytes_per_event: Math.round(median(list, 'compactedBytesPerEvent')),
         bytes_per_event_by_table: list[list.length - 1].perTable,
+        compacted_bytes_per_event_by_table: list[list.length - 1].compactedPerTable,
         bytes_per_event_by_relation: list[list.length - 1].perRelation,
         events: total,
         filtered: total / 10,
