@@ -10,10 +10,11 @@ import {
   listedStatuses,
   recordOf,
   requeuesNothing,
+  type SqliteTables,
   statusFilter,
   toDeliveryRow,
 } from '@openpipes/core/store-kit';
-import { sql } from 'kysely';
+import { type Selectable, sql } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { referredAttempts } from './referred-attempts.js';
 import { tally } from './tallies.js';
@@ -55,13 +56,42 @@ const deliveryStatsSql = `
   ORDER BY destination_id, pipe_id, status`;
 
 /**
+ * The ids of every delivery whose `event_id` may be `eventId`, found without an index of deliveries
+ * by event id (migration 17): a delivery's `event_id` is its event's, copied at ingest and changed
+ * only by erasure, which deletes the event. So its event is one the sender sent with that id (probed
+ * in events_dedup (source_id, event_id) source by source: the sources are walked in that index,
+ * one seek each, so a deleted source's events are found too), or one sent without an id, whose
+ * `event_id` is its own id (`event_ref = eventId`); or it is a tombstone, whose `event_id` is a
+ * keyed digest `erased:<hex>` held in the partial index deliveries_erased. The range is written as
+ * that index's WHERE so SQLite may use it. The caller keeps `event_id = eventId` as a filter: a
+ * candidate may carry another id (an event sent with an id that is another event's own). UNION, not
+ * UNION ALL: a sender's own id that starts with `erased:` is found both ways, and listed once.
+ */
+const candidatesOf = (eventId: string) => sql`(
+  WITH RECURSIVE sources (id) AS (
+    SELECT (SELECT min(source_id) FROM events WHERE sender_event_id = 1)
+    UNION ALL
+    SELECT (SELECT min(e.source_id) FROM events e WHERE e.sender_event_id = 1 AND e.source_id > s.id)
+    FROM sources s WHERE s.id IS NOT NULL
+  )
+  SELECT x.id FROM deliveries x WHERE x.event_ref IN (
+    SELECT e.id FROM sources s JOIN events e
+      ON e.source_id = s.id AND e.event_id = ${eventId} AND e.sender_event_id = 1
+    UNION ALL SELECT ${eventId}
+  )
+  UNION
+  SELECT x.id FROM deliveries x
+  WHERE x.event_id >= 'erased:' AND x.event_id < 'erased;' AND x.event_id = ${eventId}
+)`;
+
+/**
  * One page of delivery records, newest first, with the attempts their details refer to. With a
  * pipe and no sender's event id: one newest-first walk of deliveries_pipe_status (pipe_id, status,
  * id) per status (every status when none is asked), merged by a compound SELECT. SQLite runs each
  * walk as a co-routine and merges them in id order (MERGE (UNION ALL), no sort), so the page reads
  * the rows it returns plus at most one per status; there is no (pipe_id, id) index to walk
- * (migration 16). Otherwise one statement, as before: a sender's event id finds its few rows
- * through deliveries_event_id.
+ * (migration 16). Otherwise one statement, as before: a sender's event id finds its few rows by
+ * id among {@link candidatesOf} and sorts them.
  */
 function listPage(ctx: SqliteContext, query: ListDeliveriesQuery): DeliveryRow[] {
   const { qb, all } = ctx;
@@ -69,7 +99,14 @@ function listPage(ctx: SqliteContext, query: ListDeliveriesQuery): DeliveryRow[]
   const statuses = merged ? listedStatuses(query) : statusFilter(query);
   if (statuses?.length === 0) return [];
   const page = (status?: DeliveryStatus) => {
-    let q = qb.selectFrom('deliveries').selectAll();
+    // CROSS JOIN: SQLite keeps the candidates outer and reads each row by id; an `id IN (...)`
+    // filter let it walk a pipe's whole range of deliveries_pipe_status instead.
+    const from = query.eventId
+      ? sql<Selectable<SqliteTables['deliveries']>>`(
+          SELECT d.* FROM ${candidatesOf(query.eventId)} AS c CROSS JOIN deliveries AS d ON d.id = c.id
+        )`.as('deliveries')
+      : 'deliveries';
+    let q = qb.selectFrom(from).selectAll();
     if (query.pipeId) q = q.where('pipe_id', '=', query.pipeId);
     if (query.destinationId) q = q.where('destination_id', '=', query.destinationId);
     if (status) q = q.where('status', '=', status);

@@ -424,4 +424,22 @@ CREATE INDEX deliveries_due ON deliveries (destination_id, due_at, id) WHERE due
 DROP INDEX IF EXISTS deliveries_pipe;
 `,
   },
+  {
+    version: 17,
+    name: 'deliveries listed by event id through their events',
+    sql: `
+-- deliveries_event_id (event_id) cost every delivery an index entry at ingest, a random page per row
+-- with senders' random ids (UUIDs), and served only the listing by the sender's event id. That
+-- listing now finds the events first (events_dedup, one entry per event and not per pipe; an event
+-- sent without an id by its own id), then their deliveries through deliveries_event_ref
+-- (deliveries.ts). A tombstone has no event left: erasure replaced its event_id with a keyed digest
+-- 'erased:<hex>', and only those rows (and a sender's own id that starts so) are in deliveries_erased.
+-- Its WHERE is a range, not LIKE (case-insensitive in SQLite): the listing repeats it word for word,
+-- as a partial index is used only for a query that names its condition. Building it reads
+-- deliveries once. IF EXISTS / IF NOT EXISTS: an operator may have done either beforehand.
+DROP INDEX IF EXISTS deliveries_event_id;
+CREATE INDEX IF NOT EXISTS deliveries_erased ON deliveries (event_id)
+  WHERE event_id >= 'erased:' AND event_id < 'erased;';
+`,
+  },
 ];

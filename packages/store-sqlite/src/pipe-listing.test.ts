@@ -191,15 +191,8 @@ describe("a pipe's delivery listings (migration 16) on SQLite", () => {
           db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>
         ).map((r) => r.detail);
         const searches = plan.filter((d) => /^(SEARCH|SCAN)/.test(d));
+        // A sender's event id reads its candidates first (event-id-listing.test.ts), not noted here.
         if (!q.pipeId) continue;
-        if (q.eventId) {
-          // A sender's event id: its few rows through their own index, then sorted.
-          expect({ q, searches }).toEqual({
-            q,
-            searches: [expect.stringMatching(/USING INDEX deliveries_event_id \(event_id=\?\)$/)],
-          });
-          continue;
-        }
         // One bounded newest-first walk per status, merged in id order: no scan, no sort.
         const statuses = new Set(
           q.filterReason ? ['filtered'] : q.status === undefined ? deliveryStatuses : [q.status].flat(),

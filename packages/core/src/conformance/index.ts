@@ -28,6 +28,7 @@ export { runEngineLevelAlerts, runStoreObservability } from './observability.js'
 export { runProfileConformance } from './profiles.js';
 export { runEngineReliability } from './reliability.js';
 export { type EngineSecretsOptions, runEngineSecrets } from './secrets.js';
+export { expectedListing, fillEventIdHistory } from './store/deliveries-by-event-id.js';
 export {
   firstEventHelpers,
   firstEventSteps,

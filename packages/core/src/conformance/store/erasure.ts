@@ -191,6 +191,29 @@ export function erasureCases(t: StoreCases): void {
       ).toEqual([claimed.find((d) => d.event_ref === others.event.id)!.id]);
     });
 
+    it('lists a tombstone by its digest, beside live events whose own ids start with erased: or are that digest', async () => {
+      const mine = { event: newEvent('ord-1', {}), ids: [email] };
+      const lookalike = { event: newEvent('erased:ord-1', {}), ids: [] };
+      const copycat = { event: newEvent(digest('ord-1'), {}), ids: [] };
+      await ingest([mine, lookalike, copycat]);
+      await erase([email]);
+      const listed = async (eventId: string) =>
+        (await t.store.listDeliveries({ eventId, limit: 10 })).map((r) => r.event_ref);
+      // The tombstone and the live event whose sender sent that very digest, each once.
+      expect((await listed(digest('ord-1'))).sort()).toEqual([mine.event.id, copycat.event.id].sort());
+      expect(await listed('erased:ord-1')).toEqual([lookalike.event.id]);
+      expect(await listed('ord-1')).toEqual([]);
+      expect(await listed(digest('erased:ord-1'))).toEqual([]);
+      const page = await t.store.listDeliveries({ eventId: digest('ord-1'), limit: 1 });
+      const rest = await t.store.listDeliveries({ eventId: digest('ord-1'), cursor: page[0]!.id, limit: 1 });
+      expect([...page, ...rest].map((r) => r.event_ref).sort()).toEqual(
+        [mine.event.id, copycat.event.id].sort(),
+      );
+      expect(
+        await t.store.listDeliveries({ eventId: digest('ord-1'), pipeId: 'pipe_other', limit: 10 }),
+      ).toEqual([]);
+    });
+
     it('stops what has not left: pending, retrying and in flight are never claimed again; a late outcome is lost', async () => {
       const events = ['a', 'b', 'c'].map((id) => ({ event: newEvent(`ord-${id}`, {}), ids: [email] }));
       await ingest(events);

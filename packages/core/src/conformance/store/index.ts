@@ -14,6 +14,7 @@ import { afterEach, beforeEach, describe } from 'vitest';
 import type { Store } from '../../store.js';
 import { auditCases } from './audit.js';
 import { claimCases } from './claims.js';
+import { deliveriesByEventIdCases } from './deliveries-by-event-id.js';
 import { deliveryQueryCases } from './delivery-queries.js';
 import { entityCases } from './entities.js';
 import { erasureCases } from './erasure.js';
@@ -54,6 +55,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     rejectionCases(t);
     claimCases(t);
     deliveryQueryCases(t);
+    deliveriesByEventIdCases(t);
     matchCountCases(t);
     auditCases(t);
     stateCases(t);
