@@ -20,6 +20,28 @@ import { moveTotals } from './delivery-totals.js';
 import { referredAttempts } from './referred-attempts.js';
 import { deliveryColumns, deliveryColumnsBut } from './rows.js';
 
+/**
+ * The ids of every delivery whose `event_id` may be `eventId`, with no index of deliveries by event
+ * id (migration 16): a delivery's `event_id` is its event's, copied at ingest and changed only by
+ * erasure, which deletes the event. So its event is one the sender sent with that id (the partial
+ * index events_sender_event_id: one entry per event, and events are never updated) or one sent
+ * without an id, whose `event_id` is its own id (`event_ref = eventId`); or it is a tombstone, whose
+ * `event_id` is a keyed digest `erased:<hex>` held in the partial index deliveries_erased, whose
+ * condition the query repeats word for word so the planner may use it. The caller keeps
+ * `event_id = eventId`: a candidate may carry another id (an event sent with an id that is another
+ * event's own). An id found both ways (a sender's own id starting with `erased:`) is one row: IN.
+ */
+function candidatesOf({ T }: PgContext, eventId: string): RawBuilder<unknown> {
+  return sql`d.id IN (
+    SELECT x.id FROM ${T('deliveries')} x WHERE x.event_ref IN (
+      SELECT e.id FROM ${T('events')} e WHERE e.event_id = ${eventId} AND e.sender_event_id
+      UNION ALL SELECT ${eventId}::text
+    )
+    UNION ALL
+    SELECT x.id FROM ${T('deliveries')} x WHERE x.event_id LIKE 'erased:%' AND x.event_id = ${eventId}
+  )`;
+}
+
 /** One page of delivery records, newest first, with the attempts their details refer to. */
 async function listPage(
   ctx: PgContext,
@@ -29,7 +51,7 @@ async function listPage(
   const filters: RawBuilder<unknown>[] = [];
   if (query.pipeId) filters.push(sql`pipe_id = ${query.pipeId}`);
   if (query.destinationId) filters.push(sql`destination_id = ${query.destinationId}`);
-  if (query.eventId) filters.push(sql`event_id = ${query.eventId}`);
+  if (query.eventId) filters.push(sql`event_id = ${query.eventId}`, candidatesOf(ctx, query.eventId));
   if (query.filterReason) filters.push(sql`filter_reason = ${query.filterReason}`);
   // Delivery ids are ULIDs made at creation, so a time range is an id range (as on SQLite):
   // read from the same index as the rest of the query, with no time index to keep.
@@ -38,6 +60,10 @@ async function listPage(
   if (query.cursor) filters.push(sql`id < ${query.cursor}`);
   const statuses = listedStatuses(query);
   if (statuses?.length === 0) return [];
+  // A sender's event id has few rows: one statement, whatever the statuses.
+  const statusIn =
+    statuses &&
+    (statuses.length === 1 ? sql`status = ${statuses[0]}` : sql`status = ANY(${statuses}::text[])`);
   const page = (columns: RawBuilder<unknown>, extra: RawBuilder<unknown>[]) => {
     const all = [...filters, ...extra];
     const where = all.length > 0 ? sql.join(all, sql` AND `) : sql`TRUE`;
@@ -51,8 +77,8 @@ async function listPage(
   // (...)` would sort every matching row of the pipe to find the newest 50. The scans
   // read ids only; whole rows are read for the page kept, not for every status's candidates.
   const statement =
-    statuses === null || statuses.length === 1
-      ? page(deliveryColumns('d'), statuses ? [sql`status = ${statuses[0]}`] : [])
+    statuses === null || statuses.length === 1 || query.eventId
+      ? page(deliveryColumns('d'), statusIn ? [statusIn] : [])
       : sql`
             SELECT ${deliveryColumns('d')} FROM ${T('deliveries')} d
             WHERE d.id IN (

@@ -463,4 +463,28 @@ DROP TRIGGER IF EXISTS delivery_rollup_created ON deliveries;
 DROP FUNCTION IF EXISTS delivery_rollup_created();
 `,
   },
+  {
+    version: 16,
+    name: 'deliveries listed by event id through their events',
+    sql: `
+-- deliveries_event_id (event_id) served only the listing by the sender's event id, and cost an entry
+-- per delivery and per version of it (a status change is not HOT: pending, sending and the final
+-- status made three), on a random page with senders' random ids. The listing now finds the events
+-- (events_sender_event_id: one entry per event sent with an id, written once, as events are never
+-- updated; event_dedup keeps only the latest per source and id), an event sent without an id by its
+-- own id, and their deliveries through deliveries_event_ref (deliveries.ts). A tombstone has no
+-- event left: erasure replaced its event_id with a keyed digest 'erased:<hex>', and only those rows
+-- (and a sender's own id that starts so) are in deliveries_erased. LIKE, not a range: event_id has
+-- the database's collation, whose order need not keep 'erased:...' between 'erased:' and 'erased;'.
+-- CREATE INDEX holds off writes to its table (ingest: events; erasure and every status change:
+-- deliveries) while it reads the table once; DROP INDEX locks deliveries until this migration
+-- commits. CONCURRENTLY cannot run inside the transaction every migration runs in: on a large table
+-- an operator may build both CONCURRENTLY beforehand (IF NOT EXISTS) and drop the old one so
+-- (IF EXISTS). lock_timeout as in migration 12.
+SET LOCAL lock_timeout = '10s';
+CREATE INDEX IF NOT EXISTS events_sender_event_id ON events (event_id) WHERE sender_event_id;
+CREATE INDEX IF NOT EXISTS deliveries_erased ON deliveries (event_id) WHERE event_id LIKE 'erased:%';
+DROP INDEX IF EXISTS deliveries_event_id;
+`,
+  },
 ];

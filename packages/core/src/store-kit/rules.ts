@@ -85,7 +85,7 @@ export function statusFilter(query: Pick<ListDeliveriesQuery, 'status'>): Delive
  * filtered rows have a filter reason. For a store without a (pipe_id, id) index (PostgreSQL since
  * its migration 12, SQLite since its migration 16), a pipe's whole history is read status by
  * status: the primary key walked backwards would read every other pipe's newer rows too. A
- * sender's event id finds its few rows through its own index.
+ * sender's event id finds its few rows through their events (and tombstones), in one statement.
  *
  * @example
  * ```ts
