@@ -80,6 +80,27 @@ async function lockForLinking(trx: Trx, schema: string, refs: Array<{ kind: stri
 }
 
 /**
+ * The ids of the profiles holding any of `refs`, as a `text[]` expression: each identifier looked up
+ * in `profile_identifiers_pkey` on its own. Joined to the unnested refs instead, the planner hashed
+ * the whole table once it had fewer than ~100,000 rows (a sequential scan costs it less than 400
+ * index probes): every ingest of 100 events read every identifier, a cost growing with the table
+ * (53,760 rows: ~60 ms of an ingest's ~100). `LIMIT 1` (the key is unique) keeps the lateral lookup
+ * from being flattened into that join.
+ *
+ * @example
+ * sql`SELECT ${holdersOf(T, [{ kind: 'email', key: digest }])} AS ids`
+ */
+export function holdersOf(T: PgContext['T'], refs: ReadonlyArray<{ kind: string; key: string }>) {
+  return sql<string[]>`ARRAY(
+    SELECT DISTINCT o.profile_id
+    FROM unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
+    CROSS JOIN LATERAL (
+      SELECT profile_id FROM ${T('profile_identifiers')} i WHERE i.kind = r.kind AND i.key = r.key LIMIT 1
+    ) o
+  )`;
+}
+
+/**
  * Locks for linking `refs`: the identity lock shared, each identifier's lock, then the row of every
  * live profile holding one of them. Returns the ids of those profiles, whose rows and identifiers
  * no other transaction can change until this one ends. Throws a serialization failure (the
@@ -97,11 +118,7 @@ export async function lockOwners(
     // taken in id order; a row whose merged_into a commit set while this waited for it is skipped.
     const { rows } = await sql<{ owners: string[]; locked: string[] }>`
       WITH owners AS MATERIALIZED (
-        SELECT ARRAY(
-          SELECT DISTINCT o.profile_id FROM ${T('profile_identifiers')} o
-          JOIN unnest(${refs.map((r) => r.kind)}::text[], ${refs.map((r) => r.key)}::text[]) AS r(kind, key)
-            ON o.kind = r.kind AND o.key = r.key
-        ) AS ids
+        SELECT ${holdersOf(T, refs)} AS ids
       ), locked AS MATERIALIZED (
         SELECT id FROM ${T('profiles')}
         WHERE id = ANY((SELECT ids FROM owners)::text[]) AND merged_into IS NULL

@@ -19,7 +19,7 @@ import {
 import { isoTime, type PostgresTables, type ProfileMethods, type TimeValue } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, type RawBuilder, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
-import { lockIdentityExclusive, lockOwners } from './identity-lock.js';
+import { holdersOf, lockIdentityExclusive, lockOwners } from './identity-lock.js';
 import { type LinkWrites, planLinks } from './link-batch.js';
 
 type Trx = Transaction<PostgresTables>;
@@ -87,14 +87,7 @@ async function loadHoldersIn(
   trx: Trx | PgContext['db'],
   holders: { refs: Array<{ kind: string; key: string }> } | { ids: string[] },
 ): Promise<StoredProfile[]> {
-  const owners =
-    'ids' in holders
-      ? sql`${holders.ids}::text[]`
-      : sql`ARRAY(
-          SELECT DISTINCT o.profile_id FROM ${T('profile_identifiers')} o
-          JOIN unnest(${holders.refs.map((r) => r.kind)}::text[], ${holders.refs.map((r) => r.key)}::text[]) AS r(kind, key)
-            ON o.kind = r.kind AND o.key = r.key
-        )`;
+  const owners = 'ids' in holders ? sql`${holders.ids}::text[]` : holdersOf(T, holders.refs);
   const { rows } = await sql<{
     id: string;
     created_at: Date;

@@ -1,0 +1,50 @@
+/**
+ * The profiles holding a link's identifiers (`holdersOf`, read by every ingest that links and by the
+ * dispatcher's profile lookups) are found through `profile_identifiers_pkey`, one probe per
+ * identifier, whatever the table's size: joined to the identifiers, the planner hashed the whole
+ * table below ~100,000 rows, so every ingest read every identifier.
+ */
+import { sql } from 'kysely';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createConnection, schemaTable } from './connection.js';
+import { holdersOf } from './identity-lock.js';
+import { postgresAvailable, postgresUrl, query, testStores } from './testing.js';
+
+const available = await postgresAvailable();
+const stores = testStores('holders', 1);
+afterEach(stores.close);
+
+/** The key of stored identifier `n` (as the bench's: ordered). */
+const keyOf = (n: number) => n.toString(16).padStart(8, '0').repeat(8);
+
+describe.skipIf(!available)('holdersOf', () => {
+  it('finds the holders by index probes, not by reading the table, and finds each once', async () => {
+    const { schema } = await stores.open();
+    // 40,000 identifiers of 10,000 profiles, then the statistics a running deployment would have.
+    await query(`INSERT INTO "${schema}".profile_identifiers (kind, key, profile_id, value, first_seen_at, last_seen_at)
+      SELECT k.kind, lpad(to_hex(n), 8, '0'), 'prf_' || (n / 4), 'null', now(), now()
+      FROM generate_series(0, 9999) AS n, unnest(ARRAY['email', 'phone', 'fbp', 'fbc']) AS k(kind)`);
+    await query(`UPDATE "${schema}".profile_identifiers SET key = repeat(key, 8)`);
+    await query(`ANALYZE "${schema}".profile_identifiers`);
+    // A link call of 100 events: 400 identifiers, two of them held (by one profile and another).
+    const refs = Array.from({ length: 400 }, (_, i) => ({ kind: 'email', key: keyOf(20_000 + i) }));
+    refs[7] = { kind: 'email', key: keyOf(12) };
+    refs[9] = { kind: 'phone', key: keyOf(13) };
+    refs[11] = { kind: 'fbp', key: keyOf(101) };
+
+    const { db } = createConnection({
+      connectionString: postgresUrl,
+      poolSize: 1,
+      applicationName: 'holders',
+    });
+    stores.closing(() => db.destroy());
+    const T = schemaTable(schema);
+    const held = await sql<{ ids: string[] }>`SELECT ${holdersOf(T, refs)} AS ids`.execute(db);
+    expect([...(held.rows[0]?.ids ?? [])].sort()).toEqual(['prf_25', 'prf_3']);
+
+    const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT ${holdersOf(T, refs)}`.execute(db);
+    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    expect(text).toContain('profile_identifiers_pkey');
+    expect(text).not.toMatch(/Seq Scan on profile_identifiers/);
+  });
+});
