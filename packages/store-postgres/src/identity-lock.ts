@@ -101,6 +101,29 @@ export function holdersOf(T: PgContext['T'], refs: ReadonlyArray<{ kind: string;
 }
 
 /**
+ * One statement: the owners of `refs` ({@link holdersOf}) and a row lock on each of them still live,
+ * taken in id order. `(merged_into || '') IS NULL` says `merged_into IS NULL` in words the planner
+ * cannot match to `profiles_last_seen`'s predicate: with a young table's statistics it ANDed that
+ * partial index, every live profile, with the primary key's few rows (50,000 entries read per
+ * ingest at 50,000 profiles, 1.2 ms), where the primary key alone finds them.
+ *
+ * @example
+ * const { rows } = await ownersLocked(T, refs).execute(trx); // [{ owners, locked }]
+ */
+export function ownersLocked(T: PgContext['T'], refs: ReadonlyArray<{ kind: string; key: string }>) {
+  return sql<{ owners: string[]; locked: string[] }>`
+      WITH owners AS MATERIALIZED (
+        SELECT ${holdersOf(T, refs)} AS ids
+      ), locked AS MATERIALIZED (
+        SELECT id FROM ${T('profiles')}
+        WHERE id = ANY((SELECT ids FROM owners)::text[]) AND (merged_into || '') IS NULL
+        ORDER BY id FOR UPDATE
+      )
+      SELECT (SELECT ids FROM owners) AS owners, ARRAY(SELECT id FROM locked) AS locked
+    `;
+}
+
+/**
  * Locks for linking `refs`: the identity lock shared, each identifier's lock, then the row of every
  * live profile holding one of them. Returns the ids of those profiles, whose rows and identifiers
  * no other transaction can change until this one ends. Throws a serialization failure (the
@@ -116,16 +139,7 @@ export async function lockOwners(
     // The owners are read in a statement of their own after the identifier locks are granted, so
     // its snapshot holds every commit of a link that held one of them before. The row locks are
     // taken in id order; a row whose merged_into a commit set while this waited for it is skipped.
-    const { rows } = await sql<{ owners: string[]; locked: string[] }>`
-      WITH owners AS MATERIALIZED (
-        SELECT ${holdersOf(T, refs)} AS ids
-      ), locked AS MATERIALIZED (
-        SELECT id FROM ${T('profiles')}
-        WHERE id = ANY((SELECT ids FROM owners)::text[]) AND merged_into IS NULL
-        ORDER BY id FOR UPDATE
-      )
-      SELECT (SELECT ids FROM owners) AS owners, ARRAY(SELECT id FROM locked) AS locked
-    `.execute(trx);
+    const { rows } = await ownersLocked(T, refs).execute(trx);
     const owners = rows[0]?.owners ?? [];
     const locked = new Set(rows[0]?.locked ?? []);
     if (owners.length === locked.size && owners.every((id) => locked.has(id))) return owners;
