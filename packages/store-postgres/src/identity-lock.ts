@@ -82,10 +82,9 @@ async function lockForLinking(trx: Trx, schema: string, refs: Array<{ kind: stri
 /**
  * The ids of the profiles holding any of `refs`, as a `text[]` expression: each identifier looked up
  * in `profile_identifiers_pkey` on its own. Joined to the unnested refs instead, the planner hashed
- * the whole table once it had fewer than ~100,000 rows (a sequential scan costs it less than 400
- * index probes): every ingest of 100 events read every identifier, a cost growing with the table
- * (53,760 rows: ~60 ms of an ingest's ~100). `LIMIT 1` (the key is unique) keeps the lateral lookup
- * from being flattened into that join.
+ * the whole table while it had fewer than ~100,000 rows (a sequential scan cost it less than 400
+ * index probes): every ingest of 100 events read every identifier, a cost growing with the table.
+ * `LIMIT 1` (the key is unique) keeps the lateral lookup from being flattened into that join.
  *
  * @example
  * sql`SELECT ${holdersOf(T, [{ kind: 'email', key: digest }])} AS ids`
