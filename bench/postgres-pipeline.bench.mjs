@@ -23,6 +23,7 @@
 // `openpipes serve` in the same rounds, for before/after figures from one run.
 //   npm run bench -- postgres-pipeline   (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                          BENCH_KINDS=engine,bare_v8 runs only those;
+//                                          BENCH_AUTO_EXPLAIN=<ms> logs slower plans;
 //                                          OPENPIPES_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test)
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -187,6 +188,14 @@ let roundNumber = 0;
 async function round(admin, kind) {
   const database = `bench_pgpipe_${process.pid}_${roundNumber++}`;
   await admin.query(`CREATE DATABASE ${database}`);
+  if (process.env.BENCH_AUTO_EXPLAIN) {
+    // Plans of the round's statements slower than this many ms, nested ones (triggers) too, in the
+    // server's log; set on this database alone, so other work on the server is not logged.
+    const ms = Number(process.env.BENCH_AUTO_EXPLAIN);
+    await admin.query(`ALTER DATABASE ${database} SET session_preload_libraries = 'auto_explain'`);
+    await admin.query(`ALTER DATABASE ${database} SET auto_explain.log_min_duration = ${ms}`);
+    await admin.query(`ALTER DATABASE ${database} SET auto_explain.log_nested_statements = on`);
+  }
   try {
     const sink = await startSink();
     const server =
