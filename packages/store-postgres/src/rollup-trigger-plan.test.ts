@@ -2,7 +2,7 @@
  * The update trigger that counts status changes into `delivery_rollup` joins the statement's old and
  * new rows by id. PL/pgSQL kept a generic plan made on small statements, a nested loop, and ran a
  * claim or an outcome of 500 rows through it: quadratic, 12 % of PostgreSQL's CPU per delivered
- * event in the end-to-end bench. Migration 16 runs the function without nested loops. The plan is
+ * event in the end-to-end bench. Migration 17 runs the function without nested loops. The plan is
  * read from auto_explain (loaded into the test's own session; the test is skipped where the server
  * has no auto_explain to load).
  */
