@@ -5,7 +5,7 @@
 
 import { fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,6 +83,22 @@ export function cpuTicks(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Each thread's CPU time so far (ms, by thread id), from /proc: Node names no worker thread, so a
+ * thread is told by its share (under `openpipes serve` the dispatch thread is the busiest after the
+ * main one, whose id is the process's).
+ */
+export function threadCpuMs(pid) {
+  const out = new Map();
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const ticks = cpuTicks(`${pid}/task/${tid}`);
+      if (ticks !== null) out.set(tid, ticks * 10);
+    }
+  } catch {}
+  return out;
 }
 
 /** A process's CPU time so far, resident memory and bytes written (`wchar`: all its writes, the WAL's and checkpoints' included), from /proc. */

@@ -40,6 +40,7 @@ import {
   serveBare,
   startBare,
   startEngine,
+  threadCpuMs,
   total,
 } from './pipeline-kit.mjs';
 
@@ -143,10 +144,12 @@ async function round(kind) {
         : await startBare(self, [join(dir, `bare-${kind.slice(5)}.db`), sink.url, kind.slice(5)]);
   const rss = rssSampler(server.pid);
   const before = procStats(server.pid);
+  const threadsBefore = threadCpuMs(server.pid);
   const started = performance.now();
   const { collectSeconds, seconds, pool, expected } = await load(server, sink, started);
   const peakRss = rss.peak();
   const after = procStats(server.pid);
+  const threadsAfter = threadCpuMs(server.pid);
   // What the database holds once every event has its record: the file and its WAL (checkpoints
   // move pages between them), per event.
   const bytes = readdirSync(dir)
@@ -164,6 +167,12 @@ async function round(kind) {
     eventsPerSecond: total / seconds,
     collectSeconds,
     cpuMsPer1000: ((after.cpuMs - before.cpuMs) / total) * 1000,
+    // The main thread's, then the others' busiest first (the dispatch thread's is the first of them).
+    threadsMsPer1000: [...threadsAfter]
+      .map(([tid, ms]) => ({ main: tid === String(server.pid), ms: ms - (threadsBefore.get(tid) ?? 0) }))
+      .sort((a, b) => Number(b.main) - Number(a.main) || b.ms - a.ms)
+      .slice(0, 5)
+      .map((t) => Math.round((t.ms / total) * 1000)),
     writtenPerEvent: (after.wchar - before.wchar) / total,
     peakRssMb: Math.max(peakRss, after.rss) / 2 ** 20,
     rssAfterMb: after.rss / 2 ** 20,
@@ -214,6 +223,7 @@ async function main() {
         collect_s: round2(median(list, 'collectSeconds')),
         cpu_ms_per_1000_events: round2(median(list, 'cpuMsPer1000')),
         cpu_ms_per_1000_events_rounds: list.map((x) => Math.round(x.cpuMsPer1000)),
+        thread_cpu_ms_per_1000_events_rounds: list.map((x) => x.threadsMsPer1000),
         written_bytes_per_event: Math.round(median(list, 'writtenPerEvent')),
         written_bytes_per_event_rounds: list.map((x) => Math.round(x.writtenPerEvent)),
         peak_rss_mb: Math.round(median(list, 'peakRssMb')),

@@ -108,6 +108,27 @@ describe('worker crashes', { timeout: 90_000 }, () => {
     await expectServesAgain('pip_after_shifty');
   });
 
+  it("gives a send retried on a fresh worker its events again (the first call's bytes went to the dead one)", async () => {
+    // Busy before it reaches outside, so a death mid-call is retried; it says what it was given.
+    const code = `function send({ events }) {
+      const end = Date.now() + 400; while (Date.now() < end) {}
+      console.log(events.length + ' ' + events.map((e) => e.event_type).join(','));
+    }`;
+    const call = sandbox.send({
+      code: { kind: 'send', owner: 'dst_crash_events', version: 1, code },
+      events: [ev, { ...ev, event_type: 'u' }],
+      secrets: {},
+    });
+    const busy = await until(() => {
+      const running = sandbox[sandboxInternals].busyWorkers('send:dst_crash_events');
+      return running.length > 0 && running;
+    });
+    await Promise.all(busy.map((w) => w.terminate()));
+    const run = await call;
+    expect(run.error).toBeUndefined();
+    expect(run.logs.map((l) => l.message)).toEqual(['2 t,u']);
+  });
+
   it('never runs again unseen a send whose request had left when its worker died: it ends WORKER_CRASHED, sent once', async () => {
     // The platform holds its answer: the request has arrived, the send awaits the response.
     const held: ServerResponse[] = [];
