@@ -20,6 +20,7 @@ import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
+import { keysByKindJson, newPeopleOf, newPeopleWriter } from './new-profiles.js';
 import { columnsOf } from './prepared.js';
 
 const P = columnsOf('profiles');
@@ -29,9 +30,8 @@ const profileSql = `SELECT ${P('id', 'created_at', 'last_seen_at', 'ip', 'user_a
 const identifiersSql = `SELECT ${I('kind', 'key', 'value', 'first_seen_at', 'last_seen_at')} FROM profile_identifiers WHERE ${I('profile_id')} = ?`;
 // The profiles holding any of a list of identifiers, with all their identifiers, in one statement
 // however long the list (a claimed batch stitches hundreds of events), so one snapshot too. The list
-// goes in as one JSON object of kind -> [key, ...]: json_each's values are then the keys themselves
-// (extracting them from [kind, key] pairs cost more than the lookups, measured). CROSS JOIN keeps
-// that order: without it the planner may scan a whole kind of the primary key once per key.
+// goes in as one JSON object (keysByKindJson). CROSS JOIN keeps that order: without it the planner
+// may scan a whole kind of the primary key once per key.
 const ownersAndIdentifiersSql = `WITH owners AS (
     SELECT DISTINCT pi.${I('profile_id')} AS id FROM json_each(?) AS k CROSS JOIN json_each(k.value) AS w
     CROSS JOIN profile_identifiers AS pi ON pi.${I('kind')} = k.key AND pi.${I('key')} = w.value
@@ -113,17 +113,10 @@ function loadOwnersWith(
   refs: Array<{ kind: string; key: string }>,
 ): StoredProfile[] {
   if (refs.length === 0) return [];
-  // No prototype: a kind is a key here, whatever its name.
-  const keysByKind: Record<string, string[]> = Object.create(null);
-  for (const r of refs) {
-    const keys = keysByKind[r.kind] ?? [];
-    keysByKind[r.kind] = keys;
-    keys.push(r.key);
-  }
   const byId = new Map<string, StoredProfile>();
   const statement = prepare(ownersAndIdentifiersSql);
   statement.raw?.(true);
-  const found = statement.all(JSON.stringify(keysByKind));
+  const found = statement.all(keysByKindJson([refs]));
   // Objects (a database without raw mode) carry the same columns in the same order.
   const rows = (statement.raw ? found : found.map((r) => Object.values(r as object))) as OwnerRow[];
   for (const [
@@ -270,42 +263,63 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
     }
   };
 
-  // Each ingest call links its events; calls made at once share a commit.
-  const linkAll = ({ links, caps, newId, now }: LinkArgs, events: LinkedEvents = 'own'): LinkResult =>
-    links.map((link) => {
+  /** One link of identifiers some profile may hold: planned against its owners as they are now. */
+  const linkKnown = (
+    link: LinkArgs['links'][number],
+    { caps, newId, now }: LinkArgs,
+    events: LinkedEvents,
+  ) => {
+    const seenAt = link.seen_at;
+    const eventRef = link.event_ref ?? null;
+    // Only an event stored by this very call keeps its first event in the identifier's own row.
+    const rowRef = events === 'own' ? eventRef : null;
+    const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
+    if (eventRef) indexCarried(prepare, link, plan, eventRef, events);
+    // A survivor created here is written with the link's attributes at once: the UPDATE that
+    // moves an existing survivor's last-seen time and attributes (touchSql) would change nothing
+    // else, and skipping it is one statement less.
+    const ip = link.ip || null;
+    const userAgent = link.user_agent || null;
+    let created = false;
+    for (const p of plan.create) {
+      const survivor = p.id === plan.survivor;
+      created ||= survivor;
+      prepare(insertProfileSql).run(p.id, seenAt, seenAt, survivor ? ip : null, survivor ? userAgent : null);
+      insertIdentifiers(p.id, p.identifiers, seenAt, rowRef);
+    }
+    if (plan.merge.length > 0) writeMerge(qb, run, plan.survivor, plan.merge, now);
+    insertIdentifiers(plan.survivor, plan.add, seenAt, rowRef);
+    const seen = prepare(seenSql);
+    for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
+    if (!created) prepare(touchSql).run(seenAt, ip, userAgent, plan.survivor, seenAt);
+    return plan.survivor;
+  };
+
+  // Each ingest call links its events; calls made at once share a commit. A new person's link
+  // (the common case: an event of a new visitor) is planned with no owners and written in bulk
+  // (new-profiles.ts); any other reads the profiles as the call's earlier links left them, so
+  // those are written first. A late link of events stored before ('stored') takes the per-link path.
+  const linkAll = (args: LinkArgs, events: LinkedEvents = 'own'): LinkResult => {
+    const { links, caps, newId } = args;
+    const isNew = events === 'own' ? newPeopleOf(prepare, links) : links.map(() => false);
+    const people = newPeopleWriter(prepare);
+    const survivors = links.map((link, n) => {
       if (link.identifiers.length === 0) return null;
-      const seenAt = link.seen_at;
-      const eventRef = link.event_ref ?? null;
-      const rowRef = events === 'own' ? eventRef : null;
-      // A link has a few identifiers and usually no owner: a statement per identifier costs less
-      // here than loadOwners' JSON (measured); a claimed batch's hundreds of events use loadOwners.
-      const plan = planLink(link, load(ownersOf(link.identifiers)), caps, newId);
-      if (eventRef) indexCarried(prepare, link, plan, eventRef, events);
-      // A survivor created here is written with the link's attributes at once: the UPDATE that
-      // moves an existing survivor's last-seen time and attributes (touchSql) would change nothing
-      // else, and skipping it is one statement less for most links (an event of a new visitor).
-      const ip = link.ip || null;
-      const userAgent = link.user_agent || null;
-      let created = false;
-      for (const p of plan.create) {
-        const survivor = p.id === plan.survivor;
-        created ||= survivor;
-        prepare(insertProfileSql).run(
-          p.id,
-          seenAt,
-          seenAt,
-          survivor ? ip : null,
-          survivor ? userAgent : null,
-        );
-        insertIdentifiers(p.id, p.identifiers, seenAt, rowRef);
+      if (!isNew[n]) {
+        people.flush();
+        return linkKnown(link, args, events);
       }
-      if (plan.merge.length > 0) writeMerge(qb, run, plan.survivor, plan.merge, now);
-      insertIdentifiers(plan.survivor, plan.add, seenAt, rowRef);
-      const seen = prepare(seenSql);
-      for (const i of plan.seen) seen.run(seenAt, i.kind, i.key, seenAt);
-      if (!created) prepare(touchSql).run(seenAt, ip, userAgent, plan.survivor, seenAt);
+      const plan = planLink(link, [], caps, newId);
+      const eventRef = link.event_ref ?? null;
+      // Identifiers over a cap that no new profile holds are indexed as identifiers seen again.
+      if (people.add(link, plan, eventRef) < link.identifiers.length && eventRef) {
+        indexCarried(prepare, link, plan, eventRef, 'own');
+      }
       return plan.survivor;
     });
+    people.flush();
+    return survivors;
+  };
   return { load, loadOwners, linkAll };
 }
 

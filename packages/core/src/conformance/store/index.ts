@@ -21,6 +21,7 @@ import { erasureCases } from './erasure.js';
 import { storeCases } from './fixtures.js';
 import { ingestCases } from './ingest.js';
 import { ingestIdentityCases } from './ingest-identity.js';
+import { ingestIdentityFlushCases } from './ingest-identity-flush.js';
 import { matchCountCases } from './match-counts.js';
 import { rejectionCases } from './rejections.js';
 import { secretValueCases } from './secret-values.js';
@@ -52,6 +53,7 @@ export function runStoreConformance(options: StoreConformanceOptions): void {
     secretValueCases(t);
     ingestCases(t);
     ingestIdentityCases(t);
+    ingestIdentityFlushCases(t);
     rejectionCases(t);
     claimCases(t);
     deliveryQueryCases(t);
