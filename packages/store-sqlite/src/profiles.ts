@@ -20,7 +20,7 @@ import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
-import { keysByKindJson, newPeopleOf, newPeopleWriter } from './new-profiles.js';
+import { newPeopleOf, newPeopleWriter } from './new-profiles.js';
 import { columnsOf } from './prepared.js';
 
 const P = columnsOf('profiles');
@@ -30,8 +30,9 @@ const profileSql = `SELECT ${P('id', 'created_at', 'last_seen_at', 'ip', 'user_a
 const identifiersSql = `SELECT ${I('kind', 'key', 'value', 'first_seen_at', 'last_seen_at')} FROM profile_identifiers WHERE ${I('profile_id')} = ?`;
 // The profiles holding any of a list of identifiers, with all their identifiers, in one statement
 // however long the list (a claimed batch stitches hundreds of events), so one snapshot too. The list
-// goes in as one JSON object (keysByKindJson). CROSS JOIN keeps that order: without it the planner
-// may scan a whole kind of the primary key once per key.
+// goes in as one JSON object of kind -> [key, ...]: json_each's values are then the keys themselves
+// (extracting them from [kind, key] pairs cost more than the lookups, measured). CROSS JOIN keeps
+// that order: without it the planner may scan a whole kind of the primary key once per key.
 const ownersAndIdentifiersSql = `WITH owners AS (
     SELECT DISTINCT pi.${I('profile_id')} AS id FROM json_each(?) AS k CROSS JOIN json_each(k.value) AS w
     CROSS JOIN profile_identifiers AS pi ON pi.${I('kind')} = k.key AND pi.${I('key')} = w.value
@@ -113,10 +114,17 @@ function loadOwnersWith(
   refs: Array<{ kind: string; key: string }>,
 ): StoredProfile[] {
   if (refs.length === 0) return [];
+  // No prototype: a kind is a key here, whatever its name.
+  const keysByKind: Record<string, string[]> = Object.create(null);
+  for (const r of refs) {
+    const keys = keysByKind[r.kind] ?? [];
+    keysByKind[r.kind] = keys;
+    keys.push(r.key);
+  }
   const byId = new Map<string, StoredProfile>();
   const statement = prepare(ownersAndIdentifiersSql);
   statement.raw?.(true);
-  const found = statement.all(keysByKindJson([refs]));
+  const found = statement.all(JSON.stringify(keysByKind));
   // Objects (a database without raw mode) carry the same columns in the same order.
   const rows = (statement.raw ? found : found.map((r) => Object.values(r as object))) as OwnerRow[];
   for (const [
