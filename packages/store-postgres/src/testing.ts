@@ -13,7 +13,7 @@ import { postgresStore } from './index.js';
 export const postgresUrl =
   process.env.OPENPIPES_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
-const inCi = () => {
+export const inCi = (): boolean => {
   const ci = process.env.CI;
   return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
 };
