@@ -1,3 +1,4 @@
+// long-file: one ordered list of migrations, each its SQL and why; released ones never change, new ones are appended
 /**
  * The PostgreSQL schema, as numbered migrations. A migration never changes once released; new ones
  * are appended. `migrate()` (`migrate.ts`) runs each pending one in its own transaction, holding an
