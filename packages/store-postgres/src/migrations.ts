@@ -1,5 +1,7 @@
 // long-file: one ordered list of migrations, each its SQL and why; released ones never change, new ones are appended
 /**
+ * long-file: the schema's history, one migration after another, appended and never edited once released
+ *
  * The PostgreSQL schema, as numbered migrations. A migration never changes once released; new ones
  * are appended. `migrate()` (`migrate.ts`) runs each pending one in its own transaction, holding an
  * advisory lock keyed on the schema name for the whole run, with `search_path` set to that schema:
