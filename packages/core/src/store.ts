@@ -82,6 +82,11 @@ export interface RetiredSecretValue {
 /** A new event to append. */
 export interface NewEvent {
   id: string;
+  /**
+   * The sender's event id; without one (`sender_event_id` false), the event's own `id`, as ingest
+   * makes it. Stores rely on that: they keep no index of deliveries by event id, and find the
+   * deliveries of an event sent without an id by `event_ref` (`listDeliveries`' `eventId`).
+   */
   event_id: string;
   /** True when `event_id` came from the sender (only those are deduplicated). */
   sender_event_id: boolean;
@@ -176,6 +181,7 @@ export interface ListDeliveriesQuery {
   pipeId?: string;
   destinationId?: string;
   status?: DeliveryStatus | DeliveryStatus[];
+  /** Only rows with this `event_id`: a sender's event id, an event's own id, or a tombstone's digest. */
   eventId?: string;
   /** Only rows with this `filter_reason` (so only `filtered` ones). */
   filterReason?: string;
