@@ -103,6 +103,29 @@ export function deliveriesByEventIdCases(t: StoreCases): void {
       ).toHaveLength(2);
     });
 
+    it('matches the id exactly: LIKE wildcards, other letter cases, quotes, the longest ids', async () => {
+      // Ids a store must not read as a pattern (PostgreSQL's tombstones are `LIKE 'erased:%'`),
+      // nor fold in case (SQLite's LIKE would), each beside the ids it would then be taken for.
+      const odd = ['erased:%', 'erased_x', 'erased:x', 'ERASED:x', '%', 'a_b', 'A_B', "o'x", 'x'.repeat(256)];
+      await append(
+        newId('source', t0),
+        odd.map((id, i) => newEvent(id, { value: i })),
+        [pipeA],
+      );
+      for (const eventId of [
+        ...odd,
+        'erased%',
+        '_%',
+        'erased:_',
+        'ERASED:%',
+        'x'.repeat(255),
+        'x'.repeat(4000),
+      ]) {
+        const listed = await listsAsHistory({ eventId, limit: 10 });
+        expect(listed, eventId.slice(0, 20)).toHaveLength(odd.includes(eventId) ? 1 : 0);
+      }
+    });
+
     it('combines the event id with the status, the time window and the cursor, page by page', async () => {
       const source = newId('source', t0);
       const start = clock;
