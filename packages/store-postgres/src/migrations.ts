@@ -1,4 +1,3 @@
-// long-file: one ordered list of migrations, each its SQL and why; released ones never change, new ones are appended
 /**
  * long-file: the schema's history, one migration after another, appended and never edited once released
  *
