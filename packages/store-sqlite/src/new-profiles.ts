@@ -121,13 +121,29 @@ const insertProfiles = bulkInsert(
   '(?, NULL, ?, ?, ?, ?)',
   5,
 );
-// event_ref (migration 13) is the SQLite store's own column, not in the shared table declaration.
-const insertIdentifiers = bulkInsert(
-  'profile_identifiers',
-  `${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')}, event_ref`,
-  '(?, ?, ?, ?, ?, ?, ?)',
-  7,
-);
+/**
+ * The columns of a new identifier's row, in the order {@link identifierRow} gives its values.
+ * event_ref (migration 13) is the SQLite store's own column, not in the shared table declaration.
+ */
+export const identifierColumns = `${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')}, event_ref`;
+
+/**
+ * A new identifier's row as stored, by this bulk path and by profiles.ts's per-link one alike: a
+ * value its kind and key say already is kept as '' (storedIdentifierValue), and so is a last-seen
+ * time equal to the first-seen one (storedIdentifierLastSeen); `eventRef` is its first event.
+ */
+export function identifierRow(
+  i: { kind: string; key: string; value: string; first_seen_at: string },
+  profileId: string,
+  seenAt: string,
+  eventRef: string | null,
+): unknown[] {
+  const value = storedIdentifierValue(i.kind, i.key, i.value) ?? '';
+  const lastSeen = storedIdentifierLastSeen(i.first_seen_at, seenAt) ?? '';
+  return [i.kind, i.key, profileId, value, i.first_seen_at, lastSeen, eventRef];
+}
+
+const insertIdentifiers = bulkInsert('profile_identifiers', identifierColumns, '(?, ?, ?, ?, ?, ?, ?)', 7);
 
 /**
  * Collects new people's profiles and identifiers (`add`) and writes them (`flush`): before anything
@@ -154,12 +170,7 @@ export function newPeopleWriter(prepare: Prepare) {
           survivor ? link.ip || null : null,
           survivor ? link.user_agent || null : null,
         );
-        for (const i of p.identifiers) {
-          // Stored as insertIdentifiers (profiles.ts) stores them: elided value and last-seen time.
-          const value = storedIdentifierValue(i.kind, i.key, i.value) ?? '';
-          const lastSeen = storedIdentifierLastSeen(i.first_seen_at, seenAt) ?? '';
-          identifiers.push(i.kind, i.key, p.id, value, i.first_seen_at, lastSeen, eventRef);
-        }
+        for (const i of p.identifiers) identifiers.push(...identifierRow(i, p.id, seenAt, eventRef));
         added += p.identifiers.length;
       }
       return added;

@@ -13,14 +13,12 @@ import {
   planLink,
   type StoredIdentifier,
   type StoredProfile,
-  storedIdentifierLastSeen,
-  storedIdentifierValue,
 } from '@openpipes/core/identity';
 import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
-import { newPeopleOf, newPeopleWriter } from './new-profiles.js';
+import { identifierColumns, identifierRow, newPeopleOf, newPeopleWriter } from './new-profiles.js';
 import { columnsOf } from './prepared.js';
 
 const P = columnsOf('profiles');
@@ -43,7 +41,7 @@ const ownersAndIdentifiersSql = `WITH owners AS (
   CROSS JOIN profile_identifiers AS i ON i.${I('profile_id')} = o.id`;
 const insertProfileSql = `INSERT INTO profiles (${P('id', 'merged_into', 'created_at', 'last_seen_at', 'ip', 'user_agent')}) VALUES (?, NULL, ?, ?, ?, ?)`;
 // event_ref (migration 13) is the SQLite store's own column, not in the shared table declaration.
-const insertIdentifierSql = `INSERT INTO profile_identifiers (${I('kind', 'key', 'profile_id', 'value', 'first_seen_at', 'last_seen_at')}, event_ref)
+const insertIdentifierSql = `INSERT INTO profile_identifiers (${identifierColumns})
   VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`;
 export const indexSql = `INSERT INTO event_identifiers (${columnsOf('event_identifiers')('kind', 'key', 'event_ref')}) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`;
 // An index entry of an event stored before (the backfill's, a late link's) that erasure finds
@@ -262,11 +260,7 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   ) => {
     const insert = prepare(insertIdentifierSql);
     for (const i of identifiers) {
-      // A value its kind and key say already is kept as '' (storedIdentifierValue), and so is a
-      // last-seen time equal to the first-seen one (storedIdentifierLastSeen).
-      const value = storedIdentifierValue(i.kind, i.key, i.value) ?? '';
-      const lastSeen = storedIdentifierLastSeen(i.first_seen_at, now) ?? '';
-      const { changes } = insert.run(i.kind, i.key, profileId, value, i.first_seen_at, lastSeen, eventRef);
+      const { changes } = insert.run(...identifierRow(i, profileId, now, eventRef));
       if (changes === 0 && eventRef) prepare(indexSql).run(i.kind, i.key, eventRef);
     }
   };
