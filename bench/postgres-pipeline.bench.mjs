@@ -24,6 +24,7 @@
 //   npm run bench -- postgres-pipeline   (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                          BENCH_KINDS=engine,bare_v8 runs only those;
 //                                          BENCH_AUTO_EXPLAIN=<ms> logs slower plans;
+//                                          BENCH_LOG_STATEMENTS=1 logs every statement's steps;
 //                                          OPENPIPES_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test)
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -195,6 +196,13 @@ async function round(admin, kind) {
     await admin.query(`ALTER DATABASE ${database} SET session_preload_libraries = 'auto_explain'`);
     await admin.query(`ALTER DATABASE ${database} SET auto_explain.log_min_duration = ${ms}`);
     await admin.query(`ALTER DATABASE ${database} SET auto_explain.log_nested_statements = on`);
+  }
+  if (process.env.BENCH_LOG_STATEMENTS) {
+    // Every statement of the round's database with its duration per protocol step (parse: parse
+    // analysis and rewrite; bind: planning of an unnamed statement; execute) in the server's log,
+    // without parameters; bench/pg-statement-log.mjs sums them per statement.
+    await admin.query(`ALTER DATABASE ${database} SET log_min_duration_statement = 0`);
+    await admin.query(`ALTER DATABASE ${database} SET log_parameter_max_length = 0`);
   }
   try {
     const sink = await startSink();

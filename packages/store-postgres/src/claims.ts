@@ -86,6 +86,29 @@ async function claimDue(
 }
 
 /**
+ * The packed details and attempts one after the other, and where each is (1-based, as `substring`
+ * counts): `da`/`dl` the detail's start and length, `aa`/`al` the attempt's (none when it has none;
+ * its row is not written then: its outcome has no attempt number).
+ */
+export function concatenated(packed: ReadonlyArray<{ detail: Buffer; attempt: Buffer | null }>) {
+  const parts: Buffer[] = [];
+  let at = 1;
+  const places = packed.map((p) => {
+    parts.push(p.detail);
+    const place: Record<string, number> = { da: at, dl: p.detail.length };
+    at += p.detail.length;
+    if (p.attempt) {
+      parts.push(p.attempt);
+      place.aa = at;
+      place.al = p.attempt.length;
+      at += p.attempt.length;
+    }
+    return place;
+  });
+  return { bytes: Buffer.concat(parts, at - 1), places };
+}
+
+/**
  * Records the outcomes of deliveries `owner` still holds (the lease is the fence) in one
  * statement; `applied` are those recorded, `lost` those whose lease was taken over.
  */
@@ -98,17 +121,17 @@ async function completeOutcomes(
   // No join for the planner to get wrong: with a young table's statistics (or few rows
   // estimated in `sending`) it nests a loop and rescans a recordset once per row, which at 500
   // rows cost 100-250 ms. Instead the small fields travel as one jsonb object keyed by id,
-  // read with `o -> d.id`, and the details and attempts, packed (migration 11), as bytea
-  // arrays indexed by that entry's `i`: an array literal is far cheaper for PostgreSQL to read
-  // than JSON into jsonb.
+  // read with `o -> d.id`, and the details and attempts, packed (migration 11), one after the
+  // other in one bytea parameter (sent in binary, copied as it is), each cut out by the `at` and
+  // `len` of its entry. As bytea arrays they went as hex text that PostgreSQL's array_in and
+  // byteain decoded (~14 ms of a 500-outcome statement's bind step) after the driver had encoded it.
   const byId: Record<string, unknown> = {};
   // Packed off this thread before the statement is built.
   const packed = await packer.pack(outcomes);
-  const details = packed.map((p) => p.detail);
-  const attempts = packed.map((p) => p.attempt);
+  const { bytes, places } = concatenated(packed);
   outcomes.forEach((o, i) => {
     byId[o.id] = {
-      i: i + 1,
+      ...places[i],
       status: o.status,
       attempted: o.attempt ? 1 : 0,
       attempt_number: o.attempt?.number ?? null,
@@ -129,7 +152,7 @@ async function completeOutcomes(
   // the rows it really updated.
   const { rows } = await sql<{ id: string }>`
       WITH input AS (
-        SELECT ${JSON.stringify(byId)}::jsonb AS o, ${details}::bytea[] AS details, ${attempts}::bytea[] AS attempts
+        SELECT ${JSON.stringify(byId)}::jsonb AS o, ${bytes}::bytea AS bytes
       ), updated AS (
         UPDATE ${T('deliveries')} d
         SET status = ${o} -> d.id ->> 'status',
@@ -142,7 +165,8 @@ async function completeOutcomes(
           lease_owner = NULL,
           updated_at = ${now}::timestamptz,
           delivered_at = (${o} -> d.id ->> 'delivered_at')::timestamptz,
-          detail = ((SELECT details FROM input))[(${o} -> d.id ->> 'i')::integer]
+          detail = substring((SELECT bytes FROM input)
+            FROM (${o} -> d.id ->> 'da')::integer FOR (${o} -> d.id ->> 'dl')::integer)
         WHERE d.id = ANY(${ids}::text[]) AND d.status = 'sending' AND d.lease_owner = ${owner}
         RETURNING d.id, d.destination_id, d.pipe_id, d.status
       ), totals AS (
@@ -150,7 +174,8 @@ async function completeOutcomes(
       ), recorded AS (
         INSERT INTO ${T('delivery_attempts')} (delivery_id, number, data)
         SELECT u.id, (${o} -> u.id ->> 'attempt_number')::integer,
-          ((SELECT attempts FROM input))[(${o} -> u.id ->> 'i')::integer]
+          substring((SELECT bytes FROM input)
+            FROM (${o} -> u.id ->> 'aa')::integer FOR (${o} -> u.id ->> 'al')::integer)
         FROM updated u
         WHERE ${o} -> u.id ->> 'attempt_number' IS NOT NULL
         ON CONFLICT (delivery_id, number) DO UPDATE SET data = excluded.data
