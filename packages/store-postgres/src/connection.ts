@@ -9,6 +9,7 @@ import type { PostgresTables } from '@openpipes/core/store-kit';
 import { Kysely, PostgresDialect, type QueryCreator, type RawBuilder, sql, type Transaction } from 'kysely';
 import pg from 'pg';
 import { type PgPool, type PgPoolClient, pgErrorCodes, sqlState, unavailableReason } from './driver.js';
+import { namingStatements } from './named-statements.js';
 import { storeTypes } from './times.js';
 
 type Db = Kysely<PostgresTables>;
@@ -148,13 +149,24 @@ export function createConnection(options: ConnectionOptions): Connection {
     return client;
   };
 
+  const naming = new WeakMap<PgPoolClient, PgPoolClient>();
   const db = new Kysely<PostgresTables>({
     dialect: new PostgresDialect({
       pool: async () => {
         const pool = await getPool();
         // kysely ends its pool on destroy(); only ours may be ended.
         return {
-          connect: () => connectShielded(pool) as never,
+          connect: async () => {
+            const client = await connectShielded(pool);
+            // Hot statements named on the store's own pool only (named-statements.ts).
+            if (!ownPool) return client as never;
+            let wrapped = naming.get(client);
+            if (!wrapped) {
+              wrapped = namingStatements(client);
+              naming.set(client, wrapped);
+            }
+            return wrapped as never;
+          },
           end: async () => {
             if (ownPool) await ownPool.end();
           },

@@ -12,6 +12,7 @@ import {
 } from '@openpipes/core/store-kit';
 import { type ExpressionBuilder, sql } from 'kysely';
 import type { PgContext, TableName } from './connection.js';
+import { prepared } from './named-statements.js';
 import { linkWriter } from './profiles.js';
 
 /** What a stored event is read with (the payload as text, as both stores hand it to toStoredEvent). */
@@ -128,7 +129,7 @@ export function eventMethods(context: PgContext): EventMethods {
             const keys = [...dedupRows.entries()]
               .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
               .map(([event_id, event_ref]) => ({ event_id, event_ref }));
-            const { rows: stored } = await sql<{ event_id: string }>`
+            const { rows: stored } = await sql<{ event_id: string }>`${prepared}
               INSERT INTO ${T('event_dedup')} AS x (source_id, event_id, event_ref, received_at)
               SELECT ${sourceId}, k.event_id, k.event_ref, ${now}::timestamptz
               FROM json_to_recordset(${JSON.stringify(keys)}::json) AS k(event_id text, event_ref text)
@@ -154,7 +155,7 @@ export function eventMethods(context: PgContext): EventMethods {
 
           const { newEvents, newDeliveries } = newRows(events, pipes, deliveryIds, duplicateOf);
           if (newEvents.length > 0) {
-            await sql`
+            await sql`${prepared}
               WITH inserted AS (
                 INSERT INTO ${T('events')} (id, source_id, event_id, sender_event_id, event_type, event_time, payload, received_at, trace_parent)
                 SELECT e.id, ${sourceId}, e.event_id, e.sender_event_id, e.event_type, e.event_time, e.payload::json, ${now}::timestamptz, e.trace_parent

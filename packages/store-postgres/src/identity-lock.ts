@@ -21,6 +21,7 @@ import type { PostgresTables } from '@openpipes/core/store-kit';
 import { type Kysely, sql, type Transaction } from 'kysely';
 import type { PgContext } from './connection.js';
 import { pgErrorCodes } from './driver.js';
+import { prepared } from './named-statements.js';
 
 type Trx = Transaction<PostgresTables> | Kysely<PostgresTables>;
 
@@ -110,7 +111,7 @@ export function holdersOf(T: PgContext['T'], refs: ReadonlyArray<{ kind: string;
  * const { rows } = await ownersLocked(T, refs).execute(trx); // [{ owners, locked }]
  */
 export function ownersLocked(T: PgContext['T'], refs: ReadonlyArray<{ kind: string; key: string }>) {
-  return sql<{ owners: string[]; locked: string[] }>`
+  return sql<{ owners: string[]; locked: string[] }>`${prepared}
       WITH owners AS MATERIALIZED (
         SELECT ${holdersOf(T, refs)} AS ids
       ), locked AS MATERIALIZED (

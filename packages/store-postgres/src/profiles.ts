@@ -21,6 +21,7 @@ import { type ExpressionBuilder, type RawBuilder, sql, type Transaction } from '
 import type { PgContext } from './connection.js';
 import { holdersOf, lockIdentityExclusive, lockOwners } from './identity-lock.js';
 import { type LinkWrites, planLinks } from './link-batch.js';
+import { prepared } from './named-statements.js';
 
 type Trx = Transaction<PostgresTables>;
 type StoredProfileIdentifier = StoredProfile['identifiers'][number];
@@ -205,7 +206,7 @@ async function applyLinkWrites(
       WHERE t.kind = i.kind AND t.key = i.key
     )`);
   }
-  if (parts.length > 0) await sql`WITH ${sql.join(parts, sql`, `)} SELECT 1`.execute(trx);
+  if (parts.length > 0) await sql`${prepared} WITH ${sql.join(parts, sql`, `)} SELECT 1`.execute(trx);
   if (writes.repoint.length > 0) {
     await sql`
       UPDATE ${T('profiles')} t SET merged_into = r.to_id
