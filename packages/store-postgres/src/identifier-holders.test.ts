@@ -3,9 +3,11 @@
  * dispatcher's profile lookups) are found through `profile_identifiers_pkey`, one probe per
  * identifier, whatever the table's size: joined to the identifiers, the planner hashed the whole
  * table below ~100,000 rows, so every ingest read every identifier. Their rows are then locked
- * through the primary key alone, not ANDed with the index of every live profile.
+ * through the primary key alone, not ANDed with the index of every live profile. Both in the
+ * generic plan too, which the named statement keeps (named-statements.ts).
  */
-import { sql } from 'kysely';
+import type { PostgresTables } from '@openpipes/core/store-kit';
+import { type Kysely, type RawBuilder, sql } from 'kysely';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createConnection, schemaTable } from './connection.js';
 import { holdersOf, ownersLocked } from './identity-lock.js';
@@ -17,6 +19,38 @@ afterEach(stores.close);
 
 /** The key of stored identifier `n` (as the bench's: ordered). */
 const keyOf = (n: number) => n.toString(16).padStart(8, '0').repeat(8);
+
+/**
+ * The plan of `statement`: the custom one (its parameters' values known), or the generic one, which
+ * a named statement (named-statements.ts) keeps after five custom ones: `EXPLAIN EXECUTE` of it
+ * prepared, `plan_cache_mode` forced for the transaction (an `EXPLAIN` with parameters always plans
+ * with their values on PostgreSQL 15).
+ */
+/** A text or text[] parameter as a SQL literal (EXECUTE's arguments inside EXPLAIN take no parameters). */
+const literalOf = (value: unknown): string => {
+  const text = Array.isArray(value)
+    ? `{${value.map((v) => `"${String(v).replace(/["\\]/g, '\\$&')}"`).join(',')}}`
+    : String(value);
+  return `'${text.replaceAll("'", "''")}'`;
+};
+
+async function explain(db: Kysely<PostgresTables>, statement: RawBuilder<unknown>, generic: boolean) {
+  return db.connection().execute(async (conn) => {
+    const compiled = statement.compile(conn);
+    await sql.raw(`PREPARE explained AS ${compiled.sql}`).execute(conn);
+    try {
+      await sql
+        .raw(`BEGIN; SET LOCAL plan_cache_mode = ${generic ? 'force_generic_plan' : 'force_custom_plan'}`)
+        .execute(conn);
+      const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN EXECUTE explained(${sql.raw(
+        compiled.parameters.map(literalOf).join(', '),
+      )})`.execute(conn);
+      return plan.rows.map((r) => r['QUERY PLAN']).join('\n');
+    } finally {
+      await sql.raw('ROLLBACK; DEALLOCATE explained').execute(conn);
+    }
+  });
+}
 
 describe.skipIf(!available)('holdersOf', () => {
   it('finds the holders by index probes, not by reading the table, and finds each once', async () => {
@@ -43,10 +77,12 @@ describe.skipIf(!available)('holdersOf', () => {
     const held = await sql<{ ids: string[] }>`SELECT ${holdersOf(T, refs)} AS ids`.execute(db);
     expect([...(held.rows[0]?.ids ?? [])].sort()).toEqual(['prf_25', 'prf_3']);
 
-    const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN SELECT ${holdersOf(T, refs)}`.execute(db);
-    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(text).toContain('profile_identifiers_pkey');
-    expect(text).not.toMatch(/Seq Scan on profile_identifiers/);
+    // The custom plan (the refs' values known) and the generic one a named statement keeps.
+    for (const generic of [false, true]) {
+      const text = await explain(db, sql`SELECT ${holdersOf(T, refs)}`, generic);
+      expect(text).toContain('profile_identifiers_pkey');
+      expect(text).not.toMatch(/Seq Scan on profile_identifiers/);
+    }
   });
 
   it('locks the live holders through the primary key alone, passing over a merged one', async () => {
@@ -74,9 +110,10 @@ describe.skipIf(!available)('holdersOf', () => {
     expect([...(rows[0]?.owners ?? [])].sort()).toEqual(['prf_1', 'prf_2']);
     expect(rows[0]?.locked).toEqual(['prf_2']);
 
-    const plan = await sql<{ 'QUERY PLAN': string }>`EXPLAIN ${ownersLocked(T, refs)}`.execute(db);
-    const text = plan.rows.map((r) => r['QUERY PLAN']).join('\n');
-    expect(text).toContain('profiles_pkey');
-    expect(text).not.toContain('profiles_last_seen');
+    for (const generic of [false, true]) {
+      const text = await explain(db, ownersLocked(T, refs), generic);
+      expect(text).toContain('profiles_pkey');
+      expect(text).not.toContain('profiles_last_seen');
+    }
   });
 });
