@@ -48,6 +48,8 @@ export interface ConnectionOptions {
   connectionString?: string;
   poolSize?: number;
   applicationName: string;
+  /** Hot statements named on the store's own pool (named-statements.ts). Default true. */
+  namedStatements?: boolean;
 }
 
 /** The pool, kysely on it, and the open/closed state every method checks. */
@@ -159,7 +161,7 @@ export function createConnection(options: ConnectionOptions): Connection {
           connect: async () => {
             const client = await connectShielded(pool);
             // Hot statements named on the store's own pool only (named-statements.ts).
-            if (!ownPool) return client as never;
+            if (!ownPool || options.namedStatements === false) return client as never;
             let wrapped = naming.get(client);
             if (!wrapped) {
               wrapped = namingStatements(client);

@@ -87,6 +87,13 @@ export interface PostgresStoreOptions {
    * `connectionString`).
    */
   listenConnectionString?: string;
+  /**
+   * Whether the pool the store makes (from `connectionString`) sends ingest's hot statements as
+   * named (server-side prepared) statements, parsed once per connection. Default true. Set false
+   * behind a transaction-pooling proxy that cannot keep them (PgBouncer before 1.21, or with
+   * `max_prepared_statements = 0`). A caller's `pool` never gets them.
+   */
+  namedStatements?: boolean;
   /** Called when the `LISTEN` connection fails or reconnects (the poll tick covers the gap). */
   onListenError?: (error: Error) => void;
 }
@@ -145,6 +152,7 @@ export function postgresStore(options: PostgresStoreOptions): PostgresStore {
     connectionString: options.connectionString,
     poolSize: options.poolSize,
     applicationName,
+    namedStatements: options.namedStatements,
   });
   const { db, guard, tx, txWith } = connection;
   const T = schemaTable(schema);

@@ -1,7 +1,8 @@
 /**
  * Statements marked `prepared` go named on the store's own pool: parsed once per connection (one
  * row in pg_prepared_statements, executed every time), while unmarked ones stay unnamed, and a
- * caller's pool (which may sit behind a proxy that cannot keep them) gets none.
+ * caller's pool (which may sit behind a proxy that cannot keep them) gets none, nor the store's
+ * own with `namedStatements: false`.
  */
 import { sql } from 'kysely';
 import pg from 'pg';
@@ -32,6 +33,18 @@ describe.skipIf(!available)('named statements', () => {
     const { rows } = await preparedOn(db);
     const text = marked(0).compile(db).sql;
     expect(rows).toEqual([{ name: statementName(text), statement: text, runs: 7 }]);
+  });
+
+  it('names none when turned off', async () => {
+    const { db } = createConnection({
+      connectionString: postgresUrl,
+      poolSize: 1,
+      applicationName: 'named',
+      namedStatements: false,
+    });
+    stores.closing(() => db.destroy());
+    for (let n = 0; n < 3; n++) await sql`${prepared} SELECT ${n}::int AS n`.execute(db);
+    expect((await preparedOn(db)).rows).toEqual([]);
   });
 
   it('leaves a caller’s pool unnamed', async () => {

@@ -8,7 +8,8 @@
  *
  * Only the store's own pool (made from `connectionString`) names statements: a caller's pool may be
  * anything shaped like `pg.Pool`, or sit behind a transaction-pooling proxy that cannot keep a
- * statement prepared on one server connection for the next transaction.
+ * statement prepared on one server connection for the next transaction; `namedStatements: false`
+ * (a store option) turns it off for the store's own pool too.
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
