@@ -17,6 +17,8 @@ interface ServeOptions {
   db?: string;
   postgres?: string;
   postgresSchema?: string;
+  /** commander's `--no-prepared-statements`: false when given. */
+  preparedStatements?: boolean;
   demo?: boolean;
   egressAllow?: string[];
   publicUrl?: string;
@@ -100,6 +102,10 @@ export function serveSettings(options: ServeOptions, env: Record<string, string 
           kind: 'postgres',
           connectionString: postgres,
           schema: options.postgresSchema ?? env.OPENPIPES_POSTGRES_SCHEMA,
+          ...(options.preparedStatements === false ||
+          ['0', 'false'].includes(env.OPENPIPES_POSTGRES_PREPARED_STATEMENTS ?? '')
+            ? { preparedStatements: false as const }
+            : {}),
         }
       : { kind: 'sqlite', filename: options.db ?? env.OPENPIPES_DB ?? './openpipes.db' },
     egressAllow,
@@ -154,8 +160,23 @@ function httpLimits(options: ServeOptions, env: Record<string, string | undefine
   return limits;
 }
 
+/** The database options of `openpipes serve`. */
+function storeOptions(command: Command): Command {
+  return command
+    .option('--db <file>', 'SQLite database file (env OPENPIPES_DB; default ./openpipes.db)')
+    .option('--postgres <url>', 'PostgreSQL connection string instead of SQLite (env OPENPIPES_POSTGRES_URL)')
+    .option(
+      '--postgres-schema <name>',
+      'the schema of the tables (env OPENPIPES_POSTGRES_SCHEMA; default openpipes)',
+    )
+    .option(
+      '--no-prepared-statements',
+      'with --postgres, send no named (server-side prepared) statements: for PgBouncer before 1.21 in transaction mode (env OPENPIPES_POSTGRES_PREPARED_STATEMENTS=0)',
+    );
+}
+
 export function registerServe(program: Command, ctx: CommandContext): void {
-  program
+  const serve = program
     .command('serve')
     .summary('run OpenPipes: collect endpoint, admin API and delivery, in one process')
     .description(
@@ -165,13 +186,8 @@ export function registerServe(program: Command, ctx: CommandContext): void {
         'SIGTERM/SIGINT: stops accepting, finishes in-flight deliveries within the grace period, exits 0.',
     )
     .option('--port <port>', 'port to listen on; 0 picks a free one (env PORT)', undefined)
-    .option('--host <host>', 'address to listen on (env OPENPIPES_HOST)', undefined)
-    .option('--db <file>', 'SQLite database file (env OPENPIPES_DB; default ./openpipes.db)')
-    .option('--postgres <url>', 'PostgreSQL connection string instead of SQLite (env OPENPIPES_POSTGRES_URL)')
-    .option(
-      '--postgres-schema <name>',
-      'the schema of the tables (env OPENPIPES_POSTGRES_SCHEMA; default openpipes)',
-    )
+    .option('--host <host>', 'address to listen on (env OPENPIPES_HOST)', undefined);
+  storeOptions(serve)
     .option(
       '--demo',
       'set up the demo (a source, the Meta example pipe, a local stand-in for Meta) if absent',

@@ -11,12 +11,12 @@
  */
 import type { BreakerState, EngineObserver, SandboxStats } from '@openpipes/core';
 import type { LogLevel } from './logger.js';
+import type { ServePostgres } from './postgres-options.js';
 
 /** Everything the worker needs to build its engine (its `workerData`). */
 export interface DispatchThreadConfig {
   database: /** `writeTurn`: the main thread's store's (store-sqlite write-turn.ts), shared with the worker's. */
-    | { kind: 'sqlite'; filename: string; writeTurn?: SharedArrayBuffer }
-    | { kind: 'postgres'; connectionString: string; schema?: string };
+  { kind: 'sqlite'; filename: string; writeTurn?: SharedArrayBuffer } | ServePostgres;
   secretKey: string;
   egressAllow: string[];
   publicBaseUrl?: string;

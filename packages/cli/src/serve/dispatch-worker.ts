@@ -18,6 +18,7 @@ import {
   observerMethods,
   type ToWorker,
 } from './dispatch-protocol.js';
+import { postgresStoreOptions } from './postgres-options.js';
 
 if (!parentPort) throw new Error('dispatch-worker.js runs as a worker thread of openpipes serve');
 const port: MessagePort = parentPort;
@@ -34,11 +35,7 @@ async function openStore(database: DispatchThreadConfig['database']): Promise<St
       ...(database.writeTurn ? { writeTurn: database.writeTurn } : {}),
     });
   const { postgresStore } = await import('@openpipes/store-postgres');
-  return postgresStore({
-    connectionString: database.connectionString,
-    applicationName: 'openpipes-serve-dispatch',
-    ...(database.schema ? { schema: database.schema } : {}),
-  });
+  return postgresStore(postgresStoreOptions(database, 'openpipes-serve-dispatch'));
 }
 
 /**

@@ -20,14 +20,13 @@ import { type Credentials, postgresCredentials, sqliteCredentials } from './cred
 import { demoNames, demoSink, demoSinkPath, ensureDemo } from './demo.js';
 import { type DispatchThread, joinDispatchThread, startDispatchThread } from './dispatch-thread.js';
 import { createCliLogger, type LogFormat, type LogLevel } from './logger.js';
+import { postgresStoreOptions, type ServePostgres } from './postgres-options.js';
 
 export interface ServeSettings {
   host: string;
   /** 0 picks a free port (printed). */
   port: number;
-  database:
-    | { kind: 'sqlite'; filename: string }
-    | { kind: 'postgres'; connectionString: string; schema?: string };
+  database: { kind: 'sqlite'; filename: string } | ServePostgres;
   /** Extra `host`, `host:port` or CIDR entries `send()` and alert channels may reach. */
   egressAllow: string[];
   publicUrl?: string;
@@ -205,11 +204,7 @@ async function openStore(
   }
   const credentials = postgresCredentials(io.env);
   const { postgresStore } = await import('@openpipes/store-postgres');
-  const store = postgresStore({
-    connectionString: settings.database.connectionString,
-    applicationName: 'openpipes-serve',
-    ...(settings.database.schema ? { schema: settings.database.schema } : {}),
-  });
+  const store = postgresStore(postgresStoreOptions(settings.database, 'openpipes-serve'));
   const databaseLabel = `PostgreSQL ${redactUrl(settings.database.connectionString)} (schema ${settings.database.schema ?? 'openpipes'})`;
   return { credentials, store, databaseLabel };
 }
