@@ -12,6 +12,7 @@ import {
 } from '@openpipes/core/store-kit';
 import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
+import { draftNewPerson, type NewPersonDraft } from './new-profiles.js';
 import { columnsOf } from './prepared.js';
 import { indexSql, linkWriter } from './profiles.js';
 import { tally } from './tallies.js';
@@ -29,34 +30,64 @@ const findDuplicateSql = `SELECT ${E('id')} FROM events
 
 type AppendArgs = Parameters<EventMethods['appendEvents']>[0];
 type AppendResult = Awaited<ReturnType<EventMethods['appendEvents']>>;
+type Link = NonNullable<AppendArgs['identity']>['links'][number];
+
+/**
+ * A call with what depends on its input alone worked out before its write transaction (see
+ * {@link drafted}): the events' payloads as JSON, in order, and each link's writes as a new
+ * person's.
+ */
+interface Drafted {
+  args: AppendArgs;
+  payloads: string[];
+  drafts: Map<Link, NewPersonDraft> | undefined;
+}
+
+/**
+ * The pure part of a call, done as it is made rather than in the group's write transaction: that
+ * transaction holds the write turn, which the dispatch thread waits for (docs/deployment.md, "A
+ * shorter ingest transaction"). A payload that cannot be made JSON now fails its own call before
+ * any write, as it failed only that call in the transaction.
+ */
+function drafted(args: AppendArgs): Drafted {
+  const payloads = args.events.map((event) => JSON.stringify(event.event_payload));
+  const identity = args.identity;
+  if (!identity) return { args, payloads, drafts: undefined };
+  const drafts = new Map<Link, NewPersonDraft>();
+  for (const link of identity.links) {
+    if (link.identifiers.length > 0) drafts.set(link, draftNewPerson(link, identity.caps));
+  }
+  return { args, payloads, drafts };
+}
 
 /** The store's event methods. Ingest commits in groups ({@link groupCommit}). */
 export function eventMethods(context: SqliteContext): EventMethods {
   const { db, qb, all, first, prepare, tx } = context;
   const { linkAll } = linkWriter(context);
-  const append = (args: AppendArgs): AppendResult => {
-    const results = appendEventsOnly(args);
-    if (args.identity) writeIdentity(args.identity, results);
+  const append = ({ args, payloads, drafts }: Drafted): AppendResult => {
+    const results = appendEventsOnly(args, payloads);
+    if (args.identity) writeIdentity(args.identity, results, drafts);
     return results;
   };
 
   /** Identity's writes for the events this call stored (not its duplicates), in its transaction. */
-  const writeIdentity = (identity: NonNullable<AppendArgs['identity']>, results: AppendResult) => {
+  const writeIdentity = (
+    identity: NonNullable<AppendArgs['identity']>,
+    results: AppendResult,
+    drafts: Drafted['drafts'],
+  ) => {
     const stored = new Set(results.filter((r) => !r.duplicate).map((r) => r.id));
     const index = prepare(indexSql);
     for (const e of identity.index) if (stored.has(e.event_ref)) index.run(e.kind, e.key, e.event_ref);
     const links = identity.links.filter((l) => l.event_ref !== undefined && stored.has(l.event_ref));
-    if (links.length > 0) linkAll({ links, caps: identity.caps, newId: identity.newId, now: identity.now });
+    if (links.length > 0)
+      linkAll({ links, caps: identity.caps, newId: identity.newId, now: identity.now }, 'own', drafts);
   };
 
-  const appendEventsOnly = ({
-    sourceId,
-    events,
-    pipes,
-    deliveryIds,
-    dedupSince,
-    now,
-  }: AppendArgs): AppendResult => {
+  const appendEventsOnly = (
+    { sourceId, events, pipes, deliveryIds, dedupSince, now }: AppendArgs,
+    payloads: string[],
+  ): AppendResult => {
     const insertEvent = prepare(insertEventSql);
     const insertDelivery = prepare(insertDeliverySql);
     const findDuplicate = prepare(findDuplicateSql);
@@ -77,7 +108,7 @@ export function eventMethods(context: SqliteContext): EventMethods {
         event.sender_event_id ? 1 : 0,
         event.event_type,
         event.event_time,
-        JSON.stringify(event.event_payload),
+        payloads[i],
         now,
         event.trace_parent ?? null,
       );
@@ -112,7 +143,7 @@ export function eventMethods(context: SqliteContext): EventMethods {
   return {
     async appendEvents(args) {
       checkDeliveryIds(args);
-      return appendInGroup(args);
+      return appendInGroup(drafted(args));
     },
 
     async getEvent({ id }) {

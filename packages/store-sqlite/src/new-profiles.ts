@@ -8,8 +8,10 @@
  */
 import { PipesError } from '@openpipes/core';
 import {
+  type IdentifierCaps,
   type LinkPlan,
   type ProfileLink,
+  planLink,
   storedIdentifierLastSeen,
   storedIdentifierValue,
 } from '@openpipes/core/identity';
@@ -146,6 +148,56 @@ export function identifierRow(
 const insertIdentifiers = bulkInsert('profile_identifiers', identifierColumns, '(?, ?, ?, ?, ?, ?, ?)', 7);
 
 /**
+ * What a new person's link writes, worked out from the link alone (its plan with no owners, its rows)
+ * before the write transaction, so that the transaction, which holds the write turn the dispatch
+ * thread waits for, only fills in the profile ids and runs the INSERTs. The plan's profile ids are
+ * placeholders: the real ones are made by `newId` in the transaction, in the order `planLink` would
+ * have made them (so a caller's ids come out exactly as before), and only for a link that is a new
+ * person's after all (`newPeopleOf`, read in the transaction).
+ */
+export interface NewPersonDraft {
+  /** `planLink(link, [], caps)`, its created profiles named by placeholders. */
+  plan: LinkPlan;
+  /** The profiles' rows (5 values each), the id first, a placeholder's index in `plan.create`. */
+  profiles: unknown[];
+  /** The identifiers' rows (7 values each), the profile id third, as a placeholder's index. */
+  identifiers: unknown[];
+}
+
+/**
+ * Drafts the writes of `link` as a new person's ({@link NewPersonDraft}): pure, from the link and
+ * the caps only.
+ *
+ * @example
+ * ```ts
+ * const draft = draftNewPerson(link, caps); // before the transaction
+ * people.add(link, draft, newId); // in it, if newPeopleOf says the link is a new person's
+ * ```
+ */
+export function draftNewPerson(link: ProfileLink, caps: IdentifierCaps): NewPersonDraft {
+  let made = 0;
+  // Placeholders: the index of the profile in plan.create (planLink names them in that order).
+  const plan = planLink(link, [], caps, () => String(made++));
+  const seenAt = link.seen_at;
+  const eventRef = link.event_ref ?? null;
+  const profiles: unknown[] = [];
+  const identifiers: unknown[] = [];
+  plan.create.forEach((p, n) => {
+    const survivor = p.id === plan.survivor;
+    profiles.push(
+      n,
+      seenAt,
+      seenAt,
+      survivor ? link.ip || null : null,
+      survivor ? link.user_agent || null : null,
+    );
+    for (const i of p.identifiers)
+      identifiers.push(...identifierRow(i, n as unknown as string, seenAt, eventRef));
+  });
+  return { plan, profiles, identifiers };
+}
+
+/**
  * Collects new people's profiles and identifiers (`add`) and writes them (`flush`): before anything
  * reads profiles (a later link that is not a new person's), and at the end of the call.
  */
@@ -154,26 +206,29 @@ export function newPeopleWriter(prepare: Prepare) {
   const identifiers: unknown[] = [];
   return {
     /**
-     * Adds the profiles `plan` (for `link`, a new person's) creates, each identifier with the event
-     * that brought it (`eventRef`: its entry in the event index). Returns how many identifiers it
-     * added: the caller indexes the link's others (over a cap) as identifiers seen again.
+     * Adds the profiles of `draft` (of a new person's link, {@link draftNewPerson}), named now by
+     * `newId`, each identifier with the event that brought it (its entry in the event index).
+     * Returns the survivor's id and how many identifiers it added: the caller indexes the link's
+     * others (over a cap) as identifiers seen again.
      */
-    add(link: ProfileLink, plan: LinkPlan, eventRef: string | null): number {
-      const seenAt = link.seen_at;
-      let added = 0;
-      for (const p of plan.create) {
-        const survivor = p.id === plan.survivor;
-        profiles.push(
-          p.id,
-          seenAt,
-          seenAt,
-          survivor ? link.ip || null : null,
-          survivor ? link.user_agent || null : null,
-        );
-        for (const i of p.identifiers) identifiers.push(...identifierRow(i, p.id, seenAt, eventRef));
-        added += p.identifiers.length;
+    add(draft: NewPersonDraft, newId: () => string): { survivor: string; added: number } {
+      const ids = draft.plan.create.map(() => newId());
+      const { profiles: p, identifiers: i } = draft;
+      for (let at = 0; at < p.length; at += 5) {
+        profiles.push(ids[p[at] as number], p[at + 1], p[at + 2], p[at + 3], p[at + 4]);
       }
-      return added;
+      for (let at = 0; at < i.length; at += 7) {
+        identifiers.push(
+          i[at],
+          i[at + 1],
+          ids[i[at + 2] as number],
+          i[at + 3],
+          i[at + 4],
+          i[at + 5],
+          i[at + 6],
+        );
+      }
+      return { survivor: ids[Number(draft.plan.survivor)]!, added: i.length / 7 };
     },
     flush(): void {
       if (profiles.length === 0) return;

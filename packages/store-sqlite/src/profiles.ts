@@ -18,7 +18,14 @@ import type { ProfileMethods, SqliteTables } from '@openpipes/core/store-kit';
 import type { ExpressionBuilder } from 'kysely';
 import type { SqliteContext } from './connection.js';
 import { groupCommit } from './group-commit.js';
-import { identifierColumns, identifierRow, newPeopleOf, newPeopleWriter } from './new-profiles.js';
+import {
+  draftNewPerson,
+  identifierColumns,
+  identifierRow,
+  type NewPersonDraft,
+  newPeopleOf,
+  newPeopleWriter,
+} from './new-profiles.js';
 import { columnsOf } from './prepared.js';
 
 const P = columnsOf('profiles');
@@ -301,7 +308,11 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
   // (the common case: an event of a new visitor) is planned with no owners and written in bulk
   // (new-profiles.ts); any other reads the profiles as the call's earlier links left them, so
   // those are written first. A late link of events stored before ('stored') takes the per-link path.
-  const linkAll = (args: LinkArgs, events: LinkedEvents = 'own'): LinkResult => {
+  const linkAll = (
+    args: LinkArgs,
+    events: LinkedEvents = 'own',
+    drafts?: ReadonlyMap<LinkArgs['links'][number], NewPersonDraft>,
+  ): LinkResult => {
     const { links, caps, newId } = args;
     const isNew = events === 'own' ? newPeopleOf(prepare, links) : links.map(() => false);
     const people = newPeopleWriter(prepare);
@@ -311,13 +322,15 @@ export function linkWriter({ qb, run, prepare }: SqliteContext) {
         people.flush();
         return linkKnown(link, args, events);
       }
-      const plan = planLink(link, [], caps, newId);
+      // Drafted by the caller before its transaction (ingest's), or here.
+      const draft = drafts?.get(link) ?? draftNewPerson(link, caps);
+      const { survivor, added } = people.add(draft, newId);
       const eventRef = link.event_ref ?? null;
       // Identifiers over a cap that no new profile holds are indexed as identifiers seen again.
-      if (people.add(link, plan, eventRef) < link.identifiers.length && eventRef) {
-        indexCarried(prepare, link, plan, eventRef, 'own');
+      if (added < link.identifiers.length && eventRef) {
+        indexCarried(prepare, link, draft.plan, eventRef, 'own');
       }
-      return plan.survivor;
+      return survivor;
     });
     people.flush();
     return survivors;
