@@ -72,6 +72,12 @@ export interface SqliteContext {
    * connection's own setting, so that they can go to a temporary file.
    */
   tx<T>(fn: () => T, options?: { spill?: boolean }): T;
+  /**
+   * For a write the event loop may put off (a group commit's): false when it can begin now;
+   * otherwise true, and `run` is called once the process's other thread gives the write turn back
+   * (write-turn.ts, `afterTurn`), or after {@link turnWaitMs}, the thread free meanwhile.
+   */
+  afterWriteTurn(run: () => void): boolean;
   /** Writes an audit entry (inside the caller's transaction). */
   insertAudit(entry: AuditEntry | undefined): void;
   /**
@@ -99,6 +105,13 @@ function openDatabase(options: ConnectionOptions, busyTimeoutMs: number): Sqlite
   opened.pragma('secure_delete = FAST');
   return opened;
 }
+
+/**
+ * How long a group commit's write is put off at most while the other thread holds the turn (its
+ * transactions take milliseconds): then it waits blocked, as any write, with the turn's own
+ * deadline. So a holder that hangs delays ingest by this much more, no longer.
+ */
+export const turnWaitMs = 100;
 
 /** Opens (lazily) the store's database. */
 export function createConnection(options: ConnectionOptions): Connection {
@@ -200,6 +213,7 @@ export function createConnection(options: ConnectionOptions): Connection {
       return prepare(compiled.sql).run(...compiled.parameters).changes;
     },
     tx: inTransaction,
+    afterWriteTurn: (run) => (turn ? turn.afterTurn(run, turnWaitMs) : false),
     withoutCheckpoints: (fn) => (checkpointer ? checkpointer.paused(fn) : fn()),
     close: async () => {
       if (!closed) {

@@ -138,7 +138,12 @@ export function eventMethods(context: SqliteContext): EventMethods {
     return results;
   };
 
-  const appendInGroup = groupCommit({ tx, inTransaction: () => db().inTransaction }, append);
+  // While the dispatch thread holds the write turn, the group stays open (afterWriteTurn): the
+  // calls made meanwhile share its transaction and its commit.
+  const appendInGroup = groupCommit(
+    { tx, inTransaction: () => db().inTransaction, afterWriteTurn: context.afterWriteTurn },
+    append,
+  );
 
   return {
     async appendEvents(args) {

@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SqliteDatabase } from './connection.js';
 import { groupCommit } from './group-commit.js';
 import { sqliteStore } from './index.js';
+import { createWriteTurn, writeTurnOf } from './write-turn.js';
 
 const dirs: string[] = [];
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -24,7 +25,7 @@ afterEach(async () => {
 });
 
 /** A store on a fresh file whose database counts the transactions it begins. */
-async function countingStore(busyTimeoutMs: number) {
+async function countingStore(busyTimeoutMs: number, writeTurn?: SharedArrayBuffer) {
   const dir = mkdtempSync(join(tmpdir(), 'openpipes-group-'));
   dirs.push(dir);
   const filename = join(dir, 'pipes.db');
@@ -52,7 +53,7 @@ async function countingStore(busyTimeoutMs: number) {
       },
     });
   };
-  const store = sqliteStore({ database, busyTimeoutMs });
+  const store = sqliteStore({ database, busyTimeoutMs, ...(writeTurn ? { writeTurn } : {}) });
   await store.migrate();
   cleanups.push(() => store.close());
   return { store, filename, counter };
@@ -138,6 +139,29 @@ describe('SQLite group commit', () => {
     // The store works again once the lock is gone, and every call still stands alone.
     const after = await Promise.all([append(store, 10), append(store, 11)]);
     expect(after.map((r) => r[0]!.duplicate)).toEqual([false, false]);
+  });
+
+  it('keeps a group open while another thread holds the write turn: calls made meanwhile share its transaction', async () => {
+    const turn = createWriteTurn();
+    const { store, counter } = await countingStore(1000, turn);
+    await append(store, 0);
+    counter.transactions = 0;
+    // Another thread of the process (the dispatch thread, in `openpipes serve`) in its transaction.
+    const other = writeTurnOf(turn, 99);
+    expect(other.take(0)).toBeGreaterThan(0);
+    const first = append(store, 1);
+    // The first call's group is due (setImmediate) and finds the turn taken; a second call comes
+    // in a later turn of the event loop, which a write blocked on the turn would not have run.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = append(store, 2);
+    other.give();
+    const results = await Promise.all([first, second]);
+    expect(results.map((r) => r[0]!.duplicate)).toEqual([false, false]);
+    expect(counter.transactions).toBe(1);
+    // The turn is free again, and a lone call is written without waiting for anything.
+    await append(store, 3);
+    expect(counter.transactions).toBe(2);
   });
 
   it('rejects calls still waiting for their group with ENGINE_STOPPED when the store closes', async () => {

@@ -6,6 +6,12 @@
  * small writes pays for one commit instead of one each (the commit is most of a small write's cost).
  * A lone call waits for nothing: its group is written at the end of the same loop turn.
  *
+ * Unless another thread of the process holds the write turn then (write-turn.ts: under `openpipes
+ * serve`, the dispatch thread in its transaction): ingest's group then stays open until the turn is
+ * given back (`afterWriteTurn`, at most `turnWaitMs`), the thread free meanwhile to take more
+ * requests, whose calls join it and share its transaction, instead of blocking on the turn while
+ * they queue up for the next group. Each call still resolves only once its group has committed.
+ *
  * One call's failure is never another's. If the group's transaction fails, nothing of it was stored
  * and the group is written once more, each call in a SAVEPOINT of its own (`tx` called inside a
  * transaction: better-sqlite3 nests it as one): a call that fails again (a constraint its rows break,
@@ -30,10 +36,15 @@ export function groupCommit<A, R>(
     tx: <T>(fn: () => T) => T;
     /** Whether a transaction is open (SQLite ends one itself after some failures). */
     inTransaction: () => boolean;
+    /**
+     * False when the group can be written now; otherwise true, and it calls `run` when it can
+     * (the other thread gave the write turn back): the group stays open meanwhile.
+     */
+    afterWriteTurn?: (run: () => void) => boolean;
   },
   write: (args: A) => R,
 ): (args: A) => Promise<R> {
-  const { tx, inTransaction } = database;
+  const { tx, inTransaction, afterWriteTurn } = database;
   type Outcome = { ok: true; result: R } | { ok: false; error: unknown };
   interface Waiting {
     args: A;
@@ -63,6 +74,9 @@ export function groupCommit<A, R>(
       }),
     );
   const flush = () => {
+    if (!afterWriteTurn?.(writeGroup)) writeGroup();
+  };
+  const writeGroup = () => {
     const waiting = group;
     group = [];
     if (waiting.length === 1) {

@@ -22,6 +22,28 @@ describe('write turn, one handle per thread number', () => {
     expect(a.take(0)).toBe(Took.handed);
   });
 
+  it('a write put off while another thread holds the turn runs when it is given back, handed to it', async () => {
+    const turn = createWriteTurn();
+    const a = writeTurnOf(turn, main);
+    const b = writeTurnOf(turn, other);
+    // Free: nothing put off.
+    expect(a.afterTurn(() => expect.unreachable(), 60_000)).toBe(false);
+    expect(b.take(0)).toBe(Took.handed);
+    const took = new Promise<Took>((resolve) => {
+      expect(a.afterTurn(() => resolve(a.take(0)), 60_000)).toBe(true);
+    });
+    // Listed as waiting: the holder hands the turn over to it rather than freeing it, and cannot
+    // take it back before it (its own handover, with a thread still waiting).
+    b.give();
+    expect(b.take(0)).toBe(Took.timedOut);
+    expect(await took).toBe(Took.handed);
+    a.give();
+    // No longer listed once it ran: the next give frees the turn.
+    expect(b.take(0)).toBe(Took.handed);
+    b.give();
+    expect(a.take(0)).toBe(Took.handed);
+  });
+
   it('a thread that already has the turn does not wait for itself', () => {
     const turn = createWriteTurn();
     const a = writeTurnOf(turn, main);

@@ -137,7 +137,26 @@ export interface WriteTurnHandle {
    * busy_timeout; the thread it is handed to takes it as {@link Took}`.handedLate`.
    */
   give(late?: boolean): void;
+  /**
+   * For a thread with an event loop (the main thread's ingest): false when the turn is free (or
+   * this thread's, or handed over by another thread), and the caller writes now. Otherwise true:
+   * `run` is called once the holder gives the turn back, or after `waitMs`, without blocking the
+   * thread meanwhile (`Atomics.waitAsync`), so that it can go on taking requests, whose writes join
+   * the group `run` will write. Listed as waiting meanwhile, it is handed the turn as a blocked
+   * waiter would be (`run` then takes it at once). Its own `take` still decides, and waits if the
+   * turn is taken again before it. False where the runtime has no `Atomics.waitAsync`.
+   */
+  afterTurn(run: () => void, waitMs: number): boolean;
 }
+
+type WaitAsync = (
+  array: Int32Array,
+  index: number,
+  value: number,
+  timeoutMs: number,
+) => { async: false; value: string } | { async: true; value: Promise<string> };
+/** `Atomics.waitAsync` (ES2024, Node 16+), typed here: the packages' lib is ES2023. */
+const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
 
 /**
  * This thread's handle on a turn made by {@link createWriteTurn}.
@@ -205,7 +224,28 @@ export function writeTurnOf(buffer: SharedArrayBuffer, thread = threadId + 1): W
       if (slot >= 0) Atomics.store(shared, slot, 0);
     }
   };
+  /** Whether this thread writes at once: the turn free, its own, or handed over by another. */
+  const ready = (seen: number) =>
+    seen === 0 || seen === thread || seen === freedState || (seen < 0 && -seen % lateHandover !== thread);
   return {
+    afterTurn(run, waitMs) {
+      const seen = Atomics.load(shared, stateWord);
+      if (!waitAsync || ready(seen)) return false;
+      const slot = enlist();
+      const waited = waitAsync(shared, stateWord, seen, waitMs);
+      const then = () => {
+        try {
+          run();
+        } finally {
+          // Off the list only after `run` took the turn (or waited for it in a slot of its own):
+          // a holder giving it back meanwhile hands it over to this thread, not to itself.
+          if (slot >= 0) Atomics.store(shared, slot, 0);
+        }
+      };
+      if (waited.async) void waited.value.then(then);
+      else queueMicrotask(then);
+      return true;
+    },
     take(waitMs) {
       const took = take(waitMs);
       if (took > 0) heldHere.add(release);
