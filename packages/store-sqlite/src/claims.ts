@@ -3,7 +3,7 @@
  * plus a lease in `due_at`), record outcomes fenced by the lease owner, extend or release leases,
  * and bring retries forward.
  */
-import { type DeliveryOutcome, matchIncrements } from '@openpipes/core';
+import { type ClaimedDelivery, type DeliveryOutcome, matchIncrements } from '@openpipes/core';
 import {
   type ClaimMethods,
   leaseUntil,
@@ -37,36 +37,57 @@ const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'num
 const leaseSql = `UPDATE deliveries SET ${D('status')} = 'sending', ${D('lease_owner')} = ?, ${D('due_at')} = ?, ${D('updated_at')} = ?
   WHERE ${D('id')} IN (SELECT value FROM json_each(?))`;
 
+// The claimed rows' events, read after the claim's transaction (see claimDue).
+const eventsOfSql = 'SELECT id, event_time, payload FROM events WHERE id IN (SELECT value FROM json_each(?))';
+
 type ClaimInput = Parameters<ClaimMethods['claimDeliveries']>[0];
 type CompleteInput = Parameters<ClaimMethods['completeDeliveries']>[0];
 type Packs = Awaited<ReturnType<OutcomePacker['pack']>>;
+/** A leased delivery's pipe and destination, which never change, for its outcome's counts. */
+type PipeOf = { pipe_id: string; destination_id: string };
+/**
+ * The pipe and destination of each delivery this store leased and has not recorded or released
+ * yet, noted by the claim so that the outcome's transaction need not read them again. Bounded: a
+ * batch whose recording failed leaves its entries, dropped when the map is cleared; an outcome
+ * whose delivery is not here reads it (as every outcome did before).
+ */
+type LeasedPipes = Map<string, PipeOf>;
+const maxLeasedPipes = 100_000;
 
-/** Claims up to `limit` due deliveries of the destination's pipes for `owner`, oldest due first. */
+/**
+ * Claims up to `limit` due deliveries of the destination's pipes for `owner`, oldest due first.
+ * The write transaction selects and leases the rows and counts them; what needs no write lock is
+ * done outside it: the query is compiled before, and the events' payloads are read and parsed
+ * after (a row's event is immutable, and the lease keeps the row ours). An event gone meanwhile
+ * (erased, which takes the lease too, or deleted by hand) leaves its delivery out, released.
+ */
 async function claimDue(
   ctx: SqliteContext,
   { destinationId, pipeIds, owner, limit, leaseMs, now }: ClaimInput,
+  leased: LeasedPipes,
 ): ReturnType<ClaimMethods['claimDeliveries']> {
-  const { qb, all, prepare, tx } = ctx;
+  const { qb, prepare, tx } = ctx;
   if (pipeIds.length === 0 || limit <= 0) return [];
   const until = leaseUntil(now, leaseMs);
-  return tx(() => {
-    const rows = all(
-      qb
-        .selectFrom('deliveries as d')
-        .innerJoin('events as e', 'e.id', 'd.event_ref')
-        .selectAll('d')
-        .select(['e.event_time', 'e.payload'])
-        .where('d.destination_id', '=', destinationId)
-        .where('d.due_at', 'is not', null)
-        .where('d.due_at', '<=', now)
-        .where('d.pipe_id', 'in', pipeIds)
-        .orderBy('d.due_at')
-        .orderBy('d.id')
-        .limit(limit),
-    );
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => r.id);
-    prepare(leaseSql).run(owner, until, now, JSON.stringify(ids));
+  // The join keeps deliveries whose event exists; reading none of its columns, it probes the key.
+  const select = qb
+    .selectFrom('deliveries as d')
+    .innerJoin('events as e', 'e.id', 'd.event_ref')
+    .selectAll('d')
+    .where('d.destination_id', '=', destinationId)
+    .where('d.due_at', 'is not', null)
+    .where('d.due_at', '<=', now)
+    .where('d.pipe_id', 'in', pipeIds)
+    .orderBy('d.due_at')
+    .orderBy('d.id')
+    .limit(limit)
+    .compile();
+  const claimed = tx(() => {
+    const rows = prepare(select.sql).all(...select.parameters) as Array<
+      Parameters<typeof toClaimedDelivery>[0]
+    >;
+    if (rows.length === 0) return null;
+    prepare(leaseSql).run(owner, until, now, JSON.stringify(rows.map((r) => r.id)));
     // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe. A
     // due row is never in a final status unless written by hand; if one is, it leaves that
     // status's total, as the trigger took it back (left() ignores the other statuses).
@@ -77,15 +98,58 @@ async function claimDue(
       counts.left(r.pipe_id, r.destination_id, r.status);
     }
     counts.write();
-    const referred = referredAttempts(ctx, rows);
+    return { rows, referred: referredAttempts(ctx, rows) };
+  });
+  if (!claimed) return [];
+  const { rows, referred } = claimed;
+  if (leased.size >= maxLeasedPipes) leased.clear();
+  for (const r of rows) leased.set(r.id, { pipe_id: r.pipe_id, destination_id: r.destination_id });
+  const events = new Map<string, { event_time: string; payload: string }>();
+  const read = prepare(eventsOfSql).all(JSON.stringify([...new Set(rows.map((r) => r.event_ref))])) as Array<{
+    id: string;
+    event_time: string;
+    payload: string;
+  }>;
+  for (const e of read) events.set(e.id, e);
+  const out: ClaimedDelivery[] = [];
+  const gone: string[] = [];
+  for (const row of rows) {
+    const event = events.get(row.event_ref);
+    if (!event) {
+      gone.push(row.id);
+      continue;
+    }
     // Each row as the lease left it: set on the row read (it is ours), not on a copy of it.
-    return rows.map((row) => {
-      row.status = 'sending';
-      row.lease_owner = owner;
-      row.due_at = until;
-      row.updated_at = now;
-      return toClaimedDelivery(row, row, referred);
-    });
+    row.status = 'sending';
+    row.lease_owner = owner;
+    row.due_at = until;
+    row.updated_at = now;
+    out.push(toClaimedDelivery(row, event, referred));
+  }
+  if (gone.length > 0) release(ctx, { owner, ids: gone, now }, leased);
+  return out;
+}
+
+/** Gives back the deliveries of `ids` whose lease `owner` still holds: pending again, due now. */
+function release(
+  ctx: SqliteContext,
+  { owner, ids, now }: { owner: string; ids: readonly string[]; now: string },
+  leased: LeasedPipes,
+): void {
+  for (const id of ids) leased.delete(id);
+  ctx.tx(() => {
+    const released = ctx.all(
+      ctx.qb
+        .updateTable('deliveries')
+        .where('id', 'in', ids)
+        .where('status', '=', 'sending')
+        .where('lease_owner', '=', owner)
+        .set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now })
+        .returning(['pipe_id', 'destination_id']),
+    );
+    const counts = tally(ctx, now);
+    for (const r of released) counts.entered(r.pipe_id, r.destination_id, 'pending');
+    counts.write();
   });
 }
 
@@ -97,6 +161,7 @@ function recordOutcomes(
   ctx: SqliteContext,
   { owner, outcomes, now }: CompleteInput,
   packs: Packs,
+  leased: LeasedPipes,
   { applied, lost }: { applied: string[]; lost: string[] },
 ): void {
   const { prepare } = ctx;
@@ -107,13 +172,17 @@ function recordOutcomes(
   // Every applied outcome leaves `sending` for its status (migration 14: counted per batch).
   // A delivery's pipe and destination never change, so they are read before the updates.
   const counts = tally(ctx, now);
-  const pipes = new Map<string, { pipe_id: string; destination_id: string }>();
-  const rows = prepare(pipesOfSql).all(JSON.stringify(outcomes.map((o) => o.id))) as Array<{
-    id: string;
-    pipe_id: string;
-    destination_id: string;
-  }>;
-  for (const row of rows) pipes.set(row.id, row);
+  const pipes = new Map<string, PipeOf>();
+  const unknown: string[] = [];
+  for (const o of outcomes) {
+    const ref = leased.get(o.id);
+    if (ref) pipes.set(o.id, ref);
+    else unknown.push(o.id);
+  }
+  if (unknown.length > 0) {
+    const rows = prepare(pipesOfSql).all(JSON.stringify(unknown)) as Array<PipeOf & { id: string }>;
+    for (const row of rows) pipes.set(row.id, row);
+  }
   for (let i = 0; i < outcomes.length; i++) {
     const outcome = outcomes[i] as DeliveryOutcome;
     const packed = packs[i] as (typeof packs)[number];
@@ -152,7 +221,8 @@ function recordOutcomes(
 
 /** The store's claim methods; `packer` packs outcomes off the event loop's thread (the store's own). */
 export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMethods {
-  const { qb, all, first, run, tx } = ctx;
+  const { qb, first, run, tx } = ctx;
+  const leased: LeasedPipes = new Map();
   /** An update of the deliveries of `ids` whose lease `owner` still holds (the fence). */
   const held = (owner: string, ids: readonly string[]) =>
     qb
@@ -163,7 +233,7 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
 
   return {
     async claimDeliveries(input) {
-      return claimDue(ctx, input);
+      return claimDue(ctx, input, leased);
     },
 
     async completeDeliveries({ owner, outcomes, now }) {
@@ -171,7 +241,11 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
       const lost: string[] = [];
       // Packed before the transaction, off this thread: the write lock is held for the writes only.
       const packs = await packer.pack(outcomes);
-      tx(() => recordOutcomes(ctx, { owner, outcomes, now }, packs, { applied, lost }));
+      try {
+        tx(() => recordOutcomes(ctx, { owner, outcomes, now }, packs, leased, { applied, lost }));
+      } finally {
+        for (const o of outcomes) leased.delete(o.id);
+      }
       return { applied, lost };
     },
 
@@ -182,16 +256,7 @@ export function claimMethods(ctx: SqliteContext, packer: OutcomePacker): ClaimMe
 
     async releaseDeliveries({ owner, ids, now }) {
       if (ids.length === 0) return;
-      tx(() => {
-        const released = all(
-          held(owner, ids)
-            .set({ status: 'pending', lease_owner: null, due_at: now, updated_at: now })
-            .returning(['pipe_id', 'destination_id']),
-        );
-        const counts = tally(ctx, now);
-        for (const r of released) counts.entered(r.pipe_id, r.destination_id, 'pending');
-        counts.write();
-      });
+      release(ctx, { owner, ids, now }, leased);
     },
 
     async expediteRetries({ destinationId, now }) {
