@@ -8,7 +8,7 @@ import type { z } from 'zod';
 import type { ConfigCache } from './config.js';
 import { PipesError } from './errors.js';
 import { newId } from './ids.js';
-import { findUnstorableJson } from './json-value.js';
+import { findUnstorableJson, isVouchedStorableList } from './json-value.js';
 import type { EngineObserver, EventRejectReason } from './observer.js';
 import type { RejectionLog } from './rejections.js';
 import { incomingEventSchema } from './schemas.js';
@@ -100,10 +100,12 @@ function checkEvent(
   config: IngestConfig,
   now: number,
   traceParent: string | null,
+  vouched: boolean,
 ): { rejected: IngestEventResult } | { event: NewEvent } {
   // Text and numbers no store keeps as given (NUL, lone surrogates, Infinity) are refused here
-  // too, not only by the HTTP parser: embedders call ingest with objects of their own.
-  const unstorable = findUnstorableJson(raw);
+  // too, not only by the HTTP parser: embedders call ingest with objects of their own. A list the
+  // HTTP parser already checked (`vouched`) is not walked twice.
+  const unstorable = vouched ? null : findUnstorableJson(raw);
   if (unstorable) {
     return {
       rejected: {
@@ -227,12 +229,13 @@ export function createIngest(deps: IngestDeps) {
       throw new PipesError({ code: 'SOURCE_DISABLED', message: `source "${sourceSlug}" is disabled` });
     }
     const list = Array.isArray(events) ? events : [events];
+    const vouched = isVouchedStorableList(events);
     const now = deps.now();
 
     const results: Array<IngestEventResult | null> = new Array(list.length).fill(null);
     const valid: Array<{ index: number; event: NewEvent }> = [];
     list.forEach((raw, index) => {
-      const checked = checkEvent(raw, index, config, now, traceParent);
+      const checked = checkEvent(raw, index, config, now, traceParent, vouched);
       if ('rejected' in checked) results[index] = checked.rejected;
       else valid.push({ index, event: checked.event });
     });
@@ -304,26 +307,26 @@ export function createIngest(deps: IngestDeps) {
 // An ISO 8601 date-time with an offset, which `incomingEventSchema` accepts as written.
 const isoDateTime = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(?:Z|[+-](\d{2}):(\d{2}))$/;
 
-/** True when the parts of a matched date-time are in range (no February 30th, no hour 24). */
+/** Days in each month of a common year (February's leap day is added below). */
+const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * True when the parts of a matched date-time are in range (no February 30th, no hour 24). February
+ * follows `Date.UTC`, which reads years 0–99 as 1900–1999.
+ */
 function inRange(m: RegExpExecArray): boolean {
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12 || day < 1) return false;
+  const y = year < 100 ? year + 1900 : year;
+  const leap = month === 2 && y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   const offsetOk = m[7] === undefined || (Number(m[7]) <= 23 && Number(m[8]) <= 59);
   return (
-    month >= 1 &&
-    month <= 12 &&
-    day >= 1 &&
-    day <= daysInMonth &&
-    hour <= 23 &&
-    minute <= 59 &&
-    second <= 59 &&
+    day <= monthDays[month - 1]! + (leap ? 1 : 0) &&
+    Number(m[4]) <= 23 &&
+    Number(m[5]) <= 59 &&
+    Number(m[6]) <= 59 &&
     offsetOk
   );
 }
@@ -358,15 +361,26 @@ export function parseWellFormedEvent(raw: unknown): IncomingEventData | null {
   if (typeof event_time !== 'string') return null;
   const match = isoDateTime.exec(event_time);
   if (!match || !inRange(match)) return null;
-  const time = new Date(event_time);
-  if (Number.isNaN(time.getTime())) return null;
+  const time = canonicalTime(event_time);
+  if (time === null) return null;
   const out: IncomingEventData = {
     event_type,
-    event_time: time.toISOString(),
+    event_time: time,
     event_payload: event_payload as Record<string, unknown>,
   };
   if (event_id !== undefined) out.event_id = event_id as string;
   return out;
+}
+
+/**
+ * A matched, in-range date-time as `toISOString` writes it (null: no Date reads it). Text already in that form (UTC, three
+ * digits of milliseconds: what most senders write) is its own answer, without a Date parsed and
+ * written per event.
+ */
+function canonicalTime(text: string): string | null {
+  if (text.length === 24 && text.charCodeAt(19) === 46 && text.charCodeAt(23) === 90) return text;
+  const time = new Date(text);
+  return Number.isNaN(time.getTime()) ? null : time.toISOString();
 }
 
 type IncomingEventData = z.output<typeof incomingEventSchema>;

@@ -124,6 +124,27 @@ function isPlainObject(object: object, path: object[]): boolean {
 }
 
 /**
+ * Lists of values already proven storable where they were parsed: the HTTP collect route marks the
+ * events of a body its parser checked (text without `\\u0000`, lone surrogates or numbers that do
+ * not fit a double, nested no deeper than {@link maxJsonDepth}) and hands the list straight to
+ * ingest, which then does not walk each event again. Weak: a list's mark goes with the list.
+ */
+const vouchedLists = new WeakSet<readonly unknown[]>();
+
+/**
+ * Marks `list` as checked JSON, fresh from `JSON.parse` of text that passed the parser's checks
+ * (internal: only the HTTP collect route calls it, just before it hands the list to ingest).
+ */
+export function vouchStorableList(list: readonly unknown[]): void {
+  vouchedLists.add(list);
+}
+
+/** True when {@link vouchStorableList} marked `list`: its items need no {@link findUnstorableJson}. */
+export function isVouchedStorableList(list: unknown): boolean {
+  return Array.isArray(list) && vouchedLists.has(list);
+}
+
+/**
  * {@link findUnstorableJson}'s walk that finds the first problem and its path (exported for the test
  * that checks the fast walk agrees with it; not part of the package's API).
  *

@@ -42,6 +42,10 @@ describe('parseJson', () => {
     ['{"a":[0,-1E+999]}', 'a[1]'],
     ['{"a":1.5e0309}', 'a'],
     [`{"a":${'9'.repeat(400)}}`, 'a'],
+    // Past a double by its digits and a short exponent together (neither alone is long).
+    [`{"a":${'9'.repeat(250)}e60}`, 'a'],
+    [`{"a": [1, -${'9'.repeat(300)}.5e9]}`, 'a[1]'],
+    [`{"a":\n${'2'.repeat(210)}e99}`, 'a'],
     ['{"a":"x\\uD800"}', 'a'],
     ['{"a":"\\udfff"}', 'a'],
     ['{"a":{"\\udbff\\ud800":1}}', 'a.\udbff\ud800'],

@@ -21,10 +21,14 @@ export function decodeUtf8(bytes: Uint8Array): string {
 
 /**
  * Only these can make parsed JSON text unstorable: an escaped NUL or surrogate (raw ones cannot
- * pass the UTF-8 check), or a number long or large enough to overflow a double. Text without any
- * of them skips the walk over the parsed value.
+ * pass the UTF-8 check), or a number that overflows a double. A number below 10^309 is finite, and
+ * one with an exponent under 100 (two digits) reaches 10^309 only with 210 or more digits before
+ * its point; a longer exponent is looked for only where a number can start (after `:`, `,`, `[`,
+ * white space or at the start), so hex digests (`…9e123…`) in strings do not match it. Text without
+ * any of them skips the walk over the parsed value.
  */
-const mayBeUnstorable = /\\u(?:0000|[dD][89a-fA-F])|[eE]\+?[0-9]{3}|[0-9]{309}/;
+const mayBeUnstorable =
+  /\\u(?:0000|[dD][89a-fA-F])|(?:^|[\s:,[])-?[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{3}|[0-9]{210}/;
 
 /**
  * Parses JSON text. Throws `INVALID_JSON` (with `details.position`, `line`, `column`) for a syntax

@@ -44,12 +44,15 @@ export const MAX_VALUES_PER_KIND = 5;
 
 type Payload = Record<string, unknown>;
 
-function texts(value: unknown): string[] {
+/** The answer when nothing is found (shared: read, never changed). */
+const none: readonly never[] = [];
+
+function texts(value: unknown): readonly string[] {
   // Most fields an event is asked for are absent or hold one string: answered without a list.
-  if (value === undefined) return [];
+  if (value === undefined) return none;
   if (typeof value === 'string') {
     const text = value.trim();
-    return text.length > 0 ? [text] : [];
+    return text.length > 0 ? [text] : none;
   }
   const list = Array.isArray(value) ? value : [value];
   const out: string[] = [];
@@ -136,42 +139,57 @@ const fieldNames = new Map<IdentifierSpec, readonly string[]>(
   IDENTIFIERS.map((s) => [s, [s.field, ...s.aliases]]),
 );
 
+/** The scheme a digest given as such is kept under. */
+const sha256Only: readonly HashScheme[] = ['sha256'];
+
+/** The cookies of an event that sends none (shared: read, never changed). */
+const noCookies: ReadonlyMap<string, string> = new Map();
+
 /** Each attribute with its field and aliases, in the order they are read. */
 const attributeFields = (
   Object.entries(ATTRIBUTES) as [AttributeName, (typeof ATTRIBUTES)[AttributeName]][]
 ).map(([name, attribute]) => [name, [attribute.field, ...attribute.aliases]] as const);
 
-function fieldValues(spec: IdentifierSpec, payload: Payload): string[] {
+function fieldValues(spec: IdentifierSpec, payload: Payload): readonly string[] {
   for (const name of fieldNames.get(spec) ?? [spec.field, ...spec.aliases]) {
     const found = texts(payload[name]);
     if (found.length) return found;
   }
-  return [];
+  return none;
+}
+
+interface Found {
+  value: string;
+  at: number;
+  from: CapturedIdentifier['from'];
 }
 
 function capture(
   spec: IdentifierSpec,
   payload: Payload,
   query: URLSearchParams | null,
-  cookies: Map<string, string>,
+  cookies: ReadonlyMap<string, string>,
   seenAt: number,
-) {
+): readonly Found[] {
   const fromField = fieldValues(spec, payload);
   if (fromField.length) return fromField.map((value) => ({ value, at: seenAt, from: 'field' as const }));
-  for (const param of spec.urlParams) {
-    const value = query?.get(param)?.trim();
-    if (!value) continue;
-    // A click id in the URL becomes the value the platform takes: Meta wants `fb.1.<ms>.<fbclid>`.
-    return [
-      { value: spec.kind === 'fbc' ? `fb.1.${seenAt}.${value}` : value, at: seenAt, from: 'url' as const },
-    ];
+  if (query) {
+    for (const param of spec.urlParams) {
+      const value = query.get(param)?.trim();
+      if (!value) continue;
+      // A click id in the URL becomes the value the platform takes: Meta wants `fb.1.<ms>.<fbclid>`.
+      return [
+        { value: spec.kind === 'fbc' ? `fb.1.${seenAt}.${value}` : value, at: seenAt, from: 'url' as const },
+      ];
+    }
   }
+  if (cookies.size === 0) return none;
   for (const cookie of spec.cookies) {
     const raw = cookies.get(cookie.name);
     const unwrapped = raw === undefined ? null : unwrapCookie(cookie.format, raw.trim(), seenAt);
     if (unwrapped) return [{ value: unwrapped.value, at: unwrapped.at ?? seenAt, from: 'cookie' as const }];
   }
-  return [];
+  return none;
 }
 
 /** One event's identifiers and last-seen attributes, in the form a profile stores them. */
@@ -181,7 +199,7 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
   const body = payload as Payload;
   const junk = options.junk ?? DEFAULT_JUNK;
   const query = queryOf(body.page_url);
-  const cookies = parseCookies(body.cookies);
+  const cookies = body.cookies === undefined ? noCookies : parseCookies(body.cookies);
   for (const spec of IDENTIFIERS) {
     for (const found of capture(spec, body, query, cookies, options.seenAt)) {
       if (isJunk(spec.kind, found.value, junk)) continue;
@@ -200,7 +218,7 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
     }
     if (spec.hashedField && !result.identifiers.some((i) => i.kind === spec.kind)) {
       for (const digest of texts(body[spec.hashedField])) {
-        const hashes = hashIdentifier(spec.kind as 'email' | 'phone', digest, ['sha256']);
+        const hashes = hashIdentifier(spec.kind as 'email' | 'phone', digest, sha256Only);
         if (hashes?.sha256 === digest.toLowerCase()) {
           result.identifiers.push({ kind: spec.kind, hashes, firstSeen: options.seenAt, from: 'field' });
         }

@@ -8,9 +8,11 @@ import {
   type IncomingEvent,
   type IngestResult,
   isPipesError,
+  maxJsonDepth,
   type Pipes,
   PipesError,
   type Source,
+  vouchStorableList,
 } from '@openpipes/core';
 import { type BodySource, checkContentType, fetchBodySource, readCollectBodyOf } from '../body.js';
 import { cookieScope, firstPartyCookies } from '../first-party-cookies.js';
@@ -288,6 +290,9 @@ function checkedEvents(raw: Uint8Array, limits: Required<CollectLimits>): unknow
     });
   }
   checkEventCount(events.length, limits.maxEvents, 'events');
+  // parseJson refused every unstorable string or number, and no event nests deeper than ingest's
+  // own limit when the body does not: ingest need not walk the events again.
+  if (limits.maxDepth <= maxJsonDepth) vouchStorableList(events);
   return events;
 }
 
