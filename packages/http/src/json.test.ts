@@ -46,6 +46,12 @@ describe('parseJson', () => {
     [`{"a":${'9'.repeat(250)}e60}`, 'a'],
     [`{"a": [1, -${'9'.repeat(300)}.5e9]}`, 'a[1]'],
     [`{"a":\n${'2'.repeat(210)}e99}`, 'a'],
+    ['1e400', '(root)'],
+    ['[[[{"x":[1,2,{"y":1e999}]}]]]', '[0][0][0].x[2].y'],
+    // The first problem in the body's order, whichever kind it is.
+    ['{"a":"\\u0000","b":1e400}', 'a'],
+    ['{"a":1e400,"b":"\\u0000"}', 'a'],
+    ['{"a":"caf\\u00e9","b":"\\ud800"}', 'b'],
     ['{"a":"x\\uD800"}', 'a'],
     ['{"a":"\\udfff"}', 'a'],
     ['{"a":{"\\udbff\\ud800":1}}', 'a.\udbff\ud800'],

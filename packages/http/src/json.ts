@@ -20,15 +20,17 @@ export function decodeUtf8(bytes: Uint8Array): string {
 }
 
 /**
- * Only these can make parsed JSON text unstorable: an escaped NUL or surrogate (raw ones cannot
- * pass the UTF-8 check), or a number that overflows a double. A number below 10^309 is finite, and
- * one with an exponent under 100 (two digits) reaches 10^309 only with 210 or more digits before
- * its point; a longer exponent is looked for only where a number can start (after `:`, `,`, `[`,
- * white space or at the start), so hex digests (`…9e123…`) in strings do not match it. Text without
- * any of them skips the walk over the parsed value.
+ * Only these can make parsed text unstorable: an escaped NUL or surrogate (raw ones cannot pass the
+ * UTF-8 check), or a number that overflows a double (seen as Infinity by the walk that checks the
+ * depth). Text with neither skips {@link findUnstorableJson}'s walk over the parsed value. Searched
+ * for `\u` first: a regular expression run over a whole body that does not match costs more than
+ * its parse.
  */
-const mayBeUnstorable =
-  /\\u(?:0000|[dD][89a-fA-F])|(?:^|[\s:,[])-?[0-9]+(?:\.[0-9]+)?[eE]\+?[0-9]{3}|[0-9]{210}/;
+const unstorableEscape = /\\u(?:0000|[dD][89a-fA-F])/;
+
+function mayHaveUnstorableEscape(text: string): boolean {
+  return text.includes('\\u') && unstorableEscape.test(text);
+}
 
 /**
  * Parses JSON text. Throws `INVALID_JSON` (with `details.position`, `line`, `column`) for a syntax
@@ -46,7 +48,8 @@ export function parseJson(text: string, maxDepth: number): unknown {
     const { position, reason } = locateSyntaxError(text);
     throw syntaxError(text, position, reason);
   }
-  const deep = tooDeep(value, maxDepth, 1);
+  const walk: Walk = { nonFinite: typeof value === 'number' && !Number.isFinite(value) };
+  const deep = tooDeep(value, maxDepth, 1, walk);
   if (deep) {
     throw new PipesError({
       code: 'NESTING_TOO_DEEP',
@@ -54,7 +57,7 @@ export function parseJson(text: string, maxDepth: number): unknown {
       details: { max_depth: maxDepth, path: formatPath(deep) || '(root)' },
     });
   }
-  if (mayBeUnstorable.test(text)) {
+  if (walk.nonFinite || mayHaveUnstorableEscape(text)) {
     const issue = findUnstorableJson(value);
     if (issue) {
       throw new PipesError({
@@ -82,35 +85,41 @@ function syntaxError(text: string, position: number, reason: string): PipesError
   });
 }
 
+/** What {@link tooDeep} noticed on its way: a number JSON.parse read as Infinity (it overflowed). */
+interface Walk {
+  nonFinite: boolean;
+}
+
 /**
- * The path of the first container deeper than `max`, or null. Recursion stops at `max + 1`; the
- * path is built only on the way back from a hit, so valid bodies allocate nothing here.
+ * The path of the first container deeper than `max`, or null; notes in `walk` any number it passes
+ * that is not finite. Recursion stops at `max + 1`; the path is built only on the way back from a
+ * hit, so valid bodies allocate nothing here.
  */
-function tooDeep(value: unknown, max: number, depth: number): PropertyKey[] | null {
+function tooDeep(value: unknown, max: number, depth: number, walk: Walk): PropertyKey[] | null {
   if (value === null || typeof value !== 'object') return null;
   if (depth > max) return [];
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const item = value[i];
       if (item !== null && typeof item === 'object') {
-        const found = tooDeep(item, max, depth + 1);
+        const found = tooDeep(item, max, depth + 1, walk);
         if (found) {
           found.unshift(i);
           return found;
         }
-      }
+      } else if (typeof item === 'number' && !Number.isFinite(item)) walk.nonFinite = true;
     }
     return null;
   }
   for (const key in value) {
     const item = (value as Record<string, unknown>)[key];
     if (item !== null && typeof item === 'object') {
-      const found = tooDeep(item, max, depth + 1);
+      const found = tooDeep(item, max, depth + 1, walk);
       if (found) {
         found.unshift(key);
         return found;
       }
-    }
+    } else if (typeof item === 'number' && !Number.isFinite(item)) walk.nonFinite = true;
   }
   return null;
 }
