@@ -45,6 +45,54 @@ describe('captureIdentifiers', () => {
     expect(got.attributes).toEqual({ ip: '203.0.113.9', user_agent: 'UA/1' });
   });
 
+  it('reads each kind and attribute in the table’s order of field and aliases, whatever the payload’s key order', () => {
+    const got = captureIdentifiers(
+      {
+        ua: 'UA/alias',
+        userId: 'u-alias',
+        client_ip_address: '203.0.113.9',
+        hashed_email: sha('jane@shop.test'),
+        ip: '  ',
+        user_id: 'u-field',
+        client_user_agent: 'UA/last',
+        user_agent: 'UA/field',
+        email: 'Jane@Shop.test',
+        anonymousId: '',
+        anonymous_id: 'a-field',
+        fbp: ' ',
+        cookies: { _fbp: 'fb.1.5.6' },
+      },
+      { seenAt },
+    );
+    expect(got.identifiers.map((i) => [i.kind, i.value ?? i.hashes?.sha256, i.from])).toEqual([
+      ['user_id', 'u-field', 'field'],
+      ['anonymous_id', 'a-field', 'field'],
+      ['email', sha('jane@shop.test'), 'field'],
+      ['fbp', 'fb.1.5.6', 'cookie'],
+    ]);
+    // The email field wins over its digest field: its hashes are all the schemes, not the digest's one.
+    expect(Object.keys(got.identifiers[2]?.hashes ?? {})).toEqual([
+      'sha256',
+      'sha256_google',
+      'sha256_reddit',
+    ]);
+    expect(got.attributes).toEqual({ ip: '203.0.113.9', user_agent: 'UA/field' });
+    // A digest field alone, and a field read through the prototype as before.
+    const digest = captureIdentifiers(
+      Object.assign(Object.create({ email: 'x@shop.test' }), { hashed_phone: sha('1') }),
+      {
+        seenAt,
+      },
+    );
+    expect(digest.identifiers.map((i) => [i.kind, i.hashes])).toEqual([
+      [
+        'email',
+        { sha256: sha('x@shop.test'), sha256_google: sha('x@shop.test'), sha256_reddit: sha('x@shop.test') },
+      ],
+      ['phone', { sha256: sha('1') }],
+    ]);
+  });
+
   it('turns fbclid in page_url into Meta’s fbc with the first-seen time; other click ids as given', () => {
     const got = kinds({
       page_url:

@@ -145,10 +145,56 @@ const sha256Only: readonly HashScheme[] = ['sha256'];
 /** The cookies of an event that sends none (shared: read, never changed). */
 const noCookies: ReadonlyMap<string, string> = new Map();
 
-/** Each attribute with its field and aliases, in the order they are read. */
+/**
+ * Each attribute with its field and aliases, in the order they are read, each with its bit in
+ * {@link readersOf}'s `attribute`.
+ */
+let attributeBit = 1;
 const attributeFields = (
   Object.entries(ATTRIBUTES) as [AttributeName, (typeof ATTRIBUTES)[AttributeName]][]
-).map(([name, attribute]) => [name, [attribute.field, ...attribute.aliases]] as const);
+).map(([name, attribute]) => {
+  const fields = [attribute.field, ...attribute.aliases].map((field): [string, number] => {
+    const bit = attributeBit;
+    attributeBit <<= 1;
+    return [field, bit];
+  });
+  return [name, fields] as const;
+});
+
+/**
+ * Which rows of the table read a field name, as bits (a row's bit is `1 << its index`): as the
+ * kind's value or alias (`value`), as its digest (`hashed`), or as an attribute's field or alias
+ * (`attribute`, one bit per field of {@link attributeFields}, in order). An event's payload is read
+ * key by key once, instead of looking up each of the ~30 names (mostly absent) the table has.
+ */
+const readersOf = new Map<string, { value: number; hashed: number; attribute: number }>();
+function readerOf(name: string) {
+  let reader = readersOf.get(name);
+  if (!reader) {
+    reader = { value: 0, hashed: 0, attribute: 0 };
+    readersOf.set(name, reader);
+  }
+  return reader;
+}
+if (IDENTIFIERS.length > 31) throw new Error('capture keeps one bit per identifier row: at most 31');
+for (const [n, spec] of IDENTIFIERS.entries()) {
+  for (const name of [spec.field, ...spec.aliases]) readerOf(name).value |= 1 << n;
+  if (spec.hashedField) readerOf(spec.hashedField).hashed |= 1 << n;
+}
+for (const [, fields] of attributeFields) for (const [name, bit] of fields) readerOf(name).attribute |= bit;
+
+/** The fields of `body` capture reads, as the bits of {@link readersOf}. */
+function fieldsPresent(body: Payload): { value: number; hashed: number; attribute: number } {
+  const present = { value: 0, hashed: 0, attribute: 0 };
+  for (const key in body) {
+    const reader = readersOf.get(key);
+    if (reader === undefined) continue;
+    present.value |= reader.value;
+    present.hashed |= reader.hashed;
+    present.attribute |= reader.attribute;
+  }
+  return present;
+}
 
 function fieldValues(spec: IdentifierSpec, payload: Payload): readonly string[] {
   for (const name of fieldNames.get(spec) ?? [spec.field, ...spec.aliases]) {
@@ -166,12 +212,12 @@ interface Found {
 
 function capture(
   spec: IdentifierSpec,
-  payload: Payload,
+  payload: Payload | null,
   query: URLSearchParams | null,
   cookies: ReadonlyMap<string, string>,
   seenAt: number,
 ): readonly Found[] {
-  const fromField = fieldValues(spec, payload);
+  const fromField = payload ? fieldValues(spec, payload) : none;
   if (fromField.length) return fromField.map((value) => ({ value, at: seenAt, from: 'field' as const }));
   if (query) {
     for (const param of spec.urlParams) {
@@ -200,8 +246,14 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
   const junk = options.junk ?? DEFAULT_JUNK;
   const query = queryOf(body.page_url);
   const cookies = body.cookies === undefined ? noCookies : parseCookies(body.cookies);
-  for (const spec of IDENTIFIERS) {
-    for (const found of capture(spec, body, query, cookies, options.seenAt)) {
+  const present = fieldsPresent(body);
+  for (let n = 0; n < IDENTIFIERS.length; n++) {
+    const spec = IDENTIFIERS[n]!;
+    const bit = 1 << n;
+    // Only a field present, a query or cookies can give this kind anything.
+    const fromFields = (present.value & bit) !== 0;
+    if (!fromFields && query === null && cookies.size === 0 && (present.hashed & bit) === 0) continue;
+    for (const found of capture(spec, fromFields ? body : null, query, cookies, options.seenAt)) {
       if (isJunk(spec.kind, found.value, junk)) continue;
       if (spec.stored === 'raw') {
         result.identifiers.push({
@@ -216,7 +268,11 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
       const hashes = hashIdentifier(kind, found.value, spec.stored, options);
       if (hashes) result.identifiers.push({ kind: spec.kind, firstSeen: found.at, from: found.from, hashes });
     }
-    if (spec.hashedField && !result.identifiers.some((i) => i.kind === spec.kind)) {
+    if (
+      spec.hashedField &&
+      (present.hashed & bit) !== 0 &&
+      !result.identifiers.some((i) => i.kind === spec.kind)
+    ) {
       for (const digest of texts(body[spec.hashedField])) {
         const hashes = hashIdentifier(spec.kind as 'email' | 'phone', digest, sha256Only);
         if (hashes?.sha256 === digest.toLowerCase()) {
@@ -226,7 +282,8 @@ export function captureIdentifiers(payload: unknown, options: CaptureOptions): C
     }
   }
   for (const [name, fields] of attributeFields) {
-    for (const field of fields) {
+    for (const [field, bit] of fields) {
+      if ((present.attribute & bit) === 0) continue;
       const value = body[field];
       if (typeof value === 'string' && value.trim() && value.length <= 1024) {
         result.attributes[name] = value.trim();
