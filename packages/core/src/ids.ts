@@ -39,6 +39,15 @@ function randomDigits(): number[] {
 
 let lastTime = -1;
 let lastRandom: number[] = [];
+/** `lastTime` encoded, and the first 15 digits of `lastRandom` as text: made again only when they change. */
+let lastTimeText = '';
+let lastRandomHead = '';
+
+function headOf(digits: number[]): string {
+  let out = '';
+  for (let i = 0; i < 15; i++) out += crockford[digits[i]!];
+  return out;
+}
 
 /**
  * A ULID: 48 bits of milliseconds, 80 bits of randomness. Within one millisecond the random part
@@ -51,13 +60,15 @@ function nextUlid(time: number): string {
     while (i >= 0 && lastRandom[i] === 31) lastRandom[i--] = 0;
     if (i < 0) throw new Error('ULID random part overflowed within one millisecond');
     lastRandom[i]!++;
+    // Mostly only the last digit moved (31 times in 32).
+    if (i < 15) lastRandomHead = headOf(lastRandom);
   } else {
     lastTime = time;
+    lastTimeText = encodeTimeOnly(time);
     lastRandom = randomDigits();
+    lastRandomHead = headOf(lastRandom);
   }
-  let out = encodeTimeOnly(time);
-  for (const digit of lastRandom) out += crockford[digit];
-  return out;
+  return lastTimeText + lastRandomHead + crockford[lastRandom[15]!];
 }
 
 /**
