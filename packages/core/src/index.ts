@@ -86,7 +86,7 @@ export type { Profile, ProfilesApi } from './identity/api.js';
 export type { IdentityOptions, TransformProfile } from './identity/stitch.js';
 export { cursorSchema, type IdKind, idAtTime, newId } from './ids.js';
 export type { IngestEventResult, IngestResult } from './ingest.js';
-export { findUnstorableJson, maxJsonDepth, vouchStorableList } from './json-value.js';
+export { findUnstorableJson, vouchStorableList } from './json-value.js';
 export { errorStatuses, type LastErrors, lastErrorsSchema } from './last-errors.js';
 export { adaptLogger, type LogFields, type Logger, silentLogger } from './logger.js';
 export * from './match-quality.js';

@@ -3,9 +3,11 @@ import { z } from 'zod';
 import {
   findUnstorableJson,
   isStorableText,
+  isVouchedStorableList,
   jsonIssueMessages,
   locateUnstorableJson,
   maxJsonDepth,
+  vouchStorableList,
 } from './json-value.js';
 import { seededRandom } from './testing/helpers.js';
 import { parseOrThrow } from './validation.js';
@@ -168,5 +170,18 @@ describe('parseOrThrow', () => {
     expect(issues.map((i) => i.path).sort()).toEqual(['enbled', 'nested.x']);
     for (const issue of issues) expect(issue.message).toContain('unknown field');
     expect((caught as Error).message).toContain('enbled');
+  });
+});
+
+describe('vouchStorableList', () => {
+  it('marks a list only when its checks went as deep as ingest’s own', () => {
+    const checked = [{ a: 1 }];
+    const shallow = [{ a: 1 }];
+    vouchStorableList(checked, 32);
+    vouchStorableList(shallow, maxJsonDepth + 1);
+    expect(isVouchedStorableList(checked)).toBe(true);
+    expect(isVouchedStorableList(shallow)).toBe(false);
+    expect(isVouchedStorableList([...checked])).toBe(false);
+    expect(isVouchedStorableList(checked[0])).toBe(false);
   });
 });

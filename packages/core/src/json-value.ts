@@ -132,11 +132,13 @@ function isPlainObject(object: object, path: object[]): boolean {
 const vouchedLists = new WeakSet<readonly unknown[]>();
 
 /**
- * Marks `list` as checked JSON, fresh from `JSON.parse` of text that passed the parser's checks
- * (internal: only the HTTP collect route calls it, just before it hands the list to ingest).
+ * Marks `list` as checked JSON, fresh from `JSON.parse` of text that passed the parser's checks with
+ * containers nested at most `checkedDepth` deep; a list checked less deep than ingest would check it
+ * (past {@link maxJsonDepth}) is not marked. Internal: only the HTTP collect route calls it, just
+ * before it hands the list to ingest.
  */
-export function vouchStorableList(list: readonly unknown[]): void {
-  vouchedLists.add(list);
+export function vouchStorableList(list: readonly unknown[], checkedDepth: number): void {
+  if (checkedDepth <= maxJsonDepth) vouchedLists.add(list);
 }
 
 /** True when {@link vouchStorableList} marked `list`: its items need no {@link findUnstorableJson}. */

@@ -8,7 +8,6 @@ import {
   type IncomingEvent,
   type IngestResult,
   isPipesError,
-  maxJsonDepth,
   type Pipes,
   PipesError,
   type Source,
@@ -290,9 +289,9 @@ function checkedEvents(raw: Uint8Array, limits: Required<CollectLimits>): unknow
     });
   }
   checkEventCount(events.length, limits.maxEvents, 'events');
-  // parseJson refused every unstorable string or number, and no event nests deeper than ingest's
-  // own limit when the body does not: ingest need not walk the events again.
-  if (limits.maxDepth <= maxJsonDepth) vouchStorableList(events);
+  // parseJson refused every unstorable string or number (and nesting past maxDepth): ingest need
+  // not walk the events again.
+  vouchStorableList(events, limits.maxDepth);
   return events;
 }
 
