@@ -186,7 +186,7 @@ export async function startEngine({ checkout = root, store, env, token: adminTok
     name: 'meta-capi-prod',
     send: metaExampleSend(sink.url),
     max_batch_size: claim,
-    concurrency: 2,
+    concurrency: Number(process.env.BENCH_CONCURRENCY ?? 2),
   });
   await api('PUT', `/api/event-destinations/${destination.id}/secrets`, { secretIds: [token1.id, pixel.id] });
   const pipe = await api('POST', '/api/pipes', {
@@ -205,6 +205,22 @@ export async function startEngine({ checkout = root, store, env, token: adminTok
       return stats.deliveries
         .filter((r) => ['pending', 'sending', 'retrying'].includes(r.status))
         .reduce((n, r) => n + r.count, 0);
+    },
+    // The dispatch chain's stages as GET /metrics sums them (seconds over every call, calls).
+    stages: async () => {
+      const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      const text = await res.text();
+      const sum = (name) =>
+        [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+-]+)$`, 'gm'))].reduce(
+          (n, m) => n + Number(m[1]),
+          0,
+        );
+      return {
+        transform_s: sum('openpipes_transform_duration_seconds_sum'),
+        transforms: sum('openpipes_transform_duration_seconds_count'),
+        send_s: sum('openpipes_send_duration_seconds_sum'),
+        sends: sum('openpipes_send_duration_seconds_count'),
+      };
     },
     stop: () =>
       new Promise((resolve) => {

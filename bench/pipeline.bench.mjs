@@ -18,7 +18,9 @@
 // `openpipes serve` in the same rounds, for before/after figures from one run.
 //   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                     BENCH_KINDS=engine,bare_v8 runs only those;
-//                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options)
+//                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options;
+//                                     BENCH_CONCURRENCY=4 the destination's concurrency, default 2)
+// stages_rounds: the engine's transform and send() seconds per round, summed from GET /metrics.
 import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -150,6 +152,7 @@ async function round(kind) {
   const peakRss = rss.peak();
   const after = procStats(server.pid);
   const threadsAfter = threadCpuMs(server.pid);
+  const stages = server.stages ? await server.stages() : undefined;
   // What the database holds once every event has its record: the file and its WAL (checkpoints
   // move pages between them), per event.
   const bytes = readdirSync(dir)
@@ -178,6 +181,7 @@ async function round(kind) {
     rssAfterMb: after.rss / 2 ** 20,
     bytesPerEvent: bytes / total,
     perTable,
+    stages,
   };
 }
 
@@ -230,6 +234,8 @@ async function main() {
         rss_after_mb: Math.round(median(list, 'rssAfterMb')),
         db_bytes_per_event: Math.round(median(list, 'bytesPerEvent')),
         ...(list[0].perTable ? { db_bytes_per_event_by_table: list[list.length - 1].perTable } : {}),
+        // The dispatch chain's stages per round (GET /metrics sums): transform and send() seconds.
+        ...(list[0].stages ? { stages_rounds: list.map((x) => x.stages) } : {}),
         events: total,
         filtered: total / 10,
       }),
