@@ -6,6 +6,7 @@
 import { createEngineGate, guardAll } from './engine-lifecycle.js';
 import { createDataApis, createEngineBase, createRegistries, createRuntime } from './engine-wiring.js';
 import type { Identity } from './identity/stitch.js';
+import { markEngineIngest } from './json-value.js';
 import { collectSpan } from './tracing/index.js';
 
 export type { Pipes, PipesOptions, PipesStatus, Role } from './engine-api.js';
@@ -34,6 +35,10 @@ export function createPipes(options: PipesOptions): Pipes {
   const { identity } = data;
   const { dispatcher, retention, alerts, rejections } = runtime;
 
+  // The collect route vouches for the events it parsed only to this very function (json-value.ts).
+  const ingest = guard(runtime.ingest);
+  markEngineIngest(ingest);
+
   let running = false;
   let unsubscribe: (() => Promise<void>) | null = null;
 
@@ -55,7 +60,7 @@ export function createPipes(options: PipesOptions): Pipes {
     config: guardAll(runtime.configTransfer, guard),
     store,
     sandbox,
-    ingest: guard(runtime.ingest),
+    ingest,
     authenticateCollect: guard(runtime.authenticateCollect),
     on: events.on,
     observe: observers.add,

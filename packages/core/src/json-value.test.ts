@@ -6,6 +6,7 @@ import {
   isVouchedStorableList,
   jsonIssueMessages,
   locateUnstorableJson,
+  markEngineIngest,
   maxJsonDepth,
   vouchStorableList,
 } from './json-value.js';
@@ -174,13 +175,19 @@ describe('parseOrThrow', () => {
 });
 
 describe('vouchStorableList', () => {
-  it('marks a list only when its checks went as deep as ingest’s own', () => {
+  it('marks a list only when its checks went as deep as ingest’s own, for an engine’s own ingest', () => {
+    const ingest = () => {};
+    markEngineIngest(ingest);
     const checked = [{ a: 1 }];
     const shallow = [{ a: 1 }];
-    vouchStorableList(checked, 32);
-    vouchStorableList(shallow, maxJsonDepth + 1);
+    const wrapped = [{ a: 1 }];
+    vouchStorableList(checked, 32, ingest);
+    vouchStorableList(shallow, maxJsonDepth + 1, ingest);
+    // Another ingest (an embedder's wrapper of the engine's) may change the events first.
+    vouchStorableList(wrapped, 32, () => {});
     expect(isVouchedStorableList(checked)).toBe(true);
     expect(isVouchedStorableList(shallow)).toBe(false);
+    expect(isVouchedStorableList(wrapped)).toBe(false);
     expect(isVouchedStorableList([...checked])).toBe(false);
     expect(isVouchedStorableList(checked[0])).toBe(false);
   });

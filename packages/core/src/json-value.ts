@@ -132,13 +132,28 @@ function isPlainObject(object: object, path: object[]): boolean {
 const vouchedLists = new WeakSet<readonly unknown[]>();
 
 /**
- * Marks `list` as checked JSON, fresh from `JSON.parse` of text that passed the parser's checks with
- * containers nested at most `checkedDepth` deep; a list checked less deep than ingest would check it
- * (past {@link maxJsonDepth}) is not marked. Internal: only the HTTP collect route calls it, just
- * before it hands the list to ingest.
+ * The engines' own `ingest` functions (`createPipes` marks each): the only ones a list is vouched
+ * for. Any other `ingest` (an embedder's wrapper around the engine's, say) may change the events
+ * before it hands them on, so its lists are walked as any embedder's objects are.
  */
-export function vouchStorableList(list: readonly unknown[], checkedDepth: number): void {
-  if (checkedDepth <= maxJsonDepth) vouchedLists.add(list);
+const engineIngests = new WeakSet<object>();
+
+/** Marks `ingest` as an engine's own (engine.ts). */
+export function markEngineIngest(ingest: object): void {
+  engineIngests.add(ingest);
+}
+
+/**
+ * Marks `list` as checked JSON, fresh from `JSON.parse` of text that passed the parser's checks with
+ * containers nested at most `checkedDepth` deep, to be handed to `ingest` at once. Nothing is marked
+ * for a list checked less deep than ingest would check it (past {@link maxJsonDepth}), nor for an
+ * `ingest` that is not an engine's own ({@link markEngineIngest}): a wrapper may change the events
+ * first. Internal: only the HTTP collect route calls it, just before it calls that `ingest`.
+ */
+export function vouchStorableList(list: readonly unknown[], checkedDepth: number, ingest: unknown): void {
+  if (checkedDepth <= maxJsonDepth && typeof ingest === 'function' && engineIngests.has(ingest)) {
+    vouchedLists.add(list);
+  }
 }
 
 /** True when {@link vouchStorableList} marked `list`: its items need no {@link findUnstorableJson}. */

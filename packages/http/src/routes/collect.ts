@@ -151,8 +151,12 @@ function collect(
         });
         cors = corsHeaders(source, request.header('origin'));
         const events = await logIfRefused(pipes, source, raw, () => checkedEvents(raw, limits));
+        // parseJson refused every unstorable string or number (and nesting past maxDepth): an
+        // engine's own ingest need not walk the events again (not a wrapper's, which may change them).
+        const ingest = pipes.ingest;
+        vouchStorableList(events, limits.maxDepth, ingest);
         // Not yet checked as events: ingest validates each one and rejects the bad ones by index.
-        const result = await pipes.ingest(slug, events as IncomingEvent[]);
+        const result = await ingest.call(pipes, slug, events as IncomingEvent[]);
         const answered = answer(result, cors);
         // First-party cookies (the source's `first_party_cookies`) ride on the answer.
         const origin = request.header('origin');
@@ -289,9 +293,6 @@ function checkedEvents(raw: Uint8Array, limits: Required<CollectLimits>): unknow
     });
   }
   checkEventCount(events.length, limits.maxEvents, 'events');
-  // parseJson refused every unstorable string or number (and nesting past maxDepth): ingest need
-  // not walk the events again.
-  vouchStorableList(events, limits.maxDepth);
   return events;
 }
 
