@@ -164,6 +164,35 @@ describe('SQLite group commit', () => {
     expect(counter.transactions).toBe(2);
   });
 
+  it('still writes a group whose write turn another thread never gives back', async () => {
+    const turn = createWriteTurn();
+    const { store } = await countingStore(200, turn);
+    await append(store, 0);
+    // A holder that hangs: it takes the turn and never gives it back while the group waits.
+    const other = writeTurnOf(turn, 98);
+    expect(other.take(0)).toBeGreaterThan(0);
+    cleanups.push(() => other.give());
+    const results = await Promise.all([append(store, 1), append(store, 2)]);
+    expect(results.map((r) => r[0]!.duplicate)).toEqual([false, false]);
+  });
+
+  it('rejects a group waiting for the write turn with ENGINE_STOPPED when the store closes meanwhile', async () => {
+    const turn = createWriteTurn();
+    const { store, counter } = await countingStore(1000, turn);
+    await append(store, 0);
+    counter.transactions = 0;
+    const other = writeTurnOf(turn, 97);
+    expect(other.take(0)).toBeGreaterThan(0);
+    const pending = append(store, 1);
+    // Its group is due and waits for the turn (afterWriteTurn).
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    await store.close();
+    other.give();
+    await expect(pending).rejects.toMatchObject({ code: 'ENGINE_STOPPED' });
+    expect(counter.transactions).toBe(0);
+  });
+
   it('rejects calls still waiting for their group with ENGINE_STOPPED when the store closes', async () => {
     const { store, counter } = await countingStore(100);
     await append(store, 0);
