@@ -91,7 +91,7 @@ export interface PostgresStoreOptions {
    * Whether the pool the store makes (from `connectionString`) sends ingest's hot statements as
    * named (server-side prepared) statements, parsed once per connection. Default true. Set false
    * behind a transaction-pooling proxy that cannot keep them (PgBouncer before 1.21, or with
-   * `max_prepared_statements = 0`). A caller's `pool` never gets them.
+   * `max_prepared_statements = 0`, its default before 1.24). A caller's `pool` never gets them.
    */
   namedStatements?: boolean;
   /** Called when the `LISTEN` connection fails or reconnects (the poll tick covers the gap). */

@@ -171,7 +171,7 @@ function storeOptions(command: Command): Command {
     )
     .option(
       '--no-prepared-statements',
-      'with --postgres, send no named (server-side prepared) statements: for PgBouncer before 1.21 in transaction mode (env OPENPIPES_POSTGRES_PREPARED_STATEMENTS=0)',
+      'with --postgres, send no named (server-side prepared) statements: for PgBouncer in transaction mode before 1.21, or with max_prepared_statements = 0 (its default before 1.24) (env OPENPIPES_POSTGRES_PREPARED_STATEMENTS=0)',
     );
 }
 

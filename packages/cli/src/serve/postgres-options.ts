@@ -11,7 +11,8 @@ export interface ServePostgres {
   schema?: string;
   /**
    * false (`--no-prepared-statements`): no named (server-side prepared) statements, for a
-   * transaction-pooling proxy that cannot keep them (PgBouncer before 1.21).
+   * transaction-pooling proxy that cannot keep them (PgBouncer before 1.21, or with
+   * `max_prepared_statements = 0`, its default before 1.24).
    */
   preparedStatements?: false;
 }
