@@ -5,7 +5,7 @@
  * get what it added past ingest's checks. An Infinity it adds is refused, as it was before the mark.
  */
 import { createServer, type Server } from 'node:http';
-import type { Pipes } from '@openpipes/core';
+import { type Pipes, vouchStorableList } from '@openpipes/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../src/index.js';
 import { createNodeListener } from '../src/node.js';
@@ -58,5 +58,20 @@ describe('events the collect route vouched for, changed by an embedder’s inges
     expect({ accepted: json.accepted, rejected: json.rejected }).toEqual({ accepted: 1, rejected: 1 });
     expect(json.results[1]?.status).toBe('rejected');
     expect(json.results[1]?.error?.issues?.map((i) => i.path)).toEqual(['event_payload.score']);
+  });
+
+  it('still vouches to the engine’s own ingest (the collect path skips the second walk)', async () => {
+    // A list vouched for and then changed is taken as vouched: what an engine's own ingest skips.
+    // (Only the collect route vouches, right before it calls that ingest with the list as parsed.)
+    const time = new Date().toISOString();
+    const list = [
+      { event_type: 'any', event_time: time, event_payload: { n: 2 } as Record<string, unknown> },
+    ];
+    vouchStorableList(list, 32, engine.pipes.ingest);
+    list[0]!.event_payload.score = Number.POSITIVE_INFINITY;
+    expect((await engine.pipes.ingest('web', list)).accepted).toBe(1);
+    // Not vouched for: refused.
+    const fresh = [{ ...list[0]!, event_payload: { n: 3, score: Number.POSITIVE_INFINITY } }];
+    expect((await engine.pipes.ingest('web', fresh)).rejected).toBe(1);
   });
 });
