@@ -136,7 +136,8 @@ export const identifierColumns = `${I('kind', 'key', 'profile_id', 'value', 'fir
  */
 export function identifierRow(
   i: { kind: string; key: string; value: string; first_seen_at: string },
-  profileId: string,
+  /** The profile's id, or in a draft ({@link draftNewPerson}) its placeholder's index. */
+  profileId: string | number,
   seenAt: string,
   eventRef: string | null,
 ): unknown[] {
@@ -191,8 +192,7 @@ export function draftNewPerson(link: ProfileLink, caps: IdentifierCaps): NewPers
       survivor ? link.ip || null : null,
       survivor ? link.user_agent || null : null,
     );
-    for (const i of p.identifiers)
-      identifiers.push(...identifierRow(i, n as unknown as string, seenAt, eventRef));
+    for (const i of p.identifiers) identifiers.push(...identifierRow(i, n, seenAt, eventRef));
   });
   return { plan, profiles, identifiers };
 }

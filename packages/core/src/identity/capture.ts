@@ -160,6 +160,7 @@ const attributeFields = (
   });
   return [name, fields] as const;
 });
+if (attributeBit <= 0) throw new Error('capture keeps one bit per attribute field: at most 30');
 
 /**
  * Which rows of the table read a field name, as bits (a row's bit is `1 << its index`): as the
