@@ -19,7 +19,8 @@
 //   npm run bench -- pipeline        (BENCH_ROUNDS=3, BENCH_EVENTS=50000, BENCH_BEFORE unset;
 //                                     BENCH_KINDS=engine,bare_v8 runs only those;
 //                                     BENCH_ENGINE_ARGS='--no-identity' adds serve options;
-//                                     BENCH_CONCURRENCY=4 the destination's concurrency, default 2)
+//                                     BENCH_CONCURRENCY=4 the destination's concurrency, default 2;
+//                                     BENCH_WARMUP=10000 events delivered before measuring, default 0)
 // stages_rounds: the engine's transform and send() seconds per round, summed from GET /metrics.
 import { copyFileSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -34,6 +35,8 @@ import {
   load,
   median,
   metaTransform,
+  openPool,
+  posted,
   postToSink,
   procStats,
   round2,
@@ -44,6 +47,8 @@ import {
   startEngine,
   threadCpuMs,
   total,
+  warmUp,
+  warmup,
 } from './pipeline-kit.mjs';
 
 const self = fileURLToPath(import.meta.url);
@@ -144,11 +149,13 @@ async function round(kind) {
       : kind === 'engine_before'
         ? await engine(process.env.BENCH_BEFORE)
         : await startBare(self, [join(dir, `bare-${kind.slice(5)}.db`), sink.url, kind.slice(5)]);
+  const pool = await openPool(server);
+  await warmUp(server, sink, pool);
   const rss = rssSampler(server.pid);
   const before = procStats(server.pid);
   const threadsBefore = threadCpuMs(server.pid);
   const started = performance.now();
-  const { collectSeconds, seconds, pool, expected } = await load(server, sink, started);
+  const { collectSeconds, seconds, expected } = await load(server, sink, started, pool);
   const peakRss = rss.peak();
   const after = procStats(server.pid);
   const threadsAfter = threadCpuMs(server.pid);
@@ -179,7 +186,7 @@ async function round(kind) {
     writtenPerEvent: (after.wchar - before.wchar) / total,
     peakRssMb: Math.max(peakRss, after.rss) / 2 ** 20,
     rssAfterMb: after.rss / 2 ** 20,
-    bytesPerEvent: bytes / total,
+    bytesPerEvent: bytes / posted,
     perTable,
     stages,
   };
@@ -196,7 +203,7 @@ function tableBytes(file) {
       )
       .all();
     return Object.fromEntries(
-      rows.filter((r) => r.bytes / total >= 10).map((r) => [r.name, Math.round(r.bytes / total)]),
+      rows.filter((r) => r.bytes / posted >= 10).map((r) => [r.name, Math.round(r.bytes / posted)]),
     );
   } finally {
     db.close();
@@ -238,6 +245,7 @@ async function main() {
         ...(list[0].stages ? { stages_rounds: list.map((x) => x.stages) } : {}),
         events: total,
         filtered: total / 10,
+        warmup_events: warmup,
       }),
     );
   }

@@ -25,6 +25,7 @@
 //                                          BENCH_KINDS=engine,bare_v8 runs only those;
 //                                          BENCH_AUTO_EXPLAIN=<ms> logs slower plans;
 //                                          BENCH_LOG_STATEMENTS=1 logs every statement's steps;
+//                                          BENCH_WARMUP=10000 events delivered before measuring;
 //                                          OPENPIPES_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test)
 import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
@@ -39,6 +40,8 @@ import {
   load,
   median,
   metaTransform,
+  openPool,
+  posted,
   postToSink,
   procStats,
   round2,
@@ -48,6 +51,8 @@ import {
   startBare,
   startEngine,
   total,
+  warmUp,
+  warmup,
 } from './pipeline-kit.mjs';
 
 const self = fileURLToPath(import.meta.url);
@@ -212,12 +217,14 @@ async function round(admin, kind) {
         : kind === 'engine_before'
           ? await engine(database, sink, process.env.BENCH_BEFORE)
           : await startBare(self, [databaseUrl(database), sink.url]);
+    const pool = await openPool(server);
+    await warmUp(server, sink, pool);
     const rss = rssSampler(server.pid);
     const postgres = postgresCpu(admin, database);
     await postgres.start();
     const before = procStats(server.pid);
     const started = performance.now();
-    const { collectSeconds, seconds, pool, expected } = await load(server, sink, started);
+    const { collectSeconds, seconds, expected } = await load(server, sink, started, pool);
     const peakRss = rss.peak();
     const after = procStats(server.pid);
     const postgresCpuMs = await postgres.stop();
@@ -257,15 +264,15 @@ async function round(admin, kind) {
     const bytes = sizes.reduce((n, r) => n + Number(r.bytes), 0);
     const perRelation = Object.fromEntries(
       relations
-        .filter((r) => Number(r.bytes) / total >= 10)
+        .filter((r) => Number(r.bytes) / posted >= 10)
         .sort((a, b) => Number(b.bytes) - Number(a.bytes))
-        .map((r) => [r.name, Math.round(Number(r.bytes) / total)]),
+        .map((r) => [r.name, Math.round(Number(r.bytes) / posted)]),
     );
     const perEvent = (rows) =>
       Object.fromEntries(
         rows
-          .filter((r) => Number(r.bytes) / total >= 10)
-          .map((r) => [r.name, Math.round(Number(r.bytes) / total)]),
+          .filter((r) => Number(r.bytes) / posted >= 10)
+          .map((r) => [r.name, Math.round(Number(r.bytes) / posted)]),
       );
     const perTable = perEvent(sizes);
     return {
@@ -275,8 +282,8 @@ async function round(admin, kind) {
       postgresCpuMsPer1000: (postgresCpuMs / total) * 1000,
       peakRssMb: Math.max(peakRss, after.rss) / 2 ** 20,
       rssAfterMb: after.rss / 2 ** 20,
-      bytesPerEvent: bytes / total,
-      compactedBytesPerEvent: compacted.reduce((n, r) => n + Number(r.bytes), 0) / total,
+      bytesPerEvent: bytes / posted,
+      compactedBytesPerEvent: compacted.reduce((n, r) => n + Number(r.bytes), 0) / posted,
       perTable,
       compactedPerTable: perEvent(compacted),
       perRelation,
@@ -340,6 +347,7 @@ async function main() {
         bytes_per_event_by_relation: list[list.length - 1].perRelation,
         events: total,
         filtered: total / 10,
+        warmup_events: warmup,
         postgres: version[0].server_version,
         cores: cpus().length,
       }),
