@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { deliveredAttempt } from './attempt.test-support.js';
 import { attemptRefOf, packAttemptRef, packJson, unpackJson } from './packed.js';
@@ -31,6 +32,24 @@ describe('packed columns (migration 11)', () => {
   it('keeps key order, \\u0000, lone surrogates written escaped, and big numbers exactly', () => {
     const text = `{"z":1,"a":"\\u0000 é 😀 \\ud800","n":12345678901234567890,"f":0.1,"pad":"${'x'.repeat(200)}"}`;
     expect(unpackJson(packJson(text))).toBe(text);
+  });
+
+  it('reads back texts whose packed bytes fill more than one output chunk, or do not shrink', () => {
+    // Longer than one 16 KiB chunk even packed: base64 (6 bits a character) of hashes.
+    const bytes = Buffer.concat(
+      Array.from({ length: 1_000 }, (_, i) => createHash('sha256').update(String(i)).digest()),
+    );
+    const digits = bytes.toString('base64');
+    const long = JSON.stringify({ digits, again: digits.slice(0, 5_000) });
+    const packed = packJson(long);
+    expect(packed[0]).toBe(0x01);
+    expect(packed.length).toBeGreaterThan(16 * 1024);
+    expect(unpackJson(packed)).toBe(long);
+    // Packing would not shrink it (its packed form is larger than the text): stored as it is.
+    const noise = JSON.stringify(
+      Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 151 + 17) % 256)).toString('latin1'),
+    );
+    expect(unpackJson(packJson(noise))).toBe(noise);
   });
 
   it('reads rows written before: JSON text (SQLite) and JSON bytes (PostgreSQL after the migration)', () => {

@@ -56,6 +56,15 @@ const dictionaryV1 = Buffer.from(
 );
 
 /**
+ * The deflate level values are packed at. Level 3 (zlib's fast matcher, no lazy matching) instead
+ * of the default 6: measured on the Meta example's delivered attempts (~1.9 KB of JSON each), it
+ * packs each in ~8% less CPU for ~2% more bytes (511 → 522), on the thread that packs every
+ * outcome. The stream format is the same (the tag stays 0x01): inflating reads any level, so rows
+ * written at 6 read as before.
+ */
+const packLevel = 3;
+
+/**
  * JSON text as the bytes a packed column stores.
  *
  * @example
@@ -75,6 +84,11 @@ export function packJson(text: string): Buffer {
     dictionary: dictionaryV1,
     windowBits,
     memLevel: Math.min(8, windowBits - 6),
+    level: packLevel,
+    // The output buffer zlib fills: 16 KiB by default, allocated on every call for a value that
+    // packs to a few hundred bytes. One the size of the text holds what is worth keeping (a larger
+    // result is stored plain), and a longer one is read in more chunks; the bytes are the same.
+    chunkSize: Math.min(plain.length, 16 * 1024),
   });
   if (packed.length + 1 >= plain.length) return plain;
   const out = Buffer.allocUnsafe(packed.length + 1);
