@@ -167,11 +167,11 @@ function recordOutcomes(
   const { prepare } = ctx;
   const update = prepare(recordOutcomeSql);
   const insertAttempt = prepare(recordAttemptSql);
-  const addMatch = prepare(addMatchSql);
   const minute = now.slice(0, 16);
   // Every applied outcome leaves `sending` for its status (migration 14: counted per batch).
   // A delivery's pipe and destination never change, so they are read before the updates.
   const counts = tally(ctx, now);
+  const matches = matchSums();
   const pipes = new Map<string, PipeOf>();
   const unknown: string[] = [];
   for (const o of outcomes) {
@@ -210,13 +210,43 @@ function recordOutcomes(
     if (outcome.attempt && packed.attempt) {
       insertAttempt.run(outcome.id, outcome.attempt.number, packed.attempt);
     }
-    if (outcome.status === 'delivered' && outcome.match) {
-      for (const row of matchIncrements(outcome.match)) {
-        addMatch.run(ref.pipe_id, minute, row.identifier, row.raw, row.stitched);
-      }
-    }
+    if (outcome.status === 'delivered' && outcome.match) matches.add(ref.pipe_id, outcome.match);
   }
   counts.write();
+  matches.write(prepare, minute);
+}
+
+/**
+ * A batch's match-quality increments added up per pipe and identifier, written as one upsert each:
+ * a batch's outcomes share their minute, so the rollup's rows come out as one statement per
+ * outcome and identifier made them (the sums are the same), in a few statements instead of
+ * hundreds.
+ */
+function matchSums() {
+  const byPipe = new Map<string, Map<string, { raw: number; stitched: number }>>();
+  return {
+    add(pipe: string, match: NonNullable<DeliveryOutcome['match']>) {
+      let sums = byPipe.get(pipe);
+      if (!sums) {
+        sums = new Map();
+        byPipe.set(pipe, sums);
+      }
+      for (const row of matchIncrements(match)) {
+        const sum = sums.get(row.identifier);
+        if (sum) {
+          sum.raw += row.raw;
+          sum.stitched += row.stitched;
+        } else sums.set(row.identifier, { raw: row.raw, stitched: row.stitched });
+      }
+    },
+    write(prepare: SqliteContext['prepare'], minute: string) {
+      if (byPipe.size === 0) return;
+      const addMatch = prepare(addMatchSql);
+      for (const [pipe, sums] of byPipe) {
+        for (const [identifier, s] of sums) addMatch.run(pipe, minute, identifier, s.raw, s.stitched);
+      }
+    },
+  };
 }
 
 /** The store's claim methods; `packer` packs outcomes off the event loop's thread (the store's own). */
