@@ -4,6 +4,8 @@
 // reads its main thread's CPU from /proc (tid = pid), without the outcome packer's worker thread:
 // µs per delivery for ingest and for claim + completion. BENCH_BEFORE=<another built checkout> adds
 // that checkout's store, rounds alternating with this one's; medians over BENCH_ROUNDS.
+// BENCH_MATCH=1 gives each outcome a match-quality observation (4 identifiers before stitching, 5
+// after), as a destination that declares its identifiers records it.
 //   npm run bench -- record-path   (BENCH_EVENTS=20000, BENCH_ROUNDS=5)
 
 import { spawnSync } from 'node:child_process';
@@ -53,6 +55,11 @@ if (process.argv[2] === '--child') {
   const ingestMs = cpu() - started;
   started = cpu();
   const headers = { 'content-type': 'application/json' };
+  const withMatch = Boolean(process.env.BENCH_MATCH);
+  const observed = {
+    raw: ['em', 'ph', 'client_ip_address', 'client_user_agent'],
+    stitched: ['em', 'ph', 'fbp', 'client_ip_address', 'client_user_agent'],
+  };
   let done = 0;
   for (;;) {
     const now = new Date().toISOString();
@@ -88,7 +95,7 @@ if (process.argv[2] === '--child') {
           durationMs: 3,
           exchanges: [exchange],
         }),
-        match: null,
+        match: withMatch ? observed : null,
       };
     });
     done += (await store.completeDeliveries({ owner: 'bench', outcomes, now })).applied.length;
