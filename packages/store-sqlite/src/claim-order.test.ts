@@ -26,7 +26,7 @@ describe('claims in due order (migration 15) on SQLite', () => {
     const seen: string[] = [];
     const prepare = db.prepare.bind(db);
     db.prepare = ((sql: string) => {
-      if (/order by "d"."due_at", "d"."id"/.test(sql)) seen.push(sql);
+      if (/ORDER BY d.due_at, d.id/.test(sql)) seen.push(sql);
       return prepare(sql);
     }) as typeof db.prepare;
     const store = sqliteStore({ database: db as unknown as SqliteDatabase });

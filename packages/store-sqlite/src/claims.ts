@@ -10,6 +10,7 @@ import {
   type OutcomePacker,
   toClaimedDelivery,
 } from '@openpipes/core/store-kit';
+import { readDue } from './claim-rows.js';
 import type { SqliteContext } from './connection.js';
 import { columnsOf } from './prepared.js';
 import { referredAttempts } from './referred-attempts.js';
@@ -32,10 +33,12 @@ const addMatchSql = `INSERT INTO match_rollup (pipe_id, minute, identifier, raw,
 const recordAttemptSql = `INSERT INTO delivery_attempts (${A('delivery_id', 'number', 'data')}) VALUES (?, ?, ?)
   ON CONFLICT (${A('delivery_id', 'number')}) DO UPDATE SET ${A('data')} = excluded.data`;
 
-// A claim's lease on the rows it selected: one prepared statement whatever the batch size (the ids
-// go in as one JSON array), instead of an IN list kysely compiles again for every claim.
+// A claim's lease on the rows it selected: one prepared statement whatever the batch size (the
+// rows go in as one JSON array), instead of an IN list kysely compiles again for every claim. By
+// rowid, read in the same transaction: the table's own key, not a probe of the ids' index first
+// (~0.5 µs less per row).
 const leaseSql = `UPDATE deliveries SET ${D('status')} = 'sending', ${D('lease_owner')} = ?, ${D('due_at')} = ?, ${D('updated_at')} = ?
-  WHERE ${D('id')} IN (SELECT value FROM json_each(?))`;
+  WHERE rowid IN (SELECT value FROM json_each(?))`;
 
 // The claimed rows' events, read after the claim's transaction (see claimDue).
 const eventsOfSql = 'SELECT id, event_time, payload FROM events WHERE id IN (SELECT value FROM json_each(?))';
@@ -57,7 +60,7 @@ const maxLeasedPipes = 100_000;
 /**
  * Claims up to `limit` due deliveries of the destination's pipes for `owner`, oldest due first.
  * The write transaction selects and leases the rows and counts them; what needs no write lock is
- * done outside it: the query is compiled before, and the events' payloads are read and parsed
+ * done outside it: the events' payloads are read and parsed
  * after (a row's event is immutable, and the lease keeps the row ours). An event gone meanwhile
  * (erased, which takes the lease too, or deleted by hand) leaves its delivery out, released.
  */
@@ -66,28 +69,14 @@ async function claimDue(
   { destinationId, pipeIds, owner, limit, leaseMs, now }: ClaimInput,
   leased: LeasedPipes,
 ): ReturnType<ClaimMethods['claimDeliveries']> {
-  const { qb, prepare, tx } = ctx;
+  const { prepare, tx } = ctx;
   if (pipeIds.length === 0 || limit <= 0) return [];
   const until = leaseUntil(now, leaseMs);
-  // The join keeps deliveries whose event exists; reading none of its columns, it probes the key.
-  const select = qb
-    .selectFrom('deliveries as d')
-    .innerJoin('events as e', 'e.id', 'd.event_ref')
-    .selectAll('d')
-    .where('d.destination_id', '=', destinationId)
-    .where('d.due_at', 'is not', null)
-    .where('d.due_at', '<=', now)
-    .where('d.pipe_id', 'in', pipeIds)
-    .orderBy('d.due_at')
-    .orderBy('d.id')
-    .limit(limit)
-    .compile();
   const claimed = tx(() => {
-    const rows = prepare(select.sql).all(...select.parameters) as Array<
-      Parameters<typeof toClaimedDelivery>[0]
-    >;
-    if (rows.length === 0) return null;
-    prepare(leaseSql).run(owner, until, now, JSON.stringify(rows.map((r) => r.id)));
+    const due = readDue(ctx, { destinationId, pipeIds, now, limit });
+    if (due.length === 0) return null;
+    prepare(leaseSql).run(owner, until, now, JSON.stringify(due.map((d) => d.rowid)));
+    const rows = due.map((d) => d.row);
     // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe. A
     // due row is never in a final status unless written by hand; if one is, it leaves that
     // status's total, as the trigger took it back (left() ignores the other statuses).
