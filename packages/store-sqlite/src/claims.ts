@@ -43,6 +43,7 @@ const leaseSql = `UPDATE deliveries SET ${D('status')} = 'sending', ${D('lease_o
 // The claimed rows' events, read after the claim's transaction (see claimDue).
 const eventsOfSql = 'SELECT id, event_time, payload FROM events WHERE id IN (SELECT value FROM json_each(?))';
 
+type EventValues = [id: string, event_time: string, payload: string];
 type ClaimInput = Parameters<ClaimMethods['claimDeliveries']>[0];
 type CompleteInput = Parameters<ClaimMethods['completeDeliveries']>[0];
 type Packs = Awaited<ReturnType<OutcomePacker['pack']>>;
@@ -93,13 +94,7 @@ async function claimDue(
   const { rows, referred } = claimed;
   if (leased.size >= maxLeasedPipes) leased.clear();
   for (const r of rows) leased.set(r.id, { pipe_id: r.pipe_id, destination_id: r.destination_id });
-  const events = new Map<string, { event_time: string; payload: string }>();
-  const read = prepare(eventsOfSql).all(JSON.stringify([...new Set(rows.map((r) => r.event_ref))])) as Array<{
-    id: string;
-    event_time: string;
-    payload: string;
-  }>;
-  for (const e of read) events.set(e.id, e);
+  const events = readEvents(prepare, rows);
   const out: ClaimedDelivery[] = [];
   const gone: string[] = [];
   for (const row of rows) {
@@ -113,10 +108,27 @@ async function claimDue(
     row.lease_owner = owner;
     row.due_at = until;
     row.updated_at = now;
-    out.push(toClaimedDelivery(row, event, referred));
+    out.push(toClaimedDelivery(row, { event_time: event[1], payload: event[2] }, referred));
   }
   if (gone.length > 0) release(ctx, { owner, ids: gone, now }, leased);
   return out;
+}
+
+/**
+ * The events of claimed `rows` that still exist, by id, as [id, event_time, payload] (raw mode:
+ * better-sqlite3 builds no object per row; a database without it gives objects, read in order).
+ */
+function readEvents(prepare: SqliteContext['prepare'], rows: ReadonlyArray<{ event_ref: string }>) {
+  const statement = prepare(eventsOfSql);
+  statement.raw?.(true);
+  const refs = new Set<string>();
+  for (const r of rows) refs.add(r.event_ref);
+  const events = new Map<string, EventValues>();
+  for (const found of statement.all(JSON.stringify([...refs]))) {
+    const e = (statement.raw ? found : Object.values(found as object)) as EventValues;
+    events.set(e[0], e);
+  }
+  return events;
 }
 
 /** Gives back the deliveries of `ids` whose lease `owner` still holds: pending again, due now. */
