@@ -81,19 +81,33 @@ async function claimDue(
     // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe. A
     // due row is never in a final status unless written by hand; if one is, it leaves that
     // status's total, as the trigger took it back (left() ignores the other statuses).
+    // Counted by runs of one pipe (a claim's rows are of one destination): a key per run, not per row.
     const counts = tally(ctx, now);
+    let run = 0;
+    let pipe = '';
     for (const r of rows) {
       if (r.status === 'sending') continue;
-      counts.entered(r.pipe_id, r.destination_id, 'sending');
-      counts.left(r.pipe_id, r.destination_id, r.status);
+      if (r.pipe_id !== pipe) {
+        counts.entered(pipe, destinationId, 'sending', run);
+        pipe = r.pipe_id;
+        run = 0;
+      }
+      run++;
+      counts.left(r.pipe_id, destinationId, r.status);
     }
+    counts.entered(pipe, destinationId, 'sending', run);
     counts.write();
     return { rows, referred: referredAttempts(ctx, rows) };
   });
   if (!claimed) return [];
   const { rows, referred } = claimed;
   if (leased.size >= maxLeasedPipes) leased.clear();
-  for (const r of rows) leased.set(r.id, { pipe_id: r.pipe_id, destination_id: r.destination_id });
+  // One noted pipe for each run of a pipe's rows, not an object per row.
+  let ref: PipeOf | undefined;
+  for (const r of rows) {
+    if (ref?.pipe_id !== r.pipe_id) ref = { pipe_id: r.pipe_id, destination_id: destinationId };
+    leased.set(r.id, ref);
+  }
   const events = readEvents(prepare, rows);
   const out: ClaimedDelivery[] = [];
   const gone: string[] = [];
