@@ -5,11 +5,12 @@
  * `BEGIN IMMEDIATE` transaction: nothing else in the process can interleave, and another process
  * on the same file waits on the lock (`busy_timeout`). kysely builds the SQL, typed by the table
  * declaration both stores share (`SqliteTables` in `@openpipes/core/store-kit`), and better-sqlite3
- * runs it as cached prepared statements; kysely never holds a connection of its own. Ingest and
- * outcomes keep positional SQL text for speed, its columns checked by `columnsOf` (`prepared.ts`).
+ * runs it as cached prepared statements; kysely never holds a connection of its own. Ingest,
+ * claims and outcomes keep positional SQL text for speed, its columns checked by `columnsOf`
+ * (`prepared.ts`) or the kit's column list.
  *
  * One module per concern: `connection.ts` (handle, statement cache, transactions), `entities.ts`,
- * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases),
+ * `secret-values.ts`, `events.ts` (ingest), `claims.ts` (claims, outcomes, leases) + `claim-rows.ts` (the claim's read),
  * `deliveries.ts` (history, replays, stats), `backlog.ts` (metrics), `volume.ts` (volume alerts), `rejections.ts` (the rejection log), `prune.ts`, `audit.ts`,
  * `state.ts`, `profiles.ts` (identity), `erasure.ts` (erasure and export), `migrations.ts` + `migrate.ts`, `prepared.ts` (checked SQL text for the hot paths)
  * and `storage-errors.ts` (a full disk); row mapping is the store kit's. This file only assembles
