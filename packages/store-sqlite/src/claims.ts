@@ -61,9 +61,9 @@ const maxLeasedPipes = 100_000;
 /**
  * Claims up to `limit` due deliveries of the destination's pipes for `owner`, oldest due first.
  * The write transaction selects and leases the rows and counts them; what needs no write lock is
- * done outside it: the events' payloads are read and parsed
- * after (a row's event is immutable, and the lease keeps the row ours). An event gone meanwhile
- * (erased, which takes the lease too, or deleted by hand) leaves its delivery out, released.
+ * done outside it: the events' payloads are read and parsed after (a row's event is immutable,
+ * and the lease keeps the row ours). An event gone meanwhile (erased, which takes the lease too,
+ * or deleted by hand) leaves its delivery out, released.
  */
 async function claimDue(
   ctx: SqliteContext,
@@ -80,8 +80,8 @@ async function claimDue(
     const rows = due.map((d) => d.row);
     // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe. A
     // due row is never in a final status unless written by hand; if one is, it leaves that
-    // status's total, as the trigger took it back (left() ignores the other statuses).
-    // Counted by runs of one pipe (a claim's rows are of one destination): a key per run, not per row.
+    // status's total, as the trigger took it back (left() ignores the other statuses). Entries are
+    // counted per run of one pipe's rows (all are of one destination): a key per run, not per row.
     const counts = tally(ctx, now);
     let run = 0;
     let pipe = '';
