@@ -73,6 +73,30 @@ export function sliceBatch(value: unknown, batchSize: number, indices: number[])
   return out;
 }
 
+/**
+ * {@link sliceBatch} of one value for every event of its batch, its properties read once: a value
+ * with no property of `batchSize` rows is the same JSON for each event, and is not copied for each.
+ */
+function slicerOf(value: unknown, batchSize: number): (indices: number[]) => unknown {
+  if (batchSize <= 1 || value === null || typeof value !== 'object' || Array.isArray(value))
+    return () => value;
+  const source = value as Record<string, unknown>;
+  const keys = Object.keys(source);
+  const items = keys.map((key) => source[key]);
+  const rows = items.map((item) => Array.isArray(item) && item.length === batchSize);
+  // A copy drops an own `__proto__` key and anything but a plain object's prototype: kept a copy.
+  const plain = Object.getPrototypeOf(value) === Object.prototype && !keys.includes('__proto__');
+  if (plain && !rows.includes(true)) return () => value;
+  return (indices) => {
+    const out: Record<string, unknown> = {};
+    for (let k = 0; k < keys.length; k++) {
+      const item = items[k];
+      out[keys[k]!] = rows[k] ? indices.map((i) => (item as unknown[])[i]) : item;
+    }
+    return out;
+  };
+}
+
 /** The value, or (when its JSON is too long) its redacted JSON text cut to the limit. */
 function boundedJson(value: unknown, redact: Redactor): unknown {
   // Text bodies were bounded (and redacted) when parsed; their JSON form is not cut again.
@@ -149,6 +173,8 @@ interface SharedParts {
 interface Whole {
   raw: unknown;
   redacted: unknown;
+  /** The rows at `indices` of the redacted whole ({@link slicerOf}). */
+  slice: (indices: number[]) => unknown;
   /**
    * The whole's JSON is within {@link maxRecordedBodyChars}, so each event's rows are too; when it
    * is not, each event's rows are measured (and cut) on their own as {@link boundedJson} does.
@@ -206,17 +232,18 @@ function sharedParts(parsed: ParsedExchange, batchSize: number, redact: Redactor
     try {
       // The parsed body is this exchange's own and is not changed: rows without secrets are kept.
       const redacted = redact.kept(key, raw);
+      const slice = slicerOf(redacted, batchSize);
       if (raw === undefined || typeof raw === 'string' || !mayExceed(chars, maxRecordedBodyChars)) {
-        return { raw, redacted, fits: true, measure: null };
+        return { raw, redacted, slice, fits: true, measure: null };
       }
       const { total, at } = measureOf(raw, batchSize);
-      return { raw, redacted, fits: total <= maxRecordedBodyChars, measure: at };
+      return { raw, redacted, slice, fits: total <= maxRecordedBodyChars, measure: at };
     } catch (err) {
       if (!(err instanceof RangeError)) throw err;
       // Nested deeper than a walk (redaction, JSON.stringify) can go: recorded as its text,
       // redacted and cut, rather than failing the batch after it was sent.
       const cut = redact.cut(text(), maxRecordedBodyChars);
-      return { raw: cut, redacted: cut, fits: true, measure: null };
+      return { raw: cut, redacted: cut, slice: () => cut, fits: true, measure: null };
     }
   };
   const parts: SharedParts = {
@@ -249,7 +276,7 @@ function sharedParts(parsed: ParsedExchange, batchSize: number, redact: Redactor
  */
 function rowsOf(key: string, whole: Whole, batchSize: number, indices: number[], redact: Redactor): unknown {
   if (whole.fits || (whole.measure?.(indices) ?? 0) <= maxRecordedBodyChars) {
-    return sliceBatch(whole.redacted, batchSize, indices);
+    return whole.slice(indices);
   }
   // Too long for a record: redacted as a value, then as text, then cut ({@link boundedJson}).
   return redact.under(key, boundedJson(sliceBatch(whole.raw, batchSize, indices), redact));

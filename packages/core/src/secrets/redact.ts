@@ -180,6 +180,16 @@ interface Compiled {
   tails: TailIndex;
 }
 
+/** A field's name as {@link redactorOf} reads it. */
+interface Name {
+  /** The name as a record writes it (redacted). */
+  text: string;
+  /** It carries credentials ({@link isSensitiveName}): a string under it is masked whole. */
+  sensitive: boolean;
+  /** It is `headers` (any case): its object's values are read as header values. */
+  headers: boolean;
+}
+
 function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redactor {
   const { exactStrings, exactNumbers, searched, shortest, tails } = compiled;
   const redactText = (text: string): string => {
@@ -202,9 +212,26 @@ function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redac
     return scheme && knownSchemes.has(scheme.toLowerCase()) ? `${scheme} ${found}` : found;
   };
 
-  const walk = (value: unknown, key: string | null, inHeaders: boolean): unknown => {
+  /**
+   * What a field's name decides, once per name for a remembering redactor (a batch's records
+   * repeat the same few names thousands of times): its redacted text, whether it names a
+   * credential, whether its object's values are headers. Kept like the texts (not by a redactor
+   * without a memo, which may live long).
+   */
+  const names = memo === null ? null : new Map<string, Name>();
+  const nameOf = (key: string): Name => {
+    let name = names?.get(key);
+    if (name === undefined) {
+      const lower = key.toLowerCase();
+      name = { text: redactText(key), sensitive: sensitiveNames.has(lower), headers: lower === 'headers' };
+      if (names !== null && names.size < MEMO_ENTRIES && key.length <= MEMO_CHARS) names.set(key, name);
+    }
+    return name;
+  };
+
+  const walk = (value: unknown, key: Name | null, inHeaders: boolean): unknown => {
     if (typeof value === 'string') {
-      if (key !== null && (isSensitiveName(key) || (inHeaders && credentialValue.test(value)))) {
+      if (key !== null && (key.sensitive || (inHeaders && credentialValue.test(value)))) {
         return maskWhole(value);
       }
       return redactText(value);
@@ -214,18 +241,20 @@ function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redac
     }
     if (Array.isArray(value)) return value.map((item) => walk(item, null, false));
     if (value !== null && typeof value === 'object') {
-      const headers = key !== null && key.toLowerCase() === 'headers';
+      const headers = key?.headers === true;
       const out: Record<string, unknown> = {};
       // Own enumerable keys, as Object.entries reads them, without a [key, value] pair per key.
-      for (const k of Object.keys(value))
-        out[redactText(k)] = walk((value as Record<string, unknown>)[k], k, headers);
+      for (const k of Object.keys(value)) {
+        const name = nameOf(k);
+        out[name.text] = walk((value as Record<string, unknown>)[k], name, headers);
+      }
       return out;
     }
     return value;
   };
 
   /** {@link walk}, keeping arrays and plain objects that need no change (see {@link Redactor.kept}). */
-  const keep = (value: unknown, key: string | null, inHeaders: boolean): unknown => {
+  const keep = (value: unknown, key: Name | null, inHeaders: boolean): unknown => {
     if (value === null || typeof value !== 'object') return walk(value, key, inHeaders);
     if (Array.isArray(value)) {
       for (let i = 0; i < value.length; i++) {
@@ -243,29 +272,31 @@ function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redac
     }
     // Anything but a plain object (a Date, a class's instance) is copied as walk() copies it.
     if (Object.getPrototypeOf(value) !== Object.prototype) return walk(value, key, inHeaders);
-    const headers = key !== null && key.toLowerCase() === 'headers';
+    const headers = key?.headers === true;
     const source = value as Record<string, unknown>;
     const keys = Object.keys(source);
     let out: Record<string, unknown> | null = null;
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       const item = source[k];
-      const name = redactText(k);
-      const redacted = keep(item, k, headers);
+      const name = nameOf(k);
+      const redacted = keep(item, name, headers);
       // `__proto__` as an own key is not copied as one by walk(): copied the same way here.
-      if (out === null && (name !== k || redacted !== item || k === '__proto__')) {
+      if (out === null && (name.text !== k || redacted !== item || k === '__proto__')) {
         out = {};
         for (let j = 0; j < i; j++) out[keys[j]!] = source[keys[j]!];
       }
-      if (out !== null) out[name] = redacted;
+      if (out !== null) out[name.text] = redacted;
     }
     return out ?? value;
   };
 
   const redactor = (<T>(value: T): T => walk(value, null, false) as T) as Redactor;
   redactor.text = redactText;
-  redactor.under = <T>(key: string | null, value: T): T => walk(value, key, false) as T;
-  redactor.kept = <T>(key: string | null, value: T): T => keep(value, key, false) as T;
+  redactor.under = <T>(key: string | null, value: T): T =>
+    walk(value, key === null ? null : nameOf(key), false) as T;
+  redactor.kept = <T>(key: string | null, value: T): T =>
+    keep(value, key === null ? null : nameOf(key), false) as T;
   redactor.remembering = () => redactorOf(compiled, new Map());
   redactor.cut = (text, max) => {
     const full = redactText(text);
