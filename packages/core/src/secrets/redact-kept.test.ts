@@ -90,4 +90,34 @@ describe('Redactor.kept and Redactor.remembering', () => {
     // Another batch's redactor starts empty and shares nothing but what it looks for.
     expect(redact.remembering().text(`a ${secrets.PIXEL_ID} b`)).toBe('a [secret:PIXEL_ID] b');
   });
+  it('reads a name it met before as the plain redactor does, whatever the value or the place', () => {
+    // A remembering redactor decides each field name once: the same name must still mask a
+    // credential under it, read headers as headers, and redact a secret in the name itself.
+    const batch = redact.remembering();
+    const names = [
+      'Authorization',
+      'AUTHORIZATION',
+      'authorization',
+      'Headers',
+      'headers',
+      'note',
+      secrets.API_KEY,
+    ];
+    const value = (i: number) =>
+      Object.fromEntries(
+        names.map((n, j) => [
+          n,
+          (i + j) % 2
+            ? `Bearer t${i}`
+            : { authorization: `Basic x${i}`, 'x-a': `Bearer y${i}`, [n]: `z${i}` },
+        ]),
+      );
+    for (let i = 0; i < 6; i++) {
+      for (const key of [null, 'headers', 'Authorization', 'data']) {
+        const expected = JSON.stringify(redact.under(key, value(i)));
+        expect(JSON.stringify(batch.kept(key, value(i)))).toBe(expected);
+        expect(JSON.stringify(batch.under(key, value(i)))).toBe(expected);
+      }
+    }
+  });
 });

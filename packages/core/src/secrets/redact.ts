@@ -190,6 +190,25 @@ interface Name {
   headers: boolean;
 }
 
+/**
+ * What a field's name decides: its redacted text, whether it names a credential, whether its
+ * object's values are headers. A remembering redactor decides it once per name (a batch's
+ * records repeat the same few names thousands of times) and keeps it as it keeps texts; one
+ * without a memo, which may live long, keeps nothing.
+ */
+function nameReader(redactText: (text: string) => string, remember: boolean): (key: string) => Name {
+  const names = remember ? new Map<string, Name>() : null;
+  return (key) => {
+    let name = names?.get(key);
+    if (name === undefined) {
+      const lower = key.toLowerCase();
+      name = { text: redactText(key), sensitive: sensitiveNames.has(lower), headers: lower === 'headers' };
+      if (names !== null && names.size < MEMO_ENTRIES && key.length <= MEMO_CHARS) names.set(key, name);
+    }
+    return name;
+  };
+}
+
 function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redactor {
   const { exactStrings, exactNumbers, searched, shortest, tails } = compiled;
   const redactText = (text: string): string => {
@@ -212,22 +231,7 @@ function redactorOf(compiled: Compiled, memo: Map<string, string> | null): Redac
     return scheme && knownSchemes.has(scheme.toLowerCase()) ? `${scheme} ${found}` : found;
   };
 
-  /**
-   * What a field's name decides, once per name for a remembering redactor (a batch's records
-   * repeat the same few names thousands of times): its redacted text, whether it names a
-   * credential, whether its object's values are headers. Kept like the texts (not by a redactor
-   * without a memo, which may live long).
-   */
-  const names = memo === null ? null : new Map<string, Name>();
-  const nameOf = (key: string): Name => {
-    let name = names?.get(key);
-    if (name === undefined) {
-      const lower = key.toLowerCase();
-      name = { text: redactText(key), sensitive: sensitiveNames.has(lower), headers: lower === 'headers' };
-      if (names !== null && names.size < MEMO_ENTRIES && key.length <= MEMO_CHARS) names.set(key, name);
-    }
-    return name;
-  };
+  const nameOf = nameReader(redactText, memo !== null);
 
   const walk = (value: unknown, key: Name | null, inHeaders: boolean): unknown => {
     if (typeof value === 'string') {
