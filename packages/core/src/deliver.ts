@@ -377,9 +377,6 @@ function outcomeFor(
 ): DeliveryOutcome {
   const { startedAt, finishedAt } = batch;
   const attemptNumber = w.delivery.attempt_count + 1;
-  // A replay starts a fresh retry budget: count attempts and age from the re-queue.
-  const budgetAttempt = attemptNumber - w.delivery.attempts_before_replay;
-  const budgetStart = Date.parse(w.delivery.replayed_at ?? w.delivery.created_at);
   let status: DeliveryStatus;
   let error: DeliveryError | null = null;
 
@@ -405,6 +402,9 @@ function outcomeFor(
 
   let nextAttemptAt: string | null = null;
   if (status === 'retrying') {
+    // A replay starts a fresh retry budget: count attempts and age from the re-queue.
+    const budgetAttempt = attemptNumber - w.delivery.attempts_before_replay;
+    const budgetStart = Date.parse(w.delivery.replayed_at ?? w.delivery.created_at);
     const policy = destination.retry;
     const age = finishedAt - budgetStart;
     const delay = Math.max(backoffDelayMs(policy, budgetAttempt, deps.random), w.retryAfterMs ?? 0);
