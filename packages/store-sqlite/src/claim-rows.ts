@@ -54,8 +54,8 @@ const claimSql = (pipes: number) =>
 
 const claimSqlByPipes: string[] = [];
 
-/** A claimed row: the delivery's rowid and its row. */
-export type DueRow = { rowid: number; row: DeliveryRowText };
+/** A claimed row: the delivery's rowid (a BigInt on a database with safe integers) and its row. */
+export type DueRow = { rowid: number | bigint; row: DeliveryRowText };
 
 /**
  * Reads up to `limit` due deliveries of `destinationId`'s pipes `pipeIds` at `now`, oldest due
@@ -83,7 +83,7 @@ export function readDue(
   for (let i = 0; i < found.length; i++) {
     // Objects (a database without raw mode) carry the same columns in the same order.
     const v = (statement.raw ? found[i] : Object.values(found[i] as object)) as unknown[];
-    out[i] = { rowid: v[0] as number, row: rowOf(v) };
+    out[i] = { rowid: v[0] as number | bigint, row: rowOf(v) };
   }
   return out;
 }

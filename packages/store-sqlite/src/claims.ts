@@ -76,7 +76,8 @@ async function claimDue(
   const claimed = tx(() => {
     const due = readDue(ctx, { destinationId, pipeIds, now, limit });
     if (due.length === 0) return null;
-    prepare(leaseSql).run(owner, until, now, JSON.stringify(due.map((d) => d.rowid)));
+    // Joined, not JSON.stringify: a host's database may read integers as BigInt (safe integers).
+    prepare(leaseSql).run(owner, until, now, `[${due.map((d) => d.rowid).join(',')}]`);
     const rows = due.map((d) => d.row);
     // Rows entering `sending` (one whose lease ran out is in it already), counted per pipe. A
     // due row is never in a final status unless written by hand; if one is, it leaves that
