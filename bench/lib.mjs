@@ -10,50 +10,12 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { metaExampleSend, metaExampleTransform } from '@openpipes/core/testing';
 
+/** A delivered outcome for `completeDeliveries`, as the store tests make it. */
+export { deliveredOutcome } from '@openpipes/core/testing';
+
 /** Prints one JSON line: {"bench": ..., "metric": ..., "value": ..., "unit": ..., ...extra}. */
 export function report(bench, metric, value, unit, extra = {}) {
   console.log(JSON.stringify({ bench, metric, value: Math.round(value * 100) / 100, unit, ...extra }));
-}
-
-/**
- * A delivered outcome as the engine records it for `completeDeliveries`: version 1 of pipe and
- * destination, the attempt's request and response also in the detail (unless `detail` is given).
- */
-export function deliveredOutcome({
-  id,
-  now,
-  output,
-  request,
-  response,
-  number = 1,
-  durationMs = 12,
-  exchanges = [],
-  detail = { output, request, response, error: null },
-}) {
-  return {
-    id,
-    status: 'delivered',
-    pipe_version: 1,
-    destination_version: 1,
-    test_mode: false,
-    filter_reason: null,
-    next_attempt_at: null,
-    delivered_at: now,
-    detail,
-    attempt: {
-      number,
-      status: 'delivered',
-      started_at: now,
-      duration_ms: durationMs,
-      pipe_version: 1,
-      destination_version: 1,
-      request,
-      response,
-      error: null,
-      exchanges,
-      logs: [],
-    },
-  };
 }
 
 /** A temporary directory removed on exit. */

@@ -7,7 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type DeliveryOutcome, newId } from '@openpipes/core';
+import { newId } from '@openpipes/core';
+import { deliveredOutcome } from '@openpipes/core/testing';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { type SqliteDatabase, sqliteStore } from './index.js';
@@ -69,33 +70,15 @@ const claim = (store: ReturnType<typeof sqliteStore>, owner: string) =>
     now: at(1000),
   });
 
-const delivered = (id: string, now: string): DeliveryOutcome => {
-  const request = { url: 'https://example.test/', method: 'POST', headers: {}, payload: { id } };
-  const response = { status: 200, headers: {}, body: { ok: true } };
-  return {
+const delivered = (id: string, now: string) =>
+  deliveredOutcome({
     id,
-    status: 'delivered',
-    pipe_version: 1,
-    destination_version: 1,
-    test_mode: false,
-    filter_reason: null,
-    next_attempt_at: null,
-    delivered_at: now,
-    detail: { output: [{ id }], request, response, error: null },
-    attempt: {
-      number: 1,
-      status: 'delivered',
-      started_at: now,
-      duration_ms: 3,
-      pipe_version: 1,
-      destination_version: 1,
-      request,
-      response,
-      error: null,
-      exchanges: [],
-    },
-  } as unknown as DeliveryOutcome;
-};
+    now,
+    output: [{ id }],
+    request: { url: 'https://example.test/', method: 'POST', headers: {}, payload: { id } },
+    response: { status: 200, headers: {}, body: { ok: true } },
+    durationMs: 3,
+  });
 
 it('gives back a claimed delivery whose event is gone before its payload is read, and counts it', async () => {
   const filename = join(dir, 'gone.db');

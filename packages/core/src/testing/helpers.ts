@@ -4,7 +4,7 @@
  * imported here, so `@openpipes/core/testing` loads anywhere (an app, a CLI, a script).
  */
 import type { Pipes } from '../engine.js';
-import type { Delivery, DeliveryStatus, Page } from '../schemas.js';
+import type { Delivery, DeliveryAttempt, DeliveryStatus, Page } from '../schemas.js';
 import type { ErasureCounts } from '../store/erasure.js';
 import type { DeliveryOutcome, NewAuditEntry } from '../store.js';
 import { metaExampleSend, metaExampleTransform, purchaseSchema } from './meta-example.js';
@@ -208,5 +208,59 @@ export function bareOutcome(
     delivered_at: status === 'delivered' ? now : null,
     detail: { output: null, request: null, response: null, error: null },
     attempt: null,
+  };
+}
+
+/** What {@link deliveredOutcome} takes: the attempt's parts, and the detail when not the attempt's. */
+export interface DeliveredOutcomeInput {
+  id: string;
+  now: string;
+  output: unknown[] | null;
+  request: DeliveryAttempt['request'];
+  response: DeliveryAttempt['response'];
+  number?: number;
+  durationMs?: number;
+  exchanges?: DeliveryAttempt['exchanges'];
+  detail?: DeliveryOutcome['detail'];
+}
+
+/**
+ * A delivered outcome as the engine records it for `completeDeliveries`: version 1 of pipe and
+ * destination, the attempt's request and response also in the detail (unless `detail` is given).
+ */
+export function deliveredOutcome({
+  id,
+  now,
+  output,
+  request,
+  response,
+  number = 1,
+  durationMs = 12,
+  exchanges = [],
+  detail = { output, request, response, error: null },
+}: DeliveredOutcomeInput): DeliveryOutcome {
+  return {
+    id,
+    status: 'delivered',
+    pipe_version: 1,
+    destination_version: 1,
+    test_mode: false,
+    filter_reason: null,
+    next_attempt_at: null,
+    delivered_at: now,
+    detail,
+    attempt: {
+      number,
+      status: 'delivered',
+      started_at: now,
+      duration_ms: durationMs,
+      pipe_version: 1,
+      destination_version: 1,
+      request,
+      response,
+      error: null,
+      exchanges,
+      logs: [],
+    },
   };
 }

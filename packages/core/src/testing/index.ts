@@ -12,6 +12,8 @@
 
 export {
   bareOutcome,
+  type DeliveredOutcomeInput,
+  deliveredOutcome,
   erasureAudit,
   exampleAccessToken,
   examplePixelId,
